@@ -1,0 +1,87 @@
+"""CPU utilization (total and per core), frequency and package temperature, from psutil."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psutil
+
+from collectors.base import Collector, Reading
+
+# Sensor chips that report the CPU package, best first, with the labels to prefer.
+_CPU_SENSORS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("coretemp", ("Package id 0", "Physical id 0")),
+    ("k10temp", ("Tctl", "Tdie")),
+    ("zenpower", ("Tdie", "Tctl")),
+    ("cpu_thermal", ()),
+    ("cpu-thermal", ()),
+    ("soc_thermal", ()),
+    ("acpitz", ()),
+)
+
+
+def find_cpu_sensor(temps: dict[str, list[Any]]) -> tuple[str, str] | None:
+    """The (chip, label) that best stands for the CPU package, or None."""
+    for chip, labels in _CPU_SENSORS:
+        entries = temps.get(chip)
+        if not entries:
+            continue
+        for wanted in labels:
+            if any(entry.label == wanted for entry in entries):
+                return chip, wanted
+        return chip, entries[0].label
+    return None
+
+
+class CpuCollector(Collector):
+    name = "cpu"
+
+    def __init__(self) -> None:
+        super().__init__()
+        psutil.cpu_percent(percpu=True)  # primes the counters: the first tick reads a real interval
+        temps = _sensors_temperatures()
+        self._sensor = find_cpu_sensor(temps)
+        self._sensor_high: float | None = None
+        if self._sensor is None:
+            self.notice("no CPU temperature sensor found; cpu_temp_c is null")
+        else:
+            self._sensor_high = _entry(temps, self._sensor).high or None
+        self._has_freq = psutil.cpu_freq() is not None
+        if not self._has_freq:
+            self.notice("CPU frequency not readable; cpu_freq_mhz is null")
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "cpu_count_logical": psutil.cpu_count(logical=True),
+            "cpu_count_physical": psutil.cpu_count(logical=False),
+            "temp_sensor": "/".join(self._sensor) if self._sensor else None,
+            "temp_limit_c": self._sensor_high,
+        }
+
+    def read(self, elapsed_s: float) -> Reading:
+        cores = psutil.cpu_percent(percpu=True)
+        freq = psutil.cpu_freq() if self._has_freq else None
+        temp = None
+        if self._sensor is not None:
+            entry = _entry(_sensors_temperatures(), self._sensor)
+            temp = entry.current if entry is not None else None
+        return {
+            "cpu_util_pct": sum(cores) / len(cores) if cores else None,
+            "cpu_core_util_pct": cores,
+            "cpu_freq_mhz": freq.current if freq else None,
+            "cpu_temp_c": temp,
+            "cpu_temp_limit_c": self._sensor_high,
+        }
+
+
+def _sensors_temperatures() -> dict[str, list[Any]]:
+    reader = getattr(psutil, "sensors_temperatures", None)  # absent on some platforms
+    try:
+        return reader() if reader else {}
+    except OSError:
+        return {}
+
+
+def _entry(temps: dict[str, list[Any]], sensor: tuple[str, str]) -> Any:
+    chip, label = sensor
+    return next((e for e in temps.get(chip, ()) if e.label == label), None)

@@ -1,0 +1,175 @@
+"""The sampling thread: runs the collectors on a drift-free schedule, derives signals, fans frames out.
+
+Each tick builds one frame (a wide row keyed by schema column names), runs the
+signal pipeline on it, and offers it to every subscriber's bounded queue.  The
+sampler never waits on a consumer: a full queue counts a drop instead.
+Events from outside (notes, tags, probe events) are posted from any thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from collectors.base import Collector
+from collectors.clock import Clock, RealClock
+from collectors.ticker import Ticker
+from collectors.timeutil import us_from_iso
+
+Frame = dict[str, Any]
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What a subscriber receives: a frame (None for events alone) and the events that came with it."""
+
+    frame: Frame | None
+    events: tuple[Event, ...] = ()
+
+
+END = Batch(None, ())  # sentinel: the sampler has stopped
+
+
+class FrameQueue:
+    """A bounded hand-off from the sampling thread to one consumer."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._queue: queue.Queue[Batch] = queue.Queue(maxsize)
+        self.dropped = 0
+
+    def offer(self, batch: Batch) -> None:
+        try:
+            self._queue.put_nowait(batch)
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self) -> None:
+        self._queue.put(END)  # blocks if full: the consumer must learn the end
+
+    def get(self, timeout: float | None = None) -> Batch | None:
+        """The next batch, END when the sampler stopped, or None on timeout."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+
+class SignalStage(Protocol):
+    """What the sampler needs of the signal pipeline (collectors.signals.SignalPipeline)."""
+
+    def add_tag(self, ts_us: int, state: str) -> None: ...
+
+    def process(self, frame: Frame) -> list[Event]: ...
+
+    def finish(self) -> list[Event]: ...
+
+
+@dataclass
+class SamplerStats:
+    samples: int = 0
+    elapsed_s: float = 0.0
+    last_lag_ms: float = 0.0
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def achieved_hz(self) -> float:
+        return (self.samples - 1) / self.elapsed_s if self.samples > 1 and self.elapsed_s > 0 else 0.0
+
+
+class Sampler:
+    def __init__(
+        self,
+        collectors: Sequence[Collector],
+        hz: float,
+        clock: Clock | None = None,
+        duration_s: float | None = None,
+        signals: SignalStage | None = None,
+        on_notice: Callable[[str], None] | None = None,
+    ) -> None:
+        self.collectors = list(collectors)
+        self.hz = hz
+        self.clock = clock or RealClock()
+        self.ticker = Ticker(hz, self.clock, duration_s)
+        self.signals = signals
+        self.stats = SamplerStats()
+        self._on_notice = on_notice
+        self._subscribers: list[FrameQueue] = []
+        self._pending_tags: list[tuple[int, str]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.finished = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rigscope-sampler", daemon=True)
+
+    def subscribe(self, maxsize: int = 10_000) -> FrameQueue:
+        subscriber = FrameQueue(maxsize)
+        self._subscribers.append(subscriber)
+        return subscriber
+
+    def post_event(self, event: Event) -> None:
+        """Hand an event to every subscriber; a tag also steers the workload state. Any thread."""
+        if event.get("kind") == "tag" and self.signals is not None:
+            with self._lock:
+                self._pending_tags.append((us_from_iso(event["ts"]), str(event["state"])))
+        self._broadcast(Batch(None, (event,)))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def run_inline(self) -> None:
+        """Run in the calling thread until the duration ends or `stop` (benchmarks, tests)."""
+        self._run()
+
+    def _broadcast(self, batch: Batch) -> None:
+        for subscriber in self._subscribers:
+            subscriber.offer(batch)
+
+    def _run(self) -> None:
+        try:
+            for tick in self.ticker.ticks(self._stop):
+                self._sample(tick.elapsed_s, tick.lag_s)
+        finally:
+            closing = self.signals.finish() if self.signals is not None else []
+            if closing:
+                self._broadcast(Batch(None, tuple(closing)))
+            for subscriber in self._subscribers:
+                subscriber.close()
+            self.finished.set()
+
+    def _sample(self, elapsed_s: float, lag_s: float) -> None:
+        frame: Frame = {
+            "ts": self.clock.wall_us(),
+            "elapsed_s": elapsed_s,
+            "sample_lag_ms": lag_s * 1000.0,
+        }
+        for collector in self.collectors:
+            frame.update(collector.read(elapsed_s))
+            for message in collector.drain_notices():
+                self._notify(message)
+        events: list[Event] = []
+        if self.signals is not None:
+            if self._pending_tags:
+                with self._lock:
+                    tags, self._pending_tags = self._pending_tags, []
+                for ts_us, state in tags:
+                    self.signals.add_tag(ts_us, state)
+            events = self.signals.process(frame)
+        stats = self.stats
+        stats.samples += 1
+        stats.elapsed_s = elapsed_s
+        stats.last_lag_ms = frame["sample_lag_ms"]
+        self._broadcast(Batch(frame, tuple(events)))
+
+    def _notify(self, message: str) -> None:
+        self.stats.notices.append(message)
+        if self._on_notice is not None:
+            self._on_notice(message)

@@ -1,0 +1,122 @@
+"""Frames (dicts keyed by column) to polars tables and CSV rows, with the session schema's types."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import polars as pl
+
+from collectors.schema import ColumnTypes
+from collectors.timeutil import iso_from_us
+
+UTC_US = pl.Datetime("us", "UTC")
+
+_POLARS_TYPES: dict[str, pl.DataType] = {
+    "datetime": UTC_US,
+    "f64": pl.Float64(),
+    "f32": pl.Float32(),
+    "i64": pl.Int64(),
+    "u64": pl.UInt64(),
+    "i8": pl.Int8(),
+    "str": pl.String(),
+    "list_f32": pl.List(pl.Float32()),
+}
+
+
+def polars_schema(columns: ColumnTypes) -> dict[str, pl.DataType]:
+    return {name: _POLARS_TYPES[kind] for name, kind in columns.items()}
+
+
+def journal_schema(columns: ColumnTypes) -> dict[str, pl.DataType]:
+    """As stored in a journal line: `ts` is an integer of µs."""
+    schema = polars_schema(columns)
+    schema["ts"] = pl.Int64()
+    return schema
+
+
+def to_session_types(frame: pl.DataFrame, columns: ColumnTypes) -> pl.DataFrame:
+    """Cast journal-typed columns (ts as µs) to the session schema, adding absent columns as null."""
+    schema = polars_schema(columns)
+    exprs = []
+    for name, dtype in schema.items():
+        if name not in frame.columns:
+            exprs.append(pl.lit(None, dtype).alias(name))
+        elif name == "ts" and frame.schema[name] != UTC_US:
+            exprs.append(pl.col(name).cast(pl.Int64).cast(UTC_US).alias(name))
+        else:
+            exprs.append(pl.col(name).cast(dtype).alias(name))
+    return frame.select(exprs)
+
+
+def frames_to_table(frames: Sequence[dict[str, Any]], columns: ColumnTypes) -> pl.DataFrame:
+    rows = [[_clean(frame.get(name)) for name in columns] for frame in frames]
+    table = pl.DataFrame(rows, schema=journal_schema(columns), orient="row")
+    return to_session_types(table, columns)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def csv_header(columns: ColumnTypes, list_lengths: dict[str, int]) -> list[str]:
+    """Column names with list columns flattened: cpu_core_util_pct -> cpu_core0_util_pct, ..."""
+    header: list[str] = []
+    for name, kind in columns.items():
+        if kind == "list_f32":
+            header.extend(flat_list_names(name, list_lengths.get(name, 0)))
+        else:
+            header.append(name)
+    return header
+
+
+def flat_list_names(name: str, length: int) -> list[str]:
+    stem, _, rest = name.partition("_")  # cpu_core_util_pct -> cpu + core_util_pct
+    head, _, tail = rest.partition("_")  # core + util_pct
+    return [f"{stem}_{head}{i}_{tail}" for i in range(length)]
+
+
+def csv_cells(frame: dict[str, Any], columns: ColumnTypes, list_lengths: dict[str, int]) -> Iterable[str]:
+    for name, kind in columns.items():
+        value = frame.get(name)
+        if kind == "list_f32":
+            values = list(value or ())
+            length = list_lengths.get(name, 0)
+            values = (values + [None] * length)[:length]
+            yield from (_cell(v) for v in values)
+        elif kind == "datetime":
+            yield iso_from_us(value) if value is not None else ""
+        else:
+            yield _cell(value)
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def flatten_lists(frame: pl.DataFrame) -> pl.DataFrame:
+    """A table with each list column spread into numbered columns, for CSV."""
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.List):
+            length = int(frame[name].list.len().max() or 0)
+            names = flat_list_names(name, length)
+            spread = [pl.col(name).list.get(i, null_on_oob=True).alias(n) for i, n in enumerate(names)]
+            position = frame.columns.index(name)
+            frame = frame.with_columns(spread).select(
+                [*frame.columns[:position], *names, *frame.columns[position + 1:]])
+    return frame
+
+
+def write_csv(frame: pl.DataFrame, path: str) -> None:
+    """CSV with ISO `ts` ending in Z, list columns flattened."""
+    flat = flatten_lists(frame)
+    if "ts" in flat.columns and flat.schema["ts"] == UTC_US:
+        flat = flat.with_columns(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    flat.write_csv(path)

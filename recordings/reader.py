@@ -1,0 +1,36 @@
+"""Reading sessions as they are on disk: complete, interrupted (crashed) or still recording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from collectors.schema import ColumnTypes, session_columns
+from recordings import segments
+from recordings.session import is_running, read_meta
+
+
+def session_columns_of(meta: dict[str, Any]) -> ColumnTypes:
+    """The session's column types: as recorded in meta.json, else the schema for its GPUs."""
+    columns = meta.get("columns")
+    if isinstance(columns, dict) and columns:
+        return columns
+    return session_columns([g.get("index", i) for i, g in enumerate(meta.get("gpus") or [])])
+
+
+def session_status(meta: dict[str, Any]) -> str:
+    """`recording` only while its recorder lives; a dead recorder's session is `interrupted`."""
+    status = meta.get("status", "interrupted")
+    if status == "recording" and not is_running(meta):
+        return "interrupted"
+    return str(status)
+
+
+def read_samples(session: Path) -> pl.DataFrame:
+    """Every sample of the session: samples.parquet when it landed, else the segments and journals."""
+    target = session / segments.SAMPLES_PARQUET
+    if target.is_file():
+        return segments.read_parquet(target)
+    return segments.read_segments(session, session_columns_of(read_meta(session)))

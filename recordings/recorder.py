@@ -1,0 +1,197 @@
+"""The recorder sink: writes a session's frames and events to disk in its own thread.
+
+Rows go to the open segment's journal, flushed every `flush_interval_s`, so a
+`kill -9` loses at most that much.  Every `segment_interval_s` of sample time
+the journal becomes a Parquet part (temp name, renamed).  Events are flushed
+one by one.  At the end everything is compacted into `samples.parquet` and
+`meta.json` is rewritten with the summary.  A write error (a full disk) stops
+the recording with a message; what was flushed stays readable.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from collectors.sampler import END, FrameQueue
+from collectors.schema import ColumnTypes
+from collectors.timeutil import iso_from_us
+from recordings import segments
+from recordings.errors import InputError
+from recordings.events import EVENTS, EventLog
+from recordings.frames import csv_cells, csv_header
+from recordings.session import META, write_json_atomic
+
+SAMPLES_CSV = "samples.csv"
+
+
+@dataclass
+class RecorderOptions:
+    formats: frozenset[str] = frozenset({"parquet"})  # "parquet", "csv"
+    realtime: bool = False  # flush the CSV every sample
+    flush_interval_s: float = 1.0
+    segment_interval_s: float = 60.0
+
+
+class Recorder:
+    def __init__(
+        self,
+        session: Path,
+        meta: dict[str, Any],
+        columns: ColumnTypes,
+        source: FrameQueue,
+        options: RecorderOptions | None = None,
+        summary: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.session = session
+        self.meta = meta
+        self.columns = {name: kind for name, kind in columns.items()}
+        self.options = options or RecorderOptions()
+        self._source = source
+        self._summary = summary
+        self.samples = 0
+        self.bytes_written = 0
+        self.last_flush_wall: float | None = None
+        self.error: str | None = None
+        self.first_ts: int | None = None
+        self.last_ts: int | None = None
+        self._segment = 0
+        self._segment_start: float | None = None
+        self._journal: IO[str] | None = None
+        self._csv_handle: IO[str] | None = None
+        self._csv: Any = None
+        self._list_lengths: dict[str, int] = {}
+        self._last_flush = time.monotonic()
+        (session / segments.SAMPLES_DIR).mkdir(exist_ok=True)
+        self.meta["columns"] = self.columns
+        write_json_atomic(session / META, self.meta)
+        self.events = EventLog(session / EVENTS)
+        self._thread = threading.Thread(target=self._run, name="rigscope-recorder", daemon=True)
+        self.closed = threading.Event()
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                batch = self._source.get(timeout=self.options.flush_interval_s / 2)
+                if batch is END:
+                    break
+                if batch is not None and self.error is None:
+                    self._guard(self._take, batch)
+                if self.error is None and time.monotonic() - self._last_flush >= self.options.flush_interval_s:
+                    self._guard(self.flush)
+        finally:
+            self._close()
+            self.closed.set()
+
+    def _guard(self, action: Callable[..., None], *args: Any) -> None:
+        try:
+            action(*args)
+        except OSError as error:
+            self._fail(error)
+
+    def _fail(self, error: OSError) -> None:
+        reason = "disk full" if error.errno == errno.ENOSPC else (error.strerror or str(error))
+        self.error = f"recording stopped: {reason} ({error.filename or self.session})"
+
+    # -- writing -----------------------------------------------------------
+    def _take(self, batch: Any) -> None:
+        for event in batch.events:
+            self.events.append(event)
+        frame = batch.frame
+        if frame is None:
+            return
+        if self._journal is None or self._segment_due(frame["elapsed_s"]):
+            self._roll_segment(frame["elapsed_s"])
+        line = json.dumps({name: frame.get(name) for name in self.columns}, separators=(",", ":"))
+        assert self._journal is not None
+        self._journal.write(line + "\n")
+        self.bytes_written += len(line) + 1
+        if "csv" in self.options.formats:
+            self._write_csv(frame)
+        self.samples += 1
+        self.first_ts = self.first_ts if self.first_ts is not None else frame["ts"]
+        self.last_ts = frame["ts"]
+
+    def _segment_due(self, elapsed_s: float) -> bool:
+        return self._segment_start is not None and elapsed_s - self._segment_start >= self.options.segment_interval_s
+
+    def _roll_segment(self, elapsed_s: float) -> None:
+        self._land_segment()
+        self._segment += 1
+        self._segment_start = elapsed_s
+        self._journal = open(segments.part_path(self.session, self._segment, "journal"), "w", encoding="utf-8")
+
+    def _land_segment(self) -> None:
+        if self._journal is None:
+            return
+        self._journal.close()
+        self._journal = None
+        journal = segments.part_path(self.session, self._segment, "journal")
+        table = segments.read_journal(journal, self.columns)
+        segments.write_parquet_atomic(table, journal.with_suffix(".parquet"))
+        journal.unlink()
+
+    def _write_csv(self, frame: dict[str, Any]) -> None:
+        if self._csv is None:
+            self._list_lengths = {name: len(frame.get(name) or ())
+                                  for name, kind in self.columns.items() if kind == "list_f32"}
+            self._csv_handle = open(self.session / SAMPLES_CSV, "w", encoding="utf-8", newline="")
+            self._csv = csv.writer(self._csv_handle)
+            self._csv.writerow(csv_header(self.columns, self._list_lengths))
+        self._csv.writerow(list(csv_cells(frame, self.columns, self._list_lengths)))
+        if self.options.realtime:
+            assert self._csv_handle is not None
+            self._csv_handle.flush()
+
+    def flush(self) -> None:
+        for handle in (self._journal, self._csv_handle):
+            if handle is not None:
+                handle.flush()
+        self._last_flush = time.monotonic()
+        self.last_flush_wall = time.time()
+
+    # -- closing -----------------------------------------------------------
+    def _close(self) -> None:
+        for closing in (self._close_files, self._compact):
+            if self.error is None:
+                self._guard(closing)
+        self.events.close()
+        self._guard(self._write_final_meta)
+
+    def _close_files(self) -> None:
+        self.flush()
+        if self._csv_handle is not None:
+            self._csv_handle.close()
+        self._land_segment()
+
+    def _compact(self) -> None:
+        try:
+            self.samples = segments.compact(self.session, self.columns)
+        except InputError as error:
+            self.error = str(error)
+
+    def _write_final_meta(self) -> None:
+        meta = self.meta
+        meta["status"] = "complete" if self.error is None else "interrupted"
+        if self.error:
+            meta["error"] = self.error
+        if self.last_ts is not None:
+            meta["session_end"] = iso_from_us(self.last_ts)
+        meta["total_samples"] = self.samples
+        if self._summary is not None:
+            meta["summary"] = self._summary()
+        write_json_atomic(self.session / META, meta)

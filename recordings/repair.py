@@ -1,0 +1,57 @@
+"""`rigscope repair`: finish a session whose recorder died (crash, kill -9, power loss).
+
+Compacts the segments and the last journal into samples.parquet, cuts a torn
+last CSV line, recomputes the summary, and marks the session `interrupted`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collectors.timeutil import iso_from_us
+from recordings import segments
+from recordings.errors import InputError
+from recordings.events import EVENTS, read_events
+from recordings.reader import read_samples, session_columns_of
+from recordings.recorder import SAMPLES_CSV
+from recordings.session import META, is_running, read_meta, write_json_atomic
+
+
+def needs_repair(session: Path) -> bool:
+    meta = read_meta(session)
+    return meta.get("status") == "recording" and not is_running(meta)
+
+
+def _cut_torn_csv_line(path: Path) -> None:
+    if not path.is_file():
+        return
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        handle.truncate(data.rfind(b"\n") + 1)
+
+
+def repair_session(session: Path) -> str:
+    meta = read_meta(session)
+    if is_running(meta):
+        raise InputError(f"{session.name} is still recording (pid {meta['recorder']['pid']}); stop it first")
+    if meta.get("status") != "recording" and not (session / segments.SAMPLES_DIR).exists():
+        return f"nothing to repair (status {meta.get('status')})"
+    samples = segments.compact(session, session_columns_of(meta))
+    _cut_torn_csv_line(session / SAMPLES_CSV)
+    meta["status"] = "interrupted"
+    meta["total_samples"] = samples
+    meta["summary"] = _recompute_summary(session)
+    table_ts = read_samples(session).get_column("ts")
+    if samples:
+        meta["session_end"] = iso_from_us(int(table_ts.dt.epoch("us").max()))
+    write_json_atomic(session / META, meta)
+    return f"repaired: {samples} samples, status interrupted"
+
+
+def _recompute_summary(session: Path) -> dict:
+    from collectors.timeutil import us_from_iso
+    from recordings.analyze import analyze_frame
+
+    tags = [(us_from_iso(e["ts"]), str(e["state"])) for e in read_events(session / EVENTS) if e["kind"] == "tag"]
+    _, summary, _ = analyze_frame(read_samples(session), tags)
+    return summary

@@ -1,0 +1,125 @@
+"""Session directories and their `meta.json` (spec: SESSION_FORMAT).
+
+Creates a session with a unique id, writes its metadata atomically (a temp file
+renamed over the old one), and finds sessions by id, unique id prefix,
+`latest`, or path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from recordings.errors import InputError
+
+FORMAT = "rigscope-session/1"
+META = "meta.json"
+DEFAULT_DIR = "rigscope-sessions"
+
+
+def sessions_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """`--dir`, else `$RIGSCOPE_DIR`, else ./rigscope-sessions."""
+    return Path(explicit or os.environ.get("RIGSCOPE_DIR") or DEFAULT_DIR)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1, default=str)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_meta(session: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((session / META).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{session}: not a session (no {META})") from None
+    except (OSError, ValueError) as error:
+        raise InputError(f"{session}/{META}: unreadable ({error})") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"{session}/{META}: not a JSON object")
+    return meta
+
+
+def _host_slug() -> str:
+    return re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname().split(".")[0]).strip("-") or "host"
+
+
+def create_session_dir(root: Path, started: datetime, host: str | None = None) -> Path:
+    """Make `root/<UTC start>-<host>` (with -2, -3 ... when taken) and return it."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot create sessions directory {root}: {error.strerror or error}") from None
+    if not os.access(root, os.W_OK):
+        raise InputError(f"sessions directory {root} is not writable")
+    base = f"{started.astimezone(UTC):%Y%m%d-%H%M%S}-{host or _host_slug()}"
+    for attempt in range(1, 1000):
+        path = root / (base if attempt == 1 else f"{base}-{attempt}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise InputError(f"cannot create session in {root}: {error.strerror or error}") from None
+        return path
+    raise InputError(f"too many sessions named {base} in {root}")
+
+
+def list_sessions(root: Path) -> list[Path]:
+    """Session directories under `root`, oldest first (ids sort by start time)."""
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.iterdir() if (p / META).is_file()), key=lambda p: p.name)
+
+
+def resolve_session(spec: str | None, root: Path) -> Path:
+    """An id, a unique id prefix, `latest` (or None), or a path to a session directory."""
+    if spec and spec != "latest":
+        candidate = Path(spec)
+        if (candidate / META).is_file():
+            return candidate
+        if (root / spec / META).is_file():
+            return root / spec
+        matches = [p for p in list_sessions(root) if p.name.startswith(spec)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise InputError(f"session '{spec}' is ambiguous in {root}: {', '.join(p.name for p in matches[:5])}")
+        raise InputError(f"no session '{spec}' in {root}")
+    sessions = list_sessions(root)
+    if not sessions:
+        raise InputError(f"no sessions in {root}")
+    return sessions[-1]
+
+
+def pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_running(meta: dict[str, Any]) -> bool:
+    """A session whose recorder is still alive on this host."""
+    recorder = meta.get("recorder") or {}
+    return (meta.get("status") == "recording"
+            and recorder.get("hostname") == socket.gethostname()
+            and pid_alive(recorder.get("pid")))
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

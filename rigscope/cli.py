@@ -1,0 +1,121 @@
+"""The `rigscope` command line: parses arguments and hands each subcommand to its module.
+
+Errors in what the user gave (flags, files, sessions) end with one line on
+stderr and exit code 2 (usage) or 1 (runtime), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rigscope import __version__, options
+
+EXAMPLES = {
+    "record": "example: rigscope record --duration 30m --hz 10 --model-name llama-7b --format both",
+    "note": 'example: rigscope note "lr dropped to 1e-4"',
+    "tag": "example: rigscope tag eval    (rigscope tag auto returns to the heuristic)",
+    "repair": "example: rigscope repair latest",
+    "analyze": "example: rigscope analyze latest --out derived.parquet",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_session_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", help="sessions directory (default $RIGSCOPE_DIR or ./rigscope-sessions)")
+
+
+def add_record_flags(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_argument_group("what and how fast")
+    what.add_argument("--mode", choices=["cpu", "gpu", "both", "auto"], default="auto",
+                      help="devices to sample; auto: GPUs when present (default)")
+    what.add_argument("--hz", type=options.hz, default=10.0, help="samples per second, 0.1 to 100 (default 10)")
+    what.add_argument("--duration", type=options.duration, help="stop after e.g. 30s, 10m, 2h (default: until Ctrl-C)")
+    what.add_argument("--source", choices=["system", "sim"], default="system",
+                      help="system: this machine (default); sim: the simulated scenario")
+    what.add_argument("--gpus", type=options.gpu_list, help="NVML indices to sample, e.g. 0,2 (default: CUDA_VISIBLE_DEVICES or all)")
+    sim = parser.add_argument_group("simulated source")
+    sim.add_argument("--gpus-sim", type=options.gpu_count, default=1, help="simulated GPUs, 1 to 16 (default 1)")
+    sim.add_argument("--seed", type=int, default=0, help="scenario seed (default 0)")
+    sim.add_argument("--speed", type=options.speed, default=1.0, help="run faster than real time, e.g. 60, or max")
+    labels = parser.add_argument_group("session labels")
+    labels.add_argument("--model-name")
+    labels.add_argument("--training-mode")
+    labels.add_argument("--notes")
+    writing = parser.add_argument_group("where and how it writes")
+    _add_session_dir(writing)
+    writing.add_argument("--format", choices=["parquet", "csv", "both"], default="parquet",
+                         help="samples format; Parquet is always kept for replay (default parquet)")
+    writing.add_argument("--realtime", action="store_true", help="flush the CSV after every sample")
+    writing.add_argument("--flush-interval", type=options.positive, default=1.0, metavar="SECONDS",
+                         help="how often the journal is flushed: at most this much is lost to a crash (default 1)")
+    writing.add_argument("--segment-interval", type=options.positive, default=60.0, metavar="SECONDS",
+                         help="seconds of samples per Parquet segment (default 60)")
+    hardware = parser.add_argument_group("hardware overrides")
+    hardware.add_argument("--rated-cpu-w", type=options.positive, help="CPU rated power in W (when RAPL has no limit)")
+    hardware.add_argument("--cpu-temp-limit", type=options.positive, help="CPU temperature limit in °C")
+    hardware.add_argument("--gpu-temp-limit", type=options.positive, help="GPU temperature limit in °C")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="rigscope", description="Monitor ML workloads on GPU boxes: sample, record, analyze.",
+                    epilog="example: rigscope record --duration 10m", formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"rigscope {__version__}")
+    commands = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
+
+    record = commands.add_parser("record", help="headless recording with status lines", epilog=EXAMPLES["record"])
+    add_record_flags(record)
+
+    note = commands.add_parser("note", help="add a note to the running (or latest) session", epilog=EXAMPLES["note"])
+    note.add_argument("text")
+    note.add_argument("--session", help="session id, prefix, path or latest (default: the running one, else latest)")
+    _add_session_dir(note)
+
+    tag = commands.add_parser("tag", help="tag the workload phase of the running session", epilog=EXAMPLES["tag"])
+    tag.add_argument("state", help="phase name; auto returns to the heuristic")
+    tag.add_argument("--session", help="session id, prefix or path (default: the running one)")
+    _add_session_dir(tag)
+
+    repair = commands.add_parser("repair", help="finish an interrupted session", epilog=EXAMPLES["repair"])
+    repair.add_argument("session", help="session id, prefix, path or latest")
+    _add_session_dir(repair)
+
+    analyze = commands.add_parser("analyze", help="recompute derived signals offline", epilog=EXAMPLES["analyze"])
+    analyze.add_argument("input", help="session (id, path, latest) or a samples CSV/Parquet file")
+    analyze.add_argument("--out", required=True, help="output file, .csv or .parquet")
+    analyze.add_argument("--events", help="events JSONL file with tags (default: the session's events.jsonl)")
+    _add_session_dir(analyze)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from recordings.errors import InputError
+
+    try:
+        if args.command in (None, "record"):
+            from rigscope.record_command import run_record
+
+            if args.command is None:  # until the dashboard lands: a short recording with status lines
+                args = parser.parse_args(["record", "--duration", "30s"])
+            return run_record(args)
+        from rigscope import session_commands
+
+        return session_commands.run(args)
+    except InputError as error:
+        print(f"rigscope: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

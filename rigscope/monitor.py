@@ -1,0 +1,239 @@
+"""Wires a monitoring session together: collectors -> sampler (+ signals) -> recorder, plus the event receiver.
+
+`record`, the dashboard and the tests all build their session through
+`Monitor`, so they run exactly the same pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from collectors.base import Collector
+from collectors.clock import Clock, RealClock, ScaledClock, VirtualClock
+from collectors.receiver import EventReceiver
+from collectors.sampler import FrameQueue, Sampler
+from collectors.schema import session_columns
+from collectors.signals import SignalPipeline
+from collectors.timeutil import iso_from_us
+from recordings.errors import InputError
+from recordings.recorder import Recorder, RecorderOptions
+from recordings.session import FORMAT, create_session_dir, sessions_dir
+from recordings.tier import hardware_tier
+from rigscope import __version__
+
+
+@dataclass
+class MonitorConfig:
+    source: str = "system"  # "system" or "sim"
+    mode: str = "auto"  # cpu | gpu | both | auto
+    hz: float = 10.0
+    duration_s: float | None = None
+    speed: float | None = 1.0  # simulated source only; None: as fast as possible
+    seed: int = 0
+    gpus_sim: int = 1
+    gpus: str | None = None
+    rated_cpu_w: float | None = None
+    cpu_temp_limit: float | None = None
+    gpu_temp_limit: float | None = None
+    model_name: str | None = None
+    training_mode: str | None = None
+    notes: str | None = None
+    directory: str | None = None
+    formats: frozenset[str] = frozenset({"parquet"})
+    realtime: bool = False
+    flush_interval_s: float = 1.0
+    segment_interval_s: float = 60.0
+    record: bool = True
+    receive_events: bool = True
+
+
+@dataclass
+class Sources:
+    collectors: list[Collector]
+    gpu_indices: list[int]
+    host: dict[str, Any]
+    gpus: list[dict[str, Any]]
+    notices: list[str] = field(default_factory=list)
+    source: str = "system"
+
+
+def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
+    from collectors.background import BackgroundCollector
+    from collectors.cpu import CpuCollector
+    from collectors.gpu import open_gpu_collector
+    from collectors.host import HostCollector
+    from collectors.hostinfo import host_info
+    from collectors.rapl import RaplCollector
+
+    collectors: list[Collector] = []
+    if config.mode != "gpu":
+        collectors += [CpuCollector(), RaplCollector()]
+    collectors.append(HostCollector())
+    sources = Sources(collectors, [], host_info(), [])
+    if config.mode != "cpu":
+        gpu, reason = open_gpu_collector(backend=nvml_backend, gpus_flag=config.gpus, environ=os.environ)
+        if gpu is None:
+            if config.mode == "gpu":
+                raise InputError(f"--mode gpu: {reason}")
+            sources.notices.append(reason or "no GPU: recording CPU only")
+        else:
+            info = gpu.info()
+            sources.gpus = info["gpus"]
+            sources.gpu_indices = [g["index"] for g in sources.gpus]
+            collectors.append(BackgroundCollector(gpu, config.hz))
+    return sources
+
+
+def _simulated_sources(config: MonitorConfig) -> Sources:
+    from collectors.simulated import SimulatedCollector
+
+    collector = SimulatedCollector(gpu_count=config.gpus_sim, seed=config.seed)
+    info = collector.info()
+    gpus = info["gpus"]
+    return Sources([collector], [g["index"] for g in gpus], info["host"], gpus, source="simulated")
+
+
+def _overrides(config: MonitorConfig, gpu_indices: list[int]) -> dict[str, float]:
+    values: dict[str, float] = {}
+    if config.rated_cpu_w is not None:
+        values["cpu_power_limit_w"] = config.rated_cpu_w
+    if config.cpu_temp_limit is not None:
+        values["cpu_temp_limit_c"] = config.cpu_temp_limit
+    if config.gpu_temp_limit is not None:
+        values.update({f"gpu{i}_temp_limit_c": config.gpu_temp_limit for i in gpu_indices})
+    return values
+
+
+def make_clock(config: MonitorConfig) -> Clock:
+    if config.source != "sim" or config.speed == 1.0:
+        return RealClock()
+    return VirtualClock() if config.speed is None else ScaledClock(config.speed)
+
+
+class Monitor:
+    """One monitoring session: sampling, derived signals, recording and incoming events."""
+
+    def __init__(
+        self,
+        config: MonitorConfig,
+        clock: Clock | None = None,
+        nvml_backend: Any = None,
+        on_notice: Callable[[str], None] | None = None,
+    ) -> None:
+        from collectors.overrides import FixedValues
+
+        self.config = config
+        self.clock = clock or make_clock(config)
+        self._on_notice = on_notice
+        self.notices: list[str] = []
+        sources = _simulated_sources(config) if config.source == "sim" else _system_sources(config, nvml_backend)
+        overrides = _overrides(config, sources.gpu_indices)
+        if overrides:
+            sources.collectors.append(FixedValues(overrides))
+        self.sources = sources
+        self.gpu_indices = sources.gpu_indices
+        self.columns = session_columns(sources.gpu_indices)
+        self.signals = SignalPipeline(sources.gpu_indices)
+        self.sampler = Sampler(sources.collectors, config.hz, self.clock, config.duration_s,
+                               self.signals, on_notice=self._notice)
+        self.receiver: EventReceiver | None = None
+        if config.receive_events:
+            self.receiver = EventReceiver(self.sampler.post_event)
+        self.recorder: Recorder | None = None
+        self.session: Path | None = None
+        if config.record:
+            self._open_recording(self.sampler.subscribe(maxsize=max(1000, int(config.hz * 60))))
+        for message in sources.notices:
+            self._notice(message)
+
+    def _notice(self, message: str) -> None:
+        self.notices.append(message)
+        if self.recorder is not None:
+            self.recorder.meta.setdefault("warnings", []).append(message)
+        if self._on_notice is not None:
+            self._on_notice(message)
+
+    def _open_recording(self, frames: FrameQueue) -> None:
+        started = datetime.fromtimestamp(self.clock.wall_us() / 1e6, UTC)
+        host_name = "sim-rig" if self.config.source == "sim" else None
+        self.session = create_session_dir(sessions_dir(self.config.directory), started, host_name)
+        options = RecorderOptions(self.config.formats, self.config.realtime,
+                                  self.config.flush_interval_s, self.config.segment_interval_s)
+        self.recorder = Recorder(self.session, self.build_meta(started), self.columns, frames,
+                                 options, summary=self.signals.summary)
+
+    def build_meta(self, started: datetime) -> dict[str, Any]:
+        config, sources = self.config, self.sources
+        host = dict(sources.host)
+        host["hardware_tier"] = hardware_tier(host.get("cpu_model"), [g.get("name") or "" for g in sources.gpus])
+        host["device_type"] = "cuda" if sources.gpus else "cpu"
+        return {
+            "format": FORMAT,
+            "session_id": self.session.name if self.session else None,
+            "status": "recording",
+            "session_start": iso_from_us(self.clock.wall_us()),
+            "session_end": None,
+            "session_length_sec": config.duration_s,
+            "model_name": config.model_name,
+            "training_mode": config.training_mode,
+            "notes": config.notes,
+            "host": host,
+            "gpus": sources.gpus,
+            "hardware": {"cpu_count": host.get("cpu_count_logical"), "gpu_enabled": bool(sources.gpus),
+                         "hwinfo_enabled": False},
+            "monitoring": {
+                "sample_hz": config.hz,
+                "flush_interval_s": config.flush_interval_s,
+                "segment_interval_s": config.segment_interval_s,
+                "realtime_flush": config.realtime,
+                "formats": sorted(config.formats),
+                "source": sources.source,
+                "collectors": [c.name for c in sources.collectors],
+                "event_port": self.receiver.port if self.receiver else None,
+            },
+            "recorder": {"pid": os.getpid(), "hostname": socket.gethostname(), "version": __version__,
+                         "argv": sys.argv[1:]},
+            "warnings": [],
+            "total_samples": 0,
+            "summary": {},
+        }
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> None:
+        if self.recorder is not None:
+            self.recorder.start()
+        self.sampler.start()
+
+    def stop(self) -> None:
+        """Stop sampling, let the recorder close the session, release collectors."""
+        self.sampler.stop()
+        self.sampler.join()
+        if self.recorder is not None:
+            self.recorder.join()
+        if self.receiver is not None:
+            self.receiver.close()
+            self.receiver = None
+        for collector in self.sources.collectors:
+            collector.close()
+
+    def wait(self, poll_s: float = 0.2, on_poll: Callable[[], None] | None = None) -> None:
+        """Block until the duration ends, the recorder fails, or stop() is called elsewhere."""
+        while not self.sampler.finished.wait(poll_s):
+            if on_poll is not None:
+                on_poll()
+            if self.recorder is not None and self.recorder.error:
+                break
+
+    # -- events from this process -----------------------------------------
+    def post(self, kind: str, **fields: Any) -> dict[str, Any]:
+        event = {"ts": iso_from_us(self.clock.wall_us()), "kind": kind, **fields}
+        self.sampler.post_event(event)
+        return event
+

@@ -1,0 +1,100 @@
+"""`rigscope record`: a headless recording with a status line every 10 s and a summary at the end."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from typing import Any
+
+from recordings.errors import InputError
+from rigscope.monitor import Monitor, MonitorConfig
+
+STATUS_EVERY_S = 10.0
+
+
+def config_from_args(args: argparse.Namespace) -> MonitorConfig:
+    if args.source != "sim" and args.speed != 1.0:
+        raise InputError("--speed needs --source sim (a real machine runs in real time)")
+    formats = {"parquet": {"parquet"}, "csv": {"parquet", "csv"}, "both": {"parquet", "csv"}}[args.format]
+    return MonitorConfig(
+        source=args.source, mode=args.mode, hz=args.hz, duration_s=args.duration, speed=args.speed,
+        seed=args.seed, gpus_sim=args.gpus_sim, gpus=args.gpus, rated_cpu_w=args.rated_cpu_w,
+        cpu_temp_limit=args.cpu_temp_limit, gpu_temp_limit=args.gpu_temp_limit, model_name=args.model_name,
+        training_mode=args.training_mode, notes=args.notes, directory=args.dir, formats=frozenset(formats),
+        realtime=args.realtime, flush_interval_s=args.flush_interval, segment_interval_s=args.segment_interval,
+    )
+
+
+def _say(message: str) -> None:
+    print(f"rigscope: {message}", file=sys.stderr, flush=True)
+
+
+def _fmt(value: Any, unit: str, digits: int = 0) -> str:
+    return "—" if value is None else f"{value:.{digits}f}{unit}"
+
+
+def _bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{count} B"
+
+
+def status_line(monitor: Monitor) -> str:
+    """Samples, achieved rate, max temperature and power, bytes, workload state, collapses, throttling."""
+    stats = monitor.sampler.stats
+    summary = monitor.signals.summary()
+    devices: dict[str, dict[str, Any]] = summary.get("devices", {})
+    temps = " ".join(f"{p} {_fmt(d.get('max_temp_c'), '°C')}" for p, d in devices.items())
+    powers = " ".join(f"{p} {_fmt(d.get('max_power_w'), 'W')}" for p, d in devices.items())
+    collapses = " ".join(f"{p} {d.get('collapse_events', 0)}" for p, d in devices.items())
+    throttle = " ".join(
+        f"{p} {100 * d['throttle'].get('throttled_fraction', 0):.0f}%" for p, d in devices.items() if d.get("throttle"))
+    written = monitor.recorder.bytes_written if monitor.recorder else 0
+    state = monitor.signals.current_state() if hasattr(monitor.signals, "current_state") else None
+    elapsed = time.strftime("%H:%M:%S", time.gmtime(stats.elapsed_s))
+    line = (f"[{elapsed}] {stats.samples} samples @ {stats.achieved_hz:.2f} Hz | max temp {temps} | "
+            f"max power {powers} | {_bytes(written)} written | state {state or '—'} | collapses {collapses}")
+    return line + (f" | throttled {throttle}" if throttle else "")
+
+
+def run_record(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    monitor = Monitor(config, on_notice=lambda message: _say(f"note: {message}"))
+    stopping = {"signal": None}
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        stopping["signal"] = signum
+        monitor.sampler.stop()
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    _say(f"recording {monitor.session} at {config.hz:g} Hz"
+         + (f" for {config.duration_s:g} s" if config.duration_s else " until Ctrl-C")
+         + f" ({'simulated source' if config.source == 'sim' else 'this machine'}: "
+         + f"cpu{''.join(f', gpu{i}' for i in monitor.gpu_indices)})")
+    next_status = [time.monotonic() + STATUS_EVERY_S]
+
+    def maybe_status() -> None:
+        if time.monotonic() >= next_status[0]:
+            next_status[0] += STATUS_EVERY_S
+            print(status_line(monitor), flush=True)
+
+    monitor.start()
+    try:
+        monitor.wait(on_poll=maybe_status)
+    finally:
+        monitor.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(status_line(monitor), flush=True)
+    recorder = monitor.recorder
+    assert recorder is not None
+    if recorder.error:
+        _say(f"error: {recorder.error}; what was flushed is kept in {monitor.session}")
+        return 1
+    _say(f"session complete: {monitor.session} ({recorder.samples} samples, status complete)")
+    return 0
