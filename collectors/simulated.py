@@ -1,0 +1,208 @@
+"""Simulated source: readings of a made-up 8-core host with 1..16 H100 GPUs.
+
+Used for demos, tests and benchmarks.  It plays the loop of
+`collectors.scenario` (idle, data prep, checkpoint I/O, training with a
+thermal ramp, thermal throttling, power cap, recovery, idle).
+
+Every value is a pure function of `(seed, elapsed_s)`: curves come from the
+scenario's grid, noise is a sum of two sines with seeded frequencies and
+phases, and counters are closed-form integrals: violation seconds of the
+throttle phases, energy of the noise-free power curve (the noise averages out).
+So runs at 1 Hz and 10 Hz see the same signal, whatever was read before.
+
+Each GPU runs slightly ahead of the host by a seeded offset (0-3 s) and has
+seeded levels (utilization scale, temperature offset, idle power), so GPUs are
+distinguishable yet all go through every phase.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+from collectors import scenario as sc
+from collectors.base import Collector, Reading
+
+MAX_GPUS = 16
+CPU_CORES = 8
+HOST_MEMORY_BYTES = 64 * sc.GIB
+GPU_MEMORY_BYTES = 81_559 * (1 << 20)
+GPU_POWER_LIMIT_W = 700.0
+GPU_TEMP_LIMIT_C = 83.0
+CPU_POWER_LIMIT_W = 125.0
+CPU_TEMP_LIMIT_C = 100.0
+SWAP_USED_BYTES = 128 * (1 << 20)
+
+# Noise per channel: amplitude = absolute + relative * value.
+_HOST_NOISE = dict(cpu_freq=(25.0, 0.0), cpu_temp=(0.3, 0.0), cpu_power=(1.0, 0.02),
+                   mem_used=(0.0, 0.004), disk_read=(0.0, 0.15), disk_write=(0.0, 0.12),
+                   net_recv=(0.0, 0.2), net_sent=(0.0, 0.2))
+_GPU_NOISE = dict(util=(1.2, 0.0), mem_util=(0.8, 0.0), mem_used=(0.0, 0.002), temp=(0.25, 0.0),
+                  power=(2.0, 0.008), clock_sm=(12.0, 0.0), clock_mem=(0.0, 0.0), fan=(0.5, 0.0))
+
+# Unit noise: two sines with seeded frequencies (periods ~1.4-10 s) and phases, |sum| <= 1.
+Noise = tuple[float, float, float, float]  # w1, p1, w2, p2
+# Noise of a channel: unit noise, absolute amplitude, relative amplitude (times the value).
+Jitter = tuple[Noise, float, float]
+
+
+_POWER = sc.GPU_CHANNELS.index("power")
+
+
+def _jitter(rng: random.Random, absolute: float, relative: float) -> Jitter:
+    unit = (rng.uniform(0.6, 1.6), rng.uniform(0, math.tau),
+            rng.uniform(2.0, 4.5), rng.uniform(0, math.tau))
+    return unit, absolute, relative
+
+
+def _jittered(t: float, value: float, jitter: Jitter) -> float:
+    (w1, p1, w2, p2), absolute, relative = jitter
+    unit = 0.6 * math.sin(w1 * t + p1) + 0.4 * math.sin(w2 * t + p2)
+    return value + (absolute + relative * value) * unit
+
+
+class _Gpu:
+    """Seeded per-GPU levels and precomputed column names."""
+
+    def __init__(self, index: int, rng: random.Random) -> None:
+        self.index = index
+        p = f"gpu{index}"
+        self.keys = tuple(f"{p}_{c}" for c in (
+            "util_pct", "mem_util_pct", "mem_used_bytes", "mem_total_bytes", "temp_c",
+            "temp_limit_c", "power_w", "power_limit_w", "energy_j", "clock_sm_mhz",
+            "clock_mem_mhz", "fan_pct", "pstate", "throttle_reasons",
+            "violation_power_s", "violation_thermal_s"))
+        self.offset_s = rng.uniform(0.0, 3.0)
+        self.util_scale = rng.uniform(0.97, 1.0)
+        self.temp_offset_c = rng.uniform(-0.6, 0.6)
+        # Scales the headroom below the power limit: idle power varies, a pinned cap stays pinned.
+        self.headroom = rng.uniform(0.98, 1.02)
+        self.jitter = [_jitter(rng, *_GPU_NOISE[c]) for c in sc.GPU_CHANNELS]
+        self.uuid = "GPU-sim-%08x-%04x-%04x" % (rng.getrandbits(32), rng.getrandbits(16), index)
+        self.energy_at_0 = self.energy_integral(self.offset_s)
+        self.thermal_at_0 = sc.time_in_span(self.offset_s, sc.THERMAL_SPAN)
+        self.power_at_0 = sc.time_in_span(self.offset_s, sc.POWER_CAP_SPAN)
+
+    def energy_integral(self, x: float) -> float:
+        """Joules of this GPU's noise-free power from loop time 0 to `x` (any x >= 0)."""
+        loops = math.floor(x / sc.LOOP_S)
+        pos = x - loops * sc.LOOP_S
+        k = min(int(pos / sc.GRID_DT), sc.GRID_CELLS - 1)
+        dx = pos - k * sc.GRID_DT
+        p0, p1 = sc.GPU_GRID[k][_POWER], sc.GPU_GRID[k + 1][_POWER]
+        base = (loops * sc.POWER_INTEGRAL[-1] + sc.POWER_INTEGRAL[k]
+                + dx * (p0 + 0.5 * (p1 - p0) * dx / sc.GRID_DT))
+        return GPU_POWER_LIMIT_W * x - self.headroom * (GPU_POWER_LIMIT_W * x - base)
+
+
+def _lookup(grid: list[tuple[float, ...]], x: float) -> tuple[int, list[float]]:
+    """Grid cell and interpolated channel values at loop time `x` (any x >= 0)."""
+    pos = x - math.floor(x / sc.LOOP_S) * sc.LOOP_S
+    f = pos / sc.GRID_DT
+    k = min(int(f), sc.GRID_CELLS - 1)
+    w = f - k
+    return k, [a + (b - a) * w for a, b in zip(grid[k], grid[k + 1])]
+
+
+class SimulatedCollector(Collector):
+    """Deterministic scenario readings for `gpu_count` simulated GPUs."""
+
+    name = "simulated"
+
+    def __init__(self, gpu_count: int = 1, seed: int = 0) -> None:
+        super().__init__()
+        valid = isinstance(gpu_count, int) and not isinstance(gpu_count, bool)
+        if not valid or not 1 <= gpu_count <= MAX_GPUS:
+            raise ValueError(f"gpu_count must be an integer from 1 to {MAX_GPUS}, "
+                             f"got {gpu_count!r}")
+        self.gpu_count = gpu_count
+        self.seed = seed
+        rng = random.Random(seed)
+        weights = [rng.uniform(0.6, 1.4) for _ in range(CPU_CORES)]
+        mean = sum(weights) / CPU_CORES
+        self._core_weights = [w / mean for w in weights]
+        self._core_jitter = [_jitter(rng, 1.5, 0.05) for _ in range(CPU_CORES)]
+        self._host_jitter = {c: _jitter(rng, *_HOST_NOISE[c]) for c in _HOST_NOISE}
+        self._gpus = [_Gpu(i, rng) for i in range(gpu_count)]
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "host": {"hostname": "sim-rig", "os": "simulated", "cpu_model": "Simulated 8-core CPU",
+                     "cpu_count_logical": CPU_CORES, "cpu_count_physical": CPU_CORES,
+                     "memory_total_bytes": HOST_MEMORY_BYTES, "device_type": "cuda"},
+            "gpus": [{"index": g.index, "name": "NVIDIA H100 80GB HBM3 (simulated)", "uuid": g.uuid,
+                      "memory_total_bytes": GPU_MEMORY_BYTES, "power_limit_w": GPU_POWER_LIMIT_W,
+                      "temp_limit_c": GPU_TEMP_LIMIT_C, "driver_version": "simulated"}
+                     for g in self._gpus],
+            "source": "simulated",
+        }
+
+    def phase_at(self, elapsed_s: float, gpu: int | None = None) -> str:
+        """Scenario phase at `elapsed_s` for the host, or for GPU `gpu` (which runs a bit ahead)."""
+        offset = 0.0 if gpu is None else self._gpus[gpu].offset_s
+        return sc.phase_at(float(elapsed_s) + offset)
+
+    def read(self, elapsed_s: float) -> Reading:
+        t = float(elapsed_s)
+        if not t >= 0.0:
+            raise ValueError(f"elapsed_s must be >= 0, got {elapsed_s!r}")
+        _, (cpu, freq, ctemp, cpower, mem, d_r, d_w, n_r, n_s) = _lookup(sc.HOST_GRID, t)
+
+        cores = []
+        for weight, jitter in zip(self._core_weights, self._core_jitter):
+            v = _jittered(t, cpu * weight, jitter)
+            cores.append(0.0 if v < 0.0 else 100.0 if v > 100.0 else v)
+
+        hj = self._host_jitter
+        mem_used = int(_jittered(t, mem, hj["mem_used"]))
+        out: Reading = {
+            "cpu_util_pct": sum(cores) / CPU_CORES,
+            "cpu_freq_mhz": _jittered(t, freq, hj["cpu_freq"]),
+            "cpu_temp_c": _jittered(t, ctemp, hj["cpu_temp"]),
+            "cpu_power_w": _jittered(t, cpower, hj["cpu_power"]),
+            "cpu_power_limit_w": CPU_POWER_LIMIT_W,
+            "cpu_temp_limit_c": CPU_TEMP_LIMIT_C,
+            "cpu_core_util_pct": cores,
+            "mem_used_bytes": mem_used,
+            "mem_total_bytes": HOST_MEMORY_BYTES,
+            "mem_util_pct": 100.0 * mem_used / HOST_MEMORY_BYTES,
+            "swap_used_bytes": SWAP_USED_BYTES,
+            "disk_read_bps": _jittered(t, d_r, hj["disk_read"]),
+            "disk_write_bps": _jittered(t, d_w, hj["disk_write"]),
+            "net_recv_bps": _jittered(t, n_r, hj["net_recv"]),
+            "net_sent_bps": _jittered(t, n_s, hj["net_sent"]),
+        }
+        for gpu in self._gpus:
+            out.update(zip(gpu.keys, self._read_gpu(gpu, t)))
+        return out
+
+    @staticmethod
+    def _read_gpu(gpu: _Gpu, t: float) -> tuple[Any, ...]:
+        x = t + gpu.offset_s
+        k, values = _lookup(sc.GPU_GRID, x)
+        w = [_jittered(t, v, j) for v, j in zip(values, gpu.jitter)]
+        util, mem_util, mem_used, temp, power, clock_sm, clock_mem, fan = w
+        base_power = values[_POWER]
+        limit = GPU_POWER_LIMIT_W
+        power = limit - gpu.headroom * (limit - base_power) + (power - base_power)
+        phase = sc.TIMELINE[sc.CELL_PHASE[k]][0]
+        util *= gpu.util_scale
+        return (
+            0.0 if util < 0.0 else 100.0 if util > 100.0 else util,
+            0.0 if mem_util < 0.0 else 100.0 if mem_util > 100.0 else mem_util,
+            int(mem_used),
+            GPU_MEMORY_BYTES,
+            temp + gpu.temp_offset_c,
+            GPU_TEMP_LIMIT_C,
+            limit if power > limit else power,
+            limit,
+            gpu.energy_integral(x) - gpu.energy_at_0,
+            clock_sm,
+            clock_mem,
+            100.0 if fan > 100.0 else fan,
+            sc.PSTATE.get(phase, 0),
+            sc.THROTTLE_BITS.get(phase, 0),
+            sc.time_in_span(x, sc.POWER_CAP_SPAN) - gpu.power_at_0,
+            sc.time_in_span(x, sc.THERMAL_SPAN) - gpu.thermal_at_0,
+        )
