@@ -1,0 +1,174 @@
+"""`FakeNvml`: a scripted, deterministic NVML backend for tests and demos.
+
+Each `FakeGpu` has static facts and a reading per field: a constant, or a
+callable of the tick number (0 for the first sampling round).  The tick
+advances on every `begin_tick`, which `GpuCollector.read` calls once per read.
+
+Faults can be injected per GPU: no driver at all, a field that is not
+supported, a GPU lost from tick k on, a field that fails with an unexpected
+error on some ticks, and a read that hangs at tick k (until released, or for
+some seconds) so a sampler's time-outs can be tested.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from collectors.nvml import FIELDS, DeviceInfo, FieldNotSupported, GpuLost, NvmlError, NvmlUnavailable, Value
+
+Script = Value | Callable[[int], Value]
+GIB = 1024**3
+
+
+def default_readings() -> dict[str, Script]:
+    """A busy, healthy GPU: constants, and an energy counter growing 150 J per tick."""
+    return {
+        "util_pct": 50.0, "mem_util_pct": 20.0, "mem_used_bytes": 8 * GIB,
+        "temp_c": 60.0, "power_w": 150.0, "energy_j": lambda tick: 150.0 * tick,
+        "clock_sm_mhz": 1800.0, "clock_mem_mhz": 9501.0, "fan_pct": 40.0, "pstate": 0,
+        "throttle_reasons": 0, "violation_power_s": 0.0, "violation_thermal_s": 0.0,
+    }
+
+
+@dataclass
+class FakeGpu:
+    """One scripted GPU.  `readings` overrides `default_readings()` field by field."""
+
+    name: str = "NVIDIA Fake GPU"
+    uuid: str | None = None  # None: derived from the index, "GPU-00000000-0000-...-00000000000i"
+    memory_total_bytes: int | None = 24 * GIB
+    power_limit_w: float | None = 300.0
+    temp_limit_c: float | None = 87.0
+    readings: Mapping[str, Script] = field(default_factory=dict)
+    unsupported: Collection[str] = ()
+    lost_at_tick: int | None = None
+
+
+class FakeHang:
+    """A scheduled hang: `started` is set when a read begins blocking; `release()` lets it go."""
+
+    def __init__(self, index: int, at_tick: int, field_name: str | None, seconds: float | None) -> None:
+        self.index, self.at_tick, self.field, self.seconds = index, at_tick, field_name, seconds
+        self.started = threading.Event()
+        self.released = threading.Event()
+        self.fired = False
+
+    def release(self) -> None:
+        self.released.set()
+
+
+class FakeNvml:
+    """`NvmlBackend` with scripted GPUs.  `calls[(index, field)]` counts `read_field` calls."""
+
+    def __init__(self, gpus: Sequence[FakeGpu] | int = 1, *, driver_version: str = "555.42.06",
+                 no_driver: bool = False) -> None:
+        specs = [FakeGpu() for _ in range(gpus)] if isinstance(gpus, int) else list(gpus)
+        self.driver = driver_version
+        self.no_driver = no_driver
+        self.tick = 0
+        self.initialised = False
+        self.init_calls = 0
+        self.calls: Counter[tuple[int, str]] = Counter()
+        self._gpus = specs
+        self._readings: list[dict[str, Script]] = []
+        for i, gpu in enumerate(specs):
+            readings = default_readings()
+            readings.update(mem_total_bytes=gpu.memory_total_bytes, power_limit_w=gpu.power_limit_w,
+                            temp_limit_c=gpu.temp_limit_c)
+            readings.update(gpu.readings)
+            self._readings.append(readings)
+        self.uuids = [gpu.uuid or f"GPU-00000000-0000-0000-0000-{i:012x}" for i, gpu in enumerate(specs)]
+        self._unsupported = {(i, f) for i, gpu in enumerate(specs) for f in gpu.unsupported}
+        self._lost_at = {i: gpu.lost_at_tick for i, gpu in enumerate(specs) if gpu.lost_at_tick is not None}
+        self._failures: dict[tuple[int, str], tuple[frozenset[int] | None, str]] = {}
+        self._hangs: list[FakeHang] = []
+        self._started = False
+
+    # ----- fault injection -------------------------------------------------------------
+    def set_unsupported(self, index: int, field_name: str) -> None:
+        """`read_field(index, field_name)` raises FieldNotSupported."""
+        self._unsupported.add((index, field_name))
+
+    def lose_gpu(self, index: int, at_tick: int = 0) -> None:
+        """From tick `at_tick` on, every call about GPU `index` raises GpuLost."""
+        self._lost_at[index] = at_tick
+
+    def fail(self, index: int, field_name: str, ticks: Iterable[int] | None = None,
+             message: str = "Unknown Error") -> None:
+        """`read_field` raises a plain NvmlError at `ticks` (every tick when None)."""
+        self._failures[(index, field_name)] = (None if ticks is None else frozenset(ticks), message)
+
+    def hang(self, index: int, at_tick: int, *, field_name: str | None = None,
+             seconds: float | None = None) -> FakeHang:
+        """The first read of GPU `index` (of `field_name`, if given) at tick `at_tick` blocks
+        until released, or for `seconds`; later reads are normal."""
+        hang = FakeHang(index, at_tick, field_name, seconds)
+        self._hangs.append(hang)
+        return hang
+
+    def release_all(self) -> None:
+        for hang in self._hangs:
+            hang.release()
+
+    # ----- NvmlBackend ---------------------------------------------------------------
+    def init(self) -> None:
+        self.init_calls += 1
+        if self.no_driver:
+            raise NvmlUnavailable("Driver Not Loaded")
+        self.initialised = True
+
+    def shutdown(self) -> None:
+        self.initialised = False
+        self.release_all()  # never leave a reader thread blocked behind a closed backend
+
+    def _ensure(self) -> None:
+        if not self.initialised:
+            self.init()
+
+    def driver_version(self) -> str | None:
+        self._ensure()
+        return self.driver
+
+    def device_count(self) -> int:
+        self._ensure()
+        return len(self._gpus)
+
+    def _check_device(self, index: int) -> None:
+        if not 0 <= index < len(self._gpus):
+            raise GpuLost(f"no device {index}")
+        lost_at = self._lost_at.get(index)
+        if lost_at is not None and self.tick >= lost_at:
+            raise GpuLost("GPU is lost")
+
+    def device_info(self, index: int) -> DeviceInfo:
+        self._ensure()
+        self._check_device(index)
+        gpu = self._gpus[index]
+        return DeviceInfo(index=index, name=gpu.name, uuid=self.uuids[index], memory_total_bytes=gpu.memory_total_bytes,
+                          power_limit_w=gpu.power_limit_w, temp_limit_c=gpu.temp_limit_c)
+
+    def begin_tick(self) -> None:
+        if self._started:
+            self.tick += 1
+        self._started = True
+
+    def read_field(self, index: int, field_name: str) -> Value:
+        self.calls[(index, field_name)] += 1
+        self._ensure()
+        self._check_device(index)
+        for hang in self._hangs:
+            if (not hang.fired and hang.index == index and hang.at_tick == self.tick
+                    and hang.field in (None, field_name)):
+                hang.fired = True
+                hang.started.set()
+                hang.released.wait(hang.seconds)
+        if (index, field_name) in self._unsupported or field_name not in FIELDS:
+            raise FieldNotSupported("Not Supported")
+        failure = self._failures.get((index, field_name))
+        if failure is not None and (failure[0] is None or self.tick in failure[0]):
+            raise NvmlError(failure[1])
+        script = self._readings[index].get(field_name)
+        return script(self.tick) if callable(script) else script
