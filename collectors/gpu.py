@@ -1,0 +1,230 @@
+"""The NVIDIA GPU collector: per-GPU columns of the session schema, read through an `NvmlBackend`.
+
+`open_gpu_collector` is the entry point: it picks the GPUs (``--gpus`` or
+``CUDA_VISIBLE_DEVICES``) and returns ``(None, reason)`` instead of raising
+when there is no NVML library, no driver or no GPU, so the caller records CPU
+only.  A field a GPU does not support is null for the whole session and not
+asked again; a lost GPU gives nulls from then on; each is reported once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from collectors.base import Collector, Reading
+from collectors.nvml import (
+    FIELDS, DeviceInfo, FieldNotSupported, GpuLost, NvmlBackend, NvmlError, PynvmlBackend,
+)
+from collectors.schema import GPU_COLUMN_TEMPLATE, gpu_prefix
+
+CPU_ONLY = "recording CPU only"
+
+
+class _Device:
+    __slots__ = ("index", "prefix", "columns", "active", "lost")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.prefix = gpu_prefix(index)
+        # (column, field) pairs; `active` drops the fields found unsupported.
+        self.columns = tuple((name.format(p=self.prefix), f) for name, f in zip(GPU_COLUMN_TEMPLATE, FIELDS))
+        self.active = self.columns
+        self.lost = False
+
+
+class GpuCollector(Collector):
+    """Reads every per-GPU column for the selected GPUs, keyed by their NVML index."""
+
+    name = "nvml"
+
+    def __init__(self, backend: NvmlBackend, indices: Sequence[int]) -> None:
+        super().__init__()
+        self._backend = backend
+        self.indices: tuple[int, ...] = tuple(indices)
+        self._devices = [_Device(i) for i in self.indices]
+        self._nulls: Reading = {column: None for d in self._devices for column, _ in d.columns}
+        self._failed_fields: set[str] = set()
+        self._closed = False
+        try:
+            self._driver_version = backend.driver_version()
+        except NvmlError:
+            self._driver_version = None
+        self._infos = [self._device_info(d) for d in self._devices]
+
+    def _device_info(self, device: _Device) -> DeviceInfo:
+        try:
+            return self._backend.device_info(device.index)
+        except GpuLost as exc:
+            self._lose(device, exc)
+        except NvmlError as exc:
+            self.notice(f"{device.prefix} static info unavailable: {exc}")
+        return DeviceInfo(device.index, None, None, None, None, None)
+
+    def info(self) -> dict[str, Any]:
+        driver = self._driver_version
+        gpus = [{"index": i.index, "name": i.name, "uuid": i.uuid, "memory_total_bytes": i.memory_total_bytes,
+                 "power_limit_w": i.power_limit_w, "temp_limit_c": i.temp_limit_c, "driver_version": driver}
+                for i in self._infos]
+        return {"driver_version": driver, "gpus": gpus}
+
+    def read(self, elapsed_s: float) -> Reading:
+        row = self._nulls.copy()
+        self._backend.begin_tick()
+        read_field = self._backend.read_field
+        for device in self._devices:
+            if device.lost:
+                continue
+            index = device.index
+            for column, field in device.active:
+                try:
+                    row[column] = read_field(index, field)
+                except FieldNotSupported as exc:
+                    self._unsupported(device, field, exc)
+                except GpuLost as exc:
+                    self._lose(device, exc)
+                    for lost_column, _ in device.columns:
+                        row[lost_column] = None
+                    break
+                except Exception as exc:  # noqa: BLE001  one bad reading must not stop the others
+                    if field not in self._failed_fields:
+                        self._failed_fields.add(field)
+                        self.notice(f"reading {field} failed ({type(exc).__name__}: {exc}): null for that tick")
+        return row
+
+    def _unsupported(self, device: _Device, field: str, exc: Exception) -> None:
+        device.active = tuple(pair for pair in device.active if pair[1] != field)
+        self.notice(f"{device.prefix} {field} not supported ({exc}): null for this session")
+
+    def _lose(self, device: _Device, exc: Exception) -> None:
+        device.lost = True
+        self.notice(f"{device.prefix} lost: {exc}")
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                self._backend.shutdown()
+            except NvmlError:
+                pass
+
+
+def _count_text(count: int) -> str:
+    if count == 0:
+        return "no GPU"
+    return "1 GPU: index 0" if count == 1 else f"{count} GPUs: indices 0-{count - 1}"
+
+
+def _match_uuid(entry: str, uuids: Sequence[str]) -> list[int]:
+    """Indices whose UUID starts with `entry` (CUDA accepts any unambiguous prefix)."""
+    prefix = entry.lower()
+    return [i for i, uuid in enumerate(uuids) if uuid and uuid.lower().startswith(prefix)]
+
+
+def _from_flag(count: int, uuids: Sequence[str], flag: str) -> list[int]:
+    if flag.strip().lower() in ("", "none"):
+        return []
+    chosen: set[int] = set()
+    for raw in flag.split(","):
+        entry = raw.strip()
+        if entry.isdigit():
+            index = int(entry)
+            if index >= count:
+                raise ValueError(f"--gpus {flag}: there is no GPU {index} (this machine has {_count_text(count)})")
+        elif entry.upper().startswith("GPU-"):
+            matches = _match_uuid(entry, uuids)
+            if len(matches) != 1:
+                what = "no GPU has" if not matches else "several GPUs have"
+                raise ValueError(f"--gpus {flag}: {what} a UUID starting with {entry}")
+            index = matches[0]
+        else:
+            raise ValueError(f"--gpus {flag}: {entry!r} is neither a GPU index nor a GPU-... UUID")
+        chosen.add(index)
+    return sorted(chosen)
+
+
+def _from_cuda_env(count: int, uuids: Sequence[str], value: str) -> list[int]:
+    """CUDA's reading: the list stops at the first invalid entry (``-1``, an unknown index or UUID,
+    a mix of indices and UUIDs); a repeated device makes it select none."""
+    chosen: list[int] = []
+    kind = None
+    for raw in value.split(","):
+        entry = raw.strip()
+        digits = entry[: len(entry) - len(entry.lstrip("0123456789"))]  # CUDA reads "1abc" as 1
+        if digits:
+            this_kind, index = "index", int(digits)
+            if index >= count:
+                break
+        elif entry.upper().startswith("GPU-"):
+            matches = _match_uuid(entry, uuids)
+            if len(matches) != 1:
+                break
+            this_kind, index = "uuid", matches[0]
+        else:
+            break
+        if kind not in (None, this_kind):
+            break
+        kind = this_kind
+        if index in chosen:
+            return []
+        chosen.append(index)
+    return sorted(chosen)
+
+
+def select_gpu_indices(count: int, uuids: list[str], cuda_visible_devices: str | None,
+                       gpus_flag: str | None) -> list[int]:
+    """NVML indices to record, sorted.  ``--gpus`` (indices or UUIDs) wins over ``CUDA_VISIBLE_DEVICES``.
+
+    CUDA_VISIBLE_DEVICES indices are taken as NVML (PCI bus) order, i.e. as with
+    ``CUDA_DEVICE_ORDER=PCI_BUS_ID``; UUIDs select the same GPU either way.
+    Raises ValueError, one line, for a ``--gpus`` entry that names no GPU.
+    """
+    if gpus_flag is not None:
+        return _from_flag(count, uuids, gpus_flag)
+    if cuda_visible_devices is None:
+        return list(range(count))
+    return _from_cuda_env(count, uuids, cuda_visible_devices)
+
+
+def open_gpu_collector(backend: NvmlBackend | None = None, gpus_flag: str | None = None,
+                       environ: Mapping[str, str] = os.environ) -> tuple[GpuCollector | None, str | None]:
+    """(collector, None) when GPUs are there to read, else (None, reason to show); never raises for
+    a missing library, driver or GPU.  A bad ``--gpus`` raises ValueError (a usage error)."""
+    backend = PynvmlBackend() if backend is None else backend
+    try:
+        backend.init()
+        count = backend.device_count()
+        uuids = [_uuid(backend, i) for i in range(count)]
+    except NvmlError as exc:  # NvmlUnavailable above all; any failure here means no usable NVML
+        _shutdown(backend)
+        return None, f"NVML not available ({exc}): {CPU_ONLY}"
+    if count == 0:
+        _shutdown(backend)
+        return None, f"NVML not available (no NVIDIA GPU found): {CPU_ONLY}"
+    cuda = environ.get("CUDA_VISIBLE_DEVICES")
+    try:
+        indices = select_gpu_indices(count, uuids, cuda, gpus_flag)
+    except ValueError:
+        _shutdown(backend)
+        raise
+    if not indices:
+        _shutdown(backend)
+        why = f"--gpus {gpus_flag}" if gpus_flag is not None else f"CUDA_VISIBLE_DEVICES={cuda!r}"
+        return None, f"no GPU selected ({why}): {CPU_ONLY}"
+    return GpuCollector(backend, indices), None
+
+
+def _uuid(backend: NvmlBackend, index: int) -> str:
+    try:
+        return backend.device_info(index).uuid or ""
+    except GpuLost:
+        return ""
+
+
+def _shutdown(backend: NvmlBackend) -> None:
+    try:
+        backend.shutdown()
+    except NvmlError:
+        pass
+

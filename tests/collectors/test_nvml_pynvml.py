@@ -1,0 +1,406 @@
+"""The real PynvmlBackend against a faked ``pynvml`` module, plus the real pynvml on this machine."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from collectors.gpu import GpuCollector, open_gpu_collector
+from collectors.nvml import FIELDS, FieldNotSupported, GpuLost, NvmlError, NvmlUnavailable, PynvmlBackend
+
+# Names and values as in nvml.h / pynvml (checked against the installed module below).
+CONSTANTS = {
+    "NVML_ERROR_UNINITIALIZED": 1, "NVML_ERROR_INVALID_ARGUMENT": 2, "NVML_ERROR_NOT_SUPPORTED": 3,
+    "NVML_ERROR_NO_PERMISSION": 4, "NVML_ERROR_NOT_FOUND": 6, "NVML_ERROR_DRIVER_NOT_LOADED": 9,
+    "NVML_ERROR_TIMEOUT": 10, "NVML_ERROR_LIBRARY_NOT_FOUND": 12, "NVML_ERROR_FUNCTION_NOT_FOUND": 13,
+    "NVML_ERROR_GPU_IS_LOST": 15, "NVML_ERROR_RESET_REQUIRED": 16, "NVML_ERROR_LIB_RM_VERSION_MISMATCH": 18,
+    "NVML_ERROR_UNKNOWN": 999,
+    "NVML_TEMPERATURE_GPU": 0, "NVML_TEMPERATURE_THRESHOLD_SLOWDOWN": 1,
+    "NVML_CLOCK_SM": 1, "NVML_CLOCK_MEM": 2, "NVML_PERF_POLICY_POWER": 0, "NVML_PERF_POLICY_THERMAL": 1,
+    "NVML_PSTATE_UNKNOWN": 32,
+}
+C = types.SimpleNamespace(**{k.removeprefix("NVML_"): v for k, v in CONSTANTS.items()})
+GIB = 1024**3
+
+
+class FakeNVMLError(Exception):
+    """Like pynvml.NVMLError: NVMLError(code) builds the subclass of that code; `.value` is the code."""
+
+    classes: dict[int, type] = {}
+    strings = {3: "Not Supported", 9: "Driver Not Loaded", 12: "NVML Shared Library Not Found",
+               13: "Function Not Found", 15: "GPU is lost", 999: "Unknown Error"}
+
+    def __new__(cls, value: int) -> FakeNVMLError:
+        if cls is FakeNVMLError:
+            cls = FakeNVMLError.classes.get(value, cls)
+        obj = Exception.__new__(cls)
+        obj.value = value  # type: ignore[attr-defined]
+        return obj
+
+    def __str__(self) -> str:
+        return self.strings.get(self.value, f"NVML Error with code {self.value}")  # type: ignore[attr-defined]
+
+
+def make_pynvml(devices: int = 2, init_error: int | None = None, drop: tuple[str, ...] = ()) -> Any:
+    """A stand-in ``pynvml`` module.  `mod.errors[(function, index)] = code` makes a call fail;
+    `mod.calls` counts calls per function name; `drop` leaves functions out of the module."""
+    mod: Any = types.ModuleType("pynvml")
+    mod.__dict__.update(CONSTANTS)
+    mod.NVMLError = FakeNVMLError
+    for name, code in CONSTANTS.items():
+        if name.startswith("NVML_ERROR_"):
+            words = name.removeprefix("NVML_ERROR_").title().replace("_", "")
+            cls = type(f"NVMLError_{words}", (FakeNVMLError,), {})
+            setattr(mod, cls.__name__, cls)
+            FakeNVMLError.classes[code] = cls
+    mod.calls = Counter()
+    mod.errors = {}
+    mod.initialised = 0
+
+    def api(func: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            mod.calls[func.__name__] += 1
+            index = args[0].index if args and isinstance(args[0], types.SimpleNamespace) else None
+            code = mod.errors.get((func.__name__, index), mod.errors.get((func.__name__, None)))
+            if code is not None:
+                raise FakeNVMLError(code)
+            return func(*args)
+
+        if func.__name__ not in drop:
+            setattr(mod, func.__name__, call)
+        return call
+
+    @api
+    def nvmlInit() -> None:
+        if init_error is not None:
+            raise FakeNVMLError(init_error)
+        mod.initialised += 1
+
+    @api
+    def nvmlShutdown() -> None:
+        mod.initialised -= 1
+
+    @api
+    def nvmlSystemGetDriverVersion() -> bytes:
+        return b"550.54.15"  # older pynvml releases return bytes
+
+    @api
+    def nvmlDeviceGetCount() -> int:
+        return devices
+
+    @api
+    def nvmlDeviceGetHandleByIndex(index: int) -> types.SimpleNamespace:
+        if not 0 <= index < devices:
+            raise FakeNVMLError(C.ERROR_INVALID_ARGUMENT)
+        return types.SimpleNamespace(index=index)
+
+    @api
+    def nvmlDeviceGetName(h: Any) -> bytes:
+        return f"NVIDIA H100 80GB HBM3 #{h.index}".encode()
+
+    @api
+    def nvmlDeviceGetUUID(h: Any) -> bytes:
+        return f"GPU-{h.index:08x}-1111-2222-3333-444455556666".encode()
+
+    @api
+    def nvmlDeviceGetMemoryInfo(h: Any) -> Any:
+        return types.SimpleNamespace(total=80 * GIB, used=(10 + h.index) * GIB, free=(70 - h.index) * GIB)
+
+    @api
+    def nvmlDeviceGetUtilizationRates(h: Any) -> Any:
+        return types.SimpleNamespace(gpu=97, memory=41)
+
+    @api
+    def nvmlDeviceGetTemperature(h: Any, sensor: int) -> int:
+        assert sensor == C.TEMPERATURE_GPU
+        return 71
+
+    @api
+    def nvmlDeviceGetTemperatureV(h: Any, sensor: int) -> int:
+        return 72
+
+    @api
+    def nvmlDeviceGetTemperatureThreshold(h: Any, threshold: int) -> int:
+        assert threshold == C.TEMPERATURE_THRESHOLD_SLOWDOWN
+        return 87
+
+    @api
+    def nvmlDeviceGetPowerUsage(h: Any) -> int:
+        return 312_345  # mW
+
+    @api
+    def nvmlDeviceGetEnforcedPowerLimit(h: Any) -> int:
+        return 700_000  # mW
+
+    @api
+    def nvmlDeviceGetTotalEnergyConsumption(h: Any) -> int:
+        return 123_456_789  # mJ
+
+    @api
+    def nvmlDeviceGetClockInfo(h: Any, clock: int) -> int:
+        return {C.CLOCK_SM: 1980, C.CLOCK_MEM: 2619}[clock]
+
+    @api
+    def nvmlDeviceGetFanSpeed(h: Any) -> int:
+        return 33
+
+    @api
+    def nvmlDeviceGetPerformanceState(h: Any) -> int:
+        return 2
+
+    @api
+    def nvmlDeviceGetCurrentClocksEventReasons(h: Any) -> int:
+        return 0x4 | (1 << 40)
+
+    @api
+    def nvmlDeviceGetCurrentClocksThrottleReasons(h: Any) -> int:
+        return 0x8
+
+    @api
+    def nvmlDeviceGetViolationStatus(h: Any, policy: int) -> Any:
+        ns = {C.PERF_POLICY_POWER: 2_500_000_000, C.PERF_POLICY_THERMAL: 125_000_000}[policy]
+        return types.SimpleNamespace(referenceTime=0, violationTime=ns)
+
+    return mod
+
+
+@pytest.fixture
+def fake_pynvml(monkeypatch: pytest.MonkeyPatch) -> Any:
+    mod = make_pynvml()
+    monkeypatch.setitem(sys.modules, "pynvml", mod)
+    return mod
+
+
+def read(backend: PynvmlBackend, index: int, field: str) -> Any:
+    backend.begin_tick()
+    return backend.read_field(index, field)
+
+
+def test_fake_constants_match_the_installed_pynvml() -> None:
+    real = pytest.importorskip("pynvml")
+    assert {name: getattr(real, name) for name in CONSTANTS} == CONSTANTS
+    assert issubclass(real.NVMLError_LibraryNotFound, real.NVMLError)
+
+
+def test_backend_error_codes_match_the_installed_pynvml() -> None:
+    from collectors import nvml
+
+    real = pytest.importorskip("pynvml")
+    code = {name: getattr(real, f"NVML_ERROR_{name}") for name in (
+        "NOT_SUPPORTED", "NO_PERMISSION", "FUNCTION_NOT_FOUND", "DEPRECATED", "ARGUMENT_VERSION_MISMATCH",
+        "GPU_IS_LOST", "RESET_REQUIRED", "GPU_NOT_FOUND", "INVALID_ARGUMENT", "NOT_FOUND",
+        "DRIVER_NOT_LOADED", "LIBRARY_NOT_FOUND", "LIB_RM_VERSION_MISMATCH")}
+    assert nvml._UNSUPPORTED == {code[k] for k in ("NOT_SUPPORTED", "NO_PERMISSION", "FUNCTION_NOT_FOUND", "DEPRECATED")}
+    assert nvml._NO_FUNCTION == {code[k] for k in ("FUNCTION_NOT_FOUND", "ARGUMENT_VERSION_MISMATCH", "DEPRECATED")}
+    assert nvml._LOST == {code[k] for k in ("GPU_IS_LOST", "RESET_REQUIRED", "GPU_NOT_FOUND")}
+    assert nvml._NO_DEVICE == nvml._LOST | {code["INVALID_ARGUMENT"], code["NOT_FOUND"]}
+    assert nvml._UNAVAILABLE == {code[k] for k in ("DRIVER_NOT_LOADED", "LIBRARY_NOT_FOUND", "LIB_RM_VERSION_MISMATCH")}
+    assert nvml._PSTATE_UNKNOWN == real.NVML_PSTATE_UNKNOWN
+
+
+@pytest.mark.parametrize("code", [C.ERROR_LIBRARY_NOT_FOUND, C.ERROR_DRIVER_NOT_LOADED,
+                                  C.ERROR_LIB_RM_VERSION_MISMATCH, C.ERROR_UNKNOWN])
+def test_init_failure_is_nvml_unavailable(monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", make_pynvml(init_error=code))
+    backend = PynvmlBackend()
+    with pytest.raises(NvmlUnavailable):
+        backend.init()
+    with pytest.raises(NvmlUnavailable):
+        backend.device_count()  # lazy init tries again, and fails the same way
+
+
+def test_library_not_found_gives_cpu_only_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", make_pynvml(init_error=C.ERROR_LIBRARY_NOT_FOUND))
+    collector, reason = open_gpu_collector(PynvmlBackend(), environ={})
+    assert collector is None
+    assert reason == "NVML not available (NVML Shared Library Not Found): recording CPU only"
+
+
+def test_missing_pynvml_module_is_nvml_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # makes `import pynvml` raise ImportError
+    with pytest.raises(NvmlUnavailable, match="pynvml not installed"):
+        PynvmlBackend().init()
+
+
+def test_init_is_lazy_and_once(fake_pynvml: Any) -> None:
+    backend = PynvmlBackend()
+    assert fake_pynvml.calls["nvmlInit"] == 0
+    assert backend.device_count() == 2
+    backend.init()
+    backend.driver_version()
+    assert fake_pynvml.calls["nvmlInit"] == 1
+    backend.shutdown()
+    backend.shutdown()
+    assert fake_pynvml.calls["nvmlShutdown"] == 1 and fake_pynvml.initialised == 0
+
+
+def test_bytes_are_decoded(fake_pynvml: Any) -> None:
+    backend = PynvmlBackend()
+    assert backend.driver_version() == "550.54.15"
+    info = backend.device_info(1)
+    assert info.name == "NVIDIA H100 80GB HBM3 #1"
+    assert info.uuid == "GPU-00000001-1111-2222-3333-444455556666"
+
+
+def test_static_info_units(fake_pynvml: Any) -> None:
+    info = PynvmlBackend().device_info(0)
+    assert info.index == 0
+    assert info.memory_total_bytes == 80 * GIB and isinstance(info.memory_total_bytes, int)
+    assert info.power_limit_w == 700.0
+    assert info.temp_limit_c == 87.0
+
+
+def test_static_info_is_null_where_unsupported(fake_pynvml: Any) -> None:
+    fake_pynvml.errors[("nvmlDeviceGetEnforcedPowerLimit", 0)] = C.ERROR_NOT_SUPPORTED
+    info = PynvmlBackend().device_info(0)
+    assert info.power_limit_w is None and info.temp_limit_c == 87.0
+
+
+def test_unit_conversions(fake_pynvml: Any) -> None:
+    backend = PynvmlBackend()
+    expected = {
+        "util_pct": 97.0, "mem_util_pct": 41.0, "mem_used_bytes": 11 * GIB, "mem_total_bytes": 80 * GIB,
+        "temp_c": 71.0, "temp_limit_c": 87.0, "power_w": 312.345, "power_limit_w": 700.0,
+        "energy_j": 123_456.789, "clock_sm_mhz": 1980.0, "clock_mem_mhz": 2619.0, "fan_pct": 33.0,
+        "pstate": 2, "throttle_reasons": 0x4 | (1 << 40),
+        "violation_power_s": 2.5, "violation_thermal_s": 0.125,
+    }
+    assert set(expected) == set(FIELDS)
+    backend.begin_tick()
+    got = {field: backend.read_field(1, field) for field in FIELDS}
+    assert got == pytest.approx(expected)
+    assert isinstance(got["mem_used_bytes"], int) and isinstance(got["throttle_reasons"], int)
+
+
+def test_multi_value_calls_are_shared_within_a_tick(fake_pynvml: Any) -> None:
+    backend = PynvmlBackend()
+    for _ in range(3):
+        backend.begin_tick()
+        for field in ("util_pct", "mem_util_pct", "mem_used_bytes", "mem_total_bytes", "temp_limit_c"):
+            backend.read_field(0, field)
+    assert fake_pynvml.calls["nvmlDeviceGetUtilizationRates"] == 3
+    assert fake_pynvml.calls["nvmlDeviceGetMemoryInfo"] == 3
+    assert fake_pynvml.calls["nvmlDeviceGetTemperatureThreshold"] == 1  # a fixed threshold
+    assert fake_pynvml.calls["nvmlDeviceGetHandleByIndex"] == 1
+
+
+def test_unknown_pstate_is_null(fake_pynvml: Any) -> None:
+    fake_pynvml.nvmlDeviceGetPerformanceState = lambda h: C.PSTATE_UNKNOWN
+    assert read(PynvmlBackend(), 0, "pstate") is None
+
+
+@pytest.mark.parametrize("code", [C.ERROR_NOT_SUPPORTED, C.ERROR_FUNCTION_NOT_FOUND, C.ERROR_NO_PERMISSION])
+def test_not_supported_is_field_not_supported(fake_pynvml: Any, code: int) -> None:
+    fake_pynvml.errors[("nvmlDeviceGetFanSpeed", 0)] = code
+    backend = PynvmlBackend()
+    with pytest.raises(FieldNotSupported):
+        read(backend, 0, "fan_pct")
+    assert read(backend, 1, "fan_pct") == 33.0
+
+
+@pytest.mark.parametrize("code", [C.ERROR_GPU_IS_LOST, C.ERROR_RESET_REQUIRED])
+def test_gpu_lost_is_gpu_lost(fake_pynvml: Any, code: int) -> None:
+    fake_pynvml.errors[("nvmlDeviceGetPowerUsage", 1)] = code
+    backend = PynvmlBackend()
+    with pytest.raises(GpuLost):
+        read(backend, 1, "power_w")
+    assert read(backend, 0, "power_w") == pytest.approx(312.345)
+
+
+def test_gpu_lost_in_device_info(fake_pynvml: Any) -> None:
+    fake_pynvml.errors[("nvmlDeviceGetName", 0)] = C.ERROR_GPU_IS_LOST
+    with pytest.raises(GpuLost, match="GPU is lost"):
+        PynvmlBackend().device_info(0)
+
+
+def test_unknown_device_is_gpu_lost(fake_pynvml: Any) -> None:
+    with pytest.raises(GpuLost, match="no device 5"):
+        read(PynvmlBackend(), 5, "util_pct")
+
+
+def test_other_errors_are_plain_nvml_errors(fake_pynvml: Any) -> None:
+    fake_pynvml.errors[("nvmlDeviceGetClockInfo", 0)] = C.ERROR_TIMEOUT
+    with pytest.raises(NvmlError) as error:
+        read(PynvmlBackend(), 0, "clock_sm_mhz")
+    assert type(error.value) is NvmlError and "code 10" in str(error.value)
+
+
+def test_clocks_event_reasons_preferred(fake_pynvml: Any) -> None:
+    assert read(PynvmlBackend(), 0, "throttle_reasons") == 0x4 | (1 << 40)
+    assert fake_pynvml.calls["nvmlDeviceGetCurrentClocksThrottleReasons"] == 0
+
+
+def test_throttle_reasons_fallback_when_the_driver_lacks_event_reasons(fake_pynvml: Any) -> None:
+    fake_pynvml.errors[("nvmlDeviceGetCurrentClocksEventReasons", None)] = C.ERROR_FUNCTION_NOT_FOUND
+    backend = PynvmlBackend()
+    assert read(backend, 0, "throttle_reasons") == 0x8
+    assert read(backend, 1, "throttle_reasons") == 0x8
+    assert fake_pynvml.calls["nvmlDeviceGetCurrentClocksEventReasons"] == 1  # not asked again
+
+
+def test_throttle_reasons_fallback_when_pynvml_lacks_event_reasons(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", make_pynvml(drop=("nvmlDeviceGetCurrentClocksEventReasons",)))
+    assert read(PynvmlBackend(), 0, "throttle_reasons") == 0x8
+
+
+def test_throttle_reasons_not_supported_when_no_call_exists(fake_pynvml: Any) -> None:
+    fake_pynvml.errors[("nvmlDeviceGetCurrentClocksEventReasons", None)] = C.ERROR_FUNCTION_NOT_FOUND
+    fake_pynvml.errors[("nvmlDeviceGetCurrentClocksThrottleReasons", None)] = C.ERROR_FUNCTION_NOT_FOUND
+    with pytest.raises(FieldNotSupported):
+        read(PynvmlBackend(), 0, "throttle_reasons")
+
+
+def test_temperature_falls_back_to_the_versioned_call(fake_pynvml: Any) -> None:
+    fake_pynvml.errors[("nvmlDeviceGetTemperature", None)] = C.ERROR_FUNCTION_NOT_FOUND
+    assert read(PynvmlBackend(), 0, "temp_c") == 72.0
+
+
+def test_gpu_collector_over_pynvml_backend(fake_pynvml: Any) -> None:
+    fake_pynvml.errors[("nvmlDeviceGetFanSpeed", None)] = C.ERROR_NOT_SUPPORTED
+    collector, reason = open_gpu_collector(PynvmlBackend(), environ={"CUDA_VISIBLE_DEVICES": "GPU-00000001"})
+    assert reason is None and isinstance(collector, GpuCollector)
+    assert collector.info()["gpus"] == [{
+        "index": 1, "name": "NVIDIA H100 80GB HBM3 #1", "uuid": "GPU-00000001-1111-2222-3333-444455556666",
+        "memory_total_bytes": 80 * GIB, "power_limit_w": 700.0, "temp_limit_c": 87.0, "driver_version": "550.54.15",
+    }]
+    for k in range(5):
+        row = collector.read(k / 10)
+    assert row["gpu1_power_w"] == pytest.approx(312.345) and row["gpu1_fan_pct"] is None
+    assert fake_pynvml.calls["nvmlDeviceGetFanSpeed"] == 1
+    fake_pynvml.errors[("nvmlDeviceGetUtilizationRates", 1)] = C.ERROR_GPU_IS_LOST
+    row = collector.read(0.5)
+    assert all(value is None for value in row.values())
+    assert collector.drain_notices()[-1] == "nvml: gpu1 lost: GPU is lost"
+    collector.close()
+    assert fake_pynvml.initialised == 0
+
+
+def test_importing_collectors_does_not_import_pynvml() -> None:
+    import subprocess
+    from pathlib import Path
+
+    code = "import sys, collectors.gpu, collectors.fake_nvml; sys.exit('pynvml' in sys.modules)"
+    root = Path(__file__).resolve().parents[2]
+    assert subprocess.run([sys.executable, "-c", code], cwd=root, check=False).returncode == 0
+
+
+def test_real_pynvml_on_this_machine_never_raises() -> None:
+    """Without a driver this is the CPU-only path; on a GPU machine it must read."""
+    pytest.importorskip("pynvml")
+    collector, reason = open_gpu_collector(PynvmlBackend(), environ={})
+    if collector is None:
+        assert reason is not None and reason.startswith("NVML not available (")
+        assert reason.endswith("): recording CPU only")
+        with pytest.raises(NvmlUnavailable):
+            PynvmlBackend().init()
+    else:
+        try:
+            row = collector.read(0.0)
+            assert row and any(value is not None for value in row.values())
+        finally:
+            collector.close()
