@@ -1,0 +1,208 @@
+"""Per-device derived signals (SIGNALS.md §2-4): RLE and its parts, rolling peak, collapse, alerts.
+
+`DeviceSignals.update` is the one scalar entry point, shared by the live
+(dict-per-frame) and offline (column-per-session) paths so both give the same
+numbers.  It also keeps what the session summary needs about the device.
+"""
+
+from __future__ import annotations
+
+from math import inf
+from typing import Any
+
+from collectors.signals.collapse import CollapseDetector
+from collectors.signals.throttle import ALERT_POWER, EVIDENCE, GPU_IDLE, THERMAL, ThrottleAccount
+from collectors.signals.windows import DeviceWindow
+
+WARMUP_S = 60.0
+PEAK_DECAY_PER_S = 0.998
+DEFAULT_TEMP_LIMIT_GPU = 83.0
+DEFAULT_TEMP_LIMIT_CPU = 80.0
+
+ALERT_NAMES = ("TEMP_LIMIT", "OVER_POWER", "THROTTLE_POWER", "THROTTLE_THERMAL", "MEM_PRESSURE")
+# The `{p}_alerts` text of every combination of alert bits (bit i = ALERT_NAMES[i]).
+_ALERT_TEXT = tuple(
+    "|".join(name for i, name in enumerate(ALERT_NAMES) if bits >> i & 1) for bits in range(1 << len(ALERT_NAMES))
+)
+
+# What `update` returns, in the order of schema.DERIVED_COLUMN_TEMPLATE:
+# (a_load, t_sustain_s, rle_raw, rle_smoothed, e_th, e_pw, rolling_peak, collapse, alerts)
+Derived = tuple[float | None, float, float | None, float | None, float, float | None, float, int, str]
+
+
+class DeviceSignals:
+    """Streaming derived signals of one device (`cpu`, `gpu0`, ...)."""
+
+    __slots__ = (
+        "prefix", "default_temp_limit", "window", "collapse", "throttle", "events",
+        "samples", "util_sum", "util_n", "max_temp", "max_power", "rle_min", "rle_max",
+        "_t_first", "_t_prev", "_warm", "_peak", "_alert_bits", "_throttle_mask",
+    )  # fmt: skip
+
+    def __init__(self, prefix: str, default_temp_limit: float | None = None) -> None:
+        is_gpu = prefix != "cpu"
+        self.prefix = prefix
+        if default_temp_limit is None:
+            default_temp_limit = DEFAULT_TEMP_LIMIT_GPU if is_gpu else DEFAULT_TEMP_LIMIT_CPU
+        self.default_temp_limit = default_temp_limit
+        self.window = DeviceWindow()
+        self.collapse = CollapseDetector(prefix)
+        self.throttle: ThrottleAccount | None = ThrottleAccount() if is_gpu else None
+        # (sample index, event without ts) produced since the caller last drained it.
+        self.events: list[tuple[int, dict[str, Any]]] = []
+        self.samples = 0
+        self.util_sum = 0.0
+        self.util_n = 0
+        self.max_temp = -inf
+        self.max_power = -inf
+        self.rle_min = inf
+        self.rle_max = -inf
+        self._t_first: float | None = None
+        self._t_prev = 0.0
+        self._warm = False
+        self._peak = 0.0
+        self._alert_bits = 0
+        self._throttle_mask = 0
+
+    def update(
+        self,
+        t: float,
+        util: float | None,
+        temp: float | None,
+        power: float | None,
+        power_limit: float | None,
+        temp_limit: float | None,
+        throttle: int | None = None,
+        mem_util: float | None = None,
+    ) -> Derived:
+        """One sample at `t` seconds (None = null); returns the derived values in schema order."""
+        index = self.samples
+        self.samples = index + 1
+        if util is None:
+            u = None
+        else:
+            self.util_sum += util
+            self.util_n += 1
+            u = util / 100.0
+            if u < 0.0:
+                u = 0.0
+            elif u > 1.0:
+                u = 1.0
+        if temp is not None and temp > self.max_temp:
+            self.max_temp = temp
+        if power is not None and power > self.max_power:
+            self.max_power = power
+
+        window = self.window
+        sigma, rate = window.push(t, u, temp)
+        stability = 1.0 / (1.0 + sigma)
+        a_load = power / power_limit if power is not None and power_limit is not None and power_limit > 0 else None
+        limit = self.default_temp_limit if temp_limit is None else temp_limit
+        if temp is None:
+            t_sustain = 600.0
+        elif temp >= limit:
+            t_sustain = 1.0
+        elif rate <= 0.001:
+            t_sustain = 600.0
+        else:
+            t_sustain = (limit - temp) / rate
+            if t_sustain < 1.0:
+                t_sustain = 1.0
+            elif t_sustain > 600.0:
+                t_sustain = 600.0
+        sustain_factor = 1.0 + 1.0 / t_sustain
+        e_th = stability / sustain_factor
+        if a_load is None or u is None:
+            rle = e_pw = None
+        else:
+            a = a_load if a_load > 0.05 else 0.05
+            e_pw = u / a
+            rle = u * stability / (a * sustain_factor)
+        rle_s = window.push_rle(rle)
+        if rle_s is not None:
+            if rle_s < self.rle_min:
+                self.rle_min = rle_s
+            if rle_s > self.rle_max:
+                self.rle_max = rle_s
+
+        bits = 1 if temp is not None and temp >= limit else 0
+        if a_load is not None and a_load > 1.10:
+            bits |= 2
+        if throttle:
+            if throttle & ALERT_POWER:
+                bits |= 4
+            if throttle & THERMAL:
+                bits |= 8
+        if mem_util is not None and mem_util >= 95.0:
+            bits |= 16
+        if bits & ~self._alert_bits:
+            self._alert_started(index, bits & ~self._alert_bits)
+        self._alert_bits = bits
+
+        account = self.throttle
+        if account is not None:
+            # A sample weighs t_{k+1} - t_k, so the previous sample is weighed now.
+            if self._throttle_mask:
+                account.add(t - self._t_prev, self._throttle_mask)
+            self._throttle_mask = throttle & ~GPU_IDLE if throttle else 0
+
+        if self._t_first is None:
+            self._t_first = t
+        if t - self._t_first < WARMUP_S:
+            peak = 0.0
+            collapse = 0
+        else:
+            peak = self._peak * PEAK_DECAY_PER_S ** (t - self._t_prev) if self._warm else 0.0
+            self._warm = True
+            if rle_s is not None and rle_s > peak:
+                peak = rle_s
+            self._peak = peak
+            detector = self.collapse
+            candidate = (
+                rle_s is not None
+                and rle_s < 0.65 * peak
+                and ((u is not None and u > 0.60) or (a_load is not None and a_load > 0.75))
+            )
+            if candidate or detector.active or detector.run_start is not None:
+                evidence = candidate and (
+                    t_sustain < 60.0
+                    or (temp is not None and temp >= limit - 5.0)
+                    or (a_load is not None and a_load > 0.95)
+                    or bool(throttle and throttle & EVIDENCE)
+                )
+                collapse, event = detector.step(t, candidate, evidence, rle_s)
+                if event is not None:
+                    self.events.append((index, event))
+            else:
+                collapse = 0
+        self._t_prev = t
+        return a_load, t_sustain, rle, rle_s, e_th, e_pw, peak, collapse, _ALERT_TEXT[bits]
+
+    def finish(self, t_last: float) -> dict[str, Any] | None:
+        """End an active collapse at the last sample's time; returns its collapse_end event."""
+        return self.collapse.finish(t_last)
+
+    def _alert_started(self, index: int, new_bits: int) -> None:
+        for i, name in enumerate(ALERT_NAMES):
+            if new_bits >> i & 1:
+                self.events.append((index, {"kind": "alert", "device": self.prefix, "alert": name}))
+
+    def summary(self, t_last: float | None) -> dict[str, Any]:
+        """This device's entry of the session summary's `devices` (SIGNALS.md §6).
+
+        An event still active counts as ending at `t_last`, as `finish` would end it.
+        """
+        detector = self.collapse
+        events, seconds = detector.events, detector.seconds
+        if detector.active and t_last is not None:
+            events += 1
+            seconds += t_last - detector.start
+        return {
+            "max_temp_c": None if self.max_temp == -inf else self.max_temp,
+            "max_power_w": None if self.max_power == -inf else self.max_power,
+            "mean_util_pct": self.util_sum / self.util_n if self.util_n else None,
+            "rle_min": None if self.rle_min == inf else self.rle_min,
+            "rle_max": None if self.rle_max == -inf else self.rle_max,
+            "collapse_events": events,
+            "collapse_seconds": seconds,
+        }

@@ -1,0 +1,224 @@
+"""The signal pipeline: every derived column and event of SIGNALS.md, live and offline.
+
+`process` takes one frame (a dict) at a time, as the sampler does; `process_columns`
+takes a whole session column by column, as `rigscope analyze` does.  Both drive
+the same `DeviceSignals.update` and `WorkloadTracker.update`, so the numbers agree.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Mapping, Sequence
+from itertools import repeat
+from typing import Any
+
+from collectors.schema import DERIVED_COLUMN_TEMPLATE, derived_columns, device_prefixes
+from collectors.signals.device import DeviceSignals
+from collectors.signals.summary import build_summary
+from collectors.signals.workload import WorkloadTracker
+from collectors.timeutil import iso_from_us
+
+Frame = dict[str, Any]
+Event = dict[str, Any]
+
+# Raw inputs of a device's update, in argument order after `t`.
+INPUT_TEMPLATE = (
+    "{p}_util_pct",
+    "{p}_temp_c",
+    "{p}_power_w",
+    "{p}_power_limit_w",
+    "{p}_temp_limit_c",
+)
+
+
+def clean(value: Any) -> Any:
+    """A frame value as the signals want it: None for missing or NaN."""
+    if value is None or value != value:
+        return None
+    return value
+
+
+def clean_int(value: Any) -> int | None:
+    """A bitmask value (an int, or a float read from a CSV) as an int; None for null."""
+    if value is None or value != value:
+        return None
+    return value if type(value) is int else int(value)
+
+
+class SignalPipeline:
+    """Streaming derived signals of one session: per device, plus the host workload state."""
+
+    def __init__(self, gpu_indices: Sequence[int]) -> None:
+        self.gpu_indices = list(gpu_indices)
+        self.prefixes = device_prefixes(self.gpu_indices)
+        self.devices = [DeviceSignals(prefix) for prefix in self.prefixes]
+        self.workload = WorkloadTracker()
+        self.derived_names = list(derived_columns(self.gpu_indices))
+        self._inputs = [tuple(name.format(p=p) for name in INPUT_TEMPLATE) for p in self.prefixes]
+        self._throttle_cols = [None, *(f"{p}_throttle_reasons" for p in self.prefixes[1:])]
+        self._outputs = [tuple(name.format(p=p) for name in DERIVED_COLUMN_TEMPLATE) for p in self.prefixes]
+        self._gpu_util_cols = [f"{p}_util_pct" for p in self.prefixes[1:]]
+        self._violation_cols = [
+            (device, f"{device.prefix}_violation_{kind}_s", kind) for device in self.devices[1:] for kind in ("power", "thermal")
+        ]
+        self.samples = 0
+        self.t_first: float | None = None
+        self.t_last: float | None = None
+        self._ts_first: int | None = None
+        self._ts_last: int | None = None
+
+    def add_tag(self, ts_us: int, state: str) -> None:
+        """Tag the workload state from `ts_us` on; `auto` returns to the heuristic."""
+        self.workload.add_tag(int(ts_us), str(state))
+
+    def _elapsed(self, ts_us: int, elapsed: Any) -> float:
+        elapsed = clean(elapsed)
+        if elapsed is not None:
+            return float(elapsed)
+        # No monotonic time in the frame: fall back to the wall clock since the first frame.
+        first = ts_us if self._ts_first is None else self._ts_first
+        return (ts_us - first) / 1e6
+
+    def process(self, frame: Frame) -> list[Event]:
+        """Add every derived column to `frame` in place; return the events of this sample."""
+        ts_us = int(frame["ts"])
+        t = self._elapsed(ts_us, frame.get("elapsed_s"))
+        self._advance(ts_us, t)
+        get = frame.get
+        events: list[Event] = []
+        mem_util = clean(get("mem_util_pct"))
+        for device, inputs, throttle_col, outputs in zip(self.devices, self._inputs, self._throttle_cols, self._outputs):
+            util_col, temp_col, power_col, limit_col, tlimit_col = inputs
+            if throttle_col is None:
+                throttle, mem = None, mem_util
+            else:
+                throttle, mem = clean_int(get(throttle_col)), None
+            values = device.update(
+                t, clean(get(util_col)), clean(get(temp_col)), clean(get(power_col)),
+                clean(get(limit_col)), clean(get(tlimit_col)), throttle, mem,
+            )  # fmt: skip
+            frame.update(zip(outputs, values))
+            if device.events:
+                iso = iso_from_us(ts_us)
+                events.extend({"ts": iso, **event} for _, event in device.events)
+                device.events.clear()
+        for device, column, kind in self._violation_cols:
+            value = clean(get(column))
+            if value is not None:
+                device.throttle.violation(kind, value)  # type: ignore[union-attr]
+        g = 0.0
+        for column in self._gpu_util_cols:
+            value = clean(get(column))
+            if value is not None and value > g:
+                g = value
+        state, source = self.workload.update(
+            ts_us, t, g, clean(get("cpu_util_pct")) or 0.0, clean(get("disk_write_bps")) or 0.0
+        )
+        frame["workload_state"] = state
+        frame["workload_source"] = source
+        return events
+
+    def _advance(self, ts_us: int, t: float) -> None:
+        if self._ts_first is None:
+            self._ts_first = ts_us
+            self.t_first = t
+        self._ts_last = ts_us
+        self.t_last = t
+        self.samples += 1
+
+    def process_columns(
+        self, ts_us: Sequence[int], columns: Mapping[str, Sequence[Any]]
+    ) -> tuple[dict[str, list[Any]], list[Event]]:
+        """A whole session at once: `columns` maps raw column names to equal-length sequences
+        (None for null; elapsed_s must be present). Returns the derived columns and the events,
+        exactly as calling `process` on each row in turn would."""
+        n = len(ts_us)
+        if n == 0:
+            return {name: [] for name in self.derived_names}, []
+        # Millions of small result tuples would make the cyclic GC rescan them over and
+        # over (it nearly doubles the time); none of them can form a cycle.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._process_columns(n, ts_us, columns)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _process_columns(
+        self, n: int, ts_us: Sequence[int], columns: Mapping[str, Sequence[Any]]
+    ) -> tuple[dict[str, list[Any]], list[Event]]:
+        if self._ts_first is None:
+            self._ts_first = ts_us[0]
+        t = list(map(self._elapsed, ts_us, columns.get("elapsed_s", repeat(None, n))))
+        nulls: list[Any] = [None] * n
+
+        def column(name: str) -> Sequence[Any]:
+            values = columns.get(name)
+            if values is None:
+                return nulls
+            return [clean(value) for value in values]
+
+        out: dict[str, list[Any]] = {}
+        tagged: list[tuple[int, int, Event]] = []  # (sample index, device order, event)
+        mem_util = column("mem_util_pct")
+        for order, (device, inputs, throttle_col, outputs) in enumerate(
+            zip(self.devices, self._inputs, self._throttle_cols, self._outputs)
+        ):
+            if throttle_col is None:
+                throttle, mem = nulls, mem_util
+            else:
+                values = columns.get(throttle_col)
+                throttle = nulls if values is None else [clean_int(v) for v in values]
+                mem = nulls
+            rows = list(map(device.update, t, *(column(name) for name in inputs), throttle, mem))
+            for name, values in zip(outputs, zip(*rows)):
+                out[name] = list(values)
+            tagged.extend((index, order, event) for index, event in device.events)
+            device.events.clear()
+        for device, name, kind in self._violation_cols:
+            for value in column(name):
+                if value is not None:
+                    device.throttle.violation(kind, value)  # type: ignore[union-attr]
+
+        gpu_utils = [column(name) for name in self._gpu_util_cols]
+        g: list[float] = [0.0] * n
+        for values in gpu_utils:
+            g = [v if v is not None and v > m else m for m, v in zip(g, values)]
+        c = [v or 0.0 for v in column("cpu_util_pct")]
+        w = [v or 0.0 for v in column("disk_write_bps")]
+        states = list(map(self.workload.update, ts_us, t, g, c, w))
+        out["workload_state"], out["workload_source"] = (list(v) for v in zip(*states))
+
+        if self.t_first is None:
+            self.t_first = t[0]
+        self._ts_last = ts_us[-1]
+        self.t_last = t[-1]
+        self.samples += n
+        tagged.sort(key=lambda item: (item[0], item[1]))
+        events = [{"ts": iso_from_us(ts_us[index]), **event} for index, _, event in tagged]
+        return {name: out[name] for name in self.derived_names}, events
+
+    def finish(self) -> list[Event]:
+        """End any active collapse at the last sample's time; return those collapse_end events."""
+        if self.t_last is None or self._ts_last is None:
+            return []
+        iso = iso_from_us(self._ts_last)
+        events = []
+        for device in self.devices:
+            event = device.finish(self.t_last)
+            if event is not None:
+                events.append({"ts": iso, **event})
+        return events
+
+    def summary(self) -> dict[str, Any]:
+        """The session summary of SIGNALS.md §6, with throttle accounting per GPU."""
+        return build_summary(self.samples, self.t_first, self.t_last, self.devices, self.workload.seconds)
+
+    @property
+    def collapse_events(self) -> list[dict[str, Any]]:
+        """Finished and active collapse events so far: device, start, end (None while active), min_rle."""
+        events = [event for device in self.devices for event in device.collapse.all_events()]
+        order = {prefix: i for i, prefix in enumerate(self.prefixes)}
+        events.sort(key=lambda event: (event["start"], order[event["device"]]))
+        return events

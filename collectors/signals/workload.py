@@ -1,0 +1,82 @@
+"""Host workload state (SIGNALS.md §5): tags win, else a heuristic class with 3 s hysteresis."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+from collectors.signals.windows import MeanWindow3
+
+AUTO = "auto"
+HOLD_S = 3.0
+
+
+def raw_class(g: float, c: float, w: float) -> str:
+    """Heuristic class from the window means of max GPU util, CPU util and disk write B/s."""
+    if g >= 70.0 or c >= 80.0:
+        return "compute"
+    if w >= 50e6:
+        return "io"
+    if g >= 30.0 or c >= 50.0:
+        return "data_prep"
+    return "idle"
+
+
+class WorkloadTracker:
+    """Workload state per sample, and the seconds spent in each state."""
+
+    __slots__ = ("_tag_ts", "_tag_state", "_applied", "_window", "_state", "_source",
+                 "_run_class", "_run_start", "_t_prev", "seconds")  # fmt: skip
+
+    def __init__(self) -> None:
+        self._tag_ts: list[int] = []
+        self._tag_state: list[str] = []
+        self._applied = 0  # tags with ts at or before the last sample's ts
+        self._window = MeanWindow3()
+        self._state: str | None = None
+        self._source: str | None = None
+        self._run_class: str | None = None  # raw class of the current stretch, and its start
+        self._run_start = 0.0
+        self._t_prev = 0.0
+        # Seconds per state, each sample weighted by t_{k+1} - t_k.
+        self.seconds: dict[str, float] = {}
+
+    def add_tag(self, ts_us: int, state: str) -> None:
+        """A tag takes effect at the first sample whose ts is at or after `ts_us`."""
+        index = bisect_right(self._tag_ts, ts_us)
+        self._tag_ts.insert(index, ts_us)
+        self._tag_state.insert(index, state)
+        if index < self._applied:
+            # Older than a tag already in effect: it only joins the past.
+            self._applied += 1
+
+    def update(self, ts_us: int, t: float, g: float, c: float, w: float) -> tuple[str, str]:
+        """One sample; `g`, `c`, `w` with nulls as 0. Returns (workload_state, workload_source)."""
+        gm, cm, wm = self._window.push(t, g, c, w)
+        raw = raw_class(gm, cm, wm)
+        if raw != self._run_class:
+            self._run_class = raw
+            self._run_start = t
+
+        tag_ts = self._tag_ts
+        applied = self._applied
+        while applied < len(tag_ts) and tag_ts[applied] <= ts_us:
+            applied += 1
+        self._applied = applied
+        tag = self._tag_state[applied - 1] if applied else AUTO
+
+        previous = self._state
+        if tag != AUTO:
+            state, source = tag, "tag"
+        elif self._source != "heuristic":
+            # First sample, or back from a tag: restart from this sample's raw class.
+            state, source = raw, "heuristic"
+        else:
+            state, source = previous, "heuristic"
+            if raw != state and t - self._run_start >= HOLD_S:
+                state = raw
+        if previous is not None:
+            self.seconds[previous] = self.seconds.get(previous, 0.0) + (t - self._t_prev)
+        self._state = state
+        self._source = source
+        self._t_prev = t
+        return state, source  # type: ignore[return-value]
