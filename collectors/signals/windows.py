@@ -29,7 +29,7 @@ class DeviceWindow:
 
     __slots__ = (
         "_q", "_entry", "_t0", "_u0", "_T0",
-        "_nu", "_su", "_suu",
+        "_nu", "_su", "_suu", "_u_last", "_u_repeats",
         "_nT", "_sx", "_sy", "_sxx", "_sxy",
         "_nr", "_nz", "_sr",
     )  # fmt: skip
@@ -43,6 +43,10 @@ class DeviceWindow:
         self._T0 = 0.0
         self._nu = 0
         self._su = self._suu = 0.0
+        # The latest non-null u and how many non-null u in a row had that value: when that
+        # covers the whole window, σ is exactly 0 (no rounding residue from the sums).
+        self._u_last: float | None = None
+        self._u_repeats = 0
         self._nT = 0
         self._sx = self._sy = self._sxx = self._sxy = 0.0
         self._nr = 0
@@ -81,15 +85,20 @@ class DeviceWindow:
 
         sigma = 0.0
         if u is not None:
+            if u == self._u_last:
+                self._u_repeats += 1
+            else:
+                self._u_last = u
+                self._u_repeats = 1
             d = u - self._u0
             self._nu = nu = self._nu + 1
             self._su = su = self._su + d
             self._suu = suu = self._suu + d * d
-            if nu > 1:
+            if self._u_repeats < nu:
                 var = (suu - su * su / nu) / nu
                 if var > 0.0:
                     sigma = sqrt(var)
-        elif self._nu > 1:
+        elif self._u_repeats < self._nu:
             nu = self._nu
             su = self._su
             var = (self._suu - su * su / nu) / nu

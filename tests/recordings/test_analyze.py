@@ -1,0 +1,251 @@
+"""Offline recompute (`recordings.analyze`): fixtures, live/offline agreement, output formats, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from collectors.schema import derived_columns
+from collectors.signals import SignalPipeline
+from recordings.analyze import analyze, analyze_frame, read_samples_file, read_tags
+from recordings.errors import InputError
+from tests.collectors.test_signals_fixtures import (
+    FIXTURES,
+    TRACES,
+    assert_events_match,
+    assert_rows_match,
+    assert_summary_matches,
+    needs_fixtures,
+    read_trace,
+)
+
+T0_US = 1_773_480_413_000_000
+
+
+@needs_fixtures
+@pytest.mark.parametrize("name", TRACES)
+def test_analyze_reproduces_fixture(name: str, tmp_path: Path) -> None:
+    _, _, expected_rows, expected = read_trace(name)
+    out = tmp_path / "out.parquet"
+    summary = analyze(FIXTURES / f"{name}.csv", out, FIXTURES / f"{name}.events.jsonl")
+    assert_summary_matches(summary, expected["summary"])
+    assert_rows_match(pl.read_parquet(out).to_dicts(), expected_rows)
+
+    frame = read_samples_file(FIXTURES / f"{name}.csv")
+    _, _, events = analyze_frame(frame, read_tags(FIXTURES / f"{name}.events.jsonl"))
+    assert_events_match([e for e in events if e["kind"] == "collapse_end"], expected["collapse_events"])
+
+
+@needs_fixtures
+def test_csv_and_parquet_outputs_hold_the_same_values(tmp_path: Path) -> None:
+    name = next(n for n in TRACES if n.startswith("gpu"))
+    source = FIXTURES / f"{name}.csv"
+    analyze(source, tmp_path / "out.csv", FIXTURES / f"{name}.events.jsonl")
+    analyze(source, tmp_path / "out.parquet", FIXTURES / f"{name}.events.jsonl")
+    text = (tmp_path / "out.csv").read_text().splitlines()
+    header = text[0].split(",")
+    assert header[: len(pl.read_csv(source, n_rows=0).columns)] == pl.read_csv(source, n_rows=0).columns
+    assert header[-2:] == ["workload_state", "workload_source"]
+    assert text[1].split(",")[0].endswith("Z")
+    from_csv = read_samples_file(tmp_path / "out.csv")
+    from_parquet = pl.read_parquet(tmp_path / "out.parquet")
+    assert from_parquet.schema["ts"] == pl.Datetime("us", "UTC")
+    assert from_csv["ts"].to_list() == from_parquet["ts"].to_list()
+    for column in derived_columns([0]):
+        left, right = from_csv[column].to_list(), from_parquet[column].to_list()
+        if column.endswith("_alerts"):
+            left = [v or "" for v in left]
+        assert left == right, column
+
+
+def frames_strategy() -> st.SearchStrategy[list[dict[str, Any]]]:
+    maybe = lambda s: st.one_of(st.none(), st.just(float("nan")), s)  # noqa: E731
+    row = st.fixed_dictionaries({
+        "dt": st.floats(0.05, 3.0),
+        "cpu_util_pct": maybe(st.floats(0, 100)),
+        "cpu_temp_c": maybe(st.floats(30, 100)),
+        "cpu_power_w": maybe(st.floats(0, 150)),
+        "mem_util_pct": maybe(st.floats(0, 100)),
+        "disk_write_bps": maybe(st.floats(0, 2e8)),
+        "gpu0_util_pct": maybe(st.floats(0, 100)),
+        "gpu0_temp_c": maybe(st.floats(30, 100)),
+        "gpu0_power_w": maybe(st.floats(0, 300)),
+        "gpu0_power_limit_w": st.one_of(st.none(), st.just(250.0)),
+        "gpu0_throttle_reasons": st.one_of(st.none(), st.sampled_from([0, 1, 4, 0x20, 0x44, 0x80, 0x100])),
+        "gpu1_util_pct": maybe(st.floats(0, 100)),
+        "gpu1_temp_c": maybe(st.floats(30, 100)),
+        "gpu1_power_w": maybe(st.floats(0, 300)),
+        "repeat": st.integers(1, 40),
+    })  # fmt: skip
+    return st.lists(row, min_size=1, max_size=20)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=frames_strategy(), tag_at=st.one_of(st.none(), st.integers(0, 200)))
+def test_live_path_and_analyze_frame_agree_exactly(rows: list[dict[str, Any]], tag_at: int | None) -> None:
+    frames = []
+    t = 0.0
+    for row in rows:
+        for _ in range(row["repeat"]):
+            item = {key: value for key, value in row.items() if key not in ("dt", "repeat")}
+            item.update(ts=T0_US + round(t * 1e6), elapsed_s=t, cpu_power_limit_w=65.0, gpu1_power_limit_w=250.0,
+                        gpu0_temp_limit_c=None, gpu1_temp_limit_c=87.0, gpu1_throttle_reasons=0)
+            frames.append(item)
+            t += row["dt"]
+    tags = [] if tag_at is None else [(T0_US + tag_at * 1_000_000, "eval"), (T0_US + (tag_at + 30) * 1_000_000, "auto")]
+
+    table = pl.DataFrame(
+        {key: [f[key] for f in frames] for key in frames[0]},
+        schema_overrides={"gpu0_throttle_reasons": pl.UInt64, "gpu0_temp_limit_c": pl.Float64},
+    ).with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC")))
+    result, summary, events = analyze_frame(table, tags)
+
+    pipeline = SignalPipeline([0, 1])
+    for ts_us, state in tags:
+        pipeline.add_tag(ts_us, state)
+    live_events = []
+    for item in frames:
+        live_events += pipeline.process(item)
+    live_events += pipeline.finish()
+
+    for column in derived_columns([0, 1]):
+        assert result[column].to_list() == [f[column] for f in frames], column
+    assert events == live_events
+    assert json.dumps(summary, sort_keys=True) == json.dumps(pipeline.summary(), sort_keys=True)
+
+
+def write_csv(path: Path, header: str, *rows: str) -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_missing_columns_are_named(tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "s.csv", "ts,cpu_util_pct,gpu0_util_pct,gpu0_temp_c",
+                       "2026-03-14T09:26:53Z,1,2,3")  # fmt: skip
+    with pytest.raises(InputError) as error:
+        read_samples_file(source)
+    message = str(error.value)
+    assert "elapsed_s" in message and "gpu0_power_w" in message and "gpu0_power_limit_w" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("rows", "column", "row"),
+    [
+        (["2026-03-14T09:26:53Z,0.0,1", "2026-03-14T09:26:54Z,1.0,1", "2026-03-14T09:26:55Z,0.5,1"], "elapsed_s", 3),
+        (["2026-03-14T09:26:53Z,0.0,1", "2026-03-14T09:26:52Z,1.0,1"], "ts", 2),
+    ],
+)
+def test_backwards_time_names_the_row(tmp_path: Path, rows: list[str], column: str, row: int) -> None:
+    source = write_csv(tmp_path / "s.csv", "ts,elapsed_s,cpu_util_pct", *rows)
+    with pytest.raises(InputError, match=rf"{column} goes backwards at row {row}\b"):
+        read_samples_file(source)
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    corrupt = tmp_path / "s.parquet"
+    corrupt.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(InputError, match="cannot read"):
+        read_samples_file(corrupt)
+    with pytest.raises(InputError, match="cannot read"):
+        analyze(tmp_path / "missing.csv", tmp_path / "out.csv")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(InputError, match="cannot read"):
+        read_samples_file(empty)
+    bad_ts = write_csv(tmp_path / "ts.csv", "ts,elapsed_s,cpu_util_pct", "2026-03-14T09:26:53Z,0,1", "yesterday,1,1")
+    with pytest.raises(InputError, match="row 2"):
+        read_samples_file(bad_ts)
+
+
+def test_unknown_output_extension(tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "s.csv", "ts,elapsed_s,cpu_util_pct", "2026-03-14T09:26:53Z,0,1")
+    with pytest.raises(InputError, match="unknown output format"):
+        analyze(source, tmp_path / "out.xlsx")
+
+
+def test_empty_cells_and_nan_are_null_and_old_derived_columns_are_replaced(tmp_path: Path) -> None:
+    source = write_csv(
+        tmp_path / "s.csv",
+        "ts,elapsed_s,cpu_util_pct,cpu_temp_c,cpu_power_w,cpu_power_limit_w,cpu_a_load,workload_state",
+        "2026-03-14T09:26:53Z,0.0,50,NaN,,65,9.9,stale",
+        "2026-03-14T09:26:53.5+00:00,0.5,50,60,32.5,65,9.9,stale",
+    )
+    summary = analyze(source, tmp_path / "out.csv")
+    out = pl.read_csv(tmp_path / "out.csv")
+    assert out.columns.count("cpu_a_load") == 1
+    assert out["cpu_a_load"].to_list() == [None, 0.5]
+    assert out["workload_state"].to_list() == ["data_prep", "data_prep"]
+    assert out["ts"].to_list() == ["2026-03-14T09:26:53.000000Z", "2026-03-14T09:26:53.500000Z"]
+    assert summary["devices"]["cpu"]["max_temp_c"] == 60.0
+
+
+def test_list_columns_are_flattened_in_csv(tmp_path: Path) -> None:
+    table = pl.DataFrame({
+        "ts": [T0_US, T0_US + 1_000_000],
+        "elapsed_s": [0.0, 1.0],
+        "cpu_util_pct": [10.0, 20.0],
+        "cpu_core_util_pct": [[1.0, 2.0], [3.0, 4.0]],
+        "mem_util_pct": [50.0, 50.0],
+    }).with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC")), pl.col("cpu_core_util_pct").cast(pl.List(pl.Float32)))  # fmt: skip
+    table.write_parquet(tmp_path / "s.parquet")
+    analyze(tmp_path / "s.parquet", tmp_path / "out.csv")
+    analyze(tmp_path / "s.parquet", tmp_path / "out.parquet")
+    header = pl.read_csv(tmp_path / "out.csv").columns
+    assert header[:5] == ["ts", "elapsed_s", "cpu_util_pct", "cpu_core0_util_pct", "cpu_core1_util_pct"]
+    assert pl.read_parquet(tmp_path / "out.parquet").schema["cpu_core_util_pct"] == pl.List(pl.Float32)
+
+
+def test_events_file_tags_and_invalid_lines(tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "s.csv", "ts,elapsed_s,cpu_util_pct",
+                       *(f"2026-03-14T09:27:{k:02d}Z,{k}.0,5" for k in range(10)))  # fmt: skip
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"ts": "2026-03-14T09:27:03Z", "kind": "tag", "state": "eval", "source": "cli"}\n'
+        '{"ts": "2026-03-14T09:27:01Z", "kind": "note", "text": "hello"}\n'
+        "{not json\n"
+        '{"ts": "2026-03-14T09:27:06Z", "kind": "tag", "state": "auto", "source": "cli"}\n'
+        '{"ts": "2026-03-14T09:27:0'
+    )
+    summary = analyze(source, tmp_path / "out.parquet", events)
+    states = pl.read_parquet(tmp_path / "out.parquet")["workload_state"].to_list()
+    assert states == ["idle"] * 3 + ["eval"] * 3 + ["idle"] * 4
+    assert summary["workload_seconds"] == {"idle": 6.0, "eval": 3.0}
+    with pytest.raises(InputError, match="cannot read"):
+        analyze(source, tmp_path / "out.csv", tmp_path / "nope.jsonl")
+
+
+def test_session_directory_input(tmp_path: Path) -> None:
+    session = tmp_path / "20260314-092653-box"
+    session.mkdir()
+    count = 80
+    table = pl.DataFrame({
+        "ts": [T0_US + k * 1_000_000 for k in range(count)],
+        "elapsed_s": [float(k) for k in range(count)],
+        "cpu_util_pct": [90.0] * count,
+        "disk_write_bps": [0.0] * count,
+        "gpu0_util_pct": [95.0] * count,
+        "gpu0_temp_c": [60.0] * count,
+        "gpu0_power_w": [100.0] * count,
+        "gpu0_power_limit_w": [250.0] * count,
+        "gpu0_throttle_reasons": [0] * count,
+    }).with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC")), pl.col("gpu0_throttle_reasons").cast(pl.UInt64))  # fmt: skip
+    table.write_parquet(session / "samples.parquet")
+    (session / "meta.json").write_text(json.dumps({"format": "rigscope-session/1", "status": "complete",
+                                                   "gpus": [{"index": 0}]}))  # fmt: skip
+    (session / "events.jsonl").write_text(
+        json.dumps({"ts": "2026-03-14T09:26:56Z", "kind": "tag", "state": "train", "source": "cli"}) + "\n"
+    )
+    summary = analyze(session, tmp_path / "out.parquet")
+    out = pl.read_parquet(tmp_path / "out.parquet")
+    assert out["workload_state"].to_list()[:5] == ["compute"] * 3 + ["train"] * 2
+    assert summary["samples"] == count and summary["duration_s"] == count - 1
+    assert summary["devices"]["gpu0"]["max_power_w"] == 100.0
+    assert math.isclose(out["gpu0_a_load"][0], 0.4)
