@@ -29,6 +29,7 @@ OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _GPU_UTIL = re.compile(r"^gpu(\d+)_util_pct$")
 _TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%dT%H:%M:%S%.f%#z")
 _OUTPUT_TYPES = {"f64": pl.Float64, "i8": pl.Int8, "str": pl.String}
+CHUNK_ROWS = 65_536
 
 Tag = tuple[int, str]
 
@@ -85,6 +86,9 @@ def prepare_samples(frame: pl.DataFrame, source: str) -> pl.DataFrame:
     if missing:
         raise InputError(f"{source}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
 
+    floats = [name for name, dtype in frame.schema.items() if dtype in (pl.Float32, pl.Float64)]
+    if floats:
+        frame = frame.with_columns(pl.col(floats).fill_nan(None))
     schema = polars_schema(session_columns(indices))
     casts = []
     for name, dtype in frame.schema.items():
@@ -97,9 +101,6 @@ def prepare_samples(frame: pl.DataFrame, source: str) -> pl.DataFrame:
         frame = frame.with_columns(casts) if casts else frame
     except pl.exceptions.PolarsError as error:
         raise InputError(f"{source}: a column has values of the wrong type ({_first_line(error)})") from None
-    floats = [name for name, dtype in frame.schema.items() if dtype in (pl.Float32, pl.Float64)]
-    if floats:
-        frame = frame.with_columns(pl.col(floats).fill_nan(None))
 
     for name in ("ts", "elapsed_s"):
         nulls = frame[name].is_null()
@@ -141,10 +142,6 @@ def _ts_expr(frame: pl.DataFrame, source: str) -> pl.Expr:
     raise InputError(f"{source}: ts is neither an ISO time nor a datetime")
 
 
-def _ts_us(frame: pl.DataFrame) -> list[int]:
-    return frame["ts"].dt.epoch("us").to_list()
-
-
 def analyze_frame(frame: pl.DataFrame, tags: Iterable[Tag]) -> tuple[pl.DataFrame, dict[str, Any], list[dict[str, Any]]]:
     """Recompute the derived columns of checked samples (see `read_samples_file`).
 
@@ -164,20 +161,31 @@ def analyze_frame(frame: pl.DataFrame, tags: Iterable[Tag]) -> tuple[pl.DataFram
         wanted += [f"{prefix}_{suffix}" for suffix in ("util_pct", "temp_c", "power_w", "power_limit_w", "temp_limit_c")]
         if prefix != "cpu":
             wanted += [f"{prefix}_{suffix}" for suffix in ("throttle_reasons", "violation_power_s", "violation_thermal_s")]
-    columns: dict[str, list[Any]] = {}
-    for name in wanted:
-        if name in base.columns and name not in columns:
+    inputs: list[pl.Series] = []
+    for name in dict.fromkeys(wanted):
+        if name in base.columns:
             series = base[name]
             if name.endswith("_throttle_reasons"):
-                series = series.cast(pl.Int64, strict=False) if not series.dtype.is_integer() else series
+                series = series if series.dtype.is_integer() else series.cast(pl.Int64, strict=False)
             elif series.dtype.is_float():
                 series = series.fill_nan(None)
-            columns[name] = series.to_list()
+            inputs.append(series)
+    ts_us = base["ts"].dt.epoch("us")
 
-    values, events = pipeline.process_columns(_ts_us(base), columns)
+    # The pipeline streams, so the session can go through in chunks: Python objects for
+    # one chunk at a time instead of a whole day's worth (less memory, less GC work).
+    chunks: dict[str, list[pl.Series]] = {name: [] for name in derived}
+    events: list[dict[str, Any]] = []
+    for offset in range(0, base.height, CHUNK_ROWS):
+        columns = {series.name: series.slice(offset, CHUNK_ROWS).to_list() for series in inputs}
+        values, chunk_events = pipeline.process_columns(ts_us.slice(offset, CHUNK_ROWS).to_list(), columns)
+        events += chunk_events
+        for name, kind in derived.items():
+            chunks[name].append(pl.Series(name, values[name], dtype=_OUTPUT_TYPES[kind]))
     events += pipeline.finish()
     out = base.with_columns(
-        pl.Series(name, values[name], dtype=_OUTPUT_TYPES[kind]) for name, kind in derived.items()
+        pl.concat(chunks[name]) if chunks[name] else pl.Series(name, [], dtype=_OUTPUT_TYPES[kind])
+        for name, kind in derived.items()
     )
     return out, pipeline.summary(), events
 

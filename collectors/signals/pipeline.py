@@ -129,9 +129,12 @@ class SignalPipeline:
     def process_columns(
         self, ts_us: Sequence[int], columns: Mapping[str, Sequence[Any]]
     ) -> tuple[dict[str, list[Any]], list[Event]]:
-        """A whole session at once: `columns` maps raw column names to equal-length sequences
-        (None for null; elapsed_s must be present). Returns the derived columns and the events,
-        exactly as calling `process` on each row in turn would."""
+        """Many samples at once, column by column (the offline path).
+
+        `columns` maps raw column names to sequences as long as `ts_us` (None or NaN for
+        null; an absent column is all null). Returns the derived columns and the events,
+        exactly as calling `process` on each row in turn would; consecutive calls continue
+        the same session, so a long one can go through in chunks."""
         n = len(ts_us)
         if n == 0:
             return {name: [] for name in self.derived_names}, []
@@ -157,8 +160,9 @@ class SignalPipeline:
             values = columns.get(name)
             if values is None:
                 return nulls
-            return [clean(value) for value in values]
+            return [None if value != value else value for value in values]  # NaN -> None, inline for speed
 
+        first_index = self.samples  # devices number their samples from the session's start
         out: dict[str, list[Any]] = {}
         tagged: list[tuple[int, int, Event]] = []  # (sample index, device order, event)
         mem_util = column("mem_util_pct")
@@ -196,7 +200,7 @@ class SignalPipeline:
         self.t_last = t[-1]
         self.samples += n
         tagged.sort(key=lambda item: (item[0], item[1]))
-        events = [{"ts": iso_from_us(ts_us[index]), **event} for index, _, event in tagged]
+        events = [{"ts": iso_from_us(ts_us[index - first_index]), **event} for index, _, event in tagged]
         return {name: out[name] for name in self.derived_names}, events
 
     def finish(self) -> list[Event]:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from collectors.schema import derived_columns
 from collectors.signals import SignalPipeline
+from recordings import analyze as analyze_module
 from recordings.analyze import analyze, analyze_frame, read_samples_file, read_tags
 from recordings.errors import InputError
 from tests.collectors.test_signals_fixtures import (
@@ -105,7 +106,12 @@ def test_live_path_and_analyze_frame_agree_exactly(rows: list[dict[str, Any]], t
         {key: [f[key] for f in frames] for key in frames[0]},
         schema_overrides={"gpu0_throttle_reasons": pl.UInt64, "gpu0_temp_limit_c": pl.Float64},
     ).with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC")))
-    result, summary, events = analyze_frame(table, tags)
+    saved = analyze_module.CHUNK_ROWS
+    analyze_module.CHUNK_ROWS = 37  # several chunks: the pipeline must carry its state across them
+    try:
+        result, summary, events = analyze_frame(table, tags)
+    finally:
+        analyze_module.CHUNK_ROWS = saved
 
     pipeline = SignalPipeline([0, 1])
     for ts_us, state in tags:
