@@ -1,0 +1,156 @@
+"""The drift-free ticker and the sampler, on an injected virtual clock (no sleeps)."""
+
+from __future__ import annotations
+
+import threading
+
+from collectors.background import BackgroundCollector
+from collectors.base import Collector, Reading
+from collectors.clock import VirtualClock
+from collectors.sampler import END, Sampler
+from collectors.ticker import Ticker
+
+
+class SlowClock(VirtualClock):
+    """Every tick's work takes `cost` seconds of clock time."""
+
+    def __init__(self, cost: float) -> None:
+        super().__init__(start_wall_us=0)
+        self.cost = cost
+
+
+class Counting(Collector):
+    name = "counting"
+
+    def __init__(self, clock: VirtualClock | None = None, cost: float = 0.0) -> None:
+        super().__init__()
+        self.calls: list[float] = []
+        self.clock, self.cost = clock, cost
+
+    def read(self, elapsed_s: float) -> Reading:
+        self.calls.append(elapsed_s)
+        if self.clock is not None:
+            self.clock.advance(self.cost)
+        return {"cpu_util_pct": float(len(self.calls))}
+
+
+def test_ticks_fall_on_absolute_deadlines_without_drift():
+    clock = VirtualClock()
+    ticker = Ticker(10, clock, duration_s=1000)
+    ticks = list(ticker.ticks(threading.Event()))
+    assert len(ticks) == 10_000
+    assert ticks[-1].due == ticks[0].due + 999.9 or abs(ticks[-1].due - ticks[0].due - 999.9) < 1e-6
+    assert all(t.lag_s == 0 for t in ticks)
+    assert ticker.missed == 0
+
+
+def test_late_tick_runs_and_reports_its_lag():
+    clock = VirtualClock()
+    ticker = Ticker(10, clock, duration_s=1)
+    seen = []
+    for tick in ticker.ticks(threading.Event()):
+        seen.append(tick)
+        if tick.index == 3:
+            clock.advance(0.05)  # this tick's work overran by half a period
+    assert [t.index for t in seen] == list(range(10))
+    assert abs(seen[4].lag_s) < 1e-9  # the schedule absorbed it: tick 4 was still on time
+    clock = VirtualClock()
+    ticker = Ticker(10, clock, duration_s=1)
+    seen = []
+    for tick in ticker.ticks(threading.Event()):
+        seen.append(tick)
+        if tick.index == 3:
+            clock.advance(0.25)  # overran by more than a period: slots are counted, not lost silently
+    assert ticker.missed == 1
+    assert seen[4].index == 5
+    assert abs(seen[4].lag_s - 0.05) < 1e-9
+
+
+def test_sampler_stamps_frames_and_stops_at_duration():
+    clock = VirtualClock(start_wall_us=1_000_000)
+    collector = Counting()
+    sampler = Sampler([collector], hz=4, clock=clock, duration_s=2.0)
+    frames = sampler.subscribe()
+    sampler.run_inline()
+    received = []
+    while (batch := frames.get(timeout=0)) is not END and batch is not None:
+        received.append(batch.frame)
+    assert len(received) == 8
+    assert [f["elapsed_s"] for f in received] == [i * 0.25 for i in range(8)]
+    assert received[1]["ts"] == 1_250_000
+    assert received[0]["cpu_util_pct"] == 1.0
+    assert sampler.stats.samples == 8
+
+
+def test_full_queue_counts_drops_instead_of_blocking():
+    sampler = Sampler([Counting()], hz=10, clock=VirtualClock(), duration_s=5)
+    frames = sampler.subscribe(maxsize=10)
+    closer = threading.Thread(target=lambda: [frames.get(timeout=5) for _ in range(100)])
+    sampler_thread = threading.Thread(target=sampler.run_inline)
+    sampler_thread.start()
+    sampler_thread.join(timeout=0.5)  # sampling finished on its own; only the END hand-off may wait
+    closer.start()
+    sampler_thread.join(timeout=5)
+    assert sampler.stats.samples == 50
+    assert frames.dropped == 40
+
+
+class Hanging(Collector):
+    name = "nvml"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.first = threading.Event()
+
+    def read(self, elapsed_s: float) -> Reading:
+        if self.first.is_set():
+            self.release.wait()
+        self.first.set()
+        return {"gpu0_util_pct": 50.0}
+
+
+def test_a_hung_slow_source_does_not_stall_sampling():
+    hanging = Hanging()
+    background = BackgroundCollector(hanging, hz=100, stale_after_s=3600)
+    try:
+        assert hanging.first.wait(5)
+        while background.read(0.0) == {}:  # the first reading may not have been published yet
+            pass
+        assert background.read(0.0) == {"gpu0_util_pct": 50.0}  # latest value, returned at once
+        stale = BackgroundCollector.__new__(BackgroundCollector)
+        stale.__dict__.update(background.__dict__)
+        stale._stale_after_s = -1.0  # anything is older than this: values become null, told once
+        stale._notices, stale._noticed = [], set()
+        assert stale.read(0.0) == {"gpu0_util_pct": None}
+        assert len(stale.drain_notices()) == 1
+    finally:
+        hanging.release.set()
+        background.close()
+
+
+def test_posted_tag_reaches_the_signal_stage_and_subscribers():
+    class Stage:
+        def __init__(self) -> None:
+            self.tags: list[tuple[int, str]] = []
+
+        def add_tag(self, ts_us: int, state: str) -> None:
+            self.tags.append((ts_us, state))
+
+        def process(self, frame):
+            return []
+
+        def finish(self):
+            return [{"kind": "collapse_end"}]
+
+    stage = Stage()
+    sampler = Sampler([Counting()], hz=1, clock=VirtualClock(start_wall_us=0), duration_s=2, signals=stage)
+    frames = sampler.subscribe()
+    sampler.post_event({"ts": "1970-01-01T00:00:00.500000Z", "kind": "tag", "state": "eval"})
+    sampler.run_inline()
+    batches = []
+    while (batch := frames.get(timeout=0)) is not END:
+        batches.append(batch)
+    assert stage.tags == [(500_000, "eval")]
+    assert batches[0].events[0]["state"] == "eval"
+    assert batches[-1].events == ({"kind": "collapse_end"},)

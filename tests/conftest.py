@@ -1,0 +1,34 @@
+"""Shared test helpers: run the real command line in a subprocess, find the shared fixtures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, **(env or {})}
+    environment.pop("RIGSCOPE_DIR", None) if env is None or "RIGSCOPE_DIR" not in env else None
+    return subprocess.run([sys.executable, "-m", "rigscope", *args], capture_output=True, text=True,
+                          cwd=cwd or REPO, env=environment, timeout=timeout)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture
+def shared_fixtures() -> Path:
+    path = SHARED / "fixtures"
+    if not path.is_dir():
+        pytest.skip("shared fixtures not found beside the repository")
+    return path
