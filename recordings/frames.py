@@ -30,10 +30,11 @@ def polars_schema(columns: ColumnTypes) -> dict[str, pl.DataType]:
 
 
 def journal_schema(columns: ColumnTypes) -> dict[str, pl.DataType]:
-    """As stored in a journal line: `ts` is an integer of µs."""
+    """As stored in a journal line: `ts` is an integer of µs; small integers read as Int64
+    (polars' JSON reader cannot parse straight into Int8)."""
     schema = polars_schema(columns)
     schema["ts"] = pl.Int64()
-    return schema
+    return {name: pl.Int64() if dtype == pl.Int8() else dtype for name, dtype in schema.items()}
 
 
 def to_session_types(frame: pl.DataFrame, columns: ColumnTypes) -> pl.DataFrame:
