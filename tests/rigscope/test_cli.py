@@ -1,0 +1,146 @@
+"""The command line as users run it: a subprocess, real arguments, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.conftest import REPO, run_cli
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["record", "--hz", "0"], "out of range"),
+        (["record", "--hz", "1000"], "out of range"),
+        (["record", "--hz", "fast"], "invalid rate"),
+        (["record", "--duration", "abc"], "invalid duration"),
+        (["record", "--source", "gpu-cloud"], "invalid choice"),
+        (["record", "--gpus-sim", "17", "--source", "sim"], "1 to 16"),
+        (["record", "--flush-interval", "0"], "greater than 0"),
+        (["record", "--bogus"], "unrecognized arguments"),
+    ],
+)
+def test_bad_flags_give_one_line_and_exit_2(args, words):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and words in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unwritable_dir_is_one_line_exit_1(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run_cli("record", "--source", "sim", "--duration", "1s", "--dir", str(blocker / "sessions"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("rigscope: error: cannot create sessions directory")
+    assert "Traceback" not in result.stderr
+
+
+def test_speed_needs_simulated_source(tmp_path):
+    result = run_cli("record", "--speed", "10", "--duration", "1s", "--dir", str(tmp_path))
+    assert result.returncode == 1 and "--speed needs --source sim" in result.stderr
+
+
+def test_missing_session_is_one_line(tmp_path):
+    for args in (["repair", "nope"], ["note", "hello"], ["tag", "eval"]):
+        result = run_cli(*args, "--dir", str(tmp_path))
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.stderr.count("\n") == 1
+
+
+def test_record_simulated_two_gpus_done_when(tmp_path):
+    result = run_cli("record", "--source", "sim", "--gpus-sim", "2", "--speed", "max", "--duration", "30s",
+                     "--hz", "10", "--model-name", "Test Model", "--training-mode", "Testing",
+                     "--notes", "first run", "--realtime", "--format", "both", "--dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    (session,) = tmp_path.iterdir()
+    meta = json.loads((session / "meta.json").read_text())
+    for key in ("session_start", "session_end", "session_length_sec", "model_name", "training_mode",
+                "notes", "hardware", "total_samples"):
+        assert key in meta
+    assert meta["model_name"] == "Test Model" and meta["monitoring"]["source"] == "simulated"
+    assert meta["status"] == "complete" and meta["total_samples"] == 300
+    parquet = pl.read_parquet(session / "samples.parquet")
+    csv = pl.read_csv(session / "samples.csv")
+    assert parquet.height == csv.height == 300
+    assert {"gpu0_util_pct", "gpu1_util_pct", "gpu1_temp_c"} <= set(parquet.columns) & set(csv.columns)
+    assert "300 samples" in result.stdout
+
+
+def test_record_this_machine_writes_a_readable_session(tmp_path):
+    result = run_cli("record", "--duration", "1s", "--hz", "20", "--dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    (session,) = tmp_path.iterdir()
+    meta = json.loads((session / "meta.json").read_text())
+    assert meta["monitoring"]["source"] == "system" and meta["host"]["hardware_tier"]
+    table = pl.read_parquet(session / "samples.parquet")
+    assert 15 <= table.height <= 20
+    assert table["cpu_util_pct"].null_count() == 0 and table["mem_total_bytes"].null_count() == 0
+
+
+def start_recording(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rigscope", "record", "--source", "sim", "--hz", "20", "--dir", str(tmp_path),
+         "--flush-interval", "0.2", *extra],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        journals = list(tmp_path.glob("*/samples/*.journal"))
+        if journals and journals[0].stat().st_size > 0:
+            return process
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError("the recorder never flushed")
+
+
+def test_note_and_tag_reach_a_running_recorder_and_sigterm_closes_it(tmp_path):
+    process = start_recording(tmp_path)
+    try:
+        noted = run_cli("note", "lr dropped to 1e-4", "--dir", str(tmp_path))
+        tagged = run_cli("tag", "eval", "--dir", str(tmp_path))
+        assert noted.returncode == 0 and "running session" in noted.stdout
+        assert tagged.returncode == 0, tagged.stderr
+        time.sleep(0.3)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    assert process.returncode == 0
+    (session,) = tmp_path.iterdir()
+    events = [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines()]
+    assert {"kind": "note", "text": "lr dropped to 1e-4", "source": "cli"}.items() <= events[0].items()
+    assert events[1]["kind"] == "tag" and events[1]["state"] == "eval"
+    meta = json.loads((session / "meta.json").read_text())
+    assert meta["status"] == "complete"
+    assert "eval" in pl.read_parquet(session / "samples.parquet")["workload_state"].to_list()
+    late = run_cli("note", "after the run", "--dir", str(tmp_path))
+    assert late.returncode == 0 and "not running" in late.stdout
+    assert "after the run" in (session / "events.jsonl").read_text()
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_kill_9_loses_at_most_a_flush_and_repair_completes(tmp_path, attempt):
+    process = start_recording(tmp_path)
+    time.sleep(0.2 + 0.3 * attempt)
+    killed_at = time.time()
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate(timeout=30)
+    (session,) = tmp_path.iterdir()
+    from recordings.reader import read_samples
+
+    table = read_samples(session)  # opens before any repair
+    last = table["ts"].max().timestamp()
+    # At most one flush interval (0.2 s) is lost; the margin covers scheduling on a loaded machine.
+    assert killed_at - last < 0.2 + 1.0
+    result = run_cli("repair", "latest", "--dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    meta = json.loads((session / "meta.json").read_text())
+    assert meta["status"] == "interrupted" and meta["total_samples"] == table.height
