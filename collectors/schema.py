@@ -34,6 +34,9 @@ HOST_COLUMNS: ColumnTypes = {
     "disk_write_bps": "f64",
     "net_recv_bps": "f64",
     "net_sent_bps": "f64",
+    # rigscope's own process: CPU % of one core and resident memory.
+    "self_cpu_pct": "f64",
+    "self_rss_bytes": "i64",
 }
 
 # Per GPU; `{p}` is replaced by the device prefix `gpu{i}`.

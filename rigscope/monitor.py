@@ -71,11 +71,13 @@ def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
     from collectors.host import HostCollector
     from collectors.hostinfo import host_info
     from collectors.rapl import RaplCollector
+    from collectors.self_usage import SelfUsageCollector
 
     collectors: list[Collector] = []
     if config.mode != "gpu":
         collectors += [CpuCollector(), RaplCollector()]
     collectors.append(HostCollector())
+    collectors.append(SelfUsageCollector())
     sources = Sources(collectors, [], host_info(), [])
     if config.mode != "cpu":
         gpu, reason = open_gpu_collector(backend=nvml_backend, gpus_flag=config.gpus, environ=os.environ)
@@ -94,10 +96,12 @@ def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
 def _simulated_sources(config: MonitorConfig) -> Sources:
     from collectors.simulated import SimulatedCollector
 
+    from collectors.self_usage import SelfUsageCollector
+
     collector = SimulatedCollector(gpu_count=config.gpus_sim, seed=config.seed)
     info = collector.info()
     gpus = info["gpus"]
-    return Sources([collector], [g["index"] for g in gpus], info["host"], gpus, source="simulated")
+    return Sources([collector, SelfUsageCollector()], [g["index"] for g in gpus], info["host"], gpus, source="simulated")
 
 
 def _overrides(config: MonitorConfig, gpu_indices: list[int]) -> dict[str, float]:

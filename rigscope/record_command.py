@@ -55,10 +55,10 @@ def status_line(monitor: Monitor) -> str:
     throttle = " ".join(
         f"{p} {100 * d['throttle'].get('throttled_fraction', 0):.0f}%" for p, d in devices.items() if d.get("throttle"))
     written = monitor.recorder.bytes_written if monitor.recorder else 0
-    state = monitor.signals.current_state() if hasattr(monitor.signals, "current_state") else None
+    state, source = monitor.signals.workload.state
     elapsed = time.strftime("%H:%M:%S", time.gmtime(stats.elapsed_s))
     line = (f"[{elapsed}] {stats.samples} samples @ {stats.achieved_hz:.2f} Hz | max temp {temps} | "
-            f"max power {powers} | {_bytes(written)} written | state {state or '—'} | collapses {collapses}")
+            f"max power {powers} | {_bytes(written)} written | state {state or '—'}{' (tag)' if source == 'tag' else ''} | collapses {collapses}")
     return line + (f" | throttled {throttle}" if throttle else "")
 
 

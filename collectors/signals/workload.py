@@ -40,6 +40,11 @@ class WorkloadTracker:
         # Seconds per state, each sample weighted by t_{k+1} - t_k.
         self.seconds: dict[str, float] = {}
 
+    @property
+    def state(self) -> tuple[str | None, str | None]:
+        """The current (state, source), None before the first sample."""
+        return self._state, self._source
+
     def add_tag(self, ts_us: int, state: str) -> None:
         """A tag takes effect at the first sample whose ts is at or after `ts_us`."""
         index = bisect_right(self._tag_ts, ts_us)

@@ -1,0 +1,116 @@
+"""The dashboard's view of the frame stream: ring buffers filled by a background thread, read as snapshots.
+
+The feed thread drains a sampler subscription and keeps, per tracked series,
+the last `raw_seconds` of samples at the sampling rate plus one mean per
+second for `long_seconds`.  The UI never waits on it: on its own redraw timer
+it asks for a `Snapshot` (immutable tuples) and redraws only when `version`
+moved.  Nothing here touches Textual.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from collectors.sampler import END, FrameQueue
+
+Value = float | None
+
+
+class SeriesRing:
+    """Recent values at the sampling rate, and per-second means further back."""
+
+    def __init__(self, raw_len: int, long_len: int) -> None:
+        self.raw: deque[Value] = deque(maxlen=raw_len)
+        self.seconds: deque[Value] = deque(maxlen=long_len)
+        self._bucket_second: int | None = None
+        self._bucket_sum = 0.0
+        self._bucket_count = 0
+
+    def append(self, elapsed_s: float, value: Value) -> None:
+        self.raw.append(value)
+        second = int(elapsed_s)
+        if self._bucket_second is not None and second != self._bucket_second:
+            self.seconds.append(self._bucket_sum / self._bucket_count if self._bucket_count else None)
+            self._bucket_sum, self._bucket_count = 0.0, 0
+        self._bucket_second = second
+        if value is not None:
+            self._bucket_sum += value
+            self._bucket_count += 1
+
+    def window(self, seconds: float, hz: float) -> tuple[Value, ...]:
+        """The last `seconds` of values: raw samples when the raw ring covers it, else per-second means."""
+        raw_points = int(seconds * hz)
+        if raw_points <= self.raw.maxlen:  # type: ignore[operator]
+            return tuple(self.raw)[-raw_points:] if raw_points else ()
+        return tuple(self.seconds)[-int(seconds):]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int
+    frame: dict[str, Any]
+    events: tuple[dict[str, Any], ...]
+    series: dict[str, tuple[Value, ...]] = field(default_factory=dict)
+    state_history: tuple[tuple[float, str], ...] = ()  # (elapsed_s when it began, state)
+    ended: bool = False
+
+
+class DashboardFeed:
+    def __init__(self, frames: FrameQueue, columns: Sequence[str], hz: float,
+                 raw_seconds: float = 120.0, long_seconds: int = 3600, max_events: int = 500) -> None:
+        self.hz = hz
+        self._frames = frames
+        raw_len = max(2, int(raw_seconds * hz))
+        self._rings = {name: SeriesRing(raw_len, long_seconds) for name in columns}
+        self._events: deque[dict[str, Any]] = deque(maxlen=max_events)
+        self._states: deque[tuple[float, str]] = deque(maxlen=200)
+        self._frame: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.version = 0
+        self.ended = False
+        self._thread = threading.Thread(target=self._run, name="rigscope-feed", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = self._frames.get(timeout=0.5)
+            if batch is END:
+                with self._lock:
+                    self.ended = True
+                    self.version += 1
+                return
+            if batch is not None:
+                self.add(batch.frame, batch.events)
+
+    def add(self, frame: dict[str, Any] | None, events: Iterable[dict[str, Any]] = ()) -> None:
+        """Take one frame and its events (the feed thread, or a replay source, calls this)."""
+        with self._lock:
+            self._events.extend(events)
+            if frame is not None:
+                self._frame = frame
+                elapsed = frame.get("elapsed_s") or 0.0
+                for name, ring in self._rings.items():
+                    value = frame.get(name)
+                    ring.append(elapsed, float(value) if isinstance(value, (int, float)) else None)
+                state = frame.get("workload_state")
+                if state and (not self._states or self._states[-1][1] != state):
+                    self._states.append((elapsed, state))
+            self.version += 1
+
+    def snapshot(self, window_s: float, names: Iterable[str] | None = None) -> Snapshot:
+        with self._lock:
+            chosen = self._rings if names is None else {n: self._rings[n] for n in names if n in self._rings}
+            return Snapshot(
+                version=self.version,
+                frame=dict(self._frame),
+                events=tuple(self._events),
+                series={name: ring.window(window_s, self.hz) for name, ring in chosen.items()},
+                state_history=tuple(self._states),
+                ended=self.ended,
+            )
