@@ -85,7 +85,11 @@ def test_sampler_stamps_frames_and_stops_at_duration():
 def test_full_queue_counts_drops_instead_of_blocking():
     sampler = Sampler([Counting()], hz=10, clock=VirtualClock(), duration_s=5)
     frames = sampler.subscribe(maxsize=10)
-    closer = threading.Thread(target=lambda: [frames.get(timeout=5) for _ in range(100)])
+    def drain() -> None:
+        while frames.get(timeout=5) not in (END, None):
+            pass
+
+    closer = threading.Thread(target=drain, daemon=True)
     sampler_thread = threading.Thread(target=sampler.run_inline)
     sampler_thread.start()
     sampler_thread.join(timeout=0.5)  # sampling finished on its own; only the END hand-off may wait
