@@ -5,7 +5,9 @@ as a subprocess and polls its RSS (psutil) every 0.25 s.  Progress is read from
 the session's segment files (one per `--segment-interval` of sample time, 60 in
 the hour): the baseline is the RSS when 5 % of the samples are done (after
 warm-up), the steady maximum is the largest RSS while at most 95 % are done
-(before the recorder's close and compaction), growth is their difference.  Also
+(before the recorder's close and compaction), growth is their difference.  As
+the RSS saw-tooths with each Parquet part, the drift of the median RSS from
+5-30 % to 70-95 % of the samples is reported too (a trend, not a spike).  Also
 reported: the peak during close, the wall time, samples per second, and frames
 the sampler dropped because the recorder fell behind (the sampler never waits).
 
@@ -28,7 +30,7 @@ from typing import Any
 
 import psutil
 
-from common import print_table, rigscope_command, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
+from common import median, print_table, rigscope_command, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
 
 HZ = 100
 POLL_S = 0.25
@@ -82,6 +84,8 @@ def analyse(polls: list[tuple[float, int, int, bool]], parts: int) -> dict[str, 
     if at_5 is None or not steady:
         raise RuntimeError("the run was too short to poll its progress (no poll between 5 % and 95 %)")
     peak_steady = max(steady, key=lambda p: p[1])
+    early = [p[1] for p in steady if p[2] <= round(parts * 0.30)]
+    late = [p[1] for p in steady if p[2] > round(parts * 0.70)]
     return {
         "rss_at_5pct_mb": at_5[1] / MB,
         "rss_at_5pct_t_s": at_5[0],
@@ -89,6 +93,9 @@ def analyse(polls: list[tuple[float, int, int, bool]], parts: int) -> dict[str, 
         "rss_max_to_95pct_t_s": peak_steady[0],
         "rss_at_95pct_mb": steady[-1][1] / MB,
         "growth_mb": (peak_steady[1] - at_5[1]) / MB,
+        "rss_median_5_30pct_mb": median(early) / MB if early else None,
+        "rss_median_70_95pct_mb": median(late) / MB if late else None,
+        "drift_mb": (median(late) - median(early)) / MB if early and late else None,
         "peak_at_close_mb": max(p[1] for p in closing) / MB if closing else None,
         "peak_overall_mb": max(p[1] for p in polls) / MB,
         "polls": len(polls),
@@ -135,6 +142,9 @@ def main() -> None:
         ["RSS at 5 % (baseline)", f"{figures['rss_at_5pct_mb']:.1f} MB", ""],
         ["RSS max up to 95 %", f"{figures['rss_max_to_95pct_mb']:.1f} MB", ""],
         ["growth", f"{figures['growth_mb']:.1f} MB", f"< {TARGET_GROWTH_MB:g} MB {verdict(ok)}"],
+        ["median RSS at 5-30 % / 70-95 %",
+         f"{figures['rss_median_5_30pct_mb']:.1f} / {figures['rss_median_70_95pct_mb']:.1f} MB", ""],
+        ["drift of the medians", f"{figures['drift_mb']:+.1f} MB", ""],
         ["peak during close/compaction",
          f"{figures['peak_at_close_mb']:.1f} MB" if figures["peak_at_close_mb"] else "—", ""],
         ["wall time", f"{wall:.1f} s", ""],
