@@ -1,7 +1,7 @@
 """Sample lag: how late each tick runs (`sample_lag_ms` of the frames), p50/p99/max, at 10 Hz.
 
 The host sampler of bench_sampler (CpuCollector, RaplCollector, HostCollector,
-SignalPipeline([]), RealClock) runs in its background thread (`Sampler.start()`)
+SelfUsageCollector, SignalPipeline([]), RealClock) runs in its background thread (`Sampler.start()`)
 for 60 s (20 s with --quick), (a) on an idle machine and (b) while every core
 runs a busy loop (one `python -c "while True: pass"` per core, killed after).
 Frames are drained by a consumer and their `sample_lag_ms` collected.
@@ -25,10 +25,8 @@ from typing import Any
 
 from common import percentile, print_table, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
 
+from bench_sampler import host_collectors
 from collectors.clock import RealClock
-from collectors.cpu import CpuCollector
-from collectors.host import HostCollector
-from collectors.rapl import RaplCollector
 from collectors.sampler import END, Sampler
 from collectors.signals import SignalPipeline
 
@@ -52,7 +50,7 @@ def busy_cores(count: int) -> Iterator[list[int]]:
 
 def collect_lags(seconds: float) -> dict[str, Any]:
     """Run the host sampler in its own thread for `seconds`; every frame's sample_lag_ms."""
-    sampler = Sampler([CpuCollector(), RaplCollector(), HostCollector()], HZ, RealClock(),
+    sampler = Sampler(host_collectors(), HZ, RealClock(),
                       duration_s=seconds, signals=SignalPipeline([]))
     frames = sampler.subscribe()
     lags: list[float] = []

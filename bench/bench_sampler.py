@@ -1,7 +1,9 @@
 """Sampler cost: CPU time of the sampling thread as % of one core, at 1, 10 and 100 Hz, against the bare-psutil floor.
 
-Ours: `Sampler.run_inline()` on a RealClock with every host collector
-(CpuCollector, RaplCollector, HostCollector) and `SignalPipeline([])`, one
+Ours: `Sampler.run_inline()` on a RealClock with every host collector that
+`rigscope record` runs on a machine without GPUs (CpuCollector, RaplCollector,
+HostCollector, and SelfUsageCollector, which reads once a second) and
+`SignalPipeline([])`, one
 subscriber drained by a consumer thread; the cost is the `time.thread_time()`
 delta of the sampling thread divided by the wall time of the run.
 Bare floor: a loop on the same absolute deadlines (k / hz) that only calls the
@@ -11,7 +13,7 @@ net_io_counters), measured the same way.  Ours and bare runs alternate; each
 figure is the median of the runs.
 
 Also: each psutil call's cost timed over many iterations and summed (µs per
-sample), and our per-sample cost of the three collectors' `read` and of the
+sample), and our per-sample cost of each collector's `read` and of the
 signals stage.
 
 Targets (issue): ours <= 1.2x bare; <= 1.2 % of a core at 10 Hz, <= 8 % at 100 Hz.
@@ -37,6 +39,7 @@ from collectors.cpu import CpuCollector
 from collectors.host import HostCollector
 from collectors.rapl import RaplCollector
 from collectors.sampler import END, FrameQueue, Sampler
+from collectors.self_usage import SelfUsageCollector
 from collectors.signals import SignalPipeline
 
 RATES = (1.0, 10.0, 100.0)
@@ -55,7 +58,8 @@ PSUTIL_CALLS: dict[str, Callable[[], Any]] = {
 
 
 def host_collectors() -> list[Any]:
-    return [CpuCollector(), RaplCollector(), HostCollector()]
+    """The collectors of `rigscope record` on a machine without GPUs, in its order."""
+    return [CpuCollector(), RaplCollector(), HostCollector(), SelfUsageCollector()]
 
 
 def _drain(frames: FrameQueue) -> None:
@@ -131,7 +135,7 @@ def call_costs(min_seconds: float) -> dict[str, dict[str, float]]:
 
 
 def collector_costs(min_seconds: float, hz: float = 10.0) -> dict[str, dict[str, float]]:
-    """Per-sample cost of each host collector's read, of the three together, and of the signals stage."""
+    """Per-sample cost of each host collector's read, of all together, and of the signals stage."""
     collectors = host_collectors()
     clock = {"t": 0.0}
 
@@ -142,7 +146,7 @@ def collector_costs(min_seconds: float, hz: float = 10.0) -> dict[str, dict[str,
         return read
 
     costs = {f"{type(c).__name__}.read": time_call(reader(c), min_seconds) for c in collectors}
-    costs["all three reads"] = {key: sum(costs[f"{type(c).__name__}.read"][key] for c in collectors)
+    costs["all reads"] = {key: sum(costs[f"{type(c).__name__}.read"][key] for c in collectors)
                                 for key in ("cpu_us", "wall_us")}
     costs["signals stage (SignalPipeline([]).process)"] = signals_cost(collectors, min_seconds, hz)
     return costs
