@@ -37,18 +37,34 @@ END = Batch(None, ())  # sentinel: the sampler has stopped
 class FrameQueue:
     """A bounded hand-off from the sampling thread to one consumer."""
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, lossless: bool = False) -> None:
         self._queue: queue.Queue[Batch] = queue.Queue(maxsize)
         self.dropped = 0
+        # Lossless: the sampler waits for this consumer.  Only for virtual time (a simulated
+        # session run as fast as possible), where waiting delays nothing real.
+        self.lossless = lossless
 
     def offer(self, batch: Batch) -> None:
+        if self.lossless:
+            self._queue.put(batch)
+            return
         try:
             self._queue.put_nowait(batch)
         except queue.Full:
             self.dropped += 1
 
     def close(self) -> None:
-        self._queue.put(END)  # blocks if full: the consumer must learn the end
+        """Hand over END without blocking: when full, the oldest batch makes room (and counts as dropped)."""
+        while True:
+            try:
+                self._queue.put_nowait(END)
+                return
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
 
     def get(self, timeout: float | None = None) -> Batch | None:
         """The next batch, END when the sampler stopped, or None on timeout."""
@@ -104,8 +120,8 @@ class Sampler:
         self.finished = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rigscope-sampler", daemon=True)
 
-    def subscribe(self, maxsize: int = 10_000) -> FrameQueue:
-        subscriber = FrameQueue(maxsize)
+    def subscribe(self, maxsize: int = 10_000, lossless: bool = False) -> FrameQueue:
+        subscriber = FrameQueue(maxsize, lossless)
         self._subscribers.append(subscriber)
         return subscriber
 

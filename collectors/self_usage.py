@@ -1,6 +1,8 @@
-"""rigscope's own cost: CPU % of one core and resident memory of this process, refreshed once a second."""
+"""rigscope's own cost: CPU % of one core and resident memory of this process, refreshed once a second of real time."""
 
 from __future__ import annotations
+
+import time
 
 import psutil
 
@@ -18,8 +20,9 @@ class SelfUsageCollector(Collector):
         self._reading: Reading = {"self_cpu_pct": None, "self_rss_bytes": None}
 
     def read(self, elapsed_s: float) -> Reading:
-        if self._last_t is None or elapsed_s - self._last_t >= 1.0 or elapsed_s < self._last_t:
-            self._last_t = elapsed_s
+        now = time.monotonic()  # real time: a simulated session may run faster than the clock on the wall
+        if self._last_t is None or now - self._last_t >= 1.0:
+            self._last_t = now
             with self._process.oneshot():
                 self._reading = {"self_cpu_pct": self._process.cpu_percent(),
                                  "self_rss_bytes": self._process.memory_info().rss}

@@ -86,12 +86,13 @@ class Recorder:
     def _run(self) -> None:
         try:
             while True:
-                batch = self._source.get(timeout=self.options.flush_interval_s / 2)
+                next_flush = self._last_flush + self.options.flush_interval_s
+                batch = self._source.get(timeout=max(0.0, next_flush - time.monotonic()))
                 if batch is END:
                     break
                 if batch is not None and self.error is None:
                     self._guard(self._take, batch)
-                if self.error is None and time.monotonic() - self._last_flush >= self.options.flush_interval_s:
+                if self.error is None and time.monotonic() >= next_flush:
                     self._guard(self.flush)
         finally:
             self._close()

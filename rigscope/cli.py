@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from rigscope import __version__, options
 
 EXAMPLES = {
+    "dashboard": "example: rigscope --hz 10 --model-name llama-7b     (q quits, ? lists the keys)",
+    "demo": "example: rigscope demo --gpus-sim 8",
     "record": "example: rigscope record --duration 30m --hz 10 --model-name llama-7b --format both",
     "note": 'example: rigscope note "lr dropped to 1e-4"',
     "tag": "example: rigscope tag eval    (rigscope tag auto returns to the heuristic)",
@@ -64,11 +66,25 @@ def add_record_flags(parser: argparse.ArgumentParser) -> None:
     hardware.add_argument("--gpu-temp-limit", type=options.positive, help="GPU temperature limit in °C")
 
 
+def add_dashboard_flags(parser: argparse.ArgumentParser) -> None:
+    add_record_flags(parser)
+    screen = parser.add_argument_group("dashboard")
+    screen.add_argument("--no-record", action="store_true", help="watch without recording a session")
+    screen.add_argument("--fps", type=options.fps, default=2.0, help="screen redraws per second, 0.2 to 30 (default 2)")
+    screen.add_argument("--ascii", action="store_true", help="ASCII sparklines, for terminals with broken glyphs")
+
+
 def build_parser() -> Parser:
-    parser = Parser(prog="rigscope", description="Monitor ML workloads on GPU boxes: sample, record, analyze.",
-                    epilog="example: rigscope record --duration 10m", formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="rigscope", description="Monitor ML workloads on GPU boxes: live dashboard, recording, "
+                    "analysis.\nWithout a command: the live dashboard on this machine, recording the session.",
+                    epilog=EXAMPLES["dashboard"], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"rigscope {__version__}")
+    add_dashboard_flags(parser)
     commands = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="the dashboard on the simulated source (4 GPUs)", epilog=EXAMPLES["demo"])
+    add_dashboard_flags(demo)
+    demo.set_defaults(source="sim", gpus_sim=4)
 
     record = commands.add_parser("record", help="headless recording with status lines", epilog=EXAMPLES["record"])
     add_record_flags(record)
@@ -101,11 +117,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from recordings.errors import InputError
 
     try:
-        if args.command in (None, "record"):
+        if args.command in (None, "demo"):
+            from rigscope.dashboard_command import run_dashboard
+
+            return run_dashboard(args)
+        if args.command == "record":
             from rigscope.record_command import run_record
 
-            if args.command is None:  # until the dashboard lands: a short recording with status lines
-                args = parser.parse_args(["record", "--duration", "30s"])
             return run_record(args)
         from rigscope import session_commands
 

@@ -153,7 +153,9 @@ class Monitor:
         self.recorder: Recorder | None = None
         self.session: Path | None = None
         if config.record:
-            self._open_recording(self.sampler.subscribe(maxsize=max(1000, int(config.hz * 60))))
+            virtual_time = isinstance(self.clock, VirtualClock)
+            self._open_recording(self.sampler.subscribe(maxsize=1000 if virtual_time else max(1000, int(config.hz * 60)),
+                                                        lossless=virtual_time))
         for message in sources.notices:
             self._notice(message)
 

@@ -60,3 +60,10 @@ def gpu_list(text: str) -> str:
     if not re.fullmatch(r"\d+(,\d+)*", text.replace(" ", "")):
         raise argparse.ArgumentTypeError(f"invalid GPU list '{text}' (use e.g. 0,2)")
     return text.replace(" ", "")
+
+
+def fps(text: str) -> float:
+    value = positive(text)
+    if not 0.2 <= value <= 30:
+        raise argparse.ArgumentTypeError(f"--fps {text} is out of range (0.2 to 30)")
+    return value

@@ -14,7 +14,7 @@ from rigscope.monitor import Monitor, MonitorConfig
 STATUS_EVERY_S = 10.0
 
 
-def config_from_args(args: argparse.Namespace) -> MonitorConfig:
+def config_from_args(args: argparse.Namespace, record: bool = True) -> MonitorConfig:
     if args.source != "sim" and args.speed != 1.0:
         raise InputError("--speed needs --source sim (a real machine runs in real time)")
     formats = {"parquet": {"parquet"}, "csv": {"parquet", "csv"}, "both": {"parquet", "csv"}}[args.format]
@@ -24,6 +24,7 @@ def config_from_args(args: argparse.Namespace) -> MonitorConfig:
         cpu_temp_limit=args.cpu_temp_limit, gpu_temp_limit=args.gpu_temp_limit, model_name=args.model_name,
         training_mode=args.training_mode, notes=args.notes, directory=args.dir, formats=frozenset(formats),
         realtime=args.realtime, flush_interval_s=args.flush_interval, segment_interval_s=args.segment_interval,
+        record=record,
     )
 
 

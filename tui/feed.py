@@ -56,7 +56,28 @@ class Snapshot:
     events: tuple[dict[str, Any], ...]
     series: dict[str, tuple[Value, ...]] = field(default_factory=dict)
     state_history: tuple[tuple[float, str], ...] = ()  # (elapsed_s when it began, state)
+    collapses: dict[str, "CollapseCount"] = field(default_factory=dict)
     ended: bool = False
+
+
+@dataclass
+class CollapseCount:
+    """A device's collapse events so far: count, seconds of finished events, start of an active one."""
+
+    events: int = 0
+    closed_s: float = 0.0
+    active_start: float | None = None
+
+    def seconds(self, now_s: float) -> float:
+        return self.closed_s + (max(0.0, now_s - self.active_start) if self.active_start is not None else 0.0)
+
+    def take(self, event: dict[str, Any]) -> None:
+        if event["kind"] == "collapse_start":
+            self.events += 1
+            self.active_start = event.get("start")
+        else:
+            self.closed_s += (event.get("end") or 0.0) - (event.get("start") or 0.0)
+            self.active_start = None
 
 
 class DashboardFeed:
@@ -69,6 +90,7 @@ class DashboardFeed:
         self._events: deque[dict[str, Any]] = deque(maxlen=max_events)
         self._states: deque[tuple[float, str]] = deque(maxlen=200)
         self._frame: dict[str, Any] = {}
+        self._collapses: dict[str, CollapseCount] = {}
         self._lock = threading.Lock()
         self.version = 0
         self.ended = False
@@ -77,9 +99,16 @@ class DashboardFeed:
     def start(self) -> None:
         self._thread.start()
 
+    def attach(self, frames: FrameQueue) -> None:
+        """Read from a new subscription from now on (recording restarted); the old one is abandoned."""
+        self._frames = frames
+
     def _run(self) -> None:
         while True:
-            batch = self._frames.get(timeout=0.5)
+            source = self._frames
+            batch = source.get(timeout=0.5)
+            if batch is END and source is not self._frames:
+                continue
             if batch is END:
                 with self._lock:
                     self.ended = True
@@ -91,7 +120,10 @@ class DashboardFeed:
     def add(self, frame: dict[str, Any] | None, events: Iterable[dict[str, Any]] = ()) -> None:
         """Take one frame and its events (the feed thread, or a replay source, calls this)."""
         with self._lock:
-            self._events.extend(events)
+            for event in events:
+                self._events.append(event)
+                if event.get("kind") in ("collapse_start", "collapse_end"):
+                    self._collapses.setdefault(str(event.get("device")), CollapseCount()).take(event)
             if frame is not None:
                 self._frame = frame
                 elapsed = frame.get("elapsed_s") or 0.0
@@ -112,5 +144,6 @@ class DashboardFeed:
                 events=tuple(self._events),
                 series={name: ring.window(window_s, self.hz) for name, ring in chosen.items()},
                 state_history=tuple(self._states),
+                collapses={d: CollapseCount(c.events, c.closed_s, c.active_start) for d, c in self._collapses.items()},
                 ended=self.ended,
             )

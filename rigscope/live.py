@@ -1,0 +1,99 @@
+"""The dashboard's live source: a `Monitor` on this machine (or the simulated one) behind the dashboard's interface."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import deque
+from typing import Any
+
+from collectors.timeutil import iso_from_us
+from rigscope.monitor import Monitor, MonitorConfig
+from tui.bars import SessionLabel
+from tui.devices import Device
+from tui.feed import DashboardFeed
+
+
+def devices_of(monitor: Monitor) -> list[Device]:
+    host = monitor.sources.host
+    cpu = f"CPU {host.get('cpu_model') or ''}".strip()
+    gpus = [Device(f"gpu{g['index']}", f"GPU{g['index']} {(g.get('name') or '').replace('NVIDIA ', '')}".strip())
+            for g in monitor.sources.gpus]
+    return [Device("cpu", cpu), *gpus]
+
+
+class LiveSource:
+    def __init__(self, config: MonitorConfig, clock: Any = None, nvml_backend: Any = None) -> None:
+        self.config = config
+        self._clock, self._backend = clock, nvml_backend
+        self._notices: deque[str] = deque()
+        self.closed = False
+        self.monitor = self._open(config)
+        self.devices = devices_of(self.monitor)
+        names = [name for device in self.devices for name in device.series_names()]
+        self.feed = DashboardFeed(self._subscribe(self.monitor), names, config.hz)
+        self.feed.start()
+        self.monitor.start()
+
+    def _open(self, config: MonitorConfig) -> Monitor:
+        return Monitor(config, clock=self._clock, nvml_backend=self._backend, on_notice=self._notices.append)
+
+    @staticmethod
+    def _subscribe(monitor: Monitor) -> Any:
+        return monitor.sampler.subscribe(maxsize=max(100, int(monitor.config.hz * 10)))
+
+    @property
+    def label(self) -> SessionLabel:
+        host = self.monitor.sources.host
+        meta_host = self.monitor.recorder.meta["host"] if self.monitor.recorder else {}
+        mode = "DEMO" if self.config.source == "sim" else "LIVE"
+        return SessionLabel(str(host.get("hostname")), str(meta_host.get("hardware_tier", "")),
+                            self.monitor.session.name if self.monitor.session else None, mode)
+
+    def now_iso(self) -> str:
+        return iso_from_us(self.monitor.clock.wall_us())
+
+    def post(self, kind: str, ts: str, **fields: Any) -> None:
+        self.monitor.sampler.post_event({"ts": ts, "kind": kind, **fields})
+
+    def recording(self) -> dict[str, Any] | None:
+        recorder = self.monitor.recorder
+        if recorder is None or recorder.closed.is_set():
+            return None
+        flushed = recorder.last_flush_wall
+        return {
+            "session": self.monitor.session.name if self.monitor.session else None,
+            "samples": recorder.samples,
+            "bytes": recorder.bytes_written,
+            "flush_age_s": time.time() - flushed if flushed else None,
+            "achieved_hz": self.monitor.sampler.stats.achieved_hz,
+            "error": recorder.error,
+        }
+
+    def notices(self) -> list[str]:
+        out = []
+        while self._notices:
+            out.append(self._notices.popleft())
+        return out
+
+    def toggle_recording(self) -> str:
+        was_recording = self.monitor.recorder is not None
+        old_session = self.monitor.session
+        replacement = self._open(dataclasses.replace(self.config, record=not was_recording))
+        self.feed.attach(self._subscribe(replacement))
+        self.monitor.stop()
+        self.monitor = replacement
+        replacement.start()
+        if was_recording:
+            return f"recording stopped: {old_session} saved"
+        return f"recording to a new session: {replacement.session}"
+
+    def close(self) -> str:
+        self.closed = True
+        self.monitor.stop()
+        recorder = self.monitor.recorder
+        if recorder is None:
+            return "rigscope: not recording; nothing saved"
+        if recorder.error:
+            return f"rigscope: {recorder.error}; what was flushed is in {self.monitor.session}"
+        return f"rigscope: session saved in {self.monitor.session} ({recorder.samples} samples)"

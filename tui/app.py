@@ -1,0 +1,206 @@
+"""The rigscope dashboard: composes the bars, device panels and events pane, and routes keys to actions.
+
+It redraws on its own timer (`fps`, default 2 per second), from a snapshot of
+the feed, and only when the feed moved: sampling at 100 Hz never means
+redrawing at 100 Hz.  It never calls a device or the disk itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
+from tui.devices import DevicePanel, View
+from tui.screens import DeviceScreen, HelpScreen, NoteScreen, TagScreen
+from tui.source import DashboardSource
+
+WINDOWS_S = (30.0, 120.0, 600.0, 3600.0)
+FULL_PANEL_LINES = 7
+MIN_PANEL_WIDTH = 56
+DEFAULT_PRESETS: dict[str, tuple[str, str]] = {
+    "1": ("tag", "data_prep"), "2": ("tag", "train"), "3": ("tag", "eval"), "4": ("tag", "checkpoint"),
+    "5": ("tag", "auto"), "6": ("note", "lr changed"), "7": ("note", "restarted data loader"),
+    "8": ("note", "checkpoint saved"), "9": ("note", "look here"),
+}
+
+
+class RigscopeApp(App[str]):
+    TITLE = "rigscope"
+    CSS = """
+    Screen { layout: vertical; }
+    #main { height: 1fr; }
+    #devices { width: 1fr; height: 1fr; layout: grid; grid-size: 1; grid-rows: auto; }
+    #events { width: 46; border-left: vkey $panel; }
+    #main.narrow { layout: vertical; }
+    #main.narrow #events { width: 1fr; height: 6; border-left: none; border-top: hkey $panel; }
+    #header { background: $boost; }
+    """
+    BINDINGS = [
+        Binding("n", "note", "Note"),
+        Binding("t", "tag", "Tag"),
+        Binding("1", "preset('1')", "Presets"),
+        *(Binding(str(i), f"preset('{i}')", f"Preset {i}", show=False) for i in range(2, 10)),
+        Binding("space", "pause", "Pause"),
+        Binding("r", "record", "Rec on/off"),
+        Binding("plus,equals_sign", "window(1)", "Window+"),
+        Binding("minus", "window(-1)", "Window-"),
+        Binding("d", "details", "Details"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, source: DashboardSource, fps: float = 2.0, ascii_only: bool = False,
+                 presets: dict[str, tuple[str, str]] | None = None, window_s: float = 120.0) -> None:
+        super().__init__()
+        self.source = source
+        self.fps = fps
+        self.ascii_only = ascii_only
+        self.presets = presets or DEFAULT_PRESETS
+        self.window_index = min(range(len(WINDOWS_S)), key=lambda i: abs(WINDOWS_S[i] - window_s))
+        self.paused = False
+        self.compact = False
+        self.recent_tags: list[str] = ["auto", "data_prep", "train", "eval", "checkpoint"]
+        self._drawn_version = -1
+        self._series = [name for device in source.devices for name in device.series_names()]
+
+    # -- layout ------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield TextBar(id="header")
+        yield TextBar(id="workload")
+        with Horizontal(id="main"):
+            with VerticalScroll(id="devices"):
+                for device in self.source.devices:
+                    yield DevicePanel(device)
+            yield EventsPane(id="events")
+        yield TextBar(id="host")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._layout_for(self.size.width, self.size.height)
+        self.set_interval(1.0 / self.fps, self.redraw)
+        self.redraw()
+
+    def on_resize(self, event: Any) -> None:
+        self._layout_for(event.size.width, event.size.height)
+        self.redraw(force=True)
+
+    def _layout_for(self, width: int, height: int) -> None:
+        """Full panels in one or two columns when they fit, else one row per device."""
+        narrow = width < 120
+        self.query_one("#main").set_class(narrow, "narrow")
+        available = height - 4 - (6 if narrow else 0)
+        panels_width = width - (0 if narrow else 47)
+        count = len(self.source.devices)
+        columns = 1 if count * FULL_PANEL_LINES <= available or panels_width < 2 * MIN_PANEL_WIDTH else 2
+        self.compact = -(-count // columns) * FULL_PANEL_LINES > available
+        devices = self.query_one("#devices")
+        devices.styles.grid_size_columns = 1 if self.compact else columns
+
+    @property
+    def window_s(self) -> float:
+        return WINDOWS_S[self.window_index]
+
+    # -- drawing -----------------------------------------------------------
+    def redraw(self, force: bool = False) -> None:
+        for message in self.source.notices():
+            self.notify(message, severity="warning", timeout=30)
+        feed = self.source.feed
+        if (self.paused and not force) or (feed.version == self._drawn_version and not force):
+            return
+        snapshot = feed.snapshot(self.window_s, self._series)
+        self._drawn_version = snapshot.version
+        view = View(self.window_s, self.ascii_only, self.compact)
+        width = self.size.width
+        self.query_one("#header", TextBar).set_text(
+            header_text(self.source.label, snapshot, self.source.recording(), self.paused, width))
+        self.query_one("#workload", TextBar).set_text(workload_text(snapshot, width, self.ascii_only, self.window_s))
+        self.query_one("#host", TextBar).set_text(host_text(snapshot.frame))
+        for panel in self.query(DevicePanel):
+            panel.show(snapshot, view)
+        self.query_one(EventsPane).show(snapshot.events)
+
+    # -- actions -----------------------------------------------------------
+    def action_note(self) -> None:
+        stamp = self.source.now_iso()  # the moment the key was pressed, not when the note is saved
+
+        def save(text: str | None) -> None:
+            if text:
+                self.source.post("note", stamp, text=text, source="keyboard")
+                self.notify(f"note saved at {stamp[11:19]}")
+
+        self.push_screen(NoteScreen(stamp), save)
+
+    def action_tag(self) -> None:
+        stamp = self.source.now_iso()
+        self.push_screen(TagScreen(self.recent_tags), lambda state: self._tag(stamp, state))
+
+    def _tag(self, stamp: str, state: str | None) -> None:
+        if not state:
+            return
+        self.source.post("tag", stamp, state=state, source="keyboard")
+        self.recent_tags = [state, *(t for t in self.recent_tags if t != state)][:10]
+        self.notify("back to the heuristic" if state == "auto" else f"tagged {state}")
+
+    def action_preset(self, key: str) -> None:
+        preset = self.presets.get(key)
+        if preset is None:
+            self.notify(f"no preset on {key}", severity="warning")
+            return
+        kind, value = preset
+        stamp = self.source.now_iso()
+        if kind == "tag":
+            self._tag(stamp, value)
+        else:
+            self.source.post("note", stamp, text=value, source="keyboard")
+            self.notify(f"note: {value}")
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self.redraw(force=True)
+
+    def action_record(self) -> None:
+        self.notify("switching recording…")
+        self.run_worker(self._toggle_recording, thread=True, exclusive=True, group="recording")
+
+    def _toggle_recording(self) -> None:
+        message = self.source.toggle_recording()
+        self.call_from_thread(self.notify, message)
+
+    def action_window(self, step: int) -> None:
+        self.window_index = max(0, min(len(WINDOWS_S) - 1, self.window_index + step))
+        self.redraw(force=True)
+
+    def action_details(self) -> None:
+        prefixes = [device.prefix for device in self.source.devices]
+        focused = next((i for i, p in enumerate(prefixes) if self.query_one(f"#panel-{p}").has_focus), 0)
+        self.push_screen(DeviceScreen(prefixes, self.source.feed.snapshot(0, ()).frame, focused))
+
+    def action_help(self) -> None:
+        keys = [(b.key.replace("question_mark", "?").replace("plus,equals_sign", "+")
+                 .replace("space", "space"), b.description) for b in self.BINDINGS if b.show]
+        keys[2:3] = [("1-9", "presets: " + ", ".join(f"{k} {v}" for k, (_, v) in sorted(self.presets.items())))]
+        self.push_screen(HelpScreen(keys))
+
+    async def action_quit(self) -> None:
+        self.exit(self.source.close())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for action, title, help_text in (
+            (self.action_note, "Note", "Write a note into the session"),
+            (self.action_tag, "Tag phase", "Tag the workload phase (auto returns to the heuristic)"),
+            (self.action_pause, "Pause display", "Freeze the screen; sampling and recording go on"),
+            (self.action_record, "Recording on/off", "Stop recording, or start a new session"),
+            (lambda: self.action_window(1), "Longer window", "Sparklines over a longer time"),
+            (lambda: self.action_window(-1), "Shorter window", "Sparklines over a shorter time"),
+            (self.action_details, "Device details", "Every value of one device"),
+            (self.action_help, "Keys", "Every key of the dashboard"),
+        ):
+            yield SystemCommand(title, help_text, action)

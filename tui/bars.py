@@ -1,0 +1,155 @@
+"""The one-line bars around the device panels: header, workload state, host strip, and the events pane."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual.widget import Widget
+
+from tui import format as fmt
+from tui.feed import Snapshot
+
+STATE_STYLES = {"idle": "grey50", "data_prep": "blue", "io": "yellow", "compute": "green"}
+TAG_STYLE = "magenta"
+
+
+@dataclass(frozen=True)
+class SessionLabel:
+    """What the header says about the session, besides live numbers."""
+
+    host: str
+    tier: str
+    session_id: str | None  # None: not recording
+    mode: str = "LIVE"  # LIVE, DEMO, REPLAY
+
+
+class TextBar(Widget):
+    """A widget showing one Text, re-rendered only when the text changes."""
+
+    DEFAULT_CSS = "TextBar { height: 1; }"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._text = Text()
+
+    def set_text(self, text: Text) -> None:
+        if text.plain != self._text.plain or text.spans != self._text.spans:
+            self._text = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self._text
+
+
+def header_text(label: SessionLabel, snapshot: Snapshot, recording: dict[str, Any] | None,
+                paused: bool, width: int) -> Text:
+    """Most important first, so a narrow terminal cuts only the least important part."""
+    frame = snapshot.frame
+    wide = width >= 120
+    text = Text(f" rigscope {label.mode} ", style="bold reverse")
+    if paused:
+        text.append(" ❚❚ PAUSED ", style="bold reverse yellow")
+    text.append(f" {fmt.clock(frame.get('elapsed_s') or 0.0)}")
+    hz = recording.get("achieved_hz") if recording else None
+    if hz:
+        text.append(f" {hz:.1f} Hz")
+    text.append(" │ ")
+    if recording and recording.get("session"):
+        text.append("● REC", style="bold red")
+        text.append(f" {recording.get('samples', 0)} samples {fmt.size(recording.get('bytes'))}")
+        flushed = recording.get("flush_age_s")
+        if flushed is not None and wide:
+            text.append(f" flushed {flushed:.0f}s ago")
+        if recording.get("error"):
+            text.append(f" {recording['error']}", style="bold red")
+    else:
+        text.append("not recording", style="dim")
+    text.append(f" │ self {fmt.num(frame.get('self_cpu_pct'), '%', 1)} {fmt.size(frame.get('self_rss_bytes'))}")
+    text.append(f" │ {label.host} · {label.tier}")
+    if recording and recording.get("session") and wide:
+        text.append(f" · {recording['session']}")
+    text.truncate(width)
+    return text
+
+
+def workload_text(snapshot: Snapshot, width: int, ascii_only: bool, window_s: float) -> Text:
+    frame = snapshot.frame
+    state = frame.get("workload_state") or "—"
+    source = frame.get("workload_source") or "heuristic"
+    style = STATE_STYLES.get(state, TAG_STYLE)
+    text = Text(" state ")
+    text.append(f" {state.upper()} ", style=f"bold reverse {style}")
+    history = snapshot.state_history
+    since = history[-1][0] if history else 0.0
+    text.append(f" {source} · {fmt.clock((frame.get('elapsed_s') or 0.0) - since)}")
+    text.append(f" │ window {window_label(window_s)} │ ")
+    strip_w = max(0, width - len(text.plain) - 1)
+    text.append(state_strip(history, frame.get("elapsed_s") or 0.0, strip_w, ascii_only))
+    return text
+
+
+def window_label(seconds: float) -> str:
+    return f"{seconds / 3600:g}h" if seconds >= 3600 else f"{seconds / 60:g}m" if seconds >= 60 else f"{seconds:g}s"
+
+
+def state_strip(history: tuple[tuple[float, str], ...], now_s: float, width: int, ascii_only: bool) -> Text:
+    """The recent states, oldest left, one cell per slice of time; a state's first letter marks it."""
+    strip = Text()
+    if not history or width <= 0:
+        return strip
+    start = max(history[0][0], now_s - 600.0)
+    span = max(now_s - start, 1e-9)
+    index = 0
+    for cell in range(width):
+        moment = start + span * (cell + 0.5) / width
+        while index + 1 < len(history) and history[index + 1][0] <= moment:
+            index += 1
+        state = history[index][1]
+        glyph = state[0] if ascii_only else "▆"
+        strip.append(glyph, style=STATE_STYLES.get(state, TAG_STYLE))
+    return strip
+
+
+def host_text(frame: dict[str, Any]) -> Text:
+    text = Text(" MEM ", style="bold")
+    text.append(f"{fmt.size(frame.get('mem_used_bytes'))}/{fmt.size(frame.get('mem_total_bytes'))} "
+                f"{fmt.num(frame.get('mem_util_pct'), '%')}")
+    text.append("  SWAP ", style="bold")
+    text.append(fmt.size(frame.get("swap_used_bytes")))
+    text.append("  DISK ", style="bold")
+    text.append(f"r {fmt.rate(frame.get('disk_read_bps'))} w {fmt.rate(frame.get('disk_write_bps'))}")
+    text.append("  NET ", style="bold")
+    text.append(f"rx {fmt.rate(frame.get('net_recv_bps'))} tx {fmt.rate(frame.get('net_sent_bps'))}")
+    return text
+
+
+class EventsPane(Widget):
+    """The latest notes, tags, collapses and alerts, newest at the bottom."""
+
+    DEFAULT_CSS = "EventsPane { height: 1fr; padding: 0 1; }"
+    STYLES = {"note": "cyan", "tag": "magenta", "collapse_start": "bold red", "collapse_end": "red",
+              "alert": "yellow"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._events: tuple[dict[str, Any], ...] = ()
+        self._key: tuple[int, int, int] | None = None
+
+    def show(self, events: tuple[dict[str, Any], ...]) -> None:
+        key = (len(events), id(events[-1]) if events else 0, self.size.height)
+        if key != self._key:
+            self._key = key
+            self._events = tuple(e for e in events if e.get("kind") in self.STYLES)
+            self.refresh()
+
+    def render(self) -> Text:
+        text = Text("events", style="bold underline")
+        rows = max(0, self.size.height - 1)
+        for event in self._events[-rows:] if rows else ():
+            text.append("\n")
+            text.append(fmt.event_line(event), style=self.STYLES.get(event.get("kind", ""), ""))
+        if not self._events:
+            text.append("\nnone yet: n adds a note, t tags the phase", style="dim")
+        return text

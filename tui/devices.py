@@ -1,0 +1,179 @@
+"""A device's panel: sparklines of utilization, temperature, power, memory and RLE, with the current values.
+
+One widget draws the whole panel as text, so eight GPUs cost eight cheap
+renders, and it re-renders only when what it shows changed.  In compact mode
+a device takes one row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual.widget import Widget
+
+from tui import format as fmt
+from tui.feed import Snapshot
+from tui.sparkline import sparkline
+
+LABEL_W = 6
+WARM_UP_S = 60.0
+VALUE_W = 18
+
+
+@dataclass(frozen=True)
+class Device:
+    prefix: str  # cpu, gpu0, ...
+    title: str  # "CPU AMD EPYC", "GPU0 NVIDIA H100"
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.prefix.startswith("gpu")
+
+    def series_names(self) -> list[str]:
+        p = self.prefix
+        memory = f"{p}_mem_used_bytes" if self.is_gpu else "mem_util_pct"
+        return [f"{p}_util_pct", f"{p}_temp_c", f"{p}_power_w", memory, f"{p}_rle_smoothed"]
+
+
+@dataclass(frozen=True)
+class View:
+    window_s: float = 120.0
+    ascii_only: bool = False
+    compact: bool = False
+
+
+def _value(frame: dict[str, Any], name: str) -> Any:
+    value = frame.get(name)
+    return value if isinstance(value, (int, float)) else None
+
+
+def _against(value: Any, limit: Any, unit: str) -> str:
+    text = fmt.num(value, "", 0)
+    return f"{text}/{fmt.num(limit, unit, 0)}" if limit is not None else fmt.num(value, unit, 0)
+
+
+class DevicePanel(Widget):
+    DEFAULT_CSS = """
+    DevicePanel { height: auto; padding: 0 1; }
+    DevicePanel.collapse { border-left: thick $error; }
+    """
+
+    def __init__(self, device: Device, **kwargs: Any) -> None:
+        super().__init__(id=f"panel-{device.prefix}", **kwargs)
+        self.device = device
+        self._text = Text(device.title)
+        self._key: tuple[Any, ...] | None = None
+
+    def show(self, snapshot: Snapshot, view: View) -> None:
+        width = max(20, self.size.width - 2) if self.size.width else 78
+        key = (snapshot.version, view, width)
+        if key == self._key:
+            return
+        self._key = key
+        self._text = self._compact(snapshot, view, width) if view.compact else self._full(snapshot, view, width)
+        self.set_class(_value(snapshot.frame, f"{self.device.prefix}_collapse") == 1, "collapse")
+        self.styles.height = 1 if view.compact else len(self._text.split())
+        self.refresh()
+
+    def render(self) -> Text:
+        return self._text
+
+    # -- content -----------------------------------------------------------
+    def _lines(self, frame: dict[str, Any]) -> dict[str, str]:
+        p = self.device.prefix
+        mem_used, mem_total = _value(frame, f"{p}_mem_used_bytes"), _value(frame, f"{p}_mem_total_bytes")
+        if self.device.is_gpu:
+            memory = f"{fmt.size(mem_used)}/{fmt.size(mem_total)}"
+        else:
+            memory = f"{fmt.num(_value(frame, 'mem_util_pct'), '%', 0)} host"
+        return {
+            "util": fmt.num(_value(frame, f"{p}_util_pct"), "%", 0),
+            "temp": _against(_value(frame, f"{p}_temp_c"), _value(frame, f"{p}_temp_limit_c"), "°C"),
+            "power": _against(_value(frame, f"{p}_power_w"), _value(frame, f"{p}_power_limit_w"), " W"),
+            "mem": memory,
+            "RLE": f"{fmt.num(_value(frame, f'{p}_rle_smoothed'), '', 2)} {self._peak(frame)}",
+        }
+
+    def _peak(self, frame: dict[str, Any]) -> str:
+        if (frame.get("elapsed_s") or 0.0) < WARM_UP_S:
+            return "warm-up"  # SIGNALS §3: no peak, no collapse in the first minute
+        return f"peak {fmt.num(_value(frame, f'{self.device.prefix}_rolling_peak'), '', 2)}"
+
+    def _limits(self, frame: dict[str, Any]) -> list[tuple[float, float | None]]:
+        p = self.device.prefix
+        mem_high = _value(frame, f"{p}_mem_total_bytes") if self.device.is_gpu else 100.0
+        peak = _value(frame, f"{p}_rolling_peak") or 0.0
+        return [(0, 100.0), (20.0, _value(frame, f"{p}_temp_limit_c")),
+                (0, _value(frame, f"{p}_power_limit_w")), (0, mem_high), (0, max(1.0, peak * 1.1))]
+
+    def _status(self, frame: dict[str, Any], summary_counts: tuple[int, float]) -> Text:
+        p = self.device.prefix
+        events, seconds = summary_counts
+        status = Text(f"collapses {events} ({seconds:.0f} s)")
+        if _value(frame, f"{p}_collapse") == 1:
+            status.append("  ● COLLAPSE", style="bold red")
+        alerts = frame.get(f"{p}_alerts")
+        if alerts:
+            status.append(f"  ⚠ {alerts.replace('|', ' ')}", style="yellow")
+        words = fmt.throttle_words(frame.get(f"{p}_throttle_reasons"))
+        if words:
+            status.append(f"  throttle: {words}", style="bold yellow")
+        return status
+
+    def _title(self, frame: dict[str, Any]) -> Text:
+        p = self.device.prefix
+        title = Text(self.device.title, style="bold")
+        if self.device.is_gpu:
+            pstate = frame.get(f"{p}_pstate")
+            title.append(f"  P{pstate}" if isinstance(pstate, int) else "  P—")
+            title.append(f"  SM {fmt.num(_value(frame, f'{p}_clock_sm_mhz'), ' MHz')}")
+            title.append(f"  mem {fmt.num(_value(frame, f'{p}_clock_mem_mhz'), ' MHz')}")
+            title.append(f"  fan {fmt.num(_value(frame, f'{p}_fan_pct'), '%')}")
+            if frame.get(f"{p}_util_pct", 0) is None and frame.get(f"{p}_temp_c", 0) is None:
+                title.append("  no reading: GPU lost or stalled", style="bold red")
+        else:
+            title.append(f"  {fmt.num(_value(frame, 'cpu_freq_mhz'), ' MHz')}")
+        return title
+
+    def _full(self, snapshot: Snapshot, view: View, width: int) -> Text:
+        frame = snapshot.frame
+        values = self._lines(frame)
+        spark_w = max(4, width - LABEL_W - VALUE_W - 2)
+        lines = [self._title(frame)]
+        for (label, shown), name, (low, high) in zip(values.items(), self.device.series_names(),
+                                                     self._limits(frame)):
+            line = Text(f"{label:<{LABEL_W}}")
+            style = "red" if label == "RLE" and _value(frame, f"{self.device.prefix}_collapse") == 1 else "green"
+            line.append(sparkline(snapshot.series.get(name, ()), spark_w, low, high, view.ascii_only), style=style)
+            line.append(f" {shown:>{VALUE_W}}")
+            lines.append(line)
+        lines.append(self._status(frame, self._counts(snapshot)))
+        for line in lines:
+            line.truncate(width, overflow="ellipsis")
+        return Text("\n").join(lines)
+
+    def _compact(self, snapshot: Snapshot, view: View, width: int) -> Text:
+        frame = snapshot.frame
+        prefix = self.device.prefix
+        values = self._lines(frame)
+        events, seconds = self._counts(snapshot)
+        tail = Text(f" {values['util']:>4} {values['temp']:>9} {values['power']:>11} "
+                    f"RLE {values['RLE'].split()[0]:>4} C{events}/{seconds:.0f}s")
+        if _value(frame, f"{prefix}_collapse") == 1:
+            tail.append(" ●", style="bold red")
+        words = fmt.throttle_words(frame.get(f"{prefix}_throttle_reasons"))
+        if words:
+            tail.append(f" {words}", style="yellow")
+        row = Text(f"{prefix.upper():<6}", style="bold")
+        spark_w = max(4, min(60, width - 6 - len(tail.plain)))
+        row.append(sparkline(snapshot.series.get(f"{prefix}_util_pct", ()), spark_w, 0, 100, view.ascii_only),
+                   style="green")
+        row.append_text(tail)
+        row.truncate(width, overflow="ellipsis")
+        return row
+
+    def _counts(self, snapshot: Snapshot) -> tuple[int, float]:
+        count = snapshot.collapses.get(self.device.prefix)
+        return (count.events, count.seconds(snapshot.frame.get("elapsed_s") or 0.0)) if count else (0, 0.0)

@@ -1,0 +1,123 @@
+"""Modal screens: write a note, tag the phase, read the keys, look at one device in detail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Static
+
+MODAL_CSS = """
+{name} {{ align: center middle; }}
+{name} > Vertical {{ width: 70; max-width: 95%; height: auto; max-height: 90%;
+                    border: round $accent; background: $surface; padding: 0 1; }}
+"""
+
+
+class NoteScreen(ModalScreen[str | None]):
+    """A one-line note; Enter saves, Escape cancels."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="NoteScreen")
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, stamp: str) -> None:
+        super().__init__()
+        self.stamp = stamp
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Note at {self.stamp[11:19]} UTC (Enter saves, Escape cancels)")
+            yield Input(placeholder="what happened?", id="note-text")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TagScreen(ModalScreen[str | None]):
+    """Pick a recent tag or type a new one; `auto` returns to the heuristic."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="TagScreen")
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, recent: list[str]) -> None:
+        super().__init__()
+        self.recent = recent
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Tag the workload phase (auto returns to the heuristic)")
+            yield Input(placeholder="type a tag, or pick one below", id="tag-text")
+            yield OptionList(*self.recent, id="tag-recent")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(str(event.option.prompt))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = MODAL_CSS.format(name="HelpScreen")
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close")]
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        for key, description in self.keys:
+            table.add_row(f"[bold]{key}[/]", description)
+        with Vertical():
+            yield Label("[bold]rigscope keys[/] (Escape closes; ctrl+p opens the command palette)")
+            yield Static(table)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class DeviceScreen(ModalScreen[None]):
+    """Every current value of one device; left/right switch device."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="DeviceScreen")
+    BINDINGS = [Binding("escape,d,q", "close", "Close"), Binding("left", "step(-1)", "Previous"),
+                Binding("right", "step(1)", "Next")]
+
+    def __init__(self, prefixes: list[str], frame: dict[str, Any], index: int = 0) -> None:
+        super().__init__()
+        self.prefixes, self.frame, self.index = prefixes, frame, index
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(id="device-detail")
+
+    def on_mount(self) -> None:
+        self._fill()
+
+    def _fill(self) -> None:
+        prefix = self.prefixes[self.index]
+        table = Table(title=f"{prefix} ({self.index + 1}/{len(self.prefixes)}, ←/→ to switch)", expand=True)
+        table.add_column("column")
+        table.add_column("value", justify="right")
+        for name, value in self.frame.items():
+            if name.startswith(f"{prefix}_"):
+                shown = "null" if value is None else (f"{value:.4g}" if isinstance(value, float) else str(value))
+                table.add_row(name, shown)
+        self.query_one("#device-detail", Static).update(table)
+
+    def action_step(self, step: int) -> None:
+        self.index = (self.index + step) % len(self.prefixes)
+        self._fill()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,39 @@
+"""What the dashboard needs from whatever feeds it (live monitoring now, a recording in replay)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from tui.bars import SessionLabel
+from tui.devices import Device
+from tui.feed import DashboardFeed
+
+
+class DashboardSource(Protocol):
+    label: SessionLabel
+    devices: list[Device]
+    feed: DashboardFeed
+
+    def now_iso(self) -> str:
+        """The source's clock, for stamping notes and tags when a key is pressed."""
+        ...
+
+    def post(self, kind: str, ts: str, **fields: Any) -> None:
+        """A note or tag into the session (events.jsonl; a tag also steers the workload state)."""
+        ...
+
+    def recording(self) -> dict[str, Any] | None:
+        """session, samples, bytes, flush_age_s, achieved_hz, error; None when not recording."""
+        ...
+
+    def toggle_recording(self) -> str:
+        """Stop recording, or start a new session; returns what happened, in words."""
+        ...
+
+    def notices(self) -> list[str]:
+        """Problems reported since the last call (a lost GPU, a full disk), each once."""
+        ...
+
+    def close(self) -> str:
+        """Stop everything cleanly; returns where the session was saved, in words."""
+        ...
