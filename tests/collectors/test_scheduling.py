@@ -85,18 +85,27 @@ def test_sampler_stamps_frames_and_stops_at_duration():
 def test_full_queue_counts_drops_instead_of_blocking():
     sampler = Sampler([Counting()], hz=10, clock=VirtualClock(), duration_s=5)
     frames = sampler.subscribe(maxsize=10)
-    def drain() -> None:
-        while frames.get(timeout=5) not in (END, None):
-            pass
-
-    closer = threading.Thread(target=drain, daemon=True)
-    sampler_thread = threading.Thread(target=sampler.run_inline)
-    sampler_thread.start()
-    sampler_thread.join(timeout=0.5)  # sampling finished on its own; only the END hand-off may wait
-    closer.start()
-    sampler_thread.join(timeout=5)
+    sampler.run_inline()  # nobody reads: the sampler must still finish, and say what it dropped
     assert sampler.stats.samples == 50
-    assert frames.dropped == 40
+    assert frames.dropped == 41  # 40 that did not fit, and the oldest, to make room for END
+    received = [frames.get(timeout=0) for _ in range(10)]
+    assert received[-1] is END and all(b.frame is not None for b in received[:-1])
+
+
+def test_lossless_queue_waits_for_its_consumer():
+    sampler = Sampler([Counting()], hz=10, clock=VirtualClock(), duration_s=5)
+    frames = sampler.subscribe(maxsize=2, lossless=True)
+    got = []
+
+    def drain() -> None:
+        while (batch := frames.get(timeout=5)) not in (END, None):
+            got.append(batch)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    sampler.run_inline()
+    reader.join(timeout=10)
+    assert len(got) == 50 and frames.dropped == 0
 
 
 class Hanging(Collector):
