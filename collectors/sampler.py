@@ -54,7 +54,10 @@ class FrameQueue:
             self.dropped += 1
 
     def close(self) -> None:
-        """Hand over END without blocking: when full, the oldest batch makes room (and counts as dropped)."""
+        """Hand over END; a lossy queue never blocks: when full, the oldest batch makes room (a drop)."""
+        if self.lossless:
+            self._queue.put(END)
+            return
         while True:
             try:
                 self._queue.put_nowait(END)
