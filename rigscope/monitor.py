@@ -80,7 +80,10 @@ def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
     collectors.append(SelfUsageCollector())
     sources = Sources(collectors, [], host_info(), [])
     if config.mode != "cpu":
-        gpu, reason = open_gpu_collector(backend=nvml_backend, gpus_flag=config.gpus, environ=os.environ)
+        try:
+            gpu, reason = open_gpu_collector(backend=nvml_backend, gpus_flag=config.gpus, environ=os.environ)
+        except ValueError as error:  # --gpus names a GPU this machine does not have
+            raise InputError(str(error)) from None
         if gpu is None:
             if config.mode == "gpu":
                 raise InputError(f"--mode gpu: {reason}")
