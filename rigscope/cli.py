@@ -20,6 +20,7 @@ EXAMPLES = {
     "tag": "example: rigscope tag eval    (rigscope tag auto returns to the heuristic)",
     "repair": "example: rigscope repair latest",
     "analyze": "example: rigscope analyze latest --out derived.parquet",
+    "replay": "example: rigscope replay latest --speed 60 --at +10m     (no SESSION: pick from a list)",
 }
 
 
@@ -108,6 +109,14 @@ def build_parser() -> Parser:
     analyze.add_argument("--out", required=True, help="output file, .csv or .parquet")
     analyze.add_argument("--events", help="events JSONL file with tags (default: the session's events.jsonl)")
     _add_session_dir(analyze)
+    replay = commands.add_parser("replay", help="play a recorded session in the dashboard", epilog=EXAMPLES["replay"])
+    replay.add_argument("session", nargs="?", help="session id, prefix, path or latest (default: pick from a list)")
+    _add_session_dir(replay)
+    replay.add_argument("--speed", type=options.replay_speed, default=1.0,
+                        help="x0.25 to x1000, or max (default 1)")
+    replay.add_argument("--at", help="start at HH:MM:SS (UTC), +15m from the start, or seconds")
+    replay.add_argument("--fps", type=options.fps, default=4.0, help="screen redraws per second (default 4)")
+    replay.add_argument("--ascii", action="store_true", help="ASCII sparklines")
     return parser
 
 
@@ -121,6 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rigscope.dashboard_command import run_dashboard
 
             return run_dashboard(args)
+        if args.command == "replay":
+            from rigscope.replay_command import run_replay
+
+            return run_replay(args)
         if args.command == "record":
             from rigscope.record_command import run_record
 

@@ -5,22 +5,18 @@ from __future__ import annotations
 import argparse
 import re
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+from collectors.timeutil import parse_duration
 
 MIN_HZ, MAX_HZ = 0.1, 100.0
 
 
 def duration(text: str) -> float:
     """`30s`, `10m`, `2h`, `1h30m`, or plain seconds."""
-    value = text.strip().lower()
-    position, total = 0, 0.0
-    for match in _DURATION.finditer(value):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        position = match.end()
-    if not value or position != len(value) or total <= 0:
+    try:
+        total = parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if total <= 0:
         raise argparse.ArgumentTypeError(f"invalid duration '{text}' (use e.g. 30s, 10m, 2h)")
     return total
 
@@ -66,4 +62,14 @@ def fps(text: str) -> float:
     value = positive(text)
     if not 0.2 <= value <= 30:
         raise argparse.ArgumentTypeError(f"--fps {text} is out of range (0.2 to 30)")
+    return value
+
+
+REPLAY_SPEEDS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1000.0)
+
+
+def replay_speed(text: str) -> float | None:
+    value = speed(text.lstrip("xX"))
+    if value is not None and value not in REPLAY_SPEEDS:
+        raise argparse.ArgumentTypeError(f"--speed {text}: use one of {', '.join(f'{s:g}' for s in REPLAY_SPEEDS)} or max")
     return value

@@ -81,20 +81,31 @@ class CollapseCount:
 
 
 class DashboardFeed:
-    def __init__(self, frames: FrameQueue, columns: Sequence[str], hz: float,
+    """Live: a thread drains `frames`.  Replay: no queue; the player calls `add` and `reset` itself."""
+
+    def __init__(self, frames: FrameQueue | None, columns: Sequence[str], hz: float,
                  raw_seconds: float = 120.0, long_seconds: int = 3600, max_events: int = 500) -> None:
         self.hz = hz
         self._frames = frames
-        raw_len = max(2, int(raw_seconds * hz))
-        self._rings = {name: SeriesRing(raw_len, long_seconds) for name in columns}
-        self._events: deque[dict[str, Any]] = deque(maxlen=max_events)
-        self._states: deque[tuple[float, str]] = deque(maxlen=200)
-        self._frame: dict[str, Any] = {}
-        self._collapses: dict[str, CollapseCount] = {}
+        self._columns = list(columns)
+        self._raw_len = max(2, int(raw_seconds * hz))
+        self._long_seconds = long_seconds
+        self._max_events = max_events
         self._lock = threading.Lock()
         self.version = 0
         self.ended = False
+        self.reset()
         self._thread = threading.Thread(target=self._run, name="rigscope-feed", daemon=True)
+
+    def reset(self) -> None:
+        """Forget everything shown (replay seeks); the version still moves forward."""
+        with self._lock:
+            self._rings = {name: SeriesRing(self._raw_len, self._long_seconds) for name in self._columns}
+            self._events: deque[dict[str, Any]] = deque(maxlen=self._max_events)
+            self._states: deque[tuple[float, str]] = deque(maxlen=200)
+            self._frame: dict[str, Any] = {}
+            self._collapses: dict[str, CollapseCount] = {}
+            self.version += 1
 
     def start(self) -> None:
         self._thread.start()
@@ -106,6 +117,7 @@ class DashboardFeed:
     def _run(self) -> None:
         while True:
             source = self._frames
+            assert source is not None
             batch = source.get(timeout=0.5)
             if batch is END and source is not self._frames:
                 continue

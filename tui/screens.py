@@ -121,3 +121,21 @@ class DeviceScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class GotoScreen(ModalScreen[str | None]):
+    """Where to go in a replay: `HH:MM:SS`, `+15m`, `-30s`."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="GotoScreen")
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Go to: HH:MM:SS (UTC), +15m or -30s from here, or seconds from the start")
+            yield Input(placeholder="+5m", id="goto-text")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,60 @@
+"""`rigscope replay`: the dashboard on a recorded session, or a picker to choose one."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from recordings.catalog import catalog
+from recordings.errors import InputError
+from recordings.session import resolve_session, sessions_dir
+from rigscope.dashboard_command import check_terminal
+
+
+def start_offset(at: str | None, reader: object) -> float | None:
+    """--at as seconds from the session start (None: the start)."""
+    if not at:
+        return None
+    from collectors.timeutil import iso_from_us
+    from tui.replay_app import parse_goto
+
+    try:
+        kind, value = parse_goto(at.lstrip("+") if at.startswith("+") else at, 0.0,
+                                 iso_from_us(reader.ts_us[0]))  # type: ignore[attr-defined]
+    except ValueError as error:
+        raise InputError(f"--at {at}: {error}") from None
+    if kind == "ts":
+        return reader.elapsed[reader.index_at_ts(int(value))]  # type: ignore[attr-defined]
+    return reader.elapsed[0] + value  # type: ignore[attr-defined]
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    check_terminal()
+    root = sessions_dir(args.dir)
+    if args.session:
+        session = resolve_session(args.session, root)
+    else:
+        from tui.picker import PickerApp
+
+        rows = catalog(root)
+        if not rows:
+            raise InputError(f"no sessions in {root}")
+        chosen = PickerApp(rows).run()
+        if not chosen:
+            return 0
+        session = Path(chosen)
+    from recordings.replay import ReplayReader
+    from rigscope.replay_source import ReplaySource
+    from tui.replay_app import ReplayApp
+
+    probe = ReplayReader(session)
+    source = ReplaySource(session, speed=args.speed, at_s=start_offset(args.at, probe))
+    app = ReplayApp(source, fps=args.fps, ascii_only=args.ascii)
+    try:
+        message = app.run()
+    finally:
+        source.close()
+    if message:
+        print(message, file=sys.stderr)
+    return 0

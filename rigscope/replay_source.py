@@ -1,0 +1,168 @@
+"""The dashboard's replay source: plays a recorded session into the same feed the live screen reads.
+
+A player thread moves the position at the chosen speed and reads rows from
+disk as it goes; seeks are requested by the UI and carried out by that thread
+(the UI never waits on the disk).  After a seek the feed is refilled with the
+window before the new position, and the events up to it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from collectors.timeutil import iso_from_us, us_from_iso
+from recordings.events import EVENTS, append_event
+from recordings.replay import ReplayReader
+from tui.bars import SessionLabel
+from tui.devices import Device
+from tui.feed import DashboardFeed
+
+SPEEDS: tuple[float | None, ...] = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1000.0, None)  # None: max
+TICK_S = 0.05
+MAX_ROWS_PER_TICK = 2000  # at high speed only the last rows of a step reach the sparklines
+
+
+def speed_label(speed: float | None) -> str:
+    return "max" if speed is None else f"x{speed:g}"
+
+
+class ReplaySource:
+    def __init__(self, session: Path, speed: float | None = 1.0, at_s: float | None = None) -> None:
+        self.reader = ReplayReader(session)
+        meta = self.reader.meta
+        host = meta.get("host") or {}
+        self.label = SessionLabel(str(host.get("hostname", "?")), str(host.get("hardware_tier", "")),
+                                  session.name, "REPLAY")
+        self.devices = [Device("cpu", f"CPU {host.get('cpu_model') or ''}".strip())] + [
+            Device(f"gpu{g['index']}", f"GPU{g['index']} {(g.get('name') or '').replace('NVIDIA ', '')}".strip())
+            for g in meta.get("gpus") or []]
+        hz = float((meta.get("monitoring") or {}).get("sample_hz") or 10.0)
+        names = [name for device in self.devices for name in device.series_names()]
+        self.feed = DashboardFeed(None, names, hz)
+        self._event_us = [_event_us(e) for e in self.reader.events]
+        self.speed_index = SPEEDS.index(speed) if speed in SPEEDS else SPEEDS.index(1.0)
+        self.position = 0
+        self.playing = True
+        self._requested: int | None = self.reader.index_at(at_s) if at_s is not None else 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._added: list[dict[str, Any]] = []  # events written during this replay, shown at once
+        self._thread = threading.Thread(target=self._play, name="rigscope-replay", daemon=True)
+        self._thread.start()
+
+    # -- what the dashboard asks ------------------------------------------
+    @property
+    def speed(self) -> float | None:
+        return SPEEDS[self.speed_index]
+
+    def now_iso(self) -> str:
+        return iso_from_us(self.reader.ts_us[self.position])
+
+    def post(self, kind: str, ts: str, **fields: Any) -> None:
+        """A note written while replaying goes into the session's events.jsonl, at the replay time."""
+        event = {"ts": ts, "kind": kind, **fields}
+        if kind == "note":
+            event["source"] = "replay"
+        append_event(self.reader.session / EVENTS, event)
+        self.feed.add(None, [event])
+
+    def recording(self) -> None:
+        return None
+
+    def toggle_recording(self) -> str:
+        return "replay does not record"
+
+    def notices(self) -> list[str]:
+        return []
+
+    def close(self) -> str:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        return f"rigscope: replayed {self.reader.session}"
+
+    # -- controls (UI thread) ---------------------------------------------
+    def toggle_play(self) -> None:
+        self.playing = not self.playing
+
+    def change_speed(self, step: int) -> None:
+        self.speed_index = max(0, min(len(SPEEDS) - 1, self.speed_index + step))
+
+    def seek_index(self, index: int) -> None:
+        with self._lock:
+            self._requested = max(0, min(len(self.reader) - 1, index))
+
+    def seek_elapsed(self, elapsed_s: float) -> None:
+        self.seek_index(self.reader.index_at(elapsed_s))
+
+    def step(self, rows: int) -> None:
+        self.playing = False
+        self.seek_index(self._target() + rows)
+
+    def step_seconds(self, seconds: float) -> None:
+        self.seek_elapsed(self.reader.elapsed[self._target()] + seconds)
+
+    def _target(self) -> int:
+        with self._lock:
+            return self._requested if self._requested is not None else self.position
+
+    def jump(self, kinds: tuple[str, ...], forward: bool) -> bool:
+        """To the next (or previous) event of these kinds; False when there is none."""
+        here = self.reader.ts_us[self._target()]
+        candidates = [us for us, e in zip(self._event_us, self.reader.events) if e.get("kind") in kinds]
+        chosen = min((u for u in candidates if u > here), default=None) if forward else \
+            max((u for u in candidates if u < here), default=None)
+        if chosen is None:
+            return False
+        self.seek_index(self.reader.index_at_ts(chosen))
+        return True
+
+    # -- the player thread --------------------------------------------------
+    def _play(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(TICK_S):
+            now = time.monotonic()
+            dt, last = now - last, now
+            with self._lock:
+                requested, self._requested = self._requested, None
+            if requested is not None:
+                self._seek(requested)
+            elif self.playing and self.position < len(self.reader) - 1:
+                self._advance(dt)
+            elif self.playing:
+                self.playing = False
+
+    def _seek(self, index: int) -> None:
+        window = int(self.feed.hz * 120)
+        rows = self.reader.rows(index - window + 1, index + 1)
+        self.feed.reset()
+        ts = self.reader.ts_us[index]
+        self.feed.add(None, [e for e, us in zip(self.reader.events, self._event_us) if us <= ts])
+        for row in rows:
+            self.feed.add(row)
+        self.position = index
+
+    def _advance(self, dt: float) -> None:
+        speed = self.speed
+        if speed is None:
+            stop = min(len(self.reader), self.position + 1 + MAX_ROWS_PER_TICK)
+        else:
+            target = self.reader.elapsed[self.position] + dt * speed
+            stop = self.reader.index_at(target) + 1
+        if stop <= self.position + 1:
+            return
+        first = max(self.position + 1, stop - MAX_ROWS_PER_TICK)
+        low_us, high_us = self.reader.ts_us[self.position], self.reader.ts_us[stop - 1]
+        self.feed.add(None, [e for e, us in zip(self.reader.events, self._event_us) if low_us < us <= high_us])
+        for row in self.reader.rows(first, stop):
+            self.feed.add(row)
+        self.position = stop - 1
+
+
+def _event_us(event: dict[str, Any]) -> int:
+    try:
+        return us_from_iso(event["ts"])
+    except (KeyError, TypeError, ValueError):
+        return 0
