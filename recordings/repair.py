@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collectors.timeutil import iso_from_us
+import polars as pl
+
+from collectors.timeutil import iso_from_us, us_from_iso
 from recordings import segments
 from recordings.errors import InputError
 from recordings.events import EVENTS, read_events
@@ -40,18 +42,18 @@ def repair_session(session: Path) -> str:
     _cut_torn_csv_line(session / SAMPLES_CSV)
     meta["status"] = "interrupted"
     meta["total_samples"] = samples
-    meta["summary"] = _recompute_summary(session)
-    table_ts = read_samples(session).get_column("ts")
+    table = read_samples(session)
+    meta["summary"] = _recompute_summary(session, table)
     if samples:
-        meta["session_end"] = iso_from_us(int(table_ts.dt.epoch("us").max()))
+        meta["session_end"] = iso_from_us(int(table.get_column("ts").dt.epoch("us").max()))
     write_json_atomic(session / META, meta)
     return f"repaired: {samples} samples, status interrupted"
 
 
-def _recompute_summary(session: Path) -> dict:
-    from collectors.timeutil import us_from_iso
+def _recompute_summary(session: Path, table: pl.DataFrame) -> dict:
+    """The summary the recorder would have written, from the samples and the session's tags."""
     from recordings.analyze import analyze_frame
 
     tags = [(us_from_iso(e["ts"]), str(e["state"])) for e in read_events(session / EVENTS) if e["kind"] == "tag"]
-    _, summary, _ = analyze_frame(read_samples(session), tags)
+    _, summary, _ = analyze_frame(table, tags)
     return summary
