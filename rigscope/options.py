@@ -21,21 +21,22 @@ def duration(text: str) -> float:
     return total
 
 
-def hz(text: str) -> float:
+def _number(text: str, invalid: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid rate '{text}' (a number of samples per second)") from None
+        raise argparse.ArgumentTypeError(invalid) from None
+
+
+def hz(text: str) -> float:
+    value = _number(text, f"invalid rate '{text}' (a number of samples per second)")
     if not MIN_HZ <= value <= MAX_HZ:
         raise argparse.ArgumentTypeError(f"rate {text} Hz is out of range ({MIN_HZ:g} to {MAX_HZ:g})")
     return value
 
 
 def positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number '{text}'") from None
+    value = _number(text, f"invalid number '{text}'")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} must be greater than 0")
     return value
