@@ -1,0 +1,108 @@
+"""The session picker of `rigscope replay` (no SESSION): the catalog, filtering as you type, Enter opens."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from recordings.catalog import catalog
+from tests.replay.conftest import run, type_text
+from tui.picker import COLUMNS, PickerApp
+
+SESSIONS = (("20260101-000000-alpha", "alpha-box"), ("20260102-000000-beta", "beta-box"),
+            ("20260103-000000-gamma", "gamma-box"))
+BROKEN = "20260104-000000-broken"
+
+
+def make_root(recorded, root):
+    for name, host in SESSIONS:
+        target = root / name
+        shutil.copytree(recorded, target)
+        meta = json.loads((target / "meta.json").read_text())
+        meta["session_id"] = name
+        meta["host"]["hostname"] = host
+        (target / "meta.json").write_text(json.dumps(meta))
+    (root / BROKEN).mkdir()
+    (root / BROKEN / "meta.json").write_text('{"session_id": "x", garbage')
+    return root
+
+
+def test_catalog_lists_sessions_newest_first_and_a_corrupt_one(recorded, tmp_path):
+    root = make_root(recorded, tmp_path / "sessions")
+    rows = catalog(root)
+    assert [r["id"] for r in rows] == [BROKEN, *(name for name, _ in reversed(SESSIONS))]
+    broken = rows[0]
+    assert broken["status"] == "corrupt" and "meta.json" in broken["error"] and broken["path"] == str(root / BROKEN)
+    for row, (name, host) in zip(rows[1:], reversed(SESSIONS)):
+        assert row["status"] == "complete" and row["host"] == host and row["path"] == str(root / name)
+        assert row["samples"] == 960 and row["collapses"] == 2 and row["tier"] == "nvidia_h100"
+        assert row["duration_s"] == 479.5
+    assert catalog(tmp_path / "nowhere") == []
+
+
+def test_typing_filters_the_table_and_enter_opens_the_match(recorded, tmp_path):
+    root = make_root(recorded, tmp_path / "sessions")
+    app = PickerApp(catalog(root))
+
+    async def body():
+        async with app.run_test(size=(160, 30)) as pilot:
+            table = app.query_one("#sessions")
+            assert table.row_count == 4 and [str(c.label) for c in table.columns.values()] == list(COLUMNS)
+            assert app.focused is app.query_one("#filter")
+            await type_text(pilot, "box")
+            assert table.row_count == 3 and all("box" in r["host"] for r in app.shown)
+            await type_text(pilot, " BETA")  # every word, any case
+            assert table.row_count == 1 and app.shown[0]["id"] == "20260102-000000-beta"
+            assert table.get_row_at(0)[1] == "20260102-000000-beta"
+            await pilot.press("enter")
+        assert app.return_value == str(root / "20260102-000000-beta")
+    run(body)
+
+
+def test_arrows_choose_among_the_matches(recorded, tmp_path):
+    root = make_root(recorded, tmp_path / "sessions")
+    app = PickerApp(catalog(root))
+
+    async def body():
+        async with app.run_test(size=(160, 30)) as pilot:
+            table = app.query_one("#sessions")
+            await type_text(pilot, "box")
+            assert [r["host"] for r in app.shown] == ["gamma-box", "beta-box", "alpha-box"]
+            for _ in range(5):
+                if table.cursor_row == 2:
+                    break
+                await pilot.press("down")
+            assert table.cursor_row == 2
+            await pilot.press("enter")
+        assert app.return_value == str(root / "20260101-000000-alpha")
+    run(body)
+
+
+def test_no_match_and_a_corrupt_session_do_not_open(recorded, tmp_path):
+    root = make_root(recorded, tmp_path / "sessions")
+    app = PickerApp(catalog(root))
+    seen = []
+    notify = app.notify
+    app.notify = lambda message, *a, **k: (seen.append((str(message), k.get("severity"))), notify(message, *a, **k))
+
+    async def body():
+        async with app.run_test(size=(160, 30)) as pilot:
+            table = app.query_one("#sessions")
+            await type_text(pilot, "nothing like this")
+            assert table.row_count == 0
+            await pilot.press("enter")
+            await pilot.pause()
+            assert seen[-1] == ("no session matches", "warning") and app.is_running
+            filter_input = app.query_one("#filter")
+            filter_input.value = ""
+            await pilot.pause()
+            assert table.row_count == 4
+            await type_text(pilot, "corrupt")
+            assert table.row_count == 1 and app.shown[0]["id"] == BROKEN
+            assert table.get_row_at(0)[-1] == "corrupt"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert seen[-1][1] == "error" and "meta.json" in seen[-1][0] and app.is_running
+            await pilot.press("escape")
+        assert app.return_value is None
+    run(body)
