@@ -7,6 +7,7 @@ import time
 from collections import deque
 from typing import Any
 
+from collectors.clock import VirtualClock
 from collectors.timeutil import iso_from_us
 from rigscope.monitor import Monitor, MonitorConfig
 from tui.bars import SessionLabel
@@ -40,7 +41,9 @@ class LiveSource:
 
     @staticmethod
     def _subscribe(monitor: Monitor) -> Any:
-        return monitor.sampler.subscribe(maxsize=max(100, int(monitor.config.hz * 10)))
+        # In virtual time the sampler outruns any reader: the screen must still see every frame and event.
+        virtual = isinstance(monitor.clock, VirtualClock)
+        return monitor.sampler.subscribe(maxsize=max(100, int(monitor.config.hz * 10)), lossless=virtual)
 
     @property
     def label(self) -> SessionLabel:

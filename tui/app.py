@@ -17,12 +17,12 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
+from tui.devices import FULL_LINES as FULL_PANEL_LINES
 from tui.devices import DevicePanel, View
 from tui.screens import DeviceScreen, HelpScreen, NoteScreen, TagScreen
 from tui.source import DashboardSource
 
 WINDOWS_S = (30.0, 120.0, 600.0, 3600.0)
-FULL_PANEL_LINES = 7
 MIN_PANEL_WIDTH = 56
 DEFAULT_PRESETS: dict[str, tuple[str, str]] = {
     "1": ("tag", "data_prep"), "2": ("tag", "train"), "3": ("tag", "eval"), "4": ("tag", "checkpoint"),
@@ -31,12 +31,22 @@ DEFAULT_PRESETS: dict[str, tuple[str, str]] = {
 }
 
 
+KEY_NAMES = {"question_mark": "?", "plus": "+", "equals_sign": "=", "minus": "-",
+             "left_square_bracket": "[", "right_square_bracket": "]", "left_curly_bracket": "{",
+             "right_curly_bracket": "}"}
+
+
+def key_names(keys: str) -> str:
+    """`plus,equals_sign` -> `+ / =`, as a person types them."""
+    return " / ".join(KEY_NAMES.get(key, key) for key in keys.split(","))
+
+
 class RigscopeApp(App[str]):
     TITLE = "rigscope"
     CSS = """
     Screen { layout: vertical; }
     #main { height: 1fr; }
-    #devices { width: 1fr; height: 1fr; layout: grid; grid-size: 1; grid-rows: auto; }
+    #devices { width: 1fr; height: 1fr; layout: grid; grid-size: 1; grid-rows: 7; }
     #events { width: 46; border-left: vkey $panel; }
     #main.narrow { layout: vertical; }
     #main.narrow #events { width: 1fr; height: 6; border-left: none; border-top: hkey $panel; }
@@ -86,22 +96,27 @@ class RigscopeApp(App[str]):
         self._layout_for(self.size.width, self.size.height)
         self.set_interval(1.0 / self.fps, self.redraw)
         self.redraw()
+        self.call_after_refresh(self.redraw, True)  # again once the panels know their width
 
     def on_resize(self, event: Any) -> None:
         self._layout_for(event.size.width, event.size.height)
-        self.redraw(force=True)
+        self.call_after_refresh(self.redraw, True)
 
     def _layout_for(self, width: int, height: int) -> None:
         """Full panels in one or two columns when they fit, else one row per device."""
         narrow = width < 120
         self.query_one("#main").set_class(narrow, "narrow")
-        available = height - 4 - (6 if narrow else 0)
+        events_rows = (6 if height >= 30 else 3) if narrow else 0
+        if narrow:
+            self.query_one("#events").styles.height = events_rows
+        available = height - 4 - events_rows
         panels_width = width - (0 if narrow else 47)
         count = len(self.source.devices)
         columns = 1 if count * FULL_PANEL_LINES <= available or panels_width < 2 * MIN_PANEL_WIDTH else 2
         self.compact = -(-count // columns) * FULL_PANEL_LINES > available
         devices = self.query_one("#devices")
         devices.styles.grid_size_columns = 1 if self.compact else columns
+        devices.styles.grid_rows = "1" if self.compact else str(FULL_PANEL_LINES)
 
     @property
     def window_s(self) -> float:
@@ -183,9 +198,14 @@ class RigscopeApp(App[str]):
         self.push_screen(DeviceScreen(prefixes, self.source.feed.snapshot(0, ()).frame, focused))
 
     def action_help(self) -> None:
-        keys = [(b.key.replace("question_mark", "?").replace("plus,equals_sign", "+")
-                 .replace("space", "space"), b.description) for b in self.BINDINGS if b.show]
-        keys[2:3] = [("1-9", "presets: " + ", ".join(f"{k} {v}" for k, (_, v) in sorted(self.presets.items())))]
+        keys: list[tuple[str, str]] = []
+        for binding in self.BINDINGS:
+            if binding.action.startswith("preset"):
+                if binding.key == "1":
+                    presets = ", ".join(f"{k} {v}" for k, (_, v) in sorted(self.presets.items()))
+                    keys.append(("1-9", f"presets: {presets}"))
+            elif not binding.key.startswith("ctrl+c"):
+                keys.append((key_names(binding.key), binding.description))
         self.push_screen(HelpScreen(keys))
 
     async def action_quit(self) -> None:

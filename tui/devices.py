@@ -18,6 +18,7 @@ from tui.feed import Snapshot
 from tui.sparkline import sparkline
 
 LABEL_W = 6
+FULL_LINES = 7  # title, five sparklines, status
 WARM_UP_S = 60.0
 VALUE_W = 18
 
@@ -54,10 +55,11 @@ def _against(value: Any, limit: Any, unit: str) -> str:
     return f"{text}/{fmt.num(limit, unit, 0)}" if limit is not None else fmt.num(value, unit, 0)
 
 
-class DevicePanel(Widget):
+class DevicePanel(Widget, can_focus=True):
     DEFAULT_CSS = """
-    DevicePanel { height: auto; padding: 0 1; }
+    DevicePanel { height: 7; padding: 0 1; }
     DevicePanel.collapse { border-left: thick $error; }
+    DevicePanel:focus { background: $boost; }
     """
 
     def __init__(self, device: Device, **kwargs: Any) -> None:
@@ -74,10 +76,13 @@ class DevicePanel(Widget):
         self._key = key
         self._text = self._compact(snapshot, view, width) if view.compact else self._full(snapshot, view, width)
         self.set_class(_value(snapshot.frame, f"{self.device.prefix}_collapse") == 1, "collapse")
-        self.styles.height = 1 if view.compact else len(self._text.split())
+        self.styles.height = 1 if view.compact else FULL_LINES
         self.refresh()
 
     def render(self) -> Text:
+        # Never wrap: a line drawn for another width is cropped, so a panel keeps its height.
+        self._text.no_wrap = True
+        self._text.overflow = "crop"
         return self._text
 
     # -- content -----------------------------------------------------------

@@ -73,10 +73,6 @@ def test_eight_gpus_at_160x50_full_panels_all_visible_after_a_relayout(tmp_path)
     _layout(tmp_path, 8, (160, 50), check, resize_first=True)
 
 
-@pytest.mark.xfail(strict=True, reason="app bug: the grid rows keep the height of panel text drawn for a width "
-                   "the panel does not have (on_mount redraws before layout, at 78 cells; on_resize before the new "
-                   "layout, at the old width); the wrapped text spaces the rows (13 rows per 7-line panel in two "
-                   "columns, 3-4 per compact row at 40 columns), so panels start or end up off-screen")
 @pytest.mark.parametrize(("gpus", "size", "resized"), [(8, (160, 50), None), (1, (40, 12), None),
                                                        (2, (100, 30), (40, 12))],
                          ids=["8gpus-160x50", "1gpu-40x12", "2gpus-100x30-to-40x12"])
