@@ -50,7 +50,7 @@ def read_events(path: Path, warn: bool = True) -> list[dict[str, Any]]:
             event = json.loads(line)
         except ValueError:
             event = None
-        if isinstance(event, dict) and "kind" in event and "ts" in event:
+        if isinstance(event, dict) and isinstance(event.get("kind"), str) and isinstance(event.get("ts"), str):
             events.append(event)
         elif warn:
             print(f"rigscope: warning: {path}:{number}: skipped an invalid event line", file=sys.stderr)

@@ -8,12 +8,14 @@ window before the new position, and the events up to it.
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from collectors.timeutil import iso_from_us, us_from_iso
+from recordings.errors import InputError
 from recordings.events import EVENTS, append_event
 from recordings.replay import ReplayReader
 from tui.bars import SessionLabel
@@ -46,10 +48,12 @@ class ReplaySource:
         self.speed_index = SPEEDS.index(speed) if speed in SPEEDS else SPEEDS.index(1.0)
         self.position = 0
         self.playing = True
+        self._play_at = self.reader.elapsed[0]  # session time the player has reached, between rows too
         self._requested: int | None = self.reader.index_at(at_s) if at_s is not None else 0
         self._lock = threading.Lock()
+        self._wake = threading.Event()
         self._stop = threading.Event()
-        self._added: list[dict[str, Any]] = []  # events written during this replay, shown at once
+        self._errors: list[str] = []
         self._thread = threading.Thread(target=self._play, name="rigscope-replay", daemon=True)
         self._thread.start()
 
@@ -67,6 +71,10 @@ class ReplaySource:
         if kind == "note":
             event["source"] = "replay"
         append_event(self.reader.session / EVENTS, event)
+        with self._lock:  # from now on it is part of the session: seeks, jumps and the timeline see it
+            at = bisect.bisect_right(self._event_us, _event_us(event))
+            self._event_us.insert(at, _event_us(event))
+            self.reader.events.insert(at, event)
         self.feed.add(None, [event])
 
     def recording(self) -> None:
@@ -76,10 +84,12 @@ class ReplaySource:
         return "replay does not record"
 
     def notices(self) -> list[str]:
-        return []
+        errors, self._errors = self._errors, []
+        return errors
 
     def close(self) -> str:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=2)
         return f"rigscope: replayed {self.reader.session}"
 
@@ -93,6 +103,7 @@ class ReplaySource:
     def seek_index(self, index: int) -> None:
         with self._lock:
             self._requested = max(0, min(len(self.reader) - 1, index))
+        self._wake.set()
 
     def seek_elapsed(self, elapsed_s: float) -> None:
         self.seek_index(self.reader.index_at(elapsed_s))
@@ -109,29 +120,41 @@ class ReplaySource:
             return self._requested if self._requested is not None else self.position
 
     def jump(self, kinds: tuple[str, ...], forward: bool) -> bool:
-        """To the next (or previous) event of these kinds; False when there is none."""
-        here = self.reader.ts_us[self._target()]
-        candidates = [us for us, e in zip(self._event_us, self.reader.events) if e.get("kind") in kinds]
-        chosen = min((u for u in candidates if u > here), default=None) if forward else \
-            max((u for u in candidates if u < here), default=None)
+        """To the row of the next (or previous) event of these kinds; False when there is none.
+
+        An event shows at the first row at or after its time, so events between two rows are
+        reached too, and a second jump moves past the one the position is on.
+        """
+        here = self._target()
+        with self._lock:
+            rows = [self.reader.index_from_ts(us) for us, e in zip(self._event_us, self.reader.events)
+                    if e.get("kind") in kinds]
+        chosen = min((r for r in rows if r > here), default=None) if forward else \
+            max((r for r in rows if r < here), default=None)
         if chosen is None:
             return False
-        self.seek_index(self.reader.index_at_ts(chosen))
+        self.seek_index(chosen)
         return True
 
     # -- the player thread --------------------------------------------------
     def _play(self) -> None:
         last = time.monotonic()
-        while not self._stop.wait(TICK_S):
+        while not self._stop.is_set():
+            self._wake.wait(TICK_S)  # a seek wakes it at once
+            self._wake.clear()
             now = time.monotonic()
             dt, last = now - last, now
             with self._lock:
                 requested, self._requested = self._requested, None
-            if requested is not None:
-                self._seek(requested)
-            elif self.playing and self.position < len(self.reader) - 1:
-                self._advance(dt)
-            elif self.playing:
+            try:
+                if requested is not None:
+                    self._seek(requested)
+                elif self.playing and self.position < len(self.reader) - 1:
+                    self._advance(dt)
+                elif self.playing:
+                    self.playing = False
+            except InputError as error:  # a damaged file: say so on screen, stay up, stop playing
+                self._errors.append(str(error))
                 self.playing = False
 
     def _seek(self, index: int) -> None:
@@ -139,23 +162,29 @@ class ReplaySource:
         rows = self.reader.rows(index - window + 1, index + 1)
         self.feed.reset()
         ts = self.reader.ts_us[index]
-        self.feed.add(None, [e for e, us in zip(self.reader.events, self._event_us) if us <= ts])
+        with self._lock:
+            events = [e for e, us in zip(self.reader.events, self._event_us) if us <= ts]
+        self.feed.add(None, events)
         for row in rows:
             self.feed.add(row)
         self.position = index
+        self._play_at = self.reader.elapsed[index]
 
     def _advance(self, dt: float) -> None:
         speed = self.speed
         if speed is None:
             stop = min(len(self.reader), self.position + 1 + MAX_ROWS_PER_TICK)
+            self._play_at = self.reader.elapsed[stop - 1]
         else:
-            target = self.reader.elapsed[self.position] + dt * speed
-            stop = self.reader.index_at(target) + 1
+            self._play_at += dt * speed  # keeps the part of a step shorter than a sample
+            stop = self.reader.index_at(self._play_at) + 1
         if stop <= self.position + 1:
             return
         first = max(self.position + 1, stop - MAX_ROWS_PER_TICK)
         low_us, high_us = self.reader.ts_us[self.position], self.reader.ts_us[stop - 1]
-        self.feed.add(None, [e for e, us in zip(self.reader.events, self._event_us) if low_us < us <= high_us])
+        with self._lock:
+            events = [e for e, us in zip(self.reader.events, self._event_us) if low_us < us <= high_us]
+        self.feed.add(None, events)
         for row in self.reader.rows(first, stop):
             self.feed.add(row)
         self.position = stop - 1
@@ -164,5 +193,5 @@ class ReplaySource:
 def _event_us(event: dict[str, Any]) -> int:
     try:
         return us_from_iso(event["ts"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         return 0

@@ -57,7 +57,10 @@ class Timeline(TextBar):
         here = min(width - 1, int((reader.elapsed[player.position] - start) / span * width))
         text = Text()
         for cell, (mark, style) in enumerate(zip(marks, styles)):
-            text.append("▲" if cell == here else mark, style="bold reverse" if cell == here else style)
+            if cell == here:  # the position: reversed, keeping a marker that stands there
+                text.append("▲" if mark == " " else mark, style="bold reverse")
+            else:
+                text.append(mark, style=style)
         text.append("\n")
         for cell in range(width):
             state = reader.states[reader.index_at(start + span * (cell + 0.5) / width)] or "idle"

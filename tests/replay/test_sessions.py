@@ -141,9 +141,6 @@ def test_an_unreadable_parquet_file_is_a_clear_error_and_nothing_is_modified(ses
     assert tree_hashes(session) == before
 
 
-@pytest.mark.xfail(strict=True, reason="app bug: ReplayReader reads only elapsed_s/ts/workload_state at open; "
-                   "a damaged page of another column raises a raw polars ComputeError in the player thread, "
-                   "which dies with a traceback: the dashboard stays empty, no error is shown")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_damaged_data_column_is_reported_not_swallowed(session):
     pq = pytest.importorskip("pyarrow.parquet")
@@ -227,9 +224,6 @@ def test_invalid_event_lines_are_skipped_with_a_warning(session, capfd):
     assert tree_hashes(session) == before
 
 
-@pytest.mark.xfail(strict=True, reason="app bug: an event whose ts is not a string (a number, null) passes "
-                   "read_events but _event_us only catches KeyError/TypeError/ValueError: us_from_iso raises "
-                   "AttributeError and ReplaySource cannot open the session")
 @pytest.mark.parametrize("ts", [1700000000, None])
 def test_an_event_with_a_non_string_ts_is_skipped(session, ts):
     add_events(session, {"ts": ts, "kind": "note", "text": "odd"})
