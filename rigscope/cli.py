@@ -65,6 +65,13 @@ def add_record_flags(parser: argparse.ArgumentParser) -> None:
     hardware.add_argument("--rated-cpu-w", type=options.positive, help="CPU rated power in W (when RAPL has no limit)")
     hardware.add_argument("--cpu-temp-limit", type=options.positive, help="CPU temperature limit in °C")
     hardware.add_argument("--gpu-temp-limit", type=options.positive, help="GPU temperature limit in °C")
+    serving = parser.add_argument_group("HTTP endpoint (docs/prometheus.md)")
+    serving.add_argument("--http", type=options.http_address, metavar="[HOST:]PORT",
+                         help="serve /metrics (Prometheus), /metrics/summary, /metrics/export, /healthz and "
+                              "POST /events; the host defaults to 127.0.0.1")
+    serving.add_argument("--http-token", metavar="TOKEN",
+                         help="bearer token that POST /events must carry; then other hosts may post too "
+                              "(default $RIGSCOPE_HTTP_TOKEN)")
 
 
 def add_dashboard_flags(parser: argparse.ArgumentParser) -> None:

@@ -52,6 +52,8 @@ class MonitorConfig:
     segment_interval_s: float = 60.0
     record: bool = True
     receive_events: bool = True
+    http: tuple[str, int] | None = None  # (host, port) of the HTTP endpoint (--http); None: off
+    http_token: str | None = None  # bearer token for POST /events (--http-token)
 
 
 @dataclass
@@ -161,6 +163,11 @@ class Monitor:
                                                         lossless=virtual_time))
         for message in sources.notices:
             self._notice(message)
+        self.http: Any = None  # rigscope.http_server.HttpExporter, bound at start()
+        if config.http is not None:
+            from rigscope.http_server import HttpExporter
+
+            self.http = HttpExporter(self, *config.http, token=config.http_token)
 
     def _notice(self, message: str) -> None:
         self.notices.append(message)
@@ -216,6 +223,8 @@ class Monitor:
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
+        if self.http is not None:  # first: a port taken since the flags were checked stops everything
+            self.http.start()
         if self.recorder is not None:
             self.recorder.start()
         self.sampler.start()
@@ -226,6 +235,8 @@ class Monitor:
         self.sampler.join()
         if self.recorder is not None:
             self.recorder.join()
+        if self.http is not None:
+            self.http.close()
         if self.receiver is not None:
             self.receiver.close()
             self.receiver = None

@@ -74,3 +74,21 @@ def replay_speed(text: str) -> float | None:
     if value is not None and value not in REPLAY_SPEEDS:
         raise argparse.ArgumentTypeError(f"--speed {text}: use one of {', '.join(f'{s:g}' for s in REPLAY_SPEEDS)} or max")
     return value
+
+
+def http_address(text: str) -> tuple[str, int]:
+    """`--http [HOST:]PORT`: `9100`, `0.0.0.0:9100`, `[::1]:9100`; the host defaults to 127.0.0.1."""
+    invalid = f"invalid --http '{text}' (use PORT or HOST:PORT, e.g. 9100 or 0.0.0.0:9100; [::1]:9100 for IPv6)"
+    value = text.strip()
+    bracketed = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d+)", value)
+    if bracketed:
+        host, port = bracketed.groups()
+    elif value.isdigit():
+        host, port = "127.0.0.1", value
+    else:
+        host, _, port = value.rpartition(":")
+        if not host or ":" in host or not port.isdigit() or not re.fullmatch(r"[A-Za-z0-9.-]+", host):
+            raise argparse.ArgumentTypeError(invalid)
+    if not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"--http port {port} is out of range (0 to 65535)")
+    return host, int(port)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -18,13 +19,22 @@ def config_from_args(args: argparse.Namespace, record: bool = True) -> MonitorCo
     if args.source != "sim" and args.speed != 1.0:
         raise InputError("--speed needs --source sim (a real machine runs in real time)")
     formats = {"parquet": {"parquet"}, "csv": {"parquet", "csv"}, "both": {"parquet", "csv"}}[args.format]
+    http = getattr(args, "http", None)
+    if http is not None:
+        from rigscope.http_server import check_listen, exposure_warning
+
+        check_listen(*http)  # a taken port is one line, before any session is created
+        warning = exposure_warning(*http)
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
     return MonitorConfig(
         source=args.source, mode=args.mode, hz=args.hz, duration_s=args.duration, speed=args.speed,
         seed=args.seed, gpus_sim=args.gpus_sim, gpus=args.gpus, rated_cpu_w=args.rated_cpu_w,
         cpu_temp_limit=args.cpu_temp_limit, gpu_temp_limit=args.gpu_temp_limit, model_name=args.model_name,
         training_mode=args.training_mode, notes=args.notes, directory=args.dir, formats=frozenset(formats),
         realtime=args.realtime, flush_interval_s=args.flush_interval, segment_interval_s=args.segment_interval,
-        record=record,
+        record=record, http=http,
+        http_token=getattr(args, "http_token", None) or os.environ.get("RIGSCOPE_HTTP_TOKEN") or None,
     )
 
 
@@ -85,6 +95,8 @@ def run_record(args: argparse.Namespace) -> int:
             print(status_line(monitor), flush=True)
 
     monitor.start()
+    if monitor.http is not None:
+        _say(f"serving {monitor.http.url}/metrics")
     try:
         monitor.wait(on_poll=maybe_status)
     finally:

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Monitors made by tests take any free event port, and probes send nothing, unless a test sets its own
+# port: a test never talks to (or takes the port of) a rigscope running on this machine.
+os.environ["RIGSCOPE_PORT"] = "0"
 SHARED = REPO.parent / "shared"
 
 

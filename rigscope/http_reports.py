@@ -1,0 +1,149 @@
+"""The JSON bodies of `/metrics/summary` and `/metrics/export`, built from the exporter's snapshot.
+
+Both keep the key names of the TTS monitoring system that rigscope replaces, so
+its dashboards and scripts keep working: the summary's `total_requests`,
+`successful`, `failed`, `success_rate` (percent), `avg_duration_s`, `avg_rtf`,
+`avg_peak_memory_mb`, `hardware_tier`, `device_type`; the export's
+`csv_files`, `parquet_files`, `meta` and `analysis`.  A request here is a
+finished span.  Averages over nothing are null.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from collectors.exporter import MIB, THROTTLE_CAUSES, ExportSnapshot, SpanStats
+from collectors.prometheus import ExportLabels
+from collectors.timeutil import iso_from_us
+
+
+def _mean(total: float, count: int) -> float | None:
+    return total / count if count else None
+
+
+def _rate_pct(stats: SpanStats) -> float:
+    return 100.0 * stats.successful / stats.count if stats.count else 0.0
+
+
+def finite(value: Any) -> Any:
+    """`value` with NaN and infinities turned into null, so the body is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return value
+
+
+def _number(frame: Any, column: str) -> float | None:
+    value = frame.get(column)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return None
+    return float(value)
+
+
+def summary(snap: ExportSnapshot, labels: ExportLabels) -> dict[str, Any]:
+    spans, frame = snap.span_totals, snap.frame
+    collapses = {device: snap.collapse_events.get(device, 0) for device in labels.devices}
+    ts = frame.get("ts")
+    return finite({
+        "total_requests": spans.count,
+        "successful": spans.successful,
+        "failed": spans.failed,
+        "success_rate": _rate_pct(spans),
+        "avg_duration_s": _mean(spans.duration_sum, spans.timed),
+        "avg_rtf": _mean(spans.rtf_sum, spans.rtf_n),
+        "avg_peak_memory_mb": _mean(spans.peak_memory_sum_mb, spans.peak_memory_n),
+        "hardware_tier": labels.info.get("hardware_tier"),
+        "device_type": labels.info.get("device_type"),
+        "session_id": labels.session or None,
+        "host": labels.host,
+        "collapses": collapses,
+        "cpu_collapses": collapses.get("cpu", 0),
+        "gpu_collapses": sum(count for device, count in collapses.items() if device != "cpu"),
+        "collapse_active": [device for device in labels.devices if frame.get(f"{device}_collapse")],
+        "workload_state": frame.get("workload_state"),
+        "workload_source": frame.get("workload_source"),
+        "samples": snap.samples,
+        "last_sample": iso_from_us(ts) if isinstance(ts, int) else None,
+    })
+
+
+def session_files(session: Path | None) -> dict[str, Any]:
+    """Paths of the session's files as they are now: closed Parquet parts while recording, then samples.parquet."""
+    if session is None:
+        return {"session_dir": None, "csv_files": [], "parquet_files": [], "meta": None, "events": None}
+    root = session.resolve()
+    compacted = root / "samples.parquet"
+    parquet = [compacted] if compacted.is_file() else sorted((root / "samples").glob("part-*.parquet"))
+    parquet += [p for p in (root / "spans.parquet",) if p.is_file()]
+    csv = [p for p in (root / "samples.csv", root / "spans.csv") if p.is_file()]
+    events = root / "events.jsonl"
+    return {
+        "session_dir": str(root),
+        "csv_files": [str(p) for p in csv],
+        "parquet_files": [str(p) for p in parquet],
+        "meta": str(root / "meta.json"),
+        "events": str(events) if events.is_file() else None,
+    }
+
+
+def analysis(snap: ExportSnapshot, labels: ExportLabels) -> dict[str, Any]:
+    """The TTS system's `analysis` object: tier, device type, runs, memory, performance and thermal blocks."""
+    spans, frame = snap.span_totals, snap.frame
+    gpu_memory = {f"gpu{g.index}": _mb(_number(frame, f"gpu{g.index}_mem_used_bytes")) for g in labels.gpus}
+    devices = {}
+    for device in labels.devices:
+        max_temp, max_power = snap.peaks.get(device, (None, None))
+        entry: dict[str, Any] = {
+            "temperature_c": _number(frame, f"{device}_temp_c"),
+            "max_temperature_c": max_temp,
+            "temperature_limit_c": _number(frame, f"{device}_temp_limit_c"),
+            "max_power_w": max_power,
+        }
+        throttle = snap.throttle_s.get(device)
+        if throttle is not None:
+            entry["throttle_seconds"] = dict(zip(THROTTLE_CAUSES, throttle))
+        devices[device] = entry
+    temps = [d["max_temperature_c"] for d in devices.values() if d["max_temperature_c"] is not None]
+    return finite({
+        "hardware_tier": labels.info.get("hardware_tier"),
+        "device_type": labels.info.get("device_type"),
+        "total_runs": spans.count,
+        "successful_runs": spans.successful,
+        "failed_runs": spans.failed,
+        "success_rate": _rate_pct(spans),
+        "memory": {
+            "avg_peak_memory_mb": _mean(spans.peak_memory_sum_mb, spans.peak_memory_n),
+            "max_peak_memory_mb": spans.peak_memory_max_mb,
+            "host_memory_used_mb": _mb(_number(frame, "mem_used_bytes")),
+            "host_memory_total_mb": _mb(_number(frame, "mem_total_bytes")),
+            "gpu_memory_used_mb": gpu_memory,
+        },
+        "performance": {
+            "avg_duration_s": _mean(spans.duration_sum, spans.timed),
+            "min_duration_s": spans.duration_min,
+            "max_duration_s": spans.duration_max,
+            "avg_rtf": _mean(spans.rtf_sum, spans.rtf_n),
+            "avg_tokens_per_second": _mean(spans.tokens_per_second_sum, spans.tokens_per_second_n),
+            "samples": snap.samples,
+            "sample_hz": labels.sample_hz,
+        },
+        "thermal": {
+            "max_temperature_c": max(temps) if temps else None,
+            "throttle_detected": any(sum(s) > 0 for s in snap.throttle_s.values()),
+            "devices": devices,
+        },
+    })
+
+
+def export(snap: ExportSnapshot, labels: ExportLabels, session: Path | None, status: str | None) -> dict[str, Any]:
+    return {"session_id": labels.session or None, "status": status, **session_files(session),
+            "analysis": analysis(snap, labels)}
+
+
+def _mb(value: float | None) -> float | None:
+    return None if value is None else value / MIB

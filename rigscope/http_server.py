@@ -1,0 +1,354 @@
+"""The HTTP endpoint of a running monitor (`--http [HOST:]PORT`).
+
+Routes, matched exactly (a path is never mapped to a file):
+
+    GET  /metrics          Prometheus text format (OpenMetrics when the scraper asks for it)
+    GET  /metrics/summary  JSON with the TTS monitoring system's keys, the session, collapses, workload state
+    GET  /metrics/export   JSON with the session's files and the TTS `analysis` object
+    GET  /healthz          200 while samples arrive; 503 when the sampler stalled or stopped
+    POST /events           one probe event (JSON, at most 64 KiB); from loopback only, unless a
+                           token is set: then from anywhere, with `Authorization: Bearer TOKEN`
+
+Another path gets 404, another method 405.  The server runs in its own threads
+(one per connection) and reads only the snapshot that `ExportFeed`'s thread
+publishes, so serving never blocks sampling or the dashboard.  It binds to
+127.0.0.1 unless told otherwise, and logs nothing (the dashboard owns the terminal).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import socket
+import socketserver
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from prometheus_client.exposition import choose_encoder
+
+from collectors.clock import VirtualClock
+from collectors.exporter import ExportFeed
+from collectors.prometheus import ExportLabels, GpuLabel, make_registry
+from collectors.receiver import parse_event
+from collectors.schema import device_prefixes, gpu_prefix
+from recordings.errors import InputError
+from recordings.tier import hardware_tier
+from rigscope import __version__, http_reports
+
+if TYPE_CHECKING:
+    from rigscope.monitor import Monitor
+
+MAX_BODY = 64 * 1024
+ROUTES: dict[str, tuple[str, ...]] = {
+    "/metrics": ("GET",),
+    "/metrics/summary": ("GET",),
+    "/metrics/export": ("GET",),
+    "/healthz": ("GET",),
+    "/events": ("POST",),
+}
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+# -- addresses -----------------------------------------------------------------
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ::ffff:127.x.y.z (client addresses are IP literals)."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
+def binds_loopback_only(host: str) -> bool:
+    """Whether a listen address can only be reached from this machine (a name counts when it resolves so)."""
+    if host == "localhost" or is_loopback(host):
+        return True
+    try:
+        ipaddress.ip_address(host)
+        return False  # an IP literal that is not loopback (0.0.0.0, ::, a LAN address)
+    except ValueError:
+        pass
+    try:
+        resolved = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False
+    return bool(resolved) and all(is_loopback(address) for address in resolved)
+
+
+def exposure_warning(host: str, port: int) -> str | None:
+    """The one-line warning for an endpoint reachable from the network, or None on loopback."""
+    if binds_loopback_only(host):
+        return None
+    return (f"rigscope: warning: --http {_show(host)}:{port} can be reached from the network; "
+            "its GET endpoints have no authentication")
+
+
+def _show(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a stalled client never keeps the process alive
+    allow_reuse_address = True  # a restarted monitor (dashboard record toggle) takes the port back at once
+    request_queue_size = 64
+    exporter: HttpExporter
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn, a reverse DNS lookup that can hang for seconds.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        self.exporter.errors += 1  # never a traceback on the dashboard's terminal
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+def open_server(host: str, port: int) -> _Server:
+    """A bound, listening server; InputError (one clear line) when the address cannot be used."""
+    server_class = _Server6 if ":" in host else _Server
+    try:
+        return server_class((host, port), Handler)
+    except (OSError, OverflowError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InputError(f"--http {_show(host)}:{port}: cannot listen ({reason})") from None
+
+
+def check_listen(host: str, port: int) -> None:
+    """Fail early, before a session is created, when the address is taken or invalid."""
+    if port:
+        open_server(host, port).server_close()
+
+
+# -- the exporter ------------------------------------------------------------------
+class HttpExporter:
+    """The feed thread and HTTP server of one `Monitor`; started and stopped with it."""
+
+    def __init__(self, monitor: Monitor, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> None:
+        self.monitor = monitor
+        self.host, self.requested_port, self.token = host, port, token or None
+        virtual = isinstance(monitor.clock, VirtualClock)
+        hz = monitor.config.hz
+        frames = monitor.sampler.subscribe(maxsize=max(1000, int(hz * 60)), lossless=virtual)
+        self.feed = ExportFeed(frames, [gpu_prefix(i) for i in monitor.gpu_indices], device_prefixes(monitor.gpu_indices))
+        # A tick is overdue after five periods (at least 2 s of real time): then /healthz says 503.
+        self.stall_after_s = max(2.0, 5.0 / hz)
+        self.labels = ExportLabels(host="", session="")
+        self.registry: Any = None
+        self.server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.errors = 0
+        self.events_accepted = 0
+        # Scrapes between two samples get the same bytes: only the first one after a sample renders.
+        self.cache_metrics = True
+        self._rendered: tuple[Any, str, bytes] | None = None  # (snapshot, content type, body)
+
+    @property
+    def port(self) -> int:
+        return self.server.server_port if self.server is not None else self.requested_port
+
+    @property
+    def url(self) -> str:
+        return f"http://{_show(self.host)}:{self.port}"
+
+    def start(self) -> None:
+        """Bind (InputError when the port is taken), then serve in a background thread."""
+        self.labels = export_labels(self.monitor)
+        self.registry = make_registry(self.feed.snapshot, self.labels)
+        self.server = open_server(self.host, self.requested_port)
+        self.server.exporter = self
+        self.feed.start()
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="rigscope-http", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=2)
+            self.server = None
+        self.feed.close()
+
+    # -- bodies --------------------------------------------------------------
+    def metrics(self, accept: str | None) -> tuple[bytes, str]:
+        encoder, content_type = choose_encoder(accept or "")
+        snap, rendered = self.feed.snapshot(), self._rendered
+        if self.cache_metrics and rendered is not None and rendered[0] is snap and rendered[1] == content_type:
+            return rendered[2], content_type
+        body = encoder(self.registry)
+        self._rendered = (snap, content_type, body)
+        return body, content_type
+
+    def summary(self) -> dict[str, Any]:
+        return http_reports.summary(self.feed.snapshot(), self.labels)
+
+    def export(self) -> dict[str, Any]:
+        recorder = self.monitor.recorder
+        status = recorder.meta.get("status") if recorder is not None else None
+        if recorder is not None and recorder.closed.is_set():
+            status = "complete" if recorder.error is None else "interrupted"
+        return http_reports.export(self.feed.snapshot(), self.labels, self.monitor.session, status)
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        snap = self.feed.snapshot()
+        last = snap.last_frame_monotonic
+        age = time.monotonic() - (last if last is not None else self.feed.started_monotonic)
+        if snap.ended:
+            status = "stopped"
+        elif age > self.stall_after_s:
+            status = "stalled"
+        else:
+            status = "ok"
+        body = {"status": status, "samples": snap.samples, "last_sample_age_s": round(age, 3) if last else None,
+                "stall_after_s": self.stall_after_s, "session_id": self.labels.session or None}
+        return (200 if status == "ok" else 503), body
+
+    def refuse_post(self, client_host: str, authorization: str | None) -> tuple[int, str] | None:
+        """Why POST /events is refused to this client (status, message), or None when it is allowed."""
+        if self.token is not None:
+            scheme, _, given = (authorization or "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
+                return 401, "POST /events needs the bearer token (Authorization: Bearer TOKEN)"
+            return None
+        if not is_loopback(client_host):
+            return 403, "POST /events is accepted from loopback only (start rigscope with --http-token to allow others)"
+        return None
+
+    def post_event(self, event: dict[str, Any]) -> None:
+        self.events_accepted += 1
+        self.monitor.sampler.post_event(event)
+
+
+def export_labels(monitor: Monitor) -> ExportLabels:
+    host = monitor.sources.host
+    gpus = monitor.sources.gpus
+    meta_host = monitor.recorder.meta.get("host", {}) if monitor.recorder is not None else {}
+    tier = meta_host.get("hardware_tier") or hardware_tier(host.get("cpu_model"), [g.get("name") or "" for g in gpus])
+    device_type = meta_host.get("device_type") or ("cuda" if gpus else "cpu")
+    return ExportLabels(
+        host=str(host.get("hostname") or socket.gethostname()),
+        session=monitor.session.name if monitor.session is not None else "",
+        gpus=tuple(GpuLabel(int(g["index"]), str(g.get("uuid") or ""), str(g.get("name") or ""),
+                            str(g.get("driver_version") or "")) for g in gpus),
+        devices=tuple(device_prefixes(monitor.gpu_indices)),
+        info={"version": __version__, "hardware_tier": str(tier), "device_type": str(device_type),
+              "source": str(monitor.sources.source)},
+        sample_hz=monitor.config.hz,
+    )
+
+
+# -- requests --------------------------------------------------------------------
+class Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = f"rigscope/{__version__}"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"  # keep-alive for scrapers
+    timeout = 10.0  # a client that stops sending holds one thread for at most this long
+    disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stall on keep-alive
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class names it so)
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        # Every method (do_GET, do_DELETE, do_BREW, ...) goes through the router: 404 or 405, never 501.
+        if name.startswith("do_"):
+            return self._route
+        raise AttributeError(name)
+
+    def _route(self) -> None:
+        path = urlsplit(self.path).path  # the query string is ignored
+        methods = ROUTES.get(path)
+        if methods is None:
+            self._error(404, "not found; the endpoints are " + ", ".join(ROUTES))
+            return
+        if self.command not in methods:
+            self._error(405, f"{path} takes {', '.join(methods)}", [("Allow", ", ".join(methods))])
+            return
+        exporter = self.server.exporter
+        try:
+            if path == "/metrics":
+                body, content_type = exporter.metrics(self.headers.get("Accept"))
+                self._send(200, body, content_type)
+            elif path == "/metrics/summary":
+                self._json(200, exporter.summary())
+            elif path == "/metrics/export":
+                self._json(200, exporter.export())
+            elif path == "/healthz":
+                self._json(*exporter.health())
+            else:
+                self._post_event(exporter)
+        except Exception:  # noqa: BLE001 (a failing endpoint answers 500; the server goes on)
+            exporter.errors += 1
+            self._error(500, "internal error")
+
+    def _post_event(self, exporter: HttpExporter) -> None:
+        refusal = exporter.refuse_post(self.client_address[0], self.headers.get("Authorization"))
+        if refusal is not None:
+            status, message = refusal
+            self._error(status, message, [("WWW-Authenticate", 'Bearer realm="rigscope"')] if status == 401 else [])
+            return
+        if self.headers.get("Transfer-Encoding"):
+            self._error(411, "send the event with a Content-Length, not chunked")
+            return
+        length_text = self.headers.get("Content-Length")
+        if length_text is None:
+            self._error(411, "Content-Length required")
+            return
+        try:
+            length = int(length_text)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self._error(400, "bad Content-Length")
+            return
+        if length > MAX_BODY:
+            self._error(413, f"an event is at most {MAX_BODY} bytes")
+            return
+        payload = self.rfile.read(length)
+        if len(payload) != length:
+            self._error(400, "the body ended early")
+            return
+        try:
+            json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            self._error(400, "the body is not valid JSON")
+            return
+        event = parse_event(payload)
+        if event is None:
+            self._error(400, "not an event: a JSON object whose kind is note, tag, span_start, span_end or metric")
+            return
+        event.pop("ack", None)
+        exporter.post_event(event)
+        self._json(202, {"ok": True, "kind": event["kind"], "ts": event["ts"]})
+
+    # -- responses -------------------------------------------------------------
+    def _json(self, status: int, data: Any, headers: list[tuple[str, str]] | None = None) -> None:
+        body = json.dumps(http_reports.finite(data), allow_nan=False).encode()
+        self._send(status, body + b"\n", JSON_TYPE, headers)
+
+    def _error(self, status: int, message: str, headers: list[tuple[str, str]] | None = None) -> None:
+        self._json(status, {"error": message, "status": status}, headers)
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: list[tuple[str, str]] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for name, value in headers or []:
+            self.send_header(name, value)
+        if status >= 400:  # an unread body must not be taken for the next request
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)

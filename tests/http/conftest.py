@@ -1,0 +1,124 @@
+"""Helpers for the HTTP endpoint tests: a monitor serving on an ephemeral loopback port, raw requests."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from collectors.sampler import END, Batch
+from rigscope.monitor import Monitor, MonitorConfig
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left():
+    """Every test closes what it started: no sampler, recorder, feed or server thread outlives it."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5.0
+    while True:
+        left = [t.name for t in threading.enumerate()
+                if t not in before and t.is_alive() and t.name.startswith("rigscope")]
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"threads left running: {left}")
+        time.sleep(0.05)
+
+
+class Tap:
+    """Every batch the sampler sent, from an unbounded lossless subscription (virtual time)."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.queue = monitor.sampler.subscribe(maxsize=0, lossless=True)
+
+    def drain(self) -> list[Batch]:
+        batches = []
+        while (batch := self.queue.get(timeout=0)) is not None and batch is not END:
+            batches.append(batch)
+        return batches
+
+
+@contextmanager
+def serving(directory: Path, **config: Any) -> Iterator[Monitor]:
+    """A started monitor with `--http 127.0.0.1:0` (the simulated box unless told otherwise); stopped after."""
+    settings: dict[str, Any] = {"source": "sim", "hz": 10.0, "duration_s": 60.0, "http": ("127.0.0.1", 0),
+                                "directory": str(directory)}
+    settings.update(config)
+    monitor = Monitor(MonitorConfig(**settings))
+    monitor.start()
+    try:
+        yield monitor
+    finally:
+        monitor.sampler.stop()
+        monitor.stop()
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None,
+            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """One request, sent as written (no path normalisation); status, headers and body, 4xx/5xx included."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def get_json(port: int, path: str) -> Any:
+    status, _, body = request(port, "GET", path)
+    assert status == 200, body
+    return json.loads(body)
+
+
+def raw_request(port: int, data: bytes) -> bytes:
+    """Bytes on the wire, for requests http.client refuses to send; the whole reply."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def scrape(port: int) -> dict[str, Any]:
+    """GET /metrics parsed by prometheus_client's parser: {family name: family}."""
+    status, headers, body = request(port, "GET", "/metrics")
+    assert status == 200 and headers["content-type"].startswith("text/plain")
+    return {family.name: family for family in text_string_to_metric_families(body.decode())}
+
+
+def samples_of(families: dict[str, Any], name: str, sample: str | None = None) -> dict[tuple, float]:
+    """{sorted label items: value} of the samples called `sample` (default: the family name) of family `name`."""
+    family = families[name]
+    wanted = sample or name
+    return {tuple(sorted(s.labels.items())): s.value for s in family.samples if s.name == wanted}
+
+
+def one(families: dict[str, Any], name: str, sample: str | None = None, /, **labels: str) -> float:
+    """The value of the one sample whose labels include `labels`."""
+    matches = [value for key, value in samples_of(families, name, sample).items()
+               if all((k, v) in key for k, v in labels.items())]
+    assert len(matches) == 1, (name, labels, matches)
+    return matches[0]
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(0.02)

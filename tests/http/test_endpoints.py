@@ -1,0 +1,233 @@
+"""The JSON endpoints, /healthz, POST /events, and what the server refuses (404, 405, 400, 401, 403, 411, 413)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from collectors.exporter import ExportFeed
+from collectors.sampler import Batch
+from recordings.events import read_events
+from rigscope.http_server import MAX_BODY, is_loopback
+from tests.http.conftest import get_json, one, raw_request, request, scrape, serving, wait_for
+
+SUMMARY_KEYS = {"total_requests", "successful", "failed", "success_rate", "avg_duration_s", "avg_rtf",
+                "avg_peak_memory_mb", "hardware_tier", "device_type", "session_id", "collapses", "cpu_collapses",
+                "gpu_collapses", "collapse_active", "workload_state"}
+
+
+@pytest.fixture
+def live(tmp_path):
+    with serving(tmp_path, gpus_sim=2, hz=10.0, duration_s=60.0) as monitor:
+        wait_for(lambda: monitor.http.feed.snapshot().samples > 0, what="a first sample")
+        yield monitor
+
+
+def post(port: int, event: object, token: str | None = None, raw: bytes | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    status, _, body = request(port, "POST", "/events", raw if raw is not None else json.dumps(event).encode(), headers)
+    return status, json.loads(body)
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# -- shapes ---------------------------------------------------------------------
+def test_summary_has_the_tts_keys_and_the_session(live):
+    summary = get_json(live.http.port, "/metrics/summary")
+    assert SUMMARY_KEYS <= set(summary)
+    assert summary["session_id"] == live.session.name
+    assert summary["hardware_tier"] == "nvidia_h100" and summary["device_type"] == "cuda"
+    assert summary["total_requests"] == summary["successful"] == summary["failed"] == 0
+    assert summary["collapses"] == {"cpu": 0, "gpu0": 0, "gpu1": 0}
+    assert summary["workload_state"] in {"idle", "data_prep", "io", "compute"}
+
+
+def test_export_lists_the_session_files_and_the_analysis(live):
+    export = get_json(live.http.port, "/metrics/export")
+    assert {"csv_files", "parquet_files", "meta", "analysis"} <= set(export)
+    assert export["session_id"] == live.session.name and export["status"] == "recording"
+    assert export["meta"].endswith("meta.json") and json.loads(open(export["meta"]).read())["session_id"]
+    assert isinstance(export["csv_files"], list) and isinstance(export["parquet_files"], list)
+    analysis = export["analysis"]
+    assert {"hardware_tier", "device_type", "total_runs", "successful_runs", "success_rate",
+            "memory", "performance", "thermal"} <= set(analysis)
+    assert {"avg_peak_memory_mb", "max_peak_memory_mb"} <= set(analysis["memory"])
+    assert {"avg_duration_s", "avg_rtf", "avg_tokens_per_second"} <= set(analysis["performance"])
+    assert set(analysis["thermal"]["devices"]) == {"cpu", "gpu0", "gpu1"}
+    assert analysis["thermal"]["max_temperature_c"] > 0
+
+
+def test_export_after_close_names_the_compacted_files(tmp_path):
+    with serving(tmp_path, hz=50.0, duration_s=0.5, formats=frozenset({"parquet", "csv"})) as monitor:
+        monitor.wait()
+        wait_for(lambda: monitor.recorder.closed.is_set(), what="the recorder to close the session")
+        export = get_json(monitor.http.port, "/metrics/export")
+    assert export["status"] == "complete"
+    assert [p.rsplit("/", 1)[1] for p in export["parquet_files"]] == ["samples.parquet"]
+    assert [p.rsplit("/", 1)[1] for p in export["csv_files"]] == ["samples.csv"]
+
+
+def test_healthz_is_200_while_sampling_and_503_when_stalled_or_stopped(tmp_path):
+    with serving(tmp_path, hz=20.0, duration_s=1.0) as monitor:
+        port = monitor.http.port
+        wait_for(lambda: monitor.http.feed.snapshot().samples > 0)
+        status, _, body = request(port, "GET", "/healthz")
+        assert status == 200 and json.loads(body)["status"] == "ok"
+        monitor.http.stall_after_s = 0.0  # as if the next tick were overdue
+        status, _, body = request(port, "GET", "/healthz")
+        assert status == 503 and json.loads(body)["status"] == "stalled"
+        monitor.http.stall_after_s = 60.0
+        monitor.wait()
+        wait_for(lambda: monitor.http.feed.snapshot().ended)
+        status, _, body = request(port, "GET", "/healthz")
+        assert status == 503 and json.loads(body)["status"] == "stopped"
+
+
+# -- refusals -------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/", "/metric", "/metrics/", "/metrics/other", "/events/x", "/favicon.ico",
+                                  "/meta.json", "/samples.parquet"])
+def test_unknown_paths_are_404(live, path):
+    status, headers, body = request(live.http.port, "GET", path)
+    assert status == 404 and headers["content-type"].startswith("application/json")
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/metrics"), ("PUT", "/metrics/summary"),
+                                              ("DELETE", "/metrics/export"), ("GET", "/events"),
+                                              ("PATCH", "/healthz"), ("BREW", "/metrics")])
+def test_wrong_methods_are_405_with_allow(live, method, path):
+    status, headers, _ = request(live.http.port, method, path, body=b"" if method != "GET" else None)
+    assert status == 405 and headers["allow"] in ("GET", "POST")
+
+
+@pytest.mark.parametrize("path", ["/../../../../etc/passwd", "/metrics/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
+                                  "/metrics/..%2f..%2fmeta.json", "/..\\..\\meta.json", "//etc/passwd",
+                                  "/metrics/summary/../export"])
+def test_path_traversal_gets_404_and_no_file(live, path):
+    reply = raw_request(live.http.port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    assert reply.startswith(b"HTTP/1.1 404")
+    assert b"root:" not in reply and b"session_id" not in reply
+
+
+def test_bad_json_is_400(live):
+    assert post(live.http.port, None, raw=b"{not json")[0] == 400
+    assert post(live.http.port, None, raw=b"\xff\xfe")[0] == 400
+    status, body = post(live.http.port, {"kind": "bogus"})
+    assert status == 400 and "not an event" in body["error"]
+    assert post(live.http.port, [1, 2, 3])[0] == 400
+
+
+def test_oversized_post_is_413_and_not_read(live):
+    status, body = post(live.http.port, None, raw=b"x" * (MAX_BODY + 1))
+    assert status == 413
+    reply = raw_request(live.http.port, b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 413")
+
+
+def test_a_body_without_length_is_411(live):
+    reply = raw_request(live.http.port, b"POST /events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 411")
+
+
+# -- events -------------------------------------------------------------------------
+def test_posted_events_reach_the_session_and_the_span_metrics(live):
+    port = live.http.port
+    start = datetime.now(UTC)
+    assert post(port, {"kind": "note", "text": "from http", "source": "probe"})[0] == 202
+    for i, (seconds, success) in enumerate([(0.2, True), (1.5, True), (3.0, False)]):
+        attrs = {"audio_s": 2 * seconds, "tokens": 100}
+        assert post(port, {"kind": "span_start", "span_id": f"s{i}", "name": "tts", "attrs": attrs,
+                           "ts": iso(start)})[0] == 202
+        end = {"kind": "span_end", "span_id": f"s{i}", "name": "tts", "success": success,
+               "error": None if success else "boom", "ts": iso(start + timedelta(seconds=seconds))}
+        assert post(port, end)[0] == 202
+    wait_for(lambda: live.http.feed.snapshot().span_totals.count == 3, what="the spans to reach the exporter")
+    families = scrape(port)
+    assert one(families, "rigscope_spans", "rigscope_spans_total", name="tts", success="true") == 2
+    assert one(families, "rigscope_spans", "rigscope_spans_total", name="tts", success="false") == 1
+    assert one(families, "rigscope_span_duration_seconds", "rigscope_span_duration_seconds_count", name="tts") == 3
+    assert one(families, "rigscope_span_duration_seconds", "rigscope_span_duration_seconds_sum",
+               name="tts") == pytest.approx(4.7)
+    assert one(families, "rigscope_span_duration_seconds", "rigscope_span_duration_seconds_bucket",
+               name="tts", le="1.0") == 1
+    summary = get_json(port, "/metrics/summary")
+    assert (summary["total_requests"], summary["successful"], summary["failed"]) == (3, 2, 1)
+    assert summary["success_rate"] == pytest.approx(200 / 3)
+    assert summary["avg_duration_s"] == pytest.approx(4.7 / 3)
+    assert summary["avg_rtf"] == pytest.approx(0.5)
+    assert summary["avg_peak_memory_mb"] > 0
+    live.sampler.stop()
+    live.stop()
+    kinds = [event["kind"] for event in read_events(live.session / "events.jsonl")]
+    assert kinds.count("note") == 1 and kinds.count("span_end") == 3
+
+
+def test_token_is_required_when_set(tmp_path):
+    with serving(tmp_path, http_token="s3cret") as monitor:
+        port = monitor.http.port
+        assert post(port, {"kind": "note", "text": "x"})[0] == 401
+        assert post(port, {"kind": "note", "text": "x"}, token="wrong")[0] == 401
+        status, _, _ = request(port, "POST", "/events", b'{"kind": "note", "text": "x"}',
+                               {"Authorization": "Basic czNjcmV0"})
+        assert status == 401
+        assert post(port, {"kind": "note", "text": "x"}, token="s3cret")[0] == 202
+        assert request(port, "GET", "/metrics/summary")[0] == 200  # reads stay open
+        # with a token, another host may post (client address faked: the test cannot bind elsewhere)
+        assert monitor.http.refuse_post("192.0.2.7", "Bearer s3cret") is None
+        assert monitor.http.refuse_post("192.0.2.7", "Bearer nope")[0] == 401
+
+
+def test_posts_from_other_hosts_are_refused_without_a_token(live):
+    refuse = live.http.refuse_post
+    assert refuse("127.0.0.1", None) is None and refuse("::1", None) is None
+    assert refuse("::ffff:127.0.0.1", None) is None
+    for address in ("192.0.2.7", "10.0.0.1", "::ffff:10.0.0.1", "2001:db8::1", "0.0.0.0"):
+        status, message = refuse(address, None)
+        assert status == 403 and "loopback" in message
+    assert not is_loopback("localhost")  # client addresses are literals; a name is never trusted
+
+
+def test_feed_pairs_spans_without_a_running_monitor():
+    feed = ExportFeed(None, ["gpu0"], ["cpu", "gpu0"])
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    frame = {"ts": 0, "elapsed_s": 0.0, "mem_used_bytes": 2 << 20}
+    snap = feed.take_all([
+        Batch(None, ({"kind": "span_start", "span_id": 1, "name": "a", "ts": iso(t0), "attrs": {"tokens": 50}},)),
+        Batch(frame, ()),
+        Batch({**frame, "elapsed_s": 0.1, "mem_used_bytes": 8 << 20}, ()),
+        Batch(None, ({"kind": "span_end", "span_id": 1, "ts": iso(t0 + timedelta(seconds=0.5)), "success": True},)),
+        Batch(None, ({"kind": "span_end", "span_id": "never-started", "name": "b", "success": False},)),
+    ])
+    (a, b) = snap.spans
+    assert (a.name, a.count, a.timed, a.duration_sum, a.peak_memory_max_mb) == ("a", 1, 1, 0.5, 8.0)
+    assert a.tokens_per_second_sum == pytest.approx(100.0)
+    assert (b.name, b.count, b.failed, b.timed) == ("b", 1, 1, 0)
+    assert snap.span_totals.count == 2 and snap.open_spans == 0
+
+
+def test_scrapes_do_not_slow_sampling(live):
+    """Two threads scraping flat out for a second: the sampler keeps its schedule."""
+    import threading
+
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            scrape(live.http.port)
+
+    threads = [threading.Thread(target=hammer) for _ in range(2)]
+    before = live.sampler.stats.samples
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert live.sampler.stats.samples - before >= 8  # 10 Hz
+    assert live.sampler.ticker.missed == 0
