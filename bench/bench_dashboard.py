@@ -1,0 +1,457 @@
+"""Dashboard cost: CPU and RSS of the whole `rigscope demo` in tmux, beside glances, btop and s-tui.
+
+Every configuration runs inside its own detached tmux session on its own server socket
+(`tmux -L <unique> new -d -s s -x 160 -y 50 "exec <command>"`), one at a time. After a 5 s
+warm-up the CPU time (user + system, of the tool's process tree: the pane's process and its
+children) is taken over 60 s (15 s with --quick) and divided by the wall time, as % of one
+core; the tmux server's CPU (which parses everything the tool draws) is measured apart. RSS is
+the tree's at the end of the interval. The configurations run round-robin (the starting one
+moves on every round), 3 rounds; figures are medians of the 3.
+
+  rigscope 10 Hz    rigscope demo --gpus-sim 4 --hz 10 --dir <tmp>   (recording on, the default)
+  rigscope 100 Hz   the same at --hz 100
+  glances -t 1      glances, 1 s refresh; and glances at its default refresh (2 s)
+  btop 1000 ms      btop with update_ms = 1000 in its config file; and update_ms = 100
+  s-tui             s-tui at its default refresh (2 s)
+
+Peers are installed into bench/results/peers/ (not tracked): glances and s-tui with pip into
+their own venv, btop with `apt-get install -y btop` (root only). A peer that cannot be
+installed or started is skipped, with the reason in the output and the JSON.
+
+Key response: in a rigscope demo at 10 Hz, `tmux send-keys n`, then `tmux capture-pane -p` in
+a tight loop until the note dialog ("Note at") is on screen; Escape, wait for it to close, again:
+10 presses. Each poll is a tmux client process, so the figure includes up to one poll of latency
+(the poll round trip is reported beside it).
+
+Targets (issue): rigscope at 10 Hz costs less CPU than `glances -t 1` in the same run; at
+100 Hz under 10 % of a core; a key press shows its response in under 100 ms (median of 10);
+idle RSS (rigscope at 10 Hz, end of the interval, median) under 120 MB.
+
+Run: python bench/bench_dashboard.py [--quick] [--seconds S] [--rounds N] [--presses N]
+Prints a table and writes bench/results/dashboard.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from common import RESULTS, median, print_table, rigscope_command, verdict, write_result  # noqa: I001
+
+PEERS = RESULTS / "peers"
+VENV = PEERS / "venv"
+PIP_PEERS = ("glances", "s-tui")
+WIDTH, HEIGHT = 160, 50
+WARMUP_S = 5.0
+MB = 1024 * 1024
+
+TARGET_100HZ_PCT = 10.0
+TARGET_KEY_MS = 100.0
+TARGET_IDLE_RSS_MB = 120.0
+NOTE_TEXT = "Note at"
+
+# Same locale and shell for every pane; btop refuses to start without a UTF-8 locale.
+BASE_ENV = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "SHELL": "/bin/sh"}
+
+
+@dataclass
+class Config:
+    key: str
+    label: str
+    tool: str                                # the peer it belongs to (rigscope, glances, btop, s-tui)
+    argv: Callable[[Path], list[str]]        # given a scratch directory
+    env: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- peers: install or skip
+
+def run_quiet(argv: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+def install_pip_peers(skipped: dict[str, str]) -> dict[str, Path]:
+    """glances and s-tui in their own venv; their executables, by name."""
+    found: dict[str, Path] = {}
+    python3 = shutil.which("python3")
+    if not (VENV / "bin" / "python").exists():
+        if python3 is None:
+            for name in PIP_PEERS:
+                skipped[name] = "no python3 to make a venv with"
+            return found
+        made = run_quiet([python3, "-m", "venv", str(VENV)])
+        if made.returncode != 0:
+            for name in PIP_PEERS:
+                skipped[name] = f"python3 -m venv failed: {last_line(made.stderr)}"
+            return found
+    for name in PIP_PEERS:
+        exe = VENV / "bin" / name
+        if not exe.exists():
+            print(f"installing {name} with pip into {VENV.relative_to(RESULTS.parent.parent)} ...", flush=True)
+            done = run_quiet([str(VENV / "bin" / "python"), "-m", "pip", "install", "-q", name])
+            if done.returncode != 0 or not exe.exists():
+                skipped[name] = f"pip install {name} failed: {last_line(done.stderr or done.stdout)}"
+                continue
+        found[name] = exe
+    return found
+
+
+def install_btop(skipped: dict[str, str]) -> str | None:
+    """btop from the system's packages (apt-get, as root); its path or None."""
+    path = shutil.which("btop")
+    if path:
+        return path
+    if shutil.which("apt-get") is None:
+        skipped["btop"] = "not installed and no apt-get"
+        return None
+    if os.geteuid() != 0:
+        skipped["btop"] = "not installed, and apt-get install needs root"
+        return None
+    print("installing btop with apt-get ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "btop"]
+    done = subprocess.run(install, capture_output=True, text=True, env=env)
+    if done.returncode != 0:  # stale package lists: update once, try again
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, text=True, env=env)
+        done = subprocess.run(install, capture_output=True, text=True, env=env)
+    path = shutil.which("btop")
+    if path is None:
+        skipped["btop"] = f"apt-get install btop failed: {last_line(done.stderr or done.stdout)}"
+    return path
+
+
+def version_of(argv: list[str]) -> str | None:
+    try:
+        done = run_quiet(argv, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (done.stdout + done.stderr).strip()
+    match = re.search(r"\d+\.\d+(\.\d+)?", text)
+    return match.group(0) if match else (text.splitlines()[0][:80] if text else None)
+
+
+def btop_config(update_ms: int) -> dict[str, str]:
+    """An XDG_CONFIG_HOME whose btop/btop.conf sets update_ms (btop 1.2 has no flag for it)."""
+    home = PEERS / f"btop-{update_ms}ms"
+    (home / "btop").mkdir(parents=True, exist_ok=True)
+    (home / "btop" / "btop.conf").write_text(f"update_ms = {update_ms}\n")
+    return {"XDG_CONFIG_HOME": str(home)}
+
+
+def btop_update_flag(btop: str) -> bool:
+    """Whether this btop takes `--update <ms>` (newer versions do)."""
+    try:
+        return "--update" in run_quiet([btop, "--help"], timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def configurations(skipped: dict[str, str]) -> tuple[list[Config], dict[str, str | None]]:
+    rigscope = [
+        Config("rigscope-10", "rigscope 10 Hz", "rigscope",
+               lambda d: rigscope_command("demo", "--gpus-sim", "4", "--hz", "10", "--dir", str(d))),
+        Config("rigscope-100", "rigscope 100 Hz", "rigscope",
+               lambda d: rigscope_command("demo", "--gpus-sim", "4", "--hz", "100", "--dir", str(d))),
+    ]
+    peers: list[Config] = []
+    versions: dict[str, str | None] = {}
+    pip_tools = install_pip_peers(skipped)
+    if "glances" in pip_tools:
+        glances = str(pip_tools["glances"])
+        versions["glances"] = version_of([glances, "--version"])
+        peers += [Config("glances-1s", "glances -t 1", "glances", lambda d: [glances, "-t", "1"]),
+                  Config("glances-default", "glances (default, 2 s)", "glances", lambda d: [glances])]
+    btop = install_btop(skipped)
+    if btop:
+        versions["btop"] = version_of([btop, "--version"])
+        for ms in (1000, 100):
+            if btop_update_flag(btop):
+                peers.append(Config(f"btop-{ms}", f"btop {ms} ms", "btop",
+                                    lambda d, ms=ms: [btop, "--update", str(ms)]))
+            else:
+                peers.append(Config(f"btop-{ms}", f"btop {ms} ms", "btop", lambda d: [btop], btop_config(ms)))
+    if "s-tui" in pip_tools:
+        stui = str(pip_tools["s-tui"])
+        versions["s-tui"] = version_of([stui, "--version"])
+        peers.append(Config("s-tui", "s-tui (default, 2 s)", "s-tui", lambda d: [stui]))
+    return rigscope + peers, versions
+
+
+# ---------------------------------------------------------------- tmux and process trees
+
+class Tmux:
+    """One tmux server on its own socket, holding one session `s`."""
+
+    def __init__(self, name: str, env: dict[str, str]):
+        self.name = name
+        self.env = env
+
+    def __call__(self, *args: str, check: bool = True) -> str:
+        done = subprocess.run(["tmux", "-f", "/dev/null", "-L", self.name, *args],
+                              capture_output=True, text=True, env=self.env)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"tmux {' '.join(args[:2])}: {done.stderr.strip()}")
+        return done.stdout
+
+    def start(self, argv: list[str], cwd: Path) -> None:
+        subprocess.run(["tmux", "-f", "/dev/null", "-L", self.name, "new", "-d", "-s", "s",
+                        "-x", str(WIDTH), "-y", str(HEIGHT), "exec " + shlex.join(argv)],
+                       check=True, cwd=cwd, env=self.env, capture_output=True)
+        self("set", "-g", "remain-on-exit", "on")  # a tool that dies leaves its last screen to read
+
+    def value(self, fmt: str) -> str:
+        return self("display", "-p", "-t", "s", fmt).strip()
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "s", check=False)
+
+    def stop(self) -> None:
+        self("kill-server", check=False)
+
+
+def tree_snapshot(pid: int) -> dict[tuple[int, float], tuple[float, int, int]]:
+    """CPU seconds (with reaped children), RSS and bytes written of a process and its descendants."""
+    snapshot: dict[tuple[int, float], tuple[float, int, int]] = {}
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return snapshot
+    for proc in procs:
+        try:
+            with proc.oneshot():
+                times = proc.cpu_times()
+                cpu = times.user + times.system + times.children_user + times.children_system
+                written = proc.io_counters().write_chars if hasattr(proc, "io_counters") else 0
+                snapshot[(proc.pid, proc.create_time())] = (cpu, proc.memory_info().rss, written)
+        except psutil.Error:
+            continue
+    return snapshot
+
+
+def process_cpu(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def measure(config: Config, seconds: float, serial: int) -> dict[str, Any]:
+    """One run of one configuration: CPU % of its tree and of its tmux server, RSS at the end."""
+    tmux = Tmux(f"rigscope-bench-{os.getpid()}-{serial}", {**BASE_ENV, **config.env})
+    scratch = Path(tempfile.mkdtemp(prefix="rigscope-bench-dash-"))
+    result: dict[str, Any] = {"config": config.key}
+    pane_pid = None
+    try:
+        tmux.start(config.argv(scratch), scratch)
+        pane_pid = int(tmux.value("#{pane_pid}"))
+        server_pid = int(tmux.value("#{pid}"))
+        time.sleep(WARMUP_S)
+        if tmux.value("#{pane_dead}") == "1":
+            raise RuntimeError(f"exited during warm-up: {last_line(tmux.screen())}")
+        psutil.cpu_percent()  # starts the machine-wide interval
+        start_wall = time.perf_counter()
+        before, server_before = tree_snapshot(pane_pid), process_cpu(server_pid)
+        time.sleep(seconds)
+        after, server_after = tree_snapshot(pane_pid), process_cpu(server_pid)
+        wall = time.perf_counter() - start_wall
+        machine_busy = psutil.cpu_percent()
+        if tmux.value("#{pane_dead}") == "1" or not after:
+            raise RuntimeError(f"exited while measured: {last_line(tmux.screen())}")
+        cpu = sum(c - before.get(key, (0.0, 0, 0))[0] for key, (c, _, _) in after.items())
+        written = sum(w - before.get(key, (0.0, 0, 0))[2] for key, (_, _, w) in after.items())
+        screen = [line.rstrip() for line in tmux.screen().splitlines() if line.strip()]
+        result.update({
+            "ok": True, "wall_s": wall, "cpu_s": cpu, "cpu_pct": 100.0 * cpu / wall,
+            "tmux_server_cpu_pct": 100.0 * (server_after - server_before) / wall,
+            "rss_mb": sum(rss for _, rss, _ in after.values()) / MB, "processes": len(after),
+            "written_kb_per_s": written / wall / 1024, "machine_busy_pct": machine_busy,
+            "load_avg_1m": os.getloadavg()[0], "screen_top": screen[:1],
+        })
+    except (RuntimeError, subprocess.CalledProcessError, ValueError, psutil.Error) as error:
+        result.update({"ok": False, "error": str(error).strip()[:300]})
+    finally:
+        tmux.stop()  # SIGHUP to the pane: rigscope closes its session, the others just quit
+        if pane_pid is not None:
+            wait_gone(pane_pid)
+        shutil.rmtree(scratch, ignore_errors=True)
+    return result
+
+
+def wait_gone(pid: int, timeout: float = 30.0) -> None:
+    """Wait for a tool to finish exiting (rigscope compacts its session), so runs never overlap."""
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for left in alive:
+        left.kill()
+    psutil.wait_procs(alive, timeout=5)
+
+
+# ---------------------------------------------------------------- key response
+
+def key_response(presses: int) -> dict[str, Any]:
+    """Milliseconds from `send-keys n` until "Note at" is on the screen, `presses` times."""
+    tmux = Tmux(f"rigscope-bench-{os.getpid()}-keys", BASE_ENV)
+    scratch = Path(tempfile.mkdtemp(prefix="rigscope-bench-keys-"))
+    latencies: list[float] = []
+    polls: list[int] = []
+    pane_pid = None
+    try:
+        tmux.start(rigscope_command("demo", "--gpus-sim", "4", "--hz", "10", "--dir", str(scratch)), scratch)
+        pane_pid = int(tmux.value("#{pane_pid}"))
+        time.sleep(WARMUP_S)
+        started = time.perf_counter()  # the cost of one poll, alone
+        for _ in range(20):
+            tmux.screen()
+        poll_ms = (time.perf_counter() - started) / 20 * 1000
+        for _ in range(presses):
+            started = time.perf_counter()
+            tmux("send-keys", "-t", "s", "n")
+            count = 0
+            while True:
+                count += 1
+                if NOTE_TEXT in tmux.screen():
+                    break
+                if time.perf_counter() - started > 5.0:
+                    raise RuntimeError("the note dialog did not open within 5 s")
+            latencies.append((time.perf_counter() - started) * 1000)
+            polls.append(count)
+            tmux("send-keys", "-t", "s", "Escape")
+            deadline = time.perf_counter() + 5.0
+            while NOTE_TEXT in tmux.screen():
+                if time.perf_counter() > deadline:
+                    raise RuntimeError("the note dialog did not close within 5 s")
+                time.sleep(0.01)
+            time.sleep(0.5)
+    except (RuntimeError, subprocess.CalledProcessError, ValueError) as error:
+        return {"ok": False, "error": str(error), "latencies_ms": latencies}
+    finally:
+        tmux.stop()
+        if pane_pid is not None:
+            wait_gone(pane_pid)
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"ok": True, "presses": presses, "latencies_ms": latencies, "polls": polls,
+            "median_ms": median(latencies), "max_ms": max(latencies), "min_ms": min(latencies),
+            "poll_round_trip_ms": poll_ms}
+
+
+# ---------------------------------------------------------------- main
+
+def summarize(config: Config, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    good = [r for r in runs if r.get("ok")]
+    row: dict[str, Any] = {"config": config.key, "label": config.label, "tool": config.tool,
+                           "runs_ok": len(good), "runs": len(runs)}
+    if not good:
+        row["error"] = next((r.get("error") for r in runs if r.get("error")), "no run")
+        return row
+    for name in ("cpu_pct", "tmux_server_cpu_pct", "rss_mb", "written_kb_per_s", "machine_busy_pct"):
+        row[name] = median([r[name] for r in good])
+    row["cpu_pct_min"] = min(r["cpu_pct"] for r in good)
+    row["cpu_pct_max"] = max(r["cpu_pct"] for r in good)
+    row["with_server_pct"] = median([r["cpu_pct"] + r["tmux_server_cpu_pct"] for r in good])
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="15 s per run instead of 60 s (smoke test)")
+    parser.add_argument("--seconds", type=float, help="measured seconds per run (default 60, 15 with --quick)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every configuration (default 3)")
+    parser.add_argument("--presses", type=int, default=10, help="key presses timed (default 10)")
+    options = parser.parse_args()
+    seconds = options.seconds or (15.0 if options.quick else 60.0)
+    if shutil.which("tmux") is None:
+        sys.exit("bench_dashboard needs tmux")
+
+    skipped: dict[str, str] = {}
+    configs, peer_versions = configurations(skipped)
+    for name, why in skipped.items():
+        print(f"skipped {name}: {why}", flush=True)
+    print(f"{len(configs)} configurations x {options.rounds} rounds, {seconds:g} s each after {WARMUP_S:g} s warm-up "
+          f"(about {len(configs) * options.rounds * (seconds + WARMUP_S + 2) / 60:.0f} min)", flush=True)
+
+    runs: dict[str, list[dict[str, Any]]] = {c.key: [] for c in configs}
+    serial = 0
+    for round_index in range(options.rounds):
+        shift = round_index % len(configs)
+        for config in configs[shift:] + configs[:shift]:
+            serial += 1
+            run = measure(config, seconds, serial)
+            run["round"] = round_index + 1
+            runs[config.key].append(run)
+            shown = (f"{run['cpu_pct']:6.2f} % CPU, tmux {run['tmux_server_cpu_pct']:5.2f} %, "
+                     f"{run['rss_mb']:6.1f} MB" if run["ok"] else f"failed: {run['error']}")
+            print(f"round {round_index + 1}  {config.label:<24} {shown}", flush=True)
+
+    print(f"key response: {options.presses} presses of n", flush=True)
+    keys = key_response(options.presses)
+
+    rows = [summarize(c, runs[c.key]) for c in configs]
+    by_key = {r["config"]: r for r in rows}
+    ours = by_key["rigscope-10"].get("cpu_pct")
+    for row in rows:
+        cpu = row.get("cpu_pct")
+        row["rigscope_10hz_over_this"] = ours / cpu if ours is not None and cpu else None
+
+    glances = by_key.get("glances-1s", {}).get("cpu_pct")
+    hundred = by_key["rigscope-100"].get("cpu_pct")
+    idle_rss = by_key["rigscope-10"].get("rss_mb")
+    targets = [
+        {"target": "rigscope 10 Hz CPU < glances -t 1 CPU (same run)", "value": ours, "limit": glances,
+         "pass": (ours < glances) if ours is not None and glances is not None else None},
+        {"target": f"rigscope 100 Hz CPU < {TARGET_100HZ_PCT:g} % of a core", "value": hundred,
+         "limit": TARGET_100HZ_PCT, "pass": hundred < TARGET_100HZ_PCT if hundred is not None else None},
+        {"target": f"key response, median of {options.presses} < {TARGET_KEY_MS:g} ms",
+         "value": keys.get("median_ms"), "limit": TARGET_KEY_MS,
+         "pass": keys["median_ms"] < TARGET_KEY_MS if keys.get("ok") else None},
+        {"target": f"idle RSS (rigscope 10 Hz) < {TARGET_IDLE_RSS_MB:g} MB", "value": idle_rss,
+         "limit": TARGET_IDLE_RSS_MB, "pass": idle_rss < TARGET_IDLE_RSS_MB if idle_rss is not None else None},
+    ]
+
+    print_table(["configuration", "CPU %", "min–max", "tmux srv %", "both %", "RSS MB", "out kB/s", "ours ÷ this"],
+                [[r["label"], r.get("cpu_pct"),
+                  f"{r['cpu_pct_min']:.2f}–{r['cpu_pct_max']:.2f}" if "cpu_pct_min" in r else r.get("error"),
+                  r.get("tmux_server_cpu_pct"), r.get("with_server_pct"), r.get("rss_mb"),
+                  r.get("written_kb_per_s"), r.get("rigscope_10hz_over_this")] for r in rows],
+                title=f"% of one core, median of {options.rounds} runs of {seconds:g} s "
+                      "(ours ÷ this: rigscope 10 Hz CPU over this row's CPU)")
+    for name, why in skipped.items():
+        print(f"  skipped {name}: {why}")
+    if keys.get("ok"):
+        print(f"\nkey response (n → note dialog on screen): median {keys['median_ms']:.1f} ms, "
+              f"max {keys['max_ms']:.1f} ms, min {keys['min_ms']:.1f} ms over {options.presses} presses; "
+              f"one capture-pane poll takes {keys['poll_round_trip_ms']:.1f} ms")
+    else:
+        print(f"\nkey response failed: {keys['error']}")
+    print_table(["target", "value", "limit", ""],
+                [[t["target"], t["value"], t["limit"], verdict(t["pass"])] for t in targets], title="targets")
+
+    write_result("dashboard", {
+        "quick": options.quick, "seconds": seconds, "warmup_s": WARMUP_S, "rounds": options.rounds,
+        "terminal": f"tmux {WIDTH}x{HEIGHT}, detached", "peer_versions": peer_versions,
+        "tmux_version": subprocess.run(["tmux", "-V"], capture_output=True, text=True).stdout.strip(),
+        "skipped": skipped, "configs": rows, "runs": runs, "key_response": keys, "targets": targets,
+    })
+
+
+if __name__ == "__main__":
+    main()
