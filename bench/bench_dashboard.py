@@ -223,7 +223,10 @@ class Tmux:
         return self("capture-pane", "-p", "-t", "s", check=False)
 
     def stop(self) -> None:
+        socket = self("display", "-p", "#{socket_path}", check=False).strip()
         self("kill-server", check=False)
+        if socket:  # tmux leaves the socket file behind
+            Path(socket).unlink(missing_ok=True)
 
 
 def tree_snapshot(pid: int) -> dict[tuple[int, float], tuple[float, int, int]]:
