@@ -49,6 +49,7 @@ class Recorder:
         source: FrameQueue,
         options: RecorderOptions | None = None,
         summary: Callable[[], dict[str, Any]] | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.session = session
         self.meta = meta
@@ -56,6 +57,7 @@ class Recorder:
         self.options = options or RecorderOptions()
         self._source = source
         self._summary = summary
+        self._on_close = on_close  # runs after the samples are compacted, before meta.json is final
         self.samples = 0
         self.bytes_written = 0
         self.last_flush_wall: float | None = None
@@ -167,7 +169,8 @@ class Recorder:
 
     # -- closing -----------------------------------------------------------
     def _close(self) -> None:
-        for closing in (self._close_files, self._compact):
+        extra = (self._on_close,) if self._on_close is not None else ()
+        for closing in (self._close_files, self._compact, *extra):
             if self.error is None:
                 self._guard(closing)
         self.events.close()

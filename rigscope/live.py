@@ -82,6 +82,7 @@ class LiveSource:
     def toggle_recording(self) -> str:
         was_recording = self.monitor.recorder is not None
         old_session = self.monitor.session
+        self.monitor.close_receiver()  # the replacement takes the event port over
         replacement = self._open(dataclasses.replace(self.config, record=not was_recording))
         self.feed.attach(self._subscribe(replacement))
         self.monitor.stop()

@@ -17,16 +17,23 @@ from typing import Any
 
 from collectors.base import Collector
 from collectors.clock import Clock, RealClock, ScaledClock, VirtualClock
+from collectors.metrics import MetricHistory
 from collectors.receiver import EventReceiver
 from collectors.sampler import FrameQueue, Sampler
 from collectors.schema import session_columns
 from collectors.signals import SignalPipeline
+from collectors.spans import SpanTracker
 from collectors.timeutil import iso_from_us
+from collectors.workload_events import WorkloadEvents
 from recordings.errors import InputError
 from recordings.recorder import Recorder, RecorderOptions
 from recordings.session import FORMAT, create_session_dir, sessions_dir
+from recordings.spans import SPANS_JOURNAL, write_span_tables
 from recordings.tier import hardware_tier
 from rigscope import __version__
+from rigscope.probe import port_setting
+
+SPANS_CLOSE_WAIT_S = 10.0  # how long the recorder's close waits for the span tracker to finish
 
 
 @dataclass
@@ -120,6 +127,26 @@ def _overrides(config: MonitorConfig, gpu_indices: list[int]) -> dict[str, float
     return values
 
 
+def _open_receiver(handler: Callable[[dict[str, Any]], None], on_notice: Callable[[str], None]) -> EventReceiver:
+    """The event receiver on RIGSCOPE_PORT (default 47321; 0: any free port), or a free one when it is taken."""
+    try:
+        port = port_setting()
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    try:
+        return EventReceiver(handler, port=port, fallback=True, on_notice=on_notice)
+    except OSError as error:
+        raise InputError(f"cannot take events on port {port}: {error.strerror or error}") from None
+
+
+def _host_facts(sources: Sources) -> dict[str, Any]:
+    """The host's facts that every span row repeats (as meta.json's host has them)."""
+    host = dict(sources.host)
+    host.setdefault("hardware_tier", hardware_tier(host.get("cpu_model"), [g.get("name") or "" for g in sources.gpus]))
+    host.setdefault("device_type", "cuda" if sources.gpus else "cpu")
+    return host
+
+
 def make_clock(config: MonitorConfig) -> Clock:
     if config.source != "sim" or config.speed == 1.0:
         return RealClock()
@@ -154,7 +181,15 @@ class Monitor:
                                self.signals, on_notice=self._notice)
         self.receiver: EventReceiver | None = None
         if config.receive_events:
-            self.receiver = EventReceiver(self.sampler.post_event)
+            self.receiver = _open_receiver(self.sampler.post_event, self._notice)
+            if self.receiver.notice:
+                sources.notices.append(self.receiver.notice)
+        # Spans and custom metrics of instrumented workloads (rigscope.span, rigscope.metric), live.
+        self.spans = SpanTracker(sources.gpu_indices, _host_facts(sources), sources.gpus)
+        self.metrics = MetricHistory()
+        virtual = isinstance(self.clock, VirtualClock)
+        self._workload = WorkloadEvents(self.sampler.subscribe(maxsize=max(1000, int(config.hz * 60)), lossless=virtual),
+                                        self.spans, self.metrics)
         self.recorder: Recorder | None = None
         self.session: Path | None = None
         if config.record:
@@ -182,8 +217,26 @@ class Monitor:
         self.session = create_session_dir(sessions_dir(self.config.directory), started, host_name)
         options = RecorderOptions(self.config.formats, self.config.realtime,
                                   self.config.flush_interval_s, self.config.segment_interval_s)
+        self.spans.set_journal(self.session / SPANS_JOURNAL)
         self.recorder = Recorder(self.session, self.build_meta(started), self.columns, frames,
-                                 options, summary=self.signals.summary)
+                                 options, summary=self._summary, on_close=self._close_spans)
+
+    def _summary(self) -> dict[str, Any]:
+        self._workload.finished.wait(SPANS_CLOSE_WAIT_S)
+        return {**self.signals.summary(), "spans": self.spans.summary()}
+
+    def _close_spans(self) -> None:
+        """At the recorder's close, once the span tracker finished: spans.parquet (and spans.csv)."""
+        self._workload.finished.wait(SPANS_CLOSE_WAIT_S)
+        if self._workload.error:
+            self._notice(self._workload.error)
+        assert self.session is not None
+        try:
+            write_span_tables(self.session, csv="csv" in self.config.formats)
+        except OSError:
+            raise
+        except Exception as error:  # noqa: BLE001 (the journal stays; the session still closes)
+            self._notice(f"spans table not written ({error}); the rows are in {SPANS_JOURNAL}")
 
     def build_meta(self, started: datetime) -> dict[str, Any]:
         config, sources = self.config, self.sources
@@ -223,6 +276,7 @@ class Monitor:
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
+        self._workload.start()
         if self.http is not None:  # first: a port taken since the flags were checked stops everything
             self.http.start()
         if self.recorder is not None:
@@ -235,13 +289,18 @@ class Monitor:
         self.sampler.join()
         if self.recorder is not None:
             self.recorder.join()
+        self._workload.join(SPANS_CLOSE_WAIT_S)
         if self.http is not None:
             self.http.close()
+        self.close_receiver()
+        for collector in self.sources.collectors:
+            collector.close()
+
+    def close_receiver(self) -> None:
+        """Stop taking events and free the event port (a new session that replaces this one takes it)."""
         if self.receiver is not None:
             self.receiver.close()
             self.receiver = None
-        for collector in self.sources.collectors:
-            collector.close()
 
     def wait(self, poll_s: float = 0.2, on_poll: Callable[[], None] | None = None) -> None:
         """Block until the duration ends, the recorder fails, or stop() is called elsewhere."""

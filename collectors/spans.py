@@ -1,0 +1,467 @@
+"""Span tracking (SESSION_FORMAT § Spans): one row per finished span, computed as frames and events stream in.
+
+Pure Python, no data library.  Frames are reduced to a few numbers each and kept
+in a short ring (`RING_S` seconds).  An open span takes the samples of the ring
+as they age past `LAG_S` (a span_end may arrive a little after the samples that
+follow it); a span that ends is finished once a sample at or after its end has
+arrived, so its energy covers the whole span.  Per span:
+
+- peaks (host memory, its percent, GPU memory, temperature) and throttling from the
+  samples inside `[start, end]`, or from the closest sample when none is inside
+  (a span shorter than one tick);
+- energy: over each sample's interval `(t_prev, t]` the GPU's average power is the
+  difference of its NVML energy counter, else the mean of its power readings; the
+  CPU package's is its RAPL power (already an average over the tick); each
+  interval counts for the part of it the span covers;
+- rtf, tokens/s, J/token from the attributes `audio_s`, `tokens` (or `text_length_tokens`).
+
+The attribute `gpu` (an index, or `gpu1`) restricts the GPU columns to that GPU;
+otherwise GPU memory and energy are summed over the GPUs and temperature is the
+maximum of every device.  Finished rows go to `journal` (JSON lines, flushed at
+each frame) and to a bounded list of recent rows; memory stays bounded however
+many spans a session has.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from array import array
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from collectors.signals.throttle import GPU_IDLE, OTHER, POWER_BRAKE, POWER_CAP, THERMAL
+from collectors.timeutil import iso_from_us, us_from_iso
+
+RING_S = 30.0
+LAG_S = 2.0
+MAX_OPEN = 10_000  # open spans kept; beyond, the oldest is given up (`abandoned`)
+EXACT_DURATIONS = 100_000  # durations kept exactly; beyond, a uniform reservoir of this size
+MB = 1024 * 1024
+CAUSES = (("power_cap", POWER_CAP), ("thermal", THERMAL), ("power_brake", POWER_BRAKE), ("other", OTHER))
+
+# Row columns in the order of the shared format, then rigscope's own.
+FORMAT_COLUMNS = (
+    "request_id", "name", "hardware_tier", "device_type", "cpu_model", "cpu_cores", "total_memory_gb",
+    "gpu_name", "text_length_chars", "text_length_tokens", "start_time", "end_time", "total_duration_s",
+    "peak_memory_mb", "peak_memory_percent", "peak_gpu_memory_mb", "peak_temperature_c", "throttle_detected",
+    "rtf", "tokens_per_second", "success", "error_message",
+)
+EXTRA_COLUMNS = ("span_id", "parent_id", "samples", "energy_j", "gpu_energy_j", "cpu_energy_j",
+                 "joules_per_token", "throttle_fraction", "dominant_throttle")
+SPAN_COLUMNS = FORMAT_COLUMNS + EXTRA_COLUMNS
+CONSUMED_ATTRS = frozenset({"request_id", "text_length_chars", "text_length_tokens"})
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return None
+    return float(value)
+
+
+class Sample:
+    """One frame, reduced to what spans need.  GPU fields are tuples in the order of `gpu_indices`;
+    `cpu_p` and `gpu_p` are average powers (W) over `(t0, t]`."""
+
+    __slots__ = ("t", "t0", "mem_mb", "mem_pct", "cpu_temp", "gpu_mem", "gpu_temp", "gpu_mask", "cpu_p", "gpu_p",
+                 "gpu_w", "gpu_energy")
+
+    def __init__(self, t: float, t0: float | None, frame: dict[str, Any], gpu_cols: Sequence[tuple[str, ...]],
+                 previous: Sample | None) -> None:
+        get = frame.get
+        self.t, self.t0 = t, t0
+        mem = _num(get("mem_used_bytes"))
+        self.mem_mb = None if mem is None else mem / MB
+        self.mem_pct = _num(get("mem_util_pct"))
+        self.cpu_temp = _num(get("cpu_temp_c"))
+        self.cpu_p = _num(get("cpu_power_w"))
+        mems, temps, masks, powers, readings, energies = [], [], [], [], [], []
+        for index, (mem_col, temp_col, mask_col, power_col, energy_col) in enumerate(gpu_cols):
+            used = _num(get(mem_col))
+            mems.append(None if used is None else used / MB)
+            temps.append(_num(get(temp_col)))
+            mask = get(mask_col)
+            masks.append(int(mask) if isinstance(mask, (int, float)) and mask == mask else None)
+            energy, power = _num(get(energy_col)), _num(get(power_col))
+            energies.append(energy)
+            readings.append(power)
+            powers.append(self._gpu_power(index, power, energy, previous))
+        self.gpu_mem, self.gpu_temp, self.gpu_mask = tuple(mems), tuple(temps), tuple(masks)
+        self.gpu_p, self.gpu_w, self.gpu_energy = tuple(powers), tuple(readings), tuple(energies)
+
+    def _gpu_power(self, index: int, power: float | None, energy: float | None, previous: Sample | None) -> float | None:
+        if previous is None or self.t0 is None:
+            return power
+        dt = self.t - self.t0
+        before = previous.gpu_energy[index]
+        if energy is not None and before is not None and energy >= before and dt > 0:
+            return (energy - before) / dt  # the counter: exact over the interval
+        earlier = previous.gpu_w[index]
+        if power is not None and earlier is not None:
+            return (power + earlier) / 2
+        return power
+
+
+class _Open:
+    """A span being accumulated."""
+
+    __slots__ = ("span_id", "name", "parent_id", "attrs", "start", "end", "duration_s", "success", "error",
+                 "applied_upto", "gpus", "n", "mem_mb", "mem_pct", "gpu_mem", "temp", "masked", "throttled",
+                 "causes", "cpu_j", "gpu_j", "cpu_seen", "gpu_seen")
+
+    def __init__(self, span_id: str, name: str, parent_id: Any, attrs: dict[str, Any], start: float,
+                 gpus: tuple[int, ...]) -> None:
+        self.span_id, self.name, self.parent_id, self.attrs, self.start = span_id, name, parent_id, attrs, start
+        self.end: float | None = None
+        self.duration_s: float | None = None
+        self.success, self.error = True, None
+        self.applied_upto = float("-inf")
+        self.gpus = gpus  # positions in gpu_indices this span's GPU columns come from
+        self.n = self.masked = self.throttled = 0
+        self.mem_mb = self.mem_pct = self.gpu_mem = self.temp = None
+        self.causes = dict.fromkeys((cause for cause, _ in CAUSES), 0)
+        self.cpu_j = self.gpu_j = 0.0
+        self.cpu_seen = self.gpu_seen = False
+
+    def apply(self, sample: Sample, inside: bool = True, energy: bool = True) -> None:
+        stop = self.end if self.end is not None else float("inf")
+        if energy and sample.t0 is not None:
+            overlap = min(sample.t, stop) - max(sample.t0, self.start)
+            if overlap > 0:
+                if sample.cpu_p is not None:
+                    self.cpu_j += sample.cpu_p * overlap
+                    self.cpu_seen = True
+                for i in self.gpus:
+                    if sample.gpu_p[i] is not None:
+                        self.gpu_j += sample.gpu_p[i] * overlap
+                        self.gpu_seen = True
+        if not inside:
+            return
+        self.n += 1
+        self.mem_mb = _max(self.mem_mb, sample.mem_mb)
+        self.mem_pct = _max(self.mem_pct, sample.mem_pct)
+        self.temp = _max(self.temp, sample.cpu_temp)
+        used = [sample.gpu_mem[i] for i in self.gpus if sample.gpu_mem[i] is not None]
+        if used:
+            self.gpu_mem = _max(self.gpu_mem, sum(used))
+        mask = 0
+        any_mask = False
+        for i in self.gpus:
+            self.temp = _max(self.temp, sample.gpu_temp[i])
+            if sample.gpu_mask[i] is not None:
+                any_mask = True
+                mask |= sample.gpu_mask[i] & ~GPU_IDLE
+        if any_mask:
+            self.masked += 1
+            if mask:
+                self.throttled += 1
+                for cause, bits in CAUSES:
+                    if mask & bits:
+                        self.causes[cause] += 1
+
+
+def _max(current: float | None, value: float | None) -> float | None:
+    if value is None:
+        return current
+    return value if current is None or value > current else current
+
+
+class SpanTracker:
+    """Finished spans as rows, their summary and duration percentiles; thread-safe."""
+
+    def __init__(self, gpu_indices: Sequence[int], host: dict[str, Any] | None = None,
+                 gpus: Sequence[dict[str, Any]] | None = None, journal: Path | None = None,
+                 recent: int = 500, seed: int = 0) -> None:
+        self.gpu_indices = list(gpu_indices)
+        self._gpu_cols = [tuple(f"gpu{i}_{c}" for c in ("mem_used_bytes", "temp_c", "throttle_reasons", "power_w",
+                                                       "energy_j")) for i in self.gpu_indices]
+        self._names = {i: (g.get("name") or None) for i, g in zip(self.gpu_indices, gpus or [])}
+        host = host or {}
+        memory = host.get("memory_total_bytes")
+        self._context = {
+            "hardware_tier": host.get("hardware_tier"),
+            "device_type": host.get("device_type") or ("cuda" if self.gpu_indices else "cpu"),
+            "cpu_model": host.get("cpu_model"),
+            "cpu_cores": host.get("cpu_count_logical"),
+            "total_memory_gb": memory / 1024**3 if isinstance(memory, (int, float)) else None,
+        }
+        self._origin: int | None = None  # µs; times are seconds since it (epoch seconds lose µs in a float)
+        self._ring: deque[Sample] = deque()
+        self._open: dict[str, _Open] = {}
+        self._ending: list[_Open] = []
+        self._recent: deque[dict[str, Any]] = deque(maxlen=recent)
+        self._lock = threading.Lock()
+        self._journal: IO[str] | None = None
+        self._journal_path = journal  # created with the first finished span
+        self._dirty = False
+        self._durations = array("d")
+        self._random = random.Random(seed)
+        self._sorted: list[float] | None = None
+        self.total = self.successful = self.abandoned = 0
+        self._sums = dict.fromkeys(("duration", "rtf", "tps", "peak_mem", "energy"), 0.0)
+        self._counts = dict.fromkeys(("rtf", "tps", "peak_mem", "energy"), 0)
+
+    def set_journal(self, path: Path | None) -> None:
+        """Where finished spans go from now on (JSON lines); the file is created with the first one."""
+        with self._lock:
+            self._journal_path = path
+
+    # -- input ----------------------------------------------------------------------------
+    def add_frame(self, frame: dict[str, Any]) -> None:
+        ts = frame.get("ts")
+        if not isinstance(ts, (int, float)):
+            return
+        with self._lock:
+            previous = self._ring[-1] if self._ring else None
+            t = self._seconds(int(ts))
+            if previous is not None and t <= previous.t:
+                return  # out of order: the ring stays sorted
+            sample = Sample(t, previous.t if previous else None, frame, self._gpu_cols, previous)
+            self._ring.append(sample)
+            while self._ring and self._ring[0].t < t - RING_S:
+                self._ring.popleft()
+            for span in self._open.values():
+                self._advance(span, t - LAG_S)
+            if self._ending:
+                self._finish_due(t)
+            self._flush()
+
+    def add_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("kind")
+        if kind not in ("span_start", "span_end"):
+            return
+        try:
+            ts_us = us_from_iso(str(event["ts"]))
+        except (KeyError, ValueError, OverflowError):
+            return
+        span_id = str(event.get("span_id"))
+        attrs = event.get("attrs") if isinstance(event.get("attrs"), dict) else {}
+        with self._lock:
+            ts = self._seconds(ts_us)
+            if kind == "span_start":
+                if span_id not in self._open:
+                    self._open_span(span_id, event, dict(attrs), ts)
+                return
+            span = self._open.pop(span_id, None)
+            if span is None:  # its start was lost (or came before this monitor): the end says enough
+                start = event.get("start_ts")
+                try:
+                    start_s = self._seconds(us_from_iso(start)) if isinstance(start, str) else ts
+                except (ValueError, OverflowError):
+                    start_s = ts
+                span = self._make(span_id, event, {}, start_s)
+            span.attrs.update(attrs)
+            span.gpus = self._gpu_positions(span.attrs)
+            span.end = max(ts, span.start)
+            duration = _num(event.get("duration_s"))
+            span.duration_s = duration if duration is not None and duration >= 0 else span.end - span.start
+            span.success = event.get("success") is not False and not event.get("error")
+            span.error = None if event.get("error") is None else str(event.get("error"))
+            self._ending.append(span)
+            if self._ring and self._ring[-1].t >= span.end:
+                self._finish_due(self._ring[-1].t)
+                self._flush()
+
+    def close(self) -> None:
+        """Finish the spans that ended with what is known; open ones are left unfinished."""
+        with self._lock:
+            self._finish_due(float("inf"))
+            self._flush()
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
+
+    # -- reading --------------------------------------------------------------------------
+    def recent(self, n: int = 20) -> list[dict[str, Any]]:
+        """The last `n` finished spans, newest first."""
+        with self._lock:
+            return [dict(row) for row in list(self._recent)[-n:][::-1]] if n > 0 else []
+
+    def open_spans(self) -> list[dict[str, Any]]:
+        """Spans started and not ended: id, name, start time (ISO)."""
+        with self._lock:
+            return [{"span_id": s.span_id, "name": s.name, "start_time": self._iso(s.start)}
+                    for s in self._open.values()]
+
+    def percentiles(self) -> dict[str, float | None]:
+        """p50, p95 and p99 of the finished spans' durations (s): exact up to 100,000 spans, then
+        estimated from a uniform reservoir of 100,000."""
+        with self._lock:
+            if self._sorted is None:
+                self._sorted = sorted(self._durations)
+            ordered = self._sorted
+        return {f"p{q}": _percentile(ordered, q) for q in (50, 95, 99)}
+
+    def summary(self) -> dict[str, Any]:
+        """`summary.spans` of the session format, plus percentiles, energy and open/abandoned counts."""
+        quantiles = self.percentiles()
+        with self._lock:
+            total, sums, counts = self.total, self._sums, self._counts
+
+            def mean(key: str) -> float | None:
+                return sums[key] / counts[key] if counts[key] else None
+
+            return {
+                "total": total,
+                "successful": self.successful,
+                "failed": total - self.successful,
+                "success_rate": self.successful / total if total else None,
+                "avg_duration_s": sums["duration"] / total if total else None,
+                "avg_rtf": mean("rtf"),
+                "avg_tokens_per_sec": mean("tps"),
+                "avg_peak_memory_mb": mean("peak_mem"),
+                "p50_duration_s": quantiles["p50"],
+                "p95_duration_s": quantiles["p95"],
+                "p99_duration_s": quantiles["p99"],
+                "total_energy_j": sums["energy"] if counts["energy"] else None,
+                "open": len(self._open),
+                "abandoned": self.abandoned,
+            }
+
+    # -- inside -----------------------------------------------------------------------------
+    def _seconds(self, ts_us: int) -> float:
+        if self._origin is None:
+            self._origin = ts_us
+        return (ts_us - self._origin) / 1e6
+
+    def _iso(self, t: float) -> str:
+        return iso_from_us((self._origin or 0) + round(t * 1e6))
+
+    def _gpu_positions(self, attrs: dict[str, Any]) -> tuple[int, ...]:
+        chosen = attrs.get("gpu")
+        if isinstance(chosen, str) and chosen.startswith("gpu") and chosen[3:].isdigit():
+            chosen = int(chosen[3:])
+        if isinstance(chosen, int) and not isinstance(chosen, bool) and chosen in self.gpu_indices:
+            return (self.gpu_indices.index(chosen),)
+        return tuple(range(len(self.gpu_indices)))
+
+    def _make(self, span_id: str, event: dict[str, Any], attrs: dict[str, Any], start: float) -> _Open:
+        return _Open(span_id, str(event.get("name")), event.get("parent_id"), attrs, start,
+                     self._gpu_positions(attrs))
+
+    def _open_span(self, span_id: str, event: dict[str, Any], attrs: dict[str, Any], start: float) -> None:
+        if len(self._open) >= MAX_OPEN:
+            del self._open[next(iter(self._open))]
+            self.abandoned += 1
+        self._open[span_id] = self._make(span_id, event, attrs, start)
+
+    def _advance(self, span: _Open, upto: float) -> None:
+        """Apply the ring's samples after `span.applied_upto`, up to `upto`, in order."""
+        fresh = []
+        for sample in reversed(self._ring):
+            if sample.t <= span.applied_upto:
+                break
+            if sample.t <= upto:
+                fresh.append(sample)
+        end = span.end if span.end is not None else float("inf")
+        for sample in reversed(fresh):
+            if sample.t >= span.start:  # `apply` counts the part of the interval before `t` the span covers
+                span.apply(sample, inside=sample.t <= end)
+            span.applied_upto = sample.t
+
+    def _finish_due(self, newest: float) -> None:
+        still = []
+        for span in self._ending:
+            if newest >= span.end:  # type: ignore[operator]
+                self._finish(span)
+            else:
+                still.append(span)
+        self._ending = still
+
+    def _finish(self, span: _Open) -> None:
+        assert span.end is not None
+        self._advance(span, float("inf"))
+        if span.n == 0 and self._ring:
+            closest = min(self._ring, key=lambda s: max(span.start - s.t, s.t - span.end, 0.0))  # type: ignore[operator]
+            span.apply(closest, energy=False)
+        self._record(self._row(span))
+
+    def _row(self, span: _Open) -> dict[str, Any]:
+        attrs = span.attrs
+        duration = span.duration_s if span.duration_s is not None else 0.0
+        text = attrs.get("text")
+        chars = attrs.get("text_length_chars", len(text) if isinstance(text, str) else None)
+        tokens = _num(attrs.get("tokens", attrs.get("text_length_tokens")))
+        audio_s = _num(attrs.get("audio_s"))
+        cpu_j = span.cpu_j if span.cpu_seen else None
+        gpu_j = span.gpu_j if span.gpu_seen else None
+        energy = None if cpu_j is None and gpu_j is None else (cpu_j or 0.0) + (gpu_j or 0.0)
+        gpu_names = [self._names.get(self.gpu_indices[i]) for i in span.gpus]
+        dominant = max(span.causes, key=lambda c: span.causes[c]) if span.throttled else None
+        row: dict[str, Any] = {
+            "request_id": str(attrs.get("request_id", span.span_id)),
+            "name": span.name,
+            **self._context,
+            "gpu_name": next((n for n in gpu_names if n), None),
+            "text_length_chars": chars,
+            "text_length_tokens": attrs.get("text_length_tokens", attrs.get("tokens")),
+            "start_time": self._iso(span.start),
+            "end_time": self._iso(span.end),  # type: ignore[arg-type]
+            "total_duration_s": duration,
+            "peak_memory_mb": span.mem_mb,
+            "peak_memory_percent": span.mem_pct,
+            "peak_gpu_memory_mb": span.gpu_mem,
+            "peak_temperature_c": span.temp,
+            "throttle_detected": span.throttled > 0 if span.masked else None,
+            "rtf": duration / audio_s if audio_s else None,
+            "tokens_per_second": tokens / duration if tokens is not None and duration > 0 else None,
+            "success": span.success,
+            "error_message": span.error,
+            "span_id": span.span_id,
+            "parent_id": None if span.parent_id is None else str(span.parent_id),
+            "samples": span.n,
+            "energy_j": energy,
+            "gpu_energy_j": gpu_j,
+            "cpu_energy_j": cpu_j,
+            "joules_per_token": energy / tokens if energy is not None and tokens else None,
+            "throttle_fraction": span.throttled / span.masked if span.masked else None,
+            "dominant_throttle": dominant,
+        }
+        for key, value in attrs.items():
+            if key in CONSUMED_ATTRS:
+                continue
+            row[f"attr_{key}" if key in row else key] = value
+        return row
+
+    def _record(self, row: dict[str, Any]) -> None:
+        self.total += 1
+        self.successful += bool(row["success"])
+        sums, counts = self._sums, self._counts
+        sums["duration"] += row["total_duration_s"]
+        for key, column in (("rtf", "rtf"), ("tps", "tokens_per_second"), ("peak_mem", "peak_memory_mb"),
+                            ("energy", "energy_j")):
+            if row[column] is not None:
+                sums[key] += row[column]
+                counts[key] += 1
+        duration = row["total_duration_s"]
+        if len(self._durations) < EXACT_DURATIONS:
+            self._durations.append(duration)
+        else:  # reservoir sampling (Algorithm R): every duration so far is kept with equal chance
+            slot = self._random.randrange(self.total)
+            if slot < EXACT_DURATIONS:
+                self._durations[slot] = duration
+        self._sorted = None
+        self._recent.append(row)
+        if self._journal is None and self._journal_path is not None:
+            self._journal = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115 (open for the session)
+        if self._journal is not None:
+            self._journal.write(json.dumps(row, separators=(",", ":"), default=str) + "\n")
+            self._dirty = True
+
+    def _flush(self) -> None:
+        if self._dirty and self._journal is not None:
+            self._journal.flush()
+            self._dirty = False
+
+
+def _percentile(ordered: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile, as numpy's default."""
+    if not ordered:
+        return None
+    rank = (len(ordered) - 1) * q / 100.0
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)

@@ -1,0 +1,60 @@
+"""The consumer of workload events: a thread that feeds spans and custom metrics from a sampler subscription.
+
+It reads the same stream of batches as the recorder (frames in tick order,
+events as they were posted), so the span tracker sees every sample and every
+span event without ever running on the sampling thread.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from collectors.metrics import MetricHistory
+from collectors.sampler import END, Batch, FrameQueue
+from collectors.spans import SpanTracker
+
+
+class WorkloadEvents:
+    def __init__(self, frames: FrameQueue, spans: SpanTracker, metrics: MetricHistory) -> None:
+        self._frames = frames
+        self.spans = spans
+        self.metrics = metrics
+        self.error: str | None = None
+        self.finished = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rigscope-spans", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                batch = self._frames.get(timeout=1.0)
+                if batch is END:
+                    break
+                if batch is None or self.error is not None:
+                    continue  # after a failure the queue is still drained: a lossless one must not block the sampler
+                try:
+                    self._take(batch)
+                except Exception as error:  # noqa: BLE001 (spans stop; sampling and recording go on)
+                    self.error = f"span tracking stopped: {error}"
+        finally:
+            try:
+                self.spans.close()
+            except OSError as error:
+                self.error = self.error or f"span journal: {error}"
+            self.finished.set()
+
+    def _take(self, batch: Batch) -> None:
+        for event in batch.events:
+            kind = event.get("kind")
+            if kind == "metric":
+                self.metrics.add_event(event)
+            elif kind in ("span_start", "span_end"):
+                self.spans.add_event(event)
+        if batch.frame is not None:
+            self.spans.add_frame(batch.frame)

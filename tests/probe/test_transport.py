@@ -1,0 +1,184 @@
+"""Probe events reaching a running monitor: several processes, a late monitor, bad datagrams, floods, a taken port."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import polars as pl
+import pytest
+
+import rigscope
+from collectors.receiver import MAX_DATAGRAM, EventReceiver, TokenBucket
+from recordings.events import read_events
+from rigscope import probe
+from rigscope.monitor import Monitor, MonitorConfig
+from tests.conftest import REPO
+
+WORKLOAD = """
+import os, sys, time, rigscope
+for i in range(int(sys.argv[1])):
+    with rigscope.span("synthesis", request_id=f"{os.getpid()}-{i}", tokens=100, audio_s=2.0):
+        time.sleep(0.01)
+    rigscope.metric("grad_norm", float(i), step=i)
+"""
+
+
+def wait_for(predicate, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def monitor(tmp_path, port):
+    running = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path),
+                                    formats=frozenset({"parquet", "csv"})))
+    running.start()
+    yield running
+    running.stop()
+
+
+def session_meta(monitor) -> dict:
+    return json.loads((monitor.session / "meta.json").read_text())
+
+
+def test_spans_from_two_processes_at_once(monitor, port):
+    assert monitor.receiver.port == port and session_meta(monitor)["monitoring"]["event_port"] == port
+    workers = [subprocess.Popen([sys.executable, "-c", WORKLOAD, "15"], cwd=REPO,
+                                env={**os.environ, "RIGSCOPE_PORT": str(port)}) for _ in range(2)]
+    assert [w.wait(timeout=60) for w in workers] == [0, 0]
+    assert wait_for(lambda: monitor.spans.summary()["total"] == 30)
+    assert len(monitor.metrics.series("grad_norm")) == 30
+    recent = monitor.spans.recent(5)
+    assert len(recent) == 5 and all(row["samples"] >= 1 for row in recent)
+    monitor.stop()
+    session = monitor.session
+    spans = pl.read_parquet(session / "spans.parquet")
+    assert spans.height == 30 and pl.read_csv(session / "spans.csv").height == 30
+    pids = {span_id.split("-")[0] for span_id in spans["span_id"]}
+    assert pids == {str(w.pid) for w in workers}
+    assert spans["success"].all() and spans["peak_memory_mb"].is_not_null().all()
+    assert (spans["rtf"] - spans["total_duration_s"] / 2.0).abs().max() < 1e-9
+    assert spans["energy_j"].is_not_null().all() and spans["start_time"].dtype == pl.Datetime("us", "UTC")
+    events = read_events(session / "events.jsonl")
+    assert sum(e["kind"] == "span_start" for e in events) == 30 and sum(e["kind"] == "metric" for e in events) == 30
+    summary = session_meta(monitor)["summary"]["spans"]
+    assert summary["total"] == 30 and summary["successful"] == 30 and summary["success_rate"] == 1.0
+    for key in ("failed", "avg_duration_s", "avg_rtf", "avg_tokens_per_sec", "avg_peak_memory_mb"):
+        assert key in summary
+    assert not (session / "spans.journal").exists()
+
+
+def test_a_failing_span_reaches_the_table(monitor):
+    with pytest.raises(RuntimeError):
+        with rigscope.span("synthesis", request_id="bad"):
+            raise RuntimeError("model not loaded")
+    probe.flush()
+    assert wait_for(lambda: monitor.spans.summary()["total"] == 1)
+    (row,) = monitor.spans.recent()
+    assert row["success"] is False and row["error_message"] == "RuntimeError: model not loaded"
+
+
+def test_a_monitor_that_starts_late(tmp_path, port):
+    for step in range(10):
+        rigscope.metric("loss", 1.0, step=step)
+    probe.flush()
+    assert probe.dropped() == 10  # nothing raised: dropped and counted
+    late = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path)))
+    late.start()
+    try:
+        for step in range(10, 20):
+            rigscope.metric("loss", 2.0, step=step)
+        probe.flush()
+        assert wait_for(lambda: len(late.metrics.series("loss")) == 10)
+        assert [p[2] for p in late.metrics.series("loss")] == list(range(10, 20))
+        assert probe.dropped() == 10
+    finally:
+        late.stop()
+
+
+def send(port: int, payload: bytes) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(payload, ("127.0.0.1", port))
+
+
+def test_bad_datagrams_are_counted_and_ignored(monitor, port):
+    bad = [
+        b"not json", b"\xff\xfe", b"[1, 2]", b'{"kind": "explode"}', b'{"text": "no kind"}',
+        b'{"kind": "tag"}', b'{"kind": "span_end", "name": "x"}', b'{"kind": "metric", "name": "m", "value": "high"}',
+        b'{"kind": "note", "text": "x", "ts": "yesterday"}',
+    ]
+    for payload in bad:
+        send(port, payload)
+    send(port, b'{"kind": "note", "text": "' + b"x" * 65_000 + b'"')  # as big as UDP goes (65,507), cut
+    # Over 64 KiB cannot even travel as one UDP datagram (the sender gets EMSGSIZE); HTTP POST /events
+    # hands bodies to the same check.
+    assert monitor.receiver.take_datagram(b'{"kind": "note", "text": "' + b"x" * MAX_DATAGRAM + b'"}') is False
+    send(port, b'{"kind": "note", "text": "still up"}\n{"kind": "metric", "name": "m", "value": 1, "ts": 1800000000.5}')
+    receiver = monitor.receiver
+    assert wait_for(lambda: receiver.received == 2)
+    assert receiver.rejected == len(bad) + 2 and receiver.oversized == 1
+    monitor.stop()
+    events = read_events(monitor.session / "events.jsonl")
+    assert [e.get("text") for e in events if e["kind"] == "note"] == ["still up"]
+    (metric,) = [e for e in events if e["kind"] == "metric"]
+    assert metric["ts"] == "2027-01-15T08:00:00.500000Z"
+
+
+def test_floods_are_rate_limited_and_counted(port):
+    taken = []
+    notices = []
+    receiver = EventReceiver(taken.append, port=port, limiter=TokenBucket(rate=200.0, burst=100.0),
+                             on_notice=notices.append)
+    try:
+        line = b'{"kind": "metric", "name": "m", "value": 1}'
+        started = time.monotonic()
+        for _ in range(50):
+            send(port, b"\n".join([line] * 100))  # 5,000 events in a burst
+        assert wait_for(lambda: receiver.received + receiver.rate_limited == 5000)
+        elapsed = time.monotonic() - started
+        assert 100 <= receiver.received <= 100 + 200 * elapsed + 1
+        assert receiver.rate_limited == 5000 - receiver.received and len(taken) == receiver.received
+        assert len(notices) == 1 and "flood" in notices[0]
+        assert receiver.stats()["rate_limited"] == receiver.rate_limited
+    finally:
+        receiver.close()
+
+
+def test_token_bucket():
+    now = [0.0]
+    bucket = TokenBucket(rate=10.0, burst=5.0, clock=lambda: now[0])
+    assert sum(bucket.take() for _ in range(20)) == 5
+    now[0] = 0.5
+    assert sum(bucket.take() for _ in range(20)) == 5  # refilled to the burst, not beyond
+    now[0] = 0.75
+    assert sum(bucket.take() for _ in range(20)) == 2
+
+
+def test_a_taken_port_falls_back_and_says_so(tmp_path, port):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", port))
+        second = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path)))
+        second.start()
+        listening = second.receiver.port
+        second.stop()
+    assert listening != port
+    meta = session_meta(second)
+    assert meta["monitoring"]["event_port"] == listening
+    assert any(f"event port {port} is taken" in w for w in meta["warnings"])
+
+
+def test_a_bad_port_setting_is_one_clear_error(tmp_path, monkeypatch):
+    from recordings.errors import InputError
+
+    monkeypatch.setenv("RIGSCOPE_PORT", "lots")
+    with pytest.raises(InputError, match="RIGSCOPE_PORT must be a port number"):
+        Monitor(MonitorConfig(source="sim", hz=20, directory=str(tmp_path)))
