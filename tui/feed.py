@@ -42,11 +42,18 @@ class SeriesRing:
             self._bucket_count += 1
 
     def window(self, seconds: float, hz: float) -> tuple[Value, ...]:
-        """The last `seconds` of values: raw samples when the raw ring covers it, else per-second means."""
+        """The last `seconds` of values: raw samples for short windows, else per-second means.
+
+        A sparkline has at most a few dozen columns: from a minute up, one value a second is
+        plenty, and resampling 120 means instead of 1,200 samples keeps redraws cheap.
+        """
         raw_points = int(seconds * hz)
-        if raw_points <= self.raw.maxlen:  # type: ignore[operator]
+        if seconds < SECONDS_FROM or (raw_points <= (self.raw.maxlen or 0) and len(self.seconds) < 2):
             return tuple(self.raw)[-raw_points:] if raw_points else ()
         return tuple(self.seconds)[-int(seconds):]
+
+
+SECONDS_FROM = 60.0
 
 
 @dataclass(frozen=True)

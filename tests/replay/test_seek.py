@@ -15,7 +15,7 @@ from rigscope.replay_source import ReplaySource
 from tests.replay.conftest import events_of, frames_equal, samples, same_value, settled_at, wait_sync
 from tui.devices import Device
 
-WINDOW_S = 120.0
+WINDOW_S = 30.0  # a short window holds raw rows (from a minute up, the feed keeps per-second means)
 
 
 def series_names(source: ReplaySource) -> list[str]:
@@ -64,7 +64,7 @@ def test_after_a_seek_the_frame_is_the_recorded_row_and_the_window_the_rows_befo
     snapshot = source.feed.snapshot(WINDOW_S, series_names(source))
     assert frames_equal(snapshot.frame, df.row(target, named=True))
 
-    window = int(WINDOW_S * source.feed.hz)  # 240 rows at 2 Hz
+    window = int(WINDOW_S * source.feed.hz)  # 60 rows at 2 Hz
     first = max(0, target - window + 1)
     for name in series_names(source):
         expected = [numeric(v) for v in df[name].slice(first, target + 1 - first).to_list()]

@@ -1,0 +1,23 @@
+"""The feed's windows: raw samples for short windows, per-second means from a minute up."""
+
+from __future__ import annotations
+
+from tui.feed import SeriesRing
+
+
+def test_short_windows_are_raw_samples_and_long_ones_per_second_means():
+    ring = SeriesRing(raw_len=1200, long_len=3600)
+    for k in range(1800):  # three minutes at 10 Hz: value = the second it falls in
+        ring.append(k / 10, float(k // 10))
+    assert ring.window(30, 10) == tuple(float(k // 10) for k in range(1500, 1800))
+    minute = ring.window(120, 10)
+    assert len(minute) == 120  # one mean per finished second
+    assert minute[-1] == 178.0 and minute[0] == 59.0
+
+
+def test_gaps_stay_null_in_both():
+    ring = SeriesRing(raw_len=100, long_len=100)
+    for k in range(30):
+        ring.append(float(k), None if 10 <= k < 20 else 1.0)
+    assert ring.window(5, 1) == (1.0,) * 5
+    assert ring.window(60, 1)[10:19] == (None,) * 9
