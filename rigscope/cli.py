@@ -21,6 +21,7 @@ EXAMPLES = {
     "repair": "example: rigscope repair latest",
     "analyze": "example: rigscope analyze latest --out derived.parquet",
     "replay": "example: rigscope replay latest --speed 60 --at +10m     (no SESSION: pick from a list)",
+    "correlate": "example: rigscope correlate latest grad_norm     (--json for scripts)",
 }
 
 
@@ -124,6 +125,12 @@ def build_parser() -> Parser:
     replay.add_argument("--at", help="start at HH:MM:SS (UTC), +15m from the start, or seconds")
     replay.add_argument("--fps", type=options.fps, default=4.0, help="screen redraws per second (default 4)")
     replay.add_argument("--ascii", action="store_true", help="ASCII sparklines")
+    correlate = commands.add_parser("correlate", help="a custom metric (rigscope.metric) against collapse events",
+                                    epilog=EXAMPLES["correlate"])
+    correlate.add_argument("session", help="session id, prefix, path or latest")
+    correlate.add_argument("metric", help="metric name, as the workload sent it (e.g. grad_norm)")
+    correlate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    _add_session_dir(correlate)
     return parser
 
 
@@ -145,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rigscope.record_command import run_record
 
             return run_record(args)
+        if args.command == "correlate":
+            from rigscope.correlate_command import run as run_correlate
+
+            return run_correlate(args)
         from rigscope import session_commands
 
         return session_commands.run(args)

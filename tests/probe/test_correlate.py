@@ -1,0 +1,108 @@
+"""`rigscope correlate` on a generated session whose metric leads the GPU's RLE by 3 s."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from recordings.correlate import correlate
+from recordings.errors import InputError
+from tests.conftest import run_cli
+
+T0_US = 1_800_000_000_000_000
+HZ = 10
+SECONDS = 300
+LEAD_S = 3
+
+
+def signal(t: float) -> float:
+    """A smooth, non-periodic-looking metric (incommensurate sines)."""
+    return math.sin(2 * math.pi * t / 37.0) + 0.6 * math.sin(2 * math.pi * t / 11.3) + 0.3 * math.sin(t / 2.9)
+
+
+def make_session(root: Path, metrics: bool = True) -> Path:
+    session = root / "20270115-080000-test"
+    session.mkdir(parents=True)
+    ks = range(SECONDS * HZ)
+    t = [k / HZ for k in ks]
+    gpu_rle = [1.0 - 0.15 * signal(x - LEAD_S) for x in t]  # the metric leads the RLE by LEAD_S
+    cpu_rle = [0.9 + 0.05 * math.sin(x * 7.7) * math.cos(x * 3.1) for x in t]  # unrelated
+    table = pl.DataFrame({
+        "ts": [T0_US + k * 100_000 for k in ks],
+        "elapsed_s": t,
+        "cpu_rle_smoothed": cpu_rle,
+        "cpu_collapse": [0] * len(t),
+        "gpu0_rle_smoothed": gpu_rle,
+        "gpu0_collapse": [int(v < 0.8) for v in gpu_rle],
+    }).with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC")), pl.col("cpu_collapse", "gpu0_collapse").cast(pl.Int8))
+    table.write_parquet(session / "samples.parquet")
+    (session / "meta.json").write_text(json.dumps({"format": "rigscope-session/1", "session_id": session.name,
+                                                   "status": "complete", "gpus": [{"index": 0}]}))
+    lines = []
+    if metrics:
+        for half in range(SECONDS * 2):  # 2 Hz
+            x = half / 2
+            ts = T0_US + half * 500_000 + 1000
+            lines.append({"ts": iso(ts), "kind": "metric", "name": "grad_norm", "value": signal(x), "step": half})
+            lines.append({"ts": iso(ts), "kind": "metric", "name": "loss", "value": 1.0 / (1 + x), "step": half})
+    lines.append({"ts": iso(T0_US), "kind": "note", "text": "start", "source": "cli"})
+    (session / "events.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return session
+
+
+def iso(ts_us: int) -> str:
+    from collectors.timeutil import iso_from_us
+
+    return iso_from_us(ts_us)
+
+
+def test_the_planted_lead_is_found(tmp_path):
+    session = make_session(tmp_path)
+    result = correlate(session, "grad_norm")
+    assert result["points"] == SECONDS * 2
+    devices = {d["device"]: d for d in result["devices"]}
+    gpu = devices["gpu0"]
+    assert gpu["best"]["lag_s"] == LEAD_S and gpu["best"]["r"] < -0.95
+    by_lag = {lag["lag_s"]: lag["r"] for lag in gpu["lags"]}
+    assert sorted(by_lag) == list(range(-10, 11))
+    assert abs(by_lag[-LEAD_S]) < abs(by_lag[LEAD_S])
+    flags = [int(1.0 - 0.15 * signal(k / HZ - LEAD_S) < 0.8) for k in range(SECONDS * HZ)]
+    assert gpu["collapses"] == sum(1 for a, b in zip([0, *flags], flags) if b and not a) > 0
+    # the metric runs high in collapses (it drove them 3 s earlier)
+    assert gpu["inside"]["points"] > 0 and gpu["inside"]["mean"] > gpu["outside"]["mean"] + 0.5
+    assert gpu["inside"]["max"] <= max(signal(h / 2) for h in range(SECONDS * 2))
+    assert gpu["inside"]["points"] + gpu["outside"]["points"] == SECONDS * 2
+    cpu = devices["cpu"]
+    assert cpu["collapses"] == 0 and cpu["inside"]["points"] == 0 and cpu["inside"]["mean"] is None
+    assert all(lag["r"] is None or abs(lag["r"]) < 0.3 for lag in cpu["lags"])
+
+
+def test_command_json_and_terminal_output(tmp_path):
+    session = make_session(tmp_path / "sessions")
+    result = run_cli("correlate", session.name, "grad_norm", "--json", "--dir", str(tmp_path / "sessions"))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["metric"] == "grad_norm" and {d["device"] for d in data["devices"]} == {"cpu", "gpu0"}
+    shown = run_cli("correlate", str(session), "grad_norm")
+    assert shown.returncode == 0, shown.stderr
+    assert "grad_norm around collapses" in shown.stdout and "gpu0" in shown.stdout
+    assert "correlation of grad_norm with rle_smoothed by lag" in shown.stdout
+
+
+def test_an_unknown_metric_lists_the_metrics_there_are(tmp_path):
+    session = make_session(tmp_path)
+    result = run_cli("correlate", str(session), "grad_nrom")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "no metric 'grad_nrom'" in result.stderr and "grad_norm, loss" in result.stderr
+    with pytest.raises(InputError, match="no custom metrics"):
+        correlate(make_session(tmp_path / "other", metrics=False), "grad_norm")
+
+
+def test_a_missing_session_is_one_line(tmp_path):
+    result = run_cli("correlate", "nope", "grad_norm", "--dir", str(tmp_path))
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
