@@ -377,7 +377,7 @@ class SpanTracker:
         if span.n == 0 and self._ring:
             closest = min(self._ring, key=lambda s: max(span.start - s.t, s.t - span.end, 0.0))  # type: ignore[operator]
             span.apply(closest, energy=False)
-        self._record(self._row(span))
+        self._add(self._row(span))
 
     def _row(self, span: _Open) -> dict[str, Any]:
         attrs = span.attrs
@@ -426,7 +426,13 @@ class SpanTracker:
             row[f"attr_{key}" if key in row else key] = value
         return row
 
-    def _record(self, row: dict[str, Any]) -> None:
+    def add_row(self, row: dict[str, Any]) -> None:
+        """Take a finished span's row made elsewhere (a repaired session's journal): counted in the
+        summary, kept among the recent ones, journaled."""
+        with self._lock:
+            self._add(row)
+
+    def _add(self, row: dict[str, Any]) -> None:
         self.total += 1
         self.successful += bool(row["success"])
         sums, counts = self._sums, self._counts

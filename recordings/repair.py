@@ -17,6 +17,7 @@ from recordings.events import EVENTS, read_events
 from recordings.reader import read_samples, session_columns_of
 from recordings.recorder import SAMPLES_CSV
 from recordings.session import META, is_running, read_meta, write_json_atomic
+from recordings.spans import SPANS_JOURNAL, read_journal_rows, summarize_rows, write_span_tables
 
 
 def needs_repair(session: Path) -> bool:
@@ -44,6 +45,9 @@ def repair_session(session: Path) -> str:
     meta["total_samples"] = samples
     table = read_samples(session)
     meta["summary"] = _recompute_summary(session, table)
+    if (session / SPANS_JOURNAL).exists():  # the spans that finished before the crash
+        meta["summary"]["spans"] = summarize_rows(read_journal_rows(session / SPANS_JOURNAL))
+        write_span_tables(session, csv="csv" in ((meta.get("monitoring") or {}).get("formats") or []))
     if samples:
         meta["session_end"] = iso_from_us(int(table.get_column("ts").dt.epoch("us").max()))
     write_json_atomic(session / META, meta)

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from collectors.spans import SPAN_COLUMNS
+from collectors.spans import SPAN_COLUMNS, SpanTracker
 from recordings.errors import InputError
 from recordings.segments import write_parquet_atomic
 
@@ -122,3 +122,12 @@ def read_spans(session: Path) -> pl.DataFrame:
         except (OSError, pl.exceptions.PolarsError) as error:
             raise InputError(f"{target}: unreadable Parquet file ({str(error).splitlines()[0]})") from None
     return spans_table(read_journal_rows(session / SPANS_JOURNAL))
+
+
+def summarize_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """`summary.spans` from finished rows (a repaired session's journal), as the live tracker computes it."""
+    tracker = SpanTracker([])
+    for row in rows:
+        if isinstance(row.get("total_duration_s"), (int, float)):
+            tracker.add_row(dict(row))  # the same accounting as live
+    return tracker.summary()

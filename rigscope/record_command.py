@@ -70,7 +70,15 @@ def status_line(monitor: Monitor) -> str:
     elapsed = time.strftime("%H:%M:%S", time.gmtime(stats.elapsed_s))
     line = (f"[{elapsed}] {stats.samples} samples @ {stats.achieved_hz:.2f} Hz | max temp {temps} | "
             f"max power {powers} | {_bytes(written)} written | state {state or '—'}{' (tag)' if source == 'tag' else ''} | collapses {collapses}")
-    return line + (f" | throttled {throttle}" if throttle else "")
+    return line + (f" | throttled {throttle}" if throttle else "") + _probe_part(monitor)
+
+
+def _probe_part(monitor: Monitor) -> str:
+    """Spans finished and events the rate limit dropped, once a workload sends any."""
+    limited = monitor.receiver.rate_limited if monitor.receiver is not None else 0
+    if not monitor.spans.total and not limited:
+        return ""
+    return f" | spans {monitor.spans.total}" + (f" | events rate-limited {limited}" if limited else "")
 
 
 def run_record(args: argparse.Namespace) -> int:
