@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 
 from tui import format as fmt
 from tui.feed import Snapshot
 from tui.sparkline import sparkline
+from tui.strips import blank, fit, text_strips
 
 LABEL_W = 6
 FULL_LINES = 7  # title, five sparklines, status
@@ -66,6 +68,7 @@ class DevicePanel(Widget, can_focus=True):
         super().__init__(id=f"panel-{device.prefix}", **kwargs)
         self.device = device
         self._text = Text(device.title)
+        self._strips: list[Strip] = []
         self._key: tuple[Any, ...] | None = None
 
     def show(self, snapshot: Snapshot, view: View) -> None:
@@ -75,15 +78,18 @@ class DevicePanel(Widget, can_focus=True):
             return
         self._key = key
         self._text = self._compact(snapshot, view, width) if view.compact else self._full(snapshot, view, width)
+        self._strips = text_strips(self._text, self.app.console, width)
         self.set_class(_value(snapshot.frame, f"{self.device.prefix}_collapse") == 1, "collapse")
         self.styles.height = 1 if view.compact else FULL_LINES
         self.refresh()
 
     def render(self) -> Text:
-        # Never wrap: a line drawn for another width is cropped, so a panel keeps its height.
-        self._text.no_wrap = True
-        self._text.overflow = "crop"
+        """The panel's text (what `render_line` draws, as strips cut to the panel's width)."""
         return self._text
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_region.width
+        return fit(self._strips[y], width) if y < len(self._strips) else blank(width)
 
     # -- content -----------------------------------------------------------
     def _lines(self, frame: dict[str, Any]) -> dict[str, str]:

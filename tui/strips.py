@@ -1,0 +1,35 @@
+"""Text turned into cached Strips once per change, so a redraw costs the compositor a lookup.
+
+Widgets that show a Text which changes a few times a second render through the
+line API: `render_line` hands back strips built when the text was set, instead
+of Textual converting and wrapping the Text on every refresh.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.strip import Strip
+
+
+def text_strips(text: Text, console: Console, width: int) -> list[Strip]:
+    """One strip per line of `text`, cropped or padded to `width` (no wrapping)."""
+    strips = []
+    for line in text.split("\n", allow_blank=True):
+        # Every segment gets a style: Textual's filters (NO_COLOR, dim) expect one.
+        segments = [Segment(s.text, s.style or NULL) for s in line.render(console) if s.text != "\n"]
+        strips.append(fit(Strip(segments), width))
+    return strips
+
+
+def fit(strip: Strip, width: int) -> Strip:
+    return strip if strip.cell_length == width else strip.crop_extend(0, width, NULL)
+
+
+def blank(width: int) -> Strip:
+    return Strip([Segment(" " * width, NULL)], width)
+
+
+NULL = Style.null()
