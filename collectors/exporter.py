@@ -283,9 +283,12 @@ class ExportFeed:
         duration = _number(event.get("duration_s"))
         if duration is None:
             duration = _number(event.get("total_duration_s"))
+        if duration is not None and duration < 0:
+            duration = None
         end_us = _ts_us(event)
-        if duration is None and opened is not None and opened.start_us is not None and end_us is not None:
-            duration = max(0.0, (end_us - opened.start_us) / 1e6)
+        start_us = opened.start_us if opened is not None else _ts_us({"ts": event.get("start_ts")})
+        if duration is None and start_us is not None and end_us is not None:
+            duration = max(0.0, (end_us - start_us) / 1e6)
         success = event.get("success")
         success = bool(success) if isinstance(success, bool) else not event.get("error")
         rtf = _number(event.get("rtf")) if "rtf" in event else _number(attrs.get("rtf"))

@@ -2,10 +2,14 @@
 
 Both keep the key names of the TTS monitoring system that rigscope replaces, so
 its dashboards and scripts keep working: the summary's `total_requests`,
-`successful`, `failed`, `success_rate` (percent), `avg_duration_s`, `avg_rtf`,
+`successful`, `failed`, `success_rate`, `avg_duration_s`, `avg_rtf`,
 `avg_peak_memory_mb`, `hardware_tier`, `device_type`; the export's
 `csv_files`, `parquet_files`, `meta` and `analysis`.  A request here is a
-finished span.  Averages over nothing are null.
+finished span.  `success_rate` is a fraction (0 to 1), as `summary.spans` in
+meta.json has it; it and the averages are null while there is nothing to count.
+When the monitor has a span tracker (`Monitor.spans`), its `summary()` gives
+these figures, so they agree with meta.json; otherwise the exporter's own
+tally of span events does.
 """
 
 from __future__ import annotations
@@ -23,8 +27,21 @@ def _mean(total: float, count: int) -> float | None:
     return total / count if count else None
 
 
-def _rate_pct(stats: SpanStats) -> float:
-    return 100.0 * stats.successful / stats.count if stats.count else 0.0
+def span_figures(stats: SpanStats, tracked: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Request counts and averages: from the span tracker's summary when there is one, else from the tally."""
+    figures = {
+        "total": stats.count,
+        "successful": stats.successful,
+        "failed": stats.failed,
+        "success_rate": stats.successful / stats.count if stats.count else None,
+        "avg_duration_s": _mean(stats.duration_sum, stats.timed),
+        "avg_rtf": _mean(stats.rtf_sum, stats.rtf_n),
+        "avg_peak_memory_mb": _mean(stats.peak_memory_sum_mb, stats.peak_memory_n),
+        "avg_tokens_per_sec": _mean(stats.tokens_per_second_sum, stats.tokens_per_second_n),
+    }
+    if tracked:
+        figures.update({key: tracked[key] for key in figures if key in tracked})
+    return figures
 
 
 def finite(value: Any) -> Any:
@@ -45,18 +62,18 @@ def _number(frame: Any, column: str) -> float | None:
     return float(value)
 
 
-def summary(snap: ExportSnapshot, labels: ExportLabels) -> dict[str, Any]:
-    spans, frame = snap.span_totals, snap.frame
+def summary(snap: ExportSnapshot, labels: ExportLabels, tracked: dict[str, Any] | None = None) -> dict[str, Any]:
+    spans, frame = span_figures(snap.span_totals, tracked), snap.frame
     collapses = {device: snap.collapse_events.get(device, 0) for device in labels.devices}
     ts = frame.get("ts")
     return finite({
-        "total_requests": spans.count,
-        "successful": spans.successful,
-        "failed": spans.failed,
-        "success_rate": _rate_pct(spans),
-        "avg_duration_s": _mean(spans.duration_sum, spans.timed),
-        "avg_rtf": _mean(spans.rtf_sum, spans.rtf_n),
-        "avg_peak_memory_mb": _mean(spans.peak_memory_sum_mb, spans.peak_memory_n),
+        "total_requests": spans["total"],
+        "successful": spans["successful"],
+        "failed": spans["failed"],
+        "success_rate": spans["success_rate"],
+        "avg_duration_s": spans["avg_duration_s"],
+        "avg_rtf": spans["avg_rtf"],
+        "avg_peak_memory_mb": spans["avg_peak_memory_mb"],
         "hardware_tier": labels.info.get("hardware_tier"),
         "device_type": labels.info.get("device_type"),
         "session_id": labels.session or None,
@@ -91,9 +108,10 @@ def session_files(session: Path | None) -> dict[str, Any]:
     }
 
 
-def analysis(snap: ExportSnapshot, labels: ExportLabels) -> dict[str, Any]:
+def analysis(snap: ExportSnapshot, labels: ExportLabels, tracked: dict[str, Any] | None = None) -> dict[str, Any]:
     """The TTS system's `analysis` object: tier, device type, runs, memory, performance and thermal blocks."""
     spans, frame = snap.span_totals, snap.frame
+    figures = span_figures(spans, tracked)
     gpu_memory = {f"gpu{g.index}": _mb(_number(frame, f"gpu{g.index}_mem_used_bytes")) for g in labels.gpus}
     devices = {}
     for device in labels.devices:
@@ -112,23 +130,23 @@ def analysis(snap: ExportSnapshot, labels: ExportLabels) -> dict[str, Any]:
     return finite({
         "hardware_tier": labels.info.get("hardware_tier"),
         "device_type": labels.info.get("device_type"),
-        "total_runs": spans.count,
-        "successful_runs": spans.successful,
-        "failed_runs": spans.failed,
-        "success_rate": _rate_pct(spans),
+        "total_runs": figures["total"],
+        "successful_runs": figures["successful"],
+        "failed_runs": figures["failed"],
+        "success_rate": figures["success_rate"],
         "memory": {
-            "avg_peak_memory_mb": _mean(spans.peak_memory_sum_mb, spans.peak_memory_n),
+            "avg_peak_memory_mb": figures["avg_peak_memory_mb"],
             "max_peak_memory_mb": spans.peak_memory_max_mb,
             "host_memory_used_mb": _mb(_number(frame, "mem_used_bytes")),
             "host_memory_total_mb": _mb(_number(frame, "mem_total_bytes")),
             "gpu_memory_used_mb": gpu_memory,
         },
         "performance": {
-            "avg_duration_s": _mean(spans.duration_sum, spans.timed),
+            "avg_duration_s": figures["avg_duration_s"],
             "min_duration_s": spans.duration_min,
             "max_duration_s": spans.duration_max,
-            "avg_rtf": _mean(spans.rtf_sum, spans.rtf_n),
-            "avg_tokens_per_second": _mean(spans.tokens_per_second_sum, spans.tokens_per_second_n),
+            "avg_rtf": figures["avg_rtf"],
+            "avg_tokens_per_second": figures["avg_tokens_per_sec"],
             "samples": snap.samples,
             "sample_hz": labels.sample_hz,
         },
@@ -140,9 +158,10 @@ def analysis(snap: ExportSnapshot, labels: ExportLabels) -> dict[str, Any]:
     })
 
 
-def export(snap: ExportSnapshot, labels: ExportLabels, session: Path | None, status: str | None) -> dict[str, Any]:
+def export(snap: ExportSnapshot, labels: ExportLabels, session: Path | None, status: str | None,
+           tracked: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"session_id": labels.session or None, "status": status, **session_files(session),
-            "analysis": analysis(snap, labels)}
+            "analysis": analysis(snap, labels, tracked)}
 
 
 def _mb(value: float | None) -> float | None:

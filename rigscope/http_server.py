@@ -188,15 +188,27 @@ class HttpExporter:
         self._rendered = (snap, content_type, body)
         return body, content_type
 
+    def tracked_spans(self) -> dict[str, Any] | None:
+        """The monitor's span tracker summary (`summary.spans` of meta.json), when it has one."""
+        summary = getattr(getattr(self.monitor, "spans", None), "summary", None)
+        if not callable(summary):
+            return None
+        try:
+            result = summary()
+        except Exception:  # noqa: BLE001 (the exporter's own tally answers instead)
+            return None
+        return result if isinstance(result, dict) and "total" in result else None
+
     def summary(self) -> dict[str, Any]:
-        return http_reports.summary(self.feed.snapshot(), self.labels)
+        return http_reports.summary(self.feed.snapshot(), self.labels, self.tracked_spans())
 
     def export(self) -> dict[str, Any]:
         recorder = self.monitor.recorder
         status = recorder.meta.get("status") if recorder is not None else None
         if recorder is not None and recorder.closed.is_set():
             status = "complete" if recorder.error is None else "interrupted"
-        return http_reports.export(self.feed.snapshot(), self.labels, self.monitor.session, status)
+        return http_reports.export(self.feed.snapshot(), self.labels, self.monitor.session, status,
+                                   self.tracked_spans())
 
     def health(self) -> tuple[int, dict[str, Any]]:
         snap = self.feed.snapshot()
@@ -223,9 +235,16 @@ class HttpExporter:
             return 403, "POST /events is accepted from loopback only (start rigscope with --http-token to allow others)"
         return None
 
-    def post_event(self, event: dict[str, Any]) -> None:
+    def post_event(self, event: dict[str, Any]) -> bool:
+        """Hand a posted event on as the UDP receiver does (its rate limit and counters); False when dropped."""
+        offer = getattr(self.monitor.receiver, "offer", None)
+        if callable(offer):
+            if not offer(event):
+                return False
+        else:
+            self.monitor.sampler.post_event(event)
         self.events_accepted += 1
-        self.monitor.sampler.post_event(event)
+        return True
 
 
 def export_labels(monitor: Monitor) -> ExportLabels:
@@ -324,10 +343,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         event = parse_event(payload)
         if event is None:
-            self._error(400, "not an event: a JSON object whose kind is note, tag, span_start, span_end or metric")
+            self._error(400, "not an event: a JSON object whose kind is note, tag, span_start, span_end or metric, "
+                             "with that kind's fields")
             return
         event.pop("ack", None)
-        exporter.post_event(event)
+        if not exporter.post_event(event):
+            self._error(429, "event flood: the monitor's rate limit dropped this event", [("Retry-After", "1")])
+            return
         self._json(202, {"ok": True, "kind": event["kind"], "ts": event["ts"]})
 
     # -- responses -------------------------------------------------------------

@@ -49,12 +49,16 @@ class Tap:
 
 
 @contextmanager
-def serving(directory: Path, **config: Any) -> Iterator[Monitor]:
-    """A started monitor with `--http 127.0.0.1:0` (the simulated box unless told otherwise); stopped after."""
+def serving(directory: Path, tap: bool = False, **config: Any) -> Iterator[Monitor]:
+    """A started monitor with `--http 127.0.0.1:0` (the simulated box unless told otherwise); stopped after.
+
+    With `tap`, `monitor.tap` is a `Tap` subscribed before the first tick."""
     settings: dict[str, Any] = {"source": "sim", "hz": 10.0, "duration_s": 60.0, "http": ("127.0.0.1", 0),
                                 "directory": str(directory)}
     settings.update(config)
     monitor = Monitor(MonitorConfig(**settings))
+    if tap:
+        monitor.tap = Tap(monitor)  # type: ignore[attr-defined]
     monitor.start()
     try:
         yield monitor

@@ -7,7 +7,7 @@ import pytest
 
 from collectors.exporter import HEURISTIC_STATES, THROTTLE_CAUSES
 from collectors.prometheus import metric_names
-from tests.http.conftest import Tap, one, samples_of, scrape, serving, wait_for
+from tests.http.conftest import one, samples_of, scrape, serving, wait_for
 
 GPU_COLUMNS = {  # metric -> (column suffix, scale)
     "rigscope_gpu_utilization_ratio": ("util_pct", 0.01),
@@ -31,12 +31,11 @@ HOST_COLUMNS = {
 def finished_run(tmp_path_factory):
     """400 simulated seconds at 2 Hz on a virtual clock (a collapse on every GPU), scraped after the last tick."""
     directory = tmp_path_factory.mktemp("sessions")
-    with serving(directory, gpus_sim=2, hz=2.0, duration_s=400.0, speed=None) as monitor:
-        tap = Tap(monitor)
+    with serving(directory, tap=True, gpus_sim=2, hz=2.0, duration_s=400.0, speed=None) as monitor:
         monitor.wait()
         wait_for(lambda: monitor.http.feed.snapshot().ended, what="the exporter to take the last frame")
         families = scrape(monitor.http.port)
-        batches = tap.drain()
+        batches = monitor.tap.drain()
         summary = monitor.signals.summary()
         throttle = {d.prefix: d.throttle for d in monitor.signals.devices if d.throttle is not None}
         session = monitor.session
