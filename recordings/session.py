@@ -22,9 +22,15 @@ META = "meta.json"
 DEFAULT_DIR = "rigscope-sessions"
 
 
-def sessions_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """`--dir`, else `$RIGSCOPE_DIR`, else ./rigscope-sessions."""
-    return Path(explicit or os.environ.get("RIGSCOPE_DIR") or DEFAULT_DIR)
+def sessions_dir(explicit: str | os.PathLike[str] | None = None, now: datetime | None = None) -> Path:
+    """`--dir`, else `$RIGSCOPE_DIR`, else ./rigscope-sessions.
+
+    `{host}` becomes this machine's short host name and `{date}` today's UTC date (YYYY-MM-DD), so one
+    shared directory can hold a hive layout: `--dir /shared/rigscope/host={host}/date={date}`."""
+    text = os.fspath(explicit or os.environ.get("RIGSCOPE_DIR") or DEFAULT_DIR)
+    if "{host}" in text or "{date}" in text:
+        text = text.replace("{host}", _host_slug()).replace("{date}", f"{(now or datetime.now(UTC)):%Y-%m-%d}")
+    return Path(text)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
