@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual.strip import Strip
 from textual.widget import Widget
 
 from tui import format as fmt
 from tui.feed import Snapshot
-from tui.strips import blank, fit, text_strips
+from tui.strips import StripText
 
 STATE_STYLES = {"idle": "grey50", "data_prep": "blue", "io": "yellow", "compute": "green"}
 TAG_STYLE = "magenta"
@@ -27,28 +26,14 @@ class SessionLabel:
     mode: str = "LIVE"  # LIVE, DEMO, REPLAY
 
 
-class TextBar(Widget):
-    """A widget showing one Text, re-rendered only when the text changes."""
+class TextBar(StripText):
+    """A bar showing one Text, redrawn only when the text changes."""
 
     DEFAULT_CSS = "TextBar { height: 1; }"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._text = Text()
-        self._strips: list[Strip] = []
-
     def set_text(self, text: Text) -> None:
         if text.plain != self._text.plain or text.spans != self._text.spans:
-            self._text = text
-            self._strips = text_strips(text, self.app.console, self.content_region.width)
-            self.refresh()
-
-    def render(self) -> Text:
-        return self._text
-
-    def render_line(self, y: int) -> Strip:
-        width = self.content_region.width
-        return fit(self._strips[y], width) if y < len(self._strips) else blank(width)
+            self.show_text(text)
 
 
 def header_text(label: SessionLabel, snapshot: Snapshot, recording: dict[str, Any] | None,

@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual.strip import Strip
-from textual.widget import Widget
 
 from tui import format as fmt
 from tui.feed import Snapshot
 from tui.sparkline import sparkline
-from tui.strips import blank, fit, text_strips
+from tui.strips import StripText
 
 LABEL_W = 6
 FULL_LINES = 7  # title, five sparklines, status
@@ -57,7 +55,7 @@ def _against(value: Any, limit: Any, unit: str) -> str:
     return f"{text}/{fmt.num(limit, unit, 0)}" if limit is not None else fmt.num(value, unit, 0)
 
 
-class DevicePanel(Widget, can_focus=True):
+class DevicePanel(StripText, can_focus=True):
     DEFAULT_CSS = """
     DevicePanel { height: 7; padding: 0 1; }
     DevicePanel.collapse { border-left: thick $error; }
@@ -65,10 +63,8 @@ class DevicePanel(Widget, can_focus=True):
     """
 
     def __init__(self, device: Device, **kwargs: Any) -> None:
-        super().__init__(id=f"panel-{device.prefix}", **kwargs)
+        super().__init__(Text(device.title), id=f"panel-{device.prefix}", **kwargs)
         self.device = device
-        self._text = Text(device.title)
-        self._strips: list[Strip] = []
         self._key: tuple[Any, ...] | None = None
 
     def show(self, snapshot: Snapshot, view: View) -> None:
@@ -77,19 +73,10 @@ class DevicePanel(Widget, can_focus=True):
         if key == self._key:
             return
         self._key = key
-        self._text = self._compact(snapshot, view, width) if view.compact else self._full(snapshot, view, width)
-        self._strips = text_strips(self._text, self.app.console, width)
+        text = self._compact(snapshot, view, width) if view.compact else self._full(snapshot, view, width)
         self.set_class(_value(snapshot.frame, f"{self.device.prefix}_collapse") == 1, "collapse")
         self.styles.height = 1 if view.compact else FULL_LINES
-        self.refresh()
-
-    def render(self) -> Text:
-        """The panel's text (what `render_line` draws, as strips cut to the panel's width)."""
-        return self._text
-
-    def render_line(self, y: int) -> Strip:
-        width = self.content_region.width
-        return fit(self._strips[y], width) if y < len(self._strips) else blank(width)
+        self.show_text(text, width)
 
     # -- content -----------------------------------------------------------
     def _lines(self, frame: dict[str, Any]) -> dict[str, str]:

@@ -7,11 +7,36 @@ of Textual converting and wrapping the Text on every refresh.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
+from textual.widget import Widget
+
+
+class StripText(Widget):
+    """Shows one Text through the line API, from strips cut when the text is set."""
+
+    def __init__(self, text: Text | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._text = text or Text()
+        self._strips: list[Strip] = []
+
+    def show_text(self, text: Text, width: int | None = None) -> None:
+        self._text = text
+        self._strips = text_strips(text, self.app.console, width or self.content_region.width)
+        self.refresh()
+
+    def render(self) -> Text:
+        """The text shown (what `render_line` draws, cut to the widget's width)."""
+        return self._text
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_region.width
+        return fit(self._strips[y], width) if y < len(self._strips) else blank(width)
 
 
 def text_strips(text: Text, console: Console, width: int) -> list[Strip]:
