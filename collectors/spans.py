@@ -38,6 +38,7 @@ from collectors.timeutil import iso_from_us, us_from_iso
 
 RING_S = 30.0
 LAG_S = 2.0
+CLOSEST_S = 2.0  # a span with no sample inside takes the closest one only within this distance
 MAX_OPEN = 10_000  # open spans kept; beyond, the oldest is given up (`abandoned`)
 EXACT_DURATIONS = 100_000  # durations kept exactly; beyond, a uniform reservoir of this size
 MB = 1024 * 1024
@@ -374,9 +375,13 @@ class SpanTracker:
     def _finish(self, span: _Open) -> None:
         assert span.end is not None
         self._advance(span, float("inf"))
-        if span.n == 0 and self._ring:
-            closest = min(self._ring, key=lambda s: max(span.start - s.t, s.t - span.end, 0.0))  # type: ignore[operator]
-            span.apply(closest, energy=False)
+        if span.n == 0 and self._ring:  # shorter than a tick: the closest sample, if one is near
+            def distance(sample: Sample) -> float:
+                return max(span.start - sample.t, sample.t - span.end, 0.0)  # type: ignore[operator]
+
+            closest = min(self._ring, key=distance)
+            if distance(closest) <= CLOSEST_S:
+                span.apply(closest, energy=False)
         self._add(self._row(span))
 
     def _row(self, span: _Open) -> dict[str, Any]:

@@ -98,6 +98,14 @@ def test_a_span_shorter_than_a_tick_takes_the_closest_sample():
     assert row["energy_j"] == pytest.approx(2.4)
 
 
+def test_a_span_far_from_every_sample_has_no_peaks():
+    spans = tracker()
+    feed(spans, [(t / 10, "frame", frame(t / 10)) for t in range(0, 20)]
+         + [(0.0, "event", end("old", -9.0, -9.5))])  # ended long before the first sample
+    (row,) = spans.recent()
+    assert row["samples"] == 0 and row["peak_memory_mb"] is None and row["energy_j"] is None
+
+
 def test_power_is_integrated_without_an_energy_counter():
     spans = tracker()
     items = [(t / 10, "frame", frame(t / 10, gpu_w=100.0 + 100.0 * (t >= 5), cpu_w=None, energy=False))
