@@ -95,13 +95,19 @@ def state_strip(history: tuple[tuple[float, str], ...], now_s: float, width: int
     start = max(history[0][0], now_s - 600.0)
     span = max(now_s - start, 1e-9)
     index = 0
+    cells: list[str] = []
     for cell in range(width):
         moment = start + span * (cell + 0.5) / width
         while index + 1 < len(history) and history[index + 1][0] <= moment:
             index += 1
-        state = history[index][1]
-        glyph = state[0] if ascii_only else "▆"
-        strip.append(glyph, style=STATE_STYLES.get(state, TAG_STYLE))
+        cells.append(history[index][1])
+    run_start = 0
+    for cell in range(1, width + 1):  # one append per run of the same state
+        if cell == width or cells[cell] != cells[run_start]:
+            state = cells[run_start]
+            glyph = state[0] if ascii_only else "▆"
+            strip.append(glyph * (cell - run_start), style=STATE_STYLES.get(state, TAG_STYLE))
+            run_start = cell
     return strip
 
 

@@ -43,9 +43,10 @@ def text_strips(text: Text, console: Console, width: int) -> list[Strip]:
     """One strip per line of `text`, cropped or padded to `width` (no wrapping)."""
     strips = []
     for line in text.split("\n", allow_blank=True):
+        line.truncate(width, pad=True)  # exactly `width` cells, so the strip needs no cropping
         # Every segment gets a style: Textual's filters (NO_COLOR, dim) expect one.
         segments = [Segment(s.text, s.style or NULL) for s in line.render(console) if s.text != "\n"]
-        strips.append(fit(Strip(segments), width))
+        strips.append(Strip(segments, width))
     return strips
 
 
