@@ -380,6 +380,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="measured seconds per run (default 60, 15 with --quick)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every configuration (default 3)")
     parser.add_argument("--presses", type=int, default=10, help="key presses timed (default 10)")
+    parser.add_argument("--only", help="comma-separated configuration keys (rigscope-10, rigscope-100 and "
+                        "glances-1s are always kept, the targets need them)")
     options = parser.parse_args()
     seconds = options.seconds or (15.0 if options.quick else 60.0)
     if shutil.which("tmux") is None:
@@ -387,6 +389,9 @@ def main() -> None:
 
     skipped: dict[str, str] = {}
     configs, peer_versions = configurations(skipped)
+    if options.only:
+        wanted = set(options.only.split(",")) | {"rigscope-10", "rigscope-100", "glances-1s"}
+        configs = [c for c in configs if c.key in wanted]
     for name, why in skipped.items():
         print(f"skipped {name}: {why}", flush=True)
     print(f"{len(configs)} configurations x {options.rounds} rounds, {seconds:g} s each after {WARMUP_S:g} s warm-up "
