@@ -243,3 +243,14 @@ def test_scrapes_do_not_slow_sampling(live):
         thread.join()
     assert live.sampler.stats.samples - before >= 8  # 10 Hz
     assert live.sampler.ticker.missed == 0
+
+
+def test_content_negotiation_prefers_the_classic_text_format(live):
+    prometheus_accept = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+                         "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+    status, headers, _ = request(live.http.port, "GET", "/metrics", headers={"Accept": prometheus_accept})
+    assert status == 200 and headers["content-type"].startswith("text/plain; version=0.0.4")
+    status, headers, body = request(live.http.port, "GET", "/metrics",
+                                    headers={"Accept": "application/openmetrics-text;version=1.0.0"})
+    assert status == 200 and headers["content-type"].startswith("application/openmetrics-text")
+    assert body.endswith(b"# EOF\n")
