@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -26,9 +27,25 @@ class StripText(Widget):
         self._strips: list[Strip] = []
 
     def show_text(self, text: Text, width: int | None = None) -> None:
+        """Show `text`; lines equal to the ones shown before keep their strips (and are not redrawn)."""
+        width = width or self.content_region.width
+        old_lines = self._text.split("\n", allow_blank=True) if self._strips else []
         self._text = text
-        self._strips = text_strips(text, self.app.console, width or self.content_region.width)
-        self.refresh()
+        strips: list[Strip] = []
+        changed: list[int] = []
+        for y, line in enumerate(text.split("\n", allow_blank=True)):
+            if (y < len(old_lines) and y < len(self._strips) and self._strips[y].cell_length == width
+                    and old_lines[y].plain == line.plain and old_lines[y].spans == line.spans):
+                strips.append(self._strips[y])
+            else:
+                strips.extend(text_strips(line, self.app.console, width))
+                changed.append(y)
+        self._strips = strips
+        if changed and len(changed) < len(strips):
+            top = self.styles.padding.top  # lines are counted in content space
+            self.refresh(*(Region(0, top + y, self.size.width, 1) for y in changed))
+        elif changed:
+            self.refresh()
 
     def render(self) -> Text:
         """The text shown (what `render_line` draws, cut to the widget's width)."""
