@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,22 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from collectors.sampler import END, Batch
 from rigscope.monitor import Monitor, MonitorConfig
-
-
-@pytest.fixture(autouse=True)
-def no_threads_left():
-    """Every test closes what it started: no sampler, recorder, feed or server thread outlives it."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 5.0
-    while True:
-        left = [t.name for t in threading.enumerate()
-                if t not in before and t.is_alive() and t.name.startswith("rigscope")]
-        if not left:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"threads left running: {left}")
-        time.sleep(0.05)
+from tests.waiting import no_threads_left  # noqa: F401 (fixtures and helpers the tests use)
 
 
 class Tap:

@@ -8,7 +8,6 @@ wait (bounded) for it to apply the seeks the keys asked for.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -18,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from recordings.session import list_sessions
 from rigscope.replay_source import ReplaySource
 from tests.conftest import REPO
 from tui.replay_app import ReplayApp
+from tests.waiting import run, wait_until, wait_sync  # noqa: F401 (fixtures and helpers the tests use)
 
 HZ = 2.0
 DURATION = "8m"
@@ -107,34 +107,6 @@ def frames_equal(frame: dict[str, Any], row: dict[str, Any]) -> bool:
 
 
 # -- async helpers ------------------------------------------------------------
-def run(body: Callable[[], Awaitable[None]]) -> None:
-    """Run one async test body (the suite has no asyncio plugin)."""
-    asyncio.run(body())
-
-
-async def wait_until(pilot: Any, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    """Let the app run until `predicate()` is true; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        await pilot.pause(0.05)
-
-
-def wait_sync(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.02)
-
-
 def shown_row(source: ReplaySource) -> float | None:
     """`elapsed_s` of the frame the dashboard would draw now."""
     return source.feed.snapshot(0, ()).frame.get("elapsed_s")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +14,7 @@ from rigscope.live import LiveSource
 from rigscope.monitor import MonitorConfig
 from tui.app import RigscopeApp
 from tui.devices import DevicePanel
-
-
-@pytest.fixture(autouse=True)
-def no_threads_left():
-    """Every test closes what it started: no sampler, feed, recorder or reader thread outlives it."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 5.0
-    while True:
-        left = [t.name for t in threading.enumerate()
-                if t not in before and t.is_alive() and t.name.startswith("rigscope")]
-        if not left:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"threads left running: {left}")
-        time.sleep(0.05)
+from tests.waiting import no_threads_left, run, wait_until  # noqa: F401 (fixtures and helpers the tests use)
 
 
 def sim_source(directory: Path, gpus: int = 1, hz: float = 5.0, speed: float | None = 1.0,
@@ -39,23 +22,6 @@ def sim_source(directory: Path, gpus: int = 1, hz: float = 5.0, speed: float | N
     """The source `rigscope demo` builds: the simulated box, recording into `directory`."""
     return LiveSource(MonitorConfig(source="sim", gpus_sim=gpus, hz=hz, speed=speed, duration_s=duration_s,
                                     directory=str(directory), **config))
-
-
-def run(body: Callable[[], Awaitable[None]]) -> None:
-    """Run one async test body (the suite has no asyncio plugin)."""
-    asyncio.run(body())
-
-
-async def wait_until(pilot: Any, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    """Let the app run until `predicate()` is true; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        await pilot.pause(0.05)
 
 
 async def wait_ended(pilot: Any, source: LiveSource, timeout: float = 30.0) -> None:
