@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from collectors.sampler import END, Batch
 from rigscope.monitor import Monitor, MonitorConfig
-from tests.waiting import no_threads_left  # noqa: F401 (fixtures and helpers the tests use)
+from tests.waiting import no_threads_left, wait_sync  # noqa: F401 (fixtures and helpers the tests use)
 
 
 class Tap:
@@ -101,12 +100,4 @@ def one(families: dict[str, Any], name: str, sample: str | None = None, /, **lab
     return matches[0]
 
 
-def wait_for(predicate: Any, timeout: float = 10.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.02)
+wait_for = wait_sync

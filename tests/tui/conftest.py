@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,7 @@ from rigscope.live import LiveSource
 from rigscope.monitor import MonitorConfig
 from tui.app import RigscopeApp
 from tui.devices import DevicePanel
-from tests.waiting import no_threads_left, run, wait_until  # noqa: F401 (fixtures and helpers the tests use)
+from tests.waiting import no_threads_left, run, wait_sync, wait_until  # noqa: F401 (fixtures and helpers the tests use)
 
 
 def sim_source(directory: Path, gpus: int = 1, hz: float = 5.0, speed: float | None = 1.0,
@@ -78,16 +76,7 @@ def read_meta(session: Path) -> dict[str, Any]:
         return {}
 
 
-def wait_file(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    """Poll the disk (written by another thread or process) until `predicate()` is true."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.05)
+wait_file = wait_sync  # polls what another thread or process writes to disk
 
 
 class LiveApp:
