@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -178,6 +178,9 @@ class ExportFeed:
         self.started_monotonic = time.monotonic()
         self._snapshot = ExportSnapshot()
         self._stop = threading.Event()
+        # Called in the feed thread right after each publish (the HTTP exporter renders there while
+        # scrapes come fast, so that renders follow a tick instead of colliding with the next one).
+        self.on_publish: Callable[[ExportSnapshot], None] | None = None
         self._thread = threading.Thread(target=self._run, name="rigscope-http-feed", daemon=True)
 
     # -- thread ------------------------------------------------------------
@@ -331,6 +334,11 @@ class ExportFeed:
             last_frame_monotonic=self._last_frame_at,
             ended=self._ended,
         )
+        if self.on_publish is not None:
+            try:
+                self.on_publish(self._snapshot)
+            except Exception:  # noqa: BLE001 (a failing hook never stops the feed)
+                pass
         return self._snapshot
 
     def take_all(self, batches: Iterable[Batch]) -> ExportSnapshot:

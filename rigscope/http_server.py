@@ -43,6 +43,10 @@ if TYPE_CHECKING:
     from rigscope.monitor import Monitor
 
 MAX_BODY = 64 * 1024
+# While scrapes come more often than every 2 * RENDER_EVERY_S, /metrics is rendered at most every
+# RENDER_EVERY_S, in the feed thread right after a sample; a scrape may then get a rendering up to
+# 2 * RENDER_EVERY_S old (its rigscope_last_sample_timestamp_seconds says which sample).
+RENDER_EVERY_S = 0.1
 ROUTES: dict[str, tuple[str, ...]] = {
     "/metrics": ("GET",),
     "/metrics/summary": ("GET",),
@@ -140,6 +144,7 @@ class HttpExporter:
         self.feed = ExportFeed(frames, [gpu_prefix(i) for i in monitor.gpu_indices], device_prefixes(monitor.gpu_indices))
         # A tick is overdue after five periods (at least 2 s of real time): then /healthz says 503.
         self.stall_after_s = max(2.0, 5.0 / hz)
+        self.prerender_delay_s = min(0.002, 0.2 / hz)
         self.labels = ExportLabels(host="", session="")
         self.registry: Any = None
         self.server: _Server | None = None
@@ -148,7 +153,11 @@ class HttpExporter:
         self.events_accepted = 0
         # Scrapes between two samples get the same bytes: only the first one after a sample renders.
         self.cache_metrics = True
-        self._rendered: tuple[Any, str, bytes] | None = None  # (snapshot, content type, body)
+        self._rendered: tuple[Any, str, bytes, float, Any] | None = None  # (snapshot, type, body, when, encoder)
+        self._last_scrape = -1e9
+        self._dense = False  # scrapes closer together than 2 * RENDER_EVERY_S
+        self.renders = 0
+        self.feed.on_publish = self._prerender
 
     @property
     def port(self) -> int:
@@ -184,12 +193,35 @@ class HttpExporter:
         # it renders in two thirds of the time and rigscope has no exemplars to carry.
         accept = accept or ""
         encoder, content_type = choose_encoder("" if "text/plain" in accept or "*/*" in accept else accept)
+        now = time.monotonic()
+        self._dense = now - self._last_scrape < 2 * RENDER_EVERY_S
+        self._last_scrape = now
         snap, rendered = self.feed.snapshot(), self._rendered
-        if self.cache_metrics and rendered is not None and rendered[0] is snap and rendered[1] == content_type:
-            return rendered[2], content_type
+        if self.cache_metrics and rendered is not None and rendered[1] == content_type:
+            recent = self._dense and not snap.ended and now - rendered[3] < 2 * RENDER_EVERY_S
+            if rendered[0] is snap or recent:
+                return rendered[2], content_type
+        return self._render(snap, content_type, encoder), content_type
+
+    def _render(self, snap: Any, content_type: str, encoder: Any) -> bytes:
         body = encoder(self.registry)
-        self._rendered = (snap, content_type, body)
-        return body, content_type
+        self._rendered = (snap, content_type, body, time.monotonic(), encoder)
+        self.renders += 1
+        return body
+
+    def _prerender(self, snap: Any) -> None:
+        """The feed thread, just after a sample: render ahead while scrapes come fast."""
+        rendered = self._rendered
+        if not (self.cache_metrics and self._dense and rendered is not None):
+            return
+        now = time.monotonic()
+        if now - self._last_scrape > 2 * RENDER_EVERY_S:
+            self._dense = False  # the fast scraper went away
+        elif rendered[0] is not snap and now - rendered[3] >= RENDER_EVERY_S:
+            # Let the sampler, which sent this sample a moment ago, reach its sleep first: a render that
+            # takes the GIL while it is still on its way there delays its next tick by as much (measured).
+            time.sleep(self.prerender_delay_s)
+            self._render(snap, rendered[1], rendered[4])
 
     def tracked_spans(self) -> dict[str, Any] | None:
         """The monitor's span tracker summary (`summary.spans` of meta.json), when it has one."""

@@ -254,3 +254,25 @@ def test_content_negotiation_prefers_the_classic_text_format(live):
                                     headers={"Accept": "application/openmetrics-text;version=1.0.0"})
     assert status == 200 and headers["content-type"].startswith("application/openmetrics-text")
     assert body.endswith(b"# EOF\n")
+
+
+def test_fast_scrapers_share_renderings_made_after_a_sample(tmp_path):
+    """100 scrapes/s on a 50 Hz monitor: about 10 renders a second, each reporting the sample it shows."""
+    from rigscope.http_server import RENDER_EVERY_S
+
+    with serving(tmp_path, hz=50.0, duration_s=30.0) as monitor:
+        port = monitor.http.port
+        wait_for(lambda: monitor.http.feed.snapshot().samples > 0)
+        scrape(port)
+        before, started = monitor.http.renders, time.monotonic()
+        stamps = []
+        while time.monotonic() - started < 1.0:
+            stamps.append(one(scrape(port), "rigscope_last_sample_timestamp_seconds"))
+            time.sleep(0.01)
+        renders = monitor.http.renders - before
+        assert len(stamps) > 30 and renders <= 1.0 / RENDER_EVERY_S + 3
+        assert stamps == sorted(stamps) and len(set(stamps)) >= 5
+        time.sleep(3 * RENDER_EVERY_S)  # the fast scraper went away: the next scrape shows the latest sample
+        families = scrape(port)
+        latest = monitor.http.feed.snapshot().frame["ts"] / 1e6
+        assert one(families, "rigscope_last_sample_timestamp_seconds") >= latest - 2 / 50
