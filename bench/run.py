@@ -1,7 +1,7 @@
 """Run rigscope's benchmarks, one after another, each in its own process.
 
 Run: python bench/run.py [NAME ...] [--quick]
-Names: sampler, lag, memory, recorder, crash, signals, dashboard, replay, probe (default: all, in that order).
+Names: sampler, lag, memory, recorder, crash, signals, dashboard, replay, probe, http (default: all, in that order).
 --quick shortens every benchmark (a smoke run; its figures are not the ones to quote).
 Each benchmark prints its table and writes bench/results/<name>.json.
 """
@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, str] = {
     "dashboard": "bench_dashboard.py",
     "replay": "bench_replay.py",
     "probe": "bench_probe.py",
+    "http": "bench_http.py",
 }
 
 # bench_signals.py has no --quick: smaller sizes instead.
