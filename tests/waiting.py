@@ -16,28 +16,30 @@ def run(body: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(body())
 
 
+def _poll(predicate: Callable[[], Any], deadline: float, timeout: float, what: str) -> Any:
+    """`predicate()`'s value when true, None to poll again; fails once the deadline has passed."""
+    value = predicate()
+    if value:
+        return value
+    if time.monotonic() > deadline:
+        raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+    return None
+
+
 async def wait_until(pilot: Any, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
     """Let the app run until `predicate()` is true; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+    while (value := _poll(predicate, deadline, timeout, what)) is None:
         await pilot.pause(0.05)
+    return value
 
 
 def wait_sync(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
     """Poll `predicate()` from plain code until it is true; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+    while (value := _poll(predicate, deadline, timeout, what)) is None:
         time.sleep(0.02)
+    return value
 
 
 @pytest.fixture(autouse=True)
