@@ -28,10 +28,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from prometheus_client.exposition import choose_encoder
+from prometheus_client.exposition import choose_encoder, generate_latest
 
 from collectors.clock import VirtualClock
 from collectors.exporter import ExportFeed
+from collectors.exposition import TextEncoder
 from collectors.prometheus import ExportLabels, GpuLabel, make_registry
 from collectors.receiver import parse_event
 from collectors.schema import device_prefixes, gpu_prefix
@@ -157,6 +158,7 @@ class HttpExporter:
         self._last_scrape = -1e9
         self._dense = False  # scrapes closer together than 2 * RENDER_EVERY_S
         self.renders = 0
+        self.text_encoder = TextEncoder()  # the classic text format, label text rendered once per series
         self.feed.on_publish = self._prerender
 
     @property
@@ -193,6 +195,8 @@ class HttpExporter:
         # it renders in two thirds of the time and rigscope has no exemplars to carry.
         accept = accept or ""
         encoder, content_type = choose_encoder("" if "text/plain" in accept or "*/*" in accept else accept)
+        if encoder is generate_latest:
+            encoder = self.text_encoder
         now = time.monotonic()
         self._dense = now - self._last_scrape < 2 * RENDER_EVERY_S
         self._last_scrape = now
