@@ -109,10 +109,15 @@ def session_files(session: Path | None) -> dict[str, Any]:
 
 
 def analysis(snap: ExportSnapshot, labels: ExportLabels, tracked: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The TTS system's `analysis` object: tier, device type, runs, memory, performance and thermal blocks."""
+    """The TTS system's `analysis` object: tier, device type, runs, memory, performance and thermal blocks.
+
+    A run is a finished span. `performance` holds only request figures, `memory` the requests' peaks
+    and the memory in use at the latest sample, `thermal` the session's peaks and throttling
+    (docs/prometheus.md has the table of keys)."""
     spans, frame = snap.span_totals, snap.frame
     figures = span_figures(spans, tracked)
     gpu_memory = {f"gpu{g.index}": _mb(_number(frame, f"gpu{g.index}_mem_used_bytes")) for g in labels.gpus}
+    gpu_total = {f"gpu{g.index}": _mb(_number(frame, f"gpu{g.index}_mem_total_bytes")) for g in labels.gpus}
     devices = {}
     for device in labels.devices:
         max_temp, max_power = snap.peaks.get(device, (None, None))
@@ -134,12 +139,15 @@ def analysis(snap: ExportSnapshot, labels: ExportLabels, tracked: dict[str, Any]
         "successful_runs": figures["successful"],
         "failed_runs": figures["failed"],
         "success_rate": figures["success_rate"],
+        "samples": snap.samples,
+        "sample_hz": labels.sample_hz,
         "memory": {
             "avg_peak_memory_mb": figures["avg_peak_memory_mb"],
             "max_peak_memory_mb": spans.peak_memory_max_mb,
             "host_memory_used_mb": _mb(_number(frame, "mem_used_bytes")),
             "host_memory_total_mb": _mb(_number(frame, "mem_total_bytes")),
             "gpu_memory_used_mb": gpu_memory,
+            "gpu_memory_total_mb": gpu_total,
         },
         "performance": {
             "avg_duration_s": figures["avg_duration_s"],
@@ -147,8 +155,6 @@ def analysis(snap: ExportSnapshot, labels: ExportLabels, tracked: dict[str, Any]
             "max_duration_s": spans.duration_max,
             "avg_rtf": figures["avg_rtf"],
             "avg_tokens_per_second": figures["avg_tokens_per_sec"],
-            "samples": snap.samples,
-            "sample_hz": labels.sample_hz,
         },
         "thermal": {
             "max_temperature_c": max(temps) if temps else None,

@@ -276,3 +276,66 @@ def test_fast_scrapers_share_renderings_made_after_a_sample(tmp_path):
         families = scrape(port)
         latest = monitor.http.feed.snapshot().frame["ts"] / 1e6
         assert one(families, "rigscope_last_sample_timestamp_seconds") >= latest - 2 / 50
+
+
+ANALYSIS_KEYS = {
+    "": {"hardware_tier", "device_type", "total_runs", "successful_runs", "failed_runs", "success_rate", "samples",
+         "sample_hz", "memory", "performance", "thermal"},
+    "memory": {"avg_peak_memory_mb", "max_peak_memory_mb", "host_memory_used_mb", "host_memory_total_mb",
+               "gpu_memory_used_mb", "gpu_memory_total_mb"},
+    "performance": {"avg_duration_s", "min_duration_s", "max_duration_s", "avg_rtf", "avg_tokens_per_second"},
+    "thermal": {"max_temperature_c", "throttle_detected", "devices"},
+}
+
+
+def test_analysis_shape_and_values_from_two_runs():
+    """Every block's keys exactly, each value from the frames and spans that made it (documented in prometheus.md)."""
+    from collectors.prometheus import ExportLabels, GpuLabel
+    from rigscope.http_reports import analysis
+
+    feed = ExportFeed(None, ["gpu0"], ["cpu", "gpu0"])
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    frame = {"ts": 0, "elapsed_s": 0.0, "mem_used_bytes": 3 << 20, "mem_total_bytes": 16 << 20, "cpu_temp_c": 50.0,
+             "gpu0_mem_used_bytes": 5 << 20, "gpu0_mem_total_bytes": 80 << 20, "gpu0_temp_c": 70.0,
+             "gpu0_power_w": 300.0, "gpu0_throttle_reasons": 0x20}  # thermal slowdown
+    snap = feed.take_all([
+        Batch(None, ({"kind": "span_start", "span_id": 1, "name": "tts", "ts": iso(t0),
+                      "attrs": {"audio_s": 2.0, "tokens": 40}},)),
+        Batch(frame, ()),
+        Batch({**frame, "elapsed_s": 1.0, "mem_used_bytes": 4 << 20, "gpu0_temp_c": 80.0}, ()),
+        Batch(None, ({"kind": "span_end", "span_id": 1, "ts": iso(t0 + timedelta(seconds=1)), "success": True},
+                     {"kind": "span_end", "span_id": 2, "name": "tts", "ts": iso(t0 + timedelta(seconds=3)),
+                      "start_ts": iso(t0), "success": False})),
+    ])
+    labels = ExportLabels("box", "s1", gpus=(GpuLabel(0, "GPU-x"),), devices=("cpu", "gpu0"),
+                          info={"hardware_tier": "nvidia_h100", "device_type": "cuda"}, sample_hz=1.0)
+    body = json.loads(json.dumps(analysis(snap, labels), allow_nan=False))
+    assert set(body) == ANALYSIS_KEYS[""]
+    for block in ("memory", "performance", "thermal"):
+        assert set(body[block]) == ANALYSIS_KEYS[block], block
+    assert (body["hardware_tier"], body["device_type"]) == ("nvidia_h100", "cuda")
+    assert (body["total_runs"], body["successful_runs"], body["failed_runs"], body["success_rate"]) == (2, 1, 1, 0.5)
+    assert (body["samples"], body["sample_hz"]) == (2, 1.0)
+    memory = body["memory"]
+    assert memory["max_peak_memory_mb"] == memory["avg_peak_memory_mb"] == 4.0  # only run 1 saw samples
+    assert (memory["host_memory_used_mb"], memory["host_memory_total_mb"]) == (4.0, 16.0)
+    assert memory["gpu_memory_used_mb"] == {"gpu0": 5.0} and memory["gpu_memory_total_mb"] == {"gpu0": 80.0}
+    performance = body["performance"]
+    assert (performance["min_duration_s"], performance["max_duration_s"], performance["avg_duration_s"]) == (1, 3, 2)
+    assert performance["avg_rtf"] == 0.5 and performance["avg_tokens_per_second"] == 40.0
+    thermal = body["thermal"]
+    assert thermal["max_temperature_c"] == 80.0 and thermal["throttle_detected"] is True
+    assert set(thermal["devices"]) == {"cpu", "gpu0"}
+    assert thermal["devices"]["gpu0"] == {"temperature_c": 80.0, "max_temperature_c": 80.0, "temperature_limit_c": None,
+                                          "max_power_w": 300.0, "throttle_seconds": {"power_cap": 0.0, "thermal": 1.0,
+                                                                                     "power_brake": 0.0, "other": 0.0}}
+    assert "throttle_seconds" not in thermal["devices"]["cpu"]
+
+
+def test_analysis_keys_are_documented():
+    from tests.conftest import REPO
+
+    guide = (REPO / "docs" / "prometheus.md").read_text(encoding="utf-8")
+    for keys in ANALYSIS_KEYS.values():
+        for key in keys:
+            assert f"`{key}`" in guide, key
