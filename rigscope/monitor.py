@@ -180,6 +180,7 @@ class Monitor:
         self.sampler = Sampler(sources.collectors, config.hz, self.clock, config.duration_s,
                                self.signals, on_notice=self._notice)
         self.receiver: EventReceiver | None = None
+        self._receiver_stats: dict[str, Any] = {}
         if config.receive_events:
             self.receiver = _open_receiver(self.sampler.post_event, self._notice)
             if self.receiver.notice:
@@ -300,7 +301,12 @@ class Monitor:
         """Stop taking events and free the event port (a new session that replaces this one takes it)."""
         if self.receiver is not None:
             self.receiver.close()
+            self._receiver_stats = self.receiver.stats()
             self.receiver = None
+
+    def event_stats(self) -> dict[str, Any]:
+        """The event receiver's counters (received, rejected, rate_limited, ...), kept after it closes."""
+        return self.receiver.stats() if self.receiver is not None else dict(self._receiver_stats)
 
     def wait(self, poll_s: float = 0.2, on_poll: Callable[[], None] | None = None) -> None:
         """Block until the duration ends, the recorder fails, or stop() is called elsewhere."""

@@ -75,7 +75,7 @@ def status_line(monitor: Monitor) -> str:
 
 def _probe_part(monitor: Monitor) -> str:
     """Spans finished and events the rate limit dropped, once a workload sends any."""
-    limited = monitor.receiver.rate_limited if monitor.receiver is not None else 0
+    limited = monitor.event_stats().get("rate_limited", 0)  # still counted in the last line, after stop
     if not monitor.spans.total and not limited:
         return ""
     return f" | spans {monitor.spans.total}" + (f" | events rate-limited {limited}" if limited else "")
