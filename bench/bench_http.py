@@ -9,7 +9,8 @@ absolute deadlines, timing each round trip.
 1. Scrape latency: 20 scrapes/s for `--scrape-seconds`, every one rendered
    afresh (the exporter's cache of the last rendering is off), and again at
    100 scrapes/s with the cache on (most scrapes then find the rendering of
-   the current sample); plus the render alone (`generate_latest` in this process),
+   the current sample); plus the render alone in this process, prometheus_client's
+   `generate_latest` and the exporter's memoizing encoder interleaved (same bytes),
    and, when the `prometheus` binary is installed, a real Prometheus scraping
    every 100 ms for `--scrape-seconds` (its own `scrape_duration_seconds`).
 2. Sample lag: `sample_lag_ms` of every frame during rounds of `--seconds`
@@ -162,12 +163,16 @@ def main() -> None:
             port = monitor.http.port
             time.sleep(2.0)  # warm up: windows filled, first renders done
 
-            renders = []
+            renders, encoded = [], []  # prometheus_client's renderer and the exporter's, interleaved
             for _ in range(300):
                 t0 = time.perf_counter()
                 body = generate_latest(monitor.http.registry)
-                renders.append((time.perf_counter() - t0) * 1000.0)
+                t1 = time.perf_counter()
+                ours = monitor.http.text_encoder(monitor.http.registry)
+                encoded.append((time.perf_counter() - t1) * 1000.0)
+                renders.append((t1 - t0) * 1000.0)
                 time.sleep(0.005)
+            assert len(ours) == len(body)
             print(f"scrape latency: {scrape_seconds:g} s at 20 scrapes/s uncached, then at 100/s cached", flush=True)
             monitor.http.cache_metrics = False
             _, _, uncached = run_scraper(port, 20.0, scrape_seconds)
@@ -206,6 +211,7 @@ def main() -> None:
                                "scrape_seconds": scrape_seconds, "metrics_bytes": len(body),
                                "prometheus_client": metadata.version("prometheus_client")}
     measures = [("render only (generate_latest)", renders),
+                ("render only (the exporter's memoizing encoder)", encoded),
                 ("HTTP GET, every scrape rendered", uncached["latencies_ms"])]
     if real:
         measures.append(("Prometheus scrape_duration_seconds", real))

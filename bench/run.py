@@ -1,9 +1,18 @@
-"""Run rigscope's benchmarks, one after another, each in its own process.
+"""Run rigscope's benchmarks, each in its own process, then regenerate docs/PERFORMANCE.md.
 
-Run: python bench/run.py [NAME ...] [--quick]
-Names: sampler, lag, memory, recorder, crash, signals, dashboard, replay, probe, http (default: all, in that order).
+Run: python bench/run.py [NAME ...] [--quick] [--page-only]
+Each benchmark prints its table and writes bench/results/<name>.json; the page is then rebuilt
+from every result there is (bench/page.py), so running one benchmark refreshes its rows only.
 --quick shortens every benchmark (a smoke run; its figures are not the ones to quote).
-Each benchmark prints its table and writes bench/results/<name>.json.
+--page-only rebuilds the page from the results already there, running nothing.
+
+Adding a benchmark:
+  1. write bench/bench_NAME.py: it prints a table and calls common.write_result("NAME", {...});
+     give it --quick (or a QUICK_ARGS entry below);
+  2. add a function NAME(result) -> list[Figure] to bench/figures.py: the figures the page quotes,
+     each with its goal from the issue and whether it passed;
+  3. add one line to BENCHMARKS below, and a paragraph for it in bench/PERFORMANCE.template.md
+     (the hand-written explanations; the summary table is generated).
 """
 
 from __future__ import annotations
@@ -12,21 +21,35 @@ import argparse
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-BENCHMARKS: dict[str, str] = {
-    "sampler": "bench_sampler.py",
-    "lag": "bench_lag.py",
-    "memory": "bench_memory.py",
-    "recorder": "bench_recorder.py",
-    "crash": "bench_crash.py",
-    "signals": "bench_signals.py",
-    "dashboard": "bench_dashboard.py",
-    "replay": "bench_replay.py",
-    "probe": "bench_probe.py",
-    "http": "bench_http.py",
+import figures  # noqa: E402  (bench/ is on sys.path)
+import page  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    script: str
+    figures: figures.Extractor
+
+
+# In the order they run (the page's summary keeps it).
+BENCHMARKS: dict[str, Benchmark] = {
+    "sampler": Benchmark("bench_sampler.py", figures.sampler),
+    "lag": Benchmark("bench_lag.py", figures.lag),
+    "load": Benchmark("bench_load.py", figures.load),
+    "memory": Benchmark("bench_memory.py", figures.memory),
+    "recorder": Benchmark("bench_recorder.py", figures.recorder),
+    "crash": Benchmark("bench_crash.py", figures.crash),
+    "signals": Benchmark("bench_signals.py", figures.signals),
+    "dashboard": Benchmark("bench_dashboard.py", figures.dashboard),
+    "replay": Benchmark("bench_replay.py", figures.replay),
+    "probe": Benchmark("bench_probe.py", figures.probe),
+    "http": Benchmark("bench_http.py", figures.http),
 }
 
 # bench_signals.py has no --quick: smaller sizes instead.
@@ -35,7 +58,7 @@ QUICK_ARGS: dict[str, list[str]] = {"signals": ["--rows", "50000", "--ticks", "5
 
 def command_for(name: str, quick: bool) -> list[str]:
     extra = (QUICK_ARGS.get(name, ["--quick"]) if quick else [])
-    return [sys.executable, str(HERE / BENCHMARKS[name]), *extra]
+    return [sys.executable, str(HERE / BENCHMARKS[name].script), *extra]
 
 
 def run(name: str, quick: bool) -> tuple[int, float]:
@@ -50,15 +73,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(BENCHMARKS)}")
     parser.add_argument("--quick", action="store_true", help="shorten every benchmark (smoke run)")
+    parser.add_argument("--page-only", action="store_true", help="only rebuild docs/PERFORMANCE.md from the results")
     options = parser.parse_args()
     unknown = [n for n in options.names if n not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)} (choose from {', '.join(BENCHMARKS)})")
 
-    outcomes = {name: run(name, options.quick) for name in options.names or list(BENCHMARKS)}
-    print("\n=== done ===")
-    for name, (code, seconds) in outcomes.items():
-        print(f"{name:<10} {'ok' if code == 0 else f'FAILED (exit {code})':<18} {seconds:7.1f} s")
+    outcomes = {} if options.page_only else {name: run(name, options.quick)
+                                              for name in options.names or list(BENCHMARKS)}
+    if outcomes:
+        print("\n=== done ===")
+        for name, (code, seconds) in outcomes.items():
+            print(f"{name:<10} {'ok' if code == 0 else f'FAILED (exit {code})':<18} {seconds:7.1f} s")
+    written = page.write({name: b.figures for name, b in BENCHMARKS.items()})
+    print(f"wrote {written.relative_to(HERE.parent)}")
     return 0 if all(code == 0 for code, _ in outcomes.values()) else 1
 
 

@@ -1,0 +1,158 @@
+"""The figures of each benchmark's JSON result that docs/PERFORMANCE.md quotes, with their goals.
+
+One function per benchmark takes its `bench/results/<name>.json` (a dict) and
+returns `Figure` rows: what is measured, the figure as text, the goal as text
+(empty when the issues set none) and whether it passed (None: no goal, or not
+measured).  `bench/run.py` registers each function next to its script.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Result = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Figure:
+    measure: str
+    figure: str
+    goal: str = ""
+    passed: bool | None = None
+
+
+Extractor = Callable[[Result], list[Figure]]
+
+
+def _f(value: Any, digits: int = 2, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}{unit}"
+    return f"{value:,.{digits}f}{unit}"
+
+
+def _below(value: Any, limit: float) -> bool | None:
+    return None if value is None else value < limit
+
+
+def sampler(r: Result) -> list[Figure]:
+    ratio_max = r["targets"]["ratio_max"]
+    pct_max = r["targets"]["pct_max"]
+    out = []
+    for c in r["rates"]:
+        hz = f"{c['hz']:g}"
+        limit = pct_max.get(hz)
+        ok = c["ratio"] is not None and c["ratio"] <= ratio_max and (limit is None or c["ours_pct"] <= limit)
+        goal = (f"≤ {limit:g} %, " if limit else "") + f"≤ {ratio_max:g}× bare"
+        out.append(Figure(f"sampling thread at {hz} Hz, ours / bare psutil",
+                          f"{_f(c['ours_pct'], 3)} / {_f(c['bare_pct'], 3)} % of a core ({_f(c['ratio'])}×)", goal, ok))
+    return out
+
+
+def lag(r: Result) -> list[Figure]:
+    where = {"idle": "idle", "busy": "all cores busy"}
+    return [Figure(f"`sample_lag_ms` p99 at {r['hz']:g} Hz, {where.get(c['condition'], c['condition'])}",
+                   f"{_f(c['p99_ms'])} ms (p50 {_f(c['p50_ms'])}, max {_f(c['max_ms'])})",
+                   f"< {c['target_p99_ms']:g} ms", c["pass"]) for c in r["conditions"]]
+
+
+def load(r: Result) -> list[Figure]:
+    return [
+        Figure(f"`sample_lag_ms` p99 at {r['hz']:g} Hz, cores busy, {r['offered_per_s']:,.0f} events/s probe flood",
+               f"{_f(r['p99_ms'])} ms (p50 {_f(r['p50_ms'])}, max {_f(r['max_ms'])})", f"< {r['target_p99_ms']:g} ms",
+               r["p99_ms"] < r["target_p99_ms"]),
+        Figure("events under the flood: taken / dropped by the rate limit / lost",
+               f"{r['accepted']:,} / {r['rate_limited']:,} / {r['lost']:,}", "none lost below 20,000/s",
+               r["lost"] == 0),
+    ]
+
+
+def memory(r: Result) -> list[Figure]:
+    return [Figure(f"RSS growth over a simulated hour at {r['hz']:g} Hz", f"{_f(r['growth_mb'], 1)} MB "
+                   f"(median drift {_f(r.get('drift_mb'), 1)} MB)", f"< {r['target_growth_mb']:g} MB", r["pass"])]
+
+
+def recorder(r: Result) -> list[Figure]:
+    out = [Figure(f"recorder thread per sample, {c['gpus']} GPU, {c['label']}",
+                  _f(c["write_cpu_us_per_sample"], 1, " µs")) for c in r["write_costs"]]
+    hour = 3600 * r["hz"]
+    out += [Figure(f"bytes per sample-hour at {r['hz']:g} Hz, {s['gpus']} GPU",
+                   f"Parquet {_f(s['parquet_bytes_per_sample'] * hour / 1e6, 1)} MB, "
+                   f"CSV {_f(s['csv_bytes_per_sample'] * hour / 1e6, 1)} MB") for s in r["sizes"]]
+    return out
+
+
+def crash(r: Result) -> list[Figure]:
+    kills = r["kills"]
+    return [
+        Figure(f"loss at `kill -9`, {r['hz']:g} Hz, flush interval {r['flush_interval_s']:g} s",
+               f"max {_f(r['max_loss_s'])} s, median {_f(r['median_loss_s'])} s", f"≤ {r['flush_interval_s']:g} s",
+               r["pass"]),
+        Figure("sessions that open / repair after `kill -9`", f"{r['opened']} / {kills}, {r['repaired']} / {kills}",
+               "all", r["opened"] == kills and r["repaired"] == kills),
+    ]
+
+
+def signals(r: Result) -> list[Figure]:
+    offline = r["analyze"]
+    return [Figure("`analyze` throughput, Parquet to Parquet", f"{_f(offline['rows_per_s'], 0)} rows/s "
+                   f"({offline['rows']:,} rows)"),
+            Figure("signal pipeline, `DeviceSignals.update`", _f(r["device_update_us"], 2, " µs a call"))]
+
+
+def dashboard(r: Result) -> list[Figure]:
+    return [Figure(t["target"], _f(t["value"]), "", t["pass"]) for t in r["targets"]]
+
+
+def replay(r: Result) -> list[Figure]:
+    opened, seek, rss, ok = r["open"], r["seek"], r["rss_mb"], r["pass"]
+    targets = r["targets"]
+    first = max([opened["first_frame_first_s"], *opened["first_frame_more_s"]])
+    rows = r["session"]["rows"]
+    return [
+        Figure(f"first frame of a {r['session']['hours']:g} h session ({rows:,} rows), slowest of the opens",
+               _f(first * 1000, 0, " ms"), f"< {targets['first_frame_s']:g} s", ok["first_frame"]),
+        Figure("seek to a random row, median / p95", f"{_f(seek['latency_median_ms'], 0)} / "
+               f"{_f(seek['latency_p95_ms'], 0)} ms", f"p95 < {targets['seek_p95_ms']:g} ms", ok["seek"]),
+        Figure("RSS after opening / after the seeks", f"{_f(rss['after_open'], 0)} / {_f(rss['after_seeks'], 0)} MB",
+               f"< {targets['rss_mb']:g} MB", ok["rss"]),
+        Figure("playback at x1000", f"{_f(r['playback_x1000']['rate_fraction'] * 100, 1)} % of x1000",
+               f"≥ {targets['keep_up_fraction'] * 100:g} %", ok["keeps_up"]),
+    ]
+
+
+def probe(r: Result) -> list[Figure]:
+    running = r["conditions"][0]
+    target = r["target_us"]
+    out = []
+    for label, call in running["calls"].items():
+        per_event = call["median_us"] / call["events_per_call"]
+        out.append(Figure(f"probe `{label}`, median per call ({running['condition']})",
+                          _f(call["median_us"], 2, " µs"), f"< {target:g} µs an event", per_event < target))
+    imports = r["import"]
+    total = imports["import_ms"] + imports["first_use_ms"]
+    out.append(Figure("`import rigscope` + first probe call", f"{_f(imports['import_ms'], 1)} + "
+                      f"{_f(imports['first_use_ms'], 1)} ms", "< 50 ms", total < 50.0))
+    return out
+
+
+def http(r: Result) -> list[Figure]:
+    out = []
+    for s in r["scrape"]:
+        goal = "p99 < 5 ms" if s["pass"] is not None else ""
+        out.append(Figure(f"{s['measure']}, {r['gpus']} simulated GPUs", f"p50 {_f(s['p50_ms'])} / "
+                          f"p99 {_f(s['p99_ms'])} ms", goal, s["pass"]))
+    renders = {s["measure"]: s["p50_ms"] for s in r["scrape"]}
+    ours, theirs = renders.get("render only (the exporter's memoizing encoder)"), renders.get(
+        "render only (generate_latest)")
+    if ours and theirs:
+        out.append(Figure("render, the exporter's encoder / generate_latest, same run (p50)",
+                          f"{_f(ours)} / {_f(theirs)} ms ({theirs / ours:.1f}× faster)"))
+    quiet, scraped = r["lag"]
+    out.append(Figure(f"`sample_lag_ms` p99 at {r['hz']:g} Hz with 100 scrapes/s / without",
+                      f"{_f(scraped['p99_ms'])} / {_f(quiet['p99_ms'])} ms ({r['lag_p99_delta_ms']:+.2f} ms)",
+                      "within 1 ms", r["lag_pass"]))
+    return out
