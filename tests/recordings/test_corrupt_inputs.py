@@ -185,11 +185,11 @@ def test_a_session_directory_that_cannot_be_read(recorded, capsys, command):
     before = tree_hashes(session)
     session.chmod(0)
     try:
-        run_checked_unreadable = cli.main(argv(command, session, Path(tempfile.mkdtemp())))
+        code = cli.main(argv(command, session, Path(tempfile.mkdtemp())))
         captured = capsys.readouterr()
     finally:
         session.chmod(0o755)
-    assert run_checked_unreadable == 1 and "Traceback" not in captured.err
+    assert code == 1 and "Traceback" not in captured.err
     assert len(captured.err.strip().splitlines()) == 1 and captured.err.startswith("rigscope: error: ")
     assert tree_hashes(session) == before
 
