@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from rigscope import __version__, options
 
@@ -22,6 +23,7 @@ EXAMPLES = {
     "analyze": "example: rigscope analyze latest --out derived.parquet",
     "replay": "example: rigscope replay latest --speed 60 --at +10m     (no SESSION: pick from a list)",
     "correlate": "example: rigscope correlate latest grad_norm     (--json for scripts)",
+    "run": "example: rigscope run --baseline 2m --repeat 3 --check 'gpu0.max_temp_c < 85' -- python train.py",
 }
 
 
@@ -131,7 +133,31 @@ def build_parser() -> Parser:
     correlate.add_argument("metric", help="metric name, as the workload sent it (e.g. grad_norm)")
     correlate.add_argument("--json", action="store_true", help="print the figures as JSON")
     _add_session_dir(correlate)
+    _add_run_parsers(commands)
     return parser
+
+
+def _add_run_parsers(commands: Any) -> None:
+    """`run` (a recorded session around a command) and the `report --group` reproducibility report."""
+    run = commands.add_parser("run", help="record a session around a command: baseline, run, cooldown, checks",
+                              epilog=EXAMPLES["run"])
+    add_record_flags(run)
+    plan = run.add_argument_group("controlled run")
+    plan.add_argument("--baseline", type=options.phase_duration, default=120.0, help="idle baseline first (default 2m)")
+    plan.add_argument("--cooldown", type=options.phase_duration, default=60.0, help="cooldown after (default 1m)")
+    plan.add_argument("--repeat", type=options.repeat_count, default=1, help="N sessions in one group (default 1)")
+    plan.add_argument("--check", action="append", metavar="EXPR",
+                      help="pass/fail over the summary, e.g. 'gpu0.max_temp_c < 85 and collapses == 0' (repeatable)")
+    plan.add_argument("--env-keys", type=options.key_list, metavar="K1,K2", help="environment variables to record")
+    plan.add_argument("--log-cap", type=options.byte_size, default=10 * 1024**2, metavar="SIZE",
+                      help="output.log size cap, e.g. 10M (default 10M)")
+    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the command to run")
+    report = commands.add_parser("report", help="report on a session, or on a group of repeats (--group)")
+    report.add_argument("--group", required=True, help="group id of a rigscope run --repeat")
+    report.add_argument("--json", action="store_true", help="JSON instead of markdown")
+    report.add_argument("--latex", action="store_true", help="a LaTeX table of the configurations and results")
+    report.add_argument("--out", help="write to this file instead of stdout")
+    _add_session_dir(report)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,6 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rigscope.record_command import run_record
 
             return run_record(args)
+        if args.command == "run":
+            from rigscope.run_command import run as run_command
+
+            return run_command(args)
+        if args.command == "report":
+            from rigscope.group_report_command import run as run_group_report
+
+            return run_group_report(args)
         if args.command == "correlate":
             from rigscope.correlate_command import run as run_correlate
 

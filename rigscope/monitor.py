@@ -19,7 +19,7 @@ from collectors.base import Collector
 from collectors.clock import Clock, RealClock, ScaledClock, VirtualClock
 from collectors.metrics import MetricHistory
 from collectors.receiver import EventReceiver
-from collectors.sampler import FrameQueue, Sampler
+from collectors.sampler import Sampler
 from collectors.schema import session_columns
 from collectors.signals import SignalPipeline
 from collectors.spans import SpanTracker
@@ -194,9 +194,7 @@ class Monitor:
         self.recorder: Recorder | None = None
         self.session: Path | None = None
         if config.record:
-            virtual_time = isinstance(self.clock, VirtualClock)
-            self._open_recording(self.sampler.subscribe(maxsize=1000 if virtual_time else max(1000, int(config.hz * 60)),
-                                                        lossless=virtual_time))
+            self.open_recording()
         for message in sources.notices:
             self._notice(message)
         self.http: Any = None  # rigscope.http_server.HttpExporter, bound at start()
@@ -212,7 +210,11 @@ class Monitor:
         if self._on_notice is not None:
             self._on_notice(message)
 
-    def _open_recording(self, frames: FrameQueue) -> None:
+    def open_recording(self) -> None:
+        """Create the session directory and its recorder (at construction unless `config.record` is False)."""
+        virtual_time = isinstance(self.clock, VirtualClock)
+        frames = self.sampler.subscribe(maxsize=1000 if virtual_time else max(1000, int(self.config.hz * 60)),
+                                        lossless=virtual_time)
         started = datetime.fromtimestamp(self.clock.wall_us() / 1e6, UTC)
         host_name = "sim-rig" if self.config.source == "sim" else None
         self.session = create_session_dir(sessions_dir(self.config.directory), started, host_name)
@@ -270,7 +272,7 @@ class Monitor:
             },
             "recorder": {"pid": os.getpid(), "hostname": socket.gethostname(), "version": __version__,
                          "argv": sys.argv[1:]},
-            "warnings": [],
+            "warnings": list(self.notices),
             "total_samples": 0,
             "summary": {},
         }
@@ -293,6 +295,10 @@ class Monitor:
         self._workload.join(SPANS_CLOSE_WAIT_S)
         if self.http is not None:
             self.http.close()
+        self.release()
+
+    def release(self) -> None:
+        """Free the event port and the collectors (also for a monitor that was never started)."""
         self.close_receiver()
         for collector in self.sources.collectors:
             collector.close()

@@ -12,10 +12,7 @@ MIN_HZ, MAX_HZ = 0.1, 100.0
 
 def duration(text: str) -> float:
     """`30s`, `10m`, `2h`, `1h30m`, or plain seconds."""
-    try:
-        total = parse_duration(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+    total = phase_duration(text)
     if total <= 0:
         raise argparse.ArgumentTypeError(f"invalid duration '{text}' (use e.g. 30s, 10m, 2h)")
     return total
@@ -92,3 +89,39 @@ def http_address(text: str) -> tuple[str, int]:
     if not 0 <= int(port) <= 65535:
         raise argparse.ArgumentTypeError(f"--http port {port} is out of range (0 to 65535)")
     return host, int(port)
+
+
+def phase_duration(text: str) -> float:
+    """Like `duration`, but 0 is allowed: `--baseline 0` skips the baseline."""
+    try:
+        total = parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return total
+
+
+def repeat_count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise argparse.ArgumentTypeError(f"--repeat must be 1 to 1000, not '{text}'")
+    return int(text)
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2,
+               "g": 1024**3, "gb": 1024**3, "gib": 1024**3}
+
+
+def byte_size(text: str) -> int:
+    """`10M`, `512K`, `1G` (binary units) or plain bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    if match is None or match.group(2).lower() not in _SIZE_UNITS:
+        raise argparse.ArgumentTypeError(f"invalid size '{text}' (use e.g. 10M, 512K, or bytes)")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+
+
+def key_list(text: str) -> list[str]:
+    """`HOME,CUDA_VISIBLE_DEVICES`: environment variable names."""
+    keys = [key.strip() for key in text.split(",") if key.strip()]
+    bad = [key for key in keys if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key)]
+    if bad or not keys:
+        raise argparse.ArgumentTypeError(f"invalid --env-keys '{text}' (use e.g. CUDA_VISIBLE_DEVICES,OMP_NUM_THREADS)")
+    return keys

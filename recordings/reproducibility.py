@@ -1,0 +1,200 @@
+"""Reproducibility over the repeats of one `rigscope run --repeat N` group.
+
+Per session, from samples.parquet: the run phase (every sample tagged neither `baseline` nor
+`cooldown`, so probe tags inside the command count as the run) and the baseline phase (the
+samples tagged `baseline`). Per device: mean utilization, max temperature, mean power,
+energy, collapses (rising edges of `{p}_collapse`), and for GPUs the thermal and power
+throttle fractions (time-weighted, each sample weighing `t_{k+1} - t_k`); from the summary's
+spans: p50 and p95 span durations and tokens/s. Across the sessions: mean, standard
+deviation (n - 1), coefficient of variation (std / |mean|), and the mean of each session's
+run minus its baseline. For energy that difference is the energy above idle: run energy
+minus the baseline's mean power times the run's duration. A figure whose CV is over 10% is
+not reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from collectors.signals.throttle import ALERT_POWER, THERMAL
+from recordings.errors import InputError
+from recordings.reader import read_samples
+from recordings.session import list_sessions, read_meta
+
+CV_LIMIT = 0.10
+IDLE_TAGS = ("baseline", "cooldown")
+
+
+@dataclass
+class Figure:
+    name: str
+    unit: str
+    values: list[float | None]  # one per session, in repeat order
+    baselines: list[float | None]
+    deltas: list[float | None]
+    mean: float | None = None
+    std: float | None = None
+    cv: float | None = None
+    baseline_mean: float | None = None
+    delta_mean: float | None = None
+    reproducible: bool | None = None  # None: fewer than two values, or a mean of 0
+
+    def settle(self) -> None:
+        present = [v for v in self.values if v is not None]
+        self.mean = _mean(present)
+        self.std = _std(present)
+        if self.std is not None and self.mean:
+            self.cv = self.std / abs(self.mean)
+            self.reproducible = self.cv <= CV_LIMIT
+        elif self.std is not None:
+            self.reproducible = self.std == 0
+        self.baseline_mean = _mean([v for v in self.baselines if v is not None])
+        self.delta_mean = _mean([v for v in self.deltas if v is not None])
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _std(values: list[float]) -> float | None:
+    if len(values) < 2:
+        return None
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def group_sessions(group_id: str, root: Path) -> tuple[list[tuple[Path, dict[str, Any]]], list[str]]:
+    """(complete sessions of the group in repeat order with their meta, ids of those left out and why)."""
+    members: list[tuple[Path, dict[str, Any]]] = []
+    left_out: list[str] = []
+    for session in list_sessions(root):
+        try:
+            meta = read_meta(session)
+        except InputError:
+            continue
+        if meta.get("group_id") != group_id:
+            continue
+        if meta.get("status") == "complete":
+            members.append((session, meta))
+        else:
+            left_out.append(f"{session.name} ({meta.get('status')})")
+    if not members:
+        raise InputError(f"no complete session of group '{group_id}' in {root}"
+                         + (f" (left out: {', '.join(left_out)})" if left_out else ""))
+    members.sort(key=lambda item: ((item[1].get("run") or {}).get("repeat") or 0, item[0].name))
+    return members, left_out
+
+
+def _phases(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(run rows, baseline rows), each with its `dt` weight (the time to the next sample)."""
+    frame = frame.sort("elapsed_s").with_columns(
+        dt=(pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")).fill_null(0.0))
+    state = pl.col("workload_state")
+    return frame.filter(state.is_null() | ~state.is_in(IDLE_TAGS)), frame.filter(state == "baseline")
+
+
+def _column_figures(rows: pl.DataFrame, prefix: str) -> dict[str, float | None]:
+    """This device's figures over one phase's rows."""
+    def has(name: str) -> bool:
+        return name in rows.columns and rows[name].null_count() < rows.height
+
+    def stat(name: str, how: Callable[[pl.Series], Any]) -> float | None:
+        return float(how(rows[name].drop_nulls())) if has(name) else None
+
+    duration = float(rows["dt"].sum()) if rows.height else 0.0
+    out: dict[str, float | None] = {
+        "mean_util_pct": stat(f"{prefix}_util_pct", pl.Series.mean),
+        "max_temp_c": stat(f"{prefix}_temp_c", pl.Series.max),
+        "mean_power_w": stat(f"{prefix}_power_w", pl.Series.mean),
+        "energy_j": float((rows[f"{prefix}_power_w"] * rows["dt"]).sum()) if has(f"{prefix}_power_w") else None,
+        "collapses": None,
+        "duration_s": duration,
+    }
+    if f"{prefix}_collapse" in rows.columns:
+        active = rows[f"{prefix}_collapse"].fill_null(0) > 0
+        out["collapses"] = float((active & ~active.shift(1, fill_value=False)).sum())
+    mask_name = f"{prefix}_throttle_reasons"
+    if prefix != "cpu":
+        for key, bits in (("thermal", THERMAL), ("power", ALERT_POWER)):
+            out[f"throttle_{key}_fraction"] = (
+                float(rows.filter((pl.col(mask_name) & bits) > 0)["dt"].sum()) / duration
+                if has(mask_name) and duration > 0 else None)
+    return out
+
+
+FIGURES = (("mean_util_pct", "%"), ("max_temp_c", "°C"), ("mean_power_w", "W"), ("energy_j", "J"),
+           ("collapses", ""), ("throttle_thermal_fraction", ""), ("throttle_power_fraction", ""))
+SPAN_FIGURES = (("p50_duration_s", "spans.p50_s", "s"), ("p95_duration_s", "spans.p95_s", "s"),
+                ("avg_tokens_per_sec", "spans.tokens_per_s", "tok/s"))
+UNITS = dict(FIGURES) | {name: unit for _, name, unit in SPAN_FIGURES}
+
+
+def session_figures(session: Path, meta: dict[str, Any]) -> dict[str, tuple[float | None, float | None]]:
+    """name -> (run value, run minus baseline) for one session."""
+    run, baseline = _phases(read_samples(session))
+    prefixes = ["cpu"] + [f"gpu{g.get('index', i)}" for i, g in enumerate(meta.get("gpus") or [])]
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for prefix in prefixes:
+        ran, idle = _column_figures(run, prefix), _column_figures(baseline, prefix)
+        for key, _unit in FIGURES:
+            if key not in ran:
+                continue
+            value, base = ran[key], idle[key]
+            if key == "energy_j":
+                base = None if idle["mean_power_w"] is None else idle["mean_power_w"] * (ran["duration_s"] or 0.0)
+            out[f"{prefix}.{key}"] = (value, None if value is None or base is None else value - base)
+    spans = (meta.get("summary") or {}).get("spans") or {}
+    for key, name, _unit in SPAN_FIGURES:
+        if spans.get("total"):
+            out[name] = (spans.get(key), None)
+    return out
+
+
+def reproducibility(group_id: str, root: Path) -> dict[str, Any]:
+    """The group's report as plain data: sessions, hardware configurations, figures."""
+    members, left_out = group_sessions(group_id, root)
+    per_session = [session_figures(session, meta) for session, meta in members]
+    names = list(dict.fromkeys(name for figures in per_session for name in figures))
+    figures: list[Figure] = []
+    for name in names:
+        pairs = [figures_of.get(name, (None, None)) for figures_of in per_session]
+        values, deltas = [p[0] for p in pairs], [p[1] for p in pairs]
+        baselines = [None if v is None or d is None else v - d for v, d in pairs]
+        figure = Figure(name, UNITS.get(name) or UNITS.get(name.split(".", 1)[-1], ""), values, baselines, deltas)
+        figure.settle()
+        figures.append(figure)
+    first_run = members[0][1].get("run") or {}
+    return {
+        "group_id": group_id,
+        "command_line": first_run.get("command_line"),
+        "sessions": [{"id": session.name, "repeat": (meta.get("run") or {}).get("repeat"),
+                      "exit_code": (meta.get("run") or {}).get("exit_code"),
+                      "wall_s": (meta.get("run") or {}).get("wall_s")} for session, meta in members],
+        "left_out": left_out,
+        "hardware": hardware_configurations([meta for _, meta in members]),
+        "cv_limit": CV_LIMIT,
+        "figures": [asdict(figure) for figure in figures],
+    }
+
+
+def hardware_configurations(metas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The distinct machines of the group (usually one), with the sessions on each."""
+    configs: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for meta in metas:
+        host = meta.get("host") or {}
+        gpus = meta.get("gpus") or []
+        entry = {"hostname": host.get("hostname"), "cpu_model": host.get("cpu_model"),
+                 "cpu_count": host.get("cpu_count_logical"), "memory_bytes": host.get("memory_total_bytes"),
+                 "gpus": [g.get("name") for g in gpus], "driver": next((g.get("driver_version") for g in gpus), None),
+                 "hardware_tier": host.get("hardware_tier"),
+                 "source": (meta.get("monitoring") or {}).get("source"),
+                 "sample_hz": (meta.get("monitoring") or {}).get("sample_hz")}
+        key = tuple(str(value) for value in entry.values())
+        configs.setdefault(key, {**entry, "sessions": 0})["sessions"] += 1
+    return list(configs.values())

@@ -1,0 +1,30 @@
+"""`rigscope report --group GROUP_ID [--json | --latex] [--out FILE]`: reproducibility over a run group."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from recordings.errors import InputError
+from recordings.group_render import latex, markdown
+from recordings.reproducibility import reproducibility
+from recordings.session import sessions_dir
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.json and args.latex:
+        print("rigscope: error: report: --json and --latex exclude each other", file=sys.stderr)
+        return 2
+    report = reproducibility(args.group, sessions_dir(args.dir))
+    text = (json.dumps(report, indent=1) + "\n" if args.json else latex(report) if args.latex else markdown(report))
+    if args.out:
+        try:
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise InputError(f"cannot write {args.out}: {error.strerror or error}") from None
+        print(f"rigscope: wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

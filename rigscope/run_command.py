@@ -1,0 +1,213 @@
+"""`rigscope run [flags] -- CMD ARGS...`: a recorded session around a command, with checks and repeats.
+
+Each repeat is one session: a baseline tagged `baseline`, the command tagged `run` (its probe
+may tag finer phases), a cooldown tagged `cooldown`; then the checks over the session's
+summary go into meta.json. The exit code is the command's, 3 when a check failed, 127 when
+the command was not found, 130 when interrupted.
+
+On the simulated source sped up (`--speed N|max`) the baseline and cooldown pass in the
+simulation's time but the command runs in real time, so its wall time, its samples and the
+tags its probe sends are real (collectors/phased_clock.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from collectors.clock import Clock
+from collectors.phased_clock import PhasedClock
+from recordings.checks import Check, CheckError, checks_table, parse_check, validate_checks
+from recordings.output_log import OutputLog
+from recordings.session import read_meta, write_json_atomic
+from rigscope.child import Child
+from rigscope.monitor import Monitor, MonitorConfig, make_clock
+from rigscope.record_command import config_from_args
+
+CHECK_FAILED, NOT_FOUND, INTERRUPTED = 3, 127, 130
+
+
+@dataclass
+class Plan:
+    command: list[str]
+    config: MonitorConfig
+    checks: list[Check]
+    group_id: str
+    repeats: int
+    baseline_s: float
+    cooldown_s: float
+    log_cap: int
+    env_keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    session: Path
+    exit_code: int
+
+
+def _say(message: str) -> None:
+    print(f"rigscope: {message}", file=sys.stderr, flush=True)
+
+
+def _plan(args: argparse.Namespace) -> Plan:
+    command = list(args.argv[1:] if args.argv[:1] == ["--"] else args.argv)
+    if not command:
+        raise CheckError("run: no command given (rigscope run [flags] -- CMD ARGS...)")
+    if args.duration is not None:
+        raise CheckError("run: --duration does not apply (the command's end ends the session)")
+    checks = [parse_check(expression) for expression in args.check or []]
+    config = replace(config_from_args(args), record=False)
+    group_id = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    return Plan(command, config, checks, group_id, args.repeat, args.baseline, args.cooldown, args.log_cap,
+                args.env_keys or [])
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        plan = _plan(args)
+    except CheckError as error:  # a usage error: the command line itself is wrong
+        print(f"rigscope: error: {error}", file=sys.stderr)
+        return 2
+    stopping = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stopping.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    outcomes: list[Outcome] = []
+    try:
+        for repeat in range(1, plan.repeats + 1):
+            outcome = _one_session(plan, repeat, stopping)
+            if outcome is None:  # a check named something this session lacks
+                return 2
+            outcomes.append(outcome)
+            if outcome.exit_code not in (0, CHECK_FAILED) or stopping.is_set():
+                break
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if plan.repeats > 1:
+        _say(f"group {plan.group_id}: {len(outcomes)} of {plan.repeats} sessions "
+             f"(rigscope report --group {plan.group_id})")
+    codes = [outcome.exit_code for outcome in outcomes]
+    return next((code for code in codes if code not in (0, CHECK_FAILED)), CHECK_FAILED if CHECK_FAILED in codes else 0)
+
+
+def _clock(plan: Plan) -> Clock:
+    config = plan.config
+    if config.source == "sim" and config.speed != 1.0:
+        return PhasedClock(config.speed, plan.baseline_s)
+    return make_clock(config)
+
+
+def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome | None:
+    clock = _clock(plan)
+    monitor = Monitor(plan.config, clock=clock, on_notice=lambda message: _say(f"note: {message}"))
+    try:
+        validate_checks(plan.checks, {**monitor.signals.summary(), "spans": monitor.spans.summary()})
+    except CheckError as error:
+        monitor.release()
+        print(f"rigscope: error: {error}", file=sys.stderr)
+        return None
+    monitor.open_recording()
+    assert monitor.session is not None and monitor.recorder is not None
+    session = monitor.session
+    log = OutputLog(session, plan.log_cap)
+    facts: dict[str, Any] = {
+        "command": plan.command, "command_line": shlex.join(plan.command), "cwd": os.getcwd(),
+        "exit_code": None, "wall_s": None, "git_commit": _git_commit(), "env": {k: os.environ.get(k) for k in plan.env_keys},
+        "repeat": repeat, "repeats": plan.repeats, "baseline_s": plan.baseline_s, "cooldown_s": plan.cooldown_s,
+        "output_log": log.meta(),
+    }
+    monitor.recorder.meta.update(group_id=plan.group_id, run=facts)
+    _say(f"run {repeat}/{plan.repeats}: {session} (baseline {plan.baseline_s:g} s, then {facts['command_line']})")
+    status, code = "complete", 0
+    monitor.post("tag", state="baseline", source="run")
+    monitor.start()
+    try:
+        if not _phase(monitor, clock, plan.baseline_s, stopping):
+            status, code = "interrupted", INTERRUPTED
+        else:
+            status, code = _run_command(plan, monitor, clock, log, facts, stopping)
+    finally:
+        log.close()
+        facts["output_log"] = log.meta()
+        monitor.stop()
+    results = _finish(session, plan.checks, status)
+    if results:
+        print(checks_table(results), file=sys.stderr, flush=True)
+    _say(f"{status}: {session}" + (f", exit code {facts['exit_code']}" if facts["exit_code"] is not None else ""))
+    if code == 0 and any(not result["passed"] for result in results):
+        code = CHECK_FAILED
+    return Outcome(session, code)
+
+
+def _run_command(plan: Plan, monitor: Monitor, clock: Clock, log: OutputLog, facts: dict[str, Any],
+                 stopping: threading.Event) -> tuple[str, int]:
+    """The command phase, then the cooldown: (status, exit code)."""
+    if isinstance(clock, PhasedClock):
+        clock.go_real()
+    monitor.post("tag", state="run", source="run")
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")  # a Python child's prints arrive as they are made, not at its exit
+    if monitor.receiver is not None:
+        env["RIGSCOPE_PORT"] = str(monitor.receiver.port)  # its probe reaches this session
+    try:
+        if shutil.which(plan.command[0]) is None:
+            raise FileNotFoundError(plan.command[0])
+        child = Child(plan.command, env, log)
+    except OSError as error:
+        reason = "command not found" if isinstance(error, FileNotFoundError) else (error.strerror or str(error))
+        print(f"rigscope: error: {reason}: {plan.command[0]}", file=sys.stderr, flush=True)
+        monitor.recorder.meta["error"] = f"{reason}: {plan.command[0]}"  # type: ignore[union-attr]
+        return "failed", NOT_FOUND
+    exit_code = child.wait(stopping)
+    facts["wall_s"] = time.monotonic() - child.started
+    facts["exit_code"] = exit_code
+    monitor.post("tag", state="cooldown", source="run")
+    if stopping.is_set():
+        return "interrupted", INTERRUPTED
+    if isinstance(clock, PhasedClock):
+        clock.go_fast(plan.cooldown_s)
+    if not _phase(monitor, clock, plan.cooldown_s, stopping):
+        return "interrupted", INTERRUPTED
+    return "complete", exit_code
+
+
+def _phase(monitor: Monitor, clock: Clock, seconds: float, stopping: threading.Event) -> bool:
+    """Wait out a baseline or cooldown of `seconds` clock seconds; False when interrupted."""
+    if isinstance(clock, PhasedClock):
+        while not clock.reached.wait(0.05):
+            if stopping.is_set() or monitor.sampler.finished.is_set():
+                return False
+        return not stopping.is_set()
+    return not stopping.wait(seconds)
+
+
+def _finish(session: Path, checks: list[Check], status: str) -> list[dict[str, Any]]:
+    """Checks and the final status into meta.json, once the recorder wrote its summary."""
+    meta = read_meta(session)
+    results = [] if status == "failed" else [check.evaluate(meta.get("summary") or {}) for check in checks]
+    meta["checks"] = results
+    if meta.get("status") == "complete" or status != "complete":
+        meta["status"] = status
+    write_json_atomic(session / "meta.json", meta)
+    # report.md is regenerated here, now that meta.json holds the checks.
+    return results
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
