@@ -3,8 +3,9 @@
 The baseline and cooldown pass in virtual time (`speed` None: as fast as the sampler goes) or
 sped up; while the command runs, the clock follows real time, because the command and the
 probe events it sends live in real time. The clock's wall time is set back by the baseline, so
-the command starts at (very nearly) the real time it is started at and probe tags land where
-they were sent. A fast phase ends at a barrier: the sampler's wait stops there until the
+the command starts at the real time it is started at and probe tags land where they were
+sent: when computing the fast phase took real time, the wall time jumps by as much at the
+switch (a gap in `ts`, none in `elapsed_s`). A fast phase ends at a barrier: the sampler's wait stops there until the
 next phase begins (or it is stopped), so a phase lasts exactly its clock seconds.
 """
 
@@ -42,12 +43,18 @@ class PhasedClock(VirtualClock):
             now = self._base + (time.monotonic() - self._real0) * rate
             return now if self._barrier is None else min(now, self._barrier)
 
+    def wall_us(self) -> int:
+        return self._wall0_us + round(self.monotonic() * 1e6)
+
     def go_fast(self, seconds: float) -> None:
         """A fast phase of `seconds` clock seconds from now; `reached` is set at its end."""
         self._switch(real=False, length=seconds)
 
     def go_real(self) -> None:
+        """Real time from now on; the wall time catches up with the real one (the fast phase took some)."""
         self._switch(real=True, length=None)
+        with self._lock:
+            self._wall0_us += max(0, time.time_ns() // 1000 - (self._wall0_us + round(self._base * 1e6)))
 
     def _switch(self, real: bool, length: float | None) -> None:
         now = self.monotonic()

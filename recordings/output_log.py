@@ -12,6 +12,7 @@ from typing import Any
 
 OUTPUT_LOG = "output.log"
 DEFAULT_CAP_BYTES = 10 * 1024 * 1024
+_MAX_PARTIAL = 65536  # a line longer than this goes in unfinished
 
 
 class OutputLog:
@@ -22,26 +23,36 @@ class OutputLog:
         self.bytes_written = 0
         self.bytes_seen = 0
         self._lock = threading.Lock()
+        self._pending: dict[str, bytes] = {}  # per stream: the start of a line not yet complete
         self._handle = open(session / OUTPUT_LOG, "wb")  # noqa: SIM115 (kept open while the command runs)
 
     @property
     def truncated(self) -> bool:
         return self.bytes_seen > self.bytes_written
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes, stream: str = "stdout") -> None:
+        """Whole lines go in as they complete, so lines of stdout and stderr do not interleave mid-line."""
         with self._lock:
             self.bytes_seen += len(chunk)
-            room = self.cap_bytes - self.bytes_written
-            if room > 0 and not self._handle.closed:
-                kept = chunk[:room]
-                self._handle.write(kept)
-                self._handle.flush()
-                self.bytes_written += len(kept)
+            pending = self._pending.get(stream, b"") + chunk
+            cut = pending.rfind(b"\n") + 1 if len(pending) < _MAX_PARTIAL else len(pending)
+            self._pending[stream] = pending[cut:]
+            self._keep(pending[:cut])
+
+    def _keep(self, data: bytes) -> None:
+        room = self.cap_bytes - self.bytes_written
+        if data and room > 0 and not self._handle.closed:
+            kept = data[:room]
+            self._handle.write(kept)
+            self._handle.flush()
+            self.bytes_written += len(kept)
 
     def close(self) -> None:
         with self._lock:
             if self._handle.closed:
                 return
+            for stream in list(self._pending):
+                self._keep(self._pending.pop(stream))
             if self.truncated:
                 dropped = self.bytes_seen - self.bytes_written
                 self._handle.write(f"\n[rigscope: output.log capped at {self.cap_bytes} bytes; "

@@ -33,8 +33,9 @@ class Child:
                                         start_new_session=True)
         self.started = time.monotonic()
         self.log = log
-        self._relays = [threading.Thread(target=self._relay, args=(pipe, out), daemon=True)
-                        for pipe, out in ((self.process.stdout, sys.stdout), (self.process.stderr, sys.stderr))]
+        self._relays = [threading.Thread(target=self._relay, args=(pipe, out, name), daemon=True)
+                        for pipe, out, name in ((self.process.stdout, sys.stdout, "stdout"),
+                                                (self.process.stderr, sys.stderr, "stderr"))]
         for relay in self._relays:
             relay.start()
 
@@ -42,11 +43,11 @@ class Child:
     def pid(self) -> int:
         return self.process.pid
 
-    def _relay(self, pipe: IO[bytes] | None, out: IO[str]) -> None:
+    def _relay(self, pipe: IO[bytes] | None, out: IO[str], name: str) -> None:
         assert pipe is not None
         echo = True
         while chunk := os.read(pipe.fileno(), _CHUNK):
-            self.log.write(chunk)
+            self.log.write(chunk, name)
             if echo:
                 try:
                     _echo(out, chunk)
