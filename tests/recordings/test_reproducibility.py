@@ -1,0 +1,100 @@
+"""`rigscope report --group`: the reproducibility figures on hand-made sessions whose values are known."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from recordings.reproducibility import reproducibility
+from rigscope.cli import main
+
+GROUP = "20261201-120000-abc123"
+UTIL = (50.0, 60.0, 70.0)  # gpu0 utilization in the run phase of the three repeats
+TOKENS = (100.0, 110.0, 90.0)  # std 10, CV exactly 10%: still reproducible
+
+
+def _session(root: Path, repeat: int, status: str = "complete", name: str | None = None) -> None:
+    """1 Hz: 10 s baseline (util 10 %, 50 W, 40 °C), 10 s run (util UTIL, 200 W, 70+i °C), 5 s cooldown."""
+    states = ["baseline"] * 10 + ["run"] * 4 + ["eval"] * 6 + ["cooldown"] * 5
+    run = [s in ("run", "eval") for s in states]
+    collapse = [1 if i in (12, 13, 16) else 0 for i in range(25)]  # two events in the run
+    throttle = [0x20 if i in (11, 15) else (0x4 if i == 18 else 0) for i in range(25)]
+    frame = pl.DataFrame({
+        "elapsed_s": [float(i) for i in range(25)],
+        "workload_state": states,
+        "cpu_util_pct": [20.0] * 25,
+        "cpu_power_w": [None] * 25,  # no RAPL: null figures, never made up
+        "gpu0_util_pct": [UTIL[repeat - 1] if r else (10.0 if s == "baseline" else 5.0) for r, s in zip(run, states)],
+        "gpu0_power_w": [200.0 if r else 50.0 for r in run],
+        "gpu0_temp_c": [70.0 + repeat if r else 40.0 for r in run],
+        "gpu0_collapse": collapse,
+        "gpu0_throttle_reasons": throttle,
+    }, schema_overrides={"cpu_power_w": pl.Float64, "gpu0_collapse": pl.Int8, "gpu0_throttle_reasons": pl.UInt64})
+    session = root / (name or f"20261201-12000{repeat}-box")
+    session.mkdir(parents=True)
+    frame.write_parquet(session / "samples.parquet")
+    meta = {"session_id": session.name, "status": status, "group_id": GROUP,
+            "host": {"hostname": "box", "cpu_model": "EPYC 9654", "cpu_count_logical": 192},
+            "gpus": [{"index": 0, "name": "NVIDIA H200", "driver_version": "570.1"}],
+            "monitoring": {"source": "system", "sample_hz": 1.0},
+            "run": {"repeat": repeat, "repeats": 3, "exit_code": 0, "wall_s": 10.0, "command_line": "python train.py"},
+            "summary": {"spans": {"total": 5, "p50_duration_s": 0.5, "p95_duration_s": 0.8,
+                                  "avg_tokens_per_sec": TOKENS[repeat - 1]}}}
+    (session / "meta.json").write_text(json.dumps(meta))
+
+
+@pytest.fixture
+def group(tmp_path: Path) -> Path:
+    for repeat in (1, 2, 3):
+        _session(tmp_path, repeat)
+    _session(tmp_path, 1, status="failed", name="20261201-120004-box")  # same group, left out
+    return tmp_path
+
+
+def _figures(root: Path) -> dict[str, dict]:
+    return {figure["name"]: figure for figure in reproducibility(GROUP, root)["figures"]}
+
+
+def test_known_values(group):
+    figures = _figures(group)
+    util = figures["gpu0.mean_util_pct"]
+    assert util["values"] == list(UTIL) and util["mean"] == pytest.approx(60) and util["std"] == pytest.approx(10)
+    assert util["cv"] == pytest.approx(1 / 6) and util["reproducible"] is False
+    assert util["baseline_mean"] == pytest.approx(10) and util["delta_mean"] == pytest.approx(50)
+    power = figures["gpu0.mean_power_w"]
+    assert power["mean"] == 200 and power["cv"] == 0 and power["reproducible"] is True and power["delta_mean"] == 150
+    energy = figures["gpu0.energy_j"]  # 200 W for 10 s; above idle: minus 50 W for those 10 s
+    assert energy["mean"] == pytest.approx(2000) and energy["delta_mean"] == pytest.approx(1500)
+    temp = figures["gpu0.max_temp_c"]
+    assert temp["values"] == [71, 72, 73] and temp["std"] == pytest.approx(1) and temp["delta_mean"] == pytest.approx(32)
+    assert figures["gpu0.collapses"]["values"] == [2, 2, 2] and figures["gpu0.collapses"]["reproducible"] is True
+    assert figures["gpu0.throttle_thermal_fraction"]["mean"] == pytest.approx(0.2)
+    assert figures["gpu0.throttle_power_fraction"]["mean"] == pytest.approx(0.1)
+    tokens = figures["spans.tokens_per_s"]
+    assert tokens["std"] == pytest.approx(10) and tokens["cv"] == pytest.approx(0.1) and tokens["reproducible"] is True
+    assert figures["spans.p95_s"]["mean"] == pytest.approx(0.8) and figures["spans.p95_s"]["delta_mean"] is None
+    assert figures["cpu.mean_power_w"]["mean"] is None and figures["cpu.energy_j"]["values"] == [None] * 3
+
+
+def test_report_formats(group, capsys, tmp_path):
+    assert main(["report", "--group", GROUP, "--dir", str(group)]) == 0
+    text = capsys.readouterr().out
+    assert "| gpu0.mean_util_pct | 3 | 60 % | 10 % | 16.7% | 50 % | NO |" in text
+    assert "Not reproducible (CV over 10%): gpu0.mean_util_pct" in text
+    assert "Left out: 20261201-120004-box (failed)" in text and "NVIDIA H200" in text
+    assert main(["report", "--group", GROUP, "--dir", str(group), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [s["repeat"] for s in data["sessions"]] == [1, 2, 3] and data["hardware"][0]["sessions"] == 3
+    out = tmp_path / "table.tex"
+    assert main(["report", "--group", GROUP, "--dir", str(group), "--latex", "--out", str(out)]) == 0
+    tex = out.read_text()
+    assert tex.count(r"\begin{tabular}") == 2 and r"gpu0.mean\_util\_pct & 3 & 60 \% & 10 \% & 16.7\%" in tex
+    assert r"box & EPYC 9654 & NVIDIA H200 & 570.1 & 3 \\" in tex
+
+
+def test_unknown_group_is_one_line(group, capsys):
+    assert main(["report", "--group", "nope", "--dir", str(group)]) == 1
+    assert capsys.readouterr().err == f"rigscope: error: no complete session of group 'nope' in {group}\n"
