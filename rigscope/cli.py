@@ -139,9 +139,15 @@ def build_parser() -> Parser:
 
 def _add_run_parsers(commands: Any) -> None:
     """`run` (a recorded session around a command) and the `report --group` reproducibility report."""
-    run = commands.add_parser("run", help="record a session around a command: baseline, run, cooldown, checks",
-                              epilog=EXAMPLES["run"])
+    run = commands.add_parser(
+        "run", help="record a session around a command: baseline, run, cooldown, checks", epilog=EXAMPLES["run"],
+        description="Records a session: an idle baseline (tagged baseline), the command (run), a cooldown "
+                    "(cooldown). Exits with the command's code, or 3 when a check failed. Check names: samples, "
+                    "duration_s, collapses, max_temp, DEVICE.KEY (gpu0.max_temp_c, cpu.mean_util_pct), "
+                    "throttle.GPU.KEY (throttle.gpu0.thermal_fraction), spans.KEY (spans.success_rate), "
+                    "workload.STATE_s; with and, or, not, < <= > >= == !=.")
     add_record_flags(run)
+    next(a for a in run._actions if a.dest == "duration").help = argparse.SUPPRESS  # the command's end ends it
     plan = run.add_argument_group("controlled run")
     plan.add_argument("--baseline", type=options.phase_duration, default=120.0, help="idle baseline first (default 2m)")
     plan.add_argument("--cooldown", type=options.phase_duration, default=60.0, help="cooldown after (default 1m)")
