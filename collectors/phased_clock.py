@@ -23,7 +23,8 @@ class PhasedClock(VirtualClock):
     """Virtual (or `speed`-fold) time up to a barrier; real time between `go_real()` and the next `go_fast()`."""
 
     def __init__(self, speed: float | None, first_phase_s: float) -> None:
-        """`speed` None: virtual time; the first (fast) phase lasts `first_phase_s` clock seconds."""
+        """`speed` None: virtual time. The clock stands at 0 until `go_fast(first_phase_s)`; its wall time
+        is set back by what that phase adds over real time."""
         real_length = first_phase_s / speed if speed else 0.0
         super().__init__(start_wall_us=time.time_ns() // 1000 - round((first_phase_s - real_length) * 1e6))
         self.speed = speed
@@ -31,7 +32,7 @@ class PhasedClock(VirtualClock):
         self._real = False
         self._base = 0.0  # clock seconds when the current phase began
         self._real0 = time.monotonic()  # real seconds then
-        self._barrier: float | None = first_phase_s
+        self._barrier: float | None = 0.0  # held at 0 until the first phase begins (go_fast)
         self.reached = threading.Event()  # set when the clock stands at the barrier
 
     def monotonic(self) -> float:

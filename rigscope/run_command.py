@@ -132,6 +132,8 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
     _say(f"run {repeat}/{plan.repeats}: {session} (baseline {plan.baseline_s:g} s, then {facts['command_line']})")
     status, code = "complete", 0
     monitor.post("tag", state="baseline", source="run")
+    if isinstance(clock, PhasedClock):
+        clock.go_fast(plan.baseline_s)
     monitor.start()
     try:
         if not _phase(monitor, clock, plan.baseline_s, stopping):

@@ -189,3 +189,13 @@ def test_on_this_machine(tmp_path, capfd):
     states = pl.read_parquet(session / "samples.parquet").sort("elapsed_s")["workload_state"].to_list()
     assert [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s] == ["baseline", "run", "cooldown"]
     assert 7 <= states.count("baseline") <= 13 and states.count("run") >= 3
+
+
+def test_sped_up_simulation_keeps_the_phase_lengths(tmp_path):
+    """At --speed 20 the baseline and cooldown pass 20 times faster; their clock lengths stay as asked."""
+    flags = ["run", "--source", "sim", "--speed", "20", "--hz", "10", "--baseline", "6s", "--cooldown", "4s"]
+    assert main([*flags, "--dir", str(tmp_path), "--", *_py("import time; time.sleep(0.3)")]) == 0
+    meta = _meta(_sessions(tmp_path)[0])
+    seconds = meta["summary"]["workload_seconds"]
+    assert abs(seconds["baseline"] - 6) <= 0.5 and abs(seconds["cooldown"] - 4) <= 1.0
+    assert seconds["run"] >= 0.2 and meta["run"]["wall_s"] >= 0.3
