@@ -34,7 +34,7 @@ from recordings.output_log import OutputLog
 from recordings.session import read_meta, write_json_atomic
 from rigscope.child import Child
 from rigscope.monitor import Monitor, MonitorConfig, make_clock
-from rigscope.record_command import config_from_args
+from rigscope.record_command import STATUS_EVERY_S, config_from_args, status_line
 
 CHECK_FAILED, NOT_FOUND, INTERRUPTED = 3, 127, 130
 
@@ -192,7 +192,13 @@ def _phase(monitor: Monitor, clock: Clock, seconds: float, stopping: threading.E
             if stopping.is_set() or monitor.sampler.finished.is_set():
                 return False
         return not stopping.is_set()
-    return not stopping.wait(seconds)
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if stopping.wait(min(left, STATUS_EVERY_S)):
+            return False
+        if time.monotonic() < deadline:  # a long baseline or cooldown shows how it goes, on stderr
+            print(status_line(monitor), file=sys.stderr, flush=True)
+    return not stopping.is_set()
 
 
 def _finish(session: Path, checks: list[Check], status: str) -> list[dict[str, Any]]:

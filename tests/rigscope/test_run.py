@@ -199,3 +199,20 @@ def test_sped_up_simulation_keeps_the_phase_lengths(tmp_path):
     seconds = meta["summary"]["workload_seconds"]
     assert abs(seconds["baseline"] - 6) <= 0.5 and abs(seconds["cooldown"] - 4) <= 1.0
     assert seconds["run"] >= 0.2 and meta["run"]["wall_s"] >= 0.3
+
+
+def test_ctrl_c_in_the_baseline_never_starts_the_command(tmp_path):
+    marker = tmp_path / "ran"
+    sessions = tmp_path / "sessions"
+    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "run", "--source", "sim", "--hz", "10",
+                                 "--baseline", "10m", "--dir", str(sessions), "--", *_py(f"open({str(marker)!r}, 'w')")],
+                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_sync(lambda: sessions.is_dir() and _sessions(sessions), timeout=60)
+        rigscope.send_signal(signal.SIGINT)
+        _, err = rigscope.communicate(timeout=60)
+    finally:
+        rigscope.kill()
+    assert rigscope.returncode == 130, err
+    meta = _meta(_sessions(sessions)[0])
+    assert meta["status"] == "interrupted" and meta["run"]["exit_code"] is None and not marker.exists()
