@@ -32,6 +32,7 @@ class Child:
         self.process = subprocess.Popen(list(command), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         start_new_session=True)
         self.started = time.monotonic()
+        self.wall_s: float | None = None  # from start to exit, once it exited
         self.log = log
         self._relays = [threading.Thread(target=self._relay, args=(pipe, out, name), daemon=True)
                         for pipe, out, name in ((self.process.stdout, sys.stdout, "stdout"),
@@ -67,6 +68,7 @@ class Child:
                     break
                 if on_poll is not None:
                     on_poll()
+        self.wall_s = time.monotonic() - self.started
         self._finish()
         return code if code >= 0 else 128 - code  # killed by signal N: 128 + N, as a shell says
 

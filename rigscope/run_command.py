@@ -3,7 +3,7 @@
 Each repeat is one session: a baseline tagged `baseline`, the command tagged `run` (its probe
 may tag finer phases), a cooldown tagged `cooldown`; then the checks over the session's
 summary go into meta.json. The exit code is the command's, 3 when a check failed, 127 when
-the command was not found, 130 when interrupted.
+the command was not found (126: not executable), 130 when interrupted.
 
 On the simulated source sped up (`--speed N|max`) the baseline and cooldown pass in the
 simulation's time but the command runs in real time, so its wall time, its samples and the
@@ -16,7 +16,6 @@ import argparse
 import os
 import secrets
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -36,7 +35,7 @@ from rigscope.child import Child
 from rigscope.monitor import Monitor, MonitorConfig, make_clock
 from rigscope.record_command import STATUS_EVERY_S, config_from_args, status_line
 
-CHECK_FAILED, NOT_FOUND, INTERRUPTED = 3, 127, 130
+CHECK_FAILED, NOT_EXECUTABLE, NOT_FOUND, INTERRUPTED = 3, 126, 127, 130  # as a shell says
 
 
 @dataclass
@@ -164,16 +163,15 @@ def _run_command(plan: Plan, monitor: Monitor, clock: Clock, log: OutputLog, fac
     if monitor.receiver is not None:
         env["RIGSCOPE_PORT"] = str(monitor.receiver.port)  # its probe reaches this session
     try:
-        if shutil.which(plan.command[0]) is None:
-            raise FileNotFoundError(plan.command[0])
         child = Child(plan.command, env, log)
     except OSError as error:
-        reason = "command not found" if isinstance(error, FileNotFoundError) else (error.strerror or str(error))
+        found = not isinstance(error, FileNotFoundError)
+        reason = (error.strerror or str(error)).lower() if found else "command not found"
         print(f"rigscope: error: {reason}: {plan.command[0]}", file=sys.stderr, flush=True)
         monitor.recorder.meta["error"] = f"{reason}: {plan.command[0]}"  # type: ignore[union-attr]
-        return "failed", NOT_FOUND
+        return "failed", NOT_EXECUTABLE if found else NOT_FOUND
     exit_code = child.wait(stopping)
-    facts["wall_s"] = time.monotonic() - child.started
+    facts["wall_s"] = child.wall_s
     facts["exit_code"] = exit_code
     monitor.post("tag", state="cooldown", source="run")
     if stopping.is_set():

@@ -144,6 +144,15 @@ def test_command_not_found_marks_the_session_failed(tmp_path, capsys):
     assert meta["error"] == "command not found: no-such-command-here"
 
 
+def test_command_not_executable_is_126(tmp_path, capsys):
+    script = tmp_path / "script.sh"
+    script.write_text("echo hi\n")
+    script.chmod(0o644)
+    assert _run(tmp_path, "--baseline", "0", command=[str(script)]) == 126
+    assert f"rigscope: error: permission denied: {script}" in capsys.readouterr().err
+    assert _meta(_sessions(tmp_path)[0])["status"] == "failed"
+
+
 def test_ctrl_c_stops_the_child_group_and_marks_the_session_interrupted(tmp_path):
     pids = tmp_path / "pids"
     child = ("import os, subprocess, sys, time\n"
