@@ -266,12 +266,12 @@ def test_fast_scrapers_share_renderings_made_after_a_sample(tmp_path):
         scrape(port)
         before, started = monitor.http.renders, time.monotonic()
         stamps = []
-        while time.monotonic() - started < 1.0:
+        for _ in range(100):  # a count, not a duration: a slow machine scrapes less often, never fewer times
             stamps.append(one(scrape(port), "rigscope_last_sample_timestamp_seconds"))
             time.sleep(0.01)
-        renders = monitor.http.renders - before
-        assert len(stamps) > 30 and renders <= 1.0 / RENDER_EVERY_S + 3
-        assert stamps == sorted(stamps) and len(set(stamps)) >= 5
+        renders, elapsed = monitor.http.renders - before, time.monotonic() - started
+        assert renders <= elapsed / RENDER_EVERY_S + 3  # at most one rendering per RENDER_EVERY_S, however fast
+        assert stamps == sorted(stamps) and len(set(stamps)) >= 3
         time.sleep(3 * RENDER_EVERY_S)  # the fast scraper went away: the next scrape shows the latest sample
         families = scrape(port)
         latest = monitor.http.feed.snapshot().frame["ts"] / 1e6
