@@ -1,38 +1,93 @@
-"""The list of sessions in a directory, from their meta.json files only (fast, whatever their size)."""
+"""The list of sessions in a directory, from their meta.json files only (fast, whatever their size).
+
+A session whose meta.json cannot be read, is not JSON, or holds values of the wrong
+type is listed as `corrupt` with the reason; it never stops the listing.  This
+module imports no data library, so `rigscope ls` starts fast.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from recordings.errors import InputError
-from recordings.reader import session_status
-from recordings.session import list_sessions, read_meta
+from recordings.session import list_sessions, read_meta, session_status
+
+# The keys `ls` reads and the JSON types they may hold (None: the key may be null).
+_TYPES: dict[str, tuple[type, ...]] = {
+    "session_id": (str,), "session_start": (str,), "session_end": (str,), "status": (str,),
+    "notes": (str,), "total_samples": (int,), "host": (dict,), "summary": (dict,),
+    "monitoring": (dict,), "gpus": (list,), "recorder": (dict,),
+}
+_TYPE_WORDS = {str: "a string", int: "an integer", dict: "an object", list: "a list"}
+FIELDS = ("id", "start", "duration_s", "host", "tier", "device_type", "samples", "hz", "collapses",
+          "max_temp_c", "notes", "spans", "status", "error", "path")
+
+
+def _wrong_type(meta: dict[str, Any]) -> str | None:
+    for key, types in _TYPES.items():
+        value = meta.get(key)
+        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+            return f"meta.json: {key} is {type(value).__name__}, not {_TYPE_WORDS[types[0]]}"
+    return None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _seconds_between(start: Any, end: Any) -> float | None:
+    try:
+        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except (TypeError, ValueError):
+        return None
+
+
+def _corrupt(session: Path, reason: str) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(FIELDS)
+    row.update(id=session.name, status="corrupt", error=reason, path=str(session))
+    return row
 
 
 def catalog_row(session: Path) -> dict[str, Any]:
-    """One session described: id, start, host, tier, duration, samples, collapses, notes, status."""
+    """One session described by its meta.json (see FIELDS); `corrupt` with an `error` when it is unusable."""
     try:
         meta = read_meta(session)
     except InputError as error:
-        return {"id": session.name, "status": "corrupt", "error": str(error), "path": str(session)}
-    summary = meta.get("summary") if isinstance(meta.get("summary"), dict) else {}
-    host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
-    devices = summary.get("devices") if isinstance(summary.get("devices"), dict) else {}
-    collapses = sum(d.get("collapse_events") or 0 for d in devices.values() if isinstance(d, dict))
-    status = session_status(meta)
+        return _corrupt(session, str(error))
+    reason = _wrong_type(meta)
+    if reason:
+        return _corrupt(session, reason)
+    summary = meta.get("summary") or {}
+    host = meta.get("host") or {}
+    devices = {k: d for k, d in (summary.get("devices") or {}).items() if isinstance(d, dict)} \
+        if isinstance(summary.get("devices"), dict) else {}
+    status = session_status(meta, session)
     if (meta.get("monitoring") or {}).get("source") == "imported":
         status = "imported"
+    open_ended = meta.get("status") == "recording"  # samples are counted only when the session closes
+    samples = None if open_ended else meta.get("total_samples")
+    duration = _number(summary.get("duration_s"))
+    if duration is None and not open_ended:
+        duration = _seconds_between(meta.get("session_start"), meta.get("session_end"))
+    temps = [t for d in devices.values() if (t := _number(d.get("max_temp_c"))) is not None]
+    spans = summary.get("spans") if isinstance(summary.get("spans"), dict) else {}
     return {
         "id": meta.get("session_id") or session.name,
         "start": meta.get("session_start"),
+        "duration_s": duration,
         "host": host.get("hostname"),
         "tier": host.get("hardware_tier"),
-        "duration_s": summary.get("duration_s"),
-        "samples": meta.get("total_samples"),
-        "collapses": collapses,
+        "device_type": host.get("device_type"),
+        "samples": samples,
+        "hz": (samples - 1) / duration if samples and samples > 1 and duration else None,
+        "collapses": sum(int(_number(d.get("collapse_events")) or 0) for d in devices.values()) if devices else None,
+        "max_temp_c": max(temps) if temps else _number(summary.get("max_temp")),
         "notes": meta.get("notes"),
+        "spans": spans.get("total") if isinstance(spans.get("total"), int) else None,
         "status": status,
+        "error": meta.get("error") if isinstance(meta.get("error"), str) else None,
         "path": str(session),
     }
 

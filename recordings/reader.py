@@ -9,7 +9,7 @@ import polars as pl
 
 from collectors.schema import ColumnTypes, session_columns
 from recordings import segments
-from recordings.session import is_running, read_meta
+from recordings.session import read_meta
 
 
 def session_columns_of(meta: dict[str, Any]) -> ColumnTypes:
@@ -18,14 +18,6 @@ def session_columns_of(meta: dict[str, Any]) -> ColumnTypes:
     if isinstance(columns, dict) and columns:
         return columns
     return session_columns([g.get("index", i) for i, g in enumerate(meta.get("gpus") or [])])
-
-
-def session_status(meta: dict[str, Any]) -> str:
-    """`recording` only while its recorder lives; a dead recorder's session is `interrupted`."""
-    status = meta.get("status", "interrupted")
-    if status == "recording" and not is_running(meta):
-        return "interrupted"
-    return str(status)
 
 
 def read_samples(session: Path) -> pl.DataFrame:

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from recordings.errors import InputError
 FORMAT = "rigscope-session/1"
 META = "meta.json"
 DEFAULT_DIR = "rigscope-sessions"
+STALE_AFTER_S = 30.0  # a recorder on another host whose files are older than this is taken for dead
+AMBIGUOUS_SHOWN = 10  # matches named in the error of an ambiguous id prefix
 
 
 def sessions_dir(explicit: str | os.PathLike[str] | None = None, now: datetime | None = None) -> Path:
@@ -48,8 +51,10 @@ def read_meta(session: Path) -> dict[str, Any]:
         meta = json.loads((session / META).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"{session}: not a session (no {META})") from None
-    except (OSError, ValueError) as error:
-        raise InputError(f"{session}/{META}: unreadable ({error})") from None
+    except OSError as error:
+        raise InputError(f"{session}/{META}: unreadable ({error.strerror or error})") from None
+    except ValueError as error:
+        raise InputError(f"{session}/{META}: invalid JSON ({error})") from None
     if not isinstance(meta, dict):
         raise InputError(f"{session}/{META}: not a JSON object")
     return meta
@@ -80,11 +85,22 @@ def create_session_dir(root: Path, started: datetime, host: str | None = None) -
     raise InputError(f"too many sessions named {base} in {root}")
 
 
+def _holds_meta(path: Path) -> bool:
+    """A directory with a meta.json, or one that cannot be looked into (listed so it is not hidden)."""
+    try:
+        return (path / META).is_file()
+    except OSError:
+        return path.is_dir()
+
+
 def list_sessions(root: Path) -> list[Path]:
     """Session directories under `root`, oldest first (ids sort by start time)."""
     if not root.is_dir():
         return []
-    return sorted((p for p in root.iterdir() if (p / META).is_file()), key=lambda p: p.name)
+    try:
+        return sorted((p for p in root.iterdir() if _holds_meta(p)), key=lambda p: p.name)
+    except OSError as error:
+        raise InputError(f"cannot list {root}: {error.strerror or error}") from None
 
 
 def resolve_session(spec: str | None, root: Path) -> Path:
@@ -99,7 +115,9 @@ def resolve_session(spec: str | None, root: Path) -> Path:
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            raise InputError(f"session '{spec}' is ambiguous in {root}: {', '.join(p.name for p in matches[:5])}")
+            names = ", ".join(p.name for p in matches[:AMBIGUOUS_SHOWN])
+            more = f" and {len(matches) - AMBIGUOUS_SHOWN} more" if len(matches) > AMBIGUOUS_SHOWN else ""
+            raise InputError(f"session '{spec}' is ambiguous in {root}: {len(matches)} match ({names}{more})")
         raise InputError(f"no session '{spec}' in {root}")
     sessions = list_sessions(root)
     if not sessions:
@@ -125,6 +143,34 @@ def is_running(meta: dict[str, Any]) -> bool:
     return (meta.get("status") == "recording"
             and recorder.get("hostname") == socket.gethostname()
             and pid_alive(recorder.get("pid")))
+
+
+def session_status(meta: dict[str, Any], session: Path | None = None) -> str:
+    """`recording` only while its recorder lives; a dead recorder's session is `interrupted`.
+
+    A recorder on another host (a shared directory) cannot be asked: its session is `recording`
+    while the files it flushes keep changing (see `_recently_flushed`)."""
+    status = meta.get("status", "interrupted")
+    if status != "recording":
+        return str(status)
+    recorder = meta.get("recorder") if isinstance(meta.get("recorder"), dict) else {}
+    if recorder.get("hostname") not in (None, socket.gethostname()) and session is not None:
+        return "recording" if _recently_flushed(session, meta) else "interrupted"
+    return "recording" if is_running(meta) else "interrupted"
+
+
+def _recently_flushed(session: Path, meta: dict[str, Any]) -> bool:
+    """The open journal or events.jsonl changed within a few flush periods (or sample periods, when slower)."""
+    monitoring = meta.get("monitoring") if isinstance(meta.get("monitoring"), dict) else {}
+    flush, hz = monitoring.get("flush_interval_s"), monitoring.get("sample_hz")
+    period = max(flush if isinstance(flush, (int, float)) else 1.0,
+                 1 / hz if isinstance(hz, (int, float)) and hz > 0 else 1.0)
+    try:
+        paths = [*(session / "samples").iterdir(), session / "events.jsonl"]
+        newest = max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)
+    except OSError:
+        return False
+    return time.time() - newest < max(STALE_AFTER_S, 3 * period)
 
 
 def now_iso() -> str:

@@ -24,6 +24,9 @@ EXAMPLES = {
     "replay": "example: rigscope replay latest --speed 60 --at +10m     (no SESSION: pick from a list)",
     "correlate": "example: rigscope correlate latest grad_norm     (--json for scripts)",
     "run": "example: rigscope run --baseline 2m --repeat 3 --check 'gpu0.max_temp_c < 85' -- python train.py",
+    "ls": "example: rigscope ls --dir runs/     (--json for scripts)",
+    "export": "example: rigscope export latest --to long-csv --out run.csv",
+    "import": "example: rigscope import old/pc__rle_*.csv synthesis_20251028.csv gpu.log",
 }
 
 
@@ -134,6 +137,9 @@ def build_parser() -> Parser:
     correlate.add_argument("--json", action="store_true", help="print the figures as JSON")
     _add_session_dir(correlate)
     _add_run_parsers(commands)
+    from rigscope import catalog_commands
+
+    catalog_commands.add_parsers(commands, EXAMPLES, _add_session_dir)
     return parser
 
 
@@ -196,6 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rigscope.correlate_command import run as run_correlate
 
             return run_correlate(args)
+        if args.command in ("ls", "export", "import"):
+            from rigscope import catalog_commands
+
+            return catalog_commands.run(args)
         from rigscope import session_commands
 
         return session_commands.run(args)

@@ -22,7 +22,7 @@ def row_cells(row: dict[str, Any]) -> tuple[str, ...]:
         str(row.get("tier") or ""),
         fmt.clock(duration) if isinstance(duration, (int, float)) else "—",
         str(row.get("samples") if row.get("samples") is not None else "—"),
-        str(row.get("collapses", "—")),
+        str(row.get("collapses") if row.get("collapses") is not None else "—"),
         str(row.get("status") or ""),
     )
 

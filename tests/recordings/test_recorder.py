@@ -14,10 +14,10 @@ from collectors.schema import session_columns
 from collectors.signals import SignalPipeline
 from collectors.simulated import SimulatedCollector
 from recordings import segments
-from recordings.reader import read_samples, session_status
+from recordings.reader import read_samples
 from recordings.recorder import Recorder, RecorderOptions
 from recordings.repair import needs_repair, repair_session
-from recordings.session import create_session_dir, read_meta, resolve_session
+from recordings.session import create_session_dir, read_meta, resolve_session, session_status
 from recordings.errors import InputError
 
 

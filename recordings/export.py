@@ -1,0 +1,81 @@
+"""`rigscope export`: a session's samples as CSV, Parquet, JSON lines, or the RLE lab's long CSV.
+
+The file is written to a temporary name and renamed, so a failed export leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+
+from recordings.analyze import gpu_indices_of
+from recordings.errors import InputError
+from recordings.frames import UTC_US, flatten_lists, write_csv
+from recordings.longcsv import (CORE_PREFIX, DERIVED, EXTRA_COLUMNS, LAB_COLUMNS, TICK, device_name,
+                                fields_for)
+from recordings.reader import read_samples
+
+FORMATS = {"csv": ".csv", "parquet": ".parquet", "json": ".jsonl", "long-csv": ".long.csv"}
+ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
+
+
+def long_table(samples: pl.DataFrame) -> pl.DataFrame:
+    """One row per device per tick: the lab's columns in its order, then rigscope's raw extras."""
+    indices = gpu_indices_of(samples.columns)
+    flat = flatten_lists(samples)
+    cores = [c for c in flat.columns if c.startswith(CORE_PREFIX) and c.endswith("_util_pct")]
+    order = ["cpu", *(f"gpu{i}" for i in indices)]
+    parts = []
+    for rank, prefix in enumerate(order):
+        exprs = [pl.col("ts").dt.strftime(ISO).alias("timestamp"), pl.lit(device_name(prefix, indices)).alias("device"),
+                 pl.lit(rank).alias("_rank")]
+        wanted = {long: (wide.format(p=prefix), 1.0) for long, wide in DERIVED.items()}
+        wanted.update(fields_for(prefix))
+        wanted.update({name: (name, 1.0) for name in (*TICK, "workload_state")})
+        for long, (wide, scale) in wanted.items():
+            if wide in flat.columns:
+                exprs.append((pl.col(wide) / scale if scale != 1.0 else pl.col(wide)).alias(long))
+        if prefix == "cpu":
+            exprs += [pl.col(c) for c in cores]
+        parts.append(flat.with_row_index("_tick").select(pl.col("_tick"), *exprs))
+    table = pl.concat(parts, how="diagonal_relaxed").sort("_tick", "_rank")
+    columns = [*LAB_COLUMNS, *EXTRA_COLUMNS, *cores]
+    return table.select(pl.col(c) if c in table.columns else pl.lit(None).alias(c) for c in columns)
+
+
+def default_name(session: Path, kind: str) -> Path:
+    return Path(f"{session.name}{FORMATS[kind]}")
+
+
+def export_session(session: Path, kind: str, out: Path | None = None) -> tuple[Path, int]:
+    """Write the session's samples as `kind` to `out` (default: `<id><ext>` here); the path and row count."""
+    target = out or default_name(session, kind)
+    try:
+        samples = read_samples(session)
+    except InputError:
+        raise
+    except (OSError, pl.exceptions.PolarsError, ValueError) as error:
+        raise InputError(f"cannot read {session}: {str(error).strip().splitlines()[0]}") from None
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        if kind == "parquet":
+            samples.write_parquet(tmp, compression="zstd")
+            rows = samples.height
+        elif kind == "csv":
+            write_csv(samples, str(tmp))
+            rows = samples.height
+        elif kind == "json":
+            flat = samples.with_columns(pl.col("ts").dt.strftime(ISO)) if samples.schema.get("ts") == UTC_US else samples
+            flat.write_ndjson(tmp)
+            rows = samples.height
+        else:
+            table = long_table(samples)
+            table.write_csv(tmp)
+            rows = table.height
+        os.replace(tmp, target)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write {target}: {getattr(error, 'strerror', None) or str(error).splitlines()[0]}") from None
+    return target, rows

@@ -1,0 +1,64 @@
+"""`rigscope import`: other tools' files as rigscope sessions (SESSION_FORMAT § legacy import).
+
+The layout is told from the file's first lines: the RLE lab's long CSVs (and
+rigscope's long-csv export), the TTS system's per-request CSV, `nvidia-smi
+--query-gpu --format=csv` logs and `nvidia-smi dmon` output. A file of another
+layout fails with one line naming the columns each layout needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from recordings.errors import InputError
+from recordings.importers import nvidia_smi, tts
+from recordings.importers.rle import read_rle
+from recordings.importers.table import read_text_csv
+from recordings.importers.writer import Imported, write_imported
+from recordings.longcsv import REQUIRED
+
+EXPECTED = (f"RLE lab long CSV ({', '.join(REQUIRED)}), TTS requests ({', '.join(tts.REQUIRED)}), "
+            f"nvidia-smi --query-gpu ({', '.join(nvidia_smi.QUERY_REQUIRED)}) or nvidia-smi dmon (#Date Time gpu ...)")
+
+
+def _first_line(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+    if b"\0" in head:
+        raise InputError(f"{path}: not a text file; expected {EXPECTED}")
+    lines = head.decode("utf-8", "replace").splitlines()
+    return lines[0] if lines else ""
+
+
+def read_file(path: Path, fields: list[str] | None = None) -> Imported:
+    """What `path` holds, read by the importer of its layout."""
+    first = _first_line(path)
+    if not first.strip():
+        raise InputError(f"{path}: empty file")
+    if nvidia_smi.is_dmon(first):
+        return nvidia_smi.read_dmon(path)
+    if fields or nvidia_smi.is_headerless_query(first):
+        return nvidia_smi.read_query(path, fields)
+    header = [name.strip() for name in first.split(",")]
+    if "device" in header and "timestamp" in header:
+        missing = [name for name in REQUIRED if name not in header]
+        if missing:
+            raise InputError(f"{path}: an RLE lab CSV without {', '.join(missing)} (it needs {', '.join(REQUIRED)})")
+        return read_rle(path, read_text_csv(path))
+    if "request_id" in header:
+        return tts.read_requests(path, read_text_csv(path))
+    if nvidia_smi.is_query_header(header):
+        return nvidia_smi.read_query(path, None)
+    shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
+    raise InputError(f"{path}: unknown layout (columns {shown}); expected {EXPECTED}")
+
+
+def import_file(path: Path, root: Path, fields: list[str] | None = None) -> tuple[Path, Imported]:
+    """Import one file into a new session under `root`; its directory and what was read."""
+    if not path.is_file():
+        raise InputError(f"cannot read {path}: no such file")
+    item = read_file(path, fields)
+    return write_imported(item, root), item

@@ -1,0 +1,107 @@
+"""An imported session on disk: derived values recomputed, samples, events, spans and meta.json written.
+
+Everything is computed before the session directory is made; if writing fails the
+directory is removed again, so a failed import leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from collectors.schema import session_columns
+from collectors.timeutil import iso_from_us
+from recordings.analyze import analyze_frame, gpu_indices_of, prepare_samples
+from recordings.errors import InputError
+from recordings.events import EVENTS, EventLog
+from recordings.frames import to_session_types
+from recordings.segments import SAMPLES_PARQUET, write_parquet_atomic
+from recordings.session import FORMAT, META, create_session_dir, write_json_atomic
+from recordings.spans import SPANS_PARQUET, spans_table, summarize_rows
+from recordings.tier import hardware_tier
+
+
+@dataclass
+class Imported:
+    """What an importer read from one file, before it becomes a session."""
+
+    source: Path
+    layout: str  # e.g. "rle-lab v1", "nvidia-smi dmon"
+    samples: pl.DataFrame | None = None  # wide raw samples; `ts` datetime[µs, UTC]
+    extra: pl.DataFrame | None = None  # columns kept beside the schema (legacy_*), one row per sample
+    spans: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)  # keys merged into meta.json (a lab metadata file's)
+    host: dict[str, Any] = field(default_factory=dict)
+    gpus: list[dict[str, Any]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # what was left out, in words
+    warnings: list[str] = field(default_factory=list)
+
+
+def _host_slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")[:40] or "imported"
+
+
+def _start_us(item: Imported) -> int:
+    if item.samples is not None and item.samples.height:
+        return int(item.samples["ts"].dt.epoch("us").min())
+    times = [row["start_time"] for row in item.spans if row.get("start_time")]
+    if times:
+        return int(datetime.fromisoformat(min(times)).timestamp() * 1e6)
+    raise InputError(f"{item.source}: no rows to import")
+
+
+def _analyzed(item: Imported) -> tuple[pl.DataFrame, dict[str, Any], list[dict[str, Any]]]:
+    assert item.samples is not None
+    columns = session_columns(gpu_indices_of(item.samples.columns))
+    frame = prepare_samples(to_session_types(item.samples, columns), str(item.source))
+    table, summary, events = analyze_frame(frame, [])
+    if item.extra is not None:
+        table = table.hstack(item.extra)
+    return table, summary, events
+
+
+def write_imported(item: Imported, root: Path) -> Path:
+    """The new session's directory, with `"source": "imported"` in its meta.json."""
+    started = _start_us(item)
+    table, summary, events = _analyzed(item) if item.samples is not None else (None, {}, [])
+    if item.spans:
+        summary["spans"] = summarize_rows(item.spans)
+    host = {"hostname": None, "cpu_model": None, **item.host}
+    host.setdefault("hardware_tier", hardware_tier(host.get("cpu_model"), [g.get("name") or "" for g in item.gpus]))
+    host.setdefault("device_type", "cuda" if item.gpus else "cpu")
+    session = create_session_dir(root, datetime.fromtimestamp(started / 1e6, UTC), _host_slug(host["hostname"] or "imported"))
+    end = int(table["ts"].dt.epoch("us").max()) if table is not None and table.height else None
+    meta: dict[str, Any] = {
+        "format": FORMAT, "session_id": session.name, "status": "complete",
+        "session_start": iso_from_us(started), "session_end": iso_from_us(end) if end is not None else None,
+        "session_length_sec": None, "model_name": None, "training_mode": None, "notes": None,
+        **{k: v for k, v in item.meta.items() if k not in ("monitoring", "host", "summary")},
+        "host": host, "gpus": item.gpus,
+        "monitoring": {**(item.meta.get("monitoring") or {}), "source": "imported", "collectors": []},
+        "imported": {"file": item.source.name, "layout": item.layout, "dropped": item.dropped},
+        "warnings": item.warnings,
+        "total_samples": table.height if table is not None else 0,
+        "summary": summary,
+    }
+    if isinstance(item.meta.get("summary"), dict):
+        meta["legacy_summary"] = item.meta["summary"]
+    try:
+        if table is not None:
+            write_parquet_atomic(table, session / SAMPLES_PARQUET)
+        log = EventLog(session / EVENTS)
+        for event in events:
+            log.append(event)
+        log.close()
+        if item.spans:
+            write_parquet_atomic(spans_table(item.spans), session / SPANS_PARQUET)
+        write_json_atomic(session / META, meta)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        shutil.rmtree(session, ignore_errors=True)
+        raise InputError(f"cannot write {session}: {getattr(error, 'strerror', None) or error}") from None
+    return session
