@@ -17,7 +17,8 @@ def session_columns_of(meta: dict[str, Any]) -> ColumnTypes:
     columns = meta.get("columns")
     if isinstance(columns, dict) and columns:
         return columns
-    return session_columns([g.get("index", i) for i, g in enumerate(meta.get("gpus") or [])])
+    gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
+    return session_columns([g.get("index", i) if isinstance(g, dict) else i for i, g in enumerate(gpus)])
 
 
 def read_samples(session: Path) -> pl.DataFrame:

@@ -1,0 +1,55 @@
+"""Helpers for the after-the-run tests: a simulated session recorded once, lab fixtures, snapshots of a tree."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+LAB = ("example_baseline_session.csv", "laptop__rle_20251030_19.csv", "laptop__rle_20251030_20.csv",
+       "pc__rle_20251027_09.csv", "pc__rle_20251028_08.csv",
+       "reproducibility_test_1__rle_data_20251028_195412.csv",
+       "workload_independence_gpu_inference__rle_data_20251028_200822.csv")
+
+
+@pytest.fixture(scope="session")
+def sim_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-minute, 2 Hz, 2-GPU simulated session (read-only; copy it to change it)."""
+    root = tmp_path_factory.mktemp("sim")
+    done = run_cli("record", "--source", "sim", "--speed", "max", "--hz", "2", "--duration", "2m",
+                   "--gpus-sim", "2", "--dir", str(root))
+    assert done.returncode == 0, done.stderr
+    (session,) = root.iterdir()
+    return session
+
+
+@pytest.fixture
+def lab(shared_fixtures: Path) -> Path:
+    return shared_fixtures / "rle-legacy"
+
+
+def copy_session(session: Path, root: Path, name: str | None = None) -> Path:
+    target = root / (name or session.name)
+    shutil.copytree(session, target)
+    return target
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, float]]:
+    """Every file under `root` with its content hash and mtime: equal snapshots mean nothing was modified."""
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def one_clear_line(done) -> str:
+    """The command failed with one line on stderr, exit 1, no traceback; that line."""
+    assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("rigscope: error: ")
+    return lines[0]
