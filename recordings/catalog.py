@@ -74,7 +74,7 @@ def catalog_row(session: Path) -> dict[str, Any]:
     temps = [t for d in devices.values() if (t := _number(d.get("max_temp_c"))) is not None]
     spans = summary.get("spans") if isinstance(summary.get("spans"), dict) else {}
     return {
-        "id": meta.get("session_id") or session.name,
+        "id": session.name,  # the name commands take (a copied session keeps its old session_id)
         "start": meta.get("session_start"),
         "duration_s": duration,
         "host": host.get("hostname"),

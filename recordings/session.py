@@ -165,8 +165,9 @@ def _recently_flushed(session: Path, meta: dict[str, Any]) -> bool:
     flush, hz = monitoring.get("flush_interval_s"), monitoring.get("sample_hz")
     period = max(flush if isinstance(flush, (int, float)) else 1.0,
                  1 / hz if isinstance(hz, (int, float)) and hz > 0 else 1.0)
+    samples = session / "samples"
     try:
-        paths = [*(session / "samples").iterdir(), session / "events.jsonl"]
+        paths = [*(samples.iterdir() if samples.is_dir() else ()), session / "events.jsonl"]
         newest = max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)
     except OSError:
         return False
