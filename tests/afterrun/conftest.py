@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from rigscope.cli import main
 from tests.conftest import run_cli
 
 LAB = ("example_baseline_session.csv", "laptop__rle_20251030_19.csv", "laptop__rle_20251030_20.csv",
@@ -53,3 +58,25 @@ def one_clear_line(done) -> str:
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert lines[0].startswith("rigscope: error: ")
     return lines[0]
+
+
+@pytest.fixture
+def rig():
+    """The real command line, in this process (fast); the same result shape as the `cli` fixture."""
+
+    def call(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        out, err = io.StringIO(), io.StringIO()
+        previous = Path.cwd()
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main(list(args))
+                except SystemExit as stop:
+                    code = int(stop.code or 0)
+        finally:
+            os.chdir(previous)
+        return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+    return call

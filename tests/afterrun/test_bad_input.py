@@ -77,11 +77,11 @@ def test_cut_lab_lines_are_skipped(lab, tmp_path):
      ":3: not a row of 3 fields with a timestamp (a cut line?)"),
     ("", ": empty file"),
 ])
-def test_import_of_bad_csv_names_what_it_expected(tmp_path, cli, text, expected):
+def test_import_of_bad_csv_names_what_it_expected(tmp_path, rig, text, expected):
     source = tmp_path / "in.csv"
     source.write_text(text)
     root = tmp_path / "sessions"
-    line = one_clear_line(cli("import", str(source), "--dir", str(root)))
+    line = one_clear_line(rig("import", str(source), "--dir", str(root)))
     assert line == f"rigscope: error: {source}{expected}"
     assert not root.exists()
 
@@ -90,11 +90,11 @@ def test_a_broken_metadata_file_stops_the_import(lab, tmp_path, cli):
     source = tmp_path / "pc__rle_20251028_08.csv"
     shutil.copy(lab / source.name, source)
     (tmp_path / f"{source.stem}_metadata.json").write_text('{"model_name": "x", ')
-    line = one_clear_line(cli("import", str(source), "--dir", str(tmp_path / "sessions")))
+    line = one_clear_line(cli("import", str(source), "--dir", str(tmp_path / "sessions")))  # a real process
     assert "_metadata.json: unreadable metadata" in line and not (tmp_path / "sessions").exists()
 
 
-def test_an_unreadable_file_or_directory(tmp_path, cli):
+def test_an_unreadable_file_or_directory(tmp_path, rig):
     hidden = tmp_path / "locked"
     hidden.mkdir()
     (hidden / "a.csv").write_text("timestamp,device,util_pct\n")
@@ -102,13 +102,13 @@ def test_an_unreadable_file_or_directory(tmp_path, cli):
     try:
         if os.access(hidden / "a.csv", os.R_OK):
             pytest.skip("running as root: chmod does not stop reads")
-        line = one_clear_line(cli("import", str(hidden / "a.csv"), "--dir", str(tmp_path / "s")))
+        line = one_clear_line(rig("import", str(hidden / "a.csv"), "--dir", str(tmp_path / "s")))
         assert "Permission denied" in line
-        line = one_clear_line(cli("ls", "--dir", str(hidden)))
+        line = one_clear_line(rig("ls", "--dir", str(hidden)))
         assert "cannot list" in line
     finally:
         hidden.chmod(0o755)
-    assert one_clear_line(cli("import", str(tmp_path / "missing.csv"))).endswith("missing.csv: no such file")
+    assert one_clear_line(rig("import", str(tmp_path / "missing.csv"))).endswith("missing.csv: no such file")
 
 
 @pytest.fixture
@@ -117,12 +117,12 @@ def broken(sim_session, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "random"])
-def test_export_of_a_damaged_parquet_file(broken, tmp_path, cli, damage):
+def test_export_of_a_damaged_parquet_file(broken, tmp_path, rig, damage):
     target = broken / "samples.parquet"
     data = target.read_bytes()
     target.write_bytes(data[: len(data) // 2] if damage == "truncated" else os.urandom(len(data)))
     before = snapshot(broken)
-    line = one_clear_line(cli("export", str(broken), "--to", "long-csv", "--out", str(tmp_path / "o.csv")))
+    line = one_clear_line(rig("export", str(broken), "--to", "long-csv", "--out", str(tmp_path / "o.csv")))
     assert "unreadable Parquet file" in line
     assert snapshot(broken) == before and not (tmp_path / "o.csv").exists() and not list(tmp_path.glob(".o.csv*"))
 
@@ -144,13 +144,13 @@ def test_export_of_an_interrupted_session_with_a_cut_journal_line(broken, tmp_pa
     assert [r["status"] for r in catalog(broken.parent)] == ["interrupted"]
 
 
-def test_export_where_meta_json_has_wrong_types(broken, tmp_path, cli):
+def test_export_where_meta_json_has_wrong_types(broken, tmp_path, rig):
     meta = json.loads((broken / "meta.json").read_text())
     meta.update(gpus="two", columns=5, total_samples="many")
     (broken / "meta.json").write_text(json.dumps(meta))
     (broken / "samples.parquet").unlink()  # the reader falls back on meta.json to type the segments
-    done = cli("export", str(broken), "--to", "csv", "--out", str(tmp_path / "o.csv"))
+    done = rig("export", str(broken), "--to", "csv", "--out", str(tmp_path / "o.csv"))
     assert done.returncode == 0, done.stderr  # no segments: an empty export, not a crash
     assert catalog(broken.parent)[0]["status"] == "corrupt"
-    bad = one_clear_line(cli("export", str(broken), "--to", "csv", "--out", str(tmp_path / "no" / "where.csv")))
+    bad = one_clear_line(rig("export", str(broken), "--to", "csv", "--out", str(tmp_path / "no" / "where.csv")))
     assert "cannot write" in bad and "where.csv" in bad

@@ -13,10 +13,10 @@ from recordings.longcsv import LAB_COLUMNS
 from tests.afterrun.conftest import LAB, snapshot
 
 
-def test_parquet_to_long_csv_to_import_gives_the_same_raw_values(sim_session, tmp_path, cli):
+def test_parquet_to_long_csv_to_import_gives_the_same_raw_values(sim_session, tmp_path, rig):
     before = snapshot(sim_session)
     for kind, name in (("parquet", "s.parquet"), ("long-csv", "s.long.csv")):
-        done = cli("export", str(sim_session), "--to", kind, "--out", str(tmp_path / name))
+        done = rig("export", str(sim_session), "--to", kind, "--out", str(tmp_path / name))
         assert done.returncode == 0, done.stderr
     assert snapshot(sim_session) == before
     exported = pl.read_parquet(tmp_path / "s.parquet")
@@ -31,9 +31,9 @@ def test_parquet_to_long_csv_to_import_gives_the_same_raw_values(sim_session, tm
         assert back[name].equals(exported[name]), name
 
 
-def test_long_csv_is_the_lab_layout_one_row_per_device_per_tick(sim_session, tmp_path, cli):
+def test_long_csv_is_the_lab_layout_one_row_per_device_per_tick(sim_session, tmp_path, rig):
     target = tmp_path / "long.csv"
-    assert cli("export", str(sim_session), "--to", "long-csv", "--out", str(target)).returncode == 0
+    assert rig("export", str(sim_session), "--to", "long-csv", "--out", str(target)).returncode == 0
     table = pl.read_csv(target, infer_schema_length=0)
     assert tuple(table.columns[:len(LAB_COLUMNS)]) == LAB_COLUMNS
     assert table.height == 240 * 3 and table["device"][:3].to_list() == ["cpu", "gpu0", "gpu1"]
@@ -45,21 +45,22 @@ def test_long_csv_is_the_lab_layout_one_row_per_device_per_tick(sim_session, tmp
     assert table["timestamp"][0].endswith("Z")
 
 
-def test_a_one_gpu_session_says_gpu_as_the_lab_did(lab, tmp_path, cli):
-    session, _ = import_file(lab / LAB[4], tmp_path / "sessions")
+def test_a_one_gpu_session_says_gpu_as_the_lab_did(lab, tmp_path, rig):
+    session, _ = import_file(lab / LAB[0], tmp_path / "sessions")
     target = tmp_path / "pc.csv"
-    assert cli("export", str(session), "--to", "long-csv", "--out", str(target)).returncode == 0
+    assert rig("export", str(session), "--to", "long-csv", "--out", str(target)).returncode == 0
     import pandas as pd  # the lab's scripts read it with pandas
 
     frame = pd.read_csv(target)
     gpu = frame[frame["device"] == "gpu"]
-    assert len(gpu) == 2160 and gpu["temp_c"].max() == 77.0
-    assert gpu["collapse"].isin([0, 1]).all() and frame["cpu_temp_max"].isna().all()
+    assert len(gpu) == 50 and gpu["temp_c"].max() == 64.0 and "fan_pct" not in frame.columns
+    assert gpu["gpu_fan_pct"].max() == 88 and frame["cpu_temp_max"].isna().all()  # the v1 fan_pct, renamed
+    assert gpu["collapse"].isin([0, 1]).all() and set(frame["device"]) == {"cpu", "gpu"}
 
 
 @pytest.mark.parametrize("kind", ["csv", "json", "parquet"])
-def test_other_formats_and_the_default_name(sim_session, tmp_path, cli, kind):
-    done = cli("export", str(sim_session), "--to", kind, cwd=tmp_path)
+def test_other_formats_and_the_default_name(sim_session, tmp_path, rig, kind):
+    done = rig("export", str(sim_session), "--to", kind, cwd=tmp_path)
     assert done.returncode == 0 and "240 rows" in done.stdout
     target = tmp_path / f"{sim_session.name}{ {'csv': '.csv', 'json': '.jsonl', 'parquet': '.parquet'}[kind]}"
     samples = pl.read_parquet(sim_session / "samples.parquet")

@@ -88,15 +88,15 @@ def test_a_row_describes_the_session(root, sim_session):
     assert running["samples"] is None  # counted only when the session closes
 
 
-def test_cli_table_and_json(root, cli):
-    table = cli("ls", "--dir", str(root))
+def test_cli_table_and_json(root, rig, cli):
+    table = cli("ls", "--dir", str(root))  # the real process: no data library makes it slow to start
     assert table.returncode == 0 and table.stderr == ""
     lines = table.stdout.splitlines()
     assert lines[0].split()[:4] == ["id", "start", "duration", "host"] and len(lines) == 1 + 9
     assert "corrupt (meta.json: total_samples is str, not an integer)" in table.stdout
     done = next(line for line in lines if line.startswith("20260101-000000-done"))
     assert "0:01:59" in done and "240" in done and "2.0" in done and "complete" in done
-    listed = json.loads(cli("ls", "--dir", str(root), "--json").stdout)
+    listed = json.loads(rig("ls", "--dir", str(root), "--json").stdout)
     assert len(listed) == 9 and {row["status"] for row in listed} == {
         "complete", "recording", "interrupted", "imported", "corrupt"}
     assert set(listed[0]) == {"id", "start", "duration_s", "host", "tier", "device_type", "samples", "hz",
@@ -139,9 +139,9 @@ def test_a_directory_that_denies_reads_is_corrupt_even_as_root(root, monkeypatch
     assert len(rows) == 10
 
 
-def test_an_ambiguous_prefix_lists_the_matches(root, cli):
+def test_an_ambiguous_prefix_lists_the_matches(root, rig):
     with pytest.raises(InputError, match=r"'2026010' is ambiguous .*: 8 match \(20260101-000000-done, "):
         resolve_session("2026010", root)
-    line = one_clear_line(cli("export", "2026010", "--to", "csv", "--dir", str(root)))
+    line = one_clear_line(rig("export", "2026010", "--to", "csv", "--dir", str(root)))
     assert "20260101-000000-done" in line and "20260108-000000-list" in line
     assert resolve_session("20260101", root).name == "20260101-000000-done"

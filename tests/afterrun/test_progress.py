@@ -1,0 +1,35 @@
+"""`rigscope import` draws a progress bar on a terminal and prints nothing extra when piped."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+
+from tests.afterrun.conftest import LAB
+from tests.conftest import REPO
+
+
+def _import(lab, tmp_path, stderr):
+    files = [str(lab / name) for name in LAB[:2]]
+    return subprocess.run([sys.executable, "-m", "rigscope", "import", *files, "--dir", str(tmp_path / "s")],
+                          stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=REPO, timeout=60)
+
+
+def test_a_bar_on_a_terminal_and_nothing_extra_when_piped(lab, tmp_path):
+    piped = _import(lab, tmp_path, subprocess.PIPE)
+    assert piped.returncode == 0 and piped.stderr == ""
+    lines = [line for line in piped.stdout.splitlines() if not line.startswith("  ")]
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{lab / LAB[0]}: rle-lab v1 (16 columns), 50 samples -> {tmp_path / 's'}/")
+    assert lines[1].startswith(f"{lab / LAB[1]}: rle-lab 19 columns, 431 samples -> ")
+    leader, follower = pty.openpty()
+    try:
+        shown = _import(lab, tmp_path, follower)
+        os.close(follower)
+        drawn = os.read(leader, 65536).decode()
+    finally:
+        os.close(leader)
+    assert shown.returncode == 0
+    assert "] 0/2 " in drawn and "] 2/2 " in drawn and "[###############" in drawn
