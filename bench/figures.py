@@ -156,3 +156,14 @@ def http(r: Result) -> list[Figure]:
                       f"{_f(scraped['p99_ms'])} / {_f(quiet['p99_ms'])} ms ({r['lag_p99_delta_ms']:+.2f} ms)",
                       "within 1 ms", r["lag_pass"]))
     return out
+
+
+def catalog(r: Result) -> list[Figure]:
+    return [
+        Figure(f"`rigscope ls` over {r['sessions']} sessions, whole command, median / max of {r['runs']}",
+               f"{_f(r['ls_median_s'], 3)} / {_f(r['ls_max_s'], 3)} s (interpreter start alone "
+               f"{_f(r['python_start_median_s'], 3)} s)", f"< {r['target_s']:g} s", r["ls_median_s"] < r["target_s"]),
+        Figure("`rigscope ls --json`, median; `catalog()` in one process",
+               f"{_f(r['ls_json_median_s'], 3)} s; {_f(r['catalog_in_process_s'], 3)} s",
+               f"< {r['target_s']:g} s", r["ls_json_median_s"] < r["target_s"]),
+    ]

@@ -50,6 +50,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "replay": Benchmark("bench_replay.py", figures.replay),
     "probe": Benchmark("bench_probe.py", figures.probe),
     "http": Benchmark("bench_http.py", figures.http),
+    "catalog": Benchmark("bench_catalog.py", figures.catalog),
 }
 
 # bench_signals.py has no --quick: smaller sizes instead.

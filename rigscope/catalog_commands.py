@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from recordings.catalog import catalog
 from recordings.session import resolve_session, sessions_dir
 
 LS_COLUMNS = ("id", "start", "duration", "host", "tier", "device", "samples", "Hz", "collapses", "max °C",
@@ -34,6 +33,8 @@ def _cells(row: dict[str, Any]) -> list[str]:
 
 
 def ls(args: argparse.Namespace) -> int:
+    from recordings.catalog import catalog
+
     rows = catalog(sessions_dir(args.dir))
     if args.json:
         json.dump(rows, sys.stdout, indent=1, ensure_ascii=False)
