@@ -27,6 +27,11 @@ from recordings.spans import SPANS_PARQUET, spans_table, summarize_rows
 from recordings.tier import hardware_tier
 
 
+# Keys of meta.json that the imported data decides, whatever a metadata file says.
+OWN_KEYS = frozenset({"format", "session_id", "status", "session_start", "session_end", "total_samples",
+                      "monitoring", "host", "gpus", "summary", "warnings"})
+
+
 @dataclass
 class Imported:
     """What an importer read from one file, before it becomes a session."""
@@ -79,9 +84,10 @@ def write_imported(item: Imported, root: Path) -> Path:
     end = int(table["ts"].dt.epoch("us").max()) if table is not None and table.height else None
     meta: dict[str, Any] = {
         "format": FORMAT, "session_id": session.name, "status": "complete",
-        "session_start": iso_from_us(started), "session_end": iso_from_us(end) if end is not None else None,
         "session_length_sec": None, "model_name": None, "training_mode": None, "notes": None,
-        **{k: v for k, v in item.meta.items() if k not in ("monitoring", "host", "summary")},
+        **{k: v for k, v in item.meta.items() if k not in OWN_KEYS},
+        "session_start": iso_from_us(started),
+        "session_end": iso_from_us(end) if end is not None else item.meta.get("session_end"),
         "host": host, "gpus": item.gpus,
         "monitoring": {**(item.meta.get("monitoring") or {}), "source": "imported", "collectors": []},
         "imported": {"file": item.source.name, "layout": item.layout, "dropped": item.dropped},
