@@ -45,6 +45,7 @@ def _seconds_between(start: Any, end: Any) -> float | None:
 
 
 def _corrupt(session: Path, reason: str) -> dict[str, Any]:
+    reason = reason.replace(f"{session}/", "").replace(f"{session}: ", "")  # the row names the session
     row: dict[str, Any] = dict.fromkeys(FIELDS)
     row.update(id=session.name, status="corrupt", error=reason, path=str(session))
     return row

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -12,6 +13,10 @@ from recordings.session import resolve_session, sessions_dir
 
 LS_COLUMNS = ("id", "start", "duration", "host", "tier", "device", "samples", "Hz", "collapses", "max °C",
               "spans", "status", "notes")
+HOST_WIDTH = 20
+NOTE_ROOM = 30  # the notes keep this much of a narrow terminal before the other columns give way
+# What a narrow terminal loses first (the id carries the start time; the rest is in --json).
+NARROW_DROPS = ("start", "device", "spans", "Hz", "tier", "max °C", "host", "duration")
 
 
 def _clock(seconds: float | None) -> str:
@@ -25,11 +30,12 @@ def _cells(row: dict[str, Any]) -> list[str]:
     def text(value: Any, fmt: str = "{}") -> str:
         return "—" if value is None else fmt.format(value)
 
-    status = row["status"] + (f" ({row['error']})" if row["status"] == "corrupt" else "")
-    return [row["id"], text(row["start"])[:19].replace("T", " "), _clock(row["duration_s"]), text(row["host"]),
+    note = f"({row['error']})" if row["status"] == "corrupt" else text(row["notes"])
+    host = text(row["host"])
+    return [row["id"], text(row["start"])[:19].replace("T", " "), _clock(row["duration_s"]),
+            host if len(host) <= HOST_WIDTH else host[:HOST_WIDTH - 1] + "…",
             text(row["tier"]), text(row["device_type"]), text(row["samples"]), text(row["hz"], "{:.1f}"),
-            text(row["collapses"]), text(row["max_temp_c"], "{:.0f}"), text(row["spans"]), status,
-            text(row["notes"])]
+            text(row["collapses"]), text(row["max_temp_c"], "{:.0f}"), text(row["spans"]), row["status"], note]
 
 
 def ls(args: argparse.Namespace) -> int:
@@ -44,10 +50,32 @@ def ls(args: argparse.Namespace) -> int:
         print(f"no sessions in {sessions_dir(args.dir)}", file=sys.stderr)
         return 0
     table = [list(LS_COLUMNS), *(_cells(r) for r in rows)]
-    widths = [max(len(line[i]) for line in table) for i in range(len(LS_COLUMNS) - 1)]
-    for line in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)) + "  " + line[-1])
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    for line in _fit(table, width):
+        print(line)
     return 0
+
+
+def _fit(table: list[list[str]], width: int | None) -> list[str]:
+    """Aligned lines, the notes (or a corrupt session's reason) last; on a terminal narrower than the
+    table the least needed columns go first, and the notes are cut to the width."""
+    keep = list(range(len(LS_COLUMNS) - 1))
+    widths = [max(len(line[i]) for line in table) for i in keep]
+
+    def total() -> int:
+        return sum(widths[i] for i in keep) + 2 * len(keep)
+
+    note_room = min(NOTE_ROOM, max(len(line[-1]) for line in table))
+    for name in NARROW_DROPS:
+        if width is None or total() + note_room <= width:
+            break
+        keep.remove(LS_COLUMNS.index(name))
+    room = None if width is None else max(width - total(), 0)
+    lines = []
+    for line in table:
+        note = line[-1] if room is None or len(line[-1]) <= room else line[-1][:max(room - 1, 0)] + "…"
+        lines.append(("  ".join(line[i].ljust(widths[i]) for i in keep) + "  " + note).rstrip())
+    return lines
 
 
 def export(args: argparse.Namespace) -> int:

@@ -49,7 +49,7 @@ class Imported:
 
 
 def _host_slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")[:40] or "imported"
+    return re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")[:24] or "imported"
 
 
 def _start_us(item: Imported) -> int:

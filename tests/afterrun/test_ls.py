@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import socket
 import subprocess
@@ -93,7 +94,7 @@ def test_cli_table_and_json(root, rig, cli):
     assert table.returncode == 0 and table.stderr == ""
     lines = table.stdout.splitlines()
     assert lines[0].split()[:4] == ["id", "start", "duration", "host"] and len(lines) == 1 + 9
-    assert "corrupt (meta.json: total_samples is str, not an integer)" in table.stdout
+    assert re.search(r"corrupt +\(meta.json: total_samples is str, not an integer\)$", table.stdout, re.M)
     done = next(line for line in lines if line.startswith("20260101-000000-done"))
     assert "0:01:59" in done and "240" in done and "2.0" in done and "complete" in done
     listed = json.loads(rig("ls", "--dir", str(root), "--json").stdout)
@@ -145,3 +146,15 @@ def test_an_ambiguous_prefix_lists_the_matches(root, rig):
     line = one_clear_line(rig("export", "2026010", "--to", "csv", "--dir", str(root)))
     assert "20260101-000000-done" in line and "20260108-000000-list" in line
     assert resolve_session("20260101", root).name == "20260101-000000-done"
+
+
+def test_a_narrow_terminal_keeps_the_id_samples_and_status(root):
+    from rigscope.catalog_commands import LS_COLUMNS, _cells, _fit
+
+    table = [list(LS_COLUMNS), *(_cells(r) for r in catalog(root))]
+    wide, narrow = _fit(table, None), _fit(table, 80)
+    assert wide[0].split() == [*LS_COLUMNS[:9], "max", "°C", *LS_COLUMNS[10:]]
+    assert narrow[0].split() == ["id", "samples", "collapses", "status", "notes"]  # the ids here are 40 wide
+    assert all(len(line) <= 80 for line in narrow)
+    types = next(line for line in _fit(table, 110) if line.startswith("20260107-000000-types"))
+    assert re.search(r" corrupt +\(meta.json: total_samples is str.*…$", types) and len(types) == 110
