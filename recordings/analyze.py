@@ -9,7 +9,7 @@ line for the user.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -142,8 +142,11 @@ def _ts_expr(frame: pl.DataFrame, source: str) -> pl.Expr:
     raise InputError(f"{source}: ts is neither an ISO time nor a datetime")
 
 
-def analyze_frame(frame: pl.DataFrame, tags: Iterable[Tag]) -> tuple[pl.DataFrame, dict[str, Any], list[dict[str, Any]]]:
+def analyze_frame(frame: pl.DataFrame, tags: Iterable[Tag], on_progress: Callable[[float], None] | None = None,
+                  ) -> tuple[pl.DataFrame, dict[str, Any], list[dict[str, Any]]]:
     """Recompute the derived columns of checked samples (see `read_samples_file`).
+
+    `on_progress` is told the fraction of rows done after each chunk (for a progress bar).
 
     Returns the input columns (less any old derived ones) plus the derived columns
     in schema order, the session summary, and the events (collapse and alert).
@@ -180,6 +183,8 @@ def analyze_frame(frame: pl.DataFrame, tags: Iterable[Tag]) -> tuple[pl.DataFram
         columns = {series.name: series.slice(offset, CHUNK_ROWS).to_list() for series in inputs}
         values, chunk_events = pipeline.process_columns(ts_us.slice(offset, CHUNK_ROWS).to_list(), columns)
         events += chunk_events
+        if on_progress is not None:
+            on_progress(min(offset + CHUNK_ROWS, base.height) / base.height)
         for name, kind in derived.items():
             chunks[name].append(pl.Series(name, values[name], dtype=_OUTPUT_TYPES[kind]))
     events += pipeline.finish()

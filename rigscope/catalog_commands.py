@@ -14,6 +14,7 @@ from recordings.session import resolve_session, sessions_dir
 LS_COLUMNS = ("id", "start", "duration", "host", "tier", "device", "samples", "Hz", "collapses", "max °C",
               "spans", "status", "notes")
 HOST_WIDTH = 20
+BAR = 30  # progress bar cells
 NOTE_ROOM = 30  # the notes keep this much of a narrow terminal before the other columns give way
 # What a narrow terminal loses first (the id carries the start time; the rest is in --json).
 NARROW_DROPS = ("start", "device", "spans", "Hz", "tier", "max °C", "host", "duration")
@@ -92,16 +93,22 @@ class Progress:
 
     def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
         self.total, self.stream, self.shown = total, stream, stream.isatty()
+        self.label, self.done = "", 0
 
-    def step(self, done: int, label: str) -> None:
+    def start(self, done: int, label: str) -> None:
+        self.done, self.label = done, label
+        self.fraction(0.0)
+
+    def fraction(self, part: float) -> None:
         if self.shown:
-            filled = round(30 * done / self.total)
-            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total} {label[:40]:<40}")
+            filled = round(BAR * (self.done + part) / self.total)
+            self.stream.write(f"\r[{'#' * filled}{'.' * (BAR - filled)}] {self.done + (part >= 1)}/{self.total} "
+                              f"{self.label[:40]:<40}")
             self.stream.flush()
 
     def close(self) -> None:
         if self.shown:
-            self.stream.write("\r" + " " * 80 + "\r")
+            self.stream.write("\r" + " " * (BAR + 50) + "\r")
             self.stream.flush()
 
 
@@ -113,9 +120,8 @@ def import_files(args: argparse.Namespace) -> int:
     progress = Progress(len(args.files))
     try:
         for done, name in enumerate(args.files):
-            progress.step(done, Path(name).name)
-            session, item = import_file(Path(name), root, fields)
-            progress.step(done + 1, Path(name).name)
+            progress.start(done, Path(name).name)
+            session, item = import_file(Path(name), root, fields, progress.fraction)
             count = f"{item.samples.height} samples" if item.samples is not None else f"{len(item.spans)} spans"
             progress.close()
             print(f"{name}: {item.layout}, {count} -> {session}")

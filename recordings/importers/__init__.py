@@ -14,9 +14,10 @@ from recordings.errors import InputError
 from recordings.importers import nvidia_smi, tts
 from recordings.importers.rle import read_rle
 from recordings.importers.table import read_text_csv
-from recordings.importers.writer import Imported, write_imported
+from recordings.importers.writer import Imported, Progress, write_imported
 from recordings.longcsv import REQUIRED
 
+READ_SHARE = 0.2  # of the progress bar, for reading the file; the rest is the recompute
 EXPECTED = (f"RLE lab long CSV ({', '.join(REQUIRED)}), TTS requests ({', '.join(tts.REQUIRED)}), "
             f"nvidia-smi --query-gpu ({', '.join(nvidia_smi.QUERY_REQUIRED)}) or nvidia-smi dmon (#Date Time gpu ...)")
 
@@ -56,9 +57,16 @@ def read_file(path: Path, fields: list[str] | None = None) -> Imported:
     raise InputError(f"{path}: unknown layout (columns {shown}); expected {EXPECTED}")
 
 
-def import_file(path: Path, root: Path, fields: list[str] | None = None) -> tuple[Path, Imported]:
-    """Import one file into a new session under `root`; its directory and what was read."""
+def import_file(path: Path, root: Path, fields: list[str] | None = None,
+                on_progress: Progress = None) -> tuple[Path, Imported]:
+    """Import one file into a new session under `root`; its directory and what was read.
+
+    `on_progress` is told the fraction done: 0.2 once the file is read, 1.0 when the session is written."""
     if not path.is_file():
         raise InputError(f"cannot read {path}: no such file")
     item = read_file(path, fields)
-    return write_imported(item, root), item
+    tell = on_progress or (lambda fraction: None)
+    tell(READ_SHARE)
+    session = write_imported(item, root, lambda fraction: tell(READ_SHARE + (1 - READ_SHARE) * fraction))
+    tell(1.0)
+    return session, item

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from recordings.spans import SPANS_PARQUET, spans_table, summarize_rows
 from recordings.tier import hardware_tier
 
 
+Progress = Callable[[float], None] | None
 # Keys of meta.json that the imported data decides, whatever a metadata file says.
 OWN_KEYS = frozenset({"format", "session_id", "status", "session_start", "session_end", "total_samples",
                       "monitoring", "host", "gpus", "summary", "warnings"})
@@ -61,20 +63,22 @@ def _start_us(item: Imported) -> int:
     raise InputError(f"{item.source}: no rows to import")
 
 
-def _analyzed(item: Imported) -> tuple[pl.DataFrame, dict[str, Any], list[dict[str, Any]]]:
+def _analyzed(item: Imported, on_progress: Progress) -> tuple[pl.DataFrame, dict[str, Any], list[dict[str, Any]]]:
     assert item.samples is not None
     columns = session_columns(gpu_indices_of(item.samples.columns))
     frame = prepare_samples(to_session_types(item.samples, columns), str(item.source))
-    table, summary, events = analyze_frame(frame, [])
+    table, summary, events = analyze_frame(frame, [], on_progress)
     if item.extra is not None:
         table = table.hstack(item.extra)
     return table, summary, events
 
 
-def write_imported(item: Imported, root: Path) -> Path:
-    """The new session's directory, with `"source": "imported"` in its meta.json."""
+def write_imported(item: Imported, root: Path, on_progress: Progress = None) -> Path:
+    """The new session's directory, with `"source": "imported"` in its meta.json.
+
+    `on_progress` is told the fraction done while the derived signals are recomputed."""
     started = _start_us(item)
-    table, summary, events = _analyzed(item) if item.samples is not None else (None, {}, [])
+    table, summary, events = _analyzed(item, on_progress) if item.samples is not None else (None, {}, [])
     if item.spans:
         summary["spans"] = summarize_rows(item.spans)
     host = {"hostname": None, "cpu_model": None, **item.host}

@@ -7,6 +7,8 @@ import pty
 import subprocess
 import sys
 
+import pytest
+
 from tests.afterrun.conftest import LAB
 from tests.conftest import REPO
 
@@ -33,3 +35,14 @@ def test_a_bar_on_a_terminal_and_nothing_extra_when_piped(lab, tmp_path):
         os.close(leader)
     assert shown.returncode == 0
     assert "] 0/2 " in drawn and "] 2/2 " in drawn and "[###############" in drawn
+
+
+def test_import_tells_its_progress_through_the_recompute(lab, tmp_path, monkeypatch):
+    from recordings import analyze
+    from recordings.importers import import_file
+
+    monkeypatch.setattr(analyze, "CHUNK_ROWS", 1000)  # 4,954 ticks: five chunks
+    told: list[float] = []
+    import_file(lab / "pc__rle_20251027_09.csv", tmp_path / "s", on_progress=told.append)
+    assert told == sorted(told) and told[0] == 0.2 and told[-1] == 1.0 and len(told) == 1 + 5 + 1
+    assert told[1] == pytest.approx(0.2 + 0.8 * 1000 / 4954)
