@@ -122,8 +122,11 @@ def import_files(args: argparse.Namespace) -> int:
         for done, name in enumerate(args.files):
             progress.start(done, Path(name).name)
             session, item = import_file(Path(name), root, fields, progress.fraction)
-            count = f"{item.samples.height} samples" if item.samples is not None else f"{len(item.spans)} spans"
             progress.close()
+            if item is None:
+                print(f"{name}: imported before, as {session} (skipped)")
+                continue
+            count = f"{item.samples.height} samples" if item.samples is not None else f"{len(item.spans)} spans"
             print(f"{name}: {item.layout}, {count} -> {session}")
             for note in (*item.dropped, *item.warnings):
                 print(f"  {note}")

@@ -8,6 +8,7 @@ layout fails with one line naming the columns each layout needs.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from recordings.errors import InputError
@@ -16,6 +17,7 @@ from recordings.importers.rle import read_rle
 from recordings.importers.table import read_text_csv
 from recordings.importers.writer import Imported, Progress, write_imported
 from recordings.longcsv import REQUIRED
+from recordings.session import list_sessions, read_meta
 
 READ_SHARE = 0.2  # of the progress bar, for reading the file; the rest is the recompute
 EXPECTED = (f"RLE lab long CSV ({', '.join(REQUIRED)}), TTS requests ({', '.join(tts.REQUIRED)}), "
@@ -57,14 +59,44 @@ def read_file(path: Path, fields: list[str] | None = None) -> Imported:
     raise InputError(f"{path}: unknown layout (columns {shown}); expected {EXPECTED}")
 
 
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+    return digest.hexdigest()
+
+
+def imported_before(root: Path, digest: str) -> Path | None:
+    """The session under `root` already imported from a file with these contents, if any."""
+    for session in list_sessions(root):
+        try:
+            imported = read_meta(session).get("imported")
+        except InputError:
+            continue
+        if isinstance(imported, dict) and imported.get("sha256") == digest:
+            return session
+    return None
+
+
 def import_file(path: Path, root: Path, fields: list[str] | None = None,
-                on_progress: Progress = None) -> tuple[Path, Imported]:
+                on_progress: Progress = None) -> tuple[Path, Imported | None]:
     """Import one file into a new session under `root`; its directory and what was read.
 
-    `on_progress` is told the fraction done: 0.2 once the file is read, 1.0 when the session is written."""
+    A file whose contents were imported into `root` before is not imported again: the earlier
+    session comes back, with None. `on_progress` is told the fraction done: 0.2 once the file is
+    read, 1.0 when the session is written."""
     if not path.is_file():
         raise InputError(f"cannot read {path}: no such file")
+    digest = _digest(path)
+    earlier = imported_before(root, digest)
+    if earlier is not None:
+        return earlier, None
     item = read_file(path, fields)
+    item.sha256 = digest
     tell = on_progress or (lambda fraction: None)
     tell(READ_SHARE)
     session = write_imported(item, root, lambda fraction: tell(READ_SHARE + (1 - READ_SHARE) * fraction))

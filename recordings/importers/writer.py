@@ -48,6 +48,7 @@ class Imported:
     gpus: list[dict[str, Any]] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # what was left out, in words
     warnings: list[str] = field(default_factory=list)
+    sha256: str | None = None  # of the file's contents: the same file is not imported twice
 
 
 def _host_slug(name: str) -> str:
@@ -94,7 +95,8 @@ def write_imported(item: Imported, root: Path, on_progress: Progress = None) -> 
         "session_end": iso_from_us(end) if end is not None else item.meta.get("session_end"),
         "host": host, "gpus": item.gpus,
         "monitoring": {**(item.meta.get("monitoring") or {}), "source": "imported", "collectors": []},
-        "imported": {"file": item.source.name, "layout": item.layout, "dropped": item.dropped},
+        "imported": {"file": item.source.name, "sha256": item.sha256, "layout": item.layout,
+                     "dropped": item.dropped},
         "warnings": item.warnings,
         "total_samples": table.height if table is not None else 0,
         "summary": summary,

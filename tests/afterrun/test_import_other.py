@@ -42,6 +42,22 @@ def test_tts_requests_become_a_session_of_spans(tmp_path):
     assert (row["status"], row["spans"], row["samples"], row["tier"]) == ("imported", 3, 0, "intel_i5")
 
 
+def test_a_file_imported_before_is_not_imported_again(tmp_path, rig):
+    source = tmp_path / "synthesis_20251028.csv"
+    source.write_text(TTS)
+    root = tmp_path / "sessions"
+    first = rig("import", str(source), "--dir", str(root))
+    (session,) = root.iterdir()
+    assert first.returncode == 0 and first.stdout.startswith(f"{source}: tts requests, 3 spans -> {session}")
+    copy = tmp_path / "again.csv"  # the same contents under another name
+    copy.write_text(TTS)
+    again = rig("import", str(copy), "--dir", str(root))
+    assert again.returncode == 0 and again.stdout == f"{copy}: imported before, as {session} (skipped)\n"
+    assert list(root.iterdir()) == [session]
+    source.write_text(TTS.replace("r3,50", "r3,51"))  # changed contents: a new session
+    assert rig("import", str(source), "--dir", str(root)).returncode == 0 and len(list(root.iterdir())) == 2
+
+
 def test_tts_csv_without_durations_names_what_it_needs(tmp_path):
     source = tmp_path / "synthesis_bad.csv"
     source.write_text("timestamp,request_id,text_length\n2025-10-28T10:00:00,r1,3\n")

@@ -13,14 +13,14 @@ from tests.afterrun.conftest import LAB
 from tests.conftest import REPO
 
 
-def _import(lab, tmp_path, stderr):
+def _import(lab, root, stderr):
     files = [str(lab / name) for name in LAB[:2]]
-    return subprocess.run([sys.executable, "-m", "rigscope", "import", *files, "--dir", str(tmp_path / "s")],
+    return subprocess.run([sys.executable, "-m", "rigscope", "import", *files, "--dir", str(root)],
                           stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=REPO, timeout=60)
 
 
 def test_a_bar_on_a_terminal_and_nothing_extra_when_piped(lab, tmp_path):
-    piped = _import(lab, tmp_path, subprocess.PIPE)
+    piped = _import(lab, tmp_path / "s", subprocess.PIPE)
     assert piped.returncode == 0 and piped.stderr == ""
     lines = [line for line in piped.stdout.splitlines() if not line.startswith("  ")]
     assert len(lines) == 2
@@ -28,7 +28,7 @@ def test_a_bar_on_a_terminal_and_nothing_extra_when_piped(lab, tmp_path):
     assert lines[1].startswith(f"{lab / LAB[1]}: rle-lab 19 columns, 431 samples -> ")
     leader, follower = pty.openpty()
     try:
-        shown = _import(lab, tmp_path, follower)
+        shown = _import(lab, tmp_path / "t", follower)
         os.close(follower)
         drawn = os.read(leader, 65536).decode()
     finally:
