@@ -35,13 +35,15 @@ class ReplaySource:
     def __init__(self, session: Path, speed: float | None = 1.0, at_s: float | None = None) -> None:
         self.reader = ReplayReader(session)
         meta = self.reader.meta
-        host = meta.get("host") or {}
+        host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
         self.label = SessionLabel(str(host.get("hostname", "?")), str(host.get("hardware_tier", "")),
                                   session.name, "REPLAY")
         self.devices = [Device("cpu", f"CPU {host.get('cpu_model') or ''}".strip())] + [
             Device(f"gpu{g['index']}", f"GPU{g['index']} {(g.get('name') or '').replace('NVIDIA ', '')}".strip())
             for g in meta.get("gpus") or []]
-        hz = float((meta.get("monitoring") or {}).get("sample_hz") or 10.0)
+        monitoring = meta.get("monitoring") if isinstance(meta.get("monitoring"), dict) else {}
+        rate = monitoring.get("sample_hz")
+        hz = float(rate) if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0 else 10.0
         names = [name for device in self.devices for name in device.series_names()]
         self.feed = DashboardFeed(None, names, hz)
         self._event_us = [_event_us(e) for e in self.reader.events]
