@@ -54,7 +54,7 @@ def read_meta(session: Path) -> dict[str, Any]:
     except OSError as error:
         raise InputError(f"{session}/{META}: unreadable ({error.strerror or error})") from None
     except ValueError as error:
-        raise InputError(f"{session}/{META}: invalid JSON ({error})") from None
+        raise InputError(f"{session}/{META}: unreadable ({error})") from None
     if not isinstance(meta, dict):
         raise InputError(f"{session}/{META}: not a JSON object")
     return meta

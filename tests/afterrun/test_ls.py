@@ -67,7 +67,7 @@ def test_each_status_and_corrupt_sessions_with_reasons(root):
     assert status["20260104-000000-elsewhere"] == "recording"  # its files were just written
     assert status["20260105-000000-stale"] == "interrupted"  # nothing written for an hour
     assert status["20251029-005413-reproducibility-test-1"] == "imported"
-    assert "invalid JSON" in rows["20260106-000000-badjson"]["error"]
+    assert rows["20260106-000000-badjson"]["error"].startswith("meta.json: unreadable (Expecting")
     assert rows["20260107-000000-types"]["error"] == "meta.json: total_samples is str, not an integer"
     assert "not a JSON object" in rows["20260108-000000-list"]["error"]
     assert all(rows[n]["status"] == "corrupt" for n in ("20260106-000000-badjson", "20260107-000000-types",
