@@ -7,11 +7,13 @@ not measured is ``None``, never a made-up number.
 
 Collectors report problems (no sensor, an unreadable counter, a lost GPU) once,
 through `notice`; the sampler drains them with `drain_notices` and passes them
-on to the UI, stderr and ``meta.json``.
+on to the UI, stderr and ``meta.json``.  A collector read in a background
+thread reports from that thread while the sampler drains: both take a lock.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 Reading = dict[str, Any]
@@ -25,6 +27,7 @@ class Collector:
     def __init__(self) -> None:
         self._notices: list[str] = []
         self._noticed: set[str] = set()
+        self._notice_lock = threading.Lock()
 
     def info(self) -> dict[str, Any]:
         """Static facts about the source, read once at start (model names, limits, ...)."""
@@ -39,10 +42,12 @@ class Collector:
 
     def notice(self, message: str) -> None:
         """Report a problem once per distinct message."""
-        if message not in self._noticed:
-            self._noticed.add(message)
-            self._notices.append(f"{self.name}: {message}")
+        with self._notice_lock:
+            if message not in self._noticed:
+                self._noticed.add(message)
+                self._notices.append(f"{self.name}: {message}")
 
     def drain_notices(self) -> list[str]:
-        notices, self._notices = self._notices, []
+        with self._notice_lock:
+            notices, self._notices = self._notices, []
         return notices
