@@ -1,8 +1,10 @@
 """`FakeNvml`: a scripted, deterministic NVML backend for tests and demos.
 
 Each `FakeGpu` has static facts and a reading per field: a constant, or a
-callable of the tick number (0 for the first sampling round).  The tick
-advances on every `begin_tick`, which `GpuCollector.read` calls once per read.
+callable of the GPU's tick number (0 for its first sampling round).  Each GPU
+has its own tick (`ticks[index]`), advanced by `begin_tick(index)`, which a
+`GpuDevice` calls once per read; so GPUs read by separate threads advance
+separately, and a GPU that hangs stays at its tick while the others go on.
 
 Faults can be injected per GPU: no driver at all, a field that is not
 supported, a GPU lost from tick k on, a field that fails with an unexpected
@@ -61,17 +63,21 @@ class FakeHang:
 
 
 class FakeNvml:
-    """`NvmlBackend` with scripted GPUs.  `calls[(index, field)]` counts `read_field` calls."""
+    """`NvmlBackend` with scripted GPUs.  `calls[(index, field)]` counts `read_field` calls.
+
+    Safe to read from one thread per GPU (as `GpuCollector.threaded` does): the
+    per-GPU state is that GPU's own, the shared call counter takes a lock."""
 
     def __init__(self, gpus: Sequence[FakeGpu] | int = 1, *, driver_version: str = "555.42.06",
                  no_driver: bool = False) -> None:
         specs = [FakeGpu() for _ in range(gpus)] if isinstance(gpus, int) else list(gpus)
         self.driver = driver_version
         self.no_driver = no_driver
-        self.tick = 0
+        self.ticks = [0] * len(specs)  # per GPU: its sampling round, 0 until its second begin_tick
         self.initialised = False
         self.init_calls = 0
         self.calls: Counter[tuple[int, str]] = Counter()
+        self._calls_lock = threading.Lock()
         self._gpus = specs
         self._readings: list[dict[str, Script]] = []
         for i, gpu in enumerate(specs):
@@ -85,7 +91,7 @@ class FakeNvml:
         self._lost_at = {i: gpu.lost_at_tick for i, gpu in enumerate(specs) if gpu.lost_at_tick is not None}
         self._failures: dict[tuple[int, str], tuple[frozenset[int] | None, str]] = {}
         self._hangs: list[FakeHang] = []
-        self._started = False
+        self._started: set[int] = set()
 
     # ----- fault injection -------------------------------------------------------------
     def set_unsupported(self, index: int, field_name: str) -> None:
@@ -140,7 +146,7 @@ class FakeNvml:
         if not 0 <= index < len(self._gpus):
             raise GpuLost(f"no device {index}")
         lost_at = self._lost_at.get(index)
-        if lost_at is not None and self.tick >= lost_at:
+        if lost_at is not None and self.ticks[index] >= lost_at:
             raise GpuLost("GPU is lost")
 
     def device_info(self, index: int) -> DeviceInfo:
@@ -150,17 +156,19 @@ class FakeNvml:
         return DeviceInfo(index=index, name=gpu.name, uuid=self.uuids[index], memory_total_bytes=gpu.memory_total_bytes,
                           power_limit_w=gpu.power_limit_w, temp_limit_c=gpu.temp_limit_c)
 
-    def begin_tick(self) -> None:
-        if self._started:
-            self.tick += 1
-        self._started = True
+    def begin_tick(self, index: int) -> None:
+        if index in self._started:
+            self.ticks[index] += 1
+        self._started.add(index)
 
     def read_field(self, index: int, field_name: str) -> Value:
-        self.calls[(index, field_name)] += 1
+        with self._calls_lock:
+            self.calls[(index, field_name)] += 1
         self._ensure()
         self._check_device(index)
+        tick = self.ticks[index]
         for hang in self._hangs:
-            if (not hang.fired and hang.index == index and hang.at_tick == self.tick
+            if (not hang.fired and hang.index == index and hang.at_tick == tick
                     and hang.field in (None, field_name)):
                 hang.fired = True
                 hang.started.set()
@@ -168,7 +176,7 @@ class FakeNvml:
         if (index, field_name) in self._unsupported or field_name not in FIELDS:
             raise FieldNotSupported("Not Supported")
         failure = self._failures.get((index, field_name))
-        if failure is not None and (failure[0] is None or self.tick in failure[0]):
+        if failure is not None and (failure[0] is None or tick in failure[0]):
             raise NvmlError(failure[1])
         script = self._readings[index].get(field_name)
-        return script(self.tick) if callable(script) else script
+        return script(tick) if callable(script) else script

@@ -5,11 +5,16 @@
 when there is no NVML library, no driver or no GPU, so the caller records CPU
 only.  A field a GPU does not support is null for the whole session and not
 asked again; a lost GPU gives nulls from then on; each is reported once.
+
+Each GPU is a `GpuDevice`, which holds all of that GPU's state (fields found
+unsupported, lost or not, its sampling round in the backend); the only state
+the GPUs share is which failing fields were told already (behind a lock).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,16 +27,71 @@ from collectors.schema import GPU_COLUMN_TEMPLATE, gpu_prefix
 CPU_ONLY = "recording CPU only"
 
 
-class _Device:
-    __slots__ = ("index", "prefix", "columns", "active", "lost")
+class _ToldFields:
+    """Fields whose unexpected failure was reported: once per field over all GPUs, from any thread."""
 
-    def __init__(self, index: int) -> None:
+    def __init__(self) -> None:
+        self._told: set[str] = set()
+        self._lock = threading.Lock()
+
+    def first(self, field: str) -> bool:
+        with self._lock:
+            if field in self._told:
+                return False
+            self._told.add(field)
+            return True
+
+
+class GpuDevice(Collector):
+    """The columns of one GPU; its NVML calls run in the thread that calls `read`."""
+
+    name = "nvml"
+
+    def __init__(self, backend: NvmlBackend, index: int, told: _ToldFields) -> None:
+        super().__init__()
+        self._backend = backend
+        self._told = told
         self.index = index
         self.prefix = gpu_prefix(index)
-        # (column, field) pairs; `active` drops the fields found unsupported.
-        self.columns = tuple((name.format(p=self.prefix), f) for name, f in zip(GPU_COLUMN_TEMPLATE, FIELDS))
-        self.active = self.columns
+        # (column, field) pairs; `_active` drops the fields found unsupported.
+        self._columns = tuple((name.format(p=self.prefix), f) for name, f in zip(GPU_COLUMN_TEMPLATE, FIELDS))
+        self._active = self._columns
+        self._nulls: Reading = {column: None for column, _ in self._columns}
         self.lost = False
+
+    def static_info(self) -> DeviceInfo:
+        try:
+            return self._backend.device_info(self.index)
+        except GpuLost as exc:
+            self._lose(exc)
+        except NvmlError as exc:
+            self.notice(f"{self.prefix} static info unavailable: {exc}")
+        return DeviceInfo(self.index, None, None, None, None, None)
+
+    def read(self, elapsed_s: float) -> Reading:
+        row = self._nulls.copy()
+        if self.lost:
+            return row
+        index = self.index
+        self._backend.begin_tick(index)
+        read_field = self._backend.read_field
+        for column, field in self._active:
+            try:
+                row[column] = read_field(index, field)
+            except FieldNotSupported as exc:
+                self._active = tuple(pair for pair in self._active if pair[1] != field)
+                self.notice(f"{self.prefix} {field} not supported ({exc}): null for this session")
+            except GpuLost as exc:
+                self._lose(exc)
+                return self._nulls.copy()
+            except Exception as exc:  # noqa: BLE001  one bad reading must not stop the others
+                if self._told.first(field):
+                    self.notice(f"reading {field} failed ({type(exc).__name__}: {exc}): null for that tick")
+        return row
+
+    def _lose(self, exc: Exception) -> None:
+        self.lost = True
+        self.notice(f"{self.prefix} lost: {exc}")
 
 
 class GpuCollector(Collector):
@@ -43,24 +103,14 @@ class GpuCollector(Collector):
         super().__init__()
         self._backend = backend
         self.indices: tuple[int, ...] = tuple(indices)
-        self._devices = [_Device(i) for i in self.indices]
-        self._nulls: Reading = {column: None for d in self._devices for column, _ in d.columns}
-        self._failed_fields: set[str] = set()
+        told = _ToldFields()
+        self.devices = tuple(GpuDevice(backend, i, told) for i in self.indices)
         self._closed = False
         try:
             self._driver_version = backend.driver_version()
         except NvmlError:
             self._driver_version = None
-        self._infos = [self._device_info(d) for d in self._devices]
-
-    def _device_info(self, device: _Device) -> DeviceInfo:
-        try:
-            return self._backend.device_info(device.index)
-        except GpuLost as exc:
-            self._lose(device, exc)
-        except NvmlError as exc:
-            self.notice(f"{device.prefix} static info unavailable: {exc}")
-        return DeviceInfo(device.index, None, None, None, None, None)
+        self._infos = [d.static_info() for d in self.devices]
 
     def info(self) -> dict[str, Any]:
         driver = self._driver_version
@@ -70,36 +120,13 @@ class GpuCollector(Collector):
         return {"driver_version": driver, "gpus": gpus}
 
     def read(self, elapsed_s: float) -> Reading:
-        row = self._nulls.copy()
-        self._backend.begin_tick()
-        read_field = self._backend.read_field
-        for device in self._devices:
-            if device.lost:
-                continue
-            index = device.index
-            for column, field in device.active:
-                try:
-                    row[column] = read_field(index, field)
-                except FieldNotSupported as exc:
-                    self._unsupported(device, field, exc)
-                except GpuLost as exc:
-                    self._lose(device, exc)
-                    for lost_column, _ in device.columns:
-                        row[lost_column] = None
-                    break
-                except Exception as exc:  # noqa: BLE001  one bad reading must not stop the others
-                    if field not in self._failed_fields:
-                        self._failed_fields.add(field)
-                        self.notice(f"reading {field} failed ({type(exc).__name__}: {exc}): null for that tick")
+        row: Reading = {}
+        for device in self.devices:
+            row.update(device.read(elapsed_s))
         return row
 
-    def _unsupported(self, device: _Device, field: str, exc: Exception) -> None:
-        device.active = tuple(pair for pair in device.active if pair[1] != field)
-        self.notice(f"{device.prefix} {field} not supported ({exc}): null for this session")
-
-    def _lose(self, device: _Device, exc: Exception) -> None:
-        device.lost = True
-        self.notice(f"{device.prefix} lost: {exc}")
+    def drain_notices(self) -> list[str]:
+        return [notice for device in self.devices for notice in device.drain_notices()]
 
     def close(self) -> None:
         if not self._closed:

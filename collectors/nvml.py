@@ -9,6 +9,13 @@ Fields are named after the per-GPU columns of `collectors.schema` (``util_pct``,
 ``power_w``, ...) and read in the schema's units: percent, bytes, °C, W, J, MHz,
 seconds.  ``mem_util_pct`` is NVML's memory utilization (the share of time the
 memory controller was busy); memory occupancy is ``mem_used_bytes / mem_total_bytes``.
+
+Threads: the GPU collector reads each GPU in its own thread (`GpuCollector.threaded`),
+so a backend is called by several threads at once, one per GPU index.  What a
+backend keeps per GPU (handles, the per-tick cache, the temperature threshold)
+is keyed by index and touched only by that GPU's thread; NVML itself is
+thread-safe.  `init` and `shutdown` take a lock; `shutdown` is called only
+once every reader thread has stopped.
 """
 
 from __future__ import annotations
@@ -67,8 +74,9 @@ class NvmlBackend(Protocol):
     def device_count(self) -> int: ...
     def device_info(self, index: int) -> DeviceInfo: ...
 
-    def begin_tick(self) -> None:
-        """Start one sampling round: readings that share an NVML call may share it until the next."""
+    def begin_tick(self, index: int) -> None:
+        """Start one sampling round of GPU `index`: its readings that share an NVML call may share
+        it until its next round (other GPUs' rounds are their own)."""
 
     def read_field(self, index: int, field: str) -> Value:
         """One reading of `field` (a name of `FIELDS`) of the GPU with NVML index `index`."""
@@ -253,8 +261,8 @@ class PynvmlBackend:
                 if getattr(exc, "value", None) in _NO_DEVICE:
                     raise GpuLost(f"no device {index}: {_describe(exc)}") from None
                 raise _translate(exc) from None
+            self._caches[index] = {}  # before the handle: a handle always has its cache
             self._handles[index] = handle
-            self._caches[index] = {}
         return handle
 
     def device_info(self, index: int) -> DeviceInfo:
@@ -281,8 +289,9 @@ class PynvmlBackend:
             temp_limit_c=None if temp is None else float(temp),
         )
 
-    def begin_tick(self) -> None:
-        for cache in self._caches.values():
+    def begin_tick(self, index: int) -> None:
+        cache = self._caches.get(index)
+        if cache is not None:
             cache.clear()
 
     def read_field(self, index: int, field: str) -> Value:

@@ -273,6 +273,17 @@ def test_close_releases_a_hang() -> None:
     assert not reader.is_alive()
 
 
+def test_each_gpu_is_read_on_its_own_and_has_its_own_tick() -> None:
+    fake = two_gpus(lost_at_tick=2)
+    collector = GpuCollector(fake, [0, 1])
+    first, second = collector.devices
+    rows = [first.read(k / 10) for k in range(4)]
+    assert list(rows[0]) == columns(0) and [r["gpu0_util_pct"] for r in rows] == [0.0, 1.0, 2.0, 3.0]
+    assert fake.ticks == [3, 0]  # gpu1 was not read: still at its first round, not lost
+    assert second.read(0.0)["gpu1_util_pct"] == 100.0 and not second.lost
+    assert collector.drain_notices() == []
+
+
 def test_fake_is_deterministic() -> None:
     def run() -> list[dict[str, object]]:
         fake = two_gpus(lost_at_tick=2)
@@ -286,5 +297,5 @@ def test_fake_is_deterministic() -> None:
 def test_fake_covers_every_schema_field() -> None:
     assert set(FIELDS) == {name.removeprefix("{p}_") for name in GPU_COLUMN_TEMPLATE}
     fake = FakeNvml(1)
-    fake.begin_tick()
+    fake.begin_tick(0)
     assert all(fake.read_field(0, f) is not None for f in FIELDS)

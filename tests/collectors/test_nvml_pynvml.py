@@ -177,7 +177,7 @@ def fake_pynvml(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def read(backend: PynvmlBackend, index: int, field: str) -> Any:
-    backend.begin_tick()
+    backend.begin_tick(index)
     return backend.read_field(index, field)
 
 
@@ -271,7 +271,7 @@ def test_unit_conversions(fake_pynvml: Any) -> None:
         "violation_power_s": 2.5, "violation_thermal_s": 0.125,
     }
     assert set(expected) == set(FIELDS)
-    backend.begin_tick()
+    backend.begin_tick(1)
     got = {field: backend.read_field(1, field) for field in FIELDS}
     assert got == pytest.approx(expected)
     assert isinstance(got["mem_used_bytes"], int) and isinstance(got["throttle_reasons"], int)
@@ -280,13 +280,24 @@ def test_unit_conversions(fake_pynvml: Any) -> None:
 def test_multi_value_calls_are_shared_within_a_tick(fake_pynvml: Any) -> None:
     backend = PynvmlBackend()
     for _ in range(3):
-        backend.begin_tick()
+        backend.begin_tick(0)
         for field in ("util_pct", "mem_util_pct", "mem_used_bytes", "mem_total_bytes", "temp_limit_c"):
             backend.read_field(0, field)
     assert fake_pynvml.calls["nvmlDeviceGetUtilizationRates"] == 3
     assert fake_pynvml.calls["nvmlDeviceGetMemoryInfo"] == 3
     assert fake_pynvml.calls["nvmlDeviceGetTemperatureThreshold"] == 1  # a fixed threshold
     assert fake_pynvml.calls["nvmlDeviceGetHandleByIndex"] == 1
+
+
+def test_a_tick_is_per_gpu_so_reader_threads_never_clear_each_others_cache(fake_pynvml: Any) -> None:
+    backend = PynvmlBackend()
+    for index in (0, 1):
+        backend.begin_tick(index)
+        backend.read_field(index, "util_pct")
+    backend.begin_tick(0)  # gpu0's next round, while gpu1 is still in its first
+    for index in (0, 1):
+        backend.read_field(index, "mem_util_pct")
+    assert fake_pynvml.calls["nvmlDeviceGetUtilizationRates"] == 3  # gpu1's reading still shared
 
 
 def test_unknown_pstate_is_null(fake_pynvml: Any) -> None:
