@@ -6,8 +6,12 @@ when there is no NVML library, no driver or no GPU, so the caller records CPU
 only.  A field a GPU does not support is null for the whole session and not
 asked again; a lost GPU gives nulls from then on; each is reported once.
 
-Each GPU is a `GpuDevice`, which holds all of that GPU's state (fields found
-unsupported, lost or not, its sampling round in the backend); the only state
+Threads: each GPU is a `GpuDevice`, which holds all of that GPU's state
+(fields found unsupported, lost or not, its sampling round in the backend).
+`GpuCollector.read` reads them one after the other in the caller's thread;
+`GpuCollector.threaded` gives each GPU its own reader thread
+(`collectors.background`), so one GPU whose NVML call hangs leaves the others
+sampling on time: only its own columns go stale, then null.  The only state
 the GPUs share is which failing fields were told already (behind a lock).
 """
 
@@ -18,7 +22,9 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from collectors.background import BackgroundGroup
 from collectors.base import Collector, Reading
+from collectors.clock import Clock
 from collectors.nvml import (
     FIELDS, DeviceInfo, FieldNotSupported, GpuLost, NvmlBackend, NvmlError, PynvmlBackend,
 )
@@ -127,6 +133,10 @@ class GpuCollector(Collector):
 
     def drain_notices(self) -> list[str]:
         return [notice for device in self.devices for notice in device.drain_notices()]
+
+    def threaded(self, hz: float, stale_after_s: float | None = None, clock: Clock | None = None) -> BackgroundGroup:
+        """This collector with each GPU read in its own thread; closing that closes this one."""
+        return BackgroundGroup(self, {d.prefix: d for d in self.devices}, hz, stale_after_s, clock)
 
     def close(self) -> None:
         if not self._closed:

@@ -74,7 +74,6 @@ class Sources:
 
 
 def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
-    from collectors.background import BackgroundCollector
     from collectors.cpu import CpuCollector
     from collectors.gpu import open_gpu_collector
     from collectors.host import HostCollector
@@ -101,7 +100,7 @@ def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
             info = gpu.info()
             sources.gpus = info["gpus"]
             sources.gpu_indices = [g["index"] for g in sources.gpus]
-            collectors.append(BackgroundCollector(gpu, config.hz))
+            collectors.append(gpu.threaded(config.hz))  # one reader thread per GPU
     return sources
 
 

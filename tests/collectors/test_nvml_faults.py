@@ -2,16 +2,19 @@
 
 In every case the sampler keeps its schedule (frames on every tick, no lag),
 the CPU keeps its readings, and the GPUs that are not at fault keep theirs.
-Nothing here depends on wall-clock speed: the schedule is virtual time, and a
-hang is held open by the test (an event), not by a sleep.
+Nothing here depends on wall-clock speed: the schedule is virtual time (the
+GPU reader threads follow the sampler's virtual clock), and a hang is held
+open by the test (an event), not by a sleep.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 
 import pytest
 
+from collectors import background
 from collectors.background import BackgroundCollector
 from collectors.base import Collector, Reading
 from collectors.clock import VirtualClock
@@ -98,30 +101,103 @@ def test_a_gpu_lost_mid_run_goes_null_and_the_others_keep_sampling():
     assert [n for n in sampler.stats.notices if "lost" in n] == ["nvml: gpu1 lost: GPU is lost"]
 
 
-def test_a_5_s_hang_makes_the_gpus_stale_then_null_while_the_cpu_keeps_its_schedule():
-    """The NVML thread hangs in one call for 5 s of sampler time; the sampler never waits on it."""
-    clock = VirtualClock()
-    fake = scripted_gpus(2)
+class SteppedClock(VirtualClock):
+    """The sampler's virtual clock; it tells the GPU reader threads each time it moves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.moved = threading.Condition()
+
+    def wait(self, seconds: float, stop: threading.Event) -> bool:
+        with self.moved:
+            stopped = super().wait(seconds, stop)
+            self.moved.notify_all()
+        return stopped
+
+
+class Follower:
+    """A reader thread's clock: the sampler's time, and a wait that lasts until the sampler has moved it
+    that far (the real-time bound only lets a stopped thread notice its stop)."""
+
+    def __init__(self, leader: SteppedClock) -> None:
+        self._leader = leader
+
+    def monotonic(self) -> float:
+        return self._leader.monotonic()
+
+    def wall_us(self) -> int:
+        return self._leader.wall_us()
+
+    def wait(self, seconds: float, stop: threading.Event) -> bool:
+        target = self._leader.monotonic() + seconds - 1e-9
+        with self._leader.moved:
+            while not stop.is_set() and self._leader.monotonic() < target:
+                self._leader.moved.wait(0.05)
+        return stop.is_set()
+
+
+class Lockstep(Collector):
+    """First in the sampler's list: each tick starts once the healthy GPUs' threads have read it (so
+    "fresh" is decided by the schedule, not by how fast the threads happen to run)."""
+
+    name = "lockstep"
+
+    def __init__(self, clock: SteppedClock, readers: list[BackgroundCollector]) -> None:
+        super().__init__()
+        self._clock, self._readers = clock, readers
+
+    def read(self, elapsed_s: float) -> Reading:
+        now = self._clock.monotonic() - 1e-9
+        wait_sync(lambda: all(r.reading_time is not None and r.reading_time >= now for r in self._readers),
+                  what=f"the readings of {now:.1f} s")
+        return {}
+
+
+def test_a_5_s_hang_on_one_gpu_nulls_it_once_stale_while_the_others_stay_fresh_every_tick():
+    """gpu1's reader thread hangs in one NVML call for 5 s of sampler time; the sampler never waits on
+    it, gpu0 and gpu2 (each in its own thread) give a new reading on every tick, gpu1's last reading is
+    held until it is 2 s old, then null, told once."""
+    clock = SteppedClock()
+    fake = scripted_gpus(3)
     hang = fake.hang(1, at_tick=1, field_name="power_w")
-    background = BackgroundCollector(GpuCollector(fake, [0, 1]), hz=HZ, stale_after_s=2.0, now=clock.monotonic)
+    gpus = GpuCollector(fake, [0, 1, 2]).threaded(HZ, stale_after_s=2.0, clock=Follower(clock))
     try:
-        assert hang.started.wait(10)  # tick 0 published at virtual time 0, tick 1 is blocked
-        cpu = Cpu()
-        # 5 s of sampler time while the NVML call hangs: every tick on time, the CPU read every tick.
-        sampler, frames = run_sampler([cpu, background], 5.0, clock)
+        assert sorted(t.name for t in threading.enumerate() if t.name.startswith("rigscope-nvml")) == [
+            "rigscope-nvml-gpu0", "rigscope-nvml-gpu1", "rigscope-nvml-gpu2"]  # one thread per GPU
+        wait_sync(lambda: all(r.reading_time is not None for r in gpus.readers.values()), what="first readings")
+        healthy = [gpus.readers["gpu0"], gpus.readers["gpu2"]]
+        sampler, frames = run_sampler([Lockstep(clock, healthy), Cpu(), gpus], 5.0, clock)
         assert_on_schedule(frames, 5.0)
-        for frame in frames:
-            age = frame["elapsed_s"]  # the last NVML reading is from virtual time 0
-            for index in (0, 1):
-                expected = float(1000 * index) if age <= 2.0 else None  # held, then stale: null
-                assert frame[f"gpu{index}_util_pct"] == expected, frame["elapsed_s"]
+        assert hang.started.is_set()
+        for tick, frame in enumerate(frames):
+            assert frame["gpu0_util_pct"] == float(tick) and frame["gpu2_util_pct"] == float(2000 + tick)
+            assert frame["gpu2_power_w"] == float(2000 + tick)  # every field of that tick's own reading
+            held = frame["elapsed_s"] <= 2.0  # gpu1's last reading is from virtual time 0
+            assert frame["gpu1_util_pct"] == (1000.0 if held else None), frame["elapsed_s"]
+            if not held:
+                assert all(frame[f"gpu1_{name}"] is None for name in FIELDS)
         stalls = [n for n in sampler.stats.notices if "stalled" in n]
-        assert len(stalls) == 1 and stalls[0].startswith("nvml: no reading for 2.1 s")
-        assert fake.tick == 1  # NVML was not called again while it hung
+        assert stalls == ["nvml: gpu1 no reading for 2.1 s (stalled); values are null until it answers"]
+        assert fake.ticks == [49, 1, 49]  # gpu1 was not asked again while it hung; the others every tick
         hang.release()
-        wait_sync(lambda: background.read(clock.monotonic()).get("gpu1_util_pct") is not None,
-                  what="fresh NVML readings after the hang")
-        assert background.read(clock.monotonic())["gpu0_util_pct"] >= 1.0  # a later tick's reading
+        wait_sync(lambda: gpus.read(clock.monotonic()).get("gpu1_util_pct") is not None,
+                  what="fresh gpu1 readings after the hang")
+        assert gpus.read(clock.monotonic())["gpu1_util_pct"] >= 1001.0  # a later tick's reading
+        assert gpus.drain_notices() == []  # recovering is not a new stall
     finally:
         fake.release_all()
-        background.close()
+        gpus.close()
+    assert not fake.initialised  # NVML shut down once every reader thread had stopped
+
+
+def test_closing_leaves_nvml_up_while_a_call_still_hangs(monkeypatch):
+    monkeypatch.setattr(background, "CLOSE_WAIT_S", 0.05)
+    fake = scripted_gpus(2)
+    hang = fake.hang(1, at_tick=0)
+    gpus = GpuCollector(fake, [0, 1]).threaded(HZ)
+    try:
+        assert hang.started.wait(10)
+        gpus.close()
+        assert fake.initialised  # no nvmlShutdown under a call that has not returned
+    finally:
+        hang.release()
