@@ -1,25 +1,30 @@
-"""Runs slow collectors (NVML can stall for seconds) in their own threads.
+"""Reads slow collectors (NVML can stall for seconds) off the sampling thread.
 
-`BackgroundCollector` gives one collector a reader thread that reads it on the
-sampling period, on its own drift-free schedule; the sampling thread takes the
-latest reading without waiting.  A reading older than `stale_after_s` is not
-passed off as current: its values become null and the stall is told once,
-until fresh readings arrive again.
+`BackgroundGroup` reads the parts of a collector (one part per GPU) in a reader
+thread, one part after the other, on its own drift-free schedule at the
+sampling rate; the sampling thread takes each part's latest reading without
+waiting.  A part's reading older than `stale_after_s` is not passed off as
+current: its values become null and the stall is told once, until fresh
+readings arrive again.
 
-`BackgroundGroup` does that for each part of a collector (each GPU: one thread
-per GPU), so a part that hangs makes only its own columns stale while the
-other parts keep their readings fresh.  Each part must keep its own state: the
-parts' reads run concurrently.  The group is read from the sampling thread
-only; closing it stops every thread, and closes the whole collector (NVML
-shutdown) only once none is left inside a call.
+A part whose call hangs keeps the thread that is inside it: once that call has
+lasted `takeover_after_s`, the sampling thread retires that reader and starts a
+new one, which reads the other parts (skipping the one still held).  When the
+hung call returns, its reading is taken and the retired thread ends.  So the
+common case costs one thread and one wake-up per tick, and a hang on one GPU
+costs one more thread for as long as it hangs while the others keep sampling
+on time.  Parts are read concurrently only across such a hand-over, never the
+same part twice at once: each part must keep its own state.
 
-The schedule and the readings' age are on `clock` (real time; tests pass a
-clock that follows the sampler's virtual time; a `VirtualClock` itself would not
-do: waiting on it moves it).
+Closing stops every reader and closes the whole collector (NVML shutdown) only
+once none is left inside a call.  The schedule and the readings' age are on
+`clock` (real time; tests pass a clock that follows the sampler's virtual
+time; a `VirtualClock` itself would not do: waiting on it moves it).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -31,102 +36,130 @@ from collectors.clock import Clock, RealClock
 CLOSE_WAIT_S = 1.0  # how long closing waits for reader threads to leave their calls
 
 
-class BackgroundCollector(Collector):
-    def __init__(self, inner: Collector, hz: float, stale_after_s: float | None = None,
-                 clock: Clock | None = None, label: str = "") -> None:
-        super().__init__()
-        self._clock = clock or RealClock()
-        self.name = inner.name
-        self._label = f"{label} " if label else ""  # names the part in the stall notice
-        self._inner = inner
-        self._period = 1.0 / hz
-        self._stale_after_s = stale_after_s if stale_after_s is not None else max(3 * self._period, 2.0)
-        self._latest: Reading = {}
-        self._latest_at: float | None = None
-        self._keys: tuple[str, ...] = ()
-        self._stalled = False
-        self._stop = threading.Event()
-        self._started_at = self._clock.monotonic()
-        thread_name = f"rigscope-{inner.name}" + (f"-{label}" if label else "")
-        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
-        self._thread.start()
+class _Part:
+    """One part's latest reading, and which reader (by generation) is inside its read since when."""
 
-    def info(self) -> dict[str, Any]:
-        return self._inner.info()
+    __slots__ = ("label", "collector", "latest", "latest_at", "keys", "stalled", "holder", "busy_since")
 
-    @property
-    def reading_time(self) -> float | None:
-        """Clock time of the latest reading; None before the first."""
-        return self._latest_at
-
-    def _run(self) -> None:
-        clock = self._clock
-        start = self._started_at
-        slot = 0
-        while not self._stop.is_set():
-            reading = self._inner.read(clock.monotonic() - start)
-            self._latest, self._latest_at = reading, clock.monotonic()
-            self._keys = tuple(reading)
-            slot = max(slot + 1, int((clock.monotonic() - start) / self._period))
-            if clock.wait(start + slot * self._period - clock.monotonic(), self._stop):
-                return
-
-    def read(self, elapsed_s: float) -> Reading:
-        for message in self._inner.drain_notices():
-            self._notices.append(message)
-        since = self._latest_at if self._latest_at is not None else self._started_at
-        age = self._clock.monotonic() - since
-        if age > self._stale_after_s:
-            if not self._stalled:  # told once per stall (the age in the message changes every tick)
-                self._stalled = True
-                self._notices.append(f"{self.name}: {self._label}no reading for {age:.1f} s (stalled); values are "
-                                     "null until it answers")
-            return dict.fromkeys(self._keys)
-        self._stalled = False
-        return self._latest
-
-    def stop(self) -> None:
-        """Ask the thread to stop after its current read, without waiting."""
-        self._stop.set()
-
-    def join(self, timeout: float) -> bool:
-        """Wait up to `timeout` s for the thread to end; True when it has."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def close(self) -> None:
-        self.stop()
-        if self.join(CLOSE_WAIT_S):
-            self._inner.close()
+    def __init__(self, label: str, collector: Collector) -> None:
+        self.label, self.collector = label, collector
+        self.latest: Reading = {}
+        self.latest_at: float | None = None
+        self.keys: tuple[str, ...] = ()
+        self.stalled = False
+        self.holder: int | None = None
+        self.busy_since: float | None = None
 
 
 class BackgroundGroup(Collector):
-    """`whole` read as its `parts` (label -> part), each part in its own `BackgroundCollector`.
+    """`whole` read as its `parts` (label -> part) in reader threads; closing this closes `whole`.
 
-    The parts hold no resources of their own (the whole does: closing the group closes it)."""
+    The parts hold no resources of their own (the whole does)."""
 
     def __init__(self, whole: Collector, parts: Mapping[str, Collector], hz: float,
-                 stale_after_s: float | None = None, clock: Clock | None = None) -> None:
+                 stale_after_s: float | None = None, clock: Clock | None = None,
+                 takeover_after_s: float | None = None) -> None:
         super().__init__()
         self.name = whole.name
         self._whole = whole
-        self.readers = {label: BackgroundCollector(part, hz, stale_after_s, clock, label)
-                        for label, part in parts.items()}
+        self._clock = clock or RealClock()
+        self._period = 1.0 / hz
+        self._stale_after_s = stale_after_s if stale_after_s is not None else max(3 * self._period, 2.0)
+        self._takeover_after_s = takeover_after_s if takeover_after_s is not None else max(2 * self._period, 0.5)
+        self._parts = [_Part(label, part) for label, part in parts.items()]
+        self._lock = threading.Lock()  # guards each part's holder and the current generation
+        self._stop = threading.Event()
+        self._generation = 0
+        self._threads: list[threading.Thread] = []
+        self._start = self._clock.monotonic()
+        self._start_reader(0)
 
     def info(self) -> dict[str, Any]:
         return self._whole.info()
 
+    @property
+    def reader_threads(self) -> int:
+        """Reader threads alive: 1, plus one per part whose call hangs."""
+        return sum(t.is_alive() for t in self._threads)
+
+    def reading_time(self, label: str) -> float | None:
+        """Clock time of the latest reading of part `label`; None before the first."""
+        return next(p.latest_at for p in self._parts if p.label == label)
+
+    def _start_reader(self, slot: int) -> None:
+        self._generation += 1
+        thread = threading.Thread(target=self._run, args=(self._generation, slot), daemon=True,
+                                  name=f"rigscope-{self.name}-{self._generation}")
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def _claim(self, part: _Part, generation: int) -> bool | None:
+        """True: read `part` now; False: skip it (a retired reader is inside it); None: this reader is retired."""
+        with self._lock:
+            if generation != self._generation:
+                return None
+            if part.holder is not None:
+                return False
+            part.holder, part.busy_since = generation, self._clock.monotonic()
+            return True
+
+    def _run(self, generation: int, slot: int) -> None:
+        clock, start, period = self._clock, self._start, self._period
+        while not self._stop.is_set():
+            for part in self._parts:
+                claimed = self._claim(part, generation)
+                if claimed is None:
+                    return
+                if claimed:
+                    reading = part.collector.read(clock.monotonic() - start)
+                    part.latest, part.latest_at, part.keys = reading, clock.monotonic(), tuple(reading)
+                    with self._lock:
+                        part.holder = part.busy_since = None
+            if generation != self._generation:
+                return
+            slot = max(slot + 1, int((clock.monotonic() - start) / period))
+            if clock.wait(start + slot * period - clock.monotonic(), self._stop):
+                return
+
     def read(self, elapsed_s: float) -> Reading:
+        now = self._clock.monotonic()
         row: Reading = {}
-        for reader in self.readers.values():
-            row.update(reader.read(elapsed_s))
-            self._notices.extend(reader.drain_notices())
+        for part in self._parts:
+            self._notices.extend(part.collector.drain_notices())
+            row.update(self._current(part, now))
+        self._take_over_from_a_hung_reader(now)
         return row
 
+    def _current(self, part: _Part, now: float) -> Reading:
+        age = now - (part.latest_at if part.latest_at is not None else self._start)
+        if age > self._stale_after_s:
+            if not part.stalled:  # told once per stall (the age in the message changes every tick)
+                part.stalled = True
+                who = f"{part.label} " if part.label else ""
+                self._notices.append(f"{self.name}: {who}no reading for {age:.1f} s (stalled); values are null "
+                                     "until it answers")
+            return dict.fromkeys(part.keys)
+        part.stalled = False
+        return part.latest
+
+    def _take_over_from_a_hung_reader(self, now: float) -> None:
+        if len(self._parts) < 2:
+            return  # nothing else for a new reader to read
+        hung = False
+        for part in self._parts:
+            since = part.busy_since
+            hung = hung or (since is not None and now - since > self._takeover_after_s)
+        if not hung:
+            return
+        with self._lock:
+            if any(p.holder == self._generation and p.busy_since is not None
+                   and now - p.busy_since > self._takeover_after_s for p in self._parts):
+                self._start_reader(math.floor((now - self._start) / self._period + 1e-9))
+
     def close(self) -> None:
-        for reader in self.readers.values():
-            reader.stop()
+        self._stop.set()
         deadline = time.monotonic() + CLOSE_WAIT_S
-        stopped = [reader.join(max(0.0, deadline - time.monotonic())) for reader in self.readers.values()]
-        if all(stopped):  # never shut NVML down under a call that still hangs
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if not any(t.is_alive() for t in self._threads):  # never shut NVML down under a call that still hangs
             self._whole.close()

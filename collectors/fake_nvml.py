@@ -3,8 +3,8 @@
 Each `FakeGpu` has static facts and a reading per field: a constant, or a
 callable of the GPU's tick number (0 for its first sampling round).  Each GPU
 has its own tick (`ticks[index]`), advanced by `begin_tick(index)`, which a
-`GpuDevice` calls once per read; so GPUs read by separate threads advance
-separately, and a GPU that hangs stays at its tick while the others go on.
+`GpuDevice` calls once per read; so a GPU that hangs stays at its tick while
+the others, read by another thread, go on.
 
 Faults can be injected per GPU: no driver at all, a field that is not
 supported, a GPU lost from tick k on, a field that fails with an unexpected
@@ -65,8 +65,8 @@ class FakeHang:
 class FakeNvml:
     """`NvmlBackend` with scripted GPUs.  `calls[(index, field)]` counts `read_field` calls.
 
-    Safe to read from one thread per GPU (as `GpuCollector.threaded` does): the
-    per-GPU state is that GPU's own, the shared call counter takes a lock."""
+    Safe to read from several threads, one at a time per GPU (as `GpuCollector.threaded`
+    does): the per-GPU state is that GPU's own, the shared call counter takes a lock."""
 
     def __init__(self, gpus: Sequence[FakeGpu] | int = 1, *, driver_version: str = "555.42.06",
                  no_driver: bool = False) -> None:

@@ -8,11 +8,12 @@ asked again; a lost GPU gives nulls from then on; each is reported once.
 
 Threads: each GPU is a `GpuDevice`, which holds all of that GPU's state
 (fields found unsupported, lost or not, its sampling round in the backend).
-`GpuCollector.read` reads them one after the other in the caller's thread;
-`GpuCollector.threaded` gives each GPU its own reader thread
-(`collectors.background`), so one GPU whose NVML call hangs leaves the others
-sampling on time: only its own columns go stale, then null.  The only state
-the GPUs share is which failing fields were told already (behind a lock).
+`GpuCollector.read` reads them one after the other in the caller's thread.
+`GpuCollector.threaded` reads them so in a background thread
+(`collectors.background`); when one GPU's NVML call hangs, that thread stays
+with it and a new one reads the other GPUs, so they keep sampling on time
+while only the hung GPU's columns go stale, then null.  The only state the
+GPUs share is which failing fields were told already (behind a lock).
 """
 
 from __future__ import annotations
@@ -134,9 +135,11 @@ class GpuCollector(Collector):
     def drain_notices(self) -> list[str]:
         return [notice for device in self.devices for notice in device.drain_notices()]
 
-    def threaded(self, hz: float, stale_after_s: float | None = None, clock: Clock | None = None) -> BackgroundGroup:
-        """This collector with each GPU read in its own thread; closing that closes this one."""
-        return BackgroundGroup(self, {d.prefix: d for d in self.devices}, hz, stale_after_s, clock)
+    def threaded(self, hz: float, stale_after_s: float | None = None, clock: Clock | None = None,
+                 takeover_after_s: float | None = None) -> BackgroundGroup:
+        """This collector read in a background thread, GPU by GPU, a hung GPU left to its own thread;
+        closing that closes this one."""
+        return BackgroundGroup(self, {d.prefix: d for d in self.devices}, hz, stale_after_s, clock, takeover_after_s)
 
     def close(self) -> None:
         if not self._closed:

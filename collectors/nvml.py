@@ -10,12 +10,13 @@ Fields are named after the per-GPU columns of `collectors.schema` (``util_pct``,
 seconds.  ``mem_util_pct`` is NVML's memory utilization (the share of time the
 memory controller was busy); memory occupancy is ``mem_used_bytes / mem_total_bytes``.
 
-Threads: the GPU collector reads each GPU in its own thread (`GpuCollector.threaded`),
-so a backend is called by several threads at once, one per GPU index.  What a
-backend keeps per GPU (handles, the per-tick cache, the temperature threshold)
-is keyed by index and touched only by that GPU's thread; NVML itself is
-thread-safe.  `init` and `shutdown` take a lock; `shutdown` is called only
-once every reader thread has stopped.
+Threads: the GPU collector reads the GPUs in a background thread, and when one
+GPU's call hangs a second thread reads the others (`GpuCollector.threaded`), so
+a backend may be called by several threads at once, never by two for one GPU.
+What a backend keeps per GPU (handles, the per-tick cache, the temperature
+threshold) is keyed by index and touched only by the thread reading that GPU;
+NVML itself is thread-safe.  `init` and `shutdown` take a lock; `shutdown` is
+called only once every reader thread has stopped.
 """
 
 from __future__ import annotations

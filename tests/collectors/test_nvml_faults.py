@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 
 import pytest
 
 from collectors import background
-from collectors.background import BackgroundCollector
+from collectors.background import BackgroundGroup
 from collectors.base import Collector, Reading
 from collectors.clock import VirtualClock
 from collectors.fake_nvml import FakeGpu, FakeNvml
@@ -137,53 +138,69 @@ class Follower:
 
 
 class Lockstep(Collector):
-    """First in the sampler's list: each tick starts once the healthy GPUs' threads have read it (so
-    "fresh" is decided by the schedule, not by how fast the threads happen to run)."""
+    """First in the sampler's list: tick k starts once the GPUs of `waits_for(k)` have been read at that
+    tick (so what "fresh" means is decided by the schedule, not by how fast the threads happen to run)."""
 
     name = "lockstep"
 
-    def __init__(self, clock: SteppedClock, readers: list[BackgroundCollector]) -> None:
+    def __init__(self, clock: SteppedClock, gpus: BackgroundGroup, waits_for: Callable[[int], list[str]]) -> None:
         super().__init__()
-        self._clock, self._readers = clock, readers
+        self._clock, self._gpus, self._waits_for = clock, gpus, waits_for
+        self._tick = 0
 
     def read(self, elapsed_s: float) -> Reading:
-        now = self._clock.monotonic() - 1e-9
-        wait_sync(lambda: all(r.reading_time is not None and r.reading_time >= now for r in self._readers),
-                  what=f"the readings of {now:.1f} s")
+        now, labels = self._clock.monotonic() - 1e-9, self._waits_for(self._tick)
+        self._tick += 1
+
+        def read_now() -> bool:
+            return all((t := self._gpus.reading_time(label)) is not None and t >= now for label in labels)
+
+        wait_sync(read_now, what=f"the readings of {labels} at {now:.1f} s")
         return {}
 
 
 def test_a_5_s_hang_on_one_gpu_nulls_it_once_stale_while_the_others_stay_fresh_every_tick():
-    """gpu1's reader thread hangs in one NVML call for 5 s of sampler time; the sampler never waits on
-    it, gpu0 and gpu2 (each in its own thread) give a new reading on every tick, gpu1's last reading is
-    held until it is 2 s old, then null, told once."""
+    """gpu1's NVML call hangs for 5 s of sampler time.  The sampler never waits on it; the reader
+    thread stays with gpu1 and, 0.25 s into the hang, a new one takes over gpu0 and gpu2, which give
+    a new reading on every tick from then on; gpu1's last reading is held until 2 s old, then null,
+    told once."""
     clock = SteppedClock()
     fake = scripted_gpus(3)
     hang = fake.hang(1, at_tick=1, field_name="power_w")
-    gpus = GpuCollector(fake, [0, 1, 2]).threaded(HZ, stale_after_s=2.0, clock=Follower(clock))
+    gpus = GpuCollector(fake, [0, 1, 2]).threaded(HZ, stale_after_s=2.0, clock=Follower(clock),
+                                                  takeover_after_s=0.25)
     try:
-        assert sorted(t.name for t in threading.enumerate() if t.name.startswith("rigscope-nvml")) == [
-            "rigscope-nvml-gpu0", "rigscope-nvml-gpu1", "rigscope-nvml-gpu2"]  # one thread per GPU
-        wait_sync(lambda: all(r.reading_time is not None for r in gpus.readers.values()), what="first readings")
-        healthy = [gpus.readers["gpu0"], gpus.readers["gpu2"]]
-        sampler, frames = run_sampler([Lockstep(clock, healthy), Cpu(), gpus], 5.0, clock)
+        wait_sync(lambda: all(gpus.reading_time(g) is not None for g in ("gpu0", "gpu1", "gpu2")), what="tick 0")
+        assert gpus.reader_threads == 1  # the common case: one thread for every GPU
+
+        def waits_for(tick: int) -> list[str]:
+            # tick 1: gpu0 is read, then gpu1 hangs; by tick 4 the call is 0.3 s old: a new reader
+            # starts, after that tick's row was taken; from tick 5 on it reads gpu0 and gpu2 every tick.
+            return ["gpu0"] if tick == 1 else ["gpu0", "gpu2"] if tick >= 5 else []
+
+        sampler, frames = run_sampler([Lockstep(clock, gpus, waits_for), Cpu(), gpus], 5.0, clock)
         assert_on_schedule(frames, 5.0)
-        assert hang.started.is_set()
-        for tick, frame in enumerate(frames):
-            assert frame["gpu0_util_pct"] == float(tick) and frame["gpu2_util_pct"] == float(2000 + tick)
-            assert frame["gpu2_power_w"] == float(2000 + tick)  # every field of that tick's own reading
+        assert hang.started.is_set() and gpus.reader_threads == 2  # one inside gpu1's call, one for the others
+        for tick, frame in enumerate(frames[:5]):
+            assert frame["gpu0_util_pct"] == float(min(tick, 1)) and frame["gpu2_util_pct"] == 2000.0
+        for earlier, frame in zip(frames[4:], frames[5:]):
+            for name in SCRIPTED:  # every field of a reading of that very tick
+                assert frame[f"gpu0_{name}"] > earlier[f"gpu0_{name}"]
+                assert frame[f"gpu2_{name}"] > earlier[f"gpu2_{name}"]
+        for frame in frames:
             held = frame["elapsed_s"] <= 2.0  # gpu1's last reading is from virtual time 0
             assert frame["gpu1_util_pct"] == (1000.0 if held else None), frame["elapsed_s"]
             if not held:
                 assert all(frame[f"gpu1_{name}"] is None for name in FIELDS)
         stalls = [n for n in sampler.stats.notices if "stalled" in n]
         assert stalls == ["nvml: gpu1 no reading for 2.1 s (stalled); values are null until it answers"]
-        assert fake.ticks == [49, 1, 49]  # gpu1 was not asked again while it hung; the others every tick
+        assert fake.ticks[1] == 1  # gpu1 was not asked again while it hung
         hang.release()
         wait_sync(lambda: gpus.read(clock.monotonic()).get("gpu1_util_pct") is not None,
                   what="fresh gpu1 readings after the hang")
         assert gpus.read(clock.monotonic())["gpu1_util_pct"] >= 1001.0  # a later tick's reading
         assert gpus.drain_notices() == []  # recovering is not a new stall
+        wait_sync(lambda: gpus.reader_threads == 1, what="the retired reader to end")
     finally:
         fake.release_all()
         gpus.close()
