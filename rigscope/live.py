@@ -11,7 +11,7 @@ from collectors.clock import VirtualClock
 from collectors.timeutil import iso_from_us
 from rigscope.monitor import Monitor, MonitorConfig
 from tui.bars import SessionLabel
-from tui.devices import Device
+from tui.devices import Device, feed_columns
 from tui.feed import DashboardFeed
 
 
@@ -31,8 +31,8 @@ class LiveSource:
         self.closed = False
         self.monitor = self._open(config)
         self.devices = devices_of(self.monitor)
-        names = [name for device in self.devices for name in device.series_names()]
-        self.feed = DashboardFeed(self._subscribe(self.monitor), names, config.hz)
+        self.feed = DashboardFeed(self._subscribe(self.monitor), feed_columns(self.devices), config.hz)
+        self.feed.watch_spans(self.monitor.spans)
         self.feed.start()
         self.monitor.start()
 
@@ -85,6 +85,7 @@ class LiveSource:
         self.monitor.close_receiver()  # the replacement takes the event port over
         replacement = self._open(dataclasses.replace(self.config, record=not was_recording))
         self.feed.attach(self._subscribe(replacement))
+        self.feed.watch_spans(replacement.spans)
         self.monitor.stop()
         self.monitor = replacement
         replacement.start()

@@ -3,7 +3,8 @@
 A player thread moves the position at the chosen speed and reads rows from
 disk as it goes; seeks are requested by the UI and carried out by that thread
 (the UI never waits on the disk).  After a seek the feed is refilled with the
-window before the new position, and the events up to it.
+window before the new position, and the events up to it (custom metrics
+among them); the spans pane gets the spans that had ended by the position.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from collectors.timeutil import iso_from_us, us_from_iso
 from recordings.errors import InputError
 from recordings.events import EVENTS, append_event
 from recordings.replay import ReplayReader
+from recordings.replay_spans import ReplaySpans
 from tui.bars import SessionLabel
-from tui.devices import Device
+from tui.devices import Device, feed_columns
 from tui.feed import DashboardFeed
 
 SPEEDS: tuple[float | None, ...] = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1000.0, None)  # None: max
@@ -44,8 +46,14 @@ class ReplaySource:
         monitoring = meta.get("monitoring") if isinstance(meta.get("monitoring"), dict) else {}
         rate = monitoring.get("sample_hz")
         hz = float(rate) if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0 else 10.0
-        names = [name for device in self.devices for name in device.series_names()]
-        self.feed = DashboardFeed(None, names, hz)
+        self.feed = DashboardFeed(None, feed_columns(self.devices), hz)
+        self._errors: list[str] = []
+        try:
+            self.spans = ReplaySpans.read(session)
+        except InputError as error:  # a damaged span table: the replay goes on without spans
+            self.spans = ReplaySpans([], [])
+            self._errors.append(f"{error}; spans not shown")
+        self.feed.watch_spans(self.spans.tracker)
         self._event_us = [_event_us(e) for e in self.reader.events]
         self.speed_index = SPEEDS.index(speed) if speed in SPEEDS else SPEEDS.index(1.0)
         self.position = 0
@@ -55,7 +63,6 @@ class ReplaySource:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._errors: list[str] = []
         self._thread = threading.Thread(target=self._play, name="rigscope-replay", daemon=True)
         self._thread.start()
 
@@ -155,6 +162,7 @@ class ReplaySource:
                     self._advance(dt)
                 elif self.playing:
                     self.playing = False
+                self.feed.poll_spans()  # spans taken since the last poll, at most every half second
             except InputError as error:  # a damaged file: say so on screen, stay up, stop playing
                 self._errors.append(str(error))
                 self.playing = False
@@ -169,6 +177,8 @@ class ReplaySource:
         self.feed.add(None, events)
         for row in rows:
             self.feed.add(row)
+        self._spans_to(ts)
+        self.feed.poll_spans(force=True)
         self.position = index
         self._play_at = self.reader.elapsed[index]
 
@@ -189,7 +199,12 @@ class ReplaySource:
         self.feed.add(None, events)
         for row in self.reader.rows(first, stop):
             self.feed.add(row)
+        self._spans_to(high_us)
         self.position = stop - 1
+
+    def _spans_to(self, ts_us: int) -> None:
+        if self.spans.advance_to(ts_us):
+            self.feed.watch_spans(self.spans.tracker)
 
 
 def _event_us(event: dict[str, Any]) -> int:

@@ -1,4 +1,4 @@
-"""The rigscope dashboard: composes the bars, device panels and events pane, and routes keys to actions.
+"""The rigscope dashboard: composes the bars, device panels, the spans, metrics and events panes, and routes keys.
 
 It redraws on its own timer (`fps`, default 2 per second), from a snapshot of
 the feed, and only when the feed moved: sampling at 100 Hz never means
@@ -12,18 +12,22 @@ from typing import Any
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
 from tui.devices import FULL_LINES as FULL_PANEL_LINES
 from tui.devices import DevicePanel, View
+from tui.overlay import overlay_names
+from tui.probe_data import MetricsView, SpansView
+from tui.probe_panes import MetricsPane, SpansPane, pane_caps, probe_wants, share_rows
 from tui.screens import DeviceScreen, HelpScreen, NoteScreen, TagScreen
 from tui.source import DashboardSource
 
 WINDOWS_S = (30.0, 120.0, 600.0, 3600.0)
 MIN_PANEL_WIDTH = 56
+SIDE_W = 46  # the column of the spans, metrics and events panes, beside the panels on a wide terminal
 DEFAULT_PRESETS: dict[str, tuple[str, str]] = {
     "1": ("tag", "data_prep"), "2": ("tag", "train"), "3": ("tag", "eval"), "4": ("tag", "checkpoint"),
     "5": ("tag", "auto"), "6": ("note", "lr changed"), "7": ("note", "restarted data loader"),
@@ -47,9 +51,9 @@ class RigscopeApp(App[str]):
     Screen { layout: vertical; }
     #main { height: 1fr; }
     #devices { width: 1fr; height: 1fr; layout: grid; grid-size: 1; grid-rows: 7; }
-    #events { width: 46; border-left: vkey $panel; }
+    #side { width: 46; border-left: vkey $panel; }
     #main.narrow { layout: vertical; }
-    #main.narrow #events { width: 1fr; height: 6; border-left: none; border-top: hkey $panel; }
+    #main.narrow #side { width: 1fr; height: 6; border-left: none; border-top: hkey $panel; }
     #header { background: $boost; }
     """
     BINDINGS = [
@@ -62,6 +66,7 @@ class RigscopeApp(App[str]):
         Binding("plus,equals_sign", "window(1)", "Window+"),
         Binding("minus", "window(-1)", "Window-"),
         Binding("d", "details", "Details"),
+        Binding("m", "overlay", "Overlay"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -79,6 +84,11 @@ class RigscopeApp(App[str]):
         self.recent_tags: list[str] = ["auto", "data_prep", "train", "eval", "checkpoint"]
         self._drawn_version = -1
         self._series = [name for device in source.devices for name in device.series_names()]
+        self.overlay: str | None = None  # the custom metric laid over the RLE sparklines
+        self._overlay_series = overlay_names([device.prefix for device in source.devices])
+        self._probe_views = (SpansView(0), MetricsView(0))
+        self._probe_rows = (0, 0)
+        self._probe_key: tuple[Any, ...] = ()
 
     # -- layout ------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -88,7 +98,10 @@ class RigscopeApp(App[str]):
             with VerticalScroll(id="devices"):
                 for device in self.source.devices:
                     yield DevicePanel(device)
-            yield EventsPane(id="events")
+            with Vertical(id="side"):
+                yield SpansPane(id="spans")
+                yield MetricsPane(id="metrics")
+                yield EventsPane(id="events")
         yield TextBar(id="host")
         yield Footer()
 
@@ -103,20 +116,35 @@ class RigscopeApp(App[str]):
         self.call_after_refresh(self.redraw, True)
 
     def _layout_for(self, width: int, height: int) -> None:
-        """Full panels in one or two columns when they fit, else one row per device."""
+        """Full panels in one or two columns when they fit, else one row per device; on a narrow terminal
+        the spans and metrics panes (when they have something) go below, and take the rows the panels leave."""
         narrow = width < 120
         self.query_one("#main").set_class(narrow, "narrow")
+        self._probe_key = (self._probe_wants(width), width, height)
+        wants, caps = self._probe_key[0], pane_caps(narrow, height)
+        probe_rows = share_rows(wants, caps, 0)
         events_rows = (6 if height >= 30 else 3) if narrow else 0
-        if narrow:
-            self.query_one("#events").styles.height = events_rows
-        available = height - 4 - events_rows
+        available = height - 4 - events_rows - (sum(probe_rows) if narrow else 0)
         panels_width = width - (0 if narrow else 47)
         count = len(self.source.devices)
         columns = 1 if count * FULL_PANEL_LINES <= available or panels_width < 2 * MIN_PANEL_WIDTH else 2
         self.compact = -(-count // columns) * FULL_PANEL_LINES > available
+        if narrow and any(probe_rows):
+            needed = count if self.compact else -(-count // columns) * FULL_PANEL_LINES
+            probe_rows = share_rows(wants, caps, max(0, available - needed))
+        self._probe_rows = probe_rows
+        for pane, rows in zip((self.query_one(SpansPane), self.query_one(MetricsPane)), probe_rows):
+            pane.display = rows > 0
+            pane.styles.height = rows
+        # wide: the side column is as high as the panels' area (its CSS)
+        self.query_one("#side").styles.height = events_rows + sum(probe_rows) if narrow else None
         devices = self.query_one("#devices")
         devices.styles.grid_size_columns = 1 if self.compact else columns
         devices.styles.grid_rows = "1" if self.compact else str(FULL_PANEL_LINES)
+
+    def _probe_wants(self, width: int) -> tuple[int, int]:
+        """Rows the spans and metrics panes would fill (0: nothing to show) at this terminal width."""
+        return probe_wants(*self._probe_views, width - 2 if width < 120 else SIDE_W - 3)
 
     @property
     def window_s(self) -> float:
@@ -124,14 +152,20 @@ class RigscopeApp(App[str]):
 
     # -- drawing -----------------------------------------------------------
     def redraw(self, force: bool = False) -> None:
+        if not self.is_running:  # shutting down: a timer or a call after refresh may still come, the widgets go
+            return
         for message in self.source.notices():
             self.notify(message, severity="warning", timeout=30)
         feed = self.source.feed
         if (self.paused and not force) or (feed.version == self._drawn_version and not force):
             return
-        snapshot = feed.snapshot(self.window_s, self._series)
+        snapshot = feed.snapshot(self.window_s, self._series + self._overlay_series if self.overlay else self._series)
         self._drawn_version = snapshot.version
-        view = View(self.window_s, self.ascii_only, self.compact)
+        self._probe_views = (snapshot.spans, snapshot.metrics)
+        if (self._probe_wants(self.size.width), self.size.width, self.size.height) != self._probe_key:
+            self._layout_for(self.size.width, self.size.height)  # a pane appeared, grew or shrank
+            self.call_after_refresh(self.redraw, True)  # again once the panes know their size
+        view = View(self.window_s, self.ascii_only, self.compact, self.overlay)
         width = self.size.width
         self.query_one("#header", TextBar).set_text(
             header_text(self.source.label, snapshot, self.source.recording(), self.paused, width))
@@ -139,6 +173,9 @@ class RigscopeApp(App[str]):
         self.query_one("#host", TextBar).set_text(host_text(snapshot.frame))
         for panel in self.query(DevicePanel):
             panel.show(snapshot, view)
+        spans_rows, metrics_rows = self._probe_rows
+        self.query_one(SpansPane).show(snapshot.spans, spans_rows, self.ascii_only)
+        self.query_one(MetricsPane).show(snapshot.metrics, metrics_rows, self.overlay, self.ascii_only)
         self.query_one(EventsPane).show(snapshot.events)
 
     # -- actions -----------------------------------------------------------
@@ -197,6 +234,17 @@ class RigscopeApp(App[str]):
         focused = next((i for i, p in enumerate(prefixes) if self.query_one(f"#panel-{p}").has_focus), 0)
         self.push_screen(DeviceScreen(prefixes, self.source.feed.snapshot(0, ()).frame, focused))
 
+    def action_overlay(self) -> None:
+        """Lay the next custom metric over the RLE sparklines: none, then each metric by name, then none."""
+        names = list(self.source.feed.snapshot(0, ()).metrics.series)
+        if not names and self.overlay is None:
+            self.notify("no custom metrics yet: a workload sends them with rigscope.metric(name, value)", timeout=4)
+            return
+        cycle: list[str | None] = [None, *names]
+        self.overlay = cycle[(cycle.index(self.overlay) + 1) % len(cycle)] if self.overlay in cycle else None
+        self.notify(f"{self.overlay} over the RLE sparklines" if self.overlay else "overlay off", timeout=2)
+        self.redraw(force=True)
+
     def action_help(self) -> None:
         keys: list[tuple[str, str]] = []
         for binding in self.BINDINGS:
@@ -221,6 +269,7 @@ class RigscopeApp(App[str]):
             (lambda: self.action_window(1), "Longer window", "Sparklines over a longer time"),
             (lambda: self.action_window(-1), "Shorter window", "Sparklines over a shorter time"),
             (self.action_details, "Device details", "Every value of one device"),
+            (self.action_overlay, "Metric overlay", "Lay the next custom metric over the RLE sparklines"),
             (self.action_help, "Keys", "Every key of the dashboard"),
         ):
             yield SystemCommand(title, help_text, action)

@@ -7,6 +7,7 @@ a device takes one row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from rich.text import Text
 
 from tui import format as fmt
 from tui.feed import Snapshot
+from tui.overlay import TIME, collapse_column, overlay_line, overlay_names
 from tui.sparkline import sparkline
 from tui.strips import StripText
 
@@ -38,11 +40,18 @@ class Device:
         return [f"{p}_util_pct", f"{p}_temp_c", f"{p}_power_w", memory, f"{p}_rle_smoothed"]
 
 
+def feed_columns(devices: Sequence[Device]) -> list[str]:
+    """Every series the feed keeps: the panels' sparklines, then what a metric overlay lines up with."""
+    return [name for device in devices for name in device.series_names()] + overlay_names(
+        [device.prefix for device in devices])
+
+
 @dataclass(frozen=True)
 class View:
     window_s: float = 120.0
     ascii_only: bool = False
     compact: bool = False
+    overlay: str | None = None  # a custom metric laid over the RLE sparklines
 
 
 def _value(frame: dict[str, Any], name: str) -> Any:
@@ -143,8 +152,12 @@ class DevicePanel(StripText, can_focus=True):
         for (label, shown), name, (low, high) in zip(values.items(), self.device.series_names(),
                                                      self._limits(frame)):
             line = Text(f"{label:<{LABEL_W}}")
-            style = "red" if label == "RLE" and _value(frame, f"{self.device.prefix}_collapse") == 1 else "green"
-            line.append(sparkline(snapshot.series.get(name, ()), spark_w, low, high, view.ascii_only), style=style)
+            if label == "RLE" and view.overlay:
+                line.append_text(self._overlay(snapshot, view, spark_w, high or 1.0))
+                shown = f"{shown.split()[0]} {view.overlay[:7]} {metric_text(snapshot, view.overlay)}"[:VALUE_W]
+            else:
+                style = "red" if label == "RLE" and _value(frame, f"{self.device.prefix}_collapse") == 1 else "green"
+                line.append(sparkline(snapshot.series.get(name, ()), spark_w, low, high, view.ascii_only), style=style)
             line.append(f" {shown:>{VALUE_W}}")
             lines.append(line)
         lines.append(self._status(frame, self._counts(snapshot)))
@@ -157,21 +170,39 @@ class DevicePanel(StripText, can_focus=True):
         prefix = self.device.prefix
         values = self._lines(frame)
         events, seconds = self._counts(snapshot)
-        tail = Text(f" {values['util']:>4} {values['temp']:>9} {values['power']:>11} "
-                    f"RLE {values['RLE'].split()[0]:>4} C{events}/{seconds:.0f}s")
+        rle = f"RLE {values['RLE'].split()[0]:>4}"
+        if view.overlay:  # one row has room for one sparkline: the overlay's, with what it shows
+            tail = Text(f" {rle} {view.overlay[:9]} {metric_text(snapshot, view.overlay)} C{events}/{seconds:.0f}s")
+        else:
+            tail = Text(f" {values['util']:>4} {values['temp']:>9} {values['power']:>11} {rle} C{events}/{seconds:.0f}s")
         if _value(frame, f"{prefix}_collapse") == 1:
             tail.append(" ●", style="bold red")
         words = fmt.throttle_words(frame.get(f"{prefix}_throttle_reasons"))
-        if words:
+        if words and not view.overlay:
             tail.append(f" {words}", style="yellow")
         row = Text(f"{prefix.upper():<6}", style="bold")
         spark_w = max(4, min(60, width - 6 - len(tail.plain)))
-        row.append(sparkline(snapshot.series.get(f"{prefix}_util_pct", ()), spark_w, 0, 100, view.ascii_only),
-                   style="green")
+        if view.overlay:
+            row.append_text(self._overlay(snapshot, view, spark_w, self._limits(frame)[-1][1] or 1.0))
+        else:
+            row.append(sparkline(snapshot.series.get(f"{prefix}_util_pct", ()), spark_w, 0, 100, view.ascii_only),
+                       style="green")
         row.append_text(tail)
         row.truncate(width, overflow="ellipsis")
         return row
 
+    def _overlay(self, snapshot: Snapshot, view: View, width: int, high: float) -> Text:
+        p, series = self.device.prefix, snapshot.series
+        return overlay_line(series.get(f"{p}_rle_smoothed", ()), series.get(TIME, ()),
+                            series.get(collapse_column(p), ()), snapshot.metrics, view.overlay or "", width, high,
+                            view.ascii_only)
+
     def _counts(self, snapshot: Snapshot) -> tuple[int, float]:
         count = snapshot.collapses.get(self.device.prefix)
         return (count.events, count.seconds(snapshot.frame.get("elapsed_s") or 0.0)) if count else (0, 0.0)
+
+
+def metric_text(snapshot: Snapshot, name: str) -> str:
+    """A metric's latest value, short."""
+    points = snapshot.metrics.series.get(name)
+    return fmt.metric(points[-1][1]) if points else "—"

@@ -4,7 +4,9 @@ The feed thread drains a sampler subscription and keeps, per tracked series,
 the last `raw_seconds` of samples at the sampling rate plus one mean per
 second for `long_seconds`.  The UI never waits on it: on its own redraw timer
 it asks for a `Snapshot` (immutable tuples) and redraws only when `version`
-moved.  Nothing here touches Textual.
+moved.  Custom metrics and spans of instrumented workloads ride along
+(`tui.probe_data`); their events stay out of `events`, so a workload logging a
+metric every step never pushes notes and collapses out.  Nothing here touches Textual.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collectors.sampler import END, FrameQueue
+from tui.probe_data import MetricsView, ProbeFeed, SpanSource, SpansView
 
 Value = float | None
 
@@ -54,6 +57,7 @@ class SeriesRing:
 
 
 SECONDS_FROM = 60.0
+PROBE_KINDS = frozenset({"metric", "span_start", "span_end"})  # shown by the spans and metrics panes
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class Snapshot:
     state_history: tuple[tuple[float, str], ...] = ()  # (elapsed_s when it began, state)
     collapses: dict[str, "CollapseCount"] = field(default_factory=dict)
     ended: bool = False
+    spans: SpansView = field(default_factory=lambda: SpansView(0))
+    metrics: MetricsView = field(default_factory=lambda: MetricsView(0))
 
 
 @dataclass
@@ -101,6 +107,7 @@ class DashboardFeed:
         self._lock = threading.Lock()
         self.version = 0
         self.ended = False
+        self.probe = ProbeFeed()
         self.reset()
         self._thread = threading.Thread(target=self._run, name="rigscope-feed", daemon=True)
 
@@ -112,7 +119,22 @@ class DashboardFeed:
             self._states: deque[tuple[float, str]] = deque(maxlen=200)
             self._frame: dict[str, Any] = {}
             self._collapses: dict[str, CollapseCount] = {}
+            self.probe.reset()
             self.version += 1
+
+    def watch_spans(self, tracker: SpanSource | None) -> None:
+        """Show this tracker's finished spans (the monitor's live; the replay position's in replay)."""
+        self.probe.watch_spans(tracker)
+        with self._lock:
+            self.version += 1
+
+    def poll_spans(self, force: bool = False) -> None:
+        """Take the watched tracker's new spans, if any (the feed thread, or a replay source, calls this)."""
+        before = self.probe.spans()
+        self.probe.poll_spans(force)
+        if self.probe.spans() is not before:
+            with self._lock:
+                self.version += 1
 
     def start(self) -> None:
         self._thread.start()
@@ -135,13 +157,19 @@ class DashboardFeed:
                 return
             if batch is not None:
                 self.add(batch.frame, batch.events)
+                self.poll_spans()
 
     def add(self, frame: dict[str, Any] | None, events: Iterable[dict[str, Any]] = ()) -> None:
         """Take one frame and its events (the feed thread, or a replay source, calls this)."""
         with self._lock:
             for event in events:
+                kind = event.get("kind")
+                if kind in PROBE_KINDS:
+                    if kind == "metric":
+                        self.probe.take(event)
+                    continue
                 self._events.append(event)
-                if event.get("kind") in ("collapse_start", "collapse_end"):
+                if kind in ("collapse_start", "collapse_end"):
                     self._collapses.setdefault(str(event.get("device")), CollapseCount()).take(event)
             if frame is not None:
                 self._frame = frame
@@ -165,4 +193,6 @@ class DashboardFeed:
                 state_history=tuple(self._states),
                 collapses={d: CollapseCount(c.events, c.closed_s, c.active_start) for d, c in self._collapses.items()},
                 ended=self.ended,
+                spans=self.probe.spans(),
+                metrics=self.probe.metrics(),
             )

@@ -30,6 +30,11 @@ def num(value: Any, unit: str = "", digits: int = 0, width: int = 0) -> str:
     return text.rjust(width)
 
 
+def metric(value: Any) -> str:
+    """A custom metric's value in at most about 8 characters (NaN and infinities as Python writes them)."""
+    return "—" if not isinstance(value, (int, float)) or isinstance(value, bool) else f"{value:.4g}"
+
+
 def size(count: Any) -> str:
     if not isinstance(count, (int, float)):
         return "—"

@@ -93,6 +93,7 @@ class ReplayApp(RigscopeApp, inherit_bindings=False):
         Binding("left_curly_bracket", "jump_note(0)", "Prev note", show=False),
         Binding("n", "note", "Note"),
         Binding("d", "details", "Details"),
+        Binding("m", "overlay", "Overlay"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c,ctrl+q", "quit", "Quit", show=False),
@@ -115,6 +116,8 @@ class ReplayApp(RigscopeApp, inherit_bindings=False):
 
     def redraw(self, force: bool = False) -> None:
         super().redraw(force=True)
+        if not self.is_running:
+            return
         player = self.player
         reader = player.reader
         header = Text(" rigscope REPLAY ", style="bold reverse")

@@ -6,6 +6,7 @@ and review the SVGs; Textual is pinned exactly in pyproject.toml so its renderin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from collectors.simulated import SimulatedCollector
 from collectors.timeutil import iso_from_us
 from tui.app import RigscopeApp
 from tui.bars import SessionLabel
-from tui.devices import Device
+from tui.devices import Device, feed_columns
 from tui.feed import DashboardFeed
 
 pytest.importorskip("pytest_textual_snapshot")
@@ -27,20 +28,21 @@ HZ = 2.0
 class FrozenSource:
     """A finished simulated run held still: what the screen shows depends on nothing but the seed."""
 
-    def __init__(self, gpus: int, seconds: float) -> None:
+    def __init__(self, gpus: int, seconds: float,
+                 workload: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None) -> None:
+        """`workload(frame)`: events an instrumented workload sends at that frame (metrics, spans)."""
         collector = SimulatedCollector(gpu_count=gpus, seed=7)
         signals = SignalPipeline(list(range(gpus)))
         info = collector.info()
         self.devices = [Device("cpu", f"CPU {info['host']['cpu_model']}")] + [
             Device(f"gpu{g['index']}", f"GPU{g['index']} {g['name'].replace('NVIDIA ', '')}") for g in info["gpus"]]
         self.label = SessionLabel("sim-rig", "nvidia_h100", "20270115-080000-sim-rig", "DEMO")
-        names = [name for device in self.devices for name in device.series_names()]
-        self.feed = DashboardFeed(None, names, HZ)
+        self.feed = DashboardFeed(None, feed_columns(self.devices), HZ)
         for k in range(int(seconds * HZ)):
             t = k / HZ
             frame: dict[str, Any] = {"ts": START_US + int(t * 1e6), "elapsed_s": t, "sample_lag_ms": 0.0,
                                      "self_cpu_pct": 1.5, "self_rss_bytes": 80 * 2**20, **collector.read(t)}
-            self.feed.add(frame, signals.process(frame))
+            self.feed.add(frame, signals.process(frame) + (workload(frame) if workload else []))
         self._now = iso_from_us(START_US + int(seconds * 1e6))
 
     def now_iso(self) -> str:

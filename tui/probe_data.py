@@ -1,0 +1,159 @@
+"""What instrumented workloads send, as the feed hands it to the screen: custom metric points and finished spans.
+
+Metric points come with the events the feed takes (live and in replay alike) and
+are kept per name, bounded (`collectors.metrics.MetricHistory`).  Spans are
+computed elsewhere (the monitor's span tracker live, the session's span table
+in replay): the feed only watches a tracker and copies its recent rows and
+totals when its count moved, at most every `SPANS_EVERY_S`, off the event loop.
+Both are handed out as immutable views whose `serial` changes with their
+content, so a pane redraws only when it has something new.  No Textual here.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from collectors.metrics import MetricHistory, Point
+
+RECENT_SPANS = 20
+SPANS_EVERY_S = 0.5  # the totals sort every duration: not more often than this while spans pour in
+
+
+@dataclass(frozen=True)
+class SpansView:
+    serial: int
+    recent: tuple[dict[str, Any], ...] = ()  # finished span rows, newest first
+    summary: dict[str, Any] = field(default_factory=dict)  # summary.spans: total, success_rate, p50_duration_s...
+
+    @property
+    def total(self) -> int:
+        return int(self.summary.get("total") or 0)
+
+
+@dataclass(frozen=True)
+class MetricsView:
+    serial: int
+    series: dict[str, tuple[Point, ...]] = field(default_factory=dict)  # by name (sorted); points oldest first
+    _stamps: dict[str, list[int]] = field(default_factory=dict, compare=False, repr=False)
+
+    def stamps(self, name: str) -> list[int]:
+        """The points' times (µs) of one metric, for bisecting; computed once per view."""
+        found = self._stamps.get(name)
+        if found is None:
+            found = self._stamps[name] = [point[0] for point in self.series.get(name, ())]
+        return found
+
+    def values(self, name: str, last: int) -> list[float | None]:
+        """The last `last` values of a metric (NaN and infinities as gaps)."""
+        return [finite(point[1]) for point in self.series.get(name, ())[-last:]] if last > 0 else []
+
+
+def finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+class SpanSource(Protocol):
+    """What the feed reads of a span tracker (collectors.spans.SpanTracker)."""
+
+    total: int
+
+    def recent(self, n: int = 20) -> list[dict[str, Any]]: ...
+    def summary(self) -> dict[str, Any]: ...
+
+
+class ProbeFeed:
+    """Metric points and a watched span tracker; the feed calls it under its own lock, except `poll_spans`."""
+
+    def __init__(self, points: int = 4096) -> None:
+        self._points = points
+        self._serial = 0
+        self._tracker: SpanSource | None = None
+        self._spans_lock = threading.Lock()
+        self._spans = SpansView(0)
+        self._seen_total = -1
+        self._polled = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the metric points (a replay seek refills them)."""
+        self._history = MetricHistory(self._points)
+        self._metrics = MetricsView(self._next())
+        self._metrics_version = 0
+
+    def _next(self) -> int:
+        self._serial += 1
+        return self._serial
+
+    # -- metrics ------------------------------------------------------------------------
+    def take(self, event: dict[str, Any]) -> None:
+        self._history.add_event(event)
+
+    def metrics(self) -> MetricsView:
+        history = self._history
+        if history.version != self._metrics_version:
+            self._metrics_version = history.version
+            self._metrics = MetricsView(self._next(), {name: history.series(name) for name in history.names()})
+        return self._metrics
+
+    # -- spans --------------------------------------------------------------------------
+    def watch_spans(self, tracker: SpanSource | None) -> None:
+        """Show this tracker's spans from now on (a new monitor live, the replay position's spans)."""
+        with self._spans_lock:
+            self._tracker = tracker
+            self._seen_total = -1
+        self.poll_spans(force=True)
+
+    def poll_spans(self, force: bool = False) -> None:
+        """Copy the tracker's recent rows and totals when it finished spans since the last copy."""
+        tracker = self._tracker
+        if tracker is None or tracker.total == self._seen_total:
+            return
+        now = time.monotonic()
+        if not force and now - self._polled < SPANS_EVERY_S:
+            return
+        self._polled = now
+        total = tracker.total
+        view = SpansView(0, tuple(tracker.recent(RECENT_SPANS)), tracker.summary())
+        with self._spans_lock:
+            if tracker is self._tracker:
+                self._seen_total = total
+                self._spans = SpansView(self._next(), view.recent, view.summary) if total else SpansView(self._next())
+
+    def spans(self) -> SpansView:
+        with self._spans_lock:
+            return self._spans
+
+
+def column_values(view: MetricsView, name: str, times: list[float | None], width: int) -> list[float | None]:
+    """A metric lined up with a sparkline of a series sampled at `times` (µs, ascending), one value a column.
+
+    The columns slice `times` as `tui.sparkline.resample` does (right-aligned when there are fewer
+    samples than columns).  A column takes the largest value of the points inside its slice of time, so a
+    spike shows however narrow, else the last value before it (None before the first point).
+    """
+    points = view.series.get(name, ())
+    stamps = view.stamps(name)
+    count = len(times)
+    if count <= width:
+        bounds = [(i, i + 1) for i in range(count)]
+    else:
+        bounds = [(c * count // width, (c + 1) * count // width) for c in range(width)]
+    known = [t for t in times if t is not None]
+    step = (known[-1] - known[0]) / (len(known) - 1) if len(known) > 1 else 0.0
+    previous = known[0] - step if known else -math.inf  # the first sample covers one step of time before it
+    out: list[float | None] = []
+    for start, end in bounds:
+        top = max((t for t in times[start:end] if t is not None), default=None)
+        if top is None:
+            out.append(None)
+            continue
+        low, high = bisect_right(stamps, previous), bisect_right(stamps, top)
+        inside = [v for v in (finite(points[i][1]) for i in range(low, high)) if v is not None]
+        out.append(max(inside) if inside else (finite(points[high - 1][1]) if high else None))
+        previous = top
+    return out
