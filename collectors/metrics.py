@@ -1,9 +1,8 @@
 """Custom metrics from instrumented workloads (`rigscope.metric`): recent points per name, bounded.
 
 Metrics travel as `metric` events (events.jsonl keeps every point); this keeps
-the last `points` of each of at most `max_names` names for live views, and
-`carry_forward` lines a metric up with sample times (the last value at or
-before each time), as the overlay on a device's RLE sparkline needs.
+the last `points` of each of at most `max_names` names for live views (the
+dashboard lines them up with its sparklines in `tui.probe_data.column_values`).
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import threading
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Sequence
 from typing import Any
 
 from collectors.timeutil import us_from_iso
@@ -68,16 +66,3 @@ class MetricHistory:
         with self._lock:
             return {name: series[-1] for name, series in self._series.items() if series}
 
-
-def carry_forward(points: Sequence[Point], times_us: Sequence[int]) -> list[float | None]:
-    """The metric's value at each time: its last point at or before it (None before the first).
-
-    `points` and `times_us` ascending."""
-    out: list[float | None] = []
-    index, value = 0, None
-    for t in times_us:
-        while index < len(points) and points[index][0] <= t:
-            value = points[index][1]
-            index += 1
-        out.append(value)
-    return out

@@ -56,6 +56,7 @@ class RigscopeApp(App[str]):
     #main.narrow #side { width: 1fr; height: 6; border-left: none; border-top: hkey $panel; }
     #header { background: $boost; }
     """
+    CHROME_ROWS = 4  # header, workload bar, host bar, footer
     BINDINGS = [
         Binding("n", "note", "Note"),
         Binding("t", "tag", "Tag"),
@@ -116,23 +117,22 @@ class RigscopeApp(App[str]):
         self.call_after_refresh(self.redraw, True)
 
     def _layout_for(self, width: int, height: int) -> None:
-        """Full panels in one or two columns when they fit, else one row per device; on a narrow terminal
-        the spans and metrics panes (when they have something) go below, and take the rows the panels leave."""
+        """Full panels in one or two columns when they fit, else one row per device.  The spans and metrics
+        panes (when they have something) go above the events; on a narrow terminal that is below the panels,
+        and they take the rows the panels leave."""
         narrow = width < 120
         self.query_one("#main").set_class(narrow, "narrow")
-        self._probe_key = (self._probe_wants(width), width, height)
-        wants, caps = self._probe_key[0], pane_caps(narrow, height)
-        probe_rows = share_rows(wants, caps, 0)
         events_rows = (6 if height >= 30 else 3) if narrow else 0
-        available = height - 4 - events_rows - (sum(probe_rows) if narrow else 0)
+        available = height - self.CHROME_ROWS - events_rows
         panels_width = width - (0 if narrow else 47)
         count = len(self.source.devices)
         columns = 1 if count * FULL_PANEL_LINES <= available or panels_width < 2 * MIN_PANEL_WIDTH else 2
         self.compact = -(-count // columns) * FULL_PANEL_LINES > available
-        if narrow and any(probe_rows):
-            needed = count if self.compact else -(-count // columns) * FULL_PANEL_LINES
-            probe_rows = share_rows(wants, caps, max(0, available - needed))
-        self._probe_rows = probe_rows
+        self._probe_key = (self._probe_wants(width), width, height)
+        caps = pane_caps(narrow, height)
+        needed = count if self.compact else -(-count // columns) * FULL_PANEL_LINES
+        self._probe_rows = probe_rows = share_rows(self._probe_key[0], caps,
+                                                   max(0, available - needed) if narrow else sum(caps))
         for pane, rows in zip((self.query_one(SpansPane), self.query_one(MetricsPane)), probe_rows):
             pane.display = rows > 0
             pane.styles.height = rows

@@ -154,7 +154,8 @@ class DevicePanel(StripText, can_focus=True):
             line = Text(f"{label:<{LABEL_W}}")
             if label == "RLE" and view.overlay:
                 line.append_text(self._overlay(snapshot, view, spark_w, high or 1.0))
-                shown = f"{shown.split()[0]} {view.overlay[:7]} {metric_text(snapshot, view.overlay)}"[:VALUE_W]
+                rle, value = shown.split()[0], metric_text(snapshot, view.overlay)
+                shown = f"{rle} {view.overlay[:max(1, VALUE_W - len(rle) - len(value) - 2)]} {value}"
             else:
                 style = "red" if label == "RLE" and _value(frame, f"{self.device.prefix}_collapse") == 1 else "green"
                 line.append(sparkline(snapshot.series.get(name, ()), spark_w, low, high, view.ascii_only), style=style)

@@ -38,12 +38,22 @@ def duration(seconds: Any) -> str:
     return f"{minutes}m{rest:02d}s" if minutes < 10 else f"{minutes}m"
 
 
-def _short(value: Any, unit: str = "", digits: int = 0) -> str:
+def _short(value: Any, digits: int = 0) -> str:
+    """A number in at most 5 characters: 0.47, 362, 1.2k, 12k."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return "—"
     if abs(value) >= 1000:
-        return f"{value / 1000:.1f}k{unit}"
-    return f"{value:.{digits}f}{unit}"
+        return f"{value / 1000:.1f}k" if abs(value) < 10_000 else f"{value / 1000:.0f}k"
+    return f"{value:.{digits}f}"
+
+
+def energy(joules: Any) -> str:
+    if not isinstance(joules, (int, float)):
+        return "—"
+    for scale, unit in ((1e6, "MJ"), (1e3, "kJ")):
+        if joules >= scale:
+            return f"{joules / scale:.1f}{unit}" if joules < 10 * scale else f"{joules / scale:.0f}{unit}"
+    return f"{joules:.1f}J" if joules < 10 else f"{joules:.0f}J"
 
 
 def gpu_memory(mb: Any) -> str:
@@ -81,7 +91,7 @@ def span_row(row: dict[str, Any], width: int, ascii_only: bool) -> Text:
     name_w = _name_width(width)
     cells = [duration(row.get("total_duration_s")), _short(row.get("rtf"), digits=2),
              _short(row.get("tokens_per_second")), gpu_memory(row.get("peak_gpu_memory_mb")),
-             _short(row.get("energy_j"), "J", 0 if (row.get("energy_j") or 0) >= 10 else 1)]
+             energy(row.get("energy_j"))]
     text = Text()
     if width >= TIME_FROM_W:
         end = row.get("end_time")
@@ -135,23 +145,27 @@ def probe_wants(spans: SpansView, metrics: MetricsView, width: int) -> tuple[int
 
 
 def pane_caps(narrow: bool, height: int) -> tuple[int, int]:
-    """The rows the spans and metrics panes may take at least when they have that much: below the panels on a
-    narrow terminal, above the events in the side column on a wide one."""
+    """The rows the spans and metrics panes get first, each, before either gets more."""
     if narrow:
         return (6, 5) if height >= 30 else (4, 3)
     return (10, 9) if height >= 40 else (7, 5)
 
 
 def share_rows(wants: tuple[int, int], caps: tuple[int, int], spare: int) -> tuple[int, int]:
-    """Each pane what it would fill, within its cap plus the spare rows (the spans first, then the metrics)."""
-    spans = min(wants[0], caps[0] + spare)
-    spare -= max(0, spans - caps[0])
-    return spans, min(wants[1], caps[1] + spare)
+    """`spare` rows to the panes: each up to its cap first (spans, then metrics), then what is left up to
+    what they would fill (0 for a pane with nothing to show)."""
+    spans = min(wants[0], caps[0], spare)
+    metrics = min(wants[1], caps[1], spare - spans)
+    spare -= spans + metrics
+    more = min(wants[0] - spans, spare)
+    return spans + more, metrics + min(wants[1] - metrics, spare - more)
 
 
 def metrics_text(view: MetricsView, width: int, lines: int, overlay: str | None, ascii_only: bool) -> Text:
     names = list(view.series)
     shown = names[:max(0, lines - 1)]
+    if shown and overlay in names and overlay not in shown:  # the overlaid metric is always among those shown
+        shown[-1] = overlay
     title = Text("metrics", style="bold")
     title.append(f" · {overlay} over RLE" if overlay else " · m: overlay on RLE",
                  style=f"bold {METRIC_STYLE}" if overlay else "dim")

@@ -74,6 +74,8 @@ class Timeline(TextBar):
 class ReplayApp(RigscopeApp, inherit_bindings=False):
     """Only its own keys: the live keys for tags, presets and recording mean nothing in a replay."""
 
+    CHROME_ROWS = RigscopeApp.CHROME_ROWS + 2  # and the timeline
+
     BINDINGS = [
         Binding("space", "play", "Play/Pause"),
         Binding("plus,equals_sign", "speed(1)", "Faster"),

@@ -89,7 +89,7 @@ def test_spans_and_metrics_sent_through_the_probe_show_with_their_totals(tmp_pat
             assert app.overlay == "grad_norm"
             await pilot.pause()
             rle = panels(app)["gpu0"].render().plain.splitlines()[5]
-            assert rle.startswith("RLE") and "grad_no 2" in rle
+            assert rle.startswith("RLE") and rle.endswith(" grad_norm 2")
             assert "grad_norm over RLE" in _pane(app, MetricsPane)
             await pilot.press("m")
             assert app.overlay == "loss"
