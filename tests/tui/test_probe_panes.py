@@ -193,6 +193,7 @@ def test_panes_fit_the_layouts_at_80x24_and_160x50():
     async def body():
         await check(8, (160, 50), compact=False)  # two columns of full panels, the panes in the side column
         await check(2, (80, 24), compact=True)  # one row per device, the panes below taking the rows left
+        await check(8, (80, 24), compact=True)  # nine rows for the devices first: the panes get what is left
     run(body)
 
 
