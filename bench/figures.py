@@ -107,6 +107,15 @@ def dashboard(r: Result) -> list[Figure]:
     return [Figure(t["target"], _f(t["value"]), "", t["pass"]) for t in r["targets"]]
 
 
+def panes(r: Result) -> list[Figure]:
+    shown = r["results"]
+    base = shown["no workload"]["main_thread_pct"]
+    return [Figure(f"dashboard main thread (headless, 160x50, 4 GPUs) with {what} of a live workload, against none",
+                   f"{_f(shown[label]['main_thread_pct'])} vs {_f(base)} % of a core "
+                   f"({_f(shown[label]['main_thread_pct'] / base)}×)")
+            for label, what in (("panes", "the spans and metrics panes"), ("panes+overlay", "the panes and the overlay"))]
+
+
 def replay(r: Result) -> list[Figure]:
     opened, seek, rss, ok = r["open"], r["seek"], r["rss_mb"], r["pass"]
     targets = r["targets"]

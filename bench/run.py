@@ -47,6 +47,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "crash": Benchmark("bench_crash.py", figures.crash),
     "signals": Benchmark("bench_signals.py", figures.signals),
     "dashboard": Benchmark("bench_dashboard.py", figures.dashboard),
+    "panes": Benchmark("bench_panes.py", figures.panes),
     "replay": Benchmark("bench_replay.py", figures.replay),
     "probe": Benchmark("bench_probe.py", figures.probe),
     "http": Benchmark("bench_http.py", figures.http),
@@ -54,7 +55,7 @@ BENCHMARKS: dict[str, Benchmark] = {
 }
 
 # bench_signals.py has no --quick: smaller sizes instead.
-QUICK_ARGS: dict[str, list[str]] = {"signals": ["--rows", "50000", "--ticks", "5000"]}
+QUICK_ARGS: dict[str, list[str]] = {"signals": ["--rows", "50000", "--ticks", "5000"], "panes": ["--seconds", "5"]}
 
 
 def command_for(name: str, quick: bool) -> list[str]:

@@ -34,7 +34,7 @@ def overlay_line(rle: Sequence[float | None], times: Sequence[float | None], col
                  metrics: MetricsView, name: str, width: int, high: float, ascii_only: bool) -> Text:
     """The RLE sparkline of `width` cells, the metric `name` shaded behind it, collapse cells red."""
     glyphs = sparkline(rle, width, 0, high, ascii_only)
-    shown = column_values(metrics, name, list(times), width)
+    shown = column_values(metrics, name, times, width)
     known = [v for v in shown if v is not None]
     low, top = (min(known), max(known)) if known else (0.0, 1.0)
     span = top - low

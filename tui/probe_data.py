@@ -16,6 +16,7 @@ import threading
 import time
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from collectors.metrics import MetricHistory, Point
@@ -129,13 +130,17 @@ class ProbeFeed:
             return self._spans
 
 
-def column_values(view: MetricsView, name: str, times: list[float | None], width: int) -> list[float | None]:
+def column_values(view: MetricsView, name: str, times: Sequence[float | None], width: int) -> list[float | None]:
     """A metric lined up with a sparkline of a series sampled at `times` (µs, ascending), one value a column.
 
     The columns slice `times` as `tui.sparkline.resample` does (right-aligned when there are fewer
     samples than columns).  A column takes the largest value of the points inside its slice of time, so a
-    spike shows however narrow, else the last value before it (None before the first point).
+    spike shows however narrow, else the last value before it (None before the first point).  Every
+    panel of a redraw asks the same: the last answer is kept.
     """
+    key = (view.serial, name, width, len(times), times[0] if times else None, times[-1] if times else None)
+    if _last_columns[0] == key:
+        return _last_columns[1]
     points = view.series.get(name, ())
     stamps = view.stamps(name)
     count = len(times)
@@ -148,12 +153,20 @@ def column_values(view: MetricsView, name: str, times: list[float | None], width
     previous = known[0] - step if known else -math.inf  # the first sample covers one step of time before it
     out: list[float | None] = []
     for start, end in bounds:
-        top = max((t for t in times[start:end] if t is not None), default=None)
+        top = next((times[i] for i in range(end - 1, start - 1, -1) if times[i] is not None), None)
         if top is None:
             out.append(None)
             continue
         low, high = bisect_right(stamps, previous), bisect_right(stamps, top)
-        inside = [v for v in (finite(points[i][1]) for i in range(low, high)) if v is not None]
-        out.append(max(inside) if inside else (finite(points[high - 1][1]) if high else None))
+        best = None
+        for index in range(low, high):
+            value = finite(points[index][1])
+            if value is not None and (best is None or value > best):
+                best = value
+        out.append(best if low < high else (finite(points[high - 1][1]) if high else None))
         previous = top
+    _last_columns[:] = [key, out]
     return out
+
+
+_last_columns: list[Any] = [None, None]  # (key, columns) of the last call

@@ -12,7 +12,7 @@ from typing import Any
 from rich.text import Text
 
 from tui import format as fmt
-from tui.probe_data import MetricsView, SpansView
+from tui.probe_data import RECENT_SPANS, MetricsView, SpansView
 from tui.sparkline import sparkline
 from tui.strips import StripText
 
@@ -123,8 +123,11 @@ def header_line(width: int) -> Text:
 
 
 def spans_height(view: SpansView, width: int) -> int:
-    """Lines the spans pane would fill (0: nothing to show): totals, the column header, the recent spans."""
-    return len(totals_lines(view, width)) + 1 + len(view.recent) if view.total else 0
+    """Lines the spans pane can fill (0: nothing to show): totals, the column header, the recent spans.
+
+    As many as it will hold once `RECENT_SPANS` have ended, from the first one on: the layout changes
+    when the pane appears, not with every span."""
+    return len(totals_lines(view, width)) + 1 + RECENT_SPANS if view.total else 0
 
 
 def spans_text(view: SpansView, width: int, lines: int, ascii_only: bool) -> Text:
