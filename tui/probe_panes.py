@@ -156,12 +156,13 @@ def pane_caps(narrow: bool, height: int) -> tuple[int, int]:
 
 def share_rows(wants: tuple[int, int], caps: tuple[int, int], spare: int) -> tuple[int, int]:
     """`spare` rows to the panes: each up to its cap first (spans, then metrics), then what is left up to
-    what they would fill (0 for a pane with nothing to show)."""
+    what they would fill, the metrics first (a line a metric) and then the spans (0 for a pane with
+    nothing to show)."""
     spans = min(wants[0], caps[0], spare)
     metrics = min(wants[1], caps[1], spare - spans)
     spare -= spans + metrics
-    more = min(wants[0] - spans, spare)
-    return spans + more, metrics + min(wants[1] - metrics, spare - more)
+    more = min(wants[1] - metrics, spare)
+    return spans + min(wants[0] - spans, spare - more), metrics + more
 
 
 def metrics_text(view: MetricsView, width: int, lines: int, overlay: str | None, ascii_only: bool) -> Text:

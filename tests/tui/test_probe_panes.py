@@ -19,7 +19,7 @@ from tests.tui.test_snapshots import START_US, FrozenSource
 from tui.app import RigscopeApp
 from tui.overlay import COLLAPSE, SHADES
 from tui.probe_data import MetricsView, column_values
-from tui.probe_panes import MetricsPane, SpansPane, duration
+from tui.probe_panes import MetricsPane, SpansPane, duration, share_rows
 from tui.screens import HelpScreen
 from tui.sparkline import sparkline
 
@@ -208,3 +208,10 @@ def test_column_values_line_a_metric_up_with_sample_times():
     assert column_values(view, "g", [500.0, 600.0], 10) == [None, None]  # before the first point
     assert column_values(view, "missing", times, 4) == [None] * 4
     assert math.isnan(view.series["g"][2][1]) and view.values("g", 2) == [None, 2.0]
+
+
+def test_rows_go_to_each_pane_up_to_its_cap_then_to_the_metrics_then_to_the_spans():
+    assert share_rows((22, 5), (4, 3), 10) == (5, 5)
+    assert share_rows((22, 5), (4, 3), 5) == (4, 1)
+    assert share_rows((22, 5), (4, 3), 0) == (0, 0)
+    assert share_rows((0, 5), (4, 3), 10) == (0, 5)  # nothing to show: no rows
