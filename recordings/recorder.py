@@ -3,9 +3,10 @@
 Rows go to the open segment's journal, flushed every `flush_interval_s`, so a
 `kill -9` loses at most that much.  Every `segment_interval_s` of sample time
 the journal becomes a Parquet part (temp name, renamed).  Events are flushed
-one by one.  At the end everything is compacted into `samples.parquet` and
-`meta.json` is rewritten with the summary.  A write error (a full disk) stops
-the recording with a message; what was flushed stays readable.
+one by one.  At the end everything is compacted into `samples.parquet`,
+`meta.json` is rewritten with the summary, and `report.md` is written from it.
+A write error (a full disk) stops the recording with a message; what was
+flushed stays readable.
 """
 
 from __future__ import annotations
@@ -175,6 +176,8 @@ class Recorder:
                 self._guard(closing)
         self.events.close()
         self._guard(self._write_final_meta)
+        if self.error is None:
+            self._write_report()
 
     def _close_files(self) -> None:
         self.flush()
@@ -187,6 +190,16 @@ class Recorder:
             self.samples = segments.compact(self.session, self.columns)
         except InputError as error:
             self.error = str(error)
+
+    def _write_report(self) -> None:
+        """report.md from the final meta.json; a failure is noted in meta.json and the session stays complete."""
+        from recordings.report import write_session_report
+
+        try:
+            write_session_report(self.session)
+        except (InputError, OSError) as error:
+            self.meta.setdefault("warnings", []).append(f"report.md not written: {error}")
+            self._guard(lambda: write_json_atomic(self.session / META, self.meta))
 
     def _write_final_meta(self) -> None:
         meta = self.meta

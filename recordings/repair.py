@@ -1,7 +1,7 @@
 """`rigscope repair`: finish a session whose recorder died (crash, kill -9, power loss).
 
 Compacts the segments and the last journal into samples.parquet, cuts a torn
-last CSV line, recomputes the summary, and marks the session `interrupted`.
+last CSV line, recomputes the summary, marks the session `interrupted` and writes its report.md.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ def repair_session(session: Path) -> str:
     if samples:
         meta["session_end"] = iso_from_us(int(table.get_column("ts").dt.epoch("us").max()))
     write_json_atomic(session / META, meta)
+    from recordings.report import write_session_report
+
+    write_session_report(session)
     return f"repaired: {samples} samples, status interrupted"
 
 

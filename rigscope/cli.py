@@ -27,6 +27,8 @@ EXAMPLES = {
     "ls": "example: rigscope ls --dir runs/     (--json for scripts)",
     "export": "example: rigscope export latest --to long-csv --out run.csv",
     "import": "example: rigscope import old/pc__rle_*.csv synthesis_20251028.csv gpu.log",
+    "report": "example: rigscope report latest --out report.md --plots figures/     (--group ID: a group of runs)",
+    "compare": "example: rigscope compare --all --by hardware_tier --out comparison/",
 }
 
 
@@ -140,11 +142,12 @@ def build_parser() -> Parser:
     from rigscope import catalog_commands
 
     catalog_commands.add_parsers(commands, EXAMPLES, _add_session_dir)
+    _add_report_commands(commands)
     return parser
 
 
 def _add_run_parsers(commands: Any) -> None:
-    """`run` (a recorded session around a command) and the `report --group` reproducibility report."""
+    """`run`: a recorded session around a command."""
     run = commands.add_parser(
         "run", help="record a session around a command: baseline, run, cooldown, checks", epilog=EXAMPLES["run"],
         description="Records a session: an idle baseline (tagged baseline), the command (run), a cooldown "
@@ -164,12 +167,26 @@ def _add_run_parsers(commands: Any) -> None:
     plan.add_argument("--log-cap", type=options.byte_size, default=10 * 1024**2, metavar="SIZE",
                       help="output.log size cap, e.g. 10M (default 10M)")
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the command to run")
-    report = commands.add_parser("report", help="report on a session, or on a group of repeats (--group)")
-    report.add_argument("--group", required=True, help="group id of a rigscope run --repeat")
-    report.add_argument("--json", action="store_true", help="JSON instead of markdown")
-    report.add_argument("--latex", action="store_true", help="a LaTeX table of the configurations and results")
-    report.add_argument("--out", help="write to this file instead of stdout")
+
+
+def _add_report_commands(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser("report", help="markdown report of a session, with plots", epilog=EXAMPLES["report"])
+    report.add_argument("session", nargs="?", help="session id, prefix, path or latest")
+    report.add_argument("--group", metavar="GROUP_ID", help="reproducibility report over a group of runs instead")
+    report.add_argument("--out", metavar="FILE", help="write the markdown to FILE (default: stdout)")
+    report.add_argument("--plots", metavar="DIR", help="write text plots, and PNGs with matplotlib, into DIR")
+    report.add_argument("--terminal-plots", action="store_true", help="text plots after the report even when piped")
+    report.add_argument("--latex", action="store_true", help="with --group: a LaTeX table")
+    report.add_argument("--json", action="store_true", help="with --group: JSON")
     _add_session_dir(report)
+    compare = commands.add_parser("compare", help="sessions side by side, grouped by hardware",
+                                  epilog=EXAMPLES["compare"])
+    compare.add_argument("sessions", nargs="*", metavar="SESSION", help="session ids, prefixes, paths or group ids")
+    compare.add_argument("--all", action="store_true", help="every session in the sessions directory")
+    compare.add_argument("--by", choices=["hardware_tier", "host", "session"], default="hardware_tier",
+                         help="how sessions are grouped (default hardware_tier)")
+    compare.add_argument("--out", metavar="DIR", help="also write CSV, JSON, markdown and PNG figures into DIR")
+    _add_session_dir(compare)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -194,10 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rigscope.run_command import run as run_command
 
             return run_command(args)
-        if args.command == "report":
-            from rigscope.group_report_command import run as run_group_report
+        if args.command in ("report", "compare"):
+            from importlib import import_module
 
-            return run_group_report(args)
+            return import_module(f"rigscope.{args.command}_command").run(args)
         if args.command == "correlate":
             from rigscope.correlate_command import run as run_correlate
 

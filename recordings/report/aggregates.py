@@ -1,0 +1,126 @@
+"""Figures computed from a session's samples with lazy polars queries (a few columns, never every row in Python).
+
+- `device_energy`: mean power and energy (power × time) per device;
+- `collapse_rows`: the collapse events of events.jsonl with the evidence seen in their samples;
+- `timeseries`: utilization, temperature and power per device, averaged into at most N time bins (for plots).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from collectors.signals.throttle import ALERT_POWER, EVIDENCE, THERMAL
+from recordings.report.data import SessionData
+
+# Seconds of `t_sustain_s` under which a collapse's evidence is thermal (SIGNALS.md §3).
+SUSTAIN_EVIDENCE_S = 60.0
+TEMP_MARGIN_C = 5.0
+
+
+def _dt() -> pl.Expr:
+    """Each sample's weight: t_{k+1} - t_k, the last sample 0 (as `workload_seconds`)."""
+    return (pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")).fill_null(0.0)
+
+
+def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str, float | None]]:
+    """Per device: `mean_power_w` and `energy_j` (∑ power × dt over the samples that have a power)."""
+    present = [p for p in prefixes if f"{p}_power_w" in data.columns]
+    if not present or "elapsed_s" not in data.columns:
+        return {p: {"mean_power_w": None, "energy_j": None} for p in prefixes}
+    query = data.samples.select(
+        *(pl.col(f"{p}_power_w").cast(pl.Float64).mean().alias(f"{p}_mean") for p in present),
+        *((pl.col(f"{p}_power_w").cast(pl.Float64) * _dt()).sum().alias(f"{p}_energy") for p in present),
+        *(pl.col(f"{p}_power_w").count().alias(f"{p}_n") for p in present),
+    )
+    row = data.collect(query).row(0, named=True)
+    out: dict[str, dict[str, float | None]] = {}
+    for p in prefixes:
+        measured = p in present and row[f"{p}_n"] > 0
+        out[p] = {"mean_power_w": row[f"{p}_mean"] if measured else None,
+                  "energy_j": row[f"{p}_energy"] if measured else None}
+    return out
+
+
+def collapse_events(data: SessionData) -> list[dict[str, Any]]:
+    """Collapse events from events.jsonl: finished ones, then any that never ended (end None), by start."""
+    finished = [e for e in data.events_of("collapse_end") if isinstance(e.get("start"), (int, float))]
+    ended = {(e.get("device"), e["start"]) for e in finished}
+    events = [{"device": str(e.get("device")), "start": float(e["start"]),
+               "end": e["end"] if isinstance(e.get("end"), (int, float)) else None,
+               "min_rle": e.get("min_rle")} for e in finished]
+    for e in data.events_of("collapse_start"):
+        if isinstance(e.get("start"), (int, float)) and (e.get("device"), e["start"]) not in ended:
+            events.append({"device": str(e.get("device")), "start": float(e["start"]), "end": None,
+                           "min_rle": e.get("min_rle")})
+    return sorted(events, key=lambda e: (e["start"], e["device"]))
+
+
+def _flags(data: SessionData, p: str) -> list[pl.Expr]:
+    """Per sample of device `p`: thermal, power and throttle evidence (SIGNALS.md §3), and its temperature."""
+    have = set(data.columns)
+    false = pl.lit(False)
+
+    def col(name: str) -> pl.Expr | None:
+        return pl.col(f"{p}_{name}") if f"{p}_{name}" in have else None
+
+    sustain, temp, limit, a_load, mask = (col(n) for n in ("t_sustain_s", "temp_c", "temp_limit_c", "a_load",
+                                                           "throttle_reasons"))
+    bits = mask.cast(pl.Int64) if mask is not None else None
+    thermal = [e for e in (sustain < SUSTAIN_EVIDENCE_S if sustain is not None else None,
+                           temp >= limit - TEMP_MARGIN_C if temp is not None and limit is not None else None,
+                           (bits & THERMAL) != 0 if bits is not None else None) if e is not None]
+    power = [e for e in (a_load > 0.95 if a_load is not None else None,
+                         (bits & ALERT_POWER) != 0 if bits is not None else None) if e is not None]
+    return [
+        pl.any_horizontal(thermal).fill_null(False).alias("thermal") if thermal else false.alias("thermal"),
+        pl.any_horizontal(power).fill_null(False).alias("power") if power else false.alias("power"),
+        ((bits & EVIDENCE) != 0).fill_null(False).alias("throttle") if bits is not None else false.alias("throttle"),
+        (temp.cast(pl.Float64) if temp is not None else pl.lit(None, pl.Float64)).alias("temp"),
+    ]
+
+
+def collapse_rows(data: SessionData) -> list[dict[str, Any]]:
+    """Each collapse event with `duration_s`, `evidence` (thermal/power/throttle seen inside it) and `max_temp_c`."""
+    events = collapse_events(data)
+    last = data.summary.get("duration_s")
+    by_device: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        end = event["end"] if event["end"] is not None else last if isinstance(last, (int, float)) else None
+        event["duration_s"] = None if end is None else end - event["start"]
+        event["evidence"], event["max_temp_c"] = [], None
+        by_device.setdefault(event["device"], []).append(event)
+    if "elapsed_s" not in data.columns:
+        return events
+    for device, group in by_device.items():
+        # Sample k lies in event i when breaks[2i] <= t_k <= breaks[2i+1]: an odd search_sorted position.
+        breaks = pl.Series([b for e in group for b in (e["start"], (e["end"] if e["end"] is not None else 1e18) + 1e-9)])
+        position = pl.col("elapsed_s").cast(pl.Float64).map_batches(
+            lambda t, b=breaks: b.search_sorted(t, side="right").cast(pl.Int64), return_dtype=pl.Int64)
+        query = (data.samples.select(position.alias("pos"), *_flags(data, device))
+                 .filter(pl.col("pos") % 2 == 1)
+                 .group_by(pl.col("pos") // 2)
+                 .agg(pl.col("thermal").any(), pl.col("power").any(), pl.col("throttle").any(), pl.col("temp").max()))
+        for row in data.collect(query).iter_rows(named=True):
+            event = group[row["pos"]]
+            event["evidence"] = [name for name in ("thermal", "power", "throttle") if row[name]]
+            event["max_temp_c"] = row["temp"]
+    return events
+
+
+def timeseries(data: SessionData, prefixes: list[str], max_points: int = 1500) -> pl.DataFrame:
+    """`t_s` and per device `{p}_util_pct`, `{p}_temp_c`, `{p}_power_w`, averaged over equal time bins."""
+    have = set(data.columns)
+    wanted = [f"{p}_{kind}" for p in prefixes for kind in ("util_pct", "temp_c", "power_w") if f"{p}_{kind}" in have]
+    if "elapsed_s" not in have or not wanted:
+        return pl.DataFrame({"t_s": []}, schema={"t_s": pl.Float64})
+    duration = data.summary.get("duration_s")
+    if not isinstance(duration, (int, float)) or duration <= 0:
+        duration = data.collect(data.samples.select(pl.col("elapsed_s").max())).item() or 1.0
+    width = max(float(duration) / max_points, 1e-6)
+    query = (data.samples.select(pl.col("elapsed_s").cast(pl.Float64), *(pl.col(c).cast(pl.Float64) for c in wanted))
+             .group_by((pl.col("elapsed_s") // width).alias("bin"))
+             .agg(pl.col("elapsed_s").mean().alias("t_s"), *(pl.col(c).mean() for c in wanted))
+             .sort("bin").drop("bin"))
+    return data.collect(query)

@@ -1,0 +1,171 @@
+"""A session loaded for reporting: meta.json checked for types, events, and lazy access to samples and spans.
+
+Reading never modifies the session.  Bad input (a meta.json value of the wrong
+type, an unreadable Parquet file) raises `InputError` with one line; a cut
+events line is skipped, as the session format says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from collectors.timeutil import us_from_iso
+from recordings import segments
+from recordings.errors import InputError
+from recordings.events import EVENTS, read_events
+from recordings.reader import session_columns_of
+from recordings.session import read_meta
+from recordings.spans import SPANS_JOURNAL, SPANS_PARQUET, read_spans
+
+NUMBER = (int, float)
+# Expected types of the meta.json keys a report reads ("." separates nested keys; "*" is any key or item).
+META_TYPES: dict[str, tuple[type, ...]] = {
+    "session_id": (str,), "status": (str,), "session_start": (str,), "session_end": (str,),
+    "model_name": (str,), "training_mode": (str,), "notes": (str,), "total_samples": (int,),
+    "host": (dict,), "gpus": (list,), "gpus.*": (dict,), "monitoring": (dict,), "recorder": (dict,),
+    "recorder.argv": (list,), "warnings": (list,), "group_id": (str,),
+    "summary": (dict,), "summary.devices": (dict,), "summary.devices.*": (dict,),
+    "summary.devices.*.throttle": (dict,), "summary.workload_seconds": (dict,),
+    "summary.workload_seconds.*": NUMBER, "summary.spans": (dict,), "summary.duration_s": NUMBER,
+    "checks": (list,), "checks.*": (dict,), "checks.*.expression": (str,), "checks.*.value": NUMBER,
+    "checks.*.passed": (bool,),
+}
+_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}
+
+
+def _check_types(value: Any, path: str, problems: list[str]) -> None:
+    expected = META_TYPES.get(path) or META_TYPES.get(_wildcard(path))
+    if expected is not None and value is not None:
+        wrong = isinstance(value, bool) and bool not in expected or not isinstance(value, expected)
+        if wrong:
+            problems.append(f"'{path}' should be {_NAMES[expected[0]]}, not {type(value).__name__}")
+            return
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        _check_types(child, f"{path}.{key}" if path else str(key), problems)
+
+
+def _wildcard(path: str) -> str:
+    """The META_TYPES pattern of a concrete path: `gpus.0` → `gpus.*`, `summary.devices.gpu0.throttle` → ...*.throttle."""
+    parts = path.split(".")
+    for i in range(len(parts)):
+        pattern = ".".join(parts[:i] + ["*"] + parts[i + 1:])
+        if pattern in META_TYPES:
+            return pattern
+    return path
+
+
+def checked_meta(session: Path) -> dict[str, Any]:
+    """meta.json, with every key a report reads of the expected type (else one InputError line)."""
+    meta = read_meta(session)
+    problems: list[str] = []
+    _check_types(meta, "", problems)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InputError(f"{session / 'meta.json'}: {problems[0]}{more}")
+    return meta
+
+
+def first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+@dataclass
+class SessionData:
+    """What the report sections read; samples and spans are loaded on first use."""
+
+    path: Path
+    meta: dict[str, Any]
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.meta.get("summary") or {}
+
+    @property
+    def devices(self) -> dict[str, dict[str, Any]]:
+        return self.summary.get("devices") or {}
+
+    @property
+    def gpu_prefixes(self) -> list[str]:
+        return [p for p in self.devices if p.startswith("gpu")]
+
+    def events_of(self, *kinds: str) -> list[dict[str, Any]]:
+        return [event for event in self.events if event.get("kind") in kinds]
+
+    @cached_property
+    def samples(self) -> pl.LazyFrame:
+        """The samples, lazily: samples.parquet, else the segments of an unfinished session."""
+        target = self.path / segments.SAMPLES_PARQUET
+        if target.is_file():
+            try:
+                pl.read_parquet_schema(target)  # a cut or foreign file fails here, with one line
+            except (OSError, pl.exceptions.PolarsError) as error:
+                raise InputError(f"{target}: unreadable Parquet file ({first_line(error)})") from None
+            return pl.scan_parquet(target)
+        return segments.read_segments(self.path, session_columns_of(self.meta)).lazy()
+
+    @cached_property
+    def columns(self) -> list[str]:
+        try:
+            return self.samples.collect_schema().names()
+        except pl.exceptions.PolarsError as error:
+            raise InputError(f"{self.path}: unreadable samples ({first_line(error)})") from None
+
+    def collect(self, query: pl.LazyFrame) -> pl.DataFrame:
+        """Run a query over the samples; a file that turns out corrupt while read is one InputError line."""
+        try:
+            return query.collect()
+        except (OSError, pl.exceptions.PolarsError) as error:
+            raise InputError(f"{self.path}: unreadable samples ({first_line(error)})") from None
+
+    @cached_property
+    def spans(self) -> pl.DataFrame | None:
+        """One row per finished span, or None when the session has none."""
+        if not (self.path / SPANS_PARQUET).is_file() and not (self.path / SPANS_JOURNAL).is_file():
+            return None
+        table = read_spans(self.path)
+        return table if table.height else None
+
+    @cached_property
+    def start_us(self) -> int | None:
+        """Wall-clock µs of the first sample (elapsed 0): the first `ts`, else meta's session_start."""
+        if "ts" in self.columns:
+            first = self.collect(self.samples.select(pl.col("ts").first().dt.epoch("us"))).item()
+            if first is not None:
+                return int(first)
+        start = self.meta.get("session_start")
+        try:
+            return us_from_iso(start) if start else None
+        except ValueError:
+            return None
+
+    def elapsed_of(self, iso: Any) -> float | None:
+        """Seconds since the first sample of an event's ISO `ts`, or None."""
+        if self.start_us is None or not isinstance(iso, str):
+            return None
+        try:
+            return (us_from_iso(iso) - self.start_us) / 1e6
+        except ValueError:
+            return None
+
+    def clock_of(self, elapsed_s: float | None) -> str:
+        """`HH:MM:SS` UTC of a time in the session, or an empty string when unknown."""
+        if elapsed_s is None or self.start_us is None:
+            return ""
+        return datetime.fromtimestamp(self.start_us / 1e6 + elapsed_s, UTC).strftime("%H:%M:%S")
+
+
+def load_session(session: Path, warn: bool = True) -> SessionData:
+    """Read a session for a report; raises InputError on bad input."""
+    meta = checked_meta(session)
+    data = SessionData(session, meta, read_events(session / EVENTS, warn=warn))
+    data.columns  # noqa: B018 (open the samples now, so a corrupt file is reported before any output)
+    return data

@@ -1,0 +1,92 @@
+"""PNG figures with matplotlib (the `plots` extra), sized for a thesis page: 16 cm wide, 9 pt text.
+
+Session figures show one quantity over time per device, collapse regions shaded and notes
+marked; compare figures are bars with error bars and an optional reference line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from recordings.report.plots import QUANTITIES, PlotData
+
+WIDTH_IN = 6.3  # 16 cm: a thesis text width
+HEIGHT_IN = 2.6
+DPI = 200
+NOTE_LABELS = 12  # notes numbered on the plot up to this many
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
+                         "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
+                         "axes.spines.right": False})
+    return plt
+
+
+def _save(plt: Any, figure: Any, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+    return path
+
+
+def session_figures(plots: PlotData, directory: Path) -> list[Path]:
+    """utilization.png, temperature.png and power.png; a quantity no device measured is left out."""
+    plt = _pyplot()
+    written = []
+    for stem, suffix, title, ylabel in QUANTITIES:
+        series = plots.series(suffix)
+        if not series:
+            continue
+        figure, axes = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN))
+        for label, xs, ys in series:
+            axes.plot(xs, [float("nan") if y is None else y for y in ys], linewidth=1.0, label=label)
+        for i, (_, start, end) in enumerate(plots.collapses):
+            axes.axvspan(start, end, color="tab:red", alpha=0.18, linewidth=0, label="collapse" if i == 0 else None)
+        for i, (t, _) in enumerate(plots.notes):
+            axes.axvline(t, color="0.35", linestyle=":", linewidth=0.9, label="note" if i == 0 else None)
+            if len(plots.notes) <= NOTE_LABELS:
+                axes.annotate(str(i + 1), (t, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
+                              ha="center", va="bottom", color="0.25")
+        if suffix == "util_pct":
+            axes.set_ylim(0, 105)
+        axes.set_xlabel(f"time since start ({plots.unit})")
+        axes.set_ylabel(ylabel)
+        axes.set_title(f"{title} — {plots.session_id}", loc="left", pad=10)
+        axes.grid(True, linewidth=0.4, alpha=0.5)
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        written.append(_save(plt, figure, directory / f"{stem}.png"))
+    return written
+
+
+def bar_figure(path: Path, title: str, ylabel: str, labels: Sequence[str], values: Sequence[float | None],
+               errors: Sequence[float | None] | None = None, counts: Sequence[int | None] | None = None,
+               reference: tuple[float, str] | None = None) -> Path:
+    """Bars per group, with ± error bars, `n=` under each bar and an optional labelled reference line."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN + 0.4))
+    heights = [float("nan") if v is None else v for v in values]
+    yerr = [0.0 if e is None else e for e in errors] if errors is not None else None
+    bars = axes.bar(range(len(labels)), heights, yerr=yerr, capsize=3, color="tab:blue", alpha=0.85,
+                    label="mean ± std" if errors is not None else None)
+    if counts is not None:
+        for bar, count in zip(bars, counts):
+            axes.annotate(f"n={count}", (bar.get_x() + bar.get_width() / 2, 0), xytext=(0, 2),
+                          textcoords="offset points", ha="center", va="bottom", fontsize=7, color="white")
+    if reference is not None:
+        axes.axhline(reference[0], color="tab:red", linestyle="--", linewidth=1.0, label=reference[1])
+    axes.set_xticks(range(len(labels)), labels, rotation=20 if max(map(len, labels), default=0) > 12 else 0,
+                    ha="right" if max(map(len, labels), default=0) > 12 else "center")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title, loc="left")
+    axes.grid(True, axis="y", linewidth=0.4, alpha=0.5)
+    if errors is not None or reference is not None:
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return _save(plt, figure, path)

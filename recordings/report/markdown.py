@@ -1,0 +1,79 @@
+"""Small markdown helpers shared by the report and compare: tables, numbers, durations, sizes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+NONE = "—"
+
+
+def num(value: Any, digits: int = 1, unit: str = "") -> str:
+    """A number with `digits` decimals and a unit; `—` for null, the text itself for a non-number."""
+    if value is None:
+        return NONE
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return escape(str(value))
+    if value != value:  # NaN
+        return NONE
+    return f"{value:,.{digits}f}{unit}"
+
+
+def pct(fraction: Any, digits: int = 1) -> str:
+    """A fraction (0..1) as a percentage."""
+    if isinstance(fraction, (int, float)) and not isinstance(fraction, bool):
+        return num(100 * fraction, digits, " %")
+    return num(fraction)
+
+
+def duration(seconds: Any) -> str:
+    """`1 h 02 min 03 s`, `4 min 05 s`, `7.5 s`."""
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds != seconds:
+        return NONE
+    if abs(seconds) < 60:
+        return f"{seconds:.1f} s"
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours} h {minutes:02d} min {secs:02d} s" if hours else f"{minutes} min {secs:02d} s"
+
+
+def offset(seconds: Any) -> str:
+    """`+HH:MM:SS` from the session start."""
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        return NONE
+    whole = int(seconds)
+    return f"+{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{count} B"
+
+
+def escape(text: str) -> str:
+    """Text safe inside a table cell: pipes escaped, line breaks as spaces."""
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], right: Iterable[int] = ()) -> str:
+    """A GitHub markdown table; columns in `right` are right-aligned (numbers)."""
+    aligned = set(right)
+    lines = ["| " + " | ".join(headers) + " |",
+             "|" + "|".join("---:" if i in aligned else "---" for i in range(len(headers))) + "|"]
+    lines += ["| " + " | ".join(cell if isinstance(cell, str) else num(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def section(title: str, *parts: str | None) -> str:
+    """`## title` and the non-empty parts, separated by blank lines."""
+    return "\n\n".join([f"## {title}", *(part for part in parts if part)])
+
+
+def fields(pairs: Iterable[tuple[str, Any]]) -> str:
+    """A two-column table of named values (nulls shown as —)."""
+    return table(("", "value"), ((name, value if isinstance(value, str) else num(value, 2)) for name, value in pairs))

@@ -1,0 +1,94 @@
+"""A session's plots: utilization, temperature and power over time, with collapse regions and notes.
+
+The same series feed the text charts (plotext; terminal or `--plots DIR/*.txt`) and
+the PNG figures (matplotlib, the `plots` extra; `recordings.report.figures`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from recordings.report import textplots
+from recordings.report.aggregates import collapse_events, timeseries
+from recordings.report.data import SessionData
+
+# (file stem, column suffix, title, y axis label)
+QUANTITIES = (("utilization", "util_pct", "Utilization", "utilization (%)"),
+              ("temperature", "temp_c", "Temperature", "temperature (°C)"),
+              ("power", "power_w", "Power", "power (W)"))
+PNG_EXTRA = 'PNG figures need matplotlib: pip install "rigscope[plots]"'
+
+
+@dataclass
+class PlotData:
+    """Everything a plot draws, with time in `unit` (minutes or hours) from the session start."""
+
+    session_id: str
+    unit: str
+    table: pl.DataFrame  # t (in unit), per device {p}_{util_pct,temp_c,power_w}
+    devices: list[str]
+    collapses: list[tuple[str, float, float]]  # device, start, end (in unit)
+    notes: list[tuple[float, str]]  # time (in unit), text
+
+    def series(self, suffix: str) -> list[tuple[str, list[float], list[float | None]]]:
+        xs = self.table.get_column("t").to_list() if "t" in self.table.columns else []
+        return [(p, xs, self.table.get_column(f"{p}_{suffix}").to_list())
+                for p in self.devices if f"{p}_{suffix}" in self.table.columns
+                and self.table.get_column(f"{p}_{suffix}").null_count() < self.table.height]
+
+
+def plot_data(data: SessionData, max_points: int = 1500) -> PlotData:
+    devices = list(data.devices) or ["cpu", *(f"gpu{g.get('index', i)}" for i, g in enumerate(data.meta.get("gpus") or []))]
+    duration = data.summary.get("duration_s")
+    hours = isinstance(duration, (int, float)) and duration >= 3 * 3600
+    scale, unit = (3600.0, "h") if hours else (60.0, "min")
+    table = timeseries(data, devices, max_points)
+    if table.height:
+        table = table.with_columns((pl.col("t_s") / scale).alias("t")).drop("t_s")
+    collapses = []
+    last = duration if isinstance(duration, (int, float)) else None
+    for event in collapse_events(data):
+        end = event["end"] if event["end"] is not None else last
+        if end is not None:
+            collapses.append((event["device"], event["start"] / scale, end / scale))
+    notes = [(elapsed / scale, str(event.get("text", ""))) for event in data.events_of("note")
+             if (elapsed := data.elapsed_of(event["ts"])) is not None]
+    return PlotData(str(data.meta.get("session_id") or data.path.name), unit, table, devices, collapses, notes)
+
+
+def text_plots(plots: PlotData, width: int = 100, height: int = 18, colorless: bool = True) -> dict[str, str]:
+    """The three text charts, keyed by file stem."""
+    out = {}
+    for stem, suffix, title, ylabel in QUANTITIES:
+        chart = textplots.Chart(f"{title}: {plots.session_id}", f"time since start ({plots.unit})", ylabel,
+                                width, height, colorless, regions=[(s, e) for _, s, e in plots.collapses],
+                                marks=[t for t, _ in plots.notes])
+        out[stem] = textplots.lines(chart, plots.series(suffix))
+    return out
+
+
+def png_available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def write_plots(data: SessionData, directory: Path) -> tuple[list[Path], bool]:
+    """Text charts (`*.txt`) and, with matplotlib, PNG figures into `directory`; the paths and whether PNGs were made."""
+    directory.mkdir(parents=True, exist_ok=True)
+    plots = plot_data(data)
+    written = []
+    for stem, text in text_plots(plots).items():
+        path = directory / f"{stem}.txt"
+        path.write_text(text + "\n", encoding="utf-8")
+        written.append(path)
+    if not png_available():
+        return written, False
+    from recordings.report.figures import session_figures
+
+    return written + session_figures(plots, directory), True

@@ -1,0 +1,110 @@
+"""Report sections about the session itself: configuration, hardware, checks, the notes timeline, the files.
+
+Each section takes the loaded `SessionData` and returns markdown, or None when it has nothing to say.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from recordings.report.data import SessionData
+from recordings.report.markdown import NONE, duration, escape, fields, num, offset, section, size, table
+
+TIMELINE_ROWS = 200
+REPORT_FILE = "report.md"
+
+
+def configuration(data: SessionData) -> str:
+    meta = data.meta
+    monitoring = meta.get("monitoring") or {}
+    recorder = meta.get("recorder") or {}
+    samples = meta.get("total_samples")
+    seconds = data.summary.get("duration_s")
+    achieved = samples / seconds if isinstance(samples, (int, float)) and isinstance(seconds, (int, float)) \
+        and seconds > 0 and samples > 1 else None
+    argv = recorder.get("argv")
+    rows: list[tuple[str, Any]] = [
+        ("session", escape(str(meta.get("session_id") or data.path.name))),
+        ("status", str(meta.get("status") or NONE)),
+        ("model name", escape(meta.get("model_name") or NONE)),
+        ("training mode", escape(meta.get("training_mode") or NONE)),
+        ("notes", escape(meta.get("notes") or NONE)),
+        ("start (UTC)", meta.get("session_start") or NONE),
+        ("end (UTC)", meta.get("session_end") or NONE),
+        ("duration", duration(seconds)),
+        ("samples", num(samples, 0)),
+        ("sample rate", f"{num(monitoring.get('sample_hz'), 2)} Hz requested, {num(achieved, 2)} Hz achieved"),
+        ("source", str(monitoring.get("source") or NONE)),
+        ("collectors", ", ".join(map(str, monitoring.get("collectors") or [])) or NONE),
+        ("flags", f"`{escape(shlex.join(map(str, argv)))}`" if argv else NONE),
+        ("rigscope version", str(recorder.get("version") or NONE)),
+    ]
+    if meta.get("group_id"):
+        rows.insert(2, ("group", escape(str(meta["group_id"]))))
+    warnings = [f"- {escape(str(w))}" for w in meta.get("warnings") or []]
+    return section("Configuration", fields(rows), "Collector notices:\n\n" + "\n".join(warnings) if warnings else None)
+
+
+def _gib(count: Any) -> str:
+    return num(count / 2**30, 1, " GiB") if isinstance(count, (int, float)) and count else NONE
+
+
+def hardware(data: SessionData) -> str:
+    host = data.meta.get("host") or {}
+    rows = [
+        ("host", escape(str(host.get("hostname") or NONE))),
+        ("hardware tier", str(host.get("hardware_tier") or NONE)),
+        ("device type", str(host.get("device_type") or NONE)),
+        ("OS", escape(str(host.get("os") or NONE))),
+        ("CPU", escape(str(host.get("cpu_model") or NONE))),
+        ("CPU cores", f"{num(host.get('cpu_count_physical'), 0)} physical, {num(host.get('cpu_count_logical'), 0)} logical"),
+        ("memory", _gib(host.get("memory_total_bytes"))),
+    ]
+    gpus = data.meta.get("gpus") or []
+    gpu_table = table(("GPU", "name", "memory", "power limit", "temperature limit", "driver"), (
+        (str(g.get("index", i)), escape(str(g.get("name") or NONE)), _gib(g.get("memory_total_bytes")),
+         num(g.get("power_limit_w"), 0, " W"), num(g.get("temp_limit_c"), 0, " °C"), str(g.get("driver_version") or NONE))
+        for i, g in enumerate(gpus)), right=(2, 3, 4)) if gpus else "No GPU in this session."
+    return section("Hardware", fields(rows), gpu_table)
+
+
+def checks(data: SessionData) -> str | None:
+    """The pass/fail table of the checks a controlled run evaluated (meta.json `checks`)."""
+    results = data.meta.get("checks")
+    if not results:
+        return None
+    passed = sum(1 for check in results if check.get("passed"))
+    rows = ((f"`{escape(str(c.get('expression')))}`", num(c.get("value"), 4), "pass" if c.get("passed") else "**FAIL**")
+            for c in results)
+    verdict = f"{passed} of {len(results)} checks passed."
+    return section("Checks", verdict, table(("check", "value", "result"), rows, right=(1,)))
+
+
+def timeline(data: SessionData) -> str | None:
+    """Notes and tags in time order."""
+    entries = sorted(data.events_of("note", "tag"), key=lambda e: e["ts"])
+    if not entries:
+        return None
+    rows = []
+    for event in entries[:TIMELINE_ROWS]:
+        elapsed = data.elapsed_of(event["ts"])
+        if event["kind"] == "note":
+            tags = event.get("tags")
+            text = str(event.get("text", "")) + (f" [{', '.join(map(str, tags))}]" if isinstance(tags, list) and tags else "")
+        else:
+            text = f"state → {event.get('state')}"
+        rows.append((offset(elapsed), event["ts"][11:19] or NONE, event["kind"], escape(text),
+                     str(event.get("source") or NONE)))
+    more = f"… and {len(entries) - TIMELINE_ROWS} more in events.jsonl." if len(entries) > TIMELINE_ROWS else None
+    return section("Timeline of notes and tags", table(("at", "UTC", "kind", "text", "source"), rows), more)
+
+
+def files(data: SessionData) -> str:
+    """Every file of the session with its size (report.md itself left out: it is being written)."""
+    paths = sorted(p for p in data.path.rglob("*") if p.is_file() and p.name != REPORT_FILE
+                   and not p.name.startswith("."))
+    sizes = [(p.relative_to(data.path).as_posix(), p.stat().st_size) for p in paths]
+    rows = [(f"`{name}`", size(count)) for name, count in sizes]
+    rows.append(("**total**", f"**{size(sum(count for _, count in sizes))}**"))
+    return section("Data files", table(("file", "size"), rows, right=(1,)))

@@ -1,0 +1,133 @@
+"""Report sections about the measured signals: per-device statistics, workload states, throttling,
+collapse events, spans and alerts.  Each takes `SessionData` and returns markdown or None."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from recordings.report.aggregates import collapse_rows, device_energy
+from recordings.report.data import SessionData
+from recordings.report.markdown import NONE, duration, escape, num, offset, pct, section, table
+
+THROTTLE_CAUSES = (("power_cap", "SW power cap"), ("thermal", "thermal slowdown"), ("power_brake", "HW power brake"),
+                   ("other", "other"))
+COLLAPSE_ROWS = 200
+
+
+def devices(data: SessionData) -> str | None:
+    if not data.devices:
+        return None
+    energy = device_energy(data, list(data.devices))
+    rows = []
+    for prefix, d in data.devices.items():
+        joules = energy[prefix]["energy_j"]
+        rows.append((prefix, num(d.get("mean_util_pct"), 1, " %"), num(d.get("max_temp_c"), 1, " °C"),
+                     num(energy[prefix]["mean_power_w"], 1, " W"), num(d.get("max_power_w"), 1, " W"),
+                     num(joules / 3.6e6 if joules is not None else None, 3, " kWh"),
+                     f"{num(d.get('rle_min'), 3)} – {num(d.get('rle_max'), 3)}",
+                     num(d.get("collapse_events"), 0), duration(d.get("collapse_seconds"))))
+    headers = ("device", "mean util", "max temp", "mean power", "max power", "energy", "RLE range", "collapses",
+               "collapse time")
+    note = "Energy is power × time over the samples that have a power reading; RLE is `rle_smoothed`."
+    return section("Summary statistics per device", table(headers, rows, right=range(1, 9)), note)
+
+
+def workload(data: SessionData) -> str | None:
+    seconds = data.summary.get("workload_seconds") or {}
+    if not seconds:
+        return None
+    total = sum(seconds.values()) or 1.0
+    rows = [(escape(str(state)), duration(value), pct(value / total))
+            for state, value in sorted(seconds.items(), key=lambda item: -item[1])]
+    return section("Workload time per state", table(("state", "time", "share"), rows, right=(1, 2)))
+
+
+def throttle(data: SessionData) -> str | None:
+    accounts = {p: d["throttle"] for p, d in data.devices.items() if isinstance(d.get("throttle"), dict)}
+    if not accounts:
+        return None
+    rows = []
+    for prefix, account in accounts.items():
+        cells = [f"{duration(account.get(f'{key}_s'))} ({pct(account.get(f'{key}_fraction'))})"
+                 for key in ("throttled", *(cause for cause, _ in THROTTLE_CAUSES))]
+        rows.append((prefix, *cells))
+    headers = ("device", "throttled (any)", *(label for _, label in THROTTLE_CAUSES))
+    note = "From the NVML clocks-event bitmask; a sample with several causes counts toward each."
+    return section("Throttle time per cause", table(headers, rows, right=range(1, 6)), note)
+
+
+def collapses(data: SessionData) -> str:
+    events = collapse_rows(data)
+    if not events:
+        return section("Collapse events", "No collapse event.")
+    rows = []
+    for event in events[:COLLAPSE_ROWS]:
+        end = event["end"]
+        rows.append((f"{offset(event['start'])} {data.clock_of(event['start'])}".strip(),
+                     f"{offset(end)} {data.clock_of(end)}".strip() if end is not None else "still active",
+                     duration(event["duration_s"]), event["device"], num(event.get("min_rle"), 3),
+                     num(event["max_temp_c"], 1, " °C"), ", ".join(event["evidence"]) or NONE))
+    total = sum(e["duration_s"] or 0 for e in events)
+    lines = [f"{len(events)} events, {duration(total)} in all. Times are from the session start (and UTC)."]
+    if len(events) > COLLAPSE_ROWS:
+        lines.append(f"The first {COLLAPSE_ROWS} are listed; all are in events.jsonl.")
+    headers = ("start", "end", "duration", "device", "min RLE", "max temp", "evidence")
+    return section("Collapse events", " ".join(lines), table(headers, rows, right=(2, 4, 5)))
+
+
+def _span_overview(stats: dict[str, Any]) -> str:
+    pairs = [("spans", num(stats.get("total"), 0)), ("successful", num(stats.get("successful"), 0)),
+             ("failed", num(stats.get("failed"), 0)), ("success rate", pct(stats.get("success_rate"))),
+             ("mean duration", num(stats.get("avg_duration_s"), 3, " s")),
+             ("p50 / p95 / p99 duration", " / ".join(num(stats.get(f"p{q}_duration_s"), 3, " s") for q in (50, 95, 99))),
+             ("mean RTF", num(stats.get("avg_rtf"), 3)), ("mean tokens/s", num(stats.get("avg_tokens_per_sec"), 1)),
+             ("mean peak memory", num(stats.get("avg_peak_memory_mb"), 0, " MB")),
+             ("energy", num(stats.get("total_energy_j"), 1, " J"))]
+    if stats.get("open") or stats.get("abandoned"):
+        pairs.append(("open / abandoned", f"{num(stats.get('open'), 0)} / {num(stats.get('abandoned'), 0)}"))
+    return table(("", "value"), pairs)
+
+
+def _span_names(spans: pl.DataFrame) -> str | None:
+    if "name" not in spans.columns or "total_duration_s" not in spans.columns:
+        return None
+    optional = {"tokens_per_second": pl.col("tokens_per_second").mean(), "energy_j": pl.col("energy_j").mean(),
+                "success": pl.col("success").cast(pl.Float64).mean()}
+    per_name = spans.group_by("name").agg(
+        pl.len().alias("n"), pl.col("total_duration_s").mean().alias("mean"),
+        pl.col("total_duration_s").quantile(0.5, "linear").alias("p50"),
+        pl.col("total_duration_s").quantile(0.95, "linear").alias("p95"),
+        *(expr.alias(name) for name, expr in optional.items() if name in spans.columns),
+    ).sort("n", descending=True)
+    rows = [(escape(str(r["name"])), num(r["n"], 0), pct(r.get("success")), num(r["mean"], 3, " s"),
+             num(r["p50"], 3, " s"), num(r["p95"], 3, " s"), num(r.get("tokens_per_second"), 1),
+             num(r.get("energy_j"), 2, " J")) for r in per_name.iter_rows(named=True)]
+    return table(("span", "count", "success", "mean", "p50", "p95", "tokens/s", "energy/span"), rows, right=range(1, 8))
+
+
+def spans(data: SessionData) -> str | None:
+    stats = data.summary.get("spans") or {}
+    table_ = data.spans
+    if not stats.get("total") and table_ is None:
+        return None
+    return section("Span statistics", _span_overview(stats) if stats else None,
+                   _span_names(table_) if table_ is not None else None)
+
+
+def alerts(data: SessionData) -> str | None:
+    """Alert onsets (events.jsonl `alert`) per device and kind, with the first and last time."""
+    events = data.events_of("alert")
+    if not events:
+        return None
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for event in events:
+        grouped.setdefault((str(event.get("device")), str(event.get("alert"))), []).append(event["ts"])
+    rows = []
+    for (device, alert), times in sorted(grouped.items()):
+        first, last = min(times), max(times)
+        rows.append((device, alert, num(len(times), 0), f"{offset(data.elapsed_of(first))} {first[11:19]}",
+                     f"{offset(data.elapsed_of(last))} {last[11:19]}"))
+    note = "Each row counts the times the alert began (it stays on while its condition holds)."
+    return section("Alerts", table(("device", "alert", "onsets", "first", "last"), rows, right=(2,)), note)

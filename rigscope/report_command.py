@@ -1,0 +1,69 @@
+"""`rigscope report SESSION [--out FILE] [--plots DIR] [--terminal-plots]`, or `report --group GROUP_ID`.
+
+The markdown goes to stdout (or FILE); on a terminal the plots follow it as text charts.
+`--group` hands over to the reproducibility report of a group of runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from recordings.errors import InputError
+from recordings.report import render
+from recordings.report.data import load_session
+from recordings.report.plots import PNG_EXTRA, plot_data, text_plots, write_plots
+from recordings.session import resolve_session, sessions_dir
+from rigscope.terminal_progress import progress
+
+
+def _usage(message: str) -> int:
+    print(f"rigscope report: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as error:
+        raise InputError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if bool(args.session) == bool(args.group):
+        return _usage("give a SESSION or --group GROUP_ID (one of them)")
+    if args.group:
+        from rigscope.group_report_command import run as run_group
+
+        return run_group(args)
+    if args.latex or args.json:
+        return _usage("--latex and --json go with --group GROUP_ID")
+    session = resolve_session(args.session, sessions_dir(args.dir))
+    data = load_session(session)
+    text = render(data, functools.partial(progress, label=f"report {session.name}"))
+    if args.out:
+        _write_text(Path(args.out), text)
+        print(f"report written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    if args.plots:
+        try:
+            paths, with_png = write_plots(data, Path(args.plots))
+        except OSError as error:
+            raise InputError(f"cannot write plots to {args.plots}: {error.strerror or error}") from None
+        print(f"plots written to {args.plots}: {', '.join(p.name for p in paths)}", file=sys.stderr)
+        if not with_png:
+            print(f"rigscope: {PNG_EXTRA}", file=sys.stderr)
+    terminal = sys.stdout.isatty()
+    if terminal or args.terminal_plots:
+        width = min(shutil.get_terminal_size((100, 24)).columns, 160)
+        for chart in text_plots(plot_data(data), width=width, colorless=not terminal).values():
+            print(chart)
+    return 0
