@@ -75,7 +75,7 @@ def checks(data: SessionData) -> str | None:
     if not results:
         return None
     passed = sum(1 for check in results if check.get("passed"))
-    rows = ((f"`{escape(str(c.get('expression')))}`", num(c.get("value"), 4), "pass" if c.get("passed") else "**FAIL**")
+    rows = ((f"`{escape(str(c.get('expression')))}`", NONE if c.get("value") is None else f"{c['value']:.6g}", "pass" if c.get("passed") else "**FAIL**")
             for c in results)
     verdict = f"{passed} of {len(results)} checks passed."
     return section("Checks", verdict, table(("check", "value", "result"), rows, right=(1,)))

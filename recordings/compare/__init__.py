@@ -1,0 +1,1 @@
+"""Sessions side by side: which sessions (targets), their figures (collect), groups (groups), tables and charts."""
