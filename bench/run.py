@@ -52,6 +52,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "probe": Benchmark("bench_probe.py", figures.probe),
     "http": Benchmark("bench_http.py", figures.http),
     "catalog": Benchmark("bench_catalog.py", figures.catalog),
+    "report": Benchmark("bench_report.py", figures.report),
 }
 
 # bench_signals.py has no --quick: smaller sizes instead.

@@ -19,6 +19,7 @@ class BarSpec:
     errors: list[float | None] | None = None
     counts: list[int | None] | None = None
     reference: tuple[float, str] | None = None
+    xlabel: str = "group"
 
 
 def bar_specs(groups: list[dict[str, Any]]) -> list[BarSpec]:
@@ -40,15 +41,16 @@ def bar_specs(groups: list[dict[str, Any]]) -> list[BarSpec]:
     pairs = [(f"{g['group']} {d['device']}", d) for g in groups for d in g["devices"]]
     labels = [label for label, _ in pairs]
     specs += [BarSpec("max_temp", "Maximum temperature per device", "temperature (°C)", labels,
-                      [d["max_temp_c"] for _, d in pairs]),
-              BarSpec("mean_power", "Mean power per device", "power (W)", labels, [d["mean_power_w"] for _, d in pairs]),
+                      [d["max_temp_c"] for _, d in pairs], xlabel="group and device"),
+              BarSpec("mean_power", "Mean power per device", "power (W)", labels, [d["mean_power_w"] for _, d in pairs],
+                      xlabel="group and device"),
               BarSpec("collapse_rate", "Collapse rate per device", "collapses per hour", labels,
-                      [d["collapse_rate_per_h"] for _, d in pairs])]
+                      [d["collapse_rate_per_h"] for _, d in pairs], xlabel="group and device")]
     return specs
 
 
 def text_charts(groups: list[dict[str, Any]], width: int = 100, colorless: bool = True) -> list[str]:
-    return [textplots.bars(textplots.Chart(spec.title, "", spec.ylabel, width, 14, colorless,
+    return [textplots.bars(textplots.Chart(spec.title, spec.xlabel, spec.ylabel, width, 14, colorless,
                                            hline=spec.reference[0] if spec.reference else None),
                            spec.labels, spec.values) for spec in bar_specs(groups)]
 
@@ -57,4 +59,4 @@ def png_charts(groups: list[dict[str, Any]], directory: Path) -> list[Path]:
     from recordings.report.figures import bar_figure
 
     return [bar_figure(directory / f"{spec.stem}.png", spec.title, spec.ylabel, spec.labels, spec.values,
-                       spec.errors, spec.counts, spec.reference) for spec in bar_specs(groups)]
+                       spec.xlabel, spec.errors, spec.counts, spec.reference) for spec in bar_specs(groups)]

@@ -27,7 +27,7 @@ NUMBER = (int, float)
 # Expected types of the meta.json keys a report reads ("." separates nested keys; "*" is any key or item).
 META_TYPES: dict[str, tuple[type, ...]] = {
     "session_id": (str,), "status": (str,), "session_start": (str,), "session_end": (str,),
-    "model_name": (str,), "training_mode": (str,), "notes": (str,), "total_samples": (int,),
+    "model_name": (str,), "training_mode": (str,), "notes": (str,), "total_samples": NUMBER,
     "host": (dict,), "gpus": (list,), "gpus.*": (dict,), "monitoring": (dict,), "recorder": (dict,),
     "recorder.argv": (list,), "warnings": (list,), "group_id": (str,),
     "summary": (dict,), "summary.devices": (dict,), "summary.devices.*": (dict,),
@@ -52,7 +52,7 @@ def _check_types(value: Any, path: str, problems: list[str]) -> None:
 
 
 def _wildcard(path: str) -> str:
-    """The META_TYPES pattern of a concrete path: `gpus.0` → `gpus.*`, `summary.devices.gpu0.throttle` → ...*.throttle."""
+    """The META_TYPES pattern of a concrete path: `gpus.0` → `gpus.*`, `summary.devices.gpu0` → `summary.devices.*`."""
     parts = path.split(".")
     for i in range(len(parts)):
         pattern = ".".join(parts[:i] + ["*"] + parts[i + 1:])

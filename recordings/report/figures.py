@@ -67,7 +67,8 @@ def session_figures(plots: PlotData, directory: Path) -> list[Path]:
 
 
 def bar_figure(path: Path, title: str, ylabel: str, labels: Sequence[str], values: Sequence[float | None],
-               errors: Sequence[float | None] | None = None, counts: Sequence[int | None] | None = None,
+               xlabel: str = "", errors: Sequence[float | None] | None = None,
+               counts: Sequence[int | None] | None = None,
                reference: tuple[float, str] | None = None) -> Path:
     """Bars per group, with ± error bars, `n=` under each bar and an optional labelled reference line."""
     plt = _pyplot()
@@ -84,6 +85,7 @@ def bar_figure(path: Path, title: str, ylabel: str, labels: Sequence[str], value
         axes.axhline(reference[0], color="tab:red", linestyle="--", linewidth=1.0, label=reference[1])
     axes.set_xticks(range(len(labels)), labels, rotation=20 if max(map(len, labels), default=0) > 12 else 0,
                     ha="right" if max(map(len, labels), default=0) > 12 else "center")
+    axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_title(title, loc="left")
     axes.grid(True, axis="y", linewidth=0.4, alpha=0.5)

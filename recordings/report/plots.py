@@ -33,15 +33,20 @@ class PlotData:
     collapses: list[tuple[str, float, float]]  # device, start, end (in unit)
     notes: list[tuple[float, str]]  # time (in unit), text
 
-    def series(self, suffix: str) -> list[tuple[str, list[float], list[float | None]]]:
-        xs = self.table.get_column("t").to_list() if "t" in self.table.columns else []
-        return [(p, xs, self.table.get_column(f"{p}_{suffix}").to_list())
-                for p in self.devices if f"{p}_{suffix}" in self.table.columns
-                and self.table.get_column(f"{p}_{suffix}").null_count() < self.table.height]
+    def series(self, suffix: str, max_points: int | None = None) -> list[tuple[str, list[float], list[float | None]]]:
+        """(device, times, values) of each device that measured `suffix`; every k-th point up to `max_points`."""
+        table = self.table
+        if max_points and table.height > max_points:
+            table = table.gather_every(-(-table.height // max_points))
+        xs = table.get_column("t").to_list() if "t" in table.columns else []
+        return [(p, xs, table.get_column(f"{p}_{suffix}").to_list())
+                for p in self.devices if f"{p}_{suffix}" in table.columns
+                and table.get_column(f"{p}_{suffix}").null_count() < table.height]
 
 
 def plot_data(data: SessionData, max_points: int = 1500) -> PlotData:
-    devices = list(data.devices) or ["cpu", *(f"gpu{g.get('index', i)}" for i, g in enumerate(data.meta.get("gpus") or []))]
+    gpus = data.meta.get("gpus") or []
+    devices = list(data.devices) or ["cpu", *(f"gpu{g.get('index', i)}" for i, g in enumerate(gpus))]
     duration = data.summary.get("duration_s")
     hours = isinstance(duration, (int, float)) and duration >= 3 * 3600
     scale, unit = (3600.0, "h") if hours else (60.0, "min")
@@ -66,7 +71,7 @@ def text_plots(plots: PlotData, width: int = 100, height: int = 18, colorless: b
         chart = textplots.Chart(f"{title}: {plots.session_id}", f"time since start ({plots.unit})", ylabel,
                                 width, height, colorless, regions=[(s, e) for _, s, e in plots.collapses],
                                 marks=[t for t, _ in plots.notes])
-        out[stem] = textplots.lines(chart, plots.series(suffix))
+        out[stem] = textplots.lines(chart, plots.series(suffix, max_points=2 * width))  # 2 braille dots a cell
     return out
 
 

@@ -58,7 +58,8 @@ def hardware(data: SessionData) -> str:
         ("device type", str(host.get("device_type") or NONE)),
         ("OS", escape(str(host.get("os") or NONE))),
         ("CPU", escape(str(host.get("cpu_model") or NONE))),
-        ("CPU cores", f"{num(host.get('cpu_count_physical'), 0)} physical, {num(host.get('cpu_count_logical'), 0)} logical"),
+        ("CPU cores",
+         f"{num(host.get('cpu_count_physical'), 0)} physical, {num(host.get('cpu_count_logical'), 0)} logical"),
         ("memory", _gib(host.get("memory_total_bytes"))),
     ]
     gpus = data.meta.get("gpus") or []
@@ -75,8 +76,8 @@ def checks(data: SessionData) -> str | None:
     if not results:
         return None
     passed = sum(1 for check in results if check.get("passed"))
-    rows = ((f"`{escape(str(c.get('expression')))}`", NONE if c.get("value") is None else f"{c['value']:.6g}", "pass" if c.get("passed") else "**FAIL**")
-            for c in results)
+    rows = ((f"`{escape(str(c.get('expression')))}`", NONE if c.get("value") is None else f"{c['value']:.6g}",
+             "pass" if c.get("passed") else "**FAIL**") for c in results)
     verdict = f"{passed} of {len(results)} checks passed."
     return section("Checks", verdict, table(("check", "value", "result"), rows, right=(1,)))
 
@@ -91,7 +92,8 @@ def timeline(data: SessionData) -> str | None:
         elapsed = data.elapsed_of(event["ts"])
         if event["kind"] == "note":
             tags = event.get("tags")
-            text = str(event.get("text", "")) + (f" [{', '.join(map(str, tags))}]" if isinstance(tags, list) and tags else "")
+            labels = f" [{', '.join(map(str, tags))}]" if isinstance(tags, list) and tags else ""
+            text = str(event.get("text", "")) + labels
         else:
             text = f"state → {event.get('state')}"
         rows.append((offset(elapsed), event["ts"][11:19] or NONE, event["kind"], escape(text),

@@ -69,7 +69,8 @@ def add_spans(session: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def span(name: str, duration: float, success: bool = True, **extra: Any) -> dict[str, Any]:
-    return {**dict.fromkeys(SPAN_COLUMNS), "request_id": f"{name}-{duration}", "name": name, "total_duration_s": duration, "success": success,
+    return {**dict.fromkeys(SPAN_COLUMNS), "request_id": f"{name}-{duration}", "name": name,
+            "total_duration_s": duration, "success": success,
             "start_time": "2027-01-15T08:01:00Z", "end_time": "2027-01-15T08:01:01Z", **extra}
 
 
