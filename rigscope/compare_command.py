@@ -39,7 +39,16 @@ def run(args: argparse.Namespace) -> int:
     paths, warnings = resolve_targets(args.sessions, sessions_dir(args.dir), args.all)
     for warning in warnings:
         print(f"rigscope: warning: {warning}", file=sys.stderr)
-    figures = [session_figures(path) for path in progress(paths, f"reading {len(paths)} sessions")]
+    figures = []
+    for path in progress(paths, f"reading {len(paths)} sessions"):
+        try:
+            figures.append(session_figures(path))
+        except InputError as error:
+            if not args.all:  # a session the user named must be readable
+                raise
+            print(f"rigscope: warning: left out {path.name}: {error}", file=sys.stderr)
+    if not figures:
+        raise InputError("no readable session to compare")
     groups = compare(figures, args.by)
     _print_tables(groups, args.by)
     width = min(shutil.get_terminal_size((100, 24)).columns, 140)

@@ -28,8 +28,8 @@ def bar_specs(groups: list[dict[str, Any]]) -> list[BarSpec]:
     timed = [g for g in groups if g["spans"]]
     if timed:
         names = [g["group"] for g in timed]
-        for stem, title, ylabel in (("peak_memory", "Peak memory per request (mean ± std)", "peak memory (MB)"),
-                                    ("rtf", "Real-time factor (mean ± std); below 1.0 is faster than real time",
+        for stem, title, ylabel in (("peak_memory", "Peak memory per request", "peak memory (MB)"),
+                                    ("rtf", "Real-time factor; below 1.0 is faster than real time",
                                      "RTF")):
             stats = [g[stem if stem != "peak_memory" else "peak_memory_mb"] for g in timed]
             if any(s["n"] for s in stats):
@@ -51,7 +51,7 @@ def bar_specs(groups: list[dict[str, Any]]) -> list[BarSpec]:
 
 def text_charts(groups: list[dict[str, Any]], width: int = 100, colorless: bool = True) -> list[str]:
     return [textplots.bars(textplots.Chart(spec.title, spec.xlabel, spec.ylabel, width, 14, colorless,
-                                           hline=spec.reference[0] if spec.reference else None),
+                                           hline=spec.reference),
                            spec.labels, spec.values) for spec in bar_specs(groups)]
 
 

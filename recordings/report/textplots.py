@@ -23,7 +23,7 @@ class Chart:
     colorless: bool = True
     regions: list[tuple[float, float]] = field(default_factory=list)  # shaded spans of x, e.g. collapses
     marks: list[float] = field(default_factory=list)  # vertical lines, e.g. notes
-    hline: float | None = None  # a reference level, e.g. real time (RTF 1.0)
+    hline: tuple[float, str] | None = None  # a labelled reference level, e.g. (1.0, "real time")
 
 
 def _plotext():  # noqa: ANN202 (the module)
@@ -85,7 +85,7 @@ def bars(chart: Chart, labels: Sequence[str], values: Sequence[float | None]) ->
 
 def _finish6(figure, chart: Chart) -> str:  # noqa: ANN001 (plotext's figure object)
     if chart.hline is not None:
-        figure.line(chart.hline, orientation=0, relative=False, label=f"{chart.hline:g}")
+        figure.line(chart.hline[0], orientation=0, relative=False, label=chart.hline[1])
     figure.title(chart.title)
     if chart.xlabel:
         figure.label(chart.xlabel, axis=0)
@@ -99,7 +99,7 @@ def _finish6(figure, chart: Chart) -> str:  # noqa: ANN001 (plotext's figure obj
 
 def _finish5(plt, chart: Chart) -> str:  # noqa: ANN001 (the plotext module)
     if chart.hline is not None:
-        plt.horizontal_line(chart.hline)
+        plt.horizontal_line(chart.hline[0])
     plt.title(chart.title)
     plt.xlabel(chart.xlabel)
     plt.ylabel(chart.ylabel)

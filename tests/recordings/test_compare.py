@@ -87,7 +87,7 @@ def test_cli_terminal_and_out(root, tmp_path, capsys):
     assert main(["compare", "--all", "--dir", str(root), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Hardware summary (by hardware_tier)" in out and "200 ± 100 MB (n=3)" in out
-    assert "Real-time factor" in out and "collapses per hour" in out
+    assert "Real-time factor" in out and "real time" in out and "collapses per hour" in out
     data = json.loads((tmp_path / "comparison.json").read_text())
     assert [g["group"] for g in data["groups"]] == ["tier_a", "tier_b"]
     rows = list(csv.DictReader(open(tmp_path / "groups.csv")))
@@ -106,3 +106,22 @@ def test_cli_group_argument_and_bad_session(root, capsys):
     assert main(["compare", "rep-1", "--by", "session", "--dir", str(root)]) == 0
     assert main(["compare", "missing", "--dir", str(root)]) == 1
     assert capsys.readouterr().err.strip().splitlines() == [f"rigscope: error: no session 'missing' in {root}"]
+
+
+def test_all_leaves_out_a_corrupt_session_with_a_warning(tmp_path, capsys):
+    record(tmp_path, seconds=10, hz=1)
+    broken = tmp_path / "20270115-090000-broken"
+    broken.mkdir()
+    (broken / "meta.json").write_text('{"session_id": "20270115-0900')
+    wrong = record(tmp_path, seconds=5, hz=1, start=datetime(2027, 1, 15, 10))
+    (wrong / "samples.parquet").write_bytes(b"not parquet at all")
+    assert main(["compare", "--all", "--dir", str(tmp_path)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[0].startswith("rigscope: warning: left out corrupt session 20270115-090000-broken")
+    assert err[1].startswith(f"rigscope: warning: left out {wrong.name}: ") and "unreadable Parquet" in err[1]
+    assert main(["compare", str(wrong), "--dir", str(tmp_path)]) == 1
+
+
+def test_piped_output_has_no_progress_or_extra_lines(root, capsys):
+    assert main(["compare", "--all", "--dir", str(root)]) == 0
+    assert capsys.readouterr().err == ""
