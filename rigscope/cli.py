@@ -27,7 +27,7 @@ EXAMPLES = {
     "ls": "example: rigscope ls --dir runs/     (--json for scripts)",
     "export": "example: rigscope export latest --to long-csv --out run.csv",
     "import": "example: rigscope import old/pc__rle_*.csv synthesis_20251028.csv gpu.log",
-    "report": "example: rigscope report latest --out report.md --plots figures/     (--group ID: a group of runs)",
+    "report": "example: rigscope report latest --out report.md --plots figures/",
     "compare": "example: rigscope compare --all --by hardware_tier --out comparison/",
 }
 

@@ -36,6 +36,9 @@ def _print_tables(groups: list[dict], by: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from recordings.compare.targets import resolve_targets
 
+    if bool(args.sessions) == args.all:
+        print("rigscope compare: error: give sessions (or group ids) to compare, or --all", file=sys.stderr)
+        return 2
     paths, warnings = resolve_targets(args.sessions, sessions_dir(args.dir), args.all)
     for warning in warnings:
         print(f"rigscope: warning: {warning}", file=sys.stderr)

@@ -30,8 +30,9 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(plt: Any, figure: Any, path: Path) -> Path:
-    figure.tight_layout()
+def _save(plt: Any, figure: Any, path: Path, bottom: float = 0.19, legend: bool = True) -> Path:
+    # Fixed margins (room for a legend on the right): tight_layout would draw the figure twice.
+    figure.subplots_adjust(left=0.1, right=0.8 if legend else 0.97, bottom=bottom, top=0.87)
     figure.savefig(path, dpi=DPI)
     plt.close(figure)
     return path
@@ -83,12 +84,13 @@ def bar_figure(path: Path, title: str, ylabel: str, labels: Sequence[str], value
                           textcoords="offset points", ha="center", va="bottom", fontsize=7, color="white")
     if reference is not None:
         axes.axhline(reference[0], color="tab:red", linestyle="--", linewidth=1.0, label=reference[1])
-    axes.set_xticks(range(len(labels)), labels, rotation=20 if max(map(len, labels), default=0) > 12 else 0,
-                    ha="right" if max(map(len, labels), default=0) > 12 else "center")
+    slanted = max(map(len, labels), default=0) > 12
+    axes.set_xticks(range(len(labels)), labels, rotation=20 if slanted else 0, ha="right" if slanted else "center")
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_title(title, loc="left")
     axes.grid(True, axis="y", linewidth=0.4, alpha=0.5)
-    if errors is not None or reference is not None:
+    legend = errors is not None or reference is not None
+    if legend:
         axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    return _save(plt, figure, path)
+    return _save(plt, figure, path, bottom=0.3 if slanted else 0.19, legend=legend)

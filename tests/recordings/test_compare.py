@@ -105,7 +105,11 @@ def test_cli_terminal_and_out(root, tmp_path, capsys):
 def test_cli_group_argument_and_bad_session(root, capsys):
     assert main(["compare", "rep-1", "--by", "session", "--dir", str(root)]) == 0
     assert main(["compare", "missing", "--dir", str(root)]) == 1
-    assert capsys.readouterr().err.strip().splitlines() == [f"rigscope: error: no session 'missing' in {root}"]
+    assert main(["compare", "--dir", str(root)]) == 2 and main(["compare", "rep-1", "--all", "--dir", str(root)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"rigscope: error: no session 'missing' in {root}",
+        "rigscope compare: error: give sessions (or group ids) to compare, or --all",
+        "rigscope compare: error: give sessions (or group ids) to compare, or --all"]
 
 
 def test_all_leaves_out_a_corrupt_session_with_a_warning(tmp_path, capsys):
