@@ -42,7 +42,7 @@ _NAMES = {dict: "an object", list: "a list", str: "a string", int: "a number", f
 def _check_types(value: Any, path: str, problems: list[str]) -> None:
     expected = META_TYPES.get(path) or META_TYPES.get(_wildcard(path))
     if expected is not None and value is not None:
-        wrong = isinstance(value, bool) and bool not in expected or not isinstance(value, expected)
+        wrong = (isinstance(value, bool) and bool not in expected) or not isinstance(value, expected)
         if wrong:
             problems.append(f"'{path}' should be {_NAMES[expected[0]]}, not {type(value).__name__}")
             return

@@ -33,6 +33,16 @@ class PlotData:
     collapses: list[tuple[str, float, float]]  # device, start, end (in unit)
     notes: list[tuple[float, str]]  # time (in unit), text
 
+    def regions(self) -> list[tuple[float, float]]:
+        """Collapse spans of any device, overlapping ones merged (so each stretch is shaded once)."""
+        merged: list[tuple[float, float]] = []
+        for start, end in sorted((s, e) for _, s, e in self.collapses):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return merged
+
     def series(self, suffix: str, max_points: int | None = None) -> list[tuple[str, list[float], list[float | None]]]:
         """(device, times, values) of each device that measured `suffix`; every k-th point up to `max_points`."""
         table = self.table
@@ -69,7 +79,7 @@ def text_plots(plots: PlotData, width: int = 100, height: int = 18, colorless: b
     out = {}
     for stem, suffix, title, ylabel in QUANTITIES:
         chart = textplots.Chart(f"{title}: {plots.session_id}", f"time since start ({plots.unit})", ylabel,
-                                width, height, colorless, regions=[(s, e) for _, s, e in plots.collapses],
+                                width, height, colorless, regions=plots.regions(),
                                 marks=[t for t, _ in plots.notes])
         out[stem] = textplots.lines(chart, plots.series(suffix, max_points=2 * width))  # 2 braille dots a cell
     return out
