@@ -11,7 +11,7 @@ a pipe, the page cache warm (one untimed run first); the median of --runs runs.
   PNGs when matplotlib is installed);
 - compare: `rigscope compare --all --dir DIR` (terminal output) and with `--out DIR` (CSV, JSON,
   markdown, PNGs).
-Targets: report < 5 s, compare --all over 10 sessions < 10 s.
+Targets: report < 5 s, compare --all over 10 sessions < 10 s (also with --out); none for --plots.
 
 Run: python bench/bench_report.py [--quick]   (--quick: a 1-hour session; figures not to quote)
 Prints a table and writes bench/results/report.json.
@@ -91,9 +91,11 @@ def main() -> None:
             "compare --all --out": timed("compare", "--all", "--dir", str(compare_root), "--out", str(out / "c"),
                                          runs=options.runs),
         }
-    targets = {"report": TARGET_REPORT_S, "report --plots": TARGET_REPORT_S, "compare --all": TARGET_COMPARE_S,
+    # The targets are for the report and the comparison; plots (matplotlib, plotext) come on top.
+    targets = {"report": TARGET_REPORT_S, "report --plots": None, "compare --all": TARGET_COMPARE_S,
                "compare --all --out": TARGET_COMPARE_S}
-    rows = [(name, median(values), max(values), targets[name], verdict(median(values) < targets[name]))
+    rows = [(name, median(values), max(values), targets[name],
+             verdict(None if targets[name] is None else median(values) < targets[name]))
             for name, values in figures.items()]
     print_table(("command", "median s", "max s", "target s", "verdict"), rows,
                 title=f"{hours:g} h at 10 Hz ({rows_in_session:,} rows); compare over {SESSIONS} such sessions")
