@@ -30,6 +30,7 @@ from collectors.clock import Clock
 from collectors.phased_clock import PhasedClock
 from recordings.checks import Check, CheckError, checks_table, parse_check, validate_checks
 from recordings.output_log import OutputLog
+from recordings.report import write_session_report
 from recordings.session import read_meta, write_json_atomic
 from rigscope.child import Child
 from rigscope.monitor import Monitor, MonitorConfig, make_clock
@@ -207,7 +208,7 @@ def _finish(session: Path, checks: list[Check], status: str) -> list[dict[str, A
     if meta.get("status") == "complete" or status != "complete":
         meta["status"] = status
     write_json_atomic(session / "meta.json", meta)
-    # report.md is regenerated here, now that meta.json holds the checks.
+    write_session_report(session)  # again, now that meta.json holds the checks
     return results
 
 

@@ -77,10 +77,21 @@ def checks(data: SessionData) -> str | None:
     if not results:
         return None
     passed = sum(1 for check in results if check.get("passed"))
-    rows = ((f"`{escape(str(c.get('expression')))}`", NONE if c.get("value") is None else f"{c['value']:.6g}",
-             "pass" if c.get("passed") else "**FAIL**") for c in results)
+    rows = ((f"`{escape(str(c.get('expression')))}`", _check_value(c), "pass" if c.get("passed") else "**FAIL**")
+            for c in results)
     verdict = f"{passed} of {len(results)} checks passed."
     return section("Checks", verdict, table(("check", "value", "result"), rows, right=(1,)))
+
+
+def _check_value(check: dict[str, Any]) -> str:
+    """The checked value; for a check over several names, each `name = value`."""
+    def shown(value: Any) -> str:
+        return f"{value:.6g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else NONE
+
+    values = check.get("values")
+    if check.get("value") is None and isinstance(values, dict) and values:
+        return ", ".join(f"{escape(str(name))} = {shown(value)}" for name, value in values.items())
+    return shown(check.get("value"))
 
 
 def timeline(data: SessionData) -> str | None:

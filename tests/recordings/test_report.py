@@ -19,7 +19,9 @@ from rigscope.cli import main
 from tests.recordings.report_sessions import add_note, add_spans, record, set_meta, span
 
 CHECKS = [{"expression": "gpu0.max_temp_c < 85", "value": 84.7, "passed": True},
-          {"expression": "collapses == 0", "value": 1, "passed": False}]
+          {"expression": "collapses == 0", "value": 1, "passed": False},
+          {"expression": "cpu.max_temp_c < 90 and collapses < 3", "value": None, "passed": True,
+           "values": {"cpu.max_temp_c": 68.1, "collapses": 1}}]
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +74,10 @@ def test_configuration_and_hardware(text):
 
 def test_checks_table(text):
     checks = section_of(text, "Checks")
-    assert "1 of 2 checks passed." in checks
-    assert rows_of(checks) == [["`gpu0.max_temp_c < 85`", "84.7", "pass"], ["`collapses == 0`", "1", "**FAIL**"]]
+    assert "2 of 3 checks passed." in checks
+    assert rows_of(checks) == [["`gpu0.max_temp_c < 85`", "84.7", "pass"], ["`collapses == 0`", "1", "**FAIL**"],
+                               ["`cpu.max_temp_c < 90 and collapses < 3`", "cpu.max_temp_c = 68.1, collapses = 1",
+                                "pass"]]
 
 
 def test_device_statistics_match_the_summary(session, text):

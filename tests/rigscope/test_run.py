@@ -91,6 +91,8 @@ def test_failing_check_exits_3_and_the_table_shows_it(tmp_path, capsys):
     assert [r["expression"] for r in results] == checks
     assert [r["passed"] for r in results] == [False, True, True]
     assert results[0]["value"] > 1 and results[1]["value"] == 0
+    report = (_sessions(tmp_path)[0] / "report.md").read_text()  # rewritten once the checks are in meta.json
+    assert "## Checks\n\n2 of 3 checks passed." in report and "| `gpu0.max_temp_c < 1` |" in report
 
 
 def test_unknown_name_is_an_error_before_the_command_starts(tmp_path, capsys):
