@@ -8,9 +8,9 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from recordings.reader import session_status
 from recordings.report.data import SessionData
 from recordings.report.markdown import NONE, duration, escape, fields, num, offset, section, size, table
+from recordings.session import session_status
 
 TIMELINE_ROWS = 200
 REPORT_FILE = "report.md"
@@ -27,7 +27,7 @@ def configuration(data: SessionData) -> str:
     argv = recorder.get("argv")
     rows: list[tuple[str, Any]] = [
         ("session", escape(str(meta.get("session_id") or data.path.name))),
-        ("status", session_status(meta)),  # a dead recorder's "recording" is "interrupted"
+        ("status", session_status(meta, data.path)),  # a dead recorder's "recording" is "interrupted"
         ("model name", escape(meta.get("model_name") or NONE)),
         ("training mode", escape(meta.get("training_mode") or NONE)),
         ("notes", escape(meta.get("notes") or NONE)),
