@@ -73,7 +73,8 @@ def session_figures(session: Path) -> dict[str, Any]:
         "hardware": {"cpu_model": host.get("cpu_model"), "cpu_cores": host.get("cpu_count_logical"),
                      "memory_gb": host["memory_total_bytes"] / 2**30 if isinstance(host.get("memory_total_bytes"),
                                                                                   (int, float)) else None,
-                     "gpus": [str(g.get("name")) for g in gpus], "device_type": host.get("device_type")},
+                     "gpus": [str(g.get("name") or "unnamed GPU") for g in gpus],
+                     "device_type": host.get("device_type")},
         "duration_s": float(duration), "samples": meta.get("total_samples"),
         "workload_s": dict(summary.get("workload_seconds") or {}), "devices": devices, "spans": span_figures(data),
     }
