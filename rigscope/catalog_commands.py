@@ -7,14 +7,14 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from recordings.session import resolve_session, sessions_dir
+from rigscope.terminal_progress import progress_bar
 
 LS_COLUMNS = ("id", "start", "duration", "host", "tier", "device", "samples", "Hz", "collapses", "max °C",
               "spans", "status", "notes")
 HOST_WIDTH = 20
-BAR = 30  # progress bar cells
 NOTE_ROOM = 30  # the notes keep this much of a narrow terminal before the other columns give way
 # What a narrow terminal loses first (the id carries the start time; the rest is in --json).
 NARROW_DROPS = ("start", "device", "spans", "Hz", "tier", "max °C", "host", "duration")
@@ -88,41 +88,15 @@ def export(args: argparse.Namespace) -> int:
     return 0
 
 
-class Progress:
-    """A one-line bar on stderr when it is a terminal; nothing when piped."""
-
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
-        self.total, self.stream, self.shown = total, stream, stream.isatty()
-        self.label, self.done = "", 0
-
-    def start(self, done: int, label: str) -> None:
-        self.done, self.label = done, label
-        self.fraction(0.0)
-
-    def fraction(self, part: float) -> None:
-        if self.shown:
-            filled = round(BAR * (self.done + part) / self.total)
-            self.stream.write(f"\r[{'#' * filled}{'.' * (BAR - filled)}] {self.done + (part >= 1)}/{self.total} "
-                              f"{self.label[:40]:<40}")
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.shown:
-            self.stream.write("\r" + " " * (BAR + 50) + "\r")
-            self.stream.flush()
-
-
 def import_files(args: argparse.Namespace) -> int:
     from recordings.importers import import_file
 
     root = sessions_dir(args.dir)
     fields = [f.strip() for f in args.fields.split(",")] if args.fields else None
-    progress = Progress(len(args.files))
-    try:
+    with progress_bar("import", len(args.files)) as update:
         for done, name in enumerate(args.files):
-            progress.start(done, Path(name).name)
-            session, item = import_file(Path(name), root, fields, progress.fraction)
-            progress.close()
+            update(done, Path(name).name)
+            session, item = import_file(Path(name), root, fields, lambda part, done=done: update(done + part))
             if item is None:
                 print(f"{name}: imported before, as {session} (skipped)")
                 continue
@@ -130,8 +104,6 @@ def import_files(args: argparse.Namespace) -> int:
             print(f"{name}: {item.layout}, {count} -> {session}")
             for note in (*item.dropped, *item.warnings):
                 print(f"  {note}")
-    finally:
-        progress.close()
     return 0
 
 

@@ -34,7 +34,7 @@ def test_a_bar_on_a_terminal_and_nothing_extra_when_piped(lab, tmp_path):
     finally:
         os.close(leader)
     assert shown.returncode == 0
-    assert "] 0/2 " in drawn and "] 2/2 " in drawn and "[###############" in drawn
+    assert "2/2" in drawn and "━" in drawn  # the bar's last state is drawn before it is cleared
 
 
 def test_import_tells_its_progress_through_the_recompute(lab, tmp_path, monkeypatch):
