@@ -36,13 +36,14 @@ def append_event(path: Path, event: dict[str, Any]) -> None:
         log.close()
 
 
-def read_events(path: Path, warn: bool = True) -> list[dict[str, Any]]:
-    """Every valid event object; an invalid line (a cut last line) is skipped with a warning."""
+def read_events_counted(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
+    """Every valid event object, and the numbers of the lines skipped as invalid (a cut last line)."""
     events: list[dict[str, Any]] = []
+    skipped: list[int] = []
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except FileNotFoundError:
-        return events
+        return events, skipped
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -52,6 +53,21 @@ def read_events(path: Path, warn: bool = True) -> list[dict[str, Any]]:
             event = None
         if isinstance(event, dict) and isinstance(event.get("kind"), str) and isinstance(event.get("ts"), str):
             events.append(event)
-        elif warn:
-            print(f"rigscope: warning: {path}:{number}: skipped an invalid event line", file=sys.stderr)
+        else:
+            skipped.append(number)
+    return events, skipped
+
+
+def skipped_warning(path: Path, skipped: list[int]) -> str:
+    """One line for every invalid line of a file: how many, and where the first ones are."""
+    where = ", ".join(map(str, skipped[:5])) + (", …" if len(skipped) > 5 else "")
+    noun = "line" if len(skipped) == 1 else "lines"
+    return f"{path}: skipped {len(skipped)} invalid event {noun} (line {where})"
+
+
+def read_events(path: Path, warn: bool = True) -> list[dict[str, Any]]:
+    """Every valid event object; invalid lines are skipped with one warning for the file."""
+    events, skipped = read_events_counted(path)
+    if warn and skipped:
+        print(f"rigscope: warning: {skipped_warning(path, skipped)}", file=sys.stderr)
     return events

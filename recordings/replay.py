@@ -1,10 +1,11 @@
 """Reading a recorded session for replay: the time axis in memory, rows fetched from disk on demand.
 
 Only `elapsed_s` and `ts` (16 bytes a row, in arrays) and the workload state are
-held for the whole session;
-frames are read in slices from `samples.parquet` (row groups make a slice
-cheap), so a 24-hour session opens fast and memory stays flat.  Sessions that
-never closed are read from their segments and journals.
+held for the whole session; frames are read in slices from `samples.parquet`
+(row groups make a slice cheap), so a 24-hour session opens fast and memory
+stays flat.  Sessions that never closed are read from their segments and
+journals; while their recorder still runs, `refresh()` adds the segments that
+landed since (a directory listing when nothing changed).
 """
 
 from __future__ import annotations
@@ -18,37 +19,79 @@ import polars as pl
 
 from recordings import segments
 from recordings.errors import InputError
-from recordings.events import EVENTS, read_events
-from recordings.reader import read_samples
-from recordings.session import read_meta
+from recordings.events import EVENTS, read_events_counted
+from recordings.reader import session_columns_of
+from recordings.session import read_meta, session_status
 
-
-_AXIS = [pl.col("elapsed_s"), pl.col("ts").dt.epoch("us"), pl.col("workload_state")]
+_AXIS = ("elapsed_s", "ts", "workload_state")
 
 
 class ReplayReader:
     def __init__(self, session: Path) -> None:
         self.session = session
         self.meta = read_meta(session)
-        parquet = session / segments.SAMPLES_PARQUET
-        self._table: pl.DataFrame | None = None
-        if parquet.is_file():
-            try:
-                self._scan = pl.scan_parquet(parquet)
-                axis = self._scan.select(_AXIS).collect()
-            except (OSError, pl.exceptions.PolarsError) as error:
-                raise InputError(f"{parquet}: unreadable Parquet file ({str(error).splitlines()[0]})") from None
-        else:  # a session that never closed: segments and journals, read once
-            self._table = read_samples(session)
-            self._scan = self._table.lazy()
-            axis = self._table.select(_AXIS)
-        if axis.height == 0:
+        self.growing = False
+        self._landed: dict[Path, pl.DataFrame] = {}  # Parquet parts read so far (they never change)
+        self._listing: list[Path] = []
+        if (session / segments.SAMPLES_PARQUET).is_file():
+            self._open_parquet()
+        else:  # a session that never closed, or is still recording: its segments and journals
+            self._read_segments(segments.segment_files(session))
+            self.growing = session_status(self.meta, session) == "recording"
+        if len(self) == 0:
             raise InputError(f"{session.name}: the session has no samples")
-        self.elapsed = array("d", axis["elapsed_s"].to_list())
-        self.ts_us = array("q", axis["ts"].to_list())
+        self.events, self.skipped_events = read_events_counted(session / EVENTS)
+
+    def _open_parquet(self) -> None:
+        parquet = self.session / segments.SAMPLES_PARQUET
+        try:
+            scan = pl.scan_parquet(parquet)
+            names = scan.collect_schema().names()
+            axis = scan.select(_axis_of(names)).collect()
+        except (OSError, pl.exceptions.PolarsError) as error:
+            raise InputError(f"{parquet}: unreadable Parquet file ({str(error).splitlines()[0]})") from None
+        self._scan, self.columns = _with_elapsed(scan, names, axis), names
+        self._set_axis(axis)
+
+    def _read_segments(self, listing: list[Path]) -> None:
+        columns = session_columns_of(self.meta)
+        tables = []
+        for path in listing:  # a landed part never changes: read once; the open journal grows: read again
+            part = self._landed.get(path)
+            if part is None:
+                part = segments.read_segment(path, columns)
+                if path.suffix == ".parquet":
+                    self._landed[path] = part
+            tables.append(part)
+        table = segments.read_segments(self.session, columns, tables)
+        axis = table.select(_axis_of(table.columns))
+        self._scan, self.columns = _with_elapsed(table.lazy(), table.columns, axis), table.columns
+        self._listing = listing
+        self._set_axis(axis)
+
+    def _set_axis(self, axis: pl.DataFrame) -> None:
+        # states and ts first: the UI reads them at indexes it takes from `elapsed`, which grows last
         self.states: list[str | None] = axis["workload_state"].to_list()
-        self.columns = self._scan.collect_schema().names()
-        self.events = read_events(session / EVENTS)
+        self.ts_us = array("q", axis["ts"].to_list())
+        self.elapsed = array("d", axis["elapsed_s"].to_list())
+
+    def refresh(self) -> bool:
+        """A session still recording: take in the segments that landed since; True when rows were added."""
+        if not self.growing:
+            return False
+        if (self.session / segments.SAMPLES_PARQUET).is_file():  # its recorder closed it meanwhile
+            before = len(self)
+            self._open_parquet()
+            self.growing = False
+            return len(self) != before
+        listing = segments.segment_files(self.session)
+        landed = [p for p in listing if p.suffix == ".parquet"]
+        if landed == [p for p in self._listing if p.suffix == ".parquet"]:
+            self.growing = session_status(read_meta(self.session), self.session) == "recording"
+            return False
+        before = len(self)
+        self._read_segments(listing)
+        return len(self) != before
 
     def __len__(self) -> int:
         return len(self.elapsed)
@@ -83,3 +126,35 @@ class ReplayReader:
                              f"({str(error).splitlines()[0]})") from None
         return table.to_dicts()
 
+
+def _axis_of(names: list[str]) -> list[pl.Expr]:
+    """elapsed_s, ts (µs) and the workload state, for sessions that lack some (imported ones may).
+
+    Without `elapsed_s` the time since the first `ts` stands in; without derived columns there is no state.
+    """
+    if "ts" not in names:
+        raise InputError("the samples have no ts column")
+    ts = pl.col("ts").dt.epoch("us")
+    elapsed = pl.col("elapsed_s") if "elapsed_s" in names else (ts - ts.first()) / 1e6
+    state = pl.col("workload_state") if "workload_state" in names else pl.lit(None, dtype=pl.String)
+    return [elapsed.alias("elapsed_s"), ts.alias("ts"), state.alias("workload_state")]
+
+
+def _with_elapsed(scan: pl.LazyFrame, names: list[str], axis: pl.DataFrame) -> pl.LazyFrame:
+    """The rows as frames carry `elapsed_s` even where the file has none (the axis's, from the first ts)."""
+    if "elapsed_s" in names or axis.height == 0:
+        return scan
+    first_us = axis["ts"][0]
+    return scan.with_columns(elapsed_s=(pl.col("ts").dt.epoch("us") - first_us) / 1e6)
+
+
+def check_session(session: Path) -> str | None:
+    """Why the session cannot be replayed, found cheaply (the Parquet footer, the segment listing); None if it can."""
+    parquet = session / segments.SAMPLES_PARQUET
+    if parquet.is_file():
+        try:
+            rows = pl.scan_parquet(parquet).select(pl.len()).collect().item()  # the footer's row count
+        except (OSError, pl.exceptions.PolarsError) as error:
+            return f"unreadable Parquet file ({str(error).splitlines()[0]})"
+        return None if rows else "the session has no samples"
+    return None if segments.segment_files(session) else "the session has no samples"

@@ -60,13 +60,16 @@ def segment_files(session: Path) -> list[Path]:
     return [parts[stem] for stem in sorted(parts)]
 
 
-def read_segments(session: Path, columns: ColumnTypes) -> pl.DataFrame:
-    tables = []
-    for path in segment_files(session):
-        if path.suffix == ".journal":
-            tables.append(read_journal(path, columns))
-        else:
-            tables.append(to_session_types(read_parquet(path), columns))
+def read_segment(path: Path, columns: ColumnTypes) -> pl.DataFrame:
+    """One part, a journal or a landed Parquet file, typed as the session schema."""
+    if path.suffix == ".journal":
+        return read_journal(path, columns)
+    return to_session_types(read_parquet(path), columns)
+
+
+def read_segments(session: Path, columns: ColumnTypes, files: list[pl.DataFrame] | None = None) -> pl.DataFrame:
+    """Every part in order as one table (`files`: the parts already read, when the caller has them)."""
+    tables = files if files is not None else [read_segment(path, columns) for path in segment_files(session)]
     if not tables:
         return to_session_types(pl.DataFrame(schema=journal_schema(columns)), columns)
     return pl.concat(tables, how="vertical")

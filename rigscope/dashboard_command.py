@@ -8,6 +8,7 @@ import signal
 import sys
 
 from recordings.errors import InputError
+from recordings.session import sessions_dir
 from rigscope.config import load_presets
 from rigscope.record_command import config_from_args
 
@@ -24,10 +25,12 @@ def run_dashboard(args: argparse.Namespace) -> int:
     check_terminal()
     config = config_from_args(args, record=not args.no_record)
     from rigscope.live import LiveSource
+    from rigscope.replay_source import SessionDirectory
     from tui.app import RigscopeApp
 
     source = LiveSource(config)
-    app = RigscopeApp(source, fps=args.fps, ascii_only=args.ascii, presets=load_presets())
+    app = RigscopeApp(source, fps=args.fps, ascii_only=args.ascii, presets=load_presets(),
+                      sessions=SessionDirectory(sessions_dir(args.dir)))
     for hangup in (signal.SIGHUP, signal.SIGTERM):  # ssh dropped, or killed politely: close the session
         signal.signal(hangup, lambda *_: app.exit())
     message = None

@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from recordings.catalog import catalog
 from recordings.errors import InputError
 from recordings.session import resolve_session, sessions_dir
 from rigscope.dashboard_command import check_terminal
+from rigscope.replay_source import ReplaySource, SessionDirectory
 
 
 def start_offset(at: str | None, reader: object) -> float | None:
@@ -17,7 +17,7 @@ def start_offset(at: str | None, reader: object) -> float | None:
     if not at:
         return None
     from collectors.timeutil import iso_from_us
-    from tui.replay_app import parse_goto
+    from tui.replay_screen import parse_goto
 
     try:
         kind, value = parse_goto(at.lstrip("+") if at.startswith("+") else at, 0.0,
@@ -37,7 +37,7 @@ def run_replay(args: argparse.Namespace) -> int:
     else:
         from tui.picker import PickerApp
 
-        rows = catalog(root)
+        rows = SessionDirectory(root).list()
         if not rows:
             raise InputError(f"no sessions in {root}")
         chosen = PickerApp(rows).run()
@@ -45,12 +45,11 @@ def run_replay(args: argparse.Namespace) -> int:
             return 0
         session = Path(chosen)
     from recordings.replay import ReplayReader
-    from rigscope.replay_source import ReplaySource
     from tui.replay_app import ReplayApp
 
     probe = ReplayReader(session)
     source = ReplaySource(session, speed=args.speed, at_s=start_offset(args.at, probe))
-    app = ReplayApp(source, fps=args.fps, ascii_only=args.ascii)
+    app = ReplayApp(source, fps=args.fps, ascii_only=args.ascii, sessions=SessionDirectory(root))
     try:
         message = app.run()
     finally:

@@ -5,6 +5,9 @@ disk as it goes; seeks are requested by the UI and carried out by that thread
 (the UI never waits on the disk).  After a seek the feed is refilled with the
 window before the new position, and the events up to it (custom metrics
 among them); the spans pane gets the spans that had ended by the position.
+Events are kept in time order, so each step takes the events of its span by
+bisection.  For a session still being recorded the same thread looks for new
+segments every `poll_s` seconds, and the session grows under the player.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from collectors.timeutil import iso_from_us, us_from_iso
+from recordings.catalog import catalog
 from recordings.errors import InputError
-from recordings.events import EVENTS, append_event
-from recordings.replay import ReplayReader
+from recordings.events import EVENTS, append_event, skipped_warning
+from recordings.replay import ReplayReader, check_session
 from recordings.replay_spans import ReplaySpans
 from tui.bars import SessionLabel
 from tui.devices import Device, feed_columns
@@ -27,6 +31,7 @@ from tui.feed import DashboardFeed
 SPEEDS: tuple[float | None, ...] = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1000.0, None)  # None: max
 TICK_S = 0.05
 MAX_ROWS_PER_TICK = 2000  # at high speed only the last rows of a step reach the sparklines
+POLL_S = 2.0  # how often a session still being recorded is looked at for new segments
 
 
 def speed_label(speed: float | None) -> str:
@@ -34,7 +39,8 @@ def speed_label(speed: float | None) -> str:
 
 
 class ReplaySource:
-    def __init__(self, session: Path, speed: float | None = 1.0, at_s: float | None = None) -> None:
+    def __init__(self, session: Path, speed: float | None = 1.0, at_s: float | None = None,
+                 poll_s: float = POLL_S) -> None:
         self.reader = ReplayReader(session)
         meta = self.reader.meta
         host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
@@ -54,6 +60,7 @@ class ReplaySource:
             self.spans = ReplaySpans([], [])
             self._errors.append(f"{error}; spans not shown")
         self.feed.watch_spans(self.spans.tracker)
+        self.reader.events.sort(key=_event_us)  # stable: events of one instant keep their file order
         self._event_us = [_event_us(e) for e in self.reader.events]
         self.speed_index = SPEEDS.index(speed) if speed in SPEEDS else SPEEDS.index(1.0)
         self.position = 0
@@ -63,6 +70,9 @@ class ReplaySource:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        if self.reader.skipped_events:  # once, on screen: stderr is under the dashboard
+            self._errors.append(skipped_warning(session / EVENTS, self.reader.skipped_events))
+        self._poll_s = poll_s
         self._thread = threading.Thread(target=self._play, name="rigscope-replay", daemon=True)
         self._thread.start()
 
@@ -135,19 +145,31 @@ class ReplaySource:
         reached too, and a second jump moves past the one the position is on.
         """
         here = self._target()
+        ts_us = self.reader.ts_us
         with self._lock:
-            rows = [self.reader.index_from_ts(us) for us, e in zip(self._event_us, self.reader.events)
-                    if e.get("kind") in kinds]
-        chosen = min((r for r in rows if r > here), default=None) if forward else \
-            max((r for r in rows if r < here), default=None)
+            if forward:  # shown after `here`: later than its row
+                start = bisect.bisect_right(self._event_us, ts_us[here])
+                found = next((i for i in range(start, len(self._event_us))
+                              if self.reader.events[i].get("kind") in kinds), None)
+            else:  # shown before `here`: at or before the row before it
+                start = bisect.bisect_right(self._event_us, ts_us[here - 1]) if here > 0 else 0
+                found = next((i for i in range(start - 1, -1, -1) if self.reader.events[i].get("kind") in kinds),
+                             None)
+            chosen = None if found is None else self.reader.index_from_ts(self._event_us[found])
         if chosen is None:
             return False
         self.seek_index(chosen)
         return True
 
+    def events_between(self, low_us: int | None, high_us: int) -> list[dict[str, Any]]:
+        """The events with low_us < ts <= high_us (from the start when low_us is None), in time order."""
+        with self._lock:
+            first = 0 if low_us is None else bisect.bisect_right(self._event_us, low_us)
+            return self.reader.events[first:bisect.bisect_right(self._event_us, high_us)]
+
     # -- the player thread --------------------------------------------------
     def _play(self) -> None:
-        last = time.monotonic()
+        last = polled = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(TICK_S)  # a seek wakes it at once
             self._wake.clear()
@@ -156,11 +178,14 @@ class ReplaySource:
             with self._lock:
                 requested, self._requested = self._requested, None
             try:
+                if self.reader.growing and now - polled >= self._poll_s:
+                    polled = now
+                    self.reader.refresh()
                 if requested is not None:
                     self._seek(requested)
                 elif self.playing and self.position < len(self.reader) - 1:
                     self._advance(dt)
-                elif self.playing:
+                elif self.playing and not self.reader.growing:  # a growing session: wait for more
                     self.playing = False
                 self.feed.poll_spans()  # spans taken since the last poll, at most every half second
             except InputError as error:  # a damaged file: say so on screen, stay up, stop playing
@@ -172,9 +197,7 @@ class ReplaySource:
         rows = self.reader.rows(index - window + 1, index + 1)
         self.feed.reset()
         ts = self.reader.ts_us[index]
-        with self._lock:
-            events = [e for e, us in zip(self.reader.events, self._event_us) if us <= ts]
-        self.feed.add(None, events)
+        self.feed.add(None, self.events_between(None, ts))
         for row in rows:
             self.feed.add(row)
         self._spans_to(ts)
@@ -193,10 +216,8 @@ class ReplaySource:
         if stop <= self.position + 1:
             return
         first = max(self.position + 1, stop - MAX_ROWS_PER_TICK)
-        low_us, high_us = self.reader.ts_us[self.position], self.reader.ts_us[stop - 1]
-        with self._lock:
-            events = [e for e, us in zip(self.reader.events, self._event_us) if low_us < us <= high_us]
-        self.feed.add(None, events)
+        high_us = self.reader.ts_us[stop - 1]
+        self.feed.add(None, self.events_between(self.reader.ts_us[self.position], high_us))
         for row in self.reader.rows(first, stop):
             self.feed.add(row)
         self._spans_to(high_us)
@@ -212,3 +233,23 @@ def _event_us(event: dict[str, Any]) -> int:
         return us_from_iso(event["ts"])
     except (KeyError, TypeError, ValueError, AttributeError):
         return 0
+
+
+class SessionDirectory:
+    """The sessions under one directory, for `o` in a dashboard (tui.source.SessionOpener)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def list(self) -> list[dict[str, Any]]:
+        """The catalog, with the sessions that cannot open marked corrupt and why (a footer read each)."""
+        rows = catalog(self.root)
+        for row in rows:
+            if row.get("status") != "corrupt":
+                problem = check_session(Path(row["path"]))
+                if problem:
+                    row.update(status="corrupt", error=problem)
+        return rows
+
+    def open(self, session: Path) -> ReplaySource:
+        return ReplaySource(session)

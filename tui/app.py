@@ -1,275 +1,95 @@
-"""The rigscope dashboard: composes the bars, device panels, the spans, metrics and events panes, and routes keys.
+"""The rigscope app: shows one dashboard screen and opens recorded sessions over it (`o`).
 
-It redraws on its own timer (`fps`, default 2 per second), from a snapshot of
-the feed, and only when the feed moved: sampling at 100 Hz never means
-redrawing at 100 Hz.  It never calls a device or the disk itself.
+The app only composes and routes: the dashboard screen draws and owns its keys;
+opening a session lists the catalog and reads the recording in worker threads,
+then pushes a replay screen over the dashboard.  The live source underneath goes
+on sampling and recording; closing the replay (Escape or `q`) returns to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.app import App, SystemCommand
 from textual.screen import Screen
-from textual.widgets import Footer
 
-from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
-from tui.devices import FULL_LINES as FULL_PANEL_LINES
-from tui.devices import DevicePanel, View
-from tui.overlay import overlay_names
-from tui.probe_data import MetricsView, SpansView
-from tui.probe_panes import MetricsPane, SpansPane, pane_caps, probe_wants, share_rows
-from tui.screens import DeviceScreen, HelpScreen, NoteScreen, TagScreen
-from tui.source import DashboardSource
-
-WINDOWS_S = (30.0, 120.0, 600.0, 3600.0)
-MIN_PANEL_WIDTH = 56
-SIDE_W = 46  # the column of the spans, metrics and events panes, beside the panels on a wide terminal
-DEFAULT_PRESETS: dict[str, tuple[str, str]] = {
-    "1": ("tag", "data_prep"), "2": ("tag", "train"), "3": ("tag", "eval"), "4": ("tag", "checkpoint"),
-    "5": ("tag", "auto"), "6": ("note", "lr changed"), "7": ("note", "restarted data loader"),
-    "8": ("note", "checkpoint saved"), "9": ("note", "look here"),
-}
-
-
-KEY_NAMES = {"question_mark": "?", "plus": "+", "equals_sign": "=", "minus": "-",
-             "left_square_bracket": "[", "right_square_bracket": "]", "left_curly_bracket": "{",
-             "right_curly_bracket": "}"}
-
-
-def key_names(keys: str) -> str:
-    """`plus,equals_sign` -> `+ / =`, as a person types them."""
-    return " / ".join(KEY_NAMES.get(key, key) for key in keys.split(","))
+from recordings.errors import InputError
+from tui.dashboard import DEFAULT_PRESETS, DashboardScreen, ViewOptions
+from tui.picker import PickerScreen
+from tui.replay_screen import EmbeddedReplayScreen, ReplayScreen
+from tui.source import DashboardSource, SessionOpener
 
 
 class RigscopeApp(App[str]):
     TITLE = "rigscope"
-    CSS = """
-    Screen { layout: vertical; }
-    #main { height: 1fr; }
-    #devices { width: 1fr; height: 1fr; layout: grid; grid-size: 1; grid-rows: 7; }
-    #side { width: 46; border-left: vkey $panel; }
-    #main.narrow { layout: vertical; }
-    #main.narrow #side { width: 1fr; height: 6; border-left: none; border-top: hkey $panel; }
-    #header { background: $boost; }
-    """
-    CHROME_ROWS = 4  # header, workload bar, host bar, footer
-    BINDINGS = [
-        Binding("n", "note", "Note"),
-        Binding("t", "tag", "Tag"),
-        Binding("1", "preset('1')", "Presets"),
-        *(Binding(str(i), f"preset('{i}')", f"Preset {i}", show=False) for i in range(2, 10)),
-        Binding("space", "pause", "Pause"),
-        Binding("r", "record", "Rec on/off"),
-        Binding("plus,equals_sign", "window(1)", "Window+"),
-        Binding("minus", "window(-1)", "Window-"),
-        Binding("d", "details", "Details"),
-        Binding("m", "overlay", "Overlay"),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
-    ]
 
     def __init__(self, source: DashboardSource, fps: float = 2.0, ascii_only: bool = False,
-                 presets: dict[str, tuple[str, str]] | None = None, window_s: float = 120.0) -> None:
+                 presets: dict[str, tuple[str, str]] | None = None, window_s: float = 120.0,
+                 sessions: SessionOpener | None = None) -> None:
         super().__init__()
         self.source = source
-        self.fps = fps
-        self.ascii_only = ascii_only
-        self.presets = presets or DEFAULT_PRESETS
-        self.window_index = min(range(len(WINDOWS_S)), key=lambda i: abs(WINDOWS_S[i] - window_s))
-        self.paused = False
-        self.compact = False
-        self.recent_tags: list[str] = ["auto", "data_prep", "train", "eval", "checkpoint"]
-        self._drawn_version = -1
-        self._series = [name for device in source.devices for name in device.series_names()]
-        self.overlay: str | None = None  # the custom metric laid over the RLE sparklines
-        self._overlay_series = overlay_names([device.prefix for device in source.devices])
-        self._probe_views = (SpansView(0), MetricsView(0))
-        self._probe_rows = (0, 0)
-        self._probe_key: tuple[Any, ...] = ()
+        self.options = ViewOptions(fps, ascii_only, presets or dict(DEFAULT_PRESETS), window_s)
+        self.sessions = sessions
+        self.replays: list[Any] = []  # replay sources opened over the dashboard, closed with their screen
+        self.dashboard = self.make_dashboard()
 
-    # -- layout ------------------------------------------------------------
-    def compose(self) -> ComposeResult:
-        yield TextBar(id="header")
-        yield TextBar(id="workload")
-        with Horizontal(id="main"):
-            with VerticalScroll(id="devices"):
-                for device in self.source.devices:
-                    yield DevicePanel(device)
-            with Vertical(id="side"):
-                yield SpansPane(id="spans")
-                yield MetricsPane(id="metrics")
-                yield EventsPane(id="events")
-        yield TextBar(id="host")
-        yield Footer()
+    def make_dashboard(self) -> DashboardScreen:
+        return DashboardScreen(self.source, self.options)
 
-    def on_mount(self) -> None:
-        self._layout_for(self.size.width, self.size.height)
-        self.set_interval(1.0 / self.fps, self.redraw)
-        self.redraw()
-        self.call_after_refresh(self.redraw, True)  # again once the panels know their width
+    def get_default_screen(self) -> Screen:
+        return self.dashboard
 
-    def on_resize(self, event: Any) -> None:
-        self._layout_for(event.size.width, event.size.height)
-        self.call_after_refresh(self.redraw, True)
-
-    def _layout_for(self, width: int, height: int) -> None:
-        """Full panels in one or two columns when they fit, else one row per device.  The spans and metrics
-        panes (when they have something) go above the events; on a narrow terminal that is below the panels,
-        and they take the rows the panels leave."""
-        narrow = width < 120
-        self.query_one("#main").set_class(narrow, "narrow")
-        events_rows = (6 if height >= 30 else 3) if narrow else 0
-        available = height - self.CHROME_ROWS - events_rows
-        panels_width = width - (0 if narrow else 47)
-        count = len(self.source.devices)
-        columns = 1 if count * FULL_PANEL_LINES <= available or panels_width < 2 * MIN_PANEL_WIDTH else 2
-        self.compact = -(-count // columns) * FULL_PANEL_LINES > available
-        self._probe_key = (self._probe_wants(width), width, height)
-        caps = pane_caps(narrow, height)
-        needed = count if self.compact else -(-count // columns) * FULL_PANEL_LINES
-        self._probe_rows = probe_rows = share_rows(self._probe_key[0], caps,
-                                                   max(0, available - needed) if narrow else sum(caps))
-        for pane, rows in zip((self.query_one(SpansPane), self.query_one(MetricsPane)), probe_rows):
-            pane.display = rows > 0
-            pane.styles.height = rows
-        # wide: the side column is as high as the panels' area (its CSS)
-        self.query_one("#side").styles.height = events_rows + sum(probe_rows) if narrow else None
-        devices = self.query_one("#devices")
-        devices.styles.grid_size_columns = 1 if self.compact else columns
-        devices.styles.grid_rows = "1" if self.compact else str(FULL_PANEL_LINES)
-
-    def _probe_wants(self, width: int) -> tuple[int, int]:
-        """Rows the spans and metrics panes would fill (0: nothing to show) at this terminal width."""
-        return probe_wants(*self._probe_views, width - 2 if width < 120 else SIDE_W - 3)
-
-    @property
-    def window_s(self) -> float:
-        return WINDOWS_S[self.window_index]
-
-    # -- drawing -----------------------------------------------------------
-    def redraw(self, force: bool = False) -> None:
-        if not self.is_running:  # shutting down: a timer or a call after refresh may still come, the widgets go
+    # -- opening a recorded session ------------------------------------------
+    def open_session_picker(self) -> None:
+        if self.sessions is None:
+            self.notify("no sessions directory to open from", severity="warning")
             return
-        for message in self.source.notices():
-            self.notify(message, severity="warning", timeout=30)
-        feed = self.source.feed
-        if (self.paused and not force) or (feed.version == self._drawn_version and not force):
+        self.run_worker(self._list_sessions, thread=True, exclusive=True, group="sessions")
+
+    def _list_sessions(self) -> None:
+        assert self.sessions is not None
+        rows = self.sessions.list()
+        self.call_from_thread(self._show_picker, rows)
+
+    def _show_picker(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            self.notify(f"no sessions in {self.sessions.root if self.sessions else '?'}", severity="warning")
             return
-        snapshot = feed.snapshot(self.window_s, self._series + self._overlay_series if self.overlay else self._series)
-        self._drawn_version = snapshot.version
-        self._probe_views = (snapshot.spans, snapshot.metrics)
-        if (self._probe_wants(self.size.width), self.size.width, self.size.height) != self._probe_key:
-            self._layout_for(self.size.width, self.size.height)  # a pane appeared, grew or shrank
-            self.call_after_refresh(self.redraw, True)  # again once the panes know their size
-        view = View(self.window_s, self.ascii_only, self.compact, self.overlay)
-        width = self.size.width
-        self.query_one("#header", TextBar).set_text(
-            header_text(self.source.label, snapshot, self.source.recording(), self.paused, width))
-        self.query_one("#workload", TextBar).set_text(workload_text(snapshot, width, self.ascii_only, self.window_s))
-        self.query_one("#host", TextBar).set_text(host_text(snapshot.frame))
-        for panel in self.query(DevicePanel):
-            panel.show(snapshot, view)
-        spans_rows, metrics_rows = self._probe_rows
-        self.query_one(SpansPane).show(snapshot.spans, spans_rows, self.ascii_only)
-        self.query_one(MetricsPane).show(snapshot.metrics, metrics_rows, self.overlay, self.ascii_only)
-        self.query_one(EventsPane).show(snapshot.events)
+        self.push_screen(PickerScreen(rows), self._picked)
 
-    # -- actions -----------------------------------------------------------
-    def action_note(self) -> None:
-        stamp = self.source.now_iso()  # the moment the key was pressed, not when the note is saved
+    def _picked(self, path: str | None) -> None:
+        if path:
+            self.notify(f"opening {Path(path).name}…", timeout=2)
+            self.run_worker(lambda: self._open(Path(path)), thread=True, exclusive=True, group="sessions")
 
-        def save(text: str | None) -> None:
-            if text:
-                self.source.post("note", stamp, text=text, source="keyboard")
-                self.notify(f"note saved at {stamp[11:19]}")
-
-        self.push_screen(NoteScreen(stamp), save)
-
-    def action_tag(self) -> None:
-        stamp = self.source.now_iso()
-        self.push_screen(TagScreen(self.recent_tags), lambda state: self._tag(stamp, state))
-
-    def _tag(self, stamp: str, state: str | None) -> None:
-        if not state:
+    def _open(self, path: Path) -> None:
+        assert self.sessions is not None
+        try:
+            source = self.sessions.open(path)
+        except InputError as error:  # a damaged or empty session: say so, stay where we are
+            self.call_from_thread(self.notify, str(error), severity="error", timeout=10)
             return
-        self.source.post("tag", stamp, state=state, source="keyboard")
-        self.recent_tags = [state, *(t for t in self.recent_tags if t != state)][:10]
-        self.notify("back to the heuristic" if state == "auto" else f"tagged {state}")
+        self.call_from_thread(self._show_replay, source)
 
-    def action_preset(self, key: str) -> None:
-        preset = self.presets.get(key)
-        if preset is None:
-            self.notify(f"no preset on {key}", severity="warning")
-            return
-        kind, value = preset
-        stamp = self.source.now_iso()
-        if kind == "tag":
-            self._tag(stamp, value)
-        else:
-            self.source.post("note", stamp, text=value, source="keyboard")
-            self.notify(f"note: {value}")
+    def _show_replay(self, source: Any) -> None:
+        self.replays.append(source)
+        self.push_screen(EmbeddedReplayScreen(source, self.options), lambda _: self._replay_closed(source))
 
-    def action_pause(self) -> None:
-        self.paused = not self.paused
-        self.redraw(force=True)
+    def _replay_closed(self, source: Any) -> None:
+        self.replays.remove(source)
+        self.run_worker(source.close, thread=True, group="close-replay")  # joins the player thread
+        self.notify("back to live" if not isinstance(self.screen, ReplayScreen) else "back", timeout=2)
 
-    def action_record(self) -> None:
-        self.notify("switching recording…")
-        self.run_worker(self._toggle_recording, thread=True, exclusive=True, group="recording")
-
-    def _toggle_recording(self) -> None:
-        message = self.source.toggle_recording()
-        self.call_from_thread(self.notify, message)
-
-    def action_window(self, step: int) -> None:
-        self.window_index = max(0, min(len(WINDOWS_S) - 1, self.window_index + step))
-        self.redraw(force=True)
-
-    def action_details(self) -> None:
-        prefixes = [device.prefix for device in self.source.devices]
-        focused = next((i for i, p in enumerate(prefixes) if self.query_one(f"#panel-{p}").has_focus), 0)
-        self.push_screen(DeviceScreen(prefixes, self.source.feed.snapshot(0, ()).frame, focused))
-
-    def action_overlay(self) -> None:
-        """Lay the next custom metric over the RLE sparklines: none, then each metric by name, then none."""
-        names = list(self.source.feed.snapshot(0, ()).metrics.series)
-        if not names and self.overlay is None:
-            self.notify("no custom metrics yet: a workload sends them with rigscope.metric(name, value)", timeout=4)
-            return
-        cycle: list[str | None] = [None, *names]
-        self.overlay = cycle[(cycle.index(self.overlay) + 1) % len(cycle)] if self.overlay in cycle else None
-        self.notify(f"{self.overlay} over the RLE sparklines" if self.overlay else "overlay off", timeout=2)
-        self.redraw(force=True)
-
-    def action_help(self) -> None:
-        keys: list[tuple[str, str]] = []
-        for binding in self.BINDINGS:
-            if binding.action.startswith("preset"):
-                if binding.key == "1":
-                    presets = ", ".join(f"{k} {v}" for k, (_, v) in sorted(self.presets.items()))
-                    keys.append(("1-9", f"presets: {presets}"))
-            elif not binding.key.startswith("ctrl+c"):
-                keys.append((key_names(binding.key), binding.description))
-        self.push_screen(HelpScreen(keys))
-
+    # -- quitting --------------------------------------------------------------
     async def action_quit(self) -> None:
+        for source in self.replays:
+            source.close()
         self.exit(self.source.close())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for action, title, help_text in (
-            (self.action_note, "Note", "Write a note into the session"),
-            (self.action_tag, "Tag phase", "Tag the workload phase (auto returns to the heuristic)"),
-            (self.action_pause, "Pause display", "Freeze the screen; sampling and recording go on"),
-            (self.action_record, "Recording on/off", "Stop recording, or start a new session"),
-            (lambda: self.action_window(1), "Longer window", "Sparklines over a longer time"),
-            (lambda: self.action_window(-1), "Shorter window", "Sparklines over a shorter time"),
-            (self.action_details, "Device details", "Every value of one device"),
-            (self.action_overlay, "Metric overlay", "Lay the next custom metric over the RLE sparklines"),
-            (self.action_help, "Keys", "Every key of the dashboard"),
-        ):
-            yield SystemCommand(title, help_text, action)
+        if isinstance(screen, DashboardScreen):
+            for action, title, help_text in screen.commands():
+                yield SystemCommand(title, help_text, action)

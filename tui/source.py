@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 from tui.bars import SessionLabel
@@ -36,4 +37,18 @@ class DashboardSource(Protocol):
 
     def close(self) -> str:
         """Stop everything cleanly; returns where the session was saved, in words."""
+        ...
+
+
+class SessionOpener(Protocol):
+    """The recorded sessions the app can open over the dashboard (`o`); both calls read the disk."""
+
+    root: Path
+
+    def list(self) -> list[dict[str, Any]]:
+        """The catalog rows (recordings.catalog), newest first."""
+        ...
+
+    def open(self, session: Path) -> Any:
+        """A replay source on the session; raises InputError for a session it cannot read."""
         ...

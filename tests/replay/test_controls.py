@@ -12,7 +12,7 @@ from collectors.timeutil import iso_from_us, us_from_iso
 from rigscope.replay_source import SPEEDS
 from tests.replay.conftest import (HZ, ReplayHarness, add_events, events_of, notifications, run, samples, type_text,
                                    wait_at, wait_until)
-from tui.replay_app import Timeline
+from tui.replay_screen import Timeline
 from tui.screens import DeviceScreen, GotoScreen, HelpScreen
 
 ROWS = 960  # 8 min at 2 Hz

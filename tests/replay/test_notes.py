@@ -6,7 +6,7 @@ import pytest
 
 from collectors.timeutil import iso_from_us
 from tests.replay.conftest import ReplayHarness, add_events, events_of, run, samples, type_text, wait_at, wait_until
-from tui.replay_app import Timeline
+from tui.replay_screen import Timeline
 from tui.screens import NoteScreen
 
 
@@ -73,7 +73,7 @@ def test_a_note_written_in_replay_can_be_jumped_to(session):
             await wait_at(pilot, source, 0)
             await pilot.press("right_curly_bracket")
             await wait_at(pilot, source, 120, timeout=1)
-            app.redraw(force=True)
+            app.dashboard.redraw(force=True)
             assert "n" in app.query_one(Timeline).render().plain.splitlines()[0]
     run(body)
 

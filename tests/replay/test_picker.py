@@ -50,9 +50,9 @@ def test_typing_filters_the_table_and_enter_opens_the_match(recorded, tmp_path):
             assert table.row_count == 4 and [str(c.label) for c in table.columns.values()] == list(COLUMNS)
             assert app.focused is app.query_one("#filter")
             await type_text(pilot, "box")
-            assert table.row_count == 3 and all("box" in r["host"] for r in app.shown)
+            assert table.row_count == 3 and all("box" in r["host"] for r in app.picker.shown)
             await type_text(pilot, " BETA")  # every word, any case
-            assert table.row_count == 1 and app.shown[0]["id"] == "20260102-000000-beta"
+            assert table.row_count == 1 and app.picker.shown[0]["id"] == "20260102-000000-beta"
             assert table.get_row_at(0)[1] == "20260102-000000-beta"
             await pilot.press("enter")
         assert app.return_value == str(root / "20260102-000000-beta")
@@ -67,7 +67,7 @@ def test_arrows_choose_among_the_matches(recorded, tmp_path):
         async with app.run_test(size=(160, 30)) as pilot:
             table = app.query_one("#sessions")
             await type_text(pilot, "box")
-            assert [r["host"] for r in app.shown] == ["gamma-box", "beta-box", "alpha-box"]
+            assert [r["host"] for r in app.picker.shown] == ["gamma-box", "beta-box", "alpha-box"]
             for _ in range(5):
                 if table.cursor_row == 2:
                     break
@@ -98,8 +98,8 @@ def test_no_match_and_a_corrupt_session_do_not_open(recorded, tmp_path):
             await pilot.pause()
             assert table.row_count == 4
             await type_text(pilot, "corrupt")
-            assert table.row_count == 1 and app.shown[0]["id"] == BROKEN
-            assert table.get_row_at(0)[-1] == "corrupt"
+            assert table.row_count == 1 and app.picker.shown[0]["id"] == BROKEN
+            assert table.get_row_at(0)[-1].startswith("corrupt: meta.json: unreadable (")
             await pilot.press("enter")
             await pilot.pause()
             assert seen[-1][1] == "error" and "meta.json" in seen[-1][0] and app.is_running

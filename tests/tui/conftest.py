@@ -25,7 +25,7 @@ def sim_source(directory: Path, gpus: int = 1, hz: float = 5.0, speed: float | N
 async def wait_ended(pilot: Any, source: LiveSource, timeout: float = 30.0) -> None:
     """A virtual-time session: wait until the feed saw its end, then draw what it holds."""
     await wait_until(pilot, lambda: source.feed.ended, timeout, "the end of the simulated session")
-    pilot.app.redraw(force=True)
+    pilot.app.dashboard.redraw(force=True)
     await pilot.pause()
 
 

@@ -22,7 +22,7 @@ def test_collapse_is_marked_counted_and_listed(tmp_path):
             app = RigscopeApp(source)
             async with app.run_test(size=(160, 50)) as pilot:
                 await wait_ended(pilot, source, timeout=60)
-                assert not app.compact
+                assert not app.dashboard.compact
                 for gpu in ("gpu0", "gpu1"):
                     text = panel_text(app, gpu)
                     assert "● COLLAPSE" in text and "collapses 1 (" in text, text
@@ -33,7 +33,7 @@ def test_collapse_is_marked_counted_and_listed(tmp_path):
 
                 await pilot.resize_terminal(80, 24)  # one row per device
                 await pilot.pause()
-                assert app.compact
+                assert app.dashboard.compact
                 for gpu in ("gpu0", "gpu1"):
                     text = panel_text(app, gpu)
                     assert text.startswith(gpu.upper()) and "\n" not in text

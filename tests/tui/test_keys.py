@@ -6,7 +6,7 @@ import polars as pl
 
 from tests.tui.conftest import (LiveApp, bar_text, read_events, read_meta, run, screen_text, type_text,
                                 wait_file, wait_frames, wait_until)
-from tui.app import DEFAULT_PRESETS, WINDOWS_S
+from tui.dashboard import DEFAULT_PRESETS, WINDOWS_S
 from tui.screens import DeviceScreen, HelpScreen, NoteScreen, TagScreen
 
 
@@ -101,18 +101,18 @@ def test_space_pauses_the_display_while_sampling_goes_on(tmp_path):
         async with LiveApp(tmp_path) as (pilot, app, source):
             await wait_frames(pilot, source, 2)
             await pilot.press("space")
-            assert app.paused
+            assert app.dashboard.paused
             assert "PAUSED" in bar_text(app, "header")
-            drawn, header = app._drawn_version, bar_text(app, "header")
+            drawn, header = app.dashboard._drawn_version, bar_text(app, "header")
             recorded = source.monitor.recorder.samples
             await wait_frames(pilot, source, 5)  # the feed keeps moving
             await wait_until(pilot, lambda: source.monitor.recorder.samples > recorded, 10, "recording to go on")
             await pilot.pause(0.6)  # past a redraw tick
-            assert app._drawn_version == drawn and bar_text(app, "header") == header
+            assert app.dashboard._drawn_version == drawn and bar_text(app, "header") == header
             await pilot.press("space")
-            assert not app.paused
+            assert not app.dashboard.paused
             assert "PAUSED" not in bar_text(app, "header")
-            assert app._drawn_version > drawn
+            assert app.dashboard._drawn_version > drawn
     run(body)
 
 
@@ -145,13 +145,13 @@ def test_r_stops_recording_and_r_again_starts_a_new_session(tmp_path):
 def test_plus_and_minus_step_the_window(tmp_path):
     async def body():
         async with LiveApp(tmp_path) as (pilot, app, source):
-            assert app.window_s == 120.0
+            assert app.dashboard.window_s == 120.0
             seen = []
             for key in ("plus", "plus", "plus", "minus", "minus", "minus", "minus", "equals_sign"):
                 await pilot.press(key)
-                seen.append(app.window_s)
+                seen.append(app.dashboard.window_s)
                 await pilot.pause()
-                label = {30.0: "30s", 120.0: "2m", 600.0: "10m", 3600.0: "1h"}[app.window_s]
+                label = {30.0: "30s", 120.0: "2m", 600.0: "10m", 3600.0: "1h"}[app.dashboard.window_s]
                 assert f"window {label}" in bar_text(app, "workload")
             assert seen == [600.0, 3600.0, 3600.0, 600.0, 120.0, 30.0, 30.0, 120.0]
             assert set(seen) == set(WINDOWS_S)
@@ -191,7 +191,7 @@ def test_question_mark_lists_every_key(tmp_path):
             assert isinstance(app.screen, HelpScreen)
             text = _modal_text(app)
             for key, words in (("n", "Note"), ("t", "Tag"), ("1-9", "presets:"), ("space", "Pause"),
-                               ("r", "Rec on/off"), ("+ / =", "Window+"), ("d", "Details"), ("?", "Help"),
+                               ("r", "Rec on/off"), ("+ / =", "Window+"), ("o", "Open a recorded session in replay"), ("d", "Details"), ("?", "Help"),
                                ("q", "Quit")):
                 assert f"{key} {words}" in text, (key, text)
             assert "- Window-" in text

@@ -65,7 +65,7 @@ def _layout(tmp_path, gpus, size, check, resize_first=False):
 
 def test_eight_gpus_at_160x50_full_panels_all_visible_after_a_relayout(tmp_path):
     def check(app):
-        assert not app.compact
+        assert not app.dashboard.compact
         assert _placement_problems(app) == []
         shown = panels(app)
         assert len(shown) == 9 and all(p.region.height == 7 for p in shown.values())
@@ -83,8 +83,8 @@ def test_every_panel_visible_in_a_live_session(tmp_path, gpus, size, resized):
             if resized:
                 await pilot.resize_terminal(*resized)
             for _ in range(2):  # two redraws from the timer, with newer frames
-                drawn = app._drawn_version
-                await wait_until(pilot, lambda: app._drawn_version > drawn, 5, "a redraw from the timer")
+                drawn = app.dashboard._drawn_version
+                await wait_until(pilot, lambda: app.dashboard._drawn_version > drawn, 5, "a redraw from the timer")
             await pilot.pause()
             assert app.size == (resized or size)
             assert _placement_problems(app) == []
@@ -94,7 +94,7 @@ def test_every_panel_visible_in_a_live_session(tmp_path, gpus, size, resized):
 @pytest.mark.parametrize(("gpus", "compact"), [(1, False), (8, True)], ids=["1gpu", "8gpus"])
 def test_80x24(tmp_path, gpus, compact):
     def check(app):
-        assert app.compact is compact
+        assert app.dashboard.compact is compact
         assert _placement_problems(app) == []
         heights = {p.region.height for p in panels(app).values()}
         if compact:  # one row per device, one column
@@ -121,9 +121,9 @@ def test_resize_storm_and_a_40x12_terminal(tmp_path):
                 assert app.size == sizes[-1]
                 await pilot.resize_terminal(40, 12)
                 await pilot.pause()
-                app.redraw(force=True)
+                app.dashboard.redraw(force=True)
                 await pilot.pause()
-                assert app.size == (40, 12) and app.compact
+                assert app.size == (40, 12) and app.dashboard.compact
                 text = screen_text(app)
                 assert "rigscope DEMO" in text and " CPU " in text
                 assert _placement_problems(app, all_visible=False) == []

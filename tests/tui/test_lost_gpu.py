@@ -39,9 +39,9 @@ def test_lost_gpu_is_shown_lost_and_the_others_go_on(tmp_path):
                 first = panel_text(app, "gpu0")
                 assert "no reading" not in first and _value_of(first, "util") == "50%"
                 assert "GPU lost" not in panel_text(app, "cpu")
-                drawn = app._drawn_version
+                drawn = app.dashboard._drawn_version
                 await wait_frames(pilot, source, 5)  # the others keep updating
-                await wait_until(pilot, lambda: app._drawn_version > drawn, 5, "a newer frame drawn")
+                await wait_until(pilot, lambda: app.dashboard._drawn_version > drawn, 5, "a newer frame drawn")
                 assert _value_of(panel_text(app, "gpu0"), "util") == "50%"
                 assert "no reading: GPU lost or stalled" in panel_text(app, "gpu1")
                 warnings = [m for m, severity in notified if severity == "warning" and "gpu1" in m]

@@ -72,7 +72,7 @@ def test_dashboard_looks_the_same(snap_compare, gpus, size):
 
     async def settle(pilot: Any) -> None:
         await pilot.pause()
-        app.redraw(force=True)
+        app.dashboard.redraw(force=True)
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=settle)
