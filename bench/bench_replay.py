@@ -28,6 +28,11 @@ written or read).
   the first 2 s) is at least 99 % of x1000.  x1 for 3 s is measured the
   same way (a few rows are expected to go by).
 
+- 100,000 events: the same samples (linked) with 100,000 notes spread evenly over the 24 h in
+  its events.jsonl: first frame, 5 seeks, x1000 for 10 s, and what one player step at x1000
+  (50 s of session, ~58 events) costs to find its events: the bisection the player does now
+  against the scan over every event it did before (the same list, the old expression), median of 200.
+
 Targets: first frame < 1 s, seek < 100 ms (p95), RSS < 300 MB, x1000 keeps up.
 
 Run: python bench/bench_replay.py [--quick]   (--quick: a 1-hour session, 5 seeks, 5 s of playback)
@@ -240,6 +245,53 @@ def play(source: Any, speed: float, seconds: float, start_index: int = 0) -> dic
     }
 
 
+def many_events_session(session: Path, count: int) -> Path:
+    """A session with the samples of `session` (a link) and `count` notes spread evenly in its events.jsonl."""
+    from recordings.replay import ReplayReader
+    from collectors.timeutil import iso_from_us
+
+    target = RESULTS / f"replay-{count}-events" / session.name
+    if target.exists():
+        shutil.rmtree(target.parent)
+    target.mkdir(parents=True)
+    (target / "samples.parquet").symlink_to((session / "samples.parquet").resolve())
+    shutil.copy(session / "meta.json", target / "meta.json")
+    ts = ReplayReader(session).ts_us
+    step = (ts[-1] - ts[0]) // count
+    with open(target / "events.jsonl", "w", encoding="utf-8") as handle:
+        for k in range(count):
+            handle.write(json.dumps({"ts": iso_from_us(ts[0] + k * step), "kind": "note", "text": f"n{k}",
+                                     "source": "cli"}) + "\n")
+    return target
+
+
+def event_lookup(source: Any, span_s: float = 50.0, repeats: int = 200) -> dict[str, float]:
+    """µs to find the events of one player step: bisection (now) and the full scan (before)."""
+    reader, rng = source.reader, random.Random(2)
+    cursor, scan = [], []
+    for _ in range(repeats):
+        low = reader.ts_us[rng.randrange(len(reader) // 2)]
+        high = low + int(span_s * 1e6)
+        start = time.perf_counter()
+        found = source.events_between(low, high)
+        cursor.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        old = [e for e, us in zip(reader.events, source._event_us) if low < us <= high]
+        scan.append(time.perf_counter() - start)
+        assert old == found
+    return {"cursor_us": median(cursor) * 1e6, "scan_us": median(scan) * 1e6, "events_found": len(found)}
+
+
+def with_many_events(session: Path, count: int, play_s: float) -> dict[str, Any]:
+    noted = many_events_session(session, count)
+    first_s, source = open_source(noted)
+    try:
+        return {"events": len(source.reader.events), "first_frame_s": first_s, "seek": seeks(source, 5, seed=3),
+                "playback_x1000": play(source, 1000.0, play_s), "lookup": event_lookup(source), "rss_mb": rss_mb()}
+    finally:
+        source.close()
+
+
 # -- main -----------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -277,6 +329,7 @@ def main() -> None:
         extra.close()
         first_more.append(seconds)
     fresh = fresh_process(session)
+    events = with_many_events(session, 100_000, min(10.0, play_s))
 
     first_ok = max([first_s, *first_more]) < TARGET_FIRST_FRAME_S
     seek_ok = seek["latency_p95_ms"] < TARGET_SEEK_MS
@@ -310,6 +363,13 @@ def main() -> None:
         ["  process CPU while playing", f"{fast['cpu_pct']:.0f} % of a core", ""],
         ["x1 for 3 s: session seconds played", f"{slow['session_s_played']:.1f} s (rate x{slow['achieved_rate']:.2f})",
          "≈ 3 s"],
+        [f"{events['events']:,} events: first frame / seek p95", f"{events['first_frame_s'] * 1000:.0f} / "
+                                                                   f"{events['seek']['latency_p95_ms']:.0f} ms", ""],
+        ["  x1000 achieved rate / CPU", f"{events['playback_x1000']['rate_fraction']:.1%} / "
+                                        f"{events['playback_x1000']['cpu_pct']:.0f} % of a core", ""],
+        ["  events of one x1000 step: bisection / full scan (before)",
+         f"{events['lookup']['cursor_us']:.0f} / {events['lookup']['scan_us']:.0f} µs "
+         f"(x{events['lookup']['scan_us'] / max(events['lookup']['cursor_us'], 1e-9):.0f})", ""],
     ], title=f"replay of a {hours:g} h session at {hz:g} Hz: {rows:,} rows, {parquet_mb:.0f} MB Parquet"
               + (f" (recorded in {recorded_s:.0f} s)" if recorded_s else " (cached)"))
 
@@ -323,6 +383,7 @@ def main() -> None:
                    "after_playback": rss_play, "axis_lists": axis_mb},
         "playback_x1000": fast,
         "playback_x1": slow,
+        "many_events": events,
         "targets": {"first_frame_s": TARGET_FIRST_FRAME_S, "seek_p95_ms": TARGET_SEEK_MS, "rss_mb": TARGET_RSS_MB,
                     "keep_up_fraction": KEEP_UP_FRACTION},
         "pass": {"first_frame": first_ok, "seek": seek_ok, "rss": rss_ok, "keeps_up": keep_ok},

@@ -60,8 +60,9 @@ class ReplaySource:
             self.spans = ReplaySpans([], [])
             self._errors.append(f"{error}; spans not shown")
         self.feed.watch_spans(self.spans.tracker)
-        self.reader.events.sort(key=_event_us)  # stable: events of one instant keep their file order
-        self._event_us = [_event_us(e) for e in self.reader.events]
+        stamped = sorted(((_event_us(e), e) for e in self.reader.events), key=lambda pair: pair[0])  # stable
+        self.reader.events[:] = [event for _, event in stamped]  # in time order: steps and seeks bisect them
+        self._event_us = [us for us, _ in stamped]
         self.speed_index = SPEEDS.index(speed) if speed in SPEEDS else SPEEDS.index(1.0)
         self.position = 0
         self.playing = True

@@ -82,14 +82,16 @@ wait_file = wait_sync  # polls what another thread or process writes to disk
 class LiveApp:
     """`async with LiveApp(tmp_path) as (pilot, app, source)`: a running real-time demo, always closed after."""
 
-    def __init__(self, directory: Path, gpus: int = 1, size: tuple[int, int] = (160, 50), **options: Any) -> None:
+    def __init__(self, directory: Path, gpus: int = 1, size: tuple[int, int] = (160, 50), sessions: Any = None,
+                 **options: Any) -> None:
         self.source_options = {"gpus": gpus, **options}
         self.size = size
         self.directory = directory
+        self.sessions = sessions  # what `o` opens (rigscope.replay_source.SessionDirectory), as the CLI wires it
 
     async def __aenter__(self) -> tuple[Any, RigscopeApp, LiveSource]:
         self.source = sim_source(self.directory, **self.source_options)
-        self.app = RigscopeApp(self.source)
+        self.app = RigscopeApp(self.source, sessions=self.sessions)
         self._test = self.app.run_test(size=self.size)
         try:
             pilot = await self._test.__aenter__()
