@@ -39,7 +39,7 @@ def row_cells(row: dict[str, Any]) -> tuple[str, ...]:
 class PickerScreen(Screen[str | None]):
     """Dismissed with the path of the chosen session, or None."""
 
-    DEFAULT_CSS = "PickerScreen #filter { dock: top; } PickerScreen #help { dock: top; height: 1; color: $text-muted; }"
+    DEFAULT_CSS = "PickerScreen #help { height: 1; color: $text-muted; } PickerScreen #sessions { height: 1fr; }"
     BINDINGS = [Binding("escape", "close", "Close"), Binding("enter", "open", "Open", priority=True)]
 
     def __init__(self, rows: list[dict[str, Any]]) -> None:

@@ -1,100 +1,76 @@
-"""End to end in a real terminal (tmux, on a private server socket): record, replay latest, End, a note, quit."""
+"""End to end in a real terminal (tmux): record, `rigscope replay latest`, End, a note, quit; and from
+`rigscope demo`, `o` opens a recorded session over the live dashboard and Escape returns to it."""
 
 from __future__ import annotations
 
 import os
 import shlex
-import shutil
-import subprocess
 import sys
-import time
-import uuid
-
-import pytest
 
 from collectors.timeutil import iso_from_us
 from tests.conftest import REPO
 from tests.replay.conftest import events_of, record_sim, samples, wait_sync
+from tests.tmux import needs_tmux, tmux
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-
-
-class Tmux:
-    """One tmux server of our own (`tmux -L <unique>`), killed after the test; never the user's."""
-
-    def __init__(self) -> None:
-        self.socket = f"rigscope-replay-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.path = ""
-        self.pid = 0
-
-    def __call__(self, *args: str) -> str:
-        done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-t", "replay")
-
-    def wait_screen(self, predicate, timeout: float = 20, what: str = "") -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.screen()
-            if predicate(text):
-                return text
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; the screen:\n{text}")
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
-        deadline = time.monotonic() + 5
-        while self.pid and time.monotonic() < deadline:  # our server, gone before its socket file is removed
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        if self.path and os.path.exists(self.path):  # our own socket file, left behind by some tmux versions
-            os.unlink(self.path)
+pytestmark = needs_tmux
 
 
 def header(screen: str) -> str:
     return next((line for line in screen.splitlines() if "rigscope REPLAY" in line), "")
 
 
+def rigscope_line(root, *args: str) -> tuple[str, dict[str, str]]:
+    """The command line a user types (the shell says how it ended), and its environment."""
+    env = {k: v for k, v in os.environ.items() if k != "RIGSCOPE_DIR"}
+    env["TERM"] = "xterm-256color"
+    command = shlex.join([sys.executable, "-m", "rigscope", *args, "--dir", str(root)])
+    return f"{command}; echo \"exit status $?\"; sleep 60", env
+
+
 def test_record_then_replay_latest_end_note_and_quit(tmp_path):
     root = tmp_path / "sessions"
     session = record_sim(root, duration="3m", gpus=1)
     last_ts = samples(session)["ts"][-1]
-    rc_file = tmp_path / "rc"
-    env = {k: v for k, v in os.environ.items() if k != "RIGSCOPE_DIR"}
-    command = (f"{shlex.quote(sys.executable)} -m rigscope replay latest --dir {shlex.quote(str(root))}; "
-               f"echo $? > {shlex.quote(str(rc_file))}; sleep 60")
-    tmux = Tmux()
-    try:
-        subprocess.run(["tmux", "-L", tmux.socket, "-f", os.devnull, "new-session", "-d", "-s", "replay",
-                        "-x", "160", "-y", "45", "-c", str(REPO), command], check=True, env=env, timeout=10)
-        tmux.path, pid = tmux("display-message", "-p", "-t", "replay", "#{socket_path}\n#{pid}").split()
-        tmux.pid = int(pid)
-        start = tmux.wait_screen(lambda s: "0:00:00 / 0:02:59" in header(s), 30, "the replay at its start")
-        tmux("send-keys", "-t", "replay", "space")  # pause
-        tmux.wait_screen(lambda s: "❚❚" in header(s), 10, "the pause mark")
-        tmux("send-keys", "-t", "replay", "End")
-        end = tmux.wait_screen(lambda s: "0:02:59 / 0:02:59" in header(s), 10, "the end of the session")
+    with tmux() as term:
+        term.start(*[rigscope_line(root, "replay", "latest")[0]], width=160, height=45, cwd=REPO,
+                   env=rigscope_line(root)[1])
+        start = term.wait_screen(lambda s: "0:00:00 / 0:02:59" in header(s), "the replay at its start", 30)
+        term.keys("space")  # pause
+        term.wait_screen(lambda s: "❚❚" in header(s), "the pause mark", 10)
+        term.keys("End")
+        end = term.wait_screen(lambda s: "0:02:59 / 0:02:59" in header(s), "the end of the session", 10)
         assert end != start
         assert iso_from_us(last_ts)[11:19] in header(end)  # the clock of the last sample
-        tmux("send-keys", "-t", "replay", "n")
-        tmux.wait_screen(lambda s: "Note at" in s, 10, "the note box")
-        tmux("send-keys", "-t", "replay", "-l", "seen in tmux")
-        tmux.wait_screen(lambda s: "seen in tmux" in s, 10, "the typed note")
-        tmux("send-keys", "-t", "replay", "Enter")
+        term.keys("n")
+        term.wait_screen(lambda s: "Note at" in s, "the note box", 10)
+        term.keys("seen in tmux", literal=True)
+        term.wait_screen(lambda s: "seen in tmux" in s, "the typed note", 10)
+        term.keys("Enter")
         notes = wait_sync(lambda: [e for e in events_of(session) if e.get("kind") == "note"], 10, "the note")
-        tmux.wait_screen(lambda s: "Note at" not in s, 10, "the note box to close")
-        tmux("send-keys", "-t", "replay", "q")
-        wait_sync(lambda: rc_file.exists() and rc_file.read_text().strip(), 15, "rigscope replay to exit")
-        assert rc_file.read_text().strip() == "0"
-        after = tmux.screen()
-        assert f"rigscope: replayed {session}" in after.replace("\n", "")
-    finally:
-        tmux.kill()
+        term.wait_screen(lambda s: "Note at" not in s, "the note box to close", 10)
+        term.keys("q")
+        after = term.wait_screen(lambda s: "exit status" in s, "rigscope replay to exit", 15)
+        assert "exit status 0" in after and f"rigscope: replayed {session}" in after
     assert notes == [{"ts": iso_from_us(last_ts), "kind": "note", "text": "seen in tmux", "source": "replay"}]
+
+
+def test_demo_o_opens_a_session_plays_it_and_escape_returns_to_live(tmp_path):
+    root = tmp_path / "sessions"
+    session = record_sim(root, duration="1m", gpus=1)
+    command, env = rigscope_line(root, "demo", "--hz", "5")
+    with tmux() as term:
+        term.start(command, width=80, height=24, cwd=REPO, env=env)
+        term.wait_screen(lambda s: "rigscope DEMO" in s and "GPU0" in s, "the live dashboard")
+        term.keys("o")
+        term.wait_screen(lambda s: "type to filter" in s and session.name in s, "the picker with the session")
+        term.keys(session.name, literal=True)  # the demo's own session is listed too: choose the recorded one
+        term.wait_screen(lambda s: s.count("nvidia_h100") == 1, "the filter to leave one session")
+        term.keys("Enter")
+        term.wait_screen(lambda s: "/ 0:00:59" in header(s), "the replay of the recorded session", 20)
+        term.keys("End")
+        term.wait_screen(lambda s: "0:00:59 / 0:00:59" in header(s), "the end of the recording", 10)
+        term.keys("Escape")
+        term.wait_screen(lambda s: "rigscope DEMO" in s and not header(s), "the live dashboard again", 20)
+        term.keys("q")
+        after = term.wait_screen(lambda s: "exit status" in s, "rigscope demo to exit", 30)
+        assert "exit status 0" in after and "session saved in" in after

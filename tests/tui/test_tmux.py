@@ -5,73 +5,15 @@ from __future__ import annotations
 import os
 import pty
 import shlex
-import shutil
 import subprocess
 import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO
+from tests.tmux import needs_tmux, tmux
 from tests.tui.conftest import read_events, read_meta, wait_file
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-
 DEADLINE_S = 60.0
-
-
-class Tmux:
-    """One tmux server of its own (-L), one session, one pane."""
-
-    def __init__(self) -> None:
-        self.socket = f"rigscope-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.target = "dash"
-        self.socket_path: str | None = None
-
-    def __call__(self, *args: str, check: bool = True) -> str:
-        result = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=20,
-                                check=check)
-        return result.stdout
-
-    def start(self, command: str, width: int = 100, height: int = 30) -> None:
-        # -f /dev/null: no user configuration; remain-on-exit keeps the pane and its last words.
-        self("-f", "/dev/null", "new-session", "-d", "-s", self.target, "-x", str(width), "-y", str(height),
-             command, ";", "set-option", "-t", self.target, "remain-on-exit", "on")
-        self.socket_path = self("display-message", "-p", "#{socket_path}", check=False).strip() or None
-
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-J", "-S", "-200", "-t", self.target, check=False)
-
-    def keys(self, *keys: str, literal: bool = False) -> None:
-        self("send-keys", "-t", self.target, *(["-l"] if literal else []), *keys)
-
-    def wait_screen(self, predicate: Callable[[str], bool], what: str, timeout: float = DEADLINE_S) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.screen()
-            if predicate(text):
-                return text
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; the screen:\n{text}")
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        self("kill-server", check=False)
-        if self.socket_path:  # our own server's socket, when tmux leaves it behind
-            Path(self.socket_path).unlink(missing_ok=True)
-
-
-@contextmanager
-def tmux() -> Iterator[Tmux]:
-    server = Tmux()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 def _demo(directory: Path, env: str) -> str:
@@ -86,6 +28,7 @@ def _session(directory: Path) -> Path:
                      "the session directory")
 
 
+@needs_tmux
 def test_demo_note_and_quit_in_tmux(tmp_path):
     sessions = tmp_path / "sessions"
     with tmux() as term:
@@ -109,6 +52,7 @@ def test_demo_note_and_quit_in_tmux(tmp_path):
     assert [(n["text"], n["source"]) for n in notes] == [("checkpoint looked slow", "keyboard")]
 
 
+@needs_tmux
 def test_no_color_xterm_reaches_the_panels(tmp_path):
     sessions = tmp_path / "sessions"
     with tmux() as term:
