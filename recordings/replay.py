@@ -5,7 +5,8 @@ held for the whole session; frames are read in slices from `samples.parquet`
 (row groups make a slice cheap), so a 24-hour session opens fast and memory
 stays flat.  Sessions that never closed are read from their segments and
 journals; while their recorder still runs, `refresh()` adds the segments that
-landed since (a directory listing when nothing changed).
+landed since and the rows flushed to the open journal (a directory listing and
+a stat when nothing changed).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class ReplayReader:
         self.meta = read_meta(session)
         self.growing = False
         self._landed: dict[Path, pl.DataFrame] = {}  # Parquet parts read so far (they never change)
-        self._listing: list[Path] = []
+        self._signature: list[tuple[Path, int]] = []
         if (session / segments.SAMPLES_PARQUET).is_file():
             self._open_parquet()
         else:  # a session that never closed, or is still recording: its segments and journals
@@ -66,7 +67,7 @@ class ReplayReader:
         table = segments.read_segments(self.session, columns, tables)
         axis = table.select(_axis_of(table.columns))
         self._scan, self.columns = _with_elapsed(table.lazy(), table.columns, axis), table.columns
-        self._listing = listing
+        self._signature = _signature(listing)
         self._set_axis(axis)
 
     def _set_axis(self, axis: pl.DataFrame) -> None:
@@ -85,12 +86,14 @@ class ReplayReader:
             self.growing = False
             return len(self) != before
         listing = segments.segment_files(self.session)
-        landed = [p for p in listing if p.suffix == ".parquet"]
-        if landed == [p for p in self._listing if p.suffix == ".parquet"]:
+        if _signature(listing) == self._signature:
             self.growing = session_status(read_meta(self.session), self.session) == "recording"
             return False
         before = len(self)
-        self._read_segments(listing)
+        try:
+            self._read_segments(listing)
+        except FileNotFoundError:  # a journal became its Parquet part while being read: next time
+            return False
         return len(self) != before
 
     def __len__(self) -> int:
@@ -125,6 +128,14 @@ class ReplayReader:
             raise InputError(f"{self.session / segments.SAMPLES_PARQUET}: unreadable rows {start}-{stop} "
                              f"({str(error).splitlines()[0]})") from None
         return table.to_dicts()
+
+
+def _signature(listing: list[Path]) -> list[tuple[Path, int]]:
+    """What changes when rows arrive: the landed parts, and the size of the open journal."""
+    try:
+        return [(path, path.stat().st_size if path.suffix == ".journal" else 0) for path in listing]
+    except FileNotFoundError:  # a journal that just became its Parquet part: look again next time
+        return []
 
 
 def _axis_of(names: list[str]) -> list[pl.Expr]:

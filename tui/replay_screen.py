@@ -137,9 +137,9 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
                       f" / {fmt.clock(reader.duration_s)}  {self.source.now_iso()[:19].replace('T', ' ')} UTC")
         if getattr(reader, "growing", False):
             header.append(" ● recording", style="bold red")
+        if self.embedded:  # before the names, which a narrow terminal cuts
+            header.append(" │ q back", style="bold")
         header.append(f" │ {self.source.label.host} · {self.source.label.tier} · {self.source.label.session_id}")
-        if self.embedded:
-            header.append(" │ q: back", style="bold")
         header.truncate(self.app.size.width)
         self.query_one("#header", TextBar).set_text(header)
         self.query_one(Timeline).draw(player)

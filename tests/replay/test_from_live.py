@@ -59,7 +59,7 @@ def test_o_picks_a_session_replays_it_over_live_and_escape_or_q_return_to_live(r
             assert source.reader.session == root / recorded.name
             header = replay.query_one("#header")  # app.query_one reads the live screen underneath
             await wait_until(pilot, lambda: "rigscope REPLAY" in header.render().plain, 10, "the replay header")
-            assert "q: back" in header.render().plain and "q Back" in screen_text(app)
+            assert "│ q back │" in header.render().plain and "q Back" in screen_text(app)
 
             await pilot.press("space", "end")  # the replay's own keys
             await wait_at(pilot, source, len(source.reader) - 1)

@@ -2,7 +2,7 @@
 
 The "recorder" is this test: it writes a session the way the recorder leaves one while running
 (meta.json `recording` with a live pid on this host, landed `samples/part-*.parquet` parts), then
-lands one more part itself.  The player thread looks at the segment directory every `poll_s`;
+lands one more part, and flushes rows to an open journal, itself.  The player thread looks at the segment directory every `poll_s`;
 the tests wait (bounded) for the new rows after writing the file, never for wall-clock speed.
 """
 
@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import socket
+
+import polars as pl
 
 from recordings.replay import ReplayReader
 from recordings.segments import SAMPLES_DIR, part_path, write_parquet_atomic
@@ -35,8 +37,6 @@ def recording_session(recorded, root):
 
 
 def full(recorded):
-    import polars as pl
-
     return pl.read_parquet(recorded / "samples.parquet")
 
 
@@ -54,6 +54,15 @@ def test_the_reader_takes_in_landed_segments_then_the_closed_file(recorded, tmp_
     expected = samples(recorded)
     assert list(reader.elapsed) == expected["elapsed_s"].to_list()[:SECOND]
     assert reader.rows(SECOND - 1, SECOND)[0]["ts"] == expected["ts"][SECOND - 1]
+
+    journal = part_path(session, 3, "journal")  # the open segment: rows flushed one line each
+    rows = full(recorded).slice(SECOND, 60).with_columns(pl.col("ts").dt.epoch("us"))
+    rows.head(50).write_ndjson(journal)
+    assert reader.refresh() and len(reader) == SECOND + 50
+    with open(journal, "a", encoding="utf-8") as handle:
+        handle.write(rows.slice(50, 10).write_ndjson())
+    assert reader.refresh() and len(reader) == SECOND + 60
+    assert reader.elapsed[-1] == expected["elapsed_s"][SECOND + 59]
 
     shutil.copy(recorded / "samples.parquet", session / "samples.parquet")  # the recorder closed it
     shutil.rmtree(session / SAMPLES_DIR)
