@@ -157,7 +157,7 @@ class ReplaySource:
                 found = next((i for i in range(start - 1, -1, -1) if self.reader.events[i].get("kind") in kinds),
                              None)
             chosen = None if found is None else self.reader.index_from_ts(self._event_us[found])
-        if chosen is None:
+        if chosen is None or chosen == here:  # (an event after the last row shows on it: nothing further)
             return False
         self.seek_index(chosen)
         return True
