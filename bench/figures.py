@@ -130,7 +130,20 @@ def replay(r: Result) -> list[Figure]:
                f"< {targets['rss_mb']:g} MB", ok["rss"]),
         Figure("playback at x1000", f"{_f(r['playback_x1000']['rate_fraction'] * 100, 1)} % of x1000",
                f"≥ {targets['keep_up_fraction'] * 100:g} %", ok["keeps_up"]),
+        *_many_events(r.get("many_events")),
     ]
+
+
+def _many_events(events: dict[str, Any] | None) -> list[Figure]:
+    if not events:
+        return []
+    lookup = events["lookup"]
+    return [Figure(f"{events['events']:,} events: first frame / seek p95 / x1000",
+                   f"{_f(events['first_frame_s'] * 1000, 0)} / {_f(events['seek']['latency_p95_ms'], 0)} ms / "
+                   f"{_f(events['playback_x1000']['rate_fraction'] * 100, 1)} %"),
+            Figure("events of one x1000 step: bisection / the former scan of every event",
+                   f"{_f(lookup['cursor_us'], 0)} / {_f(lookup['scan_us'], 0)} µs "
+                   f"({lookup['scan_us'] / max(lookup['cursor_us'], 1e-9):.0f}× faster)")]
 
 
 def probe(r: Result) -> list[Figure]:
