@@ -131,8 +131,9 @@ class EventsPane(Widget):
     STYLES = {"note": "cyan", "tag": "magenta", "collapse_start": "bold red", "collapse_end": "red",
               "alert": "yellow"}
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, hint: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.hint = hint  # what an empty pane says
         self._events: tuple[dict[str, Any], ...] = ()
         self._key: tuple[int, int, int] | None = None
 
@@ -150,5 +151,5 @@ class EventsPane(Widget):
             text.append("\n")
             text.append(fmt.event_line(event), style=self.STYLES.get(event.get("kind", ""), ""))
         if not self._events:
-            text.append("\nnone yet: n adds a note, t tags the phase", style="dim")
+            text.append(f"\n{self.hint}", style="dim")
         return text

@@ -84,6 +84,7 @@ class DashboardScreen(Screen[None]):
         Binding("q", "quit", "Quit"),
     ]
     CHROME_ROWS = 4  # header, workload bar, host bar, footer (replay adds its timeline)
+    events_hint = "none yet: n adds a note, t tags the phase"
 
     def __init__(self, source: DashboardSource, options: ViewOptions | None = None) -> None:
         super().__init__()
@@ -113,7 +114,7 @@ class DashboardScreen(Screen[None]):
             with Vertical(id="side"):
                 yield SpansPane(id="spans")
                 yield MetricsPane(id="metrics")
-                yield EventsPane(id="events")
+                yield EventsPane(self.events_hint, id="events")
         yield from self.compose_above_host()
         yield TextBar(id="host")
         yield Footer()

@@ -117,6 +117,7 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
     ]
     CHROME_ROWS = DashboardScreen.CHROME_ROWS + 2  # and the timeline
     embedded = False
+    events_hint = "none up to here: n adds a note at this time"
 
     def __init__(self, source: Any, options: ViewOptions | None = None) -> None:
         super().__init__(source, options)

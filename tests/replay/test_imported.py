@@ -59,6 +59,7 @@ def test_an_imported_session_is_listed_and_replays_with_its_columns_and_a_note(t
             app.dashboard.redraw(force=True)
             await pilot.pause()
             assert "GPU0" in panel_text(app, "gpu0") and "0:01:59 / 0:01:59" in screen_text(app)
+            assert "none up to here: n adds a note at this time" in screen_text(app)  # no live-only keys
             band = app.query_one("#timeline").render().plain.splitlines()[1]
             assert band.strip() == ""  # no workload state recorded: no band, never a made-up "idle"
             await pilot.press("n")
