@@ -51,7 +51,7 @@ def test_o_picks_a_session_replays_it_over_live_and_escape_or_q_return_to_live(r
         async with LiveApp(tmp_path / "live", sessions=SessionDirectory(root)) as (pilot, app, live):
             seen = spy_notes(app)
             await wait_frames(pilot, live, 2)
-            assert "o Open" in screen_text(app)  # in the footer, beside the other keys
+            await wait_until(pilot, lambda: "o Open" in screen_text(app), 10, "o in the footer, beside the other keys")
             picker, replay = await open_from_picker(pilot, app, recorded.name[:8])
             assert [row["id"] for row in picker.shown] == [recorded.name]
             source = replay.player

@@ -86,15 +86,15 @@ def test_spans_and_metrics_sent_through_the_probe_show_with_their_totals(tmp_pat
             assert lines["loss"].split()[2:] == ["0.25"]
 
             await pilot.press("m")
-            assert app.overlay == "grad_norm"
+            assert app.dashboard.overlay == "grad_norm"
             await pilot.pause()
             rle = panels(app)["gpu0"].render().plain.splitlines()[5]
             assert rle.startswith("RLE") and rle.endswith(" grad_norm 2")
             assert "grad_norm over RLE" in _pane(app, MetricsPane)
             await pilot.press("m")
-            assert app.overlay == "loss"
+            assert app.dashboard.overlay == "loss"
             await pilot.press("m")
-            assert app.overlay is None
+            assert app.dashboard.overlay is None
             await pilot.pause()
             assert "grad_no" not in panels(app)["gpu0"].render().plain
     run(body)
@@ -114,7 +114,7 @@ def test_the_overlay_key_is_in_the_footer_help_and_palette_and_says_when_there_i
 
             app.notify = spy  # type: ignore[method-assign]
             await pilot.press("m")
-            assert app.overlay is None and any("no custom metrics yet" in m for m in seen)
+            assert app.dashboard.overlay is None and any("no custom metrics yet" in m for m in seen)
             assert "Metric overlay" in [command.title for command in app.get_system_commands(app.screen)]
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen)
@@ -137,8 +137,8 @@ def test_overlay_shades_the_metric_behind_the_rle_sparkline_and_marks_collapse_c
         app = RigscopeApp(source)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("m")
-            assert app.overlay == "grad_norm"
-            app.redraw(force=True)
+            assert app.dashboard.overlay == "grad_norm"
+            app.dashboard.redraw(force=True)
             await pilot.pause()
             panel = panels(app)["gpu0"]
             line = panel._text.split("\n")[5]  # the RLE line as drawn (label, sparkline, value)
@@ -178,9 +178,9 @@ def test_panes_fit_the_layouts_at_80x24_and_160x50():
         app = RigscopeApp(source)
         async with app.run_test(size=size) as pilot:
             await pilot.pause()
-            app.redraw(force=True)
+            app.dashboard.redraw(force=True)
             await pilot.pause()
-            assert app.compact is compact
+            assert app.dashboard.compact is compact
             assert _placement_problems(app) == []
             spans, metrics = app.query_one(SpansPane), app.query_one(MetricsPane)
             assert spans.display and metrics.display and spans.region.height >= 4 and metrics.region.height == 3
