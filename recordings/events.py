@@ -75,8 +75,8 @@ def _parse_line(line: str) -> Any:
 def skipped_warning(path: Path, skipped: list[int]) -> str:
     """One line for every invalid line of a file: how many, and where the first ones are."""
     where = ", ".join(map(str, skipped[:5])) + (", …" if len(skipped) > 5 else "")
-    noun = "line" if len(skipped) == 1 else "lines"
-    return f"{path}: skipped {len(skipped)} invalid event {noun} (line {where})"
+    what = "an invalid event line" if len(skipped) == 1 else f"{len(skipped)} invalid event lines"
+    return f"{path}: skipped {what} (line {where})"
 
 
 def read_events(path: Path, warn: bool = True) -> list[dict[str, Any]]:
