@@ -1,0 +1,177 @@
+"""Who uses the GPUs: one row per process per slow tick, from NVML (the GPU side) and psutil (the host side).
+
+`ProcessCollector.rows(ts_us)` lists, for every selected GPU, the compute and
+graphics processes NVML reports (pid, GPU memory, SM and memory utilization
+where the driver has them), joined with what psutil knows about the pid here:
+user, shortened command line, CPU %, RSS, running time, and the container or
+job from its cgroup.  A pid NVML reports that does not exist in this pid
+namespace (rigscope in a container) is kept, with ``visible`` false and its GPU
+memory: never dropped.  With ``top > 0`` the busiest host processes by CPU are
+added (``kind`` "host", no GPU).  Unknown values are None.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from collectors.base import Collector
+from collectors.cgroups import read_container
+from collectors.nvml import FieldNotSupported, GpuLost, NvmlBackend, NvmlError
+from collectors.schema import ColumnTypes
+
+Row = dict[str, Any]
+
+PROCESS_COLUMNS: ColumnTypes = {
+    "ts": "datetime", "gpu": "i64", "pid": "i64", "kind": "str", "visible": "bool", "user": "str",
+    "command": "str", "container": "str", "gpu_mem_bytes": "i64", "sm_pct": "f32", "mem_pct": "f32",
+    "cpu_pct": "f32", "rss_bytes": "i64", "running_s": "f64", "simulated": "bool",
+}
+COMMAND_MAX = 160
+NOT_VISIBLE = "not visible from this namespace"
+
+
+def short_command(cmdline: Sequence[str], name: str | None = None) -> str | None:
+    """`/usr/bin/python3 train.py --lr 3` -> `python3 train.py --lr 3`, at most COMMAND_MAX characters."""
+    if not cmdline:
+        return name
+    text = " ".join([os.path.basename(cmdline[0]), *cmdline[1:]])
+    return text if len(text) <= COMMAND_MAX else text[: COMMAND_MAX - 1] + "…"
+
+
+def empty_row(ts_us: int, pid: int, kind: str, gpu: int | None = None) -> Row:
+    row: Row = dict.fromkeys(PROCESS_COLUMNS)
+    row.update(ts=ts_us, pid=pid, kind=kind, gpu=gpu, visible=False, simulated=False)
+    return row
+
+
+class HostSide:
+    """psutil facts of pids, keeping one `psutil.Process` per pid so CPU % is measured between ticks."""
+
+    def __init__(self, proc_root: Path = Path("/proc")) -> None:
+        self._known: dict[int, psutil.Process] = {}
+        self._proc_root = proc_root
+
+    def fill(self, row: Row) -> None:
+        """Set the host columns of `row` (``visible`` False when the pid is not in this namespace)."""
+        pid = row["pid"]
+        process = self._known.get(pid)
+        first = process is None
+        try:
+            if process is None:
+                process = psutil.Process(pid)
+            with process.oneshot():
+                cpu = process.cpu_percent(None)  # since the last call; the first call has nothing to compare
+                row["visible"] = True
+                row["rss_bytes"] = process.memory_info().rss
+                row["running_s"] = max(0.0, time.time() - process.create_time())
+                row["cpu_pct"] = None if first else cpu
+                row["user"] = _or_none(process.username)
+                row["command"] = short_command(_or_none(process.cmdline) or [], _or_none(process.name))
+        except psutil.NoSuchProcess:
+            self._known.pop(pid, None)
+            row["visible"] = False
+            return
+        except psutil.AccessDenied:
+            row["visible"] = True  # it exists, but is not ours to read
+        self._known[pid] = process
+        row["container"] = read_container(pid, self._proc_root)
+
+    def forget_except(self, pids: set[int]) -> None:
+        for pid in [p for p in self._known if p not in pids]:
+            del self._known[pid]
+
+
+def _or_none(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except (psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+class ProcessCollector(Collector):
+    """The slow tier's reading: GPU processes of `indices` through `backend`, and optionally the top CPU users."""
+
+    name = "processes"
+
+    def __init__(self, backend: NvmlBackend | None, indices: Sequence[int], top: int = 0,
+                 host: HostSide | None = None) -> None:
+        super().__init__()
+        self._backend = backend
+        self.indices = tuple(indices) if backend is not None else ()
+        self.top = top
+        self._host = host or HostSide()
+        self._no_util: set[int] = set()
+        self._lost: set[int] = set()
+        self._iterated: set[int] = set()  # pids whose CPU % psutil.process_iter has a baseline for
+
+    def rows(self, ts_us: int, frame: dict[str, Any] | None = None) -> list[Row]:
+        """This tick's rows, stamped `ts_us` (`frame` is the tick's sample; the real machine needs none)."""
+        rows = self._gpu_rows(ts_us)
+        for row in rows:
+            self._host.fill(row)
+        if self.top > 0:
+            rows += self._top_cpu(ts_us, {row["pid"] for row in rows})
+        self._host.forget_except({row["pid"] for row in rows})
+        return rows
+
+    def _gpu_rows(self, ts_us: int) -> list[Row]:
+        rows: list[Row] = []
+        assert self._backend is not None or not self.indices
+        for index in self.indices:
+            if index in self._lost:
+                continue
+            try:
+                listed = self._backend.processes(index)  # type: ignore[union-attr]
+                util = self._utilization(index)
+            except GpuLost as exc:
+                self._lost.add(index)
+                self.notice(f"gpu{index} lost ({exc}): its processes are no longer listed")
+                continue
+            except NvmlError as exc:
+                self.notice(f"gpu{index} process list failed ({exc}); tried again next tick")
+                continue
+            for proc in listed:
+                row = empty_row(ts_us, proc.pid, proc.kind, index)
+                row["gpu_mem_bytes"] = proc.used_memory_bytes
+                row["sm_pct"], row["mem_pct"] = util.get(proc.pid, (None, None)) if util is not None else (None, None)
+                rows.append(row)
+        return rows
+
+    def _utilization(self, index: int) -> dict[int, tuple[float | None, float | None]] | None:
+        if index in self._no_util:
+            return None
+        try:
+            return self._backend.process_utilization(index)  # type: ignore[union-attr]
+        except FieldNotSupported as exc:
+            self._no_util.add(index)
+            self.notice(f"gpu{index} per-process utilization not supported ({exc}): SM % is null")
+            return None
+
+    def _top_cpu(self, ts_us: int, listed: set[int]) -> list[Row]:
+        """The `top` busiest other host processes by CPU % since the last tick."""
+        busy: list[tuple[float, int]] = []
+        seen: set[int] = set()
+        for process in psutil.process_iter():  # psutil keeps these objects between calls: CPU % is a delta
+            try:
+                cpu = process.cpu_percent(None)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            seen.add(process.pid)
+            if process.pid not in listed and process.pid in self._iterated:
+                busy.append((cpu, process.pid))
+        self._iterated = seen
+        busy.sort(reverse=True)
+        rows = []
+        for cpu, pid in busy[: self.top]:
+            row = empty_row(ts_us, pid, "host")
+            self._host.fill(row)
+            if row["visible"]:
+                row["cpu_pct"] = cpu
+                rows.append(row)
+        return rows
