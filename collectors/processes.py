@@ -175,3 +175,23 @@ class ProcessCollector(Collector):
                 row["cpu_pct"] = cpu
                 rows.append(row)
         return rows
+
+
+def terminate(pid: int, user: str | None) -> str:
+    """SIGTERM to `pid`, if it is still the process of `user` that was listed, and ours to end (or we are root).
+
+    Returns what happened, in words; raises nothing.
+    """
+    try:
+        process = psutil.Process(pid)
+        owner = process.username()
+        if user is not None and owner != user:
+            return f"pid {pid} now belongs to {owner}, not {user}: a new process took the pid; not sent"
+        if os.geteuid() != 0 and process.uids().real != os.getuid():
+            return f"pid {pid} belongs to {owner}: only your own processes can be ended (or run as root)"
+        process.terminate()
+    except psutil.NoSuchProcess:
+        return f"pid {pid} has already ended"
+    except psutil.AccessDenied:
+        return f"pid {pid}: permission denied"
+    return f"SIGTERM sent to pid {pid} ({owner})"

@@ -9,6 +9,7 @@ and at close (or `rigscope repair`) the parts are compacted, as the samples are.
 
 from __future__ import annotations
 
+import bisect
 import json
 from pathlib import Path
 from typing import IO
@@ -82,3 +83,21 @@ def read_processes(session: Path) -> pl.DataFrame:
     if target.is_file():
         return segments.read_parquet(target)
     return segments.read_segments(session, PROCESS_COLUMNS, PROCESSES_DIR)
+
+
+class ProcessTimeline:
+    """A session's process rows by tick, for replay: the rows of the last tick at or before a time."""
+
+    def __init__(self, table: pl.DataFrame) -> None:
+        table = table.with_columns(pl.col("ts").dt.epoch("us").alias("ts")).sort("ts", maintain_order=True)
+        self.ticks: list[int] = table.get_column("ts").unique(maintain_order=True).to_list()
+        self._rows: dict[int, list[Row]] = {}
+        for row in table.to_dicts():
+            self._rows.setdefault(row["ts"], []).append(row)
+
+    def at(self, ts_us: int) -> tuple[int, list[Row]] | None:
+        """(tick number, rows) of the last tick at or before `ts_us`; None before the first."""
+        index = bisect.bisect_right(self.ticks, ts_us) - 1
+        if index < 0:
+            return None
+        return index, self._rows[self.ticks[index]]

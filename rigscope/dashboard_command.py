@@ -27,7 +27,8 @@ def run_dashboard(args: argparse.Namespace) -> int:
     from tui.app import RigscopeApp
 
     source = LiveSource(config)
-    app = RigscopeApp(source, fps=args.fps, ascii_only=args.ascii, presets=load_presets())
+    app = RigscopeApp(source, fps=args.fps, ascii_only=args.ascii, presets=load_presets(),
+                      readonly=args.readonly)
     for hangup in (signal.SIGHUP, signal.SIGTERM):  # ssh dropped, or killed politely: close the session
         signal.signal(hangup, lambda *_: app.exit())
     message = None

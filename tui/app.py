@@ -22,6 +22,8 @@ from tui.devices import DevicePanel, View
 from tui.overlay import overlay_names
 from tui.probe_data import MetricsView, SpansView
 from tui.probe_panes import MetricsPane, SpansPane, pane_caps, probe_wants, share_rows
+from tui.kill import KillScreen, why_not
+from tui.processes import ProcessesPane, ProcessesView
 from tui.screens import DeviceScreen, HelpScreen, NoteScreen, TagScreen
 from tui.source import DashboardSource
 
@@ -55,8 +57,10 @@ class RigscopeApp(App[str]):
     #main.narrow { layout: vertical; }
     #main.narrow #side { width: 1fr; height: 6; border-left: none; border-top: hkey $panel; }
     #header { background: $boost; }
+    #processes { display: none; }
     """
     CHROME_ROWS = 4  # header, workload bar, host bar, footer
+    REPLAY = False
     BINDINGS = [
         Binding("n", "note", "Note"),
         Binding("t", "tag", "Tag"),
@@ -68,13 +72,16 @@ class RigscopeApp(App[str]):
         Binding("minus", "window(-1)", "Window-"),
         Binding("d", "details", "Details"),
         Binding("m", "overlay", "Overlay"),
+        Binding("p", "processes", "Processes"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
 
     def __init__(self, source: DashboardSource, fps: float = 2.0, ascii_only: bool = False,
-                 presets: dict[str, tuple[str, str]] | None = None, window_s: float = 120.0) -> None:
+                 presets: dict[str, tuple[str, str]] | None = None, window_s: float = 120.0,
+                 readonly: bool = False) -> None:
         super().__init__()
+        self.readonly = readonly
         self.source = source
         self.fps = fps
         self.ascii_only = ascii_only
@@ -99,6 +106,7 @@ class RigscopeApp(App[str]):
             with VerticalScroll(id="devices"):
                 for device in self.source.devices:
                     yield DevicePanel(device)
+            yield ProcessesView(id="processes")
             with Vertical(id="side"):
                 yield SpansPane(id="spans")
                 yield MetricsPane(id="metrics")
@@ -177,6 +185,12 @@ class RigscopeApp(App[str]):
         self.query_one(SpansPane).show(snapshot.spans, spans_rows, self.ascii_only)
         self.query_one(MetricsPane).show(snapshot.metrics, metrics_rows, self.overlay, self.ascii_only)
         self.query_one(EventsPane).show(snapshot.events)
+        if self.showing_processes:
+            self.query_one(ProcessesPane).show(self.source.processes())
+
+    @property
+    def showing_processes(self) -> bool:
+        return bool(self.query_one("#processes").display)
 
     # -- actions -----------------------------------------------------------
     def action_note(self) -> None:
@@ -245,6 +259,31 @@ class RigscopeApp(App[str]):
         self.notify(f"{self.overlay} over the RLE sparklines" if self.overlay else "overlay off", timeout=2)
         self.redraw(force=True)
 
+    def action_processes(self) -> None:
+        """The processes view in place of the device panels, or back."""
+        show = not self.showing_processes
+        self.query_one("#processes").display = show
+        self.query_one("#devices").display = not show
+        if show:
+            self.query_one(ProcessesPane).focus()
+            self.query_one(ProcessesPane).show(self.source.processes(), force=True)
+        else:
+            self.query_one(f"#panel-{self.source.devices[0].prefix}").focus()
+
+    def kill_selected(self, row: dict[str, Any] | None) -> None:
+        """`k` in the processes view: SIGTERM to the row's process, after a confirmation."""
+        reason = why_not(row, self.readonly, self.REPLAY)
+        if reason is not None or row is None:
+            self.notify(reason or "no process selected", severity="warning")
+            return
+        from collectors.processes import terminate
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.notify(terminate(int(row["pid"]), row.get("user")))
+
+        self.push_screen(KillScreen(row), answer)
+
     def action_help(self) -> None:
         keys: list[tuple[str, str]] = []
         for binding in self.BINDINGS:
@@ -270,6 +309,7 @@ class RigscopeApp(App[str]):
             (lambda: self.action_window(-1), "Shorter window", "Sparklines over a shorter time"),
             (self.action_details, "Device details", "Every value of one device"),
             (self.action_overlay, "Metric overlay", "Lay the next custom metric over the RLE sparklines"),
+            (self.action_processes, "Processes", "Who uses the GPUs: sort with s/o, filter with /, k ends one"),
             (self.action_help, "Keys", "Every key of the dashboard"),
         ):
             yield SystemCommand(title, help_text, action)

@@ -75,6 +75,7 @@ class ReplayApp(RigscopeApp, inherit_bindings=False):
     """Only its own keys: the live keys for tags, presets and recording mean nothing in a replay."""
 
     CHROME_ROWS = RigscopeApp.CHROME_ROWS + 2  # and the timeline
+    REPLAY = True
 
     BINDINGS = [
         Binding("space", "play", "Play/Pause"),
@@ -96,6 +97,7 @@ class ReplayApp(RigscopeApp, inherit_bindings=False):
         Binding("n", "note", "Note"),
         Binding("d", "details", "Details"),
         Binding("m", "overlay", "Overlay"),
+        Binding("p", "processes", "Processes"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c,ctrl+q", "quit", "Quit", show=False),
