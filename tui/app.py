@@ -39,7 +39,7 @@ DEFAULT_PRESETS: dict[str, tuple[str, str]] = {
 
 KEY_NAMES = {"question_mark": "?", "plus": "+", "equals_sign": "=", "minus": "-",
              "left_square_bracket": "[", "right_square_bracket": "]", "left_curly_bracket": "{",
-             "right_curly_bracket": "}"}
+             "right_curly_bracket": "}", "slash": "/"}
 
 
 def key_names(keys: str) -> str:
@@ -293,6 +293,7 @@ class RigscopeApp(App[str]):
                     keys.append(("1-9", f"presets: {presets}"))
             elif not binding.key.startswith("ctrl+c"):
                 keys.append((key_names(binding.key), binding.description))
+        keys += [(key_names(b.key), f"{b.description} (processes view)") for b in ProcessesPane.BINDINGS if b.show]
         self.push_screen(HelpScreen(keys))
 
     async def action_quit(self) -> None:

@@ -14,6 +14,7 @@ from rigscope.monitor import MonitorConfig
 from tests.tui.conftest import LiveApp, run, screen_text, type_text, wait_until
 from tui.app import RigscopeApp
 from tui.kill import KillScreen
+from tui.screens import HelpScreen
 from tui.processes import ProcessesPane
 
 
@@ -52,7 +53,20 @@ def test_p_shows_the_simulated_processes_sorted_and_filtered_by_typing(tmp_path:
             await type_text(pilot, "x")
             await pilot.press("escape")  # clears the filter
             assert pane(app).needle == "" and len(pane(app).rows) == 4 and pane(app).has_focus
-            await pilot.press("p")
+            refreshed: list[tuple] = []
+            original = pane(app).refresh
+            pane(app).refresh = lambda *regions, **kw: (refreshed.append(regions), original(*regions, **kw))[1]
+            pane(app).set_filter("train")  # 4 rows -> 2: the lines below the new end must be redrawn too
+            assert len(pane(app).rows) == 2 and refreshed == [()]
+            pane(app).set_filter("")
+            await pilot.press("question_mark")
+            await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+            await pilot.pause()
+            help_lines = [" ".join(line.split()) for line in screen_text(app).splitlines()]
+            assert any("/ Filter (processes view)" in line for line in help_lines)
+            assert any("k Kill (processes view)" in line for line in help_lines)
+            assert any("p Processes" in line for line in help_lines)
+            await pilot.press("escape", "p")
             assert not app.showing_processes and app.query_one("#devices").display
 
     run(body)
