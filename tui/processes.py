@@ -36,6 +36,8 @@ COLUMNS: tuple[tuple[str, int, Callable[[dict[str, Any]], Any]], ...] = (
     ("COMMAND", 0, lambda r: r.get("command") or ""),
 )
 DEFAULT_SORT = 4  # GPU memory, largest first
+NARROW = 110  # below this width the container and RSS columns give their room to the command
+NARROW_DROPS = ("CONTAINER", "RSS")
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
@@ -51,6 +53,21 @@ def matches(row: dict[str, Any], needle: str) -> bool:
         return True
     haystack = " ".join(str(row.get(k) or "") for k in ("user", "command", "container", "pid", "kind"))
     return needle.lower() in (haystack + ("" if row.get("visible") else " " + NOT_VISIBLE)).lower()
+
+
+def _line(cells: list[str], width: int, style: str) -> Text:
+    parts = []
+    for (title, w, _), cell in zip(COLUMNS, cells):
+        if width < NARROW and title in NARROW_DROPS:
+            continue
+        if w:
+            cell = cell if len(cell) <= w else cell[: w - 1] + "…"
+            parts.append(cell.rjust(w) if title in ("PID", "GPU MEM", "SM%", "CPU%", "RSS") else cell.ljust(w))
+        else:
+            parts.append(cell)
+    line = Text(" ".join(parts), style=style)
+    line.truncate(width, pad=bool(style))
+    return line
 
 
 class ProcessesPane(StripText, can_focus=True):
@@ -75,13 +92,14 @@ class ProcessesPane(StripText, can_focus=True):
         self.simulated = False
         self._snapshot: Any = None
         self._drawn: tuple[Any, ...] | None = None
+        self._top = 0  # the first row shown (the list scrolls with the selection)
 
     # -- data ----------------------------------------------------------------
     def show(self, snapshot: Any, force: bool = False) -> None:
         """Draw `snapshot` (a ProcessSnapshot, None without a process tier) if anything shown changed."""
         self._snapshot = snapshot
         key = (getattr(snapshot, "version", None), id(snapshot), self.sort_index, self.descending, self.needle,
-               self.selected_pid, self.content_region.width)
+               self.selected_pid, self.content_region.width, self.content_region.height)
         if key == self._drawn and not force:
             return
         self._drawn = key
@@ -105,45 +123,47 @@ class ProcessesPane(StripText, can_focus=True):
         if self.simulated:
             head.append("  SIMULATED (made-up pids)", style="yellow")
         gpus = {r.get("gpu") for r in self.rows if r.get("gpu") is not None}
-        head.append(f"  {len(self.rows)}/{total} shown on {len(gpus)} GPU{'s' * (len(gpus) != 1)}"
-                    f" · sort {sort_title} {'↓' if self.descending else '↑'}")
+        window = self._window()
+        head.append(f"  {len(self.rows)}/{total} shown")
+        if len(window) < len(self.rows):
+            head.append(f" · rows {self._top + 1}-{self._top + len(window)} (↑/↓)", style="bold")
+        head.append(f" · {len(gpus)} GPU{'s' * (len(gpus) != 1)} · sort {sort_title} {'↓' if self.descending else '↑'}")
         if self.needle:
             head.append(f" · filter “{self.needle}”", style="bold cyan")
-        lines = [head, self._line([c[0] for c in COLUMNS], width, "bold reverse")]
+        lines = [head, _line([c[0] for c in COLUMNS], width, "bold reverse")]
         if snapshot is None:
             lines.append(Text("no process list here (no GPU, or this session recorded none)", style="dim"))
         elif not self.rows:
             lines.append(Text("no process matches" if self.needle else "no process on the GPUs", style="dim"))
-        for row in self.rows:
+        for row in window:
             style = "reverse" if row.get("pid") == self.selected_pid else ("dim" if not row.get("visible") else "")
-            lines.append(self._line(_cells(row), width, style))
+            lines.append(_line(_cells(row), width, style))
         return Text("\n").join(lines)
 
-    @staticmethod
-    def _line(cells: list[str], width: int, style: str) -> Text:
-        parts = []
-        for (title, w, _), cell in zip(COLUMNS, cells):
-            if w:
-                cell = cell if len(cell) <= w else cell[: w - 1] + "…"
-                parts.append(cell.rjust(w) if title in ("PID", "GPU MEM", "SM%", "CPU%", "RSS") else cell.ljust(w))
-            else:
-                parts.append(cell)
-        line = Text(" ".join(parts), style=style)
-        line.truncate(width, pad=bool(style))
-        return line
+    def _fits(self) -> int:
+        return max(1, (self.content_region.height or 30) - 2)  # below the title and the column names
+
+    def _window(self) -> list[dict[str, Any]]:
+        """The rows that fit, scrolled so the selection stays in view."""
+        fits, pids = self._fits(), [r.get("pid") for r in self.rows]
+        here = pids.index(self.selected_pid) if self.selected_pid in pids else 0
+        self._top = max(0, min(self._top, here, len(pids) - fits))
+        if here >= self._top + fits:
+            self._top = here - fits + 1
+        return self.rows[self._top: self._top + fits]
 
     # -- actions --------------------------------------------------------------
-    def _redraw(self) -> None:
+    def refresh_rows(self) -> None:
         self.show(self._snapshot)
 
     def action_sort(self) -> None:
         self.sort_index = (self.sort_index + 1) % len(COLUMNS)
         self.descending = COLUMNS[self.sort_index][0] not in ("USER", "CONTAINER", "COMMAND", "GPU", "PID")
-        self._redraw()
+        self.refresh_rows()
 
     def action_order(self) -> None:
         self.descending = not self.descending
-        self._redraw()
+        self.refresh_rows()
 
     def action_move(self, step: int) -> None:
         pids = [r.get("pid") for r in self.rows]
@@ -151,7 +171,7 @@ class ProcessesPane(StripText, can_focus=True):
             return
         here = pids.index(self.selected_pid) if self.selected_pid in pids else 0
         self.selected_pid = pids[max(0, min(len(pids) - 1, here + step))]
-        self._redraw()
+        self.refresh_rows()
 
     def action_filter(self) -> None:
         box = self.parent.query_one("#proc-filter", Input)  # type: ignore[union-attr]
@@ -161,14 +181,14 @@ class ProcessesPane(StripText, can_focus=True):
 
     def action_clear(self) -> None:
         self.needle = ""
-        self._redraw()
+        self.refresh_rows()
 
     def action_kill(self) -> None:
         self.app.kill_selected(self.selected)  # type: ignore[attr-defined]
 
     def set_filter(self, needle: str) -> None:
         self.needle = needle.strip()
-        self._redraw()
+        self.refresh_rows()
 
 
 class ProcessesView(Vertical):

@@ -15,7 +15,7 @@ from tests.tui.conftest import LiveApp, run, screen_text, type_text, wait_until
 from tui.app import RigscopeApp
 from tui.kill import KillScreen
 from tui.screens import HelpScreen
-from tui.processes import ProcessesPane
+from tui.processes import COLUMNS, ProcessesPane
 
 
 def pane(app: RigscopeApp) -> ProcessesPane:
@@ -147,3 +147,23 @@ def test_terminate_refuses_a_reused_pid_and_others_processes_unless_root(monkeyp
     monkeypatch.setattr(processes.os, "geteuid", lambda: 4321)  # as if not root, and not the owner
     monkeypatch.setattr(processes.os, "getuid", lambda: 4321)
     assert "only your own processes" in processes.terminate(os.getpid(), me)
+
+
+def test_at_80x24_the_command_keeps_its_room_and_the_list_scrolls_with_the_selection(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with LiveApp(tmp_path, gpus=16, size=(80, 24), proc_interval_s=0.5) as (pilot, app, source):
+            await pilot.press("p")
+            await wait_until(pilot, lambda: len(pane(app).rows) == 18, what="16 ranks, a notebook, a hidden pid")
+            text = screen_text(app)
+            assert "CONTAINER" not in text and "COMMAND" in text and "python train.py --config" in text
+            fits = pane(app).content_region.height - 2
+            assert f"18/18 shown · rows 1-{fits} (↑/↓)" in text
+            await pilot.press(*["s"] * 6)  # by pid: an order the next ticks keep
+            assert (COLUMNS[pane(app).sort_index][0], pane(app).descending) == ("PID", False)
+            await pilot.press(*["down"] * 17)
+            last = pane(app).rows[-1]
+            assert pane(app).selected == last
+            text = screen_text(app)
+            assert f" {last['pid']} " in text and f"rows {18 - fits + 1}-18 (↑/↓)" in text
+
+    run(body)
