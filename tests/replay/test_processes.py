@@ -67,3 +67,11 @@ def test_collapse_attribution_names_the_processes_that_held_each_gpu(recorded: P
     assert all(p["ticks"] >= 1 for p in held) and held[0]["max_gpu_mem_bytes"] >= held[-1]["max_gpu_mem_bytes"]
     assert processes_during(recorded, start, end, "cpu") == []
     assert processes_during(recorded, 0, 1, "gpu0") == []  # before the session: nothing
+
+
+def test_the_report_names_the_processes_during_each_collapse(recorded: Path) -> None:
+    from recordings.report import build_report
+
+    report = build_report(recorded, warn=False)
+    assert collapse_section(recorded) in report
+    assert report.index("## Collapse events") < report.index(TITLE)
