@@ -90,3 +90,15 @@ def collapse_section(session: Path) -> str:
 
 def _num(value: Any) -> str:
     return "—" if value is None else f"{value:.2f}" if abs(value) < 10 else f"{value:.0f}"
+
+
+def main_gpu_user(session: Path) -> str | None:
+    """The user whose processes held the most GPU memory over the session (memory summed over slow ticks).
+
+    None when the session has no process rows or no process on a GPU had a user visible from here."""
+    if not (session / PROCESSES_PARQUET).is_file() and not (session / PROCESSES_DIR).is_dir():
+        return None
+    held = (read_processes(session).filter(pl.col("user").is_not_null() & pl.col("gpu").is_not_null())
+            .group_by("user").agg(pl.col("gpu_mem_bytes").sum().alias("held"))
+            .sort(["held", "user"], descending=[True, False], nulls_last=True))
+    return None if held.is_empty() else str(held.item(0, "user"))

@@ -189,8 +189,9 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
                                   epilog=EXAMPLES["compare"])
     compare.add_argument("sessions", nargs="*", metavar="SESSION", help="session ids, prefixes, paths or group ids")
     compare.add_argument("--all", action="store_true", help="every session in the sessions directory")
-    compare.add_argument("--by", choices=["hardware_tier", "host", "session"], default="hardware_tier",
-                         help="how sessions are grouped (default hardware_tier)")
+    compare.add_argument("--by", choices=["hardware_tier", "host", "session", "user"], default="hardware_tier",
+                         help="how sessions are grouped (default hardware_tier; user: whose processes held the "
+                              "most GPU memory)")
     compare.add_argument("--out", metavar="DIR", help="also write CSV, JSON, markdown and PNG figures into DIR")
     _add_session_dir(compare)
 

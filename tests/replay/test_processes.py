@@ -75,3 +75,16 @@ def test_the_report_names_the_processes_during_each_collapse(recorded: Path) -> 
     report = build_report(recorded, warn=False)
     assert collapse_section(recorded) in report
     assert report.index("## Collapse events") < report.index(TITLE)
+
+
+def test_compare_groups_by_the_user_who_held_the_most_gpu_memory(recorded: Path, tmp_path: Path) -> None:
+    from recordings.compare.collect import session_figures
+    from recordings.compare.groups import compare
+
+    table = pl.read_parquet(recorded / "processes.parquet").drop_nulls(["user", "gpu"])
+    held = table.group_by("user").agg(pl.col("gpu_mem_bytes").sum()).sort("gpu_mem_bytes", descending=True)
+    bare = tmp_path / recorded.name
+    shutil.copytree(recorded, bare)
+    (bare / "processes.parquet").unlink()
+    groups = compare([session_figures(recorded), session_figures(bare)], by="user")
+    assert [g["group"] for g in groups] == [held.item(0, "user"), "unknown"]
