@@ -204,4 +204,18 @@ def report(r: Result) -> list[Figure]:
         out.append(Figure(f"{label}, median of {len(seconds[name])} fresh processes",
                           f"{_f(medians[name])} s (runs {_f(min(seconds[name]))} to {_f(max(seconds[name]))} s)",
                           f"< {target:g} s" if target else "", _below(medians[name], target) if target else None))
+
+
+def processes(r: Result) -> list[Figure]:
+    out = []
+    for c in r["cpu"]:
+        which = "GPU processes (default)" if not c["top"] else f"and --proc-top {c['top']}"
+        out.append(Figure(f"process tier every {r['interval_s']:g} s, {r['host_processes']} host processes, "
+                          f"{r['gpus']} GPUs with {r['gpu_processes']} GPU processes: {which}",
+                          f"{_f(c['core_pct'])} % of a core ({_f(c['cpu_ms_per_tick_mean'], 1)} ms a tick)",
+                          "< 1 %" if "pass" in c else "", c.get("pass")))
+    off, on = r["lag"][0], r["lag"][1]
+    out.append(Figure(f"`sample_lag_ms` p99 at 10 Hz with the slow tier / without",
+                      f"{_f(on['p99_ms'])} / {_f(off['p99_ms'])} ms ({r['p99_delta_ms']:+.2f} ms)",
+                      "within 1 ms", r["lag_pass"]))
     return out

@@ -53,6 +53,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "http": Benchmark("bench_http.py", figures.http),
     "catalog": Benchmark("bench_catalog.py", figures.catalog),
     "report": Benchmark("bench_report.py", figures.report),
+    "processes": Benchmark("bench_processes.py", figures.processes),
 }
 
 # bench_signals.py has no --quick: smaller sizes instead.

@@ -10,6 +10,9 @@ Faults can be injected per GPU: no driver at all, a field that is not
 supported, a GPU lost from tick k on, a field that fails with an unexpected
 error on some ticks, and a read that hangs at tick k (until released, or for
 some seconds) so a sampler's time-outs can be tested.
+
+A GPU's process list is scripted too (`processes`: a list, or a callable of the
+tick), with per-process utilization (`process_util`; None: not supported).
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from collectors.nvml import FIELDS, DeviceInfo, FieldNotSupported, GpuLost, NvmlError, NvmlUnavailable, Value
+from collectors.nvml import (
+    FIELDS, DeviceInfo, FieldNotSupported, GpuLost, GpuProcess, NvmlError, NvmlUnavailable, Value,
+)
 
 Script = Value | Callable[[int], Value]
+ProcessScript = Sequence[GpuProcess] | Callable[[int], Sequence[GpuProcess]]
 GIB = 1024**3
 
 
@@ -47,6 +53,8 @@ class FakeGpu:
     readings: Mapping[str, Script] = field(default_factory=dict)
     unsupported: Collection[str] = ()
     lost_at_tick: int | None = None
+    processes: ProcessScript = ()
+    process_util: Mapping[int, tuple[float | None, float | None]] | None = None
 
 
 class FakeHang:
@@ -180,3 +188,21 @@ class FakeNvml:
             raise NvmlError(failure[1])
         script = self._readings[index].get(field_name)
         return script(tick) if callable(script) else script
+
+    def processes(self, index: int) -> list[GpuProcess]:
+        with self._calls_lock:
+            self.calls[(index, "processes")] += 1
+        self._ensure()
+        self._check_device(index)
+        script = self._gpus[index].processes
+        return list(script(self.ticks[index]) if callable(script) else script)
+
+    def process_utilization(self, index: int) -> dict[int, tuple[float | None, float | None]]:
+        with self._calls_lock:
+            self.calls[(index, "process_utilization")] += 1
+        self._ensure()
+        self._check_device(index)
+        util = self._gpus[index].process_util
+        if util is None:
+            raise FieldNotSupported("Not Supported")
+        return dict(util)

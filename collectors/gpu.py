@@ -119,6 +119,11 @@ class GpuCollector(Collector):
             self._driver_version = None
         self._infos = [d.static_info() for d in self.devices]
 
+    @property
+    def backend(self) -> NvmlBackend:
+        """The NVML backend it reads (the process tier lists processes through the same one)."""
+        return self._backend
+
     def info(self) -> dict[str, Any]:
         driver = self._driver_version
         gpus = [{"index": i.index, "name": i.name, "uuid": i.uuid, "memory_total_bytes": i.memory_total_bytes,

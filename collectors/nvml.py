@@ -62,6 +62,15 @@ class DeviceInfo:
     temp_limit_c: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class GpuProcess:
+    """One process NVML lists on a GPU; ``used_memory_bytes`` is None where the driver cannot tell."""
+
+    pid: int
+    kind: str  # "compute" or "graphics"
+    used_memory_bytes: int | None
+
+
 class NvmlBackend(Protocol):
     """What the GPU collector needs from NVML (real: `PynvmlBackend`; tests: `FakeNvml`).
 
@@ -82,6 +91,13 @@ class NvmlBackend(Protocol):
     def read_field(self, index: int, field: str) -> Value:
         """One reading of `field` (a name of `FIELDS`) of the GPU with NVML index `index`."""
 
+    def processes(self, index: int) -> list[GpuProcess]:
+        """The compute and graphics processes on the GPU (a pid in both is listed once, as compute)."""
+
+    def process_utilization(self, index: int) -> dict[int, tuple[float | None, float | None]]:
+        """pid -> (SM %, memory %) over the samples since the last call; raises FieldNotSupported
+        where the driver has no per-process utilization."""
+
 
 # NVML return codes (nvml.h; part of its ABI, the same in every release).
 _UNSUPPORTED = frozenset({3, 4, 13, 26})  # NOT_SUPPORTED, NO_PERMISSION, FUNCTION_NOT_FOUND, DEPRECATED
@@ -90,6 +106,7 @@ _LOST = frozenset({15, 16, 28})  # GPU_IS_LOST, RESET_REQUIRED, GPU_NOT_FOUND
 _NO_DEVICE = _LOST | {2, 6}  # and, from a handle lookup, INVALID_ARGUMENT, NOT_FOUND
 _UNAVAILABLE = frozenset({9, 12, 18})  # DRIVER_NOT_LOADED, LIBRARY_NOT_FOUND, LIB_RM_VERSION_MISMATCH
 _PSTATE_UNKNOWN = 32
+_NOT_FOUND = 6  # nvmlDeviceGetProcessUtilization: no sample since the time asked for
 
 
 def _text(value: Any) -> str:
@@ -200,6 +217,7 @@ class PynvmlBackend:
         self._handles: dict[int, Any] = {}
         self._caches: dict[int, dict[str, Any]] = {}
         self._temp_limits: dict[int, float] = {}
+        self._util_seen: dict[int, int] = {}  # per device: the newest process-utilization sample, µs
 
     def init(self) -> None:
         with self._lock:
@@ -310,3 +328,37 @@ class PynvmlBackend:
         if field == "temp_limit_c":
             self._temp_limits[index] = value  # type: ignore[assignment]
         return value
+
+    def processes(self, index: int) -> list[GpuProcess]:
+        handle = self._handles.get(index) or self._handle(index)
+        found: dict[int, GpuProcess] = {}
+        for kind, name in (("compute", "nvmlDeviceGetComputeRunningProcesses"),
+                           ("graphics", "nvmlDeviceGetGraphicsRunningProcesses")):
+            try:
+                listed = self._call(lambda nv, h: getattr(nv, name)(h), handle)
+            except FieldNotSupported:
+                continue
+            for proc in listed:
+                pid, used = int(proc.pid), getattr(proc, "usedGpuMemory", None)
+                if pid not in found:
+                    found[pid] = GpuProcess(pid, kind, None if used is None else int(used))
+        return list(found.values())
+
+    def process_utilization(self, index: int) -> dict[int, tuple[float | None, float | None]]:
+        nv = self._module()
+        handle = self._handles.get(index) or self._handle(index)
+        since = self._util_seen.get(index, 0)
+        try:
+            samples = nv.nvmlDeviceGetProcessUtilization(handle, since)
+        except nv.NVMLError as exc:
+            if getattr(exc, "value", None) == _NOT_FOUND:
+                return {}  # no process ran on it since the last call
+            raise _translate(exc) from None
+        except AttributeError:
+            raise FieldNotSupported("this pynvml has no nvmlDeviceGetProcessUtilization") from None
+        latest: dict[int, Any] = {}
+        for sample in samples:
+            if sample.pid not in latest or sample.timeStamp >= latest[sample.pid].timeStamp:
+                latest[int(sample.pid)] = sample
+            self._util_seen[index] = max(self._util_seen.get(index, 0), int(sample.timeStamp))
+        return {pid: (float(s.smUtil), float(s.memUtil)) for pid, s in latest.items()}

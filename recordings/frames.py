@@ -21,6 +21,7 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
     "u64": pl.UInt64(),
     "i8": pl.Int8(),
     "str": pl.String(),
+    "bool": pl.Boolean(),
     "list_f32": pl.List(pl.Float32()),
 }
 

@@ -1,7 +1,8 @@
 """`rigscope repair`: finish a session whose recorder died (crash, kill -9, power loss).
 
-Compacts the segments and the last journal into samples.parquet, cuts a torn
-last CSV line, recomputes the summary, marks the session `interrupted` and writes its report.md.
+Compacts the segments and the last journal into samples.parquet (and the process rows
+into processes.parquet), cuts a torn last CSV line, recomputes the summary, marks the session
+`interrupted` and writes its report.md.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collectors.timeutil import iso_from_us, us_from_iso
 from recordings import segments
 from recordings.errors import InputError
 from recordings.events import EVENTS, read_events
+from recordings.processes import compact_processes
 from recordings.reader import read_samples, session_columns_of
 from recordings.recorder import SAMPLES_CSV
 from recordings.session import META, is_running, read_meta, write_json_atomic
@@ -40,6 +42,7 @@ def repair_session(session: Path) -> str:
     if meta.get("status") != "recording" and not (session / segments.SAMPLES_DIR).exists():
         return f"nothing to repair (status {meta.get('status')})"
     samples = segments.compact(session, session_columns_of(meta))
+    compact_processes(session)
     _cut_torn_csv_line(session / SAMPLES_CSV)
     meta["status"] = "interrupted"
     meta["total_samples"] = samples

@@ -64,7 +64,7 @@ class ReplayReader:
                 if path.suffix == ".parquet":
                     self._landed[path] = part
             tables.append(part)
-        table = segments.read_segments(self.session, columns, tables)
+        table = segments.read_segments(self.session, columns, files=tables)
         axis = table.select(_axis_of(table.columns))
         self._scan, self.columns = _with_elapsed(table.lazy(), table.columns, axis), table.columns
         self._signature = _signature(listing)

@@ -4,6 +4,8 @@
 closes it becomes `part-NNNNNN.parquet` (written to a temp name, renamed) and
 the journal is deleted.  A journal whose Parquet also exists is a leftover and
 the Parquet wins.  A journal's last line may be cut by a crash: it is dropped.
+Other tables of a session (the process rows) keep segments the same way, in a
+directory of their own (`directory`) compacted into their own file (`target`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ SAMPLES_DIR = "samples"
 SAMPLES_PARQUET = "samples.parquet"
 
 
-def part_path(session: Path, number: int, suffix: str) -> Path:
-    return session / SAMPLES_DIR / f"part-{number:06d}.{suffix}"
+def part_path(session: Path, number: int, suffix: str, directory: str = SAMPLES_DIR) -> Path:
+    return session / directory / f"part-{number:06d}.{suffix}"
 
 
 def read_journal(path: Path, columns: ColumnTypes) -> pl.DataFrame:
@@ -47,13 +49,13 @@ def write_parquet_atomic(table: pl.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def segment_files(session: Path) -> list[Path]:
+def segment_files(session: Path, directory: str = SAMPLES_DIR) -> list[Path]:
     """Parts in order: each part's Parquet where it landed, else its journal."""
-    directory = session / SAMPLES_DIR
-    if not directory.is_dir():
+    folder = session / directory
+    if not folder.is_dir():
         return []
     parts: dict[str, Path] = {}
-    for path in sorted(directory.glob("part-*.*")):
+    for path in sorted(folder.glob("part-*.*")):
         stem = path.name.split(".")[0]
         if path.suffix == ".parquet" or (path.suffix == ".journal" and stem not in parts):
             parts[stem] = path
@@ -67,9 +69,11 @@ def read_segment(path: Path, columns: ColumnTypes) -> pl.DataFrame:
     return to_session_types(read_parquet(path), columns)
 
 
-def read_segments(session: Path, columns: ColumnTypes, files: list[pl.DataFrame] | None = None) -> pl.DataFrame:
-    """Every part in order as one table (`files`: the parts already read, when the caller has them)."""
-    tables = files if files is not None else [read_segment(path, columns) for path in segment_files(session)]
+def read_segments(session: Path, columns: ColumnTypes, directory: str = SAMPLES_DIR,
+                  files: list[pl.DataFrame] | None = None) -> pl.DataFrame:
+    """Every part of `directory` in order as one table (`files`: the parts already read, when the caller has them)."""
+    tables = files if files is not None else [read_segment(path, columns)
+                                              for path in segment_files(session, directory)]
     if not tables:
         return to_session_types(pl.DataFrame(schema=journal_schema(columns)), columns)
     return pl.concat(tables, how="vertical")
@@ -82,17 +86,18 @@ def read_parquet(path: Path) -> pl.DataFrame:
         raise InputError(f"{path}: unreadable Parquet file ({str(error).splitlines()[0]})") from None
 
 
-def compact(session: Path, columns: ColumnTypes) -> int:
-    """Stream every segment into samples.parquet, then remove the segments; returns the row count."""
+def compact(session: Path, columns: ColumnTypes, directory: str = SAMPLES_DIR,
+            target_name: str = SAMPLES_PARQUET) -> int:
+    """Stream every segment into samples.parquet (or `target_name`), then remove the segments; the row count."""
     parts: list[Path] = []
-    for path in segment_files(session):
+    for path in segment_files(session, directory):
         if path.suffix == ".journal":
             landed = path.with_suffix(".parquet")
             write_parquet_atomic(read_journal(path, columns), landed)
             path.unlink()
             path = landed
         parts.append(path)
-    target = session / SAMPLES_PARQUET
+    target = session / target_name
     if parts:
         tmp = target.with_name(f".{target.name}.tmp")
         try:
@@ -101,14 +106,14 @@ def compact(session: Path, columns: ColumnTypes) -> int:
             raise InputError(f"{session}: cannot compact segments ({str(error).splitlines()[0]})") from None
         os.replace(tmp, target)
     elif not target.exists():
-        write_parquet_atomic(read_segments(session, columns), target)
-    remove_segments(session)
+        write_parquet_atomic(read_segments(session, columns, directory), target)
+    remove_segments(session, directory)
     return pl.scan_parquet(target).select(pl.len()).collect().item()
 
 
-def remove_segments(session: Path) -> None:
-    directory = session / SAMPLES_DIR
-    if directory.is_dir():
-        for path in directory.iterdir():
+def remove_segments(session: Path, directory: str = SAMPLES_DIR) -> None:
+    folder = session / directory
+    if folder.is_dir():
+        for path in folder.iterdir():
             path.unlink()
-        directory.rmdir()
+        folder.rmdir()

@@ -52,6 +52,11 @@ def add_record_flags(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--source", choices=["system", "sim"], default="system",
                       help="system: this machine (default); sim: the simulated scenario")
     what.add_argument("--gpus", type=options.gpu_list, help="NVML indices to sample, e.g. 0,2 (default: CUDA_VISIBLE_DEVICES or all)")
+    procs = parser.add_argument_group("processes (who uses the GPUs)")
+    procs.add_argument("--proc-interval", type=options.positive, default=2.0, metavar="SECONDS",
+                       help="how often the GPU processes are listed and recorded (default 2)")
+    procs.add_argument("--proc-top", type=options.count, default=0, metavar="N",
+                       help="also list the N busiest host processes by CPU (default 0: GPU processes only)")
     sim = parser.add_argument_group("simulated source")
     sim.add_argument("--gpus-sim", type=options.gpu_count, default=1, help="simulated GPUs, 1 to 16 (default 1)")
     sim.add_argument("--seed", type=int, default=0, help="scenario seed (default 0)")
@@ -88,6 +93,7 @@ def add_dashboard_flags(parser: argparse.ArgumentParser) -> None:
     screen.add_argument("--no-record", action="store_true", help="watch without recording a session")
     screen.add_argument("--fps", type=options.fps, default=2.0, help="screen redraws per second, 0.2 to 30 (default 2)")
     screen.add_argument("--ascii", action="store_true", help="ASCII sparklines, for terminals with broken glyphs")
+    screen.add_argument("--readonly", action="store_true", help="no key acts on the machine (k does not kill)")
 
 
 def build_parser() -> Parser:
@@ -183,8 +189,9 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
                                   epilog=EXAMPLES["compare"])
     compare.add_argument("sessions", nargs="*", metavar="SESSION", help="session ids, prefixes, paths or group ids")
     compare.add_argument("--all", action="store_true", help="every session in the sessions directory")
-    compare.add_argument("--by", choices=["hardware_tier", "host", "session"], default="hardware_tier",
-                         help="how sessions are grouped (default hardware_tier)")
+    compare.add_argument("--by", choices=["hardware_tier", "host", "session", "user"], default="hardware_tier",
+                         help="how sessions are grouped (default hardware_tier; user: whose processes held the "
+                              "most GPU memory)")
     compare.add_argument("--out", metavar="DIR", help="also write CSV, JSON, markdown and PNG figures into DIR")
     _add_session_dir(compare)
 

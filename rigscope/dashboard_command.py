@@ -30,7 +30,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
 
     source = LiveSource(config)
     app = RigscopeApp(source, fps=args.fps, ascii_only=args.ascii, presets=load_presets(),
-                      sessions=SessionDirectory(sessions_dir(args.dir)))
+                      sessions=SessionDirectory(sessions_dir(args.dir)), readonly=args.readonly)
     for hangup in (signal.SIGHUP, signal.SIGTERM):  # ssh dropped, or killed politely: close the session
         signal.signal(hangup, lambda *_: app.exit())
     message = None

@@ -73,6 +73,10 @@ class LiveSource:
             "error": recorder.error,
         }
 
+    def processes(self) -> Any:
+        tier = self.monitor.processes
+        return tier.latest if tier is not None else None
+
     def notices(self) -> list[str]:
         out = []
         while self._notices:

@@ -18,6 +18,7 @@ from typing import Any
 from collectors.base import Collector
 from collectors.clock import Clock, RealClock, ScaledClock, VirtualClock
 from collectors.metrics import MetricHistory
+from collectors.process_tier import ProcessTier
 from collectors.receiver import EventReceiver
 from collectors.sampler import Sampler
 from collectors.schema import session_columns
@@ -26,6 +27,7 @@ from collectors.spans import SpanTracker
 from collectors.timeutil import iso_from_us
 from collectors.workload_events import WorkloadEvents
 from recordings.errors import InputError
+from recordings.processes import ProcessJournal
 from recordings.recorder import Recorder, RecorderOptions
 from recordings.session import FORMAT, create_session_dir, sessions_dir
 from recordings.spans import SPANS_JOURNAL, write_span_tables
@@ -61,6 +63,8 @@ class MonitorConfig:
     receive_events: bool = True
     http: tuple[str, int] | None = None  # (host, port) of the HTTP endpoint (--http); None: off
     http_token: str | None = None  # bearer token for POST /events (--http-token)
+    proc_interval_s: float = 2.0  # the process tier (--proc-interval)
+    proc_top: int = 0  # also the N busiest host processes by CPU (--proc-top)
 
 
 @dataclass
@@ -71,6 +75,7 @@ class Sources:
     gpus: list[dict[str, Any]]
     notices: list[str] = field(default_factory=list)
     source: str = "system"
+    processes: Any = None  # rows(ts_us, frame) and drain_notices() of the process tier; None: no tier
 
 
 def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
@@ -101,6 +106,11 @@ def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
             sources.gpus = info["gpus"]
             sources.gpu_indices = [g["index"] for g in sources.gpus]
             collectors.append(gpu.threaded(config.hz))  # one reader thread per GPU
+    if sources.gpus or config.proc_top:
+        from collectors.processes import ProcessCollector
+
+        gpu_backend = gpu.backend if sources.gpus else None
+        sources.processes = ProcessCollector(gpu_backend, sources.gpu_indices, config.proc_top)
     return sources
 
 
@@ -109,10 +119,13 @@ def _simulated_sources(config: MonitorConfig) -> Sources:
 
     from collectors.self_usage import SelfUsageCollector
 
+    from collectors.simulated_processes import SimulatedProcesses
+
     collector = SimulatedCollector(gpu_count=config.gpus_sim, seed=config.seed)
     info = collector.info()
     gpus = info["gpus"]
-    return Sources([collector, SelfUsageCollector()], [g["index"] for g in gpus], info["host"], gpus, source="simulated")
+    return Sources([collector, SelfUsageCollector()], [g["index"] for g in gpus], info["host"], gpus,
+                   source="simulated", processes=SimulatedProcesses(config.gpus_sim, config.seed))
 
 
 def _overrides(config: MonitorConfig, gpu_indices: list[int]) -> dict[str, float]:
@@ -190,6 +203,12 @@ class Monitor:
         virtual = isinstance(self.clock, VirtualClock)
         self._workload = WorkloadEvents(self.sampler.subscribe(maxsize=max(1000, int(config.hz * 60)), lossless=virtual),
                                         self.spans, self.metrics)
+        self.processes: ProcessTier | None = None
+        if sources.processes is not None:
+            self.processes = ProcessTier(self.sampler.subscribe(maxsize=max(100, int(config.hz * 10)), lossless=virtual),
+                                         sources.processes.rows, config.proc_interval_s, self._notice,
+                                         sources.processes.drain_notices)
+        self._process_journal: ProcessJournal | None = None
         self.recorder: Recorder | None = None
         self.session: Path | None = None
         if config.record:
@@ -220,15 +239,25 @@ class Monitor:
         options = RecorderOptions(self.config.formats, self.config.realtime,
                                   self.config.flush_interval_s, self.config.segment_interval_s)
         self.spans.set_journal(self.session / SPANS_JOURNAL)
+        if self.processes is not None:
+            self._process_journal = ProcessJournal(self.session, self.config.segment_interval_s)
+            self.processes.sink = self._process_journal.append
         self.recorder = Recorder(self.session, self.build_meta(started), self.columns, frames,
-                                 options, summary=self._summary, on_close=self._close_spans)
+                                 options, summary=self._summary, on_close=self._close_tables)
 
     def _summary(self) -> dict[str, Any]:
         self._workload.finished.wait(SPANS_CLOSE_WAIT_S)
         return {**self.signals.summary(), "spans": self.spans.summary()}
 
+    def _close_tables(self) -> None:
+        """At the recorder's close: processes.parquet once the process tier finished, and the spans."""
+        if self.processes is not None and self._process_journal is not None:
+            self.processes.finished.wait(SPANS_CLOSE_WAIT_S)
+            self._process_journal.close()
+        self._close_spans()
+
     def _close_spans(self) -> None:
-        """At the recorder's close, once the span tracker finished: spans.parquet (and spans.csv)."""
+        """Once the span tracker finished: spans.parquet (and spans.csv)."""
         self._workload.finished.wait(SPANS_CLOSE_WAIT_S)
         if self._workload.error:
             self._notice(self._workload.error)
@@ -267,6 +296,7 @@ class Monitor:
                 "formats": sorted(config.formats),
                 "source": sources.source,
                 "collectors": [c.name for c in sources.collectors],
+                "proc_interval_s": config.proc_interval_s if self.processes is not None else None,
                 "event_port": self.receiver.port if self.receiver else None,
             },
             "recorder": {"pid": os.getpid(), "hostname": socket.gethostname(), "version": __version__,
@@ -279,6 +309,8 @@ class Monitor:
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
         self._workload.start()
+        if self.processes is not None:
+            self.processes.start()
         if self.http is not None:  # first: a port taken since the flags were checked stops everything
             self.http.start()
         if self.recorder is not None:
@@ -292,6 +324,8 @@ class Monitor:
         if self.recorder is not None:
             self.recorder.join()
         self._workload.join(SPANS_CLOSE_WAIT_S)
+        if self.processes is not None:  # before the collectors close: it reads through the GPU's backend
+            self.processes.join(SPANS_CLOSE_WAIT_S)
         if self.http is not None:
             self.http.close()
         self.release()

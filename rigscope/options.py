@@ -39,6 +39,12 @@ def positive(text: str) -> float:
     return value
 
 
+def count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"invalid count '{text}' (a whole number, 0 or more)")
+    return int(text)
+
+
 def speed(text: str) -> float | None:
     """A speed-up factor, or `max` (None): as fast as the machine goes."""
     return None if text.strip().lower() == "max" else positive(text)

@@ -33,7 +33,7 @@ def config_from_args(args: argparse.Namespace, record: bool = True) -> MonitorCo
         cpu_temp_limit=args.cpu_temp_limit, gpu_temp_limit=args.gpu_temp_limit, model_name=args.model_name,
         training_mode=args.training_mode, notes=args.notes, directory=args.dir, formats=frozenset(formats),
         realtime=args.realtime, flush_interval_s=args.flush_interval, segment_interval_s=args.segment_interval,
-        record=record, http=http,
+        record=record, http=http, proc_interval_s=args.proc_interval, proc_top=args.proc_top,
         http_token=getattr(args, "http_token", None) or os.environ.get("RIGSCOPE_HTTP_TOKEN") or None,
     )
 

@@ -18,10 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from collectors.process_tier import ProcessSnapshot
 from collectors.timeutil import iso_from_us, us_from_iso
 from recordings.catalog import catalog
 from recordings.errors import InputError
 from recordings.events import EVENTS, append_event, skipped_warning
+from recordings.processes import PROCESSES_DIR, PROCESSES_PARQUET, ProcessTimeline, read_processes
 from recordings.replay import ReplayReader, check_session
 from recordings.replay_spans import ReplaySpans
 from tui.bars import SessionLabel
@@ -74,6 +76,8 @@ class ReplaySource:
         if self.reader.skipped_events:  # once, on screen: stderr is under the dashboard
             self._errors.append(skipped_warning(session / EVENTS, self.reader.skipped_events))
         self._poll_s = poll_s
+        self._process_timeline = self._open_processes(session)
+        self._process_shown: ProcessSnapshot | None = None
         self._thread = threading.Thread(target=self._play, name="rigscope-replay", daemon=True)
         self._thread.start()
 
@@ -96,6 +100,27 @@ class ReplaySource:
             self._event_us.insert(at, _event_us(event))
             self.reader.events.insert(at, event)
         self.feed.add(None, [event])
+
+    def _open_processes(self, session: Path) -> ProcessTimeline | None:
+        if not (session / PROCESSES_PARQUET).is_file() and not (session / PROCESSES_DIR).is_dir():
+            return None  # recorded without a process tier (an older session, or no GPU)
+        try:
+            return ProcessTimeline(read_processes(session))
+        except InputError as error:
+            self._errors.append(f"process rows not shown: {error}")
+            return None
+
+    def processes(self) -> ProcessSnapshot | None:
+        """The process rows recorded at the replay position (the last slow tick at or before it)."""
+        if self._process_timeline is None:
+            return None
+        found = self._process_timeline.at(self.reader.ts_us[self.position])
+        version = 0 if found is None else found[0] + 1
+        if self._process_shown is None or self._process_shown.version != version:
+            rows = () if found is None else tuple(found[1])
+            ts = None if found is None else self._process_timeline.ticks[found[0]]
+            self._process_shown = ProcessSnapshot(version, ts, rows)
+        return self._process_shown
 
     def recording(self) -> None:
         return None

@@ -27,10 +27,10 @@ class RigscopeApp(App[str]):
 
     def __init__(self, source: DashboardSource, fps: float = 2.0, ascii_only: bool = False,
                  presets: dict[str, tuple[str, str]] | None = None, window_s: float = 120.0,
-                 sessions: SessionOpener | None = None) -> None:
+                 sessions: SessionOpener | None = None, readonly: bool = False) -> None:
         super().__init__()
         self.source = source
-        self.options = ViewOptions(fps, ascii_only, presets or dict(DEFAULT_PRESETS), window_s)
+        self.options = ViewOptions(fps, ascii_only, presets or dict(DEFAULT_PRESETS), window_s, readonly)
         self.sessions = sessions
         self.replays: list[Any] = []  # replay sources opened over the dashboard, closed with their screen
         self.dashboard = self.make_dashboard()

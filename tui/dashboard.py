@@ -1,4 +1,5 @@
-"""The dashboard screen: the bars, device panels, spans, metrics and events panes of one source, and the keys that act on it.
+"""The dashboard screen: the bars, device panels (or the processes view), spans, metrics and events panes of one
+source, and the keys that act on it.
 
 It redraws on its own timer (`fps`, default 2 per second), from a snapshot of
 the feed, and only when the feed moved: sampling at 100 Hz never means
@@ -21,9 +22,11 @@ from textual.widgets import Footer
 from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
 from tui.devices import FULL_LINES as FULL_PANEL_LINES
 from tui.devices import DevicePanel, View
+from tui.kill import KillScreen, why_not
 from tui.overlay import overlay_names
 from tui.probe_data import MetricsView, SpansView
 from tui.probe_panes import MetricsPane, SpansPane, pane_caps, probe_wants, share_rows
+from tui.processes import ProcessesPane, ProcessesView
 from tui.screens import DeviceScreen, HelpScreen, NoteScreen, TagScreen
 from tui.source import DashboardSource
 
@@ -37,7 +40,7 @@ DEFAULT_PRESETS: dict[str, tuple[str, str]] = {
 }
 KEY_NAMES = {"question_mark": "?", "plus": "+", "equals_sign": "=", "minus": "-",
              "left_square_bracket": "[", "right_square_bracket": "]", "left_curly_bracket": "{",
-             "right_curly_bracket": "}"}
+             "right_curly_bracket": "}", "slash": "/"}
 
 
 def key_names(keys: str) -> str:
@@ -53,8 +56,10 @@ class ViewOptions:
     ascii_only: bool = False
     presets: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(DEFAULT_PRESETS))
     window_s: float = 120.0
+    readonly: bool = False  # --readonly: `k` in the processes view ends nothing
 
 
+PROCESSES_HELP = "Who uses the GPUs: sort with s/i, filter with /, k ends one"
 Command = tuple[Callable[[], Any], str, str]  # action, title, help: one entry of the command palette
 
 
@@ -67,6 +72,7 @@ class DashboardScreen(Screen[None]):
     DashboardScreen #main.narrow { layout: vertical; }
     DashboardScreen #main.narrow #side { width: 1fr; height: 6; border-left: none; border-top: hkey $panel; }
     DashboardScreen #header { background: $boost; }
+    DashboardScreen #processes { display: none; }
     """
     BINDINGS = [
         Binding("n", "note", "Note"),
@@ -80,10 +86,12 @@ class DashboardScreen(Screen[None]):
         Binding("o", "open_session", "Open", tooltip="Open a recorded session in replay (the live one goes on)"),
         Binding("d", "details", "Details"),
         Binding("m", "overlay", "Overlay"),
+        Binding("p", "processes", "Processes"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
     CHROME_ROWS = 4  # header, workload bar, host bar, footer (replay adds its timeline)
+    REPLAY = False  # a replay shows recorded processes: `k` ends nothing
     events_hint = "none yet: n adds a note, t tags the phase"
 
     def __init__(self, source: DashboardSource, options: ViewOptions | None = None) -> None:
@@ -111,6 +119,7 @@ class DashboardScreen(Screen[None]):
             with VerticalScroll(id="devices"):
                 for device in self.source.devices:
                     yield DevicePanel(device)
+            yield ProcessesView(id="processes")
             with Vertical(id="side"):
                 yield SpansPane(id="spans")
                 yield MetricsPane(id="metrics")
@@ -206,6 +215,12 @@ class DashboardScreen(Screen[None]):
         self.query_one(SpansPane).show(snapshot.spans, spans_rows, self.options.ascii_only)
         self.query_one(MetricsPane).show(snapshot.metrics, metrics_rows, self.overlay, self.options.ascii_only)
         self.query_one(EventsPane).show(snapshot.events)
+        if self.showing_processes:
+            self.query_one(ProcessesPane).show(self.source.processes())
+
+    @property
+    def showing_processes(self) -> bool:
+        return bool(self.query_one("#processes").display)
 
     # -- actions -----------------------------------------------------------
     def action_note(self) -> None:
@@ -277,6 +292,31 @@ class DashboardScreen(Screen[None]):
         self.notify(f"{self.overlay} over the RLE sparklines" if self.overlay else "overlay off", timeout=2)
         self.redraw(force=True)
 
+    def action_processes(self) -> None:
+        """The processes view in place of the device panels, or back."""
+        show = not self.showing_processes
+        self.query_one("#processes").display = show
+        self.query_one("#devices").display = not show
+        if show:
+            self.query_one(ProcessesPane).focus()
+            self.query_one(ProcessesPane).show(self.source.processes(), force=True)
+        else:
+            self.query_one(f"#panel-{self.source.devices[0].prefix}").focus()
+
+    def kill_selected(self, row: dict[str, Any] | None) -> None:
+        """`k` in the processes view: SIGTERM to the row's process, after a confirmation."""
+        reason = why_not(row, self.options.readonly, self.REPLAY)
+        if reason is not None or row is None:
+            self.notify(reason or "no process selected", severity="warning")
+            return
+        from collectors.processes import terminate
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.notify(terminate(int(row["pid"]), row.get("user")))
+
+        self.app.push_screen(KillScreen(row), answer)
+
     def action_help(self) -> None:
         keys: list[tuple[str, str]] = []
         for binding in self.BINDINGS:
@@ -286,6 +326,7 @@ class DashboardScreen(Screen[None]):
                     keys.append(("1-9", f"presets: {presets}"))
             elif not binding.key.startswith("ctrl+c"):
                 keys.append((key_names(binding.key), binding.tooltip or binding.description))
+        keys += [(key_names(b.key), f"{b.description} (processes view)") for b in ProcessesPane.BINDINGS if b.show]
         self.app.push_screen(HelpScreen(keys))
 
     async def action_quit(self) -> None:
@@ -303,5 +344,6 @@ class DashboardScreen(Screen[None]):
             (self.action_open_session, "Open a session", "Replay a recorded session; the live one goes on"),
             (self.action_details, "Device details", "Every value of one device"),
             (self.action_overlay, "Metric overlay", "Lay the next custom metric over the RLE sparklines"),
+            (self.action_processes, "Processes", PROCESSES_HELP),
             (self.action_help, "Keys", "Every key of the dashboard"),
         )

@@ -14,7 +14,7 @@ from textual.events import Click
 from collectors.timeutil import parse_duration, us_from_iso
 from tui import format as fmt
 from tui.bars import STATE_STYLES, TAG_STYLE, TextBar
-from tui.dashboard import Command, DashboardScreen, ViewOptions
+from tui.dashboard import PROCESSES_HELP, Command, DashboardScreen, ViewOptions
 from tui.screens import GotoScreen
 
 MARKERS = {"collapse_start": ("C", "bold red"), "note": ("n", "cyan"), "tag": ("T", "magenta"),
@@ -111,11 +111,13 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
         Binding("o", "open_session", "Open", tooltip="Open another recorded session in replay"),
         Binding("d", "details", "Details"),
         Binding("m", "overlay", "Overlay"),
+        Binding("p", "processes", "Processes"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c,ctrl+q", "app.quit", "Quit", show=False),
     ]
     CHROME_ROWS = DashboardScreen.CHROME_ROWS + 2  # and the timeline
+    REPLAY = True
     embedded = False
     events_hint = "none up to here: n adds a note at this time"
 
@@ -156,6 +158,8 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
             (self.action_note, "Note", "Write a note at the replay time"),
             (self.action_open_session, "Open a session", "Replay another recorded session"),
             (self.action_details, "Device details", "Every value of one device"),
+            (self.action_overlay, "Metric overlay", "Lay the next custom metric over the RLE sparklines"),
+            (self.action_processes, "Processes", "The processes recorded at this time: sort with s/i, filter with /"),
             (self.action_help, "Keys", "Every key of the replay"),
         )
 

@@ -31,6 +31,10 @@ class DashboardSource(Protocol):
         """Stop recording, or start a new session; returns what happened, in words."""
         ...
 
+    def processes(self) -> Any:
+        """The process rows to show (a collectors.process_tier.ProcessSnapshot); None when there are none."""
+        ...
+
     def notices(self) -> list[str]:
         """Problems reported since the last call (a lost GPU, a full disk), each once."""
         ...

@@ -40,11 +40,12 @@ class StripText(Widget):
             else:
                 strips.extend(text_strips(line, self.app.console, width))
                 changed.append(y)
+        shrunk = len(strips) < len(self._strips)  # the lines below the new end must be blanked too
         self._strips = strips
-        if changed and len(changed) < len(strips):
+        if changed and len(changed) < len(strips) and not shrunk:
             top = self.styles.padding.top  # lines are counted in content space
             self.refresh(*(Region(0, top + y, self.size.width, 1) for y in changed))
-        elif changed:
+        elif changed or shrunk:
             self.refresh()
 
     def render(self) -> Text:

@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from recordings.process_attribution import main_gpu_user
 from recordings.report.aggregates import device_energy
 from recordings.report.data import SessionData, load_session
 from recordings.report.sections_signals import THROTTLE_CAUSES
@@ -70,6 +71,7 @@ def session_figures(session: Path) -> dict[str, Any]:
     return {
         "session": str(meta.get("session_id") or session.name), "path": str(session),
         "host": host.get("hostname"), "hardware_tier": host.get("hardware_tier"), "group_id": meta.get("group_id"),
+        "user": main_gpu_user(session),
         "hardware": {"cpu_model": host.get("cpu_model"), "cpu_cores": host.get("cpu_count_logical"),
                      "memory_gb": host["memory_total_bytes"] / 2**30 if isinstance(host.get("memory_total_bytes"),
                                                                                   (int, float)) else None,

@@ -1,4 +1,4 @@
-"""Sessions grouped by hardware tier, host or session, and each group's pooled figures.
+"""Sessions grouped by hardware tier, host, session or user, and each group's pooled figures.
 
 Groups come from the data (the sessions' meta.json), never from a list of platforms.
 Means and standard deviations of span measures are pooled from sums, so a group's
@@ -12,7 +12,7 @@ from typing import Any
 
 from recordings.compare.collect import CAUSES, SPAN_MEASURES
 
-GROUP_KEYS = ("hardware_tier", "host", "session")
+GROUP_KEYS = ("hardware_tier", "host", "session", "user")  # user: who held the most GPU memory
 
 
 def group_key(figures: dict[str, Any], by: str) -> str:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from recordings.report import sections_processes
 from recordings.report import sections_session as about
 from recordings.report import sections_signals as signals
 from recordings.report.data import SessionData, load_session
@@ -27,6 +28,7 @@ SECTIONS: list[Section] = [
     signals.workload,
     signals.throttle,
     signals.collapses,
+    sections_processes.processes,
     about.timeline,
     signals.spans,
     signals.alerts,

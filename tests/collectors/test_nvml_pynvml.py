@@ -166,6 +166,30 @@ def make_pynvml(devices: int = 2, init_error: int | None = None, drop: tuple[str
         ns = {C.PERF_POLICY_POWER: 2_500_000_000, C.PERF_POLICY_THERMAL: 125_000_000}[policy]
         return types.SimpleNamespace(referenceTime=0, violationTime=ns)
 
+    # Process lists: mod.compute / mod.graphics[index] = [(pid, used bytes or None)],
+    # mod.samples[index] = [(pid, timeStamp µs, smUtil, memUtil)].
+    mod.compute, mod.graphics, mod.samples = {}, {}, {}
+
+    def processes(table: dict[int, Any], h: Any) -> list[Any]:
+        return [types.SimpleNamespace(pid=pid, usedGpuMemory=used) for pid, used in table.get(h.index, [])]
+
+    @api
+    def nvmlDeviceGetComputeRunningProcesses(h: Any) -> list[Any]:
+        return processes(mod.compute, h)
+
+    @api
+    def nvmlDeviceGetGraphicsRunningProcesses(h: Any) -> list[Any]:
+        return processes(mod.graphics, h)
+
+    @api
+    def nvmlDeviceGetProcessUtilization(h: Any, since: int) -> list[Any]:
+        mod.util_since = since
+        found = [types.SimpleNamespace(pid=pid, timeStamp=ts, smUtil=sm, memUtil=mem, encUtil=0, decUtil=0)
+                 for pid, ts, sm, mem in mod.samples.get(h.index, []) if ts > since]
+        if not found:
+            raise FakeNVMLError(C.ERROR_NOT_FOUND)
+        return found
+
     return mod
 
 
@@ -415,3 +439,40 @@ def test_real_pynvml_on_this_machine_never_raises() -> None:
             assert row and any(value is not None for value in row.values())
         finally:
             collector.close()
+
+
+def test_processes_merge_compute_and_graphics(fake_pynvml: Any) -> None:
+    from collectors.nvml import GpuProcess
+
+    fake_pynvml.compute[0] = [(100, 4 * GIB), (200, None)]
+    fake_pynvml.graphics[0] = [(100, 1 * GIB), (300, 256)]
+    backend = PynvmlBackend()
+    assert backend.processes(0) == [GpuProcess(100, "compute", 4 * GIB), GpuProcess(200, "compute", None),
+                                    GpuProcess(300, "graphics", 256)]
+    assert backend.processes(1) == []
+
+
+def test_graphics_not_supported_still_lists_compute(fake_pynvml: Any) -> None:
+    fake_pynvml.compute[0] = [(100, GIB)]
+    fake_pynvml.errors[("nvmlDeviceGetGraphicsRunningProcesses", None)] = C.ERROR_NOT_SUPPORTED
+    assert [p.pid for p in PynvmlBackend().processes(0)] == [100]
+
+
+def test_process_utilization_latest_sample_per_pid_and_since(fake_pynvml: Any) -> None:
+    fake_pynvml.samples[0] = [(100, 10, 30, 5), (100, 20, 60, 7), (200, 15, 10, 1)]
+    backend = PynvmlBackend()
+    assert backend.process_utilization(0) == {100: (60.0, 7.0), 200: (10.0, 1.0)}
+    assert backend.process_utilization(0) == {}  # nothing newer than timeStamp 20: NOT_FOUND means none
+    assert fake_pynvml.util_since == 20
+
+
+def test_process_utilization_not_supported(fake_pynvml: Any) -> None:
+    fake_pynvml.errors[("nvmlDeviceGetProcessUtilization", None)] = C.ERROR_NOT_SUPPORTED
+    with pytest.raises(FieldNotSupported):
+        PynvmlBackend().process_utilization(0)
+
+
+def test_process_list_of_a_lost_gpu_raises_gpu_lost(fake_pynvml: Any) -> None:
+    fake_pynvml.errors[("nvmlDeviceGetComputeRunningProcesses", 1)] = C.ERROR_GPU_IS_LOST
+    with pytest.raises(GpuLost):
+        PynvmlBackend().processes(1)

@@ -60,7 +60,7 @@ def test_sections_in_order(text):
     titles = [line[3:] for line in text.splitlines() if line.startswith("## ")]
     assert titles == ["Configuration", "Hardware", "Checks", "Summary statistics per device",
                       "Workload time per state", "Throttle time per cause", "Collapse events",
-                      "Timeline of notes and tags", "Span statistics", "Alerts", "Data files"]
+                      "Processes during collapses", "Timeline of notes and tags", "Span statistics", "Alerts", "Data files"]
 
 
 def test_configuration_and_hardware(text):

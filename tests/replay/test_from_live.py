@@ -65,6 +65,8 @@ def test_o_picks_a_session_replays_it_over_live_and_escape_or_q_return_to_live(r
             await wait_at(pilot, source, len(source.reader) - 1)
             await wait_frames(pilot, live, 3)  # live sampling goes on under the replay
 
+            await pilot.press("p")  # the processes view has Escape too: with no filter to clear, it goes back
+            assert replay.showing_processes and replay.query_one("#proc-pane").has_focus
             await pilot.press("escape")
             await wait_until(pilot, lambda: app.screen is app.dashboard, 10, "the live dashboard again")
             assert ("back to live", "information") in seen

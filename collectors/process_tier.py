@@ -1,0 +1,96 @@
+"""The slow tier: process rows every `interval_s` of sample time, in a thread of its own.
+
+It reads the sampler's stream like any other consumer (the sampler only offers
+frames to its queue, so it never waits on this tier) and, on the first frame
+at or after each due time, asks its reader for the process rows, stamped with
+that frame's ``ts``: the rows line up with the samples.  The latest rows are
+kept as an immutable `ProcessSnapshot` for the dashboard, and handed to the
+recorder's sink.  A failing reader is told once; sampling goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from collectors.sampler import END, FrameQueue
+from collectors.processes import Row
+
+RowReader = Callable[[int, dict[str, Any]], list[Row]]  # (ts µs, frame) -> rows
+
+
+@dataclass(frozen=True)
+class ProcessSnapshot:
+    version: int  # moves with every slow tick
+    ts: int | None  # µs of the tick's frame; None before the first
+    rows: tuple[Row, ...]
+
+
+EMPTY = ProcessSnapshot(0, None, ())
+
+
+class ProcessTier:
+    def __init__(self, frames: FrameQueue, reader: RowReader, interval_s: float,
+                 on_notice: Callable[[str], None] | None = None,
+                 notices: Callable[[], list[str]] = list) -> None:
+        self._frames = frames
+        self._reader = reader
+        self._notices = notices  # the reader's own notices (a GPU without per-process utilization)
+        self.interval_s = interval_s
+        self._on_notice = on_notice
+        self.sink: Callable[[list[Row]], None] | None = None  # the recorder's journal, when recording
+        self.latest = EMPTY
+        self.ticks = 0
+        self._failed: set[str] = set()
+        self.finished = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rigscope-processes", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        due: float | None = None
+        try:
+            while True:
+                batch = self._frames.get(timeout=1.0)
+                if batch is END:
+                    break
+                frame = batch.frame if batch is not None else None
+                if frame is None or (due is not None and frame["elapsed_s"] < due):
+                    continue
+                due = frame["elapsed_s"] + self.interval_s if due is None else due + self.interval_s
+                if due <= frame["elapsed_s"]:  # frames were dropped (a busy machine): count from this one
+                    due = frame["elapsed_s"] + self.interval_s
+                self.tick(frame)
+        finally:
+            self.finished.set()
+
+    def tick(self, frame: dict[str, Any]) -> None:
+        """One slow tick for `frame` (the thread's work; tests and benchmarks call it directly)."""
+        try:
+            rows = self._reader(frame["ts"], frame)
+        except Exception as error:  # noqa: BLE001 (no process list this tick; the samples go on)
+            self._tell(f"process list failed ({type(error).__name__}: {error})")
+            return
+        for message in self._notices():
+            if self._on_notice is not None:
+                self._on_notice(message)
+        self.ticks += 1
+        self.latest = ProcessSnapshot(self.latest.version + 1, frame["ts"], tuple(rows))
+        if self.sink is not None:
+            try:
+                self.sink(rows)
+            except OSError as error:
+                self.sink = None
+                self._tell(f"process rows no longer recorded ({error.strerror or error})")
+
+    def _tell(self, message: str) -> None:
+        if message not in self._failed and self._on_notice is not None:
+            self._failed.add(message)
+            self._on_notice(f"processes: {message}")

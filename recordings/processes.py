@@ -1,0 +1,103 @@
+"""The session's process table: `processes/part-NNNNNN.journal` while recording, `processes.parquet` at close.
+
+One row per process per slow tick (`collectors.processes.PROCESS_COLUMNS`),
+with the ``ts`` of the sample it was taken at.  Rows are appended to the open
+segment's journal and flushed every tick, so a crash loses at most the tick
+being written; every `segment_interval_s` the journal lands as a Parquet part,
+and at close (or `rigscope repair`) the parts are compacted, as the samples are.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from pathlib import Path
+from typing import IO
+
+import polars as pl
+
+from collectors.processes import PROCESS_COLUMNS, Row
+from recordings import segments
+
+PROCESSES_DIR = "processes"
+PROCESSES_PARQUET = "processes.parquet"
+
+
+class ProcessJournal:
+    """Writes process rows into the session's segments (called from the process tier's thread)."""
+
+    def __init__(self, session: Path, segment_interval_s: float = 60.0) -> None:
+        self.session = session
+        self.segment_interval_us = int(segment_interval_s * 1e6)
+        self.rows = 0
+        self._segment = 0
+        self._segment_start: int | None = None
+        self._handle: IO[str] | None = None
+        (session / PROCESSES_DIR).mkdir(exist_ok=True)
+
+    def append(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        ts = rows[0]["ts"]
+        if self._handle is None or self._segment_start is None or ts - self._segment_start >= self.segment_interval_us:
+            self._roll(ts)
+        assert self._handle is not None
+        self._handle.write("".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows))
+        self._handle.flush()
+        self.rows += len(rows)
+
+    def _path(self) -> Path:
+        return segments.part_path(self.session, self._segment, "journal", PROCESSES_DIR)
+
+    def _roll(self, ts: int) -> None:
+        self._land()
+        self._segment += 1
+        self._segment_start = ts
+        self._handle = open(self._path(), "w", encoding="utf-8")
+
+    def _land(self) -> None:
+        if self._handle is None:
+            return
+        self._handle.close()
+        self._handle = None
+        journal = self._path()
+        segments.write_parquet_atomic(segments.read_journal(journal, PROCESS_COLUMNS), journal.with_suffix(".parquet"))
+        journal.unlink()
+
+    def close(self) -> int:
+        """Land the open segment and compact everything into processes.parquet; the row count."""
+        self._land()
+        return compact_processes(self.session)
+
+
+def compact_processes(session: Path) -> int:
+    """processes.parquet from the segments of a closing (or repaired) session; 0 when it has none."""
+    if not (session / PROCESSES_DIR).is_dir():
+        return 0
+    return segments.compact(session, PROCESS_COLUMNS, PROCESSES_DIR, PROCESSES_PARQUET)
+
+
+def read_processes(session: Path) -> pl.DataFrame:
+    """Every process row of the session: processes.parquet, else the segments of a running or crashed one."""
+    target = session / PROCESSES_PARQUET
+    if target.is_file():
+        return segments.read_parquet(target)
+    return segments.read_segments(session, PROCESS_COLUMNS, PROCESSES_DIR)
+
+
+class ProcessTimeline:
+    """A session's process rows by tick, for replay: the rows of the last tick at or before a time."""
+
+    def __init__(self, table: pl.DataFrame) -> None:
+        table = table.with_columns(pl.col("ts").dt.epoch("us").alias("ts")).sort("ts", maintain_order=True)
+        self.ticks: list[int] = table.get_column("ts").unique(maintain_order=True).to_list()
+        self._rows: dict[int, list[Row]] = {}
+        for row in table.to_dicts():
+            self._rows.setdefault(row["ts"], []).append(row)
+
+    def at(self, ts_us: int) -> tuple[int, list[Row]] | None:
+        """(tick number, rows) of the last tick at or before `ts_us`; None before the first."""
+        index = bisect.bisect_right(self.ticks, ts_us) - 1
+        if index < 0:
+            return None
+        return index, self._rows[self.ticks[index]]

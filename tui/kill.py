@@ -1,0 +1,50 @@
+"""The confirmation before `k` sends SIGTERM to a process, and the reasons it may not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label
+
+from tui.screens import MODAL_CSS
+
+
+def why_not(row: dict[str, Any] | None, readonly: bool, replay: bool) -> str | None:
+    """Why the row's process cannot be sent a signal from here; None when it can be asked for."""
+    if readonly:
+        return "read-only (--readonly): k is off"
+    if replay:
+        return "a replay shows recorded processes: nothing to end"
+    if row is None:
+        return "no process selected"
+    if row.get("simulated"):
+        return "a simulated process (made-up pid): nothing to end"
+    if not row.get("visible"):
+        return f"pid {row.get('pid')} is not visible from this namespace: it cannot be signalled from here"
+    return None
+
+
+class KillScreen(ModalScreen[bool]):
+    """`y` sends SIGTERM, `n` or Escape keeps the process."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="KillScreen")
+    BINDINGS = [Binding("y", "answer(True)", "Yes, SIGTERM"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        super().__init__()
+        self.row = row
+
+    def compose(self) -> ComposeResult:
+        row = self.row
+        with Vertical():
+            yield Label(f"[bold]Send SIGTERM to pid {row.get('pid')}?[/]")
+            yield Label(Text(f"{row.get('user') or '?'}: {row.get('command') or '?'}"))
+            yield Label("y: send it    n / Escape: keep it running")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)

@@ -1,0 +1,222 @@
+"""The processes pane: who uses the GPUs (GPU, pid, user, container, GPU memory, SM %, CPU %, RSS, command).
+
+Its own view, switched with `p` in place of the device panels (as nvitop keeps
+its process list apart), so eight panels still fit at 160x50.  It sorts
+(`s` next column, `i` inverts the order), filters as one types after `/` (any of user,
+command, container, pid), moves a selection with the arrows, and `k` asks to
+send SIGTERM to the selected process.  It draws through the strip cache, and
+only when the rows, the sort, the filter, the selection or the width changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
+from textual.actions import SkipAction
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Input
+
+from tui import format as fmt
+from tui.strips import StripText
+
+NOT_VISIBLE = "not visible from this namespace"
+# (title, width, key of a row to sort by); the command takes what is left.
+COLUMNS: tuple[tuple[str, int, Callable[[dict[str, Any]], Any]], ...] = (
+    ("GPU", 4, lambda r: -1 if r.get("gpu") is None else r["gpu"]),
+    ("PID", 8, lambda r: r.get("pid") or 0),
+    ("USER", 10, lambda r: r.get("user") or ""),
+    ("CONTAINER", 19, lambda r: r.get("container") or ""),
+    ("GPU MEM", 8, lambda r: r.get("gpu_mem_bytes") or 0),
+    ("SM%", 4, lambda r: r.get("sm_pct") or 0.0),
+    ("CPU%", 6, lambda r: r.get("cpu_pct") or 0.0),
+    ("RSS", 7, lambda r: r.get("rss_bytes") or 0),
+    ("COMMAND", 0, lambda r: r.get("command") or ""),
+)
+DEFAULT_SORT = 4  # GPU memory, largest first
+NARROW = 110  # below this width the container and RSS columns give their room to the command
+NARROW_DROPS = ("CONTAINER", "RSS")
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    gpu = row.get("gpu")
+    command = row.get("command") or ("" if row.get("visible") else NOT_VISIBLE)
+    return ["host" if gpu is None else str(gpu), str(row.get("pid")), row.get("user") or "—",
+            row.get("container") or "—", fmt.size(row.get("gpu_mem_bytes")), fmt.num(row.get("sm_pct")),
+            fmt.num(row.get("cpu_pct"), "", 1), fmt.size(row.get("rss_bytes")), command]
+
+
+def matches(row: dict[str, Any], needle: str) -> bool:
+    if not needle:
+        return True
+    haystack = " ".join(str(row.get(k) or "") for k in ("user", "command", "container", "pid", "kind"))
+    return needle.lower() in (haystack + ("" if row.get("visible") else " " + NOT_VISIBLE)).lower()
+
+
+def _line(cells: list[str], width: int, style: str) -> Text:
+    parts = []
+    for (title, w, _), cell in zip(COLUMNS, cells):
+        if width < NARROW and title in NARROW_DROPS:
+            continue
+        if w:
+            cell = cell if len(cell) <= w else cell[: w - 1] + "…"
+            parts.append(cell.rjust(w) if title in ("PID", "GPU MEM", "SM%", "CPU%", "RSS") else cell.ljust(w))
+        else:
+            parts.append(cell)
+    line = Text(" ".join(parts), style=style)
+    line.truncate(width, pad=bool(style))
+    return line
+
+
+class ProcessesPane(StripText, can_focus=True):
+    DEFAULT_CSS = "ProcessesPane { height: 1fr; padding: 0 1; } ProcessesPane:focus { background: $boost 30%; }"
+    BINDINGS = [
+        Binding("s", "sort", "Sort"),
+        Binding("i", "order", "Reverse"),
+        Binding("slash", "filter", "Filter"),
+        Binding("k", "kill", "Kill"),
+        Binding("up", "move(-1)", "Up", show=False),
+        Binding("down", "move(1)", "Down", show=False),
+        Binding("escape", "clear", "Clear filter", show=False),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sort_index = DEFAULT_SORT
+        self.descending = True
+        self.needle = ""
+        self.selected_pid: int | None = None
+        self.rows: list[dict[str, Any]] = []  # the shown rows, sorted and filtered
+        self.simulated = False
+        self._snapshot: Any = None
+        self._drawn: tuple[Any, ...] | None = None
+        self._top = 0  # the first row shown (the list scrolls with the selection)
+
+    # -- data ----------------------------------------------------------------
+    def show(self, snapshot: Any, force: bool = False) -> None:
+        """Draw `snapshot` (a ProcessSnapshot, None without a process tier) if anything shown changed."""
+        self._snapshot = snapshot
+        key = (getattr(snapshot, "version", None), id(snapshot), self.sort_index, self.descending, self.needle,
+               self.selected_pid, self.content_region.width, self.content_region.height)
+        if key == self._drawn and not force:
+            return
+        self._drawn = key
+        all_rows = list(snapshot.rows) if snapshot is not None else []
+        self.simulated = any(r.get("simulated") for r in all_rows)
+        title, _, sort_key = COLUMNS[self.sort_index]
+        rows = [r for r in all_rows if matches(r, self.needle)]
+        rows.sort(key=lambda r: (sort_key(r), r.get("pid") or 0), reverse=self.descending)
+        self.rows = rows
+        if rows and self.selected_pid not in {r.get("pid") for r in rows}:
+            self.selected_pid = rows[0].get("pid")
+        self.show_text(self._content(snapshot, len(all_rows), title), self.content_region.width or None)
+
+    @property
+    def selected(self) -> dict[str, Any] | None:
+        return next((r for r in self.rows if r.get("pid") == self.selected_pid), None)
+
+    def _content(self, snapshot: Any, total: int, sort_title: str) -> Text:
+        width = max(20, self.content_region.width or 100)
+        head = Text("Processes", style="bold")
+        if self.simulated:
+            head.append("  SIMULATED (made-up pids)", style="yellow")
+        gpus = {r.get("gpu") for r in self.rows if r.get("gpu") is not None}
+        window = self._window()
+        head.append(f"  {len(self.rows)}/{total} shown")
+        if len(window) < len(self.rows):
+            head.append(f" · rows {self._top + 1}-{self._top + len(window)} (↑/↓)", style="bold")
+        head.append(f" · {len(gpus)} GPU{'s' * (len(gpus) != 1)} · sort {sort_title} {'↓' if self.descending else '↑'}")
+        if self.needle:
+            head.append(f" · filter “{self.needle}”", style="bold cyan")
+        lines = [head, _line([c[0] for c in COLUMNS], width, "bold reverse")]
+        if snapshot is None:
+            lines.append(Text("no process list here (no GPU, or this session recorded none)", style="dim"))
+        elif not self.rows:
+            lines.append(Text("no process matches" if self.needle else "no process on the GPUs", style="dim"))
+        for row in window:
+            style = "reverse" if row.get("pid") == self.selected_pid else ("dim" if not row.get("visible") else "")
+            lines.append(_line(_cells(row), width, style))
+        return Text("\n").join(lines)
+
+    def _fits(self) -> int:
+        return max(1, (self.content_region.height or 30) - 2)  # below the title and the column names
+
+    def _window(self) -> list[dict[str, Any]]:
+        """The rows that fit, scrolled so the selection stays in view."""
+        fits, pids = self._fits(), [r.get("pid") for r in self.rows]
+        here = pids.index(self.selected_pid) if self.selected_pid in pids else 0
+        self._top = max(0, min(self._top, here, len(pids) - fits))
+        if here >= self._top + fits:
+            self._top = here - fits + 1
+        return self.rows[self._top: self._top + fits]
+
+    # -- actions --------------------------------------------------------------
+    def refresh_rows(self) -> None:
+        self.show(self._snapshot)
+
+    def action_sort(self) -> None:
+        self.sort_index = (self.sort_index + 1) % len(COLUMNS)
+        self.descending = COLUMNS[self.sort_index][0] not in ("USER", "CONTAINER", "COMMAND", "GPU", "PID")
+        self.refresh_rows()
+
+    def action_order(self) -> None:
+        self.descending = not self.descending
+        self.refresh_rows()
+
+    def action_move(self, step: int) -> None:
+        pids = [r.get("pid") for r in self.rows]
+        if not pids:
+            return
+        here = pids.index(self.selected_pid) if self.selected_pid in pids else 0
+        self.selected_pid = pids[max(0, min(len(pids) - 1, here + step))]
+        self.refresh_rows()
+
+    def action_filter(self) -> None:
+        box = self.parent.query_one("#proc-filter", Input)  # type: ignore[union-attr]
+        box.display = True
+        box.value = self.needle
+        box.focus()
+
+    def action_clear(self) -> None:
+        if not self.needle:  # nothing to clear: Escape goes on to the screen (back from an opened replay)
+            raise SkipAction()
+        self.needle = ""
+        self.refresh_rows()
+
+    def action_kill(self) -> None:
+        self.screen.kill_selected(self.selected)  # type: ignore[attr-defined]
+
+    def set_filter(self, needle: str) -> None:
+        self.needle = needle.strip()
+        self.refresh_rows()
+
+
+class ProcessesView(Vertical):
+    """The pane and its filter line (shown while typing after `/`)."""
+
+    DEFAULT_CSS = "ProcessesView { height: 1fr; } ProcessesView #proc-filter { display: none; }"
+
+    def compose(self) -> ComposeResult:
+        yield ProcessesPane(id="proc-pane")
+        yield Input(placeholder="filter: user, command, container or pid (Enter keeps it, Escape clears)",
+                    id="proc-filter")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one(ProcessesPane).set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._close_filter()
+
+    def on_key(self, event: Any) -> None:
+        if event.key == "escape" and self.query_one("#proc-filter", Input).has_focus:
+            event.stop()
+            self.query_one("#proc-filter", Input).value = ""
+            self._close_filter()
+
+    def _close_filter(self) -> None:
+        box = self.query_one("#proc-filter", Input)
+        box.display = False
+        self.query_one(ProcessesPane).focus()
