@@ -37,15 +37,17 @@ class StripText(Widget):
 
     def _show(self, lines: list[Text], width: int | None) -> None:
         width = width or self.content_region.width
+        # Cut to the whole content width (blank beyond `width`), so that drawing a line never extends it.
+        cells = max(width, self.content_region.width)
         old_lines, old_strips = self._shown, self._strips
         strips: list[Strip] = []
         changed: list[int] = []
         for y, line in enumerate(lines):
-            if (y < len(old_strips) and y < len(old_lines) and old_strips[y].cell_length == width
+            if (y < len(old_strips) and y < len(old_lines) and old_strips[y].cell_length == cells
                     and old_lines[y].plain == line.plain and old_lines[y].spans == line.spans):
                 strips.append(old_strips[y])
             else:
-                strips.append(line_strip(line, self.app.console, width))
+                strips.append(line_strip(line, self.app.console, width, cells))
                 changed.append(y)
         shrunk = len(strips) < len(old_strips)  # the lines below the new end must be blanked too
         self._shown, self._strips = lines, strips
@@ -71,12 +73,16 @@ def own_style_as_span(line: Text) -> Text:
     return Text(line.plain, spans=[Span(0, len(line), line.style), *line.spans])
 
 
-def line_strip(line: Text, console: Console, width: int) -> Strip:
-    """One line of text (no newline in it) as a strip, cropped or padded to `width` (no wrapping)."""
+def line_strip(line: Text, console: Console, width: int, cells: int | None = None) -> Strip:
+    """One line of text (no newline in it) as a strip, cropped or padded to `width` (no wrapping),
+    then blank up to `cells`."""
     line = line.copy()  # the caller's line stays as it was: it is compared with the next one
     line.truncate(width, pad=True)  # exactly `width` cells, so the strip needs no cropping
     # Every segment gets a style: Textual's filters (NO_COLOR, dim) expect one.
     segments = [Segment(s.text, s.style or NULL) for s in line.render(console) if s.text != "\n"]
+    if cells is not None and cells > width:
+        segments.append(Segment(" " * (cells - width), NULL))
+        width = cells
     return Strip(segments, width)
 
 

@@ -52,5 +52,8 @@ def test_show_lines_keeps_the_strips_of_unchanged_lines_and_draws_like_a_joined_
             segments = list(widget._strips[0])
             assert segments[0].text == "GPU0  P0" and segments[0].style.bold  # its own style, as when joined
             assert not segments[-1].style.bold  # but not the padding
+            widget.show_lines([Text("util 12% and more")], width=8)
+            assert widget._strips[0].text == "util 12%" + " " * 32  # laid out in 8, blank to the widget's 40
+            assert widget.render_line(0) is widget._strips[0]  # drawn as it is, never extended
 
     run(body)
