@@ -206,7 +206,8 @@ class Monitor:
                                                                poll_s=CONSUMER_POLL_S), self.spans, self.metrics)
         self.processes: ProcessTier | None = None
         if sources.processes is not None:
-            self.processes = ProcessTier(self.sampler.subscribe(maxsize=max(100, int(config.hz * 10)), lossless=virtual),
+            self.processes = ProcessTier(self.sampler.subscribe(maxsize=max(100, int(config.hz * 10)), lossless=virtual,
+                                                              poll_s=CONSUMER_POLL_S),
                                          sources.processes.rows, config.proc_interval_s, self._notice,
                                          sources.processes.drain_notices)
         self._process_journal: ProcessJournal | None = None
