@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -37,12 +38,17 @@ END = Batch(None, ())  # sentinel: the sampler has stopped
 class FrameQueue:
     """A bounded hand-off from the sampling thread to one consumer."""
 
-    def __init__(self, maxsize: int, lossless: bool = False) -> None:
+    def __init__(self, maxsize: int, lossless: bool = False, poll_s: float = 0.0) -> None:
         self._queue: queue.Queue[Batch] = queue.Queue(maxsize)
         self.dropped = 0
         # Lossless: the sampler waits for this consumer.  Only for virtual time (a simulated
         # session run as fast as possible), where waiting delays nothing real.
         self.lossless = lossless
+        # Polled (poll_s > 0, lossy only): the consumer looks every poll_s and takes what came, instead
+        # of being woken for each batch.  Waking a thread costs about as much CPU as the sample it
+        # carries; a consumer that is fine with poll_s of delay saves it (10 or 100 times a second).
+        self.poll_s = 0.0 if lossless else poll_s
+        self._closed = threading.Event()
 
     def offer(self, batch: Batch) -> None:
         if self.lossless:
@@ -57,7 +63,11 @@ class FrameQueue:
         """Hand over END; a lossy queue never blocks: when full, the oldest batch makes room (a drop)."""
         if self.lossless:
             self._queue.put(END)
-            return
+        else:
+            self._put_end()
+        self._closed.set()
+
+    def _put_end(self) -> None:
         while True:
             try:
                 self._queue.put_nowait(END)
@@ -71,10 +81,22 @@ class FrameQueue:
 
     def get(self, timeout: float | None = None) -> Batch | None:
         """The next batch, END when the sampler stopped, or None on timeout."""
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        if self.poll_s <= 0:
+            try:
+                return self._queue.get(timeout=timeout)
+            except queue.Empty:
+                return None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                return self._queue.get_nowait()
+            except queue.Empty:
+                if self._closed.is_set():
+                    return None  # END was taken already: nothing more will come
+            wait = self.poll_s if deadline is None else min(self.poll_s, deadline - time.monotonic())
+            if wait <= 0:
+                return None
+            self._closed.wait(wait)  # close() ends the wait at once
 
 
 class SignalStage(Protocol):
@@ -123,8 +145,8 @@ class Sampler:
         self.finished = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rigscope-sampler", daemon=True)
 
-    def subscribe(self, maxsize: int = 10_000, lossless: bool = False) -> FrameQueue:
-        subscriber = FrameQueue(maxsize, lossless)
+    def subscribe(self, maxsize: int = 10_000, lossless: bool = False, poll_s: float = 0.0) -> FrameQueue:
+        subscriber = FrameQueue(maxsize, lossless, poll_s)
         self._subscribers.append(subscriber)
         return subscriber
 

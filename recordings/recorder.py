@@ -93,13 +93,29 @@ class Recorder:
                 batch = self._source.get(timeout=max(0.0, next_flush - time.monotonic()))
                 if batch is END:
                     break
-                if batch is not None and self.error is None:
-                    self._guard(self._take, batch)
-                if self.error is None and time.monotonic() >= next_flush:
-                    self._guard(self.flush)
+                self._record(batch)
+                if time.monotonic() >= next_flush:
+                    # A polled queue may still hold batches sampled before now: they go into this flush,
+                    # so a kill -9 still loses at most one flush interval.
+                    if not self._record_pending():
+                        break  # END: closing flushes
+                    if self.error is None:
+                        self._guard(self.flush)
         finally:
             self._close()
             self.closed.set()
+
+    def _record(self, batch: Any) -> None:
+        if batch is not None and self.error is None:
+            self._guard(self._take, batch)
+
+    def _record_pending(self) -> bool:
+        """Take every batch already queued; False when END came."""
+        while (batch := self._source.get(timeout=0)) is not None:
+            if batch is END:
+                return False
+            self._record(batch)
+        return True
 
     def _guard(self, action: Callable[..., None], *args: Any) -> None:
         try:

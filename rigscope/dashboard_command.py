@@ -28,7 +28,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
     from rigscope.replay_source import SessionDirectory
     from tui.app import RigscopeApp
 
-    source = LiveSource(config)
+    source = LiveSource(config, fps=args.fps)
     app = RigscopeApp(source, fps=args.fps, ascii_only=args.ascii, presets=load_presets(),
                       sessions=SessionDirectory(sessions_dir(args.dir)), readonly=args.readonly)
     for hangup in (signal.SIGHUP, signal.SIGTERM):  # ssh dropped, or killed politely: close the session

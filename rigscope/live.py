@@ -14,6 +14,8 @@ from tui.bars import SessionLabel
 from tui.devices import Device, feed_columns
 from tui.feed import DashboardFeed
 
+MAX_FEED_POLL_S = 0.25  # the feed takes the sampler's batches twice per redraw, at least 4 times a second
+
 
 def devices_of(monitor: Monitor) -> list[Device]:
     host = monitor.sources.host
@@ -24,8 +26,9 @@ def devices_of(monitor: Monitor) -> list[Device]:
 
 
 class LiveSource:
-    def __init__(self, config: MonitorConfig, clock: Any = None, nvml_backend: Any = None) -> None:
+    def __init__(self, config: MonitorConfig, clock: Any = None, nvml_backend: Any = None, fps: float = 2.0) -> None:
         self.config = config
+        self._feed_poll_s = min(MAX_FEED_POLL_S, 0.5 / fps)
         self._clock, self._backend = clock, nvml_backend
         self._notices: deque[str] = deque()
         self.closed = False
@@ -39,11 +42,11 @@ class LiveSource:
     def _open(self, config: MonitorConfig) -> Monitor:
         return Monitor(config, clock=self._clock, nvml_backend=self._backend, on_notice=self._notices.append)
 
-    @staticmethod
-    def _subscribe(monitor: Monitor) -> Any:
+    def _subscribe(self, monitor: Monitor) -> Any:
         # In virtual time the sampler outruns any reader: the screen must still see every frame and event.
         virtual = isinstance(monitor.clock, VirtualClock)
-        return monitor.sampler.subscribe(maxsize=max(100, int(monitor.config.hz * 10)), lossless=virtual)
+        return monitor.sampler.subscribe(maxsize=max(100, int(monitor.config.hz * 10)), lossless=virtual,
+                                         poll_s=self._feed_poll_s)
 
     @property
     def label(self) -> SessionLabel:

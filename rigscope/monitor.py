@@ -36,6 +36,7 @@ from rigscope import __version__
 from rigscope.probe import port_setting
 
 SPANS_CLOSE_WAIT_S = 10.0  # how long the recorder's close waits for the span tracker to finish
+CONSUMER_POLL_S = 0.25  # the recorder and the span tracker take the sampler's batches 4 times a second
 
 
 @dataclass
@@ -201,11 +202,12 @@ class Monitor:
         self.spans = SpanTracker(sources.gpu_indices, _host_facts(sources), sources.gpus)
         self.metrics = MetricHistory()
         virtual = isinstance(self.clock, VirtualClock)
-        self._workload = WorkloadEvents(self.sampler.subscribe(maxsize=max(1000, int(config.hz * 60)), lossless=virtual),
-                                        self.spans, self.metrics)
+        self._workload = WorkloadEvents(self.sampler.subscribe(maxsize=max(1000, int(config.hz * 60)), lossless=virtual,
+                                                               poll_s=CONSUMER_POLL_S), self.spans, self.metrics)
         self.processes: ProcessTier | None = None
         if sources.processes is not None:
-            self.processes = ProcessTier(self.sampler.subscribe(maxsize=max(100, int(config.hz * 10)), lossless=virtual),
+            self.processes = ProcessTier(self.sampler.subscribe(maxsize=max(100, int(config.hz * 10)), lossless=virtual,
+                                                              poll_s=CONSUMER_POLL_S),
                                          sources.processes.rows, config.proc_interval_s, self._notice,
                                          sources.processes.drain_notices)
         self._process_journal: ProcessJournal | None = None
@@ -231,8 +233,10 @@ class Monitor:
     def open_recording(self) -> None:
         """Create the session directory and its recorder (at construction unless `config.record` is False)."""
         virtual_time = isinstance(self.clock, VirtualClock)
+        # --realtime writes every sample as it comes; otherwise the recorder looks a few times a flush.
+        poll_s = 0.0 if self.config.realtime else min(CONSUMER_POLL_S, self.config.flush_interval_s / 4)
         frames = self.sampler.subscribe(maxsize=1000 if virtual_time else max(1000, int(self.config.hz * 60)),
-                                        lossless=virtual_time)
+                                        lossless=virtual_time, poll_s=poll_s)
         started = datetime.fromtimestamp(self.clock.wall_us() / 1e6, UTC)
         host_name = "sim-rig" if self.config.source == "sim" else None
         self.session = create_session_dir(sessions_dir(self.config.directory), started, host_name)

@@ -32,7 +32,8 @@ class TextBar(StripText):
     DEFAULT_CSS = "TextBar { height: 1; }"
 
     def set_text(self, text: Text) -> None:
-        if text.plain != self._text.plain or text.spans != self._text.spans:
+        shown = self._shown
+        if len(shown) != 1 or text.plain != shown[0].plain or text.spans != shown[0].spans:
             self.show_text(text)
 
 

@@ -82,10 +82,10 @@ class DevicePanel(StripText, can_focus=True):
         if key == self._key:
             return
         self._key = key
-        text = self._compact(snapshot, view, width) if view.compact else self._full(snapshot, view, width)
+        lines = [self._compact(snapshot, view, width)] if view.compact else self._full(snapshot, view, width)
         self.set_class(_value(snapshot.frame, f"{self.device.prefix}_collapse") == 1, "collapse")
         self.styles.height = 1 if view.compact else FULL_LINES
-        self.show_text(text, width)
+        self.show_lines(lines, width)
 
     # -- content -----------------------------------------------------------
     def _lines(self, frame: dict[str, Any]) -> dict[str, str]:
@@ -144,7 +144,7 @@ class DevicePanel(StripText, can_focus=True):
             title.append(f"  {fmt.num(_value(frame, 'cpu_freq_mhz'), ' MHz')}")
         return title
 
-    def _full(self, snapshot: Snapshot, view: View, width: int) -> Text:
+    def _full(self, snapshot: Snapshot, view: View, width: int) -> list[Text]:
         frame = snapshot.frame
         values = self._lines(frame)
         spark_w = max(4, width - LABEL_W - VALUE_W - 2)
@@ -164,7 +164,7 @@ class DevicePanel(StripText, can_focus=True):
         lines.append(self._status(frame, self._counts(snapshot)))
         for line in lines:
             line.truncate(width, overflow="ellipsis")
-        return Text("\n").join(lines)
+        return lines
 
     def _compact(self, snapshot: Snapshot, view: View, width: int) -> Text:
         frame = snapshot.frame

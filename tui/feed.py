@@ -15,6 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from collectors.sampler import END, FrameQueue
@@ -52,8 +53,15 @@ class SeriesRing:
         """
         raw_points = int(seconds * hz)
         if seconds < SECONDS_FROM or (raw_points <= (self.raw.maxlen or 0) and len(self.seconds) < 2):
-            return tuple(self.raw)[-raw_points:] if raw_points else ()
-        return tuple(self.seconds)[-int(seconds):]
+            return last(self.raw, raw_points)
+        return last(self.seconds, int(seconds))
+
+
+def last(values: deque[Value], count: int) -> tuple[Value, ...]:
+    """The newest `count` values, oldest first, copying only those (an hour of means is 3,600)."""
+    if count >= len(values):
+        return tuple(values)
+    return tuple(islice(reversed(values), count))[::-1] if count > 0 else ()
 
 
 SECONDS_FROM = 60.0

@@ -12,36 +12,45 @@ from typing import Any
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
 
 class StripText(Widget):
-    """Shows one Text through the line API, from strips cut when the text is set."""
+    """Shows lines of Text through the line API, from strips cut when the lines are set."""
 
     def __init__(self, text: Text | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._text = text or Text()
+        self._shown: list[Text] = list((text or Text()).split("\n", allow_blank=True))
         self._strips: list[Strip] = []
 
     def show_text(self, text: Text, width: int | None = None) -> None:
         """Show `text`; lines equal to the ones shown before keep their strips (and are not redrawn)."""
+        self._show(list(text.split("\n", allow_blank=True)), width)
+
+    def show_lines(self, lines: list[Text], width: int | None = None) -> None:
+        """Show one Text per line (none holding a newline) as `show_text(Text("\\n").join(lines))` would,
+        without joining and splitting them: a line's own style covers its characters, not the padding."""
+        self._show([own_style_as_span(line) for line in lines], width)
+
+    def _show(self, lines: list[Text], width: int | None) -> None:
         width = width or self.content_region.width
-        old_lines = self._text.split("\n", allow_blank=True) if self._strips else []
-        self._text = text
+        # Cut to the whole content width (blank beyond `width`), so that drawing a line never extends it.
+        cells = max(width, self.content_region.width)
+        old_lines, old_strips = self._shown, self._strips
         strips: list[Strip] = []
         changed: list[int] = []
-        for y, line in enumerate(text.split("\n", allow_blank=True)):
-            if (y < len(old_lines) and y < len(self._strips) and self._strips[y].cell_length == width
+        for y, line in enumerate(lines):
+            if (y < len(old_strips) and y < len(old_lines) and old_strips[y].cell_length == cells
                     and old_lines[y].plain == line.plain and old_lines[y].spans == line.spans):
-                strips.append(self._strips[y])
+                strips.append(old_strips[y])
             else:
-                strips.extend(text_strips(line, self.app.console, width))
+                strips.append(line_strip(line, self.app.console, width, cells))
                 changed.append(y)
-        shrunk = len(strips) < len(self._strips)  # the lines below the new end must be blanked too
-        self._strips = strips
+        shrunk = len(strips) < len(old_strips)  # the lines below the new end must be blanked too
+        self._shown, self._strips = lines, strips
         if changed and len(changed) < len(strips) and not shrunk:
             top = self.styles.padding.top  # lines are counted in content space
             self.refresh(*(Region(0, top + y, self.size.width, 1) for y in changed))
@@ -50,22 +59,31 @@ class StripText(Widget):
 
     def render(self) -> Text:
         """The text shown (what `render_line` draws, cut to the widget's width)."""
-        return self._text
+        return Text("\n").join(self._shown)
 
     def render_line(self, y: int) -> Strip:
         width = self.content_region.width
         return fit(self._strips[y], width) if y < len(self._strips) else blank(width)
 
 
-def text_strips(text: Text, console: Console, width: int) -> list[Strip]:
-    """One strip per line of `text`, cropped or padded to `width` (no wrapping)."""
-    strips = []
-    for line in text.split("\n", allow_blank=True):
-        line.truncate(width, pad=True)  # exactly `width` cells, so the strip needs no cropping
-        # Every segment gets a style: Textual's filters (NO_COLOR, dim) expect one.
-        segments = [Segment(s.text, s.style or NULL) for s in line.render(console) if s.text != "\n"]
-        strips.append(Strip(segments, width))
-    return strips
+def own_style_as_span(line: Text) -> Text:
+    """`line` with its own style as its first span, as `Text.join` leaves each line it joins."""
+    if not line.style:
+        return line
+    return Text(line.plain, spans=[Span(0, len(line), line.style), *line.spans])
+
+
+def line_strip(line: Text, console: Console, width: int, cells: int | None = None) -> Strip:
+    """One line of text (no newline in it) as a strip, cropped or padded to `width` (no wrapping),
+    then blank up to `cells`."""
+    line = line.copy()  # the caller's line stays as it was: it is compared with the next one
+    line.truncate(width, pad=True)  # exactly `width` cells, so the strip needs no cropping
+    # Every segment gets a style: Textual's filters (NO_COLOR, dim) expect one.
+    segments = [Segment(s.text, s.style or NULL) for s in line.render(console) if s.text != "\n"]
+    if cells is not None and cells > width:
+        segments.append(Segment(" " * (cells - width), NULL))
+        width = cells
+    return Strip(segments, width)
 
 
 def fit(strip: Strip, width: int) -> Strip:

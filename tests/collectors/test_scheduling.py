@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from collectors.background import BackgroundGroup
 from collectors.base import Collector, Reading
 from collectors.clock import VirtualClock
@@ -169,3 +171,31 @@ def test_posted_tag_reaches_the_signal_stage_and_subscribers():
     assert stage.tags == [(500_000, "eval")]
     assert batches[0].events[0]["state"] == "eval"
     assert batches[-1].events == ({"kind": "collapse_end"},)
+
+
+def test_polled_queue_hands_over_every_batch_in_order_then_end_then_nothing():
+    sampler = Sampler([Counting()], hz=10, clock=VirtualClock(), duration_s=2)
+    frames = sampler.subscribe(poll_s=0.05)
+    sampler.run_inline()
+    received = []
+    while (batch := frames.get(timeout=1.0)) is not END:
+        assert batch is not None
+        received.append(batch.frame["elapsed_s"])
+    assert received == pytest.approx([i / 10 for i in range(20)])
+    assert frames.get(timeout=None) is None  # after END it answers at once, never blocks
+
+
+def test_polled_queue_wakes_a_waiting_reader_when_the_sampler_stops():
+    sampler = Sampler([Counting()], hz=10, clock=VirtualClock(), duration_s=1)
+    frames = sampler.subscribe(poll_s=3600.0)  # a reader asleep for an hour must still see END
+    got: list[object] = []
+    reader = threading.Thread(target=lambda: got.extend(iter(lambda: frames.get(timeout=None), END)), daemon=True)
+    reader.start()
+    sampler.run_inline()
+    reader.join(timeout=30)
+    assert not reader.is_alive() and len(got) == 10
+
+
+def test_lossless_queue_is_never_polled():
+    sampler = Sampler([Counting()], hz=10, clock=VirtualClock(), duration_s=1)
+    assert sampler.subscribe(lossless=True, poll_s=0.25).poll_s == 0.0

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import polars as pl
 import pytest
 
 from collectors.clock import VirtualClock
-from collectors.sampler import Sampler
+from collectors.sampler import Batch, FrameQueue, Sampler
 from collectors.schema import session_columns
 from collectors.signals import SignalPipeline
 from collectors.simulated import SimulatedCollector
@@ -19,6 +20,7 @@ from recordings.recorder import Recorder, RecorderOptions
 from recordings.repair import needs_repair, repair_session
 from recordings.session import create_session_dir, read_meta, resolve_session, session_status
 from recordings.errors import InputError
+from tests.waiting import wait_sync
 
 
 def record(tmp_path, seconds=20.0, hz=10.0, gpus=2, formats=("parquet", "csv"), segment_s=60.0, tags=()):
@@ -156,3 +158,21 @@ def test_disk_full_stops_recording_and_keeps_what_was_flushed(tmp_path, monkeypa
     meta = read_meta(session)
     assert meta["status"] == "interrupted" and "disk full" in meta["error"]
     assert read_samples(session).height >= 60  # the landed segment and the flushed journal
+
+
+def test_a_polled_queue_loses_nothing_to_the_flush(tmp_path):
+    """The recorder looks at a polled queue only now and then: a flush still holds every batch queued before it."""
+    session = create_session_dir(tmp_path, __import__("datetime").datetime(2027, 1, 1), "testhost")
+    frames = FrameQueue(100, poll_s=3600.0)  # it wakes only for its flush
+    recorder = Recorder(session, {"format": "rigscope-session/1", "status": "recording"}, session_columns([]),
+                        frames, RecorderOptions(frozenset({"parquet"}), flush_interval_s=0.5))
+    recorder.start()
+    offered = time.time()
+    for i in range(5):
+        frames.offer(Batch({"ts": 1_800_000_000_000_000 + i * 100_000, "elapsed_s": i / 10}))
+    wait_sync(lambda: (recorder.last_flush_wall or 0) >= offered, 30, "a flush after the batches were queued")
+    journal = segments.part_path(session, 1, "journal")
+    assert len(journal.read_text().splitlines()) == 5
+    frames.close()
+    recorder.join(timeout=30)
+    assert read_meta(session)["total_samples"] == 5

@@ -82,9 +82,15 @@ def test_an_interrupted_session_replays_from_its_segments_without_repair(tmp_pat
                                  "--flush-interval", "0.2", "--segment-interval", "1", "--dir", str(root)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO, env=env)
     try:
+        def size(path):  # a journal can land (become Parquet, and go) between the listing and the stat
+            try:
+                return path.stat().st_size
+            except FileNotFoundError:
+                return 0
+
         def flushed():
             parts = list(root.glob("*/samples/part-*"))
-            journals = [p for p in parts if p.suffix == ".journal" and p.stat().st_size > 2000]
+            journals = [p for p in parts if p.suffix == ".journal" and size(p) > 2000]
             return len([p for p in parts if p.suffix == ".parquet"]) >= 2 and journals
         wait_sync(flushed, 30, "two Parquet parts and a flushed journal")
     finally:

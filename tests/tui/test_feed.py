@@ -13,6 +13,7 @@ def test_short_windows_are_raw_samples_and_long_ones_per_second_means():
     minute = ring.window(120, 10)
     assert len(minute) == 120  # one mean per finished second
     assert minute[-1] == 178.0 and minute[0] == 59.0
+    assert ring.window(600, 10) == tuple(float(k) for k in range(179))  # longer than what it holds: all of it
 
 
 def test_gaps_stay_null_in_both():

@@ -141,7 +141,7 @@ def test_overlay_shades_the_metric_behind_the_rle_sparkline_and_marks_collapse_c
             app.dashboard.redraw(force=True)
             await pilot.pause()
             panel = panels(app)["gpu0"]
-            line = panel._text.split("\n")[5]  # the RLE line as drawn (label, sparkline, value)
+            line = panel.render().split("\n")[5]  # the RLE line as drawn (label, sparkline, value)
             cells = [(char, str(line.get_style_at_offset(app.console, offset)))
                      for offset, char in enumerate(line.plain)][6:6 + 60]
             spark = [(char, style) for char, style in cells if " on " in style or "red" in style or "green" in style]
