@@ -28,7 +28,7 @@ from recordings import segments
 from recordings.errors import InputError
 from recordings.events import EVENTS, EventLog
 from recordings.frames import csv_cells, csv_header
-from recordings.session import META, write_json_atomic
+from recordings.session import META, row_group_rows, write_json_atomic
 
 SAMPLES_CSV = "samples.csv"
 
@@ -203,7 +203,7 @@ class Recorder:
 
     def _compact(self) -> None:
         try:
-            self.samples = segments.compact(self.session, self.columns)
+            self.samples = segments.compact(self.session, self.columns, row_group_rows=row_group_rows(self.meta))
         except InputError as error:
             self.error = str(error)
 

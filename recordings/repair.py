@@ -18,7 +18,7 @@ from recordings.events import EVENTS, read_events
 from recordings.processes import compact_processes
 from recordings.reader import read_samples, session_columns_of
 from recordings.recorder import SAMPLES_CSV
-from recordings.session import META, is_running, read_meta, write_json_atomic
+from recordings.session import META, is_running, read_meta, row_group_rows, write_json_atomic
 from recordings.spans import SPANS_JOURNAL, read_journal_rows, summarize_rows, write_span_tables
 
 
@@ -41,7 +41,7 @@ def repair_session(session: Path) -> str:
         raise InputError(f"{session.name} is still recording (pid {meta['recorder']['pid']}); stop it first")
     if meta.get("status") != "recording" and not (session / segments.SAMPLES_DIR).exists():
         return f"nothing to repair (status {meta.get('status')})"
-    samples = segments.compact(session, session_columns_of(meta))
+    samples = segments.compact(session, session_columns_of(meta), row_group_rows=row_group_rows(meta))
     compact_processes(session)
     _cut_torn_csv_line(session / SAMPLES_CSV)
     meta["status"] = "interrupted"

@@ -41,9 +41,9 @@ def read_journal(path: Path, columns: ColumnTypes) -> pl.DataFrame:
     return to_session_types(table, columns)
 
 
-def write_parquet_atomic(table: pl.DataFrame, path: Path) -> None:
+def write_parquet_atomic(table: pl.DataFrame, path: Path, row_group_rows: int | None = None) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    table.write_parquet(tmp, compression="zstd", statistics=True)
+    table.write_parquet(tmp, compression="zstd", statistics=True, row_group_size=row_group_rows)
     with open(tmp, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
@@ -87,8 +87,10 @@ def read_parquet(path: Path) -> pl.DataFrame:
 
 
 def compact(session: Path, columns: ColumnTypes, directory: str = SAMPLES_DIR,
-            target_name: str = SAMPLES_PARQUET) -> int:
-    """Stream every segment into samples.parquet (or `target_name`), then remove the segments; the row count."""
+            target_name: str = SAMPLES_PARQUET, row_group_rows: int | None = None) -> int:
+    """Stream every segment into samples.parquet (or `target_name`), then remove the segments; the row count.
+
+    `row_group_rows` bounds what a replay seek decodes: it reads whole row groups to take a slice."""
     parts: list[Path] = []
     for path in segment_files(session, directory):
         if path.suffix == ".journal":
@@ -101,12 +103,12 @@ def compact(session: Path, columns: ColumnTypes, directory: str = SAMPLES_DIR,
     if parts:
         tmp = target.with_name(f".{target.name}.tmp")
         try:
-            pl.scan_parquet(parts).sink_parquet(tmp, compression="zstd")
+            pl.scan_parquet(parts).sink_parquet(tmp, compression="zstd", row_group_size=row_group_rows)
         except (OSError, pl.exceptions.PolarsError) as error:
             raise InputError(f"{session}: cannot compact segments ({str(error).splitlines()[0]})") from None
         os.replace(tmp, target)
     elif not target.exists():
-        write_parquet_atomic(read_segments(session, columns, directory), target)
+        write_parquet_atomic(read_segments(session, columns, directory), target, row_group_rows)
     remove_segments(session, directory)
     return pl.scan_parquet(target).select(pl.len()).collect().item()
 

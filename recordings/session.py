@@ -176,3 +176,13 @@ def _recently_flushed(session: Path, meta: dict[str, Any]) -> bool:
 
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+ROW_GROUP_SECONDS = 600.0  # a replay seek decodes at most two row groups: ten minutes of samples each
+
+
+def row_group_rows(meta: dict[str, Any]) -> int | None:
+    """Rows per Parquet row group of samples.parquet: ten minutes at the session's rate (None: the writer's default)."""
+    monitoring = meta.get("monitoring") if isinstance(meta.get("monitoring"), dict) else {}
+    hz = monitoring.get("sample_hz")
+    return max(1024, round(hz * ROW_GROUP_SECONDS)) if isinstance(hz, (int, float)) and hz > 0 else None

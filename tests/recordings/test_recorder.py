@@ -30,7 +30,8 @@ def record(tmp_path, seconds=20.0, hz=10.0, gpus=2, formats=("parquet", "csv"), 
     sampler = Sampler([SimulatedCollector(gpu_count=gpus, seed=3)], hz, clock, seconds, signals)
     session = create_session_dir(tmp_path, __import__("datetime").datetime(2027, 1, 1), "testhost")
     meta = {"format": "rigscope-session/1", "session_id": session.name, "status": "recording",
-            "recorder": {"pid": os.getpid(), "hostname": "elsewhere"}, "gpus": [{"index": i} for i in indices]}
+            "recorder": {"pid": os.getpid(), "hostname": "elsewhere"}, "gpus": [{"index": i} for i in indices],
+            "monitoring": {"sample_hz": hz}}
     recorder = Recorder(session, meta, session_columns(indices), sampler.subscribe(),
                         RecorderOptions(frozenset(formats), segment_interval_s=segment_s), summary=signals.summary)
     for tag in tags:
@@ -176,3 +177,16 @@ def test_a_polled_queue_loses_nothing_to_the_flush(tmp_path):
     frames.close()
     recorder.join(timeout=30)
     assert read_meta(session)["total_samples"] == 5
+
+
+def test_samples_parquet_keeps_ten_minutes_a_row_group_so_a_replay_seek_decodes_little(tmp_path):
+    import pyarrow.parquet as pq
+
+    from recordings.session import row_group_rows
+
+    assert row_group_rows({"monitoring": {"sample_hz": 10.0}}) == 6000
+    assert row_group_rows({"monitoring": {"sample_hz": 0.1}}) == 1024
+    assert row_group_rows({"monitoring": {}}) is None
+    session, _ = record(tmp_path, seconds=1250.0, hz=2.0, gpus=1, formats=("parquet",))  # 1,200 rows a group
+    groups = pq.ParquetFile(session / "samples.parquet").metadata
+    assert groups.num_rows == 2500 and groups.num_row_groups == 3 and groups.row_group(0).num_rows == 1200
