@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterable
 from typing import Any
 
 from collectors import scenario as sc
@@ -41,25 +42,24 @@ _HOST_NOISE = dict(cpu_freq=(25.0, 0.0), cpu_temp=(0.3, 0.0), cpu_power=(1.0, 0.
 _GPU_NOISE = dict(util=(1.2, 0.0), mem_util=(0.8, 0.0), mem_used=(0.0, 0.002), temp=(0.25, 0.0),
                   power=(2.0, 0.008), clock_sm=(12.0, 0.0), clock_mem=(0.0, 0.0), fan=(0.5, 0.0))
 
-# Unit noise: two sines with seeded frequencies (periods ~1.4-10 s) and phases, |sum| <= 1.
-Noise = tuple[float, float, float, float]  # w1, p1, w2, p2
-# Noise of a channel: unit noise, absolute amplitude, relative amplitude (times the value).
-Jitter = tuple[Noise, float, float]
+# Noise of a channel: two sines with seeded frequencies (periods ~1.4-10 s) and phases, |sum| <= 1,
+# scaled by an absolute amplitude plus a relative one (times the value): w1, p1, w2, p2, absolute, relative.
+Jitter = tuple[float, float, float, float, float, float]
 
 
 _POWER = sc.GPU_CHANNELS.index("power")
+_sin = math.sin
 
 
 def _jitter(rng: random.Random, absolute: float, relative: float) -> Jitter:
-    unit = (rng.uniform(0.6, 1.6), rng.uniform(0, math.tau),
-            rng.uniform(2.0, 4.5), rng.uniform(0, math.tau))
-    return unit, absolute, relative
+    return (rng.uniform(0.6, 1.6), rng.uniform(0, math.tau),
+            rng.uniform(2.0, 4.5), rng.uniform(0, math.tau), absolute, relative)
 
 
-def _jittered(t: float, value: float, jitter: Jitter) -> float:
-    (w1, p1, w2, p2), absolute, relative = jitter
-    unit = 0.6 * math.sin(w1 * t + p1) + 0.4 * math.sin(w2 * t + p2)
-    return value + (absolute + relative * value) * unit
+def _jittered(t: float, values: Iterable[float], jitters: Iterable[Jitter]) -> list[float]:
+    """Each value with its channel's noise at time `t` (one call per reading: this runs 100 times a second)."""
+    return [v + (a + r * v) * (0.6 * _sin(w1 * t + p1) + 0.4 * _sin(w2 * t + p2))
+            for v, (w1, p1, w2, p2, a, r) in zip(values, jitters)]
 
 
 class _Gpu:
@@ -123,7 +123,8 @@ class SimulatedCollector(Collector):
         mean = sum(weights) / CPU_CORES
         self._core_weights = [w / mean for w in weights]
         self._core_jitter = [_jitter(rng, 1.5, 0.05) for _ in range(CPU_CORES)]
-        self._host_jitter = {c: _jitter(rng, *_HOST_NOISE[c]) for c in _HOST_NOISE}
+        # In the order of HOST_GRID's channels after cpu (which _HOST_NOISE follows).
+        self._host_jitter = [_jitter(rng, *_HOST_NOISE[c]) for c in _HOST_NOISE]
         self._gpus = [_Gpu(i, rng) for i in range(gpu_count)]
 
     def info(self) -> dict[str, Any]:
@@ -149,18 +150,16 @@ class SimulatedCollector(Collector):
             raise ValueError(f"elapsed_s must be >= 0, got {elapsed_s!r}")
         _, (cpu, freq, ctemp, cpower, mem, d_r, d_w, n_r, n_s) = _lookup(sc.HOST_GRID, t)
 
-        cores = []
-        for weight, jitter in zip(self._core_weights, self._core_jitter):
-            v = _jittered(t, cpu * weight, jitter)
-            cores.append(0.0 if v < 0.0 else 100.0 if v > 100.0 else v)
-
-        hj = self._host_jitter
-        mem_used = int(_jittered(t, mem, hj["mem_used"]))
+        cores = [0.0 if v < 0.0 else 100.0 if v > 100.0 else v
+                 for v in _jittered(t, [cpu * w for w in self._core_weights], self._core_jitter)]
+        freq, ctemp, cpower, mem, d_r, d_w, n_r, n_s = _jittered(
+            t, (freq, ctemp, cpower, mem, d_r, d_w, n_r, n_s), self._host_jitter)
+        mem_used = int(mem)
         out: Reading = {
             "cpu_util_pct": sum(cores) / CPU_CORES,
-            "cpu_freq_mhz": _jittered(t, freq, hj["cpu_freq"]),
-            "cpu_temp_c": _jittered(t, ctemp, hj["cpu_temp"]),
-            "cpu_power_w": _jittered(t, cpower, hj["cpu_power"]),
+            "cpu_freq_mhz": freq,
+            "cpu_temp_c": ctemp,
+            "cpu_power_w": cpower,
             "cpu_power_limit_w": CPU_POWER_LIMIT_W,
             "cpu_temp_limit_c": CPU_TEMP_LIMIT_C,
             "cpu_core_util_pct": cores,
@@ -168,10 +167,10 @@ class SimulatedCollector(Collector):
             "mem_total_bytes": HOST_MEMORY_BYTES,
             "mem_util_pct": 100.0 * mem_used / HOST_MEMORY_BYTES,
             "swap_used_bytes": SWAP_USED_BYTES,
-            "disk_read_bps": _jittered(t, d_r, hj["disk_read"]),
-            "disk_write_bps": _jittered(t, d_w, hj["disk_write"]),
-            "net_recv_bps": _jittered(t, n_r, hj["net_recv"]),
-            "net_sent_bps": _jittered(t, n_s, hj["net_sent"]),
+            "disk_read_bps": d_r,
+            "disk_write_bps": d_w,
+            "net_recv_bps": n_r,
+            "net_sent_bps": n_s,
         }
         for gpu in self._gpus:
             out.update(zip(gpu.keys, self._read_gpu(gpu, t)))
@@ -181,8 +180,7 @@ class SimulatedCollector(Collector):
     def _read_gpu(gpu: _Gpu, t: float) -> tuple[Any, ...]:
         x = t + gpu.offset_s
         k, values = _lookup(sc.GPU_GRID, x)
-        w = [_jittered(t, v, j) for v, j in zip(values, gpu.jitter)]
-        util, mem_util, mem_used, temp, power, clock_sm, clock_mem, fan = w
+        util, mem_util, mem_used, temp, power, clock_sm, clock_mem, fan = _jittered(t, values, gpu.jitter)
         base_power = values[_POWER]
         limit = GPU_POWER_LIMIT_W
         power = limit - gpu.headroom * (limit - base_power) + (power - base_power)
