@@ -31,6 +31,8 @@ from recordings.frames import csv_cells, csv_header
 from recordings.session import META, row_group_rows, write_json_atomic
 
 SAMPLES_CSV = "samples.csv"
+# One encoder for every journal row: json.dumps with separators builds a new one per call (100 times a second).
+_encode_row = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Recorder:
         self.session = session
         self.meta = meta
         self.columns = {name: kind for name, kind in columns.items()}
+        self._names = list(self.columns)
         self.options = options or RecorderOptions()
         self._source = source
         self._summary = summary
@@ -136,7 +139,7 @@ class Recorder:
             return
         if self._journal is None or self._segment_due(frame["elapsed_s"]):
             self._roll_segment(frame["elapsed_s"])
-        line = json.dumps({name: frame.get(name) for name in self.columns}, separators=(",", ":"))
+        line = _encode_row(dict(zip(self._names, map(frame.get, self._names))))
         assert self._journal is not None
         self._journal.write(line + "\n")
         self.bytes_written += len(line) + 1
