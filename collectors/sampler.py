@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -39,7 +40,7 @@ class FrameQueue:
     """A bounded hand-off from the sampling thread to one consumer."""
 
     def __init__(self, maxsize: int, lossless: bool = False, poll_s: float = 0.0) -> None:
-        self._queue: queue.Queue[Batch] = queue.Queue(maxsize)
+        self.maxsize = maxsize
         self.dropped = 0
         # Lossless: the sampler waits for this consumer.  Only for virtual time (a simulated
         # session run as fast as possible), where waiting delays nothing real.
@@ -47,41 +48,55 @@ class FrameQueue:
         # Polled (poll_s > 0, lossy only): the consumer looks every poll_s and takes what came, instead
         # of being woken for each batch.  Waking a thread costs about as much CPU as the sample it
         # carries; a consumer that is fine with poll_s of delay saves it (10 or 100 times a second).
+        # Nobody waits on a polled queue, so it is a bare deque: appends and pops are atomic, and
+        # it skips a Queue's locks and notifications for every batch.
         self.poll_s = 0.0 if lossless else poll_s
+        self._queue: queue.Queue[Batch] | None = None if self.poll_s > 0 else queue.Queue(maxsize)
+        self._polled: deque[Batch] = deque()
         self._closed = threading.Event()
 
     def offer(self, batch: Batch) -> None:
-        if self.lossless:
+        if self._queue is None:
+            if len(self._polled) < self.maxsize:
+                self._polled.append(batch)
+            else:
+                self.dropped += 1
+        elif self.lossless:
             self._queue.put(batch)
-            return
-        try:
-            self._queue.put_nowait(batch)
-        except queue.Full:
-            self.dropped += 1
+        else:
+            try:
+                self._queue.put_nowait(batch)
+            except queue.Full:
+                self.dropped += 1
 
     def close(self) -> None:
         """Hand over END; a lossy queue never blocks: when full, the oldest batch makes room (a drop)."""
-        if self.lossless:
+        if self._queue is None:
+            if len(self._polled) >= self.maxsize:
+                self._polled.popleft()
+                self.dropped += 1
+            self._polled.append(END)
+        elif self.lossless:
             self._queue.put(END)
         else:
-            self._put_end()
+            self._put_end(self._queue)
         self._closed.set()
 
-    def _put_end(self) -> None:
+    def _put_end(self, handoff: queue.Queue[Batch]) -> None:
         while True:
             try:
-                self._queue.put_nowait(END)
+                handoff.put_nowait(END)
                 return
             except queue.Full:
                 try:
-                    self._queue.get_nowait()
+                    handoff.get_nowait()
                     self.dropped += 1
                 except queue.Empty:
                     pass
 
     def get(self, timeout: float | None = None) -> Batch | None:
         """The next batch, END when the sampler stopped, or None on timeout."""
-        if self.poll_s <= 0:
+        if self._queue is not None:
             try:
                 return self._queue.get(timeout=timeout)
             except queue.Empty:
@@ -89,8 +104,8 @@ class FrameQueue:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             try:
-                return self._queue.get_nowait()
-            except queue.Empty:
+                return self._polled.popleft()
+            except IndexError:
                 if self._closed.is_set():
                     return None  # END was taken already: nothing more will come
             wait = self.poll_s if deadline is None else min(self.poll_s, deadline - time.monotonic())
