@@ -10,6 +10,7 @@ and at close (or `rigscope repair`) the parts are compacted, as the samples are.
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 from pathlib import Path
 from typing import IO
@@ -86,18 +87,22 @@ def read_processes(session: Path) -> pl.DataFrame:
 
 
 class ProcessTimeline:
-    """A session's process rows by tick, for replay: the rows of the last tick at or before a time."""
+    """A session's process rows by tick, for replay: the rows of the last tick at or before a time.
+
+    The table stays in columns; only the tick shown becomes dicts (a day at 2 s is 43,200 ticks)."""
 
     def __init__(self, table: pl.DataFrame) -> None:
-        table = table.with_columns(pl.col("ts").dt.epoch("us").alias("ts")).sort("ts", maintain_order=True)
-        self.ticks: list[int] = table.get_column("ts").unique(maintain_order=True).to_list()
-        self._rows: dict[int, list[Row]] = {}
-        for row in table.to_dicts():
-            self._rows.setdefault(row["ts"], []).append(row)
+        self._table = table.with_columns(pl.col("ts").dt.epoch("us").alias("ts")).sort("ts", maintain_order=True)
+        per_tick = self._table.group_by("ts", maintain_order=True).len()
+        self.ticks: list[int] = per_tick.get_column("ts").to_list()
+        counts = per_tick.get_column("len").to_list()
+        self._starts = [0, *itertools.accumulate(counts)]
 
-    def at(self, ts_us: int) -> tuple[int, list[Row]] | None:
-        """(tick number, rows) of the last tick at or before `ts_us`; None before the first."""
+    def tick_at(self, ts_us: int) -> int | None:
+        """The number of the last tick at or before `ts_us`; None before the first."""
         index = bisect.bisect_right(self.ticks, ts_us) - 1
-        if index < 0:
-            return None
-        return index, self._rows[self.ticks[index]]
+        return None if index < 0 else index
+
+    def rows_of(self, tick: int) -> list[Row]:
+        start = self._starts[tick]
+        return self._table.slice(start, self._starts[tick + 1] - start).to_dicts()

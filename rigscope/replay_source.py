@@ -114,11 +114,11 @@ class ReplaySource:
         """The process rows recorded at the replay position (the last slow tick at or before it)."""
         if self._process_timeline is None:
             return None
-        found = self._process_timeline.at(self.reader.ts_us[self.position])
-        version = 0 if found is None else found[0] + 1
+        tick = self._process_timeline.tick_at(self.reader.ts_us[self.position])
+        version = 0 if tick is None else tick + 1
         if self._process_shown is None or self._process_shown.version != version:
-            rows = () if found is None else tuple(found[1])
-            ts = None if found is None else self._process_timeline.ticks[found[0]]
+            rows = () if tick is None else tuple(self._process_timeline.rows_of(tick))
+            ts = None if tick is None else self._process_timeline.ticks[tick]
             self._process_shown = ProcessSnapshot(version, ts, rows)
         return self._process_shown
 
