@@ -10,11 +10,11 @@ recorder's sink.  A failing reader is told once; sampling goes on.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from collectors.consumer import ConsumerThread
 from collectors.sampler import END, FrameQueue
 from collectors.processes import Row
 
@@ -31,10 +31,11 @@ class ProcessSnapshot:
 EMPTY = ProcessSnapshot(0, None, ())
 
 
-class ProcessTier:
+class ProcessTier(ConsumerThread):
     def __init__(self, frames: FrameQueue, reader: RowReader, interval_s: float,
                  on_notice: Callable[[str], None] | None = None,
                  notices: Callable[[], list[str]] = list) -> None:
+        super().__init__("rigscope-processes")
         self._frames = frames
         self._reader = reader
         self._notices = notices  # the reader's own notices (a GPU without per-process utilization)
@@ -44,15 +45,6 @@ class ProcessTier:
         self.latest = EMPTY
         self.ticks = 0
         self._failed: set[str] = set()
-        self.finished = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rigscope-processes", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def _run(self) -> None:
         due: float | None = None

@@ -7,28 +7,19 @@ span event without ever running on the sampling thread.
 
 from __future__ import annotations
 
-import threading
-
+from collectors.consumer import ConsumerThread
 from collectors.metrics import MetricHistory
 from collectors.sampler import END, Batch, FrameQueue
 from collectors.spans import SpanTracker
 
 
-class WorkloadEvents:
+class WorkloadEvents(ConsumerThread):
     def __init__(self, frames: FrameQueue, spans: SpanTracker, metrics: MetricHistory) -> None:
+        super().__init__("rigscope-spans")
         self._frames = frames
         self.spans = spans
         self.metrics = metrics
         self.error: str | None = None
-        self.finished = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rigscope-spans", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def _run(self) -> None:
         try:

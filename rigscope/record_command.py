@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from recordings.errors import InputError
+from recordings.report.markdown import size
 from rigscope.monitor import Monitor, MonitorConfig
 
 STATUS_EVERY_S = 10.0
@@ -46,15 +47,6 @@ def _fmt(value: Any, unit: str, digits: int = 0) -> str:
     return "—" if value is None else f"{value:.{digits}f}{unit}"
 
 
-def _bytes(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{count} B"
-
-
 def status_line(monitor: Monitor) -> str:
     """Samples, achieved rate, max temperature and power, bytes, workload state, collapses, throttling."""
     stats = monitor.sampler.stats
@@ -69,7 +61,7 @@ def status_line(monitor: Monitor) -> str:
     state, source = monitor.signals.workload.state
     elapsed = time.strftime("%H:%M:%S", time.gmtime(stats.elapsed_s))
     line = (f"[{elapsed}] {stats.samples} samples @ {stats.achieved_hz:.2f} Hz | max temp {temps} | "
-            f"max power {powers} | {_bytes(written)} written | state {state or '—'}{' (tag)' if source == 'tag' else ''} | collapses {collapses}")
+            f"max power {powers} | {size(written)} written | state {state or '—'}{' (tag)' if source == 'tag' else ''} | collapses {collapses}")
     return line + (f" | throttled {throttle}" if throttle else "") + _probe_part(monitor)
 
 
