@@ -18,7 +18,7 @@ import polars as pl
 from collectors.schema import derived_columns, session_columns
 from collectors.signals import SignalPipeline
 from collectors.timeutil import us_from_iso
-from recordings.errors import InputError
+from recordings.errors import InputError, first_line
 from recordings.frames import UTC_US, polars_schema, write_csv
 
 REQUIRED_COLUMNS = ("ts", "elapsed_s", "cpu_util_pct")
@@ -39,11 +39,6 @@ def gpu_indices_of(columns: Iterable[str]) -> list[int]:
     return sorted(int(match.group(1)) for name in columns if (match := _GPU_UTIL.match(name)))
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
-
-
 def read_samples_file(path: str | Path) -> pl.DataFrame:
     """Samples from a CSV or Parquet file in the session schema, checked and typed.
 
@@ -61,7 +56,7 @@ def read_samples_file(path: str | Path) -> pl.DataFrame:
     except InputError:
         raise
     except (OSError, pl.exceptions.PolarsError, ValueError) as error:
-        raise InputError(f"cannot read {path}: {_first_line(error)}") from None
+        raise InputError(f"cannot read {path}: {first_line(error)}") from None
     return prepare_samples(frame, str(path))
 
 
@@ -100,7 +95,7 @@ def prepare_samples(frame: pl.DataFrame, source: str) -> pl.DataFrame:
     try:
         frame = frame.with_columns(casts) if casts else frame
     except pl.exceptions.PolarsError as error:
-        raise InputError(f"{source}: a column has values of the wrong type ({_first_line(error)})") from None
+        raise InputError(f"{source}: a column has values of the wrong type ({first_line(error)})") from None
 
     for name in ("ts", "elapsed_s"):
         nulls = frame[name].is_null()
@@ -221,13 +216,7 @@ def _read_session(session: Path) -> tuple[pl.DataFrame, list[Tag]]:
     from recordings.events import read_events
     from recordings.reader import read_samples
 
-    try:
-        frame = read_samples(session)
-    except InputError:
-        raise
-    except (OSError, pl.exceptions.PolarsError, ValueError) as error:
-        raise InputError(f"cannot read {session}: {_first_line(error)}") from None
-    frame = prepare_samples(frame, str(session))
+    frame = prepare_samples(read_samples(session), str(session))
     return frame, tags_of(read_events(session / "events.jsonl"))
 
 
@@ -253,5 +242,5 @@ def analyze(input_path: str | Path, out_path: str | Path, events_path: str | Pat
         else:
             result.write_parquet(target)
     except (OSError, pl.exceptions.PolarsError) as error:
-        raise InputError(f"cannot write {target}: {_first_line(error)}") from None
+        raise InputError(f"cannot write {target}: {first_line(error)}") from None
     return summary

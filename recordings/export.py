@@ -52,12 +52,7 @@ def default_name(session: Path, kind: str) -> Path:
 def export_session(session: Path, kind: str, out: Path | None = None) -> tuple[Path, int]:
     """Write the session's samples as `kind` to `out` (default: `<id><ext>` here); the path and row count."""
     target = out or default_name(session, kind)
-    try:
-        samples = read_samples(session)
-    except InputError:
-        raise
-    except (OSError, pl.exceptions.PolarsError, ValueError) as error:
-        raise InputError(f"cannot read {session}: {str(error).strip().splitlines()[0]}") from None
+    samples = read_samples(session)
     tmp = target.with_name(f".{target.name}.tmp")
     try:
         if kind == "parquet":

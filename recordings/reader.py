@@ -9,6 +9,7 @@ import polars as pl
 
 from collectors.schema import ColumnTypes, session_columns
 from recordings import segments
+from recordings.errors import InputError, first_line
 from recordings.session import read_meta
 
 
@@ -24,6 +25,9 @@ def session_columns_of(meta: dict[str, Any]) -> ColumnTypes:
 def read_samples(session: Path) -> pl.DataFrame:
     """Every sample of the session: samples.parquet when it landed, else the segments and journals."""
     target = session / segments.SAMPLES_PARQUET
-    if target.is_file():
-        return segments.read_parquet(target)
-    return segments.read_segments(session, session_columns_of(read_meta(session)))
+    try:
+        if target.is_file():
+            return segments.read_parquet(target)
+        return segments.read_segments(session, session_columns_of(read_meta(session)))
+    except (OSError, pl.exceptions.PolarsError, ValueError) as error:
+        raise InputError(f"cannot read {session}: {first_line(error)}") from None
