@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from collectors.fake_nvml import FakeGpu, FakeNvml
 from collectors.nvml import GpuProcess
@@ -84,8 +87,16 @@ def child_source(child_pid: int) -> LiveSource:
                                     proc_interval_s=0.5), nvml_backend=backend)
 
 
-def test_k_asks_then_sends_sigterm_to_the_selected_child(tmp_path: Path) -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+@pytest.fixture
+def child() -> Iterator[subprocess.Popen]:
+    """A process of this test's own user to end (or keep)."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_k_asks_then_sends_sigterm_to_the_selected_child(child: subprocess.Popen) -> None:
 
     async def body() -> None:
         source = child_source(child.pid)
@@ -110,15 +121,10 @@ def test_k_asks_then_sends_sigterm_to_the_selected_child(tmp_path: Path) -> None
             if not source.closed:
                 source.close()
 
-    try:
-        run(body)
-    finally:
-        child.kill()
-        child.wait()
+    run(body)
 
 
-def test_readonly_never_opens_the_dialog(tmp_path: Path) -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+def test_readonly_never_opens_the_dialog(child: subprocess.Popen) -> None:
 
     async def body() -> None:
         source = child_source(child.pid)
@@ -133,11 +139,7 @@ def test_readonly_never_opens_the_dialog(tmp_path: Path) -> None:
             if not source.closed:
                 source.close()
 
-    try:
-        run(body)
-    finally:
-        child.kill()
-        child.wait()
+    run(body)
 
 
 def test_terminate_refuses_a_reused_pid_and_others_processes_unless_root(monkeypatch) -> None:
