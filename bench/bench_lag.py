@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-from common import percentile, print_table, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
+from common import children, percentile, print_table, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
 
 from bench_sampler import host_collectors
 from collectors.clock import RealClock
@@ -34,18 +31,9 @@ HZ = 10.0
 TARGET_P99_MS = {"idle": 2.0, "busy": 10.0}
 
 
-@contextmanager
-def busy_cores(count: int) -> Iterator[list[int]]:
-    """`count` busy-loop subprocesses for the duration of the block; killed after."""
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
-    try:
-        time.sleep(1.0)  # let them reach full speed
-        yield [p.pid for p in procs]
-    finally:
-        for proc in procs:
-            proc.kill()
-        for proc in procs:
-            proc.wait()
+def busy_cores(count: int) -> AbstractContextManager[list[int]]:
+    """`count` busy-loop subprocesses for the duration of the block, at full speed first; killed after."""
+    return children([sys.executable, "-c", "while True: pass"], count, settle_s=1.0)
 
 
 def collect_lags(seconds: float) -> dict[str, Any]:

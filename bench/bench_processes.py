@@ -22,13 +22,11 @@ Prints tables and writes bench/results/processes.json.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-from common import percentile, print_table, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
+from common import children, percentile, print_table, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
 
 from bench_sampler import host_collectors
 from collectors.clock import RealClock
@@ -44,16 +42,8 @@ INTERVAL_S, HZ = 2.0, 10.0
 TARGET_CORE_PCT, TARGET_LAG_DELTA_MS = 1.0, 1.0
 
 
-@contextmanager
-def sleepers(count: int) -> Iterator[list[int]]:
-    procs = [subprocess.Popen(["sleep", "600"]) for _ in range(count)]
-    try:
-        yield [p.pid for p in procs]
-    finally:
-        for proc in procs:
-            proc.kill()
-        for proc in procs:
-            proc.wait()
+def sleepers(count: int) -> AbstractContextManager[list[int]]:
+    return children(["sleep", "600"], count)
 
 
 def gpu_collector(pids: list[int], top: int = 0) -> ProcessCollector:

@@ -10,8 +10,11 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -123,3 +126,17 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
 def rigscope_command(*args: str) -> list[str]:
     """The command line that runs rigscope from this interpreter."""
     return [sys.executable, "-m", "rigscope", *args]
+
+
+@contextmanager
+def children(argv: Sequence[str], count: int, settle_s: float = 0.0) -> Iterator[list[int]]:
+    """`count` copies of `argv` for the duration of the block (pids yielded), killed after."""
+    procs = [subprocess.Popen(list(argv)) for _ in range(count)]
+    try:
+        time.sleep(settle_s)
+        yield [p.pid for p in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait()
