@@ -199,3 +199,74 @@ def test_polled_queue_wakes_a_waiting_reader_when_the_sampler_stops():
 def test_lossless_queue_is_never_polled():
     sampler = Sampler([Counting()], hz=10, clock=VirtualClock(), duration_s=1)
     assert sampler.subscribe(lossless=True, poll_s=0.25).poll_s == 0.0
+
+
+class Recording:
+    """A signal stage that notes how many reads had been made when each frame was derived."""
+
+    def __init__(self, collector: Counting) -> None:
+        self.collector = collector
+        self.reads_at_derive: list[int] = []
+
+    def add_tag(self, ts_us: int, state: str) -> None: ...
+
+    def process(self, frame):
+        self.reads_at_derive.append(len(self.collector.calls))
+        return []
+
+    def finish(self):
+        return []
+
+
+def run_recording(hz: float, seconds: float) -> tuple[Recording, list[float]]:
+    collector = Counting()
+    stage = Recording(collector)
+    sampler = Sampler([collector], hz=hz, clock=VirtualClock(), duration_s=seconds, signals=stage)
+    frames = sampler.subscribe()
+    sampler.run_inline()
+    handed_out = [batch.frame["elapsed_s"] for batch in iter(lambda: frames.get(timeout=0), END) if batch.frame]
+    return stage, handed_out
+
+
+def test_above_10_hz_frames_are_derived_and_handed_out_a_tenth_of_a_second_at_a_time():
+    stage, handed_out = run_recording(hz=100, seconds=0.35)
+    # 35 reads: derived in tens after the 10th, 20th and 30th read, the last five when sampling stops.
+    assert stage.reads_at_derive == [10] * 10 + [20] * 10 + [30] * 10 + [35] * 5
+    assert handed_out == pytest.approx([i / 100 for i in range(35)])  # each with the time of its own read
+
+
+def test_at_10_hz_and_below_each_frame_is_derived_right_after_its_read():
+    stage, handed_out = run_recording(hz=10, seconds=1.0)
+    assert stage.reads_at_derive == list(range(1, 11))
+    assert len(handed_out) == 10
+
+
+def test_a_tag_posted_while_frames_wait_applies_from_its_own_time():
+    from collectors.signals import SignalPipeline
+    from collectors.simulated import SimulatedCollector
+    from collectors.timeutil import iso_from_us
+
+    clock = VirtualClock(start_wall_us=0)
+    sampler = Sampler([SimulatedCollector(1)], hz=100, clock=clock, duration_s=0.1, signals=SignalPipeline([0]))
+    frames = sampler.subscribe()
+    # Posted before the batch of ten is derived: the frames read before 45 ms keep the heuristic's state.
+    sampler.post_event({"ts": iso_from_us(45_000), "kind": "tag", "state": "eval"})
+    sampler.run_inline()
+    rows = [batch.frame for batch in iter(lambda: frames.get(timeout=0), END) if batch.frame]
+    sources = [(row["ts"] >= 45_000, row["workload_source"]) for row in rows]
+    assert len(rows) == 10
+    assert all(source == "tag" for late, source in sources if late)
+    assert all(source != "tag" for late, source in sources if not late)
+
+
+def test_a_short_real_wait_sleeps_a_long_one_ends_when_stopped():
+    import time
+
+    from collectors.clock import wait_real
+
+    stop = threading.Event()
+    assert wait_real(0.01, stop) is False
+    stop.set()
+    assert wait_real(0.01, stop) is True  # stop is looked at once the short sleep is over
+    started = time.monotonic()
+    assert wait_real(3600.0, stop) is True and time.monotonic() - started < 60  # an hour's wait ends at once
