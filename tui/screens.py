@@ -11,8 +11,11 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 
+# Opaque on purpose: over a see-through background Textual composites the whole dashboard under
+# the dialog, on opening and on every redraw behind it; `n` to the dialog on screen took 50 ms
+# (the first press 130 ms) in tmux at 160x50, opaque 26 ms (34 ms).
 MODAL_CSS = """
-{name} {{ align: center middle; }}
+{name} {{ align: center middle; background: $background; }}
 {name} > Vertical {{ width: 70; max-width: 95%; height: auto; max-height: 90%;
                     border: round $accent; background: $surface; padding: 0 1; }}
 """
