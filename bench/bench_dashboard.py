@@ -1,12 +1,13 @@
 """Dashboard cost: CPU and RSS of the whole `rigscope demo` in tmux, beside glances, btop and s-tui.
 
 Every configuration runs inside its own detached tmux session on its own server socket
-(`tmux -L <unique> new -d -s s -x 160 -y 50 "exec <command>"`), one at a time. After a 5 s
-warm-up the CPU time (user + system, of the tool's process tree: the pane's process and its
-children) is taken over 60 s (15 s with --quick) and divided by the wall time, as % of one
-core; the tmux server's CPU (which parses everything the tool draws) is measured apart. RSS is
-the tree's at the end of the interval. The configurations run round-robin (the starting one
-moves on every round), 3 rounds; figures are medians of the 3.
+(`tmux -L <unique> new -d -s s -x 160 -y 50 "exec <command>"`); in a round they all run at
+the same time, so every tool meets the same machine and the whole benchmark takes 4 minutes
+instead of 25 (--one-at-a-time runs them one after the other). After a 5 s warm-up the CPU
+time (user + system, of the tool's process tree: the pane's process and its children) is taken
+over 60 s (15 s with --quick) and divided by the wall time, as % of one core; the tmux server's
+CPU (which parses everything the tool draws) is measured apart. RSS is the tree's at the end of
+the interval. 3 rounds; figures are medians of the 3.
 
   rigscope 10 Hz    rigscope demo --gpus-sim 4 --hz 10 --dir <tmp>   (recording on, the default)
   rigscope 100 Hz   the same at --hz 100
@@ -254,46 +255,89 @@ def process_cpu(pid: int) -> float:
     return times.user + times.system
 
 
-def measure(config: Config, seconds: float, serial: int) -> dict[str, Any]:
-    """One run of one configuration: CPU % of its tree and of its tmux server, RSS at the end."""
-    tmux = Tmux(f"rigscope-bench-{os.getpid()}-{serial}", {**BASE_ENV, **config.env})
-    scratch = Path(tempfile.mkdtemp(prefix="rigscope-bench-dash-"))
-    result: dict[str, Any] = {"config": config.key}
-    pane_pid = None
+class Run:
+    """One configuration in its own tmux server: CPU % of its tree and of its server, RSS at the end."""
+
+    def __init__(self, config: Config, serial: int) -> None:
+        self.config = config
+        self.tmux = Tmux(f"rigscope-bench-{os.getpid()}-{serial}", {**BASE_ENV, **config.env})
+        self.scratch = Path(tempfile.mkdtemp(prefix="rigscope-bench-dash-"))
+        self.result: dict[str, Any] = {"config": config.key}
+        self.pane_pid: int | None = None
+        self._before: dict[tuple[int, float], tuple[float, int, int]] = {}
+        self._server_pid = 0
+        self._server_before = 0.0
+        self._start_wall = 0.0
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        if self.result.get("ok") is False:
+            return
+        try:
+            step()
+        except (RuntimeError, subprocess.CalledProcessError, ValueError, psutil.Error) as error:
+            self.result.update({"ok": False, "error": str(error).strip()[:300]})
+
+    def start(self) -> None:
+        def start() -> None:
+            self.tmux.start(self.config.argv(self.scratch), self.scratch)
+            self.pane_pid = int(self.tmux.value("#{pane_pid}"))
+            self._server_pid = int(self.tmux.value("#{pid}"))
+        self._guarded(start)
+
+    def begin(self) -> None:
+        """After the warm-up: the CPU counters the interval starts from."""
+        def begin() -> None:
+            if self.tmux.value("#{pane_dead}") == "1" or self.pane_pid is None:
+                raise RuntimeError(f"exited during warm-up: {last_line(self.tmux.screen())}")
+            self._start_wall = time.perf_counter()
+            self._before, self._server_before = tree_snapshot(self.pane_pid), process_cpu(self._server_pid)
+        self._guarded(begin)
+
+    def end(self, machine_busy: float) -> None:
+        def end() -> None:
+            assert self.pane_pid is not None
+            after, server_after = tree_snapshot(self.pane_pid), process_cpu(self._server_pid)
+            wall = time.perf_counter() - self._start_wall
+            if self.tmux.value("#{pane_dead}") == "1" or not after:
+                raise RuntimeError(f"exited while measured: {last_line(self.tmux.screen())}")
+            before = self._before
+            cpu = sum(c - before.get(key, (0.0, 0, 0))[0] for key, (c, _, _) in after.items())
+            written = sum(w - before.get(key, (0.0, 0, 0))[2] for key, (_, _, w) in after.items())
+            screen = [line.rstrip() for line in self.tmux.screen().splitlines() if line.strip()]
+            self.result.update({
+                "ok": True, "wall_s": wall, "cpu_s": cpu, "cpu_pct": 100.0 * cpu / wall,
+                "tmux_server_cpu_pct": 100.0 * (server_after - self._server_before) / wall,
+                "rss_mb": sum(rss for _, rss, _ in after.values()) / MB, "processes": len(after),
+                "written_kb_per_s": written / wall / 1024, "machine_busy_pct": machine_busy,
+                "load_avg_1m": os.getloadavg()[0], "screen_top": screen[:1],
+            })
+        self._guarded(end)
+
+    def stop(self) -> None:
+        self.tmux.stop()  # SIGHUP to the pane: rigscope closes its session, the others just quit
+        if self.pane_pid is not None:
+            wait_gone(self.pane_pid)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def measure(configs: list[Config], seconds: float, first_serial: int) -> list[dict[str, Any]]:
+    """One round: the configurations run at the same time, each in its own tmux server."""
+    runs = [Run(config, first_serial + i) for i, config in enumerate(configs)]
     try:
-        tmux.start(config.argv(scratch), scratch)
-        pane_pid = int(tmux.value("#{pane_pid}"))
-        server_pid = int(tmux.value("#{pid}"))
+        for run in runs:
+            run.start()
         time.sleep(WARMUP_S)
-        if tmux.value("#{pane_dead}") == "1":
-            raise RuntimeError(f"exited during warm-up: {last_line(tmux.screen())}")
         psutil.cpu_percent()  # starts the machine-wide interval
-        start_wall = time.perf_counter()
-        before, server_before = tree_snapshot(pane_pid), process_cpu(server_pid)
+        for run in runs:
+            run.begin()
         time.sleep(seconds)
-        after, server_after = tree_snapshot(pane_pid), process_cpu(server_pid)
-        wall = time.perf_counter() - start_wall
         machine_busy = psutil.cpu_percent()
-        if tmux.value("#{pane_dead}") == "1" or not after:
-            raise RuntimeError(f"exited while measured: {last_line(tmux.screen())}")
-        cpu = sum(c - before.get(key, (0.0, 0, 0))[0] for key, (c, _, _) in after.items())
-        written = sum(w - before.get(key, (0.0, 0, 0))[2] for key, (_, _, w) in after.items())
-        screen = [line.rstrip() for line in tmux.screen().splitlines() if line.strip()]
-        result.update({
-            "ok": True, "wall_s": wall, "cpu_s": cpu, "cpu_pct": 100.0 * cpu / wall,
-            "tmux_server_cpu_pct": 100.0 * (server_after - server_before) / wall,
-            "rss_mb": sum(rss for _, rss, _ in after.values()) / MB, "processes": len(after),
-            "written_kb_per_s": written / wall / 1024, "machine_busy_pct": machine_busy,
-            "load_avg_1m": os.getloadavg()[0], "screen_top": screen[:1],
-        })
-    except (RuntimeError, subprocess.CalledProcessError, ValueError, psutil.Error) as error:
-        result.update({"ok": False, "error": str(error).strip()[:300]})
+        for run in runs:
+            run.end(machine_busy)
     finally:
-        tmux.stop()  # SIGHUP to the pane: rigscope closes its session, the others just quit
-        if pane_pid is not None:
-            wait_gone(pane_pid)
-        shutil.rmtree(scratch, ignore_errors=True)
-    return result
+        for run in runs:
+            run.stop()
+    return [run.result for run in runs]
 
 
 def wait_gone(pid: int, timeout: float = 30.0) -> None:
@@ -379,6 +423,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="15 s per run instead of 60 s (smoke test)")
     parser.add_argument("--seconds", type=float, help="measured seconds per run (default 60, 15 with --quick)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every configuration (default 3)")
+    parser.add_argument("--one-at-a-time", dest="together", action="store_false",
+                        help="run the configurations one after the other instead of all at once (7 times longer)")
     parser.add_argument("--presses", type=int, default=10, help="key presses timed (default 10)")
     parser.add_argument("--only", help="comma-separated configuration keys (rigscope-10, rigscope-100 and "
                         "glances-1s are always kept, the targets need them)")
@@ -394,21 +440,26 @@ def main() -> None:
         configs = [c for c in configs if c.key in wanted]
     for name, why in skipped.items():
         print(f"skipped {name}: {why}", flush=True)
-    print(f"{len(configs)} configurations x {options.rounds} rounds, {seconds:g} s each after {WARMUP_S:g} s warm-up "
-          f"(about {len(configs) * options.rounds * (seconds + WARMUP_S + 2) / 60:.0f} min)", flush=True)
+    runs_per_round = 1 if options.together else len(configs)
+    print(f"{len(configs)} configurations x {options.rounds} rounds, {seconds:g} s each after {WARMUP_S:g} s warm-up, "
+          f"{'all at once' if options.together else 'one at a time'} "
+          f"(about {runs_per_round * options.rounds * (seconds + WARMUP_S + 3) / 60:.0f} min)", flush=True)
 
     runs: dict[str, list[dict[str, Any]]] = {c.key: [] for c in configs}
+    labels = {c.key: c.label for c in configs}
     serial = 0
     for round_index in range(options.rounds):
         shift = round_index % len(configs)
-        for config in configs[shift:] + configs[:shift]:
-            serial += 1
-            run = measure(config, seconds, serial)
-            run["round"] = round_index + 1
-            runs[config.key].append(run)
-            shown = (f"{run['cpu_pct']:6.2f} % CPU, tmux {run['tmux_server_cpu_pct']:5.2f} %, "
-                     f"{run['rss_mb']:6.1f} MB" if run["ok"] else f"failed: {run['error']}")
-            print(f"round {round_index + 1}  {config.label:<24} {shown}", flush=True)
+        ordered = configs[shift:] + configs[:shift]
+        groups = [ordered] if options.together else [[config] for config in ordered]
+        for group in groups:
+            for run in measure(group, seconds, serial):
+                run["round"] = round_index + 1
+                runs[run["config"]].append(run)
+                shown = (f"{run['cpu_pct']:6.2f} % CPU, tmux {run['tmux_server_cpu_pct']:5.2f} %, "
+                         f"{run['rss_mb']:6.1f} MB" if run["ok"] else f"failed: {run['error']}")
+                print(f"round {round_index + 1}  {labels[run['config']]:<24} {shown}", flush=True)
+            serial += len(group)
 
     print(f"key response: {options.presses} presses of n", flush=True)
     keys = key_response(options.presses)
@@ -454,7 +505,7 @@ def main() -> None:
                 [[t["target"], t["value"], t["limit"], verdict(t["pass"])] for t in targets], title="targets")
 
     write_result("dashboard", {
-        "quick": options.quick, "seconds": seconds, "warmup_s": WARMUP_S, "rounds": options.rounds,
+        "quick": options.quick, "seconds": seconds, "together": options.together, "warmup_s": WARMUP_S, "rounds": options.rounds,
         "terminal": f"tmux {WIDTH}x{HEIGHT}, detached", "peer_versions": peer_versions,
         "tmux_version": subprocess.run(["tmux", "-V"], capture_output=True, text=True).stdout.strip(),
         "skipped": skipped, "configs": rows, "runs": runs, "key_response": keys, "targets": targets,
