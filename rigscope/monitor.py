@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import sys
@@ -312,6 +313,7 @@ class Monitor:
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
+        gc.freeze()  # what exists now lives as long as the session: out of the full collections (see tui.app)
         self._workload.start()
         if self.processes is not None:
             self.processes.start()
@@ -333,6 +335,7 @@ class Monitor:
         if self.http is not None:
             self.http.close()
         self.release()
+        gc.unfreeze()  # a process that goes on (tests, a new recording) collects it again
 
     def release(self) -> None:
         """Free the event port and the collectors (also for a monitor that was never started)."""

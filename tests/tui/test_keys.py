@@ -234,3 +234,14 @@ def test_a_tag_steers_the_recorded_workload_state(tmp_path):
         assert set(tagged["workload_source"]) == {"tag"}
         assert samples["workload_state"][0] != "eval"  # before the tag, the heuristic
     run(body)
+
+
+def test_start_up_objects_are_frozen_out_of_the_collector_while_the_dashboard_runs(tmp_path):
+    import gc
+
+    async def body():
+        async with LiveApp(tmp_path) as (pilot, app, source):
+            await wait_frames(pilot, source, 2)
+            assert gc.get_freeze_count() > 10_000  # modules, styles, widgets, collectors
+        assert gc.get_freeze_count() == 0  # and given back when it ends: a process that goes on collects them
+    run(body)
