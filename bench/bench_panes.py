@@ -72,7 +72,7 @@ async def measure(seconds: float, events: bool, overlay: bool) -> dict[str, Any]
             await pilot.pause(WARMUP_S)
             if overlay:
                 await pilot.press("m")
-                assert app.overlay == "grad_norm", "no metric reached the dashboard"
+                assert app.dashboard.overlay == "grad_norm", "no metric reached the dashboard"
             cpu, wall = time.thread_time(), time.monotonic()
             await asyncio.sleep(seconds)
             cpu, wall = time.thread_time() - cpu, time.monotonic() - wall
