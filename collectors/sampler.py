@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from collectors.base import Collector
-from collectors.clock import Clock, RealClock
+from collectors.clock import Clock, RealClock, wait_real
 from collectors.ticker import Ticker
 from collectors.timeutil import us_from_iso
 
@@ -119,7 +119,7 @@ class FrameQueue:
             wait = self.poll_s if deadline is None else min(self.poll_s, deadline - time.monotonic())
             if wait <= 0:
                 return None
-            self._closed.wait(wait)  # close() ends the wait at once
+            wait_real(wait, self._closed)  # a long wait ends at once with close(), a short one sleeps
 
 
 class SignalStage(Protocol):
