@@ -12,7 +12,7 @@ holds the wait from the last kept sample to the next one, up to a period); the s
 
 Target (issue): loss <= the flush interval (1 s): at most a second of samples.
 
-Run: python bench/bench_crash.py [--quick] [--seed N] [--hz HZ]
+Run: python bench/bench_crash.py [--quick] [--kills N] [--seed N] [--hz HZ]
 Prints a table and writes bench/results/crash.json (crash-<HZ>hz.json at another rate).
 """
 
@@ -101,8 +101,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 kills instead of 20 (smoke test)")
     parser.add_argument("--seed", type=int, default=20261123, help="seed of the kill delays")
     parser.add_argument("--hz", type=float, default=HZ, help=f"sample rate (default {HZ})")
+    parser.add_argument("--kills", type=int, default=None, help="kills (default 20; 5 quick)")
     options = parser.parse_args()
-    trials = 5 if options.quick else 20
+    trials = options.kills or (5 if options.quick else 20)
     rng = random.Random(options.seed)
 
     results = []

@@ -8,7 +8,7 @@ Frames are drained by a consumer and their `sample_lag_ms` collected.
 
 Targets (issue): p99 < 2 ms idle, < 10 ms busy.
 
-Run: python bench/bench_lag.py [--quick]
+Run: python bench/bench_lag.py [--quick] [--seconds S]
 Prints a table and writes bench/results/lag.json.
 """
 
@@ -63,8 +63,9 @@ def summarize(condition: str, run: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20 s per condition instead of 60 s (smoke test)")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per condition (default 60; 20 quick)")
     options = parser.parse_args()
-    seconds = 20.0 if options.quick else 60.0
+    seconds = options.seconds or (20.0 if options.quick else 60.0)
     cores = os.cpu_count() or 1
 
     print(f"idle: {seconds:g} s at {HZ:g} Hz", flush=True)

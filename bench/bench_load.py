@@ -12,7 +12,7 @@ limit (20,000/s: none should be here), rejected, and lost (sent but neither
 taken nor counted: the kernel's socket buffer overflowed).
 Target: lag p99 < 10 ms (the busy-machine target of bench_lag), nothing lost.
 
-Run: python bench/bench_load.py [--quick]
+Run: python bench/bench_load.py [--quick] [--seconds S]
 Prints a table and writes bench/results/load.json.
 """
 
@@ -88,8 +88,9 @@ def run(seconds: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 s instead of 30 s (smoke test)")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds of the run (default 30; 10 quick)")
     options = parser.parse_args()
-    seconds = 10.0 if options.quick else 30.0
+    seconds = options.seconds or (10.0 if options.quick else 30.0)
     cores = os.cpu_count() or 1
     print(f"{seconds:g} s at {HZ:g} Hz, {cores} busy-loop processes, {RATE:,.0f} events/s", flush=True)
     with busy_cores(cores):

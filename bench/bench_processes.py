@@ -15,7 +15,7 @@ busiest host processes by CPU added (`--proc-top 10`, which reads every process'
     it and top 10.  Each condition's p99 is taken over all its rounds.  Target:
     sample_lag_ms p99 unchanged (within 1 ms).
 
-Run: python bench/bench_processes.py [--quick]
+Run: python bench/bench_processes.py [--quick] [--rounds N]
 Prints tables and writes bench/results/processes.json.
 """
 
@@ -105,8 +105,10 @@ def lag_rounds(pids: list[int], rounds: int, seconds: float) -> list[dict[str, A
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer ticks, 10 s per lag run (smoke test)")
+    parser.add_argument("--rounds", type=int, default=None, help="lag rounds of each condition (default 4; 1 quick)")
     options = parser.parse_args()
     seconds, ticks, rounds = (5.0, 10, 1) if options.quick else (10.0, 50, 4)
+    rounds = options.rounds or rounds
     with sleepers(HOST_PROCESSES) as pids:
         time.sleep(0.5)
         cpu = [{"top": top, **tier_cpu(gpu_collector(pids, top), ticks)} for top in (0, TOP)]

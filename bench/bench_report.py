@@ -20,6 +20,7 @@ Prints a table and writes bench/results/report.json.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -99,7 +100,8 @@ def main() -> None:
             for name, values in figures.items()]
     print_table(("command", "median s", "max s", "target s", "verdict"), rows,
                 title=f"{hours:g} h at 10 Hz ({rows_in_session:,} rows); compare over {SESSIONS} such sessions")
-    write_result("report", {"quick": options.quick, "hours": hours, "rows_per_session": rows_in_session, "sessions_compared": SESSIONS,
+    pngs = importlib.util.find_spec("matplotlib") is not None  # the plots extra: without it, text plots only
+    write_result("report", {"quick": options.quick, "pngs": pngs, "hours": hours, "rows_per_session": rows_in_session, "sessions_compared": SESSIONS,
                             "runs": options.runs, "seconds": figures,
                             "median_s": {name: median(values) for name, values in figures.items()},
                             "targets_s": targets})

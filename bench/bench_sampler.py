@@ -18,7 +18,7 @@ signals stage.
 
 Targets (issue): ours <= 1.2x bare; <= 1.2 % of a core at 10 Hz, <= 8 % at 100 Hz.
 
-Run: python bench/bench_sampler.py [--quick] [--runs N]
+Run: python bench/bench_sampler.py [--quick] [--runs N] [--seconds S]
 Prints a table and writes bench/results/sampler.json.
 """
 
@@ -194,9 +194,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
     parser.add_argument("--runs", type=int, default=None, help="runs of ours and of bare per rate (default 5; 3 quick)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="seconds of each 10 and 100 Hz run, twice that at 1 Hz (default 10; 2 quick)")
     options = parser.parse_args()
     runs = options.runs or (3 if options.quick else 5)
-    seconds = {1.0: 3.0, 10.0: 2.0, 100.0: 2.0} if options.quick else {1.0: 20.0, 10.0: 10.0, 100.0: 10.0}
+    base = options.seconds or (2.0 if options.quick else 10.0)
+    seconds = {1.0: max(3.0, 2 * base), 10.0: base, 100.0: base}
     min_call_s = 0.2 if options.quick else 1.0
 
     calls = call_costs(min_call_s)

@@ -212,16 +212,19 @@ def catalog(r: Result) -> list[Figure]:
 def report(r: Result) -> list[Figure]:
     """`rigscope report` on one long session and `rigscope compare --all` over several, fresh processes."""
     medians, seconds, targets = r["median_s"], r["seconds"], r["targets_s"]
+    pngs = r.get("pngs", True)
+    no_pngs = "; no PNGs: matplotlib not installed"
     what = {"report": f"`rigscope report` on a {r['hours']:g} h, 10 Hz, one-GPU session ({r['rows_per_session']:,} rows)",
-            "report --plots": "the same with `--plots DIR` (3 text plots, 3 PNGs)",
+            "report --plots": f"the same with `--plots DIR` (3 text plots{', 3 PNGs' if pngs else no_pngs})",
             "compare --all": f"`rigscope compare --all` over {r['sessions_compared']} such sessions, terminal output",
-            "compare --all --out": "the same with `--out DIR` (CSV, JSON, markdown, 6 PNGs)"}
+            "compare --all --out": f"the same with `--out DIR` (CSV, JSON, markdown{', 6 PNGs' if pngs else no_pngs})"}
     out = []
     for name, label in what.items():
         target = targets.get(name)
         out.append(Figure(f"{label}, median of {len(seconds[name])} fresh processes",
                           f"{_f(medians[name])} s (runs {_f(min(seconds[name]))} to {_f(max(seconds[name]))} s)",
                           f"< {target:g} s" if target else "", _below(medians[name], target) if target else None))
+    return out
 
 
 def processes(r: Result) -> list[Figure]:
