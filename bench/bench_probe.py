@@ -16,7 +16,7 @@ Import: `import rigscope` in a fresh interpreter (median of 20, the interpreter'
 own start subtracted), the first use that loads the probe, and whether Textual,
 polars, psutil or NVML got loaded.  Target: under 50 ms, none of them.
 
-Run: python bench/bench_probe.py [--quick]
+Run: python bench/bench_probe.py [--quick] [--bursts N]
 Prints tables and writes bench/results/probe.json.
 """
 
@@ -168,8 +168,9 @@ def import_figures(runs: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer bursts (smoke run)")
+    parser.add_argument("--bursts", type=int, default=None, help="bursts per call (default 200; 20 quick)")
     options = parser.parse_args()
-    bursts = 20 if options.quick else 200
+    bursts = options.bursts or (20 if options.quick else 200)
 
     port = free_port()
     receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)], stdin=subprocess.PIPE,

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import platform
 import sys
 import tempfile
 import time
@@ -23,6 +21,8 @@ import polars as pl  # noqa: E402
 
 from collectors.signals import DeviceSignals, SignalPipeline  # noqa: E402
 from recordings.analyze import analyze, analyze_frame, read_samples_file  # noqa: E402
+
+from common import write_result  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 T0_US = 1_773_480_413_000_000
 HZ = 10
@@ -153,17 +153,7 @@ def main() -> None:
     print(f"{'  analyze CSV -> CSV, s':<44}{offline['analyze_csv_to_csv_s']:>14.2f}")
     print(f"{'  rows per second (Parquet -> Parquet)':<44}{offline['rows_per_s']:>14,.0f}")
 
-    results = {
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "device_update_us": update_us,
-        "live": live,
-        "analyze": offline,
-    }
-    out = ROOT / "bench" / "results" / "signals.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {out.relative_to(ROOT)}")
+    write_result("signals", {"device_update_us": update_us, "live": live, "analyze": offline})
 
 
 if __name__ == "__main__":
