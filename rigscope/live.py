@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections import deque
 from typing import Any
@@ -32,6 +33,8 @@ class LiveSource:
         self._clock, self._backend = clock, nvml_backend
         self._notices: deque[str] = deque()
         self.closed = False
+        self._closing = threading.Lock()
+        self._closed_message: str | None = None
         self.monitor = self._open(config)
         self.devices = devices_of(self.monitor)
         self.feed = DashboardFeed(self._subscribe(self.monitor), feed_columns(self.devices), config.hz)
@@ -101,7 +104,14 @@ class LiveSource:
         return f"recording to a new session: {replacement.session}"
 
     def close(self) -> str:
-        self.closed = True
+        """Close the session once; a second call, from any thread, waits for the first and says the same."""
+        with self._closing:
+            if self._closed_message is None:
+                self.closed = True
+                self._closed_message = self._close()
+            return self._closed_message
+
+    def _close(self) -> str:
         self.monitor.stop()
         recorder = self.monitor.recorder
         if recorder is None:
