@@ -57,12 +57,9 @@ def run_dashboard(args: argparse.Namespace) -> int:
                       sessions=SessionDirectory(sessions_dir(args.dir)), readonly=args.readonly)
     for hangup in (signal.SIGHUP, signal.SIGTERM):  # ssh dropped, or killed politely: close the session
         signal.signal(hangup, lambda *_: hang_up(app, source))
-    message = None
     try:
-        message = app.run()
-    finally:
-        if not source.closed:  # the app ended without `q` (a crash, a signal): still close the session
-            message = source.close()
-    if message:
-        print(message, file=sys.stderr)
+        app.run()
+    finally:  # after `q` this is the message of that close; after a crash or a signal it closes the session
+        message = source.close()
+    print(message, file=sys.stderr)
     return 0
