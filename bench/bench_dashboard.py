@@ -269,49 +269,44 @@ class Run:
         self._server_before = 0.0
         self._start_wall = 0.0
 
-    def _guarded(self, step: Callable[[], None]) -> None:
+    def attempt(self, step: Callable[..., None], *args: Any) -> None:
+        """Run one step of the run unless an earlier one failed; a failure is kept in the result."""
         if self.result.get("ok") is False:
             return
         try:
-            step()
+            step(*args)
         except (RuntimeError, subprocess.CalledProcessError, ValueError, psutil.Error) as error:
             self.result.update({"ok": False, "error": str(error).strip()[:300]})
 
     def start(self) -> None:
-        def start() -> None:
-            self.tmux.start(self.config.argv(self.scratch), self.scratch)
-            self.pane_pid = int(self.tmux.value("#{pane_pid}"))
-            self._server_pid = int(self.tmux.value("#{pid}"))
-        self._guarded(start)
+        self.tmux.start(self.config.argv(self.scratch), self.scratch)
+        self.pane_pid = int(self.tmux.value("#{pane_pid}"))
+        self._server_pid = int(self.tmux.value("#{pid}"))
 
     def begin(self) -> None:
         """After the warm-up: the CPU counters the interval starts from."""
-        def begin() -> None:
-            if self.tmux.value("#{pane_dead}") == "1" or self.pane_pid is None:
-                raise RuntimeError(f"exited during warm-up: {last_line(self.tmux.screen())}")
-            self._start_wall = time.perf_counter()
-            self._before, self._server_before = tree_snapshot(self.pane_pid), process_cpu(self._server_pid)
-        self._guarded(begin)
+        if self.tmux.value("#{pane_dead}") == "1" or self.pane_pid is None:
+            raise RuntimeError(f"exited during warm-up: {last_line(self.tmux.screen())}")
+        self._start_wall = time.perf_counter()
+        self._before, self._server_before = tree_snapshot(self.pane_pid), process_cpu(self._server_pid)
 
     def end(self, machine_busy: float) -> None:
-        def end() -> None:
-            assert self.pane_pid is not None
-            after, server_after = tree_snapshot(self.pane_pid), process_cpu(self._server_pid)
-            wall = time.perf_counter() - self._start_wall
-            if self.tmux.value("#{pane_dead}") == "1" or not after:
-                raise RuntimeError(f"exited while measured: {last_line(self.tmux.screen())}")
-            before = self._before
-            cpu = sum(c - before.get(key, (0.0, 0, 0))[0] for key, (c, _, _) in after.items())
-            written = sum(w - before.get(key, (0.0, 0, 0))[2] for key, (_, _, w) in after.items())
-            screen = [line.rstrip() for line in self.tmux.screen().splitlines() if line.strip()]
-            self.result.update({
-                "ok": True, "wall_s": wall, "cpu_s": cpu, "cpu_pct": 100.0 * cpu / wall,
-                "tmux_server_cpu_pct": 100.0 * (server_after - self._server_before) / wall,
-                "rss_mb": sum(rss for _, rss, _ in after.values()) / MB, "processes": len(after),
-                "written_kb_per_s": written / wall / 1024, "machine_busy_pct": machine_busy,
-                "load_avg_1m": os.getloadavg()[0], "screen_top": screen[:1],
-            })
-        self._guarded(end)
+        assert self.pane_pid is not None
+        after, server_after = tree_snapshot(self.pane_pid), process_cpu(self._server_pid)
+        wall = time.perf_counter() - self._start_wall
+        if self.tmux.value("#{pane_dead}") == "1" or not after:
+            raise RuntimeError(f"exited while measured: {last_line(self.tmux.screen())}")
+        before = self._before
+        cpu = sum(c - before.get(key, (0.0, 0, 0))[0] for key, (c, _, _) in after.items())
+        written = sum(w - before.get(key, (0.0, 0, 0))[2] for key, (_, _, w) in after.items())
+        screen = [line.rstrip() for line in self.tmux.screen().splitlines() if line.strip()]
+        self.result.update({
+            "ok": True, "wall_s": wall, "cpu_s": cpu, "cpu_pct": 100.0 * cpu / wall,
+            "tmux_server_cpu_pct": 100.0 * (server_after - self._server_before) / wall,
+            "rss_mb": sum(rss for _, rss, _ in after.values()) / MB, "processes": len(after),
+            "written_kb_per_s": written / wall / 1024, "machine_busy_pct": machine_busy,
+            "load_avg_1m": os.getloadavg()[0], "screen_top": screen[:1],
+        })
 
     def stop(self) -> None:
         self.tmux.stop()  # SIGHUP to the pane: rigscope closes its session, the others just quit
@@ -325,15 +320,15 @@ def measure(configs: list[Config], seconds: float, first_serial: int) -> list[di
     runs = [Run(config, first_serial + i) for i, config in enumerate(configs)]
     try:
         for run in runs:
-            run.start()
+            run.attempt(run.start)
         time.sleep(WARMUP_S)
         psutil.cpu_percent()  # starts the machine-wide interval
         for run in runs:
-            run.begin()
+            run.attempt(run.begin)
         time.sleep(seconds)
         machine_busy = psutil.cpu_percent()
         for run in runs:
-            run.end(machine_busy)
+            run.attempt(run.end, machine_busy)
     finally:
         for run in runs:
             run.stop()
