@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import sys
+import time
 
 from collectors.timeutil import iso_from_us
 from tests.conftest import REPO
@@ -60,6 +61,9 @@ def test_record_then_replay_latest_end_note_and_quit(tmp_path):
 def test_demo_o_opens_a_session_plays_it_and_escape_returns_to_live(tmp_path):
     root = tmp_path / "sessions"
     session = record_sim(root, duration="1m", gpus=1)
+    # Ids are stamped to the second: a demo started in the same second would be named <session>-2,
+    # which the filter below would match too.
+    time.sleep(1.05 - time.time() % 1.0)
     command, env = rigscope_line(root, "demo", "--hz", "5")
     with tmux() as term:
         term.start(command, width=80, height=24, cwd=REPO, env=env)
