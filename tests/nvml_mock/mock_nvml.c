@@ -9,6 +9,8 @@
  *   driver VERSION | count N | init_error CODE | clock file PATH | clock monotonic HZ
  *   gpu I name|uuid|pci TEXT...
  *   gpu I set KEY V0 V1 ...             value at tick t: V[min(t, n-1)]
+ *       (temp_v and throttle_legacy: what the newer temperature and the older throttle call give,
+ *        where a scenario tells them apart; else temp and throttle)
  *   gpu I proc compute|graphics PID MEM GI CI FROM UNTIL
  *   gpu I sample PID TIMESTAMP_US SM MEM ENC DEC
  *   gpu I fault FUNCTION|* CODE FROM UNTIL         (gpu -1: every GPU)
@@ -37,11 +39,11 @@
 
 enum key { UTIL_GPU, UTIL_MEM, MEM_TOTAL, MEM_USED, MEM_RESERVED, TEMP, TEMP_SLOWDOWN, POWER_MW,
            POWER_LIMIT_MW, ENERGY_MJ, CLOCK_SM, CLOCK_MEM, FAN, PSTATE, THROTTLE, VIOLATION_POWER_NS,
-           VIOLATION_THERMAL_NS, KEYS };
+           VIOLATION_THERMAL_NS, TEMP_V, THROTTLE_LEGACY, KEYS };
 static const char *const KEY_NAMES[KEYS] = {
     "util_gpu", "util_mem", "mem_total", "mem_used", "mem_reserved", "temp", "temp_slowdown", "power_mw",
     "power_limit_mw", "energy_mj", "clock_sm", "clock_mem", "fan", "pstate", "throttle",
-    "violation_power_ns", "violation_thermal_ns"};
+    "violation_power_ns", "violation_thermal_ns", "temp_v", "throttle_legacy"};
 
 struct series { long long *values; int n; };
 struct proc { int gpu, graphics; unsigned int pid, gi, ci; long long mem; long from, until; };
@@ -357,7 +359,7 @@ nvmlReturn_t nvmlDeviceGetTemperatureV(nvmlDevice_t device, nvmlTemperature_t *t
     if (!temperature) return NVML_ERROR_INVALID_ARGUMENT;
     if (temperature->version != nvmlTemperature_v1) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
     if (temperature->sensorType != NVML_TEMPERATURE_GPU) return NVML_ERROR_INVALID_ARGUMENT;
-    VALUE(&temperature->temperature, TEMP);
+    VALUE(&temperature->temperature, has(gpu, TEMP_V) ? TEMP_V : TEMP);
     return NVML_SUCCESS;
 }
 
@@ -401,7 +403,7 @@ nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t device, unsigne
 
 nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t device, unsigned long long *clocksThrottleReasons) {
     ENTER(device);
-    VALUE(clocksThrottleReasons, THROTTLE);
+    VALUE(clocksThrottleReasons, has(gpu, THROTTLE_LEGACY) ? THROTTLE_LEGACY : THROTTLE);
     return NVML_SUCCESS;
 }
 

@@ -28,6 +28,7 @@ SERIES = {
     "pstate": ("pstate", 1), "throttle": ("throttle_reasons", 1),
     "violation_power_ns": ("violation_power_s", 1e9), "violation_thermal_ns": ("violation_thermal_s", 1e9),
 }
+FALLBACK_SERIES = ("temp_v", "throttle_legacy")  # the other call's value, where a scenario tells them apart
 INTEGER_FIELDS = {"mem_used_bytes", "mem_total_bytes", "pstate", "throttle_reasons"}
 PSTATE_UNKNOWN = 32
 GIB = 1024**3
@@ -122,6 +123,8 @@ class Scenario:
         """rigscope's reading of every field of GPU `index` at `tick`, from the scenario alone."""
         out: dict[str, float | int | None] = {}
         for key, value in self.gpus[index].get("series", {}).items():
+            if key in FALLBACK_SERIES:
+                continue
             field, divisor = SERIES[key]
             raw = at_tick(value, tick)
             out[field] = int(raw) if field in INTEGER_FIELDS else raw / divisor
