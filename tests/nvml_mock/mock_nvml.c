@@ -6,7 +6,7 @@
  * structures pynvml reads have the header's sizes and offsets.
  *
  * The scenario (path in NVML_MOCK_SCENARIO) is a line format written by scenario.py, one fact a line:
- *   driver VERSION | count N | init_error CODE | clock file PATH | clock monotonic HZ
+ *   driver VERSION | count N | init_error CODE | clock file PATH | clock monotonic HZ | clock calls FUNCTION
  *   gpu I name|uuid|pci TEXT...
  *   gpu I set KEY V0 V1 ...             value at tick t: V[min(t, n-1)]
  *       (temp_v and throttle_legacy: what the newer temperature and the older throttle call give,
@@ -15,7 +15,8 @@
  *   gpu I sample PID TIMESTAMP_US SM MEM ENC DEC
  *   gpu I fault FUNCTION|* CODE FROM UNTIL         (gpu -1: every GPU)
  *   gpu I hang FUNCTION|* FROM SECONDS RELEASE_FILE  (once; RELEASE_FILE.started appears meanwhile)
- * Ticks: the integer in the clock file (the test advances it), or monotonic seconds since nvmlInit * HZ.
+ * Ticks: the integer in the clock file (the test advances it), monotonic seconds since nvmlInit * HZ,
+ * or per GPU the number of earlier calls of FUNCTION on it (a GPU's tick is its sampling round).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,6 +60,8 @@ static struct {
     nvmlReturn_t init_error;
     int clock_fd;
     double hz, started;
+    char clock_calls[96];
+    long calls[MAX_GPUS];
     char name[MAX_GPUS][NVML_DEVICE_NAME_V2_BUFFER_SIZE], uuid[MAX_GPUS][NVML_DEVICE_UUID_V2_BUFFER_SIZE],
         pci[MAX_GPUS][NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
     struct series series[MAX_GPUS][KEYS];
@@ -139,6 +142,7 @@ static nvmlReturn_t load(void) {
             char kind[16], arg[512];
             if (sscanf(rest, "%15s %511s", kind, arg) != 2) continue;
             if (!strcmp(kind, "file")) S.clock_fd = open(arg, O_RDONLY);
+            else if (!strcmp(kind, "calls")) snprintf(S.clock_calls, sizeof S.clock_calls, "%s", arg);
             else S.hz = atof(arg);
         } else if (!strcmp(word, "gpu") && sscanf(rest, "%d %31s%n", &gpu, what, &used) == 2 && gpu < MAX_GPUS)
             parse_gpu(gpu, what, rest + used + (rest[used] == ' '));
@@ -149,7 +153,12 @@ static nvmlReturn_t load(void) {
     return S.init_error;
 }
 
-static long tick(void) {
+static long tick(const char *func, unsigned int gpu) {
+    if (S.clock_calls[0]) {
+        if (!strcmp(func, S.clock_calls)) return __atomic_fetch_add(&S.calls[gpu], 1, __ATOMIC_ACQ_REL);
+        long calls = __atomic_load_n(&S.calls[gpu], __ATOMIC_ACQUIRE);
+        return calls > 0 ? calls - 1 : 0;
+    }
     if (S.clock_fd >= 0) {
         char text[32] = "";
         ssize_t n = pread(S.clock_fd, text, sizeof text - 1, 0);
@@ -182,7 +191,7 @@ static nvmlReturn_t enter(const char *func, nvmlDevice_t device, unsigned int *g
     if (__atomic_load_n(&refcount, __ATOMIC_ACQUIRE) <= 0) return NVML_ERROR_UNINITIALIZED;
     if (device == NULL || device < devices || device >= devices + S.count) return NVML_ERROR_INVALID_ARGUMENT;
     *gpu = device->index;
-    *now = tick();
+    *now = tick(func, *gpu);
     for (int i = 0; i < S.nrules; i++) {
         struct rule *r = &S.rules[i];
         if ((r->gpu >= 0 && (unsigned int)r->gpu != *gpu) || (strcmp(r->func, "*") && strcmp(r->func, func)))

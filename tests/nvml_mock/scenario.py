@@ -68,15 +68,18 @@ class Scenario:
     """A scenario file, its tick file (the mock's time axis), and the environment that loads the mock."""
 
     def __init__(self, directory: Path, gpus: list[dict[str, Any]], driver: str = "550.54.15",
-                 init_error: int | None = None, hz: float | None = None) -> None:
-        self.directory, self.driver, self.init_error, self.hz = directory, driver, init_error, hz
+                 init_error: int | None = None, hz: float | None = None, rounds_of: str | None = None) -> None:
+        """`hz`: ticks follow the monotonic clock; `rounds_of`: a GPU's tick counts its calls of that
+        entry point (its sampling rounds); neither: the tick file `advance` writes."""
+        self.directory, self.driver, self.init_error, self.hz, self.rounds_of = directory, driver, init_error, hz, rounds_of
         self.gpus = copy.deepcopy(gpus)
         self.path, self.tick_path = directory / "scenario.nvml", directory / "tick"
         self.advance(0)
 
     def lines(self) -> list[str]:
         lines = [f"driver {self.driver}", f"count {len(self.gpus)}"]
-        lines.append(f"clock monotonic {self.hz}" if self.hz else f"clock file {self.tick_path}")
+        lines.append(f"clock monotonic {self.hz}" if self.hz else f"clock calls {self.rounds_of}" if self.rounds_of
+                     else f"clock file {self.tick_path}")
         if self.init_error is not None:
             lines.append(f"init_error {self.init_error}")
         for i, gpu in enumerate(self.gpus):
