@@ -176,3 +176,37 @@ def test_a_wrong_struct_in_pynvml_or_the_mock_does_not_compile(tmp_path: Path, n
         build(source=bad_prototype)
     assert "_Static_assert(offsetof(nvmlProcessInfo_t, computeInstanceId) == 20" in layout_header(pynvml_layouts())
     assert (header_dir() / "nvml.h").is_file()
+
+
+def pynvml_symbols(function: str, depth: int = 3) -> set[str]:
+    """The C entry points pynvml's `function` resolves, following the pynvml functions it calls."""
+    import inspect
+    import re
+
+    import pynvml
+
+    source = inspect.getsource(getattr(pynvml, function))
+    found = set(re.findall(r'_nvmlGetFunctionPointer\("(\w+)"\)', source))
+    if depth > 0:
+        for called in set(re.findall(r"\b(nvml\w+)\(", source)) - {function}:
+            if callable(getattr(pynvml, called, None)):
+                found |= pynvml_symbols(called, depth - 1)
+    return found
+
+
+def test_the_mock_exports_every_entry_point_rigscope_reaches_through_pynvml(nvml_mock_library):
+    """Each pynvml function collectors/nvml.py names, down to the C symbols pynvml asks the library for."""
+    import re
+    import subprocess
+    import sys
+
+    source = (Path(__file__).resolve().parents[2] / "collectors" / "nvml.py").read_text()
+    functions = set(re.findall(r"\bnv\.(nvml\w+)", source)) | set(re.findall(r'"(nvml\w+)"', source))
+    assert {"nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetProcessUtilization", "nvmlInit"} <= functions
+    symbols = set().union(*(pynvml_symbols(f) for f in functions)) | {"nvmlErrorString"}  # NVMLError's text
+    assert {"nvmlInitWithFlags", "nvmlDeviceGetCount_v2", "nvmlDeviceGetComputeRunningProcesses_v3",
+            "nvmlDeviceGetTemperatureV"} <= symbols
+    check = "import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); print(' '.join(s for s in sys.argv[2:] if not hasattr(lib, s)))"
+    missing = subprocess.run([sys.executable, "-c", check, str(nvml_mock_library / "libnvidia-ml.so.1"), *sorted(symbols)],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert missing == []

@@ -73,7 +73,7 @@ def test_record_eight_mocked_h100s_gives_the_scenarios_columns_values_and_signal
     assert processes["sm_pct"][0] == 77.0  # later listings: no newer sample, so null
 
 
-def test_record_a_gpu_lost_mid_run_an_unsupported_fan_and_no_per_process_utilization(tmp_path):
+def test_record_a_gpu_lost_mid_run_an_unsupported_fan_and_no_per_process_utilization(tmp_path, nvml_mock_library):
     """The README's promises: a lost GPU is null from then on and said once, the others go on; a reading
     the driver lacks is null for the session; a driver without per-process utilization leaves SM % null."""
     gpus = [h100(i) for i in range(4)]
