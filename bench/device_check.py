@@ -168,7 +168,8 @@ def main() -> None:
     print_table(["record", "samples", "expected", "% of a core", "lag p99 ms"],
                 [(f"{r['hz']:g} Hz", r["samples"], r["expected"], r["cpu_pct_of_a_core"], r["lag_p99_ms"]) for r in runs])
     print_table(["vs nvidia-smi", "median |diff|", "tolerance", "seconds", "verdict"],
-                [(name, a["median_abs_diff"], a["tolerance"], a["seconds"], verdict(a["ok"])) for name, a in agreement.items()])
+                [(name, a["median_abs_diff"], a["tolerance"], a["seconds"], verdict(a["ok"]))
+                 for name, a in agreement.items()])
     print_table(["NVML call (GPU 0)", "us cpu", "us wall", "error"],
                 [(name, c["cpu_us"], c["wall_us"], c["error"] or "") for name, c in calls.items()])
     ok = all(t["ok"] for t in tests.values()) and all(a["ok"] for a in agreement.values()) and bool(agreement)

@@ -206,7 +206,9 @@ def test_the_mock_exports_every_entry_point_rigscope_reaches_through_pynvml(nvml
     symbols = set().union(*(pynvml_symbols(f) for f in functions)) | {"nvmlErrorString"}  # NVMLError's text
     assert {"nvmlInitWithFlags", "nvmlDeviceGetCount_v2", "nvmlDeviceGetComputeRunningProcesses_v3",
             "nvmlDeviceGetTemperatureV"} <= symbols
-    check = "import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); print(' '.join(s for s in sys.argv[2:] if not hasattr(lib, s)))"
-    missing = subprocess.run([sys.executable, "-c", check, str(nvml_mock_library / "libnvidia-ml.so.1"), *sorted(symbols)],
+    # loaded in a child: once in this process, the mock would answer every later dlopen of its soname here
+    check = "import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); print(*[s for s in sys.argv[2:] if not hasattr(lib, s)])"
+    library = str(nvml_mock_library / "libnvidia-ml.so.1")
+    missing = subprocess.run([sys.executable, "-c", check, library, *sorted(symbols)],
                              capture_output=True, text=True, check=True).stdout.split()
     assert missing == []

@@ -543,7 +543,10 @@ def test_process_utilization_latest_sample_per_pid_and_since(rig: FakeRig | Mock
 @pytest.mark.parametrize("how", ["not supported", "lacking"])
 def test_process_utilization_not_supported(rig: FakeRig | MockRig, how: str) -> None:
     name = "nvmlDeviceGetProcessUtilization"
-    backend = rig.backend(fail={(name, None): C.ERROR_NOT_SUPPORTED}) if how == "not supported" else rig.backend(lacks=(name,))
+    if how == "not supported":
+        backend = rig.backend(fail={(name, None): C.ERROR_NOT_SUPPORTED})
+    else:
+        backend = rig.backend(lacks=(name,))
     with pytest.raises(FieldNotSupported):
         backend.process_utilization(0)
 

@@ -97,8 +97,9 @@ def build(omit: Sequence[str] = (), layouts: dict[str, type[ctypes.Structure]] |
     include = header_dir()
     layout = layout_header(pynvml_layouts() if layouts is None else layouts)
     # Renaming an entry point renames its prototype and definition alike: the symbol is simply absent.
-    flags = ["-shared", "-fPIC", "-O2", "-Wall", "-Wno-deprecated-declarations", "-pthread",
-             f"-Wl,-soname,{LIBRARY}", *(f"-D{name}=mock_absent_{name}" for name in sorted(omit))]
+    # -Werror=missing-prototypes: every exported entry point must be one nvml.h declares.
+    flags = ["-shared", "-fPIC", "-O2", "-Wall", "-Wno-deprecated-declarations", "-Werror=missing-prototypes",
+             "-pthread", f"-Wl,-soname,{LIBRARY}", *(f"-D{name}=mock_absent_{name}" for name in sorted(omit))]
     digest = hashlib.sha256()
     for part in (source.read_bytes(), (include / "nvml.h").read_bytes(), layout.encode(), " ".join(flags).encode()):
         digest.update(part)
