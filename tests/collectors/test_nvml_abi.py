@@ -212,3 +212,23 @@ def test_the_mock_exports_every_entry_point_rigscope_reaches_through_pynvml(nvml
     missing = subprocess.run([sys.executable, "-c", check, library, *sorted(symbols)],
                              capture_output=True, text=True, check=True).stdout.split()
     assert missing == []
+
+
+def test_a_hung_call_sleeps_its_seconds_then_answers_once(mock_backend):
+    import time
+
+    gpus = [h100(0)]
+    gpus[0]["hangs"] = [{"function": "nvmlDeviceGetPowerUsage", "from": 1, "seconds": 0.3}]
+    scenario, backend = mock_backend(gpus)
+    collector = GpuCollector(backend, [0])
+    assert read_ticks(scenario, collector, 1)[0] == expected_row(scenario, (0,), 0)  # tick 0: before the hang
+    scenario.advance(1)
+    started = time.monotonic()
+    assert collector.read(0.1) == expected_row(scenario, (0,), 1)  # slow, not wrong
+    assert time.monotonic() - started >= 0.3 and scenario.hang_started(0)
+    started_file = scenario.directory / "release-gpu0.started"
+    started_file.unlink()
+    scenario.advance(2)
+    assert collector.read(0.2) == expected_row(scenario, (0,), 2)
+    assert not started_file.exists()  # a hang happens once
+    collector.close()
