@@ -258,6 +258,8 @@ class PynvmlBackend:
             return func(nv, *args)
         except nv.NVMLError as exc:
             raise _translate(exc) from None
+        except getattr(nv, "NVMLLibraryMismatchError", ()):  # not an NVMLError: the library lacks this call
+            raise FieldNotSupported("the NVML library lacks this call (older driver)") from None
 
     def driver_version(self) -> str | None:
         try:

@@ -5,6 +5,11 @@ the CPU keeps its readings, and the GPUs that are not at fault keep theirs.
 Nothing here depends on wall-clock speed: the schedule is virtual time (the
 GPU reader threads follow the sampler's virtual clock), and a hang is held
 open by the test (an event), not by a sleep.
+
+The lost-GPU and hang tests run twice: over `FakeNvml`, and (marked ``nvml_abi``) over the real
+pynvml and backend loading the mock libnvidia-ml, whose GPUs count their sampling rounds as the
+fake's do, and whose hang the test releases.  The random-errors test stays on the fake: it fails single fields
+that share one NVML call with others, which only the fake can express.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from collectors.fake_nvml import FakeGpu, FakeNvml
 from collectors.gpu import GpuCollector
 from collectors.nvml import FIELDS
 from collectors.sampler import END, Sampler
+from tests.nvml_mock.fixtures import mock_backend, nvml_mock_library  # noqa: F401  (fixtures)
+from tests.nvml_mock.scenario import GPU_IS_LOST, SERIES, Scenario
 from tests.waiting import wait_sync
 
 HZ = 10
@@ -43,10 +50,63 @@ class Cpu(Collector):
         return {"cpu_util_pct": float(self.ticks)}
 
 
+def scripted(index: int, tick: int) -> float:
+    """Every reading of the scripted GPUs names its GPU and tick, so a value from the wrong tick shows."""
+    return float(1000 * (index + 1) + tick)
+
+
 def scripted_gpus(count: int) -> FakeNvml:
-    """GPUs whose every reading names its GPU and tick, so a value from the wrong tick shows."""
-    return FakeNvml([FakeGpu(readings={f: (lambda t, i=i: float(1000 * i + t)) for f in SCRIPTED})
-                     for i in range(count)])
+    return FakeNvml([FakeGpu(readings={f: (lambda t, i=i: scripted(i, t)) for f in SCRIPTED}) for i in range(count)])
+
+
+class FakeGpus:
+    """The scripted GPUs as `FakeNvml`, with a GPU lost or hung at a tick."""
+
+    def __init__(self, count: int, lost: tuple[int, int] | None = None, hung: tuple[int, int] | None = None) -> None:
+        self.backend = scripted_gpus(count)
+        if lost:
+            self.backend.lose_gpu(lost[0], at_tick=lost[1])
+        self._hang = self.backend.hang(hung[0], at_tick=hung[1], field_name="power_w") if hung else None
+
+    def hang_started(self) -> bool:
+        return self._hang is not None and self._hang.started.is_set()
+
+    def release(self) -> None:
+        self.backend.release_all()
+
+
+class MockGpus:
+    """The same GPUs as `FakeGpus`, as the real backend over the mock library (power hangs, everything is lost).
+    Like the fake, a GPU's tick is its sampling round: the mock counts its utilization calls (one a round)."""
+
+    def __init__(self, make, count: int, lost: tuple[int, int] | None = None, hung: tuple[int, int] | None = None,
+                 ticks: int = 100) -> None:
+        by_field = {field: (key, divisor) for key, (field, divisor) in SERIES.items()}
+        fixed = {"mem_total": 80 * 1024**3, "power_limit_mw": 700_000, "temp_slowdown": 87}
+        gpus = [{"series": {**fixed, **{by_field[f][0]: [scripted(i, t) * by_field[f][1] for t in range(ticks)]
+                                        for f in SCRIPTED}}} for i in range(count)]
+        if lost:
+            gpus[lost[0]]["faults"] = [{"function": "*", "code": GPU_IS_LOST, "from": lost[1]}]
+        if hung:
+            gpus[hung[0]]["hangs"] = [{"function": "nvmlDeviceGetPowerUsage", "from": hung[1]}]
+        self._hung = hung[0] if hung else None
+        self.scenario: Scenario
+        self.scenario, self.backend = make(gpus, rounds_of="nvmlDeviceGetUtilizationRates")
+
+    def hang_started(self) -> bool:
+        return self._hung is not None and self.scenario.hang_started(self._hung)
+
+    def release(self) -> None:
+        if self._hung is not None:
+            self.scenario.release(self._hung)
+
+
+@pytest.fixture(params=["fake", pytest.param("mock", marks=pytest.mark.nvml_abi)])
+def gpus_on(request: pytest.FixtureRequest) -> Callable[..., FakeGpus | MockGpus]:
+    if request.param == "fake":
+        return FakeGpus
+    make = request.getfixturevalue("mock_backend")
+    return lambda *args, **kwargs: MockGpus(make, *args, **kwargs)
 
 
 def run_sampler(collectors: list[Collector], seconds: float, clock: VirtualClock | None = None):
@@ -82,21 +142,20 @@ def test_random_nvml_errors_null_only_the_failing_readings(seed):
     for tick, frame in enumerate(frames):
         for index in range(3):
             for name in SCRIPTED:
-                expected = None if tick in failing.get((index, name), ()) else float(1000 * index + tick)
+                expected = None if tick in failing.get((index, name), ()) else scripted(index, tick)
                 assert frame[f"gpu{index}_{name}"] == expected, (tick, index, name)
     failed_fields = {name for _, name in failing}
     nvml_notices = [n for n in sampler.stats.notices if n.startswith("nvml: ")]
     assert len(nvml_notices) == len(failed_fields)  # told once per field, not once per tick
 
 
-def test_a_gpu_lost_mid_run_goes_null_and_the_others_keep_sampling():
-    fake = scripted_gpus(3)
-    fake.lose_gpu(1, at_tick=20)
-    sampler, frames = run_sampler([Cpu(), GpuCollector(fake, [0, 1, 2])], 6.0)
+def test_a_gpu_lost_mid_run_goes_null_and_the_others_keep_sampling(gpus_on):
+    gpus = gpus_on(3, lost=(1, 20))
+    sampler, frames = run_sampler([Cpu(), GpuCollector(gpus.backend, [0, 1, 2])], 6.0)
     assert_on_schedule(frames, 6.0)
     for tick, frame in enumerate(frames):
-        assert frame["gpu0_util_pct"] == float(tick) and frame["gpu2_util_pct"] == float(2000 + tick)
-        assert frame["gpu1_util_pct"] == (float(1000 + tick) if tick < 20 else None)
+        assert frame["gpu0_util_pct"] == scripted(0, tick) and frame["gpu2_util_pct"] == scripted(2, tick)
+        assert frame["gpu1_util_pct"] == (scripted(1, tick) if tick < 20 else None)
         if tick >= 20:
             assert all(frame[f"gpu1_{name}"] is None for name in FIELDS)
     assert [n for n in sampler.stats.notices if "lost" in n] == ["nvml: gpu1 lost: GPU is lost"]
@@ -159,15 +218,14 @@ class Lockstep(Collector):
         return {}
 
 
-def test_a_5_s_hang_on_one_gpu_nulls_it_once_stale_while_the_others_stay_fresh_every_tick():
+def test_a_5_s_hang_on_one_gpu_nulls_it_once_stale_while_the_others_stay_fresh_every_tick(gpus_on):
     """gpu1's NVML call hangs for 5 s of sampler time.  The sampler never waits on it; the reader
     thread stays with gpu1 and, 0.25 s into the hang, a new one takes over gpu0 and gpu2, which give
     a new reading on every tick from then on; gpu1's last reading is held until 2 s old, then null,
     told once."""
+    rig = gpus_on(3, hung=(1, 1))
     clock = SteppedClock()
-    fake = scripted_gpus(3)
-    hang = fake.hang(1, at_tick=1, field_name="power_w")
-    gpus = GpuCollector(fake, [0, 1, 2]).threaded(HZ, stale_after_s=2.0, clock=Follower(clock),
+    gpus = GpuCollector(rig.backend, [0, 1, 2]).threaded(HZ, stale_after_s=2.0, clock=Follower(clock),
                                                   takeover_after_s=0.25)
     try:
         wait_sync(lambda: all(gpus.reading_time(g) is not None for g in ("gpu0", "gpu1", "gpu2")), what="tick 0")
@@ -180,31 +238,33 @@ def test_a_5_s_hang_on_one_gpu_nulls_it_once_stale_while_the_others_stay_fresh_e
 
         sampler, frames = run_sampler([Lockstep(clock, gpus, waits_for), Cpu(), gpus], 5.0, clock)
         assert_on_schedule(frames, 5.0)
-        assert hang.started.is_set() and gpus.reader_threads == 2  # one inside gpu1's call, one for the others
+        assert rig.hang_started() and gpus.reader_threads == 2  # one inside gpu1's call, one for the others
         for tick, frame in enumerate(frames[:5]):
-            assert frame["gpu0_util_pct"] == float(min(tick, 1)) and frame["gpu2_util_pct"] == 2000.0
+            assert frame["gpu0_util_pct"] == scripted(0, min(tick, 1)) and frame["gpu2_util_pct"] == scripted(2, 0)
         for earlier, frame in zip(frames[4:], frames[5:]):
             for name in SCRIPTED:  # every field of a reading of that very tick
                 assert frame[f"gpu0_{name}"] > earlier[f"gpu0_{name}"]
                 assert frame[f"gpu2_{name}"] > earlier[f"gpu2_{name}"]
         for frame in frames:
             held = frame["elapsed_s"] <= 2.0  # gpu1's last reading is from virtual time 0
-            assert frame["gpu1_util_pct"] == (1000.0 if held else None), frame["elapsed_s"]
+            assert frame["gpu1_util_pct"] == (scripted(1, 0) if held else None), frame["elapsed_s"]
             if not held:
                 assert all(frame[f"gpu1_{name}"] is None for name in FIELDS)
         stalls = [n for n in sampler.stats.notices if "stalled" in n]
         assert stalls == ["nvml: gpu1 no reading for 2.1 s (stalled); values are null until it answers"]
-        assert fake.ticks[1] == 1  # gpu1 was not asked again while it hung
-        hang.release()
+        if isinstance(rig.backend, FakeNvml):
+            assert rig.backend.ticks[1] == 1  # gpu1 was not asked again while it hung
+        rig.release()
         wait_sync(lambda: gpus.read(clock.monotonic()).get("gpu1_util_pct") is not None,
                   what="fresh gpu1 readings after the hang")
-        assert gpus.read(clock.monotonic())["gpu1_util_pct"] >= 1001.0  # a later tick's reading
+        assert gpus.read(clock.monotonic())["gpu1_util_pct"] >= scripted(1, 1)  # a later tick's reading
         assert gpus.drain_notices() == []  # recovering is not a new stall
         wait_sync(lambda: gpus.reader_threads == 1, what="the retired reader to end")
     finally:
-        fake.release_all()
+        rig.release()
         gpus.close()
-    assert not fake.initialised  # NVML shut down once every reader thread had stopped
+    if isinstance(rig.backend, FakeNvml):
+        assert not rig.backend.initialised  # NVML shut down once every reader thread had stopped
 
 
 def test_closing_leaves_nvml_up_while_a_call_still_hangs(monkeypatch):

@@ -1,4 +1,9 @@
-"""The real PynvmlBackend against a faked ``pynvml`` module, plus the real pynvml on this machine."""
+"""The real PynvmlBackend against a faked ``pynvml`` module and against the real pynvml over the NVML mock.
+
+Tests that take the `rig` fixture run twice: over the fake module, and (marked ``nvml_abi``) over
+the unmodified pynvml loading the mock libnvidia-ml built from NVIDIA's nvml.h, with the same
+readings.  Tests that count pynvml calls or change the module itself stay on the fake only.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from typing import Any
 import pytest
 
 from collectors.gpu import GpuCollector, open_gpu_collector
-from collectors.nvml import FIELDS, FieldNotSupported, GpuLost, NvmlError, NvmlUnavailable, PynvmlBackend
+from collectors.nvml import FIELDS, FieldNotSupported, GpuLost, NvmlBackend, NvmlError, NvmlUnavailable, PynvmlBackend
+from tests.nvml_mock.fixtures import mock_backend, nvml_mock_library  # noqa: F401  (fixtures)
 
 # Names and values as in nvml.h / pynvml (checked against the installed module below).
 CONSTANTS = {
@@ -200,7 +206,81 @@ def fake_pynvml(monkeypatch: pytest.MonkeyPatch) -> Any:
     return mod
 
 
-def read(backend: PynvmlBackend, index: int, field: str) -> Any:
+# pynvml's function -> the C entry point it calls, where pynvml picks a versioned one.
+C_SYMBOL = {"nvmlDeviceGetComputeRunningProcesses": "nvmlDeviceGetComputeRunningProcesses_v3",
+            "nvmlDeviceGetGraphicsRunningProcesses": "nvmlDeviceGetGraphicsRunningProcesses_v3",
+            "nvmlDeviceGetCount": "nvmlDeviceGetCount_v2", "nvmlDeviceGetHandleByIndex": "nvmlDeviceGetHandleByIndex_v2"}
+
+
+def mock_gpu(index: int) -> dict[str, Any]:
+    """A mock scenario GPU that reads as `make_pynvml`'s device `index`."""
+    return {"name": f"NVIDIA H100 80GB HBM3 #{index}", "uuid": f"GPU-{index:08x}-1111-2222-3333-444455556666",
+            "series": {"util_gpu": 97, "util_mem": 41, "mem_total": 80 * GIB, "mem_used": (10 + index) * GIB,
+                       "temp": 71, "temp_v": 72, "temp_slowdown": 87, "power_mw": 312_345, "power_limit_mw": 700_000,
+                       "energy_mj": 123_456_789, "clock_sm": 1980, "clock_mem": 2619, "fan": 33, "pstate": 2,
+                       "throttle": 0x4 | (1 << 40), "throttle_legacy": 0x8, "violation_power_ns": 2_500_000_000,
+                       "violation_thermal_ns": 125_000_000}}
+
+
+Procs = dict[int, list[tuple[int, int | None]]]
+
+
+class FakeRig:
+    """Backends over the faked pynvml module (`module` is the latest one)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._monkeypatch = monkeypatch
+        self.module: Any = None
+
+    def backend(self, fail: dict[tuple[str, int | None], int] | None = None, lacks: tuple[str, ...] = (),
+                init_error: int | None = None, pstate: int | None = None, compute: Procs | None = None,
+                graphics: Procs | None = None, samples: dict[int, list[tuple[int, int, int, int]]] | None = None,
+                ) -> NvmlBackend:
+        mod = make_pynvml(init_error=init_error)
+        mod.errors.update(fail or {})
+        mod.errors.update({(name, None): C.ERROR_FUNCTION_NOT_FOUND for name in lacks})
+        if pstate is not None:
+            mod.nvmlDeviceGetPerformanceState = lambda h: pstate
+        mod.compute.update(compute or {})
+        mod.graphics.update(graphics or {})
+        mod.samples.update(samples or {})
+        self._monkeypatch.setitem(sys.modules, "pynvml", mod)
+        self.module = mod
+        return PynvmlBackend()
+
+
+class MockRig:
+    """The same backends as `FakeRig`, as rigscope's real backend over the real pynvml and the mock."""
+
+    def __init__(self, make: Callable[..., Any]) -> None:
+        self._make = make
+
+    def backend(self, fail: dict[tuple[str, int | None], int] | None = None, lacks: tuple[str, ...] = (),
+                init_error: int | None = None, pstate: int | None = None, compute: Procs | None = None,
+                graphics: Procs | None = None, samples: dict[int, list[tuple[int, int, int, int]]] | None = None,
+                ) -> NvmlBackend:
+        gpus = [mock_gpu(i) for i in range(2)]
+        for (name, index), code in (fail or {}).items():
+            for i in range(2) if index is None else [index]:
+                gpus[i].setdefault("faults", []).append({"function": C_SYMBOL.get(name, name), "code": code})
+        for i, gpu in enumerate(gpus):
+            if pstate is not None:
+                gpu["series"]["pstate"] = pstate
+            gpu["processes"] = [{"kind": kind, "pid": pid, "mem": used}
+                                for kind, table in (("compute", compute), ("graphics", graphics))
+                                for pid, used in (table or {}).get(i, [])]
+            gpu["samples"] = [{"pid": pid, "ts": ts, "sm": sm, "mem": mem} for pid, ts, sm, mem in (samples or {}).get(i, [])]
+        return self._make(gpus, omit=tuple(C_SYMBOL.get(name, name) for name in lacks), init_error=init_error)[1]
+
+
+@pytest.fixture(params=["fake", pytest.param("mock", marks=pytest.mark.nvml_abi)])
+def rig(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> FakeRig | MockRig:
+    if request.param == "fake":
+        return FakeRig(monkeypatch)
+    return MockRig(request.getfixturevalue("mock_backend"))
+
+
+def read(backend: NvmlBackend, index: int, field: str) -> Any:
     backend.begin_tick(index)
     return backend.read_field(index, field)
 
@@ -229,9 +309,8 @@ def test_backend_error_codes_match_the_installed_pynvml() -> None:
 
 @pytest.mark.parametrize("code", [C.ERROR_LIBRARY_NOT_FOUND, C.ERROR_DRIVER_NOT_LOADED,
                                   C.ERROR_LIB_RM_VERSION_MISMATCH, C.ERROR_UNKNOWN])
-def test_init_failure_is_nvml_unavailable(monkeypatch: pytest.MonkeyPatch, code: int) -> None:
-    monkeypatch.setitem(sys.modules, "pynvml", make_pynvml(init_error=code))
-    backend = PynvmlBackend()
+def test_init_failure_is_nvml_unavailable(rig: FakeRig | MockRig, code: int) -> None:
+    backend = rig.backend(init_error=code)
     with pytest.raises(NvmlUnavailable):
         backend.init()
     with pytest.raises(NvmlUnavailable):
@@ -263,30 +342,29 @@ def test_init_is_lazy_and_once(fake_pynvml: Any) -> None:
     assert fake_pynvml.calls["nvmlShutdown"] == 1 and fake_pynvml.initialised == 0
 
 
-def test_bytes_are_decoded(fake_pynvml: Any) -> None:
-    backend = PynvmlBackend()
+def test_bytes_are_decoded(rig: FakeRig | MockRig) -> None:
+    backend = rig.backend()
     assert backend.driver_version() == "550.54.15"
     info = backend.device_info(1)
     assert info.name == "NVIDIA H100 80GB HBM3 #1"
     assert info.uuid == "GPU-00000001-1111-2222-3333-444455556666"
 
 
-def test_static_info_units(fake_pynvml: Any) -> None:
-    info = PynvmlBackend().device_info(0)
+def test_static_info_units(rig: FakeRig | MockRig) -> None:
+    info = rig.backend().device_info(0)
     assert info.index == 0
     assert info.memory_total_bytes == 80 * GIB and isinstance(info.memory_total_bytes, int)
     assert info.power_limit_w == 700.0
     assert info.temp_limit_c == 87.0
 
 
-def test_static_info_is_null_where_unsupported(fake_pynvml: Any) -> None:
-    fake_pynvml.errors[("nvmlDeviceGetEnforcedPowerLimit", 0)] = C.ERROR_NOT_SUPPORTED
-    info = PynvmlBackend().device_info(0)
+def test_static_info_is_null_where_unsupported(rig: FakeRig | MockRig) -> None:
+    info = rig.backend(fail={("nvmlDeviceGetEnforcedPowerLimit", 0): C.ERROR_NOT_SUPPORTED}).device_info(0)
     assert info.power_limit_w is None and info.temp_limit_c == 87.0
 
 
-def test_unit_conversions(fake_pynvml: Any) -> None:
-    backend = PynvmlBackend()
+def test_unit_conversions(rig: FakeRig | MockRig) -> None:
+    backend = rig.backend()
     expected = {
         "util_pct": 97.0, "mem_util_pct": 41.0, "mem_used_bytes": 11 * GIB, "mem_total_bytes": 80 * GIB,
         "temp_c": 71.0, "temp_limit_c": 87.0, "power_w": 312.345, "power_limit_w": 700.0,
@@ -324,58 +402,58 @@ def test_a_tick_is_per_gpu_so_reader_threads_never_clear_each_others_cache(fake_
     assert fake_pynvml.calls["nvmlDeviceGetUtilizationRates"] == 3  # gpu1's reading still shared
 
 
-def test_unknown_pstate_is_null(fake_pynvml: Any) -> None:
-    fake_pynvml.nvmlDeviceGetPerformanceState = lambda h: C.PSTATE_UNKNOWN
-    assert read(PynvmlBackend(), 0, "pstate") is None
+def test_unknown_pstate_is_null(rig: FakeRig | MockRig) -> None:
+    assert read(rig.backend(pstate=C.PSTATE_UNKNOWN), 0, "pstate") is None
 
 
 @pytest.mark.parametrize("code", [C.ERROR_NOT_SUPPORTED, C.ERROR_FUNCTION_NOT_FOUND, C.ERROR_NO_PERMISSION])
-def test_not_supported_is_field_not_supported(fake_pynvml: Any, code: int) -> None:
-    fake_pynvml.errors[("nvmlDeviceGetFanSpeed", 0)] = code
-    backend = PynvmlBackend()
+def test_not_supported_is_field_not_supported(rig: FakeRig | MockRig, code: int) -> None:
+    backend = rig.backend(fail={("nvmlDeviceGetFanSpeed", 0): code})
     with pytest.raises(FieldNotSupported):
         read(backend, 0, "fan_pct")
     assert read(backend, 1, "fan_pct") == 33.0
 
 
 @pytest.mark.parametrize("code", [C.ERROR_GPU_IS_LOST, C.ERROR_RESET_REQUIRED])
-def test_gpu_lost_is_gpu_lost(fake_pynvml: Any, code: int) -> None:
-    fake_pynvml.errors[("nvmlDeviceGetPowerUsage", 1)] = code
-    backend = PynvmlBackend()
+def test_gpu_lost_is_gpu_lost(rig: FakeRig | MockRig, code: int) -> None:
+    backend = rig.backend(fail={("nvmlDeviceGetPowerUsage", 1): code})
     with pytest.raises(GpuLost):
         read(backend, 1, "power_w")
     assert read(backend, 0, "power_w") == pytest.approx(312.345)
 
 
-def test_gpu_lost_in_device_info(fake_pynvml: Any) -> None:
-    fake_pynvml.errors[("nvmlDeviceGetName", 0)] = C.ERROR_GPU_IS_LOST
+def test_gpu_lost_in_device_info(rig: FakeRig | MockRig) -> None:
+    backend = rig.backend(fail={("nvmlDeviceGetName", 0): C.ERROR_GPU_IS_LOST})
     with pytest.raises(GpuLost, match="GPU is lost"):
-        PynvmlBackend().device_info(0)
+        backend.device_info(0)
 
 
-def test_unknown_device_is_gpu_lost(fake_pynvml: Any) -> None:
+def test_unknown_device_is_gpu_lost(rig: FakeRig | MockRig) -> None:
+    backend = rig.backend()
     with pytest.raises(GpuLost, match="no device 5"):
-        read(PynvmlBackend(), 5, "util_pct")
+        read(backend, 5, "util_pct")
 
 
-def test_other_errors_are_plain_nvml_errors(fake_pynvml: Any) -> None:
-    fake_pynvml.errors[("nvmlDeviceGetClockInfo", 0)] = C.ERROR_TIMEOUT
+def test_other_errors_are_plain_nvml_errors(rig: FakeRig | MockRig) -> None:
+    backend = rig.backend(fail={("nvmlDeviceGetClockInfo", 0): C.ERROR_TIMEOUT})
     with pytest.raises(NvmlError) as error:
-        read(PynvmlBackend(), 0, "clock_sm_mhz")
-    assert type(error.value) is NvmlError and "code 10" in str(error.value)
+        read(backend, 0, "clock_sm_mhz")
+    # the fake names the code; the real pynvml asks the library's nvmlErrorString
+    assert type(error.value) is NvmlError and str(error.value) in ("NVML Error with code 10", "Timeout")
 
 
-def test_clocks_event_reasons_preferred(fake_pynvml: Any) -> None:
-    assert read(PynvmlBackend(), 0, "throttle_reasons") == 0x4 | (1 << 40)
-    assert fake_pynvml.calls["nvmlDeviceGetCurrentClocksThrottleReasons"] == 0
+def test_clocks_event_reasons_preferred(rig: FakeRig | MockRig) -> None:
+    assert read(rig.backend(), 0, "throttle_reasons") == 0x4 | (1 << 40)
+    if isinstance(rig, FakeRig):
+        assert rig.module.calls["nvmlDeviceGetCurrentClocksThrottleReasons"] == 0
 
 
-def test_throttle_reasons_fallback_when_the_driver_lacks_event_reasons(fake_pynvml: Any) -> None:
-    fake_pynvml.errors[("nvmlDeviceGetCurrentClocksEventReasons", None)] = C.ERROR_FUNCTION_NOT_FOUND
-    backend = PynvmlBackend()
+def test_throttle_reasons_fallback_when_the_driver_lacks_event_reasons(rig: FakeRig | MockRig) -> None:
+    backend = rig.backend(lacks=("nvmlDeviceGetCurrentClocksEventReasons",))  # the mock: a library without it
     assert read(backend, 0, "throttle_reasons") == 0x8
     assert read(backend, 1, "throttle_reasons") == 0x8
-    assert fake_pynvml.calls["nvmlDeviceGetCurrentClocksEventReasons"] == 1  # not asked again
+    if isinstance(rig, FakeRig):
+        assert rig.module.calls["nvmlDeviceGetCurrentClocksEventReasons"] == 1  # not asked again
 
 
 def test_throttle_reasons_fallback_when_pynvml_lacks_event_reasons(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -383,16 +461,14 @@ def test_throttle_reasons_fallback_when_pynvml_lacks_event_reasons(monkeypatch: 
     assert read(PynvmlBackend(), 0, "throttle_reasons") == 0x8
 
 
-def test_throttle_reasons_not_supported_when_no_call_exists(fake_pynvml: Any) -> None:
-    fake_pynvml.errors[("nvmlDeviceGetCurrentClocksEventReasons", None)] = C.ERROR_FUNCTION_NOT_FOUND
-    fake_pynvml.errors[("nvmlDeviceGetCurrentClocksThrottleReasons", None)] = C.ERROR_FUNCTION_NOT_FOUND
+def test_throttle_reasons_not_supported_when_no_call_exists(rig: FakeRig | MockRig) -> None:
+    backend = rig.backend(lacks=("nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons"))
     with pytest.raises(FieldNotSupported):
-        read(PynvmlBackend(), 0, "throttle_reasons")
+        read(backend, 0, "throttle_reasons")
 
 
-def test_temperature_falls_back_to_the_versioned_call(fake_pynvml: Any) -> None:
-    fake_pynvml.errors[("nvmlDeviceGetTemperature", None)] = C.ERROR_FUNCTION_NOT_FOUND
-    assert read(PynvmlBackend(), 0, "temp_c") == 72.0
+def test_temperature_falls_back_to_the_versioned_call(rig: FakeRig | MockRig) -> None:
+    assert read(rig.backend(lacks=("nvmlDeviceGetTemperature",)), 0, "temp_c") == 72.0
 
 
 def test_gpu_collector_over_pynvml_backend(fake_pynvml: Any) -> None:
@@ -441,38 +517,48 @@ def test_real_pynvml_on_this_machine_never_raises() -> None:
             collector.close()
 
 
-def test_processes_merge_compute_and_graphics(fake_pynvml: Any) -> None:
+def test_processes_merge_compute_and_graphics(rig: FakeRig | MockRig) -> None:
     from collectors.nvml import GpuProcess
 
-    fake_pynvml.compute[0] = [(100, 4 * GIB), (200, None)]
-    fake_pynvml.graphics[0] = [(100, 1 * GIB), (300, 256)]
-    backend = PynvmlBackend()
+    backend = rig.backend(compute={0: [(100, 4 * GIB), (200, None)]}, graphics={0: [(100, 1 * GIB), (300, 256)]})
     assert backend.processes(0) == [GpuProcess(100, "compute", 4 * GIB), GpuProcess(200, "compute", None),
                                     GpuProcess(300, "graphics", 256)]
     assert backend.processes(1) == []
 
 
-def test_graphics_not_supported_still_lists_compute(fake_pynvml: Any) -> None:
-    fake_pynvml.compute[0] = [(100, GIB)]
-    fake_pynvml.errors[("nvmlDeviceGetGraphicsRunningProcesses", None)] = C.ERROR_NOT_SUPPORTED
-    assert [p.pid for p in PynvmlBackend().processes(0)] == [100]
+def test_graphics_not_supported_still_lists_compute(rig: FakeRig | MockRig) -> None:
+    backend = rig.backend(compute={0: [(100, GIB)]},
+                          fail={("nvmlDeviceGetGraphicsRunningProcesses", None): C.ERROR_NOT_SUPPORTED})
+    assert [p.pid for p in backend.processes(0)] == [100]
 
 
-def test_process_utilization_latest_sample_per_pid_and_since(fake_pynvml: Any) -> None:
-    fake_pynvml.samples[0] = [(100, 10, 30, 5), (100, 20, 60, 7), (200, 15, 10, 1)]
-    backend = PynvmlBackend()
+def test_process_utilization_latest_sample_per_pid_and_since(rig: FakeRig | MockRig) -> None:
+    backend = rig.backend(samples={0: [(100, 10, 30, 5), (100, 20, 60, 7), (200, 15, 10, 1)]})
     assert backend.process_utilization(0) == {100: (60.0, 7.0), 200: (10.0, 1.0)}
     assert backend.process_utilization(0) == {}  # nothing newer than timeStamp 20: NOT_FOUND means none
-    assert fake_pynvml.util_since == 20
+    if isinstance(rig, FakeRig):
+        assert rig.module.util_since == 20
 
 
-def test_process_utilization_not_supported(fake_pynvml: Any) -> None:
-    fake_pynvml.errors[("nvmlDeviceGetProcessUtilization", None)] = C.ERROR_NOT_SUPPORTED
+@pytest.mark.parametrize("how", ["not supported", "lacking"])
+def test_process_utilization_not_supported(rig: FakeRig | MockRig, how: str) -> None:
+    name = "nvmlDeviceGetProcessUtilization"
+    if how == "not supported":
+        backend = rig.backend(fail={(name, None): C.ERROR_NOT_SUPPORTED})
+    else:
+        backend = rig.backend(lacks=(name,))
     with pytest.raises(FieldNotSupported):
-        PynvmlBackend().process_utilization(0)
+        backend.process_utilization(0)
 
 
-def test_process_list_of_a_lost_gpu_raises_gpu_lost(fake_pynvml: Any) -> None:
-    fake_pynvml.errors[("nvmlDeviceGetComputeRunningProcesses", 1)] = C.ERROR_GPU_IS_LOST
+def test_process_list_of_a_lost_gpu_raises_gpu_lost(rig: FakeRig | MockRig) -> None:
+    backend = rig.backend(fail={("nvmlDeviceGetComputeRunningProcesses", 1): C.ERROR_GPU_IS_LOST})
     with pytest.raises(GpuLost):
-        PynvmlBackend().processes(1)
+        backend.processes(1)
+
+
+def test_a_driver_without_the_v3_process_call_still_lists_graphics(rig: FakeRig | MockRig) -> None:
+    """pynvml raises its NVMLLibraryMismatchError, not an NVMLError, when the _v3 symbol is absent."""
+    backend = rig.backend(compute={0: [(100, GIB)]}, graphics={0: [(300, 256)]},
+                          lacks=("nvmlDeviceGetComputeRunningProcesses",))
+    assert [p.pid for p in backend.processes(0)] == [300]
