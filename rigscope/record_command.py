@@ -36,6 +36,7 @@ def config_from_args(args: argparse.Namespace, record: bool = True) -> MonitorCo
         realtime=args.realtime, flush_interval_s=args.flush_interval, segment_interval_s=args.segment_interval,
         record=record, http=http, proc_interval_s=args.proc_interval, proc_top=args.proc_top,
         http_token=getattr(args, "http_token", None) or os.environ.get("RIGSCOPE_HTTP_TOKEN") or None,
+        probe_udp=args.probe_udp, shared_dir=args.shared_dir,
     )
 
 
@@ -66,11 +67,16 @@ def status_line(monitor: Monitor) -> str:
 
 
 def _probe_part(monitor: Monitor) -> str:
-    """Spans finished and events the rate limit dropped, once a workload sends any."""
-    limited = monitor.event_stats().get("rate_limited", 0)  # still counted in the last line, after stop
-    if not monitor.spans.total and not limited:
-        return ""
-    return f" | spans {monitor.spans.total}" + (f" | events rate-limited {limited}" if limited else "")
+    """Spans finished, events the rate limits dropped or the receiver refused, and its restarts, once any."""
+    stats = monitor.event_stats()  # still counted in the last line, after stop
+    limited = stats.get("rate_limited", 0)
+    refused = stats.get("refused_uid", 0) + stats.get("refused_token", 0)
+    restarts = stats.get("restarts", 0)
+    parts = [f" | spans {monitor.spans.total}" if monitor.spans.total else "",
+             f" | events rate-limited {limited}" if limited else "",
+             f" | events refused (other user, no token) {refused}" if refused else "",
+             f" | EVENT RECEIVER RESTARTED {restarts}x" if restarts else ""]
+    return "".join(parts)
 
 
 def run_record(args: argparse.Namespace) -> int:
