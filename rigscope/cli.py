@@ -7,6 +7,7 @@ stderr and exit code 2 (usage) or 1 (runtime), never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -210,10 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from recordings.errors import InputError
 
-    if getattr(args, "shared_dir", None) is False:  # a recording command: its files are the user's only
-        import os
-
-        os.umask(0o077)
+    # A recording command's files are the user's only (0600, folders 0700) unless --shared-dir.
+    umask = os.umask(0o077) if getattr(args, "shared_dir", None) is False else None
     try:
         if args.command in (None, "demo"):
             from rigscope.dashboard_command import run_dashboard
@@ -252,10 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        if umask is not None:
+            os.umask(umask)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Per-user local channels: where this user's recorders take events, and how senders find them.
 
-Each running recorder listens on a Unix datagram socket of its own, named after its session id,
+Each running recorder listens on a Unix datagram socket of its own, named after its session id
+and its process (`<session id>.<pid>-<n>.sock`; a dashboard that does not record: `live.<pid>-<n>.sock`),
 in the user's runtime directory: `$XDG_RUNTIME_DIR/rigscope/`, else `<temp dir>/rigscope-<uid>/`.
 The directory is 0700 and the sockets 0600, so other users cannot send; the receiver also checks
 each sender's uid (collectors.receiver).  A directory that is a symlink, belongs to another user
@@ -13,6 +14,7 @@ and the monitor places its socket with it.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import re
 import socket
@@ -21,7 +23,9 @@ import stat
 RUNTIME_ENV = "XDG_RUNTIME_DIR"
 SESSION_ENV = "RIGSCOPE_SESSION"  # picks one recorder by session id (`rigscope run` sets it for its child)
 SUFFIX = ".sock"
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}")
+LIVE = "live"  # the name of a monitor that records no session
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,100}")
+_numbers = itertools.count(1)  # one process may hold several (a dashboard that starts a new recording)
 
 
 class ChannelError(OSError):
@@ -58,15 +62,17 @@ def channel_dir(create: bool = False) -> str:
     return path
 
 
-def socket_path(name: str, create: bool = False) -> str:
-    """The socket of the recorder of session `name`; ValueError for a name that is not a session id."""
+def new_socket_path(name: str) -> str:
+    """A new socket path for a recorder of session `name` in this process (the runtime directory made
+    when missing); ValueError for a name that is not a session id."""
     if not _NAME.fullmatch(name):
         raise ValueError(f"not a session id: {name!r}")
-    return os.path.join(channel_dir(create), name + SUFFIX)
+    return os.path.join(channel_dir(create=True), f"{name}.{os.getpid()}-{next(_numbers)}{SUFFIX}")
 
 
 def recorders() -> list[tuple[str, str]]:
-    """(session id, socket path) of this user's recorder sockets, newest first (live or stale)."""
+    """(session id, socket path) of this user's recorder sockets, newest first (live or stale).
+    Two recorders writing to different folders may have the same session id."""
     try:
         folder = channel_dir()
         names = os.listdir(folder)
@@ -83,7 +89,7 @@ def recorders() -> list[tuple[str, str]]:
         except OSError:
             continue
         if stat.S_ISSOCK(info.st_mode) and info.st_uid == uid:
-            found.append((info.st_mtime_ns, entry[: -len(SUFFIX)], path))
+            found.append((info.st_mtime_ns, entry[: -len(SUFFIX)].rpartition(".")[0], path))
     found.sort(reverse=True)
     return [(name, path) for _, name, path in found]
 
@@ -98,23 +104,20 @@ def alive(path: str) -> bool:
     return True
 
 
-def live_recorders() -> list[tuple[str, str]]:
-    """The recorders of this user that listen now, newest first."""
-    return [(name, path) for name, path in recorders() if alive(path)]
+def live_recorders(session: str | None = None, recording: bool = False) -> list[tuple[str, str]]:
+    """This user's monitors that listen now, newest first: those of `session` when given, only those
+    that record a session with `recording`."""
+    return [(name, path) for name, path in recorders()
+            if (session is None or name == session) and not (recording and name == LIVE) and alive(path)]
 
 
-def find_recorder(session: str | None = None) -> tuple[str, str] | None:
-    """The recorder to send to: `session` (else `$RIGSCOPE_SESSION`) when given, else the newest
-    live one; None when there is none (a picked session that does not run is not replaced)."""
+def find_recorder(session: str | None = None, recording: bool = False) -> tuple[str, str] | None:
+    """The monitor to send to: the newest of session `session` (else `$RIGSCOPE_SESSION`) when given,
+    else the newest of all; None when there is none (a picked session that does not run is not replaced)."""
     wanted = session or os.environ.get(SESSION_ENV) or None
-    if wanted is not None:
-        try:
-            path = socket_path(wanted)
-        except (OSError, ValueError):
-            return None
-        return (wanted, path) if alive(path) else None
-    live = live_recorders()
-    return live[0] if live else None
+    for found in live_recorders(wanted, recording):
+        return found
+    return None
 
 
 def remove_stale() -> None:

@@ -35,7 +35,7 @@ from recordings.session import FORMAT, create_session_dir, sessions_dir
 from recordings.spans import SPANS_JOURNAL, write_span_tables
 from recordings.tier import hardware_tier
 from rigscope import __version__
-from rigscope.local_channel import remove_stale, socket_path
+from rigscope.local_channel import LIVE, new_socket_path, remove_stale
 
 SPANS_CLOSE_WAIT_S = 10.0  # how long the recorder's close waits for the span tracker to finish
 CONSUMER_POLL_S = 0.25  # the recorder and the span tracker take the sampler's batches 4 times a second
@@ -161,7 +161,7 @@ def _listen_local(receiver: EventReceiver, name: str) -> None:
     """This user's socket for session `name`, after clearing those of recorders that died."""
     try:
         remove_stale()
-        receiver.listen_local(socket_path(name, create=True))
+        receiver.listen_local(new_socket_path(name))
     except (OSError, ValueError) as error:
         raise InputError(f"cannot open the event socket for {name}: {error}") from None
 
@@ -342,7 +342,7 @@ class Monitor:
             self.recorder.start()
         if self.receiver is not None:
             if self.receiver.path is None:  # not recording: a socket of its own all the same
-                _listen_local(self.receiver, f"live-{os.getpid()}")
+                _listen_local(self.receiver, LIVE)
             self.receiver.start()
         self.sampler.start()
 

@@ -29,12 +29,12 @@ def _recorder_of(picked: str, root: Path) -> tuple[str, str] | None:
         name = resolve_session(picked, root).name
     except InputError:
         name = Path(picked).name
-    return find_recorder(name)
+    return find_recorder(name, recording=True)
 
 
 def _newest_recorder() -> tuple[tuple[str, str] | None, str]:
     """This user's newest running recorder, and a remark naming the others when there are several."""
-    running = live_recorders()
+    running = live_recorders(recording=True)
     if len(running) < 2:
         return (running[0] if running else None), ""
     names = ", ".join(inert(name) for name, _ in running)

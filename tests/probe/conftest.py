@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rigscope import probe
-from rigscope.local_channel import socket_path
+from rigscope.local_channel import new_socket_path
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ class Listener:
 
     def __init__(self, name: str = "20200101-000000-listener") -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(socket_path(name, create=True))
+        self.sock.bind(new_socket_path(name))
         self.sock.settimeout(0.05)
         self.events: list[dict] = []
 
