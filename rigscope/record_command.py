@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from recordings.errors import InputError
+from recordings.inert import inert
 from recordings.report.markdown import size
 from rigscope.monitor import Monitor, MonitorConfig
 
@@ -62,7 +63,7 @@ def status_line(monitor: Monitor) -> str:
     state, source = monitor.signals.workload.state
     elapsed = time.strftime("%H:%M:%S", time.gmtime(stats.elapsed_s))
     line = (f"[{elapsed}] {stats.samples} samples @ {stats.achieved_hz:.2f} Hz | max temp {temps} | "
-            f"max power {powers} | {size(written)} written | state {state or '—'}{' (tag)' if source == 'tag' else ''} | collapses {collapses}")
+            f"max power {powers} | {size(written)} written | state {inert(state or '—')}{' (tag)' if source == 'tag' else ''} | collapses {collapses}")
     return line + (f" | throttled {throttle}" if throttle else "") + _probe_part(monitor)
 
 
