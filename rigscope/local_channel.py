@@ -4,8 +4,9 @@ Each running recorder listens on a Unix datagram socket of its own, named after 
 and its process (`<session id>.<pid>-<n>.sock`; a dashboard that does not record: `live.<pid>-<n>.sock`),
 in the user's runtime directory: `$XDG_RUNTIME_DIR/rigscope/`, else `<temp dir>/rigscope-<uid>/`.
 The directory is 0700 and the sockets 0600, so other users cannot send; the receiver also checks
-each sender's uid (collectors.receiver).  A directory that is a symlink, belongs to another user
-or is open to others is refused, never used (someone could have made it first to read our events).
+each sender's uid (collectors.receiver).  A directory that is a symlink or belongs to another user
+is refused, never used (someone could have made it first to read our events); one of ours open to
+others is closed to 0700 by a recorder, and refused by senders until then.
 
 Only the standard library is imported: the probe (rigscope.probe) finds its recorder with this,
 and the monitor places its socket with it.

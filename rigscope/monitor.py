@@ -35,7 +35,7 @@ from recordings.session import FORMAT, create_session_dir, sessions_dir
 from recordings.spans import SPANS_JOURNAL, write_span_tables
 from recordings.tier import hardware_tier
 from rigscope import __version__
-from rigscope.local_channel import LIVE, new_socket_path, remove_stale
+from rigscope.local_channel import LIVE, channel_dir, new_socket_path, remove_stale
 
 SPANS_CLOSE_WAIT_S = 10.0  # how long the recorder's close waits for the span tracker to finish
 CONSUMER_POLL_S = 0.25  # the recorder and the span tracker take the sampler's batches 4 times a second
@@ -146,7 +146,12 @@ def _overrides(config: MonitorConfig, gpu_indices: list[int]) -> dict[str, float
 
 def _open_receiver(handler: Callable[[dict[str, Any]], None], on_notice: Callable[[str], None],
                    udp_port: int | None) -> EventReceiver:
-    """The event receiver; with `udp_port`, also listening on that loopback port for datagrams with a new token."""
+    """The event receiver; with `udp_port`, also listening on that loopback port for datagrams with a new token.
+    The runtime directory is checked first: a session is not started where its socket cannot be."""
+    try:
+        channel_dir(create=True)
+    except OSError as error:
+        raise InputError(f"cannot open the event socket: {error}") from None
     receiver = EventReceiver(handler, on_notice=on_notice)
     if udp_port is not None:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -116,3 +117,21 @@ def test_udp_only_when_asked_and_only_with_the_token(tmp_path, runtime):
         monitor.stop()
         os.rmdir(elsewhere)
     assert notes_of(monitor) == ["from the workload", "by hand"]
+
+
+def test_a_runtime_folder_made_by_someone_else_is_refused(tmp_path, runtime):
+    from recordings.errors import InputError
+    from rigscope import probe
+
+    elsewhere = tempfile.mkdtemp(prefix="rs-")
+    (runtime / "rigscope").symlink_to(elsewhere)  # made first, pointing where someone else reads
+    with pytest.raises(InputError, match=re.escape("not a directory (a symlink?): refused")):
+        Monitor(MonitorConfig(source="sim", hz=20, directory=str(tmp_path)))
+    assert list(tmp_path.iterdir()) == []  # no session started
+    probe.reset()
+    import rigscope
+
+    rigscope.note("nowhere")
+    probe.flush()
+    assert probe.dropped() == 1 and os.listdir(elsewhere) == []
+    os.rmdir(elsewhere)

@@ -178,3 +178,14 @@ def test_two_users_recorders_and_workloads_at_once_each_get_only_their_own(monit
     info = their_session.stat()
     assert info.st_uid == OTHER and info.st_mode & 0o777 == 0o700
     assert all(p.stat().st_mode & 0o077 == 0 for p in their_session.rglob("*"))
+
+
+def test_a_runtime_folder_of_another_user_is_refused(tmp_path, runtime):
+    from recordings.errors import InputError
+
+    folder = runtime / "rigscope"
+    folder.mkdir(mode=0o700)
+    os.chown(folder, OTHER, OTHER)  # made first by the other user, to read what we send
+    with pytest.raises(InputError, match=f"owned by uid {OTHER}, not this user: refused"):
+        Monitor(MonitorConfig(source="sim", hz=20, directory=str(tmp_path)))
+    assert list(folder.iterdir()) == [] and list(tmp_path.iterdir()) == []
