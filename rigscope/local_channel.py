@@ -97,11 +97,11 @@ def recorders() -> list[tuple[str, str]]:
 
 def alive(path: str) -> bool:
     """Whether a recorder listens on `path` now (a stale socket of a dead one refuses the connect)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
-        try:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
             probe.connect(path)
-        except OSError:
-            return False
+    except OSError:  # refused (a stale socket), gone, not ours, or no descriptor left
+        return False
     return True
 
 

@@ -23,13 +23,15 @@ def _picked(args: argparse.Namespace) -> str | None:
 
 
 def _recorder_of(picked: str, root: Path) -> tuple[str, str] | None:
-    """The running recorder (of this user) of the picked session: an id, prefix, path or latest in --dir,
-    or the id of a recorder that writes elsewhere."""
+    """The running recorder (of this user) of the picked session: its id or path (wherever it writes),
+    else an id prefix or latest in --dir."""
+    exact = find_recorder(Path(picked).name, recording=True)
+    if exact is not None:
+        return exact
     try:
-        name = resolve_session(picked, root).name
+        return find_recorder(resolve_session(picked, root).name, recording=True)
     except InputError:
-        name = Path(picked).name
-    return find_recorder(name, recording=True)
+        return None
 
 
 def _newest_recorder() -> tuple[tuple[str, str] | None, str]:
