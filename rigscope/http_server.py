@@ -377,7 +377,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; 30,000 nested [ recurse
             self._error(400, "the body is not valid JSON")
             return
         event = parse_event(payload)
