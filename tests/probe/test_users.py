@@ -189,3 +189,21 @@ def test_a_runtime_folder_of_another_user_is_refused(tmp_path, runtime):
     with pytest.raises(InputError, match=f"owned by uid {OTHER}, not this user: refused"):
         Monitor(MonitorConfig(source="sim", hz=20, directory=str(tmp_path)))
     assert list(folder.iterdir()) == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_container_style_sender_of_another_uid_needs_the_token(tmp_path, other_dirs, runtime):
+    run_dir, _ = other_dirs
+    monitor = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path), probe_udp=0))
+    monitor.start()
+    try:
+        udp = monitor.udp_address()
+        code = "import rigscope\nfrom rigscope import probe\nrigscope.note('over udp')\nprobe.flush(2.0)\n"
+        for token in ("", udp["token"]):
+            done, _, err = finished(as_other([sys.executable, "-c", code], {
+                "XDG_RUNTIME_DIR": str(run_dir), "RIGSCOPE_PROBE_UDP": str(udp["port"]), "RIGSCOPE_TOKEN": token}))
+            assert done == 0, err
+        wait_sync(lambda: monitor.receiver.received == 1 and monitor.receiver.refused_token == 1, 10,
+                  "one with the token taken, one without refused")
+    finally:
+        monitor.stop()
+    assert [e["text"] for e in session_events(monitor) if e["kind"] == "note"] == ["over udp"]
