@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
+import tempfile
 import threading
 import time
 from typing import Any
@@ -38,12 +38,6 @@ from tui.app import RigscopeApp
 
 WARMUP_S = 3.0
 SIZE = (160, 50)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def workload(stop: threading.Event) -> None:
@@ -89,7 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     options = parser.parse_args()
-    os.environ["RIGSCOPE_PORT"] = str(free_port())  # this run's monitor and probe only
+    os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="rs-bench-")  # this run's monitor and probe only
     probe.reset()
     results = {}
     for label, events, overlay in (("no workload", False, False), ("panes", True, False),

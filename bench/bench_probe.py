@@ -8,9 +8,12 @@ measure the caller's side: encoding and queueing.  The sender thread's work
 (datagrams, a syscall each) is in "CPU per event": the process's CPU time over
 the whole run, bursts and flushes, divided by the events handed over.
 
-Three conditions: a monitor running (the monitor's own `EventReceiver`, in another
-process, on a free port, counting what arrives), no monitor at all (every event
-dropped and counted), and the probe off (`RIGSCOPE_PORT=0`).
+Four conditions, in one run: a recorder running, reached over its Unix socket (the
+default; the monitor's own `EventReceiver`, in another process, counting what
+arrives); the same recorder reached over UDP on loopback with the token
+(`--probe-udp`, the transport every probe used before the per-user sockets);
+no recorder at all (every event dropped and counted); and the probe off
+(`RIGSCOPE_PROBE=off`).
 
 Import: `import rigscope` in a fresh interpreter (median of 20, the interpreter's
 own start subtracted), the first use that loads the probe, and whether Textual,
@@ -24,9 +27,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -40,19 +44,19 @@ PAUSE_S = 0.01
 RECEIVER = """
 import sys, time
 from collectors.receiver import EventReceiver, TokenBucket
+from rigscope.local_channel import new_socket_path
 count = [0]
-receiver = EventReceiver(lambda event: count.__setitem__(0, count[0] + 1), port=int(sys.argv[1]),
+receiver = EventReceiver(lambda event: count.__setitem__(0, count[0] + 1),
                          limiter=TokenBucket(rate=1e12, burst=1e12))  # count everything: no rate limit here
-print("ready", flush=True)
+receiver.kind_limits = {}
+receiver.listen_local(new_socket_path("20200101-000000-bench"))
+port = receiver.listen_udp(0, "bench-token")
+receiver.start()
+print(port, flush=True)
 for line in sys.stdin:
-    print(count[0], receiver.rejected, flush=True)
+    print(count[0], receiver.rejected + receiver.refused_token, flush=True)
 """
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+SETTINGS = ("RIGSCOPE_PROBE", "RIGSCOPE_PROBE_UDP", "RIGSCOPE_TOKEN", "RIGSCOPE_SESSION", "XDG_RUNTIME_DIR")
 
 
 def calls(rigscope: Any) -> dict[str, tuple[Any, int]]:
@@ -112,9 +116,11 @@ def enter_exit(rigscope: Any, bursts: int, flush: Any) -> dict[str, list[float]]
     return {"span enter (4 attrs)": enter, "span exit": leave}
 
 
-def run_condition(name: str, port: str, bursts: int) -> dict[str, Any]:
-    """All calls under one condition, in a fresh probe state."""
-    os.environ["RIGSCOPE_PORT"] = port
+def run_condition(name: str, env: dict[str, str], bursts: int) -> dict[str, Any]:
+    """All calls under one condition (the probe's settings in `env`), in a fresh probe state."""
+    for key in SETTINGS:
+        os.environ.pop(key, None)
+    os.environ.update(env)
     import rigscope
     from rigscope import probe
 
@@ -142,7 +148,7 @@ def run_condition(name: str, port: str, bursts: int) -> dict[str, Any]:
 
 
 def import_figures(runs: int) -> dict[str, Any]:
-    env = {**os.environ, "RIGSCOPE_PORT": "0"}
+    env = {**os.environ, "RIGSCOPE_PROBE": "off"}
     timer = ("import time, sys\nt = time.perf_counter()\nimport rigscope\nt1 = time.perf_counter()\n"
              "rigscope.span\nt2 = time.perf_counter()\n"
              "heavy = [m for m in ('textual', 'polars', 'psutil', 'pynvml') if m in sys.modules]\n"
@@ -172,28 +178,34 @@ def main() -> None:
     options = parser.parse_args()
     bursts = options.bursts or (20 if options.quick else 200)
 
-    port = free_port()
-    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    runtime, empty = tempfile.mkdtemp(prefix="rs-bench-"), tempfile.mkdtemp(prefix="rs-bench-")
+    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True, cwd=ROOT, env={**os.environ, "XDG_RUNTIME_DIR": runtime})
     assert receiver.stdout is not None and receiver.stdin is not None
-    receiver.stdout.readline()
+    port = receiver.stdout.readline().strip()
     conditions = []
     try:
-        print(f"monitor running: {bursts} bursts of {BURST} calls per call", flush=True)
-        running = run_condition("monitor running", str(port), bursts)
-        time.sleep(0.5)
-        receiver.stdin.write("count\n")
-        receiver.stdin.flush()
-        received, rejected = (int(v) for v in receiver.stdout.readline().split())
-        running.update(received=received - running["warm_up_events"], rejected=rejected)
-        conditions.append(running)
+        for name, env in (("local socket", {"XDG_RUNTIME_DIR": runtime}),
+                          ("UDP + token", {"XDG_RUNTIME_DIR": empty, "RIGSCOPE_PROBE_UDP": port,
+                                           "RIGSCOPE_TOKEN": "bench-token"})):
+            print(f"recorder running, {name}: {bursts} bursts of {BURST} calls per call", flush=True)
+            running = run_condition(name, env, bursts)
+            time.sleep(0.5)
+            receiver.stdin.write("count\n")
+            receiver.stdin.flush()
+            received, rejected = (int(v) for v in receiver.stdout.readline().split())
+            before = sum(c["received"] + c["warm_up_events"] for c in conditions)
+            running.update(received=received - before - running["warm_up_events"], rejected=rejected)
+            conditions.append(running)
     finally:
         receiver.stdin.close()
         receiver.wait(timeout=10)
-    print("no monitor", flush=True)
-    conditions.append(run_condition("no monitor", str(free_port()), bursts))
-    print("probe off (RIGSCOPE_PORT=0)", flush=True)
-    conditions.append(run_condition("probe off", "0", bursts))
+    print("no recorder", flush=True)
+    conditions.append(run_condition("no recorder", {"XDG_RUNTIME_DIR": empty}, bursts))
+    print("probe off (RIGSCOPE_PROBE=off)", flush=True)
+    conditions.append(run_condition("probe off", {"RIGSCOPE_PROBE": "off"}, bursts))
+    for folder in (runtime, empty):
+        shutil.rmtree(folder, ignore_errors=True)
     figures = import_figures(5 if options.quick else 20)
 
     rows = []

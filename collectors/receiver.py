@@ -1,76 +1,45 @@
-"""Receives events (notes, tags, probe events) as JSON datagrams on a loopback UDP port.
+"""Receives events (notes, tags, probe events) as JSON datagrams: from this user, or with the session's token.
 
-One datagram holds one JSON object with a `kind`, or several, one a line (the
-probe batches them).  `ts` (ISO 8601 UTC) is stamped on arrival when the sender
-gave none; a number is taken as seconds since the Unix epoch.  A sender that
-sets `"ack": true` gets `ok` back, so a command line tool can tell that the
-monitor took its event.  Malformed events and datagrams over 64 KiB are counted
-and ignored; floods are cut by a token bucket (20,000 events/s, bursts of
-20,000) and what it drops is counted.  The well-known port is 47321
-(`RIGSCOPE_PORT` overrides it); when another monitor holds it, the receiver
-takes a free port and says so in `notice`.
+Two channels, read by one thread:
+
+- the recorder's own Unix datagram socket in the user's runtime directory (rigscope.local_channel),
+  0600; each datagram carries its sender's credentials (`SO_PASSCRED`) and one from another uid
+  is refused and counted (`refused_uid`);
+- only when asked (`--probe-udp`), a UDP port on 127.0.0.1 for senders that cannot reach the
+  socket (a container, another language): each datagram must start with the line
+  `{"token": "<the session's token>"}`; one without it is dropped and counted (`refused_token`).
+
+One datagram holds one JSON object with a `kind`, or several, one a line (the probe batches
+them); collectors.event_parse says what is taken.  A sender that sets `"ack": true` gets `ok`
+back, so a command line tool can tell that the recorder took its event.  Floods are cut by a
+token bucket (20,000 events/s, bursts of 20,000) and, per kind, notes to 20/s and tags to 100/s;
+what they drop is counted.  Whatever arrives, the receiver goes on; were its loop ever to fail,
+it says so (`on_notice`) and starts again (`restarts`).
 """
 
 from __future__ import annotations
 
-import errno
+import hmac
 import json
+import os
+import selectors
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from collectors.timeutil import iso_from_us, us_from_iso
+from collectors.event_parse import parse_event
 
 MAX_DATAGRAM = 64 * 1024
-KINDS = frozenset({"note", "tag", "span_start", "span_end", "metric"})
-# Fields an event of each kind must have, as strings (a span's id and name, a tag's state, ...).
-REQUIRED = {"note": ("text",), "tag": ("state",), "span_start": ("span_id", "name"),
-            "span_end": ("span_id", "name"), "metric": ("name",)}
 RATE_LIMIT = 20_000.0  # events per second, sustained
 RATE_BURST = 20_000.0  # events accepted at once after a quiet spell
+KIND_RATES = {"note": (20.0, 100.0), "tag": (100.0, 500.0)}  # (per second, burst) beyond the global limit
 RECEIVE_BUFFER_BYTES = 4 << 20  # room for bursts (the kernel caps it at net.core.rmem_max)
-
-
-def now_iso() -> str:
-    return iso_from_us(time.time_ns() // 1000)
-
-
-def parse_event(payload: bytes | str) -> dict[str, Any] | None:
-    """The event in one JSON text, or None when it is not a valid one."""
-    try:
-        event = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(event, dict) or event.get("kind") not in KINDS:
-        return None
-    if any(not isinstance(event.get(name), str) for name in REQUIRED[event["kind"]]):
-        return None
-    if event["kind"] == "metric" and not (event.get("value") is None or _is_number(event["value"])):
-        return None
-    ts = event.get("ts")
-    if ts is None:
-        event["ts"] = now_iso()
-    elif _is_number(ts):
-        event["ts"] = iso_from_us(round(ts * 1e6))
-    elif not _valid_ts(ts):
-        return None
-    return event
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _valid_ts(ts: Any) -> bool:
-    if not isinstance(ts, str):
-        return False
-    try:
-        us_from_iso(ts)
-    except (ValueError, OverflowError):
-        return False
-    return True
+CREDENTIALS = getattr(socket, "SO_PASSCRED", None)  # Linux: each datagram says who sent it
+UCRED = struct.Struct("iII")  # pid, uid, gid of SCM_CREDENTIALS
+TOKEN_KEY = b'"token"'
 
 
 class TokenBucket:
@@ -97,53 +66,85 @@ class TokenBucket:
 
 
 class EventReceiver:
-    """A thread that takes event datagrams on `host:port` and hands each valid event to `handler`.
+    """Takes event datagrams and hands each valid event to `handler`.
 
-    `port=0` takes a free port.  With `fallback`, a port another process holds is given up for a
-    free one, and `notice` says so.  `received`, `rejected` (malformed, wrong fields, or in a
-    datagram over 64 KiB: `oversized` counts those datagrams) and `rate_limited` count events."""
+    `listen_local(path)` and `listen_udp(port, token)` open the channels; `start()` starts
+    the thread.  `received`, `rejected` (malformed, wrong fields, or in a datagram over 64 KiB:
+    `oversized` counts those datagrams), `rate_limited`, `refused_uid` and `refused_token` count."""
 
-    def __init__(self, handler: Callable[[dict[str, Any]], None], host: str = "127.0.0.1", port: int = 0,
-                 fallback: bool = False, limiter: TokenBucket | None = None,
+    def __init__(self, handler: Callable[[dict[str, Any]], None], limiter: TokenBucket | None = None,
                  on_notice: Callable[[str], None] | None = None) -> None:
         self._handler = handler
         self._on_notice = on_notice
         self.limiter = limiter or TokenBucket()
-        self.requested_port = port
-        self.notice: str | None = None
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
-        except OSError:
-            pass
-        try:
-            self._socket.bind((host, port))
-        except OSError as error:
-            if not (fallback and port and error.errno == errno.EADDRINUSE):
-                self._socket.close()
-                raise
-            self._socket.bind((host, 0))
-            self.notice = (f"event port {port} is taken (another rigscope running?): probes that use it "
-                           f"reach that one; this session listens on port {self._socket.getsockname()[1]}")
-        self._socket.settimeout(0.5)
-        self.port: int = self._socket.getsockname()[1]
-        self.received = 0
-        self.rejected = 0
-        self.oversized = 0
-        self.rate_limited = 0
+        self.kind_limits = {kind: TokenBucket(rate, burst) for kind, (rate, burst) in KIND_RATES.items()}
+        self.path: str | None = None
+        self.port: int | None = None
+        self.token: str | None = None
+        self.received = self.rejected = self.oversized = self.rate_limited = 0
+        self.refused_uid = self.refused_token = self.restarts = 0
+        self.last_failure: str | None = None
         self._flood_said = False
+        self._uid = os.getuid()
+        self._selector = selectors.DefaultSelector()
+        self._sockets: list[socket.socket] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rigscope-events", daemon=True)
+
+    # -- channels --------------------------------------------------------------
+    def listen_local(self, path: str) -> None:
+        """Bind this user's socket at `path` (made 0600; its directory is the user's, 0700)."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            if CREDENTIALS is not None:
+                sock.setsockopt(socket.SOL_SOCKET, CREDENTIALS, 1)
+            self._buffer(sock)
+            sock.bind(path)
+            os.chmod(path, 0o600)
+        except OSError:
+            sock.close()
+            raise
+        self.path = path
+        self._add(sock, self._read_local)
+
+    def listen_udp(self, port: int, token: str) -> int:
+        """Bind UDP on 127.0.0.1:`port` (0: a free one) for datagrams that carry `token`."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._buffer(sock)
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            raise
+        self.port, self.token = sock.getsockname()[1], token
+        self._add(sock, self._read_udp)
+        return self.port
+
+    @staticmethod
+    def _buffer(sock: socket.socket) -> None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+        except OSError:
+            pass
+
+    def _add(self, sock: socket.socket, read: Callable[[socket.socket], None]) -> None:
+        sock.setblocking(False)
+        self._sockets.append(sock)
+        self._selector.register(sock, selectors.EVENT_READ, read)
+
+    def start(self) -> None:
         self._thread.start()
 
     def stats(self) -> dict[str, Any]:
-        """Counters for a status line or an endpoint."""
-        return {"port": self.port, "received": self.received, "rejected": self.rejected,
-                "oversized": self.oversized, "rate_limited": self.rate_limited}
+        """Counters for a status line, an endpoint and meta.json."""
+        return {"socket": self.path, "udp_port": self.port, "received": self.received, "rejected": self.rejected,
+                "oversized": self.oversized, "rate_limited": self.rate_limited, "refused_uid": self.refused_uid,
+                "refused_token": self.refused_token, "restarts": self.restarts, "last_failure": self.last_failure}
 
+    # -- taking events ------------------------------------------------------------
     def offer(self, event: dict[str, Any]) -> bool:
-        """Hand one parsed event on unless the rate limit drops it (any thread: also HTTP POST /events)."""
-        return self._admit() and self._hand(event)
+        """Hand one parsed event on unless a rate limit drops it (any thread: also HTTP POST /events)."""
+        return self._admit() and self._admit_kind(event) and self._hand(event)
 
     def take_datagram(self, payload: bytes) -> bool:
         """Take one datagram (one event, or several a line); True when one of them asked for an ack."""
@@ -159,6 +160,8 @@ class EventReceiver:
             if event is None:
                 self.rejected += 1
                 continue
+            if not self._admit_kind(event):
+                continue
             wants_ack = event.pop("ack", False) is True or wants_ack
             self._hand(event)
         return wants_ack
@@ -170,6 +173,13 @@ class EventReceiver:
         if not self._flood_said:
             self._flood_said = True
             self._say(f"event flood: more than {self.limiter.rate:,.0f} events/s; the excess is dropped and counted")
+        return False
+
+    def _admit_kind(self, event: dict[str, Any]) -> bool:
+        bucket = self.kind_limits.get(event["kind"])
+        if bucket is None or bucket.take():
+            return True
+        self.rate_limited += 1
         return False
 
     def _hand(self, event: dict[str, Any]) -> bool:
@@ -188,33 +198,88 @@ class EventReceiver:
             except Exception:  # noqa: BLE001
                 pass
 
+    # -- the thread -----------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                payload, sender = self._socket.recvfrom(MAX_DATAGRAM + 1)
-            except TimeoutError:
-                continue
+                self._serve()
+            except Exception as error:  # noqa: BLE001 (loud, then the loop starts again)
+                self.restarts += 1
+                self.last_failure = f"{type(error).__name__}: {error}"[:500]
+                self._say(f"event receiver failed ({self.last_failure}); restarted ({self.restarts} so far)")
+                self._stop.wait(min(1.0, 0.01 * self.restarts))
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            for key, _ in self._selector.select(0.5):
+                key.data(key.fileobj)
+
+    def _read_local(self, sock: socket.socket) -> None:
+        try:
+            payload, ancillary, flags, sender = sock.recvmsg(MAX_DATAGRAM + 1, socket.CMSG_SPACE(UCRED.size))
+        except (BlockingIOError, InterruptedError):
+            return
+        if CREDENTIALS is not None and self._sender_uid(ancillary) != self._uid:
+            self.refused_uid += 1
+            return
+        self._take_and_ack(sock, payload, sender)
+
+    @staticmethod
+    def _sender_uid(ancillary: list[tuple[int, int, bytes]]) -> int | None:
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(data) >= UCRED.size:
+                return int(UCRED.unpack_from(data)[1])
+        return None
+
+    def _read_udp(self, sock: socket.socket) -> None:
+        try:
+            payload, sender = sock.recvfrom(MAX_DATAGRAM + 1)
+        except (BlockingIOError, InterruptedError, ConnectionRefusedError):
+            return
+        head, _, rest = payload.partition(b"\n")
+        if not self._token_ok(head):
+            self.refused_token += 1
+            return
+        self._take_and_ack(sock, rest, sender)
+
+    def _token_ok(self, head: bytes) -> bool:
+        if self.token is None or TOKEN_KEY not in head:
+            return False
+        try:
+            given = json.loads(head).get("token")
+        except (ValueError, AttributeError, RecursionError):
+            return False
+        return isinstance(given, str) and hmac.compare_digest(given.encode(), self.token.encode())
+
+    def _take_and_ack(self, sock: socket.socket, payload: bytes, sender: Any) -> None:
+        if self.take_datagram(payload) and sender:
+            try:
+                sock.sendto(b"ok", sender)
             except OSError:
-                return
-            if self.take_datagram(payload):
-                try:
-                    self._socket.sendto(b"ok", sender)
-                except OSError:
-                    pass
+                pass
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2)
-        self._socket.close()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        self._selector.close()
+        for sock in self._sockets:
+            sock.close()
+        if self.path is not None:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
 
 
-def send_event(port: int, event: dict[str, Any], host: str = "127.0.0.1", timeout_s: float = 1.0) -> bool:
-    """Send one event and wait for the monitor's acknowledgement; False when none came."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+def send_event(path: str, event: dict[str, Any], timeout_s: float = 1.0) -> bool:
+    """Send one event to the recorder socket at `path` and wait for its acknowledgement; False when none came."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
         sender.settimeout(timeout_s)
         try:
-            sender.sendto(json.dumps({**event, "ack": True}).encode(), (host, port))
-            reply, _ = sender.recvfrom(16)
+            sender.bind("")  # an automatic abstract address, for the reply
+            sender.sendto(json.dumps({**event, "ack": True}).encode(), path)
+            reply = sender.recv(16)
         except OSError:
             return False
     return reply == b"ok"

@@ -64,8 +64,9 @@ def _host_slug() -> str:
     return re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname().split(".")[0]).strip("-") or "host"
 
 
-def create_session_dir(root: Path, started: datetime, host: str | None = None) -> Path:
-    """Make `root/<UTC start>-<host>` (with -2, -3 ... when taken) and return it."""
+def create_session_dir(root: Path, started: datetime, host: str | None = None, private: bool = True) -> Path:
+    """Make `root/<UTC start>-<host>` (with -2, -3 ... when taken) and return it: 0700 when `private`
+    (a session holds command lines, environment keys and process lists), else as the umask says."""
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -76,7 +77,7 @@ def create_session_dir(root: Path, started: datetime, host: str | None = None) -
     for attempt in range(1, 1000):
         path = root / (base if attempt == 1 else f"{base}-{attempt}")
         try:
-            path.mkdir()
+            path.mkdir(mode=0o700 if private else 0o777)
         except FileExistsError:
             continue
         except OSError as error:

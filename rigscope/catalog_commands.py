@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from recordings.inert import inert
 from recordings.session import resolve_session, sessions_dir
 from rigscope.terminal_progress import progress_bar
 
@@ -33,10 +34,11 @@ def _cells(row: dict[str, Any]) -> list[str]:
 
     note = f"({row['error']})" if row["status"] == "corrupt" else text(row["notes"])
     host = text(row["host"])
-    return [row["id"], text(row["start"])[:19].replace("T", " "), _clock(row["duration_s"]),
-            host if len(host) <= HOST_WIDTH else host[:HOST_WIDTH - 1] + "…",
-            text(row["tier"]), text(row["device_type"]), text(row["samples"]), text(row["hz"], "{:.1f}"),
-            text(row["collapses"]), text(row["max_temp_c"], "{:.0f}"), text(row["spans"]), row["status"], note]
+    cells = [row["id"], text(row["start"])[:19].replace("T", " "), _clock(row["duration_s"]),
+             host if len(host) <= HOST_WIDTH else host[:HOST_WIDTH - 1] + "…",
+             text(row["tier"]), text(row["device_type"]), text(row["samples"]), text(row["hz"], "{:.1f}"),
+             text(row["collapses"]), text(row["max_temp_c"], "{:.0f}"), text(row["spans"]), row["status"], note]
+    return [inert(cell) for cell in cells]  # notes and labels may come from anyone (an imported file)
 
 
 def ls(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ stderr and exit code 2 (usage) or 1 (runtime), never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -69,6 +70,9 @@ def add_record_flags(parser: argparse.ArgumentParser) -> None:
     _add_session_dir(writing)
     writing.add_argument("--format", choices=["parquet", "csv", "both"], default="parquet",
                          help="samples format; Parquet is always kept for replay (default parquet)")
+    writing.add_argument("--shared-dir", action="store_true",
+                         help="make session folders and files as the umask says (default: 0700 and 0600, "
+                              "readable by you only)")
     writing.add_argument("--realtime", action="store_true", help="flush the CSV after every sample")
     writing.add_argument("--flush-interval", type=options.positive, default=1.0, metavar="SECONDS",
                          help="how often the journal is flushed: at most this much is lost to a crash (default 1)")
@@ -82,6 +86,10 @@ def add_record_flags(parser: argparse.ArgumentParser) -> None:
     serving.add_argument("--http", type=options.http_address, metavar="[HOST:]PORT",
                          help="serve /metrics (Prometheus), /metrics/summary, /metrics/export, /healthz and "
                               "POST /events; the host defaults to 127.0.0.1")
+    serving.add_argument("--probe-udp", type=options.udp_port, nargs="?", const=0, metavar="PORT",
+                         help="also take probe events over UDP on 127.0.0.1:PORT (default: a free port), for "
+                              "workloads that cannot reach your socket (a container); each datagram must carry the "
+                              "session's token, printed at start (docs/security.md)")
     serving.add_argument("--http-token", metavar="TOKEN",
                          help="bearer token that POST /events must carry; then other hosts may post too "
                               "(default $RIGSCOPE_HTTP_TOKEN)")
@@ -113,12 +121,14 @@ def build_parser() -> Parser:
 
     note = commands.add_parser("note", help="add a note to the running (or latest) session", epilog=EXAMPLES["note"])
     note.add_argument("text")
-    note.add_argument("--session", help="session id, prefix, path or latest (default: the running one, else latest)")
+    note.add_argument("--session", help="session id, prefix, path or latest (default: $RIGSCOPE_SESSION, else your "
+                                        "newest running recorder, else the latest session)")
     _add_session_dir(note)
 
     tag = commands.add_parser("tag", help="tag the workload phase of the running session", epilog=EXAMPLES["tag"])
     tag.add_argument("state", help="phase name; auto returns to the heuristic")
-    tag.add_argument("--session", help="session id, prefix or path (default: the running one)")
+    tag.add_argument("--session", help="session id, prefix or path (default: $RIGSCOPE_SESSION, else your newest "
+                                       "running recorder)")
     _add_session_dir(tag)
 
     repair = commands.add_parser("repair", help="finish an interrupted session", epilog=EXAMPLES["repair"])
@@ -201,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from recordings.errors import InputError
 
+    # A recording command's files are the user's only (0600, folders 0700) unless --shared-dir.
+    umask = os.umask(0o077) if getattr(args, "shared_dir", None) is False else None
     try:
         if args.command in (None, "demo"):
             from rigscope.dashboard_command import run_dashboard
@@ -239,10 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        if umask is not None:
+            os.umask(umask)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from collectors.clock import VirtualClock
 from collectors.exporter import ExportFeed
 from collectors.exposition import TextEncoder
 from collectors.prometheus import ExportLabels, GpuLabel, make_registry
-from collectors.receiver import parse_event
+from collectors.event_parse import parse_event
 from collectors.schema import device_prefixes, gpu_prefix
 from recordings.errors import InputError
 from recordings.tier import hardware_tier
@@ -275,7 +275,7 @@ class HttpExporter:
         return None
 
     def post_event(self, event: dict[str, Any]) -> bool:
-        """Hand a posted event on as the UDP receiver does (its rate limit and counters); False when dropped."""
+        """Hand a posted event on as the event receiver does (its rate limits and counters); False when dropped."""
         offer = getattr(self.monitor.receiver, "offer", None)
         if callable(offer):
             if not offer(event):
@@ -377,7 +377,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; 30,000 nested [ recurse
             self._error(400, "the body is not valid JSON")
             return
         event = parse_event(payload)

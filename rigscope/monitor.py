@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import secrets
 import socket
 import sys
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from recordings.session import FORMAT, create_session_dir, sessions_dir
 from recordings.spans import SPANS_JOURNAL, write_span_tables
 from recordings.tier import hardware_tier
 from rigscope import __version__
-from rigscope.probe import port_setting
+from rigscope.local_channel import LIVE, channel_dir, new_socket_path, remove_stale
 
 SPANS_CLOSE_WAIT_S = 10.0  # how long the recorder's close waits for the span tracker to finish
 CONSUMER_POLL_S = 0.25  # the recorder and the span tracker take the sampler's batches 4 times a second
@@ -65,6 +66,8 @@ class MonitorConfig:
     receive_events: bool = True
     http: tuple[str, int] | None = None  # (host, port) of the HTTP endpoint (--http); None: off
     http_token: str | None = None  # bearer token for POST /events (--http-token)
+    probe_udp: int | None = None  # also take token-carrying UDP events on this loopback port (--probe-udp; 0: any)
+    shared_dir: bool = False  # session folders with the user's umask instead of 0700 (--shared-dir)
     proc_interval_s: float = 2.0  # the process tier (--proc-interval)
     proc_top: int = 0  # also the N busiest host processes by CPU (--proc-top)
 
@@ -141,16 +144,31 @@ def _overrides(config: MonitorConfig, gpu_indices: list[int]) -> dict[str, float
     return values
 
 
-def _open_receiver(handler: Callable[[dict[str, Any]], None], on_notice: Callable[[str], None]) -> EventReceiver:
-    """The event receiver on RIGSCOPE_PORT (default 47321; 0: any free port), or a free one when it is taken."""
+def _open_receiver(handler: Callable[[dict[str, Any]], None], on_notice: Callable[[str], None],
+                   udp_port: int | None) -> EventReceiver:
+    """The event receiver; with `udp_port`, also listening on that loopback port for datagrams with a new token.
+    The runtime directory is checked first: a session is not started where its socket cannot be."""
     try:
-        port = port_setting()
-    except ValueError as error:
-        raise InputError(str(error)) from None
-    try:
-        return EventReceiver(handler, port=port, fallback=True, on_notice=on_notice)
+        channel_dir(create=True)
     except OSError as error:
-        raise InputError(f"cannot take events on port {port}: {error.strerror or error}") from None
+        raise InputError(f"cannot open the event socket: {error}") from None
+    receiver = EventReceiver(handler, on_notice=on_notice)
+    if udp_port is not None:
+        try:
+            receiver.listen_udp(udp_port, secrets.token_urlsafe(16))
+        except OSError as error:
+            receiver.close()
+            raise InputError(f"--probe-udp: cannot take port {udp_port}: {error.strerror or error}") from None
+    return receiver
+
+
+def _listen_local(receiver: EventReceiver, name: str) -> None:
+    """This user's socket for session `name`, after clearing those of recorders that died."""
+    try:
+        remove_stale()
+        receiver.listen_local(new_socket_path(name))
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot open the event socket for {name}: {error}") from None
 
 
 def _host_facts(sources: Sources) -> dict[str, Any]:
@@ -196,9 +214,7 @@ class Monitor:
         self.receiver: EventReceiver | None = None
         self._receiver_stats: dict[str, Any] = {}
         if config.receive_events:
-            self.receiver = _open_receiver(self.sampler.post_event, self._notice)
-            if self.receiver.notice:
-                sources.notices.append(self.receiver.notice)
+            self.receiver = _open_receiver(self.sampler.post_event, self._notice, config.probe_udp)
         # Spans and custom metrics of instrumented workloads (rigscope.span, rigscope.metric), live.
         self.spans = SpanTracker(sources.gpu_indices, _host_facts(sources), sources.gpus)
         self.metrics = MetricHistory()
@@ -218,6 +234,10 @@ class Monitor:
             self.open_recording()
         for message in sources.notices:
             self._notice(message)
+        udp = self.udp_address()
+        if udp is not None and on_notice is not None:  # said, not a warning of the session
+            on_notice(f"probe events over UDP on 127.0.0.1:{udp['port']}, each datagram headed by the line "
+                      f'{{"token": "{udp["token"]}"}} (RIGSCOPE_PROBE_UDP={udp["port"]} RIGSCOPE_TOKEN={udp["token"]})')
         self.http: Any = None  # rigscope.http_server.HttpExporter, bound at start()
         if config.http is not None:
             from rigscope.http_server import HttpExporter
@@ -240,7 +260,10 @@ class Monitor:
                                         lossless=virtual_time, poll_s=poll_s)
         started = datetime.fromtimestamp(self.clock.wall_us() / 1e6, UTC)
         host_name = "sim-rig" if self.config.source == "sim" else None
-        self.session = create_session_dir(sessions_dir(self.config.directory), started, host_name)
+        self.session = create_session_dir(sessions_dir(self.config.directory), started, host_name,
+                                          private=not self.config.shared_dir)
+        if self.receiver is not None:
+            _listen_local(self.receiver, self.session.name)
         options = RecorderOptions(self.config.formats, self.config.realtime,
                                   self.config.flush_interval_s, self.config.segment_interval_s)
         self.spans.set_journal(self.session / SPANS_JOURNAL)
@@ -252,7 +275,7 @@ class Monitor:
 
     def _summary(self) -> dict[str, Any]:
         self._workload.finished.wait(SPANS_CLOSE_WAIT_S)
-        return {**self.signals.summary(), "spans": self.spans.summary()}
+        return {**self.signals.summary(), "spans": self.spans.summary(), "event_receiver": self.event_stats()}
 
     def _close_tables(self) -> None:
         """At the recorder's close: processes.parquet once the process tier finished, and the spans."""
@@ -302,7 +325,8 @@ class Monitor:
                 "source": sources.source,
                 "collectors": [c.name for c in sources.collectors],
                 "proc_interval_s": config.proc_interval_s if self.processes is not None else None,
-                "event_port": self.receiver.port if self.receiver else None,
+                "event_socket": self.receiver.path if self.receiver else None,
+                "probe_udp": self.udp_address(),
             },
             "recorder": {"pid": os.getpid(), "hostname": socket.gethostname(), "version": __version__,
                          "argv": sys.argv[1:]},
@@ -321,6 +345,10 @@ class Monitor:
             self.http.start()
         if self.recorder is not None:
             self.recorder.start()
+        if self.receiver is not None:
+            if self.receiver.path is None:  # not recording: a socket of its own all the same
+                _listen_local(self.receiver, LIVE)
+            self.receiver.start()
         self.sampler.start()
 
     def stop(self) -> None:
@@ -338,13 +366,20 @@ class Monitor:
         gc.unfreeze()  # a process that goes on (tests, a new recording) collects it again
 
     def release(self) -> None:
-        """Free the event port and the collectors (also for a monitor that was never started)."""
+        """Free the event channels and the collectors (also for a monitor that was never started)."""
         self.close_receiver()
         for collector in self.sources.collectors:
             collector.close()
 
+    def udp_address(self) -> dict[str, Any] | None:
+        """{port, token} of the UDP channel (`--probe-udp`); None when it is not open."""
+        receiver = self.receiver
+        if receiver is None or receiver.port is None:
+            return None
+        return {"host": "127.0.0.1", "port": receiver.port, "token": receiver.token}
+
     def close_receiver(self) -> None:
-        """Stop taking events and free the event port (a new session that replaces this one takes it)."""
+        """Stop taking events and free the socket and port (a new session that replaces this one takes the port)."""
         if self.receiver is not None:
             self.receiver.close()
             self._receiver_stats = self.receiver.stats()

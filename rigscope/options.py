@@ -79,6 +79,13 @@ def replay_speed(text: str) -> float | None:
     return value
 
 
+def udp_port(text: str) -> int:
+    """`--probe-udp PORT`: a port number, 0 for any free one."""
+    if not text.strip().isdigit() or not 0 <= int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"invalid --probe-udp port '{text}' (a port number, 0 to 65535)")
+    return int(text)
+
+
 def http_address(text: str) -> tuple[str, int]:
     """`--http [HOST:]PORT`: `9100`, `0.0.0.0:9100`, `[::1]:9100`; the host defaults to 127.0.0.1."""
     invalid = f"invalid --http '{text}' (use PORT or HOST:PORT, e.g. 9100 or 0.0.0.0:9100; [::1]:9100 for IPv6)"

@@ -5,24 +5,27 @@ ISO 8601 UTC with µs and a Z, so that it lines up with the monitor's samples),
 and appends it to an in-process queue: that is all the caller pays (about a
 microsecond).  A small daemon thread, started on first use and woken by the
 first event after a quiet spell, sends what is queued a couple of milliseconds
-later as UDP datagrams to the running monitor on this
-machine (`127.0.0.1`, port `RIGSCOPE_PORT`, default 47321), several events a
-datagram, one JSON object a line.  The probe never blocks and never raises into
-the workload:
+later as datagrams, several events a datagram, one JSON object a line, to a
+recorder of this user on this machine: its Unix socket in the user's runtime
+directory (rigscope.local_channel), the one of session `RIGSCOPE_SESSION` when
+set, else the newest running.  Only when `RIGSCOPE_PROBE_UDP` names a port
+(a recorder started with `--probe-udp`, reached from a container), the events go
+as UDP to that port on 127.0.0.1, each datagram headed by the session's token
+(`RIGSCOPE_TOKEN`).  `RIGSCOPE_PROBE=off` turns the probe off.  The probe never
+blocks and never raises into the workload:
 
 - the socket is non-blocking and connected, one per process; a forked child
   (e.g. a DataLoader worker) gets its own socket, queue and sender thread
   (`os.register_at_fork`); what is queued is sent at exit, also when a
   multiprocessing child ends;
-- every error is swallowed and counted as a drop (`dropped()`): no monitor,
+- every error is swallowed and counted as a drop (`dropped()`): no recorder,
   a full queue (100,000 events waiting), an event over 64 KiB, an attribute
-  that cannot be encoded; while the socket's buffer is full (a monitor reading
+  that cannot be encoded; while the socket's buffer is full (a recorder reading
   slower than the workload sends), events wait in the queue;
-- with no monitor running, events are dropped and counted, not spooled: on
-  loopback the kernel refuses a datagram nobody receives at once ("port
-  unreachable"), and the sender reads that refusal from the socket right after
-  each send (`SO_ERROR`), so `dropped()` counts what a missing monitor lost.
-  A monitor that starts later gets every event sent after it bound the port.
+- with no recorder running, events are dropped and counted, not spooled; the
+  sender looks for a recorder again with the next datagram, so one that starts
+  later gets what is sent after it started (and one that ends is left for the
+  next newest).
 
 Only the standard library is imported here, and `import rigscope` does not
 import this module until a probe function is first used.
@@ -44,8 +47,11 @@ from json.encoder import c_make_encoder  # type: ignore[attr-defined]
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any, TypeVar
 
-DEFAULT_PORT = 47321
-PORT_ENV = "RIGSCOPE_PORT"
+from rigscope.local_channel import find_recorder
+
+OFF_ENV = "RIGSCOPE_PROBE"  # "off": send nothing
+UDP_ENV = "RIGSCOPE_PROBE_UDP"  # a loopback UDP port: send there instead of the local socket
+TOKEN_ENV = "RIGSCOPE_TOKEN"  # the session's token, which every UDP datagram must carry
 HOST = "127.0.0.1"
 MAX_DATAGRAM = 64 * 1024  # the monitor refuses larger ones (collectors.receiver.MAX_DATAGRAM)
 MAX_ERROR_CHARS = 2000
@@ -59,36 +65,27 @@ EXIT_FLUSH_S = 0.25  # at exit, how long to wait for room in a full socket buffe
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def port_setting(environ: Any = None) -> int:
-    """`RIGSCOPE_PORT` as a number (0 included), else 47321; ValueError when it is not a port number."""
-    text = (os.environ if environ is None else environ).get(PORT_ENV, "").strip()
+def udp_target(environ: Any = None) -> tuple[int, str] | None:
+    """(port, token) from `RIGSCOPE_PROBE_UDP` and `RIGSCOPE_TOKEN`; None when no port is set.
+    ValueError when the port is not one."""
+    env = os.environ if environ is None else environ
+    text = env.get(UDP_ENV, "").strip()
     if not text:
-        return DEFAULT_PORT
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port < 65536:
-        raise ValueError(f"{PORT_ENV} must be a port number from 0 to 65535, not {text!r}")
-    return port
-
-
-def configured_port(environ: Any = None) -> int | None:
-    """The port the probe sends to; None when `RIGSCOPE_PORT` is 0 (probe off) or not a port number."""
-    try:
-        return port_setting(environ) or None
-    except ValueError:
         return None
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"{UDP_ENV} must be a port number from 1 to 65535, not {text!r}")
+    return int(text), env.get(TOKEN_ENV, "")
 
 
 # -- sending: a queue in the caller, a small sender thread per process ---------------------
 class _Off:
-    """Stands for the socket when the probe is off (RIGSCOPE_PORT=0 or invalid)."""
+    """Stands for the socket when the probe is off (RIGSCOPE_PROBE=off, or a RIGSCOPE_PROBE_UDP that is no port)."""
 
 
 _OFF: Any = _Off()
 _sock: Any = None
-_port: int | None = None
+_target: str | None = None  # the session id, or udp:PORT
+_head = ""  # what starts each datagram: the token line over UDP
 _sent = 0
 _dropped = 0
 _queue: deque[str] = deque()
@@ -143,23 +140,49 @@ def _run_sender() -> None:
 
 
 def _open() -> Any:
-    global _sock, _port
-    port = configured_port()
-    if port is None:
-        _sock, _port = _OFF, None
-        return _OFF
+    global _sock, _target, _head
     try:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp = udp_target()
+        off = os.environ.get(OFF_ENV, "").strip().lower() == "off"
+    except ValueError:  # a port that is none: off, as when asked
+        udp, off = None, True
+    if off:
+        _sock, _target = _OFF, None
+        return _OFF
+    if udp is not None:
+        family, address, target, head = socket.AF_INET, (HOST, udp[0]), f"udp:{udp[0]}", _encode({"token": udp[1]}) + "\n"
+    else:
+        found = find_recorder()
+        if found is None:
+            return None  # no recorder of this user now: dropped, and looked for again next time
+        family, (target, address), head = socket.AF_UNIX, found, ""
+    try:
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+    except OSError:
+        return None  # e.g. out of file descriptors: try again with the next datagram
+    try:
         sock.setblocking(False)
         try:  # room for bursts (the kernel caps it at net.core.wmem_max)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         except OSError:
             pass
-        sock.connect((HOST, port))
-    except OSError:
-        return None  # e.g. out of file descriptors: try again with the next datagram
-    _sock, _port = sock, port
+        sock.connect(address)
+    except OSError:  # the recorder just ended: try again with the next datagram
+        sock.close()
+        return None
+    _sock, _target, _head = sock, target, head
     return sock
+
+
+def _forget() -> None:
+    """Drop the socket (its recorder ended): the next datagram looks for a recorder again."""
+    global _sock, _target
+    sock, _sock, _target = _sock, None, None
+    if sock is not None and sock is not _OFF:
+        try:
+            sock.close()
+        except OSError:
+            pass
 
 
 def flush(timeout_s: float = 0.0) -> None:
@@ -207,54 +230,47 @@ def _send_batch(batch: list[str]) -> bool:
     global _sent, _dropped
     if not batch:
         return True
-    sock = _sock if _sock is not None else _open()
-    if sock is None or sock is _OFF:
-        _dropped += len(batch)
-        return True
-    try:
-        sock.send("\n".join(batch).encode())
-        # On loopback a datagram nobody receives is refused at once: the socket's pending error says so.
-        refused = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNREFUSED
-    except BlockingIOError:
-        _queue.extendleft(reversed(batch))
-        return False
-    except OSError:  # ConnectionRefusedError (a refusal reported late), or anything else
-        refused = True
-    if refused:
-        _dropped += len(batch)
-    else:
-        _sent += len(batch)
+    for _attempt in range(2):  # a recorder that ended is replaced by the next newest, once
+        sock = _sock if _sock is not None else _open()
+        if sock is None or sock is _OFF:
+            break
+        try:
+            sock.send((_head + "\n".join(batch)).encode())
+            # Over UDP on loopback a datagram nobody receives is refused at once: the pending error says so.
+            refused = bool(_head) and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNREFUSED
+        except BlockingIOError:
+            _queue.extendleft(reversed(batch))
+            return False
+        except OSError:  # the recorder's socket is gone (ECONNREFUSED, ENOENT), or a refusal reported late
+            refused = True
+        if not refused:
+            _sent += len(batch)
+            return True
+        if _head:
+            break
+        _forget()
+    _dropped += len(batch)
     return True
 
 
 def reset() -> None:
-    """Forget the socket, the queue and the counters; the next event re-reads RIGSCOPE_PORT (tests)."""
-    global _sock, _port, _sent, _dropped
+    """Forget the socket, the queue and the counters; the next event reads the settings again (tests)."""
+    global _sent, _dropped
     with _flush_lock:
-        sock, _sock, _port = _sock, None, None
+        _forget()
         _queue.clear()
         _sent = _dropped = 0
-    if sock is not None and sock is not _OFF:
-        try:
-            sock.close()
-        except OSError:
-            pass
 
 
 def _after_fork() -> None:
     """In a forked child: its own pid, socket, queue (the parent sends what it had queued) and sender."""
-    global _pid, _sock, _port, _sent, _dropped, _queue, _sender, _flush_lock, _wake
+    global _pid, _sent, _dropped, _queue, _sender, _flush_lock, _wake
     _pid = os.getpid()
     _flush_lock = threading.Lock()
     _wake = threading.Event()
     _queue = deque()
     _sender = None
-    if _sock is not None and _sock is not _OFF:
-        try:
-            _sock.close()
-        except OSError:
-            pass
-    _sock, _port = None, None
+    _forget()
     _sent = _dropped = 0
 
 
@@ -264,9 +280,9 @@ def dropped() -> int:
 
 
 def stats() -> dict[str, Any]:
-    """`sent` (handed to the kernel), `dropped`, `queued`, and the `port` in use (None before the
-    first datagram or when the probe is off)."""
-    return {"sent": _sent, "dropped": _dropped, "queued": len(_queue), "port": _port}
+    """`sent` (handed to the kernel), `dropped`, `queued`, and the `recorder` sent to: its session id,
+    or `udp:PORT` (None before the first datagram, with no recorder, or when the probe is off)."""
+    return {"sent": _sent, "dropped": _dropped, "queued": len(_queue), "recorder": _target}
 
 
 # -- encoding ---------------------------------------------------------------------------
@@ -496,5 +512,5 @@ def note(text: str, tags: list[str] | None = None) -> None:
         _count_drop()
 
 
-__all__ = ["DEFAULT_PORT", "PORT_ENV", "Span", "configured_port", "dropped", "flush", "metric", "note",
-           "port_setting", "reset", "span", "start_span", "stats", "tag"]
+__all__ = ["OFF_ENV", "TOKEN_ENV", "UDP_ENV", "Span", "dropped", "flush", "metric", "note", "reset", "span",
+           "start_span", "stats", "tag", "udp_target"]

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from recordings.errors import InputError
+from recordings.inert import inert
 from recordings.report.markdown import size
 from rigscope.monitor import Monitor, MonitorConfig
 
@@ -36,6 +37,7 @@ def config_from_args(args: argparse.Namespace, record: bool = True) -> MonitorCo
         realtime=args.realtime, flush_interval_s=args.flush_interval, segment_interval_s=args.segment_interval,
         record=record, http=http, proc_interval_s=args.proc_interval, proc_top=args.proc_top,
         http_token=getattr(args, "http_token", None) or os.environ.get("RIGSCOPE_HTTP_TOKEN") or None,
+        probe_udp=args.probe_udp, shared_dir=args.shared_dir,
     )
 
 
@@ -61,16 +63,21 @@ def status_line(monitor: Monitor) -> str:
     state, source = monitor.signals.workload.state
     elapsed = time.strftime("%H:%M:%S", time.gmtime(stats.elapsed_s))
     line = (f"[{elapsed}] {stats.samples} samples @ {stats.achieved_hz:.2f} Hz | max temp {temps} | "
-            f"max power {powers} | {size(written)} written | state {state or '—'}{' (tag)' if source == 'tag' else ''} | collapses {collapses}")
+            f"max power {powers} | {size(written)} written | state {inert(state or '—')}{' (tag)' if source == 'tag' else ''} | collapses {collapses}")
     return line + (f" | throttled {throttle}" if throttle else "") + _probe_part(monitor)
 
 
 def _probe_part(monitor: Monitor) -> str:
-    """Spans finished and events the rate limit dropped, once a workload sends any."""
-    limited = monitor.event_stats().get("rate_limited", 0)  # still counted in the last line, after stop
-    if not monitor.spans.total and not limited:
-        return ""
-    return f" | spans {monitor.spans.total}" + (f" | events rate-limited {limited}" if limited else "")
+    """Spans finished, events the rate limits dropped or the receiver refused, and its restarts, once any."""
+    stats = monitor.event_stats()  # still counted in the last line, after stop
+    limited = stats.get("rate_limited", 0)
+    refused = stats.get("refused_uid", 0) + stats.get("refused_token", 0)
+    restarts = stats.get("restarts", 0)
+    parts = [f" | spans {monitor.spans.total}" if monitor.spans.total else "",
+             f" | events rate-limited {limited}" if limited else "",
+             f" | events refused (other user, no token) {refused}" if refused else "",
+             f" | EVENT RECEIVER RESTARTED {restarts}x" if restarts else ""]
+    return "".join(parts)
 
 
 def run_record(args: argparse.Namespace) -> int:

@@ -33,7 +33,9 @@ from recordings.output_log import OutputLog
 from recordings.report import write_session_report
 from recordings.session import read_meta, write_json_atomic
 from rigscope.child import Child
+from rigscope.local_channel import SESSION_ENV
 from rigscope.monitor import Monitor, MonitorConfig, make_clock
+from rigscope.probe import TOKEN_ENV, UDP_ENV
 from rigscope.record_command import STATUS_EVERY_S, config_from_args, status_line
 
 CHECK_FAILED, NOT_EXECUTABLE, NOT_FOUND, INTERRUPTED = 3, 126, 127, 130  # as a shell says
@@ -161,8 +163,10 @@ def _run_command(plan: Plan, monitor: Monitor, clock: Clock, log: OutputLog, fac
     monitor.post("tag", state="run", source="run")
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")  # a Python child's prints arrive as they are made, not at its exit
-    if monitor.receiver is not None:
-        env["RIGSCOPE_PORT"] = str(monitor.receiver.port)  # its probe reaches this session
+    env[SESSION_ENV] = monitor.session.name  # type: ignore[union-attr]  # its probe and notes reach this session
+    udp = monitor.udp_address()
+    if udp is not None:  # --probe-udp: the child sends over UDP, with the token
+        env.update({UDP_ENV: str(udp["port"]), TOKEN_ENV: udp["token"]})
     try:
         child = Child(plan.command, env, log)
     except OSError as error:

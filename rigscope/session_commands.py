@@ -4,53 +4,74 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from collectors.receiver import now_iso, send_event
+from collectors.event_parse import now_iso
+from collectors.receiver import send_event
 from recordings.errors import InputError
 from recordings.events import EVENTS, append_event
-from recordings.session import is_running, list_sessions, read_meta, resolve_session, sessions_dir
+from recordings.inert import inert
+from recordings.session import resolve_session, sessions_dir
+from rigscope.local_channel import SESSION_ENV, find_recorder, live_recorders
 
 
-def _running_session(root: Path) -> Path | None:
-    for session in reversed(list_sessions(root)):
-        try:
-            if is_running(read_meta(session)):
-                return session
-        except InputError:
-            continue
-    return None
+def _picked(args: argparse.Namespace) -> str | None:
+    """The session asked for: --session, else $RIGSCOPE_SESSION (set by `rigscope run` for its child)."""
+    return args.session or os.environ.get(SESSION_ENV) or None
 
 
-def _deliver(session: Path, event: dict) -> bool:
-    """Send an event to the recorder that holds `session`; False when it is not running or did not answer."""
-    meta = read_meta(session)
-    port = (meta.get("monitoring") or {}).get("event_port")
-    return bool(is_running(meta) and port and send_event(int(port), event))
+def _recorder_of(picked: str, root: Path) -> tuple[str, str] | None:
+    """The running recorder (of this user) of the picked session: its id or path (wherever it writes),
+    else an id prefix or latest in --dir."""
+    exact = find_recorder(Path(picked).name, recording=True)
+    if exact is not None:
+        return exact
+    try:
+        return find_recorder(resolve_session(picked, root).name, recording=True)
+    except InputError:
+        return None
+
+
+def _newest_recorder() -> tuple[tuple[str, str] | None, str]:
+    """This user's newest running recorder, and a remark naming the others when there are several."""
+    running = live_recorders(recording=True)
+    if len(running) < 2:
+        return (running[0] if running else None), ""
+    names = ", ".join(inert(name) for name, _ in running)
+    return running[0], (f" (the newest of {len(running)} running: {names}; "
+                        f"pick one with --session or {SESSION_ENV})")
 
 
 def note(args: argparse.Namespace) -> int:
     root = sessions_dir(args.dir)
-    session = resolve_session(args.session, root) if args.session else (_running_session(root) or resolve_session(None, root))
+    picked = _picked(args)
+    recorder, remark = (_recorder_of(picked, root), "") if picked else _newest_recorder()
     event = {"ts": now_iso(), "kind": "note", "text": args.text, "source": "cli"}
-    if _deliver(session, event):
-        print(f"note added to running session {session.name}")
-    else:
+    if recorder is not None and send_event(recorder[1], event):
+        print(f"note added to running session {inert(recorder[0])}{remark}")
+        return 0
+    session = resolve_session(picked, root)
+    try:
         append_event(session / EVENTS, event)
-        print(f"note added to session {session.name} (not running)")
+    except OSError as error:
+        raise InputError(f"cannot add the note to {session}: {error.strerror or error}") from None
+    print(f"note added to session {inert(session.name)} (not running)")
     return 0
 
 
 def tag(args: argparse.Namespace) -> int:
     root = sessions_dir(args.dir)
-    session = resolve_session(args.session, root) if args.session else _running_session(root)
-    if session is None:
-        raise InputError(f"no running session in {root} to tag")
+    picked = _picked(args)
+    recorder, remark = (_recorder_of(picked, root), "") if picked else _newest_recorder()
+    if recorder is None:
+        where = f"session {inert(picked)} is not running" if picked else "no running session of yours"
+        raise InputError(f"{where} (a tag steers a live recording)")
     event = {"ts": now_iso(), "kind": "tag", "state": args.state, "source": "cli"}
-    if not _deliver(session, event):
-        raise InputError(f"session {session.name} is not running (a tag steers a live recording)")
-    print(f"tagged {session.name}: {args.state}")
+    if not send_event(recorder[1], event):
+        raise InputError(f"session {inert(recorder[0])} did not take the tag (it may have just ended)")
+    print(f"tagged {inert(recorder[0])}: {inert(args.state)}{remark}")
     return 0
 
 

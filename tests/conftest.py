@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# Monitors made by tests take any free event port, and probes send nothing, unless a test sets its own
-# port: a test never talks to (or takes the port of) a rigscope running on this machine.
-os.environ["RIGSCOPE_PORT"] = "0"
+# Recorders made by tests put their event sockets in a runtime directory of this test process, and
+# probes look there: a test never talks to a rigscope of this user running on this machine, nor to
+# the recorders of another test process.
+os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="rs-")
+atexit.register(shutil.rmtree, os.environ["XDG_RUNTIME_DIR"], True)
+for _name in ("RIGSCOPE_SESSION", "RIGSCOPE_PROBE_UDP", "RIGSCOPE_TOKEN", "RIGSCOPE_PROBE"):
+    os.environ.pop(_name, None)
 SHARED = REPO.parent / "shared"
 
 

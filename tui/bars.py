@@ -8,6 +8,8 @@ from typing import Any
 from rich.text import Text
 from textual.widget import Widget
 
+from recordings.inert import inert
+
 from tui import format as fmt
 from tui.feed import Snapshot
 from tui.strips import StripText
@@ -74,7 +76,7 @@ def workload_text(snapshot: Snapshot, width: int, ascii_only: bool, window_s: fl
     source = frame.get("workload_source") or "heuristic"
     style = STATE_STYLES.get(state, TAG_STYLE)
     text = Text(" state ")
-    text.append(f" {state.upper()} ", style=f"bold reverse {style}")
+    text.append(f" {inert(state).upper()} ", style=f"bold reverse {style}")
     history = snapshot.state_history
     since = history[-1][0] if history else 0.0
     text.append(f" {source} · {fmt.clock((frame.get('elapsed_s') or 0.0) - since)}")

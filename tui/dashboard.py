@@ -19,6 +19,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from recordings.inert import inert
+
 from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
 from tui.devices import FULL_LINES as FULL_PANEL_LINES
 from tui.devices import DevicePanel, View
@@ -192,7 +194,7 @@ class DashboardScreen(Screen[None]):
         if not self.app.is_running:  # shutting down: a timer or a call after refresh may still come, the widgets go
             return
         for message in self.source.notices():
-            self.notify(message, severity="warning", timeout=30)
+            self.notify(inert(message), severity="warning", timeout=30, markup=False)  # may quote a sender's text
         feed = self.source.feed
         if (self.paused and not force) or (feed.version == self._drawn_version and not force):
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.timeutil import iso_from_us, us_from_iso
+from recordings.inert import inert
 
 THROTTLE_WORDS: tuple[tuple[int, str], ...] = (
     (0x4, "power cap"),
@@ -57,7 +58,7 @@ def clock(seconds: float) -> str:
 
 
 def event_line(event: dict[str, Any]) -> str:
-    """`HH:MM:SS kind: what`, one line."""
+    """`HH:MM:SS kind: what`, one line, with control characters from the sender escaped."""
     try:
         stamp = clock_of_day(us_from_iso(event["ts"]))
     except (KeyError, ValueError, TypeError):
@@ -76,7 +77,7 @@ def event_line(event: dict[str, Any]) -> str:
         what = f"{event.get('name')} = {event.get('value')}"
     else:
         what = str(event.get("name", ""))
-    return f"{stamp} {kind.replace('_', ' ')}: {what}"
+    return inert(f"{stamp} {str(kind).replace('_', ' ')}: {what}")
 
 
 def clock_of_day(ts_us: int) -> str:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
+from recordings.inert import inert
 from tui import format as fmt
 
 COLUMNS = ("start", "id", "host", "tier", "duration", "samples", "collapses", "notes", "status")
@@ -65,7 +67,7 @@ class PickerScreen(Screen[str | None]):
         words = text.lower().split()
         self.shown = [r for r in self.rows if all(w in " ".join(row_cells(r)).lower() for w in words)]
         for row in self.shown:
-            table.add_row(*row_cells(row))
+            table.add_row(*(Text(inert(cell)) for cell in row_cells(row)))  # a str cell would be markup
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.fill(event.value)

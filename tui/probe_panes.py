@@ -11,6 +11,8 @@ from typing import Any
 
 from rich.text import Text
 
+from recordings.inert import inert
+
 from tui import format as fmt
 from tui.probe_data import RECENT_SPANS, MetricsView, SpansView
 from tui.sparkline import sparkline
@@ -96,7 +98,7 @@ def span_row(row: dict[str, Any], width: int, ascii_only: bool) -> Text:
     if width >= TIME_FROM_W:
         end = row.get("end_time")
         text.append(f"{end[11:19] if isinstance(end, str) else '--:--:--'} ", style="dim")
-    name = str(row.get("name") or row.get("request_id") or "?")
+    name = inert(row.get("name") or row.get("request_id") or "?")
     text.append(f"{name[:name_w]:<{name_w}}")
     for (_, cell_w), cell in zip(SPAN_COLUMNS, cells):
         text.append(f" {cell:>{cell_w}}")
@@ -105,7 +107,7 @@ def span_row(row: dict[str, Any], width: int, ascii_only: bool) -> Text:
                 style="green" if ok else "bold red")
     room = width - text.cell_len - 1
     if not ok and row.get("error_message") and room >= 4:  # the mark stays; the error takes what is left
-        error = Text(str(row["error_message"]), style="red")
+        error = Text(inert(row["error_message"]), style="red")
         error.truncate(room, overflow="ellipsis")
         text.append(" ")
         text.append_text(error)
@@ -184,7 +186,7 @@ def metrics_text(view: MetricsView, width: int, lines: int, overlay: str | None,
         values = view.values(name, spark_w)
         known = [v for v in values if v is not None]
         low, high = (min(known), max(known)) if known else (0.0, 1.0)
-        line = Text(f"{name[:name_w]:<{name_w}} ", style="bold" if name == overlay else "")
+        line = Text(f"{inert(name)[:name_w]:<{name_w}} ", style="bold" if name == overlay else "")
         line.append(sparkline(values, spark_w, low, high if high > low else low + 1.0, ascii_only),
                     style=f"bold {METRIC_STYLE}" if name == overlay else METRIC_STYLE)
         line.append(f" {fmt.metric(points[-1][1] if points else None):>{VALUE_W}}")

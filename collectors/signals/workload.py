@@ -8,6 +8,9 @@ from collectors.signals.windows import MeanWindow3
 
 AUTO = "auto"
 HOLD_S = 3.0
+MAX_STATES = 64  # distinct tagged states a session keeps; a tag naming a new one beyond is dropped
+MAX_FUTURE_TAGS = 1000  # tags waiting for their time; beyond, the one furthest ahead is dropped
+TRIM_AT = 256  # tags already in effect are forgotten (all but the current) once this many piled up
 
 
 def raw_class(g: float, c: float, w: float) -> str:
@@ -25,7 +28,7 @@ class WorkloadTracker:
     """Workload state per sample, and the seconds spent in each state."""
 
     __slots__ = ("_tag_ts", "_tag_state", "_applied", "_window", "_state", "_source",
-                 "_run_class", "_run_start", "_t_prev", "seconds")  # fmt: skip
+                 "_run_class", "_run_start", "_t_prev", "seconds", "_states", "dropped_tags")  # fmt: skip
 
     def __init__(self) -> None:
         self._tag_ts: list[int] = []
@@ -39,6 +42,8 @@ class WorkloadTracker:
         self._t_prev = 0.0
         # Seconds per state, each sample weighted by t_{k+1} - t_k.
         self.seconds: dict[str, float] = {}
+        self._states: set[str] = set()  # every state a tag named
+        self.dropped_tags = 0  # over MAX_STATES or MAX_FUTURE_TAGS: what a flood of tags cannot grow
 
     @property
     def state(self) -> tuple[str | None, str | None]:
@@ -47,12 +52,21 @@ class WorkloadTracker:
 
     def add_tag(self, ts_us: int, state: str) -> None:
         """A tag takes effect at the first sample whose ts is at or after `ts_us`."""
+        if state not in self._states:
+            if len(self._states) >= MAX_STATES:
+                self.dropped_tags += 1
+                return
+            self._states.add(state)
         index = bisect_right(self._tag_ts, ts_us)
         self._tag_ts.insert(index, ts_us)
         self._tag_state.insert(index, state)
         if index < self._applied:
             # Older than a tag already in effect: it only joins the past.
             self._applied += 1
+        if len(self._tag_ts) - self._applied > MAX_FUTURE_TAGS:
+            self._tag_ts.pop()
+            self._tag_state.pop()
+            self.dropped_tags += 1
 
     def update(self, ts_us: int, t: float, g: float, c: float, w: float) -> tuple[str, str]:
         """One sample; `g`, `c`, `w` with nulls as 0. Returns (workload_state, workload_source)."""
@@ -66,8 +80,11 @@ class WorkloadTracker:
         applied = self._applied
         while applied < len(tag_ts) and tag_ts[applied] <= ts_us:
             applied += 1
-        self._applied = applied
         tag = self._tag_state[applied - 1] if applied else AUTO
+        if applied > TRIM_AT:  # only the tag in effect matters from the past
+            del tag_ts[: applied - 1], self._tag_state[: applied - 1]
+            applied = 1
+        self._applied = applied
 
         previous = self._state
         if tag != AUTO:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from recordings.inert import inert_document
 from recordings.report import sections_processes
 from recordings.report import sections_session as about
 from recordings.report import sections_signals as signals
@@ -37,12 +38,13 @@ SECTIONS: list[Section] = [
 
 
 def render(data: SessionData, each: Callable[[list[Section]], Iterable[Section]] = iter) -> str:
-    """The report's markdown: a title, then every section that has something to say.
+    """The report's markdown: a title, then every section that has something to say; no control
+    character of a sender's text (a note, a span name) reaches the file or the terminal.
 
     `each` wraps the list of sections, e.g. in a progress bar."""
     title = f"# rigscope report: {data.meta.get('session_id') or data.path.name}"
     parts = [title] + [text for build in each(SECTIONS) if (text := build(data))]
-    return "\n\n".join(parts) + "\n"
+    return inert_document("\n\n".join(parts) + "\n")
 
 
 def build_report(session: Path, warn: bool = True) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from recordings.inert import inert
+
 NONE = "—"
 
 
@@ -56,8 +58,8 @@ def size(count: int) -> str:
 
 
 def escape(text: str) -> str:
-    """Text safe inside a table cell: pipes escaped, line breaks as spaces."""
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """Text safe inside a table cell: pipes escaped, line breaks as spaces, other control characters inert."""
+    return inert(text.replace("|", "\\|").replace("\r", " ").replace("\n", " "))
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], right: Iterable[int] = ()) -> str:

@@ -235,3 +235,19 @@ def test_frame_gets_every_derived_column_in_place() -> None:
     SignalPipeline([0]).process(item)
     assert set(derived_columns([0])) <= set(item)
     assert isinstance(item["gpu0_collapse"], int) and isinstance(item["cpu_alerts"], str)
+
+
+def test_a_flood_of_tags_keeps_the_tag_history_bounded() -> None:
+    from collectors.signals.workload import MAX_FUTURE_TAGS, MAX_STATES, TRIM_AT, WorkloadTracker
+
+    tracker = WorkloadTracker()
+    for k in range(20_000):  # unique states, one a ms, a sample every 10 ms
+        tracker.add_tag(k * 1000, f"s{k % (MAX_STATES + 36)}")
+        if k % 10 == 0:
+            tracker.update(k * 1000, k / 1000, 0.0, 0.0, 0.0)
+    assert len(tracker._tag_ts) <= TRIM_AT + 10 and len(tracker.seconds) <= MAX_STATES
+    assert tracker.dropped_tags > 0
+    for k in range(MAX_FUTURE_TAGS + 50):  # far in the future: they wait, up to a bound
+        tracker.add_tag(10**15 + k, "s1")
+    assert len(tracker._tag_ts) <= TRIM_AT + 10 + MAX_FUTURE_TAGS
+    assert tracker.update(10**15 + 10**6, 1e9, 0.0, 0.0, 0.0) == ("s1", "tag")

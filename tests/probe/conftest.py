@@ -1,38 +1,40 @@
-"""Probe tests: a free loopback port of their own in RIGSCOPE_PORT, and a probe reset around each test."""
+"""Probe tests: a fresh runtime directory of their own (only their recorders are found there), and a
+probe reset around each test."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from rigscope import probe
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from rigscope.local_channel import new_socket_path
 
 
 @pytest.fixture
-def port(monkeypatch) -> Iterator[int]:
-    number = free_udp_port()
-    monkeypatch.setenv("RIGSCOPE_PORT", str(number))
+def runtime(monkeypatch) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="rs-"))  # short: a Unix socket's path has at most 107 bytes
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(path))
+    for name in ("RIGSCOPE_SESSION", "RIGSCOPE_PROBE_UDP", "RIGSCOPE_TOKEN", "RIGSCOPE_PROBE"):
+        monkeypatch.delenv(name, raising=False)
     probe.reset()
-    yield number
+    yield path
     probe.reset()
+    shutil.rmtree(path, ignore_errors=True)
 
 
 class Listener:
-    """A bare UDP socket on the test's port that collects the events it receives."""
+    """A bare socket where a recorder of this user would listen, collecting the events it receives."""
 
-    def __init__(self, port: int) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", port))
+    def __init__(self, name: str = "20200101-000000-listener") -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(new_socket_path(name))
         self.sock.settimeout(0.05)
         self.events: list[dict] = []
 
@@ -52,7 +54,7 @@ class Listener:
 
 
 @pytest.fixture
-def listener(port) -> Iterator[Listener]:
-    receiver = Listener(port)
+def listener(runtime) -> Iterator[Listener]:
+    receiver = Listener()
     yield receiver
     receiver.close()

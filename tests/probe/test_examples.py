@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import os
 import subprocess
 import sys
 import time
@@ -29,20 +28,20 @@ def wait_for(predicate, timeout_s: float = 15.0) -> bool:
 
 
 @pytest.fixture
-def monitor(tmp_path, port):
+def monitor(tmp_path, runtime):
     running = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path)))
     running.start()
     yield running
     running.stop()
 
 
-def run_example(name: str, port: int, *args: str) -> subprocess.CompletedProcess[str]:
+def run_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True, timeout=120,
-                          cwd=REPO, env={**os.environ, "RIGSCOPE_PORT": str(port)})
+                          cwd=REPO)
 
 
-def test_tts_server_demo_makes_one_span_per_request(monitor, port):
-    result = run_example("tts_server.py", port, "--demo", "6", "--port", "0", "--layers", "1")
+def test_tts_server_demo_makes_one_span_per_request(monitor):
+    result = run_example("tts_server.py", "--demo", "6", "--port", "0", "--layers", "1")
     assert result.returncode == 0, result.stderr
     assert "HTTP 400: empty text" in result.stdout
     assert wait_for(lambda: monitor.spans.summary()["total"] == 6 + 3 * 5)
@@ -61,7 +60,7 @@ def test_tts_server_demo_makes_one_span_per_request(monitor, port):
 
 
 def test_tts_is_deterministic_and_returns_a_wav(monkeypatch):
-    monkeypatch.setenv("RIGSCOPE_PORT", "0")
+    monkeypatch.setenv("RIGSCOPE_PROBE", "off")
     spec = importlib.util.spec_from_file_location("tts_server_example", EXAMPLES / "tts_server.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -74,9 +73,9 @@ def test_tts_is_deterministic_and_returns_a_wav(monkeypatch):
         module.handle("hi", "bass", "c")
 
 
-def test_train_loop_logs_metrics_and_tags_its_phases(monitor, port):
+def test_train_loop_logs_metrics_and_tags_its_phases(monitor):
     pytest.importorskip("numpy")
-    result = run_example("train_loop.py", port, "--epochs", "2", "--rows", "4000", "--hidden", "32")
+    result = run_example("train_loop.py", "--epochs", "2", "--rows", "4000", "--hidden", "32")
     assert result.returncode == 0, result.stderr
     steps = 2 * (4000 // 256)
     assert wait_for(lambda: len(monitor.metrics.series("grad_norm")) == steps)

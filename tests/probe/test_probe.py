@@ -118,7 +118,7 @@ def test_values_json_cannot_encode_do_not_raise(listener):
     assert probe.dropped() == 1
 
 
-def test_no_monitor_running_drops_and_counts(port):
+def test_no_monitor_running_drops_and_counts(runtime):
     for step in range(50):
         rigscope.metric("loss", 1.0, step=step)
     with rigscope.span("request"):
@@ -135,21 +135,21 @@ def test_an_oversized_event_is_dropped_by_the_probe(listener):
     assert probe.MAX_DATAGRAM == MAX_DATAGRAM
 
 
-def test_probe_off_with_port_zero(monkeypatch):
-    monkeypatch.setenv("RIGSCOPE_PORT", "0")
+@pytest.mark.parametrize("setting", [{"RIGSCOPE_PROBE": "off"}, {"RIGSCOPE_PROBE_UDP": "http"}])
+def test_probe_off(listener, monkeypatch, setting):
+    for name, value in setting.items():
+        monkeypatch.setenv(name, value)
     probe.reset()
     rigscope.note("nowhere")
     probe.flush()
-    assert probe.dropped() == 1 and probe.stats()["port"] is None
-    probe.reset()
+    assert probe.dropped() == 1 and probe.stats()["recorder"] is None and listener.collect(1, 0.2) == []
 
 
-def test_bad_port_setting():
-    assert probe.configured_port({"RIGSCOPE_PORT": "http"}) is None
-    assert probe.configured_port({}) == 47321
-    assert probe.configured_port({"RIGSCOPE_PORT": " 5000 "}) == 5000
-    with pytest.raises(ValueError, match="RIGSCOPE_PORT"):
-        probe.port_setting({"RIGSCOPE_PORT": "70000"})
+def test_udp_setting():
+    assert probe.udp_target({}) is None
+    assert probe.udp_target({"RIGSCOPE_PROBE_UDP": " 5000 ", "RIGSCOPE_TOKEN": "t"}) == (5000, "t")
+    with pytest.raises(ValueError, match="RIGSCOPE_PROBE_UDP"):
+        probe.udp_target({"RIGSCOPE_PROBE_UDP": "70000"})
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
@@ -172,14 +172,14 @@ def test_a_forked_child_sends_with_its_own_socket(listener):
     assert [e["text"] for e in events if e["kind"] == "note"] == ["parent before fork"]
 
 
-def test_events_queued_at_exit_are_sent(listener, port):
+def test_events_queued_at_exit_are_sent(listener):
     code = "import rigscope\nfor i in range(100): rigscope.metric('m', i, step=i)\n"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, env={**os.environ, "RIGSCOPE_PORT": str(port)})
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
     events = listener.collect(100)
     assert [e["step"] for e in events] == list(range(100))
 
 
-def test_multiprocessing_workers_send_what_they_queued(listener, port):
+def test_multiprocessing_workers_send_what_they_queued(listener):
     code = (
         "import multiprocessing as mp, rigscope\n"
         "def work(i):\n"
@@ -191,7 +191,7 @@ def test_multiprocessing_workers_send_what_they_queued(listener, port):
         "    pool.close()\n"  # workers end normally and send what they queued (terminate() would kill them)
         "    pool.join()\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, env={**os.environ, "RIGSCOPE_PORT": str(port)})
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
     ends = by_kind(listener.collect(40), "span_end")
     assert sorted(e["attrs"]["i"] for e in ends) == list(range(20))
 
@@ -202,7 +202,7 @@ def test_import_rigscope_loads_nothing_heavy_even_with_the_probe_in_use():
             "print(' '.join(sorted(set(sys.modules) - before)))\n"
             "print(' '.join(sorted(sys.modules)))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True,
-                         env={**os.environ, "RIGSCOPE_PORT": "0"}).stdout.splitlines()
+                         env={**os.environ, "RIGSCOPE_PROBE": "off"}).stdout.splitlines()
     loaded = set(out[1].split())
     for heavy in ("textual", "polars", "pynvml", "psutil", "numpy", "collectors", "recordings", "tui", "rich"):
         assert heavy not in loaded

@@ -14,7 +14,7 @@ from rigscope import probe
 from rigscope.monitor import Monitor, MonitorConfig
 
 
-def test_repair_writes_the_span_table_from_the_journal(tmp_path, port):
+def test_repair_writes_the_span_table_from_the_journal(tmp_path, runtime):
     monitor = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path)))
     monitor.start()
     try:

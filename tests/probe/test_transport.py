@@ -1,9 +1,8 @@
-"""Probe events reaching a running monitor: several processes, a late monitor, bad datagrams, floods, a taken port."""
+"""Probe events reaching a running monitor: several processes, a late monitor, bad datagrams, floods, a taken UDP port."""
 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import rigscope
 from collectors.receiver import MAX_DATAGRAM, EventReceiver, TokenBucket
 from recordings.events import read_events
 from rigscope import probe
+from rigscope.local_channel import new_socket_path
 from rigscope.monitor import Monitor, MonitorConfig
 from tests.conftest import REPO
 
@@ -38,7 +38,7 @@ def wait_for(predicate, timeout_s: float = 10.0) -> bool:
 
 
 @pytest.fixture
-def monitor(tmp_path, port):
+def monitor(tmp_path, runtime):
     running = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path),
                                     formats=frozenset({"parquet", "csv"})))
     running.start()
@@ -50,10 +50,10 @@ def session_meta(monitor) -> dict:
     return json.loads((monitor.session / "meta.json").read_text())
 
 
-def test_spans_from_two_processes_at_once(monitor, port):
-    assert monitor.receiver.port == port and session_meta(monitor)["monitoring"]["event_port"] == port
-    workers = [subprocess.Popen([sys.executable, "-c", WORKLOAD, "15"], cwd=REPO,
-                                env={**os.environ, "RIGSCOPE_PORT": str(port)}) for _ in range(2)]
+def test_spans_from_two_processes_at_once(monitor, runtime):
+    path = session_meta(monitor)["monitoring"]["event_socket"]
+    assert path == monitor.receiver.path and path.startswith(str(runtime / "rigscope" / f"{monitor.session.name}."))
+    workers = [subprocess.Popen([sys.executable, "-c", WORKLOAD, "15"], cwd=REPO) for _ in range(2)]
     assert [w.wait(timeout=60) for w in workers] == [0, 0]
     assert wait_for(lambda: monitor.spans.summary()["total"] == 30)
     assert len(monitor.metrics.series("grad_norm")) == 30
@@ -87,7 +87,7 @@ def test_a_failing_span_reaches_the_table(monitor):
     assert row["success"] is False and row["error_message"] == "RuntimeError: model not loaded"
 
 
-def test_a_monitor_that_starts_late(tmp_path, port):
+def test_a_monitor_that_starts_late(tmp_path, runtime):
     for step in range(10):
         rigscope.metric("loss", 1.0, step=step)
     probe.flush()
@@ -105,24 +105,23 @@ def test_a_monitor_that_starts_late(tmp_path, port):
         late.stop()
 
 
-def send(port: int, payload: bytes) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.sendto(payload, ("127.0.0.1", port))
+def send(path: str, payload: bytes) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.sendto(payload, path)
 
 
-def test_bad_datagrams_are_counted_and_ignored(monitor, port):
+def test_bad_datagrams_are_counted_and_ignored(monitor):
+    path = monitor.receiver.path
     bad = [
         b"not json", b"\xff\xfe", b"[1, 2]", b'{"kind": "explode"}', b'{"text": "no kind"}',
         b'{"kind": "tag"}', b'{"kind": "span_end", "name": "x"}', b'{"kind": "metric", "name": "m", "value": "high"}',
         b'{"kind": "note", "text": "x", "ts": "yesterday"}',
     ]
     for payload in bad:
-        send(port, payload)
-    send(port, b'{"kind": "note", "text": "' + b"x" * 65_000 + b'"')  # as big as UDP goes (65,507), cut
-    # Over 64 KiB cannot even travel as one UDP datagram (the sender gets EMSGSIZE); HTTP POST /events
-    # hands bodies to the same check.
-    assert monitor.receiver.take_datagram(b'{"kind": "note", "text": "' + b"x" * MAX_DATAGRAM + b'"}') is False
-    send(port, b'{"kind": "note", "text": "still up"}\n{"kind": "metric", "name": "m", "value": 1, "ts": 1800000000.5}')
+        send(path, payload)
+    send(path, b'{"kind": "note", "text": "' + b"x" * 65_000 + b'"')  # cut JSON
+    send(path, b'{"kind": "note", "text": "' + b"x" * MAX_DATAGRAM + b'"}')  # over 64 KiB
+    send(path, b'{"kind": "note", "text": "still up"}\n{"kind": "metric", "name": "m", "value": 1, "ts": 1800000000.5}')
     receiver = monitor.receiver
     assert wait_for(lambda: receiver.received == 2)
     assert receiver.rejected == len(bad) + 2 and receiver.oversized == 1
@@ -133,16 +132,17 @@ def test_bad_datagrams_are_counted_and_ignored(monitor, port):
     assert metric["ts"] == "2027-01-15T08:00:00.500000Z"
 
 
-def test_floods_are_rate_limited_and_counted(port):
+def test_floods_are_rate_limited_and_counted(runtime):
     taken = []
     notices = []
-    receiver = EventReceiver(taken.append, port=port, limiter=TokenBucket(rate=200.0, burst=100.0),
-                             on_notice=notices.append)
+    receiver = EventReceiver(taken.append, limiter=TokenBucket(rate=200.0, burst=100.0), on_notice=notices.append)
+    receiver.listen_local(new_socket_path("flood"))
+    receiver.start()
     try:
         line = b'{"kind": "metric", "name": "m", "value": 1}'
         started = time.monotonic()
         for _ in range(50):
-            send(port, b"\n".join([line] * 100))  # 5,000 events in a burst
+            send(receiver.path, b"\n".join([line] * 100))  # 5,000 events in a burst
         assert wait_for(lambda: receiver.received + receiver.rate_limited == 5000)
         elapsed = time.monotonic() - started
         assert 100 <= receiver.received <= 100 + 200 * elapsed + 1
@@ -163,22 +163,12 @@ def test_token_bucket():
     assert sum(bucket.take() for _ in range(20)) == 2
 
 
-def test_a_taken_port_falls_back_and_says_so(tmp_path, port):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
-        holder.bind(("127.0.0.1", port))
-        second = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path)))
-        second.start()
-        listening = second.receiver.port
-        second.stop()
-    assert listening != port
-    meta = session_meta(second)
-    assert meta["monitoring"]["event_port"] == listening
-    assert any(f"event port {port} is taken" in w for w in meta["warnings"])
-
-
-def test_a_bad_port_setting_is_one_clear_error(tmp_path, monkeypatch):
+def test_a_taken_udp_port_is_one_clear_error(tmp_path, runtime):
     from recordings.errors import InputError
 
-    monkeypatch.setenv("RIGSCOPE_PORT", "lots")
-    with pytest.raises(InputError, match="RIGSCOPE_PORT must be a port number"):
-        Monitor(MonitorConfig(source="sim", hz=20, directory=str(tmp_path)))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        taken = holder.getsockname()[1]
+        with pytest.raises(InputError, match=f"--probe-udp: cannot take port {taken}"):
+            Monitor(MonitorConfig(source="sim", hz=20, directory=str(tmp_path), probe_udp=taken))
+    assert not list(tmp_path.iterdir())  # no session was started

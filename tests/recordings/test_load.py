@@ -54,8 +54,7 @@ def flood(monitor: Monitor, clock: Virtual, rate: float, seconds: float, first: 
 
 
 @pytest.fixture
-def monitor(tmp_path, monkeypatch):
-    monkeypatch.setenv("RIGSCOPE_PORT", "0")
+def monitor(tmp_path):
     monitor = Monitor(MonitorConfig(source="sim", hz=100.0, duration_s=None, directory=str(tmp_path)))
     monitor.start()
     yield monitor

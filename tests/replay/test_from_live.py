@@ -99,7 +99,7 @@ def test_the_picker_over_live_lists_a_damaged_session_with_its_reason_and_keeps_
             table = picker.query_one("#sessions")
             await type_text(pilot, "corrupt")
             assert table.row_count == 1
-            assert table.get_row_at(0)[-1].startswith("corrupt: unreadable Parquet file (")
+            assert table.get_row_at(0)[-1].plain.startswith("corrupt: unreadable Parquet file (")
             await pilot.press("enter")
             await pilot.pause()
             assert seen[-1][1] == "error" and "unreadable Parquet file" in seen[-1][0]

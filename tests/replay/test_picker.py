@@ -53,7 +53,7 @@ def test_typing_filters_the_table_and_enter_opens_the_match(recorded, tmp_path):
             assert table.row_count == 3 and all("box" in r["host"] for r in app.picker.shown)
             await type_text(pilot, " BETA")  # every word, any case
             assert table.row_count == 1 and app.picker.shown[0]["id"] == "20260102-000000-beta"
-            assert table.get_row_at(0)[1] == "20260102-000000-beta"
+            assert str(table.get_row_at(0)[1]) == "20260102-000000-beta"
             await pilot.press("enter")
         assert app.return_value == str(root / "20260102-000000-beta")
     run(body)
@@ -99,10 +99,28 @@ def test_no_match_and_a_corrupt_session_do_not_open(recorded, tmp_path):
             assert table.row_count == 4
             await type_text(pilot, "corrupt")
             assert table.row_count == 1 and app.picker.shown[0]["id"] == BROKEN
-            assert table.get_row_at(0)[-1].startswith("corrupt: meta.json: unreadable (")
+            assert table.get_row_at(0)[-1].plain.startswith("corrupt: meta.json: unreadable (")
             await pilot.press("enter")
             await pilot.pause()
             assert seen[-1][1] == "error" and "meta.json" in seen[-1][0] and app.is_running
             await pilot.press("escape")
         assert app.return_value is None
+    run(body)
+
+
+def test_notes_with_markup_and_escapes_show_as_typed(recorded, tmp_path):
+    root = make_root(recorded, tmp_path / "sessions")
+    meta_path = root / SESSIONS[0][0] / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["notes"] = "[/][bold]x\x1b[2J"  # from an imported file: a closing tag alone breaks Textual markup
+    meta_path.write_text(json.dumps(meta))
+    app = PickerApp(catalog(root))
+
+    async def body():
+        async with app.run_test(size=(160, 30)) as pilot:
+            table = app.query_one("#sessions")
+            await pilot.pause()
+            notes = [str(table.get_row_at(i)[COLUMNS.index("notes")]) for i in range(table.row_count)]
+            assert "[/][bold]x\\x1b[2J" in notes
+            await pilot.press("escape")
     run(body)

@@ -12,7 +12,7 @@ import rigscope
 from collectors.spans import SpanTracker
 from collectors.timeutil import iso_from_us
 from rigscope import probe
-from tests.probe.conftest import free_udp_port
+from tests.probe.conftest import runtime  # noqa: F401 (a fixture)
 from tests.tui.conftest import LiveApp, panels, run, screen_text, wait_until
 from tests.tui.test_layout import _placement_problems
 from tests.tui.test_snapshots import START_US, FrozenSource
@@ -34,7 +34,7 @@ def _pane(app: RigscopeApp, kind: type) -> str:
 def probe_sender():
     """The probe's sender thread lives as long as the process: start it before a test counts its threads."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RIGSCOPE_PORT", str(free_udp_port()))
+        patch.setenv("RIGSCOPE_PROBE", "off")
         probe.reset()
         rigscope.note("nobody listens")
         probe.flush(1.0)
@@ -42,14 +42,12 @@ def probe_sender():
 
 
 @pytest.fixture
-def probe_port(probe_sender, monkeypatch):
-    monkeypatch.setenv("RIGSCOPE_PORT", str(free_udp_port()))
-    probe.reset()
+def probe_channel(probe_sender, runtime):
+    """Only this test's recorder in the runtime directory, and the probe finds it."""
     yield
-    probe.reset()
 
 
-def test_spans_and_metrics_sent_through_the_probe_show_with_their_totals(tmp_path, probe_port):
+def test_spans_and_metrics_sent_through_the_probe_show_with_their_totals(tmp_path, probe_channel):
     async def body():
         async with LiveApp(tmp_path, size=(160, 50)) as (pilot, app, source):
             assert not app.query_one(SpansPane).display and not app.query_one(MetricsPane).display

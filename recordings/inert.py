@@ -1,0 +1,30 @@
+"""Text from outside made inert before it is printed: no control character reaches a terminal or a file.
+
+Notes, tags, span names, attributes and errors come from any sender.  Wherever they are shown
+(reports in markdown or on a terminal, `ls`, status lines, the TUI), control characters (C0, DEL,
+C1: ESC starts every terminal escape sequence) and the bidirectional overrides that reorder what
+a reader sees are written as visible escapes (`\\x1b`, `\\u202e`), so the text reads as sent and does
+nothing.  Stored files keep the text as it came.
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_KEEP_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def inert(text: object) -> str:
+    """`str(text)` with every control character written as an escape (line breaks too)."""
+    return _UNSAFE.sub(_visible, str(text))
+
+
+def inert_document(text: str) -> str:
+    """A whole document (a report) with its line breaks and tabs kept, any other control character escaped."""
+    return _UNSAFE_KEEP_LINES.sub(_visible, text)

@@ -1,0 +1,131 @@
+"""Per-user local channels: where this user's recorders take events, and how senders find them.
+
+Each running recorder listens on a Unix datagram socket of its own, named after its session id
+and its process (`<session id>.<pid>-<n>.sock`; a dashboard that does not record: `live.<pid>-<n>.sock`),
+in the user's runtime directory: `$XDG_RUNTIME_DIR/rigscope/`, else `<temp dir>/rigscope-<uid>/`.
+The directory is 0700 and the sockets 0600, so other users cannot send; the receiver also checks
+each sender's uid (collectors.receiver).  A directory that is a symlink or belongs to another user
+is refused, never used (someone could have made it first to read our events); one of ours open to
+others is closed to 0700 by a recorder, and refused by senders until then.
+
+Only the standard library is imported: the probe (rigscope.probe) finds its recorder with this,
+and the monitor places its socket with it.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import re
+import socket
+import stat
+
+RUNTIME_ENV = "XDG_RUNTIME_DIR"
+SESSION_ENV = "RIGSCOPE_SESSION"  # picks one recorder by session id (`rigscope run` sets it for its child)
+SUFFIX = ".sock"
+LIVE = "live"  # the name of a monitor that records no session
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,100}")
+_numbers = itertools.count(1)  # one process may hold several (a dashboard that starts a new recording)
+
+
+class ChannelError(OSError):
+    """The runtime directory cannot be used safely (another owner, a symlink, open to others)."""
+
+
+def channel_dir(create: bool = False) -> str:
+    """The directory of this user's recorder sockets; ChannelError when it is unsafe or (unless
+    `create`) missing."""
+    base = os.environ.get(RUNTIME_ENV, "")
+    if base and os.path.isabs(base):
+        path = os.path.join(base, "rigscope")
+    else:
+        import tempfile  # only here: the probe's import stays light
+
+        path = os.path.join(tempfile.gettempdir(), f"rigscope-{os.getuid()}")
+    if create:
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        raise ChannelError(errno.ENOENT, "no rigscope recorder runs for this user", path) from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise ChannelError(errno.ENOTDIR, "not a directory (a symlink?): refused", path)
+    if info.st_uid != os.getuid():
+        raise ChannelError(errno.EPERM, f"owned by uid {info.st_uid}, not this user: refused", path)
+    if info.st_mode & 0o077:
+        if not create:
+            raise ChannelError(errno.EPERM, "open to other users: refused", path)
+        os.chmod(path, 0o700)
+    return path
+
+
+def new_socket_path(name: str) -> str:
+    """A new socket path for a recorder of session `name` in this process (the runtime directory made
+    when missing); ValueError for a name that is not a session id."""
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"not a session id: {name!r}")
+    return os.path.join(channel_dir(create=True), f"{name}.{os.getpid()}-{next(_numbers)}{SUFFIX}")
+
+
+def recorders() -> list[tuple[str, str]]:
+    """(session id, socket path) of this user's recorder sockets, newest first (live or stale).
+    Two recorders writing to different folders may have the same session id."""
+    try:
+        folder = channel_dir()
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    uid = os.getuid()
+    found: list[tuple[int, str, str]] = []
+    for entry in names:
+        if not entry.endswith(SUFFIX):
+            continue
+        path = os.path.join(folder, entry)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISSOCK(info.st_mode) and info.st_uid == uid:
+            found.append((info.st_mtime_ns, entry[: -len(SUFFIX)].rpartition(".")[0], path))
+    found.sort(reverse=True)
+    return [(name, path) for _, name, path in found]
+
+
+def alive(path: str) -> bool:
+    """Whether a recorder listens on `path` now (a stale socket of a dead one refuses the connect)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
+            probe.connect(path)
+    except OSError:  # refused (a stale socket), gone, not ours, or no descriptor left
+        return False
+    return True
+
+
+def live_recorders(session: str | None = None, recording: bool = False) -> list[tuple[str, str]]:
+    """This user's monitors that listen now, newest first: those of `session` when given, only those
+    that record a session with `recording`."""
+    return [(name, path) for name, path in recorders()
+            if (session is None or name == session) and not (recording and name == LIVE) and alive(path)]
+
+
+def find_recorder(session: str | None = None, recording: bool = False) -> tuple[str, str] | None:
+    """The monitor to send to: the newest of session `session` (else `$RIGSCOPE_SESSION`) when given,
+    else the newest of all; None when there is none (a picked session that does not run is not replaced)."""
+    wanted = session or os.environ.get(SESSION_ENV) or None
+    for found in live_recorders(wanted, recording):
+        return found
+    return None
+
+
+def remove_stale() -> None:
+    """Unlink the sockets of recorders that died without cleaning up (a new recorder does this)."""
+    for _, path in recorders():
+        if not alive(path):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
