@@ -1,8 +1,11 @@
 """Bounded HTTP serving: one selector thread holds every connection until a whole request has arrived,
 a few worker threads answer it.
 
-No number of slow or half-open clients can take more than `max_connections` file descriptors (a
-connection past the cap is closed at once and counted in `refused`) or hold a thread: a request head
+No number of slow or half-open clients can take more than `max_connections` file descriptors or
+hold a thread. At the cap a new connection takes the place of the oldest one waiting for its
+request (so a scraper that sends its request at once is still served while slow clients flood the
+port); when every connection is being answered, the new one is closed at once. Either closing is
+counted in `refused`. Deadlines: a request head
 must arrive within HEADER_TIMEOUT_S of the connection, its body (at most `max_body` bytes) within
 BODY_TIMEOUT_S after the head, the next request on a kept-alive connection within KEEPALIVE_TIMEOUT_S
 of the last reply, and a reply must be taken within WRITE_TIMEOUT_S; otherwise the connection is closed
@@ -78,6 +81,7 @@ class _Connection:
     buffer: bytearray = field(default_factory=bytearray)
     need: int | None = None  # bytes of the whole request, once its head is in
     continued: bool = False  # "100 Continue" sent for this request
+    busy: bool = False  # with a worker
 
 
 class BoundedHTTPServer:
@@ -103,7 +107,7 @@ class BoundedHTTPServer:
             raise
         self.server_address = self.listener.getsockname()
         self.server_port = int(self.server_address[1])
-        self._connections: set[_Connection] = set()
+        self._connections: dict[_Connection, None] = {}  # oldest first
         self._answered: queue.SimpleQueue[tuple[_Connection, bool]] = queue.SimpleQueue()
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
@@ -151,12 +155,15 @@ class BoundedHTTPServer:
                     self._accept_paused_until = time.monotonic() + ACCEPT_PAUSE_S
                 return  # ECONNABORTED and the like: that client is gone
             if len(self._connections) >= self.max_connections:
-                sock.close()
                 self.refused += 1
-                continue
+                oldest = next((c for c in self._connections if not c.busy), None)
+                if oldest is None:
+                    sock.close()
+                    continue
+                self._close(oldest)
             sock.setblocking(False)
             connection = _Connection(sock, address, time.monotonic() + HEADER_TIMEOUT_S)
-            self._connections.add(connection)
+            self._connections[connection] = None
             self._selector.register(sock, selectors.EVENT_READ, connection)
 
     def _receive(self, connection: _Connection) -> None:
@@ -194,6 +201,7 @@ class BoundedHTTPServer:
             del buffer[:connection.need]
             connection.need, connection.continued = None, False
             self._selector.unregister(connection.sock)
+            connection.busy = True
             connection.sock.settimeout(WRITE_TIMEOUT_S)
             self._pool.submit(self._answer, connection, request)
 
@@ -222,6 +230,7 @@ class BoundedHTTPServer:
                 connection, keep = self._answered.get_nowait()
             except queue.Empty:
                 return
+            connection.busy = False
             if not keep or self._stop.is_set():
                 self._close(connection)
                 continue
@@ -245,7 +254,7 @@ class BoundedHTTPServer:
 
     def _close(self, connection: _Connection) -> None:
         if connection in self._connections:
-            self._connections.discard(connection)
+            del self._connections[connection]
             try:
                 self._selector.unregister(connection.sock)
             except (KeyError, ValueError):

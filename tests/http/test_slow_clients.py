@@ -101,7 +101,7 @@ def test_idle_and_slow_clients_are_cut_after_the_read_timeout(tmp_path: Path):
             _close_all([idle, dribble])
 
 
-def test_connections_past_the_cap_are_closed_at_once_and_counted(tmp_path: Path):
+def test_past_the_cap_a_new_connection_replaces_the_oldest_waiting_one(tmp_path: Path):
     with serving(tmp_path) as monitor:
         server = monitor.http.server
         server.max_connections = 5
@@ -109,15 +109,18 @@ def test_connections_past_the_cap_are_closed_at_once_and_counted(tmp_path: Path)
         held = _half_open(port, 5)
         try:
             wait_for(lambda: server.open_connections == 5)
-            extra = _half_open(port, 3)
-            wait_for(lambda: all(_cut(client) for client in extra), timeout=5)
-            assert server.refused == 3 and not any(_cut(client) for client in held)
-            _close_all(extra)
+            held += _half_open(port, 3)
+            wait_for(lambda: all(_cut(client) for client in held[:3]), timeout=5)  # closed for the cap, oldest first
+            assert not any(_cut(client) for client in held[3:]) and server.refused == 3
+            status, _, body = request(port, "GET", "/healthz")  # a client that sends its request at once is served
+            assert status == 200 and json.loads(body)["status"] == "ok"
+            wait_for(lambda: _cut(held[3]), timeout=5)
+            assert server.refused == 4
         finally:
             _close_all(held)
         wait_for(lambda: server.open_connections == 0)
         status, _, body = request(port, "GET", "/healthz")
-        assert status == 200 and json.loads(body)["http"]["refused"] == 3
+        assert status == 200 and json.loads(body)["http"]["refused"] == 4
 
 
 def _read_replies(client: socket.socket, count: int) -> list[bytes]:
