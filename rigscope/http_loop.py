@@ -108,7 +108,7 @@ class BoundedHTTPServer:
         self.server_address = self.listener.getsockname()
         self.server_port = int(self.server_address[1])
         self._connections: dict[_Connection, None] = {}  # oldest first
-        self._answered: queue.SimpleQueue[tuple[_Connection, bool]] = queue.SimpleQueue()
+        self._answered: queue.SimpleQueue[tuple[_Connection, bool, bool]] = queue.SimpleQueue()  # keep, timed out
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -133,15 +133,23 @@ class BoundedHTTPServer:
         try:
             while not self._stop.is_set():
                 for key, _ in self._selector.select(poll_interval):
-                    if key.data == "listener":
-                        self._accept()
-                    elif key.data == "wake":
-                        self._take_answered()
-                    else:
-                        self._receive(key.data)
+                    self._dispatch(key.data)
                 self._expire(time.monotonic())
         finally:
             self._stopped.set()
+
+    def _dispatch(self, what: Any) -> None:
+        try:
+            if what == "listener":
+                self._accept()
+            elif what == "wake":
+                self._take_answered()
+            else:
+                self._receive(what)
+        except Exception:  # noqa: BLE001 (the loop serves every other connection on)
+            self.handle_error()
+            if isinstance(what, _Connection):
+                self._close(what)
 
     def _accept(self) -> None:
         while True:
@@ -227,9 +235,10 @@ class BoundedHTTPServer:
             pass
         while True:
             try:
-                connection, keep = self._answered.get_nowait()
+                connection, keep, timed_out = self._answered.get_nowait()
             except queue.Empty:
                 return
+            self.timed_out += timed_out
             connection.busy = False
             if not keep or self._stop.is_set():
                 self._close(connection)
@@ -263,17 +272,17 @@ class BoundedHTTPServer:
 
     # -- worker threads ----------------------------------------------------------
     def _answer(self, connection: _Connection, request: bytes) -> None:
-        keep = False
+        keep = timed_out = False
         try:
             handler = self.handler(connection.sock, connection.address, self, request)
             keep = not handler.close_connection
         except TimeoutError:
-            self.timed_out += 1  # the client did not take its reply
+            timed_out = True  # the client did not take its reply
         except OSError:
             pass  # the client went away mid-reply
         except Exception:  # noqa: BLE001 (one failing request never stops the server)
             self.handle_error()
-        self._answered.put((connection, keep))
+        self._answered.put((connection, keep, timed_out))
         try:
             os.write(self._wake_w, b"x")
         except OSError:
