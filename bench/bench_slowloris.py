@@ -7,7 +7,8 @@ that keeps `--connections` (default 2,000) connections open, each sending a requ
 never ends, one byte a second, and reopens every connection the server cuts (a refused one at
 once, a slow one after the header timeout). Rounds of `--seconds` without and with the attack
 alternate, `--rounds` times; the p99 of `sample_lag_ms` of each condition is taken over all its
-rounds. During the attack a probe GETs /healthz every 0.5 s (counted: answered / refused).
+rounds. During the attack a probe GETs /healthz every 0.5 s (counted: answered / refused), and the
+server loop thread's CPU time is read.
 
 Targets (issue): the recording goes on (every sample recorded, no notice) and the sample-lag p99
 under the attack within 1 ms of the p99 without.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import json
 import resource
 import selectors
@@ -32,6 +34,8 @@ from typing import Any
 
 from bench_http import LagTap, lag_stats  # noqa: I001  (bench/ is on sys.path)
 from common import percentile, print_table, verdict, write_result
+
+import psutil
 
 from rigscope.monitor import Monitor, MonitorConfig
 
@@ -83,7 +87,7 @@ def attacker(port: int, count: int, seconds: float) -> None:
                         key.fileobj.send(b"a")  # type: ignore[union-attr]
                     except OSError:
                         pass
-    print(json.dumps({"reopened": reopened}), flush=True)
+    print(json.dumps({"reopened": reopened, "attacker_cpu_pct": 100 * time.process_time() / seconds}), flush=True)
 
 
 # -- the monitor side ----------------------------------------------------------------
@@ -104,17 +108,26 @@ def probe_health(port: int, until: float) -> tuple[int, int]:
     return answered, failed
 
 
-def attack(port: int, count: int, seconds: float) -> tuple[float, float, dict[str, Any]]:
+def thread_cpu_s(native_id: int | None) -> float:
+    """CPU seconds (user + system) one thread of this process has used."""
+    for thread in psutil.Process(os.getpid()).threads():
+        if thread.id == native_id:
+            return thread.user_time + thread.system_time
+    return 0.0
+
+
+def attack(port: int, count: int, seconds: float, loop_thread: int | None) -> tuple[float, float, dict[str, Any]]:
     process = subprocess.Popen([sys.executable, __file__, "--attack", str(port), str(count), str(seconds)],
                                stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "go"
-    began = time.monotonic()
+    began, cpu = time.monotonic(), thread_cpu_s(loop_thread)
     answered, failed = probe_health(port, began + seconds)
     result = json.loads(process.stdout.readline())
     ended = time.monotonic()
+    loop_share = (thread_cpu_s(loop_thread) - cpu) / (ended - began)
     process.wait()
-    return began, ended, {**result, "healthz_ok": answered, "healthz_failed": failed}
+    return began, ended, {**result, "healthz_ok": answered, "healthz_failed": failed, "loop_cpu_pct": 100 * loop_share}
 
 
 def main() -> None:
@@ -150,7 +163,7 @@ def main() -> None:
                         time.sleep(seconds)
                         ended, key = time.monotonic(), "no connections"
                     else:
-                        began, ended, result = attack(port, count, seconds)
+                        began, ended, result = attack(port, count, seconds, monitor.http._thread.native_id)
                         entry.update(result)
                         key = f"{count} half-open connections"
                     lags = tap.between(began, ended)
@@ -179,9 +192,10 @@ def main() -> None:
     print(f"recording: {samples} samples in {elapsed:.1f} s ({expected:.0f} expected), notices {notices}: "
           f"{verdict(recording_ok)}")
     print(f"server: {connections}")
-    print_table(["round", "quiet p99 ms", "attacked p99 ms", "reopened", "/healthz ok", "/healthz failed"],
+    print_table(["round", "quiet p99 ms", "attacked p99 ms", "reopened", "/healthz ok", "/healthz failed",
+                 "server loop CPU %", "attacker CPU %"],
                 [[r["round"], r["quiet_p99_ms"], r["attacked_p99_ms"], r["reopened"], r["healthz_ok"],
-                  r["healthz_failed"]] for r in per_round], digits=3)
+                  r["healthz_failed"], r["loop_cpu_pct"], r["attacker_cpu_pct"]] for r in per_round], digits=3)
     write_result("slowloris", {"gpus": GPUS, "hz": options.hz, "connections": count, "fd_limit": FD_LIMIT,
                                "seconds": seconds, "rounds": rounds, "lag": [quiet, attacked],
                                "lag_p99_delta_ms": delta, "lag_pass": lag_ok, "samples": samples,
