@@ -177,19 +177,20 @@ def main() -> None:
             tap.thread.join(timeout=5)
         elapsed = monitor.sampler.stats.elapsed_s
         notices = list(monitor.sampler.stats.notices)
-        samples = monitor.sampler.stats.samples
+        samples, missed = monitor.sampler.stats.samples, monitor.sampler.ticker.missed
 
     quiet, attacked = (lag_stats(k, v) for k, v in phases.items())
     delta = attacked["p99_ms"] - quiet["p99_ms"]
     lag_ok = delta <= TARGET_LAG_DELTA_MS
     expected = elapsed * options.hz + 1
-    recording_ok = not notices and samples >= expected - 1 - monitor.sampler.ticker.missed
+    recording_ok = not notices and samples >= expected - 1 - missed
     print_table(["condition", "samples", "p50 ms", "p99 ms", "max ms"],
                 [[r["condition"], r["samples"], r["p50_ms"], r["p99_ms"], r["max_ms"]] for r in (quiet, attacked)],
                 digits=3, title=f"sample_lag_ms at {options.hz:g} Hz, {GPUS} simulated GPUs, "
                                 f"{rounds} rounds of {seconds:g} s each")
     print(f"p99 difference: {delta:+.3f} ms (target within {TARGET_LAG_DELTA_MS:g} ms): {verdict(lag_ok)}")
-    print(f"recording: {samples} samples in {elapsed:.1f} s ({expected:.0f} expected), notices {notices}: "
+    print(f"recording: {samples} samples in {elapsed:.1f} s ({expected:.0f} expected, {missed} missed ticks), "
+          f"notices {notices}: "
           f"{verdict(recording_ok)}")
     print(f"server: {connections}")
     print_table(["round", "quiet p99 ms", "attacked p99 ms", "reopened", "/healthz ok", "/healthz failed",
@@ -199,6 +200,7 @@ def main() -> None:
     write_result("slowloris", {"gpus": GPUS, "hz": options.hz, "connections": count, "fd_limit": FD_LIMIT,
                                "seconds": seconds, "rounds": rounds, "lag": [quiet, attacked],
                                "lag_p99_delta_ms": delta, "lag_pass": lag_ok, "samples": samples,
+                               "missed_ticks": missed,
                                "expected_samples": expected, "notices": notices, "recording_pass": recording_ok,
                                "server": connections, "rounds_detail": per_round, "quick": options.quick})
 

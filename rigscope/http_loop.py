@@ -35,8 +35,8 @@ MAX_HEAD = 64 * 1024
 WORKERS = 4
 CONNECTIONS_CAP = 256
 EXPIRY_EVERY_S = 0.05  # how often the loop looks for connections past their deadline
-ACCEPT_PAUSE_S = 0.1
-ACCEPT_BURST = 16  # then back to select, which lets the sampler have the GIL during a connection flood  # after EMFILE on accept: the listener is left alone this long instead of spinning
+ACCEPT_PAUSE_S = 0.1  # after EMFILE on accept: the listener is left alone this long instead of spinning
+ACCEPT_BURST = 16  # accepted connections between two selects, so one flood never holds the loop
 
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d{1,12})[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
