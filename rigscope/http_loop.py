@@ -56,18 +56,24 @@ def default_max_connections() -> int:
 
 class RequestHandler(Protocol):
     close_connection: bool
+    wfile: SocketWriter
 
     def __init__(self, sock: socket.socket, address: Any, server: Any, request: bytes) -> None: ...
 
 
 class SocketWriter:
-    """The `wfile` of a handler: every write goes out whole (within the socket's timeout)."""
+    """The `wfile` of a handler: every write goes out whole within the socket's timeout, or marks `timed_out`."""
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        self.timed_out = False  # http.server swallows the TimeoutError: the server reads this instead
 
     def write(self, data: bytes) -> int:
-        self._sock.sendall(data)
+        try:
+            self._sock.sendall(data)
+        except TimeoutError:
+            self.timed_out = True
+            raise
         return len(data)
 
     def flush(self) -> None:
@@ -276,7 +282,7 @@ class BoundedHTTPServer:
         keep = timed_out = False
         try:
             handler = self.handler(connection.sock, connection.address, self, request)
-            keep = not handler.close_connection
+            keep, timed_out = not handler.close_connection, handler.wfile.timed_out
         except TimeoutError:
             timed_out = True  # the client did not take its reply
         except OSError:

@@ -366,6 +366,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._json(*exporter.health())
             else:
                 self._post_event(exporter)
+        except OSError:
+            raise  # the client went away or did not take its reply: not an internal error
         except Exception:  # noqa: BLE001 (a failing endpoint answers 500; the server goes on)
             exporter.errors += 1
             self._error(500, "internal error")

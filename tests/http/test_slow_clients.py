@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from rigscope import http_loop
 from tests.conftest import REPO
 from tests.http.conftest import request, serving, wait_for
 
@@ -167,3 +168,14 @@ def test_a_request_head_past_64_kib_is_431(tmp_path: Path):
     with serving(tmp_path) as monitor, socket.create_connection(("127.0.0.1", monitor.http.port), timeout=10) as client:
         client.sendall(b"GET /healthz HTTP/1.1\r\nX: " + b"a" * 70_000)
         assert client.recv(100).startswith(b"HTTP/1.1 431")
+
+
+def test_a_client_that_never_reads_its_replies_is_cut_after_the_write_timeout(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(http_loop, "WRITE_TIMEOUT_S", 0.5)
+    with serving(tmp_path) as monitor, socket.socket() as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.connect(("127.0.0.1", monitor.http.port))
+        client.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 1000)  # replies pile up, never read
+        wait_for(lambda: monitor.http.server.timed_out >= 1, timeout=20)
+        status, _, body = request(monitor.http.port, "GET", "/healthz")  # no worker is left stuck
+        assert status == 200 and json.loads(body)["http"]["timed_out"] >= 1
