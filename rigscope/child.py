@@ -102,7 +102,8 @@ class Child:
         self.started = time.monotonic()
         self.wall_s: float | None = None  # from start to exit, once it exited
         self.log = log
-        self.daemons: list[tuple[int, str]] = []  # processes outside the group that held the output at the end
+        # Once the output outlived the group: (pid, name) of the processes that held it, as far as /proc tells.
+        self.daemons: list[tuple[int, str]] | None = None
         self._watchdog = _watchdog(self.process.pid)
         self._pipes = [os.fstat(pipe.fileno()).st_ino for pipe in (self.process.stdout, self.process.stderr) if pipe]
         self._abandon_r, self._abandon_w = os.pipe()  # written once the output is no longer waited for
