@@ -46,7 +46,7 @@ def _close_all(clients: list[socket.socket]) -> None:
 
 def _low_fd_limit() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256 if hard == resource.RLIM_INFINITY else min(256, hard), hard))
 
 
 def test_hundreds_of_half_open_connections_leave_the_recording_running(tmp_path: Path):
