@@ -198,6 +198,20 @@ def http(r: Result) -> list[Figure]:
     return out
 
 
+def slowloris(r: Result) -> list[Figure]:
+    quiet, attacked = r["lag"]
+    health = [(d["healthz_ok"], d["healthz_failed"]) for d in r["rounds_detail"]]
+    answered, asked = sum(ok for ok, _ in health), sum(ok + failed for ok, failed in health)
+    return [
+        Figure(f"`sample_lag_ms` p99 at {r['hz']:g} Hz with {r['connections']:,} slowloris connections / without",
+               f"{_f(attacked['p99_ms'])} / {_f(quiet['p99_ms'])} ms ({r['lag_p99_delta_ms']:+.2f} ms)",
+               "within 1 ms", r["lag_pass"]),
+        Figure("recording under the attack: samples / expected, notices; `/healthz` answered",
+               f"{r['samples']:,} / {r['expected_samples']:,.0f}, {len(r['notices'])}; {answered} of {asked}",
+               "every sample, no notice", r["recording_pass"]),
+    ]
+
+
 def catalog(r: Result) -> list[Figure]:
     return [
         Figure(f"`rigscope ls` over {r['sessions']} sessions, whole command, median / max of {r['runs']}",

@@ -54,6 +54,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "replay": Benchmark("bench_replay.py", figures.replay),
     "probe": Benchmark("bench_probe.py", figures.probe),
     "http": Benchmark("bench_http.py", figures.http),
+    "slowloris": Benchmark("bench_slowloris.py", figures.slowloris),
     "catalog": Benchmark("bench_catalog.py", figures.catalog),
     "report": Benchmark("bench_report.py", figures.report),
     "processes": Benchmark("bench_processes.py", figures.processes),
@@ -70,6 +71,7 @@ RUN_ARGS: dict[str, list[str]] = {
     "replay": ["--opens", "3"],
     "probe": ["--bursts", "100"],
     "http": ["--rounds", "3", "--seconds", "6", "--scrape-seconds", "8"],
+    "slowloris": ["--rounds", "2", "--seconds", "8"],
     "processes": ["--rounds", "2"],
 }
 

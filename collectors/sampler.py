@@ -219,7 +219,12 @@ class Sampler:
             "sample_lag_ms": lag_s * 1000.0,
         }
         for collector in self.collectors:
-            frame.update(collector.read(elapsed_s))
+            try:
+                frame.update(collector.read(elapsed_s))
+            except OSError as error:
+                # Out of file descriptors, a vanished /proc file: this tick's readings of that source are
+                # null (missing keys), the sampler goes on and says so once.
+                collector.notice(f"a read failed ({error.strerror or error}); its readings are null while it fails")
             for message in collector.drain_notices():
                 self._notify(message)
         stats = self.stats

@@ -5,35 +5,108 @@ session's output log. The child runs in a new session (its own process group), s
 terminal's Ctrl-C reaches rigscope only; rigscope then stops the whole group: SIGINT,
 then SIGTERM, then SIGKILL, with a grace period between them, and no process of the group
 is left behind.
+
+The command never outlives rigscope, even when rigscope is killed with SIGKILL: on Linux the
+kernel sends the child SIGKILL when rigscope dies (PR_SET_PDEATHSIG), and a small watchdog
+shell, reading a pipe that only rigscope holds, kills the whole group when the pipe closes
+without rigscope having said it is done. A process that left the group on purpose (a
+double-forked daemon) is not killed; when it still holds the command's output, rigscope says
+so in one line and waits at most DAEMON_WAIT_S for that output to end.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import IO
 
 from recordings.output_log import OutputLog
 
 GRACE_S = (5.0, 3.0)  # after SIGINT, after SIGTERM
+DAEMON_WAIT_S = 1.0  # how long the output may stay open once the command's group has ended
 _CHUNK = 65536
+_PR_SET_PDEATHSIG = 1
+# Reads one line from rigscope; end of file before "done" means rigscope died: the group goes too.
+_WATCHDOG = 'read -r line; [ "$line" = done ] || kill -s KILL -- "-$1" 2>/dev/null'
+
+
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl()  # looked up before any fork: the child only calls it
+
+
+def _dies_with(parent: int) -> Callable[[], None] | None:
+    """A preexec function (run after setsid) that has the kernel kill the child when `parent` dies."""
+    prctl = _PRCTL
+    if prctl is None:
+        return None
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # rigscope died before the request took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
+
+
+def _watchdog(group: int) -> subprocess.Popen[bytes] | None:
+    """The shell that kills `group` if rigscope dies; None where it cannot start (prctl still covers the child)."""
+    try:
+        return subprocess.Popen(["sh", "-c", _WATCHDOG, "rigscope-watchdog", str(group)], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        return None
+
+
+def pipe_holders(inode: int) -> list[tuple[int, str]]:
+    """(pid, name) of the other processes that hold an end of the pipe `inode` (Linux /proc; else none)."""
+    target = f"pipe:[{inode}]"
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        pid = int(entry.name)
+        if pid == os.getpid():
+            continue
+        try:
+            if any(os.readlink(link) == target for link in (entry / "fd").iterdir()):
+                found.append((pid, (entry / "comm").read_text().strip()))
+        except OSError:  # gone meanwhile, or not ours to look at
+            continue
+    return found
 
 
 class Child:
     def __init__(self, command: Sequence[str], env: dict[str, str], log: OutputLog) -> None:
-        """Start it; FileNotFoundError / PermissionError when the command cannot be run."""
+        """Start it; FileNotFoundError / PermissionError when the command cannot be run.
+
+        PR_SET_PDEATHSIG follows the thread that started the child: create a Child in a thread
+        that outlives it (rigscope run uses its main thread)."""
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         self.process = subprocess.Popen(list(command), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=_dies_with(os.getpid()))
         self.started = time.monotonic()
         self.wall_s: float | None = None  # from start to exit, once it exited
         self.log = log
+        # Once the output outlived the group: (pid, name) of the processes that held it, as far as /proc tells.
+        self.daemons: list[tuple[int, str]] | None = None
+        self._watchdog = _watchdog(self.process.pid)
+        self._pipes = [os.fstat(pipe.fileno()).st_ino for pipe in (self.process.stdout, self.process.stderr) if pipe]
+        self._abandon_r, self._abandon_w = os.pipe()  # written once the output is no longer waited for
         self._relays = [threading.Thread(target=self._relay, args=(pipe, out, name), daemon=True)
                         for pipe, out, name in ((self.process.stdout, sys.stdout, "stdout"),
                                                 (self.process.stderr, sys.stderr, "stderr"))]
@@ -47,7 +120,13 @@ class Child:
     def _relay(self, pipe: IO[bytes] | None, out: IO[str], name: str) -> None:
         assert pipe is not None
         echo = True
-        while chunk := os.read(pipe.fileno(), _CHUNK):
+        poller = select.poll()
+        poller.register(pipe.fileno(), select.POLLIN)
+        poller.register(self._abandon_r, select.POLLIN)
+        while all(fd != self._abandon_r for fd, _ in poller.poll()):
+            chunk = os.read(pipe.fileno(), _CHUNK)
+            if not chunk:
+                break
             self.log.write(chunk, name)
             if echo:
                 try:
@@ -83,9 +162,31 @@ class Child:
 
     def _finish(self) -> None:
         self._signal_group(signal.SIGKILL)  # what the command left running in its group
+        self._release_watchdog()
+        deadline = time.monotonic() + DAEMON_WAIT_S
         for relay in self._relays:
-            relay.join(5.0)
+            relay.join(max(0.0, deadline - time.monotonic()))
+        if any(relay.is_alive() for relay in self._relays):  # a process outside the group holds the output
+            self.daemons = sorted({holder for inode in self._pipes for holder in pipe_holders(inode)})
+            os.write(self._abandon_w, b"x")
+            for relay in self._relays:
+                relay.join()
+        os.close(self._abandon_r)
+        os.close(self._abandon_w)
         self.log.close()
+
+    def _release_watchdog(self) -> None:
+        """Tell the watchdog rigscope is done: it then leaves without killing anything."""
+        watchdog = self._watchdog
+        if watchdog is None:
+            return
+        try:
+            if watchdog.stdin is not None and not watchdog.stdin.closed:
+                watchdog.stdin.write(b"done\n")
+                watchdog.stdin.close()
+            watchdog.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            watchdog.kill()
 
     def _signal_group(self, sig: int) -> None:
         try:

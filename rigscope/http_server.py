@@ -10,21 +10,22 @@ Routes, matched exactly (a path is never mapped to a file):
                            token is set: then from anywhere, with `Authorization: Bearer TOKEN`
 
 Another path gets 404, another method 405.  The server runs in its own threads
-(one per connection) and reads only the snapshot that `ExportFeed`'s thread
-publishes, so serving never blocks sampling or the dashboard.  It binds to
+(one loop holding the connections, a few workers answering; rigscope/http_loop.py
+bounds connections and how long a client may take) and reads only the snapshot that
+`ExportFeed`'s thread publishes, so serving never blocks sampling or the dashboard.  It binds to
 127.0.0.1 unless told otherwise, and logs nothing (the dashboard owns the terminal).
 """
 
 from __future__ import annotations
 
 import hmac
+import io
 import ipaddress
 import json
 import socket
-import socketserver
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -39,6 +40,7 @@ from collectors.schema import device_prefixes, gpu_prefix
 from recordings.errors import InputError
 from recordings.tier import hardware_tier
 from rigscope import __version__, http_reports
+from rigscope.http_loop import BoundedHTTPServer, SocketWriter
 
 if TYPE_CHECKING:
     from rigscope.monitor import Monitor
@@ -97,18 +99,10 @@ def _show(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a stalled client never keeps the process alive
-    allow_reuse_address = True  # a restarted monitor (dashboard record toggle) takes the port back at once
-    request_queue_size = 64
+class _Server(BoundedHTTPServer):
     exporter: HttpExporter
 
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind calls socket.getfqdn, a reverse DNS lookup that can hang for seconds.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
+    def handle_error(self) -> None:
         self.exporter.errors += 1  # never a traceback on the dashboard's terminal
 
 
@@ -120,7 +114,7 @@ def open_server(host: str, port: int) -> _Server:
     """A bound, listening server; InputError (one clear line) when the address cannot be used."""
     server_class = _Server6 if ":" in host else _Server
     try:
-        return server_class((host, port), Handler)
+        return server_class((host, port), Handler, MAX_BODY)
     except (OSError, OverflowError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise InputError(f"--http {_show(host)}:{port}: cannot listen ({reason})") from None
@@ -260,8 +254,17 @@ class HttpExporter:
         else:
             status = "ok"
         body = {"status": status, "samples": snap.samples, "last_sample_age_s": round(age, 3) if last else None,
-                "stall_after_s": self.stall_after_s, "session_id": self.labels.session or None}
+                "stall_after_s": self.stall_after_s, "session_id": self.labels.session or None,
+                "http": self.connections()}
         return (200 if status == "ok" else 503), body
+
+    def connections(self) -> dict[str, int] | None:
+        """Open connections, the cap, and those closed for the cap or for being too slow, since the start."""
+        server = self.server
+        if server is None:
+            return None
+        return {"open": server.open_connections, "max": server.max_connections, "refused": server.refused,
+                "timed_out": server.timed_out}
 
     def refuse_post(self, client_host: str, authorization: str | None) -> tuple[int, str] | None:
         """Why POST /events is refused to this client (status, message), or None when it is allowed."""
@@ -310,8 +313,27 @@ class Handler(BaseHTTPRequestHandler):
     server_version = f"rigscope/{__version__}"
     sys_version = ""
     protocol_version = "HTTP/1.1"  # keep-alive for scrapers
-    timeout = 10.0  # a client that stops sending holds one thread for at most this long
-    disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stall on keep-alive
+
+    def __init__(self, sock: socket.socket, client_address: Any, server: _Server, request: bytes) -> None:
+        self._request_bytes = request  # the whole request, read by the server's loop
+        super().__init__(sock, client_address, server)
+
+    def setup(self) -> None:
+        self.connection = self.request
+        # Headers and body go out at once: no 40 ms delayed-ACK stall on keep-alive.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        self.rfile = io.BytesIO(self._request_bytes)
+        self.wfile = SocketWriter(self.connection)  # type: ignore[assignment]
+
+    def handle(self) -> None:
+        self.close_connection = True
+        self.handle_one_request()  # one request: the server's loop waits for the next one
+
+    def finish(self) -> None:
+        pass  # the server's loop keeps or closes the connection
+
+    def handle_expect_100(self) -> bool:
+        return True  # the body is in already (the server's loop sent "100 Continue" when it was awaited)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class names it so)
         pass
@@ -344,6 +366,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._json(*exporter.health())
             else:
                 self._post_event(exporter)
+        except OSError:
+            raise  # the client went away or did not take its reply: not an internal error
         except Exception:  # noqa: BLE001 (a failing endpoint answers 500; the server goes on)
             exporter.errors += 1
             self._error(500, "internal error")

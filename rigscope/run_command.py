@@ -176,6 +176,10 @@ def _run_command(plan: Plan, monitor: Monitor, clock: Clock, log: OutputLog, fac
         monitor.recorder.meta["error"] = f"{reason}: {plan.command[0]}"  # type: ignore[union-attr]
         return "failed", NOT_EXECUTABLE if found else NOT_FOUND
     exit_code = child.wait(stopping)
+    if child.daemons is not None:
+        held_by = ", ".join(f"pid {pid} ({name})" for pid, name in child.daemons) or "a process"
+        _say(f"note: the command's output is still held by {held_by}, outside its process group "
+             f"(a daemon?); not waiting for it")
     facts["wall_s"] = child.wall_s
     facts["exit_code"] = exit_code
     monitor.post("tag", state="cooldown", source="run")

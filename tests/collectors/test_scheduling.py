@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import threading
 
 import pytest
@@ -270,3 +271,25 @@ def test_a_short_real_wait_sleeps_a_long_one_ends_when_stopped():
     assert wait_real(0.01, stop) is True  # stop is looked at once the short sleep is over
     started = time.monotonic()
     assert wait_real(3600.0, stop) is True and time.monotonic() - started < 60  # an hour's wait ends at once
+
+
+class OutOfFiles(Counting):
+    """Reads fail with EMFILE on ticks 2 and 3, as psutil does when the process has no file descriptor left."""
+
+    def read(self, elapsed_s):
+        reading = super().read(elapsed_s)
+        if len(self.calls) in (2, 3):
+            raise OSError(errno.EMFILE, "Too many open files")
+        return reading
+
+
+def test_a_failed_read_is_null_for_that_tick_with_one_notice():
+    sampler = Sampler([OutOfFiles()], hz=10, clock=VirtualClock(), duration_s=1)
+    frames = sampler.subscribe()
+    sampler.run_inline()  # the sampler goes on: no exception leaves it
+    received = []
+    while (batch := frames.get(timeout=0)) is not END and batch is not None:
+        received.append(batch.frame)
+    assert len(received) == 10
+    assert [f.get("cpu_util_pct") for f in received[:5]] == [1.0, None, None, 4.0, 5.0]
+    assert len(sampler.stats.notices) == 1 and "Too many open files" in sampler.stats.notices[0]

@@ -11,12 +11,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import polars as pl
+import psutil
 import pytest
 
 from recordings.events import read_events
+from recordings.output_log import OutputLog
+from rigscope import child as child_module
+from rigscope.child import Child
 from rigscope.cli import main
 from tests.conftest import REPO
 from tests.waiting import wait_sync
@@ -188,6 +194,74 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _gone(pid: int) -> bool:
+    """Ended: no such process, or a zombie that nobody has reaped yet."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _pids(path: Path, count: int) -> list[int] | None:
+    words = path.read_text().split() if path.is_file() else []
+    return [int(word) for word in words] if len(words) == count else None
+
+
+def _end(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _daemon(pid_file: Path, seconds: int) -> str:
+    """Shell lines that start `sleep` in a session of its own (holding stdout) and wait until its pid is in the file."""
+    return (f"setsid sh -c 'echo $$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; exec sleep {seconds}' & "
+            f"while [ ! -s {pid_file} ]; do sleep 0.02; done")
+
+
+def test_kill_9_of_rigscope_takes_the_command_and_its_group_down(tmp_path):
+    """The command (a shell), its child in the group, and a `setsid` daemon: kill -9 of rigscope ends the first two."""
+    pids = tmp_path / "pids"
+    script = (f"sleep 300 & child=$!; {_daemon(tmp_path / 'daemon', 301)}; "
+              f"echo $$ $child $(cat {tmp_path / 'daemon'}) > {pids}.tmp; mv {pids}.tmp {pids}; wait")
+    sessions = tmp_path / "sessions"
+    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "run", *SIM, "--baseline", "0s",
+                                 "--dir", str(sessions), "--", "sh", "-c", script],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shell = child = daemon = -1
+    try:
+        shell, child, daemon = wait_sync(lambda: _pids(pids, 3), timeout=60)
+        rigscope.kill()
+        rigscope.wait(timeout=10)
+        wait_sync(lambda: _gone(shell), timeout=10, what="the command to end with rigscope")
+        wait_sync(lambda: _gone(child), timeout=10, what="the command's process group to end with rigscope")
+        assert not _gone(daemon)  # it left the group on purpose: not rigscope's to kill
+    finally:
+        rigscope.kill()
+        _end([shell, child, daemon])
+
+
+def test_a_daemon_holding_the_output_is_reported_and_not_waited_for(tmp_path, capfd):
+    pid_file = tmp_path / "daemon"
+    started = time.monotonic()
+    try:
+        code = _run(tmp_path, "--baseline", "0s", "--cooldown", "0s",
+                    command=["sh", "-c", f"{_daemon(pid_file, 60)}; echo started"])
+        elapsed = time.monotonic() - started
+        _, err = capfd.readouterr()
+        daemon = int(pid_file.read_text())
+        assert code == 0 and elapsed < 5, elapsed  # it waited 10 s for the daemon's end of the pipe before
+        (line,) = [line for line in err.splitlines() if "still held by" in line]
+        assert line.startswith("rigscope: note: ") and f"pid {daemon}" in line
+        assert not _gone(daemon)
+        assert (_sessions(tmp_path)[0] / "output.log").read_text() == "started\n"
+    finally:
+        if pid_file.is_file():
+            _end([int(pid_file.read_text())])
+
+
 def test_on_this_machine(tmp_path, capfd):
     code = main(["run", "--source", "system", "--hz", "10", "--baseline", "1s", "--cooldown", "0.5s",
                  "--dir", str(tmp_path), "--check", "cpu.mean_util_pct >= 0", "--",
@@ -227,3 +301,16 @@ def test_ctrl_c_in_the_baseline_never_starts_the_command(tmp_path):
     assert rigscope.returncode == 130, err
     meta = _meta(_sessions(sessions)[0])
     assert meta["status"] == "interrupted" and meta["run"]["exit_code"] is None and not marker.exists()
+
+
+def test_without_prctl_the_watchdog_alone_ends_the_group_when_rigscope_goes(tmp_path, monkeypatch):
+    monkeypatch.setattr(child_module, "_PRCTL", None)  # as where PR_SET_PDEATHSIG does not exist
+    pid_file = tmp_path / "pid"
+    child = Child(["sh", "-c", f"sleep 300 & echo $! > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; wait"],
+                  dict(os.environ), OutputLog(tmp_path))
+    try:
+        (grandchild,) = wait_sync(lambda: _pids(pid_file, 1), timeout=10)
+        child._watchdog.stdin.close()  # what rigscope's death does to the watchdog's pipe  # type: ignore[union-attr]
+        wait_sync(lambda: _gone(child.pid) and _gone(grandchild), timeout=10, what="the group to be killed")
+    finally:
+        child.wait(threading.Event())
