@@ -113,10 +113,11 @@ class SessionData:
         target = self.path / segments.SAMPLES_PARQUET
         if is_regular(target):
             try:
-                pl.read_parquet_schema(target)  # a cut or foreign file fails here, with one line
+                scan = pl.scan_parquet(target, glob=False)
+                scan.collect_schema()  # a cut or foreign file fails here, with one line
             except (OSError, pl.exceptions.PolarsError) as error:
                 raise InputError(f"{target}: unreadable Parquet file ({first_line(error)})") from None
-            return checked_samples(pl.scan_parquet(target, glob=False), target)
+            return checked_samples(scan, target)
         return segments.read_segments(self.path, session_columns_of(self.meta)).lazy()
 
     @cached_property

@@ -30,7 +30,7 @@ DEAD_PID = 2**22 + 1  # above pid_max's default: never a live process
 # -- the base session -------------------------------------------------------------------
 def base_session(session: Path) -> None:
     """Add what a short simulated session lacks: finished spans, a note, a tag and metric points."""
-    samples = pl.read_parquet(session / "samples.parquet")
+    samples = pl.read_parquet(session / "samples.parquet", glob=False)
     ts = samples["ts"].dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_list()
     spans = [{"request_id": f"r{i}", "name": "generate", "start_time": ts[i * 10], "end_time": ts[i * 10 + 5],
               "total_duration_s": 2.5, "success": i % 3 != 0, "rtf": 0.4, "tokens_per_second": 50.0,
@@ -65,7 +65,7 @@ def interrupted(session: Path, journal: bool = True) -> None:
     if not journal:
         (session / "samples.parquet").rename(folder / "part-000001.parquet")
         return
-    table = pl.read_parquet(session / "samples.parquet")
+    table = pl.read_parquet(session / "samples.parquet", glob=False)
     (session / "samples.parquet").unlink()
     half = table.height // 2
     table.head(half).write_parquet(folder / "part-000001.parquet")
@@ -109,7 +109,7 @@ def garbage(path: Path) -> None:
 
 
 def _rewrite(path: Path, change: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
-    change(pl.read_parquet(path)).write_parquet(path)
+    change(pl.read_parquet(path, glob=False)).write_parquet(path)
 
 
 def _numeric(table: pl.DataFrame) -> list[str]:
