@@ -35,11 +35,9 @@ def sample_types(names: list[str]) -> dict[str, pl.DataType]:
 
 
 def checked_samples(table: Table, source: Path) -> Table:
-    """A samples table (or scan) of a file that may come from elsewhere: a `ts` column, schema columns in
-    their types (see `frames.conform`); else one InputError line."""
+    """A samples table (or scan) of a file that may come from elsewhere, its schema columns in their types
+    (see `frames.conform`); else one InputError line."""
     names = table.collect_schema().names() if isinstance(table, pl.LazyFrame) else table.columns
-    if "ts" not in names:
-        raise InputError(f"{source}: the samples have no ts column")
     return conform(table, sample_types(names), source)
 
 
@@ -53,7 +51,7 @@ def read_samples(session: Path) -> pl.DataFrame:
             table = checked_samples(segments.read_parquet(target), target)
         else:
             table = segments.read_segments(session, session_columns_of(read_meta(session)))
-        nulls = table.get_column("ts").is_null()
+        nulls = table.get_column("ts").is_null() if "ts" in table.columns else pl.Series([], dtype=pl.Boolean)
     except (OSError, pl.exceptions.PolarsError, ValueError) as error:
         raise InputError(f"cannot read {session}: {first_line(error)}") from None
     if nulls.any():

@@ -92,8 +92,10 @@ def loads(text: str | bytes, numbers: bool = True) -> Any:
 
     ValueError for anything that is not JSON, nesting too deep for the parser included."""
     try:
-        if numbers:
-            return json.loads(text, parse_constant=_no_reading, parse_float=_finite, parse_int=_bounded)
-        return json.loads(text, parse_constant=_no_reading)
+        return (_CHECKED if numbers else _PLAIN).decode(text if isinstance(text, str) else text.decode("utf-8"))
     except RecursionError:
         raise ValueError("nested too deeply") from None
+
+
+_CHECKED = json.JSONDecoder(parse_constant=_no_reading, parse_float=_finite, parse_int=_bounded)
+_PLAIN = json.JSONDecoder(parse_constant=_no_reading)
