@@ -163,7 +163,5 @@ def _type_word(dtype: pl.DataType) -> str:
 
 def finite_or_null(table: Table) -> Table:
     """NaN and ±inf in float columns as null: no reading, as the recorder writes a missing one."""
-    schema = table.collect_schema() if isinstance(table, pl.LazyFrame) else table.schema
-    floats = [name for name, dtype in schema.items() if dtype.is_float()]
-    return table.with_columns(pl.when(pl.col(n).is_finite()).then(pl.col(n)).alias(n) for n in floats) \
-        if floats else table
+    floats = pl.col(pl.Float32, pl.Float64)  # one expression for every float column: planned once, not per column
+    return table.with_columns(pl.when(floats.is_finite()).then(floats))

@@ -19,9 +19,10 @@ from recordings.session import read_meta
 
 
 def session_columns_of(meta: dict[str, Any]) -> ColumnTypes:
-    """The session's column types: as recorded in meta.json (when it names known types), else the schema for its GPUs."""
+    """The session's column types: as recorded in meta.json (when it names known types), else the schema
+    for its GPUs."""
     columns = meta.get("columns")
-    if isinstance(columns, dict) and columns and all(isinstance(kind, str) and kind in KINDS for kind in columns.values()):
+    if isinstance(columns, dict) and columns and all(isinstance(k, str) and k in KINDS for k in columns.values()):
         return columns
     gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
     return session_columns([g.get("index", i) if isinstance(g, dict) else i for i, g in enumerate(gpus)])
