@@ -87,9 +87,11 @@ def create_session_dir(root: Path, started: datetime, host: str | None = None) -
 
 
 def _holds_meta(path: Path) -> bool:
-    """A directory with a meta.json, or one that cannot be looked into (listed so it is not hidden)."""
+    """A directory with a meta.json, or one that cannot be looked into (listed so it is not hidden).
+
+    A meta.json that is no file (a FIFO, a directory, a device) counts: the listing says why it is corrupt."""
     try:
-        return (path / META).is_file()
+        return (path / META).exists()
     except OSError:
         return path.is_dir()
 

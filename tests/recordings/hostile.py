@@ -221,7 +221,7 @@ CASES: dict[str, Case] = {
     # meta.json
     "meta_deeply_nested_list": _meta_text("[" * 200_000),
     "meta_deeply_nested_object": _meta_text('{"a":' * 100_000),
-    "meta_too_large": lambda s: _update_meta(s, lambda m: m.update(notes="x" * (20 * 2**20))),
+    "meta_too_large": lambda s: _update_meta(s, lambda m: m.update(notes="x" * (17 * 2**20))),
     "meta_empty": _on("meta.json", empty),
     "meta_not_utf8": _meta_text(b'{"session_id": "\xff\xfe", "status": "complete"}'),
     "meta_garbage": _on("meta.json", garbage),
@@ -252,7 +252,7 @@ CASES: dict[str, Case] = {
     "events_directory": _on("events.jsonl", directory),
     "events_garbage": _on("events.jsonl", garbage),
     "events_huge_line": _append_event_line(json.dumps({"ts": "2026-01-01T00:00:00Z", "kind": "note",
-                                                       "text": "x" * (24 * 2**20)})),
+                                                       "text": "x" * (4 * 2**20)})),
     "events_deeply_nested_line": _append_event_line("[" * 200_000),
     "events_wrong_types": _events('{"ts": 5, "kind": []}', '{"kind": "tag", "ts": "x", "state": 5}',
                                   '{"kind": "metric", "name": "loss", "value": "high", "ts": "2026-01-01T00:00:00Z"}',

@@ -195,7 +195,8 @@ def run_one(command: str, session: Path, out: Path, run: Callable[[], Any] | Non
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     after = tree_state(session)
-    return {"command": command, "code": code, "stderr": stderr.getvalue()[-2000:], "hung": hung,
+    return {"command": command, "code": code, "stdout": stdout.getvalue()[-2000:], "stderr": stderr.getvalue()[-2000:],
+            "hung": hung,
             "crash": crash or ("\n".join(thread_errors) or None), "seconds": round(time.monotonic() - started, 3),
             "changed": sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k)),
             "rows_before": rows_before, "rows_after": sample_rows(session) if command == "repair" else None}

@@ -113,6 +113,8 @@ def test_what_the_readers_say(results):
     assert "samples/part-000003.parquet: a directory, not a file; move it out of" in \
         said[("segments_subdirectory", "repair")]
     assert "skipped an invalid event line" in said[("events_huge_line", "report")]
+    listed = json.loads(next(run["stdout"] for run in results["meta_fifo"] if run["command"] == "ls --json"))
+    assert [(row["status"], row["error"]) for row in listed] == [("corrupt", "meta.json: a FIFO, not a file")]
     ok = {(case, run["command"]) for case, runs in results.items() for run in runs if run["code"] == 0}
     assert {("meta_sample_hz_infinity", "replay"), ("meta_duration_nan", "ls"), ("meta_wrong_gpu_entries", "replay"),
             ("samples_non_finite", "replay"), ("samples_elapsed_null", "replay"), ("spans_fifo", "replay"),
