@@ -113,6 +113,9 @@ def test_what_the_readers_say(results):
     assert "samples/part-000003.parquet: a directory, not a file; move it out of" in \
         said[("segments_subdirectory", "repair")]
     assert "skipped an invalid event line" in said[("events_huge_line", "report")]
+    for case in ("segments_subdirectory", "segments_foreign_subdirectory"):  # refused before any change
+        (repair,) = [run for run in results[case] if run["command"] == "repair"]
+        assert repair["code"] == 1 and repair["changed"] == [] and repair["rows_after"] == repair["rows_before"] > 0
     listed = json.loads(next(run["stdout"] for run in results["meta_fifo"] if run["command"] == "ls --json"))
     assert [(row["status"], row["error"]) for row in listed] == [("corrupt", "meta.json: a FIFO, not a file")]
     ok = {(case, run["command"]) for case, runs in results.items() for run in runs if run["code"] == 0}
