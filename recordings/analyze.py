@@ -50,7 +50,7 @@ def read_samples_file(path: str | Path) -> pl.DataFrame:
         if suffix == ".csv":
             frame = _read_csv(path)
         elif suffix in (".parquet", ".pq"):
-            frame = pl.read_parquet(path)
+            frame = pl.read_parquet(path, glob=False)
         else:
             raise InputError(f"cannot read {path}: not a .csv or .parquet file")
     except InputError:
@@ -61,7 +61,7 @@ def read_samples_file(path: str | Path) -> pl.DataFrame:
 
 
 def _read_csv(path: Path) -> pl.DataFrame:
-    header = pl.read_csv(path, n_rows=0).columns
+    header = pl.read_csv(path, n_rows=0, glob=False).columns
     known = session_columns(gpu_indices_of(header))
     overrides: dict[str, Any] = {}
     for name in header:
@@ -70,7 +70,7 @@ def _read_csv(path: Path) -> pl.DataFrame:
             overrides[name] = pl.String
         elif kind in ("f64", "f32"):
             overrides[name] = pl.Float64
-    return pl.read_csv(path, schema_overrides=overrides, infer_schema_length=10_000)
+    return pl.read_csv(path, schema_overrides=overrides, infer_schema_length=10_000, glob=False)
 
 
 def prepare_samples(frame: pl.DataFrame, source: str) -> pl.DataFrame:

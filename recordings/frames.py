@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
 from collectors.schema import ColumnTypes
 from collectors.timeutil import iso_from_us
+from recordings.errors import InputError
 
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -24,6 +25,7 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
     "bool": pl.Boolean(),
     "list_f32": pl.List(pl.Float32()),
 }
+KINDS = frozenset(_POLARS_TYPES)  # the column types a session's meta.json may name
 
 
 def polars_schema(columns: ColumnTypes) -> dict[str, pl.DataType]:
@@ -122,3 +124,44 @@ def write_csv(frame: pl.DataFrame, path: str) -> None:
     if "ts" in flat.columns and flat.schema["ts"] == UTC_US:
         flat = flat.with_columns(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
     flat.write_csv(path)
+
+
+Table = TypeVar("Table", pl.DataFrame, pl.LazyFrame)
+
+
+def conform(table: Table, expected: dict[str, pl.DataType], source: object) -> Table:
+    """`table` with each column named in `expected` in that type, for a file another tool may have written.
+
+    A column of the expected type is kept; one without values (Parquet's null type), of another number
+    type, another list or another datetime unit or zone is cast (a value out of range becomes null); any
+    other type (text where numbers or times belong) is one InputError line naming `source` and the column.
+    Columns not in `expected` are kept as they are."""
+    schema = table.collect_schema() if isinstance(table, pl.LazyFrame) else table.schema
+    casts = []
+    for name, dtype in schema.items():
+        want = expected.get(name)
+        if want is None or dtype == want:
+            continue
+        column = pl.col(name)
+        if isinstance(dtype, pl.Datetime) and isinstance(want, pl.Datetime):
+            zoned = column.dt.replace_time_zone(want.time_zone) if dtype.time_zone is None \
+                else column.dt.convert_time_zone(want.time_zone or "UTC")
+            casts.append(zoned.dt.cast_time_unit(want.time_unit or "us").alias(name))
+        elif dtype == pl.Null() or (dtype.is_numeric() and want.is_numeric()) \
+                or (isinstance(dtype, pl.List) and isinstance(want, pl.List)):
+            casts.append(column.cast(want, strict=False))
+        else:
+            raise InputError(f"{source}: column {name} holds {_type_word(dtype)}, not {_type_word(want)}")
+    return table.with_columns(casts) if casts else table
+
+
+def _type_word(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "times"
+    return "text" if dtype == pl.String() else "numbers" if dtype.is_numeric() else str(dtype)
+
+
+def finite_or_null(table: Table) -> Table:
+    """NaN and ±inf in float columns as null: no reading, as the recorder writes a missing one."""
+    floats = pl.col(pl.Float32, pl.Float64)  # one expression for every float column: planned once, not per column
+    return table.with_columns(pl.when(floats.is_finite()).then(floats))

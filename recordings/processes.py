@@ -19,6 +19,8 @@ import polars as pl
 
 from collectors.processes import PROCESS_COLUMNS, Row
 from recordings import segments
+from recordings.frames import conform, finite_or_null, polars_schema
+from recordings.safe_files import is_regular
 
 PROCESSES_DIR = "processes"
 PROCESSES_PARQUET = "processes.parquet"
@@ -81,9 +83,11 @@ def compact_processes(session: Path) -> int:
 def read_processes(session: Path) -> pl.DataFrame:
     """Every process row of the session: processes.parquet, else the segments of a running or crashed one."""
     target = session / PROCESSES_PARQUET
-    if target.is_file():
-        return segments.read_parquet(target)
-    return segments.read_segments(session, PROCESS_COLUMNS, PROCESSES_DIR)
+    if is_regular(target):  # known columns in their types; NaN and inf are no measurement
+        table = conform(segments.read_parquet(target), polars_schema(PROCESS_COLUMNS), target)
+    else:
+        table = segments.read_segments(session, PROCESS_COLUMNS, PROCESSES_DIR)
+    return finite_or_null(table)
 
 
 class ProcessTimeline:
@@ -92,7 +96,8 @@ class ProcessTimeline:
     The table stays in columns; only the tick shown becomes dicts (a day at 2 s is 43,200 ticks)."""
 
     def __init__(self, table: pl.DataFrame) -> None:
-        self._table = table.with_columns(pl.col("ts").dt.epoch("us").alias("ts")).sort("ts", maintain_order=True)
+        self._table = (table.filter(pl.col("ts").is_not_null()).with_columns(pl.col("ts").dt.epoch("us").alias("ts"))
+                       .sort("ts", maintain_order=True))
         per_tick = self._table.group_by("ts", maintain_order=True).len()
         self.ticks: list[int] = per_tick.get_column("ts").to_list()
         counts = per_tick.get_column("len").to_list()

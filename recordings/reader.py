@@ -1,4 +1,7 @@
-"""Reading sessions as they are on disk: complete, interrupted (crashed) or still recording."""
+"""Reading sessions as they are on disk: complete, interrupted (crashed) or still recording.
+
+Sessions are untrusted input: files are opened through `recordings.safe_files` and the sample tables'
+column types checked (`checked_samples`), so a damaged or foreign session is one InputError line."""
 
 from __future__ import annotations
 
@@ -10,24 +13,48 @@ import polars as pl
 from collectors.schema import ColumnTypes, session_columns
 from recordings import segments
 from recordings.errors import InputError, first_line
+from recordings.frames import KINDS, Table, conform, polars_schema
+from recordings.safe_files import is_regular
 from recordings.session import read_meta
 
 
 def session_columns_of(meta: dict[str, Any]) -> ColumnTypes:
-    """The session's column types: as recorded in meta.json, else the schema for its GPUs."""
+    """The session's column types: as recorded in meta.json (when it names known types), else the schema
+    for its GPUs."""
     columns = meta.get("columns")
-    if isinstance(columns, dict) and columns:
+    if isinstance(columns, dict) and columns and all(isinstance(k, str) and k in KINDS for k in columns.values()):
         return columns
     gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
     return session_columns([g.get("index", i) if isinstance(g, dict) else i for i, g in enumerate(gpus)])
 
 
+def sample_types(names: list[str]) -> dict[str, pl.DataType]:
+    """The types the session schema gives the columns of a samples table (its GPUs found from the names)."""
+    from recordings.analyze import gpu_indices_of
+
+    return polars_schema(session_columns(gpu_indices_of(names)))
+
+
+def checked_samples(table: Table, source: Path) -> Table:
+    """A samples table (or scan) of a file that may come from elsewhere, its schema columns in their types
+    (see `frames.conform`); else one InputError line."""
+    names = table.collect_schema().names() if isinstance(table, pl.LazyFrame) else table.columns
+    return conform(table, sample_types(names), source)
+
+
 def read_samples(session: Path) -> pl.DataFrame:
-    """Every sample of the session: samples.parquet when it landed, else the segments and journals."""
+    """Every sample of the session: samples.parquet when it landed, else the segments and journals.
+
+    InputError when a row has no `ts` (nothing places it in time)."""
     target = session / segments.SAMPLES_PARQUET
     try:
-        if target.is_file():
-            return segments.read_parquet(target)
-        return segments.read_segments(session, session_columns_of(read_meta(session)))
+        if is_regular(target):
+            table = checked_samples(segments.read_parquet(target), target)
+        else:
+            table = segments.read_segments(session, session_columns_of(read_meta(session)))
+        nulls = table.get_column("ts").is_null() if "ts" in table.columns else pl.Series([], dtype=pl.Boolean)
     except (OSError, pl.exceptions.PolarsError, ValueError) as error:
         raise InputError(f"cannot read {session}: {first_line(error)}") from None
+    if nulls.any():
+        raise InputError(f"{session}: sample row {int(nulls.arg_true()[0]) + 1} has no ts")
+    return table

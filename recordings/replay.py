@@ -21,7 +21,9 @@ import polars as pl
 from recordings import segments
 from recordings.errors import InputError
 from recordings.events import EVENTS, read_events_counted
-from recordings.reader import session_columns_of
+from recordings.frames import finite_or_null
+from recordings.reader import checked_samples, session_columns_of
+from recordings.safe_files import is_regular
 from recordings.session import read_meta, session_status
 
 _AXIS = ("elapsed_s", "ts", "workload_state")
@@ -34,7 +36,7 @@ class ReplayReader:
         self.growing = False
         self._landed: dict[Path, pl.DataFrame] = {}  # Parquet parts read so far (they never change)
         self._signature: list[tuple[Path, int]] = []
-        if (session / segments.SAMPLES_PARQUET).is_file():
+        if is_regular(session / segments.SAMPLES_PARQUET):
             self._open_parquet()
         else:  # a session that never closed, or is still recording: its segments and journals
             self._read_segments(segments.segment_files(session))
@@ -46,12 +48,12 @@ class ReplayReader:
     def _open_parquet(self) -> None:
         parquet = self.session / segments.SAMPLES_PARQUET
         try:
-            scan = pl.scan_parquet(parquet)
+            scan = checked_samples(pl.scan_parquet(parquet, glob=False), parquet)
             names = scan.collect_schema().names()
-            axis = scan.select(_axis_of(names)).collect()
+            axis, own_elapsed = _axis(scan, names, parquet)
         except (OSError, pl.exceptions.PolarsError) as error:
             raise InputError(f"{parquet}: unreadable Parquet file ({str(error).splitlines()[0]})") from None
-        self._scan, self.columns = _with_elapsed(scan, names, axis), names
+        self._scan, self.columns = _with_elapsed(scan, own_elapsed, axis), names
         self._set_axis(axis)
 
     def _read_segments(self, listing: list[Path]) -> None:
@@ -65,8 +67,8 @@ class ReplayReader:
                     self._landed[path] = part
             tables.append(part)
         table = segments.read_segments(self.session, columns, files=tables)
-        axis = table.select(_axis_of(table.columns))
-        self._scan, self.columns = _with_elapsed(table.lazy(), table.columns, axis), table.columns
+        axis, own_elapsed = _axis(table.lazy(), table.columns, self.session)
+        self._scan, self.columns = _with_elapsed(table.lazy(), own_elapsed, axis), table.columns
         self._signature = _signature(listing)
         self._set_axis(axis)
 
@@ -124,6 +126,7 @@ class ReplayReader:
             return []
         try:
             table = self._scan.slice(start, stop - start).with_columns(pl.col("ts").dt.epoch("us")).collect()
+            table = finite_or_null(table)  # NaN and inf are no reading: shown as missing (eager: 1 ms, lazy: 5)
         except (OSError, pl.exceptions.PolarsError) as error:
             raise InputError(f"{self.session / segments.SAMPLES_PARQUET}: unreadable rows {start}-{stop} "
                              f"({str(error).splitlines()[0]})") from None
@@ -151,9 +154,23 @@ def _axis_of(names: list[str]) -> list[pl.Expr]:
     return [elapsed.alias("elapsed_s"), ts.alias("ts"), state.alias("workload_state")]
 
 
-def _with_elapsed(scan: pl.LazyFrame, names: list[str], axis: pl.DataFrame) -> pl.LazyFrame:
-    """The rows as frames carry `elapsed_s` even where the file has none (the axis's, from the first ts)."""
-    if "elapsed_s" in names or axis.height == 0:
+def _axis(scan: pl.LazyFrame, names: list[str], source: Path) -> tuple[pl.DataFrame, bool]:
+    """The time axis, and whether it is the samples' own `elapsed_s`; InputError when a row has no `ts`.
+
+    An `elapsed_s` with gaps (null, NaN, inf) is replaced by the time since the first `ts`."""
+    axis = scan.select(_axis_of(names)).collect()
+    nulls = axis["ts"].is_null()
+    if nulls.any():
+        raise InputError(f"{source}: sample row {int(nulls.arg_true()[0]) + 1} has no ts")
+    if "elapsed_s" in names and axis["elapsed_s"].cast(pl.Float64).is_finite().fill_null(False).all():
+        return axis, True
+    return scan.select(_axis_of([n for n in names if n != "elapsed_s"])).collect(), False
+
+
+def _with_elapsed(scan: pl.LazyFrame, own_elapsed: bool, axis: pl.DataFrame) -> pl.LazyFrame:
+    """The rows as frames carry `elapsed_s` even where the file has none or it has gaps (the axis's, from
+    the first ts)."""
+    if own_elapsed or axis.height == 0:
         return scan
     first_us = axis["ts"][0]
     return scan.with_columns(elapsed_s=(pl.col("ts").dt.epoch("us") - first_us) / 1e6)
@@ -162,10 +179,13 @@ def _with_elapsed(scan: pl.LazyFrame, names: list[str], axis: pl.DataFrame) -> p
 def check_session(session: Path) -> str | None:
     """Why the session cannot be replayed, found cheaply (the Parquet footer, the segment listing); None if it can."""
     parquet = session / segments.SAMPLES_PARQUET
-    if parquet.is_file():
-        try:
-            rows = pl.scan_parquet(parquet).select(pl.len()).collect().item()  # the footer's row count
-        except (OSError, pl.exceptions.PolarsError) as error:
-            return f"unreadable Parquet file ({str(error).splitlines()[0]})"
-        return None if rows else "the session has no samples"
-    return None if segments.segment_files(session) else "the session has no samples"
+    try:
+        if is_regular(parquet):
+            try:
+                rows = pl.scan_parquet(parquet, glob=False).select(pl.len()).collect().item()  # the footer's count
+            except (OSError, pl.exceptions.PolarsError) as error:
+                return f"unreadable Parquet file ({str(error).splitlines()[0]})"
+            return None if rows else "the session has no samples"
+        return None if segments.segment_files(session) else "the session has no samples"
+    except InputError as error:
+        return str(error)

@@ -17,8 +17,9 @@ from pathlib import Path
 import polars as pl
 
 from collectors.schema import ColumnTypes
-from recordings.errors import InputError
-from recordings.frames import journal_schema, to_session_types
+from recordings.errors import InputError, first_line
+from recordings.frames import conform, journal_schema, polars_schema, to_session_types
+from recordings.safe_files import is_regular, read_bytes
 
 SAMPLES_DIR = "samples"
 SAMPLES_PARQUET = "samples.parquet"
@@ -29,16 +30,16 @@ def part_path(session: Path, number: int, suffix: str, directory: str = SAMPLES_
 
 
 def read_journal(path: Path, columns: ColumnTypes) -> pl.DataFrame:
-    """Rows of a journal, without a cut last line, typed as the session schema."""
-    data = path.read_bytes()
+    """Rows of a journal, without a cut last line nor lines without a `ts`, typed as the session schema."""
+    data = read_bytes(path)
     data = data[: data.rfind(b"\n") + 1]  # anything after the last newline is a cut line
     if not data:
         return to_session_types(pl.DataFrame(schema=journal_schema(columns)), columns)
     try:
         table = pl.read_ndjson(io.BytesIO(data), schema=journal_schema(columns), ignore_errors=True)
+        return to_session_types(table.filter(pl.col("ts").is_not_null()), columns)
     except pl.exceptions.PolarsError as error:
-        raise InputError(f"{path}: unreadable journal ({error})") from None
-    return to_session_types(table, columns)
+        raise InputError(f"{path}: unreadable journal ({first_line(error)})") from None
 
 
 def write_parquet_atomic(table: pl.DataFrame, path: Path, row_group_rows: int | None = None) -> None:
@@ -55,18 +56,33 @@ def segment_files(session: Path, directory: str = SAMPLES_DIR) -> list[Path]:
     if not folder.is_dir():
         return []
     parts: dict[str, Path] = {}
-    for path in sorted(folder.glob("part-*.*")):
+    for path in sorted(folder.iterdir()):
+        if not _regular_entry(path) or not path.name.startswith("part-"):
+            continue  # (gone since the listing: a journal that just landed as its Parquet part)
         stem = path.name.split(".")[0]
         if path.suffix == ".parquet" or (path.suffix == ".journal" and stem not in parts):
             parts[stem] = path
     return [parts[stem] for stem in sorted(parts)]
 
 
+def _regular_entry(path: Path) -> bool:
+    """Anything in the folder that is a directory, FIFO or device (or a link to one) stops every reader, and
+    `repair` before it changes anything (the segments' removal would stop half way on it)."""
+    try:
+        return is_regular(path)
+    except InputError as error:
+        raise InputError(f"{error}; move it out of {path.parent}") from None
+
+
 def read_segment(path: Path, columns: ColumnTypes) -> pl.DataFrame:
     """One part, a journal or a landed Parquet file, typed as the session schema."""
     if path.suffix == ".journal":
         return read_journal(path, columns)
-    return to_session_types(read_parquet(path), columns)
+    table = read_parquet(path)
+    try:
+        return to_session_types(conform(table, polars_schema(columns), path), columns)
+    except pl.exceptions.PolarsError as error:
+        raise InputError(f"{path}: unreadable rows ({first_line(error)})") from None
 
 
 def read_segments(session: Path, columns: ColumnTypes, directory: str = SAMPLES_DIR,
@@ -80,10 +96,12 @@ def read_segments(session: Path, columns: ColumnTypes, directory: str = SAMPLES_
 
 
 def read_parquet(path: Path) -> pl.DataFrame:
+    """A whole Parquet file: a regular file, its path taken literally (never a glob pattern)."""
+    is_regular(path)
     try:
-        return pl.read_parquet(path)
+        return pl.read_parquet(path, glob=False)
     except (OSError, pl.exceptions.PolarsError) as error:
-        raise InputError(f"{path}: unreadable Parquet file ({str(error).splitlines()[0]})") from None
+        raise InputError(f"{path}: unreadable Parquet file ({first_line(error)})") from None
 
 
 def compact(session: Path, columns: ColumnTypes, directory: str = SAMPLES_DIR,

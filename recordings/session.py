@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from recordings.errors import InputError
+from recordings.safe_files import META_MAX_BYTES, loads, read_bytes
 
 FORMAT = "rigscope-session/1"
 META = "meta.json"
@@ -47,12 +48,12 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def read_meta(session: Path) -> dict[str, Any]:
+    """meta.json as an object: NaN, Infinity and out-of-range numbers as null; InputError when it is not one
+    (a FIFO or device in its place, too large, too deeply nested, not JSON)."""
     try:
-        meta = json.loads((session / META).read_text(encoding="utf-8"))
+        meta = loads(read_bytes(session / META, META_MAX_BYTES))
     except FileNotFoundError:
         raise InputError(f"{session}: not a session (no {META})") from None
-    except OSError as error:
-        raise InputError(f"{session}/{META}: unreadable ({error.strerror or error})") from None
     except ValueError as error:
         raise InputError(f"{session}/{META}: unreadable ({error})") from None
     if not isinstance(meta, dict):
@@ -87,9 +88,11 @@ def create_session_dir(root: Path, started: datetime, host: str | None = None, p
 
 
 def _holds_meta(path: Path) -> bool:
-    """A directory with a meta.json, or one that cannot be looked into (listed so it is not hidden)."""
+    """A directory with a meta.json, or one that cannot be looked into (listed so it is not hidden).
+
+    A meta.json that is no file (a FIFO, a directory, a device) counts: the listing says why it is corrupt."""
     try:
-        return (path / META).is_file()
+        return (path / META).exists()
     except OSError:
         return path.is_dir()
 
@@ -163,9 +166,9 @@ def session_status(meta: dict[str, Any], session: Path | None = None) -> str:
 def _recently_flushed(session: Path, meta: dict[str, Any]) -> bool:
     """The open journal or events.jsonl changed within a few flush periods (or sample periods, when slower)."""
     monitoring = meta.get("monitoring") if isinstance(meta.get("monitoring"), dict) else {}
-    flush, hz = monitoring.get("flush_interval_s"), monitoring.get("sample_hz")
-    period = max(flush if isinstance(flush, (int, float)) else 1.0,
-                 1 / hz if isinstance(hz, (int, float)) and hz > 0 else 1.0)
+    flush, hz = monitoring.get("flush_interval_s"), sample_hz(meta)
+    period = max(flush if isinstance(flush, (int, float)) and not isinstance(flush, bool) else 1.0,
+                 1 / hz if hz is not None else 1.0)
     samples = session / "samples"
     try:
         paths = [*(samples.iterdir() if samples.is_dir() else ()), session / "events.jsonl"]
@@ -179,11 +182,20 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+MAX_SAMPLE_HZ = 1000.0  # ten times what `--hz` allows: anything above is a damaged meta.json
 ROW_GROUP_SECONDS = 600.0  # a replay seek decodes at most two row groups: ten minutes of samples each
 
 
 def row_group_rows(meta: dict[str, Any]) -> int | None:
     """Rows per Parquet row group of samples.parquet: ten minutes at the session's rate (None: the writer's default)."""
+    hz = sample_hz(meta)
+    return max(1024, round(hz * ROW_GROUP_SECONDS)) if hz is not None else None
+
+
+def sample_hz(meta: dict[str, Any]) -> float | None:
+    """`monitoring.sample_hz` when it is a rate a recorder can have (above 0, at most MAX_SAMPLE_HZ); else None."""
     monitoring = meta.get("monitoring") if isinstance(meta.get("monitoring"), dict) else {}
     hz = monitoring.get("sample_hz")
-    return max(1024, round(hz * ROW_GROUP_SECONDS)) if isinstance(hz, (int, float)) and hz > 0 else None
+    if isinstance(hz, bool) or not isinstance(hz, (int, float)) or not 0 < hz <= MAX_SAMPLE_HZ:
+        return None
+    return float(hz)

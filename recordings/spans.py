@@ -16,8 +16,9 @@ from typing import Any
 import polars as pl
 
 from collectors.spans import SPAN_COLUMNS, SpanTracker
-from recordings.errors import InputError
-from recordings.segments import write_parquet_atomic
+from recordings.frames import conform, finite_or_null
+from recordings.safe_files import is_regular, loads, read_bytes
+from recordings.segments import read_parquet, write_parquet_atomic
 
 SPANS_JOURNAL = "spans.journal"
 SPANS_PARQUET = "spans.parquet"
@@ -41,12 +42,12 @@ def read_journal_rows(path: Path) -> list[dict[str, Any]]:
     """The rows of a spans journal; a cut or invalid line (a crash) is skipped."""
     rows: list[dict[str, Any]] = []
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_bytes(path).decode("utf-8", errors="replace")
     except FileNotFoundError:
         return rows
     for line in text.splitlines():
         try:
-            row = json.loads(line)
+            row = loads(line, numbers=False)
         except ValueError:
             continue
         if isinstance(row, dict):
@@ -116,11 +117,8 @@ def write_span_tables(session: Path, csv: bool = False) -> int:
 def read_spans(session: Path) -> pl.DataFrame:
     """The session's spans: spans.parquet when it landed, else the journal of a running or crashed session."""
     target = session / SPANS_PARQUET
-    if target.is_file():
-        try:
-            return pl.read_parquet(target)
-        except (OSError, pl.exceptions.PolarsError) as error:
-            raise InputError(f"{target}: unreadable Parquet file ({str(error).splitlines()[0]})") from None
+    if is_regular(target):  # known columns in their types; NaN and inf are no measurement
+        return finite_or_null(conform(read_parquet(target), TYPES, target))
     return spans_table(read_journal_rows(session / SPANS_JOURNAL))
 
 

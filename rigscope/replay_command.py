@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from recordings.errors import InputError
 from recordings.session import resolve_session, sessions_dir
 from rigscope.dashboard_command import check_terminal
 from rigscope.replay_source import ReplaySource, SessionDirectory
+
+if TYPE_CHECKING:
+    from tui.replay_app import ReplayApp
 
 
 def start_offset(at: str | None, reader: object) -> float | None:
@@ -29,6 +33,17 @@ def start_offset(at: str | None, reader: object) -> float | None:
     return reader.elapsed[0] + value  # type: ignore[attr-defined]
 
 
+def replay_app(session: Path, root: Path, args: argparse.Namespace) -> tuple[ReplayApp, ReplaySource]:
+    """The replay app on `session` as `rigscope replay` runs it (`args`: speed, at, fps, ascii); InputError if
+    the session cannot be opened.  The caller closes the source when the app has ended."""
+    from recordings.replay import ReplayReader
+    from tui.replay_app import ReplayApp
+
+    probe = ReplayReader(session)
+    source = ReplaySource(session, speed=args.speed, at_s=start_offset(args.at, probe))
+    return ReplayApp(source, fps=args.fps, ascii_only=args.ascii, sessions=SessionDirectory(root)), source
+
+
 def run_replay(args: argparse.Namespace) -> int:
     check_terminal()
     root = sessions_dir(args.dir)
@@ -44,12 +59,7 @@ def run_replay(args: argparse.Namespace) -> int:
         if not chosen:
             return 0
         session = Path(chosen)
-    from recordings.replay import ReplayReader
-    from tui.replay_app import ReplayApp
-
-    probe = ReplayReader(session)
-    source = ReplaySource(session, speed=args.speed, at_s=start_offset(args.at, probe))
-    app = ReplayApp(source, fps=args.fps, ascii_only=args.ascii, sessions=SessionDirectory(root))
+    app, source = replay_app(session, root, args)
     try:
         message = app.run()
     finally:

@@ -26,6 +26,7 @@ from recordings.events import EVENTS, append_event, skipped_warning
 from recordings.processes import PROCESSES_DIR, PROCESSES_PARQUET, ProcessTimeline, read_processes
 from recordings.replay import ReplayReader, check_session
 from recordings.replay_spans import ReplaySpans
+from recordings.session import sample_hz
 from tui.bars import SessionLabel
 from tui.devices import Device, feed_columns
 from tui.feed import DashboardFeed
@@ -49,12 +50,8 @@ class ReplaySource:
         self.label = SessionLabel(str(host.get("hostname", "?")), str(host.get("hardware_tier", "")),
                                   session.name, "REPLAY")
         self.devices = [Device("cpu", f"CPU {host.get('cpu_model') or ''}".strip())] + [
-            Device(f"gpu{g['index']}", f"GPU{g['index']} {(g.get('name') or '').replace('NVIDIA ', '')}".strip())
-            for g in meta.get("gpus") or []]
-        monitoring = meta.get("monitoring") if isinstance(meta.get("monitoring"), dict) else {}
-        rate = monitoring.get("sample_hz")
-        hz = float(rate) if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0 else 10.0
-        self.feed = DashboardFeed(None, feed_columns(self.devices), hz)
+            Device(f"gpu{index}", f"GPU{index} {name.replace('NVIDIA ', '')}".strip()) for index, name in _gpus(meta)]
+        self.feed = DashboardFeed(None, feed_columns(self.devices), sample_hz(meta) or 10.0)
         self._errors: list[str] = []
         try:
             self.spans = ReplaySpans.read(session)
@@ -102,7 +99,7 @@ class ReplaySource:
         self.feed.add(None, [event])
 
     def _open_processes(self, session: Path) -> ProcessTimeline | None:
-        if not (session / PROCESSES_PARQUET).is_file() and not (session / PROCESSES_DIR).is_dir():
+        if not (session / PROCESSES_PARQUET).exists() and not (session / PROCESSES_DIR).is_dir():
             return None  # recorded without a process tier (an older session, or no GPU)
         try:
             return ProcessTimeline(read_processes(session))
@@ -252,6 +249,13 @@ class ReplaySource:
     def _spans_to(self, ts_us: int) -> None:
         if self.spans.advance_to(ts_us):
             self.feed.watch_spans(self.spans.tracker)
+
+
+def _gpus(meta: dict[str, Any]) -> list[tuple[int, str]]:
+    """(index, name) of each GPU meta.json lists with an integer index (a damaged entry is left out)."""
+    gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
+    return [(g["index"], g.get("name") if isinstance(g.get("name"), str) else "") for g in gpus
+            if isinstance(g, dict) and isinstance(g.get("index"), int) and not isinstance(g.get("index"), bool)]
 
 
 def _event_us(event: dict[str, Any]) -> int:

@@ -78,5 +78,5 @@ def session_figures(session: Path) -> dict[str, Any]:
                      "gpus": [str(g.get("name") or "unnamed GPU") for g in gpus],
                      "device_type": host.get("device_type")},
         "duration_s": float(duration), "samples": meta.get("total_samples"),
-        "workload_s": dict(summary.get("workload_seconds") or {}), "devices": devices, "spans": span_figures(data),
+        "workload_s": data.workload_seconds, "devices": devices, "spans": span_figures(data),
     }

@@ -18,7 +18,7 @@ def read_text_csv(path: Path, has_header: bool = True, names: list[str] | None =
     """Every column as text, cells stripped; short (torn) rows padded with nulls."""
     try:
         frame = pl.read_csv(path, infer_schema_length=0, has_header=has_header, new_columns=names,
-                            truncate_ragged_lines=True, encoding="utf8-lossy")
+                            truncate_ragged_lines=True, encoding="utf8-lossy", glob=False)
     except (OSError, pl.exceptions.PolarsError) as error:
         raise InputError(f"cannot read {path}: {str(error).strip().splitlines()[0]}") from None
     frame = frame.rename({c: c.strip() for c in frame.columns})

@@ -19,7 +19,8 @@ from collectors.timeutil import us_from_iso
 from recordings import segments
 from recordings.errors import InputError
 from recordings.events import EVENTS, read_events
-from recordings.reader import session_columns_of
+from recordings.reader import checked_samples, session_columns_of
+from recordings.safe_files import is_regular
 from recordings.session import read_meta
 from recordings.spans import SPANS_JOURNAL, SPANS_PARQUET, read_spans
 
@@ -90,6 +91,12 @@ class SessionData:
         return self.meta.get("summary") or {}
 
     @property
+    def workload_seconds(self) -> dict[str, float]:
+        """Seconds per workload state; a state whose time is unknown (null: NaN in the file) is left out."""
+        seconds = self.summary.get("workload_seconds") or {}
+        return {state: value for state, value in seconds.items() if isinstance(value, (int, float))}
+
+    @property
     def devices(self) -> dict[str, dict[str, Any]]:
         return self.summary.get("devices") or {}
 
@@ -104,12 +111,13 @@ class SessionData:
     def samples(self) -> pl.LazyFrame:
         """The samples, lazily: samples.parquet, else the segments of an unfinished session."""
         target = self.path / segments.SAMPLES_PARQUET
-        if target.is_file():
+        if is_regular(target):
             try:
-                pl.read_parquet_schema(target)  # a cut or foreign file fails here, with one line
+                scan = pl.scan_parquet(target, glob=False)
+                scan.collect_schema()  # a cut or foreign file fails here, with one line
             except (OSError, pl.exceptions.PolarsError) as error:
                 raise InputError(f"{target}: unreadable Parquet file ({first_line(error)})") from None
-            return pl.scan_parquet(target)
+            return checked_samples(scan, target)
         return segments.read_segments(self.path, session_columns_of(self.meta)).lazy()
 
     @cached_property

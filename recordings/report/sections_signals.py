@@ -35,7 +35,7 @@ def devices(data: SessionData) -> str | None:
 
 
 def workload(data: SessionData) -> str | None:
-    seconds = data.summary.get("workload_seconds") or {}
+    seconds = data.workload_seconds
     if not seconds:
         return None
     total = sum(seconds.values()) or 1.0

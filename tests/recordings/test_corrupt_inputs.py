@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from rigscope import cli
 from tests.conftest import REPO
+from tests.recordings.hostile import interrupted
 from tests.replay.conftest import record_sim, tree_hashes
 
 COMMANDS = ("replay", "analyze", "repair", "correlate")
@@ -60,16 +61,6 @@ def copy_of(recorded: Path) -> Path:
     return target
 
 
-def as_interrupted(session: Path) -> None:
-    """What a recorder killed mid-run leaves: status recording, a dead pid, the rows in a segment."""
-    meta = json.loads((session / "meta.json").read_text())
-    meta["status"] = "recording"
-    meta.setdefault("recorder", {})["pid"] = 2**22 + 1  # above pid_max's default: never a live process
-    (session / "meta.json").write_text(json.dumps(meta))
-    (session / "samples").mkdir(exist_ok=True)
-    (session / "samples.parquet").rename(session / "samples" / "part-000001.parquet")
-
-
 def argv(command: str, session: Path, out_dir: Path) -> list[str]:
     return {"replay": ["replay", str(session)],
             "analyze": ["analyze", str(session), "--out", str(out_dir / "derived.parquet")],
@@ -100,7 +91,7 @@ def run_checked(command: str, session: Path, capsys: pytest.CaptureFixture[str],
 
 def damage_parquet(session: Path, command: str) -> Path:
     if command == "repair":
-        as_interrupted(session)
+        interrupted(session, journal=False)
         return session / "samples" / "part-000001.parquet"
     return session / "samples.parquet"
 
@@ -181,7 +172,7 @@ def test_csv_with_missing_columns(recorded, capsys, drop, rows):
 def test_a_session_directory_that_cannot_be_read(recorded, capsys, command):
     session = copy_of(recorded)
     if command == "repair":
-        as_interrupted(session)
+        interrupted(session, journal=False)
     before = tree_hashes(session)
     session.chmod(0)
     try:
