@@ -13,18 +13,24 @@ import polars as pl
 
 from collectors.timeutil import iso_from_us, us_from_iso
 from recordings import segments
-from recordings.errors import InputError
+from recordings.errors import InputError, write_failure
 from recordings.events import EVENTS, read_events
-from recordings.processes import compact_processes
+from recordings.processes import PROCESSES_DIR, compact_processes
 from recordings.reader import read_samples, session_columns_of
 from recordings.recorder import SAMPLES_CSV
-from recordings.session import META, is_running, read_meta, row_group_rows, write_json_atomic
+from recordings.report.sections_session import REPORT_FILE
+from recordings.session import META, is_running, read_meta, row_group_rows, session_status, write_json_atomic
 from recordings.spans import SPANS_JOURNAL, read_journal_rows, summarize_rows, write_span_tables
 
 
 def needs_repair(session: Path) -> bool:
     meta = read_meta(session)
-    return meta.get("status") == "recording" and not is_running(meta)
+    return meta.get("status") == "recording" and session_status(meta, session) != "recording"
+
+
+def _unfinished(session: Path) -> bool:
+    """Segments or a spans journal left behind (a close or an earlier repair killed before it ended)."""
+    return any((session / name).exists() for name in (segments.SAMPLES_DIR, PROCESSES_DIR, SPANS_JOURNAL))
 
 
 def _cut_torn_csv_line(path: Path) -> None:
@@ -35,12 +41,31 @@ def _cut_torn_csv_line(path: Path) -> None:
         handle.truncate(data.rfind(b"\n") + 1)
 
 
-def repair_session(session: Path) -> str:
-    meta = read_meta(session)
+def _live_refusal(session: Path, meta: dict) -> str:
+    """Why the session looks alive: its recorder runs here, or (another host) its files changed lately."""
+    recorder = meta.get("recorder") if isinstance(meta.get("recorder"), dict) else {}
     if is_running(meta):
-        raise InputError(f"{session.name} is still recording (pid {meta['recorder']['pid']}); stop it first")
-    if meta.get("status") != "recording" and not (session / segments.SAMPLES_DIR).exists():
-        return f"nothing to repair (status {meta.get('status')})"
+        return f"{session.name} is still recording (pid {recorder.get('pid')}); stop it first"
+    return (f"{session.name} is still recording on {recorder.get('hostname') or 'another host'} "
+            "(its files changed moments ago); stop it first, or repair --force")
+
+
+def repair_session(session: Path, force: bool = False) -> str:
+    """Finish the session; a full disk or another write error is one line (InputError), no temp file left."""
+    meta = read_meta(session)
+    if not force and session_status(meta, session) == "recording":
+        raise InputError(_live_refusal(session, meta))
+    try:
+        if meta.get("status") != "recording" and not _unfinished(session):
+            if meta.get("status") == "interrupted" and not (session / REPORT_FILE).exists():
+                _write_report(session)  # a repair killed at its last step
+            return f"nothing to repair (status {meta.get('status')})"
+        return _repair(session, meta)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        raise InputError(f"{session.name}: repair stopped: {write_failure(error)}; run it again when fixed") from None
+
+
+def _repair(session: Path, meta: dict) -> str:
     samples = segments.compact(session, session_columns_of(meta), row_group_rows=row_group_rows(meta))
     compact_processes(session)
     _cut_torn_csv_line(session / SAMPLES_CSV)
@@ -48,16 +73,22 @@ def repair_session(session: Path) -> str:
     meta["total_samples"] = samples
     table = read_samples(session)
     meta["summary"] = _recompute_summary(session, table)
-    if (session / SPANS_JOURNAL).exists():  # the spans that finished before the crash
-        meta["summary"]["spans"] = summarize_rows(read_journal_rows(session / SPANS_JOURNAL))
-        write_span_tables(session, csv="csv" in ((meta.get("monitoring") or {}).get("formats") or []))
+    spans = session / SPANS_JOURNAL
+    if spans.exists():  # the spans that finished before the crash
+        meta["summary"]["spans"] = summarize_rows(read_journal_rows(spans))
     if samples:
         meta["session_end"] = iso_from_us(int(table.get_column("ts").dt.epoch("us").max()))
     write_json_atomic(session / META, meta)
+    # After meta.json: a kill in between leaves the journal, and the next repair finds it unfinished.
+    write_span_tables(session, csv="csv" in ((meta.get("monitoring") or {}).get("formats") or []))
+    _write_report(session)
+    return f"repaired: {samples} samples, status interrupted"
+
+
+def _write_report(session: Path) -> None:
     from recordings.report import write_session_report
 
     write_session_report(session)
-    return f"repaired: {samples} samples, status interrupted"
 
 
 def _recompute_summary(session: Path, table: pl.DataFrame) -> dict:
