@@ -17,7 +17,7 @@ from recordings.errors import InputError, write_failure
 from recordings.events import EVENTS, read_events
 from recordings.processes import PROCESSES_DIR, compact_processes
 from recordings.reader import read_samples, session_columns_of
-from recordings.recorder import SAMPLES_CSV
+from recordings.recorder import RESERVE, SAMPLES_CSV
 from recordings.report.sections_session import REPORT_FILE
 from recordings.session import META, is_running, read_meta, row_group_rows, session_status, write_json_atomic
 from recordings.spans import SPANS_JOURNAL, read_journal_rows, summarize_rows, write_span_tables
@@ -30,7 +30,7 @@ def needs_repair(session: Path) -> bool:
 
 def _unfinished(session: Path) -> bool:
     """Segments or a spans journal left behind (a close or an earlier repair killed before it ended)."""
-    return any((session / name).exists() for name in (segments.SAMPLES_DIR, PROCESSES_DIR, SPANS_JOURNAL))
+    return any((session / name).exists() for name in (segments.SAMPLES_DIR, PROCESSES_DIR, SPANS_JOURNAL, RESERVE))
 
 
 def _cut_torn_csv_line(path: Path) -> None:
@@ -62,10 +62,11 @@ def repair_session(session: Path, force: bool = False) -> str:
             return f"nothing to repair (status {meta.get('status')})"
         return _repair(session, meta)
     except (OSError, pl.exceptions.PolarsError) as error:
-        raise InputError(f"{session.name}: repair stopped: {write_failure(error)}; run it again when fixed") from None
+        raise InputError(f"{session.name}: repair stopped: {write_failure(error, session)}; run it again when fixed") from None
 
 
 def _repair(session: Path, meta: dict) -> str:
+    (session / RESERVE).unlink(missing_ok=True)  # the dead recorder's room on the disk
     samples = segments.compact(session, session_columns_of(meta), row_group_rows=row_group_rows(meta))
     compact_processes(session)
     _cut_torn_csv_line(session / SAMPLES_CSV)

@@ -151,7 +151,7 @@ def _stream_into(parts: list[Path], target: Path, columns: ColumnTypes, row_grou
         os.replace(tmp, target)
     except (OSError, pl.exceptions.PolarsError) as error:
         tmp.unlink(missing_ok=True)
-        raise InputError(f"{target.parent}: cannot compact segments ({write_failure(error)})") from None
+        raise InputError(f"{target.parent}: cannot compact segments ({write_failure(error, target.parent)})") from None
 
 
 def _check_leftovers(parts: list[Path], target: Path, first: int | None, last: int | None) -> None:
