@@ -21,6 +21,7 @@ from recordings import segments
 from recordings.errors import InputError
 from recordings.processes import PROCESSES_DIR, PROCESSES_PARQUET, ProcessJournal, compact_processes
 from recordings.reader import session_columns_of
+from recordings import repair as repair_module
 from recordings.repair import repair_session
 from recordings.session import read_meta, row_group_rows
 from tests.recordings.test_recorder import record
@@ -90,8 +91,8 @@ def _close(session: Path) -> None:
 
 
 def _state(session: Path) -> tuple[list, list, int]:
-    samples = pl.read_parquet(session / segments.SAMPLES_PARQUET)["elapsed_s"].to_list()
-    processes = pl.read_parquet(session / PROCESSES_PARQUET).select("ts", "pid").rows()
+    samples = pl.read_parquet(session / segments.SAMPLES_PARQUET, glob=False)["elapsed_s"].to_list()
+    processes = pl.read_parquet(session / PROCESSES_PARQUET, glob=False).select("ts", "pid").rows()
     return samples, processes, read_meta(session)["total_samples"]
 
 
@@ -162,3 +163,19 @@ def test_the_compacted_file_records_its_rows_and_time_range(template, tmp_path):
     assert metadata[segments.ROWS_KEY] == str(table.height)
     assert metadata[segments.FIRST_TS_KEY] == str(int(table["ts"][0].timestamp() * 1e6))
     assert metadata[segments.LAST_TS_KEY] == str(int(table["ts"][-1].timestamp() * 1e6))
+
+
+@pytest.mark.parametrize("folder", ["runs[1]", "a*", "b?"])
+def test_close_and_repair_take_a_sessions_path_literally(template, tmp_path, monkeypatch, folder):
+    """Brackets, stars and question marks in --dir are names, not patterns: nothing of `ab/` comes in."""
+    monkeypatch.setattr(repair_module, "_write_report", lambda session: None)  # the report's reading is tested apart
+    neighbour = _copy(template, tmp_path / folder.replace("*", "b").replace("?", "c").replace("[1]", "1"))
+    extra = segments.part_path(neighbour, 5, "parquet")
+    segments.write_parquet_atomic(template[1].head(7), extra)
+    closing, repairing = (_copy(template, tmp_path / f"{folder}{i}" if i else tmp_path / folder) for i in ("", 2))
+    _close(closing)
+    repair_session(closing)
+    repair_session(repairing)
+    for session in (closing, repairing):
+        _assert_whole(session, template[1])
+    assert extra.is_file()  # the neighbour is untouched
