@@ -191,3 +191,25 @@ def test_a_real_full_disk_record_then_repair(tmp_path):
         assert json.loads((session / "meta.json").read_text())["status"] == "interrupted"
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the injected bug
+def test_the_dashboard_feed_lets_go_of_the_queues_it_no_longer_reads(monkeypatch):
+    """A feed that dies (here: its first frame raises) or moves to a new recording frees the sampler."""
+    from tui.feed import DashboardFeed
+
+    def broken(self, frame, events=()):
+        raise RuntimeError("a bug in drawing")
+
+    monkeypatch.setattr(DashboardFeed, "add", broken)
+    first, second = FrameQueue(1, lossless=True), FrameQueue(1, lossless=True)
+    feed = DashboardFeed(first, [], 10.0)
+    feed.attach(second)
+    first.offer(Batch({"ts": 1}))
+    first.offer(Batch({"ts": 2}))  # would wait forever for a reader that left
+    feed.start()
+    second.offer(Batch({"ts": 3}))
+    wait_sync(lambda: not feed._thread.is_alive(), 10, "the feed thread ended on its error")
+    second.offer(Batch({"ts": 4}))
+    second.offer(Batch({"ts": 5}))  # the dead feed's queue drops instead of blocking
+    assert first.dropped == 2 and second.dropped == 2
