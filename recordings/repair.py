@@ -13,14 +13,16 @@ import polars as pl
 
 from collectors.timeutil import iso_from_us, us_from_iso
 from recordings import segments
+from recordings.analyze import gpu_indices_of
 from recordings.errors import InputError, write_failure
 from recordings.events import EVENTS, read_events
 from recordings.processes import PROCESSES_DIR, compact_processes
-from recordings.reader import read_samples, session_columns_of
+from recordings.reader import session_columns_of
 from recordings.recorder import RESERVE, SAMPLES_CSV
 from recordings.report.sections_session import REPORT_FILE
 from recordings.session import META, is_running, read_meta, row_group_rows, session_status, write_json_atomic
 from recordings.spans import SPANS_JOURNAL, read_journal_rows, summarize_rows, write_span_tables
+from recordings.streamed_summary import summary_of
 
 
 def needs_repair(session: Path) -> bool:
@@ -72,13 +74,13 @@ def _repair(session: Path, meta: dict) -> str:
     _cut_torn_csv_line(session / SAMPLES_CSV)
     meta["status"] = "interrupted"
     meta["total_samples"] = samples
-    table = read_samples(session)
-    meta["summary"] = _recompute_summary(session, table)
+    meta["summary"] = _recompute_summary(session)
     spans = session / SPANS_JOURNAL
     if spans.exists():  # the spans that finished before the crash
         meta["summary"]["spans"] = summarize_rows(read_journal_rows(spans))
-    if samples:
-        meta["session_end"] = iso_from_us(int(table.get_column("ts").dt.epoch("us").max()))
+    last_ts = segments.compacted_range(session / segments.SAMPLES_PARQUET)[2]
+    if samples and last_ts is not None:
+        meta["session_end"] = iso_from_us(last_ts)
     write_json_atomic(session / META, meta)
     # After meta.json: a kill in between leaves the journal, and the next repair finds it unfinished.
     write_span_tables(session, csv="csv" in ((meta.get("monitoring") or {}).get("formats") or []))
@@ -92,10 +94,8 @@ def _write_report(session: Path) -> None:
     write_session_report(session)
 
 
-def _recompute_summary(session: Path, table: pl.DataFrame) -> dict:
-    """The summary the recorder would have written, from the samples and the session's tags."""
-    from recordings.analyze import analyze_frame
-
+def _recompute_summary(session: Path) -> dict:
+    """The summary the recorder would have written, from the samples and the session's tags (streamed)."""
+    target = session / segments.SAMPLES_PARQUET
     tags = [(us_from_iso(e["ts"]), str(e["state"])) for e in read_events(session / EVENTS) if e["kind"] == "tag"]
-    _, summary, _ = analyze_frame(table, tags)
-    return summary
+    return summary_of(target, gpu_indices_of(pl.scan_parquet(target, glob=False).collect_schema()), tags)
