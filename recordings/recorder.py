@@ -85,11 +85,19 @@ class Recorder:
         (session / segments.SAMPLES_DIR).mkdir(exist_ok=True)
         self.meta["columns"] = self.columns
         write_json_atomic(session / META, self.meta)
-        with open(session / RESERVE, "wb") as reserve:
-            reserve.write(bytes(RESERVE_BYTES))  # written, not sparse: the blocks are really taken
+        self._reserve_room()
         self.events = EventLog(session / EVENTS)
         self._thread = threading.Thread(target=self._run, name="rigscope-recorder", daemon=True)
         self.closed = threading.Event()
+
+    def _reserve_room(self) -> None:
+        """Take RESERVE_BYTES (written, not sparse: the blocks are really taken); a disk without them goes without."""
+        path = self.session / RESERVE
+        try:
+            with open(path, "wb") as reserve:
+                reserve.write(bytes(RESERVE_BYTES))
+        except OSError:
+            path.unlink(missing_ok=True)
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
