@@ -213,3 +213,21 @@ def test_the_dashboard_feed_lets_go_of_the_queues_it_no_longer_reads(monkeypatch
     second.offer(Batch({"ts": 4}))
     second.offer(Batch({"ts": 5}))  # the dead feed's queue drops instead of blocking
     assert first.dropped == 2 and second.dropped == 2
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the injected bug
+def test_the_http_feed_lets_go_of_its_queue_when_its_thread_ends(monkeypatch):
+    from collectors.exporter import ExportFeed
+
+    def broken(self, batch):
+        raise RuntimeError("a bug in the exporter")
+
+    monkeypatch.setattr(ExportFeed, "take", broken)
+    frames = FrameQueue(1, lossless=True)
+    feed = ExportFeed(frames, ["gpu0"], ["cpu", "gpu0"])
+    feed.start()
+    frames.offer(Batch({"ts": 1}))
+    wait_sync(lambda: not feed._thread.is_alive(), 10, "the feed thread ended on its error")
+    frames.offer(Batch({"ts": 2}))
+    frames.offer(Batch({"ts": 3}))  # would wait forever for the dead feed
+    assert frames.dropped == 2
