@@ -231,3 +231,21 @@ def test_the_http_feed_lets_go_of_its_queue_when_its_thread_ends(monkeypatch):
     frames.offer(Batch({"ts": 2}))
     frames.offer(Batch({"ts": 3}))  # would wait forever for the dead feed
     assert frames.dropped == 2
+
+
+def test_a_full_disk_under_the_spans_journal_stops_the_recording(tmp_path, monkeypatch):
+    from collectors.workload_events import WorkloadEvents
+    from rigscope.monitor import Monitor, MonitorConfig
+
+    def full(self, batch):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(WorkloadEvents, "_take", full)
+    monitor = Monitor(MonitorConfig(source="sim", hz=100.0, speed=None, duration_s=600.0, directory=str(tmp_path),
+                                    receive_events=False))
+    monitor.start()
+    monitor.wait()  # ends at the failure, not after the 600 s
+    monitor.stop()
+    meta = json.loads((monitor.session / "meta.json").read_text())
+    assert meta["status"] == "interrupted" and meta["error"] == "recording stopped: spans journal not written: disk full"
+    assert monitor.sampler.stats.elapsed_s < 600
