@@ -2,7 +2,10 @@
 
 Compacts the segments and the last journal into samples.parquet (and the process rows
 into processes.parquet), cuts a torn last CSV line, recomputes the summary, marks the session
-`interrupted` and writes its report.md.
+`interrupted` and writes its report.md.  Idempotent: a complete compacted file is kept (only
+leftover segments go), so a repair killed at any step is finished by the next one.  A session that
+looks live (`session_status`: its recorder runs here, or another host's files changed lately) is
+refused unless forced.
 """
 
 from __future__ import annotations
