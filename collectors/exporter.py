@@ -196,6 +196,12 @@ class ExportFeed:
     def _run(self) -> None:
         source = self._frames
         assert source is not None
+        try:
+            self._follow(source)
+        finally:  # however it ends, a lossless queue (virtual time) must not hold the sampler
+            source.abandon()
+
+    def _follow(self, source: FrameQueue) -> None:
         while not self._stop.is_set():
             batch = source.get(timeout=0.25)
             taken = 0

@@ -35,8 +35,7 @@ class ProcessTier(ConsumerThread):
     def __init__(self, frames: FrameQueue, reader: RowReader, interval_s: float,
                  on_notice: Callable[[str], None] | None = None,
                  notices: Callable[[], list[str]] = list) -> None:
-        super().__init__("rigscope-processes")
-        self._frames = frames
+        super().__init__("rigscope-processes", frames)
         self._reader = reader
         self._notices = notices  # the reader's own notices (a GPU without per-process utilization)
         self.interval_s = interval_s
@@ -48,20 +47,17 @@ class ProcessTier(ConsumerThread):
 
     def _run(self) -> None:
         due: float | None = None
-        try:
-            while True:
-                batch = self._frames.get(timeout=1.0)
-                if batch is END:
-                    break
-                frame = batch.frame if batch is not None else None
-                if frame is None or (due is not None and frame["elapsed_s"] < due):
-                    continue
-                due = frame["elapsed_s"] + self.interval_s if due is None else due + self.interval_s
-                if due <= frame["elapsed_s"]:  # frames were dropped (a busy machine): count from this one
-                    due = frame["elapsed_s"] + self.interval_s
-                self.tick(frame)
-        finally:
-            self.finished.set()
+        while True:
+            batch = self._frames.get(timeout=1.0)
+            if batch is END:
+                break
+            frame = batch.frame if batch is not None else None
+            if frame is None or (due is not None and frame["elapsed_s"] < due):
+                continue
+            due = frame["elapsed_s"] + self.interval_s if due is None else due + self.interval_s
+            if due <= frame["elapsed_s"]:  # frames were dropped (a busy machine): count from this one
+                due = frame["elapsed_s"] + self.interval_s
+            self.tick(frame)
 
     def tick(self, frame: dict[str, Any]) -> None:
         """One slow tick for `frame` (the thread's work; tests and benchmarks call it directly)."""
@@ -78,9 +74,9 @@ class ProcessTier(ConsumerThread):
         if self.sink is not None:
             try:
                 self.sink(rows)
-            except OSError as error:
+            except Exception as error:  # noqa: BLE001 (any write error, a polars one on a full disk too)
                 self.sink = None
-                self._tell(f"process rows no longer recorded ({error.strerror or error})")
+                self._report_failure("process rows", error)
 
     def _tell(self, message: str) -> None:
         if message not in self._failed and self._on_notice is not None:

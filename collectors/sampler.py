@@ -42,6 +42,7 @@ class Batch:
 
 
 END = Batch(None, ())  # sentinel: the sampler has stopped
+LOSSLESS_RECHECK_S = 0.1  # a sampler waiting on a full lossless queue looks this often whether its consumer gave up
 
 
 class FrameQueue:
@@ -62,15 +63,22 @@ class FrameQueue:
         self._queue: queue.Queue[Batch] | None = None if self.poll_s > 0 else queue.Queue(maxsize)
         self._polled: deque[Batch] = deque()
         self._closed = threading.Event()
+        self._abandoned = False
+
+    def abandon(self) -> None:
+        """The consumer stops taking batches (it failed or ended): every later offer is a drop, never a wait."""
+        self._abandoned = True
 
     def offer(self, batch: Batch) -> None:
-        if self._queue is None:
+        if self._abandoned:
+            self.dropped += 1
+        elif self._queue is None:
             if len(self._polled) < self.maxsize:
                 self._polled.append(batch)
             else:
                 self.dropped += 1
         elif self.lossless:
-            self._queue.put(batch)
+            self._put_lossless(batch)
         else:
             try:
                 self._queue.put_nowait(batch)
@@ -85,10 +93,21 @@ class FrameQueue:
                 self.dropped += 1
             self._polled.append(END)
         elif self.lossless:
-            self._queue.put(END)
+            self._put_lossless(END)
         else:
             self._put_end(self._queue)
         self._closed.set()
+
+    def _put_lossless(self, batch: Batch) -> None:
+        """Wait for room while the consumer lives; a consumer that abandons the queue frees the sampler."""
+        assert self._queue is not None
+        while not self._abandoned:
+            try:
+                self._queue.put(batch, timeout=LOSSLESS_RECHECK_S)
+                return
+            except queue.Full:
+                continue
+        self.dropped += 1
 
     def _put_end(self, handoff: queue.Queue[Batch]) -> None:
         while True:

@@ -15,8 +15,7 @@ from collectors.spans import SpanTracker
 
 class WorkloadEvents(ConsumerThread):
     def __init__(self, frames: FrameQueue, spans: SpanTracker, metrics: MetricHistory) -> None:
-        super().__init__("rigscope-spans")
-        self._frames = frames
+        super().__init__("rigscope-spans", frames)
         self.spans = spans
         self.metrics = metrics
         self.error: str | None = None
@@ -31,14 +30,17 @@ class WorkloadEvents(ConsumerThread):
                     continue  # after a failure the queue is still drained: a lossless one must not block the sampler
                 try:
                     self._take(batch)
+                except OSError as error:  # the spans journal could not be written: the recording stops
+                    self.error = f"spans journal not written ({error.strerror or error})"
+                    self._report_failure("spans journal", error)
                 except Exception as error:  # noqa: BLE001 (spans stop; sampling and recording go on)
                     self.error = f"span tracking stopped: {error}"
         finally:
             try:
                 self.spans.close()
             except OSError as error:
-                self.error = self.error or f"span journal: {error}"
-            self.finished.set()
+                self.error = self.error or f"spans journal not written ({error.strerror or error})"
+                self._report_failure("spans journal", error)
 
     def _take(self, batch: Batch) -> None:
         for event in batch.events:

@@ -5,14 +5,17 @@ Rows go to the open segment's journal, flushed every `flush_interval_s`, so a
 the journal becomes a Parquet part (temp name, renamed).  Events are flushed
 one by one.  At the end everything is compacted into `samples.parquet`,
 `meta.json` is rewritten with the summary, and `report.md` is written from it.
-A write error (a full disk) stops the recording with a message; what was
-flushed stays readable.
+Any error while writing (a full disk, whether OSError or a polars error) stops
+the recording: `error` says why in one line, the thread stops taking frames
+(its queue drops them, so the sampler never waits on it), and the session
+closes `interrupted` with the reason in meta.json; what was flushed stays
+readable.  Other writers of the session (spans, process rows) stop it with
+`fail`.
 """
 
 from __future__ import annotations
 
 import csv
-import errno
 import json
 import threading
 import time
@@ -25,12 +28,16 @@ from collectors.sampler import END, FrameQueue
 from collectors.schema import ColumnTypes
 from collectors.timeutil import iso_from_us
 from recordings import segments
-from recordings.errors import InputError
+from recordings.errors import InputError, write_failure
 from recordings.events import EVENTS, EventLog
 from recordings.frames import csv_cells, csv_header
 from recordings.session import META, row_group_rows, write_json_atomic
 
 SAMPLES_CSV = "samples.csv"
+# Room kept on the session's disk from the start, given back when a write fails, so that a full disk
+# still takes the final meta.json that says why the recording stopped.
+RESERVE = ".reserve"
+RESERVE_BYTES = 256 * 1024
 # One encoder for every journal row: json.dumps with separators builds a new one per call (100 times a second).
 _encode_row = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -78,9 +85,19 @@ class Recorder:
         (session / segments.SAMPLES_DIR).mkdir(exist_ok=True)
         self.meta["columns"] = self.columns
         write_json_atomic(session / META, self.meta)
+        self._reserve_room()
         self.events = EventLog(session / EVENTS)
         self._thread = threading.Thread(target=self._run, name="rigscope-recorder", daemon=True)
         self.closed = threading.Event()
+
+    def _reserve_room(self) -> None:
+        """Take RESERVE_BYTES (written, not sparse: the blocks are really taken); a disk without them goes without."""
+        path = self.session / RESERVE
+        try:
+            with open(path, "wb") as reserve:
+                reserve.write(bytes(RESERVE_BYTES))
+        except OSError:
+            path.unlink(missing_ok=True)
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
@@ -89,9 +106,14 @@ class Recorder:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
+    def fail(self, reason: str) -> None:
+        """Stop the recording from another writer's thread: the session closes `interrupted` with `reason`."""
+        if self.error is None:
+            self.error = reason
+
     def _run(self) -> None:
         try:
-            while True:
+            while self.error is None:
                 next_flush = self._last_flush + self.options.flush_interval_s
                 batch = self._source.get(timeout=max(0.0, next_flush - time.monotonic()))
                 if batch is END:
@@ -105,8 +127,11 @@ class Recorder:
                     if self.error is None:
                         self._guard(self.flush)
         finally:
-            self._close()
-            self.closed.set()
+            self._source.abandon()  # from here on the sampler drops this consumer's batches
+            try:
+                self._close()
+            finally:
+                self.closed.set()
 
     def _record(self, batch: Any) -> None:
         if batch is not None and self.error is None:
@@ -123,12 +148,9 @@ class Recorder:
     def _guard(self, action: Callable[..., None], *args: Any) -> None:
         try:
             action(*args)
-        except OSError as error:
-            self._fail(error)
-
-    def _fail(self, error: OSError) -> None:
-        reason = "disk full" if error.errno == errno.ENOSPC else (error.strerror or str(error))
-        self.error = f"recording stopped: {reason} ({error.filename or self.session})"
+        except Exception as error:  # noqa: BLE001 (any writer error stops the recording, loudly)
+            where = getattr(error, "filename", None) or self.session
+            self.fail(f"recording stopped: {write_failure(error, self.session)} in {where}")
 
     # -- writing -----------------------------------------------------------
     def _take(self, batch: Any) -> None:
@@ -193,7 +215,10 @@ class Recorder:
         for closing in (self._close_files, self._compact, *extra):
             if self.error is None:
                 self._guard(closing)
-        self.events.close()
+        if self.error is not None:
+            self._guard(self.flush)  # what was taken before the failure, as far as the disk still takes it
+        self._guard(self.events.close)
+        (self.session / RESERVE).unlink(missing_ok=True)
         self._guard(self._write_final_meta)
         if self.error is None:
             self._write_report()

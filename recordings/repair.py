@@ -2,7 +2,10 @@
 
 Compacts the segments and the last journal into samples.parquet (and the process rows
 into processes.parquet), cuts a torn last CSV line, recomputes the summary, marks the session
-`interrupted` and writes its report.md.
+`interrupted` and writes its report.md.  Idempotent: a complete compacted file is kept (only
+leftover segments go), so a repair killed at any step is finished by the next one.  A session that
+looks live (`session_status`: its recorder runs here, or another host's files changed lately) is
+refused unless forced.
 """
 
 from __future__ import annotations
@@ -13,18 +16,26 @@ import polars as pl
 
 from collectors.timeutil import iso_from_us, us_from_iso
 from recordings import segments
-from recordings.errors import InputError
+from recordings.analyze import gpu_indices_of
+from recordings.errors import InputError, write_failure
 from recordings.events import EVENTS, read_events
-from recordings.processes import compact_processes
-from recordings.reader import read_samples, session_columns_of
-from recordings.recorder import SAMPLES_CSV
-from recordings.session import META, is_running, read_meta, row_group_rows, write_json_atomic
+from recordings.processes import PROCESSES_DIR, compact_processes
+from recordings.reader import session_columns_of
+from recordings.recorder import RESERVE, SAMPLES_CSV
+from recordings.report.sections_session import REPORT_FILE
+from recordings.session import META, is_running, read_meta, row_group_rows, session_status, write_json_atomic
 from recordings.spans import SPANS_JOURNAL, read_journal_rows, summarize_rows, write_span_tables
+from recordings.streamed_summary import summary_of
 
 
 def needs_repair(session: Path) -> bool:
     meta = read_meta(session)
-    return meta.get("status") == "recording" and not is_running(meta)
+    return meta.get("status") == "recording" and session_status(meta, session) != "recording"
+
+
+def _unfinished(session: Path) -> bool:
+    """Segments or a spans journal left behind (a close or an earlier repair killed before it ended)."""
+    return any((session / name).exists() for name in (segments.SAMPLES_DIR, PROCESSES_DIR, SPANS_JOURNAL, RESERVE))
 
 
 def _cut_torn_csv_line(path: Path) -> None:
@@ -35,35 +46,59 @@ def _cut_torn_csv_line(path: Path) -> None:
         handle.truncate(data.rfind(b"\n") + 1)
 
 
-def repair_session(session: Path) -> str:
-    meta = read_meta(session)
+def _live_refusal(session: Path, meta: dict) -> str:
+    """Why the session looks alive: its recorder runs here, or (another host) its files changed lately."""
+    recorder = meta.get("recorder") if isinstance(meta.get("recorder"), dict) else {}
     if is_running(meta):
-        raise InputError(f"{session.name} is still recording (pid {meta['recorder']['pid']}); stop it first")
-    if meta.get("status") != "recording" and not (session / segments.SAMPLES_DIR).exists():
-        return f"nothing to repair (status {meta.get('status')})"
+        return f"{session.name} is still recording (pid {recorder.get('pid')}); stop it first"
+    return (f"{session.name} is still recording on {recorder.get('hostname') or 'another host'} "
+            "(its files changed moments ago); stop it first, or repair --force")
+
+
+def repair_session(session: Path, force: bool = False) -> str:
+    """Finish the session; a full disk or another write error is one line (InputError), no temp file left."""
+    meta = read_meta(session)
+    if not force and session_status(meta, session) == "recording":
+        raise InputError(_live_refusal(session, meta))
+    try:
+        if meta.get("status") != "recording" and not _unfinished(session):
+            if meta.get("status") == "interrupted" and not (session / REPORT_FILE).exists():
+                _write_report(session)  # a repair killed at its last step
+            return f"nothing to repair (status {meta.get('status')})"
+        return _repair(session, meta)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        raise InputError(f"{session.name}: repair stopped: {write_failure(error, session)}; run it again when fixed") from None
+
+
+def _repair(session: Path, meta: dict) -> str:
+    (session / RESERVE).unlink(missing_ok=True)  # the dead recorder's room on the disk
     samples = segments.compact(session, session_columns_of(meta), row_group_rows=row_group_rows(meta))
     compact_processes(session)
     _cut_torn_csv_line(session / SAMPLES_CSV)
     meta["status"] = "interrupted"
     meta["total_samples"] = samples
-    table = read_samples(session)
-    meta["summary"] = _recompute_summary(session, table)
-    if (session / SPANS_JOURNAL).exists():  # the spans that finished before the crash
-        meta["summary"]["spans"] = summarize_rows(read_journal_rows(session / SPANS_JOURNAL))
-        write_span_tables(session, csv="csv" in ((meta.get("monitoring") or {}).get("formats") or []))
-    if samples:
-        meta["session_end"] = iso_from_us(int(table.get_column("ts").dt.epoch("us").max()))
+    meta["summary"] = _recompute_summary(session)
+    spans = session / SPANS_JOURNAL
+    if spans.exists():  # the spans that finished before the crash
+        meta["summary"]["spans"] = summarize_rows(read_journal_rows(spans))
+    last_ts = segments.compacted_range(session / segments.SAMPLES_PARQUET)[2]
+    if samples and last_ts is not None:
+        meta["session_end"] = iso_from_us(last_ts)
     write_json_atomic(session / META, meta)
-    from recordings.report import write_session_report
-
-    write_session_report(session)
+    # After meta.json: a kill in between leaves the journal, and the next repair finds it unfinished.
+    write_span_tables(session, csv="csv" in ((meta.get("monitoring") or {}).get("formats") or []))
+    _write_report(session)
     return f"repaired: {samples} samples, status interrupted"
 
 
-def _recompute_summary(session: Path, table: pl.DataFrame) -> dict:
-    """The summary the recorder would have written, from the samples and the session's tags."""
-    from recordings.analyze import analyze_frame
+def _write_report(session: Path) -> None:
+    from recordings.report import write_session_report
 
+    write_session_report(session)
+
+
+def _recompute_summary(session: Path) -> dict:
+    """The summary the recorder would have written, from the samples and the session's tags (streamed)."""
+    target = session / segments.SAMPLES_PARQUET
     tags = [(us_from_iso(e["ts"]), str(e["state"])) for e in read_events(session / EVENTS) if e["kind"] == "tag"]
-    _, summary, _ = analyze_frame(table, tags)
-    return summary
+    return summary_of(target, gpu_indices_of(pl.scan_parquet(target, glob=False).collect_schema()), tags)

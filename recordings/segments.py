@@ -17,12 +17,14 @@ from pathlib import Path
 import polars as pl
 
 from collectors.schema import ColumnTypes
-from recordings.errors import InputError, first_line
+from recordings.errors import InputError, first_line, write_failure
 from recordings.frames import conform, journal_schema, polars_schema, to_session_types
 from recordings.safe_files import is_regular, read_bytes
 
 SAMPLES_DIR = "samples"
 SAMPLES_PARQUET = "samples.parquet"
+# Key-value metadata of a compacted file: what it holds, so a repair knows it is whole.
+ROWS_KEY, FIRST_TS_KEY, LAST_TS_KEY = "rigscope.rows", "rigscope.first_ts_us", "rigscope.last_ts_us"
 
 
 def part_path(session: Path, number: int, suffix: str, directory: str = SAMPLES_DIR) -> Path:
@@ -44,10 +46,14 @@ def read_journal(path: Path, columns: ColumnTypes) -> pl.DataFrame:
 
 def write_parquet_atomic(table: pl.DataFrame, path: Path, row_group_rows: int | None = None) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    table.write_parquet(tmp, compression="zstd", statistics=True, row_group_size=row_group_rows)
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        table.write_parquet(tmp, compression="zstd", statistics=True, row_group_size=row_group_rows)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
+        raise
 
 
 def segment_files(session: Path, directory: str = SAMPLES_DIR) -> list[Path]:
@@ -104,11 +110,28 @@ def read_parquet(path: Path) -> pl.DataFrame:
         raise InputError(f"{path}: unreadable Parquet file ({first_line(error)})") from None
 
 
-def compact(session: Path, columns: ColumnTypes, directory: str = SAMPLES_DIR,
-            target_name: str = SAMPLES_PARQUET, row_group_rows: int | None = None) -> int:
-    """Stream every segment into samples.parquet (or `target_name`), then remove the segments; the row count.
+def compacted_range(path: Path) -> tuple[int, int | None, int | None]:
+    """(rows, first ts µs, last ts µs) of a compacted file, as it records them of itself.
 
-    `row_group_rows` bounds what a replay seek decodes: it reads whole row groups to take a slice."""
+    Compaction publishes a file only once every row is in it (temp name, fsync, rename), with these
+    figures in its Parquet key-value metadata; a file of an earlier version, published the same way
+    without them, is measured.  A file that is unreadable or short of its own count is an error."""
+    try:
+        metadata = pl.read_parquet_metadata(path)
+        rows = pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()
+        if ROWS_KEY not in metadata:
+            return (rows, *_ts_range(pl.scan_parquet(path, glob=False)))
+        recorded = int(metadata[ROWS_KEY])
+        first, last = (int(metadata[key]) if metadata.get(key) else None for key in (FIRST_TS_KEY, LAST_TS_KEY))
+    except (OSError, ValueError, pl.exceptions.PolarsError) as error:
+        raise InputError(f"{path}: unreadable ({str(error).splitlines()[0]}); its segments are kept") from None
+    if rows != recorded:
+        raise InputError(f"{path}: holds {rows} rows of the {recorded} it records; its segments are kept")
+    return rows, first, last
+
+
+def _land_journals(session: Path, columns: ColumnTypes, directory: str) -> list[Path]:
+    """Every part as Parquet (a journal is landed first: written, renamed, then removed), in order."""
     parts: list[Path] = []
     for path in segment_files(session, directory):
         if path.suffix == ".journal":
@@ -117,23 +140,72 @@ def compact(session: Path, columns: ColumnTypes, directory: str = SAMPLES_DIR,
             path.unlink()
             path = landed
         parts.append(path)
-    target = session / target_name
-    if parts:
-        tmp = target.with_name(f".{target.name}.tmp")
-        try:
-            pl.scan_parquet(parts).sink_parquet(tmp, compression="zstd", row_group_size=row_group_rows)
-        except (OSError, pl.exceptions.PolarsError) as error:
-            raise InputError(f"{session}: cannot compact segments ({str(error).splitlines()[0]})") from None
+    return parts
+
+
+def _ts_range(scan: pl.LazyFrame) -> tuple[int | None, int | None]:
+    ts = pl.col("ts").dt.epoch("us")
+    first, last = scan.select(ts.min().alias("first"), ts.max().alias("last")).collect().row(0)
+    return first, last
+
+
+def _stream_into(parts: list[Path], target: Path, columns: ColumnTypes, row_group_rows: int | None) -> None:
+    """Every part, in order, into `target` (temp name, fsync, rename), a row group at a time."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        if parts:
+            scan = pl.scan_parquet(parts, glob=False)
+        else:
+            scan = to_session_types(pl.DataFrame(schema=journal_schema(columns)), columns).lazy()
+        rows = scan.select(pl.len()).collect().item()
+        first, last = _ts_range(scan)
+        metadata = {ROWS_KEY: str(rows), FIRST_TS_KEY: "" if first is None else str(first),
+                    LAST_TS_KEY: "" if last is None else str(last)}
+        scan.sink_parquet(tmp, compression="zstd", row_group_size=row_group_rows, metadata=metadata)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
         os.replace(tmp, target)
-    elif not target.exists():
-        write_parquet_atomic(read_segments(session, columns, directory), target, row_group_rows)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{target.parent}: cannot compact segments ({write_failure(error, target.parent)})") from None
+
+
+def _check_leftovers(parts: list[Path], target: Path, first: int | None, last: int | None) -> None:
+    """Parts beside a complete file must hold nothing outside its time range: else they are not leftovers."""
+    if not parts:
+        return
+    part_first, part_last = _ts_range(pl.scan_parquet(parts, glob=False))
+    if part_first is None:
+        return
+    if first is None or last is None or part_first < first or part_last > last:
+        raise InputError(f"{target}: its segments hold rows outside it; nothing removed (move one aside to choose)")
+
+
+def compact(session: Path, columns: ColumnTypes, directory: str = SAMPLES_DIR,
+            target_name: str = SAMPLES_PARQUET, row_group_rows: int | None = None) -> int:
+    """Stream every segment into samples.parquet (or `target_name`), then remove the segments; the row count.
+
+    The file is published before any segment is removed, so a kill at any point loses nothing: a complete
+    file found beside segments (a close or repair killed while removing them) is kept and only the
+    leftover segments go.  Running it again after a kill at any step gives the same file.
+    `row_group_rows` bounds what a replay seek decodes: it reads whole row groups to take a slice."""
+    target = session / target_name
+    parts = _land_journals(session, columns, directory)
+    if target.is_file():
+        rows, first, last = compacted_range(target)
+        _check_leftovers(parts, target, first, last)
+    else:
+        _stream_into(parts, target, columns, row_group_rows)
+        rows = compacted_range(target)[0]
     remove_segments(session, directory)
-    return pl.scan_parquet(target).select(pl.len()).collect().item()
+    return rows
 
 
 def remove_segments(session: Path, directory: str = SAMPLES_DIR) -> None:
     folder = session / directory
     if folder.is_dir():
         for path in folder.iterdir():
-            path.unlink()
-        folder.rmdir()
+            if path.is_file() and path.name.startswith(("part-", ".part-")):
+                path.unlink()
+        if not any(folder.iterdir()):  # anything else in it is not ours to delete
+            folder.rmdir()

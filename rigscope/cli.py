@@ -133,6 +133,8 @@ def build_parser() -> Parser:
 
     repair = commands.add_parser("repair", help="finish an interrupted session", epilog=EXAMPLES["repair"])
     repair.add_argument("session", help="session id, prefix, path or latest")
+    repair.add_argument("--force", action="store_true",
+                        help="repair even when the session looks live (its files changed moments ago, on any host)")
     _add_session_dir(repair)
 
     analyze = commands.add_parser("analyze", help="recompute derived signals offline", epilog=EXAMPLES["analyze"])

@@ -67,8 +67,8 @@ class LiveSource:
 
     def recording(self) -> dict[str, Any] | None:
         recorder = self.monitor.recorder
-        if recorder is None or recorder.closed.is_set():
-            return None
+        if recorder is None or (recorder.closed.is_set() and not recorder.error):
+            return None  # a failed recording stays on the screen, with why, until a new one starts
         flushed = recorder.last_flush_wall
         return {
             "session": self.monitor.session.name if self.monitor.session else None,

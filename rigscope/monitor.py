@@ -28,7 +28,7 @@ from collectors.signals import SignalPipeline
 from collectors.spans import SpanTracker
 from collectors.timeutil import iso_from_us
 from collectors.workload_events import WorkloadEvents
-from recordings.errors import InputError
+from recordings.errors import InputError, write_failure
 from recordings.processes import ProcessJournal
 from recordings.recorder import Recorder, RecorderOptions
 from recordings.session import FORMAT, create_session_dir, sessions_dir
@@ -221,12 +221,14 @@ class Monitor:
         virtual = isinstance(self.clock, VirtualClock)
         self._workload = WorkloadEvents(self.sampler.subscribe(maxsize=max(1000, int(config.hz * 60)), lossless=virtual,
                                                                poll_s=CONSUMER_POLL_S), self.spans, self.metrics)
+        self._workload.on_failure = self._writer_failed
         self.processes: ProcessTier | None = None
         if sources.processes is not None:
             self.processes = ProcessTier(self.sampler.subscribe(maxsize=max(100, int(config.hz * 10)), lossless=virtual,
                                                               poll_s=CONSUMER_POLL_S),
                                          sources.processes.rows, config.proc_interval_s, self._notice,
                                          sources.processes.drain_notices)
+            self.processes.on_failure = self._writer_failed
         self._process_journal: ProcessJournal | None = None
         self.recorder: Recorder | None = None
         self.session: Path | None = None
@@ -250,6 +252,11 @@ class Monitor:
             self.recorder.meta.setdefault("warnings", []).append(message)
         if self._on_notice is not None:
             self._on_notice(message)
+
+    def _writer_failed(self, what: str, error: BaseException) -> None:
+        """A writer of the session (spans, process rows) failed: the recording stops, `interrupted` with why."""
+        if self.recorder is not None:
+            self.recorder.fail(f"recording stopped: {what} not written: {write_failure(error, self.session)}")
 
     def open_recording(self) -> None:
         """Create the session directory and its recorder (at construction unless `config.record` is False)."""
@@ -390,7 +397,7 @@ class Monitor:
         return self.receiver.stats() if self.receiver is not None else dict(self._receiver_stats)
 
     def wait(self, poll_s: float = 0.2, on_poll: Callable[[], None] | None = None) -> None:
-        """Block until the duration ends, the recorder fails, or stop() is called elsewhere."""
+        """Block until the duration ends, a writer fails (the recorder's error), or stop() is called elsewhere."""
         while not self.sampler.finished.wait(poll_s):
             if on_poll is not None:
                 on_poll()

@@ -39,6 +39,8 @@ from rigscope.probe import TOKEN_ENV, UDP_ENV
 from rigscope.record_command import STATUS_EVERY_S, config_from_args, status_line
 
 CHECK_FAILED, NOT_EXECUTABLE, NOT_FOUND, INTERRUPTED = 3, 126, 127, 130  # as a shell says
+WRITER_CHECK_S = 0.2  # how often a baseline or cooldown looks whether the recording failed
+RECORDING_FAILED = 1  # the command went well but its recording stopped (a full disk): a runtime failure
 
 
 @dataclass
@@ -146,6 +148,11 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
         log.close()
         facts["output_log"] = log.meta()
         monitor.stop()
+    if monitor.recorder.error:
+        _say(f"error: {monitor.recorder.error}; what was flushed is kept in {session}")
+        failed_itself = code not in (0, CHECK_FAILED, INTERRUPTED)  # the command's own failure says more
+        code = INTERRUPTED if stopping.is_set() else code if failed_itself else RECORDING_FAILED
+        return Outcome(session, code)  # meta.json says why; the disk may take nothing more
     results = _finish(session, plan.checks, status)
     if results:
         print(checks_table(results), file=sys.stderr, flush=True)
@@ -157,7 +164,8 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
 
 def _run_command(plan: Plan, monitor: Monitor, clock: Clock, log: OutputLog, facts: dict[str, Any],
                  stopping: threading.Event) -> tuple[str, int]:
-    """The command phase, then the cooldown: (status, exit code)."""
+    """The command phase, then the cooldown: (status, exit code). A failed recording ends the
+    baseline or cooldown (the sampler stops); the command itself runs to its end."""
     if isinstance(clock, PhasedClock):
         clock.go_real()
     monitor.post("tag", state="run", source="run")
@@ -194,16 +202,19 @@ def _run_command(plan: Plan, monitor: Monitor, clock: Clock, log: OutputLog, fac
 
 def _phase(monitor: Monitor, clock: Clock, seconds: float, stopping: threading.Event) -> bool:
     """Wait out a baseline or cooldown of `seconds` clock seconds; False when interrupted."""
+    recorder = monitor.recorder
     if isinstance(clock, PhasedClock):
         while not clock.reached.wait(0.05):
-            if stopping.is_set() or monitor.sampler.finished.is_set():
+            if stopping.is_set() or monitor.sampler.finished.is_set() or (recorder and recorder.error):
                 return False
         return not stopping.is_set()
     deadline = time.monotonic() + seconds
+    next_status = time.monotonic() + STATUS_EVERY_S
     while (left := deadline - time.monotonic()) > 0:
-        if stopping.wait(min(left, STATUS_EVERY_S)):
+        if stopping.wait(min(left, WRITER_CHECK_S)) or (recorder and recorder.error):
             return False
-        if time.monotonic() < deadline:  # a long baseline or cooldown shows how it goes, on stderr
+        if next_status <= time.monotonic() < deadline:  # a long baseline or cooldown shows how it goes, on stderr
+            next_status += STATUS_EVERY_S
             print(status_line(monitor), file=sys.stderr, flush=True)
     return not stopping.is_set()
 

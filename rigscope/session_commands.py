@@ -79,7 +79,7 @@ def repair(args: argparse.Namespace) -> int:
     from recordings.repair import repair_session
 
     session = resolve_session(args.session, sessions_dir(args.dir))
-    result = repair_session(session)
+    result = repair_session(session, force=args.force)
     print(f"{session.name}: {result}")
     return 0
 

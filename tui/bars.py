@@ -52,14 +52,14 @@ def header_text(label: SessionLabel, snapshot: Snapshot, recording: dict[str, An
     if hz:
         text.append(f" {hz:.1f} Hz")
     text.append(" │ ")
-    if recording and recording.get("session"):
+    if recording and recording.get("error"):  # in place of REC, until a new recording starts
+        text.append(f" ✖ {recording['error']} ", style="bold reverse red")
+    elif recording and recording.get("session"):
         text.append("● REC", style="bold red")
         text.append(f" {recording.get('samples', 0)} samples {fmt.size(recording.get('bytes'))}")
         flushed = recording.get("flush_age_s")
         if flushed is not None and wide:
             text.append(f" flushed {flushed:.0f}s ago")
-        if recording.get("error"):
-            text.append(f" {recording['error']}", style="bold red")
     else:
         text.append("not recording", style="dim")
     text.append(f" │ self {fmt.num(frame.get('self_cpu_pct'), '%', 1)} {fmt.size(frame.get('self_rss_bytes'))}")

@@ -149,9 +149,18 @@ class DashboardFeed:
 
     def attach(self, frames: FrameQueue) -> None:
         """Read from a new subscription from now on (recording restarted); the old one is abandoned."""
-        self._frames = frames
+        old, self._frames = self._frames, frames
+        if old is not None:
+            old.abandon()
 
     def _run(self) -> None:
+        try:
+            self._follow()
+        finally:  # however it ends, a lossless queue (virtual time) must not hold the sampler
+            if self._frames is not None:
+                self._frames.abandon()
+
+    def _follow(self) -> None:
         while True:
             source = self._frames
             assert source is not None

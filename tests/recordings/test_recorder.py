@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 
 import polars as pl
@@ -82,7 +83,7 @@ def test_tags_and_events_reach_events_jsonl(tmp_path):
     assert "eval" in states
 
 
-def crash_like(tmp_path, rows=25, cut=True):
+def crash_like(tmp_path, rows=25, cut=True, host=None):
     """A session as kill -9 leaves it: one landed part, one journal with a torn last line, status recording."""
     session, _ = record(tmp_path, seconds=30, hz=2, formats=("parquet", "csv"))
     meta = read_meta(session)
@@ -97,7 +98,7 @@ def crash_like(tmp_path, rows=25, cut=True):
     (samples / "part-000002.journal").write_text(text)
     (session / "samples.csv").write_text((session / "samples.csv").read_text() + "2027-01-15T08:00,1.")
     meta["status"] = "recording"
-    meta["recorder"] = {"pid": 2**22 + 12345, "hostname": "gone"}
+    meta["recorder"] = {"pid": 2**22 + 12345, "hostname": host or socket.gethostname()}  # a dead pid
     (session / "meta.json").write_text(json.dumps(meta))
     return session, table
 
@@ -129,6 +130,26 @@ def test_repair_compacts_and_marks_interrupted(tmp_path):
     assert (session / "samples.csv").read_text().endswith("\n")
     assert not needs_repair(session)
     assert "nothing to repair" in repair_session(session)
+
+
+def test_repair_refuses_a_session_another_host_is_recording_into_unless_forced(tmp_path):
+    """A shared directory: the recorder on another host cannot be asked, but its journal changed a moment ago."""
+    session, table = crash_like(tmp_path, host="other-node")
+    assert session_status(read_meta(session), session) == "recording"  # what `ls` says
+    assert not needs_repair(session)
+    with pytest.raises(InputError, match="still recording on other-node.*--force"):
+        repair_session(session)
+    assert (session / segments.SAMPLES_DIR).is_dir() and read_meta(session)["status"] == "recording"
+    assert "60 samples" in repair_session(session, force=True)
+
+
+def test_repair_takes_a_session_of_another_host_once_its_files_went_quiet(tmp_path):
+    session, _ = crash_like(tmp_path, host="other-node")
+    quiet = time.time() - 3600
+    for path in [*(session / segments.SAMPLES_DIR).iterdir(), session / "events.jsonl"]:
+        os.utime(path, (quiet, quiet))
+    assert needs_repair(session)
+    assert "60 samples" in repair_session(session)
 
 
 def test_resolve_session_by_prefix_latest_and_errors(tmp_path):
