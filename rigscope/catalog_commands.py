@@ -89,22 +89,41 @@ def export(args: argparse.Namespace) -> int:
 
 
 def import_files(args: argparse.Namespace) -> int:
+    """Every file is tried and gets one line; exit 1 if any was refused."""
+    from recordings.errors import InputError
     from recordings.importers import import_file
+    from recordings.importers.times import TimeOptions, local_zone, zone
 
     root = sessions_dir(args.dir)
     fields = [f.strip() for f in args.fields.split(",")] if args.fields else None
+    times = TimeOptions(tz=zone(args.tz) if args.tz else None, date_order=args.date_order)
+    counts = dict.fromkeys(("imported", "skipped", "refused"), 0)
+    zone_said = args.tz is not None
     with progress_bar("import", len(args.files)) as update:
         for done, name in enumerate(args.files):
             update(done, Path(name).name)
-            session, item = import_file(Path(name), root, fields, lambda part, done=done: update(done + part))
+            try:
+                session, item = import_file(Path(name), root, fields, lambda part, done=done: update(done + part), times)
+            except InputError as error:
+                counts["refused"] += 1
+                print(f"rigscope: error: {error}", file=sys.stderr)
+                continue
             if item is None:
+                counts["skipped"] += 1
                 print(f"{name}: imported before, as {session} (skipped)")
                 continue
+            counts["imported"] += 1
             count = f"{item.samples.height} samples" if item.samples is not None else f"{len(item.spans)} spans"
             print(f"{name}: {item.layout}, {count} -> {session}")
-            for note in (*item.dropped, *item.warnings):
+            if item.reading.get("naive_times_zone") and not zone_said:
+                zone_said = True
+                print(f"  times without a zone read as local time of {local_zone()} (this machine's; --tz ZONE to change)")
+            for note in (*item.notes, *item.accounting(), *item.dropped, *item.warnings):
                 print(f"  {note}")
-    return 0
+    if len(args.files) > 1:
+        print(f"{len(args.files)} files: {counts['imported']} imported, {counts['skipped']} skipped (imported before), "
+              f"{counts['refused']} refused")
+    return 1 if counts["refused"] else 0
 
 
 COMMANDS = {"ls": ls, "export": export, "import": import_files}
@@ -125,6 +144,10 @@ def add_parsers(commands: Any, examples: dict[str, str], add_dir: Any) -> None:
                                epilog=examples["import"])
     into.add_argument("files", nargs="+", metavar="FILE")
     into.add_argument("--fields", help="the --query-gpu fields of an nvidia-smi CSV without a header")
+    into.add_argument("--tz", metavar="ZONE",
+                      help="the time zone of times written without one (default: this machine's), e.g. Europe/Berlin")
+    into.add_argument("--date-order", choices=["dmy", "mdy"],
+                      help="read dates like 03-11-2026 day first or month first (default: decided from the file)")
     add_dir(into)
 
 

@@ -9,19 +9,21 @@ layout fails with one line naming the columns each layout needs.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from recordings.errors import InputError
 from recordings.importers import nvidia_smi, tts
 from recordings.importers.rle import read_rle
-from recordings.importers.table import read_text_csv
+from recordings.importers.table import encoding_of, read_text_csv
+from recordings.importers.times import TimeOptions
 from recordings.importers.writer import Imported, Progress, write_imported
 from recordings.longcsv import REQUIRED
 from recordings.session import list_sessions, read_meta
 
 READ_SHARE = 0.2  # of the progress bar, for reading the file; the rest is the recompute
 EXPECTED = (f"RLE lab long CSV ({', '.join(REQUIRED)}), TTS requests ({', '.join(tts.REQUIRED)}), "
-            f"nvidia-smi --query-gpu ({', '.join(nvidia_smi.QUERY_REQUIRED)}) or nvidia-smi dmon (#Date Time gpu ...)")
+            "nvidia-smi --query-gpu (timestamp and fields such as utilization.gpu) or nvidia-smi dmon (#Date Time gpu ...)")
 
 
 def _first_line(path: Path) -> str:
@@ -30,31 +32,33 @@ def _first_line(path: Path) -> str:
             head = handle.read(4096)
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror or error}") from None
-    if b"\0" in head:
+    encoding = encoding_of(path)
+    if encoding != "utf-16" and b"\0" in head:
         raise InputError(f"{path}: not a text file; expected {EXPECTED}")
-    lines = head.decode("utf-8", "replace").splitlines()
+    lines = head.decode(encoding, "replace").splitlines()
     return lines[0] if lines else ""
 
 
-def read_file(path: Path, fields: list[str] | None = None) -> Imported:
-    """What `path` holds, read by the importer of its layout."""
+def read_file(path: Path, fields: list[str] | None = None, times: TimeOptions | None = None) -> Imported:
+    """What `path` holds, read by the importer of its layout; `times` says how naive and ambiguous times read."""
+    times = times or TimeOptions()
     first = _first_line(path)
     if not first.strip():
         raise InputError(f"{path}: empty file")
     if nvidia_smi.is_dmon(first):
-        return nvidia_smi.read_dmon(path)
+        return nvidia_smi.read_dmon(path, times)
     if fields or nvidia_smi.is_headerless_query(first):
-        return nvidia_smi.read_query(path, fields)
+        return nvidia_smi.read_query(path, fields, times)
     header = [name.strip() for name in first.split(",")]
     if "device" in header and "timestamp" in header:
         missing = [name for name in REQUIRED if name not in header]
         if missing:
             raise InputError(f"{path}: an RLE lab CSV without {', '.join(missing)} (it needs {', '.join(REQUIRED)})")
-        return read_rle(path, read_text_csv(path))
+        return read_rle(path, read_text_csv(path), times)
     if "request_id" in header:
-        return tts.read_requests(path, read_text_csv(path))
+        return tts.read_requests(path, read_text_csv(path), times)
     if nvidia_smi.is_query_header(header):
-        return nvidia_smi.read_query(path, None)
+        return nvidia_smi.read_query(path, None, times)
     shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
     raise InputError(f"{path}: unknown layout (columns {shown}); expected {EXPECTED}")
 
@@ -83,7 +87,7 @@ def imported_before(root: Path, digest: str) -> Path | None:
 
 
 def import_file(path: Path, root: Path, fields: list[str] | None = None,
-                on_progress: Progress = None) -> tuple[Path, Imported | None]:
+                on_progress: Progress = None, times: TimeOptions | None = None) -> tuple[Path, Imported | None]:
     """Import one file into a new session under `root`; its directory and what was read.
 
     A file whose contents were imported into `root` before is not imported again: the earlier
@@ -95,8 +99,14 @@ def import_file(path: Path, root: Path, fields: list[str] | None = None,
     earlier = imported_before(root, digest)
     if earlier is not None:
         return earlier, None
-    item = read_file(path, fields)
+    reading = replace(times or TimeOptions(), notes=[], naive=False, decided_order=None)
+    item = read_file(path, fields, reading)
     item.sha256 = digest
+    item.notes += reading.notes
+    if reading.naive:
+        item.reading["naive_times_zone"] = reading.zone
+    if reading.decided_order or reading.date_order:
+        item.reading["date_order"] = reading.decided_order or reading.date_order
     tell = on_progress or (lambda fraction: None)
     tell(READ_SHARE)
     session = write_imported(item, root, lambda fraction: tell(READ_SHARE + (1 - READ_SHARE) * fraction))

@@ -17,7 +17,8 @@ from typing import Any
 import polars as pl
 
 from recordings.errors import InputError
-from recordings.importers.table import numbers, parse_times
+from recordings.importers.table import numbers
+from recordings.importers.times import TimeOptions, parse_times
 from recordings.importers.writer import Imported
 from recordings.longcsv import CORE_PREFIX, LEGACY_ALIASES, TICK, fields_for, prefix_of
 
@@ -112,12 +113,12 @@ def read_metadata(csv: Path) -> dict[str, Any]:
     return data
 
 
-def read_rle(path: Path, raw: pl.DataFrame) -> Imported:
+def read_rle(path: Path, raw: pl.DataFrame, times: TimeOptions) -> Imported:
     """`raw`: the CSV with every column as text."""
     item = Imported(source=path, layout=_layout(raw.columns))
     raw = raw.filter(~pl.all_horizontal(pl.all().is_null()))  # blank lines
     known = {d: prefix_of(d) for d in raw["device"].drop_nulls().unique().to_list()}
-    rows = raw.with_columns(parse_times(raw["timestamp"]).alias("ts"),
+    rows = raw.with_columns(parse_times(raw["timestamp"], path, times).alias("ts"),
                             pl.col("device").replace_strict(known, default=None, return_dtype=pl.String).alias("_prefix"))
     good = rows.filter(pl.col("ts").is_not_null() & pl.col("_prefix").is_not_null())
     if good.height < rows.height:

@@ -18,7 +18,7 @@ import polars as pl
 from collectors.spans import SPAN_COLUMNS
 from collectors.timeutil import iso_from_us
 from recordings.errors import InputError
-from recordings.importers.table import parse_times
+from recordings.importers.times import TimeOptions, parse_times
 from recordings.importers.writer import Imported
 
 REQUIRED = ("request_id", "timestamp or start_time", "duration_s or total_duration_s")
@@ -46,14 +46,14 @@ def _value(text: str | None, name: str) -> Any:
     return low in _TRUE if low in ("true", "false") else text
 
 
-def read_requests(path: Path, raw: pl.DataFrame) -> Imported:
+def read_requests(path: Path, raw: pl.DataFrame, options: TimeOptions) -> Imported:
     raw = raw.rename({c: ALIASES.get(c, c) for c in raw.columns if ALIASES.get(c, c) not in raw.columns})
     time_column = "start_time" if "start_time" in raw.columns else "timestamp"
     missing = [need for need, ok in zip(REQUIRED, ("request_id" in raw.columns, time_column in raw.columns,
                                                    "total_duration_s" in raw.columns)) if not ok]
     if missing:
         raise InputError(f"{path}: a TTS request CSV without {', '.join(missing)} (it needs {', '.join(REQUIRED)})")
-    times = parse_times(raw[time_column])
+    times = parse_times(raw[time_column], path, options)
     if times.is_null().any():
         row = int(times.is_null().arg_true()[0]) + 2
         raise InputError(f"{path}:{row}: {time_column} {raw[time_column][row - 2]!r} is not a time")

@@ -49,6 +49,24 @@ class Imported:
     dropped: list[str] = field(default_factory=list)  # what was left out, in words
     warnings: list[str] = field(default_factory=list)
     sha256: str | None = None  # of the file's contents: the same file is not imported twice
+    skipped_rows: dict[str, dict[str, int]] = field(default_factory=dict)  # reason -> rows, first_line
+    placeholders: dict[str, int] = field(default_factory=dict)  # column -> cells like [GPU is lost], read as null
+    notes: list[str] = field(default_factory=list)  # how the file was read (date order, time zone), in words
+    reading: dict[str, Any] = field(default_factory=dict)  # the same for meta.json: naive_times_zone, date_order
+
+    def skip(self, reason: str, line: int, rows: int = 1) -> None:
+        """Count `rows` skipped for `reason`, the first at the file's 1-based `line`."""
+        entry = self.skipped_rows.setdefault(reason, {"rows": 0, "first_line": line})
+        entry["rows"] += rows
+        entry["first_line"] = min(entry["first_line"], line)
+
+    def accounting(self) -> list[str]:
+        """The skipped rows and placeholder cells, one line each."""
+        lines = [f"skipped {e['rows']} row{'s' * (e['rows'] != 1)}: {reason} (first at line {e['first_line']})"
+                 for reason, e in self.skipped_rows.items()]
+        lines += [f"{column}: {count} placeholder cell{'s' * (count != 1)} ([N/A], [GPU is lost], ...) read as null"
+                  for column, count in self.placeholders.items()]
+        return lines
 
 
 def _host_slug(name: str) -> str:
@@ -96,7 +114,8 @@ def write_imported(item: Imported, root: Path, on_progress: Progress = None) -> 
         "host": host, "gpus": item.gpus,
         "monitoring": {**(item.meta.get("monitoring") or {}), "source": "imported", "collectors": []},
         "imported": {"file": item.source.name, "sha256": item.sha256, "layout": item.layout,
-                     "dropped": item.dropped},
+                     "dropped": item.dropped, "skipped_rows": item.skipped_rows,
+                     "placeholders": item.placeholders, **item.reading},
         "warnings": item.warnings,
         "total_samples": table.height if table is not None else 0,
         "summary": summary,

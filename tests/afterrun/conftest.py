@@ -37,6 +37,18 @@ def lab(shared_fixtures: Path) -> Path:
     return shared_fixtures / "rle-legacy"
 
 
+@pytest.fixture
+def realworld(shared_fixtures: Path) -> Path:
+    """Files other projects wrote (SOURCES.md says where each comes from)."""
+    return shared_fixtures / "realworld"
+
+
+@pytest.fixture(autouse=True)
+def utc_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Naive times in the files read as UTC, whatever zone the machine running the tests is in."""
+    monkeypatch.setenv("TZ", "UTC")
+
+
 def copy_session(session: Path, root: Path, name: str | None = None) -> Path:
     target = root / (name or session.name)
     shutil.copytree(session, target)

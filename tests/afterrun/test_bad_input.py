@@ -71,10 +71,11 @@ def test_cut_lab_lines_are_skipped(lab, tmp_path):
     ("time,gpu_util,mem\n1,2,3\n",
      ": unknown layout (columns time, gpu_util, mem); expected RLE lab long CSV (timestamp, device, util_pct), "
      "TTS requests (request_id, timestamp or start_time, duration_s or total_duration_s), nvidia-smi --query-gpu "
-     "(timestamp, utilization.gpu) or nvidia-smi dmon (#Date Time gpu ...)"),
+     "(timestamp and fields such as utilization.gpu) or nvidia-smi dmon (#Date Time gpu ...)"),
     ("timestamp,device,util_pct\n2025-10-27T09:04:30Z,gpu,lots\n", ": column util_pct holds 'lots', not a number"),
-    ("timestamp, index, utilization.gpu [%]\n2025/10/28 10:00:00.100, 0, 35 %\n2025/10/28 10:00:01.100, 0\n",
-     ":3: not a row of 3 fields with a timestamp (a cut line?)"),
+    ("timestamp, index, utilization.gpu [%]\n2025/10/28 10:00:01.100, 0\nyesterday, 0, 35 %\n",
+     ": no readable row (skipped 1 row: not 3 fields (a torn or foreign line) (first at line 2); "
+     "skipped 1 row: an unreadable time (first at line 3))"),
     ("", ": empty file"),
 ])
 def test_import_of_bad_csv_names_what_it_expected(tmp_path, rig, text, expected):
