@@ -42,7 +42,11 @@ def _cells(row: dict[str, Any]) -> list[str]:
 def ls(args: argparse.Namespace) -> int:
     from recordings.catalog import catalog
 
+    from recordings.importers.staging import leftovers
+
     rows = catalog(sessions_dir(args.dir))
+    for stage in leftovers(sessions_dir(args.dir)):
+        print(f"{stage}: an import that was killed before it finished (the next import removes it)", file=sys.stderr)
     if args.json:
         json.dump(rows, sys.stdout, indent=1, ensure_ascii=False)
         print()
@@ -92,12 +96,15 @@ def import_files(args: argparse.Namespace) -> int:
     """Every file is tried and gets one line; exit 1 if any was refused."""
     from recordings.errors import InputError
     from recordings.importers import import_file
+    from recordings.importers.staging import remove_leftovers
     from recordings.importers.times import TimeOptions, local_zone, zone
 
     root = sessions_dir(args.dir)
     fields = [f.strip() for f in args.fields.split(",")] if args.fields else None
     times = TimeOptions(tz=zone(args.tz) if args.tz else None, date_order=args.date_order)
     counts = dict.fromkeys(("imported", "skipped", "refused"), 0)
+    for stage in remove_leftovers(root):
+        print(f"removed {stage}: an import that was killed before it finished")
     zone_said = args.tz is not None
     with progress_bar("import", len(args.files)) as update:
         for done, name in enumerate(args.files):

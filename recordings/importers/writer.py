@@ -1,7 +1,8 @@
 """An imported session on disk: derived values recomputed, samples, events, spans and meta.json written.
 
-Everything is computed before the session directory is made; if writing fails the
-directory is removed again, so a failed import leaves nothing behind.
+Everything is computed first, then written into a hidden staging directory that is renamed
+into place (recordings.importers.staging): a failed import leaves nothing behind, a killed one
+only a staging directory that the next import removes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collectors.timeutil import iso_from_us
 from recordings.analyze import analyze_frame, gpu_indices_of, prepare_samples
 from recordings.errors import InputError
 from recordings.events import EVENTS, EventLog
+from recordings.importers.staging import publish, reserve, staging_dir
 from recordings.frames import to_session_types
 from recordings.segments import SAMPLES_PARQUET, write_parquet_atomic
 from recordings.session import FORMAT, META, create_session_dir, write_json_atomic
@@ -103,10 +105,9 @@ def write_imported(item: Imported, root: Path, on_progress: Progress = None) -> 
     host = {"hostname": None, "cpu_model": None, **item.host}
     host.setdefault("hardware_tier", hardware_tier(host.get("cpu_model"), [g.get("name") or "" for g in item.gpus]))
     host.setdefault("device_type", "cuda" if item.gpus else "cpu")
-    session = create_session_dir(root, datetime.fromtimestamp(started / 1e6, UTC), _host_slug(host["hostname"] or "imported"))
     end = int(table["ts"].dt.epoch("us").max()) if table is not None and table.height else None
     meta: dict[str, Any] = {
-        "format": FORMAT, "session_id": session.name, "status": "complete",
+        "format": FORMAT, "session_id": None, "status": "complete",
         "session_length_sec": None, "model_name": None, "training_mode": None, "notes": None,
         **{k: v for k, v in item.meta.items() if k not in OWN_KEYS},
         "session_start": iso_from_us(started),
@@ -122,17 +123,27 @@ def write_imported(item: Imported, root: Path, on_progress: Progress = None) -> 
     }
     if isinstance(item.meta.get("summary"), dict):
         meta["legacy_summary"] = item.meta["summary"]
+    stage = staging_dir(root)
+    session = None
     try:
         if table is not None:
-            write_parquet_atomic(table, session / SAMPLES_PARQUET)
-        log = EventLog(session / EVENTS)
+            write_parquet_atomic(table, stage / SAMPLES_PARQUET)
+        log = EventLog(stage / EVENTS)
         for event in events:
             log.append(event)
         log.close()
         if item.spans:
-            write_parquet_atomic(spans_table(item.spans), session / SPANS_PARQUET)
-        write_json_atomic(session / META, meta)
-    except (OSError, pl.exceptions.PolarsError) as error:
-        shutil.rmtree(session, ignore_errors=True)
-        raise InputError(f"cannot write {session}: {getattr(error, 'strerror', None) or error}") from None
+            write_parquet_atomic(spans_table(item.spans), stage / SPANS_PARQUET)
+        session = reserve(stage, lambda: create_session_dir(root, datetime.fromtimestamp(started / 1e6, UTC),
+                                                            _host_slug(host["hostname"] or "imported")))
+        meta["session_id"] = session.name
+        write_json_atomic(stage / META, meta)
+        publish(stage, session)
+    except (OSError, pl.exceptions.PolarsError, InputError) as error:
+        shutil.rmtree(stage, ignore_errors=True)
+        if session is not None and not (session / META).exists():
+            shutil.rmtree(session, ignore_errors=True)
+        if isinstance(error, InputError):
+            raise
+        raise InputError(f"cannot write {session or root}: {getattr(error, 'strerror', None) or error}") from None
     return session
