@@ -54,9 +54,9 @@ def read_file(path: Path, fields: list[str] | None = None, times: TimeOptions | 
         missing = [name for name in REQUIRED if name not in header]
         if missing:
             raise InputError(f"{path}: an RLE lab CSV without {', '.join(missing)} (it needs {', '.join(REQUIRED)})")
-        return read_rle(path, read_text_csv(path), times)
+        return read_rle(path, *read_text_csv(path), times)
     if "request_id" in header:
-        return tts.read_requests(path, read_text_csv(path), times)
+        return tts.read_requests(path, *read_text_csv(path), times)
     if nvidia_smi.is_query_header(header):
         return nvidia_smi.read_query(path, None, times)
     shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")

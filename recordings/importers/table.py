@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,29 +12,49 @@ import polars as pl
 from recordings.errors import InputError
 
 
-def read_text_csv(path: Path, has_header: bool = True, names: list[str] | None = None) -> pl.DataFrame:
-    """Every column as text, cells stripped; short (torn) rows padded with nulls."""
+LINE = "_line"  # the file's own 1-based line number of each row (the header is line 1)
+
+
+def read_text_csv(path: Path) -> tuple[pl.DataFrame, int | None]:
+    """Every column as text, cells stripped, with each row's line number; short rows padded with nulls.
+
+    A last line cut short (no newline, fewer fields than the header: the writer was stopped) is
+    left out; its line number comes back beside the frame."""
     encoding = encoding_of(path)
     source: Path | io.BytesIO = path
     if encoding != "utf-8":
         source = io.BytesIO(path.read_text(encoding, errors="replace").encode())
     try:
-        frame = pl.read_csv(source, infer_schema_length=0, has_header=has_header, new_columns=names,
-                            truncate_ragged_lines=True, encoding="utf8-lossy")
+        frame = pl.read_csv(source, infer_schema_length=0, truncate_ragged_lines=True, encoding="utf8-lossy")
     except (OSError, pl.exceptions.PolarsError) as error:
         raise InputError(f"cannot read {path}: {str(error).strip().splitlines()[0]}") from None
     frame = frame.rename({c: c.strip() for c in frame.columns})
-    return frame.with_columns(pl.all().str.strip_chars())
+    frame = frame.with_columns(pl.all().str.strip_chars()).with_row_index(LINE, offset=2)
+    torn = None
+    if frame.height and _torn_tail(path, encoding, len(frame.columns) - 1):
+        torn = int(frame[LINE][-1])
+        frame = frame.head(-1)
+    return frame, torn
 
 
-def numbers(frame: pl.DataFrame, name: str, source: Path) -> pl.Expr:
-    """The text column as Float64 (empty: null); a value that is not a number is an error."""
-    text = frame[name]
-    bad = text.cast(pl.Float64, strict=False).is_null() & text.is_not_null() & (text != "")
-    if bad.any():
-        raise InputError(f"{source}: column {name} holds {text.filter(bad)[0]!r}, not a number")
+def _torn_tail(path: Path, encoding: str, width: int) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(max(handle.seek(0, io.SEEK_END) - 65536, 0))
+        tail = handle.read().decode(encoding if encoding != "utf-8-sig" else "utf-8", errors="replace")
+    if tail.endswith(("\n", "\r")):
+        return False
+    last = tail.rsplit("\n", 1)[-1]
+    return len(next(csv.reader([last]), [])) < width
+
+
+def not_numbers(text: pl.Series) -> pl.Series:
+    """Where the text column holds something that is not a number (empty cells are nulls, not this)."""
+    return (text.cast(pl.Float64, strict=False).is_null() & text.is_not_null() & (text != "")).fill_null(False)
+
+
+def numbers(name: str) -> pl.Expr:
+    """The text column as Float64 (empty: null); rows of text that is no number are skipped before."""
     return pl.col(name).cast(pl.Float64, strict=False)
-
 
 
 def encoding_of(path: Path) -> str:

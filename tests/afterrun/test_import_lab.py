@@ -95,8 +95,9 @@ def test_the_gpu_power_limit_comes_back_from_the_lab_a_load(lab, tmp_path):
 
 def test_torn_lines_are_skipped_and_counted(lab, tmp_path):
     session, item = import_file(lab / "pc__rle_20251027_09.csv", tmp_path)
-    assert any(w.startswith("skipped 26 rows") for w in item.warnings)
-    assert json.loads((session / "meta.json").read_text())["warnings"] == item.warnings
+    counted = {"no readable timestamp and device (cpu, gpu, gpuN)": {"rows": 26, "first_line": 4160}}
+    assert item.skipped_rows == counted
+    assert json.loads((session / "meta.json").read_text())["imported"]["skipped_rows"] == counted
 
 
 def test_a_metadata_file_beside_the_csv_is_read(lab, tmp_path):
