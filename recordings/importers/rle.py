@@ -146,8 +146,6 @@ def read_rle(path: Path, raw: pl.DataFrame, torn: int | None, times: TimeOptions
     if not good.height:
         raise InputError(f"{path}: no readable row ({'; '.join(item.accounting()) or 'no rows'})")
     prefixes = sorted(set(good["_prefix"].to_list()), key=lambda p: (p != "cpu", int(p[3:] or 0) if p != "cpu" else 0))
-    if "cpu" not in prefixes:  # the session schema always has the CPU's columns
-        prefixes.insert(0, "cpu")
     wide = good.select("ts").unique().sort("ts")
     for prefix in prefixes:
         wide = wide.join(_device_frame(good, prefix, item), on="ts", how="left")

@@ -19,9 +19,10 @@ import polars as pl
 
 from collectors.schema import session_columns
 from collectors.timeutil import iso_from_us
-from recordings.analyze import analyze_frame, gpu_indices_of, prepare_samples
+from recordings.analyze import analyze_frame, prepare_samples
 from recordings.errors import InputError
 from recordings.events import EVENTS, EventLog
+from recordings.importers.measured import keep_measured
 from recordings.importers.staging import publish, reserve, staging_dir
 from recordings.frames import to_session_types
 from recordings.segments import SAMPLES_PARQUET, write_parquet_atomic
@@ -30,6 +31,7 @@ from recordings.spans import SPANS_PARQUET, spans_table, summarize_rows
 from recordings.tier import hardware_tier
 
 
+_GPU_COLUMN = re.compile(r"^gpu(\d+)_")  # any column of a GPU: a GPU without utilization is still one
 Progress = Callable[[float], None] | None
 # Keys of meta.json that the imported data decides, whatever a metadata file says.
 OWN_KEYS = frozenset({"format", "session_id", "status", "session_start", "session_end", "total_samples",
@@ -86,9 +88,10 @@ def _start_us(item: Imported) -> int:
 
 def _analyzed(item: Imported, on_progress: Progress) -> tuple[pl.DataFrame, dict[str, Any], list[dict[str, Any]]]:
     assert item.samples is not None
-    columns = session_columns(gpu_indices_of(item.samples.columns))
+    indices = sorted({int(m.group(1)) for c in item.samples.columns if (m := _GPU_COLUMN.match(c))})
+    columns = session_columns(indices)
     frame = prepare_samples(to_session_types(item.samples, columns), str(item.source))
-    table, summary, events = analyze_frame(frame, [], on_progress)
+    table, summary, events = keep_measured(item.samples, *analyze_frame(frame, [], on_progress))
     if item.extra is not None:
         table = table.hstack(item.extra)
     return table, summary, events
