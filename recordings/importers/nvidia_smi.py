@@ -2,8 +2,11 @@
 
 Each becomes a session with GPU columns only (the CPU's are null: nothing measured
 them). One tick is one round over the GPUs: a query row whose GPU was already seen
-starts the next tick; dmon prints one block per interval. `[N/A]`, `[Not Supported]`
-and `-` are null; units (`%`, `MiB`, `W`, `MHz`) are stripped.
+starts the next tick; dmon prints one block per interval. GPUs are told apart by
+`index`, `pci.bus_id`, `uuid` or `gpu` (see `_key_column`). Bracketed placeholders
+(`[N/A]`, `[Not Supported]`, `[GPU is lost]`, `[Insufficient Permissions]`, ...) and `-`
+are null, the placeholders counted per column; units (`%`, `MiB`, `W`, `MHz`) are
+stripped. Rows that do not read are skipped and counted (`Imported.skip`).
 """
 
 from __future__ import annotations
