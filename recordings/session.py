@@ -25,14 +25,20 @@ STALE_AFTER_S = 30.0  # a recorder on another host whose files are older than th
 AMBIGUOUS_SHOWN = 10  # matches named in the error of an ambiguous id prefix
 
 
-def sessions_dir(explicit: str | os.PathLike[str] | None = None, now: datetime | None = None) -> Path:
+def dir_template(explicit: str | os.PathLike[str] | None = None) -> str:
+    """`--dir`, else `$RIGSCOPE_DIR`, else ./rigscope-sessions, with any `{host}` and `{date}` left in."""
+    return os.fspath(explicit or os.environ.get("RIGSCOPE_DIR") or DEFAULT_DIR)
+
+
+def sessions_dir(explicit: str | os.PathLike[str] | None = None, now: datetime | None = None,
+                 host: str | None = None) -> Path:
     """`--dir`, else `$RIGSCOPE_DIR`, else ./rigscope-sessions.
 
-    `{host}` becomes this machine's short host name and `{date}` today's UTC date (YYYY-MM-DD), so one
-    shared directory can hold a hive layout: `--dir /shared/rigscope/host={host}/date={date}`."""
-    text = os.fspath(explicit or os.environ.get("RIGSCOPE_DIR") or DEFAULT_DIR)
+    `{host}` becomes this machine's short host name (or `host`) and `{date}` today's UTC date (or `now`'s,
+    YYYY-MM-DD), so one shared directory can hold a hive layout: `--dir /shared/rigscope/host={host}/date={date}`."""
+    text = dir_template(explicit)
     if "{host}" in text or "{date}" in text:
-        text = text.replace("{host}", _host_slug()).replace("{date}", f"{(now or datetime.now(UTC)):%Y-%m-%d}")
+        text = text.replace("{host}", host or _host_slug()).replace("{date}", f"{(now or datetime.now(UTC)):%Y-%m-%d}")
     return Path(text)
 
 

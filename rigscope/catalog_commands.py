@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from recordings.session import resolve_session, sessions_dir
+from recordings.session import dir_template, resolve_session, sessions_dir
 from rigscope.terminal_progress import progress_bar
 
 LS_COLUMNS = ("id", "start", "duration", "host", "tier", "device", "samples", "Hz", "collapses", "max °C",
@@ -99,22 +99,33 @@ def import_files(args: argparse.Namespace) -> int:
     from recordings.importers.staging import remove_leftovers
     from recordings.importers.times import TimeOptions, local_zone, zone
 
-    root = sessions_dir(args.dir)
+    into = dir_template(args.dir)
     fields = [f.strip() for f in args.fields.split(",")] if args.fields else None
     times = TimeOptions(tz=zone(args.tz) if args.tz else None, date_order=args.date_order)
     counts = dict.fromkeys(("imported", "skipped", "refused"), 0)
-    for stage in remove_leftovers(root):
-        print(f"removed {stage}: an import that was killed before it finished")
+    cleaned: set[Path] = set()
+
+    def clean(root: Path) -> None:
+        """Remove the leftovers of killed imports in `root`, once (a templated --dir has one root per session)."""
+        if root not in cleaned:
+            cleaned.add(root)
+            for stage in remove_leftovers(root):
+                print(f"removed {stage}: an import that was killed before it finished")
+
+    if "{host}" not in into and "{date}" not in into:
+        clean(Path(into))
     zone_said = args.tz is not None
     with progress_bar("import", len(args.files)) as update:
         for done, name in enumerate(args.files):
             update(done, Path(name).name)
             try:
-                session, item = import_file(Path(name), root, fields, lambda part, done=done: update(done + part), times)
+                session, item = import_file(Path(name), into, fields, lambda part, done=done: update(done + part),
+                                            times, args.host)
             except InputError as error:
                 counts["refused"] += 1
                 print(f"rigscope: error: {error}", file=sys.stderr)
                 continue
+            clean(session.parent)
             if item is None:
                 counts["skipped"] += 1
                 print(f"{name}: imported before, as {session} (skipped)")
@@ -151,6 +162,8 @@ def add_parsers(commands: Any, examples: dict[str, str], add_dir: Any) -> None:
                                epilog=examples["import"])
     into.add_argument("files", nargs="+", metavar="FILE")
     into.add_argument("--fields", help="the --query-gpu fields of an nvidia-smi CSV without a header")
+    into.add_argument("--host", metavar="NAME",
+                      help="the host the file was written on (for the session id and {host} in --dir)")
     into.add_argument("--tz", metavar="ZONE",
                       help="the time zone of times written without one (default: this machine's), e.g. Europe/Berlin")
     into.add_argument("--date-order", choices=["dmy", "mdy"],

@@ -9,6 +9,7 @@ layout fails with one line naming the columns each layout needs.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,9 +18,9 @@ from recordings.importers import nvidia_smi, tts
 from recordings.importers.rle import read_rle
 from recordings.importers.table import encoding_of, read_text_csv
 from recordings.importers.times import TimeOptions
-from recordings.importers.writer import Imported, Progress, write_imported
+from recordings.importers.writer import Imported, Progress, host_slug, start_us, write_imported
 from recordings.longcsv import REQUIRED
-from recordings.session import list_sessions, read_meta
+from recordings.session import list_sessions, read_meta, sessions_dir
 
 READ_SHARE = 0.2  # of the progress bar, for reading the file; the rest is the recompute
 EXPECTED = (f"RLE lab long CSV ({', '.join(REQUIRED)}), TTS requests ({', '.join(tts.REQUIRED)}), "
@@ -86,22 +87,34 @@ def imported_before(root: Path, digest: str) -> Path | None:
     return None
 
 
-def import_file(path: Path, root: Path, fields: list[str] | None = None,
-                on_progress: Progress = None, times: TimeOptions | None = None) -> tuple[Path, Imported | None]:
-    """Import one file into a new session under `root`; its directory and what was read.
+def root_for(into: str | Path, item: Imported) -> Path:
+    """The sessions directory `into`, its `{host}` and `{date}` those of the imported session."""
+    first = datetime.fromtimestamp(start_us(item) / 1e6, UTC)
+    return sessions_dir(into, now=first, host=host_slug(item.host.get("hostname")))
 
-    A file whose contents were imported into `root` before is not imported again: the earlier
-    session comes back, with None. `on_progress` is told the fraction done: 0.2 once the file is
-    read, 1.0 when the session is written."""
+
+def import_file(path: Path, into: str | Path, fields: list[str] | None = None, on_progress: Progress = None,
+                times: TimeOptions | None = None, host: str | None = None) -> tuple[Path, Imported | None]:
+    """Import one file into a new session under `into`; its directory and what was read.
+
+    `into` may hold `{host}` and `{date}`: the imported session's host (`host`, else the file's) and the
+    date of its first sample. A file whose contents were imported there before is not imported again:
+    the earlier session comes back, with None. `on_progress` is told the fraction done: 0.2 once the
+    file is read, 1.0 when the session is written."""
     if not path.is_file():
         raise InputError(f"cannot read {path}: no such file")
     digest = _digest(path)
-    earlier = imported_before(root, digest)
-    if earlier is not None:
+    templated = "{host}" in str(into) or "{date}" in str(into)
+    if not templated and (earlier := imported_before(Path(into), digest)) is not None:
         return earlier, None
     reading = replace(times or TimeOptions(), notes=[], naive=False, decided_order=None)
     item = read_file(path, fields, reading)
     item.sha256 = digest
+    if host:
+        item.host["hostname"] = host
+    root = root_for(into, item)
+    if templated and (earlier := imported_before(root, digest)) is not None:
+        return earlier, None
     item.notes += reading.notes
     if reading.naive:
         item.reading["naive_times_zone"] = reading.zone

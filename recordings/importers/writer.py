@@ -73,11 +73,13 @@ class Imported:
         return lines
 
 
-def _host_slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")[:24] or "imported"
+def host_slug(name: str | None) -> str:
+    """The host part of an imported session's id and of `{host}` in a directory: `imported` when unknown."""
+    return re.sub(r"[^A-Za-z0-9-]+", "-", name or "").strip("-")[:24] or "imported"
 
 
-def _start_us(item: Imported) -> int:
+def start_us(item: Imported) -> int:
+    """The time of the first sample (or span), µs since the epoch."""
     if item.samples is not None and item.samples.height:
         return int(item.samples["ts"].dt.epoch("us").min())
     times = [row["start_time"] for row in item.spans if row.get("start_time")]
@@ -101,7 +103,7 @@ def write_imported(item: Imported, root: Path, on_progress: Progress = None) -> 
     """The new session's directory, with `"source": "imported"` in its meta.json.
 
     `on_progress` is told the fraction done while the derived signals are recomputed."""
-    started = _start_us(item)
+    started = start_us(item)
     table, summary, events = _analyzed(item, on_progress) if item.samples is not None else (None, {}, [])
     if item.spans:
         summary["spans"] = summarize_rows(item.spans)
@@ -138,7 +140,7 @@ def write_imported(item: Imported, root: Path, on_progress: Progress = None) -> 
         if item.spans:
             write_parquet_atomic(spans_table(item.spans), stage / SPANS_PARQUET)
         session = reserve(stage, lambda: create_session_dir(root, datetime.fromtimestamp(started / 1e6, UTC),
-                                                            _host_slug(host["hostname"] or "imported")))
+                                                            host_slug(host["hostname"])))
         meta["session_id"] = session.name
         write_json_atomic(stage / META, meta)
         publish(stage, session)
