@@ -1,6 +1,7 @@
 """`rigscope export`: a session's samples as CSV, Parquet, JSON lines, or the RLE lab's long CSV.
 
 The file is written to a temporary name and renamed, so a failed export leaves nothing behind.
+A long CSV gets the session's meta.json beside it (`longcsv.sidecar`), which import reads back.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from recordings.analyze import gpu_indices_of
 from recordings.errors import InputError
 from recordings.frames import UTC_US, flatten_lists, write_csv
 from recordings.longcsv import (CORE_PREFIX, DERIVED, EXTRA_COLUMNS, LAB_COLUMNS, TICK, device_name,
-                                fields_for)
+                                fields_for, sidecar)
 from recordings.reader import read_samples
+from recordings.session import read_meta, write_json_atomic
 
 FORMATS = {"csv": ".csv", "parquet": ".parquet", "json": ".jsonl", "long-csv": ".long.csv"}
 ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
@@ -69,6 +71,7 @@ def export_session(session: Path, kind: str, out: Path | None = None) -> tuple[P
             table = long_table(samples)
             table.write_csv(tmp)
             rows = table.height
+            write_json_atomic(sidecar(target), read_meta(session))
         os.replace(tmp, target)
     except (OSError, pl.exceptions.PolarsError) as error:
         tmp.unlink(missing_ok=True)

@@ -21,7 +21,7 @@ from recordings.importers.table import LINE, not_numbers, numbers
 from recordings.importers.times import TimeOptions, parse_times
 from recordings.importers.writer import Imported
 from recordings.longcsv import (ANY_DEVICE, CORE_PREFIX, CPU_ONLY, GPU_ONLY, LEGACY_ALIASES, TICK, fields_for,
-                               prefix_of)
+                               prefix_of, sidecar)
 
 LAB_CPU_WATTS = 125.0
 LAB_CPU_TEMP_C = 50.0
@@ -49,7 +49,7 @@ def _device_frame(rows: pl.DataFrame, prefix: str, item: Imported) -> pl.DataFra
         if long in own.columns:
             value = numbers(long) * scale
             exprs.append((value.round(0) if scale > 1000 else value).alias(wide))
-    if "collapse" in own.columns:
+    if "collapse" in own.columns and item.layout != "rigscope long-csv":  # rigscope's own are recomputed
         exprs.append(numbers("collapse").cast(pl.Int8).alias(f"legacy_{prefix}_collapse"))
     if prefix == "cpu":
         cores = sorted((c for c in own.columns if c.startswith(CORE_PREFIX) and c.endswith("_util_pct")),
@@ -101,9 +101,9 @@ def _with_inferred_limit(frame: pl.DataFrame, own: pl.DataFrame, a_load: pl.Expr
 
 
 def read_metadata(csv: Path) -> dict[str, Any]:
-    """The lab's `<name>_metadata.json` beside the CSV, when there is one."""
-    path = csv.with_name(f"{csv.stem}_metadata.json")
-    if not path.is_file():
+    """The lab's `<name>_metadata.json` or rigscope's export sidecar `<name>.meta.json` beside the CSV, if any."""
+    path = next((p for p in (csv.with_name(f"{csv.stem}_metadata.json"), sidecar(csv)) if p.is_file()), None)
+    if path is None:
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -156,6 +156,8 @@ def read_rle(path: Path, raw: pl.DataFrame, torn: int | None, times: TimeOptions
     legacy = [c for c in wide.columns if c.startswith("legacy_")]
     item.samples, item.extra = wide.drop(legacy), wide.select(legacy)
     item.meta = read_metadata(path)
+    if item.layout == "rigscope long-csv":  # an export's own summary and recorder: recomputed, not legacy
+        item.meta = {k: v for k, v in item.meta.items() if k not in ("summary", "recorder", "imported")}
     item.host = dict(item.meta.get("host") or {}) if isinstance(item.meta.get("host"), dict) else {}
     item.host.setdefault("hostname", path.stem.split("__")[0] if "__" in path.stem else None)
     item.gpus = [{"index": int(p[3:]), "name": None} for p in prefixes if p != "cpu"]
