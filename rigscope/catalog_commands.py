@@ -41,7 +41,6 @@ def _cells(row: dict[str, Any]) -> list[str]:
 
 def ls(args: argparse.Namespace) -> int:
     from recordings.catalog import catalog
-
     from recordings.importers.staging import leftovers
 
     rows = catalog(sessions_dir(args.dir))
@@ -131,7 +130,7 @@ def import_files(args: argparse.Namespace) -> int:
                 print(f"{name}: imported before, as {session} (skipped)")
                 continue
             counts["imported"] += 1
-            count = f"{item.samples.height} samples" if item.samples is not None else f"{len(item.spans)} spans"
+            count = f"{item.count} samples" if item.has_samples else f"{len(item.spans)} spans"
             print(f"{name}: {item.layout}, {count} -> {session}")
             if item.reading.get("naive_times_zone") and not zone_said:
                 zone_said = True

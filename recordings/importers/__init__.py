@@ -1,30 +1,26 @@
 """`rigscope import`: other tools' files as rigscope sessions (SESSION_FORMAT § legacy import).
 
-The layout is told from the file's first lines: the RLE lab's long CSVs (and
-rigscope's long-csv export), the TTS system's per-request CSV, `nvidia-smi
---query-gpu --format=csv` logs and `nvidia-smi dmon` output. A file of another
-layout fails with one line naming the columns each layout needs.
+The layout is told from the file's first line (recordings.importers.layouts: the RLE lab's
+long CSVs and rigscope's long-csv export, the TTS system's per-request CSV, `nvidia-smi
+--query-gpu --format=csv` logs and `nvidia-smi dmon` output). A file of another layout
+fails with one line naming the columns each layout needs.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from dataclasses import replace
 from pathlib import Path
 
 from recordings.errors import InputError
-from recordings.importers import nvidia_smi, tts
-from recordings.importers.rle import read_rle
-from recordings.importers.table import encoding_of, read_text_csv
+from recordings.importers import nvidia_smi
+from recordings.importers.layouts import EXPECTED, detect
+from recordings.importers.table import encoding_of
 from recordings.importers.times import TimeOptions
 from recordings.importers.writer import Imported, Progress, host_slug, start_us, write_imported
-from recordings.longcsv import REQUIRED
 from recordings.session import list_sessions, read_meta, sessions_dir
 
 READ_SHARE = 0.2  # of the progress bar, for reading the file; the rest is the recompute
-EXPECTED = (f"RLE lab long CSV ({', '.join(REQUIRED)}), TTS requests ({', '.join(tts.REQUIRED)}), "
-            "nvidia-smi --query-gpu (timestamp and fields such as utilization.gpu) or nvidia-smi dmon (#Date Time gpu ...)")
 
 
 def _first_line(path: Path) -> str:
@@ -46,22 +42,14 @@ def read_file(path: Path, fields: list[str] | None = None, times: TimeOptions | 
     first = _first_line(path)
     if not first.strip():
         raise InputError(f"{path}: empty file")
-    if nvidia_smi.is_dmon(first):
-        return nvidia_smi.read_dmon(path, times)
-    if fields or nvidia_smi.is_headerless_query(first):
+    if fields:
         return nvidia_smi.read_query(path, fields, times)
-    header = [name.strip() for name in first.split(",")]
-    if "device" in header and "timestamp" in header:
-        missing = [name for name in REQUIRED if name not in header]
-        if missing:
-            raise InputError(f"{path}: an RLE lab CSV without {', '.join(missing)} (it needs {', '.join(REQUIRED)})")
-        return read_rle(path, *read_text_csv(path), times)
-    if "request_id" in header:
-        return tts.read_requests(path, *read_text_csv(path), times)
-    if nvidia_smi.is_query_header(header):
-        return nvidia_smi.read_query(path, None, times)
-    shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
-    raise InputError(f"{path}: unknown layout (columns {shown}); expected {EXPECTED}")
+    layout = detect(first)
+    if layout is None:
+        header = [name.strip() for name in first.split(",")]
+        shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
+        raise InputError(f"{path}: unknown layout (columns {shown}); expected {EXPECTED}")
+    return layout.read(path, None, times)
 
 
 def _digest(path: Path) -> str:
@@ -89,6 +77,8 @@ def imported_before(root: Path, digest: str) -> Path | None:
 
 def root_for(into: str | Path, item: Imported) -> Path:
     """The sessions directory `into`, its `{host}` and `{date}` those of the imported session."""
+    if "{host}" not in str(into) and "{date}" not in str(into):
+        return Path(into)
     first = datetime.fromtimestamp(start_us(item) / 1e6, UTC)
     return sessions_dir(into, now=first, host=host_slug(item.host.get("hostname")))
 
@@ -107,7 +97,7 @@ def import_file(path: Path, into: str | Path, fields: list[str] | None = None, o
     templated = "{host}" in str(into) or "{date}" in str(into)
     if not templated and (earlier := imported_before(Path(into), digest)) is not None:
         return earlier, None
-    reading = replace(times or TimeOptions(), notes=[], naive=False, decided_order=None)
+    reading = (times or TimeOptions()).fresh()
     item = read_file(path, fields, reading)
     item.sha256 = digest
     if host:

@@ -3,7 +3,7 @@
 Each becomes a session with GPU columns only (the CPU's are null: nothing measured
 them). One tick is one round over the GPUs: a query row whose GPU was already seen
 starts the next tick; dmon prints one block per interval. GPUs are told apart by
-`index`, `pci.bus_id`, `uuid` or `gpu` (see `_key_column`). Bracketed placeholders
+`index`, `pci.bus_id`, `uuid` or `gpu` (see `_Survey.key`). Bracketed placeholders
 (`[N/A]`, `[Not Supported]`, `[GPU is lost]`, `[Insufficient Permissions]`, ...) and `-`
 are null, the placeholders counted per column; units (`%`, `MiB`, `W`, `MHz`) are
 stripped. Rows that do not read are skipped and counted (`Imported.skip`).
@@ -12,6 +12,7 @@ stripped. Rows that do not read are skipped and counted (`Imported.skip`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from recordings.importers.times import TimeOptions, parse_times
 from recordings.importers.writer import Imported
 
 MIB = 2**20
+CHUNK_LINES = 50_000  # rows read at a time
 # --query-gpu field -> (session column suffix, scale)
 QUERY_FIELDS: dict[str, tuple[str, float]] = {
     "utilization.gpu": ("util_pct", 1), "utilization.memory": ("mem_util_pct", 1),
@@ -85,39 +87,101 @@ def _number(text: str, field: str, item: Imported) -> float | None:
         raise BadCell(field) from None
 
 
-def _wide(ticks: list[tuple[int, dict[str, Any]]], source: Path) -> pl.DataFrame:
-    if not ticks:
-        raise InputError(f"{source}: no GPU rows")
-    first = ticks[0][0]
-    rows = [{"ts": ts, "elapsed_s": (ts - first) / 1e6, **values} for ts, values in ticks]
-    frame = pl.DataFrame(rows, infer_schema_length=None)
-    return frame.with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC")))
+def _frame(ticks: list[tuple[int, int, dict[str, Any]]], columns: list[str], first_us: int) -> pl.DataFrame:
+    """Ticks (time µs, line, values) as wide raw samples with `ts` and `elapsed_s`."""
+    stamps = [ts for ts, _, _ in ticks]
+    data: dict[str, pl.Series] = {"ts": pl.Series("ts", stamps, pl.Int64).cast(pl.Datetime("us", "UTC")),
+                                  "elapsed_s": pl.Series("elapsed_s", [(ts - first_us) / 1e6 for ts in stamps])}
+    for column in columns:
+        data[column] = pl.Series(column, [values.get(column) for _, _, values in ticks], pl.Float64)
+    return pl.DataFrame(data)
 
 
-def _finish(item: Imported, ticks: list[tuple[int, dict[str, Any]]], gpus: dict[int, dict[str, Any]]) -> Imported:
-    frame = _wide(ticks, item.source)
-    item.samples = frame if frame["ts"].is_sorted() else frame.sort("ts")
-    indices = sorted({int(c[3:].split("_")[0]) for c in frame.columns if c.startswith("gpu")})
-    item.gpus = [{"index": i, "name": None, **gpus.get(i, {})} for i in indices]
-    item.host = {"hostname": None}
-    return item
+class _Ticks:
+    """Rows (time, GPU, values) grouped into ticks, one round over the GPUs each, handed out in order:
+    a row whose GPU was seen in this round starts the next; a tick before the last one is skipped."""
+
+    def __init__(self, item: Imported, columns: list[str]) -> None:
+        self.item, self.columns = item, columns
+        self.ticks: list[tuple[int, int, dict[str, Any]]] = []
+        self.seen: set[int] = set()
+        self.last: int | None = None  # time of the last tick handed out
+        self.first: int | None = None
+
+    def add(self, ts: int, line: int, gpu: int, values: dict[str, Any]) -> None:
+        if not self.ticks or gpu in self.seen:
+            self.ticks.append((ts, line, {}))
+            self.seen = set()
+        self.seen.add(gpu)
+        self.ticks[-1][2].update(values)
+
+    def take(self, everything: bool) -> pl.DataFrame | None:
+        """The finished ticks (all of them when `everything`: the last may go on in the next piece)."""
+        done, self.ticks = (self.ticks, []) if everything else (self.ticks[:-1], self.ticks[-1:])
+        kept = []
+        for tick in done:
+            if self.last is not None and tick[0] < self.last:
+                self.item.skip("a time before the row above it", tick[1])
+                continue
+            kept.append(tick)
+            self.last = tick[0]
+        if not kept:
+            return None
+        self.first = kept[0][0] if self.first is None else self.first
+        return _frame(kept, self.columns, self.first)
 
 
-def _key_column(fields: list[str], rows: list[tuple[int, int, list[str]]], path: Path) -> str | None:
-    """The first of KEYS whose values differ between the rows of one time; None for a one-GPU log.
+def _blocks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
+    block: list[tuple[int, list[str]]] = []
+    for row in rows:
+        block.append(row)
+        if len(block) == CHUNK_LINES:
+            yield block
+            block = []
+    if block:
+        yield block
 
-    Several rows at one time without such a column are several GPUs that cannot be told apart."""
-    for key in KEYS:
-        if key in fields:
-            at = fields.index(key)
-            pairs = {(ts, row[at]) for _, ts, row in rows}
-            if len(pairs) == len(rows):
-                return key
-    times = [ts for _, ts, _ in rows]
-    if len(set(times)) < len(times):
-        raise InputError(f"{path}: several rows at one time and no column that tells the GPUs apart: "
-                         "add index (or pci.bus_id) to the --query-gpu fields, e.g. --query-gpu=timestamp,index,...")
-    return None
+
+class _Survey:
+    """The first pass over a query log: which column tells the GPUs apart, their values and metadata,
+    the number of rows, and every time shown to the time options (so the whole file decides the day order)."""
+
+    def __init__(self, fields: list[str]) -> None:
+        self.at = {key: fields.index(key) for key in KEYS if key in fields}
+        self.unique = dict.fromkeys(self.at, True)  # no value twice at one time
+        self.first_rows: dict[str, dict[str, list[str]]] = {key: {} for key in self.at}  # value -> its first row
+        self.row_at_time: dict[str, set[str]] = {key: set() for key in self.at}
+        self.stamp: str | None = None
+        self.repeated_time = False
+        self.rows = 0
+        self.first_row: list[str] | None = None
+        self.first_stamps: list[str] = []
+
+    def add(self, row: list[str], stamp: str) -> None:
+        self.rows += 1
+        self.first_row = self.first_row or row
+        if stamp != self.stamp:
+            self.stamp = stamp
+            for seen in self.row_at_time.values():
+                seen.clear()
+        elif self.rows > 1:
+            self.repeated_time = True
+        for key, at in self.at.items():
+            value = row[at]
+            if value in self.row_at_time[key]:
+                self.unique[key] = False
+            self.row_at_time[key].add(value)
+            self.first_rows[key].setdefault(value, row)
+
+    def key(self, path: Path) -> str | None:
+        """The first of KEYS whose values differ between the rows of one time; None for a one-GPU log.
+
+        Several rows at one time without such a column are several GPUs that cannot be told apart."""
+        key = next((key for key, unique in self.unique.items() if unique), None)
+        if key is None and self.repeated_time:
+            raise InputError(f"{path}: several rows at one time and no column that tells the GPUs apart: "
+                             "add index (or pci.bus_id) to the --query-gpu fields, e.g. --query-gpu=timestamp,index,...")
+        return key
 
 
 def _gpu_numbers(key: str | None, values: list[str]) -> dict[str, int]:
@@ -125,16 +189,48 @@ def _gpu_numbers(key: str | None, values: list[str]) -> dict[str, int]:
     other keys in order of appearance."""
     if key in ("index", "gpu") and all(v.isdigit() for v in values):
         return {v: int(v) for v in values}
-    ordered = sorted(set(values), key=str.lower) if key == "pci.bus_id" else list(dict.fromkeys(values))
+    ordered = sorted(values, key=str.lower) if key == "pci.bus_id" else values
     return {v: i for i, v in enumerate(ordered)}
 
 
-def read_query(path: Path, fields: list[str] | None, times: TimeOptions) -> Imported:
-    """A --query-gpu log; `fields` names the columns of a file without a header (with or without units)."""
-    item = Imported(source=path, layout="nvidia-smi query")
+def _info(fields: list[str], row: list[str]) -> dict[str, Any]:
+    """A GPU's metadata from one of its rows: name, bus id, uuid, driver version, memory total."""
+    record = dict(zip(fields, row))
+    info: dict[str, Any] = {k: record[f] for f, k in INFO_FIELDS.items() if record.get(f) and not _PLACEHOLDER.match(record[f])}
+    try:
+        info["memory_total_bytes"] = int(float(record.get("memory.total", "").split()[0]) * MIB)
+    except (ValueError, IndexError):
+        pass
+    return info
+
+
+def _rows(path: Path, fields: list[str], headed: bool, item: Imported | None) -> Iterator[tuple[int, list[str]]]:
+    """The rows of `len(fields)` cells with their line numbers; other lines are counted in `item`, when given."""
     lines = ((n, line) for n, line in text_lines(path) if line.strip())
+    if headed:
+        next(lines, None)
+    first = fields[0]
+    for number, line in lines:
+        row = [c.strip() for c in line.split(",")]
+        if field_name(row[0]) == first and [field_name(c) for c in row] == fields:
+            if item is not None:
+                item.skip("a repeated header line", number)
+        elif len(row) != len(fields):
+            if item is not None:
+                item.skip(f"not {len(fields)} fields (a torn or foreign line)", number)
+        else:
+            yield number, row
+
+
+def read_query(path: Path, fields: list[str] | None, times: TimeOptions) -> Imported:
+    """A --query-gpu log; `fields` names the columns of a file without a header (with or without units).
+
+    The file is read twice, a line at a time: once to learn its GPUs and time format, then, as the
+    session is written, into samples a piece at a time (`Imported.chunks`), so memory stays flat."""
+    item = Imported(source=path, layout="nvidia-smi query")
+    headed = fields is None
     if fields is None:
-        number, first = next(lines, (1, ""))
+        first = next((line for _, line in text_lines(path) if line.strip()), "")
         if is_headerless_query(first):
             raise InputError(f"{path}: an nvidia-smi CSV without a header: give the fields it was queried with, "
                              "e.g. --fields timestamp,index,utilization.gpu,temperature.gpu,power.draw")
@@ -143,50 +239,61 @@ def read_query(path: Path, fields: list[str] | None, times: TimeOptions) -> Impo
         fields = [field_name(f) for f in fields]
     if "timestamp" not in fields or not any(f in QUERY_FIELDS for f in fields):
         raise InputError(f"{path}: an nvidia-smi query needs timestamp and one of {', '.join(QUERY_FIELDS)}")
-    cells: list[tuple[int, list[str]]] = []
-    for number, line in lines:
-        row = [c.strip() for c in line.split(",")]
-        if [field_name(c) for c in row] == fields:
-            item.skip("a repeated header line", number)
-        elif len(row) != len(fields):
-            item.skip(f"not {len(fields)} fields (a torn or foreign line)", number)
-        else:
-            cells.append((number, row))
     stamp = fields.index("timestamp")
-    moments = parse_times(pl.Series("timestamp", [row[stamp] for _, row in cells], pl.String), path, times)
-    rows = []
-    for (number, row), ts in zip(cells, moments.dt.epoch("us").to_list()):
-        if ts is None:
-            item.skip("an unreadable time", number)
-        else:
-            rows.append((number, ts, row))
-    if not rows:
-        raise InputError(f"{path}: no readable row ({'; '.join(item.accounting()) or 'no rows'})")
-    key = _key_column(fields, rows, path)
+    survey = _Survey(fields)
+    for block in _blocks(_rows(path, fields, headed, None)):
+        for _, row in block:
+            survey.add(row, row[stamp])
+        stamps = pl.Series("timestamp", [row[stamp] for _, row in block], pl.String)
+        times.survey(stamps)
+        survey.first_stamps = survey.first_stamps or stamps.to_list()
+    times.settle(path)
+    key = survey.key(path)
+    values = list(survey.first_rows[key]) if key else []
+    numbers = _gpu_numbers(key, values)
+    firsts_of = survey.first_rows[key] if key else {"": survey.first_row} if survey.first_row else {}
+    item.gpus = sorted(({"index": numbers.get(v, 0), "name": None, **_info(fields, row)} for v, row in firsts_of.items()),
+                       key=lambda g: g["index"])
+    item.host = {"hostname": None}
+    firsts = parse_times(pl.Series("timestamp", survey.first_stamps, pl.String), path, times).drop_nulls()
+    item.first_us = int(firsts.dt.epoch("us")[0]) if firsts.len() else None
+    item.chunks = lambda: _samples(path, fields, headed, key, numbers, item, times, survey.rows)
+    return item
+
+
+def _samples(path: Path, fields: list[str], headed: bool, key: str | None, numbers: dict[str, int],
+             item: Imported, times: TimeOptions, total: int) -> Iterator[pl.DataFrame]:
+    """The second pass: the log's samples, a piece at a time; skipped rows counted in `item`."""
     at = fields.index(key) if key else None
-    numbers = _gpu_numbers(key, [row[at] for _, _, row in rows] if at is not None else [])
-    ticks: list[tuple[int, dict[str, Any]]] = []
-    seen: set[int] = set()
-    gpus: dict[int, dict[str, Any]] = {}
-    for number, ts, row in rows:
-        record = dict(zip(fields, row))
-        index = numbers[row[at]] if at is not None else 0
-        try:
-            values = {f"gpu{index}_{suffix}": None if (v := _number(record[name], name, item)) is None else v * scale
-                      for name, (suffix, scale) in QUERY_FIELDS.items() if name in record}
-        except BadCell as bad:
-            item.skip(f"{bad} not a number", number)
-            continue
-        info = gpus.setdefault(index, {})
-        info.update({k: record[f] for f, k in INFO_FIELDS.items() if record.get(f) and not _PLACEHOLDER.match(record[f])})
-        if values.get(f"gpu{index}_mem_total_bytes") is not None:
-            info["memory_total_bytes"] = int(values[f"gpu{index}_mem_total_bytes"])
-        if not ticks or index in seen:
-            ticks.append((ts, {}))
-            seen = set()
-        seen.add(index)
-        ticks[-1][1].update(values)
-    return _finish(item, ticks, gpus)
+    stamp = fields.index("timestamp")
+    wanted = {name: (fields.index(name), suffix, scale) for name, (suffix, scale) in QUERY_FIELDS.items()
+              if name in fields}
+    suffixes = list(dict.fromkeys(suffix for _, suffix, _ in wanted.values()))
+    indices = sorted(set(numbers.values())) or [0]
+    ticks = _Ticks(item, [f"gpu{i}_{suffix}" for i in indices for suffix in suffixes])
+    done = 0
+    item.progress = lambda: done / total if total else 1.0
+    for block in _blocks(_rows(path, fields, headed, item)):
+        moments = parse_times(pl.Series("timestamp", [row[stamp] for _, row in block], pl.String), path, times)
+        for (number, row), ts in zip(block, moments.dt.epoch("us").to_list()):
+            if ts is None:
+                item.skip("an unreadable time", number)
+                continue
+            gpu = numbers[row[at]] if at is not None else 0
+            try:
+                values = {f"gpu{gpu}_{suffix}": None if (v := _number(row[i], name, item)) is None else v * scale
+                          for name, (i, suffix, scale) in wanted.items()}
+            except BadCell as bad:
+                item.skip(f"{bad} not a number", number)
+                continue
+            ticks.add(ts, number, gpu, values)
+        done += len(block)
+        if (frame := ticks.take(everything=False)) is not None:
+            yield frame
+    if (frame := ticks.take(everything=True)) is not None:
+        yield frame
+    elif ticks.first is None:
+        raise InputError(f"{path}: no readable row ({'; '.join(item.accounting()) or 'no rows'})")
 
 
 def read_dmon(path: Path, times: TimeOptions) -> Imported:
@@ -210,8 +317,9 @@ def read_dmon(path: Path, times: TimeOptions) -> Imported:
         else:
             cells.append((number, dict(zip(header, row))))
     stamps = pl.Series("time", [f"{r['Date']} {r['Time']}" for _, r in cells], pl.String)
-    ticks: list[tuple[int, dict[str, Any]]] = []
-    last = None
+    indices = sorted({int(r["gpu"]) for _, r in cells})
+    ticks = _Ticks(item, [f"gpu{i}_{suffix}" for i in indices for name, (suffix, _) in DMON_FIELDS.items()
+                          if name in header])
     for (number, record), ts in zip(cells, parse_times(stamps, path, times).dt.epoch("us").to_list()):
         if ts is None:
             item.skip("an unreadable time", number)
@@ -223,10 +331,10 @@ def read_dmon(path: Path, times: TimeOptions) -> Imported:
         except BadCell as bad:
             item.skip(f"{bad} not a number", number)
             continue
-        if ts != last:
-            ticks.append((ts, {}))
-            last = ts
-        ticks[-1][1].update(values)
-    if not ticks:
+        ticks.add(ts, number, gpu, values)
+    item.samples = ticks.take(everything=True)
+    if item.samples is None:
         raise InputError(f"{path}: no readable row ({'; '.join(item.accounting()) or 'no rows'})")
-    return _finish(item, ticks, {})
+    item.gpus = [{"index": i, "name": None} for i in indices]
+    item.host = {"hostname": None}
+    return item

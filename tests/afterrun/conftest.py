@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from rigscope.cli import main
@@ -61,6 +62,11 @@ def snapshot(root: Path) -> dict[str, tuple[str, float]]:
         return {}
     return {str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime)
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def samples_of(item) -> pl.DataFrame:
+    """The raw samples an importer read (a long file's come piece by piece; reading them counts skipped rows)."""
+    return pl.concat(list(item.frames()))
 
 
 def one_clear_line(done) -> str:

@@ -69,9 +69,9 @@ def test_cut_lab_lines_are_skipped(lab, tmp_path):
     ("timestamp,device,temp_c\n2025-10-27T09:04:30Z,gpu,50\n",
      ": an RLE lab CSV without util_pct (it needs timestamp, device, util_pct)"),
     ("time,gpu_util,mem\n1,2,3\n",
-     ": unknown layout (columns time, gpu_util, mem); expected RLE lab long CSV (timestamp, device, util_pct), "
-     "TTS requests (request_id, timestamp or start_time, duration_s or total_duration_s), nvidia-smi --query-gpu "
-     "(timestamp and fields such as utilization.gpu) or nvidia-smi dmon (#Date Time gpu ...)"),
+     ": unknown layout (columns time, gpu_util, mem); expected nvidia-smi dmon (#Date Time gpu ...), "
+     "RLE lab long CSV (timestamp, device, util_pct), TTS requests (request_id, timestamp or start_time, "
+     "duration_s or total_duration_s), nvidia-smi --query-gpu (timestamp and fields such as utilization.gpu)"),
     ("timestamp,device,util_pct\n2025-10-27T09:04:30Z,gpu,lots\n", ": no readable row (skipped 1 row: util_pct not a number (first at line 2))"),
     ("timestamp, index, utilization.gpu [%]\n2025/10/28 10:00:01.100, 0\nyesterday, 0, 35 %\n",
      ": no readable row (skipped 1 row: not 3 fields (a torn or foreign line) (first at line 2); "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from recordings.importers import read_file
+from tests.afterrun.conftest import samples_of
 from tests.afterrun.test_import_tolerant import LAYOUTS
 
 ENCODINGS = {"utf-8": ("utf-8", "\n"), "utf-8 BOM": ("utf-8-sig", "\n"), "utf-16 BOM": ("utf-16", "\r\n"),
@@ -24,7 +25,7 @@ def test_every_layout_reads_in_every_encoding(tmp_path, layout, encoding):
         data = b"\xfe\xff" + text.replace("\n", newline).encode("utf-16-be")
     source.write_bytes(data)
     item = read_file(source)
-    count = item.samples.height if item.samples is not None else len(item.spans)
+    count = samples_of(item).height if item.has_samples else len(item.spans)
     assert count == 5 and not item.skipped_rows
 
 
@@ -35,8 +36,9 @@ def test_bracketed_placeholders_are_null_and_counted_per_column(tmp_path, rig):
                       "2025/06/01 12:00:01.000, 0, [GPU is lost], [Insufficient Permissions], [GPU is lost]\n"
                       "2025/06/01 12:00:02.000, 0, [Unknown Error], 70.5 W, [N/A]\n")
     item = read_file(source)
-    assert item.samples["gpu0_power_w"].to_list() == [None, None, 70.5]
-    assert item.samples["gpu0_util_pct"].to_list() == [5, None, None]
+    samples = samples_of(item)
+    assert samples["gpu0_power_w"].to_list() == [None, None, 70.5]
+    assert samples["gpu0_util_pct"].to_list() == [5, None, None]
     assert item.placeholders == {"power.draw": 2, "utilization.gpu": 2, "temperature.gpu": 2}
     done = rig("import", str(source), "--dir", str(tmp_path / "s"))
     assert "  power.draw: 2 placeholder cells ([N/A], [GPU is lost], ...) read as null" in done.stdout.splitlines()
@@ -48,8 +50,10 @@ def test_fields_with_units_and_line_numbers_of_the_file(tmp_path):
                       "2025/06/01 12:00:01.000, 0, 6 %\n"
                       "2025/06/01 12:00:02.000, 0, 7 %, 42\n")
     item = read_file(source, ["timestamp", "index", "utilization.gpu [%]", "temperature.gpu"])
-    assert item.samples["gpu0_util_pct"].to_list() == [5, 7]
+    assert samples_of(item)["gpu0_util_pct"].to_list() == [5, 7]
     assert item.skipped_rows == {"not 4 fields (a torn or foreign line)": {"rows": 1, "first_line": 2}}
     headed = tmp_path / "headed.csv"  # with a header, the same row is line 3
     headed.write_text("timestamp, index, utilization.gpu [%], temperature.gpu\n" + source.read_text())
-    assert read_file(headed).skipped_rows == {"not 4 fields (a torn or foreign line)": {"rows": 1, "first_line": 3}}
+    item = read_file(headed)
+    samples_of(item)
+    assert item.skipped_rows == {"not 4 fields (a torn or foreign line)": {"rows": 1, "first_line": 3}}
