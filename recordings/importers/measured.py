@@ -31,10 +31,15 @@ def _device_held(held: set[str], prefix: str) -> bool:
     return any(name.startswith(f"{prefix}_") for name in held)
 
 
+def _utilization_held(held: set[str]) -> bool:
+    return any(name.endswith("_util_pct") and not name.endswith("mem_util_pct") for name in held)
+
+
 def null_unmeasured(table: pl.DataFrame, held: set[str], prefixes: list[str]) -> pl.DataFrame:
     """`table` (derived) with null derived values for a device without readings in its raw samples (`held`),
-    and null collapse flags and peaks where its RLE could not be derived."""
-    nulls = []
+    null collapse flags and peaks where its RLE could not be derived, and no workload state without
+    any utilization to tell it from."""
+    nulls = [] if _utilization_held(held) else ["workload_state", "workload_source"]
     for prefix in prefixes:
         if not _device_held(held, prefix):
             nulls += [name.format(p=prefix) for name in DERIVED_COLUMN_TEMPLATE]
@@ -60,6 +65,9 @@ def summarize_measured(held: set[str], summary: dict[str, Any], events: list[dic
         if entry.get("rle_max") is None:  # no RLE, so no collapse could be seen: unknown, not none
             entry["collapse_events"] = entry["collapse_seconds"] = None
             absent[f"{prefix}.collapse"] = RLE_NEEDS
+    if not _utilization_held(held):
+        summary.pop("workload_seconds", None)
+        absent["workload"] = "the source had no utilization column"
     if any(entry["collapse_events"] is None for entry in devices.values()):
         absent["collapses"] = f"a device: {RLE_NEEDS}"
     for key, prefixes in (("cpu_collapses", ["cpu"]), ("gpu_collapses", [p for p in devices if p != "cpu"])):

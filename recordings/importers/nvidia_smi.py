@@ -24,7 +24,7 @@ from recordings.importers.times import TimeOptions, parse_times
 from recordings.importers.writer import Imported
 
 MIB = 2**20
-CHUNK_LINES = 50_000  # rows read at a time
+CHUNK_LINES = 10_000  # rows read at a time
 # --query-gpu field -> (session column suffix, scale)
 QUERY_FIELDS: dict[str, tuple[str, float]] = {
     "utilization.gpu": ("util_pct", 1), "utilization.memory": ("mem_util_pct", 1),

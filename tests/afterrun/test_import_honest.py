@@ -80,3 +80,8 @@ def test_collapses_without_what_the_rle_needs_are_unknown_not_zero(realworld, tm
         parse_check("collapses == 0").evaluate(summary)
     assert "Not measured: the source lacks what the RLE needs" in rig("report", str(session)).stdout
     assert session_figures(session)["devices"]["gpu0"]["collapse_events"] is None
+    # No utilization anywhere: no workload state is made up either.
+    assert "workload_seconds" not in summary and summary["not_measured"]["workload"] == "the source had no utilization column"
+    assert pl.read_parquet(session / "samples.parquet")["workload_state"].null_count() == summary["samples"]
+    with pytest.raises(CheckError, match="^workload is not in this session"):
+        parse_check("workload.idle_s > 0").evaluate(summary)
