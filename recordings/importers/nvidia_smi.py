@@ -296,45 +296,71 @@ def _samples(path: Path, fields: list[str], headed: bool, key: str | None, numbe
         raise InputError(f"{path}: no readable row ({'; '.join(item.accounting()) or 'no rows'})")
 
 
-def read_dmon(path: Path, times: TimeOptions) -> Imported:
-    """`nvidia-smi dmon` output with its Date and Time columns (`-o DT`)."""
-    item = Imported(source=path, layout="nvidia-smi dmon")
+def _dmon_rows(path: Path, header: list[str], item: Imported) -> Iterator[tuple[int, list[str]]]:
+    """dmon's rows of a GPU index and as many cells as the header; other lines are counted in `item`."""
     lines = text_lines(path)
-    _, first = next(lines, (1, ""))
-    header = first.lstrip("#").split()
-    if header[:2] != ["Date", "Time"]:
-        raise InputError(f"{path}: nvidia-smi dmon output without its Date and Time columns "
-                         "(run it as nvidia-smi dmon -o DT); it needs Date, Time, gpu")
-    cells: list[tuple[int, dict[str, str]]] = []
+    next(lines, None)
+    gpu = header.index("gpu")
     for number, line in lines:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         row = line.split()
         if len(row) != len(header):
             item.skip(f"not {len(header)} fields (a torn or foreign line)", number)
-        elif not row[header.index("gpu")].isdigit():
+        elif not row[gpu].isdigit():
             item.skip("no GPU index", number)
         else:
-            cells.append((number, dict(zip(header, row))))
-    stamps = pl.Series("time", [f"{r['Date']} {r['Time']}" for _, r in cells], pl.String)
-    indices = sorted({int(r["gpu"]) for _, r in cells})
-    ticks = _Ticks(item, [f"gpu{i}_{suffix}" for i in indices for name, (suffix, _) in DMON_FIELDS.items()
-                          if name in header])
-    for (number, record), ts in zip(cells, parse_times(stamps, path, times).dt.epoch("us").to_list()):
-        if ts is None:
-            item.skip("an unreadable time", number)
-            continue
-        gpu = int(record["gpu"])
-        try:
-            values = {f"gpu{gpu}_{suffix}": None if (v := _number(record[name], name, item)) is None else v * scale
-                      for name, (suffix, scale) in DMON_FIELDS.items() if name in record}
-        except BadCell as bad:
-            item.skip(f"{bad} not a number", number)
-            continue
-        ticks.add(ts, number, gpu, values)
-    item.samples = ticks.take(everything=True)
-    if item.samples is None:
-        raise InputError(f"{path}: no readable row ({'; '.join(item.accounting()) or 'no rows'})")
-    item.gpus = [{"index": i, "name": None} for i in indices]
+            yield number, row
+
+
+def read_dmon(path: Path, times: TimeOptions) -> Imported:
+    """`nvidia-smi dmon` output with its Date and Time columns (`-o DT`), read a piece at a time like a
+    query log: a first pass learns its GPUs (its `YYYYMMDD` dates need no day order)."""
+    item = Imported(source=path, layout="nvidia-smi dmon")
+    _, first = next(text_lines(path), (1, ""))
+    header = first.lstrip("#").split()
+    if header[:2] != ["Date", "Time"]:
+        raise InputError(f"{path}: nvidia-smi dmon output without its Date and Time columns "
+                         "(run it as nvidia-smi dmon -o DT); it needs Date, Time, gpu")
+    survey = Imported(source=path, layout=item.layout)  # the first pass's count of bad lines, for a refusal
+    indices: set[int] = set()
+    first_stamp = None
+    for _, row in _dmon_rows(path, header, survey):
+        indices.add(int(row[header.index("gpu")]))
+        first_stamp = first_stamp or f"{row[0]} {row[1]}"
+    if not indices:
+        raise InputError(f"{path}: no readable row ({'; '.join(survey.accounting()) or 'no rows'})")
+    item.gpus = [{"index": i, "name": None} for i in sorted(indices)]
     item.host = {"hostname": None}
+    stamp = parse_times(pl.Series("time", [first_stamp], pl.String), path, times)[0]
+    item.first_us = int(stamp.timestamp() * 1_000_000) if stamp is not None else None
+    item.chunks = lambda: _dmon_samples(path, header, sorted(indices), item, times)
     return item
+
+
+def _dmon_samples(path: Path, header: list[str], indices: list[int], item: Imported,
+                  times: TimeOptions) -> Iterator[pl.DataFrame]:
+    wanted = {name: (header.index(name), suffix, scale) for name, (suffix, scale) in DMON_FIELDS.items()
+              if name in header}
+    ticks = _Ticks(item, [f"gpu{i}_{suffix}" for i in indices for _, suffix, _ in wanted.values()])
+    gpu_at = header.index("gpu")
+    for block in _blocks(_dmon_rows(path, header, item)):
+        stamps = pl.Series("time", [f"{row[0]} {row[1]}" for _, row in block], pl.String)
+        for (number, row), ts in zip(block, parse_times(stamps, path, times).dt.epoch("us").to_list()):
+            if ts is None:
+                item.skip("an unreadable time", number)
+                continue
+            gpu = int(row[gpu_at])
+            try:
+                values = {f"gpu{gpu}_{suffix}": None if (v := _number(row[i], name, item)) is None else v * scale
+                          for name, (i, suffix, scale) in wanted.items()}
+            except BadCell as bad:
+                item.skip(f"{bad} not a number", number)
+                continue
+            ticks.add(ts, number, gpu, values)
+        if (frame := ticks.take(everything=False)) is not None:
+            yield frame
+    if (frame := ticks.take(everything=True)) is not None:
+        yield frame
+    elif ticks.first is None:
+        raise InputError(f"{path}: no readable row ({'; '.join(item.accounting()) or 'no rows'})")

@@ -45,3 +45,15 @@ def test_pieces_give_the_same_session_as_one_read(tmp_path, monkeypatch, lines):
                                                 "not 6 fields (a torn or foreign line)": {"rows": 1, "first_line": 57}}
     assert meta["summary"]["samples"] == 40 and set(meta["summary"]["devices"]) == {"gpu0", "gpu1", "gpu2"}
     assert not (session / "samples").exists()  # the pieces were compacted into samples.parquet
+
+
+def test_dmon_output_is_read_in_pieces_too(tmp_path, monkeypatch):
+    source = tmp_path / "dmon.log"
+    header = "#Date       Time        gpu    pwr  gtemp  sm\n#YYYYMMDD   HH:MM:SS    Idx      W      C   %\n"
+    source.write_text(header + "".join(f" 20250601   12:00:{s:02d}      {g}     {70 + s}     40   {g * 10 + s}\n"
+                                       for s in range(20) for g in range(3)))
+    monkeypatch.setattr(nvidia_smi, "CHUNK_LINES", 7)
+    session, item = import_file(source, tmp_path / "s", times=TimeOptions(tz="UTC"))
+    samples = pl.read_parquet(session / "samples.parquet")
+    assert samples.height == 20 and samples["gpu2_util_pct"].to_list() == [float(20 + s) for s in range(20)]
+    assert samples["gpu0_power_w"].to_list() == [float(70 + s) for s in range(20)]
