@@ -38,6 +38,12 @@ def _render(moment: datetime, style: str, offset_minutes: int) -> tuple[str, Tim
         return f"{moment:%Y-%m-%dT%H:%M:%S.%f}Z", options
     if style == "smi":
         return f"{local:%Y/%m/%d %H:%M:%S.%f}", options
+    if style == "iso_naive":
+        return f"{local:%Y-%m-%d %H:%M:%S.%f}", options
+    if style == "dmon":
+        return f"{local:%Y%m%d %H:%M:%S}", options
+    if style == "dotted":
+        return f"{local:%d.%m.%Y %H:%M:%S.%f}", TimeOptions(tz=ZONE, date_order="dmy")
     if style == "dmy":
         return f"{local:%d-%m-%Y %H:%M:%S.%f}", TimeOptions(tz=ZONE, date_order="dmy")
     return f"{local:%m/%d/%Y %H:%M:%S.%f}", TimeOptions(tz=ZONE, date_order="mdy")
@@ -45,12 +51,15 @@ def _render(moment: datetime, style: str, offset_minutes: int) -> tuple[str, Tim
 
 @settings(max_examples=150, deadline=None)
 @given(moment=st.datetimes(min_value=datetime(2002, 1, 1), max_value=datetime(2090, 1, 1)),
-       style=st.sampled_from(["epoch_s", "epoch_ms", "offset", "zulu", "smi", "dmy", "mdy"]),
+       style=st.sampled_from(["epoch_s", "epoch_ms", "offset", "zulu", "smi", "iso_naive", "dmon", "dotted", "dmy",
+                              "mdy"]),
        offset_minutes=st.integers(-12 * 60, 14 * 60))
 def test_every_accepted_format_reads_back_to_the_same_utc_instant(moment, style, offset_minutes):
     moment = moment.replace(tzinfo=UTC)
     if style == "epoch_ms":
         moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    if style == "dmon":
+        moment = moment.replace(microsecond=0)
     text, options = _render(moment, style, offset_minutes)
     (read,) = parse_times(pl.Series("t", [text]), Path("x.csv"), options).to_list()
     assert read == moment, text
@@ -139,3 +148,16 @@ def test_dmon_times_are_read_by_the_same_parser(tmp_path):
 def test_unknown_time_words_are_not_guessed():
     with pytest.raises(InputError):
         parse_times(pl.Series(["03-11-2026 10:00:00", "03-11-2026 10:00:05"]), Path("x"), TimeOptions(tz="UTC"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(start=st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2090, 1, 1)),
+       step_min=st.integers(1, 360), order=st.sampled_from(["dmy", "mdy"]))
+def test_the_day_order_of_a_steady_log_over_days_is_found(start, step_min, order):
+    start = start.replace(microsecond=0)
+    moments = [start + timedelta(minutes=step_min * n) for n in range(3 * 24 * 60 // step_min + 2)]  # 3 days
+    shape = "%d-%m-%Y %H:%M:%S" if order == "dmy" else "%m-%d-%Y %H:%M:%S"
+    options = TimeOptions(tz="UTC")
+    read = parse_times(pl.Series("t", [m.strftime(shape) for m in moments]), Path("x.csv"), options).to_list()
+    assert read == [m.replace(tzinfo=UTC) for m in moments]
+    assert options.decided_order in (order, None)  # None: every date reads the same both ways
