@@ -105,3 +105,11 @@ def test_a_repeated_lab_header_and_a_bad_number_are_skipped(tmp_path):
     assert samples_of(item).height == 3
     assert item.skipped_rows == {"a repeated header line": {"rows": 1, "first_line": 3},
                                  "util_pct not a number": {"rows": 1, "first_line": 5}}
+
+
+def test_a_time_before_the_row_above_it_is_skipped_and_counted(tmp_path):
+    source = tmp_path / "back.csv"
+    source.write_text("timestamp, utilization.gpu [%]\n2025/06/01 12:00:02.000, 5 %\n"
+                      "2025/06/01 12:00:01.000, 6 %\n2025/06/01 12:00:03.000, 7 %\n")
+    session, item = import_file(source, tmp_path / "s")
+    assert item.count == 2 and item.skipped_rows == {"a time before the row above it": {"rows": 1, "first_line": 3}}
