@@ -23,12 +23,19 @@ FORMATS = {"csv": ".csv", "parquet": ".parquet", "json": ".jsonl", "long-csv": "
 ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
+def _measured(flat: pl.DataFrame, prefix: str) -> bool:
+    """Whether the device has a reading in any of its raw columns (an imported GPU log has no CPU rows)."""
+    names = [wide for wide, _ in fields_for(prefix).values() if wide in flat.columns]
+    return bool(names) and flat.select(pl.any_horizontal(pl.col(names).is_not_null()).any()).item()
+
+
 def long_table(samples: pl.DataFrame) -> pl.DataFrame:
-    """One row per device per tick: the lab's columns in its order, then rigscope's raw extras."""
+    """One row per device per tick that measured something: the lab's columns in its order, then
+    rigscope's raw extras."""
     indices = gpu_indices_of(samples.columns)
     flat = flatten_lists(samples)
     cores = [c for c in flat.columns if c.startswith(CORE_PREFIX) and c.endswith("_util_pct")]
-    order = ["cpu", *(f"gpu{i}" for i in indices)]
+    order = [prefix for prefix in ("cpu", *(f"gpu{i}" for i in indices)) if _measured(flat, prefix)]
     parts = []
     for rank, prefix in enumerate(order):
         exprs = [pl.col("ts").dt.strftime(ISO).alias("timestamp"), pl.lit(device_name(prefix, indices)).alias("device"),

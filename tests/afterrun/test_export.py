@@ -55,7 +55,7 @@ def test_a_one_gpu_session_says_gpu_as_the_lab_did(lab, tmp_path, rig):
     gpu = frame[frame["device"] == "gpu"]
     assert len(gpu) == 50 and gpu["temp_c"].max() == 64.0 and "fan_pct" not in frame.columns
     assert gpu["gpu_fan_pct"].max() == 88 and frame["cpu_temp_max"].isna().all()  # the v1 fan_pct, renamed
-    assert gpu["collapse"].isin([0, 1]).all() and set(frame["device"]) == {"cpu", "gpu"}
+    assert gpu["collapse"].isin([0, 1]).all() and set(frame["device"]) == {"gpu"}  # the file held no CPU
 
 
 @pytest.mark.parametrize("kind", ["csv", "json", "parquet"])
