@@ -11,6 +11,7 @@ import pytest
 from recordings.checks import CheckError, parse_check
 from recordings.compare.collect import session_figures
 from recordings.importers import import_file
+from tests.afterrun.conftest import one_clear_line
 
 GPU_ONLY = ("timestamp, index, utilization.gpu [%], temperature.gpu, power.draw [W], power.limit [W]\n"
             + "".join(f"2025/06/01 12:00:{n:02d}.000, 0, {50 + n} %, {60 + n}, {150 + n} W, 300.00 W\n"
@@ -85,3 +86,12 @@ def test_collapses_without_what_the_rle_needs_are_unknown_not_zero(realworld, tm
     assert pl.read_parquet(session / "samples.parquet")["workload_state"].null_count() == summary["samples"]
     with pytest.raises(CheckError, match="^workload is not in this session"):
         parse_check("workload.idle_s > 0").evaluate(summary)
+
+
+def test_report_check_on_a_quantity_the_source_never_had_is_an_error(gpu_only, rig):
+    line = one_clear_line(rig("report", str(gpu_only), "--check", "throttle.gpu0.thermal_fraction < 0.05"))
+    assert line == ("rigscope: error: --check 'throttle.gpu0.thermal_fraction < 0.05': "
+                    "throttle.gpu0 is not in this session: the source had no throttle column")
+    passed = rig("report", str(gpu_only), "--check", "gpu0.max_temp_c < 90")
+    assert passed.returncode == 0 and "PASS    gpu0.max_temp_c < 90" in passed.stderr
+    assert rig("report", str(gpu_only), "--check", "gpu0.max_temp_c > 90").returncode == 1
