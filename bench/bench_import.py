@@ -6,7 +6,7 @@ generated for DAYS days (a week by default: 4.8 million rows), then imported by 
 fresh process; the figures are its wall time, rows per second and peak resident memory (the child's
 maxrss). Target: a week imports in under 300 MB.
 
-Run: python bench/bench_import.py [--days D] [--gpus N]
+Run: python bench/bench_import.py [--days D] [--gpus N] [--quick]
 Prints a table and writes bench/results/import.json.
 """
 
@@ -52,7 +52,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=float, default=7.0)
     parser.add_argument("--gpus", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="a tenth of a day (a smoke run)")
     args = parser.parse_args()
+    if args.quick:
+        args.days = 0.1
     work = Path(tempfile.mkdtemp(prefix="rigscope-bench-import-"))
     try:
         log = work / "gpus.csv"
@@ -72,7 +75,8 @@ def main() -> None:
                 [(f"{args.days:g} d x {args.gpus} GPUs @ 1 Hz", rows, size_mb, wall, rows / wall, peak_mb, verdict(ok))],
                 title="rigscope import of an nvidia-smi --query-gpu log")
     write_result("import", {"days": args.days, "gpus": args.gpus, "rows": rows, "file_mb": size_mb, "wall_s": wall,
-                            "rows_per_s": rows / wall, "peak_rss_mb": peak_mb, "target_mb": TARGET_MB, "pass": ok})
+                            "rows_per_s": rows / wall, "peak_rss_mb": peak_mb, "target_mb": TARGET_MB, "pass": ok,
+                            "quick": args.quick})
 
 
 if __name__ == "__main__":

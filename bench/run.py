@@ -55,6 +55,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "probe": Benchmark("bench_probe.py", figures.probe),
     "http": Benchmark("bench_http.py", figures.http),
     "catalog": Benchmark("bench_catalog.py", figures.catalog),
+    "import": Benchmark("bench_import.py", figures.importing),
     "report": Benchmark("bench_report.py", figures.report),
     "processes": Benchmark("bench_processes.py", figures.processes),
 }
