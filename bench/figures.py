@@ -223,6 +223,14 @@ def catalog(r: Result) -> list[Figure]:
     ]
 
 
+def importing(r: Result) -> list[Figure]:
+    """`rigscope import` of a generated nvidia-smi log, in a fresh process."""
+    return [Figure(f"`rigscope import` of {r['days']:g} days of {r['gpus']} GPUs at 1 Hz ({r['rows']:,} nvidia-smi rows, "
+                   f"{_f(r['file_mb'], 0)} MB): peak RSS; throughput",
+                   f"{_f(r['peak_rss_mb'], 0)} MB; {_f(r['rows_per_s'], 0)} rows/s ({_f(r['wall_s'], 0)} s)",
+                   f"< {r['target_mb']:g} MB for a week", r["pass"])]
+
+
 def report(r: Result) -> list[Figure]:
     """`rigscope report` on one long session and `rigscope compare --all` over several, fresh processes."""
     medians, seconds, targets = r["median_s"], r["seconds"], r["targets_s"]

@@ -56,6 +56,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "http": Benchmark("bench_http.py", figures.http),
     "slowloris": Benchmark("bench_slowloris.py", figures.slowloris),
     "catalog": Benchmark("bench_catalog.py", figures.catalog),
+    "import": Benchmark("bench_import.py", figures.importing),
     "report": Benchmark("bench_report.py", figures.report),
     "processes": Benchmark("bench_processes.py", figures.processes),
 }

@@ -146,14 +146,22 @@ def analyze_frame(frame: pl.DataFrame, tags: Iterable[Tag], on_progress: Callabl
     Returns the input columns (less any old derived ones) plus the derived columns
     in schema order, the session summary, and the events (collapse and alert).
     """
-    indices = gpu_indices_of(frame.columns)
-    derived = derived_columns(indices)
+    pipeline = SignalPipeline(gpu_indices_of(frame.columns))
+    for ts_us, state in tags:
+        pipeline.add_tag(ts_us, state)
+    out, events = derive(pipeline, frame, on_progress)
+    events += pipeline.finish()
+    return out, pipeline.summary(), events
+
+
+def derive(pipeline: SignalPipeline, frame: pl.DataFrame, on_progress: Callable[[float], None] | None = None,
+           ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    """The derived columns of checked samples that continue `pipeline`'s state (so a long table can go
+    through piece by piece); the events they raised. `pipeline.finish()` and `.summary()` end it."""
+    derived = derived_columns(gpu_indices_of(frame.columns))
     stale = [name for name in frame.columns if name in derived]
     base = frame.drop(stale)
 
-    pipeline = SignalPipeline(indices)
-    for ts_us, state in tags:
-        pipeline.add_tag(ts_us, state)
     wanted = ["elapsed_s", "mem_util_pct", "disk_write_bps", "cpu_util_pct"]
     for prefix in pipeline.prefixes:
         wanted += [f"{prefix}_{suffix}" for suffix in ("util_pct", "temp_c", "power_w", "power_limit_w", "temp_limit_c")]
@@ -182,12 +190,11 @@ def analyze_frame(frame: pl.DataFrame, tags: Iterable[Tag], on_progress: Callabl
             on_progress(min(offset + CHUNK_ROWS, base.height) / base.height)
         for name, kind in derived.items():
             chunks[name].append(pl.Series(name, values[name], dtype=_OUTPUT_TYPES[kind]))
-    events += pipeline.finish()
     out = base.with_columns(
         pl.concat(chunks[name]) if chunks[name] else pl.Series(name, [], dtype=_OUTPUT_TYPES[kind])
         for name, kind in derived.items()
     )
-    return out, pipeline.summary(), events
+    return out, events
 
 
 def read_tags(path: str | Path) -> list[Tag]:

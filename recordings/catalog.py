@@ -83,7 +83,7 @@ def catalog_row(session: Path) -> dict[str, Any]:
         "device_type": host.get("device_type"),
         "samples": samples,
         "hz": (samples - 1) / duration if samples and samples > 1 and duration else None,
-        "collapses": sum(int(_number(d.get("collapse_events")) or 0) for d in devices.values()) if devices else None,
+        "collapses": _collapses(devices),
         "max_temp_c": max(temps) if temps else _number(summary.get("max_temp")),
         "notes": meta.get("notes"),
         "spans": spans.get("total") if isinstance(spans.get("total"), int) else None,
@@ -91,6 +91,12 @@ def catalog_row(session: Path) -> dict[str, Any]:
         "error": meta.get("error") if isinstance(meta.get("error"), str) else None,
         "path": str(session),
     }
+
+
+def _collapses(devices: dict[str, Any]) -> int | None:
+    """Collapse events over the devices; None when a device could not have them counted (an import without RLE)."""
+    counts = [_number(d.get("collapse_events")) for d in devices.values()]
+    return None if not counts or None in counts else sum(int(c) for c in counts)  # type: ignore[arg-type]
 
 
 def catalog(root: Path) -> list[dict[str, Any]]:

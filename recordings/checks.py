@@ -11,7 +11,9 @@ Names come from the summary (SIGNALS.md §6 plus `spans`): `samples`, `duration_
 numeric top-level keys, `collapses` (events summed over devices), `DEVICE.KEY` (`gpu0.max_temp_c`),
 `throttle.GPU.KEY`, `spans.KEY` and `workload.STATE_s` (seconds in that state; any state name,
 since tags are the user's words). A comparison with a null reading is unknown, and an
-unknown check fails (three-valued logic for and/or/not).
+unknown check fails (three-valued logic for and/or/not). A name the session's source never
+measured (the summary's `not_measured`, e.g. an imported log without a throttle column) is an
+error that says so, not a pass.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ KEYWORDS = ("and", "or", "not")
 _TOKEN = re.compile(r"\s*(?:(?P<number>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
                     r"|(?P<name>[A-Za-z_][A-Za-z0-9_.]*)|(?P<op><=|>=|==|!=|<|>)|(?P<paren>[()]))")
 _WORKLOAD = re.compile(r"workload\.([A-Za-z0-9_]+)_s")
+NOT_MEASURED = "not_measured"  # summary key: a name or its head (cpu, throttle.gpu0, gpu0.collapse) -> why absent
 
 
 class CheckError(InputError):
@@ -153,7 +156,8 @@ def summary_names(summary: dict[str, Any]) -> dict[str, float | None]:
         if value is None or _is_number(value):
             values[key] = value
     devices: dict[str, dict[str, Any]] = summary.get("devices") or {}
-    values["collapses"] = sum(entry.get("collapse_events") or 0 for entry in devices.values())
+    counts = [entry.get("collapse_events") for entry in devices.values()]
+    values["collapses"] = None if None in counts else sum(counts)
     for prefix, entry in devices.items():
         for key, value in entry.items():
             if value is None or _is_number(value):
@@ -189,6 +193,7 @@ class Check:
         """Raise CheckError for a name this session's summary will not have (`schema`: a summary, values unused)."""
         values = summary_names(schema)
         for name, column in _names(self.tree):
+            _refuse_not_measured(name, schema)
             if not _lookup(name, values)[0]:
                 close = difflib.get_close_matches(name, list(values), n=1)
                 hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(_families(values))})"
@@ -196,10 +201,20 @@ class Check:
 
     def evaluate(self, summary: dict[str, Any]) -> dict[str, Any]:
         """{"expression", "value", "passed", "values"}: `value` is the name's value when the check has one name."""
+        for name in self.names:
+            _refuse_not_measured(name, summary)
         values = {name: _lookup(name, summary_names(summary))[1] for name in self.names}
         outcome = _evaluate(self.tree, values)
         single = values[self.names[0]] if len(self.names) == 1 else None
         return {"expression": self.expression, "value": single, "passed": outcome is True, "values": values}
+
+
+def _refuse_not_measured(name: str, summary: dict[str, Any]) -> None:
+    """CheckError when `name` is of what the session's source never measured (`cpu`, `throttle.gpu0` ...)."""
+    absent = summary.get(NOT_MEASURED) if isinstance(summary.get(NOT_MEASURED), dict) else {}
+    for key, why in absent.items():
+        if name == key or name.startswith((f"{key}.", f"{key}_")):
+            raise CheckError(f"{key} is not in this session: {why}")
 
 
 def _families(values: dict[str, float | None]) -> list[str]:

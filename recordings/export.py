@@ -1,6 +1,7 @@
 """`rigscope export`: a session's samples as CSV, Parquet, JSON lines, or the RLE lab's long CSV.
 
 The file is written to a temporary name and renamed, so a failed export leaves nothing behind.
+A long CSV gets the session's meta.json beside it (`longcsv.sidecar`), which import reads back.
 """
 
 from __future__ import annotations
@@ -14,19 +15,27 @@ from recordings.analyze import gpu_indices_of
 from recordings.errors import InputError
 from recordings.frames import UTC_US, flatten_lists, write_csv
 from recordings.longcsv import (CORE_PREFIX, DERIVED, EXTRA_COLUMNS, LAB_COLUMNS, TICK, device_name,
-                                fields_for)
+                                fields_for, sidecar)
 from recordings.reader import read_samples
+from recordings.session import read_meta, write_json_atomic
 
 FORMATS = {"csv": ".csv", "parquet": ".parquet", "json": ".jsonl", "long-csv": ".long.csv"}
 ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
+def _measured(flat: pl.DataFrame, prefix: str) -> bool:
+    """Whether the device has a reading in any of its raw columns (an imported GPU log has no CPU rows)."""
+    names = [wide for wide, _ in fields_for(prefix).values() if wide in flat.columns]
+    return bool(names) and flat.select(pl.any_horizontal(pl.col(names).is_not_null()).any()).item()
+
+
 def long_table(samples: pl.DataFrame) -> pl.DataFrame:
-    """One row per device per tick: the lab's columns in its order, then rigscope's raw extras."""
+    """One row per device per tick that measured something: the lab's columns in its order, then
+    rigscope's raw extras."""
     indices = gpu_indices_of(samples.columns)
     flat = flatten_lists(samples)
     cores = [c for c in flat.columns if c.startswith(CORE_PREFIX) and c.endswith("_util_pct")]
-    order = ["cpu", *(f"gpu{i}" for i in indices)]
+    order = [prefix for prefix in ("cpu", *(f"gpu{i}" for i in indices)) if _measured(flat, prefix)]
     parts = []
     for rank, prefix in enumerate(order):
         exprs = [pl.col("ts").dt.strftime(ISO).alias("timestamp"), pl.lit(device_name(prefix, indices)).alias("device"),
@@ -69,6 +78,7 @@ def export_session(session: Path, kind: str, out: Path | None = None) -> tuple[P
             table = long_table(samples)
             table.write_csv(tmp)
             rows = table.height
+            write_json_atomic(sidecar(target), read_meta(session))
         os.replace(tmp, target)
     except (OSError, pl.exceptions.PolarsError) as error:
         tmp.unlink(missing_ok=True)

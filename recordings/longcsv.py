@@ -9,6 +9,8 @@ export imports back to the same raw values.  Gigabytes are GiB (2**30 bytes), as
 
 from __future__ import annotations
 
+from pathlib import Path
+
 LAB_COLUMNS = (
     "timestamp", "device", "rle_smoothed", "rle_raw", "E_th", "E_pw", "temp_c", "power_w", "util_pct",
     "a_load", "t_sustain_s", "rolling_peak", "collapse", "alerts", "cpu_freq_mhz", "cpu_cores_active",
@@ -75,3 +77,10 @@ def fields_for(prefix: str) -> dict[str, tuple[str, float]]:
     """The raw (not derived) long columns a row of this device carries, with their wide names."""
     own = CPU_ONLY if prefix == "cpu" else GPU_ONLY
     return {long: (wide.format(p=prefix), scale) for long, (wide, scale) in {**ANY_DEVICE, **own}.items()}
+
+
+def sidecar(csv: Path, extension: str = ".long.csv") -> Path:
+    """`<name>.meta.json` beside a long CSV `<name>.long.csv` (or `<name>.<ext>`): the session's meta.json,
+    written by export and read by import, so a round trip keeps host, GPUs and notes."""
+    name = csv.name[:-len(extension)] if csv.name.endswith(extension) and csv.name != extension else csv.stem
+    return csv.with_name(f"{name}.meta.json")

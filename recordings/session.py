@@ -26,14 +26,20 @@ STALE_AFTER_S = 30.0  # a recorder on another host whose files are older than th
 AMBIGUOUS_SHOWN = 10  # matches named in the error of an ambiguous id prefix
 
 
-def sessions_dir(explicit: str | os.PathLike[str] | None = None, now: datetime | None = None) -> Path:
+def dir_template(explicit: str | os.PathLike[str] | None = None) -> str:
+    """`--dir`, else `$RIGSCOPE_DIR`, else ./rigscope-sessions, with any `{host}` and `{date}` left in."""
+    return os.fspath(explicit or os.environ.get("RIGSCOPE_DIR") or DEFAULT_DIR)
+
+
+def sessions_dir(explicit: str | os.PathLike[str] | None = None, now: datetime | None = None,
+                 host: str | None = None) -> Path:
     """`--dir`, else `$RIGSCOPE_DIR`, else ./rigscope-sessions.
 
-    `{host}` becomes this machine's short host name and `{date}` today's UTC date (YYYY-MM-DD), so one
-    shared directory can hold a hive layout: `--dir /shared/rigscope/host={host}/date={date}`."""
-    text = os.fspath(explicit or os.environ.get("RIGSCOPE_DIR") or DEFAULT_DIR)
+    `{host}` becomes this machine's short host name (or `host`) and `{date}` today's UTC date (or `now`'s,
+    YYYY-MM-DD), so one shared directory can hold a hive layout: `--dir /shared/rigscope/host={host}/date={date}`."""
+    text = dir_template(explicit)
     if "{host}" in text or "{date}" in text:
-        text = text.replace("{host}", _host_slug()).replace("{date}", f"{(now or datetime.now(UTC)):%Y-%m-%d}")
+        text = text.replace("{host}", host or _host_slug()).replace("{date}", f"{(now or datetime.now(UTC)):%Y-%m-%d}")
     return Path(text)
 
 
@@ -102,11 +108,13 @@ def _holds_meta(path: Path) -> bool:
 
 
 def list_sessions(root: Path) -> list[Path]:
-    """Session directories under `root`, oldest first (ids sort by start time)."""
+    """Session directories under `root`, oldest first (ids sort by start time); hidden directories
+    (an import being written) are not sessions."""
     if not root.is_dir():
         return []
     try:
-        return sorted((p for p in root.iterdir() if _holds_meta(p)), key=lambda p: p.name)
+        return sorted((p for p in root.iterdir() if not p.name.startswith(".") and _holds_meta(p)),
+                      key=lambda p: p.name)
     except OSError as error:
         raise InputError(f"cannot list {root}: {error.strerror or error}") from None
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from recordings.inert import inert
-from recordings.session import resolve_session, sessions_dir
+from recordings.session import dir_template, resolve_session, sessions_dir
 from rigscope.terminal_progress import progress_bar
 
 LS_COLUMNS = ("id", "start", "duration", "host", "tier", "device", "samples", "Hz", "collapses", "max °C",
@@ -43,8 +43,11 @@ def _cells(row: dict[str, Any]) -> list[str]:
 
 def ls(args: argparse.Namespace) -> int:
     from recordings.catalog import catalog
+    from recordings.importers.staging import leftovers
 
     rows = catalog(sessions_dir(args.dir))
+    for stage in leftovers(sessions_dir(args.dir)):
+        print(f"{stage}: an import that was killed before it finished (the next import removes it)", file=sys.stderr)
     if args.json:
         json.dump(rows, sys.stdout, indent=1, ensure_ascii=False)
         print()
@@ -91,22 +94,55 @@ def export(args: argparse.Namespace) -> int:
 
 
 def import_files(args: argparse.Namespace) -> int:
+    """Every file is tried and gets one line; exit 1 if any was refused."""
+    from recordings.errors import InputError
     from recordings.importers import import_file
+    from recordings.importers.staging import remove_leftovers
+    from recordings.importers.times import TimeOptions, local_zone, zone
 
-    root = sessions_dir(args.dir)
+    into = dir_template(args.dir)
     fields = [f.strip() for f in args.fields.split(",")] if args.fields else None
+    times = TimeOptions(tz=zone(args.tz) if args.tz else None, date_order=args.date_order)
+    counts = dict.fromkeys(("imported", "skipped", "refused"), 0)
+    cleaned: set[Path] = set()
+
+    def clean(root: Path) -> None:
+        """Remove the leftovers of killed imports in `root`, once (a templated --dir has one root per session)."""
+        if root not in cleaned:
+            cleaned.add(root)
+            for stage in remove_leftovers(root):
+                print(f"removed {stage}: an import that was killed before it finished")
+
+    if "{host}" not in into and "{date}" not in into:
+        clean(Path(into))
+    zone_said = args.tz is not None
     with progress_bar("import", len(args.files)) as update:
         for done, name in enumerate(args.files):
             update(done, Path(name).name)
-            session, item = import_file(Path(name), root, fields, lambda part, done=done: update(done + part))
+            try:
+                session, item = import_file(Path(name), into, fields, lambda part, done=done: update(done + part),
+                                            times, args.host)
+            except InputError as error:
+                counts["refused"] += 1
+                print(f"rigscope: error: {error}", file=sys.stderr)
+                continue
+            clean(session.parent)
             if item is None:
+                counts["skipped"] += 1
                 print(f"{name}: imported before, as {session} (skipped)")
                 continue
-            count = f"{item.samples.height} samples" if item.samples is not None else f"{len(item.spans)} spans"
+            counts["imported"] += 1
+            count = f"{item.count} samples" if item.has_samples else f"{len(item.spans)} spans"
             print(f"{name}: {item.layout}, {count} -> {session}")
-            for note in (*item.dropped, *item.warnings):
+            if item.reading.get("naive_times_zone") and not zone_said:
+                zone_said = True
+                print(f"  times without a zone read as local time of {local_zone()} (this machine's; --tz ZONE to change)")
+            for note in (*item.notes, *item.accounting(), *item.dropped, *item.warnings):
                 print(f"  {note}")
-    return 0
+    if len(args.files) > 1:
+        print(f"{len(args.files)} files: {counts['imported']} imported, {counts['skipped']} skipped (imported before), "
+              f"{counts['refused']} refused")
+    return 1 if counts["refused"] else 0
 
 
 COMMANDS = {"ls": ls, "export": export, "import": import_files}
@@ -127,6 +163,12 @@ def add_parsers(commands: Any, examples: dict[str, str], add_dir: Any) -> None:
                                epilog=examples["import"])
     into.add_argument("files", nargs="+", metavar="FILE")
     into.add_argument("--fields", help="the --query-gpu fields of an nvidia-smi CSV without a header")
+    into.add_argument("--host", metavar="NAME",
+                      help="the host the file was written on (for the session id and {host} in --dir)")
+    into.add_argument("--tz", metavar="ZONE",
+                      help="the time zone of times written without one (default: this machine's), e.g. Europe/Berlin")
+    into.add_argument("--date-order", choices=["dmy", "mdy"],
+                      help="read dates like 03-11-2026 day first or month first (default: decided from the file)")
     add_dir(into)
 
 

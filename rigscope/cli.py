@@ -196,6 +196,8 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--terminal-plots", action="store_true", help="text plots after the report even when piped")
     report.add_argument("--latex", action="store_true", help="with --group: a LaTeX table")
     report.add_argument("--json", action="store_true", help="with --group: JSON")
+    report.add_argument("--check", action="append", metavar="EXPR",
+                        help="pass/fail over the session's summary, as `run --check` (repeatable); exit 1 if one fails")
     _add_session_dir(report)
     compare = commands.add_parser("compare", help="sessions side by side, grouped by hardware",
                                   epilog=EXAMPLES["compare"])

@@ -1,6 +1,7 @@
-"""`rigscope report SESSION [--out FILE] [--plots DIR] [--terminal-plots]`, or `report --group GROUP_ID`.
+"""`rigscope report SESSION [--out FILE] [--plots DIR] [--terminal-plots] [--check EXPR]`, or `report --group GROUP_ID`.
 
-The markdown goes to stdout (or FILE); on a terminal the plots follow it as text charts.
+The markdown goes to stdout (or FILE); on a terminal the plots follow it as text charts. `--check`
+evaluates pass/fail expressions over the session's summary (the table on stderr, exit 1 if one fails).
 `--group` hands over to the reproducibility report of a group of runs.
 """
 
@@ -13,6 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from recordings.checks import checks_table, parse_check, validate_checks
 from recordings.errors import InputError
 from recordings.report import render
 from recordings.report.data import load_session
@@ -45,8 +47,11 @@ def run(args: argparse.Namespace) -> int:
         return run_group(args)
     if args.latex or args.json:
         return _usage("--latex and --json go with --group GROUP_ID")
+    checks = [parse_check(expression) for expression in args.check or []]
     session = resolve_session(args.session, sessions_dir(args.dir))
     data = load_session(session)
+    validate_checks(checks, data.summary)  # an unknown name, or one the source never measured: an error
+    results = [check.evaluate(data.summary) for check in checks]
     text = render(data, functools.partial(progress, label=f"report {session.name}"))
     if args.out:
         _write_text(Path(args.out), text)
@@ -66,4 +71,6 @@ def run(args: argparse.Namespace) -> int:
         width = min(shutil.get_terminal_size((100, 24)).columns, 160)
         for chart in text_plots(plot_data(data), width=width, colorless=not terminal).values():
             print(chart)
-    return 0
+    if results:
+        print(checks_table(results), file=sys.stderr)
+    return 1 if any(not result["passed"] for result in results) else 0

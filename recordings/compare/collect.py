@@ -64,7 +64,7 @@ def session_figures(session: Path) -> dict[str, Any]:
         account = entry.get("throttle") if isinstance(entry.get("throttle"), dict) else {}
         devices[prefix] = {
             "max_temp_c": entry.get("max_temp_c"), "mean_util_pct": entry.get("mean_util_pct"),
-            "collapse_events": entry.get("collapse_events") or 0, **energy[prefix],
+            "collapse_events": entry.get("collapse_events"), **energy[prefix],  # None: not measured
             "throttle_s": {cause: account.get(f"{cause}_s") for cause in CAUSES} if account else None,
         }
     gpus = meta.get("gpus") or []

@@ -43,7 +43,8 @@ def _max_present(values: list[Any]) -> float | None:
 def _device(prefix: str, sessions: list[dict[str, Any]]) -> dict[str, Any]:
     entries = [(s, s["devices"][prefix]) for s in sessions if prefix in s["devices"]]
     hours = sum(s["duration_s"] for s, _ in entries) / 3600
-    events = sum(d["collapse_events"] for _, d in entries)
+    events = _sum_present([d["collapse_events"] for _, d in entries])
+    counted_h = sum(s["duration_s"] for s, d in entries if d["collapse_events"] is not None) / 3600
     energy = _sum_present([d["energy_j"] for _, d in entries])
     powered_s = sum(s["duration_s"] for s, d in entries if d["energy_j"] is not None)
     throttle = [d["throttle_s"] for _, d in entries if d["throttle_s"]]
@@ -53,7 +54,7 @@ def _device(prefix: str, sessions: list[dict[str, Any]]) -> dict[str, Any]:
         # time-weighted over the sessions that measured power
         "mean_power_w": energy / powered_s if energy is not None and powered_s > 0 else None,
         "energy_j": energy, "collapse_events": events,
-        "collapse_rate_per_h": events / hours if hours > 0 else None,
+        "collapse_rate_per_h": events / counted_h if events is not None and counted_h > 0 else None,
         "throttle_s": {cause: _sum_present([t.get(cause) for t in throttle]) for cause in CAUSES} if throttle else None,
     }
 

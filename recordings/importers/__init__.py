@@ -1,27 +1,26 @@
 """`rigscope import`: other tools' files as rigscope sessions (SESSION_FORMAT § legacy import).
 
-The layout is told from the file's first lines: the RLE lab's long CSVs (and
-rigscope's long-csv export), the TTS system's per-request CSV, `nvidia-smi
---query-gpu --format=csv` logs and `nvidia-smi dmon` output. A file of another
-layout fails with one line naming the columns each layout needs.
+The layout is told from the file's first line (recordings.importers.layouts: the RLE lab's
+long CSVs and rigscope's long-csv export, the TTS system's per-request CSV, `nvidia-smi
+--query-gpu --format=csv` logs and `nvidia-smi dmon` output). A file of another layout
+fails with one line naming the columns each layout needs.
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 from recordings.errors import InputError
-from recordings.importers import nvidia_smi, tts
-from recordings.importers.rle import read_rle
-from recordings.importers.table import read_text_csv
-from recordings.importers.writer import Imported, Progress, write_imported
-from recordings.longcsv import REQUIRED
-from recordings.session import list_sessions, read_meta
+from recordings.importers import nvidia_smi
+from recordings.importers.layouts import EXPECTED, detect
+from recordings.importers.table import encoding_of
+from recordings.importers.times import TimeOptions
+from recordings.importers.writer import Imported, Progress, host_slug, start_us, write_imported
+from recordings.session import list_sessions, read_meta, sessions_dir
 
 READ_SHARE = 0.2  # of the progress bar, for reading the file; the rest is the recompute
-EXPECTED = (f"RLE lab long CSV ({', '.join(REQUIRED)}), TTS requests ({', '.join(tts.REQUIRED)}), "
-            f"nvidia-smi --query-gpu ({', '.join(nvidia_smi.QUERY_REQUIRED)}) or nvidia-smi dmon (#Date Time gpu ...)")
 
 
 def _first_line(path: Path) -> str:
@@ -30,33 +29,27 @@ def _first_line(path: Path) -> str:
             head = handle.read(4096)
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror or error}") from None
-    if b"\0" in head:
+    encoding = encoding_of(path)
+    if encoding != "utf-16" and b"\0" in head:
         raise InputError(f"{path}: not a text file; expected {EXPECTED}")
-    lines = head.decode("utf-8", "replace").splitlines()
+    lines = head.decode(encoding, "replace").splitlines()
     return lines[0] if lines else ""
 
 
-def read_file(path: Path, fields: list[str] | None = None) -> Imported:
-    """What `path` holds, read by the importer of its layout."""
+def read_file(path: Path, fields: list[str] | None = None, times: TimeOptions | None = None) -> Imported:
+    """What `path` holds, read by the importer of its layout; `times` says how naive and ambiguous times read."""
+    times = times or TimeOptions()
     first = _first_line(path)
     if not first.strip():
         raise InputError(f"{path}: empty file")
-    if nvidia_smi.is_dmon(first):
-        return nvidia_smi.read_dmon(path)
-    if fields or nvidia_smi.is_headerless_query(first):
-        return nvidia_smi.read_query(path, fields)
-    header = [name.strip() for name in first.split(",")]
-    if "device" in header and "timestamp" in header:
-        missing = [name for name in REQUIRED if name not in header]
-        if missing:
-            raise InputError(f"{path}: an RLE lab CSV without {', '.join(missing)} (it needs {', '.join(REQUIRED)})")
-        return read_rle(path, read_text_csv(path))
-    if "request_id" in header:
-        return tts.read_requests(path, read_text_csv(path))
-    if nvidia_smi.is_query_header(header):
-        return nvidia_smi.read_query(path, None)
-    shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
-    raise InputError(f"{path}: unknown layout (columns {shown}); expected {EXPECTED}")
+    if fields:
+        return nvidia_smi.read_query(path, fields, times)
+    layout = detect(first)
+    if layout is None:
+        header = [name.strip() for name in first.split(",")]
+        shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
+        raise InputError(f"{path}: unknown layout (columns {shown}); expected {EXPECTED}")
+    return layout.read(path, None, times)
 
 
 def _digest(path: Path) -> str:
@@ -82,21 +75,41 @@ def imported_before(root: Path, digest: str) -> Path | None:
     return None
 
 
-def import_file(path: Path, root: Path, fields: list[str] | None = None,
-                on_progress: Progress = None) -> tuple[Path, Imported | None]:
-    """Import one file into a new session under `root`; its directory and what was read.
+def root_for(into: str | Path, item: Imported) -> Path:
+    """The sessions directory `into`, its `{host}` and `{date}` those of the imported session."""
+    if "{host}" not in str(into) and "{date}" not in str(into):
+        return Path(into)
+    first = datetime.fromtimestamp(start_us(item) / 1e6, UTC)
+    return sessions_dir(into, now=first, host=host_slug(item.host.get("hostname")))
 
-    A file whose contents were imported into `root` before is not imported again: the earlier
-    session comes back, with None. `on_progress` is told the fraction done: 0.2 once the file is
-    read, 1.0 when the session is written."""
+
+def import_file(path: Path, into: str | Path, fields: list[str] | None = None, on_progress: Progress = None,
+                times: TimeOptions | None = None, host: str | None = None) -> tuple[Path, Imported | None]:
+    """Import one file into a new session under `into`; its directory and what was read.
+
+    `into` may hold `{host}` and `{date}`: the imported session's host (`host`, else the file's) and the
+    date of its first sample. A file whose contents were imported there before is not imported again:
+    the earlier session comes back, with None. `on_progress` is told the fraction done: 0.2 once the
+    file is read, 1.0 when the session is written."""
     if not path.is_file():
         raise InputError(f"cannot read {path}: no such file")
     digest = _digest(path)
-    earlier = imported_before(root, digest)
-    if earlier is not None:
+    templated = "{host}" in str(into) or "{date}" in str(into)
+    if not templated and (earlier := imported_before(Path(into), digest)) is not None:
         return earlier, None
-    item = read_file(path, fields)
+    reading = (times or TimeOptions()).fresh()
+    item = read_file(path, fields, reading)
     item.sha256 = digest
+    if host:
+        item.host["hostname"] = host
+    root = root_for(into, item)
+    if templated and (earlier := imported_before(root, digest)) is not None:
+        return earlier, None
+    item.notes += reading.notes
+    if reading.naive:
+        item.reading["naive_times_zone"] = reading.zone
+    if reading.decided_order or reading.date_order:
+        item.reading["date_order"] = reading.decided_order or reading.date_order
     tell = on_progress or (lambda fraction: None)
     tell(READ_SHARE)
     session = write_imported(item, root, lambda fraction: tell(READ_SHARE + (1 - READ_SHARE) * fraction))

@@ -2,24 +2,29 @@
 
 Each becomes a session with GPU columns only (the CPU's are null: nothing measured
 them). One tick is one round over the GPUs: a query row whose GPU was already seen
-starts the next tick; dmon prints one block per interval. `[N/A]`, `[Not Supported]`
-and `-` are null; units (`%`, `MiB`, `W`, `MHz`) are stripped.
+starts the next tick; dmon prints one block per interval. GPUs are told apart by
+`index`, `pci.bus_id`, `uuid` or `gpu` (see `_Survey.key`). Bracketed placeholders
+(`[N/A]`, `[Not Supported]`, `[GPU is lost]`, `[Insufficient Permissions]`, ...) and `-`
+are null, the placeholders counted per column; units (`%`, `MiB`, `W`, `MHz`) are
+stripped. Rows that do not read are skipped and counted (`Imported.skip`).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from recordings.errors import InputError
-from recordings.importers.table import parse_times
+from recordings.importers.table import text_lines
+from recordings.importers.times import TimeOptions, parse_times
 from recordings.importers.writer import Imported
 
 MIB = 2**20
+CHUNK_LINES = 10_000  # rows read at a time
 # --query-gpu field -> (session column suffix, scale)
 QUERY_FIELDS: dict[str, tuple[str, float]] = {
     "utilization.gpu": ("util_pct", 1), "utilization.memory": ("mem_util_pct", 1),
@@ -31,14 +36,20 @@ QUERY_FIELDS: dict[str, tuple[str, float]] = {
     "fan.speed": ("fan_pct", 1), "pstate": ("pstate", 1),
     "clocks_throttle_reasons.active": ("throttle_reasons", 1), "clocks_event_reasons.active": ("throttle_reasons", 1),
 }
-QUERY_REQUIRED = ("timestamp", "utilization.gpu")
 DMON_FIELDS: dict[str, tuple[str, float]] = {
     "pwr": ("power_w", 1), "gtemp": ("temp_c", 1), "sm": ("util_pct", 1), "mem": ("mem_util_pct", 1),
     "mclk": ("clock_mem_mhz", 1), "pclk": ("clock_sm_mhz", 1), "fb": ("mem_used_bytes", MIB),
 }
 _UNIT = re.compile(r"\s*\[[^\]]*\]$")
-_NULLS = {"", "-", "[N/A]", "N/A", "[Not Supported]", "Not Supported", "[Unknown Error]"}
+_PLACEHOLDER = re.compile(r"^\[[^\]]*\]$|^N/A$|^Not Supported$")  # [N/A], [GPU is lost], [Insufficient Permissions]
 _SMI_TIME = re.compile(r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}")
+# Columns that tell the GPUs of one round apart, in the order they are trusted.
+KEYS = ("index", "pci.bus_id", "uuid", "gpu")
+INFO_FIELDS = {"name": "name", "pci.bus_id": "pci_bus_id", "uuid": "uuid", "driver_version": "driver_version"}
+
+
+class BadCell(ValueError):
+    """A cell that is neither a number nor a placeholder: its row is skipped."""
 
 
 def is_dmon(first: str) -> bool:
@@ -50,116 +61,306 @@ def is_headerless_query(first: str) -> bool:
     return bool(_SMI_TIME.match(first.strip()))
 
 
+def field_name(text: str) -> str:
+    """A --query-gpu field without its unit: `utilization.gpu [%]` -> `utilization.gpu`."""
+    return _UNIT.sub("", text.strip())
+
+
 def is_query_header(header: list[str]) -> bool:
-    names = {_UNIT.sub("", h) for h in header}
+    names = {field_name(h) for h in header}
     return "timestamp" in names and any(n in QUERY_FIELDS for n in names)
 
 
-def _number(text: str, field: str, source: Path) -> float | None:
-    text = text.strip()
-    if text in _NULLS:
+def _number(text: str, field: str, item: Imported) -> float | None:
+    if text in ("", "-"):
+        return None
+    if _PLACEHOLDER.match(text):
+        item.placeholders[field] = item.placeholders.get(field, 0) + 1
         return None
     if field == "pstate":
         return float(text[1:]) if text[:1] == "P" and text[1:].isdigit() else None
-    if text.lower().startswith("0x"):
-        return float(int(text, 16))
-    value = text.split()[0]
     try:
-        return float(value)
+        if text.lower().startswith("0x"):
+            return float(int(text, 16))
+        return float(text.split()[0])
     except ValueError:
-        raise InputError(f"{source}: {field} {text!r} is not a number") from None
+        raise BadCell(field) from None
 
 
-def _wide(ticks: list[tuple[int, dict[str, Any]]], source: Path) -> pl.DataFrame:
-    if not ticks:
-        raise InputError(f"{source}: no GPU rows")
-    first = ticks[0][0]
-    rows = [{"ts": ts, "elapsed_s": (ts - first) / 1e6, **values} for ts, values in ticks]
-    frame = pl.DataFrame(rows, infer_schema_length=None)
-    return frame.with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC")))
+def _frame(ticks: list[tuple[int, int, dict[str, Any]]], columns: list[str], first_us: int) -> pl.DataFrame:
+    """Ticks (time µs, line, values) as wide raw samples with `ts` and `elapsed_s`."""
+    stamps = [ts for ts, _, _ in ticks]
+    data: dict[str, pl.Series] = {"ts": pl.Series("ts", stamps, pl.Int64).cast(pl.Datetime("us", "UTC")),
+                                  "elapsed_s": pl.Series("elapsed_s", [(ts - first_us) / 1e6 for ts in stamps])}
+    for column in columns:
+        data[column] = pl.Series(column, [values.get(column) for _, _, values in ticks], pl.Float64)
+    return pl.DataFrame(data)
 
 
-def _item(source: Path, layout: str, ticks: list[tuple[int, dict[str, Any]]], names: dict[int, str]) -> Imported:
-    frame = _wide(ticks, source)
-    if not frame["ts"].is_sorted():
-        frame = frame.sort("ts")
-    indices = sorted({int(c[3:].split("_")[0]) for c in frame.columns if c.startswith("gpu")})
-    gpus = [{"index": i, "name": names.get(i)} for i in indices]
-    return Imported(source=source, layout=layout, samples=frame, gpus=gpus, host={"hostname": None})
+class _Ticks:
+    """Rows (time, GPU, values) grouped into ticks, one round over the GPUs each, handed out in order:
+    a row whose GPU was seen in this round starts the next; a tick before the last one is skipped."""
+
+    def __init__(self, item: Imported, columns: list[str]) -> None:
+        self.item, self.columns = item, columns
+        self.ticks: list[tuple[int, int, dict[str, Any]]] = []
+        self.seen: set[int] = set()
+        self.last: int | None = None  # time of the last tick handed out
+        self.first: int | None = None
+
+    def add(self, ts: int, line: int, gpu: int, values: dict[str, Any]) -> None:
+        if not self.ticks or gpu in self.seen:
+            self.ticks.append((ts, line, {}))
+            self.seen = set()
+        self.seen.add(gpu)
+        self.ticks[-1][2].update(values)
+
+    def take(self, everything: bool) -> pl.DataFrame | None:
+        """The finished ticks (all of them when `everything`: the last may go on in the next piece)."""
+        done, self.ticks = (self.ticks, []) if everything else (self.ticks[:-1], self.ticks[-1:])
+        kept = []
+        for tick in done:
+            if self.last is not None and tick[0] < self.last:
+                self.item.skip("a time before the row above it", tick[1])
+                continue
+            kept.append(tick)
+            self.last = tick[0]
+        if not kept:
+            return None
+        self.first = kept[0][0] if self.first is None else self.first
+        return _frame(kept, self.columns, self.first)
 
 
-def read_query(path: Path, fields: list[str] | None) -> Imported:
-    """A --query-gpu log; `fields` names the columns of a file without a header."""
+def _blocks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
+    block: list[tuple[int, list[str]]] = []
+    for row in rows:
+        block.append(row)
+        if len(block) == CHUNK_LINES:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+class _Survey:
+    """The first pass over a query log: which column tells the GPUs apart, their values and metadata,
+    the number of rows, and every time shown to the time options (so the whole file decides the day order)."""
+
+    def __init__(self, fields: list[str]) -> None:
+        self.at = {key: fields.index(key) for key in KEYS if key in fields}
+        self.unique = dict.fromkeys(self.at, True)  # no value twice at one time
+        self.first_rows: dict[str, dict[str, list[str]]] = {key: {} for key in self.at}  # value -> its first row
+        self.row_at_time: dict[str, set[str]] = {key: set() for key in self.at}
+        self.stamp: str | None = None
+        self.repeated_time = False
+        self.rows = 0
+        self.first_row: list[str] | None = None
+        self.first_stamps: list[str] = []
+
+    def add(self, row: list[str], stamp: str) -> None:
+        self.rows += 1
+        self.first_row = self.first_row or row
+        if stamp != self.stamp:
+            self.stamp = stamp
+            for seen in self.row_at_time.values():
+                seen.clear()
+        elif self.rows > 1:
+            self.repeated_time = True
+        for key, at in self.at.items():
+            value = row[at]
+            if value in self.row_at_time[key]:
+                self.unique[key] = False
+            self.row_at_time[key].add(value)
+            self.first_rows[key].setdefault(value, row)
+
+    def key(self, path: Path) -> str | None:
+        """The first of KEYS whose values differ between the rows of one time; None for a one-GPU log.
+
+        Several rows at one time without such a column are several GPUs that cannot be told apart."""
+        key = next((key for key, unique in self.unique.items() if unique), None)
+        if key is None and self.repeated_time:
+            raise InputError(f"{path}: several rows at one time and no column that tells the GPUs apart: "
+                             "add index (or pci.bus_id) to the --query-gpu fields, e.g. --query-gpu=timestamp,index,...")
+        return key
+
+
+def _gpu_numbers(key: str | None, values: list[str]) -> dict[str, int]:
+    """GPU number of each key value: an index as it is; bus ids in bus order, as nvidia-smi numbers them;
+    other keys in order of appearance."""
+    if key in ("index", "gpu") and all(v.isdigit() for v in values):
+        return {v: int(v) for v in values}
+    ordered = sorted(values, key=str.lower) if key == "pci.bus_id" else values
+    return {v: i for i, v in enumerate(ordered)}
+
+
+def _info(fields: list[str], row: list[str]) -> dict[str, Any]:
+    """A GPU's metadata from one of its rows: name, bus id, uuid, driver version, memory total."""
+    record = dict(zip(fields, row))
+    info: dict[str, Any] = {k: record[f] for f, k in INFO_FIELDS.items() if record.get(f) and not _PLACEHOLDER.match(record[f])}
     try:
-        lines = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
-    except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+        info["memory_total_bytes"] = int(float(record.get("memory.total", "").split()[0]) * MIB)
+    except (ValueError, IndexError):
+        pass
+    return info
+
+
+def _rows(path: Path, fields: list[str], headed: bool, item: Imported | None) -> Iterator[tuple[int, list[str]]]:
+    """The rows of `len(fields)` cells with their line numbers; other lines are counted in `item`, when given."""
+    lines = ((n, line) for n, line in text_lines(path) if line.strip())
+    if headed:
+        next(lines, None)
+    first = fields[0]
+    for number, line in lines:
+        row = [c.strip() for c in line.split(",")]
+        if field_name(row[0]) == first and [field_name(c) for c in row] == fields:
+            if item is not None:
+                item.skip("a repeated header line", number)
+        elif len(row) != len(fields):
+            if item is not None:
+                item.skip(f"not {len(fields)} fields (a torn or foreign line)", number)
+        else:
+            yield number, row
+
+
+def read_query(path: Path, fields: list[str] | None, times: TimeOptions) -> Imported:
+    """A --query-gpu log; `fields` names the columns of a file without a header (with or without units).
+
+    The file is read twice, a line at a time: once to learn its GPUs and time format, then, as the
+    session is written, into samples a piece at a time (`Imported.chunks`), so memory stays flat."""
+    item = Imported(source=path, layout="nvidia-smi query")
+    headed = fields is None
     if fields is None:
-        if is_headerless_query(lines[0]):
+        first = next((line for _, line in text_lines(path) if line.strip()), "")
+        if is_headerless_query(first):
             raise InputError(f"{path}: an nvidia-smi CSV without a header: give the fields it was queried with, "
                              "e.g. --fields timestamp,index,utilization.gpu,temperature.gpu,power.draw")
-        fields, lines = [_UNIT.sub("", h.strip()) for h in lines[0].split(",")], lines[1:]
-    missing = [name for name in QUERY_REQUIRED if name not in fields]
-    if missing:
-        raise InputError(f"{path}: an nvidia-smi query without {', '.join(missing)} (it needs {', '.join(QUERY_REQUIRED)})")
-    ticks: list[tuple[int, dict[str, Any]]] = []
-    seen: set[int] = set()
-    names: dict[int, str] = {}
-    order: dict[str, int] = {}
-    cells = [[c.strip() for c in line.split(",")] for line in lines]
-    times = parse_times(pl.Series("timestamp", [c[fields.index("timestamp")] if len(c) == len(fields) else None
-                                                 for c in cells])).dt.epoch("us").to_list()
-    for number, (row, ts) in enumerate(zip(cells, times), 2):
-        if len(row) != len(fields) or ts is None:
-            raise InputError(f"{path}:{number}: not a row of {len(fields)} fields with a timestamp (a cut line?)")
-        record = dict(zip(fields, row))
-        key = record.get("index") or record.get("pci.bus_id") or record.get("uuid") or "0"
-        index = int(key) if key.isdigit() else order.setdefault(key, len(order))
-        if "name" in record:
-            names[index] = record["name"]
-        if not ticks or index in seen:
-            ticks.append((ts, {}))
-            seen = set()
-        seen.add(index)
-        values = ticks[-1][1]
-        for name, (suffix, scale) in QUERY_FIELDS.items():
-            if name in record:
-                value = _number(record[name], name, path)
-                values[f"gpu{index}_{suffix}"] = value * scale if value is not None else None
-    return _item(path, "nvidia-smi query", ticks, names)
+        fields = [field_name(h) for h in first.split(",")]
+    else:
+        fields = [field_name(f) for f in fields]
+    if "timestamp" not in fields or not any(f in QUERY_FIELDS for f in fields):
+        raise InputError(f"{path}: an nvidia-smi query needs timestamp and one of {', '.join(QUERY_FIELDS)}")
+    stamp = fields.index("timestamp")
+    survey = _Survey(fields)
+    for block in _blocks(_rows(path, fields, headed, None)):
+        for _, row in block:
+            survey.add(row, row[stamp])
+        stamps = pl.Series("timestamp", [row[stamp] for _, row in block], pl.String)
+        times.survey(stamps)
+        survey.first_stamps = survey.first_stamps or stamps.to_list()
+    times.settle(path)
+    key = survey.key(path)
+    values = list(survey.first_rows[key]) if key else []
+    numbers = _gpu_numbers(key, values)
+    firsts_of = survey.first_rows[key] if key else {"": survey.first_row} if survey.first_row else {}
+    item.gpus = sorted(({"index": numbers.get(v, 0), "name": None, **_info(fields, row)} for v, row in firsts_of.items()),
+                       key=lambda g: g["index"])
+    item.host = {"hostname": None}
+    firsts = parse_times(pl.Series("timestamp", survey.first_stamps, pl.String), path, times).drop_nulls()
+    item.first_us = int(firsts.dt.epoch("us")[0]) if firsts.len() else None
+    item.chunks = lambda: _samples(path, fields, headed, key, numbers, item, times, survey.rows)
+    return item
 
 
-def read_dmon(path: Path) -> Imported:
-    """`nvidia-smi dmon` output with its Date and Time columns (`-o DT`)."""
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror or error}") from None
-    header = lines[0].lstrip("#").split()
+def _samples(path: Path, fields: list[str], headed: bool, key: str | None, numbers: dict[str, int],
+             item: Imported, times: TimeOptions, total: int) -> Iterator[pl.DataFrame]:
+    """The second pass: the log's samples, a piece at a time; skipped rows counted in `item`."""
+    at = fields.index(key) if key else None
+    stamp = fields.index("timestamp")
+    wanted = {name: (fields.index(name), suffix, scale) for name, (suffix, scale) in QUERY_FIELDS.items()
+              if name in fields}
+    suffixes = list(dict.fromkeys(suffix for _, suffix, _ in wanted.values()))
+    indices = sorted(set(numbers.values())) or [0]
+    ticks = _Ticks(item, [f"gpu{i}_{suffix}" for i in indices for suffix in suffixes])
+    done = 0
+    item.progress = lambda: done / total if total else 1.0
+    for block in _blocks(_rows(path, fields, headed, item)):
+        moments = parse_times(pl.Series("timestamp", [row[stamp] for _, row in block], pl.String), path, times)
+        for (number, row), ts in zip(block, moments.dt.epoch("us").to_list()):
+            if ts is None:
+                item.skip("an unreadable time", number)
+                continue
+            gpu = numbers[row[at]] if at is not None else 0
+            try:
+                values = {f"gpu{gpu}_{suffix}": None if (v := _number(row[i], name, item)) is None else v * scale
+                          for name, (i, suffix, scale) in wanted.items()}
+            except BadCell as bad:
+                item.skip(f"{bad} not a number", number)
+                continue
+            ticks.add(ts, number, gpu, values)
+        done += len(block)
+        if (frame := ticks.take(everything=False)) is not None:
+            yield frame
+    if (frame := ticks.take(everything=True)) is not None:
+        yield frame
+    elif ticks.first is None:
+        raise InputError(f"{path}: no readable row ({'; '.join(item.accounting()) or 'no rows'})")
+
+
+def _dmon_rows(path: Path, header: list[str], item: Imported) -> Iterator[tuple[int, list[str]]]:
+    """dmon's rows of a GPU index and as many cells as the header; other lines are counted in `item`."""
+    lines = text_lines(path)
+    next(lines, None)
+    gpu = header.index("gpu")
+    for number, line in lines:
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        row = line.split()
+        if len(row) != len(header):
+            item.skip(f"not {len(header)} fields (a torn or foreign line)", number)
+        elif not row[gpu].isdigit():
+            item.skip("no GPU index", number)
+        else:
+            yield number, row
+
+
+def read_dmon(path: Path, times: TimeOptions) -> Imported:
+    """`nvidia-smi dmon` output with its Date and Time columns (`-o DT`), read a piece at a time like a
+    query log: a first pass learns its GPUs (its `YYYYMMDD` dates need no day order)."""
+    item = Imported(source=path, layout="nvidia-smi dmon")
+    _, first = next(text_lines(path), (1, ""))
+    header = first.lstrip("#").split()
     if header[:2] != ["Date", "Time"]:
         raise InputError(f"{path}: nvidia-smi dmon output without its Date and Time columns "
                          "(run it as nvidia-smi dmon -o DT); it needs Date, Time, gpu")
-    ticks: list[tuple[int, dict[str, Any]]] = []
-    stamp = None
-    for number, line in enumerate(lines[1:], 2):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        cells = line.split()
-        if len(cells) != len(header):
-            raise InputError(f"{path}:{number}: {len(cells)} fields, the header has {len(header)} (a cut line?)")
-        record = dict(zip(header, cells))
-        try:
-            moment = datetime.strptime(f"{record['Date']} {record['Time']}", "%Y%m%d %H:%M:%S").replace(tzinfo=UTC)
-        except ValueError:
-            moment = None
-        if moment is None or not record["gpu"].isdigit():
-            raise InputError(f"{path}:{number}: no date, time and GPU index in {line.strip()!r}")
-        if stamp != (record["Date"], record["Time"]):
-            stamp = (record["Date"], record["Time"])
-            ticks.append((int(moment.timestamp()) * 1_000_000, {}))
-        for name, (suffix, scale) in DMON_FIELDS.items():
-            if name in record:
-                value = _number(record[name], name, path)
-                ticks[-1][1][f"gpu{int(record['gpu'])}_{suffix}"] = value * scale if value is not None else None
-    return _item(path, "nvidia-smi dmon", ticks, {})
+    survey = Imported(source=path, layout=item.layout)  # the first pass's count of bad lines, for a refusal
+    indices: set[int] = set()
+    first_stamp = None
+    for _, row in _dmon_rows(path, header, survey):
+        indices.add(int(row[header.index("gpu")]))
+        first_stamp = first_stamp or f"{row[0]} {row[1]}"
+    if not indices:
+        raise InputError(f"{path}: no readable row ({'; '.join(survey.accounting()) or 'no rows'})")
+    item.gpus = [{"index": i, "name": None} for i in sorted(indices)]
+    item.host = {"hostname": None}
+    stamp = parse_times(pl.Series("time", [first_stamp], pl.String), path, times)[0]
+    item.first_us = int(stamp.timestamp() * 1_000_000) if stamp is not None else None
+    item.chunks = lambda: _dmon_samples(path, header, sorted(indices), item, times)
+    return item
 
+
+def _dmon_samples(path: Path, header: list[str], indices: list[int], item: Imported,
+                  times: TimeOptions) -> Iterator[pl.DataFrame]:
+    wanted = {name: (header.index(name), suffix, scale) for name, (suffix, scale) in DMON_FIELDS.items()
+              if name in header}
+    ticks = _Ticks(item, [f"gpu{i}_{suffix}" for i in indices for _, suffix, _ in wanted.values()])
+    gpu_at = header.index("gpu")
+    for block in _blocks(_dmon_rows(path, header, item)):
+        stamps = pl.Series("time", [f"{row[0]} {row[1]}" for _, row in block], pl.String)
+        for (number, row), ts in zip(block, parse_times(stamps, path, times).dt.epoch("us").to_list()):
+            if ts is None:
+                item.skip("an unreadable time", number)
+                continue
+            gpu = int(row[gpu_at])
+            try:
+                values = {f"gpu{gpu}_{suffix}": None if (v := _number(row[i], name, item)) is None else v * scale
+                          for name, (i, suffix, scale) in wanted.items()}
+            except BadCell as bad:
+                item.skip(f"{bad} not a number", number)
+                continue
+            ticks.add(ts, number, gpu, values)
+        if (frame := ticks.take(everything=False)) is not None:
+            yield frame
+    if (frame := ticks.take(everything=True)) is not None:
+        yield frame
+    elif ticks.first is None:
+        raise InputError(f"{path}: no readable row ({'; '.join(item.accounting()) or 'no rows'})")

@@ -17,9 +17,11 @@ from typing import Any
 import polars as pl
 
 from recordings.errors import InputError
-from recordings.importers.table import numbers, parse_times
+from recordings.importers.table import LINE, not_numbers, numbers
+from recordings.importers.times import TimeOptions, parse_times
 from recordings.importers.writer import Imported
-from recordings.longcsv import CORE_PREFIX, LEGACY_ALIASES, TICK, fields_for, prefix_of
+from recordings.longcsv import (ANY_DEVICE, CORE_PREFIX, CPU_ONLY, GPU_ONLY, LEGACY_ALIASES, TICK, fields_for,
+                               prefix_of, sidecar)
 
 LAB_CPU_WATTS = 125.0
 LAB_CPU_TEMP_C = 50.0
@@ -45,15 +47,15 @@ def _device_frame(rows: pl.DataFrame, prefix: str, item: Imported) -> pl.DataFra
     exprs = [pl.col("ts")]
     for long, (wide, scale) in fields.items():
         if long in own.columns:
-            value = numbers(own, long, item.source) * scale
+            value = numbers(long) * scale
             exprs.append((value.round(0) if scale > 1000 else value).alias(wide))
-    if "collapse" in own.columns:
-        exprs.append(numbers(own, "collapse", item.source).cast(pl.Int8).alias(f"legacy_{prefix}_collapse"))
+    if "collapse" in own.columns and item.layout != "rigscope long-csv":  # rigscope's own are recomputed
+        exprs.append(numbers("collapse").cast(pl.Int8).alias(f"legacy_{prefix}_collapse"))
     if prefix == "cpu":
         cores = sorted((c for c in own.columns if c.startswith(CORE_PREFIX) and c.endswith("_util_pct")),
                        key=lambda c: int(c[len(CORE_PREFIX):].split("_")[0]))
         if cores:
-            exprs.append(pl.concat_list([numbers(own, c, item.source) for c in cores]).alias("cpu_core_util_pct"))
+            exprs.append(pl.concat_list([numbers(c) for c in cores]).alias("cpu_core_util_pct"))
     frame = own.select(exprs)
     if item.layout != "rigscope long-csv":
         frame = _drop_made_up(frame, own, prefix, item)
@@ -61,7 +63,7 @@ def _device_frame(rows: pl.DataFrame, prefix: str, item: Imported) -> pl.DataFra
 
 
 def _drop_made_up(frame: pl.DataFrame, own: pl.DataFrame, prefix: str, item: Imported) -> pl.DataFrame:
-    a_load = numbers(own, "a_load", item.source) if "a_load" in own.columns else None
+    a_load = numbers("a_load") if "a_load" in own.columns else None
     if a_load is not None:
         loads = own.select(a_load.alias("a")).drop_nulls()["a"]
         if loads.len() and (loads == LAB_A_LOAD).all():
@@ -90,7 +92,7 @@ def _with_inferred_limit(frame: pl.DataFrame, own: pl.DataFrame, a_load: pl.Expr
     """The lab's a_load was power / the GPU's power limit, so its rows give the limit back (the median)."""
     if "power_w" not in own.columns:
         return frame
-    ratio = own.select((numbers(own, "power_w", item.source) / a_load).alias("r"), a_load.alias("a"))
+    ratio = own.select((numbers("power_w") / a_load).alias("r"), a_load.alias("a"))
     limit = ratio.filter(pl.col("a") >= 0.05)["r"].median()
     if not isinstance(limit, float):
         return frame
@@ -99,9 +101,9 @@ def _with_inferred_limit(frame: pl.DataFrame, own: pl.DataFrame, a_load: pl.Expr
 
 
 def read_metadata(csv: Path) -> dict[str, Any]:
-    """The lab's `<name>_metadata.json` beside the CSV, when there is one."""
-    path = csv.with_name(f"{csv.stem}_metadata.json")
-    if not path.is_file():
+    """The lab's `<name>_metadata.json` or rigscope's export sidecar `<name>.meta.json` beside the CSV, if any."""
+    path = next((p for p in (csv.with_name(f"{csv.stem}_metadata.json"), sidecar(csv)) if p.is_file()), None)
+    if path is None:
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -112,31 +114,50 @@ def read_metadata(csv: Path) -> dict[str, Any]:
     return data
 
 
-def read_rle(path: Path, raw: pl.DataFrame) -> Imported:
-    """`raw`: the CSV with every column as text."""
+def _skip(item: Imported, rows: pl.DataFrame, mask: pl.Series, reason: str) -> pl.DataFrame:
+    """`rows` without those of `mask`, which are counted as skipped for `reason`."""
+    lines = rows[LINE].filter(mask)
+    if lines.len():
+        item.skip(reason, int(lines.min()), lines.len())  # type: ignore[arg-type]
+    return rows.filter(~mask)
+
+
+def _numeric(columns: list[str]) -> list[str]:
+    """The columns read as numbers (the lab's derived ones are dropped, not read)."""
+    names = {*ANY_DEVICE, *GPU_ONLY, *CPU_ONLY, *LEGACY_ALIASES, *TICK, "collapse", "a_load"}
+    return [c for c in columns if c in names or (c.startswith(CORE_PREFIX) and c.endswith("_util_pct"))]
+
+
+def read_rle(path: Path, raw: pl.DataFrame, torn: int | None, times: TimeOptions) -> Imported:
+    """`raw`: the CSV with every column as text and its line numbers; `torn`: the line of a cut last row."""
     item = Imported(source=path, layout=_layout(raw.columns))
-    raw = raw.filter(~pl.all_horizontal(pl.all().is_null()))  # blank lines
+    if torn is not None:
+        item.skip("a last line cut short", torn)
+    raw = raw.filter(~pl.all_horizontal(pl.exclude(LINE).is_null()))  # blank lines
+    raw = _skip(item, raw, ((raw["timestamp"] == "timestamp") & (raw["device"] == "device")).fill_null(False),
+                "a repeated header line")
     known = {d: prefix_of(d) for d in raw["device"].drop_nulls().unique().to_list()}
-    rows = raw.with_columns(parse_times(raw["timestamp"]).alias("ts"),
+    rows = raw.with_columns(parse_times(raw["timestamp"], path, times).alias("ts"),
                             pl.col("device").replace_strict(known, default=None, return_dtype=pl.String).alias("_prefix"))
-    good = rows.filter(pl.col("ts").is_not_null() & pl.col("_prefix").is_not_null())
-    if good.height < rows.height:
-        item.warnings.append(f"skipped {rows.height - good.height} rows without a readable timestamp and device")
+    good = _skip(item, rows, (rows["ts"].is_null() | rows["_prefix"].is_null()),
+                 "no readable timestamp and device (cpu, gpu, gpuN)")
+    for name in _numeric(good.columns):
+        good = _skip(item, good, not_numbers(good[name]), f"{name} not a number")
     if not good.height:
-        raise InputError(f"{path}: no row with a readable timestamp and device (cpu, gpu, gpuN)")
+        raise InputError(f"{path}: no readable row ({'; '.join(item.accounting()) or 'no rows'})")
     prefixes = sorted(set(good["_prefix"].to_list()), key=lambda p: (p != "cpu", int(p[3:] or 0) if p != "cpu" else 0))
-    if "cpu" not in prefixes:  # the session schema always has the CPU's columns
-        prefixes.insert(0, "cpu")
     wide = good.select("ts").unique().sort("ts")
     for prefix in prefixes:
         wide = wide.join(_device_frame(good, prefix, item), on="ts", how="left")
-    tick_columns = [pl.col("ts")] + [numbers(good, name, path).alias(name) for name in TICK if name in good.columns]
+    tick_columns = [pl.col("ts")] + [numbers(name).alias(name) for name in TICK if name in good.columns]
     wide = wide.join(good.select(tick_columns).unique("ts", keep="first"), on="ts", how="left")
     if "elapsed_s" not in wide.columns:
         wide = wide.with_columns(((pl.col("ts") - pl.col("ts").min()).dt.total_microseconds() / 1e6).alias("elapsed_s"))
     legacy = [c for c in wide.columns if c.startswith("legacy_")]
     item.samples, item.extra = wide.drop(legacy), wide.select(legacy)
     item.meta = read_metadata(path)
+    if item.layout == "rigscope long-csv":  # an export's own summary and recorder: recomputed, not legacy
+        item.meta = {k: v for k, v in item.meta.items() if k not in ("summary", "recorder", "imported")}
     item.host = dict(item.meta.get("host") or {}) if isinstance(item.meta.get("host"), dict) else {}
     item.host.setdefault("hostname", path.stem.split("__")[0] if "__" in path.stem else None)
     item.gpus = [{"index": int(p[3:]), "name": None} for p in prefixes if p != "cpu"]

@@ -18,7 +18,8 @@ import polars as pl
 from collectors.spans import SPAN_COLUMNS
 from collectors.timeutil import iso_from_us
 from recordings.errors import InputError
-from recordings.importers.table import parse_times
+from recordings.importers.table import LINE
+from recordings.importers.times import TimeOptions, parse_times
 from recordings.importers.writer import Imported
 
 REQUIRED = ("request_id", "timestamp or start_time", "duration_s or total_duration_s")
@@ -46,20 +47,28 @@ def _value(text: str | None, name: str) -> Any:
     return low in _TRUE if low in ("true", "false") else text
 
 
-def read_requests(path: Path, raw: pl.DataFrame) -> Imported:
+def read_requests(path: Path, raw: pl.DataFrame, torn: int | None, options: TimeOptions) -> Imported:
+    """`raw`: the CSV as text with its line numbers; `torn`: the line of a cut last row."""
     raw = raw.rename({c: ALIASES.get(c, c) for c in raw.columns if ALIASES.get(c, c) not in raw.columns})
     time_column = "start_time" if "start_time" in raw.columns else "timestamp"
     missing = [need for need, ok in zip(REQUIRED, ("request_id" in raw.columns, time_column in raw.columns,
                                                    "total_duration_s" in raw.columns)) if not ok]
     if missing:
         raise InputError(f"{path}: a TTS request CSV without {', '.join(missing)} (it needs {', '.join(REQUIRED)})")
-    times = parse_times(raw[time_column])
-    if times.is_null().any():
-        row = int(times.is_null().arg_true()[0]) + 2
-        raise InputError(f"{path}:{row}: {time_column} {raw[time_column][row - 2]!r} is not a time")
     item = Imported(source=path, layout="tts requests")
+    if torn is not None:
+        item.skip("a last line cut short", torn)
+    repeated = (raw["request_id"] == "request_id").fill_null(False)
+    for line in raw[LINE].filter(repeated):
+        item.skip("a repeated header line", line)
+    raw = raw.filter(~repeated)
+    times = parse_times(raw[time_column], path, options)
     spans = []
     for moment, record in zip(times.dt.epoch("us").to_list(), raw.iter_rows(named=True)):
+        line = record.pop(LINE)
+        if moment is None:
+            item.skip(f"an unreadable {time_column}", line)
+            continue
         row: dict[str, Any] = dict.fromkeys(SPAN_COLUMNS)
         row["name"] = "synthesis"
         for name, text in record.items():
@@ -67,7 +76,8 @@ def read_requests(path: Path, raw: pl.DataFrame) -> Imported:
                 row[name] = _value(text, name)
         duration = row["total_duration_s"]
         if not isinstance(duration, (int, float)) or isinstance(duration, bool) or duration < 0:
-            raise InputError(f"{path}: request {record['request_id']}: duration {record['total_duration_s']!r} is not a number of seconds")
+            item.skip("a duration that is not a number of seconds", line)
+            continue
         shift = int(duration * 1e6)
         start = moment if time_column == "start_time" else moment - shift
         row["start_time"], row["end_time"] = iso_from_us(start), iso_from_us(start + shift)
@@ -78,7 +88,7 @@ def read_requests(path: Path, raw: pl.DataFrame) -> Imported:
             row["success"] = not row["error_message"]
         spans.append(row)
     if not spans:
-        raise InputError(f"{path}: no requests")
+        raise InputError(f"{path}: no readable request ({'; '.join(item.accounting()) or 'no rows'})")
     item.spans = spans
     first = spans[0]
     item.host = {k: first.get(k) for k in HOST_KEYS if first.get(k) is not None}

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from rigscope.cli import main
@@ -37,6 +38,18 @@ def lab(shared_fixtures: Path) -> Path:
     return shared_fixtures / "rle-legacy"
 
 
+@pytest.fixture
+def realworld(shared_fixtures: Path) -> Path:
+    """Files other projects wrote (SOURCES.md says where each comes from)."""
+    return shared_fixtures / "realworld"
+
+
+@pytest.fixture(autouse=True)
+def utc_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Naive times in the files read as UTC, whatever zone the machine running the tests is in."""
+    monkeypatch.setenv("TZ", "UTC")
+
+
 def copy_session(session: Path, root: Path, name: str | None = None) -> Path:
     target = root / (name or session.name)
     shutil.copytree(session, target)
@@ -49,6 +62,11 @@ def snapshot(root: Path) -> dict[str, tuple[str, float]]:
         return {}
     return {str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime)
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def samples_of(item) -> pl.DataFrame:
+    """The raw samples an importer read (a long file's come piece by piece; reading them counts skipped rows)."""
+    return pl.concat(list(item.frames()))
 
 
 def one_clear_line(done) -> str:

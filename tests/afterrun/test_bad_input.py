@@ -62,19 +62,20 @@ def test_cut_lab_lines_are_skipped(lab, tmp_path):
     source.write_text("\n".join(text[:11]) + "\n" + text[11][:25])  # the last line torn mid-timestamp
     session, item = import_file(source, tmp_path / "sessions")
     assert pl.read_parquet(session / "samples.parquet").height == 5
-    assert item.warnings[0] == "skipped 1 rows without a readable timestamp and device"
+    assert item.accounting() == ["skipped 1 row: a last line cut short (first at line 12)"]
 
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("timestamp,device,temp_c\n2025-10-27T09:04:30Z,gpu,50\n",
      ": an RLE lab CSV without util_pct (it needs timestamp, device, util_pct)"),
     ("time,gpu_util,mem\n1,2,3\n",
-     ": unknown layout (columns time, gpu_util, mem); expected RLE lab long CSV (timestamp, device, util_pct), "
-     "TTS requests (request_id, timestamp or start_time, duration_s or total_duration_s), nvidia-smi --query-gpu "
-     "(timestamp, utilization.gpu) or nvidia-smi dmon (#Date Time gpu ...)"),
-    ("timestamp,device,util_pct\n2025-10-27T09:04:30Z,gpu,lots\n", ": column util_pct holds 'lots', not a number"),
-    ("timestamp, index, utilization.gpu [%]\n2025/10/28 10:00:00.100, 0, 35 %\n2025/10/28 10:00:01.100, 0\n",
-     ":3: not a row of 3 fields with a timestamp (a cut line?)"),
+     ": unknown layout (columns time, gpu_util, mem); expected nvidia-smi dmon (#Date Time gpu ...), "
+     "RLE lab long CSV (timestamp, device, util_pct), TTS requests (request_id, timestamp or start_time, "
+     "duration_s or total_duration_s), nvidia-smi --query-gpu (timestamp and fields such as utilization.gpu)"),
+    ("timestamp,device,util_pct\n2025-10-27T09:04:30Z,gpu,lots\n", ": no readable row (skipped 1 row: util_pct not a number (first at line 2))"),
+    ("timestamp, index, utilization.gpu [%]\n2025/10/28 10:00:01.100, 0\nyesterday, 0, 35 %\n",
+     ": no readable row (skipped 1 row: not 3 fields (a torn or foreign line) (first at line 2); "
+     "skipped 1 row: an unreadable time (first at line 3))"),
     ("", ": empty file"),
 ])
 def test_import_of_bad_csv_names_what_it_expected(tmp_path, rig, text, expected):

@@ -55,7 +55,7 @@ def test_a_one_gpu_session_says_gpu_as_the_lab_did(lab, tmp_path, rig):
     gpu = frame[frame["device"] == "gpu"]
     assert len(gpu) == 50 and gpu["temp_c"].max() == 64.0 and "fan_pct" not in frame.columns
     assert gpu["gpu_fan_pct"].max() == 88 and frame["cpu_temp_max"].isna().all()  # the v1 fan_pct, renamed
-    assert gpu["collapse"].isin([0, 1]).all() and set(frame["device"]) == {"cpu", "gpu"}
+    assert gpu["collapse"].isin([0, 1]).all() and set(frame["device"]) == {"gpu"}  # the file held no CPU
 
 
 @pytest.mark.parametrize("kind", ["csv", "json", "parquet"])
@@ -73,3 +73,21 @@ def test_other_formats_and_the_default_name(sim_session, tmp_path, rig, kind):
     else:
         assert pl.read_parquet(target).equals(samples)
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_long_csv_round_trip_keeps_the_metadata_and_no_legacy_flags(sim_session, tmp_path, rig):
+    target = tmp_path / "run.long.csv"
+    assert rig("export", str(sim_session), "--to", "long-csv", "--out", str(target)).returncode == 0
+    original = json.loads((sim_session / "meta.json").read_text())
+    assert json.loads((tmp_path / "run.meta.json").read_text()) == original  # the sidecar
+    session, item = import_file(target, tmp_path / "sessions")
+    meta = json.loads((session / "meta.json").read_text())
+    assert meta["host"] == original["host"] and meta["gpus"] == original["gpus"]
+    assert meta["host"]["hardware_tier"] != "unknown" and meta["host"]["cpu_model"]
+    assert meta["monitoring"]["sample_hz"] == original["monitoring"]["sample_hz"]
+    assert "legacy_summary" not in meta and meta["summary"]["samples"] == 240
+    back = pl.read_parquet(session / "samples.parquet")
+    assert not [c for c in back.columns if c.startswith("legacy_")]
+    import pandas as pd  # the lab's scripts still read the CSV itself
+
+    assert len(pd.read_csv(target)) == 240 * 3

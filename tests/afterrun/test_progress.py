@@ -23,7 +23,7 @@ def test_a_bar_on_a_terminal_and_nothing_extra_when_piped(lab, tmp_path):
     piped = _import(lab, tmp_path / "s", subprocess.PIPE)
     assert piped.returncode == 0 and piped.stderr == ""
     lines = [line for line in piped.stdout.splitlines() if not line.startswith("  ")]
-    assert len(lines) == 2
+    assert len(lines) == 3 and lines[2] == "2 files: 2 imported, 0 skipped (imported before), 0 refused"
     assert lines[0].startswith(f"{lab / LAB[0]}: rle-lab v1 (16 columns), 50 samples -> {tmp_path / 's'}/")
     assert lines[1].startswith(f"{lab / LAB[1]}: rle-lab 19 columns, 431 samples -> ")
     leader, follower = pty.openpty()
