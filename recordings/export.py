@@ -49,8 +49,10 @@ def long_table(samples: pl.DataFrame) -> pl.DataFrame:
         if prefix == "cpu":
             exprs += [pl.col(c) for c in cores]
         parts.append(flat.with_row_index("_tick").select(pl.col("_tick"), *exprs))
-    table = pl.concat(parts, how="diagonal_relaxed").sort("_tick", "_rank")
     columns = [*LAB_COLUMNS, *EXTRA_COLUMNS, *cores]
+    if not parts:  # no device measured anything: the header alone
+        return pl.DataFrame({c: [] for c in columns})
+    table = pl.concat(parts, how="diagonal_relaxed").sort("_tick", "_rank")
     return table.select(pl.col(c) if c in table.columns else pl.lit(None).alias(c) for c in columns)
 
 
