@@ -90,3 +90,27 @@ class VirtualClock:
         if seconds > 0:
             self._now += seconds
         return stop.is_set()
+
+
+STEP_S = 1.0  # a wall clock that moved this much more (or less) than the monotonic one has stepped
+
+
+class StepDetector:
+    """Finds steps of the wall clock (NTP, a resumed VM) in a stream of samples.
+
+    Each sample has a wall time (`ts`, µs) and a monotonic one (`elapsed_s`); between two samples
+    both should advance alike.  When they differ by more than `STEP_S`, the wall clock stepped by
+    the difference.
+    """
+
+    def __init__(self, threshold_s: float = STEP_S) -> None:
+        self.threshold_us = threshold_s * 1e6
+        self._offset_us: float | None = None  # wall minus monotonic time of the last sample
+
+    def check(self, ts_us: int, elapsed_s: float) -> float | None:
+        """The step in seconds (negative: back) since the previous sample, or None."""
+        offset = ts_us - elapsed_s * 1e6
+        previous, self._offset_us = self._offset_us, offset
+        if previous is None or abs(offset - previous) <= self.threshold_us:
+            return None
+        return round((offset - previous) / 1e6, 6)

@@ -101,11 +101,12 @@ def prepare_samples(frame: pl.DataFrame, source: str) -> pl.DataFrame:
         nulls = frame[name].is_null()
         if nulls.any():
             raise InputError(f"{source}: row {int(nulls.arg_true()[0]) + 1} has no {name}")
-        backwards = frame[name].to_physical().diff() < 0
-        if backwards.any():
-            row = int(backwards.arg_true()[0])
-            previous, current = frame[name][row - 1], frame[name][row]
-            raise InputError(f"{source}: {name} goes backwards at row {row + 1} ({current} after {previous})")
+    # Samples are in the order of the monotonic `elapsed_s`; `ts` may step back with the wall clock.
+    backwards = frame["elapsed_s"].diff() < 0
+    if backwards.any():
+        row = int(backwards.arg_true()[0])
+        previous, current = frame["elapsed_s"][row - 1], frame["elapsed_s"][row]
+        raise InputError(f"{source}: elapsed_s goes backwards at row {row + 1} ({current} after {previous})")
     return frame
 
 

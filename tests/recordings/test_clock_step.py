@@ -1,0 +1,106 @@
+"""A step of the wall clock while recording (NTP, a resumed VM): back an hour, then forward again.
+
+The session is recorded twice from the simulated source on virtual time, once with the steps and
+once without; samples, spans and `analyze` go by the monotonic `elapsed_s`, so both give the same
+derived values and span rows, and the steps are told in events.jsonl and the report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from collectors.base import Collector
+from collectors.clock import VirtualClock
+from collectors.schema import derived_columns
+from recordings.analyze import analyze
+from recordings.report import build_report
+from recordings.spans import read_spans
+from rigscope.monitor import Monitor, MonitorConfig
+
+T0_US = 1_800_000_000_000_000
+HOUR_S = 3600.0
+STEPS = ((20.0, -HOUR_S), (40.0, HOUR_S))  # (monotonic seconds, step of the wall clock)
+# (span id, start, end) in seconds of the session: before and into the step back, inside it, across the step forward.
+SPANS = (("a", 15.0, 25.0), ("b", 22.0, 30.0), ("c", 35.0, 45.0))
+
+
+class SteppingClock(VirtualClock):
+    """Virtual time whose wall clock steps by each `(at_s, step_s)` once `at_s` seconds have passed."""
+
+    def __init__(self, steps: tuple[tuple[float, float], ...]) -> None:
+        super().__init__(start_wall_us=T0_US)
+        self.steps = steps
+
+    def wall_us(self) -> int:
+        now = self.monotonic()
+        return super().wall_us() + round(sum(step for at, step in self.steps if now >= at) * 1e6)
+
+
+class SpanPoster(Collector):
+    """Posts the spans' start and end events when the sampler reaches their times (like a probe would)."""
+
+    name = "spans"
+
+    def __init__(self, monitor: Monitor) -> None:
+        super().__init__()
+        self.monitor = monitor
+        self.due = sorted((t, kind, span_id) for span_id, start, end in SPANS
+                          for t, kind in ((start, "span_start"), (end, "span_end")))
+
+    def read(self, elapsed_s: float) -> dict[str, Any]:
+        while self.due and self.due[0][0] <= elapsed_s + 1e-9:
+            _, kind, span_id = self.due.pop(0)
+            self.monitor.post(kind, span_id=span_id, name="request")
+        return {}
+
+
+def record(root: Path, steps: tuple[tuple[float, float], ...]) -> Path:
+    config = MonitorConfig(source="sim", speed=None, hz=10.0, duration_s=60.0, gpus_sim=2, directory=str(root),
+                           receive_events=False)
+    monitor = Monitor(config, clock=SteppingClock(steps))
+    monitor.sampler.collectors.append(SpanPoster(monitor))
+    monitor.start()
+    monitor.wait(poll_s=0.05)
+    monitor.stop()
+    assert monitor.session is not None
+    return monitor.session
+
+
+def test_a_wall_clock_step_loses_nothing(tmp_path: Path) -> None:
+    stepped = record(tmp_path / "stepped", STEPS)
+    steady = record(tmp_path / "steady", ())
+
+    ts = pl.read_parquet(stepped / "samples.parquet")["ts"].dt.epoch("us")
+    assert (ts.diff() < 0).sum() == 1  # the recording really has the wall clock going back
+
+    # analyze reads the stepped session and derives exactly what the steady one gives.
+    out_stepped, out_steady = tmp_path / "stepped.parquet", tmp_path / "steady.parquet"
+    summary_stepped = analyze(stepped, out_stepped)
+    summary_steady = analyze(steady, out_steady)
+    assert summary_stepped == summary_steady
+    names = [*derived_columns([0, 1])]
+    assert pl.read_parquet(out_stepped).select(names).equals(pl.read_parquet(out_steady).select(names))
+
+    # Spans keep their samples and energy; their times are the wall times their events gave.
+    spans_stepped = read_spans(stepped).sort("span_id")
+    spans_steady = read_spans(steady).sort("span_id")
+    assert spans_stepped["span_id"].to_list() == ["a", "b", "c"]
+    same = ["samples", "total_duration_s", "energy_j", "peak_memory_mb", "peak_temperature_c"]
+    assert spans_stepped.select(same).equals(spans_steady.select(same))
+    assert spans_stepped["samples"].to_list() == [101, 81, 101]
+    assert spans_stepped["total_duration_s"].to_list() == [10.0, 8.0, 10.0]
+    b_start = spans_stepped.filter(pl.col("span_id") == "b")["start_time"].dt.epoch("us").item()
+    assert b_start == T0_US + round((22.0 - HOUR_S) * 1e6)
+
+    # Each step is an event with its size, and a line of the report.
+    events = [json.loads(line) for line in (stepped / "events.jsonl").read_text().splitlines()]
+    steps = [e for e in events if e["kind"] == "clock_step"]
+    assert [(e["step_s"], e["elapsed_s"]) for e in steps] == [(-HOUR_S, 20.0), (HOUR_S, 40.0)]
+    assert not [e for e in (steady / "events.jsonl").read_text().splitlines() if "clock_step" in e]
+    report = build_report(stepped, warn=False)
+    assert "| wall clock | stepped 2 times: -3600.0 s at +00:00:20, +3600.0 s at +00:00:40" in report
+    assert "wall clock" not in build_report(steady, warn=False)
