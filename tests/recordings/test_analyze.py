@@ -256,3 +256,39 @@ def test_session_directory_input(tmp_path: Path) -> None:
     assert summary["samples"] == count and summary["duration_s"] == count - 1
     assert summary["devices"]["gpu0"]["max_power_w"] == 100.0
     assert math.isclose(out["gpu0_a_load"][0], 0.4)
+
+
+def test_a_session_goes_through_in_chunks_with_the_same_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read, derived and written a chunk at a time (memory flat in the session's length), as one table would be."""
+    from tests.recordings.report_sessions import record
+
+    session = record(tmp_path, seconds=400.0, hz=2.0, gpus=2)  # one collapse per GPU at about 315-375 s
+    whole_summary = analyze(session, tmp_path / "whole.parquet")
+    whole = pl.read_parquet(tmp_path / "whole.parquet")
+
+    sizes: list[int] = []
+    add = analyze_module.Analysis.add
+    monkeypatch.setattr(analyze_module.Analysis, "add", lambda self, chunk: sizes.append(chunk.height) or add(self, chunk))
+    monkeypatch.setattr(analyze_module, "CHUNK_ROWS", 64)
+    summary = analyze(session, tmp_path / "chunked.parquet")
+    assert max(sizes) == 64 and sum(sizes) == whole.height == 800
+    assert summary == whole_summary and summary["devices"]["gpu0"]["collapse_events"] >= 1
+    assert pl.read_parquet(tmp_path / "chunked.parquet").equals(whole)
+    analyze(session, tmp_path / "chunked.csv")
+    csv = pl.read_csv(tmp_path / "chunked.csv")
+    assert csv.height == 800 and csv["gpu1_rle_smoothed"].to_list() == pytest.approx(whole["gpu1_rle_smoothed"].to_list())
+    assert csv.columns.count("cpu_core0_util_pct") == 1 and "cpu_core_util_pct" not in csv.columns
+
+
+def test_time_going_back_in_a_later_chunk_names_the_row_of_the_file(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    elapsed = [0.0, 1.0, 2.0, 3.0, 4.0, 3.5, 6.0]
+    pl.DataFrame({"ts": [T0_US + k * 1_000_000 for k in range(7)], "elapsed_s": elapsed, "cpu_util_pct": [1.0] * 7}) \
+        .with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC"))).write_parquet(tmp_path / "s.parquet")
+    monkeypatch.setattr(analyze_module, "CHUNK_ROWS", 3)
+    with pytest.raises(InputError, match=r"elapsed_s goes backwards at row 6 \(3.5 after 4.0\)"):
+        analyze(tmp_path / "s.parquet", tmp_path / "out.parquet")
+    monkeypatch.setattr(analyze_module, "CHUNK_ROWS", 5)  # the row before the chunk is the one it went back from
+    with pytest.raises(InputError, match=r"elapsed_s goes backwards at row 6 \(3.5 after 4.0\)"):
+        analyze(tmp_path / "s.parquet", tmp_path / "out.parquet")
+    assert not list(tmp_path.glob(".out.parquet*"))  # no temp file left behind
