@@ -34,13 +34,29 @@ def read_samples(session: Path) -> pl.DataFrame:
         raise InputError(f"cannot read {session}: {first_line(error)}") from None
 
 
+def scan_samples(session: Path) -> pl.LazyFrame:
+    """Every sample of the session, lazily: a scan of samples.parquet when it landed (a query reads only
+    its columns and row groups), else the segments and journals (read whole)."""
+    target = session / segments.SAMPLES_PARQUET
+    if target.is_file():
+        return pl.scan_parquet(target, glob=False)
+    return read_samples(session).lazy()
+
+
+def lazy_chunks(frame: pl.LazyFrame, rows: int) -> Iterator[pl.DataFrame]:
+    """A lazy table `rows` at a time, in order; at least one chunk, maybe empty.
+
+    Slices, not polars' streaming engine: its Parquet scan reads ahead of a slow consumer without
+    bound, while a slice of a scan reads only the row groups (and columns) it needs."""
+    total = frame.select(pl.len()).collect().item()
+    for offset in range(0, max(total, 1), rows):
+        yield frame.slice(offset, rows).collect()
+
+
 def parquet_chunks(path: Path, rows: int) -> Iterator[pl.DataFrame]:
-    """A Parquet file `rows` at a time (only the row groups of each slice are read); at least one, maybe empty."""
+    """A Parquet file `rows` at a time (see `lazy_chunks`)."""
     try:
-        scan = pl.scan_parquet(path, glob=False)
-        total = scan.select(pl.len()).collect().item()
-        for offset in range(0, max(total, 1), rows):
-            yield scan.slice(offset, rows).collect()
+        yield from lazy_chunks(pl.scan_parquet(path, glob=False), rows)
     except (OSError, pl.exceptions.PolarsError, ValueError) as error:
         raise InputError(f"cannot read {path}: {first_line(error)}") from None
 
