@@ -20,6 +20,7 @@ from recordings.analyze import analyze
 from recordings.report import build_report
 from recordings.spans import read_spans
 from rigscope.monitor import Monitor, MonitorConfig
+from tui.format import event_line
 
 T0_US = 1_800_000_000_000_000
 HOUR_S = 3600.0
@@ -104,3 +105,4 @@ def test_a_wall_clock_step_loses_nothing(tmp_path: Path) -> None:
     report = build_report(stepped, warn=False)
     assert "| wall clock | stepped 2 times: -3600.0 s at +00:00:20, +3600.0 s at +00:00:40" in report
     assert "wall clock" not in build_report(steady, warn=False)
+    assert event_line(steps[0]).endswith("clock step: the wall clock moved -3600.0 s")  # the dashboard's event log
