@@ -58,7 +58,8 @@ def clock_steps(data: SessionData) -> str | None:
         return None
     shown = [f"{e['step_s']:+.1f} s at {offset(e.get('elapsed_s'))}" for e in steps[:MAX_STEPS]]
     more = f" and {len(steps) - MAX_STEPS} more" if len(steps) > MAX_STEPS else ""
-    return f"stepped {len(steps)} time{'s' if len(steps) > 1 else ''}: {', '.join(shown)}{more} (times of day after a step are shifted by it)"
+    times = f"{len(steps)} time{'s' if len(steps) > 1 else ''}"
+    return f"stepped {times}: {', '.join(shown)}{more} (times of day after a step are shifted by it)"
 
 
 def _gib(count: Any) -> str:
