@@ -292,3 +292,27 @@ def test_time_going_back_in_a_later_chunk_names_the_row_of_the_file(tmp_path: Pa
     with pytest.raises(InputError, match=r"elapsed_s goes backwards at row 6 \(3.5 after 4.0\)"):
         analyze(tmp_path / "s.parquet", tmp_path / "out.parquet")
     assert not list(tmp_path.glob(".out.parquet*"))  # no temp file left behind
+
+
+def test_an_unfinished_session_goes_through_segment_by_segment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crashed session has no samples.parquet: its parts and its open journal are read one at a time."""
+    from tests.recordings.report_sessions import record
+
+    session = record(tmp_path, seconds=100.0, hz=2.0)
+    whole_summary = analyze(session, tmp_path / "whole.parquet")
+    samples = pl.read_parquet(session / "samples.parquet")
+    (session / "samples").mkdir()
+    samples.slice(0, 90).write_parquet(session / "samples" / "part-000001.parquet")
+    journal = samples.slice(90).with_columns(pl.col("ts").dt.epoch("us")).drop("cpu_core_util_pct")
+    (session / "samples" / "part-000002.journal").write_text(
+        "".join(json.dumps(row) + "\n" for row in journal.to_dicts()) + '{"ts": 1')  # a cut last line
+    (session / "samples.parquet").unlink()
+    sizes: list[int] = []
+    add = analyze_module.Analysis.add
+    monkeypatch.setattr(analyze_module.Analysis, "add", lambda self, chunk: sizes.append(chunk.height) or add(self, chunk))
+    monkeypatch.setattr(analyze_module, "CHUNK_ROWS", 64)
+    assert analyze(session, tmp_path / "parts.parquet") == whole_summary
+    assert sizes == [64, 26, 64, 46]
+    names = list(derived_columns([0]))
+    assert pl.read_parquet(tmp_path / "parts.parquet").select(names).equals(
+        pl.read_parquet(tmp_path / "whole.parquet").select(names))
