@@ -13,7 +13,7 @@ and the longest length; flat means a day costs what an hour does.
 
 Target (issue): a 24 h 8-GPU 100 Hz session reports and analyzes under 1 GB; the slope flat.
 
-Run: python bench/bench_stream_memory.py [--minutes 18 63 243] [--keep DIR]
+Run: python bench/bench_stream_memory.py [--minutes 18 63 243] [--keep DIR] [--quick]
 Prints a table and writes bench/results/stream_memory.json.
 """
 
@@ -116,8 +116,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[18.0, 63.0, 243.0],
                         help="session lengths to measure, rounded to whole 9-minute loops (default: 18 63 243)")
     parser.add_argument("--keep", type=Path, help="make the sessions in this directory and keep them")
+    parser.add_argument("--quick", action="store_true", help="9 and 18 minutes (a smoke run)")
     options = parser.parse_args()
-    lengths = sorted(options.minutes)
+    lengths = [9.0, 18.0] if options.quick else sorted(options.minutes)
 
     with tempfile.TemporaryDirectory(prefix="rigscope-bench-stream-") as tmp:
         work = options.keep or Path(tmp)

@@ -56,6 +56,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "http": Benchmark("bench_http.py", figures.http),
     "catalog": Benchmark("bench_catalog.py", figures.catalog),
     "report": Benchmark("bench_report.py", figures.report),
+    "stream_memory": Benchmark("bench_stream_memory.py", figures.stream_memory),
     "processes": Benchmark("bench_processes.py", figures.processes),
 }
 
