@@ -155,14 +155,34 @@ class SessionData:
         except ValueError:
             return None
 
+    @cached_property
+    def clock_shifts(self) -> list[tuple[float, float]]:
+        """(elapsed_s from which, seconds the wall clock is ahead of the session's time) after each clock step."""
+        shifts, total = [(0.0, 0.0)], 0.0
+        for event in self.events_of("clock_step"):
+            at, step = event.get("elapsed_s"), event.get("step_s")
+            if isinstance(at, NUMBER) and isinstance(step, NUMBER):
+                total += step
+                shifts.append((float(at), total))
+        return shifts
+
     def elapsed_of(self, iso: Any) -> float | None:
-        """Seconds since the first sample of an event's ISO `ts`, or None."""
+        """Seconds since the first sample of an event's ISO `ts`, or None.
+
+        After a step of the wall clock (a `clock_step` event) its wall time is taken less the step: the
+        first stretch between steps where that lands is the event's (after a step back, a wall time
+        can belong to two)."""
         if self.start_us is None or not isinstance(iso, str):
             return None
         try:
-            return (us_from_iso(iso) - self.start_us) / 1e6
+            wall = (us_from_iso(iso) - self.start_us) / 1e6
         except ValueError:
             return None
+        shifts = self.clock_shifts
+        for (since, shift), (until, _) in zip(shifts, [*shifts[1:], (float("inf"), 0.0)]):
+            if since <= wall - shift < until:
+                return wall - shift
+        return wall - shifts[-1][1]
 
     def clock_of(self, elapsed_s: float | None) -> str:
         """`HH:MM:SS` UTC of a time in the session, or an empty string when unknown."""

@@ -27,6 +27,7 @@ HOUR_S = 3600.0
 STEPS = ((20.0, -HOUR_S), (40.0, HOUR_S))  # (monotonic seconds, step of the wall clock)
 # (span id, start, end) in seconds of the session: before and into the step back, inside it, across the step forward.
 SPANS = (("a", 15.0, 25.0), ("b", 22.0, 30.0), ("c", 35.0, 45.0))
+NOTES = ((10.0, "before"), (31.0, "inside the step back"), (50.0, "after the step forward"))
 
 
 class SteppingClock(VirtualClock):
@@ -42,20 +43,21 @@ class SteppingClock(VirtualClock):
 
 
 class SpanPoster(Collector):
-    """Posts the spans' start and end events when the sampler reaches their times (like a probe would)."""
+    """Posts the spans' start and end events (like a probe would) and the notes when the sampler reaches their times."""
 
     name = "spans"
 
     def __init__(self, monitor: Monitor) -> None:
         super().__init__()
         self.monitor = monitor
-        self.due = sorted((t, kind, span_id) for span_id, start, end in SPANS
-                          for t, kind in ((start, "span_start"), (end, "span_end")))
+        self.due = sorted([*((t, kind, {"span_id": span_id, "name": "request"}) for span_id, start, end in SPANS
+                             for t, kind in ((start, "span_start"), (end, "span_end"))),
+                           *((t, "note", {"text": text}) for t, text in NOTES)], key=lambda item: item[0])
 
     def read(self, elapsed_s: float) -> dict[str, Any]:
         while self.due and self.due[0][0] <= elapsed_s + 1e-9:
-            _, kind, span_id = self.due.pop(0)
-            self.monitor.post(kind, span_id=span_id, name="request")
+            _, kind, fields = self.due.pop(0)
+            self.monitor.post(kind, **fields)
         return {}
 
 
@@ -105,4 +107,6 @@ def test_a_wall_clock_step_loses_nothing(tmp_path: Path) -> None:
     report = build_report(stepped, warn=False)
     assert "| wall clock | stepped 2 times: -3600.0 s at +00:00:20, +3600.0 s at +00:00:40" in report
     assert "wall clock" not in build_report(steady, warn=False)
+    for at, text in (("+00:00:10", "before"), ("+00:00:31", "inside the step back"), ("+00:00:50", "after the step")):
+        assert f"| {at} |" in next(line for line in report.splitlines() if text in line)  # the timeline of notes
     assert event_line(steps[0]).endswith("clock step: the wall clock moved -3600.0 s")  # the dashboard's event log
