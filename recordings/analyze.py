@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from collectors.clock import ClockShifts
 from collectors.schema import derived_columns, session_columns
 from collectors.signals import SignalPipeline
 from collectors.timeutil import us_from_iso
@@ -157,11 +158,17 @@ class Analysis:
     The pipeline streams, so a session goes through in chunks: Python objects for one chunk at a time
     instead of a whole day's worth (less memory, less GC work)."""
 
-    def __init__(self, gpu_indices: list[int], tags: Iterable[Tag]) -> None:
+    def __init__(self, gpu_indices: list[int], tags: Iterable[Tag], shifts: ClockShifts | None = None) -> None:
+        """`shifts`: the session's wall-clock steps; the pipeline then sees `ts` less them (tags too), so a
+        tag keeps its place among the samples (its events' `ts` are on that time as well)."""
         self.derived = derived_columns(gpu_indices)
         self.pipeline = SignalPipeline(gpu_indices)
-        for ts_us, state in tags:
-            self.pipeline.add_tag(ts_us, state)
+        self.shifts = shifts or ClockShifts()
+        self._tags = list(tags)
+        if not self.shifts:
+            for ts_us, state in self._tags:
+                self.pipeline.add_tag(ts_us, state)
+        self._origin: tuple[int, float] | None = None  # ts and elapsed_s of the first sample
         self.events: list[dict[str, Any]] = []
         wanted = ["elapsed_s", "mem_util_pct", "disk_write_bps", "cpu_util_pct"]
         for prefix in self.pipeline.prefixes:
@@ -183,10 +190,23 @@ class Analysis:
                 elif series.dtype.is_float():
                     series = series.fill_nan(None)
                 columns[name] = series.to_list()
-        values, events = self.pipeline.process_columns(base["ts"].dt.epoch("us").to_list(), columns)
+        ts = base["ts"].dt.epoch("us")
+        if self.shifts and base.height:
+            ts = self._unstepped(ts, base["elapsed_s"])
+        values, events = self.pipeline.process_columns(ts.to_list(), columns)
         self.events += events
         return base.with_columns(pl.Series(name, values[name], dtype=_OUTPUT_TYPES[kind])
                                  for name, kind in self.derived.items())
+
+    def _unstepped(self, ts: pl.Series, elapsed: pl.Series) -> pl.Series:
+        """`ts` less the wall clock's lead at each sample; the tags go on that time with the first chunk."""
+        if self._origin is None:
+            self._origin = first_us, first_s = int(ts[0]), float(elapsed[0])
+            for tag_us, state in self._tags:
+                moment = self.shifts.elapsed_of(first_s + (tag_us - first_us) / 1e6)
+                self.pipeline.add_tag(first_us + round((moment - first_s) * 1e6), state)
+        stretch = (pl.Series(self.shifts.starts).search_sorted(elapsed, side="right").cast(pl.Int64) - 1).clip(0)
+        return ts - (pl.Series(self.shifts.shifts).gather(stretch) * 1e6).round().cast(pl.Int64)
 
     def finish(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The session summary, and the events (collapse and alert) of every chunk."""
@@ -235,13 +255,13 @@ def tags_of(events: Iterable[dict[str, Any]]) -> list[Tag]:
     return tags
 
 
-def _chunks(source: Path) -> tuple[Iterator[pl.DataFrame], list[Tag]]:
-    """The samples of a session or samples file, a chunk at a time, and the session's tags."""
+def _chunks(source: Path) -> tuple[Iterator[pl.DataFrame], list[dict[str, Any]]]:
+    """The samples of a session or samples file, a chunk at a time, and the session's events."""
     from recordings.events import read_events
     from recordings.reader import iter_samples, parquet_chunks
 
     if source.is_dir():
-        return iter_samples(source, CHUNK_ROWS), tags_of(read_events(source / "events.jsonl"))
+        return iter_samples(source, CHUNK_ROWS), read_events(source / "events.jsonl")
     if source.suffix.lower() in (".parquet", ".pq"):
         return parquet_chunks(source, CHUNK_ROWS), []
     frame = read_samples_file(source)  # a CSV: parsed whole (its ts may need a row-by-row parse)
@@ -251,8 +271,8 @@ def _chunks(source: Path) -> tuple[Iterator[pl.DataFrame], list[Tag]]:
 class _Derived:
     """The checked and derived chunks of a source, in order; `analysis` has the summary once all went through."""
 
-    def __init__(self, chunks: Iterator[pl.DataFrame], source: str, tags: list[Tag]) -> None:
-        self.chunks, self.source, self.tags = chunks, source, tags
+    def __init__(self, chunks: Iterator[pl.DataFrame], source: str, tags: list[Tag], shifts: ClockShifts) -> None:
+        self.chunks, self.source, self.tags, self.shifts = chunks, source, tags, shifts
         self.analysis: Analysis | None = None
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
@@ -260,7 +280,7 @@ class _Derived:
         for raw in self.chunks:
             chunk = prepare_samples(raw, self.source, rows, previous)
             if self.analysis is None:
-                self.analysis = Analysis(gpu_indices_of(chunk.columns), self.tags)
+                self.analysis = Analysis(gpu_indices_of(chunk.columns), self.tags, self.shifts)
             yield self.analysis.add(chunk)
             rows += chunk.height
             previous = chunk["elapsed_s"][-1] if chunk.height else previous
@@ -309,11 +329,10 @@ def analyze(input_path: str | Path, out_path: str | Path, events_path: str | Pat
         raise InputError(f"cannot write {target}: unknown output format (use .csv or .parquet)")
     if not source.exists():
         raise InputError(f"cannot read {source}: no such file or directory")
-    chunks, tags = _chunks(source)
-    if events_path is not None:
-        tags = read_tags(events_path)
+    chunks, events = _chunks(source)
+    tags = read_tags(events_path) if events_path is not None else tags_of(events)
 
-    derived = _Derived(chunks, str(source), tags)
+    derived = _Derived(chunks, str(source), tags, ClockShifts.of_events(events))
     try:
         (_write_csv if kind == "csv" else _write_parquet)(derived, target)
     except (OSError, pl.exceptions.PolarsError) as error:

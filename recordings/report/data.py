@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from collectors.clock import ClockShifts
 from collectors.timeutil import us_from_iso
 from recordings import segments
 from recordings.errors import InputError
@@ -156,33 +157,17 @@ class SessionData:
             return None
 
     @cached_property
-    def clock_shifts(self) -> list[tuple[float, float]]:
-        """(elapsed_s from which, seconds the wall clock is ahead of the session's time) after each clock step."""
-        shifts, total = [(0.0, 0.0)], 0.0
-        for event in self.events_of("clock_step"):
-            at, step = event.get("elapsed_s"), event.get("step_s")
-            if isinstance(at, NUMBER) and isinstance(step, NUMBER):
-                total += step
-                shifts.append((float(at), total))
-        return shifts
+    def clock_shifts(self) -> ClockShifts:
+        return ClockShifts.of_events(self.events)
 
     def elapsed_of(self, iso: Any) -> float | None:
-        """Seconds since the first sample of an event's ISO `ts`, or None.
-
-        After a step of the wall clock (a `clock_step` event) its wall time is taken less the step: the
-        first stretch between steps where that lands is the event's (after a step back, a wall time
-        can belong to two)."""
+        """Seconds since the first sample of an event's ISO `ts` (less the wall clock's steps), or None."""
         if self.start_us is None or not isinstance(iso, str):
             return None
         try:
-            wall = (us_from_iso(iso) - self.start_us) / 1e6
+            return self.clock_shifts.elapsed_of((us_from_iso(iso) - self.start_us) / 1e6)
         except ValueError:
             return None
-        shifts = self.clock_shifts
-        for (since, shift), (until, _) in zip(shifts, [*shifts[1:], (float("inf"), 0.0)]):
-            if since <= wall - shift < until:
-                return wall - shift
-        return wall - shifts[-1][1]
 
     def clock_of(self, elapsed_s: float | None) -> str:
         """`HH:MM:SS` UTC of a time in the session, or an empty string when unknown."""

@@ -28,6 +28,7 @@ STEPS = ((20.0, -HOUR_S), (40.0, HOUR_S))  # (monotonic seconds, step of the wal
 # (span id, start, end) in seconds of the session: before and into the step back, inside it, across the step forward.
 SPANS = (("a", 15.0, 25.0), ("b", 22.0, 30.0), ("c", 35.0, 45.0))
 NOTES = ((10.0, "before"), (31.0, "inside the step back"), (50.0, "after the step forward"))
+TAGS = ((12.0, "eval"), (18.0, "auto"), (26.0, "eval"), (33.0, "auto"), (45.0, "eval"))  # before, in and after the step
 
 
 class SteppingClock(VirtualClock):
@@ -52,7 +53,8 @@ class SpanPoster(Collector):
         self.monitor = monitor
         self.due = sorted([*((t, kind, {"span_id": span_id, "name": "request"}) for span_id, start, end in SPANS
                              for t, kind in ((start, "span_start"), (end, "span_end"))),
-                           *((t, "note", {"text": text}) for t, text in NOTES)], key=lambda item: item[0])
+                           *((t, "note", {"text": text}) for t, text in NOTES),
+                           *((t, "tag", {"state": state}) for t, state in TAGS)], key=lambda item: item[0])
 
     def read(self, elapsed_s: float) -> dict[str, Any]:
         while self.due and self.due[0][0] <= elapsed_s + 1e-9:
