@@ -249,6 +249,19 @@ def report(r: Result) -> list[Figure]:
     return out
 
 
+def stream_memory(r: Result) -> list[Figure]:
+    """Peak RSS of `report` and `analyze` at each session length, and the day at the measured slope."""
+    out = []
+    for command in ("report", "analyze"):
+        peaks = " / ".join(_f(x[command]["peak_rss_mb"], 0) for x in r["results"])
+        lengths = " / ".join(f"{x['minutes']:g}" for x in r["results"])
+        day = r["day_estimate_mb"][command]
+        out.append(Figure(f"`rigscope {command}` peak RSS, {r['gpus']} GPUs at {r['hz']:g} Hz, {lengths} min",
+                          f"{peaks} MB ({_f(r['slope_mb_per_hour'][command], 1)} MB per hour; 24 h: {_f(day, 0)} MB)",
+                          f"24 h < {r['target_mb']:g} MB", _below(day, r["target_mb"])))
+    return out
+
+
 def processes(r: Result) -> list[Figure]:
     out = []
     for c in r["cpu"]:

@@ -58,6 +58,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "catalog": Benchmark("bench_catalog.py", figures.catalog),
     "import": Benchmark("bench_import.py", figures.importing),
     "report": Benchmark("bench_report.py", figures.report),
+    "stream_memory": Benchmark("bench_stream_memory.py", figures.stream_memory),
     "processes": Benchmark("bench_processes.py", figures.processes),
 }
 

@@ -6,6 +6,8 @@ subscriber's bounded queue.  Above 10 Hz the frames of a tenth of a second are
 derived and handed out together (see `BATCH_HZ`).  The sampler never waits on
 a consumer: a full queue counts a drop instead.
 Events from outside (notes, tags, probe events) are posted from any thread.
+A step of the wall clock between two frames (`ts` against the monotonic
+`elapsed_s`) is an event of its own, `clock_step`, handed out with the frame.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from collectors.base import Collector
-from collectors.clock import Clock, RealClock, wait_real
+from collectors.clock import Clock, RealClock, StepDetector, wait_real
 from collectors.ticker import Ticker
-from collectors.timeutil import us_from_iso
+from collectors.timeutil import iso_from_us, us_from_iso
 
 Frame = dict[str, Any]
 Event = dict[str, Any]
@@ -184,6 +186,7 @@ class Sampler:
         self._batch_size = max(1, int(hz / BATCH_HZ))
         self._unsent: list[Frame] = []  # read, not derived nor handed out yet
         self._pending_tags: list[tuple[int, str]] = []
+        self._steps = StepDetector()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.finished = threading.Event()
@@ -263,7 +266,11 @@ class Sampler:
             for ts_us, state in tags:  # each applies from its own time on, earlier frames of the batch included
                 signals.add_tag(ts_us, state)
         for frame in frames:
-            events = signals.process(frame) if signals is not None else ()
+            events = signals.process(frame) if signals is not None else []
+            step = self._steps.check(frame["ts"], frame["elapsed_s"])
+            if step is not None:
+                events = [*events, {"ts": iso_from_us(frame["ts"]), "kind": "clock_step", "step_s": step,
+                                    "elapsed_s": frame["elapsed_s"]}]
             self._broadcast(Batch(frame, tuple(events)))
 
     def _notify(self, message: str) -> None:

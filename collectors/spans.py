@@ -20,6 +20,10 @@ otherwise GPU memory and energy are summed over the GPUs and temperature is the
 maximum of every device.  Finished rows go to `journal` (JSON lines, flushed at
 each frame) and to a bounded list of recent rows; memory stays bounded however
 many spans a session has.
+
+Times are seconds on the samples' monotonic clock (`elapsed_s`), so a step of the
+wall clock (NTP, a resumed VM) neither reorders samples nor moves spans; an
+event's wall time is mapped onto it with the wall clock's shift at the latest sample.
 """
 
 from __future__ import annotations
@@ -109,14 +113,15 @@ class Sample:
 class _Open:
     """A span being accumulated."""
 
-    __slots__ = ("span_id", "name", "parent_id", "attrs", "start", "end", "duration_s", "success", "error",
-                 "applied_upto", "gpus", "n", "mem_mb", "mem_pct", "gpu_mem", "temp", "masked", "throttled",
+    __slots__ = ("span_id", "name", "parent_id", "attrs", "start", "end", "start_us", "end_us", "duration_s",
+                 "success", "error", "applied_upto", "gpus", "n", "mem_mb", "mem_pct", "gpu_mem", "temp", "masked", "throttled",
                  "causes", "cpu_j", "gpu_j", "cpu_seen", "gpu_seen")
 
     def __init__(self, span_id: str, name: str, parent_id: Any, attrs: dict[str, Any], start: float,
-                 gpus: tuple[int, ...]) -> None:
+                 start_us: int, gpus: tuple[int, ...]) -> None:
         self.span_id, self.name, self.parent_id, self.attrs, self.start = span_id, name, parent_id, attrs, start
         self.end: float | None = None
+        self.start_us, self.end_us = start_us, start_us  # wall-clock times, as the events gave them
         self.duration_s: float | None = None
         self.success, self.error = True, None
         self.applied_upto = float("-inf")
@@ -190,6 +195,8 @@ class SpanTracker:
             "total_memory_gb": memory / 1024**3 if isinstance(memory, (int, float)) else None,
         }
         self._origin: int | None = None  # µs; times are seconds since it (epoch seconds lose µs in a float)
+        self._mono0: float | None = None  # `elapsed_s` at time 0
+        self._shift_us = 0  # how far the wall clock has stepped away from the monotonic one, at the latest sample
         self._ring: deque[Sample] = deque()
         self._open: dict[str, _Open] = {}
         self._ending: list[_Open] = []
@@ -217,7 +224,7 @@ class SpanTracker:
             return
         with self._lock:
             previous = self._ring[-1] if self._ring else None
-            t = self._seconds(int(ts))
+            t = self._frame_seconds(int(ts), frame.get("elapsed_s"))
             if previous is not None and t <= previous.t:
                 return  # out of order: the ring stays sorted
             sample = Sample(t, previous.t if previous else None, frame, self._gpu_cols, previous)
@@ -241,22 +248,23 @@ class SpanTracker:
         span_id = str(event.get("span_id"))
         attrs = event.get("attrs") if isinstance(event.get("attrs"), dict) else {}
         with self._lock:
-            ts = self._seconds(ts_us)
+            ts = self._event_seconds(ts_us)
             if kind == "span_start":
                 if span_id not in self._open:
-                    self._open_span(span_id, event, dict(attrs), ts)
+                    self._open_span(span_id, event, dict(attrs), ts, ts_us)
                 return
             span = self._open.pop(span_id, None)
             if span is None:  # its start was lost (or came before this monitor): the end says enough
                 start = event.get("start_ts")
                 try:
-                    start_s = self._seconds(us_from_iso(start)) if isinstance(start, str) else ts
+                    start_us = us_from_iso(start) if isinstance(start, str) else ts_us
                 except (ValueError, OverflowError):
-                    start_s = ts
-                span = self._make(span_id, event, {}, start_s)
+                    start_us = ts_us
+                span = self._make(span_id, event, {}, self._event_seconds(start_us), start_us)
             span.attrs.update(attrs)
             span.gpus = self._gpu_positions(span.attrs)
             span.end = max(ts, span.start)
+            span.end_us = ts_us if ts >= span.start else span.start_us
             duration = _num(event.get("duration_s"))
             span.duration_s = duration if duration is not None and duration >= 0 else span.end - span.start
             span.success = event.get("success") is not False and not event.get("error")
@@ -284,7 +292,7 @@ class SpanTracker:
     def open_spans(self) -> list[dict[str, Any]]:
         """Spans started and not ended: id, name, start time (ISO)."""
         with self._lock:
-            return [{"span_id": s.span_id, "name": s.name, "start_time": self._iso(s.start)}
+            return [{"span_id": s.span_id, "name": s.name, "start_time": iso_from_us(s.start_us)}
                     for s in self._open.values()]
 
     def percentiles(self) -> dict[str, float | None]:
@@ -328,8 +336,20 @@ class SpanTracker:
             self._origin = ts_us
         return (ts_us - self._origin) / 1e6
 
-    def _iso(self, t: float) -> str:
-        return iso_from_us((self._origin or 0) + round(t * 1e6))
+    def _frame_seconds(self, ts_us: int, elapsed: Any) -> float:
+        """A sample's time: its monotonic `elapsed_s` where it has one, else its wall time."""
+        wall = self._seconds(ts_us)
+        if _num(elapsed) is None:
+            return wall - self._shift_us / 1e6
+        if self._mono0 is None:
+            self._mono0 = elapsed - wall
+        t = elapsed - self._mono0
+        self._shift_us = round((wall - t) * 1e6)
+        return t
+
+    def _event_seconds(self, ts_us: int) -> float:
+        """An event's time on the samples' clock: its wall time less the wall clock's step so far."""
+        return self._seconds(ts_us) - self._shift_us / 1e6
 
     def _gpu_positions(self, attrs: dict[str, Any]) -> tuple[int, ...]:
         chosen = attrs.get("gpu")
@@ -339,15 +359,17 @@ class SpanTracker:
             return (self.gpu_indices.index(chosen),)
         return tuple(range(len(self.gpu_indices)))
 
-    def _make(self, span_id: str, event: dict[str, Any], attrs: dict[str, Any], start: float) -> _Open:
-        return _Open(span_id, str(event.get("name")), event.get("parent_id"), attrs, start,
+    def _make(self, span_id: str, event: dict[str, Any], attrs: dict[str, Any], start: float,
+              start_us: int) -> _Open:
+        return _Open(span_id, str(event.get("name")), event.get("parent_id"), attrs, start, start_us,
                      self._gpu_positions(attrs))
 
-    def _open_span(self, span_id: str, event: dict[str, Any], attrs: dict[str, Any], start: float) -> None:
+    def _open_span(self, span_id: str, event: dict[str, Any], attrs: dict[str, Any], start: float,
+                   start_us: int) -> None:
         if len(self._open) >= MAX_OPEN:
             del self._open[next(iter(self._open))]
             self.abandoned += 1
-        self._open[span_id] = self._make(span_id, event, attrs, start)
+        self._open[span_id] = self._make(span_id, event, attrs, start, start_us)
 
     def _advance(self, span: _Open, upto: float) -> None:
         """Apply the ring's samples after `span.applied_upto`, up to `upto`, in order."""
@@ -403,8 +425,8 @@ class SpanTracker:
             "gpu_name": next((n for n in gpu_names if n), None),
             "text_length_chars": chars,
             "text_length_tokens": attrs.get("text_length_tokens", attrs.get("tokens")),
-            "start_time": self._iso(span.start),
-            "end_time": self._iso(span.end),  # type: ignore[arg-type]
+            "start_time": iso_from_us(span.start_us),
+            "end_time": iso_from_us(span.end_us),
             "total_duration_s": duration,
             "peak_memory_mb": span.mem_mb,
             "peak_memory_percent": span.mem_pct,

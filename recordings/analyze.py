@@ -2,24 +2,29 @@
 
 Samples are read from a session directory or a samples CSV/Parquet file, fed
 through the same `SignalPipeline` the live sampler uses (column by column), and
-written back with the derived columns.  Bad input raises `InputError` with one
-line for the user.
+written back with the derived columns.  A session goes through in chunks of
+`CHUNK_ROWS`, read, derived and written one at a time (`Analysis`), so memory
+stays flat however long it is.  Bad input raises `InputError` with one line for
+the user.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from collectors.clock import ClockShifts
 from collectors.schema import derived_columns, session_columns
 from collectors.signals import SignalPipeline
 from collectors.timeutil import us_from_iso
 from recordings.errors import InputError, first_line
-from recordings.frames import UTC_US, polars_schema, write_csv
+from recordings.frames import UTC_US, list_lengths, polars_schema, write_csv
 
 REQUIRED_COLUMNS = ("ts", "elapsed_s", "cpu_util_pct")
 # Per GPU found; its temperature limit and throttle bitmask are optional (83 °C, no throttling).
@@ -29,7 +34,8 @@ OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _GPU_UTIL = re.compile(r"^gpu(\d+)_util_pct$")
 _TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%dT%H:%M:%S%.f%#z")
 _OUTPUT_TYPES = {"f64": pl.Float64, "i8": pl.Int8, "str": pl.String}
-CHUNK_ROWS = 65_536
+CHUNK_ROWS = 16_384
+OUTPUT_ROW_GROUP_ROWS = 65_536  # polars' Parquet sink keeps about 1 MB a row group (231 columns) until it closes
 
 Tag = tuple[int, str]
 
@@ -73,8 +79,12 @@ def _read_csv(path: Path) -> pl.DataFrame:
     return pl.read_csv(path, schema_overrides=overrides, infer_schema_length=10_000, glob=False)
 
 
-def prepare_samples(frame: pl.DataFrame, source: str) -> pl.DataFrame:
-    """Check the required columns and the time order; cast schema columns to their types, NaN to null."""
+def prepare_samples(frame: pl.DataFrame, source: str, first_row: int = 0,
+                    previous_elapsed: float | None = None) -> pl.DataFrame:
+    """Check the required columns and the time order; cast schema columns to their types, NaN to null.
+
+    A chunk of a longer table gives the number of rows before it (`first_row`, for the row numbers of
+    errors) and the last `elapsed_s` before it."""
     indices = gpu_indices_of(frame.columns)
     required = [*REQUIRED_COLUMNS, *(name.format(p=f"gpu{i}") for i in indices for name in REQUIRED_GPU_COLUMNS)]
     missing = [name for name in required if name not in frame.columns]
@@ -100,12 +110,17 @@ def prepare_samples(frame: pl.DataFrame, source: str) -> pl.DataFrame:
     for name in ("ts", "elapsed_s"):
         nulls = frame[name].is_null()
         if nulls.any():
-            raise InputError(f"{source}: row {int(nulls.arg_true()[0]) + 1} has no {name}")
-        backwards = frame[name].to_physical().diff() < 0
-        if backwards.any():
-            row = int(backwards.arg_true()[0])
-            previous, current = frame[name][row - 1], frame[name][row]
-            raise InputError(f"{source}: {name} goes backwards at row {row + 1} ({current} after {previous})")
+            raise InputError(f"{source}: row {first_row + int(nulls.arg_true()[0]) + 1} has no {name}")
+    # Samples are in the order of the monotonic `elapsed_s`; `ts` may step back with the wall clock.
+    elapsed = frame["elapsed_s"]
+    if previous_elapsed is not None:
+        elapsed = pl.concat([pl.Series("elapsed_s", [previous_elapsed], dtype=elapsed.dtype), elapsed])
+        first_row -= 1  # the row before this chunk comes first
+    backwards = elapsed.diff() < 0
+    if backwards.any():
+        row = int(backwards.arg_true()[0])
+        previous, current = elapsed[row - 1], elapsed[row]
+        raise InputError(f"{source}: elapsed_s goes backwards at row {first_row + row + 1} ({current} after {previous})")
     return frame
 
 
@@ -137,64 +152,90 @@ def _ts_expr(frame: pl.DataFrame, source: str) -> pl.Expr:
     raise InputError(f"{source}: ts is neither an ISO time nor a datetime")
 
 
+class Analysis:
+    """The derived columns of checked samples (see `prepare_samples`), one chunk after the other in time order.
+
+    The pipeline streams, so a session goes through in chunks: Python objects for one chunk at a time
+    instead of a whole day's worth (less memory, less GC work)."""
+
+    def __init__(self, gpu_indices: list[int], tags: Iterable[Tag], shifts: ClockShifts | None = None) -> None:
+        """`shifts`: the session's wall-clock steps; the pipeline then sees `ts` less them (tags too), so a
+        tag keeps its place among the samples (its events' `ts` are on that time as well)."""
+        self.derived = derived_columns(gpu_indices)
+        self.pipeline = SignalPipeline(gpu_indices)
+        self.shifts = shifts or ClockShifts()
+        self._tags = list(tags)
+        if not self.shifts:
+            for ts_us, state in self._tags:
+                self.pipeline.add_tag(ts_us, state)
+        self._origin: tuple[int, float] | None = None  # ts and elapsed_s of the first sample
+        self.events: list[dict[str, Any]] = []
+        wanted = ["elapsed_s", "mem_util_pct", "disk_write_bps", "cpu_util_pct"]
+        for prefix in self.pipeline.prefixes:
+            wanted += [f"{prefix}_{suffix}" for suffix in ("util_pct", "temp_c", "power_w", "power_limit_w", "temp_limit_c")]
+            if prefix != "cpu":
+                wanted += [f"{prefix}_{suffix}" for suffix in ("throttle_reasons", "violation_power_s",
+                                                                "violation_thermal_s")]
+        self._wanted = list(dict.fromkeys(wanted))
+
+    def add(self, chunk: pl.DataFrame) -> pl.DataFrame:
+        """The chunk's columns (less any old derived ones) and its derived columns, in schema order."""
+        base = chunk.drop([name for name in chunk.columns if name in self.derived])
+        columns: dict[str, list[Any]] = {}
+        for name in self._wanted:
+            if name in base.columns:
+                series = base[name]
+                if name.endswith("_throttle_reasons"):
+                    series = series if series.dtype.is_integer() else series.cast(pl.Int64, strict=False)
+                elif series.dtype.is_float():
+                    series = series.fill_nan(None)
+                columns[name] = series.to_list()
+        ts = base["ts"].dt.epoch("us")
+        if self.shifts and base.height:
+            ts = self._unstepped(ts, base["elapsed_s"])
+        values, events = self.pipeline.process_columns(ts.to_list(), columns)
+        self.events += events
+        return base.with_columns(pl.Series(name, values[name], dtype=_OUTPUT_TYPES[kind])
+                                 for name, kind in self.derived.items())
+
+    def add_all(self, frame: pl.DataFrame, on_progress: Callable[[float], None] | None = None) -> pl.DataFrame:
+        """`add` over a whole table, CHUNK_ROWS at a time, telling `on_progress` the fraction done."""
+        parts = []
+        for offset in range(0, max(frame.height, 1), CHUNK_ROWS):
+            parts.append(self.add(frame.slice(offset, CHUNK_ROWS)))
+            if on_progress is not None and frame.height:
+                on_progress(min(offset + CHUNK_ROWS, frame.height) / frame.height)
+        return pl.concat(parts)
+
+    def _unstepped(self, ts: pl.Series, elapsed: pl.Series) -> pl.Series:
+        """`ts` less the wall clock's lead at each sample; the tags go on that time with the first chunk."""
+        if self._origin is None:
+            self._origin = first_us, first_s = int(ts[0]), float(elapsed[0])
+            for tag_us, state in self._tags:
+                moment = self.shifts.elapsed_of(first_s + (tag_us - first_us) / 1e6)
+                self.pipeline.add_tag(first_us + round((moment - first_s) * 1e6), state)
+        stretch = (pl.Series(self.shifts.starts).search_sorted(elapsed, side="right").cast(pl.Int64) - 1).clip(0)
+        return ts - (pl.Series(self.shifts.shifts).gather(stretch) * 1e6).round().cast(pl.Int64)
+
+    def finish(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The session summary, and the events (collapse and alert) of every chunk."""
+        self.events += self.pipeline.finish()
+        return self.pipeline.summary(), self.events
+
+
 def analyze_frame(frame: pl.DataFrame, tags: Iterable[Tag], on_progress: Callable[[float], None] | None = None,
                   ) -> tuple[pl.DataFrame, dict[str, Any], list[dict[str, Any]]]:
-    """Recompute the derived columns of checked samples (see `read_samples_file`).
+    """Recompute the derived columns of checked samples in memory (see `read_samples_file`).
 
     `on_progress` is told the fraction of rows done after each chunk (for a progress bar).
 
     Returns the input columns (less any old derived ones) plus the derived columns
     in schema order, the session summary, and the events (collapse and alert).
     """
-    pipeline = SignalPipeline(gpu_indices_of(frame.columns))
-    for ts_us, state in tags:
-        pipeline.add_tag(ts_us, state)
-    out, events = derive(pipeline, frame, on_progress)
-    events += pipeline.finish()
-    return out, pipeline.summary(), events
-
-
-def derive(pipeline: SignalPipeline, frame: pl.DataFrame, on_progress: Callable[[float], None] | None = None,
-           ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
-    """The derived columns of checked samples that continue `pipeline`'s state (so a long table can go
-    through piece by piece); the events they raised. `pipeline.finish()` and `.summary()` end it."""
-    derived = derived_columns(gpu_indices_of(frame.columns))
-    stale = [name for name in frame.columns if name in derived]
-    base = frame.drop(stale)
-
-    wanted = ["elapsed_s", "mem_util_pct", "disk_write_bps", "cpu_util_pct"]
-    for prefix in pipeline.prefixes:
-        wanted += [f"{prefix}_{suffix}" for suffix in ("util_pct", "temp_c", "power_w", "power_limit_w", "temp_limit_c")]
-        if prefix != "cpu":
-            wanted += [f"{prefix}_{suffix}" for suffix in ("throttle_reasons", "violation_power_s", "violation_thermal_s")]
-    inputs: list[pl.Series] = []
-    for name in dict.fromkeys(wanted):
-        if name in base.columns:
-            series = base[name]
-            if name.endswith("_throttle_reasons"):
-                series = series if series.dtype.is_integer() else series.cast(pl.Int64, strict=False)
-            elif series.dtype.is_float():
-                series = series.fill_nan(None)
-            inputs.append(series)
-    ts_us = base["ts"].dt.epoch("us")
-
-    # The pipeline streams, so the session can go through in chunks: Python objects for
-    # one chunk at a time instead of a whole day's worth (less memory, less GC work).
-    chunks: dict[str, list[pl.Series]] = {name: [] for name in derived}
-    events: list[dict[str, Any]] = []
-    for offset in range(0, base.height, CHUNK_ROWS):
-        columns = {series.name: series.slice(offset, CHUNK_ROWS).to_list() for series in inputs}
-        values, chunk_events = pipeline.process_columns(ts_us.slice(offset, CHUNK_ROWS).to_list(), columns)
-        events += chunk_events
-        if on_progress is not None:
-            on_progress(min(offset + CHUNK_ROWS, base.height) / base.height)
-        for name, kind in derived.items():
-            chunks[name].append(pl.Series(name, values[name], dtype=_OUTPUT_TYPES[kind]))
-    out = base.with_columns(
-        pl.concat(chunks[name]) if chunks[name] else pl.Series(name, [], dtype=_OUTPUT_TYPES[kind])
-        for name, kind in derived.items()
-    )
-    return out, events
+    analysis = Analysis(gpu_indices_of(frame.columns), tags)
+    out = analysis.add_all(frame, on_progress)
+    summary, events = analysis.finish()
+    return out, summary, events
 
 
 def read_tags(path: str | Path) -> list[Tag]:
@@ -219,35 +260,88 @@ def tags_of(events: Iterable[dict[str, Any]]) -> list[Tag]:
     return tags
 
 
-def _read_session(session: Path) -> tuple[pl.DataFrame, list[Tag]]:
+def _chunks(source: Path) -> tuple[Iterator[pl.DataFrame], list[dict[str, Any]]]:
+    """The samples of a session or samples file, a chunk at a time, and the session's events."""
     from recordings.events import read_events
-    from recordings.reader import read_samples
+    from recordings.reader import iter_samples, parquet_chunks
 
-    frame = prepare_samples(read_samples(session), str(session))
-    return frame, tags_of(read_events(session / "events.jsonl"))
+    if source.is_dir():
+        return iter_samples(source, CHUNK_ROWS), read_events(source / "events.jsonl")
+    if source.suffix.lower() in (".parquet", ".pq"):
+        return parquet_chunks(source, CHUNK_ROWS), []
+    frame = read_samples_file(source)  # a CSV: parsed whole (its ts may need a row-by-row parse)
+    return (frame.slice(offset, CHUNK_ROWS) for offset in range(0, max(frame.height, 1), CHUNK_ROWS)), []
+
+
+class _Derived:
+    """The checked and derived chunks of a source, in order; `analysis` has the summary once all went through."""
+
+    def __init__(self, chunks: Iterator[pl.DataFrame], source: str, tags: list[Tag], shifts: ClockShifts) -> None:
+        self.chunks, self.source, self.tags, self.shifts = chunks, source, tags, shifts
+        self.analysis: Analysis | None = None
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        rows, previous = 0, None
+        for raw in self.chunks:
+            chunk = prepare_samples(raw, self.source, rows, previous)
+            if self.analysis is None:
+                self.analysis = Analysis(gpu_indices_of(chunk.columns), self.tags, self.shifts)
+            yield self.analysis.add(chunk)
+            rows += chunk.height
+            previous = chunk["elapsed_s"][-1] if chunk.height else previous
+
+
+def _write_csv(chunks: Iterable[pl.DataFrame], target: Path) -> None:
+    """One chunk after the other into a CSV: the header and the list columns' widths are the first chunk's."""
+    lengths: dict[str, int] | None = None
+    with open(target, "w", encoding="utf-8", newline="") as handle:
+        for chunk in chunks:
+            first = lengths is None
+            lengths = list_lengths(chunk) if lengths is None else lengths
+            write_csv(chunk, handle, include_header=first, lengths=lengths)
+
+
+def _write_parquet(chunks: Iterable[pl.DataFrame], target: Path) -> None:
+    """The chunks streamed into one Parquet file (a temp name, renamed), as polars' sink pulls them.
+
+    polars' streaming scan of Parquet reads ahead of a slow sink with no bound (a whole 4 h session
+    decoded in memory), so the chunks are handed to the sink from Python, one when it asks."""
+    from polars.io.plugins import register_io_source
+
+    produced = iter(chunks)
+    first = next(produced)
+
+    def source(with_columns: list[str] | None, *_: Any) -> Iterator[pl.DataFrame]:
+        for chunk in chain((first,), produced):
+            yield chunk if with_columns is None else chunk.select(with_columns)
+
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        register_io_source(source, schema=first.schema).sink_parquet(tmp, compression="zstd",
+                                                                     row_group_size=OUTPUT_ROW_GROUP_ROWS)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def analyze(input_path: str | Path, out_path: str | Path, events_path: str | Path | None = None) -> dict[str, Any]:
-    """Recompute a session or samples file into OUT (CSV or Parquet by extension); return the summary."""
+    """Recompute a session or samples file into OUT (CSV or Parquet by extension); return the summary.
+
+    The samples are read, derived and written a chunk at a time."""
     source, target = Path(input_path), Path(out_path)
     kind = OUTPUT_FORMATS.get(target.suffix.lower())
     if kind is None:
         raise InputError(f"cannot write {target}: unknown output format (use .csv or .parquet)")
-    if source.is_dir():
-        frame, tags = _read_session(source)
-    elif source.exists():
-        frame, tags = read_samples_file(source), []
-    else:
+    if not source.exists():
         raise InputError(f"cannot read {source}: no such file or directory")
-    if events_path is not None:
-        tags = read_tags(events_path)
+    chunks, events = _chunks(source)
+    tags = read_tags(events_path) if events_path is not None else tags_of(events)
 
-    result, summary, _events = analyze_frame(frame, tags)
+    derived = _Derived(chunks, str(source), tags, ClockShifts.of_events(events))
     try:
-        if kind == "csv":
-            write_csv(result, str(target))
-        else:
-            result.write_parquet(target)
+        (_write_csv if kind == "csv" else _write_parquet)(derived, target)
     except (OSError, pl.exceptions.PolarsError) as error:
         raise InputError(f"cannot write {target}: {first_line(error)}") from None
+    assert derived.analysis is not None  # every source gives at least one chunk, empty or not
+    summary, _events = derived.analysis.finish()
     return summary

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import polars as pl
 
@@ -105,11 +105,18 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def flatten_lists(frame: pl.DataFrame) -> pl.DataFrame:
-    """A table with each list column spread into numbered columns, for CSV."""
+def list_lengths(frame: pl.DataFrame) -> dict[str, int]:
+    """The longest list of each list column: how many columns it spreads into in a CSV."""
+    return {name: int(frame[name].list.len().max() or 0) for name, dtype in frame.schema.items()
+            if isinstance(dtype, pl.List)}
+
+
+def flatten_lists(frame: pl.DataFrame, lengths: dict[str, int] | None = None) -> pl.DataFrame:
+    """A table with each list column spread into numbered columns (`lengths` of them, default the longest), for CSV."""
+    lengths = list_lengths(frame) if lengths is None else lengths
     for name, dtype in frame.schema.items():
         if isinstance(dtype, pl.List):
-            length = int(frame[name].list.len().max() or 0)
+            length = lengths.get(name, 0)
             names = flat_list_names(name, length)
             spread = [pl.col(name).list.get(i, null_on_oob=True).alias(n) for i, n in enumerate(names)]
             position = frame.columns.index(name)
@@ -118,12 +125,14 @@ def flatten_lists(frame: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
-def write_csv(frame: pl.DataFrame, path: str) -> None:
-    """CSV with ISO `ts` ending in Z, list columns flattened."""
-    flat = flatten_lists(frame)
+def write_csv(frame: pl.DataFrame, target: str | IO[str], include_header: bool = True,
+              lengths: dict[str, int] | None = None) -> None:
+    """CSV with ISO `ts` ending in Z, list columns flattened (see `flatten_lists`); a chunk of a longer
+    table goes to an open file, with the header only first and the first chunk's `lengths`."""
+    flat = flatten_lists(frame, lengths)
     if "ts" in flat.columns and flat.schema["ts"] == UTC_US:
         flat = flat.with_columns(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
-    flat.write_csv(path)
+    flat.write_csv(target, include_header=include_header)
 
 
 Table = TypeVar("Table", pl.DataFrame, pl.LazyFrame)

@@ -17,9 +17,10 @@ import polars as pl
 from collectors.processes import NOT_VISIBLE
 from recordings.events import EVENTS, read_events
 from recordings.processes import PROCESSES_DIR, PROCESSES_PARQUET, read_processes
-from recordings.reader import read_samples
+from recordings.reader import lazy_chunks, scan_samples
 
 TITLE = "## Processes during collapses"
+CHUNK_ROWS = 262_144  # samples read at a time: two columns, 4 MB
 
 
 def processes_during(session: Path, start_us: int, end_us: int, device: str,
@@ -49,11 +50,24 @@ def _collapses(session: Path) -> list[dict[str, Any]]:
             and isinstance(e.get("end"), (int, float))]
 
 
-def _ts_at(samples: pl.DataFrame, elapsed_s: float) -> int | None:
-    """µs of the first sample at or after `elapsed_s` (the last one when past the end)."""
-    found = samples.filter(pl.col("elapsed_s") >= elapsed_s).head(1)
-    row = found if not found.is_empty() else samples.tail(1)
-    return None if row.is_empty() else int(row.item(0, "us"))
+def _ts_at(session: Path, times: list[float]) -> dict[float, int | None]:
+    """µs of the first sample at or after each of `times` (seconds of elapsed_s; the last sample when past
+    the end), in one pass over two columns of the samples, a chunk at a time."""
+    pending = sorted(set(times))
+    found: dict[float, int | None] = dict.fromkeys(pending)
+    samples = scan_samples(session).select(pl.col("ts").dt.epoch("us").alias("us"), pl.col("elapsed_s"))
+    last: int | None = None
+    for chunk in lazy_chunks(samples, CHUNK_ROWS):
+        if chunk.is_empty():
+            continue
+        last = int(chunk.item(-1, "us"))
+        inside = [t for t in pending if t <= chunk.item(-1, "elapsed_s")]
+        if inside:
+            positions = chunk["elapsed_s"].search_sorted(pl.Series(inside, dtype=pl.Float64), side="left")
+            found.update(zip(inside, (int(chunk.item(i, "us")) for i in positions)))
+            pending = pending[len(inside):]
+    found.update(dict.fromkeys(pending, last))
+    return found
 
 
 def _gib(value: Any) -> str:
@@ -69,11 +83,11 @@ def collapse_section(session: Path) -> str:
     if not (session / PROCESSES_PARQUET).is_file() and not (session / PROCESSES_DIR).is_dir():
         return "\n".join([*lines, "This session has no process rows (recorded without the process tier).", ""])
     table = read_processes(session)
-    samples = read_samples(session).select(pl.col("ts").dt.epoch("us").alias("us"), "elapsed_s")
+    ts_at = _ts_at(session, [float(e[key]) for e in collapses for key in ("start", "end")])
     for event in collapses:
         device, start, end = str(event.get("device")), float(event["start"]), float(event["end"])
         lines.append(f"### {device}, {start:.0f}–{end:.0f} s (min RLE {_num(event.get('min_rle'))})")
-        start_us, end_us = _ts_at(samples, start), _ts_at(samples, end)
+        start_us, end_us = ts_at[start], ts_at[end]
         held = [] if start_us is None or end_us is None else processes_during(session, start_us, end_us, device, table)
         if not held:
             lines += ["", "No process was listed on this GPU during it.", ""]

@@ -5,6 +5,7 @@ column types checked (`checked_samples`), so a damaged or foreign session is one
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +59,50 @@ def read_samples(session: Path) -> pl.DataFrame:
     if nulls.any():
         raise InputError(f"{session}: sample row {int(nulls.arg_true()[0]) + 1} has no ts")
     return table
+
+
+def scan_samples(session: Path) -> pl.LazyFrame:
+    """Every sample of the session, lazily: a scan of samples.parquet when it landed (a query reads only
+    its columns and row groups), else the segments and journals (read whole)."""
+    target = session / segments.SAMPLES_PARQUET
+    if is_regular(target):
+        return checked_samples(pl.scan_parquet(target, glob=False), target)
+    return read_samples(session).lazy()
+
+
+def lazy_chunks(frame: pl.LazyFrame, rows: int) -> Iterator[pl.DataFrame]:
+    """A lazy table `rows` at a time, in order; at least one chunk, maybe empty.
+
+    Slices, not polars' streaming engine: its Parquet scan reads ahead of a slow consumer without
+    bound, while a slice of a scan reads only the row groups (and columns) it needs."""
+    total = frame.select(pl.len()).collect().item()
+    for offset in range(0, max(total, 1), rows):
+        yield frame.slice(offset, rows).collect()
+
+
+def parquet_chunks(path: Path, rows: int) -> Iterator[pl.DataFrame]:
+    """A samples Parquet file `rows` at a time (see `lazy_chunks`), its columns in their types."""
+    try:
+        yield from lazy_chunks(checked_samples(pl.scan_parquet(path, glob=False), path), rows)
+    except (OSError, pl.exceptions.PolarsError, ValueError) as error:
+        raise InputError(f"cannot read {path}: {first_line(error)}") from None
+
+
+def iter_samples(session: Path, rows: int) -> Iterator[pl.DataFrame]:
+    """Every sample of the session as `read_samples` gives them, in chunks of at most `rows` (a segment
+    of an unfinished session may be a chunk of its own); at least one chunk, maybe empty."""
+    target = session / segments.SAMPLES_PARQUET
+    if is_regular(target):
+        yield from parquet_chunks(target, rows)
+        return
+    try:
+        columns = session_columns_of(read_meta(session))
+        files = segments.segment_files(session)
+        if not files:
+            yield segments.read_segments(session, columns)
+        for path in files:
+            table = segments.read_segment(path, columns)
+            for offset in range(0, max(table.height, 1), rows):
+                yield table.slice(offset, rows)
+    except (OSError, pl.exceptions.PolarsError, ValueError) as error:
+        raise InputError(f"cannot read {session}: {first_line(error)}") from None

@@ -75,6 +75,8 @@ def event_line(event: dict[str, Any]) -> str:
         what = f"{event.get('device')} {event.get('alert')}"
     elif kind == "metric":
         what = f"{event.get('name')} = {event.get('value')}"
+    elif kind == "clock_step" and isinstance(event.get("step_s"), (int, float)):
+        what = f"the wall clock moved {event['step_s']:+.1f} s"
     else:
         what = str(event.get("name", ""))
     return inert(f"{stamp} {str(kind).replace('_', ' ')}: {what}")

@@ -19,9 +19,8 @@ from typing import Any
 import polars as pl
 
 from collectors.schema import session_columns
-from collectors.signals import SignalPipeline
 from collectors.timeutil import iso_from_us
-from recordings.analyze import derive, prepare_samples
+from recordings.analyze import Analysis, prepare_samples
 from recordings.errors import InputError
 from recordings.events import EVENTS, EventLog
 from recordings.frames import to_session_types
@@ -121,18 +120,16 @@ def _write_samples(item: Imported, stage: Path, on_progress: Progress,
     and events."""
     indices = item.gpu_indices()
     columns = session_columns(indices)
-    pipeline = SignalPipeline(indices)
+    analysis = Analysis(indices, [])
     held: set[str] = set()
-    events: list[dict[str, Any]] = []
     rows, first, end = 0, 0, 0
     part_path(stage, 0, "parquet").parent.mkdir()
     for number, raw in enumerate(item.frames()):
         chunk_held = held_columns(raw)
         held |= chunk_held
         frame = prepare_samples(to_session_types(raw, columns), str(item.source))
-        table, chunk_events = derive(pipeline, frame, on_progress if item.progress is None else None)
-        events += chunk_events
-        table = null_unmeasured(table, chunk_held, pipeline.prefixes)
+        table = analysis.add_all(frame, on_progress if item.progress is None else None)
+        table = null_unmeasured(table, chunk_held, analysis.pipeline.prefixes)
         if item.extra is not None:
             table = table.hstack(item.extra)
         write_parquet_atomic(table, part_path(stage, number, "parquet"))
@@ -141,8 +138,7 @@ def _write_samples(item: Imported, stage: Path, on_progress: Progress,
         rows, end = rows + table.height, int(stamps[-1])
         if item.progress is not None and on_progress is not None:
             on_progress(item.progress())
-    events += pipeline.finish()
-    summary, events = summarize_measured(held, pipeline.summary(), events)
+    summary, events = summarize_measured(held, *analysis.finish())
     compact(stage, columns, row_group_rows=ROW_GROUP_ROWS)
     return rows, first, end, summary, events
 

@@ -19,27 +19,36 @@ SUSTAIN_EVIDENCE_S = 60.0
 TEMP_MARGIN_C = 5.0
 
 
-def _dt() -> pl.Expr:
-    """Each sample's weight: t_{k+1} - t_k, the last sample 0 (as `workload_seconds`)."""
-    return (pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")).fill_null(0.0)
-
-
 def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str, float | None]]:
-    """Per device: `mean_power_w` and `energy_j` (∑ power × dt over the samples that have a power)."""
+    """Per device: `mean_power_w` and `energy_j` (∑ power × dt over the samples that have a power).
+
+    Each sample's weight dt is t_{k+1} - t_k, the last sample's 0 (as `workload_seconds`); the samples go
+    through a chunk at a time, each chunk's last sample waiting for the next chunk's first time."""
     present = [p for p in prefixes if f"{p}_power_w" in data.columns]
     if not present or "elapsed_s" not in data.columns:
         return {p: {"mean_power_w": None, "energy_j": None} for p in prefixes}
-    query = data.samples.select(
-        *(pl.col(f"{p}_power_w").cast(pl.Float64).mean().alias(f"{p}_mean") for p in present),
-        *((pl.col(f"{p}_power_w").cast(pl.Float64) * _dt()).sum().alias(f"{p}_energy") for p in present),
-        *(pl.col(f"{p}_power_w").count().alias(f"{p}_n") for p in present),
-    )
-    row = data.collect(query).row(0, named=True)
+    powers = [f"{p}_power_w" for p in present]
+    query = data.samples.select(pl.col(name).cast(pl.Float64) for name in ("elapsed_s", *powers))
+    dt = (pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")).fill_null(0.0)
+    totals: dict[str, float] = {}
+    carry: pl.DataFrame | None = None  # the previous chunk's last sample
+    for chunk in data.chunks(query):
+        frame = chunk if carry is None else pl.concat([carry, chunk])
+        row = frame.select(
+            *(pl.col(c).tail(chunk.height).sum().alias(f"{c} sum") for c in powers),
+            *((pl.col(c) * dt).sum().alias(f"{c} energy") for c in powers),
+            *(pl.col(c).tail(chunk.height).count().alias(f"{c} n") for c in powers),
+        ).row(0, named=True)
+        for key, value in row.items():
+            totals[key] = totals.get(key, 0) + value
+        carry = frame.tail(1)
     out: dict[str, dict[str, float | None]] = {}
     for p in prefixes:
-        measured = p in present and row[f"{p}_n"] > 0
-        out[p] = {"mean_power_w": row[f"{p}_mean"] if measured else None,
-                  "energy_j": row[f"{p}_energy"] if measured else None}
+        name = f"{p}_power_w"
+        count = totals.get(f"{name} n", 0)
+        measured = count > 0
+        out[p] = {"mean_power_w": totals[f"{name} sum"] / count if measured else None,
+                  "energy_j": totals[f"{name} energy"] if measured else None}
     return out
 
 
@@ -96,16 +105,18 @@ def collapse_rows(data: SessionData) -> list[dict[str, Any]]:
     for device, group in by_device.items():
         # Sample k lies in event i when breaks[2i] <= t_k <= breaks[2i+1]: an odd search_sorted position.
         breaks = pl.Series([b for e in group for b in (e["start"], (e["end"] if e["end"] is not None else 1e18) + 1e-9)])
-        position = pl.col("elapsed_s").cast(pl.Float64).map_batches(
-            lambda t, b=breaks: b.search_sorted(t, side="right").cast(pl.Int64), return_dtype=pl.Int64)
-        query = (data.samples.select(position.alias("pos"), *_flags(data, device))
-                 .filter(pl.col("pos") % 2 == 1)
-                 .group_by(pl.col("pos") // 2)
-                 .agg(pl.col("thermal").any(), pl.col("power").any(), pl.col("throttle").any(), pl.col("temp").max()))
-        for row in data.collect(query).iter_rows(named=True):
-            event = group[row["pos"]]
-            event["evidence"] = [name for name in ("thermal", "power", "throttle") if row[name]]
-            event["max_temp_c"] = row["temp"]
+        query = data.samples.select(pl.col("elapsed_s").cast(pl.Float64), *_flags(data, device))
+        for chunk in data.chunks(query):
+            inside = (chunk.with_columns(breaks.search_sorted(chunk["elapsed_s"], side="right").cast(pl.Int64).alias("pos"))
+                      .filter(pl.col("pos") % 2 == 1)
+                      .group_by(pl.col("pos") // 2)
+                      .agg(pl.col("thermal").any(), pl.col("power").any(), pl.col("throttle").any(), pl.col("temp").max()))
+            for row in inside.iter_rows(named=True):  # an event may span chunks: what each saw adds up
+                event = group[row["pos"]]
+                event["evidence"] = [name for name in ("thermal", "power", "throttle")
+                                     if row[name] or name in event["evidence"]]
+                if row["temp"] is not None and (event["max_temp_c"] is None or row["temp"] > event["max_temp_c"]):
+                    event["max_temp_c"] = row["temp"]
     return events
 
 
@@ -119,8 +130,12 @@ def timeseries(data: SessionData, prefixes: list[str], max_points: int = 1500) -
     if not isinstance(duration, (int, float)) or duration <= 0:
         duration = data.collect(data.samples.select(pl.col("elapsed_s").max())).item() or 1.0
     width = max(float(duration) / max_points, 1e-6)
-    query = (data.samples.select(pl.col("elapsed_s").cast(pl.Float64), *(pl.col(c).cast(pl.Float64) for c in wanted))
-             .group_by((pl.col("elapsed_s") // width).alias("bin"))
-             .agg(pl.col("elapsed_s").mean().alias("t_s"), *(pl.col(c).mean() for c in wanted))
-             .sort("bin").drop("bin"))
-    return data.collect(query)
+    # Sums and counts per bin, a chunk at a time (a bin may straddle two chunks), then the means.
+    query = data.samples.select(pl.col("elapsed_s").cast(pl.Float64), *(pl.col(c).cast(pl.Float64) for c in wanted))
+    names = ["elapsed_s", *wanted]
+    parts = [chunk.group_by((pl.col("elapsed_s") // width).alias("bin"))
+             .agg(*(pl.col(c).sum().alias(f"{c} sum") for c in names), *(pl.col(c).count().alias(f"{c} n") for c in names))
+             for chunk in data.chunks(query)]
+    bins = pl.concat(parts).group_by("bin").agg(pl.all().sum()).sort("bin")
+    means = [pl.when(pl.col(f"{c} n") > 0).then(pl.col(f"{c} sum") / pl.col(f"{c} n")).alias(c) for c in names]
+    return bins.select(means).rename({"elapsed_s": "t_s"})

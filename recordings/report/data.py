@@ -7,6 +7,7 @@ events line is skipped, as the session format says.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -15,16 +16,18 @@ from typing import Any
 
 import polars as pl
 
+from collectors.clock import ClockShifts
 from collectors.timeutil import us_from_iso
 from recordings import segments
 from recordings.errors import InputError
 from recordings.events import EVENTS, read_events
-from recordings.reader import checked_samples, session_columns_of
+from recordings.reader import lazy_chunks, scan_samples
 from recordings.safe_files import is_regular
 from recordings.session import read_meta
 from recordings.spans import SPANS_JOURNAL, SPANS_PARQUET, read_spans
 
 NUMBER = (int, float)
+CHUNK_ROWS = 65_536  # samples a query over every row reads at a time
 # Expected types of the meta.json keys a report reads ("." separates nested keys; "*" is any key or item).
 META_TYPES: dict[str, tuple[type, ...]] = {
     "session_id": (str,), "status": (str,), "session_start": (str,), "session_end": (str,),
@@ -113,18 +116,23 @@ class SessionData:
         target = self.path / segments.SAMPLES_PARQUET
         if is_regular(target):
             try:
-                scan = pl.scan_parquet(target, glob=False)
-                scan.collect_schema()  # a cut or foreign file fails here, with one line
+                pl.scan_parquet(target, glob=False).collect_schema()  # a cut or foreign file fails here, with one line
             except (OSError, pl.exceptions.PolarsError) as error:
                 raise InputError(f"{target}: unreadable Parquet file ({first_line(error)})") from None
-            return checked_samples(scan, target)
-        return segments.read_segments(self.path, session_columns_of(self.meta)).lazy()
+        return scan_samples(self.path)
 
     @cached_property
     def columns(self) -> list[str]:
         try:
             return self.samples.collect_schema().names()
         except pl.exceptions.PolarsError as error:
+            raise InputError(f"{self.path}: unreadable samples ({first_line(error)})") from None
+
+    def chunks(self, query: pl.LazyFrame) -> Iterator[pl.DataFrame]:
+        """A query over the samples `CHUNK_ROWS` at a time, in order: memory flat in the session's length."""
+        try:
+            yield from lazy_chunks(query, CHUNK_ROWS)
+        except (OSError, pl.exceptions.PolarsError) as error:
             raise InputError(f"{self.path}: unreadable samples ({first_line(error)})") from None
 
     def collect(self, query: pl.LazyFrame) -> pl.DataFrame:
@@ -155,12 +163,16 @@ class SessionData:
         except ValueError:
             return None
 
+    @cached_property
+    def clock_shifts(self) -> ClockShifts:
+        return ClockShifts.of_events(self.events)
+
     def elapsed_of(self, iso: Any) -> float | None:
-        """Seconds since the first sample of an event's ISO `ts`, or None."""
+        """Seconds since the first sample of an event's ISO `ts` (less the wall clock's steps), or None."""
         if self.start_us is None or not isinstance(iso, str):
             return None
         try:
-            return (us_from_iso(iso) - self.start_us) / 1e6
+            return self.clock_shifts.elapsed_of((us_from_iso(iso) - self.start_us) / 1e6)
         except ValueError:
             return None
 

@@ -13,6 +13,7 @@ from recordings.report.markdown import NONE, duration, escape, fields, num, offs
 from recordings.session import session_status
 
 TIMELINE_ROWS = 200
+MAX_STEPS = 5  # clock steps listed in the configuration; the rest are counted
 REPORT_FILE = "report.md"
 
 
@@ -43,8 +44,22 @@ def configuration(data: SessionData) -> str:
     ]
     if meta.get("group_id"):
         rows.insert(2, ("group", escape(str(meta["group_id"]))))
+    steps = clock_steps(data)
+    if steps:
+        rows.append(("wall clock", steps))
     warnings = [f"- {escape(str(w))}" for w in meta.get("warnings") or []]
     return section("Configuration", fields(rows), "Collector notices:\n\n" + "\n".join(warnings) if warnings else None)
+
+
+def clock_steps(data: SessionData) -> str | None:
+    """The steps of the wall clock while recording (`clock_step` events): size and when, on the monotonic clock."""
+    steps = [e for e in data.events_of("clock_step") if isinstance(e.get("step_s"), (int, float))]
+    if not steps:
+        return None
+    shown = [f"{e['step_s']:+.1f} s at {offset(e.get('elapsed_s'))}" for e in steps[:MAX_STEPS]]
+    more = f" and {len(steps) - MAX_STEPS} more" if len(steps) > MAX_STEPS else ""
+    times = f"{len(steps)} time{'s' if len(steps) > 1 else ''}"
+    return f"stepped {times}: {', '.join(shown)}{more} (times of day after a step are shifted by it)"
 
 
 def _gib(count: Any) -> str:

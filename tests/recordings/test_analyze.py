@@ -142,17 +142,18 @@ def test_missing_columns_are_named(tmp_path: Path) -> None:
     assert "\n" not in message
 
 
-@pytest.mark.parametrize(
-    ("rows", "column", "row"),
-    [
-        (["2026-03-14T09:26:53Z,0.0,1", "2026-03-14T09:26:54Z,1.0,1", "2026-03-14T09:26:55Z,0.5,1"], "elapsed_s", 3),
-        (["2026-03-14T09:26:53Z,0.0,1", "2026-03-14T09:26:52Z,1.0,1"], "ts", 2),
-    ],
-)
-def test_backwards_time_names_the_row(tmp_path: Path, rows: list[str], column: str, row: int) -> None:
+def test_backwards_time_names_the_row(tmp_path: Path) -> None:
+    rows = ["2026-03-14T09:26:53Z,0.0,1", "2026-03-14T09:26:54Z,1.0,1", "2026-03-14T09:26:55Z,0.5,1"]
     source = write_csv(tmp_path / "s.csv", "ts,elapsed_s,cpu_util_pct", *rows)
-    with pytest.raises(InputError, match=rf"{column} goes backwards at row {row}\b"):
+    with pytest.raises(InputError, match=r"elapsed_s goes backwards at row 3\b"):
         read_samples_file(source)
+
+
+def test_wall_clock_going_back_is_not_an_error(tmp_path: Path) -> None:
+    """The wall clock steps (NTP, a resumed VM); the samples' order is the monotonic elapsed_s."""
+    rows = ["2026-03-14T09:26:53Z,0.0,1", "2026-03-14T08:26:54Z,1.0,1", "2026-03-14T09:26:55Z,2.0,1"]
+    frame = read_samples_file(write_csv(tmp_path / "s.csv", "ts,elapsed_s,cpu_util_pct", *rows))
+    assert frame["elapsed_s"].to_list() == [0.0, 1.0, 2.0]
 
 
 def test_unreadable_files(tmp_path: Path) -> None:
@@ -255,3 +256,63 @@ def test_session_directory_input(tmp_path: Path) -> None:
     assert summary["samples"] == count and summary["duration_s"] == count - 1
     assert summary["devices"]["gpu0"]["max_power_w"] == 100.0
     assert math.isclose(out["gpu0_a_load"][0], 0.4)
+
+
+def test_a_session_goes_through_in_chunks_with_the_same_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read, derived and written a chunk at a time (memory flat in the session's length), as one table would be."""
+    from tests.recordings.report_sessions import record
+
+    session = record(tmp_path, seconds=400.0, hz=2.0, gpus=2)  # one collapse per GPU at about 315-375 s
+    whole_summary = analyze(session, tmp_path / "whole.parquet")
+    whole = pl.read_parquet(tmp_path / "whole.parquet")
+
+    sizes: list[int] = []
+    add = analyze_module.Analysis.add
+    monkeypatch.setattr(analyze_module.Analysis, "add", lambda self, chunk: sizes.append(chunk.height) or add(self, chunk))
+    monkeypatch.setattr(analyze_module, "CHUNK_ROWS", 64)
+    summary = analyze(session, tmp_path / "chunked.parquet")
+    assert max(sizes) == 64 and sum(sizes) == whole.height == 800
+    assert summary == whole_summary and summary["devices"]["gpu0"]["collapse_events"] >= 1
+    assert pl.read_parquet(tmp_path / "chunked.parquet").equals(whole)
+    analyze(session, tmp_path / "chunked.csv")
+    csv = pl.read_csv(tmp_path / "chunked.csv")
+    assert csv.height == 800 and csv["gpu1_rle_smoothed"].to_list() == pytest.approx(whole["gpu1_rle_smoothed"].to_list())
+    assert csv.columns.count("cpu_core0_util_pct") == 1 and "cpu_core_util_pct" not in csv.columns
+
+
+def test_time_going_back_in_a_later_chunk_names_the_row_of_the_file(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    elapsed = [0.0, 1.0, 2.0, 3.0, 4.0, 3.5, 6.0]
+    pl.DataFrame({"ts": [T0_US + k * 1_000_000 for k in range(7)], "elapsed_s": elapsed, "cpu_util_pct": [1.0] * 7}) \
+        .with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC"))).write_parquet(tmp_path / "s.parquet")
+    monkeypatch.setattr(analyze_module, "CHUNK_ROWS", 3)
+    with pytest.raises(InputError, match=r"elapsed_s goes backwards at row 6 \(3.5 after 4.0\)"):
+        analyze(tmp_path / "s.parquet", tmp_path / "out.parquet")
+    monkeypatch.setattr(analyze_module, "CHUNK_ROWS", 5)  # the row before the chunk is the one it went back from
+    with pytest.raises(InputError, match=r"elapsed_s goes backwards at row 6 \(3.5 after 4.0\)"):
+        analyze(tmp_path / "s.parquet", tmp_path / "out.parquet")
+    assert not list(tmp_path.glob(".out.parquet*"))  # no temp file left behind
+
+
+def test_an_unfinished_session_goes_through_segment_by_segment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crashed session has no samples.parquet: its parts and its open journal are read one at a time."""
+    from tests.recordings.report_sessions import record
+
+    session = record(tmp_path, seconds=100.0, hz=2.0)
+    whole_summary = analyze(session, tmp_path / "whole.parquet")
+    samples = pl.read_parquet(session / "samples.parquet")
+    (session / "samples").mkdir()
+    samples.slice(0, 90).write_parquet(session / "samples" / "part-000001.parquet")
+    journal = samples.slice(90).with_columns(pl.col("ts").dt.epoch("us")).drop("cpu_core_util_pct")
+    (session / "samples" / "part-000002.journal").write_text(
+        "".join(json.dumps(row) + "\n" for row in journal.to_dicts()) + '{"ts": 1')  # a cut last line
+    (session / "samples.parquet").unlink()
+    sizes: list[int] = []
+    add = analyze_module.Analysis.add
+    monkeypatch.setattr(analyze_module.Analysis, "add", lambda self, chunk: sizes.append(chunk.height) or add(self, chunk))
+    monkeypatch.setattr(analyze_module, "CHUNK_ROWS", 64)
+    assert analyze(session, tmp_path / "parts.parquet") == whole_summary
+    assert sizes == [64, 26, 64, 46]
+    names = list(derived_columns([0]))
+    assert pl.read_parquet(tmp_path / "parts.parquet").select(names).equals(
+        pl.read_parquet(tmp_path / "whole.parquet").select(names))

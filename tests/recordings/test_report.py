@@ -14,6 +14,7 @@ from recordings import report as report_module
 from recordings.events import EVENTS, read_events
 from recordings.report import build_report, write_session_report
 from recordings.report.data import load_session
+from recordings.report.plots import plot_data
 from recordings.session import read_meta
 from rigscope.cli import main
 from tests.recordings.report_sessions import add_note, add_spans, record, set_meta, span
@@ -105,6 +106,26 @@ def test_collapse_table_matches_events(session, text):
     assert device == ends[0]["device"] == "gpu0" and min_rle == f"{ends[0]['min_rle']:.3f}"
     assert start.startswith("+00:05:") and 300 < ends[0]["start"] < 330  # the thermal_throttle phase
     assert "thermal" in evidence and "throttle" in evidence and max_temp.endswith("°C")
+
+
+def test_the_samples_are_read_a_chunk_at_a_time(session, text, monkeypatch):
+    """Queries over every sample (energy, collapse evidence) go a chunk at a time: memory flat in the session's
+    length, and the same report."""
+    from recordings.report import data as data_module
+
+    sizes = []
+    chunks = data_module.lazy_chunks
+    monkeypatch.setattr(data_module, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(data_module, "lazy_chunks",
+                        lambda query, rows: (sizes.append(chunk.height) or chunk for chunk in chunks(query, rows)))
+    assert build_report(session) == text
+    assert max(sizes) == 7 and len(sizes) > 100
+    chunked = plot_data(load_session(session), max_points=50).table
+    monkeypatch.setattr(data_module, "CHUNK_ROWS", 1_000_000)
+    whole = plot_data(load_session(session), max_points=50).table
+    assert chunked.height == whole.height >= 50 and chunked.columns == whole.columns
+    for column in whole.columns:  # a bin that straddles two chunks has the mean of its samples all the same
+        assert chunked[column].to_list() == pytest.approx(whole[column].to_list(), rel=1e-12), column
 
 
 def test_timeline_of_notes(text):

@@ -69,6 +69,15 @@ def test_collapse_attribution_names_the_processes_that_held_each_gpu(recorded: P
     assert processes_during(recorded, 0, 1, "gpu0") == []  # before the session: nothing
 
 
+def test_collapse_times_are_found_a_chunk_of_samples_at_a_time(recorded: Path, monkeypatch) -> None:
+    """The samples are read in chunks (memory flat in the session's length); the same section."""
+    from recordings import process_attribution
+
+    whole = collapse_section(recorded)
+    monkeypatch.setattr(process_attribution, "CHUNK_ROWS", 7)
+    assert collapse_section(recorded) == whole
+
+
 def test_the_report_names_the_processes_during_each_collapse(recorded: Path) -> None:
     from recordings.report import build_report
 
