@@ -47,7 +47,7 @@ def test_a_session_without_process_rows_says_so(recorded: Path, tmp_path: Path) 
         async with ReplayHarness(old) as (pilot, app, source):
             await pilot.press("p")
             assert source.processes() is None
-            assert "no process list here" in screen_text_of(app)
+            await wait_until(pilot, lambda: "no process list here" in screen_text_of(app), what="the empty-list line")
 
     run(body)
 
