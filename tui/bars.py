@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rich.console import Console
 from rich.text import Text
 from textual.widget import Widget
 
@@ -136,10 +137,10 @@ class EventsPane(Widget):
         super().__init__(**kwargs)
         self.hint = hint  # what an empty pane says
         self._events: tuple[dict[str, Any], ...] = ()
-        self._key: tuple[int, int, int] | None = None
+        self._key: tuple[int, int, int, int] | None = None
 
     def show(self, events: tuple[dict[str, Any], ...]) -> None:
-        key = (len(events), id(events[-1]) if events else 0, self.size.height)
+        key = (len(events), id(events[-1]) if events else 0, self.size.height, self.size.width)
         if key != self._key:
             self._key = key
             self._events = tuple(e for e in events if e.get("kind") in self.STYLES)
@@ -147,10 +148,27 @@ class EventsPane(Widget):
 
     def render(self) -> Text:
         text = Text("events", style="bold underline")
-        rows = max(0, self.size.height - 1)
-        for event in self._events[-rows:] if rows else ():
+        lines = newest_lines(self._events, self.STYLES, max(1, self.content_region.width),
+                             max(0, self.content_region.height - 1))
+        for line in lines:
             text.append("\n")
-            text.append(fmt.event_line(event), style=self.STYLES.get(event.get("kind", ""), ""))
+            text.append_text(line)
         if not self._events:
             text.append(f"\n{self.hint}", style="dim")
         return text
+
+
+def newest_lines(events: tuple[dict[str, Any], ...], styles: dict[str, str], width: int, rows: int) -> list[Text]:
+    """The last `rows` screen lines of the events, wrapped at `width`: the newest event is always shown
+    (its first lines when it alone is longer than the pane), however long the notes before it."""
+    lines: list[Text] = []
+    for event in reversed(events):
+        if len(lines) >= rows:
+            break
+        wrapped = list(Text(fmt.event_line(event), style=styles.get(event.get("kind", ""), "")).wrap(
+            _CONSOLE, width))
+        lines[:0] = wrapped if lines or len(wrapped) <= rows else wrapped[:rows]
+    return lines[-rows:] if rows else []
+
+
+_CONSOLE = Console(width=10_000, color_system=None)  # only to measure text when wrapping it

@@ -1,0 +1,33 @@
+"""What a newcomer meets on screen: the newest event, help and quit in the footer, values against limits."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from tests.tui.conftest import run
+from tui.bars import EventsPane
+
+
+def _note(second: int, text: str) -> dict:
+    return {"kind": "note", "ts": f"2026-01-01T10:00:{second:02d}.000000Z", "text": text}
+
+
+class _EventsApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield EventsPane("none yet", id="events")
+
+
+def test_events_pane_always_shows_the_newest_event_after_long_wrapped_notes():
+    events = tuple(_note(k, f"long note {k} " + "word " * 30) for k in range(10)) + (_note(59, "the final note"),)
+
+    async def body():
+        app = _EventsApp()
+        async with app.run_test(size=(48, 8)) as pilot:
+            pane = app.query_one(EventsPane)
+            pane.show(events)
+            await pilot.pause()
+            shown = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+            assert "the final note" in shown
+            assert shown.splitlines()[0].strip() == "events"
+
+    run(body)
