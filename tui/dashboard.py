@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -59,6 +59,7 @@ class ViewOptions:
     readonly: bool = False  # --readonly: `k` in the processes view ends nothing
 
 
+FOOTER_FIRST = ("help", "quit")
 PROCESSES_HELP = "Who uses the GPUs: sort with s/i, filter with /, k ends one"
 Command = tuple[Callable[[], Any], str, str]  # action, title, help: one entry of the command palette
 
@@ -110,6 +111,13 @@ class DashboardScreen(Screen[None]):
         self._probe_views = (SpansView(0), MetricsView(0))
         self._probe_rows = (0, 0)
         self._probe_key: tuple[Any, ...] = ()
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Help and quit first, so the footer never cuts them: a narrow terminal loses the last keys instead."""
+        bindings = super().active_bindings
+        first = {key: bound for key, bound in bindings.items() if bound.binding.action in FOOTER_FIRST}
+        return {**first, **bindings}
 
     # -- layout ------------------------------------------------------------
     def compose(self) -> ComposeResult:

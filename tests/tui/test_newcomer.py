@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.app import App, ComposeResult
 
-from tests.tui.conftest import run
+from tests.tui.conftest import LiveApp, run, screen_text, wait_frames
 from tui.bars import EventsPane
 
 
@@ -29,5 +30,21 @@ def test_events_pane_always_shows_the_newest_event_after_long_wrapped_notes():
             shown = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
             assert "the final note" in shown
             assert shown.splitlines()[0].strip() == "events"
+
+    run(body)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (160, 50)])
+def test_footer_always_shows_help_and_quit_also_in_the_processes_view(tmp_path, size):
+    async def body():
+        async with LiveApp(tmp_path, gpus=4, size=size) as (pilot, app, source):
+            await wait_frames(pilot, source, 2)
+            await pilot.pause()
+            footer = screen_text(app).splitlines()[-1]
+            assert "? Help" in footer and "q Quit" in footer, footer
+            await pilot.press("p")
+            await pilot.pause()
+            footer = screen_text(app).splitlines()[-1]
+            assert "? Help" in footer and "q Quit" in footer and "s Sort" in footer, footer
 
     run(body)
