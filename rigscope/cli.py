@@ -185,13 +185,13 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--latex", action="store_true", help="with --group: a LaTeX table")
     report.add_argument("--json", action="store_true", help="with --group: JSON")
     _add_session_dir(report)
-    compare = commands.add_parser("compare", help="sessions side by side, grouped by hardware",
+    compare = commands.add_parser("compare", help="sessions side by side, or grouped with --by",
                                   epilog=EXAMPLES["compare"])
     compare.add_argument("sessions", nargs="*", metavar="SESSION", help="session ids, prefixes, paths or group ids")
     compare.add_argument("--all", action="store_true", help="every session in the sessions directory")
-    compare.add_argument("--by", choices=["hardware_tier", "host", "session", "user"], default="hardware_tier",
-                         help="how sessions are grouped (default hardware_tier; user: whose processes held the "
-                              "most GPU memory)")
+    compare.add_argument("--by", choices=["hardware_tier", "host", "session", "user"],
+                         help="group sessions by this (default: named sessions side by side, one column each; "
+                              "--all by hardware_tier; user: whose processes held the most GPU memory)")
     compare.add_argument("--out", metavar="DIR", help="also write CSV, JSON, markdown and PNG figures into DIR")
     _add_session_dir(compare)
 

@@ -1,4 +1,4 @@
-"""`rigscope compare S1 S2 ... | --all [--by hardware_tier|host|session] [--out DIR]`: rich tables and plotext
+"""`rigscope compare S1 S2 ... | --all [--by hardware_tier|host|session|user] [--out DIR]`: rich tables and plotext
 charts on the terminal; with --out also CSV, JSON, markdown and PNG figures."""
 
 from __future__ import annotations
@@ -52,15 +52,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"rigscope: warning: left out {path.name}: {error}", file=sys.stderr)
     if not figures:
         raise InputError("no readable session to compare")
-    groups = compare(figures, args.by)
-    _print_tables(groups, args.by)
+    by = args.by or ("hardware_tier" if args.all else "session")  # named sessions: each its own column
+    groups = compare(figures, by)
+    _print_tables(groups, by)
     width = min(shutil.get_terminal_size((100, 24)).columns, 140)
     for chart in text_charts(groups, width, colorless=not sys.stdout.isatty()):
         print(chart)
     if args.out:
         directory = Path(args.out)
         try:
-            written = write_outputs(groups, args.by, directory)
+            written = write_outputs(groups, by, directory)
             if png_available():
                 written += png_charts(groups, directory)
         except OSError as error:

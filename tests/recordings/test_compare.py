@@ -129,3 +129,14 @@ def test_all_leaves_out_a_corrupt_session_with_a_warning(tmp_path, capsys):
 def test_piped_output_has_no_progress_or_extra_lines(root, capsys):
     assert main(["compare", "--all", "--dir", str(root)]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_named_sessions_side_by_side_unless_by_groups_them(root, tmp_path, capsys):
+    first, second = [p.name for p in resolve_targets(["rep-1"], root)[0]]  # two sessions of one hardware tier
+    assert main(["compare", first, second, "--dir", str(root), "--out", str(tmp_path / "named")]) == 0
+    groups = json.loads((tmp_path / "named" / "comparison.json").read_text())["groups"]
+    assert [g["group"] for g in groups] == [first, second]
+    assert all(g["sessions"] == [g["group"]] for g in groups)  # nothing summed across the two
+    assert main(["compare", first, second, "--by", "hardware_tier", "--dir", str(root),
+                 "--out", str(tmp_path / "tier")]) == 0
+    assert [g["group"] for g in json.loads((tmp_path / "tier" / "comparison.json").read_text())["groups"]] == ["tier_a"]
