@@ -172,6 +172,8 @@ class DashboardScreen(Screen[None]):
         needed = count if self.compact else -(-count // columns) * FULL_PANEL_LINES
         self._probe_rows = probe_rows = share_rows(self._probe_key[0], caps,
                                                    max(0, available - needed) if narrow else sum(caps))
+        if narrow and self.compact:  # one row per device: the events pane takes the rows the panels leave
+            events_rows = max(events_rows, available + events_rows - count - sum(probe_rows))
         for pane, rows in zip((self.query_one(SpansPane), self.query_one(MetricsPane)), probe_rows):
             pane.display = rows > 0
             pane.styles.height = rows

@@ -175,7 +175,8 @@ class DevicePanel(StripText, can_focus=True):
         if view.overlay:  # one row has room for one sparkline: the overlay's, with what it shows
             tail = Text(f" {rle} {view.overlay[:9]} {metric_text(snapshot, view.overlay)} C{events}/{seconds:.0f}s")
         else:
-            tail = Text(f" {values['util']:>4} {values['temp']:>9} {values['power']:>11} {rle} C{events}/{seconds:.0f}s")
+            tail = Text(f" {values['util']:>4} {values['temp']:>9} {values['power']:>11} {values['mem']:>13} "
+                        f"{rle} C{events}/{seconds:.0f}s")
         if _value(frame, f"{prefix}_collapse") == 1:
             tail.append(" ●", style="bold red")
         words = fmt.throttle_words(frame.get(f"{prefix}_throttle_reasons"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.app import App, ComposeResult
 
-from tests.tui.conftest import LiveApp, run, screen_text, wait_frames
+from tests.tui.conftest import LiveApp, panel_text, run, screen_text, wait_frames, wait_until
 from tui.bars import EventsPane
 
 
@@ -46,5 +46,21 @@ def test_footer_always_shows_help_and_quit_also_in_the_processes_view(tmp_path, 
             await pilot.pause()
             footer = screen_text(app).splitlines()[-1]
             assert "? Help" in footer and "q Quit" in footer and "s Sort" in footer, footer
+
+    run(body)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+def test_compact_layout_shows_gpu_memory_and_leaves_no_rows_empty(tmp_path, size):
+    async def body():
+        async with LiveApp(tmp_path, gpus=4, size=size) as (pilot, app, source):
+            await wait_frames(pilot, source, 2)
+            await pilot.pause()
+            assert app.dashboard.compact
+            # used/total GPU memory on the one row
+            await wait_until(pilot, lambda: "/79.6G" in panel_text(app, "gpu0"), 10, "GPU memory on the row")
+            devices = app.query_one("#devices").region
+            assert devices.height == len(source.devices)  # the events pane takes the rest
+            assert app.query_one("#events").region.height >= size[1] - 4 - len(source.devices) - 2
 
     run(body)
