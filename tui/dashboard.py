@@ -213,11 +213,12 @@ class DashboardScreen(Screen[None]):
         if (self._probe_wants(width), width, height) != self._probe_key:
             self._layout_for(width, height)  # a pane appeared, grew or shrank
             self.call_after_refresh(self.redraw, True)  # again once the panes know their size
-        view = View(self.window_s, self.options.ascii_only, self.compact, self.overlay)
+        no_color = self.app.no_color
+        view = View(self.window_s, self.options.ascii_only, self.compact, self.overlay, no_color)
         self.query_one("#header", TextBar).set_text(
             header_text(self.source.label, snapshot, self.source.recording(), self.paused, width))
         self.query_one("#workload", TextBar).set_text(
-            workload_text(snapshot, width, self.options.ascii_only, self.window_s))
+            workload_text(snapshot, width, self.options.ascii_only or no_color, self.window_s))
         self.query_one("#host", TextBar).set_text(host_text(snapshot.frame))
         for panel in self.query(DevicePanel):
             panel.show(snapshot, view)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from textual.app import App, ComposeResult
 
-from tests.tui.conftest import LiveApp, panel_text, run, screen_text, wait_frames, wait_until
+from tests.tui.conftest import LiveApp, bar_text, panel_text, run, screen_text, wait_frames, wait_until
 from tui.bars import EventsPane
+from tui.devices import Device, DevicePanel, View
+from tui.feed import Snapshot
 
 
 def _note(second: int, text: str) -> dict:
@@ -62,5 +64,73 @@ def test_compact_layout_shows_gpu_memory_and_leaves_no_rows_empty(tmp_path, size
             devices = app.query_one("#devices").region
             assert devices.height == len(source.devices)  # the events pane takes the rest
             assert app.query_one("#events").region.height >= size[1] - 4 - len(source.devices) - 2
+
+    run(body)
+
+
+def _hot_gpu() -> dict:
+    return {"elapsed_s": 120.0, "gpu0_util_pct": 99.0, "gpu0_temp_c": 85.0, "gpu0_temp_limit_c": 83.0,
+            "gpu0_power_w": 300.0, "gpu0_power_limit_w": 700.0, "gpu0_mem_used_bytes": 79.0 * 2**30,
+            "gpu0_mem_total_bytes": 80.0 * 2**30, "gpu0_rle_smoothed": 0.5, "gpu0_rolling_peak": 0.6}
+
+
+class _PanelApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield DevicePanel(Device("gpu0", "GPU0 test"))
+
+
+def _styles_of(text, needle: str) -> set[str]:
+    start = text.plain.index(needle)
+    return {str(span.style) for span in text.spans if span.start <= start < span.end}
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_values_over_the_device_limits_are_coloured_by_severity_or_marked_without_colour(compact):
+    async def body():
+        app = _PanelApp()
+        async with app.run_test(size=(120, 10)) as pilot:
+            panel = app.query_one(DevicePanel)
+            snapshot = Snapshot(version=1, frame=_hot_gpu(), events=())
+            panel.show(snapshot, View(compact=compact))
+            await pilot.pause()
+            text = panel.render()
+            assert "bold red" in _styles_of(text, "85/83°C")  # over the slowdown temperature
+            assert "bold red" in _styles_of(text, "79.0G/80.0G")  # memory all but full
+            assert not _styles_of(text, "300/700 W") & {"bold red", "bold yellow"}  # power well under its limit
+            panel.show(Snapshot(version=2, frame=_hot_gpu(), events=()), View(compact=compact, no_color=True))
+            await pilot.pause()
+            plain = panel.render().plain
+            assert "85/83°C!!" in plain and "79.0G/80.0G!!" in plain and "300/700 W!" not in plain
+
+    run(body)
+
+
+def test_no_color_workload_strip_tells_states_apart_with_letters(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    async def body():
+        async with LiveApp(tmp_path, size=(120, 30)) as (pilot, app, source):
+            await wait_frames(pilot, source, 2)
+            await wait_until(pilot, lambda: "iiii" in bar_text(app, "workload"), 10, "letters in the state strip")
+            assert "▆" not in bar_text(app, "workload")
+
+    run(body)
+
+
+class _CpuApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield DevicePanel(Device("cpu", "CPU test"))
+
+
+def test_rle_that_cannot_be_computed_shows_a_dash_and_the_reason():
+    async def body():
+        app = _CpuApp()
+        async with app.run_test(size=(100, 10)) as pilot:
+            frame = {"elapsed_s": 300.0, "cpu_util_pct": 40.0, "cpu_power_w": None, "cpu_rle_smoothed": None,
+                     "cpu_rolling_peak": 0.0}  # a box without RAPL: no CPU power, no RLE
+            app.query_one(DevicePanel).show(Snapshot(version=1, frame=frame, events=()), View())
+            await pilot.pause()
+            plain = app.query_one(DevicePanel).render().plain
+            assert "— no power reading" in plain and "peak 0.00" not in plain
 
     run(body)
