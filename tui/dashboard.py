@@ -48,6 +48,13 @@ def key_names(keys: str) -> str:
     return " / ".join(KEY_NAMES.get(key, key) for key in keys.split(","))
 
 
+def preset_words(presets: dict[str, tuple[str, str]]) -> str:
+    """`tag: 1 data_prep, 2 train; note: 6 lr changed`: what each number key does."""
+    kinds = {kind: ", ".join(f"{key} {value}" for key, (k, value) in sorted(presets.items()) if k == kind)
+             for kind in ("tag", "note")}
+    return "; ".join(f"{kind}: {keys}" for kind, keys in kinds.items() if keys)
+
+
 @dataclass
 class ViewOptions:
     """How a dashboard screen draws, shared by the live screen and the replays opened from it."""
@@ -78,7 +85,7 @@ class DashboardScreen(Screen[None]):
     BINDINGS = [
         Binding("n", "note", "Note"),
         Binding("t", "tag", "Tag"),
-        Binding("1", "preset('1')", "Presets"),
+        Binding("1", "preset('1')", "Tag/note presets", key_display="1-9"),
         *(Binding(str(i), f"preset('{i}')", f"Preset {i}", show=False) for i in range(2, 10)),
         Binding("space", "pause", "Pause"),
         Binding("r", "record", "Rec on/off"),
@@ -333,8 +340,7 @@ class DashboardScreen(Screen[None]):
         for binding in self.BINDINGS:
             if binding.action.startswith("preset"):
                 if binding.key == "1":
-                    presets = ", ".join(f"{k} {v}" for k, (_, v) in sorted(self.presets.items()))
-                    keys.append(("1-9", f"presets: {presets}"))
+                    keys.append(("1-9", f"presets, at once (no dialog): {preset_words(self.presets)}"))
             elif not binding.key.startswith("ctrl+c"):
                 keys.append((key_names(binding.key), binding.tooltip or binding.description))
         keys += [(key_names(b.key), f"{b.description} (processes view)") for b in ProcessesPane.BINDINGS if b.show]

@@ -81,3 +81,48 @@ def event_line(event: dict[str, Any]) -> str:
 
 def clock_of_day(ts_us: int) -> str:
     return iso_from_us(ts_us)[11:19]
+
+
+UNIT_SUFFIXES: tuple[tuple[str, str, int], ...] = (  # column suffix, unit, digits
+    ("_pct", " %", 1), ("_c", " °C", 1), ("_w", " W", 1), ("_mhz", " MHz", 0), ("_s", " s", 1),
+)
+
+
+def energy(joules: float) -> str:
+    for unit, scale in (("MJ", 1e6), ("kJ", 1e3)):
+        if abs(joules) >= scale:
+            return f"{joules / scale:.1f} {unit}"
+    return f"{joules:.1f} J"
+
+
+def column_value(name: str, value: Any) -> str:
+    """One column of a frame in words and units, as the details dialog shows it."""
+    if value is None:
+        return "— (no reading)"
+    if name.endswith("throttle_reasons"):
+        return throttle_words(value) or "none"
+    if name.endswith("_alerts"):
+        return str(value).replace("|", ", ") or "none"
+    if name.endswith("_collapse"):
+        return "yes" if value == 1 else "no"
+    if name.endswith("_pstate"):
+        return f"P{value}"
+    if isinstance(value, (list, tuple)):
+        numbers = [v for v in value if isinstance(v, (int, float))]
+        if not numbers:
+            return f"{len(value)} values, none read"
+        unit = next((u for suffix, u, _ in UNIT_SUFFIXES if name.endswith(suffix)), "")
+        return (f"{len(value)} values: min {min(numbers):.0f}{unit}, mean {sum(numbers) / len(numbers):.0f}{unit}, "
+                f"max {max(numbers):.0f}{unit}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return str(value)
+    if name.endswith("_bytes"):
+        return size(value)
+    if name.endswith("_bps"):
+        return rate(value)
+    if name.endswith("_j"):
+        return energy(value)
+    for suffix, unit, digits in UNIT_SUFFIXES:
+        if name.endswith(suffix):
+            return f"{value:.{digits}f}{unit}"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -7,18 +7,40 @@ from typing import Any
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
+
+from tui import format as fmt
 
 # Opaque on purpose: over a see-through background Textual composites the whole dashboard under
 # the dialog, on opening and on every redraw behind it; `n` to the dialog on screen took 50 ms
 # (the first press 130 ms) in tmux at 160x50, opaque 26 ms (34 ms).
 MODAL_CSS = """
 {name} {{ align: center middle; background: $background; }}
-{name} > Vertical {{ width: 70; max-width: 95%; height: auto; max-height: 90%;
+{name} > Vertical, {name} > VerticalScroll {{ width: 70; max-width: 95%; height: auto; max-height: 90%;
                     border: round $accent; background: $surface; padding: 0 1; }}
 """
+# What the panels' words and numbers mean, in help (`?`) and details (`d`).
+GLOSSARY: tuple[tuple[str, str], ...] = (
+    ("RLE", "load efficiency: utilization x steadiness per share of rated power, less when heat builds up. "
+            "Above 1: more work than power share (90 % busy on 50 % of rated power). "
+            "— with a reason when power or its limit is unknown"),
+    ("peak", "the RLE's recent best (decays slowly); what a collapse is measured against"),
+    ("warm-up", "the first 60 s: no peak yet, no collapse detection"),
+    ("collapse", "RLE under 65 % of its peak for 7 s or more while loaded, under heat or power pressure; "
+                 "`collapses 2 (31 s)` and `C2/31s` on a one-row panel: 2 events, 31 s in all"),
+    ("85/83°C", "a reading against the device's own limit: yellow near it, red at or over it "
+                "(NO_COLOR: `!` near, `!!` at or over)"),
+)
+
+
+def glossary_table() -> Table:
+    table = Table.grid(padding=(0, 2))
+    for word, meaning in GLOSSARY:
+        table.add_row(f"[bold]{word}[/]", meaning)
+    return table
+
 
 
 class NoteScreen(ModalScreen[str | None]):
@@ -81,9 +103,11 @@ class HelpScreen(ModalScreen[None]):
         table = Table.grid(padding=(0, 2))
         for key, description in self.keys:
             table.add_row(f"[bold]{key}[/]", description)
-        with Vertical():
-            yield Label("[bold]rigscope keys[/] (Escape closes; ctrl+p opens the command palette)")
+        with VerticalScroll():
+            yield Label("[bold]rigscope keys[/] (Escape closes; ↑/↓ scroll; ctrl+p opens the command palette)")
             yield Static(table)
+            yield Label("\n[bold]What the panels show[/]")
+            yield Static(glossary_table())
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -101,21 +125,22 @@ class DeviceScreen(ModalScreen[None]):
         self.prefixes, self.frame, self.index = prefixes, frame, index
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with VerticalScroll():
             yield Static(id="device-detail")
+            yield Static(glossary_table())
 
     def on_mount(self) -> None:
         self._fill()
 
     def _fill(self) -> None:
         prefix = self.prefixes[self.index]
-        table = Table(title=f"{prefix} ({self.index + 1}/{len(self.prefixes)}, ←/→ to switch)", expand=True)
+        table = Table(title=f"{prefix} ({self.index + 1}/{len(self.prefixes)}, ←/→ switch, ↑/↓ scroll)",
+                      expand=True)
         table.add_column("column")
         table.add_column("value", justify="right")
         for name, value in self.frame.items():
             if name.startswith(f"{prefix}_"):
-                shown = "null" if value is None else (f"{value:.4g}" if isinstance(value, float) else str(value))
-                table.add_row(name, shown)
+                table.add_row(name, fmt.column_value(name, value))
         self.query_one("#device-detail", Static).update(table)
 
     def action_step(self, step: int) -> None:

@@ -190,7 +190,7 @@ def test_question_mark_lists_every_key(tmp_path):
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen)
             text = _modal_text(app)
-            for key, words in (("n", "Note"), ("t", "Tag"), ("1-9", "presets:"), ("space", "Pause"),
+            for key, words in (("n", "Note"), ("t", "Tag"), ("1-9", "presets, at once (no dialog): tag: 1 data_prep"), ("space", "Pause"),
                                ("r", "Rec on/off"), ("+ / =", "Window+"), ("o", "Open a recorded session in replay"), ("d", "Details"), ("?", "Help"),
                                ("q", "Quit")):
                 assert f"{key} {words}" in text, (key, text)

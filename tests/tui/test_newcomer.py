@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from textual.app import App, ComposeResult
 
@@ -132,5 +134,38 @@ def test_rle_that_cannot_be_computed_shows_a_dash_and_the_reason():
             await pilot.pause()
             plain = app.query_one(DevicePanel).render().plain
             assert "— no power reading" in plain and "peak 0.00" not in plain
+
+    run(body)
+
+
+def test_details_at_80x24_scroll_with_units_words_and_what_rle_means(tmp_path):
+    async def body():
+        async with LiveApp(tmp_path, gpus=1, size=(80, 24)) as (pilot, app, source):
+            await wait_frames(pilot, source, 2)
+            await pilot.press("d", "right")
+            shown = screen_text(app)
+            assert "gpu0_mem_total_bytes" in shown and "79.6G" in shown  # bytes as a size
+            assert "76231226302" not in shown
+            seen = []
+            for _ in range(40):  # scroll down a line at a time, to the glossary below the table
+                await pilot.press("down")
+                await pilot.pause()
+                seen.append(screen_text(app))
+            assert any(re.search(r"gpu0_throttle_reasons +│ +none", text) for text in seen)  # the bitmask in words
+            assert "warm-up" in seen[-1] and "load efficiency" in seen[-1]
+
+    run(body)
+
+
+def test_help_at_80x24_scrolls_to_what_rle_collapse_and_warm_up_mean(tmp_path):
+    async def body():
+        async with LiveApp(tmp_path, gpus=1, size=(80, 24)) as (pilot, app, source):
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert "warm-up" not in screen_text(app)  # below the keys, out of sight at first
+            await pilot.press("end")
+            await pilot.pause()
+            shown = screen_text(app)
+            assert "warm-up" in shown and "collapse" in shown and "C2/31s" in shown
 
     run(body)
