@@ -85,7 +85,7 @@ class DashboardScreen(Screen[None]):
     BINDINGS = [
         Binding("n", "note", "Note"),
         Binding("t", "tag", "Tag"),
-        Binding("1", "preset('1')", "Tag/note presets", key_display="1-9"),
+        Binding("1", "preset('1')", "Presets", key_display="1-9"),
         *(Binding(str(i), f"preset('{i}')", f"Preset {i}", show=False) for i in range(2, 10)),
         Binding("space", "pause", "Pause"),
         Binding("r", "record", "Rec on/off"),
@@ -141,7 +141,7 @@ class DashboardScreen(Screen[None]):
                 yield EventsPane(self.events_hint, id="events")
         yield from self.compose_above_host()
         yield TextBar(id="host")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # `?` names ctrl+p; its room goes to the keys
 
     def compose_above_host(self) -> ComposeResult:
         """What a subclass adds between the panels and the host bar (replay: its timeline)."""

@@ -8,9 +8,12 @@ import pytest
 from textual.app import App, ComposeResult
 
 from tests.tui.conftest import LiveApp, bar_text, panel_text, run, screen_text, wait_frames, wait_until
+from collectors.spans import SpanTracker
 from tui.bars import EventsPane
 from tui.devices import Device, DevicePanel, View
 from tui.feed import Snapshot
+from tui.probe_data import SpansView
+from tui.probe_panes import duration, totals_lines
 
 
 def _note(second: int, text: str) -> dict:
@@ -169,3 +172,24 @@ def test_help_at_80x24_scrolls_to_what_rle_collapse_and_warm_up_mean(tmp_path):
             assert "warm-up" in shown and "collapse" in shown and "C2/31s" in shown
 
     run(body)
+
+
+def _span_row(name: str, seconds: float, parent: str | None) -> dict:
+    return {"name": name, "parent_id": parent, "success": True, "total_duration_s": seconds, "rtf": None,
+            "tokens_per_second": None, "peak_memory_mb": None, "energy_j": None}
+
+
+def test_span_totals_are_per_name_and_top_level_nested_children_left_out():
+    tracker = SpanTracker([])
+    for number in range(40):  # 40 requests of 20-30 ms, each with 2-3 instant tokenize children
+        tracker.add_row(_span_row("request", 0.020 + number % 11 / 1000, None))
+        for _ in range(2 + (number < 22)):
+            tracker.add_row(_span_row("tokenize", 0.0, f"r{number}"))
+    assert tracker.total == 142
+    request = tracker.by_name()[0]
+    assert (request["name"], request["nested"], request["total"]) == ("request", False, 40)
+    text = "\n".join(line.plain for line in totals_lines(
+        SpansView(1, (), tracker.summary(), tuple(tracker.by_name())), 60))
+    assert f"request 40 · ok 100.0% · p50 {duration(request['p50_duration_s'])}" in text
+    assert request["p50_duration_s"] >= 0.02  # the 0 ms children do not drag it down
+    assert "142" not in text and "+102 nested spans" in text
