@@ -137,19 +137,22 @@ class EventsPane(Widget):
         super().__init__(**kwargs)
         self.hint = hint  # what an empty pane says
         self._events: tuple[dict[str, Any], ...] = ()
+        self._origin_us: int | None = None
         self._key: tuple[int, int, int, int] | None = None
 
-    def show(self, events: tuple[dict[str, Any], ...]) -> None:
+    def show(self, events: tuple[dict[str, Any], ...], origin_us: int | None = None) -> None:
+        """`origin_us`: the session's elapsed 0 (`fmt.session_origin_us`), which places collapses at their start."""
         key = (len(events), id(events[-1]) if events else 0, self.size.height, self.size.width)
         if key != self._key:
             self._key = key
+            self._origin_us = origin_us
             self._events = tuple(e for e in events if e.get("kind") in self.STYLES)
             self.refresh()
 
     def render(self) -> Text:
         text = Text("events", style="bold underline")
         lines = newest_lines(self._events, self.STYLES, max(1, self.content_region.width),
-                             max(0, self.content_region.height - 1))
+                             max(0, self.content_region.height - 1), self._origin_us)
         for line in lines:
             text.append("\n")
             text.append_text(line)
@@ -158,14 +161,15 @@ class EventsPane(Widget):
         return text
 
 
-def newest_lines(events: tuple[dict[str, Any], ...], styles: dict[str, str], width: int, rows: int) -> list[Text]:
+def newest_lines(events: tuple[dict[str, Any], ...], styles: dict[str, str], width: int, rows: int,
+                 origin_us: int | None = None) -> list[Text]:
     """The last `rows` screen lines of the events, wrapped at `width`: the newest event is always shown
     (its first lines when it alone is longer than the pane), however long the notes before it."""
     lines: list[Text] = []
     for event in reversed(events):
         if len(lines) >= rows:
             break
-        wrapped = list(Text(fmt.event_line(event), style=styles.get(event.get("kind", ""), "")).wrap(
+        wrapped = list(Text(fmt.event_line(event, origin_us), style=styles.get(event.get("kind", ""), "")).wrap(
             _CONSOLE, width))
         lines[:0] = wrapped if lines or len(wrapped) <= rows else wrapped[:rows]
     return lines[-rows:] if rows else []

@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from tui import format as fmt
 from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
 from tui.devices import FULL_LINES as FULL_PANEL_LINES
 from tui.devices import DevicePanel, View
@@ -232,7 +233,7 @@ class DashboardScreen(Screen[None]):
         spans_rows, metrics_rows = self._probe_rows
         self.query_one(SpansPane).show(snapshot.spans, spans_rows, self.options.ascii_only)
         self.query_one(MetricsPane).show(snapshot.metrics, metrics_rows, self.overlay, self.options.ascii_only)
-        self.query_one(EventsPane).show(snapshot.events)
+        self.query_one(EventsPane).show(snapshot.events, fmt.session_origin_us(snapshot.frame))
         if self.showing_processes:
             self.query_one(ProcessesPane).show(self.source.processes())
 

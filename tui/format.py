@@ -56,10 +56,28 @@ def clock(seconds: float) -> str:
     return f"{hours:d}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def event_line(event: dict[str, Any]) -> str:
+def session_origin_us(frame: dict[str, Any]) -> int | None:
+    """Wall-clock µs of the session's elapsed 0, from a frame (`ts` µs and `elapsed_s`); None without them."""
+    ts, elapsed = frame.get("ts"), frame.get("elapsed_s")
+    if not isinstance(ts, (int, float)) or not isinstance(elapsed, (int, float)):
+        return None
+    return int(ts - elapsed * 1e6)
+
+
+def event_time_us(event: dict[str, Any], origin_us: int | None) -> int:
+    """When an event happened, as the report says: a collapse at its `start` (its end at `end`), seconds
+    from the session's elapsed 0, not when it was detected (7 s later or more); anything else at `ts`."""
+    at = {"collapse_start": "start", "collapse_end": "end"}.get(str(event.get("kind")))
+    moment = event.get(at) if at else None
+    if origin_us is not None and isinstance(moment, (int, float)):
+        return origin_us + int(round(moment * 1e6))
+    return us_from_iso(event["ts"])
+
+
+def event_line(event: dict[str, Any], origin_us: int | None = None) -> str:
     """`HH:MM:SS kind: what`, one line."""
     try:
-        stamp = clock_of_day(us_from_iso(event["ts"]))
+        stamp = clock_of_day(event_time_us(event, origin_us))
     except (KeyError, ValueError, TypeError):
         stamp = "--:--:--"
     kind = event.get("kind", "?")

@@ -9,7 +9,9 @@ from textual.app import App, ComposeResult
 
 from tests.tui.conftest import LiveApp, bar_text, panel_text, run, screen_text, wait_frames, wait_until
 from collectors.spans import SpanTracker
-from tui.bars import EventsPane
+from collectors.timeutil import us_from_iso
+from tui import format as fmt
+from tui.bars import EventsPane, newest_lines
 from tui.devices import Device, DevicePanel, View
 from tui.feed import Snapshot
 from tui.probe_data import SpansView
@@ -193,3 +195,14 @@ def test_span_totals_are_per_name_and_top_level_nested_children_left_out():
     assert f"request 40 · ok 100.0% · p50 {duration(request['p50_duration_s'])}" in text
     assert request["p50_duration_s"] >= 0.02  # the 0 ms children do not drag it down
     assert "142" not in text and "+102 nested spans" in text
+
+
+def test_events_pane_puts_a_collapse_at_its_start_as_the_report_does():
+    origin = us_from_iso("2026-01-01T19:10:00.000000Z")  # elapsed 0 of the session
+    frame = {"ts": origin + 500_000_000, "elapsed_s": 500.0}
+    collapse = {"kind": "collapse_start", "ts": "2026-01-01T19:17:46.000000Z", "device": "gpu0",
+                "start": 459.0, "end": None, "min_rle": 0.31}  # detected at 19:17:46, began at 19:17:39
+    assert fmt.session_origin_us(frame) == origin
+    assert fmt.event_line(collapse, fmt.session_origin_us(frame)).startswith("19:17:39 collapse start")
+    lines = newest_lines((collapse, _note(5, "later note")), EventsPane.STYLES, 60, 5, origin)
+    assert lines[0].plain.startswith("19:17:39") and lines[1].plain.startswith("10:00:05")
