@@ -7,7 +7,7 @@ import re
 import pytest
 from textual.app import App, ComposeResult
 
-from tests.tui.conftest import LiveApp, bar_text, panel_text, run, screen_text, wait_frames, wait_until
+from tests.tui.conftest import LiveApp, bar_text, panel_text, read_meta, run, screen_text, wait_frames, wait_until
 from collectors.spans import SpanTracker
 from collectors.timeutil import us_from_iso
 from tui import format as fmt
@@ -206,3 +206,19 @@ def test_events_pane_puts_a_collapse_at_its_start_as_the_report_does():
     assert fmt.event_line(collapse, fmt.session_origin_us(frame)).startswith("19:17:39 collapse start")
     lines = newest_lines((collapse, _note(5, "later note")), EventsPane.STYLES, 60, 5, origin)
     assert lines[0].plain.startswith("19:17:39") and lines[1].plain.startswith("10:00:05")
+
+
+@pytest.mark.parametrize("dialog", [None, "n"])
+def test_ctrl_c_quits_cleanly_also_from_a_dialog(tmp_path, dialog):
+    async def body():
+        async with LiveApp(tmp_path) as (pilot, app, source):
+            session = source.monitor.session
+            await wait_frames(pilot, source, 2)
+            if dialog:
+                await pilot.press(dialog)
+            await pilot.press("ctrl+c")
+            await wait_until(pilot, lambda: not app.is_running, 10, "the app to quit")
+        assert source.closed and app.return_value.startswith("rigscope: session saved in ")
+        assert read_meta(session)["status"] == "complete"
+
+    run(body)
