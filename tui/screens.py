@@ -66,23 +66,40 @@ class NoteScreen(ModalScreen[str | None]):
 
 
 class TagScreen(ModalScreen[str | None]):
-    """Pick a recent tag or type a new one; `auto` returns to the heuristic."""
+    """Type a tag, or pick a recent one with ↓/↑ and Enter; `auto` returns to the heuristic."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="TagScreen")
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("down", "move(1)", show=False),
+                Binding("up", "move(-1)", show=False)]
 
     def __init__(self, recent: list[str]) -> None:
         super().__init__()
         self.recent = recent
+        self.moved = False  # an arrow key chose a recent tag: Enter on an empty input takes it
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Tag the workload phase (auto returns to the heuristic)")
-            yield Input(placeholder="type a tag, or pick one below", id="tag-text")
+            yield Label("Tag the workload phase: type one, or ↓/↑ and Enter to pick (auto returns to the heuristic)")
+            yield Input(placeholder="type a tag, or ↓ to pick one below", id="tag-text")
             yield OptionList(*self.recent, id="tag-recent")
 
+    def action_move(self, step: int) -> None:
+        options = self.query_one(OptionList)
+        if not self.moved or options.highlighted is None:
+            options.highlighted = 0 if step > 0 else options.option_count - 1
+        else:
+            options.highlighted = (options.highlighted + step) % options.option_count
+        self.moved = True
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
+        typed = event.value.strip()
+        options = self.query_one(OptionList)
+        if typed:
+            self.dismiss(typed)
+        elif self.moved and options.highlighted is not None:
+            self.dismiss(str(options.get_option_at_index(options.highlighted).prompt))
+        else:
+            self.notify("type a tag, or pick one with ↓/↑ and Enter (Escape cancels)", severity="warning", timeout=4)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(str(event.option.prompt))

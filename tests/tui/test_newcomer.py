@@ -7,7 +7,7 @@ import re
 import pytest
 from textual.app import App, ComposeResult
 
-from tests.tui.conftest import LiveApp, bar_text, panel_text, read_meta, run, screen_text, wait_frames, wait_until
+from tests.tui.conftest import LiveApp, bar_text, panel_text, read_events, read_meta, run, screen_text, wait_frames, wait_until
 from collectors.spans import SpanTracker
 from collectors.timeutil import us_from_iso
 from tui import format as fmt
@@ -16,6 +16,7 @@ from tui.devices import Device, DevicePanel, View
 from tui.feed import Snapshot
 from tui.probe_data import SpansView
 from tui.probe_panes import duration, totals_lines
+from tui.screens import TagScreen
 
 
 def _note(second: int, text: str) -> dict:
@@ -220,5 +221,21 @@ def test_ctrl_c_quits_cleanly_also_from_a_dialog(tmp_path, dialog):
             await wait_until(pilot, lambda: not app.is_running, 10, "the app to quit")
         assert source.closed and app.return_value.startswith("rigscope: session saved in ")
         assert read_meta(session)["status"] == "complete"
+
+    run(body)
+
+
+def test_tag_dialog_arrows_pick_a_recent_tag_and_enter_on_nothing_says_so(tmp_path):
+    async def body():
+        async with LiveApp(tmp_path) as (pilot, app, source):
+            session = source.monitor.session
+            await pilot.press("t", "enter")
+            assert isinstance(app.screen, TagScreen)  # nothing typed, nothing picked: still open, and it says why
+            assert any("type a tag" in notice.message for notice in app._notifications)
+            await pilot.press("down", "down", "enter")  # auto, then data_prep
+            assert not isinstance(app.screen, TagScreen)
+            tags = await wait_until(pilot, lambda: [e for e in read_events(session) if e.get("kind") == "tag"], 10,
+                                    "the tag in events.jsonl")
+            assert [t["state"] for t in tags] == ["data_prep"]
 
     run(body)
