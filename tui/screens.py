@@ -13,14 +13,16 @@ from textual.widgets import Input, Label, OptionList, Static
 
 from tui import format as fmt
 
-# Opaque on purpose: over a see-through background Textual composites the whole dashboard under
-# the dialog, on opening and on every redraw behind it; `n` to the dialog on screen took 50 ms
-# (the first press 130 ms) in tmux at 160x50, opaque 26 ms (34 ms).
+# See-through: a dialog covers only its own area, so the spike being annotated stays in sight. One-line
+# dialogs (note, tag, go to) sit at the bottom, over the events and host bars, not over the panels.
+# (Textual composites the dashboard under a see-through dialog on every redraw behind it: `n` to the
+# dialog on screen took 50 ms in tmux at 160x50, against 26 ms when the dialog blanked the screen.)
 MODAL_CSS = """
-{name} {{ align: center middle; background: $background; }}
+{name} {{ align: center middle; background: transparent; }}
 {name} > Vertical, {name} > VerticalScroll {{ width: 70; max-width: 95%; height: auto; max-height: 90%;
                     border: round $accent; background: $surface; padding: 0 1; }}
 """
+BOTTOM_CSS = "{name} {{ align: center bottom; }}"
 # What the panels' words and numbers mean, in help (`?`) and details (`d`).
 GLOSSARY: tuple[tuple[str, str], ...] = (
     ("RLE", "load efficiency: utilization x steadiness per share of rated power, less when heat builds up. "
@@ -46,7 +48,7 @@ def glossary_table() -> Table:
 class NoteScreen(ModalScreen[str | None]):
     """A one-line note; Enter saves, Escape cancels."""
 
-    DEFAULT_CSS = MODAL_CSS.format(name="NoteScreen")
+    DEFAULT_CSS = MODAL_CSS.format(name="NoteScreen") + BOTTOM_CSS.format(name="NoteScreen")
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, stamp: str) -> None:
@@ -68,7 +70,7 @@ class NoteScreen(ModalScreen[str | None]):
 class TagScreen(ModalScreen[str | None]):
     """Type a tag, or pick a recent one with ↓/↑ and Enter; `auto` returns to the heuristic."""
 
-    DEFAULT_CSS = MODAL_CSS.format(name="TagScreen")
+    DEFAULT_CSS = MODAL_CSS.format(name="TagScreen") + BOTTOM_CSS.format(name="TagScreen")
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("down", "move(1)", show=False),
                 Binding("up", "move(-1)", show=False)]
 
@@ -171,7 +173,7 @@ class DeviceScreen(ModalScreen[None]):
 class GotoScreen(ModalScreen[str | None]):
     """Where to go in a replay: `HH:MM:SS`, `+15m`, `-30s`."""
 
-    DEFAULT_CSS = MODAL_CSS.format(name="GotoScreen")
+    DEFAULT_CSS = MODAL_CSS.format(name="GotoScreen") + BOTTOM_CSS.format(name="GotoScreen")
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:

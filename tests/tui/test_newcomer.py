@@ -239,3 +239,16 @@ def test_tag_dialog_arrows_pick_a_recent_tag_and_enter_on_nothing_says_so(tmp_pa
             assert [t["state"] for t in tags] == ["data_prep"]
 
     run(body)
+
+
+@pytest.mark.parametrize("key", ["n", "t", "question_mark", "d"])
+def test_dialogs_cover_only_their_own_area(tmp_path, key):
+    async def body():
+        async with LiveApp(tmp_path, gpus=1, size=(120, 40)) as (pilot, app, source):
+            await wait_frames(pilot, source, 2)
+            await pilot.press(key)
+            assert app.screen is not app.dashboard
+            # the header above the dialog is still there
+            await wait_until(pilot, lambda: "rigscope DEMO" in screen_text(app).splitlines()[0], 5, "the header")  # the header above the dialog is still there
+
+    run(body)
