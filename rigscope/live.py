@@ -32,6 +32,7 @@ class LiveSource:
         self._feed_poll_s = min(MAX_FEED_POLL_S, 0.5 / fps)
         self._clock, self._backend = clock, nvml_backend
         self._notices: deque[str] = deque()
+        self._told: set[str] = set()
         self.closed = False
         self._closing = threading.Lock()
         self._closed_message: str | None = None
@@ -84,9 +85,13 @@ class LiveSource:
         return tier.latest if tier is not None else None
 
     def notices(self) -> list[str]:
+        """New notices, each once per process (a new session after `r` reports the same conditions again)."""
         out = []
         while self._notices:
-            out.append(self._notices.popleft())
+            message = self._notices.popleft()
+            if message not in self._told:
+                self._told.add(message)
+                out.append(message)
         return out
 
     def toggle_recording(self) -> str:

@@ -131,7 +131,7 @@ class EventsPane(Widget):
 
     DEFAULT_CSS = "EventsPane { height: 1fr; padding: 0 1; }"
     STYLES = {"note": "cyan", "tag": "magenta", "collapse_start": "bold red", "collapse_end": "red",
-              "alert": "yellow"}
+              "alert": "yellow", "notice": "yellow"}
 
     def __init__(self, hint: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -209,8 +209,7 @@ class DashboardScreen(Screen[None]):
     def redraw(self, force: bool = False) -> None:
         if not self.app.is_running:  # shutting down: a timer or a call after refresh may still come, the widgets go
             return
-        for message in self.source.notices():
-            self.notify(message, severity="warning", timeout=30)
+        self._take_notices()
         feed = self.source.feed
         if (self.paused and not force) or (feed.version == self._drawn_version and not force):
             return
@@ -236,6 +235,16 @@ class DashboardScreen(Screen[None]):
         self.query_one(EventsPane).show(snapshot.events, fmt.session_origin_us(snapshot.frame))
         if self.showing_processes:
             self.query_one(ProcessesPane).show(self.source.processes())
+
+    def _take_notices(self) -> None:
+        """Standing conditions go to the events pane, and one toast points there (never a pile of them)."""
+        notices = self.source.notices()
+        if not notices:
+            return
+        stamp = self.source.now_iso()
+        self.source.feed.add(None, [{"kind": "notice", "ts": stamp, "text": message} for message in notices])
+        self.notify(notices[0] if len(notices) == 1 else f"{len(notices)} notices: see the events pane",
+                    severity="warning", timeout=8)
 
     @property
     def showing_processes(self) -> bool:

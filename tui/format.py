@@ -81,7 +81,7 @@ def event_line(event: dict[str, Any], origin_us: int | None = None) -> str:
     except (KeyError, ValueError, TypeError):
         stamp = "--:--:--"
     kind = event.get("kind", "?")
-    if kind == "note":
+    if kind in ("note", "notice"):
         what = event.get("text", "")
     elif kind == "tag":
         what = event.get("state", "")

@@ -252,3 +252,19 @@ def test_dialogs_cover_only_their_own_area(tmp_path, key):
             await wait_until(pilot, lambda: "rigscope DEMO" in screen_text(app).splitlines()[0], 5, "the header")  # the header above the dialog is still there
 
     run(body)
+
+
+def test_a_standing_notice_shows_once_in_the_events_pane_not_as_piled_toasts(tmp_path):
+    async def body():
+        async with LiveApp(tmp_path, size=(120, 40)) as (pilot, app, source):
+            await wait_frames(pilot, source, 2)
+            for _ in range(2):  # what each new session after `r` reports again
+                source.monitor._notice("rapl: CPU power not readable (run as root)")
+                source.monitor._notice("nvml: no NVIDIA driver")
+                await wait_frames(pilot, source, 2)
+            pane = app.query_one(EventsPane)
+            await wait_until(pilot, lambda: "no NVIDIA driver" in pane.render().plain, 5, "the notice in the pane")
+            assert pane.render().plain.count("rapl: CPU power") == 1
+            assert len(app._notifications) <= 1
+
+    run(body)
