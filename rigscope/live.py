@@ -100,6 +100,7 @@ class LiveSource:
         self.monitor.close_receiver()  # the replacement takes the event port over
         replacement = self._open(dataclasses.replace(self.config, record=not was_recording))
         self.feed.attach(self._subscribe(replacement))
+        self.feed.reset_events()  # the old session's notes and collapses are not the new one's
         self.feed.watch_spans(replacement.spans)
         self.monitor.stop()
         self.monitor = replacement

@@ -40,31 +40,36 @@ class TextBar(StripText):
 
 def header_text(label: SessionLabel, snapshot: Snapshot, recording: dict[str, Any] | None,
                 paused: bool, width: int) -> Text:
-    """Most important first, so a narrow terminal cuts only the least important part."""
+    """Whole pieces, in order; where they do not fit, the least important go first (never a word cut in two)."""
     frame = snapshot.frame
-    wide = width >= 120
-    text = Text(f" rigscope {label.mode} ", style="bold reverse")
+    pieces: list[tuple[int, Text]] = [(0, Text(f" rigscope {label.mode} ", style="bold reverse"))]  # (rank, piece)
     if paused:
-        text.append(" ❚❚ PAUSED ", style="bold reverse yellow")
-    text.append(f" {fmt.clock(frame.get('elapsed_s') or 0.0)}")
+        pieces.append((0, Text(" ❚❚ PAUSED ", style="bold reverse yellow")))
+    pieces.append((1, Text(f" {fmt.clock(frame.get('elapsed_s') or 0.0)}")))
     hz = recording.get("achieved_hz") if recording else None
     if hz:
-        text.append(f" {hz:.1f} Hz")
-    text.append(" │ ")
+        pieces.append((6, Text(f" {hz:.1f} Hz")))
     if recording and recording.get("session"):
-        text.append("● REC", style="bold red")
-        text.append(f" {recording.get('samples', 0)} samples {fmt.size(recording.get('bytes'))}")
+        pieces += [(0, Text.assemble(" │ ", ("● REC", "bold red"))), (2, Text(f" {recording['session']}")),
+                   (3, Text(f" {recording.get('samples', 0)} samples {fmt.size(recording.get('bytes'))}"))]
         flushed = recording.get("flush_age_s")
-        if flushed is not None and wide:
-            text.append(f" flushed {flushed:.0f}s ago")
+        if flushed is not None:
+            pieces.append((8, Text(f" flushed {flushed:.0f}s ago")))
         if recording.get("error"):
-            text.append(f" {recording['error']}", style="bold red")
+            pieces.append((0, Text(f" {recording['error']}", style="bold red")))
     else:
-        text.append("not recording", style="dim")
-    text.append(f" │ self {fmt.num(frame.get('self_cpu_pct'), '%', 1)} {fmt.size(frame.get('self_rss_bytes'))}")
-    text.append(f" │ {label.host} · {label.tier}")
-    if recording and recording.get("session") and wide:
-        text.append(f" · {recording['session']}")
+        pieces.append((0, Text.assemble(" │ ", ("not recording", "dim"))))
+    pieces.append((7, Text(f" │ self {fmt.num(frame.get('self_cpu_pct'), '%', 1)} "
+                           f"{fmt.size(frame.get('self_rss_bytes'))}")))
+    where = " · ".join(part for part in (label.host, label.tier) if part)
+    if where:
+        pieces.append((5, Text(f" │ {where}")))
+    while len(pieces) > 1 and sum(piece.cell_len for _, piece in pieces) > width:
+        least = max(rank for rank, _ in pieces)
+        if least == 0:
+            break
+        pieces.remove(next(item for item in reversed(pieces) if item[0] == least))
+    text = Text().join(piece for _, piece in pieces)
     text.truncate(width)
     return text
 

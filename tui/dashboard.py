@@ -28,7 +28,7 @@ from tui.overlay import overlay_names
 from tui.probe_data import MetricsView, SpansView
 from tui.probe_panes import MetricsPane, SpansPane, pane_caps, probe_wants, share_rows
 from tui.processes import ProcessesPane, ProcessesView
-from tui.screens import DeviceScreen, HelpScreen, NoteScreen, TagScreen
+from tui.screens import ConfirmScreen, DeviceScreen, HelpScreen, NoteScreen, TagScreen
 from tui.source import DashboardSource
 
 WINDOWS_S = (30.0, 120.0, 600.0, 3600.0)
@@ -290,8 +290,19 @@ class DashboardScreen(Screen[None]):
         self.redraw(force=True)
 
     def action_record(self) -> None:
-        self.notify("switching recording…")
-        self.run_worker(self._toggle_recording, thread=True, exclusive=True, group="recording")
+        """Stop recording, or start a new session, once confirmed: one stray `r` must not split a run."""
+        recording = self.source.recording()
+        if recording and recording.get("session"):
+            question = ("Stop recording?", f"{recording['session']} is closed; r again starts a new session.")
+        else:
+            question = ("Start recording?", "Into a new session; the events pane starts afresh.")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.notify("switching recording…")
+                self.run_worker(self._toggle_recording, thread=True, exclusive=True, group="recording")
+
+        self.app.push_screen(ConfirmScreen(*question), answer)
 
     def _toggle_recording(self) -> None:
         message = self.source.toggle_recording()

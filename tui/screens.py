@@ -110,6 +110,25 @@ class TagScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question: `y` (or Enter) answers yes, `n` or Escape no."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="ConfirmScreen") + BOTTOM_CSS.format(name="ConfirmScreen")
+    BINDINGS = [Binding("y,enter", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, question: str, detail: str) -> None:
+        super().__init__()
+        self.question, self.detail = question, detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"[bold]{self.question}[/] (y / Enter: yes, n / Escape: no)")
+            yield Label(self.detail)
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = MODAL_CSS.format(name="HelpScreen")
     BINDINGS = [Binding("escape,question_mark,q", "close", "Close")]

@@ -268,3 +268,38 @@ def test_a_standing_notice_shows_once_in_the_events_pane_not_as_piled_toasts(tmp
             assert len(app._notifications) <= 1
 
     run(body)
+
+
+def test_r_asks_first_and_a_new_session_starts_with_an_empty_events_pane(tmp_path):
+    async def body():
+        async with LiveApp(tmp_path, size=(80, 24)) as (pilot, app, source):
+            first = source.monitor.session
+            await wait_frames(pilot, source, 2)
+            await pilot.press("6")  # a preset note into the first session
+            await wait_until(pilot, lambda: "lr changed" in app.query_one(EventsPane).render().plain, 5, "the note")
+            await pilot.press("r", "n")  # a stray r: nothing changes
+            await app.workers.wait_for_complete()
+            assert source.monitor.session == first and app.screen is app.dashboard
+            await pilot.press("r", "y")
+            await app.workers.wait_for_complete()
+            await wait_until(pilot, lambda: "not recording" in bar_text(app, "header"), 10, "not recording")
+            header = bar_text(app, "header").rstrip()
+            assert not header.endswith(("·", "│")), header
+            await pilot.press("r", "enter")
+            await app.workers.wait_for_complete()
+            assert source.monitor.session not in (None, first)
+            await wait_until(pilot, lambda: "lr changed" not in app.query_one(EventsPane).render().plain, 5,
+                             "the old session's note gone from the pane")
+
+    run(body)
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_header_shows_the_whole_session_id(tmp_path, width):
+    async def body():
+        async with LiveApp(tmp_path, size=(width, 30)) as (pilot, app, source):
+            await wait_frames(pilot, source, 2)
+            await wait_until(pilot, lambda: source.monitor.session.name in bar_text(app, "header"), 5,
+                             "the session id in the header")
+
+    run(body)
