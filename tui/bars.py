@@ -84,7 +84,11 @@ def workload_text(snapshot: Snapshot, width: int, ascii_only: bool, window_s: fl
     history = snapshot.state_history
     since = history[-1][0] if history else 0.0
     text.append(f" {source} · {fmt.clock((frame.get('elapsed_s') or 0.0) - since)}")
-    text.append(f" │ window {window_label(window_s)} │ ")
+    text.append(f" │ window {window_label(window_s)}")
+    held = frame.get("elapsed_s") or 0.0
+    if held < window_s:  # a long window over a short run: the sparklines stretch what there is
+        text.append(f" ({span_label(held)} of data)", style="dim")
+    text.append(" │ ")
     strip_w = max(0, width - len(text.plain) - 1)
     text.append(state_strip(history, frame.get("elapsed_s") or 0.0, strip_w, ascii_only))
     return text
@@ -92,6 +96,16 @@ def workload_text(snapshot: Snapshot, width: int, ascii_only: bool, window_s: fl
 
 def window_label(seconds: float) -> str:
     return f"{seconds / 3600:g}h" if seconds >= 3600 else f"{seconds / 60:g}m" if seconds >= 60 else f"{seconds:g}s"
+
+
+def span_label(seconds: float) -> str:
+    """`45s`, `1m40s`, `1h05m`: how much data a window holds."""
+    seconds = int(max(0.0, seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def state_strip(history: tuple[tuple[float, str], ...], now_s: float, width: int, ascii_only: bool) -> Text:

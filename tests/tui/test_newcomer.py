@@ -11,7 +11,7 @@ from tests.tui.conftest import LiveApp, bar_text, panel_text, read_events, read_
 from collectors.spans import SpanTracker
 from collectors.timeutil import us_from_iso
 from tui import format as fmt
-from tui.bars import EventsPane, newest_lines
+from tui.bars import EventsPane, newest_lines, span_label
 from tui.devices import Device, DevicePanel, View
 from tui.feed import Snapshot
 from tui.probe_data import SpansView
@@ -303,3 +303,15 @@ def test_header_shows_the_whole_session_id(tmp_path, width):
                              "the session id in the header")
 
     run(body)
+
+
+def test_a_window_longer_than_the_run_says_how_much_data_it_holds(tmp_path):
+    async def body():
+        async with LiveApp(tmp_path, size=(120, 30)) as (pilot, app, source):
+            await wait_frames(pilot, source, 2)
+            await pilot.press("plus", "plus")  # 1 h over a few seconds of data
+            await wait_until(pilot, lambda: re.search(r"window 1h \(\d+s of data\)", bar_text(app, "workload")), 5,
+                             "the data span beside the window")
+
+    run(body)
+    assert span_label(100) == "1m40s" and span_label(3900) == "1h05m"
