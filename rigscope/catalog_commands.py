@@ -32,11 +32,14 @@ def _cells(row: dict[str, Any]) -> list[str]:
         return "—" if value is None else fmt.format(value)
 
     note = f"({row['error']})" if row["status"] == "corrupt" else text(row["notes"])
+    if row.get("demo"):  # simulated readings: said first, before any note
+        note = "demo" if note == "—" else f"demo · {note}"
     host = text(row["host"])
     return [row["id"], text(row["start"])[:19].replace("T", " "), _clock(row["duration_s"]),
             host if len(host) <= HOST_WIDTH else host[:HOST_WIDTH - 1] + "…",
             text(row["tier"]), text(row["device_type"]), text(row["samples"]), text(row["hz"], "{:.1f}"),
-            text(row["collapses"]), text(row["max_temp_c"], "{:.0f}"), text(row["spans"]), row["status"], note]
+            text(row["collapses"]), text(row["max_temp_c"], "{:.0f}"), text(row["spans"]),
+            row["status"], note]
 
 
 def ls(args: argparse.Namespace) -> int:

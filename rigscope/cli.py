@@ -40,7 +40,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def _add_session_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", help="sessions directory (default $RIGSCOPE_DIR or ./rigscope-sessions)")
+    from recordings.session import default_sessions_dir
+
+    parser.add_argument("--dir", help=f"sessions directory (default: $RIGSCOPE_DIR, else {default_sessions_dir()})")
 
 
 def add_record_flags(parser: argparse.ArgumentParser) -> None:
@@ -188,7 +190,9 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
     compare = commands.add_parser("compare", help="sessions side by side, or grouped with --by",
                                   epilog=EXAMPLES["compare"])
     compare.add_argument("sessions", nargs="*", metavar="SESSION", help="session ids, prefixes, paths or group ids")
-    compare.add_argument("--all", action="store_true", help="every session in the sessions directory")
+    compare.add_argument("--all", action="store_true",
+                         help="every session in the sessions directory, demo sessions left out")
+    compare.add_argument("--demo", action="store_true", help="with --all: take demo (simulated) sessions in too")
     compare.add_argument("--by", choices=["hardware_tier", "host", "session", "user"],
                          help="group sessions by this (default: named sessions side by side, one column each; "
                               "--all by hardware_tier; user: whose processes held the most GPU memory)")

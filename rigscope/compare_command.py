@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.sessions) == args.all:
         print("rigscope compare: error: give sessions (or group ids) to compare, or --all", file=sys.stderr)
         return 2
-    paths, warnings = resolve_targets(args.sessions, sessions_dir(args.dir), args.all)
+    paths, warnings = resolve_targets(args.sessions, sessions_dir(args.dir), args.all, args.demo)
     for warning in warnings:
         print(f"rigscope: warning: {warning}", file=sys.stderr)
     figures = []

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,9 @@ REPO = Path(__file__).resolve().parents[1]
 # Monitors made by tests take any free event port, and probes send nothing, unless a test sets its own
 # port: a test never talks to (or takes the port of) a rigscope running on this machine.
 os.environ["RIGSCOPE_PORT"] = "0"
+# Sessions recorded without --dir go to the user's data directory: here, a throwaway one, never the home's.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="rigscope-test-data-")
+atexit.register(shutil.rmtree, os.environ["XDG_DATA_HOME"], True)
 SHARED = REPO.parent / "shared"
 
 
