@@ -67,6 +67,8 @@ def catalog_row(session: Path) -> dict[str, Any]:
     status = session_status(meta, session)
     if (meta.get("monitoring") or {}).get("source") == "imported":
         status = "imported"
+    elif status == "interrupted" and meta.get("repaired_at"):
+        status = "repaired"  # interrupted, then mended by `rigscope repair`: complete up to the crash
     open_ended = meta.get("status") == "recording"  # samples are counted only when the session closes
     samples = None if open_ended else meta.get("total_samples")
     duration = _number(summary.get("duration_s"))

@@ -2,11 +2,12 @@
 
 Compacts the segments and the last journal into samples.parquet (and the process rows
 into processes.parquet), cuts a torn last CSV line, recomputes the summary, marks the session
-`interrupted` and writes its report.md.
+`interrupted` with the time of the repair (`repaired_at`) and writes its report.md.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import polars as pl
@@ -40,11 +41,14 @@ def repair_session(session: Path) -> str:
     if is_running(meta):
         raise InputError(f"{session.name} is still recording (pid {meta['recorder']['pid']}); stop it first")
     if meta.get("status") != "recording" and not (session / segments.SAMPLES_DIR).exists():
+        if meta.get("repaired_at"):
+            return f"already repaired at {meta['repaired_at'][:19].replace('T', ' ')} UTC: nothing left to do"
         return f"nothing to repair (status {meta.get('status')})"
     samples = segments.compact(session, session_columns_of(meta), row_group_rows=row_group_rows(meta))
     compact_processes(session)
     _cut_torn_csv_line(session / SAMPLES_CSV)
-    meta["status"] = "interrupted"
+    meta["status"] = "interrupted"  # SESSION_FORMAT: what a recorder that died leaves; `repaired_at` says it was mended
+    meta["repaired_at"] = iso_from_us(time.time_ns() // 1000)
     meta["total_samples"] = samples
     table = read_samples(session)
     meta["summary"] = _recompute_summary(session, table)
