@@ -137,7 +137,8 @@ def build_parser() -> Parser:
     _add_session_dir(replay)
     replay.add_argument("--speed", type=options.replay_speed, default=1.0,
                         help="x0.25 to x1000, or max (default 1)")
-    replay.add_argument("--at", help="start at HH:MM:SS (UTC), +15m from the start, or seconds")
+    replay.add_argument("--at", help="start at HH:MM:SS (UTC), or 15m / +15m / 90 (seconds) from the start, "
+                                     "as `g` reads it")
     replay.add_argument("--fps", type=options.fps, default=4.0, help="screen redraws per second (default 4)")
     replay.add_argument("--ascii", action="store_true", help="ASCII sparklines")
     correlate = commands.add_parser("correlate", help="a custom metric (rigscope.metric) against collapse events",

@@ -364,7 +364,8 @@ class DashboardScreen(Screen[None]):
                     keys.append(("1-9", f"presets, at once (no dialog): {preset_words(self.presets)}"))
             elif not binding.key.startswith("ctrl+c"):
                 keys.append((key_names(binding.key), binding.tooltip or binding.description))
-        keys += [(key_names(b.key), f"{b.description} (processes view)") for b in ProcessesPane.BINDINGS if b.show]
+        keys += [(key_names(b.key), f"{b.description} (processes view)") for b in ProcessesPane.BINDINGS
+                 if b.show and not (self.REPLAY and b.action == "kill")]  # a replay ends no process
         self.app.push_screen(HelpScreen(keys))
 
     async def action_quit(self) -> None:

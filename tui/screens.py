@@ -190,14 +190,15 @@ class DeviceScreen(ModalScreen[None]):
 
 
 class GotoScreen(ModalScreen[str | None]):
-    """Where to go in a replay: `HH:MM:SS`, `+15m`, `-30s`."""
+    """Where to go in a replay: `HH:MM:SS`, `+15m` or `-30s` from the position, `15m` from the start."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="GotoScreen") + BOTTOM_CSS.format(name="GotoScreen")
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Go to: HH:MM:SS (UTC), +15m or -30s from here, or seconds from the start")
+            yield Static("[bold]Go to[/]: HH:MM:SS (UTC); +5m or -30s from the position; 15m or 90 (seconds) "
+                         "from the start. Enter goes, Escape cancels.")
             yield Input(placeholder="+5m", id="goto-text")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
