@@ -227,3 +227,12 @@ def test_ctrl_c_in_the_baseline_never_starts_the_command(tmp_path):
     assert rigscope.returncode == 130, err
     meta = _meta(_sessions(sessions)[0])
     assert meta["status"] == "interrupted" and meta["run"]["exit_code"] is None and not marker.exists()
+
+
+def test_the_first_line_says_the_baseline_and_cooldown_and_how_to_skip_them(tmp_path, capsys):
+    assert _run(tmp_path, "--baseline", "3s", "--cooldown", "1s", command=_py("pass")) == 0
+    first = capsys.readouterr().err.splitlines()[0]
+    assert "idle baseline 3 s first, then " in first and "then cooldown 1 s" in first
+    assert "(--baseline 0 --cooldown 0 skips them)" in first
+    assert _run(tmp_path, "--baseline", "0", "--cooldown", "0", command=_py("pass")) == 0
+    assert "skips" not in capsys.readouterr().err.splitlines()[0]
