@@ -87,7 +87,7 @@ def test_cli_terminal_and_out(root, tmp_path, capsys):
     assert main(["compare", "--all", "--demo", "--dir", str(root), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Hardware summary (by hardware_tier)" in out and "200 ± 100 MB (n=3)" in out
-    assert "Real-time factor" in out and "real time" in out and "collapses per hour" in out
+    assert "Per device" in out and "collapses/h" in out  # piped: tables only (the charts are for a terminal)
     data = json.loads((tmp_path / "comparison.json").read_text())
     assert [g["group"] for g in data["groups"]] == ["tier_a", "tier_b"]
     rows = list(csv.DictReader(open(tmp_path / "groups.csv")))
@@ -150,3 +150,24 @@ def test_all_leaves_demo_sessions_out_unless_asked(root, capsys):
     assert len(resolve_targets([], root, every=True, demo=True)[0]) == 3
     first = resolve_targets(["rep-1"], root)[0][0]  # a demo session named on the command line is compared
     assert main(["compare", first.name, "--dir", str(root)]) == 0
+
+
+def test_charts_for_the_terminal(groups):
+    from recordings.compare.charts import text_charts
+
+    charts = "\n".join(text_charts(list(groups.values()), 100, colorless=True))
+    assert "Real-time factor" in charts and "real time" in charts and "collapses per hour" in charts
+
+
+def test_a_narrow_terminal_gets_whole_columns_in_parts_and_a_pipe_no_charts(root, capsys):
+    from rigscope.compare_command import column_parts
+
+    headers = ["group", "device", "max temp", "mean power", "collapses", "collapses/h", "throttled time",
+               "power cap time"]
+    rows = [["20270115-080000-alpha", "gpu0", "85.0 °C", "612.3 W", "3", "1.20", "12 s", "4 s"]]
+    parts = column_parts(headers, rows, 80)
+    assert len(parts) == 3 and all(part[:2] == [0, 1] for part in parts)  # the keys in each part
+    assert sorted({i for part in parts for i in part}) == list(range(len(headers)))
+    assert all(sum(max(len(headers[i]), len(rows[0][i])) + 3 for i in part) <= 80 for part in parts)
+    assert main(["compare", "--all", "--demo", "--dir", str(root)]) == 0
+    assert "┤" not in capsys.readouterr().out  # piped: the tables, no plotext charts
