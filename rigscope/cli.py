@@ -33,10 +33,30 @@ EXAMPLES = {
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error and exit code 2."""
+    """argparse with a one-line error and exit code 2; a mistyped choice gets a suggestion."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {message}{did_you_mean(message)}\n")
+
+
+def did_you_mean(message: str) -> str:
+    """` (did you mean replay?)` for argparse's `invalid choice: 'repaly' (choose from ...)`; else empty."""
+    import difflib
+    import re
+
+    found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if not found:
+        return ""
+    choices = re.findall(r"'([^']*)'", found.group(2)) or [c.strip() for c in found.group(2).split(",")]
+    close = difflib.get_close_matches(found.group(1), choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _set_defaults(parser: argparse.ArgumentParser, **defaults: tuple[Any, str]) -> None:
+    """Change flags' defaults and their help together, so `--help` shows what the command really uses."""
+    for action in parser._actions:
+        if action.dest in defaults:
+            action.default, action.help = defaults[action.dest]
 
 
 def _add_session_dir(parser: argparse.ArgumentParser) -> None:
@@ -64,9 +84,9 @@ def add_record_flags(parser: argparse.ArgumentParser) -> None:
     sim.add_argument("--seed", type=int, default=0, help="scenario seed (default 0)")
     sim.add_argument("--speed", type=options.speed, default=1.0, help="run faster than real time, e.g. 60, or max")
     labels = parser.add_argument_group("session labels")
-    labels.add_argument("--model-name")
-    labels.add_argument("--training-mode")
-    labels.add_argument("--notes")
+    labels.add_argument("--model-name", help="the model being run, kept in meta.json (e.g. llama-7b)")
+    labels.add_argument("--training-mode", help="how it runs, kept in meta.json (e.g. finetune, inference)")
+    labels.add_argument("--notes", help="a free-text note on the whole session, shown by ls")
     writing = parser.add_argument_group("where and how it writes")
     _add_session_dir(writing)
     writing.add_argument("--format", choices=["parquet", "csv", "both"], default="parquet",
@@ -108,13 +128,14 @@ def build_parser() -> Parser:
 
     demo = commands.add_parser("demo", help="the dashboard on the simulated source (4 GPUs)", epilog=EXAMPLES["demo"])
     add_dashboard_flags(demo)
-    demo.set_defaults(source="sim", gpus_sim=4)
+    _set_defaults(demo, source=("sim", "system: this machine; sim: the simulated scenario (default sim)"),
+                  gpus_sim=(4, "simulated GPUs, 1 to 16 (default 4)"))
 
     record = commands.add_parser("record", help="headless recording with status lines", epilog=EXAMPLES["record"])
     add_record_flags(record)
 
     note = commands.add_parser("note", help="add a note to the running (or latest) session", epilog=EXAMPLES["note"])
-    note.add_argument("text")
+    note.add_argument("text", help="what to note, in quotes")
     note.add_argument("--session", help="session id, prefix, path or latest (default: the running one, else latest)")
     _add_session_dir(note)
 
@@ -152,7 +173,17 @@ def build_parser() -> Parser:
 
     catalog_commands.add_parsers(commands, EXAMPLES, _add_session_dir)
     _add_report_commands(commands)
+    helper = commands.add_parser("help", help="help on a command: rigscope help replay")
+    helper.add_argument("topic", nargs="?", metavar="COMMAND", choices=sorted(commands.choices),
+                        help="the command to explain (default: rigscope's own help)")
     return parser
+
+
+def print_help(parser: argparse.ArgumentParser, topic: str | None) -> int:
+    """`rigscope help [COMMAND]`: the same text as `rigscope [COMMAND] --help`."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    (commands.choices[topic] if topic else parser).print_help()
+    return 0
 
 
 def _add_run_parsers(commands: Any) -> None:
@@ -207,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from recordings.errors import InputError
 
     try:
+        if args.command == "help":
+            return print_help(parser, args.topic)
         if args.command in (None, "demo"):
             from rigscope.dashboard_command import run_dashboard
 
