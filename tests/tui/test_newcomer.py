@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 from textual.app import App, ComposeResult
@@ -16,6 +17,7 @@ from tui.devices import Device, DevicePanel, View
 from tui.feed import Snapshot
 from tui.probe_data import SpansView
 from tui.probe_panes import duration, totals_lines
+from tui.processes import COLUMNS, DEFAULT_SORT, ProcessesPane
 from tui.screens import TagScreen
 
 
@@ -315,3 +317,38 @@ def test_a_window_longer_than_the_run_says_how_much_data_it_holds(tmp_path):
 
     run(body)
     assert span_label(100) == "1m40s" and span_label(3900) == "1h05m"
+
+
+class _ProcessesApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ProcessesPane()
+
+
+def _proc(pid: int, cpu: float, gpu_mem: int | None = None) -> dict:
+    return {"pid": pid, "user": "ann", "command": f"job{pid}", "visible": True, "gpu": 0 if gpu_mem else None,
+            "gpu_mem_bytes": gpu_mem, "cpu_pct": cpu, "sm_pct": None, "rss_bytes": 2**30}
+
+
+def test_processes_sort_sensibly_stay_put_on_ties_sort_on_a_click_and_mention_proc_top():
+    async def body():
+        app = _ProcessesApp()
+        async with app.run_test(size=(120, 20)) as pilot:
+            pane = app.query_one(ProcessesPane)
+            pane.show(SimpleNamespace(version=1, rows=[]))
+            await pilot.pause()
+            assert "--proc-top" in pane.render().plain  # the empty list says how to see host processes
+            host = [_proc(1, 5.0), _proc(2, 80.0), _proc(3, 20.0)]  # --proc-top: no GPU memory anywhere
+            pane.show(SimpleNamespace(version=2, rows=host))
+            assert [r["pid"] for r in pane.rows] == [2, 3, 1] and "sort CPU%" in pane.render().plain
+            gpu = [_proc(10, 1.0, 609 * 2**20 + 5), _proc(20, 1.0, 609 * 2**20 + 9)]
+            pane.sort_by(DEFAULT_SORT)
+            pane.show(SimpleNamespace(version=3, rows=gpu))
+            order = [r["pid"] for r in pane.rows]
+            gpu[0]["gpu_mem_bytes"], gpu[1]["gpu_mem_bytes"] = gpu[1]["gpu_mem_bytes"], gpu[0]["gpu_mem_bytes"]
+            pane.show(SimpleNamespace(version=4, rows=gpu))  # both still show 609.0M: no swap
+            assert [r["pid"] for r in pane.rows] == order
+            x = pane.render().plain.splitlines()[1].index("CPU%")
+            await pilot.click(ProcessesPane, offset=(x + 1 + pane.styles.padding.left, 1))
+            assert pane.sort_index == COLUMNS.index(next(c for c in COLUMNS if c[0] == "CPU%"))
+
+    run(body)
