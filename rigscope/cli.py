@@ -111,6 +111,8 @@ def add_record_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_dashboard_flags(parser: argparse.ArgumentParser) -> None:
     add_record_flags(parser)
+    _set_defaults(parser, proc_top=(None, "also list the N busiest host processes by CPU (default: 5 on a box "
+                                          "without GPUs, to fill the screen; else 0, GPU processes only)"))
     screen = parser.add_argument_group("dashboard")
     screen.add_argument("--no-record", action="store_true", help="watch without recording a session")
     screen.add_argument("--fps", type=options.fps, default=2.0, help="screen redraws per second, 0.2 to 30 (default 2)")

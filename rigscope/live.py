@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from collections import deque
@@ -79,6 +80,13 @@ class LiveSource:
             "achieved_hz": self.monitor.sampler.stats.achieved_hz,
             "error": recorder.error,
         }
+
+    def load_average(self) -> tuple[float, float, float] | None:
+        """The host's 1, 5 and 15 minute load averages (None where the platform has none)."""
+        try:
+            return os.getloadavg()
+        except (OSError, AttributeError):
+            return None
 
     def processes(self) -> Any:
         tier = self.monitor.processes

@@ -23,6 +23,7 @@ from tui import format as fmt
 from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
 from tui.devices import FULL_LINES as FULL_PANEL_LINES
 from tui.devices import DevicePanel, View
+from tui.host_panel import HostPanel
 from tui.kill import KillScreen, why_not
 from tui.overlay import overlay_names
 from tui.probe_data import MetricsView, SpansView
@@ -135,6 +136,8 @@ class DashboardScreen(Screen[None]):
             with VerticalScroll(id="devices"):
                 for device in self.source.devices:
                     yield DevicePanel(device)
+                if self.cpu_only:
+                    yield HostPanel(id="host-panel")
             yield ProcessesView(id="processes")
             with Vertical(id="side"):
                 yield SpansPane(id="spans")
@@ -180,7 +183,7 @@ class DashboardScreen(Screen[None]):
         needed = count if self.compact else -(-count // columns) * FULL_PANEL_LINES
         self._probe_rows = probe_rows = share_rows(self._probe_key[0], caps,
                                                    max(0, available - needed) if narrow else sum(caps))
-        if narrow and self.compact:  # one row per device: the events pane takes the rows the panels leave
+        if narrow and self.compact and not self.cpu_only:  # one row per device: the events pane takes the rest
             events_rows = max(events_rows, available + events_rows - count - sum(probe_rows))
         for pane, rows in zip((self.query_one(SpansPane), self.query_one(MetricsPane)), probe_rows):
             pane.display = rows > 0
@@ -189,11 +192,21 @@ class DashboardScreen(Screen[None]):
         self.query_one("#side").styles.height = events_rows + sum(probe_rows) if narrow else None
         devices = self.query_one("#devices")
         devices.styles.grid_size_columns = 1 if self.compact else columns
-        devices.styles.grid_rows = "1" if self.compact else str(FULL_PANEL_LINES)
+        panel_rows = 1 if self.compact else FULL_PANEL_LINES
+        if self.cpu_only:  # the host panel takes the rows below the CPU panel
+            left = available - panel_rows - (sum(probe_rows) if narrow else 0)
+            devices.styles.grid_rows = f"{panel_rows} {max(3, left)}"
+        else:
+            devices.styles.grid_rows = str(panel_rows)
 
     def _probe_wants(self, width: int) -> tuple[int, int]:
         """Rows the spans and metrics panes would fill (0: nothing to show) at this terminal width."""
         return probe_wants(*self._probe_views, width - 2 if width < 120 else SIDE_W - 3)
+
+    @property
+    def cpu_only(self) -> bool:
+        """No GPU: the host panel (cores, load, busiest processes) fills the rows below the CPU panel."""
+        return not any(device.is_gpu for device in self.source.devices)
 
     @property
     def window_s(self) -> float:
@@ -229,6 +242,9 @@ class DashboardScreen(Screen[None]):
         self.query_one("#host", TextBar).set_text(host_text(snapshot.frame))
         for panel in self.query(DevicePanel):
             panel.show(snapshot, view)
+        if self.cpu_only:
+            load = getattr(self.source, "load_average", lambda: None)()  # live only: a replay has none
+            self.query_one(HostPanel).show(snapshot.frame, load, self.source.processes(), self.options.ascii_only)
         spans_rows, metrics_rows = self._probe_rows
         self.query_one(SpansPane).show(snapshot.spans, spans_rows, self.options.ascii_only)
         self.query_one(MetricsPane).show(snapshot.metrics, metrics_rows, self.overlay, self.options.ascii_only)

@@ -12,6 +12,7 @@ from tests.tui.conftest import LiveApp, bar_text, panel_text, read_events, read_
 from collectors.spans import SpanTracker
 from collectors.timeutil import us_from_iso
 from tui import format as fmt
+from tui.app import RigscopeApp
 from tui.bars import EventsPane, newest_lines, span_label
 from tui.devices import Device, DevicePanel, View
 from tui.feed import Snapshot
@@ -350,5 +351,31 @@ def test_processes_sort_sensibly_stay_put_on_ties_sort_on_a_click_and_mention_pr
             x = pane.render().plain.splitlines()[1].index("CPU%")
             await pilot.click(ProcessesPane, offset=(x + 1 + pane.styles.padding.left, 1))
             assert pane.sort_index == COLUMNS.index(next(c for c in COLUMNS if c[0] == "CPU%"))
+
+    run(body)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_a_box_without_gpus_fills_the_screen_with_cores_load_and_busiest_processes(size):
+    pytest.importorskip("pytest_textual_snapshot")
+    from tests.tui.test_snapshots import FrozenSource
+
+    source = FrozenSource(1, seconds=90.0)
+    source.devices = source.devices[:1]  # the CPU only
+    source.load_average = lambda: (1.5, 1.25, 0.75)  # type: ignore[attr-defined]
+    busy = [_proc(100 + k, 10.0 * k) for k in range(8)]
+    source.processes = lambda: SimpleNamespace(version=1, rows=busy)  # type: ignore[attr-defined]
+
+    async def body():
+        app = RigscopeApp(source)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            app.dashboard.redraw(force=True)
+            await pilot.pause()
+            shown = screen_text(app)
+            assert "cores (8)" in shown and "load average 1.50 1.25 0.75" in shown
+            assert "busiest processes" in shown and "job107" in shown  # the busiest first
+            host = app.query_one("#host-panel").region
+            assert host.height >= 5 and app.screen.region.contains_region(host)
 
     run(body)
