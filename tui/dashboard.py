@@ -183,7 +183,8 @@ class DashboardScreen(Screen[None]):
         needed = count if self.compact else -(-count // columns) * FULL_PANEL_LINES
         self._probe_rows = probe_rows = share_rows(self._probe_key[0], caps,
                                                    max(0, available - needed) if narrow else sum(caps))
-        if narrow and self.compact and not self.cpu_only:  # one row per device: the events pane takes the rest
+        if narrow and self.compact and not self.cpu_only and not self.showing_processes:
+            # one row per device: the events pane takes the rows they leave (the processes view takes them itself)
             events_rows = max(events_rows, available + events_rows - count - sum(probe_rows))
         for pane, rows in zip((self.query_one(SpansPane), self.query_one(MetricsPane)), probe_rows):
             pane.display = rows > 0
@@ -352,6 +353,7 @@ class DashboardScreen(Screen[None]):
         show = not self.showing_processes
         self.query_one("#processes").display = show
         self.query_one("#devices").display = not show
+        self._layout_for(self.app.size.width, self.app.size.height)
         if show:
             self.query_one(ProcessesPane).focus()
             self.query_one(ProcessesPane).show(self.source.processes(), force=True)

@@ -46,6 +46,16 @@ def size(count: Any) -> str:
     return f"{value:.1f}T"
 
 
+def size_rank(count: Any) -> float:
+    """A byte count rounded as `size` shows it (0.1 of its unit): sizes that look the same rank the same."""
+    if not isinstance(count, (int, float)):
+        return 0.0
+    value, scale = float(count), 1.0
+    while abs(value) >= 1024 and scale < 1024**4:
+        value, scale = value / 1024, scale * 1024
+    return round(value, 0 if scale == 1.0 else 1) * scale
+
+
 def rate(bps: Any) -> str:
     return "—" if not isinstance(bps, (int, float)) else f"{size(bps)}/s"
 

@@ -25,17 +25,17 @@ from tui.strips import StripText
 
 NOT_VISIBLE = "not visible from this namespace"
 # (title, width, key of a row to sort by); the command takes what is left.
-# Numbers sort as shown (MiB, whole percents): values that look the same tie, and ties keep the pid order,
+# Numbers sort as shown (sizes to 0.1 of their unit, whole percents): values that look the same tie, and ties keep the pid order,
 # so rows do not swap places every refresh over a difference nobody sees.
 COLUMNS: tuple[tuple[str, int, Callable[[dict[str, Any]], Any]], ...] = (
     ("GPU", 4, lambda r: -1 if r.get("gpu") is None else r["gpu"]),
     ("PID", 8, lambda r: r.get("pid") or 0),
     ("USER", 10, lambda r: r.get("user") or ""),
     ("CONTAINER", 19, lambda r: r.get("container") or ""),
-    ("GPU MEM", 8, lambda r: round((r.get("gpu_mem_bytes") or 0) / 2**20)),
+    ("GPU MEM", 8, lambda r: fmt.size_rank(r.get("gpu_mem_bytes"))),
     ("SM%", 4, lambda r: round(r.get("sm_pct") or 0.0)),
     ("CPU%", 6, lambda r: round(r.get("cpu_pct") or 0.0)),
-    ("RSS", 7, lambda r: round((r.get("rss_bytes") or 0) / 2**20)),
+    ("RSS", 7, lambda r: fmt.size_rank(r.get("rss_bytes"))),
     ("COMMAND", 0, lambda r: r.get("command") or ""),
 )
 DEFAULT_SORT = 4  # GPU memory, largest first

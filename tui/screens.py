@@ -81,7 +81,7 @@ class TagScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Tag the workload phase: type one, or ↓/↑ and Enter to pick (auto returns to the heuristic)")
+            yield Static("Tag the workload phase: type one, or ↓/↑ and Enter to pick (auto returns to the heuristic)")
             yield Input(placeholder="type a tag, or ↓ to pick one below", id="tag-text")
             yield OptionList(*self.recent, id="tag-recent")
 
@@ -122,8 +122,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"[bold]{self.question}[/] (y / Enter: yes, n / Escape: no)")
-            yield Label(self.detail)
+            yield Static(f"[bold]{self.question}[/] (y / Enter: yes, n / Escape: no)")
+            yield Static(self.detail)
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
@@ -142,7 +142,7 @@ class HelpScreen(ModalScreen[None]):
         for key, description in self.keys:
             table.add_row(f"[bold]{key}[/]", description)
         with VerticalScroll():
-            yield Label("[bold]rigscope keys[/] (Escape closes; ↑/↓ scroll; ctrl+p opens the command palette)")
+            yield Static("[bold]rigscope keys[/] (Escape closes; ↑/↓ scroll; ctrl+p opens the command palette)")
             yield Static(table)
             yield Label("\n[bold]What the panels show[/]")
             yield Static(glossary_table())

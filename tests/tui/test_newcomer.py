@@ -379,3 +379,22 @@ def test_a_box_without_gpus_fills_the_screen_with_cores_load_and_busiest_process
             assert host.height >= 5 and app.screen.region.contains_region(host)
 
     run(body)
+
+
+def test_processes_view_at_80x24_gets_the_rows_the_compact_panels_gave_the_events(tmp_path):
+    async def body():
+        async with LiveApp(tmp_path, gpus=4, size=(80, 24)) as (pilot, app, source):
+            await wait_frames(pilot, source, 2)
+            await pilot.press("p")
+            await pilot.pause()
+            assert app.query_one(ProcessesPane).region.height >= 10  # six simulated processes, all in view
+            await pilot.press("p")
+            await pilot.pause()
+            assert app.query_one("#events").region.height >= 10
+
+    run(body)
+
+
+def test_sizes_that_look_the_same_sort_the_same():
+    assert fmt.size_rank(608.44 * 2**20) == fmt.size_rank(608.36 * 2**20) < fmt.size_rank(608.9 * 2**20)
+    assert fmt.size(608.44 * 2**20) == fmt.size(608.36 * 2**20)
