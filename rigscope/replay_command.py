@@ -19,12 +19,12 @@ def start_offset(at: str | None, reader: object) -> float | None:
         return None
     from collectors.timeutil import iso_from_us
     from tui.format import clock
-    from tui.replay_screen import parse_goto
+    from tui.replay_screen import GOTO_FORMS, parse_goto
 
     try:
         kind, value = parse_goto(at, 0.0, iso_from_us(reader.ts_us[0]))  # type: ignore[attr-defined]
-    except ValueError as error:
-        raise InputError(f"--at {error}") from None
+    except ValueError:
+        raise InputError(f"--at {at}: not a time; {GOTO_FORMS}") from None
     if kind == "ts":
         return reader.elapsed[reader.index_at_ts(int(value))]  # type: ignore[attr-defined]
     duration = reader.duration_s  # type: ignore[attr-defined]

@@ -261,7 +261,7 @@ class DashboardScreen(Screen[None]):
         stamp = self.source.now_iso()
         self.source.feed.add(None, [{"kind": "notice", "ts": stamp, "text": message} for message in notices])
         self.notify(notices[0] if len(notices) == 1 else f"{len(notices)} notices: see the events pane",
-                    severity="warning", timeout=8)
+                    severity="warning", timeout=8, markup=False)  # a notice may quote a sender's text
 
     @property
     def showing_processes(self) -> bool:

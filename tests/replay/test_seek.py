@@ -114,7 +114,7 @@ def test_start_at_a_time(recorded):
     assert start_offset("+2m", reader) == 120.0
     assert start_offset("90", reader) == 90.0
     assert start_offset("2m", reader) == 120.0  # with or without +: from the start, as `g` at the start reads it
-    with pytest.raises(InputError, match="--at 'soon' is not a time: HH:MM:SS"):
+    with pytest.raises(InputError, match="--at soon: not a time; HH:MM:SS"):
         start_offset("soon", reader)
 
 
