@@ -68,7 +68,7 @@ class ViewOptions:
     readonly: bool = False  # --readonly: `k` in the processes view ends nothing
 
 
-FOOTER_FIRST = ("help", "quit")
+FOOTER_FIRST = ("help", "quit", "back")  # back: q in a replay opened over the live dashboard
 PROCESSES_HELP = "Who uses the GPUs: sort with s/i, filter with /, k ends one"
 Command = tuple[Callable[[], Any], str, str]  # action, title, help: one entry of the command palette
 
