@@ -112,6 +112,7 @@ class DashboardScreen(Screen[None]):
         self.window_index = min(range(len(WINDOWS_S)), key=lambda i: abs(WINDOWS_S[i] - self.options.window_s))
         self.paused = False
         self.compact = False
+        self.compact_rows = 1  # rows per device in the compact layout (2 where the terminal has them)
         self.recent_tags: list[str] = ["auto", "data_prep", "train", "eval", "checkpoint"]
         self._drawn_version = -1
         self._series = [name for device in source.devices for name in device.series_names()]
@@ -178,14 +179,15 @@ class DashboardScreen(Screen[None]):
         count = len(self.source.devices)
         columns = 1 if count * FULL_PANEL_LINES <= available or panels_width < 2 * MIN_PANEL_WIDTH else 2
         self.compact = -(-count // columns) * FULL_PANEL_LINES > available
+        self.compact_rows = 2 if self.compact and 2 * count <= available else 1
         self._probe_key = (self._probe_wants(width), width, height)
         caps = pane_caps(narrow, height)
-        needed = count if self.compact else -(-count // columns) * FULL_PANEL_LINES
+        needed = count * self.compact_rows if self.compact else -(-count // columns) * FULL_PANEL_LINES
         self._probe_rows = probe_rows = share_rows(self._probe_key[0], caps,
                                                    max(0, available - needed) if narrow else sum(caps))
         if narrow and self.compact and not self.cpu_only and not self.showing_processes:
             # one row per device: the events pane takes the rows they leave (the processes view takes them itself)
-            events_rows = max(events_rows, available + events_rows - count - sum(probe_rows))
+            events_rows = max(events_rows, available + events_rows - needed - sum(probe_rows))
         for pane, rows in zip((self.query_one(SpansPane), self.query_one(MetricsPane)), probe_rows):
             pane.display = rows > 0
             pane.styles.height = rows
@@ -193,7 +195,7 @@ class DashboardScreen(Screen[None]):
         self.query_one("#side").styles.height = events_rows + sum(probe_rows) if narrow else None
         devices = self.query_one("#devices")
         devices.styles.grid_size_columns = 1 if self.compact else columns
-        panel_rows = 1 if self.compact else FULL_PANEL_LINES
+        panel_rows = self.compact_rows if self.compact else FULL_PANEL_LINES
         if self.cpu_only:  # the host panel takes the rows below the CPU panel
             left = available - panel_rows - (sum(probe_rows) if narrow else 0)
             devices.styles.grid_rows = f"{panel_rows} {max(3, left)}"
@@ -235,7 +237,7 @@ class DashboardScreen(Screen[None]):
             self._layout_for(width, height)  # a pane appeared, grew or shrank
             self.call_after_refresh(self.redraw, True)  # again once the panes know their size
         no_color = self.app.no_color
-        view = View(self.window_s, self.options.ascii_only, self.compact, self.overlay, no_color)
+        view = View(self.window_s, self.options.ascii_only, self.compact, self.overlay, no_color, self.compact_rows)
         self.query_one("#header", TextBar).set_text(
             header_text(self.source.label, snapshot, self.source.recording(), self.paused, width))
         self.query_one("#workload", TextBar).set_text(

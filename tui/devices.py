@@ -2,7 +2,7 @@
 
 One widget draws the whole panel as text, so eight GPUs cost eight cheap
 renders, and it re-renders only when what it shows changed.  In compact mode
-a device takes one row.
+a device takes one row (two where the terminal has the rows: memory and RLE sparklines below).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class View:
     compact: bool = False
     overlay: str | None = None  # a custom metric laid over the RLE sparklines
     no_color: bool = False  # NO_COLOR: severities as marks (`!`), not colours
+    compact_rows: int = 1  # compact: 2 adds a row of memory and RLE sparklines where the rows allow
 
 
 def _value(frame: dict[str, Any], name: str) -> Any:
@@ -115,9 +116,14 @@ class DevicePanel(StripText, can_focus=True):
         if key == self._key:
             return
         self._key = key
-        lines = [self._compact(snapshot, view, width)] if view.compact else self._full(snapshot, view, width)
+        if view.compact:
+            lines = [self._compact(snapshot, view, width)]
+            if view.compact_rows > 1:
+                lines.append(self._compact_detail(snapshot, view, width))
+        else:
+            lines = self._full(snapshot, view, width)
         self.set_class(_value(snapshot.frame, f"{self.device.prefix}_collapse") == 1, "collapse")
-        self.styles.height = 1 if view.compact else FULL_LINES
+        self.styles.height = len(lines)
         self.show_lines(lines, width)
 
     # -- content -----------------------------------------------------------
@@ -230,6 +236,25 @@ class DevicePanel(StripText, can_focus=True):
             row.append(sparkline(snapshot.series.get(f"{prefix}_util_pct", ()), spark_w, 0, 100, view.ascii_only),
                        style="green")
         row.append_text(tail)
+        row.truncate(width, overflow="ellipsis")
+        return row
+
+    def _compact_detail(self, snapshot: Snapshot, view: View, width: int) -> Text:
+        """The second row of a compact panel: memory and RLE sparklines (their values are on the first row),
+        and the RLE's peak, warm-up or why there is none."""
+        frame = snapshot.frame
+        values = self._lines(frame, view.no_color)
+        names, limits = self.device.series_names(), self._limits(frame)
+        rle_words = values["RLE"].plain.split(" ", 1)[1] if " " in values["RLE"].plain else ""
+        spark_w = max(4, (width - 6 - len(" mem ") - len("  RLE ") - 1 - len(rle_words)) // 2)
+        row = Text(" " * 5)
+        collapsed = "red" if _value(frame, f"{self.device.prefix}_collapse") == 1 else ""
+        for label, index, style in ((" mem ", 3, str(values["mem"].style)), ("  RLE ", 4, collapsed)):
+            low, high = limits[index]
+            row.append(label, style="dim")
+            row.append(sparkline(snapshot.series.get(names[index], ()), spark_w, low, high, view.ascii_only),
+                       style=style or "green")
+        row.append(f" {rle_words}", style="dim")
         row.truncate(width, overflow="ellipsis")
         return row
 

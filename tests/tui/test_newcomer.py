@@ -73,8 +73,10 @@ def test_compact_layout_shows_gpu_memory_and_leaves_no_rows_empty(tmp_path, size
             # used/total GPU memory on the one row
             await wait_until(pilot, lambda: "/79.6G" in panel_text(app, "gpu0"), 10, "GPU memory on the row")
             devices = app.query_one("#devices").region
-            assert devices.height == len(source.devices)  # the events pane takes the rest
-            assert app.query_one("#events").region.height >= size[1] - 4 - len(source.devices) - 2
+            assert app.dashboard.compact_rows == 2  # room for a second row: memory and RLE sparklines
+            assert devices.height == 2 * len(source.devices)  # the events pane takes the rest
+            assert "warm-up" in panel_text(app, "gpu0").splitlines()[1]
+            assert app.query_one("#events").region.height >= size[1] - 4 - 2 * len(source.devices) - 2
 
     run(body)
 
@@ -390,7 +392,7 @@ def test_processes_view_at_80x24_gets_the_rows_the_compact_panels_gave_the_event
             assert app.query_one(ProcessesPane).region.height >= 10  # six simulated processes, all in view
             await pilot.press("p")
             await pilot.pause()
-            assert app.query_one("#events").region.height >= 10
+            assert app.query_one("#events").region.height >= 8  # beside two-row panels
 
     run(body)
 
