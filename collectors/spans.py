@@ -45,6 +45,9 @@ LAG_S = 2.0
 CLOSEST_S = 2.0  # a span with no sample inside takes the closest one only within this distance
 MAX_OPEN = 10_000  # open spans kept; beyond, the oldest is given up (`abandoned`)
 EXACT_DURATIONS = 100_000  # durations kept exactly; beyond, a uniform reservoir of this size
+NAME_DURATIONS = 10_000  # the same, per span name
+MAX_NAMES = 100  # span names counted apart; the rest are counted under OTHER_NAME
+OTHER_NAME = "(other names)"
 MB = 1024 * 1024
 CAUSES = (("power_cap", POWER_CAP), ("thermal", THERMAL), ("power_brake", POWER_BRAKE), ("other", OTHER))
 
@@ -175,6 +178,33 @@ def _max(current: float | None, value: float | None) -> float | None:
     return value if current is None or value > current else current
 
 
+def _keep(durations: array, duration: float, seen: int, limit: int, chance: random.Random) -> None:
+    """Keep `duration` (the `seen`-th) exactly up to `limit`, then in a uniform reservoir (Algorithm R)."""
+    if len(durations) < limit:
+        durations.append(duration)
+    else:
+        slot = chance.randrange(seen)
+        if slot < limit:
+            durations[slot] = duration
+
+
+class _NameTotals:
+    """Count, successes and durations of the spans of one name at one level (top level or nested)."""
+
+    __slots__ = ("total", "successful", "durations", "ordered")
+
+    def __init__(self) -> None:
+        self.total = self.successful = 0
+        self.durations = array("d")
+        self.ordered: list[float] | None = None
+
+    def add(self, success: bool, duration: float, chance: random.Random) -> None:
+        self.total += 1
+        self.successful += success
+        _keep(self.durations, duration, self.total, NAME_DURATIONS, chance)
+        self.ordered = None
+
+
 class SpanTracker:
     """Finished spans as rows, their summary and duration percentiles; thread-safe."""
 
@@ -211,6 +241,7 @@ class SpanTracker:
         self.total = self.successful = self.abandoned = 0
         self._sums = dict.fromkeys(("duration", "rtf", "tps", "peak_mem", "energy"), 0.0)
         self._counts = dict.fromkeys(("rtf", "tps", "peak_mem", "energy"), 0)
+        self._by_name: dict[tuple[str, bool], _NameTotals] = {}  # (name, nested) -> its totals
 
     def set_journal(self, path: Path | None) -> None:
         """Where finished spans go from now on (JSON lines); the file is created with the first one."""
@@ -329,6 +360,19 @@ class SpanTracker:
                 "open": len(self._open),
                 "abandoned": self.abandoned,
             }
+
+    def by_name(self) -> list[dict[str, Any]]:
+        """Per span name and level: top-level spans first, then nested ones (those with a parent),
+        each most frequent first, with count, failures and duration percentiles (s)."""
+        rows = []
+        with self._lock:
+            for (name, nested), totals in self._by_name.items():
+                if totals.ordered is None:
+                    totals.ordered = sorted(totals.durations)
+                rows.append({"name": name, "nested": nested, "total": totals.total,
+                             "failed": totals.total - totals.successful,
+                             **{f"p{q}_duration_s": _percentile(totals.ordered, q) for q in (50, 95, 99)}})
+        return sorted(rows, key=lambda row: (row["nested"], -row["total"], row["name"]))
 
     # -- inside -----------------------------------------------------------------------------
     def _seconds(self, ts_us: int) -> float:
@@ -470,13 +514,15 @@ class SpanTracker:
                 sums[key] += row[column]
                 counts[key] += 1
         duration = row["total_duration_s"]
-        if len(self._durations) < EXACT_DURATIONS:
-            self._durations.append(duration)
-        else:  # reservoir sampling (Algorithm R): every duration so far is kept with equal chance
-            slot = self._random.randrange(self.total)
-            if slot < EXACT_DURATIONS:
-                self._durations[slot] = duration
+        _keep(self._durations, duration, self.total, EXACT_DURATIONS, self._random)
         self._sorted = None
+        level = (str(row.get("name")), row.get("parent_id") is not None)
+        totals = self._by_name.get(level)
+        if totals is None:
+            if len(self._by_name) >= MAX_NAMES:
+                level = (OTHER_NAME, level[1])
+            totals = self._by_name.setdefault(level, _NameTotals())
+        totals.add(bool(row["success"]), duration, self._random)
         self._recent.append(row)
         if self._journal is None and self._journal_path is not None:
             self._journal = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115 (open for the session)

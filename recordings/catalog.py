@@ -22,7 +22,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 _TYPE_WORDS = {str: "a string", int: "an integer", dict: "an object", list: "a list"}
 FIELDS = ("id", "start", "duration_s", "host", "tier", "device_type", "samples", "hz", "collapses",
-          "max_temp_c", "notes", "spans", "status", "error", "path")
+          "max_temp_c", "notes", "spans", "status", "demo", "error", "path")
 
 
 def _wrong_type(meta: dict[str, Any]) -> str | None:
@@ -67,6 +67,8 @@ def catalog_row(session: Path) -> dict[str, Any]:
     status = session_status(meta, session)
     if (meta.get("monitoring") or {}).get("source") == "imported":
         status = "imported"
+    elif status == "interrupted" and meta.get("repaired_at"):
+        status = "repaired"  # interrupted, then mended by `rigscope repair`: complete up to the crash
     open_ended = meta.get("status") == "recording"  # samples are counted only when the session closes
     samples = None if open_ended else meta.get("total_samples")
     duration = _number(summary.get("duration_s"))
@@ -88,6 +90,7 @@ def catalog_row(session: Path) -> dict[str, Any]:
         "notes": meta.get("notes"),
         "spans": spans.get("total") if isinstance(spans.get("total"), int) else None,
         "status": status,
+        "demo": (meta.get("monitoring") or {}).get("source") == "simulated",  # `rigscope demo`, made-up readings
         "error": meta.get("error") if isinstance(meta.get("error"), str) else None,
         "path": str(session),
     }

@@ -2,14 +2,15 @@
 
 Compacts the segments and the last journal into samples.parquet (and the process rows
 into processes.parquet), cuts a torn last CSV line, recomputes the summary, marks the session
-`interrupted` and writes its report.md.  Idempotent: a complete compacted file is kept (only
-leftover segments go), so a repair killed at any step is finished by the next one.  A session that
-looks live (`session_status`: its recorder runs here, or another host's files changed lately) is
-refused unless forced.
+`interrupted` with the time of the repair (`repaired_at`) and writes its report.md.  Idempotent: a
+complete compacted file is kept (only leftover segments go), so a repair killed at any step is
+finished by the next one.  A session that looks live (`session_status`: its recorder runs here, or
+another host's files changed lately) is refused unless forced.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import polars as pl
@@ -64,6 +65,8 @@ def repair_session(session: Path, force: bool = False) -> str:
         if meta.get("status") != "recording" and not _unfinished(session):
             if meta.get("status") == "interrupted" and not (session / REPORT_FILE).exists():
                 _write_report(session)  # a repair killed at its last step
+            if meta.get("repaired_at"):
+                return f"already repaired at {meta['repaired_at'][:19].replace('T', ' ')} UTC: nothing left to do"
             return f"nothing to repair (status {meta.get('status')})"
         return _repair(session, meta)
     except (OSError, pl.exceptions.PolarsError) as error:
@@ -75,7 +78,8 @@ def _repair(session: Path, meta: dict) -> str:
     samples = segments.compact(session, session_columns_of(meta), row_group_rows=row_group_rows(meta))
     compact_processes(session)
     _cut_torn_csv_line(session / SAMPLES_CSV)
-    meta["status"] = "interrupted"
+    meta["status"] = "interrupted"  # SESSION_FORMAT: what a recorder that died leaves; `repaired_at` says it was mended
+    meta["repaired_at"] = iso_from_us(time.time_ns() // 1000)
     meta["total_samples"] = samples
     meta["summary"] = _recompute_summary(session)
     spans = session / SPANS_JOURNAL

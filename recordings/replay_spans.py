@@ -20,7 +20,7 @@ from collectors.timeutil import iso_from_us
 from recordings.spans import read_spans
 
 # What the dashboard shows of a span, and what the tracker's totals need.
-SHOWN = ("request_id", "name", "start_time", "total_duration_s", "rtf", "tokens_per_second", "peak_memory_mb",
+SHOWN = ("request_id", "name", "parent_id", "start_time", "total_duration_s", "rtf", "tokens_per_second", "peak_memory_mb",
          "peak_gpu_memory_mb", "energy_j", "success", "error_message")
 
 

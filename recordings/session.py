@@ -11,6 +11,7 @@ import json
 import os
 import re
 import socket
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,26 +22,40 @@ from recordings.safe_files import META_MAX_BYTES, loads, read_bytes
 
 FORMAT = "rigscope-session/1"
 META = "meta.json"
-DEFAULT_DIR = "rigscope-sessions"
 STALE_AFTER_S = 30.0  # a recorder on another host whose files are older than this is taken for dead
 AMBIGUOUS_SHOWN = 10  # matches named in the error of an ambiguous id prefix
 
 
+def user_data_dir() -> Path:
+    """This platform's per-user data directory: $XDG_DATA_HOME or ~/.local/share (Linux and other Unix),
+    ~/Library/Application Support (macOS), %LOCALAPPDATA% (Windows)."""
+    if os.name == "nt":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+
+
+def default_sessions_dir() -> Path:
+    """Where sessions go without `--dir` or `$RIGSCOPE_DIR`: one place per user, wherever rigscope is started."""
+    return user_data_dir() / "rigscope" / "sessions"
+
+
 def dir_template(explicit: str | os.PathLike[str] | None = None) -> str:
-    """`--dir`, else `$RIGSCOPE_DIR`, else ./rigscope-sessions, with any `{host}` and `{date}` left in."""
-    return os.fspath(explicit or os.environ.get("RIGSCOPE_DIR") or DEFAULT_DIR)
+    """`--dir`, else `$RIGSCOPE_DIR`, else the user's data directory, with any `{host}` and `{date}` left in."""
+    return os.fspath(explicit or os.environ.get("RIGSCOPE_DIR") or default_sessions_dir())
 
 
 def sessions_dir(explicit: str | os.PathLike[str] | None = None, now: datetime | None = None,
                  host: str | None = None) -> Path:
-    """`--dir`, else `$RIGSCOPE_DIR`, else ./rigscope-sessions.
+    """`--dir`, else `$RIGSCOPE_DIR`, else the user's data directory (`default_sessions_dir`); absolute.
 
     `{host}` becomes this machine's short host name (or `host`) and `{date}` today's UTC date (or `now`'s,
     YYYY-MM-DD), so one shared directory can hold a hive layout: `--dir /shared/rigscope/host={host}/date={date}`."""
     text = dir_template(explicit)
     if "{host}" in text or "{date}" in text:
         text = text.replace("{host}", host or _host_slug()).replace("{date}", f"{(now or datetime.now(UTC)):%Y-%m-%d}")
-    return Path(text)
+    return Path(text).expanduser().absolute()
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

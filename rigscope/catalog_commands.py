@@ -33,6 +33,8 @@ def _cells(row: dict[str, Any]) -> list[str]:
         return "—" if value is None else fmt.format(value)
 
     note = f"({row['error']})" if row["status"] == "corrupt" else text(row["notes"])
+    if row.get("demo"):  # simulated readings: said first, before any note
+        note = "demo" if note == "—" else f"demo · {note}"
     host = text(row["host"])
     cells = [row["id"], text(row["start"])[:19].replace("T", " "), _clock(row["duration_s"]),
              host if len(host) <= HOST_WIDTH else host[:HOST_WIDTH - 1] + "…",
@@ -156,12 +158,14 @@ def add_parsers(commands: Any, examples: dict[str, str], add_dir: Any) -> None:
     out = commands.add_parser("export", help="a session's samples as csv, parquet, json lines or the RLE lab's long CSV",
                               epilog=examples["export"])
     out.add_argument("session", help="session id, prefix, path or latest")
-    out.add_argument("--to", required=True, choices=["csv", "parquet", "json", "long-csv"])
+    out.add_argument("--to", required=True, choices=["csv", "parquet", "json", "long-csv"],
+                     help="format: csv, parquet, json (one object a line) or long-csv (the RLE lab's layout)")
     out.add_argument("--out", help="output file (default: SESSION_ID.csv|.parquet|.jsonl|.long.csv here)")
     add_dir(out)
     into = commands.add_parser("import", help="RLE lab CSVs, TTS request CSVs and nvidia-smi logs as sessions",
                                epilog=examples["import"])
-    into.add_argument("files", nargs="+", metavar="FILE")
+    into.add_argument("files", nargs="+", metavar="FILE",
+                      help="files to import: RLE lab CSVs, TTS request CSVs, nvidia-smi logs")
     into.add_argument("--fields", help="the --query-gpu fields of an nvidia-smi CSV without a header")
     into.add_argument("--host", metavar="NAME",
                       help="the host the file was written on (for the session id and {host} in --dir)")

@@ -34,14 +34,36 @@ EXAMPLES = {
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error and exit code 2."""
+    """argparse with a one-line error and exit code 2; a mistyped choice gets a suggestion."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {message}{did_you_mean(message)}\n")
+
+
+def did_you_mean(message: str) -> str:
+    """` (did you mean replay?)` for argparse's `invalid choice: 'repaly' (choose from ...)`; else empty."""
+    import difflib
+    import re
+
+    found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if not found:
+        return ""
+    choices = re.findall(r"'([^']*)'", found.group(2)) or [c.strip() for c in found.group(2).split(",")]
+    close = difflib.get_close_matches(found.group(1), choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _set_defaults(parser: argparse.ArgumentParser, **defaults: tuple[Any, str]) -> None:
+    """Change flags' defaults and their help together, so `--help` shows what the command really uses."""
+    for action in parser._actions:
+        if action.dest in defaults:
+            action.default, action.help = defaults[action.dest]
 
 
 def _add_session_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", help="sessions directory (default $RIGSCOPE_DIR or ./rigscope-sessions)")
+    from recordings.session import default_sessions_dir
+
+    parser.add_argument("--dir", help=f"sessions directory (default: $RIGSCOPE_DIR, else {default_sessions_dir()})")
 
 
 def add_record_flags(parser: argparse.ArgumentParser) -> None:
@@ -63,9 +85,9 @@ def add_record_flags(parser: argparse.ArgumentParser) -> None:
     sim.add_argument("--seed", type=int, default=0, help="scenario seed (default 0)")
     sim.add_argument("--speed", type=options.speed, default=1.0, help="run faster than real time, e.g. 60, or max")
     labels = parser.add_argument_group("session labels")
-    labels.add_argument("--model-name")
-    labels.add_argument("--training-mode")
-    labels.add_argument("--notes")
+    labels.add_argument("--model-name", help="the model being run, kept in meta.json (e.g. llama-7b)")
+    labels.add_argument("--training-mode", help="how it runs, kept in meta.json (e.g. finetune, inference)")
+    labels.add_argument("--notes", help="a free-text note on the whole session, shown by ls")
     writing = parser.add_argument_group("where and how it writes")
     _add_session_dir(writing)
     writing.add_argument("--format", choices=["parquet", "csv", "both"], default="parquet",
@@ -97,6 +119,8 @@ def add_record_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_dashboard_flags(parser: argparse.ArgumentParser) -> None:
     add_record_flags(parser)
+    _set_defaults(parser, proc_top=(None, "also list the N busiest host processes by CPU (default: 5 on a box "
+                                          "without GPUs, to fill the screen; else 0, GPU processes only)"))
     screen = parser.add_argument_group("dashboard")
     screen.add_argument("--no-record", action="store_true", help="watch without recording a session")
     screen.add_argument("--fps", type=options.fps, default=2.0, help="screen redraws per second, 0.2 to 30 (default 2)")
@@ -114,13 +138,14 @@ def build_parser() -> Parser:
 
     demo = commands.add_parser("demo", help="the dashboard on the simulated source (4 GPUs)", epilog=EXAMPLES["demo"])
     add_dashboard_flags(demo)
-    demo.set_defaults(source="sim", gpus_sim=4)
+    _set_defaults(demo, source=("sim", "system: this machine; sim: the simulated scenario (default sim)"),
+                  gpus_sim=(4, "simulated GPUs, 1 to 16 (default 4)"))
 
     record = commands.add_parser("record", help="headless recording with status lines", epilog=EXAMPLES["record"])
     add_record_flags(record)
 
     note = commands.add_parser("note", help="add a note to the running (or latest) session", epilog=EXAMPLES["note"])
-    note.add_argument("text")
+    note.add_argument("text", help="what to note, in quotes")
     note.add_argument("--session", help="session id, prefix, path or latest (default: $RIGSCOPE_SESSION, else your "
                                         "newest running recorder, else the latest session)")
     _add_session_dir(note)
@@ -147,7 +172,8 @@ def build_parser() -> Parser:
     _add_session_dir(replay)
     replay.add_argument("--speed", type=options.replay_speed, default=1.0,
                         help="x0.25 to x1000, or max (default 1)")
-    replay.add_argument("--at", help="start at HH:MM:SS (UTC), +15m from the start, or seconds")
+    replay.add_argument("--at", help="start at HH:MM:SS (UTC), or 15m / +15m / 90 (seconds) from the start, "
+                                     "as `g` reads it")
     replay.add_argument("--fps", type=options.fps, default=4.0, help="screen redraws per second (default 4)")
     replay.add_argument("--ascii", action="store_true", help="ASCII sparklines")
     correlate = commands.add_parser("correlate", help="a custom metric (rigscope.metric) against collapse events",
@@ -161,7 +187,17 @@ def build_parser() -> Parser:
 
     catalog_commands.add_parsers(commands, EXAMPLES, _add_session_dir)
     _add_report_commands(commands)
+    helper = commands.add_parser("help", help="help on a command: rigscope help replay")
+    helper.add_argument("topic", nargs="?", metavar="COMMAND", choices=sorted(commands.choices),
+                        help="the command to explain (default: rigscope's own help)")
     return parser
+
+
+def print_help(parser: argparse.ArgumentParser, topic: str | None) -> int:
+    """`rigscope help [COMMAND]`: the same text as `rigscope [COMMAND] --help`."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    (commands.choices[topic] if topic else parser).print_help()
+    return 0
 
 
 def _add_run_parsers(commands: Any) -> None:
@@ -199,13 +235,15 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--check", action="append", metavar="EXPR",
                         help="pass/fail over the session's summary, as `run --check` (repeatable); exit 1 if one fails")
     _add_session_dir(report)
-    compare = commands.add_parser("compare", help="sessions side by side, grouped by hardware",
+    compare = commands.add_parser("compare", help="sessions side by side, or grouped with --by",
                                   epilog=EXAMPLES["compare"])
     compare.add_argument("sessions", nargs="*", metavar="SESSION", help="session ids, prefixes, paths or group ids")
-    compare.add_argument("--all", action="store_true", help="every session in the sessions directory")
-    compare.add_argument("--by", choices=["hardware_tier", "host", "session", "user"], default="hardware_tier",
-                         help="how sessions are grouped (default hardware_tier; user: whose processes held the "
-                              "most GPU memory)")
+    compare.add_argument("--all", action="store_true",
+                         help="every session in the sessions directory, demo sessions left out")
+    compare.add_argument("--demo", action="store_true", help="with --all: take demo (simulated) sessions in too")
+    compare.add_argument("--by", choices=["hardware_tier", "host", "session", "user"],
+                         help="group sessions by this (default: named sessions side by side, one column each; "
+                              "--all by hardware_tier; user: whose processes held the most GPU memory)")
     compare.add_argument("--out", metavar="DIR", help="also write CSV, JSON, markdown and PNG figures into DIR")
     _add_session_dir(compare)
 
@@ -218,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A recording command's files are the user's only (0600, folders 0700) unless --shared-dir.
     umask = os.umask(0o077) if getattr(args, "shared_dir", None) is False else None
     try:
+        if args.command == "help":
+            return print_help(parser, args.topic)
         if args.command in (None, "demo"):
             from rigscope.dashboard_command import run_dashboard
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from collections import deque
@@ -32,6 +33,7 @@ class LiveSource:
         self._feed_poll_s = min(MAX_FEED_POLL_S, 0.5 / fps)
         self._clock, self._backend = clock, nvml_backend
         self._notices: deque[str] = deque()
+        self._told: set[str] = set()
         self.closed = False
         self._closing = threading.Lock()
         self._closed_message: str | None = None
@@ -79,14 +81,25 @@ class LiveSource:
             "error": recorder.error,
         }
 
+    def load_average(self) -> tuple[float, float, float] | None:
+        """The host's 1, 5 and 15 minute load averages (None where the platform has none)."""
+        try:
+            return os.getloadavg()
+        except (OSError, AttributeError):
+            return None
+
     def processes(self) -> Any:
         tier = self.monitor.processes
         return tier.latest if tier is not None else None
 
     def notices(self) -> list[str]:
+        """New notices, each once per process (a new session after `r` reports the same conditions again)."""
         out = []
         while self._notices:
-            out.append(self._notices.popleft())
+            message = self._notices.popleft()
+            if message not in self._told:
+                self._told.add(message)
+                out.append(message)
         return out
 
     def toggle_recording(self) -> str:
@@ -95,6 +108,7 @@ class LiveSource:
         self.monitor.close_receiver()  # the replacement takes the event port over
         replacement = self._open(dataclasses.replace(self.config, record=not was_recording))
         self.feed.attach(self._subscribe(replacement))
+        self.feed.reset_events()  # the old session's notes and collapses are not the new one's
         self.feed.watch_spans(replacement.spans)
         self.monitor.stop()
         self.monitor = replacement

@@ -39,6 +39,7 @@ from rigscope.local_channel import LIVE, channel_dir, new_socket_path, remove_st
 
 SPANS_CLOSE_WAIT_S = 10.0  # how long the recorder's close waits for the span tracker to finish
 CONSUMER_POLL_S = 0.25  # the recorder and the span tracker take the sampler's batches 4 times a second
+CPU_ONLY_TOP = 5  # the dashboard's busiest host processes on a box without GPUs (as btop lists them)
 
 
 @dataclass
@@ -69,7 +70,7 @@ class MonitorConfig:
     probe_udp: int | None = None  # also take token-carrying UDP events on this loopback port (--probe-udp; 0: any)
     shared_dir: bool = False  # session folders with the user's umask instead of 0700 (--shared-dir)
     proc_interval_s: float = 2.0  # the process tier (--proc-interval)
-    proc_top: int = 0  # also the N busiest host processes by CPU (--proc-top)
+    proc_top: int | None = 0  # also the N busiest host processes by CPU (--proc-top); None: CPU_ONLY_TOP without GPUs
 
 
 @dataclass
@@ -111,11 +112,12 @@ def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
             sources.gpus = info["gpus"]
             sources.gpu_indices = [g["index"] for g in sources.gpus]
             collectors.append(gpu.threaded(config.hz))  # one reader thread per GPU
-    if sources.gpus or config.proc_top:
+    top = config.proc_top if config.proc_top is not None else (0 if sources.gpus else CPU_ONLY_TOP)
+    if sources.gpus or top:
         from collectors.processes import ProcessCollector
 
         gpu_backend = gpu.backend if sources.gpus else None
-        sources.processes = ProcessCollector(gpu_backend, sources.gpu_indices, config.proc_top)
+        sources.processes = ProcessCollector(gpu_backend, sources.gpu_indices, top)
     return sources
 
 

@@ -17,20 +17,24 @@ if TYPE_CHECKING:
 
 
 def start_offset(at: str | None, reader: object) -> float | None:
-    """--at as seconds from the session start (None: the start)."""
+    """--at as the replay's first position (None: the start), read as `g` reads it with the position at the
+    start: `+10m` and `10m` are both ten minutes in. Past the end: the end, said on stderr."""
     if not at:
         return None
     from collectors.timeutil import iso_from_us
-    from tui.replay_screen import parse_goto
+    from tui.format import clock
+    from tui.replay_screen import GOTO_FORMS, parse_goto
 
     try:
-        kind, value = parse_goto(at.lstrip("+") if at.startswith("+") else at, 0.0,
-                                 iso_from_us(reader.ts_us[0]))  # type: ignore[attr-defined]
-    except ValueError as error:
-        raise InputError(f"--at {at}: {error}") from None
+        kind, value = parse_goto(at, 0.0, iso_from_us(reader.ts_us[0]))  # type: ignore[attr-defined]
+    except ValueError:
+        raise InputError(f"--at {at}: not a time; {GOTO_FORMS}") from None
     if kind == "ts":
         return reader.elapsed[reader.index_at_ts(int(value))]  # type: ignore[attr-defined]
-    return reader.elapsed[0] + value  # type: ignore[attr-defined]
+    duration = reader.duration_s  # type: ignore[attr-defined]
+    if value > duration:
+        print(f"rigscope: warning: --at {at} is past the end ({clock(duration)}): starting at the end", file=sys.stderr)
+    return reader.elapsed[0] + min(value, duration)  # type: ignore[attr-defined]
 
 
 def replay_app(session: Path, root: Path, args: argparse.Namespace) -> tuple[ReplayApp, ReplaySource]:

@@ -1,7 +1,8 @@
 """`rigscope report SESSION [--out FILE] [--plots DIR] [--terminal-plots] [--check EXPR]`, or `report --group GROUP_ID`.
 
-The markdown goes to stdout (or FILE); on a terminal the plots follow it as text charts. `--check`
-evaluates pass/fail expressions over the session's summary (the table on stderr, exit 1 if one fails).
+The markdown goes to stdout (or FILE), rendered (tables drawn) on a terminal, where the plots follow it as
+text charts. `--check` evaluates pass/fail expressions over the session's summary (the table on stderr,
+exit 1 if one fails).
 `--group` hands over to the reproducibility report of a group of runs.
 """
 
@@ -56,6 +57,11 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         _write_text(Path(args.out), text)
         print(f"report written to {args.out}", file=sys.stderr)
+    elif sys.stdout.isatty():  # a person reads it: tables drawn, headings set, as rich renders markdown
+        from rich.console import Console
+        from rich.markdown import Markdown
+
+        Console().print(Markdown(text))
     else:
         sys.stdout.write(text)
     if args.plots:

@@ -66,6 +66,18 @@ def _say(message: str) -> None:
     print(f"rigscope: {message}", file=sys.stderr, flush=True)
 
 
+def _phases_line(plan: Plan, command_line: str) -> str:
+    """What happens, in order, and how to skip the waits (the defaults wait 3 minutes around the command)."""
+    waits = [(flag, seconds) for flag, seconds in (("--baseline", plan.baseline_s), ("--cooldown", plan.cooldown_s))
+             if seconds > 0]
+    line = (f"idle baseline {plan.baseline_s:g} s first, then " if plan.baseline_s > 0 else "") + command_line
+    if plan.cooldown_s > 0:
+        line += f", then cooldown {plan.cooldown_s:g} s"
+    if waits:
+        line += f" ({' '.join(f'{flag} 0' for flag, _ in waits)} skips {'it' if len(waits) == 1 else 'them'})"
+    return line
+
+
 def _plan(args: argparse.Namespace) -> Plan:
     command = list(args.argv[1:] if args.argv[:1] == ["--"] else args.argv)
     if not command:
@@ -133,7 +145,7 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
         "output_log": log.meta(),
     }
     monitor.recorder.meta.update(group_id=plan.group_id, run=facts)
-    _say(f"run {repeat}/{plan.repeats}: {session} (baseline {plan.baseline_s:g} s, then {facts['command_line']})")
+    _say(f"run {repeat}/{plan.repeats}: {session}: {_phases_line(plan, facts['command_line'])}")
     status, code = "complete", 0
     monitor.post("tag", state="baseline", source="run")
     if isinstance(clock, PhasedClock):

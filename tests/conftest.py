@@ -20,6 +20,9 @@ os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="rs-")
 atexit.register(shutil.rmtree, os.environ["XDG_RUNTIME_DIR"], True)
 for _name in ("RIGSCOPE_SESSION", "RIGSCOPE_PROBE_UDP", "RIGSCOPE_TOKEN", "RIGSCOPE_PROBE"):
     os.environ.pop(_name, None)
+# Sessions recorded without --dir go to the user's data directory: here, a throwaway one, never the home's.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="rigscope-test-data-")
+atexit.register(shutil.rmtree, os.environ["XDG_DATA_HOME"], True)
 SHARED = REPO.parent / "shared"
 
 

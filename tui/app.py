@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import App, SystemCommand
+from textual.binding import Binding
 from textual.screen import Screen
 
 from recordings.errors import InputError
@@ -25,6 +26,8 @@ from tui.source import DashboardSource, SessionOpener
 
 class RigscopeApp(App[str]):
     TITLE = "rigscope"
+    # Ctrl-C quits cleanly everywhere, dialogs included, as `record` and `run` do (Textual only says "press q")
+    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
 
     def __init__(self, source: DashboardSource, fps: float = 2.0, ascii_only: bool = False,
                  presets: dict[str, tuple[str, str]] | None = None, window_s: float = 120.0,

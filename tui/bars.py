@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rich.console import Console
 from rich.text import Text
 from textual.widget import Widget
 
@@ -41,31 +42,36 @@ class TextBar(StripText):
 
 def header_text(label: SessionLabel, snapshot: Snapshot, recording: dict[str, Any] | None,
                 paused: bool, width: int) -> Text:
-    """Most important first, so a narrow terminal cuts only the least important part."""
+    """Whole pieces, in order; where they do not fit, the least important go first (never a word cut in two)."""
     frame = snapshot.frame
-    wide = width >= 120
-    text = Text(f" rigscope {label.mode} ", style="bold reverse")
+    pieces: list[tuple[int, Text]] = [(0, Text(f" rigscope {label.mode} ", style="bold reverse"))]  # (rank, piece)
     if paused:
-        text.append(" ❚❚ PAUSED ", style="bold reverse yellow")
-    text.append(f" {fmt.clock(frame.get('elapsed_s') or 0.0)}")
+        pieces.append((0, Text(" ❚❚ PAUSED ", style="bold reverse yellow")))
+    pieces.append((1, Text(f" {fmt.clock(frame.get('elapsed_s') or 0.0)}")))
     hz = recording.get("achieved_hz") if recording else None
     if hz:
-        text.append(f" {hz:.1f} Hz")
-    text.append(" │ ")
+        pieces.append((6, Text(f" {hz:.1f} Hz")))
     if recording and recording.get("error"):  # in place of REC, until a new recording starts
-        text.append(f" ✖ {recording['error']} ", style="bold reverse red")
+        pieces.append((0, Text.assemble(" │ ", (f" ✖ {recording['error']} ", "bold reverse red"))))
     elif recording and recording.get("session"):
-        text.append("● REC", style="bold red")
-        text.append(f" {recording.get('samples', 0)} samples {fmt.size(recording.get('bytes'))}")
+        pieces += [(0, Text.assemble(" │ ", ("● REC", "bold red"))), (2, Text(f" {recording['session']}")),
+                   (3, Text(f" {recording.get('samples', 0)} samples {fmt.size(recording.get('bytes'))}"))]
         flushed = recording.get("flush_age_s")
-        if flushed is not None and wide:
-            text.append(f" flushed {flushed:.0f}s ago")
+        if flushed is not None:
+            pieces.append((8, Text(f" flushed {flushed:.0f}s ago")))
     else:
-        text.append("not recording", style="dim")
-    text.append(f" │ self {fmt.num(frame.get('self_cpu_pct'), '%', 1)} {fmt.size(frame.get('self_rss_bytes'))}")
-    text.append(f" │ {label.host} · {label.tier}")
-    if recording and recording.get("session") and wide:
-        text.append(f" · {recording['session']}")
+        pieces.append((0, Text.assemble(" │ ", ("not recording", "dim"))))
+    pieces.append((7, Text(f" │ self {fmt.num(frame.get('self_cpu_pct'), '%', 1)} "
+                           f"{fmt.size(frame.get('self_rss_bytes'))}")))
+    where = " · ".join(part for part in (label.host, label.tier) if part)
+    if where:
+        pieces.append((5, Text(f" │ {where}")))
+    while len(pieces) > 1 and sum(piece.cell_len for _, piece in pieces) > width:
+        least = max(rank for rank, _ in pieces)
+        if least == 0:
+            break
+        pieces.remove(next(item for item in reversed(pieces) if item[0] == least))
+    text = Text().join(piece for _, piece in pieces)
     text.truncate(width)
     return text
 
@@ -80,7 +86,11 @@ def workload_text(snapshot: Snapshot, width: int, ascii_only: bool, window_s: fl
     history = snapshot.state_history
     since = history[-1][0] if history else 0.0
     text.append(f" {source} · {fmt.clock((frame.get('elapsed_s') or 0.0) - since)}")
-    text.append(f" │ window {window_label(window_s)} │ ")
+    text.append(f" │ window {window_label(window_s)}")
+    held = frame.get("elapsed_s") or 0.0
+    if held < window_s:  # a long window over a short run: the sparklines stretch what there is
+        text.append(f" ({span_label(held)} of data)", style="dim")
+    text.append(" │ ")
     strip_w = max(0, width - len(text.plain) - 1)
     text.append(state_strip(history, frame.get("elapsed_s") or 0.0, strip_w, ascii_only))
     return text
@@ -88,6 +98,16 @@ def workload_text(snapshot: Snapshot, width: int, ascii_only: bool, window_s: fl
 
 def window_label(seconds: float) -> str:
     return f"{seconds / 3600:g}h" if seconds >= 3600 else f"{seconds / 60:g}m" if seconds >= 60 else f"{seconds:g}s"
+
+
+def span_label(seconds: float) -> str:
+    """`45s`, `1m40s`, `1h05m`: how much data a window holds."""
+    seconds = int(max(0.0, seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def state_strip(history: tuple[tuple[float, str], ...], now_s: float, width: int, ascii_only: bool) -> Text:
@@ -132,27 +152,48 @@ class EventsPane(Widget):
 
     DEFAULT_CSS = "EventsPane { height: 1fr; padding: 0 1; }"
     STYLES = {"note": "cyan", "tag": "magenta", "collapse_start": "bold red", "collapse_end": "red",
-              "alert": "yellow"}
+              "alert": "yellow", "notice": "yellow"}
 
     def __init__(self, hint: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.hint = hint  # what an empty pane says
         self._events: tuple[dict[str, Any], ...] = ()
-        self._key: tuple[int, int, int] | None = None
+        self._origin_us: int | None = None
+        self._key: tuple[int, int, int, int] | None = None
 
-    def show(self, events: tuple[dict[str, Any], ...]) -> None:
-        key = (len(events), id(events[-1]) if events else 0, self.size.height)
+    def show(self, events: tuple[dict[str, Any], ...], origin_us: int | None = None) -> None:
+        """`origin_us`: the session's elapsed 0 (`fmt.session_origin_us`), which places collapses at their start."""
+        key = (len(events), id(events[-1]) if events else 0, self.size.height, self.size.width)
         if key != self._key:
             self._key = key
+            self._origin_us = origin_us
             self._events = tuple(e for e in events if e.get("kind") in self.STYLES)
             self.refresh()
 
     def render(self) -> Text:
         text = Text("events", style="bold underline")
-        rows = max(0, self.size.height - 1)
-        for event in self._events[-rows:] if rows else ():
+        lines = newest_lines(self._events, self.STYLES, max(1, self.content_region.width),
+                             max(0, self.content_region.height - 1), self._origin_us)
+        for line in lines:
             text.append("\n")
-            text.append(fmt.event_line(event), style=self.STYLES.get(event.get("kind", ""), ""))
+            text.append_text(line)
         if not self._events:
             text.append(f"\n{self.hint}", style="dim")
         return text
+
+
+def newest_lines(events: tuple[dict[str, Any], ...], styles: dict[str, str], width: int, rows: int,
+                 origin_us: int | None = None) -> list[Text]:
+    """The last `rows` screen lines of the events, wrapped at `width`: the newest event is always shown
+    (its first lines when it alone is longer than the pane), however long the notes before it."""
+    lines: list[Text] = []
+    for event in reversed(events):
+        if len(lines) >= rows:
+            break
+        wrapped = list(Text(fmt.event_line(event, origin_us), style=styles.get(event.get("kind", ""), "")).wrap(
+            _CONSOLE, width))
+        lines[:0] = wrapped if lines or len(wrapped) <= rows else wrapped[:rows]
+    return lines[-rows:] if rows else []
+
+
+_CONSOLE = Console(width=10_000, color_system=None)  # only to measure text when wrapping it

@@ -14,22 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from recordings.inert import inert
-
+from tui import format as fmt
 from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
 from tui.devices import FULL_LINES as FULL_PANEL_LINES
 from tui.devices import DevicePanel, View
+from tui.host_panel import HostPanel
 from tui.kill import KillScreen, why_not
 from tui.overlay import overlay_names
 from tui.probe_data import MetricsView, SpansView
 from tui.probe_panes import MetricsPane, SpansPane, pane_caps, probe_wants, share_rows
 from tui.processes import ProcessesPane, ProcessesView
-from tui.screens import DeviceScreen, HelpScreen, NoteScreen, TagScreen
+from tui.screens import ConfirmScreen, DeviceScreen, HelpScreen, NoteScreen, TagScreen
 from tui.source import DashboardSource
 
 WINDOWS_S = (30.0, 120.0, 600.0, 3600.0)
@@ -50,6 +51,13 @@ def key_names(keys: str) -> str:
     return " / ".join(KEY_NAMES.get(key, key) for key in keys.split(","))
 
 
+def preset_words(presets: dict[str, tuple[str, str]]) -> str:
+    """`tag: 1 data_prep, 2 train; note: 6 lr changed`: what each number key does."""
+    kinds = {kind: ", ".join(f"{key} {value}" for key, (k, value) in sorted(presets.items()) if k == kind)
+             for kind in ("tag", "note")}
+    return "; ".join(f"{kind}: {keys}" for kind, keys in kinds.items() if keys)
+
+
 @dataclass
 class ViewOptions:
     """How a dashboard screen draws, shared by the live screen and the replays opened from it."""
@@ -61,6 +69,7 @@ class ViewOptions:
     readonly: bool = False  # --readonly: `k` in the processes view ends nothing
 
 
+FOOTER_FIRST = ("help", "quit", "back")  # back: q in a replay opened over the live dashboard
 PROCESSES_HELP = "Who uses the GPUs: sort with s/i, filter with /, k ends one"
 Command = tuple[Callable[[], Any], str, str]  # action, title, help: one entry of the command palette
 
@@ -79,7 +88,7 @@ class DashboardScreen(Screen[None]):
     BINDINGS = [
         Binding("n", "note", "Note"),
         Binding("t", "tag", "Tag"),
-        Binding("1", "preset('1')", "Presets"),
+        Binding("1", "preset('1')", "Presets", key_display="1-9"),
         *(Binding(str(i), f"preset('{i}')", f"Preset {i}", show=False) for i in range(2, 10)),
         Binding("space", "pause", "Pause"),
         Binding("r", "record", "Rec on/off"),
@@ -104,6 +113,7 @@ class DashboardScreen(Screen[None]):
         self.window_index = min(range(len(WINDOWS_S)), key=lambda i: abs(WINDOWS_S[i] - self.options.window_s))
         self.paused = False
         self.compact = False
+        self.compact_rows = 1  # rows per device in the compact layout (2 where the terminal has them)
         self.recent_tags: list[str] = ["auto", "data_prep", "train", "eval", "checkpoint"]
         self._drawn_version = -1
         self._series = [name for device in source.devices for name in device.series_names()]
@@ -113,6 +123,13 @@ class DashboardScreen(Screen[None]):
         self._probe_rows = (0, 0)
         self._probe_key: tuple[Any, ...] = ()
 
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Help and quit first, so the footer never cuts them: a narrow terminal loses the last keys instead."""
+        bindings = super().active_bindings
+        first = {key: bound for key, bound in bindings.items() if bound.binding.action in FOOTER_FIRST}
+        return {**first, **bindings}
+
     # -- layout ------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield TextBar(id="header")
@@ -121,6 +138,8 @@ class DashboardScreen(Screen[None]):
             with VerticalScroll(id="devices"):
                 for device in self.source.devices:
                     yield DevicePanel(device)
+                if self.cpu_only:
+                    yield HostPanel(id="host-panel")
             yield ProcessesView(id="processes")
             with Vertical(id="side"):
                 yield SpansPane(id="spans")
@@ -128,7 +147,7 @@ class DashboardScreen(Screen[None]):
                 yield EventsPane(self.events_hint, id="events")
         yield from self.compose_above_host()
         yield TextBar(id="host")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # `?` names ctrl+p; its room goes to the keys
 
     def compose_above_host(self) -> ComposeResult:
         """What a subclass adds between the panels and the host bar (replay: its timeline)."""
@@ -161,11 +180,15 @@ class DashboardScreen(Screen[None]):
         count = len(self.source.devices)
         columns = 1 if count * FULL_PANEL_LINES <= available or panels_width < 2 * MIN_PANEL_WIDTH else 2
         self.compact = -(-count // columns) * FULL_PANEL_LINES > available
+        self.compact_rows = 2 if self.compact and 2 * count <= available else 1
         self._probe_key = (self._probe_wants(width), width, height)
         caps = pane_caps(narrow, height)
-        needed = count if self.compact else -(-count // columns) * FULL_PANEL_LINES
+        needed = count * self.compact_rows if self.compact else -(-count // columns) * FULL_PANEL_LINES
         self._probe_rows = probe_rows = share_rows(self._probe_key[0], caps,
                                                    max(0, available - needed) if narrow else sum(caps))
+        if narrow and self.compact and not self.cpu_only and not self.showing_processes:
+            # one row per device: the events pane takes the rows they leave (the processes view takes them itself)
+            events_rows = max(events_rows, available + events_rows - needed - sum(probe_rows))
         for pane, rows in zip((self.query_one(SpansPane), self.query_one(MetricsPane)), probe_rows):
             pane.display = rows > 0
             pane.styles.height = rows
@@ -173,11 +196,21 @@ class DashboardScreen(Screen[None]):
         self.query_one("#side").styles.height = events_rows + sum(probe_rows) if narrow else None
         devices = self.query_one("#devices")
         devices.styles.grid_size_columns = 1 if self.compact else columns
-        devices.styles.grid_rows = "1" if self.compact else str(FULL_PANEL_LINES)
+        panel_rows = self.compact_rows if self.compact else FULL_PANEL_LINES
+        if self.cpu_only:  # the host panel takes the rows below the CPU panel
+            left = available - panel_rows - (sum(probe_rows) if narrow else 0)
+            devices.styles.grid_rows = f"{panel_rows} {max(3, left)}"
+        else:
+            devices.styles.grid_rows = str(panel_rows)
 
     def _probe_wants(self, width: int) -> tuple[int, int]:
         """Rows the spans and metrics panes would fill (0: nothing to show) at this terminal width."""
         return probe_wants(*self._probe_views, width - 2 if width < 120 else SIDE_W - 3)
+
+    @property
+    def cpu_only(self) -> bool:
+        """No GPU: the host panel (cores, load, busiest processes) fills the rows below the CPU panel."""
+        return not any(device.is_gpu for device in self.source.devices)
 
     @property
     def window_s(self) -> float:
@@ -193,8 +226,7 @@ class DashboardScreen(Screen[None]):
     def redraw(self, force: bool = False) -> None:
         if not self.app.is_running:  # shutting down: a timer or a call after refresh may still come, the widgets go
             return
-        for message in self.source.notices():
-            self.notify(inert(message), severity="warning", timeout=30, markup=False)  # may quote a sender's text
+        self._take_notices()
         feed = self.source.feed
         if (self.paused and not force) or (feed.version == self._drawn_version and not force):
             return
@@ -205,20 +237,34 @@ class DashboardScreen(Screen[None]):
         if (self._probe_wants(width), width, height) != self._probe_key:
             self._layout_for(width, height)  # a pane appeared, grew or shrank
             self.call_after_refresh(self.redraw, True)  # again once the panes know their size
-        view = View(self.window_s, self.options.ascii_only, self.compact, self.overlay)
+        no_color = self.app.no_color
+        view = View(self.window_s, self.options.ascii_only, self.compact, self.overlay, no_color, self.compact_rows)
         self.query_one("#header", TextBar).set_text(
             header_text(self.source.label, snapshot, self.source.recording(), self.paused, width))
         self.query_one("#workload", TextBar).set_text(
-            workload_text(snapshot, width, self.options.ascii_only, self.window_s))
+            workload_text(snapshot, width, self.options.ascii_only or no_color, self.window_s))
         self.query_one("#host", TextBar).set_text(host_text(snapshot.frame))
         for panel in self.query(DevicePanel):
             panel.show(snapshot, view)
+        if self.cpu_only:
+            load = getattr(self.source, "load_average", lambda: None)()  # live only: a replay has none
+            self.query_one(HostPanel).show(snapshot.frame, load, self.source.processes(), self.options.ascii_only)
         spans_rows, metrics_rows = self._probe_rows
         self.query_one(SpansPane).show(snapshot.spans, spans_rows, self.options.ascii_only)
         self.query_one(MetricsPane).show(snapshot.metrics, metrics_rows, self.overlay, self.options.ascii_only)
-        self.query_one(EventsPane).show(snapshot.events)
+        self.query_one(EventsPane).show(snapshot.events, fmt.session_origin_us(snapshot.frame))
         if self.showing_processes:
             self.query_one(ProcessesPane).show(self.source.processes())
+
+    def _take_notices(self) -> None:
+        """Standing conditions go to the events pane, and one toast points there (never a pile of them)."""
+        notices = self.source.notices()
+        if not notices:
+            return
+        stamp = self.source.now_iso()
+        self.source.feed.add(None, [{"kind": "notice", "ts": stamp, "text": message} for message in notices])
+        self.notify(inert(notices[0]) if len(notices) == 1 else f"{len(notices)} notices: see the events pane",
+                    severity="warning", timeout=8, markup=False)  # a notice may quote a sender's text
 
     @property
     def showing_processes(self) -> bool:
@@ -264,8 +310,19 @@ class DashboardScreen(Screen[None]):
         self.redraw(force=True)
 
     def action_record(self) -> None:
-        self.notify("switching recording…")
-        self.run_worker(self._toggle_recording, thread=True, exclusive=True, group="recording")
+        """Stop recording, or start a new session, once confirmed: one stray `r` must not split a run."""
+        recording = self.source.recording()
+        if recording and recording.get("session"):
+            question = ("Stop recording?", f"{recording['session']} is closed; r again starts a new session.")
+        else:
+            question = ("Start recording?", "Into a new session; the events pane starts afresh.")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.notify("switching recording…")
+                self.run_worker(self._toggle_recording, thread=True, exclusive=True, group="recording")
+
+        self.app.push_screen(ConfirmScreen(*question), answer)
 
     def _toggle_recording(self) -> None:
         message = self.source.toggle_recording()
@@ -299,6 +356,7 @@ class DashboardScreen(Screen[None]):
         show = not self.showing_processes
         self.query_one("#processes").display = show
         self.query_one("#devices").display = not show
+        self._layout_for(self.app.size.width, self.app.size.height)
         if show:
             self.query_one(ProcessesPane).focus()
             self.query_one(ProcessesPane).show(self.source.processes(), force=True)
@@ -324,11 +382,11 @@ class DashboardScreen(Screen[None]):
         for binding in self.BINDINGS:
             if binding.action.startswith("preset"):
                 if binding.key == "1":
-                    presets = ", ".join(f"{k} {v}" for k, (_, v) in sorted(self.presets.items()))
-                    keys.append(("1-9", f"presets: {presets}"))
+                    keys.append(("1-9", f"presets, at once (no dialog): {preset_words(self.presets)}"))
             elif not binding.key.startswith("ctrl+c"):
                 keys.append((key_names(binding.key), binding.tooltip or binding.description))
-        keys += [(key_names(b.key), f"{b.description} (processes view)") for b in ProcessesPane.BINDINGS if b.show]
+        keys += [(key_names(b.key), f"{b.description} (processes view)") for b in ProcessesPane.BINDINGS
+                 if b.show and not (self.REPLAY and b.action == "kill")]  # a replay ends no process
         self.app.push_screen(HelpScreen(keys))
 
     async def action_quit(self) -> None:

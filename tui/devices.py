@@ -2,7 +2,7 @@
 
 One widget draws the whole panel as text, so eight GPUs cost eight cheap
 renders, and it re-renders only when what it shows changed.  In compact mode
-a device takes one row.
+a device takes one row (two where the terminal has the rows: memory and RLE sparklines below).
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ class View:
     ascii_only: bool = False
     compact: bool = False
     overlay: str | None = None  # a custom metric laid over the RLE sparklines
+    no_color: bool = False  # NO_COLOR: severities as marks (`!`), not colours
+    compact_rows: int = 1  # compact: 2 adds a row of memory and RLE sparklines where the rows allow
 
 
 def _value(frame: dict[str, Any], name: str) -> Any:
@@ -59,9 +61,41 @@ def _value(frame: dict[str, Any], name: str) -> Any:
     return value if isinstance(value, (int, float)) else None
 
 
+SEVERITY_STYLES = {"warning": "bold yellow", "critical": "bold red"}
+SEVERITY_MARKS = {"warning": "!", "critical": "!!"}  # NO_COLOR: a mark instead of a colour
+
+
+def severity(value: Any, limit: Any, warn_at: float = 0.9, critical_at: float = 1.0) -> str | None:
+    """How close a reading is to the device's own limit: None (fine, or no limit known), warning, critical."""
+    if not isinstance(value, (int, float)) or not isinstance(limit, (int, float)) or limit <= 0:
+        return None
+    share = value / limit
+    return "critical" if share >= critical_at else "warning" if share >= warn_at else None
+
+
+def flagged(text: str, level: str | None, no_color: bool) -> Text:
+    """A value coloured by its severity, or marked with `!`/`!!` where colour is off."""
+    if level is None:
+        return Text(text)
+    return Text(text + SEVERITY_MARKS[level]) if no_color else Text(text, style=SEVERITY_STYLES[level])
+
+
 def _against(value: Any, limit: Any, unit: str) -> str:
     text = fmt.num(value, "", 0)
     return f"{text}/{fmt.num(limit, unit, 0)}" if limit is not None else fmt.num(value, unit, 0)
+
+
+def rjust(text: Text, width: int) -> Text:
+    return Text(" " * max(0, width - text.cell_len)) + text
+
+
+def rle_missing(frame: dict[str, Any], prefix: str) -> str:
+    """Why a device has no RLE (SIGNALS §2: it needs power and the rated power)."""
+    if _value(frame, f"{prefix}_power_w") is None:
+        return "no power reading"
+    if _value(frame, f"{prefix}_power_limit_w") is None:
+        return "no power limit"
+    return "no data yet"
 
 
 class DevicePanel(StripText, can_focus=True):
@@ -82,25 +116,36 @@ class DevicePanel(StripText, can_focus=True):
         if key == self._key:
             return
         self._key = key
-        lines = [self._compact(snapshot, view, width)] if view.compact else self._full(snapshot, view, width)
+        if view.compact:
+            lines = [self._compact(snapshot, view, width)]
+            if view.compact_rows > 1:
+                lines.append(self._compact_detail(snapshot, view, width))
+        else:
+            lines = self._full(snapshot, view, width)
         self.set_class(_value(snapshot.frame, f"{self.device.prefix}_collapse") == 1, "collapse")
-        self.styles.height = 1 if view.compact else FULL_LINES
+        self.styles.height = len(lines)
         self.show_lines(lines, width)
 
     # -- content -----------------------------------------------------------
-    def _lines(self, frame: dict[str, Any]) -> dict[str, str]:
+    def _lines(self, frame: dict[str, Any], no_color: bool = False) -> dict[str, Text]:
         p = self.device.prefix
         mem_used, mem_total = _value(frame, f"{p}_mem_used_bytes"), _value(frame, f"{p}_mem_total_bytes")
         if self.device.is_gpu:
-            memory = f"{fmt.size(mem_used)}/{fmt.size(mem_total)}"
+            memory = flagged(f"{fmt.size(mem_used)}/{fmt.size(mem_total)}", severity(mem_used, mem_total, 0.9, 0.98),
+                             no_color)
         else:
-            memory = f"{fmt.num(_value(frame, 'mem_util_pct'), '%', 0)} host"
+            host = _value(frame, "mem_util_pct")
+            memory = flagged(f"{fmt.num(host, '%', 0)} host", severity(host, 100.0, 0.9, 0.98), no_color)
+        temp, temp_limit = _value(frame, f"{p}_temp_c"), _value(frame, f"{p}_temp_limit_c")
+        power, power_limit = _value(frame, f"{p}_power_w"), _value(frame, f"{p}_power_limit_w")
+        rle = _value(frame, f"{p}_rle_smoothed")
         return {
-            "util": fmt.num(_value(frame, f"{p}_util_pct"), "%", 0),
-            "temp": _against(_value(frame, f"{p}_temp_c"), _value(frame, f"{p}_temp_limit_c"), "°C"),
-            "power": _against(_value(frame, f"{p}_power_w"), _value(frame, f"{p}_power_limit_w"), " W"),
+            "util": Text(fmt.num(_value(frame, f"{p}_util_pct"), "%", 0)),
+            "temp": flagged(_against(temp, temp_limit, "°C"), severity(temp, temp_limit, 0.95), no_color),
+            "power": flagged(_against(power, power_limit, " W"), severity(power, power_limit, 0.95, 1.02), no_color),
             "mem": memory,
-            "RLE": f"{fmt.num(_value(frame, f'{p}_rle_smoothed'), '', 2)} {self._peak(frame)}",
+            "RLE": Text(f"{fmt.num(rle, '', 2)} {self._peak(frame)}" if rle is not None
+                        else f"— {rle_missing(frame, p)}"),
         }
 
     def _peak(self, frame: dict[str, Any]) -> str:
@@ -146,7 +191,7 @@ class DevicePanel(StripText, can_focus=True):
 
     def _full(self, snapshot: Snapshot, view: View, width: int) -> list[Text]:
         frame = snapshot.frame
-        values = self._lines(frame)
+        values = self._lines(frame, view.no_color)
         spark_w = max(4, width - LABEL_W - VALUE_W - 2)
         lines = [self._title(frame)]
         for (label, shown), name, (low, high) in zip(values.items(), self.device.series_names(),
@@ -154,12 +199,13 @@ class DevicePanel(StripText, can_focus=True):
             line = Text(f"{label:<{LABEL_W}}")
             if label == "RLE" and view.overlay:
                 line.append_text(self._overlay(snapshot, view, spark_w, high or 1.0))
-                rle, value = shown.split()[0], metric_text(snapshot, view.overlay)
-                shown = f"{rle} {view.overlay[:max(1, VALUE_W - len(rle) - len(value) - 2)]} {value}"
+                rle, value = shown.plain.split()[0], metric_text(snapshot, view.overlay)
+                shown = Text(f"{rle} {view.overlay[:max(1, VALUE_W - len(rle) - len(value) - 2)]} {value}")
             else:
-                style = "red" if label == "RLE" and _value(frame, f"{self.device.prefix}_collapse") == 1 else "green"
+                collapsed = label == "RLE" and _value(frame, f"{self.device.prefix}_collapse") == 1
+                style = "red" if collapsed else str(shown.style) or "green"  # near or over a limit: its colour
                 line.append(sparkline(snapshot.series.get(name, ()), spark_w, low, high, view.ascii_only), style=style)
-            line.append(f" {shown:>{VALUE_W}}")
+            line.append_text(rjust(shown, VALUE_W + 1))
             lines.append(line)
         lines.append(self._status(frame, self._counts(snapshot)))
         for line in lines:
@@ -169,13 +215,14 @@ class DevicePanel(StripText, can_focus=True):
     def _compact(self, snapshot: Snapshot, view: View, width: int) -> Text:
         frame = snapshot.frame
         prefix = self.device.prefix
-        values = self._lines(frame)
+        values = self._lines(frame, view.no_color)
         events, seconds = self._counts(snapshot)
-        rle = f"RLE {values['RLE'].split()[0]:>4}"
+        rle = f"RLE {values['RLE'].plain.split()[0]:>4}"
         if view.overlay:  # one row has room for one sparkline: the overlay's, with what it shows
             tail = Text(f" {rle} {view.overlay[:9]} {metric_text(snapshot, view.overlay)} C{events}/{seconds:.0f}s")
         else:
-            tail = Text(f" {values['util']:>4} {values['temp']:>9} {values['power']:>11} {rle} C{events}/{seconds:.0f}s")
+            tail = Text.assemble(rjust(values["util"], 5), rjust(values["temp"], 10), rjust(values["power"], 12),
+                                 rjust(values["mem"], 14), f" {rle} C{events}/{seconds:.0f}s")
         if _value(frame, f"{prefix}_collapse") == 1:
             tail.append(" ●", style="bold red")
         words = fmt.throttle_words(frame.get(f"{prefix}_throttle_reasons"))
@@ -189,6 +236,25 @@ class DevicePanel(StripText, can_focus=True):
             row.append(sparkline(snapshot.series.get(f"{prefix}_util_pct", ()), spark_w, 0, 100, view.ascii_only),
                        style="green")
         row.append_text(tail)
+        row.truncate(width, overflow="ellipsis")
+        return row
+
+    def _compact_detail(self, snapshot: Snapshot, view: View, width: int) -> Text:
+        """The second row of a compact panel: memory and RLE sparklines (their values are on the first row),
+        and the RLE's peak, warm-up or why there is none."""
+        frame = snapshot.frame
+        values = self._lines(frame, view.no_color)
+        names, limits = self.device.series_names(), self._limits(frame)
+        rle_words = values["RLE"].plain.split(" ", 1)[1] if " " in values["RLE"].plain else ""
+        spark_w = max(4, (width - 6 - len(" mem ") - len("  RLE ") - 1 - len(rle_words)) // 2)
+        row = Text(" " * 5)
+        collapsed = "red" if _value(frame, f"{self.device.prefix}_collapse") == 1 else ""
+        for label, index, style in ((" mem ", 3, str(values["mem"].style)), ("  RLE ", 4, collapsed)):
+            low, high = limits[index]
+            row.append(label, style="dim")
+            row.append(sparkline(snapshot.series.get(names[index], ()), spark_w, low, high, view.ascii_only),
+                       style=style or "green")
+        row.append(f" {rle_words}", style="dim")
         row.truncate(width, overflow="ellipsis")
         return row
 

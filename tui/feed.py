@@ -130,6 +130,13 @@ class DashboardFeed:
             self.probe.reset()
             self.version += 1
 
+    def reset_events(self) -> None:
+        """Forget the events and collapse counts (a new session began); the series go on."""
+        with self._lock:
+            self._events.clear()
+            self._collapses = {}
+            self.version += 1
+
     def watch_spans(self, tracker: SpanSource | None) -> None:
         """Show this tracker's finished spans (the monitor's live; the replay position's in replay)."""
         self.probe.watch_spans(tracker)

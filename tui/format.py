@@ -47,6 +47,16 @@ def size(count: Any) -> str:
     return f"{value:.1f}T"
 
 
+def size_rank(count: Any) -> float:
+    """A byte count rounded as `size` shows it (0.1 of its unit): sizes that look the same rank the same."""
+    if not isinstance(count, (int, float)):
+        return 0.0
+    value, scale = float(count), 1.0
+    while abs(value) >= 1024 and scale < 1024**4:
+        value, scale = value / 1024, scale * 1024
+    return round(value, 0 if scale == 1.0 else 1) * scale
+
+
 def rate(bps: Any) -> str:
     return "—" if not isinstance(bps, (int, float)) else f"{size(bps)}/s"
 
@@ -57,14 +67,32 @@ def clock(seconds: float) -> str:
     return f"{hours:d}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def event_line(event: dict[str, Any]) -> str:
+def session_origin_us(frame: dict[str, Any]) -> int | None:
+    """Wall-clock µs of the session's elapsed 0, from a frame (`ts` µs and `elapsed_s`); None without them."""
+    ts, elapsed = frame.get("ts"), frame.get("elapsed_s")
+    if not isinstance(ts, (int, float)) or not isinstance(elapsed, (int, float)):
+        return None
+    return int(ts - elapsed * 1e6)
+
+
+def event_time_us(event: dict[str, Any], origin_us: int | None) -> int:
+    """When an event happened, as the report says: a collapse at its `start` (its end at `end`), seconds
+    from the session's elapsed 0, not when it was detected (7 s later or more); anything else at `ts`."""
+    at = {"collapse_start": "start", "collapse_end": "end"}.get(str(event.get("kind")))
+    moment = event.get(at) if at else None
+    if origin_us is not None and isinstance(moment, (int, float)):
+        return origin_us + int(round(moment * 1e6))
+    return us_from_iso(event["ts"])
+
+
+def event_line(event: dict[str, Any], origin_us: int | None = None) -> str:
     """`HH:MM:SS kind: what`, one line, with control characters from the sender escaped."""
     try:
-        stamp = clock_of_day(us_from_iso(event["ts"]))
+        stamp = clock_of_day(event_time_us(event, origin_us))
     except (KeyError, ValueError, TypeError):
         stamp = "--:--:--"
     kind = event.get("kind", "?")
-    if kind == "note":
+    if kind in ("note", "notice"):
         what = event.get("text", "")
     elif kind == "tag":
         what = event.get("state", "")
@@ -84,3 +112,48 @@ def event_line(event: dict[str, Any]) -> str:
 
 def clock_of_day(ts_us: int) -> str:
     return iso_from_us(ts_us)[11:19]
+
+
+UNIT_SUFFIXES: tuple[tuple[str, str, int], ...] = (  # column suffix, unit, digits
+    ("_pct", " %", 1), ("_c", " °C", 1), ("_w", " W", 1), ("_mhz", " MHz", 0), ("_s", " s", 1),
+)
+
+
+def energy(joules: float) -> str:
+    for unit, scale in (("MJ", 1e6), ("kJ", 1e3)):
+        if abs(joules) >= scale:
+            return f"{joules / scale:.1f} {unit}"
+    return f"{joules:.1f} J"
+
+
+def column_value(name: str, value: Any) -> str:
+    """One column of a frame in words and units, as the details dialog shows it."""
+    if value is None:
+        return "— (no reading)"
+    if name.endswith("throttle_reasons"):
+        return throttle_words(value) or "none"
+    if name.endswith("_alerts"):
+        return str(value).replace("|", ", ") or "none"
+    if name.endswith("_collapse"):
+        return "yes" if value == 1 else "no"
+    if name.endswith("_pstate"):
+        return f"P{value}"
+    if isinstance(value, (list, tuple)):
+        numbers = [v for v in value if isinstance(v, (int, float))]
+        if not numbers:
+            return f"{len(value)} values, none read"
+        unit = next((u for suffix, u, _ in UNIT_SUFFIXES if name.endswith(suffix)), "")
+        return (f"{len(value)} values: min {min(numbers):.0f}{unit}, mean {sum(numbers) / len(numbers):.0f}{unit}, "
+                f"max {max(numbers):.0f}{unit}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return str(value)
+    if name.endswith("_bytes"):
+        return size(value)
+    if name.endswith("_bps"):
+        return rate(value)
+    if name.endswith("_j"):
+        return energy(value)
+    for suffix, unit, digits in UNIT_SUFFIXES:
+        if name.endswith(suffix):
+            return f"{value:.{digits}f}{unit}"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -30,6 +30,7 @@ class SpansView:
     serial: int
     recent: tuple[dict[str, Any], ...] = ()  # finished span rows, newest first
     summary: dict[str, Any] = field(default_factory=dict)  # summary.spans: total, success_rate, p50_duration_s...
+    names: tuple[dict[str, Any], ...] = ()  # per name and level (SpanTracker.by_name), top level first
 
     @property
     def total(self) -> int:
@@ -65,6 +66,7 @@ class SpanSource(Protocol):
 
     def recent(self, n: int = 20) -> list[dict[str, Any]]: ...
     def summary(self) -> dict[str, Any]: ...
+    def by_name(self) -> list[dict[str, Any]]: ...
 
 
 class ProbeFeed:
@@ -119,11 +121,12 @@ class ProbeFeed:
             return
         self._polled = now
         total = tracker.total
-        view = SpansView(0, tuple(tracker.recent(RECENT_SPANS)), tracker.summary())
+        view = SpansView(0, tuple(tracker.recent(RECENT_SPANS)), tracker.summary(), tuple(tracker.by_name()))
         with self._spans_lock:
             if tracker is self._tracker:
                 self._seen_total = total
-                self._spans = SpansView(self._next(), view.recent, view.summary) if total else SpansView(self._next())
+                self._spans = (SpansView(self._next(), view.recent, view.summary, view.names) if total
+                               else SpansView(self._next()))
 
     def spans(self) -> SpansView:
         with self._spans_lock:

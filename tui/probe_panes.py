@@ -66,19 +66,33 @@ def gpu_memory(mb: Any) -> str:
     return f"{mb / 1024:.1f}G" if mb < 100 * 1024 else f"{mb / 1024:.0f}G"
 
 
+NAME_LINES = 3  # span names with their own totals in the pane, most frequent first
+
+
 def totals_lines(view: SpansView, width: int) -> list[Text]:
-    """`spans N · ok R% (F failed)` and `p50 … p95 … p99 …`: one line when it fits, else two."""
-    summary = view.summary
-    head = Text("spans", style="bold")
-    head.append(f" {view.total}")
-    rate = summary.get("success_rate")
-    failed = summary.get("failed") or 0
+    """Per top-level span name `name N · ok R% (F failed)` and `p50 … p95 … p99 …` (one line when it fits,
+    else two), and how many nested spans are left out of them. Only nested spans so far: theirs."""
+    top = [entry for entry in view.names if not entry["nested"]]
+    lines: list[Text] = []
+    for entry in (top or list(view.names))[:NAME_LINES]:
+        lines += _name_lines(entry, width)
+    nested = sum(entry["total"] for entry in view.names if entry["nested"]) if top else 0
+    if nested:
+        lines.append(Text(f"+{nested} nested spans, not in these totals", style="dim"))
+    return lines
+
+
+def _name_lines(entry: dict[str, Any], width: int) -> list[Text]:
+    head = Text(inert(str(entry["name"])), style="bold")  # a span name comes from the workload
+    total, failed = entry["total"], entry["failed"]
+    head.append(f" {total}")
     head.append(" · ok ")
-    head.append(fmt.num(rate * 100 if isinstance(rate, (int, float)) else None, "%", 1),
+    head.append(fmt.num((total - failed) / total * 100 if total else None, "%", 1),
                 style="bold red" if failed else "green")
     if failed:
         head.append(f" ({failed} failed)", style="red")
-    quantiles = Text(" ".join(f"p{q} {duration(summary.get(f'p{q}_duration_s'))}" for q in (50, 95, 99)))
+    head.truncate(width, overflow="ellipsis")
+    quantiles = Text(" ".join(f"p{q} {duration(entry.get(f'p{q}_duration_s'))}" for q in (50, 95, 99)))
     if head.cell_len + 3 + quantiles.cell_len <= width:
         return [Text(" · ").join([head, quantiles])]
     return [head, quantiles]

@@ -25,18 +25,22 @@ from tui.strips import StripText
 
 NOT_VISIBLE = "not visible from this namespace"
 # (title, width, key of a row to sort by); the command takes what is left.
+# Numbers sort as shown (sizes to 0.1 of their unit, whole percents): values that look the same tie, and ties keep the pid order,
+# so rows do not swap places every refresh over a difference nobody sees.
 COLUMNS: tuple[tuple[str, int, Callable[[dict[str, Any]], Any]], ...] = (
     ("GPU", 4, lambda r: -1 if r.get("gpu") is None else r["gpu"]),
     ("PID", 8, lambda r: r.get("pid") or 0),
     ("USER", 10, lambda r: r.get("user") or ""),
     ("CONTAINER", 19, lambda r: r.get("container") or ""),
-    ("GPU MEM", 8, lambda r: r.get("gpu_mem_bytes") or 0),
-    ("SM%", 4, lambda r: r.get("sm_pct") or 0.0),
-    ("CPU%", 6, lambda r: r.get("cpu_pct") or 0.0),
-    ("RSS", 7, lambda r: r.get("rss_bytes") or 0),
+    ("GPU MEM", 8, lambda r: fmt.size_rank(r.get("gpu_mem_bytes"))),
+    ("SM%", 4, lambda r: round(r.get("sm_pct") or 0.0)),
+    ("CPU%", 6, lambda r: round(r.get("cpu_pct") or 0.0)),
+    ("RSS", 7, lambda r: fmt.size_rank(r.get("rss_bytes"))),
     ("COMMAND", 0, lambda r: r.get("command") or ""),
 )
 DEFAULT_SORT = 4  # GPU memory, largest first
+CPU_SORT = 6  # what the default gives way to when no row has GPU memory (host processes of --proc-top)
+NO_GPU_HINT = "--proc-top N lists the N busiest host processes too"
 NARROW = 110  # below this width the container and RSS columns give their room to the command
 NARROW_DROPS = ("CONTAINER", "RSS")
 
@@ -71,6 +75,20 @@ def _line(cells: list[str], width: int, style: str) -> Text:
     return line
 
 
+def column_at(x: int, width: int) -> int | None:
+    """The index in COLUMNS of the column drawn at cell `x` of a line `width` wide (as `_line` lays them out)."""
+    left = 0
+    for index, (title, w, _) in enumerate(COLUMNS):
+        if width < NARROW and title in NARROW_DROPS:
+            continue
+        if not w:
+            return index if x >= left else None
+        if left <= x < left + w:
+            return index
+        left += w + 1
+    return None
+
+
 class ProcessesPane(StripText, can_focus=True):
     DEFAULT_CSS = "ProcessesPane { height: 1fr; padding: 0 1; } ProcessesPane:focus { background: $boost 30%; }"
     BINDINGS = [
@@ -86,6 +104,7 @@ class ProcessesPane(StripText, can_focus=True):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sort_index = DEFAULT_SORT
+        self.sort_chosen = False  # s or a click on a column chose the sort: it stays
         self.descending = True
         self.needle = ""
         self.selected_pid: int | None = None
@@ -106,6 +125,9 @@ class ProcessesPane(StripText, can_focus=True):
         self._drawn = key
         all_rows = list(snapshot.rows) if snapshot is not None else []
         self.simulated = any(r.get("simulated") for r in all_rows)
+        if self.sort_index == DEFAULT_SORT and not self.sort_chosen and all_rows \
+                and not any(r.get("gpu_mem_bytes") for r in all_rows):
+            self.sort_index = CPU_SORT  # GPU memory is — in every row: the busiest by CPU first
         title, _, sort_key = COLUMNS[self.sort_index]
         rows = [r for r in all_rows if matches(r, self.needle)]
         rows.sort(key=lambda r: (sort_key(r), r.get("pid") or 0), reverse=self.descending)
@@ -133,9 +155,11 @@ class ProcessesPane(StripText, can_focus=True):
             head.append(f" · filter “{self.needle}”", style="bold cyan")
         lines = [head, _line([c[0] for c in COLUMNS], width, "bold reverse")]
         if snapshot is None:
-            lines.append(Text("no process list here (no GPU, or this session recorded none)", style="dim"))
+            lines.append(Text(f"no process list here (no GPU, or this session recorded none); {NO_GPU_HINT}",
+                              style="dim"))
         elif not self.rows:
-            lines.append(Text("no process matches" if self.needle else "no process on the GPUs", style="dim"))
+            lines.append(Text("no process matches" if self.needle else f"no process on the GPUs; {NO_GPU_HINT}",
+                              style="dim"))
         for row in window:
             style = "reverse" if row.get("pid") == self.selected_pid else ("dim" if not row.get("visible") else "")
             lines.append(_line(_cells(row), width, style))
@@ -158,9 +182,24 @@ class ProcessesPane(StripText, can_focus=True):
         self.show(self._snapshot)
 
     def action_sort(self) -> None:
-        self.sort_index = (self.sort_index + 1) % len(COLUMNS)
-        self.descending = COLUMNS[self.sort_index][0] not in ("USER", "CONTAINER", "COMMAND", "GPU", "PID")
+        self.sort_by((self.sort_index + 1) % len(COLUMNS))
+
+    def sort_by(self, index: int) -> None:
+        self.sort_index, self.sort_chosen = index, True
+        self.descending = COLUMNS[index][0] not in ("USER", "CONTAINER", "COMMAND", "GPU", "PID")
         self.refresh_rows()
+
+    def on_click(self, event: Any) -> None:
+        """A click on a column's title sorts by it; on the column sorted by already, reverses the order."""
+        if event.y - self.styles.padding.top != 1:  # the row of column titles, below the heading
+            return
+        index = column_at(event.x - self.styles.padding.left, self.content_region.width or 100)
+        if index is None:
+            return
+        if index == self.sort_index:
+            self.action_order()
+        else:
+            self.sort_by(index)
 
     def action_order(self) -> None:
         self.descending = not self.descending

@@ -198,7 +198,9 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
             self.notify(str(error), severity="error")
             return
         if target[0] == "offset":
-            self.player.seek_elapsed(reader.elapsed[0] + target[1])
+            if target[1] > reader.duration_s:
+                self.notify(f"{answer} is past the end ({fmt.clock(reader.duration_s)}): at the end", timeout=4)
+            self.player.seek_elapsed(reader.elapsed[0] + min(target[1], reader.duration_s))
         else:
             self.player.seek_index(reader.index_at_ts(int(target[1])))
 
@@ -236,10 +238,16 @@ def parse_goto(text: str, current_s: float, now_iso: str) -> tuple[str, float]:
     Returns ("offset", seconds from the session start) or ("ts", µs since the epoch).
     """
     value = text.strip()
-    if value[:1] in "+-":
-        step = parse_duration(value[1:])
-        return "offset", max(0.0, current_s + (step if value[0] == "+" else -step))
-    if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?", value):
-        clock = value if value.count(":") == 2 else value + ":00"
-        return "ts", float(us_from_iso(f"{now_iso[:10]}T{clock.zfill(8)}Z"))
-    return "offset", parse_duration(value)
+    try:
+        if value[:1] in "+-":
+            step = parse_duration(value[1:])
+            return "offset", max(0.0, current_s + (step if value[0] == "+" else -step))
+        if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?", value):
+            clock = value if value.count(":") == 2 else value + ":00"
+            return "ts", float(us_from_iso(f"{now_iso[:10]}T{clock.zfill(8)}Z"))
+        return "offset", parse_duration(value)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a time: {GOTO_FORMS}") from None
+
+
+GOTO_FORMS = "HH:MM:SS (UTC), +5m or -30s from the position, or 15m / 90 from the start"

@@ -7,24 +7,48 @@ from typing import Any
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 
-# Opaque on purpose: over a see-through background Textual composites the whole dashboard under
-# the dialog, on opening and on every redraw behind it; `n` to the dialog on screen took 50 ms
-# (the first press 130 ms) in tmux at 160x50, opaque 26 ms (34 ms).
+from tui import format as fmt
+
+# See-through: a dialog covers only its own area, so the spike being annotated stays in sight. One-line
+# dialogs (note, tag, go to) sit at the bottom, over the events and host bars, not over the panels.
+# (Textual composites the dashboard under a see-through dialog on every redraw behind it: `n` to the
+# dialog on screen took 50 ms in tmux at 160x50, against 26 ms when the dialog blanked the screen.)
 MODAL_CSS = """
-{name} {{ align: center middle; background: $background; }}
-{name} > Vertical {{ width: 70; max-width: 95%; height: auto; max-height: 90%;
+{name} {{ align: center middle; background: transparent; }}
+{name} > Vertical, {name} > VerticalScroll {{ width: 70; max-width: 95%; height: auto; max-height: 90%;
                     border: round $accent; background: $surface; padding: 0 1; }}
 """
+BOTTOM_CSS = "{name} {{ align: center bottom; }}"
+# What the panels' words and numbers mean, in help (`?`) and details (`d`).
+GLOSSARY: tuple[tuple[str, str], ...] = (
+    ("RLE", "load efficiency: utilization x steadiness per share of rated power, less when heat builds up. "
+            "Above 1: more work than power share (90 % busy on 50 % of rated power). "
+            "— with a reason when power or its limit is unknown"),
+    ("peak", "the RLE's recent best (decays slowly); what a collapse is measured against"),
+    ("warm-up", "the first 60 s: no peak yet, no collapse detection"),
+    ("collapse", "RLE under 65 % of its peak for 7 s or more while loaded, under heat or power pressure; "
+                 "`collapses 2 (31 s)` and `C2/31s` on a one-row panel: 2 events, 31 s in all"),
+    ("85/83°C", "a reading against the device's own limit: yellow near it, red at or over it "
+                "(NO_COLOR: `!` near, `!!` at or over)"),
+)
+
+
+def glossary_table() -> Table:
+    table = Table.grid(padding=(0, 2))
+    for word, meaning in GLOSSARY:
+        table.add_row(f"[bold]{word}[/]", meaning)
+    return table
+
 
 
 class NoteScreen(ModalScreen[str | None]):
     """A one-line note; Enter saves, Escape cancels."""
 
-    DEFAULT_CSS = MODAL_CSS.format(name="NoteScreen")
+    DEFAULT_CSS = MODAL_CSS.format(name="NoteScreen") + BOTTOM_CSS.format(name="NoteScreen")
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, stamp: str) -> None:
@@ -44,29 +68,65 @@ class NoteScreen(ModalScreen[str | None]):
 
 
 class TagScreen(ModalScreen[str | None]):
-    """Pick a recent tag or type a new one; `auto` returns to the heuristic."""
+    """Type a tag, or pick a recent one with ↓/↑ and Enter; `auto` returns to the heuristic."""
 
-    DEFAULT_CSS = MODAL_CSS.format(name="TagScreen")
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = MODAL_CSS.format(name="TagScreen") + BOTTOM_CSS.format(name="TagScreen")
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("down", "move(1)", show=False),
+                Binding("up", "move(-1)", show=False)]
 
     def __init__(self, recent: list[str]) -> None:
         super().__init__()
         self.recent = recent
+        self.moved = False  # an arrow key chose a recent tag: Enter on an empty input takes it
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Tag the workload phase (auto returns to the heuristic)")
-            yield Input(placeholder="type a tag, or pick one below", id="tag-text")
+            yield Static("Tag the workload phase: type one, or ↓/↑ and Enter to pick (auto returns to the heuristic)")
+            yield Input(placeholder="type a tag, or ↓ to pick one below", id="tag-text")
             yield OptionList(*self.recent, id="tag-recent")
 
+    def action_move(self, step: int) -> None:
+        options = self.query_one(OptionList)
+        if not self.moved or options.highlighted is None:
+            options.highlighted = 0 if step > 0 else options.option_count - 1
+        else:
+            options.highlighted = (options.highlighted + step) % options.option_count
+        self.moved = True
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
+        typed = event.value.strip()
+        options = self.query_one(OptionList)
+        if typed:
+            self.dismiss(typed)
+        elif self.moved and options.highlighted is not None:
+            self.dismiss(str(options.get_option_at_index(options.highlighted).prompt))
+        else:
+            self.notify("type a tag, or pick one with ↓/↑ and Enter (Escape cancels)", severity="warning", timeout=4)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(str(event.option.prompt))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question: `y` (or Enter) answers yes, `n` or Escape no."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="ConfirmScreen") + BOTTOM_CSS.format(name="ConfirmScreen")
+    BINDINGS = [Binding("y,enter", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, question: str, detail: str) -> None:
+        super().__init__()
+        self.question, self.detail = question, detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"[bold]{self.question}[/] (y / Enter: yes, n / Escape: no)")
+            yield Static(self.detail)
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -81,9 +141,11 @@ class HelpScreen(ModalScreen[None]):
         table = Table.grid(padding=(0, 2))
         for key, description in self.keys:
             table.add_row(f"[bold]{key}[/]", description)
-        with Vertical():
-            yield Label("[bold]rigscope keys[/] (Escape closes; ctrl+p opens the command palette)")
+        with VerticalScroll():
+            yield Static("[bold]rigscope keys[/] (Escape closes; ↑/↓ scroll; ctrl+p opens the command palette)")
             yield Static(table)
+            yield Label("\n[bold]What the panels show[/]")
+            yield Static(glossary_table())
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -101,21 +163,22 @@ class DeviceScreen(ModalScreen[None]):
         self.prefixes, self.frame, self.index = prefixes, frame, index
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with VerticalScroll():
             yield Static(id="device-detail")
+            yield Static(glossary_table())
 
     def on_mount(self) -> None:
         self._fill()
 
     def _fill(self) -> None:
         prefix = self.prefixes[self.index]
-        table = Table(title=f"{prefix} ({self.index + 1}/{len(self.prefixes)}, ←/→ to switch)", expand=True)
+        table = Table(title=f"{prefix} ({self.index + 1}/{len(self.prefixes)}, ←/→ switch, ↑/↓ scroll)",
+                      expand=True)
         table.add_column("column")
         table.add_column("value", justify="right")
         for name, value in self.frame.items():
             if name.startswith(f"{prefix}_"):
-                shown = "null" if value is None else (f"{value:.4g}" if isinstance(value, float) else str(value))
-                table.add_row(name, shown)
+                table.add_row(name, fmt.column_value(name, value))
         self.query_one("#device-detail", Static).update(table)
 
     def action_step(self, step: int) -> None:
@@ -127,14 +190,15 @@ class DeviceScreen(ModalScreen[None]):
 
 
 class GotoScreen(ModalScreen[str | None]):
-    """Where to go in a replay: `HH:MM:SS`, `+15m`, `-30s`."""
+    """Where to go in a replay: `HH:MM:SS`, `+15m` or `-30s` from the position, `15m` from the start."""
 
-    DEFAULT_CSS = MODAL_CSS.format(name="GotoScreen")
+    DEFAULT_CSS = MODAL_CSS.format(name="GotoScreen") + BOTTOM_CSS.format(name="GotoScreen")
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Go to: HH:MM:SS (UTC), +15m or -30s from here, or seconds from the start")
+            yield Static("[bold]Go to[/]: HH:MM:SS (UTC); +5m or -30s from the position; 15m or 90 (seconds) "
+                         "from the start. Enter goes, Escape cancels.")
             yield Input(placeholder="+5m", id="goto-text")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

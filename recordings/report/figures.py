@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from recordings.report.plots import QUANTITIES, PlotData
+from recordings.report.plots import QUANTITIES, PlotData, split_cpu
 
 WIDTH_IN = 6.3  # 16 cm: a thesis text width
 HEIGHT_IN = 2.6
@@ -47,8 +47,18 @@ def session_figures(plots: PlotData, directory: Path) -> list[Path]:
         if not series:
             continue
         figure, axes = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN))
-        for label, xs, ys in series:
+        parts = split_cpu(title, series) if suffix == "power_w" else [(title, series)]
+        for label, xs, ys in parts[0][1]:
             axes.plot(xs, [float("nan") if y is None else y for y in ys], linewidth=1.0, label=label)
+        right = None
+        if len(parts) > 1:  # a ~100 W CPU on its own axis (right), not flattened under GPUs of several hundred W
+            right = axes.twinx()
+            right.spines["right"].set_visible(True)
+            for label, xs, ys in parts[1][1]:
+                right.plot(xs, [float("nan") if y is None else y for y in ys], linewidth=1.0, color="0.3",
+                           linestyle="--", label=label)
+            right.set_ylabel(f"CPU {ylabel}")
+            ylabel = f"GPU {ylabel}"
         regions = plots.regions()
         if regions:  # one collection: a day holds hundreds of collapses, and axvspan each is slow
             axes.broken_barh([(start, end - start) for start, end in regions], (0, 1),
@@ -65,7 +75,11 @@ def session_figures(plots: PlotData, directory: Path) -> list[Path]:
         axes.set_ylabel(ylabel)
         axes.set_title(f"{title} — {plots.session_id}", loc="left", pad=10)
         axes.grid(True, linewidth=0.4, alpha=0.5)
-        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        handles, labels = axes.get_legend_handles_labels()
+        if right is not None:  # one legend for both axes, clear of the right axis' numbers
+            more = right.get_legend_handles_labels()
+            handles, labels = handles + more[0], labels + more[1]
+        axes.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.12 if right else 1.01, 1.0), frameon=False)
         written.append(_save(plt, figure, directory / f"{stem}.png"))
     return written
 

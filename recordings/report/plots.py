@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -78,11 +79,24 @@ def text_plots(plots: PlotData, width: int = 100, height: int = 18, colorless: b
     """The three text charts, keyed by file stem."""
     out = {}
     for stem, suffix, title, ylabel in QUANTITIES:
-        chart = textplots.Chart(f"{title}: {plots.session_id}", f"time since start ({plots.unit})", ylabel,
-                                width, height, colorless, regions=plots.regions(),
-                                marks=[t for t, _ in plots.notes])
-        out[stem] = textplots.lines(chart, plots.series(suffix, max_points=2 * width))  # 2 braille dots a cell
+        series = plots.series(suffix, max_points=2 * width)  # 2 braille dots a cell
+        # Power: the CPU (~100 W) on its own axis, not flattened under GPUs of several hundred watts.
+        parts = [(title, series)] if suffix != "power_w" else split_cpu(title, series)
+        out[stem] = "\n\n".join(
+            textplots.lines(textplots.Chart(f"{name}: {plots.session_id}", f"time since start ({plots.unit})",
+                                            ylabel, width, height, colorless, regions=plots.regions(),
+                                            marks=[t for t, _ in plots.notes]), part)
+            for name, part in parts)
     return out
+
+
+def split_cpu(title: str, series: list[Any]) -> list[tuple[str, list[Any]]]:
+    """`series` as one chart, or as GPUs' and CPU's when it has both."""
+    cpu = [item for item in series if item[0] == "cpu"]
+    gpus = [item for item in series if item[0] != "cpu"]
+    if not cpu or not gpus:
+        return [(title, series)]
+    return [(f"{title} (GPUs)", gpus), (f"{title} (CPU)", cpu)]
 
 
 def png_available() -> bool:

@@ -101,7 +101,7 @@ def test_cli_table_and_json(root, rig, cli):
     assert len(listed) == 9 and {row["status"] for row in listed} == {
         "complete", "recording", "interrupted", "imported", "corrupt"}
     assert set(listed[0]) == {"id", "start", "duration_s", "host", "tier", "device_type", "samples", "hz",
-                              "collapses", "max_temp_c", "notes", "spans", "status", "error", "path"}
+                              "collapses", "max_temp_c", "notes", "spans", "status", "demo", "error", "path"}
 
 
 def test_an_unreadable_directory_is_listed_as_corrupt(root):
@@ -158,3 +158,11 @@ def test_a_narrow_terminal_keeps_the_id_samples_and_status(root):
     assert all(len(line) <= 80 for line in narrow)
     types = next(line for line in _fit(table, 110) if line.startswith("20260107-000000-types"))
     assert re.search(r" corrupt +\(meta.json: total_samples is str.*…$", types) and len(types) == 110
+
+
+def test_demo_sessions_are_marked(root):
+    from rigscope.catalog_commands import _cells
+
+    rows = catalog(root)
+    done = next(r for r in rows if r["id"] == "20260101-000000-done")
+    assert done["demo"] is True and _cells(done)[-1].startswith("demo")  # recorded by the simulator

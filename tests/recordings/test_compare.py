@@ -31,7 +31,7 @@ def root(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def groups(root):
-    paths, _ = resolve_targets([], root, every=True)
+    paths, _ = resolve_targets([], root, every=True, demo=True)
     return {g["group"]: g for g in compare([session_figures(p) for p in paths], "hardware_tier")}
 
 
@@ -78,16 +78,16 @@ def test_group_id_expands_to_its_sessions(root):
 
 @pytest.mark.parametrize("by, names", [("host", ["alpha", "beta"]), ("session", None)])
 def test_other_groupings(root, by, names):
-    paths, _ = resolve_targets([], root, every=True)
+    paths, _ = resolve_targets([], root, every=True, demo=True)
     got = [g["group"] for g in compare([session_figures(p) for p in paths], by)]
     assert got == (names or [p.name for p in paths])
 
 
 def test_cli_terminal_and_out(root, tmp_path, capsys):
-    assert main(["compare", "--all", "--dir", str(root), "--out", str(tmp_path)]) == 0
+    assert main(["compare", "--all", "--demo", "--dir", str(root), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Hardware summary (by hardware_tier)" in out and "200 ± 100 MB (n=3)" in out
-    assert "Real-time factor" in out and "real time" in out and "collapses per hour" in out
+    assert "Per device" in out and "collapses/h" in out  # piped: tables only (the charts are for a terminal)
     data = json.loads((tmp_path / "comparison.json").read_text())
     assert [g["group"] for g in data["groups"]] == ["tier_a", "tier_b"]
     rows = list(csv.DictReader(open(tmp_path / "groups.csv")))
@@ -119,7 +119,7 @@ def test_all_leaves_out_a_corrupt_session_with_a_warning(tmp_path, capsys):
     (broken / "meta.json").write_text('{"session_id": "20270115-0900')
     wrong = record(tmp_path, seconds=5, hz=1, start=datetime(2027, 1, 15, 10))
     (wrong / "samples.parquet").write_bytes(b"not parquet at all")
-    assert main(["compare", "--all", "--dir", str(tmp_path)]) == 0
+    assert main(["compare", "--all", "--demo", "--dir", str(tmp_path)]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and err[0].startswith("rigscope: warning: left out corrupt session 20270115-090000-broken")
     assert err[1].startswith(f"rigscope: warning: left out {wrong.name}: ") and "unreadable Parquet" in err[1]
@@ -127,5 +127,47 @@ def test_all_leaves_out_a_corrupt_session_with_a_warning(tmp_path, capsys):
 
 
 def test_piped_output_has_no_progress_or_extra_lines(root, capsys):
-    assert main(["compare", "--all", "--dir", str(root)]) == 0
+    assert main(["compare", "--all", "--demo", "--dir", str(root)]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_named_sessions_side_by_side_unless_by_groups_them(root, tmp_path, capsys):
+    first, second = [p.name for p in resolve_targets(["rep-1"], root)[0]]  # two sessions of one hardware tier
+    assert main(["compare", first, second, "--dir", str(root), "--out", str(tmp_path / "named")]) == 0
+    groups = json.loads((tmp_path / "named" / "comparison.json").read_text())["groups"]
+    assert [g["group"] for g in groups] == [first, second]
+    assert all(g["sessions"] == [g["group"]] for g in groups)  # nothing summed across the two
+    assert main(["compare", first, second, "--by", "hardware_tier", "--dir", str(root),
+                 "--out", str(tmp_path / "tier")]) == 0
+    assert [g["group"] for g in json.loads((tmp_path / "tier" / "comparison.json").read_text())["groups"]] == ["tier_a"]
+
+
+def test_all_leaves_demo_sessions_out_unless_asked(root, capsys):
+    with pytest.raises(InputError, match="but demo ones"):  # the fixture's sessions come from the simulator
+        resolve_targets([], root, every=True)
+    assert main(["compare", "--all", "--dir", str(root)]) == 1
+    assert "--demo takes them in" in capsys.readouterr().err
+    assert len(resolve_targets([], root, every=True, demo=True)[0]) == 3
+    first = resolve_targets(["rep-1"], root)[0][0]  # a demo session named on the command line is compared
+    assert main(["compare", first.name, "--dir", str(root)]) == 0
+
+
+def test_charts_for_the_terminal(groups):
+    from recordings.compare.charts import text_charts
+
+    charts = "\n".join(text_charts(list(groups.values()), 100, colorless=True))
+    assert "Real-time factor" in charts and "real time" in charts and "collapses per hour" in charts
+
+
+def test_a_narrow_terminal_gets_whole_columns_in_parts_and_a_pipe_no_charts(root, capsys):
+    from rigscope.compare_command import column_parts
+
+    headers = ["group", "device", "max temp", "mean power", "collapses", "collapses/h", "throttled time",
+               "power cap time"]
+    rows = [["20270115-080000-alpha", "gpu0", "85.0 °C", "612.3 W", "3", "1.20", "12 s", "4 s"]]
+    parts = column_parts(headers, rows, 80)
+    assert len(parts) == 3 and all(part[:2] == [0, 1] for part in parts)  # the keys in each part
+    assert sorted({i for part in parts for i in part}) == list(range(len(headers)))
+    assert all(sum(max(len(headers[i]), len(rows[0][i])) + 3 for i in part) <= 80 for part in parts)
+    assert main(["compare", "--all", "--demo", "--dir", str(root)]) == 0
+    assert "┤" not in capsys.readouterr().out  # piped: the tables, no plotext charts

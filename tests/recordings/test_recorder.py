@@ -16,6 +16,7 @@ from collectors.schema import session_columns
 from collectors.signals import SignalPipeline
 from collectors.simulated import SimulatedCollector
 from recordings import segments
+from recordings.catalog import catalog_row
 from recordings.reader import read_samples
 from recordings.recorder import Recorder, RecorderOptions
 from recordings.repair import needs_repair, repair_session
@@ -129,7 +130,8 @@ def test_repair_compacts_and_marks_interrupted(tmp_path):
     assert pl.read_parquet(session / "samples.parquet").height == table.height
     assert (session / "samples.csv").read_text().endswith("\n")
     assert not needs_repair(session)
-    assert "nothing to repair" in repair_session(session)
+    assert "already repaired at " in repair_session(session)  # a second repair says it was done
+    assert catalog_row(session)["status"] == "repaired"  # ls no longer lists it as interrupted
 
 
 def test_repair_refuses_a_session_another_host_is_recording_into_unless_forced(tmp_path):

@@ -162,6 +162,8 @@ def test_cli_out_and_plots(session, tmp_path, capsys):
     assert out.read_text() == build_report(session)
     assert {p.name for p in plots.glob("*.txt")} == {"utilization.txt", "temperature.txt", "power.txt"}
     assert "Temperature" in (plots / "temperature.txt").read_text()
+    power = (plots / "power.txt").read_text()  # a ~100 W CPU on its own axis, not under 700 W GPUs
+    assert "Power (GPUs)" in power and "Power (CPU)" in power
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -119,8 +119,9 @@ def test_goto_offsets_clock_seconds_and_bad_input(session):
             await wait_at(pilot, source, 240)
             await goto(pilot, app, "-30s")
             await wait_at(pilot, source, 180)
-            await goto(pilot, app, "+15m")  # past the end: the last row
+            await goto(pilot, app, "+15m")  # past the end: the last row, and it says so
             await wait_at(pilot, source, LAST)
+            assert any("past the end" in m for m, _ in notifications(app))
             await goto(pilot, app, "-1h")  # before the start: the first row
             await wait_at(pilot, source, 0)
             await goto(pilot, app, "90")  # seconds from the start
@@ -146,6 +147,7 @@ def test_goto_offsets_clock_seconds_and_bad_input(session):
                 assert source.position == LAST, bad
                 errors = [m for m, severity in notifications(app)[before:] if severity == "error"]
                 assert errors, f"no error notification for {bad!r}"
+                assert "HH:MM:SS" in errors[-1] and "+5m" in errors[-1], errors  # what would have been right
                 before = len(notifications(app))
             await pilot.press("g")
             await type_text(pilot, "+1m")
@@ -280,4 +282,5 @@ def test_help_lists_the_replay_keys_only(session):
             described = [description for _, description in app.screen.keys]
             assert "Slower" in described
             assert not any("preset" in description for description in described)
+            assert not any(description.startswith("Kill") for description in described)  # a replay ends nothing
     run(body)

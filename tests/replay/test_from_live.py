@@ -108,3 +108,16 @@ def test_the_picker_over_live_lists_a_damaged_session_with_its_reason_and_keeps_
             await wait_until(pilot, lambda: app.screen is app.dashboard, 10, "the live dashboard again")
             assert app.is_running and not live.closed
     run(body)
+
+
+def test_a_replay_opened_at_80_columns_keeps_q_back_in_the_footer(recorded, tmp_path):
+    root = sessions_root(recorded, tmp_path / "sessions")
+
+    async def body():
+        async with LiveApp(tmp_path / "live", size=(80, 24), sessions=SessionDirectory(root)) as (pilot, app, live):
+            await wait_frames(pilot, live, 2)
+            await open_from_picker(pilot, app, recorded.name[:8])
+            await wait_until(pilot, lambda: "q Back" in screen_text(app).splitlines()[-1], 10, "q Back in the footer")
+            assert "? Help" in screen_text(app).splitlines()[-1]
+
+    run(body)

@@ -53,7 +53,7 @@ def test_spans_and_metrics_as_of_the_replay_position_and_the_overlay_with_collap
         here = source.reader.ts_us[index]
         ended = [row for row in rows if row["end_time"] <= iso_from_us(here)]
         summary = summarize_rows(ended)
-        await wait_until(pilot, lambda: f"spans {len(ended)} " in _pane(app, SpansPane), 5, f"{len(ended)} spans")
+        await wait_until(pilot, lambda: f"synthesis {len(ended)} " in _pane(app, SpansPane), 5, f"{len(ended)} spans")
         text = _pane(app, SpansPane)
         assert f"ok {summary['success_rate'] * 100:.1f}%" in text
         assert " ".join(f"p{q} {duration(summary[f'p{q}_duration_s'])}" for q in (50, 95, 99)) in text

@@ -113,8 +113,15 @@ def test_start_at_a_time(recorded):
     assert start_offset(None, reader) is None
     assert start_offset("+2m", reader) == 120.0
     assert start_offset("90", reader) == 90.0
-    with pytest.raises(InputError, match="--at soon"):
+    assert start_offset("2m", reader) == 120.0  # with or without +: from the start, as `g` at the start reads it
+    with pytest.raises(InputError, match="--at soon: not a time; HH:MM:SS"):
         start_offset("soon", reader)
+
+
+def test_start_past_the_end_says_so(recorded, capsys):
+    reader = ReplayReader(recorded)
+    assert start_offset("9h", reader) == reader.elapsed[0] + reader.duration_s
+    assert "--at 9h is past the end" in capsys.readouterr().err
     source = ReplaySource(recorded, speed=None, at_s=start_offset("+2m", reader))
     try:
         source.toggle_play()

@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from rigscope.cli import main
 from tests.conftest import REPO, run_cli
 
 
@@ -144,3 +145,29 @@ def test_kill_9_loses_at_most_a_flush_and_repair_completes(tmp_path, attempt):
     assert result.returncode == 0, result.stderr
     meta = json.loads((session / "meta.json").read_text())
     assert meta["status"] == "interrupted" and meta["total_samples"] == table.height
+
+
+def test_every_command_and_argument_has_help_and_demo_shows_its_own_defaults():
+    import argparse
+
+    from rigscope.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    described = {choice.dest: choice.help for choice in commands._choices_actions}
+    assert set(described) == set(commands.choices) and all(described.values())
+    missing = [f"{name} {action.dest}" for name, sub in [("rigscope", parser), *commands.choices.items()]
+               for action in sub._actions if not action.help and not isinstance(action, argparse._SubParsersAction)]
+    assert missing == []
+    demo = parser.parse_args(["demo"])
+    assert demo.source == "sim" and demo.gpus_sim == 4
+    text = commands.choices["demo"].format_help()
+    assert "(default 4)" in text and "(default sim)" in text
+
+
+def test_help_command_and_did_you_mean(capsys):
+    assert main(["help", "replay"]) == 0
+    assert capsys.readouterr().out.startswith("usage: rigscope replay")
+    with pytest.raises(SystemExit) as stopped:
+        main(["repaly"])
+    assert stopped.value.code == 2 and "(did you mean replay?)" in capsys.readouterr().err

@@ -314,3 +314,12 @@ def test_without_prctl_the_watchdog_alone_ends_the_group_when_rigscope_goes(tmp_
         wait_sync(lambda: _gone(child.pid) and _gone(grandchild), timeout=10, what="the group to be killed")
     finally:
         child.wait(threading.Event())
+
+
+def test_the_first_line_says_the_baseline_and_cooldown_and_how_to_skip_them(tmp_path, capsys):
+    assert _run(tmp_path, "--baseline", "3s", "--cooldown", "1s", command=_py("pass")) == 0
+    first = capsys.readouterr().err.splitlines()[0]
+    assert "idle baseline 3 s first, then " in first and "then cooldown 1 s" in first
+    assert "(--baseline 0 --cooldown 0 skips them)" in first
+    assert _run(tmp_path, "--baseline", "0", "--cooldown", "0", command=_py("pass")) == 0
+    assert "skips" not in capsys.readouterr().err.splitlines()[0]

@@ -49,7 +49,7 @@ sys.exit(main(sys.argv[1:]))
 def _cli_with_full_disk(table: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     code = INJECTED.format(table=table, text=ENOSPC_TEXT)
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO,
-                          timeout=timeout, env={**os.environ, "RIGSCOPE_PORT": "0"})
+                          timeout=timeout)
 
 
 def _only_session(root: Path) -> Path:
@@ -117,7 +117,7 @@ def test_a_lossless_queue_never_holds_the_sampler_on_a_consumer_that_gave_up():
 def test_sigterm_stops_a_record_at_full_speed(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "rigscope", "record", *FAST, "--dir", str(tmp_path)],
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "RIGSCOPE_PORT": "0"})
+                               )
     try:
         wait_sync(lambda: any(tmp_path.glob("*/samples/part-000002.*")), 60, "a few segments recorded")
         process.send_signal(signal.SIGTERM)
@@ -169,7 +169,7 @@ def test_a_real_full_disk_record_then_repair(tmp_path):
         root = disk / "runs"
         result = subprocess.run([sys.executable, "-m", "rigscope", "record", *FAST, "--duration", "600",
                                  "--dir", str(root)], capture_output=True, text=True, cwd=REPO, timeout=60,
-                                env={**os.environ, "RIGSCOPE_PORT": "0"})
+                                )
         session = _only_session(root)
         _assert_stopped_loudly(result, session, "")
         filler = disk / "filler"

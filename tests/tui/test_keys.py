@@ -122,14 +122,14 @@ def test_r_stops_recording_and_r_again_starts_a_new_session(tmp_path):
             first = source.monitor.session
             assert "● REC" in bar_text(app, "header")
             await wait_frames(pilot, source, 3)
-            await pilot.press("r")
+            await pilot.press("r", "y")
             await app.workers.wait_for_complete()
             assert source.recording() is None and source.monitor.session is None
             assert read_meta(first)["status"] == "complete"
             await wait_until(pilot, lambda: "not recording" in bar_text(app, "header"), 10, "not recording")
             await wait_frames(pilot, source, 3)  # the feed follows the new monitor
 
-            await pilot.press("r")
+            await pilot.press("r", "y")
             await app.workers.wait_for_complete()
             second = source.monitor.session
             assert second is not None and second != first and second.parent == first.parent
@@ -190,7 +190,7 @@ def test_question_mark_lists_every_key(tmp_path):
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen)
             text = _modal_text(app)
-            for key, words in (("n", "Note"), ("t", "Tag"), ("1-9", "presets:"), ("space", "Pause"),
+            for key, words in (("n", "Note"), ("t", "Tag"), ("1-9", "presets, at once (no dialog): tag: 1 data_prep"), ("space", "Pause"),
                                ("r", "Rec on/off"), ("+ / =", "Window+"), ("o", "Open a recorded session in replay"), ("d", "Details"), ("?", "Help"),
                                ("q", "Quit")):
                 assert f"{key} {words}" in text, (key, text)

@@ -63,14 +63,14 @@ def test_spans_and_metrics_sent_through_the_probe_show_with_their_totals(tmp_pat
             rigscope.metric("loss", 0.25, step=4)
             probe.flush(1.0)
             tracker = source.monitor.spans
-            await wait_until(pilot, lambda: "spans 4 " in _pane(app, SpansPane), 15, "four spans in the pane")
+            await wait_until(pilot, lambda: "lookup 1 " in _pane(app, SpansPane), 15, "four spans in the pane")
             await wait_until(pilot, lambda: "loss" in _pane(app, MetricsPane), 10, "both metrics in the pane")
 
-            summary = tracker.summary()
+            synthesis = tracker.by_name()[0]  # totals per span name: the three synthesis spans alone
             text = _pane(app, SpansPane)
-            assert "ok 75.0% (1 failed)" in text
-            assert " ".join(f"p{q} {duration(summary[f'p{q}_duration_s'])}" for q in (50, 95, 99)) in text
-            rows = text.splitlines()[3:]  # totals (two lines in the side column), the header, then newest first
+            assert "synthesis 3 · ok 100.0%" in text and "lookup 1 · ok 0.0% (1 failed)" in text
+            assert " ".join(f"p{q} {duration(synthesis[f'p{q}_duration_s'])}" for q in (50, 95, 99)) in text
+            rows = text.splitlines()[5:]  # two names' totals (two lines each in the side column), the header
             assert rows[0].startswith("lookup") and rows[0].endswith("✗")  # no room for the error beside the panels
             assert [row.split()[0] for row in rows[1:]] == ["synthesis"] * 3 and all("✓" in r for r in rows[1:])
             newest_ok = tracker.recent(4)[1]
@@ -184,7 +184,8 @@ def test_panes_fit_the_layouts_at_80x24_and_160x50():
             assert spans.display and metrics.display and spans.region.height >= 4 and metrics.region.height == 3
             assert app.screen.region.contains_region(spans.region) and app.screen.region.contains_region(metrics.region)
             assert not spans.region.overlaps(metrics.region)
-            assert f"spans {tracker.total} " in spans.render().plain
+            busiest = tracker.by_name()[0]
+            assert f"{busiest['name']} {busiest['total']} " in spans.render().plain
             if compact:  # full width below the panels: the metrics show their step too
                 assert "@" in metrics.render().plain
 
