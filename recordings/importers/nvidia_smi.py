@@ -12,7 +12,7 @@ stripped. Rows that do not read are skipped and counted (`Imported.skip`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,29 @@ class _Ticks:
         self.seen: set[int] = set()
         self.last: int | None = None  # time of the last tick handed out
         self.first: int | None = None
+
+    def add_row(self, ts: int | None, line: int, row: list[str], gpu_of: Callable[[list[str]], int],
+                wanted: dict[str, tuple[int, str, float]]) -> None:
+        """One log row's `wanted` cells (field: cell index, column suffix, scale) as its GPU's values; a row
+        without a readable time or with a cell that is not a number is skipped and counted."""
+        if ts is None:
+            self.item.skip("an unreadable time", line)
+            return
+        gpu = gpu_of(row)
+        try:
+            values = {f"gpu{gpu}_{suffix}": None if (v := _number(row[i], name, self.item)) is None else v * scale
+                      for name, (i, suffix, scale) in wanted.items()}
+        except BadCell as bad:
+            self.item.skip(f"{bad} not a number", line)
+            return
+        self.add(ts, line, gpu, values)
+
+    def rest(self, path: Path) -> Iterator[pl.DataFrame]:
+        """The last ticks once the file is read; no tick at all is a refusal."""
+        if (frame := self.take(everything=True)) is not None:
+            yield frame
+        elif self.first is None:
+            raise InputError(f"{path}: no readable row ({'; '.join(self.item.accounting()) or 'no rows'})")
 
     def add(self, ts: int, line: int, gpu: int, values: dict[str, Any]) -> None:
         if not self.ticks or gpu in self.seen:
@@ -265,6 +288,7 @@ def _samples(path: Path, fields: list[str], headed: bool, key: str | None, numbe
              item: Imported, times: TimeOptions, total: int) -> Iterator[pl.DataFrame]:
     """The second pass: the log's samples, a piece at a time; skipped rows counted in `item`."""
     at = fields.index(key) if key else None
+    gpu_of: Callable[[list[str]], int] = (lambda row: numbers[row[at]]) if at is not None else (lambda row: 0)
     stamp = fields.index("timestamp")
     wanted = {name: (fields.index(name), suffix, scale) for name, (suffix, scale) in QUERY_FIELDS.items()
               if name in fields}
@@ -276,24 +300,11 @@ def _samples(path: Path, fields: list[str], headed: bool, key: str | None, numbe
     for block in _blocks(_rows(path, fields, headed, item)):
         moments = parse_times(pl.Series("timestamp", [row[stamp] for _, row in block], pl.String), path, times)
         for (number, row), ts in zip(block, moments.dt.epoch("us").to_list()):
-            if ts is None:
-                item.skip("an unreadable time", number)
-                continue
-            gpu = numbers[row[at]] if at is not None else 0
-            try:
-                values = {f"gpu{gpu}_{suffix}": None if (v := _number(row[i], name, item)) is None else v * scale
-                          for name, (i, suffix, scale) in wanted.items()}
-            except BadCell as bad:
-                item.skip(f"{bad} not a number", number)
-                continue
-            ticks.add(ts, number, gpu, values)
+            ticks.add_row(ts, number, row, gpu_of, wanted)
         done += len(block)
         if (frame := ticks.take(everything=False)) is not None:
             yield frame
-    if (frame := ticks.take(everything=True)) is not None:
-        yield frame
-    elif ticks.first is None:
-        raise InputError(f"{path}: no readable row ({'; '.join(item.accounting()) or 'no rows'})")
+    yield from ticks.rest(path)
 
 
 def _dmon_rows(path: Path, header: list[str], item: Imported) -> Iterator[tuple[int, list[str]]]:
@@ -347,20 +358,7 @@ def _dmon_samples(path: Path, header: list[str], indices: list[int], item: Impor
     for block in _blocks(_dmon_rows(path, header, item)):
         stamps = pl.Series("time", [f"{row[0]} {row[1]}" for _, row in block], pl.String)
         for (number, row), ts in zip(block, parse_times(stamps, path, times).dt.epoch("us").to_list()):
-            if ts is None:
-                item.skip("an unreadable time", number)
-                continue
-            gpu = int(row[gpu_at])
-            try:
-                values = {f"gpu{gpu}_{suffix}": None if (v := _number(row[i], name, item)) is None else v * scale
-                          for name, (i, suffix, scale) in wanted.items()}
-            except BadCell as bad:
-                item.skip(f"{bad} not a number", number)
-                continue
-            ticks.add(ts, number, gpu, values)
+            ticks.add_row(ts, number, row, lambda cells: int(cells[gpu_at]), wanted)
         if (frame := ticks.take(everything=False)) is not None:
             yield frame
-    if (frame := ticks.take(everything=True)) is not None:
-        yield frame
-    elif ticks.first is None:
-        raise InputError(f"{path}: no readable row ({'; '.join(item.accounting()) or 'no rows'})")
+    yield from ticks.rest(path)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from rigscope import probe
+from rigscope.monitor import Monitor, MonitorConfig
 from rigscope.local_channel import new_socket_path
 
 
@@ -58,3 +59,12 @@ def listener(runtime) -> Iterator[Listener]:
     receiver = Listener()
     yield receiver
     receiver.close()
+
+
+@pytest.fixture
+def monitor(tmp_path, runtime):
+    """A simulated recorder at 20 Hz in real time, its session under tmp_path, listening in `runtime`."""
+    running = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path)))
+    running.start()
+    yield running
+    running.stop()

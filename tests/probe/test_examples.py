@@ -12,7 +12,6 @@ import wave
 import pytest
 
 from recordings.events import read_events
-from rigscope.monitor import Monitor, MonitorConfig
 from tests.conftest import REPO
 
 EXAMPLES = REPO / "docs" / "examples"
@@ -26,13 +25,6 @@ def wait_for(predicate, timeout_s: float = 15.0) -> bool:
         time.sleep(0.05)
     return False
 
-
-@pytest.fixture
-def monitor(tmp_path, runtime):
-    running = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path)))
-    running.start()
-    yield running
-    running.stop()
 
 
 def run_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:

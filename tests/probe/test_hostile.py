@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import socket
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collectors.event_parse import CUT_MARK, KINDS, NOTE_CAP, parse_event
 from recordings.events import read_events
-from rigscope.monitor import Monitor, MonitorConfig
+from rigscope.monitor import Monitor
 from rigscope.record_command import status_line
 from tests.waiting import wait_sync
 
@@ -48,13 +47,6 @@ HOSTILE = [
     b"\x00" * 100,
 ]
 
-
-@pytest.fixture
-def monitor(tmp_path, runtime):
-    running = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path)))
-    running.start()
-    yield running
-    running.stop()
 
 
 class Sender:

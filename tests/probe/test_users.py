@@ -89,13 +89,6 @@ def other_dirs() -> Iterator[tuple[Path, Path]]:
     shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture
-def monitor(tmp_path, runtime):
-    running = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path)))
-    running.start()
-    yield running
-    running.stop()
-
 
 def finished(process: subprocess.Popen, timeout: float = 60) -> tuple[int, str, str]:
     out, err = process.communicate(timeout=timeout)
