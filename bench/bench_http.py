@@ -38,6 +38,8 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -138,6 +140,23 @@ class LagTap:
         return [lag for at, lag in self.lags if start <= at <= end]
 
 
+@contextmanager
+def served_monitor(directory: str, hz: float) -> Iterator[tuple[Monitor, LagTap]]:
+    """A simulated recorder of GPUS GPUs serving --http on a free port, with its lag tap, warmed up
+    (windows filled, first renders done); stopped at the end."""
+    monitor = Monitor(MonitorConfig(source="sim", gpus_sim=GPUS, hz=hz, duration_s=None,
+                                    directory=directory, http=("127.0.0.1", 0)))
+    tap = LagTap(monitor)
+    monitor.start()
+    try:
+        time.sleep(2.0)
+        yield monitor, tap
+    finally:
+        monitor.sampler.stop()
+        monitor.stop()
+        tap.thread.join(timeout=5)
+
+
 def lag_stats(condition: str, lags: list[float]) -> dict[str, Any]:
     return {"condition": condition, "samples": len(lags), "p50_ms": percentile(lags, 50),
             "p99_ms": percentile(lags, 99), "max_ms": max(lags) if lags else None}
@@ -154,57 +173,47 @@ def main() -> None:
     seconds, rounds = (5.0, 2) if options.quick else (options.seconds, options.rounds)
     scrape_seconds = 5.0 if options.quick else options.scrape_seconds
 
-    with tempfile.TemporaryDirectory() as directory:
-        monitor = Monitor(MonitorConfig(source="sim", gpus_sim=GPUS, hz=options.hz, duration_s=None,
-                                        directory=directory, http=("127.0.0.1", 0)))
-        tap = LagTap(monitor)
-        monitor.start()
-        try:
-            port = monitor.http.port
-            time.sleep(2.0)  # warm up: windows filled, first renders done
+    with tempfile.TemporaryDirectory() as directory, served_monitor(directory, options.hz) as (monitor, tap):
+        port = monitor.http.port
 
-            renders, encoded = [], []  # prometheus_client's renderer and the exporter's, interleaved
-            for _ in range(300):
-                t0 = time.perf_counter()
-                body = generate_latest(monitor.http.registry)
-                t1 = time.perf_counter()
-                ours = monitor.http.text_encoder(monitor.http.registry)
-                encoded.append((time.perf_counter() - t1) * 1000.0)
-                renders.append((t1 - t0) * 1000.0)
-                time.sleep(0.005)
-            assert len(ours) == len(body)
-            print(f"scrape latency: {scrape_seconds:g} s at 20 scrapes/s uncached, then at 100/s cached", flush=True)
-            monitor.http.cache_metrics = False
-            _, _, uncached = run_scraper(port, 20.0, scrape_seconds)
-            print("a real Prometheus scraping every 100 ms", flush=True)
-            real = prometheus_scrapes(port, scrape_seconds, directory)
-            monitor.http.cache_metrics = True
-            _, _, cached = run_scraper(port, 100.0, scrape_seconds)
+        renders, encoded = [], []  # prometheus_client's renderer and the exporter's, interleaved
+        for _ in range(300):
+            t0 = time.perf_counter()
+            body = generate_latest(monitor.http.registry)
+            t1 = time.perf_counter()
+            ours = monitor.http.text_encoder(monitor.http.registry)
+            encoded.append((time.perf_counter() - t1) * 1000.0)
+            renders.append((t1 - t0) * 1000.0)
+            time.sleep(0.005)
+        assert len(ours) == len(body)
+        print(f"scrape latency: {scrape_seconds:g} s at 20 scrapes/s uncached, then at 100/s cached", flush=True)
+        monitor.http.cache_metrics = False
+        _, _, uncached = run_scraper(port, 20.0, scrape_seconds)
+        print("a real Prometheus scraping every 100 ms", flush=True)
+        real = prometheus_scrapes(port, scrape_seconds, directory)
+        monitor.http.cache_metrics = True
+        _, _, cached = run_scraper(port, 100.0, scrape_seconds)
 
-            phases: dict[str, list[float]] = {"without scrapes": [], "100 scrapes/s": []}
-            per_round: list[dict[str, Any]] = []
-            for index in range(rounds):
-                order = ("quiet", "scraped") if index % 2 == 0 else ("scraped", "quiet")
-                entry: dict[str, Any] = {"round": index + 1}
-                for phase in order:
-                    print(f"round {index + 1}: {phase} for {seconds:g} s", flush=True)
-                    if phase == "quiet":
-                        began = time.monotonic()
-                        time.sleep(seconds)
-                        ended = time.monotonic()
-                        key = "without scrapes"
-                    else:
-                        began, ended, result = run_scraper(port, 100.0, seconds)
-                        entry["scrapes"] = len(result["latencies_ms"])
-                        key = "100 scrapes/s"
-                    lags = tap.between(began, ended)
-                    phases[key] += lags
-                    entry[phase + "_p99_ms"] = percentile(lags, 99)
-                per_round.append(entry)
-        finally:
-            monitor.sampler.stop()
-            monitor.stop()
-            tap.thread.join(timeout=5)
+        phases: dict[str, list[float]] = {"without scrapes": [], "100 scrapes/s": []}
+        per_round: list[dict[str, Any]] = []
+        for index in range(rounds):
+            order = ("quiet", "scraped") if index % 2 == 0 else ("scraped", "quiet")
+            entry: dict[str, Any] = {"round": index + 1}
+            for phase in order:
+                print(f"round {index + 1}: {phase} for {seconds:g} s", flush=True)
+                if phase == "quiet":
+                    began = time.monotonic()
+                    time.sleep(seconds)
+                    ended = time.monotonic()
+                    key = "without scrapes"
+                else:
+                    began, ended, result = run_scraper(port, 100.0, seconds)
+                    entry["scrapes"] = len(result["latencies_ms"])
+                    key = "100 scrapes/s"
+                lags = tap.between(began, ended)
+                phases[key] += lags
+                entry[phase + "_p99_ms"] = percentile(lags, 99)
+            per_round.append(entry)
 
     scrape_rows = []
     results: dict[str, Any] = {"gpus": GPUS, "hz": options.hz, "seconds": seconds, "rounds": rounds,

@@ -32,12 +32,11 @@ import tempfile
 import time
 from typing import Any
 
-from bench_http import LagTap, lag_stats  # noqa: I001  (bench/ is on sys.path)
+from bench_http import lag_stats, served_monitor  # noqa: I001  (bench/ is on sys.path)
 from common import percentile, print_table, verdict, write_result
 
 import psutil
 
-from rigscope.monitor import Monitor, MonitorConfig
 
 GPUS = 8
 FD_LIMIT = 1024
@@ -146,13 +145,8 @@ def main() -> None:
     phases: dict[str, list[float]] = {"no connections": [], f"{count} half-open connections": []}
     per_round: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as directory:
-        monitor = Monitor(MonitorConfig(source="sim", gpus_sim=GPUS, hz=options.hz, duration_s=None,
-                                        directory=directory, http=("127.0.0.1", 0)))
-        tap = LagTap(monitor)
-        monitor.start()
-        try:
+        with served_monitor(directory, options.hz) as (monitor, tap):
             port = monitor.http.port
-            time.sleep(2.0)  # warm up
             for index in range(rounds):
                 order = ("quiet", "attacked") if index % 2 == 0 else ("attacked", "quiet")
                 entry: dict[str, Any] = {"round": index + 1}
@@ -171,10 +165,6 @@ def main() -> None:
                     entry[phase + "_p99_ms"] = percentile(lags, 99)
                 per_round.append(entry)
             connections = monitor.http.connections()
-        finally:
-            monitor.sampler.stop()
-            monitor.stop()
-            tap.thread.join(timeout=5)
         elapsed = monitor.sampler.stats.elapsed_s
         notices = list(monitor.sampler.stats.notices)
         samples, missed = monitor.sampler.stats.samples, monitor.sampler.ticker.missed
