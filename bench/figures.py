@@ -249,6 +249,18 @@ def report(r: Result) -> list[Figure]:
     return out
 
 
+def timeline(r: Result) -> list[Figure]:
+    """`rigscope export --to perfetto|chrome-trace` of long sessions, one fresh process each."""
+    out = []
+    for session, kinds in r["exports"].items():
+        for kind, e in kinds.items():
+            out.append(Figure(f"`rigscope export --to {kind}` of a {session}, 10 Hz session ({e['events']:,} events, "
+                              f"{_f(e['file_mb'], 0)} MB): wall time; peak RSS",
+                              f"{_f(e['wall_s'], 1)} s; {_f(e['peak_rss_mb'], 0)} MB",
+                              f"< {r['target_rss_mb']:g} MB", e["peak_rss_mb"] < r["target_rss_mb"]))
+    return out
+
+
 def processes(r: Result) -> list[Figure]:
     out = []
     for c in r["cpu"]:

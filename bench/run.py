@@ -59,6 +59,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "import": Benchmark("bench_import.py", figures.importing),
     "report": Benchmark("bench_report.py", figures.report),
     "processes": Benchmark("bench_processes.py", figures.processes),
+    "timeline": Benchmark("bench_timeline.py", figures.timeline),
 }
 
 # Fewer or shorter runs than the scripts' own defaults, so that the whole set fits in 15 minutes;

@@ -10,7 +10,7 @@ is no point on a counter: the counter has no reading there, never a made-up 0.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ HOST_COUNTERS = (("mem_used_bytes", "memory used", "bytes"),)
 SM_ACTIVITY = re.compile(r"(gpu\d+)_(sm_\w+_pct)")  # SM activity (GPM) where the session has it
 THROTTLE_CAUSES = (("power cap", POWER_CAP), ("thermal", THERMAL), ("power brake", POWER_BRAKE), ("other", OTHER))
 PHASES = "phases"
+# How a kind of run is followed: its state, the key columns of a slice of samples, and the slice a run makes.
+RunMaker = tuple["Runs", Callable[[pl.DataFrame], list[pl.Series]], Callable[[tuple[Any, ...], int, int], "Slice"]]
 
 
 @dataclass(frozen=True)
@@ -229,8 +231,9 @@ class Timeline:
             for key, start, end in runs.finish():
                 yield make(key, start, end)
 
-    def _run_makers(self, phase: Runs, throttles: dict[tuple[str, str], Runs], collapses: dict[str, Runs]) -> list:
-        makers: list = []
+    def _run_makers(self, phase: Runs, throttles: dict[tuple[str, str], Runs],
+                    collapses: dict[str, Runs]) -> list[RunMaker]:
+        makers: list[RunMaker] = []
         if "workload_state" in self.columns:
             source = "workload_source" in self.columns
 
@@ -243,7 +246,7 @@ class Timeline:
             bits = dict(THROTTLE_CAUSES)[cause]
 
             def throttle_keys(t: pl.DataFrame, p: str = p, bits: int = bits) -> list[pl.Series]:
-                on = (t[f"{p}_throttle_reasons"].cast(pl.Int64) & (bits & 0x7FFFFFFFFFFFFFFF)) != 0
+                on = (t[f"{p}_throttle_reasons"].cast(pl.Int64, strict=False) & (bits & 0x7FFFFFFFFFFFFFFF)) != 0
                 return [pl.select(pl.when(on).then(pl.lit(True))).to_series()]
 
             makers.append((runs, throttle_keys, lambda key, s, e, p=p, cause=cause: Slice(
