@@ -120,6 +120,9 @@ class PerfettoWriter:
     def slice(self, item: Slice) -> None:
         track = self.layout.tracks[(item.group, item.track)]
         kinds = self.pb.TrackEvent
+        if item.end_us == item.start_us:  # an instant: a begin and an end at one time could be sorted apart
+            self._event(kinds.TYPE_INSTANT, track, item.start_us, item.name, item.args)
+            return
         self._event(kinds.TYPE_SLICE_BEGIN, track, item.start_us, item.name, item.args)
         self._event(kinds.TYPE_SLICE_END, track, item.end_us, None, {})
 

@@ -92,6 +92,8 @@ def _slices(trace, name: str | None = None) -> list[dict]:
 def test_every_span_with_its_duration_and_attributes_and_nesting(trace, samples):
     ts = samples["ts_us"].to_list()
     found = {s["args"]["span_id"]: s for s in _slices(trace) if "span_id" in s["args"]}
+    found.update({e["args"]["span_id"]: {**e, "end": e["ts"]} for e in trace.events
+                  if e["type"] == 3 and "span_id" in e["args"]})  # a span without duration is an instant
     assert set(found) == {span_id for _, span_id, *_ in SPANS}
     for name, span_id, parent, first, last, attrs in SPANS:
         got = found[span_id]
@@ -123,7 +125,7 @@ def test_phases_throttle_episodes_and_collapses_are_slices(trace, samples):
 
 def test_notes_tags_alerts_at_their_times_and_metrics_as_counters(trace, samples):
     ts = samples["ts_us"].to_list()
-    instants = {(e["name"], e["ts"], e["track"]) for e in trace.events if e["type"] == 3}
+    instants = {(e["name"], e["ts"], e["track"]) for e in trace.events if e["type"] == 3 and e["track"] != "spans"}
     assert instants == {("note: warm-up done", ts[3] * NS, "phases"), ("tag: train", ts[20] * NS, "phases"),
                         ("alert: THROTTLE_THERMAL", ts[101] * NS, "gpu0 alerts")}
     assert trace.counters["metric: loss"] == [(ts[i] * NS, 2.0 - i / 100) for i in range(0, 200, 10)]
@@ -192,6 +194,7 @@ def test_window_and_downsampling(session, samples, tmp_path):
     assert [v for _, v in got] == pytest.approx(expected["gpu0_power_w"].to_list())
     spans = {s["args"]["span_id"] for s in _slices(trace) if "span_id" in s["args"]}
     assert spans == {"a", "d", "e", "f", "g"}  # the spans that overlap the window (ticks 50 to 150), whole
+    assert [e["args"]["span_id"] for e in trace.events if e["type"] == 3 and "span_id" in e["args"]] == ["h"]
 
 
 def test_bad_window_and_missing_package_are_one_line(session, tmp_path):

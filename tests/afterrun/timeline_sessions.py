@@ -24,7 +24,8 @@ SPANS = (("request", "a", None, 10, 60, {"model": "llama", "tokens": 120}),
          ("decode", "d", "a", 31, 59, {"tokens": 120}),
          ("request", "e", None, 40, 90, {"model": "mistral", "tokens": 64}),
          ("decode", "f", "e", 45, 70, {"beam": 1}),
-         ("decode", "g", "e", 50, 80, {"beam": 2}))  # runs beside f: cannot nest under e on f's lane
+         ("decode", "g", "e", 50, 80, {"beam": 2}),  # runs beside f: cannot nest under e on f's lane
+         ("cache_hit", "h", None, 95, 95, {"tokens": 0}))  # no duration: an instant in the .pftrace
 THERMAL_TICKS, POWER_CAP_TICKS, COLLAPSE_TICKS = (100, 150), (120, 130), (200, 240)
 
 
