@@ -204,16 +204,21 @@ class Timeline:
         if carried is not None:
             yield carried.group_by("ts_us", maintain_order=True).mean()
 
+    def _throttled(self) -> list[str]:
+        return [p for p in self.devices if p != "cpu" and f"{p}_throttle_reasons" in self.columns]
+
+    def _collapsing(self) -> list[str]:
+        return [p for p in self.devices if f"{p}_collapse" in self.columns]
+
     def run_tracks(self) -> list[tuple[str, str]]:
         """(track, group) of every track `runs` may put a slice on."""
         tracks = [(PHASES, "workload")] if "workload_state" in self.columns else []
-        tracks += [(f"{p} throttle", p) for p in self.devices if p != "cpu" and f"{p}_throttle_reasons" in self.columns]
-        return tracks + [(f"{p} collapses", p) for p in self.devices if f"{p}_collapse" in self.columns]
+        tracks += [(f"{p} throttle", p) for p in self._throttled()]
+        return tracks + [(f"{p} collapses", p) for p in self._collapsing()]
 
     def runs(self) -> Iterator[Slice]:
         """Phases (workload state), throttle episodes per cause and collapses, as slices."""
-        gpus = [p for p in self.devices if p != "cpu" and f"{p}_throttle_reasons" in self.columns]
-        collapsing = [p for p in self.devices if f"{p}_collapse" in self.columns]
+        gpus, collapsing = self._throttled(), self._collapsing()
         wanted = [c for c in ("workload_state", "workload_source") if c in self.columns]
         wanted += [f"{p}_throttle_reasons" for p in gpus] + [f"{p}_collapse" for p in collapsing]
         if not wanted:
