@@ -262,6 +262,18 @@ def stream_memory(r: Result) -> list[Figure]:
     return out
 
 
+def timeline(r: Result) -> list[Figure]:
+    """`rigscope export --to perfetto|chrome-trace` of long sessions, one fresh process each."""
+    out = []
+    for session, kinds in r["exports"].items():
+        for kind, e in kinds.items():
+            out.append(Figure(f"`rigscope export --to {kind}` of a {session}, 10 Hz session ({e['events']:,} events, "
+                              f"{_f(e['file_mb'], 0)} MB): wall time; peak RSS",
+                              f"{_f(e['wall_s'], 1)} s; {_f(e['peak_rss_mb'], 0)} MB",
+                              f"< {r['target_rss_mb']:g} MB", e["peak_rss_mb"] < r["target_rss_mb"]))
+    return out
+
+
 def processes(r: Result) -> list[Figure]:
     out = []
     for c in r["cpu"]:
@@ -271,7 +283,7 @@ def processes(r: Result) -> list[Figure]:
                           f"{_f(c['core_pct'])} % of a core ({_f(c['cpu_ms_per_tick_mean'], 1)} ms a tick)",
                           "< 1 %" if "pass" in c else "", c.get("pass")))
     off, on = r["lag"][0], r["lag"][1]
-    out.append(Figure(f"`sample_lag_ms` p99 at 10 Hz with the slow tier / without",
+    out.append(Figure("`sample_lag_ms` p99 at 10 Hz with the slow tier / without",
                       f"{_f(on['p99_ms'])} / {_f(off['p99_ms'])} ms ({r['p99_delta_ms']:+.2f} ms)",
                       "within 1 ms", r["lag_pass"]))
     return out

@@ -60,6 +60,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "report": Benchmark("bench_report.py", figures.report),
     "stream_memory": Benchmark("bench_stream_memory.py", figures.stream_memory),
     "processes": Benchmark("bench_processes.py", figures.processes),
+    "timeline": Benchmark("bench_timeline.py", figures.timeline),
 }
 
 # Fewer or shorter runs than the scripts' own defaults, so that the whole set fits in 15 minutes;

@@ -11,6 +11,7 @@ from typing import Any
 
 from recordings.inert import inert
 from recordings.session import dir_template, resolve_session, sessions_dir
+from rigscope import options
 from rigscope.terminal_progress import progress_bar
 
 LS_COLUMNS = ("id", "start", "duration", "host", "tier", "device", "samples", "Hz", "collapses", "max °C",
@@ -88,9 +89,20 @@ def _fit(table: list[list[str]], width: int | None) -> list[str]:
 
 def export(args: argparse.Namespace) -> int:
     from recordings.export import export_session
+    from recordings.timeline.write import KINDS, export_timeline
 
+    timeline = args.to in KINDS
+    if not timeline and (args.start or args.until or args.downsample):
+        print("rigscope export: error: --from, --until and --downsample go with --to perfetto or chrome-trace",
+              file=sys.stderr)
+        return 2
     session = resolve_session(args.session, sessions_dir(args.dir))
-    path, rows = export_session(session, args.to, Path(args.out) if args.out else None)
+    out = Path(args.out) if args.out else None
+    if timeline:
+        path, events = export_timeline(session, args.to, out, args.start, args.until, args.downsample)
+        print(f"{session.name}: {events} events written to {path} ({args.to})")
+        return 0
+    path, rows = export_session(session, args.to, out)
     print(f"{session.name}: {rows} rows written to {path} ({args.to})")
     return 0
 
@@ -155,12 +167,21 @@ def add_parsers(commands: Any, examples: dict[str, str], add_dir: Any) -> None:
     listing = commands.add_parser("ls", help="list the sessions, newest first", epilog=examples["ls"])
     listing.add_argument("--json", action="store_true", help="print the rows as JSON")
     add_dir(listing)
-    out = commands.add_parser("export", help="a session's samples as csv, parquet, json lines or the RLE lab's long CSV",
+    out = commands.add_parser("export", help="a session's samples as csv, parquet, json lines or the RLE lab's long "
+                                             "CSV; its timeline for Perfetto or chrome://tracing",
                               epilog=examples["export"])
     out.add_argument("session", help="session id, prefix, path or latest")
-    out.add_argument("--to", required=True, choices=["csv", "parquet", "json", "long-csv"],
-                     help="format: csv, parquet, json (one object a line) or long-csv (the RLE lab's layout)")
-    out.add_argument("--out", help="output file (default: SESSION_ID.csv|.parquet|.jsonl|.long.csv here)")
+    out.add_argument("--to", required=True, choices=["csv", "parquet", "json", "long-csv", "perfetto", "chrome-trace"],
+                     help="format: csv, parquet, json (one object a line), long-csv (the RLE lab's layout), "
+                          "perfetto (a .pftrace, needs rigscope[trace]) or chrome-trace (trace-event JSON)")
+    out.add_argument("--out", help="output file (default: SESSION_ID.csv|.parquet|.jsonl|.long.csv|.pftrace|.trace.json "
+                                   "here)")
+    span = out.add_argument_group("timeline (perfetto, chrome-trace)")
+    span.add_argument("--from", dest="start", metavar="WHEN",
+                      help="start at +10m from the first sample, HH:MM[:SS] (UTC) or an ISO time")
+    span.add_argument("--until", metavar="WHEN", help="end at a time in the same forms (--to names the format)")
+    span.add_argument("--downsample", type=options.positive, metavar="HZ",
+                      help="counters averaged to HZ points a second (default: every sample)")
     add_dir(out)
     into = commands.add_parser("import", help="RLE lab CSVs, TTS request CSVs and nvidia-smi logs as sessions",
                                epilog=examples["import"])

@@ -26,7 +26,8 @@ EXAMPLES = {
     "correlate": "example: rigscope correlate latest grad_norm     (--json for scripts)",
     "run": "example: rigscope run --baseline 2m --repeat 3 --check 'gpu0.max_temp_c < 85' -- python train.py",
     "ls": "example: rigscope ls --dir runs/     (--json for scripts)",
-    "export": "example: rigscope export latest --to long-csv --out run.csv",
+    "export": "example: rigscope export latest --to long-csv --out run.csv     "
+              "(--to perfetto --from +10m --until +20m: a timeline for ui.perfetto.dev)",
     "import": "example: rigscope import old/pc__rle_*.csv synthesis_20251028.csv gpu.log",
     "report": "example: rigscope report latest --out report.md --plots figures/",
     "compare": "example: rigscope compare --all --by hardware_tier --out comparison/",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.base import Collector
-from collectors.clock import Clock, RealClock, ScaledClock, VirtualClock
+from collectors.clock import Clock, RealClock, ScaledClock, VirtualClock, machine_clocks
 from collectors.metrics import MetricHistory
 from collectors.process_tier import ProcessTier
 from collectors.receiver import EventReceiver
@@ -318,6 +318,8 @@ class Monitor:
             "session_start": iso_from_us(self.clock.wall_us()),
             "session_end": None,
             "session_length_sec": config.duration_s,
+            # The machine's clocks at the start, for timeline viewers; a sped-up or virtual clock has no place there.
+            "clocks": machine_clocks() if isinstance(self.clock, RealClock) else None,
             "model_name": config.model_name,
             "training_mode": config.training_mode,
             "notes": config.notes,

@@ -35,11 +35,13 @@ import polars as pl
 
 from recordings.errors import InputError
 from recordings.export import FORMATS
+from recordings.timeline.write import KINDS
 from rigscope.cli import main
 from tests.recordings.hostile import METRIC
 
 LIMIT_S = 10.0
-COMMANDS = ("ls", "ls --json", "report", *(f"export {kind}" for kind in FORMATS), "analyze", "correlate",
+EXPORTS = {**FORMATS, **KINDS}  # the samples' formats and the timeline's
+COMMANDS = ("ls", "ls --json", "report", *(f"export {kind}" for kind in EXPORTS), "analyze", "correlate",
             "compare", "replay", "picker", "repair")  # repair last: it may finish the session
 
 
@@ -104,7 +106,7 @@ def argv(command: str, session: Path, out: Path) -> list[str]:
     if word == "ls":
         return ["ls", *([option] if option else []), *where]
     if word == "export":
-        return ["export", str(session), "--to", option, "--out", str(out / f"export{FORMATS[option]}")]
+        return ["export", str(session), "--to", option, "--out", str(out / f"export{EXPORTS[option]}")]
     return {"report": ["report", str(session)],
             "analyze": ["analyze", str(session), "--out", str(out / "derived.parquet")],
             "correlate": ["correlate", str(session), METRIC],

@@ -1,0 +1,5 @@
+"""A session as a timeline: `rigscope export --to perfetto|chrome-trace`.
+
+`model` reads the session into counter tracks, slices and instants (a slice of samples at a time);
+`perfetto` and `chrome` write them out; `window` parses the time bounds; `write` ties them together.
+"""

@@ -1,0 +1,302 @@
+"""A session as a timeline, whatever the output format: counter tracks, slices and instants.
+
+Samples are read a slice of rows at a time (`samples.parquet` through a lazy scan, or the segments of
+a session that never closed, one part at a time), so memory stays flat in the session's length.
+Slices come from runs of equal values in the samples (workload state, throttle causes, collapses)
+and from the span table; instants from events.jsonl (notes, tags, alerts).  A value never measured
+is no point on a counter: the counter has no reading there, never a made-up 0.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from collectors.signals.throttle import OTHER, POWER_BRAKE, POWER_CAP, THERMAL
+from collectors.timeutil import us_from_iso
+from recordings import segments
+from recordings.analyze import gpu_indices_of
+from recordings.events import EVENTS, read_events
+from recordings.reader import checked_samples, session_columns_of
+from recordings.safe_files import is_regular
+from recordings.session import read_meta
+from recordings.timeline.window import Window
+
+SLICE_ROWS = 16_384
+# Per device: column suffix, what the track says, unit.
+DEVICE_COUNTERS = (("util_pct", "utilization", "%"), ("mem_used_bytes", "memory used", "bytes"),
+                   ("temp_c", "temperature", "°C"), ("power_w", "power", "W"),
+                   ("clock_sm_mhz", "SM clock", "MHz"), ("clock_mem_mhz", "memory clock", "MHz"),
+                   ("freq_mhz", "clock", "MHz"), ("rle_smoothed", "RLE (smoothed)", ""))
+HOST_COUNTERS = (("mem_used_bytes", "memory used", "bytes"),)
+SM_ACTIVITY = re.compile(r"(gpu\d+)_(sm_\w+_pct)")  # SM activity (GPM) where the session has it
+THROTTLE_CAUSES = (("power cap", POWER_CAP), ("thermal", THERMAL), ("power brake", POWER_BRAKE), ("other", OTHER))
+PHASES = "phases"
+# How a kind of run is followed: its state, the key columns of a slice of samples, and the slice a run makes.
+RunMaker = tuple["Runs", Callable[[pl.DataFrame], list[pl.Series]], Callable[[tuple[Any, ...], int, int], "Slice"]]
+
+
+@dataclass(frozen=True)
+class Counter:
+    column: str
+    group: str  # the device (`cpu`, `gpu0`) or `host`
+    name: str
+    unit: str
+
+
+@dataclass
+class Slice:
+    track: str
+    group: str
+    name: str
+    start_us: int
+    end_us: int
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Instant:
+    track: str
+    group: str
+    name: str
+    ts_us: int
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    name: str
+    ts_us: int
+    value: float
+
+
+class Runs:
+    """Runs of equal non-null keys over samples read a slice at a time: (key, start µs, end µs).
+
+    A run ends at the first sample with another key; the run still open at the end ends at the last sample."""
+
+    def __init__(self) -> None:
+        self.key: tuple[Any, ...] | None = None
+        self.start = self.last = 0
+
+    def feed(self, ts: pl.Series, keys: list[pl.Series]) -> Iterator[tuple[tuple[Any, ...], int, int]]:
+        changed = pl.zeros(len(ts), dtype=pl.Boolean, eager=True)
+        for series in keys:
+            changed = changed | series.ne_missing(series.shift(1)).fill_null(True)
+        changed[0] = True
+        where = changed.arg_true()
+        for t, *key in zip(ts.gather(where).to_list(), *(s.gather(where).to_list() for s in keys)):
+            found = None if key[0] is None else tuple(key)
+            if found != self.key:
+                if self.key is not None:
+                    yield self.key, self.start, t
+                self.key, self.start = found, t
+        self.last = int(ts[-1])
+
+    def finish(self) -> Iterator[tuple[tuple[Any, ...], int, int]]:
+        if self.key is not None:
+            yield self.key, self.start, self.last
+        self.key = None
+
+
+class Timeline:
+    """One session's timeline within `window`; InputError (from the readers) on a damaged session."""
+
+    def __init__(self, session: Path, window: Window | None = None) -> None:
+        self.session = session
+        self.window = window or Window()
+        self.meta = read_meta(session)
+        self.columns = self._column_names()
+        self.devices = ["cpu", *(f"gpu{i}" for i in gpu_indices_of(self.columns))]
+        self.counters = self._counters()
+        self._events: list[dict[str, Any]] | None = None
+
+    # -- what the session is --------------------------------------------------------
+    @property
+    def host(self) -> str:
+        host = self.meta.get("host")
+        name = host.get("hostname") if isinstance(host, dict) else None
+        return name if isinstance(name, str) and name else "unknown host"
+
+    @property
+    def session_id(self) -> str:
+        found = self.meta.get("session_id")
+        return found if isinstance(found, str) and found else self.session.name
+
+    def clocks(self) -> dict[str, int] | None:
+        """The machine's REALTIME, MONOTONIC and BOOTTIME read together when the session started (ns), as
+        the recorder wrote them in meta.json; None for a session without them (older, simulated, imported)."""
+        found = self.meta.get("clocks")
+        if not isinstance(found, dict) or not isinstance(found.get("realtime_ns"), int):
+            return None
+        return {k: v for k, v in found.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+    def device_label(self, group: str) -> str:
+        if group.startswith("gpu") and isinstance(self.meta.get("gpus"), list):
+            for gpu in self.meta["gpus"]:
+                if isinstance(gpu, dict) and f"gpu{gpu.get('index')}" == group and isinstance(gpu.get("name"), str):
+                    return f"{group} ({gpu['name']})"
+        return group
+
+    def _column_names(self) -> list[str]:
+        target = self.session / segments.SAMPLES_PARQUET
+        if is_regular(target):
+            return checked_samples(pl.scan_parquet(target, glob=False), target).collect_schema().names()
+        return list(session_columns_of(self.meta))
+
+    def _counters(self) -> list[Counter]:
+        present = set(self.columns)
+        found = [Counter(f"{p}_{suffix}", p, name, unit) for p in self.devices
+                 for suffix, name, unit in DEVICE_COUNTERS if f"{p}_{suffix}" in present]
+        found += [Counter(c, "host", name, unit) for c, name, unit in HOST_COUNTERS if c in present]
+        found += [Counter(c, m.group(1), m.group(2).replace("_", " "), "%") for c in self.columns
+                  if (m := SM_ACTIVITY.fullmatch(c))]
+        return found
+
+    # -- samples ----------------------------------------------------------------------
+    def _scans(self) -> Iterator[pl.LazyFrame]:
+        target = self.session / segments.SAMPLES_PARQUET
+        if is_regular(target):
+            yield checked_samples(pl.scan_parquet(target, glob=False), target)
+            return
+        columns = session_columns_of(self.meta)
+        for path in segments.segment_files(self.session):
+            yield segments.read_segment(path, columns).lazy()
+
+    def samples(self, columns: list[str]) -> Iterator[pl.DataFrame]:
+        """`ts_us` (µs since the epoch) and `columns`, a slice of rows at a time, within the window."""
+        ts = pl.col("ts").dt.epoch("us").alias("ts_us")
+        for scan in self._scans():
+            rows = scan.select(pl.len()).collect().item()
+            for offset in range(0, rows, SLICE_ROWS):
+                part = scan.slice(offset, SLICE_ROWS).select(ts, *columns).filter(pl.col("ts_us").is_not_null())
+                if self.window.start_us is not None:
+                    part = part.filter(pl.col("ts_us") >= self.window.start_us)
+                if self.window.end_us is not None:
+                    part = part.filter(pl.col("ts_us") <= self.window.end_us)
+                table = part.collect()
+                if table.height:
+                    yield table
+
+    def counter_slices(self) -> Iterator[pl.DataFrame]:
+        """The counters' columns a slice at a time; with `--downsample`, the mean of each period (stamped
+        at its start), a period never split between two slices."""
+        columns = [c.column for c in self.counters]
+        period = self.window.period_us()
+        if period is None:
+            yield from self.samples(columns)
+            return
+        carried: pl.DataFrame | None = None
+        for table in self.samples(columns):
+            table = table.with_columns((pl.col("ts_us") // period * period).alias("ts_us"))
+            if carried is not None:
+                table = pl.concat([carried, table])
+            last = table["ts_us"][-1]
+            carried = table.filter(pl.col("ts_us") == last)
+            done = table.filter(pl.col("ts_us") < last)
+            if done.height:
+                yield done.group_by("ts_us", maintain_order=True).mean()
+        if carried is not None:
+            yield carried.group_by("ts_us", maintain_order=True).mean()
+
+    def _throttled(self) -> list[str]:
+        return [p for p in self.devices if p != "cpu" and f"{p}_throttle_reasons" in self.columns]
+
+    def _collapsing(self) -> list[str]:
+        return [p for p in self.devices if f"{p}_collapse" in self.columns]
+
+    def run_tracks(self) -> list[tuple[str, str]]:
+        """(track, group) of every track `runs` may put a slice on."""
+        tracks = [(PHASES, "workload")] if "workload_state" in self.columns else []
+        tracks += [(f"{p} throttle", p) for p in self._throttled()]
+        return tracks + [(f"{p} collapses", p) for p in self._collapsing()]
+
+    def runs(self) -> Iterator[Slice]:
+        """Phases (workload state), throttle episodes per cause and collapses, as slices."""
+        gpus, collapsing = self._throttled(), self._collapsing()
+        wanted = [c for c in ("workload_state", "workload_source") if c in self.columns]
+        wanted += [f"{p}_throttle_reasons" for p in gpus] + [f"{p}_collapse" for p in collapsing]
+        if not wanted:
+            return
+        phase = Runs()
+        throttles = {(p, cause): Runs() for p in gpus for cause, _ in THROTTLE_CAUSES}
+        collapses = {p: Runs() for p in collapsing}
+        makers = self._run_makers(phase, throttles, collapses)
+        for table in self.samples(wanted):
+            ts = table["ts_us"]
+            for runs, keys, make in makers:
+                for key, start, end in runs.feed(ts, keys(table)):
+                    yield make(key, start, end)
+        for runs, _, make in makers:
+            for key, start, end in runs.finish():
+                yield make(key, start, end)
+
+    def _run_makers(self, phase: Runs, throttles: dict[tuple[str, str], Runs],
+                    collapses: dict[str, Runs]) -> list[RunMaker]:
+        makers: list[RunMaker] = []
+        if "workload_state" in self.columns:
+            source = "workload_source" in self.columns
+
+            def phase_keys(t: pl.DataFrame) -> list[pl.Series]:
+                return [t["workload_state"], *([t["workload_source"]] if source else [])]
+
+            makers.append((phase, phase_keys, lambda key, s, e: Slice(
+                PHASES, "workload", str(key[0]), s, e, {"source": key[1]} if len(key) > 1 else {})))
+        for (p, cause), runs in throttles.items():
+            bits = dict(THROTTLE_CAUSES)[cause]
+
+            def throttle_keys(t: pl.DataFrame, p: str = p, bits: int = bits) -> list[pl.Series]:
+                on = (t[f"{p}_throttle_reasons"].cast(pl.Int64, strict=False) & (bits & 0x7FFFFFFFFFFFFFFF)) != 0
+                return [pl.select(pl.when(on).then(pl.lit(True))).to_series()]
+
+            makers.append((runs, throttle_keys, lambda key, s, e, p=p, cause=cause: Slice(
+                f"{p} throttle", p, f"throttle: {cause}", s, e, {"cause": cause})))
+        for p, runs in collapses.items():
+            def collapse_keys(t: pl.DataFrame, p: str = p) -> list[pl.Series]:
+                return [pl.select(pl.when(t[f"{p}_collapse"] == 1).then(pl.lit(True))).to_series()]
+
+            makers.append((runs, collapse_keys, lambda key, s, e, p=p: Slice(
+                f"{p} collapses", p, "collapse", s, e, {"device": p})))
+        return makers
+
+    # -- events -----------------------------------------------------------------------
+    def _within(self, ts_us: int) -> bool:
+        w = self.window
+        return (w.start_us is None or ts_us >= w.start_us) and (w.end_us is None or ts_us <= w.end_us)
+
+    def events(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        if self._events is None:
+            self._events = read_events(self.session / EVENTS)
+        for event in self._events:
+            try:
+                ts_us = us_from_iso(event["ts"])
+            except (ValueError, OverflowError):
+                continue
+            if self._within(ts_us):
+                yield ts_us, event
+
+    def instants(self) -> Iterator[Instant]:
+        """Notes and tags on the phases track, alerts on their device's."""
+        for ts_us, e in self.events():
+            kind = e["kind"]
+            if kind == "note":
+                args = {k: e[k] for k in ("source", "tags") if e.get(k) is not None}
+                yield Instant(PHASES, "workload", f"note: {e.get('text')}", ts_us, args)
+            elif kind == "tag":
+                yield Instant(PHASES, "workload", f"tag: {e.get('state')}", ts_us, {"source": e.get("source")})
+            elif kind == "alert":
+                device = str(e.get("device"))
+                yield Instant(f"{device} alerts", device, f"alert: {e.get('alert')}", ts_us, {})
+
+    def metric_points(self) -> Iterator[MetricPoint]:
+        """The workload's own metrics (`rigscope.metric`), a counter each."""
+        for ts_us, e in self.events():
+            value = e.get("value")
+            if e["kind"] == "metric" and isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and value == value and abs(value) != float("inf"):
+                yield MetricPoint(str(e.get("name")), ts_us, float(value))

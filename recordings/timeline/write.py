@@ -1,0 +1,89 @@
+"""`rigscope export SESSION --to perfetto|chrome-trace`: the session's timeline into one file.
+
+The file is written to a temporary name and renamed, so a failed export leaves nothing behind."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Protocol
+
+import polars as pl
+
+from recordings.errors import InputError, first_line, write_failure
+from recordings.timeline.chrome import ChromeWriter
+from recordings.timeline.model import Instant, Slice, Timeline
+from recordings.timeline.perfetto import PerfettoWriter, check_available
+from recordings.timeline.spans import span_slices
+from recordings.timeline.tracks import layout_of
+from recordings.timeline.window import window_of
+
+KINDS = {"perfetto": ".pftrace", "chrome-trace": ".trace.json"}
+
+
+class Writer(Protocol):
+    events: int
+
+    def header(self) -> None: ...
+
+    def counter(self, track: int, ts_us: int, value: float) -> None: ...
+
+    def slice(self, item: Slice) -> None: ...
+
+    def instant(self, item: Instant) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _counters(timeline: Timeline, writer: Writer, tracks: list[tuple[str, int]]) -> None:
+    """Every measured value of every counter, tick by tick (a null is no point)."""
+    for table in timeline.counter_slices():
+        ts = table["ts_us"].to_list()
+        columns = [(track, table[column].to_list()) for column, track in tracks]
+        for i, ts_us in enumerate(ts):
+            for track, values in columns:
+                value = values[i]
+                if value is not None and math.isfinite(value):
+                    writer.counter(track, ts_us, float(value))
+
+
+def export_timeline(session: Path, kind: str, out: Path | None = None, start: str | None = None,
+                    until: str | None = None, downsample_hz: float | None = None) -> tuple[Path, int]:
+    """Write the session's timeline as `kind` to `out` (default `<id><ext>` here); the path and event count."""
+    if kind == "perfetto":
+        check_available()
+    target = out or Path(f"{session.name}{KINDS[kind]}")
+    try:
+        timeline = Timeline(session)
+        first = next(timeline.samples([]), None)
+        timeline.window = window_of(start, until, downsample_hz, None if first is None else int(first["ts_us"][0]))
+        spans = span_slices(session, timeline.window.start_us, timeline.window.end_us)
+        instants = list(timeline.instants())
+        metric_names = sorted({m.name for m in timeline.metric_points()})
+        layout = layout_of(timeline, spans, instants, metric_names)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        raise InputError(f"cannot read {session}: {first_line(error)}") from None
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            writer: Writer = (PerfettoWriter if kind == "perfetto" else ChromeWriter)(handle, timeline, layout)
+            writer.header()
+            _counters(timeline, writer, list(layout.counters.items()))
+            for item in timeline.runs():
+                writer.slice(item)
+            for item in spans:
+                writer.slice(item)
+            for instant in instants:
+                writer.instant(instant)
+            for point in timeline.metric_points():
+                writer.counter(layout.metrics[point.name], point.ts_us, point.value)
+            writer.close()
+        os.replace(tmp, target)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot export {session.name} to {target}: {write_failure(error, target.parent)}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target, writer.events
