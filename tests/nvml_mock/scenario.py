@@ -28,6 +28,13 @@ SERIES = {
     "pstate": ("pstate", 1), "throttle": ("throttle_reasons", 1),
     "violation_power_ns": ("violation_power_s", 1e9), "violation_thermal_ns": ("violation_thermal_s", 1e9),
 }
+# GPM series: the activity during each tick, in NVML's units, and the rigscope GPM field (value * factor).
+GPM_SERIES = {
+    "gpm_sm": ("sm_active_pct", 1), "gpm_occupancy": ("sm_occupancy_pct", 1), "gpm_tensor": ("tensor_active_pct", 1),
+    "gpm_dram": ("dram_bw_util_pct", 1), "gpm_fp16": ("fp16_active_pct", 1), "gpm_fp32": ("fp32_active_pct", 1),
+    "gpm_fp64": ("fp64_active_pct", 1), "gpm_pcie_rx": ("pcie_rx_bps", 1 << 20), "gpm_pcie_tx": ("pcie_tx_bps", 1 << 20),
+    "gpm_nvlink_rx": ("nvlink_rx_bps", 1 << 20), "gpm_nvlink_tx": ("nvlink_tx_bps", 1 << 20),
+}
 FALLBACK_SERIES = ("temp_v", "throttle_legacy")  # the other call's value, where a scenario tells them apart
 INTEGER_FIELDS = {"mem_used_bytes", "mem_total_bytes", "pstate", "throttle_reasons"}
 PSTATE_UNKNOWN = 32
@@ -52,6 +59,19 @@ def h100(index: int) -> dict[str, Any]:
             "fan": 30 + index, "pstate": 0, "throttle": [0, 0x4, (1 << 40) | 0x4],
             "violation_power_ns": [0, 100_000_000 * (index + 1)], "violation_thermal_ns": 0,
         },
+    }
+
+
+def hopper_gpm(index: int) -> dict[str, Any]:
+    """GPM series of a Hopper GPU: every metric distinct per GPU and changing each tick
+    (compute, then an NCCL wait: the SMs go quiet while utilization would stay high)."""
+    return {
+        "gpm_sm": [0, 80 + index, 85, 10, 5, 7, 90], "gpm_occupancy": [0, 40, 42, 3, 2, 2, 45],
+        "gpm_tensor": [0, 60 + index, 65, 0, 0, 1, 70], "gpm_dram": [0, 30, 35, 8, 6, 5, 33],
+        "gpm_fp16": [0, 4, 5, 0, 0, 0, 6], "gpm_fp32": [0, 12, 11, 1, 1, 1, 13], "gpm_fp64": [0, 0, 1, 0, 0, 0, 0],
+        "gpm_pcie_rx": [0, 1200, 900, 50, 40, 30, 1500], "gpm_pcie_tx": [0, 600, 400, 20, 10, 10, 700],
+        "gpm_nvlink_rx": [0, 90_000, 80_000, 200_000, 210_000, 205_000, 95_000],
+        "gpm_nvlink_tx": [0, 90_000, 80_000, 200_000, 210_000, 205_000, 95_000],
     }
 
 
@@ -126,11 +146,21 @@ class Scenario:
         """rigscope's reading of every field of GPU `index` at `tick`, from the scenario alone."""
         out: dict[str, float | int | None] = {}
         for key, value in self.gpus[index].get("series", {}).items():
-            if key in FALLBACK_SERIES:
+            if key in FALLBACK_SERIES or key in GPM_SERIES:
                 continue
             field, divisor = SERIES[key]
             raw = at_tick(value, tick)
             out[field] = int(raw) if field in INTEGER_FIELDS else raw / divisor
         if out.get("pstate") == PSTATE_UNKNOWN:
             out["pstate"] = None
+        return out
+
+    def expected_gpm(self, index: int, since: int, tick: int) -> dict[str, float | None]:
+        """rigscope's GPM reading of GPU `index` from a sample at `since` to one at `tick`: the mean of
+        each series over ticks since+1..tick (None for a metric the scenario does not give)."""
+        series = self.gpus[index].get("series", {})
+        out: dict[str, float | None] = dict.fromkeys(field for field, _ in GPM_SERIES.values())
+        for key, (field, factor) in GPM_SERIES.items():
+            if key in series:
+                out[field] = sum(at_tick(series[key], t) for t in range(since + 1, tick + 1)) / (tick - since) * factor
         return out
