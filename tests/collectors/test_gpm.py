@@ -10,7 +10,7 @@ from collectors.gpu import GpuCollector
 from collectors.nvml import GPM_FIELDS, GPM_METRICS
 from collectors.schema import GPM_COLUMN_TEMPLATE
 from tests.nvml_mock.fixtures import mock_backend, nvml_mock_library  # noqa: F401  (fixtures)
-from tests.nvml_mock.scenario import NOT_SUPPORTED, h100, hopper_gpm
+from tests.nvml_mock.scenario import NOT_SUPPORTED, h100, without_gpm
 
 GPM_NOTICE = "GPM not supported ({}): SM, tensor and DRAM activity null for this session"
 
@@ -28,12 +28,6 @@ def nulls(prefix: str) -> dict:
     return gpm_row(prefix, dict.fromkeys(GPM_FIELDS))
 
 
-def hopper(index: int) -> dict:
-    gpu = h100(index)
-    gpu["series"].update(hopper_gpm(index))
-    return gpu
-
-
 def test_every_gpm_field_has_a_metric_and_a_column():
     assert tuple(GPM_METRICS) == GPM_FIELDS
     assert [name.removeprefix("{p}_") for name in GPM_COLUMN_TEMPLATE] == list(GPM_FIELDS)
@@ -41,7 +35,7 @@ def test_every_gpm_field_has_a_metric_and_a_column():
 
 @pytest.mark.nvml_abi
 def test_each_metric_is_the_scripted_activity_and_a_gpu_without_gpm_is_null_told_once(mock_backend):
-    scenario, backend = mock_backend([hopper(0), h100(1)])  # GPU 1: no GPM (an A100, say)
+    scenario, backend = mock_backend([h100(0), without_gpm(h100(1))])
     collector = GpuCollector(backend, [0, 1], gpm_interval_s=0.1)
     for tick in range(10):
         scenario.advance(tick)
@@ -59,7 +53,7 @@ def test_each_metric_is_the_scripted_activity_and_a_gpu_without_gpm_is_null_told
 
 @pytest.mark.nvml_abi
 def test_gpm_runs_on_its_own_period_and_holds_the_mean_of_its_interval(mock_backend):
-    scenario, backend = mock_backend([hopper(0)])
+    scenario, backend = mock_backend([h100(0)])
     collector = GpuCollector(backend, [0], gpm_interval_s=0.3)
     rows = []
     for tick in range(8):
@@ -76,7 +70,7 @@ def test_gpm_runs_on_its_own_period_and_holds_the_mean_of_its_interval(mock_back
 
 @pytest.mark.nvml_abi
 def test_a_mig_gpu_whose_gpm_samples_are_refused_is_null_told_once(mock_backend):
-    gpu = hopper(0)
+    gpu = h100(0)
     gpu["faults"] = [{"function": "nvmlGpmSampleGet", "code": NOT_SUPPORTED}]
     scenario, backend = mock_backend([gpu])
     collector = GpuCollector(backend, [0], gpm_interval_s=0.1)
@@ -93,7 +87,7 @@ def test_a_mig_gpu_whose_gpm_samples_are_refused_is_null_told_once(mock_backend)
 def test_a_driver_without_gpm_is_null_told_once(mock_backend):
     omit = ("nvmlGpmQueryDeviceSupport", "nvmlGpmSampleAlloc", "nvmlGpmSampleFree", "nvmlGpmSampleGet",
             "nvmlGpmMetricsGet")
-    scenario, backend = mock_backend([hopper(0)], omit=omit)
+    scenario, backend = mock_backend([h100(0)], omit=omit)
     collector = GpuCollector(backend, [0], gpm_interval_s=0.1)
     for tick in range(3):
         scenario.advance(tick)

@@ -46,7 +46,7 @@ GPU_IS_LOST, UNKNOWN = 15, 999
 
 
 def h100(index: int) -> dict[str, Any]:
-    """An 8-GPU H100 box's GPU `index`: every reading distinct per GPU, energy rising each tick."""
+    """An 8-GPU H100 box's GPU `index`: every reading distinct per GPU, energy rising each tick, and GPM."""
     return {
         "name": "NVIDIA H100 80GB HBM3",
         "uuid": f"GPU-{index:08x}-5b1e-4c5d-9f10-6e2a3b4c5d6e",
@@ -58,8 +58,14 @@ def h100(index: int) -> dict[str, Any]:
             "energy_mj": [123_456_000 + k * 70_000 for k in range(8)], "clock_sm": 1980, "clock_mem": 2619,
             "fan": 30 + index, "pstate": 0, "throttle": [0, 0x4, (1 << 40) | 0x4],
             "violation_power_ns": [0, 100_000_000 * (index + 1)], "violation_thermal_ns": 0,
+            **hopper_gpm(index),
         },
     }
+
+
+def without_gpm(gpu: dict[str, Any]) -> dict[str, Any]:
+    """The GPU without GPM (an A100, or a driver that does not give it to this GPU)."""
+    return {**gpu, "series": {k: v for k, v in gpu["series"].items() if k not in GPM_SERIES}}
 
 
 def hopper_gpm(index: int) -> dict[str, Any]:
