@@ -64,6 +64,7 @@ def session_figures(session: Path) -> dict[str, Any]:
         account = entry.get("throttle") if isinstance(entry.get("throttle"), dict) else {}
         devices[prefix] = {
             "max_temp_c": entry.get("max_temp_c"), "mean_util_pct": entry.get("mean_util_pct"),
+            "mean_sm_active_pct": entry.get("mean_sm_active_pct"),  # GPM; None: not measured
             "collapse_events": entry.get("collapse_events"), **energy[prefix],  # None: not measured
             "throttle_s": {cause: account.get(f"{cause}_s") for cause in CAUSES} if account else None,
         }

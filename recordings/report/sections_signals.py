@@ -20,6 +20,8 @@ def devices(data: SessionData) -> str | None:
     if not data.devices:
         return None
     energy = device_energy(data, list(data.devices))
+    # SM activity (GPM) only where a device measured it: util says a kernel ran, SM active how much of the chip.
+    gpm = any(d.get("mean_sm_active_pct") is not None for d in data.devices.values())
     rows = []
     for prefix, d in data.devices.items():
         joules = energy[prefix]["energy_j"]
@@ -27,11 +29,14 @@ def devices(data: SessionData) -> str | None:
                      num(energy[prefix]["mean_power_w"], 1, " W"), num(d.get("max_power_w"), 1, " W"),
                      num(joules / 3.6e6 if joules is not None else None, 3, " kWh"),
                      f"{num(d.get('rle_min'), 3)} – {num(d.get('rle_max'), 3)}",
-                     num(d.get("collapse_events"), 0), duration(d.get("collapse_seconds"))))
+                     num(d.get("collapse_events"), 0), duration(d.get("collapse_seconds")),
+                     *((num(d.get("mean_sm_active_pct"), 1, " %"),) if gpm else ())))
     headers = ("device", "mean util", "max temp", "mean power", "max power", "energy", "RLE range", "collapses",
-               "collapse time")
+               "collapse time", *(("mean SM active",) if gpm else ()))
     note = "Energy is power × time over the samples that have a power reading; RLE is `rle_smoothed`."
-    return section("Summary statistics per device", table(headers, rows, right=range(1, 9)), note)
+    if gpm:
+        note += " SM active is NVML GPM's share of busy SMs (— where the GPU has no GPM)."
+    return section("Summary statistics per device", table(headers, rows, right=range(1, len(headers))), note)
 
 
 def workload(data: SessionData) -> str | None:

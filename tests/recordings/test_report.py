@@ -87,6 +87,9 @@ def test_device_statistics_match_the_summary(session, text):
     assert rows["gpu0"][2] == f"{devices['gpu0']['max_temp_c']:.1f} °C"
     assert rows["gpu0"][7] == "1" and rows["cpu"][7] == "0"
     assert rows["gpu0"][3].endswith(" W") and rows["gpu0"][5].endswith(" kWh")
+    # SM activity (GPM) beside util: measured on the GPU, not on the CPU (not 0: unknown)
+    assert rows["gpu0"][9] == f"{devices['gpu0']['mean_sm_active_pct']:.1f} %" and rows["cpu"][9] == "—"
+    assert 0 < devices["gpu0"]["mean_sm_active_pct"] < devices["gpu0"]["mean_util_pct"]
 
 
 def test_workload_and_throttle(session, text):
