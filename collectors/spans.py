@@ -13,6 +13,7 @@ arrived, so its energy covers the whole span.  Per span:
   difference of its NVML energy counter, else the mean of its power readings; the
   CPU package's is its RAPL power (already an average over the tick); each
   interval counts for the part of it the span covers;
+- mean SM active (NVML GPM) over the samples inside and the span's GPUs that measured it;
 - rtf, tokens/s, J/token from the attributes `audio_s`, `tokens` (or `text_length_tokens`).
 
 The attribute `gpu` (an index, or `gpu1`) restricts the GPU columns to that GPU;
@@ -52,7 +53,7 @@ FORMAT_COLUMNS = (
     "rtf", "tokens_per_second", "success", "error_message",
 )
 EXTRA_COLUMNS = ("span_id", "parent_id", "samples", "energy_j", "gpu_energy_j", "cpu_energy_j",
-                 "joules_per_token", "throttle_fraction", "dominant_throttle")
+                 "joules_per_token", "throttle_fraction", "dominant_throttle", "mean_sm_active_pct")
 SPAN_COLUMNS = FORMAT_COLUMNS + EXTRA_COLUMNS
 CONSUMED_ATTRS = frozenset({"request_id", "text_length_chars", "text_length_tokens"})
 
@@ -68,7 +69,7 @@ class Sample:
     `cpu_p` and `gpu_p` are average powers (W) over `(t0, t]`."""
 
     __slots__ = ("t", "t0", "mem_mb", "mem_pct", "cpu_temp", "gpu_mem", "gpu_temp", "gpu_mask", "cpu_p", "gpu_p",
-                 "gpu_w", "gpu_energy")
+                 "gpu_w", "gpu_energy", "gpu_sm")
 
     def __init__(self, t: float, t0: float | None, frame: dict[str, Any], gpu_cols: Sequence[tuple[str, ...]],
                  previous: Sample | None) -> None:
@@ -79,8 +80,8 @@ class Sample:
         self.mem_pct = _num(get("mem_util_pct"))
         self.cpu_temp = _num(get("cpu_temp_c"))
         self.cpu_p = _num(get("cpu_power_w"))
-        mems, temps, masks, powers, readings, energies = [], [], [], [], [], []
-        for index, (mem_col, temp_col, mask_col, power_col, energy_col) in enumerate(gpu_cols):
+        mems, temps, masks, powers, readings, energies, sms = [], [], [], [], [], [], []
+        for index, (mem_col, temp_col, mask_col, power_col, energy_col, sm_col) in enumerate(gpu_cols):
             used = _num(get(mem_col))
             mems.append(None if used is None else used / MB)
             temps.append(_num(get(temp_col)))
@@ -90,7 +91,8 @@ class Sample:
             energies.append(energy)
             readings.append(power)
             powers.append(self._gpu_power(index, power, energy, previous))
-        self.gpu_mem, self.gpu_temp, self.gpu_mask = tuple(mems), tuple(temps), tuple(masks)
+            sms.append(_num(get(sm_col)))
+        self.gpu_mem, self.gpu_temp, self.gpu_mask, self.gpu_sm = tuple(mems), tuple(temps), tuple(masks), tuple(sms)
         self.gpu_p, self.gpu_w, self.gpu_energy = tuple(powers), tuple(readings), tuple(energies)
 
     def _gpu_power(self, index: int, power: float | None, energy: float | None, previous: Sample | None) -> float | None:
@@ -111,7 +113,7 @@ class _Open:
 
     __slots__ = ("span_id", "name", "parent_id", "attrs", "start", "end", "duration_s", "success", "error",
                  "applied_upto", "gpus", "n", "mem_mb", "mem_pct", "gpu_mem", "temp", "masked", "throttled",
-                 "causes", "cpu_j", "gpu_j", "cpu_seen", "gpu_seen")
+                 "causes", "cpu_j", "gpu_j", "cpu_seen", "gpu_seen", "sm_sum", "sm_n")
 
     def __init__(self, span_id: str, name: str, parent_id: Any, attrs: dict[str, Any], start: float,
                  gpus: tuple[int, ...]) -> None:
@@ -126,6 +128,7 @@ class _Open:
         self.causes = dict.fromkeys((cause for cause, _ in CAUSES), 0)
         self.cpu_j = self.gpu_j = 0.0
         self.cpu_seen = self.gpu_seen = False
+        self.sm_sum, self.sm_n = 0.0, 0
 
     def apply(self, sample: Sample, inside: bool = True, energy: bool = True) -> None:
         stop = self.end if self.end is not None else float("inf")
@@ -152,6 +155,9 @@ class _Open:
         any_mask = False
         for i in self.gpus:
             self.temp = _max(self.temp, sample.gpu_temp[i])
+            if sample.gpu_sm[i] is not None:
+                self.sm_sum += sample.gpu_sm[i]
+                self.sm_n += 1
             if sample.gpu_mask[i] is not None:
                 any_mask = True
                 mask |= sample.gpu_mask[i] & ~GPU_IDLE
@@ -178,7 +184,7 @@ class SpanTracker:
                  recent: int = 500, seed: int = 0) -> None:
         self.gpu_indices = list(gpu_indices)
         self._gpu_cols = [tuple(f"gpu{i}_{c}" for c in ("mem_used_bytes", "temp_c", "throttle_reasons", "power_w",
-                                                       "energy_j")) for i in self.gpu_indices]
+                                                       "energy_j", "sm_active_pct")) for i in self.gpu_indices]
         self._names = {i: (g.get("name") or None) for i, g in zip(self.gpu_indices, gpus or [])}
         host = host or {}
         memory = host.get("memory_total_bytes")
@@ -424,6 +430,7 @@ class SpanTracker:
             "joules_per_token": energy / tokens if energy is not None and tokens else None,
             "throttle_fraction": span.throttled / span.masked if span.masked else None,
             "dominant_throttle": dominant,
+            "mean_sm_active_pct": span.sm_sum / span.sm_n if span.sm_n else None,
         }
         for key, value in attrs.items():
             if key in CONSUMED_ATTRS:

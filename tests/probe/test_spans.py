@@ -194,3 +194,15 @@ def test_an_unfinished_span_is_not_a_row_and_ends_are_finished_at_close():
     spans.close()
     (row,) = spans.recent()
     assert row["span_id"] == "done" and spans.summary()["open"] == 1
+
+
+def test_mean_sm_active_is_over_the_samples_inside_and_null_without_gpm():
+    spans = tracker()
+    sm = {0.2: 99.0, 0.3: 80.0, 0.4: 10.0, 0.5: None, 0.6: 30.0, 0.9: 99.0}  # 0.5: GPM unknown, left out
+    items = [(t / 10, "frame", {**frame(t / 10), "gpu0_sm_active_pct": sm.get(t / 10)}) for t in range(0, 11)]
+    items += [(0.25, "event", start("a", 0.25)), (0.65, "event", end("a", 0.65, 0.25)),
+              (0.05, "event", start("b", 0.05)), (0.15, "event", end("b", 0.15, 0.05))]
+    feed(spans, items)
+    rows = {row["span_id"]: row for row in spans.recent()}
+    assert rows["a"]["mean_sm_active_pct"] == pytest.approx((80.0 + 10.0 + 30.0) / 3)
+    assert rows["b"]["mean_sm_active_pct"] is None  # no GPM reading inside: unknown, not 0
