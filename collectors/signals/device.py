@@ -10,6 +10,7 @@ from __future__ import annotations
 from math import inf
 from typing import Any
 
+from collectors.energy import EnergyAccount
 from collectors.signals.collapse import CollapseDetector
 from collectors.signals.throttle import ALERT_POWER, EVIDENCE, GPU_IDLE, THERMAL, ThrottleAccount
 from collectors.signals.windows import DeviceWindow
@@ -42,7 +43,7 @@ class DeviceSignals:
         "prefix", "default_temp_limit", "window", "collapse", "throttle", "events",
         "samples", "util_sum", "util_n", "max_temp", "max_power", "rle_min", "rle_max",
         "_t_first", "_t_prev", "_warm", "_peak", "_alert_bits", "_throttle_mask",
-        "sm_sum", "sm_n", "_misleading_since",
+        "sm_sum", "sm_n", "_misleading_since", "energy",
     )  # fmt: skip
 
     def __init__(self, prefix: str, default_temp_limit: float | None = None) -> None:
@@ -72,6 +73,7 @@ class DeviceSignals:
         self.sm_sum = 0.0
         self.sm_n = 0
         self._misleading_since: float | None = None
+        self.energy = EnergyAccount("integrated_power" if is_gpu else "rapl")
 
     def update(
         self,
@@ -84,6 +86,7 @@ class DeviceSignals:
         throttle: int | None = None,
         mem_util: float | None = None,
         sm_active: float | None = None,
+        energy: float | None = None,
     ) -> Derived:
         """One sample at `t` seconds (None = null); returns the derived values in schema order."""
         index = self.samples
@@ -98,6 +101,7 @@ class DeviceSignals:
                 u = 0.0
             elif u > 1.0:
                 u = 1.0
+        self.energy.add(t, power, energy)
         if temp is not None and temp > self.max_temp:
             self.max_temp = temp
         if power is not None and power > self.max_power:
@@ -225,4 +229,5 @@ class DeviceSignals:
             "rle_max": None if self.rle_max == -inf else self.rle_max,
             "collapse_events": events,
             "collapse_seconds": seconds,
+            "energy": self.energy.summary(),
         }

@@ -63,6 +63,20 @@ def h100(index: int) -> dict[str, Any]:
     }
 
 
+def energy_counter(power_mw: list[int], period_ticks: int, tick_s: float = 0.1,
+                   start_mj: int = 5_000_000) -> list[int]:
+    """An energy counter (mJ) for a GPU drawing `power_mw[k]` during tick k, as a driver keeps it: the
+    exact energy, published only every `period_ticks` ticks (held in between)."""
+    exact, published = start_mj, start_mj
+    out = []
+    for k, power in enumerate(power_mw):
+        if k % period_ticks == 0:
+            published = exact
+        out.append(round(published))
+        exact += power * tick_s
+    return out
+
+
 def without_gpm(gpu: dict[str, Any]) -> dict[str, Any]:
     """The GPU without GPM (an A100, or a driver that does not give it to this GPU)."""
     return {**gpu, "series": {k: v for k, v in gpu["series"].items() if k not in GPM_SERIES}}
