@@ -35,6 +35,7 @@ TYPES: dict[str, Any] = {
     "span_id": pl.Utf8, "parent_id": pl.Utf8, "samples": pl.Int64, "energy_j": pl.Float64,
     "gpu_energy_j": pl.Float64, "cpu_energy_j": pl.Float64, "joules_per_token": pl.Float64,
     "throttle_fraction": pl.Float64, "dominant_throttle": pl.Utf8, "mean_sm_active_pct": pl.Float64,
+    "gpu_energy_method": pl.Utf8, "energy_uncertain": pl.Boolean,
 }
 
 
