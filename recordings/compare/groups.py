@@ -61,6 +61,9 @@ def _device(prefix: str, sessions: list[dict[str, Any]]) -> dict[str, Any]:
         "throttle_s": {cause: _sum_present([t.get(cause) for t in throttle]) for cause in CAUSES} if throttle else None,
         # time-weighted over the sessions that measured SM activity (GPM)
         "mean_sm_active_pct": sum(s * v for s, v in sm) / sm_s if sm_s > 0 else None,
+        # energy by each session's method (counter first), and the methods it came from
+        "measured_energy_j": _sum_present([d.get("measured_energy_j") for _, d in entries]),
+        "energy_method": ", ".join(dict.fromkeys(d.get("energy_method") or "none" for _, d in entries)) or "none",
     }
 
 
