@@ -116,6 +116,16 @@ class GpuDevice(Collector):
             row.update(self._gpm_held)
         return row
 
+    def start_gpm(self) -> bool | None:
+        """Take the first GPM sample now (it finds out whether the GPU has GPM); the next one is due
+        one interval after elapsed time 0.  None: GPM is off."""
+        if not self._gpm_columns:
+            return None
+        if not self.lost:
+            self._gpm_due = 0.0
+            self._read_gpm(0.0)
+        return self._gpm_on
+
     def _read_gpm(self, elapsed_s: float) -> None:
         """Take a GPM sample: the held GPM columns become the means since the previous one."""
         interval = self.gpm_interval_s or 0.0
@@ -162,6 +172,7 @@ class GpuCollector(Collector):
         except NvmlError:
             self._driver_version = None
         self._infos = [d.static_info() for d in self.devices]
+        self._gpm = [d.start_gpm() for d in self.devices]
 
     @property
     def backend(self) -> NvmlBackend:
@@ -171,8 +182,9 @@ class GpuCollector(Collector):
     def info(self) -> dict[str, Any]:
         driver = self._driver_version
         gpus = [{"index": i.index, "name": i.name, "uuid": i.uuid, "memory_total_bytes": i.memory_total_bytes,
-                 "power_limit_w": i.power_limit_w, "temp_limit_c": i.temp_limit_c, "driver_version": driver}
-                for i in self._infos]
+                 "power_limit_w": i.power_limit_w, "temp_limit_c": i.temp_limit_c, "driver_version": driver,
+                 **({} if gpm is None else {"gpm": gpm})}  # with GPM on: whether the GPU has it
+                for i, gpm in zip(self._infos, self._gpm)]
         return {"driver_version": driver, "gpus": gpus}
 
     def read(self, elapsed_s: float) -> Reading:

@@ -138,7 +138,7 @@ class SimulatedCollector(Collector):
                      "memory_total_bytes": HOST_MEMORY_BYTES, "device_type": "cuda"},
             "gpus": [{"index": g.index, "name": "NVIDIA H100 80GB HBM3 (simulated)", "uuid": g.uuid,
                       "memory_total_bytes": GPU_MEMORY_BYTES, "power_limit_w": GPU_POWER_LIMIT_W,
-                      "temp_limit_c": GPU_TEMP_LIMIT_C, "driver_version": "simulated"}
+                      "temp_limit_c": GPU_TEMP_LIMIT_C, "driver_version": "simulated", "gpm": True}
                      for g in self._gpus],
             "source": "simulated",
         }

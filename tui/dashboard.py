@@ -22,7 +22,7 @@ from textual.widgets import Footer
 from recordings.inert import inert
 
 from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
-from tui.devices import FULL_LINES as FULL_PANEL_LINES
+from tui.devices import panel_lines
 from tui.devices import DevicePanel, View
 from tui.kill import KillScreen, why_not
 from tui.overlay import overlay_names
@@ -159,11 +159,12 @@ class DashboardScreen(Screen[None]):
         available = height - self.CHROME_ROWS - events_rows
         panels_width = width - (0 if narrow else 47)
         count = len(self.source.devices)
-        columns = 1 if count * FULL_PANEL_LINES <= available or panels_width < 2 * MIN_PANEL_WIDTH else 2
-        self.compact = -(-count // columns) * FULL_PANEL_LINES > available
+        full_lines = panel_lines(self.source.devices)
+        columns = 1 if count * full_lines <= available or panels_width < 2 * MIN_PANEL_WIDTH else 2
+        self.compact = -(-count // columns) * full_lines > available
         self._probe_key = (self._probe_wants(width), width, height)
         caps = pane_caps(narrow, height)
-        needed = count if self.compact else -(-count // columns) * FULL_PANEL_LINES
+        needed = count if self.compact else -(-count // columns) * full_lines
         self._probe_rows = probe_rows = share_rows(self._probe_key[0], caps,
                                                    max(0, available - needed) if narrow else sum(caps))
         for pane, rows in zip((self.query_one(SpansPane), self.query_one(MetricsPane)), probe_rows):
@@ -173,7 +174,7 @@ class DashboardScreen(Screen[None]):
         self.query_one("#side").styles.height = events_rows + sum(probe_rows) if narrow else None
         devices = self.query_one("#devices")
         devices.styles.grid_size_columns = 1 if self.compact else columns
-        devices.styles.grid_rows = "1" if self.compact else str(FULL_PANEL_LINES)
+        devices.styles.grid_rows = "1" if self.compact else str(full_lines)
 
     def _probe_wants(self, width: int) -> tuple[int, int]:
         """Rows the spans and metrics panes would fill (0: nothing to show) at this terminal width."""
@@ -205,7 +206,8 @@ class DashboardScreen(Screen[None]):
         if (self._probe_wants(width), width, height) != self._probe_key:
             self._layout_for(width, height)  # a pane appeared, grew or shrank
             self.call_after_refresh(self.redraw, True)  # again once the panes know their size
-        view = View(self.window_s, self.options.ascii_only, self.compact, self.overlay)
+        view = View(self.window_s, self.options.ascii_only, self.compact, self.overlay,
+                    panel_lines(self.source.devices))
         self.query_one("#header", TextBar).set_text(
             header_text(self.source.label, snapshot, self.source.recording(), self.paused, width))
         self.query_one("#workload", TextBar).set_text(

@@ -113,3 +113,13 @@ def test_without_an_interval_there_are_no_gpm_columns_and_no_gpm_calls():
     fake = FakeNvml(1)
     row = GpuCollector(fake, [0]).read(0.0)
     assert not gpm_of(row, "gpu0") and fake.calls[(0, "gpm_sample")] == 0
+
+
+def test_info_says_which_gpus_have_gpm_and_the_first_sample_is_taken_at_start():
+    fake = FakeNvml([FakeGpu(), FakeGpu(gpm=None)])
+    collector = GpuCollector(fake, [0, 1], gpm_interval_s=1.0)
+    assert [g["gpm"] for g in collector.info()["gpus"]] == [True, False]
+    assert fake.gpm_samples == [1, 0]  # primed: the first interval has a reading at its end
+    assert collector.read(0.5)["gpu0_sm_active_pct"] is None
+    assert collector.read(1.0)["gpu0_sm_active_pct"] == 45.0
+    assert "gpm" not in GpuCollector(FakeNvml(1), [0]).info()["gpus"][0]  # GPM off: not asked
