@@ -166,7 +166,8 @@ def derive(pipeline: SignalPipeline, frame: pl.DataFrame, on_progress: Callable[
     for prefix in pipeline.prefixes:
         wanted += [f"{prefix}_{suffix}" for suffix in ("util_pct", "temp_c", "power_w", "power_limit_w", "temp_limit_c")]
         if prefix != "cpu":
-            wanted += [f"{prefix}_{suffix}" for suffix in ("throttle_reasons", "violation_power_s", "violation_thermal_s")]
+            wanted += [f"{prefix}_{suffix}" for suffix in ("throttle_reasons", "violation_power_s", "violation_thermal_s",
+                                                           "sm_active_pct", "energy_j")]
     inputs: list[pl.Series] = []
     for name in dict.fromkeys(wanted):
         if name in base.columns:
