@@ -472,7 +472,9 @@ class SpanTracker:
             return span.gpu_j, "integrated_power", False
         periods = [p for p in (self._periods[i].period_s for i in span.gpus) if p is not None]
         if periods and duration < UNCERTAIN_PERIODS * max(periods):
-            return (span.gpu_power_j, "integrated_power", True) if span.gpu_power_seen else (span.gpu_j, "counter", True)
+            if span.gpu_power_seen:
+                return span.gpu_power_j, "integrated_power", True
+            return span.gpu_j, "counter", True
         return span.gpu_j, "counter", False
 
     def add_row(self, row: dict[str, Any]) -> None:

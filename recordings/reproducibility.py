@@ -184,8 +184,11 @@ def reproducibility(group_id: str, root: Path) -> dict[str, Any]:
     """The group's report as plain data: sessions, hardware configurations, figures."""
     members, left_out = group_sessions(group_id, root)
     per_session = [session_figures(session, meta) for session, meta in members]
-    methods = {name.removesuffix(".energy_method"): ", ".join(dict.fromkeys(f.pop(name) for f in per_session if name in f))
-               for name in [n for n in per_session[0] if n.endswith(".energy_method")]}
+    seen: dict[str, dict[str, None]] = {}  # device -> its energy methods over the sessions, in order
+    for figures_of in per_session:
+        for name in [n for n in figures_of if n.endswith(".energy_method")]:
+            seen.setdefault(name.removesuffix(".energy_method"), {})[figures_of.pop(name)] = None
+    methods = {device: ", ".join(found) for device, found in seen.items()}
     names = list(dict.fromkeys(name for figures in per_session for name in figures))
     figures: list[Figure] = []
     for name in names:

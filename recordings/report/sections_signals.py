@@ -53,7 +53,8 @@ def energy_of(prefix: str, device: dict[str, Any], integrated_j: float | None) -
     entry = device.get("energy")
     if isinstance(entry, dict) and isinstance(entry.get("method"), str):
         joules = entry.get("energy_j")
-        return (joules if isinstance(joules, (int, float)) else None), escape(entry["method"]), entry.get("uncertain") is True
+        measured = joules if isinstance(joules, (int, float)) else None
+        return measured, escape(entry["method"]), entry.get("uncertain") is True
     if integrated_j is None:
         return None, "none", False
     return integrated_j, "rapl" if prefix == "cpu" else "integrated_power", False
