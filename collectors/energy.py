@@ -23,6 +23,7 @@ from typing import Any
 
 UNCERTAIN_PERIODS = 5
 _PERIODS_KEPT = 64
+STUCK_AFTER_S = 10.0  # a counter unchanged this long under power is not counting
 
 
 class CounterPeriod:
@@ -50,6 +51,28 @@ class CounterPeriod:
     @property
     def period_s(self) -> float | None:
         return median(self._intervals) if self._intervals else None
+
+
+class CounterWatch:
+    """At start, whether a device's energy counter advances: True once it changed, False once it held
+    still for `STUCK_AFTER_S` while the device drew power, None until one of them (or without a counter)."""
+
+    __slots__ = ("_first", "_since")
+
+    def __init__(self) -> None:
+        self._first: float | None = None
+        self._since: float | None = None  # when the device was first seen drawing power
+
+    def add(self, t: float, counter: float | None, power: float | None) -> bool | None:
+        if counter is None:
+            return None
+        if self._first is None:
+            self._first = counter
+        elif counter != self._first:
+            return True
+        if power is not None and power > 0 and self._since is None:
+            self._since = t
+        return False if self._since is not None and t - self._since >= STUCK_AFTER_S else None
 
 
 class EnergyAccount:

@@ -31,6 +31,7 @@ from typing import Any
 from collectors.background import BackgroundGroup
 from collectors.base import Collector, Reading
 from collectors.clock import Clock
+from collectors.energy import CounterWatch
 from collectors.nvml import (
     FIELDS, GPM_FIELDS, DeviceInfo, FieldNotSupported, GpuLost, NvmlBackend, NvmlError, PynvmlBackend,
 )
@@ -78,6 +79,7 @@ class GpuDevice(Collector):
         self._gpm_on = bool(self._gpm_columns)
         self._nulls: Reading = {column: None for column, _ in (*self._columns, *self._gpm_columns)}
         self._gpm_held: Reading = {column: None for column, _ in self._gpm_columns}
+        self._energy_watch: CounterWatch | None = CounterWatch()  # None once it is known to advance or not
         self.lost = False
 
     def static_info(self) -> DeviceInfo:
@@ -108,6 +110,8 @@ class GpuDevice(Collector):
             except Exception as exc:  # noqa: BLE001  one bad reading must not stop the others
                 if self._told.first(field):
                     self.notice(f"reading {field} failed ({type(exc).__name__}: {exc}): null for that tick")
+        if self._energy_watch is not None:
+            self._watch_energy(elapsed_s, row)
         if self._gpm_on:
             if self._gpm_due is None or elapsed_s >= self._gpm_due - _DUE_SLACK_S:
                 self._read_gpm(elapsed_s)
@@ -115,6 +119,15 @@ class GpuDevice(Collector):
                 return self._nulls.copy()
             row.update(self._gpm_held)
         return row
+
+    def _watch_energy(self, elapsed_s: float, row: Reading) -> None:
+        """Tell once when the energy counter does not advance under load (the energy then comes from power)."""
+        p = self.prefix
+        advances = self._energy_watch.add(elapsed_s, row[f"{p}_energy_j"], row[f"{p}_power_w"])  # type: ignore[union-attr]
+        if advances is not None:
+            self._energy_watch = None
+            if not advances:
+                self.notice(f"{p} energy counter does not advance under load: energy from integrated power")
 
     def start_gpm(self) -> bool | None:
         """Take the first GPM sample now (it finds out whether the GPU has GPM); the next one is due

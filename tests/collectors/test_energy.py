@@ -104,3 +104,16 @@ def test_nothing_measured_is_none_and_a_power_gap_is_not_bridged():
     gap = account([(0.0, 100.0, None), (1.0, 100.0, None), (2.0, None, None), (3.0, 100.0, None), (4.0, 100.0, None)],
                   method="rapl")
     assert gap["method"] == "rapl" and gap["energy_j"] == pytest.approx(200.0)
+
+
+def test_a_counter_that_does_not_advance_under_load_is_told_once_at_start():
+    from collectors.fake_nvml import FakeGpu, FakeNvml
+
+    fake = FakeNvml([FakeGpu(), FakeGpu(readings={"energy_j": 5000.0}), FakeGpu(readings={"energy_j": 5000.0,
+                                                                                          "power_w": 0.0})])
+    collector = GpuCollector(fake, [0, 1, 2])
+    for k in range(200):  # 20 s at 10 Hz
+        collector.read(k / 10)
+    # GPU 0 counts; GPU 1 holds still while drawing 150 W; GPU 2 draws nothing, so its counter may rest
+    assert collector.drain_notices() == ["nvml: gpu1 energy counter does not advance under load: "
+                                         "energy from integrated power"]
