@@ -230,14 +230,22 @@ def _build_readers(nv: Any) -> dict[str, Reader]:
     }
 
 
+_GPM_CALLS = ("nvmlGpmQueryDeviceSupport", "nvmlGpmSampleAlloc", "nvmlGpmSampleGet", "nvmlGpmMetricsGet",
+              "nvmlGpmSampleFree", "c_nvmlGpmMetricsGet_t")  # an older pynvml lacks them
+
+
 class _Gpm:
     """One GPU's two GPM sample buffers and its metrics request, allocated once and reused: each
     sample goes into the older buffer, and the metrics are taken from the other one to it."""
 
     def __init__(self, nv: Any) -> None:
         self.samples: list[Any] = []
-        for _ in range(2):
-            self.samples.append(nv.nvmlGpmSampleAlloc())
+        try:
+            for _ in range(2):
+                self.samples.append(nv.nvmlGpmSampleAlloc())
+        except nv.NVMLError:
+            self.free(nv)  # the first buffer, when the second could not be had
+            raise
         self.taken = 0
         request = nv.c_nvmlGpmMetricsGet_t()
         request.version = nv.NVML_GPM_METRICS_GET_VERSION
@@ -433,7 +441,7 @@ class PynvmlBackend:
         handle = self._handles.get(index) or self._handle(index)
         gpm = self._gpm.get(index)
         if gpm is None:
-            if not hasattr(self._module(), "nvmlGpmQueryDeviceSupport"):
+            if not all(hasattr(self._module(), name) for name in _GPM_CALLS):
                 raise FieldNotSupported("this pynvml has no GPM calls")
             if not self._call(lambda nv: nv.nvmlGpmQueryDeviceSupport(handle)).isSupportedDevice:
                 raise FieldNotSupported("this GPU has no GPM")

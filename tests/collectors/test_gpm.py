@@ -123,3 +123,16 @@ def test_info_says_which_gpus_have_gpm_and_the_first_sample_is_taken_at_start():
     assert collector.read(0.5)["gpu0_sm_active_pct"] is None
     assert collector.read(1.0)["gpu0_sm_active_pct"] == 45.0
     assert "gpm" not in GpuCollector(FakeNvml(1), [0]).info()["gpus"][0]  # GPM off: not asked
+
+
+def test_a_pynvml_without_gpm_calls_is_unsupported_not_an_error(monkeypatch):
+    import sys
+
+    from collectors.nvml import FieldNotSupported, PynvmlBackend
+    from tests.collectors.test_nvml_pynvml import make_pynvml
+
+    monkeypatch.setitem(sys.modules, "pynvml", make_pynvml())  # a pynvml from before GPM
+    assert not hasattr(sys.modules["pynvml"], "nvmlGpmSampleAlloc")
+    backend = PynvmlBackend()
+    with pytest.raises(FieldNotSupported, match="no GPM"):
+        backend.gpm_sample(0)
