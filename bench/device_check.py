@@ -5,6 +5,8 @@
 3. During the 10 Hz run, `nvidia-smi --query-gpu` once a second; rigscope's readings of the same
    seconds must agree within `TOLERANCES` (median absolute difference per GPU and quantity).
 4. The cost of each NVML call rigscope makes, through pynvml, on GPU 0.
+5. GPM and energy under a matrix-multiply load (`gpm_load_check`, torch or cupy; skipped with the
+   reason without either): SM and tensor activity, counter vs integrated power, GPM's cost to the load.
 
 Without an NVIDIA GPU it fails at once with one line.  Writes bench/results/device_check.json
 and prints a table.  Run: python bench/device_check.py [--seconds 60]
@@ -27,6 +29,7 @@ from typing import Any
 
 from common import ROOT, median, percentile, print_table, rigscope_command, verdict, write_result  # noqa: I001
 
+from gpm_load_check import gpm_energy_check
 from nvml_calls import call_costs
 
 # nvidia-smi field -> (rigscope column suffix, scale from rigscope's unit to nvidia-smi's, tolerance,
@@ -162,6 +165,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         runs = [record(hz, args.seconds, Path(directory) / f"{hz:g}hz", smi if hz == 10 else None)
                 for hz in (10.0, 100.0)]
+    load = gpm_energy_check(args.seconds)
     agreement = compare(runs[0].pop("session"), smi)
     runs[1].pop("session")
     print_table(["check", "result"], [(name, f"{verdict(t['ok'])} {' '.join(t['tail'])}") for name, t in tests.items()])
@@ -172,8 +176,10 @@ def main() -> None:
                  for name, a in agreement.items()])
     print_table(["NVML call (GPU 0)", "us cpu", "us wall", "error"],
                 [(name, c["cpu_us"], c["wall_us"], c["error"] or "") for name, c in calls.items()])
-    ok = all(t["ok"] for t in tests.values()) and all(a["ok"] for a in agreement.values()) and bool(agreement)
-    write_result("device_check", {"gpus": count, "ok": ok, "tests": tests, "records": runs,
+    print_table(["GPM and energy under load", "result"], [(key, value) for key, value in load.items()])
+    ok = (all(t["ok"] for t in tests.values()) and all(a["ok"] for a in agreement.values()) and bool(agreement)
+          and load["ok"])
+    write_result("device_check", {"gpus": count, "ok": ok, "tests": tests, "records": runs, "gpm_load": load,
                                   "agreement": agreement, "tolerances": {k: v[2:] for k, v in TOLERANCES.items()},
                                   "calls_us": calls})
     print(json.dumps({"ok": ok}))

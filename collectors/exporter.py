@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from collectors.energy import EnergyAccount
 from collectors.sampler import END, Batch, FrameQueue
 from collectors.signals.throttle import GPU_IDLE, ThrottleAccount
 from collectors.timeutil import us_from_iso
@@ -147,6 +148,7 @@ class ExportSnapshot:
     spans: tuple[SpanStats, ...] = ()  # per name
     span_totals: SpanStats = SpanStats("")
     open_spans: int = 0
+    energy: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # device -> EnergyAccount.summary()
     last_frame_monotonic: float | None = None  # time.monotonic() when the latest frame arrived
     ended: bool = False
 
@@ -164,6 +166,9 @@ class ExportFeed:
         self._collapses = {p: 0 for p in self._devices}
         self._peaks: dict[str, list[float | None]] = {p: [None, None] for p in self._devices}
         self._peak_cols = [(self._peaks[p], f"{p}_temp_c", f"{p}_power_w") for p in self._devices]
+        self._energy = {p: EnergyAccount("rapl" if p == "cpu" else "integrated_power") for p in self._devices}
+        self._energy_cols = [(self._energy[p], f"{p}_power_w", None if p == "cpu" else f"{p}_energy_j")
+                             for p in self._devices]
         self._io = {key: 0.0 for key, _ in IO_RATES}
         self._states = list(HEURISTIC_STATES)
         self._open: dict[Any, _OpenSpan] = {}
@@ -249,6 +254,8 @@ class ExportFeed:
             self._masks[prefix] = mask & ~GPU_IDLE
         if t is not None:
             self._t_prev = t
+            for account, power_col, counter_col in self._energy_cols:
+                account.add(t, _number(frame.get(power_col)), _number(frame.get(counter_col)) if counter_col else None)
         for peak, temp_col, power_col in self._peak_cols:
             for i, value in enumerate((_number(frame.get(temp_col)), _number(frame.get(power_col)))):
                 if value is not None and (peak[i] is None or value > peak[i]):  # type: ignore[operator]
@@ -337,6 +344,7 @@ class ExportFeed:
             spans=spans,
             span_totals=totals,
             open_spans=len(self._open),
+            energy=MappingProxyType({p: account.summary() for p, account in self._energy.items()}),
             last_frame_monotonic=self._last_frame_at,
             ended=self._ended,
         )

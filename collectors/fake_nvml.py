@@ -11,6 +11,9 @@ supported, a GPU lost from tick k on, a field that fails with an unexpected
 error on some ticks, and a read that hangs at tick k (until released, or for
 some seconds) so a sampler's time-outs can be tested.
 
+GPM metrics are scripted per GPU (`gpm`: field -> script, a missing field is None; None: the GPU
+has no GPM); `gpm_sample` gives the values at the GPU's tick, None on its first call.
+
 A GPU's process list is scripted too (`processes`: a list, or a callable of the
 tick), with per-process utilization (`process_util`; None: not supported).
 """
@@ -23,7 +26,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from collectors.nvml import (
-    FIELDS, DeviceInfo, FieldNotSupported, GpuLost, GpuProcess, NvmlError, NvmlUnavailable, Value,
+    FIELDS, GPM_FIELDS, DeviceInfo, FieldNotSupported, GpuLost, GpuProcess, NvmlError, NvmlUnavailable, Value,
 )
 
 Script = Value | Callable[[int], Value]
@@ -41,6 +44,15 @@ def default_readings() -> dict[str, Script]:
     }
 
 
+def default_gpm() -> dict[str, Script]:
+    """GPM of a Hopper GPU training steadily."""
+    return {
+        "sm_active_pct": 45.0, "sm_occupancy_pct": 30.0, "tensor_active_pct": 25.0, "dram_bw_util_pct": 35.0,
+        "fp16_active_pct": 5.0, "fp32_active_pct": 10.0, "fp64_active_pct": 0.0,
+        "pcie_rx_bps": 2.0e9, "pcie_tx_bps": 1.0e9, "nvlink_rx_bps": 50.0e9, "nvlink_tx_bps": 50.0e9,
+    }
+
+
 @dataclass
 class FakeGpu:
     """One scripted GPU.  `readings` overrides `default_readings()` field by field."""
@@ -55,6 +67,7 @@ class FakeGpu:
     lost_at_tick: int | None = None
     processes: ProcessScript = ()
     process_util: Mapping[int, tuple[float | None, float | None]] | None = None
+    gpm: Mapping[str, Script] | None = field(default_factory=default_gpm)
 
 
 class FakeHang:
@@ -100,6 +113,7 @@ class FakeNvml:
         self._failures: dict[tuple[int, str], tuple[frozenset[int] | None, str]] = {}
         self._hangs: list[FakeHang] = []
         self._started: set[int] = set()
+        self.gpm_samples = [0] * len(specs)  # per GPU: gpm_sample calls that took a sample
 
     # ----- fault injection -------------------------------------------------------------
     def set_unsupported(self, index: int, field_name: str) -> None:
@@ -206,3 +220,18 @@ class FakeNvml:
         if util is None:
             raise FieldNotSupported("Not Supported")
         return dict(util)
+
+    def gpm_sample(self, index: int) -> dict[str, float | None] | None:
+        with self._calls_lock:
+            self.calls[(index, "gpm_sample")] += 1
+        self._ensure()
+        self._check_device(index)
+        gpm = self._gpus[index].gpm
+        if gpm is None:
+            raise FieldNotSupported("this GPU has no GPM")
+        self.gpm_samples[index] += 1
+        if self.gpm_samples[index] < 2:
+            return None
+        tick = self.ticks[index]
+        values = {name: gpm.get(name) for name in GPM_FIELDS}
+        return {name: script(tick) if callable(script) else script for name, script in values.items()}

@@ -6,6 +6,11 @@ when there is no NVML library, no driver or no GPU, so the caller records CPU
 only.  A field a GPU does not support is null for the whole session and not
 asked again; a lost GPU gives nulls from then on; each is reported once.
 
+GPM (SM activity, tensor activity, DRAM bandwidth, ...; `NvmlBackend.gpm_sample`) is read on its
+own period (`gpm_interval_s`, ``--gpm-interval``), not every tick: each reading is the mean over the
+last GPM interval and is held in the rows until the next one.  A GPU without GPM has these columns
+null for the session, told once; they are never derived from utilization.
+
 Threads: each GPU is a `GpuDevice`, which holds all of that GPU's state
 (fields found unsupported, lost or not, its sampling round in the backend).
 `GpuCollector.read` reads them one after the other in the caller's thread.
@@ -26,12 +31,14 @@ from typing import Any
 from collectors.background import BackgroundGroup
 from collectors.base import Collector, Reading
 from collectors.clock import Clock
+from collectors.energy import CounterWatch
 from collectors.nvml import (
-    FIELDS, DeviceInfo, FieldNotSupported, GpuLost, NvmlBackend, NvmlError, PynvmlBackend,
+    FIELDS, GPM_FIELDS, DeviceInfo, FieldNotSupported, GpuLost, NvmlBackend, NvmlError, PynvmlBackend,
 )
-from collectors.schema import GPU_COLUMN_TEMPLATE, gpu_prefix
+from collectors.schema import GPM_COLUMN_TEMPLATE, GPU_COLUMN_TEMPLATE, gpu_prefix
 
 CPU_ONLY = "recording CPU only"
+_DUE_SLACK_S = 1e-6  # a tick whose time rounds a hair below the GPM due time still takes its sample
 
 
 class _ToldFields:
@@ -54,7 +61,8 @@ class GpuDevice(Collector):
 
     name = "nvml"
 
-    def __init__(self, backend: NvmlBackend, index: int, told: _ToldFields) -> None:
+    def __init__(self, backend: NvmlBackend, index: int, told: _ToldFields,
+                 gpm_interval_s: float | None = None) -> None:
         super().__init__()
         self._backend = backend
         self._told = told
@@ -63,7 +71,15 @@ class GpuDevice(Collector):
         # (column, field) pairs; `_active` drops the fields found unsupported.
         self._columns = tuple((name.format(p=self.prefix), f) for name, f in zip(GPU_COLUMN_TEMPLATE, FIELDS))
         self._active = self._columns
-        self._nulls: Reading = {column: None for column, _ in self._columns}
+        # GPM columns (none when GPM is off), their latest reading, and when the next one is due.
+        self._gpm_columns = () if gpm_interval_s is None else tuple(
+            (name.format(p=self.prefix), f) for name, f in zip(GPM_COLUMN_TEMPLATE, GPM_FIELDS))
+        self.gpm_interval_s = gpm_interval_s
+        self._gpm_due: float | None = None
+        self._gpm_on = bool(self._gpm_columns)
+        self._nulls: Reading = {column: None for column, _ in (*self._columns, *self._gpm_columns)}
+        self._gpm_held: Reading = {column: None for column, _ in self._gpm_columns}
+        self._energy_watch: CounterWatch | None = CounterWatch()  # None once it is known to advance or not
         self.lost = False
 
     def static_info(self) -> DeviceInfo:
@@ -94,7 +110,57 @@ class GpuDevice(Collector):
             except Exception as exc:  # noqa: BLE001  one bad reading must not stop the others
                 if self._told.first(field):
                     self.notice(f"reading {field} failed ({type(exc).__name__}: {exc}): null for that tick")
+        if self._energy_watch is not None:
+            self._watch_energy(elapsed_s, row)
+        if self._gpm_on:
+            if self._gpm_due is None or elapsed_s >= self._gpm_due - _DUE_SLACK_S:
+                self._read_gpm(elapsed_s)
+            if self.lost:
+                return self._nulls.copy()
+            row.update(self._gpm_held)
         return row
+
+    def _watch_energy(self, elapsed_s: float, row: Reading) -> None:
+        """Tell once when the energy counter does not advance under load (the energy then comes from power)."""
+        p = self.prefix
+        advances = self._energy_watch.add(elapsed_s, row[f"{p}_energy_j"], row[f"{p}_power_w"])  # type: ignore[union-attr]
+        if advances is not None:
+            self._energy_watch = None
+            if not advances:
+                self.notice(f"{p} energy counter does not advance under load: energy from integrated power")
+
+    def start_gpm(self) -> bool | None:
+        """Take the first GPM sample now (it finds out whether the GPU has GPM); the next one is due
+        one interval after elapsed time 0.  None: GPM is off."""
+        if not self._gpm_columns:
+            return None
+        if not self.lost:
+            self._gpm_due = 0.0
+            self._read_gpm(0.0)
+        return self._gpm_on
+
+    def _read_gpm(self, elapsed_s: float) -> None:
+        """Take a GPM sample: the held GPM columns become the means since the previous one."""
+        interval = self.gpm_interval_s or 0.0
+        due = elapsed_s if self._gpm_due is None else self._gpm_due
+        self._gpm_due = due + interval if due + interval > elapsed_s else elapsed_s + interval
+        try:
+            values = self._backend.gpm_sample(self.index)
+        except FieldNotSupported as exc:
+            self._gpm_on = False
+            self._gpm_held = dict.fromkeys(self._gpm_held)
+            self.notice(f"{self.prefix} GPM not supported ({exc}): SM, tensor and DRAM activity null for this session")
+            return
+        except GpuLost as exc:
+            self._lose(exc)
+            return
+        except Exception as exc:  # noqa: BLE001  unknown for this interval; the next one may work
+            self._gpm_held = dict.fromkeys(self._gpm_held)
+            if self._told.first("gpm"):
+                self.notice(f"reading GPM failed ({type(exc).__name__}: {exc}): null for that interval")
+            return
+        if values is not None:
+            self._gpm_held = {column: values.get(field) for column, field in self._gpm_columns}
 
     def _lose(self, exc: Exception) -> None:
         self.lost = True
@@ -106,18 +172,20 @@ class GpuCollector(Collector):
 
     name = "nvml"
 
-    def __init__(self, backend: NvmlBackend, indices: Sequence[int]) -> None:
+    def __init__(self, backend: NvmlBackend, indices: Sequence[int], gpm_interval_s: float | None = None) -> None:
+        """`gpm_interval_s`: seconds between GPM samples; None: no GPM columns."""
         super().__init__()
         self._backend = backend
         self.indices: tuple[int, ...] = tuple(indices)
         told = _ToldFields()
-        self.devices = tuple(GpuDevice(backend, i, told) for i in self.indices)
+        self.devices = tuple(GpuDevice(backend, i, told, gpm_interval_s) for i in self.indices)
         self._closed = False
         try:
             self._driver_version = backend.driver_version()
         except NvmlError:
             self._driver_version = None
         self._infos = [d.static_info() for d in self.devices]
+        self._gpm = [d.start_gpm() for d in self.devices]
 
     @property
     def backend(self) -> NvmlBackend:
@@ -127,8 +195,9 @@ class GpuCollector(Collector):
     def info(self) -> dict[str, Any]:
         driver = self._driver_version
         gpus = [{"index": i.index, "name": i.name, "uuid": i.uuid, "memory_total_bytes": i.memory_total_bytes,
-                 "power_limit_w": i.power_limit_w, "temp_limit_c": i.temp_limit_c, "driver_version": driver}
-                for i in self._infos]
+                 "power_limit_w": i.power_limit_w, "temp_limit_c": i.temp_limit_c, "driver_version": driver,
+                 **({} if gpm is None else {"gpm": gpm})}  # with GPM on: whether the GPU has it
+                for i, gpm in zip(self._infos, self._gpm)]
         return {"driver_version": driver, "gpus": gpus}
 
     def read(self, elapsed_s: float) -> Reading:
@@ -233,7 +302,8 @@ def select_gpu_indices(count: int, uuids: list[str], cuda_visible_devices: str |
 
 
 def open_gpu_collector(backend: NvmlBackend | None = None, gpus_flag: str | None = None,
-                       environ: Mapping[str, str] = os.environ) -> tuple[GpuCollector | None, str | None]:
+                       environ: Mapping[str, str] = os.environ,
+                       gpm_interval_s: float | None = None) -> tuple[GpuCollector | None, str | None]:
     """(collector, None) when GPUs are there to read, else (None, reason to show); never raises for
     a missing library, driver or GPU.  A bad ``--gpus`` raises ValueError (a usage error)."""
     backend = PynvmlBackend() if backend is None else backend
@@ -257,7 +327,7 @@ def open_gpu_collector(backend: NvmlBackend | None = None, gpus_flag: str | None
         _shutdown(backend)
         why = f"--gpus {gpus_flag}" if gpus_flag is not None else f"CUDA_VISIBLE_DEVICES={cuda!r}"
         return None, f"no GPU selected ({why}): {CPU_ONLY}"
-    return GpuCollector(backend, indices), None
+    return GpuCollector(backend, indices, gpm_interval_s), None
 
 
 def _uuid(backend: NvmlBackend, index: int) -> str:

@@ -26,10 +26,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from collectors.schema import GPU_COLUMN_TEMPLATE
+from collectors.schema import GPM_COLUMN_TEMPLATE, GPU_COLUMN_TEMPLATE
 
 # Field names of one GPU, in schema order: "util_pct", "mem_util_pct", ...
 FIELDS: tuple[str, ...] = tuple(name.removeprefix("{p}_") for name in GPU_COLUMN_TEMPLATE)
+# GPM field names, in schema order: "sm_active_pct", ... (read by `gpm_sample`, not `read_field`).
+GPM_FIELDS: tuple[str, ...] = tuple(name.removeprefix("{p}_") for name in GPM_COLUMN_TEMPLATE)
+
+MIB = 1 << 20
+# GPM field -> (pynvml's NVML_GPM_METRIC_* name, factor to schema units): percent as is, MiB/s to bytes/s.
+GPM_METRICS: dict[str, tuple[str, float]] = {
+    "sm_active_pct": ("NVML_GPM_METRIC_SM_UTIL", 1.0),
+    "sm_occupancy_pct": ("NVML_GPM_METRIC_SM_OCCUPANCY", 1.0),
+    "tensor_active_pct": ("NVML_GPM_METRIC_ANY_TENSOR_UTIL", 1.0),
+    "dram_bw_util_pct": ("NVML_GPM_METRIC_DRAM_BW_UTIL", 1.0),
+    "fp16_active_pct": ("NVML_GPM_METRIC_FP16_UTIL", 1.0),
+    "fp32_active_pct": ("NVML_GPM_METRIC_FP32_UTIL", 1.0),
+    "fp64_active_pct": ("NVML_GPM_METRIC_FP64_UTIL", 1.0),
+    "pcie_rx_bps": ("NVML_GPM_METRIC_PCIE_RX_PER_SEC", float(MIB)),
+    "pcie_tx_bps": ("NVML_GPM_METRIC_PCIE_TX_PER_SEC", float(MIB)),
+    "nvlink_rx_bps": ("NVML_GPM_METRIC_NVLINK_TOTAL_RX_PER_SEC", float(MIB)),
+    "nvlink_tx_bps": ("NVML_GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC", float(MIB)),
+}
 
 Value = float | int | None
 
@@ -97,6 +115,11 @@ class NvmlBackend(Protocol):
     def process_utilization(self, index: int) -> dict[int, tuple[float | None, float | None]]:
         """pid -> (SM %, memory %) over the samples since the last call; raises FieldNotSupported
         where the driver has no per-process utilization."""
+
+    def gpm_sample(self, index: int) -> dict[str, float | None] | None:
+        """Take a GPM sample of GPU `index`: `GPM_FIELDS` -> its mean since the previous call (None
+        for a metric the GPU lacks), or None on the first call.  Raises FieldNotSupported where the
+        GPU or driver has no GPM (pre-Hopper, MIG, an older driver)."""
 
 
 # NVML return codes (nvml.h; part of its ABI, the same in every release).
@@ -207,6 +230,51 @@ def _build_readers(nv: Any) -> dict[str, Reader]:
     }
 
 
+_GPM_CALLS = ("nvmlGpmQueryDeviceSupport", "nvmlGpmSampleAlloc", "nvmlGpmSampleGet", "nvmlGpmMetricsGet",
+              "nvmlGpmSampleFree", "c_nvmlGpmMetricsGet_t")  # an older pynvml lacks them
+
+
+class _Gpm:
+    """One GPU's two GPM sample buffers and its metrics request, allocated once and reused: each
+    sample goes into the older buffer, and the metrics are taken from the other one to it."""
+
+    def __init__(self, nv: Any) -> None:
+        self.samples: list[Any] = []
+        try:
+            for _ in range(2):
+                self.samples.append(nv.nvmlGpmSampleAlloc())
+        except nv.NVMLError:
+            self.free(nv)  # the first buffer, when the second could not be had
+            raise
+        self.taken = 0
+        request = nv.c_nvmlGpmMetricsGet_t()
+        request.version = nv.NVML_GPM_METRICS_GET_VERSION
+        request.numMetrics = len(GPM_METRICS)
+        for i, (name, _) in enumerate(GPM_METRICS.values()):
+            request.metrics[i].metricId = getattr(nv, name)
+        self.request = request
+
+    def sample(self, nv: Any, handle: Any) -> dict[str, float | None] | None:
+        newer, older = self.samples[self.taken % 2], self.samples[(self.taken + 1) % 2]
+        nv.nvmlGpmSampleGet(handle, newer)
+        self.taken += 1
+        if self.taken < 2:
+            return None
+        request = self.request
+        request.sample1, request.sample2 = older, newer
+        nv.nvmlGpmMetricsGet(request)
+        return {field: request.metrics[i].value * factor if request.metrics[i].nvmlReturn == 0 else None
+                for i, (field, (_, factor)) in enumerate(GPM_METRICS.items())}
+
+    def free(self, nv: Any) -> None:
+        for sample in self.samples:
+            try:
+                nv.nvmlGpmSampleFree(sample)
+            except nv.NVMLError:
+                pass
+        self.samples.clear()
+
+
 class PynvmlBackend:
     """`NvmlBackend` over the real ``pynvml`` (nvidia-ml-py).  Initialises lazily, once, under a lock."""
 
@@ -218,6 +286,7 @@ class PynvmlBackend:
         self._caches: dict[int, dict[str, Any]] = {}
         self._temp_limits: dict[int, float] = {}
         self._util_seen: dict[int, int] = {}  # per device: the newest process-utilization sample, µs
+        self._gpm: dict[int, _Gpm] = {}
 
     def init(self) -> None:
         with self._lock:
@@ -241,7 +310,10 @@ class PynvmlBackend:
             nv, self._nv = self._nv, None
             self._handles.clear()
             self._caches.clear()
+            gpms, self._gpm = list(self._gpm.values()), {}
             if nv is not None:
+                for gpm in gpms:
+                    gpm.free(nv)
                 try:
                     nv.nvmlShutdown()
                 except nv.NVMLError:
@@ -364,3 +436,14 @@ class PynvmlBackend:
                 latest[int(sample.pid)] = sample
             self._util_seen[index] = max(self._util_seen.get(index, 0), int(sample.timeStamp))
         return {pid: (float(s.smUtil), float(s.memUtil)) for pid, s in latest.items()}
+
+    def gpm_sample(self, index: int) -> dict[str, float | None] | None:
+        handle = self._handles.get(index) or self._handle(index)
+        gpm = self._gpm.get(index)
+        if gpm is None:
+            if not all(hasattr(self._module(), name) for name in _GPM_CALLS):
+                raise FieldNotSupported("this pynvml has no GPM calls")
+            if not self._call(lambda nv: nv.nvmlGpmQueryDeviceSupport(handle)).isSupportedDevice:
+                raise FieldNotSupported("this GPU has no GPM")
+            gpm = self._gpm[index] = self._call(_Gpm)
+        return self._call(gpm.sample, handle)

@@ -37,6 +37,18 @@ GPU_GAUGES: tuple[tuple[str, str, float, str], ...] = (
     ("gpu_clock_memory_hertz", "clock_mem_mhz", MHZ, "GPU memory clock"),
     ("gpu_fan_speed_ratio", "fan_pct", 0.01, "GPU fan speed, 0 to 1"),
     ("gpu_performance_state", "pstate", 1.0, "GPU performance state (0 is P0, the fastest)"),
+    # NVML GPM (Hopper and newer): means over the last GPM interval.
+    ("gpu_sm_active_ratio", "sm_active_pct", 0.01, "share of SMs busy (GPM), 0 to 1"),
+    ("gpu_sm_occupancy_ratio", "sm_occupancy_pct", 0.01, "share of warps resident vs the maximum (GPM), 0 to 1"),
+    ("gpu_tensor_active_ratio", "tensor_active_pct", 0.01, "share of time on tensor cores (GPM), 0 to 1"),
+    ("gpu_dram_bandwidth_ratio", "dram_bw_util_pct", 0.01, "share of DRAM bandwidth used (GPM), 0 to 1"),
+    ("gpu_fp16_active_ratio", "fp16_active_pct", 0.01, "share of time on non-tensor FP16 math (GPM), 0 to 1"),
+    ("gpu_fp32_active_ratio", "fp32_active_pct", 0.01, "share of time on non-tensor FP32 math (GPM), 0 to 1"),
+    ("gpu_fp64_active_ratio", "fp64_active_pct", 0.01, "share of time on non-tensor FP64 math (GPM), 0 to 1"),
+    ("gpu_pcie_receive_bytes_per_second", "pcie_rx_bps", 1.0, "PCIe traffic to the GPU (GPM)"),
+    ("gpu_pcie_transmit_bytes_per_second", "pcie_tx_bps", 1.0, "PCIe traffic from the GPU (GPM)"),
+    ("gpu_nvlink_receive_bytes_per_second", "nvlink_rx_bps", 1.0, "NVLink traffic to the GPU, all links (GPM)"),
+    ("gpu_nvlink_transmit_bytes_per_second", "nvlink_tx_bps", 1.0, "NVLink traffic from the GPU, all links (GPM)"),
 )
 # Host gauges: (metric name, column, scale, help).
 HOST_GAUGES: tuple[tuple[str, str, float, str], ...] = (

@@ -87,6 +87,41 @@ GPU_TARGETS: dict[str, dict[str, Target]] = {
                      clock_sm=1980, clock_mem=2619, fan=70),
 }
 
+# GPM activity (what NVML's GPM would read on a Hopper GPU): percent, and PCIe/NVLink bytes/s.
+GPM_CHANNELS = ("sm_active", "sm_occupancy", "tensor_active", "dram_bw_util", "fp16_active", "fp32_active",
+                "fp64_active", "pcie_rx", "pcie_tx", "nvlink_rx", "nvlink_tx")
+# Training seconds in which the job waits in NCCL (a straggling rank): utilization stays at 95 %
+# (a kernel is resident, spinning), the SMs and tensor cores go quiet, NVLink carries the all-reduce.
+NCCL_WAIT_S = (130.0, 150.0)
+
+
+def _in_nccl_wait(busy: float, waiting: float) -> Target:
+    return lambda s: waiting if NCCL_WAIT_S[0] <= s < NCCL_WAIT_S[1] else busy
+
+
+_GPM_IDLE = dict(sm_active=0, sm_occupancy=0, tensor_active=0, dram_bw_util=0, fp16_active=0, fp32_active=0,
+                 fp64_active=0, pcie_rx=0.05e6, pcie_tx=0.05e6, nvlink_rx=0, nvlink_tx=0)
+GPM_TARGETS: dict[str, dict[str, Target]] = {
+    "idle": _GPM_IDLE,
+    "data_prep": dict(sm_active=25, sm_occupancy=15, tensor_active=5, dram_bw_util=20, fp16_active=1,
+                      fp32_active=12, fp64_active=0, pcie_rx=3e9, pcie_tx=0.2e9, nvlink_rx=0, nvlink_tx=0),
+    "checkpoint_io": dict(sm_active=4, sm_occupancy=2, tensor_active=0, dram_bw_util=10, fp16_active=0,
+                          fp32_active=2, fp64_active=0, pcie_rx=0.1e9, pcie_tx=6e9, nvlink_rx=0, nvlink_tx=0),
+    "training": dict(sm_active=_in_nccl_wait(78, 8), sm_occupancy=_in_nccl_wait(42, 3),
+                     tensor_active=_in_nccl_wait(62, 0), dram_bw_util=_in_nccl_wait(55, 6),
+                     fp16_active=_in_nccl_wait(6, 0), fp32_active=_in_nccl_wait(14, 1), fp64_active=0,
+                     pcie_rx=1.5e9, pcie_tx=0.3e9, nvlink_rx=_in_nccl_wait(40e9, 120e9),
+                     nvlink_tx=_in_nccl_wait(40e9, 120e9)),
+    "thermal_throttle": dict(sm_active=60, sm_occupancy=35, tensor_active=48, dram_bw_util=45, fp16_active=5,
+                             fp32_active=11, fp64_active=0, pcie_rx=1.2e9, pcie_tx=0.25e9, nvlink_rx=32e9,
+                             nvlink_tx=32e9),
+    "power_cap": dict(sm_active=65, sm_occupancy=38, tensor_active=52, dram_bw_util=48, fp16_active=5,
+                      fp32_active=12, fp64_active=0, pcie_rx=1.3e9, pcie_tx=0.25e9, nvlink_rx=35e9, nvlink_tx=35e9),
+    "recovery": dict(sm_active=78, sm_occupancy=42, tensor_active=62, dram_bw_util=55, fp16_active=6,
+                     fp32_active=14, fp64_active=0, pcie_rx=1.5e9, pcie_tx=0.3e9, nvlink_rx=40e9, nvlink_tx=40e9),
+}
+GPM_TAU: dict[str, float] = dict.fromkeys(GPM_CHANNELS, 1.0)
+
 HOST_TAU: dict[str, float] = dict(cpu_util=2, cpu_freq=1, cpu_temp=15, cpu_power=1.5, mem_used=6,
                                   disk_read=1.5, disk_write=1.5, net_recv=1.5, net_sent=1.5)
 GPU_TAU: dict[str, float] = dict(util=1.5, mem_util=1.5, mem_used=4, temp=20, power=1.5,
@@ -139,6 +174,7 @@ def _follow(targets: dict[str, dict[str, Target]], channels: tuple[str, ...],
 
 HOST_GRID: list[tuple[float, ...]] = _follow(HOST_TARGETS, HOST_CHANNELS, HOST_TAU)
 GPU_GRID: list[tuple[float, ...]] = _follow(GPU_TARGETS, GPU_CHANNELS, GPU_TAU)
+GPM_GRID: list[tuple[float, ...]] = _follow(GPM_TARGETS, GPM_CHANNELS, GPM_TAU)
 # Phase index of each grid cell [k, k+1) (exact: phase boundaries lie on the grid).
 CELL_PHASE: list[int] = [phase_index(k * GRID_DT) for k in range(GRID_CELLS)]
 

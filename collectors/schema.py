@@ -60,6 +60,22 @@ GPU_COLUMN_TEMPLATE: ColumnTypes = {
     "{p}_violation_thermal_s": "f64",
 }
 
+# Per GPU, from NVML's GPM counters (Hopper and newer), read every --gpm-interval and held until the
+# next reading: each is the mean over the last GPM interval; null where the GPU has no GPM.
+GPM_COLUMN_TEMPLATE: ColumnTypes = {
+    "{p}_sm_active_pct": "f64",
+    "{p}_sm_occupancy_pct": "f64",
+    "{p}_tensor_active_pct": "f64",
+    "{p}_dram_bw_util_pct": "f64",
+    "{p}_fp16_active_pct": "f64",
+    "{p}_fp32_active_pct": "f64",
+    "{p}_fp64_active_pct": "f64",
+    "{p}_pcie_rx_bps": "f64",
+    "{p}_pcie_tx_bps": "f64",
+    "{p}_nvlink_rx_bps": "f64",
+    "{p}_nvlink_tx_bps": "f64",
+}
+
 # Derived per device (SIGNALS §2-4); `{p}` is `cpu` or `gpu{i}`.
 DERIVED_COLUMN_TEMPLATE: ColumnTypes = {
     "{p}_a_load": "f64",
@@ -94,6 +110,7 @@ def raw_columns(gpu_indices: Iterable[int]) -> ColumnTypes:
     columns: ColumnTypes = {**TIME_COLUMNS, **CPU_COLUMNS, **HOST_COLUMNS}
     for index in gpu_indices:
         columns.update(_expand(GPU_COLUMN_TEMPLATE, gpu_prefix(index)))
+        columns.update(_expand(GPM_COLUMN_TEMPLATE, gpu_prefix(index)))
     return columns
 
 

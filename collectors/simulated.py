@@ -48,6 +48,7 @@ Jitter = tuple[float, float, float, float, float, float]
 
 
 _POWER = sc.GPU_CHANNELS.index("power")
+_GPM_PERCENT = sc.GPM_CHANNELS.index("pcie_rx")  # GPM channels before it are percentages
 _sin = math.sin
 
 
@@ -73,6 +74,9 @@ class _Gpu:
             "temp_limit_c", "power_w", "power_limit_w", "energy_j", "clock_sm_mhz",
             "clock_mem_mhz", "fan_pct", "pstate", "throttle_reasons",
             "violation_power_s", "violation_thermal_s"))
+        self.gpm_keys = tuple(f"{p}_{c}" for c in (
+            "sm_active_pct", "sm_occupancy_pct", "tensor_active_pct", "dram_bw_util_pct", "fp16_active_pct",
+            "fp32_active_pct", "fp64_active_pct", "pcie_rx_bps", "pcie_tx_bps", "nvlink_rx_bps", "nvlink_tx_bps"))
         self.offset_s = rng.uniform(0.0, 3.0)
         self.util_scale = rng.uniform(0.97, 1.0)
         self.temp_offset_c = rng.uniform(-0.6, 0.6)
@@ -134,7 +138,7 @@ class SimulatedCollector(Collector):
                      "memory_total_bytes": HOST_MEMORY_BYTES, "device_type": "cuda"},
             "gpus": [{"index": g.index, "name": "NVIDIA H100 80GB HBM3 (simulated)", "uuid": g.uuid,
                       "memory_total_bytes": GPU_MEMORY_BYTES, "power_limit_w": GPU_POWER_LIMIT_W,
-                      "temp_limit_c": GPU_TEMP_LIMIT_C, "driver_version": "simulated"}
+                      "temp_limit_c": GPU_TEMP_LIMIT_C, "driver_version": "simulated", "gpm": True}
                      for g in self._gpus],
             "source": "simulated",
         }
@@ -174,7 +178,16 @@ class SimulatedCollector(Collector):
         }
         for gpu in self._gpus:
             out.update(zip(gpu.keys, self._read_gpu(gpu, t)))
+            out.update(zip(gpu.gpm_keys, self._read_gpm(gpu, t)))
         return out
+
+    @staticmethod
+    def _read_gpm(gpu: _Gpu, t: float) -> list[float]:
+        """GPM activity of the phase (no seeded noise: the seeded draws of the other channels stay as
+        they were), with a slight per-GPU ripple; percentages within 0-100."""
+        _, values = _lookup(sc.GPM_GRID, t + gpu.offset_s)
+        ripple = 1.0 + 0.02 * _sin(0.9 * t + gpu.index)
+        return [min(v * ripple, 100.0) if j < _GPM_PERCENT else v * ripple for j, v in enumerate(values)]
 
     @staticmethod
     def _read_gpu(gpu: _Gpu, t: float) -> tuple[Any, ...]:

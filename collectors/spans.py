@@ -12,7 +12,11 @@ arrived, so its energy covers the whole span.  Per span:
 - energy: over each sample's interval `(t_prev, t]` the GPU's average power is the
   difference of its NVML energy counter, else the mean of its power readings; the
   CPU package's is its RAPL power (already an average over the tick); each
-  interval counts for the part of it the span covers;
+  interval counts for the part of it the span covers.  `gpu_energy_method` says which
+  (`counter`, `integrated_power`, `none`); a span shorter than five updates of the
+  counter (its period measured from the frames) would see the counter's steps, not
+  the energy: its GPU energy comes from power and `energy_uncertain` is true;
+- mean SM active (NVML GPM) over the samples inside and the span's GPUs that measured it;
 - rtf, tokens/s, J/token from the attributes `audio_s`, `tokens` (or `text_length_tokens`).
 
 The attribute `gpu` (an index, or `gpu1`) restricts the GPU columns to that GPU;
@@ -37,6 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from collectors.energy import UNCERTAIN_PERIODS, CounterPeriod
 from collectors.signals.throttle import GPU_IDLE, OTHER, POWER_BRAKE, POWER_CAP, THERMAL
 from collectors.timeutil import iso_from_us, us_from_iso
 
@@ -59,7 +64,8 @@ FORMAT_COLUMNS = (
     "rtf", "tokens_per_second", "success", "error_message",
 )
 EXTRA_COLUMNS = ("span_id", "parent_id", "samples", "energy_j", "gpu_energy_j", "cpu_energy_j",
-                 "joules_per_token", "throttle_fraction", "dominant_throttle")
+                 "joules_per_token", "throttle_fraction", "dominant_throttle", "mean_sm_active_pct",
+                 "gpu_energy_method", "energy_uncertain")
 SPAN_COLUMNS = FORMAT_COLUMNS + EXTRA_COLUMNS
 CONSUMED_ATTRS = frozenset({"request_id", "text_length_chars", "text_length_tokens"})
 
@@ -75,7 +81,7 @@ class Sample:
     `cpu_p` and `gpu_p` are average powers (W) over `(t0, t]`."""
 
     __slots__ = ("t", "t0", "mem_mb", "mem_pct", "cpu_temp", "gpu_mem", "gpu_temp", "gpu_mask", "cpu_p", "gpu_p",
-                 "gpu_w", "gpu_energy")
+                 "gpu_w", "gpu_energy", "gpu_sm", "gpu_pw", "gpu_counted")
 
     def __init__(self, t: float, t0: float | None, frame: dict[str, Any], gpu_cols: Sequence[tuple[str, ...]],
                  previous: Sample | None) -> None:
@@ -86,8 +92,8 @@ class Sample:
         self.mem_pct = _num(get("mem_util_pct"))
         self.cpu_temp = _num(get("cpu_temp_c"))
         self.cpu_p = _num(get("cpu_power_w"))
-        mems, temps, masks, powers, readings, energies = [], [], [], [], [], []
-        for index, (mem_col, temp_col, mask_col, power_col, energy_col) in enumerate(gpu_cols):
+        mems, temps, masks, powers, readings, energies, sms, averages, counted = [], [], [], [], [], [], [], [], []
+        for index, (mem_col, temp_col, mask_col, power_col, energy_col, sm_col) in enumerate(gpu_cols):
             used = _num(get(mem_col))
             mems.append(None if used is None else used / MB)
             temps.append(_num(get(temp_col)))
@@ -96,18 +102,29 @@ class Sample:
             energy, power = _num(get(energy_col)), _num(get(power_col))
             energies.append(energy)
             readings.append(power)
-            powers.append(self._gpu_power(index, power, energy, previous))
-        self.gpu_mem, self.gpu_temp, self.gpu_mask = tuple(mems), tuple(temps), tuple(masks)
+            by_counter = self._by_counter(index, energy, previous)
+            average = self._mean_power(index, power, previous)
+            powers.append(average if by_counter is None else by_counter)
+            averages.append(average)
+            counted.append(by_counter is not None)
+            sms.append(_num(get(sm_col)))
+        self.gpu_mem, self.gpu_temp, self.gpu_mask, self.gpu_sm = tuple(mems), tuple(temps), tuple(masks), tuple(sms)
+        self.gpu_pw, self.gpu_counted = tuple(averages), tuple(counted)
         self.gpu_p, self.gpu_w, self.gpu_energy = tuple(powers), tuple(readings), tuple(energies)
 
-    def _gpu_power(self, index: int, power: float | None, energy: float | None, previous: Sample | None) -> float | None:
+    def _by_counter(self, index: int, energy: float | None, previous: Sample | None) -> float | None:
+        """The mean power over the interval from the energy counter (exact up to its steps); None without one."""
         if previous is None or self.t0 is None:
-            return power
+            return None
         dt = self.t - self.t0
         before = previous.gpu_energy[index]
         if energy is not None and before is not None and energy >= before and dt > 0:
-            return (energy - before) / dt  # the counter: exact over the interval
-        earlier = previous.gpu_w[index]
+            return (energy - before) / dt
+        return None
+
+    def _mean_power(self, index: int, power: float | None, previous: Sample | None) -> float | None:
+        """The mean power over the interval from the power readings (trapezoid)."""
+        earlier = previous.gpu_w[index] if previous is not None and self.t0 is not None else None
         if power is not None and earlier is not None:
             return (power + earlier) / 2
         return power
@@ -117,8 +134,9 @@ class _Open:
     """A span being accumulated."""
 
     __slots__ = ("span_id", "name", "parent_id", "attrs", "start", "end", "start_us", "end_us", "duration_s",
-                 "success", "error", "applied_upto", "gpus", "n", "mem_mb", "mem_pct", "gpu_mem", "temp", "masked", "throttled",
-                 "causes", "cpu_j", "gpu_j", "cpu_seen", "gpu_seen")
+                 "success", "error", "applied_upto", "gpus", "n", "mem_mb", "mem_pct", "gpu_mem", "temp", "masked",
+                 "throttled", "causes", "cpu_j", "gpu_j", "cpu_seen", "gpu_seen", "sm_sum", "sm_n", "gpu_power_j",
+                 "gpu_power_seen", "gpu_counted")
 
     def __init__(self, span_id: str, name: str, parent_id: Any, attrs: dict[str, Any], start: float,
                  start_us: int, gpus: tuple[int, ...]) -> None:
@@ -134,6 +152,8 @@ class _Open:
         self.causes = dict.fromkeys((cause for cause, _ in CAUSES), 0)
         self.cpu_j = self.gpu_j = 0.0
         self.cpu_seen = self.gpu_seen = False
+        self.sm_sum, self.sm_n = 0.0, 0
+        self.gpu_power_j, self.gpu_power_seen, self.gpu_counted = 0.0, False, False  # from power alone
 
     def apply(self, sample: Sample, inside: bool = True, energy: bool = True) -> None:
         stop = self.end if self.end is not None else float("inf")
@@ -147,6 +167,10 @@ class _Open:
                     if sample.gpu_p[i] is not None:
                         self.gpu_j += sample.gpu_p[i] * overlap
                         self.gpu_seen = True
+                        self.gpu_counted |= sample.gpu_counted[i]
+                    if sample.gpu_pw[i] is not None:
+                        self.gpu_power_j += sample.gpu_pw[i] * overlap
+                        self.gpu_power_seen = True
         if not inside:
             return
         self.n += 1
@@ -160,6 +184,9 @@ class _Open:
         any_mask = False
         for i in self.gpus:
             self.temp = _max(self.temp, sample.gpu_temp[i])
+            if sample.gpu_sm[i] is not None:
+                self.sm_sum += sample.gpu_sm[i]
+                self.sm_n += 1
             if sample.gpu_mask[i] is not None:
                 any_mask = True
                 mask |= sample.gpu_mask[i] & ~GPU_IDLE
@@ -213,8 +240,9 @@ class SpanTracker:
                  recent: int = 500, seed: int = 0) -> None:
         self.gpu_indices = list(gpu_indices)
         self._gpu_cols = [tuple(f"gpu{i}_{c}" for c in ("mem_used_bytes", "temp_c", "throttle_reasons", "power_w",
-                                                       "energy_j")) for i in self.gpu_indices]
+                                                       "energy_j", "sm_active_pct")) for i in self.gpu_indices]
         self._names = {i: (g.get("name") or None) for i, g in zip(self.gpu_indices, gpus or [])}
+        self._periods = [CounterPeriod() for _ in self.gpu_indices]  # each GPU's energy counter
         host = host or {}
         memory = host.get("memory_total_bytes")
         self._context = {
@@ -259,6 +287,8 @@ class SpanTracker:
             if previous is not None and t <= previous.t:
                 return  # out of order: the ring stays sorted
             sample = Sample(t, previous.t if previous else None, frame, self._gpu_cols, previous)
+            for period, energy in zip(self._periods, sample.gpu_energy):
+                period.add(t, energy)
             self._ring.append(sample)
             while self._ring and self._ring[0].t < t - RING_S:
                 self._ring.popleft()
@@ -458,7 +488,7 @@ class SpanTracker:
         tokens = _num(attrs.get("tokens", attrs.get("text_length_tokens")))
         audio_s = _num(attrs.get("audio_s"))
         cpu_j = span.cpu_j if span.cpu_seen else None
-        gpu_j = span.gpu_j if span.gpu_seen else None
+        gpu_j, method, uncertain = self._gpu_energy(span, duration)
         energy = None if cpu_j is None and gpu_j is None else (cpu_j or 0.0) + (gpu_j or 0.0)
         gpu_names = [self._names.get(self.gpu_indices[i]) for i in span.gpus]
         dominant = max(span.causes, key=lambda c: span.causes[c]) if span.throttled else None
@@ -490,12 +520,28 @@ class SpanTracker:
             "joules_per_token": energy / tokens if energy is not None and tokens else None,
             "throttle_fraction": span.throttled / span.masked if span.masked else None,
             "dominant_throttle": dominant,
+            "mean_sm_active_pct": span.sm_sum / span.sm_n if span.sm_n else None,
+            "gpu_energy_method": method,
+            "energy_uncertain": uncertain,
         }
         for key, value in attrs.items():
             if key in CONSUMED_ATTRS:
                 continue
             row[f"attr_{key}" if key in row else key] = value
         return row
+
+    def _gpu_energy(self, span: _Open, duration: float) -> tuple[float | None, str, bool]:
+        """The span's GPU joules, their method, and whether the window is too short for the counter."""
+        if not span.gpu_seen:
+            return None, "none", False
+        if not span.gpu_counted:
+            return span.gpu_j, "integrated_power", False
+        periods = [p for p in (self._periods[i].period_s for i in span.gpus) if p is not None]
+        if periods and duration < UNCERTAIN_PERIODS * max(periods):
+            if span.gpu_power_seen:
+                return span.gpu_power_j, "integrated_power", True
+            return span.gpu_j, "counter", True
+        return span.gpu_j, "counter", False
 
     def add_row(self, row: dict[str, Any]) -> None:
         """Take a finished span's row made elsewhere (a repaired session's journal): counted in the

@@ -175,7 +175,7 @@ class Analysis:
             wanted += [f"{prefix}_{suffix}" for suffix in ("util_pct", "temp_c", "power_w", "power_limit_w", "temp_limit_c")]
             if prefix != "cpu":
                 wanted += [f"{prefix}_{suffix}" for suffix in ("throttle_reasons", "violation_power_s",
-                                                                "violation_thermal_s")]
+                                                                "violation_thermal_s", "sm_active_pct", "energy_j")]
         self._wanted = list(dict.fromkeys(wanted))
 
     def add(self, chunk: pl.DataFrame) -> pl.DataFrame:

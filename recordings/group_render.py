@@ -45,6 +45,10 @@ def markdown(report: dict[str, Any]) -> str:
     lines.append("| " + " | ".join(HEADER) + " |")
     lines.append("|" + "|".join("---" for _ in HEADER) + "|")
     lines += ["| " + " | ".join(row) + " |" for row in _rows(report)]
+    methods = report.get("energy_methods") or {}
+    if methods:
+        lines += ["", "Energy measured by: " + ", ".join(f"{device} {method}" for device, method in methods.items())
+                  + " (counter: NVML's energy counter; integrated_power: power × time)."]
     flagged = [f["name"] for f in report["figures"] if f["reproducible"] is False]
     lines += ["", f"Not reproducible (CV over {limit}): {', '.join(flagged)}" if flagged
               else f"Every figure with a CV is within {limit}."]

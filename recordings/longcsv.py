@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from collectors.schema import GPM_COLUMN_TEMPLATE
+
 LAB_COLUMNS = (
     "timestamp", "device", "rle_smoothed", "rle_raw", "E_th", "E_pw", "temp_c", "power_w", "util_pct",
     "a_load", "t_sustain_s", "rolling_peak", "collapse", "alerts", "cpu_freq_mhz", "cpu_cores_active",
@@ -37,6 +39,8 @@ GPU_ONLY: dict[str, tuple[str, float]] = {
     "energy_j": ("{p}_energy_j", 1.0), "pstate": ("{p}_pstate", 1.0),
     "throttle_reasons": ("{p}_throttle_reasons", 1.0), "violation_power_s": ("{p}_violation_power_s", 1.0),
     "violation_thermal_s": ("{p}_violation_thermal_s", 1.0),
+    # NVML GPM, under the wide column's own name: sm_active_pct, ..., nvlink_tx_bps
+    **{name.removeprefix("{p}_"): (name, 1.0) for name in GPM_COLUMN_TEMPLATE},
 }
 # Host-level values travel on the cpu row.
 CPU_ONLY: dict[str, tuple[str, float]] = {

@@ -8,8 +8,10 @@ throttle fractions (time-weighted, each sample weighing `t_{k+1} - t_k`); from t
 spans: p50 and p95 span durations and tokens/s. Across the sessions: mean, standard
 deviation (n - 1), coefficient of variation (std / |mean|), and the mean of each session's
 run minus its baseline. For energy that difference is the energy above idle: run energy
-minus the baseline's mean power times the run's duration. A figure whose CV is over 10% is
-not reproducible.
+minus the baseline's mean power times the run's duration. Energy carries its method: a GPU's
+NVML energy counter where it advances over every sample of the phase (each sample weighs its
+counter step to the next sample, as power weighs its `dt`), else power × time; the baseline's
+mean power comes from the same method. A figure whose CV is over 10% is not reproducible.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from recordings.reader import read_samples
 from recordings.session import list_sessions, read_meta
 
 CV_LIMIT = 0.10
+STEP = "_step"  # a counter's increase to the next sample
 IDLE_TAGS = ("baseline", "cooldown")
 
 
@@ -93,8 +96,10 @@ def group_sessions(group_id: str, root: Path) -> tuple[list[tuple[Path, dict[str
 
 def _phases(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(run rows, baseline rows), each with its `dt` weight (the time to the next sample)."""
+    steps = [(pl.col(name).shift(-1) - pl.col(name)).alias(f"{name}{STEP}") for name in frame.columns
+             if name.endswith("_energy_j")]
     frame = frame.sort("elapsed_s").with_columns(
-        dt=(pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")).fill_null(0.0))
+        (pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")).fill_null(0.0).alias("dt"), *steps)
     state = pl.col("workload_state")
     return frame.filter(state.is_null() | ~state.is_in(IDLE_TAGS)), frame.filter(state == "baseline")
 
@@ -108,11 +113,15 @@ def _column_figures(rows: pl.DataFrame, prefix: str) -> dict[str, float | None]:
         return float(how(rows[name].drop_nulls())) if has(name) else None
 
     duration = float(rows["dt"].sum()) if rows.height else 0.0
-    out: dict[str, float | None] = {
+    counter_j = _counter_energy(rows, f"{prefix}_energy_j{STEP}")
+    out: dict[str, Any] = {
         "mean_util_pct": stat(f"{prefix}_util_pct", pl.Series.mean),
         "max_temp_c": stat(f"{prefix}_temp_c", pl.Series.max),
         "mean_power_w": stat(f"{prefix}_power_w", pl.Series.mean),
-        "energy_j": float((rows[f"{prefix}_power_w"] * rows["dt"]).sum()) if has(f"{prefix}_power_w") else None,
+        "energy_j": counter_j if counter_j is not None else
+        float((rows[f"{prefix}_power_w"] * rows["dt"]).sum()) if has(f"{prefix}_power_w") else None,
+        "energy_method": "counter" if counter_j is not None else
+        ("rapl" if prefix == "cpu" else "integrated_power") if has(f"{prefix}_power_w") else "none",
         "collapses": None,
         "duration_s": duration,
     }
@@ -128,6 +137,18 @@ def _column_figures(rows: pl.DataFrame, prefix: str) -> dict[str, float | None]:
     return out
 
 
+def _counter_energy(rows: pl.DataFrame, steps: str) -> float | None:
+    """Joules of the phase from the energy counter's steps, where it has a step at every sample but the
+    session's last, none negative (a reset), and it advanced; else None."""
+    if steps not in rows.columns or not rows.height:
+        return None
+    values = rows[steps]
+    known = values.drop_nulls()
+    if known.len() < rows.height - 1 or known.len() == 0 or float(known.min()) < 0 or float(known.sum()) <= 0:
+        return None
+    return float(known.sum())
+
+
 FIGURES = (("mean_util_pct", "%"), ("max_temp_c", "°C"), ("mean_power_w", "W"), ("energy_j", "J"),
            ("collapses", ""), ("throttle_thermal_fraction", ""), ("throttle_power_fraction", ""))
 SPAN_FIGURES = (("p50_duration_s", "spans.p50_s", "s"), ("p95_duration_s", "spans.p95_s", "s"),
@@ -136,18 +157,21 @@ UNITS = dict(FIGURES) | {name: unit for _, name, unit in SPAN_FIGURES}
 
 
 def session_figures(session: Path, meta: dict[str, Any]) -> dict[str, tuple[float | None, float | None]]:
-    """name -> (run value, run minus baseline) for one session."""
+    """name -> (run value, run minus baseline) for one session, and `<device>.energy_method`."""
     run, baseline = _phases(read_samples(session))
     prefixes = ["cpu"] + [f"gpu{g.get('index', i)}" for i, g in enumerate(meta.get("gpus") or [])]
-    out: dict[str, tuple[float | None, float | None]] = {}
+    out: dict[str, Any] = {}
     for prefix in prefixes:
         ran, idle = _column_figures(run, prefix), _column_figures(baseline, prefix)
+        out[f"{prefix}.energy_method"] = ran["energy_method"]
         for key, _unit in FIGURES:
             if key not in ran:
                 continue
             value, base = ran[key], idle[key]
-            if key == "energy_j":
-                base = None if idle["mean_power_w"] is None else idle["mean_power_w"] * (ran["duration_s"] or 0.0)
+            if key == "energy_j":  # the baseline's mean power, by the run's method
+                idle_w = (idle["energy_j"] / idle["duration_s"] if idle["energy_method"] == ran["energy_method"]
+                          and idle["energy_j"] is not None and idle["duration_s"] else None)
+                base = None if idle_w is None else idle_w * (ran["duration_s"] or 0.0)
             out[f"{prefix}.{key}"] = (value, None if value is None or base is None else value - base)
     spans = (meta.get("summary") or {}).get("spans") or {}
     for key, name, _unit in SPAN_FIGURES:
@@ -160,6 +184,11 @@ def reproducibility(group_id: str, root: Path) -> dict[str, Any]:
     """The group's report as plain data: sessions, hardware configurations, figures."""
     members, left_out = group_sessions(group_id, root)
     per_session = [session_figures(session, meta) for session, meta in members]
+    seen: dict[str, dict[str, None]] = {}  # device -> its energy methods over the sessions, in order
+    for figures_of in per_session:
+        for name in [n for n in figures_of if n.endswith(".energy_method")]:
+            seen.setdefault(name.removesuffix(".energy_method"), {})[figures_of.pop(name)] = None
+    methods = {device: ", ".join(found) for device, found in seen.items()}
     names = list(dict.fromkeys(name for figures in per_session for name in figures))
     figures: list[Figure] = []
     for name in names:
@@ -180,6 +209,7 @@ def reproducibility(group_id: str, root: Path) -> dict[str, Any]:
         "hardware": hardware_configurations([meta for _, meta in members]),
         "cv_limit": CV_LIMIT,
         "figures": [asdict(figure) for figure in figures],
+        "energy_methods": methods,  # device -> the method(s) its energy figures were measured with
     }
 
 

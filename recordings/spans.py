@@ -34,7 +34,8 @@ TYPES: dict[str, Any] = {
     "rtf": pl.Float64, "tokens_per_second": pl.Float64, "success": pl.Boolean, "error_message": pl.Utf8,
     "span_id": pl.Utf8, "parent_id": pl.Utf8, "samples": pl.Int64, "energy_j": pl.Float64,
     "gpu_energy_j": pl.Float64, "cpu_energy_j": pl.Float64, "joules_per_token": pl.Float64,
-    "throttle_fraction": pl.Float64, "dominant_throttle": pl.Utf8,
+    "throttle_fraction": pl.Float64, "dominant_throttle": pl.Utf8, "mean_sm_active_pct": pl.Float64,
+    "gpu_energy_method": pl.Utf8, "energy_uncertain": pl.Boolean,
 }
 
 

@@ -86,6 +86,8 @@ def summary(snap: ExportSnapshot, labels: ExportLabels, tracked: dict[str, Any] 
         "workload_source": frame.get("workload_source"),
         "samples": snap.samples,
         "last_sample": iso_from_us(ts) if isinstance(ts, int) else None,
+        # per device: energy so far and its method (counter, integrated_power, rapl, none)
+        "energy": {device: dict(entry) for device, entry in snap.energy.items()},
     })
 
 

@@ -22,8 +22,8 @@ MAX_FEED_POLL_S = 0.25  # the feed takes the sampler's batches twice per redraw,
 def devices_of(monitor: Monitor) -> list[Device]:
     host = monitor.sources.host
     cpu = f"CPU {host.get('cpu_model') or ''}".strip()
-    gpus = [Device(f"gpu{g['index']}", f"GPU{g['index']} {(g.get('name') or '').replace('NVIDIA ', '')}".strip())
-            for g in monitor.sources.gpus]
+    gpus = [Device(f"gpu{g['index']}", f"GPU{g['index']} {(g.get('name') or '').replace('NVIDIA ', '')}".strip(),
+                   gpm=g.get("gpm") is True) for g in monitor.sources.gpus]
     return [Device("cpu", cpu), *gpus]
 
 

@@ -71,6 +71,7 @@ class MonitorConfig:
     shared_dir: bool = False  # session folders with the user's umask instead of 0700 (--shared-dir)
     proc_interval_s: float = 2.0  # the process tier (--proc-interval)
     proc_top: int | None = 0  # also the N busiest host processes by CPU (--proc-top); None: CPU_ONLY_TOP without GPUs
+    gpm_interval_s: float = 1.0  # GPM (SM, tensor, DRAM activity) of the GPUs that have it (--gpm-interval)
 
 
 @dataclass
@@ -100,7 +101,8 @@ def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
     sources = Sources(collectors, [], host_info(), [])
     if config.mode != "cpu":
         try:
-            gpu, reason = open_gpu_collector(backend=nvml_backend, gpus_flag=config.gpus, environ=os.environ)
+            gpu, reason = open_gpu_collector(backend=nvml_backend, gpus_flag=config.gpus, environ=os.environ,
+                                             gpm_interval_s=config.gpm_interval_s)
         except ValueError as error:  # --gpus names a GPU this machine does not have
             raise InputError(str(error)) from None
         if gpu is None:
@@ -336,6 +338,7 @@ class Monitor:
                 "source": sources.source,
                 "collectors": [c.name for c in sources.collectors],
                 "proc_interval_s": config.proc_interval_s if self.processes is not None else None,
+                "gpm_interval_s": config.gpm_interval_s if sources.gpu_indices else None,
                 "event_socket": self.receiver.path if self.receiver else None,
                 "probe_udp": self.udp_address(),
             },

@@ -39,6 +39,14 @@ def positive(text: str) -> float:
     return value
 
 
+def gpm_interval(text: str) -> float:
+    """Seconds between GPM samples: NVML needs more than 0.1 s between two."""
+    value = _number(text, f"invalid interval '{text}' (seconds)")
+    if not value > 0.1:
+        raise argparse.ArgumentTypeError(f"--gpm-interval {text} must be more than 0.1 s (NVML's GPM refresh)")
+    return value
+
+
 def count(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"invalid count '{text}' (a whole number, 0 or more)")

@@ -50,7 +50,8 @@ class ReplaySource:
         self.label = SessionLabel(str(host.get("hostname", "?")), str(host.get("hardware_tier", "")),
                                   session.name, "REPLAY")
         self.devices = [Device("cpu", f"CPU {host.get('cpu_model') or ''}".strip())] + [
-            Device(f"gpu{index}", f"GPU{index} {name.replace('NVIDIA ', '')}".strip()) for index, name in _gpus(meta)]
+            Device(f"gpu{index}", f"GPU{index} {name.replace('NVIDIA ', '')}".strip(), gpm=index in _with_gpm(meta))
+            for index, name in _gpus(meta)]
         self.feed = DashboardFeed(None, feed_columns(self.devices), sample_hz(meta) or 10.0)
         self._errors: list[str] = []
         try:
@@ -256,6 +257,12 @@ def _gpus(meta: dict[str, Any]) -> list[tuple[int, str]]:
     gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
     return [(g["index"], g.get("name") if isinstance(g.get("name"), str) else "") for g in gpus
             if isinstance(g, dict) and isinstance(g.get("index"), int) and not isinstance(g.get("index"), bool)]
+
+
+def _with_gpm(meta: dict[str, Any]) -> set[int]:
+    """Indices of the GPUs meta.json says had GPM (their panels get the SM row)."""
+    gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
+    return {g["index"] for g in gpus if isinstance(g, dict) and g.get("gpm") is True and isinstance(g.get("index"), int)}
 
 
 def _event_us(event: dict[str, Any]) -> int:

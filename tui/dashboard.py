@@ -22,7 +22,7 @@ from textual.widgets import Footer
 from recordings.inert import inert
 from tui import format as fmt
 from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
-from tui.devices import FULL_LINES as FULL_PANEL_LINES
+from tui.devices import panel_lines
 from tui.devices import DevicePanel, View
 from tui.host_panel import HostPanel
 from tui.kill import KillScreen, why_not
@@ -178,12 +178,13 @@ class DashboardScreen(Screen[None]):
         available = height - self.CHROME_ROWS - events_rows
         panels_width = width - (0 if narrow else 47)
         count = len(self.source.devices)
-        columns = 1 if count * FULL_PANEL_LINES <= available or panels_width < 2 * MIN_PANEL_WIDTH else 2
-        self.compact = -(-count // columns) * FULL_PANEL_LINES > available
+        full_lines = panel_lines(self.source.devices)
+        columns = 1 if count * full_lines <= available or panels_width < 2 * MIN_PANEL_WIDTH else 2
+        self.compact = -(-count // columns) * full_lines > available
         self.compact_rows = 2 if self.compact and 2 * count <= available else 1
         self._probe_key = (self._probe_wants(width), width, height)
         caps = pane_caps(narrow, height)
-        needed = count * self.compact_rows if self.compact else -(-count // columns) * FULL_PANEL_LINES
+        needed = count * self.compact_rows if self.compact else -(-count // columns) * full_lines
         self._probe_rows = probe_rows = share_rows(self._probe_key[0], caps,
                                                    max(0, available - needed) if narrow else sum(caps))
         if narrow and self.compact and not self.cpu_only and not self.showing_processes:
@@ -196,7 +197,7 @@ class DashboardScreen(Screen[None]):
         self.query_one("#side").styles.height = events_rows + sum(probe_rows) if narrow else None
         devices = self.query_one("#devices")
         devices.styles.grid_size_columns = 1 if self.compact else columns
-        panel_rows = self.compact_rows if self.compact else FULL_PANEL_LINES
+        panel_rows = self.compact_rows if self.compact else full_lines
         if self.cpu_only:  # the host panel takes the rows below the CPU panel
             left = available - panel_rows - (sum(probe_rows) if narrow else 0)
             devices.styles.grid_rows = f"{panel_rows} {max(3, left)}"
@@ -238,7 +239,8 @@ class DashboardScreen(Screen[None]):
             self._layout_for(width, height)  # a pane appeared, grew or shrank
             self.call_after_refresh(self.redraw, True)  # again once the panes know their size
         no_color = self.app.no_color
-        view = View(self.window_s, self.options.ascii_only, self.compact, self.overlay, no_color, self.compact_rows)
+        view = View(self.window_s, self.options.ascii_only, self.compact, self.overlay, no_color=no_color,
+                    compact_rows=self.compact_rows, lines=panel_lines(self.source.devices))
         self.query_one("#header", TextBar).set_text(
             header_text(self.source.label, snapshot, self.source.recording(), self.paused, width))
         self.query_one("#workload", TextBar).set_text(

@@ -1,4 +1,5 @@
-"""A device's panel: sparklines of utilization, temperature, power, memory and RLE, with the current values.
+"""A device's panel: sparklines of utilization, temperature, power, memory and RLE, with the current values
+(and, on a GPU with GPM, SM activity under utilization: util says a kernel ran, SM how much of the chip worked).
 
 One widget draws the whole panel as text, so eight GPUs cost eight cheap
 renders, and it re-renders only when what it shows changed.  In compact mode
@@ -21,6 +22,7 @@ from tui.strips import StripText
 
 LABEL_W = 6
 FULL_LINES = 7  # title, five sparklines, status
+GPM_LINES = FULL_LINES + 1  # and the SM activity sparkline
 WARM_UP_S = 60.0
 VALUE_W = 18
 
@@ -29,6 +31,7 @@ VALUE_W = 18
 class Device:
     prefix: str  # cpu, gpu0, ...
     title: str  # "CPU AMD EPYC", "GPU0 NVIDIA H100"
+    gpm: bool = False  # a GPU whose SM activity (NVML GPM) is sampled: its panel has an SM row
 
     @property
     def is_gpu(self) -> bool:
@@ -37,7 +40,13 @@ class Device:
     def series_names(self) -> list[str]:
         p = self.prefix
         memory = f"{p}_mem_used_bytes" if self.is_gpu else "mem_util_pct"
-        return [f"{p}_util_pct", f"{p}_temp_c", f"{p}_power_w", memory, f"{p}_rle_smoothed"]
+        sm = [f"{p}_sm_active_pct"] if self.gpm else []
+        return [f"{p}_util_pct", *sm, f"{p}_temp_c", f"{p}_power_w", memory, f"{p}_rle_smoothed"]
+
+
+def panel_lines(devices: Sequence[Device]) -> int:
+    """Rows of a full panel: one more for the SM row when a device has it (panels share a grid)."""
+    return GPM_LINES if any(device.gpm for device in devices) else FULL_LINES
 
 
 def feed_columns(devices: Sequence[Device]) -> list[str]:
@@ -54,6 +63,7 @@ class View:
     overlay: str | None = None  # a custom metric laid over the RLE sparklines
     no_color: bool = False  # NO_COLOR: severities as marks (`!`), not colours
     compact_rows: int = 1  # compact: 2 adds a row of memory and RLE sparklines where the rows allow
+    lines: int = FULL_LINES  # rows of a full panel (`panel_lines`): a shorter panel has blank rows above its status
 
 
 def _value(frame: dict[str, Any], name: str) -> Any:
@@ -123,7 +133,7 @@ class DevicePanel(StripText, can_focus=True):
         else:
             lines = self._full(snapshot, view, width)
         self.set_class(_value(snapshot.frame, f"{self.device.prefix}_collapse") == 1, "collapse")
-        self.styles.height = len(lines)
+        self.styles.height = len(lines) if view.compact else view.lines
         self.show_lines(lines, width)
 
     # -- content -----------------------------------------------------------
@@ -139,8 +149,10 @@ class DevicePanel(StripText, can_focus=True):
         temp, temp_limit = _value(frame, f"{p}_temp_c"), _value(frame, f"{p}_temp_limit_c")
         power, power_limit = _value(frame, f"{p}_power_w"), _value(frame, f"{p}_power_limit_w")
         rle = _value(frame, f"{p}_rle_smoothed")
+        sm = {"SM": Text(fmt.num(_value(frame, f"{p}_sm_active_pct"), "%", 0))} if self.device.gpm else {}
         return {
             "util": Text(fmt.num(_value(frame, f"{p}_util_pct"), "%", 0)),
+            **sm,
             "temp": flagged(_against(temp, temp_limit, "°C"), severity(temp, temp_limit, 0.95), no_color),
             "power": flagged(_against(power, power_limit, " W"), severity(power, power_limit, 0.95, 1.02), no_color),
             "mem": memory,
@@ -157,7 +169,8 @@ class DevicePanel(StripText, can_focus=True):
         p = self.device.prefix
         mem_high = _value(frame, f"{p}_mem_total_bytes") if self.device.is_gpu else 100.0
         peak = _value(frame, f"{p}_rolling_peak") or 0.0
-        return [(0, 100.0), (20.0, _value(frame, f"{p}_temp_limit_c")),
+        sm = [(0, 100.0)] if self.device.gpm else []
+        return [(0, 100.0), *sm, (20.0, _value(frame, f"{p}_temp_limit_c")),
                 (0, _value(frame, f"{p}_power_limit_w")), (0, mem_high), (0, max(1.0, peak * 1.1))]
 
     def _status(self, frame: dict[str, Any], summary_counts: tuple[int, float]) -> Text:
@@ -207,6 +220,7 @@ class DevicePanel(StripText, can_focus=True):
                 line.append(sparkline(snapshot.series.get(name, ()), spark_w, low, high, view.ascii_only), style=style)
             line.append_text(rjust(shown, VALUE_W + 1))
             lines.append(line)
+        lines += [Text() for _ in range(view.lines - len(lines) - 1)]  # status rows line up across panels
         lines.append(self._status(frame, self._counts(snapshot)))
         for line in lines:
             line.truncate(width, overflow="ellipsis")

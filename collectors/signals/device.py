@@ -10,6 +10,7 @@ from __future__ import annotations
 from math import inf
 from typing import Any
 
+from collectors.energy import EnergyAccount
 from collectors.signals.collapse import CollapseDetector
 from collectors.signals.throttle import ALERT_POWER, EVIDENCE, GPU_IDLE, THERMAL, ThrottleAccount
 from collectors.signals.windows import DeviceWindow
@@ -19,7 +20,12 @@ PEAK_DECAY_PER_S = 0.998
 DEFAULT_TEMP_LIMIT_GPU = 83.0
 DEFAULT_TEMP_LIMIT_CPU = 80.0
 
-ALERT_NAMES = ("TEMP_LIMIT", "OVER_POWER", "THROTTLE_POWER", "THROTTLE_THERMAL", "MEM_PRESSURE")
+ALERT_NAMES = ("TEMP_LIMIT", "OVER_POWER", "THROTTLE_POWER", "THROTTLE_THERMAL", "MEM_PRESSURE", "UTIL_MISLEADING")
+# UTIL_MISLEADING: utilization this high while this few SMs work (GPM), for this long: the job waits
+# (an NCCL collective, a memory-bound stall), it does not compute.
+MISLEADING_UTIL_PCT = 90.0
+MISLEADING_SM_PCT = 20.0
+MISLEADING_FOR_S = 10.0
 # The `{p}_alerts` text of every combination of alert bits (bit i = ALERT_NAMES[i]).
 _ALERT_TEXT = tuple(
     "|".join(name for i, name in enumerate(ALERT_NAMES) if bits >> i & 1) for bits in range(1 << len(ALERT_NAMES))
@@ -37,6 +43,7 @@ class DeviceSignals:
         "prefix", "default_temp_limit", "window", "collapse", "throttle", "events",
         "samples", "util_sum", "util_n", "max_temp", "max_power", "rle_min", "rle_max",
         "_t_first", "_t_prev", "_warm", "_peak", "_alert_bits", "_throttle_mask",
+        "sm_sum", "sm_n", "_misleading_since", "energy",
     )  # fmt: skip
 
     def __init__(self, prefix: str, default_temp_limit: float | None = None) -> None:
@@ -63,6 +70,10 @@ class DeviceSignals:
         self._peak = 0.0
         self._alert_bits = 0
         self._throttle_mask = 0
+        self.sm_sum = 0.0
+        self.sm_n = 0
+        self._misleading_since: float | None = None
+        self.energy = EnergyAccount("integrated_power" if is_gpu else "rapl")
 
     def update(
         self,
@@ -74,6 +85,8 @@ class DeviceSignals:
         temp_limit: float | None,
         throttle: int | None = None,
         mem_util: float | None = None,
+        sm_active: float | None = None,
+        energy: float | None = None,
     ) -> Derived:
         """One sample at `t` seconds (None = null); returns the derived values in schema order."""
         index = self.samples
@@ -88,6 +101,7 @@ class DeviceSignals:
                 u = 0.0
             elif u > 1.0:
                 u = 1.0
+        self.energy.add(t, power, energy)
         if temp is not None and temp > self.max_temp:
             self.max_temp = temp
         if power is not None and power > self.max_power:
@@ -135,6 +149,16 @@ class DeviceSignals:
                 bits |= 8
         if mem_util is not None and mem_util >= 95.0:
             bits |= 16
+        if sm_active is not None:
+            self.sm_sum += sm_active
+            self.sm_n += 1
+        if util is not None and util >= MISLEADING_UTIL_PCT and sm_active is not None and sm_active < MISLEADING_SM_PCT:
+            if self._misleading_since is None:
+                self._misleading_since = t
+            if t - self._misleading_since >= MISLEADING_FOR_S:
+                bits |= 32
+        else:
+            self._misleading_since = None
         if bits & ~self._alert_bits:
             self._alert_started(index, bits & ~self._alert_bits)
         self._alert_bits = bits
@@ -205,4 +229,5 @@ class DeviceSignals:
             "rle_max": None if self.rle_max == -inf else self.rle_max,
             "collapse_events": events,
             "collapse_seconds": seconds,
+            "energy": self.energy.summary(),
         }

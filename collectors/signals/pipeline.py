@@ -56,6 +56,8 @@ class SignalPipeline:
         self.derived_names = list(derived_columns(self.gpu_indices))
         self._inputs = [tuple(name.format(p=p) for name in INPUT_TEMPLATE) for p in self.prefixes]
         self._throttle_cols = [None, *(f"{p}_throttle_reasons" for p in self.prefixes[1:])]
+        self._sm_cols = [None, *(f"{p}_sm_active_pct" for p in self.prefixes[1:])]
+        self._energy_cols = [None, *(f"{p}_energy_j" for p in self.prefixes[1:])]
         self._outputs = [tuple(name.format(p=p) for name in DERIVED_COLUMN_TEMPLATE) for p in self.prefixes]
         self._gpu_util_cols = [f"{p}_util_pct" for p in self.prefixes[1:]]
         self._violation_cols = [
@@ -87,15 +89,18 @@ class SignalPipeline:
         get = frame.get
         events: list[Event] = []
         mem_util = clean(get("mem_util_pct"))
-        for device, inputs, throttle_col, outputs in zip(self.devices, self._inputs, self._throttle_cols, self._outputs):
+        for device, inputs, throttle_col, sm_col, energy_col, outputs in zip(
+            self.devices, self._inputs, self._throttle_cols, self._sm_cols, self._energy_cols, self._outputs
+        ):
             util_col, temp_col, power_col, limit_col, tlimit_col = inputs
             if throttle_col is None:
-                throttle, mem = None, mem_util
+                throttle, mem, sm, energy = None, mem_util, None, None
             else:
                 throttle, mem = clean_int(get(throttle_col)), None
+                sm, energy = clean(get(sm_col)), clean(get(energy_col))
             values = device.update(
                 t, clean(get(util_col)), clean(get(temp_col)), clean(get(power_col)),
-                clean(get(limit_col)), clean(get(tlimit_col)), throttle, mem,
+                clean(get(limit_col)), clean(get(tlimit_col)), throttle, mem, sm, energy,
             )  # fmt: skip
             frame.update(zip(outputs, values))
             if device.events:
@@ -166,16 +171,16 @@ class SignalPipeline:
         out: dict[str, list[Any]] = {}
         tagged: list[tuple[int, int, Event]] = []  # (sample index, device order, event)
         mem_util = column("mem_util_pct")
-        for order, (device, inputs, throttle_col, outputs) in enumerate(
-            zip(self.devices, self._inputs, self._throttle_cols, self._outputs)
+        for order, (device, inputs, throttle_col, sm_col, energy_col, outputs) in enumerate(
+            zip(self.devices, self._inputs, self._throttle_cols, self._sm_cols, self._energy_cols, self._outputs)
         ):
             if throttle_col is None:
-                throttle, mem = nulls, mem_util
+                throttle, mem, sm, energy = nulls, mem_util, nulls, nulls
             else:
                 values = columns.get(throttle_col)
                 throttle = nulls if values is None else [clean_int(v) for v in values]
-                mem = nulls
-            rows = list(map(device.update, t, *(column(name) for name in inputs), throttle, mem))
+                mem, sm, energy = nulls, column(sm_col), column(energy_col)
+            rows = list(map(device.update, t, *(column(name) for name in inputs), throttle, mem, sm, energy))
             for name, values in zip(outputs, zip(*rows)):
                 out[name] = list(values)
             tagged.extend((index, order, event) for index, event in device.events)

@@ -20,13 +20,15 @@ def build_summary(
     devices: Sequence[DeviceSignals],
     workload_seconds: dict[str, float],
 ) -> dict[str, Any]:
-    """Summary keys of §6 (nulls where nothing was measured), plus per-GPU `throttle`."""
+    """Summary keys of §6 (nulls where nothing was measured), plus per-GPU `throttle` and
+    `mean_sm_active_pct` (GPM; null where the GPU has none)."""
     duration = t_last - t_first if t_first is not None and t_last is not None else 0.0
     per_device: dict[str, dict[str, Any]] = {}
     for device in devices:
         entry = device.summary(t_last)
         if device.throttle is not None:
             entry["throttle"] = device.throttle.summary(duration)
+            entry["mean_sm_active_pct"] = device.sm_sum / device.sm_n if device.sm_n else None
         per_device[device.prefix] = entry
     entries = list(per_device.values())
     rle_min = _min_present([entry["rle_min"] for entry in entries])

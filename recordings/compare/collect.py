@@ -14,6 +14,7 @@ import polars as pl
 
 from recordings.process_attribution import main_gpu_user
 from recordings.report.aggregates import device_energy
+from recordings.report.sections_signals import energy_of
 from recordings.report.data import SessionData, load_session
 from recordings.report.sections_signals import THROTTLE_CAUSES
 
@@ -62,8 +63,11 @@ def session_figures(session: Path) -> dict[str, Any]:
     devices = {}
     for prefix, entry in data.devices.items():
         account = entry.get("throttle") if isinstance(entry.get("throttle"), dict) else {}
+        joules, method, _ = energy_of(prefix, entry, energy[prefix]["energy_j"])
         devices[prefix] = {
             "max_temp_c": entry.get("max_temp_c"), "mean_util_pct": entry.get("mean_util_pct"),
+            "mean_sm_active_pct": entry.get("mean_sm_active_pct"),  # GPM; None: not measured
+            "energy_method": method, "measured_energy_j": joules,  # counter first, else power × time
             "collapse_events": entry.get("collapse_events"), **energy[prefix],  # None: not measured
             "throttle_s": {cause: account.get(f"{cause}_s") for cause in CAUSES} if account else None,
         }

@@ -48,6 +48,9 @@ def _device(prefix: str, sessions: list[dict[str, Any]]) -> dict[str, Any]:
     energy = _sum_present([d["energy_j"] for _, d in entries])
     powered_s = sum(s["duration_s"] for s, d in entries if d["energy_j"] is not None)
     throttle = [d["throttle_s"] for _, d in entries if d["throttle_s"]]
+    sm = [(s["duration_s"], d["mean_sm_active_pct"]) for s, d in entries
+          if isinstance(d.get("mean_sm_active_pct"), (int, float))]
+    sm_s = sum(seconds for seconds, _ in sm)
     return {
         "device": prefix, "sessions": len(entries), "hours": hours,
         "max_temp_c": _max_present([d["max_temp_c"] for _, d in entries]),
@@ -56,6 +59,11 @@ def _device(prefix: str, sessions: list[dict[str, Any]]) -> dict[str, Any]:
         "energy_j": energy, "collapse_events": events,
         "collapse_rate_per_h": events / counted_h if events is not None and counted_h > 0 else None,
         "throttle_s": {cause: _sum_present([t.get(cause) for t in throttle]) for cause in CAUSES} if throttle else None,
+        # time-weighted over the sessions that measured SM activity (GPM)
+        "mean_sm_active_pct": sum(s * v for s, v in sm) / sm_s if sm_s > 0 else None,
+        # energy by each session's method (counter first), and the methods it came from
+        "measured_energy_j": _sum_present([d.get("measured_energy_j") for _, d in entries]),
+        "energy_method": ", ".join(dict.fromkeys(d.get("energy_method") or "none" for _, d in entries)) or "none",
     }
 
 

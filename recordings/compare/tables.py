@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from recordings.compare.collect import CAUSES
-from recordings.report.markdown import NONE, duration, num, pct, table
+from recordings.report.markdown import NONE, duration, energy, num, pct, table
 
 Table = tuple[str, list[str], list[list[str]]]  # title, headers, rows of text
 
@@ -35,14 +35,17 @@ def text_tables(groups: list[dict[str, Any]], by: str) -> list[Table]:
             throttle = d["throttle_s"] or {}
             devices.append([g["group"], d["device"], num(d["max_temp_c"], 1, " °C"), num(d["mean_power_w"], 1, " W"),
                             num(d["collapse_events"], 0), num(d["collapse_rate_per_h"], 2),
-                            *(duration(throttle.get(cause)) if d["throttle_s"] else NONE for cause in CAUSES)])
+                            *(duration(throttle.get(cause)) if d["throttle_s"] else NONE for cause in CAUSES),
+                            num(d["mean_sm_active_pct"], 1, " %"), energy(d["measured_energy_j"]),
+                            d["energy_method"]])
     workload = [[g["group"], state, duration(seconds), pct(seconds / (sum(g["workload_s"].values()) or 1.0))]
                 for g in groups for state, seconds in sorted(g["workload_s"].items(), key=lambda item: -item[1])]
     out: list[Table] = [
         (f"Hardware summary (by {by})", ["group", "sessions", "hours", "hosts", "CPU", "cores", "memory GB", "GPUs"],
          hardware),
         ("Per device", ["group", "device", "max temp", "mean power", "collapses", "collapses/h",
-                        *(f"{c.replace('_', ' ')} time" for c in CAUSES)], devices),
+                        *(f"{c.replace('_', ' ')} time" for c in CAUSES), "mean SM active", "energy",
+                        "energy method"], devices),
         ("Time per workload state", ["group", "state", "time", "share"], workload),
     ]
     if tts:

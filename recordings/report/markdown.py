@@ -28,6 +28,17 @@ def pct(fraction: Any, digits: int = 1) -> str:
     return num(fraction)
 
 
+def energy(joules: Any) -> str:
+    """Energy in the unit that reads best: `850.0 J`, `12.34 Wh`, `1.234 kWh` (1 Wh = 3600 J)."""
+    if not isinstance(joules, (int, float)) or isinstance(joules, bool) or joules != joules:
+        return NONE
+    if abs(joules) < 3600:
+        return num(joules, 1, " J")
+    if abs(joules) < 3.6e6:
+        return num(joules / 3600, 2, " Wh")
+    return num(joules / 3.6e6, 3, " kWh")
+
+
 def duration(seconds: Any) -> str:
     """`1 h 02 min 03 s`, `4 min 05 s`, `7.5 s`."""
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds != seconds:

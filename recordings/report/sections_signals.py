@@ -9,7 +9,7 @@ import polars as pl
 
 from recordings.report.aggregates import collapse_rows, device_energy
 from recordings.report.data import SessionData
-from recordings.report.markdown import NONE, duration, escape, num, offset, pct, section, table
+from recordings.report.markdown import NONE, duration, energy as energy_text, escape, num, offset, pct, section, table
 
 THROTTLE_CAUSES = (("power_cap", "SW power cap"), ("thermal", "thermal slowdown"), ("power_brake", "HW power brake"),
                    ("other", "other"))
@@ -20,18 +20,50 @@ def devices(data: SessionData) -> str | None:
     if not data.devices:
         return None
     energy = device_energy(data, list(data.devices))
+    methods = {prefix: energy_of(prefix, d, energy[prefix]["energy_j"]) for prefix, d in data.devices.items()}
+    # SM activity (GPM) only where a device measured it: util says a kernel ran, SM active how much of the chip.
+    gpm = any(d.get("mean_sm_active_pct") is not None for d in data.devices.values())
     rows = []
     for prefix, d in data.devices.items():
-        joules = energy[prefix]["energy_j"]
+        joules, method, uncertain = methods[prefix]
         rows.append((prefix, num(d.get("mean_util_pct"), 1, " %"), num(d.get("max_temp_c"), 1, " °C"),
                      num(energy[prefix]["mean_power_w"], 1, " W"), num(d.get("max_power_w"), 1, " W"),
-                     num(joules / 3.6e6 if joules is not None else None, 3, " kWh"),
+                     energy_text(joules) + (" (uncertain)" if uncertain else ""),
                      f"{num(d.get('rle_min'), 3)} – {num(d.get('rle_max'), 3)}",
-                     num(d.get("collapse_events"), 0), duration(d.get("collapse_seconds"))))
+                     num(d.get("collapse_events"), 0), duration(d.get("collapse_seconds")),
+                     *((num(d.get("mean_sm_active_pct"), 1, " %"),) if gpm else ()), method))
     headers = ("device", "mean util", "max temp", "mean power", "max power", "energy", "RLE range", "collapses",
-               "collapse time")
-    note = "Energy is power × time over the samples that have a power reading; RLE is `rle_smoothed`."
-    return section("Summary statistics per device", table(headers, rows, right=range(1, 9)), note)
+               "collapse time", *(("mean SM active",) if gpm else ()), "energy method")
+    note = ("Energy by its method: `counter` (NVML's energy counter, first to last reading), `integrated_power` "
+            "(power × time over the samples with a power reading), `rapl` (the CPU package's RAPL power × time), "
+            "`none`; uncertain: the session is shorter than five updates of the counter. RLE is `rle_smoothed`.")
+    if gpm:
+        note += " SM active is NVML GPM's share of busy SMs (— where the GPU has no GPM)."
+    checks = [self_check_line(prefix, d["energy"]["self_check"]) for prefix, d in data.devices.items()
+              if isinstance(d.get("energy"), dict) and isinstance(d["energy"].get("self_check"), dict)]
+    if checks:
+        note += "\n\nEnergy self-check (counter vs integrated power between the counter's first and last update):\n\n" + \
+            "\n".join(checks)
+    return section("Summary statistics per device", table(headers, rows, right=range(1, len(headers) - 1)), note)
+
+
+def energy_of(prefix: str, device: dict[str, Any], integrated_j: float | None) -> tuple[float | None, str, bool]:
+    """A device's energy, its method and whether it is uncertain: the session summary's (counter first),
+    else (a session recorded before methods were kept) power × time over the samples."""
+    entry = device.get("energy")
+    if isinstance(entry, dict) and isinstance(entry.get("method"), str):
+        joules = entry.get("energy_j")
+        measured = joules if isinstance(joules, (int, float)) else None
+        return measured, escape(entry["method"]), entry.get("uncertain") is True
+    if integrated_j is None:
+        return None, "none", False
+    return integrated_j, "rapl" if prefix == "cpu" else "integrated_power", False
+
+
+def self_check_line(prefix: str, check: dict[str, Any]) -> str:
+    return (f"- {prefix}: counter {energy_text(check.get('counter_j'))}, integrated power "
+            f"{energy_text(check.get('integrated_j'))} over {duration(check.get('window_s'))}: "
+            f"{num(check.get('difference_pct'), 2, ' %')} difference")
 
 
 def workload(data: SessionData) -> str | None:

@@ -251,3 +251,48 @@ def test_a_flood_of_tags_keeps_the_tag_history_bounded() -> None:
         tracker.add_tag(10**15 + k, "s1")
     assert len(tracker._tag_ts) <= TRIM_AT + 10 + MAX_FUTURE_TAGS
     assert tracker.update(10**15 + 10**6, 1e9, 0.0, 0.0, 0.0) == ("s1", "tag")
+
+
+def nccl_wait(seconds: int, sm_during_wait: float | None = 8.0) -> list[dict[str, Any]]:
+    """1 Hz: 5 s of compute (util 95 %, SM 75 %), `seconds` of an NCCL wait (util 97 %, SM low),
+    then compute again for 5 s."""
+    frames = []
+    for t in range(5 + seconds + 5):
+        waiting = 5 <= t < 5 + seconds
+        frames.append(gpu(float(t), util=97.0 if waiting else 95.0,
+                          gpu0_sm_active_pct=sm_during_wait if waiting else 75.0))
+    return frames
+
+
+def test_util_misleading_after_ten_seconds_of_busy_util_and_idle_sms() -> None:
+    frames = nccl_wait(14)
+    _, events = run(frames)
+    flagged = [int(f["elapsed_s"]) for f in frames if "UTIL_MISLEADING" in f["gpu0_alerts"]]
+    assert flagged == [15, 16, 17, 18]  # the wait began at 5 s: 10 s later, until it ends at 19 s
+    assert [(e["device"], e["alert"], e["ts"]) for e in events if e["kind"] == "alert"] == [
+        ("gpu0", "UTIL_MISLEADING", iso_from_us(frames[15]["ts"]))]
+    # Offline, the same session column by column gives the same alerts.
+    offline = SignalPipeline([0])
+    names = sorted({k for f in frames for k in f if k != "ts"})
+    derived, offline_events = offline.process_columns([f["ts"] for f in frames],
+                                                      {k: [f.get(k) for f in frames] for k in names})
+    assert derived["gpu0_alerts"] == [f["gpu0_alerts"] for f in frames]
+    assert offline_events == [e for e in events if e["kind"] == "alert"]
+
+
+@pytest.mark.parametrize("frames", [
+    nccl_wait(9),  # 9 s of waiting: a short collective is normal
+    nccl_wait(14, sm_during_wait=20.0),  # SM at the threshold is not idle
+    nccl_wait(14, sm_during_wait=None),  # no GPM: never guessed from util
+], ids=["short", "sm-at-threshold", "no-gpm"])
+def test_no_util_misleading_without_ten_seconds_of_evidence(frames) -> None:
+    _, events = run(frames)
+    assert all("UTIL_MISLEADING" not in f["gpu0_alerts"] for f in frames)
+    assert not [e for e in events if e["kind"] == "alert"]
+
+
+def test_a_gap_in_gpm_restarts_the_ten_seconds() -> None:
+    frames = nccl_wait(14)
+    frames[10]["gpu0_sm_active_pct"] = None  # GPM unknown for one sample, in the middle of the wait
+    run(frames)
+    assert [int(f["elapsed_s"]) for f in frames if "UTIL_MISLEADING" in f["gpu0_alerts"]] == []

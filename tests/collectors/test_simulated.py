@@ -202,3 +202,19 @@ def test_one_loop_at_2hz_collapses_every_gpu_and_visits_every_workload_state() -
     for gpu in range(gpus):
         assert any(e["device"] == f"gpu{gpu}" for e in starts), (gpu, starts)
     assert {"idle", "data_prep", "io", "compute"} <= states
+
+
+def test_gpm_tells_compute_from_an_nccl_wait_where_util_cannot() -> None:
+    sim = SimulatedCollector(2, seed=3)
+    training = next(start for name, start, _ in scenario.TIMELINE if name == "training")
+    for gpu in range(2):
+        offset = sim._gpus[gpu].offset_s
+        compute = sim.read(training + 60.0 - offset)  # GPU time: 60 s into training
+        wait = sim.read(training + sum(scenario.NCCL_WAIT_S) / 2 - offset)  # in the middle of the NCCL wait
+        for row in (compute, wait):
+            assert row[f"gpu{gpu}_util_pct"] >= 90  # util reads the same busy GPU
+        assert compute[f"gpu{gpu}_sm_active_pct"] > 60 and compute[f"gpu{gpu}_tensor_active_pct"] > 40
+        assert wait[f"gpu{gpu}_sm_active_pct"] < 20 and wait[f"gpu{gpu}_tensor_active_pct"] < 5
+        assert wait[f"gpu{gpu}_nvlink_rx_bps"] > 2 * compute[f"gpu{gpu}_nvlink_rx_bps"]
+        idle = sim.read(10.0)
+        assert idle[f"gpu{gpu}_sm_active_pct"] < 0.5

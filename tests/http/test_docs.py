@@ -31,8 +31,8 @@ def served(name: str) -> bool:
 
 
 def test_dashboard_and_guide_name_only_served_metrics():
-    used = {name for expr in expressions() for name in re.findall(r"\brigscope_[a-z_]+", expr)}
-    used |= set(re.findall(r"\brigscope_[a-z_]+", GUIDE.read_text(encoding="utf-8")))
+    used = {name for expr in expressions() for name in re.findall(r"\brigscope_[a-z0-9_]+", expr)}
+    used |= set(re.findall(r"\brigscope_[a-z0-9_]+", GUIDE.read_text(encoding="utf-8")))
     assert used and not {name for name in used if not served(name)}
     assert {"rigscope_gpu_utilization_ratio", "rigscope_collapse_events_total"} <= used
 

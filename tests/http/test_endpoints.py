@@ -47,6 +47,12 @@ def test_summary_has_the_tts_keys_and_the_session(live):
     assert summary["total_requests"] == summary["successful"] == summary["failed"] == 0
     assert summary["collapses"] == {"cpu": 0, "gpu0": 0, "gpu1": 0}
     assert summary["workload_state"] in {"idle", "data_prep", "io", "compute"}
+    # energy with its method: the simulated GPUs have an energy counter, the simulated CPU a RAPL power
+    wait_for(lambda: live.http.feed.snapshot().samples > 3, what="a few samples")
+    summary = get_json(live.http.port, "/metrics/summary")
+    assert set(summary["energy"]) == {"cpu", "gpu0", "gpu1"}
+    assert summary["energy"]["gpu0"]["method"] == "counter" and summary["energy"]["cpu"]["method"] == "rapl"
+    assert summary["energy"]["gpu0"]["energy_j"] > 0
 
 
 def test_export_lists_the_session_files_and_the_analysis(live):

@@ -16,6 +16,9 @@ GPU_COLUMNS = {  # metric -> (column suffix, scale)
     "rigscope_gpu_power_watts": ("power_w", 1),
     "rigscope_gpu_power_limit_watts": ("power_limit_w", 1),
     "rigscope_gpu_clock_sm_hertz": ("clock_sm_mhz", 1e6),
+    "rigscope_gpu_sm_active_ratio": ("sm_active_pct", 0.01),
+    "rigscope_gpu_tensor_active_ratio": ("tensor_active_pct", 0.01),
+    "rigscope_gpu_nvlink_receive_bytes_per_second": ("nvlink_rx_bps", 1),
 }
 HOST_COLUMNS = {
     "rigscope_cpu_utilization_ratio": ("cpu_util_pct", 0.01),

@@ -38,6 +38,9 @@ LAYOUTS = {
     "nvmlProcessUtilizationSample_t": "c_nvmlProcessUtilizationSample_t",
     "nvmlTemperature_v1_t": "c_nvmlTemperature_v1_t",
     "nvmlPciInfo_t": "nvmlPciInfo_t",
+    "nvmlGpmSupport_t": "c_nvmlGpmSupport_t",
+    "nvmlGpmMetric_t": "c_nvmlGpmMetric_t",
+    "nvmlGpmMetricsGet_t": "c_nvmlGpmMetricsGet_t",
 }
 
 

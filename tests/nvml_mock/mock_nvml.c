@@ -9,6 +9,7 @@
  *   driver VERSION | count N | init_error CODE | clock file PATH | clock monotonic HZ | clock calls FUNCTION
  *   gpu I name|uuid|pci TEXT...
  *   gpu I set KEY V0 V1 ...             value at tick t: V[min(t, n-1)]
+ *       (gpm_*: the GPM activity during tick t; a GPU with none of them has no GPM)
  *       (temp_v and throttle_legacy: what the newer temperature and the older throttle call give,
  *        where a scenario tells them apart; else temp and throttle)
  *   gpu I proc compute|graphics PID MEM GI CI FROM UNTIL
@@ -17,6 +18,12 @@
  *   gpu I hang FUNCTION|* FROM SECONDS RELEASE_FILE  (once; RELEASE_FILE.started appears meanwhile)
  * Ticks: the integer in the clock file (the test advances it), monotonic seconds since nvmlInit * HZ,
  * or per GPU the number of earlier calls of FUNCTION on it (a GPU's tick is its sampling round).
+ *
+ * GPM: a sample taken at tick t holds per metric the sum of its gpm_* values over ticks 1..t (a counter);
+ * nvmlGpmMetricsGet gives (sum2 - sum1) / (t2 - t1), the mean activity between the two samples, so a
+ * backend that mixes up its two buffers or compares a sample with itself reads wrong (or an error).
+ * Only two sample buffers per GPU may ever be allocated: more is NVML_ERROR_MEMORY, as a backend that
+ * allocates per reading would leak on a real driver.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,11 +47,22 @@
 
 enum key { UTIL_GPU, UTIL_MEM, MEM_TOTAL, MEM_USED, MEM_RESERVED, TEMP, TEMP_SLOWDOWN, POWER_MW,
            POWER_LIMIT_MW, ENERGY_MJ, CLOCK_SM, CLOCK_MEM, FAN, PSTATE, THROTTLE, VIOLATION_POWER_NS,
-           VIOLATION_THERMAL_NS, TEMP_V, THROTTLE_LEGACY, KEYS };
+           VIOLATION_THERMAL_NS, TEMP_V, THROTTLE_LEGACY, GPM_SM, GPM_OCCUPANCY, GPM_TENSOR, GPM_DRAM,
+           GPM_FP16, GPM_FP32, GPM_FP64, GPM_PCIE_TX, GPM_PCIE_RX, GPM_NVLINK_RX, GPM_NVLINK_TX, KEYS };
+#define GPM_FIRST GPM_SM
 static const char *const KEY_NAMES[KEYS] = {
     "util_gpu", "util_mem", "mem_total", "mem_used", "mem_reserved", "temp", "temp_slowdown", "power_mw",
     "power_limit_mw", "energy_mj", "clock_sm", "clock_mem", "fan", "pstate", "throttle",
-    "violation_power_ns", "violation_thermal_ns", "temp_v", "throttle_legacy"};
+    "violation_power_ns", "violation_thermal_ns", "temp_v", "throttle_legacy", "gpm_sm", "gpm_occupancy",
+    "gpm_tensor", "gpm_dram", "gpm_fp16", "gpm_fp32", "gpm_fp64", "gpm_pcie_tx", "gpm_pcie_rx", "gpm_nvlink_rx",
+    "gpm_nvlink_tx"};
+/* NVML's GPM metric id of each gpm_* key, in enum order from GPM_FIRST. */
+static const unsigned int GPM_IDS[KEYS - GPM_FIRST] = {
+    NVML_GPM_METRIC_SM_UTIL, NVML_GPM_METRIC_SM_OCCUPANCY, NVML_GPM_METRIC_ANY_TENSOR_UTIL,
+    NVML_GPM_METRIC_DRAM_BW_UTIL, NVML_GPM_METRIC_FP16_UTIL, NVML_GPM_METRIC_FP32_UTIL, NVML_GPM_METRIC_FP64_UTIL,
+    NVML_GPM_METRIC_PCIE_TX_PER_SEC, NVML_GPM_METRIC_PCIE_RX_PER_SEC, NVML_GPM_METRIC_NVLINK_TOTAL_RX_PER_SEC,
+    NVML_GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC};
+#define GPM_MAGIC 0x47504d31u
 
 struct series { long long *values; int n; };
 struct proc { int gpu, graphics; unsigned int pid, gi, ci; long long mem; long from, until; };
@@ -53,6 +71,7 @@ struct rule { int gpu, hang; char func[96]; nvmlReturn_t code; long from, until;
               int fired; };
 
 struct nvmlDevice_st { unsigned int index; };
+struct nvmlGpmSample_st { unsigned int magic, gpu; int taken; long tick; long long sums[KEYS - GPM_FIRST]; };
 
 static struct {
     char driver[NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE];
@@ -68,6 +87,7 @@ static struct {
     struct proc procs[MAX_PROCS]; int nprocs;
     struct sample samples[MAX_PROCS]; int nsamples;
     struct rule rules[MAX_RULES]; int nrules;
+    int gpm_allocs;
 } S;
 static struct nvmlDevice_st devices[MAX_GPUS];
 static int refcount;
@@ -475,4 +495,76 @@ nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device, nvmlProcessUti
     if (n == 0) return NVML_ERROR_NOT_FOUND;
     *processSamplesCount = n;
     return (!utilization || n > capacity) ? NVML_ERROR_INSUFFICIENT_SIZE : NVML_SUCCESS;
+}
+
+/* ---- GPM ---- */
+
+static int has_gpm(unsigned int gpu) {
+    for (int k = GPM_FIRST; k < KEYS; k++)
+        if (has(gpu, k)) return 1;
+    return 0;
+}
+
+/* The counter of a gpm_* key at tick t: its values summed over ticks 1..t. */
+static long long gpm_sum(unsigned int gpu, enum key k, long t) {
+    long long sum = 0;
+    const struct series *s = &S.series[gpu][k];
+    for (long i = 1; i <= t && i < s->n; i++) sum += s->values[i];
+    if (t >= s->n && s->n > 0) sum += (long long)(t - (s->n > 1 ? s->n - 1 : 0)) * s->values[s->n - 1];
+    return sum;
+}
+
+nvmlReturn_t nvmlGpmQueryDeviceSupport(nvmlDevice_t device, nvmlGpmSupport_t *gpmSupport) {
+    ENTER(device);
+    if (!gpmSupport) return NVML_ERROR_INVALID_ARGUMENT;
+    if (gpmSupport->version != NVML_GPM_SUPPORT_VERSION) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    gpmSupport->isSupportedDevice = (unsigned int)has_gpm(gpu);
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlGpmSampleAlloc(nvmlGpmSample_t *gpmSample) {
+    if (__atomic_load_n(&refcount, __ATOMIC_ACQUIRE) <= 0) return NVML_ERROR_UNINITIALIZED;
+    if (!gpmSample) return NVML_ERROR_INVALID_ARGUMENT;
+    if (__atomic_add_fetch(&S.gpm_allocs, 1, __ATOMIC_ACQ_REL) > 2 * (int)S.count) return NVML_ERROR_MEMORY;
+    *gpmSample = calloc(1, sizeof **gpmSample);
+    if (!*gpmSample) return NVML_ERROR_MEMORY;
+    (*gpmSample)->magic = GPM_MAGIC;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlGpmSampleFree(nvmlGpmSample_t gpmSample) {
+    if (!gpmSample || gpmSample->magic != GPM_MAGIC) return NVML_ERROR_INVALID_ARGUMENT;
+    gpmSample->magic = 0;
+    free(gpmSample);
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlGpmSampleGet(nvmlDevice_t device, nvmlGpmSample_t gpmSample) {
+    ENTER(device);
+    if (!gpmSample || gpmSample->magic != GPM_MAGIC) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!has_gpm(gpu)) return NVML_ERROR_NOT_SUPPORTED;
+    gpmSample->gpu = gpu, gpmSample->tick = now, gpmSample->taken = 1;
+    for (int k = GPM_FIRST; k < KEYS; k++) gpmSample->sums[k - GPM_FIRST] = gpm_sum(gpu, k, now);
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlGpmMetricsGet(nvmlGpmMetricsGet_t *metricsGet) {
+    if (__atomic_load_n(&refcount, __ATOMIC_ACQUIRE) <= 0) return NVML_ERROR_UNINITIALIZED;
+    if (!metricsGet) return NVML_ERROR_INVALID_ARGUMENT;
+    if (metricsGet->version != NVML_GPM_METRICS_GET_VERSION) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    const struct nvmlGpmSample_st *a = metricsGet->sample1, *b = metricsGet->sample2;
+    if (!a || !b || a->magic != GPM_MAGIC || b->magic != GPM_MAGIC || !a->taken || !b->taken || a->gpu != b->gpu
+        || b->tick <= a->tick || metricsGet->numMetrics > NVML_GPM_METRIC_MAX)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    for (unsigned int i = 0; i < metricsGet->numMetrics; i++) {
+        nvmlGpmMetric_t *m = &metricsGet->metrics[i];
+        m->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+        m->value = 0;
+        for (int k = GPM_FIRST; k < KEYS; k++) {
+            if (GPM_IDS[k - GPM_FIRST] != m->metricId || !has(a->gpu, k)) continue;
+            m->value = (double)(b->sums[k - GPM_FIRST] - a->sums[k - GPM_FIRST]) / (double)(b->tick - a->tick);
+            m->nvmlReturn = NVML_SUCCESS;
+        }
+    }
+    return NVML_SUCCESS;
 }

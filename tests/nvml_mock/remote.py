@@ -96,6 +96,10 @@ class RemoteBackend:
     def process_utilization(self, index: int) -> dict[int, tuple[float | None, float | None]]:
         return {pid: (sm, mem) for pid, sm, mem in self._call("process_utilization", index)}
 
+    def gpm_sample(self, index: int) -> dict[str, float | None] | None:
+        pairs = self._call("gpm_sample", index)
+        return None if pairs is None else {field: value for field, value in pairs}
+
     def close(self) -> None:
         """End the child (a call still hung in the mock ends with it)."""
         if self._child.poll() is None:

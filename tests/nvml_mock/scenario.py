@@ -28,6 +28,13 @@ SERIES = {
     "pstate": ("pstate", 1), "throttle": ("throttle_reasons", 1),
     "violation_power_ns": ("violation_power_s", 1e9), "violation_thermal_ns": ("violation_thermal_s", 1e9),
 }
+# GPM series: the activity during each tick, in NVML's units, and the rigscope GPM field (value * factor).
+GPM_SERIES = {
+    "gpm_sm": ("sm_active_pct", 1), "gpm_occupancy": ("sm_occupancy_pct", 1), "gpm_tensor": ("tensor_active_pct", 1),
+    "gpm_dram": ("dram_bw_util_pct", 1), "gpm_fp16": ("fp16_active_pct", 1), "gpm_fp32": ("fp32_active_pct", 1),
+    "gpm_fp64": ("fp64_active_pct", 1), "gpm_pcie_rx": ("pcie_rx_bps", 1 << 20), "gpm_pcie_tx": ("pcie_tx_bps", 1 << 20),
+    "gpm_nvlink_rx": ("nvlink_rx_bps", 1 << 20), "gpm_nvlink_tx": ("nvlink_tx_bps", 1 << 20),
+}
 FALLBACK_SERIES = ("temp_v", "throttle_legacy")  # the other call's value, where a scenario tells them apart
 INTEGER_FIELDS = {"mem_used_bytes", "mem_total_bytes", "pstate", "throttle_reasons"}
 PSTATE_UNKNOWN = 32
@@ -39,7 +46,7 @@ GPU_IS_LOST, UNKNOWN = 15, 999
 
 
 def h100(index: int) -> dict[str, Any]:
-    """An 8-GPU H100 box's GPU `index`: every reading distinct per GPU, energy rising each tick."""
+    """An 8-GPU H100 box's GPU `index`: every reading distinct per GPU, energy rising each tick, and GPM."""
     return {
         "name": "NVIDIA H100 80GB HBM3",
         "uuid": f"GPU-{index:08x}-5b1e-4c5d-9f10-6e2a3b4c5d6e",
@@ -51,7 +58,40 @@ def h100(index: int) -> dict[str, Any]:
             "energy_mj": [123_456_000 + k * 70_000 for k in range(8)], "clock_sm": 1980, "clock_mem": 2619,
             "fan": 30 + index, "pstate": 0, "throttle": [0, 0x4, (1 << 40) | 0x4],
             "violation_power_ns": [0, 100_000_000 * (index + 1)], "violation_thermal_ns": 0,
+            **hopper_gpm(index),
         },
+    }
+
+
+def energy_counter(power_mw: list[int], period_ticks: int, tick_s: float = 0.1,
+                   start_mj: int = 5_000_000) -> list[int]:
+    """An energy counter (mJ) for a GPU drawing `power_mw[k]` during tick k, as a driver keeps it: the
+    exact energy, published only every `period_ticks` ticks (held in between)."""
+    exact, published = start_mj, start_mj
+    out = []
+    for k, power in enumerate(power_mw):
+        if k % period_ticks == 0:
+            published = exact
+        out.append(round(published))
+        exact += power * tick_s
+    return out
+
+
+def without_gpm(gpu: dict[str, Any]) -> dict[str, Any]:
+    """The GPU without GPM (an A100, or a driver that does not give it to this GPU)."""
+    return {**gpu, "series": {k: v for k, v in gpu["series"].items() if k not in GPM_SERIES}}
+
+
+def hopper_gpm(index: int) -> dict[str, Any]:
+    """GPM series of a Hopper GPU: every metric distinct per GPU and changing each tick
+    (compute, then an NCCL wait: the SMs go quiet while utilization would stay high)."""
+    return {
+        "gpm_sm": [0, 80 + index, 85, 10, 5, 7, 90], "gpm_occupancy": [0, 40, 42, 3, 2, 2, 45],
+        "gpm_tensor": [0, 60 + index, 65, 0, 0, 1, 70], "gpm_dram": [0, 30, 35, 8, 6, 5, 33],
+        "gpm_fp16": [0, 4, 5, 0, 0, 0, 6], "gpm_fp32": [0, 12, 11, 1, 1, 1, 13], "gpm_fp64": [0, 0, 1, 0, 0, 0, 0],
+        "gpm_pcie_rx": [0, 1200, 900, 50, 40, 30, 1500], "gpm_pcie_tx": [0, 600, 400, 20, 10, 10, 700],
+        "gpm_nvlink_rx": [0, 90_000, 80_000, 200_000, 210_000, 205_000, 95_000],
+        "gpm_nvlink_tx": [0, 90_000, 80_000, 200_000, 210_000, 205_000, 95_000],
     }
 
 
@@ -126,11 +166,21 @@ class Scenario:
         """rigscope's reading of every field of GPU `index` at `tick`, from the scenario alone."""
         out: dict[str, float | int | None] = {}
         for key, value in self.gpus[index].get("series", {}).items():
-            if key in FALLBACK_SERIES:
+            if key in FALLBACK_SERIES or key in GPM_SERIES:
                 continue
             field, divisor = SERIES[key]
             raw = at_tick(value, tick)
             out[field] = int(raw) if field in INTEGER_FIELDS else raw / divisor
         if out.get("pstate") == PSTATE_UNKNOWN:
             out["pstate"] = None
+        return out
+
+    def expected_gpm(self, index: int, since: int, tick: int) -> dict[str, float | None]:
+        """rigscope's GPM reading of GPU `index` from a sample at `since` to one at `tick`: the mean of
+        each series over ticks since+1..tick (None for a metric the scenario does not give)."""
+        series = self.gpus[index].get("series", {})
+        out: dict[str, float | None] = dict.fromkeys(field for field, _ in GPM_SERIES.values())
+        for key, (field, factor) in GPM_SERIES.items():
+            if key in series:
+                out[field] = sum(at_tick(series[key], t) for t in range(since + 1, tick + 1)) / (tick - since) * factor
         return out

@@ -22,7 +22,8 @@ def encode(value: Any) -> Any:
     if isinstance(value, list):
         return [encode(v) for v in value]
     if isinstance(value, dict):
-        return [[key, *pair] for key, pair in value.items()]  # process_utilization: pid -> (sm, mem)
+        # process_utilization: pid -> (sm, mem); gpm_sample: field -> value
+        return [[key, *pair] if isinstance(pair, tuple) else [key, pair] for key, pair in value.items()]
     return value
 
 

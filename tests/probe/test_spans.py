@@ -194,3 +194,50 @@ def test_an_unfinished_span_is_not_a_row_and_ends_are_finished_at_close():
     spans.close()
     (row,) = spans.recent()
     assert row["span_id"] == "done" and spans.summary()["open"] == 1
+
+
+def test_mean_sm_active_is_over_the_samples_inside_and_null_without_gpm():
+    spans = tracker()
+    sm = {0.2: 99.0, 0.3: 80.0, 0.4: 10.0, 0.5: None, 0.6: 30.0, 0.9: 99.0}  # 0.5: GPM unknown, left out
+    items = [(t / 10, "frame", {**frame(t / 10), "gpu0_sm_active_pct": sm.get(t / 10)}) for t in range(0, 11)]
+    items += [(0.25, "event", start("a", 0.25)), (0.65, "event", end("a", 0.65, 0.25)),
+              (0.05, "event", start("b", 0.05)), (0.15, "event", end("b", 0.15, 0.05))]
+    feed(spans, items)
+    rows = {row["span_id"]: row for row in spans.recent()}
+    assert rows["a"]["mean_sm_active_pct"] == pytest.approx((80.0 + 10.0 + 30.0) / 3)
+    assert rows["b"]["mean_sm_active_pct"] is None  # no GPM reading inside: unknown, not 0
+
+
+def stepping(t: float, gpu_w: float = 200.0) -> dict:
+    """A frame whose GPU counter is published once a second (200 W: +200 J a step), as many drivers do."""
+    return {**frame(t, gpu_w=gpu_w), "gpu0_energy_j": 1000.0 + gpu_w * int(t + 1e-9)}
+
+
+def test_a_span_shorter_than_five_counter_periods_is_uncertain_and_not_zero():
+    spans = tracker()
+    items = [(k / 10, "frame", stepping(k / 10)) for k in range(0, 130)]
+    # 0.3 s between two steps of the counter: the counter says 0 J; 6 s: five periods and more
+    items += [(3.3, "event", start("short", 3.3)), (3.6, "event", end("short", 3.6, 3.3)),
+              (4.0, "event", start("long", 4.0)), (10.0, "event", end("long", 10.0, 4.0))]
+    feed(spans, items)
+    rows = {row["span_id"]: row for row in spans.recent()}
+    short, long = rows["short"], rows["long"]
+    assert short["energy_uncertain"] is True and short["gpu_energy_method"] == "integrated_power"
+    assert short["gpu_energy_j"] == pytest.approx(200.0 * 0.3)  # from power: not the counter's 0 J
+    assert long["energy_uncertain"] is False and long["gpu_energy_method"] == "counter"
+    assert long["gpu_energy_j"] == pytest.approx(200.0 * 6.0)
+
+
+def test_without_a_counter_the_method_is_integrated_power_and_without_power_none():
+    spans = tracker()
+    items = [(k / 10, "frame", frame(k / 10, energy=False)) for k in range(0, 30)]
+    items += [(0.5, "event", start("a", 0.5)), (1.5, "event", end("a", 1.5, 0.5))]
+    feed(spans, items)
+    (row,) = spans.recent()
+    assert row["gpu_energy_method"] == "integrated_power" and row["energy_uncertain"] is False
+    assert row["gpu_energy_j"] == pytest.approx(100.0)
+    spans = tracker()
+    items = [(k / 10, "frame", {**frame(k / 10, energy=False), "gpu0_power_w": None}) for k in range(0, 30)]
+    feed(spans, items + [(0.5, "event", start("b", 0.5)), (1.5, "event", end("b", 1.5, 0.5))])
+    (row,) = spans.recent()
+    assert row["gpu_energy_method"] == "none" and row["gpu_energy_j"] is None

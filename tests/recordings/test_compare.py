@@ -63,6 +63,13 @@ def test_device_figures_per_group(root, groups):
     thermal = sum(m["summary"]["devices"]["gpu0"]["throttle"]["thermal_s"] for m in tier_a)
     assert gpu["throttle_s"]["thermal"] == pytest.approx(thermal) and thermal > 0
     assert 0 < gpu["mean_power_w"] <= 700
+    sm = [(m["summary"]["duration_s"], m["summary"]["devices"]["gpu0"]["mean_sm_active_pct"]) for m in tier_a]
+    assert gpu["mean_sm_active_pct"] == pytest.approx(sum(s * v for s, v in sm) / sum(s for s, _ in sm))
+    assert next(d for d in groups["tier_a"]["devices"] if d["device"] == "cpu")["mean_sm_active_pct"] is None
+    # energy by the method each session measured it with: the simulated GPU's counter
+    assert gpu["energy_method"] == "counter"
+    assert gpu["measured_energy_j"] == pytest.approx(sum(m["summary"]["devices"]["gpu0"]["energy"]["energy_j"]
+                                                          for m in tier_a))
     workload = groups["tier_a"]["workload_s"]
     assert workload["compute"] == pytest.approx(sum(m["summary"]["workload_seconds"]["compute"] for m in tier_a))
 

@@ -15,6 +15,8 @@ from recordings.events import EVENTS, read_events
 from recordings.report import build_report, write_session_report
 from recordings.report.data import load_session
 from recordings.report.plots import plot_data
+from recordings.report.markdown import energy
+from recordings.report.sections_signals import energy_of
 from recordings.session import read_meta
 from rigscope.cli import main
 from tests.recordings.report_sessions import add_note, add_spans, record, set_meta, span
@@ -87,7 +89,19 @@ def test_device_statistics_match_the_summary(session, text):
     assert set(rows) == {"cpu", "gpu0"}
     assert rows["gpu0"][2] == f"{devices['gpu0']['max_temp_c']:.1f} °C"
     assert rows["gpu0"][7] == "1" and rows["cpu"][7] == "0"
-    assert rows["gpu0"][3].endswith(" W") and rows["gpu0"][5].endswith(" kWh")
+    assert rows["gpu0"][3].endswith(" W")
+    # energy by its method: the simulated GPU's counter (J → Wh), the simulated CPU's RAPL power
+    gpu_j = devices["gpu0"]["energy"]["energy_j"]
+    assert devices["gpu0"]["energy"]["method"] == "counter" and 3600 < gpu_j < 3.6e6
+    assert rows["gpu0"][5] == f"{gpu_j / 3600:,.2f} Wh" and rows["gpu0"][-1] == "counter"
+    assert rows["cpu"][-1] == "rapl"
+    check = devices["gpu0"]["energy"]["self_check"]
+    assert abs(check["difference_pct"]) < 0.5  # the simulated counter is the integral of its power curve
+    assert f"- gpu0: counter {check['counter_j'] / 3600:,.2f} Wh, integrated power" in section_of(
+        text, "Summary statistics per device")
+    # SM activity (GPM) beside util: measured on the GPU, not on the CPU (not 0: unknown)
+    assert rows["gpu0"][9] == f"{devices['gpu0']['mean_sm_active_pct']:.1f} %" and rows["cpu"][9] == "—"
+    assert 0 < devices["gpu0"]["mean_sm_active_pct"] < devices["gpu0"]["mean_util_pct"]
 
 
 def test_workload_and_throttle(session, text):
@@ -246,3 +260,18 @@ def test_write_session_report_returns_its_path(session):
     assert write_session_report(session) == session / "report.md"
     assert load_session(session).meta["checks"] == CHECKS
     assert json.loads((session / "meta.json").read_text())["group_id"] == "g-7"
+
+
+@pytest.mark.parametrize(("joules", "shown"), [(0.0, "0.0 J"), (850.0, "850.0 J"), (3599.9, "3,599.9 J"),
+                                              (3600.0, "1.00 Wh"), (45_000.0, "12.50 Wh"),
+                                              (3.6e6, "1.000 kWh"), (9.0e9, "2,500.000 kWh"), (None, "—")])
+def test_energy_units(joules, shown):
+    assert energy(joules) == shown
+
+
+def test_energy_method_from_the_summary_and_uncertain_or_from_power_for_an_older_session():
+    counted = {"energy": {"method": "counter", "energy_j": 12.0, "uncertain": True}}
+    assert energy_of("gpu0", counted, 99.0) == (12.0, "counter", True)
+    assert energy_of("gpu0", {}, 99.0) == (99.0, "integrated_power", False)
+    assert energy_of("cpu", {}, 5.0) == (5.0, "rapl", False)
+    assert energy_of("gpu1", {}, None) == (None, "none", False)

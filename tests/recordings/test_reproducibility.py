@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from recordings.group_render import markdown
 from recordings.reproducibility import reproducibility
 from rigscope.cli import main
 
@@ -16,7 +17,8 @@ UTIL = (50.0, 60.0, 70.0)  # gpu0 utilization in the run phase of the three repe
 TOKENS = (100.0, 110.0, 90.0)  # std 10, CV exactly 10%: still reproducible
 
 
-def _session(root: Path, repeat: int, status: str = "complete", name: str | None = None) -> None:
+def _session(root: Path, repeat: int, status: str = "complete", name: str | None = None,
+             counter: bool = False) -> None:
     """1 Hz: 10 s baseline (util 10 %, 50 W, 40 °C), 10 s run (util UTIL, 200 W, 70+i °C), 5 s cooldown."""
     states = ["baseline"] * 10 + ["run"] * 4 + ["eval"] * 6 + ["cooldown"] * 5
     run = [s in ("run", "eval") for s in states]
@@ -33,6 +35,11 @@ def _session(root: Path, repeat: int, status: str = "complete", name: str | None
         "gpu0_collapse": collapse,
         "gpu0_throttle_reasons": throttle,
     }, schema_overrides={"cpu_power_w": pl.Float64, "gpu0_collapse": pl.Int8, "gpu0_throttle_reasons": pl.UInt64})
+    if counter:  # the GPU drew 10 W more than its power readings say; its energy counter knows
+        joules = [0.0]
+        for r in run[:-1]:
+            joules.append(joules[-1] + (210.0 if r else 60.0))
+        frame = frame.with_columns(gpu0_energy_j=pl.Series([1e6 + j for j in joules]))
     session = root / (name or f"20261201-12000{repeat}-box")
     session.mkdir(parents=True)
     frame.write_parquet(session / "samples.parquet")
@@ -98,3 +105,18 @@ def test_report_formats(group, capsys, tmp_path):
 def test_unknown_group_is_one_line(group, capsys):
     assert main(["report", "--group", "nope", "--dir", str(group)]) == 1
     assert capsys.readouterr().err == f"rigscope: error: no complete session of group 'nope' in {group}\n"
+
+
+def test_energy_and_its_baseline_come_from_the_counter_where_it_advances(tmp_path):
+    for repeat in (1, 2, 3):
+        _session(tmp_path, repeat, counter=True)
+    report = reproducibility(GROUP, tmp_path)
+    figures = {figure["name"]: figure for figure in report["figures"]}
+    energy = figures["gpu0.energy_j"]  # 210 W by the counter for 10 s; above idle: minus its 60 W
+    assert energy["mean"] == pytest.approx(2100) and energy["delta_mean"] == pytest.approx(1500)
+    assert report["energy_methods"] == {"cpu": "none", "gpu0": "counter"}
+    assert "Energy measured by: cpu none, gpu0 counter" in markdown(report)
+
+
+def test_energy_method_without_a_counter_is_integrated_power(group):
+    assert reproducibility(GROUP, group)["energy_methods"] == {"cpu": "none", "gpu0": "integrated_power"}

@@ -181,3 +181,14 @@ def test_devices_come_from_meta(recorded):
         assert set(series_names(source)) <= set(pl.read_parquet_schema(recorded / "samples.parquet"))
     finally:
         source.close()
+
+
+def test_a_replayed_gpu_with_gpm_has_its_sm_row(session):
+    from rigscope.replay_source import ReplaySource
+
+    source = ReplaySource(session, speed=None)
+    try:
+        assert [d.gpm for d in source.devices] == [False, True, True]  # the simulated GPUs have GPM
+        assert "gpu0_sm_active_pct" in source.devices[1].series_names()
+    finally:
+        source.close()

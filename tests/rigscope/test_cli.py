@@ -28,6 +28,8 @@ from tests.conftest import REPO, run_cli
         (["record", "--gpus-sim", "17", "--source", "sim"], "1 to 16"),
         (["record", "--flush-interval", "0"], "greater than 0"),
         (["record", "--bogus"], "unrecognized arguments"),
+        (["record", "--gpm-interval", "0.1"], "more than 0.1 s"),  # NVML needs more between GPM samples
+        (["record", "--gpm-interval", "soon"], "invalid interval"),
     ],
 )
 def test_bad_flags_give_one_line_and_exit_2(args, words):

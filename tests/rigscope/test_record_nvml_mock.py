@@ -52,7 +52,8 @@ def test_record_eight_mocked_h100s_gives_the_scenarios_columns_values_and_signal
     gpus[0]["processes"] = [{"kind": "compute", "pid": os.getpid(), "mem": 3 * 1024**3}]
     gpus[0]["samples"] = [{"pid": os.getpid(), "ts": 10, "sm": 77, "mem": 12}]
     scenario = Scenario(tmp_path, gpus, rounds_of=ROUNDS)
-    session, meta = record(tmp_path, scenario, nvml_mock_library, "--duration", "1s")
+    session, meta = record(tmp_path, scenario, nvml_mock_library, "--duration", "1s", "--gpm-interval", "0.2")
+    assert meta["monitoring"]["gpm_interval_s"] == 0.2
     assert [(g["index"], g["name"], g["uuid"], g["memory_total_bytes"], g["power_limit_w"], g["temp_limit_c"],
              g["driver_version"]) for g in meta["gpus"]] == [
         (i, g["name"], g["uuid"], 80 * 1024**3, 700.0, 87.0, "550.54.15") for i, g in enumerate(gpus)]
@@ -67,6 +68,12 @@ def test_record_eight_mocked_h100s_gives_the_scenarios_columns_values_and_signal
         # a derived signal: the power-cap bit (0x4) is set from round 1 on, and so is the alert
         alerts = table[f"gpu{index}_alerts"].to_list()
         assert [("THROTTLE_POWER" in (a or "")) for a in alerts] == [r >= 1 for r in rounds], (index, alerts)
+        # GPM: null until its second sample, then the mean of the scripted activity between two of its samples
+        sm = table[f"gpu{index}_sm_active_pct"].to_list()
+        assert sm[0] is None and sm[-1] is not None, (index, sm)
+        for value, r in zip(sm, rounds):
+            assert value is None or any(value == scenario.expected_gpm(index, a, b)["sm_active_pct"]
+                                        for b in range(1, r + 1) for a in range(b)), (index, value, r)
     processes = pl.read_parquet(session / "processes.parquet").filter(pl.col("pid") == os.getpid())
     assert processes.height >= 1 and set(processes["gpu"]) == {0} and set(processes["kind"]) == {"compute"}
     assert set(processes["gpu_mem_bytes"]) == {3 * 1024**3} and processes["visible"].all()

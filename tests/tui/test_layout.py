@@ -8,6 +8,7 @@ import pytest
 
 from tests.tui.conftest import LiveApp, panels, run, screen_text, sim_source, wait_ended, wait_frames, wait_until
 from tui.app import RigscopeApp
+from tui.devices import GPM_LINES
 from tui.sparkline import ASCII
 
 SPARK_GLYPHS = set("▁▂▃▄▅▆▇█")
@@ -68,7 +69,8 @@ def test_eight_gpus_at_160x50_full_panels_all_visible_after_a_relayout(tmp_path)
         assert not app.dashboard.compact
         assert _placement_problems(app) == []
         shown = panels(app)
-        assert len(shown) == 9 and all(p.region.height == 7 for p in shown.values())
+        # the simulated GPUs have GPM: every panel has the SM row's height (the CPU's a blank row)
+        assert len(shown) == 9 and all(p.region.height == GPM_LINES for p in shown.values())
         assert len({p.region.x for p in shown.values()}) == 2  # two columns
     _layout(tmp_path, 8, (160, 50), check, resize_first=True)
 
@@ -101,8 +103,8 @@ def test_80x24(tmp_path, gpus, compact):
             assert heights == {1} and len({p.region.x for p in panels(app).values()}) == 1
             rows = [line for line in screen_text(app).splitlines() if line.startswith((" CPU ", " GPU"))]
             assert [row.split()[0] for row in rows] == ["CPU", *(f"GPU{i}" for i in range(gpus))]
-        else:  # cpu + one GPU: two full panels fit exactly in the 14 rows left
-            assert heights == {7}
+        else:  # cpu + one GPU (with GPM, so an SM row): two full panels fit in the rows left
+            assert heights == {GPM_LINES}
     _layout(tmp_path, gpus, (80, 24), check)
 
 

@@ -86,7 +86,7 @@ def test_spans_and_metrics_sent_through_the_probe_show_with_their_totals(tmp_pat
             await pilot.press("m")
             assert app.dashboard.overlay == "grad_norm"
             await pilot.pause()
-            rle = panels(app)["gpu0"].render().plain.splitlines()[5]
+            rle = next(line for line in panels(app)["gpu0"].render().plain.splitlines() if line.startswith("RLE"))
             assert rle.startswith("RLE") and rle.endswith(" grad_norm 2")
             assert "grad_norm over RLE" in _pane(app, MetricsPane)
             await pilot.press("m")
