@@ -45,7 +45,7 @@ def _print_tables(groups: list[dict], by: str) -> None:
     from rich.table import Table
 
     terminal = sys.stdout.isatty()
-    console = Console(width=None if terminal else 160)  # piped: wide enough not to wrap
+    console = Console(width=None if terminal else 1000)  # piped: as wide as the tables, never wrapped or cut
     for title, headers, rows in text_tables(groups, by):
         parts = column_parts(headers, rows, console.width) if terminal else [list(range(len(headers)))]
         for number, columns in enumerate(parts):

@@ -39,7 +39,7 @@ def test_dashboard_on_eight_mocked_h100s_shows_them_and_a_lost_gpu_in_tmux(tmp_p
     with tmux() as term:
         term.start(command, width=160, height=50)
         said = term.wait_screen(lambda s: "nvml: gpu5 lost: GPU is lost" in s, "gpu5 lost, said in the dashboard")
-        assert said.count("nvml: gpu5 lost") == 1
+        assert said.count("nvml: gpu5 lost") <= 2  # once in the events pane, and its toast while that lasts
         # The full layout has a panel per GPU, the compact one a row (its right side may sit under the
         # notifications): either way every GPU is there, gpu0 shows its scenario temperature, gpu5 none.
         screen = term.wait_screen(lambda s: all(f"GPU{i}" in s for i in range(8)) and "61/87°C" in s and gpu5_lost(s),
