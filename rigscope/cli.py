@@ -187,6 +187,9 @@ def build_parser() -> Parser:
 
     catalog_commands.add_parsers(commands, EXAMPLES, _add_session_dir)
     _add_report_commands(commands)
+    from rigscope import fleet_command
+
+    fleet_command.add_parser(commands)
     helper = commands.add_parser("help", help="help on a command: rigscope help replay")
     helper.add_argument("topic", nargs="?", metavar="COMMAND", choices=sorted(commands.choices),
                         help="the command to explain (default: rigscope's own help)")
@@ -282,6 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rigscope.correlate_command import run as run_correlate
 
             return run_correlate(args)
+        if args.command == "fleet":
+            from rigscope import fleet_command
+
+            return fleet_command.run(args)
         if args.command in ("ls", "export", "import"):
             from rigscope import catalog_commands
 

@@ -1,0 +1,42 @@
+"""What an exporter adapter is: a table of metric names, the field each one fills and its unit conversion.
+
+A field is one of rigscope's fleet quantities (`FIELDS`), always in base units: ratios 0-1,
+bytes, watts, °C, joules, seconds.  `kind` says how a metric turns into the field:
+`gauge` (the value times `scale`), `counter` (its increase over the window, times
+`scale`), `idle` (per-CPU idle-seconds counters: the field is 1 - their mean rate) and
+`state` (a 0/1 gauge whose `label` names the current value).  Both clients (Prometheus
+queries and direct scrapes) read the same tables, so an exporter is added in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+GPU_FIELDS = ("util", "sm_active", "tensor_active", "dram_active", "mem_used", "mem_free", "mem_total", "temp",
+              "temp_limit", "power", "energy", "throttle")
+HOST_FIELDS = ("cpu_util", "host_mem_used", "host_mem_available", "host_mem_total", "collapses", "workload")
+FIELDS = GPU_FIELDS + HOST_FIELDS
+
+
+@dataclass(frozen=True)
+class Entry:
+    field: str
+    metric: str  # the sample name as exposed (counters with their `_total` where the exporter writes one)
+    scale: float = 1.0
+    kind: str = "gauge"  # gauge | counter | idle | state
+    match: dict[str, str] = field(default_factory=dict)  # label values a sample must have
+    label: str = ""  # for kind "state": the label that names the state
+
+    @property
+    def per_gpu(self) -> bool:
+        return self.field in GPU_FIELDS
+
+
+@dataclass(frozen=True)
+class Exporter:
+    name: str
+    entries: tuple[Entry, ...]
+    prefixes: tuple[str, ...]  # metric name prefixes that mark this exporter's page (the GPU label is `gpu` in all)
+
+    def owns(self, metric: str) -> bool:
+        return metric.startswith(self.prefixes)
