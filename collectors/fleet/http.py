@@ -18,7 +18,11 @@ MAX_BODY = 32 * 1024 * 1024  # a /metrics page or an API answer larger than this
 
 
 class FetchError(Exception):
-    """A request that gave no usable answer; `str()` is the line to show."""
+    """A request that gave no usable answer; `str()` is the line to show, `status` the HTTP status if any."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ def get(url: str, timeout_s: float, auth: Auth | None = None, params: dict[str, 
     except urllib.error.HTTPError as error:
         words = {401: "refused the credentials", 403: "refused the credentials",
                  503: "is unavailable"}.get(error.code, "answered")
-        raise FetchError(f"{_where(url)} {words} ({error.code} {error.reason})") from None
+        raise FetchError(f"{_where(url)} {words} ({error.code} {error.reason})", error.code) from None
     except (TimeoutError, socket.timeout):
         raise FetchError(f"{_where(url)} timed out after {timeout_s:g} s") from None
     except urllib.error.URLError as error:

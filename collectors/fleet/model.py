@@ -121,6 +121,7 @@ class FleetModel:
     refresh_s: float
     taken_s: float  # Unix time of the refresh
     window_s: float
+    gpus: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # live nodes: GPU: fields
 
     def as_json(self) -> dict[str, Any]:
         return {"taken_s": self.taken_s, "window_s": self.window_s, "queries": self.queries,
@@ -131,4 +132,11 @@ class FleetModel:
 def build(readings: list[NodeReading], errors: list[str], queries: int, refresh_s: float, now_s: float,
           window_s: float) -> FleetModel:
     rows = sorted((node_row(r, now_s) for r in readings), key=lambda r: r["node"])
-    return FleetModel(rows, totals(rows), errors, queries, refresh_s, now_s, window_s)
+    live = {r["node"] for r in rows if not r["stale"]}
+    gpus = {r.instance: r.gpus for r in readings if r.instance in live}
+    return FleetModel(rows, totals(rows), errors, queries, refresh_s, now_s, window_s, gpus)
+
+
+def stale_rows(rows: list[dict[str, Any]], reason: str) -> list[dict[str, Any]]:
+    """The rows of a refresh that no longer holds: names kept, numbers gone, the reason said."""
+    return [node_row(NodeReading(r["node"], error=reason), 0.0) for r in rows]

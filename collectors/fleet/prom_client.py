@@ -19,6 +19,7 @@ from collectors.fleet.assemble import Assembler
 from collectors.fleet.http import Auth, FetchError, get
 from collectors.fleet.model import FleetModel, build
 
+QUERY_ONLY = (400, 404, 422)  # statuses that concern one request; any other failure is the server's: stop there
 DEFAULT_INTERVAL_S = 15.0  # when the server has no targets list (Thanos, Mimir): a common scrape interval
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -70,13 +71,16 @@ class PrometheusFleet:
         errors: list[str] = []
         parts = Assembler()
         covered: set[str] = set()
-        self._targets(parts, errors)
+        if not self._targets(parts, errors):
+            return build([], errors, self.queries, time.perf_counter() - start, now, self.window_s)
         for expr in (promql.up_query(self.job), promql.gauges_query(), promql.window_query(self.window_s)):
             try:
                 series = self.query(expr, now)
             except FetchError as error:
                 errors.append(str(error))
-                continue
+                if error.status in QUERY_ONLY:
+                    continue
+                break
             for item in series:
                 self._series(parts, item, covered)
         readings = parts.readings()
@@ -87,13 +91,15 @@ class PrometheusFleet:
             reading.interval_s = reading.interval_s or DEFAULT_INTERVAL_S
         return build(readings, errors, self.queries, time.perf_counter() - start, now, self.window_s)
 
-    def _targets(self, parts: Assembler, errors: list[str]) -> None:
+    def _targets(self, parts: Assembler, errors: list[str]) -> bool:
+        """Scrape intervals and why targets are down; False when the server itself failed."""
         try:
             data = self._api("targets", {"state": "active"})
         except FetchError as error:
-            if "(404" not in str(error):  # no targets list on Thanos or Mimir: intervals stay the default
-                errors.append(str(error))
-            return
+            if error.status == 404:  # no targets list on Thanos or Mimir: intervals stay the default
+                return True
+            errors.append(str(error))
+            return error.status in QUERY_ONLY
         for target in (data or {}).get("activeTargets") or []:
             labels = target.get("labels") or {}
             instance = labels.get("instance")
@@ -105,6 +111,7 @@ class PrometheusFleet:
                 parts.set_up(instance, False, str(target.get("lastError") or "")[:200], interval)
             elif interval:
                 parts.node(instance).interval_s = max(parts.node(instance).interval_s or 0.0, interval)
+        return True
 
     def _series(self, parts: Assembler, item: dict[str, Any], covered: set[str]) -> None:
         labels, value = item.get("metric") or {}, item.get("value") or [None, None]

@@ -9,6 +9,7 @@ known name at all is an unknown exporter, and says which names it has.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -84,6 +85,7 @@ class ScrapeFleet:
         self._fetch = fetch or (lambda url, timeout: get(url, timeout))
         self._pool = ThreadPoolExecutor(max(1, min(workers, len(self.targets))), thread_name_prefix="rigscope-fleet")
         self._history: dict[str, deque[Point]] = {t: deque() for t in self.targets}
+        self._lock = threading.Lock()  # the screen reads a node's history while a refresh appends
         self.queries = 0
 
     def close(self) -> None:
@@ -105,7 +107,8 @@ class ScrapeFleet:
         for target, page, error in pages:
             parts.node(target).interval_s = self.interval_s
             if page is None:
-                self._history[target].clear()  # a node back after a gap starts its increases afresh
+                with self._lock:
+                    self._history[target].clear()  # a node back after a gap starts its increases afresh
                 parts.set_up(target, False, error)
                 continue
             try:
@@ -150,9 +153,10 @@ class ScrapeFleet:
             if activity is not None:
                 point.activity[gpu] = activity
         history = self._history[target]
-        history.append(point)
-        while len(history) > 2 and history[1].t <= now - max(self.window_s, IDLE_WINDOW_S):
-            history.popleft()
+        with self._lock:
+            history.append(point)
+            while len(history) > 2 and history[1].t <= now - max(self.window_s, IDLE_WINDOW_S):
+                history.popleft()
         self._derive(parts, target, history, now)
 
     def _derive(self, parts: Assembler, target: str, history: deque[Point], now: float) -> None:
@@ -179,6 +183,7 @@ class ScrapeFleet:
     def history(self, node: str, width: int, field: str = "util") -> dict[str, list[float | None]]:
         """The node's GPUs from the scrapes kept (`width` latest points)."""
         target = next((t for t in self.targets if t == node or t.rsplit(":", 1)[0] == node), None)
-        points = list(self._history.get(target or "", ()))[-width:]
+        with self._lock:
+            points = list(self._history.get(target or "", ()))[-width:]
         gpus = sorted({g for p in points for g in p.util}, key=lambda g: (len(g), g))
         return {g: [p.util.get(g) for p in points] for g in gpus}
