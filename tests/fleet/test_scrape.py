@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.fleet.scrape import ScrapeFleet, known_lines, parse_targets, target_url
+from collectors.fleet.scrape import ScrapeFleet, known_lines, parse_line, parse_targets, target_url
 from tests.fleet.servers import address
 
 
@@ -101,4 +101,25 @@ def test_targets_parsing_and_urls():
 
 def test_unknown_names_are_skipped_before_parsing():
     text, unknown = known_lines("# HELP x y\nfoo 1\nrigscope_gpu_power_watts{gpu=\"0\"} 3\nbar{a=\"b\"} 2\n")
-    assert text == 'rigscope_gpu_power_watts{gpu="0"} 3\n' and unknown == ["foo", "bar"]
+    assert text == ['rigscope_gpu_power_watts{gpu="0"} 3'] and unknown == ["foo", "bar"]
+
+
+def test_series_parsed_once_still_give_each_scrape_s_values(nodes_factory):
+    server = nodes_factory(1)
+    fleet = ScrapeFleet(server.targets(), timeout_s=5)
+    page = server.nodes[address(0)].pages[server.port]
+    try:
+        first = fleet.refresh().rows[0]
+        server.nodes[address(0)].pages[server.port] = page.replace("} 589.7945689263265", "} 100.5")
+        second = fleet.refresh().rows[0]
+    finally:
+        fleet.close()
+    assert second["power"] == pytest.approx(first["power"] - 589.7945689263265 + 100.5)
+
+
+def test_parse_line_values_and_hostile_lines():
+    assert parse_line('a_b{x="1}",y="2"} 3.5 1700000000000') == ("a_b", {"x": "1}", "y": "2"}, 3.5)
+    assert parse_line("up NaN")[2] != parse_line("up NaN")[2]
+    for bad in ("up", 'up{x="1" 2', "up{x=1} 2", "up{} abc"):
+        with pytest.raises(ValueError):
+            parse_line(bad)
