@@ -36,7 +36,3 @@ class Entry:
 class Exporter:
     name: str
     entries: tuple[Entry, ...]
-    prefixes: tuple[str, ...]  # metric name prefixes that mark this exporter's page (the GPU label is `gpu` in all)
-
-    def owns(self, metric: str) -> bool:
-        return metric.startswith(self.prefixes)

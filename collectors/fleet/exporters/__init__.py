@@ -11,7 +11,3 @@ for _exporter in EXPORTERS:
     for _entry in _exporter.entries:
         BY_METRIC.setdefault(_entry.metric, []).append((_exporter, _entry))
 
-
-def exporter_of(metric: str) -> Exporter | None:
-    """The exporter whose name prefix `metric` carries, None for a name no adapter knows."""
-    return next((e for e in EXPORTERS if e.owns(metric)), None)

@@ -21,4 +21,4 @@ EXPORTER = Exporter("dcgm", (
     Entry("temp", "DCGM_FI_DEV_GPU_TEMP"),
     Entry("power", "DCGM_FI_DEV_POWER_USAGE"),
     Entry("energy", "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", 0.001, kind="counter"),
-), ("DCGM_",))
+))

@@ -8,4 +8,4 @@ EXPORTER = Exporter("node_exporter", (
     Entry("cpu_util", "node_cpu_seconds_total", kind="idle", match={"mode": "idle"}),
     Entry("host_mem_total", "node_memory_MemTotal_bytes"),
     Entry("host_mem_available", "node_memory_MemAvailable_bytes"),
-), ("node_",))
+))

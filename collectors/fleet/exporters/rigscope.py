@@ -22,4 +22,4 @@ EXPORTER = Exporter("rigscope", (
     Entry("host_mem_total", PREFIX + "memory_total_bytes"),
     Entry("collapses", PREFIX + "collapse_events_total", kind="counter"),
     Entry("workload", PREFIX + "workload_state", kind="state", label="state"),
-), (PREFIX,))
+))
