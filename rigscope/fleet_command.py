@@ -17,13 +17,9 @@ from collectors.fleet.http import Auth
 from recordings.errors import InputError
 from rigscope import options
 
-EXAMPLE = ("example: rigscope fleet --prometheus http://prometheus:9090 --job 'dcgm|node'     "
-           "(--targets gpu01:9400,gpu02:9400 without Prometheus; --once --json for scripts)")
-
-
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Any, example: str) -> None:
     fleet = commands.add_parser("fleet", help="many GPU nodes on one screen, through Prometheus or their /metrics",
-                                epilog=EXAMPLE)
+                                epilog=example)
     source = fleet.add_mutually_exclusive_group(required=True)
     source.add_argument("--prometheus", metavar="URL", help="Prometheus (or Thanos, Mimir, VictoriaMetrics) base URL")
     source.add_argument("--targets", metavar="HOST:PORT,...", help="scrape these /metrics pages directly")
