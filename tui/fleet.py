@@ -189,6 +189,8 @@ class FleetScreen(Screen[None]):
             errors.append(f"retrying in {delay:.0f} s")
         self.errors = errors
         self.query_one("#fleet-errors", Static).update(Text("\n".join(inert(e) for e in errors)))
+        if self._timer is not None:  # a refresh asked for with `r` while one was under way: one timer, not two
+            self._timer.stop()
         self._timer = self.set_timer(delay, self.fetch)
 
     def open_node(self, row: dict[str, Any]) -> None:

@@ -18,11 +18,12 @@ MAX_BODY = 32 * 1024 * 1024  # a /metrics page or an API answer larger than this
 
 
 class FetchError(Exception):
-    """A request that gave no usable answer; `str()` is the line to show, `status` the HTTP status if any."""
+    """A request that gave no usable answer: `str()` is the line to show (where, then what), `reason` the what
+    alone, `status` the HTTP status if any."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
+    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+        super().__init__(f"{_where(url)} {reason}")
+        self.reason, self.status = reason, status
 
 
 @dataclass(frozen=True)
@@ -53,18 +54,18 @@ def get(url: str, timeout_s: float, auth: Auth | None = None, params: dict[str, 
     except urllib.error.HTTPError as error:
         words = {401: "refused the credentials", 403: "refused the credentials",
                  503: "is unavailable"}.get(error.code, "answered")
-        raise FetchError(f"{_where(url)} {words} ({error.code} {error.reason})", error.code) from None
+        raise FetchError(url, f"{words} ({error.code} {error.reason})", error.code) from None
     except (TimeoutError, socket.timeout):
-        raise FetchError(f"{_where(url)} timed out after {timeout_s:g} s") from None
+        raise FetchError(url, f"timed out after {timeout_s:g} s") from None
     except urllib.error.URLError as error:
         reason = error.reason
         if isinstance(reason, (TimeoutError, socket.timeout)):
-            raise FetchError(f"{_where(url)} timed out after {timeout_s:g} s") from None
-        raise FetchError(f"{_where(url)} cannot be reached ({reason})") from None
+            raise FetchError(url, f"timed out after {timeout_s:g} s") from None
+        raise FetchError(url, f"cannot be reached ({reason})") from None
     except (OSError, ValueError) as error:  # reset mid-answer, a malformed URL
-        raise FetchError(f"{_where(url)} failed ({error})") from None
+        raise FetchError(url, f"failed ({error})") from None
     if len(body) > MAX_BODY:
-        raise FetchError(f"{_where(url)} answered more than {MAX_BODY // 2**20} MiB")
+        raise FetchError(url, f"answered more than {MAX_BODY // 2**20} MiB")
     return body
 
 

@@ -57,8 +57,10 @@ def stale_reason(reading: NodeReading, now_s: float) -> str | None:
         age = now_s - reading.seen_s
         if age > STALE_INTERVALS * reading.interval_s:
             return f"no sample for {age:.0f} s (over {STALE_INTERVALS} scrape intervals)"
-    if not reading.exporters and reading.unknown:
-        return "unknown exporter: " + ", ".join(reading.unknown)
+    if not reading.exporters:  # up, but nothing an adapter reads: shown as such, not as an idle node
+        if reading.unknown:
+            return "unknown exporter: " + ", ".join(reading.unknown)
+        return "no rigscope, DCGM or node_exporter metrics"
     return None
 
 

@@ -54,10 +54,10 @@ class PrometheusFleet:
         try:
             answer = json.loads(body)
         except ValueError:
-            raise FetchError(f"{self.url}/api/v1/{path} answered something that is not JSON") from None
+            raise FetchError(f"{self.url}/api/v1/{path}", "answered something that is not JSON") from None
         if not isinstance(answer, dict) or answer.get("status") != "success":
             error = answer.get("error") if isinstance(answer, dict) else None
-            raise FetchError(f"{self.url}/api/v1/{path}: {error or 'no success status'}")
+            raise FetchError(f"{self.url}/api/v1/{path}", f"answered: {error or 'no success status'}")
         return answer.get("data")
 
     def query(self, expr: str, at_s: float) -> list[dict[str, Any]]:

@@ -118,7 +118,7 @@ class ScrapeFleet:
         try:
             return target, self._fetch(target_url(target), self.timeout_s).decode("utf-8", "replace"), None
         except FetchError as error:
-            return target, None, str(error)
+            return target, None, error.reason
 
     def refresh(self) -> FleetModel:
         start = time.perf_counter()

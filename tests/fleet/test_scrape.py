@@ -67,6 +67,7 @@ def test_down_slow_and_unknown_nodes_each_say_why_and_the_rest_stays_live(nodes_
         server.take_down(down)  # the node goes down mid-run
         server.nodes[address(3)].pages[server.port] = "mysql_up 1\nmysql_threads 4\n"
         server.nodes[address(4)].status = 500
+        server.nodes[address(5)].pages[server.port] = ""
         model = fleet.refresh()
     finally:
         fleet.close()
@@ -75,9 +76,10 @@ def test_down_slow_and_unknown_nodes_each_say_why_and_the_rest_stays_live(nodes_
     assert "timed out after 0.5 s" in rows[slow]["reason"]
     assert rows[address(3)]["reason"] == "unknown exporter: mysql_up, mysql_threads"
     assert "(500" in rows[address(4)]["reason"]
-    assert all(rows[address(k)]["stale"] for k in (1, 2, 3, 4))
-    assert [rows[address(k)]["stale"] for k in (0, 5, 6, 7)] == [False] * 4
-    assert model.totals["nodes_up"] == 4 and model.totals["nodes_down"] == 4
+    assert rows[address(5)]["reason"] == "no rigscope, DCGM or node_exporter metrics"  # an empty page
+    assert all(rows[address(k)]["stale"] for k in (1, 2, 3, 4, 5))
+    assert [rows[address(k)]["stale"] for k in (0, 6, 7)] == [False] * 3
+    assert model.totals["nodes_up"] == 3 and model.totals["nodes_down"] == 5
 
 
 def test_a_page_with_broken_lines_is_that_node_s_error(nodes_factory):

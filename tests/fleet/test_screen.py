@@ -33,7 +33,7 @@ def test_rows_sort_filter_and_a_node_down_or_unknown(nodes_factory):
     server = nodes_factory(6)
     server.take_down(address(1))
     server.nodes[address(2)].pages[server.port] = "mysql_up 1\n"
-    source = ScrapeFleet(server.targets(), timeout_s=3)
+    source = ScrapeFleet(server.targets(), timeout_s=1)
 
     async def body() -> None:
         app = FleetApp(source, refresh_s=30)
@@ -58,6 +58,14 @@ def test_rows_sort_filter_and_a_node_down_or_unknown(nodes_factory):
             assert "filter “stale”" in text_of(app)
             await pilot.press("escape")
             assert len(table.rows) == 6
+            server.take_down(address(0))  # a node goes down mid-run, another turns slow
+            server.nodes[address(3)].delay_s = 5.0
+            await refresh_now(pilot, app)
+            shown = text_of(app)
+            assert f"STALE {address(0)}:{server.port} down: cannot be reached" in shown
+            assert f"STALE {address(3)}:{server.port} down: timed out after 1 s" in shown
+            assert "nodes 2 up / 4 down · 16 GPUs" in shown
+            assert {r["node"] for r in table.rows if not r["stale"]} == {address(4), address(5)}
         source.close()
 
     run(body)
