@@ -56,8 +56,10 @@ def window_query(window_s: float) -> str:
     w, idle = f"{window_s:g}s", f"{IDLE_WINDOW_S:g}s"
     terms = []
     for exporter in EXPORTERS:
-        first = _selector(exporter.entries[0])  # a sample as old as the idle window: the test can be made
-        terms.append(_tag(f"max by (instance) (timestamp({first} offset {idle}))", "covered", exporter.name))
+        activity = [e for e in exporter.entries if e.kind == "gauge" and e.field in ACTIVITY]
+        if activity:  # a GPU sample as old as the idle window: the idle test can be made
+            first = _selector(activity[0])
+            terms.append(_tag(f"max by (instance) (timestamp({first} offset {idle}))", "covered", exporter.name))
         for entry in exporter.entries:
             if entry.kind == "counter":
                 expr = f"sum by ({_by(entry)}) (increase({_selector(entry)}[{w}]))"
