@@ -128,7 +128,7 @@ class FleetModel:
     def as_json(self) -> dict[str, Any]:
         return {"taken_s": self.taken_s, "window_s": self.window_s, "queries": self.queries,
                 "refresh_s": round(self.refresh_s, 4), "errors": self.errors, "totals": self.totals,
-                "nodes": self.rows}
+                "nodes": self.rows, "gpu_readings": self.gpus}
 
 
 def build(readings: list[NodeReading], errors: list[str], queries: int, refresh_s: float, now_s: float,

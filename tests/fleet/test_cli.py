@@ -27,6 +27,9 @@ def test_once_json_by_direct_scrape(nodes_factory, tmp_path):
     assert [r["node"] for r in model["nodes"]] == [address(k) for k in range(4)]
     assert model["nodes"][3]["stale"] and model["nodes"][3]["util_mean"] is None
     assert model["nodes"][0]["gpus"] == 8 and model["queries"] == 4
+    gpu0 = model["gpu_readings"][address(0)]["0"]  # each live node's GPUs, fields in base units
+    assert gpu0["util"] == 0.9381668965645082 and gpu0["temp_limit"] == 83.0
+    assert address(3) not in model["gpu_readings"]
 
 
 def test_once_plain_table_through_prometheus(prometheus):
@@ -43,6 +46,21 @@ def test_prometheus_503_exits_1_with_the_reason(prometheus):
     done = fleet("--prometheus", prometheus.url, "--once")
     assert done.returncode == 1
     assert "is unavailable (503" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_hostile_node_text_is_inert_in_the_plain_table(nodes_factory):
+    server = nodes_factory(1)
+    page = server.nodes[address(0)].pages[server.port]
+    server.nodes[address(0)].pages[server.port] = page.replace('state="compute"', 'state="\x1b[2J\u202eowned"')
+    done = fleet("--targets", server.targets()[0], "--once")
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout and "\u202e" not in done.stdout
+    assert "\\x1b[2J\\u202eowned" in done.stdout  # shown as visible escapes
+
+
+def test_the_screen_wants_a_terminal():
+    done = fleet("--targets", "127.0.0.1:9")
+    assert done.returncode == 1 and "needs a capable terminal" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_bad_usage():
