@@ -17,7 +17,7 @@ from typing import Any
 from collectors.fleet import promql
 from collectors.fleet.assemble import Assembler
 from collectors.fleet.http import Auth, FetchError, get
-from collectors.fleet.model import FleetModel, build
+from collectors.fleet.model import FleetModel, NodeReading, build
 
 QUERY_ONLY = (400, 404, 422)  # statuses that concern one request; any other failure is the server's: stop there
 DEFAULT_INTERVAL_S = 15.0  # when the server has no targets list (Thanos, Mimir): a common scrape interval
@@ -83,13 +83,25 @@ class PrometheusFleet:
                 break
             for item in series:
                 self._series(parts, item, covered)
-        readings = parts.readings()
+        readings = self._chosen(parts, errors)
         for reading in readings:
             if reading.instance not in covered:
                 reading.active_max.clear()  # less history than the idle window: "idle for 5 min" is unknown
-        for reading in readings:
             reading.interval_s = reading.interval_s or DEFAULT_INTERVAL_S
         return build(readings, errors, self.queries, time.perf_counter() - start, now, self.window_s)
+
+    def _chosen(self, parts: Assembler, errors: list[str]) -> list[NodeReading]:
+        """With --job: every target of those jobs.  Without: the nodes that serve a known metric or are down;
+        the other targets (Prometheus itself, databases...) are named in one line, not made rows."""
+        readings = parts.readings()
+        if self.job:
+            return [r for r in readings if r.up is not None]  # the up query, filtered by job, saw them
+        others = sorted(r.instance for r in readings if r.up and not r.exporters)
+        if others:
+            shown = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
+            errors.append(f"{len(others)} target(s) up with no rigscope, DCGM or node_exporter metrics left out "
+                          f"({shown}); --job chooses the jobs to show")
+        return [r for r in readings if not (r.up and not r.exporters)]
 
     def _targets(self, parts: Assembler, errors: list[str]) -> bool:
         """Scrape intervals and why targets are down; False when the server itself failed."""

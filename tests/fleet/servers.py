@@ -147,6 +147,8 @@ class FakeFleet:
     down: set[str] = field(default_factory=set)
     stale: set[str] = field(default_factory=set)  # their newest sample is 10 minutes old
     idle_gpu: int | None = 7  # this GPU of every node: memory in use, no activity for 5 min
+    others: tuple[str, ...] = ()  # targets up without any metric the fleet knows (job "other")
+    silent: set[str] = field(default_factory=set)  # nodes of job dcgm, up, serving nothing the fleet knows
 
     def names(self) -> list[str]:
         return [f"gpu{k:03d}" for k in range(self.nodes)]
@@ -157,11 +159,14 @@ class FakeFleet:
         def add(name: str, value: float, **labels: str) -> None:
             out.append({"metric": {"instance": f"{name}:9400", **labels}, "value": [now, repr(float(value))]})
 
+        if query == promql.up_query(None):
+            for name in self.others:
+                out.append({"metric": {"instance": name}, "value": [now, "1"]})
         for name in self.names():
-            if query == promql.up_query(None):
+            if query in (promql.up_query(None), promql.up_query("dcgm")):
                 add(name, 0.0 if name in self.down else 1.0)
                 continue
-            if name in self.down:
+            if name in self.down or name in self.silent:
                 continue
             for gpu in range(self.gpus):
                 idle = gpu == self.idle_gpu
@@ -218,7 +223,7 @@ class FakePrometheus:
         if parts.path == "/api/v1/query":
             query = params.get("query", "")
             result = self.fleet.vector(query, self.window_s, now)
-            if not result and query not in (promql.up_query(None), promql.gauges_query(),
+            if not result and query not in (promql.up_query(None), promql.up_query("dcgm"), promql.gauges_query(),
                                             promql.window_query(self.window_s)):
                 self.unknown.append(query)
             return self._send(handler, 200, {"status": "success", "data": {"resultType": "vector",

@@ -44,6 +44,30 @@ def test_down_and_stale_nodes_are_marked_and_show_no_numbers():
     assert model.totals["nodes_up"] == 4 and model.totals["nodes_down"] == 2
 
 
+def test_targets_without_known_metrics_are_one_line_unless_their_job_is_chosen():
+    server = FakePrometheus(FakeFleet(nodes=2, others=("prometheus:9090", "db:9104")))
+    try:
+        default = PrometheusFleet(server.url, timeout_s=5).refresh()
+        chosen = PrometheusFleet(server.url, timeout_s=5, job="dcgm").refresh()
+    finally:
+        server.close()
+    assert [r["node"] for r in default.rows] == ["gpu000", "gpu001"]
+    assert default.errors == ["2 target(s) up with no rigscope, DCGM or node_exporter metrics left out "
+                              "(db, prometheus); --job chooses the jobs to show"]
+    assert [r["node"] for r in chosen.rows] == ["gpu000", "gpu001"] and not chosen.errors
+
+
+def test_a_chosen_job_s_target_without_known_metrics_is_a_row_that_says_so():
+    server = FakePrometheus(FakeFleet(nodes=2, silent={"gpu001"}))
+    try:
+        model = PrometheusFleet(server.url, timeout_s=5, job="dcgm").refresh()
+    finally:
+        server.close()
+    rows = {r["node"]: r for r in model.rows}
+    assert rows["gpu001"]["stale"] and rows["gpu001"]["reason"] == "no rigscope, DCGM or node_exporter metrics"
+    assert not rows["gpu000"]["stale"] and model.totals["nodes_up"] == 1
+
+
 def test_503_is_one_line_and_no_rows(prometheus):
     prometheus.status = 503
     model = PrometheusFleet(prometheus.url, timeout_s=5).refresh()
