@@ -30,7 +30,8 @@ def gpu_line(gpu: str, values: dict[str, float], history: list[float | None] | N
     line = (f"GPU {inert(gpu):>3}  util {_pct(values.get('util'))}  SM {_pct(values.get('sm_active'))}  "
             f"mem {fmt.size(values.get('mem_used')):>7}  {fmt.num(values.get('temp'), '°', width=4)}  "
             f"{fmt.num(values.get('power'), 'W', width=5)}  ")
-    return line + ("reading history…" if history is None else sparkline(history, SPARK_WIDTH, 0.0, 1.0))
+    line += "reading history…" if history is None else sparkline(history, SPARK_WIDTH, 0.0, 1.0)
+    return line + (f"  {inert(values['model'])}" if values.get("model") else "")
 
 
 class NodeScreen(Screen[None]):

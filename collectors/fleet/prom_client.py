@@ -18,6 +18,7 @@ from collectors.fleet import promql
 from collectors.fleet.assemble import Assembler
 from collectors.fleet.http import Auth, FetchError, get
 from collectors.fleet.model import FleetModel, NodeReading, build
+from collectors.fleet.table import TEXT_FIELDS
 
 QUERY_ONLY = (400, 404, 422)  # statuses that concern one request; any other failure is the server's: stop there
 DEFAULT_INTERVAL_S = 15.0  # when the server has no targets list (Thanos, Mimir): a common scrape interval
@@ -143,8 +144,8 @@ class PrometheusFleet:
             gpu = labels.get("gpu", "")
             if field == "active_sm_active" or gpu not in reading.active_max:
                 reading.active_max[gpu] = number  # SM activity, where known, decides over utilization
-        elif field == "workload":
-            parts.add(instance, labels.get("exporter", ""), field, None, labels.get("state"))
+        elif field in TEXT_FIELDS:
+            parts.add(instance, labels.get("exporter", ""), field, labels.get("gpu"), labels.get("value"))
         else:
             parts.add(instance, labels.get("exporter", ""), field, labels.get("gpu"), number)
 

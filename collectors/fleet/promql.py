@@ -43,10 +43,13 @@ def gauges_query() -> str:
             if entry.kind == "gauge":
                 expr = f"max by ({_by(entry)}) ({_selector(entry)})"
                 terms.append(_tag(_scaled(expr, entry.scale), entry.field, exporter.name))
-            elif entry.kind == "state":
-                terms.append(_tag(f"max by (instance, {entry.label}) ({_selector(entry)} == 1)", entry.field,
-                                  exporter.name))
-        first = exporter.entries[0]  # the newest sample of the exporter's first metric: how fresh the node is
+            elif entry.kind in ("state", "name"):  # the text travels in a label of its own: `value`
+                by, selector = (("instance", f"{_selector(entry)} == 1") if entry.kind == "state" else
+                                (_by(entry), _selector(entry)))
+                expr = f'label_replace(max by ({by}, {entry.label}) ({selector}), ' \
+                       f'"value", "$1", "{entry.label}", "(.*)")'
+                terms.append(_tag(expr, entry.field, exporter.name))
+        first = next(e for e in exporter.entries if e.kind != "name")  # its newest sample: how fresh the node is
         terms.append(_tag(f"max by (instance) (timestamp({_selector(first)}))", "seen", exporter.name))
     return " or ".join(terms)
 

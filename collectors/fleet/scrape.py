@@ -155,6 +155,8 @@ class ScrapeFleet:
                 elif entry.kind == "state":
                     if value == 1:
                         parts.add(target, exporter.name, entry.field, None, labels.get(entry.label))
+                elif entry.kind == "name":
+                    parts.add(target, exporter.name, entry.field, gpu, labels.get(entry.label))
                 elif entry.kind == "counter":
                     key = (exporter.name, entry.field, gpu)
                     point.counters[key] = point.counters.get(key, 0.0) + value * entry.scale

@@ -4,7 +4,8 @@ A field is one of rigscope's fleet quantities (`FIELDS`), always in base units: 
 bytes, watts, °C, joules, seconds.  `kind` says how a metric turns into the field:
 `gauge` (the value times `scale`), `counter` (its increase over the window, times
 `scale`), `idle` (per-CPU idle-seconds counters: the field is 1 - their mean rate) and
-`state` (a 0/1 gauge whose `label` names the current value).  Both clients (Prometheus
+`state` (a 0/1 gauge whose `label` names the current value) and `name` (any series: its `label`
+is the field, e.g. a GPU's model).  Both clients (Prometheus
 queries and direct scrapes) read the same tables, so an exporter is added in one place.
 """
 
@@ -12,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-GPU_FIELDS = ("util", "sm_active", "tensor_active", "dram_active", "mem_used", "mem_free", "mem_total", "temp",
+GPU_FIELDS = ("model", "util", "sm_active", "tensor_active", "dram_active", "mem_used", "mem_free", "mem_total", "temp",
               "temp_limit", "power", "energy", "throttle")
 HOST_FIELDS = ("cpu_util", "host_mem_used", "host_mem_available", "host_mem_total", "collapses", "workload")
 FIELDS = GPU_FIELDS + HOST_FIELDS
+TEXT_FIELDS = ("model", "workload")  # the others are numbers
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,9 @@ class Entry:
     field: str
     metric: str  # the sample name as exposed (counters with their `_total` where the exporter writes one)
     scale: float = 1.0
-    kind: str = "gauge"  # gauge | counter | idle | state
+    kind: str = "gauge"  # gauge | counter | idle | state | name
     match: dict[str, str] = field(default_factory=dict)  # label values a sample must have
-    label: str = ""  # for kind "state": the label that names the state
+    label: str = ""  # for kinds "state" and "name": the label that holds the text
 
     @property
     def per_gpu(self) -> bool:

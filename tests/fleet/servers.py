@@ -171,6 +171,8 @@ class FakeFleet:
             for gpu in range(self.gpus):
                 idle = gpu == self.idle_gpu
                 if query == promql.gauges_query():
+                    out.append({"metric": {"instance": f"{name}:9400", "field": "model", "exporter": "dcgm",
+                                           "gpu": str(gpu), "value": "NVIDIA H100 80GB HBM3"}, "value": [now, "1"]})
                     for key, value in DCGM_GPU.items():
                         add(name, 0.0 if idle and key in ("util", "sm_active") else value, field=key,
                             exporter="dcgm", gpu=str(gpu))

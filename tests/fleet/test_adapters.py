@@ -19,6 +19,6 @@ def test_entries_are_well_formed():
     for exporter in EXPORTERS:
         for entry in exporter.entries:
             assert entry.field in FIELDS, entry
-            assert entry.kind in ("gauge", "counter", "idle", "state"), entry
-            assert (entry.kind == "state") == bool(entry.label), entry
+            assert entry.kind in ("gauge", "counter", "idle", "state", "name"), entry
+            assert (entry.kind in ("state", "name")) == bool(entry.label), entry
     assert {x.name for pairs in BY_METRIC.values() for x, _ in pairs} == {e.name for e in EXPORTERS}

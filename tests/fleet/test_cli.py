@@ -29,6 +29,7 @@ def test_once_json_by_direct_scrape(nodes_factory, tmp_path):
     assert model["nodes"][0]["gpus"] == 8 and model["queries"] == 4
     gpu0 = model["gpu_readings"][address(0)]["0"]  # each live node's GPUs, fields in base units
     assert gpu0["util"] == 0.9381668965645082 and gpu0["temp_limit"] == 83.0
+    assert gpu0["model"] == "NVIDIA H100 80GB HBM3 (simulated)"  # rigscope_gpu_info's name
     assert address(3) not in model["gpu_readings"]
 
 

@@ -76,6 +76,8 @@ def test_fleet_reads_a_real_prometheus(tmp_path):
     model = json.loads(done.stdout)
     assert model["queries"] <= 12 and model["errors"] == []
     rows = {r["node"]: r for r in model["nodes"]}
+    names = {gpu["model"] for gpus in model["gpu_readings"].values() for gpu in gpus.values()}
+    assert names == {"NVIDIA H100 80GB HBM3 (simulated)"}  # rigscope_gpu_info through label_replace
     assert sorted(rows) == ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
     for address, gpus in boxes.items():
         row = rows[address]

@@ -44,6 +44,7 @@ def test_dcgm_and_node_exporter_of_one_host_are_one_node(nodes_factory):
     assert len(model.rows) == 3
     row = by_node(model)[address(0)]
     assert row["exporters"] == ["dcgm", "node_exporter"] and row["gpus"] == 8
+    assert model.gpus[address(0)]["3"]["model"] == "NVIDIA H100 80GB HBM3"  # modelName
     assert row["util_max"] == pytest.approx(0.96)  # DCGM_FI_DEV_GPU_UTIL is in percent (90 + GPU index, GPU 7 idle)
     assert row["sm_mean"] == pytest.approx(sum([0.8 + g / 100 for g in range(7)] + [0.01]) / 8)
     assert row["mem_used"] == (7 * 78000 + 40000) * 2**20  # MiB → bytes

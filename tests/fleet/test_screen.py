@@ -86,7 +86,8 @@ def test_enter_opens_a_node_with_sparklines_from_query_range():
             shown = text_of(app)
             assert "gpu001" in shown and "dcgm" in shown
             lines = [line for line in shown.splitlines() if line.lstrip().startswith("GPU ")]
-            assert len(lines) == 8 and "util   91%" in lines[0] and "▁▁▂▂▃▄▅▆▆▇" in lines[0]  # the fake history: 0, 0.1 ... 0.9 repeated
+            assert len(lines) == 8 and "util   91%" in lines[0] and lines[0].rstrip().endswith("NVIDIA H100 80GB HBM3")
+            assert "▁▁▂▂▃▄▅▆▆▇" in lines[0]  # the fake history: 0, 0.1 ... 0.9 repeated
             assert "/api/v1/query_range" in prometheus.requests
             await pilot.press("escape")
             assert app.screen is app.fleet

@@ -12,6 +12,7 @@ from collectors.fleet.table import Entry, Exporter
 MIB = 1024.0 * 1024.0
 
 EXPORTER = Exporter("dcgm", (
+    Entry("model", "DCGM_FI_DEV_GPU_UTIL", kind="name", label="modelName"),
     Entry("util", "DCGM_FI_DEV_GPU_UTIL", 0.01),
     Entry("sm_active", "DCGM_FI_PROF_SM_ACTIVE"),
     Entry("tensor_active", "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE"),

@@ -6,6 +6,7 @@ from collectors.fleet.table import Entry, Exporter
 from collectors.prometheus import PREFIX
 
 EXPORTER = Exporter("rigscope", (
+    Entry("model", PREFIX + "gpu_info", kind="name", label="name"),
     Entry("util", PREFIX + "gpu_utilization_ratio"),
     Entry("sm_active", PREFIX + "gpu_sm_active_ratio"),  # served where GPM metrics are (newer rigscope)
     Entry("tensor_active", PREFIX + "gpu_tensor_active_ratio"),
