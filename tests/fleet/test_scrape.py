@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from collectors.fleet.scrape import ScrapeFleet, known_lines, parse_line, parse_targets, target_url
-from tests.fleet.servers import address
+from tests.fleet.servers import address, fixture
 
 
 def by_node(model):
@@ -66,7 +66,7 @@ def test_down_slow_and_unknown_nodes_each_say_why_and_the_rest_stays_live(nodes_
     try:
         assert not by_node(fleet.refresh())[down]["stale"]
         server.take_down(down)  # the node goes down mid-run
-        server.nodes[address(3)].pages[server.port] = "mysql_up 1\nmysql_threads 4\n"
+        server.nodes[address(3)].pages[server.port] = fixture("unknown_exporter.prom", address(3))  # mysqld_exporter
         server.nodes[address(4)].status = 500
         server.nodes[address(5)].pages[server.port] = ""
         model = fleet.refresh()
@@ -75,7 +75,7 @@ def test_down_slow_and_unknown_nodes_each_say_why_and_the_rest_stays_live(nodes_
     rows = by_node(model)
     assert "refused" in rows[down]["reason"] and rows[down]["util_mean"] is None  # no old numbers shown as live
     assert "timed out after 0.5 s" in rows[slow]["reason"]
-    assert rows[address(3)]["reason"] == "unknown exporter: mysql_up, mysql_threads"
+    assert rows[address(3)]["reason"] == "unknown exporter: mysql_up, mysql_global_status_threads_connected"
     assert "(500" in rows[address(4)]["reason"]
     assert rows[address(5)]["reason"] == "no rigscope, DCGM or node_exporter metrics"  # an empty page
     assert all(rows[address(k)]["stale"] for k in (1, 2, 3, 4, 5))
