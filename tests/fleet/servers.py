@@ -190,6 +190,7 @@ class FakePrometheus:
     def __init__(self, fleet: FakeFleet, window_s: float = 600.0, token: str | None = None) -> None:
         self.fleet, self.window_s, self.token = fleet, window_s, token
         self.status = 200  # set to 503 to make every answer a 503
+        self.delay_s = 0.0  # answer this late (a Prometheus under load)
         self.requests: list[str] = []
         self.unknown: list[str] = []
         owner = self
@@ -211,6 +212,8 @@ class FakePrometheus:
         parts = urlsplit(handler.path)
         params = {k: v[0] for k, v in parse_qs(parts.query).items()}
         self.requests.append(parts.path)
+        if self.delay_s:
+            time.sleep(self.delay_s)
         if self.status != 200:
             return self._send(handler, self.status, {"status": "error", "error": "unavailable"})
         if self.token and handler.headers.get("Authorization") != f"Bearer {self.token}":

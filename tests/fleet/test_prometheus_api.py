@@ -86,6 +86,13 @@ def test_bad_credentials_then_good_ones():
     assert not good.errors and len(good.rows) == 2
 
 
+def test_a_slow_prometheus_times_out_in_one_line(prometheus):
+    prometheus.delay_s = 1.5
+    model = PrometheusFleet(prometheus.url, timeout_s=0.3).refresh()
+    assert model.rows == [] and model.errors == [f"{prometheus.url[7:]}/api/v1/targets timed out after 0.3 s"]
+    assert model.queries == 1  # the server is slow: the refresh stops there instead of waiting on every query
+
+
 def test_unreachable_prometheus_is_one_line():
     model = PrometheusFleet("http://127.0.0.1:9", timeout_s=2).refresh()
     assert model.rows == [] and "cannot be reached" in model.errors[0]

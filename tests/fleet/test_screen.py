@@ -72,13 +72,14 @@ def test_rows_sort_filter_and_a_node_down_or_unknown(nodes_factory):
 
 
 def test_enter_opens_a_node_with_sparklines_from_query_range():
-    prometheus = FakePrometheus(FakeFleet(nodes=4))
+    prometheus = FakePrometheus(FakeFleet(nodes=4, stale={"gpu002"}))
     source = PrometheusFleet(prometheus.url, timeout_s=5)
 
     async def body() -> None:
         app = FleetApp(source, refresh_s=30)
         async with app.run_test(size=SIZE) as pilot:
             await refreshed(pilot, app)
+            assert "STALE no sample for 600 s (over 3 scrape intervals)" in text_of(app)
             await pilot.press("down", "enter")
             await wait_until(pilot, lambda: isinstance(app.screen, NodeScreen) and app.screen.history, 10,
                              "the node's history")
