@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 from tests.conftest import REPO
-from tests.fleet.servers import address
+from tests.fleet.servers import FakeFleet, FakePrometheus, address
 
 
-def fleet(*args: str) -> subprocess.CompletedProcess[str]:
+def fleet(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "rigscope", "fleet", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, env=None if env is None else {**os.environ, **env})
 
 
 def test_once_json_by_direct_scrape(nodes_factory, tmp_path):
@@ -40,6 +41,19 @@ def test_once_plain_table_through_prometheus(prometheus):
     assert lines[0].startswith("nodes 64 up / 0 down · 512 GPUs")
     assert lines[1].split()[:3] == ["NODE", "GPUS", "UTIL"]
     assert len(lines) == 2 + 64 and lines[2].split()[:3] == ["gpu000", "8", "80%"]  # one GPU of 8 idle
+
+
+def test_credentials_from_the_environment_or_a_flag():
+    server = FakePrometheus(FakeFleet(nodes=2), token="s3cret")
+    try:
+        by_env = fleet("--prometheus", server.url, "--once", env={"RIGSCOPE_FLEET_TOKEN": "s3cret"})
+        by_flag = fleet("--prometheus", server.url, "--once", "--token", "s3cret")
+        wrong = fleet("--prometheus", server.url, "--once", env={"RIGSCOPE_FLEET_TOKEN": "nope"})
+    finally:
+        server.close()
+    assert by_env.returncode == 0 and by_flag.returncode == 0 and by_env.stdout.startswith("nodes 2 up")
+    assert wrong.returncode == 1 and "refused the credentials (401" in wrong.stderr
+    assert "nope" not in wrong.stderr + wrong.stdout  # the token is never printed
 
 
 def test_prometheus_503_exits_1_with_the_reason(prometheus):
