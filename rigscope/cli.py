@@ -31,6 +31,8 @@ EXAMPLES = {
     "import": "example: rigscope import old/pc__rle_*.csv synthesis_20251028.csv gpu.log",
     "report": "example: rigscope report latest --out report.md --plots figures/",
     "compare": "example: rigscope compare --all --by hardware_tier --out comparison/",
+    "fleet": "example: rigscope fleet --prometheus http://prometheus:9090 --job 'dcgm|node'     (--targets "
+             "gpu01:9400,gpu02:9400 without Prometheus; --once --json for scripts)",
 }
 
 
@@ -190,6 +192,9 @@ def build_parser() -> Parser:
 
     catalog_commands.add_parsers(commands, EXAMPLES, _add_session_dir)
     _add_report_commands(commands)
+    from rigscope import fleet_command
+
+    fleet_command.add_parser(commands, EXAMPLES["fleet"])
     helper = commands.add_parser("help", help="help on a command: rigscope help replay")
     helper.add_argument("topic", nargs="?", metavar="COMMAND", choices=sorted(commands.choices),
                         help="the command to explain (default: rigscope's own help)")
@@ -285,6 +290,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rigscope.correlate_command import run as run_correlate
 
             return run_correlate(args)
+        if args.command == "fleet":
+            from rigscope import fleet_command
+
+            return fleet_command.run(args)
         if args.command in ("ls", "export", "import"):
             from rigscope import catalog_commands
 

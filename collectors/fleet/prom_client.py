@@ -1,0 +1,169 @@
+"""Reads the fleet from a Prometheus-compatible HTTP API (Prometheus, Thanos, Mimir, VictoriaMetrics).
+
+`PrometheusFleet.refresh()` runs the few grouped queries of `promql` (counted in
+`queries`), the targets list where the server has one (scrape intervals, why a target
+is down), and assembles one `NodeReading` per node.  A failed query is one error line;
+the queries that answered still fill the table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from typing import Any
+
+from collectors.fleet import promql
+from collectors.fleet.assemble import Assembler
+from collectors.fleet.http import Auth, FetchError, get
+from collectors.fleet.model import FleetModel, NodeReading, build
+from collectors.fleet.table import TEXT_FIELDS
+
+QUERY_ONLY = (400, 404, 422)  # statuses that concern one request; any other failure is the server's: stop there
+DEFAULT_INTERVAL_S = 15.0  # when the server has no targets list (Thanos, Mimir): a common scrape interval
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float | None:
+    parts = _DURATION.findall(text or "")
+    return sum(float(n) * _UNITS[u] for n, u in parts) if parts else None
+
+
+def _number(text: Any) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+class PrometheusFleet:
+    def __init__(self, url: str, auth: Auth | None = None, timeout_s: float = 5.0, window_s: float = 600.0,
+                 job: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.auth = auth
+        self.timeout_s = timeout_s
+        self.window_s = window_s
+        self.job = job
+        self.queries = 0  # requests made by the latest refresh
+
+    def _api(self, path: str, params: dict[str, str] | None = None) -> Any:
+        self.queries += 1
+        body = get(f"{self.url}/api/v1/{path}", self.timeout_s, self.auth, params)
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            raise FetchError(f"{self.url}/api/v1/{path}", "answered something that is not JSON") from None
+        if not isinstance(answer, dict) or answer.get("status") != "success":
+            error = answer.get("error") if isinstance(answer, dict) else None
+            raise FetchError(f"{self.url}/api/v1/{path}", f"answered: {error or 'no success status'}")
+        return answer.get("data")
+
+    def query(self, expr: str, at_s: float) -> list[dict[str, Any]]:
+        data = self._api("query", {"query": expr, "time": f"{at_s:.3f}"})
+        result = data.get("result") if isinstance(data, dict) else None
+        return result if isinstance(result, list) else []
+
+    def refresh(self) -> FleetModel:
+        start, now = time.perf_counter(), time.time()
+        self.queries = 0
+        errors: list[str] = []
+        parts = Assembler()
+        covered: set[str] = set()
+        if not self._targets(parts, errors):
+            return build([], errors, self.queries, time.perf_counter() - start, now, self.window_s)
+        for expr in (promql.up_query(self.job), promql.gauges_query(), promql.window_query(self.window_s)):
+            try:
+                series = self.query(expr, now)
+            except FetchError as error:
+                errors.append(str(error))
+                if error.status in QUERY_ONLY:
+                    continue
+                break
+            for item in series:
+                self._series(parts, item, covered)
+        readings = self._chosen(parts, errors)
+        for reading in readings:
+            if reading.instance not in covered:
+                reading.active_max.clear()  # less history than the idle window: "idle for 5 min" is unknown
+            reading.interval_s = reading.interval_s or DEFAULT_INTERVAL_S
+        return build(readings, errors, self.queries, time.perf_counter() - start, now, self.window_s)
+
+    def _chosen(self, parts: Assembler, errors: list[str]) -> list[NodeReading]:
+        """With --job: every target of those jobs.  Without: the nodes that serve a known metric or are down;
+        the other targets (Prometheus itself, databases...) are named in one line, not made rows."""
+        readings = parts.readings()
+        if self.job:
+            return [r for r in readings if r.up is not None]  # the up query, filtered by job, saw them
+        others = sorted(r.instance for r in readings if r.up and not r.exporters)
+        if others:
+            shown = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
+            errors.append(f"{len(others)} target(s) up with no rigscope, DCGM or node_exporter metrics left out "
+                          f"({shown}); --job chooses the jobs to show")
+        return [r for r in readings if not (r.up and not r.exporters)]
+
+    def _targets(self, parts: Assembler, errors: list[str]) -> bool:
+        """Scrape intervals and why targets are down; False when the server itself failed."""
+        try:
+            data = self._api("targets", {"state": "active"})
+        except FetchError as error:
+            if error.status == 404:  # no targets list on Thanos or Mimir: intervals stay the default
+                return True
+            errors.append(str(error))
+            return error.status in QUERY_ONLY
+        for target in (data or {}).get("activeTargets") or []:
+            labels = target.get("labels") or {}
+            instance = labels.get("instance")
+            if not instance or (self.job and not re.fullmatch(self.job, labels.get("job", ""))):
+                continue
+            interval = parse_duration(target.get("scrapeInterval", ""))
+            health = target.get("health")
+            if health == "down":
+                parts.set_up(instance, False, str(target.get("lastError") or "")[:200], interval)
+            elif interval:
+                parts.node(instance).interval_s = max(parts.node(instance).interval_s or 0.0, interval)
+        return True
+
+    def _series(self, parts: Assembler, item: dict[str, Any], covered: set[str]) -> None:
+        labels, value = item.get("metric") or {}, item.get("value") or [None, None]
+        instance = labels.get("instance")
+        number = _number(value[1] if len(value) > 1 else None)
+        if not instance or number is None:
+            return
+        field = labels.get("field")
+        if field is None:  # the up query
+            parts.set_up(instance, number >= 1)
+        elif field == "seen":
+            parts.seen(instance, number)
+        elif field == "covered":
+            covered.add(parts.node(instance).instance)
+        elif field.startswith("active_"):
+            reading = parts.node(instance)
+            gpu = labels.get("gpu", "")
+            if field == "active_sm_active" or gpu not in reading.active_max:
+                reading.active_max[gpu] = number  # SM activity, where known, decides over utilization
+        elif field in TEXT_FIELDS:
+            parts.add(instance, labels.get("exporter", ""), field, labels.get("gpu"), labels.get("value"))
+        else:
+            parts.add(instance, labels.get("exporter", ""), field, labels.get("gpu"), number)
+
+    def history(self, node: str, width: int, field: str = "util") -> dict[str, list[float | None]]:
+        """The node's GPUs over the window, `width` points each (step = window / width)."""
+        step = max(1.0, self.window_s / max(1, width))
+        end = time.time()
+        regex = re.escape(node) + "(:[0-9]+)?"
+        data = self._api("query_range", {"query": promql.history_query(regex, step, field),
+                                         "start": f"{end - self.window_s:.3f}", "end": f"{end:.3f}",
+                                         "step": f"{step:g}"})
+        out: dict[str, list[float | None]] = {}
+        for series in (data or {}).get("result") or []:
+            gpu = (series.get("metric") or {}).get("gpu", "")
+            if gpu in out:
+                continue
+            points: dict[int, float | None] = {round((float(t) - end + self.window_s) / step): _number(v)
+                                               for t, v in series.get("values") or []}
+            out[gpu] = [points.get(i) for i in range(width)]
+        return out
+

@@ -1,0 +1,98 @@
+"""`rigscope fleet`: many nodes on one screen, from a Prometheus server or their `/metrics` pages.
+
+`--once` reads the fleet one time and prints the table (`--json`: the model as JSON)
+for scripts and cron; without it the fleet screen opens.  Exit 1 when the source
+gave nothing (Prometheus unreachable, refusing the credentials, answering 503).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from collectors.fleet.http import Auth
+from recordings.errors import InputError
+from rigscope import options
+
+def add_parser(commands: Any, example: str) -> None:
+    fleet = commands.add_parser("fleet", help="many GPU nodes on one screen, through Prometheus or their /metrics",
+                                epilog=example)
+    source = fleet.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prometheus", metavar="URL", help="Prometheus (or Thanos, Mimir, VictoriaMetrics) base URL")
+    source.add_argument("--targets", metavar="HOST:PORT,...", help="scrape these /metrics pages directly")
+    source.add_argument("--targets-file", metavar="FILE", help="the same, one HOST:PORT a line (# comments)")
+    fleet.add_argument("--job", metavar="REGEX", help="with --prometheus: only targets of these jobs")
+    fleet.add_argument("--window", type=options.duration, default=600.0,
+                       help="energy, throttle, collapses and sparklines over this window (default 10m)")
+    fleet.add_argument("--refresh", type=options.positive, default=5.0, metavar="SECONDS",
+                       help="seconds between refreshes of the screen (default 5)")
+    fleet.add_argument("--timeout", type=options.positive, default=5.0, metavar="SECONDS",
+                       help="give up on a request after this long (default 5)")
+    fleet.add_argument("--token", help="bearer token for Prometheus (default $RIGSCOPE_FLEET_TOKEN)")
+    fleet.add_argument("--basic-auth", metavar="USER:PASSWORD",
+                       help="basic auth for Prometheus (default $RIGSCOPE_FLEET_BASIC_AUTH)")
+    fleet.add_argument("--once", action="store_true", help="read the fleet once, print the table and exit")
+    fleet.add_argument("--json", action="store_true", help="with --once: the table as JSON")
+
+
+def make_source(args: argparse.Namespace) -> Any:
+    if args.prometheus:
+        from collectors.fleet.prom_client import PrometheusFleet
+
+        if not args.prometheus.startswith(("http://", "https://")):
+            raise InputError(f"--prometheus wants an http:// or https:// URL, not '{args.prometheus}'")
+        return PrometheusFleet(args.prometheus, Auth.from_env(args.token, args.basic_auth), args.timeout,
+                               args.window, args.job)
+    from collectors.fleet.scrape import ScrapeFleet, parse_targets
+
+    text = args.targets
+    if args.targets_file:
+        try:
+            text = Path(args.targets_file).read_text(encoding="utf-8", errors="replace")
+        except OSError as error:
+            raise InputError(f"cannot read --targets-file {args.targets_file}: {error.strerror or error}") from None
+    targets = parse_targets(text or "")
+    if not targets:
+        raise InputError("no targets given (HOST:PORT, separated by commas)")
+    return ScrapeFleet(targets, args.timeout, args.window, interval_s=args.refresh)
+
+
+def print_once(model: Any, as_json: bool) -> None:
+    if as_json:
+        json.dump(model.as_json(), sys.stdout, indent=1)
+        print()
+        return
+    from recordings.inert import inert
+    from tui import fleet_columns as columns
+
+    print(columns.totals_line(model.totals))
+    print(columns.header())
+    for row in model.rows:
+        print(columns.row_line(row))
+    for error in model.errors:
+        print(f"error: {inert(error)}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.json and not args.once:
+        print("rigscope fleet: error: --json goes with --once (the screen is not JSON)", file=sys.stderr)
+        return 2
+    source = make_source(args)
+    try:
+        if args.once:
+            model = source.refresh()
+            print_once(model, args.json)
+            return 1 if model.errors and not model.rows else 0
+        from rigscope.dashboard_command import check_terminal
+        from tui.fleet import FleetApp
+
+        check_terminal()
+        FleetApp(source, refresh_s=args.refresh).run()
+        return 0
+    finally:
+        close = getattr(source, "close", None)
+        if close:
+            close()

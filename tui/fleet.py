@@ -1,0 +1,227 @@
+"""The fleet screen: totals at the top, one row per node, sortable and filterable; Enter opens a node.
+
+The source (a Prometheus client or direct scrapes) is read in a Textual worker thread,
+never on the event loop; the worker posts one message with the new model.  A refresh
+that gave nothing (Prometheus unreachable, 503, refused credentials) backs off,
+doubling the wait up to `MAX_BACKOFF_S`, and turns the rows it showed into stale ones:
+names kept, numbers gone, so nothing old looks live.  Error lines sit under the table.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from collectors.fleet.model import FleetModel, stale_rows
+from recordings.inert import inert
+from tui import fleet_columns as columns
+from tui.fleet_node import NodeScreen
+
+MAX_BACKOFF_S = 60.0
+
+
+def next_delay(refresh_s: float, failures: int) -> float:
+    """Seconds to the next refresh: the interval, doubled for each refresh in a row that gave nothing."""
+    return min(MAX_BACKOFF_S, refresh_s * 2 ** failures) if failures else refresh_s
+
+
+class Refreshed(Message):
+    def __init__(self, model: FleetModel | None, error: str | None = None) -> None:
+        super().__init__()
+        self.model, self.error = model, error
+
+
+class FleetTable(Static, can_focus=True):
+    DEFAULT_CSS = "FleetTable { height: 1fr; } FleetTable:focus { background: $boost 30%; }"
+    BINDINGS = [
+        Binding("s", "sort", "Sort"),
+        Binding("i", "order", "Reverse"),
+        Binding("slash", "filter", "Filter"),
+        Binding("enter", "open", "Open node"),
+        Binding("up", "move(-1)", "Up", show=False),
+        Binding("down", "move(1)", "Down", show=False),
+        Binding("escape", "clear", "Clear filter", show=False),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.all_rows: list[dict[str, Any]] = []
+        self.rows: list[dict[str, Any]] = []  # shown: filtered and sorted
+        self.sort_index, self.descending, self.needle = columns.DEFAULT_SORT, False, ""
+        self.selected: str | None = None
+        self._top = 0
+
+    def set_rows(self, rows: list[dict[str, Any]]) -> None:
+        self.all_rows = rows
+        self.redraw()
+
+    def redraw(self) -> None:
+        title, _, _, key = columns.COLUMNS[self.sort_index]
+        rows = [r for r in self.all_rows if columns.matches(r, self.needle)]
+        rows.sort(key=lambda r: r["node"])
+        rows.sort(key=key, reverse=self.descending)
+        self.rows = rows
+        names = [r["node"] for r in rows]
+        if names and self.selected not in names:
+            self.selected = names[0]
+        fits = max(1, (self.content_region.height or 30) - 2)
+        here = names.index(self.selected) if self.selected in names else 0
+        self._top = max(0, min(self._top, here, len(names) - fits))
+        if here >= self._top + fits:
+            self._top = here - fits + 1
+        head = Text(f"{len(rows)}/{len(self.all_rows)} nodes · sort {title} {'↓' if self.descending else '↑'}",
+                    style="bold")
+        if len(rows) > fits:
+            head.append(f" · rows {self._top + 1}-{min(len(rows), self._top + fits)} (↑/↓)")
+        if self.needle:
+            head.append(f" · filter “{self.needle}”", style="bold cyan")
+        lines = [head, Text(columns.header(), style="bold reverse")]
+        for row in rows[self._top: self._top + fits]:
+            style = "reverse" if row["node"] == self.selected else ("red" if row["stale"] else "")
+            lines.append(Text(columns.row_line(row), style=style))
+        if not rows:
+            lines.append(Text("no node matches" if self.needle else "no node yet", style="dim"))
+        self.update(Text("\n").join(lines))
+
+    def action_sort(self) -> None:
+        self.sort_index = (self.sort_index + 1) % len(columns.COLUMNS)
+        self.descending = columns.COLUMNS[self.sort_index][0] not in columns.LEFT
+        self.redraw()
+
+    def action_order(self) -> None:
+        self.descending = not self.descending
+        self.redraw()
+
+    def action_move(self, step: int) -> None:
+        names = [r["node"] for r in self.rows]
+        if names:
+            here = names.index(self.selected) if self.selected in names else 0
+            self.selected = names[max(0, min(len(names) - 1, here + step))]
+            self.redraw()
+
+    def action_filter(self) -> None:
+        box = self.screen.query_one("#fleet-filter", Input)
+        box.display, box.value = True, self.needle
+        box.focus()
+
+    def action_clear(self) -> None:
+        self.set_filter("")
+
+    def set_filter(self, needle: str) -> None:
+        self.needle = needle.strip()
+        self.redraw()
+
+    def action_open(self) -> None:
+        row = next((r for r in self.rows if r["node"] == self.selected), None)
+        if row is not None:
+            self.screen.open_node(row)  # type: ignore[attr-defined]
+
+
+class FleetScreen(Screen[None]):
+    DEFAULT_CSS = """
+    FleetScreen #fleet-totals { height: 1; padding: 0 1; }
+    FleetScreen #fleet-errors { height: auto; max-height: 8; padding: 0 1; color: $error; }
+    FleetScreen #fleet-filter { display: none; }
+    FleetScreen FleetTable { padding: 0 1; }
+    """
+    BINDINGS = [Binding("q", "app.quit", "Quit"), Binding("r", "refresh_now", "Refresh")]
+
+    def __init__(self, source: Any, refresh_s: float = 5.0) -> None:
+        super().__init__()
+        self.source, self.refresh_s = source, refresh_s
+        self.model: FleetModel | None = None
+        self.failures = 0
+        self.refreshes = 0
+        self.errors: list[str] = []
+        self._last_good: float | None = None
+        self._timer: Any = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("fleet: reading…", id="fleet-totals")
+            yield FleetTable(id="fleet-table")
+            yield Input(placeholder="filter: node, workload, exporter, stale (Enter keeps it, Escape clears)",
+                        id="fleet-filter")
+            yield Static("", id="fleet-errors")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(FleetTable).focus()
+        self.fetch()
+
+    @work(thread=True, exclusive=True, group="fleet-refresh")
+    def fetch(self) -> None:
+        try:
+            self.post_message(Refreshed(self.source.refresh()))
+        except Exception as error:  # a bug in a client must not take the screen down: it is a line
+            self.post_message(Refreshed(None, f"refresh failed: {type(error).__name__}: {error}"))
+
+    def action_refresh_now(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self.fetch()
+
+    def on_refreshed(self, message: Refreshed) -> None:
+        self.refreshes += 1
+        model, table = message.model, self.query_one(FleetTable)
+        errors = list(model.errors) if model else [message.error or "refresh failed"]
+        if model is not None and (model.rows or not model.errors):
+            self.failures, self.model, self._last_good = 0, model, model.taken_s
+            table.set_rows(model.rows)
+            self.query_one("#fleet-totals", Static).update(
+                Text(columns.totals_line(model.totals) + f" · {model.queries} requests in {model.refresh_s:.2f} s"))
+        else:
+            self.failures += 1
+            since = time.strftime("%H:%M:%S", time.localtime(self._last_good)) if self._last_good else "the start"
+            table.set_rows(stale_rows(table.all_rows, f"no answer since {since}"))
+            self.query_one("#fleet-totals", Static).update(Text("fleet: no answer", style="bold red"))
+        delay = next_delay(self.refresh_s, self.failures)
+        if self.failures:
+            errors.append(f"retrying in {delay:.0f} s")
+        self.errors = errors
+        self.query_one("#fleet-errors", Static).update(Text("\n".join(inert(e) for e in errors)))
+        if self._timer is not None:  # a refresh asked for with `r` while one was under way: one timer, not two
+            self._timer.stop()
+        self._timer = self.set_timer(delay, self.fetch)
+
+    def open_node(self, row: dict[str, Any]) -> None:
+        gpus = self.model.gpus.get(row["node"], {}) if self.model else {}
+        self.app.push_screen(NodeScreen(self.source, row, gpus))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one(FleetTable).set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._close_filter()
+
+    def on_key(self, event: Any) -> None:
+        box = self.query_one("#fleet-filter", Input)
+        if event.key == "escape" and box.has_focus:
+            event.stop()
+            box.value = ""
+            self._close_filter()
+
+    def _close_filter(self) -> None:
+        self.query_one("#fleet-filter", Input).display = False
+        self.query_one(FleetTable).focus()
+
+
+class FleetApp(App[None]):
+    TITLE = "rigscope fleet"
+    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
+
+    def __init__(self, source: Any, refresh_s: float = 5.0) -> None:
+        super().__init__()
+        self.fleet = FleetScreen(source, refresh_s)
+
+    def get_default_screen(self) -> Screen:
+        return self.fleet
