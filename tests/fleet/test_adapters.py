@@ -6,13 +6,9 @@ from collectors.fleet.exporters import BY_METRIC, EXPORTERS, rigscope
 from collectors.fleet.table import FIELDS
 from collectors.prometheus import metric_names
 
-# served once GPM metrics land (newer rigscope); until then the fleet shows SM activity as unknown
-GPM_NAMES = {"rigscope_gpu_sm_active_ratio", "rigscope_gpu_tensor_active_ratio", "rigscope_gpu_dram_active_ratio"}
-
-
 def test_rigscope_adapter_reads_only_names_rigscope_serves():
     used = {entry.metric for entry in rigscope.EXPORTER.entries}
-    assert used - set(metric_names()) - GPM_NAMES == set()
+    assert used - set(metric_names()) == set()
 
 
 def test_entries_are_well_formed():

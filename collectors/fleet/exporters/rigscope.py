@@ -10,7 +10,7 @@ EXPORTER = Exporter("rigscope", (
     Entry("util", PREFIX + "gpu_utilization_ratio"),
     Entry("sm_active", PREFIX + "gpu_sm_active_ratio"),  # served where GPM metrics are (newer rigscope)
     Entry("tensor_active", PREFIX + "gpu_tensor_active_ratio"),
-    Entry("dram_active", PREFIX + "gpu_dram_active_ratio"),
+    Entry("dram_active", PREFIX + "gpu_dram_bandwidth_ratio"),
     Entry("mem_used", PREFIX + "gpu_memory_used_bytes"),
     Entry("mem_total", PREFIX + "gpu_memory_total_bytes"),
     Entry("temp", PREFIX + "gpu_temperature_celsius"),
