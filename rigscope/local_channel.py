@@ -2,7 +2,8 @@
 
 Each running recorder listens on a Unix datagram socket of its own, named after its session id
 and its process (`<session id>.<pid>-<n>.sock`; a dashboard that does not record: `live.<pid>-<n>.sock`),
-in the user's runtime directory: `$XDG_RUNTIME_DIR/rigscope/`, else `<temp dir>/rigscope-<uid>/`.
+in the user's runtime directory: `$XDG_RUNTIME_DIR/rigscope/`, else `<temp dir>/rigscope-<uid>/`, or
+`~/.cache/rigscope/run/` when someone else made that one first.
 The directory is 0700 and the sockets 0600, so other users cannot send; the receiver also checks
 each sender's uid (collectors.receiver).  A directory that is a symlink or belongs to another user
 is refused, never used (someone could have made it first to read our events); one of ours open to
@@ -36,14 +37,31 @@ class ChannelError(OSError):
 def channel_dir(create: bool = False) -> str:
     """The directory of this user's recorder sockets; ChannelError when it is unsafe or (unless
     `create`) missing."""
+    candidates = _candidates()
+    for path in candidates[:-1]:
+        try:
+            return _checked(path, create)
+        except ChannelError:
+            continue  # made first by someone else (or not there): the next place
+    return _checked(candidates[-1], create)
+
+
+def _candidates() -> list[str]:
+    """Where the sockets may be, in order.  `$XDG_RUNTIME_DIR` is the user's own 0700 directory, so no
+    one else can make ours in it first; in the shared temp directory anyone can, and then the user's
+    home (which no one else can write) takes over, so another user cannot stop us from recording."""
     base = os.environ.get(RUNTIME_ENV, "")
     if base and os.path.isabs(base):
-        path = os.path.join(base, "rigscope")
-    else:
-        import tempfile  # only here: the probe's import stays light
+        return [os.path.join(base, "rigscope")]
+    import tempfile  # only here: the probe's import stays light
 
-        path = os.path.join(tempfile.gettempdir(), f"rigscope-{os.getuid()}")
+    return [os.path.join(tempfile.gettempdir(), f"rigscope-{os.getuid()}"),
+            os.path.join(os.path.expanduser("~"), ".cache", "rigscope", "run")]
+
+
+def _checked(path: str, create: bool) -> str:
     if create:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         try:
             os.mkdir(path, 0o700)
         except FileExistsError:

@@ -36,7 +36,8 @@ def _energy(value: Any) -> str:
 def state(row: Row) -> str:
     if row["stale"]:
         return "STALE " + inert(row["reason"] or "")
-    return inert(row["workload"] or "") or "live"
+    live = inert(row["workload"] or "") or "live"
+    return f"{live} · {inert(row['reason'])}" if row["reason"] else live  # an exporter of the node is down
 
 
 def _key(name: str) -> Callable[[Row], Any]:

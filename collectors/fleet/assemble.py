@@ -52,7 +52,8 @@ class Assembler:
             reading.gpus.setdefault(gpu, {})[field] = value
 
     def set_up(self, instance: str, up: bool, error: str | None = None, interval_s: float | None = None) -> None:
-        """The node is up only while every exporter on it is; each one down gives a line of why."""
+        """The node is up while any exporter on it answers (its readings are live); each one down gives a
+        line of why: the node's error when none answers, else a partial-outage note beside the readings."""
         reading = self.node(instance)
         self._instances[reading.instance][instance] = up
         if interval_s:
@@ -68,8 +69,11 @@ class Assembler:
     def readings(self) -> list[NodeReading]:
         for name, reading in self.nodes.items():
             states = self._instances[name].values()
-            reading.up = False if False in states else (True if True in states else None)
-            if name in self._down and not reading.error:
-                reading.error = "; ".join(f"{i} down" + (f": {why}" if why else "")
-                                          for i, why in sorted(self._down[name].items()))
+            reading.up = True if True in states else (False if False in states else None)
+            if name in self._down:
+                why = "; ".join(f"{i} down" + (f": {why}" if why else "") for i, why in sorted(self._down[name].items()))
+                if reading.up:
+                    reading.partial = why
+                elif not reading.error:
+                    reading.error = why
         return list(self.nodes.values())

@@ -26,6 +26,7 @@ class NodeReading:
     instance: str
     up: bool | None = None
     error: str | None = None
+    partial: str | None = None  # up, with another exporter of the node down: which, and why
     seen_s: float | None = None  # Unix time of its newest sample
     interval_s: float | None = None  # its scrape interval, when known
     exporters: tuple[str, ...] = ()
@@ -75,7 +76,7 @@ def idle_gpus(reading: NodeReading) -> int | None:
 def node_row(reading: NodeReading, now_s: float) -> dict[str, Any]:
     """The node's row: numbers in base units (None when unknown or stale), its state and why."""
     reason = stale_reason(reading, now_s)
-    row: dict[str, Any] = {"node": reading.instance, "stale": reason is not None, "reason": reason,
+    row: dict[str, Any] = {"node": reading.instance, "stale": reason is not None, "reason": reason or reading.partial,
                            "exporters": list(reading.exporters), "workload": None}
     row.update(dict.fromkeys(ROW_NUMBERS))
     if reason is not None:

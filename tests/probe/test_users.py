@@ -200,3 +200,36 @@ def test_a_container_style_sender_of_another_uid_needs_the_token(tmp_path, other
     finally:
         monitor.stop()
     assert [e["text"] for e in session_events(monitor) if e["kind"] == "note"] == ["over udp"]
+
+
+def test_a_temp_folder_made_first_by_another_user_moves_the_sockets_home(tmp_path, monkeypatch):
+    """Without XDG_RUNTIME_DIR the sockets' place in the shared temp dir can be taken by anyone: the
+    recorder then uses the home directory, and senders find it there; nothing goes to the other's folder."""
+    import tempfile
+
+    from rigscope import probe
+    from rigscope.local_channel import channel_dir
+
+    short = Path(tempfile.mkdtemp(prefix="rs-"))  # a socket's path has at most 107 bytes
+    shared_tmp, home = short / "tmp", short / "home"
+    shared_tmp.mkdir(mode=0o1777)
+    home.mkdir()
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(shared_tmp))
+    monkeypatch.setenv("HOME", str(home))
+    squatted = shared_tmp / f"rigscope-{os.getuid()}"
+    squatted.mkdir(mode=0o777)
+    os.chown(squatted, OTHER, OTHER)
+    probe.reset()
+    running = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path / "sessions")))
+    running.start()
+    try:
+        assert channel_dir() == str(home / ".cache" / "rigscope" / "run")
+        probe.note("found at home")
+        wait_sync(lambda: any(e.get("text") == "found at home" for e in read_events(running.session / "events.jsonl")),
+                  10, "the note")
+    finally:
+        running.stop()
+        probe.reset()
+    assert list(squatted.iterdir()) == []
+    shutil.rmtree(short)
