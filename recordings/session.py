@@ -125,9 +125,9 @@ def _holds_meta(path: Path) -> bool:
 def list_sessions(root: Path) -> list[Path]:
     """Session directories under `root`, oldest first (ids sort by start time); hidden directories
     (an import being written) are not sessions."""
-    if not root.is_dir():
-        return []
     try:
+        if not root.is_dir():
+            return []
         return sorted((p for p in root.iterdir() if not p.name.startswith(".") and _holds_meta(p)),
                       key=lambda p: p.name)
     except OSError as error:

@@ -304,6 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"rigscope: error: {error}", file=sys.stderr)
         return 1
+    except PermissionError as error:  # a folder or file of someone else's, wherever it was met
+        print(f"rigscope: error: {error.filename or ''}: permission denied", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading

@@ -13,7 +13,7 @@ from collectors.receiver import send_event
 from recordings.errors import InputError
 from recordings.events import EVENTS, append_event
 from recordings.inert import inert
-from recordings.session import resolve_session, sessions_dir
+from recordings.session import read_meta, resolve_session, sessions_dir
 from rigscope.local_channel import SESSION_ENV, find_recorder, live_recorders
 
 
@@ -34,9 +34,22 @@ def _recorder_of(picked: str, root: Path) -> tuple[str, str] | None:
         return None
 
 
-def _newest_recorder() -> tuple[tuple[str, str] | None, str]:
-    """This user's newest running recorder, and a remark naming the others when there are several."""
+def _socket_of(session: Path) -> str | None:
+    """The event socket a session's recorder listens on, as its meta.json says (two folders may hold
+    sessions of one id); None for no such session."""
+    try:
+        monitoring = read_meta(session).get("monitoring")
+    except InputError:
+        return None
+    return monitoring.get("event_socket") if isinstance(monitoring, dict) else None
+
+
+def _newest_recorder(root: Path | None) -> tuple[tuple[str, str] | None, str]:
+    """This user's newest running recorder (with `root`, the --dir given: of those recording into it),
+    and a remark naming the others when there are several."""
     running = live_recorders(recording=True)
+    if root is not None:
+        running = [(name, path) for name, path in running if _socket_of(root / name) == path]
     if len(running) < 2:
         return (running[0] if running else None), ""
     names = ", ".join(inert(name) for name, _ in running)
@@ -47,7 +60,7 @@ def _newest_recorder() -> tuple[tuple[str, str] | None, str]:
 def note(args: argparse.Namespace) -> int:
     root = sessions_dir(args.dir)
     picked = _picked(args)
-    recorder, remark = (_recorder_of(picked, root), "") if picked else _newest_recorder()
+    recorder, remark = (_recorder_of(picked, root), "") if picked else _newest_recorder(root if args.dir else None)
     event = {"ts": now_iso(), "kind": "note", "text": args.text, "source": "cli"}
     if recorder is not None and send_event(recorder[1], event):
         print(f"note added to running session {inert(recorder[0])}{remark}")
@@ -64,7 +77,7 @@ def note(args: argparse.Namespace) -> int:
 def tag(args: argparse.Namespace) -> int:
     root = sessions_dir(args.dir)
     picked = _picked(args)
-    recorder, remark = (_recorder_of(picked, root), "") if picked else _newest_recorder()
+    recorder, remark = (_recorder_of(picked, root), "") if picked else _newest_recorder(root if args.dir else None)
     if recorder is None:
         where = f"session {inert(picked)} is not running" if picked else "no running session of yours"
         raise InputError(f"{where} (a tag steers a live recording)")

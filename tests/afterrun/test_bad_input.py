@@ -155,3 +155,22 @@ def test_export_where_meta_json_has_wrong_types(broken, tmp_path, rig):
     assert catalog(broken.parent)[0]["status"] == "corrupt"
     bad = one_clear_line(rig("export", str(broken), "--to", "csv", "--out", str(tmp_path / "no" / "where.csv")))
     assert "cannot write" in bad and "where.csv" in bad
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root and setpriv to take away root's right to read any folder")
+@pytest.mark.parametrize("command", [["ls"], ["report", "latest"], ["compare", "--all"], ["repair", "latest"]])
+def test_a_sessions_folder_that_cannot_be_read_is_one_line(tmp_path, command):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    locked = tmp_path / "locked"
+    (locked / "sessions").mkdir(parents=True)
+    os.chown(locked, 65534, 65534)  # another user's folder, 0700: what a sessions path under it meets
+    locked.chmod(0o700)
+    done = subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m",
+                           "rigscope", *command, "--dir", str(locked / "sessions")],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert "Permission denied" in one_clear_line(done)

@@ -135,3 +135,25 @@ def test_a_runtime_folder_made_by_someone_else_is_refused(tmp_path, runtime):
     probe.flush()
     assert probe.dropped() == 1 and os.listdir(elsewhere) == []
     os.rmdir(elsewhere)
+
+
+def test_note_and_tag_with_dir_go_to_the_recorder_writing_there(tmp_path, runtime, capsys):
+    """Two recorders writing to two folders: --dir names the folder, so the newest elsewhere is not taken."""
+    monitors = []
+    for name in ("first", "second"):
+        monitor = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path / name)))
+        monitor.start()
+        monitors.append(monitor)
+    first, second = monitors
+    try:
+        wait_sync(lambda: os.stat(second.receiver.path).st_mtime_ns >= os.stat(first.receiver.path).st_mtime_ns, 5,
+                  "the second socket")
+        assert main(["note", "--dir", str(tmp_path / "first"), "into the first folder"]) == 0
+        assert capsys.readouterr().out == f"note added to running session {first.session.name}\n"
+        assert main(["tag", "--dir", str(tmp_path / "first"), "eval"]) == 0
+        assert capsys.readouterr().out == f"tagged {first.session.name}: eval\n"
+        wait_sync(lambda: notes_of(first) == ["into the first folder"], 10, "the note in the first folder")
+        assert notes_of(second) == []
+    finally:
+        for monitor in monitors:
+            monitor.stop()
