@@ -279,7 +279,7 @@ class DashboardScreen(Screen[None]):
         def save(text: str | None) -> None:
             if text:
                 self.source.post("note", stamp, text=text, source="keyboard")
-                self.notify(f"note saved at {stamp[11:19]}")
+                self.notify(f"note saved at {stamp[11:19]}", timeout=2)  # the events pane shows it too
 
         self.app.push_screen(NoteScreen(stamp), save)
 
@@ -292,7 +292,7 @@ class DashboardScreen(Screen[None]):
             return
         self.source.post("tag", stamp, state=state, source="keyboard")
         self.recent_tags = [state, *(t for t in self.recent_tags if t != state)][:10]
-        self.notify("back to the heuristic" if state == "auto" else f"tagged {state}")
+        self.notify("back to the heuristic" if state == "auto" else f"tagged {state}", timeout=2)
 
     def action_preset(self, key: str) -> None:
         preset = self.presets.get(key)
@@ -305,7 +305,7 @@ class DashboardScreen(Screen[None]):
             self._tag(stamp, value)
         else:
             self.source.post("note", stamp, text=value, source="keyboard")
-            self.notify(f"note: {value}")
+            self.notify(f"note: {value}", timeout=2)
 
     def action_pause(self) -> None:
         self.paused = not self.paused
