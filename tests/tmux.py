@@ -43,17 +43,19 @@ class Tmux:
         if len(found) == 2:
             self.socket_path, self.pid = found[0], int(found[1])
 
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-J", "-t", self.target, check=False)
+    def screen(self, history: bool = False) -> str:
+        """The pane's text, wrapped lines joined; with `history`, the lines scrolled off the top too."""
+        return self("capture-pane", "-p", "-J", *(["-S", "-"] if history else []), "-t", self.target, check=False)
 
     def keys(self, *keys: str, literal: bool = False) -> None:
         self("send-keys", "-t", self.target, *(["-l"] if literal else []), *keys)
 
-    def wait_screen(self, predicate: Callable[[str], bool], what: str, timeout: float = 60.0) -> str:
+    def wait_screen(self, predicate: Callable[[str], bool], what: str, timeout: float = 60.0,
+                    history: bool = False) -> str:
         """The screen once `predicate` holds for it; fails after `timeout` seconds, showing the screen."""
         deadline = time.monotonic() + timeout
         while True:
-            text = self.screen()
+            text = self.screen(history)
             if predicate(text):
                 return text
             if time.monotonic() > deadline:
