@@ -38,7 +38,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -157,6 +157,31 @@ def served_monitor(directory: str, hz: float) -> Iterator[tuple[Monitor, LagTap]
         tap.thread.join(timeout=5)
 
 
+def alternate(tap: LagTap, rounds: int, seconds: float, loaded: str, keys: tuple[str, str],
+              load: Callable[[dict[str, Any]], tuple[float, float]]) -> tuple[dict[str, list[float]], list[dict[str, Any]]]:
+    """`rounds` rounds of a quiet phase and a `loaded` one (which comes first alternates): the sample lags
+    of each phase under `keys` (quiet, loaded), and each round's p99s. `load(entry)` runs the load for the
+    phase, notes what it measured in the round's entry, and gives when it began and ended."""
+    phases: dict[str, list[float]] = {key: [] for key in keys}
+    per_round: list[dict[str, Any]] = []
+    for index in range(rounds):
+        order = ("quiet", loaded) if index % 2 == 0 else (loaded, "quiet")
+        entry: dict[str, Any] = {"round": index + 1}
+        for phase in order:
+            print(f"round {index + 1}: {phase} for {seconds:g} s", flush=True)
+            if phase == "quiet":
+                began = time.monotonic()
+                time.sleep(seconds)
+                ended = time.monotonic()
+            else:
+                began, ended = load(entry)
+            lags = tap.between(began, ended)
+            phases[keys[phase != "quiet"]] += lags
+            entry[phase + "_p99_ms"] = percentile(lags, 99)
+        per_round.append(entry)
+    return phases, per_round
+
+
 def lag_stats(condition: str, lags: list[float]) -> dict[str, Any]:
     return {"condition": condition, "samples": len(lags), "p50_ms": percentile(lags, 50),
             "p99_ms": percentile(lags, 99), "max_ms": max(lags) if lags else None}
@@ -194,26 +219,12 @@ def main() -> None:
         monitor.http.cache_metrics = True
         _, _, cached = run_scraper(port, 100.0, scrape_seconds)
 
-        phases: dict[str, list[float]] = {"without scrapes": [], "100 scrapes/s": []}
-        per_round: list[dict[str, Any]] = []
-        for index in range(rounds):
-            order = ("quiet", "scraped") if index % 2 == 0 else ("scraped", "quiet")
-            entry: dict[str, Any] = {"round": index + 1}
-            for phase in order:
-                print(f"round {index + 1}: {phase} for {seconds:g} s", flush=True)
-                if phase == "quiet":
-                    began = time.monotonic()
-                    time.sleep(seconds)
-                    ended = time.monotonic()
-                    key = "without scrapes"
-                else:
-                    began, ended, result = run_scraper(port, 100.0, seconds)
-                    entry["scrapes"] = len(result["latencies_ms"])
-                    key = "100 scrapes/s"
-                lags = tap.between(began, ended)
-                phases[key] += lags
-                entry[phase + "_p99_ms"] = percentile(lags, 99)
-            per_round.append(entry)
+        def scrape(entry: dict[str, Any]) -> tuple[float, float]:
+            began, ended, result = run_scraper(port, 100.0, seconds)
+            entry["scrapes"] = len(result["latencies_ms"])
+            return began, ended
+
+        phases, per_round = alternate(tap, rounds, seconds, "scraped", ("without scrapes", "100 scrapes/s"), scrape)
 
     scrape_rows = []
     results: dict[str, Any] = {"gpus": GPUS, "hz": options.hz, "seconds": seconds, "rounds": rounds,

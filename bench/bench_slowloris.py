@@ -32,8 +32,8 @@ import tempfile
 import time
 from typing import Any
 
-from bench_http import lag_stats, served_monitor  # noqa: I001  (bench/ is on sys.path)
-from common import percentile, print_table, verdict, write_result
+from bench_http import alternate, lag_stats, served_monitor  # noqa: I001  (bench/ is on sys.path)
+from common import print_table, verdict, write_result
 
 import psutil
 
@@ -142,28 +142,17 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, FD_LIMIT), hard))
 
-    phases: dict[str, list[float]] = {"no connections": [], f"{count} half-open connections": []}
-    per_round: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as directory:
         with served_monitor(directory, options.hz) as (monitor, tap):
             port = monitor.http.port
-            for index in range(rounds):
-                order = ("quiet", "attacked") if index % 2 == 0 else ("attacked", "quiet")
-                entry: dict[str, Any] = {"round": index + 1}
-                for phase in order:
-                    print(f"round {index + 1}: {phase} for {seconds:g} s", flush=True)
-                    if phase == "quiet":
-                        began = time.monotonic()
-                        time.sleep(seconds)
-                        ended, key = time.monotonic(), "no connections"
-                    else:
-                        began, ended, result = attack(port, count, seconds, monitor.http._thread.native_id)
-                        entry.update(result)
-                        key = f"{count} half-open connections"
-                    lags = tap.between(began, ended)
-                    phases[key] += lags
-                    entry[phase + "_p99_ms"] = percentile(lags, 99)
-                per_round.append(entry)
+
+            def attack_phase(entry: dict[str, Any]) -> tuple[float, float]:
+                began, ended, result = attack(port, count, seconds, monitor.http._thread.native_id)
+                entry.update(result)
+                return began, ended
+
+            phases, per_round = alternate(tap, rounds, seconds, "attacked",
+                                          ("no connections", f"{count} half-open connections"), attack_phase)
             connections = monitor.http.connections()
         elapsed = monitor.sampler.stats.elapsed_s
         notices = list(monitor.sampler.stats.notices)
