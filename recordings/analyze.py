@@ -25,6 +25,7 @@ from collectors.signals import SignalPipeline
 from collectors.timeutil import us_from_iso
 from recordings.errors import InputError, first_line
 from recordings.frames import UTC_US, list_lengths, polars_schema, write_csv
+from recordings.safe_files import require_regular
 
 REQUIRED_COLUMNS = ("ts", "elapsed_s", "cpu_util_pct")
 # Per GPU found; its temperature limit and throttle bitmask are optional (83 °C, no throttling).
@@ -243,8 +244,7 @@ def read_tags(path: str | Path) -> list[Tag]:
     from recordings.events import read_events
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"cannot read {path}: no such file")
+    require_regular(path)
     return tags_of(read_events(path))
 
 

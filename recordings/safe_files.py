@@ -41,6 +41,12 @@ def is_regular(path: Path) -> bool:
     return True
 
 
+def require_regular(path: Path) -> None:
+    """InputError unless `path` is a regular file: that nothing is there, or what is there instead."""
+    if not is_regular(path):
+        raise InputError(f"cannot read {path}: no such file")
+
+
 def read_bytes(path: Path, limit: int | None = None) -> bytes:
     """The content of a regular file; FileNotFoundError when there is none.
 

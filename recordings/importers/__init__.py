@@ -15,9 +15,10 @@ from pathlib import Path
 from recordings.errors import InputError
 from recordings.importers import nvidia_smi
 from recordings.importers.layouts import EXPECTED, detect
-from recordings.importers.table import encoding_of
+from recordings.importers.table import encoding_of_head
 from recordings.importers.times import TimeOptions
 from recordings.importers.writer import Imported, Progress, host_slug, start_us, write_imported
+from recordings.safe_files import require_regular
 from recordings.session import list_sessions, read_meta, sessions_dir
 
 READ_SHARE = 0.2  # of the progress bar, for reading the file; the rest is the recompute
@@ -29,7 +30,7 @@ def _first_line(path: Path) -> str:
             head = handle.read(4096)
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror or error}") from None
-    encoding = encoding_of(path)
+    encoding = encoding_of_head(head)  # the same bytes: the file is read once
     if encoding != "utf-16" and b"\0" in head:
         raise InputError(f"{path}: not a text file; expected {EXPECTED}")
     lines = head.decode(encoding, "replace").splitlines()
@@ -91,8 +92,7 @@ def import_file(path: Path, into: str | Path, fields: list[str] | None = None, o
     date of its first sample. A file whose contents were imported there before is not imported again:
     the earlier session comes back, with None. `on_progress` is told the fraction done: 0.2 once the
     file is read, 1.0 when the session is written."""
-    if not path.is_file():
-        raise InputError(f"cannot read {path}: no such file")
+    require_regular(path)  # a FIFO, a device or a directory named as a log is said as such, never opened
     digest = _digest(path)
     templated = "{host}" in str(into) or "{date}" in str(into)
     if not templated and (earlier := imported_before(Path(into), digest)) is not None:

@@ -62,12 +62,16 @@ def encoding_of(path: Path) -> str:
     """`utf-16` or `utf-8-sig` for a file with that byte-order mark, else `utf-8`."""
     try:
         with open(path, "rb") as handle:
-            head = handle.read(3)
+            return encoding_of_head(handle.read(3))
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def encoding_of_head(head: bytes) -> str:
+    """The encoding `encoding_of` names, from the first bytes of a file already read."""
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return "utf-16"
-    return "utf-8-sig" if head == b"\xef\xbb\xbf" else "utf-8"
+    return "utf-8-sig" if head[:3] == b"\xef\xbb\xbf" else "utf-8"
 
 
 def text_lines(path: Path) -> Iterator[tuple[int, str]]:

@@ -174,3 +174,20 @@ def test_a_sessions_folder_that_cannot_be_read_is_one_line(tmp_path, command):
                            "rigscope", *command, "--dir", str(locked / "sessions")],
                           cwd=REPO, capture_output=True, text=True, timeout=60)
     assert "Permission denied" in one_clear_line(done)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_import_of_something_that_is_no_file_says_what_it_is(tmp_path, kind):
+    """Named as a log, a FIFO is never opened (it would block), and none is called missing."""
+    from tests.conftest import run_cli
+
+    path = tmp_path / "gpu.csv"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path.symlink_to("/dev/zero")
+    done = run_cli("import", str(path), "--dir", str(tmp_path / "sessions"), timeout=30)
+    line = one_clear_line(done)
+    assert {"fifo": "a FIFO", "directory": "a directory", "device": "a device"}[kind] in line
