@@ -24,6 +24,7 @@ from textual.widgets import Footer, Input, Static
 from collectors.fleet.model import FleetModel, stale_rows
 from recordings.inert import inert
 from tui import fleet_columns as columns
+from tui.filter_line import TABLE_BINDINGS, TABLE_HIDDEN_BINDINGS, FilterLine
 from tui.fleet_node import NodeScreen
 
 MAX_BACKOFF_S = 60.0
@@ -42,15 +43,7 @@ class Refreshed(Message):
 
 class FleetTable(Static, can_focus=True):
     DEFAULT_CSS = "FleetTable { height: 1fr; } FleetTable:focus { background: $boost 30%; }"
-    BINDINGS = [
-        Binding("s", "sort", "Sort"),
-        Binding("i", "order", "Reverse"),
-        Binding("slash", "filter", "Filter"),
-        Binding("enter", "open", "Open node"),
-        Binding("up", "move(-1)", "Up", show=False),
-        Binding("down", "move(1)", "Down", show=False),
-        Binding("escape", "clear", "Clear filter", show=False),
-    ]
+    BINDINGS = [*TABLE_BINDINGS, Binding("enter", "open", "Open node"), *TABLE_HIDDEN_BINDINGS]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -126,7 +119,8 @@ class FleetTable(Static, can_focus=True):
             self.screen.open_node(row)  # type: ignore[attr-defined]
 
 
-class FleetScreen(Screen[None]):
+class FleetScreen(FilterLine, Screen[None]):
+    FILTER_ID = "fleet-filter"
     DEFAULT_CSS = """
     FleetScreen #fleet-totals { height: 1; padding: 0 1; }
     FleetScreen #fleet-errors { height: auto; max-height: 8; padding: 0 1; color: $error; }
@@ -197,22 +191,8 @@ class FleetScreen(Screen[None]):
         gpus = self.model.gpus.get(row["node"], {}) if self.model else {}
         self.app.push_screen(NodeScreen(self.source, row, gpus))
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.query_one(FleetTable).set_filter(event.value)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._close_filter()
-
-    def on_key(self, event: Any) -> None:
-        box = self.query_one("#fleet-filter", Input)
-        if event.key == "escape" and box.has_focus:
-            event.stop()
-            box.value = ""
-            self._close_filter()
-
-    def _close_filter(self) -> None:
-        self.query_one("#fleet-filter", Input).display = False
-        self.query_one(FleetTable).focus()
+    def filtered_table(self) -> FleetTable:
+        return self.query_one(FleetTable)
 
 
 class FleetApp(App[None]):

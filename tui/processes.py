@@ -21,6 +21,7 @@ from textual.containers import Vertical
 from textual.widgets import Input
 
 from tui import format as fmt
+from tui.filter_line import TABLE_BINDINGS, TABLE_HIDDEN_BINDINGS, FilterLine
 from tui.strips import StripText
 
 NOT_VISIBLE = "not visible from this namespace"
@@ -91,15 +92,7 @@ def column_at(x: int, width: int) -> int | None:
 
 class ProcessesPane(StripText, can_focus=True):
     DEFAULT_CSS = "ProcessesPane { height: 1fr; padding: 0 1; } ProcessesPane:focus { background: $boost 30%; }"
-    BINDINGS = [
-        Binding("s", "sort", "Sort"),
-        Binding("i", "order", "Reverse"),
-        Binding("slash", "filter", "Filter"),
-        Binding("k", "kill", "Kill"),
-        Binding("up", "move(-1)", "Up", show=False),
-        Binding("down", "move(1)", "Down", show=False),
-        Binding("escape", "clear", "Clear filter", show=False),
-    ]
+    BINDINGS = [*TABLE_BINDINGS, Binding("k", "kill", "Kill"), *TABLE_HIDDEN_BINDINGS]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -233,29 +226,16 @@ class ProcessesPane(StripText, can_focus=True):
         self.refresh_rows()
 
 
-class ProcessesView(Vertical):
+class ProcessesView(FilterLine, Vertical):
     """The pane and its filter line (shown while typing after `/`)."""
 
     DEFAULT_CSS = "ProcessesView { height: 1fr; } ProcessesView #proc-filter { display: none; }"
+    FILTER_ID = "proc-filter"
 
     def compose(self) -> ComposeResult:
         yield ProcessesPane(id="proc-pane")
         yield Input(placeholder="filter: user, command, container or pid (Enter keeps it, Escape clears)",
                     id="proc-filter")
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.query_one(ProcessesPane).set_filter(event.value)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._close_filter()
-
-    def on_key(self, event: Any) -> None:
-        if event.key == "escape" and self.query_one("#proc-filter", Input).has_focus:
-            event.stop()
-            self.query_one("#proc-filter", Input).value = ""
-            self._close_filter()
-
-    def _close_filter(self) -> None:
-        box = self.query_one("#proc-filter", Input)
-        box.display = False
-        self.query_one(ProcessesPane).focus()
+    def filtered_table(self) -> ProcessesPane:
+        return self.query_one(ProcessesPane)
