@@ -21,7 +21,7 @@ import polars as pl
 from collectors.schema import session_columns
 from collectors.timeutil import iso_from_us
 from recordings.analyze import Analysis, prepare_samples
-from recordings.errors import InputError
+from recordings.errors import InputError, write_failure
 from recordings.events import EVENTS, EventLog
 from recordings.frames import to_session_types
 from recordings.importers.measured import held_columns, null_unmeasured, summarize_measured
@@ -190,6 +190,7 @@ def write_imported(item: Imported, root: Path, on_progress: Progress = None) -> 
         write_json_atomic(stage / META, meta)
         publish(stage, session)
     except (OSError, pl.exceptions.PolarsError, InputError) as error:
+        why = write_failure(error, root)  # before the cleanup gives the room back
         shutil.rmtree(stage, ignore_errors=True)
         if session is not None and not (session / META).exists():
             shutil.rmtree(session, ignore_errors=True)
@@ -197,5 +198,5 @@ def write_imported(item: Imported, root: Path, on_progress: Progress = None) -> 
             root.rmdir()  # a failed import leaves nothing behind, not even the directory it made
         if isinstance(error, InputError):
             raise
-        raise InputError(f"cannot write {session or root}: {getattr(error, 'strerror', None) or error}") from None
+        raise InputError(f"cannot write {session or root}: {why}") from None
     return session

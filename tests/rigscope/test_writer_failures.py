@@ -249,3 +249,23 @@ def test_a_full_disk_under_the_spans_journal_stops_the_recording(tmp_path, monke
     meta = json.loads((monitor.session / "meta.json").read_text())
     assert meta["status"] == "interrupted" and meta["error"] == "recording stopped: spans journal not written: disk full"
     assert monitor.sampler.stats.elapsed_s < 600
+
+
+def test_an_import_onto_a_full_disk_says_so_and_leaves_nothing(tmp_path):
+    disk = tmp_path / "tiny"
+    _mount_tiny_tmpfs(disk)
+    try:
+        log = tmp_path / "gpu.csv"
+        rows = [f"2025/06/01 10:{m:02d}:{s:02d}.000, {g}, {20 + g}, {40 + s % 7}"
+                for m in range(20) for s in range(60) for g in range(2)]
+        log.write_text("timestamp, index, utilization.gpu [%], temperature.gpu\n" + "\n".join(rows) + "\n")
+        filler = disk / "filler"
+        with open(filler, "wb") as handle:  # leave about 32 KiB
+            handle.write(bytes(1024 * 1024 - 32 * 1024))
+        result = subprocess.run([sys.executable, "-m", "rigscope", "import", str(log), "--dir", str(disk / "s")],
+                                capture_output=True, text=True, cwd=REPO, timeout=60)
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+        assert "disk full" in result.stderr and "Traceback" not in result.stderr
+        assert not (disk / "s").exists() or not any((disk / "s").iterdir())  # no half-written session
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
