@@ -244,11 +244,11 @@ class Monitor:
         if udp is not None and on_notice is not None:  # said, not a warning of the session
             on_notice(f"probe events over UDP on 127.0.0.1:{udp['port']}, each datagram headed by the line "
                       f'{{"token": "{udp["token"]}"}} (RIGSCOPE_PROBE_UDP={udp["port"]} RIGSCOPE_TOKEN={udp["token"]})')
-        self.http: Any = None  # rigscope.http_server.HttpExporter, bound at start()
+        self.http: Any = None  # rigscope.serve.http_server.HttpExporter, bound at start()
         if config.http is not None:
-            from rigscope.http_server import HttpExporter
+            from rigscope.serve.wiring import serve_http
 
-            self.http = HttpExporter(self, *config.http, token=config.http_token)
+            self.http = serve_http(self, *config.http, token=config.http_token)
 
     def _notice(self, message: str) -> None:
         self.notices.append(message)

@@ -6,7 +6,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from collectors.exposition import TextEncoder
+from rigscope.serve.exposition import TextEncoder
 from tests.http.conftest import request, serving, wait_for
 
 
