@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import secrets
 import socket
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from collectors import gc_freeze
 from collectors.base import Collector
 from collectors.clock import Clock, RealClock, ScaledClock, VirtualClock, machine_clocks
 from collectors.metrics import MetricHistory
@@ -351,7 +351,7 @@ class Monitor:
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
-        gc.freeze()  # what exists now lives as long as the session: out of the full collections (see tui.app)
+        gc_freeze.hold()  # what exists now lives as long as the session: out of the full collections
         self._workload.start()
         if self.processes is not None:
             self.processes.start()
@@ -377,7 +377,7 @@ class Monitor:
         if self.http is not None:
             self.http.close()
         self.release()
-        gc.unfreeze()  # a process that goes on (tests, a new recording) collects it again
+        gc_freeze.release()  # a process that goes on (tests, a new recording) collects it again
 
     def release(self) -> None:
         """Free the event channels and the collectors (also for a monitor that was never started)."""
