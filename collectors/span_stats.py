@@ -267,16 +267,35 @@ class SpanStatistics:
                              **{f"{q}_duration_s": value for q, value in account.quantiles().items()}})
         return sorted(rows, key=lambda row: (row["nested"], -row["total"], row["name"]))
 
+    def per_name(self) -> list[dict[str, Any]]:
+        """Per span name, its top-level and nested spans together (the report's table), most frequent first:
+        the figures of `summary.spans`, the mean energy and duration percentiles (exact up to 10,000 spans
+        of a name at each level)."""
+        rows = []
+        with self._lock:
+            for name, accounts in self._levels().items():
+                totals = merged(name, [account.frozen() for account in accounts]) if len(accounts) > 1 \
+                    else accounts[0].frozen()
+                ordered = sorted(d for account in accounts for d in account.durations)
+                rows.append({"name": name, **totals.figures(), "avg_energy_j": _mean(totals.energy_sum_j, totals.energy_n),
+                             **{f"p{q}_duration_s": percentile(ordered, q) for q in QUANTILES}})
+        return sorted(rows, key=lambda row: (-row["total"], row["name"]))
+
+    def _levels(self) -> dict[str, list[_Account]]:
+        grouped: dict[str, list[_Account]] = {}
+        for (name, _), account in self._by_name.items():
+            grouped.setdefault(name, []).append(account)
+        return grouped
+
     def figures(self) -> SpanFigures:
         """All spans and each name (its levels merged), frozen; the same object until a span is added."""
         frozen = self._frozen
         if frozen is not None and frozen.open == self.open and frozen.abandoned == self.abandoned:
             return frozen
         with self._lock:
-            levels: dict[str, list[SpanStats]] = {}
-            for (name, _), account in self._by_name.items():
-                levels.setdefault(name, []).append(account.frozen())
-            names = tuple(parts[0] if len(parts) == 1 else merged(name, parts) for name, parts in levels.items())
+            names = tuple(accounts[0].frozen() if len(accounts) == 1
+                          else merged(name, [account.frozen() for account in accounts])
+                          for name, accounts in self._levels().items())
             frozen = self._frozen = SpanFigures(self._all.frozen(), names, self.open, self.abandoned)
         return frozen
 

@@ -76,3 +76,14 @@ def test_recent_rows_newest_first_and_bounded():
         stats.add(row(f"s{i}", 1.0))
     assert [r["name"] for r in stats.recent(10)] == ["s4", "s3", "s2"]
     assert stats.recent(0) == []
+
+
+def test_per_name_takes_both_levels_together_for_the_report():
+    stats = SpanStatistics()
+    for duration, parent in ((1.0, None), (2.0, "p"), (3.0, "p")):
+        stats.add(row("step", duration, parent=parent, energy_j=duration * 10, tokens_per_second=None))
+    stats.add(row("load", 0.5, success=False))
+    step, load = stats.per_name()
+    assert (step["name"], step["total"], step["p50_duration_s"], step["avg_duration_s"]) == ("step", 3, 2.0, 2.0)
+    assert step["avg_energy_j"] == 20.0 and step["avg_tokens_per_sec"] is None and step["success_rate"] == 1.0
+    assert (load["name"], load["success_rate"], load["p95_duration_s"]) == ("load", 0.0, 0.5)
