@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hmac
 import io
-import ipaddress
 import json
 import socket
 import threading
@@ -40,6 +39,7 @@ from collectors.event_parse import parse_event
 from recordings.errors import InputError
 from rigscope import __version__
 from rigscope.serve import reports
+from rigscope.serve.addresses import is_loopback, show_host
 from rigscope.serve.exposition import TextEncoder
 from rigscope.serve.feed import ExportFeed, ExportSnapshot
 from rigscope.serve.http_loop import BoundedHTTPServer, SocketWriter
@@ -86,45 +86,6 @@ class Rendering:
     encoder: Any  # what rendered it (called with the registry)
 
 
-# -- addresses -----------------------------------------------------------------
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ::ffff:127.x.y.z (client addresses are IP literals)."""
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback
-
-
-def binds_loopback_only(host: str) -> bool:
-    """Whether a listen address can only be reached from this machine (a name counts when it resolves so)."""
-    if host == "localhost" or is_loopback(host):
-        return True
-    try:
-        ipaddress.ip_address(host)
-        return False  # an IP literal that is not loopback (0.0.0.0, ::, a LAN address)
-    except ValueError:
-        pass
-    try:
-        resolved = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError:
-        return False
-    return bool(resolved) and all(is_loopback(address) for address in resolved)
-
-
-def exposure_warning(host: str, port: int) -> str | None:
-    """The one-line warning for an endpoint reachable from the network, or None on loopback."""
-    if binds_loopback_only(host):
-        return None
-    return (f"rigscope: warning: --http {_show(host)}:{port} can be reached from the network; "
-            "its GET endpoints have no authentication")
-
-
-def _show(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
 class _Server(BoundedHTTPServer):
     exporter: HttpExporter
 
@@ -143,7 +104,7 @@ def open_server(host: str, port: int) -> _Server:
         return server_class((host, port), Handler, MAX_BODY)
     except (OSError, OverflowError) as error:
         reason = getattr(error, "strerror", None) or str(error)
-        raise InputError(f"--http {_show(host)}:{port}: cannot listen ({reason})") from None
+        raise InputError(f"--http {show_host(host)}:{port}: cannot listen ({reason})") from None
 
 
 def check_listen(host: str, port: int) -> None:
@@ -186,7 +147,7 @@ class HttpExporter:
 
     @property
     def url(self) -> str:
-        return f"http://{_show(self.host)}:{self.port}"
+        return f"http://{show_host(self.host)}:{self.port}"
 
     def start(self) -> None:
         """Bind (InputError when the port is taken), then serve in a background thread."""

@@ -13,7 +13,8 @@ from collectors.spans import SpanTracker
 from collectors.timeutil import us_from_iso
 from recordings.events import read_events
 from rigscope.serve.feed import ExportFeed, ExportSnapshot
-from rigscope.serve.http_server import MAX_BODY, is_loopback
+from rigscope.serve.addresses import is_loopback
+from rigscope.serve.http_server import MAX_BODY
 from tests.http.conftest import get_json, one, raw_request, request, scrape, serving, wait_for
 
 SUMMARY_KEYS = {"total_requests", "successful", "failed", "success_rate", "avg_duration_s", "avg_rtf",
