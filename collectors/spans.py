@@ -22,10 +22,9 @@ arrived, so its energy covers the whole span.  Per span:
 The attribute `gpu` (an index, or `gpu1`) restricts the GPU columns to that GPU;
 otherwise GPU memory and energy are summed over the GPUs and temperature is the
 maximum of every device.  Finished rows go to `journal` (JSON lines, flushed at
-each frame) and to a bounded list of recent rows; memory stays bounded however
-many spans a session has.  Their statistics (totals, means, percentiles per name
-and level) are kept by `collectors.span_stats.SpanStatistics`, the one place they
-are computed; `SpanTracker.stats` is the tracker's.
+each frame) and to `stats`, a `collectors.span_stats.SpanStatistics` (the one place
+span totals, means and percentiles are computed; it also keeps the recent rows);
+memory stays bounded however many spans a session has.
 
 Times are seconds on the samples' monotonic clock (`elapsed_s`), so a step of the
 wall clock (NTP, a resumed VM) neither reorders samples nor moves spans; an

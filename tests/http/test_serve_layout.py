@@ -23,3 +23,15 @@ def test_the_package_says_what_it_holds():
                                       "the attach publisher later.")
     for gone in ("exporter", "prometheus", "exposition"):
         assert not (REPO / "collectors" / f"{gone}.py").exists()
+
+
+def test_the_export_names_session_files_by_the_recordings_names():
+    import ast
+
+    tree = ast.parse((REPO / "rigscope" / "serve" / "reports.py").read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef)) and ast.get_docstring(node) is not None}
+    strings = {node.value for node in ast.walk(tree)
+               if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings}
+    files = {"meta.json", "samples.parquet", "samples.csv", "spans.parquet", "spans.csv", "events.jsonl"}
+    assert strings & files == set()
