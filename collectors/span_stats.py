@@ -170,17 +170,17 @@ class _Account:
 
 def merged(name: str, parts: Sequence[SpanStats]) -> SpanStats:
     """The figures of several accounts taken together (a name's top-level and nested spans)."""
-    def low(values: list[float | None], pick: Any) -> float | None:
+    def extreme(values: list[float | None], pick: Any) -> float | None:
         present = [v for v in values if v is not None]
         return pick(present) if present else None
 
     return SpanStats(
         name, sum(p.count for p in parts), sum(p.successful for p in parts),
         tuple(sum(counts) for counts in zip(*(p.bucket_counts for p in parts))), sum(p.timed for p in parts),
-        sum(p.duration_sum for p in parts), low([p.duration_min for p in parts], min),
-        low([p.duration_max for p in parts], max), sum(p.rtf_sum for p in parts), sum(p.rtf_n for p in parts),
+        sum(p.duration_sum for p in parts), extreme([p.duration_min for p in parts], min),
+        extreme([p.duration_max for p in parts], max), sum(p.rtf_sum for p in parts), sum(p.rtf_n for p in parts),
         sum(p.peak_memory_sum_mb for p in parts), sum(p.peak_memory_n for p in parts),
-        low([p.peak_memory_max_mb for p in parts], max), sum(p.tokens_per_second_sum for p in parts),
+        extreme([p.peak_memory_max_mb for p in parts], max), sum(p.tokens_per_second_sum for p in parts),
         sum(p.tokens_per_second_n for p in parts), sum(p.energy_sum_j for p in parts), sum(p.energy_n for p in parts))
 
 
@@ -274,8 +274,7 @@ class SpanStatistics:
         rows = []
         with self._lock:
             for name, accounts in self._levels().items():
-                totals = merged(name, [account.frozen() for account in accounts]) if len(accounts) > 1 \
-                    else accounts[0].frozen()
+                totals = merged(name, [account.frozen() for account in accounts])
                 ordered = sorted(d for account in accounts for d in account.durations)
                 rows.append({"name": name, **totals.figures(), "avg_energy_j": _mean(totals.energy_sum_j, totals.energy_n),
                              **{f"p{q}_duration_s": percentile(ordered, q) for q in QUANTILES}})
@@ -293,8 +292,7 @@ class SpanStatistics:
         if frozen is not None and frozen.open == self.open and frozen.abandoned == self.abandoned:
             return frozen
         with self._lock:
-            names = tuple(accounts[0].frozen() if len(accounts) == 1
-                          else merged(name, [account.frozen() for account in accounts])
+            names = tuple(merged(name, [account.frozen() for account in accounts])
                           for name, accounts in self._levels().items())
             frozen = self._frozen = SpanFigures(self._all.frozen(), names, self.open, self.abandoned)
         return frozen
