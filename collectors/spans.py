@@ -1,4 +1,4 @@
-"""Span tracking (SESSION_FORMAT § Spans): one row per finished span, computed as frames and events stream in.
+"""Span assembly (SESSION_FORMAT § Spans): one row per finished span, computed as frames and events stream in.
 
 Pure Python, no data library.  Frames are reduced to a few numbers each and kept
 in a short ring (`RING_S` seconds).  An open span takes the samples of the ring
@@ -22,8 +22,9 @@ arrived, so its energy covers the whole span.  Per span:
 The attribute `gpu` (an index, or `gpu1`) restricts the GPU columns to that GPU;
 otherwise GPU memory and energy are summed over the GPUs and temperature is the
 maximum of every device.  Finished rows go to `journal` (JSON lines, flushed at
-each frame) and to a bounded list of recent rows; memory stays bounded however
-many spans a session has.
+each frame) and to `stats`, a `collectors.span_stats.SpanStatistics` (the one place
+span totals, means and percentiles are computed; it also keeps the recent rows);
+memory stays bounded however many spans a session has.
 
 Times are seconds on the samples' monotonic clock (`elapsed_s`), so a step of the
 wall clock (NTP, a resumed VM) neither reorders samples nor moves spans; an
@@ -33,9 +34,7 @@ event's wall time is mapped onto it with the wall clock's shift at the latest sa
 from __future__ import annotations
 
 import json
-import random
 import threading
-from array import array
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,16 +42,13 @@ from typing import IO, Any
 
 from collectors.energy import UNCERTAIN_PERIODS, CounterPeriod
 from collectors.signals.throttle import GPU_IDLE, OTHER, POWER_BRAKE, POWER_CAP, THERMAL
+from collectors.span_stats import SpanStatistics
 from collectors.timeutil import iso_from_us, us_from_iso
 
 RING_S = 30.0
 LAG_S = 2.0
 CLOSEST_S = 2.0  # a span with no sample inside takes the closest one only within this distance
 MAX_OPEN = 10_000  # open spans kept; beyond, the oldest is given up (`abandoned`)
-EXACT_DURATIONS = 100_000  # durations kept exactly; beyond, a uniform reservoir of this size
-NAME_DURATIONS = 10_000  # the same, per span name
-MAX_NAMES = 100  # span names counted apart; the rest are counted under OTHER_NAME
-OTHER_NAME = "(other names)"
 MB = 1024 * 1024
 CAUSES = (("power_cap", POWER_CAP), ("thermal", THERMAL), ("power_brake", POWER_BRAKE), ("other", OTHER))
 
@@ -205,35 +201,8 @@ def _max(current: float | None, value: float | None) -> float | None:
     return value if current is None or value > current else current
 
 
-def _keep(durations: array, duration: float, seen: int, limit: int, chance: random.Random) -> None:
-    """Keep `duration` (the `seen`-th) exactly up to `limit`, then in a uniform reservoir (Algorithm R)."""
-    if len(durations) < limit:
-        durations.append(duration)
-    else:
-        slot = chance.randrange(seen)
-        if slot < limit:
-            durations[slot] = duration
-
-
-class _NameTotals:
-    """Count, successes and durations of the spans of one name at one level (top level or nested)."""
-
-    __slots__ = ("total", "successful", "durations", "ordered")
-
-    def __init__(self) -> None:
-        self.total = self.successful = 0
-        self.durations = array("d")
-        self.ordered: list[float] | None = None
-
-    def add(self, success: bool, duration: float, chance: random.Random) -> None:
-        self.total += 1
-        self.successful += success
-        _keep(self.durations, duration, self.total, NAME_DURATIONS, chance)
-        self.ordered = None
-
-
 class SpanTracker:
-    """Finished spans as rows, their summary and duration percentiles; thread-safe."""
+    """The span assembler: events and frames in, finished span rows out (to the journal and `stats`); thread-safe."""
 
     def __init__(self, gpu_indices: Sequence[int], host: dict[str, Any] | None = None,
                  gpus: Sequence[dict[str, Any]] | None = None, journal: Path | None = None,
@@ -258,18 +227,11 @@ class SpanTracker:
         self._ring: deque[Sample] = deque()
         self._open: dict[str, _Open] = {}
         self._ending: list[_Open] = []
-        self._recent: deque[dict[str, Any]] = deque(maxlen=recent)
+        self.stats = SpanStatistics(recent, seed)
         self._lock = threading.Lock()
         self._journal: IO[str] | None = None
         self._journal_path = journal  # created with the first finished span
         self._dirty = False
-        self._durations = array("d")
-        self._random = random.Random(seed)
-        self._sorted: list[float] | None = None
-        self.total = self.successful = self.abandoned = 0
-        self._sums = dict.fromkeys(("duration", "rtf", "tps", "peak_mem", "energy"), 0.0)
-        self._counts = dict.fromkeys(("rtf", "tps", "peak_mem", "energy"), 0)
-        self._by_name: dict[tuple[str, bool], _NameTotals] = {}  # (name, nested) -> its totals
 
     def set_journal(self, path: Path | None) -> None:
         """Where finished spans go from now on (JSON lines); the file is created with the first one."""
@@ -315,6 +277,7 @@ class SpanTracker:
                     self._open_span(span_id, event, dict(attrs), ts, ts_us)
                 return
             span = self._open.pop(span_id, None)
+            self.stats.open = len(self._open)
             if span is None:  # its start was lost (or came before this monitor): the end says enough
                 start = event.get("start_ts")
                 try:
@@ -345,64 +308,28 @@ class SpanTracker:
                 self._journal = None
 
     # -- reading --------------------------------------------------------------------------
+    @property
+    def total(self) -> int:
+        """Spans finished so far."""
+        return self.stats.total
+
     def recent(self, n: int = 20) -> list[dict[str, Any]]:
         """The last `n` finished spans, newest first."""
-        with self._lock:
-            return [dict(row) for row in list(self._recent)[-n:][::-1]] if n > 0 else []
+        return self.stats.recent(n)
+
+    def summary(self) -> dict[str, Any]:
+        """`summary.spans` of the session format (`SpanStatistics.summary`)."""
+        return self.stats.summary()
+
+    def by_name(self) -> list[dict[str, Any]]:
+        """Per span name and level (`SpanStatistics.by_name`)."""
+        return self.stats.by_name()
 
     def open_spans(self) -> list[dict[str, Any]]:
         """Spans started and not ended: id, name, start time (ISO)."""
         with self._lock:
             return [{"span_id": s.span_id, "name": s.name, "start_time": iso_from_us(s.start_us)}
                     for s in self._open.values()]
-
-    def percentiles(self) -> dict[str, float | None]:
-        """p50, p95 and p99 of the finished spans' durations (s): exact up to 100,000 spans, then
-        estimated from a uniform reservoir of 100,000."""
-        with self._lock:
-            if self._sorted is None:
-                self._sorted = sorted(self._durations)
-            ordered = self._sorted
-        return {f"p{q}": _percentile(ordered, q) for q in (50, 95, 99)}
-
-    def summary(self) -> dict[str, Any]:
-        """`summary.spans` of the session format, plus percentiles, energy and open/abandoned counts."""
-        quantiles = self.percentiles()
-        with self._lock:
-            total, sums, counts = self.total, self._sums, self._counts
-
-            def mean(key: str) -> float | None:
-                return sums[key] / counts[key] if counts[key] else None
-
-            return {
-                "total": total,
-                "successful": self.successful,
-                "failed": total - self.successful,
-                "success_rate": self.successful / total if total else None,
-                "avg_duration_s": sums["duration"] / total if total else None,
-                "avg_rtf": mean("rtf"),
-                "avg_tokens_per_sec": mean("tps"),
-                "avg_peak_memory_mb": mean("peak_mem"),
-                "p50_duration_s": quantiles["p50"],
-                "p95_duration_s": quantiles["p95"],
-                "p99_duration_s": quantiles["p99"],
-                "total_energy_j": sums["energy"] if counts["energy"] else None,
-                "open": len(self._open),
-                "abandoned": self.abandoned,
-            }
-
-    def by_name(self) -> list[dict[str, Any]]:
-        """Per span name and level: top-level spans first, then nested ones (those with a parent),
-        each most frequent first, with count, failures and duration percentiles (s)."""
-        rows = []
-        with self._lock:
-            for (name, nested), totals in self._by_name.items():
-                if totals.ordered is None:
-                    totals.ordered = sorted(totals.durations)
-                rows.append({"name": name, "nested": nested, "total": totals.total,
-                             "failed": totals.total - totals.successful,
-                             **{f"p{q}_duration_s": _percentile(totals.ordered, q) for q in (50, 95, 99)}})
-        return sorted(rows, key=lambda row: (row["nested"], -row["total"], row["name"]))
 
     # -- inside -----------------------------------------------------------------------------
     def _seconds(self, ts_us: int) -> float:
@@ -442,8 +369,9 @@ class SpanTracker:
                    start_us: int) -> None:
         if len(self._open) >= MAX_OPEN:
             del self._open[next(iter(self._open))]
-            self.abandoned += 1
+            self.stats.abandoned += 1
         self._open[span_id] = self._make(span_id, event, attrs, start, start_us)
+        self.stats.open = len(self._open)
 
     def _advance(self, span: _Open, upto: float) -> None:
         """Apply the ring's samples after `span.applied_upto`, up to `upto`, in order."""
@@ -550,26 +478,7 @@ class SpanTracker:
             self._add(row)
 
     def _add(self, row: dict[str, Any]) -> None:
-        self.total += 1
-        self.successful += bool(row["success"])
-        sums, counts = self._sums, self._counts
-        sums["duration"] += row["total_duration_s"]
-        for key, column in (("rtf", "rtf"), ("tps", "tokens_per_second"), ("peak_mem", "peak_memory_mb"),
-                            ("energy", "energy_j")):
-            if row[column] is not None:
-                sums[key] += row[column]
-                counts[key] += 1
-        duration = row["total_duration_s"]
-        _keep(self._durations, duration, self.total, EXACT_DURATIONS, self._random)
-        self._sorted = None
-        level = (str(row.get("name")), row.get("parent_id") is not None)
-        totals = self._by_name.get(level)
-        if totals is None:
-            if len(self._by_name) >= MAX_NAMES:
-                level = (OTHER_NAME, level[1])
-            totals = self._by_name.setdefault(level, _NameTotals())
-        totals.add(bool(row["success"]), duration, self._random)
-        self._recent.append(row)
+        self.stats.add(row)
         if self._journal is None and self._journal_path is not None:
             self._journal = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115 (open for the session)
         if self._journal is not None:
@@ -581,12 +490,3 @@ class SpanTracker:
             self._journal.flush()
             self._dirty = False
 
-
-def _percentile(ordered: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile, as numpy's default."""
-    if not ordered:
-        return None
-    rank = (len(ordered) - 1) * q / 100.0
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)

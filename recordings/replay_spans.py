@@ -1,10 +1,10 @@
 """A recorded session's spans as of a replay position: the rows of its span table that had ended by then.
 
 The table (`spans.parquet`, or the journal of a session that never closed) is
-read once, sorted by end time; a `SpanTracker` takes the rows that ended up to
+read once, sorted by end time; a `SpanStatistics` takes the rows that ended up to
 the position, so the totals (count, success rate, duration percentiles) are
-computed exactly as live.  Moving forward adds rows; moving back starts a new
-tracker.
+computed exactly as live.  Moving forward adds rows; moving back starts new
+statistics.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from collectors.spans import SpanTracker
+from collectors.span_stats import SpanStatistics
 from collectors.timeutil import iso_from_us
 from recordings.spans import read_spans
 
@@ -27,7 +27,7 @@ SHOWN = ("request_id", "name", "parent_id", "start_time", "total_duration_s", "r
 class ReplaySpans:
     def __init__(self, rows: list[dict[str, Any]], end_us: list[int]) -> None:
         self._rows, self._end_us = rows, end_us  # ascending end times
-        self.tracker = SpanTracker([])
+        self.tracker = SpanStatistics()  # what the dashboard's feed watches, as it watches the live tracker
         self._upto = 0
 
     @classmethod
@@ -57,9 +57,9 @@ class ReplaySpans:
         upto = bisect_right(self._end_us, ts_us)
         replaced = upto < self._upto
         if replaced:
-            self.tracker = SpanTracker([])
+            self.tracker = SpanStatistics()
             self._upto = 0
         for row in self._rows[self._upto:upto]:
-            self.tracker.add_row(row)
+            self.tracker.add(row)
         self._upto = upto
         return replaced

@@ -15,7 +15,8 @@ from typing import Any
 
 import polars as pl
 
-from collectors.spans import SPAN_COLUMNS, SpanTracker
+from collectors.span_stats import SpanStatistics
+from collectors.spans import SPAN_COLUMNS
 from recordings.frames import conform, finite_or_null
 from recordings.safe_files import is_regular, loads, read_bytes
 from recordings.segments import read_parquet, write_parquet_atomic
@@ -124,9 +125,9 @@ def read_spans(session: Path) -> pl.DataFrame:
 
 
 def summarize_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """`summary.spans` from finished rows (a repaired session's journal), as the live tracker computes it."""
-    tracker = SpanTracker([])
+    """`summary.spans` from finished rows (a repaired session's journal), by the statistics the live tracker keeps."""
+    stats = SpanStatistics()
     for row in rows:
         if isinstance(row.get("total_duration_s"), (int, float)):
-            tracker.add_row(dict(row))  # the same accounting as live
-    return tracker.summary()
+            stats.add(dict(row))
+    return stats.summary()

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import secrets
 import socket
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from collectors import gc_freeze
 from collectors.base import Collector
 from collectors.clock import Clock, RealClock, ScaledClock, VirtualClock, machine_clocks
 from collectors.metrics import MetricHistory
@@ -244,11 +244,11 @@ class Monitor:
         if udp is not None and on_notice is not None:  # said, not a warning of the session
             on_notice(f"probe events over UDP on 127.0.0.1:{udp['port']}, each datagram headed by the line "
                       f'{{"token": "{udp["token"]}"}} (RIGSCOPE_PROBE_UDP={udp["port"]} RIGSCOPE_TOKEN={udp["token"]})')
-        self.http: Any = None  # rigscope.http_server.HttpExporter, bound at start()
+        self.http: Any = None  # rigscope.serve.http_server.HttpExporter, bound at start()
         if config.http is not None:
-            from rigscope.http_server import HttpExporter
+            from rigscope.serve.wiring import serve_http
 
-            self.http = HttpExporter(self, *config.http, token=config.http_token)
+            self.http = serve_http(self, *config.http, token=config.http_token)
 
     def _notice(self, message: str) -> None:
         self.notices.append(message)
@@ -351,7 +351,7 @@ class Monitor:
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
-        gc.freeze()  # what exists now lives as long as the session: out of the full collections (see tui.app)
+        gc_freeze.hold()  # what exists now lives as long as the session: out of the full collections
         self._workload.start()
         if self.processes is not None:
             self.processes.start()
@@ -377,7 +377,7 @@ class Monitor:
         if self.http is not None:
             self.http.close()
         self.release()
-        gc.unfreeze()  # a process that goes on (tests, a new recording) collects it again
+        gc_freeze.release()  # a process that goes on (tests, a new recording) collects it again
 
     def release(self) -> None:
         """Free the event channels and the collectors (also for a monitor that was never started)."""

@@ -23,7 +23,8 @@ def config_from_args(args: argparse.Namespace, record: bool = True) -> MonitorCo
     formats = {"parquet": {"parquet"}, "csv": {"parquet", "csv"}, "both": {"parquet", "csv"}}[args.format]
     http = getattr(args, "http", None)
     if http is not None:
-        from rigscope.http_server import check_listen, exposure_warning
+        from rigscope.serve.addresses import exposure_warning
+        from rigscope.serve.http_server import check_listen
 
         check_listen(*http)  # a taken port is one line, before any session is created
         warning = exposure_warning(*http)

@@ -8,7 +8,6 @@ on sampling and recording; closing the replay (Escape or `q`) returns to it.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from collectors import gc_freeze
 from recordings.errors import InputError
 from tui.dashboard import DEFAULT_PRESETS, DashboardScreen, ViewOptions
 from tui.picker import PickerScreen
@@ -46,13 +46,11 @@ class RigscopeApp(App[str]):
         return self.dashboard
 
     def on_mount(self) -> None:
-        # Modules, styles, widgets and collectors made at start-up live as long as the app; a full
-        # collection walked all of them (85,000 objects) with the GIL held, 45-60 ms in which neither
-        # the screen nor the sampler moved. Frozen, they are out of its rounds; what comes later is not.
-        self.call_after_refresh(gc.freeze)
+        # What the app made at start-up lives as long as it: out of the full collections.
+        self.call_after_refresh(gc_freeze.hold)
 
     def on_unmount(self) -> None:
-        gc.unfreeze()
+        gc_freeze.release()
 
     # -- opening a recorded session ------------------------------------------
     def open_session_picker(self) -> None:

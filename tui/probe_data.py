@@ -60,7 +60,7 @@ def finite(value: float | None) -> float | None:
 
 
 class SpanSource(Protocol):
-    """What the feed reads of a span tracker (collectors.spans.SpanTracker)."""
+    """What the feed reads of span statistics (collectors.span_stats.SpanStatistics, a live tracker's or replay's)."""
 
     total: int
 

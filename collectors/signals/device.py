@@ -15,12 +15,27 @@ from collectors.signals.collapse import CollapseDetector
 from collectors.signals.throttle import ALERT_POWER, EVIDENCE, GPU_IDLE, THERMAL, ThrottleAccount
 from collectors.signals.windows import DeviceWindow
 
-WARMUP_S = 60.0
-PEAK_DECAY_PER_S = 0.998
-DEFAULT_TEMP_LIMIT_GPU = 83.0
-DEFAULT_TEMP_LIMIT_CPU = 80.0
+# SIGNALS.md §1-§4, each threshold by the name of its rule.
+DEFAULT_TEMP_LIMIT_GPU = 83.0  # §1: a GPU without an NVML slowdown threshold
+DEFAULT_TEMP_LIMIT_CPU = 80.0  # §1: a CPU without a psutil `high`
+A_LOAD_FLOOR = 0.05  # §2.3: a = max(a_load, 0.05) in the RLE denominator
+SUSTAIN_MIN_S = 1.0  # §2.5: t_sustain_s at or over the temperature limit, and its floor
+SUSTAIN_MAX_S = 600.0  # §2.5: t_sustain_s with no temperature or no heating, and its cap
+HEATING_MIN_C_PER_S = 0.001  # §2.5: a heating rate at or below this is no heating
+WARMUP_S = 60.0  # §3: nothing of the collapse detection before this much of the session
+PEAK_DECAY_PER_S = 0.998  # §3: the rolling peak decays by this factor a second
+COLLAPSE_DROP = 0.65  # §3: a candidate's rle_smoothed is below this share of the rolling peak
+LOADED_UTIL = 0.60  # §3: loaded when u is above this ...
+LOADED_A_LOAD = 0.75  # ... or a_load above this
+EVIDENCE_SUSTAIN_S = 60.0  # §3: evidence when t_sustain_s is below this ...
+EVIDENCE_TEMP_MARGIN_C = 5.0  # ... or the temperature within this of its limit ...
+EVIDENCE_A_LOAD = 0.95  # ... or a_load above this (or a throttle bit of `throttle.EVIDENCE`)
+OVER_POWER_A_LOAD = 1.10  # §4: OVER_POWER
+MEM_PRESSURE_PCT = 95.0  # §4: MEM_PRESSURE (the cpu device)
 
 ALERT_NAMES = ("TEMP_LIMIT", "OVER_POWER", "THROTTLE_POWER", "THROTTLE_THERMAL", "MEM_PRESSURE", "UTIL_MISLEADING")
+TEMP_LIMIT, OVER_POWER, THROTTLE_POWER, THROTTLE_THERMAL, MEM_PRESSURE, UTIL_MISLEADING = (
+    1 << i for i in range(len(ALERT_NAMES)))
 # UTIL_MISLEADING: utilization this high while this few SMs work (GPM), for this long: the job waits
 # (an NCCL collective, a memory-bound stall), it does not compute.
 MISLEADING_UTIL_PCT = 90.0
@@ -91,45 +106,19 @@ class DeviceSignals:
         """One sample at `t` seconds (None = null); returns the derived values in schema order."""
         index = self.samples
         self.samples = index + 1
-        if util is None:
-            u = None
-        else:
-            self.util_sum += util
-            self.util_n += 1
-            u = util / 100.0
-            if u < 0.0:
-                u = 0.0
-            elif u > 1.0:
-                u = 1.0
-        self.energy.add(t, power, energy)
-        if temp is not None and temp > self.max_temp:
-            self.max_temp = temp
-        if power is not None and power > self.max_power:
-            self.max_power = power
-
+        u = self._take(t, util, temp, power, sm_active, energy)
         window = self.window
         sigma, rate = window.push(t, u, temp)
         stability = 1.0 / (1.0 + sigma)
         a_load = power / power_limit if power is not None and power_limit is not None and power_limit > 0 else None
         limit = self.default_temp_limit if temp_limit is None else temp_limit
-        if temp is None:
-            t_sustain = 600.0
-        elif temp >= limit:
-            t_sustain = 1.0
-        elif rate <= 0.001:
-            t_sustain = 600.0
-        else:
-            t_sustain = (limit - temp) / rate
-            if t_sustain < 1.0:
-                t_sustain = 1.0
-            elif t_sustain > 600.0:
-                t_sustain = 600.0
+        t_sustain = sustain_seconds(temp, limit, rate)
         sustain_factor = 1.0 + 1.0 / t_sustain
         e_th = stability / sustain_factor
         if a_load is None or u is None:
             rle = e_pw = None
         else:
-            a = a_load if a_load > 0.05 else 0.05
+            a = a_load if a_load > A_LOAD_FLOOR else A_LOAD_FLOOR
             e_pw = u / a
             rle = u * stability / (a * sustain_factor)
         rle_s = window.push_rle(rle)
@@ -138,69 +127,94 @@ class DeviceSignals:
                 self.rle_min = rle_s
             if rle_s > self.rle_max:
                 self.rle_max = rle_s
+        bits = self._alerts(index, t, util, temp, limit, a_load, throttle, mem_util, sm_active)
+        self._weigh_throttle(t, throttle)
+        peak, collapse = self._collapse(index, t, u, temp, limit, a_load, t_sustain, throttle, rle_s)
+        self._t_prev = t
+        return a_load, t_sustain, rle, rle_s, e_th, e_pw, peak, collapse, _ALERT_TEXT[bits]
 
-        bits = 1 if temp is not None and temp >= limit else 0
-        if a_load is not None and a_load > 1.10:
-            bits |= 2
-        if throttle:
-            if throttle & ALERT_POWER:
-                bits |= 4
-            if throttle & THERMAL:
-                bits |= 8
-        if mem_util is not None and mem_util >= 95.0:
-            bits |= 16
+    def _take(self, t: float, util: float | None, temp: float | None, power: float | None,
+              sm_active: float | None, energy: float | None) -> float | None:
+        """Fold the sample's readings into the summary's running figures; returns `u` (§2.1)."""
+        self.energy.add(t, power, energy)
+        if temp is not None and temp > self.max_temp:
+            self.max_temp = temp
+        if power is not None and power > self.max_power:
+            self.max_power = power
         if sm_active is not None:
             self.sm_sum += sm_active
             self.sm_n += 1
+        if util is None:
+            return None
+        self.util_sum += util
+        self.util_n += 1
+        u = util / 100.0
+        return 0.0 if u < 0.0 else 1.0 if u > 1.0 else u
+
+    def _alerts(self, index: int, t: float, util: float | None, temp: float | None, limit: float,
+                a_load: float | None, throttle: int | None, mem_util: float | None, sm_active: float | None) -> int:
+        """This sample's alert bits (§4, and UTIL_MISLEADING); an alert that starts is also an event."""
+        bits = TEMP_LIMIT if temp is not None and temp >= limit else 0
+        if a_load is not None and a_load > OVER_POWER_A_LOAD:
+            bits |= OVER_POWER
+        if throttle:
+            if throttle & ALERT_POWER:
+                bits |= THROTTLE_POWER
+            if throttle & THERMAL:
+                bits |= THROTTLE_THERMAL
+        if mem_util is not None and mem_util >= MEM_PRESSURE_PCT:
+            bits |= MEM_PRESSURE
         if util is not None and util >= MISLEADING_UTIL_PCT and sm_active is not None and sm_active < MISLEADING_SM_PCT:
             if self._misleading_since is None:
                 self._misleading_since = t
             if t - self._misleading_since >= MISLEADING_FOR_S:
-                bits |= 32
+                bits |= UTIL_MISLEADING
         else:
             self._misleading_since = None
         if bits & ~self._alert_bits:
             self._alert_started(index, bits & ~self._alert_bits)
         self._alert_bits = bits
+        return bits
 
+    def _weigh_throttle(self, t: float, throttle: int | None) -> None:
+        """A GPU's throttle seconds per cause: a sample weighs t_{k+1} - t_k, so the previous one is weighed now."""
         account = self.throttle
         if account is not None:
-            # A sample weighs t_{k+1} - t_k, so the previous sample is weighed now.
             if self._throttle_mask:
                 account.add(t - self._t_prev, self._throttle_mask)
             self._throttle_mask = throttle & ~GPU_IDLE if throttle else 0
 
+    def _collapse(self, index: int, t: float, u: float | None, temp: float | None, limit: float,
+                  a_load: float | None, t_sustain: float, throttle: int | None,
+                  rle_s: float | None) -> tuple[float, int]:
+        """The rolling peak and the collapse flag (§3); a collapse that starts or ends is also an event."""
         if self._t_first is None:
             self._t_first = t
         if t - self._t_first < WARMUP_S:
-            peak = 0.0
-            collapse = 0
-        else:
-            peak = self._peak * PEAK_DECAY_PER_S ** (t - self._t_prev) if self._warm else 0.0
-            self._warm = True
-            if rle_s is not None and rle_s > peak:
-                peak = rle_s
-            self._peak = peak
-            detector = self.collapse
-            candidate = (
-                rle_s is not None
-                and rle_s < 0.65 * peak
-                and ((u is not None and u > 0.60) or (a_load is not None and a_load > 0.75))
-            )
-            if candidate or detector.active or detector.run_start is not None:
-                evidence = candidate and (
-                    t_sustain < 60.0
-                    or (temp is not None and temp >= limit - 5.0)
-                    or (a_load is not None and a_load > 0.95)
-                    or bool(throttle and throttle & EVIDENCE)
-                )
-                collapse, event = detector.step(t, candidate, evidence, rle_s)
-                if event is not None:
-                    self.events.append((index, event))
-            else:
-                collapse = 0
-        self._t_prev = t
-        return a_load, t_sustain, rle, rle_s, e_th, e_pw, peak, collapse, _ALERT_TEXT[bits]
+            return 0.0, 0
+        peak = self._peak * PEAK_DECAY_PER_S ** (t - self._t_prev) if self._warm else 0.0
+        self._warm = True
+        if rle_s is not None and rle_s > peak:
+            peak = rle_s
+        self._peak = peak
+        detector = self.collapse
+        candidate = (
+            rle_s is not None
+            and rle_s < COLLAPSE_DROP * peak
+            and ((u is not None and u > LOADED_UTIL) or (a_load is not None and a_load > LOADED_A_LOAD))
+        )
+        if not (candidate or detector.active or detector.run_start is not None):
+            return peak, 0
+        evidence = candidate and (
+            t_sustain < EVIDENCE_SUSTAIN_S
+            or (temp is not None and temp >= limit - EVIDENCE_TEMP_MARGIN_C)
+            or (a_load is not None and a_load > EVIDENCE_A_LOAD)
+            or bool(throttle and throttle & EVIDENCE)
+        )
+        collapse, event = detector.step(t, candidate, evidence, rle_s)
+        if event is not None:
+            self.events.append((index, event))
+        return peak, collapse
 
     def finish(self, t_last: float) -> dict[str, Any] | None:
         """End an active collapse at the last sample's time; returns its collapse_end event."""
@@ -231,3 +245,17 @@ class DeviceSignals:
             "collapse_seconds": seconds,
             "energy": self.energy.summary(),
         }
+
+
+def sustain_seconds(temp: float | None, limit: float, rate: float) -> float:
+    """t_sustain_s (§2.5): seconds until the temperature limit at the current heating rate, clipped."""
+    if temp is None:
+        return SUSTAIN_MAX_S
+    if temp >= limit:
+        return SUSTAIN_MIN_S
+    if rate <= HEATING_MIN_C_PER_S:
+        return SUSTAIN_MAX_S
+    t_sustain = (limit - temp) / rate
+    if t_sustain < SUSTAIN_MIN_S:
+        return SUSTAIN_MIN_S
+    return SUSTAIN_MAX_S if t_sustain > SUSTAIN_MAX_S else t_sustain

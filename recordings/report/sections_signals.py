@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 
+from collectors.span_stats import SpanStatistics
 from recordings.report.aggregates import collapse_rows, device_energy
 from recordings.report.data import SessionData
 from recordings.report.markdown import NONE, duration, energy as energy_text, escape, num, offset, pct, section, table
@@ -126,19 +127,19 @@ def _span_overview(stats: dict[str, Any]) -> str:
 
 
 def _span_names(spans: pl.DataFrame) -> str | None:
+    """Per span name, by the statistics the live dashboard and meta.json use (collectors.span_stats)."""
     if "name" not in spans.columns or "total_duration_s" not in spans.columns:
         return None
-    optional = {"tokens_per_second": pl.col("tokens_per_second").mean(), "energy_j": pl.col("energy_j").mean(),
-                "success": pl.col("success").cast(pl.Float64).mean()}
-    per_name = spans.group_by("name").agg(
-        pl.len().alias("n"), pl.col("total_duration_s").mean().alias("mean"),
-        pl.col("total_duration_s").quantile(0.5, "linear").alias("p50"),
-        pl.col("total_duration_s").quantile(0.95, "linear").alias("p95"),
-        *(expr.alias(name) for name, expr in optional.items() if name in spans.columns),
-    ).sort("n", descending=True)
-    rows = [(escape(str(r["name"])), num(r["n"], 0), pct(r.get("success")), num(r["mean"], 3, " s"),
-             num(r["p50"], 3, " s"), num(r["p95"], 3, " s"), num(r.get("tokens_per_second"), 1),
-             num(r.get("energy_j"), 2, " J")) for r in per_name.iter_rows(named=True)]
+    stats = SpanStatistics(recent=0)
+    wanted = [c for c in ("name", "parent_id", "success", "total_duration_s", "tokens_per_second", "energy_j")
+              if c in spans.columns]
+    for row in spans.select(wanted).iter_rows(named=True):
+        stats.add(row)
+    known = "success" in spans.columns  # a table without the column says nothing of success
+    rows = [(escape(str(r["name"])), num(r["total"], 0), pct(r["success_rate"] if known else None),
+             num(r["avg_duration_s"], 3, " s"),
+             num(r["p50_duration_s"], 3, " s"), num(r["p95_duration_s"], 3, " s"), num(r["avg_tokens_per_sec"], 1),
+             num(r["avg_energy_j"], 2, " J")) for r in stats.per_name()]
     return table(("span", "count", "success", "mean", "p50", "p95", "tokens/s", "energy/span"), rows, right=range(1, 8))
 
 

@@ -296,3 +296,15 @@ def test_a_gap_in_gpm_restarts_the_ten_seconds() -> None:
     frames[10]["gpu0_sm_active_pct"] = None  # GPM unknown for one sample, in the middle of the wait
     run(frames)
     assert [int(f["elapsed_s"]) for f in frames if "UTIL_MISLEADING" in f["gpu0_alerts"]] == []
+
+
+def test_sustain_seconds_follows_signals_md_2_5():
+    from collectors.signals.device import SUSTAIN_MAX_S, SUSTAIN_MIN_S, sustain_seconds
+
+    assert (SUSTAIN_MIN_S, SUSTAIN_MAX_S) == (1.0, 600.0)
+    assert sustain_seconds(None, 83.0, 5.0) == 600.0  # no temperature
+    assert sustain_seconds(83.0, 83.0, 0.0) == 1.0  # at the limit
+    assert sustain_seconds(70.0, 83.0, 0.001) == 600.0  # not heating
+    assert sustain_seconds(70.0, 83.0, 0.5) == 26.0  # 13 °C at 0.5 °C/s
+    assert sustain_seconds(82.9, 83.0, 1.0) == 1.0  # clipped up
+    assert sustain_seconds(10.0, 83.0, 0.01) == 600.0  # clipped down

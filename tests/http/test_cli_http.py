@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from rigscope import options
-from rigscope.http_server import binds_loopback_only, exposure_warning
+from rigscope.serve.addresses import binds_loopback_only, exposure_warning
 from tests.conftest import run_cli
 
 

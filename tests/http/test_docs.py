@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from collectors.prometheus import metric_names
+from rigscope.serve.prometheus import metric_names
 from tests.conftest import REPO
 
 DASHBOARD = REPO / "docs" / "grafana-dashboard.json"

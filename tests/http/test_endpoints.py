@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from collectors.exporter import ExportFeed
 from collectors.sampler import Batch
+from collectors.spans import SpanTracker
+from collectors.timeutil import us_from_iso
 from recordings.events import read_events
-from rigscope.http_server import MAX_BODY, is_loopback
+from rigscope.serve.feed import ExportFeed, ExportSnapshot
+from rigscope.serve.addresses import is_loopback
+from rigscope.serve.http_server import MAX_BODY
 from tests.http.conftest import get_json, one, raw_request, request, scrape, serving, wait_for
 
 SUMMARY_KEYS = {"total_requests", "successful", "failed", "success_rate", "avg_duration_s", "avg_rtf",
@@ -208,25 +211,47 @@ def test_posts_from_other_hosts_are_refused_without_a_token(live):
     assert not is_loopback("localhost")  # client addresses are literals; a name is never trusted
 
 
-def test_feed_pairs_spans_without_a_running_monitor():
-    feed = ExportFeed(None, ["gpu0"], ["cpu", "gpu0"])
+def assembled(batches: list[Batch]) -> tuple[ExportSnapshot, SpanTracker]:
+    """The feed's snapshot once a span assembler and the feed took `batches` (as a monitor's threads do), then closed."""
+    tracker = SpanTracker([0])
+    feed = ExportFeed(None, ["gpu0"], ["cpu", "gpu0"], tracker.stats)
+    for batch in batches:
+        if batch.frame is not None:
+            tracker.add_frame(dict(batch.frame))
+        for event in batch.events:
+            tracker.add_event(event)
+    tracker.close()
+    return feed.take_all(batches), tracker
+
+
+def test_feed_serves_the_span_assemblers_figures():
+    """/metrics and the JSON bodies count spans by the session format's rules (the assembler's), not their own:
+    peak memory from the samples inside the span, rtf from its duration and `audio_s` (an `rtf` field is not taken)."""
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    frame = {"ts": 0, "elapsed_s": 0.0, "mem_used_bytes": 2 << 20}
-    snap = feed.take_all([
-        Batch(None, ({"kind": "span_start", "span_id": 1, "name": "a", "ts": iso(t0), "attrs": {"tokens": 50}},)),
-        Batch(frame, ()),
-        Batch({**frame, "elapsed_s": 0.1, "mem_used_bytes": 8 << 20}, ()),
-        Batch(None, ({"kind": "span_end", "span_id": 1, "ts": iso(t0 + timedelta(seconds=0.5)), "success": True},)),
-        Batch(None, ({"kind": "span_end", "span_id": "never-started", "name": "b", "success": False},)),
+    at = lambda seconds: us_from_iso(iso(t0 + timedelta(seconds=seconds)))  # noqa: E731
+    frame = {"elapsed_s": 0.0, "mem_used_bytes": 2 << 20}
+    snap, tracker = assembled([
+        Batch(None, ({"kind": "span_start", "span_id": "1", "name": "a", "ts": iso(t0),
+                      "attrs": {"tokens": 50, "audio_s": 1.0}},)),
+        Batch({**frame, "ts": at(0)}, ()),
+        Batch({**frame, "ts": at(0.1), "elapsed_s": 0.1, "mem_used_bytes": 8 << 20}, ()),
+        Batch({**frame, "ts": at(0.3), "elapsed_s": 0.3, "mem_used_bytes": 4 << 20}, ()),
+        Batch(None, ({"kind": "span_end", "span_id": "1", "ts": iso(t0 + timedelta(seconds=0.5)), "success": True,
+                      "rtf": 9.0},)),
+        Batch({**frame, "ts": at(0.6), "elapsed_s": 0.6, "mem_used_bytes": 32 << 20}, ()),
         Batch(None, ({"kind": "span_end", "span_id": "start-lost", "name": "c", "ts": iso(t0 + timedelta(seconds=2)),
-                      "start_ts": iso(t0), "success": True},)),
+                      "start_ts": iso(t0), "success": False},)),
+        Batch({**frame, "ts": at(2.5), "elapsed_s": 2.5}, ()),
+        Batch(None, ({"kind": "span_start", "span_id": "2", "name": "a", "ts": iso(t0 + timedelta(seconds=2.5))},)),
     ])
-    (a, b, c) = snap.spans
+    (a, c) = snap.spans
     assert (a.name, a.count, a.timed, a.duration_sum, a.peak_memory_max_mb) == ("a", 1, 1, 0.5, 8.0)
-    assert a.tokens_per_second_sum == pytest.approx(100.0)
-    assert (b.name, b.count, b.failed, b.timed) == ("b", 1, 1, 0)
-    assert (c.timed, c.duration_sum) == (1, 2.0)
-    assert snap.span_totals.count == 3 and snap.open_spans == 0
+    assert (a.rtf_sum, a.tokens_per_second_sum) == (0.5, 100.0)
+    assert (c.name, c.count, c.failed, c.duration_sum) == ("c", 1, 1, 2.0)
+    assert snap.span_totals.count == 2 and snap.open_spans == 1
+    # the same figures as meta.json's summary.spans
+    summary = tracker.summary()
+    assert snap.span_totals.figures() == {key: summary[key] for key in snap.span_totals.figures()}
 
 
 def test_scrapes_do_not_slow_sampling(live):
@@ -264,7 +289,7 @@ def test_content_negotiation_prefers_the_classic_text_format(live):
 
 def test_fast_scrapers_share_renderings_made_after_a_sample(tmp_path):
     """100 scrapes/s on a 50 Hz monitor: about 10 renders a second, each reporting the sample it shows."""
-    from rigscope.http_server import RENDER_EVERY_S
+    from rigscope.serve.http_server import RENDER_EVERY_S
 
     with serving(tmp_path, hz=50.0, duration_s=30.0) as monitor:
         port = monitor.http.port
@@ -296,19 +321,19 @@ ANALYSIS_KEYS = {
 
 def test_analysis_shape_and_values_from_two_runs():
     """Every block's keys exactly, each value from the frames and spans that made it (documented in prometheus.md)."""
-    from collectors.prometheus import ExportLabels, GpuLabel
-    from rigscope.http_reports import analysis
+    from rigscope.serve.prometheus import ExportLabels, GpuLabel
+    from rigscope.serve.reports import analysis
 
-    feed = ExportFeed(None, ["gpu0"], ["cpu", "gpu0"])
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    frame = {"ts": 0, "elapsed_s": 0.0, "mem_used_bytes": 3 << 20, "mem_total_bytes": 16 << 20, "cpu_temp_c": 50.0,
+    ts = us_from_iso(iso(t0))
+    frame = {"ts": ts, "elapsed_s": 0.0, "mem_used_bytes": 3 << 20, "mem_total_bytes": 16 << 20, "cpu_temp_c": 50.0,
              "gpu0_mem_used_bytes": 5 << 20, "gpu0_mem_total_bytes": 80 << 20, "gpu0_temp_c": 70.0,
              "gpu0_power_w": 300.0, "gpu0_throttle_reasons": 0x20}  # thermal slowdown
-    snap = feed.take_all([
+    snap, _ = assembled([
         Batch(None, ({"kind": "span_start", "span_id": 1, "name": "tts", "ts": iso(t0),
                       "attrs": {"audio_s": 2.0, "tokens": 40}},)),
         Batch(frame, ()),
-        Batch({**frame, "elapsed_s": 1.0, "mem_used_bytes": 4 << 20, "gpu0_temp_c": 80.0}, ()),
+        Batch({**frame, "ts": ts + 1_000_000, "elapsed_s": 1.0, "mem_used_bytes": 4 << 20, "gpu0_temp_c": 80.0}, ()),
         Batch(None, ({"kind": "span_end", "span_id": 1, "ts": iso(t0 + timedelta(seconds=1)), "success": True},
                      {"kind": "span_end", "span_id": 2, "name": "tts", "ts": iso(t0 + timedelta(seconds=3)),
                       "start_ts": iso(t0), "success": False})),
@@ -323,7 +348,7 @@ def test_analysis_shape_and_values_from_two_runs():
     assert (body["total_runs"], body["successful_runs"], body["failed_runs"], body["success_rate"]) == (2, 1, 1, 0.5)
     assert (body["samples"], body["sample_hz"]) == (2, 1.0)
     memory = body["memory"]
-    assert memory["max_peak_memory_mb"] == memory["avg_peak_memory_mb"] == 4.0  # only run 1 saw samples
+    assert memory["max_peak_memory_mb"] == memory["avg_peak_memory_mb"] == 4.0  # both runs span both samples
     assert (memory["host_memory_used_mb"], memory["host_memory_total_mb"]) == (4.0, 16.0)
     assert memory["gpu_memory_used_mb"] == {"gpu0": 5.0} and memory["gpu_memory_total_mb"] == {"gpu0": 80.0}
     performance = body["performance"]

@@ -6,7 +6,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from collectors.exposition import TextEncoder
+from rigscope.serve.exposition import TextEncoder
 from tests.http.conftest import request, serving, wait_for
 
 
@@ -60,3 +60,28 @@ def test_metrics_endpoint_serves_the_encoders_bytes(tmp_path):
         assert status == 200 and headers["content-type"].startswith("text/plain; version=0.0.4")
         assert body == generate_latest(monitor.http.registry)
         assert body.count(b'rigscope_gpu_utilization_ratio{gpu="7"') == 1
+
+
+# The private parts of prometheus_client the encoder calls: all there from 0.23 (0.22.1 lacks
+# UNDERSCORES and ALLOWUTF8, and every scrape failed with it), hence the pin in pyproject.toml.
+INTERNALS = {
+    "prometheus_client.openmetrics.exposition": ("escape_metric_name", "escape_label_name", "_escape",
+                                                 "UNDERSCORES", "ALLOWUTF8"),
+    "prometheus_client.utils": ("floatToGoString",),
+}
+
+
+def test_the_internals_the_encoder_needs_are_there_and_pinned():
+    import importlib
+    import re
+
+    from tests.conftest import REPO
+
+    for module, names in INTERNALS.items():
+        found = importlib.import_module(module)
+        assert [name for name in names if not hasattr(found, name)] == [], module
+    pin = re.search(r'"prometheus_client>=([\d.]+),<(\d+)"', (REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pin is not None and pin.group(1) == "0.23" and pin.group(2) == "1"
+    source = (REPO / "rigscope" / "serve" / "exposition.py").read_text(encoding="utf-8")
+    used = set(re.findall(r"openmetrics\.(\w+)", source)) | set(re.findall(r"import (floatToGoString)", source))
+    assert used == {name for names in INTERNALS.values() for name in names}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from collectors.exporter import HEURISTIC_STATES, THROTTLE_CAUSES
-from collectors.prometheus import metric_names
+from rigscope.serve.feed import HEURISTIC_STATES, THROTTLE_CAUSES
+from rigscope.serve.prometheus import metric_names
 from tests.http.conftest import one, samples_of, scrape, serving, wait_for
 
 GPU_COLUMNS = {  # metric -> (column suffix, scale)

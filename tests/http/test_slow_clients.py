@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from rigscope import http_loop
+from rigscope.serve import http_loop
 from tests.conftest import REPO
 from tests.http.conftest import request, serving, wait_for
 

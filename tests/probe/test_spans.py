@@ -178,7 +178,7 @@ def test_journal_summary_and_percentiles(tmp_path):
     spans.close()
     rows = [json.loads(line) for line in (tmp_path / "spans.journal").read_text().splitlines()]
     assert len(rows) == 100 and len(spans.recent(1000)) == 100
-    quantiles = spans.percentiles()
+    quantiles = spans.stats.percentiles()
     assert quantiles["p50"] == pytest.approx(0.0505) and quantiles["p99"] == pytest.approx(0.09901)
     summary = spans.summary()
     assert summary["total"] == 100 and summary["avg_rtf"] == pytest.approx(0.0505)

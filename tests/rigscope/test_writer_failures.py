@@ -217,7 +217,7 @@ def test_the_dashboard_feed_lets_go_of_the_queues_it_no_longer_reads(monkeypatch
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the injected bug
 def test_the_http_feed_lets_go_of_its_queue_when_its_thread_ends(monkeypatch):
-    from collectors.exporter import ExportFeed
+    from rigscope.serve.feed import ExportFeed
 
     def broken(self, batch):
         raise RuntimeError("a bug in the exporter")

@@ -1,9 +1,10 @@
-"""rigscope's own `/metrics` (collectors/prometheus.py): names already in base units."""
+"""rigscope's own `/metrics` (rigscope/serve/prometheus.py): names already in base units."""
 
 from __future__ import annotations
 
 from collectors.fleet.table import Entry, Exporter
-from collectors.prometheus import PREFIX
+
+PREFIX = "rigscope_"  # as rigscope/serve/prometheus.py names its families (tests/fleet/test_adapters.py checks)
 
 EXPORTER = Exporter("rigscope", (
     Entry("model", PREFIX + "gpu_info", kind="name", label="name"),

@@ -18,7 +18,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import CollectorRegistry
 
-from collectors.exporter import IO_RATES, THROTTLE_CAUSES, ExportSnapshot
+from rigscope.serve.feed import IO_RATES, THROTTLE_CAUSES, ExportSnapshot
 
 PREFIX = "rigscope_"
 MHZ = 1e6

@@ -10,40 +10,40 @@ Routes, matched exactly (a path is never mapped to a file):
                            token is set: then from anywhere, with `Authorization: Bearer TOKEN`
 
 Another path gets 404, another method 405.  The server runs in its own threads
-(one loop holding the connections, a few workers answering; rigscope/http_loop.py
+(one loop holding the connections, a few workers answering; rigscope/serve/http_loop.py
 bounds connections and how long a client may take) and reads only the snapshot that
-`ExportFeed`'s thread publishes, so serving never blocks sampling or the dashboard.  It binds to
-127.0.0.1 unless told otherwise, and logs nothing (the dashboard owns the terminal).
+`ExportFeed`'s thread publishes (frames, running totals and the span statistics' figures) and
+a `ServedSession`: the session's identity, files and status, and where a posted event goes.
+It never sees the monitor (rigscope/serve/wiring.py builds both from one), so serving never
+blocks sampling or the dashboard.  It binds to 127.0.0.1 unless told otherwise, and logs nothing
+(the dashboard owns the terminal).
 """
 
 from __future__ import annotations
 
 import hmac
 import io
-import ipaddress
 import json
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from prometheus_client.exposition import choose_encoder, generate_latest
 
-from collectors.clock import VirtualClock
-from collectors.exporter import ExportFeed
-from collectors.exposition import TextEncoder
-from collectors.prometheus import ExportLabels, GpuLabel, make_registry
 from collectors.event_parse import parse_event
-from collectors.schema import device_prefixes, gpu_prefix
 from recordings.errors import InputError
-from recordings.tier import hardware_tier
-from rigscope import __version__, http_reports
-from rigscope.http_loop import BoundedHTTPServer, SocketWriter
-
-if TYPE_CHECKING:
-    from rigscope.monitor import Monitor
+from rigscope import __version__
+from rigscope.serve import reports
+from rigscope.serve.addresses import is_loopback, show_host
+from rigscope.serve.exposition import TextEncoder
+from rigscope.serve.feed import ExportFeed, ExportSnapshot
+from rigscope.serve.http_loop import BoundedHTTPServer, SocketWriter
+from rigscope.serve.prometheus import ExportLabels, make_registry
 
 MAX_BODY = 64 * 1024
 # While scrapes come more often than every 2 * RENDER_EVERY_S, /metrics is rendered at most every
@@ -60,43 +60,30 @@ ROUTES: dict[str, tuple[str, ...]] = {
 JSON_TYPE = "application/json; charset=utf-8"
 
 
-# -- addresses -----------------------------------------------------------------
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ::ffff:127.x.y.z (client addresses are IP literals)."""
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback
+class ServedSession(Protocol):
+    """What the HTTP sink reads of a running session besides the feed's snapshot, and the one thing it does to it."""
+
+    hz: float  # configured samples per second
+
+    def labels(self) -> ExportLabels:
+        """The session's identity, read when serving starts (the session folder exists by then)."""
+
+    def files(self) -> tuple[Path | None, str | None]:
+        """The session folder and its status (recording, complete, interrupted), None when not recording."""
+
+    def post_event(self, event: dict[str, Any]) -> bool:
+        """Hand on a posted event as the event receiver does; False when its rate limit dropped it."""
 
 
-def binds_loopback_only(host: str) -> bool:
-    """Whether a listen address can only be reached from this machine (a name counts when it resolves so)."""
-    if host == "localhost" or is_loopback(host):
-        return True
-    try:
-        ipaddress.ip_address(host)
-        return False  # an IP literal that is not loopback (0.0.0.0, ::, a LAN address)
-    except ValueError:
-        pass
-    try:
-        resolved = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError:
-        return False
-    return bool(resolved) and all(is_loopback(address) for address in resolved)
+@dataclass(frozen=True)
+class Rendering:
+    """A `/metrics` body kept for the scrapes that follow: which snapshot it shows, in which format, when made."""
 
-
-def exposure_warning(host: str, port: int) -> str | None:
-    """The one-line warning for an endpoint reachable from the network, or None on loopback."""
-    if binds_loopback_only(host):
-        return None
-    return (f"rigscope: warning: --http {_show(host)}:{port} can be reached from the network; "
-            "its GET endpoints have no authentication")
-
-
-def _show(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
+    snapshot: ExportSnapshot
+    content_type: str
+    body: bytes
+    made: float  # time.monotonic()
+    encoder: Any  # what rendered it (called with the registry)
 
 
 class _Server(BoundedHTTPServer):
@@ -117,7 +104,7 @@ def open_server(host: str, port: int) -> _Server:
         return server_class((host, port), Handler, MAX_BODY)
     except (OSError, OverflowError) as error:
         reason = getattr(error, "strerror", None) or str(error)
-        raise InputError(f"--http {_show(host)}:{port}: cannot listen ({reason})") from None
+        raise InputError(f"--http {show_host(host)}:{port}: cannot listen ({reason})") from None
 
 
 def check_listen(host: str, port: int) -> None:
@@ -128,15 +115,14 @@ def check_listen(host: str, port: int) -> None:
 
 # -- the exporter ------------------------------------------------------------------
 class HttpExporter:
-    """The feed thread and HTTP server of one `Monitor`; started and stopped with it."""
+    """The feed thread and HTTP server of one session; started and stopped with it."""
 
-    def __init__(self, monitor: Monitor, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> None:
-        self.monitor = monitor
+    def __init__(self, feed: ExportFeed, session: ServedSession, host: str = "127.0.0.1", port: int = 0,
+                 token: str | None = None) -> None:
+        self.session = session
         self.host, self.requested_port, self.token = host, port, token or None
-        virtual = isinstance(monitor.clock, VirtualClock)
-        hz = monitor.config.hz
-        frames = monitor.sampler.subscribe(maxsize=max(1000, int(hz * 60)), lossless=virtual)
-        self.feed = ExportFeed(frames, [gpu_prefix(i) for i in monitor.gpu_indices], device_prefixes(monitor.gpu_indices))
+        hz = session.hz
+        self.feed = feed
         # A tick is overdue after five periods (at least 2 s of real time): then /healthz says 503.
         self.stall_after_s = max(2.0, 5.0 / hz)
         self.prerender_delay_s = min(0.002, 0.2 / hz)
@@ -148,7 +134,7 @@ class HttpExporter:
         self.events_accepted = 0
         # Scrapes between two samples get the same bytes: only the first one after a sample renders.
         self.cache_metrics = True
-        self._rendered: tuple[Any, str, bytes, float, Any] | None = None  # (snapshot, type, body, when, encoder)
+        self._rendered: Rendering | None = None
         self._last_scrape = -1e9
         self._dense = False  # scrapes closer together than 2 * RENDER_EVERY_S
         self.renders = 0
@@ -161,11 +147,11 @@ class HttpExporter:
 
     @property
     def url(self) -> str:
-        return f"http://{_show(self.host)}:{self.port}"
+        return f"http://{show_host(self.host)}:{self.port}"
 
     def start(self) -> None:
         """Bind (InputError when the port is taken), then serve in a background thread."""
-        self.labels = export_labels(self.monitor)
+        self.labels = self.session.labels()
         self.registry = make_registry(self.feed.snapshot, self.labels)
         self.server = open_server(self.host, self.requested_port)
         self.server.exporter = self
@@ -195,19 +181,19 @@ class HttpExporter:
         self._dense = now - self._last_scrape < 2 * RENDER_EVERY_S
         self._last_scrape = now
         snap, rendered = self.feed.snapshot(), self._rendered
-        if self.cache_metrics and rendered is not None and rendered[1] == content_type:
-            recent = self._dense and not snap.ended and now - rendered[3] < 2 * RENDER_EVERY_S
-            if rendered[0] is snap or recent:
-                return rendered[2], content_type
+        if self.cache_metrics and rendered is not None and rendered.content_type == content_type:
+            recent = self._dense and not snap.ended and now - rendered.made < 2 * RENDER_EVERY_S
+            if rendered.snapshot is snap or recent:
+                return rendered.body, content_type
         return self._render(snap, content_type, encoder), content_type
 
-    def _render(self, snap: Any, content_type: str, encoder: Any) -> bytes:
+    def _render(self, snap: ExportSnapshot, content_type: str, encoder: Any) -> bytes:
         body = encoder(self.registry)
-        self._rendered = (snap, content_type, body, time.monotonic(), encoder)
+        self._rendered = Rendering(snap, content_type, body, time.monotonic(), encoder)
         self.renders += 1
         return body
 
-    def _prerender(self, snap: Any) -> None:
+    def _prerender(self, snap: ExportSnapshot) -> None:
         """The feed thread, just after a sample: render ahead while scrapes come fast."""
         rendered = self._rendered
         if not (self.cache_metrics and self._dense and rendered is not None):
@@ -215,33 +201,18 @@ class HttpExporter:
         now = time.monotonic()
         if now - self._last_scrape > 2 * RENDER_EVERY_S:
             self._dense = False  # the fast scraper went away
-        elif rendered[0] is not snap and now - rendered[3] >= RENDER_EVERY_S:
+        elif rendered.snapshot is not snap and now - rendered.made >= RENDER_EVERY_S:
             # Let the sampler, which sent this sample a moment ago, reach its sleep first: a render that
             # takes the GIL while it is still on its way there delays its next tick by as much (measured).
             time.sleep(self.prerender_delay_s)
-            self._render(snap, rendered[1], rendered[4])
-
-    def tracked_spans(self) -> dict[str, Any] | None:
-        """The monitor's span tracker summary (`summary.spans` of meta.json), when it has one."""
-        summary = getattr(getattr(self.monitor, "spans", None), "summary", None)
-        if not callable(summary):
-            return None
-        try:
-            result = summary()
-        except Exception:  # noqa: BLE001 (the exporter's own tally answers instead)
-            return None
-        return result if isinstance(result, dict) and "total" in result else None
+            self._render(snap, rendered.content_type, rendered.encoder)
 
     def summary(self) -> dict[str, Any]:
-        return http_reports.summary(self.feed.snapshot(), self.labels, self.tracked_spans())
+        return reports.summary(self.feed.snapshot(), self.labels)
 
     def export(self) -> dict[str, Any]:
-        recorder = self.monitor.recorder
-        status = recorder.meta.get("status") if recorder is not None else None
-        if recorder is not None and recorder.closed.is_set():
-            status = "complete" if recorder.error is None else "interrupted"
-        return http_reports.export(self.feed.snapshot(), self.labels, self.monitor.session, status,
-                                   self.tracked_spans())
+        folder, status = self.session.files()
+        return reports.export(self.feed.snapshot(), self.labels, folder, status)
 
     def health(self) -> tuple[int, dict[str, Any]]:
         snap = self.feed.snapshot()
@@ -279,32 +250,10 @@ class HttpExporter:
 
     def post_event(self, event: dict[str, Any]) -> bool:
         """Hand a posted event on as the event receiver does (its rate limits and counters); False when dropped."""
-        offer = getattr(self.monitor.receiver, "offer", None)
-        if callable(offer):
-            if not offer(event):
-                return False
-        else:
-            self.monitor.sampler.post_event(event)
+        if not self.session.post_event(event):
+            return False
         self.events_accepted += 1
         return True
-
-
-def export_labels(monitor: Monitor) -> ExportLabels:
-    host = monitor.sources.host
-    gpus = monitor.sources.gpus
-    meta_host = monitor.recorder.meta.get("host", {}) if monitor.recorder is not None else {}
-    tier = meta_host.get("hardware_tier") or hardware_tier(host.get("cpu_model"), [g.get("name") or "" for g in gpus])
-    device_type = meta_host.get("device_type") or ("cuda" if gpus else "cpu")
-    return ExportLabels(
-        host=str(host.get("hostname") or socket.gethostname()),
-        session=monitor.session.name if monitor.session is not None else "",
-        gpus=tuple(GpuLabel(int(g["index"]), str(g.get("uuid") or ""), str(g.get("name") or ""),
-                            str(g.get("driver_version") or "")) for g in gpus),
-        devices=tuple(device_prefixes(monitor.gpu_indices)),
-        info={"version": __version__, "hardware_tier": str(tier), "device_type": str(device_type),
-              "source": str(monitor.sources.source)},
-        sample_hz=monitor.config.hz,
-    )
 
 
 # -- requests --------------------------------------------------------------------
@@ -417,7 +366,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- responses -------------------------------------------------------------
     def _json(self, status: int, data: Any, headers: list[tuple[str, str]] | None = None) -> None:
-        body = json.dumps(http_reports.finite(data), allow_nan=False).encode()
+        body = json.dumps(reports.finite(data), allow_nan=False).encode()
         self._send(status, body + b"\n", JSON_TYPE, headers)
 
     def _error(self, status: int, message: str, headers: list[tuple[str, str]] | None = None) -> None:

@@ -7,9 +7,9 @@ its dashboards and scripts keep working: the summary's `total_requests`,
 `csv_files`, `parquet_files`, `meta` and `analysis`.  A request here is a
 finished span.  `success_rate` is a fraction (0 to 1), as `summary.spans` in
 meta.json has it; it and the averages are null while there is nothing to count.
-When the monitor has a span tracker (`Monitor.spans`), its `summary()` gives
-these figures, so they agree with meta.json; otherwise the exporter's own
-tally of span events does.
+Every span figure (counts, means, shortest and longest duration, highest peak
+memory) comes from the snapshot's span statistics (`collectors.span_stats`), the
+same that give `summary.spans` in meta.json and the `/metrics` span families.
 """
 
 from __future__ import annotations
@@ -18,30 +18,16 @@ import math
 from pathlib import Path
 from typing import Any
 
-from collectors.exporter import MIB, THROTTLE_CAUSES, ExportSnapshot, SpanStats
-from collectors.prometheus import ExportLabels
 from collectors.timeutil import iso_from_us
+from recordings.events import EVENTS
+from recordings.recorder import SAMPLES_CSV
+from recordings.segments import SAMPLES_DIR, SAMPLES_PARQUET
+from recordings.session import META
+from recordings.spans import SPANS_CSV, SPANS_PARQUET
+from rigscope.serve.feed import THROTTLE_CAUSES, ExportSnapshot
+from rigscope.serve.prometheus import ExportLabels
 
-
-def _mean(total: float, count: int) -> float | None:
-    return total / count if count else None
-
-
-def span_figures(stats: SpanStats, tracked: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Request counts and averages: from the span tracker's summary when there is one, else from the tally."""
-    figures = {
-        "total": stats.count,
-        "successful": stats.successful,
-        "failed": stats.failed,
-        "success_rate": stats.successful / stats.count if stats.count else None,
-        "avg_duration_s": _mean(stats.duration_sum, stats.timed),
-        "avg_rtf": _mean(stats.rtf_sum, stats.rtf_n),
-        "avg_peak_memory_mb": _mean(stats.peak_memory_sum_mb, stats.peak_memory_n),
-        "avg_tokens_per_sec": _mean(stats.tokens_per_second_sum, stats.tokens_per_second_n),
-    }
-    if tracked:
-        figures.update({key: tracked[key] for key in figures if key in tracked})
-    return figures
+MIB = 1 << 20
 
 
 def finite(value: Any) -> Any:
@@ -62,8 +48,8 @@ def _number(frame: Any, column: str) -> float | None:
     return float(value)
 
 
-def summary(snap: ExportSnapshot, labels: ExportLabels, tracked: dict[str, Any] | None = None) -> dict[str, Any]:
-    spans, frame = span_figures(snap.span_totals, tracked), snap.frame
+def summary(snap: ExportSnapshot, labels: ExportLabels) -> dict[str, Any]:
+    spans, frame = snap.span_totals.figures(), snap.frame
     collapses = {device: snap.collapse_events.get(device, 0) for device in labels.devices}
     ts = frame.get("ts")
     return finite({
@@ -96,28 +82,28 @@ def session_files(session: Path | None) -> dict[str, Any]:
     if session is None:
         return {"session_dir": None, "csv_files": [], "parquet_files": [], "meta": None, "events": None}
     root = session.resolve()
-    compacted = root / "samples.parquet"
-    parquet = [compacted] if compacted.is_file() else sorted((root / "samples").glob("part-*.parquet"))
-    parquet += [p for p in (root / "spans.parquet",) if p.is_file()]
-    csv = [p for p in (root / "samples.csv", root / "spans.csv") if p.is_file()]
-    events = root / "events.jsonl"
+    compacted = root / SAMPLES_PARQUET
+    parquet = [compacted] if compacted.is_file() else sorted((root / SAMPLES_DIR).glob("part-*.parquet"))
+    parquet += [p for p in (root / SPANS_PARQUET,) if p.is_file()]
+    csv = [p for p in (root / SAMPLES_CSV, root / SPANS_CSV) if p.is_file()]
+    events = root / EVENTS
     return {
         "session_dir": str(root),
         "csv_files": [str(p) for p in csv],
         "parquet_files": [str(p) for p in parquet],
-        "meta": str(root / "meta.json"),
+        "meta": str(root / META),
         "events": str(events) if events.is_file() else None,
     }
 
 
-def analysis(snap: ExportSnapshot, labels: ExportLabels, tracked: dict[str, Any] | None = None) -> dict[str, Any]:
+def analysis(snap: ExportSnapshot, labels: ExportLabels) -> dict[str, Any]:
     """The TTS system's `analysis` object: tier, device type, runs, memory, performance and thermal blocks.
 
     A run is a finished span. `performance` holds only request figures, `memory` the requests' peaks
     and the memory in use at the latest sample, `thermal` the session's peaks and throttling
     (docs/prometheus.md has the table of keys)."""
     spans, frame = snap.span_totals, snap.frame
-    figures = span_figures(spans, tracked)
+    figures = spans.figures()
     gpu_memory = {f"gpu{g.index}": _mb(_number(frame, f"gpu{g.index}_mem_used_bytes")) for g in labels.gpus}
     gpu_total = {f"gpu{g.index}": _mb(_number(frame, f"gpu{g.index}_mem_total_bytes")) for g in labels.gpus}
     devices = {}
@@ -166,10 +152,9 @@ def analysis(snap: ExportSnapshot, labels: ExportLabels, tracked: dict[str, Any]
     })
 
 
-def export(snap: ExportSnapshot, labels: ExportLabels, session: Path | None, status: str | None,
-           tracked: dict[str, Any] | None = None) -> dict[str, Any]:
+def export(snap: ExportSnapshot, labels: ExportLabels, session: Path | None, status: str | None) -> dict[str, Any]:
     return {"session_id": labels.session or None, "status": status, **session_files(session),
-            "analysis": analysis(snap, labels, tracked)}
+            "analysis": analysis(snap, labels)}
 
 
 def _mb(value: float | None) -> float | None:

@@ -1,0 +1,72 @@
+"""A monitor's HTTP sink: the one place that reads a monitor to build what `HttpExporter` serves.
+
+`serve_http(monitor, ...)` subscribes an `ExportFeed` to the monitor's sampler
+(lossless on a virtual clock, so a sped-up simulation loses no frame), hands it
+the monitor's span statistics, and wraps the rest that the server reads (the
+session's identity, folder, status, and where a posted event goes) in a
+`MonitorSession`.  The server itself sees only those two (`ServedSession`), so
+nothing in `rigscope.serve` imports the monitor.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+from collectors.clock import VirtualClock
+from collectors.schema import device_prefixes, gpu_prefix
+from recordings.tier import hardware_tier
+from rigscope import __version__
+from rigscope.serve.feed import ExportFeed
+from rigscope.serve.http_server import HttpExporter
+from rigscope.serve.prometheus import ExportLabels, GpuLabel
+
+
+class MonitorSession:
+    """A `ServedSession` over a monitor (its sources, recorder, session folder, event receiver and sampler)."""
+
+    def __init__(self, monitor: Any) -> None:
+        self._monitor = monitor
+        self.hz: float = monitor.config.hz
+
+    def labels(self) -> ExportLabels:
+        monitor = self._monitor
+        host, gpus = monitor.sources.host, monitor.sources.gpus
+        meta_host = monitor.recorder.meta.get("host", {}) if monitor.recorder is not None else {}
+        tier = meta_host.get("hardware_tier") or hardware_tier(host.get("cpu_model"),
+                                                               [g.get("name") or "" for g in gpus])
+        device_type = meta_host.get("device_type") or ("cuda" if gpus else "cpu")
+        return ExportLabels(
+            host=str(host.get("hostname") or socket.gethostname()),
+            session=monitor.session.name if monitor.session is not None else "",
+            gpus=tuple(GpuLabel(int(g["index"]), str(g.get("uuid") or ""), str(g.get("name") or ""),
+                                str(g.get("driver_version") or "")) for g in gpus),
+            devices=tuple(device_prefixes(monitor.gpu_indices)),
+            info={"version": __version__, "hardware_tier": str(tier), "device_type": str(device_type),
+                  "source": str(monitor.sources.source)},
+            sample_hz=self.hz,
+        )
+
+    def files(self) -> tuple[Path | None, str | None]:
+        recorder = self._monitor.recorder
+        status = recorder.meta.get("status") if recorder is not None else None
+        if recorder is not None and recorder.closed.is_set():
+            status = "complete" if recorder.error is None else "interrupted"
+        return self._monitor.session, status
+
+    def post_event(self, event: dict[str, Any]) -> bool:
+        offer = getattr(self._monitor.receiver, "offer", None)
+        if callable(offer):
+            return bool(offer(event))
+        self._monitor.sampler.post_event(event)
+        return True
+
+
+def serve_http(monitor: Any, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> HttpExporter:
+    """The HTTP sink of `monitor` (a `rigscope.monitor.Monitor`), not started yet."""
+    hz = monitor.config.hz
+    frames = monitor.sampler.subscribe(maxsize=max(1000, int(hz * 60)), lossless=isinstance(monitor.clock, VirtualClock))
+    feed = ExportFeed(frames, [gpu_prefix(i) for i in monitor.gpu_indices], device_prefixes(monitor.gpu_indices),
+                      monitor.spans.stats)
+    return HttpExporter(feed, MonitorSession(monitor), host, port, token)
