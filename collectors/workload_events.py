@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collectors.consumer import ConsumerThread
 from collectors.metrics import MetricHistory
-from collectors.sampler import END, Batch, FrameQueue
 from collectors.spans import SpanTracker
+from collectors.stream import END, Batch, FrameQueue
 
 
 class WorkloadEvents(ConsumerThread):

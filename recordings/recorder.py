@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from collectors.sampler import END, FrameQueue
+from collectors.stream import END, FrameQueue
 from collectors.schema import ColumnTypes
 from collectors.timeutil import iso_from_us
 from recordings import segments

@@ -31,12 +31,12 @@ from urllib.parse import urlsplit
 
 from prometheus_client.exposition import choose_encoder, generate_latest
 
-from collectors.clock import VirtualClock
 from collectors.exporter import ExportFeed
 from collectors.exposition import TextEncoder
 from collectors.prometheus import ExportLabels, GpuLabel, make_registry
 from collectors.event_parse import parse_event
 from collectors.schema import device_prefixes, gpu_prefix
+from collectors.stream import EXPORTER
 from recordings.errors import InputError
 from recordings.tier import hardware_tier
 from rigscope import __version__, http_reports
@@ -133,10 +133,8 @@ class HttpExporter:
     def __init__(self, monitor: Monitor, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> None:
         self.monitor = monitor
         self.host, self.requested_port, self.token = host, port, token or None
-        virtual = isinstance(monitor.clock, VirtualClock)
         hz = monitor.config.hz
-        frames = monitor.sampler.subscribe(maxsize=max(1000, int(hz * 60)), lossless=virtual)
-        self.feed = ExportFeed(frames, [gpu_prefix(i) for i in monitor.gpu_indices], device_prefixes(monitor.gpu_indices))
+        self.feed = ExportFeed(monitor.sampler.subscribe(EXPORTER), [gpu_prefix(i) for i in monitor.gpu_indices], device_prefixes(monitor.gpu_indices))
         # A tick is overdue after five periods (at least 2 s of real time): then /healthz says 503.
         self.stall_after_s = max(2.0, 5.0 / hz)
         self.prerender_delay_s = min(0.002, 0.2 / hz)

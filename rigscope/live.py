@@ -9,7 +9,7 @@ import time
 from collections import deque
 from typing import Any
 
-from collectors.clock import VirtualClock
+from collectors.stream import SCREEN, FrameQueue
 from collectors.timeutil import iso_from_us
 from rigscope.monitor import Monitor, MonitorConfig
 from tui.bars import SessionLabel
@@ -47,11 +47,8 @@ class LiveSource:
     def _open(self, config: MonitorConfig) -> Monitor:
         return Monitor(config, clock=self._clock, nvml_backend=self._backend, on_notice=self._notices.append)
 
-    def _subscribe(self, monitor: Monitor) -> Any:
-        # In virtual time the sampler outruns any reader: the screen must still see every frame and event.
-        virtual = isinstance(monitor.clock, VirtualClock)
-        return monitor.sampler.subscribe(maxsize=max(100, int(monitor.config.hz * 10)), lossless=virtual,
-                                         poll_s=self._feed_poll_s)
+    def _subscribe(self, monitor: Monitor) -> FrameQueue:
+        return monitor.sampler.subscribe(dataclasses.replace(SCREEN, latency_s=self._feed_poll_s))
 
     @property
     def label(self) -> SessionLabel:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import secrets
@@ -26,6 +27,7 @@ from collectors.sampler import Sampler
 from collectors.schema import session_columns
 from collectors.signals import SignalPipeline
 from collectors.spans import SpanTracker
+from collectors.stream import CONSUMER_POLL_S, PROCESS_TIER, SESSION_WRITER, SPAN_ASSEMBLER
 from collectors.timeutil import iso_from_us
 from collectors.workload_events import WorkloadEvents
 from recordings.errors import InputError, write_failure
@@ -38,7 +40,6 @@ from rigscope import __version__
 from rigscope.local_channel import LIVE, channel_dir, new_socket_path, remove_stale
 
 SPANS_CLOSE_WAIT_S = 10.0  # how long the recorder's close waits for the span tracker to finish
-CONSUMER_POLL_S = 0.25  # the recorder and the span tracker take the sampler's batches 4 times a second
 CPU_ONLY_TOP = 5  # the dashboard's busiest host processes on a box without GPUs (as btop lists them)
 
 
@@ -222,15 +223,11 @@ class Monitor:
         # Spans and custom metrics of instrumented workloads (rigscope.span, rigscope.metric), live.
         self.spans = SpanTracker(sources.gpu_indices, _host_facts(sources), sources.gpus)
         self.metrics = MetricHistory()
-        virtual = isinstance(self.clock, VirtualClock)
-        self._workload = WorkloadEvents(self.sampler.subscribe(maxsize=max(1000, int(config.hz * 60)), lossless=virtual,
-                                                               poll_s=CONSUMER_POLL_S), self.spans, self.metrics)
+        self._workload = WorkloadEvents(self.sampler.subscribe(SPAN_ASSEMBLER), self.spans, self.metrics)
         self._workload.on_failure = self._writer_failed
         self.processes: ProcessTier | None = None
         if sources.processes is not None:
-            self.processes = ProcessTier(self.sampler.subscribe(maxsize=max(100, int(config.hz * 10)), lossless=virtual,
-                                                              poll_s=CONSUMER_POLL_S),
-                                         sources.processes.rows, config.proc_interval_s, self._notice,
+            self.processes = ProcessTier(self.sampler.subscribe(PROCESS_TIER), sources.processes.rows, config.proc_interval_s, self._notice,
                                          sources.processes.drain_notices)
             self.processes.on_failure = self._writer_failed
         self._process_journal: ProcessJournal | None = None
@@ -264,11 +261,9 @@ class Monitor:
 
     def open_recording(self) -> None:
         """Create the session directory and its recorder (at construction unless `config.record` is False)."""
-        virtual_time = isinstance(self.clock, VirtualClock)
         # --realtime writes every sample as it comes; otherwise the recorder looks a few times a flush.
-        poll_s = 0.0 if self.config.realtime else min(CONSUMER_POLL_S, self.config.flush_interval_s / 4)
-        frames = self.sampler.subscribe(maxsize=1000 if virtual_time else max(1000, int(self.config.hz * 60)),
-                                        lossless=virtual_time, poll_s=poll_s)
+        latency_s = 0.0 if self.config.realtime else min(CONSUMER_POLL_S, self.config.flush_interval_s / 4)
+        frames = self.sampler.subscribe(dataclasses.replace(SESSION_WRITER, latency_s=latency_s))
         started = datetime.fromtimestamp(self.clock.wall_us() / 1e6, UTC)
         host_name = "sim-rig" if self.config.source == "sim" else None
         self.session = create_session_dir(sessions_dir(self.config.directory), started, host_name,

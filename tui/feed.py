@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from collectors.sampler import END, FrameQueue
+from collectors.stream import END, FrameQueue
 from tui.probe_data import MetricsView, ProbeFeed, SpanSource, SpansView
 
 Value = float | None
