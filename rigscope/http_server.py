@@ -134,7 +134,8 @@ class HttpExporter:
         self.monitor = monitor
         self.host, self.requested_port, self.token = host, port, token or None
         hz = monitor.config.hz
-        self.feed = ExportFeed(monitor.sampler.subscribe(EXPORTER), [gpu_prefix(i) for i in monitor.gpu_indices], device_prefixes(monitor.gpu_indices))
+        frames = monitor.sampler.subscribe(EXPORTER)
+        self.feed = ExportFeed(frames, [gpu_prefix(i) for i in monitor.gpu_indices], device_prefixes(monitor.gpu_indices))
         # A tick is overdue after five periods (at least 2 s of real time): then /healthz says 503.
         self.stall_after_s = max(2.0, 5.0 / hz)
         self.prerender_delay_s = min(0.002, 0.2 / hz)
