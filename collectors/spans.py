@@ -37,7 +37,7 @@ import random
 import threading
 from array import array
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -262,6 +262,7 @@ class SpanTracker:
         self._lock = threading.Lock()
         self._journal: IO[str] | None = None
         self._journal_path = journal  # created with the first finished span
+        self._sink: Callable[[dict[str, Any]], None] | None = None
         self._dirty = False
         self._durations = array("d")
         self._random = random.Random(seed)
@@ -271,10 +272,10 @@ class SpanTracker:
         self._counts = dict.fromkeys(("rtf", "tps", "peak_mem", "energy"), 0)
         self._by_name: dict[tuple[str, bool], _NameTotals] = {}  # (name, nested) -> its totals
 
-    def set_journal(self, path: Path | None) -> None:
-        """Where finished spans go from now on (JSON lines); the file is created with the first one."""
+    def set_sink(self, sink: Callable[[dict[str, Any]], None] | None) -> None:
+        """Hand each finished span's row to `sink` from now on (the session writer)."""
         with self._lock:
-            self._journal_path = path
+            self._sink = sink
 
     # -- input ----------------------------------------------------------------------------
     def add_frame(self, frame: dict[str, Any]) -> None:
@@ -570,6 +571,8 @@ class SpanTracker:
             totals = self._by_name.setdefault(level, _NameTotals())
         totals.add(bool(row["success"]), duration, self._random)
         self._recent.append(row)
+        if self._sink is not None:
+            self._sink(row)
         if self._journal is None and self._journal_path is not None:
             self._journal = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115 (open for the session)
         if self._journal is not None:

@@ -30,16 +30,15 @@ from collectors.spans import SpanTracker
 from collectors.stream import CONSUMER_POLL_S, PROCESS_TIER, SESSION_WRITER, SPAN_ASSEMBLER
 from collectors.timeutil import iso_from_us
 from collectors.workload_events import WorkloadEvents
-from recordings.errors import InputError, write_failure
-from recordings.processes import ProcessJournal
-from recordings.recorder import Recorder, RecorderOptions
+from recordings.errors import InputError
+from recordings.recorder import RecorderOptions
 from recordings.session import FORMAT, create_session_dir, sessions_dir
-from recordings.spans import SPANS_JOURNAL, write_span_tables
+from recordings.session_writer import SessionWriter
 from recordings.tier import hardware_tier
 from rigscope import __version__
 from rigscope.local_channel import LIVE, channel_dir, new_socket_path, remove_stale
 
-SPANS_CLOSE_WAIT_S = 10.0  # how long the recorder's close waits for the span tracker to finish
+CONSUMERS_STOP_WAIT_S = 10.0  # how long stopping waits for the span and process threads to end
 CPU_ONLY_TOP = 5  # the dashboard's busiest host processes on a box without GPUs (as btop lists them)
 
 
@@ -223,15 +222,13 @@ class Monitor:
         # Spans and custom metrics of instrumented workloads (rigscope.span, rigscope.metric), live.
         self.spans = SpanTracker(sources.gpu_indices, _host_facts(sources), sources.gpus)
         self.metrics = MetricHistory()
-        self._workload = WorkloadEvents(self.sampler.subscribe(SPAN_ASSEMBLER), self.spans, self.metrics)
-        self._workload.on_failure = self._writer_failed
+        self._workload = WorkloadEvents(self.sampler.subscribe(SPAN_ASSEMBLER), self.spans, self.metrics,
+                                        on_notice=self._notice)
         self.processes: ProcessTier | None = None
         if sources.processes is not None:
             self.processes = ProcessTier(self.sampler.subscribe(PROCESS_TIER), sources.processes.rows, config.proc_interval_s, self._notice,
                                          sources.processes.drain_notices)
-            self.processes.on_failure = self._writer_failed
-        self._process_journal: ProcessJournal | None = None
-        self.recorder: Recorder | None = None
+        self.recorder: SessionWriter | None = None  # the session writer, when recording
         self.session: Path | None = None
         if config.record:
             self.open_recording()
@@ -250,14 +247,9 @@ class Monitor:
     def _notice(self, message: str) -> None:
         self.notices.append(message)
         if self.recorder is not None:
-            self.recorder.meta.setdefault("warnings", []).append(message)
+            self.recorder.warn(message)
         if self._on_notice is not None:
             self._on_notice(message)
-
-    def _writer_failed(self, what: str, error: BaseException) -> None:
-        """A writer of the session (spans, process rows) failed: the recording stops, `interrupted` with why."""
-        if self.recorder is not None:
-            self.recorder.fail(f"recording stopped: {what} not written: {write_failure(error, self.session)}")
 
     def open_recording(self) -> None:
         """Create the session directory and its recorder (at construction unless `config.record` is False)."""
@@ -272,36 +264,19 @@ class Monitor:
             _listen_local(self.receiver, self.session.name)
         options = RecorderOptions(self.config.formats, self.config.realtime,
                                   self.config.flush_interval_s, self.config.segment_interval_s)
-        self.spans.set_journal(self.session / SPANS_JOURNAL)
+        feeds = [self._workload.finished] + ([self.processes.finished] if self.processes is not None else [])
+        writer = SessionWriter(self.session, self.build_meta(started), self.columns, frames, options,
+                               summary=self._summary, feeds=feeds, processes=self.processes is not None)
+        self.spans.set_sink(writer.take_span)
+        self._workload.on_failure = writer.write_failed
         if self.processes is not None:
-            self._process_journal = ProcessJournal(self.session, self.config.segment_interval_s)
-            self.processes.sink = self._process_journal.append
-        self.recorder = Recorder(self.session, self.build_meta(started), self.columns, frames,
-                                 options, summary=self._summary, on_close=self._close_tables)
+            self.processes.sink = writer.take_processes
+            self.processes.on_failure = writer.write_failed
+        self.recorder = writer
 
     def _summary(self) -> dict[str, Any]:
-        self._workload.finished.wait(SPANS_CLOSE_WAIT_S)
+        """meta.json's summary, once the threads that feed the writer are done (it waits for them)."""
         return {**self.signals.summary(), "spans": self.spans.summary(), "event_receiver": self.event_stats()}
-
-    def _close_tables(self) -> None:
-        """At the recorder's close: processes.parquet once the process tier finished, and the spans."""
-        if self.processes is not None and self._process_journal is not None:
-            self.processes.finished.wait(SPANS_CLOSE_WAIT_S)
-            self._process_journal.close()
-        self._close_spans()
-
-    def _close_spans(self) -> None:
-        """Once the span tracker finished: spans.parquet (and spans.csv)."""
-        self._workload.finished.wait(SPANS_CLOSE_WAIT_S)
-        if self._workload.error:
-            self._notice(self._workload.error)
-        assert self.session is not None
-        try:
-            write_span_tables(self.session, csv="csv" in self.config.formats)
-        except OSError:
-            raise
-        except Exception as error:  # noqa: BLE001 (the journal stays; the session still closes)
-            self._notice(f"spans table not written ({error}); the rows are in {SPANS_JOURNAL}")
 
     def build_meta(self, started: datetime) -> dict[str, Any]:
         config, sources = self.config, self.sources
@@ -366,9 +341,9 @@ class Monitor:
         self.sampler.join()
         if self.recorder is not None:
             self.recorder.join()
-        self._workload.join(SPANS_CLOSE_WAIT_S)
+        self._workload.join(CONSUMERS_STOP_WAIT_S)
         if self.processes is not None:  # before the collectors close: it reads through the GPU's backend
-            self.processes.join(SPANS_CLOSE_WAIT_S)
+            self.processes.join(CONSUMERS_STOP_WAIT_S)
         if self.http is not None:
             self.http.close()
         self.release()
