@@ -21,13 +21,13 @@ from typing import Any
 from collectors.base import Collector
 from collectors.clock import Clock, RealClock, ScaledClock, VirtualClock, machine_clocks
 from collectors.metrics import MetricHistory
-from collectors.process_tier import ProcessTier
+from collectors.process_tier import ProcessSnapshot, ProcessTier
 from collectors.receiver import EventReceiver
-from collectors.sampler import Sampler
+from collectors.sampler import Sampler, SamplerStats
 from collectors.schema import session_columns
 from collectors.signals import SignalPipeline
 from collectors.spans import SpanTracker
-from collectors.stream import CONSUMER_POLL_S, PROCESS_TIER, SESSION_WRITER, SPAN_ASSEMBLER
+from collectors.stream import CONSUMER_POLL_S, PROCESS_TIER, SESSION_WRITER, SPAN_ASSEMBLER, FrameQueue, Sink
 from collectors.timeutil import iso_from_us
 from collectors.workload_events import WorkloadEvents
 from recordings.errors import InputError
@@ -189,8 +189,25 @@ def make_clock(config: MonitorConfig) -> Clock:
     return VirtualClock() if config.speed is None else ScaledClock(config.speed)
 
 
+@dataclass(frozen=True)
+class RecordingState:
+    """Where a recording stands, for a status line or the screen's header."""
+
+    session: Path
+    samples: int
+    bytes_written: int
+    last_flush_wall: float | None  # time.time() of the last flush; None before the first
+    closed: bool
+    error: str | None
+
+
 class Monitor:
-    """One monitoring session: sampling, derived signals, recording and incoming events."""
+    """One monitoring session: starts and stops the sampling, derived signals, recording and incoming events.
+
+    Commands and the dashboard read it through the methods below (what a session shows, posting
+    events, where its recording stands); the writer, the span assembler and the process tier are
+    handed what they need when they are made, and never call back into it.
+    """
 
     def __init__(
         self,
@@ -378,12 +395,76 @@ class Monitor:
         while not self.sampler.finished.wait(poll_s):
             if on_poll is not None:
                 on_poll()
-            if self.recorder is not None and self.recorder.error:
+            if self.recording_error:
                 break
 
+    def subscribe(self, sink: Sink) -> FrameQueue:
+        """A queue of the session's frame stream for a sink of the caller's (the screen), before `start`."""
+        return self.sampler.subscribe(sink)
+
+    def request_stop(self) -> None:
+        """End the sampling from any thread (a signal handler): `wait` returns, `stop` closes the session."""
+        self.sampler.stop()
+
+    @property
+    def sampling_ended(self) -> bool:
+        return self.sampler.finished.is_set()
+
+    # -- what the session shows ----------------------------------------------
+    def host_facts(self) -> dict[str, Any]:
+        """The host as meta.json has it (with its hardware tier and device type)."""
+        return _host_facts(self.sources)
+
+    @property
+    def gpus(self) -> list[dict[str, Any]]:
+        """The GPUs sampled (index, name, GPM support), as meta.json has them."""
+        return self.sources.gpus
+
+    @property
+    def stats(self) -> SamplerStats:
+        """The sampler's counters: samples, elapsed time, achieved rate."""
+        return self.sampler.stats
+
+    def summary(self) -> dict[str, Any]:
+        """The derived signals' summary so far, with the spans': what checks and status lines read."""
+        return {**self.signals.summary(), "spans": self.spans.summary()}
+
+    def workload_state(self) -> tuple[str | None, str | None]:
+        """(state, where it came from: "tag" or the signals)."""
+        return self.signals.workload.state
+
+    def process_snapshot(self) -> ProcessSnapshot | None:
+        """The latest process rows; None on a source without a process tier."""
+        return self.processes.latest if self.processes is not None else None
+
+    def recording_state(self) -> RecordingState | None:
+        """None when not recording."""
+        writer = self.recorder
+        if writer is None or self.session is None:
+            return None
+        return RecordingState(self.session, writer.samples, writer.bytes_written, writer.last_flush_wall,
+                              writer.closed.is_set(), writer.error)
+
+    @property
+    def recording_error(self) -> str | None:
+        """Why the recording stopped (a full disk); None while it goes well or when not recording."""
+        return self.recorder.error if self.recorder is not None else None
+
+    def annotate(self, **facts: Any) -> None:
+        """Facts of the session into its meta.json (a controlled run's command, its error)."""
+        if self.recorder is not None:
+            self.recorder.annotate(**facts)
+
     # -- events from this process -----------------------------------------
+    def now_iso(self) -> str:
+        return iso_from_us(self.clock.wall_us())
+
     def post(self, kind: str, **fields: Any) -> dict[str, Any]:
-        event = {"ts": iso_from_us(self.clock.wall_us()), "kind": kind, **fields}
+        event = {"ts": self.now_iso(), "kind": kind, **fields}
         self.sampler.post_event(event)
         return event
+
+    def post_event(self, event: dict[str, Any]) -> None:
+        """An event already stamped (a key pressed on the dashboard, POST /events); a tag steers the workload state."""
+        self.sampler.post_event(event)
 

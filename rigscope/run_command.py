@@ -132,11 +132,10 @@ class _Phases:
 
     def wait(self, monitor: Monitor, seconds: float, stopping: threading.Event) -> bool:
         """Wait out the idle phase begun; False when interrupted or the recording failed."""
-        recorder = monitor.recorder
         deadline = time.monotonic() + seconds
         next_status = time.monotonic() + STATUS_EVERY_S
         while (left := deadline - time.monotonic()) > 0:
-            if stopping.wait(min(left, WRITER_CHECK_S)) or (recorder and recorder.error):
+            if stopping.wait(min(left, WRITER_CHECK_S)) or monitor.recording_error:
                 return False
             if next_status <= time.monotonic() < deadline:  # a long baseline or cooldown shows how it goes, on stderr
                 next_status += STATUS_EVERY_S
@@ -158,9 +157,8 @@ class _FastPhases(_Phases):
         self.phased.go_real()
 
     def wait(self, monitor: Monitor, seconds: float, stopping: threading.Event) -> bool:
-        recorder = monitor.recorder
         while not self.phased.reached.wait(0.05):
-            if stopping.is_set() or monitor.sampler.finished.is_set() or (recorder and recorder.error):
+            if stopping.is_set() or monitor.sampling_ended or monitor.recording_error:
                 return False
         return not stopping.is_set()
 
@@ -176,13 +174,13 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
     phases = _phases(plan)
     monitor = Monitor(plan.config, clock=phases.clock, on_notice=lambda message: _say(f"note: {message}"))
     try:
-        validate_checks(plan.checks, {**monitor.signals.summary(), "spans": monitor.spans.summary()})
+        validate_checks(plan.checks, monitor.summary())
     except CheckError as error:
         monitor.release()
         print(f"rigscope: error: {error}", file=sys.stderr)
         return None
     monitor.open_recording()
-    assert monitor.session is not None and monitor.recorder is not None
+    assert monitor.session is not None
     session = monitor.session
     log = OutputLog(session, plan.log_cap)
     facts: dict[str, Any] = {
@@ -191,7 +189,7 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
         "repeat": repeat, "repeats": plan.repeats, "baseline_s": plan.baseline_s, "cooldown_s": plan.cooldown_s,
         "output_log": log.meta(),
     }
-    monitor.recorder.meta.update(group_id=plan.group_id, run=facts)
+    monitor.annotate(group_id=plan.group_id, run=facts)  # `facts` fills in as the run goes, until meta.json is final
     _say(f"run {repeat}/{plan.repeats}: {session}: {_phases_line(plan, facts['command_line'])}")
     status, code = "complete", 0
     monitor.post("tag", state="baseline", source="run")
@@ -206,8 +204,8 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
         log.close()
         facts["output_log"] = log.meta()
         monitor.stop()
-    if monitor.recorder.error:
-        _say(f"error: {monitor.recorder.error}; what was flushed is kept in {session}")
+    if monitor.recording_error:
+        _say(f"error: {monitor.recording_error}; what was flushed is kept in {session}")
         failed_itself = code not in (0, CHECK_FAILED, INTERRUPTED)  # the command's own failure says more
         code = INTERRUPTED if stopping.is_set() else code if failed_itself else RECORDING_FAILED
         return Outcome(session, code)  # meta.json says why; the disk may take nothing more
@@ -238,7 +236,7 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
         found = not isinstance(error, FileNotFoundError)
         reason = (error.strerror or str(error)).lower() if found else "command not found"
         print(f"rigscope: error: {reason}: {plan.command[0]}", file=sys.stderr, flush=True)
-        monitor.recorder.meta["error"] = f"{reason}: {plan.command[0]}"  # type: ignore[union-attr]
+        monitor.annotate(error=f"{reason}: {plan.command[0]}")
         return "failed", NOT_EXECUTABLE if found else NOT_FOUND
     exit_code = child.wait(stopping)
     if child.daemons is not None:
