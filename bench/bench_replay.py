@@ -276,7 +276,7 @@ def event_lookup(source: Any, span_s: float = 50.0, repeats: int = 200) -> dict[
         found = source.events_between(low, high)
         cursor.append(time.perf_counter() - start)
         start = time.perf_counter()
-        old = [e for e, us in zip(reader.events, source._event_us) if low < us <= high]
+        old = [e for e, us in zip(reader.events, reader.event_us) if low < us <= high]
         scan.append(time.perf_counter() - start)
         assert old == found
     return {"cursor_us": median(cursor) * 1e6, "scan_us": median(scan) * 1e6, "events_found": len(found)}

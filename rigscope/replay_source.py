@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from collectors.process_tier import ProcessSnapshot
-from collectors.timeutil import iso_from_us, us_from_iso
+from collectors.timeutil import iso_from_us
 from recordings.catalog import catalog
 from recordings.errors import InputError
 from recordings.events import EVENTS, append_event, skipped_warning
 from recordings.processes import PROCESSES_DIR, PROCESSES_PARQUET, ProcessTimeline, read_processes
-from recordings.replay import ReplayReader, check_session
+from recordings.replay import GOTO_FORMS, ReplayReader, check_session
 from recordings.replay_spans import ReplaySpans
 from recordings.session import sample_hz
 from tui.bars import SessionLabel
@@ -42,8 +42,10 @@ def speed_label(speed: float | None) -> str:
 
 
 class ReplaySource:
-    def __init__(self, session: Path, speed: float | None = 1.0, at_s: float | None = None,
+    def __init__(self, session: Path, speed: float | None = 1.0, at: str | None = None,
                  poll_s: float = POLL_S) -> None:
+        """`at`: where to start, as `g` reads it at the start (`rigscope replay --at`); InputError when it is
+        not a time, `started_past_end` when it lay past the end."""
         self.reader = ReplayReader(session)
         meta = self.reader.meta
         host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
@@ -60,14 +62,15 @@ class ReplaySource:
             self.spans = ReplaySpans([], [])
             self._errors.append(f"{error}; spans not shown")
         self.feed.watch_spans(self.spans.tracker)
-        stamped = sorted(((_event_us(e), e) for e in self.reader.events), key=lambda pair: pair[0])  # stable
-        self.reader.events[:] = [event for _, event in stamped]  # in time order: steps and seeks bisect them
-        self._event_us = [us for us, _ in stamped]
         self.speed_index = SPEEDS.index(speed) if speed in SPEEDS else SPEEDS.index(1.0)
         self.position = 0
         self.playing = True
         self._play_at = self.reader.elapsed[0]  # session time the player has reached, between rows too
-        self._requested: int | None = self.reader.index_at(at_s) if at_s is not None else 0
+        try:
+            start, self.started_past_end = self.reader.goto(at, 0) if at else (0, False)
+        except ValueError:
+            raise InputError(f"--at {at}: not a time; {GOTO_FORMS}") from None
+        self._requested: int | None = start
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -94,9 +97,7 @@ class ReplaySource:
             event["source"] = "replay"
         append_event(self.reader.session / EVENTS, event)
         with self._lock:  # from now on it is part of the session: seeks, jumps and the timeline see it
-            at = bisect.bisect_right(self._event_us, _event_us(event))
-            self._event_us.insert(at, _event_us(event))
-            self.reader.events.insert(at, event)
+            self.reader.add_event(event)
         self.feed.add(None, [event])
 
     def _open_processes(self, session: Path) -> ProcessTimeline | None:
@@ -169,17 +170,15 @@ class ReplaySource:
         reached too, and a second jump moves past the one the position is on.
         """
         here = self._target()
-        ts_us = self.reader.ts_us
+        ts_us, event_us, events = self.reader.ts_us, self.reader.event_us, self.reader.events
         with self._lock:
             if forward:  # shown after `here`: later than its row
-                start = bisect.bisect_right(self._event_us, ts_us[here])
-                found = next((i for i in range(start, len(self._event_us))
-                              if self.reader.events[i].get("kind") in kinds), None)
+                start = bisect.bisect_right(event_us, ts_us[here])
+                found = next((i for i in range(start, len(event_us)) if events[i].get("kind") in kinds), None)
             else:  # shown before `here`: at or before the row before it
-                start = bisect.bisect_right(self._event_us, ts_us[here - 1]) if here > 0 else 0
-                found = next((i for i in range(start - 1, -1, -1) if self.reader.events[i].get("kind") in kinds),
-                             None)
-            chosen = None if found is None else self.reader.index_from_ts(self._event_us[found])
+                start = bisect.bisect_right(event_us, ts_us[here - 1]) if here > 0 else 0
+                found = next((i for i in range(start - 1, -1, -1) if events[i].get("kind") in kinds), None)
+            chosen = None if found is None else self.reader.index_from_ts(event_us[found])
         if chosen is None or chosen == here:  # (an event after the last row shows on it: nothing further)
             return False
         self.seek_index(chosen)
@@ -188,8 +187,7 @@ class ReplaySource:
     def events_between(self, low_us: int | None, high_us: int) -> list[dict[str, Any]]:
         """The events with low_us < ts <= high_us (from the start when low_us is None), in time order."""
         with self._lock:
-            first = 0 if low_us is None else bisect.bisect_right(self._event_us, low_us)
-            return self.reader.events[first:bisect.bisect_right(self._event_us, high_us)]
+            return self.reader.events_between(low_us, high_us)
 
     # -- the player thread --------------------------------------------------
     def _play(self) -> None:
@@ -263,13 +261,6 @@ def _with_gpm(meta: dict[str, Any]) -> set[int]:
     """Indices of the GPUs meta.json says had GPM (their panels get the SM row)."""
     gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
     return {g["index"] for g in gpus if isinstance(g, dict) and g.get("gpm") is True and isinstance(g.get("index"), int)}
-
-
-def _event_us(event: dict[str, Any]) -> int:
-    try:
-        return us_from_iso(event["ts"])
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return 0
 
 
 class SessionDirectory:
