@@ -3,7 +3,7 @@
 The session is a simulated 24 hours at 10 Hz with one GPU (864,000 rows), recorded once with
 `rigscope record --source sim --speed max --hz 10 --duration 24h` into
 `bench/results/replay-24h-10hz/` (git-ignored; about 1.5 minutes) and reused while it is there and
-complete.  Everything is measured in this process, on `rigscope.replay_source.ReplaySource`, the
+complete.  Everything is measured in this process, on `tui.replay_source.ReplaySource`, the
 object `rigscope replay` drives (no terminal needed); the page cache is warm (the file was just
 written or read).
 
@@ -66,7 +66,7 @@ FRESH_PROCESS = """
 import json, sys, time
 start = time.perf_counter()
 from pathlib import Path
-from rigscope.replay_source import ReplaySource
+from tui.replay_source import ReplaySource
 imported = time.perf_counter()
 source = ReplaySource(Path(sys.argv[1]))
 while not source.feed.snapshot(0, ()).frame:
@@ -126,7 +126,7 @@ def time_reader(session: Path) -> float:
 
 def open_source(session: Path) -> tuple[float, Any]:
     """Seconds from constructing a ReplaySource to its first frame; the source (left open, paused)."""
-    from rigscope.replay_source import ReplaySource
+    from tui.replay_source import ReplaySource
 
     start = time.perf_counter()
     source = ReplaySource(session)
@@ -211,7 +211,7 @@ def axis_bytes(reader: Any) -> int:
 
 def play(source: Any, speed: float, seconds: float, start_index: int = 0) -> dict[str, Any]:
     """Play from `start_index` at `speed` for `seconds`; lag (session s) sampled every 0.25 s."""
-    from rigscope.replay_source import SPEEDS
+    from recordings.replay_player import SPEEDS
 
     reader = source.reader
     source.playing = False
@@ -305,7 +305,7 @@ def main() -> None:
     parquet_mb = (session / "samples.parquet").stat().st_size / MB
     import polars  # noqa: F401  (imports before the baseline RSS)
 
-    import rigscope.replay_source  # noqa: F401
+    import tui.replay_source  # noqa: F401
 
     rss_before = rss_mb()
     first_s, source = open_source(session)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from recordings.errors import InputError
 from recordings.session import resolve_session, sessions_dir
 from rigscope.dashboard_command import check_terminal
-from rigscope.replay_source import ReplaySource, SessionDirectory
+from tui.replay_source import ReplaySource, SessionDirectory
 
 if TYPE_CHECKING:
     from tui.replay_app import ReplayApp

@@ -12,7 +12,7 @@ from collectors.timeutil import us_from_iso
 from recordings.errors import InputError
 from recordings.replay import ReplayReader
 from rigscope.replay_command import replay_app
-from rigscope.replay_source import ReplaySource
+from tui.replay_source import ReplaySource
 from tests.replay.conftest import events_of, frames_equal, samples, same_value, settled_at, wait_sync
 from tui.devices import Device
 
@@ -199,7 +199,7 @@ def test_devices_come_from_meta(recorded):
 
 
 def test_a_replayed_gpu_with_gpm_has_its_sm_row(session):
-    from rigscope.replay_source import ReplaySource
+    from tui.replay_source import ReplaySource
 
     source = ReplaySource(session, speed=None)
     try:

@@ -1,13 +1,18 @@
-"""The dashboard's replay source: plays a recorded session into the same feed the live screen reads.
+"""Replay as a source: plays a recorded session's frames, events, spans and process rows into a sink.
+
+The sink is what a live session's stream feeds (the dashboard's feed): it gets
+the same frames and events (`add`), the spans that had ended by the position
+(`watch_spans`), and is emptied before a seek refills it (`reset`).  The
+process rows recorded at the position are asked for (`processes`), as the live
+process tier's latest rows are.
 
 A player thread moves the position at the chosen speed and reads rows from
 disk as it goes; seeks are requested by the UI and carried out by that thread
-(the UI never waits on the disk).  After a seek the feed is refilled with the
+(the UI never waits on the disk).  After a seek the sink is refilled with the
 window before the new position, and the events up to it (custom metrics
-among them); the spans pane gets the spans that had ended by the position.
-Events are kept in time order, so each step takes the events of its span by
-bisection.  For a session still being recorded the same thread looks for new
-segments every `poll_s` seconds, and the session grows under the player.
+among them).  For a session still being recorded the same thread looks for
+new segments every `poll_s` seconds, and the session grows under the player.
+Nothing here knows the TUI.
 """
 
 from __future__ import annotations
@@ -15,53 +20,49 @@ from __future__ import annotations
 import bisect
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from collectors.process_tier import ProcessSnapshot
+from collectors.spans import SpanTracker
 from collectors.timeutil import iso_from_us
-from recordings.catalog import catalog
 from recordings.errors import InputError
 from recordings.events import EVENTS, append_event, skipped_warning
 from recordings.processes import PROCESSES_DIR, PROCESSES_PARQUET, ProcessTimeline, read_processes
-from recordings.replay import GOTO_FORMS, ReplayReader, check_session
+from recordings.replay import GOTO_FORMS, ReplayReader
 from recordings.replay_spans import ReplaySpans
-from recordings.session import sample_hz
-from tui.bars import SessionLabel
-from tui.devices import Device, feed_columns
-from tui.feed import DashboardFeed
 
 SPEEDS: tuple[float | None, ...] = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1000.0, None)  # None: max
 TICK_S = 0.05
 MAX_ROWS_PER_TICK = 2000  # at high speed only the last rows of a step reach the sparklines
 POLL_S = 2.0  # how often a session still being recorded is looked at for new segments
+WINDOW_S = 120.0  # how much before the position a seek hands the sink
 
 
-def speed_label(speed: float | None) -> str:
-    return "max" if speed is None else f"x{speed:g}"
+class ReplaySink(Protocol):
+    """Where a replay plays to (tui.feed.DashboardFeed): what a live stream's screen sink takes, plus a reset."""
+
+    def add(self, frame: dict[str, Any] | None, events: Iterable[dict[str, Any]] = ()) -> None: ...
+    def reset(self) -> None: ...
+    def watch_spans(self, tracker: SpanTracker | None) -> None: ...
+    def poll_spans(self, force: bool = False) -> None: ...
 
 
-class ReplaySource:
+class ReplayPlayer:
+    """A recorded session played into a sink; `start` it once the sink is there."""
+
     def __init__(self, session: Path, speed: float | None = 1.0, at: str | None = None,
                  poll_s: float = POLL_S) -> None:
         """`at`: where to start, as `g` reads it at the start (`rigscope replay --at`); InputError when it is
         not a time, `started_past_end` when it lay past the end."""
         self.reader = ReplayReader(session)
-        meta = self.reader.meta
-        host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
-        self.label = SessionLabel(str(host.get("hostname", "?")), str(host.get("hardware_tier", "")),
-                                  session.name, "REPLAY")
-        self.devices = [Device("cpu", f"CPU {host.get('cpu_model') or ''}".strip())] + [
-            Device(f"gpu{index}", f"GPU{index} {name.replace('NVIDIA ', '')}".strip(), gpm=index in _with_gpm(meta))
-            for index, name in _gpus(meta)]
-        self.feed = DashboardFeed(None, feed_columns(self.devices), sample_hz(meta) or 10.0)
         self._errors: list[str] = []
         try:
             self.spans = ReplaySpans.read(session)
         except InputError as error:  # a damaged span table: the replay goes on without spans
             self.spans = ReplaySpans([], [])
             self._errors.append(f"{error}; spans not shown")
-        self.feed.watch_spans(self.spans.tracker)
         self.speed_index = SPEEDS.index(speed) if speed in SPEEDS else SPEEDS.index(1.0)
         self.position = 0
         self.playing = True
@@ -79,10 +80,17 @@ class ReplaySource:
         self._poll_s = poll_s
         self._process_timeline = self._open_processes(session)
         self._process_shown: ProcessSnapshot | None = None
+        self._sink: ReplaySink | None = None
+        self._hz = 10.0
         self._thread = threading.Thread(target=self._play, name="rigscope-replay", daemon=True)
+
+    def start(self, sink: ReplaySink, hz: float) -> None:
+        """Play into `sink` (its rate `hz` sizes the window a seek refills)."""
+        self._sink, self._hz = sink, hz
+        sink.watch_spans(self.spans.tracker)
         self._thread.start()
 
-    # -- what the dashboard asks ------------------------------------------
+    # -- what a dashboard asks ----------------------------------------------
     @property
     def speed(self) -> float | None:
         return SPEEDS[self.speed_index]
@@ -98,7 +106,8 @@ class ReplaySource:
         append_event(self.reader.session / EVENTS, event)
         with self._lock:  # from now on it is part of the session: seeks, jumps and the timeline see it
             self.reader.add_event(event)
-        self.feed.add(None, [event])
+        if self._sink is not None:
+            self._sink.add(None, [event])
 
     def _open_processes(self, session: Path) -> ProcessTimeline | None:
         if not (session / PROCESSES_PARQUET).exists() and not (session / PROCESSES_DIR).is_dir():
@@ -121,12 +130,6 @@ class ReplaySource:
             self._process_shown = ProcessSnapshot(version, ts, rows)
         return self._process_shown
 
-    def recording(self) -> None:
-        return None
-
-    def toggle_recording(self) -> str:
-        return "replay does not record"
-
     def notices(self) -> list[str]:
         errors, self._errors = self._errors, []
         return errors
@@ -134,7 +137,8 @@ class ReplaySource:
     def close(self) -> str:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=2)
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
         return f"rigscope: replayed {self.reader.session}"
 
     # -- controls (UI thread) ---------------------------------------------
@@ -191,6 +195,8 @@ class ReplaySource:
 
     # -- the player thread --------------------------------------------------
     def _play(self) -> None:
+        assert self._sink is not None
+        sink = self._sink
         last = polled = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(TICK_S)  # a seek wakes it at once
@@ -204,30 +210,30 @@ class ReplaySource:
                     polled = now
                     self.reader.refresh()
                 if requested is not None:
-                    self._seek(requested)
+                    self._seek(sink, requested)
                 elif self.playing and self.position < len(self.reader) - 1:
-                    self._advance(dt)
+                    self._advance(sink, dt)
                 elif self.playing and not self.reader.growing:  # a growing session: wait for more
                     self.playing = False
-                self.feed.poll_spans()  # spans taken since the last poll, at most every half second
+                sink.poll_spans()  # spans taken since the last poll, at most every half second
             except InputError as error:  # a damaged file: say so on screen, stay up, stop playing
                 self._errors.append(str(error))
                 self.playing = False
 
-    def _seek(self, index: int) -> None:
-        window = int(self.feed.hz * 120)
+    def _seek(self, sink: ReplaySink, index: int) -> None:
+        window = int(self._hz * WINDOW_S)
         rows = self.reader.rows(index - window + 1, index + 1)
-        self.feed.reset()
+        sink.reset()
         ts = self.reader.ts_us[index]
-        self.feed.add(None, self.events_between(None, ts))
+        sink.add(None, self.events_between(None, ts))
         for row in rows:
-            self.feed.add(row)
-        self._spans_to(ts)
-        self.feed.poll_spans(force=True)
+            sink.add(row)
+        self._spans_to(sink, ts)
+        sink.poll_spans(force=True)
         self.position = index
         self._play_at = self.reader.elapsed[index]
 
-    def _advance(self, dt: float) -> None:
+    def _advance(self, sink: ReplaySink, dt: float) -> None:
         speed = self.speed
         if speed is None:
             stop = min(len(self.reader), self.position + 1 + MAX_ROWS_PER_TICK)
@@ -239,45 +245,12 @@ class ReplaySource:
             return
         first = max(self.position + 1, stop - MAX_ROWS_PER_TICK)
         high_us = self.reader.ts_us[stop - 1]
-        self.feed.add(None, self.events_between(self.reader.ts_us[self.position], high_us))
+        sink.add(None, self.events_between(self.reader.ts_us[self.position], high_us))
         for row in self.reader.rows(first, stop):
-            self.feed.add(row)
-        self._spans_to(high_us)
+            sink.add(row)
+        self._spans_to(sink, high_us)
         self.position = stop - 1
 
-    def _spans_to(self, ts_us: int) -> None:
+    def _spans_to(self, sink: ReplaySink, ts_us: int) -> None:
         if self.spans.advance_to(ts_us):
-            self.feed.watch_spans(self.spans.tracker)
-
-
-def _gpus(meta: dict[str, Any]) -> list[tuple[int, str]]:
-    """(index, name) of each GPU meta.json lists with an integer index (a damaged entry is left out)."""
-    gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
-    return [(g["index"], g.get("name") if isinstance(g.get("name"), str) else "") for g in gpus
-            if isinstance(g, dict) and isinstance(g.get("index"), int) and not isinstance(g.get("index"), bool)]
-
-
-def _with_gpm(meta: dict[str, Any]) -> set[int]:
-    """Indices of the GPUs meta.json says had GPM (their panels get the SM row)."""
-    gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
-    return {g["index"] for g in gpus if isinstance(g, dict) and g.get("gpm") is True and isinstance(g.get("index"), int)}
-
-
-class SessionDirectory:
-    """The sessions under one directory, for `o` in a dashboard (tui.source.SessionOpener)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def list(self) -> list[dict[str, Any]]:
-        """The catalog, with the sessions that cannot open marked corrupt and why (a footer read each)."""
-        rows = catalog(self.root)
-        for row in rows:
-            if row.get("status") != "corrupt":
-                problem = check_session(Path(row["path"]))
-                if problem:
-                    row.update(status="corrupt", error=problem)
-        return rows
-
-    def open(self, session: Path) -> ReplaySource:
-        return ReplaySource(session)
+            sink.watch_spans(self.spans.tracker)
