@@ -243,8 +243,8 @@ class Monitor:
                                         on_notice=self._notice)
         self.processes: ProcessTier | None = None
         if sources.processes is not None:
-            self.processes = ProcessTier(self.sampler.subscribe(PROCESS_TIER), sources.processes.rows, config.proc_interval_s, self._notice,
-                                         sources.processes.drain_notices)
+            self.processes = ProcessTier(self.sampler.subscribe(PROCESS_TIER), sources.processes.rows,
+                                         config.proc_interval_s, self._notice, sources.processes.drain_notices)
         self.recorder: SessionWriter | None = None  # the session writer, when recording
         self.session: Path | None = None
         if config.record:
