@@ -1,13 +1,15 @@
 """The frame stream: batches from one source (the sampler, a replay) fanned out to its sinks' queues.
 
-A source publishes `Batch`es (a frame and the events that came with it, or
-events alone) into a `FrameStream`; each sink (the session writer, the span
+A source (the sampler, or a replay: recordings/replay_player.py) publishes
+`Batch`es (a frame and the events that came with it, or events alone) into a
+`FrameStream`; each sink (the session writer, the span
 assembler, the process tier, the HTTP exporter, the screen feed) reads its own
 `FrameQueue`.  How a sink's queue behaves is decided in one place,
 `StreamPolicy`, from the clock the source runs on and what the sink says it
 needs (`Sink`): on real time a queue never makes the source wait (a full one
 counts a drop); on virtual time (a simulation run as fast as possible) every
-queue is lossless, because waiting there delays nothing real.
+queue is lossless, because waiting there delays nothing real (a replay's
+stream is lossless too: the player waits for its screen).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Batch:
 
 
 END = Batch(None, ())  # sentinel: the source has stopped
+RESET = Batch(None, ())  # sentinel: a replay seeks; a screen forgets what it showed (other sinks ignore it)
 LOSSLESS_RECHECK_S = 0.1  # a source waiting on a full lossless queue looks this often whether its consumer gave up
 
 

@@ -1,14 +1,15 @@
-"""Replay as a source: plays a recorded session's frames, events, spans and process rows into a sink.
+"""Replay as a source: publishes a recorded session's frames and events on a frame stream, as the sampler does.
 
-The sink is what a live session's stream feeds (the dashboard's feed): it gets
-the same frames and events (`add`), the spans that had ended by the position
-(`watch_spans`), and is emptied before a seek refills it (`reset`).  The
-process rows recorded at the position are asked for (`processes`), as the live
-process tier's latest rows are.
+A screen subscribes to `stream` exactly as to a live session's (`SCREEN`); a
+seek publishes `RESET` before it refills the screen.  The spans that had
+ended by the position go to a span watcher (`watch_spans`, as a live session's
+span tracker is watched), and the process rows recorded at the position are
+asked for (`processes`), as the live process tier's latest rows are.  The
+stream is lossless: the player waits for its screen.
 
 A player thread moves the position at the chosen speed and reads rows from
 disk as it goes; seeks are requested by the UI and carried out by that thread
-(the UI never waits on the disk).  After a seek the sink is refilled with the
+(the UI never waits on the disk).  After a seek the screen is refilled with the
 window before the new position, and the events up to it (custom metrics
 among them).  For a session still being recorded the same thread looks for
 new segments every `poll_s` seconds, and the session grows under the player.
@@ -20,43 +21,44 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
 from collectors.process_tier import ProcessSnapshot
 from collectors.spans import SpanTracker
+from collectors.stream import RESET, Batch, FrameStream, StreamPolicy
 from collectors.timeutil import iso_from_us
 from recordings.errors import InputError
 from recordings.events import EVENTS, append_event, skipped_warning
 from recordings.processes import PROCESSES_DIR, PROCESSES_PARQUET, ProcessTimeline, read_processes
 from recordings.replay import GOTO_FORMS, ReplayReader
 from recordings.replay_spans import ReplaySpans
+from recordings.session import sample_hz
 
 SPEEDS: tuple[float | None, ...] = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1000.0, None)  # None: max
 TICK_S = 0.05
 MAX_ROWS_PER_TICK = 2000  # at high speed only the last rows of a step reach the sparklines
 POLL_S = 2.0  # how often a session still being recorded is looked at for new segments
-WINDOW_S = 120.0  # how much before the position a seek hands the sink
+WINDOW_S = 120.0  # how much before the position a seek publishes
 
 
-class ReplaySink(Protocol):
-    """Where a replay plays to (tui.feed.DashboardFeed): what a live stream's screen sink takes, plus a reset."""
+class SpanWatcher(Protocol):
+    """Who shows the spans of the position (tui.feed.DashboardFeed), as it shows a live span tracker's."""
 
-    def add(self, frame: dict[str, Any] | None, events: Iterable[dict[str, Any]] = ()) -> None: ...
-    def reset(self) -> None: ...
     def watch_spans(self, tracker: SpanTracker | None) -> None: ...
     def poll_spans(self, force: bool = False) -> None: ...
 
 
 class ReplayPlayer:
-    """A recorded session played into a sink; `start` it once the sink is there."""
+    """A recorded session played onto `stream`; `start` it once its sinks have subscribed."""
 
     def __init__(self, session: Path, speed: float | None = 1.0, at: str | None = None,
                  poll_s: float = POLL_S) -> None:
         """`at`: where to start, as `g` reads it at the start (`rigscope replay --at`); InputError when it is
         not a time, `started_past_end` when it lay past the end."""
         self.reader = ReplayReader(session)
+        self.hz = sample_hz(self.reader.meta) or 10.0
+        self.stream = FrameStream(StreamPolicy(self.hz, lossless=True))
         self._errors: list[str] = []
         try:
             self.spans = ReplaySpans.read(session)
@@ -80,14 +82,13 @@ class ReplayPlayer:
         self._poll_s = poll_s
         self._process_timeline = self._open_processes(session)
         self._process_shown: ProcessSnapshot | None = None
-        self._sink: ReplaySink | None = None
-        self._hz = 10.0
+        self._spans_shown: SpanWatcher | None = None
         self._thread = threading.Thread(target=self._play, name="rigscope-replay", daemon=True)
 
-    def start(self, sink: ReplaySink, hz: float) -> None:
-        """Play into `sink` (its rate `hz` sizes the window a seek refills)."""
-        self._sink, self._hz = sink, hz
-        sink.watch_spans(self.spans.tracker)
+    def start(self, spans: SpanWatcher) -> None:
+        """Play onto the stream; `spans` is shown the spans of the position."""
+        self._spans_shown = spans
+        spans.watch_spans(self.spans.tracker)
         self._thread.start()
 
     # -- what a dashboard asks ----------------------------------------------
@@ -106,8 +107,7 @@ class ReplayPlayer:
         append_event(self.reader.session / EVENTS, event)
         with self._lock:  # from now on it is part of the session: seeks, jumps and the timeline see it
             self.reader.add_event(event)
-        if self._sink is not None:
-            self._sink.add(None, [event])
+        self.stream.publish(Batch(None, (event,)))
 
     def _open_processes(self, session: Path) -> ProcessTimeline | None:
         if not (session / PROCESSES_PARQUET).exists() and not (session / PROCESSES_DIR).is_dir():
@@ -139,6 +139,7 @@ class ReplayPlayer:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2)
+        self.stream.close()
         return f"rigscope: replayed {self.reader.session}"
 
     # -- controls (UI thread) ---------------------------------------------
@@ -195,8 +196,8 @@ class ReplayPlayer:
 
     # -- the player thread --------------------------------------------------
     def _play(self) -> None:
-        assert self._sink is not None
-        sink = self._sink
+        spans = self._spans_shown
+        assert spans is not None
         last = polled = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(TICK_S)  # a seek wakes it at once
@@ -210,30 +211,31 @@ class ReplayPlayer:
                     polled = now
                     self.reader.refresh()
                 if requested is not None:
-                    self._seek(sink, requested)
+                    self._seek(spans, requested)
                 elif self.playing and self.position < len(self.reader) - 1:
-                    self._advance(sink, dt)
+                    self._advance(spans, dt)
                 elif self.playing and not self.reader.growing:  # a growing session: wait for more
                     self.playing = False
-                sink.poll_spans()  # spans taken since the last poll, at most every half second
+                spans.poll_spans()  # spans taken since the last poll, at most every half second
             except InputError as error:  # a damaged file: say so on screen, stay up, stop playing
                 self._errors.append(str(error))
                 self.playing = False
 
-    def _seek(self, sink: ReplaySink, index: int) -> None:
-        window = int(self._hz * WINDOW_S)
+    def _seek(self, spans: SpanWatcher, index: int) -> None:
+        window = int(self.hz * WINDOW_S)
         rows = self.reader.rows(index - window + 1, index + 1)
-        sink.reset()
+        publish = self.stream.publish
+        publish(RESET)
         ts = self.reader.ts_us[index]
-        sink.add(None, self.events_between(None, ts))
+        self._publish_events(self.events_between(None, ts))
         for row in rows:
-            sink.add(row)
-        self._spans_to(sink, ts)
-        sink.poll_spans(force=True)
+            publish(Batch(row))
+        self._spans_to(spans, ts)
+        spans.poll_spans(force=True)
         self.position = index
         self._play_at = self.reader.elapsed[index]
 
-    def _advance(self, sink: ReplaySink, dt: float) -> None:
+    def _advance(self, spans: SpanWatcher, dt: float) -> None:
         speed = self.speed
         if speed is None:
             stop = min(len(self.reader), self.position + 1 + MAX_ROWS_PER_TICK)
@@ -245,12 +247,17 @@ class ReplayPlayer:
             return
         first = max(self.position + 1, stop - MAX_ROWS_PER_TICK)
         high_us = self.reader.ts_us[stop - 1]
-        sink.add(None, self.events_between(self.reader.ts_us[self.position], high_us))
+        publish = self.stream.publish
+        self._publish_events(self.events_between(self.reader.ts_us[self.position], high_us))
         for row in self.reader.rows(first, stop):
-            sink.add(row)
-        self._spans_to(sink, high_us)
+            publish(Batch(row))
+        self._spans_to(spans, high_us)
         self.position = stop - 1
 
-    def _spans_to(self, sink: ReplaySink, ts_us: int) -> None:
+    def _publish_events(self, events: list[dict[str, Any]]) -> None:
+        if events:
+            self.stream.publish(Batch(None, tuple(events)))
+
+    def _spans_to(self, spans: SpanWatcher, ts_us: int) -> None:
         if self.spans.advance_to(ts_us):
-            sink.watch_spans(self.spans.tracker)
+            spans.watch_spans(self.spans.tracker)

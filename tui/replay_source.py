@@ -1,8 +1,8 @@
-"""The dashboard on a recording: a replay player (recordings/replay_player.py) playing into the screen's feed.
+"""The dashboard on a recording: the screen's feed reads a replay player's stream (recordings/replay_player.py).
 
 The player is the source; this adds what the dashboard shows of the session
-(its label and devices, from meta.json) and the feed it plays into, and lists
-the sessions `o` can open.
+(its label and devices, from meta.json) and the feed that reads its stream, as
+a live dashboard's reads the sampler's, and lists the sessions `o` can open.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 from recordings.catalog import catalog
 from recordings.replay import check_session
+from collectors.stream import SCREEN
 from recordings.replay_player import POLL_S, ReplayPlayer
-from recordings.session import sample_hz
 from tui.bars import SessionLabel
 from tui.devices import Device, feed_columns
 from tui.feed import DashboardFeed
@@ -32,8 +32,9 @@ class ReplaySource(ReplayPlayer):
         self.devices = [Device("cpu", f"CPU {host.get('cpu_model') or ''}".strip())] + [
             Device(f"gpu{index}", f"GPU{index} {name.replace('NVIDIA ', '')}".strip(), gpm=index in _with_gpm(meta))
             for index, name in _gpus(meta)]
-        self.feed = DashboardFeed(None, feed_columns(self.devices), sample_hz(meta) or 10.0)
-        self.start(self.feed, self.feed.hz)
+        self.feed = DashboardFeed(self.stream.subscribe(SCREEN), feed_columns(self.devices), self.hz)
+        self.feed.start()
+        self.start(self.feed)
 
     def recording(self) -> None:
         return None
