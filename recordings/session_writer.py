@@ -7,10 +7,10 @@ span assembler each finished span (`take_span`, a line of `spans.journal`,
 flushed at once); anyone may add a warning (`warn`) or facts (`annotate`) to
 meta.json, and a failed write anywhere stops the recording (`write_failed`).
 
-Closing, after the stream's END: wait until every feeding thread said it is
-done (one deadline for all of them), then the samples are compacted, the
+Closing, after the stream's END: the samples are flushed and compacted; then,
+once every feeding thread said it is done (one deadline for all of them), the
 process segments become `processes.parquet`, the spans journal `spans.parquet`
-(and `spans.csv`), then `events.jsonl` closes, `meta.json` is final (with the
+(and `spans.csv`); then `events.jsonl` closes, `meta.json` is final (with the
 summary) and `report.md` is written from it.
 """
 
@@ -84,13 +84,15 @@ class SessionWriter(Recorder):
         self.fail(f"recording stopped: {what} not written: {write_failure(error, self.session)}")
 
     # -- closing -----------------------------------------------------------
-    def _close(self) -> None:
+    def _await_feeds(self) -> None:
+        """Until every feeding thread is done (what they hand over until then still goes in), once."""
         deadline = time.monotonic() + FEEDS_CLOSE_WAIT_S
-        for done in self._feeds:  # what they hand over until then still goes in
+        for done in self._feeds:
             done.wait(max(0.0, deadline - time.monotonic()))
-        super()._close()
+        self._feeds = []
 
     def _close_tables(self) -> None:
+        self._await_feeds()  # after the samples are flushed and compacted: a kill meanwhile loses none
         with self._lock:
             if self._processes is not None:
                 self._processes.close()
@@ -103,3 +105,7 @@ class SessionWriter(Recorder):
             raise
         except Exception as error:  # noqa: BLE001 (the journal stays; the session still closes)
             self.warn(f"spans table not written ({error}); the rows are in {SPANS_JOURNAL}")
+
+    def _write_final_meta(self) -> None:
+        self._await_feeds()  # a failed recording skips the tables; its summary still waits for the spans
+        super()._write_final_meta()
