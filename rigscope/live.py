@@ -9,6 +9,7 @@ import time
 from collections import deque
 from typing import Any
 
+from collectors.process_tier import ProcessSnapshot
 from collectors.stream import SCREEN, FrameQueue
 from rigscope.monitor import Monitor, MonitorConfig
 from tui.bars import SessionLabel
@@ -84,7 +85,7 @@ class LiveSource:
         except (OSError, AttributeError):
             return None
 
-    def processes(self) -> Any:
+    def processes(self) -> ProcessSnapshot | None:
         return self.monitor.process_snapshot()
 
     def notices(self) -> list[str]:
