@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from collectors.process_tier import ProcessSnapshot
-from collectors.spans import SpanTracker
 from collectors.stream import RESET, Batch, FrameStream, StreamPolicy
 from collectors.timeutil import iso_from_us
 from recordings.errors import InputError
@@ -45,7 +44,7 @@ WINDOW_S = 120.0  # how much before the position a seek publishes
 class SpanWatcher(Protocol):
     """Who shows the spans of the position (tui.feed.DashboardFeed), as it shows a live span tracker's."""
 
-    def watch_spans(self, tracker: SpanTracker | None) -> None: ...
+    def watch_spans(self, tracker: Any) -> None: ...  # ReplaySpans.tracker: what the screen reads of spans
     def poll_spans(self, force: bool = False) -> None: ...
 
 
