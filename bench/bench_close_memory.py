@@ -46,6 +46,7 @@ def one_minute(root: Path) -> tuple[pl.DataFrame, dict[str, Any]]:
     from collectors.schema import session_columns
     from collectors.signals import SignalPipeline
     from collectors.simulated import SimulatedCollector
+    from collectors.stream import LosslessQueue
     from recordings.recorder import Recorder, RecorderOptions
     from recordings.session import create_session_dir, read_meta
 
@@ -55,7 +56,7 @@ def one_minute(root: Path) -> tuple[pl.DataFrame, dict[str, Any]]:
     session = create_session_dir(root, datetime(2027, 1, 1), "bench")
     meta = {"format": "rigscope-session/1", "session_id": session.name, "status": "recording",
             "gpus": [{"index": i} for i in indices], "monitoring": {"sample_hz": HZ, "segment_interval_s": SEGMENT_S}}
-    recorder = Recorder(session, meta, session_columns(indices), sampler.subscribe(maxsize=10_000, lossless=True),
+    recorder = Recorder(session, meta, session_columns(indices), sampler.attach(LosslessQueue(10_000)),
                         RecorderOptions(segment_interval_s=SEGMENT_S * 2), summary=signals.summary)
     recorder.start()
     sampler.run_inline()

@@ -46,7 +46,7 @@ from typing import Any
 
 from common import percentile, print_table, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
 
-from collectors.sampler import END
+from collectors.stream import END, LossyQueue
 from prometheus_client.exposition import generate_latest
 from rigscope.monitor import Monitor, MonitorConfig
 
@@ -126,7 +126,7 @@ class LagTap:
     """A thread that notes (arrival time, sample_lag_ms) of every frame."""
 
     def __init__(self, monitor: Monitor) -> None:
-        self.frames = monitor.sampler.subscribe(maxsize=100_000)
+        self.frames = monitor.sampler.attach(LossyQueue(100_000))
         self.lags: list[tuple[float, float]] = []
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()

@@ -24,7 +24,8 @@ from common import children, percentile, print_table, verdict, write_result  # n
 
 from bench_sampler import host_collectors
 from collectors.clock import RealClock
-from collectors.sampler import END, Sampler
+from collectors.sampler import Sampler
+from collectors.stream import END, LossyQueue
 from collectors.signals import SignalPipeline
 
 HZ = 10.0
@@ -40,7 +41,7 @@ def collect_lags(seconds: float) -> dict[str, Any]:
     """Run the host sampler in its own thread for `seconds`; every frame's sample_lag_ms."""
     sampler = Sampler(host_collectors(), HZ, RealClock(),
                       duration_s=seconds, signals=SignalPipeline([]))
-    frames = sampler.subscribe()
+    frames = sampler.attach(LossyQueue(10_000))
     lags: list[float] = []
     sampler.start()
     while (batch := frames.get(timeout=seconds + 10)) is not END:

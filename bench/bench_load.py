@@ -30,7 +30,8 @@ from bench_lag import busy_cores
 from bench_sampler import host_collectors
 from collectors.clock import RealClock
 from collectors.receiver import EventReceiver
-from collectors.sampler import END, Sampler
+from collectors.sampler import Sampler
+from collectors.stream import END, LossyQueue
 from collectors.signals import SignalPipeline
 from rigscope.local_channel import new_socket_path
 
@@ -66,7 +67,7 @@ def run(seconds: float) -> dict:
     os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="rs-bench-")  # this run's socket only
     receiver.listen_local(new_socket_path("bench"))
     receiver.start()
-    frames = sampler.subscribe(maxsize=0)
+    frames = sampler.attach(LossyQueue(0))
     lags: list[float] = []
     events = 0
     sampler.start()

@@ -33,7 +33,8 @@ from collectors.clock import RealClock
 from collectors.fake_nvml import FakeGpu, FakeNvml
 from collectors.gpu import GpuCollector
 from collectors.nvml import NvmlBackend, PynvmlBackend
-from collectors.sampler import END, FrameQueue, Sampler
+from collectors.sampler import Sampler
+from collectors.stream import END, FrameQueue, LossyQueue
 from collectors.signals import SignalPipeline
 from nvml_calls import call_costs
 
@@ -54,7 +55,7 @@ def measure(kind: str, hz: float, seconds: float, gpus: int) -> dict[str, Any]:
         backend = backend()  # type: ignore[operator]
         collectors.append(GpuCollector(backend, range(gpus)).threaded(hz))
     sampler = Sampler(collectors, hz, RealClock(), duration_s=seconds, signals=SignalPipeline([]))
-    consumer = threading.Thread(target=_drain, args=(sampler.subscribe(),), daemon=True)
+    consumer = threading.Thread(target=_drain, args=(sampler.attach(LossyQueue(10_000)),), daemon=True)
     consumer.start()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     sampler.run_inline()

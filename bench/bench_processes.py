@@ -34,7 +34,8 @@ from collectors.fake_nvml import FakeGpu, FakeNvml
 from collectors.nvml import GpuProcess
 from collectors.process_tier import ProcessTier
 from collectors.processes import ProcessCollector
-from collectors.sampler import END, Sampler
+from collectors.sampler import Sampler
+from collectors.stream import END, LossyQueue
 from collectors.signals import SignalPipeline
 
 HOST_PROCESSES, GPUS, GPU_PROCESSES, TOP = 300, 8, 50, 10
@@ -70,10 +71,10 @@ def tier_cpu(collector: ProcessCollector, ticks: int) -> dict[str, Any]:
 def lags(seconds: float, collector: ProcessCollector | None) -> tuple[list[float], int]:
     """One round of the host sampler (and the slow tier when `collector`): every frame's lag, slow ticks."""
     sampler = Sampler(host_collectors(), HZ, RealClock(), duration_s=seconds, signals=SignalPipeline([]))
-    frames = sampler.subscribe()
+    frames = sampler.attach(LossyQueue(10_000))
     tier = None
     if collector is not None:
-        tier = ProcessTier(sampler.subscribe(maxsize=100), collector.rows, INTERVAL_S)
+        tier = ProcessTier(sampler.attach(LossyQueue(100)), collector.rows, INTERVAL_S)
         tier.start()
     found: list[float] = []
     sampler.start()

@@ -36,7 +36,8 @@ import polars as pl
 from common import median, print_table, rigscope_command, write_result  # noqa: I001  (bench/ is on sys.path)
 
 from collectors.clock import VirtualClock
-from collectors.sampler import FrameQueue, Sampler
+from collectors.sampler import Sampler
+from collectors.stream import FrameQueue, LossyQueue
 from collectors.schema import session_columns
 from collectors.signals import SignalPipeline
 from collectors.simulated import SimulatedCollector
@@ -54,7 +55,7 @@ def simulated_frames(gpus: int, seconds: float) -> FrameQueue:
     samples = round(seconds * HZ)
     sampler = Sampler([SimulatedCollector(gpu_count=gpus)], HZ, VirtualClock(), duration_s=seconds,
                       signals=SignalPipeline(list(range(gpus))))
-    frames = sampler.subscribe(maxsize=samples + 1000)
+    frames = sampler.attach(LossyQueue(samples + 1000))
     sampler.run_inline()
     return frames
 

@@ -3,7 +3,7 @@
 The session is a simulated 24 hours at 10 Hz with one GPU (864,000 rows), recorded once with
 `rigscope record --source sim --speed max --hz 10 --duration 24h` into
 `bench/results/replay-24h-10hz/` (git-ignored; about 1.5 minutes) and reused while it is there and
-complete.  Everything is measured in this process, on `rigscope.replay_source.ReplaySource`, the
+complete.  Everything is measured in this process, on `tui.replay_source.ReplaySource`, the
 object `rigscope replay` drives (no terminal needed); the page cache is warm (the file was just
 written or read).
 
@@ -66,7 +66,7 @@ FRESH_PROCESS = """
 import json, sys, time
 start = time.perf_counter()
 from pathlib import Path
-from rigscope.replay_source import ReplaySource
+from tui.replay_source import ReplaySource
 imported = time.perf_counter()
 source = ReplaySource(Path(sys.argv[1]))
 while not source.feed.snapshot(0, ()).frame:
@@ -126,7 +126,7 @@ def time_reader(session: Path) -> float:
 
 def open_source(session: Path) -> tuple[float, Any]:
     """Seconds from constructing a ReplaySource to its first frame; the source (left open, paused)."""
-    from rigscope.replay_source import ReplaySource
+    from tui.replay_source import ReplaySource
 
     start = time.perf_counter()
     source = ReplaySource(session)
@@ -153,9 +153,9 @@ def seeks(source: Any, count: int, seed: int = 1) -> dict[str, Any]:
     applied: list[tuple[float, float]] = []  # (start, end) of each seek the player carried out
     original = source._seek
 
-    def timed_seek(index: int) -> None:  # the player's own seek, timed: read + refill of the feed
+    def timed_seek(*args: Any) -> None:  # the player's own seek, timed: read + publishing the refill
         begin = time.perf_counter()
-        original(index)
+        original(*args)
         applied.append((begin, time.perf_counter()))
 
     source._seek = timed_seek
@@ -164,7 +164,8 @@ def seeks(source: Any, count: int, seed: int = 1) -> dict[str, Any]:
     for target in targets:
         start, done = time.perf_counter(), len(applied)
         source.seek_index(target)
-        while source.position != target or len(applied) == done:  # position set after the refill; then timed
+        # The position is set once the refill is published; the feed's thread shows its last row after.
+        while source.position != target or len(applied) == done or shown(source).get("ts") != reader.ts_us[target]:
             time.sleep(POLL_S)
         latencies.append(time.perf_counter() - start)
         begin, end = applied[-1]
@@ -211,7 +212,7 @@ def axis_bytes(reader: Any) -> int:
 
 def play(source: Any, speed: float, seconds: float, start_index: int = 0) -> dict[str, Any]:
     """Play from `start_index` at `speed` for `seconds`; lag (session s) sampled every 0.25 s."""
-    from rigscope.replay_source import SPEEDS
+    from recordings.replay_player import SPEEDS
 
     reader = source.reader
     source.playing = False
@@ -276,7 +277,7 @@ def event_lookup(source: Any, span_s: float = 50.0, repeats: int = 200) -> dict[
         found = source.events_between(low, high)
         cursor.append(time.perf_counter() - start)
         start = time.perf_counter()
-        old = [e for e, us in zip(reader.events, source._event_us) if low < us <= high]
+        old = [e for e, us in zip(reader.events, reader.event_us) if low < us <= high]
         scan.append(time.perf_counter() - start)
         assert old == found
     return {"cursor_us": median(cursor) * 1e6, "scan_us": median(scan) * 1e6, "events_found": len(found)}
@@ -305,7 +306,7 @@ def main() -> None:
     parquet_mb = (session / "samples.parquet").stat().st_size / MB
     import polars  # noqa: F401  (imports before the baseline RSS)
 
-    import rigscope.replay_source  # noqa: F401
+    import tui.replay_source  # noqa: F401
 
     rss_before = rss_mb()
     first_s, source = open_source(session)

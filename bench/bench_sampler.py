@@ -38,7 +38,8 @@ from collectors.clock import RealClock
 from collectors.cpu import CpuCollector
 from collectors.host import HostCollector
 from collectors.rapl import RaplCollector
-from collectors.sampler import END, FrameQueue, Sampler
+from collectors.sampler import Sampler
+from collectors.stream import END, FrameQueue, LossyQueue
 from collectors.self_usage import SelfUsageCollector
 from collectors.signals import SignalPipeline
 
@@ -70,7 +71,7 @@ def _drain(frames: FrameQueue) -> None:
 def run_ours(hz: float, seconds: float) -> dict[str, Any]:
     """One run of the real sampler in this thread; its thread CPU time over the wall time."""
     sampler = Sampler(host_collectors(), hz, RealClock(), duration_s=seconds, signals=SignalPipeline([]))
-    consumer = threading.Thread(target=_drain, args=(sampler.subscribe(),), daemon=True)
+    consumer = threading.Thread(target=_drain, args=(sampler.attach(LossyQueue(10_000)),), daemon=True)
     consumer.start()
     cpu0, wall0 = time.thread_time(), time.perf_counter()
     sampler.run_inline()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from collectors.sampler import FrameQueue
+from collectors.stream import FrameQueue
 
 
 class ConsumerThread:

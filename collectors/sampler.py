@@ -1,10 +1,11 @@
 """The sampling thread: runs the collectors on a drift-free schedule, derives signals, fans frames out.
 
 Each tick builds one frame (a wide row keyed by schema column names); the
-signal pipeline derives its columns and the frame is offered to every
-subscriber's bounded queue.  Above 10 Hz the frames of a tenth of a second are
-derived and handed out together (see `BATCH_HZ`).  The sampler never waits on
-a consumer: a full queue counts a drop instead.
+signal pipeline derives its columns and the frame is published on the
+sampler's `FrameStream` (collectors/stream.py), whose policy sizes each sink's
+queue from the clock: on real time the sampler never waits on a consumer (a
+full queue counts a drop).  Above 10 Hz the frames of a tenth of a second are
+derived and handed out together (see `BATCH_HZ`).
 Events from outside (notes, tags, probe events) are posted from any thread.
 A step of the wall clock between two frames (`ts` against the monotonic
 `elapsed_s`) is an event of its own, `clock_step`, handed out with the frame.
@@ -12,135 +13,25 @@ A step of the wall clock between two frames (`ts` against the monotonic
 
 from __future__ import annotations
 
-import queue
 import threading
-import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from collectors.base import Collector
-from collectors.clock import Clock, RealClock, StepDetector, wait_real
+from collectors.clock import Clock, RealClock, StepDetector
+from collectors.stream import END, Batch, Event, Frame, FrameQueue, FrameStream, Sink, StreamPolicy
 from collectors.ticker import Ticker
 from collectors.timeutil import iso_from_us, us_from_iso
 
-Frame = dict[str, Any]
-Event = dict[str, Any]
+# The stream's END, Batch and FrameQueue are re-exported: the sampler's consumers import them from here.
+__all__ = ["BATCH_HZ", "END", "Batch", "Event", "Frame", "FrameQueue", "Sampler", "SamplerStats", "SignalStage"]
 
 # A thread woken 100 times a second finds its caches cold: deriving the signals of each frame
 # right after its read cost about twice what the same work costs on ten frames in a row (4 GPUs,
 # here). Above BATCH_HZ the frames of 1/BATCH_HZ s are derived and handed out together; the
 # consumers look 4 times a second anyway, and each frame keeps the time of its own read.
 BATCH_HZ = 10.0
-
-
-@dataclass(frozen=True)
-class Batch:
-    """What a subscriber receives: a frame (None for events alone) and the events that came with it."""
-
-    frame: Frame | None
-    events: tuple[Event, ...] = ()
-
-
-END = Batch(None, ())  # sentinel: the sampler has stopped
-LOSSLESS_RECHECK_S = 0.1  # a sampler waiting on a full lossless queue looks this often whether its consumer gave up
-
-
-class FrameQueue:
-    """A bounded hand-off from the sampling thread to one consumer."""
-
-    def __init__(self, maxsize: int, lossless: bool = False, poll_s: float = 0.0) -> None:
-        self.maxsize = maxsize
-        self.dropped = 0
-        # Lossless: the sampler waits for this consumer.  Only for virtual time (a simulated
-        # session run as fast as possible), where waiting delays nothing real.
-        self.lossless = lossless
-        # Polled (poll_s > 0, lossy only): the consumer looks every poll_s and takes what came, instead
-        # of being woken for each batch.  Waking a thread costs about as much CPU as the sample it
-        # carries; a consumer that is fine with poll_s of delay saves it (10 or 100 times a second).
-        # Nobody waits on a polled queue, so it is a bare deque: appends and pops are atomic, and
-        # it skips a Queue's locks and notifications for every batch.
-        self.poll_s = 0.0 if lossless else poll_s
-        self._queue: queue.Queue[Batch] | None = None if self.poll_s > 0 else queue.Queue(maxsize)
-        self._polled: deque[Batch] = deque()
-        self._closed = threading.Event()
-        self._abandoned = False
-
-    def abandon(self) -> None:
-        """The consumer stops taking batches (it failed or ended): every later offer is a drop, never a wait."""
-        self._abandoned = True
-
-    def offer(self, batch: Batch) -> None:
-        if self._abandoned:
-            self.dropped += 1
-        elif self._queue is None:
-            if len(self._polled) < self.maxsize:
-                self._polled.append(batch)
-            else:
-                self.dropped += 1
-        elif self.lossless:
-            self._put_lossless(batch)
-        else:
-            try:
-                self._queue.put_nowait(batch)
-            except queue.Full:
-                self.dropped += 1
-
-    def close(self) -> None:
-        """Hand over END; a lossy queue never blocks: when full, the oldest batch makes room (a drop)."""
-        if self._queue is None:
-            if len(self._polled) >= self.maxsize:
-                self._polled.popleft()
-                self.dropped += 1
-            self._polled.append(END)
-        elif self.lossless:
-            self._put_lossless(END)
-        else:
-            self._put_end(self._queue)
-        self._closed.set()
-
-    def _put_lossless(self, batch: Batch) -> None:
-        """Wait for room while the consumer lives; a consumer that abandons the queue frees the sampler."""
-        assert self._queue is not None
-        while not self._abandoned:
-            try:
-                self._queue.put(batch, timeout=LOSSLESS_RECHECK_S)
-                return
-            except queue.Full:
-                continue
-        self.dropped += 1
-
-    def _put_end(self, handoff: queue.Queue[Batch]) -> None:
-        while True:
-            try:
-                handoff.put_nowait(END)
-                return
-            except queue.Full:
-                try:
-                    handoff.get_nowait()
-                    self.dropped += 1
-                except queue.Empty:
-                    pass
-
-    def get(self, timeout: float | None = None) -> Batch | None:
-        """The next batch, END when the sampler stopped, or None on timeout."""
-        if self._queue is not None:
-            try:
-                return self._queue.get(timeout=timeout)
-            except queue.Empty:
-                return None
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            try:
-                return self._polled.popleft()
-            except IndexError:
-                if self._closed.is_set():
-                    return None  # END was taken already: nothing more will come
-            wait = self.poll_s if deadline is None else min(self.poll_s, deadline - time.monotonic())
-            if wait <= 0:
-                return None
-            wait_real(wait, self._closed)  # a long wait ends at once with close(), a short one sleeps
 
 
 class SignalStage(Protocol):
@@ -182,7 +73,7 @@ class Sampler:
         self.signals = signals
         self.stats = SamplerStats()
         self._on_notice = on_notice
-        self._subscribers: list[FrameQueue] = []
+        self.stream = FrameStream(StreamPolicy.for_clock(self.clock, hz))
         self._batch_size = max(1, int(hz / BATCH_HZ))
         self._unsent: list[Frame] = []  # read, not derived nor handed out yet
         self._pending_tags: list[tuple[int, str]] = []
@@ -192,17 +83,20 @@ class Sampler:
         self.finished = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rigscope-sampler", daemon=True)
 
-    def subscribe(self, maxsize: int = 10_000, lossless: bool = False, poll_s: float = 0.0) -> FrameQueue:
-        subscriber = FrameQueue(maxsize, lossless, poll_s)
-        self._subscribers.append(subscriber)
-        return subscriber
+    def subscribe(self, sink: Sink) -> FrameQueue:
+        """A queue of this sampler's stream for `sink`, sized and paced by the stream's policy."""
+        return self.stream.subscribe(sink)
+
+    def attach(self, frames: FrameQueue) -> FrameQueue:
+        """A queue built by hand onto the stream (tests, benchmarks)."""
+        return self.stream.attach(frames)
 
     def post_event(self, event: Event) -> None:
         """Hand an event to every subscriber; a tag also steers the workload state. Any thread."""
         if event.get("kind") == "tag" and self.signals is not None:
             with self._lock:
                 self._pending_tags.append((us_from_iso(event["ts"]), str(event["state"])))
-        self._broadcast(Batch(None, (event,)))
+        self.stream.publish(Batch(None, (event,)))
 
     def start(self) -> None:
         self._thread.start()
@@ -217,10 +111,6 @@ class Sampler:
         """Run in the calling thread until the duration ends or `stop` (benchmarks, tests)."""
         self._run()
 
-    def _broadcast(self, batch: Batch) -> None:
-        for subscriber in self._subscribers:
-            subscriber.offer(batch)
-
     def _run(self) -> None:
         try:
             for tick in self.ticker.ticks(self._stop):
@@ -229,9 +119,8 @@ class Sampler:
             self._derive_and_send()
             closing = self.signals.finish() if self.signals is not None else []
             if closing:
-                self._broadcast(Batch(None, tuple(closing)))
-            for subscriber in self._subscribers:
-                subscriber.close()
+                self.stream.publish(Batch(None, tuple(closing)))
+            self.stream.close()
             self.finished.set()
 
     def _sample(self, elapsed_s: float, lag_s: float) -> None:
@@ -271,7 +160,7 @@ class Sampler:
             if step is not None:
                 events = [*events, {"ts": iso_from_us(frame["ts"]), "kind": "clock_step", "step_s": step,
                                     "elapsed_s": frame["elapsed_s"]}]
-            self._broadcast(Batch(frame, tuple(events)))
+            self.stream.publish(Batch(frame, tuple(events)))
 
     def _notify(self, message: str) -> None:
         self.stats.notices.append(message)

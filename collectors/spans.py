@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -231,12 +231,13 @@ class SpanTracker:
         self._lock = threading.Lock()
         self._journal: IO[str] | None = None
         self._journal_path = journal  # created with the first finished span
+        self._sink: Callable[[dict[str, Any]], None] | None = None
         self._dirty = False
 
-    def set_journal(self, path: Path | None) -> None:
-        """Where finished spans go from now on (JSON lines); the file is created with the first one."""
+    def set_sink(self, sink: Callable[[dict[str, Any]], None] | None) -> None:
+        """Hand each finished span's row to `sink` from now on (the session writer)."""
         with self._lock:
-            self._journal_path = path
+            self._sink = sink
 
     # -- input ----------------------------------------------------------------------------
     def add_frame(self, frame: dict[str, Any]) -> None:
@@ -479,6 +480,8 @@ class SpanTracker:
 
     def _add(self, row: dict[str, Any]) -> None:
         self.stats.add(row)
+        if self._sink is not None:
+            self._sink(row)
         if self._journal is None and self._journal_path is not None:
             self._journal = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115 (open for the session)
         if self._journal is not None:

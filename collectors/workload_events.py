@@ -7,18 +7,22 @@ span event without ever running on the sampling thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from collectors.consumer import ConsumerThread
 from collectors.metrics import MetricHistory
-from collectors.sampler import END, Batch, FrameQueue
 from collectors.spans import SpanTracker
+from collectors.stream import END, Batch, FrameQueue
 
 
 class WorkloadEvents(ConsumerThread):
-    def __init__(self, frames: FrameQueue, spans: SpanTracker, metrics: MetricHistory) -> None:
+    def __init__(self, frames: FrameQueue, spans: SpanTracker, metrics: MetricHistory,
+                 on_notice: Callable[[str], None] | None = None) -> None:
         super().__init__("rigscope-spans", frames)
         self.spans = spans
         self.metrics = metrics
         self.error: str | None = None
+        self._on_notice = on_notice  # told why spans stopped, once, when the thread ends
 
     def _run(self) -> None:
         try:
@@ -41,6 +45,8 @@ class WorkloadEvents(ConsumerThread):
             except OSError as error:
                 self.error = self.error or f"spans journal not written ({error.strerror or error})"
                 self._report_failure("spans journal", error)
+            if self.error and self._on_notice is not None:
+                self._on_notice(self.error)
 
     def _take(self, batch: Batch) -> None:
         for event in batch.events:

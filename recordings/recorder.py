@@ -9,8 +9,8 @@ Any error while writing (a full disk, whether OSError or a polars error) stops
 the recording: `error` says why in one line, the thread stops taking frames
 (its queue drops them, so the sampler never waits on it), and the session
 closes `interrupted` with the reason in meta.json; what was flushed stays
-readable.  Other writers of the session (spans, process rows) stop it with
-`fail`.
+readable.  The session writer (recordings/session_writer.py) extends it with
+the session's other tables and the threads that hand it their records.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from collectors.sampler import END, FrameQueue
+from collectors.stream import END, FrameQueue
 from collectors.schema import ColumnTypes
 from collectors.timeutil import iso_from_us
 from recordings import segments
@@ -59,7 +59,6 @@ class Recorder:
         source: FrameQueue,
         options: RecorderOptions | None = None,
         summary: Callable[[], dict[str, Any]] | None = None,
-        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.session = session
         self.meta = meta
@@ -68,7 +67,6 @@ class Recorder:
         self.options = options or RecorderOptions()
         self._source = source
         self._summary = summary
-        self._on_close = on_close  # runs after the samples are compacted, before meta.json is final
         self.samples = 0
         self.bytes_written = 0
         self.last_flush_wall: float | None = None
@@ -211,8 +209,7 @@ class Recorder:
 
     # -- closing -----------------------------------------------------------
     def _close(self) -> None:
-        extra = (self._on_close,) if self._on_close is not None else ()
-        for closing in (self._close_files, self._compact, *extra):
+        for closing in (self._close_files, self._compact, self._close_tables):
             if self.error is None:
                 self._guard(closing)
         if self.error is not None:
@@ -228,6 +225,9 @@ class Recorder:
         if self._csv_handle is not None:
             self._csv_handle.close()
         self._land_segment()
+
+    def _close_tables(self) -> None:
+        """The session's other tables, after the samples are compacted and before meta.json is final."""
 
     def _compact(self) -> None:
         try:

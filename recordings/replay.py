@@ -12,12 +12,14 @@ a stat when nothing changed).
 from __future__ import annotations
 
 import bisect
+import re
 from array import array
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from collectors.timeutil import iso_from_us, parse_duration, us_from_iso
 from recordings import segments
 from recordings.errors import InputError
 from recordings.events import EVENTS, read_events_counted
@@ -27,6 +29,7 @@ from recordings.safe_files import is_regular
 from recordings.session import read_meta, session_status
 
 _AXIS = ("elapsed_s", "ts", "workload_state")
+GOTO_FORMS = "HH:MM:SS (UTC), +5m or -30s from the position, or 15m / 90 from the start"
 
 
 class ReplayReader:
@@ -43,7 +46,11 @@ class ReplayReader:
             self.growing = session_status(self.meta, session) == "recording"
         if len(self) == 0:
             raise InputError(f"{session.name}: the session has no samples")
-        self.events, self.skipped_events = read_events_counted(session / EVENTS)
+        events, self.skipped_events = read_events_counted(session / EVENTS)
+        stamped = sorted(((_event_us(e), e) for e in events), key=lambda pair: pair[0])  # stable
+        # In time order, with their times (µs): steps, seeks and the timeline bisect them.
+        self.events: list[dict[str, Any]] = [event for _, event in stamped]
+        self.event_us: list[int] = [us for us, _ in stamped]
 
     def _open_parquet(self) -> None:
         parquet = self.session / segments.SAMPLES_PARQUET
@@ -119,6 +126,26 @@ class ReplayReader:
         """The first row at or after `ts_us` (the last row for later times): where an event shows."""
         return min(len(self) - 1, bisect.bisect_left(self.ts_us, ts_us))
 
+    def goto(self, text: str, position: int) -> tuple[int, bool]:
+        """The row `text` names, read from row `position` (see `parse_goto`), and whether it lay past the
+        end (then it is the last row); ValueError when `text` is not a time."""
+        kind, value = parse_goto(text, self.elapsed[position] - self.elapsed[0], iso_from_us(self.ts_us[position]))
+        if kind == "ts":
+            return self.index_at_ts(int(value)), False
+        return self.index_at(self.elapsed[0] + min(value, self.duration_s)), value > self.duration_s
+
+    def add_event(self, event: dict[str, Any]) -> None:
+        """An event written to the session while it is replayed, in its place in time."""
+        us = _event_us(event)
+        at = bisect.bisect_right(self.event_us, us)
+        self.event_us.insert(at, us)
+        self.events.insert(at, event)
+
+    def events_between(self, low_us: int | None, high_us: int) -> list[dict[str, Any]]:
+        """The events with low_us < ts <= high_us (from the start when low_us is None), in time order."""
+        first = 0 if low_us is None else bisect.bisect_right(self.event_us, low_us)
+        return self.events[first:bisect.bisect_right(self.event_us, high_us)]
+
     def rows(self, start: int, stop: int) -> list[dict[str, Any]]:
         """Rows [start, stop) as frames (ts as µs), read from disk."""
         start, stop = max(0, start), min(len(self), stop)
@@ -131,6 +158,31 @@ class ReplayReader:
             raise InputError(f"{self.session / segments.SAMPLES_PARQUET}: unreadable rows {start}-{stop} "
                              f"({str(error).splitlines()[0]})") from None
         return table.to_dicts()
+
+
+def parse_goto(text: str, current_s: float, now_iso: str) -> tuple[str, float]:
+    """`+15m` / `-30s` from the position, `HH:MM[:SS]` (UTC, on the position's day), or seconds from the start.
+
+    Returns ("offset", seconds from the session start) or ("ts", µs since the epoch).
+    """
+    value = text.strip()
+    try:
+        if value[:1] in "+-":
+            step = parse_duration(value[1:])
+            return "offset", max(0.0, current_s + (step if value[0] == "+" else -step))
+        if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?", value):
+            clock = value if value.count(":") == 2 else value + ":00"
+            return "ts", float(us_from_iso(f"{now_iso[:10]}T{clock.zfill(8)}Z"))
+        return "offset", parse_duration(value)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a time: {GOTO_FORMS}") from None
+
+
+def _event_us(event: dict[str, Any]) -> int:
+    try:
+        return us_from_iso(event["ts"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return 0
 
 
 def _signature(listing: list[Path]) -> list[tuple[Path, int]]:

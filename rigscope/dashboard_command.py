@@ -49,7 +49,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
     check_terminal()
     config = config_from_args(args, record=not args.no_record)
     from rigscope.live import LiveSource
-    from rigscope.replay_source import SessionDirectory
+    from tui.replay_source import SessionDirectory
     from tui.app import RigscopeApp
 
     source = LiveSource(config, fps=args.fps)

@@ -9,8 +9,8 @@ import time
 from collections import deque
 from typing import Any
 
-from collectors.clock import VirtualClock
-from collectors.timeutil import iso_from_us
+from collectors.process_tier import ProcessSnapshot
+from collectors.stream import SCREEN, FrameQueue
 from rigscope.monitor import Monitor, MonitorConfig
 from tui.bars import SessionLabel
 from tui.devices import Device, feed_columns
@@ -20,10 +20,10 @@ MAX_FEED_POLL_S = 0.25  # the feed takes the sampler's batches twice per redraw,
 
 
 def devices_of(monitor: Monitor) -> list[Device]:
-    host = monitor.sources.host
+    host = monitor.host_facts()
     cpu = f"CPU {host.get('cpu_model') or ''}".strip()
     gpus = [Device(f"gpu{g['index']}", f"GPU{g['index']} {(g.get('name') or '').replace('NVIDIA ', '')}".strip(),
-                   gpm=g.get("gpm") is True) for g in monitor.sources.gpus]
+                   gpm=g.get("gpm") is True) for g in monitor.gpus]
     return [Device("cpu", cpu), *gpus]
 
 
@@ -47,38 +47,35 @@ class LiveSource:
     def _open(self, config: MonitorConfig) -> Monitor:
         return Monitor(config, clock=self._clock, nvml_backend=self._backend, on_notice=self._notices.append)
 
-    def _subscribe(self, monitor: Monitor) -> Any:
-        # In virtual time the sampler outruns any reader: the screen must still see every frame and event.
-        virtual = isinstance(monitor.clock, VirtualClock)
-        return monitor.sampler.subscribe(maxsize=max(100, int(monitor.config.hz * 10)), lossless=virtual,
-                                         poll_s=self._feed_poll_s)
+    def _subscribe(self, monitor: Monitor) -> FrameQueue:
+        return monitor.subscribe(dataclasses.replace(SCREEN, latency_s=self._feed_poll_s))
 
     @property
     def label(self) -> SessionLabel:
-        host = self.monitor.sources.host
-        meta_host = self.monitor.recorder.meta["host"] if self.monitor.recorder else {}
+        host = self.monitor.host_facts()
+        tier = host.get("hardware_tier", "") if self.monitor.session else ""
         mode = "DEMO" if self.config.source == "sim" else "LIVE"
-        return SessionLabel(str(host.get("hostname")), str(meta_host.get("hardware_tier", "")),
+        return SessionLabel(str(host.get("hostname")), str(tier),
                             self.monitor.session.name if self.monitor.session else None, mode)
 
     def now_iso(self) -> str:
-        return iso_from_us(self.monitor.clock.wall_us())
+        return self.monitor.now_iso()
 
     def post(self, kind: str, ts: str, **fields: Any) -> None:
-        self.monitor.sampler.post_event({"ts": ts, "kind": kind, **fields})
+        self.monitor.post_event({"ts": ts, "kind": kind, **fields})
 
     def recording(self) -> dict[str, Any] | None:
-        recorder = self.monitor.recorder
-        if recorder is None or (recorder.closed.is_set() and not recorder.error):
+        state = self.monitor.recording_state()
+        if state is None or (state.closed and not state.error):
             return None  # a failed recording stays on the screen, with why, until a new one starts
-        flushed = recorder.last_flush_wall
+        flushed = state.last_flush_wall
         return {
-            "session": self.monitor.session.name if self.monitor.session else None,
-            "samples": recorder.samples,
-            "bytes": recorder.bytes_written,
+            "session": state.session.name,
+            "samples": state.samples,
+            "bytes": state.bytes_written,
             "flush_age_s": time.time() - flushed if flushed else None,
-            "achieved_hz": self.monitor.sampler.stats.achieved_hz,
-            "error": recorder.error,
+            "achieved_hz": self.monitor.stats.achieved_hz,
+            "error": state.error,
         }
 
     def load_average(self) -> tuple[float, float, float] | None:
@@ -88,9 +85,8 @@ class LiveSource:
         except (OSError, AttributeError):
             return None
 
-    def processes(self) -> Any:
-        tier = self.monitor.processes
-        return tier.latest if tier is not None else None
+    def processes(self) -> ProcessSnapshot | None:
+        return self.monitor.process_snapshot()
 
     def notices(self) -> list[str]:
         """New notices, each once per process (a new session after `r` reports the same conditions again)."""
@@ -103,7 +99,7 @@ class LiveSource:
         return out
 
     def toggle_recording(self) -> str:
-        was_recording = self.monitor.recorder is not None
+        was_recording = self.monitor.session is not None
         old_session = self.monitor.session
         self.monitor.close_receiver()  # the replacement takes the event port over
         replacement = self._open(dataclasses.replace(self.config, record=not was_recording))
@@ -127,9 +123,9 @@ class LiveSource:
 
     def _close(self) -> str:
         self.monitor.stop()
-        recorder = self.monitor.recorder
-        if recorder is None:
+        state = self.monitor.recording_state()
+        if state is None:
             return "rigscope: not recording; nothing saved"
-        if recorder.error:
-            return f"rigscope: {recorder.error}; what was flushed is in {self.monitor.session}"
-        return f"rigscope: session saved in {self.monitor.session} ({recorder.samples} samples)"
+        if state.error:
+            return f"rigscope: {state.error}; what was flushed is in {state.session}"
+        return f"rigscope: session saved in {state.session} ({state.samples} samples)"

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import socket
@@ -20,25 +21,24 @@ from collectors import gc_freeze
 from collectors.base import Collector
 from collectors.clock import Clock, RealClock, ScaledClock, VirtualClock, machine_clocks
 from collectors.metrics import MetricHistory
-from collectors.process_tier import ProcessTier
+from collectors.process_tier import ProcessSnapshot, ProcessTier
 from collectors.receiver import EventReceiver
-from collectors.sampler import Sampler
+from collectors.sampler import Sampler, SamplerStats
 from collectors.schema import session_columns
 from collectors.signals import SignalPipeline
 from collectors.spans import SpanTracker
+from collectors.stream import CONSUMER_POLL_S, PROCESS_TIER, SESSION_WRITER, SPAN_ASSEMBLER, FrameQueue, Sink
 from collectors.timeutil import iso_from_us
 from collectors.workload_events import WorkloadEvents
-from recordings.errors import InputError, write_failure
-from recordings.processes import ProcessJournal
-from recordings.recorder import Recorder, RecorderOptions
+from recordings.errors import InputError
+from recordings.recorder import RecorderOptions
 from recordings.session import FORMAT, create_session_dir, sessions_dir
-from recordings.spans import SPANS_JOURNAL, write_span_tables
+from recordings.session_writer import SessionWriter
 from recordings.tier import hardware_tier
 from rigscope import __version__
 from rigscope.local_channel import LIVE, channel_dir, new_socket_path, remove_stale
 
-SPANS_CLOSE_WAIT_S = 10.0  # how long the recorder's close waits for the span tracker to finish
-CONSUMER_POLL_S = 0.25  # the recorder and the span tracker take the sampler's batches 4 times a second
+CONSUMERS_STOP_WAIT_S = 10.0  # how long stopping waits for the span and process threads to end
 CPU_ONLY_TOP = 5  # the dashboard's busiest host processes on a box without GPUs (as btop lists them)
 
 
@@ -189,8 +189,25 @@ def make_clock(config: MonitorConfig) -> Clock:
     return VirtualClock() if config.speed is None else ScaledClock(config.speed)
 
 
+@dataclass(frozen=True)
+class RecordingState:
+    """Where a recording stands, for a status line or the screen's header."""
+
+    session: Path
+    samples: int
+    bytes_written: int
+    last_flush_wall: float | None  # time.time() of the last flush; None before the first
+    closed: bool
+    error: str | None
+
+
 class Monitor:
-    """One monitoring session: sampling, derived signals, recording and incoming events."""
+    """One monitoring session: starts and stops the sampling, derived signals, recording and incoming events.
+
+    Commands and the dashboard read it through the methods below (what a session shows, posting
+    events, where its recording stands); the writer, the span assembler and the process tier are
+    handed what they need when they are made, and never call back into it.
+    """
 
     def __init__(
         self,
@@ -222,19 +239,13 @@ class Monitor:
         # Spans and custom metrics of instrumented workloads (rigscope.span, rigscope.metric), live.
         self.spans = SpanTracker(sources.gpu_indices, _host_facts(sources), sources.gpus)
         self.metrics = MetricHistory()
-        virtual = isinstance(self.clock, VirtualClock)
-        self._workload = WorkloadEvents(self.sampler.subscribe(maxsize=max(1000, int(config.hz * 60)), lossless=virtual,
-                                                               poll_s=CONSUMER_POLL_S), self.spans, self.metrics)
-        self._workload.on_failure = self._writer_failed
+        self._workload = WorkloadEvents(self.sampler.subscribe(SPAN_ASSEMBLER), self.spans, self.metrics,
+                                        on_notice=self._notice)
         self.processes: ProcessTier | None = None
         if sources.processes is not None:
-            self.processes = ProcessTier(self.sampler.subscribe(maxsize=max(100, int(config.hz * 10)), lossless=virtual,
-                                                              poll_s=CONSUMER_POLL_S),
-                                         sources.processes.rows, config.proc_interval_s, self._notice,
-                                         sources.processes.drain_notices)
-            self.processes.on_failure = self._writer_failed
-        self._process_journal: ProcessJournal | None = None
-        self.recorder: Recorder | None = None
+            self.processes = ProcessTier(self.sampler.subscribe(PROCESS_TIER), sources.processes.rows,
+                                         config.proc_interval_s, self._notice, sources.processes.drain_notices)
+        self.recorder: SessionWriter | None = None  # the session writer, when recording
         self.session: Path | None = None
         if config.record:
             self.open_recording()
@@ -253,22 +264,15 @@ class Monitor:
     def _notice(self, message: str) -> None:
         self.notices.append(message)
         if self.recorder is not None:
-            self.recorder.meta.setdefault("warnings", []).append(message)
+            self.recorder.warn(message)
         if self._on_notice is not None:
             self._on_notice(message)
 
-    def _writer_failed(self, what: str, error: BaseException) -> None:
-        """A writer of the session (spans, process rows) failed: the recording stops, `interrupted` with why."""
-        if self.recorder is not None:
-            self.recorder.fail(f"recording stopped: {what} not written: {write_failure(error, self.session)}")
-
     def open_recording(self) -> None:
         """Create the session directory and its recorder (at construction unless `config.record` is False)."""
-        virtual_time = isinstance(self.clock, VirtualClock)
         # --realtime writes every sample as it comes; otherwise the recorder looks a few times a flush.
-        poll_s = 0.0 if self.config.realtime else min(CONSUMER_POLL_S, self.config.flush_interval_s / 4)
-        frames = self.sampler.subscribe(maxsize=1000 if virtual_time else max(1000, int(self.config.hz * 60)),
-                                        lossless=virtual_time, poll_s=poll_s)
+        latency_s = 0.0 if self.config.realtime else min(CONSUMER_POLL_S, self.config.flush_interval_s / 4)
+        frames = self.sampler.subscribe(dataclasses.replace(SESSION_WRITER, latency_s=latency_s))
         started = datetime.fromtimestamp(self.clock.wall_us() / 1e6, UTC)
         host_name = "sim-rig" if self.config.source == "sim" else None
         self.session = create_session_dir(sessions_dir(self.config.directory), started, host_name,
@@ -277,36 +281,19 @@ class Monitor:
             _listen_local(self.receiver, self.session.name)
         options = RecorderOptions(self.config.formats, self.config.realtime,
                                   self.config.flush_interval_s, self.config.segment_interval_s)
-        self.spans.set_journal(self.session / SPANS_JOURNAL)
+        feeds = [self._workload.finished] + ([self.processes.finished] if self.processes is not None else [])
+        writer = SessionWriter(self.session, self.build_meta(started), self.columns, frames, options,
+                               summary=self._summary, feeds=feeds, processes=self.processes is not None)
+        self.spans.set_sink(writer.take_span)
+        self._workload.on_failure = writer.write_failed
         if self.processes is not None:
-            self._process_journal = ProcessJournal(self.session, self.config.segment_interval_s)
-            self.processes.sink = self._process_journal.append
-        self.recorder = Recorder(self.session, self.build_meta(started), self.columns, frames,
-                                 options, summary=self._summary, on_close=self._close_tables)
+            self.processes.sink = writer.take_processes
+            self.processes.on_failure = writer.write_failed
+        self.recorder = writer
 
     def _summary(self) -> dict[str, Any]:
-        self._workload.finished.wait(SPANS_CLOSE_WAIT_S)
+        """meta.json's summary, once the threads that feed the writer are done (it waits for them)."""
         return {**self.signals.summary(), "spans": self.spans.summary(), "event_receiver": self.event_stats()}
-
-    def _close_tables(self) -> None:
-        """At the recorder's close: processes.parquet once the process tier finished, and the spans."""
-        if self.processes is not None and self._process_journal is not None:
-            self.processes.finished.wait(SPANS_CLOSE_WAIT_S)
-            self._process_journal.close()
-        self._close_spans()
-
-    def _close_spans(self) -> None:
-        """Once the span tracker finished: spans.parquet (and spans.csv)."""
-        self._workload.finished.wait(SPANS_CLOSE_WAIT_S)
-        if self._workload.error:
-            self._notice(self._workload.error)
-        assert self.session is not None
-        try:
-            write_span_tables(self.session, csv="csv" in self.config.formats)
-        except OSError:
-            raise
-        except Exception as error:  # noqa: BLE001 (the journal stays; the session still closes)
-            self._notice(f"spans table not written ({error}); the rows are in {SPANS_JOURNAL}")
 
     def build_meta(self, started: datetime) -> dict[str, Any]:
         config, sources = self.config, self.sources
@@ -371,9 +358,9 @@ class Monitor:
         self.sampler.join()
         if self.recorder is not None:
             self.recorder.join()
-        self._workload.join(SPANS_CLOSE_WAIT_S)
+        self._workload.join(CONSUMERS_STOP_WAIT_S)
         if self.processes is not None:  # before the collectors close: it reads through the GPU's backend
-            self.processes.join(SPANS_CLOSE_WAIT_S)
+            self.processes.join(CONSUMERS_STOP_WAIT_S)
         if self.http is not None:
             self.http.close()
         self.release()
@@ -408,12 +395,76 @@ class Monitor:
         while not self.sampler.finished.wait(poll_s):
             if on_poll is not None:
                 on_poll()
-            if self.recorder is not None and self.recorder.error:
+            if self.recording_error:
                 break
 
+    def subscribe(self, sink: Sink) -> FrameQueue:
+        """A queue of the session's frame stream for a sink of the caller's (the screen), before `start`."""
+        return self.sampler.subscribe(sink)
+
+    def request_stop(self) -> None:
+        """End the sampling from any thread (a signal handler): `wait` returns, `stop` closes the session."""
+        self.sampler.stop()
+
+    @property
+    def sampling_ended(self) -> bool:
+        return self.sampler.finished.is_set()
+
+    # -- what the session shows ----------------------------------------------
+    def host_facts(self) -> dict[str, Any]:
+        """The host as meta.json has it (with its hardware tier and device type)."""
+        return _host_facts(self.sources)
+
+    @property
+    def gpus(self) -> list[dict[str, Any]]:
+        """The GPUs sampled (index, name, GPM support), as meta.json has them."""
+        return self.sources.gpus
+
+    @property
+    def stats(self) -> SamplerStats:
+        """The sampler's counters: samples, elapsed time, achieved rate."""
+        return self.sampler.stats
+
+    def summary(self) -> dict[str, Any]:
+        """The derived signals' summary so far, with the spans': what checks and status lines read."""
+        return {**self.signals.summary(), "spans": self.spans.summary()}
+
+    def workload_state(self) -> tuple[str | None, str | None]:
+        """(state, where it came from: "tag" or the signals)."""
+        return self.signals.workload.state
+
+    def process_snapshot(self) -> ProcessSnapshot | None:
+        """The latest process rows; None on a source without a process tier."""
+        return self.processes.latest if self.processes is not None else None
+
+    def recording_state(self) -> RecordingState | None:
+        """None when not recording."""
+        writer = self.recorder
+        if writer is None or self.session is None:
+            return None
+        return RecordingState(self.session, writer.samples, writer.bytes_written, writer.last_flush_wall,
+                              writer.closed.is_set(), writer.error)
+
+    @property
+    def recording_error(self) -> str | None:
+        """Why the recording stopped (a full disk); None while it goes well or when not recording."""
+        return self.recorder.error if self.recorder is not None else None
+
+    def annotate(self, **facts: Any) -> None:
+        """Facts of the session into its meta.json (a controlled run's command, its error)."""
+        if self.recorder is not None:
+            self.recorder.annotate(**facts)
+
     # -- events from this process -----------------------------------------
+    def now_iso(self) -> str:
+        return iso_from_us(self.clock.wall_us())
+
     def post(self, kind: str, **fields: Any) -> dict[str, Any]:
-        event = {"ts": iso_from_us(self.clock.wall_us()), "kind": kind, **fields}
+        event = {"ts": self.now_iso(), "kind": kind, **fields}
         self.sampler.post_event(event)
         return event
+
+    def post_event(self, event: dict[str, Any]) -> None:
+        """An event already stamped (a key pressed on the dashboard, POST /events); a tag steers the workload state."""
+        self.sampler.post_event(event)
 

@@ -53,29 +53,30 @@ def _fmt(value: Any, unit: str, digits: int = 0) -> str:
 
 def status_line(monitor: Monitor) -> str:
     """Samples, achieved rate, max temperature and power, bytes, workload state, collapses, throttling."""
-    stats = monitor.sampler.stats
-    summary = monitor.signals.summary()
+    stats = monitor.stats
+    summary = monitor.summary()
     devices: dict[str, dict[str, Any]] = summary.get("devices", {})
     temps = " ".join(f"{p} {_fmt(d.get('max_temp_c'), '°C')}" for p, d in devices.items())
     powers = " ".join(f"{p} {_fmt(d.get('max_power_w'), 'W')}" for p, d in devices.items())
     collapses = " ".join(f"{p} {d.get('collapse_events', 0)}" for p, d in devices.items())
     throttle = " ".join(
         f"{p} {100 * d['throttle'].get('throttled_fraction', 0):.0f}%" for p, d in devices.items() if d.get("throttle"))
-    written = monitor.recorder.bytes_written if monitor.recorder else 0
-    state, source = monitor.signals.workload.state
+    recording = monitor.recording_state()
+    written = recording.bytes_written if recording is not None else 0
+    state, source = monitor.workload_state()
     elapsed = time.strftime("%H:%M:%S", time.gmtime(stats.elapsed_s))
     line = (f"[{elapsed}] {stats.samples} samples @ {stats.achieved_hz:.2f} Hz | max temp {temps} | "
             f"max power {powers} | {size(written)} written | state {inert(state or '—')}{' (tag)' if source == 'tag' else ''} | collapses {collapses}")
-    return line + (f" | throttled {throttle}" if throttle else "") + _probe_part(monitor)
+    return line + (f" | throttled {throttle}" if throttle else "") + _probe_part(monitor, summary["spans"]["total"])
 
 
-def _probe_part(monitor: Monitor) -> str:
+def _probe_part(monitor: Monitor, spans: int) -> str:
     """Spans finished, events the rate limits dropped or the receiver refused, and its restarts, once any."""
     stats = monitor.event_stats()  # still counted in the last line, after stop
     limited = stats.get("rate_limited", 0)
     refused = stats.get("refused_uid", 0) + stats.get("refused_token", 0)
     restarts = stats.get("restarts", 0)
-    parts = [f" | spans {monitor.spans.total}" if monitor.spans.total else "",
+    parts = [f" | spans {spans}" if spans else "",
              f" | events rate-limited {limited}" if limited else "",
              f" | events refused (other user, no token) {refused}" if refused else "",
              f" | EVENT RECEIVER RESTARTED {restarts}x" if restarts else ""]
@@ -89,13 +90,14 @@ def run_record(args: argparse.Namespace) -> int:
 
     def request_stop(signum: int, _frame: Any) -> None:
         stopping["signal"] = signum
-        monitor.sampler.stop()
+        monitor.request_stop()
 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    gpus = "".join(f", gpu{gpu['index']}" for gpu in monitor.gpus)
     _say(f"recording {monitor.session} at {config.hz:g} Hz"
          + (f" for {config.duration_s:g} s" if config.duration_s else " until Ctrl-C")
          + f" ({'simulated source' if config.source == 'sim' else 'this machine'}: "
-         + f"cpu{''.join(f', gpu{i}' for i in monitor.gpu_indices)})")
+         + f"cpu{gpus})")
     next_status = [time.monotonic() + STATUS_EVERY_S]
 
     def maybe_status() -> None:
@@ -113,10 +115,10 @@ def run_record(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print(status_line(monitor), flush=True)
-    recorder = monitor.recorder
-    assert recorder is not None
-    if recorder.error:
-        _say(f"error: {recorder.error}; what was flushed is kept in {monitor.session}")
+    recording = monitor.recording_state()
+    assert recording is not None
+    if recording.error:
+        _say(f"error: {recording.error}; what was flushed is kept in {recording.session}")
         return 1
-    _say(f"session complete: {monitor.session} ({recorder.samples} samples, status complete)")
+    _say(f"session complete: {recording.session} ({recording.samples} samples, status complete)")
     return 0

@@ -10,41 +10,22 @@ from typing import TYPE_CHECKING
 from recordings.errors import InputError
 from recordings.session import resolve_session, sessions_dir
 from rigscope.dashboard_command import check_terminal
-from rigscope.replay_source import ReplaySource, SessionDirectory
+from tui.replay_source import ReplaySource, SessionDirectory
 
 if TYPE_CHECKING:
     from tui.replay_app import ReplayApp
 
 
-def start_offset(at: str | None, reader: object) -> float | None:
-    """--at as the replay's first position (None: the start), read as `g` reads it with the position at the
-    start: `+10m` and `10m` are both ten minutes in. Past the end: the end, said on stderr."""
-    if not at:
-        return None
-    from collectors.timeutil import iso_from_us
-    from tui.format import clock
-    from tui.replay_screen import GOTO_FORMS, parse_goto
-
-    try:
-        kind, value = parse_goto(at, 0.0, iso_from_us(reader.ts_us[0]))  # type: ignore[attr-defined]
-    except ValueError:
-        raise InputError(f"--at {at}: not a time; {GOTO_FORMS}") from None
-    if kind == "ts":
-        return reader.elapsed[reader.index_at_ts(int(value))]  # type: ignore[attr-defined]
-    duration = reader.duration_s  # type: ignore[attr-defined]
-    if value > duration:
-        print(f"rigscope: warning: --at {at} is past the end ({clock(duration)}): starting at the end", file=sys.stderr)
-    return reader.elapsed[0] + min(value, duration)  # type: ignore[attr-defined]
-
-
 def replay_app(session: Path, root: Path, args: argparse.Namespace) -> tuple[ReplayApp, ReplaySource]:
     """The replay app on `session` as `rigscope replay` runs it (`args`: speed, at, fps, ascii); InputError if
     the session cannot be opened.  The caller closes the source when the app has ended."""
-    from recordings.replay import ReplayReader
+    from tui.format import clock
     from tui.replay_app import ReplayApp
 
-    probe = ReplayReader(session)
-    source = ReplaySource(session, speed=args.speed, at_s=start_offset(args.at, probe))
+    source = ReplaySource(session, speed=args.speed, at=args.at)
+    if source.started_past_end:
+        print(f"rigscope: warning: --at {args.at} is past the end ({clock(source.reader.duration_s)}): "
+              "starting at the end", file=sys.stderr)
     return ReplayApp(source, fps=args.fps, ascii_only=args.ascii, sessions=SessionDirectory(root)), source
 
 

@@ -118,24 +118,69 @@ def run(args: argparse.Namespace) -> int:
     return next((code for code in codes if code not in (0, CHECK_FAILED)), CHECK_FAILED if CHECK_FAILED in codes else 0)
 
 
-def _clock(plan: Plan) -> Clock:
+class _Phases:
+    """How a run's idle phases (baseline, cooldown) pass: in real time, each a wait of its seconds."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def begin_idle(self, seconds: float) -> None:
+        """A baseline or cooldown of `seconds` begins."""
+
+    def begin_command(self) -> None:
+        """The command begins: it runs in real time."""
+
+    def wait(self, monitor: Monitor, seconds: float, stopping: threading.Event) -> bool:
+        """Wait out the idle phase begun; False when interrupted or the recording failed."""
+        deadline = time.monotonic() + seconds
+        next_status = time.monotonic() + STATUS_EVERY_S
+        while (left := deadline - time.monotonic()) > 0:
+            if stopping.wait(min(left, WRITER_CHECK_S)) or monitor.recording_error:
+                return False
+            if next_status <= time.monotonic() < deadline:  # a long baseline or cooldown shows how it goes, on stderr
+                next_status += STATUS_EVERY_S
+                print(status_line(monitor), file=sys.stderr, flush=True)
+        return not stopping.is_set()
+
+
+class _FastPhases(_Phases):
+    """The simulated source sped up: idle phases pass in the clock's time, up to its barrier."""
+
+    def __init__(self, clock: PhasedClock) -> None:
+        super().__init__(clock)
+        self.phased = clock
+
+    def begin_idle(self, seconds: float) -> None:
+        self.phased.go_fast(seconds)
+
+    def begin_command(self) -> None:
+        self.phased.go_real()
+
+    def wait(self, monitor: Monitor, seconds: float, stopping: threading.Event) -> bool:
+        while not self.phased.reached.wait(0.05):
+            if stopping.is_set() or monitor.sampling_ended or monitor.recording_error:
+                return False
+        return not stopping.is_set()
+
+
+def _phases(plan: Plan) -> _Phases:
     config = plan.config
     if config.source == "sim" and config.speed != 1.0:
-        return PhasedClock(config.speed, plan.baseline_s)
-    return make_clock(config)
+        return _FastPhases(PhasedClock(config.speed, plan.baseline_s))
+    return _Phases(make_clock(config))
 
 
 def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome | None:
-    clock = _clock(plan)
-    monitor = Monitor(plan.config, clock=clock, on_notice=lambda message: _say(f"note: {message}"))
+    phases = _phases(plan)
+    monitor = Monitor(plan.config, clock=phases.clock, on_notice=lambda message: _say(f"note: {message}"))
     try:
-        validate_checks(plan.checks, {**monitor.signals.summary(), "spans": monitor.spans.summary()})
+        validate_checks(plan.checks, monitor.summary())
     except CheckError as error:
         monitor.release()
         print(f"rigscope: error: {error}", file=sys.stderr)
         return None
     monitor.open_recording()
-    assert monitor.session is not None and monitor.recorder is not None
+    assert monitor.session is not None
     session = monitor.session
     log = OutputLog(session, plan.log_cap)
     facts: dict[str, Any] = {
@@ -144,24 +189,23 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
         "repeat": repeat, "repeats": plan.repeats, "baseline_s": plan.baseline_s, "cooldown_s": plan.cooldown_s,
         "output_log": log.meta(),
     }
-    monitor.recorder.meta.update(group_id=plan.group_id, run=facts)
+    monitor.annotate(group_id=plan.group_id, run=facts)  # `facts` fills in as the run goes, until meta.json is final
     _say(f"run {repeat}/{plan.repeats}: {session}: {_phases_line(plan, facts['command_line'])}")
     status, code = "complete", 0
     monitor.post("tag", state="baseline", source="run")
-    if isinstance(clock, PhasedClock):
-        clock.go_fast(plan.baseline_s)
+    phases.begin_idle(plan.baseline_s)
     monitor.start()
     try:
-        if not _phase(monitor, clock, plan.baseline_s, stopping):
+        if not phases.wait(monitor, plan.baseline_s, stopping):
             status, code = "interrupted", INTERRUPTED
         else:
-            status, code = _run_command(plan, monitor, clock, log, facts, stopping)
+            status, code = _run_command(plan, monitor, phases, log, facts, stopping)
     finally:
         log.close()
         facts["output_log"] = log.meta()
         monitor.stop()
-    if monitor.recorder.error:
-        _say(f"error: {monitor.recorder.error}; what was flushed is kept in {session}")
+    if monitor.recording_error:
+        _say(f"error: {monitor.recording_error}; what was flushed is kept in {session}")
         failed_itself = code not in (0, CHECK_FAILED, INTERRUPTED)  # the command's own failure says more
         code = INTERRUPTED if stopping.is_set() else code if failed_itself else RECORDING_FAILED
         return Outcome(session, code)  # meta.json says why; the disk may take nothing more
@@ -174,12 +218,11 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
     return Outcome(session, code)
 
 
-def _run_command(plan: Plan, monitor: Monitor, clock: Clock, log: OutputLog, facts: dict[str, Any],
+def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, facts: dict[str, Any],
                  stopping: threading.Event) -> tuple[str, int]:
     """The command phase, then the cooldown: (status, exit code). A failed recording ends the
     baseline or cooldown (the sampler stops); the command itself runs to its end."""
-    if isinstance(clock, PhasedClock):
-        clock.go_real()
+    phases.begin_command()
     monitor.post("tag", state="run", source="run")
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")  # a Python child's prints arrive as they are made, not at its exit
@@ -193,7 +236,7 @@ def _run_command(plan: Plan, monitor: Monitor, clock: Clock, log: OutputLog, fac
         found = not isinstance(error, FileNotFoundError)
         reason = (error.strerror or str(error)).lower() if found else "command not found"
         print(f"rigscope: error: {reason}: {plan.command[0]}", file=sys.stderr, flush=True)
-        monitor.recorder.meta["error"] = f"{reason}: {plan.command[0]}"  # type: ignore[union-attr]
+        monitor.annotate(error=f"{reason}: {plan.command[0]}")
         return "failed", NOT_EXECUTABLE if found else NOT_FOUND
     exit_code = child.wait(stopping)
     if child.daemons is not None:
@@ -205,30 +248,10 @@ def _run_command(plan: Plan, monitor: Monitor, clock: Clock, log: OutputLog, fac
     monitor.post("tag", state="cooldown", source="run")
     if stopping.is_set():
         return "interrupted", INTERRUPTED
-    if isinstance(clock, PhasedClock):
-        clock.go_fast(plan.cooldown_s)
-    if not _phase(monitor, clock, plan.cooldown_s, stopping):
+    phases.begin_idle(plan.cooldown_s)
+    if not phases.wait(monitor, plan.cooldown_s, stopping):
         return "interrupted", INTERRUPTED
     return "complete", exit_code
-
-
-def _phase(monitor: Monitor, clock: Clock, seconds: float, stopping: threading.Event) -> bool:
-    """Wait out a baseline or cooldown of `seconds` clock seconds; False when interrupted."""
-    recorder = monitor.recorder
-    if isinstance(clock, PhasedClock):
-        while not clock.reached.wait(0.05):
-            if stopping.is_set() or monitor.sampler.finished.is_set() or (recorder and recorder.error):
-                return False
-        return not stopping.is_set()
-    deadline = time.monotonic() + seconds
-    next_status = time.monotonic() + STATUS_EVERY_S
-    while (left := deadline - time.monotonic()) > 0:
-        if stopping.wait(min(left, WRITER_CHECK_S)) or (recorder and recorder.error):
-            return False
-        if next_status <= time.monotonic() < deadline:  # a long baseline or cooldown shows how it goes, on stderr
-            next_status += STATUS_EVERY_S
-            print(status_line(monitor), file=sys.stderr, flush=True)
-    return not stopping.is_set()
 
 
 def _finish(session: Path, checks: list[Check], status: str) -> list[dict[str, Any]]:

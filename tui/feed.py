@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from collectors.sampler import END, FrameQueue
+from collectors.stream import END, RESET, FrameQueue
 from tui.probe_data import MetricsView, ProbeFeed, SpanSource, SpansView
 
 Value = float | None
@@ -102,7 +102,7 @@ class CollapseCount:
 
 
 class DashboardFeed:
-    """Live: a thread drains `frames`.  Replay: no queue; the player calls `add` and `reset` itself."""
+    """A thread drains `frames`: the sampler's (live) or a replay player's stream (`RESET` empties it: a seek)."""
 
     def __init__(self, frames: FrameQueue | None, columns: Sequence[str], hz: float,
                  raw_seconds: float = 120.0, long_seconds: int = 3600, max_events: int = 500) -> None:
@@ -179,7 +179,9 @@ class DashboardFeed:
                     self.ended = True
                     self.version += 1
                 return
-            if batch is not None:
+            if batch is RESET:
+                self.reset()
+            elif batch is not None:
                 self.add(batch.frame, batch.events)
                 self.poll_spans()
 

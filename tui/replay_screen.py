@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -11,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.events import Click
 
-from collectors.timeutil import parse_duration, us_from_iso
+from recordings.replay import ReplayReader
 from tui import format as fmt
 from tui.bars import STATE_STYLES, TAG_STYLE, TextBar
 from tui.dashboard import PROCESSES_HELP, Command, DashboardScreen, ViewOptions
@@ -22,11 +21,11 @@ MARKERS = {"collapse_start": ("C", "bold red"), "note": ("n", "cyan"), "tag": ("
 
 
 class Player(Protocol):
-    """What ReplayScreen needs beyond a DashboardSource (rigscope.replay_source.ReplaySource)."""
+    """What ReplayScreen needs beyond a DashboardSource (tui.replay_source.ReplaySource)."""
 
     position: int
     playing: bool
-    reader: Any
+    reader: ReplayReader
 
     @property
     def speed(self) -> float | None: ...
@@ -69,7 +68,7 @@ class Timeline(TextBar):
             return self._cached[1], self._cached[2]
         start, span = reader.elapsed[0], max(reader.duration_s, 1e-9)
         marks = [(" ", "")] * width
-        for event, us in zip(reader.events, player._event_us):  # noqa: SLF001 (the player's parsed times)
+        for event, us in zip(reader.events, reader.event_us):
             marker = MARKERS.get(event.get("kind", ""))
             if marker:
                 marks[min(width - 1, int((reader.elapsed[reader.index_at_ts(us)] - start) / span * width))] = marker
@@ -138,7 +137,7 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
         header.append(" ▶ " if player.playing else " ❚❚ ", style="bold")
         header.append(f"{speed_text(player.speed)}  {fmt.clock(reader.elapsed[player.position] - reader.elapsed[0])}"
                       f" / {fmt.clock(reader.duration_s)}  {self.source.now_iso()[:19].replace('T', ' ')} UTC")
-        if getattr(reader, "growing", False):
+        if reader.growing:
             header.append(" ● recording", style="bold red")
         if self.embedded:  # before the names, which a narrow terminal cuts
             header.append(" │ q back", style="bold")
@@ -192,17 +191,13 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
             return
         reader = self.player.reader
         try:
-            target = parse_goto(answer, reader.elapsed[self.player.position] - reader.elapsed[0],
-                                self.source.now_iso())
+            index, past_end = reader.goto(answer, self.player.position)
         except ValueError as error:
             self.notify(str(error), severity="error")
             return
-        if target[0] == "offset":
-            if target[1] > reader.duration_s:
-                self.notify(f"{answer} is past the end ({fmt.clock(reader.duration_s)}): at the end", timeout=4)
-            self.player.seek_elapsed(reader.elapsed[0] + min(target[1], reader.duration_s))
-        else:
-            self.player.seek_index(reader.index_at_ts(int(target[1])))
+        if past_end:
+            self.notify(f"{answer} is past the end ({fmt.clock(reader.duration_s)}): at the end", timeout=4)
+        self.player.seek_index(index)
 
     def action_jump_collapse(self, forward: int) -> None:
         if not self.player.jump(("collapse_start",), bool(forward)):
@@ -230,24 +225,3 @@ class EmbeddedReplayScreen(ReplayScreen, inherit_bindings=False):
 
 def speed_text(speed: float | None) -> str:
     return "max" if speed is None else f"x{speed:g}"
-
-
-def parse_goto(text: str, current_s: float, now_iso: str) -> tuple[str, float]:
-    """`+15m` / `-30s` from the position, `HH:MM[:SS]` (UTC, on the position's day), or seconds from the start.
-
-    Returns ("offset", seconds from the session start) or ("ts", µs since the epoch).
-    """
-    value = text.strip()
-    try:
-        if value[:1] in "+-":
-            step = parse_duration(value[1:])
-            return "offset", max(0.0, current_s + (step if value[0] == "+" else -step))
-        if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?", value):
-            clock = value if value.count(":") == 2 else value + ":00"
-            return "ts", float(us_from_iso(f"{now_iso[:10]}T{clock.zfill(8)}Z"))
-        return "offset", parse_duration(value)
-    except ValueError:
-        raise ValueError(f"'{text}' is not a time: {GOTO_FORMS}") from None
-
-
-GOTO_FORMS = "HH:MM:SS (UTC), +5m or -30s from the position, or 15m / 90 from the start"

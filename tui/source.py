@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from collectors.process_tier import ProcessSnapshot
 from tui.bars import SessionLabel
 from tui.devices import Device
 from tui.feed import DashboardFeed
@@ -31,8 +32,8 @@ class DashboardSource(Protocol):
         """Stop recording, or start a new session; returns what happened, in words."""
         ...
 
-    def processes(self) -> Any:
-        """The process rows to show (a collectors.process_tier.ProcessSnapshot); None when there are none."""
+    def processes(self) -> ProcessSnapshot | None:
+        """The process rows to show; None when there are none."""
         ...
 
     def notices(self) -> list[str]:

@@ -14,8 +14,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from collectors.clock import VirtualClock
 from collectors.schema import device_prefixes, gpu_prefix
+from collectors.stream import EXPORTER
 from recordings.tier import hardware_tier
 from rigscope import __version__
 from rigscope.serve.feed import ExportFeed
@@ -66,7 +66,7 @@ class MonitorSession:
 def serve_http(monitor: Any, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> HttpExporter:
     """The HTTP sink of `monitor` (a `rigscope.monitor.Monitor`), not started yet."""
     hz = monitor.config.hz
-    frames = monitor.sampler.subscribe(maxsize=max(1000, int(hz * 60)), lossless=isinstance(monitor.clock, VirtualClock))
+    frames = monitor.subscribe(EXPORTER)
     feed = ExportFeed(frames, [gpu_prefix(i) for i in monitor.gpu_indices], device_prefixes(monitor.gpu_indices),
                       monitor.spans.stats)
     return HttpExporter(feed, MonitorSession(monitor), host, port, token)

@@ -16,7 +16,7 @@ import pytest
 
 from recordings.replay import check_session
 from rigscope.replay_command import replay_app
-from rigscope.replay_source import SessionDirectory
+from tui.replay_source import SessionDirectory
 from tests.afterrun.conftest import copy_session
 from tests.recordings.hostile import interrupted
 

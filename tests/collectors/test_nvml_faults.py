@@ -27,7 +27,8 @@ from collectors.clock import VirtualClock
 from collectors.fake_nvml import FakeGpu, FakeNvml
 from collectors.gpu import GpuCollector
 from collectors.nvml import FIELDS
-from collectors.sampler import END, Sampler
+from collectors.sampler import Sampler
+from collectors.stream import END, LossyQueue
 from tests.nvml_mock.fixtures import mock_backend, nvml_mock_library  # noqa: F401  (fixtures)
 from tests.nvml_mock.scenario import GPU_IS_LOST, SERIES, Scenario
 from tests.waiting import wait_sync
@@ -111,7 +112,7 @@ def gpus_on(request: pytest.FixtureRequest) -> Callable[..., FakeGpus | MockGpus
 
 def run_sampler(collectors: list[Collector], seconds: float, clock: VirtualClock | None = None):
     sampler = Sampler(collectors, hz=HZ, clock=clock or VirtualClock(), duration_s=seconds)
-    frames = sampler.subscribe(maxsize=0)
+    frames = sampler.attach(LossyQueue(0))
     sampler.run_inline()
     received = []
     while (batch := frames.get(timeout=0)) is not END and batch is not None:

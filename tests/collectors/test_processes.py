@@ -14,7 +14,7 @@ from collectors.fake_nvml import FakeGpu, FakeNvml
 from collectors.nvml import GpuProcess
 from collectors.process_tier import ProcessTier
 from collectors.processes import ProcessCollector, short_command
-from collectors.sampler import Batch, FrameQueue
+from collectors.stream import Batch, FrameQueue, LossyQueue
 
 INVISIBLE = 99_999_999  # above any pid_max: no such process in this namespace
 
@@ -100,7 +100,7 @@ def test_short_command() -> None:
 
 
 def frames(*elapsed: float) -> FrameQueue:
-    queue = FrameQueue(100)
+    queue = LossyQueue(100)
     for e in elapsed:
         queue.offer(Batch({"ts": int(e * 1e6), "elapsed_s": e}))
     queue.close()

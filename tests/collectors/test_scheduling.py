@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import re
 import threading
+from pathlib import Path
 
 import pytest
 
 from collectors.background import BackgroundGroup
 from collectors.base import Collector, Reading
-from collectors.clock import VirtualClock
-from collectors.sampler import END, Sampler
+from collectors.clock import RealClock, ScaledClock, VirtualClock
+from collectors.phased_clock import PhasedClock
+from collectors.sampler import Sampler
+from collectors.stream import (CONSUMER_POLL_S, END, EXPORTER, PROCESS_TIER, SCREEN, SESSION_WRITER, SPAN_ASSEMBLER,
+                               LosslessQueue, LossyQueue, PolledQueue)
 from collectors.ticker import Ticker
 
 
@@ -73,7 +79,7 @@ def test_sampler_stamps_frames_and_stops_at_duration():
     clock = VirtualClock(start_wall_us=1_000_000)
     collector = Counting()
     sampler = Sampler([collector], hz=4, clock=clock, duration_s=2.0)
-    frames = sampler.subscribe()
+    frames = sampler.attach(LossyQueue(10_000))
     sampler.run_inline()
     received = []
     while (batch := frames.get(timeout=0)) is not END and batch is not None:
@@ -87,7 +93,7 @@ def test_sampler_stamps_frames_and_stops_at_duration():
 
 def test_full_queue_counts_drops_instead_of_blocking():
     sampler = Sampler([Counting()], hz=10, clock=VirtualClock(), duration_s=5)
-    frames = sampler.subscribe(maxsize=10)
+    frames = sampler.attach(LossyQueue(10))
     sampler.run_inline()  # nobody reads: the sampler must still finish, and say what it dropped
     assert sampler.stats.samples == 50
     assert frames.dropped == 41  # 40 that did not fit, and the oldest, to make room for END
@@ -97,7 +103,7 @@ def test_full_queue_counts_drops_instead_of_blocking():
 
 def test_lossless_queue_waits_for_its_consumer():
     sampler = Sampler([Counting()], hz=10, clock=VirtualClock(), duration_s=5)
-    frames = sampler.subscribe(maxsize=2, lossless=True)
+    frames = sampler.attach(LosslessQueue(2))
     got = []
 
     def drain() -> None:
@@ -163,7 +169,7 @@ def test_posted_tag_reaches_the_signal_stage_and_subscribers():
 
     stage = Stage()
     sampler = Sampler([Counting()], hz=1, clock=VirtualClock(start_wall_us=0), duration_s=2, signals=stage)
-    frames = sampler.subscribe()
+    frames = sampler.attach(LossyQueue(10_000))
     sampler.post_event({"ts": "1970-01-01T00:00:00.500000Z", "kind": "tag", "state": "eval"})
     sampler.run_inline()
     batches = []
@@ -176,7 +182,7 @@ def test_posted_tag_reaches_the_signal_stage_and_subscribers():
 
 def test_polled_queue_hands_over_every_batch_in_order_then_end_then_nothing():
     sampler = Sampler([Counting()], hz=10, clock=VirtualClock(), duration_s=2)
-    frames = sampler.subscribe(poll_s=0.05)
+    frames = sampler.attach(PolledQueue(10_000, 0.05))
     sampler.run_inline()
     received = []
     while (batch := frames.get(timeout=1.0)) is not END:
@@ -188,7 +194,7 @@ def test_polled_queue_hands_over_every_batch_in_order_then_end_then_nothing():
 
 def test_polled_queue_wakes_a_waiting_reader_when_the_sampler_stops():
     sampler = Sampler([Counting()], hz=10, clock=VirtualClock(), duration_s=1)
-    frames = sampler.subscribe(poll_s=3600.0)  # a reader asleep for an hour must still see END
+    frames = sampler.attach(PolledQueue(10_000, 3600.0))  # a reader asleep for an hour must still see END
     got: list[object] = []
     reader = threading.Thread(target=lambda: got.extend(iter(lambda: frames.get(timeout=None), END)), daemon=True)
     reader.start()
@@ -197,9 +203,31 @@ def test_polled_queue_wakes_a_waiting_reader_when_the_sampler_stops():
     assert not reader.is_alive() and len(got) == 10
 
 
-def test_lossless_queue_is_never_polled():
-    sampler = Sampler([Counting()], hz=10, clock=VirtualClock(), duration_s=1)
-    assert sampler.subscribe(lossless=True, poll_s=0.25).poll_s == 0.0
+def test_the_stream_policy_decides_every_sinks_queue_from_the_clock():
+    """Virtual time (a run's fast phases too): every sink lossless and never polled, whatever its latency;
+    real or sped-up time: lossy, sized by the rate, polled only by a sink that may be late."""
+    for clock in (VirtualClock(), PhasedClock(None, 1.0), PhasedClock(60.0, 1.0)):
+        stream = Sampler([Counting()], hz=100, clock=clock).stream
+        for sink in (SESSION_WRITER, SPAN_ASSEMBLER, PROCESS_TIER, EXPORTER, SCREEN):
+            frames = stream.subscribe(sink)
+            assert type(frames) is LosslessQueue and frames.maxsize == sink.min_batches
+    for clock in (RealClock(), ScaledClock(60.0)):
+        stream = Sampler([Counting()], hz=100, clock=clock).stream
+        writer, exporter, tier = (stream.subscribe(sink) for sink in (SESSION_WRITER, EXPORTER, PROCESS_TIER))
+        assert type(writer) is PolledQueue and writer.poll_s == CONSUMER_POLL_S and writer.maxsize == 6000
+        assert type(exporter) is LossyQueue and exporter.maxsize == 6000
+        assert type(tier) is PolledQueue and tier.maxsize == 1000
+        realtime = stream.subscribe(dataclasses.replace(SESSION_WRITER, latency_s=0.0))
+        assert type(realtime) is LossyQueue  # --realtime: woken for every batch
+
+
+def test_clock_kinds_are_checked_only_by_the_stream_policy():
+    """Call sites ask the policy; none of them looks at the kind of clock to size or pace a queue."""
+    root = Path(__file__).resolve().parents[2]
+    checks = [str(path.relative_to(root)) for package in ("collectors", "recordings", "rigscope", "tui")
+              for path in (root / package).rglob("*.py")
+              if re.search(r"isinstance\([^)]*(VirtualClock|PhasedClock)\)", path.read_text(encoding="utf-8"))]
+    assert checks == ["collectors/stream.py"]
 
 
 class Recording:
@@ -223,7 +251,7 @@ def run_recording(hz: float, seconds: float) -> tuple[Recording, list[float]]:
     collector = Counting()
     stage = Recording(collector)
     sampler = Sampler([collector], hz=hz, clock=VirtualClock(), duration_s=seconds, signals=stage)
-    frames = sampler.subscribe()
+    frames = sampler.attach(LossyQueue(10_000))
     sampler.run_inline()
     handed_out = [batch.frame["elapsed_s"] for batch in iter(lambda: frames.get(timeout=0), END) if batch.frame]
     return stage, handed_out
@@ -249,7 +277,7 @@ def test_a_tag_posted_while_frames_wait_applies_from_its_own_time():
 
     clock = VirtualClock(start_wall_us=0)
     sampler = Sampler([SimulatedCollector(1)], hz=100, clock=clock, duration_s=0.1, signals=SignalPipeline([0]))
-    frames = sampler.subscribe()
+    frames = sampler.attach(LossyQueue(10_000))
     # Posted before the batch of ten is derived: the frames read before 45 ms keep the heuristic's state.
     sampler.post_event({"ts": iso_from_us(45_000), "kind": "tag", "state": "eval"})
     sampler.run_inline()
@@ -285,7 +313,7 @@ class OutOfFiles(Counting):
 
 def test_a_failed_read_is_null_for_that_tick_with_one_notice():
     sampler = Sampler([OutOfFiles()], hz=10, clock=VirtualClock(), duration_s=1)
-    frames = sampler.subscribe()
+    frames = sampler.attach(LossyQueue(10_000))
     sampler.run_inline()  # the sampler goes on: no exception leaves it
     received = []
     while (batch := frames.get(timeout=0)) is not END and batch is not None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from collectors.sampler import END, Batch
+from collectors.stream import END, Batch, LosslessQueue
 from rigscope.monitor import Monitor, MonitorConfig
 from tests.waiting import no_threads_left, wait_sync  # noqa: F401 (fixtures and helpers the tests use)
 
@@ -22,7 +22,7 @@ class Tap:
     """Every batch the sampler sent, from an unbounded lossless subscription (virtual time)."""
 
     def __init__(self, monitor: Monitor) -> None:
-        self.queue = monitor.sampler.subscribe(maxsize=0, lossless=True)
+        self.queue = monitor.sampler.attach(LosslessQueue(0))
 
     def drain(self) -> list[Batch]:
         batches = []

@@ -11,6 +11,7 @@ from typing import Any
 
 from collectors.clock import VirtualClock
 from collectors.sampler import Sampler
+from collectors.stream import LossyQueue
 from collectors.schema import session_columns
 from collectors.signals import SignalPipeline
 from collectors.simulated import SimulatedCollector
@@ -41,7 +42,7 @@ def record(root: Path, seconds: float = 400.0, hz: float = 2.0, gpus: int = 1, h
             "monitoring": {"sample_hz": hz, "source": "simulated"},
             "recorder": {"pid": os.getpid(), "hostname": "elsewhere", "argv": ["record", "--hz", str(hz)]},
             **meta_extra}
-    recorder = Recorder(session, meta, session_columns(indices), sampler.subscribe(),
+    recorder = Recorder(session, meta, session_columns(indices), sampler.attach(LossyQueue(10_000)),
                         RecorderOptions(frozenset({"parquet"})), summary=signals.summary)
     recorder.start()
     sampler.run_inline()

@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 
 from collectors.clock import VirtualClock
-from collectors.sampler import Batch, FrameQueue, Sampler
+from collectors.sampler import Sampler
+from collectors.stream import Batch, LossyQueue, PolledQueue
 from collectors.schema import session_columns
 from collectors.signals import SignalPipeline
 from collectors.simulated import SimulatedCollector
@@ -34,7 +35,7 @@ def record(tmp_path, seconds=20.0, hz=10.0, gpus=2, formats=("parquet", "csv"), 
     meta = {"format": "rigscope-session/1", "session_id": session.name, "status": "recording",
             "recorder": {"pid": os.getpid(), "hostname": "elsewhere"}, "gpus": [{"index": i} for i in indices],
             "monitoring": {"sample_hz": hz}}
-    recorder = Recorder(session, meta, session_columns(indices), sampler.subscribe(),
+    recorder = Recorder(session, meta, session_columns(indices), sampler.attach(LossyQueue(10_000)),
                         RecorderOptions(frozenset(formats), segment_interval_s=segment_s), summary=signals.summary)
     for tag in tags:
         sampler.post_event(tag)
@@ -187,7 +188,7 @@ def test_disk_full_stops_recording_and_keeps_what_was_flushed(tmp_path, monkeypa
 def test_a_polled_queue_loses_nothing_to_the_flush(tmp_path):
     """The recorder looks at a polled queue only now and then: a flush still holds every batch queued before it."""
     session = create_session_dir(tmp_path, __import__("datetime").datetime(2027, 1, 1), "testhost")
-    frames = FrameQueue(100, poll_s=3600.0)  # it wakes only for its flush
+    frames = PolledQueue(100, 3600.0)  # it wakes only for its flush
     recorder = Recorder(session, {"format": "rigscope-session/1", "status": "recording"}, session_columns([]),
                         frames, RecorderOptions(frozenset({"parquet"}), flush_interval_s=0.5))
     recorder.start()

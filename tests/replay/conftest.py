@@ -25,7 +25,7 @@ import polars as pl
 import pytest
 
 from recordings.session import list_sessions
-from rigscope.replay_source import ReplaySource
+from tui.replay_source import ReplaySource
 from tests.conftest import REPO
 from tui.replay_app import ReplayApp
 from tests.waiting import run, wait_until, wait_sync  # noqa: F401 (fixtures and helpers the tests use)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 
-from rigscope.replay_source import SessionDirectory
+from tui.replay_source import SessionDirectory
 from tests.replay.conftest import type_text, wait_at, wait_until
 from tests.tui.conftest import LiveApp, bar_text, run, screen_text, wait_frames
 from tui.picker import PickerScreen

@@ -14,7 +14,7 @@ import polars as pl
 
 from recordings.catalog import catalog_row
 from recordings.replay import ReplayReader
-from rigscope.replay_source import SessionDirectory
+from tui.replay_source import SessionDirectory
 from tests.replay.conftest import ReplayHarness, events_of, frames_equal, run, tree_hashes, type_text, wait_at, \
     wait_until
 from tests.tui.conftest import panel_text, screen_text

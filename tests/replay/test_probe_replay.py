@@ -7,7 +7,7 @@ from pathlib import Path
 from collectors.timeutil import iso_from_us
 from recordings.segments import write_parquet_atomic
 from recordings.spans import spans_table, summarize_rows
-from rigscope.replay_source import ReplaySource
+from tui.replay_source import ReplaySource
 from tests.replay.conftest import ReplayHarness, add_events, run, samples, wait_at, wait_until
 from tui.overlay import COLLAPSE, SHADES
 from tui.probe_panes import MetricsPane, SpansPane, duration

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import polars as pl
@@ -10,8 +11,8 @@ import pytest
 from collectors.timeutil import us_from_iso
 from recordings.errors import InputError
 from recordings.replay import ReplayReader
-from rigscope.replay_command import start_offset
-from rigscope.replay_source import ReplaySource
+from rigscope.replay_command import replay_app
+from tui.replay_source import ReplaySource
 from tests.replay.conftest import events_of, frames_equal, samples, same_value, settled_at, wait_sync
 from tui.devices import Device
 
@@ -110,19 +111,33 @@ def test_seeks_requested_back_to_back_end_on_the_last(paused):
 
 def test_start_at_a_time(recorded):
     reader = ReplayReader(recorded)
-    assert start_offset(None, reader) is None
-    assert start_offset("+2m", reader) == 120.0
-    assert start_offset("90", reader) == 90.0
-    assert start_offset("2m", reader) == 120.0  # with or without +: from the start, as `g` at the start reads it
+    assert reader.goto("+2m", 0) == (reader.index_at(120.0), False)
+    assert reader.goto("90", 0) == (reader.index_at(90.0), False)
+    assert reader.goto("2m", 0) == reader.goto("+2m", 0)  # with or without +: from the start, as `g` at the start
     with pytest.raises(InputError, match="--at soon: not a time; HH:MM:SS"):
-        start_offset("soon", reader)
+        ReplaySource(recorded, at="soon")
 
 
-def test_start_past_the_end_says_so(recorded, capsys):
+def test_start_past_the_end_says_so_and_opens_the_session_once(recorded, capsys, monkeypatch, tmp_path):
     reader = ReplayReader(recorded)
-    assert start_offset("9h", reader) == reader.elapsed[0] + reader.duration_s
+    assert reader.goto("9h", 0) == (len(reader) - 1, True)
+    opened = []
+    real = ReplayReader.__init__
+
+    def counted(self, session):
+        opened.append(session)
+        real(self, session)
+
+    monkeypatch.setattr(ReplayReader, "__init__", counted)
+    args = argparse.Namespace(speed=1.0, at="9h", fps=2.0, ascii=False)
+    _, late = replay_app(recorded, tmp_path, args)  # before: --at was read from a reader of its own
+    try:
+        wait_sync(lambda: late.position == len(reader) - 1, 5, "the start at the end")
+    finally:
+        late.close()
+    assert opened == [recorded]
     assert "--at 9h is past the end" in capsys.readouterr().err
-    source = ReplaySource(recorded, speed=None, at_s=start_offset("+2m", reader))
+    source = ReplaySource(recorded, speed=None, at="+2m")
     try:
         source.toggle_play()
         wait_sync(lambda: source.position >= 240 and source.feed.snapshot(0, ()).frame, 5)
@@ -184,7 +199,7 @@ def test_devices_come_from_meta(recorded):
 
 
 def test_a_replayed_gpu_with_gpm_has_its_sm_row(session):
-    from rigscope.replay_source import ReplaySource
+    from tui.replay_source import ReplaySource
 
     source = ReplaySource(session, speed=None)
     try:

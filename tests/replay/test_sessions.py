@@ -20,7 +20,7 @@ from collectors.timeutil import iso_from_us
 from recordings.catalog import catalog_row
 from recordings.errors import InputError
 from recordings.replay import ReplayReader
-from rigscope.replay_source import ReplaySource
+from tui.replay_source import ReplaySource
 from tests.conftest import REPO
 from tests.replay.conftest import (add_events, events_of, frames_equal, run_cli_tty, samples, settled_at, tree_hashes,
                                    wait_sync)

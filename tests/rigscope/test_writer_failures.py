@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from collectors.sampler import Batch, FrameQueue
+from collectors.stream import Batch, LosslessQueue
 from recordings.reader import read_samples
 from recordings.repair import repair_session
 from recordings.errors import InputError
@@ -100,7 +100,7 @@ def test_repair_on_a_full_disk_is_one_line_and_leaves_no_temp_file(tmp_path, mon
 
 
 def test_a_lossless_queue_never_holds_the_sampler_on_a_consumer_that_gave_up():
-    frames = FrameQueue(1, lossless=True)
+    frames = LosslessQueue(1)
     frames.offer(Batch({"ts": 1}))
     offered = threading.Event()
     sampler = threading.Thread(target=lambda: (frames.offer(Batch({"ts": 2})), offered.set()))
@@ -202,7 +202,7 @@ def test_the_dashboard_feed_lets_go_of_the_queues_it_no_longer_reads(monkeypatch
         raise RuntimeError("a bug in drawing")
 
     monkeypatch.setattr(DashboardFeed, "add", broken)
-    first, second = FrameQueue(1, lossless=True), FrameQueue(1, lossless=True)
+    first, second = LosslessQueue(1), LosslessQueue(1)
     feed = DashboardFeed(first, [], 10.0)
     feed.attach(second)
     first.offer(Batch({"ts": 1}))
@@ -223,7 +223,7 @@ def test_the_http_feed_lets_go_of_its_queue_when_its_thread_ends(monkeypatch):
         raise RuntimeError("a bug in the exporter")
 
     monkeypatch.setattr(ExportFeed, "take", broken)
-    frames = FrameQueue(1, lossless=True)
+    frames = LosslessQueue(1)
     feed = ExportFeed(frames, ["gpu0"], ["cpu", "gpu0"])
     feed.start()
     frames.offer(Batch({"ts": 1}))

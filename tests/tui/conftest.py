@@ -87,7 +87,7 @@ class LiveApp:
         self.source_options = {"gpus": gpus, **options}
         self.size = size
         self.directory = directory
-        self.sessions = sessions  # what `o` opens (rigscope.replay_source.SessionDirectory), as the CLI wires it
+        self.sessions = sessions  # what `o` opens (tui.replay_source.SessionDirectory), as the CLI wires it
 
     async def __aenter__(self) -> tuple[Any, RigscopeApp, LiveSource]:
         self.source = sim_source(self.directory, **self.source_options)

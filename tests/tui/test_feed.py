@@ -22,3 +22,23 @@ def test_gaps_stay_null_in_both():
         ring.append(float(k), None if 10 <= k < 20 else 1.0)
     assert ring.window(5, 1) == (1.0,) * 5
     assert ring.window(60, 1)[10:19] == (None,) * 9
+
+
+def test_a_reset_in_the_stream_empties_the_feed_before_what_follows():
+    """A replay's seek: the feed's thread forgets what it showed when it reads RESET, then takes the refill."""
+    from collectors.stream import RESET, Batch, LosslessQueue
+    from tests.waiting import wait_sync
+    from tui.feed import DashboardFeed
+
+    frames = LosslessQueue(0)
+    feed = DashboardFeed(frames, ["gpu0_util_pct"], 1.0)
+    feed.start()
+    for k in range(5):
+        frames.offer(Batch({"elapsed_s": float(k), "gpu0_util_pct": 10.0}, ({"kind": "note", "text": "old"},)))
+    frames.offer(RESET)
+    frames.offer(Batch({"elapsed_s": 50.0, "gpu0_util_pct": 90.0}, ({"kind": "note", "text": "new"},)))
+    frames.close()
+    wait_sync(lambda: feed.snapshot(10).ended, 10, "the feed read END")
+    snapshot = feed.snapshot(10)
+    assert snapshot.series["gpu0_util_pct"] == (90.0,) and snapshot.frame["elapsed_s"] == 50.0
+    assert [event["text"] for event in snapshot.events] == ["new"]

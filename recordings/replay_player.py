@@ -1,13 +1,19 @@
-"""The dashboard's replay source: plays a recorded session into the same feed the live screen reads.
+"""Replay as a source: publishes a recorded session's frames and events on a frame stream, as the sampler does.
+
+A screen subscribes to `stream` exactly as to a live session's (`SCREEN`); a
+seek publishes `RESET` before it refills the screen.  The spans that had
+ended by the position go to a span watcher (`watch_spans`, as a live session's
+span tracker is watched), and the process rows recorded at the position are
+asked for (`processes`), as the live process tier's latest rows are.  The
+stream is lossless: the player waits for its screen.
 
 A player thread moves the position at the chosen speed and reads rows from
 disk as it goes; seeks are requested by the UI and carried out by that thread
-(the UI never waits on the disk).  After a seek the feed is refilled with the
+(the UI never waits on the disk).  After a seek the screen is refilled with the
 window before the new position, and the events up to it (custom metrics
-among them); the spans pane gets the spans that had ended by the position.
-Events are kept in time order, so each step takes the events of its span by
-bisection.  For a session still being recorded the same thread looks for new
-segments every `poll_s` seconds, and the session grows under the player.
+among them).  For a session still being recorded the same thread looks for
+new segments every `poll_s` seconds, and the session grows under the player.
+Nothing here knows the TUI.
 """
 
 from __future__ import annotations
@@ -16,58 +22,57 @@ import bisect
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from collectors.process_tier import ProcessSnapshot
-from collectors.timeutil import iso_from_us, us_from_iso
-from recordings.catalog import catalog
+from collectors.stream import RESET, Batch, FrameStream, StreamPolicy
+from collectors.timeutil import iso_from_us
 from recordings.errors import InputError
 from recordings.events import EVENTS, append_event, skipped_warning
 from recordings.processes import PROCESSES_DIR, PROCESSES_PARQUET, ProcessTimeline, read_processes
-from recordings.replay import ReplayReader, check_session
+from recordings.replay import GOTO_FORMS, ReplayReader
 from recordings.replay_spans import ReplaySpans
 from recordings.session import sample_hz
-from tui.bars import SessionLabel
-from tui.devices import Device, feed_columns
-from tui.feed import DashboardFeed
 
 SPEEDS: tuple[float | None, ...] = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1000.0, None)  # None: max
 TICK_S = 0.05
 MAX_ROWS_PER_TICK = 2000  # at high speed only the last rows of a step reach the sparklines
 POLL_S = 2.0  # how often a session still being recorded is looked at for new segments
+WINDOW_S = 120.0  # how much before the position a seek publishes
 
 
-def speed_label(speed: float | None) -> str:
-    return "max" if speed is None else f"x{speed:g}"
+class SpanWatcher(Protocol):
+    """Who shows the spans of the position (tui.feed.DashboardFeed), as it shows a live span tracker's."""
+
+    def watch_spans(self, tracker: Any) -> None: ...  # ReplaySpans.tracker: what the screen reads of spans
+    def poll_spans(self, force: bool = False) -> None: ...
 
 
-class ReplaySource:
-    def __init__(self, session: Path, speed: float | None = 1.0, at_s: float | None = None,
+class ReplayPlayer:
+    """A recorded session played onto `stream`; `start` it once its sinks have subscribed."""
+
+    def __init__(self, session: Path, speed: float | None = 1.0, at: str | None = None,
                  poll_s: float = POLL_S) -> None:
+        """`at`: where to start, as `g` reads it at the start (`rigscope replay --at`); InputError when it is
+        not a time, `started_past_end` when it lay past the end."""
         self.reader = ReplayReader(session)
-        meta = self.reader.meta
-        host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
-        self.label = SessionLabel(str(host.get("hostname", "?")), str(host.get("hardware_tier", "")),
-                                  session.name, "REPLAY")
-        self.devices = [Device("cpu", f"CPU {host.get('cpu_model') or ''}".strip())] + [
-            Device(f"gpu{index}", f"GPU{index} {name.replace('NVIDIA ', '')}".strip(), gpm=index in _with_gpm(meta))
-            for index, name in _gpus(meta)]
-        self.feed = DashboardFeed(None, feed_columns(self.devices), sample_hz(meta) or 10.0)
+        self.hz = sample_hz(self.reader.meta) or 10.0
+        self.stream = FrameStream(StreamPolicy(self.hz, lossless=True))
         self._errors: list[str] = []
         try:
             self.spans = ReplaySpans.read(session)
         except InputError as error:  # a damaged span table: the replay goes on without spans
             self.spans = ReplaySpans([], [])
             self._errors.append(f"{error}; spans not shown")
-        self.feed.watch_spans(self.spans.tracker)
-        stamped = sorted(((_event_us(e), e) for e in self.reader.events), key=lambda pair: pair[0])  # stable
-        self.reader.events[:] = [event for _, event in stamped]  # in time order: steps and seeks bisect them
-        self._event_us = [us for us, _ in stamped]
         self.speed_index = SPEEDS.index(speed) if speed in SPEEDS else SPEEDS.index(1.0)
         self.position = 0
         self.playing = True
         self._play_at = self.reader.elapsed[0]  # session time the player has reached, between rows too
-        self._requested: int | None = self.reader.index_at(at_s) if at_s is not None else 0
+        try:
+            start, self.started_past_end = self.reader.goto(at, 0) if at else (0, False)
+        except ValueError:
+            raise InputError(f"--at {at}: not a time; {GOTO_FORMS}") from None
+        self._requested: int | None = start
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -76,10 +81,16 @@ class ReplaySource:
         self._poll_s = poll_s
         self._process_timeline = self._open_processes(session)
         self._process_shown: ProcessSnapshot | None = None
+        self._spans_shown: SpanWatcher | None = None
         self._thread = threading.Thread(target=self._play, name="rigscope-replay", daemon=True)
+
+    def start(self, spans: SpanWatcher) -> None:
+        """Play onto the stream; `spans` is shown the spans of the position."""
+        self._spans_shown = spans
+        spans.watch_spans(self.spans.tracker)
         self._thread.start()
 
-    # -- what the dashboard asks ------------------------------------------
+    # -- what a dashboard asks ----------------------------------------------
     @property
     def speed(self) -> float | None:
         return SPEEDS[self.speed_index]
@@ -94,10 +105,8 @@ class ReplaySource:
             event["source"] = "replay"
         append_event(self.reader.session / EVENTS, event)
         with self._lock:  # from now on it is part of the session: seeks, jumps and the timeline see it
-            at = bisect.bisect_right(self._event_us, _event_us(event))
-            self._event_us.insert(at, _event_us(event))
-            self.reader.events.insert(at, event)
-        self.feed.add(None, [event])
+            self.reader.add_event(event)
+        self.stream.publish(Batch(None, (event,)))
 
     def _open_processes(self, session: Path) -> ProcessTimeline | None:
         if not (session / PROCESSES_PARQUET).exists() and not (session / PROCESSES_DIR).is_dir():
@@ -120,12 +129,6 @@ class ReplaySource:
             self._process_shown = ProcessSnapshot(version, ts, rows)
         return self._process_shown
 
-    def recording(self) -> None:
-        return None
-
-    def toggle_recording(self) -> str:
-        return "replay does not record"
-
     def notices(self) -> list[str]:
         errors, self._errors = self._errors, []
         return errors
@@ -133,7 +136,9 @@ class ReplaySource:
     def close(self) -> str:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=2)
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        self.stream.close()
         return f"rigscope: replayed {self.reader.session}"
 
     # -- controls (UI thread) ---------------------------------------------
@@ -169,17 +174,15 @@ class ReplaySource:
         reached too, and a second jump moves past the one the position is on.
         """
         here = self._target()
-        ts_us = self.reader.ts_us
+        ts_us, event_us, events = self.reader.ts_us, self.reader.event_us, self.reader.events
         with self._lock:
             if forward:  # shown after `here`: later than its row
-                start = bisect.bisect_right(self._event_us, ts_us[here])
-                found = next((i for i in range(start, len(self._event_us))
-                              if self.reader.events[i].get("kind") in kinds), None)
+                start = bisect.bisect_right(event_us, ts_us[here])
+                found = next((i for i in range(start, len(event_us)) if events[i].get("kind") in kinds), None)
             else:  # shown before `here`: at or before the row before it
-                start = bisect.bisect_right(self._event_us, ts_us[here - 1]) if here > 0 else 0
-                found = next((i for i in range(start - 1, -1, -1) if self.reader.events[i].get("kind") in kinds),
-                             None)
-            chosen = None if found is None else self.reader.index_from_ts(self._event_us[found])
+                start = bisect.bisect_right(event_us, ts_us[here - 1]) if here > 0 else 0
+                found = next((i for i in range(start - 1, -1, -1) if events[i].get("kind") in kinds), None)
+            chosen = None if found is None else self.reader.index_from_ts(event_us[found])
         if chosen is None or chosen == here:  # (an event after the last row shows on it: nothing further)
             return False
         self.seek_index(chosen)
@@ -188,11 +191,12 @@ class ReplaySource:
     def events_between(self, low_us: int | None, high_us: int) -> list[dict[str, Any]]:
         """The events with low_us < ts <= high_us (from the start when low_us is None), in time order."""
         with self._lock:
-            first = 0 if low_us is None else bisect.bisect_right(self._event_us, low_us)
-            return self.reader.events[first:bisect.bisect_right(self._event_us, high_us)]
+            return self.reader.events_between(low_us, high_us)
 
     # -- the player thread --------------------------------------------------
     def _play(self) -> None:
+        spans = self._spans_shown
+        assert spans is not None
         last = polled = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(TICK_S)  # a seek wakes it at once
@@ -206,30 +210,31 @@ class ReplaySource:
                     polled = now
                     self.reader.refresh()
                 if requested is not None:
-                    self._seek(requested)
+                    self._seek(spans, requested)
                 elif self.playing and self.position < len(self.reader) - 1:
-                    self._advance(dt)
+                    self._advance(spans, dt)
                 elif self.playing and not self.reader.growing:  # a growing session: wait for more
                     self.playing = False
-                self.feed.poll_spans()  # spans taken since the last poll, at most every half second
+                spans.poll_spans()  # spans taken since the last poll, at most every half second
             except InputError as error:  # a damaged file: say so on screen, stay up, stop playing
                 self._errors.append(str(error))
                 self.playing = False
 
-    def _seek(self, index: int) -> None:
-        window = int(self.feed.hz * 120)
+    def _seek(self, spans: SpanWatcher, index: int) -> None:
+        window = int(self.hz * WINDOW_S)
         rows = self.reader.rows(index - window + 1, index + 1)
-        self.feed.reset()
+        publish = self.stream.publish
+        publish(RESET)
         ts = self.reader.ts_us[index]
-        self.feed.add(None, self.events_between(None, ts))
+        self._publish_events(self.events_between(None, ts))
         for row in rows:
-            self.feed.add(row)
-        self._spans_to(ts)
-        self.feed.poll_spans(force=True)
+            publish(Batch(row))
+        self._spans_to(spans, ts)
+        spans.poll_spans(force=True)
         self.position = index
         self._play_at = self.reader.elapsed[index]
 
-    def _advance(self, dt: float) -> None:
+    def _advance(self, spans: SpanWatcher, dt: float) -> None:
         speed = self.speed
         if speed is None:
             stop = min(len(self.reader), self.position + 1 + MAX_ROWS_PER_TICK)
@@ -241,52 +246,17 @@ class ReplaySource:
             return
         first = max(self.position + 1, stop - MAX_ROWS_PER_TICK)
         high_us = self.reader.ts_us[stop - 1]
-        self.feed.add(None, self.events_between(self.reader.ts_us[self.position], high_us))
+        publish = self.stream.publish
+        self._publish_events(self.events_between(self.reader.ts_us[self.position], high_us))
         for row in self.reader.rows(first, stop):
-            self.feed.add(row)
-        self._spans_to(high_us)
+            publish(Batch(row))
+        self._spans_to(spans, high_us)
         self.position = stop - 1
 
-    def _spans_to(self, ts_us: int) -> None:
+    def _publish_events(self, events: list[dict[str, Any]]) -> None:
+        if events:
+            self.stream.publish(Batch(None, tuple(events)))
+
+    def _spans_to(self, spans: SpanWatcher, ts_us: int) -> None:
         if self.spans.advance_to(ts_us):
-            self.feed.watch_spans(self.spans.tracker)
-
-
-def _gpus(meta: dict[str, Any]) -> list[tuple[int, str]]:
-    """(index, name) of each GPU meta.json lists with an integer index (a damaged entry is left out)."""
-    gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
-    return [(g["index"], g.get("name") if isinstance(g.get("name"), str) else "") for g in gpus
-            if isinstance(g, dict) and isinstance(g.get("index"), int) and not isinstance(g.get("index"), bool)]
-
-
-def _with_gpm(meta: dict[str, Any]) -> set[int]:
-    """Indices of the GPUs meta.json says had GPM (their panels get the SM row)."""
-    gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
-    return {g["index"] for g in gpus if isinstance(g, dict) and g.get("gpm") is True and isinstance(g.get("index"), int)}
-
-
-def _event_us(event: dict[str, Any]) -> int:
-    try:
-        return us_from_iso(event["ts"])
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return 0
-
-
-class SessionDirectory:
-    """The sessions under one directory, for `o` in a dashboard (tui.source.SessionOpener)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def list(self) -> list[dict[str, Any]]:
-        """The catalog, with the sessions that cannot open marked corrupt and why (a footer read each)."""
-        rows = catalog(self.root)
-        for row in rows:
-            if row.get("status") != "corrupt":
-                problem = check_session(Path(row["path"]))
-                if problem:
-                    row.update(status="corrupt", error=problem)
-        return rows
-
-    def open(self, session: Path) -> ReplaySource:
-        return ReplaySource(session)
+            spans.watch_spans(self.spans.tracker)
