@@ -65,7 +65,6 @@ class MonitorSession:
 
 def serve_http(monitor: Any, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> HttpExporter:
     """The HTTP sink of `monitor` (a `rigscope.monitor.Monitor`), not started yet."""
-    hz = monitor.config.hz
     frames = monitor.subscribe(EXPORTER)
     feed = ExportFeed(frames, [gpu_prefix(i) for i in monitor.gpu_indices], device_prefixes(monitor.gpu_indices),
                       monitor.spans.stats)
