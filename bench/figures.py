@@ -49,6 +49,11 @@ def sampler(r: Result) -> list[Figure]:
         goal = (f"≤ {limit:g} %, " if limit else "") + f"≤ {ratio_max:g}× bare"
         out.append(Figure(f"sampling thread at {hz} Hz, ours / bare psutil",
                           f"{_f(c['ours_pct'], 3)} / {_f(c['bare_pct'], 3)} % of a core ({_f(c['ratio'])}×)", goal, ok))
+    direct = r.get("direct_vs_psutil_us")
+    if direct:
+        before, after = sum(d["psutil_cpu_us"] for d in direct), sum(d["direct_cpu_us"] for d in direct)
+        out.append(Figure("host reads: psutil calls / the direct /proc reads that replace them, per sample",
+                          f"{_f(before, 1)} / {_f(after, 1)} µs ({_f(before / after, 1)}×)"))
     return out
 
 
