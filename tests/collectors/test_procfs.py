@@ -102,7 +102,7 @@ def test_collectors_fall_back_to_psutil_where_proc_cannot_be_read(monkeypatch):
     cores = CpuCollector().read(0.0)["cpu_core_util_pct"]
     assert len(cores) == psutil.cpu_count()
     reading = SelfUsageCollector().read(0.0)
-    assert reading["self_rss_bytes"] > 0 and reading["self_threads"] is None
+    assert reading["self_rss_bytes"] > 0 and reading["self_cpu_pct"] is not None
 
 
 def test_the_thread_budget_names_each_threads_role():
@@ -111,3 +111,32 @@ def test_the_thread_budget_names_each_threads_role():
     assert [role(n) for n in ("MainThread", "rigscope-sampler", "rigscope-nvml-12", "Thread-3 (run)")] == [
         "main", "sampler", "nvml", "other"]
     assert budget_text({"sampler": 0.8, "main": 1.94, "feed": 0.8}) == "main=1.9 feed=0.8 sampler=0.8"
+
+
+def test_a_busy_thread_owns_its_share_of_the_budget():
+    import threading
+    import time
+
+    from collectors.self_usage import ThreadTimes
+
+    times = ThreadTimes()
+    started, done, release = threading.Event(), threading.Event(), threading.Event()
+
+    def busy() -> None:
+        started.wait(5)
+        begin = time.thread_time()
+        while time.thread_time() - begin < 0.05:  # 50 ms of CPU, however long the machine makes it take
+            pass
+        done.set()
+        release.wait(10)  # alive until measured
+
+    worker = threading.Thread(target=busy, name="rigscope-busy-3")
+    worker.start()
+    times.shares(1.0)  # primes every thread, the worker included
+    started.set()
+    assert done.wait(10)
+    shares = times.shares(1.0)  # as if over one second: % of a core is CPU seconds x 100
+    release.set()
+    worker.join()
+    assert shares["busy"] >= 5.0
+    assert shares["busy"] > shares["main"]
