@@ -94,3 +94,25 @@ def test_the_simulated_source_holds_its_host_values_on_the_same_tier():
     assert {c: at[c] for c in HOST_TIER_COLUMNS} == {c: sim.read(10.5)[c] for c in HOST_TIER_COLUMNS}
     assert at["mem_used_bytes"] == every_tick.read(10.5)["mem_used_bytes"]
     assert at["cpu_util_pct"] == every_tick.read(10.73)["cpu_util_pct"]  # CPU utilization stays on the fast tier
+
+
+def test_a_recorded_session_holds_each_host_read_with_its_time(tmp_path):
+    import json
+
+    import polars as pl
+
+    from rigscope.monitor import Monitor, MonitorConfig
+
+    monitor = Monitor(MonitorConfig(source="sim", gpus_sim=1, hz=20.0, speed=None, duration_s=5.0, host_hz=2.0,
+                                    directory=str(tmp_path), receive_events=False))
+    monitor.start()
+    monitor.wait()
+    monitor.stop()
+    assert monitor.session is not None
+    samples = pl.read_parquet(monitor.session / "samples.parquet")
+    assert samples.height == 100
+    assert samples[HOST_TIME_COLUMN].unique().sort().to_list() == pytest.approx([k / 2 for k in range(10)])
+    per_read = samples.group_by(HOST_TIME_COLUMN).agg(pl.col("mem_used_bytes").n_unique(), pl.len())
+    assert per_read["mem_used_bytes"].to_list() == [1] * 10 and per_read["len"].to_list() == [10] * 10
+    assert samples["cpu_util_pct"].n_unique() > 50  # the fast tier moves every tick
+    assert json.loads((monitor.session / "meta.json").read_text())["monitoring"]["host_hz"] == 2.0
