@@ -72,7 +72,7 @@ async def measure(seconds: float, fps: float) -> dict[str, Any]:
     meter = Meter()
     undo = [meter.wrap(DevicePanel, "show", "build"), meter.wrap(TextBar, "set_text", "build"),
             meter.wrap(StripText, "render_line", "paint")]
-    source = LiveSource(MonitorConfig(source="sim", gpus_sim=4, hz=10.0, record=False))
+    source = LiveSource(MonitorConfig(source="sim", gpus_sim=4, hz=10.0, record=False), fps=fps)  # as the CLI
     app = RigscopeApp(source, fps=fps)
     redraws = 0
     redraw = app.dashboard.redraw
