@@ -5,8 +5,9 @@ A role is a thread's name without the `rigscope-` prefix and a reader generation
 (`rigscope-sampler` -> `sampler`, `rigscope-nvml-2` -> `nvml`; the main thread,
 Textual's event loop in the dashboard, is `main`); unnamed threads add up as
 `other`.  On Linux the process's figures come from /proc/self/stat through a
-kept-open descriptor (`collectors.procfs`), elsewhere from psutil; the threads'
-from their CPU clocks (null where the platform has none).
+kept-open descriptor (`collectors.procfs`) and the threads' from
+/proc/self/task/<tid>; elsewhere the process's come from psutil and the threads'
+are null.
 """
 
 from __future__ import annotations
@@ -40,23 +41,34 @@ def budget_text(shares: dict[str, float]) -> str:
     return " ".join(f"{name}={pct:.1f}" for name, pct in sorted(shares.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def thread_cpu_s(tid: int) -> float:
+    """CPU seconds of this process's thread `tid`: /proc/self/task/<tid>/schedstat counts nanoseconds (its
+    stat counts 10 ms ticks, too coarse for a thread that costs 0.3 % of a core); stat where it is absent."""
+    try:
+        with open(f"/proc/self/task/{tid}/schedstat", "rb") as file:
+            return int(file.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        with open(f"/proc/self/task/{tid}/stat", "rb") as file:
+            user, system, _ = procfs.task_stat(file.read())
+        return (user + system) / _TICKS
+
+
 class ThreadTimes:
-    """CPU seconds of each live thread of this process by role, from its CPU clock (nanoseconds: /proc's
-    per-thread stat counts 10 ms ticks, too coarse for a thread that costs 0.3 % of a core)."""
+    """CPU seconds of each live thread of this process by role (Linux)."""
 
     def __init__(self) -> None:
         self._last: dict[int, float] = {}
 
     @staticmethod
     def sample() -> dict[int, tuple[str, float]]:
-        """thread ident -> (role, CPU seconds so far); a thread that ended meanwhile is left out."""
+        """thread id -> (role, CPU seconds so far); a thread that ended meanwhile is left out."""
         out: dict[int, tuple[str, float]] = {}
         for thread in threading.enumerate():
-            if thread.ident is None:
+            if thread.native_id is None:
                 continue
             try:
-                out[thread.ident] = (role(thread.name), time.clock_gettime(time.pthread_getcpuclockid(thread.ident)))
-            except OSError:
+                out[thread.native_id] = (role(thread.name), thread_cpu_s(thread.native_id))
+            except (OSError, ValueError, IndexError):
                 continue
         return out
 
@@ -77,7 +89,7 @@ class SelfUsageCollector(Collector):
     def __init__(self, use_procfs: bool = True) -> None:
         super().__init__()
         self._stat = procfs.open_procfs("/proc/self/stat", procfs.task_stat) if use_procfs else None
-        self._threads = ThreadTimes() if hasattr(time, "pthread_getcpuclockid") else None
+        self._threads = ThreadTimes() if os.path.isdir("/proc/self/task") else None
         self._process = psutil.Process()
         self._last_t = time.monotonic()  # real time: a simulated session may run faster than the clock on the wall
         self._last_cpu = self._sample()[0]
