@@ -42,9 +42,9 @@ def find_cpu_sensor(temps: dict[str, list[Any]]) -> tuple[str, str] | None:
 class CpuCollector(Collector):
     name = "cpu"
 
-    def __init__(self, use_procfs: bool = True) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._stat = procfs.open_procfs("/proc/stat", procfs.cpu_times) if use_procfs else None
+        self._stat = procfs.open_procfs("/proc/stat", procfs.cpu_times)
         # Primes the counters: the first tick reads a real interval.
         self._times: list[tuple[int, int]] = procfs.cpu_times(self._stat.read()) if self._stat else []
         if self._stat is None:

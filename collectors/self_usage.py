@@ -86,9 +86,9 @@ class ThreadTimes:
 class SelfUsageCollector(Collector):
     name = "self"
 
-    def __init__(self, use_procfs: bool = True) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._stat = procfs.open_procfs("/proc/self/stat", procfs.task_stat) if use_procfs else None
+        self._stat = procfs.open_procfs("/proc/self/stat", procfs.task_stat)
         self._threads = ThreadTimes() if os.path.isdir("/proc/self/task") else None
         self._process = psutil.Process()
         self._last_t = time.monotonic()  # real time: a simulated session may run faster than the clock on the wall
