@@ -49,6 +49,11 @@ def sampler(r: Result) -> list[Figure]:
         goal = (f"≤ {limit:g} %, " if limit else "") + f"≤ {ratio_max:g}× bare"
         out.append(Figure(f"sampling thread at {hz} Hz, ours / bare psutil",
                           f"{_f(c['ours_pct'], 3)} / {_f(c['bare_pct'], 3)} % of a core ({_f(c['ratio'])}×)", goal, ok))
+    direct = r.get("direct_vs_psutil_us")
+    if direct:
+        before, after = sum(d["psutil_cpu_us"] for d in direct), sum(d["direct_cpu_us"] for d in direct)
+        out.append(Figure("host reads: psutil calls / the direct /proc reads that replace them, per sample",
+                          f"{_f(before, 1)} / {_f(after, 1)} µs ({_f(before / after, 1)}×)"))
     return out
 
 
@@ -105,7 +110,7 @@ def signals(r: Result) -> list[Figure]:
 
 def dashboard(r: Result) -> list[Figure]:
     """The issue's four targets with units and limits, the same-run ratio, and the load the runs had."""
-    ratio, hundred, keys, rss = r["targets"]
+    ratio, hundred, keys, rss, *native = r["targets"]
     runs = [run for runs in r["runs"].values() for run in runs if run.get("ok")]
     load = sorted(run["load_avg_1m"] for run in runs)[len(runs) // 2] if runs else 0.0
     cores = r.get("machine", {}).get("cores_logical") or 1
@@ -122,7 +127,31 @@ def dashboard(r: Result) -> list[Figure]:
            Figure("idle RSS, rigscope at 10 Hz", _f(rss["value"], 1, " MB"), "< 120 MB", rss["pass"])]
     if btop is not None:
         out.append(Figure("native reference, same run: `btop` at 1000 ms", _f(btop, 2, " % of a core")))
+    cpu = {c["config"]: c.get("cpu_pct") for c in r["configs"]}
+    for t in native:  # the native-tools targets: ratios of tools that ran in the same round
+        out.append(Figure(f"{t['ours']} ÷ {t['peer']}, median of same-round ratios{busy}",
+                          f"{_f(t['value'])}× ({_f(cpu.get(t['ours']))} vs {_f(cpu.get(t['peer']))} % of a core)",
+                          f"≤ {t['limit']:g}×", t["pass"]))
+    budgets = [f"{c['config']}: " + ", ".join(f"{n} {p:.2f}" for n, p in sorted(c["threads_pct"].items(),
+                                                                                 key=lambda kv: -kv[1]) if p >= 0.05)
+               for c in r["configs"] if c.get("threads_pct")]
+    if budgets:
+        out.append(Figure("rigscope's budget by thread, % of a core (mean over the run, median of rounds)",
+                          "; ".join(budgets)))
     return out
+
+
+def redraw(r: Result) -> list[Figure]:
+    """Main thread per redraw at 10 fps, and what the busiest widget and all the panels cost of it."""
+    widgets = r["widgets"]
+    panels = {name: w for name, w in widgets.items() if name.startswith("panel-")}
+    build = sum(w["build_us"] + w["paint_us"] for w in panels.values())
+    rows = sum(w["rows_painted"] for w in widgets.values())
+    return [Figure(f"dashboard main thread at {r['fps']:g} fps (headless, 160x50, 4 GPUs, 10 Hz), per redraw",
+                   f"{_f(r['main_ms_per_redraw'])} ms ({_f(r['main_thread_pct'])} % of a core over "
+                   f"{r['redraws']} redraws)"),
+            Figure("of it, the device panels (build + paint, all of them) and the rows repainted per redraw",
+                   f"{_f(build / 1000)} ms, {_f(rows, 1)} rows of 50")]
 
 
 def panes(r: Result) -> list[Figure]:

@@ -51,6 +51,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "signals": Benchmark("bench_signals.py", figures.signals),
     "dashboard": Benchmark("bench_dashboard.py", figures.dashboard),
     "panes": Benchmark("bench_panes.py", figures.panes),
+    "redraw": Benchmark("bench_redraw.py", figures.redraw),
     "replay": Benchmark("bench_replay.py", figures.replay),
     "probe": Benchmark("bench_probe.py", figures.probe),
     "http": Benchmark("bench_http.py", figures.http),

@@ -1,4 +1,9 @@
-"""CPU utilization (total and per core), frequency and package temperature, from psutil."""
+"""CPU utilization (total and per core), frequency and package temperature.
+
+Utilization is read every tick: on Linux from /proc/stat through a kept-open
+descriptor (`collectors.procfs`, psutil's arithmetic), elsewhere from psutil;
+frequency and temperature from psutil.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from typing import Any
 
 import psutil
 
+from collectors import procfs
 from collectors.base import Collector, Reading
 
 # Sensor chips that report the CPU package, best first, with the labels to prefer.
@@ -38,7 +44,11 @@ class CpuCollector(Collector):
 
     def __init__(self) -> None:
         super().__init__()
-        psutil.cpu_percent(percpu=True)  # primes the counters: the first tick reads a real interval
+        self._stat = procfs.open_procfs("/proc/stat", procfs.cpu_times)
+        # Primes the counters: the first tick reads a real interval.
+        self._times: list[tuple[int, int]] = procfs.cpu_times(self._stat.read()) if self._stat else []
+        if self._stat is None:
+            psutil.cpu_percent(percpu=True)
         temps = _sensors_temperatures()
         self._sensor = find_cpu_sensor(temps)
         self._sensor_high: float | None = None
@@ -59,7 +69,7 @@ class CpuCollector(Collector):
         }
 
     def read(self, elapsed_s: float) -> Reading:
-        cores = psutil.cpu_percent(percpu=True)
+        cores = self._cores()
         freq = psutil.cpu_freq() if self._has_freq else None
         temp = None
         if self._sensor is not None:
@@ -72,6 +82,17 @@ class CpuCollector(Collector):
             "cpu_temp_c": temp,
             "cpu_temp_limit_c": self._sensor_high,
         }
+
+    def _cores(self) -> list[float]:
+        if self._stat is None:
+            return psutil.cpu_percent(percpu=True)
+        times = procfs.cpu_times(self._stat.read())
+        cores, self._times = procfs.busy_percent(self._times, times), times
+        return cores
+
+    def close(self) -> None:
+        if self._stat is not None:
+            self._stat.close()
 
 
 def _sensors_temperatures() -> dict[str, list[Any]]:

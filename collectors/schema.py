@@ -34,10 +34,18 @@ HOST_COLUMNS: ColumnTypes = {
     "disk_write_bps": "f64",
     "net_recv_bps": "f64",
     "net_sent_bps": "f64",
-    # rigscope's own process: CPU % of one core and resident memory.
+    # The host tier (memory to network above) is read at its own rate (--host-hz): the elapsed_s of the
+    # tick whose read a row's host values are; null with them when that tier stalls.
+    "host_elapsed_s": "f64",
+    # rigscope's own process: CPU % of one core and resident memory; CPU % of one core per thread role,
+    # `main=1.9 sampler=0.8 ...` (collectors.self_usage).
     "self_cpu_pct": "f64",
     "self_rss_bytes": "i64",
+    "self_threads": "str",
 }
+
+HOST_TIME_COLUMN = "host_elapsed_s"
+HOST_TIER_COLUMNS: tuple[str, ...] = tuple(HOST_COLUMNS)[:list(HOST_COLUMNS).index(HOST_TIME_COLUMN) + 1]
 
 # Per GPU; `{p}` is replaced by the device prefix `gpu{i}`.
 GPU_COLUMN_TEMPLATE: ColumnTypes = {

@@ -24,6 +24,7 @@ from typing import Any
 
 from collectors import scenario as sc
 from collectors.base import Collector, Reading
+from collectors.schema import HOST_TIME_COLUMN
 
 MAX_GPUS = 16
 CPU_CORES = 8
@@ -114,8 +115,11 @@ class SimulatedCollector(Collector):
 
     name = "simulated"
 
-    def __init__(self, gpu_count: int = 1, seed: int = 0) -> None:
+    def __init__(self, gpu_count: int = 1, seed: int = 0, host_hz: float | None = None) -> None:
+        """`host_hz`: the host tier's rate (memory to network held between its reads, as `HostCollector`
+        does); None: read every tick."""
         super().__init__()
+        self.host_hz = host_hz
         valid = isinstance(gpu_count, int) and not isinstance(gpu_count, bool)
         if not valid or not 1 <= gpu_count <= MAX_GPUS:
             raise ValueError(f"gpu_count must be an integer from 1 to {MAX_GPUS}, "
@@ -152,12 +156,16 @@ class SimulatedCollector(Collector):
         t = float(elapsed_s)
         if not t >= 0.0:
             raise ValueError(f"elapsed_s must be >= 0, got {elapsed_s!r}")
-        _, (cpu, freq, ctemp, cpower, mem, d_r, d_w, n_r, n_s) = _lookup(sc.HOST_GRID, t)
+        _, (cpu, freq, ctemp, cpower, *host) = _lookup(sc.HOST_GRID, t)
+        # The host tier's values are those of its last read, on the grid k / host_hz: a function of t alone.
+        th = t if self.host_hz is None else math.floor(t * self.host_hz + 1e-6) / self.host_hz
+        if th != t:
+            host = _lookup(sc.HOST_GRID, th)[1][4:]
 
         cores = [0.0 if v < 0.0 else 100.0 if v > 100.0 else v
                  for v in _jittered(t, [cpu * w for w in self._core_weights], self._core_jitter)]
-        freq, ctemp, cpower, mem, d_r, d_w, n_r, n_s = _jittered(
-            t, (freq, ctemp, cpower, mem, d_r, d_w, n_r, n_s), self._host_jitter)
+        freq, ctemp, cpower = _jittered(t, (freq, ctemp, cpower), self._host_jitter[:3])
+        mem, d_r, d_w, n_r, n_s = _jittered(th, host, self._host_jitter[3:])
         mem_used = int(mem)
         out: Reading = {
             "cpu_util_pct": sum(cores) / CPU_CORES,
@@ -175,6 +183,7 @@ class SimulatedCollector(Collector):
             "disk_write_bps": d_w,
             "net_recv_bps": n_r,
             "net_sent_bps": n_s,
+            HOST_TIME_COLUMN: th,
         }
         for gpu in self._gpus:
             out.update(zip(gpu.keys, self._read_gpu(gpu, t)))

@@ -48,9 +48,11 @@ CPU_ONLY: dict[str, tuple[str, float]] = {
     "memory_total_gb": ("mem_total_bytes", GIB), "memory_util_pct": ("mem_util_pct", 1.0),
     "swap_used_bytes": ("swap_used_bytes", 1.0), "disk_read_bps": ("disk_read_bps", 1.0),
     "disk_write_bps": ("disk_write_bps", 1.0), "net_recv_bps": ("net_recv_bps", 1.0),
-    "net_sent_bps": ("net_sent_bps", 1.0), "self_cpu_pct": ("self_cpu_pct", 1.0),
-    "self_rss_bytes": ("self_rss_bytes", 1.0),
+    "net_sent_bps": ("net_sent_bps", 1.0), "host_elapsed_s": ("host_elapsed_s", 1.0),
+    "self_cpu_pct": ("self_cpu_pct", 1.0), "self_rss_bytes": ("self_rss_bytes", 1.0),
+    "self_threads": ("self_threads", 1.0),
 }
+TEXT = frozenset({"self_threads"})  # long columns that travel as text, not numbers
 # Older lab layouts: the v1 GPU fan and the laptop layout's CPU clock in GHz.
 LEGACY_ALIASES: dict[str, tuple[str, str, float]] = {
     "fan_pct": ("gpu", "{p}_fan_pct", 1.0), "cpu_freq_ghz": ("cpu", "cpu_freq_mhz", 1000.0),

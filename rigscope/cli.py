@@ -78,6 +78,8 @@ def add_record_flags(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--source", choices=["system", "sim"], default="system",
                       help="system: this machine (default); sim: the simulated scenario")
     what.add_argument("--gpus", type=options.gpu_list, help="NVML indices to sample, e.g. 0,2 (default: CUDA_VISIBLE_DEVICES or all)")
+    what.add_argument("--host-hz", type=options.hz, default=2.0,
+                      help="memory, swap, disk and network reads per second, 0.1 to 100 (default 2)")
     what.add_argument("--gpm-interval", type=options.gpm_interval, default=1.0, metavar="SECONDS",
                       help="how often SM, tensor and DRAM activity (NVML GPM, Hopper and newer) are sampled (default 1)")
     procs = parser.add_argument_group("processes (who uses the GPUs)")

@@ -72,6 +72,7 @@ class MonitorConfig:
     proc_interval_s: float = 2.0  # the process tier (--proc-interval)
     proc_top: int | None = 0  # also the N busiest host processes by CPU (--proc-top); None: CPU_ONLY_TOP without GPUs
     gpm_interval_s: float = 1.0  # GPM (SM, tensor, DRAM activity) of the GPUs that have it (--gpm-interval)
+    host_hz: float = 2.0  # memory, swap, disk and network reads a second (--host-hz)
 
 
 @dataclass
@@ -96,7 +97,7 @@ def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
     collectors: list[Collector] = []
     if config.mode != "gpu":
         collectors += [CpuCollector(), RaplCollector()]
-    collectors.append(HostCollector())
+    collectors.append(HostCollector(config.host_hz))
     collectors.append(SelfUsageCollector())
     sources = Sources(collectors, [], host_info(), [])
     if config.mode != "cpu":
@@ -130,7 +131,7 @@ def _simulated_sources(config: MonitorConfig) -> Sources:
 
     from collectors.simulated_processes import SimulatedProcesses
 
-    collector = SimulatedCollector(gpu_count=config.gpus_sim, seed=config.seed)
+    collector = SimulatedCollector(gpu_count=config.gpus_sim, seed=config.seed, host_hz=config.host_hz)
     info = collector.info()
     gpus = info["gpus"]
     return Sources([collector, SelfUsageCollector()], [g["index"] for g in gpus], info["host"], gpus,
@@ -326,6 +327,7 @@ class Monitor:
                 "collectors": [c.name for c in sources.collectors],
                 "proc_interval_s": config.proc_interval_s if self.processes is not None else None,
                 "gpm_interval_s": config.gpm_interval_s if sources.gpu_indices else None,
+                "host_hz": config.host_hz,
                 "event_socket": self.receiver.path if self.receiver else None,
                 "probe_udp": self.udp_address(),
             },

@@ -37,7 +37,7 @@ def config_from_args(args: argparse.Namespace, record: bool = True) -> MonitorCo
         training_mode=args.training_mode, notes=args.notes, directory=args.dir, formats=frozenset(formats),
         realtime=args.realtime, flush_interval_s=args.flush_interval, segment_interval_s=args.segment_interval,
         record=record, http=http, proc_interval_s=args.proc_interval, proc_top=args.proc_top,
-        gpm_interval_s=args.gpm_interval,
+        gpm_interval_s=args.gpm_interval, host_hz=args.host_hz,
         http_token=getattr(args, "http_token", None) or os.environ.get("RIGSCOPE_HTTP_TOKEN") or None,
         probe_udp=args.probe_udp, shared_dir=args.shared_dir,
     )

@@ -338,9 +338,10 @@ class DashboardScreen(Screen[None]):
         self.app.open_session_picker()  # type: ignore[attr-defined]
 
     def action_details(self) -> None:
+        """Every value of the focused device; the last page is rigscope's own cost (`self_*`), thread by thread."""
         prefixes = [device.prefix for device in self.source.devices]
         focused = next((i for i, p in enumerate(prefixes) if self.query_one(f"#panel-{p}").has_focus), 0)
-        self.app.push_screen(DeviceScreen(prefixes, self.source.feed.snapshot(0, ()).frame, focused))
+        self.app.push_screen(DeviceScreen([*prefixes, "self"], self.source.feed.snapshot(0, ()).frame, focused))
 
     def action_overlay(self) -> None:
         """Lay the next custom metric over the RLE sparklines: none, then each metric by name, then none."""

@@ -177,7 +177,10 @@ class DeviceScreen(ModalScreen[None]):
         table.add_column("column")
         table.add_column("value", justify="right")
         for name, value in self.frame.items():
-            if name.startswith(f"{prefix}_"):
+            if name == "self_threads" and value:  # `main=1.9 sampler=0.8`: one row per thread role
+                for role, _, pct in (item.partition("=") for item in str(value).split()):
+                    table.add_row(f"  thread {role}", f"{pct} % of a core")
+            elif name.startswith(f"{prefix}_"):
                 table.add_row(name, fmt.column_value(name, value))
         self.query_one("#device-detail", Static).update(table)
 

@@ -20,7 +20,7 @@ from recordings.errors import InputError
 from recordings.importers.table import LINE, not_numbers, numbers
 from recordings.importers.times import TimeOptions, parse_times
 from recordings.importers.writer import Imported
-from recordings.longcsv import (ANY_DEVICE, CORE_PREFIX, CPU_ONLY, GPU_ONLY, LEGACY_ALIASES, TICK, fields_for,
+from recordings.longcsv import (ANY_DEVICE, CORE_PREFIX, CPU_ONLY, GPU_ONLY, LEGACY_ALIASES, TEXT, TICK, fields_for,
                                prefix_of, sidecar)
 
 LAB_CPU_WATTS = 125.0
@@ -46,7 +46,9 @@ def _device_frame(rows: pl.DataFrame, prefix: str, item: Imported) -> pl.DataFra
             fields[long] = (wide.format(p=prefix), scale)
     exprs = [pl.col("ts")]
     for long, (wide, scale) in fields.items():
-        if long in own.columns:
+        if long in TEXT and long in own.columns:
+            exprs.append(pl.col(long).alias(wide))
+        elif long in own.columns:
             value = numbers(long) * scale
             exprs.append((value.round(0) if scale > 1000 else value).alias(wide))
     if "collapse" in own.columns and item.layout != "rigscope long-csv":  # rigscope's own are recomputed
@@ -124,7 +126,7 @@ def _skip(item: Imported, rows: pl.DataFrame, mask: pl.Series, reason: str) -> p
 
 def _numeric(columns: list[str]) -> list[str]:
     """The columns read as numbers (the lab's derived ones are dropped, not read)."""
-    names = {*ANY_DEVICE, *GPU_ONLY, *CPU_ONLY, *LEGACY_ALIASES, *TICK, "collapse", "a_load"}
+    names = {*ANY_DEVICE, *GPU_ONLY, *CPU_ONLY, *LEGACY_ALIASES, *TICK, "collapse", "a_load"} - TEXT
     return [c for c in columns if c in names or (c.startswith(CORE_PREFIX) and c.endswith("_util_pct"))]
 
 

@@ -10,7 +10,7 @@ import pytest
 from collectors import scenario, schema
 from collectors.simulated import SimulatedCollector
 
-TIME_COLUMNS = {"ts", "elapsed_s", "sample_lag_ms", "self_cpu_pct", "self_rss_bytes"}  # not the scenario's: the sampler and the self-usage collector add them
+TIME_COLUMNS = {"ts", "elapsed_s", "sample_lag_ms", "self_cpu_pct", "self_rss_bytes", "self_threads"}  # not the scenario's: the sampler and the self-usage collector add them
 LOOP = scenario.LOOP_S
 
 

@@ -30,6 +30,7 @@ from tests.conftest import REPO, run_cli
         (["record", "--bogus"], "unrecognized arguments"),
         (["record", "--gpm-interval", "0.1"], "more than 0.1 s"),  # NVML needs more between GPM samples
         (["record", "--gpm-interval", "soon"], "invalid interval"),
+        (["demo", "--host-hz", "0"], "out of range"),
     ],
 )
 def test_bad_flags_give_one_line_and_exit_2(args, words):

@@ -165,13 +165,15 @@ def test_d_shows_one_device_left_right_switch_escape_closes(tmp_path):
             await pilot.press("d")
             screen = app.screen
             assert isinstance(screen, DeviceScreen)
-            assert screen.prefixes == ["cpu", "gpu0", "gpu1"]
+            assert screen.prefixes == ["cpu", "gpu0", "gpu1", "self"]  # last: rigscope's own cost
             shown = []
-            for key in ("right", "right", "right", "left"):
+            for key in ("right", "right", "right", "right", "left", "left"):
                 await pilot.press(key)
                 shown.append(screen.prefixes[screen.index])
                 assert f"{shown[-1]}_" in screen_text(app)  # its columns are on the screen
-            assert shown == ["gpu0", "gpu1", "cpu", "gpu1"]
+                if shown[-1] == "self":  # the budget, thread by thread, so a regression has an owner
+                    assert "thread sampler" in screen_text(app) and "% of a core" in screen_text(app)
+            assert shown == ["gpu0", "gpu1", "self", "cpu", "self", "gpu1"]
             assert "gpu1_temp_c" in screen_text(app) and "gpu0_temp_c" not in screen_text(app)
             await pilot.press("escape")
             assert not isinstance(app.screen, DeviceScreen) and len(app.screen_stack) == 1

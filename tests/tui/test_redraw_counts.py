@@ -1,0 +1,92 @@
+"""Draw only what changed: a redraw in which two GPUs' utilization moved repaints those two rows, not the screen."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from textual.strip import Strip
+
+from tests.waiting import run
+from tui.app import RigscopeApp
+from tui.bars import SessionLabel
+from tui.devices import Device, feed_columns
+from tui.feed import DashboardFeed
+from tui.strips import StripText
+
+GPUS = 4
+HZ = 1.0
+
+
+class FedSource:
+    """A dashboard source whose frames the test hands to the feed itself: nothing moves unless told."""
+
+    def __init__(self) -> None:
+        self.label = SessionLabel("box", "test", None, "DEMO")
+        self.devices = [Device("cpu", "CPU test")] + [Device(f"gpu{i}", f"GPU{i} test") for i in range(GPUS)]
+        self.feed = DashboardFeed(None, feed_columns(self.devices), HZ)
+
+    def now_iso(self) -> str:
+        return "2026-01-01T00:00:00Z"
+
+    def post(self, kind: str, ts: str, **fields: Any) -> None:
+        pass
+
+    def recording(self) -> None:
+        return None
+
+    def toggle_recording(self) -> str:
+        return ""
+
+    def processes(self) -> None:
+        return None
+
+    def notices(self) -> list[str]:
+        return []
+
+    def close(self) -> str:
+        return ""
+
+
+def frame(second: int, gpu_util: dict[int, float] | None = None) -> dict[str, Any]:
+    row: dict[str, Any] = {"elapsed_s": float(second), "cpu_util_pct": 20.0, "mem_util_pct": 30.0}
+    for i in range(GPUS):
+        row.update({f"gpu{i}_util_pct": (gpu_util or {}).get(i, 50.0), f"gpu{i}_temp_c": 60.0,
+                    f"gpu{i}_power_w": 200.0, f"gpu{i}_mem_used_bytes": 1 << 30})
+    return row
+
+
+def test_a_redraw_with_two_changed_sparklines_repaints_two_rows_only(monkeypatch):
+    painted: Counter[str] = Counter()
+    render_line = StripText.render_line
+
+    def counting(self: StripText, y: int) -> Strip:
+        painted[self.id or type(self).__name__] += 1
+        return render_line(self, y)
+
+    monkeypatch.setattr(StripText, "render_line", counting)
+
+    async def body() -> None:
+        source = FedSource()
+        # A window's worth of the same readings, ending on a whole second: the clock in the header and
+        # the per-second means stay put while the last second fills.
+        for second in range(200):
+            source.feed.add(frame(second))
+        app = RigscopeApp(source, fps=0.2, window_s=30.0)  # the timer stays out of the way: the test redraws
+        async with app.run_test(size=(160, 50)) as pilot:
+            screen = app.dashboard
+            screen.redraw(force=True)
+            await pilot.pause()
+            screen.redraw(force=True)  # nothing changed: nothing is repainted
+            await pilot.pause()
+            painted.clear()
+            screen.redraw(force=True)
+            await pilot.pause()
+            assert sum(painted.values()) == 0, painted
+
+            source.feed.add(frame(199, {0: 90.0, 2: 10.0}))  # gpu0 and gpu2 moved, within the same second
+            screen.redraw()
+            await pilot.pause()
+            assert painted == {"panel-gpu0": 1, "panel-gpu2": 1}, painted  # one row each: util's sparkline
+
+    run(body)
