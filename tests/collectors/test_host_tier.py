@@ -8,6 +8,7 @@ from collectors.clock import VirtualClock
 from collectors.host import HostCollector
 from collectors.sampler import END, Sampler
 from collectors.schema import HOST_TIER_COLUMNS, HOST_TIME_COLUMN
+from collectors.stream import LossyQueue
 
 
 class ScriptedReads:
@@ -33,7 +34,7 @@ class ScriptedReads:
 
 def run_sampler(collector: HostCollector, hz: float, seconds: float) -> list[dict]:
     sampler = Sampler([collector], hz=hz, clock=VirtualClock(), duration_s=seconds)
-    frames = sampler.subscribe(maxsize=100_000)
+    frames = sampler.attach(LossyQueue(100_000))
     sampler.run_inline()
     received = []
     while (batch := frames.get(timeout=0)) is not END and batch is not None:
