@@ -208,6 +208,14 @@ def cpu_ticks(proc_root: Path) -> dict[int, int]:
     return found
 
 
+class ProcessControl:
+    """The capability the live dashboard's kill key gets: acting on this machine's processes."""
+
+    @staticmethod
+    def terminate(pid: int, user: str | None) -> str:
+        return terminate(pid, user)
+
+
 def terminate(pid: int, user: str | None) -> str:
     """SIGTERM to `pid`, if it is still the process of `user` that was listed, and ours to end (or we are root).
 

@@ -10,6 +10,7 @@ from collections import deque
 from typing import Any
 
 from collectors.clock import VirtualClock
+from collectors.processes import ProcessControl
 from collectors.timeutil import iso_from_us
 from rigscope.monitor import Monitor, MonitorConfig
 from tui.bars import SessionLabel
@@ -30,6 +31,7 @@ def devices_of(monitor: Monitor) -> list[Device]:
 class LiveSource:
     def __init__(self, config: MonitorConfig, clock: Any = None, nvml_backend: Any = None, fps: float = 2.0) -> None:
         self.config = config
+        self.process_control = ProcessControl()  # the kill key acts on this machine's processes
         self._feed_poll_s = min(MAX_FEED_POLL_S, 0.5 / fps)
         self._clock, self._backend = clock, nvml_backend
         self._notices: deque[str] = deque()

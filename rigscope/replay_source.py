@@ -45,6 +45,7 @@ class ReplaySource:
     def __init__(self, session: Path, speed: float | None = 1.0, at_s: float | None = None,
                  poll_s: float = POLL_S) -> None:
         self.reader = ReplayReader(session)
+        self.process_control = None  # recorded processes: the kill key ends nothing
         meta = self.reader.meta
         host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
         self.label = SessionLabel(str(host.get("hostname", "?")), str(host.get("hardware_tier", "")),

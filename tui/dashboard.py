@@ -102,7 +102,6 @@ class DashboardScreen(Screen[None]):
         Binding("q", "quit", "Quit"),
     ]
     CHROME_ROWS = 4  # header, workload bar, host bar, footer (replay adds its timeline)
-    REPLAY = False  # a replay shows recorded processes: `k` ends nothing
     events_hint = "none yet: n adds a note, t tags the phase"
 
     def __init__(self, source: DashboardSource, options: ViewOptions | None = None) -> None:
@@ -367,15 +366,15 @@ class DashboardScreen(Screen[None]):
 
     def kill_selected(self, row: dict[str, Any] | None) -> None:
         """`k` in the processes view: SIGTERM to the row's process, after a confirmation."""
-        reason = why_not(row, self.options.readonly, self.REPLAY)
-        if reason is not None or row is None:
+        control = self.source.process_control
+        reason = why_not(row, self.options.readonly, control)
+        if reason is not None or row is None or control is None:
             self.notify(reason or "no process selected", severity="warning")
             return
-        from collectors.processes import terminate
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.notify(terminate(int(row["pid"]), row.get("user")))
+                self.notify(control.terminate(int(row["pid"]), row.get("user")))
 
         self.app.push_screen(KillScreen(row), answer)
 
@@ -388,7 +387,7 @@ class DashboardScreen(Screen[None]):
             elif not binding.key.startswith("ctrl+c"):
                 keys.append((key_names(binding.key), binding.tooltip or binding.description))
         keys += [(key_names(b.key), f"{b.description} (processes view)") for b in ProcessesPane.BINDINGS
-                 if b.show and not (self.REPLAY and b.action == "kill")]  # a replay ends no process
+                 if b.show and not (self.source.process_control is None and b.action == "kill")]
         self.app.push_screen(HelpScreen(keys))
 
     async def action_quit(self) -> None:

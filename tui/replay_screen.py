@@ -117,7 +117,6 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
         Binding("ctrl+c,ctrl+q", "app.quit", "Quit", show=False),
     ]
     CHROME_ROWS = DashboardScreen.CHROME_ROWS + 2  # and the timeline
-    REPLAY = True
     embedded = False
     events_hint = "none up to here: n adds a note at this time"
 

@@ -10,10 +10,19 @@ from tui.devices import Device
 from tui.feed import DashboardFeed
 
 
+class ProcessControl(Protocol):
+    """What the kill key may do to this machine's processes (collectors.processes.ProcessControl)."""
+
+    def terminate(self, pid: int, user: str | None) -> str:
+        """SIGTERM to `pid` if it is still `user`'s; returns what happened, in words; raises nothing."""
+        ...
+
+
 class DashboardSource(Protocol):
     label: SessionLabel
     devices: list[Device]
     feed: DashboardFeed
+    process_control: ProcessControl | None  # None: the processes shown cannot be acted on (a replay)
 
     def now_iso(self) -> str:
         """The source's clock, for stamping notes and tags when a key is pressed."""

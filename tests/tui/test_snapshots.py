@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from collectors.processes import ProcessControl
 from collectors.signals import SignalPipeline
 from collectors.simulated import SimulatedCollector
 from collectors.timeutil import iso_from_us
@@ -37,6 +38,7 @@ class FrozenSource:
         self.devices = [Device("cpu", f"CPU {info['host']['cpu_model']}")] + [
             Device(f"gpu{g['index']}", f"GPU{g['index']} {g['name'].replace('NVIDIA ', '')}") for g in info["gpus"]]
         self.label = SessionLabel("sim-rig", "nvidia_h100", "20270115-080000-sim-rig", "DEMO")
+        self.process_control = ProcessControl()  # as the live demo's: k is in the help
         self.feed = DashboardFeed(None, feed_columns(self.devices), HZ)
         for k in range(int(seconds * HZ)):
             t = k / HZ
