@@ -24,6 +24,7 @@ from collectors.energy import EnergyAccount
 from collectors.sampler import END, Batch, FrameQueue
 from collectors.signals.throttle import GPU_IDLE, ThrottleAccount
 from collectors.timeutil import us_from_iso
+from collectors.values import finite as _number
 
 HEURISTIC_STATES = ("idle", "data_prep", "io", "compute")
 THROTTLE_CAUSES = ("power_cap", "thermal", "power_brake", "other")
@@ -37,13 +38,6 @@ MAX_SPAN_NAMES = 100  # further names count under OTHER_SPANS
 OTHER_SPANS = "other"
 MAX_OPEN_SPANS = 1000
 MIB = 1 << 20
-
-
-def _number(value: Any) -> float | None:
-    """A finite number, or None (missing, NaN, not a number, a bool)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    return float(value)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import psutil
 from collectors.base import Collector
 from collectors.cgroups import read_container
 from collectors.nvml import FieldNotSupported, GpuLost, NvmlBackend, NvmlError
-from collectors.schema import ColumnTypes
+from collectors.schema import ColumnTypes, gpu_prefix
 
 Row = dict[str, Any]
 
@@ -143,10 +143,10 @@ class ProcessCollector(Collector):
                 util = self._utilization(index)
             except GpuLost as exc:
                 self._lost.add(index)
-                self.notice(f"gpu{index} lost ({exc}): its processes are no longer listed")
+                self.notice(f"{gpu_prefix(index)} lost ({exc}): its processes are no longer listed")
                 continue
             except NvmlError as exc:
-                self.notice(f"gpu{index} process list failed ({exc}); tried again next tick")
+                self.notice(f"{gpu_prefix(index)} process list failed ({exc}); tried again next tick")
                 continue
             for proc in listed:
                 row = empty_row(ts_us, proc.pid, proc.kind, index)
@@ -162,7 +162,7 @@ class ProcessCollector(Collector):
             return self._backend.process_utilization(index)  # type: ignore[union-attr]
         except FieldNotSupported as exc:
             self._no_util.add(index)
-            self.notice(f"gpu{index} per-process utilization not supported ({exc}): SM % is null")
+            self.notice(f"{gpu_prefix(index)} per-process utilization not supported ({exc}): SM % is null")
             return None
 
     def _top_cpu(self, ts_us: int, listed: set[int]) -> list[Row]:

@@ -19,6 +19,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import CollectorRegistry
 
 from collectors.exporter import IO_RATES, THROTTLE_CAUSES, ExportSnapshot
+from collectors.schema import gpu_prefix
+from collectors.values import finite
 
 PREFIX = "rigscope_"
 MHZ = 1e6
@@ -98,10 +100,10 @@ class ExportLabels:
 
 
 def _value(frame: Any, column: str, scale: float) -> float | None:
-    value = frame.get(column)
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    value = finite(frame.get(column))
+    if value is None:
         return None
-    return float(value) * scale if scale != 1.0 else float(value)
+    return value * scale if scale != 1.0 else value
 
 
 class SnapshotCollector:
@@ -119,7 +121,7 @@ class SnapshotCollector:
         frame, ids = snap.frame, self.labels
         base_names, base = ["host", "session"], [ids.host, ids.session]
         gpu_names = ["gpu", "uuid", *base_names]
-        gpu_rows = [(f"gpu{g.index}", [str(g.index), g.uuid, *base]) for g in ids.gpus]
+        gpu_rows = [(gpu_prefix(g.index), [str(g.index), g.uuid, *base]) for g in ids.gpus]
 
         info = GaugeMetricFamily(PREFIX + "info", "rigscope and the session it records (always 1)",
                                  labels=[*base_names, *ids.info])

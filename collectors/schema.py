@@ -93,7 +93,18 @@ WORKLOAD_COLUMNS: ColumnTypes = {"workload_state": "str", "workload_source": "st
 
 
 def gpu_prefix(index: int) -> str:
+    """The device prefix of GPU `index`: `gpu0`."""
     return f"gpu{index}"
+
+
+def column(prefix: str, field: str) -> str:
+    """One device's column: `column("gpu0", "temp_c")` is `gpu0_temp_c` (`field` as in the templates)."""
+    return f"{prefix}_{field}"
+
+
+def gpu_column(index: int, field: str) -> str:
+    """GPU `index`'s column: `gpu_column(0, "temp_c")` is `gpu0_temp_c`."""
+    return f"gpu{index}_{field}"
 
 
 def device_prefixes(gpu_indices: Iterable[int]) -> list[str]:

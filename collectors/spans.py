@@ -42,8 +42,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from collectors.energy import UNCERTAIN_PERIODS, CounterPeriod
+from collectors.schema import gpu_column
 from collectors.signals.throttle import GPU_IDLE, OTHER, POWER_BRAKE, POWER_CAP, THERMAL
 from collectors.timeutil import iso_from_us, us_from_iso
+from collectors.values import finite as _num
 
 RING_S = 30.0
 LAG_S = 2.0
@@ -68,12 +70,6 @@ EXTRA_COLUMNS = ("span_id", "parent_id", "samples", "energy_j", "gpu_energy_j", 
                  "gpu_energy_method", "energy_uncertain")
 SPAN_COLUMNS = FORMAT_COLUMNS + EXTRA_COLUMNS
 CONSUMED_ATTRS = frozenset({"request_id", "text_length_chars", "text_length_tokens"})
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    return float(value)
 
 
 class Sample:
@@ -239,7 +235,7 @@ class SpanTracker:
                  gpus: Sequence[dict[str, Any]] | None = None, journal: Path | None = None,
                  recent: int = 500, seed: int = 0) -> None:
         self.gpu_indices = list(gpu_indices)
-        self._gpu_cols = [tuple(f"gpu{i}_{c}" for c in ("mem_used_bytes", "temp_c", "throttle_reasons", "power_w",
+        self._gpu_cols = [tuple(gpu_column(i, c) for c in ("mem_used_bytes", "temp_c", "throttle_reasons", "power_w",
                                                        "energy_j", "sm_active_pct")) for i in self.gpu_indices]
         self._names = {i: (g.get("name") or None) for i, g in zip(self.gpu_indices, gpus or [])}
         self._periods = [CounterPeriod() for _ in self.gpu_indices]  # each GPU's energy counter

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from collectors.clock import ClockShifts
-from collectors.schema import derived_columns, session_columns
+from collectors.schema import derived_columns, gpu_prefix, session_columns
 from collectors.signals import SignalPipeline
 from collectors.timeutil import us_from_iso
 from recordings.errors import InputError, first_line
@@ -87,7 +87,7 @@ def prepare_samples(frame: pl.DataFrame, source: str, first_row: int = 0,
     A chunk of a longer table gives the number of rows before it (`first_row`, for the row numbers of
     errors) and the last `elapsed_s` before it."""
     indices = gpu_indices_of(frame.columns)
-    required = [*REQUIRED_COLUMNS, *(name.format(p=f"gpu{i}") for i in indices for name in REQUIRED_GPU_COLUMNS)]
+    required = [*REQUIRED_COLUMNS, *(name.format(p=gpu_prefix(i)) for i in indices for name in REQUIRED_GPU_COLUMNS)]
     missing = [name for name in required if name not in frame.columns]
     if missing:
         raise InputError(f"{source}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")

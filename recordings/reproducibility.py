@@ -24,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from collectors.schema import device_prefixes
 from collectors.signals.throttle import ALERT_POWER, THERMAL
 from recordings.errors import InputError
 from recordings.reader import read_samples
@@ -159,7 +160,7 @@ UNITS = dict(FIGURES) | {name: unit for _, name, unit in SPAN_FIGURES}
 def session_figures(session: Path, meta: dict[str, Any]) -> dict[str, tuple[float | None, float | None]]:
     """name -> (run value, run minus baseline) for one session, and `<device>.energy_method`."""
     run, baseline = _phases(read_samples(session))
-    prefixes = ["cpu"] + [f"gpu{g.get('index', i)}" for i, g in enumerate(meta.get("gpus") or [])]
+    prefixes = device_prefixes(g.get("index", i) for i, g in enumerate(meta.get("gpus") or []))
     out: dict[str, Any] = {}
     for prefix in prefixes:
         ran, idle = _column_figures(run, prefix), _column_figures(baseline, prefix)

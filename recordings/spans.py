@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from collectors.spans import SPAN_COLUMNS, SpanTracker
+from collectors.values import finite
 from recordings.frames import conform, finite_or_null
 from recordings.safe_files import is_regular, loads, read_bytes
 from recordings.segments import read_parquet, write_parquet_atomic
@@ -80,7 +81,7 @@ def _as(dtype: Any, value: Any) -> Any:
     if dtype == pl.Boolean:
         return value if isinstance(value, bool) else None
     if dtype == pl.Int64:
-        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value else None
+        return None if (number := finite(value)) is None else int(number)
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 

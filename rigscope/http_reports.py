@@ -20,7 +20,9 @@ from typing import Any
 
 from collectors.exporter import MIB, THROTTLE_CAUSES, ExportSnapshot, SpanStats
 from collectors.prometheus import ExportLabels
+from collectors.schema import gpu_column, gpu_prefix
 from collectors.timeutil import iso_from_us
+from collectors.values import finite as finite_number
 
 
 def _mean(total: float, count: int) -> float | None:
@@ -56,10 +58,7 @@ def finite(value: Any) -> Any:
 
 
 def _number(frame: Any, column: str) -> float | None:
-    value = frame.get(column)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    return float(value)
+    return finite_number(frame.get(column))
 
 
 def summary(snap: ExportSnapshot, labels: ExportLabels, tracked: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -118,8 +117,8 @@ def analysis(snap: ExportSnapshot, labels: ExportLabels, tracked: dict[str, Any]
     (docs/prometheus.md has the table of keys)."""
     spans, frame = snap.span_totals, snap.frame
     figures = span_figures(spans, tracked)
-    gpu_memory = {f"gpu{g.index}": _mb(_number(frame, f"gpu{g.index}_mem_used_bytes")) for g in labels.gpus}
-    gpu_total = {f"gpu{g.index}": _mb(_number(frame, f"gpu{g.index}_mem_total_bytes")) for g in labels.gpus}
+    gpu_memory = {gpu_prefix(g.index): _mb(_number(frame, gpu_column(g.index, "mem_used_bytes"))) for g in labels.gpus}
+    gpu_total = {gpu_prefix(g.index): _mb(_number(frame, gpu_column(g.index, "mem_total_bytes"))) for g in labels.gpus}
     devices = {}
     for device in labels.devices:
         max_temp, max_power = snap.peaks.get(device, (None, None))

@@ -11,6 +11,7 @@ from typing import Any
 
 from collectors.clock import VirtualClock
 from collectors.processes import ProcessControl
+from collectors.schema import gpu_prefix
 from collectors.timeutil import iso_from_us
 from rigscope.monitor import Monitor, MonitorConfig
 from tui.bars import SessionLabel
@@ -23,7 +24,7 @@ MAX_FEED_POLL_S = 0.25  # the feed takes the sampler's batches twice per redraw,
 def devices_of(monitor: Monitor) -> list[Device]:
     host = monitor.sources.host
     cpu = f"CPU {host.get('cpu_model') or ''}".strip()
-    gpus = [Device(f"gpu{g['index']}", f"GPU{g['index']} {(g.get('name') or '').replace('NVIDIA ', '')}".strip(),
+    gpus = [Device(gpu_prefix(g["index"]), f"GPU{g['index']} {(g.get('name') or '').replace('NVIDIA ', '')}".strip(),
                    gpm=g.get("gpm") is True) for g in monitor.sources.gpus]
     return [Device("cpu", cpu), *gpus]
 

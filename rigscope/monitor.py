@@ -23,7 +23,7 @@ from collectors.metrics import MetricHistory
 from collectors.process_tier import ProcessTier
 from collectors.receiver import EventReceiver
 from collectors.sampler import Sampler
-from collectors.schema import session_columns
+from collectors.schema import gpu_column, session_columns
 from collectors.signals import SignalPipeline
 from collectors.spans import SpanTracker
 from collectors.timeutil import iso_from_us
@@ -144,7 +144,7 @@ def _overrides(config: MonitorConfig, gpu_indices: list[int]) -> dict[str, float
     if config.cpu_temp_limit is not None:
         values["cpu_temp_limit_c"] = config.cpu_temp_limit
     if config.gpu_temp_limit is not None:
-        values.update({f"gpu{i}_temp_limit_c": config.gpu_temp_limit for i in gpu_indices})
+        values.update({gpu_column(i, "temp_limit_c"): config.gpu_temp_limit for i in gpu_indices})
     return values
 
 

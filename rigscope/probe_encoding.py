@@ -75,11 +75,11 @@ def describe(error: BaseException) -> str:
     return text[:MAX_ERROR_CHARS]
 
 
-_SPAN_START = f'{{"kind":"{EventKind.SPAN_START.value}","ts":"'
-_SPAN_END = f'{{"kind":"{EventKind.SPAN_END.value}","ts":"'
-_TAG = f'{{"kind":"{EventKind.TAG.value}","ts":"'
-_METRIC = f'{{"kind":"{EventKind.METRIC.value}","ts":"'
-_NOTE = f'{{"kind":"{EventKind.NOTE.value}","ts":"'
+_SPAN_START = f'{{"kind":"{EventKind.SPAN_START}","ts":"'
+_SPAN_END = f'{{"kind":"{EventKind.SPAN_END}","ts":"'
+_TAG = f'{{"kind":"{EventKind.TAG}","ts":"'
+_METRIC = f'{{"kind":"{EventKind.METRIC}","ts":"'
+_NOTE = f'{{"kind":"{EventKind.NOTE}","ts":"'
 
 
 def span_start(ts: str, span_id: str, name: str, parent_id: str | None, attrs_json: str) -> tuple[str, str]:

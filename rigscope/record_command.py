@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from collectors.schema import device_prefixes
 from recordings.errors import InputError
 from recordings.inert import inert
 from recordings.report.markdown import size
@@ -94,7 +95,7 @@ def run_record(args: argparse.Namespace) -> int:
     _say(f"recording {monitor.session} at {config.hz:g} Hz"
          + (f" for {config.duration_s:g} s" if config.duration_s else " until Ctrl-C")
          + f" ({'simulated source' if config.source == 'sim' else 'this machine'}: "
-         + f"cpu{''.join(f', gpu{i}' for i in monitor.gpu_indices)})")
+         + f"{', '.join(device_prefixes(monitor.gpu_indices))})")
     next_status = [time.monotonic() + STATUS_EVERY_S]
 
     def maybe_status() -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.process_tier import ProcessSnapshot
+from collectors.schema import gpu_prefix
 from collectors.timeutil import iso_from_us, us_from_iso
 from recordings.catalog import catalog
 from recordings.errors import InputError
@@ -51,7 +52,7 @@ class ReplaySource:
         self.label = SessionLabel(str(host.get("hostname", "?")), str(host.get("hardware_tier", "")),
                                   session.name, "REPLAY")
         self.devices = [Device("cpu", f"CPU {host.get('cpu_model') or ''}".strip())] + [
-            Device(f"gpu{index}", f"GPU{index} {name.replace('NVIDIA ', '')}".strip(), gpm=index in _with_gpm(meta))
+            Device(gpu_prefix(index), f"GPU{index} {name.replace('NVIDIA ', '')}".strip(), gpm=index in _with_gpm(meta))
             for index, name in _gpus(meta)]
         self.feed = DashboardFeed(None, feed_columns(self.devices), sample_hz(meta) or 10.0)
         self._errors: list[str] = []

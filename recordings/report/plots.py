@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from collectors.schema import device_prefixes
 from recordings.report import textplots
 from recordings.report.aggregates import collapse_events, timeseries
 from recordings.report.data import SessionData
@@ -57,7 +58,7 @@ class PlotData:
 
 def plot_data(data: SessionData, max_points: int = 1500) -> PlotData:
     gpus = data.meta.get("gpus") or []
-    devices = list(data.devices) or ["cpu", *(f"gpu{g.get('index', i)}" for i, g in enumerate(gpus))]
+    devices = list(data.devices) or device_prefixes(g.get("index", i) for i, g in enumerate(gpus))
     duration = data.summary.get("duration_s")
     hours = isinstance(duration, (int, float)) and duration >= 3 * 3600
     scale, unit = (3600.0, "h") if hours else (60.0, "min")

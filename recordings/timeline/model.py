@@ -17,8 +17,11 @@ from typing import Any
 
 import polars as pl
 
+from collectors.event_kinds import EventKind
+from collectors.schema import device_prefixes, gpu_prefix
 from collectors.signals.throttle import OTHER, POWER_BRAKE, POWER_CAP, THERMAL
 from collectors.timeutil import us_from_iso
+from collectors.values import finite
 from recordings import segments
 from recordings.analyze import gpu_indices_of
 from recordings.events import EVENTS, read_events
@@ -112,7 +115,7 @@ class Timeline:
         self.window = window or Window()
         self.meta = read_meta(session)
         self.columns = self._column_names()
-        self.devices = ["cpu", *(f"gpu{i}" for i in gpu_indices_of(self.columns))]
+        self.devices = device_prefixes(gpu_indices_of(self.columns))
         self.counters = self._counters()
         self._events: list[dict[str, Any]] | None = None
 
@@ -139,7 +142,7 @@ class Timeline:
     def device_label(self, group: str) -> str:
         if group.startswith("gpu") and isinstance(self.meta.get("gpus"), list):
             for gpu in self.meta["gpus"]:
-                if isinstance(gpu, dict) and f"gpu{gpu.get('index')}" == group and isinstance(gpu.get("name"), str):
+                if isinstance(gpu, dict) and gpu_prefix(gpu.get("index")) == group and isinstance(gpu.get("name"), str):
                     return f"{group} ({gpu['name']})"
         return group
 
@@ -296,7 +299,6 @@ class Timeline:
     def metric_points(self) -> Iterator[MetricPoint]:
         """The workload's own metrics (`rigscope.metric`), a counter each."""
         for ts_us, e in self.events():
-            value = e.get("value")
-            if e["kind"] == "metric" and isinstance(value, (int, float)) and not isinstance(value, bool) \
-                    and value == value and abs(value) != float("inf"):
-                yield MetricPoint(str(e.get("name")), ts_us, float(value))
+            value = finite(e.get("value"))
+            if e["kind"] == EventKind.METRIC and value is not None:
+                yield MetricPoint(str(e.get("name")), ts_us, value)
