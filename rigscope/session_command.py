@@ -107,10 +107,3 @@ def analyze(args: argparse.Namespace) -> int:
     json.dump(summary, sys.stdout, indent=1, default=str)
     print()
     return 0
-
-
-COMMANDS = {"note": note, "tag": tag, "repair": repair, "analyze": analyze}
-
-
-def run(args: argparse.Namespace) -> int:
-    return COMMANDS[args.command](args)
