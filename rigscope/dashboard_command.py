@@ -13,7 +13,7 @@ from typing import Any
 from recordings.errors import InputError
 from recordings.session import sessions_dir
 from rigscope.config import load_presets
-from rigscope.record_command import config_from_args
+from rigscope.record_command import check_http, config_from_args
 
 
 def check_terminal() -> None:
@@ -48,6 +48,7 @@ def _leave_after(source: Any, grace_s: float) -> None:
 def run_dashboard(args: argparse.Namespace) -> int:
     check_terminal()
     config = config_from_args(args, record=not args.no_record)
+    check_http(config)
     from rigscope.live import LiveSource
     from rigscope.replay_source import SessionDirectory
     from tui.app import RigscopeApp

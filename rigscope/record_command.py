@@ -19,17 +19,11 @@ STATUS_EVERY_S = 10.0
 
 
 def config_from_args(args: argparse.Namespace, record: bool = True) -> MonitorConfig:
+    """The monitor's settings from the flags; InputError for flags that do not go together. Touches nothing."""
     if args.source != "sim" and args.speed != 1.0:
         raise InputError("--speed needs --source sim (a real machine runs in real time)")
     formats = {"parquet": {"parquet"}, "csv": {"parquet", "csv"}, "both": {"parquet", "csv"}}[args.format]
     http = getattr(args, "http", None)
-    if http is not None:
-        from rigscope.http_server import check_listen, exposure_warning
-
-        check_listen(*http)  # a taken port is one line, before any session is created
-        warning = exposure_warning(*http)
-        if warning:
-            print(warning, file=sys.stderr, flush=True)
     return MonitorConfig(
         source=args.source, mode=args.mode, hz=args.hz, duration_s=args.duration, speed=args.speed,
         seed=args.seed, gpus_sim=args.gpus_sim, gpus=args.gpus, rated_cpu_w=args.rated_cpu_w,
@@ -41,6 +35,19 @@ def config_from_args(args: argparse.Namespace, record: bool = True) -> MonitorCo
         http_token=getattr(args, "http_token", None) or os.environ.get("RIGSCOPE_HTTP_TOKEN") or None,
         probe_udp=args.probe_udp, shared_dir=args.shared_dir,
     )
+
+
+def check_http(config: MonitorConfig) -> None:
+    """`--http`: a taken port is one line (InputError) before any session is created; an address
+    reached from the network is warned about on stderr."""
+    if config.http is None:
+        return
+    from rigscope.http_server import check_listen, exposure_warning
+
+    check_listen(*config.http)
+    warning = exposure_warning(*config.http)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
 
 
 def _say(message: str) -> None:
@@ -84,6 +91,7 @@ def _probe_part(monitor: Monitor) -> str:
 
 def run_record(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    check_http(config)
     monitor = Monitor(config, on_notice=lambda message: _say(f"note: {message}"))
     stopping = {"signal": None}
 

@@ -36,7 +36,7 @@ from rigscope.child import Child
 from rigscope.local_channel import SESSION_ENV
 from rigscope.monitor import Monitor, MonitorConfig, make_clock
 from rigscope.probe import TOKEN_ENV, UDP_ENV
-from rigscope.record_command import STATUS_EVERY_S, config_from_args, status_line
+from rigscope.record_command import STATUS_EVERY_S, check_http, config_from_args, status_line
 
 CHECK_FAILED, NOT_EXECUTABLE, NOT_FOUND, INTERRUPTED = 3, 126, 127, 130  # as a shell says
 WRITER_CHECK_S = 0.2  # how often a baseline or cooldown looks whether the recording failed
@@ -86,6 +86,7 @@ def _plan(args: argparse.Namespace) -> Plan:
         raise CheckError("run: --duration does not apply (the command's end ends the session)")
     checks = [parse_check(expression) for expression in args.check or []]
     config = replace(config_from_args(args), record=False)
+    check_http(config)
     group_id = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     return Plan(command, config, checks, group_id, args.repeat, args.baseline, args.cooldown, args.log_cap,
                 args.env_keys or [])
