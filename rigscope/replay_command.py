@@ -13,7 +13,7 @@ from rigscope.dashboard_command import check_terminal
 from rigscope.replay_source import ReplaySource, SessionDirectory
 
 if TYPE_CHECKING:
-    from tui.replay_app import ReplayApp
+    from tui.app import RigscopeApp
 
 
 def start_offset(at: str | None, reader: object) -> float | None:
@@ -37,15 +37,15 @@ def start_offset(at: str | None, reader: object) -> float | None:
     return reader.elapsed[0] + min(value, duration)  # type: ignore[attr-defined]
 
 
-def replay_app(session: Path, root: Path, args: argparse.Namespace) -> tuple[ReplayApp, ReplaySource]:
+def replay_app(session: Path, root: Path, args: argparse.Namespace) -> tuple[RigscopeApp, ReplaySource]:
     """The replay app on `session` as `rigscope replay` runs it (`args`: speed, at, fps, ascii); InputError if
     the session cannot be opened.  The caller closes the source when the app has ended."""
     from recordings.replay import ReplayReader
-    from tui.replay_app import ReplayApp
+    from rigscope.app_factory import build_app
 
     probe = ReplayReader(session)
     source = ReplaySource(session, speed=args.speed, at_s=start_offset(args.at, probe))
-    return ReplayApp(source, fps=args.fps, ascii_only=args.ascii, sessions=SessionDirectory(root)), source
+    return build_app(source, replay=True, fps=args.fps, ascii_only=args.ascii, sessions_dir=root), source
 
 
 def run_replay(args: argparse.Namespace) -> int:

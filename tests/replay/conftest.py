@@ -25,6 +25,7 @@ import polars as pl
 import pytest
 
 from recordings.session import list_sessions
+from rigscope.app_factory import build_app
 from rigscope.replay_source import ReplaySource
 from tests.conftest import REPO
 from tui.replay_app import ReplayApp
@@ -153,7 +154,7 @@ class ReplayHarness:
 
     async def __aenter__(self) -> tuple[Any, ReplayApp, ReplaySource]:
         self.source = ReplaySource(self.session, **self.options)
-        self.app = ReplayApp(self.source, fps=4)
+        self.app = build_app(self.source, replay=True, fps=4)  # as `rigscope replay` builds it
         self.app.test_notifications = Notes(self.app)  # type: ignore[attr-defined]
         self._test = self.app.run_test(size=self.size)
         try:

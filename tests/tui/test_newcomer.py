@@ -12,7 +12,7 @@ from tests.tui.conftest import LiveApp, bar_text, panel_text, read_events, read_
 from collectors.spans import SpanTracker
 from collectors.timeutil import us_from_iso
 from tui import format as fmt
-from tui.app import RigscopeApp
+from rigscope.app_factory import build_app
 from tui.bars import EventsPane, newest_lines, span_label
 from tui.devices import Device, DevicePanel, View
 from tui.feed import Snapshot
@@ -369,7 +369,7 @@ def test_a_box_without_gpus_fills_the_screen_with_cores_load_and_busiest_process
     source.processes = lambda: SimpleNamespace(version=1, rows=busy)  # type: ignore[attr-defined]
 
     async def body():
-        app = RigscopeApp(source)
+        app = build_app(source)
         async with app.run_test(size=size) as pilot:
             await pilot.pause()
             app.dashboard.redraw(force=True)

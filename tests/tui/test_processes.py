@@ -16,6 +16,7 @@ from rigscope.live import LiveSource
 from rigscope.monitor import MonitorConfig
 from tests.replay.conftest import Notes
 from tests.tui.conftest import LiveApp, run, screen_text, type_text, wait_until
+from rigscope.app_factory import build_app
 from tui.app import RigscopeApp
 from tui.kill import KillScreen
 from tui.screens import HelpScreen
@@ -101,7 +102,7 @@ def test_k_asks_then_sends_sigterm_to_the_selected_child(child: subprocess.Popen
 
     async def body() -> None:
         source = child_source(child.pid)
-        app = RigscopeApp(source)
+        app = build_app(source)
         try:
             async with app.run_test(size=(160, 50)) as pilot:
                 await pilot.press("p")
@@ -137,7 +138,7 @@ def test_k_acts_through_the_sources_process_control_only(child: subprocess.Popen
     async def body() -> None:
         source = child_source(child.pid)
         source.process_control = Recording()  # type: ignore[assignment]  # a stand-in that records the request
-        app = RigscopeApp(source)
+        app = build_app(source)
         notes = Notes(app)  # type: ignore[arg-type]
         try:
             async with app.run_test(size=(160, 50)) as pilot:
@@ -161,7 +162,7 @@ def test_readonly_never_opens_the_dialog(child: subprocess.Popen) -> None:
 
     async def body() -> None:
         source = child_source(child.pid)
-        app = RigscopeApp(source, readonly=True)
+        app = build_app(source, readonly=True)
         try:
             async with app.run_test(size=(80, 24)) as pilot:
                 await pilot.press("p")
