@@ -11,8 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from collectors.schema import device_prefixes
-from recordings.analyze import gpu_indices_of
+from collectors.schema import device_prefixes, gpu_indices_of
 from recordings.errors import InputError
 from recordings.frames import UTC_US, flatten_lists, write_csv
 from recordings.longcsv import CORE_PREFIX, DERIVED, EXTRA_COLUMNS, LAB_COLUMNS, TICK, device_name, fields_for, sidecar

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import polars as pl
 
+from collectors.schema import gpu_indices_of
 from collectors.timeutil import iso_from_us, us_from_iso
 from recordings import segments
-from recordings.analyze import gpu_indices_of
 from recordings.errors import InputError, write_failure
 from recordings.events import EVENTS, read_events
 from recordings.processes import PROCESSES_DIR, compact_processes

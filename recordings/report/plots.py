@@ -7,7 +7,6 @@ the PNG figures (matplotlib, the `plots` extra; `recordings.report.figures`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -106,19 +105,3 @@ def png_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def write_plots(data: SessionData, directory: Path) -> tuple[list[Path], bool]:
-    """Text charts (`*.txt`) and, with matplotlib, PNG figures into `directory`; the paths and whether PNGs were made."""
-    directory.mkdir(parents=True, exist_ok=True)
-    plots = plot_data(data)
-    written = []
-    for stem, text in text_plots(plots).items():
-        path = directory / f"{stem}.txt"
-        path.write_text(text + "\n", encoding="utf-8")
-        written.append(path)
-    if not png_available():
-        return written, False
-    from recordings.report.figures import session_figures
-
-    return written + session_figures(plots, directory), True

@@ -18,12 +18,11 @@ from typing import Any
 import polars as pl
 
 from collectors.event_kinds import EventKind
-from collectors.schema import device_prefixes, gpu_prefix
+from collectors.schema import device_prefixes, gpu_indices_of, gpu_prefix
 from collectors.signals.throttle import OTHER, POWER_BRAKE, POWER_CAP, THERMAL
 from collectors.timeutil import us_from_iso
 from collectors.values import finite
 from recordings import segments
-from recordings.analyze import gpu_indices_of
 from recordings.events import EVENTS, read_events
 from recordings.reader import checked_samples, session_columns_of
 from recordings.safe_files import is_regular
