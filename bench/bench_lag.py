@@ -20,9 +20,9 @@ import sys
 from contextlib import AbstractContextManager
 from typing import Any
 
+from bench_sampler import host_collectors
 from common import children, percentile, print_table, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
 
-from bench_sampler import host_collectors
 from collectors.clock import RealClock
 from collectors.sampler import END, Sampler
 from collectors.signals import SignalPipeline

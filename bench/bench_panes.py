@@ -32,9 +32,9 @@ from common import print_table, write_result  # noqa: I001
 
 import rigscope
 from rigscope import probe
+from rigscope.app_factory import build_app
 from rigscope.live import LiveSource
 from rigscope.monitor import MonitorConfig
-from rigscope.app_factory import build_app
 
 WARMUP_S = 3.0
 SIZE = (160, 50)

@@ -26,9 +26,9 @@ import time
 from contextlib import AbstractContextManager
 from typing import Any
 
+from bench_sampler import host_collectors
 from common import children, percentile, print_table, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
 
-from bench_sampler import host_collectors
 from collectors.clock import RealClock
 from collectors.fake_nvml import FakeGpu, FakeNvml
 from collectors.nvml import GpuProcess

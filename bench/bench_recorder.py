@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
 from common import median, print_table, rigscope_command, write_result  # noqa: I001  (bench/ is on sys.path)
 
 from collectors.clock import VirtualClock

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from typing import Any
 
 import psutil
-
 from common import median, print_table, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
 
 from collectors.clock import RealClock

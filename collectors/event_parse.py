@@ -17,6 +17,7 @@ from typing import Any
 from collectors.event_kinds import SENT, EventKind
 from collectors.timeutil import iso_from_us, us_from_iso
 from collectors.wire import REQUIRED
+
 MAX_DEPTH = 16
 MAX_NAME = 256  # characters of an id, a name, a state, a source, a note's tag
 NOTE_CAP = 4096  # characters of a note's text; the rest is cut, with CUT_MARK

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from collectors.consumer import ConsumerThread
-from collectors.sampler import END, FrameQueue
 from collectors.processes import Row
+from collectors.sampler import END, FrameQueue
 
 RowReader = Callable[[int, dict[str, Any]], list[Row]]  # (ts µs, frame) -> rows
 

@@ -83,7 +83,7 @@ class _Gpu:
         # Scales the headroom below the power limit: idle power varies, a pinned cap stays pinned.
         self.headroom = rng.uniform(0.98, 1.02)
         self.jitter = [_jitter(rng, *_GPU_NOISE[c]) for c in sc.GPU_CHANNELS]
-        self.uuid = "GPU-sim-%08x-%04x-%04x" % (rng.getrandbits(32), rng.getrandbits(16), index)
+        self.uuid = f"GPU-sim-{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-{index:04x}"
         self.energy_at_0 = self.energy_integral(self.offset_s)
         self.thermal_at_0 = sc.time_in_span(self.offset_s, sc.THERMAL_SPAN)
         self.power_at_0 = sc.time_in_span(self.offset_s, sc.POWER_CAP_SPAN)

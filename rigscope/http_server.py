@@ -32,10 +32,10 @@ from urllib.parse import urlsplit
 from prometheus_client.exposition import choose_encoder, generate_latest
 
 from collectors.clock import VirtualClock
+from collectors.event_parse import parse_event
 from collectors.exporter import ExportFeed
 from collectors.exposition import TextEncoder
 from collectors.prometheus import ExportLabels, GpuLabel, make_registry
-from collectors.event_parse import parse_event
 from collectors.schema import device_prefixes, gpu_prefix
 from recordings.errors import InputError
 from recordings.tier import hardware_tier

@@ -124,10 +124,8 @@ def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
 
 
 def _simulated_sources(config: MonitorConfig) -> Sources:
-    from collectors.simulated import SimulatedCollector
-
     from collectors.self_usage import SelfUsageCollector
-
+    from collectors.simulated import SimulatedCollector
     from collectors.simulated_processes import SimulatedProcesses
 
     collector = SimulatedCollector(gpu_count=config.gpus_sim, seed=config.seed)

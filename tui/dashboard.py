@@ -22,8 +22,7 @@ from textual.widgets import Footer
 from recordings.inert import inert
 from tui import format as fmt
 from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
-from tui.devices import panel_lines
-from tui.devices import DevicePanel, View
+from tui.devices import DevicePanel, View, panel_lines
 from tui.host_panel import HostPanel
 from tui.kill import KillScreen, why_not
 from tui.overlay import overlay_names

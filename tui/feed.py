@@ -75,7 +75,7 @@ class Snapshot:
     events: tuple[dict[str, Any], ...]
     series: dict[str, tuple[Value, ...]] = field(default_factory=dict)
     state_history: tuple[tuple[float, str], ...] = ()  # (elapsed_s when it began, state)
-    collapses: dict[str, "CollapseCount"] = field(default_factory=dict)
+    collapses: dict[str, CollapseCount] = field(default_factory=dict)
     ended: bool = False
     spans: SpansView = field(default_factory=lambda: SpansView(0))
     metrics: MetricsView = field(default_factory=lambda: MetricsView(0))

@@ -14,7 +14,7 @@ from textual.events import Click
 from collectors.timeutil import parse_duration, us_from_iso
 from tui import format as fmt
 from tui.bars import STATE_STYLES, TAG_STYLE, TextBar
-from tui.dashboard import PROCESSES_HELP, Command, DashboardScreen, ViewOptions
+from tui.dashboard import Command, DashboardScreen, ViewOptions
 from tui.screens import GotoScreen
 
 MARKERS = {"collapse_start": ("C", "bold red"), "note": ("n", "cyan"), "tag": ("T", "magenta"),

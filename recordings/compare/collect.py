@@ -14,9 +14,8 @@ import polars as pl
 
 from recordings.process_attribution import main_gpu_user
 from recordings.report.aggregates import device_energy
-from recordings.report.sections_signals import energy_of
 from recordings.report.data import SessionData, load_session
-from recordings.report.sections_signals import THROTTLE_CAUSES
+from recordings.report.sections_signals import THROTTLE_CAUSES, energy_of
 
 # Span columns pooled per group: name -> column in spans.parquet.
 SPAN_MEASURES = {"peak_memory_mb": "peak_memory_mb", "rtf": "rtf", "duration_s": "total_duration_s",

@@ -31,7 +31,6 @@ from recordings.session import FORMAT, META, create_session_dir, write_json_atom
 from recordings.spans import SPANS_PARQUET, spans_table, summarize_rows
 from recordings.tier import hardware_tier
 
-
 _GPU_COLUMN = re.compile(r"^gpu(\d+)_")  # any column of a GPU: a GPU without utilization is still one
 Progress = Callable[[float], None] | None
 ROW_GROUP_ROWS = 10_000  # of samples.parquet: smaller groups make compaction hold more (their metadata), larger more rows

@@ -9,7 +9,8 @@ import polars as pl
 
 from recordings.report.aggregates import collapse_rows, device_energy
 from recordings.report.data import SessionData
-from recordings.report.markdown import NONE, duration, energy as energy_text, escape, num, offset, pct, section, table
+from recordings.report.markdown import NONE, duration, escape, num, offset, pct, section, table
+from recordings.report.markdown import energy as energy_text
 
 THROTTLE_CAUSES = (("power_cap", "SW power cap"), ("thermal", "thermal slowdown"), ("power_brake", "HW power brake"),
                    ("other", "other"))

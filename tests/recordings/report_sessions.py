@@ -18,9 +18,9 @@ from collectors.spans import SPAN_COLUMNS
 from collectors.timeutil import iso_from_us
 from recordings.events import EVENTS, append_event
 from recordings.recorder import Recorder, RecorderOptions
+from recordings.segments import write_parquet_atomic
 from recordings.session import create_session_dir, read_meta, write_json_atomic
 from recordings.spans import SPANS_PARQUET, spans_table, summarize_rows
-from recordings.segments import write_parquet_atomic
 
 T0_US = 1_800_000_000_000_000
 

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,8 @@ from recordings.session import list_sessions
 from rigscope.app_factory import build_app
 from rigscope.replay_source import ReplaySource
 from tests.conftest import REPO
+from tests.waiting import run, wait_sync, wait_until  # noqa: F401 (fixtures and helpers the tests use)
 from tui.replay_app import ReplayApp
-from tests.waiting import run, wait_until, wait_sync  # noqa: F401 (fixtures and helpers the tests use)
 
 HZ = 2.0
 DURATION = "8m"
@@ -219,7 +218,7 @@ def run_cli_tty(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
-        raise AssertionError(f"rigscope {' '.join(args)} did not exit within {timeout} s (the app started?)")
+        raise AssertionError(f"rigscope {' '.join(args)} did not exit within {timeout} s (the app started?)") from None
     finally:
         reader.join(timeout=2)
         os.close(master)

@@ -22,8 +22,16 @@ from recordings.errors import InputError
 from recordings.replay import ReplayReader
 from rigscope.replay_source import ReplaySource
 from tests.conftest import REPO
-from tests.replay.conftest import (add_events, events_of, frames_equal, run_cli_tty, samples, settled_at, tree_hashes,
-                                   wait_sync)
+from tests.replay.conftest import (
+    add_events,
+    events_of,
+    frames_equal,
+    run_cli_tty,
+    samples,
+    settled_at,
+    tree_hashes,
+    wait_sync,
+)
 
 
 def one_error_line(done, *fragments):

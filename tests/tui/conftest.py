@@ -6,14 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from rigscope.app_factory import build_app
 from rigscope.live import LiveSource
 from rigscope.monitor import MonitorConfig
-from rigscope.app_factory import build_app
+from tests.waiting import no_threads_left, run, wait_sync, wait_until  # noqa: F401 (fixtures and helpers the tests use)
 from tui.app import RigscopeApp
 from tui.devices import DevicePanel
-from tests.waiting import no_threads_left, run, wait_sync, wait_until  # noqa: F401 (fixtures and helpers the tests use)
 
 
 def sim_source(directory: Path, gpus: int = 1, hz: float = 5.0, speed: float | None = 1.0,

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tests.tui.conftest import panel_text, read_events, run, sim_source, wait_ended
 from rigscope.app_factory import build_app
+from tests.tui.conftest import panel_text, read_events, run, sim_source, wait_ended
 
 # 340 s of the scenario end inside the collapse that starts at t≈317-319 s on every GPU.
 SCENARIO = {"gpus": 2, "hz": 2.0, "duration_s": 340.0}

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from tests.tui.conftest import LiveApp, panels, run, screen_text, sim_source, wait_ended, wait_frames, wait_until
 from rigscope.app_factory import build_app
+from tests.tui.conftest import LiveApp, panels, run, screen_text, sim_source, wait_ended, wait_frames, wait_until
 from tui.devices import GPM_LINES
 from tui.sparkline import ASCII
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collectors.fake_nvml import FakeGpu, FakeNvml
+from rigscope.app_factory import build_app
 from rigscope.live import LiveSource
 from rigscope.monitor import MonitorConfig
 from tests.tui.conftest import panel_text, read_meta, run, wait_frames, wait_until
-from rigscope.app_factory import build_app
 
 
 def _value_of(panel: str, label: str) -> str:

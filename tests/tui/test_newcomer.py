@@ -8,11 +8,21 @@ from types import SimpleNamespace
 import pytest
 from textual.app import App, ComposeResult
 
-from tests.tui.conftest import LiveApp, bar_text, panel_text, read_events, read_meta, run, screen_text, wait_frames, wait_until
 from collectors.spans import SpanTracker
 from collectors.timeutil import us_from_iso
-from tui import format as fmt
 from rigscope.app_factory import build_app
+from tests.tui.conftest import (
+    LiveApp,
+    bar_text,
+    panel_text,
+    read_events,
+    read_meta,
+    run,
+    screen_text,
+    wait_frames,
+    wait_until,
+)
+from tui import format as fmt
 from tui.bars import EventsPane, newest_lines, span_label
 from tui.devices import Device, DevicePanel, View
 from tui.feed import Snapshot

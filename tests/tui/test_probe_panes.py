@@ -12,11 +12,11 @@ import rigscope
 from collectors.spans import SpanTracker
 from collectors.timeutil import iso_from_us
 from rigscope import probe
+from rigscope.app_factory import build_app
 from tests.probe.conftest import runtime  # noqa: F401 (a fixture)
 from tests.tui.conftest import LiveApp, panels, run, screen_text, wait_until
 from tests.tui.test_layout import _placement_problems
-from tests.tui.test_snapshots import START_US, FrozenSource
-from rigscope.app_factory import build_app
+from tests.tui.test_snapshots import FrozenSource
 from tui.app import RigscopeApp
 from tui.overlay import COLLAPSE, SHADES
 from tui.probe_data import MetricsView, column_values

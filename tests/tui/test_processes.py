@@ -12,15 +12,15 @@ import pytest
 
 from collectors.fake_nvml import FakeGpu, FakeNvml
 from collectors.nvml import GpuProcess
+from rigscope.app_factory import build_app
 from rigscope.live import LiveSource
 from rigscope.monitor import MonitorConfig
 from tests.replay.conftest import Notes
 from tests.tui.conftest import LiveApp, run, screen_text, type_text, wait_until
-from rigscope.app_factory import build_app
 from tui.app import RigscopeApp
 from tui.kill import KillScreen
-from tui.screens import HelpScreen
 from tui.processes import COLUMNS, ProcessesPane
+from tui.screens import HelpScreen
 
 
 def pane(app: RigscopeApp) -> ProcessesPane:

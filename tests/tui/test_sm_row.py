@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.tui.conftest import panel_text, run, sim_source, wait_ended
 from rigscope.app_factory import build_app
+from tests.tui.conftest import panel_text, run, sim_source, wait_ended
 from tui.devices import FULL_LINES, GPM_LINES, Device, panel_lines
 
 
