@@ -242,9 +242,12 @@ class ExportFeed:
                 if rate is not None and rate > 0:
                     self._io[key] += rate * dt
         for prefix, column in self._mask_cols:
-            mask = frame.get(column)
-            if not isinstance(mask, int):  # null, or a float read back from a CSV
-                mask = 0 if _number(mask) is None else int(mask)
+            read = frame.get(column)
+            if isinstance(read, int):
+                mask = read
+            else:  # null, or a float read back from a CSV
+                number = _number(read)
+                mask = 0 if number is None else int(number)
             self._masks[prefix] = mask & ~GPU_IDLE
         if t is not None:
             self._t_prev = t

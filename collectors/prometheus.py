@@ -200,9 +200,9 @@ class SnapshotCollector:
                     cores.add_metric([str(core), *base], float(value) / 100.0)
         yield cores
         for key, _ in IO_RATES:
-            family = CounterMetricFamily(PREFIX + f"{key}_bytes", IO_HELP[key], labels=names)
-            family.add_metric(base, snap.io_bytes.get(key, 0.0))
-            yield family
+            counter = CounterMetricFamily(PREFIX + f"{key}_bytes", IO_HELP[key], labels=names)
+            counter.add_metric(base, snap.io_bytes.get(key, 0.0))
+            yield counter
 
     def _derived(self, snap: ExportSnapshot, names: list[str], base: list[str]) -> Iterator[Metric]:
         frame, devices = snap.frame, self.labels.devices
@@ -254,7 +254,7 @@ def _bound(bound: float) -> str:
 def make_registry(snapshot: Callable[[], ExportSnapshot], labels: ExportLabels) -> CollectorRegistry:
     """A registry of its own that holds only rigscope's collector."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(snapshot, labels))  # type: ignore[arg-type]
+    registry.register(SnapshotCollector(snapshot, labels))
     return registry
 
 

@@ -114,8 +114,8 @@ def correlate(session: Path, name: str, max_lag_s: int = MAX_LAG_S) -> dict[str,
         for lag, values in shifted.items():
             r, n = _pearson(values, samples[rle_col].cast(pl.Float64))
             lags.append({"lag_s": lag, "r": r, "n": n})
-        known = [entry for entry in lags if entry["r"] is not None]
-        best = max(known, key=lambda entry: abs(entry["r"])) if known else None
+        known = [(abs(r), entry) for entry in lags if (r := entry["r"]) is not None]
+        best = max(known, key=lambda pair: pair[0])[1] if known else None
         result["devices"].append({
             "device": device,
             "collapses": _collapses(samples[collapse_col]) if collapse_col in samples.columns else 0,

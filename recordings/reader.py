@@ -25,7 +25,7 @@ def session_columns_of(meta: dict[str, Any]) -> ColumnTypes:
     columns = meta.get("columns")
     if isinstance(columns, dict) and columns and all(isinstance(k, str) and k in KINDS for k in columns.values()):
         return columns
-    gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
+    gpus = found if isinstance(found := meta.get("gpus"), list) else []
     return session_columns([g.get("index", i) if isinstance(g, dict) else i for i, g in enumerate(gpus)])
 
 

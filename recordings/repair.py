@@ -49,7 +49,7 @@ def _cut_torn_csv_line(path: Path) -> None:
 
 def _live_refusal(session: Path, meta: dict) -> str:
     """Why the session looks alive: its recorder runs here, or (another host) its files changed lately."""
-    recorder = meta.get("recorder") if isinstance(meta.get("recorder"), dict) else {}
+    recorder = found if isinstance(found := meta.get("recorder"), dict) else {}
     if is_running(meta):
         return f"{session.name} is still recording (pid {recorder.get('pid')}); stop it first"
     return (f"{session.name} is still recording on {recorder.get('hostname') or 'another host'} "

@@ -132,9 +132,11 @@ def import_files(args: argparse.Namespace) -> int:
     with progress_bar("import", len(args.files)) as update:
         for done, name in enumerate(args.files):
             update(done, Path(name).name)
+            def progress(part: float, done: int = done) -> None:
+                update(done + part)
+
             try:
-                session, item = import_file(Path(name), into, fields, lambda part, done=done: update(done + part),
-                                            times, args.host)
+                session, item = import_file(Path(name), into, fields, progress, times, args.host)
             except InputError as error:
                 counts["refused"] += 1
                 print(f"rigscope: error: {error}", file=sys.stderr)

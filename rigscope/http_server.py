@@ -84,7 +84,7 @@ def binds_loopback_only(host: str) -> bool:
         resolved = {info[4][0] for info in socket.getaddrinfo(host, None)}
     except OSError:
         return False
-    return bool(resolved) and all(is_loopback(address) for address in resolved)
+    return bool(resolved) and all(is_loopback(str(address)) for address in resolved)
 
 
 def exposure_warning(host: str, port: int) -> str | None:
@@ -114,7 +114,8 @@ def open_server(host: str, port: int) -> _Server:
     """A bound, listening server; InputError (one clear line) when the address cannot be used."""
     server_class = _Server6 if ":" in host else _Server
     try:
-        return server_class((host, port), Handler, MAX_BODY)
+        # http.server's handler on our own bounded loop: it has the handler protocol's behaviour, not its types.
+        return server_class((host, port), Handler, MAX_BODY)  # type: ignore[arg-type]
     except (OSError, OverflowError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise InputError(f"--http {_show(host)}:{port}: cannot listen ({reason})") from None
@@ -309,14 +310,14 @@ def export_labels(monitor: Monitor) -> ExportLabels:
 
 # -- requests --------------------------------------------------------------------
 class Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: _Server  # type: ignore[assignment]  # our bounded loop, not a socketserver.BaseServer
     server_version = f"rigscope/{__version__}"
     sys_version = ""
     protocol_version = "HTTP/1.1"  # keep-alive for scrapers
 
     def __init__(self, sock: socket.socket, client_address: Any, server: _Server, request: bytes) -> None:
         self._request_bytes = request  # the whole request, read by the server's loop
-        super().__init__(sock, client_address, server)
+        super().__init__(sock, client_address, server)  # type: ignore[arg-type]  # as for `server` above
 
     def setup(self) -> None:
         self.connection = self.request

@@ -118,7 +118,7 @@ def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
     if sources.gpus or top:
         from collectors.processes import ProcessCollector
 
-        gpu_backend = gpu.backend if sources.gpus else None
+        gpu_backend = gpu.backend if sources.gpus and gpu is not None else None
         sources.processes = ProcessCollector(gpu_backend, sources.gpu_indices, top)
     return sources
 

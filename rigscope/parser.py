@@ -60,7 +60,7 @@ def _set_defaults(parser: argparse.ArgumentParser, **defaults: tuple[Any, str]) 
             action.default, action.help = defaults[action.dest]
 
 
-def add_session_dir(parser: argparse.ArgumentParser) -> None:
+def add_session_dir(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     from recordings.session import default_sessions_dir
 
     parser.add_argument("--dir", help=f"sessions directory (default: $RIGSCOPE_DIR, else {default_sessions_dir()})")

@@ -39,7 +39,7 @@ import os
 from collections.abc import Callable
 from contextvars import ContextVar
 from time import perf_counter_ns
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from rigscope import probe_encoding as encoding
 from rigscope.probe_encoding import describe as _describe
@@ -173,7 +173,7 @@ class span:  # noqa: N801 (reads as a function: `with rigscope.span(...)`, `@rig
         self._open = opened
         return opened
 
-    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> bool:
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> Literal[False]:
         try:
             closing = self._open
             if closing is None:
@@ -213,7 +213,7 @@ class span:  # noqa: N801 (reads as a function: `with rigscope.span(...)`, `@rig
             except AttributeError:
                 pass
         wrapper.__wrapped__ = func
-        return wrapper  # type: ignore[no-any-return]
+        return wrapper
 
 
 # -- tags, metrics, notes ---------------------------------------------------------------

@@ -119,6 +119,7 @@ class Transport:
         if off:
             self._sock, self._target = _OFF, None
             return _OFF
+        address: str | tuple[str, int]
         if udp is not None:
             family, address, target, head = socket.AF_INET, (HOST, udp[0]), f"udp:{udp[0]}", token_line(udp[1])
         else:

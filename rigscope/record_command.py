@@ -93,7 +93,7 @@ def run_record(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     check_http(config)
     monitor = Monitor(config, on_notice=lambda message: _say(f"note: {message}"))
-    stopping = {"signal": None}
+    stopping: dict[str, int | None] = {"signal": None}
 
     def request_stop(signum: int, _frame: Any) -> None:
         stopping["signal"] = signum

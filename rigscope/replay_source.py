@@ -48,7 +48,7 @@ class ReplaySource:
         self.reader = ReplayReader(session)
         self.process_control = None  # recorded processes: the kill key ends nothing
         meta = self.reader.meta
-        host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
+        host = found if isinstance(found := meta.get("host"), dict) else {}
         self.label = SessionLabel(str(host.get("hostname", "?")), str(host.get("hardware_tier", "")),
                                   session.name, "REPLAY")
         self.devices = [Device("cpu", f"CPU {host.get('cpu_model') or ''}".strip())] + [
@@ -256,14 +256,14 @@ class ReplaySource:
 
 def _gpus(meta: dict[str, Any]) -> list[tuple[int, str]]:
     """(index, name) of each GPU meta.json lists with an integer index (a damaged entry is left out)."""
-    gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
-    return [(g["index"], g.get("name") if isinstance(g.get("name"), str) else "") for g in gpus
+    gpus = found if isinstance(found := meta.get("gpus"), list) else []
+    return [(g["index"], name if isinstance(name := g.get("name"), str) else "") for g in gpus
             if isinstance(g, dict) and isinstance(g.get("index"), int) and not isinstance(g.get("index"), bool)]
 
 
 def _with_gpm(meta: dict[str, Any]) -> set[int]:
     """Indices of the GPUs meta.json says had GPM (their panels get the SM row)."""
-    gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
+    gpus = found if isinstance(found := meta.get("gpus"), list) else []
     return {g["index"] for g in gpus if isinstance(g, dict) and g.get("gpm") is True and isinstance(g.get("index"), int)}
 
 

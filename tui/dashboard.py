@@ -380,13 +380,15 @@ class DashboardScreen(Screen[None]):
     def action_help(self) -> None:
         keys: list[tuple[str, str]] = []
         for binding in self.BINDINGS:
+            if not isinstance(binding, Binding):  # every one is; a (key, action) tuple would have no help
+                continue
             if binding.action.startswith("preset"):
                 if binding.key == "1":
                     keys.append(("1-9", f"presets, at once (no dialog): {preset_words(self.presets)}"))
             elif not binding.key.startswith("ctrl+c"):
                 keys.append((key_names(binding.key), binding.tooltip or binding.description))
         keys += [(key_names(b.key), f"{b.description} (processes view)") for b in ProcessesPane.BINDINGS
-                 if b.show and not (self.source.process_control is None and b.action == "kill")]
+                 if isinstance(b, Binding) and b.show and not (self.source.process_control is None and b.action == "kill")]
         self.app.push_screen(HelpScreen(keys))
 
     async def action_quit(self) -> None:

@@ -69,7 +69,8 @@ class Timeline(TextBar):
             return self._cached[1], self._cached[2]
         start, span = reader.elapsed[0], max(reader.duration_s, 1e-9)
         marks = [(" ", "")] * width
-        for event, us in zip(reader.events, player._event_us):  # noqa: SLF001 (the player's parsed times)
+        # The player's parsed event times: Player has no public accessor yet (issue 20, point 4).
+        for event, us in zip(reader.events, player._event_us):  # type: ignore[attr-defined]
             marker = MARKERS.get(event.get("kind", ""))
             if marker:
                 marks[min(width - 1, int((reader.elapsed[reader.index_at_ts(us)] - start) / span * width))] = marker
@@ -215,7 +216,7 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
 class EmbeddedReplayScreen(ReplayScreen, inherit_bindings=False):
     """A replay opened with `o` over another dashboard: Escape and `q` close it and return there."""
 
-    BINDINGS = [*(b for b in ReplayScreen.BINDINGS if b.key != "q"),
+    BINDINGS = [*(b for b in ReplayScreen.BINDINGS if isinstance(b, Binding) and b.key != "q"),
                 Binding("escape", "back", "Back", show=False), Binding("q", "back", "Back")]
     embedded = True
 

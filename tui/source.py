@@ -19,10 +19,18 @@ class ProcessControl(Protocol):
 
 
 class DashboardSource(Protocol):
-    label: SessionLabel
     devices: list[Device]
     feed: DashboardFeed
-    process_control: ProcessControl | None  # None: the processes shown cannot be acted on (a replay)
+
+    @property
+    def label(self) -> SessionLabel:
+        """Host, hardware tier, session id and mode (LIVE, DEMO, REPLAY) for the header."""
+        ...
+
+    @property
+    def process_control(self) -> ProcessControl | None:
+        """What the kill key may do to processes; None where the processes shown cannot be acted on (a replay)."""
+        ...
 
     def now_iso(self) -> str:
         """The source's clock, for stamping notes and tags when a key is pressed."""

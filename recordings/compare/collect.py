@@ -44,7 +44,7 @@ def span_figures(data: SessionData) -> dict[str, Any]:
     sums = spans.select(
         (pl.col("success").cast(pl.Int64).sum() if "success" in spans.columns else pl.lit(0)).alias("ok"),
         (tokens.sum() if tokens is not None else pl.lit(0.0)).alias("tokens"),
-        (tokens.filter(both).sum() if both is not None else pl.lit(0.0)).alias("tokens_e"),
+        (tokens.filter(both).sum() if both is not None and tokens is not None else pl.lit(0.0)).alias("tokens_e"),
         (pl.col("energy_j").filter(both).sum() if both is not None else pl.lit(0.0)).alias("energy_t"),
     ).row(0, named=True)
     return {"total": spans.height, "successful": int(sums["ok"] or 0), "tokens": float(sums["tokens"] or 0.0),
@@ -57,7 +57,7 @@ def session_figures(session: Path) -> dict[str, Any]:
     data = load_session(session, warn=False)
     meta, summary = data.meta, data.summary
     host = meta.get("host") or {}
-    duration = summary.get("duration_s") if isinstance(summary.get("duration_s"), (int, float)) else 0.0
+    duration = found if isinstance(found := summary.get("duration_s"), (int, float)) else 0.0
     energy = device_energy(data, list(data.devices))
     devices = {}
     for prefix, entry in data.devices.items():

@@ -103,7 +103,7 @@ def host_slug(name: str | None) -> str:
 def start_us(item: Imported) -> int:
     """The time of the first sample (or span), µs since the epoch."""
     if item.samples is not None and item.samples.height:
-        return int(item.samples["ts"].dt.epoch("us").min())
+        return int(item.samples.select(pl.col("ts").dt.epoch("us").min()).item())
     if item.first_us is not None:
         return item.first_us
     times = [row["start_time"] for row in item.spans if row.get("start_time")]

@@ -141,7 +141,8 @@ class Timeline:
     def device_label(self, group: str) -> str:
         if group.startswith("gpu") and isinstance(self.meta.get("gpus"), list):
             for gpu in self.meta["gpus"]:
-                if isinstance(gpu, dict) and gpu_prefix(gpu.get("index")) == group and isinstance(gpu.get("name"), str):
+                if isinstance(gpu, dict) and isinstance(gpu.get("index"), int) and gpu_prefix(gpu["index"]) == group \
+                        and isinstance(gpu.get("name"), str):
                     return f"{group} ({gpu['name']})"
         return group
 
@@ -221,7 +222,7 @@ class Timeline:
     def runs(self) -> Iterator[Slice]:
         """Phases (workload state), throttle episodes per cause and collapses, as slices."""
         gpus, collapsing = self._throttled(), self._collapsing()
-        wanted = [c for c in ("workload_state", "workload_source") if c in self.columns]
+        wanted: list[str] = [c for c in ("workload_state", "workload_source") if c in self.columns]
         wanted += [f"{p}_throttle_reasons" for p in gpus] + [f"{p}_collapse" for p in collapsing]
         if not wanted:
             return
@@ -256,14 +257,18 @@ class Timeline:
                 on = (t[f"{p}_throttle_reasons"].cast(pl.Int64, strict=False) & (bits & 0x7FFFFFFFFFFFFFFF)) != 0
                 return [pl.select(pl.when(on).then(pl.lit(True))).to_series()]
 
-            makers.append((runs, throttle_keys, lambda key, s, e, p=p, cause=cause: Slice(
-                f"{p} throttle", p, f"throttle: {cause}", s, e, {"cause": cause})))
+            def throttle_slice(key: tuple[Any, ...], s: int, e: int, p: str = p, cause: str = cause) -> Slice:
+                return Slice(f"{p} throttle", p, f"throttle: {cause}", s, e, {"cause": cause})
+
+            makers.append((runs, throttle_keys, throttle_slice))
         for p, runs in collapses.items():
             def collapse_keys(t: pl.DataFrame, p: str = p) -> list[pl.Series]:
                 return [pl.select(pl.when(t[f"{p}_collapse"] == 1).then(pl.lit(True))).to_series()]
 
-            makers.append((runs, collapse_keys, lambda key, s, e, p=p: Slice(
-                f"{p} collapses", p, "collapse", s, e, {"device": p})))
+            def collapse_slice(key: tuple[Any, ...], s: int, e: int, p: str = p) -> Slice:
+                return Slice(f"{p} collapses", p, "collapse", s, e, {"device": p})
+
+            makers.append((runs, collapse_keys, collapse_slice))
         return makers
 
     # -- events -----------------------------------------------------------------------
