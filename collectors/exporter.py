@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from collectors.energy import EnergyAccount
+from collectors.event_kinds import EventKind
 from collectors.sampler import END, Batch, FrameQueue
 from collectors.signals.throttle import GPU_IDLE, ThrottleAccount
 from collectors.timeutil import us_from_iso
@@ -271,12 +272,12 @@ class ExportFeed:
 
     def _take_event(self, event: Mapping[str, Any]) -> None:
         kind = event.get("kind")
-        if kind == "collapse_start":
+        if kind == EventKind.COLLAPSE_START:
             device = str(event.get("device"))
             self._collapses[device] = self._collapses.get(device, 0) + 1
-        elif kind == "span_start":
+        elif kind == EventKind.SPAN_START:
             self._span_started(event)
-        elif kind == "span_end":
+        elif kind == EventKind.SPAN_END:
             self._span_ended(event)
 
     # -- spans -------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from collectors.base import Collector
 from collectors.clock import Clock, RealClock, StepDetector, wait_real
+from collectors.event_kinds import EventKind
 from collectors.ticker import Ticker
 from collectors.timeutil import iso_from_us, us_from_iso
 
@@ -199,7 +200,7 @@ class Sampler:
 
     def post_event(self, event: Event) -> None:
         """Hand an event to every subscriber; a tag also steers the workload state. Any thread."""
-        if event.get("kind") == "tag" and self.signals is not None:
+        if event.get("kind") == EventKind.TAG and self.signals is not None:
             with self._lock:
                 self._pending_tags.append((us_from_iso(event["ts"]), str(event["state"])))
         self._broadcast(Batch(None, (event,)))
@@ -269,7 +270,7 @@ class Sampler:
             events = signals.process(frame) if signals is not None else []
             step = self._steps.check(frame["ts"], frame["elapsed_s"])
             if step is not None:
-                events = [*events, {"ts": iso_from_us(frame["ts"]), "kind": "clock_step", "step_s": step,
+                events = [*events, {"ts": iso_from_us(frame["ts"]), "kind": EventKind.CLOCK_STEP, "step_s": step,
                                     "elapsed_s": frame["elapsed_s"]}]
             self._broadcast(Batch(frame, tuple(events)))
 

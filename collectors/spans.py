@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from collectors.energy import UNCERTAIN_PERIODS, CounterPeriod
+from collectors.event_kinds import SPAN_KINDS, EventKind
 from collectors.schema import gpu_column
 from collectors.signals.throttle import GPU_IDLE, OTHER, POWER_BRAKE, POWER_CAP, THERMAL
 from collectors.timeutil import iso_from_us, us_from_iso
@@ -310,7 +311,7 @@ class SpanTracker:
 
     def add_event(self, event: dict[str, Any]) -> None:
         kind = event.get("kind")
-        if kind not in ("span_start", "span_end"):
+        if kind not in SPAN_KINDS:
             return
         try:
             ts_us = us_from_iso(str(event["ts"]))
@@ -321,7 +322,7 @@ class SpanTracker:
         attrs: dict[str, Any] = sent if isinstance(sent, dict) else {}
         with self._lock:
             ts = self._event_seconds(ts_us)
-            if kind == "span_start":
+            if kind == EventKind.SPAN_START:
                 if span_id not in self._open:
                     self._open_span(span_id, event, dict(attrs), ts, ts_us)
                 return

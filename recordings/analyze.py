@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from collectors.clock import ClockShifts
+from collectors.event_kinds import EventKind
 from collectors.schema import derived_columns, gpu_indices_of, gpu_prefix, session_columns
 from collectors.signals import SignalPipeline
 from collectors.timeutil import us_from_iso
@@ -244,7 +245,7 @@ def read_tags(path: str | Path) -> list[Tag]:
 def tags_of(events: Iterable[dict[str, Any]]) -> list[Tag]:
     tags: list[Tag] = []
     for event in events:
-        if event.get("kind") != "tag" or not isinstance(event.get("state"), str):
+        if event.get("kind") != EventKind.TAG or not isinstance(event.get("state"), str):
             continue
         try:
             tags.append((us_from_iso(str(event["ts"])), event["state"]))

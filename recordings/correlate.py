@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from collectors.event_kinds import EventKind
 from collectors.timeutil import iso_from_us, us_from_iso
 from recordings.errors import InputError
 from recordings.events import EVENTS, read_events
@@ -30,7 +31,7 @@ MAX_LAG_S = 10
 
 def metric_points(session: Path, name: str) -> pl.DataFrame:
     """The metric's points, ts (µs) ascending: columns `ts_us`, `value`; InputError when it has none."""
-    events = [e for e in read_events(session / EVENTS, warn=False) if e.get("kind") == "metric"]
+    events = [e for e in read_events(session / EVENTS, warn=False) if e.get("kind") == EventKind.METRIC]
     names = sorted({str(e.get("name")) for e in events})
     if name not in names:
         known = f"its metrics: {', '.join(names)}" if names else "it has no custom metrics (rigscope.metric sends them)"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from collectors.event_kinds import EventKind
 from collectors.schema import gpu_indices_of
 from collectors.timeutil import iso_from_us, us_from_iso
 from recordings import segments
@@ -104,5 +105,5 @@ def _write_report(session: Path) -> None:
 def _recompute_summary(session: Path) -> dict:
     """The summary the recorder would have written, from the samples and the session's tags (streamed)."""
     target = session / segments.SAMPLES_PARQUET
-    tags = [(us_from_iso(e["ts"]), str(e["state"])) for e in read_events(session / EVENTS) if e["kind"] == "tag"]
+    tags = [(us_from_iso(e["ts"]), str(e["state"])) for e in read_events(session / EVENTS) if e["kind"] == EventKind.TAG]
     return summary_of(target, gpu_indices_of(pl.scan_parquet(target, glob=False).collect_schema()), tags)

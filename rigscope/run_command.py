@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.clock import Clock
+from collectors.event_kinds import EventKind
 from collectors.phased_clock import PhasedClock
 from recordings.checks import Check, CheckError, checks_table, parse_check, validate_checks
 from recordings.output_log import OutputLog
@@ -148,7 +149,7 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
     monitor.recorder.meta.update(group_id=plan.group_id, run=facts)
     _say(f"run {repeat}/{plan.repeats}: {session}: {_phases_line(plan, facts['command_line'])}")
     status, code = "complete", 0
-    monitor.post("tag", state="baseline", source="run")
+    monitor.post(EventKind.TAG, state="baseline", source="run")
     if isinstance(clock, PhasedClock):
         clock.go_fast(plan.baseline_s)
     monitor.start()
@@ -181,7 +182,7 @@ def _run_command(plan: Plan, monitor: Monitor, clock: Clock, log: OutputLog, fac
     baseline or cooldown (the sampler stops); the command itself runs to its end."""
     if isinstance(clock, PhasedClock):
         clock.go_real()
-    monitor.post("tag", state="run", source="run")
+    monitor.post(EventKind.TAG, state="run", source="run")
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")  # a Python child's prints arrive as they are made, not at its exit
     env[SESSION_ENV] = monitor.session.name  # type: ignore[union-attr]  # its probe and notes reach this session
@@ -203,7 +204,7 @@ def _run_command(plan: Plan, monitor: Monitor, clock: Clock, log: OutputLog, fac
              f"(a daemon?); not waiting for it")
     facts["wall_s"] = child.wall_s
     facts["exit_code"] = exit_code
-    monitor.post("tag", state="cooldown", source="run")
+    monitor.post(EventKind.TAG, state="cooldown", source="run")
     if stopping.is_set():
         return "interrupted", INTERRUPTED
     if isinstance(clock, PhasedClock):

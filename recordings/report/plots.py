@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from collectors.event_kinds import EventKind
 from collectors.schema import device_prefixes
 from recordings.report import textplots
 from recordings.report.aggregates import collapse_events, timeseries
@@ -70,7 +71,7 @@ def plot_data(data: SessionData, max_points: int = 1500) -> PlotData:
         end = event["end"] if event["end"] is not None else last
         if end is not None:
             collapses.append((event["device"], event["start"] / scale, end / scale))
-    notes = [(elapsed / scale, str(event.get("text", ""))) for event in data.events_of("note")
+    notes = [(elapsed / scale, str(event.get("text", ""))) for event in data.events_of(EventKind.NOTE)
              if (elapsed := data.elapsed_of(event["ts"])) is not None]
     return PlotData(str(data.meta.get("session_id") or data.path.name), unit, table, devices, collapses, notes)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 
+from collectors.event_kinds import EventKind
 from recordings.report.aggregates import collapse_rows, device_energy
 from recordings.report.data import SessionData
 from recordings.report.markdown import NONE, duration, escape, num, offset, pct, section, table
@@ -154,7 +155,7 @@ def spans(data: SessionData) -> str | None:
 
 def alerts(data: SessionData) -> str | None:
     """Alert onsets (events.jsonl `alert`) per device and kind, with the first and last time."""
-    events = data.events_of("alert")
+    events = data.events_of(EventKind.ALERT)
     if not events:
         return None
     grouped: dict[tuple[str, str], list[str]] = {}

@@ -291,12 +291,12 @@ class Timeline:
         """Notes and tags on the phases track, alerts on their device's."""
         for ts_us, e in self.events():
             kind = e["kind"]
-            if kind == "note":
+            if kind == EventKind.NOTE:
                 args = {k: e[k] for k in ("source", "tags") if e.get(k) is not None}
                 yield Instant(PHASES, "workload", f"note: {e.get('text')}", ts_us, args)
-            elif kind == "tag":
+            elif kind == EventKind.TAG:
                 yield Instant(PHASES, "workload", f"tag: {e.get('state')}", ts_us, {"source": e.get("source")})
-            elif kind == "alert":
+            elif kind == EventKind.ALERT:
                 device = str(e.get("device"))
                 yield Instant(f"{device} alerts", device, f"alert: {e.get('alert')}", ts_us, {})
 

@@ -9,8 +9,9 @@ import sys
 import pytest
 
 import rigscope
-from collectors.receiver import MAX_DATAGRAM, parse_event
+from collectors.event_parse import parse_event
 from collectors.timeutil import us_from_iso
+from collectors.wire import MAX_DATAGRAM
 from rigscope import probe
 from tests.conftest import REPO
 
