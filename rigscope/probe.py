@@ -28,8 +28,9 @@ blocks and never raises into the workload:
   next newest).
 
 This module is the public API; the queue and sender are rigscope.probe_transport, the JSON texts
-rigscope.probe_encoding, and the datagram format collectors.wire.  Only the standard library is
-imported, and `import rigscope` does not import this module until a probe function is first used.
+rigscope.probe_encoding, and the datagram format collectors.wire.  Only the standard library (and
+those small modules built on it) is imported, and `import rigscope` does not import this module
+until a probe function is first used.
 """
 
 from __future__ import annotations
