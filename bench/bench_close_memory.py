@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
 from common import ROOT, print_table, write_result  # noqa: I001  (bench/ is on sys.path)
 
 GPUS, HZ, SEGMENT_S = 8, 100.0, 60.0

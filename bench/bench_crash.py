@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
 from common import median, print_table, rigscope_command, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
 
 from recordings.reader import read_samples

@@ -58,7 +58,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
 from common import RESULTS, median, print_table, rigscope_command, verdict, write_result  # noqa: I001
 
 PEERS = RESULTS / "peers"

@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import Any
 
 from common import percentile, print_table, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
+from prometheus_client.exposition import generate_latest
 
 from collectors.stream import END, LossyQueue
-from prometheus_client.exposition import generate_latest
 from rigscope.monitor import Monitor, MonitorConfig
 
 GPUS = 8

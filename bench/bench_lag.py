@@ -20,13 +20,13 @@ import sys
 from contextlib import AbstractContextManager
 from typing import Any
 
+from bench_sampler import host_collectors
 from common import children, percentile, print_table, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
 
-from bench_sampler import host_collectors
 from collectors.clock import RealClock
 from collectors.sampler import Sampler
-from collectors.stream import END, LossyQueue
 from collectors.signals import SignalPipeline
+from collectors.stream import END, LossyQueue
 
 HZ = 10.0
 TARGET_P99_MS = {"idle": 2.0, "busy": 10.0}

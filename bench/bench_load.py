@@ -24,15 +24,15 @@ import subprocess
 import sys
 import tempfile
 
-from common import percentile, print_table, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
-
 from bench_lag import busy_cores
 from bench_sampler import host_collectors
+from common import percentile, print_table, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
+
 from collectors.clock import RealClock
 from collectors.receiver import EventReceiver
 from collectors.sampler import Sampler
-from collectors.stream import END, LossyQueue
 from collectors.signals import SignalPipeline
+from collectors.stream import END, LossyQueue
 from rigscope.local_channel import new_socket_path
 
 HZ = 100.0

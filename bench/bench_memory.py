@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
 from common import median, print_table, rigscope_command, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
 
 HZ = 100

@@ -28,15 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from common import ROOT, median, print_table, write_result  # noqa: I001  (bench/ is on sys.path)
+from nvml_calls import call_costs
 
 from collectors.clock import RealClock
 from collectors.fake_nvml import FakeGpu, FakeNvml
 from collectors.gpu import GpuCollector
 from collectors.nvml import NvmlBackend, PynvmlBackend
 from collectors.sampler import Sampler
-from collectors.stream import END, FrameQueue, LossyQueue
 from collectors.signals import SignalPipeline
-from nvml_calls import call_costs
+from collectors.stream import END, FrameQueue, LossyQueue
 
 KINDS = ("none", "fake", "mock")
 

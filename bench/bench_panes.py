@@ -32,9 +32,9 @@ from common import print_table, write_result  # noqa: I001
 
 import rigscope
 from rigscope import probe
+from rigscope.app_factory import build_app
 from rigscope.live import LiveSource
 from rigscope.monitor import MonitorConfig
-from tui.app import RigscopeApp
 
 WARMUP_S = 3.0
 SIZE = (160, 50)
@@ -58,7 +58,7 @@ async def measure(seconds: float, events: bool, overlay: bool) -> dict[str, Any]
     source = LiveSource(MonitorConfig(source="sim", gpus_sim=4, hz=10.0, record=False))
     stop = threading.Event()
     sender = threading.Thread(target=workload, args=(stop,), daemon=True)
-    app = RigscopeApp(source)
+    app = build_app(source)
     try:
         async with app.run_test(size=SIZE) as pilot:
             if events:

@@ -26,17 +26,17 @@ import time
 from contextlib import AbstractContextManager
 from typing import Any
 
+from bench_sampler import host_collectors
 from common import children, percentile, print_table, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
 
-from bench_sampler import host_collectors
 from collectors.clock import RealClock
 from collectors.fake_nvml import FakeGpu, FakeNvml
 from collectors.nvml import GpuProcess
 from collectors.process_tier import ProcessTier
 from collectors.processes import ProcessCollector
 from collectors.sampler import Sampler
-from collectors.stream import END, LossyQueue
 from collectors.signals import SignalPipeline
+from collectors.stream import END, LossyQueue
 
 HOST_PROCESSES, GPUS, GPU_PROCESSES, TOP = 300, 8, 50, 10
 INTERVAL_S, HZ = 2.0, 10.0

@@ -32,15 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
 from common import median, print_table, rigscope_command, write_result  # noqa: I001  (bench/ is on sys.path)
 
 from collectors.clock import VirtualClock
 from collectors.sampler import Sampler
-from collectors.stream import FrameQueue, LossyQueue
 from collectors.schema import session_columns
 from collectors.signals import SignalPipeline
 from collectors.simulated import SimulatedCollector
+from collectors.stream import FrameQueue, LossyQueue
 from recordings.recorder import Recorder, RecorderOptions
 from recordings.session import FORMAT, create_session_dir
 

@@ -52,7 +52,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
 from common import RESULTS, ROOT, median, percentile, print_table, rigscope_command, verdict, write_result  # noqa: I001
 
 MB = 1024 * 1024
@@ -248,8 +247,8 @@ def play(source: Any, speed: float, seconds: float, start_index: int = 0) -> dic
 
 def many_events_session(session: Path, count: int) -> Path:
     """A session with the samples of `session` (a link) and `count` notes spread evenly in its events.jsonl."""
-    from recordings.replay import ReplayReader
     from collectors.timeutil import iso_from_us
+    from recordings.replay import ReplayReader
 
     target = RESULTS / f"replay-{count}-events" / session.name
     if target.exists():

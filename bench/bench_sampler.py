@@ -33,7 +33,6 @@ from collections.abc import Callable
 from typing import Any
 
 import psutil
-
 from common import median, print_table, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
 
 from collectors import procfs
@@ -42,9 +41,9 @@ from collectors.cpu import CpuCollector
 from collectors.host import HostCollector
 from collectors.rapl import RaplCollector
 from collectors.sampler import Sampler
-from collectors.stream import END, FrameQueue, LossyQueue
 from collectors.self_usage import SelfUsageCollector
 from collectors.signals import SignalPipeline
+from collectors.stream import END, FrameQueue, LossyQueue
 
 RATES = (1.0, 10.0, 100.0)
 TARGET_RATIO = 1.2
@@ -66,7 +65,7 @@ def direct_calls() -> dict[str, tuple[str, Callable[[], Any]]]:
     stat, meminfo = procfs.ProcFile("/proc/stat"), procfs.ProcFile("/proc/meminfo")
     diskstats, net_dev, own = procfs.ProcFile("/proc/diskstats"), procfs.ProcFile("/proc/net/dev"), procfs.ProcFile(
         "/proc/self/stat")
-    whole, process, last = procfs.DiskFilter(), psutil.Process(), [procfs.cpu_times(stat.read())]
+    whole, last = procfs.DiskFilter(), [procfs.cpu_times(stat.read())]
 
     def cpu() -> Any:
         now = procfs.cpu_times(stat.read())

@@ -18,11 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import polars as pl  # noqa: E402
+from common import write_result  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 from collectors.signals import DeviceSignals, SignalPipeline  # noqa: E402
 from recordings.analyze import analyze, analyze_frame, read_samples_file  # noqa: E402
-
-from common import write_result  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 T0_US = 1_773_480_413_000_000
 HZ = 10

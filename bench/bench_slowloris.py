@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import json
+import os
 import resource
 import selectors
 import socket
@@ -32,11 +32,9 @@ import tempfile
 import time
 from typing import Any
 
+import psutil
 from bench_http import alternate, lag_stats, served_monitor  # noqa: I001  (bench/ is on sys.path)
 from common import print_table, verdict, write_result
-
-import psutil
-
 
 GPUS = 8
 FD_LIMIT = 1024

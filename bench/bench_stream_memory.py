@@ -29,9 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import print_table, rigscope_command, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
-
 import polars as pl  # noqa: E402
+from common import print_table, rigscope_command, verdict, write_result  # noqa: I001  (bench/ is on sys.path)
 
 from collectors.timeutil import iso_from_us, us_from_iso  # noqa: E402
 from recordings.session import row_group_rows  # noqa: E402

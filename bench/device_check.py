@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from common import ROOT, median, percentile, print_table, rigscope_command, verdict, write_result  # noqa: I001
-
 from gpm_load_check import gpm_energy_check
 from nvml_calls import call_costs
 

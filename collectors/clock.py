@@ -15,6 +15,8 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from collectors.event_kinds import EventKind
+
 
 class Clock(Protocol):
     def monotonic(self) -> float: ...
@@ -146,7 +148,7 @@ class ClockShifts:
     @classmethod
     def of_events(cls, events: Iterable[dict[str, Any]]) -> ClockShifts:
         """From a session's `clock_step` events (others and malformed ones are left out)."""
-        return cls((float(e["elapsed_s"]), float(e["step_s"])) for e in events if e.get("kind") == "clock_step"
+        return cls((float(e["elapsed_s"]), float(e["step_s"])) for e in events if e.get("kind") == EventKind.CLOCK_STEP
                    and all(isinstance(e.get(k), (int, float)) and not isinstance(e.get(k), bool)
                            for k in ("elapsed_s", "step_s")))
 

@@ -14,12 +14,10 @@ import math
 import time
 from typing import Any
 
+from collectors.event_kinds import SENT, EventKind
 from collectors.timeutil import iso_from_us, us_from_iso
+from collectors.wire import REQUIRED
 
-KINDS = frozenset({"note", "tag", "span_start", "span_end", "metric"})
-# Fields an event of each kind must have, as strings (a span's id and name, a tag's state, ...).
-REQUIRED = {"note": ("text",), "tag": ("state",), "span_start": ("span_id", "name"),
-            "span_end": ("span_id", "name"), "metric": ("name",)}
 MAX_DEPTH = 16
 MAX_NAME = 256  # characters of an id, a name, a state, a source, a note's tag
 NOTE_CAP = 4096  # characters of a note's text; the rest is cut, with CUT_MARK
@@ -43,7 +41,7 @@ def parse_event(payload: bytes | str) -> dict[str, Any] | None:
     if not isinstance(event, dict):
         return None
     kind = event.get("kind")
-    if not isinstance(kind, str) or kind not in KINDS:
+    if not isinstance(kind, str) or kind not in SENT:
         return None
     try:
         return _checked(kind, event)
@@ -54,15 +52,15 @@ def parse_event(payload: bytes | str) -> dict[str, Any] | None:
 def _checked(kind: str, event: dict[str, Any]) -> dict[str, Any] | None:
     if any(not isinstance(event.get(name), str) for name in REQUIRED[kind]):
         return None
-    value = event.pop("value", None) if kind == "metric" else None
+    value = event.pop("value", None) if kind == EventKind.METRIC else None
     if not (value is None or isinstance(value, float) or (_is_number(value) and _sane(value, 0))) \
             or not _sane(event, 0):
         return None
-    if kind == "metric":
+    if kind == EventKind.METRIC:
         event["value"] = value
     if not _shapes_ok(event):
         return None
-    if kind == "note":
+    if kind == EventKind.NOTE:
         event["text"] = cut(event["text"], NOTE_CAP)
     if isinstance(event.get("error"), str):
         event["error"] = cut(event["error"], ERROR_CAP)

@@ -26,7 +26,15 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from collectors.nvml import (
-    FIELDS, GPM_FIELDS, DeviceInfo, FieldNotSupported, GpuLost, GpuProcess, NvmlError, NvmlUnavailable, Value,
+    FIELDS,
+    GPM_FIELDS,
+    DeviceInfo,
+    FieldNotSupported,
+    GpuLost,
+    GpuProcess,
+    NvmlError,
+    NvmlUnavailable,
+    Value,
 )
 
 Script = Value | Callable[[int], Value]
@@ -101,7 +109,7 @@ class FakeNvml:
         self._calls_lock = threading.Lock()
         self._gpus = specs
         self._readings: list[dict[str, Script]] = []
-        for i, gpu in enumerate(specs):
+        for gpu in specs:
             readings = default_readings()
             readings.update(mem_total_bytes=gpu.memory_total_bytes, power_limit_w=gpu.power_limit_w,
                             temp_limit_c=gpu.temp_limit_c)

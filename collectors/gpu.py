@@ -33,7 +33,14 @@ from collectors.base import Collector, Reading
 from collectors.clock import Clock
 from collectors.energy import CounterWatch
 from collectors.nvml import (
-    FIELDS, GPM_FIELDS, DeviceInfo, FieldNotSupported, GpuLost, NvmlBackend, NvmlError, PynvmlBackend,
+    FIELDS,
+    GPM_FIELDS,
+    DeviceInfo,
+    FieldNotSupported,
+    GpuLost,
+    NvmlBackend,
+    NvmlError,
+    PynvmlBackend,
 )
 from collectors.schema import GPM_COLUMN_TEMPLATE, GPU_COLUMN_TEMPLATE, gpu_prefix
 

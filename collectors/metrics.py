@@ -12,6 +12,7 @@ from bisect import bisect_right
 from collections import deque
 from typing import Any
 
+from collectors.event_kinds import EventKind
 from collectors.timeutil import us_from_iso
 
 Point = tuple[int, float | None, int | None]  # (ts µs, value, step)
@@ -29,7 +30,7 @@ class MetricHistory:
         self.ignored = 0  # points of names beyond `max_names`
 
     def add_event(self, event: dict[str, Any]) -> None:
-        if event.get("kind") != "metric":
+        if event.get("kind") != EventKind.METRIC:
             return
         name, value, step = event.get("name"), event.get("value"), event.get("step")
         try:

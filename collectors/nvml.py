@@ -139,7 +139,7 @@ def _text(value: Any) -> str:
 def _describe(exc: BaseException) -> str:
     try:
         return _text(exc) or type(exc).__name__
-    except Exception:  # str() of an NVMLError may itself call into NVML
+    except Exception:  # noqa: BLE001 (str() of an NVMLError may itself call into NVML)
         return f"NVML error {getattr(exc, 'value', '?')}"
 
 
@@ -409,7 +409,7 @@ class PynvmlBackend:
         for kind, name in (("compute", "nvmlDeviceGetComputeRunningProcesses"),
                            ("graphics", "nvmlDeviceGetGraphicsRunningProcesses")):
             try:
-                listed = self._call(lambda nv, h: getattr(nv, name)(h), handle)
+                listed = self._call(lambda nv, h, name=name: getattr(nv, name)(h), handle)
             except FieldNotSupported:
                 continue
             for proc in listed:

@@ -11,21 +11,13 @@ recorder's sink.  A failing reader is told once; sampling goes on.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from collectors.consumer import ConsumerThread
-from collectors.processes import Row
+from collectors.process_rows import ProcessSnapshot, Row
 from collectors.stream import END, FrameQueue
 
 RowReader = Callable[[int, dict[str, Any]], list[Row]]  # (ts µs, frame) -> rows
-
-
-@dataclass(frozen=True)
-class ProcessSnapshot:
-    version: int  # moves with every slow tick
-    ts: int | None  # µs of the tick's frame; None before the first
-    rows: tuple[Row, ...]
 
 
 EMPTY = ProcessSnapshot(0, None, ())

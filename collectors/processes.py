@@ -23,15 +23,9 @@ import psutil
 from collectors.base import Collector
 from collectors.cgroups import read_container
 from collectors.nvml import FieldNotSupported, GpuLost, NvmlBackend, NvmlError
-from collectors.schema import ColumnTypes
+from collectors.process_rows import Row, empty_row
+from collectors.schema import gpu_prefix
 
-Row = dict[str, Any]
-
-PROCESS_COLUMNS: ColumnTypes = {
-    "ts": "datetime", "gpu": "i64", "pid": "i64", "kind": "str", "visible": "bool", "user": "str",
-    "command": "str", "container": "str", "gpu_mem_bytes": "i64", "sm_pct": "f32", "mem_pct": "f32",
-    "cpu_pct": "f32", "rss_bytes": "i64", "running_s": "f64", "simulated": "bool",
-}
 COMMAND_MAX = 160
 NOT_VISIBLE = "not visible from this namespace"
 
@@ -42,12 +36,6 @@ def short_command(cmdline: Sequence[str], name: str | None = None) -> str | None
         return name
     text = " ".join([os.path.basename(cmdline[0]), *cmdline[1:]])
     return text if len(text) <= COMMAND_MAX else text[: COMMAND_MAX - 1] + "…"
-
-
-def empty_row(ts_us: int, pid: int, kind: str, gpu: int | None = None) -> Row:
-    row: Row = dict.fromkeys(PROCESS_COLUMNS)
-    row.update(ts=ts_us, pid=pid, kind=kind, gpu=gpu, visible=False, simulated=False)
-    return row
 
 
 class HostSide:
@@ -143,10 +131,10 @@ class ProcessCollector(Collector):
                 util = self._utilization(index)
             except GpuLost as exc:
                 self._lost.add(index)
-                self.notice(f"gpu{index} lost ({exc}): its processes are no longer listed")
+                self.notice(f"{gpu_prefix(index)} lost ({exc}): its processes are no longer listed")
                 continue
             except NvmlError as exc:
-                self.notice(f"gpu{index} process list failed ({exc}); tried again next tick")
+                self.notice(f"{gpu_prefix(index)} process list failed ({exc}); tried again next tick")
                 continue
             for proc in listed:
                 row = empty_row(ts_us, proc.pid, proc.kind, index)
@@ -162,7 +150,7 @@ class ProcessCollector(Collector):
             return self._backend.process_utilization(index)  # type: ignore[union-attr]
         except FieldNotSupported as exc:
             self._no_util.add(index)
-            self.notice(f"gpu{index} per-process utilization not supported ({exc}): SM % is null")
+            self.notice(f"{gpu_prefix(index)} per-process utilization not supported ({exc}): SM % is null")
             return None
 
     def _top_cpu(self, ts_us: int, listed: set[int]) -> list[Row]:
@@ -206,6 +194,14 @@ def cpu_ticks(proc_root: Path) -> dict[int, int]:
         except (OSError, IndexError, ValueError):
             continue
     return found
+
+
+class ProcessControl:
+    """The capability the live dashboard's kill key gets: acting on this machine's processes."""
+
+    @staticmethod
+    def terminate(pid: int, user: str | None) -> str:
+        return terminate(pid, user)
 
 
 def terminate(pid: int, user: str | None) -> str:

@@ -30,16 +30,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from collectors.event_kinds import EventKind
 from collectors.event_parse import parse_event
+from collectors.wire import ACK, ACK_FIELD, HOST, MAX_DATAGRAM, SEPARATOR, acked, split_token
 
-MAX_DATAGRAM = 64 * 1024
 RATE_LIMIT = 20_000.0  # events per second, sustained
 RATE_BURST = 20_000.0  # events accepted at once after a quiet spell
-KIND_RATES = {"note": (20.0, 100.0), "tag": (100.0, 500.0)}  # (per second, burst) beyond the global limit
+# (per second, burst) per kind, beyond the global limit
+KIND_RATES = {EventKind.NOTE: (20.0, 100.0), EventKind.TAG: (100.0, 500.0)}
 RECEIVE_BUFFER_BYTES = 4 << 20  # room for bursts (the kernel caps it at net.core.rmem_max)
 CREDENTIALS = getattr(socket, "SO_PASSCRED", None)  # Linux: each datagram says who sent it
 UCRED = struct.Struct("iII")  # pid, uid, gid of SCM_CREDENTIALS
-TOKEN_KEY = b'"token"'
 
 
 class TokenBucket:
@@ -112,7 +113,7 @@ class EventReceiver:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self._buffer(sock)
-            sock.bind(("127.0.0.1", port))
+            sock.bind((HOST, port))
         except OSError:
             sock.close()
             raise
@@ -153,7 +154,7 @@ class EventReceiver:
             self.rejected += 1
             return False
         wants_ack = False
-        for line in payload.split(b"\n"):
+        for line in payload.split(SEPARATOR.encode()):
             if not line.strip() or not self._admit():  # the limit comes first: a flood costs little
                 continue
             event = parse_event(line)
@@ -162,7 +163,7 @@ class EventReceiver:
                 continue
             if not self._admit_kind(event):
                 continue
-            wants_ack = event.pop("ack", False) is True or wants_ack
+            wants_ack = event.pop(ACK_FIELD, False) is True or wants_ack
             self._hand(event)
         return wants_ack
 
@@ -236,25 +237,16 @@ class EventReceiver:
             payload, sender = sock.recvfrom(MAX_DATAGRAM + 1)
         except (BlockingIOError, InterruptedError, ConnectionRefusedError):
             return
-        head, _, rest = payload.partition(b"\n")
-        if not self._token_ok(head):
+        given, rest = split_token(payload)
+        if self.token is None or given is None or not hmac.compare_digest(given.encode(), self.token.encode()):
             self.refused_token += 1
             return
         self._take_and_ack(sock, rest, sender)
 
-    def _token_ok(self, head: bytes) -> bool:
-        if self.token is None or TOKEN_KEY not in head:
-            return False
-        try:
-            given = json.loads(head).get("token")
-        except (ValueError, AttributeError, RecursionError):
-            return False
-        return isinstance(given, str) and hmac.compare_digest(given.encode(), self.token.encode())
-
     def _take_and_ack(self, sock: socket.socket, payload: bytes, sender: Any) -> None:
         if self.take_datagram(payload) and sender:
             try:
-                sock.sendto(b"ok", sender)
+                sock.sendto(ACK, sender)
             except OSError:
                 pass
 
@@ -278,8 +270,8 @@ def send_event(path: str, event: dict[str, Any], timeout_s: float = 1.0) -> bool
         sender.settimeout(timeout_s)
         try:
             sender.bind("")  # an automatic abstract address, for the reply
-            sender.sendto(json.dumps({**event, "ack": True}).encode(), path)
+            sender.sendto(json.dumps(acked(event)).encode(), path)
             reply = sender.recv(16)
         except OSError:
             return False
-    return reply == b"ok"
+    return reply == ACK

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from collectors.base import Collector
 from collectors.clock import Clock, RealClock, StepDetector
+from collectors.event_kinds import EventKind
 from collectors.stream import END, Batch, Event, Frame, FrameQueue, FrameStream, Sink, StreamPolicy
 from collectors.ticker import Ticker
 from collectors.timeutil import iso_from_us, us_from_iso
@@ -93,7 +94,7 @@ class Sampler:
 
     def post_event(self, event: Event) -> None:
         """Hand an event to every subscriber; a tag also steers the workload state. Any thread."""
-        if event.get("kind") == "tag" and self.signals is not None:
+        if event.get("kind") == EventKind.TAG and self.signals is not None:
             with self._lock:
                 self._pending_tags.append((us_from_iso(event["ts"]), str(event["state"])))
         self.stream.publish(Batch(None, (event,)))
@@ -158,7 +159,7 @@ class Sampler:
             events = signals.process(frame) if signals is not None else []
             step = self._steps.check(frame["ts"], frame["elapsed_s"])
             if step is not None:
-                events = [*events, {"ts": iso_from_us(frame["ts"]), "kind": "clock_step", "step_s": step,
+                events = [*events, {"ts": iso_from_us(frame["ts"]), "kind": EventKind.CLOCK_STEP, "step_s": step,
                                     "elapsed_s": frame["elapsed_s"]}]
             self.stream.publish(Batch(frame, tuple(events)))
 

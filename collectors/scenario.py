@@ -99,7 +99,7 @@ def _in_nccl_wait(busy: float, waiting: float) -> Target:
     return lambda s: waiting if NCCL_WAIT_S[0] <= s < NCCL_WAIT_S[1] else busy
 
 
-_GPM_IDLE = dict(sm_active=0, sm_occupancy=0, tensor_active=0, dram_bw_util=0, fp16_active=0, fp32_active=0,
+_GPM_IDLE: dict[str, Target] = dict(sm_active=0, sm_occupancy=0, tensor_active=0, dram_bw_util=0, fp16_active=0, fp32_active=0,
                  fp64_active=0, pcie_rx=0.05e6, pcie_tx=0.05e6, nvlink_rx=0, nvlink_tx=0)
 GPM_TARGETS: dict[str, dict[str, Target]] = {
     "idle": _GPM_IDLE,

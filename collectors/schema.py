@@ -7,6 +7,7 @@ describes live frames, recordings and offline analysis, so the three agree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 # Portable type names: "datetime" (UTC, microseconds; int µs since the epoch in
@@ -101,7 +102,26 @@ WORKLOAD_COLUMNS: ColumnTypes = {"workload_state": "str", "workload_source": "st
 
 
 def gpu_prefix(index: int) -> str:
+    """The device prefix of GPU `index`: `gpu0`."""
     return f"gpu{index}"
+
+
+def column(prefix: str, field: str) -> str:
+    """One device's column: `column("gpu0", "temp_c")` is `gpu0_temp_c` (`field` as in the templates)."""
+    return f"{prefix}_{field}"
+
+
+def gpu_column(index: int, field: str) -> str:
+    """GPU `index`'s column: `gpu_column(0, "temp_c")` is `gpu0_temp_c`."""
+    return f"gpu{index}_{field}"
+
+
+_GPU_UTIL = re.compile(r"^gpu(\d+)_util_pct$")
+
+
+def gpu_indices_of(columns: Iterable[str]) -> list[int]:
+    """GPU indices present in a table, from its `gpuN_util_pct` columns."""
+    return sorted(int(match.group(1)) for name in columns if (match := _GPU_UTIL.match(name)))
 
 
 def device_prefixes(gpu_indices: Iterable[int]) -> list[str]:

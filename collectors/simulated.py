@@ -24,7 +24,7 @@ from typing import Any
 
 from collectors import scenario as sc
 from collectors.base import Collector, Reading
-from collectors.schema import HOST_TIME_COLUMN
+from collectors.schema import HOST_TIME_COLUMN, gpu_column
 
 MAX_GPUS = 16
 CPU_CORES = 8
@@ -69,13 +69,12 @@ class _Gpu:
 
     def __init__(self, index: int, rng: random.Random) -> None:
         self.index = index
-        p = f"gpu{index}"
-        self.keys = tuple(f"{p}_{c}" for c in (
+        self.keys = tuple(gpu_column(index, c) for c in (
             "util_pct", "mem_util_pct", "mem_used_bytes", "mem_total_bytes", "temp_c",
             "temp_limit_c", "power_w", "power_limit_w", "energy_j", "clock_sm_mhz",
             "clock_mem_mhz", "fan_pct", "pstate", "throttle_reasons",
             "violation_power_s", "violation_thermal_s"))
-        self.gpm_keys = tuple(f"{p}_{c}" for c in (
+        self.gpm_keys = tuple(gpu_column(index, c) for c in (
             "sm_active_pct", "sm_occupancy_pct", "tensor_active_pct", "dram_bw_util_pct", "fp16_active_pct",
             "fp32_active_pct", "fp64_active_pct", "pcie_rx_bps", "pcie_tx_bps", "nvlink_rx_bps", "nvlink_tx_bps"))
         self.offset_s = rng.uniform(0.0, 3.0)
@@ -84,7 +83,7 @@ class _Gpu:
         # Scales the headroom below the power limit: idle power varies, a pinned cap stays pinned.
         self.headroom = rng.uniform(0.98, 1.02)
         self.jitter = [_jitter(rng, *_GPU_NOISE[c]) for c in sc.GPU_CHANNELS]
-        self.uuid = "GPU-sim-%08x-%04x-%04x" % (rng.getrandbits(32), rng.getrandbits(16), index)
+        self.uuid = f"GPU-sim-{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-{index:04x}"
         self.energy_at_0 = self.energy_integral(self.offset_s)
         self.thermal_at_0 = sc.time_in_span(self.offset_s, sc.THERMAL_SPAN)
         self.power_at_0 = sc.time_in_span(self.offset_s, sc.POWER_CAP_SPAN)

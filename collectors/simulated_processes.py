@@ -13,7 +13,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from collectors.processes import Row, empty_row
+from collectors.process_rows import Row, empty_row
+from collectors.schema import gpu_column
 
 GIB = 1024**3
 _USERS = ("alice", "bob", "carol")
@@ -33,7 +34,7 @@ class SimulatedProcesses:
         elapsed = float(frame.get("elapsed_s") or 0.0)
         rows = []
         for gpu in range(self.gpu_count):
-            used, util = frame.get(f"gpu{gpu}_mem_used_bytes"), frame.get(f"gpu{gpu}_util_pct")
+            used, util = frame.get(gpu_column(gpu, "mem_used_bytes")), frame.get(gpu_column(gpu, "util_pct"))
             share = 0.97 if gpu == 0 else 0.99
             rank = self._row(ts_us, self._base_pid + gpu, gpu, used and int(used * share), util)
             rank.update(user=self._user, container=self._container, running_s=3_600.0 + elapsed,

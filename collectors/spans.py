@@ -41,9 +41,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from collectors.energy import UNCERTAIN_PERIODS, CounterPeriod
+from collectors.event_kinds import SPAN_KINDS, EventKind
+from collectors.schema import gpu_column
 from collectors.signals.throttle import GPU_IDLE, OTHER, POWER_BRAKE, POWER_CAP, THERMAL
 from collectors.span_stats import SpanStatistics
 from collectors.timeutil import iso_from_us, us_from_iso
+from collectors.values import finite as _num
 
 RING_S = 30.0
 LAG_S = 2.0
@@ -66,12 +69,6 @@ SPAN_COLUMNS = FORMAT_COLUMNS + EXTRA_COLUMNS
 CONSUMED_ATTRS = frozenset({"request_id", "text_length_chars", "text_length_tokens"})
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    return float(value)
-
-
 class Sample:
     """One frame, reduced to what spans need.  GPU fields are tuples in the order of `gpu_indices`;
     `cpu_p` and `gpu_p` are average powers (W) over `(t0, t]`."""
@@ -88,7 +85,15 @@ class Sample:
         self.mem_pct = _num(get("mem_util_pct"))
         self.cpu_temp = _num(get("cpu_temp_c"))
         self.cpu_p = _num(get("cpu_power_w"))
-        mems, temps, masks, powers, readings, energies, sms, averages, counted = [], [], [], [], [], [], [], [], []
+        mems: list[float | None] = []
+        temps: list[float | None] = []
+        masks: list[int | None] = []
+        powers: list[float | None] = []
+        readings: list[float | None] = []
+        energies: list[float | None] = []
+        sms: list[float | None] = []
+        averages: list[float | None] = []
+        counted: list[bool] = []
         for index, (mem_col, temp_col, mask_col, power_col, energy_col, sm_col) in enumerate(gpu_cols):
             used = _num(get(mem_col))
             mems.append(None if used is None else used / MB)
@@ -140,11 +145,15 @@ class _Open:
         self.end: float | None = None
         self.start_us, self.end_us = start_us, start_us  # wall-clock times, as the events gave them
         self.duration_s: float | None = None
-        self.success, self.error = True, None
+        self.success = True
+        self.error: str | None = None
         self.applied_upto = float("-inf")
         self.gpus = gpus  # positions in gpu_indices this span's GPU columns come from
         self.n = self.masked = self.throttled = 0
-        self.mem_mb = self.mem_pct = self.gpu_mem = self.temp = None
+        self.mem_mb: float | None = None
+        self.mem_pct: float | None = None
+        self.gpu_mem: float | None = None
+        self.temp: float | None = None
         self.causes = dict.fromkeys((cause for cause, _ in CAUSES), 0)
         self.cpu_j = self.gpu_j = 0.0
         self.cpu_seen = self.gpu_seen = False
@@ -160,12 +169,13 @@ class _Open:
                     self.cpu_j += sample.cpu_p * overlap
                     self.cpu_seen = True
                 for i in self.gpus:
-                    if sample.gpu_p[i] is not None:
-                        self.gpu_j += sample.gpu_p[i] * overlap
+                    power, by_power = sample.gpu_p[i], sample.gpu_pw[i]
+                    if power is not None:
+                        self.gpu_j += power * overlap
                         self.gpu_seen = True
                         self.gpu_counted |= sample.gpu_counted[i]
-                    if sample.gpu_pw[i] is not None:
-                        self.gpu_power_j += sample.gpu_pw[i] * overlap
+                    if by_power is not None:
+                        self.gpu_power_j += by_power * overlap
                         self.gpu_power_seen = True
         if not inside:
             return
@@ -173,19 +183,20 @@ class _Open:
         self.mem_mb = _max(self.mem_mb, sample.mem_mb)
         self.mem_pct = _max(self.mem_pct, sample.mem_pct)
         self.temp = _max(self.temp, sample.cpu_temp)
-        used = [sample.gpu_mem[i] for i in self.gpus if sample.gpu_mem[i] is not None]
+        used = [used for i in self.gpus if (used := sample.gpu_mem[i]) is not None]
         if used:
             self.gpu_mem = _max(self.gpu_mem, sum(used))
         mask = 0
         any_mask = False
         for i in self.gpus:
             self.temp = _max(self.temp, sample.gpu_temp[i])
-            if sample.gpu_sm[i] is not None:
-                self.sm_sum += sample.gpu_sm[i]
+            sm, gpu_mask = sample.gpu_sm[i], sample.gpu_mask[i]
+            if sm is not None:
+                self.sm_sum += sm
                 self.sm_n += 1
-            if sample.gpu_mask[i] is not None:
+            if gpu_mask is not None:
                 any_mask = True
-                mask |= sample.gpu_mask[i] & ~GPU_IDLE
+                mask |= gpu_mask & ~GPU_IDLE
         if any_mask:
             self.masked += 1
             if mask:
@@ -208,7 +219,7 @@ class SpanTracker:
                  gpus: Sequence[dict[str, Any]] | None = None, journal: Path | None = None,
                  recent: int = 500, seed: int = 0) -> None:
         self.gpu_indices = list(gpu_indices)
-        self._gpu_cols = [tuple(f"gpu{i}_{c}" for c in ("mem_used_bytes", "temp_c", "throttle_reasons", "power_w",
+        self._gpu_cols = [tuple(gpu_column(i, c) for c in ("mem_used_bytes", "temp_c", "throttle_reasons", "power_w",
                                                        "energy_j", "sm_active_pct")) for i in self.gpu_indices]
         self._names = {i: (g.get("name") or None) for i, g in zip(self.gpu_indices, gpus or [])}
         self._periods = [CounterPeriod() for _ in self.gpu_indices]  # each GPU's energy counter
@@ -263,17 +274,18 @@ class SpanTracker:
 
     def add_event(self, event: dict[str, Any]) -> None:
         kind = event.get("kind")
-        if kind not in ("span_start", "span_end"):
+        if kind not in SPAN_KINDS:
             return
         try:
             ts_us = us_from_iso(str(event["ts"]))
         except (KeyError, ValueError, OverflowError):
             return
         span_id = str(event.get("span_id"))
-        attrs = event.get("attrs") if isinstance(event.get("attrs"), dict) else {}
+        sent = event.get("attrs")
+        attrs: dict[str, Any] = sent if isinstance(sent, dict) else {}
         with self._lock:
             ts = self._event_seconds(ts_us)
-            if kind == "span_start":
+            if kind == EventKind.SPAN_START:
                 if span_id not in self._open:
                     self._open_span(span_id, event, dict(attrs), ts, ts_us)
                 return

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from collectors.consumer import ConsumerThread
+from collectors.event_kinds import SPAN_KINDS, EventKind
 from collectors.metrics import MetricHistory
 from collectors.spans import SpanTracker
 from collectors.stream import END, Batch, FrameQueue
@@ -51,9 +52,9 @@ class WorkloadEvents(ConsumerThread):
     def _take(self, batch: Batch) -> None:
         for event in batch.events:
             kind = event.get("kind")
-            if kind == "metric":
+            if kind == EventKind.METRIC:
                 self.metrics.add_event(event)
-            elif kind in ("span_start", "span_end"):
+            elif kind in SPAN_KINDS:
                 self.spans.add_event(event)
         if batch.frame is not None:
             self.spans.add_frame(batch.frame)

@@ -11,7 +11,6 @@ the user.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from pathlib import Path
@@ -20,7 +19,8 @@ from typing import Any
 import polars as pl
 
 from collectors.clock import ClockShifts
-from collectors.schema import derived_columns, session_columns
+from collectors.event_kinds import EventKind
+from collectors.schema import derived_columns, gpu_indices_of, gpu_prefix, session_columns
 from collectors.signals import SignalPipeline
 from collectors.timeutil import us_from_iso
 from recordings.errors import InputError, first_line
@@ -32,18 +32,12 @@ REQUIRED_COLUMNS = ("ts", "elapsed_s", "cpu_util_pct")
 REQUIRED_GPU_COLUMNS = ("{p}_util_pct", "{p}_temp_c", "{p}_power_w", "{p}_power_limit_w")
 OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
-_GPU_UTIL = re.compile(r"^gpu(\d+)_util_pct$")
 _TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%dT%H:%M:%S%.f%#z")
 _OUTPUT_TYPES = {"f64": pl.Float64, "i8": pl.Int8, "str": pl.String}
 CHUNK_ROWS = 16_384
 OUTPUT_ROW_GROUP_ROWS = 65_536  # polars' Parquet sink keeps about 1 MB a row group (231 columns) until it closes
 
 Tag = tuple[int, str]
-
-
-def gpu_indices_of(columns: Iterable[str]) -> list[int]:
-    """GPU indices present in a table, from its `gpuN_util_pct` columns."""
-    return sorted(int(match.group(1)) for name in columns if (match := _GPU_UTIL.match(name)))
 
 
 def read_samples_file(path: str | Path) -> pl.DataFrame:
@@ -87,7 +81,7 @@ def prepare_samples(frame: pl.DataFrame, source: str, first_row: int = 0,
     A chunk of a longer table gives the number of rows before it (`first_row`, for the row numbers of
     errors) and the last `elapsed_s` before it."""
     indices = gpu_indices_of(frame.columns)
-    required = [*REQUIRED_COLUMNS, *(name.format(p=f"gpu{i}") for i in indices for name in REQUIRED_GPU_COLUMNS)]
+    required = [*REQUIRED_COLUMNS, *(name.format(p=gpu_prefix(i)) for i in indices for name in REQUIRED_GPU_COLUMNS)]
     missing = [name for name in required if name not in frame.columns]
     if missing:
         raise InputError(f"{source}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
@@ -251,7 +245,7 @@ def read_tags(path: str | Path) -> list[Tag]:
 def tags_of(events: Iterable[dict[str, Any]]) -> list[Tag]:
     tags: list[Tag] = []
     for event in events:
-        if event.get("kind") != "tag" or not isinstance(event.get("state"), str):
+        if event.get("kind") != EventKind.TAG or not isinstance(event.get("state"), str):
             continue
         try:
             tags.append((us_from_iso(str(event["ts"])), event["state"]))

@@ -75,7 +75,7 @@ def catalog_row(session: Path) -> dict[str, Any]:
     if duration is None and not open_ended:
         duration = _seconds_between(meta.get("session_start"), meta.get("session_end"))
     temps = [t for d in devices.values() if (t := _number(d.get("max_temp_c"))) is not None]
-    spans = summary.get("spans") if isinstance(summary.get("spans"), dict) else {}
+    spans = found if isinstance(found := summary.get("spans"), dict) else {}
     return {
         "id": session.name,  # the name commands take (a copied session keeps its old session_id)
         "start": meta.get("session_start"),
@@ -99,7 +99,8 @@ def catalog_row(session: Path) -> dict[str, Any]:
 def _collapses(devices: dict[str, Any]) -> int | None:
     """Collapse events over the devices; None when a device could not have them counted (an import without RLE)."""
     counts = [_number(d.get("collapse_events")) for d in devices.values()]
-    return None if not counts or None in counts else sum(int(c) for c in counts)  # type: ignore[arg-type]
+    known = [int(count) for count in counts if count is not None]
+    return None if not counts or len(known) < len(counts) else sum(known)
 
 
 def catalog(root: Path) -> list[dict[str, Any]]:

@@ -157,7 +157,7 @@ def summary_names(summary: dict[str, Any]) -> dict[str, float | None]:
             values[key] = value
     devices: dict[str, dict[str, Any]] = summary.get("devices") or {}
     counts = [entry.get("collapse_events") for entry in devices.values()]
-    values["collapses"] = None if None in counts else sum(counts)
+    values["collapses"] = None if None in counts else sum(count for count in counts if count is not None)
     for prefix, entry in devices.items():
         for key, value in entry.items():
             if value is None or _is_number(value):
@@ -211,7 +211,7 @@ class Check:
 
 def _refuse_not_measured(name: str, summary: dict[str, Any]) -> None:
     """CheckError when `name` is of what the session's source never measured (`cpu`, `throttle.gpu0` ...)."""
-    absent = summary.get(NOT_MEASURED) if isinstance(summary.get(NOT_MEASURED), dict) else {}
+    absent = found if isinstance(found := summary.get(NOT_MEASURED), dict) else {}
     for key, why in absent.items():
         if name == key or name.startswith((f"{key}.", f"{key}_")):
             raise CheckError(f"{key} is not in this session: {why}")

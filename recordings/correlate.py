@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from collectors.event_kinds import EventKind
 from collectors.timeutil import iso_from_us, us_from_iso
 from recordings.errors import InputError
 from recordings.events import EVENTS, read_events
@@ -30,7 +31,7 @@ MAX_LAG_S = 10
 
 def metric_points(session: Path, name: str) -> pl.DataFrame:
     """The metric's points, ts (µs) ascending: columns `ts_us`, `value`; InputError when it has none."""
-    events = [e for e in read_events(session / EVENTS, warn=False) if e.get("kind") == "metric"]
+    events = [e for e in read_events(session / EVENTS, warn=False) if e.get("kind") == EventKind.METRIC]
     names = sorted({str(e.get("name")) for e in events})
     if name not in names:
         known = f"its metrics: {', '.join(names)}" if names else "it has no custom metrics (rigscope.metric sends them)"
@@ -114,8 +115,8 @@ def correlate(session: Path, name: str, max_lag_s: int = MAX_LAG_S) -> dict[str,
         for lag, values in shifted.items():
             r, n = _pearson(values, samples[rle_col].cast(pl.Float64))
             lags.append({"lag_s": lag, "r": r, "n": n})
-        known = [entry for entry in lags if entry["r"] is not None]
-        best = max(known, key=lambda entry: abs(entry["r"])) if known else None
+        known = [(abs(r), entry) for entry in lags if (r := entry["r"]) is not None]
+        best = max(known, key=lambda pair: pair[0])[1] if known else None
         result["devices"].append({
             "device": device,
             "collapses": _collapses(samples[collapse_col]) if collapse_col in samples.columns else 0,

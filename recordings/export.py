@@ -11,11 +11,10 @@ from pathlib import Path
 
 import polars as pl
 
-from recordings.analyze import gpu_indices_of
+from collectors.schema import device_prefixes, gpu_indices_of
 from recordings.errors import InputError
 from recordings.frames import UTC_US, flatten_lists, write_csv
-from recordings.longcsv import (CORE_PREFIX, DERIVED, EXTRA_COLUMNS, LAB_COLUMNS, TICK, device_name,
-                                fields_for, sidecar)
+from recordings.longcsv import CORE_PREFIX, DERIVED, EXTRA_COLUMNS, LAB_COLUMNS, TICK, device_name, fields_for, sidecar
 from recordings.reader import read_samples
 from recordings.session import read_meta, write_json_atomic
 
@@ -35,7 +34,7 @@ def long_table(samples: pl.DataFrame) -> pl.DataFrame:
     indices = gpu_indices_of(samples.columns)
     flat = flatten_lists(samples)
     cores = [c for c in flat.columns if c.startswith(CORE_PREFIX) and c.endswith("_util_pct")]
-    order = [prefix for prefix in ("cpu", *(f"gpu{i}" for i in indices)) if _measured(flat, prefix)]
+    order = [prefix for prefix in device_prefixes(indices) if _measured(flat, prefix)]
     parts = []
     for rank, prefix in enumerate(order):
         exprs = [pl.col("ts").dt.strftime(ISO).alias("timestamp"), pl.lit(device_name(prefix, indices)).alias("device"),

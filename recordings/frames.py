@@ -107,7 +107,7 @@ def _cell(value: Any) -> str:
 
 def list_lengths(frame: pl.DataFrame) -> dict[str, int]:
     """The longest list of each list column: how many columns it spreads into in a CSV."""
-    return {name: int(frame[name].list.len().max() or 0) for name, dtype in frame.schema.items()
+    return {name: int(frame.select(pl.col(name).list.len().max()).item() or 0) for name, dtype in frame.schema.items()
             if isinstance(dtype, pl.List)}
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collectors.schema import GPM_COLUMN_TEMPLATE
+from collectors.schema import GPM_COLUMN_TEMPLATE, gpu_prefix
 
 LAB_COLUMNS = (
     "timestamp", "device", "rle_smoothed", "rle_raw", "E_th", "E_pw", "temp_c", "power_w", "util_pct",
@@ -75,7 +75,7 @@ def prefix_of(device: str) -> str | None:
     if device in ("cpu", "gpu"):
         return "gpu0" if device == "gpu" else "cpu"
     if device.startswith("gpu") and device[3:].isdigit():
-        return f"gpu{int(device[3:])}"
+        return gpu_prefix(int(device[3:]))
     return None
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from collectors.event_kinds import EventKind
 from collectors.processes import NOT_VISIBLE
 from recordings.events import EVENTS, read_events
 from recordings.processes import PROCESSES_DIR, PROCESSES_PARQUET, read_processes
@@ -46,7 +47,7 @@ def processes_during(session: Path, start_us: int, end_us: int, device: str,
 def _collapses(session: Path) -> list[dict[str, Any]]:
     """Finished collapse events (`collapse_end` has start and end, in seconds of session time)."""
     return [e for e in read_events(session / EVENTS, warn=False)
-            if e.get("kind") == "collapse_end" and isinstance(e.get("start"), (int, float))
+            if e.get("kind") == EventKind.COLLAPSE_END and isinstance(e.get("start"), (int, float))
             and isinstance(e.get("end"), (int, float))]
 
 

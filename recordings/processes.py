@@ -17,7 +17,7 @@ from typing import IO
 
 import polars as pl
 
-from collectors.processes import PROCESS_COLUMNS, Row
+from collectors.process_rows import PROCESS_COLUMNS, Row
 from recordings import segments
 from recordings.frames import conform, finite_or_null, polars_schema
 from recordings.safe_files import is_regular

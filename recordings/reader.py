@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from collectors.schema import ColumnTypes, session_columns
+from collectors.schema import ColumnTypes, gpu_indices_of, session_columns
 from recordings import segments
 from recordings.errors import InputError, first_line
 from recordings.frames import KINDS, Table, conform, polars_schema
@@ -25,14 +25,12 @@ def session_columns_of(meta: dict[str, Any]) -> ColumnTypes:
     columns = meta.get("columns")
     if isinstance(columns, dict) and columns and all(isinstance(k, str) and k in KINDS for k in columns.values()):
         return columns
-    gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
+    gpus = found if isinstance(found := meta.get("gpus"), list) else []
     return session_columns([g.get("index", i) if isinstance(g, dict) else i for i, g in enumerate(gpus)])
 
 
 def sample_types(names: list[str]) -> dict[str, pl.DataType]:
     """The types the session schema gives the columns of a samples table (its GPUs found from the names)."""
-    from recordings.analyze import gpu_indices_of
-
     return polars_schema(session_columns(gpu_indices_of(names)))
 
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from collectors.stream import END, FrameQueue
 from collectors.schema import ColumnTypes
+from collectors.stream import END, FrameQueue
 from collectors.timeutil import iso_from_us
 from recordings import segments
 from recordings.errors import InputError, write_failure

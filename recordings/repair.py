@@ -15,9 +15,10 @@ from pathlib import Path
 
 import polars as pl
 
+from collectors.event_kinds import EventKind
+from collectors.schema import gpu_indices_of
 from collectors.timeutil import iso_from_us, us_from_iso
 from recordings import segments
-from recordings.analyze import gpu_indices_of
 from recordings.errors import InputError, write_failure
 from recordings.events import EVENTS, read_events
 from recordings.processes import PROCESSES_DIR, compact_processes
@@ -49,7 +50,7 @@ def _cut_torn_csv_line(path: Path) -> None:
 
 def _live_refusal(session: Path, meta: dict) -> str:
     """Why the session looks alive: its recorder runs here, or (another host) its files changed lately."""
-    recorder = meta.get("recorder") if isinstance(meta.get("recorder"), dict) else {}
+    recorder = found if isinstance(found := meta.get("recorder"), dict) else {}
     if is_running(meta):
         return f"{session.name} is still recording (pid {recorder.get('pid')}); stop it first"
     return (f"{session.name} is still recording on {recorder.get('hostname') or 'another host'} "
@@ -104,5 +105,5 @@ def _write_report(session: Path) -> None:
 def _recompute_summary(session: Path) -> dict:
     """The summary the recorder would have written, from the samples and the session's tags (streamed)."""
     target = session / segments.SAMPLES_PARQUET
-    tags = [(us_from_iso(e["ts"]), str(e["state"])) for e in read_events(session / EVENTS) if e["kind"] == "tag"]
+    tags = [(us_from_iso(e["ts"]), str(e["state"])) for e in read_events(session / EVENTS) if e["kind"] == EventKind.TAG]
     return summary_of(target, gpu_indices_of(pl.scan_parquet(target, glob=False).collect_schema()), tags)

@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from collectors.process_tier import ProcessSnapshot
+from collectors.event_kinds import EventKind
+from collectors.process_rows import ProcessSnapshot
 from collectors.stream import RESET, Batch, FrameStream, StreamPolicy
 from collectors.timeutil import iso_from_us
 from recordings.errors import InputError
@@ -101,7 +102,7 @@ class ReplayPlayer:
     def post(self, kind: str, ts: str, **fields: Any) -> None:
         """A note written while replaying goes into the session's events.jsonl, at the replay time."""
         event = {"ts": ts, "kind": kind, **fields}
-        if kind == "note":
+        if kind == EventKind.NOTE:
             event["source"] = "replay"
         append_event(self.reader.session / EVENTS, event)
         with self._lock:  # from now on it is part of the session: seeks, jumps and the timeline see it

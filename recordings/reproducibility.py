@@ -24,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from collectors.schema import device_prefixes
 from collectors.signals.throttle import ALERT_POWER, THERMAL
 from recordings.errors import InputError
 from recordings.reader import read_samples
@@ -144,7 +145,7 @@ def _counter_energy(rows: pl.DataFrame, steps: str) -> float | None:
         return None
     values = rows[steps]
     known = values.drop_nulls()
-    if known.len() < rows.height - 1 or known.len() == 0 or float(known.min()) < 0 or float(known.sum()) <= 0:
+    if known.len() < rows.height - 1 or known.len() == 0 or (known < 0).any() or float(known.sum()) <= 0:
         return None
     return float(known.sum())
 
@@ -156,10 +157,10 @@ SPAN_FIGURES = (("p50_duration_s", "spans.p50_s", "s"), ("p95_duration_s", "span
 UNITS = dict(FIGURES) | {name: unit for _, name, unit in SPAN_FIGURES}
 
 
-def session_figures(session: Path, meta: dict[str, Any]) -> dict[str, tuple[float | None, float | None]]:
-    """name -> (run value, run minus baseline) for one session, and `<device>.energy_method`."""
+def session_figures(session: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """name -> (run value, run minus baseline) for one session, and `<device>.energy_method` -> its method (text)."""
     run, baseline = _phases(read_samples(session))
-    prefixes = ["cpu"] + [f"gpu{g.get('index', i)}" for i, g in enumerate(meta.get("gpus") or [])]
+    prefixes = device_prefixes(g.get("index", i) for i, g in enumerate(meta.get("gpus") or []))
     out: dict[str, Any] = {}
     for prefix in prefixes:
         ran, idle = _column_figures(run, prefix), _column_figures(baseline, prefix)

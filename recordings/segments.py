@@ -175,7 +175,7 @@ def _check_leftovers(parts: list[Path], target: Path, first: int | None, last: i
     if not parts:
         return
     part_first, part_last = _ts_range(pl.scan_parquet(parts, glob=False))
-    if part_first is None:
+    if part_first is None or part_last is None:  # both or neither: an empty part
         return
     if first is None or last is None or part_first < first or part_last > last:
         raise InputError(f"{target}: its segments hold rows outside it; nothing removed (move one aside to choose)")

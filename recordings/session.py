@@ -184,7 +184,7 @@ def session_status(meta: dict[str, Any], session: Path | None = None) -> str:
     status = meta.get("status", "interrupted")
     if status != "recording":
         return str(status)
-    recorder = meta.get("recorder") if isinstance(meta.get("recorder"), dict) else {}
+    recorder = found if isinstance(found := meta.get("recorder"), dict) else {}
     if recorder.get("hostname") not in (None, socket.gethostname()) and session is not None:
         return "recording" if _recently_flushed(session, meta) else "interrupted"
     return "recording" if is_running(meta) else "interrupted"
@@ -192,7 +192,7 @@ def session_status(meta: dict[str, Any], session: Path | None = None) -> str:
 
 def _recently_flushed(session: Path, meta: dict[str, Any]) -> bool:
     """The open journal or events.jsonl changed within a few flush periods (or sample periods, when slower)."""
-    monitoring = meta.get("monitoring") if isinstance(meta.get("monitoring"), dict) else {}
+    monitoring = found if isinstance(found := meta.get("monitoring"), dict) else {}
     flush, hz = monitoring.get("flush_interval_s"), sample_hz(meta)
     period = max(flush if isinstance(flush, (int, float)) and not isinstance(flush, bool) else 1.0,
                  1 / hz if hz is not None else 1.0)
@@ -221,7 +221,7 @@ def row_group_rows(meta: dict[str, Any]) -> int | None:
 
 def sample_hz(meta: dict[str, Any]) -> float | None:
     """`monitoring.sample_hz` when it is a rate a recorder can have (above 0, at most MAX_SAMPLE_HZ); else None."""
-    monitoring = meta.get("monitoring") if isinstance(meta.get("monitoring"), dict) else {}
+    monitoring = found if isinstance(found := meta.get("monitoring"), dict) else {}
     hz = monitoring.get("sample_hz")
     if isinstance(hz, bool) or not isinstance(hz, (int, float)) or not 0 < hz <= MAX_SAMPLE_HZ:
         return None

@@ -17,6 +17,7 @@ import polars as pl
 
 from collectors.span_stats import SpanStatistics
 from collectors.spans import SPAN_COLUMNS
+from collectors.values import finite
 from recordings.frames import conform, finite_or_null
 from recordings.safe_files import is_regular, loads, read_bytes
 from recordings.segments import read_parquet, write_parquet_atomic
@@ -81,7 +82,7 @@ def _as(dtype: Any, value: Any) -> Any:
     if dtype == pl.Boolean:
         return value if isinstance(value, bool) else None
     if dtype == pl.Int64:
-        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value else None
+        return None if (number := finite(value)) is None else int(number)
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 

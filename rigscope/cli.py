@@ -6,256 +6,32 @@ stderr and exit code 2 (usage) or 1 (runtime), never a traceback.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from importlib import import_module
 
-from rigscope import __version__, options
+from rigscope.parser import build_parser, print_help
 
-EXAMPLES = {
-    "dashboard": "example: rigscope --hz 10 --model-name llama-7b     (q quits, ? lists the keys)",
-    "demo": "example: rigscope demo --gpus-sim 8",
-    "record": "example: rigscope record --duration 30m --hz 10 --model-name llama-7b --format both",
-    "note": 'example: rigscope note "lr dropped to 1e-4"',
-    "tag": "example: rigscope tag eval    (rigscope tag auto returns to the heuristic)",
-    "repair": "example: rigscope repair latest",
-    "analyze": "example: rigscope analyze latest --out derived.parquet",
-    "replay": "example: rigscope replay latest --speed 60 --at +10m     (no SESSION: pick from a list)",
-    "correlate": "example: rigscope correlate latest grad_norm     (--json for scripts)",
-    "run": "example: rigscope run --baseline 2m --repeat 3 --check 'gpu0.max_temp_c < 85' -- python train.py",
-    "ls": "example: rigscope ls --dir runs/     (--json for scripts)",
-    "export": "example: rigscope export latest --to long-csv --out run.csv     "
-              "(--to perfetto --from +10m --until +20m: a timeline for ui.perfetto.dev)",
-    "import": "example: rigscope import old/pc__rle_*.csv synthesis_20251028.csv gpu.log",
-    "report": "example: rigscope report latest --out report.md --plots figures/",
-    "compare": "example: rigscope compare --all --by hardware_tier --out comparison/",
-    "fleet": "example: rigscope fleet --prometheus http://prometheus:9090 --job 'dcgm|node'     (--targets "
-             "gpu01:9400,gpu02:9400 without Prometheus; --once --json for scripts)",
+# Each command's module and function, imported only when that command runs (start-up stays light).
+COMMANDS: dict[str | None, tuple[str, str]] = {
+    None: ("rigscope.dashboard_command", "run_dashboard"),
+    "demo": ("rigscope.dashboard_command", "run_dashboard"),
+    "record": ("rigscope.record_command", "run_record"),
+    "replay": ("rigscope.replay_command", "run_replay"),
+    "run": ("rigscope.run_command", "run"),
+    "note": ("rigscope.session_command", "note"),
+    "tag": ("rigscope.session_command", "tag"),
+    "repair": ("rigscope.session_command", "repair"),
+    "analyze": ("rigscope.session_command", "analyze"),
+    "correlate": ("rigscope.correlate_command", "run"),
+    "ls": ("rigscope.catalog_command", "ls"),
+    "export": ("rigscope.catalog_command", "export"),
+    "import": ("rigscope.catalog_command", "import_files"),
+    "report": ("rigscope.report_command", "run"),
+    "compare": ("rigscope.compare_command", "run"),
+    "fleet": ("rigscope.fleet_command", "run"),
 }
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error and exit code 2; a mistyped choice gets a suggestion."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}{did_you_mean(message)}\n")
-
-
-def did_you_mean(message: str) -> str:
-    """` (did you mean replay?)` for argparse's `invalid choice: 'repaly' (choose from ...)`; else empty."""
-    import difflib
-    import re
-
-    found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
-    if not found:
-        return ""
-    choices = re.findall(r"'([^']*)'", found.group(2)) or [c.strip() for c in found.group(2).split(",")]
-    close = difflib.get_close_matches(found.group(1), choices, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
-
-
-def _set_defaults(parser: argparse.ArgumentParser, **defaults: tuple[Any, str]) -> None:
-    """Change flags' defaults and their help together, so `--help` shows what the command really uses."""
-    for action in parser._actions:
-        if action.dest in defaults:
-            action.default, action.help = defaults[action.dest]
-
-
-def _add_session_dir(parser: argparse.ArgumentParser) -> None:
-    from recordings.session import default_sessions_dir
-
-    parser.add_argument("--dir", help=f"sessions directory (default: $RIGSCOPE_DIR, else {default_sessions_dir()})")
-
-
-def add_record_flags(parser: argparse.ArgumentParser) -> None:
-    what = parser.add_argument_group("what and how fast")
-    what.add_argument("--mode", choices=["cpu", "gpu", "both", "auto"], default="auto",
-                      help="devices to sample; auto: GPUs when present (default)")
-    what.add_argument("--hz", type=options.hz, default=10.0, help="samples per second, 0.1 to 100 (default 10)")
-    what.add_argument("--duration", type=options.duration, help="stop after e.g. 30s, 10m, 2h (default: until Ctrl-C)")
-    what.add_argument("--source", choices=["system", "sim"], default="system",
-                      help="system: this machine (default); sim: the simulated scenario")
-    what.add_argument("--gpus", type=options.gpu_list, help="NVML indices to sample, e.g. 0,2 (default: CUDA_VISIBLE_DEVICES or all)")
-    what.add_argument("--host-hz", type=options.hz, default=2.0,
-                      help="memory, swap, disk and network reads per second, 0.1 to 100 (default 2)")
-    what.add_argument("--gpm-interval", type=options.gpm_interval, default=1.0, metavar="SECONDS",
-                      help="how often SM, tensor and DRAM activity (NVML GPM, Hopper and newer) are sampled (default 1)")
-    procs = parser.add_argument_group("processes (who uses the GPUs)")
-    procs.add_argument("--proc-interval", type=options.positive, default=2.0, metavar="SECONDS",
-                       help="how often the GPU processes are listed and recorded (default 2)")
-    procs.add_argument("--proc-top", type=options.count, default=0, metavar="N",
-                       help="also list the N busiest host processes by CPU (default 0: GPU processes only)")
-    sim = parser.add_argument_group("simulated source")
-    sim.add_argument("--gpus-sim", type=options.gpu_count, default=1, help="simulated GPUs, 1 to 16 (default 1)")
-    sim.add_argument("--seed", type=int, default=0, help="scenario seed (default 0)")
-    sim.add_argument("--speed", type=options.speed, default=1.0, help="run faster than real time, e.g. 60, or max")
-    labels = parser.add_argument_group("session labels")
-    labels.add_argument("--model-name", help="the model being run, kept in meta.json (e.g. llama-7b)")
-    labels.add_argument("--training-mode", help="how it runs, kept in meta.json (e.g. finetune, inference)")
-    labels.add_argument("--notes", help="a free-text note on the whole session, shown by ls")
-    writing = parser.add_argument_group("where and how it writes")
-    _add_session_dir(writing)
-    writing.add_argument("--format", choices=["parquet", "csv", "both"], default="parquet",
-                         help="samples format; Parquet is always kept for replay (default parquet)")
-    writing.add_argument("--shared-dir", action="store_true",
-                         help="make session folders and files as the umask says (default: 0700 and 0600, "
-                              "readable by you only)")
-    writing.add_argument("--realtime", action="store_true", help="flush the CSV after every sample")
-    writing.add_argument("--flush-interval", type=options.positive, default=1.0, metavar="SECONDS",
-                         help="how often the journal is flushed: at most this much is lost to a crash (default 1)")
-    writing.add_argument("--segment-interval", type=options.positive, default=60.0, metavar="SECONDS",
-                         help="seconds of samples per Parquet segment (default 60)")
-    hardware = parser.add_argument_group("hardware overrides")
-    hardware.add_argument("--rated-cpu-w", type=options.positive, help="CPU rated power in W (when RAPL has no limit)")
-    hardware.add_argument("--cpu-temp-limit", type=options.positive, help="CPU temperature limit in °C")
-    hardware.add_argument("--gpu-temp-limit", type=options.positive, help="GPU temperature limit in °C")
-    serving = parser.add_argument_group("HTTP endpoint (docs/prometheus.md)")
-    serving.add_argument("--http", type=options.http_address, metavar="[HOST:]PORT",
-                         help="serve /metrics (Prometheus), /metrics/summary, /metrics/export, /healthz and "
-                              "POST /events; the host defaults to 127.0.0.1")
-    serving.add_argument("--probe-udp", type=options.udp_port, nargs="?", const=0, metavar="PORT",
-                         help="also take probe events over UDP on 127.0.0.1:PORT (default: a free port), for "
-                              "workloads that cannot reach your socket (a container); each datagram must carry the "
-                              "session's token, printed at start (docs/security.md)")
-    serving.add_argument("--http-token", metavar="TOKEN",
-                         help="bearer token that POST /events must carry; then other hosts may post too "
-                              "(default $RIGSCOPE_HTTP_TOKEN)")
-
-
-def add_dashboard_flags(parser: argparse.ArgumentParser) -> None:
-    add_record_flags(parser)
-    _set_defaults(parser, proc_top=(None, "also list the N busiest host processes by CPU (default: 5 on a box "
-                                          "without GPUs, to fill the screen; else 0, GPU processes only)"))
-    screen = parser.add_argument_group("dashboard")
-    screen.add_argument("--no-record", action="store_true", help="watch without recording a session")
-    screen.add_argument("--fps", type=options.fps, default=2.0, help="screen redraws per second, 0.2 to 30 (default 2)")
-    screen.add_argument("--ascii", action="store_true", help="ASCII sparklines, for terminals with broken glyphs")
-    screen.add_argument("--readonly", action="store_true", help="no key acts on the machine (k does not kill)")
-
-
-def build_parser() -> Parser:
-    parser = Parser(prog="rigscope", description="Monitor ML workloads on GPU boxes: live dashboard, recording, "
-                    "analysis.\nWithout a command: the live dashboard on this machine, recording the session.",
-                    epilog=EXAMPLES["dashboard"], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"rigscope {__version__}")
-    add_dashboard_flags(parser)
-    commands = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
-
-    demo = commands.add_parser("demo", help="the dashboard on the simulated source (4 GPUs)", epilog=EXAMPLES["demo"])
-    add_dashboard_flags(demo)
-    _set_defaults(demo, source=("sim", "system: this machine; sim: the simulated scenario (default sim)"),
-                  gpus_sim=(4, "simulated GPUs, 1 to 16 (default 4)"))
-
-    record = commands.add_parser("record", help="headless recording with status lines", epilog=EXAMPLES["record"])
-    add_record_flags(record)
-
-    note = commands.add_parser("note", help="add a note to the running (or latest) session", epilog=EXAMPLES["note"])
-    note.add_argument("text", help="what to note, in quotes")
-    note.add_argument("--session", help="session id, prefix, path or latest (default: $RIGSCOPE_SESSION, else your "
-                                        "newest running recorder, else the latest session)")
-    _add_session_dir(note)
-
-    tag = commands.add_parser("tag", help="tag the workload phase of the running session", epilog=EXAMPLES["tag"])
-    tag.add_argument("state", help="phase name; auto returns to the heuristic")
-    tag.add_argument("--session", help="session id, prefix or path (default: $RIGSCOPE_SESSION, else your newest "
-                                       "running recorder)")
-    _add_session_dir(tag)
-
-    repair = commands.add_parser("repair", help="finish an interrupted session", epilog=EXAMPLES["repair"])
-    repair.add_argument("session", help="session id, prefix, path or latest")
-    repair.add_argument("--force", action="store_true",
-                        help="repair even when the session looks live (its files changed moments ago, on any host)")
-    _add_session_dir(repair)
-
-    analyze = commands.add_parser("analyze", help="recompute derived signals offline", epilog=EXAMPLES["analyze"])
-    analyze.add_argument("input", help="session (id, path, latest) or a samples CSV/Parquet file")
-    analyze.add_argument("--out", required=True, help="output file, .csv or .parquet")
-    analyze.add_argument("--events", help="events JSONL file with tags (default: the session's events.jsonl)")
-    _add_session_dir(analyze)
-    replay = commands.add_parser("replay", help="play a recorded session in the dashboard", epilog=EXAMPLES["replay"])
-    replay.add_argument("session", nargs="?", help="session id, prefix, path or latest (default: pick from a list)")
-    _add_session_dir(replay)
-    replay.add_argument("--speed", type=options.replay_speed, default=1.0,
-                        help="x0.25 to x1000, or max (default 1)")
-    replay.add_argument("--at", help="start at HH:MM:SS (UTC), or 15m / +15m / 90 (seconds) from the start, "
-                                     "as `g` reads it")
-    replay.add_argument("--fps", type=options.fps, default=4.0, help="screen redraws per second (default 4)")
-    replay.add_argument("--ascii", action="store_true", help="ASCII sparklines")
-    correlate = commands.add_parser("correlate", help="a custom metric (rigscope.metric) against collapse events",
-                                    epilog=EXAMPLES["correlate"])
-    correlate.add_argument("session", help="session id, prefix, path or latest")
-    correlate.add_argument("metric", help="metric name, as the workload sent it (e.g. grad_norm)")
-    correlate.add_argument("--json", action="store_true", help="print the figures as JSON")
-    _add_session_dir(correlate)
-    _add_run_parsers(commands)
-    from rigscope import catalog_commands
-
-    catalog_commands.add_parsers(commands, EXAMPLES, _add_session_dir)
-    _add_report_commands(commands)
-    from rigscope import fleet_command
-
-    fleet_command.add_parser(commands, EXAMPLES["fleet"])
-    helper = commands.add_parser("help", help="help on a command: rigscope help replay")
-    helper.add_argument("topic", nargs="?", metavar="COMMAND", choices=sorted(commands.choices),
-                        help="the command to explain (default: rigscope's own help)")
-    return parser
-
-
-def print_help(parser: argparse.ArgumentParser, topic: str | None) -> int:
-    """`rigscope help [COMMAND]`: the same text as `rigscope [COMMAND] --help`."""
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    (commands.choices[topic] if topic else parser).print_help()
-    return 0
-
-
-def _add_run_parsers(commands: Any) -> None:
-    """`run`: a recorded session around a command."""
-    run = commands.add_parser(
-        "run", help="record a session around a command: baseline, run, cooldown, checks", epilog=EXAMPLES["run"],
-        description="Records a session: an idle baseline (tagged baseline), the command (run), a cooldown "
-                    "(cooldown). Exits with the command's code, or 3 when a check failed. Check names: samples, "
-                    "duration_s, collapses, max_temp, DEVICE.KEY (gpu0.max_temp_c, cpu.mean_util_pct), "
-                    "throttle.GPU.KEY (throttle.gpu0.thermal_fraction), spans.KEY (spans.success_rate), "
-                    "workload.STATE_s; with and, or, not, < <= > >= == !=.")
-    add_record_flags(run)
-    next(a for a in run._actions if a.dest == "duration").help = argparse.SUPPRESS  # the command's end ends it
-    plan = run.add_argument_group("controlled run")
-    plan.add_argument("--baseline", type=options.phase_duration, default=120.0, help="idle baseline first (default 2m)")
-    plan.add_argument("--cooldown", type=options.phase_duration, default=60.0, help="cooldown after (default 1m)")
-    plan.add_argument("--repeat", type=options.repeat_count, default=1, help="N sessions in one group (default 1)")
-    plan.add_argument("--check", action="append", metavar="EXPR",
-                      help="pass/fail over the summary, e.g. 'gpu0.max_temp_c < 85 and collapses == 0' (repeatable)")
-    plan.add_argument("--env-keys", type=options.key_list, metavar="K1,K2", help="environment variables to record")
-    plan.add_argument("--log-cap", type=options.byte_size, default=10 * 1024**2, metavar="SIZE",
-                      help="output.log size cap, e.g. 10M (default 10M)")
-    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the command to run")
-
-
-def _add_report_commands(commands: argparse._SubParsersAction) -> None:
-    report = commands.add_parser("report", help="markdown report of a session, with plots", epilog=EXAMPLES["report"])
-    report.add_argument("session", nargs="?", help="session id, prefix, path or latest")
-    report.add_argument("--group", metavar="GROUP_ID", help="reproducibility report over a group of runs instead")
-    report.add_argument("--out", metavar="FILE", help="write the markdown to FILE (default: stdout)")
-    report.add_argument("--plots", metavar="DIR", help="write text plots, and PNGs with matplotlib, into DIR")
-    report.add_argument("--terminal-plots", action="store_true", help="text plots after the report even when piped")
-    report.add_argument("--latex", action="store_true", help="with --group: a LaTeX table")
-    report.add_argument("--json", action="store_true", help="with --group: JSON")
-    report.add_argument("--check", action="append", metavar="EXPR",
-                        help="pass/fail over the session's summary, as `run --check` (repeatable); exit 1 if one fails")
-    _add_session_dir(report)
-    compare = commands.add_parser("compare", help="sessions side by side, or grouped with --by",
-                                  epilog=EXAMPLES["compare"])
-    compare.add_argument("sessions", nargs="*", metavar="SESSION", help="session ids, prefixes, paths or group ids")
-    compare.add_argument("--all", action="store_true",
-                         help="every session in the sessions directory, demo sessions left out")
-    compare.add_argument("--demo", action="store_true", help="with --all: take demo (simulated) sessions in too")
-    compare.add_argument("--by", choices=["hardware_tier", "host", "session", "user"],
-                         help="group sessions by this (default: named sessions side by side, one column each; "
-                              "--all by hardware_tier; user: whose processes held the most GPU memory)")
-    compare.add_argument("--out", metavar="DIR", help="also write CSV, JSON, markdown and PNG figures into DIR")
-    _add_session_dir(compare)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -268,41 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "help":
             return print_help(parser, args.topic)
-        if args.command in (None, "demo"):
-            from rigscope.dashboard_command import run_dashboard
-
-            return run_dashboard(args)
-        if args.command == "replay":
-            from rigscope.replay_command import run_replay
-
-            return run_replay(args)
-        if args.command == "record":
-            from rigscope.record_command import run_record
-
-            return run_record(args)
-        if args.command == "run":
-            from rigscope.run_command import run as run_command
-
-            return run_command(args)
-        if args.command in ("report", "compare"):
-            from importlib import import_module
-
-            return import_module(f"rigscope.{args.command}_command").run(args)
-        if args.command == "correlate":
-            from rigscope.correlate_command import run as run_correlate
-
-            return run_correlate(args)
-        if args.command == "fleet":
-            from rigscope import fleet_command
-
-            return fleet_command.run(args)
-        if args.command in ("ls", "export", "import"):
-            from rigscope import catalog_commands
-
-            return catalog_commands.run(args)
-        from rigscope import session_commands
-
-        return session_commands.run(args)
+        module, function = COMMANDS[args.command]
+        return int(getattr(import_module(module), function)(args))
     except InputError as error:
         print(f"rigscope: error: {error}", file=sys.stderr)
         return 1

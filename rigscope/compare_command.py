@@ -17,7 +17,6 @@ from recordings.report.plots import PNG_EXTRA, png_available
 from recordings.session import sessions_dir
 from rigscope.terminal_progress import progress
 
-
 KEY_COLUMNS = ("group", "device", "state")  # repeated in each part of a table split to fit the terminal
 LEFT_COLUMNS = ("state", "device", "hosts", "CPU", "GPUs")
 

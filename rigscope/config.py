@@ -13,6 +13,7 @@ import os
 import tomllib
 from pathlib import Path
 
+from collectors.event_kinds import EventKind
 from recordings.errors import InputError
 
 
@@ -33,7 +34,7 @@ def load_presets(path: Path | None = None) -> dict[str, tuple[str, str]] | None:
     presets: dict[str, tuple[str, str]] = {}
     for key, value in table.items():
         kind, _, text = str(value).partition(":")
-        if key not in tuple("123456789") or kind not in ("tag", "note") or not text:
+        if key not in tuple("123456789") or kind not in (EventKind.TAG, EventKind.NOTE) or not text:
             raise InputError(f"{path}: preset {key} = {value!r} should be 1-9 = \"tag:NAME\" or \"note:TEXT\"")
         presets[key] = (kind, text)
     return presets

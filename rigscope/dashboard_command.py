@@ -13,7 +13,7 @@ from typing import Any
 from recordings.errors import InputError
 from recordings.session import sessions_dir
 from rigscope.config import load_presets
-from rigscope.record_command import config_from_args
+from rigscope.record_command import check_http, config_from_args
 
 
 def check_terminal() -> None:
@@ -48,13 +48,13 @@ def _leave_after(source: Any, grace_s: float) -> None:
 def run_dashboard(args: argparse.Namespace) -> int:
     check_terminal()
     config = config_from_args(args, record=not args.no_record)
+    check_http(config)
+    from rigscope.app_factory import build_app
     from rigscope.live import LiveSource
-    from tui.replay_source import SessionDirectory
-    from tui.app import RigscopeApp
 
     source = LiveSource(config, fps=args.fps)
-    app = RigscopeApp(source, fps=args.fps, ascii_only=args.ascii, presets=load_presets(),
-                      sessions=SessionDirectory(sessions_dir(args.dir)), readonly=args.readonly)
+    app = build_app(source, fps=args.fps, ascii_only=args.ascii, presets=load_presets(),
+                    sessions_dir=sessions_dir(args.dir), readonly=args.readonly)
     for hangup in (signal.SIGHUP, signal.SIGTERM):  # ssh dropped, or killed politely: close the session
         signal.signal(hangup, lambda *_: hang_up(app, source))
     try:

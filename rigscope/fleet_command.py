@@ -15,27 +15,6 @@ from typing import Any
 
 from collectors.fleet.http import Auth
 from recordings.errors import InputError
-from rigscope import options
-
-def add_parser(commands: Any, example: str) -> None:
-    fleet = commands.add_parser("fleet", help="many GPU nodes on one screen, through Prometheus or their /metrics",
-                                epilog=example)
-    source = fleet.add_mutually_exclusive_group(required=True)
-    source.add_argument("--prometheus", metavar="URL", help="Prometheus (or Thanos, Mimir, VictoriaMetrics) base URL")
-    source.add_argument("--targets", metavar="HOST:PORT,...", help="scrape these /metrics pages directly")
-    source.add_argument("--targets-file", metavar="FILE", help="the same, one HOST:PORT a line (# comments)")
-    fleet.add_argument("--job", metavar="REGEX", help="with --prometheus: only targets of these jobs")
-    fleet.add_argument("--window", type=options.duration, default=600.0,
-                       help="energy, throttle, collapses and sparklines over this window (default 10m)")
-    fleet.add_argument("--refresh", type=options.positive, default=5.0, metavar="SECONDS",
-                       help="seconds between refreshes of the screen (default 5)")
-    fleet.add_argument("--timeout", type=options.positive, default=5.0, metavar="SECONDS",
-                       help="give up on a request after this long (default 5)")
-    fleet.add_argument("--token", help="bearer token for Prometheus (default $RIGSCOPE_FLEET_TOKEN)")
-    fleet.add_argument("--basic-auth", metavar="USER:PASSWORD",
-                       help="basic auth for Prometheus (default $RIGSCOPE_FLEET_BASIC_AUTH)")
-    fleet.add_argument("--once", action="store_true", help="read the fleet once, print the table and exit")
-    fleet.add_argument("--json", action="store_true", help="with --once: the table as JSON")
 
 
 def make_source(args: argparse.Namespace) -> Any:

@@ -9,7 +9,9 @@ import time
 from collections import deque
 from typing import Any
 
-from collectors.process_tier import ProcessSnapshot
+from collectors.process_rows import ProcessSnapshot
+from collectors.processes import ProcessControl
+from collectors.schema import gpu_prefix
 from collectors.stream import SCREEN, FrameQueue
 from rigscope.monitor import Monitor, MonitorConfig
 from tui.bars import SessionLabel
@@ -22,7 +24,7 @@ MAX_FEED_POLL_S = 0.25  # the feed takes the sampler's batches twice per redraw,
 def devices_of(monitor: Monitor) -> list[Device]:
     host = monitor.host_facts()
     cpu = f"CPU {host.get('cpu_model') or ''}".strip()
-    gpus = [Device(f"gpu{g['index']}", f"GPU{g['index']} {(g.get('name') or '').replace('NVIDIA ', '')}".strip(),
+    gpus = [Device(gpu_prefix(g["index"]), f"GPU{g['index']} {(g.get('name') or '').replace('NVIDIA ', '')}".strip(),
                    gpm=g.get("gpm") is True) for g in monitor.gpus]
     return [Device("cpu", cpu), *gpus]
 
@@ -30,6 +32,7 @@ def devices_of(monitor: Monitor) -> list[Device]:
 class LiveSource:
     def __init__(self, config: MonitorConfig, clock: Any = None, nvml_backend: Any = None, fps: float = 2.0) -> None:
         self.config = config
+        self.process_control = ProcessControl()  # the kill key acts on this machine's processes
         self._feed_poll_s = min(MAX_FEED_POLL_S, 0.5 / fps)
         self._clock, self._backend = clock, nvml_backend
         self._notices: deque[str] = deque()

@@ -21,10 +21,11 @@ from collectors import gc_freeze
 from collectors.base import Collector
 from collectors.clock import Clock, RealClock, ScaledClock, VirtualClock, machine_clocks
 from collectors.metrics import MetricHistory
-from collectors.process_tier import ProcessSnapshot, ProcessTier
+from collectors.process_rows import ProcessSnapshot
+from collectors.process_tier import ProcessTier
 from collectors.receiver import EventReceiver
 from collectors.sampler import Sampler, SamplerStats
-from collectors.schema import session_columns
+from collectors.schema import gpu_column, session_columns
 from collectors.signals import SignalPipeline
 from collectors.spans import SpanTracker
 from collectors.stream import CONSUMER_POLL_S, PROCESS_TIER, SESSION_WRITER, SPAN_ASSEMBLER, FrameQueue, Sink
@@ -119,16 +120,14 @@ def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
     if sources.gpus or top:
         from collectors.processes import ProcessCollector
 
-        gpu_backend = gpu.backend if sources.gpus else None
+        gpu_backend = gpu.backend if sources.gpus and gpu is not None else None
         sources.processes = ProcessCollector(gpu_backend, sources.gpu_indices, top)
     return sources
 
 
 def _simulated_sources(config: MonitorConfig) -> Sources:
-    from collectors.simulated import SimulatedCollector
-
     from collectors.self_usage import SelfUsageCollector
-
+    from collectors.simulated import SimulatedCollector
     from collectors.simulated_processes import SimulatedProcesses
 
     collector = SimulatedCollector(gpu_count=config.gpus_sim, seed=config.seed, host_hz=config.host_hz)
@@ -145,7 +144,7 @@ def _overrides(config: MonitorConfig, gpu_indices: list[int]) -> dict[str, float
     if config.cpu_temp_limit is not None:
         values["cpu_temp_limit_c"] = config.cpu_temp_limit
     if config.gpu_temp_limit is not None:
-        values.update({f"gpu{i}_temp_limit_c": config.gpu_temp_limit for i in gpu_indices})
+        values.update({gpu_column(i, "temp_limit_c"): config.gpu_temp_limit for i in gpu_indices})
     return values
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from collectors.schema import device_prefixes
 from recordings.errors import InputError
 from recordings.inert import inert
 from recordings.report.markdown import size
@@ -18,18 +19,11 @@ STATUS_EVERY_S = 10.0
 
 
 def config_from_args(args: argparse.Namespace, record: bool = True) -> MonitorConfig:
+    """The monitor's settings from the flags; InputError for flags that do not go together. Touches nothing."""
     if args.source != "sim" and args.speed != 1.0:
         raise InputError("--speed needs --source sim (a real machine runs in real time)")
     formats = {"parquet": {"parquet"}, "csv": {"parquet", "csv"}, "both": {"parquet", "csv"}}[args.format]
     http = getattr(args, "http", None)
-    if http is not None:
-        from rigscope.serve.addresses import exposure_warning
-        from rigscope.serve.http_server import check_listen
-
-        check_listen(*http)  # a taken port is one line, before any session is created
-        warning = exposure_warning(*http)
-        if warning:
-            print(warning, file=sys.stderr, flush=True)
     return MonitorConfig(
         source=args.source, mode=args.mode, hz=args.hz, duration_s=args.duration, speed=args.speed,
         seed=args.seed, gpus_sim=args.gpus_sim, gpus=args.gpus, rated_cpu_w=args.rated_cpu_w,
@@ -41,6 +35,20 @@ def config_from_args(args: argparse.Namespace, record: bool = True) -> MonitorCo
         http_token=getattr(args, "http_token", None) or os.environ.get("RIGSCOPE_HTTP_TOKEN") or None,
         probe_udp=args.probe_udp, shared_dir=args.shared_dir,
     )
+
+
+def check_http(config: MonitorConfig) -> None:
+    """`--http`: a taken port is one line (InputError) before any session is created; an address
+    reached from the network is warned about on stderr."""
+    if config.http is None:
+        return
+    from rigscope.serve.addresses import exposure_warning
+    from rigscope.serve.http_server import check_listen
+
+    check_listen(*config.http)
+    warning = exposure_warning(*config.http)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
 
 
 def _say(message: str) -> None:
@@ -85,19 +93,19 @@ def _probe_part(monitor: Monitor, spans: int) -> str:
 
 def run_record(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    check_http(config)
     monitor = Monitor(config, on_notice=lambda message: _say(f"note: {message}"))
-    stopping = {"signal": None}
+    stopping: dict[str, int | None] = {"signal": None}
 
     def request_stop(signum: int, _frame: Any) -> None:
         stopping["signal"] = signum
         monitor.request_stop()
 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    gpus = "".join(f", gpu{gpu['index']}" for gpu in monitor.gpus)
     _say(f"recording {monitor.session} at {config.hz:g} Hz"
          + (f" for {config.duration_s:g} s" if config.duration_s else " until Ctrl-C")
          + f" ({'simulated source' if config.source == 'sim' else 'this machine'}: "
-         + f"cpu{gpus})")
+         + f"{', '.join(device_prefixes(monitor.gpu_indices))})")
     next_status = [time.monotonic() + STATUS_EVERY_S]
 
     def maybe_status() -> None:

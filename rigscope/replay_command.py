@@ -13,20 +13,20 @@ from rigscope.dashboard_command import check_terminal
 from tui.replay_source import ReplaySource, SessionDirectory
 
 if TYPE_CHECKING:
-    from tui.replay_app import ReplayApp
+    from tui.app import RigscopeApp
 
 
-def replay_app(session: Path, root: Path, args: argparse.Namespace) -> tuple[ReplayApp, ReplaySource]:
+def replay_app(session: Path, root: Path, args: argparse.Namespace) -> tuple[RigscopeApp, ReplaySource]:
     """The replay app on `session` as `rigscope replay` runs it (`args`: speed, at, fps, ascii); InputError if
     the session cannot be opened.  The caller closes the source when the app has ended."""
+    from rigscope.app_factory import build_app
     from tui.format import clock
-    from tui.replay_app import ReplayApp
 
     source = ReplaySource(session, speed=args.speed, at=args.at)
     if source.started_past_end:
         print(f"rigscope: warning: --at {args.at} is past the end ({clock(source.reader.duration_s)}): "
               "starting at the end", file=sys.stderr)
-    return ReplayApp(source, fps=args.fps, ascii_only=args.ascii, sessions=SessionDirectory(root)), source
+    return build_app(source, replay=True, fps=args.fps, ascii_only=args.ascii, sessions_dir=root), source
 
 
 def run_replay(args: argparse.Namespace) -> int:

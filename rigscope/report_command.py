@@ -19,7 +19,8 @@ from recordings.checks import checks_table, parse_check, validate_checks
 from recordings.errors import InputError
 from recordings.report import render
 from recordings.report.data import load_session
-from recordings.report.plots import PNG_EXTRA, plot_data, text_plots, write_plots
+from recordings.report.plot_files import write_plots
+from recordings.report.plots import PNG_EXTRA, plot_data, text_plots
 from recordings.session import resolve_session, sessions_dir
 from rigscope.terminal_progress import progress
 

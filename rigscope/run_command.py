@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.clock import Clock
+from collectors.event_kinds import EventKind
 from collectors.phased_clock import PhasedClock
 from recordings.checks import Check, CheckError, checks_table, parse_check, validate_checks
 from recordings.output_log import OutputLog
@@ -36,7 +37,7 @@ from rigscope.child import Child
 from rigscope.local_channel import SESSION_ENV
 from rigscope.monitor import Monitor, MonitorConfig, make_clock
 from rigscope.probe import TOKEN_ENV, UDP_ENV
-from rigscope.record_command import STATUS_EVERY_S, config_from_args, status_line
+from rigscope.record_command import STATUS_EVERY_S, check_http, config_from_args, status_line
 
 CHECK_FAILED, NOT_EXECUTABLE, NOT_FOUND, INTERRUPTED = 3, 126, 127, 130  # as a shell says
 WRITER_CHECK_S = 0.2  # how often a baseline or cooldown looks whether the recording failed
@@ -86,6 +87,7 @@ def _plan(args: argparse.Namespace) -> Plan:
         raise CheckError("run: --duration does not apply (the command's end ends the session)")
     checks = [parse_check(expression) for expression in args.check or []]
     config = replace(config_from_args(args), record=False)
+    check_http(config)
     group_id = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     return Plan(command, config, checks, group_id, args.repeat, args.baseline, args.cooldown, args.log_cap,
                 args.env_keys or [])
@@ -192,7 +194,7 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
     monitor.annotate(group_id=plan.group_id, run=facts)  # `facts` fills in as the run goes, until meta.json is final
     _say(f"run {repeat}/{plan.repeats}: {session}: {_phases_line(plan, facts['command_line'])}")
     status, code = "complete", 0
-    monitor.post("tag", state="baseline", source="run")
+    monitor.post(EventKind.TAG, state="baseline", source="run")
     phases.begin_idle(plan.baseline_s)
     monitor.start()
     try:
@@ -223,7 +225,7 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
     """The command phase, then the cooldown: (status, exit code). A failed recording ends the
     baseline or cooldown (the sampler stops); the command itself runs to its end."""
     phases.begin_command()
-    monitor.post("tag", state="run", source="run")
+    monitor.post(EventKind.TAG, state="run", source="run")
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")  # a Python child's prints arrive as they are made, not at its exit
     env[SESSION_ENV] = monitor.session.name  # type: ignore[union-attr]  # its probe and notes reach this session
@@ -245,7 +247,7 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
              f"(a daemon?); not waiting for it")
     facts["wall_s"] = child.wall_s
     facts["exit_code"] = exit_code
-    monitor.post("tag", state="cooldown", source="run")
+    monitor.post(EventKind.TAG, state="cooldown", source="run")
     if stopping.is_set():
         return "interrupted", INTERRUPTED
     phases.begin_idle(plan.cooldown_s)

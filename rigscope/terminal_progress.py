@@ -25,7 +25,10 @@ def progress_bar(label: str, total: float | None) -> Iterator[Update]:
         task = bar.add_task(label, total=total)
 
         def update(completed: float, description: str | None = None) -> None:
-            bar.update(task, completed=completed, **({"description": description} if description else {}))
+            if description:
+                bar.update(task, completed=completed, description=description)
+            else:
+                bar.update(task, completed=completed)
 
         yield update
 

@@ -10,7 +10,6 @@ from rich.text import Text
 from textual.widget import Widget
 
 from recordings.inert import inert
-
 from tui import format as fmt
 from tui.feed import Snapshot
 from tui.strips import StripText

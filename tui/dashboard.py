@@ -19,11 +19,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from collectors.event_kinds import EventKind
 from recordings.inert import inert
 from tui import format as fmt
 from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
-from tui.devices import panel_lines
-from tui.devices import DevicePanel, View
+from tui.devices import DevicePanel, View, panel_lines
 from tui.host_panel import HostPanel
 from tui.kill import KillScreen, why_not
 from tui.overlay import overlay_names
@@ -37,9 +37,10 @@ WINDOWS_S = (30.0, 120.0, 600.0, 3600.0)
 MIN_PANEL_WIDTH = 56
 SIDE_W = 46  # the column of the spans, metrics and events panes, beside the panels on a wide terminal
 DEFAULT_PRESETS: dict[str, tuple[str, str]] = {
-    "1": ("tag", "data_prep"), "2": ("tag", "train"), "3": ("tag", "eval"), "4": ("tag", "checkpoint"),
-    "5": ("tag", "auto"), "6": ("note", "lr changed"), "7": ("note", "restarted data loader"),
-    "8": ("note", "checkpoint saved"), "9": ("note", "look here"),
+    "1": (EventKind.TAG, "data_prep"), "2": (EventKind.TAG, "train"), "3": (EventKind.TAG, "eval"),
+    "4": (EventKind.TAG, "checkpoint"), "5": (EventKind.TAG, "auto"), "6": (EventKind.NOTE, "lr changed"),
+    "7": (EventKind.NOTE, "restarted data loader"), "8": (EventKind.NOTE, "checkpoint saved"),
+    "9": (EventKind.NOTE, "look here"),
 }
 KEY_NAMES = {"question_mark": "?", "plus": "+", "equals_sign": "=", "minus": "-",
              "left_square_bracket": "[", "right_square_bracket": "]", "left_curly_bracket": "{",
@@ -54,7 +55,7 @@ def key_names(keys: str) -> str:
 def preset_words(presets: dict[str, tuple[str, str]]) -> str:
     """`tag: 1 data_prep, 2 train; note: 6 lr changed`: what each number key does."""
     kinds = {kind: ", ".join(f"{key} {value}" for key, (k, value) in sorted(presets.items()) if k == kind)
-             for kind in ("tag", "note")}
+             for kind in (EventKind.TAG, EventKind.NOTE)}
     return "; ".join(f"{kind}: {keys}" for kind, keys in kinds.items() if keys)
 
 
@@ -102,7 +103,6 @@ class DashboardScreen(Screen[None]):
         Binding("q", "quit", "Quit"),
     ]
     CHROME_ROWS = 4  # header, workload bar, host bar, footer (replay adds its timeline)
-    REPLAY = False  # a replay shows recorded processes: `k` ends nothing
     events_hint = "none yet: n adds a note, t tags the phase"
 
     def __init__(self, source: DashboardSource, options: ViewOptions | None = None) -> None:
@@ -264,7 +264,7 @@ class DashboardScreen(Screen[None]):
         if not notices:
             return
         stamp = self.source.now_iso()
-        self.source.feed.add(None, [{"kind": "notice", "ts": stamp, "text": message} for message in notices])
+        self.source.feed.add(None, [{"kind": EventKind.NOTICE, "ts": stamp, "text": message} for message in notices])
         self.notify(inert(notices[0]) if len(notices) == 1 else f"{len(notices)} notices: see the events pane",
                     severity="warning", timeout=8, markup=False)  # a notice may quote a sender's text
 
@@ -278,7 +278,7 @@ class DashboardScreen(Screen[None]):
 
         def save(text: str | None) -> None:
             if text:
-                self.source.post("note", stamp, text=text, source="keyboard")
+                self.source.post(EventKind.NOTE, stamp, text=text, source="keyboard")
                 self.notify(f"note saved at {stamp[11:19]}", timeout=2)  # the events pane shows it too
 
         self.app.push_screen(NoteScreen(stamp), save)
@@ -290,7 +290,7 @@ class DashboardScreen(Screen[None]):
     def _tag(self, stamp: str, state: str | None) -> None:
         if not state:
             return
-        self.source.post("tag", stamp, state=state, source="keyboard")
+        self.source.post(EventKind.TAG, stamp, state=state, source="keyboard")
         self.recent_tags = [state, *(t for t in self.recent_tags if t != state)][:10]
         self.notify("back to the heuristic" if state == "auto" else f"tagged {state}", timeout=2)
 
@@ -301,10 +301,10 @@ class DashboardScreen(Screen[None]):
             return
         kind, value = preset
         stamp = self.source.now_iso()
-        if kind == "tag":
+        if kind == EventKind.TAG:
             self._tag(stamp, value)
         else:
-            self.source.post("note", stamp, text=value, source="keyboard")
+            self.source.post(EventKind.NOTE, stamp, text=value, source="keyboard")
             self.notify(f"note: {value}", timeout=2)
 
     def action_pause(self) -> None:
@@ -368,28 +368,30 @@ class DashboardScreen(Screen[None]):
 
     def kill_selected(self, row: dict[str, Any] | None) -> None:
         """`k` in the processes view: SIGTERM to the row's process, after a confirmation."""
-        reason = why_not(row, self.options.readonly, self.REPLAY)
-        if reason is not None or row is None:
+        control = self.source.process_control
+        reason = why_not(row, self.options.readonly, control)
+        if reason is not None or row is None or control is None:
             self.notify(reason or "no process selected", severity="warning")
             return
-        from collectors.processes import terminate
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.notify(terminate(int(row["pid"]), row.get("user")))
+                self.notify(control.terminate(int(row["pid"]), row.get("user")))
 
         self.app.push_screen(KillScreen(row), answer)
 
     def action_help(self) -> None:
         keys: list[tuple[str, str]] = []
         for binding in self.BINDINGS:
+            if not isinstance(binding, Binding):  # every one is; a (key, action) tuple would have no help
+                continue
             if binding.action.startswith("preset"):
                 if binding.key == "1":
                     keys.append(("1-9", f"presets, at once (no dialog): {preset_words(self.presets)}"))
             elif not binding.key.startswith("ctrl+c"):
                 keys.append((key_names(binding.key), binding.tooltip or binding.description))
         keys += [(key_names(b.key), f"{b.description} (processes view)") for b in ProcessesPane.BINDINGS
-                 if b.show and not (self.REPLAY and b.action == "kill")]  # a replay ends no process
+                 if isinstance(b, Binding) and b.show and not (self.source.process_control is None and b.action == "kill")]
         self.app.push_screen(HelpScreen(keys))
 
     async def action_quit(self) -> None:

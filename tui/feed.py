@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from collectors.event_kinds import COLLAPSE_KINDS, SPAN_KINDS, EventKind
 from collectors.stream import END, RESET, FrameQueue
 from tui.probe_data import MetricsView, ProbeFeed, SpanSource, SpansView
 
@@ -65,7 +66,7 @@ def last(values: deque[Value], count: int) -> tuple[Value, ...]:
 
 
 SECONDS_FROM = 60.0
-PROBE_KINDS = frozenset({"metric", "span_start", "span_end"})  # shown by the spans and metrics panes
+PROBE_KINDS = frozenset({EventKind.METRIC, *SPAN_KINDS})  # shown by the spans and metrics panes
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class Snapshot:
     events: tuple[dict[str, Any], ...]
     series: dict[str, tuple[Value, ...]] = field(default_factory=dict)
     state_history: tuple[tuple[float, str], ...] = ()  # (elapsed_s when it began, state)
-    collapses: dict[str, "CollapseCount"] = field(default_factory=dict)
+    collapses: dict[str, CollapseCount] = field(default_factory=dict)
     ended: bool = False
     spans: SpansView = field(default_factory=lambda: SpansView(0))
     metrics: MetricsView = field(default_factory=lambda: MetricsView(0))
@@ -93,7 +94,7 @@ class CollapseCount:
         return self.closed_s + (max(0.0, now_s - self.active_start) if self.active_start is not None else 0.0)
 
     def take(self, event: dict[str, Any]) -> None:
-        if event["kind"] == "collapse_start":
+        if event["kind"] == EventKind.COLLAPSE_START:
             self.events += 1
             self.active_start = event.get("start")
         else:
@@ -191,11 +192,11 @@ class DashboardFeed:
             for event in events:
                 kind = event.get("kind")
                 if kind in PROBE_KINDS:
-                    if kind == "metric":
+                    if kind == EventKind.METRIC:
                         self.probe.take(event)
                     continue
                 self._events.append(event)
-                if kind in ("collapse_start", "collapse_end"):
+                if kind in COLLAPSE_KINDS:
                     self._collapses.setdefault(str(event.get("device")), CollapseCount()).take(event)
             if frame is not None:
                 self._frame = frame

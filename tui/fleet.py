@@ -156,7 +156,7 @@ class FleetScreen(FilterLine, Screen[None]):
     def fetch(self) -> None:
         try:
             self.post_message(Refreshed(self.source.refresh()))
-        except Exception as error:  # a bug in a client must not take the screen down: it is a line
+        except Exception as error:  # noqa: BLE001 (a bug in a client must not take the screen down: it is a line)
             self.post_message(Refreshed(None, f"refresh failed: {type(error).__name__}: {error}"))
 
     def action_refresh_now(self) -> None:

@@ -57,7 +57,7 @@ class NodeScreen(Screen[None]):
         try:
             history = self.source.history(self.row["node"], SPARK_WIDTH)
             self.app.call_from_thread(self.loaded, history, None)  # once per opening, not a hot path
-        except Exception as error:  # FetchError, or anything a server answered: a line, the screen stays
+        except Exception as error:  # noqa: BLE001 (FetchError, or anything a server answered: a line, the screen stays)
             self.app.call_from_thread(self.loaded, None, str(error))
 
     def loaded(self, history: dict[str, list[float | None]] | None, error: str | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from collectors.event_kinds import COLLAPSE_KINDS, EventKind
 from collectors.timeutil import iso_from_us, us_from_iso
 from recordings.inert import inert
 
@@ -78,7 +79,7 @@ def session_origin_us(frame: dict[str, Any]) -> int | None:
 def event_time_us(event: dict[str, Any], origin_us: int | None) -> int:
     """When an event happened, as the report says: a collapse at its `start` (its end at `end`), seconds
     from the session's elapsed 0, not when it was detected (7 s later or more); anything else at `ts`."""
-    at = {"collapse_start": "start", "collapse_end": "end"}.get(str(event.get("kind")))
+    at = {EventKind.COLLAPSE_START: "start", EventKind.COLLAPSE_END: "end"}.get(str(event.get("kind")))
     moment = event.get(at) if at else None
     if origin_us is not None and isinstance(moment, (int, float)):
         return origin_us + int(round(moment * 1e6))
@@ -92,18 +93,18 @@ def event_line(event: dict[str, Any], origin_us: int | None = None) -> str:
     except (KeyError, ValueError, TypeError):
         stamp = "--:--:--"
     kind = event.get("kind", "?")
-    if kind in ("note", "notice"):
+    if kind in (EventKind.NOTE, EventKind.NOTICE):
         what = event.get("text", "")
-    elif kind == "tag":
+    elif kind == EventKind.TAG:
         what = event.get("state", "")
-    elif kind in ("collapse_start", "collapse_end"):
+    elif kind in COLLAPSE_KINDS:
         low = event.get("min_rle")
         what = f"{event.get('device')} min RLE {low:.2f}" if isinstance(low, (int, float)) else str(event.get("device"))
-    elif kind == "alert":
+    elif kind == EventKind.ALERT:
         what = f"{event.get('device')} {event.get('alert')}"
-    elif kind == "metric":
+    elif kind == EventKind.METRIC:
         what = f"{event.get('name')} = {event.get('value')}"
-    elif kind == "clock_step" and isinstance(event.get("step_s"), (int, float)):
+    elif kind == EventKind.CLOCK_STEP and isinstance(event.get("step_s"), (int, float)):
         what = f"the wall clock moved {event['step_s']:+.1f} s"
     else:
         what = str(event.get("name", ""))

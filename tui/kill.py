@@ -12,13 +12,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Label
 
 from tui.screens import MODAL_CSS
+from tui.source import ProcessControl
 
 
-def why_not(row: dict[str, Any] | None, readonly: bool, replay: bool) -> str | None:
-    """Why the row's process cannot be sent a signal from here; None when it can be asked for."""
+def why_not(row: dict[str, Any] | None, readonly: bool, control: ProcessControl | None) -> str | None:
+    """Why the row's process cannot be sent a signal from here; None when it can be asked for.
+    `control` is the source's process control: None in a replay, which shows recorded processes."""
     if readonly:
         return "read-only (--readonly): k is off"
-    if replay:
+    if control is None:
         return "a replay shows recorded processes: nothing to end"
     if row is None:
         return "no process selected"

@@ -15,11 +15,12 @@ import math
 import threading
 import time
 from bisect import bisect_right
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from collectors.metrics import MetricHistory, Point
+from collectors.values import finite
 
 RECENT_SPANS = 20
 SPANS_EVERY_S = 0.5  # the totals sort every duration: not more often than this while spans pour in
@@ -55,14 +56,11 @@ class MetricsView:
         return [finite(point[1]) for point in self.series.get(name, ())[-last:]] if last > 0 else []
 
 
-def finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
 class SpanSource(Protocol):
     """What the feed reads of span statistics (collectors.span_stats.SpanStatistics, a live tracker's or replay's)."""
 
-    total: int
+    @property
+    def total(self) -> int: ...
 
     def recent(self, n: int = 20) -> list[dict[str, Any]]: ...
     def summary(self) -> dict[str, Any]: ...

@@ -12,7 +12,6 @@ from typing import Any
 from rich.text import Text
 
 from recordings.inert import inert
-
 from tui import format as fmt
 from tui.probe_data import RECENT_SPANS, MetricsView, SpansView
 from tui.sparkline import sparkline

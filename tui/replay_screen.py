@@ -13,7 +13,7 @@ from textual.events import Click
 from recordings.replay import ReplayReader
 from tui import format as fmt
 from tui.bars import STATE_STYLES, TAG_STYLE, TextBar
-from tui.dashboard import PROCESSES_HELP, Command, DashboardScreen, ViewOptions
+from tui.dashboard import Command, DashboardScreen, ViewOptions
 from tui.screens import GotoScreen
 
 MARKERS = {"collapse_start": ("C", "bold red"), "note": ("n", "cyan"), "tag": ("T", "magenta"),
@@ -116,7 +116,6 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
         Binding("ctrl+c,ctrl+q", "app.quit", "Quit", show=False),
     ]
     CHROME_ROWS = DashboardScreen.CHROME_ROWS + 2  # and the timeline
-    REPLAY = True
     embedded = False
     events_hint = "none up to here: n adds a note at this time"
 
@@ -211,7 +210,7 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
 class EmbeddedReplayScreen(ReplayScreen, inherit_bindings=False):
     """A replay opened with `o` over another dashboard: Escape and `q` close it and return there."""
 
-    BINDINGS = [*(b for b in ReplayScreen.BINDINGS if b.key != "q"),
+    BINDINGS = [*(b for b in ReplayScreen.BINDINGS if isinstance(b, Binding) and b.key != "q"),
                 Binding("escape", "back", "Back", show=False), Binding("q", "back", "Back")]
     embedded = True
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from collectors.schema import gpu_prefix
+from collectors.stream import SCREEN
 from recordings.catalog import catalog
 from recordings.replay import check_session
-from collectors.stream import SCREEN
 from recordings.replay_player import POLL_S, ReplayPlayer
 from tui.bars import SessionLabel
 from tui.devices import Device, feed_columns
@@ -25,12 +26,13 @@ class ReplaySource(ReplayPlayer):
     def __init__(self, session: Path, speed: float | None = 1.0, at: str | None = None,
                  poll_s: float = POLL_S) -> None:
         super().__init__(session, speed, at, poll_s)
+        self.process_control = None  # recorded processes: the kill key ends nothing
         meta = self.reader.meta
-        host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
+        host = found if isinstance(found := meta.get("host"), dict) else {}
         self.label = SessionLabel(str(host.get("hostname", "?")), str(host.get("hardware_tier", "")),
                                   session.name, "REPLAY")
         self.devices = [Device("cpu", f"CPU {host.get('cpu_model') or ''}".strip())] + [
-            Device(f"gpu{index}", f"GPU{index} {name.replace('NVIDIA ', '')}".strip(), gpm=index in _with_gpm(meta))
+            Device(gpu_prefix(index), f"GPU{index} {name.replace('NVIDIA ', '')}".strip(), gpm=index in _with_gpm(meta))
             for index, name in _gpus(meta)]
         self.feed = DashboardFeed(self.stream.subscribe(SCREEN), feed_columns(self.devices), self.hz)
         self.feed.start()
@@ -45,14 +47,14 @@ class ReplaySource(ReplayPlayer):
 
 def _gpus(meta: dict[str, Any]) -> list[tuple[int, str]]:
     """(index, name) of each GPU meta.json lists with an integer index (a damaged entry is left out)."""
-    gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
-    return [(g["index"], g.get("name") if isinstance(g.get("name"), str) else "") for g in gpus
+    gpus = found if isinstance(found := meta.get("gpus"), list) else []
+    return [(g["index"], name if isinstance(name := g.get("name"), str) else "") for g in gpus
             if isinstance(g, dict) and isinstance(g.get("index"), int) and not isinstance(g.get("index"), bool)]
 
 
 def _with_gpm(meta: dict[str, Any]) -> set[int]:
     """Indices of the GPUs meta.json says had GPM (their panels get the SM row)."""
-    gpus = meta.get("gpus") if isinstance(meta.get("gpus"), list) else []
+    gpus = found if isinstance(found := meta.get("gpus"), list) else []
     return {g["index"] for g in gpus if isinstance(g, dict) and g.get("gpm") is True and isinstance(g.get("index"), int)}
 
 

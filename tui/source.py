@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from collectors.process_tier import ProcessSnapshot
 from tui.bars import SessionLabel
 from tui.devices import Device
 from tui.feed import DashboardFeed
 
+if TYPE_CHECKING:
+    from collectors.process_rows import ProcessSnapshot
+
+
+class ProcessControl(Protocol):
+    """What the kill key may do to this machine's processes (collectors.processes.ProcessControl)."""
+
+    def terminate(self, pid: int, user: str | None) -> str:
+        """SIGTERM to `pid` if it is still `user`'s; returns what happened, in words; raises nothing."""
+        ...
+
 
 class DashboardSource(Protocol):
-    label: SessionLabel
     devices: list[Device]
     feed: DashboardFeed
+
+    @property
+    def label(self) -> SessionLabel:
+        """Host, hardware tier, session id and mode (LIVE, DEMO, REPLAY) for the header."""
+        ...
+
+    @property
+    def process_control(self) -> ProcessControl | None:
+        """What the kill key may do to processes; None where the processes shown cannot be acted on (a replay)."""
+        ...
 
     def now_iso(self) -> str:
         """The source's clock, for stamping notes and tags when a key is pressed."""

@@ -54,7 +54,7 @@ def _draw(values: Sequence[float | None], width: int, low: float, high: float | 
     span = top - low if top > low else 1.0
     levels = len(glyphs) - 1
     lowest = glyphs[1]
-    cells = []
+    cells: list[str] = []
     append = cells.append
     for point in points:
         if point is None:

@@ -32,7 +32,7 @@ class Auth:
     basic: str | None = None  # "user:password"
 
     @classmethod
-    def from_env(cls, bearer: str | None, basic: str | None) -> "Auth":
+    def from_env(cls, bearer: str | None, basic: str | None) -> Auth:
         return cls(bearer or os.environ.get("RIGSCOPE_FLEET_TOKEN") or None,
                    basic or os.environ.get("RIGSCOPE_FLEET_BASIC_AUTH") or None)
 
@@ -55,7 +55,7 @@ def get(url: str, timeout_s: float, auth: Auth | None = None, params: dict[str, 
         words = {401: "refused the credentials", 403: "refused the credentials",
                  503: "is unavailable"}.get(error.code, "answered")
         raise FetchError(url, f"{words} ({error.code} {error.reason})", error.code) from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise FetchError(url, f"timed out after {timeout_s:g} s") from None
     except urllib.error.URLError as error:
         reason = error.reason

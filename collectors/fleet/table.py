@@ -11,7 +11,8 @@ queries and direct scrapes) read the same tables, so an exporter is added in one
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 
 GPU_FIELDS = ("model", "util", "sm_active", "tensor_active", "dram_active", "mem_used", "mem_free", "mem_total", "temp",
               "temp_limit", "power", "energy", "throttle")
@@ -26,7 +27,7 @@ class Entry:
     metric: str  # the sample name as exposed (counters with their `_total` where the exporter writes one)
     scale: float = 1.0
     kind: str = "gauge"  # gauge | counter | idle | state | name
-    match: dict[str, str] = field(default_factory=dict)  # label values a sample must have
+    match: dict[str, str] = dataclasses.field(default_factory=dict)  # (`field` here is the column above)  # label values a sample must have
     label: str = ""  # for kinds "state" and "name": the label that holds the text
 
     @property

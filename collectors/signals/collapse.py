@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from collectors.event_kinds import EventKind
+
 CONFIRM_S = 7.0
 RELEASE_S = 3.0
 
@@ -41,7 +43,7 @@ class CollapseDetector:
                 self.start = self.run_start
                 self.false_since = None
                 self.min_rle = None
-                event = "collapse_start"
+                event = EventKind.COLLAPSE_START
         else:
             self.run_start = None
             if self.active:
@@ -68,7 +70,7 @@ class CollapseDetector:
         self.seconds += end - self.start
         record = {"device": self.device, "start": self.start, "end": end, "min_rle": self.min_rle}
         self.finished.append(record)
-        return {"kind": "collapse_end", **record}
+        return {"kind": EventKind.COLLAPSE_END, **record}
 
     def all_events(self) -> list[dict[str, Any]]:
         """Finished events, then the active one (end None)."""

@@ -11,6 +11,7 @@ from math import inf
 from typing import Any
 
 from collectors.energy import EnergyAccount
+from collectors.event_kinds import EventKind
 from collectors.signals.collapse import CollapseDetector
 from collectors.signals.throttle import ALERT_POWER, EVIDENCE, GPU_IDLE, THERMAL, ThrottleAccount
 from collectors.signals.windows import DeviceWindow
@@ -223,7 +224,7 @@ class DeviceSignals:
     def _alert_started(self, index: int, new_bits: int) -> None:
         for i, name in enumerate(ALERT_NAMES):
             if new_bits >> i & 1:
-                self.events.append((index, {"kind": "alert", "device": self.prefix, "alert": name}))
+                self.events.append((index, {"kind": EventKind.ALERT, "device": self.prefix, "alert": name}))
 
     def summary(self, t_last: float | None) -> dict[str, Any]:
         """This device's entry of the session summary's `devices` (SIGNALS.md §6).

@@ -160,6 +160,10 @@ class SignalPipeline:
             self._ts_first = ts_us[0]
         t = list(map(self._elapsed, ts_us, columns.get("elapsed_s", repeat(None, n))))
         nulls: list[Any] = [None] * n
+        throttle: Sequence[Any]
+        mem: Sequence[Any]
+        sm: Sequence[Any]
+        energy: Sequence[Any]
 
         def column(name: str) -> Sequence[Any]:
             values = columns.get(name)

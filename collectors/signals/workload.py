@@ -93,6 +93,7 @@ class WorkloadTracker:
             # First sample, or back from a tag: restart from this sample's raw class.
             state, source = raw, "heuristic"
         else:
+            assert previous is not None  # a heuristic state follows a first sample, which set one
             state, source = previous, "heuristic"
             if raw != state and t - self._run_start >= HOLD_S:
                 state = raw
@@ -101,4 +102,4 @@ class WorkloadTracker:
         self._state = state
         self._source = source
         self._t_prev = t
-        return state, source  # type: ignore[return-value]
+        return state, source

@@ -14,9 +14,8 @@ import polars as pl
 
 from recordings.process_attribution import main_gpu_user
 from recordings.report.aggregates import device_energy
-from recordings.report.sections_signals import energy_of
 from recordings.report.data import SessionData, load_session
-from recordings.report.sections_signals import THROTTLE_CAUSES
+from recordings.report.sections_signals import THROTTLE_CAUSES, energy_of
 
 # Span columns pooled per group: name -> column in spans.parquet.
 SPAN_MEASURES = {"peak_memory_mb": "peak_memory_mb", "rtf": "rtf", "duration_s": "total_duration_s",
@@ -45,7 +44,7 @@ def span_figures(data: SessionData) -> dict[str, Any]:
     sums = spans.select(
         (pl.col("success").cast(pl.Int64).sum() if "success" in spans.columns else pl.lit(0)).alias("ok"),
         (tokens.sum() if tokens is not None else pl.lit(0.0)).alias("tokens"),
-        (tokens.filter(both).sum() if both is not None else pl.lit(0.0)).alias("tokens_e"),
+        (tokens.filter(both).sum() if both is not None and tokens is not None else pl.lit(0.0)).alias("tokens_e"),
         (pl.col("energy_j").filter(both).sum() if both is not None else pl.lit(0.0)).alias("energy_t"),
     ).row(0, named=True)
     return {"total": spans.height, "successful": int(sums["ok"] or 0), "tokens": float(sums["tokens"] or 0.0),
@@ -58,7 +57,7 @@ def session_figures(session: Path) -> dict[str, Any]:
     data = load_session(session, warn=False)
     meta, summary = data.meta, data.summary
     host = meta.get("host") or {}
-    duration = summary.get("duration_s") if isinstance(summary.get("duration_s"), (int, float)) else 0.0
+    duration = found if isinstance(found := summary.get("duration_s"), (int, float)) else 0.0
     energy = device_energy(data, list(data.devices))
     devices = {}
     for prefix, entry in data.devices.items():

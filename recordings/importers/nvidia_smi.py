@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from collectors.schema import gpu_column
 from recordings.errors import InputError
 from recordings.importers.table import text_lines
 from recordings.importers.times import TimeOptions, parse_times
@@ -117,7 +118,7 @@ class _Ticks:
             return
         gpu = gpu_of(row)
         try:
-            values = {f"gpu{gpu}_{suffix}": None if (v := _number(row[i], name, self.item)) is None else v * scale
+            values = {gpu_column(gpu, suffix): None if (v := _number(row[i], name, self.item)) is None else v * scale
                       for name, (i, suffix, scale) in wanted.items()}
         except BadCell as bad:
             self.item.skip(f"{bad} not a number", line)
@@ -294,7 +295,7 @@ def _samples(path: Path, fields: list[str], headed: bool, key: str | None, numbe
               if name in fields}
     suffixes = list(dict.fromkeys(suffix for _, suffix, _ in wanted.values()))
     indices = sorted(set(numbers.values())) or [0]
-    ticks = _Ticks(item, [f"gpu{i}_{suffix}" for i in indices for suffix in suffixes])
+    ticks = _Ticks(item, [gpu_column(i, suffix) for i in indices for suffix in suffixes])
     done = 0
     item.progress = lambda: done / total if total else 1.0
     for block in _blocks(_rows(path, fields, headed, item)):
@@ -353,7 +354,7 @@ def _dmon_samples(path: Path, header: list[str], indices: list[int], item: Impor
                   times: TimeOptions) -> Iterator[pl.DataFrame]:
     wanted = {name: (header.index(name), suffix, scale) for name, (suffix, scale) in DMON_FIELDS.items()
               if name in header}
-    ticks = _Ticks(item, [f"gpu{i}_{suffix}" for i in indices for _, suffix, _ in wanted.values()])
+    ticks = _Ticks(item, [gpu_column(i, suffix) for i in indices for _, suffix, _ in wanted.values()])
     gpu_at = header.index("gpu")
     for block in _blocks(_dmon_rows(path, header, item)):
         stamps = pl.Series("time", [f"{row[0]} {row[1]}" for _, row in block], pl.String)

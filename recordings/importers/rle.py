@@ -20,8 +20,18 @@ from recordings.errors import InputError
 from recordings.importers.table import LINE, not_numbers, numbers
 from recordings.importers.times import TimeOptions, parse_times
 from recordings.importers.writer import Imported
-from recordings.longcsv import (ANY_DEVICE, CORE_PREFIX, CPU_ONLY, GPU_ONLY, LEGACY_ALIASES, TEXT, TICK, fields_for,
-                               prefix_of, sidecar)
+from recordings.longcsv import (
+    ANY_DEVICE,
+    CORE_PREFIX,
+    CPU_ONLY,
+    GPU_ONLY,
+    LEGACY_ALIASES,
+    TEXT,
+    TICK,
+    fields_for,
+    prefix_of,
+    sidecar,
+)
 
 LAB_CPU_WATTS = 125.0
 LAB_CPU_TEMP_C = 50.0

@@ -11,7 +11,6 @@ import polars as pl
 
 from recordings.errors import InputError
 
-
 LINE = "_line"  # the file's own 1-based line number of each row (the header is line 1)
 
 

@@ -31,7 +31,6 @@ from recordings.session import FORMAT, META, create_session_dir, write_json_atom
 from recordings.spans import SPANS_PARQUET, spans_table, summarize_rows
 from recordings.tier import hardware_tier
 
-
 _GPU_COLUMN = re.compile(r"^gpu(\d+)_")  # any column of a GPU: a GPU without utilization is still one
 Progress = Callable[[float], None] | None
 ROW_GROUP_ROWS = 10_000  # of samples.parquet: smaller groups make compaction hold more (their metadata), larger more rows
@@ -104,7 +103,7 @@ def host_slug(name: str | None) -> str:
 def start_us(item: Imported) -> int:
     """The time of the first sample (or span), µs since the epoch."""
     if item.samples is not None and item.samples.height:
-        return int(item.samples["ts"].dt.epoch("us").min())
+        return int(item.samples.select(pl.col("ts").dt.epoch("us").min()).item())
     if item.first_us is not None:
         return item.first_us
     times = [row["start_time"] for row in item.spans if row.get("start_time")]

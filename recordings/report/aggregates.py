@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from collectors.event_kinds import EventKind
 from collectors.signals.throttle import ALERT_POWER, EVIDENCE, THERMAL
 from recordings.report.data import SessionData
 
@@ -54,12 +55,12 @@ def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str,
 
 def collapse_events(data: SessionData) -> list[dict[str, Any]]:
     """Collapse events from events.jsonl: finished ones, then any that never ended (end None), by start."""
-    finished = [e for e in data.events_of("collapse_end") if isinstance(e.get("start"), (int, float))]
+    finished = [e for e in data.events_of(EventKind.COLLAPSE_END) if isinstance(e.get("start"), (int, float))]
     ended = {(e.get("device"), e["start"]) for e in finished}
     events = [{"device": str(e.get("device")), "start": float(e["start"]),
                "end": e["end"] if isinstance(e.get("end"), (int, float)) else None,
                "min_rle": e.get("min_rle")} for e in finished]
-    for e in data.events_of("collapse_start"):
+    for e in data.events_of(EventKind.COLLAPSE_START):
         if isinstance(e.get("start"), (int, float)) and (e.get("device"), e["start"]) not in ended:
             events.append({"device": str(e.get("device")), "start": float(e["start"]), "end": None,
                            "min_rle": e.get("min_rle")})

@@ -7,11 +7,12 @@ the PNG figures (matplotlib, the `plots` extra; `recordings.report.figures`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from collectors.event_kinds import EventKind
+from collectors.schema import device_prefixes
 from recordings.report import textplots
 from recordings.report.aggregates import collapse_events, timeseries
 from recordings.report.data import SessionData
@@ -57,7 +58,7 @@ class PlotData:
 
 def plot_data(data: SessionData, max_points: int = 1500) -> PlotData:
     gpus = data.meta.get("gpus") or []
-    devices = list(data.devices) or ["cpu", *(f"gpu{g.get('index', i)}" for i, g in enumerate(gpus))]
+    devices = list(data.devices) or device_prefixes(g.get("index", i) for i, g in enumerate(gpus))
     duration = data.summary.get("duration_s")
     hours = isinstance(duration, (int, float)) and duration >= 3 * 3600
     scale, unit = (3600.0, "h") if hours else (60.0, "min")
@@ -70,7 +71,7 @@ def plot_data(data: SessionData, max_points: int = 1500) -> PlotData:
         end = event["end"] if event["end"] is not None else last
         if end is not None:
             collapses.append((event["device"], event["start"] / scale, end / scale))
-    notes = [(elapsed / scale, str(event.get("text", ""))) for event in data.events_of("note")
+    notes = [(elapsed / scale, str(event.get("text", ""))) for event in data.events_of(EventKind.NOTE)
              if (elapsed := data.elapsed_of(event["ts"])) is not None]
     return PlotData(str(data.meta.get("session_id") or data.path.name), unit, table, devices, collapses, notes)
 
@@ -105,19 +106,3 @@ def png_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def write_plots(data: SessionData, directory: Path) -> tuple[list[Path], bool]:
-    """Text charts (`*.txt`) and, with matplotlib, PNG figures into `directory`; the paths and whether PNGs were made."""
-    directory.mkdir(parents=True, exist_ok=True)
-    plots = plot_data(data)
-    written = []
-    for stem, text in text_plots(plots).items():
-        path = directory / f"{stem}.txt"
-        path.write_text(text + "\n", encoding="utf-8")
-        written.append(path)
-    if not png_available():
-        return written, False
-    from recordings.report.figures import session_figures
-
-    return written + session_figures(plots, directory), True

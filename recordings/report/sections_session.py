@@ -8,6 +8,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from collectors.event_kinds import EventKind
 from recordings.report.data import SessionData
 from recordings.report.markdown import NONE, duration, escape, fields, num, offset, section, size, table
 from recordings.session import session_status
@@ -53,7 +54,7 @@ def configuration(data: SessionData) -> str:
 
 def clock_steps(data: SessionData) -> str | None:
     """The steps of the wall clock while recording (`clock_step` events): size and when, on the monotonic clock."""
-    steps = [e for e in data.events_of("clock_step") if isinstance(e.get("step_s"), (int, float))]
+    steps = [e for e in data.events_of(EventKind.CLOCK_STEP) if isinstance(e.get("step_s"), (int, float))]
     if not steps:
         return None
     shown = [f"{e['step_s']:+.1f} s at {offset(e.get('elapsed_s'))}" for e in steps[:MAX_STEPS]]
@@ -111,13 +112,13 @@ def _check_value(check: dict[str, Any]) -> str:
 
 def timeline(data: SessionData) -> str | None:
     """Notes and tags in time order."""
-    entries = sorted(data.events_of("note", "tag"), key=lambda e: e["ts"])
+    entries = sorted(data.events_of(EventKind.NOTE, EventKind.TAG), key=lambda e: e["ts"])
     if not entries:
         return None
     rows = []
     for event in entries[:TIMELINE_ROWS]:
         elapsed = data.elapsed_of(event["ts"])
-        if event["kind"] == "note":
+        if event["kind"] == EventKind.NOTE:
             tags = event.get("tags")
             labels = f" [{', '.join(map(str, tags))}]" if isinstance(tags, list) and tags else ""
             text = str(event.get("text", "")) + labels

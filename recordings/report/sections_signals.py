@@ -7,10 +7,12 @@ from typing import Any
 
 import polars as pl
 
+from collectors.event_kinds import EventKind
 from collectors.span_stats import SpanStatistics
 from recordings.report.aggregates import collapse_rows, device_energy
 from recordings.report.data import SessionData
-from recordings.report.markdown import NONE, duration, energy as energy_text, escape, num, offset, pct, section, table
+from recordings.report.markdown import NONE, duration, escape, num, offset, pct, section, table
+from recordings.report.markdown import energy as energy_text
 
 THROTTLE_CAUSES = (("power_cap", "SW power cap"), ("thermal", "thermal slowdown"), ("power_brake", "HW power brake"),
                    ("other", "other"))
@@ -154,7 +156,7 @@ def spans(data: SessionData) -> str | None:
 
 def alerts(data: SessionData) -> str | None:
     """Alert onsets (events.jsonl `alert`) per device and kind, with the first and last time."""
-    events = data.events_of("alert")
+    events = data.events_of(EventKind.ALERT)
     if not events:
         return None
     grouped: dict[tuple[str, str], list[str]] = {}

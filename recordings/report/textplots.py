@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-
 # Without colours, lines are told apart by their marker.
 MARKERS = ("•", "x", "+", "o", "*", "#", "~", "=")
 

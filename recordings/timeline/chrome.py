@@ -30,7 +30,7 @@ class ChromeWriter:
 
     def _write(self, event: dict[str, Any]) -> None:
         text = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
-        self.handle.write(((b"" if self._first else b",\n") + text.encode("utf-8")))
+        self.handle.write((b"" if self._first else b",\n") + text.encode("utf-8"))
         self._first = False
 
     def header(self) -> None:

@@ -17,10 +17,12 @@ from typing import Any
 
 import polars as pl
 
+from collectors.event_kinds import EventKind
+from collectors.schema import device_prefixes, gpu_indices_of, gpu_prefix
 from collectors.signals.throttle import OTHER, POWER_BRAKE, POWER_CAP, THERMAL
 from collectors.timeutil import us_from_iso
+from collectors.values import finite
 from recordings import segments
-from recordings.analyze import gpu_indices_of
 from recordings.events import EVENTS, read_events
 from recordings.reader import checked_samples, session_columns_of
 from recordings.safe_files import is_regular
@@ -112,7 +114,7 @@ class Timeline:
         self.window = window or Window()
         self.meta = read_meta(session)
         self.columns = self._column_names()
-        self.devices = ["cpu", *(f"gpu{i}" for i in gpu_indices_of(self.columns))]
+        self.devices = device_prefixes(gpu_indices_of(self.columns))
         self.counters = self._counters()
         self._events: list[dict[str, Any]] | None = None
 
@@ -139,7 +141,8 @@ class Timeline:
     def device_label(self, group: str) -> str:
         if group.startswith("gpu") and isinstance(self.meta.get("gpus"), list):
             for gpu in self.meta["gpus"]:
-                if isinstance(gpu, dict) and f"gpu{gpu.get('index')}" == group and isinstance(gpu.get("name"), str):
+                if isinstance(gpu, dict) and isinstance(gpu.get("index"), int) and gpu_prefix(gpu["index"]) == group \
+                        and isinstance(gpu.get("name"), str):
                     return f"{group} ({gpu['name']})"
         return group
 
@@ -219,7 +222,7 @@ class Timeline:
     def runs(self) -> Iterator[Slice]:
         """Phases (workload state), throttle episodes per cause and collapses, as slices."""
         gpus, collapsing = self._throttled(), self._collapsing()
-        wanted = [c for c in ("workload_state", "workload_source") if c in self.columns]
+        wanted: list[str] = [c for c in ("workload_state", "workload_source") if c in self.columns]
         wanted += [f"{p}_throttle_reasons" for p in gpus] + [f"{p}_collapse" for p in collapsing]
         if not wanted:
             return
@@ -254,14 +257,18 @@ class Timeline:
                 on = (t[f"{p}_throttle_reasons"].cast(pl.Int64, strict=False) & (bits & 0x7FFFFFFFFFFFFFFF)) != 0
                 return [pl.select(pl.when(on).then(pl.lit(True))).to_series()]
 
-            makers.append((runs, throttle_keys, lambda key, s, e, p=p, cause=cause: Slice(
-                f"{p} throttle", p, f"throttle: {cause}", s, e, {"cause": cause})))
+            def throttle_slice(key: tuple[Any, ...], s: int, e: int, p: str = p, cause: str = cause) -> Slice:
+                return Slice(f"{p} throttle", p, f"throttle: {cause}", s, e, {"cause": cause})
+
+            makers.append((runs, throttle_keys, throttle_slice))
         for p, runs in collapses.items():
             def collapse_keys(t: pl.DataFrame, p: str = p) -> list[pl.Series]:
                 return [pl.select(pl.when(t[f"{p}_collapse"] == 1).then(pl.lit(True))).to_series()]
 
-            makers.append((runs, collapse_keys, lambda key, s, e, p=p: Slice(
-                f"{p} collapses", p, "collapse", s, e, {"device": p})))
+            def collapse_slice(key: tuple[Any, ...], s: int, e: int, p: str = p) -> Slice:
+                return Slice(f"{p} collapses", p, "collapse", s, e, {"device": p})
+
+            makers.append((runs, collapse_keys, collapse_slice))
         return makers
 
     # -- events -----------------------------------------------------------------------
@@ -284,19 +291,18 @@ class Timeline:
         """Notes and tags on the phases track, alerts on their device's."""
         for ts_us, e in self.events():
             kind = e["kind"]
-            if kind == "note":
+            if kind == EventKind.NOTE:
                 args = {k: e[k] for k in ("source", "tags") if e.get(k) is not None}
                 yield Instant(PHASES, "workload", f"note: {e.get('text')}", ts_us, args)
-            elif kind == "tag":
+            elif kind == EventKind.TAG:
                 yield Instant(PHASES, "workload", f"tag: {e.get('state')}", ts_us, {"source": e.get("source")})
-            elif kind == "alert":
+            elif kind == EventKind.ALERT:
                 device = str(e.get("device"))
                 yield Instant(f"{device} alerts", device, f"alert: {e.get('alert')}", ts_us, {})
 
     def metric_points(self) -> Iterator[MetricPoint]:
         """The workload's own metrics (`rigscope.metric`), a counter each."""
         for ts_us, e in self.events():
-            value = e.get("value")
-            if e["kind"] == "metric" and isinstance(value, (int, float)) and not isinstance(value, bool) \
-                    and value == value and abs(value) != float("inf"):
-                yield MetricPoint(str(e.get("name")), ts_us, float(value))
+            value = finite(e.get("value"))
+            if e["kind"] == EventKind.METRIC and value is not None:
+                yield MetricPoint(str(e.get("name")), ts_us, value)

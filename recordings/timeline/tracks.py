@@ -48,8 +48,8 @@ def layout_of(timeline: Timeline, spans: list[Slice], instants: list[Instant], m
         track = layout.track(counter.group, counter_track_name(counter))
         layout.counters[counter.column] = track
         layout.units[track] = counter.unit
-    for track, group in timeline.run_tracks():
-        layout.track(group, track)
+    for run_track, group in timeline.run_tracks():
+        layout.track(group, run_track)
     for instant in instants:
         layout.track(instant.group, instant.track)
     return layout

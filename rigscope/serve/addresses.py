@@ -29,7 +29,7 @@ def binds_loopback_only(host: str) -> bool:
         resolved = {info[4][0] for info in socket.getaddrinfo(host, None)}
     except OSError:
         return False
-    return bool(resolved) and all(is_loopback(address) for address in resolved)
+    return bool(resolved) and all(is_loopback(str(address)) for address in resolved)
 
 
 def exposure_warning(host: str, port: int) -> str | None:

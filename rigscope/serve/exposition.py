@@ -29,12 +29,17 @@ _TYPES = {"gauge": ("", "gauge"), "counter": ("_total", "counter"), "histogram":
 MAX_SERIES = 100_000  # label values are bounded upstream; this only stops a runaway cache
 
 
+def _any_rune(_rune: str, _index: int) -> bool:
+    """`_escape`'s check of each character, which it calls only for UNDERSCORES escaping (not ALLOWUTF8)."""
+    return True
+
+
 def _series(name: str, labels: dict[str, str]) -> str:
     """`name{a="x",b="y"} ` as generate_latest writes it (label names sorted and escaped)."""
     if not labels:
         return f"{openmetrics.escape_metric_name(name, openmetrics.UNDERSCORES)} "
     text = ",".join(f'{openmetrics.escape_label_name(k, openmetrics.UNDERSCORES)}='
-                    f'"{openmetrics._escape(v, openmetrics.ALLOWUTF8, False)}"' for k, v in sorted(labels.items()))
+                    f'"{openmetrics._escape(v, openmetrics.ALLOWUTF8, _any_rune)}"' for k, v in sorted(labels.items()))
     return f"{openmetrics.escape_metric_name(name, openmetrics.UNDERSCORES)}{{{text}}} "
 
 

@@ -23,9 +23,11 @@ from types import MappingProxyType
 from typing import Any
 
 from collectors.energy import EnergyAccount
+from collectors.event_kinds import EventKind
 from collectors.sampler import END, Batch, FrameQueue
 from collectors.signals.throttle import GPU_IDLE, ThrottleAccount
 from collectors.span_stats import SpanFigures, SpanStatistics, SpanStats
+from collectors.values import finite as _number
 
 HEURISTIC_STATES = ("idle", "data_prep", "io", "compute")
 THROTTLE_CAUSES = ("power_cap", "thermal", "power_brake", "other")
@@ -33,13 +35,6 @@ THROTTLE_CAUSES = ("power_cap", "thermal", "power_brake", "other")
 IO_RATES = (("disk_read", "disk_read_bps"), ("disk_written", "disk_write_bps"),
             ("network_receive", "net_recv_bps"), ("network_transmit", "net_sent_bps"))
 MAX_STATES = 32  # tag names are free text: keep the label set bounded
-
-
-def _number(value: Any) -> float | None:
-    """A finite number, or None (missing, NaN, not a number, a bool)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -155,9 +150,12 @@ class ExportFeed:
                 if rate is not None and rate > 0:
                     self._io[key] += rate * dt
         for prefix, column in self._mask_cols:
-            mask = frame.get(column)
-            if not isinstance(mask, int):  # null, or a float read back from a CSV
-                mask = 0 if _number(mask) is None else int(mask)
+            read = frame.get(column)
+            if isinstance(read, int):
+                mask = read
+            else:  # null, or a float read back from a CSV
+                number = _number(read)
+                mask = 0 if number is None else int(number)
             self._masks[prefix] = mask & ~GPU_IDLE
         if t is not None:
             self._t_prev = t
@@ -175,7 +173,7 @@ class ExportFeed:
         self._last_frame_at = time.monotonic()
 
     def _take_event(self, event: Mapping[str, Any]) -> None:
-        if event.get("kind") == "collapse_start":
+        if event.get("kind") == EventKind.COLLAPSE_START:
             device = str(event.get("device"))
             self._collapses[device] = self._collapses.get(device, 0) + 1
 

@@ -101,7 +101,8 @@ def open_server(host: str, port: int) -> _Server:
     """A bound, listening server; InputError (one clear line) when the address cannot be used."""
     server_class = _Server6 if ":" in host else _Server
     try:
-        return server_class((host, port), Handler, MAX_BODY)
+        # http.server's handler on our own bounded loop: it has the handler protocol's behaviour, not its types.
+        return server_class((host, port), Handler, MAX_BODY)  # type: ignore[arg-type]
     except (OSError, OverflowError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise InputError(f"--http {show_host(host)}:{port}: cannot listen ({reason})") from None
@@ -258,14 +259,14 @@ class HttpExporter:
 
 # -- requests --------------------------------------------------------------------
 class Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: _Server  # type: ignore[assignment]  # our bounded loop, not a socketserver.BaseServer
     server_version = f"rigscope/{__version__}"
     sys_version = ""
     protocol_version = "HTTP/1.1"  # keep-alive for scrapers
 
     def __init__(self, sock: socket.socket, client_address: Any, server: _Server, request: bytes) -> None:
         self._request_bytes = request  # the whole request, read by the server's loop
-        super().__init__(sock, client_address, server)
+        super().__init__(sock, client_address, server)  # type: ignore[arg-type]  # as for `server` above
 
     def setup(self) -> None:
         self.connection = self.request

@@ -18,6 +18,8 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import CollectorRegistry
 
+from collectors.schema import gpu_prefix
+from collectors.values import finite
 from rigscope.serve.feed import IO_RATES, THROTTLE_CAUSES, ExportSnapshot
 
 PREFIX = "rigscope_"
@@ -98,10 +100,10 @@ class ExportLabels:
 
 
 def _value(frame: Any, column: str, scale: float) -> float | None:
-    value = frame.get(column)
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    value = finite(frame.get(column))
+    if value is None:
         return None
-    return float(value) * scale if scale != 1.0 else float(value)
+    return value * scale if scale != 1.0 else value
 
 
 class SnapshotCollector:
@@ -119,7 +121,7 @@ class SnapshotCollector:
         frame, ids = snap.frame, self.labels
         base_names, base = ["host", "session"], [ids.host, ids.session]
         gpu_names = ["gpu", "uuid", *base_names]
-        gpu_rows = [(f"gpu{g.index}", [str(g.index), g.uuid, *base]) for g in ids.gpus]
+        gpu_rows = [(gpu_prefix(g.index), [str(g.index), g.uuid, *base]) for g in ids.gpus]
 
         info = GaugeMetricFamily(PREFIX + "info", "rigscope and the session it records (always 1)",
                                  labels=[*base_names, *ids.info])
@@ -198,9 +200,9 @@ class SnapshotCollector:
                     cores.add_metric([str(core), *base], float(value) / 100.0)
         yield cores
         for key, _ in IO_RATES:
-            family = CounterMetricFamily(PREFIX + f"{key}_bytes", IO_HELP[key], labels=names)
-            family.add_metric(base, snap.io_bytes.get(key, 0.0))
-            yield family
+            counter = CounterMetricFamily(PREFIX + f"{key}_bytes", IO_HELP[key], labels=names)
+            counter.add_metric(base, snap.io_bytes.get(key, 0.0))
+            yield counter
 
     def _derived(self, snap: ExportSnapshot, names: list[str], base: list[str]) -> Iterator[Metric]:
         frame, devices = snap.frame, self.labels.devices
@@ -252,7 +254,7 @@ def _bound(bound: float) -> str:
 def make_registry(snapshot: Callable[[], ExportSnapshot], labels: ExportLabels) -> CollectorRegistry:
     """A registry of its own that holds only rigscope's collector."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(snapshot, labels))  # type: ignore[arg-type]
+    registry.register(SnapshotCollector(snapshot, labels))
     return registry
 
 

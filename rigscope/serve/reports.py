@@ -18,7 +18,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from collectors.schema import gpu_column, gpu_prefix
 from collectors.timeutil import iso_from_us
+from collectors.values import finite as finite_number
 from recordings.events import EVENTS
 from recordings.recorder import SAMPLES_CSV
 from recordings.segments import SAMPLES_DIR, SAMPLES_PARQUET
@@ -42,10 +44,7 @@ def finite(value: Any) -> Any:
 
 
 def _number(frame: Any, column: str) -> float | None:
-    value = frame.get(column)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    return float(value)
+    return finite_number(frame.get(column))
 
 
 def summary(snap: ExportSnapshot, labels: ExportLabels) -> dict[str, Any]:
@@ -104,8 +103,8 @@ def analysis(snap: ExportSnapshot, labels: ExportLabels) -> dict[str, Any]:
     (docs/prometheus.md has the table of keys)."""
     spans, frame = snap.span_totals, snap.frame
     figures = spans.figures()
-    gpu_memory = {f"gpu{g.index}": _mb(_number(frame, f"gpu{g.index}_mem_used_bytes")) for g in labels.gpus}
-    gpu_total = {f"gpu{g.index}": _mb(_number(frame, f"gpu{g.index}_mem_total_bytes")) for g in labels.gpus}
+    gpu_memory = {gpu_prefix(g.index): _mb(_number(frame, gpu_column(g.index, "mem_used_bytes"))) for g in labels.gpus}
+    gpu_total = {gpu_prefix(g.index): _mb(_number(frame, gpu_column(g.index, "mem_total_bytes"))) for g in labels.gpus}
     devices = {}
     for device in labels.devices:
         max_temp, max_power = snap.peaks.get(device, (None, None))

@@ -16,9 +16,9 @@ import pytest
 
 from recordings.replay import check_session
 from rigscope.replay_command import replay_app
-from tui.replay_source import SessionDirectory
 from tests.afterrun.conftest import copy_session
 from tests.recordings.hostile import interrupted
+from tui.replay_source import SessionDirectory
 
 EXPORTS = {"csv": lambda p: pl.read_csv(p).height, "parquet": lambda p: pl.read_parquet(p).height,
            "json": lambda p: pl.read_ndjson(p).height}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -149,7 +149,7 @@ def test_an_ambiguous_prefix_lists_the_matches(root, rig):
 
 
 def test_a_narrow_terminal_keeps_the_id_samples_and_status(root):
-    from rigscope.catalog_commands import LS_COLUMNS, _cells, _fit
+    from rigscope.catalog_command import LS_COLUMNS, _cells, _fit
 
     table = [list(LS_COLUMNS), *(_cells(r) for r in catalog(root))]
     wide, narrow = _fit(table, None), _fit(table, 80)
@@ -161,7 +161,7 @@ def test_a_narrow_terminal_keeps_the_id_samples_and_status(root):
 
 
 def test_demo_sessions_are_marked(root):
-    from rigscope.catalog_commands import _cells
+    from rigscope.catalog_command import _cells
 
     rows = catalog(root)
     done = next(r for r in rows if r["id"] == "20260101-000000-done")

@@ -12,8 +12,14 @@ import pytest
 from recordings.report.aggregates import device_energy
 from recordings.report.data import load_session
 from tests.afterrun.conftest import copy_session
-from tests.afterrun.timeline_sessions import (COLLAPSE_TICKS, POWER_CAP_TICKS, SPANS, THERMAL_TICKS, decode,
-                                              timeline_session)
+from tests.afterrun.timeline_sessions import (
+    COLLAPSE_TICKS,
+    POWER_CAP_TICKS,
+    SPANS,
+    THERMAL_TICKS,
+    decode,
+    timeline_session,
+)
 from tests.conftest import run_cli
 
 NS = 1000
@@ -171,7 +177,7 @@ def test_chrome_trace_is_valid_and_equals_the_session(chrome, samples, session):
         assert got == measured(samples, column), track
     ts = samples["ts_us"].to_list()
     spans = {e["args"]["span_id"]: e for e in events if e["ph"] == "X" and "span_id" in e["args"]}
-    for name, span_id, parent, first, last, attrs in SPANS:
+    for name, span_id, _parent, first, last, attrs in SPANS:
         got = spans[span_id]
         assert (got["name"], got["ts"], got["dur"]) == (name, ts[first], ts[last] - ts[first])
         assert {**got["args"], **attrs} == got["args"]

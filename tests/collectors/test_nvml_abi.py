@@ -17,7 +17,13 @@ from collectors.processes import ProcessCollector
 from tests.nvml_mock.build import BuildError, build, header_dir, layout_header, pynvml_layouts
 from tests.nvml_mock.fixtures import mock_backend, nvml_mock_library  # noqa: F401  (fixtures)
 from tests.nvml_mock.scenario import (
-    DRIVER_NOT_LOADED, GPU_IS_LOST, INSUFFICIENT_SIZE, NO_PERMISSION, NOT_SUPPORTED, UNKNOWN, h100,
+    DRIVER_NOT_LOADED,
+    GPU_IS_LOST,
+    INSUFFICIENT_SIZE,
+    NO_PERMISSION,
+    NOT_SUPPORTED,
+    UNKNOWN,
+    h100,
 )
 
 pytestmark = pytest.mark.nvml_abi

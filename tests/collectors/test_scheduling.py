@@ -15,8 +15,18 @@ from collectors.base import Collector, Reading
 from collectors.clock import RealClock, ScaledClock, VirtualClock
 from collectors.phased_clock import PhasedClock
 from collectors.sampler import Sampler
-from collectors.stream import (CONSUMER_POLL_S, END, EXPORTER, PROCESS_TIER, SCREEN, SESSION_WRITER, SPAN_ASSEMBLER,
-                               LosslessQueue, LossyQueue, PolledQueue)
+from collectors.stream import (
+    CONSUMER_POLL_S,
+    END,
+    EXPORTER,
+    PROCESS_TIER,
+    SCREEN,
+    SESSION_WRITER,
+    SPAN_ASSEMBLER,
+    LosslessQueue,
+    LossyQueue,
+    PolledQueue,
+)
 from collectors.ticker import Ticker
 
 

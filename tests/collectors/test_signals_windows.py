@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from collectors.signals.windows import MeanWindow3, DeviceWindow
+from collectors.signals.windows import DeviceWindow, MeanWindow3
 
 
 def direct(samples: Sequence[tuple[float, float | None, float | None]], t: float) -> tuple[float, float]:

@@ -6,6 +6,7 @@ from collectors.fleet.exporters import BY_METRIC, EXPORTERS, rigscope
 from collectors.fleet.table import FIELDS
 from rigscope.serve.prometheus import metric_names
 
+
 def test_rigscope_adapter_reads_only_names_rigscope_serves():
     used = {entry.metric for entry in rigscope.EXPORTER.entries}
     assert used - set(metric_names()) == set()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from collectors.fleet.http import Auth
-from collectors.fleet.prom_client import PrometheusFleet, parse_duration
 from collectors.fleet.model import NodeReading, node_row
+from collectors.fleet.prom_client import PrometheusFleet, parse_duration
 from tests.fleet.servers import FakeFleet, FakePrometheus
 
 MAX_QUERIES = 12

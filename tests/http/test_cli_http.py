@@ -66,3 +66,23 @@ def test_a_taken_port_is_one_line_and_no_session(tmp_path):
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "cannot listen" in result.stderr and "Traceback" not in result.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_reading_the_flags_binds_nothing_and_every_recording_command_checks_the_port(tmp_path, monkeypatch):
+    from rigscope.parser import build_parser
+    from rigscope.record_command import config_from_args
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        made: list[object] = []
+        real_socket = socket.socket
+        monkeypatch.setattr(socket, "socket", lambda *a, **k: made.append(a) or real_socket(*a, **k))
+        config = config_from_args(build_parser().parse_args(["record", "--source", "sim", "--http", str(port)]))
+        monkeypatch.undo()
+        assert config.http == ("127.0.0.1", port) and made == []  # a taken port is no error here: nothing bound
+        result = run_cli("run", "--source", "sim", "--baseline", "0", "--cooldown", "0", "--http", str(port),
+                         "--dir", str(tmp_path), "--", "true")
+    assert result.returncode == 1 and "cannot listen" in result.stderr and "Traceback" not in result.stderr
+    assert not any(tmp_path.iterdir())

@@ -12,8 +12,8 @@ from collectors.sampler import Batch
 from collectors.spans import SpanTracker
 from collectors.timeutil import us_from_iso
 from recordings.events import read_events
-from rigscope.serve.feed import ExportFeed, ExportSnapshot
 from rigscope.serve.addresses import is_loopback
+from rigscope.serve.feed import ExportFeed, ExportSnapshot
 from rigscope.serve.http_server import MAX_BODY
 from tests.http.conftest import get_json, one, raw_request, request, scrape, serving, wait_for
 

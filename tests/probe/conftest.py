@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from rigscope import probe
-from rigscope.monitor import Monitor, MonitorConfig
 from rigscope.local_channel import new_socket_path
+from rigscope.monitor import Monitor, MonitorConfig
 
 
 @pytest.fixture

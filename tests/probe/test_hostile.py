@@ -8,7 +8,8 @@ import socket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.event_parse import CUT_MARK, KINDS, NOTE_CAP, parse_event
+from collectors.event_kinds import SENT as KINDS
+from collectors.event_parse import CUT_MARK, NOTE_CAP, parse_event
 from recordings.events import read_events
 from rigscope.monitor import Monitor
 from rigscope.record_command import status_line

@@ -9,8 +9,9 @@ import sys
 import pytest
 
 import rigscope
-from collectors.receiver import MAX_DATAGRAM, parse_event
+from collectors.event_parse import parse_event
 from collectors.timeutil import us_from_iso
+from collectors.wire import MAX_DATAGRAM
 from rigscope import probe
 from tests.conftest import REPO
 
@@ -132,7 +133,6 @@ def test_an_oversized_event_is_dropped_by_the_probe(listener):
     rigscope.note("small")
     (note,) = listener.collect(1)
     assert note["text"] == "small" and probe.dropped() == 1
-    assert probe.MAX_DATAGRAM == MAX_DATAGRAM
 
 
 @pytest.mark.parametrize("setting", [{"RIGSCOPE_PROBE": "off"}, {"RIGSCOPE_PROBE_UDP": "http"}])
@@ -204,6 +204,47 @@ def test_import_rigscope_loads_nothing_heavy_even_with_the_probe_in_use():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True,
                          env={**os.environ, "RIGSCOPE_PROBE": "off"}).stdout.splitlines()
     loaded = set(out[1].split())
-    for heavy in ("textual", "polars", "pynvml", "psutil", "numpy", "collectors", "recordings", "tui", "rich"):
+    for heavy in ("textual", "polars", "pynvml", "psutil", "numpy", "recordings", "tui", "rich"):
         assert heavy not in loaded
+    # Of collectors, only the protocol the probe shares with the receiver (standard library only).
+    assert {name for name in loaded if name.split(".")[0] == "collectors"} == {
+        "collectors", "collectors.wire", "collectors.event_kinds"}
     assert "rigscope.probe" in out[0].split()  # loaded on first use, not by `import rigscope`
+
+
+def test_the_fast_encoder_writes_what_the_public_json_encoder_writes():
+    import json
+
+    from rigscope.probe_encoding import compact_encoder, plain
+
+    class Scalar:  # numpy and torch scalars answer .item()
+        def item(self):
+            return 2.5
+
+    public = json.JSONEncoder(separators=(",", ":"), default=plain, check_circular=False).encode
+    fast = compact_encoder()
+    for value in ({}, {"a": 1, "b": [1.5, None, True], "c": {"d": "é\n\x00"}}, {"s": {3}, "t": (1, 2)},
+                  {"x": Scalar(), "y": ValueError("no")}, ["\ud800"], {1: 2}):
+        assert fast(value) == public(value)
+
+
+def test_every_probe_event_is_one_the_receiver_takes():
+    from rigscope import probe_encoding as encoding
+
+    head, start = encoding.span_start(encoding.now(), "1-1", "n\"ame", None, encoding.encode({"k": 1}))
+    texts = [start,
+             encoding.span_end(encoding.now(), head, encoding.now(), 0.5, False, "boom", "{}"),
+             encoding.tag(encoding.now(), "train"), encoding.metric(encoding.now(), "loss", float("nan"), 3),
+             encoding.note(encoding.now(), "hi", ["a"])]
+    kinds = [parse_event(text)["kind"] for text in texts]
+    assert kinds == ["span_start", "span_end", "tag", "metric", "note"]
+
+
+def test_the_probe_clock_writes_iso_utc_with_six_digits_of_microseconds(monkeypatch):
+    from rigscope import probe_encoding as encoding
+
+    for ns, text in ((1_800_000_000_000_001_000, "2027-01-15T08:00:00.000001Z"),
+                     (1_800_000_001_999_999_999, "2027-01-15T08:00:01.999999Z"),
+                     (1_800_000_002_000_000_000, "2027-01-15T08:00:02.000000Z")):
+        monkeypatch.setattr(encoding, "time_ns", lambda ns=ns: ns)
+        assert encoding.now() == text

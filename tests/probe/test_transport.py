@@ -12,7 +12,8 @@ import polars as pl
 import pytest
 
 import rigscope
-from collectors.receiver import MAX_DATAGRAM, EventReceiver, TokenBucket
+from collectors.receiver import EventReceiver, TokenBucket
+from collectors.wire import MAX_DATAGRAM
 from recordings.events import read_events
 from rigscope import probe
 from rigscope.local_channel import new_socket_path

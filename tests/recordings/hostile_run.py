@@ -137,8 +137,8 @@ async def drive_replay(session: Path) -> None:
 
 def picker_rows(root: Path) -> list[dict[str, Any]]:
     """The rows `rigscope replay` without a session lists (each checked for opening), rendered as its table does."""
-    from tui.replay_source import SessionDirectory
     from tui.picker import row_cells
+    from tui.replay_source import SessionDirectory
 
     rows = SessionDirectory(root).list()
     for row in rows:

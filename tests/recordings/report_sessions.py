@@ -11,17 +11,17 @@ from typing import Any
 
 from collectors.clock import VirtualClock
 from collectors.sampler import Sampler
-from collectors.stream import LossyQueue
 from collectors.schema import session_columns
 from collectors.signals import SignalPipeline
 from collectors.simulated import SimulatedCollector
 from collectors.spans import SPAN_COLUMNS
+from collectors.stream import LossyQueue
 from collectors.timeutil import iso_from_us
 from recordings.events import EVENTS, append_event
 from recordings.recorder import Recorder, RecorderOptions
+from recordings.segments import write_parquet_atomic
 from recordings.session import create_session_dir, read_meta, write_json_atomic
 from recordings.spans import SPANS_PARQUET, spans_table, summarize_rows
-from recordings.segments import write_parquet_atomic
 
 T0_US = 1_800_000_000_000_000
 

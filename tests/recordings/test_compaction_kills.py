@@ -16,12 +16,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from collectors.processes import empty_row
+from collectors.process_rows import empty_row
+from recordings import repair as repair_module
 from recordings import segments
 from recordings.errors import InputError
 from recordings.processes import PROCESSES_DIR, PROCESSES_PARQUET, ProcessJournal, compact_processes
 from recordings.reader import session_columns_of
-from recordings import repair as repair_module
 from recordings.repair import repair_session
 from recordings.session import read_meta, row_group_rows
 from tests.recordings.test_recorder import record

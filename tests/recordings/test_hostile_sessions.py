@@ -48,7 +48,7 @@ def _run_workers(corpus: Path, out: Path) -> list[dict[str, Any]]:
             worker.kill()
             stdout, stderr = worker.communicate()
             last = stdout.strip().splitlines()[-1:] or ["nothing"]
-            raise AssertionError(f"the hostile corpus did not finish in {TIMEOUT_S} s; last run: {last[0][:300]}")
+            raise AssertionError(f"the hostile corpus did not finish in {TIMEOUT_S} s; last run: {last[0][:300]}") from None
         assert worker.returncode == 0, stderr[-3000:]
         results += [json.loads(line) for line in stdout.splitlines()]
     return results

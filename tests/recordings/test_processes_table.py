@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from collectors.processes import PROCESS_COLUMNS, empty_row
+from collectors.process_rows import PROCESS_COLUMNS, empty_row
 from recordings.processes import PROCESSES_DIR, PROCESSES_PARQUET, ProcessJournal, read_processes
 from recordings.repair import repair_session
 from rigscope.monitor import Monitor, MonitorConfig

@@ -12,17 +12,17 @@ import pytest
 
 from collectors.clock import VirtualClock
 from collectors.sampler import Sampler
-from collectors.stream import Batch, LossyQueue, PolledQueue
 from collectors.schema import session_columns
 from collectors.signals import SignalPipeline
 from collectors.simulated import SimulatedCollector
+from collectors.stream import Batch, LossyQueue, PolledQueue
 from recordings import segments
 from recordings.catalog import catalog_row
+from recordings.errors import InputError
 from recordings.reader import read_samples
 from recordings.recorder import Recorder, RecorderOptions
 from recordings.repair import needs_repair, repair_session
 from recordings.session import create_session_dir, read_meta, resolve_session, session_status
-from recordings.errors import InputError
 from tests.waiting import wait_sync
 
 

@@ -14,8 +14,8 @@ from recordings import report as report_module
 from recordings.events import EVENTS, read_events
 from recordings.report import build_report, write_session_report
 from recordings.report.data import load_session
-from recordings.report.plots import plot_data
 from recordings.report.markdown import energy
+from recordings.report.plots import plot_data
 from recordings.report.sections_signals import energy_of
 from recordings.session import read_meta
 from rigscope.cli import main

@@ -7,7 +7,7 @@ import threading
 
 import polars as pl
 
-from collectors.processes import PROCESS_COLUMNS
+from collectors.process_rows import PROCESS_COLUMNS
 from collectors.schema import session_columns
 from collectors.stream import Batch, PolledQueue
 from recordings.processes import read_processes

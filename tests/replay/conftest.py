@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,11 @@ import polars as pl
 import pytest
 
 from recordings.session import list_sessions
-from tui.replay_source import ReplaySource
+from rigscope.app_factory import build_app
 from tests.conftest import REPO
+from tests.waiting import run, wait_sync, wait_until  # noqa: F401 (fixtures and helpers the tests use)
 from tui.replay_app import ReplayApp
-from tests.waiting import run, wait_until, wait_sync  # noqa: F401 (fixtures and helpers the tests use)
+from tui.replay_source import ReplaySource
 
 HZ = 2.0
 DURATION = "8m"
@@ -153,7 +153,7 @@ class ReplayHarness:
 
     async def __aenter__(self) -> tuple[Any, ReplayApp, ReplaySource]:
         self.source = ReplaySource(self.session, **self.options)
-        self.app = ReplayApp(self.source, fps=4)
+        self.app = build_app(self.source, replay=True, fps=4)  # as `rigscope replay` builds it
         self.app.test_notifications = Notes(self.app)  # type: ignore[attr-defined]
         self._test = self.app.run_test(size=self.size)
         try:
@@ -218,7 +218,7 @@ def run_cli_tty(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
-        raise AssertionError(f"rigscope {' '.join(args)} did not exit within {timeout} s (the app started?)")
+        raise AssertionError(f"rigscope {' '.join(args)} did not exit within {timeout} s (the app started?)") from None
     finally:
         reader.join(timeout=2)
         os.close(master)

@@ -10,8 +10,18 @@ import polars as pl
 
 from collectors.timeutil import iso_from_us, us_from_iso
 from recordings.replay_player import SPEEDS
-from tests.replay.conftest import (HZ, ReplayHarness, add_events, events_of, notifications, run, samples, type_text,
-                                   wait_at, wait_until)
+from tests.replay.conftest import (
+    HZ,
+    ReplayHarness,
+    add_events,
+    events_of,
+    notifications,
+    run,
+    samples,
+    type_text,
+    wait_at,
+    wait_until,
+)
 from tui.replay_screen import Timeline
 from tui.screens import DeviceScreen, GotoScreen, HelpScreen
 

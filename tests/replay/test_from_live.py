@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 
-from tui.replay_source import SessionDirectory
 from tests.replay.conftest import type_text, wait_at, wait_until
 from tests.tui.conftest import LiveApp, bar_text, run, screen_text, wait_frames
 from tui.picker import PickerScreen
@@ -48,7 +47,7 @@ def test_o_picks_a_session_replays_it_over_live_and_escape_or_q_return_to_live(r
     root = sessions_root(recorded, tmp_path / "sessions")
 
     async def body():
-        async with LiveApp(tmp_path / "live", sessions=SessionDirectory(root)) as (pilot, app, live):
+        async with LiveApp(tmp_path / "live", sessions_dir=root) as (pilot, app, live):
             seen = spy_notes(app)
             await wait_frames(pilot, live, 2)
             await wait_until(pilot, lambda: "o Open" in screen_text(app), 10, "o in the footer, beside the other keys")
@@ -84,10 +83,9 @@ def test_o_picks_a_session_replays_it_over_live_and_escape_or_q_return_to_live(r
 
 def test_the_picker_over_live_lists_a_damaged_session_with_its_reason_and_keeps_it_shut(recorded, tmp_path):
     root = tmp_path / "sessions"
-    sessions = SessionDirectory(root)
 
     async def body():
-        async with LiveApp(tmp_path / "live", sessions=sessions) as (pilot, app, live):
+        async with LiveApp(tmp_path / "live", sessions_dir=root) as (pilot, app, live):
             seen = spy_notes(app)
             assert "Open a session" in [command.title for command in app.get_system_commands(app.screen)]
             await pilot.press("o")  # nothing recorded there yet
@@ -114,7 +112,7 @@ def test_a_replay_opened_at_80_columns_keeps_q_back_in_the_footer(recorded, tmp_
     root = sessions_root(recorded, tmp_path / "sessions")
 
     async def body():
-        async with LiveApp(tmp_path / "live", size=(80, 24), sessions=SessionDirectory(root)) as (pilot, app, live):
+        async with LiveApp(tmp_path / "live", size=(80, 24), sessions_dir=root) as (pilot, app, live):
             await wait_frames(pilot, live, 2)
             await open_from_picker(pilot, app, recorded.name[:8])
             await wait_until(pilot, lambda: "q Back" in screen_text(app).splitlines()[-1], 10, "q Back in the footer")

@@ -14,10 +14,18 @@ import polars as pl
 
 from recordings.catalog import catalog_row
 from recordings.replay import ReplayReader
-from tui.replay_source import SessionDirectory
-from tests.replay.conftest import ReplayHarness, events_of, frames_equal, run, tree_hashes, type_text, wait_at, \
-    wait_until
+from tests.replay.conftest import (
+    ReplayHarness,
+    events_of,
+    frames_equal,
+    run,
+    tree_hashes,
+    type_text,
+    wait_at,
+    wait_until,
+)
 from tests.tui.conftest import panel_text, screen_text
+from tui.replay_source import SessionDirectory
 
 ROWS = 120  # 2 minutes at 1 Hz
 

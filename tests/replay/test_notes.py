@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from collectors.timeutil import iso_from_us
 from tests.replay.conftest import ReplayHarness, add_events, events_of, run, samples, type_text, wait_at, wait_until
 from tui.replay_screen import Timeline

@@ -7,10 +7,10 @@ from pathlib import Path
 from collectors.timeutil import iso_from_us
 from recordings.segments import write_parquet_atomic
 from recordings.spans import spans_table, summarize_rows
-from tui.replay_source import ReplaySource
 from tests.replay.conftest import ReplayHarness, add_events, run, samples, wait_at, wait_until
 from tui.overlay import COLLAPSE, SHADES
 from tui.probe_panes import MetricsPane, SpansPane, duration
+from tui.replay_source import ReplaySource
 
 SPAN_EVERY_S = 20.0
 METRIC_EVERY_S = 5.0

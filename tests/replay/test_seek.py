@@ -12,9 +12,9 @@ from collectors.timeutil import us_from_iso
 from recordings.errors import InputError
 from recordings.replay import ReplayReader
 from rigscope.replay_command import replay_app
-from tui.replay_source import ReplaySource
-from tests.replay.conftest import events_of, frames_equal, samples, same_value, settled_at, wait_sync
+from tests.replay.conftest import events_of, frames_equal, same_value, samples, settled_at, wait_sync
 from tui.devices import Device
+from tui.replay_source import ReplaySource
 
 WINDOW_S = 30.0  # a short window holds raw rows (from a minute up, the feed keeps per-second means)
 

@@ -20,10 +20,18 @@ from collectors.timeutil import iso_from_us
 from recordings.catalog import catalog_row
 from recordings.errors import InputError
 from recordings.replay import ReplayReader
-from tui.replay_source import ReplaySource
 from tests.conftest import REPO
-from tests.replay.conftest import (add_events, events_of, frames_equal, run_cli_tty, samples, settled_at, tree_hashes,
-                                   wait_sync)
+from tests.replay.conftest import (
+    add_events,
+    events_of,
+    frames_equal,
+    run_cli_tty,
+    samples,
+    settled_at,
+    tree_hashes,
+    wait_sync,
+)
+from tui.replay_source import ReplaySource
 
 
 def one_error_line(done, *fragments):

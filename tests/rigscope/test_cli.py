@@ -153,7 +153,7 @@ def test_kill_9_loses_at_most_a_flush_and_repair_completes(tmp_path, attempt):
 def test_every_command_and_argument_has_help_and_demo_shows_its_own_defaults():
     import argparse
 
-    from rigscope.cli import build_parser
+    from rigscope.parser import build_parser
 
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -166,6 +166,20 @@ def test_every_command_and_argument_has_help_and_demo_shows_its_own_defaults():
     assert demo.source == "sim" and demo.gpus_sim == 4
     text = commands.choices["demo"].format_help()
     assert "(default 4)" in text and "(default sim)" in text
+
+
+def test_every_command_is_dispatched_by_the_table_to_a_function():
+    import argparse
+    from importlib import import_module
+
+    from rigscope.cli import COMMANDS
+    from rigscope.parser import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(COMMANDS) == {None, *commands.choices} - {"help"}  # help prints; every other command runs
+    for module, function in COMMANDS.values():
+        assert module.endswith("_command") and callable(getattr(import_module(module), function))
 
 
 def test_help_command_and_did_you_mean(capsys):

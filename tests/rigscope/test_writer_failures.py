@@ -20,10 +20,9 @@ import polars as pl
 import pytest
 
 from collectors.stream import Batch, LosslessQueue
+from recordings.errors import InputError
 from recordings.reader import read_samples
 from recordings.repair import repair_session
-from recordings.errors import InputError
-from rigscope.cli import main
 from tests.conftest import REPO
 from tests.waiting import wait_sync
 
@@ -128,11 +127,10 @@ def test_sigterm_stops_a_record_at_full_speed(tmp_path):
 
 
 def test_the_dashboard_keeps_a_failed_recording_on_screen(tmp_path, monkeypatch):
+    from recordings import segments
     from rigscope.live import LiveSource
     from rigscope.monitor import MonitorConfig
-    from recordings import segments
-    from tui.bars import header_text
-    from tui.bars import SessionLabel
+    from tui.bars import SessionLabel, header_text
     from tui.feed import Snapshot
 
     def full(*_args, **_kwargs):

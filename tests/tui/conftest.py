@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from rigscope.app_factory import build_app
 from rigscope.live import LiveSource
 from rigscope.monitor import MonitorConfig
+from tests.waiting import no_threads_left, run, wait_sync, wait_until  # noqa: F401 (fixtures and helpers the tests use)
 from tui.app import RigscopeApp
 from tui.devices import DevicePanel
-from tests.waiting import no_threads_left, run, wait_sync, wait_until  # noqa: F401 (fixtures and helpers the tests use)
 
 
 def sim_source(directory: Path, gpus: int = 1, hz: float = 5.0, speed: float | None = 1.0,
@@ -82,16 +81,16 @@ wait_file = wait_sync  # polls what another thread or process writes to disk
 class LiveApp:
     """`async with LiveApp(tmp_path) as (pilot, app, source)`: a running real-time demo, always closed after."""
 
-    def __init__(self, directory: Path, gpus: int = 1, size: tuple[int, int] = (160, 50), sessions: Any = None,
-                 **options: Any) -> None:
+    def __init__(self, directory: Path, gpus: int = 1, size: tuple[int, int] = (160, 50),
+                 sessions_dir: Path | None = None, **options: Any) -> None:
         self.source_options = {"gpus": gpus, **options}
         self.size = size
         self.directory = directory
-        self.sessions = sessions  # what `o` opens (tui.replay_source.SessionDirectory), as the CLI wires it
+        self.sessions_dir = sessions_dir  # what `o` opens
 
     async def __aenter__(self) -> tuple[Any, RigscopeApp, LiveSource]:
         self.source = sim_source(self.directory, **self.source_options)
-        self.app = RigscopeApp(self.source, sessions=self.sessions)
+        self.app = build_app(self.source, sessions_dir=self.sessions_dir)  # as the CLI builds it
         self._test = self.app.run_test(size=self.size)
         try:
             pilot = await self._test.__aenter__()

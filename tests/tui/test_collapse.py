@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from rigscope.app_factory import build_app
 from tests.tui.conftest import panel_text, read_events, run, sim_source, wait_ended
-from tui.app import RigscopeApp
 
 # 340 s of the scenario end inside the collapse that starts at t≈317-319 s on every GPU.
 SCENARIO = {"gpus": 2, "hz": 2.0, "duration_s": 340.0}
@@ -19,7 +19,7 @@ def test_collapse_is_marked_counted_and_listed(tmp_path):
     source = sim_source(tmp_path, speed=100.0, **SCENARIO)
     try:
         async def body():
-            app = RigscopeApp(source)
+            app = build_app(source)
             async with app.run_test(size=(160, 50)) as pilot:
                 await wait_ended(pilot, source, timeout=60)
                 assert not app.dashboard.compact

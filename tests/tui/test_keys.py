@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import polars as pl
 
-from tests.tui.conftest import (LiveApp, bar_text, read_events, read_meta, run, screen_text, type_text,
-                                wait_file, wait_frames, wait_until)
+from tests.tui.conftest import (
+    LiveApp,
+    bar_text,
+    read_events,
+    read_meta,
+    run,
+    screen_text,
+    type_text,
+    wait_file,
+    wait_frames,
+    wait_until,
+)
 from tui.dashboard import DEFAULT_PRESETS, WINDOWS_S
 from tui.screens import DeviceScreen, HelpScreen, NoteScreen, TagScreen
 

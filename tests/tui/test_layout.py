@@ -6,8 +6,8 @@ import random
 
 import pytest
 
+from rigscope.app_factory import build_app
 from tests.tui.conftest import LiveApp, panels, run, screen_text, sim_source, wait_ended, wait_frames, wait_until
-from tui.app import RigscopeApp
 from tui.devices import GPM_LINES
 from tui.sparkline import ASCII
 
@@ -51,7 +51,7 @@ def _layout(tmp_path, gpus, size, check, resize_first=False):
     source = _ended_source(tmp_path, gpus)
     try:
         async def body():
-            app = RigscopeApp(source)
+            app = build_app(source)
             async with app.run_test(size=size) as pilot:
                 await wait_ended(pilot, source)
                 if resize_first:  # a relayout at the same size
@@ -114,7 +114,7 @@ def test_resize_storm_and_a_40x12_terminal(tmp_path):
     sizes = [(rng.randint(40, 200), rng.randint(12, 60)) for _ in range(50)]
     try:
         async def body():
-            app = RigscopeApp(source)
+            app = build_app(source)
             async with app.run_test(size=(100, 30)) as pilot:
                 await wait_ended(pilot, source)
                 for width, height in sizes:
@@ -145,7 +145,7 @@ def test_ascii_mode_draws_no_block_or_braille_glyphs(tmp_path, size):
     source = _ended_source(tmp_path, 2)
     try:
         async def body():
-            app = RigscopeApp(source, ascii_only=True)
+            app = build_app(source, ascii_only=True)
             async with app.run_test(size=size) as pilot:
                 await wait_ended(pilot, source)
                 shown = [p.render().plain for p in panels(app).values()]

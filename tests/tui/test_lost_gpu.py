@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collectors.fake_nvml import FakeGpu, FakeNvml
+from rigscope.app_factory import build_app
 from rigscope.live import LiveSource
 from rigscope.monitor import MonitorConfig
 from tests.tui.conftest import panel_text, read_meta, run, wait_frames, wait_until
-from tui.app import RigscopeApp
 
 
 def _value_of(panel: str, label: str) -> str:
@@ -19,7 +19,7 @@ def test_lost_gpu_is_shown_lost_and_the_others_go_on(tmp_path):
     nvml.lose_gpu(1, at_tick=3)
     source = LiveSource(MonitorConfig(source="system", mode="auto", hz=5, duration_s=None, directory=str(tmp_path)),
                         nvml_backend=nvml)
-    app = RigscopeApp(source)
+    app = build_app(source)
     notified: list[tuple[str, str]] = []
     notify = app.notify
 

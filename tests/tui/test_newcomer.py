@@ -8,11 +8,21 @@ from types import SimpleNamespace
 import pytest
 from textual.app import App, ComposeResult
 
-from tests.tui.conftest import LiveApp, bar_text, panel_text, read_events, read_meta, run, screen_text, wait_frames, wait_until
 from collectors.spans import SpanTracker
 from collectors.timeutil import us_from_iso
+from rigscope.app_factory import build_app
+from tests.tui.conftest import (
+    LiveApp,
+    bar_text,
+    panel_text,
+    read_events,
+    read_meta,
+    run,
+    screen_text,
+    wait_frames,
+    wait_until,
+)
 from tui import format as fmt
-from tui.app import RigscopeApp
 from tui.bars import EventsPane, newest_lines, span_label
 from tui.devices import Device, DevicePanel, View
 from tui.feed import Snapshot
@@ -369,7 +379,7 @@ def test_a_box_without_gpus_fills_the_screen_with_cores_load_and_busiest_process
     source.processes = lambda: SimpleNamespace(version=1, rows=busy)  # type: ignore[attr-defined]
 
     async def body():
-        app = RigscopeApp(source)
+        app = build_app(source)
         async with app.run_test(size=size) as pilot:
             await pilot.pause()
             app.dashboard.redraw(force=True)

@@ -12,10 +12,11 @@ import rigscope
 from collectors.spans import SpanTracker
 from collectors.timeutil import iso_from_us
 from rigscope import probe
+from rigscope.app_factory import build_app
 from tests.probe.conftest import runtime  # noqa: F401 (a fixture)
 from tests.tui.conftest import LiveApp, panels, run, screen_text, wait_until
 from tests.tui.test_layout import _placement_problems
-from tests.tui.test_snapshots import START_US, FrozenSource
+from tests.tui.test_snapshots import FrozenSource
 from tui.app import RigscopeApp
 from tui.overlay import COLLAPSE, SHADES
 from tui.probe_data import MetricsView, column_values
@@ -100,7 +101,7 @@ def test_spans_and_metrics_sent_through_the_probe_show_with_their_totals(tmp_pat
 
 def test_the_overlay_key_is_in_the_footer_help_and_palette_and_says_when_there_is_no_metric(tmp_path):
     async def body():
-        app = RigscopeApp(FrozenSource(1, seconds=20.0))
+        app = build_app(FrozenSource(1, seconds=20.0))
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_until(pilot, lambda: "m Overlay" in screen_text(app), 5, "the key in the footer")
             seen: list[str] = []
@@ -132,7 +133,7 @@ def _grad_norm(frame: dict[str, Any]) -> list[dict[str, Any]]:
 def test_overlay_shades_the_metric_behind_the_rle_sparkline_and_marks_collapse_cells():
     async def body():
         source = FrozenSource(1, seconds=340.0, workload=_grad_norm)
-        app = RigscopeApp(source)
+        app = build_app(source)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("m")
             assert app.dashboard.overlay == "grad_norm"
@@ -173,7 +174,7 @@ def test_panes_fit_the_layouts_at_80x24_and_160x50():
         tracker = SpanTracker(list(range(gpus)))
         source = FrozenSource(gpus, seconds=120.0, workload=workload(tracker))
         source.feed.watch_spans(tracker)
-        app = RigscopeApp(source)
+        app = build_app(source)
         async with app.run_test(size=size) as pilot:
             await pilot.pause()
             app.dashboard.redraw(force=True)

@@ -12,13 +12,15 @@ import pytest
 
 from collectors.fake_nvml import FakeGpu, FakeNvml
 from collectors.nvml import GpuProcess
+from rigscope.app_factory import build_app
 from rigscope.live import LiveSource
 from rigscope.monitor import MonitorConfig
+from tests.replay.conftest import Notes
 from tests.tui.conftest import LiveApp, run, screen_text, type_text, wait_until
 from tui.app import RigscopeApp
 from tui.kill import KillScreen
-from tui.screens import HelpScreen
 from tui.processes import COLUMNS, ProcessesPane
+from tui.screens import HelpScreen
 
 
 def pane(app: RigscopeApp) -> ProcessesPane:
@@ -100,7 +102,7 @@ def test_k_asks_then_sends_sigterm_to_the_selected_child(child: subprocess.Popen
 
     async def body() -> None:
         source = child_source(child.pid)
-        app = RigscopeApp(source)
+        app = build_app(source)
         try:
             async with app.run_test(size=(160, 50)) as pilot:
                 await pilot.press("p")
@@ -124,11 +126,43 @@ def test_k_asks_then_sends_sigterm_to_the_selected_child(child: subprocess.Popen
     run(body)
 
 
+def test_k_acts_through_the_sources_process_control_only(child: subprocess.Popen) -> None:
+    """The screen holds no way to end a process: the live source lends one; without it (a replay) k refuses."""
+    asked: list[tuple[int, str | None]] = []
+
+    class Recording:
+        def terminate(self, pid: int, user: str | None) -> str:
+            asked.append((pid, user))
+            return f"pretended to end {pid}"
+
+    async def body() -> None:
+        source = child_source(child.pid)
+        source.process_control = Recording()  # type: ignore[assignment]  # a stand-in that records the request
+        app = build_app(source)
+        notes = Notes(app)  # type: ignore[arg-type]
+        try:
+            async with app.run_test(size=(160, 50)) as pilot:
+                await pilot.press("p")
+                await wait_until(pilot, lambda: any(r["pid"] == child.pid for r in pane(app).rows))
+                await pilot.press("k", "y")
+                await wait_until(pilot, lambda: asked, what="the request")
+                assert asked[0][0] == child.pid and child.poll() is None
+                source.process_control = None  # type: ignore[assignment]  # as a replay's source
+                await pilot.press("k")
+                assert not isinstance(app.screen, KillScreen)
+                assert any("nothing to end" in m for m, _ in notes.seen)
+        finally:
+            if not source.closed:
+                source.close()
+
+    run(body)
+
+
 def test_readonly_never_opens_the_dialog(child: subprocess.Popen) -> None:
 
     async def body() -> None:
         source = child_source(child.pid)
-        app = RigscopeApp(source, readonly=True)
+        app = build_app(source, readonly=True)
         try:
             async with app.run_test(size=(80, 24)) as pilot:
                 await pilot.press("p")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from rigscope.app_factory import build_app
 from tests.tui.conftest import panel_text, run, sim_source, wait_ended
-from tui.app import RigscopeApp
 from tui.devices import FULL_LINES, GPM_LINES, Device, panel_lines
 
 
@@ -11,7 +11,7 @@ def test_a_gpm_gpu_has_an_sm_row_under_util_and_the_cpu_lines_up_with_it(tmp_pat
     source = sim_source(tmp_path, gpus=1, hz=2.0, speed=None, duration_s=308.0)  # into the NCCL wait (295-315 s)
     try:
         async def body():
-            app = RigscopeApp(source)
+            app = build_app(source)
             async with app.run_test(size=(160, 50)) as pilot:
                 await wait_ended(pilot, source)
                 await pilot.pause()

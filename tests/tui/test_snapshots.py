@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from collectors.processes import ProcessControl
 from collectors.signals import SignalPipeline
 from collectors.simulated import SimulatedCollector
 from collectors.timeutil import iso_from_us
-from tui.app import RigscopeApp
+from rigscope.app_factory import build_app
 from tui.bars import SessionLabel
 from tui.devices import Device, feed_columns
 from tui.feed import DashboardFeed
@@ -37,6 +38,7 @@ class FrozenSource:
         self.devices = [Device("cpu", f"CPU {info['host']['cpu_model']}")] + [
             Device(f"gpu{g['index']}", f"GPU{g['index']} {g['name'].replace('NVIDIA ', '')}") for g in info["gpus"]]
         self.label = SessionLabel("sim-rig", "nvidia_h100", "20270115-080000-sim-rig", "DEMO")
+        self.process_control = ProcessControl()  # as the live demo's: k is in the help
         self.feed = DashboardFeed(None, feed_columns(self.devices), HZ)
         for k in range(int(seconds * HZ)):
             t = k / HZ
@@ -68,7 +70,7 @@ class FrozenSource:
 @pytest.mark.parametrize(("gpus", "size"), [(1, (120, 40)), (8, (160, 50)), (2, (80, 24))],
                          ids=["1gpu-120x40", "8gpus-160x50", "2gpus-80x24"])
 def test_dashboard_looks_the_same(snap_compare, gpus, size):
-    app = RigscopeApp(FrozenSource(gpus, seconds=340.0))  # inside the thermal collapse of the scenario
+    app = build_app(FrozenSource(gpus, seconds=340.0))  # inside the thermal collapse of the scenario
 
     async def settle(pilot: Any) -> None:
         await pilot.pause()

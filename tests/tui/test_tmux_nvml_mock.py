@@ -15,7 +15,7 @@ from tests.conftest import REPO
 from tests.nvml_mock.fixtures import nvml_mock_library  # noqa: F401  (fixture)
 from tests.nvml_mock.scenario import GPU_IS_LOST, Scenario, h100
 from tests.tmux import needs_tmux, tmux
-from tests.tui.conftest import read_meta, wait_file
+from tests.tui.conftest import read_meta
 
 pytestmark = pytest.mark.nvml_abi
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from recordings.inert import inert
 from recordings.session import dir_template, resolve_session, sessions_dir
-from rigscope import options
 from rigscope.terminal_progress import progress_bar
 
 LS_COLUMNS = ("id", "start", "duration", "host", "tier", "device", "samples", "Hz", "collapses", "max °C",
@@ -133,9 +132,11 @@ def import_files(args: argparse.Namespace) -> int:
     with progress_bar("import", len(args.files)) as update:
         for done, name in enumerate(args.files):
             update(done, Path(name).name)
+            def progress(part: float, done: int = done) -> None:
+                update(done + part)
+
             try:
-                session, item = import_file(Path(name), into, fields, lambda part, done=done: update(done + part),
-                                            times, args.host)
+                session, item = import_file(Path(name), into, fields, progress, times, args.host)
             except InputError as error:
                 counts["refused"] += 1
                 print(f"rigscope: error: {error}", file=sys.stderr)
@@ -157,45 +158,3 @@ def import_files(args: argparse.Namespace) -> int:
         print(f"{len(args.files)} files: {counts['imported']} imported, {counts['skipped']} skipped (imported before), "
               f"{counts['refused']} refused")
     return 1 if counts["refused"] else 0
-
-
-COMMANDS = {"ls": ls, "export": export, "import": import_files}
-
-
-def add_parsers(commands: Any, examples: dict[str, str], add_dir: Any) -> None:
-    """The three subcommands on the main parser."""
-    listing = commands.add_parser("ls", help="list the sessions, newest first", epilog=examples["ls"])
-    listing.add_argument("--json", action="store_true", help="print the rows as JSON")
-    add_dir(listing)
-    out = commands.add_parser("export", help="a session's samples as csv, parquet, json lines or the RLE lab's long "
-                                             "CSV; its timeline for Perfetto or chrome://tracing",
-                              epilog=examples["export"])
-    out.add_argument("session", help="session id, prefix, path or latest")
-    out.add_argument("--to", required=True, choices=["csv", "parquet", "json", "long-csv", "perfetto", "chrome-trace"],
-                     help="format: csv, parquet, json (one object a line), long-csv (the RLE lab's layout), "
-                          "perfetto (a .pftrace, needs rigscope[trace]) or chrome-trace (trace-event JSON)")
-    out.add_argument("--out", help="output file (default: SESSION_ID.csv|.parquet|.jsonl|.long.csv|.pftrace|.trace.json "
-                                   "here)")
-    span = out.add_argument_group("timeline (perfetto, chrome-trace)")
-    span.add_argument("--from", dest="start", metavar="WHEN",
-                      help="start at +10m from the first sample, HH:MM[:SS] (UTC) or an ISO time")
-    span.add_argument("--until", metavar="WHEN", help="end at a time in the same forms (--to names the format)")
-    span.add_argument("--downsample", type=options.positive, metavar="HZ",
-                      help="counters averaged to HZ points a second (default: every sample)")
-    add_dir(out)
-    into = commands.add_parser("import", help="RLE lab CSVs, TTS request CSVs and nvidia-smi logs as sessions",
-                               epilog=examples["import"])
-    into.add_argument("files", nargs="+", metavar="FILE",
-                      help="files to import: RLE lab CSVs, TTS request CSVs, nvidia-smi logs")
-    into.add_argument("--fields", help="the --query-gpu fields of an nvidia-smi CSV without a header")
-    into.add_argument("--host", metavar="NAME",
-                      help="the host the file was written on (for the session id and {host} in --dir)")
-    into.add_argument("--tz", metavar="ZONE",
-                      help="the time zone of times written without one (default: this machine's), e.g. Europe/Berlin")
-    into.add_argument("--date-order", choices=["dmy", "mdy"],
-                      help="read dates like 03-11-2026 day first or month first (default: decided from the file)")
-    add_dir(into)
-
-
-def run(args: argparse.Namespace) -> int:
-    return COMMANDS[args.command](args)

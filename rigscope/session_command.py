@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from collectors.event_kinds import EventKind
 from collectors.event_parse import now_iso
 from collectors.receiver import send_event
 from recordings.errors import InputError
@@ -61,7 +62,7 @@ def note(args: argparse.Namespace) -> int:
     root = sessions_dir(args.dir)
     picked = _picked(args)
     recorder, remark = (_recorder_of(picked, root), "") if picked else _newest_recorder(root if args.dir else None)
-    event = {"ts": now_iso(), "kind": "note", "text": args.text, "source": "cli"}
+    event = {"ts": now_iso(), "kind": EventKind.NOTE, "text": args.text, "source": "cli"}
     if recorder is not None and send_event(recorder[1], event):
         print(f"note added to running session {inert(recorder[0])}{remark}")
         return 0
@@ -81,7 +82,7 @@ def tag(args: argparse.Namespace) -> int:
     if recorder is None:
         where = f"session {inert(picked)} is not running" if picked else "no running session of yours"
         raise InputError(f"{where} (a tag steers a live recording)")
-    event = {"ts": now_iso(), "kind": "tag", "state": args.state, "source": "cli"}
+    event = {"ts": now_iso(), "kind": EventKind.TAG, "state": args.state, "source": "cli"}
     if not send_event(recorder[1], event):
         raise InputError(f"session {inert(recorder[0])} did not take the tag (it may have just ended)")
     print(f"tagged {inert(recorder[0])}: {inert(args.state)}{remark}")
@@ -107,10 +108,3 @@ def analyze(args: argparse.Namespace) -> int:
     json.dump(summary, sys.stdout, indent=1, default=str)
     print()
     return 0
-
-
-COMMANDS = {"note": note, "tag": tag, "repair": repair, "analyze": analyze}
-
-
-def run(args: argparse.Namespace) -> int:
-    return COMMANDS[args.command](args)

@@ -1,0 +1,47 @@
+"""The probe's wire protocol, defined once: what a sender puts in a datagram and the receiver takes.
+
+A datagram is UTF-8 JSON objects, one a line (`SEPARATOR`), at most `MAX_DATAGRAM` bytes.  Each
+object has a `kind` from `event_kinds.SENT` and the fields `REQUIRED` for it (collectors.event_parse
+checks the rest).  Over UDP the first line is the session's token (`token_line`); a sender that
+adds `"ack": true` to an event gets `ACK` back.  The probe (rigscope.probe_transport) and the
+receiver (collectors.receiver) both use these names; only the standard library is imported here.
+"""
+
+from __future__ import annotations
+
+import json
+
+from collectors.event_kinds import EventKind
+
+HOST = "127.0.0.1"  # the UDP channel listens on loopback only
+MAX_DATAGRAM = 64 * 1024  # bytes; a larger datagram is refused whole
+SEPARATOR = "\n"  # between the events of one datagram
+TOKEN_FIELD = "token"
+ACK_FIELD = "ack"
+ACK = b"ok"
+# Fields an event of each kind must have, as strings (a span's id and name, a tag's state, ...).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    EventKind.NOTE: ("text",), EventKind.TAG: ("state",), EventKind.SPAN_START: ("span_id", "name"),
+    EventKind.SPAN_END: ("span_id", "name"), EventKind.METRIC: ("name",)}
+
+
+def token_line(token: str) -> str:
+    """The first line of a UDP datagram: the session's token, and the separator."""
+    return json.dumps({TOKEN_FIELD: token}, separators=(",", ":")) + SEPARATOR
+
+
+def split_token(payload: bytes) -> tuple[str | None, bytes]:
+    """(the token of a UDP datagram's first line, or None when it carries none; the events after it)."""
+    head, _, rest = payload.partition(SEPARATOR.encode())
+    if f'"{TOKEN_FIELD}"'.encode() not in head:
+        return None, rest
+    try:
+        given = json.loads(head).get(TOKEN_FIELD)
+    except (ValueError, AttributeError, RecursionError):
+        return None, rest
+    return (given if isinstance(given, str) else None), rest
+
+
+def acked(event: dict[str, object]) -> dict[str, object]:
+    """`event` with the request for an acknowledgement."""
+    return {**event, ACK_FIELD: True}
