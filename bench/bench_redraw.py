@@ -30,9 +30,9 @@ from typing import Any
 
 from common import print_table, write_result  # noqa: I001
 
+from rigscope.app_factory import build_app
 from rigscope.live import LiveSource
 from rigscope.monitor import MonitorConfig
-from tui.app import RigscopeApp
 from tui.bars import TextBar
 from tui.devices import DevicePanel
 from tui.strips import StripText
@@ -73,7 +73,7 @@ async def measure(seconds: float, fps: float) -> dict[str, Any]:
     undo = [meter.wrap(DevicePanel, "show", "build"), meter.wrap(TextBar, "set_text", "build"),
             meter.wrap(StripText, "render_line", "paint")]
     source = LiveSource(MonitorConfig(source="sim", gpus_sim=4, hz=10.0, record=False), fps=fps)  # as the CLI
-    app = RigscopeApp(source, fps=fps)
+    app = build_app(source, fps=fps)
     redraws = 0
     redraw = app.dashboard.redraw
 

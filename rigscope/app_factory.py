@@ -18,12 +18,14 @@ if TYPE_CHECKING:
 
 def build_app(source: DashboardSource, *, replay: bool = False, fps: float = 2.0, ascii_only: bool = False,
               presets: dict[str, tuple[str, str]] | None = None, sessions_dir: Path | None = None,
-              readonly: bool = False) -> RigscopeApp:
-    """The app on `source`; `presets` None keeps the default keys 1-9, `sessions_dir` None: `o` opens nothing."""
+              readonly: bool = False, window_s: float = 120.0) -> RigscopeApp:
+    """The app on `source`; `presets` None keeps the default keys 1-9, `sessions_dir` None: `o` opens nothing;
+    `window_s`: the seconds the sparklines span."""
     from tui.app import RigscopeApp
     from tui.replay_app import ReplayApp
     from tui.replay_source import SessionDirectory
 
     sessions = SessionDirectory(sessions_dir) if sessions_dir is not None else None
     kind = ReplayApp if replay else RigscopeApp
-    return kind(source, fps=fps, ascii_only=ascii_only, presets=presets, sessions=sessions, readonly=readonly)
+    return kind(source, fps=fps, ascii_only=ascii_only, presets=presets, sessions=sessions, readonly=readonly,
+                window_s=window_s)

@@ -7,8 +7,8 @@ from typing import Any
 
 from textual.strip import Strip
 
+from rigscope.app_factory import build_app
 from tests.waiting import run
-from tui.app import RigscopeApp
 from tui.bars import SessionLabel
 from tui.devices import Device, feed_columns
 from tui.feed import DashboardFeed
@@ -72,7 +72,7 @@ def test_a_redraw_with_two_changed_sparklines_repaints_two_rows_only(monkeypatch
         # the per-second means stay put while the last second fills.
         for second in range(200):
             source.feed.add(frame(second))
-        app = RigscopeApp(source, fps=0.2, window_s=30.0)  # the timer stays out of the way: the test redraws
+        app = build_app(source, fps=0.2, window_s=30.0)  # the timer stays out of the way: the test redraws
         async with app.run_test(size=(160, 50)) as pilot:
             screen = app.dashboard
             screen.redraw(force=True)
