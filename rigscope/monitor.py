@@ -27,6 +27,7 @@ from collectors.receiver import EventReceiver
 from collectors.sampler import Sampler, SamplerStats
 from collectors.schema import gpu_column, session_columns
 from collectors.signals import SignalPipeline
+from collectors.span_stats import SpanStatistics
 from collectors.spans import SpanTracker
 from collectors.stream import CONSUMER_POLL_S, PROCESS_TIER, SESSION_WRITER, SPAN_ASSEMBLER, FrameQueue, Sink
 from collectors.timeutil import iso_from_us
@@ -466,6 +467,24 @@ class Monitor:
         return event
 
     def post_event(self, event: dict[str, Any]) -> None:
-        """An event already stamped (a key pressed on the dashboard, POST /events); a tag steers the workload state."""
+        """An event already stamped (a key pressed on the dashboard); a tag steers the workload state."""
         self.sampler.post_event(event)
+
+    def offer_event(self, event: dict[str, Any]) -> bool:
+        """An event from outside (POST /events): through the receiver's rate limits when there is one;
+        False when they drop it."""
+        if self.receiver is not None:
+            return self.receiver.offer(event)
+        self.sampler.post_event(event)
+        return True
+
+    @property
+    def source_name(self) -> str:
+        """Where the readings come from: "system" or "simulated"."""
+        return self.sources.source
+
+    @property
+    def span_statistics(self) -> SpanStatistics:
+        """The finished spans' statistics, as the dashboard, meta.json and /metrics read them."""
+        return self.spans.stats
 

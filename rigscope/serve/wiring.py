@@ -1,71 +1,68 @@
 """A monitor's HTTP sink: the one place that reads a monitor to build what `HttpExporter` serves.
 
-`serve_http(monitor, ...)` subscribes an `ExportFeed` to the monitor's sampler
-(lossless on a virtual clock, so a sped-up simulation loses no frame), hands it
-the monitor's span statistics, and wraps the rest that the server reads (the
+`serve_http(monitor, ...)` subscribes an `ExportFeed` to the monitor's frame
+stream (the stream's policy makes it lossless on a virtual clock), hands it the
+monitor's span statistics, and wraps the rest that the server reads (the
 session's identity, folder, status, and where a posted event goes) in a
-`MonitorSession`.  The server itself sees only those two (`ServedSession`), so
-nothing in `rigscope.serve` imports the monitor.
+`MonitorSession`, through the monitor's read methods only.  The server itself
+sees only those two (`ServedSession`); the monitor is named here for type
+checking alone, so nothing in `rigscope.serve` imports it at run time.
 """
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collectors.schema import device_prefixes, gpu_prefix
 from collectors.stream import EXPORTER
-from recordings.tier import hardware_tier
 from rigscope import __version__
 from rigscope.serve.feed import ExportFeed
 from rigscope.serve.http_server import HttpExporter
 from rigscope.serve.prometheus import ExportLabels, GpuLabel
 
+if TYPE_CHECKING:
+    from rigscope.monitor import Monitor
+
 
 class MonitorSession:
-    """A `ServedSession` over a monitor (its sources, recorder, session folder, event receiver and sampler)."""
+    """A `ServedSession` over a monitor, through the monitor's read methods only."""
 
-    def __init__(self, monitor: Any) -> None:
+    def __init__(self, monitor: Monitor) -> None:
         self._monitor = monitor
         self.hz: float = monitor.config.hz
 
     def labels(self) -> ExportLabels:
         monitor = self._monitor
-        host, gpus = monitor.sources.host, monitor.sources.gpus
-        meta_host = monitor.recorder.meta.get("host", {}) if monitor.recorder is not None else {}
-        tier = meta_host.get("hardware_tier") or hardware_tier(host.get("cpu_model"),
-                                                               [g.get("name") or "" for g in gpus])
-        device_type = meta_host.get("device_type") or ("cuda" if gpus else "cpu")
+        host, gpus = monitor.host_facts(), monitor.gpus
+        recording = monitor.recording_state()
         return ExportLabels(
             host=str(host.get("hostname") or socket.gethostname()),
-            session=monitor.session.name if monitor.session is not None else "",
+            session=recording.session.name if recording is not None else "",
             gpus=tuple(GpuLabel(int(g["index"]), str(g.get("uuid") or ""), str(g.get("name") or ""),
                                 str(g.get("driver_version") or "")) for g in gpus),
             devices=tuple(device_prefixes(monitor.gpu_indices)),
-            info={"version": __version__, "hardware_tier": str(tier), "device_type": str(device_type),
-                  "source": str(monitor.sources.source)},
+            info={"version": __version__, "hardware_tier": str(host["hardware_tier"]),
+                  "device_type": str(host["device_type"]), "source": monitor.source_name},
             sample_hz=self.hz,
         )
 
     def files(self) -> tuple[Path | None, str | None]:
-        recorder = self._monitor.recorder
-        status = recorder.meta.get("status") if recorder is not None else None
-        if recorder is not None and recorder.closed.is_set():
-            status = "complete" if recorder.error is None else "interrupted"
-        return self._monitor.session, status
+        recording = self._monitor.recording_state()
+        if recording is None:
+            return None, None
+        if not recording.closed:
+            return recording.session, "recording"
+        return recording.session, "complete" if recording.error is None else "interrupted"
 
     def post_event(self, event: dict[str, Any]) -> bool:
-        offer = getattr(self._monitor.receiver, "offer", None)
-        if callable(offer):
-            return bool(offer(event))
-        self._monitor.sampler.post_event(event)
-        return True
+        return self._monitor.offer_event(event)
 
 
-def serve_http(monitor: Any, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> HttpExporter:
-    """The HTTP sink of `monitor` (a `rigscope.monitor.Monitor`), not started yet."""
+def serve_http(monitor: Monitor, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> HttpExporter:
+    """The HTTP sink of `monitor`, not started yet."""
     frames = monitor.subscribe(EXPORTER)
     feed = ExportFeed(frames, [gpu_prefix(i) for i in monitor.gpu_indices], device_prefixes(monitor.gpu_indices),
-                      monitor.spans.stats)
+                      monitor.span_statistics)
     return HttpExporter(feed, MonitorSession(monitor), host, port, token)
