@@ -241,11 +241,12 @@ class Monitor:
         self.spans = SpanTracker(sources.gpu_indices, _host_facts(sources), sources.gpus)
         self.metrics = MetricHistory()
         self._workload = WorkloadEvents(self.sampler.subscribe(SPAN_ASSEMBLER), self.spans, self.metrics,
-                                        on_notice=self._notice)
+                                        on_notice=self._notice, tell=self.sampler.stream.tell)
         self.processes: ProcessTier | None = None
         if sources.processes is not None:
             self.processes = ProcessTier(self.sampler.subscribe(PROCESS_TIER), sources.processes.rows,
-                                         config.proc_interval_s, self._notice, sources.processes.drain_notices)
+                                         config.proc_interval_s, self._notice, sources.processes.drain_notices,
+                                         tell=self.sampler.stream.tell)
         self.recorder: SessionWriter | None = None  # the session writer, when recording
         self.session: Path | None = None
         if config.record:

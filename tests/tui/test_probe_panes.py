@@ -10,6 +10,7 @@ import pytest
 
 import rigscope
 from collectors.spans import SpanTracker
+from collectors.stream import Batch
 from collectors.timeutil import iso_from_us
 from rigscope import probe
 from rigscope.app_factory import build_app
@@ -156,7 +157,7 @@ def test_overlay_shades_the_metric_behind_the_rle_sparkline_and_marks_collapse_c
 
 
 def test_panes_fit_the_layouts_at_80x24_and_160x50():
-    def workload(tracker: SpanTracker):
+    def workload(tracker: SpanTracker, finished: list[dict[str, Any]]):
         def send(frame: dict[str, Any]) -> list[dict[str, Any]]:
             t = frame["elapsed_s"]
             k = round(t * 2)
@@ -164,16 +165,16 @@ def test_panes_fit_the_layouts_at_80x24_and_160x50():
             if k % 10 == 0:
                 tracker.add_event({"kind": "span_start", "ts": stamp, "span_id": f"s{k}", "name": "synthesis"})
             elif k % 10 == 3:
-                tracker.add_event({"kind": "span_end", "ts": stamp, "span_id": f"s{k - 3}", "name": "synthesis",
-                                   "success": True})
-            tracker.add_frame(frame)
+                finished.extend(tracker.add_event({"kind": "span_end", "ts": stamp, "span_id": f"s{k - 3}",
+                                                   "name": "synthesis", "success": True}))
+            finished.extend(tracker.add_frame(frame))
             return _grad_norm(frame) + [{"kind": "metric", "ts": stamp, "name": "loss", "value": 1 / (1 + t)}]
         return send
 
     async def check(gpus: int, size: tuple[int, int], compact: bool) -> None:
-        tracker = SpanTracker(list(range(gpus)))
-        source = FrozenSource(gpus, seconds=120.0, workload=workload(tracker))
-        source.feed.watch_spans(tracker)
+        tracker, finished = SpanTracker(list(range(gpus))), []
+        source = FrozenSource(gpus, seconds=120.0, workload=workload(tracker, finished))
+        source.feed.take(Batch(None, spans=tuple(finished)))  # as the assembler tells them on the stream
         app = build_app(source)
         async with app.run_test(size=size) as pilot:
             await pilot.pause()
