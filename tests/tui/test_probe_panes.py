@@ -53,7 +53,7 @@ def test_spans_and_metrics_sent_through_the_probe_show_with_their_totals(tmp_pat
     async def body():
         async with LiveApp(tmp_path, size=(160, 50)) as (pilot, app, source):
             assert not app.query_one(SpansPane).display and not app.query_one(MetricsPane).display
-            await wait_until(pilot, lambda: source.monitor.sampler.stats.samples > 2, 10, "samples")
+            await wait_until(pilot, lambda: source.monitor.stats.samples > 2, 10, "samples")
             for number, seconds in enumerate((0.05, 0.25, 0.45)):
                 with rigscope.span("synthesis", request_id=f"r{number}", tokens=100, audio_s=2.0):
                     time.sleep(seconds)
@@ -64,7 +64,7 @@ def test_spans_and_metrics_sent_through_the_probe_show_with_their_totals(tmp_pat
                 rigscope.metric("grad_norm", value, step=step)
             rigscope.metric("loss", 0.25, step=4)
             probe.flush(1.0)
-            tracker = source.monitor.spans
+            tracker = source.monitor.span_statistics
             await wait_until(pilot, lambda: "lookup 1 " in _pane(app, SpansPane), 15, "four spans in the pane")
             await wait_until(pilot, lambda: "loss" in _pane(app, MetricsPane), 10, "both metrics in the pane")
 
