@@ -2,11 +2,12 @@
 
 A screen subscribes to `stream` exactly as to a live session's (`SCREEN`); a
 seek publishes `RESET` before it refills the screen.  The spans that ended as
-the position passed them, and the process rows of each slow tick it reaches,
-are published on the stream too (`Batch.spans`, `Batch.processes`), as the live
-span assembler and process tier tell theirs; after a seek, every span that had
-ended by then and the process rows of the tick at the position.  The stream is
-lossless: the player waits for its screen.
+the position passed them, and the process rows of the slow tick it reached
+(once a tick), are published on the stream too (`Batch.spans`,
+`Batch.processes`), as the live span assembler and process tier tell theirs;
+after a seek, behind the window's frames, every span that had ended by then and
+the process rows of the tick at the position.  The stream is lossless: the
+player waits for its screen.
 
 A player thread moves the position at the chosen speed and reads rows from
 disk as it goes; seeks are requested by the UI and carried out by that thread
@@ -208,12 +209,12 @@ class ReplayPlayer:
         publish = self.stream.publish
         publish(RESET)
         ts = self.reader.ts_us[index]
-        self._publish_spans(None, ts)  # first: a screen shows the spans of a seek at once
-        self._process_tick = None
-        self._publish_processes(ts)
         self._publish_events(self.events_between(None, ts))
         for row in rows:
             publish(Batch(row))
+        self._publish_spans(None, ts)  # after the frames: many spans take the screen a while to count
+        self._process_tick = None
+        self._publish_processes(ts)
         self.position = index
         self._play_at = self.reader.elapsed[index]
 

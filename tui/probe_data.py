@@ -96,7 +96,7 @@ class ProbeFeed:
         with self._spans_lock:
             self._stats = SpanStatistics(RECENT_SPANS)
             self._seen_total = -1
-            self._polled = 0.0  # the next copy is at once: a seek shows its spans without waiting
+            self._polled = 0.0  # the first copy with spans is at once: a seek shows its spans without waiting
 
     def take_spans(self, rows: Sequence[dict[str, Any]]) -> None:
         """Count finished span rows (from the stream)."""
@@ -113,7 +113,8 @@ class ProbeFeed:
         now = time.monotonic()
         if now - self._polled < SPANS_EVERY_S:
             return False
-        self._polled = now
+        if total:  # an empty copy (a seek's frames came first) does not hold back the spans that follow
+            self._polled = now
         view = SpansView(0, tuple(stats.recent(RECENT_SPANS)), stats.summary(), tuple(stats.by_name()))
         with self._spans_lock:
             if stats is not self._stats:

@@ -100,3 +100,20 @@ def test_a_live_monitor_tells_its_spans_and_process_rows_to_the_screen_sink_only
     assert len(processes) >= 5 and [p.version for p in processes] == list(range(1, len(processes) + 1))
     assert processes[-1] == monitor.process_snapshot()
     assert not any(batch.spans or batch.processes for batch in drained(exporter))
+
+
+def test_after_a_reset_the_spans_that_follow_the_frames_show_without_waiting_for_the_next_copy():
+    """A seek publishes its frames, then every span ended by then: the frames' empty copy of the spans
+    does not hold the spans back for SPANS_EVERY_S."""
+    from collectors.stream import Batch
+    from tui.feed import DashboardFeed
+
+    feed = DashboardFeed(None, ["gpu0_util_pct"], 1.0)
+    row = {"request_id": "r1", "name": "synthesis", "total_duration_s": 1.0, "success": True}
+    feed.take(Batch(None, spans=(row,)))
+    feed.take(Batch(None, spans=(dict(row, request_id="r2"),)))  # within SPANS_EVERY_S: held back
+    assert feed.snapshot(10).spans.total in (1, 2)
+    feed.reset()
+    feed.take(Batch({"elapsed_s": 1.0, "gpu0_util_pct": 5.0}))
+    feed.take(Batch(None, spans=(row,)))
+    assert feed.snapshot(10).spans.total == 1
