@@ -42,7 +42,7 @@ from collectors.nvml import (
     NvmlError,
     PynvmlBackend,
 )
-from collectors.schema import GPM_COLUMN_TEMPLATE, GPU_COLUMN_TEMPLATE, gpu_prefix
+from collectors.schema import GPM_COLUMN_TEMPLATE, GPU_COLUMN_TEMPLATE, column, gpu_prefix
 
 CPU_ONLY = "recording CPU only"
 _DUE_SLACK_S = 1e-6  # a tick whose time rounds a hair below the GPM due time still takes its sample
@@ -105,9 +105,9 @@ class GpuDevice(Collector):
         index = self.index
         self._backend.begin_tick(index)
         read_field = self._backend.read_field
-        for column, field in self._active:
+        for name, field in self._active:
             try:
-                row[column] = read_field(index, field)
+                row[name] = read_field(index, field)
             except FieldNotSupported as exc:
                 self._active = tuple(pair for pair in self._active if pair[1] != field)
                 self.notice(f"{self.prefix} {field} not supported ({exc}): null for this session")
@@ -130,7 +130,7 @@ class GpuDevice(Collector):
     def _watch_energy(self, elapsed_s: float, row: Reading) -> None:
         """Tell once when the energy counter does not advance under load (the energy then comes from power)."""
         p = self.prefix
-        advances = self._energy_watch.add(elapsed_s, row[f"{p}_energy_j"], row[f"{p}_power_w"])  # type: ignore[union-attr]
+        advances = self._energy_watch.add(elapsed_s, row[column(p, "energy_j")], row[column(p, "power_w")])  # type: ignore[union-attr]
         if advances is not None:
             self._energy_watch = None
             if not advances:

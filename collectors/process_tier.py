@@ -4,8 +4,8 @@ It reads the sampler's stream like any other consumer (the sampler only offers
 frames to its queue, so it never waits on this tier) and, on the first frame
 at or after each due time, asks its reader for the process rows, stamped with
 that frame's ``ts``: the rows line up with the samples.  The latest rows are
-kept as an immutable `ProcessSnapshot` for the dashboard, and handed to the
-recorder's sink.  A failing reader is told once; sampling goes on.
+kept as an immutable `ProcessSnapshot`, told to the stream (`tell`: the screen
+reads it there, as it reads a replay's) and handed to the recorder's sink.  A failing reader is told once; sampling goes on.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from collectors.consumer import ConsumerThread
 from collectors.process_rows import ProcessSnapshot, Row
-from collectors.stream import END, FrameQueue
+from collectors.stream import END, Batch, FrameQueue
 
 RowReader = Callable[[int, dict[str, Any]], list[Row]]  # (ts µs, frame) -> rows
 
@@ -26,8 +26,10 @@ EMPTY = ProcessSnapshot(0, None, ())
 class ProcessTier(ConsumerThread):
     def __init__(self, frames: FrameQueue, reader: RowReader, interval_s: float,
                  on_notice: Callable[[str], None] | None = None,
-                 notices: Callable[[], list[str]] = list) -> None:
+                 notices: Callable[[], list[str]] = list,
+                 tell: Callable[[Batch], None] | None = None) -> None:
         super().__init__("rigscope-processes", frames)
+        self._tell_stream = tell  # the stream's side channel (FrameStream.tell)
         self._reader = reader
         self._notices = notices  # the reader's own notices (a GPU without per-process utilization)
         self.interval_s = interval_s
@@ -63,6 +65,8 @@ class ProcessTier(ConsumerThread):
                 self._on_notice(message)
         self.ticks += 1
         self.latest = ProcessSnapshot(self.latest.version + 1, frame["ts"], tuple(rows))
+        if self._tell_stream is not None:
+            self._tell_stream(Batch(None, processes=self.latest))
         if self.sink is not None:
             try:
                 self.sink(rows)

@@ -244,6 +244,7 @@ class SpanTracker:
         self._journal_path = journal  # created with the first finished span
         self._sink: Callable[[dict[str, Any]], None] | None = None
         self._dirty = False
+        self._finished: list[dict[str, Any]] = []  # the rows the call under way finished (its return value)
 
     def set_sink(self, sink: Callable[[dict[str, Any]], None] | None) -> None:
         """Hand each finished span's row to `sink` from now on (the session writer)."""
@@ -251,15 +252,18 @@ class SpanTracker:
             self._sink = sink
 
     # -- input ----------------------------------------------------------------------------
-    def add_frame(self, frame: dict[str, Any]) -> None:
+    def add_frame(self, frame: dict[str, Any]) -> list[dict[str, Any]]:
+        """Take a frame; the rows of the spans it finished (already journaled, counted and handed to the sink)."""
         ts = frame.get("ts")
         if not isinstance(ts, (int, float)):
-            return
+            return []
         with self._lock:
+            finished: list[dict[str, Any]] = []
+            self._finished = finished
             previous = self._ring[-1] if self._ring else None
             t = self._frame_seconds(int(ts), frame.get("elapsed_s"))
             if previous is not None and t <= previous.t:
-                return  # out of order: the ring stays sorted
+                return finished  # out of order: the ring stays sorted
             sample = Sample(t, previous.t if previous else None, frame, self._gpu_cols, previous)
             for period, energy in zip(self._periods, sample.gpu_energy):
                 period.add(t, energy)
@@ -271,24 +275,28 @@ class SpanTracker:
             if self._ending:
                 self._finish_due(t)
             self._flush()
+            return finished
 
-    def add_event(self, event: dict[str, Any]) -> None:
+    def add_event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Take a span event; the rows of the spans it finished (a span_end whose samples had come)."""
         kind = event.get("kind")
         if kind not in SPAN_KINDS:
-            return
+            return []
         try:
             ts_us = us_from_iso(str(event["ts"]))
         except (KeyError, ValueError, OverflowError):
-            return
+            return []
         span_id = str(event.get("span_id"))
         sent = event.get("attrs")
         attrs: dict[str, Any] = sent if isinstance(sent, dict) else {}
         with self._lock:
+            finished: list[dict[str, Any]] = []
+            self._finished = finished
             ts = self._event_seconds(ts_us)
             if kind == EventKind.SPAN_START:
                 if span_id not in self._open:
                     self._open_span(span_id, event, dict(attrs), ts, ts_us)
-                return
+                return finished
             span = self._open.pop(span_id, None)
             self.stats.open = len(self._open)
             if span is None:  # its start was lost (or came before this monitor): the end says enough
@@ -310,10 +318,12 @@ class SpanTracker:
             if self._ring and self._ring[-1].t >= span.end:
                 self._finish_due(self._ring[-1].t)
                 self._flush()
+            return finished
 
     def close(self) -> None:
         """Finish the spans that ended with what is known; open ones are left unfinished."""
         with self._lock:
+            self._finished = []
             self._finish_due(float("inf"))
             self._flush()
             if self._journal is not None:
@@ -488,10 +498,12 @@ class SpanTracker:
         """Take a finished span's row made elsewhere (a repaired session's journal): counted in the
         summary, kept among the recent ones, journaled."""
         with self._lock:
+            self._finished = []
             self._add(row)
 
     def _add(self, row: dict[str, Any]) -> None:
         self.stats.add(row)
+        self._finished.append(row)
         if self._sink is not None:
             self._sink(row)
         if self._journal is None and self._journal_path is not None:

@@ -10,6 +10,13 @@ needs (`Sink`): on real time a queue never makes the source wait (a full one
 counts a drop); on virtual time (a simulation run as fast as possible) every
 queue is lossless, because waiting there delays nothing real (a replay's
 stream is lossless too: the player waits for its screen).
+
+Besides frames and events a batch may carry side-channel records: finished
+span rows and the process rows of a slow tick.  Live, the span assembler and
+the process tier, which read the stream themselves, `tell` them to the sinks
+that asked for them (`Sink.side_records`: the screen); a replay publishes the
+session's recorded ones at their time.  A screen thus reads spans and
+processes from the stream whatever the source.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collectors.clock import Clock, VirtualClock, wait_real
+from collectors.process_rows import ProcessSnapshot
 
 Frame = dict[str, Any]
 Event = dict[str, Any]
@@ -29,10 +37,13 @@ Event = dict[str, Any]
 
 @dataclass(frozen=True)
 class Batch:
-    """What a subscriber receives: a frame (None for events alone) and the events that came with it."""
+    """What a subscriber receives: a frame (None for events alone) and the events that came with it;
+    or side-channel records: finished span rows (SESSION_FORMAT § Spans), the process rows of a tick."""
 
     frame: Frame | None
     events: tuple[Event, ...] = ()
+    spans: tuple[dict[str, Any], ...] = ()
+    processes: ProcessSnapshot | None = None
 
 
 END = Batch(None, ())  # sentinel: the source has stopped
@@ -172,6 +183,7 @@ class Sink:
     backlog_s: float
     min_batches: int
     latency_s: float = 0.0
+    side_records: bool = False  # also given the span rows and process rows other sinks `tell`
 
 
 CONSUMER_POLL_S = 0.25  # the background writers take the stream's batches 4 times a second
@@ -182,7 +194,7 @@ SESSION_WRITER = Sink("session writer", backlog_s=60.0, min_batches=1000, latenc
 SPAN_ASSEMBLER = Sink("span assembler", backlog_s=60.0, min_batches=1000, latency_s=CONSUMER_POLL_S)
 PROCESS_TIER = Sink("process tier", backlog_s=10.0, min_batches=100, latency_s=CONSUMER_POLL_S)
 EXPORTER = Sink("exporter", backlog_s=60.0, min_batches=1000)  # woken per batch: /metrics is fresh
-SCREEN = Sink("screen feed", backlog_s=10.0, min_batches=100, latency_s=CONSUMER_POLL_S)
+SCREEN = Sink("screen feed", backlog_s=10.0, min_batches=100, latency_s=CONSUMER_POLL_S, side_records=True)
 
 
 @dataclass(frozen=True)
@@ -211,18 +223,29 @@ class FrameStream:
     def __init__(self, policy: StreamPolicy) -> None:
         self.policy = policy
         self._queues: list[FrameQueue] = []
+        self._side: list[FrameQueue] = []  # the queues of the sinks that read side-channel records
 
     def subscribe(self, sink: Sink) -> FrameQueue:
         """A queue for `sink`, as the policy decides (before the source starts)."""
-        return self.attach(self.policy.queue(sink))
+        return self.attach(self.policy.queue(sink), sink.side_records)
 
-    def attach(self, frames: FrameQueue) -> FrameQueue:
+    def attach(self, frames: FrameQueue, side_records: bool = False) -> FrameQueue:
         """Add a queue built by hand (tests, benchmarks)."""
         self._queues.append(frames)
+        if side_records:
+            self._side.append(frames)
         return frames
 
     def publish(self, batch: Batch) -> None:
         for frames in self._queues:
+            frames.offer(batch)
+
+    def tell(self, batch: Batch) -> None:
+        """A side-channel record (span rows, process rows) from a sink's thread, to the sinks that read them.
+
+        Not to every sink: the span assembler and the process tier read this stream themselves, and
+        must not be handed their own records (on virtual time a full queue would wait on itself)."""
+        for frames in self._side:
             frames.offer(batch)
 
     def close(self) -> None:

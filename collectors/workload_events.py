@@ -2,7 +2,9 @@
 
 It reads the same stream of batches as the recorder (frames in tick order,
 events as they were posted), so the span tracker sees every sample and every
-span event without ever running on the sampling thread.
+span event without ever running on the sampling thread.  The rows of the spans
+each batch finished are told back to the stream (`tell`: the screen reads them
+there, as it reads a replay's).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from collectors.stream import END, Batch, FrameQueue
 
 class WorkloadEvents(ConsumerThread):
     def __init__(self, frames: FrameQueue, spans: SpanTracker, metrics: MetricHistory,
-                 on_notice: Callable[[str], None] | None = None) -> None:
+                 on_notice: Callable[[str], None] | None = None,
+                 tell: Callable[[Batch], None] | None = None) -> None:
         super().__init__("rigscope-spans", frames)
         self.spans = spans
         self.metrics = metrics
+        self._tell_stream = tell  # the stream's side channel (FrameStream.tell)
         self.error: str | None = None
         self._on_notice = on_notice  # told why spans stopped, once, when the thread ends
 
@@ -50,11 +54,14 @@ class WorkloadEvents(ConsumerThread):
                 self._on_notice(self.error)
 
     def _take(self, batch: Batch) -> None:
+        finished = []
         for event in batch.events:
             kind = event.get("kind")
             if kind == EventKind.METRIC:
                 self.metrics.add_event(event)
             elif kind in SPAN_KINDS:
-                self.spans.add_event(event)
+                finished += self.spans.add_event(event)
         if batch.frame is not None:
-            self.spans.add_frame(batch.frame)
+            finished += self.spans.add_frame(batch.frame)
+        if finished and self._tell_stream is not None:
+            self._tell_stream(Batch(None, spans=tuple(finished)))

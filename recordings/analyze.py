@@ -20,7 +20,7 @@ import polars as pl
 
 from collectors.clock import ClockShifts
 from collectors.event_kinds import EventKind
-from collectors.schema import derived_columns, gpu_indices_of, gpu_prefix, session_columns
+from collectors.schema import column, derived_columns, gpu_indices_of, gpu_prefix, session_columns
 from collectors.signals import SignalPipeline
 from collectors.timeutil import us_from_iso
 from recordings.errors import InputError, first_line
@@ -167,9 +167,9 @@ class Analysis:
         self.events: list[dict[str, Any]] = []
         wanted = ["elapsed_s", "mem_util_pct", "disk_write_bps", "cpu_util_pct"]
         for prefix in self.pipeline.prefixes:
-            wanted += [f"{prefix}_{suffix}" for suffix in ("util_pct", "temp_c", "power_w", "power_limit_w", "temp_limit_c")]
+            wanted += [column(prefix, suffix) for suffix in ("util_pct", "temp_c", "power_w", "power_limit_w", "temp_limit_c")]
             if prefix != "cpu":
-                wanted += [f"{prefix}_{suffix}" for suffix in ("throttle_reasons", "violation_power_s",
+                wanted += [column(prefix, suffix) for suffix in ("throttle_reasons", "violation_power_s",
                                                                 "violation_thermal_s", "sm_active_pct", "energy_j")]
         self._wanted = list(dict.fromkeys(wanted))
 

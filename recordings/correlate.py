@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from collectors.event_kinds import EventKind
+from collectors.schema import column
 from collectors.timeutil import iso_from_us, us_from_iso
 from recordings.errors import InputError
 from recordings.events import EVENTS, read_events
@@ -90,7 +91,7 @@ def correlate(session: Path, name: str, max_lag_s: int = MAX_LAG_S) -> dict[str,
     devices = _devices(samples)
     if not devices:
         raise InputError(f"session {session.name} has no rle_smoothed columns (run rigscope analyze on it first)")
-    keep = ["ts_us", *(c for d in devices for c in (f"{d}_rle_smoothed", f"{d}_collapse") if c in samples.columns)]
+    keep = ["ts_us", *(c for d in devices for c in (column(d, "rle_smoothed"), column(d, "collapse")) if c in samples.columns)]
     samples = samples.select(keep)
     flagged = points.join_asof(samples, on="ts_us", strategy="backward")
     result: dict[str, Any] = {
@@ -106,7 +107,7 @@ def correlate(session: Path, name: str, max_lag_s: int = MAX_LAG_S) -> dict[str,
                .join_asof(points.rename({"ts_us": "at"}), on="at", strategy="backward")["value"]
                for lag in range(-max_lag_s, max_lag_s + 1)}
     for device in devices:
-        collapse_col, rle_col = f"{device}_collapse", f"{device}_rle_smoothed"
+        collapse_col, rle_col = column(device, "collapse"), column(device, "rle_smoothed")
         inside = flagged.filter(pl.col(collapse_col).fill_null(0) > 0)["value"] if collapse_col in flagged.columns \
             else pl.Series("value", [], pl.Float64)
         outside = flagged.filter(pl.col(collapse_col).fill_null(0) <= 0)["value"] if collapse_col in flagged.columns \

@@ -1,11 +1,13 @@
 """Replay as a source: publishes a recorded session's frames and events on a frame stream, as the sampler does.
 
 A screen subscribes to `stream` exactly as to a live session's (`SCREEN`); a
-seek publishes `RESET` before it refills the screen.  The spans that had
-ended by the position go to a span watcher (`watch_spans`, as a live session's
-span tracker is watched), and the process rows recorded at the position are
-asked for (`processes`), as the live process tier's latest rows are.  The
-stream is lossless: the player waits for its screen.
+seek publishes `RESET` before it refills the screen.  The spans that ended as
+the position passed them, and the process rows of the slow tick it reached
+(once a tick), are published on the stream too (`Batch.spans`,
+`Batch.processes`), as the live span assembler and process tier tell theirs;
+after a seek, behind the window's frames, every span that had ended by then and
+the process rows of the tick at the position.  The stream is lossless: the
+player waits for its screen.
 
 A player thread moves the position at the chosen speed and reads rows from
 disk as it goes; seeks are requested by the UI and carried out by that thread
@@ -22,7 +24,7 @@ import bisect
 import threading
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from collectors.event_kinds import EventKind
 from collectors.process_rows import ProcessSnapshot
@@ -40,13 +42,6 @@ TICK_S = 0.05
 MAX_ROWS_PER_TICK = 2000  # at high speed only the last rows of a step reach the sparklines
 POLL_S = 2.0  # how often a session still being recorded is looked at for new segments
 WINDOW_S = 120.0  # how much before the position a seek publishes
-
-
-class SpanWatcher(Protocol):
-    """Who shows the spans of the position (tui.feed.DashboardFeed), as it shows a live span tracker's."""
-
-    def watch_spans(self, tracker: Any) -> None: ...  # ReplaySpans.tracker: what the screen reads of spans
-    def poll_spans(self, force: bool = False) -> None: ...
 
 
 class ReplayPlayer:
@@ -81,14 +76,11 @@ class ReplayPlayer:
             self._errors.append(skipped_warning(session / EVENTS, self.reader.skipped_events))
         self._poll_s = poll_s
         self._process_timeline = self._open_processes(session)
-        self._process_shown: ProcessSnapshot | None = None
-        self._spans_shown: SpanWatcher | None = None
+        self._process_tick: int | None = None  # the tick whose rows were published last
         self._thread = threading.Thread(target=self._play, name="rigscope-replay", daemon=True)
 
-    def start(self, spans: SpanWatcher) -> None:
-        """Play onto the stream; `spans` is shown the spans of the position."""
-        self._spans_shown = spans
-        spans.watch_spans(self.spans.tracker)
+    def start(self) -> None:
+        """Play onto the stream."""
         self._thread.start()
 
     # -- what a dashboard asks ----------------------------------------------
@@ -118,17 +110,10 @@ class ReplayPlayer:
             self._errors.append(f"process rows not shown: {error}")
             return None
 
-    def processes(self) -> ProcessSnapshot | None:
-        """The process rows recorded at the replay position (the last slow tick at or before it)."""
-        if self._process_timeline is None:
-            return None
-        tick = self._process_timeline.tick_at(self.reader.ts_us[self.position])
-        version = 0 if tick is None else tick + 1
-        if self._process_shown is None or self._process_shown.version != version:
-            rows = () if tick is None else tuple(self._process_timeline.rows_of(tick))
-            ts = None if tick is None else self._process_timeline.ticks[tick]
-            self._process_shown = ProcessSnapshot(version, ts, rows)
-        return self._process_shown
+    @property
+    def has_processes(self) -> bool:
+        """Whether the session recorded process rows (a process tier ran)."""
+        return self._process_timeline is not None
 
     def notices(self) -> list[str]:
         errors, self._errors = self._errors, []
@@ -196,8 +181,6 @@ class ReplayPlayer:
 
     # -- the player thread --------------------------------------------------
     def _play(self) -> None:
-        spans = self._spans_shown
-        assert spans is not None
         last = polled = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(TICK_S)  # a seek wakes it at once
@@ -211,17 +194,16 @@ class ReplayPlayer:
                     polled = now
                     self.reader.refresh()
                 if requested is not None:
-                    self._seek(spans, requested)
+                    self._seek(requested)
                 elif self.playing and self.position < len(self.reader) - 1:
-                    self._advance(spans, dt)
+                    self._advance(dt)
                 elif self.playing and not self.reader.growing:  # a growing session: wait for more
                     self.playing = False
-                spans.poll_spans()  # spans taken since the last poll, at most every half second
             except InputError as error:  # a damaged file: say so on screen, stay up, stop playing
                 self._errors.append(str(error))
                 self.playing = False
 
-    def _seek(self, spans: SpanWatcher, index: int) -> None:
+    def _seek(self, index: int) -> None:
         window = int(self.hz * WINDOW_S)
         rows = self.reader.rows(index - window + 1, index + 1)
         publish = self.stream.publish
@@ -230,12 +212,13 @@ class ReplayPlayer:
         self._publish_events(self.events_between(None, ts))
         for row in rows:
             publish(Batch(row))
-        self._spans_to(spans, ts)
-        spans.poll_spans(force=True)
+        self._publish_spans(None, ts)  # after the frames: many spans take the screen a while to count
+        self._process_tick = None
+        self._publish_processes(ts)
         self.position = index
         self._play_at = self.reader.elapsed[index]
 
-    def _advance(self, spans: SpanWatcher, dt: float) -> None:
+    def _advance(self, dt: float) -> None:
         speed = self.speed
         if speed is None:
             stop = min(len(self.reader), self.position + 1 + MAX_ROWS_PER_TICK)
@@ -251,13 +234,27 @@ class ReplayPlayer:
         self._publish_events(self.events_between(self.reader.ts_us[self.position], high_us))
         for row in self.reader.rows(first, stop):
             publish(Batch(row))
-        self._spans_to(spans, high_us)
+        self._publish_spans(self.reader.ts_us[self.position], high_us)
+        self._publish_processes(high_us)
         self.position = stop - 1
 
     def _publish_events(self, events: list[dict[str, Any]]) -> None:
         if events:
             self.stream.publish(Batch(None, tuple(events)))
 
-    def _spans_to(self, spans: SpanWatcher, ts_us: int) -> None:
-        if self.spans.advance_to(ts_us):
-            spans.watch_spans(self.spans.tracker)
+    def _publish_spans(self, low_us: int | None, high_us: int) -> None:
+        rows = self.spans.between(low_us, high_us)
+        if rows:
+            self.stream.publish(Batch(None, spans=rows))
+
+    def _publish_processes(self, ts_us: int) -> None:
+        """The rows of the last slow tick at or before `ts_us`, when it is not the one published last."""
+        timeline = self._process_timeline
+        if timeline is None:
+            return
+        tick = timeline.tick_at(ts_us)
+        if tick is None or tick == self._process_tick:
+            return  # before the first tick a screen shows none, as after a RESET
+        self._process_tick = tick
+        self.stream.publish(Batch(None, processes=ProcessSnapshot(tick + 1, timeline.ticks[tick],
+                                                                   tuple(timeline.rows_of(tick)))))

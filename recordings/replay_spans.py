@@ -1,10 +1,10 @@
-"""A recorded session's spans as of a replay position: the rows of its span table that had ended by then.
+"""A recorded session's finished spans by end time, for the replay player to publish when the position passes them.
 
 The table (`spans.parquet`, or the journal of a session that never closed) is
-read once, sorted by end time; a `SpanStatistics` takes the rows that ended up to
-the position, so the totals (count, success rate, duration percentiles) are
-computed exactly as live.  Moving forward adds rows; moving back starts new
-statistics.
+read once, sorted by end time.  The player publishes the rows that ended within
+each step of the position (after a seek: every row that ended by then) on its
+stream, as the live span assembler tells its rows; the screen counts them as it
+counts live ones, so the totals are computed exactly as live.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 import polars as pl
 
-from collectors.span_stats import SpanStatistics
 from collectors.timeutil import iso_from_us
 from recordings.spans import read_spans
 
@@ -27,8 +26,6 @@ SHOWN = ("request_id", "name", "parent_id", "start_time", "total_duration_s", "r
 class ReplaySpans:
     def __init__(self, rows: list[dict[str, Any]], end_us: list[int]) -> None:
         self._rows, self._end_us = rows, end_us  # ascending end times
-        self.tracker = SpanStatistics()  # what the dashboard's feed watches, as it watches the live tracker
-        self._upto = 0
 
     @classmethod
     def read(cls, session: Path) -> ReplaySpans:
@@ -52,14 +49,7 @@ class ReplaySpans:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def advance_to(self, ts_us: int) -> bool:
-        """Take the spans that ended at or before `ts_us`; True when `tracker` was replaced (the position went back)."""
-        upto = bisect_right(self._end_us, ts_us)
-        replaced = upto < self._upto
-        if replaced:
-            self.tracker = SpanStatistics()
-            self._upto = 0
-        for row in self._rows[self._upto:upto]:
-            self.tracker.add(row)
-        self._upto = upto
-        return replaced
+    def between(self, low_us: int | None, high_us: int) -> tuple[dict[str, Any], ...]:
+        """The rows of the spans that ended with low_us < end <= high_us (from the start when low_us is None)."""
+        low = 0 if low_us is None else bisect_right(self._end_us, low_us)
+        return tuple(self._rows[low:bisect_right(self._end_us, high_us)])

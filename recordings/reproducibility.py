@@ -24,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from collectors.schema import device_prefixes
+from collectors.schema import column, device_prefixes
 from collectors.signals.throttle import ALERT_POWER, THERMAL
 from recordings.errors import InputError
 from recordings.reader import read_samples
@@ -114,22 +114,22 @@ def _column_figures(rows: pl.DataFrame, prefix: str) -> dict[str, float | None]:
         return float(how(rows[name].drop_nulls())) if has(name) else None
 
     duration = float(rows["dt"].sum()) if rows.height else 0.0
-    counter_j = _counter_energy(rows, f"{prefix}_energy_j{STEP}")
+    counter_j = _counter_energy(rows, column(prefix, "energy_j") + STEP)
     out: dict[str, Any] = {
-        "mean_util_pct": stat(f"{prefix}_util_pct", pl.Series.mean),
-        "max_temp_c": stat(f"{prefix}_temp_c", pl.Series.max),
-        "mean_power_w": stat(f"{prefix}_power_w", pl.Series.mean),
+        "mean_util_pct": stat(column(prefix, "util_pct"), pl.Series.mean),
+        "max_temp_c": stat(column(prefix, "temp_c"), pl.Series.max),
+        "mean_power_w": stat(column(prefix, "power_w"), pl.Series.mean),
         "energy_j": counter_j if counter_j is not None else
-        float((rows[f"{prefix}_power_w"] * rows["dt"]).sum()) if has(f"{prefix}_power_w") else None,
+        float((rows[column(prefix, "power_w")] * rows["dt"]).sum()) if has(column(prefix, "power_w")) else None,
         "energy_method": "counter" if counter_j is not None else
-        ("rapl" if prefix == "cpu" else "integrated_power") if has(f"{prefix}_power_w") else "none",
+        ("rapl" if prefix == "cpu" else "integrated_power") if has(column(prefix, "power_w")) else "none",
         "collapses": None,
         "duration_s": duration,
     }
-    if f"{prefix}_collapse" in rows.columns:
-        active = rows[f"{prefix}_collapse"].fill_null(0) > 0
+    if column(prefix, "collapse") in rows.columns:
+        active = rows[column(prefix, "collapse")].fill_null(0) > 0
         out["collapses"] = float((active & ~active.shift(1, fill_value=False)).sum())
-    mask_name = f"{prefix}_throttle_reasons"
+    mask_name = column(prefix, "throttle_reasons")
     if prefix != "cpu":
         for key, bits in (("thermal", THERMAL), ("power", ALERT_POWER)):
             out[f"throttle_{key}_fraction"] = (

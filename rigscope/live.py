@@ -43,7 +43,6 @@ class LiveSource:
         self.monitor = self._open(config)
         self.devices = devices_of(self.monitor)
         self.feed = DashboardFeed(self._subscribe(self.monitor), feed_columns(self.devices), config.hz)
-        self.feed.watch_spans(self.monitor.spans)
         self.feed.start()
         self.monitor.start()
 
@@ -89,7 +88,8 @@ class LiveSource:
             return None
 
     def processes(self) -> ProcessSnapshot | None:
-        return self.monitor.process_snapshot()
+        """The process rows the stream brought (None on a source without a process tier)."""
+        return self.feed.processes() if self.monitor.process_snapshot() is not None else None
 
     def notices(self) -> list[str]:
         """New notices, each once per process (a new session after `r` reports the same conditions again)."""
@@ -107,8 +107,7 @@ class LiveSource:
         self.monitor.close_receiver()  # the replacement takes the event port over
         replacement = self._open(dataclasses.replace(self.config, record=not was_recording))
         self.feed.attach(self._subscribe(replacement))
-        self.feed.reset_events()  # the old session's notes and collapses are not the new one's
-        self.feed.watch_spans(replacement.spans)
+        self.feed.reset_events()  # the old session's notes, collapses, spans and processes are not the new one's
         self.monitor.stop()
         self.monitor = replacement
         replacement.start()

@@ -21,6 +21,7 @@ from collectors import gc_freeze
 from collectors.base import Collector
 from collectors.clock import Clock, RealClock, ScaledClock, VirtualClock, machine_clocks
 from collectors.metrics import MetricHistory
+from collectors.notices import NoticeSink
 from collectors.process_rows import ProcessSnapshot
 from collectors.process_tier import ProcessTier
 from collectors.receiver import EventReceiver
@@ -221,8 +222,7 @@ class Monitor:
 
         self.config = config
         self.clock = clock or make_clock(config)
-        self._on_notice = on_notice
-        self.notices: list[str] = []
+        self.notices = NoticeSink(*(() if on_notice is None else (on_notice,)))  # told from every thread
         sources = _simulated_sources(config) if config.source == "sim" else _system_sources(config, nvml_backend)
         overrides = _overrides(config, sources.gpu_indices)
         if overrides:
@@ -232,26 +232,27 @@ class Monitor:
         self.columns = session_columns(sources.gpu_indices)
         self.signals = SignalPipeline(sources.gpu_indices)
         self.sampler = Sampler(sources.collectors, config.hz, self.clock, config.duration_s,
-                               self.signals, on_notice=self._notice)
+                               self.signals, on_notice=self.notices.tell)
         self.receiver: EventReceiver | None = None
         self._receiver_stats: dict[str, Any] = {}
         if config.receive_events:
-            self.receiver = _open_receiver(self.sampler.post_event, self._notice, config.probe_udp)
+            self.receiver = _open_receiver(self.sampler.post_event, self.notices.tell, config.probe_udp)
         # Spans and custom metrics of instrumented workloads (rigscope.span, rigscope.metric), live.
         self.spans = SpanTracker(sources.gpu_indices, _host_facts(sources), sources.gpus)
         self.metrics = MetricHistory()
         self._workload = WorkloadEvents(self.sampler.subscribe(SPAN_ASSEMBLER), self.spans, self.metrics,
-                                        on_notice=self._notice)
+                                        on_notice=self.notices.tell, tell=self.sampler.stream.tell)
         self.processes: ProcessTier | None = None
         if sources.processes is not None:
             self.processes = ProcessTier(self.sampler.subscribe(PROCESS_TIER), sources.processes.rows,
-                                         config.proc_interval_s, self._notice, sources.processes.drain_notices)
+                                         config.proc_interval_s, self.notices.tell, sources.processes.drain_notices,
+                                         tell=self.sampler.stream.tell)
         self.recorder: SessionWriter | None = None  # the session writer, when recording
         self.session: Path | None = None
         if config.record:
             self.open_recording()
         for message in sources.notices:
-            self._notice(message)
+            self.notices.tell(message)
         udp = self.udp_address()
         if udp is not None and on_notice is not None:  # said, not a warning of the session
             on_notice(f"probe events over UDP on 127.0.0.1:{udp['port']}, each datagram headed by the line "
@@ -261,13 +262,6 @@ class Monitor:
             from rigscope.serve.wiring import serve_http
 
             self.http = serve_http(self, *config.http, token=config.http_token)
-
-    def _notice(self, message: str) -> None:
-        self.notices.append(message)
-        if self.recorder is not None:
-            self.recorder.warn(message)
-        if self._on_notice is not None:
-            self._on_notice(message)
 
     def open_recording(self) -> None:
         """Create the session directory and its recorder (at construction unless `config.record` is False)."""
@@ -290,6 +284,7 @@ class Monitor:
         if self.processes is not None:
             self.processes.sink = writer.take_processes
             self.processes.on_failure = writer.write_failed
+        self.notices.listen(writer.warn)  # meta.json's warnings: those before it are in build_meta's
         self.recorder = writer
 
     def _summary(self) -> dict[str, Any]:
@@ -333,7 +328,7 @@ class Monitor:
             },
             "recorder": {"pid": os.getpid(), "hostname": socket.gethostname(), "version": __version__,
                          "argv": sys.argv[1:]},
-            "warnings": list(self.notices),
+            "warnings": self.notices.messages(),
             "total_samples": 0,
             "summary": {},
         }

@@ -2,8 +2,8 @@
 
 The source is parsed (ast), not imported, so an import inside a function (lazy) counts as
 much as one at the top: a cycle that only works because one side imports late is still a cycle.
-Between packages every import counts, also those under `if TYPE_CHECKING:`; between modules
-those are left out (a name used only in annotations is no dependency at run time).
+An import under `if TYPE_CHECKING:` counts too: a cycle the type checker must follow is one a
+reader must follow (a module that needs another's type only names a protocol of its own).
 """
 
 from __future__ import annotations
@@ -22,32 +22,22 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
-def imported_names(tree: ast.AST, type_checking: bool) -> Iterator[str]:
+def imported_names(tree: ast.AST) -> Iterator[str]:
     """Every module name an import statement anywhere in `tree` names (`from a import b`: `a` and `a.b`)."""
     for node in ast.iter_child_nodes(tree):
-        if isinstance(node, ast.If) and _type_checking(node) and not type_checking:
-            for other in node.orelse:
-                yield from imported_names(other, type_checking)
-            continue
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             yield node.module
             yield from (f"{node.module}.{alias.name}" for alias in node.names)
-        yield from imported_names(node, type_checking)
+        yield from imported_names(node)
 
 
-def import_graph(type_checking: bool, packages_only: bool) -> dict[str, set[str]]:
+def import_graph(packages_only: bool) -> dict[str, set[str]]:
     sources = {module_name(path): path for package in PACKAGES for path in (REPO / package).rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for module, path in sources.items():
-        for name in imported_names(ast.parse(path.read_text(encoding="utf-8")), type_checking):
+        for name in imported_names(ast.parse(path.read_text(encoding="utf-8"))):
             while name and name not in sources:  # `from a.b import function`: the module a.b
                 name = name.rpartition(".")[0]
             if not name or module.startswith(f"{name}."):  # a package's own __init__ is no cycle
@@ -97,17 +87,19 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_the_packages_import_each_other_one_way_only():
-    graph = import_graph(type_checking=True, packages_only=True)
+    graph = import_graph(packages_only=True)
     assert cycles(graph) == []
     assert graph["rigscope"] >= {"tui", "recordings", "collectors"}  # the graph is real, not empty
 
 
-def test_no_module_imports_itself_round_about_not_even_lazily():
-    assert cycles(import_graph(type_checking=False, packages_only=False)) == []
+def test_no_module_imports_itself_round_about_not_even_lazily_nor_for_the_type_checker():
+    assert cycles(import_graph(packages_only=False)) == []
 
 
-def test_a_lazy_import_cycle_is_found(tmp_path):
+def test_a_lazy_or_type_only_import_cycle_is_found(tmp_path):
     lazy = ast.parse("import os\n\ndef later():\n    from b import thing\n")
-    assert "b" in set(imported_names(lazy, type_checking=False))
+    assert "b" in set(imported_names(lazy))
+    typed = ast.parse("from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from c import Thing\n")
+    assert "c" in set(imported_names(typed))
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []

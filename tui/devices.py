@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.text import Text
 
+from collectors.schema import column
 from tui import format as fmt
 from tui.feed import Snapshot
 from tui.overlay import TIME, collapse_column, overlay_line, overlay_names
@@ -39,9 +40,9 @@ class Device:
 
     def series_names(self) -> list[str]:
         p = self.prefix
-        memory = f"{p}_mem_used_bytes" if self.is_gpu else "mem_util_pct"
-        sm = [f"{p}_sm_active_pct"] if self.gpm else []
-        return [f"{p}_util_pct", *sm, f"{p}_temp_c", f"{p}_power_w", memory, f"{p}_rle_smoothed"]
+        memory = column(p, "mem_used_bytes") if self.is_gpu else "mem_util_pct"
+        sm = [column(p, "sm_active_pct")] if self.gpm else []
+        return [column(p, "util_pct"), *sm, column(p, "temp_c"), column(p, "power_w"), memory, column(p, "rle_smoothed")]
 
 
 def panel_lines(devices: Sequence[Device]) -> int:
@@ -101,9 +102,9 @@ def rjust(text: Text, width: int) -> Text:
 
 def rle_missing(frame: dict[str, Any], prefix: str) -> str:
     """Why a device has no RLE (SIGNALS §2: it needs power and the rated power)."""
-    if _value(frame, f"{prefix}_power_w") is None:
+    if _value(frame, column(prefix, "power_w")) is None:
         return "no power reading"
-    if _value(frame, f"{prefix}_power_limit_w") is None:
+    if _value(frame, column(prefix, "power_limit_w")) is None:
         return "no power limit"
     return "no data yet"
 
@@ -132,26 +133,26 @@ class DevicePanel(StripText, can_focus=True):
                 lines.append(self._compact_detail(snapshot, view, width))
         else:
             lines = self._full(snapshot, view, width)
-        self.set_class(_value(snapshot.frame, f"{self.device.prefix}_collapse") == 1, "collapse")
+        self.set_class(_value(snapshot.frame, column(self.device.prefix, "collapse")) == 1, "collapse")
         self.styles.height = len(lines) if view.compact else view.lines
         self.show_lines(lines, width)
 
     # -- content -----------------------------------------------------------
     def _lines(self, frame: dict[str, Any], no_color: bool = False) -> dict[str, Text]:
         p = self.device.prefix
-        mem_used, mem_total = _value(frame, f"{p}_mem_used_bytes"), _value(frame, f"{p}_mem_total_bytes")
+        mem_used, mem_total = _value(frame, column(p, "mem_used_bytes")), _value(frame, column(p, "mem_total_bytes"))
         if self.device.is_gpu:
             memory = flagged(f"{fmt.size(mem_used)}/{fmt.size(mem_total)}", severity(mem_used, mem_total, 0.9, 0.98),
                              no_color)
         else:
             host = _value(frame, "mem_util_pct")
             memory = flagged(f"{fmt.num(host, '%', 0)} host", severity(host, 100.0, 0.9, 0.98), no_color)
-        temp, temp_limit = _value(frame, f"{p}_temp_c"), _value(frame, f"{p}_temp_limit_c")
-        power, power_limit = _value(frame, f"{p}_power_w"), _value(frame, f"{p}_power_limit_w")
-        rle = _value(frame, f"{p}_rle_smoothed")
-        sm = {"SM": Text(fmt.num(_value(frame, f"{p}_sm_active_pct"), "%", 0))} if self.device.gpm else {}
+        temp, temp_limit = _value(frame, column(p, "temp_c")), _value(frame, column(p, "temp_limit_c"))
+        power, power_limit = _value(frame, column(p, "power_w")), _value(frame, column(p, "power_limit_w"))
+        rle = _value(frame, column(p, "rle_smoothed"))
+        sm = {"SM": Text(fmt.num(_value(frame, column(p, "sm_active_pct")), "%", 0))} if self.device.gpm else {}
         return {
-            "util": Text(fmt.num(_value(frame, f"{p}_util_pct"), "%", 0)),
+            "util": Text(fmt.num(_value(frame, column(p, "util_pct")), "%", 0)),
             **sm,
             "temp": flagged(_against(temp, temp_limit, "°C"), severity(temp, temp_limit, 0.95), no_color),
             "power": flagged(_against(power, power_limit, " W"), severity(power, power_limit, 0.95, 1.02), no_color),
@@ -163,26 +164,26 @@ class DevicePanel(StripText, can_focus=True):
     def _peak(self, frame: dict[str, Any]) -> str:
         if (frame.get("elapsed_s") or 0.0) < WARM_UP_S:
             return "warm-up"  # SIGNALS §3: no peak, no collapse in the first minute
-        return f"peak {fmt.num(_value(frame, f'{self.device.prefix}_rolling_peak'), '', 2)}"
+        return f"peak {fmt.num(_value(frame, column(self.device.prefix, 'rolling_peak')), '', 2)}"
 
     def _limits(self, frame: dict[str, Any]) -> list[tuple[float, float | None]]:
         p = self.device.prefix
-        mem_high = _value(frame, f"{p}_mem_total_bytes") if self.device.is_gpu else 100.0
-        peak = _value(frame, f"{p}_rolling_peak") or 0.0
+        mem_high = _value(frame, column(p, "mem_total_bytes")) if self.device.is_gpu else 100.0
+        peak = _value(frame, column(p, "rolling_peak")) or 0.0
         sm = [(0, 100.0)] if self.device.gpm else []
-        return [(0, 100.0), *sm, (20.0, _value(frame, f"{p}_temp_limit_c")),
-                (0, _value(frame, f"{p}_power_limit_w")), (0, mem_high), (0, max(1.0, peak * 1.1))]
+        return [(0, 100.0), *sm, (20.0, _value(frame, column(p, "temp_limit_c"))),
+                (0, _value(frame, column(p, "power_limit_w"))), (0, mem_high), (0, max(1.0, peak * 1.1))]
 
     def _status(self, frame: dict[str, Any], summary_counts: tuple[int, float]) -> Text:
         p = self.device.prefix
         events, seconds = summary_counts
         status = Text(f"collapses {events} ({seconds:.0f} s)")
-        if _value(frame, f"{p}_collapse") == 1:
+        if _value(frame, column(p, "collapse")) == 1:
             status.append("  ● COLLAPSE", style="bold red")
-        alerts = frame.get(f"{p}_alerts")
+        alerts = frame.get(column(p, "alerts"))
         if alerts:
             status.append(f"  ⚠ {alerts.replace('|', ' ')}", style="yellow")
-        words = fmt.throttle_words(frame.get(f"{p}_throttle_reasons"))
+        words = fmt.throttle_words(frame.get(column(p, "throttle_reasons")))
         if words:
             status.append(f"  throttle: {words}", style="bold yellow")
         return status
@@ -191,12 +192,12 @@ class DevicePanel(StripText, can_focus=True):
         p = self.device.prefix
         title = Text(self.device.title, style="bold")
         if self.device.is_gpu:
-            pstate = frame.get(f"{p}_pstate")
+            pstate = frame.get(column(p, "pstate"))
             title.append(f"  P{pstate}" if isinstance(pstate, int) else "  P—")
-            title.append(f"  SM {fmt.num(_value(frame, f'{p}_clock_sm_mhz'), ' MHz')}")
-            title.append(f"  mem {fmt.num(_value(frame, f'{p}_clock_mem_mhz'), ' MHz')}")
-            title.append(f"  fan {fmt.num(_value(frame, f'{p}_fan_pct'), '%')}")
-            if frame.get(f"{p}_util_pct", 0) is None and frame.get(f"{p}_temp_c", 0) is None:
+            title.append(f"  SM {fmt.num(_value(frame, column(p, 'clock_sm_mhz')), ' MHz')}")
+            title.append(f"  mem {fmt.num(_value(frame, column(p, 'clock_mem_mhz')), ' MHz')}")
+            title.append(f"  fan {fmt.num(_value(frame, column(p, 'fan_pct')), '%')}")
+            if frame.get(column(p, "util_pct"), 0) is None and frame.get(column(p, "temp_c"), 0) is None:
                 title.append("  no reading: GPU lost or stalled", style="bold red")
         else:
             title.append(f"  {fmt.num(_value(frame, 'cpu_freq_mhz'), ' MHz')}")
@@ -215,7 +216,7 @@ class DevicePanel(StripText, can_focus=True):
                 rle, value = shown.plain.split()[0], metric_text(snapshot, view.overlay)
                 shown = Text(f"{rle} {view.overlay[:max(1, VALUE_W - len(rle) - len(value) - 2)]} {value}")
             else:
-                collapsed = label == "RLE" and _value(frame, f"{self.device.prefix}_collapse") == 1
+                collapsed = label == "RLE" and _value(frame, column(self.device.prefix, "collapse")) == 1
                 style = "red" if collapsed else str(shown.style) or "green"  # near or over a limit: its colour
                 line.append(sparkline(snapshot.series.get(name, ()), spark_w, low, high, view.ascii_only), style=style)
             line.append_text(rjust(shown, VALUE_W + 1))
@@ -237,9 +238,9 @@ class DevicePanel(StripText, can_focus=True):
         else:
             tail = Text.assemble(rjust(values["util"], 5), rjust(values["temp"], 10), rjust(values["power"], 12),
                                  rjust(values["mem"], 14), f" {rle} C{events}/{seconds:.0f}s")
-        if _value(frame, f"{prefix}_collapse") == 1:
+        if _value(frame, column(prefix, "collapse")) == 1:
             tail.append(" ●", style="bold red")
-        words = fmt.throttle_words(frame.get(f"{prefix}_throttle_reasons"))
+        words = fmt.throttle_words(frame.get(column(prefix, "throttle_reasons")))
         if words and not view.overlay:
             tail.append(f" {words}", style="yellow")
         row = Text(f"{prefix.upper():<6}", style="bold")
@@ -247,7 +248,7 @@ class DevicePanel(StripText, can_focus=True):
         if view.overlay:
             row.append_text(self._overlay(snapshot, view, spark_w, self._limits(frame)[-1][1] or 1.0))
         else:
-            row.append(sparkline(snapshot.series.get(f"{prefix}_util_pct", ()), spark_w, 0, 100, view.ascii_only),
+            row.append(sparkline(snapshot.series.get(column(prefix, "util_pct"), ()), spark_w, 0, 100, view.ascii_only),
                        style="green")
         row.append_text(tail)
         row.truncate(width, overflow="ellipsis")
@@ -262,7 +263,7 @@ class DevicePanel(StripText, can_focus=True):
         rle_words = values["RLE"].plain.split(" ", 1)[1] if " " in values["RLE"].plain else ""
         spark_w = max(4, (width - 6 - len(" mem ") - len("  RLE ") - 1 - len(rle_words)) // 2)
         row = Text(" " * 5)
-        collapsed = "red" if _value(frame, f"{self.device.prefix}_collapse") == 1 else ""
+        collapsed = "red" if _value(frame, column(self.device.prefix, "collapse")) == 1 else ""
         for label, index, style in ((" mem ", 3, str(values["mem"].style)), ("  RLE ", 4, collapsed)):
             low, high = limits[index]
             row.append(label, style="dim")
@@ -274,7 +275,7 @@ class DevicePanel(StripText, can_focus=True):
 
     def _overlay(self, snapshot: Snapshot, view: View, width: int, high: float) -> Text:
         p, series = self.device.prefix, snapshot.series
-        return overlay_line(series.get(f"{p}_rle_smoothed", ()), series.get(TIME, ()),
+        return overlay_line(series.get(column(p, "rle_smoothed"), ()), series.get(TIME, ()),
                             series.get(collapse_column(p), ()), snapshot.metrics, view.overlay or "", width, high,
                             view.ascii_only)
 

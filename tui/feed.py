@@ -6,7 +6,9 @@ second for `long_seconds`.  The UI never waits on it: on its own redraw timer
 it asks for a `Snapshot` (immutable tuples) and redraws only when `version`
 moved.  Custom metrics and spans of instrumented workloads ride along
 (`tui.probe_data`); their events stay out of `events`, so a workload logging a
-metric every step never pushes notes and collapses out.  Nothing here touches Textual.
+metric every step never pushes notes and collapses out.  Finished spans and the
+process rows of the latest slow tick come on the same stream, live and in replay
+alike (`collectors.stream.Batch`).  Nothing here touches Textual.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from itertools import islice
 from typing import Any
 
 from collectors.event_kinds import COLLAPSE_KINDS, SPAN_KINDS, EventKind
-from collectors.stream import END, RESET, FrameQueue
-from tui.probe_data import MetricsView, ProbeFeed, SpanSource, SpansView
+from collectors.process_rows import ProcessSnapshot
+from collectors.stream import END, RESET, Batch, FrameQueue
+from tui.probe_data import MetricsView, ProbeFeed, SpansView
 
 Value = float | None
 
@@ -67,6 +70,7 @@ def last(values: deque[Value], count: int) -> tuple[Value, ...]:
 
 SECONDS_FROM = 60.0
 PROBE_KINDS = frozenset({EventKind.METRIC, *SPAN_KINDS})  # shown by the spans and metrics panes
+NO_PROCESSES = ProcessSnapshot(0, None, ())  # before the first slow tick
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,10 @@ class CollapseCount:
 
 
 class DashboardFeed:
-    """A thread drains `frames`: the sampler's (live) or a replay player's stream (`RESET` empties it: a seek)."""
+    """A thread drains `frames`: the sampler's (live) or a replay player's stream (`RESET` empties it: a seek).
+
+    Its queue is a `side_records` sink's (`collectors.stream.SCREEN`): span rows and process rows
+    come on it too."""
 
     def __init__(self, frames: FrameQueue | None, columns: Sequence[str], hz: float,
                  raw_seconds: float = 120.0, long_seconds: int = 3600, max_events: int = 500) -> None:
@@ -128,27 +135,27 @@ class DashboardFeed:
             self._states: deque[tuple[float, str]] = deque(maxlen=200)
             self._frame: dict[str, Any] = {}
             self._collapses: dict[str, CollapseCount] = {}
+            self._processes = NO_PROCESSES
             self.probe.reset()
+            self.probe.reset_spans()
             self.version += 1
 
     def reset_events(self) -> None:
-        """Forget the events and collapse counts (a new session began); the series go on."""
+        """Forget the events, collapse counts, spans and process rows (a new session began); the series go on."""
         with self._lock:
             self._events.clear()
             self._collapses = {}
+            self._processes = NO_PROCESSES
+            self.probe.reset_spans()
             self.version += 1
 
-    def watch_spans(self, tracker: SpanSource | None) -> None:
-        """Show this tracker's finished spans (the monitor's live; the replay position's in replay)."""
-        self.probe.watch_spans(tracker)
-        with self._lock:
-            self.version += 1
+    def processes(self) -> ProcessSnapshot:
+        """The process rows of the latest slow tick (`NO_PROCESSES` before the first)."""
+        return self._processes
 
-    def poll_spans(self, force: bool = False) -> None:
-        """Take the watched tracker's new spans, if any (the feed thread, or a replay source, calls this)."""
-        before = self.probe.spans()
-        self.probe.poll_spans(force)
-        if self.probe.spans() is not before:
+    def poll_spans(self) -> None:
+        """Copy the spans counted for the screen, if new ones came (the feed thread; `take` for tests)."""
+        if self.probe.poll_spans():
             with self._lock:
                 self.version += 1
 
@@ -183,8 +190,21 @@ class DashboardFeed:
             if batch is RESET:
                 self.reset()
             elif batch is not None:
-                self.add(batch.frame, batch.events)
-                self.poll_spans()
+                self.take(batch)
+            else:
+                self.poll_spans()  # nothing came: spans held back by SPANS_EVERY_S show now
+
+    def take(self, batch: Batch) -> None:
+        """One batch of the stream: a frame and its events, finished spans, process rows."""
+        if batch.frame is not None or batch.events:
+            self.add(batch.frame, batch.events)
+        if batch.spans:
+            self.probe.take_spans(batch.spans)
+        if batch.processes is not None:
+            with self._lock:
+                self._processes = batch.processes
+                self.version += 1
+        self.poll_spans()
 
     def add(self, frame: dict[str, Any] | None, events: Iterable[dict[str, Any]] = ()) -> None:
         """Take one frame and its events (the feed thread, or a replay source, calls this)."""

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
+from collectors.schema import column
 from tui.probe_data import MetricsView, column_values
 from tui.sparkline import resample, sparkline
 
@@ -22,7 +23,7 @@ NORMAL, COLLAPSE = "green", "bold red"
 
 
 def collapse_column(prefix: str) -> str:
-    return f"{prefix}_collapse"
+    return column(prefix, "collapse")
 
 
 def overlay_names(prefixes: Sequence[str]) -> list[str]:

@@ -1,10 +1,11 @@
 """What instrumented workloads send, as the feed hands it to the screen: custom metric points and finished spans.
 
 Metric points come with the events the feed takes (live and in replay alike) and
-are kept per name, bounded (`collectors.metrics.MetricHistory`).  Spans are
-computed elsewhere (the monitor's span tracker live, the session's span table
-in replay): the feed only watches a tracker and copies its recent rows and
-totals when its count moved, at most every `SPANS_EVERY_S`, off the event loop.
+are kept per name, bounded (`collectors.metrics.MetricHistory`).  Finished span
+rows come on the stream too (the live span assembler's, or a replay's from the
+session's span table): the feed counts them in a `SpanStatistics` of its own and
+copies its recent rows and totals when its count moved, at most every
+`SPANS_EVERY_S` (the first time after a reset at once), off the event loop.
 Both are handed out as immutable views whose `serial` changes with their
 content, so a pane redraws only when it has something new.  No Textual here.
 """
@@ -17,9 +18,10 @@ import time
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from collectors.metrics import MetricHistory, Point
+from collectors.span_stats import SpanStatistics
 from collectors.values import finite
 
 RECENT_SPANS = 20
@@ -56,28 +58,15 @@ class MetricsView:
         return [finite(point[1]) for point in self.series.get(name, ())[-last:]] if last > 0 else []
 
 
-class SpanSource(Protocol):
-    """What the feed reads of span statistics (collectors.span_stats.SpanStatistics, a live tracker's or replay's)."""
-
-    @property
-    def total(self) -> int: ...
-
-    def recent(self, n: int = 20) -> list[dict[str, Any]]: ...
-    def summary(self) -> dict[str, Any]: ...
-    def by_name(self) -> list[dict[str, Any]]: ...
-
-
 class ProbeFeed:
-    """Metric points and a watched span tracker; the feed calls it under its own lock, except `poll_spans`."""
+    """Metric points and span statistics; the feed calls it under its own lock, except for the spans."""
 
     def __init__(self, points: int = 4096) -> None:
         self._points = points
         self._serial = 0
-        self._tracker: SpanSource | None = None
         self._spans_lock = threading.Lock()
         self._spans = SpansView(0)
-        self._seen_total = -1
-        self._polled = 0.0
+        self.reset_spans()
         self.reset()
 
     def reset(self) -> None:
@@ -102,29 +91,38 @@ class ProbeFeed:
         return self._metrics
 
     # -- spans --------------------------------------------------------------------------
-    def watch_spans(self, tracker: SpanSource | None) -> None:
-        """Show this tracker's spans from now on (a new monitor live, the replay position's spans)."""
+    def reset_spans(self) -> None:
+        """Forget the spans counted (a replay seek refills them; a new live session starts empty)."""
         with self._spans_lock:
-            self._tracker = tracker
+            self._stats = SpanStatistics(RECENT_SPANS)
             self._seen_total = -1
-        self.poll_spans(force=True)
+            self._polled = 0.0  # the first copy with spans is at once: a seek shows its spans without waiting
 
-    def poll_spans(self, force: bool = False) -> None:
-        """Copy the tracker's recent rows and totals when it finished spans since the last copy."""
-        tracker = self._tracker
-        if tracker is None or tracker.total == self._seen_total:
-            return
+    def take_spans(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Count finished span rows (from the stream)."""
+        stats = self._stats
+        for row in rows:
+            stats.add(row)
+
+    def poll_spans(self) -> bool:
+        """Copy the statistics' recent rows and totals when spans came since the last copy; True when it did."""
+        stats = self._stats
+        total = stats.total
+        if total == self._seen_total:
+            return False
         now = time.monotonic()
-        if not force and now - self._polled < SPANS_EVERY_S:
-            return
-        self._polled = now
-        total = tracker.total
-        view = SpansView(0, tuple(tracker.recent(RECENT_SPANS)), tracker.summary(), tuple(tracker.by_name()))
+        if now - self._polled < SPANS_EVERY_S:
+            return False
+        if total:  # an empty copy (a seek's frames came first) does not hold back the spans that follow
+            self._polled = now
+        view = SpansView(0, tuple(stats.recent(RECENT_SPANS)), stats.summary(), tuple(stats.by_name()))
         with self._spans_lock:
-            if tracker is self._tracker:
-                self._seen_total = total
-                self._spans = (SpansView(self._next(), view.recent, view.summary, view.names) if total
-                               else SpansView(self._next()))
+            if stats is not self._stats:
+                return False  # reset meanwhile
+            self._seen_total = total
+            self._spans = (SpansView(self._next(), view.recent, view.summary, view.names) if total
+                           else SpansView(self._next()))
+        return True
 
     def spans(self) -> SpansView:
         with self._spans_lock:

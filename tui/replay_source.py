@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from collectors.process_rows import ProcessSnapshot
 from collectors.schema import gpu_prefix
 from collectors.stream import SCREEN
 from recordings.catalog import catalog
@@ -36,10 +37,14 @@ class ReplaySource(ReplayPlayer):
             for index, name in _gpus(meta)]
         self.feed = DashboardFeed(self.stream.subscribe(SCREEN), feed_columns(self.devices), self.hz)
         self.feed.start()
-        self.start(self.feed)
+        self.start()
 
     def recording(self) -> None:
         return None
+
+    def processes(self) -> ProcessSnapshot | None:
+        """The process rows the stream brought; None for a session recorded without them."""
+        return self.feed.processes() if self.has_processes else None
 
     def toggle_recording(self) -> str:
         return "replay does not record"

@@ -52,7 +52,7 @@ class DashboardSource(Protocol):
         ...
 
     def processes(self) -> ProcessSnapshot | None:
-        """The process rows to show; None when there are none."""
+        """The process rows to show (the feed's, from the stream); None where no process tier ran."""
         ...
 
     def notices(self) -> list[str]:

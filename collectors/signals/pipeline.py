@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from itertools import repeat
 from typing import Any
 
-from collectors.schema import DERIVED_COLUMN_TEMPLATE, derived_columns, device_prefixes
+from collectors.schema import DERIVED_COLUMN_TEMPLATE, column, derived_columns, device_prefixes
 from collectors.signals.device import DeviceSignals
 from collectors.signals.summary import build_summary
 from collectors.signals.workload import WorkloadTracker
@@ -55,13 +55,13 @@ class SignalPipeline:
         self.workload = WorkloadTracker()
         self.derived_names = list(derived_columns(self.gpu_indices))
         self._inputs = [tuple(name.format(p=p) for name in INPUT_TEMPLATE) for p in self.prefixes]
-        self._throttle_cols = [None, *(f"{p}_throttle_reasons" for p in self.prefixes[1:])]
-        self._sm_cols = [None, *(f"{p}_sm_active_pct" for p in self.prefixes[1:])]
-        self._energy_cols = [None, *(f"{p}_energy_j" for p in self.prefixes[1:])]
+        self._throttle_cols = [None, *(column(p, "throttle_reasons") for p in self.prefixes[1:])]
+        self._sm_cols = [None, *(column(p, "sm_active_pct") for p in self.prefixes[1:])]
+        self._energy_cols = [None, *(column(p, "energy_j") for p in self.prefixes[1:])]
         self._outputs = [tuple(name.format(p=p) for name in DERIVED_COLUMN_TEMPLATE) for p in self.prefixes]
-        self._gpu_util_cols = [f"{p}_util_pct" for p in self.prefixes[1:]]
+        self._gpu_util_cols = [column(p, "util_pct") for p in self.prefixes[1:]]
         self._violation_cols = [
-            (device, f"{device.prefix}_violation_{kind}_s", kind) for device in self.devices[1:] for kind in ("power", "thermal")
+            (device, column(device.prefix, f"violation_{kind}_s"), kind) for device in self.devices[1:] for kind in ("power", "thermal")
         ]
         self.samples = 0
         self.t_first: float | None = None
@@ -107,13 +107,13 @@ class SignalPipeline:
                 iso = iso_from_us(ts_us)
                 events.extend({"ts": iso, **event} for _, event in device.events)
                 device.events.clear()
-        for device, column, kind in self._violation_cols:
-            value = clean(get(column))
+        for device, name, kind in self._violation_cols:
+            value = clean(get(name))
             if value is not None:
                 device.throttle.violation(kind, value)  # type: ignore[union-attr]
         g = 0.0
-        for column in self._gpu_util_cols:
-            value = clean(get(column))
+        for name in self._gpu_util_cols:
+            value = clean(get(name))
             if value is not None and value > g:
                 g = value
         state, source = self.workload.update(
@@ -165,7 +165,7 @@ class SignalPipeline:
         sm: Sequence[Any]
         energy: Sequence[Any]
 
-        def column(name: str) -> Sequence[Any]:
+        def values_of(name: str) -> Sequence[Any]:
             values = columns.get(name)
             if values is None:
                 return nulls
@@ -174,7 +174,7 @@ class SignalPipeline:
         first_index = self.samples  # devices number their samples from the session's start
         out: dict[str, list[Any]] = {}
         tagged: list[tuple[int, int, Event]] = []  # (sample index, device order, event)
-        mem_util = column("mem_util_pct")
+        mem_util = values_of("mem_util_pct")
         for order, (device, inputs, throttle_col, sm_col, energy_col, outputs) in enumerate(
             zip(self.devices, self._inputs, self._throttle_cols, self._sm_cols, self._energy_cols, self._outputs)
         ):
@@ -183,23 +183,23 @@ class SignalPipeline:
             else:
                 values = columns.get(throttle_col)
                 throttle = nulls if values is None else [clean_int(v) for v in values]
-                mem, sm, energy = nulls, column(sm_col), column(energy_col)
-            rows = list(map(device.update, t, *(column(name) for name in inputs), throttle, mem, sm, energy))
+                mem, sm, energy = nulls, values_of(sm_col), values_of(energy_col)
+            rows = list(map(device.update, t, *(values_of(name) for name in inputs), throttle, mem, sm, energy))
             for name, values in zip(outputs, zip(*rows)):
                 out[name] = list(values)
             tagged.extend((index, order, event) for index, event in device.events)
             device.events.clear()
         for device, name, kind in self._violation_cols:
-            for value in column(name):
+            for value in values_of(name):
                 if value is not None:
                     device.throttle.violation(kind, value)  # type: ignore[union-attr]
 
-        gpu_utils = [column(name) for name in self._gpu_util_cols]
+        gpu_utils = [values_of(name) for name in self._gpu_util_cols]
         g: list[float] = [0.0] * n
         for values in gpu_utils:
             g = [v if v is not None and v > m else m for m, v in zip(g, values)]
-        c = [v or 0.0 for v in column("cpu_util_pct")]
-        w = [v or 0.0 for v in column("disk_write_bps")]
+        c = [v or 0.0 for v in values_of("cpu_util_pct")]
+        w = [v or 0.0 for v in values_of("disk_write_bps")]
         states = list(map(self.workload.update, ts_us, t, g, c, w))
         out["workload_state"], out["workload_source"] = (list(v) for v in zip(*states))
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from collectors.schema import CPU_COLUMNS, DERIVED_COLUMN_TEMPLATE
+from collectors.schema import CPU_COLUMNS, DERIVED_COLUMN_TEMPLATE, column
 from recordings.checks import NOT_MEASURED
 
 RLE_NEEDS = "the source lacks what the RLE needs (utilization, power, temperature)"
@@ -43,8 +43,8 @@ def null_unmeasured(table: pl.DataFrame, held: set[str], prefixes: list[str]) ->
     for prefix in prefixes:
         if not _device_held(held, prefix):
             nulls += [name.format(p=prefix) for name in DERIVED_COLUMN_TEMPLATE]
-        elif table[f"{prefix}_rle_smoothed"].null_count() == table.height:
-            nulls += [f"{prefix}_collapse", f"{prefix}_rolling_peak"]
+        elif table[column(prefix, "rle_smoothed")].null_count() == table.height:
+            nulls += [column(prefix, "collapse"), column(prefix, "rolling_peak")]
     return table.with_columns(pl.lit(None, table.schema[name]).alias(name) for name in nulls if name in table.columns)
 
 
@@ -59,7 +59,7 @@ def summarize_measured(held: set[str], summary: dict[str, Any], events: list[dic
             absent[prefix] = f"the source had no {prefix.upper() if prefix == 'cpu' else prefix} columns"
             continue
         entry = devices[prefix]
-        if prefix != "cpu" and f"{prefix}_throttle_reasons" not in held:
+        if prefix != "cpu" and column(prefix, "throttle_reasons") not in held:
             entry.pop("throttle", None)
             absent[f"throttle.{prefix}"] = "the source had no throttle column"
         if entry.get("rle_max") is None:  # no RLE, so no collapse could be seen: unknown, not none

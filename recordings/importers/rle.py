@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from collectors.schema import column
 from recordings.errors import InputError
 from recordings.importers.table import LINE, not_numbers, numbers
 from recordings.importers.times import TimeOptions, parse_times
@@ -62,7 +63,7 @@ def _device_frame(rows: pl.DataFrame, prefix: str, item: Imported) -> pl.DataFra
             value = numbers(long) * scale
             exprs.append((value.round(0) if scale > 1000 else value).alias(wide))
     if "collapse" in own.columns and item.layout != "rigscope long-csv":  # rigscope's own are recomputed
-        exprs.append(numbers("collapse").cast(pl.Int8).alias(f"legacy_{prefix}_collapse"))
+        exprs.append(numbers("collapse").cast(pl.Int8).alias("legacy_" + column(prefix, "collapse")))
     if prefix == "cpu":
         cores = sorted((c for c in own.columns if c.startswith(CORE_PREFIX) and c.endswith("_util_pct")),
                        key=lambda c: int(c[len(CORE_PREFIX):].split("_")[0]))
@@ -109,7 +110,7 @@ def _with_inferred_limit(frame: pl.DataFrame, own: pl.DataFrame, a_load: pl.Expr
     if not isinstance(limit, float):
         return frame
     item.warnings.append(f"{prefix} power limit {round(limit, 1):g} W: from the lab's a_load (power / limit)")
-    return frame.with_columns(pl.lit(round(limit, 1), pl.Float64).alias(f"{prefix}_power_limit_w"))
+    return frame.with_columns(pl.lit(round(limit, 1), pl.Float64).alias(column(prefix, "power_limit_w")))
 
 
 def read_metadata(csv: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from collectors.event_kinds import EventKind
+from collectors.schema import column
 from collectors.signals.throttle import ALERT_POWER, EVIDENCE, THERMAL
 from recordings.report.data import SessionData
 
@@ -25,10 +26,10 @@ def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str,
 
     Each sample's weight dt is t_{k+1} - t_k, the last sample's 0 (as `workload_seconds`); the samples go
     through a chunk at a time, each chunk's last sample waiting for the next chunk's first time."""
-    present = [p for p in prefixes if f"{p}_power_w" in data.columns]
+    present = [p for p in prefixes if column(p, "power_w") in data.columns]
     if not present or "elapsed_s" not in data.columns:
         return {p: {"mean_power_w": None, "energy_j": None} for p in prefixes}
-    powers = [f"{p}_power_w" for p in present]
+    powers = [column(p, "power_w") for p in present]
     query = data.samples.select(pl.col(name).cast(pl.Float64) for name in ("elapsed_s", *powers))
     dt = (pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")).fill_null(0.0)
     totals: dict[str, float] = {}
@@ -45,7 +46,7 @@ def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str,
         carry = frame.tail(1)
     out: dict[str, dict[str, float | None]] = {}
     for p in prefixes:
-        name = f"{p}_power_w"
+        name = column(p, "power_w")
         count = totals.get(f"{name} n", 0)
         measured = count > 0
         out[p] = {"mean_power_w": totals[f"{name} sum"] / count if measured else None,
@@ -73,7 +74,7 @@ def _flags(data: SessionData, p: str) -> list[pl.Expr]:
     false = pl.lit(False)
 
     def col(name: str) -> pl.Expr | None:
-        return pl.col(f"{p}_{name}") if f"{p}_{name}" in have else None
+        return pl.col(column(p, name)) if column(p, name) in have else None
 
     sustain, temp, limit, a_load, mask = (col(n) for n in ("t_sustain_s", "temp_c", "temp_limit_c", "a_load",
                                                            "throttle_reasons"))
@@ -124,7 +125,7 @@ def collapse_rows(data: SessionData) -> list[dict[str, Any]]:
 def timeseries(data: SessionData, prefixes: list[str], max_points: int = 1500) -> pl.DataFrame:
     """`t_s` and per device `{p}_util_pct`, `{p}_temp_c`, `{p}_power_w`, averaged over equal time bins."""
     have = set(data.columns)
-    wanted = [f"{p}_{kind}" for p in prefixes for kind in ("util_pct", "temp_c", "power_w") if f"{p}_{kind}" in have]
+    wanted = [column(p, kind) for p in prefixes for kind in ("util_pct", "temp_c", "power_w") if column(p, kind) in have]
     if "elapsed_s" not in have or not wanted:
         return pl.DataFrame({"t_s": []}, schema={"t_s": pl.Float64})
     duration = data.summary.get("duration_s")

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 
 from collectors.event_kinds import EventKind
-from collectors.schema import device_prefixes
+from collectors.schema import column, device_prefixes
 from recordings.report import textplots
 from recordings.report.aggregates import collapse_events, timeseries
 from recordings.report.data import SessionData
@@ -51,9 +51,9 @@ class PlotData:
         if max_points and table.height > max_points:
             table = table.gather_every(-(-table.height // max_points))
         xs = table.get_column("t").to_list() if "t" in table.columns else []
-        return [(p, xs, table.get_column(f"{p}_{suffix}").to_list())
-                for p in self.devices if f"{p}_{suffix}" in table.columns
-                and table.get_column(f"{p}_{suffix}").null_count() < table.height]
+        return [(p, xs, table.get_column(column(p, suffix)).to_list())
+                for p in self.devices if column(p, suffix) in table.columns
+                and table.get_column(column(p, suffix)).null_count() < table.height]
 
 
 def plot_data(data: SessionData, max_points: int = 1500) -> PlotData:

@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from collectors.event_kinds import EventKind
-from collectors.schema import device_prefixes, gpu_indices_of, gpu_prefix
+from collectors.schema import column, device_prefixes, gpu_indices_of, gpu_prefix
 from collectors.signals.throttle import OTHER, POWER_BRAKE, POWER_CAP, THERMAL
 from collectors.timeutil import us_from_iso
 from collectors.values import finite
@@ -154,8 +154,8 @@ class Timeline:
 
     def _counters(self) -> list[Counter]:
         present = set(self.columns)
-        found = [Counter(f"{p}_{suffix}", p, name, unit) for p in self.devices
-                 for suffix, name, unit in DEVICE_COUNTERS if f"{p}_{suffix}" in present]
+        found = [Counter(column(p, suffix), p, name, unit) for p in self.devices
+                 for suffix, name, unit in DEVICE_COUNTERS if column(p, suffix) in present]
         found += [Counter(c, "host", name, unit) for c, name, unit in HOST_COUNTERS if c in present]
         found += [Counter(c, m.group(1), m.group(2).replace("_", " "), "%") for c in self.columns
                   if (m := SM_ACTIVITY.fullmatch(c))]
@@ -208,10 +208,10 @@ class Timeline:
             yield carried.group_by("ts_us", maintain_order=True).mean()
 
     def _throttled(self) -> list[str]:
-        return [p for p in self.devices if p != "cpu" and f"{p}_throttle_reasons" in self.columns]
+        return [p for p in self.devices if p != "cpu" and column(p, "throttle_reasons") in self.columns]
 
     def _collapsing(self) -> list[str]:
-        return [p for p in self.devices if f"{p}_collapse" in self.columns]
+        return [p for p in self.devices if column(p, "collapse") in self.columns]
 
     def run_tracks(self) -> list[tuple[str, str]]:
         """(track, group) of every track `runs` may put a slice on."""
@@ -223,7 +223,7 @@ class Timeline:
         """Phases (workload state), throttle episodes per cause and collapses, as slices."""
         gpus, collapsing = self._throttled(), self._collapsing()
         wanted: list[str] = [c for c in ("workload_state", "workload_source") if c in self.columns]
-        wanted += [f"{p}_throttle_reasons" for p in gpus] + [f"{p}_collapse" for p in collapsing]
+        wanted += [column(p, "throttle_reasons") for p in gpus] + [column(p, "collapse") for p in collapsing]
         if not wanted:
             return
         phase = Runs()
@@ -254,7 +254,7 @@ class Timeline:
             bits = dict(THROTTLE_CAUSES)[cause]
 
             def throttle_keys(t: pl.DataFrame, p: str = p, bits: int = bits) -> list[pl.Series]:
-                on = (t[f"{p}_throttle_reasons"].cast(pl.Int64, strict=False) & (bits & 0x7FFFFFFFFFFFFFFF)) != 0
+                on = (t[column(p, "throttle_reasons")].cast(pl.Int64, strict=False) & (bits & 0x7FFFFFFFFFFFFFFF)) != 0
                 return [pl.select(pl.when(on).then(pl.lit(True))).to_series()]
 
             def throttle_slice(key: tuple[Any, ...], s: int, e: int, p: str = p, cause: str = cause) -> Slice:
@@ -263,7 +263,7 @@ class Timeline:
             makers.append((runs, throttle_keys, throttle_slice))
         for p, runs in collapses.items():
             def collapse_keys(t: pl.DataFrame, p: str = p) -> list[pl.Series]:
-                return [pl.select(pl.when(t[f"{p}_collapse"] == 1).then(pl.lit(True))).to_series()]
+                return [pl.select(pl.when(t[column(p, "collapse")] == 1).then(pl.lit(True))).to_series()]
 
             def collapse_slice(key: tuple[Any, ...], s: int, e: int, p: str = p) -> Slice:
                 return Slice(f"{p} collapses", p, "collapse", s, e, {"device": p})

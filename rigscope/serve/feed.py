@@ -25,6 +25,7 @@ from typing import Any
 from collectors.energy import EnergyAccount
 from collectors.event_kinds import EventKind
 from collectors.sampler import END, Batch, FrameQueue
+from collectors.schema import column
 from collectors.signals.throttle import GPU_IDLE, ThrottleAccount
 from collectors.span_stats import SpanFigures, SpanStatistics, SpanStats
 from collectors.values import finite as _number
@@ -68,12 +69,12 @@ class ExportFeed:
         self._devices = list(device_prefixes)
         self._throttle = {p: ThrottleAccount() for p in self._gpus}
         self._masks = {p: 0 for p in self._gpus}
-        self._mask_cols = [(p, f"{p}_throttle_reasons") for p in self._gpus]
+        self._mask_cols = [(p, column(p, "throttle_reasons")) for p in self._gpus]
         self._collapses = {p: 0 for p in self._devices}
         self._peaks: dict[str, list[float | None]] = {p: [None, None] for p in self._devices}
-        self._peak_cols = [(self._peaks[p], f"{p}_temp_c", f"{p}_power_w") for p in self._devices]
+        self._peak_cols = [(self._peaks[p], column(p, "temp_c"), column(p, "power_w")) for p in self._devices]
         self._energy = {p: EnergyAccount("rapl" if p == "cpu" else "integrated_power") for p in self._devices}
-        self._energy_cols = [(self._energy[p], f"{p}_power_w", None if p == "cpu" else f"{p}_energy_j")
+        self._energy_cols = [(self._energy[p], column(p, "power_w"), None if p == "cpu" else column(p, "energy_j"))
                              for p in self._devices]
         self._io = {key: 0.0 for key, _ in IO_RATES}
         self._states = list(HEURISTIC_STATES)

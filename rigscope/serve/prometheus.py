@@ -18,7 +18,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import CollectorRegistry
 
-from collectors.schema import gpu_prefix
+from collectors.schema import column, gpu_prefix
 from collectors.values import finite
 from rigscope.serve.feed import IO_RATES, THROTTLE_CAUSES, ExportSnapshot
 
@@ -136,7 +136,7 @@ class SnapshotCollector:
         for name, suffix, scale, text in GPU_GAUGES:
             family = GaugeMetricFamily(PREFIX + name, text, labels=gpu_names)
             for prefix, values in gpu_rows:
-                value = _value(frame, f"{prefix}_{suffix}", scale)
+                value = _value(frame, column(prefix, suffix), scale)
                 if value is not None:
                     family.add_metric(values, value)
             yield family
@@ -146,7 +146,7 @@ class SnapshotCollector:
                                        "seconds the GPU clocks were held down, per cause (NVML clocks-event reasons)",
                                        labels=[*gpu_names, "cause"])
         for prefix, values in gpu_rows:
-            value = _value(frame, f"{prefix}_energy_j", 1.0)
+            value = _value(frame, column(prefix, "energy_j"), 1.0)
             if value is not None:
                 energy.add_metric(values, value)
             for cause, seconds in zip(THROTTLE_CAUSES, snap.throttle_s.get(prefix, (0.0,) * len(THROTTLE_CAUSES))):
@@ -185,9 +185,9 @@ class SnapshotCollector:
 
     def _host(self, snap: ExportSnapshot, names: list[str], base: list[str]) -> Iterator[Metric]:
         frame = snap.frame
-        for name, column, scale, text in HOST_GAUGES:
+        for name, key, scale, text in HOST_GAUGES:
             family = GaugeMetricFamily(PREFIX + name, text, labels=names)
-            value = _value(frame, column, scale)
+            value = _value(frame, key, scale)
             if value is not None:
                 family.add_metric(base, value)
             yield family
@@ -213,11 +213,11 @@ class SnapshotCollector:
                                    labels=device_names)
         for device in devices:
             values = [device, *base]
-            value = _value(frame, f"{device}_rle_smoothed", 1.0)
+            value = _value(frame, column(device, "rle_smoothed"), 1.0)
             if value is not None:
                 rle.add_metric(values, value)
             events.add_metric(values, float(snap.collapse_events.get(device, 0)))
-            flag = _value(frame, f"{device}_collapse", 1.0)
+            flag = _value(frame, column(device, "collapse"), 1.0)
             active.add_metric(values, 1.0 if flag else 0.0)
         yield rle
         yield events

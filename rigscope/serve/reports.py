@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from collectors.schema import gpu_column, gpu_prefix
+from collectors.schema import column, gpu_column, gpu_prefix
 from collectors.timeutil import iso_from_us
 from collectors.values import finite as finite_number
 from recordings.events import EVENTS
@@ -66,7 +66,7 @@ def summary(snap: ExportSnapshot, labels: ExportLabels) -> dict[str, Any]:
         "collapses": collapses,
         "cpu_collapses": collapses.get("cpu", 0),
         "gpu_collapses": sum(count for device, count in collapses.items() if device != "cpu"),
-        "collapse_active": [device for device in labels.devices if frame.get(f"{device}_collapse")],
+        "collapse_active": [device for device in labels.devices if frame.get(column(device, "collapse"))],
         "workload_state": frame.get("workload_state"),
         "workload_source": frame.get("workload_source"),
         "samples": snap.samples,
@@ -109,9 +109,9 @@ def analysis(snap: ExportSnapshot, labels: ExportLabels) -> dict[str, Any]:
     for device in labels.devices:
         max_temp, max_power = snap.peaks.get(device, (None, None))
         entry: dict[str, Any] = {
-            "temperature_c": _number(frame, f"{device}_temp_c"),
+            "temperature_c": _number(frame, column(device, "temp_c")),
             "max_temperature_c": max_temp,
-            "temperature_limit_c": _number(frame, f"{device}_temp_limit_c"),
+            "temperature_limit_c": _number(frame, column(device, "temp_limit_c")),
             "max_power_w": max_power,
         }
         throttle = snap.throttle_s.get(device)

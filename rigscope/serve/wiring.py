@@ -5,31 +5,65 @@ stream (the stream's policy makes it lossless on a virtual clock), hands it the
 monitor's span statistics, and wraps the rest that the server reads (the
 session's identity, folder, status, and where a posted event goes) in a
 `MonitorSession`, through the monitor's read methods only.  The server itself
-sees only those two (`ServedSession`); the monitor is named here for type
-checking alone, so nothing in `rigscope.serve` imports it at run time.
+sees only those two (`ServedSession`).  What is read of the monitor is said by
+a protocol (`ServedMonitor`, which `rigscope.monitor.Monitor` meets), so nothing
+in `rigscope.serve` imports the monitor, not even for the type checker.
 """
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from collectors.schema import device_prefixes, gpu_prefix
-from collectors.stream import EXPORTER
+from collectors.span_stats import SpanStatistics
+from collectors.stream import EXPORTER, FrameQueue, Sink
 from rigscope import __version__
 from rigscope.serve.feed import ExportFeed
 from rigscope.serve.http_server import HttpExporter
 from rigscope.serve.prometheus import ExportLabels, GpuLabel
 
-if TYPE_CHECKING:
-    from rigscope.monitor import Monitor
+
+class SampleRate(Protocol):
+    @property
+    def hz(self) -> float: ...
+
+
+class RecordingFacts(Protocol):
+    """Where a recording stands (rigscope.monitor.RecordingState), as far as the server says it."""
+
+    @property
+    def session(self) -> Path: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+class ServedMonitor(Protocol):
+    """What `serve_http` reads of a monitor (rigscope.monitor.Monitor): its read methods, nothing it holds."""
+
+    @property
+    def config(self) -> SampleRate: ...
+    @property
+    def gpus(self) -> list[dict[str, Any]]: ...
+    @property
+    def gpu_indices(self) -> list[int]: ...
+    @property
+    def source_name(self) -> str: ...
+    @property
+    def span_statistics(self) -> SpanStatistics: ...
+    def host_facts(self) -> dict[str, Any]: ...
+    def recording_state(self) -> RecordingFacts | None: ...
+    def offer_event(self, event: dict[str, Any]) -> bool: ...
+    def subscribe(self, sink: Sink) -> FrameQueue: ...
 
 
 class MonitorSession:
     """A `ServedSession` over a monitor, through the monitor's read methods only."""
 
-    def __init__(self, monitor: Monitor) -> None:
+    def __init__(self, monitor: ServedMonitor) -> None:
         self._monitor = monitor
         self.hz: float = monitor.config.hz
 
@@ -60,7 +94,7 @@ class MonitorSession:
         return self._monitor.offer_event(event)
 
 
-def serve_http(monitor: Monitor, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> HttpExporter:
+def serve_http(monitor: ServedMonitor, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> HttpExporter:
     """The HTTP sink of `monitor`, not started yet."""
     frames = monitor.subscribe(EXPORTER)
     feed = ExportFeed(frames, [gpu_prefix(i) for i in monitor.gpu_indices], device_prefixes(monitor.gpu_indices),

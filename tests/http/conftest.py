@@ -45,7 +45,7 @@ def serving(directory: Path, tap: bool = False, **config: Any) -> Iterator[Monit
     try:
         yield monitor
     finally:
-        monitor.sampler.stop()
+        monitor.request_stop()
         monitor.stop()
 
 

@@ -76,7 +76,7 @@ def test_export_lists_the_session_files_and_the_analysis(live):
 def test_export_after_close_names_the_compacted_files(tmp_path):
     with serving(tmp_path, hz=50.0, duration_s=0.5, formats=frozenset({"parquet", "csv"})) as monitor:
         monitor.wait()
-        wait_for(lambda: monitor.recorder.closed.is_set(), what="the recorder to close the session")
+        wait_for(lambda: monitor.recording_state().closed, what="the recorder to close the session")
         export = get_json(monitor.http.port, "/metrics/export")
     assert export["status"] == "complete"
     assert [p.rsplit("/", 1)[1] for p in export["parquet_files"]] == ["samples.parquet"]
@@ -173,7 +173,7 @@ def test_posted_events_reach_the_session_and_the_span_metrics(live):
     assert summary["avg_duration_s"] == pytest.approx(4.7 / 3)
     assert summary["avg_rtf"] == pytest.approx(0.5)
     assert summary["avg_peak_memory_mb"] > 0
-    live.sampler.stop()
+    live.request_stop()
     live.stop()
     kinds = [event["kind"] for event in read_events(live.session / "events.jsonl")]
     assert kinds.count("note") == 1 and kinds.count("span_end") == 3
@@ -183,7 +183,7 @@ def test_posts_share_the_receivers_rate_limit(live):
     live.receiver.limiter.take = lambda: False  # as during a flood
     status, body = post(live.http.port, {"kind": "note", "text": "one too many"})
     assert status == 429 and "rate limit" in body["error"]
-    assert live.receiver.rate_limited >= 1
+    assert live.event_stats()["rate_limited"] >= 1
 
 
 def test_token_is_required_when_set(tmp_path):
@@ -265,14 +265,14 @@ def test_scrapes_do_not_slow_sampling(live):
             scrape(live.http.port)
 
     threads = [threading.Thread(target=hammer) for _ in range(2)]
-    before = live.sampler.stats.samples
+    before = live.stats.samples
     for thread in threads:
         thread.start()
     time.sleep(1.0)
     stop.set()
     for thread in threads:
         thread.join()
-    assert live.sampler.stats.samples - before >= 8  # 10 Hz
+    assert live.stats.samples - before >= 8  # 10 Hz
     assert live.sampler.ticker.missed == 0
 
 

@@ -126,7 +126,7 @@ def test_live_scrapes_match_the_recorded_samples(tmp_path):
     with serving(tmp_path, gpus_sim=1, hz=20.0, duration_s=3.0) as monitor:
         port = monitor.http.port
         wait_for(lambda: monitor.http.feed.snapshot().samples > 0, what="a first sample")
-        while not monitor.sampler.finished.is_set():
+        while not monitor.sampling_ended:
             families = scrape(port)
             scraped.append((one(families, "rigscope_last_sample_timestamp_seconds"),
                             one(families, "rigscope_gpu_utilization_ratio", gpu="0"),

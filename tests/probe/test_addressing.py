@@ -31,7 +31,7 @@ def two(tmp_path, runtime):
         monitor = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path)))
         monitor.start()
         monitors.append(monitor)
-        wait_sync(lambda: os.stat(monitor.receiver.path).st_mtime_ns > os.stat(monitors[0].receiver.path).st_mtime_ns
+        wait_sync(lambda: os.stat(monitor.event_stats()["socket"]).st_mtime_ns > os.stat(monitors[0].event_stats()["socket"]).st_mtime_ns
                   or monitor is monitors[0], 5, "a later socket")
     yield monitors
     for monitor in monitors:
@@ -70,7 +70,7 @@ def test_the_probe_reaches_the_newest_or_the_session_it_was_given(two):
         done = subprocess.run([sys.executable, "-c", NOTE], cwd=REPO, capture_output=True, text=True, timeout=60,
                               env={**os.environ, **env}, check=True)
         assert done.stdout.split() == (["0", "1"] if "gone" in str(env) else ["1", "0"])  # a pick is never replaced
-    wait_sync(lambda: older.receiver.received == 1 and newer.receiver.received == 1, 10, "one note each")
+    wait_sync(lambda: older.event_stats()["received"] == 1 and newer.event_stats()["received"] == 1, 10, "one note each")
 
 
 def test_rigscope_run_gives_its_child_its_session(tmp_path, runtime, monkeypatch, capfd):
@@ -146,7 +146,7 @@ def test_note_and_tag_with_dir_go_to_the_recorder_writing_there(tmp_path, runtim
         monitors.append(monitor)
     first, second = monitors
     try:
-        wait_sync(lambda: os.stat(second.receiver.path).st_mtime_ns >= os.stat(first.receiver.path).st_mtime_ns, 5,
+        wait_sync(lambda: os.stat(second.event_stats()["socket"]).st_mtime_ns >= os.stat(first.event_stats()["socket"]).st_mtime_ns, 5,
                   "the second socket")
         assert main(["note", "--dir", str(tmp_path / "first"), "into the first folder"]) == 0
         assert capsys.readouterr().out == f"note added to running session {first.session.name}\n"

@@ -36,8 +36,8 @@ def test_tts_server_demo_makes_one_span_per_request(monitor):
     result = run_example("tts_server.py", "--demo", "6", "--port", "0", "--layers", "1")
     assert result.returncode == 0, result.stderr
     assert "HTTP 400: empty text" in result.stdout
-    assert wait_for(lambda: monitor.spans.summary()["total"] == 6 + 3 * 5)
-    rows = monitor.spans.recent(50)
+    assert wait_for(lambda: monitor.span_statistics.summary()["total"] == 6 + 3 * 5)
+    rows = monitor.span_statistics.recent(50)
     requests = {row["request_id"]: row for row in rows if row["name"] == "synthesis"}
     assert sorted(requests) == [f"demo-{n}" for n in range(1, 7)]
     failed = requests["demo-6"]
@@ -73,7 +73,7 @@ def test_train_loop_logs_metrics_and_tags_its_phases(monitor):
     assert wait_for(lambda: len(monitor.metrics.series("grad_norm")) == steps)
     assert set(monitor.metrics.names()) == {"loss", "grad_norm", "lr", "eval_loss"}
     assert [p[2] for p in monitor.metrics.series("loss")] == list(range(steps))
-    assert wait_for(lambda: monitor.spans.summary()["total"] == 2)
+    assert wait_for(lambda: monitor.span_statistics.summary()["total"] == 2)
     monitor.stop()
     events = read_events(monitor.session / "events.jsonl")
     tags = [e["state"] for e in events if e["kind"] == "tag"]

@@ -56,7 +56,7 @@ class Sender:
     def __init__(self, monitor: Monitor) -> None:
         self.monitor = monitor
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.connect(monitor.receiver.path)
+        self.sock.connect(monitor.event_stats()["socket"])
         self.valid = 0
 
     def send(self, payload: bytes) -> None:
@@ -121,7 +121,7 @@ def test_a_stream_of_random_datagrams_never_stops_the_receiver(monitor):
         one()
     finally:
         sender.close()
-    assert monitor.receiver.restarts == 0 and monitor.receiver._thread.is_alive()
+    assert monitor.event_stats()["restarts"] == 0 and monitor.receiver._thread.is_alive()
     monitor.stop()  # and what was taken is written and read back
     events = read_events(monitor.session / "events.jsonl")
     assert [e["value"] for e in events if e.get("name") == "alive" and e["kind"] == "metric"][-1] == sender.valid

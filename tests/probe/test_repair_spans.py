@@ -23,7 +23,7 @@ def test_repair_writes_the_span_table_from_the_journal(tmp_path, runtime):
                 time.sleep(0.01)
         probe.flush()
         deadline = time.monotonic() + 10
-        while monitor.spans.summary()["total"] < 3 and time.monotonic() < deadline:
+        while monitor.span_statistics.summary()["total"] < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         session = monitor.session
         assert (session / SPANS_JOURNAL).is_file()

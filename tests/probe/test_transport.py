@@ -53,12 +53,12 @@ def session_meta(monitor) -> dict:
 
 def test_spans_from_two_processes_at_once(monitor, runtime):
     path = session_meta(monitor)["monitoring"]["event_socket"]
-    assert path == monitor.receiver.path and path.startswith(str(runtime / "rigscope" / f"{monitor.session.name}."))
+    assert path == monitor.event_stats()["socket"] and path.startswith(str(runtime / "rigscope" / f"{monitor.session.name}."))
     workers = [subprocess.Popen([sys.executable, "-c", WORKLOAD, "15"], cwd=REPO) for _ in range(2)]
     assert [w.wait(timeout=60) for w in workers] == [0, 0]
-    assert wait_for(lambda: monitor.spans.summary()["total"] == 30)
+    assert wait_for(lambda: monitor.span_statistics.summary()["total"] == 30)
     assert len(monitor.metrics.series("grad_norm")) == 30
-    recent = monitor.spans.recent(5)
+    recent = monitor.span_statistics.recent(5)
     assert len(recent) == 5 and all(row["samples"] >= 1 for row in recent)
     monitor.stop()
     session = monitor.session
@@ -83,8 +83,8 @@ def test_a_failing_span_reaches_the_table(monitor):
         with rigscope.span("synthesis", request_id="bad"):
             raise RuntimeError("model not loaded")
     probe.flush()
-    assert wait_for(lambda: monitor.spans.summary()["total"] == 1)
-    (row,) = monitor.spans.recent()
+    assert wait_for(lambda: monitor.span_statistics.summary()["total"] == 1)
+    (row,) = monitor.span_statistics.recent()
     assert row["success"] is False and row["error_message"] == "RuntimeError: model not loaded"
 
 
@@ -112,7 +112,7 @@ def send(path: str, payload: bytes) -> None:
 
 
 def test_bad_datagrams_are_counted_and_ignored(monitor):
-    path = monitor.receiver.path
+    path = monitor.event_stats()["socket"]
     bad = [
         b"not json", b"\xff\xfe", b"[1, 2]", b'{"kind": "explode"}', b'{"text": "no kind"}',
         b'{"kind": "tag"}', b'{"kind": "span_end", "name": "x"}', b'{"kind": "metric", "name": "m", "value": "high"}',

@@ -102,7 +102,7 @@ def session_events(monitor: Monitor) -> list[dict]:
 def test_another_user_cannot_reach_your_recorder(monitor, other_dirs, runtime, tmp_path):
     run_dir, _ = other_dirs
     # Pointed at your runtime directory on purpose: it is refused, since it is not the other user's.
-    code, out, err = finished(as_other([sys.executable, "-c", SENDER, monitor.receiver.path, json.dumps(HOSTILE)],
+    code, out, err = finished(as_other([sys.executable, "-c", SENDER, monitor.event_stats()["socket"], json.dumps(HOSTILE)],
                                        {"XDG_RUNTIME_DIR": str(runtime)}))
     assert code == 0, err
     result = json.loads(out)
@@ -122,8 +122,8 @@ def test_another_user_cannot_reach_your_recorder(monitor, other_dirs, runtime, t
 def test_events_from_another_uid_are_refused_and_counted_even_through_an_open_socket(monitor, other_dirs, runtime):
     run_dir, _ = other_dirs
     (runtime / "rigscope").chmod(0o711)  # as a careless admin might: the uid check still holds
-    os.chmod(monitor.receiver.path, 0o666)
-    code, out, err = finished(as_other([sys.executable, "-c", SENDER, monitor.receiver.path, json.dumps(HOSTILE)],
+    os.chmod(monitor.event_stats()["socket"], 0o666)
+    code, out, err = finished(as_other([sys.executable, "-c", SENDER, monitor.event_stats()["socket"], json.dumps(HOSTILE)],
                                        {"XDG_RUNTIME_DIR": str(run_dir)}))
     assert code == 0, err
     assert json.loads(out)["outcomes"] == ["sent"] * len(HOSTILE)
@@ -157,7 +157,7 @@ def test_two_users_recorders_and_workloads_at_once_each_get_only_their_own(monit
         (their_session,) = sessions.iterdir()
         wait_sync(lambda: sum(e["kind"] == "span_end" for e in read_events(their_session / "events.jsonl")) == 10,
                   15, "their spans in their session")
-        wait_sync(lambda: monitor.spans.summary()["total"] == 10, 15, "my spans in my session")
+        wait_sync(lambda: monitor.span_statistics.summary()["total"] == 10, 15, "my spans in my session")
     finally:
         recorder.send_signal(signal.SIGINT)
         code, _, err = finished(recorder)
@@ -195,7 +195,7 @@ def test_a_container_style_sender_of_another_uid_needs_the_token(tmp_path, other
             done, _, err = finished(as_other([sys.executable, "-c", code], {
                 "XDG_RUNTIME_DIR": str(run_dir), "RIGSCOPE_PROBE_UDP": str(udp["port"]), "RIGSCOPE_TOKEN": token}))
             assert done == 0, err
-        wait_sync(lambda: monitor.receiver.received == 1 and monitor.receiver.refused_token == 1, 10,
+        wait_sync(lambda: monitor.event_stats()["received"] == 1 and monitor.event_stats()["refused_token"] == 1, 10,
                   "one with the token taken, one without refused")
     finally:
         monitor.stop()

@@ -31,8 +31,8 @@ def test_a_hostile_note_tag_and_span_are_inert_in_the_report_ls_and_status_line(
                   {"kind": "span_start", "span_id": "s", "name": "x\x1b[5m"},
                   {"kind": "span_end", "span_id": "s", "name": "x\x1b[5m", "success": False, "error": "\x1b[2J"}]
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
-            sender.sendto("\n".join(json.dumps(e) for e in events).encode(), monitor.receiver.path)
-        wait_sync(lambda: monitor.receiver.received == 4, 10, "the events")
+            sender.sendto("\n".join(json.dumps(e) for e in events).encode(), monitor.event_stats()["socket"])
+        wait_sync(lambda: monitor.event_stats()["received"] == 4, 10, "the events")
         wait_sync(lambda: monitor.signals.workload.state[1] == "tag", 10, "the tag in effect")
         line = status_line(monitor)
         assert "\x1b" not in line and "state \\x1b[31mred (tag)" in line

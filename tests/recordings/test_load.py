@@ -58,7 +58,7 @@ def monitor(tmp_path):
     monitor = Monitor(MonitorConfig(source="sim", hz=100.0, duration_s=None, directory=str(tmp_path)))
     monitor.start()
     yield monitor
-    monitor.sampler.stop()
+    monitor.request_stop()
     monitor.stop()
 
 
@@ -66,19 +66,19 @@ def test_a_probe_flood_at_100_hz_drops_and_counts_only_above_the_limit(monitor):
     clock = Virtual()
     monitor.receiver.limiter = TokenBucket(RATE_LIMIT, BURST, clock=clock)
     below = flood(monitor, clock, 10_000.0, 0.25, first=0)
-    assert monitor.receiver.received == below and monitor.receiver.rate_limited == 0
+    assert monitor.event_stats()["received"] == below and monitor.event_stats()["rate_limited"] == 0
     assert "rate-limited" not in status_line(monitor)
 
     offered = flood(monitor, clock, 3 * RATE_LIMIT, 0.25, first=below)
-    limited = monitor.receiver.rate_limited
-    accepted = monitor.receiver.received - below
+    limited = monitor.event_stats()["rate_limited"]
+    accepted = monitor.event_stats()["received"] - below
     assert accepted + limited == offered
     assert accepted == pytest.approx(BURST + RATE_LIMIT * 0.25, abs=2)  # the bucket, then its rate
     assert f"events rate-limited {limited}" in status_line(monitor)
-    samples_before = monitor.sampler.stats.samples
-    wait_sync(lambda: monitor.sampler.stats.samples > samples_before + 10, 20, "sampling to go on")
+    samples_before = monitor.stats.samples
+    wait_sync(lambda: monitor.stats.samples > samples_before + 10, 20, "sampling to go on")
 
-    monitor.sampler.stop()
+    monitor.request_stop()
     monitor.stop()
     assert f"events rate-limited {limited}" in status_line(monitor)  # the last line, after stop
     events = [e for e in read_events(monitor.session / "events.jsonl") if e["kind"] == "metric"]

@@ -246,7 +246,7 @@ def test_a_full_disk_under_the_spans_journal_stops_the_recording(tmp_path, monke
     monitor.stop()
     meta = json.loads((monitor.session / "meta.json").read_text())
     assert meta["status"] == "interrupted" and meta["error"] == "recording stopped: spans journal not written: disk full"
-    assert monitor.sampler.stats.elapsed_s < 600
+    assert monitor.stats.elapsed_s < 600
 
 
 def test_an_import_onto_a_full_disk_says_so_and_leaves_nothing(tmp_path):

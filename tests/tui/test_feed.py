@@ -42,3 +42,78 @@ def test_a_reset_in_the_stream_empties_the_feed_before_what_follows():
     snapshot = feed.snapshot(10)
     assert snapshot.series["gpu0_util_pct"] == (90.0,) and snapshot.frame["elapsed_s"] == 50.0
     assert [event["text"] for event in snapshot.events] == ["new"]
+
+
+def test_spans_and_process_rows_come_on_the_stream_and_a_reset_forgets_them():
+    """The feed counts the span rows and keeps the process rows its stream brings (live or replay alike);
+    after a RESET it shows the refill at once, not the spans and processes of before."""
+    from collectors.process_rows import ProcessSnapshot
+    from collectors.stream import RESET, Batch, LosslessQueue
+    from tests.waiting import wait_sync
+    from tui.feed import NO_PROCESSES, DashboardFeed
+
+    def span(number: int, success: bool = True) -> dict:
+        return {"request_id": f"r{number}", "name": "synthesis", "total_duration_s": 0.5 + number,
+                "success": success, "end_time": f"2027-01-15T08:00:{number:02d}Z"}
+
+    frames = LosslessQueue(0)
+    feed = DashboardFeed(frames, ["gpu0_util_pct"], 1.0)
+    assert feed.processes() is NO_PROCESSES and feed.snapshot(10).spans.total == 0
+    feed.start()
+    frames.offer(Batch(None, spans=(span(1), span(2, success=False))))
+    frames.offer(Batch(None, processes=ProcessSnapshot(3, 1_000_000, ({"pid": 7},))))
+    wait_sync(lambda: feed.snapshot(10).spans.total == 2 and feed.processes().version == 3, 10, "spans, processes")
+    assert feed.snapshot(10).spans.summary["success_rate"] == 0.5
+    frames.offer(RESET)
+    frames.offer(Batch(None, spans=(span(1),)))
+    frames.close()
+    wait_sync(lambda: feed.snapshot(10).ended, 10, "the feed read END")
+    snapshot = feed.snapshot(10)
+    assert snapshot.spans.total == 1 and [row["request_id"] for row in snapshot.spans.recent] == ["r1"]
+    assert feed.processes() is NO_PROCESSES
+
+
+def test_a_live_monitor_tells_its_spans_and_process_rows_to_the_screen_sink_only():
+    """Live, the span assembler and the process tier publish their records on the sampler's stream, to
+    the screen's queue (a `side_records` sink), not to the sinks that read frames alone."""
+    from collectors.stream import END, EXPORTER, SCREEN
+    from rigscope.monitor import Monitor, MonitorConfig
+
+    monitor = Monitor(MonitorConfig(source="sim", speed=4.0, hz=10, duration_s=8.0, record=False,
+                                    receive_events=False, proc_interval_s=1.0))  # 80 frames: the queues hold them
+    screen, exporter = monitor.subscribe(SCREEN), monitor.subscribe(EXPORTER)
+    monitor.post("span_start", span_id="s1", name="synthesis")
+    monitor.start()
+    monitor.post("span_end", span_id="s1", name="synthesis", success=True)
+    monitor.wait()
+    monitor.stop()
+
+    def drained(frames) -> list:
+        found = []
+        while (batch := frames.get(timeout=0)) not in (None, END):
+            found.append(batch)
+        return found
+
+    told = drained(screen)
+    assert [row["request_id"] for batch in told for row in batch.spans] == ["s1"]
+    processes = [batch.processes for batch in told if batch.processes is not None]
+    assert len(processes) >= 5 and [p.version for p in processes] == list(range(1, len(processes) + 1))
+    assert processes[-1] == monitor.process_snapshot()
+    assert not any(batch.spans or batch.processes for batch in drained(exporter))
+
+
+def test_after_a_reset_the_spans_that_follow_the_frames_show_without_waiting_for_the_next_copy():
+    """A seek publishes its frames, then every span ended by then: the frames' empty copy of the spans
+    does not hold the spans back for SPANS_EVERY_S."""
+    from collectors.stream import Batch
+    from tui.feed import DashboardFeed
+
+    feed = DashboardFeed(None, ["gpu0_util_pct"], 1.0)
+    row = {"request_id": "r1", "name": "synthesis", "total_duration_s": 1.0, "success": True}
+    feed.take(Batch(None, spans=(row,)))
+    feed.take(Batch(None, spans=(dict(row, request_id="r2"),)))  # within SPANS_EVERY_S: held back
+    assert feed.snapshot(10).spans.total in (1, 2)
+    feed.reset()
+    feed.take(Batch({"elapsed_s": 1.0, "gpu0_util_pct": 5.0}))
+    feed.take(Batch(None, spans=(row,)))
+    assert feed.snapshot(10).spans.total == 1

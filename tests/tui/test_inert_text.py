@@ -22,7 +22,7 @@ def test_a_hostile_note_span_and_notice_show_as_plain_text(tmp_path, runtime):  
                       {"kind": "span_end", "span_id": "s1", "name": "[red]x\x1b[31m", "success": False,
                        "error": "[/]\x1b[5m"}]
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
-                sender.sendto("\n".join(json.dumps(e) for e in events).encode(), source.monitor.receiver.path)
+                sender.sendto("\n".join(json.dumps(e) for e in events).encode(), source.monitor.event_stats()["socket"])
             await wait_until(pilot, lambda: SHOWN in screen_text(app), 15, "the note, escaped")
             await wait_until(pilot, lambda: "[red]x\\x1b" in screen_text(app), 15, "the span, escaped")
             source._notices.append("event receiver failed (KeyError: '[/]\x1b[2J'); restarted")

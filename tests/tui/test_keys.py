@@ -114,9 +114,9 @@ def test_space_pauses_the_display_while_sampling_goes_on(tmp_path):
             assert app.dashboard.paused
             assert "PAUSED" in bar_text(app, "header")
             drawn, header = app.dashboard._drawn_version, bar_text(app, "header")
-            recorded = source.monitor.recorder.samples
+            recorded = source.monitor.recording_state().samples
             await wait_frames(pilot, source, 5)  # the feed keeps moving
-            await wait_until(pilot, lambda: source.monitor.recorder.samples > recorded, 10, "recording to go on")
+            await wait_until(pilot, lambda: source.monitor.recording_state().samples > recorded, 10, "recording to go on")
             await pilot.pause(0.6)  # past a redraw tick
             assert app.dashboard._drawn_version == drawn and bar_text(app, "header") == header
             await pilot.press("space")

@@ -274,8 +274,8 @@ def test_a_standing_notice_shows_once_in_the_events_pane_not_as_piled_toasts(tmp
         async with LiveApp(tmp_path, size=(120, 40)) as (pilot, app, source):
             await wait_frames(pilot, source, 2)
             for _ in range(2):  # what each new session after `r` reports again
-                source.monitor._notice("rapl: CPU power not readable (run as root)")
-                source.monitor._notice("nvml: no NVIDIA driver")
+                source.monitor.notices.tell("rapl: CPU power not readable (run as root)")
+                source.monitor.notices.tell("nvml: no NVIDIA driver")
                 await wait_frames(pilot, source, 2)
             pane = app.query_one(EventsPane)
             await wait_until(pilot, lambda: "no NVIDIA driver" in pane.render().plain, 5, "the notice in the pane")

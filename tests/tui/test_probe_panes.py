@@ -10,6 +10,7 @@ import pytest
 
 import rigscope
 from collectors.spans import SpanTracker
+from collectors.stream import Batch
 from collectors.timeutil import iso_from_us
 from rigscope import probe
 from rigscope.app_factory import build_app
@@ -52,7 +53,7 @@ def test_spans_and_metrics_sent_through_the_probe_show_with_their_totals(tmp_pat
     async def body():
         async with LiveApp(tmp_path, size=(160, 50)) as (pilot, app, source):
             assert not app.query_one(SpansPane).display and not app.query_one(MetricsPane).display
-            await wait_until(pilot, lambda: source.monitor.sampler.stats.samples > 2, 10, "samples")
+            await wait_until(pilot, lambda: source.monitor.stats.samples > 2, 10, "samples")
             for number, seconds in enumerate((0.05, 0.25, 0.45)):
                 with rigscope.span("synthesis", request_id=f"r{number}", tokens=100, audio_s=2.0):
                     time.sleep(seconds)
@@ -63,7 +64,7 @@ def test_spans_and_metrics_sent_through_the_probe_show_with_their_totals(tmp_pat
                 rigscope.metric("grad_norm", value, step=step)
             rigscope.metric("loss", 0.25, step=4)
             probe.flush(1.0)
-            tracker = source.monitor.spans
+            tracker = source.monitor.span_statistics
             await wait_until(pilot, lambda: "lookup 1 " in _pane(app, SpansPane), 15, "four spans in the pane")
             await wait_until(pilot, lambda: "loss" in _pane(app, MetricsPane), 10, "both metrics in the pane")
 
@@ -156,7 +157,7 @@ def test_overlay_shades_the_metric_behind_the_rle_sparkline_and_marks_collapse_c
 
 
 def test_panes_fit_the_layouts_at_80x24_and_160x50():
-    def workload(tracker: SpanTracker):
+    def workload(tracker: SpanTracker, finished: list[dict[str, Any]]):
         def send(frame: dict[str, Any]) -> list[dict[str, Any]]:
             t = frame["elapsed_s"]
             k = round(t * 2)
@@ -164,16 +165,16 @@ def test_panes_fit_the_layouts_at_80x24_and_160x50():
             if k % 10 == 0:
                 tracker.add_event({"kind": "span_start", "ts": stamp, "span_id": f"s{k}", "name": "synthesis"})
             elif k % 10 == 3:
-                tracker.add_event({"kind": "span_end", "ts": stamp, "span_id": f"s{k - 3}", "name": "synthesis",
-                                   "success": True})
-            tracker.add_frame(frame)
+                finished.extend(tracker.add_event({"kind": "span_end", "ts": stamp, "span_id": f"s{k - 3}",
+                                                   "name": "synthesis", "success": True}))
+            finished.extend(tracker.add_frame(frame))
             return _grad_norm(frame) + [{"kind": "metric", "ts": stamp, "name": "loss", "value": 1 / (1 + t)}]
         return send
 
     async def check(gpus: int, size: tuple[int, int], compact: bool) -> None:
-        tracker = SpanTracker(list(range(gpus)))
-        source = FrozenSource(gpus, seconds=120.0, workload=workload(tracker))
-        source.feed.watch_spans(tracker)
+        tracker, finished = SpanTracker(list(range(gpus))), []
+        source = FrozenSource(gpus, seconds=120.0, workload=workload(tracker, finished))
+        source.feed.take(Batch(None, spans=tuple(finished)))  # as the assembler tells them on the stream
         app = build_app(source)
         async with app.run_test(size=size) as pilot:
             await pilot.pause()
