@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from collectors.stream import END, RESET, FrameQueue
+from collectors.stream import END, RESET, Batch, FrameQueue
 from tui.probe_data import MetricsView, ProbeFeed, SpanSource, SpansView
 
 Value = float | None
@@ -168,11 +168,14 @@ class DashboardFeed:
                 self._frames.abandon()
 
     def _follow(self) -> None:
+        batch: Batch | None = None
         while True:
             source = self._frames
             assert source is not None
-            batch = source.get(timeout=0.5)
+            if batch is None:
+                batch = source.get(timeout=0.5)
             if batch is END and source is not self._frames:
+                batch = None
                 continue
             if batch is END:
                 with self._lock:
@@ -181,32 +184,45 @@ class DashboardFeed:
                 return
             if batch is RESET:
                 self.reset()
-            elif batch is not None:
-                self.add(batch.frame, batch.events)
+                batch = None
+                continue
+            # Everything that came since the last look, under one lock: at 100 Hz a look finds 25 frames.
+            batches: list[Batch] = []
+            while batch is not None and batch is not END and batch is not RESET:
+                batches.append(batch)
+                batch = source.get(timeout=0)
+            if batches:
+                with self._lock:
+                    for taken in batches:
+                        self._add(taken.frame, taken.events)
+                    self.version += 1
                 self.poll_spans()
 
     def add(self, frame: dict[str, Any] | None, events: Iterable[dict[str, Any]] = ()) -> None:
-        """Take one frame and its events (the feed thread, or a replay source, calls this)."""
+        """Take one frame and its events (a replay source, or the screen's notices, calls this)."""
         with self._lock:
-            for event in events:
-                kind = event.get("kind")
-                if kind in PROBE_KINDS:
-                    if kind == "metric":
-                        self.probe.take(event)
-                    continue
-                self._events.append(event)
-                if kind in ("collapse_start", "collapse_end"):
-                    self._collapses.setdefault(str(event.get("device")), CollapseCount()).take(event)
-            if frame is not None:
-                self._frame = frame
-                elapsed = frame.get("elapsed_s") or 0.0
-                for name, ring in self._rings.items():
-                    value = frame.get(name)
-                    ring.append(elapsed, float(value) if isinstance(value, (int, float)) else None)
-                state = frame.get("workload_state")
-                if state and (not self._states or self._states[-1][1] != state):
-                    self._states.append((elapsed, state))
+            self._add(frame, events)
             self.version += 1
+
+    def _add(self, frame: dict[str, Any] | None, events: Iterable[dict[str, Any]]) -> None:
+        for event in events:
+            kind = event.get("kind")
+            if kind in PROBE_KINDS:
+                if kind == "metric":
+                    self.probe.take(event)
+                continue
+            self._events.append(event)
+            if kind in ("collapse_start", "collapse_end"):
+                self._collapses.setdefault(str(event.get("device")), CollapseCount()).take(event)
+        if frame is not None:
+            self._frame = frame
+            elapsed = frame.get("elapsed_s") or 0.0
+            for name, ring in self._rings.items():
+                value = frame.get(name)
+                ring.append(elapsed, float(value) if isinstance(value, (int, float)) else None)
+            state = frame.get("workload_state")
+            if state and (not self._states or self._states[-1][1] != state):
+                self._states.append((elapsed, state))
 
     def snapshot(self, window_s: float, names: Iterable[str] | None = None) -> Snapshot:
         with self._lock:

@@ -42,3 +42,29 @@ def test_a_reset_in_the_stream_empties_the_feed_before_what_follows():
     snapshot = feed.snapshot(10)
     assert snapshot.series["gpu0_util_pct"] == (90.0,) and snapshot.frame["elapsed_s"] == 50.0
     assert [event["text"] for event in snapshot.events] == ["new"]
+
+
+def test_what_came_since_the_last_look_is_taken_at_once_and_moves_the_version_once():
+    """At 100 Hz a look of the feed's thread finds a quarter second of frames: it takes them under one lock,
+    the screen sees one new version, and a RESET among them still empties what came before it."""
+    from collectors.stream import RESET, Batch, PolledQueue
+    from tests.waiting import wait_sync
+    from tui.feed import DashboardFeed
+
+    frames = PolledQueue(1000, 0.05)
+    for k in range(25):
+        frames.offer(Batch({"elapsed_s": k / 100, "gpu0_util_pct": float(k)}))
+    feed = DashboardFeed(frames, ["gpu0_util_pct"], 100.0)
+    before = feed.version
+    feed.start()
+    wait_sync(lambda: feed.snapshot(0.25).frame.get("elapsed_s") == 0.24, 5, "the 25 frames")
+    assert feed.version == before + 1
+    assert feed.snapshot(0.25, ["gpu0_util_pct"]).series["gpu0_util_pct"] == tuple(float(k) for k in range(25))
+
+    for k in range(3):
+        frames.offer(Batch({"elapsed_s": 1.0 + k / 100, "gpu0_util_pct": 1.0}))
+    frames.offer(RESET)
+    frames.offer(Batch({"elapsed_s": 9.0, "gpu0_util_pct": 99.0}))
+    frames.close()
+    wait_sync(lambda: feed.snapshot(0).ended, 5, "the end of the stream")
+    assert feed.snapshot(10.0, ["gpu0_util_pct"]).series["gpu0_util_pct"] == (99.0,)
