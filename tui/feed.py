@@ -168,11 +168,12 @@ class DashboardFeed:
                 self._frames.abandon()
 
     def _follow(self) -> None:
-        batch: Batch | None = None
+        batch: Batch | None = None  # taken but not handled yet, from `source`
+        source = self._frames
         while True:
-            source = self._frames
-            assert source is not None
             if batch is None:
+                source = self._frames
+                assert source is not None
                 batch = source.get(timeout=0.5)
             if batch is END and source is not self._frames:
                 batch = None

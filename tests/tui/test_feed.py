@@ -68,3 +68,26 @@ def test_what_came_since_the_last_look_is_taken_at_once_and_moves_the_version_on
     frames.close()
     wait_sync(lambda: feed.snapshot(0).ended, 5, "the end of the stream")
     assert feed.snapshot(10.0, ["gpu0_util_pct"]).series["gpu0_util_pct"] == (99.0,)
+
+
+def test_the_end_of_an_abandoned_subscription_taken_with_its_last_frames_does_not_end_the_feed():
+    """Recording toggled: the feed reads a new subscription; the old one's END, found in the same look as the
+    old one's last frames, is the old stream's end, not the feed's."""
+    from collectors.stream import Batch, PolledQueue
+    from tests.waiting import wait_sync
+    from tui.feed import DashboardFeed
+
+    old, new = PolledQueue(100, 0.5), PolledQueue(100, 0.05)
+    feed = DashboardFeed(old, ["gpu0_util_pct"], 10.0)
+    old.offer(Batch({"elapsed_s": 0.0, "gpu0_util_pct": 1.0}))
+    feed.start()
+    wait_sync(lambda: feed.snapshot(0).frame.get("elapsed_s") == 0.0, 5, "the first frame")
+    # the thread sleeps half a second before its next look: it will find a frame and END together
+    old.offer(Batch({"elapsed_s": 0.1, "gpu0_util_pct": 1.0}))
+    feed.attach(new)
+    old.close()
+    new.offer(Batch({"elapsed_s": 1.0, "gpu0_util_pct": 2.0}))
+    wait_sync(lambda: feed.snapshot(0).frame.get("elapsed_s") == 1.0, 5, "the new subscription's frame")
+    assert not feed.snapshot(0).ended
+    new.close()
+    wait_sync(lambda: feed.snapshot(0).ended, 5, "the end of the new subscription")
