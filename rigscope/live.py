@@ -18,7 +18,7 @@ from tui.bars import SessionLabel
 from tui.devices import Device, feed_columns
 from tui.feed import DashboardFeed
 
-MAX_FEED_POLL_S = 0.25  # the feed takes the sampler's batches twice per redraw, at least 4 times a second
+MAX_FEED_POLL_S = 0.25  # the feed takes the sampler's batches once per redraw, at least 4 times a second
 
 
 def devices_of(monitor: Monitor) -> list[Device]:
@@ -33,7 +33,7 @@ class LiveSource:
     def __init__(self, config: MonitorConfig, clock: Any = None, nvml_backend: Any = None, fps: float = 2.0) -> None:
         self.config = config
         self.process_control = ProcessControl()  # the kill key acts on this machine's processes
-        self._feed_poll_s = min(MAX_FEED_POLL_S, 0.5 / fps)
+        self._feed_poll_s = min(MAX_FEED_POLL_S, 1.0 / fps)
         self._clock, self._backend = clock, nvml_backend
         self._notices: deque[str] = deque()
         self._told: set[str] = set()

@@ -36,7 +36,10 @@ class TextBar(StripText):
     def set_text(self, text: Text) -> None:
         shown = self._shown
         if len(shown) != 1 or text.plain != shown[0].plain or text.spans != shown[0].spans:
-            self.show_text(text)
+            if "\n" in text.plain:
+                self.show_text(text)
+            else:  # one line already: what splitting it would give, without the copy
+                self._show([text], None)
 
 
 def header_text(label: SessionLabel, snapshot: Snapshot, recording: dict[str, Any] | None,

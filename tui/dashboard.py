@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer
 
 from collectors.event_kinds import EventKind
@@ -75,6 +76,20 @@ PROCESSES_HELP = "Who uses the GPUs: sort with s/i, filter with /, k ends one"
 Command = tuple[Callable[[], Any], str, str]  # action, title, help: one entry of the command palette
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """The widgets a redraw fills, looked up once: a DOM query per widget per redraw cost more than some widgets."""
+
+    header: TextBar
+    workload: TextBar
+    host: TextBar
+    panels: tuple[DevicePanel, ...]
+    spans: SpansPane
+    metrics: MetricsPane
+    events: EventsPane
+    processes: Widget
+
+
 class DashboardScreen(Screen[None]):
     DEFAULT_CSS = """
     DashboardScreen { layout: vertical; }
@@ -122,6 +137,16 @@ class DashboardScreen(Screen[None]):
         self._probe_views = (SpansView(0), MetricsView(0))
         self._probe_rows = (0, 0)
         self._probe_key: tuple[Any, ...] = ()
+        self._drawn: Drawn | None = None
+
+    @property
+    def drawn(self) -> Drawn:
+        if self._drawn is None:
+            self._drawn = Drawn(self.query_one("#header", TextBar), self.query_one("#workload", TextBar),
+                                self.query_one("#host", TextBar), tuple(self.query(DevicePanel)),
+                                self.query_one(SpansPane), self.query_one(MetricsPane), self.query_one(EventsPane),
+                                self.query_one("#processes"))
+        return self._drawn
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
@@ -241,20 +266,19 @@ class DashboardScreen(Screen[None]):
         no_color = self.app.no_color
         view = View(self.window_s, self.options.ascii_only, self.compact, self.overlay, no_color=no_color,
                     compact_rows=self.compact_rows, lines=panel_lines(self.source.devices))
-        self.query_one("#header", TextBar).set_text(
-            header_text(self.source.label, snapshot, self.source.recording(), self.paused, width))
-        self.query_one("#workload", TextBar).set_text(
-            workload_text(snapshot, width, self.options.ascii_only or no_color, self.window_s))
-        self.query_one("#host", TextBar).set_text(host_text(snapshot.frame))
-        for panel in self.query(DevicePanel):
+        drawn = self.drawn
+        drawn.header.set_text(header_text(self.source.label, snapshot, self.source.recording(), self.paused, width))
+        drawn.workload.set_text(workload_text(snapshot, width, self.options.ascii_only or no_color, self.window_s))
+        drawn.host.set_text(host_text(snapshot.frame))
+        for panel in drawn.panels:
             panel.show(snapshot, view)
         if self.cpu_only:
             load = getattr(self.source, "load_average", lambda: None)()  # live only: a replay has none
             self.query_one(HostPanel).show(snapshot.frame, load, self.source.processes(), self.options.ascii_only)
         spans_rows, metrics_rows = self._probe_rows
-        self.query_one(SpansPane).show(snapshot.spans, spans_rows, self.options.ascii_only)
-        self.query_one(MetricsPane).show(snapshot.metrics, metrics_rows, self.overlay, self.options.ascii_only)
-        self.query_one(EventsPane).show(snapshot.events, fmt.session_origin_us(snapshot.frame))
+        drawn.spans.show(snapshot.spans, spans_rows, self.options.ascii_only)
+        drawn.metrics.show(snapshot.metrics, metrics_rows, self.overlay, self.options.ascii_only)
+        drawn.events.show(snapshot.events, fmt.session_origin_us(snapshot.frame))
         if self.showing_processes:
             self.query_one(ProcessesPane).show(self.source.processes())
 
@@ -270,7 +294,7 @@ class DashboardScreen(Screen[None]):
 
     @property
     def showing_processes(self) -> bool:
-        return bool(self.query_one("#processes").display)
+        return bool(self.drawn.processes.display)
 
     # -- actions -----------------------------------------------------------
     def action_note(self) -> None:

@@ -8,8 +8,9 @@ a device takes one row (two where the terminal has the rows: memory and RLE spar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -100,6 +101,15 @@ def rjust(text: Text, width: int) -> Text:
     return Text(" " * max(0, width - text.cell_len)) + text
 
 
+def series_line(label: str, spark: str, style: str, shown: Text) -> Text:
+    """`util  ▂▃▅▇   57%`: the label, the sparkline in `style`, the value right-aligned after it."""
+    line = Text(f"{label:<{LABEL_W}}")
+    line.append(spark, style=style)
+    line.append(" " * max(0, VALUE_W + 1 - shown.cell_len))
+    line.append_text(shown)
+    return line
+
+
 def rle_missing(frame: dict[str, Any], prefix: str) -> str:
     """Why a device has no RLE (SIGNALS §2: it needs power and the rated power)."""
     if _value(frame, column(prefix, "power_w")) is None:
@@ -120,6 +130,10 @@ class DevicePanel(StripText, can_focus=True):
         super().__init__(Text(device.title), id=f"panel-{device.prefix}", **kwargs)
         self.device = device
         self._key: tuple[Any, ...] | None = None
+        self._rows: dict[int, tuple[Any, Text]] = {}  # row -> (what it was built from, the line)
+        p = device.prefix
+        self._title_fields = ((column(p, "pstate"), column(p, "clock_sm_mhz"), column(p, "clock_mem_mhz"), column(p, "fan_pct"))
+                              if device.is_gpu else ("cpu_freq_mhz",))
 
     def show(self, snapshot: Snapshot, view: View) -> None:
         width = max(20, self.size.width - 2) if self.size.width else 78
@@ -203,29 +217,53 @@ class DevicePanel(StripText, can_focus=True):
             title.append(f"  {fmt.num(_value(frame, 'cpu_freq_mhz'), ' MHz')}")
         return title
 
+    def _row(self, index: int, key: Any, build: Callable[[], Text], width: int) -> Text:
+        """Row `index` of a full panel: the line built before while `key` (what it is built from) is the same,
+        so an unchanged row costs neither laying out nor comparing (StripText keeps its strip)."""
+        cached = self._rows.get(index)
+        if key is not None and cached is not None and cached[0] == key:
+            return cached[1]
+        line = build()
+        line.truncate(width, overflow="ellipsis")
+        self._rows[index] = (key, line)
+        return line
+
     def _full(self, snapshot: Snapshot, view: View, width: int) -> list[Text]:
         frame = snapshot.frame
+        p = self.device.prefix
         values = self._lines(frame, view.no_color)
         spark_w = max(4, width - LABEL_W - VALUE_W - 2)
-        lines = [self._title(frame)]
-        for (label, shown), name, (low, high) in zip(values.items(), self.device.series_names(),
-                                                     self._limits(frame)):
-            line = Text(f"{label:<{LABEL_W}}")
+        lost = frame.get(column(p, "util_pct"), 0) is None and frame.get(column(p, "temp_c"), 0) is None
+        title_key = (width, lost, *(frame.get(name) for name in self._title_fields))
+        lines = [self._row(0, title_key, lambda: self._title(frame), width)]
+        collapsed = _value(frame, column(p, "collapse")) == 1
+        for row, ((label, shown), name, (low, high)) in enumerate(
+                zip(values.items(), self.device.series_names(), self._limits(frame)), start=1):
             if label == "RLE" and view.overlay:
-                line.append_text(self._overlay(snapshot, view, spark_w, high or 1.0))
-                rle, value = shown.plain.split()[0], metric_text(snapshot, view.overlay)
-                shown = Text(f"{rle} {view.overlay[:max(1, VALUE_W - len(rle) - len(value) - 2)]} {value}")
-            else:
-                collapsed = label == "RLE" and _value(frame, column(self.device.prefix, "collapse")) == 1
-                style = "red" if collapsed else str(shown.style) or "green"  # near or over a limit: its colour
-                line.append(sparkline(snapshot.series.get(name, ()), spark_w, low, high, view.ascii_only), style=style)
-            line.append_text(rjust(shown, VALUE_W + 1))
-            lines.append(line)
-        lines += [Text() for _ in range(view.lines - len(lines) - 1)]  # status rows line up across panels
-        lines.append(self._status(frame, self._counts(snapshot)))
-        for line in lines:
-            line.truncate(width, overflow="ellipsis")
+                lines.append(self._row(row, None, partial(self._overlay_row, snapshot, view, spark_w, high, shown),
+                                       width))
+                continue
+            style = "red" if label == "RLE" and collapsed else str(shown.style) or "green"  # near a limit: its colour
+            spark = sparkline(snapshot.series.get(name, ()), spark_w, low, high, view.ascii_only)
+            key = (width, label, spark, style, shown.plain, shown.style)
+            lines.append(self._row(row, key, partial(series_line, label, spark, style, shown), width))
+        blank = Text()
+        lines += [blank for _ in range(view.lines - len(lines) - 1)]  # status rows line up across panels
+        counts = self._counts(snapshot)
+        status_key = (width, counts[0], f"{counts[1]:.0f}", collapsed, frame.get(column(p, "alerts")),
+                      frame.get(column(p, "throttle_reasons")))
+        lines.append(self._row(view.lines - 1, status_key, lambda: self._status(frame, counts), width))
         return lines
+
+    def _overlay_row(self, snapshot: Snapshot, view: View, spark_w: int, high: float | None, shown: Text) -> Text:
+        """The RLE row with the custom metric laid over its sparkline, and the metric's latest value."""
+        line = Text(f"{'RLE':<{LABEL_W}}")
+        line.append_text(self._overlay(snapshot, view, spark_w, high or 1.0))
+        rle, value = shown.plain.split()[0], metric_text(snapshot, view.overlay or "")
+        overlay = view.overlay or ""
+        line.append_text(rjust(Text(f"{rle} {overlay[:max(1, VALUE_W - len(rle) - len(value) - 2)]} {value}"),
+                               VALUE_W + 1))
+        return line
 
     def _compact(self, snapshot: Snapshot, view: View, width: int) -> Text:
         frame = snapshot.frame

@@ -176,11 +176,15 @@ class DashboardFeed:
                 self._frames.abandon()
 
     def _follow(self) -> None:
+        batch: Batch | None = None  # taken but not handled yet, from `source`
+        source = self._frames
         while True:
-            source = self._frames
-            assert source is not None
-            batch = source.get(timeout=0.5)
+            if batch is None:
+                source = self._frames
+                assert source is not None
+                batch = source.get(timeout=0.5)
             if batch is END and source is not self._frames:
+                batch = None
                 continue
             if batch is END:
                 with self._lock:
@@ -189,45 +193,60 @@ class DashboardFeed:
                 return
             if batch is RESET:
                 self.reset()
-            elif batch is not None:
-                self.take(batch)
+                batch = None
+                continue
+            # Everything that came since the last look, under one lock: at 100 Hz a look finds 25 frames.
+            batches: list[Batch] = []
+            while batch is not None and batch is not END and batch is not RESET:
+                batches.append(batch)
+                assert source is not None
+                batch = source.get(timeout=0)
+            if batches:
+                self._take_all(batches)
             else:
                 self.poll_spans()  # nothing came: spans held back by SPANS_EVERY_S show now
 
     def take(self, batch: Batch) -> None:
-        """One batch of the stream: a frame and its events, finished spans, process rows."""
-        if batch.frame is not None or batch.events:
-            self.add(batch.frame, batch.events)
-        if batch.spans:
-            self.probe.take_spans(batch.spans)
-        if batch.processes is not None:
-            with self._lock:
-                self._processes = batch.processes
-                self.version += 1
-        self.poll_spans()
+        """One batch of the stream: a frame and its events, finished spans, process rows (tests, a replay)."""
+        self._take_all([batch])
+
+    def _take_all(self, batches: list[Batch]) -> None:
+        with self._lock:
+            for batch in batches:
+                if batch.frame is not None or batch.events:
+                    self._add(batch.frame, batch.events)
+                if batch.spans:
+                    self.probe.take_spans(batch.spans)
+                if batch.processes is not None:
+                    self._processes = batch.processes
+            self.probe.poll_spans()  # the spans counted, copied for the screen (at most every SPANS_EVERY_S)
+            self.version += 1
 
     def add(self, frame: dict[str, Any] | None, events: Iterable[dict[str, Any]] = ()) -> None:
-        """Take one frame and its events (the feed thread, or a replay source, calls this)."""
+        """Take one frame and its events (a replay source, or the screen's notices, calls this)."""
         with self._lock:
-            for event in events:
-                kind = event.get("kind")
-                if kind in PROBE_KINDS:
-                    if kind == EventKind.METRIC:
-                        self.probe.take(event)
-                    continue
-                self._events.append(event)
-                if kind in COLLAPSE_KINDS:
-                    self._collapses.setdefault(str(event.get("device")), CollapseCount()).take(event)
-            if frame is not None:
-                self._frame = frame
-                elapsed = frame.get("elapsed_s") or 0.0
-                for name, ring in self._rings.items():
-                    value = frame.get(name)
-                    ring.append(elapsed, float(value) if isinstance(value, (int, float)) else None)
-                state = frame.get("workload_state")
-                if state and (not self._states or self._states[-1][1] != state):
-                    self._states.append((elapsed, state))
+            self._add(frame, events)
             self.version += 1
+
+    def _add(self, frame: dict[str, Any] | None, events: Iterable[dict[str, Any]]) -> None:
+        for event in events:
+            kind = event.get("kind")
+            if kind in PROBE_KINDS:
+                if kind == EventKind.METRIC:
+                    self.probe.take(event)
+                continue
+            self._events.append(event)
+            if kind in COLLAPSE_KINDS:
+                self._collapses.setdefault(str(event.get("device")), CollapseCount()).take(event)
+        if frame is not None:
+            self._frame = frame
+            elapsed = frame.get("elapsed_s") or 0.0
+            for name, ring in self._rings.items():
+                value = frame.get(name)
+                ring.append(elapsed, float(value) if isinstance(value, (int, float)) else None)
+            state = frame.get("workload_state")
+            if state and (not self._states or self._states[-1][1] != state):
+                self._states.append((elapsed, state))
 
     def snapshot(self, window_s: float, names: Iterable[str] | None = None) -> Snapshot:
         with self._lock:

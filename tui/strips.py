@@ -44,7 +44,8 @@ class StripText(Widget):
         changed: list[int] = []
         for y, line in enumerate(lines):
             if (y < len(old_strips) and y < len(old_lines) and old_strips[y].cell_length == cells
-                    and old_lines[y].plain == line.plain and old_lines[y].spans == line.spans):
+                    and (old_lines[y] is line or (old_lines[y].plain == line.plain
+                                                  and old_lines[y].spans == line.spans))):
                 strips.append(old_strips[y])
             else:
                 strips.append(line_strip(line, self.app.console, width, cells))
@@ -76,14 +77,42 @@ def own_style_as_span(line: Text) -> Text:
 def line_strip(line: Text, console: Console, width: int, cells: int | None = None) -> Strip:
     """One line of text (no newline in it) as a strip, cropped or padded to `width` (no wrapping),
     then blank up to `cells`."""
-    line = line.copy()  # the caller's line stays as it was: it is compared with the next one
-    line.truncate(width, pad=True)  # exactly `width` cells, so the strip needs no cropping
+    used = line.cell_len
+    if line.style or used > width:  # a line's own style covers its padding too
+        line = line.copy()  # the caller's line stays as it was: it is compared with the next one
+        line.truncate(width, pad=True)
+        used = width
     # Every segment gets a style: Textual's filters (NO_COLOR, dim) expect one.
-    segments = [Segment(s.text, s.style or NULL) for s in line.render(console) if s.text != "\n"]
-    if cells is not None and cells > width:
-        segments.append(Segment(" " * (cells - width), NULL))
-        width = cells
+    segments = segments_of(line, console)
+    width = max(width, cells or 0)
+    if used < width:
+        pad = " " * (width - used)
+        if segments and segments[-1].style is NULL:
+            segments[-1] = Segment(segments[-1].text + pad, NULL)
+        else:
+            segments.append(Segment(pad, NULL))
     return Strip(segments, width)
+
+
+def segments_of(line: Text, console: Console) -> list[Segment]:
+    """What `line.render(console)` gives (every segment styled), without its style stack where the spans of the
+    line follow one another without overlapping and the line has no style of its own (every panel line)."""
+    text, spans = line.plain, line.spans
+    if line.style or any(b.start < a.end for a, b in zip(spans, spans[1:])):
+        return [Segment(s.text, s.style or NULL) for s in line.render(console) if s.text != "\n"]
+    segments: list[Segment] = []
+    append = segments.append
+    position = 0
+    for span in spans:
+        if span.end <= span.start:
+            continue
+        if span.start > position:
+            append(Segment(text[position:span.start], NULL))
+        append(Segment(text[span.start:span.end], console.get_style(span.style, default=NULL) or NULL))
+        position = span.end
+    if position < len(text):
+        append(Segment(text[position:], NULL))
+    return segments
 
 
 def fit(strip: Strip, width: int) -> Strip:

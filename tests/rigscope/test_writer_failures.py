@@ -199,7 +199,7 @@ def test_the_dashboard_feed_lets_go_of_the_queues_it_no_longer_reads(monkeypatch
     def broken(self, frame, events=()):
         raise RuntimeError("a bug in drawing")
 
-    monkeypatch.setattr(DashboardFeed, "add", broken)
+    monkeypatch.setattr(DashboardFeed, "_add", broken)  # what its thread does with each frame
     first, second = LosslessQueue(1), LosslessQueue(1)
     feed = DashboardFeed(first, [], 10.0)
     feed.attach(second)

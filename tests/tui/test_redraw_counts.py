@@ -90,3 +90,54 @@ def test_a_redraw_with_two_changed_sparklines_repaints_two_rows_only(monkeypatch
             assert painted == {"panel-gpu0": 1, "panel-gpu2": 1}, painted  # one row each: util's sparkline
 
     run(body)
+
+
+def test_rows_whose_inputs_are_unchanged_are_not_laid_out_again_and_a_redraw_queries_and_relays_nothing(monkeypatch):
+    from textual.dom import DOMNode
+    from textual.screen import Screen
+
+    import tui.devices as devices
+
+    built: Counter[str] = Counter()
+    series_line, title, status = devices.series_line, devices.DevicePanel._title, devices.DevicePanel._status
+
+    def counting_series(label: str, *args: Any) -> Any:
+        built[label] += 1
+        return series_line(label, *args)
+
+    monkeypatch.setattr(devices, "series_line", counting_series)
+    monkeypatch.setattr(devices.DevicePanel, "_title", lambda self, f: (built.update(["title"]), title(self, f))[1])
+    monkeypatch.setattr(devices.DevicePanel, "_status", lambda self, *a: (built.update(["status"]), status(self, *a))[1])
+    queries: Counter[str] = Counter()
+    query, query_one = DOMNode.query, DOMNode.query_one
+    monkeypatch.setattr(DOMNode, "query", lambda self, *a: (queries.update(["query"]), query(self, *a))[1])
+    monkeypatch.setattr(DOMNode, "query_one", lambda self, *a: (queries.update(["query_one"]), query_one(self, *a))[1])
+    layouts: Counter[str] = Counter()
+    refresh_layout = Screen._refresh_layout
+    monkeypatch.setattr(Screen, "_refresh_layout",
+                        lambda self, *a, **k: (layouts.update(["layout"]), refresh_layout(self, *a, **k))[1])
+
+    async def body() -> None:
+        source = FedSource()
+        for second in range(200):
+            source.feed.add(frame(second))
+        app = build_app(source, fps=0.2, window_s=30.0)
+        async with app.run_test(size=(160, 50)) as pilot:
+            screen = app.dashboard
+            screen.redraw(force=True)
+            await pilot.pause()
+            built.clear(), queries.clear(), layouts.clear()
+
+            source.feed.add(frame(199))  # a new version, the same readings: no row is built again
+            screen.redraw()
+            await pilot.pause()
+            assert screen._drawn_version == source.feed.version
+            assert built == {}, built
+
+            source.feed.add(frame(199, {0: 90.0, 2: 10.0}))  # two GPUs' utilization: those two rows only
+            screen.redraw()
+            await pilot.pause()
+            assert built == {"util": 2}, built
+            assert queries == {} and layouts == {}, (queries, layouts)  # widgets known, sizes unchanged
+
+    run(body)

@@ -7,7 +7,7 @@ from textual.app import App, ComposeResult
 
 from tests.waiting import run
 from tui import sparkline as spark
-from tui.strips import StripText
+from tui.strips import StripText, line_strip, segments_of
 
 
 def test_resample_takes_means_of_slices_and_skips_gaps():
@@ -57,3 +57,48 @@ def test_show_lines_keeps_the_strips_of_unchanged_lines_and_draws_like_a_joined_
             assert widget.render_line(0) is widget._strips[0]  # drawn as it is, never extended
 
     run(body)
+
+
+def cells(segments) -> list[tuple[str, object]]:
+    """Each character with its style: how a line looks, however it is cut into segments."""
+    return [(char, segment.style or None) for segment in segments for char in segment.text]
+
+
+def test_a_line_is_cut_into_the_same_styled_cells_as_rich_renders_it():
+    console = Lines().console
+    title = Text("GPU0 H100", style="bold")
+    title.append("  lost", style="bold red")
+    row = Text("util  ")
+    row.append("▁▂▃▅▇", style="green")
+    row.append("      57%")
+    row.append("  ⚠ hot", style="yellow")
+    overlapping = Text("collapses 1")
+    overlapping.stylize("bold", 0, 9)
+    overlapping.stylize("red", 5, 11)
+    for line in (title, row, overlapping, Text("plain"), Text()):
+        expected = cells(s for s in line.render(console) if s.text != "\n")
+        assert cells(segments_of(line, console)) == expected, line.plain
+        strip = line_strip(line, console, 30, 40)
+        assert strip.cell_length == 40 and cells(strip)[:len(expected)] == expected
+
+
+def test_a_line_longer_than_the_width_is_cropped_and_the_callers_line_kept():
+    console = Lines().console
+    line = Text("abcdef")
+    line.append("ghij", style="red")
+    strip = line_strip(line, console, 8)
+    assert strip.text == "abcdefgh" and line.plain == "abcdefghij"
+    assert cells(strip)[-1][1] == console.get_style("red")
+
+
+def test_a_panel_line_is_cut_without_rich_s_style_stack(monkeypatch):
+    console = Lines().console
+    row = Text("util  ")
+    row.append("▁▂▃", style="green")
+    expected = cells(s for s in row.render(console) if s.text != "\n")
+
+    def stack(*args, **kwargs):
+        raise AssertionError("Text.render walked its style stack for a line whose spans do not overlap")
+
+    monkeypatch.setattr(Text, "render", stack)
+    assert cells(line_strip(row, console, 9)) == expected
