@@ -72,6 +72,7 @@ class MonitorConfig:
     proc_interval_s: float = 2.0  # the process tier (--proc-interval)
     proc_top: int | None = 0  # also the N busiest host processes by CPU (--proc-top); None: CPU_ONLY_TOP without GPUs
     gpm_interval_s: float = 1.0  # GPM (SM, tensor, DRAM activity) of the GPUs that have it (--gpm-interval)
+    attach: bool = False  # publish the stream for viewers on a per-user socket (`record`, `run`: rigscope attach)
 
 
 @dataclass
@@ -247,6 +248,7 @@ class Monitor:
                                          config.proc_interval_s, self._notice, sources.processes.drain_notices)
         self.recorder: SessionWriter | None = None  # the session writer, when recording
         self.session: Path | None = None
+        self.attach: Any = None  # rigscope.serve.attach.AttachPublisher, when recording with config.attach
         if config.record:
             self.open_recording()
         for message in sources.notices:
@@ -279,6 +281,8 @@ class Monitor:
                                           private=not self.config.shared_dir)
         if self.receiver is not None:
             _listen_local(self.receiver, self.session.name)
+        if self.config.attach:
+            self._publish()
         options = RecorderOptions(self.config.formats, self.config.realtime,
                                   self.config.flush_interval_s, self.config.segment_interval_s)
         feeds = [self._workload.finished] + ([self.processes.finished] if self.processes is not None else [])
@@ -290,6 +294,15 @@ class Monitor:
             self.processes.sink = writer.take_processes
             self.processes.on_failure = writer.write_failed
         self.recorder = writer
+
+    def _publish(self) -> None:
+        """The attach socket of this session, bound before meta.json is written (it names it)."""
+        from rigscope.serve.wiring import serve_attach
+
+        try:
+            self.attach = serve_attach(self, self._on_notice or (lambda _: None))
+        except (OSError, ValueError) as error:
+            raise InputError(f"cannot open the attach socket for {self.session}: {error}") from None
 
     def _summary(self) -> dict[str, Any]:
         """meta.json's summary, once the threads that feed the writer are done (it waits for them)."""
@@ -327,6 +340,7 @@ class Monitor:
                 "proc_interval_s": config.proc_interval_s if self.processes is not None else None,
                 "gpm_interval_s": config.gpm_interval_s if sources.gpu_indices else None,
                 "event_socket": self.receiver.path if self.receiver else None,
+                "attach_socket": self.attach.path if self.attach is not None else None,
                 "probe_udp": self.udp_address(),
             },
             "recorder": {"pid": os.getpid(), "hostname": socket.gethostname(), "version": __version__,
@@ -346,6 +360,8 @@ class Monitor:
             self.http.start()
         if self.recorder is not None:
             self.recorder.start()
+        if self.attach is not None:
+            self.attach.start()
         if self.receiver is not None:
             if self.receiver.path is None:  # not recording: a socket of its own all the same
                 _listen_local(self.receiver, LIVE)
@@ -363,12 +379,16 @@ class Monitor:
             self.processes.join(CONSUMERS_STOP_WAIT_S)
         if self.http is not None:
             self.http.close()
+        if self.attach is not None:  # it said bye to its viewers at the stream's end
+            self.attach.join(CONSUMERS_STOP_WAIT_S)
         self.release()
         gc_freeze.release()  # a process that goes on (tests, a new recording) collects it again
 
     def release(self) -> None:
         """Free the event channels and the collectors (also for a monitor that was never started)."""
         self.close_receiver()
+        if self.attach is not None:
+            self.attach.close()
         for collector in self.sources.collectors:
             collector.close()
 
