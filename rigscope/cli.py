@@ -31,6 +31,9 @@ EXAMPLES = {
     "import": "example: rigscope import old/pc__rle_*.csv synthesis_20251028.csv gpu.log",
     "report": "example: rigscope report latest --out report.md --plots figures/",
     "compare": "example: rigscope compare --all --by hardware_tier --out comparison/",
+    "attach": "example: rigscope attach latest     (q detaches; the recorder goes on)",
+    "serve": "example: rigscope serve --port 8765     (then ssh -L 8765:localhost:8765 gpu-box, open "
+             "http://localhost:8765/)",
     "fleet": "example: rigscope fleet --prometheus http://prometheus:9090 --job 'dcgm|node'     (--targets "
              "gpu01:9400,gpu02:9400 without Prometheus; --once --json for scripts)",
 }
@@ -131,6 +134,9 @@ def add_dashboard_flags(parser: argparse.ArgumentParser) -> None:
     screen.add_argument("--fps", type=options.fps, default=2.0, help="screen redraws per second, 0.2 to 30 (default 2)")
     screen.add_argument("--ascii", action="store_true", help="ASCII sparklines, for terminals with broken glyphs")
     screen.add_argument("--readonly", action="store_true", help="no key acts on the machine (k does not kill)")
+    screen.add_argument("--new", action="store_true",
+                        help="start a second sampler even when a recorder of yours already runs (default: offer "
+                             "to attach to it)")
 
 
 def build_parser() -> Parser:
@@ -195,6 +201,10 @@ def build_parser() -> Parser:
     from rigscope import fleet_command
 
     fleet_command.add_parser(commands, EXAMPLES["fleet"])
+    from rigscope import attach_command, serve_command
+
+    attach_command.add_parser(commands, EXAMPLES["attach"])
+    serve_command.add_parser(commands, EXAMPLES["serve"])
     helper = commands.add_parser("help", help="help on a command: rigscope help replay")
     helper.add_argument("topic", nargs="?", metavar="COMMAND", choices=sorted(commands.choices),
                         help="the command to explain (default: rigscope's own help)")
@@ -294,6 +304,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rigscope import fleet_command
 
             return fleet_command.run(args)
+        if args.command in ("attach", "serve"):
+            from importlib import import_module
+
+            return import_module(f"rigscope.{args.command}_command").run(args)
         if args.command in ("ls", "export", "import"):
             from rigscope import catalog_commands
 
