@@ -27,8 +27,8 @@ def add_parser(commands: argparse._SubParsersAction, example: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_terminal()
     _, path = find_attach_point(args.session, sessions_dir(args.dir))
+    check_terminal()
     return attach(path, args)
 
 
