@@ -17,6 +17,8 @@ from rigscope.record_command import config_from_args
 
 
 def check_terminal() -> None:
+    if "web_driver" in os.environ.get("TEXTUAL_DRIVER", ""):  # rigscope serve: a browser is the terminal
+        return
     term = os.environ.get("TERM", "")
     if term in ("", "dumb") or not sys.stdout.isatty():
         raise InputError(f"the dashboard needs a capable terminal (TERM={term or 'unset'}, "
