@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from collectors.event_parse import parse_event
-from collectors.stream import END, RESET, FrameQueue, Sink
+from collectors.stream import END, RESET, Batch, FrameQueue, Sink
 from rigscope.serve import attach_protocol as protocol
 
 ATTACH = Sink("attach publisher", backlog_s=10.0, min_batches=100, latency_s=0.1)
@@ -119,7 +119,7 @@ class AttachPublisher:
         self.path = path
         self.viewers: dict[socket.socket, Viewer] = {}
         self.attached = self.dropped = self.refused_uid = self.refused_full = self.rejected = 0
-        self._recent: deque[bytes] = deque(maxlen=max(10, int(hz * RECENT_S)))
+        self._recent: deque[Batch] = deque(maxlen=max(10, int(hz * RECENT_S)))
         self._state_line = b""
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -187,9 +187,9 @@ class AttachPublisher:
                 return True
             if batch is RESET:
                 continue
-            line = protocol.encode_batch(batch.frame, batch.events)
-            self._recent.append(line)
-            self._send_all(line)
+            self._recent.append(batch)
+            if self.viewers:  # nobody attached: nothing to encode
+                self._send_all(protocol.encode_batch(batch.frame, batch.events))
 
     def _send_state(self) -> None:
         try:
@@ -244,8 +244,8 @@ class AttachPublisher:
         self.attached += 1
         self._selector.register(sock, selectors.EVENT_READ)
         viewer.queue(protocol.encode({"t": protocol.HELLO, "version": protocol.VERSION, **self._session.hello()}))
-        for line in list(self._recent):
-            viewer.queue(line)
+        for batch in list(self._recent):  # encoded for this viewer alone: once per attach, not per batch
+            viewer.queue(protocol.encode_batch(batch.frame, batch.events))
         if self._state_line:
             viewer.queue(self._state_line)
         self._flush(viewer, time.monotonic())

@@ -181,3 +181,16 @@ def test_another_uid_is_refused_even_when_the_socket_is_opened_by_mistake(tmp_pa
     shutil.rmtree(folder, ignore_errors=True)
     assert os.waitstatus_to_exitcode(status) == 0
     assert publisher.refused_uid == 1 and publisher.attached == 0
+
+
+def test_nothing_is_encoded_without_viewers_and_a_newcomer_gets_the_recent_batches(served, monkeypatch) -> None:
+    stream, publisher, _, _ = served
+    calls = []
+    real = attach_module.protocol.encode_batch
+    monkeypatch.setattr(attach_module.protocol, "encode_batch", lambda *a: calls.append(1) or real(*a))
+    for i in range(5):
+        stream.publish(Batch({"elapsed_s": i / 10}))
+    wait_sync(lambda: len(publisher._recent) == 5, what="the batches taken")
+    assert calls == []
+    viewer = connect(publisher.path)
+    assert [next_batch(viewer)["frame"]["elapsed_s"] for _ in range(1)] == [0.0]
