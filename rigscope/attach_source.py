@@ -85,7 +85,7 @@ class AttachSource:
         ts = first.get("ts")
         if self.folder is not None and isinstance(ts, int):
             for row in recent_frames(self.folder, ts, RAW_HISTORY_S, LONG_HISTORY_S):
-                self._frames.offer(Batch(row))
+                self.feed.add(row)  # straight in: an hour is more than the live queue holds
         for batch in waiting:
             self._hand(batch)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from collectors.phased_clock import PhasedClock
 from rigscope.attach_source import AttachSource
 from rigscope.monitor import Monitor, MonitorConfig
 from tests.tui.conftest import bar_text, panel_text, read_events, screen_text, type_text
@@ -114,3 +115,26 @@ def test_read_only_viewer_cannot_stop_the_recording(recorder: Monitor) -> None:
     run(body)
     source.close()
     assert not recorder.sampling_ended
+
+
+def test_a_viewer_starts_with_the_history_from_the_sessions_files(tmp_path: Path) -> None:
+    """A recorder with 3 simulated minutes behind it (virtual time, then live): the viewer's window holds them."""
+    clock = PhasedClock(None, 180.0)
+    monitor = Monitor(MonitorConfig(source="sim", gpus_sim=1, hz=10.0, speed=None, duration_s=600.0,
+                                    directory=str(tmp_path), attach=True), clock=clock)
+    clock.go_fast(180.0)
+    monitor.start()
+    try:
+        wait_sync(clock.reached.is_set, 60, "the simulated minutes")
+        clock.go_real()
+        wait_sync(lambda: len(list((monitor.session / "samples").glob("part-*"))) >= 3, 30, "the parts on disk")
+        source = AttachSource(monitor.attach.path)
+        wait_sync(lambda: source.first_frame_at is not None, 10, "the first frame")
+        raw = source.feed.snapshot(30.0, ["gpu0_util_pct"]).series["gpu0_util_pct"]
+        means = source.feed.snapshot(600.0, ["gpu0_util_pct"]).series["gpu0_util_pct"]
+        source.close()
+        assert len(raw) == 300  # 30 s at 10 Hz, from the files
+        assert len(means) >= 170  # a mean a second over the three minutes
+    finally:
+        monitor.request_stop()
+        monitor.stop()
