@@ -5,17 +5,22 @@ the window needs a few), from the newest backwards until they cover the
 window: the last `raw_s` seconds at the sampling rate, and one mean a second
 for `long_s` seconds before that (a dashboard's longer sparkline windows draw
 per-second means), all before `before_us` (where the live stream takes over).
+The events are read from the end of events.jsonl the same way (`recent_events`).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+
+import json
 
 import polars as pl
 
 from recordings import segments
 from recordings.errors import InputError
+from recordings.events import EVENTS
 from recordings.frames import finite_or_null
 from recordings.reader import session_columns_of
 from recordings.safe_files import is_regular
@@ -66,3 +71,28 @@ def _per_second(table: pl.DataFrame) -> pl.DataFrame:
             .agg(pl.col("ts").last(), pl.col("elapsed_s").last(), *(pl.col(n).mean() for n in floats),
                  *(pl.col(n).last() for n in rest))
             .drop("_second"))
+
+
+EVENTS_TAIL_BYTES = 256 * 1024  # a workload that logs a metric every step makes events.jsonl large
+
+
+def recent_events(session: Path, before_us: int, kinds: frozenset[str], last: int) -> list[dict[str, Any]]:
+    """The last `last` events of `kinds` stamped before `before_us`, from the end of the session's events.jsonl."""
+    from collectors.timeutil import us_from_iso
+
+    try:
+        with open(session / EVENTS, "rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(0, size - EVENTS_TAIL_BYTES))
+            lines = file.read().split(b"\n")[(1 if size > EVENTS_TAIL_BYTES else 0):]  # a cut first line
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+            if event.get("kind") in kinds and us_from_iso(event["ts"]) < before_us:
+                found.append(event)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            continue  # a line being written, or not an event
+    return found[-last:]

@@ -20,7 +20,7 @@ from typing import Any
 from collectors.process_tier import ProcessSnapshot
 from collectors.stream import SCREEN, Batch, LossyQueue
 from recordings.inert import inert
-from recordings.tail import recent_frames
+from recordings.tail import recent_events, recent_frames
 from rigscope.attach_client import AttachClient
 from rigscope.serve import attach_protocol as protocol
 from tui.bars import SessionLabel
@@ -30,6 +30,8 @@ from tui.replay_source import devices_of_meta
 
 RAW_HISTORY_S = 120.0  # the dashboard's raw ring (tui.feed)
 LONG_HISTORY_S = 3600.0 - RAW_HISTORY_S  # its per-second means, up to the longest window
+SHOWN_EVENTS = frozenset({"note", "tag", "collapse_start", "collapse_end", "alert"})  # the events pane's, from before
+HISTORY_EVENTS = 200
 
 
 class AttachSource:
@@ -86,6 +88,7 @@ class AttachSource:
         if self.folder is not None and isinstance(ts, int):
             for row in recent_frames(self.folder, ts, RAW_HISTORY_S, LONG_HISTORY_S):
                 self.feed.add(row)  # straight in: an hour is more than the live queue holds
+            self.feed.add(None, recent_events(self.folder, ts, SHOWN_EVENTS, HISTORY_EVENTS))
         for batch in waiting:
             self._hand(batch)
 

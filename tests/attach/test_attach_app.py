@@ -122,8 +122,9 @@ def test_a_viewer_starts_with_the_history_from_the_sessions_files(tmp_path: Path
     clock = PhasedClock(None, 180.0)
     monitor = Monitor(MonitorConfig(source="sim", gpus_sim=1, hz=10.0, speed=None, duration_s=600.0,
                                     directory=str(tmp_path), attach=True), clock=clock)
-    clock.go_fast(180.0)
     monitor.start()
+    monitor.post("note", text="before anyone looked", source="cli")
+    clock.go_fast(180.0)
     try:
         wait_sync(clock.reached.is_set, 60, "the simulated minutes")
         clock.go_real()
@@ -132,7 +133,9 @@ def test_a_viewer_starts_with_the_history_from_the_sessions_files(tmp_path: Path
         wait_sync(lambda: source.first_frame_at is not None, 10, "the first frame")
         raw = source.feed.snapshot(30.0, ["gpu0_util_pct"]).series["gpu0_util_pct"]
         means = source.feed.snapshot(600.0, ["gpu0_util_pct"]).series["gpu0_util_pct"]
+        events = source.feed.snapshot(0, ()).events
         source.close()
+        assert [e["text"] for e in events if e["kind"] == "note"] == ["before anyone looked"]
         assert len(raw) == 300  # 30 s at 10 Hz, from the files
         assert len(means) >= 170  # a mean a second over the three minutes
     finally:
