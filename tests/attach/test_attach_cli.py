@@ -1,0 +1,36 @@
+"""`record` and `run` say where to attach and keep it in meta.json; `run`'s recorder is attachable while its
+command runs; a finished recorder leaves no socket behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from tests.conftest import run_cli
+
+PROBE = ("import os; from pathlib import Path; from rigscope.attach_client import AttachClient, find_attach_point; "
+         "name, path = find_attach_point(os.environ['RIGSCOPE_SESSION'], Path('.')); "
+         "print('attached to', AttachClient(path).hello['session'])")
+
+
+def meta_of(root: Path) -> dict:
+    return json.loads(next(root.glob("*/meta.json")).read_text())
+
+
+def test_record_prints_and_keeps_the_attach_socket(tmp_path: Path) -> None:
+    result = run_cli("record", "--source", "sim", "--duration", "1s", "--dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    path = meta_of(tmp_path)["monitoring"]["attach_socket"]
+    assert path.endswith(".attach") and os.path.dirname(path) == os.path.join(os.environ["XDG_RUNTIME_DIR"], "rigscope")
+    assert f"rigscope attach {meta_of(tmp_path)['session_id']} (socket {path})" in result.stderr
+    assert not os.path.exists(path)  # gone with its recorder
+
+
+def test_run_is_attachable_while_its_command_runs(tmp_path: Path) -> None:
+    result = run_cli("run", "--source", "sim", "--baseline", "0", "--cooldown", "0", "--dir", str(tmp_path),
+                     "--", sys.executable, "-c", PROBE)
+    assert result.returncode == 0, result.stderr
+    session = meta_of(tmp_path)["session_id"]
+    assert f"attached to {session}" in (tmp_path / session / "output.log").read_text()
