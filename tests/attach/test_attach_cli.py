@@ -34,3 +34,27 @@ def test_run_is_attachable_while_its_command_runs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     session = meta_of(tmp_path)["session_id"]
     assert f"attached to {session}" in (tmp_path / session / "output.log").read_text()
+
+
+def test_the_status_line_counts_viewers_and_says_a_stuck_one_was_dropped(tmp_path: Path) -> None:
+    import socket
+
+    from rigscope.monitor import Monitor, MonitorConfig
+    from rigscope.record_command import status_line
+    from tests.waiting import wait_sync
+
+    said: list[str] = []
+    monitor = Monitor(MonitorConfig(source="sim", hz=10.0, duration_s=60.0, directory=str(tmp_path), attach=True),
+                      on_notice=said.append)
+    monitor.start()
+    try:
+        stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stuck.connect(monitor.attach.path)
+        wait_sync(lambda: "| viewers 1" in status_line(monitor), 10, "the viewer counted")
+        monitor.attach.max_pending = 1  # as if it had not read for minutes
+        wait_sync(lambda: "viewers 0 (dropped 1, stuck)" in status_line(monitor), 10, "the drop in the status line")
+        assert any("dropped" in line and "stopped reading" in line for line in said)
+        stuck.close()
+    finally:
+        monitor.request_stop()
+        monitor.stop()
