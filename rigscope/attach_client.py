@@ -1,7 +1,7 @@
 """A viewer's end of the attach socket: finding this user's running recorder, connecting, reading its messages.
 
-Standard library only (with the protocol): the dashboard's attach source, the tests
-and the benchmark's headless viewers use the same client.
+No Textual: the dashboard's attach source, `rigscope serve`, the tests and the
+benchmark's headless viewers use the same client.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from rigscope.serve import attach_protocol as protocol
 CONNECT_TIMEOUT_S = 5.0
 
 
-def find_attach_point(wanted: str | None, root: Path) -> tuple[str, str]:
+def find_attach_point(wanted: str | None) -> tuple[str, str]:
     """(session id, socket) of the running recorder `wanted` names (its id, an id prefix, a path, or
     None/latest: the newest); InputError when none of this user's recorders runs there."""
     running = live_attach_points()

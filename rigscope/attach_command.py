@@ -27,7 +27,7 @@ def add_parser(commands: argparse._SubParsersAction, example: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    _, path = find_attach_point(args.session, sessions_dir(args.dir))
+    _, path = find_attach_point(args.session)
     check_terminal()
     return attach(path, args)
 

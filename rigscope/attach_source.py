@@ -17,6 +17,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from collectors.event_parse import now_iso
 from collectors.process_tier import ProcessSnapshot
 from collectors.stream import SCREEN, Batch, LossyQueue
 from recordings.inert import inert
@@ -114,9 +115,7 @@ class AttachSource:
 
     # -- what the dashboard asks ------------------------------------------------
     def now_iso(self) -> str:
-        from collectors.event_parse import now_iso
-
-        return now_iso()
+        return now_iso()  # the recorder runs on this machine: its clock is ours
 
     def post(self, kind: str, ts: str, **fields: Any) -> None:
         """A note or tag into the recorder's session (its events.jsonl), through the socket."""

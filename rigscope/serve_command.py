@@ -16,7 +16,6 @@ import sys
 from typing import Any
 
 from recordings.errors import InputError
-from recordings.session import sessions_dir
 from rigscope.attach_client import find_attach_point
 from rigscope.serve.addresses import is_loopback
 
@@ -52,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         from textual_serve.server import Server  # noqa: F401 (an extra: say how to get it)
     except ImportError:
         raise InputError("rigscope serve needs textual-serve: pip install 'rigscope[serve]'") from None
-    session, _ = find_attach_point(args.session, sessions_dir(args.dir))
+    session, _ = find_attach_point(args.session)
     command = [sys.executable, "-m", "rigscope", "attach", session]
     if args.dir:
         command += ["--dir", args.dir]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from tests.conftest import run_cli
 
-PROBE = ("import os; from pathlib import Path; from rigscope.attach_client import AttachClient, find_attach_point; "
-         "name, path = find_attach_point(os.environ['RIGSCOPE_SESSION'], Path('.')); "
+PROBE = ("import os; from rigscope.attach_client import AttachClient, find_attach_point; "
+         "name, path = find_attach_point(os.environ['RIGSCOPE_SESSION']); "
          "print('attached to', AttachClient(path).hello['session'])")
 
 
