@@ -53,6 +53,8 @@ class AttachSource:
         self.hz = float(hz) if isinstance(hz, (int, float)) and hz > 0 else 10.0
         self._frames = LossyQueue(max(SCREEN.min_batches, int(self.hz * SCREEN.backlog_s)))
         self.feed = DashboardFeed(self._frames, feed_columns(self.devices), self.hz)
+        self.spans = RecorderSpans()
+        self.feed.watch_spans(self.spans)
         self._history = history
         self._state: dict[str, Any] = {}
         self._notices: deque[str] = deque()
@@ -100,6 +102,7 @@ class AttachSource:
 
     def _take_state(self, message: dict[str, Any]) -> None:
         self._state = message
+        self.spans.take(message.get("spans"))
         for notice in message.get("notices") or ():
             if isinstance(notice, str):
                 self._notices.append(notice)
@@ -157,6 +160,33 @@ class AttachSource:
         if self.gone is not None:
             return f"rigscope: the recorder of {inert(self.session_id)} has {self.gone}"
         return f"rigscope: detached from {inert(self.session_id)}; the recorder goes on"
+
+
+class RecorderSpans:
+    """The recorder's span statistics as its last state message had them (a tui.probe_data.SpanSource)."""
+
+    def __init__(self) -> None:
+        self._recent: list[dict[str, Any]] = []
+        self._summary: dict[str, Any] = {}
+        self._names: list[dict[str, Any]] = []
+        self.total = 0
+
+    def take(self, spans: Any) -> None:
+        if not isinstance(spans, dict) or not isinstance(spans.get("total"), int):
+            return
+        self._recent = [r for r in spans.get("recent") or () if isinstance(r, dict)]
+        self._summary = spans.get("summary") if isinstance(spans.get("summary"), dict) else {}
+        self._names = [r for r in spans.get("by_name") or () if isinstance(r, dict)]
+        self.total = spans["total"]  # last: the feed polls when it moves
+
+    def recent(self, n: int = 20) -> list[dict[str, Any]]:
+        return self._recent[:n]
+
+    def summary(self) -> dict[str, Any]:
+        return self._summary
+
+    def by_name(self) -> list[dict[str, Any]]:
+        return self._names
 
 
 def _batch(message: dict[str, Any]) -> Batch:

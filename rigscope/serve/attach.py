@@ -39,6 +39,7 @@ STATE_EVERY_S = 1.0
 MAX_PENDING_BYTES = 4 << 20
 STALL_S = 10.0
 MAX_VIEWERS = 64
+RECENT_SPANS = 20  # finished spans a state message carries (the spans pane shows fewer)
 BYE_FLUSH_S = 1.0  # how long a stopping recorder tries to hand its last bytes over
 PEER_CRED = struct.Struct("3i")  # pid, uid, gid of SO_PEERCRED
 

@@ -23,7 +23,7 @@ from collectors.stream import EXPORTER
 from recordings.tier import hardware_tier
 from rigscope import __version__
 from rigscope.local_channel import ATTACH_SUFFIX, new_socket_path
-from rigscope.serve.attach import ATTACH, AttachPublisher
+from rigscope.serve.attach import ATTACH, RECENT_SPANS, AttachPublisher
 from rigscope.serve.feed import ExportFeed
 from rigscope.serve.http_server import HttpExporter
 from rigscope.serve.prometheus import ExportLabels, GpuLabel
@@ -104,6 +104,7 @@ class MonitorAttach(MonitorSession):
             "processes": None if processes is None else {"version": processes.version, "ts": processes.ts,
                                                          "rows": list(processes.rows)},
             "workload": [state, origin],
+            "spans": _spans(monitor.spans.stats),
         }
 
     def notices(self) -> list[str]:
@@ -112,6 +113,14 @@ class MonitorAttach(MonitorSession):
 
     def request_stop(self) -> None:
         self._monitor.request_stop()
+
+
+def _spans(stats: Any) -> dict[str, Any] | None:
+    """What a viewer's spans pane reads of the span statistics (tui.probe_data.SpanSource); None before any."""
+    if not stats.total:
+        return None
+    return {"total": stats.total, "recent": stats.recent(RECENT_SPANS), "summary": stats.summary(),
+            "by_name": stats.by_name()}
 
 
 def serve_attach(monitor: Any, say: Callable[[str], None]) -> AttachPublisher:

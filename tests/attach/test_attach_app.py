@@ -141,3 +141,20 @@ def test_a_viewer_starts_with_the_history_from_the_sessions_files(tmp_path: Path
     finally:
         monitor.request_stop()
         monitor.stop()
+
+
+def test_the_spans_pane_shows_the_recorders_spans(recorder: Monitor) -> None:
+    app, source = attached(recorder)
+
+    async def body() -> None:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await wait_until(pilot, lambda: "W" in panel_text(app, "gpu0"), what="live values")
+            recorder.post("span_start", span_id="a1", name="synthesis")
+            recorder.post("span_end", span_id="a1", name="synthesis", success=True)
+            await wait_until(pilot, lambda: source.feed.snapshot(0, ()).spans.summary.get("total") == 1,
+                             what="the finished span in the viewer's feed")
+            await wait_until(pilot, lambda: "synthesis" in screen_text(app), what="the span in the pane")
+            await pilot.press("q")
+
+    run(body)
+    source.close()
