@@ -158,3 +158,17 @@ def test_the_spans_pane_shows_the_recorders_spans(recorder: Monitor) -> None:
 
     run(body)
     source.close()
+
+
+def test_a_preset_tag_steers_the_recorders_workload_state(recorder: Monitor) -> None:
+    app, source = attached(recorder)
+
+    async def body() -> None:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await wait_until(pilot, lambda: "W" in panel_text(app, "gpu0"), what="live values")
+            await pilot.press("2")  # the default preset: tag train
+            await wait_until(pilot, lambda: recorder.workload_state() == ("train", "tag"), what="the recorder tagged")
+            await pilot.press("q")
+
+    run(body)
+    source.close()
