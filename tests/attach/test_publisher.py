@@ -194,3 +194,31 @@ def test_nothing_is_encoded_without_viewers_and_a_newcomer_gets_the_recent_batch
     assert calls == []
     viewer = connect(publisher.path)
     assert [next_batch(viewer)["frame"]["elapsed_s"] for _ in range(1)] == [0.0]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="connecting as another uid needs root (os.setuid in a child)")
+def test_another_uid_cannot_reach_the_socket_in_the_users_runtime_directory() -> None:
+    from rigscope.local_channel import ATTACH_SUFFIX, new_socket_path
+
+    stream = FrameStream(StreamPolicy(10.0))
+    publisher = AttachPublisher(stream.subscribe(ATTACH), FakeSession(), new_socket_path("s2", ATTACH_SUFFIX), 10.0)
+    publisher.start()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).connect(publisher.path)
+            code = 3  # connected: the directory and the socket were open to it
+        except PermissionError:
+            code = 0
+        except OSError:
+            code = 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    stream.close()
+    publisher.join(5.0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert publisher.attached == 0 and publisher.refused_uid == 0  # refused by the kernel, before us
