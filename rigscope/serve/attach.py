@@ -157,6 +157,9 @@ class AttachPublisher:
     def _run(self) -> None:
         try:
             self._serve()
+        except Exception as error:  # noqa: BLE001 (loud, and the recording goes on without viewers)
+            self._say(f"the attach socket failed ({type(error).__name__}: {error}); viewers cannot attach, "
+                      "the recording goes on")
         finally:  # on virtual time the queue is lossless: a publisher that ended must not hold the sampler
             self._frames.abandon()
             self._close_all()

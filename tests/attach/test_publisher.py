@@ -222,3 +222,22 @@ def test_another_uid_cannot_reach_the_socket_in_the_users_runtime_directory() ->
     publisher.join(5.0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert publisher.attached == 0 and publisher.refused_uid == 0  # refused by the kernel, before us
+
+
+def test_a_failing_publisher_says_so_and_never_holds_the_source(tmp_path: Path, monkeypatch) -> None:
+    from collectors.clock import VirtualClock
+
+    stream = FrameStream(StreamPolicy.for_clock(VirtualClock(), 10.0))  # lossless: a dead reader could hold it
+    said: list[str] = []
+    publisher = AttachPublisher(stream.subscribe(ATTACH), FakeSession(), str(tmp_path / "f.attach"), 10.0, said.append)
+    monkeypatch.setattr(attach_module.protocol, "encode_batch", lambda *a: 1 / 0)
+    publisher.start()
+    viewer = connect(publisher.path)
+    wait_sync(lambda: publisher.viewers, what="the viewer attached")
+    for i in range(500):  # more than the lossless queue holds
+        stream.publish(Batch({"elapsed_s": i / 10}))
+    stream.close()
+    publisher.join(5.0)
+    assert any("attach socket failed" in line for line in said)
+    assert not os.path.exists(publisher.path)
+    viewer.close()
