@@ -105,11 +105,12 @@ def test_a_viewer_that_never_reads_is_dropped_and_the_others_go_on(served) -> No
     reader = reading.makefile("rb")
     big = "x" * 20_000
     received = 0
-    for i in range(200):  # 4 MB: far past the stuck one's 256 KiB and its socket's buffers
-        started = time.monotonic()
-        stream.publish(Batch({"elapsed_s": i / 10, "blob": big}))
-        assert time.monotonic() - started < 0.05  # the source never waits for a viewer
-        while received < i + 1:
+    for chunk in range(25):  # 4 MB: far past the stuck one's 256 KiB and its socket's buffers
+        for i in range(8):  # 160 KB at once: within what the reading one may have waiting
+            started = time.monotonic()
+            stream.publish(Batch({"elapsed_s": chunk + i / 10, "blob": big}))
+            assert time.monotonic() - started < 0.05  # the source never waits for a viewer
+        while received < 8 * (chunk + 1):
             if json.loads(reader.readline())["t"] == "batch":
                 received += 1
     wait_sync(lambda: publisher.dropped == 1, what="the stuck viewer dropped")
