@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         from textual_serve.server import Server  # noqa: F401 (an extra: say how to get it)
     except ImportError:
         raise InputError("rigscope serve needs textual-serve: pip install 'rigscope[serve]'") from None
+    check_listen(args.host, args.port)
     session, _ = find_attach_point(args.session)
     command = [sys.executable, "-m", "rigscope", "attach", session]
     if args.dir:
@@ -63,6 +64,19 @@ def run(args: argparse.Namespace) -> int:
           + ("" if args.allow_actions else " (read-only: k and r off)"), file=sys.stderr, flush=True)
     server.serve()
     return 0
+
+
+def check_listen(host: str, port: int) -> None:
+    """One line, before anything starts, when the address is taken or not this machine's."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: only a listener blocks
+            probe.bind((host, port))
+    except (OSError, OverflowError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InputError(f"--host {_shown(host)} --port {port}: cannot listen ({reason})") from None
 
 
 def _shown(host: str) -> str:

@@ -83,6 +83,14 @@ def test_the_page_points_where_the_browser_came_from(served) -> None:
     assert "127.0.0.1" not in page
 
 
+def test_a_taken_port_is_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = run_cli("serve", "--port", str(taken.getsockname()[1]))
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "cannot listen" in result.stderr
+
+
 def test_non_loopback_host_needs_a_token() -> None:
     result = run_cli("serve", "--host", "0.0.0.0")
     assert result.returncode == 2 and "--token" in result.stderr and result.stderr.count("\n") == 1
