@@ -17,7 +17,7 @@ from typing import Any
 
 from recordings.errors import InputError
 from rigscope.attach_client import find_attach_point
-from rigscope.serve.addresses import is_loopback
+from rigscope.serve.addresses import binds_loopback_only
 
 COOKIE = "rigscope_token"
 
@@ -43,7 +43,7 @@ def _port(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not is_loopback(args.host) and not args.token:
+    if not binds_loopback_only(args.host) and not args.token:
         print(f"rigscope serve: error: --host {args.host} is reachable from the network: give --token",
               file=sys.stderr)
         return 2
