@@ -2,7 +2,7 @@
 
 (a) `rigscope record --source sim --gpus-sim 4 --hz 10` runs as a subprocess with 0, 1 and 4
 headless viewers attached (each a process of its own that reads and decodes every message,
-as the dashboard's attach source does); the recorder's CPU time (user + system, psutil) is
+as the dashboard's attach source does), and with one real `rigscope attach` in tmux when tmux is there; the recorder's CPU time (user + system, psutil) is
 measured over a window after a warm-up, and the `sample_lag_ms` of the rows recorded in that
 window gives p50/p99. The configurations alternate for `--rounds` rounds; medians are quoted.
 (b) `rigscope run --source sim --gpus-sim 4 --speed max --baseline 24h -- sleep ...` records a
@@ -22,11 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +75,20 @@ def lag_of(session: Path, since_s: float, until_s: float) -> list[float]:
     return [float(v) for v in window["sample_lag_ms"].drop_nulls()]
 
 
-def one_config(viewers: int, window_s: float, workdir: Path) -> dict[str, Any]:
+@contextmanager
+def dashboard_in_tmux(session: str) -> Iterator[None]:
+    """A real `rigscope attach` dashboard in a tmux server of its own (160x45), for the duration of the block."""
+    server = f"bench-attach-{os.getpid()}"
+    env = {**os.environ, "TERM": "xterm-256color"}
+    subprocess.run(["tmux", "-L", server, "-f", os.devnull, "new-session", "-d", "-x", "160", "-y", "45",
+                    shlex.join(rigscope_command("attach", session))], check=True, env=env)
+    try:
+        yield
+    finally:
+        subprocess.run(["tmux", "-L", server, "kill-server"], check=False)
+
+
+def one_config(viewers: int, window_s: float, workdir: Path, dashboard: bool = False) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(dir=workdir))
     recorder = subprocess.Popen(rigscope_command("record", "--source", "sim", "--gpus-sim", str(GPUS), "--hz",
                                                  str(HZ), "--dir", str(root)),
@@ -80,7 +97,9 @@ def one_config(viewers: int, window_s: float, workdir: Path) -> dict[str, Any]:
     try:
         session, path = attach_socket(root)
         clients = [subprocess.Popen([sys.executable, "-c", VIEWER, path], stdout=subprocess.PIPE, text=True)
-                   for _ in range(viewers)]
+                   for _ in range(viewers - dashboard)]
+        screen = dashboard_in_tmux(session.name) if dashboard else nullcontext()
+        screen.__enter__()
         time.sleep(WARM_S)
         process = psutil.Process(recorder.pid)
         before, started = process.cpu_times(), time.monotonic()
@@ -92,22 +111,31 @@ def one_config(viewers: int, window_s: float, workdir: Path) -> dict[str, Any]:
     finally:
         recorder.send_signal(signal.SIGINT)
         recorder.wait(60)
+        if dashboard:
+            screen.__exit__(None, None, None)
     received = [int((client.communicate(timeout=30)[0] or "0").strip() or 0) for client in clients]
     meta = json.loads((session / "meta.json").read_text())
     lags = lag_of(session, WARM_S + 1.0, WARM_S + 1.0 + window_s)
-    return {"viewers": viewers, "cpu_pct": cpu_pct, "p50_ms": percentile(lags, 50), "p99_ms": percentile(lags, 99),
+    return {"viewers": viewers, "dashboard": dashboard, "cpu_pct": cpu_pct, "p50_ms": percentile(lags, 50), "p99_ms": percentile(lags, 99),
             "samples": meta.get("total_samples"), "batches_per_viewer": received,
             "load_1m": [load_before, load_after]}
 
 
 def viewer_costs(window_s: float, rounds: int, workdir: Path) -> dict[str, Any]:
     runs = [one_config(n, window_s, workdir) for _ in range(rounds) for n in VIEWERS]
+    if shutil.which("tmux"):  # one real dashboard in a terminal, as the one viewer
+        runs += [one_config(1, window_s, workdir, dashboard=True) for _ in range(rounds)]
     rows = []
     for n in VIEWERS:
-        mine = [r for r in runs if r["viewers"] == n]
+        mine = [r for r in runs if r["viewers"] == n and not r["dashboard"]]
         rows.append({"viewers": n, "cpu_pct": median([r["cpu_pct"] for r in mine]),
                      "p50_ms": median([r["p50_ms"] for r in mine]), "p99_ms": median([r["p99_ms"] for r in mine]),
                      "runs": mine})
+    dashboards = [r for r in runs if r["dashboard"]]
+    if dashboards:
+        rows.append({"viewers": 1, "dashboard": True, "cpu_pct": median([r["cpu_pct"] for r in dashboards]),
+                     "p50_ms": median([r["p50_ms"] for r in dashboards]),
+                     "p99_ms": median([r["p99_ms"] for r in dashboards]), "runs": dashboards})
     base = rows[0]
     for row in rows[1:]:
         row["cpu_per_viewer_pct"] = (row["cpu_pct"] - base["cpu_pct"]) / row["viewers"]
@@ -115,7 +143,7 @@ def viewer_costs(window_s: float, rounds: int, workdir: Path) -> dict[str, Any]:
         row["pass"] = (row["cpu_per_viewer_pct"] < TARGET_CPU_PER_VIEWER_PCT
                        and row["lag_p99_delta_ms"] < TARGET_LAG_DELTA_MS)  # lower is no regression
     print_table(["viewers", "recorder CPU %", "per viewer %", "lag p50 ms", "lag p99 ms", "Δp99 ms", "verdict"],
-                [[r["viewers"], r["cpu_pct"], r.get("cpu_per_viewer_pct"), r["p50_ms"], r["p99_ms"],
+                [[f"{r['viewers']}{' (tmux dashboard)' if r.get('dashboard') else ''}", r["cpu_pct"], r.get("cpu_per_viewer_pct"), r["p50_ms"], r["p99_ms"],
                   r.get("lag_p99_delta_ms"), verdict(r.get("pass"))] for r in rows],
                 title=f"recorder at {HZ:g} Hz, {GPUS} simulated GPUs, {window_s:g} s windows, median of {rounds}")
     return {"rows": rows, "window_s": window_s, "rounds": rounds}

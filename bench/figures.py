@@ -294,11 +294,11 @@ def attach(r: Result) -> list[Figure]:
     out = []
     viewers = r.get("viewers", {}).get("rows", [])
     for row in viewers[1:]:
-        out.append(Figure(f"recorder CPU at {r['hz']:g} Hz, {r['gpus']} simulated GPUs, {row['viewers']} viewer(s) "
-                          f"attached / none", f"{_f(row['cpu_pct'])} / {_f(viewers[0]['cpu_pct'])} % of a core "
+        who = "a real dashboard in tmux" if row.get("dashboard") else f"{row['viewers']} viewer(s)"
+        out.append(Figure(f"recorder CPU at {r['hz']:g} Hz, {r['gpus']} simulated GPUs, {who} attached / none", f"{_f(row['cpu_pct'])} / {_f(viewers[0]['cpu_pct'])} % of a core "
                           f"({_f(row['cpu_per_viewer_pct'])} % per viewer)", "< 0.3 % per viewer",
                           row["cpu_per_viewer_pct"] < 0.3))
-        out.append(Figure(f"`sample_lag_ms` p99 with {row['viewers']} viewer(s) / none",
+        out.append(Figure(f"`sample_lag_ms` p99 with {who} / none",
                           f"{_f(row['p99_ms'])} / {_f(viewers[0]['p99_ms'])} ms ({row['lag_p99_delta_ms']:+.2f} ms)",
                           "within 1 ms", row["lag_p99_delta_ms"] < 1.0))
     first = r.get("first_frame")
