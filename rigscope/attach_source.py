@@ -67,19 +67,19 @@ class AttachSource:
 
     # -- the reader thread ------------------------------------------------------
     def _read(self) -> None:
-        waiting: list[Batch] = []  # the first live batches, held while the history is read
+        held: list[Batch] | None = [] if self._history else None  # the first batches, until a frame comes
         try:
             for message in self.client.messages():
                 kind = message["t"]
                 if kind == protocol.BATCH:
                     batch = _batch(message)
-                    if waiting is not None and self._history:
-                        waiting.append(batch)
-                        if batch.frame is not None:
-                            self._hand_history(batch.frame, waiting)
-                            waiting = None  # type: ignore[assignment]
+                    if held is None:
+                        self._hand(batch)
                         continue
-                    self._hand(batch)
+                    held.append(batch)
+                    if batch.frame is not None:  # the history goes before it
+                        self._hand_history(batch.frame, held)
+                        held = None
                 elif kind == protocol.STATE:
                     self._take_state(message)
         finally:
