@@ -316,3 +316,23 @@ def processes(r: Result) -> list[Figure]:
                       f"{_f(on['p99_ms'])} / {_f(off['p99_ms'])} ms ({r['p99_delta_ms']:+.2f} ms)",
                       "within 1 ms", r["lag_pass"]))
     return out
+
+
+def attach(r: Result) -> list[Figure]:
+    """Viewers of a recorder (`rigscope attach`), and the first frame of one that has run a day."""
+    out = []
+    viewers = r.get("viewers", {}).get("rows", [])
+    for row in viewers[1:]:
+        who = "a real dashboard in tmux" if row.get("dashboard") else f"{row['viewers']} viewer(s)"
+        out.append(Figure(f"recorder CPU at {r['hz']:g} Hz, {r['gpus']} simulated GPUs, {who} attached / none", f"{_f(row['cpu_pct'])} / {_f(viewers[0]['cpu_pct'])} % of a core "
+                          f"({_f(row['cpu_per_viewer_pct'])} % per viewer)", "< 0.3 % per viewer",
+                          row["cpu_per_viewer_pct"] < 0.3))
+        out.append(Figure(f"`sample_lag_ms` p99 with {who} / none",
+                          f"{_f(row['p99_ms'])} / {_f(viewers[0]['p99_ms'])} ms ({row['lag_p99_delta_ms']:+.2f} ms)",
+                          "within 1 ms", row["lag_p99_delta_ms"] < 1.0))
+    first = r.get("first_frame")
+    if first:
+        out.append(Figure(f"first frame of `rigscope attach` on a recorder that has run {first['hours']:g} h "
+                          f"({first['parts']} parts), p50 / max", f"{_f(first['first_frame_p50_s'])} / "
+                          f"{_f(first['first_frame_max_s'])} s", "< 1 s", first["pass"]))
+    return out

@@ -62,6 +62,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "stream_memory": Benchmark("bench_stream_memory.py", figures.stream_memory),
     "processes": Benchmark("bench_processes.py", figures.processes),
     "timeline": Benchmark("bench_timeline.py", figures.timeline),
+    "attach": Benchmark("bench_attach.py", figures.attach),
 }
 
 # Fewer or shorter runs than the scripts' own defaults, so that the whole set fits in 15 minutes;
@@ -77,6 +78,7 @@ RUN_ARGS: dict[str, list[str]] = {
     "http": ["--rounds", "3", "--seconds", "6", "--scrape-seconds", "8"],
     "slowloris": ["--rounds", "2", "--seconds", "8"],
     "processes": ["--rounds", "2"],
+    "attach": ["--window", "15", "--rounds", "2", "--hours", "6"],  # a 24 h session takes 12 minutes to simulate
 }
 
 # bench_signals.py has no --quick: smaller sizes instead.

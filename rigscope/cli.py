@@ -31,6 +31,8 @@ COMMANDS: dict[str | None, tuple[str, str]] = {
     "report": ("rigscope.report_command", "run"),
     "compare": ("rigscope.compare_command", "run"),
     "fleet": ("rigscope.fleet_command", "run"),
+    "attach": ("rigscope.attach_command", "run"),
+    "serve": ("rigscope.serve_command", "run"),
 }
 
 

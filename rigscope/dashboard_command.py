@@ -17,6 +17,8 @@ from rigscope.record_command import check_http, config_from_args
 
 
 def check_terminal() -> None:
+    if "web_driver" in os.environ.get("TEXTUAL_DRIVER", ""):  # rigscope serve: a browser is the terminal
+        return
     term = os.environ.get("TERM", "")
     if term in ("", "dumb") or not sys.stdout.isatty():
         raise InputError(f"the dashboard needs a capable terminal (TERM={term or 'unset'}, "
@@ -45,9 +47,32 @@ def _leave_after(source: Any, grace_s: float) -> None:
         os._exit(0)
 
 
+def offer_attach(args: argparse.Namespace) -> str | None:
+    """A recorder of this user already runs: the socket to attach to when the user says yes (asked on a
+    terminal; otherwise one line says how, and a second sampler starts).  None: start a new one."""
+    from rigscope.local_channel import live_attach_points
+
+    running = [] if args.new or args.command == "demo" else live_attach_points()
+    if not running:
+        return None
+    session, path = running[0]
+    if not sys.stdin.isatty():
+        print(f"rigscope: note: recorder {session} already runs; rigscope attach {session} shows it without "
+              "sampling twice (--new hides this)", file=sys.stderr)
+        return None
+    answer = input(f"rigscope: recorder {session} already runs. Attach to it instead of sampling twice? "
+                   "[Y/n] (--new skips this) ")
+    return path if answer.strip().lower() in ("", "y", "yes") else None
+
+
 def run_dashboard(args: argparse.Namespace) -> int:
     check_terminal()
-    config = config_from_args(args, record=not args.no_record)
+    attach_to = offer_attach(args)
+    if attach_to is not None:
+        from rigscope.attach_command import attach
+
+        return attach(attach_to, args)
+    config = config_from_args(args, record=not args.no_record, attach=False)
     check_http(config)
     from rigscope.app_factory import build_app
     from rigscope.live import LiveSource

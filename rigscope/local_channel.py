@@ -25,6 +25,7 @@ import stat
 RUNTIME_ENV = "XDG_RUNTIME_DIR"
 SESSION_ENV = "RIGSCOPE_SESSION"  # picks one recorder by session id (`rigscope run` sets it for its child)
 SUFFIX = ".sock"
+ATTACH_SUFFIX = ".attach"  # a recorder's stream socket for viewers (rigscope.serve.attach): a stream, not datagrams
 LIVE = "live"  # the name of a monitor that records no session
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,100}")
 _numbers = itertools.count(1)  # one process may hold several (a dashboard that starts a new recording)
@@ -81,16 +82,17 @@ def _checked(path: str, create: bool) -> str:
     return path
 
 
-def new_socket_path(name: str) -> str:
+def new_socket_path(name: str, suffix: str = SUFFIX) -> str:
     """A new socket path for a recorder of session `name` in this process (the runtime directory made
     when missing); ValueError for a name that is not a session id."""
     if not _NAME.fullmatch(name):
         raise ValueError(f"not a session id: {name!r}")
-    return os.path.join(channel_dir(create=True), f"{name}.{os.getpid()}-{next(_numbers)}{SUFFIX}")
+    return os.path.join(channel_dir(create=True), f"{name}.{os.getpid()}-{next(_numbers)}{suffix}")
 
 
-def recorders() -> list[tuple[str, str]]:
-    """(session id, socket path) of this user's recorder sockets, newest first (live or stale).
+def recorders(suffix: str = SUFFIX) -> list[tuple[str, str]]:
+    """(session id, socket path) of this user's recorder sockets (event sockets, or with ATTACH_SUFFIX
+    the stream sockets viewers attach to), newest first (live or stale).
     Two recorders writing to different folders may have the same session id."""
     try:
         folder = channel_dir()
@@ -100,7 +102,7 @@ def recorders() -> list[tuple[str, str]]:
     uid = os.getuid()
     found: list[tuple[int, str, str]] = []
     for entry in names:
-        if not entry.endswith(SUFFIX):
+        if not entry.endswith(suffix):
             continue
         path = os.path.join(folder, entry)
         try:
@@ -108,15 +110,15 @@ def recorders() -> list[tuple[str, str]]:
         except OSError:
             continue
         if stat.S_ISSOCK(info.st_mode) and info.st_uid == uid:
-            found.append((info.st_mtime_ns, entry[: -len(SUFFIX)].rpartition(".")[0], path))
+            found.append((info.st_mtime_ns, entry[: -len(suffix)].rpartition(".")[0], path))
     found.sort(reverse=True)
     return [(name, path) for _, name, path in found]
 
 
-def alive(path: str) -> bool:
+def alive(path: str, kind: int = socket.SOCK_DGRAM) -> bool:
     """Whether a recorder listens on `path` now (a stale socket of a dead one refuses the connect)."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
+        with socket.socket(socket.AF_UNIX, kind) as probe:
             probe.connect(path)
     except OSError:  # refused (a stale socket), gone, not ours, or no descriptor left
         return False
@@ -139,11 +141,18 @@ def find_recorder(session: str | None = None, recording: bool = False) -> tuple[
     return None
 
 
+def live_attach_points(session: str | None = None) -> list[tuple[str, str]]:
+    """(session id, stream socket) of this user's recorders that viewers can attach to now, newest first."""
+    return [(name, path) for name, path in recorders(ATTACH_SUFFIX)
+            if (session is None or name == session) and alive(path, socket.SOCK_STREAM)]
+
+
 def remove_stale() -> None:
     """Unlink the sockets of recorders that died without cleaning up (a new recorder does this)."""
-    for _, path in recorders():
-        if not alive(path):
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+    stale = [path for _, path in recorders() if not alive(path)]
+    stale += [path for _, path in recorders(ATTACH_SUFFIX) if not alive(path, socket.SOCK_STREAM)]
+    for path in stale:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

@@ -76,6 +76,7 @@ class MonitorConfig:
     proc_top: int | None = 0  # also the N busiest host processes by CPU (--proc-top); None: CPU_ONLY_TOP without GPUs
     gpm_interval_s: float = 1.0  # GPM (SM, tensor, DRAM activity) of the GPUs that have it (--gpm-interval)
     host_hz: float = 2.0  # memory, swap, disk and network reads a second (--host-hz)
+    attach: bool = False  # publish the stream for viewers on a per-user socket (`record`, `run`: rigscope attach)
 
 
 @dataclass
@@ -223,6 +224,7 @@ class Monitor:
         self.config = config
         self.clock = clock or make_clock(config)
         self.notices = NoticeSink(*(() if on_notice is None else (on_notice,)))  # told from every thread
+        self._on_notice = on_notice  # the attach publisher's viewer news: said, not kept in meta.json
         sources = _simulated_sources(config) if config.source == "sim" else _system_sources(config, nvml_backend)
         overrides = _overrides(config, sources.gpu_indices)
         if overrides:
@@ -249,6 +251,7 @@ class Monitor:
                                          tell=self.sampler.stream.tell)
         self.recorder: SessionWriter | None = None  # the session writer, when recording
         self.session: Path | None = None
+        self.attach: Any = None  # rigscope.serve.attach.AttachPublisher, when recording with config.attach
         if config.record:
             self.open_recording()
         for message in sources.notices:
@@ -274,6 +277,8 @@ class Monitor:
                                           private=not self.config.shared_dir)
         if self.receiver is not None:
             _listen_local(self.receiver, self.session.name)
+        if self.config.attach:
+            self._publish()
         options = RecorderOptions(self.config.formats, self.config.realtime,
                                   self.config.flush_interval_s, self.config.segment_interval_s)
         feeds = [self._workload.finished] + ([self.processes.finished] if self.processes is not None else [])
@@ -286,6 +291,16 @@ class Monitor:
             self.processes.on_failure = writer.write_failed
         self.notices.listen(writer.warn)  # meta.json's warnings: those before it are in build_meta's
         self.recorder = writer
+
+    def _publish(self) -> None:
+        """The attach socket of this session, bound before meta.json is written (it names it)."""
+        from rigscope.serve.wiring import serve_attach
+
+        assert self.session is not None  # made by open_recording, before this
+        try:
+            self.attach = serve_attach(self, self.session, self._on_notice or (lambda _: None))
+        except (OSError, ValueError) as error:
+            raise InputError(f"cannot open the attach socket for {self.session}: {error}") from None
 
     def _summary(self) -> dict[str, Any]:
         """meta.json's summary, once the threads that feed the writer are done (it waits for them)."""
@@ -324,6 +339,7 @@ class Monitor:
                 "gpm_interval_s": config.gpm_interval_s if sources.gpu_indices else None,
                 "host_hz": config.host_hz,
                 "event_socket": self.receiver.path if self.receiver else None,
+                "attach_socket": self.attach.path if self.attach is not None else None,
                 "probe_udp": self.udp_address(),
             },
             "recorder": {"pid": os.getpid(), "hostname": socket.gethostname(), "version": __version__,
@@ -343,6 +359,8 @@ class Monitor:
             self.http.start()
         if self.recorder is not None:
             self.recorder.start()
+        if self.attach is not None:
+            self.attach.start()
         if self.receiver is not None:
             if self.receiver.path is None:  # not recording: a socket of its own all the same
                 _listen_local(self.receiver, LIVE)
@@ -360,12 +378,16 @@ class Monitor:
             self.processes.join(CONSUMERS_STOP_WAIT_S)
         if self.http is not None:
             self.http.close()
+        if self.attach is not None:  # it said bye to its viewers at the stream's end
+            self.attach.join(CONSUMERS_STOP_WAIT_S)
         self.release()
         gc_freeze.release()  # a process that goes on (tests, a new recording) collects it again
 
     def release(self) -> None:
         """Free the event channels and the collectors (also for a monitor that was never started)."""
         self.close_receiver()
+        if self.attach is not None:
+            self.attach.close()
         for collector in self.sources.collectors:
             collector.close()
 

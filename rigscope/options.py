@@ -94,6 +94,13 @@ def udp_port(text: str) -> int:
     return int(text)
 
 
+def port(text: str) -> int:
+    """A TCP port to listen on, 1 to 65535."""
+    if not text.strip().isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"invalid port '{text}' (1 to 65535)")
+    return int(text)
+
+
 def http_address(text: str) -> tuple[str, int]:
     """`--http [HOST:]PORT`: `9100`, `0.0.0.0:9100`, `[::1]:9100`; the host defaults to 127.0.0.1."""
     invalid = f"invalid --http '{text}' (use PORT or HOST:PORT, e.g. 9100 or 0.0.0.0:9100; [::1]:9100 for IPv6)"

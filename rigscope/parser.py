@@ -28,6 +28,9 @@ EXAMPLES = {
     "import": "example: rigscope import old/pc__rle_*.csv synthesis_20251028.csv gpu.log",
     "report": "example: rigscope report latest --out report.md --plots figures/",
     "compare": "example: rigscope compare --all --by hardware_tier --out comparison/",
+    "attach": "example: rigscope attach latest     (q detaches; the recorder goes on)",
+    "serve": "example: rigscope serve --port 8765     (then ssh -L 8765:localhost:8765 gpu-box, open "
+             "http://localhost:8765/)",
     "fleet": "example: rigscope fleet --prometheus http://prometheus:9090 --job 'dcgm|node'     (--targets "
              "gpu01:9400,gpu02:9400 without Prometheus; --once --json for scripts)",
 }
@@ -130,6 +133,9 @@ def add_dashboard_flags(parser: argparse.ArgumentParser) -> None:
     screen.add_argument("--fps", type=options.fps, default=2.0, help="screen redraws per second, 0.2 to 30 (default 2)")
     screen.add_argument("--ascii", action="store_true", help="ASCII sparklines, for terminals with broken glyphs")
     screen.add_argument("--readonly", action="store_true", help="no key acts on the machine (k does not kill)")
+    screen.add_argument("--new", action="store_true",
+                        help="start a second sampler even when a recorder of yours already runs (default: offer "
+                             "to attach to it)")
 
 
 def build_parser() -> Parser:
@@ -190,6 +196,7 @@ def build_parser() -> Parser:
     _add_catalog_commands(commands)
     _add_report_commands(commands)
     _add_fleet_command(commands)
+    _add_attach_commands(commands)
     helper = commands.add_parser("help", help="help on a command: rigscope help replay")
     helper.add_argument("topic", nargs="?", metavar="COMMAND", choices=sorted(commands.choices),
                         help="the command to explain (default: rigscope's own help)")
@@ -305,3 +312,26 @@ def _add_fleet_command(commands: Any) -> None:
                        help="basic auth for Prometheus (default $RIGSCOPE_FLEET_BASIC_AUTH)")
     fleet.add_argument("--once", action="store_true", help="read the fleet once, print the table and exit")
     fleet.add_argument("--json", action="store_true", help="with --once: the table as JSON")
+
+
+def _add_attach_commands(commands: Any) -> None:
+    """`attach` and `serve`: looking in on a running recorder, in a terminal or a browser."""
+    attach = commands.add_parser("attach", help="the dashboard on a running recorder (q detaches, it goes on)",
+                                 epilog=EXAMPLES["attach"])
+    attach.add_argument("session", nargs="?", help="session id, prefix or path of a running recorder, or latest "
+                                                   "(default: your newest running recorder)")
+    attach.add_argument("--dir", help="sessions directory, for o (default: the attached session's)")
+    attach.add_argument("--fps", type=options.fps, default=2.0, help="screen redraws per second (default 2)")
+    attach.add_argument("--ascii", action="store_true", help="ASCII sparklines")
+    attach.add_argument("--readonly", action="store_true", help="k and r are off (rigscope serve's default)")
+    serve = commands.add_parser("serve", help="rigscope attach in a browser (textual-serve)", epilog=EXAMPLES["serve"])
+    serve.add_argument("session", nargs="?", help="session id, prefix or path of a running recorder, or latest "
+                                                  "(default: your newest running recorder)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; another "
+                                                           "needs --token)")
+    serve.add_argument("--port", type=options.port, default=8765, help="port (default 8765)")
+    serve.add_argument("--token", help="secret a browser must show: open http://HOST:PORT/?token=TOKEN once "
+                                       "(required for a --host other than loopback)")
+    serve.add_argument("--allow-actions", action="store_true", help="let browsers use k (end a process) and r "
+                                                                    "(stop the recording); default: off")
+    serve.add_argument("--dir", help="sessions directory (default: $RIGSCOPE_DIR, else the per-user one)")

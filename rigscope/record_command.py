@@ -18,8 +18,9 @@ from rigscope.monitor import Monitor, MonitorConfig
 STATUS_EVERY_S = 10.0
 
 
-def config_from_args(args: argparse.Namespace, record: bool = True) -> MonitorConfig:
-    """The monitor's settings from the flags; InputError for flags that do not go together. Touches nothing."""
+def config_from_args(args: argparse.Namespace, record: bool = True, attach: bool = True) -> MonitorConfig:
+    """The monitor's settings from the flags; `attach`: publish the stream for viewers (`record` and `run` do).
+    InputError for flags that do not go together. Touches nothing."""
     if args.source != "sim" and args.speed != 1.0:
         raise InputError("--speed needs --source sim (a real machine runs in real time)")
     formats = {"parquet": {"parquet"}, "csv": {"parquet", "csv"}, "both": {"parquet", "csv"}}[args.format]
@@ -33,7 +34,7 @@ def config_from_args(args: argparse.Namespace, record: bool = True) -> MonitorCo
         record=record, http=http, proc_interval_s=args.proc_interval, proc_top=args.proc_top,
         gpm_interval_s=args.gpm_interval, host_hz=args.host_hz,
         http_token=getattr(args, "http_token", None) or os.environ.get("RIGSCOPE_HTTP_TOKEN") or None,
-        probe_udp=args.probe_udp, shared_dir=args.shared_dir,
+        probe_udp=args.probe_udp, shared_dir=args.shared_dir, attach=attach,
     )
 
 
@@ -75,7 +76,19 @@ def status_line(monitor: Monitor) -> str:
     elapsed = time.strftime("%H:%M:%S", time.gmtime(stats.elapsed_s))
     line = (f"[{elapsed}] {stats.samples} samples @ {stats.achieved_hz:.2f} Hz | max temp {temps} | "
             f"max power {powers} | {size(written)} written | state {inert(state or '—')}{' (tag)' if source == 'tag' else ''} | collapses {collapses}")
-    return line + (f" | throttled {throttle}" if throttle else "") + _probe_part(monitor, summary["spans"]["total"])
+    return (line + (f" | throttled {throttle}" if throttle else "") + _probe_part(monitor, summary["spans"]["total"])
+            + viewers_part(monitor))
+
+
+def viewers_part(monitor: Monitor) -> str:
+    """Attached viewers now, and those dropped (stuck) or refused (another user), once any."""
+    if monitor.attach is None:
+        return ""
+    stats = monitor.attach.stats()
+    parts = [f" | viewers {stats['viewers']}" if stats["attached"] else "",
+             f" (dropped {stats['dropped']}, stuck)" if stats["dropped"] else "",
+             f" | viewers refused (other user) {stats['refused_uid']}" if stats["refused_uid"] else ""]
+    return "".join(parts)
 
 
 def _probe_part(monitor: Monitor, spans: int) -> str:
@@ -89,6 +102,12 @@ def _probe_part(monitor: Monitor, spans: int) -> str:
              f" | events refused (other user, no token) {refused}" if refused else "",
              f" | EVENT RECEIVER RESTARTED {restarts}x" if restarts else ""]
     return "".join(parts)
+
+
+def say_attach(monitor: Monitor) -> None:
+    if monitor.attach is not None:
+        _say(f"attach with: rigscope attach {monitor.session.name if monitor.session else ''} "
+             f"(socket {monitor.attach.path})")
 
 
 def run_record(args: argparse.Namespace) -> int:
@@ -116,6 +135,7 @@ def run_record(args: argparse.Namespace) -> int:
     monitor.start()
     if monitor.http is not None:
         _say(f"serving {monitor.http.url}/metrics")
+    say_attach(monitor)
     try:
         monitor.wait(on_poll=maybe_status)
     finally:

@@ -37,7 +37,7 @@ from rigscope.child import Child
 from rigscope.local_channel import SESSION_ENV
 from rigscope.monitor import Monitor, MonitorConfig, make_clock
 from rigscope.probe import TOKEN_ENV, UDP_ENV
-from rigscope.record_command import STATUS_EVERY_S, check_http, config_from_args, status_line
+from rigscope.record_command import STATUS_EVERY_S, check_http, config_from_args, say_attach, status_line
 
 CHECK_FAILED, NOT_EXECUTABLE, NOT_FOUND, INTERRUPTED = 3, 126, 127, 130  # as a shell says
 WRITER_CHECK_S = 0.2  # how often a baseline or cooldown looks whether the recording failed
@@ -197,6 +197,7 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
     monitor.post(EventKind.TAG, state="baseline", source="run")
     phases.begin_idle(plan.baseline_s)
     monitor.start()
+    say_attach(monitor)
     try:
         if not phases.wait(monitor, plan.baseline_s, stopping):
             status, code = "interrupted", INTERRUPTED

@@ -32,9 +32,7 @@ class ReplaySource(ReplayPlayer):
         host = found if isinstance(found := meta.get("host"), dict) else {}
         self.label = SessionLabel(str(host.get("hostname", "?")), str(host.get("hardware_tier", "")),
                                   session.name, "REPLAY")
-        self.devices = [Device("cpu", f"CPU {host.get('cpu_model') or ''}".strip())] + [
-            Device(gpu_prefix(index), f"GPU{index} {name.replace('NVIDIA ', '')}".strip(), gpm=index in _with_gpm(meta))
-            for index, name in _gpus(meta)]
+        self.devices = devices_of_meta(meta)
         self.feed = DashboardFeed(self.stream.subscribe(SCREEN), feed_columns(self.devices), self.hz)
         self.feed.start()
         self.start()
@@ -48,6 +46,14 @@ class ReplaySource(ReplayPlayer):
 
     def toggle_recording(self) -> str:
         return "replay does not record"
+
+
+def devices_of_meta(meta: dict[str, Any]) -> list[Device]:
+    """The panels of a session as meta.json (or an attached recorder's hello) lists its host and GPUs."""
+    host = found if isinstance(found := meta.get("host"), dict) else {}
+    return [Device("cpu", f"CPU {host.get('cpu_model') or ''}".strip())] + [
+        Device(gpu_prefix(index), f"GPU{index} {name.replace('NVIDIA ', '')}".strip(), gpm=index in _with_gpm(meta))
+        for index, name in _gpus(meta)]
 
 
 def _gpus(meta: dict[str, Any]) -> list[tuple[int, str]]:

@@ -1,4 +1,5 @@
-"""A monitor's HTTP sink: the one place that reads a monitor to build what `HttpExporter` serves.
+"""A monitor's serving sinks: the one place that reads a monitor to build what `HttpExporter` and the attach
+publisher serve.
 
 `serve_http(monitor, ...)` subscribes an `ExportFeed` to the monitor's frame
 stream (the stream's policy makes it lossless on a virtual clock), hands it the
@@ -8,18 +9,26 @@ session's identity, folder, status, and where a posted event goes) in a
 sees only those two (`ServedSession`).  What is read of the monitor is said by
 a protocol (`ServedMonitor`, which `rigscope.monitor.Monitor` meets), so nothing
 in `rigscope.serve` imports the monitor, not even for the type checker.
+`serve_attach` does the same for the attach publisher (`MonitorAttach`: what viewers
+are told and where what they send goes).
 """
 
 from __future__ import annotations
 
+import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from collectors.notices import NoticeSink
+from collectors.sampler import SamplerStats
 from collectors.schema import device_prefixes, gpu_prefix
 from collectors.span_stats import SpanStatistics
 from collectors.stream import EXPORTER, FrameQueue, Sink
 from rigscope import __version__
+from rigscope.local_channel import ATTACH_SUFFIX, new_socket_path
+from rigscope.serve.attach import ATTACH, AttachPublisher
 from rigscope.serve.feed import ExportFeed
 from rigscope.serve.http_server import HttpExporter
 from rigscope.serve.prometheus import ExportLabels, GpuLabel
@@ -39,6 +48,12 @@ class RecordingFacts(Protocol):
     def closed(self) -> bool: ...
     @property
     def error(self) -> str | None: ...
+    @property
+    def samples(self) -> int: ...
+    @property
+    def bytes_written(self) -> int: ...
+    @property
+    def last_flush_wall(self) -> float | None: ...
 
 
 class ServedMonitor(Protocol):
@@ -100,3 +115,57 @@ def serve_http(monitor: ServedMonitor, host: str = "127.0.0.1", port: int = 0, t
     feed = ExportFeed(frames, [gpu_prefix(i) for i in monitor.gpu_indices], device_prefixes(monitor.gpu_indices),
                       monitor.span_statistics)
     return HttpExporter(feed, MonitorSession(monitor), host, port, token)
+
+
+class AttachedMonitor(ServedMonitor, Protocol):
+    """What `serve_attach` reads of a monitor besides what `serve_http` reads."""
+
+    @property
+    def notices(self) -> NoticeSink: ...
+    @property
+    def stats(self) -> SamplerStats: ...
+    def workload_state(self) -> tuple[str | None, str | None]: ...
+    def request_stop(self) -> None: ...
+
+
+class MonitorAttach(MonitorSession):
+    """An `AttachedSession` (rigscope.serve.attach) over a monitor: what viewers are told, where they post."""
+
+    def __init__(self, monitor: AttachedMonitor, session: Path) -> None:
+        super().__init__(monitor)
+        self._attached, self._session = monitor, session
+        self._told = 0  # notices handed to viewers so far
+
+    def hello(self) -> dict[str, Any]:
+        monitor, session = self._attached, self._session
+        return {"session": session.name, "folder": str(session),
+                "hz": self.hz, "pid": os.getpid(), "host": monitor.host_facts(), "gpus": monitor.gpus,
+                "source": monitor.source_name}
+
+    def state(self) -> dict[str, Any]:
+        monitor = self._attached
+        recording = monitor.recording_state()
+        state, origin = monitor.workload_state()
+        return {
+            "recording": None if recording is None else {
+                "session": recording.session.name, "samples": recording.samples, "bytes": recording.bytes_written,
+                "last_flush_wall": recording.last_flush_wall, "achieved_hz": monitor.stats.achieved_hz,
+                "error": recording.error, "closed": recording.closed},
+            "workload": [state, origin],
+        }
+
+    def notices(self) -> list[str]:
+        messages = self._attached.notices.messages()
+        told, self._told = self._told, len(messages)
+        return messages[told:]
+
+    def request_stop(self) -> None:
+        self._attached.request_stop()
+
+
+def serve_attach(monitor: AttachedMonitor, session: Path, say: Callable[[str], None]) -> AttachPublisher:
+    """The attach sink of a recording `monitor`: its stream socket in the user's runtime directory, bound now
+    (its path goes into meta.json), not started yet; ValueError/OSError when it cannot be bound."""
+    frames = monitor.subscribe(ATTACH)
+    path = new_socket_path(session.name, ATTACH_SUFFIX)
+    return AttachPublisher(frames, MonitorAttach(monitor, session), path, monitor.config.hz, say)
