@@ -9,7 +9,7 @@ from pathlib import Path
 from recordings.session import sessions_dir
 from rigscope.attach_client import find_attach_point
 from rigscope.config import load_presets
-from rigscope.dashboard_command import check_terminal
+from rigscope.terminal import check_terminal
 
 
 def run(args: argparse.Namespace) -> int:

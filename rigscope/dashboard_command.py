@@ -10,21 +10,10 @@ import threading
 import time
 from typing import Any
 
-from recordings.errors import InputError
 from recordings.session import sessions_dir
 from rigscope.config import load_presets
 from rigscope.record_command import check_http, config_from_args
-
-
-def check_terminal() -> None:
-    if "web_driver" in os.environ.get("TEXTUAL_DRIVER", ""):  # rigscope serve: a browser is the terminal
-        return
-    term = os.environ.get("TERM", "")
-    if term in ("", "dumb") or not sys.stdout.isatty():
-        raise InputError(f"the dashboard needs a capable terminal (TERM={term or 'unset'}, "
-                         f"{'a terminal' if sys.stdout.isatty() else 'output is not a terminal'}); "
-                         "use 'rigscope record' to record without one")
-
+from rigscope.terminal import check_terminal
 
 HANGUP_GRACE_S = 10.0
 

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             model = source.refresh()
             print_once(model, args.json)
             return 1 if model.errors and not model.rows else 0
-        from rigscope.dashboard_command import check_terminal
+        from rigscope.terminal import check_terminal
         from tui.fleet import FleetApp
 
         check_terminal()

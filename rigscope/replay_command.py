@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from recordings.errors import InputError
 from recordings.session import resolve_session, sessions_dir
-from rigscope.dashboard_command import check_terminal
+from rigscope.terminal import check_terminal
 from tui.replay_source import ReplaySource, SessionDirectory
 
 if TYPE_CHECKING:

@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from collectors.event_kinds import EventKind
 from collectors.event_parse import parse_event
 from collectors.stream import END, RESET, Batch, FrameQueue, Sink
 from rigscope.serve import attach_protocol as protocol
@@ -285,7 +286,7 @@ class AttachPublisher:
         kind = message.get("t") if message else None
         if kind == protocol.EVENT and isinstance(message, dict):
             event = parse_event(json.dumps(message.get("event"), default=str))
-            if event is not None and event["kind"] in ("note", "tag") and self._session.post_event(event):
+            if event is not None and event["kind"] in (EventKind.NOTE, EventKind.TAG) and self._session.post_event(event):
                 return
         elif kind == protocol.STOP:
             self._say(f"{viewer.name()} stopped the recording")
