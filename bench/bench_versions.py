@@ -113,8 +113,11 @@ def baseline_tree(directory: str) -> Tree | str:
 
 def imports_own_code(tree: Tree) -> str | None:
     """None when the tree's interpreter imports rigscope from the tree; else why not."""
-    done = subprocess.run([str(tree.python), "-c", "import rigscope; print(rigscope.__file__)"], cwd=tree.root,
-                          env={**os.environ, **tree.env}, capture_output=True, text=True)
+    try:
+        done = subprocess.run([str(tree.python), "-c", "import rigscope; print(rigscope.__file__)"], cwd=tree.root,
+                              env={**os.environ, **tree.env}, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"{tree.python} does not run: {error}"
     found = done.stdout.strip()
     if done.returncode != 0:
         return f"{tree.python} cannot import rigscope: {(done.stderr.strip().splitlines() or ['?'])[-1]}"
@@ -168,7 +171,7 @@ def demo_config(tree: Tree, scratch: Path) -> Config:
     # tool is not "rigscope": bench_dashboard would then read a `self_threads` column older sessions lack.
     return Config(tree.role, f"rigscope demo ({tree.role})", f"rigscope-{tree.role}",
                   lambda d: [str(tree.python), "-m", "rigscope", *DEMO_ARGS, "--dir", str(d)],
-                  {"PYTHONPATH": str(tree.root), **private_dirs(scratch)})
+                  {**tree.env, **private_dirs(scratch)})
 
 
 def dashboard_round(trees: list[Tree], seconds: float, serial: int) -> dict[str, dict[str, Any]]:
