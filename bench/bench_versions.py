@@ -24,7 +24,7 @@ it is at most 1 + noise, "better" below 1 - noise, else "WORSE"; noise is the la
 and the rounds' spread, (max - min) / median, of either tree. The load (`uptime`) at the start
 and the end is printed and kept. Prints one table and writes bench/results/versions.json.
 Not part of `bench/run.py` (it needs a baseline); a whole run with 2 rounds takes about
-about 12 minutes (estimated) on the 2-core development machine; 3.5 with --quick --rounds 1.
+14 minutes on the 2-core development machine; 3.5 with --quick --rounds 1.
 """
 
 from __future__ import annotations
