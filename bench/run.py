@@ -16,6 +16,8 @@ Adding a benchmark:
      each with its goal from the issue and whether it passed;
   3. add one line to BENCHMARKS below, and a paragraph for it in bench/PERFORMANCE.template.md
      (the hand-written explanations; the summary table is generated).
+bench/bench_versions.py (this checkout against another, --baseline DIR) is not in BENCHMARKS on purpose:
+it needs a baseline; bench/PERFORMANCE.template.md says how to run it ("Before and after a change").
 """
 
 from __future__ import annotations
