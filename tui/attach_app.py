@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from textual.binding import Binding
+
 from tui.app import RigscopeApp
 from tui.dashboard import DashboardScreen
 from tui.screens import ConfirmScreen
@@ -27,6 +29,9 @@ class AttachedSource(DashboardSource, Protocol):
 
 
 class AttachedScreen(DashboardScreen):
+    # q leaves the recorder running and r stops it: the footer and the help say so
+    BINDINGS = [Binding("q", "quit", "Detach") if b.key == "q" else Binding("r", "record", "Stop rec")
+                if b.key == "r" else b for b in DashboardScreen.BINDINGS if isinstance(b, Binding)]
     events_hint = "none since attaching: n adds a note to the recorder's session"
 
     def __init__(self, source: AttachedSource, options: Any = None) -> None:
