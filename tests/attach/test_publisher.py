@@ -10,6 +10,7 @@ import socket
 import stat
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,21 @@ def test_stop_message_asks_the_recorder_to_stop(served) -> None:
     assert any("stopped the recording" in line for line in said)
 
 
+def as_nobody(attempt: Callable[[], int]) -> int:
+    """`attempt`'s code, run in a child as uid and gid 65534 (root only); 1 when it raised."""
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            code = attempt()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="connecting as another uid needs root (os.setuid in a child)")
 def test_another_uid_is_refused_even_when_the_socket_is_opened_by_mistake(tmp_path: Path) -> None:
     folder = tempfile.mkdtemp(prefix="attach-open-")  # in the temp directory: another uid can reach it
@@ -160,28 +176,23 @@ def test_another_uid_is_refused_even_when_the_socket_is_opened_by_mistake(tmp_pa
     publisher = AttachPublisher(stream.subscribe(ATTACH), FakeSession(), os.path.join(folder, "s.attach"), 10.0)
     publisher.start()
     os.chmod(publisher.path, 0o666)  # a socket opened up by mistake: SO_PEERCRED still refuses
-    child = os.fork()
-    if child == 0:  # pragma: no cover (the child)
-        code = 1
+    def connect_and_read() -> int:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(5.0)
         try:
-            os.setgid(65534)
-            os.setuid(65534)
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(5.0)
             sock.connect(publisher.path)
-            try:
-                code = 0 if sock.recv(100) == b"" else 3  # closed at once: no hello, no frames
-            except ConnectionResetError:
-                code = 0
         except OSError:
-            code = 2  # could not even connect: the test would prove nothing
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(child, 0)
+            return 2  # could not even connect: the test would prove nothing
+        try:
+            return 0 if sock.recv(100) == b"" else 3  # closed at once: no hello, no frames
+        except ConnectionResetError:
+            return 0
+
+    code = as_nobody(connect_and_read)
     stream.close()
     publisher.join(5.0)
     shutil.rmtree(folder, ignore_errors=True)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert code == 0
     assert publisher.refused_uid == 1 and publisher.attached == 0
 
 
@@ -205,24 +216,19 @@ def test_another_uid_cannot_reach_the_socket_in_the_users_runtime_directory() ->
     stream = FrameStream(StreamPolicy(10.0))
     publisher = AttachPublisher(stream.subscribe(ATTACH), FakeSession(), new_socket_path("s2", ATTACH_SUFFIX), 10.0)
     publisher.start()
-    child = os.fork()
-    if child == 0:  # pragma: no cover (the child)
-        code = 1
+    def connect() -> int:
         try:
-            os.setgid(65534)
-            os.setuid(65534)
             socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).connect(publisher.path)
-            code = 3  # connected: the directory and the socket were open to it
+            return 3  # connected: the directory and the socket were open to it
         except PermissionError:
-            code = 0
+            return 0
         except OSError:
-            code = 2
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(child, 0)
+            return 2
+
+    code = as_nobody(connect)
     stream.close()
     publisher.join(5.0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert code == 0
     assert publisher.attached == 0 and publisher.refused_uid == 0  # refused by the kernel, before us
 
 
