@@ -24,7 +24,9 @@ def test_fleet_screen_in_tmux(nodes_factory):
         screen = term.wait_screen(lambda s: "nodes 4 up / 1 down · 32 GPUs" in s, "the totals")
         assert all(address(k) in screen for k in range(5)) and "STALE" in screen
         term.keys("/")
+        term.wait_screen(lambda s: "filter: node" in s, "the filter line")  # typed before it opens, keys go to the table
         term.keys("127.0.0.3", literal=True)
+        term.wait_screen(lambda s: "1/5 nodes" in s, "the table filtered while typing")
         term.keys("Enter")
         term.wait_screen(lambda s: "1/5 nodes" in s, "the filtered table")
         term.keys("Enter")  # opens the only node left
