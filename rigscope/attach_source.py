@@ -36,6 +36,7 @@ RAW_HISTORY_S = 120.0  # the dashboard's raw ring (tui.feed)
 LONG_HISTORY_S = 3600.0 - RAW_HISTORY_S  # its per-second means, up to the longest window
 SHOWN_EVENTS = frozenset({"note", "tag", "collapse_start", "collapse_end", "alert"})  # the events pane's, from before
 HISTORY_EVENTS = 200
+JOURNAL_OVERLAP = 256  # the journal's last spans that the live stream may tell again after it was read
 
 
 class AttachSource:
@@ -58,6 +59,7 @@ class AttachSource:
         self.feed = DashboardFeed(self._frames, feed_columns(self.devices), self.hz)
         self.process_control = None if readonly else ProcessControl()  # the recorder's box is this one
         self._history = history
+        self._journal_tail: set[Any] = set()  # the ids of the journal's last spans, once it was read
         self._state: dict[str, Any] = {}
         self._notices: deque[str] = deque()
         self.gone: str | None = None  # "stopped" (it said bye) or "died"; None while attached
@@ -88,24 +90,28 @@ class AttachSource:
             self._ended()
 
     def _hand_history(self, first: dict[str, Any], waiting: list[Batch]) -> None:
-        """The session's files up to the first live frame, then the batches held meanwhile (less the spans
-        the journal already had: a span ended just before attaching is in both)."""
+        """The session's files up to the first live frame, then the batches held meanwhile, then the spans
+        the journal has (after the frames: a day's spans must not hold back the first frame).  A span ended
+        just before attaching can be both in the journal and on the stream: it is counted once."""
         ts = first.get("ts")
-        counted: set[Any] = set()
-        if self.folder is not None and isinstance(ts, int):
-            for row in recent_frames(self.folder, ts, RAW_HISTORY_S, LONG_HISTORY_S):
-                self.feed.add(row)  # straight in: an hour is more than the live queue holds
-            self.feed.add(None, recent_events(self.folder, ts, SHOWN_EVENTS, HISTORY_EVENTS))
-            spans = read_journal_rows(self.folder / SPANS_JOURNAL)
-            counted = {row.get("request_id") for row in spans}
-            self.feed.take(Batch(None, spans=tuple(spans)))
+        if self.folder is None or not isinstance(ts, int):
+            for batch in waiting:
+                self._hand(batch)
+            return
+        for row in recent_frames(self.folder, ts, RAW_HISTORY_S, LONG_HISTORY_S):
+            self.feed.add(row)  # straight in: an hour is more than the live queue holds
+        self.feed.add(None, recent_events(self.folder, ts, SHOWN_EVENTS, HISTORY_EVENTS))
         for batch in waiting:
-            if counted and batch.spans:
-                batch = dataclasses.replace(batch, spans=tuple(r for r in batch.spans
-                                                               if r.get("request_id") not in counted))
             self._hand(batch)
+        streamed = {row.get("request_id") for batch in waiting for row in batch.spans}
+        spans = read_journal_rows(self.folder / SPANS_JOURNAL)
+        self._journal_tail = {row.get("request_id") for row in spans[-JOURNAL_OVERLAP:]}
+        self.feed.take(Batch(None, spans=tuple(row for row in spans if row.get("request_id") not in streamed)))
 
     def _hand(self, batch: Batch) -> None:
+        if batch.spans and self._journal_tail:  # told live after the journal was read, and in it already
+            batch = dataclasses.replace(batch, spans=tuple(r for r in batch.spans
+                                                           if r.get("request_id") not in self._journal_tail))
         self._frames.offer(batch)
         if self.first_frame_at is None and batch.frame is not None:
             self.first_frame_at = time.monotonic()

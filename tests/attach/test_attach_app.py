@@ -162,6 +162,25 @@ def test_the_spans_pane_shows_the_recorders_spans(recorder: Monitor) -> None:
     source.close()
 
 
+def test_spans_ended_before_attaching_come_from_the_journal_once(recorder: Monitor) -> None:
+    """Spans the recorder finished before the viewer came are counted from its journal, each once, although the
+    last of them can also reach the viewer on the stream; a span after attaching adds one."""
+    for k in range(3):
+        recorder.post("span_start", span_id=f"b{k}", name="synthesis")
+        recorder.post("span_end", span_id=f"b{k}", name="synthesis", success=True)
+    journal = recorder.recording_state().session / "spans.journal"
+    wait_sync(lambda: journal.exists() and journal.read_text().count("\n") == 3, 20, "the spans journaled")
+    source = AttachSource(recorder.attach.path)
+    try:
+        wait_sync(lambda: source.feed.snapshot(0, ()).spans.summary.get("total") == 3, 10, "the journal's spans")
+        recorder.post("span_start", span_id="b3", name="synthesis")
+        recorder.post("span_end", span_id="b3", name="synthesis", success=True)
+        wait_sync(lambda: source.feed.snapshot(0, ()).spans.summary.get("total") == 4, 10, "the live span")
+        assert source.feed.snapshot(0, ()).spans.summary.get("total") == 4
+    finally:
+        source.close()
+
+
 def test_a_preset_tag_steers_the_recorders_workload_state(recorder: Monitor) -> None:
     app, source = attached(recorder)
 
