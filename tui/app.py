@@ -8,18 +8,22 @@ on sampling and recording; closing the replay (Escape or `q`) returns to it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from textual import constants
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.screen import Screen
 
 from collectors import gc_freeze
 from recordings.errors import InputError
 from tui.dashboard import DEFAULT_PRESETS, DashboardScreen, ViewOptions
 from tui.picker import PickerScreen
+from tui.quiet_driver import QuietLinuxDriver
 from tui.replay_screen import EmbeddedReplayScreen, ReplayScreen
 from tui.source import DashboardSource, SessionOpener
 
@@ -38,6 +42,13 @@ class RigscopeApp(App[str]):
         self.sessions = sessions
         self.replays: list[Any] = []  # replay sources opened over the dashboard, closed with their screen
         self.dashboard = self.make_dashboard()
+
+    def get_driver_class(self) -> type[Driver]:
+        """On Linux and macOS terminals, a driver whose input thread does not wake ten times a second;
+        Textual's own elsewhere (Windows, a driver named in TEXTUAL_DRIVER, the browser)."""
+        if sys.platform == "win32" or constants.DRIVER:
+            return super().get_driver_class()
+        return QuietLinuxDriver
 
     def make_dashboard(self) -> DashboardScreen:
         return DashboardScreen(self.source, self.options)

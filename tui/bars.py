@@ -12,7 +12,7 @@ from textual.widget import Widget
 from recordings.inert import inert
 from tui import format as fmt
 from tui.feed import Snapshot
-from tui.strips import StripText
+from tui.strips import StripText, same
 
 STATE_STYLES = {"idle": "grey50", "data_prep": "blue", "io": "yellow", "compute": "green"}
 TAG_STYLE = "magenta"
@@ -34,8 +34,7 @@ class TextBar(StripText):
     DEFAULT_CSS = "TextBar { height: 1; }"
 
     def set_text(self, text: Text) -> None:
-        shown = self._shown
-        if len(shown) != 1 or text.plain != shown[0].plain or text.spans != shown[0].spans:
+        if len(self._shown) != 1 or not same(self._shown[0], text):
             if "\n" in text.plain:
                 self.show_text(text)
             else:  # one line already: what splitting it would give, without the copy

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from rich.console import Console
 from rich.text import Text
 
 from collectors.schema import column
@@ -20,7 +21,7 @@ from tui import format as fmt
 from tui.feed import Snapshot
 from tui.overlay import TIME, collapse_column, overlay_line, overlay_names
 from tui.sparkline import sparkline
-from tui.strips import StripText
+from tui.strips import NULL, Row, StripText, cells_strip
 
 LABEL_W = 6
 FULL_LINES = 7  # title, five sparklines, status
@@ -110,6 +111,20 @@ def series_line(label: str, spark: str, style: str, shown: Text) -> Text:
     return line
 
 
+def series_row(label: str, spark: str, style: str, shown: Text, width: int, cells: int, console: Console) -> Row:
+    """What `series_line` lays out in `width`, as a strip of `cells` built from its runs (no Text built or cut:
+    this is most of a redraw's rows); the Text, cut with an ellipsis, where it does not fit."""
+    value_style = console.get_style(shown.style, default=NULL) if shown.style else NULL
+    runs = ((f"{label:<{LABEL_W}}", NULL), (spark, console.get_style(style, default=NULL)),
+            (" " * max(0, VALUE_W + 1 - shown.cell_len), NULL), (shown.plain, value_style))
+    strip = cells_strip(runs, width, cells)
+    if strip is not None:
+        return strip
+    line = series_line(label, spark, style, shown)
+    line.truncate(width, overflow="ellipsis")
+    return line
+
+
 def rle_missing(frame: dict[str, Any], prefix: str) -> str:
     """Why a device has no RLE (SIGNALS §2: it needs power and the rated power)."""
     if _value(frame, column(prefix, "power_w")) is None:
@@ -130,7 +145,7 @@ class DevicePanel(StripText, can_focus=True):
         super().__init__(Text(device.title), id=f"panel-{device.prefix}", **kwargs)
         self.device = device
         self._key: tuple[Any, ...] | None = None
-        self._rows: dict[int, tuple[Any, Text]] = {}  # row -> (what it was built from, the line)
+        self._rows: dict[int, tuple[Any, Row]] = {}  # row -> (what it was built from, the line)
         p = device.prefix
         self._title_fields = ((column(p, "pstate"), column(p, "clock_sm_mhz"), column(p, "clock_mem_mhz"), column(p, "fan_pct"))
                               if device.is_gpu else ("cpu_freq_mhz",))
@@ -141,6 +156,7 @@ class DevicePanel(StripText, can_focus=True):
         if key == self._key:
             return
         self._key = key
+        lines: list[Row]
         if view.compact:
             lines = [self._compact(snapshot, view, width)]
             if view.compact_rows > 1:
@@ -217,22 +233,24 @@ class DevicePanel(StripText, can_focus=True):
             title.append(f"  {fmt.num(_value(frame, 'cpu_freq_mhz'), ' MHz')}")
         return title
 
-    def _row(self, index: int, key: Any, build: Callable[[], Text], width: int) -> Text:
+    def _row(self, index: int, key: Any, build: Callable[[], Row], width: int) -> Row:
         """Row `index` of a full panel: the line built before while `key` (what it is built from) is the same,
         so an unchanged row costs neither laying out nor comparing (StripText keeps its strip)."""
         cached = self._rows.get(index)
         if key is not None and cached is not None and cached[0] == key:
             return cached[1]
         line = build()
-        line.truncate(width, overflow="ellipsis")
+        if isinstance(line, Text):
+            line.truncate(width, overflow="ellipsis")
         self._rows[index] = (key, line)
         return line
 
-    def _full(self, snapshot: Snapshot, view: View, width: int) -> list[Text]:
+    def _full(self, snapshot: Snapshot, view: View, width: int) -> list[Row]:
         frame = snapshot.frame
         p = self.device.prefix
         values = self._lines(frame, view.no_color)
         spark_w = max(4, width - LABEL_W - VALUE_W - 2)
+        cells, console = self.line_cells(width), self.app.console
         lost = frame.get(column(p, "util_pct"), 0) is None and frame.get(column(p, "temp_c"), 0) is None
         title_key = (width, lost, *(frame.get(name) for name in self._title_fields))
         lines = [self._row(0, title_key, lambda: self._title(frame), width)]
@@ -246,7 +264,8 @@ class DevicePanel(StripText, can_focus=True):
             style = "red" if label == "RLE" and collapsed else str(shown.style) or "green"  # near a limit: its colour
             spark = sparkline(snapshot.series.get(name, ()), spark_w, low, high, view.ascii_only)
             key = (width, label, spark, style, shown.plain, shown.style)
-            lines.append(self._row(row, key, partial(series_line, label, spark, style, shown), width))
+            lines.append(self._row(row, key, partial(series_row, label, spark, style, shown, width, cells, console),
+                                   width))
         blank = Text()
         lines += [blank for _ in range(view.lines - len(lines) - 1)]  # status rows line up across panels
         counts = self._counts(snapshot)

@@ -2,13 +2,17 @@
 
 Widgets that show a Text which changes a few times a second render through the
 line API: `render_line` hands back strips built when the text was set, instead
-of Textual converting and wrapping the Text on every refresh.
+of Textual converting and wrapping the Text on every refresh.  A widget whose
+lines are simple runs of styled text (a sparkline row) may hand over strips it
+built itself (`cells_strip`): no rich Text is built, compared or cut for them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeAlias
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
@@ -17,38 +21,39 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+Row: TypeAlias = Text | Strip  # a line to show: text cut into a strip here, or a strip built by its widget
+
 
 class StripText(Widget):
     """Shows lines of Text through the line API, from strips cut when the lines are set."""
 
     def __init__(self, text: Text | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._shown: list[Text] = list((text or Text()).split("\n", allow_blank=True))
+        self._shown: list[Row] = list((text or Text()).split("\n", allow_blank=True))
         self._strips: list[Strip] = []
 
     def show_text(self, text: Text, width: int | None = None) -> None:
         """Show `text`; lines equal to the ones shown before keep their strips (and are not redrawn)."""
         self._show(list(text.split("\n", allow_blank=True)), width)
 
-    def show_lines(self, lines: list[Text], width: int | None = None) -> None:
+    def show_lines(self, lines: Sequence[Row], width: int | None = None) -> None:
         """Show one Text per line (none holding a newline) as `show_text(Text("\\n").join(lines))` would,
-        without joining and splitting them: a line's own style covers its characters, not the padding."""
-        self._show([own_style_as_span(line) for line in lines], width)
+        without joining and splitting them: a line's own style covers its characters, not the padding.
+        A Strip among them is shown as it is (blank beyond its end); it counts as unchanged only when it is
+        the very strip shown before, so its widget keeps the strips of its unchanged lines."""
+        self._show([own_style_as_span(line) if isinstance(line, Text) else line for line in lines], width)
 
-    def _show(self, lines: list[Text], width: int | None) -> None:
+    def _show(self, lines: list[Row], width: int | None) -> None:
         width = width or self.content_region.width
-        # Cut to the whole content width (blank beyond `width`), so that drawing a line never extends it.
-        cells = max(width, self.content_region.width)
+        cells = self.line_cells(width)
         old_lines, old_strips = self._shown, self._strips
         strips: list[Strip] = []
         changed: list[int] = []
         for y, line in enumerate(lines):
-            if (y < len(old_strips) and y < len(old_lines) and old_strips[y].cell_length == cells
-                    and (old_lines[y] is line or (old_lines[y].plain == line.plain
-                                                  and old_lines[y].spans == line.spans))):
+            if y < len(old_strips) and y < len(old_lines) and old_strips[y].cell_length == cells and same(old_lines[y], line):
                 strips.append(old_strips[y])
             else:
-                strips.append(line_strip(line, self.app.console, width, cells))
+                strips.append(fit(line, cells) if isinstance(line, Strip) else line_strip(line, self.app.console, width, cells))
                 changed.append(y)
         shrunk = len(strips) < len(old_strips)  # the lines below the new end must be blanked too
         self._shown, self._strips = lines, strips
@@ -58,13 +63,45 @@ class StripText(Widget):
         elif changed or shrunk:
             self.refresh()
 
+    def line_cells(self, width: int) -> int:
+        """Cells of a line laid out in `width`: the whole content width (blank beyond `width`), so that drawing a
+        line never extends it."""
+        return max(width, self.content_region.width)
+
     def render(self) -> Text:
         """The text shown (what `render_line` draws, cut to the widget's width)."""
-        return Text("\n").join(self._shown)
+        return Text("\n").join(line if isinstance(line, Text) else strip_as_text(line) for line in self._shown)
 
     def render_line(self, y: int) -> Strip:
         width = self.content_region.width
         return fit(self._strips[y], width) if y < len(self._strips) else blank(width)
+
+
+def same(old: Row, new: Row) -> bool:
+    """Whether a line drawn before can keep its strip: the same Text, or the very same Strip."""
+    if old is new:
+        return True
+    return isinstance(old, Text) and isinstance(new, Text) and old.plain == new.plain and old.spans == new.spans
+
+
+def strip_as_text(strip: Strip) -> Text:
+    """A strip's characters and styles as a Text, without the blank it was padded with."""
+    text = Text.assemble(*((segment.text, segment.style or NULL) for segment in strip))
+    text.rstrip()
+    return text
+
+
+def cells_strip(runs: Sequence[tuple[str, Style]], width: int, cells: int) -> Strip | None:
+    """Runs of (characters, style) laid out in `width` as a strip of `cells` (blank after the last run); None
+    where they do not fit, for the caller to lay the line out as a Text instead (cut with an ellipsis)."""
+    used = sum(cell_len(chars) for chars, _ in runs)
+    if used > width:
+        return None
+    segments = [Segment(chars, style) for chars, style in runs if chars]
+    cells = max(cells, width)
+    if used < cells:
+        segments.append(Segment(" " * (cells - used), NULL))
+    return Strip(segments, cells)
 
 
 def own_style_as_span(line: Text) -> Text:

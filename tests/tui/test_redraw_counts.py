@@ -99,13 +99,13 @@ def test_rows_whose_inputs_are_unchanged_are_not_laid_out_again_and_a_redraw_que
     import tui.devices as devices
 
     built: Counter[str] = Counter()
-    series_line, title, status = devices.series_line, devices.DevicePanel._title, devices.DevicePanel._status
+    series_row, title, status = devices.series_row, devices.DevicePanel._title, devices.DevicePanel._status
 
     def counting_series(label: str, *args: Any) -> Any:
         built[label] += 1
-        return series_line(label, *args)
+        return series_row(label, *args)
 
-    monkeypatch.setattr(devices, "series_line", counting_series)
+    monkeypatch.setattr(devices, "series_row", counting_series)
     monkeypatch.setattr(devices.DevicePanel, "_title", lambda self, f: (built.update(["title"]), title(self, f))[1])
     monkeypatch.setattr(devices.DevicePanel, "_status", lambda self, *a: (built.update(["status"]), status(self, *a))[1])
     queries: Counter[str] = Counter()
