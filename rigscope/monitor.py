@@ -224,6 +224,7 @@ class Monitor:
         self.config = config
         self.clock = clock or make_clock(config)
         self.notices = NoticeSink(*(() if on_notice is None else (on_notice,)))  # told from every thread
+        self._host_facts: dict[str, Any] | None = None  # worked out at the first ask: the sources never change them
         self._on_notice = on_notice  # the attach publisher's viewer news: said, not kept in meta.json
         sources = _simulated_sources(config) if config.source == "sim" else _system_sources(config, nvml_backend)
         overrides = _overrides(config, sources.gpu_indices)
@@ -431,8 +432,11 @@ class Monitor:
 
     # -- what the session shows ----------------------------------------------
     def host_facts(self) -> dict[str, Any]:
-        """The host as meta.json has it (with its hardware tier and device type)."""
-        return _host_facts(self.sources)
+        """The host as meta.json has it (with its hardware tier and device type): a copy of what was worked out
+        once (the header asks for it at every redraw)."""
+        if self._host_facts is None:
+            self._host_facts = _host_facts(self.sources)
+        return dict(self._host_facts)
 
     @property
     def gpus(self) -> list[dict[str, Any]]:

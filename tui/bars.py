@@ -12,7 +12,7 @@ from textual.widget import Widget
 from recordings.inert import inert
 from tui import format as fmt
 from tui.feed import Snapshot
-from tui.strips import StripText, same
+from tui.strips import StripText
 
 STATE_STYLES = {"idle": "grey50", "data_prep": "blue", "io": "yellow", "compute": "green"}
 TAG_STYLE = "magenta"
@@ -34,11 +34,11 @@ class TextBar(StripText):
     DEFAULT_CSS = "TextBar { height: 1; }"
 
     def set_text(self, text: Text) -> None:
-        if len(self._shown) != 1 or not same(self._shown[0], text):
-            if "\n" in text.plain:
-                self.show_text(text)
-            else:  # one line already: what splitting it would give, without the copy
-                self._show([text], None)
+        """Show `text`; the same text again keeps its strip, unless the bar was resized since."""
+        if "\n" in text.plain:
+            self.show_text(text)
+        else:  # one line already: what splitting it would give, without the copy
+            self._show([text], None)
 
 
 def header_text(label: SessionLabel, snapshot: Snapshot, recording: dict[str, Any] | None,

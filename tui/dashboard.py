@@ -25,6 +25,7 @@ from recordings.inert import inert
 from tui import format as fmt
 from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
 from tui.devices import DevicePanel, View, panel_lines
+from tui.feed import Snapshot
 from tui.host_panel import HostPanel
 from tui.kill import KillScreen, why_not
 from tui.overlay import overlay_names
@@ -131,6 +132,7 @@ class DashboardScreen(Screen[None]):
         self.compact_rows = 1  # rows per device in the compact layout (2 where the terminal has them)
         self.recent_tags: list[str] = ["auto", "data_prep", "train", "eval", "checkpoint"]
         self._drawn_version = -1
+        self._header_key: tuple[Any, ...] = ()
         self._series = [name for device in source.devices for name in device.series_names()]
         self.overlay: str | None = None  # the custom metric laid over the RLE sparklines
         self._overlay_series = overlay_names([device.prefix for device in source.devices])
@@ -267,7 +269,7 @@ class DashboardScreen(Screen[None]):
         view = View(self.window_s, self.options.ascii_only, self.compact, self.overlay, no_color=no_color,
                     compact_rows=self.compact_rows, lines=panel_lines(self.source.devices))
         drawn = self.drawn
-        drawn.header.set_text(header_text(self.source.label, snapshot, self.source.recording(), self.paused, width))
+        self._draw_header(snapshot, width, force)
         drawn.workload.set_text(workload_text(snapshot, width, self.options.ascii_only or no_color, self.window_s))
         drawn.host.set_text(host_text(snapshot.frame))
         for panel in drawn.panels:
@@ -281,6 +283,16 @@ class DashboardScreen(Screen[None]):
         drawn.events.show(snapshot.events, fmt.session_origin_us(snapshot.frame))
         if self.showing_processes:
             self.query_one(ProcessesPane).show(self.source.processes())
+
+    def _draw_header(self, snapshot: Snapshot, width: int, force: bool) -> None:
+        """The header, laid out again once a second (its clock, counts and flush age move by the second) or when
+        what it says of the state changed: at 10 redraws a second it would be built and drawn anew each time."""
+        recording = self.source.recording()
+        key = (int(snapshot.frame.get("elapsed_s") or 0.0), self.paused, width, self.drawn.header.size.width,
+               recording and (recording.get("session"), recording.get("error")))  # laid out before the bar had a size
+        if key != self._header_key or force:
+            self._header_key = key
+            self.drawn.header.set_text(header_text(self.source.label, snapshot, recording, self.paused, width))
 
     def _take_notices(self) -> None:
         """Standing conditions go to the events pane, and one toast points there (never a pile of them)."""

@@ -59,7 +59,8 @@ class StripText(Widget):
         self._shown, self._strips = lines, strips
         if changed and len(changed) < len(strips) and not shrunk:
             top = self.styles.padding.top  # lines are counted in content space
-            self.refresh(*(Region(0, top + y, self.size.width, 1) for y in changed))
+            full = self.size.width
+            self.refresh(*(Region(0, top + y, full, 1) for y in changed))
         elif changed or shrunk:
             self.refresh()
 

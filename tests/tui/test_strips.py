@@ -7,6 +7,7 @@ from textual.app import App, ComposeResult
 
 from tests.waiting import run
 from tui import sparkline as spark
+from tui.bars import TextBar
 from tui.strips import StripText, line_strip, segments_of
 
 
@@ -102,3 +103,25 @@ def test_a_panel_line_is_cut_without_rich_s_style_stack(monkeypatch):
 
     monkeypatch.setattr(Text, "render", stack)
     assert cells(line_strip(row, console, 9)) == expected
+
+
+class Bar(App[None]):
+    def compose(self) -> ComposeResult:
+        yield TextBar(id="bar")
+
+    def on_mount(self) -> None:
+        self.query_one(TextBar).set_text(Text("rigscope REPLAY"))  # before the bar has its size
+
+
+def test_a_bar_given_the_same_text_after_it_got_its_size_shows_it():
+    """A paused replay or a frozen source sets the same header again: it was laid out in 0 cells and stayed blank."""
+    async def body() -> None:
+        app = Bar()
+        async with app.run_test(size=(40, 3)) as pilot:
+            await pilot.pause()
+            bar = app.query_one(TextBar)
+            bar.set_text(Text("rigscope REPLAY"))
+            await pilot.pause()
+            assert bar.render_line(0).text.startswith("rigscope REPLAY")
+
+    run(body)
