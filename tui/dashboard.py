@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -132,7 +133,7 @@ class DashboardScreen(Screen[None]):
         self.compact_rows = 1  # rows per device in the compact layout (2 where the terminal has them)
         self.recent_tags: list[str] = ["auto", "data_prep", "train", "eval", "checkpoint"]
         self._drawn_version = -1
-        self._header_key: tuple[Any, ...] = ()
+        self._bar_keys: dict[TextBar, tuple[Any, ...]] = {}  # what each bar was last laid out from
         self._series = [name for device in source.devices for name in device.series_names()]
         self.overlay: str | None = None  # the custom metric laid over the RLE sparklines
         self._overlay_series = overlay_names([device.prefix for device in source.devices])
@@ -269,8 +270,7 @@ class DashboardScreen(Screen[None]):
         view = View(self.window_s, self.options.ascii_only, self.compact, self.overlay, no_color=no_color,
                     compact_rows=self.compact_rows, lines=panel_lines(self.source.devices))
         drawn = self.drawn
-        self._draw_header(snapshot, width, force)
-        drawn.workload.set_text(workload_text(snapshot, width, self.options.ascii_only or no_color, self.window_s))
+        self._draw_bars(snapshot, width, no_color, force)
         drawn.host.set_text(host_text(snapshot.frame))
         for panel in drawn.panels:
             panel.show(snapshot, view)
@@ -284,15 +284,25 @@ class DashboardScreen(Screen[None]):
         if self.showing_processes:
             self.query_one(ProcessesPane).show(self.source.processes())
 
-    def _draw_header(self, snapshot: Snapshot, width: int, force: bool) -> None:
-        """The header, laid out again once a second (its clock, counts and flush age move by the second) or when
-        what it says of the state changed: at 10 redraws a second it would be built and drawn anew each time."""
-        recording = self.source.recording()
-        key = (int(snapshot.frame.get("elapsed_s") or 0.0), self.paused, width, self.drawn.header.size.width,
-               recording and (recording.get("session"), recording.get("error")))  # laid out before the bar had a size
-        if key != self._header_key or force:
-            self._header_key = key
-            self.drawn.header.set_text(header_text(self.source.label, snapshot, recording, self.paused, width))
+    def _draw_bars(self, snapshot: Snapshot, width: int, no_color: bool, force: bool) -> None:
+        """The header and the state bar, laid out again when what they say changed, to the second (their clocks,
+        counts and flush age move by the second): at 10 redraws a second they would be built anew each time."""
+        frame, recording = snapshot.frame, self.source.recording()
+        second = int(frame.get("elapsed_s") or 0.0)
+        history = snapshot.state_history
+        self._draw_bar(self.drawn.header, (second, self.paused, width,
+                                           recording and (recording.get("session"), recording.get("error"))),
+                       lambda: header_text(self.source.label, snapshot, recording, self.paused, width), force)
+        self._draw_bar(self.drawn.workload, (second, frame.get("workload_state"), frame.get("workload_source"),
+                                             len(history), history[-1:], width, no_color, self.window_s),
+                       lambda: workload_text(snapshot, width, self.options.ascii_only or no_color, self.window_s),
+                       force)
+
+    def _draw_bar(self, bar: TextBar, key: tuple[Any, ...], build: Callable[[], Text], force: bool) -> None:
+        key = (*key, bar.size.width)  # and again once the bar has its size (it may be laid out before)
+        if force or self._bar_keys.get(bar) != key:
+            self._bar_keys[bar] = key
+            bar.set_text(build())
 
     def _take_notices(self) -> None:
         """Standing conditions go to the events pane, and one toast points there (never a pile of them)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
@@ -21,7 +22,7 @@ from tui import format as fmt
 from tui.feed import Snapshot
 from tui.overlay import TIME, collapse_column, overlay_line, overlay_names
 from tui.sparkline import sparkline
-from tui.strips import NULL, Row, StripText, cells_strip
+from tui.strips import NULL, Row, StripText, runs_row
 
 LABEL_W = 6
 FULL_LINES = 7  # title, five sparklines, status
@@ -86,11 +87,26 @@ def severity(value: Any, limit: Any, warn_at: float = 0.9, critical_at: float = 
     return "critical" if share >= critical_at else "warning" if share >= warn_at else None
 
 
-def flagged(text: str, level: str | None, no_color: bool) -> Text:
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A value as a panel shows it: its characters, and the style its severity gives it ("" when fine)."""
+
+    plain: str
+    style: str = ""
+
+    @property
+    def cell_len(self) -> int:
+        return cell_len(self.plain)
+
+    def text(self) -> Text:
+        return Text(self.plain, style=self.style)
+
+
+def flagged(text: str, level: str | None, no_color: bool) -> Shown:
     """A value coloured by its severity, or marked with `!`/`!!` where colour is off."""
     if level is None:
-        return Text(text)
-    return Text(text + SEVERITY_MARKS[level]) if no_color else Text(text, style=SEVERITY_STYLES[level])
+        return Shown(text)
+    return Shown(text + SEVERITY_MARKS[level]) if no_color else Shown(text, SEVERITY_STYLES[level])
 
 
 def _against(value: Any, limit: Any, unit: str) -> str:
@@ -102,27 +118,12 @@ def rjust(text: Text, width: int) -> Text:
     return Text(" " * max(0, width - text.cell_len)) + text
 
 
-def series_line(label: str, spark: str, style: str, shown: Text) -> Text:
+def series_row(label: str, spark: str, style: str, shown: Shown, width: int, cells: int, console: Console) -> Row:
     """`util  ▂▃▅▇   57%`: the label, the sparkline in `style`, the value right-aligned after it."""
-    line = Text(f"{label:<{LABEL_W}}")
-    line.append(spark, style=style)
-    line.append(" " * max(0, VALUE_W + 1 - shown.cell_len))
-    line.append_text(shown)
-    return line
-
-
-def series_row(label: str, spark: str, style: str, shown: Text, width: int, cells: int, console: Console) -> Row:
-    """What `series_line` lays out in `width`, as a strip of `cells` built from its runs (no Text built or cut:
-    this is most of a redraw's rows); the Text, cut with an ellipsis, where it does not fit."""
     value_style = console.get_style(shown.style, default=NULL) if shown.style else NULL
     runs = ((f"{label:<{LABEL_W}}", NULL), (spark, console.get_style(style, default=NULL)),
             (" " * max(0, VALUE_W + 1 - shown.cell_len), NULL), (shown.plain, value_style))
-    strip = cells_strip(runs, width, cells)
-    if strip is not None:
-        return strip
-    line = series_line(label, spark, style, shown)
-    line.truncate(width, overflow="ellipsis")
-    return line
+    return runs_row(runs, width, cells)
 
 
 def rle_missing(frame: dict[str, Any], prefix: str) -> str:
@@ -168,7 +169,7 @@ class DevicePanel(StripText, can_focus=True):
         self.show_lines(lines, width)
 
     # -- content -----------------------------------------------------------
-    def _lines(self, frame: dict[str, Any], no_color: bool = False) -> dict[str, Text]:
+    def _lines(self, frame: dict[str, Any], no_color: bool = False) -> dict[str, Shown]:
         p = self.device.prefix
         mem_used, mem_total = _value(frame, column(p, "mem_used_bytes")), _value(frame, column(p, "mem_total_bytes"))
         if self.device.is_gpu:
@@ -180,15 +181,15 @@ class DevicePanel(StripText, can_focus=True):
         temp, temp_limit = _value(frame, column(p, "temp_c")), _value(frame, column(p, "temp_limit_c"))
         power, power_limit = _value(frame, column(p, "power_w")), _value(frame, column(p, "power_limit_w"))
         rle = _value(frame, column(p, "rle_smoothed"))
-        sm = {"SM": Text(fmt.num(_value(frame, column(p, "sm_active_pct")), "%", 0))} if self.device.gpm else {}
+        sm = {"SM": Shown(fmt.num(_value(frame, column(p, "sm_active_pct")), "%", 0))} if self.device.gpm else {}
         return {
-            "util": Text(fmt.num(_value(frame, column(p, "util_pct")), "%", 0)),
+            "util": Shown(fmt.num(_value(frame, column(p, "util_pct")), "%", 0)),
             **sm,
             "temp": flagged(_against(temp, temp_limit, "°C"), severity(temp, temp_limit, 0.95), no_color),
             "power": flagged(_against(power, power_limit, " W"), severity(power, power_limit, 0.95, 1.02), no_color),
             "mem": memory,
-            "RLE": Text(f"{fmt.num(rle, '', 2)} {self._peak(frame)}" if rle is not None
-                        else f"— {rle_missing(frame, p)}"),
+            "RLE": Shown(f"{fmt.num(rle, '', 2)} {self._peak(frame)}" if rle is not None
+                         else f"— {rle_missing(frame, p)}"),
         }
 
     def _peak(self, frame: dict[str, Any]) -> str:
@@ -218,20 +219,22 @@ class DevicePanel(StripText, can_focus=True):
             status.append(f"  throttle: {words}", style="bold yellow")
         return status
 
-    def _title(self, frame: dict[str, Any]) -> Text:
+    def _title(self, frame: dict[str, Any], width: int, cells: int) -> Row:
+        """The device's name and clocks, all bold; a GPU that gave no reading says so in red."""
         p = self.device.prefix
-        title = Text(self.device.title, style="bold")
+        get_style = self.app.console.get_style
         if self.device.is_gpu:
             pstate = frame.get(column(p, "pstate"))
-            title.append(f"  P{pstate}" if isinstance(pstate, int) else "  P—")
-            title.append(f"  SM {fmt.num(_value(frame, column(p, 'clock_sm_mhz')), ' MHz')}")
-            title.append(f"  mem {fmt.num(_value(frame, column(p, 'clock_mem_mhz')), ' MHz')}")
-            title.append(f"  fan {fmt.num(_value(frame, column(p, 'fan_pct')), '%')}")
+            title = (f"{self.device.title}{f'  P{pstate}' if isinstance(pstate, int) else '  P—'}"
+                     f"  SM {fmt.num(_value(frame, column(p, 'clock_sm_mhz')), ' MHz')}"
+                     f"  mem {fmt.num(_value(frame, column(p, 'clock_mem_mhz')), ' MHz')}"
+                     f"  fan {fmt.num(_value(frame, column(p, 'fan_pct')), '%')}")
+            runs = [(title, get_style("bold"))]
             if frame.get(column(p, "util_pct"), 0) is None and frame.get(column(p, "temp_c"), 0) is None:
-                title.append("  no reading: GPU lost or stalled", style="bold red")
+                runs.append(("  no reading: GPU lost or stalled", get_style("bold red")))
         else:
-            title.append(f"  {fmt.num(_value(frame, 'cpu_freq_mhz'), ' MHz')}")
-        return title
+            runs = [(f"{self.device.title}  {fmt.num(_value(frame, 'cpu_freq_mhz'), ' MHz')}", get_style("bold"))]
+        return runs_row(runs, width, cells)
 
     def _row(self, index: int, key: Any, build: Callable[[], Row], width: int) -> Row:
         """Row `index` of a full panel: the line built before while `key` (what it is built from) is the same,
@@ -253,7 +256,7 @@ class DevicePanel(StripText, can_focus=True):
         cells, console = self.line_cells(width), self.app.console
         lost = frame.get(column(p, "util_pct"), 0) is None and frame.get(column(p, "temp_c"), 0) is None
         title_key = (width, lost, *(frame.get(name) for name in self._title_fields))
-        lines = [self._row(0, title_key, lambda: self._title(frame), width)]
+        lines = [self._row(0, title_key, lambda: self._title(frame, width, cells), width)]
         collapsed = _value(frame, column(p, "collapse")) == 1
         for row, ((label, shown), name, (low, high)) in enumerate(
                 zip(values.items(), self.device.series_names(), self._limits(frame)), start=1):
@@ -274,7 +277,7 @@ class DevicePanel(StripText, can_focus=True):
         lines.append(self._row(view.lines - 1, status_key, lambda: self._status(frame, counts), width))
         return lines
 
-    def _overlay_row(self, snapshot: Snapshot, view: View, spark_w: int, high: float | None, shown: Text) -> Text:
+    def _overlay_row(self, snapshot: Snapshot, view: View, spark_w: int, high: float | None, shown: Shown) -> Text:
         """The RLE row with the custom metric laid over its sparkline, and the metric's latest value."""
         line = Text(f"{'RLE':<{LABEL_W}}")
         line.append_text(self._overlay(snapshot, view, spark_w, high or 1.0))
@@ -293,8 +296,9 @@ class DevicePanel(StripText, can_focus=True):
         if view.overlay:  # one row has room for one sparkline: the overlay's, with what it shows
             tail = Text(f" {rle} {view.overlay[:9]} {metric_text(snapshot, view.overlay)} C{events}/{seconds:.0f}s")
         else:
-            tail = Text.assemble(rjust(values["util"], 5), rjust(values["temp"], 10), rjust(values["power"], 12),
-                                 rjust(values["mem"], 14), f" {rle} C{events}/{seconds:.0f}s")
+            tail = Text.assemble(rjust(values["util"].text(), 5), rjust(values["temp"].text(), 10),
+                                 rjust(values["power"].text(), 12), rjust(values["mem"].text(), 14),
+                                 f" {rle} C{events}/{seconds:.0f}s")
         if _value(frame, column(prefix, "collapse")) == 1:
             tail.append(" ●", style="bold red")
         words = fmt.throttle_words(frame.get(column(prefix, "throttle_reasons")))

@@ -105,6 +105,17 @@ def cells_strip(runs: Sequence[tuple[str, Style]], width: int, cells: int) -> St
     return Strip(segments, cells)
 
 
+def runs_row(runs: Sequence[tuple[str, Style]], width: int, cells: int) -> Row:
+    """Runs of (characters, style) as a row: a strip of `cells` built from them where they fit in `width`, else
+    a Text of them cut there with an ellipsis."""
+    strip = cells_strip(runs, width, cells)
+    if strip is not None:
+        return strip
+    line = Text.assemble(*runs)
+    line.truncate(width, overflow="ellipsis")
+    return line
+
+
 def own_style_as_span(line: Text) -> Text:
     """`line` with its own style as its first span, as `Text.join` leaves each line it joins."""
     if not line.style:

@@ -106,7 +106,7 @@ def test_rows_whose_inputs_are_unchanged_are_not_laid_out_again_and_a_redraw_que
         return series_row(label, *args)
 
     monkeypatch.setattr(devices, "series_row", counting_series)
-    monkeypatch.setattr(devices.DevicePanel, "_title", lambda self, f: (built.update(["title"]), title(self, f))[1])
+    monkeypatch.setattr(devices.DevicePanel, "_title", lambda self, *a: (built.update(["title"]), title(self, *a))[1])
     monkeypatch.setattr(devices.DevicePanel, "_status", lambda self, *a: (built.update(["status"]), status(self, *a))[1])
     queries: Counter[str] = Counter()
     query, query_one = DOMNode.query, DOMNode.query_one
