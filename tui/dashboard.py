@@ -29,6 +29,7 @@ from tui.devices import DevicePanel, View, panel_lines
 from tui.feed import Snapshot
 from tui.host_panel import HostPanel
 from tui.kill import KillScreen, why_not
+from tui.lean_compositor import LeanCompositor
 from tui.overlay import overlay_names
 from tui.probe_data import MetricsView, SpansView
 from tui.probe_panes import MetricsPane, SpansPane, pane_caps, probe_wants, share_rows
@@ -124,6 +125,7 @@ class DashboardScreen(Screen[None]):
 
     def __init__(self, source: DashboardSource, options: ViewOptions | None = None) -> None:
         super().__init__()
+        self._compositor = LeanCompositor()  # before anything is laid out: see tui/lean_compositor.py
         self.source = source
         self.options = options or ViewOptions()
         self.presets = self.options.presets

@@ -92,6 +92,40 @@ def test_a_redraw_with_two_changed_sparklines_repaints_two_rows_only(monkeypatch
     run(body)
 
 
+def test_a_redraw_that_changed_panel_rows_asks_no_other_widget_for_its_lines(monkeypatch):
+    """Textual's compositor would render whole every widget whose container meets the update (the bars, the
+    footer, the side column); ours asks only those that paint inside it."""
+    from textual.widget import Widget
+
+    asked: Counter[str] = Counter()
+    render_lines = Widget.render_lines
+
+    def counting(self: Widget, crop: Any) -> list[Strip]:
+        asked[self.id or type(self).__name__] += 1
+        return render_lines(self, crop)
+
+    monkeypatch.setattr(Widget, "render_lines", counting)
+
+    async def body() -> None:
+        source = FedSource()
+        for second in range(200):
+            source.feed.add(frame(second))
+        app = build_app(source, fps=0.2, window_s=30.0)
+        async with app.run_test(size=(160, 50)) as pilot:
+            screen = app.dashboard
+            screen.redraw(force=True)
+            await pilot.pause()
+            asked.clear()
+            source.feed.add(frame(199, {0: 90.0, 2: 10.0}))
+            screen.redraw()
+            await pilot.pause()
+            assert asked, "the changed rows were painted"
+            assert not {"header", "workload", "host", "side", "events", "Footer"} & set(asked), asked
+            assert {"panel-gpu0", "panel-gpu2"} <= set(asked)
+
+    run(body)
+
+
 def test_rows_whose_inputs_are_unchanged_are_not_laid_out_again_and_a_redraw_queries_and_relays_nothing(monkeypatch):
     from textual.dom import DOMNode
     from textual.screen import Screen
