@@ -20,6 +20,10 @@ from typing import TypeVar
 CHUNK = 65536
 SECTOR_BYTES = 512  # /proc/diskstats counts 512-byte sectors whatever the device's own size
 _MEMINFO = re.compile(rb"^(MemTotal|MemAvailable|SwapTotal|SwapFree):\s+(\d+)", re.M)
+# psutil's test of a `cpu MHz` line of /proc/cpuinfo (lower-cased, it starts so), and what follows its colon.
+_CPU_MHZ = re.compile(rb"^cpu mhz[^:\n]*:([^\n]*)", re.M | re.I)
+# Where psutil looks for cpufreq (at its import, and then on each call).
+CPUFREQ_DIRS = ("/sys/devices/system/cpu/cpufreq/policy[0-9]*", "/sys/devices/system/cpu/cpu[0-9]*/cpufreq")
 
 T = TypeVar("T")
 
@@ -83,6 +87,22 @@ def busy_percent(before: list[tuple[int, int]], now: list[tuple[int, int]]) -> l
         share = 100.0 * (busy1 - busy0) / spent if spent > 0 else 0.0
         out.append(round(min(100.0, max(0.0, share)), 1))
     return out
+
+
+def cpu_mhz(data: bytes) -> list[float]:
+    """/proc/cpuinfo: each CPU's `cpu MHz`, as psutil reads it."""
+    found = [float(value) for value in _CPU_MHZ.findall(data)]
+    if not found:
+        raise ValueError("no cpu MHz lines in /proc/cpuinfo")
+    return found
+
+
+def mean_mhz(per_cpu: list[float]) -> float:
+    """psutil.cpu_freq().current of these per-CPU figures: their sum, added in order, over their count."""
+    total = 0.0
+    for mhz in per_cpu:
+        total += mhz
+    return total / float(len(per_cpu))
 
 
 def meminfo(data: bytes) -> tuple[int, int, int, int]:

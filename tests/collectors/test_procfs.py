@@ -198,3 +198,31 @@ def test_a_thread_that_takes_over_an_ended_threads_id_gets_a_file_of_its_own(mon
         opened[0].read()  # closed
     opened[1].read()
     times.close()
+
+
+CPUINFO = (b"processor\t: 0\nmodel name\t: Some CPU @ 2.60GHz (cpu MHz inside)\ncpu MHz\t\t: 2596.121\n"
+           b"flags\t\t: fpu vme\n\nprocessor\t: 1\nCPU MHz: 3000\n\nprocessor\t: 2\ncpu mhz   :  1.5e3 \n"
+           b"\nprocessor\t: 3\ncpu MHz (dynamic) : 799.999\ncache size\t: 512 KB\n")
+
+
+@pytest.mark.parametrize("text", [CPUINFO, b"processor\t: 0\ncpu MHz\t\t: 2596.12\n", None])
+def test_cpu_frequency_is_psutils_from_the_same_cpuinfo(tmp_path, monkeypatch, text):
+    from collectors.cpu import CpuFreq
+
+    (tmp_path / "cpuinfo").write_bytes(text if text is not None else open("/proc/cpuinfo", "rb").read())  # None: ours
+    monkeypatch.setattr(psutil, "PROCFS_PATH", str(tmp_path))
+    freq = CpuFreq(str(tmp_path / "cpuinfo"))
+    expected = psutil.cpu_freq()
+    assert freq.current() == (expected.current if expected else None)
+    freq.close()
+
+
+def test_cpu_frequency_without_cpu_mhz_lines_is_psutils(tmp_path, monkeypatch):
+    from collectors.cpu import CpuFreq
+
+    (tmp_path / "cpuinfo").write_bytes(b"processor\t: 0\nBogoMIPS\t: 50.00\n")  # an ARM machine's
+    reading = psutil.cpu_freq()
+    monkeypatch.setattr(psutil, "cpu_freq", lambda: reading)
+    freq = CpuFreq(str(tmp_path / "cpuinfo"))
+    assert freq.current() == reading.current
+    freq.close()
