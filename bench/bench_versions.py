@@ -6,9 +6,10 @@ DIR is another checkout of rigscope with its own virtualenv ("old"), e.g.
 `git worktree add ../old REV && python -m venv ../old/.venv && ../old/.venv/bin/pip install -e ../old`;
 this checkout is "new". Each tree is measured with its own code and its own interpreter:
 
-- sampler, recorder, http: each tree's own `bench/bench_<name>.py`, run by its own
+- sampler, recorder, http, tick_cost: each tree's own `bench/bench_<name>.py`, run by its own
   `.venv/bin/python` with the tree as working directory and PYTHONPATH, old, new, old, new ...
-  for N rounds (default 2), with run.py's shorter arguments (RUN_ARGS), or `--quick`. Each
+  for N rounds (default 2), with run.py's shorter arguments (RUN_ARGS; one run a round for
+  tick_cost), or `--quick`; a tree without the script is skipped. Each
   script writes `bench/results/<name>.json` inside its own tree; the figures that
   bench/figures.py publishes are read from it, then the file the tree had before is put back,
   so this comparison never replaces a tree's own results.
@@ -48,7 +49,9 @@ from common import ROOT, median, print_table, write_result  # noqa: I001  (bench
 from run import RUN_ARGS
 
 TOLERANCE = 0.10
-SCRIPTS = ("sampler", "recorder", "http")
+SCRIPTS = ("sampler", "recorder", "http", "tick_cost")
+# bench_tick_cost.py is not in run.py: its arguments here (the rounds alternate the trees already).
+SCRIPT_ARGS = {**RUN_ARGS, "tick_cost": ["--runs", "1"]}
 DEMO_ARGS = ("demo", "--gpus-sim", "4", "--hz", "10", "--fps", "2")
 Figures = dict[str, float | None]  # figure label -> value (None: not in this result)
 
@@ -77,8 +80,12 @@ def http_figures(r: dict[str, Any]) -> Figures:
     return out
 
 
+def tick_cost_figures(r: dict[str, Any]) -> Figures:
+    return {f"{f['config']} at {f['hz']:g} Hz, {f['figure']}": f["new"] for f in r["figures"]}
+
+
 EXTRACT: dict[str, Callable[[dict[str, Any]], Figures]] = {
-    "sampler": sampler_figures, "recorder": recorder_figures, "http": http_figures}
+    "sampler": sampler_figures, "recorder": recorder_figures, "http": http_figures, "tick_cost": tick_cost_figures}
 
 
 # ---------------------------------------------------------------- the two trees
@@ -142,7 +149,7 @@ def kept(path: Path) -> Iterator[None]:
 def run_script(tree: Tree, name: str, quick: bool) -> tuple[Figures | None, str, float]:
     """One run of the tree's own bench script: its figures (None when it failed), what happened, seconds."""
     result = tree.root / "bench" / "results" / f"{name}.json"
-    argv = [str(tree.python), f"bench/bench_{name}.py", *(["--quick"] if quick else RUN_ARGS.get(name, []))]
+    argv = [str(tree.python), f"bench/bench_{name}.py", *(["--quick"] if quick else SCRIPT_ARGS.get(name, []))]
     started = time.perf_counter()
     with kept(result), tempfile.TemporaryDirectory(prefix="rigscope-bench-versions-") as scratch:
         env = {**os.environ, **tree.env, **private_dirs(Path(scratch))}

@@ -2,11 +2,14 @@
 
 Utilization is read every tick: on Linux from /proc/stat through a kept-open
 descriptor (`collectors.procfs`, psutil's arithmetic), elsewhere from psutil;
-frequency and temperature from psutil.
+frequency likewise from /proc/cpuinfo where psutil itself takes it from there
+(it also lists /sys on every call); temperature from psutil.
 """
 
 from __future__ import annotations
 
+import glob
+import os
 from typing import Any
 
 import psutil
@@ -39,6 +42,32 @@ def find_cpu_sensor(temps: dict[str, list[Any]]) -> tuple[str, str] | None:
     return None
 
 
+class CpuFreq:
+    """psutil.cpu_freq().current, from /proc/cpuinfo kept open where psutil reads it there: without cpufreq in
+    /sys, or with as many cpufreq policies as CPUs in /proc/cpuinfo (each then truncated to kHz); else psutil."""
+
+    def __init__(self, cpuinfo: str = "/proc/cpuinfo") -> None:
+        self._cpuinfo = procfs.open_procfs(cpuinfo, procfs.cpu_mhz)
+        # psutil's choice, made at its import: /sys when cpu 0 has cpufreq (its policies counted once here)
+        sysfs = os.path.exists("/sys/devices/system/cpu/cpufreq/policy0") or os.path.exists(
+            "/sys/devices/system/cpu/cpu0/cpufreq")
+        self._policies = len(glob.glob(procfs.CPUFREQ_DIRS[0]) or glob.glob(procfs.CPUFREQ_DIRS[1])) if sysfs else None
+
+    def current(self) -> float | None:
+        if self._cpuinfo is not None:
+            per_cpu = procfs.cpu_mhz(self._cpuinfo.read())
+            if self._policies is None:
+                return procfs.mean_mhz(per_cpu)
+            if self._policies == len(per_cpu):
+                return procfs.mean_mhz([int(mhz * 1000) / 1000 for mhz in per_cpu])
+        freq = psutil.cpu_freq()
+        return freq.current if freq else None
+
+    def close(self) -> None:
+        if self._cpuinfo is not None:
+            self._cpuinfo.close()
+
+
 class CpuCollector(Collector):
     name = "cpu"
 
@@ -56,8 +85,8 @@ class CpuCollector(Collector):
             self.notice("no CPU temperature sensor found; cpu_temp_c is null")
         else:
             self._sensor_high = _entry(temps, self._sensor).high or None
-        self._has_freq = psutil.cpu_freq() is not None
-        if not self._has_freq:
+        self._freq = CpuFreq() if psutil.cpu_freq() is not None else None
+        if self._freq is None:
             self.notice("CPU frequency not readable; cpu_freq_mhz is null")
 
     def info(self) -> dict[str, Any]:
@@ -70,7 +99,6 @@ class CpuCollector(Collector):
 
     def read(self, elapsed_s: float) -> Reading:
         cores = self._cores()
-        freq = psutil.cpu_freq() if self._has_freq else None
         temp = None
         if self._sensor is not None:
             entry = _entry(_sensors_temperatures(), self._sensor)
@@ -78,7 +106,7 @@ class CpuCollector(Collector):
         return {
             "cpu_util_pct": sum(cores) / len(cores) if cores else None,
             "cpu_core_util_pct": cores,
-            "cpu_freq_mhz": freq.current if freq else None,
+            "cpu_freq_mhz": self._freq.current() if self._freq is not None else None,
             "cpu_temp_c": temp,
             "cpu_temp_limit_c": self._sensor_high,
         }
@@ -93,6 +121,8 @@ class CpuCollector(Collector):
     def close(self) -> None:
         if self._stat is not None:
             self._stat.close()
+        if self._freq is not None:
+            self._freq.close()
 
 
 def _sensors_temperatures() -> dict[str, list[Any]]:

@@ -20,6 +20,10 @@ from typing import TypeVar
 CHUNK = 65536
 SECTOR_BYTES = 512  # /proc/diskstats counts 512-byte sectors whatever the device's own size
 _MEMINFO = re.compile(rb"^(MemTotal|MemAvailable|SwapTotal|SwapFree):\s+(\d+)", re.M)
+# psutil's test of a `cpu MHz` line of /proc/cpuinfo (lower-cased, it starts so), and what follows its colon.
+_CPU_MHZ = re.compile(rb"^cpu mhz[^:\n]*:([^\n]*)", re.M | re.I)
+# Where psutil looks for cpufreq (at its import, and then on each call).
+CPUFREQ_DIRS = ("/sys/devices/system/cpu/cpufreq/policy[0-9]*", "/sys/devices/system/cpu/cpu[0-9]*/cpufreq")
 
 T = TypeVar("T")
 
@@ -63,12 +67,11 @@ def open_procfs(path: str, parse: Callable[[bytes], T]) -> ProcFile | None:
 def cpu_times(data: bytes) -> list[tuple[int, int]]:
     """/proc/stat: (busy, total) clock ticks of each CPU, as psutil counts them (guest time is in user's)."""
     times = []
-    for line in data.split(b"\n")[1:]:
+    for line in data.split(b"\n")[1:]:  # a line per CPU: 100 times a second on a box of hundreds
         if not line.startswith(b"cpu"):
             break
-        fields = [int(v) for v in line.split()[1:]]
-        guest = sum(fields[8:10])
-        total = sum(fields) - guest
+        fields = list(map(int, line.split()[1:]))
+        total = sum(fields) - sum(fields[8:10])  # less guest time
         times.append((total - fields[3] - (fields[4] if len(fields) > 4 else 0), total))
     if not times:
         raise ValueError("no per-CPU lines in /proc/stat")
@@ -81,8 +84,24 @@ def busy_percent(before: list[tuple[int, int]], now: list[tuple[int, int]]) -> l
     for (busy0, total0), (busy1, total1) in zip(before, now):
         spent = total1 - total0
         share = 100.0 * (busy1 - busy0) / spent if spent > 0 else 0.0
-        out.append(round(min(100.0, max(0.0, share)), 1))
+        out.append(round(0.0 if share <= 0.0 else 100.0 if share >= 100.0 else share, 1))
     return out
+
+
+def cpu_mhz(data: bytes) -> list[float]:
+    """/proc/cpuinfo: each CPU's `cpu MHz`, as psutil reads it."""
+    found = [float(value) for value in _CPU_MHZ.findall(data)]
+    if not found:
+        raise ValueError("no cpu MHz lines in /proc/cpuinfo")
+    return found
+
+
+def mean_mhz(per_cpu: list[float]) -> float:
+    """psutil.cpu_freq().current of these per-CPU figures: their sum, added in order, over their count."""
+    total = 0.0
+    for mhz in per_cpu:
+        total += mhz
+    return total / float(len(per_cpu))
 
 
 def meminfo(data: bytes) -> tuple[int, int, int, int]:

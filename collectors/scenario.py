@@ -196,7 +196,16 @@ POWER_CAP_SPAN = _phase_span("power_cap")
 
 def time_in_span(x: float, span: tuple[float, float]) -> float:
     """Seconds of loop time in [0, x) that fall inside `span` of each loop."""
-    start, end = span
     loops = math.floor(x / LOOP_S)
-    pos = x - loops * LOOP_S
-    return loops * (end - start) + min(max(pos - start, 0.0), end - start)
+    return span_seconds(loops, x - loops * LOOP_S, span)
+
+
+def span_seconds(loops: int, pos: float, span: tuple[float, float]) -> float:
+    """`time_in_span` at `loops` whole loops and `pos` seconds into the next (x split as it splits it)."""
+    start, end = span
+    width, inside = end - start, pos - start
+    if inside < 0.0:
+        inside = 0.0
+    elif inside > width:
+        inside = width
+    return loops * width + inside

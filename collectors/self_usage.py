@@ -4,10 +4,10 @@ the CPU % of each of its threads by role (`self_threads`), so that a regression 
 A role is a thread's name without the `rigscope-` prefix and a reader generation
 (`rigscope-sampler` -> `sampler`, `rigscope-nvml-2` -> `nvml`; the main thread,
 Textual's event loop in the dashboard, is `main`); unnamed threads add up as
-`other`.  On Linux the process's figures come from /proc/self/stat through a
-kept-open descriptor (`collectors.procfs`) and the threads' from
-/proc/self/task/<tid>; elsewhere the process's come from psutil and the threads'
-are null.
+`other`.  On Linux the process's figures come from /proc/self/stat and the
+threads' from /proc/self/task/<tid>, each through a descriptor kept open while
+its thread lives (`collectors.procfs`); elsewhere the process's come from psutil
+and the threads' are null.
 """
 
 from __future__ import annotations
@@ -58,19 +58,41 @@ class ThreadTimes:
 
     def __init__(self) -> None:
         self._last: dict[int, float] = {}
+        # thread id -> the thread and its schedstat, open while it lives (a file of an ended thread still
+        # reads, its last figures: a thread that takes over its id gets a file of its own)
+        self._schedstat: dict[int, tuple[threading.Thread, procfs.ProcFile]] = {}
 
-    @staticmethod
-    def sample() -> dict[int, tuple[str, float]]:
+    def sample(self) -> dict[int, tuple[str, float]]:
         """thread id -> (role, CPU seconds so far); a thread that ended meanwhile is left out."""
         out: dict[int, tuple[str, float]] = {}
         for thread in threading.enumerate():
             if thread.native_id is None:
                 continue
             try:
-                out[thread.native_id] = (role(thread.name), thread_cpu_s(thread.native_id))
+                out[thread.native_id] = (role(thread.name), self._cpu_s(thread, thread.native_id))
             except (OSError, ValueError, IndexError):
                 continue
+        for tid in self._schedstat.keys() - out.keys():  # ended
+            self._schedstat.pop(tid)[1].close()
         return out
+
+    def _cpu_s(self, thread: threading.Thread, tid: int) -> float:
+        """`thread_cpu_s(tid)`, from the thread's schedstat kept open (opening it costs most of a read)."""
+        kept = self._schedstat.get(tid)
+        if kept is None or kept[0] is not thread:
+            if kept is not None:
+                kept[1].close()
+                del self._schedstat[tid]
+            try:
+                kept = self._schedstat[tid] = (thread, procfs.ProcFile(f"/proc/self/task/{tid}/schedstat"))
+            except OSError:
+                return thread_cpu_s(tid)
+        return int(kept[1].read().split()[0]) / 1e9
+
+    def close(self) -> None:
+        for _, file in self._schedstat.values():
+            file.close()
+        self._schedstat.clear()
 
     def shares(self, seconds: float) -> dict[str, float]:
         """% of one core per role since the previous call, over `seconds` of wall time."""
@@ -125,3 +147,5 @@ class SelfUsageCollector(Collector):
     def close(self) -> None:
         if self._stat is not None:
             self._stat.close()
+        if self._threads is not None:
+            self._threads.close()

@@ -51,11 +51,38 @@ Jitter = tuple[float, float, float, float, float, float]
 _POWER = sc.GPU_CHANNELS.index("power")
 _GPM_PERCENT = sc.GPM_CHANNELS.index("pcie_rx")  # GPM channels before it are percentages
 _sin = math.sin
+_GPU_FIELDS = ("util_pct", "mem_util_pct", "mem_used_bytes", "mem_total_bytes", "temp_c", "temp_limit_c", "power_w",
+               "power_limit_w", "energy_j", "clock_sm_mhz", "clock_mem_mhz", "fan_pct", "pstate", "throttle_reasons",
+               "violation_power_s", "violation_thermal_s")
+_GPM_FIELDS = ("sm_active_pct", "sm_occupancy_pct", "tensor_active_pct", "dram_bw_util_pct", "fp16_active_pct",
+               "fp32_active_pct", "fp64_active_pct", "pcie_rx_bps", "pcie_tx_bps", "nvlink_rx_bps", "nvlink_tx_bps")
+# Per grid cell, what a GPU reads there: its pstate and throttle bits (those of the cell's phase).
+_CELL_PSTATE = [sc.PSTATE.get(sc.TIMELINE[phase][0], 0) for phase in sc.CELL_PHASE]
+_CELL_THROTTLE = [sc.THROTTLE_BITS.get(sc.TIMELINE[phase][0], 0) for phase in sc.CELL_PHASE]
+# The host grid split into the channels read every tick (cpu ...) and those of the host tier (memory ...).
+_HOST_FAST = sc.HOST_CHANNELS.index("mem_used")
+_CPU_GRID = [row[:_HOST_FAST] for row in sc.HOST_GRID]
+_HOST_TIER_GRID = [row[_HOST_FAST:] for row in sc.HOST_GRID]
 
 
 def _jitter(rng: random.Random, absolute: float, relative: float) -> Jitter:
     return (rng.uniform(0.6, 1.6), rng.uniform(0, math.tau),
             rng.uniform(2.0, 4.5), rng.uniform(0, math.tau), absolute, relative)
+
+
+def _cell(x: float) -> tuple[int, float, int, float]:
+    """Whole loops before loop time `x` (any x >= 0), the seconds into the loop it is in, its grid cell and
+    the weight of the cell's end point."""
+    loops = math.floor(x / sc.LOOP_S)
+    pos = x - loops * sc.LOOP_S
+    f = pos / sc.GRID_DT
+    k = min(int(f), sc.GRID_CELLS - 1)
+    return loops, pos, k, f - k
+
+
+def _interpolate(grid: list[tuple[float, ...]], k: int, w: float) -> list[float]:
+    """The channel values of `grid` at weight `w` into cell `k`."""
+    return [a + (b - a) * w for a, b in zip(grid[k], grid[k + 1])]
 
 
 def _jittered(t: float, values: Iterable[float], jitters: Iterable[Jitter]) -> list[float]:
@@ -69,14 +96,7 @@ class _Gpu:
 
     def __init__(self, index: int, rng: random.Random) -> None:
         self.index = index
-        self.keys = tuple(gpu_column(index, c) for c in (
-            "util_pct", "mem_util_pct", "mem_used_bytes", "mem_total_bytes", "temp_c",
-            "temp_limit_c", "power_w", "power_limit_w", "energy_j", "clock_sm_mhz",
-            "clock_mem_mhz", "fan_pct", "pstate", "throttle_reasons",
-            "violation_power_s", "violation_thermal_s"))
-        self.gpm_keys = tuple(gpu_column(index, c) for c in (
-            "sm_active_pct", "sm_occupancy_pct", "tensor_active_pct", "dram_bw_util_pct", "fp16_active_pct",
-            "fp32_active_pct", "fp64_active_pct", "pcie_rx_bps", "pcie_tx_bps", "nvlink_rx_bps", "nvlink_tx_bps"))
+        self.keys = tuple(gpu_column(index, c) for c in _GPU_FIELDS + _GPM_FIELDS)  # in the order `read` gives
         self.offset_s = rng.uniform(0.0, 3.0)
         self.util_scale = rng.uniform(0.97, 1.0)
         self.temp_offset_c = rng.uniform(-0.6, 0.6)
@@ -90,23 +110,52 @@ class _Gpu:
 
     def energy_integral(self, x: float) -> float:
         """Joules of this GPU's noise-free power from loop time 0 to `x` (any x >= 0)."""
-        loops = math.floor(x / sc.LOOP_S)
-        pos = x - loops * sc.LOOP_S
-        k = min(int(pos / sc.GRID_DT), sc.GRID_CELLS - 1)
+        loops, pos, k, _ = _cell(x)
+        return self._energy(x, loops, pos, k)
+
+    def _energy(self, x: float, loops: int, pos: float, k: int) -> float:
+        """`energy_integral(x)`, with `x` already split by `_cell`."""
         dx = pos - k * sc.GRID_DT
         p0, p1 = sc.GPU_GRID[k][_POWER], sc.GPU_GRID[k + 1][_POWER]
         base = (loops * sc.POWER_INTEGRAL[-1] + sc.POWER_INTEGRAL[k]
                 + dx * (p0 + 0.5 * (p1 - p0) * dx / sc.GRID_DT))
         return GPU_POWER_LIMIT_W * x - self.headroom * (GPU_POWER_LIMIT_W * x - base)
 
+    def read(self, t: float) -> list[Any]:
+        """This GPU's readings at host time `t`, in the order of `keys`: NVML's fields, then GPM's.
 
-def _lookup(grid: list[tuple[float, ...]], x: float) -> tuple[int, list[float]]:
-    """Grid cell and interpolated channel values at loop time `x` (any x >= 0)."""
-    pos = x - math.floor(x / sc.LOOP_S) * sc.LOOP_S
-    f = pos / sc.GRID_DT
-    k = min(int(f), sc.GRID_CELLS - 1)
-    w = f - k
-    return k, [a + (b - a) * w for a, b in zip(grid[k], grid[k + 1])]
+        GPM's have no seeded noise (the seeded draws of the other channels stay as they were) but a slight
+        per-GPU ripple, percentages within 0-100."""
+        x = t + self.offset_s
+        loops, pos, k, w = _cell(x)
+        values = _interpolate(sc.GPU_GRID, k, w)
+        util, mem_util, mem_used, temp, power, clock_sm, clock_mem, fan = _jittered(t, values, self.jitter)
+        base_power = values[_POWER]
+        limit = GPU_POWER_LIMIT_W
+        power = limit - self.headroom * (limit - base_power) + (power - base_power)
+        util *= self.util_scale
+        ripple = 1.0 + 0.02 * _sin(0.9 * t + self.index)
+        gpm = [(a + (b - a) * w) * ripple for a, b in zip(sc.GPM_GRID[k], sc.GPM_GRID[k + 1])]
+        return [
+            0.0 if util < 0.0 else 100.0 if util > 100.0 else util,
+            0.0 if mem_util < 0.0 else 100.0 if mem_util > 100.0 else mem_util,
+            int(mem_used),
+            GPU_MEMORY_BYTES,
+            temp + self.temp_offset_c,
+            GPU_TEMP_LIMIT_C,
+            limit if power > limit else power,
+            limit,
+            self._energy(x, loops, pos, k) - self.energy_at_0,
+            clock_sm,
+            clock_mem,
+            100.0 if fan > 100.0 else fan,
+            _CELL_PSTATE[k],
+            _CELL_THROTTLE[k],
+            sc.span_seconds(loops, pos, sc.POWER_CAP_SPAN) - self.power_at_0,
+            sc.span_seconds(loops, pos, sc.THERMAL_SPAN) - self.thermal_at_0,
+            *[100.0 if v > 100.0 else v for v in gpm[:_GPM_PERCENT]],
+            *gpm[_GPM_PERCENT:],
+        ]
 
 
 class SimulatedCollector(Collector):
@@ -131,8 +180,11 @@ class SimulatedCollector(Collector):
         self._core_weights = [w / mean for w in weights]
         self._core_jitter = [_jitter(rng, 1.5, 0.05) for _ in range(CPU_CORES)]
         # In the order of HOST_GRID's channels after cpu (which _HOST_NOISE follows).
-        self._host_jitter = [_jitter(rng, *_HOST_NOISE[c]) for c in _HOST_NOISE]
+        host_jitter = [_jitter(rng, *_HOST_NOISE[c]) for c in _HOST_NOISE]
+        self._cpu_jitter, self._tier_jitter = host_jitter[:3], host_jitter[3:]
         self._gpus = [_Gpu(i, rng) for i in range(gpu_count)]
+        self._tier_t: float | None = None  # the time of the host tier's reading kept in _tier
+        self._tier: Reading = {}
 
     def info(self) -> dict[str, Any]:
         return {
@@ -155,17 +207,10 @@ class SimulatedCollector(Collector):
         t = float(elapsed_s)
         if not t >= 0.0:
             raise ValueError(f"elapsed_s must be >= 0, got {elapsed_s!r}")
-        _, (cpu, freq, ctemp, cpower, *host) = _lookup(sc.HOST_GRID, t)
-        # The host tier's values are those of its last read, on the grid k / host_hz: a function of t alone.
-        th = t if self.host_hz is None else math.floor(t * self.host_hz + 1e-6) / self.host_hz
-        if th != t:
-            host = _lookup(sc.HOST_GRID, th)[1][4:]
-
+        cpu, freq, ctemp, cpower = _interpolate(_CPU_GRID, *_cell(t)[2:])
         cores = [0.0 if v < 0.0 else 100.0 if v > 100.0 else v
                  for v in _jittered(t, [cpu * w for w in self._core_weights], self._core_jitter)]
-        freq, ctemp, cpower = _jittered(t, (freq, ctemp, cpower), self._host_jitter[:3])
-        mem, d_r, d_w, n_r, n_s = _jittered(th, host, self._host_jitter[3:])
-        mem_used = int(mem)
+        freq, ctemp, cpower = _jittered(t, (freq, ctemp, cpower), self._cpu_jitter)
         out: Reading = {
             "cpu_util_pct": sum(cores) / CPU_CORES,
             "cpu_freq_mhz": freq,
@@ -174,54 +219,28 @@ class SimulatedCollector(Collector):
             "cpu_power_limit_w": CPU_POWER_LIMIT_W,
             "cpu_temp_limit_c": CPU_TEMP_LIMIT_C,
             "cpu_core_util_pct": cores,
-            "mem_used_bytes": mem_used,
-            "mem_total_bytes": HOST_MEMORY_BYTES,
-            "mem_util_pct": 100.0 * mem_used / HOST_MEMORY_BYTES,
-            "swap_used_bytes": SWAP_USED_BYTES,
-            "disk_read_bps": d_r,
-            "disk_write_bps": d_w,
-            "net_recv_bps": n_r,
-            "net_sent_bps": n_s,
-            HOST_TIME_COLUMN: th,
         }
+        out.update(self._host_tier(t))
         for gpu in self._gpus:
-            out.update(zip(gpu.keys, self._read_gpu(gpu, t)))
-            out.update(zip(gpu.gpm_keys, self._read_gpm(gpu, t)))
+            out.update(zip(gpu.keys, gpu.read(t)))
         return out
 
-    @staticmethod
-    def _read_gpm(gpu: _Gpu, t: float) -> list[float]:
-        """GPM activity of the phase (no seeded noise: the seeded draws of the other channels stay as
-        they were), with a slight per-GPU ripple; percentages within 0-100."""
-        _, values = _lookup(sc.GPM_GRID, t + gpu.offset_s)
-        ripple = 1.0 + 0.02 * _sin(0.9 * t + gpu.index)
-        return [min(v * ripple, 100.0) if j < _GPM_PERCENT else v * ripple for j, v in enumerate(values)]
-
-    @staticmethod
-    def _read_gpu(gpu: _Gpu, t: float) -> tuple[Any, ...]:
-        x = t + gpu.offset_s
-        k, values = _lookup(sc.GPU_GRID, x)
-        util, mem_util, mem_used, temp, power, clock_sm, clock_mem, fan = _jittered(t, values, gpu.jitter)
-        base_power = values[_POWER]
-        limit = GPU_POWER_LIMIT_W
-        power = limit - gpu.headroom * (limit - base_power) + (power - base_power)
-        phase = sc.TIMELINE[sc.CELL_PHASE[k]][0]
-        util *= gpu.util_scale
-        return (
-            0.0 if util < 0.0 else 100.0 if util > 100.0 else util,
-            0.0 if mem_util < 0.0 else 100.0 if mem_util > 100.0 else mem_util,
-            int(mem_used),
-            GPU_MEMORY_BYTES,
-            temp + gpu.temp_offset_c,
-            GPU_TEMP_LIMIT_C,
-            limit if power > limit else power,
-            limit,
-            gpu.energy_integral(x) - gpu.energy_at_0,
-            clock_sm,
-            clock_mem,
-            100.0 if fan > 100.0 else fan,
-            sc.PSTATE.get(phase, 0),
-            sc.THROTTLE_BITS.get(phase, 0),
-            sc.time_in_span(x, sc.POWER_CAP_SPAN) - gpu.power_at_0,
-            sc.time_in_span(x, sc.THERMAL_SPAN) - gpu.thermal_at_0,
-        )
+    def _host_tier(self, t: float) -> Reading:
+        """Memory to network: the values of the host tier's last read, on the grid k / host_hz (a function of
+        that time alone, so kept until the next)."""
+        th = t if self.host_hz is None else math.floor(t * self.host_hz + 1e-6) / self.host_hz
+        if th != self._tier_t:
+            mem, d_r, d_w, n_r, n_s = _jittered(th, _interpolate(_HOST_TIER_GRID, *_cell(th)[2:]), self._tier_jitter)
+            mem_used = int(mem)
+            self._tier_t, self._tier = th, {
+                "mem_used_bytes": mem_used,
+                "mem_total_bytes": HOST_MEMORY_BYTES,
+                "mem_util_pct": 100.0 * mem_used / HOST_MEMORY_BYTES,
+                "swap_used_bytes": SWAP_USED_BYTES,
+                "disk_read_bps": d_r,
+                "disk_write_bps": d_w,
+                "net_recv_bps": n_r,
+                "net_sent_bps": n_s,
+                HOST_TIME_COLUMN: th,
+            }
+        return self._tier

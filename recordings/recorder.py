@@ -16,7 +16,6 @@ the session's other tables and the threads that hand it their records.
 from __future__ import annotations
 
 import csv
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from recordings import segments
 from recordings.errors import InputError, write_failure
 from recordings.events import EVENTS, EventLog
 from recordings.frames import csv_cells, csv_header
+from recordings.journal_row import RowEncoder
 from recordings.session import META, row_group_rows, write_json_atomic
 
 SAMPLES_CSV = "samples.csv"
@@ -38,8 +38,6 @@ SAMPLES_CSV = "samples.csv"
 # still takes the final meta.json that says why the recording stopped.
 RESERVE = ".reserve"
 RESERVE_BYTES = 256 * 1024
-# One encoder for every journal row: json.dumps with separators builds a new one per call (100 times a second).
-_encode_row = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass
@@ -63,7 +61,7 @@ class Recorder:
         self.session = session
         self.meta = meta
         self.columns = {name: kind for name, kind in columns.items()}
-        self._names = list(self.columns)
+        self._rows = RowEncoder(self.columns)
         self.options = options or RecorderOptions()
         self._source = source
         self._summary = summary
@@ -159,10 +157,10 @@ class Recorder:
             return
         if self._journal is None or self._segment_due(frame["elapsed_s"]):
             self._roll_segment(frame["elapsed_s"])
-        line = _encode_row(dict(zip(self._names, map(frame.get, self._names))))
+        line = self._rows.line(frame)
         assert self._journal is not None
-        self._journal.write(line + "\n")
-        self.bytes_written += len(line) + 1
+        self._journal.write(line)
+        self.bytes_written += len(line)
         if "csv" in self.options.formats:
             self._write_csv(frame)
         self.samples += 1

@@ -140,3 +140,89 @@ def test_a_busy_thread_owns_its_share_of_the_budget():
     worker.join()
     assert shares["busy"] >= 5.0
     assert shares["busy"] > shares["main"]
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_the_files_of_threads_that_ended_are_closed():
+    import threading
+
+    from collectors.self_usage import ThreadTimes
+
+    times = ThreadTimes()
+    before = open_descriptors()
+    release = threading.Event()
+    workers = [threading.Thread(target=release.wait, args=(10,), name=f"rigscope-worker-{i}") for i in range(20)]
+    for worker in workers:
+        worker.start()
+    assert "worker" in times.shares(1.0)
+    assert open_descriptors() >= before + 20  # each thread's file stays open while it lives
+    release.set()
+    for worker in workers:
+        worker.join()
+    assert "worker" not in times.shares(1.0)
+    assert open_descriptors() <= before + 1  # the main thread's own
+    times.close()
+    assert open_descriptors() <= before
+
+
+def test_a_thread_that_takes_over_an_ended_threads_id_gets_a_file_of_its_own(monkeypatch):
+    """A file of an ended thread still reads (its last figures): the next thread with its id must not read it."""
+    import threading
+
+    from collectors.self_usage import ThreadTimes
+
+    live = threading.main_thread().native_id
+
+    class SameId(threading.Thread):
+        native_id = live  # both stand for threads the kernel gave the same id, one after the other
+
+    first, second = SameId(name="rigscope-first"), SameId(name="rigscope-second")
+    opened: list[procfs.ProcFile] = []
+
+    class Recorded(procfs.ProcFile):
+        def __init__(self, path: str) -> None:
+            super().__init__(path)
+            opened.append(self)
+
+    monkeypatch.setattr(procfs, "ProcFile", Recorded)
+    times = ThreadTimes()
+    monkeypatch.setattr(threading, "enumerate", lambda: [first])
+    assert set(times.shares(1.0)) == {"first"}
+    monkeypatch.setattr(threading, "enumerate", lambda: [second])
+    assert set(times.shares(1.0)) == {"second"}
+    assert len(opened) == 2
+    with pytest.raises(OSError):
+        opened[0].read()  # closed
+    opened[1].read()
+    times.close()
+
+
+CPUINFO = (b"processor\t: 0\nmodel name\t: Some CPU @ 2.60GHz (cpu MHz inside)\ncpu MHz\t\t: 2596.121\n"
+           b"flags\t\t: fpu vme\n\nprocessor\t: 1\nCPU MHz: 3000\n\nprocessor\t: 2\ncpu mhz   :  1.5e3 \n"
+           b"\nprocessor\t: 3\ncpu MHz (dynamic) : 799.999\ncache size\t: 512 KB\n")
+
+
+@pytest.mark.parametrize("text", [CPUINFO, b"processor\t: 0\ncpu MHz\t\t: 2596.12\n", None])
+def test_cpu_frequency_is_psutils_from_the_same_cpuinfo(tmp_path, monkeypatch, text):
+    from collectors.cpu import CpuFreq
+
+    (tmp_path / "cpuinfo").write_bytes(text if text is not None else open("/proc/cpuinfo", "rb").read())  # None: ours
+    monkeypatch.setattr(psutil, "PROCFS_PATH", str(tmp_path))
+    freq = CpuFreq(str(tmp_path / "cpuinfo"))
+    expected = psutil.cpu_freq()
+    assert freq.current() == (expected.current if expected else None)
+    freq.close()
+
+
+def test_cpu_frequency_without_cpu_mhz_lines_is_psutils(tmp_path, monkeypatch):
+    from collectors.cpu import CpuFreq
+
+    (tmp_path / "cpuinfo").write_bytes(b"processor\t: 0\nBogoMIPS\t: 50.00\n")  # an ARM machine's
+    reading = psutil.cpu_freq()
+    monkeypatch.setattr(psutil, "cpu_freq", lambda: reading)
+    freq = CpuFreq(str(tmp_path / "cpuinfo"))
+    assert freq.current() == reading.current
+    freq.close()
