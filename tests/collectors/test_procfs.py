@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import psutil
 import pytest
@@ -142,8 +143,18 @@ def test_a_busy_thread_owns_its_share_of_the_budget():
     assert shares["busy"] > shares["main"]
 
 
-def open_descriptors() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def open_schedstats(threads: list[Any]) -> int:
+    """This process's descriptors open on those threads' schedstat files (other tests' threads in the same
+    worker may open and close files meanwhile: only these count)."""
+    wanted = {f"/task/{thread.native_id}/schedstat" for thread in threads}
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed since the listing
+        count += any(target.endswith(name) for name in wanted)
+    return count
 
 
 def test_the_files_of_threads_that_ended_are_closed():
@@ -151,21 +162,22 @@ def test_the_files_of_threads_that_ended_are_closed():
 
     from collectors.self_usage import ThreadTimes
 
+    main = [threading.main_thread()]
+    main_before = open_schedstats(main)  # other tests' collectors may hold the main thread's too
     times = ThreadTimes()
-    before = open_descriptors()
     release = threading.Event()
     workers = [threading.Thread(target=release.wait, args=(10,), name=f"rigscope-worker-{i}") for i in range(20)]
     for worker in workers:
         worker.start()
     assert "worker" in times.shares(1.0)
-    assert open_descriptors() >= before + 20  # each thread's file stays open while it lives
+    assert open_schedstats(workers) == 20  # each thread's file stays open while it lives
     release.set()
     for worker in workers:
         worker.join()
     assert "worker" not in times.shares(1.0)
-    assert open_descriptors() <= before + 1  # the main thread's own
+    assert open_schedstats(workers) == 0
     times.close()
-    assert open_descriptors() <= before
+    assert open_schedstats(main) == main_before
 
 
 def test_a_thread_that_takes_over_an_ended_threads_id_gets_a_file_of_its_own(monkeypatch):
