@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from textual.strip import Strip
-
 from rigscope.app_factory import build_app
 from tests.waiting import run
 from tui.bars import SessionLabel
@@ -56,23 +54,38 @@ def frame(second: int, gpu_util: dict[int, float] | None = None) -> dict[str, An
     return row
 
 
-def test_a_redraw_with_two_changed_sparklines_repaints_two_rows_only(monkeypatch):
-    painted: Counter[str] = Counter()
-    render_line = StripText.render_line
+def count_calls(monkeypatch: Any, cls: type, method: str) -> Counter[str]:
+    """Calls of `cls.method` from now on, by widget id (or class name)."""
+    calls: Counter[str] = Counter()
+    original = getattr(cls, method)
 
-    def counting(self: StripText, y: int) -> Strip:
-        painted[self.id or type(self).__name__] += 1
-        return render_line(self, y)
+    def counting(self: Any, *args: Any) -> Any:
+        calls[self.id or type(self).__name__] += 1
+        return original(self, *args)
 
-    monkeypatch.setattr(StripText, "render_line", counting)
+    monkeypatch.setattr(cls, method, counting)
+    return calls
+
+
+def steady_app(source: FedSource) -> Any:
+    """The app on `source` fed a window's worth of the same readings, ending on a whole second: the clock in the
+    header and the per-second means stay put while the last second fills; its timer stays out of the way."""
+    for second in range(200):
+        source.feed.add(frame(second))
+    return build_app(source, fps=0.2, window_s=30.0)
+
+
+def test_a_redraw_with_two_changed_sparklines_repaints_two_rows_and_asks_no_other_widget(monkeypatch):
+    """Only the changed rows are painted; and Textual's compositor, which would render whole every widget whose
+    container meets the update (the bars, the footer, the side column), asks only those that paint inside it."""
+    from textual.widget import Widget
+
+    painted = count_calls(monkeypatch, StripText, "render_line")
+    asked = count_calls(monkeypatch, Widget, "render_lines")
 
     async def body() -> None:
         source = FedSource()
-        # A window's worth of the same readings, ending on a whole second: the clock in the header and
-        # the per-second means stay put while the last second fills.
-        for second in range(200):
-            source.feed.add(frame(second))
-        app = build_app(source, fps=0.2, window_s=30.0)  # the timer stays out of the way: the test redraws
+        app = steady_app(source)
         async with app.run_test(size=(160, 50)) as pilot:
             screen = app.dashboard
             screen.redraw(force=True)
@@ -84,44 +97,13 @@ def test_a_redraw_with_two_changed_sparklines_repaints_two_rows_only(monkeypatch
             await pilot.pause()
             assert sum(painted.values()) == 0, painted
 
+            asked.clear()
             source.feed.add(frame(199, {0: 90.0, 2: 10.0}))  # gpu0 and gpu2 moved, within the same second
             screen.redraw()
             await pilot.pause()
             assert painted == {"panel-gpu0": 1, "panel-gpu2": 1}, painted  # one row each: util's sparkline
-
-    run(body)
-
-
-def test_a_redraw_that_changed_panel_rows_asks_no_other_widget_for_its_lines(monkeypatch):
-    """Textual's compositor would render whole every widget whose container meets the update (the bars, the
-    footer, the side column); ours asks only those that paint inside it."""
-    from textual.widget import Widget
-
-    asked: Counter[str] = Counter()
-    render_lines = Widget.render_lines
-
-    def counting(self: Widget, crop: Any) -> list[Strip]:
-        asked[self.id or type(self).__name__] += 1
-        return render_lines(self, crop)
-
-    monkeypatch.setattr(Widget, "render_lines", counting)
-
-    async def body() -> None:
-        source = FedSource()
-        for second in range(200):
-            source.feed.add(frame(second))
-        app = build_app(source, fps=0.2, window_s=30.0)
-        async with app.run_test(size=(160, 50)) as pilot:
-            screen = app.dashboard
-            screen.redraw(force=True)
-            await pilot.pause()
-            asked.clear()
-            source.feed.add(frame(199, {0: 90.0, 2: 10.0}))
-            screen.redraw()
-            await pilot.pause()
-            assert asked, "the changed rows were painted"
-            assert not {"header", "workload", "host", "side", "events", "Footer"} & set(asked), asked
             assert {"panel-gpu0", "panel-gpu2"} <= set(asked)
+            assert not {"header", "workload", "host", "side", "events", "Footer"} & set(asked), asked
 
     run(body)
 
@@ -153,9 +135,7 @@ def test_rows_whose_inputs_are_unchanged_are_not_laid_out_again_and_a_redraw_que
 
     async def body() -> None:
         source = FedSource()
-        for second in range(200):
-            source.feed.add(frame(second))
-        app = build_app(source, fps=0.2, window_s=30.0)
+        app = steady_app(source)
         async with app.run_test(size=(160, 50)) as pilot:
             screen = app.dashboard
             screen.redraw(force=True)
