@@ -4,7 +4,8 @@ Widgets that show a Text which changes a few times a second render through the
 line API: `render_line` hands back strips built when the text was set, instead
 of Textual converting and wrapping the Text on every refresh.  A widget whose
 lines are simple runs of styled text (a sparkline row) may hand over strips it
-built itself from runs of styled text (`runs_row`): no rich Text is built, compared or cut for them.
+built itself from those runs (`runs_row`): no rich Text is built, compared or
+cut for them.
 """
 
 from __future__ import annotations
