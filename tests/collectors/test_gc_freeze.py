@@ -14,7 +14,9 @@ def test_the_last_holder_thaws():
     frozen = gc.get_freeze_count()
     assert frozen > 0
     gc_freeze.release()  # the monitor stops while the app still runs
-    assert gc.get_freeze_count() == frozen
+    # Still frozen: thawing would leave 0. (Not `== frozen`: a frozen object that another thread of the test
+    # process frees meanwhile leaves the count.)
+    assert gc.get_freeze_count() > frozen // 2
     gc_freeze.release()
     assert gc.get_freeze_count() == 0
     gc_freeze.release()  # one too many: nothing to thaw, no error
