@@ -34,7 +34,9 @@ from collectors.event_parse import parse_event
 from collectors.stream import END, RESET, Batch, FrameQueue, Sink
 from rigscope.serve import attach_protocol as protocol
 
-ATTACH = Sink("attach publisher", backlog_s=10.0, min_batches=100, latency_s=0.1, side_records=True)
+# Room for a second of a simulation run as fast as it goes: on virtual time every queue is lossless, and the
+# publisher, which looks every 0.1 s, held `record --speed max` to 100 batches a look (900 samples a second).
+ATTACH = Sink("attach publisher", backlog_s=10.0, min_batches=1000, latency_s=0.1, side_records=True)
 RECENT_S = 5.0  # the latest batches a new viewer gets first (the session's files lag by a flush)
 STATE_EVERY_S = 1.0
 MAX_PENDING_BYTES = 4 << 20

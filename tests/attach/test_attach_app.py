@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,10 @@ def test_a_viewer_starts_with_the_history_from_the_sessions_files(tmp_path: Path
     try:
         wait_sync(clock.reached.is_set, 60, "the simulated minutes")
         clock.go_real()
+        went_real = time.time()
         wait_sync(lambda: len(list((monitor.session / "samples").glob("part-*"))) >= 3, 30, "the parts on disk")
+        # the fast minutes are written at the writer's next flush (real time): the history is read from the files
+        wait_sync(lambda: (monitor.recording_state().last_flush_wall or 0.0) > went_real, 30, "a flush since")
         source = AttachSource(monitor.attach.path)
         wait_sync(lambda: source.first_frame_at is not None, 10, "the first frame")
         raw = source.feed.snapshot(30.0, ["gpu0_util_pct"]).series["gpu0_util_pct"]

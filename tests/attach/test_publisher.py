@@ -249,3 +249,20 @@ def test_a_failing_publisher_says_so_and_never_holds_the_source(tmp_path: Path, 
     assert any("attach socket failed" in line for line in said)
     assert not os.path.exists(publisher.path)
     viewer.close()
+
+
+def test_on_virtual_time_a_fast_simulations_batches_fit_between_two_looks_of_the_publisher():
+    """On virtual time every queue is lossless and the publisher looks every 0.1 s: a queue of 100 held
+    `record --speed max` to a thousand batches a second (600 simulated seconds at 10 Hz took 6.9 s, 1.4 s now)."""
+    import threading
+
+    from collectors.clock import VirtualClock
+    from collectors.stream import LosslessQueue
+
+    stream = FrameStream(StreamPolicy.for_clock(VirtualClock(), 10.0))
+    assert type(stream.subscribe(ATTACH)) is LosslessQueue  # a viewer of a simulation still gets every batch
+    publishing = threading.Thread(target=lambda: [stream.publish(Batch({"ts": n}, ())) for n in range(900)],
+                                  daemon=True)
+    publishing.start()
+    publishing.join(10)  # nobody takes any: 900 batches, a tenth of a second at 9,000 a second, must fit
+    assert not publishing.is_alive()
