@@ -32,10 +32,15 @@ class _WakingEvent(threading.Event):
 
     def set(self) -> None:
         super().set()
+        if self._wake_fd < 0:  # the driver closed the pipe: nobody waits (and the number may be another file's now)
+            return
         try:
             os.write(self._wake_fd, b"\0")
-        except OSError:  # closed with the driver: nobody is waiting any more
+        except OSError:
             pass
+
+    def forget_pipe(self) -> None:
+        self._wake_fd = -1
 
 
 def parser_timeout(parser: Parser[Any]) -> float | None:
@@ -51,7 +56,8 @@ class QuietLinuxDriver(LinuxDriver):
         super().__init__(*args, **kwargs)
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
-        self.exit_event = _WakingEvent(self._wake_write)
+        self._waking = _WakingEvent(self._wake_write)
+        self.exit_event = self._waking
 
     def run_input_thread(self) -> None:
         """Textual's loop (`LinuxDriver.run_input_thread`), with the wait above in place of its 0.1 s poll."""
@@ -91,9 +97,11 @@ class QuietLinuxDriver(LinuxDriver):
             pass
 
     def close(self) -> None:
+        """Close the wake-up pipe once: a descriptor number closed twice, or written after closing, may by then
+        be another file's (a session's journal)."""
         super().close()
+        self._waking.forget_pipe()
         for fd in (self._wake_read, self._wake_write):
-            try:
+            if fd >= 0:
                 os.close(fd)
-            except OSError:
-                pass
+        self._wake_read = self._wake_write = -1

@@ -91,3 +91,22 @@ def test_stopping_input_wakes_the_thread_at_once(driver):
     made.exit_event.set()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_after_closing_no_descriptor_is_written_or_closed_again(driver):
+    """The pipe's numbers may belong to another file by then (a session's journal): set and close touch nothing."""
+    made, _master, waits, thread = driver
+    wait_sync(lambda: waits, 5, "the first wait")
+    made.exit_event.set()
+    thread.join(5)
+    made.close()
+    reader, writer = os.pipe()  # likely given the numbers the driver just closed
+    try:
+        os.set_blocking(reader, False)
+        made.exit_event.set()
+        made.close()
+        os.write(writer, b"x")
+        assert os.read(reader, 8) == b"x"  # still open, and nothing else was written into it
+    finally:
+        os.close(reader)
+        os.close(writer)
