@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from rigscope.app_factory import build_app
@@ -67,12 +69,19 @@ def count_calls(monkeypatch: Any, cls: type, method: str) -> Counter[str]:
     return calls
 
 
-def steady_app(source: FedSource) -> Any:
-    """The app on `source` fed a window's worth of the same readings, ending on a whole second: the clock in the
-    header and the per-second means stay put while the last second fills; its timer stays out of the way."""
+@asynccontextmanager
+async def drawn_steady() -> AsyncIterator[tuple[FedSource, Any, Any]]:
+    """(source, dashboard screen, pilot) of an app fed a window's worth of the same readings, ending on a whole
+    second (the clock in the header and the per-second means stay put while the last second fills), drawn once;
+    its timer stays out of the way: the test redraws."""
+    source = FedSource()
     for second in range(200):
         source.feed.add(frame(second))
-    return build_app(source, fps=0.2, window_s=30.0)
+    app = build_app(source, fps=0.2, window_s=30.0)
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.dashboard.redraw(force=True)
+        await pilot.pause()
+        yield source, app.dashboard, pilot
 
 
 def test_a_redraw_with_two_changed_sparklines_repaints_two_rows_and_asks_no_other_widget(monkeypatch):
@@ -84,12 +93,7 @@ def test_a_redraw_with_two_changed_sparklines_repaints_two_rows_and_asks_no_othe
     asked = count_calls(monkeypatch, Widget, "render_lines")
 
     async def body() -> None:
-        source = FedSource()
-        app = steady_app(source)
-        async with app.run_test(size=(160, 50)) as pilot:
-            screen = app.dashboard
-            screen.redraw(force=True)
-            await pilot.pause()
+        async with drawn_steady() as (source, screen, pilot):
             screen.redraw(force=True)  # nothing changed: nothing is repainted
             await pilot.pause()
             painted.clear()
@@ -134,12 +138,7 @@ def test_rows_whose_inputs_are_unchanged_are_not_laid_out_again_and_a_redraw_que
                         lambda self, *a, **k: (layouts.update(["layout"]), refresh_layout(self, *a, **k))[1])
 
     async def body() -> None:
-        source = FedSource()
-        app = steady_app(source)
-        async with app.run_test(size=(160, 50)) as pilot:
-            screen = app.dashboard
-            screen.redraw(force=True)
-            await pilot.pause()
+        async with drawn_steady() as (source, screen, pilot):
             built.clear(), queries.clear(), layouts.clear()
 
             source.feed.add(frame(199))  # a new version, the same readings: no row is built again
