@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
+
 from rigscope.app_factory import build_app
 from tests.waiting import run
 from tui.bars import SessionLabel
@@ -70,7 +72,7 @@ def count_calls(monkeypatch: Any, cls: type, method: str) -> Counter[str]:
 
 
 @asynccontextmanager
-async def drawn_steady() -> AsyncIterator[tuple[FedSource, Any, Any]]:
+async def drawn_steady(size: tuple[int, int] = (160, 50)) -> AsyncIterator[tuple[FedSource, Any, Any]]:
     """(source, dashboard screen, pilot) of an app fed a window's worth of the same readings, ending on a whole
     second (the clock in the header and the per-second means stay put while the last second fills), drawn once;
     its timer stays out of the way: the test redraws."""
@@ -78,7 +80,7 @@ async def drawn_steady() -> AsyncIterator[tuple[FedSource, Any, Any]]:
     for second in range(200):
         source.feed.add(frame(second))
     app = build_app(source, fps=0.2, window_s=30.0)
-    async with app.run_test(size=(160, 50)) as pilot:
+    async with app.run_test(size=size) as pilot:
         app.dashboard.redraw(force=True)
         await pilot.pause()
         yield source, app.dashboard, pilot
@@ -86,7 +88,8 @@ async def drawn_steady() -> AsyncIterator[tuple[FedSource, Any, Any]]:
 
 def test_a_redraw_with_two_changed_sparklines_repaints_two_rows_and_asks_no_other_widget(monkeypatch):
     """Only the changed rows are painted; and Textual's compositor, which would render whole every widget whose
-    container meets the update (the bars, the footer, the side column), asks only those that paint inside it."""
+    container meets the update (the bars, the footer, the side column, the containers under the panels), asks
+    only those that show inside it."""
     from textual.widget import Widget
 
     painted = count_calls(monkeypatch, StripText, "render_line")
@@ -108,6 +111,7 @@ def test_a_redraw_with_two_changed_sparklines_repaints_two_rows_and_asks_no_othe
             assert painted == {"panel-gpu0": 1, "panel-gpu2": 1}, painted  # one row each: util's sparkline
             assert {"panel-gpu0", "panel-gpu2"} <= set(asked)
             assert not {"header", "workload", "host", "side", "events", "Footer"} & set(asked), asked
+            assert not {"main", "devices", "DashboardScreen"} & set(asked), asked  # the panels cover them there
 
     run(body)
 
@@ -152,5 +156,41 @@ def test_rows_whose_inputs_are_unchanged_are_not_laid_out_again_and_a_redraw_que
             await pilot.pause()
             assert built == {"util": 2}, built
             assert queries == {} and layouts == {}, (queries, layouts)  # widgets known, sizes unchanged
+
+    run(body)
+
+
+def chops_text(chops: Any) -> list[list[tuple[int, list[tuple[str, Any]] | None]]]:
+    """Each row's pieces by cut, as (text, style) segments; None where the row was not updated."""
+    return [[(cut, None if strip is None else [(segment.text, segment.style) for segment in strip])
+             for cut, strip in line.items()] for line in chops]
+
+
+@pytest.mark.parametrize("size", [(160, 50), (80, 24)])
+def test_the_lean_compositor_fills_every_updated_row_as_textuals_does(size):
+    """It asks fewer widgets for fewer rows, and the screen it makes is Textual's, cell for cell and style for style:
+    a whole screen, and updates of scattered rows, on the panels and on the processes view."""
+    from textual._compositor import Compositor
+    from textual.geometry import Region
+
+    from tui.lean_compositor import LeanCompositor
+
+    async def body() -> None:
+        async with drawn_steady(size) as (source, screen, pilot):
+            compositor = screen._compositor
+            assert isinstance(compositor, LeanCompositor)
+            width, height = size
+            updates = [set(range(height)), {3}, {2, 9, height - 3}, set(range(1, height, 2))]
+            for view in ("panels", "processes"):
+                source.feed.add(frame(199, {1: 80.0}))
+                screen.redraw()
+                for rows in updates:
+                    crop = Region(0, min(rows), width, max(rows) - min(rows) + 1)
+                    ours = compositor._render_chops(crop, rows.__contains__)
+                    textuals = Compositor._render_chops(compositor, crop, rows.__contains__)
+                    assert chops_text(ours) == chops_text(textuals), (view, sorted(rows))
+                    assert all(line[cut] is not None for y in rows for line in [ours[y]] for cut in line)
+                await pilot.press("p")
+                await pilot.pause()
 
     run(body)
