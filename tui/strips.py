@@ -22,6 +22,8 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.finished_lines import FinishedLines, plainly_styled
+
 Row: TypeAlias = Text | Strip  # a line to show: text cut into a strip here, or a strip built by its widget
 
 
@@ -32,6 +34,7 @@ class StripText(Widget):
         super().__init__(**kwargs)
         self._shown: list[Row] = list((text or Text()).split("\n", allow_blank=True))
         self._strips: list[Strip] = []
+        self._finished = FinishedLines()
 
     def show_text(self, text: Text, width: int | None = None) -> None:
         """Show `text`; lines equal to the ones shown before keep their strips (and are not redrawn)."""
@@ -77,6 +80,14 @@ class StripText(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.content_region.width
         return fit(self._strips[y], width) if y < len(self._strips) else blank(width)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Textual's lines, finished here from the strips that changed where nothing but padding, background and
+        the app's filters is to be applied to them (see tui/finished_lines.py)."""
+        if not plainly_styled(self):
+            return super().render_lines(crop)
+        strips = self._strips
+        return self._finished.render(self, crop, lambda y: strips[y] if y < len(strips) else None, self.render_line)
 
 
 def same(old: Row, new: Row) -> bool:
