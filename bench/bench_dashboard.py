@@ -473,6 +473,8 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated configuration keys (rigscope-10, rigscope-100 and "
                         "glances-1s are always kept, the targets need them)")
     options = parser.parse_args()
+    if options.presses < 1:
+        parser.error("--presses must be at least 1 (the key response is one of the figures)")
     seconds = options.seconds or (15.0 if options.quick else 60.0)
     if shutil.which("tmux") is None:
         sys.exit("bench_dashboard needs tmux")

@@ -24,6 +24,7 @@ from textual.widgets import Footer
 from collectors.event_kinds import EventKind
 from recordings.inert import inert
 from tui import format as fmt
+from tui import repaints
 from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
 from tui.devices import DevicePanel, View, panel_lines
 from tui.feed import Snapshot
@@ -263,6 +264,11 @@ class DashboardScreen(Screen[None]):
             return
         snapshot = feed.snapshot(self.window_s, self._series + self._overlay_series if self.overlay else self._series)
         self._drawn_version = snapshot.version
+        with repaints.collected(self):
+            self._draw(snapshot, force)
+
+    def _draw(self, snapshot: Snapshot, force: bool) -> None:
+        """Hand every widget what it shows of `snapshot` (each repaints only the lines that changed)."""
         self._probe_views = (snapshot.spans, snapshot.metrics)
         width, height = self.app.size
         if (self._probe_wants(width), width, height) != self._probe_key:

@@ -22,6 +22,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui import repaints
 from tui.finished_lines import FinishedLines, plainly_styled
 
 Row: TypeAlias = Text | Strip  # a line to show: text cut into a strip here, or a strip built by its widget
@@ -64,9 +65,9 @@ class StripText(Widget):
         if changed and len(changed) < len(strips) and not shrunk:
             top = self.styles.padding.top  # lines are counted in content space
             full = self.size.width
-            self.refresh(*(Region(0, top + y, full, 1) for y in changed))
+            repaints.refresh(self, [Region(0, top + y, full, 1) for y in changed])
         elif changed or shrunk:
-            self.refresh()
+            repaints.refresh(self)
 
     def line_cells(self, width: int) -> int:
         """Cells of a line laid out in `width`: the whole content width (blank beyond `width`), so that drawing a
