@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -133,5 +134,41 @@ def test_the_lean_compositor_fills_every_updated_row_as_textuals_does(size):
                     assert all(line[cut] is not None for y in rows for line in [ours[y]] for cut in line)
                 await pilot.press("p")
                 await pilot.pause()
+
+    run(body)
+
+
+IDLE_MOVE = re.compile(r"\x1b\[\d+;\d+H(?=\x1b\[\d+;\d+H|\n|$)")
+
+
+def without_idle_moves(written: str) -> str:
+    """Terminal output less the cursor moves that write nothing (Textual moves to a piece that starts where an
+    updated span ends, and writes none of it)."""
+    return IDLE_MOVE.sub("", written)
+
+
+@pytest.mark.parametrize("size", [(160, 50), (80, 24)])
+def test_a_partial_update_writes_what_textuals_writes(size):
+    """What reaches the terminal for updated regions (a panel row, part of the side column, both, scattered
+    rows, the whole screen) is Textual's byte for byte, though fewer widgets were asked."""
+    from textual._compositor import Compositor
+    from textual.geometry import Region
+
+    async def body() -> None:
+        async with drawn_steady(size) as (source, screen, pilot):
+            compositor, console = screen._compositor, pilot.app.console
+            width, height = size
+            panel = screen.query_one("#panel-gpu1").region
+            side = screen.query_one("#events").region
+            cases = [{Region(panel.x, panel.y + 1, panel.width, 1)}, {Region(side.x, side.y + 1, side.width, 3)},
+                     {Region(panel.x, panel.y + 2, panel.width, 1), Region(side.x + 2, side.y, 5, 2)},
+                     {Region(0, y, width, 1) for y in range(0, height, 3)}, {Region(0, 0, width, height)}]
+            for regions in cases:
+                written = []
+                for render in (type(compositor).render_partial_update, Compositor.render_partial_update):
+                    compositor._dirty_regions.update(regions)
+                    update = render(compositor)
+                    written.append(without_idle_moves(update.render_segments(console)))
+                assert written[0] == written[1], sorted(regions)
 
     run(body)
