@@ -7,6 +7,7 @@ suggestion (`did_you_mean`) and exit code 2.  What each command does is in its `
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from rigscope import __version__, options
@@ -54,6 +55,39 @@ def did_you_mean(message: str) -> str:
     choices = re.findall(r"'([^']*)'", found.group(2)) or [c.strip() for c in found.group(2).split(",")]
     close = difflib.get_close_matches(found.group(1), choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]}?)" if close else ""
+
+
+class CommandLine(Parser):
+    """The top-level parser. The dashboard's flags are also accepted before a command (`rigscope --hz 50
+    record`): argparse would drop them for the command's own defaults, so a flag given there is carried over to
+    a command that has it (unless the command was given the flag itself), and refused for one that has not."""
+
+    commands: argparse._SubParsersAction
+
+    def parse_known_args(  # type: ignore[override]  # (argparse types it with overloads)
+            self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        args = sys.argv[1:] if args is None else list(args)
+        parsed, extras = super().parse_known_args(args, namespace)
+        command = getattr(parsed, "command", None)
+        if command:
+            self._carry_over(args, parsed, self.commands.choices[command], command)
+        return parsed, extras
+
+    def _carry_over(self, args: list[str], parsed: argparse.Namespace, sub: argparse.ArgumentParser,
+                    command: str) -> None:
+        before = Parser(add_help=False)
+        add_dashboard_flags(before)
+        for action in before._actions:
+            action.default = argparse.SUPPRESS  # only what was given
+        before.add_argument("command_and_after", nargs=argparse.REMAINDER)
+        given = vars(before.parse_known_args(args)[0])
+        given.pop("command_and_after", None)
+        flags = {action.dest: action.option_strings[0] for action in before._actions if action.option_strings}
+        for dest, value in given.items():
+            if dest not in {action.dest for action in sub._actions}:
+                self.error(f"{flags[dest]} does not apply to {command} (rigscope {command} --help lists its flags)")
+            if getattr(parsed, dest) == sub.get_default(dest):  # the command was not given it itself
+                setattr(parsed, dest, value)
 
 
 def _set_defaults(parser: argparse.ArgumentParser, **defaults: tuple[Any, str]) -> None:
@@ -138,13 +172,13 @@ def add_dashboard_flags(parser: argparse.ArgumentParser) -> None:
                              "to attach to it)")
 
 
-def build_parser() -> Parser:
-    parser = Parser(prog="rigscope", description="Monitor ML workloads on GPU boxes: live dashboard, recording, "
+def build_parser() -> CommandLine:
+    parser = CommandLine(prog="rigscope", description="Monitor ML workloads on GPU boxes: live dashboard, recording, "
                     "analysis.\nWithout a command: the live dashboard on this machine, recording the session.",
                     epilog=EXAMPLES["dashboard"], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"rigscope {__version__}")
     add_dashboard_flags(parser)
-    commands = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
+    commands = parser.commands = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="the dashboard on the simulated source (4 GPUs)", epilog=EXAMPLES["demo"])
     add_dashboard_flags(demo)

@@ -31,6 +31,8 @@ from tests.conftest import REPO, run_cli
         (["record", "--gpm-interval", "0.1"], "more than 0.1 s"),  # NVML needs more between GPM samples
         (["record", "--gpm-interval", "soon"], "invalid interval"),
         (["demo", "--host-hz", "0"], "out of range"),
+        (["--hz", "50", "ls"], "--hz does not apply to ls"),  # a dashboard flag before a command without it
+        (["--fps", "5", "record"], "--fps does not apply to record"),
     ],
 )
 def test_bad_flags_give_one_line_and_exit_2(args, words):
@@ -38,6 +40,23 @@ def test_bad_flags_give_one_line_and_exit_2(args, words):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and words in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_flags_given_before_the_command_apply_to_it_and_the_commands_own_win(tmp_path):
+    """`rigscope --hz 20 --dir D record ...` records at 20 Hz into D (argparse alone would take the command's
+    defaults, 10 Hz into the default folder); a flag given after the command wins over the same flag before it."""
+    result = run_cli("--hz", "20", "--dir", str(tmp_path), "--gpus-sim", "3", "--model-name", "before",
+                     "record", "--source", "sim", "--speed", "max", "--duration", "10s", "--model-name", "after")
+    assert result.returncode == 0, result.stderr
+    (session,) = tmp_path.iterdir()
+    meta = json.loads((session / "meta.json").read_text())
+    assert meta["total_samples"] == 200 and meta["model_name"] == "after"
+    assert "gpu2_util_pct" in pl.read_parquet(session / "samples.parquet").columns
+
+    from rigscope.parser import build_parser
+
+    demo = build_parser().parse_args(["--hz", "50", "demo", "--gpus-sim", "2"])
+    assert (demo.hz, demo.gpus_sim, demo.source) == (50.0, 2, "sim")  # demo's own defaults stay where not given
 
 
 def test_unwritable_dir_is_one_line_exit_1(tmp_path):
