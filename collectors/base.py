@@ -48,6 +48,8 @@ class Collector:
                 self._notices.append(f"{self.name}: {message}")
 
     def drain_notices(self) -> list[str]:
+        if not self._notices:  # every tick, nearly always empty: no lock (one told meanwhile waits a tick)
+            return []
         with self._notice_lock:
             notices, self._notices = self._notices, []
         return notices
