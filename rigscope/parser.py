@@ -59,8 +59,9 @@ def did_you_mean(message: str) -> str:
 
 class CommandLine(Parser):
     """The top-level parser. The dashboard's flags are also accepted before a command (`rigscope --hz 50
-    record`): argparse would drop them for the command's own defaults, so a flag given there is carried over to
-    a command that has it (unless the command was given the flag itself), and refused for one that has not."""
+    record`): argparse would drop them for the command's own defaults, so the command is parsed again with
+    them first, as if they had been given right after it (its own types and choices apply, and a flag given
+    after the command wins); a flag the command has not is refused."""
 
     commands: argparse._SubParsersAction
 
@@ -69,25 +70,43 @@ class CommandLine(Parser):
         args = sys.argv[1:] if args is None else list(args)
         parsed, extras = super().parse_known_args(args, namespace)
         command = getattr(parsed, "command", None)
-        if command:
-            self._carry_over(args, parsed, self.commands.choices[command], command)
+        if not command:
+            return parsed, extras
+        before, after = split_at_command(args)
+        if not before:
+            return parsed, extras
+        sub = self.commands.choices[command]
+        accepted = {option for action in sub._actions for option in action.option_strings}
+        for option in flags_given(before):
+            if option not in accepted:
+                self.error(f"{option} does not apply to {command} (rigscope {command} --help lists its flags)")
+        again, extras = sub.parse_known_args([*before, *after])
+        for dest, value in vars(again).items():
+            setattr(parsed, dest, value)
         return parsed, extras
 
-    def _carry_over(self, args: list[str], parsed: argparse.Namespace, sub: argparse.ArgumentParser,
-                    command: str) -> None:
-        before = Parser(add_help=False)
-        add_dashboard_flags(before)
-        for action in before._actions:
-            action.default = argparse.SUPPRESS  # only what was given
-        before.add_argument("command_and_after", nargs=argparse.REMAINDER)
-        given = vars(before.parse_known_args(args)[0])
-        given.pop("command_and_after", None)
-        flags = {action.dest: action.option_strings[0] for action in before._actions if action.option_strings}
-        for dest, value in given.items():
-            if dest not in {action.dest for action in sub._actions}:
-                self.error(f"{flags[dest]} does not apply to {command} (rigscope {command} --help lists its flags)")
-            if getattr(parsed, dest) == sub.get_default(dest):  # the command was not given it itself
-                setattr(parsed, dest, value)
+
+def _before_command() -> Parser:
+    """The dashboard's flags with no defaults, and everything from the first positional (the command) on."""
+    before = Parser(add_help=False)
+    add_dashboard_flags(before)
+    for action in before._actions:
+        action.default = argparse.SUPPRESS
+    before.add_argument("command_and_after", nargs=argparse.REMAINDER)
+    return before
+
+
+def split_at_command(args: list[str]) -> tuple[list[str], list[str]]:
+    """(the tokens before the command, those after it)."""
+    rest = _before_command().parse_known_args(args)[0].command_and_after
+    return args[:len(args) - len(rest)], rest[1:]
+
+
+def flags_given(tokens: list[str]) -> list[str]:
+    """The flags among `tokens` (the dashboard's, before a command), as their first option string."""
+    before = _before_command()
+    given = vars(before.parse_known_args(tokens)[0])
+    return [action.option_strings[0] for action in before._actions if action.dest in given and action.option_strings]
 
 
 def _set_defaults(parser: argparse.ArgumentParser, **defaults: tuple[Any, str]) -> None:

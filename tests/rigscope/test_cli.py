@@ -33,6 +33,7 @@ from tests.conftest import REPO, run_cli
         (["demo", "--host-hz", "0"], "out of range"),
         (["--hz", "50", "ls"], "--hz does not apply to ls"),  # a dashboard flag before a command without it
         (["--fps", "5", "record"], "--fps does not apply to record"),
+        (["--speed", "7", "replay", "latest"], "use one of"),  # before the command, the command's meaning and type
     ],
 )
 def test_bad_flags_give_one_line_and_exit_2(args, words):
@@ -55,8 +56,12 @@ def test_flags_given_before_the_command_apply_to_it_and_the_commands_own_win(tmp
 
     from rigscope.parser import build_parser
 
-    demo = build_parser().parse_args(["--hz", "50", "demo", "--gpus-sim", "2"])
+    parser = build_parser()
+    demo = parser.parse_args(["--hz", "50", "demo", "--gpus-sim", "2"])
     assert (demo.hz, demo.gpus_sim, demo.source) == (50.0, 2, "sim")  # demo's own defaults stay where not given
+    assert parser.parse_args(["--hz", "50", "record", "--hz", "10"]).hz == 10.0  # after wins, a default value too
+    assert parser.parse_args(["--source", "system", "demo", "--source", "sim"]).source == "sim"
+    assert parser.parse_args(["--hz", "20", "run", "--", "python", "x.py"]).argv == ["--", "python", "x.py"]
 
 
 def test_unwritable_dir_is_one_line_exit_1(tmp_path):
