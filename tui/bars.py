@@ -11,6 +11,7 @@ from textual.widget import Widget
 
 from recordings.inert import inert
 from tui import format as fmt
+from tui import repaints
 from tui.feed import Snapshot
 from tui.strips import StripText
 
@@ -169,7 +170,7 @@ class EventsPane(Widget):
             self._key = key
             self._origin_us = origin_us
             self._events = tuple(e for e in events if e.get("kind") in self.STYLES)
-            self.refresh()
+            repaints.refresh(self)
 
     def render(self) -> Text:
         text = Text("events", style="bold underline")

@@ -7,9 +7,12 @@ redraw that changes six widgets woke eight tasks for one paint, a sixth of the
 main thread at 10 redraws a second. Inside `collected(screen)` a line widget
 whose lines changed marks them as Textual would and is handed over here; when
 the redraw is done they are composited at once, as the screen's update timer
-would a moment later. When anything else waits for Textual's own pass (a
-layout, a scroll, a style change, a batch, another screen on top) the widgets
-go Textual's way, as if they had called `refresh()`.
+would a moment later, together with any repaint Textual had already queued
+(the compositor's pass clears that queue). Under a dialog the screen's
+compositor hands the regions to the screen on top, as Textual's own pass does.
+When anything else waits for Textual's own pass (a layout, a scroll, a style
+change, a batch) or the screen is not shown, the widgets go Textual's way, as
+if they had called `refresh()`.
 """
 
 from __future__ import annotations
@@ -58,8 +61,9 @@ def composite(screen: Screen[Any], widgets: list[Widget]) -> None:
     shown = {widget for widget in widgets if widget in visible and not widget._layout_required}
     if (screen.is_current and not screen.app._batch_count and not screen._layout_required
             and not screen._scroll_required and not screen._repaint_required and not screen._recompose_required):
-        if shown:
-            compositor.update_widgets(shown)
+        pending = screen._dirty_widgets  # repaints Textual's own way had queued: this paint takes them too
+        if shown or pending:
+            compositor.update_widgets(shown | pending)
             screen._compositor_refresh()
     else:
         shown = set()

@@ -14,6 +14,7 @@ from recordings.replay import ReplayReader
 from tui import format as fmt
 from tui.bars import STATE_STYLES, TAG_STYLE, TextBar
 from tui.dashboard import Command, DashboardScreen, ViewOptions
+from tui.feed import Snapshot
 from tui.screens import GotoScreen
 
 MARKERS = {"collapse_start": ("C", "bold red"), "note": ("n", "cyan"), "tag": ("T", "magenta"),
@@ -128,8 +129,11 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
 
     def redraw(self, force: bool = False) -> None:
         super().redraw(force=True)
-        if not self.app.is_running:
-            return
+
+    def _draw(self, snapshot: Snapshot, force: bool) -> None:
+        """The dashboard's widgets, then the replay's header and timeline, painted together (the live header
+        drawn by the dashboard never reaches the terminal)."""
+        super()._draw(snapshot, force)
         player = self.player
         reader = player.reader
         header = Text(" rigscope REPLAY ", style="bold reverse")

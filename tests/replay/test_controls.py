@@ -294,3 +294,31 @@ def test_help_lists_the_replay_keys_only(session):
             assert not any("preset" in description for description in described)
             assert not any(description.startswith("Kill") for description in described)  # a replay ends nothing
     run(body)
+
+
+def test_a_redraw_writes_the_replay_header_and_never_the_live_dashboards(session, monkeypatch):
+    """The replay's header and timeline are painted with the panels: the live header the dashboard lays out
+    under them never reaches the terminal (it flickered there for a frame at every redraw)."""
+    from textual.app import App
+
+    written: list[str] = []
+    display = App._display
+
+    def keeping(self, screen, update) -> None:
+        if update is not None:
+            written.append(update.render_segments(self.console))
+        display(self, screen, update)
+
+    monkeypatch.setattr(App, "_display", keeping)
+
+    async def body():
+        async with ReplayHarness(session) as (pilot, app, source):
+            await pilot.pause()
+            written.clear()
+            for _ in range(3):
+                app.screen.redraw()
+                await pilot.pause()
+            assert written and "REPLAY" in "".join(written)
+            assert not any("not recording" in update or "REC " in update for update in written), written
+
+    run(body)

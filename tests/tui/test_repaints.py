@@ -1,5 +1,6 @@
 """A redraw composites what it changed itself, at its end, without waking each widget's message task; when
-Textual has its own pass waiting (a layout, a screen on top) the widgets go Textual's way and still show."""
+Textual has its own pass waiting (a layout) the widgets go Textual's way and still show, and under a dialog the
+changes still reach the screen."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def test_a_redraw_composites_its_changes_before_it_returns_and_wakes_no_widget(m
     run(body)
 
 
-def test_with_a_layout_pending_or_a_dialog_on_top_the_changes_go_textuals_way_and_show(monkeypatch):
+def test_with_a_layout_pending_the_changes_go_textuals_way_and_under_a_dialog_they_still_show(monkeypatch):
     calls = watch(monkeypatch)
 
     async def body() -> None:
@@ -77,5 +78,35 @@ def test_with_a_layout_pending_or_a_dialog_on_top_the_changes_go_textuals_way_an
             await pilot.press("escape")
             await pilot.pause()
             assert "47%" in screen_text(pilot.app)
+
+    run(body)
+
+
+def test_a_repaint_textual_had_queued_is_painted_by_the_redraw_that_comes_first(monkeypatch):
+    """A bar changed outside a redraw waits in the screen's queue for Textual's update timer; a redraw landing
+    meanwhile paints it too (it cleared that queue, so the change would otherwise never reach the terminal)."""
+    from rich.text import Text
+    from textual.app import App
+
+    written: list[str] = []
+    display = App._display
+
+    def keeping(self: Any, screen: Any, update: Any) -> None:
+        if update is not None:
+            written.append(update.render_segments(self.console))
+        display(self, screen, update)
+
+    monkeypatch.setattr(App, "_display", keeping)
+
+    async def body() -> None:
+        async with drawn_steady() as (source, screen, pilot):
+            header = screen.drawn.header
+            header.set_text(Text("HELLO FROM AN ACTION"))  # outside a redraw: Textual's way
+            screen._dirty_widgets.add(header)  # its update reached the screen; the update timer has not fired
+            written.clear()
+            source.feed.add(frame(199, {0: 93.0}))
+            screen.redraw()
+            assert len(written) == 1 and "HELLO FROM AN ACTION" in written[0]
+            assert header not in screen._dirty_widgets
 
     run(body)
