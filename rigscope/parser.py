@@ -72,12 +72,12 @@ class CommandLine(Parser):
         command = getattr(parsed, "command", None)
         if not command:
             return parsed, extras
-        before, after = split_at_command(args)
+        before, flags, after = split_at_command(args)
         if not before:
             return parsed, extras
         sub = self.commands.choices[command]
         accepted = {option for action in sub._actions for option in action.option_strings}
-        for option in flags_given(before):
+        for option in flags:
             if option not in accepted:
                 self.error(f"{option} does not apply to {command} (rigscope {command} --help lists its flags)")
         again, extras = sub.parse_known_args([*before, *after])
@@ -86,27 +86,18 @@ class CommandLine(Parser):
         return parsed, extras
 
 
-def _before_command() -> Parser:
-    """The dashboard's flags with no defaults, and everything from the first positional (the command) on."""
+def split_at_command(args: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """(the tokens before the command, the dashboard's flags among them as their first option strings, the
+    tokens after the command)."""
     before = Parser(add_help=False)
     add_dashboard_flags(before)
     for action in before._actions:
-        action.default = argparse.SUPPRESS
+        action.default = argparse.SUPPRESS  # only what was given
     before.add_argument("command_and_after", nargs=argparse.REMAINDER)
-    return before
-
-
-def split_at_command(args: list[str]) -> tuple[list[str], list[str]]:
-    """(the tokens before the command, those after it)."""
-    rest = _before_command().parse_known_args(args)[0].command_and_after
-    return args[:len(args) - len(rest)], rest[1:]
-
-
-def flags_given(tokens: list[str]) -> list[str]:
-    """The flags among `tokens` (the dashboard's, before a command), as their first option string."""
-    before = _before_command()
-    given = vars(before.parse_known_args(tokens)[0])
-    return [action.option_strings[0] for action in before._actions if action.dest in given and action.option_strings]
+    given = vars(before.parse_known_args(args)[0])
+    rest = given.pop("command_and_after")
+    flags = [action.option_strings[0] for action in before._actions if action.dest in given and action.option_strings]
+    return args[:len(args) - len(rest)], flags, rest[1:]
 
 
 def _set_defaults(parser: argparse.ArgumentParser, **defaults: tuple[Any, str]) -> None:
