@@ -295,16 +295,21 @@ class DashboardScreen(Screen[None]):
     def _draw_bars(self, snapshot: Snapshot, width: int, no_color: bool, force: bool) -> None:
         """The header and the state bar, laid out again when what they say changed, to the second (their clocks,
         counts and flush age move by the second): at 10 redraws a second they would be built anew each time."""
-        frame, recording = snapshot.frame, self.source.recording()
+        frame = snapshot.frame
         second = int(frame.get("elapsed_s") or 0.0)
         history = snapshot.state_history
-        self._draw_bar(self.drawn.header, (second, self.paused, width,
-                                           recording and (recording.get("session"), recording.get("error"))),
-                       lambda: header_text(self.source.label, snapshot, recording, self.paused, width), force)
+        self._draw_header(snapshot, second, width, force)
         self._draw_bar(self.drawn.workload, (second, frame.get("workload_state"), frame.get("workload_source"),
                                              len(history), history[-1:], width, no_color, self.window_s),
                        lambda: workload_text(snapshot, width, self.options.ascii_only or no_color, self.window_s),
                        force)
+
+    def _draw_header(self, snapshot: Snapshot, second: int, width: int, force: bool) -> None:
+        """The session, its recording and the clock (a replay shows its position and speed instead)."""
+        recording = self.source.recording()
+        self._draw_bar(self.drawn.header, (second, self.paused, width,
+                                           recording and (recording.get("session"), recording.get("error"))),
+                       lambda: header_text(self.source.label, snapshot, recording, self.paused, width), force)
 
     def _draw_bar(self, bar: TextBar, key: tuple[Any, ...], build: Callable[[], Text], force: bool) -> None:
         key = (*key, bar.size.width)  # and again once the bar has its size (it may be laid out before)

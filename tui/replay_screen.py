@@ -131,9 +131,13 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
         super().redraw(force=True)
 
     def _draw(self, snapshot: Snapshot, force: bool) -> None:
-        """The dashboard's widgets, then the replay's header and timeline, painted together (the live header
-        drawn by the dashboard never reaches the terminal)."""
+        """The dashboard's widgets and the timeline, painted together."""
         super()._draw(snapshot, force)
+        self.query_one(Timeline).draw(self.player)
+
+    def _draw_header(self, snapshot: Snapshot, second: int, width: int, force: bool) -> None:
+        """The replay's position, speed and play state in place of the live header (its clock moves with the
+        position, so it is laid out at every redraw; an unchanged text keeps its strips)."""
         player = self.player
         reader = player.reader
         header = Text(" rigscope REPLAY ", style="bold reverse")
@@ -145,9 +149,8 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
         if self.embedded:  # before the names, which a narrow terminal cuts
             header.append(" │ q back", style="bold")
         header.append(f" │ {self.source.label.host} · {self.source.label.tier} · {self.source.label.session_id}")
-        header.truncate(self.app.size.width)
-        self.query_one("#header", TextBar).set_text(header)
-        self.query_one(Timeline).draw(player)
+        header.truncate(width)
+        self.drawn.header.set_text(header)
 
     def commands(self) -> Iterator[Command]:
         yield from (

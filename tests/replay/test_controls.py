@@ -313,11 +313,12 @@ def test_a_redraw_writes_the_replay_header_and_never_the_live_dashboards(session
 
     async def body():
         async with ReplayHarness(session) as (pilot, app, source):
-            await pilot.pause()
+            await pilot.press("space")  # playing: the position, its clock and the panels move
             written.clear()
             for _ in range(3):
+                await pilot.pause(0.3)
                 app.screen.redraw()
-                await pilot.pause()
+            await pilot.pause()
             assert written and "REPLAY" in "".join(written)
             assert not any("not recording" in update or "REC " in update for update in written), written
 
