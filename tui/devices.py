@@ -152,7 +152,7 @@ class DevicePanel(StripText, can_focus=True):
                               if device.is_gpu else ("cpu_freq_mhz",))
 
     def show(self, snapshot: Snapshot, view: View) -> None:
-        width = max(20, self.size.width - 2) if self.size.width else 78
+        width = max(20, self.content_width - 2) if self.content_width else 78
         key = (snapshot.version, view, width)
         if key == self._key:
             return

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rich.segment import Segment
 from textual._segment_tools import line_pad
 from textual.geometry import Region
 from textual.strip import Strip
@@ -48,9 +49,9 @@ class FinishedLines:
         `y` is drawn from (None for a row left blank); `content_line(y)` is that row as `render_line` gives it."""
         base_background, background = widget.background_colors
         filters: Sequence[Any] = widget.get_line_filters()
-        width, height = widget.region.size
+        width, height = widget.outer_size  # the region's size, without finding the widget in the screen's map
         padding = widget.styles.padding
-        content_width = widget.content_region.width
+        content_width = max(0, width - widget.styles.gutter.width)
         key = (width, height, tuple(padding), content_width, base_background, background, tuple(filters))
         if key != self._key:
             self._key, self._rows = key, {}
@@ -65,13 +66,13 @@ class FinishedLines:
             kept = rows.get(y)
             if kept is None or kept[0] is not drawn:
                 if drawn is PADDING:
-                    line = Strip.blank(width, inner)
+                    segments = [Segment(" " * width, inner)]
                 else:
                     content = content_line(content_y).adjust_cell_length(content_width, inner)
-                    line = Strip(line_pad(content, pad_left, pad_right, inner), width)
-                for line_filter in filters:
-                    line = line.apply_filter(line_filter, background)
-                kept = rows[y] = (drawn, line)
+                    segments = line_pad(content, pad_left, pad_right, inner)
+                for line_filter in filters:  # on the segments: one strip per line, not one per step
+                    segments = line_filter.apply(segments, background)
+                kept = rows[y] = (drawn, Strip(segments, width))
             lines.append(kept[1])
         if crop.column_span != (0, width):
             x1, x2 = crop.column_span

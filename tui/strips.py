@@ -49,7 +49,7 @@ class StripText(Widget):
         self._show([own_style_as_span(line) if isinstance(line, Text) else line for line in lines], width)
 
     def _show(self, lines: list[Row], width: int | None) -> None:
-        width = width or self.content_region.width
+        width = width or self.content_width
         cells = self.line_cells(width)
         old_lines, old_strips = self._shown, self._strips
         strips: list[Strip] = []
@@ -64,7 +64,7 @@ class StripText(Widget):
         self._shown, self._strips = lines, strips
         if changed and len(changed) < len(strips) and not shrunk:
             top = self.styles.padding.top  # lines are counted in content space
-            full = self.size.width
+            full = self.content_width
             repaints.refresh(self, [Region(0, top + y, full, 1) for y in changed])
         elif changed or shrunk:
             repaints.refresh(self)
@@ -72,14 +72,20 @@ class StripText(Widget):
     def line_cells(self, width: int) -> int:
         """Cells of a line laid out in `width`: the whole content width (blank beyond `width`), so that drawing a
         line never extends it."""
-        return max(width, self.content_region.width)
+        return max(width, self.content_width)
+
+    @property
+    def content_width(self) -> int:
+        """`content_region.width`, from the size the widget was laid out at: Textual finds the widget in the
+        screen's map for its region (some 2 µs), and a redraw asks for this width dozens of times."""
+        return max(0, self.outer_size.width - self.styles.gutter.width)
 
     def render(self) -> Text:
         """The text shown (what `render_line` draws, cut to the widget's width)."""
         return Text("\n").join(line if isinstance(line, Text) else strip_as_text(line) for line in self._shown)
 
     def render_line(self, y: int) -> Strip:
-        width = self.content_region.width
+        width = self.content_width
         return fit(self._strips[y], width) if y < len(self._strips) else blank(width)
 
     def render_lines(self, crop: Region) -> list[Strip]:
