@@ -137,7 +137,9 @@ def state_strip(history: tuple[tuple[float, str], ...], now_s: float, width: int
 
 
 def host_text(frame: dict[str, Any]) -> Text:
-    text = Text(" MEM ", style="bold")
+    """Memory, swap, disk and network: the labels bold, the values plain."""
+    text = Text()
+    text.append(" MEM ", style="bold")
     text.append(f"{fmt.size(frame.get('mem_used_bytes'))}/{fmt.size(frame.get('mem_total_bytes'))} "
                 f"{fmt.num(frame.get('mem_util_pct'), '%')}")
     text.append("  SWAP ", style="bold")
