@@ -126,6 +126,11 @@ def series_row(label: str, spark: str, style: str, shown: Shown, width: int, cel
     return runs_row(runs, width, cells)
 
 
+def title_row(runs: Sequence[tuple[str, str]], width: int, cells: int, console: Console) -> Row:
+    """A panel's title row from its (characters, style name) runs."""
+    return runs_row([(chars, console.get_style(style, default=NULL)) for chars, style in runs], width, cells)
+
+
 def rle_missing(frame: dict[str, Any], prefix: str) -> str:
     """Why a device has no RLE (SIGNALS §2: it needs power and the rated power)."""
     if _value(frame, column(prefix, "power_w")) is None:
@@ -147,9 +152,6 @@ class DevicePanel(StripText, can_focus=True):
         self.device = device
         self._key: tuple[Any, ...] | None = None
         self._rows: dict[int, tuple[Any, Row]] = {}  # row -> (what it was built from, the line)
-        p = device.prefix
-        self._title_fields = ((column(p, "pstate"), column(p, "clock_sm_mhz"), column(p, "clock_mem_mhz"), column(p, "fan_pct"))
-                              if device.is_gpu else ("cpu_freq_mhz",))
 
     def show(self, snapshot: Snapshot, view: View) -> None:
         width = max(20, self.content_width - 2) if self.content_width else 78
@@ -219,22 +221,20 @@ class DevicePanel(StripText, can_focus=True):
             status.append(f"  throttle: {words}", style="bold yellow")
         return status
 
-    def _title(self, frame: dict[str, Any], width: int, cells: int) -> Row:
-        """The device's name and clocks, all bold; a GPU that gave no reading says so in red."""
+    def _title(self, frame: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+        """The device's name and clocks, all bold, as (characters, style) runs; a GPU that gave no reading says so
+        in red.  The runs are the title row's key: a clock that moved within the shown precision redraws nothing."""
         p = self.device.prefix
-        get_style = self.app.console.get_style
-        if self.device.is_gpu:
-            pstate = frame.get(column(p, "pstate"))
-            title = (f"{self.device.title}{f'  P{pstate}' if isinstance(pstate, int) else '  P—'}"
-                     f"  SM {fmt.num(_value(frame, column(p, 'clock_sm_mhz')), ' MHz')}"
-                     f"  mem {fmt.num(_value(frame, column(p, 'clock_mem_mhz')), ' MHz')}"
-                     f"  fan {fmt.num(_value(frame, column(p, 'fan_pct')), '%')}")
-            runs = [(title, get_style("bold"))]
-            if frame.get(column(p, "util_pct"), 0) is None and frame.get(column(p, "temp_c"), 0) is None:
-                runs.append(("  no reading: GPU lost or stalled", get_style("bold red")))
-        else:
-            runs = [(f"{self.device.title}  {fmt.num(_value(frame, 'cpu_freq_mhz'), ' MHz')}", get_style("bold"))]
-        return runs_row(runs, width, cells)
+        if not self.device.is_gpu:
+            return (f"{self.device.title}  {fmt.num(_value(frame, 'cpu_freq_mhz'), ' MHz')}", "bold"),
+        pstate = frame.get(column(p, "pstate"))
+        title = (f"{self.device.title}{f'  P{pstate}' if isinstance(pstate, int) else '  P—'}"
+                 f"  SM {fmt.num(_value(frame, column(p, 'clock_sm_mhz')), ' MHz')}"
+                 f"  mem {fmt.num(_value(frame, column(p, 'clock_mem_mhz')), ' MHz')}"
+                 f"  fan {fmt.num(_value(frame, column(p, 'fan_pct')), '%')}")
+        if frame.get(column(p, "util_pct"), 0) is None and frame.get(column(p, "temp_c"), 0) is None:
+            return (title, "bold"), ("  no reading: GPU lost or stalled", "bold red")
+        return (title, "bold"),
 
     def _row(self, index: int, key: Any, build: Callable[[], Row], width: int) -> Row:
         """Row `index` of a full panel: the line built before while `key` (what it is built from) is the same,
@@ -254,9 +254,8 @@ class DevicePanel(StripText, can_focus=True):
         values = self._lines(frame, view.no_color)
         spark_w = max(4, width - LABEL_W - VALUE_W - 2)
         cells, console = self.line_cells(width), self.app.console
-        lost = frame.get(column(p, "util_pct"), 0) is None and frame.get(column(p, "temp_c"), 0) is None
-        title_key = (width, lost, *(frame.get(name) for name in self._title_fields))
-        lines = [self._row(0, title_key, lambda: self._title(frame, width, cells), width)]
+        title = self._title(frame)
+        lines = [self._row(0, (width, title), partial(title_row, title, width, cells, console), width)]
         collapsed = _value(frame, column(p, "collapse")) == 1
         for row, ((label, shown), name, (low, high)) in enumerate(
                 zip(values.items(), self.device.series_names(), self._limits(frame)), start=1):

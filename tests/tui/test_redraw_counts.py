@@ -65,14 +65,14 @@ def test_rows_whose_inputs_are_unchanged_are_not_laid_out_again_and_a_redraw_que
     import tui.devices as devices
 
     built: Counter[str] = Counter()
-    series_row, title, status = devices.series_row, devices.DevicePanel._title, devices.DevicePanel._status
+    series_row, title_row, status = devices.series_row, devices.title_row, devices.DevicePanel._status
 
     def counting_series(label: str, *args: Any) -> Any:
         built[label] += 1
         return series_row(label, *args)
 
     monkeypatch.setattr(devices, "series_row", counting_series)
-    monkeypatch.setattr(devices.DevicePanel, "_title", lambda self, *a: (built.update(["title"]), title(self, *a))[1])
+    monkeypatch.setattr(devices, "title_row", lambda *a: (built.update(["title"]), title_row(*a))[1])
     monkeypatch.setattr(devices.DevicePanel, "_status", lambda self, *a: (built.update(["status"]), status(self, *a))[1])
     queries: Counter[str] = Counter()
     query, query_one = DOMNode.query, DOMNode.query_one
@@ -92,6 +92,20 @@ def test_rows_whose_inputs_are_unchanged_are_not_laid_out_again_and_a_redraw_que
             await pilot.pause()
             assert screen._drawn_version == source.feed.version
             assert built == {}, built
+
+            source.feed.add({**frame(199), "gpu1_clock_sm_mhz": 1410.2})  # a clock: the title row only
+            screen.redraw()
+            await pilot.pause()
+            assert built == {"title": 1}, built
+            source.feed.add({**frame(199), "gpu1_clock_sm_mhz": 1409.8})  # shown as 1410 MHz again: nothing
+            screen.redraw()
+            await pilot.pause()
+            assert built == {"title": 1}, built
+            assert "SM 1410 MHz" in screen.query_one("#panel-gpu1").render().plain
+            source.feed.add(frame(199))  # no clock reading again
+            screen.redraw()
+            await pilot.pause()
+            built.clear(), queries.clear()
 
             source.feed.add(frame(199, {0: 90.0, 2: 10.0}))  # two GPUs' utilization: those two rows only
             screen.redraw()
