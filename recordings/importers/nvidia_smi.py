@@ -345,7 +345,7 @@ def read_dmon(path: Path, times: TimeOptions) -> Imported:
     item.gpus = [{"index": i, "name": None} for i in sorted(indices)]
     item.host = {"hostname": None}
     stamp = parse_times(pl.Series("time", [first_stamp], pl.String), path, times)[0]
-    item.first_us = int(stamp.timestamp() * 1_000_000) if stamp is not None else None
+    item.first_us = round(stamp.timestamp() * 1_000_000) if stamp is not None else None
     item.chunks = lambda: _dmon_samples(path, header, sorted(indices), item, times)
     return item
 

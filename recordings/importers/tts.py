@@ -78,7 +78,7 @@ def read_requests(path: Path, raw: pl.DataFrame, torn: int | None, options: Time
         if not isinstance(duration, (int, float)) or isinstance(duration, bool) or duration < 0:
             item.skip("a duration that is not a number of seconds", line)
             continue
-        shift = int(duration * 1e6)
+        shift = round(duration * 1e6)  # to the nearest µs: truncating made 144.25478887 s 1 µs short
         start = moment if time_column == "start_time" else moment - shift
         row["start_time"], row["end_time"] = iso_from_us(start), iso_from_us(start + shift)
         audio = row.get("audio_s")

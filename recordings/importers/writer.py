@@ -108,7 +108,7 @@ def start_us(item: Imported) -> int:
         return item.first_us
     times = [row["start_time"] for row in item.spans if row.get("start_time")]
     if times:
-        return int(datetime.fromisoformat(min(times)).timestamp() * 1e6)
+        return round(datetime.fromisoformat(min(times)).timestamp() * 1e6)
     raise InputError(f"{item.source}: no readable row ({'; '.join(item.accounting()) or 'no rows'})")
 
 
