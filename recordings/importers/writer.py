@@ -25,6 +25,7 @@ from recordings.errors import InputError, write_failure
 from recordings.events import EVENTS, EventLog
 from recordings.frames import to_session_types
 from recordings.importers.measured import held_columns, null_unmeasured, summarize_measured
+from recordings.importers.plausible import null_impossible, said
 from recordings.importers.staging import publish, reserve, staging_dir
 from recordings.segments import compact, part_path, write_parquet_atomic
 from recordings.session import FORMAT, META, create_session_dir, write_json_atomic
@@ -60,6 +61,7 @@ class Imported:
     sha256: str | None = None  # of the file's contents: the same file is not imported twice
     skipped_rows: dict[str, dict[str, int]] = field(default_factory=dict)  # reason -> rows, first_line
     placeholders: dict[str, int] = field(default_factory=dict)  # column -> cells like [GPU is lost], read as null
+    out_of_range: dict[str, int] = field(default_factory=dict)  # session column -> impossible values read as null
     notes: list[str] = field(default_factory=list)  # how the file was read (date order, time zone), in words
     reading: dict[str, Any] = field(default_factory=dict)  # the same for meta.json: naive_times_zone, date_order
 
@@ -124,6 +126,7 @@ def _write_samples(item: Imported, stage: Path, on_progress: Progress,
     rows, first, end = 0, 0, 0
     part_path(stage, 0, "parquet").parent.mkdir()
     for number, raw in enumerate(item.frames()):
+        raw = null_impossible(raw, item.out_of_range)
         chunk_held = held_columns(raw)
         held |= chunk_held
         frame = prepare_samples(to_session_types(raw, columns), str(item.source))
@@ -138,6 +141,8 @@ def _write_samples(item: Imported, stage: Path, on_progress: Progress,
         if item.progress is not None and on_progress is not None:
             on_progress(item.progress())
     summary, events = summarize_measured(held, *analysis.finish())
+    if item.out_of_range:
+        item.warnings.append(said(item.out_of_range))
     compact(stage, columns, row_group_rows=ROW_GROUP_ROWS)
     return rows, first, end, summary, events
 
@@ -170,7 +175,7 @@ def write_imported(item: Imported, root: Path, on_progress: Progress = None) -> 
             "monitoring": {**(item.meta.get("monitoring") or {}), "source": "imported", "collectors": []},
             "imported": {"file": item.source.name, "sha256": item.sha256, "layout": item.layout,
                          "dropped": item.dropped, "skipped_rows": item.skipped_rows,
-                         "placeholders": item.placeholders, **item.reading},
+                         "placeholders": item.placeholders, "out_of_range": item.out_of_range, **item.reading},
             "warnings": item.warnings,
             "total_samples": rows,
             "summary": summary,

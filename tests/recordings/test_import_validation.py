@@ -67,8 +67,8 @@ def test_impossible_dmon_readings_are_null_and_counted(rig, tmp_path):  # noqa: 
     assert samples["gpu0_power_w"].to_list() == [250, None, 251, 252]
     assert samples["gpu0_util_pct"].to_list() == [98, None, 97, 96]
     assert samples["gpu0_temp_c"].to_list() == [71, 71, None, None]
-    assert ("  read 4 impossible values as null (NaN, infinite or out of range): gpu0_util_pct 1 (0 to 100), "
-            "gpu0_temp_c 2 (-50 to 150), gpu0_power_w 1 (0 to 5000)") in lines
+    assert ("  read 4 impossible values as null (NaN, infinite or out of range): gpu0_power_w 1 (0 to 5000), "
+            "gpu0_temp_c 2 (-50 to 150), gpu0_util_pct 1 (0 to 100)") in lines
     assert _meta(session)["summary"]["devices"]["gpu0"]["mean_util_pct"] == pytest.approx(97)
 
 
