@@ -47,6 +47,7 @@ _SMI_TIME = re.compile(r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}")
 # Columns that tell the GPUs of one round apart, in the order they are trusted.
 KEYS = ("index", "pci.bus_id", "uuid", "gpu")
 INFO_FIELDS = {"name": "name", "pci.bus_id": "pci_bus_id", "uuid": "uuid", "driver_version": "driver_version"}
+READ_FIELDS = frozenset({"timestamp", *QUERY_FIELDS, *KEYS, *INFO_FIELDS})  # the query fields an import takes
 
 
 class BadCell(ValueError):
@@ -258,11 +259,12 @@ def read_query(path: Path, fields: list[str] | None, times: TimeOptions) -> Impo
         if is_headerless_query(first):
             raise InputError(f"{path}: an nvidia-smi CSV without a header: give the fields it was queried with, "
                              "e.g. --fields timestamp,index,utilization.gpu,temperature.gpu,power.draw")
-        fields = [field_name(h) for h in first.split(",")]
-    else:
-        fields = [field_name(f) for f in fields]
+        fields = first.split(",")
+    given = [name.strip() for name in fields]
+    fields = [field_name(name) for name in given]
     if "timestamp" not in fields or not any(f in QUERY_FIELDS for f in fields):
         raise InputError(f"{path}: an nvidia-smi query needs timestamp and one of {', '.join(QUERY_FIELDS)}")
+    item.ignore([shown for shown, name in zip(given, fields) if name not in READ_FIELDS])
     stamp = fields.index("timestamp")
     survey = _Survey(fields)
     for block in _blocks(_rows(path, fields, headed, None)):
@@ -334,6 +336,7 @@ def read_dmon(path: Path, times: TimeOptions) -> Imported:
     if header[:2] != ["Date", "Time"]:
         raise InputError(f"{path}: nvidia-smi dmon output without its Date and Time columns "
                          "(run it as nvidia-smi dmon -o DT); it needs Date, Time, gpu")
+    item.ignore([name for name in header[2:] if name != "gpu" and name not in DMON_FIELDS])
     survey = Imported(source=path, layout=item.layout)  # the first pass's count of bad lines, for a refusal
     indices: set[int] = set()
     first_stamp = None

@@ -25,7 +25,10 @@ from recordings.longcsv import (
     ANY_DEVICE,
     CORE_PREFIX,
     CPU_ONLY,
+    DERIVED,
+    EXTRA_COLUMNS,
     GPU_ONLY,
+    LAB_COLUMNS,
     LEGACY_ALIASES,
     TEXT,
     TICK,
@@ -38,6 +41,12 @@ LAB_CPU_WATTS = 125.0
 LAB_CPU_TEMP_C = 50.0
 LAB_A_LOAD = 0.8
 ROUNDING = 0.006  # the lab wrote 125 W x util with 2 decimals
+# Columns of the lab's older layouts (v1 and 19 columns) that are not in its newest one.
+LAB_OLDER_COLUMNS = ("vram_temp_c", "fan_pct", "rle_norm", "cpu_freq_ghz", "cycles_per_joule")
+# Every column of the lab's layouts and of rigscope's export: the lab's that rigscope does not read
+# (disk, voltages, fan rpm, ...) are left out knowingly; any other column is named when it is ignored.
+KNOWN_COLUMNS = frozenset({*LAB_COLUMNS, *LAB_OLDER_COLUMNS, *EXTRA_COLUMNS, *DERIVED, *ANY_DEVICE, *GPU_ONLY,
+                           *CPU_ONLY, *LEGACY_ALIASES})
 
 
 def _layout(columns: list[str]) -> str:
@@ -144,6 +153,8 @@ def _numeric(columns: list[str]) -> list[str]:
 def read_rle(path: Path, raw: pl.DataFrame, torn: int | None, times: TimeOptions) -> Imported:
     """`raw`: the CSV with every column as text and its line numbers; `torn`: the line of a cut last row."""
     item = Imported(source=path, layout=_layout(raw.columns))
+    item.ignore([name for name in raw.columns if name not in KNOWN_COLUMNS and name != LINE
+                 and not (name.startswith(CORE_PREFIX) and name.endswith("_util_pct"))])
     if torn is not None:
         item.skip("a last line cut short", torn)
     raw = raw.filter(~pl.all_horizontal(pl.exclude(LINE).is_null()))  # blank lines

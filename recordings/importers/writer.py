@@ -88,6 +88,12 @@ class Imported:
         entry["rows"] += rows
         entry["first_line"] = min(entry["first_line"], line)
 
+    def ignore(self, columns: list[str]) -> None:
+        """Name the file's columns that no session column takes, in one warning (a misspelled one is told)."""
+        if columns:
+            self.warnings.append(f"ignored {len(columns)} column{'s' * (len(columns) != 1)} rigscope does not read: "
+                                 + ", ".join(columns))
+
     def accounting(self) -> list[str]:
         """The skipped rows and placeholder cells, one line each."""
         lines = [f"skipped {e['rows']} row{'s' * (e['rows'] != 1)}: {reason} (first at line {e['first_line']})"

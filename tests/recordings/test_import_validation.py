@@ -159,3 +159,11 @@ def test_tts_end_time_keeps_the_microsecond_of_the_file(realworld, rig, tmp_path
     assert spans["start_time"][0] == datetime.fromtimestamp(1762969107, UTC).replace(microsecond=395514)
     assert spans["end_time"][0] == datetime.fromtimestamp(1762969251, UTC).replace(microsecond=650303)
     assert _meta(session)["session_end"] == "2025-11-12T17:40:51.650303Z"
+
+
+def test_an_rle_column_of_no_layout_is_named_and_the_labs_own_are_not(rig, tmp_path):  # noqa: F811
+    source = tmp_path / "pc__rle.csv"
+    source.write_text("timestamp,device,util_pct,tmep_c,disk_used_gb,cpu_core0_util_pct\n"
+                      "2025-06-01T12:00:00Z,cpu,50,60,100,40\n")
+    lines, _ = _imported(rig, source, tmp_path / "s")
+    assert [line for line in lines if "ignored" in line] == ["  ignored 1 column rigscope does not read: tmep_c"]
