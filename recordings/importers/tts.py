@@ -26,6 +26,7 @@ REQUIRED = ("request_id", "timestamp or start_time", "duration_s or total_durati
 ALIASES = {"duration_s": "total_duration_s", "text_length": "text_length_chars", "error": "error_message",
            "audio_duration_s": "audio_s", "tokens": "text_length_tokens"}
 HOST_KEYS = ("hardware_tier", "device_type", "cpu_model", "cpu_cores", "total_memory_gb", "gpu_name")
+TEMPERATURES = ("temperature_c", "temp_c")  # how the columns of a temperature in °C end
 _TRUE, _FALSE = {"true", "1", "yes", "t"}, {"false", "0", "no", "f"}
 _TEXT = frozenset({"request_id", "name", "hardware_tier", "device_type", "cpu_model", "gpu_name", "error_message"})
 
@@ -45,6 +46,20 @@ def _value(text: str | None, name: str) -> Any:
         except ValueError:
             continue
     return low in _TRUE if low in ("true", "false") else text
+
+
+def _null_sensorless(spans: list[dict[str, Any]], item: Imported) -> None:
+    """A temperature column that is 0.0 on every row as null, said in `item.dropped`.
+
+    The TTS monitor writes 0.0 where it read no sensor (an Apple M1 has none that psutil reads), and
+    no running machine peaks at 0 °C on every request: that is no reading. Beside rows with real
+    temperatures a 0.0 is left as measured."""
+    for name in [name for name in spans[0] if name.endswith(TEMPERATURES)]:
+        values = [span[name] for span in spans if span[name] is not None]
+        if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0 for v in values):
+            for span in spans:
+                span[name] = None
+            item.dropped.append(f"{name}: 0.0 in every row (no temperature sensor was read), stored as null")
 
 
 def read_requests(path: Path, raw: pl.DataFrame, torn: int | None, options: TimeOptions) -> Imported:
@@ -89,6 +104,7 @@ def read_requests(path: Path, raw: pl.DataFrame, torn: int | None, options: Time
         spans.append(row)
     if not spans:
         raise InputError(f"{path}: no readable request ({'; '.join(item.accounting()) or 'no rows'})")
+    _null_sensorless(spans, item)
     item.spans = spans
     first = spans[0]
     item.host = {k: first.get(k) for k in HOST_KEYS if first.get(k) is not None}
