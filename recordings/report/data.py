@@ -1,5 +1,8 @@
 """A session loaded for reporting: meta.json checked for types, events, and lazy access to samples and spans.
 
+A session never closed (its recorder killed, or still running) has no summary in meta.json yet: its
+summary is computed from the samples that can be read, as `rigscope repair` would write it.
+
 Reading never modifies the session.  Bad input (a meta.json value of the wrong
 type, an unreadable Parquet file) raises `InputError` with one line; a cut
 events line is skipped, as the session format says.

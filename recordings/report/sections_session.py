@@ -28,7 +28,7 @@ def configuration(data: SessionData) -> str:
     argv = recorder.get("argv")
     rows: list[tuple[str, Any]] = [
         ("session", escape(str(meta.get("session_id") or data.path.name))),
-        ("status", " ".join(filter(None, (data.status, data.unfinished_note and f"({data.unfinished_note})")))),
+        ("status", data.status if data.unfinished_note is None else f"{data.status} ({data.unfinished_note})"),
         ("model name", escape(meta.get("model_name") or NONE)),
         ("training mode", escape(meta.get("training_mode") or NONE)),
         ("notes", escape(meta.get("notes") or NONE)),
