@@ -16,7 +16,7 @@ from recordings.errors import InputError
 from recordings.frames import UTC_US, flatten_lists, write_csv
 from recordings.longcsv import CORE_PREFIX, DERIVED, EXTRA_COLUMNS, LAB_COLUMNS, TICK, device_name, fields_for, sidecar
 from recordings.reader import read_samples
-from recordings.session import read_meta, write_json_atomic
+from recordings.session import read_meta, session_status, write_json_atomic
 
 FORMATS = {"csv": ".csv", "parquet": ".parquet", "json": ".jsonl", "long-csv": ".long.csv"}
 ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
@@ -79,7 +79,10 @@ def export_session(session: Path, kind: str, out: Path | None = None) -> tuple[P
             table = long_table(samples)
             table.write_csv(tmp)
             rows = table.height
-            write_json_atomic(sidecar(target), read_meta(session))
+            meta = read_meta(session)
+            if meta.get("status") == "recording":  # a dead recorder's session is "interrupted", as ls says
+                meta["status"] = session_status(meta, session)
+            write_json_atomic(sidecar(target), meta)
         os.replace(tmp, target)
     except (OSError, pl.exceptions.PolarsError) as error:
         tmp.unlink(missing_ok=True)

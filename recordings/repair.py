@@ -15,9 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from collectors.event_kinds import EventKind
-from collectors.schema import gpu_indices_of
-from collectors.timeutil import iso_from_us, us_from_iso
+from collectors.timeutil import iso_from_us
 from recordings import segments
 from recordings.errors import InputError, write_failure
 from recordings.events import EVENTS, read_events
@@ -26,8 +24,8 @@ from recordings.reader import session_columns_of
 from recordings.recorder import RESERVE, SAMPLES_CSV
 from recordings.report.sections_session import REPORT_FILE
 from recordings.session import META, is_running, read_meta, row_group_rows, session_status, write_json_atomic
-from recordings.spans import SPANS_JOURNAL, read_journal_rows, summarize_rows, write_span_tables
-from recordings.streamed_summary import summary_of
+from recordings.spans import SPANS_JOURNAL, write_span_tables
+from recordings.streamed_summary import session_summary
 
 
 def needs_repair(session: Path) -> bool:
@@ -82,10 +80,9 @@ def _repair(session: Path, meta: dict) -> str:
     meta["status"] = "interrupted"  # SESSION_FORMAT: what a recorder that died leaves; `repaired_at` says it was mended
     meta["repaired_at"] = iso_from_us(time.time_ns() // 1000)
     meta["total_samples"] = samples
-    meta["summary"] = _recompute_summary(session)
-    spans = session / SPANS_JOURNAL
-    if spans.exists():  # the spans that finished before the crash
-        meta["summary"]["spans"] = summarize_rows(read_journal_rows(spans))
+    # The spans that finished before the crash are in the journal, summed up with the samples.
+    meta["summary"] = session_summary(session, pl.scan_parquet(session / segments.SAMPLES_PARQUET, glob=False),
+                                      read_events(session / EVENTS))
     last_ts = segments.compacted_range(session / segments.SAMPLES_PARQUET)[2]
     if samples and last_ts is not None:
         meta["session_end"] = iso_from_us(last_ts)
@@ -101,9 +98,3 @@ def _write_report(session: Path) -> None:
 
     write_session_report(session)
 
-
-def _recompute_summary(session: Path) -> dict:
-    """The summary the recorder would have written, from the samples and the session's tags (streamed)."""
-    target = session / segments.SAMPLES_PARQUET
-    tags = [(us_from_iso(e["ts"]), str(e["state"])) for e in read_events(session / EVENTS) if e["kind"] == EventKind.TAG]
-    return summary_of(target, gpu_indices_of(pl.scan_parquet(target, glob=False).collect_schema()), tags)

@@ -1,4 +1,5 @@
-"""A session's summary recomputed from its samples.parquet a slice at a time (what `repair` needs).
+"""A session's summary recomputed from its samples a slice at a time: what `repair` writes, and what a
+report or comparison of a session that never closed (its recorder killed, or still running) shows.
 
 The same streaming `SignalPipeline` the recorder runs live goes through the file in slices of
 `SLICE_ROWS`, so memory stays flat in the session's length.  The pipeline asks for the columns it
@@ -7,13 +8,16 @@ needs; the first slice finds out which, and every later one reads only those.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from collectors.schema import gpu_indices_of
 from collectors.signals import SignalPipeline
+from recordings.analyze import tags_of
+from recordings.spans import SPANS_JOURNAL, read_journal_rows, summarize_rows
 
 SLICE_ROWS = 16_384  # as Python lists, about 75 columns of it (8 GPUs) hold some 40 MB
 
@@ -37,12 +41,13 @@ class _Columns(Mapping[str, Sequence[Any]]):
         return self._table.width
 
 
-def summary_of(samples: Path, gpu_indices: Sequence[int], tags: Sequence[tuple[int, str]]) -> dict[str, Any]:
-    """The summary of SIGNALS.md §6 from a samples Parquet file and the session's tags."""
+def summary_of(samples: Path | pl.LazyFrame, gpu_indices: Sequence[int],
+               tags: Sequence[tuple[int, str]]) -> dict[str, Any]:
+    """The summary of SIGNALS.md §6 from a samples Parquet file (or a lazy samples table) and the session's tags."""
     pipeline = SignalPipeline(gpu_indices)
     for ts_us, state in tags:
         pipeline.add_tag(ts_us, state)
-    scan = pl.scan_parquet(samples, glob=False)
+    scan = samples if isinstance(samples, pl.LazyFrame) else pl.scan_parquet(samples, glob=False)
     rows = scan.select(pl.len()).collect().item()
     asked: set[str] | None = None
     for offset in range(0, rows, SLICE_ROWS):
@@ -55,3 +60,13 @@ def summary_of(samples: Path, gpu_indices: Sequence[int], tags: Sequence[tuple[i
         asked = seen if asked is None else asked
     pipeline.finish()
     return pipeline.summary()
+
+
+def session_summary(session: Path, samples: pl.LazyFrame, events: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The summary a close writes into meta.json, from the session's samples, its tags (in `events`) and
+    the spans that finished (the spans journal, when the session was never closed)."""
+    summary = summary_of(samples, gpu_indices_of(samples.collect_schema().names()), tags_of(events))
+    journal = session / SPANS_JOURNAL
+    if journal.exists():
+        summary["spans"] = summarize_rows(read_journal_rows(journal))
+    return summary

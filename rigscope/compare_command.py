@@ -70,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
     for path in progress(paths, f"reading {len(paths)} sessions"):
         try:
             figures.append(session_figures(path))
+            if figures[-1]["unfinished"]:
+                print(f"rigscope: warning: {path.name} is {figures[-1]['status']} ({figures[-1]['unfinished']})",
+                      file=sys.stderr)
         except InputError as error:
             if not args.all:  # a session the user named must be readable
                 raise

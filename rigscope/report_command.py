@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from recordings.checks import checks_table, parse_check, validate_checks
+from recordings.checks import Check, checks_table, parse_check, validate_checks
 from recordings.errors import InputError
 from recordings.report import render
 from recordings.report.data import load_session
@@ -40,6 +40,14 @@ def _write_text(path: Path, text: str) -> None:
         raise InputError(f"cannot write {path}: {error.strerror or error}") from None
 
 
+def _require_samples(checks: list[Check], samples: int, name: str) -> None:
+    """A check of a session without samples would pass on nothing: an error, unless it reads spans alone
+    (an imported span log has spans and no samples)."""
+    for check in checks:
+        if not samples and any(not word.startswith("spans.") for word in check.names):
+            raise InputError(f"--check '{check.expression}': {name} has no samples, so there is nothing to check")
+
+
 def run(args: argparse.Namespace) -> int:
     if bool(args.session) == bool(args.group):
         return _usage("give a SESSION or --group GROUP_ID (one of them)")
@@ -52,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     checks = [parse_check(expression) for expression in args.check or []]
     session = resolve_session(args.session, sessions_dir(args.dir))
     data = load_session(session)
+    _require_samples(checks, data.total_samples, session.name)
     validate_checks(checks, data.summary)  # an unknown name, or one the source never measured: an error
     results = [check.evaluate(data.summary) for check in checks]
     text = render(data, functools.partial(progress, label=f"report {session.name}"))

@@ -1,4 +1,5 @@
-"""One session's figures for a comparison, from its meta.json summary and lazy polars aggregates.
+"""One session's figures for a comparison, from its meta.json summary (of a session never closed, the
+summary its samples give) and lazy polars aggregates.
 
 Samples are never read row by row: per device only the mean power and the energy
 are aggregated from `samples.parquet` (two columns), and the span table gives sums
@@ -80,6 +81,7 @@ def session_figures(session: Path) -> dict[str, Any]:
                                                                                   (int, float)) else None,
                      "gpus": [str(g.get("name") or "unnamed GPU") for g in gpus],
                      "device_type": host.get("device_type")},
-        "duration_s": float(duration), "samples": meta.get("total_samples"),
+        "duration_s": float(duration), "samples": data.total_samples,
+        "status": data.status, "unfinished": data.unfinished_note,  # a session never closed: said with its figures
         "workload_s": data.workload_seconds, "devices": devices, "spans": span_figures(data),
     }

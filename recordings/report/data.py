@@ -1,5 +1,8 @@
 """A session loaded for reporting: meta.json checked for types, events, and lazy access to samples and spans.
 
+A session never closed (its recorder killed, or still running) has no summary in meta.json yet: its
+summary is computed from the samples that can be read, as `rigscope repair` would write it.
+
 Reading never modifies the session.  Bad input (a meta.json value of the wrong
 type, an unreadable Parquet file) raises `InputError` with one line; a cut
 events line is skipped, as the session format says.
@@ -17,14 +20,15 @@ from typing import Any
 import polars as pl
 
 from collectors.clock import ClockShifts
-from collectors.timeutil import us_from_iso
+from collectors.timeutil import iso_from_us, us_from_iso
 from recordings import segments
 from recordings.errors import InputError
 from recordings.events import EVENTS, read_events
 from recordings.reader import lazy_chunks, scan_samples
 from recordings.safe_files import is_regular
-from recordings.session import read_meta
+from recordings.session import read_meta, session_status
 from recordings.spans import SPANS_JOURNAL, SPANS_PARQUET, read_spans
+from recordings.streamed_summary import session_summary
 
 NUMBER = (int, float)
 CHUNK_ROWS = 65_536  # samples a query over every row reads at a time
@@ -91,7 +95,53 @@ class SessionData:
 
     @property
     def summary(self) -> dict[str, Any]:
-        return self.meta.get("summary") or {}
+        """meta.json's summary; of a session never closed (which has none yet), the one its samples give."""
+        return self.summary_of_samples if self.open_ended else self.meta.get("summary") or {}
+
+    @property
+    def open_ended(self) -> bool:
+        """Never closed: its recorder still runs, or died (kill -9, a crash) and `rigscope repair` was not run."""
+        return self.meta.get("status") == "recording"
+
+    @cached_property
+    def status(self) -> str:
+        """`recording` while its recorder lives, a dead recorder's session `interrupted` (as `ls` says)."""
+        return session_status(self.meta, self.path)
+
+    @property
+    def unfinished_note(self) -> str | None:
+        """What a reader of an open-ended session's figures must know, or None for a closed session."""
+        if not self.open_ended:
+            return None
+        if self.status == "recording":
+            return "still recording: the figures are of the samples flushed so far"
+        return ("not repaired: the figures are of the samples flushed before the recorder stopped; "
+                "`rigscope repair` makes it complete")
+
+    @cached_property
+    def summary_of_samples(self) -> dict[str, Any]:
+        """The summary a close (or a repair) would write, from the samples that can be read now."""
+        try:
+            return session_summary(self.path, self.samples, self.events)
+        except (OSError, pl.exceptions.PolarsError) as error:
+            raise InputError(f"{self.path}: unreadable samples ({first_line(error)})") from None
+
+    @cached_property
+    def total_samples(self) -> int:
+        """meta.json's count of a closed session; else (never closed, or no count kept) the rows that can be read."""
+        count = self.meta.get("total_samples")
+        if not self.open_ended and isinstance(count, NUMBER) and not isinstance(count, bool):
+            return int(count)
+        return int(self.collect(self.samples.select(pl.len())).item())
+
+    @cached_property
+    def session_end(self) -> str | None:
+        """meta.json's end; of a session never closed, the time of its last sample (what `repair` writes)."""
+        end = self.meta.get("session_end")
+        if end or not self.open_ended or "ts" not in self.columns:
+            return end
+        last = self.collect(self.samples.select(pl.col("ts").max().dt.epoch("us"))).item()
+        return iso_from_us(int(last)) if last is not None else None
 
     @property
     def workload_seconds(self) -> dict[str, float]:

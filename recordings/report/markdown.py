@@ -43,7 +43,7 @@ def duration(seconds: Any) -> str:
     """`1 h 02 min 03 s`, `4 min 05 s`, `7.5 s`."""
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds != seconds:
         return NONE
-    if abs(seconds) < 60:
+    if round(abs(seconds), 1) < 60:  # 59.97 s is `1 min 00 s`, as 60 s is, not `60.0 s`
         return f"{seconds:.1f} s"
     whole = int(round(seconds))
     hours, rest = divmod(whole, 3600)

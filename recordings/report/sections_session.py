@@ -11,7 +11,6 @@ from typing import Any
 from collectors.event_kinds import EventKind
 from recordings.report.data import SessionData
 from recordings.report.markdown import NONE, duration, escape, fields, num, offset, section, size, table
-from recordings.session import session_status
 
 TIMELINE_ROWS = 200
 MAX_STEPS = 5  # clock steps listed in the configuration; the rest are counted
@@ -22,19 +21,19 @@ def configuration(data: SessionData) -> str:
     meta = data.meta
     monitoring = meta.get("monitoring") or {}
     recorder = meta.get("recorder") or {}
-    samples = meta.get("total_samples")
+    samples = data.total_samples
     seconds = data.summary.get("duration_s")
     achieved = samples / seconds if isinstance(samples, (int, float)) and isinstance(seconds, (int, float)) \
         and seconds > 0 and samples > 1 else None
     argv = recorder.get("argv")
     rows: list[tuple[str, Any]] = [
         ("session", escape(str(meta.get("session_id") or data.path.name))),
-        ("status", session_status(meta, data.path)),  # a dead recorder's "recording" is "interrupted"
+        ("status", data.status if data.unfinished_note is None else f"{data.status} ({data.unfinished_note})"),
         ("model name", escape(meta.get("model_name") or NONE)),
         ("training mode", escape(meta.get("training_mode") or NONE)),
         ("notes", escape(meta.get("notes") or NONE)),
         ("start (UTC)", meta.get("session_start") or NONE),
-        ("end (UTC)", meta.get("session_end") or NONE),
+        ("end (UTC)", data.session_end or NONE),
         ("duration", duration(seconds)),
         ("samples", num(samples, 0)),
         ("sample rate", f"{num(monitoring.get('sample_hz'), 2)} Hz requested, {num(achieved, 2)} Hz achieved"),
