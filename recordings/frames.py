@@ -98,7 +98,7 @@ def csv_cells(frame: dict[str, Any], columns: ColumnTypes, list_lengths: dict[st
 
 
 def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):  # no reading: no `nan`, no `inf`
         return ""
     if isinstance(value, float):
         return repr(value)
