@@ -45,20 +45,23 @@ def read_journal(path: Path, columns: ColumnTypes, warnings: list[str] | None = 
     data = read_bytes(path)
     data = data[: data.rfind(b"\n") + 1]  # anything after the last newline is a cut line
     try:
-        table = _rows(data, columns)
-    except pl.exceptions.PolarsError:  # a line polars cannot parse: the good lines, one by one
-        data, skipped = _good_lines(data)
-        if skipped:
-            warning = skipped_warning(path, skipped, "journal")
-            if warnings is None:
-                print(f"rigscope: warning: {warning}", file=sys.stderr)
-            else:
-                warnings.append(warning)
-        table = None
-    try:
-        return to_session_types(_rows(data, columns) if table is None else table, columns)
+        try:
+            table = _rows(data, columns)
+        except pl.exceptions.PolarsError:  # a line polars cannot parse: the good lines, read one by one
+            data, skipped = _good_lines(data)
+            if skipped:
+                _warn(skipped_warning(path, skipped, "journal"), warnings)
+            table = _rows(data, columns)
+        return to_session_types(table, columns)
     except pl.exceptions.PolarsError as error:
         raise InputError(f"{path}: unreadable journal ({first_line(error)})") from None
+
+
+def _warn(warning: str, warnings: list[str] | None) -> None:
+    if warnings is None:
+        print(f"rigscope: warning: {warning}", file=sys.stderr)
+    else:
+        warnings.append(warning)
 
 
 def _rows(data: bytes, columns: ColumnTypes) -> pl.DataFrame:
