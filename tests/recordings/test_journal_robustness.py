@@ -17,13 +17,14 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from collectors.schema import session_columns
+from collectors.simulated import SimulatedCollector
 from recordings import segments
 from recordings.frames import csv_cells
 from recordings.journal_row import RowEncoder, plain_line
 from recordings.reader import read_samples
 from recordings.repair import repair_session
 from recordings.session import read_meta
-from tests.recordings.test_recorder import crash_like
+from tests.recordings.test_recorder import crash_like, record
 
 COLUMNS = session_columns([0])
 NON_FINITE = (math.nan, math.inf, -math.inf)
@@ -59,6 +60,28 @@ def test_a_journal_of_frames_holding_nan_reads_back_whole(tmp_path, capsys):
     table = segments.read_journal(path, COLUMNS)
     assert table["cpu_power_limit_w"].to_list() == [65.0, None] * 5
     assert capsys.readouterr().err == ""
+
+
+def test_a_recording_whose_readings_are_not_finite_closes_complete_with_them_as_null(tmp_path, monkeypatch):
+    """What `--rated-cpu-w nan` did: every frame held a NaN; the recording stopped at its first segment."""
+    read = SimulatedCollector.read
+
+    def non_finite(self, elapsed_s):
+        frame = read(self, elapsed_s)
+        frame["cpu_power_limit_w"] = math.nan
+        frame["cpu_core_util_pct"] = [math.inf, *frame["cpu_core_util_pct"][1:]]
+        return frame
+
+    monkeypatch.setattr(SimulatedCollector, "read", non_finite)
+    session, recorder = record(tmp_path, seconds=3, hz=10, gpus=1, formats=("parquet", "csv"), segment_s=1.0)
+    assert recorder.error is None and read_meta(session)["status"] == "complete"
+    parquet = pl.read_parquet(session / segments.SAMPLES_PARQUET)
+    assert parquet.height == 30 and parquet["cpu_power_limit_w"].null_count() == 30
+    assert parquet["cpu_core_util_pct"].list.get(0).null_count() == 30
+    assert parquet["cpu_core_util_pct"].list.get(1).null_count() == 0
+    csv = (session / "samples.csv").read_text()
+    assert "nan" not in csv and "inf" not in csv
+    assert pl.read_csv(session / "samples.csv")["cpu_power_limit_w"].null_count() == 30
 
 
 @pytest.mark.parametrize("value", NON_FINITE)
