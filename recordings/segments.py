@@ -128,10 +128,10 @@ def _regular_entry(path: Path) -> bool:
         raise InputError(f"{error}; move it out of {path.parent}") from None
 
 
-def read_segment(path: Path, columns: ColumnTypes) -> pl.DataFrame:
-    """One part, a journal or a landed Parquet file, typed as the session schema."""
+def read_segment(path: Path, columns: ColumnTypes, warnings: list[str] | None = None) -> pl.DataFrame:
+    """One part, a journal or a landed Parquet file, typed as the session schema (`warnings`: see `read_journal`)."""
     if path.suffix == ".journal":
-        return read_journal(path, columns)
+        return read_journal(path, columns, warnings)
     table = read_parquet(path)
     try:
         return to_session_types(conform(table, polars_schema(columns), path), columns)

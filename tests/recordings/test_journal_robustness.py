@@ -206,3 +206,19 @@ def test_repair_writes_no_csv_for_a_session_that_records_none(tmp_path):
     (session / "samples.csv").unlink()
     repair_session(session)
     assert not (session / "samples.csv").exists()
+
+
+def test_replay_keeps_every_good_line_and_says_so_on_screen_not_under_the_dashboard(tmp_path, capfd):
+    from tui.replay_source import ReplaySource
+
+    session, expected, _ = _damaged(tmp_path)
+    capfd.readouterr()
+    source = ReplaySource(session)
+    try:
+        assert len(source.reader) == expected.height
+        assert capfd.readouterr().err == ""
+        (notice,) = source.notices()
+        assert notice.endswith("part-000002.journal: skipped 3 invalid journal lines (line 11, 13, 36)")
+        assert source.notices() == []  # once
+    finally:
+        source.close()
