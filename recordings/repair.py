@@ -95,7 +95,7 @@ def _repair(session: Path, meta: dict) -> str:
     skipped: list[str] = []
     samples = segments.compact(session, session_columns_of(meta), row_group_rows=row_group_rows(meta),
                                warnings=skipped)
-    compact_processes(session)
+    compact_processes(session, skipped)
     csv = _records_csv(session, meta)
     if csv:
         _rewrite_csv(session)

@@ -16,11 +16,13 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from collectors.process_rows import empty_row
 from collectors.schema import session_columns
 from collectors.simulated import SimulatedCollector
 from recordings import segments
 from recordings.frames import csv_cells
 from recordings.journal_row import RowEncoder, plain_line
+from recordings.processes import PROCESSES_DIR, PROCESSES_PARQUET, ProcessJournal
 from recordings.reader import read_samples
 from recordings.repair import repair_session
 from recordings.session import read_meta
@@ -171,6 +173,24 @@ def test_repair_keeps_every_good_line_and_says_how_many_it_skipped(tmp_path):
     meta = read_meta(session)
     assert meta["total_samples"] == expected.height
     assert any("skipped 3 invalid journal lines (line 11, 13, 36)" in warning for warning in meta["warnings"])
+
+
+def test_repair_keeps_the_good_process_rows_of_a_damaged_process_journal_and_says_so(tmp_path):
+    session, table = crash_like(tmp_path, rows=25, cut=False)
+    start = int(table["ts"][0].timestamp() * 1e6)
+    journal = ProcessJournal(session)
+    for second in range(4):
+        row = empty_row(start + second * 1_000_000, 100 + second, "compute", 0)
+        row["cpu_pct"] = math.nan if second == 1 else 12.5  # a bare NaN, as the process journal writes it
+        journal.append([row])
+    path = segments.part_path(session, 1, "journal", PROCESSES_DIR)
+    lines = path.read_bytes().split(b"\n")[:-1]
+    assert b"NaN" in lines[1]
+    path.write_bytes(b"\n".join([lines[0], lines[1], b"\0" * 40, lines[2], lines[3][:30]]) + b"\n")
+    said = repair_session(session)
+    assert "processes/part-000001.journal: skipped 2 invalid journal lines (line 3, 5)" in said
+    processes = pl.read_parquet(session / PROCESSES_PARQUET)
+    assert processes["pid"].to_list() == [100, 101, 102] and processes["cpu_pct"].to_list() == [12.5, None, 12.5]
 
 
 # -- repair and samples.csv ------------------------------------------------------------------------------
