@@ -24,7 +24,7 @@ from collectors.schema import column, derived_columns, gpu_indices_of, gpu_prefi
 from collectors.signals import SignalPipeline
 from collectors.timeutil import us_from_iso
 from recordings.errors import InputError, first_line
-from recordings.frames import UTC_US, list_lengths, polars_schema, write_csv
+from recordings.frames import UTC_US, polars_schema, write_csv_chunks
 from recordings.safe_files import require_regular
 
 REQUIRED_COLUMNS = ("ts", "elapsed_s", "cpu_util_pct")
@@ -285,16 +285,6 @@ class _Derived:
             previous = chunk["elapsed_s"][-1] if chunk.height else previous
 
 
-def _write_csv(chunks: Iterable[pl.DataFrame], target: Path) -> None:
-    """One chunk after the other into a CSV: the header and the list columns' widths are the first chunk's."""
-    lengths: dict[str, int] | None = None
-    with open(target, "w", encoding="utf-8", newline="") as handle:
-        for chunk in chunks:
-            first = lengths is None
-            lengths = list_lengths(chunk) if lengths is None else lengths
-            write_csv(chunk, handle, include_header=first, lengths=lengths)
-
-
 def _write_parquet(chunks: Iterable[pl.DataFrame], target: Path) -> None:
     """The chunks streamed into one Parquet file (a temp name, renamed), as polars' sink pulls them.
 
@@ -333,7 +323,7 @@ def analyze(input_path: str | Path, out_path: str | Path, events_path: str | Pat
 
     derived = _Derived(chunks, str(source), tags, ClockShifts.of_events(events))
     try:
-        (_write_csv if kind == "csv" else _write_parquet)(derived, target)
+        (write_csv_chunks if kind == "csv" else _write_parquet)(derived, target)
     except (OSError, pl.exceptions.PolarsError) as error:
         raise InputError(f"cannot write {target}: {first_line(error)}") from None
     assert derived.analysis is not None  # every source gives at least one chunk, empty or not

@@ -79,10 +79,10 @@ def _parse_line(line: str) -> Any:
         return None
 
 
-def skipped_warning(path: Path, skipped: list[int]) -> str:
+def skipped_warning(path: Path, skipped: list[int], kind: str = "event") -> str:
     """One line for every invalid line of a file: how many, and where the first ones are."""
     where = ", ".join(map(str, skipped[:5])) + (", …" if len(skipped) > 5 else "")
-    what = "an invalid event line" if len(skipped) == 1 else f"{len(skipped)} invalid event lines"
+    what = f"an invalid {kind} line" if len(skipped) == 1 else f"{len(skipped)} invalid {kind} lines"
     return f"{path}: skipped {what} (line {where})"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import polars as pl
@@ -98,7 +99,7 @@ def csv_cells(frame: dict[str, Any], columns: ColumnTypes, list_lengths: dict[st
 
 
 def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):  # no reading: no `nan`, no `inf`
         return ""
     if isinstance(value, float):
         return repr(value)
@@ -133,6 +134,16 @@ def write_csv(frame: pl.DataFrame, target: str | IO[str], include_header: bool =
     if "ts" in flat.columns and flat.schema["ts"] == UTC_US:
         flat = flat.with_columns(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
     flat.write_csv(target, include_header=include_header)
+
+
+def write_csv_chunks(chunks: Iterable[pl.DataFrame], target: Path) -> None:
+    """One chunk after the other into a CSV: the header and the list columns' widths are the first chunk's."""
+    lengths: dict[str, int] | None = None
+    with open(target, "w", encoding="utf-8", newline="") as handle:
+        for chunk in chunks:
+            first = lengths is None
+            lengths = list_lengths(chunk) if lengths is None else lengths
+            write_csv(chunk, handle, include_header=first, lengths=lengths)
 
 
 Table = TypeVar("Table", pl.DataFrame, pl.LazyFrame)

@@ -73,11 +73,12 @@ class ProcessJournal:
         return compact_processes(self.session)
 
 
-def compact_processes(session: Path) -> int:
-    """processes.parquet from the segments of a closing (or repaired) session; 0 when it has none."""
+def compact_processes(session: Path, warnings: list[str] | None = None) -> int:
+    """processes.parquet from the segments of a closing (or repaired) session; 0 when it has none.
+    `warnings` takes the journals' skipped lines (see `segments.read_journal`)."""
     if not (session / PROCESSES_DIR).is_dir():
         return 0
-    return segments.compact(session, PROCESS_COLUMNS, PROCESSES_DIR, PROCESSES_PARQUET)
+    return segments.compact(session, PROCESS_COLUMNS, PROCESSES_DIR, PROCESSES_PARQUET, warnings=warnings)
 
 
 def read_processes(session: Path) -> pl.DataFrame:

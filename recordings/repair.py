@@ -1,15 +1,17 @@
 """`rigscope repair`: finish a session whose recorder died (crash, kill -9, power loss).
 
 Compacts the segments and the last journal into samples.parquet (and the process rows
-into processes.parquet), cuts a torn last CSV line, recomputes the summary, marks the session
-`interrupted` with the time of the repair (`repaired_at`) and writes its report.md.  Idempotent: a
-complete compacted file is kept (only leftover segments go), so a repair killed at any step is
-finished by the next one.  A session that looks live (`session_status`: its recorder runs here, or
-another host's files changed lately) is refused unless forced.
+into processes.parquet), writes samples.csv again from it (a session recording CSV), recomputes
+the summary, marks the session `interrupted` with the time of the repair (`repaired_at`) and writes
+its report.md.  Journal lines it had to skip are said in its answer and in meta.json's `warnings`.
+Idempotent: a complete compacted file is kept (only leftover segments go), so a repair killed at
+any step is finished by the next one.  A session that looks live (`session_status`: its recorder
+runs here, or another host's files changed lately) is refused unless forced.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -19,13 +21,16 @@ from collectors.timeutil import iso_from_us
 from recordings import segments
 from recordings.errors import InputError, write_failure
 from recordings.events import EVENTS, read_events
+from recordings.frames import write_csv_chunks
 from recordings.processes import PROCESSES_DIR, compact_processes
-from recordings.reader import session_columns_of
+from recordings.reader import parquet_chunks, session_columns_of
 from recordings.recorder import RESERVE, SAMPLES_CSV
 from recordings.report.sections_session import REPORT_FILE
 from recordings.session import META, is_running, read_meta, row_group_rows, session_status, write_json_atomic
 from recordings.spans import SPANS_JOURNAL, write_span_tables
 from recordings.streamed_summary import session_summary
+
+CSV_CHUNK_ROWS = 65_536  # samples written to samples.csv at a time
 
 
 def needs_repair(session: Path) -> bool:
@@ -38,12 +43,23 @@ def _unfinished(session: Path) -> bool:
     return any((session / name).exists() for name in (segments.SAMPLES_DIR, PROCESSES_DIR, SPANS_JOURNAL, RESERVE))
 
 
-def _cut_torn_csv_line(path: Path) -> None:
-    if not path.is_file():
-        return
-    with open(path, "rb+") as handle:
-        data = handle.read()
-        handle.truncate(data.rfind(b"\n") + 1)
+def _records_csv(session: Path, meta: dict) -> bool:
+    """Whether the session writes CSV: its `monitoring.formats` say so, or (a session that does not say) its samples.csv."""
+    monitoring = found if isinstance(found := meta.get("monitoring"), dict) else {}
+    formats = monitoring.get("formats")
+    return "csv" in formats if isinstance(formats, list) else (session / SAMPLES_CSV).is_file()
+
+
+def _rewrite_csv(session: Path) -> None:
+    """samples.csv from samples.parquet: the dead recorder flushed it less often than the journal, maybe torn."""
+    target = session / SAMPLES_CSV
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        write_csv_chunks(parquet_chunks(session / segments.SAMPLES_PARQUET, CSV_CHUNK_ROWS), tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
+        raise
 
 
 def _live_refusal(session: Path, meta: dict) -> str:
@@ -74,9 +90,16 @@ def repair_session(session: Path, force: bool = False) -> str:
 
 def _repair(session: Path, meta: dict) -> str:
     (session / RESERVE).unlink(missing_ok=True)  # the dead recorder's room on the disk
-    samples = segments.compact(session, session_columns_of(meta), row_group_rows=row_group_rows(meta))
-    compact_processes(session)
-    _cut_torn_csv_line(session / SAMPLES_CSV)
+    skipped: list[str] = []
+    samples = segments.compact(session, session_columns_of(meta), row_group_rows=row_group_rows(meta),
+                               warnings=skipped)
+    compact_processes(session, skipped)
+    csv = _records_csv(session, meta)
+    if csv:
+        _rewrite_csv(session)
+    if skipped:
+        found = meta.get("warnings")
+        meta["warnings"] = [*(found if isinstance(found, list) else []), *skipped]
     meta["status"] = "interrupted"  # SESSION_FORMAT: what a recorder that died leaves; `repaired_at` says it was mended
     meta["repaired_at"] = iso_from_us(time.time_ns() // 1000)
     meta["total_samples"] = samples
@@ -88,9 +111,9 @@ def _repair(session: Path, meta: dict) -> str:
         meta["session_end"] = iso_from_us(last_ts)
     write_json_atomic(session / META, meta)
     # After meta.json: a kill in between leaves the journal, and the next repair finds it unfinished.
-    write_span_tables(session, csv="csv" in ((meta.get("monitoring") or {}).get("formats") or []))
+    write_span_tables(session, csv=csv)
     _write_report(session)
-    return f"repaired: {samples} samples, status interrupted"
+    return "; ".join([f"repaired: {samples} samples, status interrupted", *skipped])
 
 
 def _write_report(session: Path) -> None:

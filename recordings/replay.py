@@ -39,6 +39,7 @@ class ReplayReader:
         self.growing = False
         self._landed: dict[Path, pl.DataFrame] = {}  # Parquet parts read so far (they never change)
         self._signature: list[tuple[Path, int]] = []
+        self.journal_warnings: list[str] = []  # the journals' skipped lines, as of their last reading
         if is_regular(session / segments.SAMPLES_PARQUET):
             self._open_parquet()
         else:  # a session that never closed, or is still recording: its segments and journals
@@ -66,10 +67,11 @@ class ReplayReader:
     def _read_segments(self, listing: list[Path]) -> None:
         columns = session_columns_of(self.meta)
         tables = []
+        warnings: list[str] = []
         for path in listing:  # a landed part never changes: read once; the open journal grows: read again
             part = self._landed.get(path)
             if part is None:
-                part = segments.read_segment(path, columns)
+                part = segments.read_segment(path, columns, warnings)
                 if path.suffix == ".parquet":
                     self._landed[path] = part
             tables.append(part)
@@ -77,6 +79,7 @@ class ReplayReader:
         axis, own_elapsed = _axis(table.lazy(), table.columns, self.session)
         self._scan, self.columns = _with_elapsed(table.lazy(), own_elapsed, axis), table.columns
         self._signature = _signature(listing)
+        self.journal_warnings = warnings
         self._set_axis(axis)
 
     def _set_axis(self, axis: pl.DataFrame) -> None:

@@ -74,6 +74,7 @@ class ReplayPlayer:
         self._stop = threading.Event()
         if self.reader.skipped_events:  # once, on screen: stderr is under the dashboard
             self._errors.append(skipped_warning(session / EVENTS, self.reader.skipped_events))
+        self._errors.extend(self.reader.journal_warnings)
         self._poll_s = poll_s
         self._process_timeline = self._open_processes(session)
         self._process_tick: int | None = None  # the tick whose rows were published last

@@ -3,7 +3,10 @@
 `samples/part-NNNNNN.journal` holds the open segment's rows; when the segment
 closes it becomes `part-NNNNNN.parquet` (written to a temp name, renamed) and
 the journal is deleted.  A journal whose Parquet also exists is a leftover and
-the Parquet wins.  A journal's last line may be cut by a crash: it is dropped.
+the Parquet wins.  A journal's last line may be cut by a crash: it is dropped.  Any
+other line that is no JSON object (a cut line a later write ended, the NULs a power
+loss leaves, garbage) is skipped and counted, the good lines kept; a bare NaN or
+±Infinity (an older recorder wrote them) reads as null.
 Other tables of a session (the process rows) keep segments the same way, in a
 directory of their own (`directory`) compacted into their own file (`target`).
 """
@@ -11,15 +14,18 @@ directory of their own (`directory`) compacted into their own file (`target`).
 from __future__ import annotations
 
 import io
+import json
 import os
+import sys
 from pathlib import Path
 
 import polars as pl
 
 from collectors.schema import ColumnTypes
 from recordings.errors import InputError, first_line, write_failure
+from recordings.events import skipped_warning
 from recordings.frames import conform, journal_schema, polars_schema, to_session_types
-from recordings.safe_files import is_regular, read_bytes
+from recordings.safe_files import is_regular, loads, read_bytes
 
 SAMPLES_DIR = "samples"
 SAMPLES_PARQUET = "samples.parquet"
@@ -31,17 +37,59 @@ def part_path(session: Path, number: int, suffix: str, directory: str = SAMPLES_
     return session / directory / f"part-{number:06d}.{suffix}"
 
 
-def read_journal(path: Path, columns: ColumnTypes) -> pl.DataFrame:
-    """Rows of a journal, without a cut last line nor lines without a `ts`, typed as the session schema."""
+def read_journal(path: Path, columns: ColumnTypes, warnings: list[str] | None = None) -> pl.DataFrame:
+    """Rows of a journal, without a cut last line nor lines without a `ts`, typed as the session schema.
+
+    Lines that are no JSON object are skipped with one warning for the journal: added to `warnings`
+    when given, else written to stderr."""
     data = read_bytes(path)
     data = data[: data.rfind(b"\n") + 1]  # anything after the last newline is a cut line
-    if not data:
-        return to_session_types(pl.DataFrame(schema=journal_schema(columns)), columns)
     try:
-        table = pl.read_ndjson(io.BytesIO(data), schema=journal_schema(columns), ignore_errors=True)
-        return to_session_types(table.filter(pl.col("ts").is_not_null()), columns)
+        try:
+            table = _rows(data, columns)
+        except pl.exceptions.PolarsError:  # a line polars cannot parse: the good lines, read one by one
+            data, skipped = _good_lines(data)
+            if skipped:
+                _warn(skipped_warning(path, skipped, "journal"), warnings)
+            table = _rows(data, columns)
+        return to_session_types(table, columns)
     except pl.exceptions.PolarsError as error:
         raise InputError(f"{path}: unreadable journal ({first_line(error)})") from None
+
+
+def _warn(warning: str, warnings: list[str] | None) -> None:
+    if warnings is None:
+        print(f"rigscope: warning: {warning}", file=sys.stderr)
+    else:
+        warnings.append(warning)
+
+
+def _rows(data: bytes, columns: ColumnTypes) -> pl.DataFrame:
+    """The rows with a `ts` of JSON lines, in the journal's types (a value of another type is null)."""
+    if not data.strip():
+        return pl.DataFrame(schema=journal_schema(columns))
+    table = pl.read_ndjson(io.BytesIO(data), schema=journal_schema(columns), ignore_errors=True)
+    return table.filter(pl.col("ts").is_not_null())
+
+
+def _good_lines(data: bytes) -> tuple[bytes, list[int]]:
+    """Each line of `data` that holds a JSON object, written again (a bare NaN or ±Infinity as null), and the
+    numbers of the lines that hold none (blank lines are neither).  NULs around a line (a power loss's) are no
+    part of it."""
+    good: list[str] = []
+    skipped: list[int] = []
+    for number, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = loads(line.strip(b"\0 \t\r"))
+        except ValueError:
+            row = None
+        if isinstance(row, dict):
+            good.append(json.dumps(row, separators=(",", ":")))
+        else:
+            skipped.append(number)
+    return "\n".join(good).encode(), skipped
 
 
 def write_parquet_atomic(table: pl.DataFrame, path: Path, row_group_rows: int | None = None) -> None:
@@ -80,10 +128,10 @@ def _regular_entry(path: Path) -> bool:
         raise InputError(f"{error}; move it out of {path.parent}") from None
 
 
-def read_segment(path: Path, columns: ColumnTypes) -> pl.DataFrame:
-    """One part, a journal or a landed Parquet file, typed as the session schema."""
+def read_segment(path: Path, columns: ColumnTypes, warnings: list[str] | None = None) -> pl.DataFrame:
+    """One part, a journal or a landed Parquet file, typed as the session schema (`warnings`: see `read_journal`)."""
     if path.suffix == ".journal":
-        return read_journal(path, columns)
+        return read_journal(path, columns, warnings)
     table = read_parquet(path)
     try:
         return to_session_types(conform(table, polars_schema(columns), path), columns)
@@ -130,13 +178,13 @@ def compacted_range(path: Path) -> tuple[int, int | None, int | None]:
     return rows, first, last
 
 
-def _land_journals(session: Path, columns: ColumnTypes, directory: str) -> list[Path]:
+def _land_journals(session: Path, columns: ColumnTypes, directory: str, warnings: list[str] | None) -> list[Path]:
     """Every part as Parquet (a journal is landed first: written, renamed, then removed), in order."""
     parts: list[Path] = []
     for path in segment_files(session, directory):
         if path.suffix == ".journal":
             landed = path.with_suffix(".parquet")
-            write_parquet_atomic(read_journal(path, columns), landed)
+            write_parquet_atomic(read_journal(path, columns, warnings), landed)
             path.unlink()
             path = landed
         parts.append(path)
@@ -182,15 +230,17 @@ def _check_leftovers(parts: list[Path], target: Path, first: int | None, last: i
 
 
 def compact(session: Path, columns: ColumnTypes, directory: str = SAMPLES_DIR,
-            target_name: str = SAMPLES_PARQUET, row_group_rows: int | None = None) -> int:
+            target_name: str = SAMPLES_PARQUET, row_group_rows: int | None = None,
+            warnings: list[str] | None = None) -> int:
     """Stream every segment into samples.parquet (or `target_name`), then remove the segments; the row count.
 
     The file is published before any segment is removed, so a kill at any point loses nothing: a complete
     file found beside segments (a close or repair killed while removing them) is kept and only the
     leftover segments go.  Running it again after a kill at any step gives the same file.
-    `row_group_rows` bounds what a replay seek decodes: it reads whole row groups to take a slice."""
+    `row_group_rows` bounds what a replay seek decodes: it reads whole row groups to take a slice.
+    `warnings` takes the journals' skipped lines (see `read_journal`)."""
     target = session / target_name
-    parts = _land_journals(session, columns, directory)
+    parts = _land_journals(session, columns, directory, warnings)
     if target.is_file():
         rows, first, last = compacted_range(target)
         _check_leftovers(parts, target, first, last)

@@ -1,4 +1,5 @@
-"""A journal line is byte for byte the JSON object the plain encoder writes for the same frame, whatever it holds."""
+"""A journal line is byte for byte the JSON object the plain encoder writes for the same frame (NaN and ±inf as
+null), whatever it holds."""
 
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ NAMES = list(COLUMNS)
 
 
 def plain(frame: dict, names: list[str] = NAMES) -> str:
-    """What the recorder wrote before: the dict of the columns' values, encoded by json."""
-    return _plain(dict(zip(names, map(frame.get, names)))) + "\n"
+    """What the recorder wrote before: the dict of the columns' values, encoded by json; then its bare NaN and
+    ±Infinity (no JSON) as null, the rest as it was."""
+    written = _plain(dict(zip(names, map(frame.get, names))))
+    return _plain(json.loads(written, parse_constant=lambda _: None)) + "\n"
 
 
 class Kind(enum.IntEnum):
