@@ -46,7 +46,7 @@ class RowEncoder:
             values[i] = None
         pieces = _encode(values)[1:-1].split(",")
         if len(pieces) != len(values):
-            return _plain_line(self._names, frame)
+            return plain_line(self._names, frame)
         for i, text in apart:
             pieces[i] = text
         return self._template % tuple(pieces)
@@ -55,12 +55,13 @@ class RowEncoder:
 def plain_line(names: tuple[str, ...], frame: dict[str, Any]) -> str:
     """The journal line of `frame` the plain way: the JSON object of its values of `names` (null when absent
     or not finite)."""
-    line = _plain_line(names, frame)
-    return _plain_line(names, _finite(frame)) if _may_be_non_finite(line) else line
+    return object_line(dict(zip(names, map(frame.get, names))))
 
 
-def _plain_line(names: tuple[str, ...], frame: dict[str, Any]) -> str:
-    return _encode(dict(zip(names, map(frame.get, names)))) + "\n"
+def object_line(row: dict[str, Any]) -> str:
+    """`row` as one JSON line (with its newline), NaN and ±inf as null."""
+    line = _encode(row) + "\n"
+    return _encode(_finite(row)) + "\n" if _may_be_non_finite(line) else line
 
 
 def _may_be_non_finite(line: str) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import json
 from pathlib import Path
 from typing import IO
 
@@ -20,6 +19,7 @@ import polars as pl
 from collectors.process_rows import PROCESS_COLUMNS, Row
 from recordings import segments
 from recordings.frames import conform, finite_or_null, polars_schema
+from recordings.journal_row import object_line
 from recordings.safe_files import is_regular
 
 PROCESSES_DIR = "processes"
@@ -45,7 +45,7 @@ class ProcessJournal:
         if self._handle is None or self._segment_start is None or ts - self._segment_start >= self.segment_interval_us:
             self._roll(ts)
         assert self._handle is not None
-        self._handle.write("".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows))
+        self._handle.write("".join(map(object_line, rows)))
         self._handle.flush()
         self.rows += len(rows)
 
