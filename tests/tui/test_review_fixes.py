@@ -1,0 +1,160 @@
+"""What a review of the dashboard found: thread rows on every details page, `None` in a replay's header, jumps
+to where a collapse was detected rather than where it began, the replay picker exiting on a damaged session,
+keys and values cut mid-word at 80 columns, and a recording toggle wiping the screen's history."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.widgets import Static
+
+from recordings.replay import check_session
+from tests.replay.conftest import ReplayHarness, notifications, record_sim, wait_at
+from tests.tui.conftest import run, screen_text, wait_until
+from tests.tui.fed_dashboard import drawn_steady, frame
+from tui.bars import SessionLabel, header_text
+from tui.feed import Snapshot
+from tui.picker import PickerApp
+from tui.replay_source import ReplaySource, SessionDirectory
+from tui.screens import DeviceScreen
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An 8-minute, 2 Hz, 2-GPU simulated session: one collapse per GPU (read-only: copy it to write)."""
+    return record_sim(tmp_path_factory.mktemp("recorded"))
+
+
+def copy_session(recorded: Path, root: Path, name: str) -> Path:
+    target = root / name
+    shutil.copytree(recorded, target)
+    return target
+
+
+def detail_text(screen: DeviceScreen) -> str:
+    """The details table of the page shown, as text (the modal scrolls: the screen shows only its top)."""
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(screen.query_one("#device-detail", Static).content)
+    return out.getvalue()
+
+
+# -- 1: the thread rows belong to the `self` page ----------------------------------------------------------
+def test_details_show_rigscopes_own_threads_on_the_self_page_only():
+    async def body():
+        async with drawn_steady() as (source, _, pilot):
+            source.feed.add({**frame(200), "self_threads": "main=4.1 sampler=0.8", "self_cpu_pct": 4.9})
+            await pilot.press("d")
+            details = pilot.app.screen
+            assert isinstance(details, DeviceScreen)
+            seen = []
+            for _ in details.prefixes:
+                page = details.prefixes[details.index]
+                text = detail_text(details)
+                seen.append(page)
+                assert ("thread main" in text and "thread sampler" in text) == (page == "self"), (page, text)
+                await pilot.press("right")
+            assert seen[-1] == "self" and "cpu" in seen and "gpu0" in seen
+    run(body)
+
+
+# -- 2: an unknown host reads as unknown, never `None` ------------------------------------------------------
+def test_replay_header_of_a_session_whose_host_facts_are_null_says_unknown_not_none(recorded, tmp_path):
+    session = copy_session(recorded, tmp_path, recorded.name)
+    meta = json.loads((session / "meta.json").read_text())
+    meta["host"].update(hostname=None, hardware_tier=None)  # an imported session: the other tool knew neither
+    (session / "meta.json").write_text(json.dumps(meta))
+    source = ReplaySource(session, speed=None)
+    try:
+        label = source.label
+        assert "None" not in f"{label.host} {label.tier}"
+        text = header_text(label, Snapshot(0, {"elapsed_s": 1.0}, ()), None, False, 200).plain
+        assert "None" not in text and "unknown host" in text, text
+    finally:
+        source.close()
+
+
+def test_live_header_without_a_hostname_says_unknown_not_none():
+    text = header_text(SessionLabel("", "", None), Snapshot(0, {"elapsed_s": 1.0}, ()), None, False, 200).plain
+    assert "None" not in text and "│  " not in text
+
+
+# -- 3: `]` and `[` go to where each collapse began ---------------------------------------------------------
+def test_collapse_jumps_land_on_each_collapses_onset_and_walk_them_in_order(recorded, tmp_path):
+    session = copy_session(recorded, tmp_path, recorded.name)
+
+    async def body():
+        async with ReplayHarness(session) as (pilot, app, source):
+            starts = [e for e in source.reader.events if e.get("kind") == "collapse_start"]
+            assert len(starts) == 2
+            onsets = [min(i for i, s in enumerate(source.reader.elapsed) if s >= e["start"]) for e in starts]
+            detected = [source.reader.index_from_ts(source.reader.event_us[source.reader.events.index(e)])
+                        for e in starts]
+            assert all(onset < found for onset, found in zip(onsets, detected))  # detected seconds later
+            await pilot.press("home")
+            await wait_at(pilot, source, 0)
+            for onset in sorted(onsets):
+                await pilot.press("right_square_bracket")
+                await wait_at(pilot, source, onset)
+            count = len(notifications(app))
+            await pilot.press("right_square_bracket")
+            await pilot.pause(0.2)
+            assert source.position == max(onsets)
+            assert ("no more collapses that way", "information") in notifications(app)[count:]
+            await pilot.press("left_square_bracket")
+            await wait_at(pilot, source, min(onsets))
+            await pilot.press("end")
+            await wait_at(pilot, source, len(source.reader) - 1)
+            await pilot.press("left_square_bracket")  # from the end: the last collapse's onset
+            await wait_at(pilot, source, max(onsets))
+            await pilot.press("right_square_bracket")  # between its onset and its detection: nothing further
+            await pilot.pause(0.2)
+            assert source.position == max(onsets)
+    run(body)
+
+
+# -- 4: a session that cannot open keeps the picker open --------------------------------------------------
+def damaged_segments(recorded: Path, root: Path, name: str) -> Path:
+    """A session whose samples are a journal of garbage: the listing's cheap check passes, opening fails."""
+    session = copy_session(recorded, root, name)
+    (session / "samples.parquet").unlink()
+    (session / "samples").mkdir()
+    (session / "samples" / "part-000000.journal").write_bytes(b"\x00\xff not json {{{\n" * 20)
+    return session
+
+
+def test_replay_picker_stays_open_and_marks_a_session_it_cannot_open(recorded, tmp_path):
+    root = tmp_path / "sessions"
+    good = copy_session(recorded, root, "20260101-000000-good")
+    bad = damaged_segments(recorded, root, "20260102-000000-bad")
+    assert check_session(bad) is None  # only opening it finds the damage
+    opened: list[ReplaySource] = []
+
+    def open_session(path: Path) -> ReplaySource:
+        opened.append(ReplaySource(path, speed=None))
+        return opened[-1]
+
+    app = PickerApp(SessionDirectory(root).list(), open_session)
+
+    async def body():
+        async with app.run_test(size=(160, 30)) as pilot:
+            assert app.picker.shown[0]["id"] == bad.name  # newest first
+            await pilot.press("enter")
+            table = app.query_one("#sessions")
+            await wait_until(pilot, lambda: "corrupt" in str(table.get_row_at(0)[-1]), 10, "the row marked")
+            assert app.is_running and app.screen is app.picker
+            assert "unreadable journal" in str(table.get_row_at(0)[-1])
+            assert any("unreadable journal" in str(n.message) for n in app._notifications)
+            await pilot.press("enter")  # again: said again, without trying to open it
+            await pilot.press("down", "enter")
+            await wait_until(pilot, lambda: not app.is_running, 10, "the good session opened")
+    run(body)
+    try:
+        assert [s.session for s in opened] == [good] and app.return_value is opened[0]
+    finally:
+        for source in opened:
+            source.close()
