@@ -29,6 +29,13 @@ class SessionLabel:
     mode: str = "LIVE"  # LIVE, DEMO, REPLAY
 
 
+def host_words(host: dict[str, Any]) -> tuple[str, str]:
+    """(hostname, hardware tier) of a session's host facts as the header says them: a hostname nobody knew (null
+    in an imported session's meta.json) reads `unknown host`, an unknown tier is left out; never `None`."""
+    name, tier = host.get("hostname"), host.get("hardware_tier")
+    return (str(name) if name not in (None, "") else "unknown host"), (str(tier) if tier not in (None, "") else "")
+
+
 class TextBar(StripText):
     """A bar showing one Text, redrawn only when the text changes."""
 

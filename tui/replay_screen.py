@@ -148,7 +148,8 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
             header.append(" ● recording", style="bold red")
         if self.embedded:  # before the names, which a narrow terminal cuts
             header.append(" │ q back", style="bold")
-        header.append(f" │ {self.source.label.host} · {self.source.label.tier} · {self.source.label.session_id}")
+        label = self.source.label
+        header.append(" │ " + " · ".join(part for part in (label.host, label.tier, label.session_id) if part))
         header.truncate(width)
         self.drawn.header.set_text(header)
 

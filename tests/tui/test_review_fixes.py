@@ -15,10 +15,8 @@ from textual.widgets import Static
 
 from recordings.replay import check_session
 from tests.replay.conftest import ReplayHarness, notifications, record_sim, wait_at
-from tests.tui.conftest import run, screen_text, wait_until
+from tests.tui.conftest import run, wait_until
 from tests.tui.fed_dashboard import drawn_steady, frame
-from tui.bars import SessionLabel, header_text
-from tui.feed import Snapshot
 from tui.picker import PickerApp
 from tui.replay_source import ReplaySource, SessionDirectory
 from tui.screens import DeviceScreen
@@ -68,19 +66,15 @@ def test_replay_header_of_a_session_whose_host_facts_are_null_says_unknown_not_n
     meta = json.loads((session / "meta.json").read_text())
     meta["host"].update(hostname=None, hardware_tier=None)  # an imported session: the other tool knew neither
     (session / "meta.json").write_text(json.dumps(meta))
-    source = ReplaySource(session, speed=None)
-    try:
-        label = source.label
-        assert "None" not in f"{label.host} {label.tier}"
-        text = header_text(label, Snapshot(0, {"elapsed_s": 1.0}, ()), None, False, 200).plain
-        assert "None" not in text and "unknown host" in text, text
-    finally:
-        source.close()
 
-
-def test_live_header_without_a_hostname_says_unknown_not_none():
-    text = header_text(SessionLabel("", "", None), Snapshot(0, {"elapsed_s": 1.0}, ()), None, False, 200).plain
-    assert "None" not in text and "│  " not in text
+    async def body():
+        async with ReplayHarness(session) as (pilot, app, source):
+            assert "None" not in f"{source.label.host} {source.label.tier}"
+            app.dashboard.redraw(force=True)
+            await pilot.pause()
+            text = app.query_one("#header").render().plain
+            assert "None" not in text and f"│ unknown host · {session.name}" in text, text
+    run(body)
 
 
 # -- 3: `]` and `[` go to where each collapse began ---------------------------------------------------------
