@@ -34,7 +34,7 @@ from collectors.timeutil import iso_from_us
 from recordings.errors import InputError
 from recordings.events import EVENTS, append_event, skipped_warning
 from recordings.processes import PROCESSES_DIR, PROCESSES_PARQUET, ProcessTimeline, read_processes
-from recordings.replay import GOTO_FORMS, ReplayReader
+from recordings.replay import GOTO_FORMS, ReplayReader, parse_goto
 from recordings.replay_spans import ReplaySpans
 from recordings.session import sample_hz
 
@@ -43,6 +43,15 @@ TICK_S = 0.05
 MAX_ROWS_PER_TICK = 2000  # at high speed only the last rows of a step reach the sparklines
 POLL_S = 2.0  # how often a session still being recorded is looked at for new segments
 WINDOW_S = 120.0  # how much before the position a seek publishes
+
+
+def check_at(at: str | None) -> None:
+    """InputError when `at` (`rigscope replay --at`) is not a time, whatever the session."""
+    try:
+        if at:
+            parse_goto(at, 0.0, iso_from_us(0))
+    except ValueError:
+        raise InputError(f"--at {at}: not a time; {GOTO_FORMS}") from None
 
 
 class ReplayPlayer:
@@ -65,10 +74,8 @@ class ReplayPlayer:
         self.position = 0
         self.playing = True
         self._play_at = self.reader.elapsed[0]  # session time the player has reached, between rows too
-        try:
-            start, self.started_past_end = self.reader.goto(at, 0) if at else (0, False)
-        except ValueError:
-            raise InputError(f"--at {at}: not a time; {GOTO_FORMS}") from None
+        check_at(at)
+        start, self.started_past_end = self.reader.goto(at, 0) if at else (0, False)
         self._requested: int | None = start
         self._lock = threading.Lock()
         self._wake = threading.Event()

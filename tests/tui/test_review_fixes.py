@@ -148,7 +148,7 @@ def test_replay_picker_stays_open_and_marks_a_session_it_cannot_open(recorded, t
             await wait_until(pilot, lambda: not app.is_running, 10, "the good session opened")
     run(body)
     try:
-        assert [s.session for s in opened] == [good] and app.return_value is opened[0]
+        assert [s.reader.session for s in opened] == [good] and app.return_value is opened[0]
     finally:
         for source in opened:
             source.close()
