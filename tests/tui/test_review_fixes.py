@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 from textual.widgets import Static
+from textual.widgets._footer import FooterKey
 
 from recordings.replay import check_session
 from tests.replay.conftest import ReplayHarness, notifications, record_sim, wait_at
-from tests.tui.conftest import run, wait_until
+from tests.tui.conftest import run, screen_text, wait_until
 from tests.tui.fed_dashboard import drawn_steady, frame
+from tui.bars import SessionLabel, header_text, host_text
+from tui.feed import Snapshot
 from tui.picker import PickerApp
 from tui.replay_source import ReplaySource, SessionDirectory
 from tui.screens import DeviceScreen
@@ -152,3 +155,56 @@ def test_replay_picker_stays_open_and_marks_a_session_it_cannot_open(recorded, t
     finally:
         for source in opened:
             source.close()
+
+
+# -- 5: at 80 and 100 columns nothing is cut mid-word or mid-number -----------------------------------------
+BUSY_HOST = {"mem_used_bytes": 33.5e9, "mem_total_bytes": 67.1e9, "mem_util_pct": 50.0, "swap_used_bytes": 2.1e9,
+             "disk_read_bps": 1.26e6, "disk_write_bps": 350.2e6, "net_recv_bps": 52019.0, "net_sent_bps": 3.3e6,
+             "self_cpu_pct": 4.1, "self_rss_bytes": 65.3e6}
+RECORDING = {"session": "20261205-064342-sim-rig", "samples": 12345, "bytes": 5.5e6, "flush_age_s": 1.0,
+             "achieved_hz": 10.0}
+
+
+def whole_pieces(full: str, shown: str, separator: str) -> None:
+    """Every piece of `full` is in `shown` whole, or not at all (its label gone too)."""
+    assert len(shown) <= len(full)
+    for piece in (p.strip() for p in full.split(separator) if p.strip()):
+        label = piece.split()[0]
+        assert piece in shown or f" {label} " not in f" {shown} ", (piece, shown)
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+def test_host_strip_drops_whole_pieces_never_cuts_a_value(width):
+    full = host_text(BUSY_HOST, 1000).plain
+    shown = host_text(BUSY_HOST, width).plain
+    assert len(shown) <= width and shown.startswith(" MEM 31.2G/62.5G 50%")
+    whole_pieces(full, shown, "  ")
+    if width >= 80:
+        assert "NET rx 50.8K/s tx 3.1M/s" in shown  # the network before disk and swap
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_header_keeps_rigscopes_own_cost_while_recording_at_80_columns(width):
+    snapshot = Snapshot(0, {"elapsed_s": 61.0, **BUSY_HOST}, ())
+    label = SessionLabel("sim-rig", "nvidia_h100", RECORDING["session"], "DEMO")
+    shown = header_text(label, snapshot, RECORDING, False, width).plain
+    assert len(shown) <= width and "● REC" in shown and "│ self 4.1% 62.3M" in shown, shown
+    assert RECORDING["session"] in shown  # what a recording writes to, next
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_footer_shows_whole_keys_help_first(width):
+    async def body():
+        async with drawn_steady((width, 24)) as (_, screen, pilot):
+            await pilot.pause(0.2)
+            line = screen_text(pilot.app).splitlines()[-1]
+            shown = [key for key in screen.query(FooterKey) if key.display]
+            assert shown[0].description == "Help" and shown[1].description == "Quit"
+            assert " ".join(f"{k.key_display} {k.description}" for k in shown) == " ".join(line.split()), line
+            hidden = [key for key in screen.query(FooterKey) if not key.display]
+            assert bool(hidden) == (width < 160)  # the keys past the width: in `?` and ctrl+p
+            await pilot.resize_terminal(160, 30)  # wider again: every key back
+            await pilot.pause(0.3)
+            assert all(key.display for key in screen.query(FooterKey))
+            assert "p Processes" in screen_text(pilot.app).splitlines()[-1]
+    run(body)
