@@ -56,7 +56,7 @@ def header_text(label: SessionLabel, snapshot: Snapshot, recording: dict[str, An
     pieces: list[tuple[int, Text]] = [(0, Text(f" rigscope {label.mode} ", style="bold reverse"))]  # (rank, piece)
     if paused:
         pieces.append((0, Text(" ❚❚ PAUSED ", style="bold reverse yellow")))
-    pieces.append((1, Text(f" {fmt.clock(frame.get('elapsed_s') or 0.0)}")))
+    pieces.append((1, Text(f" {fmt.clock(snapshot.clock_s)}")))
     hz = recording.get("achieved_hz") if recording else None
     if hz:
         pieces.append((6, Text(f" {hz:.1f} Hz")))
@@ -102,14 +102,14 @@ def workload_text(snapshot: Snapshot, width: int, ascii_only: bool, window_s: fl
     text.append(f" {inert(state).upper()} ", style=f"bold reverse {style}")
     history = snapshot.state_history
     since = history[-1][0] if history else 0.0
-    text.append(f" {source} · {fmt.clock((frame.get('elapsed_s') or 0.0) - since)}")
+    held = snapshot.clock_s
+    text.append(f" {source} · {fmt.clock(held - since)}")
     text.append(f" │ window {window_label(window_s)}")
-    held = frame.get("elapsed_s") or 0.0
     if held < window_s:  # a long window over a short run: the sparklines stretch what there is
         text.append(f" ({span_label(held)} of data)", style="dim")
     text.append(" │ ")
     strip_w = max(0, width - len(text.plain) - 1)
-    text.append(state_strip(history, frame.get("elapsed_s") or 0.0, strip_w, ascii_only))
+    text.append(state_strip(history, held, strip_w, ascii_only))
     return text
 
 

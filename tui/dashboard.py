@@ -296,7 +296,7 @@ class DashboardScreen(Screen[None]):
         """The header and the state bar, laid out again when what they say changed, to the second (their clocks,
         counts and flush age move by the second): at 10 redraws a second they would be built anew each time."""
         frame = snapshot.frame
-        second = int(frame.get("elapsed_s") or 0.0)
+        second = int(snapshot.clock_s)
         history = snapshot.state_history
         self._draw_header(snapshot, second, width, force)
         self._draw_bar(self.drawn.workload, (second, frame.get("workload_state"), frame.get("workload_source"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from textual.widgets._footer import FooterKey
 
 from recordings.replay import check_session
 from tests.replay.conftest import ReplayHarness, notifications, record_sim, wait_at
-from tests.tui.conftest import run, screen_text, wait_until
+from tests.tui.conftest import LiveApp, bar_text, run, screen_text, wait_frames, wait_until
 from tests.tui.fed_dashboard import drawn_steady, frame
 from tui.bars import SessionLabel, header_text, host_text
 from tui.feed import Snapshot
@@ -207,4 +208,40 @@ def test_footer_shows_whole_keys_help_first(width):
             await pilot.pause(0.3)
             assert all(key.display for key in screen.query(FooterKey))
             assert "p Processes" in screen_text(pilot.app).splitlines()[-1]
+    run(body)
+
+
+# -- 6: a recording toggle keeps what the screen shows ------------------------------------------------------
+def seconds_of(clock: str) -> int:
+    hours, minutes, seconds = (int(part) for part in clock.split(":"))
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def test_stopping_and_starting_a_recording_keeps_the_clock_history_and_state_band(tmp_path):
+    async def body():
+        async with LiveApp(tmp_path) as (pilot, app, source):
+            def elapsed() -> float:
+                return source.feed.snapshot(0, ()).frame.get("elapsed_s") or 0.0
+
+            await wait_until(pilot, lambda: elapsed() >= 3.0, 15, "3 s of samples")
+            for answer_turns in range(2):  # stop, then start a new session
+                session = source.monitor.session
+                app.dashboard.redraw(force=True)
+                await pilot.pause()
+                shown_before = seconds_of(re.search(r"\d+:\d\d:\d\d", bar_text(app, "header"))[0])
+                assert shown_before >= 3
+                await pilot.press("r")
+                await pilot.press("y")
+                await wait_until(pilot, lambda: source.monitor.session != session, 10, "the recording switched")
+                await wait_until(pilot, lambda: 0 < elapsed() < 2.0, 10, "frames of the new monitor")
+                await wait_frames(pilot, source, 3)
+                app.dashboard.redraw(force=True)
+                await pilot.pause()
+                header, workload = bar_text(app, "header"), bar_text(app, "workload")
+                assert seconds_of(re.search(r"\d+:\d\d:\d\d", header)[0]) >= shown_before, header
+                held = re.search(r"\((\d+)s of data\)", workload)
+                assert held and int(held[1]) >= shown_before, workload  # the sparklines' history goes on
+                times = [at for at, _ in source.feed.snapshot(0, ()).state_history]
+                assert times == sorted(times) and times[-1] <= shown_before + 5  # one band, in order
+                assert (source.monitor.session is None) == (answer_turns == 0)
     run(body)
