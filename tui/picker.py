@@ -1,8 +1,8 @@
 """The session picker: a table of recorded sessions; typing filters it, Enter opens the chosen one.
 
 `PickerScreen` is what `o` pushes over a running dashboard; `PickerApp` is the same
-screen on its own, for `rigscope replay` without a session: it opens the chosen session
-itself, so one it cannot open is marked corrupt, with why, and the picker stays.
+screen on its own, for `rigscope replay` without a session.  Both open the chosen session
+in the picker, so one it cannot open is marked corrupt, with why, and the picker stays.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def row_cells(row: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-class PickerScreen(Screen[str | None]):
+class PickerScreen(Screen[Any]):
     """Dismissed with the path of the chosen session, or None; with `opener`, the chosen session is opened here
     (InputError: marked corrupt, and the picker stays) and the app exits with what `opener` made of it."""
 
@@ -104,7 +104,7 @@ class PickerScreen(Screen[str | None]):
         except InputError as error:
             self.app.call_from_thread(self._cannot_open, row, str(error))
             return
-        self.app.call_from_thread(self.app.exit, opened)
+        self.app.call_from_thread(self._done, opened)
 
     def _cannot_open(self, row: dict[str, Any], why: str) -> None:
         """Say why, and mark the row as the listing marks a session it finds damaged."""
@@ -118,11 +118,11 @@ class PickerScreen(Screen[str | None]):
     def action_close(self) -> None:
         self._done(None)
 
-    def _done(self, path: str | None) -> None:
+    def _done(self, chosen: Any) -> None:
         if self.app.screen_stack[0] is self:  # the picker is the whole app (PickerApp)
-            self.app.exit(path)
+            self.app.exit(chosen)
         else:
-            self.dismiss(path)
+            self.dismiss(chosen)
 
 
 class PickerApp(App[Any]):

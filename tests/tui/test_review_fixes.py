@@ -21,7 +21,7 @@ from tests.tui.conftest import LiveApp, bar_text, run, screen_text, wait_frames,
 from tests.tui.fed_dashboard import drawn_steady, frame
 from tui.bars import SessionLabel, header_text, host_text
 from tui.feed import Snapshot
-from tui.picker import PickerApp
+from tui.picker import PickerApp, PickerScreen
 from tui.replay_source import ReplaySource, SessionDirectory
 from tui.screens import DeviceScreen
 
@@ -163,6 +163,23 @@ def test_replay_picker_stays_open_and_marks_a_session_it_cannot_open(recorded, t
     finally:
         for source in opened:
             source.close()
+
+
+def test_o_over_live_stays_in_the_picker_on_a_session_it_cannot_open(recorded, tmp_path):
+    root = tmp_path / "sessions"
+    bad = damaged_segments(recorded, root, "20260102-000000-bad")
+
+    async def body():
+        async with LiveApp(tmp_path / "live", sessions_dir=root) as (pilot, app, _):
+            await pilot.press("o")
+            picker = await wait_until(pilot, lambda: isinstance(app.screen, PickerScreen) and app.screen, 10, "picker")
+            await pilot.press("enter")
+            table = picker.query_one("#sessions")
+            await wait_until(pilot, lambda: "corrupt" in str(table.get_row_at(0)[-1]), 10, "the row marked")
+            assert app.screen is picker and picker.shown[0]["id"] == bad.name and not app.replays
+            await pilot.press("escape")  # back to live, as ever
+            await wait_until(pilot, lambda: app.screen is app.dashboard, 5, "the live dashboard")
+    run(body)
 
 
 # -- 5: at 80 and 100 columns nothing is cut mid-word or mid-number -----------------------------------------
