@@ -21,6 +21,7 @@ Nothing here knows the TUI.
 from __future__ import annotations
 
 import bisect
+import math
 import threading
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ from collectors.timeutil import iso_from_us
 from recordings.errors import InputError
 from recordings.events import EVENTS, append_event, skipped_warning
 from recordings.processes import PROCESSES_DIR, PROCESSES_PARQUET, ProcessTimeline, read_processes
-from recordings.replay import GOTO_FORMS, ReplayReader
+from recordings.replay import GOTO_FORMS, ReplayReader, parse_goto
 from recordings.replay_spans import ReplaySpans
 from recordings.session import sample_hz
 
@@ -42,6 +43,15 @@ TICK_S = 0.05
 MAX_ROWS_PER_TICK = 2000  # at high speed only the last rows of a step reach the sparklines
 POLL_S = 2.0  # how often a session still being recorded is looked at for new segments
 WINDOW_S = 120.0  # how much before the position a seek publishes
+
+
+def check_at(at: str | None) -> None:
+    """InputError when `at` (`rigscope replay --at`) is not a time, whatever the session."""
+    try:
+        if at:
+            parse_goto(at, 0.0, iso_from_us(0))
+    except ValueError:
+        raise InputError(f"--at {at}: not a time; {GOTO_FORMS}") from None
 
 
 class ReplayPlayer:
@@ -64,10 +74,8 @@ class ReplayPlayer:
         self.position = 0
         self.playing = True
         self._play_at = self.reader.elapsed[0]  # session time the player has reached, between rows too
-        try:
-            start, self.started_past_end = self.reader.goto(at, 0) if at else (0, False)
-        except ValueError:
-            raise InputError(f"--at {at}: not a time; {GOTO_FORMS}") from None
+        check_at(at)
+        start, self.started_past_end = self.reader.goto(at, 0) if at else (0, False)
         self._requested: int | None = start
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -157,23 +165,25 @@ class ReplayPlayer:
     def jump(self, kinds: tuple[str, ...], forward: bool) -> bool:
         """To the row of the next (or previous) event of these kinds; False when there is none.
 
-        An event shows at the first row at or after its time, so events between two rows are
-        reached too, and a second jump moves past the one the position is on.
+        An event is at the first row at or after its moment: a collapse at its onset (`start`, as the events
+        pane and the report place it; it is detected 7 s or more later), anything else at its time.  Events
+        between two rows are reached too, and a second jump moves past the one the position is on.
         """
         here = self._target()
-        ts_us, event_us, events = self.reader.ts_us, self.reader.event_us, self.reader.events
         with self._lock:
-            if forward:  # shown after `here`: later than its row
-                start = bisect.bisect_right(event_us, ts_us[here])
-                found = next((i for i in range(start, len(event_us)) if events[i].get("kind") in kinds), None)
-            else:  # shown before `here`: at or before the row before it
-                start = bisect.bisect_right(event_us, ts_us[here - 1]) if here > 0 else 0
-                found = next((i for i in range(start - 1, -1, -1) if events[i].get("kind") in kinds), None)
-            chosen = None if found is None else self.reader.index_from_ts(event_us[found])
-        if chosen is None or chosen == here:  # (an event after the last row shows on it: nothing further)
+            rows = sorted(self._event_row(event, us) for event, us in zip(self.reader.events, self.reader.event_us)
+                          if event.get("kind") in kinds)
+        further = [row for row in rows if row > here] if forward else [row for row in rows if row < here]
+        if not further:  # (an event after the last row is on it: nothing further)
             return False
-        self.seek_index(chosen)
+        self.seek_index(further[0] if forward else further[-1])
         return True
+
+    def _event_row(self, event: dict[str, Any], event_us: int) -> int:
+        onset = event.get("start") if event.get("kind") == EventKind.COLLAPSE_START else None
+        if isinstance(onset, (int, float)) and math.isfinite(onset):  # seconds of the session's elapsed time
+            return min(len(self.reader) - 1, bisect.bisect_left(self.reader.elapsed, onset))
+        return self.reader.index_from_ts(event_us)
 
     def events_between(self, low_us: int | None, high_us: int) -> list[dict[str, Any]]:
         """The events with low_us < ts <= high_us (from the start when low_us is None), in time order."""

@@ -14,7 +14,7 @@ from collectors.processes import ProcessControl
 from collectors.schema import gpu_prefix
 from collectors.stream import SCREEN, FrameQueue
 from rigscope.monitor import Monitor, MonitorConfig
-from tui.bars import SessionLabel
+from tui.bars import SessionLabel, host_words
 from tui.devices import Device, feed_columns
 from tui.feed import DashboardFeed
 
@@ -54,10 +54,9 @@ class LiveSource:
 
     @property
     def label(self) -> SessionLabel:
-        host = self.monitor.host_facts()
-        tier = host.get("hardware_tier", "") if self.monitor.session else ""
+        hostname, tier = host_words(self.monitor.host_facts())
         mode = "DEMO" if self.config.source == "sim" else "LIVE"
-        return SessionLabel(str(host.get("hostname")), str(tier),
+        return SessionLabel(hostname, tier if self.monitor.session else "",
                             self.monitor.session.name if self.monitor.session else None, mode)
 
     def now_iso(self) -> str:

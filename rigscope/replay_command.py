@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recordings.errors import InputError
+from recordings.replay_player import check_at
 from recordings.session import resolve_session, sessions_dir
 from rigscope.terminal import check_terminal
 from tui.replay_source import ReplaySource, SessionDirectory
@@ -19,10 +20,18 @@ if TYPE_CHECKING:
 def replay_app(session: Path, root: Path, args: argparse.Namespace) -> tuple[RigscopeApp, ReplaySource]:
     """The replay app on `session` as `rigscope replay` runs it (`args`: speed, at, fps, ascii); InputError if
     the session cannot be opened.  The caller closes the source when the app has ended."""
+    return app_on(open_replay(session, args), root, args)
+
+
+def open_replay(session: Path, args: argparse.Namespace) -> ReplaySource:
+    """A replay source on `session` at `args.speed` and `args.at`; InputError if the session cannot be read."""
+    return ReplaySource(session, speed=args.speed, at=args.at)
+
+
+def app_on(source: ReplaySource, root: Path, args: argparse.Namespace) -> tuple[RigscopeApp, ReplaySource]:
     from rigscope.app_factory import build_app
     from tui.format import clock
 
-    source = ReplaySource(session, speed=args.speed, at=args.at)
     if source.started_past_end:
         print(f"rigscope: warning: --at {args.at} is past the end ({clock(source.reader.duration_s)}): "
               "starting at the end", file=sys.stderr)
@@ -33,18 +42,18 @@ def run_replay(args: argparse.Namespace) -> int:
     check_terminal()
     root = sessions_dir(args.dir)
     if args.session:
-        session = resolve_session(args.session, root)
+        app, source = replay_app(resolve_session(args.session, root), root, args)
     else:
         from tui.picker import PickerApp
 
+        check_at(args.at)  # before the picker: a bad --at is no fault of the session chosen
         rows = SessionDirectory(root).list()
         if not rows:
             raise InputError(f"no sessions in {root}")
-        chosen = PickerApp(rows).run()
-        if not chosen:
+        chosen = PickerApp(rows, lambda session: open_replay(session, args)).run()  # a damaged one: it stays
+        if chosen is None:
             return 0
-        session = Path(chosen)
-    app, source = replay_app(session, root, args)
+        app, source = app_on(chosen, root, args)
     try:
         message = app.run()
     finally:

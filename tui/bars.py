@@ -29,6 +29,13 @@ class SessionLabel:
     mode: str = "LIVE"  # LIVE, DEMO, REPLAY
 
 
+def host_words(host: dict[str, Any]) -> tuple[str, str]:
+    """(hostname, hardware tier) of a session's host facts as the header says them: a hostname nobody knew (null
+    in an imported session's meta.json) reads `unknown host`, an unknown tier is left out; never `None`."""
+    name, tier = host.get("hostname"), host.get("hardware_tier")
+    return (str(name) if name not in (None, "") else "unknown host"), (str(tier) if tier not in (None, "") else "")
+
+
 class TextBar(StripText):
     """A bar showing one Text, redrawn only when the text changes."""
 
@@ -49,25 +56,33 @@ def header_text(label: SessionLabel, snapshot: Snapshot, recording: dict[str, An
     pieces: list[tuple[int, Text]] = [(0, Text(f" rigscope {label.mode} ", style="bold reverse"))]  # (rank, piece)
     if paused:
         pieces.append((0, Text(" ❚❚ PAUSED ", style="bold reverse yellow")))
-    pieces.append((1, Text(f" {fmt.clock(frame.get('elapsed_s') or 0.0)}")))
+    pieces.append((1, Text(f" {fmt.clock(snapshot.clock_s)}")))
     hz = recording.get("achieved_hz") if recording else None
     if hz:
         pieces.append((6, Text(f" {hz:.1f} Hz")))
     if recording and recording.get("error"):  # in place of REC, until a new recording starts
         pieces.append((0, Text.assemble(" │ ", (f" ✖ {recording['error']} ", "bold reverse red"))))
     elif recording and recording.get("session"):
-        pieces += [(0, Text.assemble(" │ ", ("● REC", "bold red"))), (2, Text(f" {recording['session']}")),
-                   (3, Text(f" {recording.get('samples', 0)} samples {fmt.size(recording.get('bytes'))}"))]
+        pieces += [(0, Text.assemble(" │ ", ("● REC", "bold red"))), (3, Text(f" {recording['session']}")),
+                   (4, Text(f" {recording.get('samples', 0)} samples {fmt.size(recording.get('bytes'))}"))]
         flushed = recording.get("flush_age_s")
         if flushed is not None:
             pieces.append((8, Text(f" flushed {flushed:.0f}s ago")))
     else:
         pieces.append((0, Text.assemble(" │ ", ("not recording", "dim"))))
-    pieces.append((7, Text(f" │ self {fmt.num(frame.get('self_cpu_pct'), '%', 1)} "
+    # what a monitor costs matters more than which session it writes to
+    pieces.append((2, Text(f" │ self {fmt.num(frame.get('self_cpu_pct'), '%', 1)} "
                            f"{fmt.size(frame.get('self_rss_bytes'))}")))
     where = " · ".join(part for part in (label.host, label.tier) if part)
     if where:
         pieces.append((5, Text(f" │ {where}")))
+    return fitted(pieces, width)
+
+
+def fitted(pieces: list[tuple[int, Text]], width: int) -> Text:
+    """The pieces, (rank, text) in order, joined; where they do not fit, the highest ranks go first, whole (the
+    last piece of a rank before the others), down to rank 0, which is cut only where nothing else is left."""
+    pieces = list(pieces)
     while len(pieces) > 1 and sum(piece.cell_len for _, piece in pieces) > width:
         least = max(rank for rank, _ in pieces)
         if least == 0:
@@ -87,14 +102,14 @@ def workload_text(snapshot: Snapshot, width: int, ascii_only: bool, window_s: fl
     text.append(f" {inert(state).upper()} ", style=f"bold reverse {style}")
     history = snapshot.state_history
     since = history[-1][0] if history else 0.0
-    text.append(f" {source} · {fmt.clock((frame.get('elapsed_s') or 0.0) - since)}")
+    held = snapshot.clock_s
+    text.append(f" {source} · {fmt.clock(held - since)}")
     text.append(f" │ window {window_label(window_s)}")
-    held = frame.get("elapsed_s") or 0.0
     if held < window_s:  # a long window over a short run: the sparklines stretch what there is
         text.append(f" ({span_label(held)} of data)", style="dim")
     text.append(" │ ")
     strip_w = max(0, width - len(text.plain) - 1)
-    text.append(state_strip(history, frame.get("elapsed_s") or 0.0, strip_w, ascii_only))
+    text.append(state_strip(history, held, strip_w, ascii_only))
     return text
 
 
@@ -136,19 +151,17 @@ def state_strip(history: tuple[tuple[float, str], ...], now_s: float, width: int
     return strip
 
 
-def host_text(frame: dict[str, Any]) -> Text:
-    """Memory, swap, disk and network: the labels bold, the values plain."""
-    text = Text()
-    text.append(" MEM ", style="bold")
-    text.append(f"{fmt.size(frame.get('mem_used_bytes'))}/{fmt.size(frame.get('mem_total_bytes'))} "
-                f"{fmt.num(frame.get('mem_util_pct'), '%')}")
-    text.append("  SWAP ", style="bold")
-    text.append(fmt.size(frame.get("swap_used_bytes")))
-    text.append("  DISK ", style="bold")
-    text.append(f"r {fmt.rate(frame.get('disk_read_bps'))} w {fmt.rate(frame.get('disk_write_bps'))}")
-    text.append("  NET ", style="bold")
-    text.append(f"rx {fmt.rate(frame.get('net_recv_bps'))} tx {fmt.rate(frame.get('net_sent_bps'))}")
-    return text
+def host_text(frame: dict[str, Any], width: int) -> Text:
+    """Memory, swap, disk and network: the labels bold, the values plain; where they do not fit, swap goes
+    first, then disk, then network, each whole (a value cut short would read as another number)."""
+    pieces = [(0, Text.assemble((" MEM ", "bold"), f"{fmt.size(frame.get('mem_used_bytes'))}/"
+                                f"{fmt.size(frame.get('mem_total_bytes'))} {fmt.num(frame.get('mem_util_pct'), '%')}")),
+              (3, Text.assemble(("  SWAP ", "bold"), fmt.size(frame.get("swap_used_bytes")))),
+              (2, Text.assemble(("  DISK ", "bold"), f"r {fmt.rate(frame.get('disk_read_bps'))} "
+                                f"w {fmt.rate(frame.get('disk_write_bps'))}")),
+              (1, Text.assemble(("  NET ", "bold"), f"rx {fmt.rate(frame.get('net_recv_bps'))} "
+                                f"tx {fmt.rate(frame.get('net_sent_bps'))}"))]
+    return fitted(pieces, width)
 
 
 class EventsPane(Widget):

@@ -19,7 +19,6 @@ from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
 
 from collectors.event_kinds import EventKind
 from recordings.inert import inert
@@ -28,6 +27,7 @@ from tui import repaints
 from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
 from tui.devices import DevicePanel, View, panel_lines
 from tui.feed import Snapshot
+from tui.footer import FittedFooter
 from tui.host_panel import HostPanel
 from tui.kill import KillScreen, why_not
 from tui.lean_compositor import LeanCompositor
@@ -178,7 +178,7 @@ class DashboardScreen(Screen[None]):
                 yield EventsPane(self.events_hint, id="events")
         yield from self.compose_above_host()
         yield TextBar(id="host")
-        yield Footer(show_command_palette=False)  # `?` names ctrl+p; its room goes to the keys
+        yield FittedFooter(show_command_palette=False)  # `?` names ctrl+p; its room goes to the keys
 
     def compose_above_host(self) -> ComposeResult:
         """What a subclass adds between the panels and the host bar (replay: its timeline)."""
@@ -279,7 +279,7 @@ class DashboardScreen(Screen[None]):
                     compact_rows=self.compact_rows, lines=panel_lines(self.source.devices))
         drawn = self.drawn
         self._draw_bars(snapshot, width, no_color, force)
-        drawn.host.set_text(host_text(snapshot.frame))
+        drawn.host.set_text(host_text(snapshot.frame, width))
         for panel in drawn.panels:
             panel.show(snapshot, view)
         if self.cpu_only:
@@ -296,7 +296,7 @@ class DashboardScreen(Screen[None]):
         """The header and the state bar, laid out again when what they say changed, to the second (their clocks,
         counts and flush age move by the second): at 10 redraws a second they would be built anew each time."""
         frame = snapshot.frame
-        second = int(frame.get("elapsed_s") or 0.0)
+        second = int(snapshot.clock_s)
         history = snapshot.state_history
         self._draw_header(snapshot, second, width, force)
         self._draw_bar(self.drawn.workload, (second, frame.get("workload_state"), frame.get("workload_source"),

@@ -79,11 +79,17 @@ class Snapshot:
     frame: dict[str, Any]
     events: tuple[dict[str, Any], ...]
     series: dict[str, tuple[Value, ...]] = field(default_factory=dict)
-    state_history: tuple[tuple[float, str], ...] = ()  # (elapsed_s when it began, state)
+    state_history: tuple[tuple[float, str], ...] = ()  # (watched_s when it began, state)
     collapses: dict[str, CollapseCount] = field(default_factory=dict)
     ended: bool = False
     spans: SpansView = field(default_factory=lambda: SpansView(0))
     metrics: MetricsView = field(default_factory=lambda: MetricsView(0))
+    watched_s: float | None = None  # the screen's clock (`DashboardFeed.watched_s`); None: the frame's elapsed_s
+
+    @property
+    def clock_s(self) -> float:
+        """How long the screen has watched: the header's clock, and the time of the state history."""
+        return self.watched_s if self.watched_s is not None else (self.frame.get("elapsed_s") or 0.0)
 
 
 @dataclass
@@ -134,6 +140,7 @@ class DashboardFeed:
             self._events: deque[dict[str, Any]] = deque(maxlen=self._max_events)
             self._states: deque[tuple[float, str]] = deque(maxlen=200)
             self._frame: dict[str, Any] = {}
+            self._base_s = 0.0  # watched seconds before the session of the frames now coming (see `watched_s`)
             self._collapses: dict[str, CollapseCount] = {}
             self._processes = NO_PROCESSES
             self.probe.reset()
@@ -162,6 +169,12 @@ class DashboardFeed:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def watched_s(self) -> float:
+        """Seconds the screen has watched: the frames' elapsed_s, which a new session (a recording toggled:
+        `attach`) starts at 0 again, continued across sessions, so the clock and the histories go on."""
+        return self._base_s + (self._frame.get("elapsed_s") or 0.0)
+
     def attach(self, frames: FrameQueue) -> None:
         """Read from a new subscription from now on (recording restarted); the old one is abandoned."""
         old, self._frames = self._frames, frames
@@ -180,6 +193,9 @@ class DashboardFeed:
         source = self._frames
         while True:
             if batch is None:
+                if source is not self._frames:  # attached to a new session: its elapsed_s starts again at 0
+                    with self._lock:
+                        self._base_s = self.watched_s
                 source = self._frames
                 assert source is not None
                 batch = source.get(timeout=0.5)
@@ -240,7 +256,7 @@ class DashboardFeed:
                 self._collapses.setdefault(str(event.get("device")), CollapseCount()).take(event)
         if frame is not None:
             self._frame = frame
-            elapsed = frame.get("elapsed_s") or 0.0
+            elapsed = self.watched_s
             for name, ring in self._rings.items():
                 value = frame.get(name)
                 ring.append(elapsed, float(value) if isinstance(value, (int, float)) else None)
@@ -261,4 +277,5 @@ class DashboardFeed:
                 ended=self.ended,
                 spans=self.probe.spans(),
                 metrics=self.probe.metrics(),
+                watched_s=self.watched_s,
             )

@@ -1,11 +1,14 @@
 """The session picker: a table of recorded sessions; typing filters it, Enter opens the chosen one.
 
 `PickerScreen` is what `o` pushes over a running dashboard; `PickerApp` is the same
-screen on its own, for `rigscope replay` without a session.
+screen on its own, for `rigscope replay` without a session.  Both open the chosen session
+in the picker, so one it cannot open is marked corrupt, with why, and the picker stays.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -14,6 +17,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
+from recordings.errors import InputError
 from recordings.inert import inert
 from tui import format as fmt
 
@@ -38,15 +42,17 @@ def row_cells(row: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
-class PickerScreen(Screen[str | None]):
-    """Dismissed with the path of the chosen session, or None."""
+class PickerScreen(Screen[Any]):
+    """Dismissed with the path of the chosen session, or None; with `opener`, the chosen session is opened here
+    (InputError: marked corrupt, and the picker stays) and the app exits with what `opener` made of it."""
 
     DEFAULT_CSS = "PickerScreen #help { height: 1; color: $text-muted; } PickerScreen #sessions { height: 1fr; }"
     BINDINGS = [Binding("escape", "close", "Close"), Binding("enter", "open", "Open", priority=True)]
 
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
+    def __init__(self, rows: list[dict[str, Any]], opener: Callable[[Path], Any] | None = None) -> None:
         super().__init__()
         self.rows = rows
+        self.opener = opener
         self.shown: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
@@ -85,26 +91,48 @@ class PickerScreen(Screen[str | None]):
         if row.get("status") == "corrupt":
             self.notify(row.get("error", "corrupt session"), severity="error")
             return
-        self._done(row["path"])
+        if self.opener is None:
+            self._done(row["path"])
+        else:  # the disk is read off the UI thread, as `o` does
+            self.notify(f"opening {row['id']}…", timeout=2)
+            self.run_worker(lambda: self._open(row), thread=True, exclusive=True, group="open")
+
+    def _open(self, row: dict[str, Any]) -> None:
+        assert self.opener is not None
+        try:
+            opened = self.opener(Path(row["path"]))
+        except InputError as error:
+            self.app.call_from_thread(self._cannot_open, row, str(error))
+            return
+        self.app.call_from_thread(self._done, opened)
+
+    def _cannot_open(self, row: dict[str, Any], why: str) -> None:
+        """Say why, and mark the row as the listing marks a session it finds damaged."""
+        row.update(status="corrupt", error=why)
+        table = self.query_one(DataTable)
+        cursor = table.cursor_row
+        self.fill(self.query_one(Input).value)
+        table.move_cursor(row=cursor)
+        self.notify(why, severity="error", timeout=10, markup=False)
 
     def action_close(self) -> None:
         self._done(None)
 
-    def _done(self, path: str | None) -> None:
+    def _done(self, chosen: Any) -> None:
         if self.app.screen_stack[0] is self:  # the picker is the whole app (PickerApp)
-            self.app.exit(path)
+            self.app.exit(chosen)
         else:
-            self.dismiss(path)
+            self.dismiss(chosen)
 
 
-class PickerApp(App[str | None]):
-    """Returns the path of the chosen session, or None."""
+class PickerApp(App[Any]):
+    """Returns the path of the chosen session, or None; with `opener`, what it made of the chosen session."""
 
     TITLE = "rigscope sessions"
 
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
+    def __init__(self, rows: list[dict[str, Any]], opener: Callable[[Path], Any] | None = None) -> None:
         super().__init__()
-        self.picker = PickerScreen(rows)
+        self.picker = PickerScreen(rows, opener)
 
     def get_default_screen(self) -> Screen:
         return self.picker

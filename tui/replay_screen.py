@@ -12,7 +12,7 @@ from textual.events import Click
 
 from recordings.replay import ReplayReader
 from tui import format as fmt
-from tui.bars import STATE_STYLES, TAG_STYLE, TextBar
+from tui.bars import STATE_STYLES, TAG_STYLE, TextBar, fitted
 from tui.dashboard import Command, DashboardScreen, ViewOptions
 from tui.feed import Snapshot
 from tui.screens import GotoScreen
@@ -140,17 +140,21 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
         position, so it is laid out at every redraw; an unchanged text keeps its strips)."""
         player = self.player
         reader = player.reader
-        header = Text(" rigscope REPLAY ", style="bold reverse")
-        header.append(" ▶ " if player.playing else " ❚❚ ", style="bold")
-        header.append(f"{speed_text(player.speed)}  {fmt.clock(reader.elapsed[player.position] - reader.elapsed[0])}"
-                      f" / {fmt.clock(reader.duration_s)}  {self.source.now_iso()[:19].replace('T', ' ')} UTC")
+        position = fmt.clock(reader.elapsed[player.position] - reader.elapsed[0])
+        pieces = [(0, Text(" rigscope REPLAY ", style="bold reverse")),  # (rank, piece): as the live header
+                  (0, Text(" ▶ " if player.playing else " ❚❚ ", style="bold")),
+                  (0, Text(f"{speed_text(player.speed)}  {position} / {fmt.clock(reader.duration_s)}")),
+                  (1, Text(f"  {self.source.now_iso()[:19].replace('T', ' ')} UTC"))]
         if reader.growing:
-            header.append(" ● recording", style="bold red")
-        if self.embedded:  # before the names, which a narrow terminal cuts
-            header.append(" │ q back", style="bold")
-        header.append(f" │ {self.source.label.host} · {self.source.label.tier} · {self.source.label.session_id}")
-        header.truncate(width)
-        self.drawn.header.set_text(header)
+            pieces.append((0, Text(" ● recording", style="bold red")))
+        if self.embedded:
+            pieces.append((0, Text(" │ q back", style="bold")))
+        label = self.source.label
+        pieces.append((2, Text(f" │ {label.session_id}")))
+        where = " · ".join(part for part in (label.host, label.tier) if part)
+        if where:
+            pieces.append((3, Text(f" · {where}")))
+        self.drawn.header.set_text(fitted(pieces, width))
 
     def commands(self) -> Iterator[Command]:
         yield from (

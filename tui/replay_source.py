@@ -16,7 +16,7 @@ from collectors.stream import SCREEN
 from recordings.catalog import catalog
 from recordings.replay import check_session
 from recordings.replay_player import POLL_S, ReplayPlayer
-from tui.bars import SessionLabel
+from tui.bars import SessionLabel, host_words
 from tui.devices import Device, feed_columns
 from tui.feed import DashboardFeed
 
@@ -30,8 +30,7 @@ class ReplaySource(ReplayPlayer):
         self.process_control = None  # recorded processes: the kill key ends nothing
         meta = self.reader.meta
         host = found if isinstance(found := meta.get("host"), dict) else {}
-        self.label = SessionLabel(str(host.get("hostname", "?")), str(host.get("hardware_tier", "")),
-                                  session.name, "REPLAY")
+        self.label = SessionLabel(*host_words(host), session.name, "REPLAY")
         self.devices = devices_of_meta(meta)
         self.feed = DashboardFeed(self.stream.subscribe(SCREEN), feed_columns(self.devices), self.hz)
         self.feed.start()

@@ -177,8 +177,9 @@ class DeviceScreen(ModalScreen[None]):
         table.add_column("column")
         table.add_column("value", justify="right")
         for name, value in self.frame.items():
-            if name == "self_threads" and value:  # `main=1.9 sampler=0.8`: one row per thread role
-                for role, _, pct in (item.partition("=") for item in str(value).split()):
+            if name == "self_threads":  # `main=1.9 sampler=0.8`: one row per thread role, on rigscope's own page
+                threads = str(value or "").split() if prefix == "self" else []
+                for role, _, pct in (item.partition("=") for item in threads):
                     table.add_row(f"  thread {role}", f"{pct} % of a core")
             elif name.startswith(f"{prefix}_"):
                 table.add_row(name, fmt.column_value(name, value))
