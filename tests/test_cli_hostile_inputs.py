@@ -6,6 +6,7 @@ left behind."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 
@@ -176,7 +177,7 @@ def test_gpus_by_uuid_or_uuid_prefix_as_the_readme_says():
 def test_an_unknown_uuid_or_index_is_an_error(gpus, words):
     from recordings.errors import InputError
 
-    with pytest.raises(InputError, match=words):
+    with pytest.raises(InputError, match=re.escape(words)):
         _sources_for("--gpus", gpus)
 
 
