@@ -68,8 +68,9 @@ SIM = ("record", "--source", "sim", "--duration", "2", "--dir")
     (["export", "latest", "--to", "csv", "--downsample", "nan"], "argument --downsample: nan is not a finite number"),
     (["--rated-cpu-w", "nan", "record"], "argument --rated-cpu-w: nan is not a finite number"),  # before the command
 ])
-def test_non_finite_and_absurd_numbers_are_refused_naming_the_flag(capsys, argv, words):
-    code, err = _refused(capsys, *argv)
+def test_non_finite_and_absurd_numbers_are_refused_naming_the_flag(tmp_path, capsys, argv, words):
+    code, err = _refused(capsys, *(str(tmp_path / "D") if token == "D" else token for token in argv))
+    assert not (tmp_path / "D").exists()  # (without the fix, a session was recorded there)
     assert code == 2
     assert err.count("\n") == 1 and words in err, err
     assert "Traceback" not in err
@@ -182,8 +183,8 @@ def test_an_unknown_uuid_or_index_is_an_error(gpus, words):
 
 
 @pytest.mark.parametrize("gpus", ["0;2", "gpu0", "GPU-", "GPU-x_y", "-1"])
-def test_a_malformed_gpu_list_says_indexes_or_uuids(capsys, gpus):
-    code, err = _refused(capsys, "record", f"--gpus={gpus}")
+def test_a_malformed_gpu_list_says_indexes_or_uuids(tmp_path, capsys, gpus):
+    code, err = _refused(capsys, *SIM, str(tmp_path), "--speed", "max", f"--gpus={gpus}")
     assert code == 2 and err.count("\n") == 1 and "NVML indexes or GPU-... UUIDs" in err, err
 
 
@@ -215,7 +216,7 @@ def test_ls_of_a_file_is_a_usage_error(tmp_path, capsys):
     blocker.write_text("not a directory")
     assert main(["ls", "--dir", str(blocker)]) == 2
     err = capsys.readouterr().err
-    assert err == f"rigscope: error: --dir {blocker} is a file, not a sessions directory\n"
+    assert err == f"rigscope: error: {blocker} is a file, not a sessions directory\n"
 
 
 def test_ls_of_a_missing_dir_says_it_does_not_exist(tmp_path, capsys):
