@@ -12,6 +12,7 @@ MIN_HZ, MAX_HZ = 0.1, 100.0
 MAX_SECONDS = 86_400.0  # an interval or time-out: a day at most (they become integer microseconds and timestamps)
 MAX_DURATION_S = 366 * 86_400.0  # a duration (--duration, --baseline, --window): a year at most
 MAX_SPEED = 100_000.0  # the simulation's speed-up: a simulated day in under a second
+NEGATIVE = "negative values are not allowed"
 
 
 def duration(text: str) -> float:
@@ -20,9 +21,6 @@ def duration(text: str) -> float:
     if total <= 0:
         raise argparse.ArgumentTypeError(f"invalid duration '{text}' (use e.g. 30s, 10m, 2h)")
     return total
-
-
-NEGATIVE = "negative values are not allowed"
 
 
 def _number(text: str, invalid: str) -> float:
