@@ -3,8 +3,9 @@
 Anything else is refused, never raised: invalid JSON or UTF-8, nesting deeper than 16 levels,
 a non-finite or huge number (NaN, `Infinity`, `1e400`, a `ts` of `1e300`; a metric's `value` may
 be NaN or infinite), text with lone surrogates, a field of the wrong type, an id or name over
-256 characters.  A note's text is cut at 4,096 characters with a mark, and a span's error at
-2,000.  Text is kept as sent: it is made inert where it is shown (recordings.inert).
+256 characters, a note's text or a tag's state that is empty or blank.  A note's text is cut at
+4,096 characters with a mark, and a span's error at 2,000.  Text is kept as sent: it is made
+inert where it is shown (recordings.inert).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def parse_event(payload: bytes | str) -> dict[str, Any] | None:
 def _checked(kind: str, event: dict[str, Any]) -> dict[str, Any] | None:
     if any(not isinstance(event.get(name), str) for name in REQUIRED[kind]):
         return None
+    if kind in (EventKind.NOTE, EventKind.TAG) and not event[REQUIRED[kind][0]].strip():
+        return None  # an empty note or tag says nothing (and a tag "" would name no phase)
     value = event.pop("value", None) if kind == EventKind.METRIC else None
     if not (value is None or isinstance(value, float) or (_is_number(value) and _sane(value, 0))) \
             or not _sane(event, 0):

@@ -41,9 +41,14 @@ def default_sessions_dir() -> Path:
     return user_data_dir() / "rigscope" / "sessions"
 
 
+def chosen_dir(explicit: str | os.PathLike[str] | None = None) -> str | None:
+    """`--dir`, else `$RIGSCOPE_DIR`: the sessions directory the user chose; None where neither is given."""
+    return os.fspath(explicit) if explicit else os.environ.get("RIGSCOPE_DIR") or None
+
+
 def dir_template(explicit: str | os.PathLike[str] | None = None) -> str:
     """`--dir`, else `$RIGSCOPE_DIR`, else the user's data directory, with any `{host}` and `{date}` left in."""
-    return os.fspath(explicit or os.environ.get("RIGSCOPE_DIR") or default_sessions_dir())
+    return chosen_dir(explicit) or os.fspath(default_sessions_dir())
 
 
 def sessions_dir(explicit: str | os.PathLike[str] | None = None, now: datetime | None = None,

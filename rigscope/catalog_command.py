@@ -47,15 +47,19 @@ def ls(args: argparse.Namespace) -> int:
     from recordings.catalog import catalog
     from recordings.importers.staging import leftovers
 
-    rows = catalog(sessions_dir(args.dir))
-    for stage in leftovers(sessions_dir(args.dir)):
+    root = sessions_dir(args.dir)
+    rows = catalog(root)  # first: it says what an unreadable folder on the way is
+    if root.exists() and not root.is_dir():
+        print(f"rigscope: error: {root} is a file, not a sessions directory", file=sys.stderr)
+        return 2
+    for stage in leftovers(root):
         print(f"{stage}: an import that was killed before it finished (the next import removes it)", file=sys.stderr)
     if args.json:
         json.dump(rows, sys.stdout, indent=1, ensure_ascii=False)
         print()
         return 0
-    if not rows:
-        print(f"no sessions in {sessions_dir(args.dir)}", file=sys.stderr)
+    if not rows:  # a missing directory is no error: there is none before the first recording
+        print(f"no sessions in {root}" + ("" if root.is_dir() else " (it does not exist)"), file=sys.stderr)
         return 0
     table = [list(LS_COLUMNS), *(_cells(r) for r in rows)]
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None

@@ -136,8 +136,24 @@ def _simulated_sources(config: MonitorConfig) -> Sources:
     collector = SimulatedCollector(gpu_count=config.gpus_sim, seed=config.seed, host_hz=config.host_hz)
     info = collector.info()
     gpus = info["gpus"]
+    if config.gpus is not None:
+        _check_simulated_gpus(config.gpus, [g["uuid"] for g in gpus])
     return Sources([collector, SelfUsageCollector()], [g["index"] for g in gpus], info["host"], gpus,
                    source="simulated", processes=SimulatedProcesses(config.gpus_sim, config.seed))
+
+
+def _check_simulated_gpus(flag: str, uuids: list[str]) -> None:
+    """`--gpus` on the simulated source: every GPU it names must be there, and it must name them all (the
+    simulation records all its GPUs; --gpus-sim sets how many)."""
+    from collectors.gpu import select_gpu_indices
+
+    try:
+        chosen = select_gpu_indices(len(uuids), uuids, None, flag)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    if len(chosen) != len(uuids):
+        raise InputError(f"--gpus {flag}: the simulated source records all its {len(uuids)} GPUs "
+                         f"(set how many with --gpus-sim)")
 
 
 def _overrides(config: MonitorConfig, gpu_indices: list[int]) -> dict[str, float]:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 
 from collectors.timeutil import parse_duration
 
 MIN_HZ, MAX_HZ = 0.1, 100.0
+MAX_SECONDS = 86_400.0  # an interval or time-out: a day at most (they become integer microseconds and timestamps)
+MAX_DURATION_S = 366 * 86_400.0  # a duration (--duration, --baseline, --window): a year at most
+MAX_SPEED = 100_000.0  # the simulation's speed-up: a simulated day in under a second
+NEGATIVE = "negative values are not allowed"
 
 
 def duration(text: str) -> float:
@@ -19,10 +24,14 @@ def duration(text: str) -> float:
 
 
 def _number(text: str, invalid: str) -> float:
+    """A finite number: `nan` and `inf` are refused like any other word."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(invalid) from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+    return value
 
 
 def hz(text: str) -> float:
@@ -39,12 +48,23 @@ def positive(text: str) -> float:
     return value
 
 
+def _at_most_a_day(text: str, value: float) -> float:
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"{text} s is more than a day ({MAX_SECONDS:g} s)")
+    return value
+
+
+def seconds(text: str) -> float:
+    """An interval or time-out in seconds: more than 0, a day at most."""
+    return _at_most_a_day(text, positive(text))
+
+
 def gpm_interval(text: str) -> float:
     """Seconds between GPM samples: NVML needs more than 0.1 s between two."""
     value = _number(text, f"invalid interval '{text}' (seconds)")
     if not value > 0.1:
         raise argparse.ArgumentTypeError(f"--gpm-interval {text} must be more than 0.1 s (NVML's GPM refresh)")
-    return value
+    return _at_most_a_day(text, value)
 
 
 def count(text: str) -> int:
@@ -54,8 +74,13 @@ def count(text: str) -> int:
 
 
 def speed(text: str) -> float | None:
-    """A speed-up factor, or `max` (None): as fast as the machine goes."""
-    return None if text.strip().lower() == "max" else positive(text)
+    """A speed-up factor up to MAX_SPEED, or `max` (None): as fast as the machine goes."""
+    if text.strip().lower() == "max":
+        return None
+    value = positive(text)
+    if value > MAX_SPEED:
+        raise argparse.ArgumentTypeError(f"{text} is more than {MAX_SPEED:g} (use max for as fast as it goes)")
+    return value
 
 
 def gpu_count(text: str) -> int:
@@ -65,8 +90,10 @@ def gpu_count(text: str) -> int:
 
 
 def gpu_list(text: str) -> str:
-    if not re.fullmatch(r"\d+(,\d+)*", text.replace(" ", "")):
-        raise argparse.ArgumentTypeError(f"invalid GPU list '{text}' (use e.g. 0,2)")
+    """`0,2` or `GPU-8f3a...,1`: NVML indexes or (prefixes of) GPU UUIDs; which exist is checked on the GPUs."""
+    entry = r"(\d+|GPU-[0-9A-Za-z-]+)"
+    if not re.fullmatch(rf"{entry}(,{entry})*", text.replace(" ", "")):
+        raise argparse.ArgumentTypeError(f"invalid GPU list '{text}' (NVML indexes or GPU-... UUIDs, e.g. 0,2)")
     return text.replace(" ", "")
 
 
@@ -120,11 +147,15 @@ def http_address(text: str) -> tuple[str, int]:
 
 
 def phase_duration(text: str) -> float:
-    """Like `duration`, but 0 is allowed: `--baseline 0` skips the baseline."""
+    """Like `duration`, but 0 is allowed: `--baseline 0` skips the baseline. A year at most."""
+    if text.strip().startswith("-"):
+        raise argparse.ArgumentTypeError(f"{text}: {NEGATIVE}")
     try:
         total = parse_duration(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+    if total > MAX_DURATION_S:
+        raise argparse.ArgumentTypeError(f"{text} is more than a year")
     return total
 
 
@@ -153,3 +184,10 @@ def key_list(text: str) -> list[str]:
     if bad or not keys:
         raise argparse.ArgumentTypeError(f"invalid --env-keys '{text}' (use e.g. CUDA_VISIBLE_DEVICES,OMP_NUM_THREADS)")
     return keys
+
+
+def text(value: str) -> str:
+    """A note's text or a tag's name: anything but empty or blank."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value

@@ -7,6 +7,7 @@ suggestion (`did_you_mean`) and exit code 2.  What each command does is in its `
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Any
 
@@ -40,8 +41,27 @@ EXAMPLES = {
 class Parser(argparse.ArgumentParser):
     """argparse with a one-line error and exit code 2; a mistyped choice gets a suggestion."""
 
+    given: list[str] = []  # what this parser was last asked to parse
+
+    def parse_known_args(  # type: ignore[override]  # (argparse types it with overloads)
+            self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        self.given = sys.argv[1:] if args is None else list(args)
+        return super().parse_known_args(self.given, namespace)
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}{did_you_mean(message)}\n")
+        self.exit(2, f"{self.prog}: error: {negative_value(message, self.given)}{did_you_mean(message)}\n")
+
+
+def negative_value(message: str, given: list[str]) -> str:
+    """argparse takes `--duration -5s` for two flags and says `expected one argument`: say the value is
+    negative instead (a flag's value never is); other messages as they are."""
+    found = re.fullmatch(r"argument (\S+): expected one argument", message)
+    if found:
+        names = found.group(1).split("/")
+        after = [given[i + 1] for i, token in enumerate(given[:-1]) if token in names]
+        if after and re.match(r"-(\.?\d|inf)", after[-1], re.IGNORECASE):
+            return f"argument {found.group(1)}: {after[-1]}: {options.NEGATIVE}"
+    return message
 
 
 def did_you_mean(message: str) -> str:
@@ -121,20 +141,21 @@ def add_record_flags(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--duration", type=options.duration, help="stop after e.g. 30s, 10m, 2h (default: until Ctrl-C)")
     what.add_argument("--source", choices=["system", "sim"], default="system",
                       help="system: this machine (default); sim: the simulated scenario")
-    what.add_argument("--gpus", type=options.gpu_list, help="NVML indices to sample, e.g. 0,2 (default: CUDA_VISIBLE_DEVICES or all)")
+    what.add_argument("--gpus", type=options.gpu_list, help="NVML indices or GPU UUIDs to sample, e.g. 0,2 "
+                      "(default: CUDA_VISIBLE_DEVICES or all)")
     what.add_argument("--host-hz", type=options.hz, default=2.0,
                       help="memory, swap, disk and network reads per second, 0.1 to 100 (default 2)")
     what.add_argument("--gpm-interval", type=options.gpm_interval, default=1.0, metavar="SECONDS",
                       help="how often SM, tensor and DRAM activity (NVML GPM, Hopper and newer) are sampled (default 1)")
     procs = parser.add_argument_group("processes (who uses the GPUs)")
-    procs.add_argument("--proc-interval", type=options.positive, default=2.0, metavar="SECONDS",
-                       help="how often the GPU processes are listed and recorded (default 2)")
+    procs.add_argument("--proc-interval", type=options.seconds, default=2.0, metavar="SECONDS",
+                       help="how often the GPU processes are listed and recorded (default 2, at most a day)")
     procs.add_argument("--proc-top", type=options.count, default=0, metavar="N",
                        help="also list the N busiest host processes by CPU (default 0: GPU processes only)")
     sim = parser.add_argument_group("simulated source")
     sim.add_argument("--gpus-sim", type=options.gpu_count, default=1, help="simulated GPUs, 1 to 16 (default 1)")
     sim.add_argument("--seed", type=int, default=0, help="scenario seed (default 0)")
-    sim.add_argument("--speed", type=options.speed, default=1.0, help="run faster than real time, e.g. 60, or max")
+    sim.add_argument("--speed", type=options.speed, default=1.0, help="run faster than real time, e.g. 60 (up to 100000), or max")
     labels = parser.add_argument_group("session labels")
     labels.add_argument("--model-name", help="the model being run, kept in meta.json (e.g. llama-7b)")
     labels.add_argument("--training-mode", help="how it runs, kept in meta.json (e.g. finetune, inference)")
@@ -147,10 +168,11 @@ def add_record_flags(parser: argparse.ArgumentParser) -> None:
                          help="make session folders and files as the umask says (default: 0700 and 0600, "
                               "readable by you only)")
     writing.add_argument("--realtime", action="store_true", help="flush the CSV after every sample")
-    writing.add_argument("--flush-interval", type=options.positive, default=1.0, metavar="SECONDS",
-                         help="how often the journal is flushed: at most this much is lost to a crash (default 1)")
-    writing.add_argument("--segment-interval", type=options.positive, default=60.0, metavar="SECONDS",
-                         help="seconds of samples per Parquet segment (default 60)")
+    writing.add_argument("--flush-interval", type=options.seconds, default=1.0, metavar="SECONDS",
+                         help="how often the journal is flushed: at most this much is lost to a crash (default 1, at most a "
+                              "day)")
+    writing.add_argument("--segment-interval", type=options.seconds, default=60.0, metavar="SECONDS",
+                         help="seconds of samples per Parquet segment (default 60, at most a day)")
     hardware = parser.add_argument_group("hardware overrides")
     hardware.add_argument("--rated-cpu-w", type=options.positive, help="CPU rated power in W (when RAPL has no limit)")
     hardware.add_argument("--cpu-temp-limit", type=options.positive, help="CPU temperature limit in °C")
@@ -199,13 +221,13 @@ def build_parser() -> CommandLine:
     add_record_flags(record)
 
     note = commands.add_parser("note", help="add a note to the running (or latest) session", epilog=EXAMPLES["note"])
-    note.add_argument("text", help="what to note, in quotes")
+    note.add_argument("text", type=options.text, help="what to note, in quotes")
     note.add_argument("--session", help="session id, prefix, path or latest (default: $RIGSCOPE_SESSION, else your "
                                         "newest running recorder, else the latest session)")
     add_session_dir(note)
 
     tag = commands.add_parser("tag", help="tag the workload phase of the running session", epilog=EXAMPLES["tag"])
-    tag.add_argument("state", help="phase name; auto returns to the heuristic")
+    tag.add_argument("state", type=options.text, help="phase name; auto returns to the heuristic")
     tag.add_argument("--session", help="session id, prefix or path (default: $RIGSCOPE_SESSION, else your newest "
                                        "running recorder)")
     add_session_dir(tag)
@@ -347,10 +369,10 @@ def _add_fleet_command(commands: Any) -> None:
     fleet.add_argument("--job", metavar="REGEX", help="with --prometheus: only targets of these jobs")
     fleet.add_argument("--window", type=options.duration, default=600.0,
                        help="energy, throttle, collapses and sparklines over this window (default 10m)")
-    fleet.add_argument("--refresh", type=options.positive, default=5.0, metavar="SECONDS",
+    fleet.add_argument("--refresh", type=options.seconds, default=5.0, metavar="SECONDS",
                        help="seconds between refreshes of the screen (default 5)")
-    fleet.add_argument("--timeout", type=options.positive, default=5.0, metavar="SECONDS",
-                       help="give up on a request after this long (default 5)")
+    fleet.add_argument("--timeout", type=options.seconds, default=5.0, metavar="SECONDS",
+                       help="give up on a request after this long (default 5, at most a day)")
     fleet.add_argument("--token", help="bearer token for Prometheus (default $RIGSCOPE_FLEET_TOKEN)")
     fleet.add_argument("--basic-auth", metavar="USER:PASSWORD",
                        help="basic auth for Prometheus (default $RIGSCOPE_FLEET_BASIC_AUTH)")

@@ -16,6 +16,7 @@ import argparse
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -99,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
     except CheckError as error:  # a usage error: the command line itself is wrong
         print(f"rigscope: error: {error}", file=sys.stderr)
         return 2
+    unrunnable = _unrunnable(plan.command[0])
+    if unrunnable is not None:  # said at once, not after the baseline
+        reason, code = unrunnable
+        print(f"rigscope: error: {reason}: {plan.command[0]}", file=sys.stderr)
+        return code
     stopping = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stopping.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     outcomes: list[Outcome] = []
@@ -118,6 +124,16 @@ def run(args: argparse.Namespace) -> int:
              f"(rigscope report --group {plan.group_id})")
     codes = [outcome.exit_code for outcome in outcomes]
     return next((code for code in codes if code not in (0, CHECK_FAILED)), CHECK_FAILED if CHECK_FAILED in codes else 0)
+
+
+def _unrunnable(program: str) -> tuple[str, int] | None:
+    """Why `program` cannot be started, as a shell says it, with the shell's exit code; None when it can
+    (found on PATH, or a path to an executable file)."""
+    if shutil.which(program) is not None:
+        return None
+    if os.sep in program and os.path.exists(program):
+        return "permission denied", NOT_EXECUTABLE
+    return "command not found", NOT_FOUND
 
 
 class _Phases:

@@ -14,7 +14,7 @@ from collectors.receiver import send_event
 from recordings.errors import InputError
 from recordings.events import EVENTS, append_event
 from recordings.inert import inert
-from recordings.session import read_meta, resolve_session, sessions_dir
+from recordings.session import chosen_dir, read_meta, resolve_session, sessions_dir
 from rigscope.local_channel import SESSION_ENV, find_recorder, live_recorders
 
 
@@ -46,8 +46,8 @@ def _socket_of(session: Path) -> str | None:
 
 
 def _newest_recorder(root: Path | None) -> tuple[tuple[str, str] | None, str]:
-    """This user's newest running recorder (with `root`, the --dir given: of those recording into it),
-    and a remark naming the others when there are several."""
+    """This user's newest running recorder (with `root`, the --dir or $RIGSCOPE_DIR given: of those recording
+    into it), and a remark naming the others when there are several."""
     running = live_recorders(recording=True)
     if root is not None:
         running = [(name, path) for name, path in running if _socket_of(root / name) == path]
@@ -61,7 +61,7 @@ def _newest_recorder(root: Path | None) -> tuple[tuple[str, str] | None, str]:
 def note(args: argparse.Namespace) -> int:
     root = sessions_dir(args.dir)
     picked = _picked(args)
-    recorder, remark = (_recorder_of(picked, root), "") if picked else _newest_recorder(root if args.dir else None)
+    recorder, remark = (_recorder_of(picked, root), "") if picked else _newest_recorder(root if chosen_dir(args.dir) else None)
     event = {"ts": now_iso(), "kind": EventKind.NOTE, "text": args.text, "source": "cli"}
     if recorder is not None and send_event(recorder[1], event):
         print(f"note added to running session {inert(recorder[0])}{remark}")
@@ -78,7 +78,7 @@ def note(args: argparse.Namespace) -> int:
 def tag(args: argparse.Namespace) -> int:
     root = sessions_dir(args.dir)
     picked = _picked(args)
-    recorder, remark = (_recorder_of(picked, root), "") if picked else _newest_recorder(root if args.dir else None)
+    recorder, remark = (_recorder_of(picked, root), "") if picked else _newest_recorder(root if chosen_dir(args.dir) else None)
     if recorder is None:
         where = f"session {inert(picked)} is not running" if picked else "no running session of yours"
         raise InputError(f"{where} (a tag steers a live recording)")

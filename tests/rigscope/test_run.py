@@ -142,7 +142,10 @@ def test_output_log_is_capped_and_says_so(tmp_path, capfd):
                                                    "cap_bytes": 1024, "truncated": True}
 
 
-def test_command_not_found_marks_the_session_failed(tmp_path, capsys):
+def test_command_not_found_marks_the_session_failed(tmp_path, capsys, monkeypatch):
+    """The command is looked up before the baseline (tests/test_cli_hostile_inputs.py); one that vanishes
+    between the look-up and its start fails the session."""
+    monkeypatch.setattr("rigscope.run_command._unrunnable", lambda program: None)
     code = _run(tmp_path, "--baseline", "1s", "--check", "collapses == 0", command=["no-such-command-here", "x"])
     assert code == 127
     assert "rigscope: error: command not found: no-such-command-here" in capsys.readouterr().err
@@ -152,7 +155,8 @@ def test_command_not_found_marks_the_session_failed(tmp_path, capsys):
     assert meta["error"] == "command not found: no-such-command-here"
 
 
-def test_command_not_executable_is_126(tmp_path, capsys):
+def test_command_not_executable_is_126(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("rigscope.run_command._unrunnable", lambda program: None)  # as above
     script = tmp_path / "script.sh"
     script.write_text("echo hi\n")
     script.chmod(0o644)
