@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from textual import constants
@@ -19,6 +20,7 @@ from textual.driver import Driver
 from textual.screen import Screen
 
 from collectors import gc_freeze
+from recordings.errors import InputError
 from tui.dashboard import DEFAULT_PRESETS, DashboardScreen, ViewOptions
 from tui.picker import PickerScreen
 from tui.quiet_driver import QuietLinuxDriver
@@ -83,6 +85,20 @@ class RigscopeApp(App[str]):
         """The replay source the picker opened (it stays open on a session it cannot), or None: closed."""
         if source is not None:
             self._show_replay(source)
+
+    def open_replay(self, path: Path) -> None:
+        """The session at `path` in replay over this screen, opened in a worker; one that cannot open is said."""
+        self.notify(f"opening {path.name}…", timeout=2)
+        self.run_worker(lambda: self._open(path), thread=True, exclusive=True, group="sessions")
+
+    def _open(self, path: Path) -> None:
+        assert self.sessions is not None
+        try:
+            source = self.sessions.open(path)
+        except InputError as error:  # a damaged or empty session: say so, stay where we are
+            self.call_from_thread(self.notify, str(error), severity="error", timeout=10)
+            return
+        self.call_from_thread(self._show_replay, source)
 
     def _show_replay(self, source: Any) -> None:
         self.replays.append(source)

@@ -81,4 +81,4 @@ class AttachApp(RigscopeApp):
 
     def replay_session(self, folder: Path) -> None:
         """The attached session, now ended, in replay over the dashboard."""
-        self._picked(str(folder))
+        self.open_replay(folder)
