@@ -28,6 +28,12 @@ def _clock(seconds: float | None) -> str:
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
+def _rate(hz: float | None) -> str:
+    """Samples a second: one decimal, and two significant digits below 1 Hz (a log of one line a minute
+    is 0.017, not 0.0)."""
+    return "—" if hz is None else f"{hz:.1f}" if hz >= 1 else f"{hz:.2g}"
+
+
 def _cells(row: dict[str, Any]) -> list[str]:
     def text(value: Any, fmt: str = "{}") -> str:
         return "—" if value is None else fmt.format(value)
@@ -38,7 +44,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
     host = text(row["host"])
     cells = [row["id"], text(row["start"])[:19].replace("T", " "), _clock(row["duration_s"]),
              host if len(host) <= HOST_WIDTH else host[:HOST_WIDTH - 1] + "…",
-             text(row["tier"]), text(row["device_type"]), text(row["samples"]), text(row["hz"], "{:.1f}"),
+             text(row["tier"]), text(row["device_type"]), text(row["samples"]), _rate(row["hz"]),
              text(row["collapses"]), text(row["max_temp_c"], "{:.0f}"), text(row["spans"]), row["status"], note]
     return [inert(cell) for cell in cells]  # notes and labels may come from anyone (an imported file)
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from collectors.event_kinds import EventKind
-from collectors.event_parse import now_iso
+from collectors.event_parse import NOTE_CAP, cut, now_iso
 from collectors.receiver import send_event
 from recordings.errors import InputError
 from recordings.events import EVENTS, append_event
@@ -62,7 +62,7 @@ def note(args: argparse.Namespace) -> int:
     root = sessions_dir(args.dir)
     picked = _picked(args)
     recorder, remark = (_recorder_of(picked, root), "") if picked else _newest_recorder(root if chosen_dir(args.dir) else None)
-    event = {"ts": now_iso(), "kind": EventKind.NOTE, "text": args.text, "source": "cli"}
+    event = {"ts": now_iso(), "kind": EventKind.NOTE, "text": cut(args.text, NOTE_CAP), "source": "cli"}  # as a recorder cuts it
     if recorder is not None and send_event(recorder[1], event):
         print(f"note added to running session {inert(recorder[0])}{remark}")
         return 0

@@ -166,3 +166,11 @@ def test_demo_sessions_are_marked(root):
     rows = catalog(root)
     done = next(r for r in rows if r["id"] == "20260101-000000-done")
     assert done["demo"] is True and _cells(done)[-1].startswith("demo")  # recorded by the simulator
+
+
+@pytest.mark.parametrize(("hz", "shown"), [(10.0, "10.0"), (1.0, "1.0"), (1 / 60, "0.017"), (None, "—")])
+def test_the_rate_of_a_slow_log_is_not_shown_as_zero(root, hz, shown):
+    from rigscope.catalog_command import LS_COLUMNS, _cells
+
+    row = {**catalog(root)[0], "hz": hz}
+    assert _cells(row)[LS_COLUMNS.index("Hz")] == shown  # an nvidia-smi log of a line a minute: 0.017 Hz

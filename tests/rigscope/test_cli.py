@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from collectors.event_parse import CUT_MARK, NOTE_CAP
 from rigscope.cli import main
 from tests.conftest import REPO, run_cli
 
@@ -152,6 +153,10 @@ def test_note_and_tag_reach_a_running_recorder_and_sigterm_closes_it(tmp_path):
     late = run_cli("note", "after the run", "--dir", str(tmp_path))
     assert late.returncode == 0 and "not running" in late.stdout
     assert "after the run" in (session / "events.jsonl").read_text()
+    long = run_cli("note", "x" * 5000, "--dir", str(tmp_path))  # capped as a running recorder caps it
+    assert long.returncode == 0 and "not running" in long.stdout
+    stored = json.loads((session / "events.jsonl").read_text().splitlines()[-1])["text"]
+    assert len(stored) == NOTE_CAP and stored.endswith(CUT_MARK)
 
 
 @pytest.mark.parametrize("attempt", range(3))
