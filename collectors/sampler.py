@@ -6,7 +6,9 @@ sampler's `FrameStream` (collectors/stream.py), whose policy sizes each sink's
 queue from the clock: on real time the sampler never waits on a consumer (a
 full queue counts a drop).  Above 10 Hz the frames of a tenth of a second are
 derived and handed out together (see `BATCH_HZ`).
-Events from outside (notes, tags, probe events) are posted from any thread.
+Events from outside (notes, tags, probe events) are posted from any thread;
+those of a burst go out together (see `EVENT_BATCH_S`), and what a sink's
+queue still drops is said as a notice and counted (`FrameStream.drops`).
 A step of the wall clock between two frames (`ts` against the monotonic
 `elapsed_s`) is an event of its own, `clock_step`, handed out with the frame.
 """
@@ -14,6 +16,7 @@ A step of the wall clock between two frames (`ts` against the monotonic
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -33,6 +36,13 @@ __all__ = ["BATCH_HZ", "END", "Batch", "Event", "Frame", "FrameQueue", "Sampler"
 # here). Above BATCH_HZ the frames of 1/BATCH_HZ s are derived and handed out together; the
 # consumers look 4 times a second anyway, and each frame keeps the time of its own read.
 BATCH_HZ = 10.0
+
+# A probe may post up to the event receiver's limit (20,000 events a second); a batch for each would
+# fill the queues read 4 times a second in a fifth of a second (1,000 batches). An event posted after a
+# quiet EVENT_BATCH_S goes out at once; those that follow it within EVENT_BATCH_S wait for the next
+# post after it, or the next frames, whichever comes first: at most 1/EVENT_BATCH_S batches of events
+# a second (plus one per batch of frames), whatever the rate. Each event keeps its own time.
+EVENT_BATCH_S = 0.01
 
 
 class SignalStage(Protocol):
@@ -78,6 +88,11 @@ class Sampler:
         self._batch_size = max(1, int(hz / BATCH_HZ))
         self._unsent: list[Frame] = []  # read, not derived nor handed out yet
         self._pending_tags: list[tuple[int, str]] = []
+        self._pending_events: list[Event] = []  # posted, not handed out yet (under _events_lock)
+        self._events_sent = -EVENT_BATCH_S  # time.monotonic() of the last batch of events handed out
+        self._events_at_once = False  # the sampler ended: nothing would hand pending events out
+        self._events_lock = threading.Lock()  # held while handing events out: one thread's events stay in order
+        self._drops_said: set[str] = set()  # the sinks whose queue's drops were said
         self._steps = StepDetector()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -93,11 +108,23 @@ class Sampler:
         return self.stream.attach(frames)
 
     def post_event(self, event: Event) -> None:
-        """Hand an event to every subscriber; a tag also steers the workload state. Any thread."""
+        """Hand an event to every subscriber (with those of its burst); a tag also steers the workload state.
+        Any thread."""
         if event.get("kind") == EventKind.TAG and self.signals is not None:
             with self._lock:
                 self._pending_tags.append((us_from_iso(event["ts"]), str(event["state"])))
-        self.stream.publish(Batch(None, (event,)))
+        now = time.monotonic()
+        with self._events_lock:
+            self._pending_events.append(event)
+            if now - self._events_sent >= EVENT_BATCH_S or self._events_at_once:
+                self._send_events(now)
+
+    def _send_events(self, now: float) -> None:
+        """The events posted so far, as one batch (under _events_lock)."""
+        if self._pending_events:
+            events, self._pending_events = self._pending_events, []
+            self._events_sent = now
+            self.stream.publish(Batch(None, tuple(events)))
 
     def start(self) -> None:
         self._thread.start()
@@ -119,8 +146,12 @@ class Sampler:
         finally:
             self._derive_and_send()
             closing = self.signals.finish() if self.signals is not None else []
+            with self._events_lock:  # from now on an event is handed out as it comes (after END, as before)
+                self._send_events(time.monotonic())
+                self._events_at_once = True
             if closing:
                 self.stream.publish(Batch(None, tuple(closing)))
+            self._say_drops(final=True)  # before END: the session writer still takes it into meta.json
             self.stream.close()
             self.finished.set()
 
@@ -155,6 +186,8 @@ class Sampler:
                 tags, self._pending_tags = self._pending_tags, []
             for ts_us, state in tags:  # each applies from its own time on, earlier frames of the batch included
                 signals.add_tag(ts_us, state)
+        with self._events_lock:  # those posted before these frames were handed out go first, as they came
+            self._send_events(time.monotonic())
         for frame in frames:
             events = signals.process(frame) if signals is not None else []
             step = self._steps.check(frame["ts"], frame["elapsed_s"])
@@ -162,6 +195,16 @@ class Sampler:
                 events = [*events, {"ts": iso_from_us(frame["ts"]), "kind": EventKind.CLOCK_STEP, "step_s": step,
                                     "elapsed_s": frame["elapsed_s"]}]
             self.stream.publish(Batch(frame, tuple(events)))
+        self._say_drops(final=False)
+
+    def _say_drops(self, final: bool) -> None:
+        """A notice the first time a sink's queue drops, and the totals at the end (meta.json's warnings)."""
+        for name, lost in self.stream.drops().items():
+            if lost["batches"] and (final or name not in self._drops_said):
+                self._drops_said.add(name)
+                when = "in all" if final else "so far (it fell behind); summary.stream_drops in meta.json counts them"
+                self._notify(f"{name}: its queue dropped {lost['batches']:,} batches "
+                             f"({lost['events']:,} events) {when}")
 
     def _notify(self, message: str) -> None:
         self.stats.notices.append(message)

@@ -56,8 +56,13 @@ class FrameQueue:
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self.dropped = 0
+        self.dropped = 0  # batches
+        self.dropped_events = 0  # the events in them
         self._abandoned = False
+
+    def _drop(self, batch: Batch) -> None:
+        self.dropped += 1
+        self.dropped_events += len(batch.events)
 
     def abandon(self) -> None:
         """The consumer stops taking batches (it failed or ended): every later offer is a drop, never a wait."""
@@ -85,12 +90,12 @@ class LossyQueue(FrameQueue):
 
     def offer(self, batch: Batch) -> None:
         if self._abandoned:
-            self.dropped += 1
+            self._drop(batch)
             return
         try:
             self._queue.put_nowait(batch)
         except queue.Full:
-            self.dropped += 1
+            self._drop(batch)
 
     def close(self) -> None:
         """END never waits: when the queue is full, the oldest batch makes room (a drop)."""
@@ -100,8 +105,7 @@ class LossyQueue(FrameQueue):
                 return
             except queue.Full:
                 try:
-                    self._queue.get_nowait()
-                    self.dropped += 1
+                    self._drop(self._queue.get_nowait())
                 except queue.Empty:
                     pass
 
@@ -129,7 +133,7 @@ class LosslessQueue(LossyQueue):
                 return
             except queue.Full:
                 continue
-        self.dropped += 1
+        self._drop(batch)
 
 
 class PolledQueue(FrameQueue):
@@ -151,12 +155,11 @@ class PolledQueue(FrameQueue):
         if not self._abandoned and len(self._polled) < self.maxsize:
             self._polled.append(batch)
         else:
-            self.dropped += 1
+            self._drop(batch)
 
     def close(self) -> None:
         if len(self._polled) >= self.maxsize:
-            self._polled.popleft()
-            self.dropped += 1
+            self._drop(self._polled.popleft())
         self._polled.append(END)
         self._closed.set()
 
@@ -224,10 +227,23 @@ class FrameStream:
         self.policy = policy
         self._queues: list[FrameQueue] = []
         self._side: list[FrameQueue] = []  # the queues of the sinks that read side-channel records
+        self._sinks: list[tuple[str, FrameQueue]] = []  # the subscribed ones, by their sink's name
 
     def subscribe(self, sink: Sink) -> FrameQueue:
         """A queue for `sink`, as the policy decides (before the source starts)."""
-        return self.attach(self.policy.queue(sink), sink.side_records)
+        frames = self.attach(self.policy.queue(sink), sink.side_records)
+        self._sinks.append((sink.name, frames))
+        return frames
+
+    def drops(self) -> dict[str, dict[str, int]]:
+        """What each subscribed sink's queues dropped so far: {sink name: {"batches": n, "events": n}}
+        (a sink subscribed again, a screen that replaced its feed, sums its queues)."""
+        lost: dict[str, dict[str, int]] = {}
+        for name, frames in self._sinks:
+            counts = lost.setdefault(name, {"batches": 0, "events": 0})
+            counts["batches"] += frames.dropped
+            counts["events"] += frames.dropped_events
+        return lost
 
     def attach(self, frames: FrameQueue, side_records: bool = False) -> FrameQueue:
         """Add a queue built by hand (tests, benchmarks)."""

@@ -321,7 +321,8 @@ class Monitor:
 
     def _summary(self) -> dict[str, Any]:
         """meta.json's summary, once the threads that feed the writer are done (it waits for them)."""
-        return {**self.signals.summary(), "spans": self.spans.summary(), "event_receiver": self.event_stats()}
+        return {**self.signals.summary(), "spans": self.spans.summary(), "event_receiver": self.event_stats(),
+                "stream_drops": self.sampler.stream.drops()}
 
     def build_meta(self, started: datetime) -> dict[str, Any]:
         config, sources = self.config, self.sources
