@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,20 @@ def test_a_loopback_post_without_the_sessions_token_is_refused_and_counted(tmp_p
         monitor.request_stop()
         monitor.stop()
         assert tags(monitor.session) == ["pwned"]  # the one with the token, and only it
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not (shutil.which("setpriv") and shutil.which("curl")),
+                    reason="needs root, setpriv and curl to post as another user")
+def test_another_local_user_cannot_tag_the_session(tmp_path):
+    with serving(tmp_path) as monitor:
+        done = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "curl", "-s",
+                               "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                               f"127.0.0.1:{monitor.http.port}/events", "-d", TAG.decode()],
+                              capture_output=True, text=True, timeout=30)
+        assert done.stdout == "401", done.stderr
+        monitor.request_stop()
+        monitor.stop()
+        assert tags(monitor.session) == [] and monitor.event_stats()["refused_token"] == 1
 
 
 def test_the_http_and_udp_channels_share_one_session_token(tmp_path):
