@@ -97,7 +97,8 @@ def _fit(table: list[list[str]], width: int | None) -> list[str]:
 
 
 def export(args: argparse.Namespace) -> int:
-    from recordings.export import export_session
+    from recordings.export import FORMATS, export_session, overwrite_risk
+    from recordings.longcsv import sidecar
     from recordings.timeline.write import KINDS, export_timeline
 
     timeline = args.to in KINDS
@@ -106,7 +107,11 @@ def export(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     session = resolve_session(args.session, sessions_dir(args.dir))
-    out = Path(args.out) if args.out else None
+    out = Path(args.out) if args.out else Path(f"{session.name}{KINDS[args.to] if timeline else FORMATS[args.to]}")
+    risk = overwrite_risk(session, [out, sidecar(out)] if args.to == "long-csv" else [out])
+    if risk is not None:
+        print(f"rigscope export: error: {risk}", file=sys.stderr)
+        return 2
     if timeline:
         path, events = export_timeline(session, args.to, out, args.start, args.until, args.downsample)
         print(f"{session.name}: {events} events written to {path} ({args.to})")

@@ -168,17 +168,19 @@ def _overrides(config: MonitorConfig, gpu_indices: list[int]) -> dict[str, float
 
 
 def _open_receiver(handler: Callable[[dict[str, Any]], None], on_notice: Callable[[str], None],
-                   udp_port: int | None) -> EventReceiver:
-    """The event receiver; with `udp_port`, also listening on that loopback port for datagrams with a new token.
+                   udp: tuple[int, str] | None) -> EventReceiver:
+    """The event receiver; with `udp` (port, token), also listening on that loopback port for datagrams with
+    the token.
     The runtime directory is checked first: a session is not started where its socket cannot be."""
     try:
         channel_dir(create=True)
     except OSError as error:
         raise InputError(f"cannot open the event socket: {error}") from None
     receiver = EventReceiver(handler, on_notice=on_notice)
-    if udp_port is not None:
+    if udp is not None:
+        udp_port, token = udp
         try:
-            receiver.listen_udp(udp_port, secrets.token_urlsafe(16))
+            receiver.listen_udp(udp_port, token)
         except OSError as error:
             receiver.close()
             raise InputError(f"--probe-udp: cannot take port {udp_port}: {error.strerror or error}") from None
@@ -252,10 +254,13 @@ class Monitor:
         self.signals = SignalPipeline(sources.gpu_indices)
         self.sampler = Sampler(sources.collectors, config.hz, self.clock, config.duration_s,
                                self.signals, on_notice=self.notices.tell)
+        # The session's token: what a UDP datagram and an HTTP POST /events (unless --http-token) must carry.
+        self.session_token = secrets.token_urlsafe(16)
         self.receiver: EventReceiver | None = None
         self._receiver_stats: dict[str, Any] = {}
         if config.receive_events:
-            self.receiver = _open_receiver(self.sampler.post_event, self.notices.tell, config.probe_udp)
+            self.receiver = _open_receiver(self.sampler.post_event, self.notices.tell,
+                                           None if config.probe_udp is None else (config.probe_udp, self.session_token))
         # Spans and custom metrics of instrumented workloads (rigscope.span, rigscope.metric), live.
         self.spans = SpanTracker(sources.gpu_indices, _host_facts(sources), sources.gpus)
         self.metrics = MetricHistory()
@@ -281,7 +286,10 @@ class Monitor:
         if config.http is not None:
             from rigscope.serve.wiring import serve_http
 
-            self.http = serve_http(self, *config.http, token=config.http_token)
+            self.http = serve_http(self, *config.http, token=config.http_token or self.session_token)
+            if config.http_token is None and on_notice is not None:
+                on_notice(f"POST /events needs the header 'Authorization: Bearer {self.session_token}' "
+                          f"(the session's token; --http-token or RIGSCOPE_HTTP_TOKEN to choose one)")
 
     def open_recording(self) -> None:
         """Create the session directory and its recorder (at construction unless `config.record` is False)."""
@@ -507,6 +515,11 @@ class Monitor:
     def post_event(self, event: dict[str, Any]) -> None:
         """An event already stamped (a key pressed on the dashboard); a tag steers the workload state."""
         self.sampler.post_event(event)
+
+    def refuse_event(self) -> None:
+        """Count an event refused for its token (POST /events), as the receiver counts datagrams without it."""
+        if self.receiver is not None:
+            self.receiver.refused_token += 1
 
     def offer_event(self, event: dict[str, Any]) -> bool:
         """An event from outside (POST /events): through the receiver's rate limits when there is one;

@@ -186,8 +186,8 @@ def add_record_flags(parser: argparse.ArgumentParser) -> None:
                               "workloads that cannot reach your socket (a container); each datagram must carry the "
                               "session's token, printed at start (docs/security.md)")
     serving.add_argument("--http-token", metavar="TOKEN",
-                         help="bearer token that POST /events must carry; then other hosts may post too "
-                              "(default $RIGSCOPE_HTTP_TOKEN)")
+                         help="bearer token that POST /events must carry instead of the session's token "
+                              "(printed at start) (default $RIGSCOPE_HTTP_TOKEN)")
 
 
 def add_dashboard_flags(parser: argparse.ArgumentParser) -> None:

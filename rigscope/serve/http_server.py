@@ -6,8 +6,9 @@ Routes, matched exactly (a path is never mapped to a file):
     GET  /metrics/summary  JSON with the TTS monitoring system's keys, the session, collapses, workload state
     GET  /metrics/export   JSON with the session's files and the TTS `analysis` object
     GET  /healthz          200 while samples arrive; 503 when the sampler stalled or stopped
-    POST /events           one probe event (JSON, at most 64 KiB); from loopback only, unless a
-                           token is set: then from anywhere, with `Authorization: Bearer TOKEN`
+    POST /events           one probe event (JSON, at most 64 KiB), with `Authorization: Bearer TOKEN`
+                           (the session's token, or --http-token's), from loopback too: another
+                           user of the box must not write into the session
 
 Another path gets 404, another method 405.  The server runs in its own threads
 (one loop holding the connections, a few workers answering; rigscope/serve/http_loop.py
@@ -39,7 +40,7 @@ from collectors.event_parse import parse_event
 from recordings.errors import InputError
 from rigscope import __version__
 from rigscope.serve import reports
-from rigscope.serve.addresses import is_loopback, show_host
+from rigscope.serve.addresses import show_host
 from rigscope.serve.exposition import TextEncoder
 from rigscope.serve.feed import ExportFeed, ExportSnapshot
 from rigscope.serve.http_loop import BoundedHTTPServer, SocketWriter
@@ -73,6 +74,9 @@ class ServedSession(Protocol):
 
     def post_event(self, event: dict[str, Any]) -> bool:
         """Hand on a posted event as the event receiver does; False when its rate limit dropped it."""
+
+    def refuse_event(self) -> None:
+        """Count a posted event refused for its token, as the event receiver counts datagrams without it."""
 
 
 @dataclass(frozen=True)
@@ -238,16 +242,15 @@ class HttpExporter:
         return {"open": server.open_connections, "max": server.max_connections, "refused": server.refused,
                 "timed_out": server.timed_out}
 
-    def refuse_post(self, client_host: str, authorization: str | None) -> tuple[int, str] | None:
-        """Why POST /events is refused to this client (status, message), or None when it is allowed."""
-        if self.token is not None:
-            scheme, _, given = (authorization or "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
-                return 401, "POST /events needs the bearer token (Authorization: Bearer TOKEN)"
+    def refuse_post(self, authorization: str | None) -> str | None:
+        """Why POST /events is refused (401) to a request with this Authorization header, counted as the
+        event receiver counts datagrams without the token; None when it carries the token."""
+        scheme, _, given = (authorization or "").partition(" ")
+        if (self.token is not None and scheme.lower() == "bearer"
+                and hmac.compare_digest(given.strip().encode(), self.token.encode())):
             return None
-        if not is_loopback(client_host):
-            return 403, "POST /events is accepted from loopback only (start rigscope with --http-token to allow others)"
-        return None
+        self.session.refuse_event()
+        return "POST /events needs the session's token (Authorization: Bearer TOKEN, printed at start)"
 
     def post_event(self, event: dict[str, Any]) -> bool:
         """Hand a posted event on as the event receiver does (its rate limits and counters); False when dropped."""
@@ -323,10 +326,9 @@ class Handler(BaseHTTPRequestHandler):
             self._error(500, "internal error")
 
     def _post_event(self, exporter: HttpExporter) -> None:
-        refusal = exporter.refuse_post(self.client_address[0], self.headers.get("Authorization"))
+        refusal = exporter.refuse_post(self.headers.get("Authorization"))
         if refusal is not None:
-            status, message = refusal
-            self._error(status, message, [("WWW-Authenticate", 'Bearer realm="rigscope"')] if status == 401 else [])
+            self._error(401, refusal, [("WWW-Authenticate", 'Bearer realm="rigscope"')])
             return
         if self.headers.get("Transfer-Encoding"):
             self._error(411, "send the event with a Content-Length, not chunked")

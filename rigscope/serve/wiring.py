@@ -72,6 +72,7 @@ class ServedMonitor(Protocol):
     def host_facts(self) -> dict[str, Any]: ...
     def recording_state(self) -> RecordingFacts | None: ...
     def offer_event(self, event: dict[str, Any]) -> bool: ...
+    def refuse_event(self) -> None: ...
     def subscribe(self, sink: Sink) -> FrameQueue: ...
 
 
@@ -107,6 +108,9 @@ class MonitorSession:
 
     def post_event(self, event: dict[str, Any]) -> bool:
         return self._monitor.offer_event(event)
+
+    def refuse_event(self) -> None:
+        self._monitor.refuse_event()
 
 
 def serve_http(monitor: ServedMonitor, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> HttpExporter:

@@ -11,12 +11,12 @@ from tests.probe.test_hostile import HOSTILE
 def test_hostile_bodies_are_refused_and_the_server_goes_on(tmp_path):
     with serving(tmp_path) as monitor:
         port = monitor.http.port
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {monitor.session_token}"}
         for body in HOSTILE:
-            status, _, _ = request(port, "POST", "/events", body, {"Content-Type": "application/json"})
+            status, _, _ = request(port, "POST", "/events", body, headers)
             assert status == 400, body[:60]
-            status, _, reply = request(port, "POST", "/events", b'{"kind":"metric","name":"alive","value":1}',
-                                       {"Content-Type": "application/json"})
+            status, _, reply = request(port, "POST", "/events", b'{"kind":"metric","name":"alive","value":1}', headers)
             assert status in (200, 202), reply
         cut = json.dumps({"kind": "note", "text": "n" * 10_000}).encode()
-        assert request(port, "POST", "/events", cut, {"Content-Type": "application/json"})[0] in (200, 202)
+        assert request(port, "POST", "/events", cut, headers)[0] in (200, 202)
         assert monitor.event_stats()["received"] == len(HOSTILE) + 1

@@ -155,8 +155,8 @@ def test_pipelined_and_kept_alive_requests_are_answered_in_order(tmp_path: Path)
 def test_a_post_that_waits_for_100_continue_gets_it(tmp_path: Path):
     body = json.dumps({"kind": "note", "text": "hello"}).encode()
     with serving(tmp_path) as monitor, socket.create_connection(("127.0.0.1", monitor.http.port), timeout=10) as client:
-        client.sendall(b"POST /events HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                       b"Content-Length: %d\r\n\r\n" % len(body))
+        client.sendall(b"POST /events HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nAuthorization: Bearer %s\r\n"
+                       b"Content-Length: %d\r\n\r\n" % (monitor.session_token.encode(), len(body)))
         assert client.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
         client.sendall(body)
         (reply,) = _read_replies(client, 1)
