@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from collectors.fleet.assemble import Assembler
 from collectors.fleet.http import FetchError, get
 from collectors.fleet.model import FleetModel
 from collectors.fleet.scrape import ScrapeFleet
@@ -122,7 +123,7 @@ def test_impossible_readings_are_unknown_and_not_summed(server):
     assert row["util_mean"] is None  # NaN and 700 % both left out: unknown, never 0
     gpu0 = model.gpus[row["node"]]["0"]
     assert all(gpu0.get(f) is None for f in ("power", "mem_used", "temp", "util"))
-    assert "5 impossible readings left out" in row["reason"]
+    assert row["reason"] == "3 impossible readings left out (mem_used, temp, util)"  # NaN and ±inf: not measured
     json.dumps(model.as_json(), allow_nan=False)
 
 
@@ -132,6 +133,25 @@ def test_once_json_is_strict_even_on_a_hostile_page(server):
     assert "Infinity" not in done.stdout and "NaN" not in done.stdout
     model = json.loads(done.stdout)
     assert model["totals"]["power"] == 250.0
+
+
+def test_once_table_shows_unknown_and_says_what_was_left_out(server):
+    done = fleet("--targets", f"http://{server}/hostile", "--once")
+    assert done.returncode == 0, done.stderr
+    assert "inf" not in done.stdout.lower() and "3 impossible readings left out" in done.stdout
+    assert done.stdout.splitlines()[0].startswith("nodes 1 up / 0 down · 2 GPUs")
+
+
+def test_an_impossible_reading_lets_the_next_exporter_give_it():
+    """The check sits where both clients (direct scrapes and Prometheus queries) hand their numbers in."""
+    parts = Assembler()
+    parts.add("n:9100", "rigscope", "temp", "0", 1e6)
+    parts.add("n:9400", "dcgm", "temp", "0", 61.0)
+    parts.add("n:9400", "dcgm", "power", "0", float("inf"))
+    parts.add("n:9400", "dcgm", "util", "0", -0.5)
+    parts.set_up("n:9100", True)
+    (reading,) = parts.readings()
+    assert reading.gpus == {"0": {"temp": 61.0}} and reading.impossible == {"temp": 1, "util": 1}
 
 
 def test_the_json_dump_cleans_what_a_source_left_non_finite(capsys):
