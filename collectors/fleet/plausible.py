@@ -16,6 +16,7 @@ GPU_MEMORY = (0.0, 16 * TIB)  # per GPU; the largest today hold under 0.2 TiB
 HOST_MEMORY = (0.0, 1024 * TIB)
 TEMPERATURE = (-50.0, 150.0)  # °C
 COUNT = (0.0, math.inf)
+ANY = (-math.inf, math.inf)
 RANGES: dict[str, tuple[float, float]] = {
     "util": RATIO, "sm_active": RATIO, "tensor_active": RATIO, "dram_active": RATIO, "cpu_util": RATIO,
     "mem_used": GPU_MEMORY, "mem_free": GPU_MEMORY, "mem_total": GPU_MEMORY,
@@ -28,7 +29,7 @@ RANGES: dict[str, tuple[float, float]] = {
 
 def possible(field: str, value: float) -> bool:
     """Whether a finite `value` of `field` can be real (a field without a range always can)."""
-    low, high = RANGES.get(field, (-math.inf, math.inf))
+    low, high = RANGES.get(field, ANY)
     return low <= value <= high
 
 
