@@ -87,7 +87,7 @@ def _timed(call, *args):
 def test_a_trickling_answer_times_out_as_a_whole(server, path):
     error, took = _timed(get, f"http://{server}{path}", 0.6)
     assert isinstance(error, FetchError) and error.reason == "timed out after 0.6 s"
-    assert took < 0.6 + 3  # load on a shared machine; unbounded before  # the deadline, not one socket read's timeout over and over
+    assert took < 0.6 + 3  # the deadline, not one socket read's timeout over and over (unbounded before)
 
 
 def test_a_slow_target_holds_no_other_back(server):
