@@ -1,7 +1,8 @@
 """`rigscope fleet`: many nodes on one screen, from a Prometheus server or their `/metrics` pages.
 
 `--once` reads the fleet one time and prints the table (`--json`: the model as JSON)
-for scripts and cron; without it the fleet screen opens.  Exit 1 when the source
+for scripts and cron (strict JSON: an unknown number is null, never NaN or Infinity);
+without it the fleet screen opens.  Exit 1 when the source
 gave nothing (Prometheus unreachable, refusing the credentials, answering 503).
 """
 
@@ -41,8 +42,9 @@ def make_source(args: argparse.Namespace) -> Any:
 
 def print_once(model: Any, as_json: bool) -> None:
     if as_json:
-        json.dump(model.as_json(), sys.stdout, indent=1)
-        print()
+        from rigscope.serve.reports import finite  # NaN and ±inf as null: strict JSON whatever a source left
+
+        print(json.dumps(finite(model.as_json()), indent=1, allow_nan=False))
         return
     from recordings.inert import inert
     from tui import fleet_columns as columns

@@ -2,7 +2,9 @@
 
 A node is the host part of an exporter's `instance` (`gpu07:9400` and `gpu07:9100` are one
 node: dcgm-exporter and node_exporter side by side).  When two exporters give the same
-field of the same GPU, the one listed first in `EXPORTERS` wins (rigscope, then DCGM).
+field of the same GPU, the one listed first in `EXPORTERS` wins (rigscope, then DCGM).  A number
+that is not finite is not measured; one out of its field's possible range is left out and
+counted (`collectors.fleet.plausible`), so the next exporter's reading of it can win.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from typing import Any
 
 from collectors.fleet.exporters import EXPORTERS
 from collectors.fleet.model import NodeReading
+from collectors.fleet.plausible import possible
+from collectors.fleet.table import TEXT_FIELDS
+from collectors.values import finite
 
 RANK = {e.name: i for i, e in enumerate(EXPORTERS)}
 
@@ -42,6 +47,14 @@ class Assembler:
         reading = self.node(instance)
         if exporter not in reading.exporters:
             reading.exporters = tuple(sorted((*reading.exporters, exporter), key=lambda e: RANK.get(e, 99)))
+        if field not in TEXT_FIELDS:
+            number = finite(value)
+            if number is None or not possible(field, number):
+                if gpu is not None:
+                    reading.gpus.setdefault(gpu, {})  # the GPU is there, this reading of it unknown
+                if number is not None:
+                    reading.impossible[field] = reading.impossible.get(field, 0) + 1
+                return
         key, rank = (reading.instance, field, gpu or ""), RANK.get(exporter, 99)
         if self._rank.get(key, 99) < rank:
             return

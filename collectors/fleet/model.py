@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from collectors.fleet.plausible import note
+
 STALE_INTERVALS = 3
 IDLE_RATIO = 0.05  # "allocated but idle": memory in use and activity under 5 % ...
 IDLE_WINDOW_S = 300.0  # ... for 5 minutes
@@ -35,6 +37,7 @@ class NodeReading:
     host: dict[str, Any] = field(default_factory=dict)
     active_max: dict[str, float] = field(default_factory=dict)  # per GPU: highest activity over IDLE_WINDOW_S
     gpu_names: dict[str, str] = field(default_factory=dict)
+    impossible: dict[str, int] = field(default_factory=dict)  # field: readings left out as out of range
 
 
 def _mean(values: list[float]) -> float | None:
@@ -76,7 +79,8 @@ def idle_gpus(reading: NodeReading) -> int | None:
 def node_row(reading: NodeReading, now_s: float) -> dict[str, Any]:
     """The node's row: numbers in base units (None when unknown or stale), its state and why."""
     reason = stale_reason(reading, now_s)
-    row: dict[str, Any] = {"node": reading.instance, "stale": reason is not None, "reason": reason or reading.partial,
+    notes = "; ".join(n for n in (reading.partial, note(reading.impossible)) if n) or None
+    row: dict[str, Any] = {"node": reading.instance, "stale": reason is not None, "reason": reason or notes,
                            "exporters": list(reading.exporters), "workload": None}
     row.update(dict.fromkeys(ROW_NUMBERS))
     if reason is not None:

@@ -25,6 +25,7 @@ from collectors.fleet.exporters import BY_METRIC
 from collectors.fleet.http import FetchError, get
 from collectors.fleet.model import IDLE_WINDOW_S, FleetModel, build
 from collectors.fleet.promql import ACTIVITY
+from collectors.values import finite
 
 UNKNOWN_SHOWN = 3  # names listed for an exporter nobody knows
 MAX_SERIES = 500_000  # parsed series kept; label values are bounded upstream, this only stops a runaway cache
@@ -144,7 +145,7 @@ class ScrapeFleet:
         lines, unknown = known_lines(page)
         point = Point(now, {}, {})
         for name, labels, value in map(parse_line, lines):
-            if value != value:
+            if finite(value) is None:  # NaN, ±inf: not measured (counters and idle seconds included)
                 continue
             for exporter, entry in BY_METRIC.get(name, ()):
                 if any(labels.get(k) != v for k, v in entry.match.items()):
