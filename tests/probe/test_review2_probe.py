@@ -15,7 +15,7 @@ import pytest
 
 import rigscope
 from collectors.event_parse import parse_event
-from collectors.event_parse import MAX_INT, MAX_NAME
+from collectors.wire import MAX_INT, MAX_NAME
 from rigscope import probe
 
 
