@@ -15,7 +15,7 @@ import pytest
 
 import rigscope
 from collectors.event_parse import parse_event
-from collectors.wire import MAX_INT, MAX_NAME
+from collectors.wire import MAX_DEPTH, MAX_INT, MAX_NAME
 from rigscope import probe
 
 
@@ -117,15 +117,29 @@ def test_a_span_object_reentered_in_one_thread_still_nests(sent):
     assert [e["span_id"] for e in ends(sent)] == [inner.span_id, outer.span_id]
 
 
+def test_a_block_exited_in_another_context_than_it_entered_still_ends_its_span(sent):
+    import contextvars  # an async fixture's setup and teardown run in two tasks
+
+    shared = rigscope.span("fixture")
+    opened = contextvars.copy_context().run(shared.__enter__)
+    contextvars.copy_context().run(shared.__exit__, None, None, None)
+    assert opened.ended and [e["span_id"] for e in ends(sent)] == [opened.span_id]
+
+
 # -- 2. what the receiver refuses is cleaned, and what cannot be sent is counted ---------------
+def nest(levels: int) -> Any:
+    deep: Any = "bottom"
+    for _ in range(levels):
+        deep = [deep]
+    return deep
+
+
 def test_attributes_the_receiver_refuses_are_cleaned_not_lost(sent):
     class Scalar:
         def item(self) -> float:
             return float("nan")
 
-    deep: Any = "bottom"
-    for _ in range(40):
-        deep = [deep]
+    deep = nest(40)
     rigscope.start_span("a", x=float("nan"), y=float("inf"), z=-math.inf, s=Scalar()).end()
     rigscope.start_span("b", tokens=10**30, small=-(2**63) - 1, edge=2**63 - 1, nested={"k": [float("nan")]}).end()
     rigscope.start_span("c", deep=deep, odd={1: float("nan"), (1, 2): "tuple key"}, text="\ud800 lone").end()
@@ -137,6 +151,10 @@ def test_attributes_the_receiver_refuses_are_cleaned_not_lost(sent):
                           "nested": {"k": [None]}}
     assert c["attrs"]["odd"] == {"1": None, "(1, 2)": "tuple key"} and c["attrs"]["text"] == "\ufffd lone"
     assert d["attrs"] == {"late": None, "big": str(10**40)}
+    kept = c["attrs"]["deep"]  # nested as deep as the receiver takes (an event is level 0), the rest as text
+    for _ in range(MAX_DEPTH - 2):
+        kept = kept[0]
+    assert kept == str(nest(40 - (MAX_DEPTH - 2)))
     assert 2**63 - 1 < MAX_INT  # the edge is the receiver's own
 
 
