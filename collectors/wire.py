@@ -2,7 +2,7 @@
 
 A datagram is UTF-8 JSON objects, one a line (`SEPARATOR`), at most `MAX_DATAGRAM` bytes.  Each
 object has a `kind` from `event_kinds.SENT` and the fields `REQUIRED` for it (collectors.event_parse
-checks the rest).  Over UDP the first line is the session's token (`token_line`); a sender that
+checks the rest, within the limits named here, which the probe keeps to).  Over UDP the first line is the session's token (`token_line`); a sender that
 adds `"ack": true` to an event gets `ACK` back.  The probe (rigscope.probe_transport) and the
 receiver (collectors.receiver) both use these names; only the standard library is imported here.
 """

@@ -18,19 +18,21 @@ blocks and never raises into the workload:
   (e.g. a DataLoader worker) gets its own socket, queue and sender thread
   (`os.register_at_fork`); what is queued is sent at exit, also when a
   multiprocessing child ends;
-- every error is swallowed and counted as a drop (`dropped()`): no recorder,
-  a full queue (100,000 events waiting), an event over 64 KiB, an attribute
-  that cannot be encoded; while the socket's buffer is full (a recorder reading
-  slower than the workload sends), events wait in the queue;
+- values the recorder would refuse are cleaned first (rigscope.probe_clean);
+  every error is swallowed and counted as a drop (`dropped()`): no recorder,
+  a full queue (100,000 events waiting), an event over 64 KiB, a name whose
+  `str()` fails, a metric's step that is no integer, a blank tag or note;
+  while the socket's buffer is full (a recorder reading slower than the
+  workload sends), events wait in the queue;
 - with no recorder running, events are dropped and counted, not spooled; the
   sender looks for a recorder again with the next datagram, so one that starts
   later gets what is sent after it started (and one that ends is left for the
   next newest).
 
 This module is the public API; the queue and sender are rigscope.probe_transport, the JSON texts
-rigscope.probe_encoding, and the datagram format collectors.wire.  Only the standard library (and
-those small modules built on it) is imported, and `import rigscope` does not import this module
-until a probe function is first used.
+rigscope.probe_encoding, the cleaning rigscope.probe_clean, and the datagram format and limits
+collectors.wire.  Only the standard library (and those small modules built on it) is imported, and
+`import rigscope` does not import this module until a probe function is first used.
 """
 
 from __future__ import annotations
