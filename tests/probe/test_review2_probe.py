@@ -42,12 +42,13 @@ def ends(texts: list[str]) -> list[dict[str, Any]]:
 # -- 1. one span object, several threads or tasks at once --------------------------------------
 def test_one_span_object_entered_by_two_threads_at_once_ends_each_threads_own_span(sent):
     shared = rigscope.span("shared_req")
-    b_inside, a_left = threading.Event(), threading.Event()
+    a_inside, b_inside, a_left = threading.Event(), threading.Event(), threading.Event()
     seen: dict[str, Any] = {}
 
     def thread_a() -> None:
         with shared as a:
             seen["a"] = a
+            a_inside.set()
             assert b_inside.wait(5)
         seen["a ended on leaving"] = a.ended
         seen["b ended when a left"] = seen["b"].ended
@@ -65,8 +66,7 @@ def test_one_span_object_entered_by_two_threads_at_once_ends_each_threads_own_sp
 
     first = threading.Thread(target=thread_a)
     first.start()
-    while "a" not in seen:  # A is inside before B enters
-        first.join(0.001)
+    assert a_inside.wait(5)  # A is inside before B enters
     second = threading.Thread(target=thread_b)
     second.start()
     first.join(5)
