@@ -17,15 +17,11 @@ from typing import Any
 
 from collectors.event_kinds import SENT, EventKind
 from collectors.timeutil import iso_from_us, us_from_iso
-from collectors.wire import REQUIRED
+from collectors.wire import ERROR_CAP, MAX_DEPTH, MAX_INT, MAX_NAME, REQUIRED
 
-MAX_DEPTH = 16
-MAX_NAME = 256  # characters of an id, a name, a state, a source, a note's tag
 NOTE_CAP = 4096  # characters of a note's text; the rest is cut, with CUT_MARK
 CUT_MARK = " …[cut]"
-ERROR_CAP = 2000  # characters of a span's error message (the probe sends no more)
 MAX_TS_S = 253_402_300_800.0  # 10000-01-01: a numeric ts must be seconds since 1970 before this
-MAX_INT = 2**63  # integers beyond int64 are refused (they fit no column)
 NAMES = ("text", "state", "span_id", "name", "parent_id", "source")
 
 

@@ -2,7 +2,7 @@
 
 A datagram is UTF-8 JSON objects, one a line (`SEPARATOR`), at most `MAX_DATAGRAM` bytes.  Each
 object has a `kind` from `event_kinds.SENT` and the fields `REQUIRED` for it (collectors.event_parse
-checks the rest).  Over UDP the first line is the session's token (`token_line`); a sender that
+checks the rest, within the limits named here, which the probe keeps to).  Over UDP the first line is the session's token (`token_line`); a sender that
 adds `"ack": true` to an event gets `ACK` back.  The probe (rigscope.probe_transport) and the
 receiver (collectors.receiver) both use these names; only the standard library is imported here.
 """
@@ -19,6 +19,11 @@ SEPARATOR = "\n"  # between the events of one datagram
 TOKEN_FIELD = "token"
 ACK_FIELD = "ack"
 ACK = b"ok"
+# What the receiver takes (collectors.event_parse refuses an event beyond them; the probe keeps within them).
+MAX_DEPTH = 16  # levels of nesting in an event
+MAX_NAME = 256  # characters of an id, a name, a state, a source, a note's tag
+MAX_INT = 2**63  # integers beyond int64 are refused (they fit no column)
+ERROR_CAP = 2000  # characters of a span's error message (the probe sends no more)
 # Fields an event of each kind must have, as strings (a span's id and name, a tag's state, ...).
 REQUIRED: dict[str, tuple[str, ...]] = {
     EventKind.NOTE: ("text",), EventKind.TAG: ("state",), EventKind.SPAN_START: ("span_id", "name"),

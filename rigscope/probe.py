@@ -18,19 +18,21 @@ blocks and never raises into the workload:
   (e.g. a DataLoader worker) gets its own socket, queue and sender thread
   (`os.register_at_fork`); what is queued is sent at exit, also when a
   multiprocessing child ends;
-- every error is swallowed and counted as a drop (`dropped()`): no recorder,
-  a full queue (100,000 events waiting), an event over 64 KiB, an attribute
-  that cannot be encoded; while the socket's buffer is full (a recorder reading
-  slower than the workload sends), events wait in the queue;
+- values the recorder would refuse are cleaned first (rigscope.probe_clean);
+  every error is swallowed and counted as a drop (`dropped()`): no recorder,
+  a full queue (100,000 events waiting), an event over 64 KiB, a name whose
+  `str()` fails, a metric's step that is no integer, a blank tag or note;
+  while the socket's buffer is full (a recorder reading slower than the
+  workload sends), events wait in the queue;
 - with no recorder running, events are dropped and counted, not spooled; the
   sender looks for a recorder again with the next datagram, so one that starts
   later gets what is sent after it started (and one that ends is left for the
   next newest).
 
 This module is the public API; the queue and sender are rigscope.probe_transport, the JSON texts
-rigscope.probe_encoding, and the datagram format collectors.wire.  Only the standard library (and
-those small modules built on it) is imported, and `import rigscope` does not import this module
-until a probe function is first used.
+rigscope.probe_encoding, the cleaning rigscope.probe_clean, and the datagram format and limits
+collectors.wire.  Only the standard library (and those small modules built on it) is imported, and
+`import rigscope` does not import this module until a probe function is first used.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from contextvars import ContextVar
 from time import perf_counter_ns
 from typing import Any, Literal, TypeVar
 
+from rigscope import probe_clean as clean
 from rigscope import probe_encoding as encoding
 from rigscope.probe_encoding import describe as _describe
 from rigscope.probe_encoding import encode as _encode
@@ -84,8 +87,8 @@ os.register_at_fork(after_in_child=_after_fork)
 class Span:
     """One timed piece of work.  `end()` sends it; only the first `end()` counts."""
 
-    __slots__ = ("span_id", "name", "attrs", "parent_id", "start_ts", "ended", "_t0", "_attrs_json", "_token",
-                 "_head", "_outer")
+    __slots__ = ("span_id", "name", "attrs", "parent_id", "start_ts", "ended", "_t0", "_attrs_json", "_head",
+                 "_owner", "_outer")
 
     def __init__(self, name: str, attrs: dict[str, Any], parent_id: str | None = None) -> None:
         self.span_id = span_id = f"{_pid}-{next(_ids)}"
@@ -93,22 +96,22 @@ class Span:
         self.attrs = attrs  # may be shared (a decorator's): `set` copies before changing it
         self.parent_id = parent_id
         self.ended = False
-        self._token: Any = None
-        self._outer: Span | None = None  # the span a re-entered `span` object had open before this one
-        self._attrs_json: str | None = _encode(attrs) if attrs else "{}"
+        self._owner: span | None = None  # the `span` object whose `with` block opened it
+        self._outer: Span | None = None  # the context's current span before that block
+        self._attrs_json: str | None = _encode(clean.attributes(attrs)) if attrs else "{}"
         # What span_start and span_end share: id, name, parent.
         self._t0 = perf_counter_ns()
         self.start_ts = start = _now()
         self._head, text = encoding.span_start(start, span_id, name, parent_id, self._attrs_json)
         _send(text)
 
-    def set(self, **attrs: Any) -> Span:
+    def set(self, /, **attrs: Any) -> Span:
         """Add or change attributes (e.g. `tokens` or `audio_s` known only at the end); sent with the end."""
         self.attrs = {**self.attrs, **attrs}
         self._attrs_json = None
         return self
 
-    def end(self, success: bool = True, error: str | BaseException | None = None, **attrs: Any) -> None:
+    def end(self, /, success: bool = True, error: str | BaseException | None = None, **attrs: Any) -> None:
         """Finish the span: `success`, an optional `error` (text or exception), and last attributes."""
         if self.ended:
             return
@@ -121,9 +124,9 @@ class Span:
                 error = _describe(error)
             if error is not None:
                 success = False
-            attrs_json = self._attrs_json if self._attrs_json is not None else _encode(self.attrs)
+            attrs_json = self._attrs_json if self._attrs_json is not None else _encode(clean.attributes(self.attrs))
             _send(encoding.span_end(_now(), self._head, self.start_ts, duration_s, success,
-                                    None if error is None else str(error), attrs_json))
+                                    None if error is None else clean.text(str(error)), attrs_json))
         except Exception:  # noqa: BLE001 (never raise into the workload)
             _count_drop()
 
@@ -136,55 +139,61 @@ class _NullSpan(Span):
 
     def __init__(self, name: str) -> None:  # noqa: D107 (no datagram)
         self.span_id, self.name, self.attrs, self.parent_id = "", name, {}, None
-        self.ended, self._token, self._attrs_json, self._t0, self.start_ts, self._head = True, None, "{}", 0, "", ""
-        self._outer = None
+        self.ended, self._attrs_json, self._t0, self.start_ts, self._head = True, "{}", 0, "", ""
+        self._owner = self._outer = None
 
 
-def start_span(name: str, **attrs: Any) -> Span:
+def start_span(name: Any, /, **attrs: Any) -> Span:
     """Start a span by hand; finish it with `span.end(success=..., error=...)`.  Its parent is the
     span of the enclosing `with rigscope.span(...)`, if any."""
-    return _start(str(name), attrs)
+    return _start(name, attrs)
 
 
-def _start(name: str, attrs: dict[str, Any]) -> Span:
+def _start(name: Any, attrs: dict[str, Any]) -> Span:
     try:
         parent = _current.get()
-        return Span(name, attrs, (parent.span_id or None) if parent is not None else None)
-    except Exception:  # noqa: BLE001 (an attribute json cannot encode even as a string, ...)
+        return Span(clean.name(name), attrs, (parent.span_id or None) if parent is not None else None)
+    except Exception:  # noqa: BLE001 (a name whose str() raises, an attribute that cannot be encoded, ...)
         _count_drop()
-        return _NullSpan(name)
+        return _NullSpan("")
 
 
 class span:  # noqa: N801 (reads as a function: `with rigscope.span(...)`, `@rigscope.span(...)`)
     """A span as a context manager (`with rigscope.span("synthesis", tokens=150) as s:`) or a
     decorator (`@rigscope.span("load")`: one span per call).  An exception inside records
-    `success=False` and its message, then propagates unchanged."""
+    `success=False` and its message, then propagates unchanged.  One object may be entered by several
+    threads or tasks at once (or again inside its own block): each block ends the span it opened."""
 
-    __slots__ = ("name", "attrs", "_open")
+    __slots__ = ("name", "attrs", "_opened")
 
-    def __init__(self, name: str, **attrs: Any) -> None:
-        self.name = str(name)
+    def __init__(self, name: Any, /, **attrs: Any) -> None:
+        self.name = name  # made text when a span is opened, where a failing str() is caught
         self.attrs = attrs
-        self._open: Span | None = None
+        self._opened: list[Span] = []  # its spans not yet closed, in every context
 
     def __enter__(self) -> Span:
         opened = _start(self.name, self.attrs)
-        opened._token = _current.set(opened)
-        opened._outer = self._open
-        self._open = opened
+        opened._owner = self
+        opened._outer = _current.get()
+        _current.set(opened)
+        self._opened.append(opened)
         return opened
 
     def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> Literal[False]:
         try:
-            closing = self._open
-            if closing is None:
+            closing = _current.get()  # this context's innermost span of this object
+            while closing is not None and closing._owner is not self:
+                closing = closing._outer
+            if closing is not None:
+                _current.set(closing._outer)
+            elif self._opened:  # exited in another context than it was entered in (an async fixture's teardown)
+                closing = self._opened[-1]
+            else:
                 return False
-            self._open = closing._outer
-            if closing._token is not None:
-                try:
-                    _current.reset(closing._token)
-                except ValueError:  # exited in another context than it was entered in
-                    pass
+            try:
+                self._opened.remove(closing)
+            except ValueError:  # closed already from another context
+                pass
             if error is None:
                 closing.end()
             else:
@@ -219,27 +228,37 @@ class span:  # noqa: N801 (reads as a function: `with rigscope.span(...)`, `@rig
 
 # -- tags, metrics, notes ---------------------------------------------------------------
 def tag(state: str) -> None:
-    """Tag the workload phase from now on (`data_prep`, `train`, ...); `tag("auto")` returns to the heuristic."""
+    """Tag the workload phase from now on (`data_prep`, `train`, ...); `tag("auto")` returns to the heuristic.
+    A blank state names no phase: it is not sent, and counted as dropped."""
     try:
-        _send(encoding.tag(_now(), str(state)))
+        state = clean.name(state)
+        if state.strip():
+            _send(encoding.tag(_now(), state))
+            return
     except Exception:  # noqa: BLE001
-        _count_drop()
+        pass
+    _count_drop()
 
 
-def metric(name: str, value: float, step: int | None = None) -> None:
-    """Log a custom metric (`grad_norm`, `loss`, ...) with an optional step; NaN and infinities are kept."""
+def metric(name: str, value: float | None, step: int | None = None) -> None:
+    """Log a custom metric (`grad_norm`, `loss`, ...) with an optional integer step; NaN and infinities
+    are kept, None is sent as null.  A step that is no integer is not sent, and counted as dropped."""
     try:
-        _send(encoding.metric(_now(), str(name), value, step))
+        _send(encoding.metric(_now(), clean.name(name), value, None if step is None else clean.step(step)))
     except Exception:  # noqa: BLE001
         _count_drop()
 
 
 def note(text: str, tags: list[str] | None = None) -> None:
-    """Add a note to the running session."""
+    """Add a note to the running session.  A blank note says nothing: not sent, counted as dropped."""
     try:
-        _send(encoding.note(_now(), str(text), tags))
+        text = clean.text(str(text))
+        if text.strip():
+            _send(encoding.note(_now(), text, None if not tags else [clean.name(t) for t in tags]))
+            return
     except Exception:  # noqa: BLE001
-        _count_drop()
+        pass
+    _count_drop()
 
 
 __all__ = ["OFF_ENV", "TOKEN_ENV", "UDP_ENV", "Span", "dropped", "flush", "metric", "note", "reset", "span",

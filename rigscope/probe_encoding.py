@@ -3,7 +3,7 @@
 The texts are put together from pre-quoted parts (a probe call costs about a microsecond);
 `tests/probe` parses every one with the receiver's own parser, so they stay the protocol's.
 Attribute values json cannot encode go as `.item()` (numpy, torch scalars) or as text.
-Only the standard library (and collectors.event_kinds) is imported here.
+Only the standard library (and collectors.event_kinds and collectors.wire) is imported here.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from time import time_ns
 from typing import Any
 
 from collectors.event_kinds import EventKind
-
-MAX_ERROR_CHARS = 2000
+from collectors.wire import ERROR_CAP
 
 _second: list[Any] = [-1, ""]  # the last second seen, and its text up to the decimal point
 
@@ -71,8 +70,13 @@ def number(value: Any) -> str:
 
 
 def describe(error: BaseException) -> str:
-    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    return text[:MAX_ERROR_CHARS]
+    """`Type: message`, or the type alone when the message is empty or its `str()` fails."""
+    try:
+        message = str(error)
+    except Exception:  # noqa: BLE001 (an exception's own __str__ may raise)
+        message = ""
+    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return text[:ERROR_CAP]
 
 
 _SPAN_START = f'{{"kind":"{EventKind.SPAN_START}","ts":"'
@@ -91,7 +95,7 @@ def span_start(ts: str, span_id: str, name: str, parent_id: str | None, attrs_js
 
 def span_end(ts: str, head: str, start_ts: str, duration_s: float, success: bool, error: str | None,
              attrs_json: str) -> str:
-    message = "null" if error is None else quote(error[:MAX_ERROR_CHARS])
+    message = "null" if error is None else quote(error[:ERROR_CAP])
     return (f'{_SPAN_END}{ts}",{head},"start_ts":"{start_ts}","duration_s":{duration_s!r},'
             f'"success":{"true" if success else "false"},"error":{message},"attrs":{attrs_json}}}')
 
@@ -101,10 +105,11 @@ def tag(ts: str, state: str) -> str:
 
 
 def metric(ts: str, name: str, value: Any, step: int | None) -> str:
-    tail = "" if step is None else f',"step":{int(step)}'
-    return f'{_METRIC}{ts}","name":{quote(name)},"value":{number(value)}{tail}}}'
+    """A metric's event; a `value` of None is null (no reading at this step)."""
+    tail = "" if step is None else f',"step":{step}'
+    return f'{_METRIC}{ts}","name":{quote(name)},"value":{"null" if value is None else number(value)}{tail}}}'
 
 
 def note(ts: str, text: str, tags: list[str] | None) -> str:
-    tail = "" if not tags else f',"tags":{encode([str(t) for t in tags])}'
+    tail = "" if not tags else f',"tags":{encode(tags)}'
     return f'{_NOTE}{ts}","text":{quote(text)},"source":"probe"{tail}}}'
