@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pytest
 
 from collectors import sampler as sampler_module
 from collectors.clock import RealClock
@@ -23,19 +20,12 @@ from collectors.stream import SCREEN, SESSION_WRITER
 from collectors.timeutil import iso_from_us
 from rigscope import monitor as monitor_module
 from rigscope.monitor import Monitor, MonitorConfig
+from tests.probe.conftest import runtime  # noqa: F401  (the probe tests' runtime directory)
 
 METRICS_PER_SPAN = 8
 SPANS = int(RATE_BURST) // (METRICS_PER_SPAN + 2)  # with their starts and ends: exactly the receiver's burst
 
 
-@pytest.fixture
-def runtime(monkeypatch) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="rs-"))  # short: a Unix socket's path has at most 107 bytes
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(path))
-    for name in ("RIGSCOPE_SESSION", "RIGSCOPE_PROBE_UDP", "RIGSCOPE_TOKEN", "RIGSCOPE_PROBE"):
-        monkeypatch.delenv(name, raising=False)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def burst(spans: int) -> Iterator[dict[str, Any]]:
