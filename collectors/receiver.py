@@ -22,6 +22,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
+import select
 import selectors
 import socket
 import struct
@@ -39,6 +40,7 @@ RATE_BURST = 20_000.0  # events accepted at once after a quiet spell
 # (per second, burst) per kind, beyond the global limit
 KIND_RATES = {EventKind.NOTE: (20.0, 100.0), EventKind.TAG: (100.0, 500.0)}
 RECEIVE_BUFFER_BYTES = 4 << 20  # room for bursts (the kernel caps it at net.core.rmem_max)
+DRAIN_MAX = 100_000  # datagrams taken at close, at most (more than a full receive buffer holds)
 CREDENTIALS = getattr(socket, "SO_PASSCRED", None)  # Linux: each datagram says who sent it
 UCRED = struct.Struct("iII")  # pid, uid, gid of SCM_CREDENTIALS
 
@@ -90,6 +92,9 @@ class EventReceiver:
         self._selector = selectors.DefaultSelector()
         self._sockets: list[socket.socket] = []
         self._stop = threading.Event()
+        self._wake, self._waker = socket.socketpair()  # a byte on it ends the thread's wait at once (close)
+        self._wake.setblocking(False)
+        self._selector.register(self._wake, selectors.EVENT_READ, self._woken)
         self._thread = threading.Thread(target=self._run, name="rigscope-events", daemon=True)
 
     # -- channels --------------------------------------------------------------
@@ -251,17 +256,42 @@ class EventReceiver:
                 pass
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2)
-        self._selector.close()
-        for sock in self._sockets:
-            sock.close()
+        """Stop taking events without losing one its sender was told it sent: the socket's name goes first
+        (a sender then fails and keeps its event for the next recorder), the thread is woken and ends, the
+        datagrams already queued are taken, then the sockets close. Once only."""
+        if self._wake.fileno() < 0:
+            return
         if self.path is not None:
             try:
                 os.unlink(self.path)
             except OSError:
                 pass
+        self._stop.set()
+        try:
+            self._waker.send(b"\0")
+        except OSError:
+            pass
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        for sock in self._sockets:
+            self._drain(sock, self._selector.get_key(sock).data)
+        self._selector.close()
+        for sock in (*self._sockets, self._wake, self._waker):
+            sock.close()
+
+    def _woken(self, sock: socket.socket) -> None:
+        try:
+            sock.recv(64)
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    @staticmethod
+    def _drain(sock: socket.socket, read: Callable[[socket.socket], None]) -> None:
+        """Take what `sock` holds now (bounded: a sender that goes on flooding cannot keep the close waiting)."""
+        for _ in range(DRAIN_MAX):
+            if not select.select([sock], [], [], 0)[0]:
+                return
+            read(sock)
 
 
 def send_event(path: str, event: dict[str, Any], timeout_s: float = 1.0) -> bool:

@@ -395,6 +395,7 @@ class Monitor:
 
     def stop(self) -> None:
         """Stop sampling, let the recorder close the session, release collectors."""
+        self.close_receiver()  # first: an event its sender counts as sent is taken before the stream ends
         self.sampler.stop()
         self.sampler.join()
         if self.recorder is not None:

@@ -173,3 +173,48 @@ def test_a_taken_udp_port_is_one_clear_error(tmp_path, runtime):
         with pytest.raises(InputError, match=f"--probe-udp: cannot take port {taken}"):
             Monitor(MonitorConfig(source="sim", hz=20, directory=str(tmp_path), probe_udp=taken))
     assert not list(tmp_path.iterdir())  # no session was started
+
+
+def test_closing_takes_the_events_already_queued_and_then_refuses_new_ones(runtime):
+    """A datagram the kernel accepted is one its sender counts as sent: a closing recorder takes it. Then the
+    socket's name is gone, so a later sender fails (and keeps its event for the next recorder)."""
+    taken = []
+    receiver = EventReceiver(taken.append)
+    receiver.listen_local(new_socket_path("closing"))  # the thread never runs: everything waits in the queue
+    path = receiver.path
+    for i in range(8):  # fewer than the kernel queues for a socket nobody reads (net.unix.max_dgram_qlen, 10 at least)
+        send(path, json.dumps({"kind": "metric", "name": "m", "value": float(i), "step": i}).encode())
+    receiver.close()
+    receiver.close()  # a second close does nothing
+    assert [event["step"] for event in taken] == list(range(8))
+    with pytest.raises(OSError):
+        send(path, b'{"kind": "metric", "name": "m", "value": 1}')
+
+
+def test_events_sent_until_the_recorder_stops_are_in_its_session(tmp_path, runtime, monkeypatch):
+    """The receiver closes before the stream ends: what it took is recorded, not lost between the two. Here its
+    thread reads nothing until the close begins, as a busy one might not have."""
+    import threading
+
+    closing = threading.Event()
+    read, close = EventReceiver._read_local, EventReceiver.close
+
+    def late_read(self, sock):
+        closing.wait(10)
+        read(self, sock)
+
+    def announced_close(self):
+        closing.set()
+        close(self)
+
+    monkeypatch.setattr(EventReceiver, "_read_local", late_read)
+    monkeypatch.setattr(EventReceiver, "close", announced_close)
+    monitor = Monitor(MonitorConfig(source="sim", hz=20, directory=str(tmp_path)))
+    monitor.start()
+    path = monitor.event_stats()["socket"]
+    for i in range(8):
+        send(path, json.dumps({"kind": "metric", "name": "last", "value": float(i), "step": i}).encode())
+    monitor.stop()
+    steps = [e["step"] for e in read_events(monitor.session / "events.jsonl") if e.get("name") == "last"]
+    assert steps == list(range(8))
+    assert monitor.event_stats()["received"] == 8
