@@ -151,6 +151,10 @@ def state_strip(history: tuple[tuple[float, str], ...], now_s: float, width: int
     return strip
 
 
+HOST_FIELDS = ("mem_used_bytes", "mem_total_bytes", "mem_util_pct", "swap_used_bytes", "disk_read_bps",
+               "disk_write_bps", "net_recv_bps", "net_sent_bps")  # what the host strip shows
+
+
 def host_text(frame: dict[str, Any], width: int) -> Text:
     """Memory, swap, disk and network: the labels bold, the values plain; where they do not fit, swap goes
     first, then disk, then network, each whole (a value cut short would read as another number)."""

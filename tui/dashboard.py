@@ -24,7 +24,7 @@ from collectors.event_kinds import EventKind
 from recordings.inert import inert
 from tui import format as fmt
 from tui import repaints
-from tui.bars import EventsPane, TextBar, header_text, host_text, workload_text
+from tui.bars import HOST_FIELDS, EventsPane, TextBar, header_text, host_text, workload_text
 from tui.devices import DevicePanel, View, panel_lines
 from tui.feed import Snapshot
 from tui.footer import FittedFooter
@@ -279,7 +279,8 @@ class DashboardScreen(Screen[None]):
                     compact_rows=self.compact_rows, lines=panel_lines(self.source.devices))
         drawn = self.drawn
         self._draw_bars(snapshot, width, no_color, force)
-        drawn.host.set_text(host_text(snapshot.frame, width))
+        frame = snapshot.frame  # the host tier moves at --host-hz (2 Hz): built again when what it shows moved
+        self._draw_bar(drawn.host, (*map(frame.get, HOST_FIELDS), width), lambda: host_text(frame, width), force)
         for panel in drawn.panels:
             panel.show(snapshot, view)
         if self.cpu_only:

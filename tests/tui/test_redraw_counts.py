@@ -73,6 +73,10 @@ def test_rows_whose_inputs_are_unchanged_are_not_laid_out_again_and_a_redraw_que
 
     monkeypatch.setattr(devices, "series_row", counting_series)
     monkeypatch.setattr(devices, "title_row", lambda *a: (built.update(["title"]), title_row(*a))[1])
+    import tui.dashboard as dashboard
+
+    host_text = dashboard.host_text
+    monkeypatch.setattr(dashboard, "host_text", lambda *a: (built.update(["host"]), host_text(*a))[1])
     monkeypatch.setattr(devices.DevicePanel, "_status", lambda self, *a: (built.update(["status"]), status(self, *a))[1])
     queries: Counter[str] = Counter()
     query, query_one = DOMNode.query, DOMNode.query_one
@@ -112,6 +116,13 @@ def test_rows_whose_inputs_are_unchanged_are_not_laid_out_again_and_a_redraw_que
             await pilot.pause()
             assert built == {"util": 2}, built
             assert queries == {} and layouts == {}, (queries, layouts)  # widgets known, sizes unchanged
+
+            built.clear()
+            source.feed.add({**frame(199, {0: 90.0, 2: 10.0}), "mem_util_pct": 31.0})  # the host tier moved
+            screen.redraw()
+            await pilot.pause()
+            assert built["host"] == 1, built  # once (the CPU panel shows mem_util_pct too)
+            assert "31%" in screen.drawn.host.render().plain
 
     run(body)
 
