@@ -61,11 +61,14 @@ class FrameQueue:
         self._abandoned = False
 
     def _drop(self, batch: Batch) -> None:
-        self.dropped += 1
-        self.dropped_events += len(batch.events)
+        """Count a batch the consumer fell too far behind to take; none after it left (a recording toggled, a
+        failed writer: that is said where it happens, not as a queue that fell behind)."""
+        if not self._abandoned:
+            self.dropped += 1
+            self.dropped_events += len(batch.events)
 
     def abandon(self) -> None:
-        """The consumer stops taking batches (it failed or ended): every later offer is a drop, never a wait."""
+        """The consumer stops taking batches (it failed or ended): every later offer is let go, never a wait."""
         self._abandoned = True
 
     def offer(self, batch: Batch) -> None:

@@ -103,3 +103,18 @@ def test_a_note_inside_a_flood_reaches_the_screen():
     events = [event for batch in iter(lambda: screen.get(timeout=0), END) for event in batch.events]
     assert events == [*flood[:10_000], note, *flood[10_000:]]
     assert screen.dropped == 0
+
+
+def test_what_a_queue_is_offered_after_its_reader_left_is_no_drop():
+    """A reader that left (a recording toggled, a failed writer) is said where it happens; the batches offered
+    after it are not counted as a queue that fell behind (they were, and every toggle warned of drops)."""
+    from collectors.stream import Batch, LossyQueue, PolledQueue
+
+    for frames in (LossyQueue(1), PolledQueue(1, 0.25)):
+        frames.offer(Batch({"ts": 1}))
+        frames.offer(Batch({"ts": 2}, ({"kind": "note"},)))  # full: the reader fell behind
+        assert (frames.dropped, frames.dropped_events) == (1, 1)
+        frames.abandon()
+        frames.offer(Batch({"ts": 3}, ({"kind": "note"},)))
+        frames.close()
+        assert (frames.dropped, frames.dropped_events) == (1, 1)
