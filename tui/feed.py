@@ -196,6 +196,8 @@ class DashboardFeed:
                 if source is not self._frames:  # attached to a new session: its elapsed_s starts again at 0
                     with self._lock:
                         self._base_s = self.watched_s
+                        # the old session's last frame stays shown; its elapsed_s is in the base now, not to add twice
+                        self._frame = {**self._frame, "elapsed_s": 0.0}
                 source = self._frames
                 assert source is not None
                 batch = source.get(timeout=0.5)

@@ -269,3 +269,23 @@ def test_stopping_and_starting_a_recording_keeps_the_clock_history_and_state_ban
                 assert times == sorted(times) and times[-1] <= shown_before + 5  # one band, in order
                 assert (source.monitor.session is None) == (answer_turns == 0)
     run(body)
+
+
+def test_the_feeds_clock_goes_on_once_across_a_new_session_before_its_first_frame():
+    """Switched to a new session's queue, the feed's clock holds the old session's time once, not twice, until
+    the new session's frames come (a redraw in between showed the clock jump forward)."""
+    from collectors.stream import Batch, PolledQueue
+    from tests.waiting import wait_sync
+    from tui.feed import DashboardFeed
+
+    first, second = PolledQueue(10, 0.01), PolledQueue(10, 0.01)
+    feed = DashboardFeed(first, [], 10.0)
+    feed.start()
+    first.offer(Batch({"ts": 1, "elapsed_s": 42.0}))
+    wait_sync(lambda: feed.watched_s == 42.0, 5)
+    feed.attach(second)
+    wait_sync(lambda: feed._base_s == 42.0, 5)
+    assert feed.watched_s == 42.0 and feed.snapshot(0, ()).clock_s == 42.0
+    second.offer(Batch({"ts": 2, "elapsed_s": 1.5}))
+    wait_sync(lambda: feed.watched_s == 43.5, 5)
+    second.close()
