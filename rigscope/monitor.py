@@ -519,14 +519,16 @@ class Monitor:
 
     def refuse_event(self) -> None:
         """Count an event refused for its token (POST /events), as the receiver counts datagrams without it."""
-        if self.receiver is not None:
-            self.receiver.refused_token += 1
+        receiver = self.receiver  # read once: the stop may close it from another thread in between
+        if receiver is not None:
+            receiver.refused_token += 1
 
     def offer_event(self, event: dict[str, Any]) -> bool:
         """An event from outside (POST /events): through the receiver's rate limits when there is one;
         False when they drop it."""
-        if self.receiver is not None:
-            return self.receiver.offer(event)
+        receiver = self.receiver  # read once: the stop may close it from another thread in between
+        if receiver is not None:
+            return receiver.offer(event)
         self.sampler.post_event(event)
         return True
 
