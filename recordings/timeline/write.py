@@ -48,12 +48,17 @@ def _counters(timeline: Timeline, writer: Writer, tracks: list[tuple[str, int]])
                     writer.counter(track, ts_us, float(value))
 
 
+def timeline_name(session: Path, kind: str) -> Path:
+    """Where a timeline goes without --out: `<id><ext>` here."""
+    return Path(f"{session.name}{KINDS[kind]}")
+
+
 def export_timeline(session: Path, kind: str, out: Path | None = None, start: str | None = None,
                     until: str | None = None, downsample_hz: float | None = None) -> tuple[Path, int]:
     """Write the session's timeline as `kind` to `out` (default `<id><ext>` here); the path and event count."""
     if kind == "perfetto":
         check_available()
-    target = out or Path(f"{session.name}{KINDS[kind]}")
+    target = out or timeline_name(session, kind)
     try:
         timeline = Timeline(session)
         first = next(timeline.samples([]), None)
