@@ -273,8 +273,9 @@ class EventReceiver:
             pass
         if self._thread.is_alive():
             self._thread.join(timeout=2)
-        for sock in self._sockets:
-            self._drain(sock, self._selector.get_key(sock).data)
+        if not self._thread.is_alive():  # a thread still in a handler (a full lossless queue) reads on its own
+            for sock in self._sockets:
+                self._drain(sock, self._selector.get_key(sock).data)
         self._selector.close()
         for sock in (*self._sockets, self._wake, self._waker):
             sock.close()
