@@ -57,14 +57,16 @@ class FrameQueue:
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
         self.dropped = 0  # batches
-        self.dropped_events = 0  # the events in them
+        self.fell_behind = 0  # of them, while the consumer was still reading
+        self.dropped_events = 0  # the events in those
         self._abandoned = False
 
     def _drop(self, batch: Batch) -> None:
-        """Count a batch the consumer fell too far behind to take; none after it left (a recording toggled, a
-        failed writer: that is said where it happens, not as a queue that fell behind)."""
+        """Count a batch not taken; apart, those the consumer fell too far behind to take (not those offered after
+        it left: a recording toggled, a failed writer, said where it happens, not as a queue that fell behind)."""
+        self.dropped += 1
         if not self._abandoned:
-            self.dropped += 1
+            self.fell_behind += 1
             self.dropped_events += len(batch.events)
 
     def abandon(self) -> None:
@@ -244,7 +246,7 @@ class FrameStream:
         lost: dict[str, dict[str, int]] = {}
         for name, frames in self._sinks:
             counts = lost.setdefault(name, {"batches": 0, "events": 0})
-            counts["batches"] += frames.dropped
+            counts["batches"] += frames.fell_behind
             counts["events"] += frames.dropped_events
         return lost
 
