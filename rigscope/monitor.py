@@ -366,7 +366,7 @@ class Monitor:
                 "host_hz": config.host_hz,
                 "event_socket": self.receiver.path if self.receiver else None,
                 "attach_socket": self.attach.path if self.attach is not None else None,
-                "probe_udp": self.udp_address(),
+                "probe_udp": self._udp_for_meta(),
             },
             "recorder": {"pid": os.getpid(), "hostname": socket.gethostname(), "version": __version__,
                          "argv": sys.argv[1:]},
@@ -424,6 +424,14 @@ class Monitor:
         if receiver is None or receiver.port is None:
             return None
         return {"host": "127.0.0.1", "port": receiver.port, "token": receiver.token}
+
+    def _udp_for_meta(self) -> dict[str, Any] | None:
+        """meta.json's `probe_udp`: the token only in a private session folder. Under --shared-dir
+        other users read meta.json, and the token is what lets a sender in (UDP and POST /events)."""
+        udp = self.udp_address()
+        if udp is not None and self.config.shared_dir:
+            udp["token"] = None
+        return udp
 
     def close_receiver(self) -> None:
         """Stop taking events and free the socket and port (a new session that replaces this one takes the port)."""

@@ -157,3 +157,27 @@ def test_note_and_tag_with_dir_go_to_the_recorder_writing_there(tmp_path, runtim
     finally:
         for monitor in monitors:
             monitor.stop()
+
+
+def test_a_shared_session_folder_keeps_the_token_to_the_terminal(tmp_path, runtime):
+    """--shared-dir lets other users read meta.json: the token (UDP events and POST /events) is not in
+    it, nor in any other file of the session; a private folder (0700, the default) keeps it for `run`."""
+    shared = Monitor(MonitorConfig(source="sim", speed=1.0, hz=20, directory=str(tmp_path / "shared"),
+                                   probe_udp=0, shared_dir=True, http=("127.0.0.1", 0)))
+    shared.start()
+    try:
+        token = shared.udp_address()["token"]
+        assert token and shared.http.token == token
+        meta = json.loads((shared.session / "meta.json").read_text())
+        assert meta["monitoring"]["probe_udp"] == {**shared.udp_address(), "token": None}
+    finally:
+        shared.stop()
+    for path in shared.session.rglob("*"):
+        assert token.encode() not in path.read_bytes(), path
+    private = Monitor(MonitorConfig(source="sim", hz=20, directory=str(tmp_path / "private"), probe_udp=0))
+    try:
+        assert private.session.stat().st_mode & 0o777 == 0o700
+        meta = json.loads((private.session / "meta.json").read_text())
+        assert meta["monitoring"]["probe_udp"]["token"] == private.udp_address()["token"]
+    finally:
+        private.release()
