@@ -94,6 +94,9 @@ class Sampler:
         self._events_lock = threading.Lock()  # held while handing events out: one thread's events stay in order
         self._drops_said: set[str] = set()  # the sinks whose queue's drops were said
         self._steps = StepDetector()
+        # Called in the sampler's thread once its ticks end (duration or stop), before the stream's end:
+        # whoever feeds events in stops there, so none is taken that nothing would record.
+        self.on_end: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.finished = threading.Event()
@@ -144,6 +147,8 @@ class Sampler:
             for tick in self.ticker.ticks(self._stop):
                 self._sample(tick.elapsed_s, tick.lag_s)
         finally:
+            if self.on_end is not None:
+                self.on_end()
             self._derive_and_send()
             closing = self.signals.finish() if self.signals is not None else []
             with self._events_lock:  # from now on an event is handed out as it comes (after END, as before)

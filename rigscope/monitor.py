@@ -11,6 +11,7 @@ import os
 import secrets
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -258,6 +259,8 @@ class Monitor:
         self.session_token = secrets.token_urlsafe(16)
         self.receiver: EventReceiver | None = None
         self._receiver_stats: dict[str, Any] = {}
+        self._receiver_lock = threading.Lock()  # closed by the sampler's thread at its end, or by stop()
+        self.sampler.on_end = self.close_receiver
         if config.receive_events:
             self.receiver = _open_receiver(self.sampler.post_event, self.notices.tell,
                                            None if config.probe_udp is None else (config.probe_udp, self.session_token))
@@ -435,10 +438,11 @@ class Monitor:
 
     def close_receiver(self) -> None:
         """Stop taking events and free the socket and port (a new session that replaces this one takes the port)."""
-        if self.receiver is not None:
-            self.receiver.close()
-            self._receiver_stats = self.receiver.stats()
-            self.receiver = None
+        with self._receiver_lock:
+            if self.receiver is not None:
+                self.receiver.close()
+                self._receiver_stats = self.receiver.stats()
+                self.receiver = None
 
     def event_stats(self) -> dict[str, Any]:
         """The event receiver's counters (received, rejected, rate_limited, ...), kept after it closes."""

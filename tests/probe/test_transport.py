@@ -218,3 +218,37 @@ def test_events_sent_until_the_recorder_stops_are_in_its_session(tmp_path, runti
     steps = [e["step"] for e in read_events(monitor.session / "events.jsonl") if e.get("name") == "last"]
     assert steps == list(range(8))
     assert monitor.event_stats()["received"] == 8
+
+
+def test_events_sent_until_the_duration_ends_are_in_its_session_and_later_ones_refused(tmp_path, runtime,
+                                                                                      monkeypatch):
+    """A session that ends by its --duration closes the receiver in the sampler's own thread before the
+    stream's end: what the receiver took is recorded (its thread here reads nothing until the close), and a
+    sender after the end fails instead of being told its event was sent."""
+    import threading
+
+    closing = threading.Event()
+    read, close = EventReceiver._read_local, EventReceiver.close
+
+    def late_read(self, sock):
+        closing.wait(10)
+        read(self, sock)
+
+    def announced_close(self):
+        closing.set()
+        close(self)
+
+    monkeypatch.setattr(EventReceiver, "_read_local", late_read)
+    monkeypatch.setattr(EventReceiver, "close", announced_close)
+    monitor = Monitor(MonitorConfig(source="sim", hz=20, duration_s=1.0, directory=str(tmp_path)))
+    monitor.start()
+    path = monitor.event_stats()["socket"]
+    for i in range(8):
+        send(path, json.dumps({"kind": "metric", "name": "last", "value": float(i), "step": i}).encode())
+    monitor.wait()
+    with pytest.raises(OSError):
+        send(path, b'{"kind": "metric", "name": "after", "value": 1}')
+    monitor.stop()
+    steps = [e["step"] for e in read_events(monitor.session / "events.jsonl") if e.get("name") == "last"]
+    assert steps == list(range(8))
+    assert monitor.event_stats()["received"] == 8
