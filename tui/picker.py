@@ -54,6 +54,8 @@ class PickerScreen(Screen[Any]):
         self.rows = rows
         self.opener = opener
         self.shown: list[dict[str, Any]] = []
+        self._opening = False  # a session is being opened in a worker: Enter waits for it
+        self._abandoned = False  # closed while one was opening: what it opens is closed, not shown
 
     def compose(self) -> ComposeResult:
         yield Label("type to filter · ↑/↓ choose · Enter opens · Escape closes", id="help")
@@ -93,21 +95,43 @@ class PickerScreen(Screen[Any]):
             return
         if self.opener is None:
             self._done(row["path"])
+        elif self._opening:  # a second Enter would open a second source, and dismiss twice
+            self.notify("still opening the session chosen first…", timeout=2)
         else:  # the disk is read off the UI thread, as `o` does
+            self._opening = True
             self.notify(f"opening {row['id']}…", timeout=2)
-            self.run_worker(lambda: self._open(row), thread=True, exclusive=True, group="open")
+            self.run_worker(lambda: self._open(row), thread=True, group="open")
 
     def _open(self, row: dict[str, Any]) -> None:
         assert self.opener is not None
         try:
             opened = self.opener(Path(row["path"]))
         except InputError as error:
-            self.app.call_from_thread(self._cannot_open, row, str(error))
+            self._from_thread(self._cannot_open, row, str(error))
             return
-        self.app.call_from_thread(self._done, opened)
+        if not self._from_thread(self._opened, opened):
+            opened.close()
+
+    def _from_thread(self, callback: Callable[..., None], *args: Any) -> bool:
+        """Run `callback` on the UI thread; False when the picker was closed meanwhile (the app may be gone)."""
+        if self._abandoned:
+            return False
+        try:
+            self.app.call_from_thread(callback, *args)
+        except RuntimeError:  # the app has exited
+            return False
+        return True
+
+    def _opened(self, opened: Any) -> None:
+        self._opening = False
+        if self._abandoned:  # Escape came after the worker's look
+            self.app.run_worker(opened.close, thread=True, group="close-replay")
+        else:
+            self._done(opened)
 
     def _cannot_open(self, row: dict[str, Any], why: str) -> None:
         """Say why, and mark the row as the listing marks a session it finds damaged."""
+        self._opening = False
         row.update(status="corrupt", error=why)
         table = self.query_one(DataTable)
         cursor = table.cursor_row
@@ -116,6 +140,7 @@ class PickerScreen(Screen[Any]):
         self.notify(why, severity="error", timeout=10, markup=False)
 
     def action_close(self) -> None:
+        self._abandoned = True  # a session still opening is closed when it is ready
         self._done(None)
 
     def _done(self, chosen: Any) -> None:

@@ -6,7 +6,7 @@ import json
 import shutil
 
 from recordings.catalog import catalog
-from tests.replay.conftest import run, type_text
+from tests.replay.conftest import run, type_text, wait_sync, wait_until
 from tui.picker import COLUMNS, PickerApp
 
 SESSIONS = (("20260101-000000-alpha", "alpha-box"), ("20260102-000000-beta", "beta-box"),
@@ -124,3 +124,88 @@ def test_notes_with_markup_and_escapes_show_as_typed(recorded, tmp_path):
             assert "[/][bold]x\\x1b[2J" in notes
             await pilot.press("escape")
     run(body)
+
+
+class SlowOpener:
+    """An opener that holds each open until released, and counts what it opened and what was closed."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+        self.opened: list[SlowOpener.Source] = []
+
+    class Source:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    def __call__(self, path):
+        assert self.release.wait(10), "the test never released the open"
+        source = self.Source()
+        self.opened.append(source)
+        return source
+
+
+def test_a_second_enter_while_opening_opens_nothing_more(recorded, tmp_path):
+    root = make_root(recorded, tmp_path / "sessions")
+    opener = SlowOpener()
+    app = PickerApp(catalog(root), opener)
+    seen = []
+    notify = app.notify
+    app.notify = lambda message, *a, **k: (seen.append(str(message)), notify(message, *a, **k))
+
+    async def body():
+        async with app.run_test(size=(160, 30)) as pilot:
+            await type_text(pilot, "alpha")
+            await pilot.press("enter")
+            await pilot.press("enter")
+            await pilot.pause()
+            assert seen[-1] == "still opening the session chosen first…"
+            opener.release.set()
+            await wait_until(pilot, lambda: not app.is_running, what="the app exits with the opened source")
+    run(body)
+    assert len(opener.opened) == 1 and app.return_value is opener.opened[0] and not opener.opened[0].closed
+
+
+def test_escape_while_opening_closes_what_the_open_makes(recorded, tmp_path):
+    """Over the live dashboard: the picker is gone at once, and the source opened after it is closed, not shown."""
+    from textual.app import App
+
+    from tui.picker import PickerScreen
+
+    root = make_root(recorded, tmp_path / "sessions")
+    opener = SlowOpener()
+    picked = []
+    app = App()
+
+    async def body():
+        async with app.run_test(size=(160, 30)) as pilot:
+            app.push_screen(PickerScreen(catalog(root), opener), picked.append)
+            await pilot.pause()
+            await type_text(pilot, "alpha")
+            await pilot.press("enter")
+            await pilot.press("escape")
+            await pilot.pause()
+            assert picked == [None] and not isinstance(app.screen, PickerScreen)
+            opener.release.set()
+            await wait_until(pilot, lambda: opener.opened and opener.opened[0].closed, what="the late source closed")
+            assert picked == [None]
+    run(body)
+
+
+def test_escape_while_opening_from_the_replay_command_returns_none_and_closes_the_source(recorded, tmp_path):
+    root = make_root(recorded, tmp_path / "sessions")
+    opener = SlowOpener()
+    app = PickerApp(catalog(root), opener)
+
+    async def body():
+        async with app.run_test(size=(160, 30)) as pilot:
+            await type_text(pilot, "alpha")
+            await pilot.press("enter")
+            await pilot.press("escape")
+            opener.release.set()  # the app's exit waits for the worker
+    run(body)
+    assert app.return_value is None
+    wait_sync(lambda: opener.opened and opener.opened[0].closed, what="the late source closed")
