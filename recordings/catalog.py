@@ -44,6 +44,15 @@ def _seconds_between(start: Any, end: Any) -> float | None:
         return None
 
 
+def _time_or_none(value: Any) -> str | None:
+    """An ISO time as written, or None for one that is no time (another tool's or a damaged meta.json)."""
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return str(value)
+
+
 def _corrupt(session: Path, reason: str) -> dict[str, Any]:
     reason = reason.replace(f"{session}/", "").replace(f"{session}: ", "")  # the row names the session
     row: dict[str, Any] = dict.fromkeys(FIELDS)
@@ -78,7 +87,7 @@ def catalog_row(session: Path) -> dict[str, Any]:
     spans = found if isinstance(found := summary.get("spans"), dict) else {}
     return {
         "id": session.name,  # the name commands take (a copied session keeps its old session_id)
-        "start": meta.get("session_start"),
+        "start": _time_or_none(meta.get("session_start")),
         "duration_s": duration,
         "host": host.get("hostname"),
         "tier": host.get("hardware_tier"),

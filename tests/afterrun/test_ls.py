@@ -174,3 +174,13 @@ def test_the_rate_of_a_slow_log_is_not_shown_as_zero(root, hz, shown):
 
     row = {**catalog(root)[0], "hz": hz}
     assert _cells(row)[LS_COLUMNS.index("Hz")] == shown  # an nvidia-smi log of a line a minute: 0.017 Hz
+
+
+def test_a_start_that_is_no_time_is_unknown_not_shown_as_written(root, cli):
+    """Another tool's or a damaged meta.json: its start is null in --json and blank in the table, the rest kept."""
+    done = root / "20260101-000000-done"
+    _edit_meta(done, session_start="\x1b[31mtomorrow; rm -rf")
+    row = next(r for r in catalog(root) if r["id"] == done.name)
+    assert row["start"] is None and row["status"] == "complete" and row["samples"] == 240
+    line = next(line for line in cli("ls", "--dir", str(root)).stdout.splitlines() if line.startswith(done.name))
+    assert "tomorrow" not in line and "rm -rf" not in line and "240" in line
