@@ -191,9 +191,9 @@ def test_closing_takes_the_events_already_queued_and_then_refuses_new_ones(runti
         send(path, b'{"kind": "metric", "name": "m", "value": 1}')
 
 
-def test_events_sent_until_the_recorder_stops_are_in_its_session(tmp_path, runtime, monkeypatch):
-    """The receiver closes before the stream ends: what it took is recorded, not lost between the two. Here its
-    thread reads nothing until the close begins, as a busy one might not have."""
+@pytest.fixture
+def late_reading_receiver(monkeypatch):
+    """The receiver's thread reads nothing until its close begins, as a busy one might not have."""
     import threading
 
     closing = threading.Event()
@@ -209,46 +209,40 @@ def test_events_sent_until_the_recorder_stops_are_in_its_session(tmp_path, runti
 
     monkeypatch.setattr(EventReceiver, "_read_local", late_read)
     monkeypatch.setattr(EventReceiver, "close", announced_close)
-    monitor = Monitor(MonitorConfig(source="sim", hz=20, directory=str(tmp_path)))
-    monitor.start()
+
+
+def _send_eight(monitor: Monitor) -> str:
     path = monitor.event_stats()["socket"]
     for i in range(8):
         send(path, json.dumps({"kind": "metric", "name": "last", "value": float(i), "step": i}).encode())
-    monitor.stop()
+    return path
+
+
+def _recorded_eight(monitor: Monitor) -> None:
     steps = [e["step"] for e in read_events(monitor.session / "events.jsonl") if e.get("name") == "last"]
     assert steps == list(range(8))
     assert monitor.event_stats()["received"] == 8
 
 
+def test_events_sent_until_the_recorder_stops_are_in_its_session(tmp_path, runtime, late_reading_receiver):
+    """The receiver closes before the stream ends: what it took is recorded, not lost between the two."""
+    monitor = Monitor(MonitorConfig(source="sim", hz=20, directory=str(tmp_path)))
+    monitor.start()
+    _send_eight(monitor)
+    monitor.stop()
+    _recorded_eight(monitor)
+
+
 def test_events_sent_until_the_duration_ends_are_in_its_session_and_later_ones_refused(tmp_path, runtime,
-                                                                                      monkeypatch):
+                                                                                      late_reading_receiver):
     """A session that ends by its --duration closes the receiver in the sampler's own thread before the
-    stream's end: what the receiver took is recorded (its thread here reads nothing until the close), and a
-    sender after the end fails instead of being told its event was sent."""
-    import threading
-
-    closing = threading.Event()
-    read, close = EventReceiver._read_local, EventReceiver.close
-
-    def late_read(self, sock):
-        closing.wait(10)
-        read(self, sock)
-
-    def announced_close(self):
-        closing.set()
-        close(self)
-
-    monkeypatch.setattr(EventReceiver, "_read_local", late_read)
-    monkeypatch.setattr(EventReceiver, "close", announced_close)
+    stream's end: what the receiver took is recorded, and a sender after the end fails instead of being
+    told its event was sent."""
     monitor = Monitor(MonitorConfig(source="sim", hz=20, duration_s=1.0, directory=str(tmp_path)))
     monitor.start()
-    path = monitor.event_stats()["socket"]
-    for i in range(8):
-        send(path, json.dumps({"kind": "metric", "name": "last", "value": float(i), "step": i}).encode())
+    path = _send_eight(monitor)
     monitor.wait()
     with pytest.raises(OSError):
         send(path, b'{"kind": "metric", "name": "after", "value": 1}')
     monitor.stop()
-    steps = [e["step"] for e in read_events(monitor.session / "events.jsonl") if e.get("name") == "last"]
-    assert steps == list(range(8))
-    assert monitor.event_stats()["received"] == 8
+    _recorded_eight(monitor)
