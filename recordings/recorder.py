@@ -15,6 +15,7 @@ the session's other tables and the threads that hand it their records.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import threading
 import time
@@ -78,11 +79,18 @@ class Recorder:
         self._csv: Any = None
         self._list_lengths: dict[str, int] = {}
         self._last_flush = time.monotonic()
-        (session / segments.SAMPLES_DIR).mkdir(exist_ok=True)
         self.meta["columns"] = self.columns
-        write_json_atomic(session / META, self.meta)
+        try:
+            (session / segments.SAMPLES_DIR).mkdir(exist_ok=True)
+            write_json_atomic(session / META, self.meta)
+            self.events = EventLog(session / EVENTS)
+        except OSError as error:  # a full disk from the start: no session, and no empty folder left behind
+            with contextlib.suppress(OSError):
+                (session / META).unlink(missing_ok=True)
+                (session / segments.SAMPLES_DIR).rmdir()
+                session.rmdir()
+            raise InputError(f"cannot record in {session}: {write_failure(error, session)}") from None
         self._reserve_room()
-        self.events = EventLog(session / EVENTS)
         self._thread = threading.Thread(target=self._run, name="rigscope-recorder", daemon=True)
         self.closed = threading.Event()
 

@@ -278,7 +278,11 @@ class Monitor:
         self.session: Path | None = None
         self.attach: Any = None  # rigscope.serve.attach.AttachPublisher, when recording with config.attach
         if config.record:
-            self.open_recording()
+            try:
+                self.open_recording()
+            except InputError:
+                self.release()  # the event and attach sockets it opened
+                raise
         for message in sources.notices:
             self.notices.tell(message)
         udp = self.udp_address()
