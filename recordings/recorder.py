@@ -221,7 +221,7 @@ class Recorder:
         if self.error is not None:
             self._guard(self.flush)  # what was taken before the failure, as far as the disk still takes it
         self._guard(self.events.close)
-        (self.session / RESERVE).unlink(missing_ok=True)
+        self._guard(lambda: (self.session / RESERVE).unlink(missing_ok=True))  # a folder made read-only refuses
         self._guard(self._write_final_meta)
         if self.error is None:
             self._write_report()

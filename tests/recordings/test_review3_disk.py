@@ -8,9 +8,16 @@ checks use a real tiny tmpfs where this user may mount one (root), and are skipp
 from __future__ import annotations
 
 import errno
+import threading
+from pathlib import Path
+
+import pytest
 
 from recordings import recorder as recorder_module
+from recordings.reader import read_samples
+from recordings.session import read_meta
 from rigscope import cli
+from tests.recordings.test_recorder import record
 
 
 def _enospc(*_args, **_kwargs):
@@ -26,3 +33,28 @@ def test_a_full_disk_at_the_start_of_record_is_one_line_and_leaves_no_empty_sess
     (line,) = [line for line in err.splitlines() if "error:" in line]
     assert "disk full" in line and str(tmp_path) in line
     assert list(tmp_path.iterdir()) == []
+
+
+def _failing_for(name: str, error: OSError, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Path.unlink` of files called `name` fails with `error` (a folder made read-only, removed, on a full disk)."""
+    real = Path.unlink
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        if self.name == name:
+            raise error
+        real(self, missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+
+
+def test_a_session_folder_made_read_only_before_the_close_ends_interrupted_without_a_traceback(tmp_path, monkeypatch):
+    """Before: giving the disk room back at close raised PermissionError in the recorder's thread (a traceback on
+    stderr), and meta.json was never made final."""
+    _failing_for(recorder_module.RESERVE, PermissionError(errno.EACCES, "Permission denied"), monkeypatch)
+    uncaught: list[object] = []
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    session, _ = record(tmp_path, seconds=3, hz=10, gpus=1, formats=("parquet",))
+    assert uncaught == []
+    meta = read_meta(session)
+    assert meta["status"] == "interrupted" and "Permission denied" in meta["error"]
+    assert read_samples(session).height == 30  # every sample was flushed and compacted before
