@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -210,6 +212,8 @@ class Recorder:
         for handle in (self._journal, self._csv_handle):
             if handle is not None:
                 handle.flush()
+                if os.fstat(handle.fileno()).st_nlink == 0:  # it, or the session folder, was deleted: rows go nowhere
+                    raise FileNotFoundError(errno.ENOENT, "removed while recording", handle.name)
         self._last_flush = time.monotonic()
         self.last_flush_wall = time.time()
 

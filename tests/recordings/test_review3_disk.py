@@ -7,17 +7,28 @@ checks use a real tiny tmpfs where this user may mount one (root), and are skipp
 
 from __future__ import annotations
 
+import datetime
 import errno
+import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
+from collectors.schema import session_columns
+from collectors.stream import Batch, PolledQueue
 from recordings import recorder as recorder_module
 from recordings.reader import read_samples
-from recordings.session import read_meta
+from recordings.recorder import Recorder, RecorderOptions
+from recordings.session import create_session_dir, read_meta
 from rigscope import cli
+from tests.conftest import REPO
 from tests.recordings.test_recorder import record
+from tests.waiting import wait_sync
+
+T0 = 1_800_000_000_000_000
 
 
 def _enospc(*_args, **_kwargs):
@@ -58,3 +69,39 @@ def test_a_session_folder_made_read_only_before_the_close_ends_interrupted_witho
     meta = read_meta(session)
     assert meta["status"] == "interrupted" and "Permission denied" in meta["error"]
     assert read_samples(session).height == 30  # every sample was flushed and compacted before
+
+
+def test_a_session_folder_removed_while_recording_stops_it_at_the_next_flush(tmp_path):
+    """Before: the recorder went on writing into removed files until its segment landed (a minute by default, or
+    the session's end) and said nothing meanwhile."""
+    session = create_session_dir(tmp_path, datetime.datetime(2027, 1, 1), "testhost")
+    frames = PolledQueue(100, 0.01)
+    recorder = Recorder(session, {"format": "rigscope-session/1", "status": "recording"}, session_columns([]), frames,
+                        RecorderOptions(frozenset({"parquet", "csv"}), flush_interval_s=0.05))
+    recorder.start()
+    try:
+        frames.offer(Batch({"ts": T0, "elapsed_s": 0.0}))
+        wait_sync(lambda: recorder.samples and recorder.last_flush_wall, 30, "a first flush")
+        shutil.rmtree(session)
+        frames.offer(Batch({"ts": T0 + 100_000, "elapsed_s": 0.1}))
+        wait_sync(lambda: recorder.error, 30, "the recording stopped")
+        assert "removed while recording" in recorder.error
+    finally:
+        frames.close()
+        recorder.join(timeout=30)
+    assert recorder.closed.is_set()
+
+
+def test_record_says_when_its_session_folder_was_removed(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "rigscope", "record", "--source", "sim", "--duration", "60s",
+                                "--dir", str(tmp_path)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        wait_sync(lambda: any(tmp_path.glob("*/samples/part-000001.journal")), 30, "the recording started")
+        shutil.rmtree(next(tmp_path.iterdir()))
+        _, err = process.communicate(timeout=30)  # not the 60 s
+    finally:
+        process.kill()
+    assert process.returncode == 1 and "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if "error:" in line]
+    assert "removed while recording" in line and "now gone" in line and "kept in" not in line
