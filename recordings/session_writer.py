@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from collectors.schema import ColumnTypes
 from collectors.stream import FrameQueue
-from recordings.errors import write_failure
+from recordings.errors import is_io_error, write_failure
 from recordings.processes import ProcessJournal
 from recordings.recorder import Recorder, RecorderOptions
 from recordings.spans import SPANS_JOURNAL, write_span_tables
@@ -101,10 +101,11 @@ class SessionWriter(Recorder):
                 self._spans = None
         try:
             write_span_tables(self.session, csv="csv" in self.options.formats)
-        except OSError:
-            raise
-        except Exception as error:  # noqa: BLE001 (the journal stays; the session still closes)
-            self.warn(f"spans table not written ({error}); the rows are in {SPANS_JOURNAL}")
+        except Exception as error:  # noqa: BLE001 (the journal stays, for repair)
+            if is_io_error(error):  # a full disk, a folder made read-only: the session closes interrupted
+                self.write_failed("spans table", error)
+            else:  # something in the spans themselves: the session still closes
+                self.warn(f"spans table not written ({error}); the rows are in {SPANS_JOURNAL}")
 
     def _write_final_meta(self) -> None:
         self._await_feeds()  # a failed recording skips the tables; its summary still waits for the spans

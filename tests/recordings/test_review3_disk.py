@@ -15,20 +15,27 @@ import sys
 import threading
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from collectors.schema import session_columns
 from collectors.stream import Batch, PolledQueue
 from recordings import recorder as recorder_module
+from recordings import spans as spans_module
 from recordings.reader import read_samples
 from recordings.recorder import Recorder, RecorderOptions
 from recordings.session import create_session_dir, read_meta
+from recordings.session_writer import SessionWriter
+from recordings.spans import read_spans
 from rigscope import cli
 from tests.conftest import REPO
 from tests.recordings.test_recorder import record
 from tests.waiting import wait_sync
 
 T0 = 1_800_000_000_000_000
+# What polars raises when the disk is full, or the folder read-only, under a Parquet file it writes.
+ENOSPC_TEXT = "parquet: File out of specification: underlying IO error: No space left on device (os error 28)"
+EACCES_TEXT = "Permission denied (os error 13): /s/.spans.parquet.tmp"
 
 
 def _enospc(*_args, **_kwargs):
@@ -105,3 +112,27 @@ def test_record_says_when_its_session_folder_was_removed(tmp_path):
     assert process.returncode == 1 and "Traceback" not in err
     (line,) = [line for line in err.splitlines() if "error:" in line]
     assert "removed while recording" in line and "now gone" in line and "kept in" not in line
+
+
+@pytest.mark.parametrize("failure", [pl.exceptions.ComputeError(ENOSPC_TEXT), pl.exceptions.ComputeError(EACCES_TEXT)])
+def test_a_spans_table_the_disk_refuses_closes_the_session_interrupted(tmp_path, monkeypatch, failure):
+    """Before: polars' error for a full disk (or a folder made read-only) under spans.parquet was taken for bad span
+    data: a warning, and the session closed `complete`."""
+    def refused(*_args, **_kwargs):
+        raise failure
+
+    monkeypatch.setattr(spans_module, "write_parquet_atomic", refused)
+    session = create_session_dir(tmp_path, datetime.datetime(2027, 1, 1), "testhost")
+    frames = PolledQueue(100, 0.01)
+    writer = SessionWriter(session, {"format": "rigscope-session/1", "status": "recording"}, session_columns([]),
+                           frames)
+    writer.start()
+    frames.offer(Batch({"ts": T0, "elapsed_s": 0.0}))
+    writer.take_span({"span_id": "a", "name": "step", "start_time": "2027-01-15T08:00:00Z",
+                      "end_time": "2027-01-15T08:00:01Z", "total_duration_s": 1.0, "success": True})
+    frames.close()
+    writer.join(timeout=30)
+    meta = read_meta(session)
+    assert meta["status"] == "interrupted"
+    assert meta["error"].startswith("recording stopped: spans table not written: ")
+    assert read_spans(session)["span_id"].to_list() == ["a"]  # still in its journal, for repair
