@@ -11,7 +11,6 @@ runs here, or another host's files changed lately) is refused unless forced.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -26,7 +25,15 @@ from recordings.processes import PROCESSES_DIR, compact_processes
 from recordings.reader import parquet_chunks, session_columns_of
 from recordings.recorder import RESERVE, SAMPLES_CSV
 from recordings.report.sections_session import REPORT_FILE
-from recordings.session import META, is_running, read_meta, row_group_rows, session_status, write_json_atomic
+from recordings.session import (
+    META,
+    is_running,
+    read_meta,
+    replacing,
+    row_group_rows,
+    session_status,
+    write_json_atomic,
+)
 from recordings.spans import SPANS_JOURNAL, write_span_tables
 from recordings.streamed_summary import session_summary
 
@@ -52,14 +59,8 @@ def _records_csv(session: Path, meta: dict) -> bool:
 
 def _rewrite_csv(session: Path) -> None:
     """samples.csv from samples.parquet: the dead recorder flushed it less often than the journal, maybe torn."""
-    target = session / SAMPLES_CSV
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
+    with replacing(session / SAMPLES_CSV) as tmp:
         write_csv_chunks(parquet_chunks(session / segments.SAMPLES_PARQUET, CSV_CHUNK_ROWS), tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
-        raise
 
 
 def _live_refusal(session: Path, meta: dict) -> str:

@@ -36,6 +36,8 @@ T0 = 1_800_000_000_000_000
 # What polars raises when the disk is full, or the folder read-only, under a Parquet file it writes.
 ENOSPC_TEXT = "parquet: File out of specification: underlying IO error: No space left on device (os error 28)"
 EACCES_TEXT = "Permission denied (os error 13): /s/.spans.parquet.tmp"
+SPAN = {"span_id": "a", "name": "step", "start_time": "2027-01-15T08:00:00Z", "end_time": "2027-01-15T08:00:01Z",
+        "total_duration_s": 1.0, "success": True}
 
 
 def _enospc(*_args, **_kwargs):
@@ -128,11 +130,46 @@ def test_a_spans_table_the_disk_refuses_closes_the_session_interrupted(tmp_path,
                            frames)
     writer.start()
     frames.offer(Batch({"ts": T0, "elapsed_s": 0.0}))
-    writer.take_span({"span_id": "a", "name": "step", "start_time": "2027-01-15T08:00:00Z",
-                      "end_time": "2027-01-15T08:00:01Z", "total_duration_s": 1.0, "success": True})
+    writer.take_span(SPAN)
     frames.close()
     writer.join(timeout=30)
     meta = read_meta(session)
     assert meta["status"] == "interrupted"
     assert meta["error"].startswith("recording stopped: spans table not written: ")
     assert read_spans(session)["span_id"].to_list() == ["a"]  # still in its journal, for repair
+
+
+def _half_then_full(real):
+    """A writer that writes half of its file, then finds the disk full (what a full disk does to any write)."""
+    def write(self, target, *args, **kwargs):
+        real(self, target, *args, **kwargs)
+        path = Path(target)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    return write
+
+
+def test_a_full_disk_under_report_md_leaves_no_half_file(tmp_path, monkeypatch):
+    """Before: `.report.md.tmp`, half written, stayed in the session."""
+    monkeypatch.setattr(Path, "write_text", _half_then_full(Path.write_text))
+    session, _ = record(tmp_path, seconds=2, hz=10, gpus=1, formats=("parquet",))
+    meta = read_meta(session)
+    assert meta["status"] == "complete" and any("report.md not written" in w for w in meta["warnings"])
+    assert not list(session.glob(".*.tmp")) and not (session / "report.md").exists()
+
+
+def test_a_full_disk_under_spans_csv_leaves_no_half_file(tmp_path, monkeypatch):
+    """Before: `.spans.csv.tmp`, half written, stayed in the session."""
+    monkeypatch.setattr(pl.DataFrame, "write_csv", _half_then_full(pl.DataFrame.write_csv))
+    session = create_session_dir(tmp_path, datetime.datetime(2027, 1, 1), "testhost")
+    frames = PolledQueue(100, 0.01)
+    writer = SessionWriter(session, {"format": "rigscope-session/1", "status": "recording"}, session_columns([]),
+                           frames, RecorderOptions(frozenset({"parquet", "csv"})))
+    writer.start()
+    frames.offer(Batch({"ts": T0, "elapsed_s": 0.0}))
+    writer.take_span(SPAN)
+    frames.close()
+    writer.join(timeout=30)
+    meta = read_meta(session)
+    assert meta["status"] == "interrupted" and "spans table not written: disk full" in meta["error"]
+    assert not list(session.glob(".*.tmp")) and (session / "spans.journal").is_file()
