@@ -5,7 +5,7 @@ into processes.parquet), writes samples.csv again from it (a session recording C
 the summary, marks the session `interrupted` with the time of the repair (`repaired_at`) and writes
 its report.md.  Journal lines it had to skip are said in its answer and in meta.json's `warnings`.
 Idempotent: a complete compacted file is kept (only leftover segments go), so a repair killed at
-any step is finished by the next one.  A session that looks live (`session_status`: its recorder
+any step is finished by the next one, and so is a close killed before report.md landed.  A session that looks live (`session_status`: its recorder
 runs here, or another host's files changed lately) is refused unless forced.
 """
 
@@ -50,6 +50,13 @@ def _unfinished(session: Path) -> bool:
     return any((session / name).exists() for name in (segments.SAMPLES_DIR, PROCESSES_DIR, SPANS_JOURNAL, RESERVE))
 
 
+def _lacks_report(session: Path, meta: dict) -> bool:
+    """A recorded session (not an imported one) that closed, or was repaired, without its report.md."""
+    monitoring = found if isinstance(found := meta.get("monitoring"), dict) else {}
+    return (meta.get("status") in ("complete", "interrupted") and monitoring.get("source") != "imported"
+            and not (session / REPORT_FILE).exists())
+
+
 def _records_csv(session: Path, meta: dict) -> bool:
     """Whether the session writes CSV: its `monitoring.formats` say so, or (a session that does not say) its samples.csv."""
     monitoring = found if isinstance(found := meta.get("monitoring"), dict) else {}
@@ -79,8 +86,10 @@ def repair_session(session: Path, force: bool = False) -> str:
         raise InputError(_live_refusal(session, meta))
     try:
         if meta.get("status") != "recording" and not _unfinished(session):
-            if meta.get("status") == "interrupted" and not (session / REPORT_FILE).exists():
-                _write_report(session)  # a repair killed at its last step
+            if _lacks_report(session, meta):
+                _write_report(session)  # a close, or a repair, killed at its last step
+                if not meta.get("repaired_at"):
+                    return f"report.md written (it was missing); nothing else to repair (status {meta.get('status')})"
             if meta.get("repaired_at"):
                 return f"already repaired at {meta['repaired_at'][:19].replace('T', ' ')} UTC: nothing left to do"
             return f"nothing to repair (status {meta.get('status')})"

@@ -24,6 +24,7 @@ from recordings import recorder as recorder_module
 from recordings import spans as spans_module
 from recordings.reader import read_samples
 from recordings.recorder import Recorder, RecorderOptions
+from recordings.repair import repair_session
 from recordings.session import create_session_dir, read_meta
 from recordings.session_writer import SessionWriter
 from recordings.spans import read_spans
@@ -173,3 +174,15 @@ def test_a_full_disk_under_spans_csv_leaves_no_half_file(tmp_path, monkeypatch):
     meta = read_meta(session)
     assert meta["status"] == "interrupted" and "spans table not written: disk full" in meta["error"]
     assert not list(session.glob(".*.tmp")) and (session / "spans.journal").is_file()
+
+
+def test_repair_finishes_a_close_killed_before_report_md_landed(tmp_path):
+    """Before: meta.json said `complete`, so repair answered "nothing to repair" and report.md never came."""
+    session, _ = record(tmp_path, seconds=2, hz=10, gpus=1, formats=("parquet",))
+    report = session / "report.md"
+    first_line = report.read_text().splitlines()[0]
+    report.rename(session / ".report.md.tmp")  # the kill came between its write and its rename
+    assert "report.md written" in repair_session(session)
+    assert report.read_text().splitlines()[0] == first_line and not list(session.glob(".*.tmp"))
+    assert read_meta(session)["status"] == "complete"
+    assert "nothing to repair" in repair_session(session)
