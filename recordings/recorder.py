@@ -19,6 +19,7 @@ import contextlib
 import csv
 import errno
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -97,11 +98,13 @@ class Recorder:
         self.closed = threading.Event()
 
     def _reserve_room(self) -> None:
-        """Take RESERVE_BYTES (written, not sparse: the blocks are really taken); a disk without them goes without."""
+        """Take RESERVE_BYTES, or half the room left when that is less (written, not sparse: the blocks are really
+        taken), so that even a disk nearly full from the start takes the final meta.json."""
         path = self.session / RESERVE
         try:
+            size = min(RESERVE_BYTES, shutil.disk_usage(self.session).free // 2)
             with open(path, "wb") as reserve:
-                reserve.write(bytes(RESERVE_BYTES))
+                reserve.write(bytes(size))
         except OSError:
             path.unlink(missing_ok=True)
 

@@ -31,6 +31,7 @@ from recordings.spans import read_spans
 from rigscope import cli
 from tests.conftest import REPO
 from tests.recordings.test_recorder import record
+from tests.rigscope.test_writer_failures import FAST, _mount_tiny_tmpfs
 from tests.waiting import wait_sync
 
 T0 = 1_800_000_000_000_000
@@ -186,3 +187,31 @@ def test_repair_finishes_a_close_killed_before_report_md_landed(tmp_path):
     assert report.read_text().splitlines()[0] == first_line and not list(session.glob(".*.tmp"))
     assert read_meta(session)["status"] == "complete"
     assert "nothing to repair" in repair_session(session)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A 1 MiB tmpfs (root only; skipped elsewhere), unmounted after the test."""
+    disk = tmp_path / "tiny"
+    _mount_tiny_tmpfs(disk)
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _fill_leaving(disk: Path, free_bytes: int) -> None:
+    with open(disk / "filler", "wb") as handle:
+        handle.write(bytes(shutil.disk_usage(disk).free - free_bytes))
+
+
+def test_a_disk_with_less_room_than_the_reserve_still_takes_the_final_meta_json(tiny_disk):
+    """Before: with under 256 KiB free the recorder kept no room at all, and the full disk then refused the final
+    meta.json: the session said `recording`, with no word of why it stopped."""
+    _fill_leaving(tiny_disk, 200 * 1024)
+    root = tiny_disk / "runs"
+    result = subprocess.run([sys.executable, "-m", "rigscope", "record", *FAST, "--duration", "600", "--dir", str(root)],
+                            capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 1 and "disk full" in result.stderr and "Traceback" not in result.stderr
+    (session,) = list(root.iterdir())
+    meta = read_meta(session)
+    assert meta["status"] == "interrupted" and "disk full" in meta["error"]
+    assert not (session / recorder_module.RESERVE).exists()
