@@ -55,13 +55,16 @@ class SessionWriter(Recorder):
 
     # -- records handed over by other threads ------------------------------
     def take_processes(self, rows: list[dict[str, Any]]) -> None:
-        """One slow tick's process rows (the process tier's thread)."""
-        if self._processes is not None:
+        """One slow tick's process rows (the process tier's thread); none once the recording stopped."""
+        if self._processes is not None and self.error is None:
             with self._lock:
                 self._processes.append(rows)
 
     def take_span(self, row: dict[str, Any]) -> None:
-        """One finished span (the span assembler's thread)."""
+        """One finished span (the span assembler's thread); none once the recording stopped: what a failed write
+        leaves of the disk is for the final meta.json."""
+        if self.error is not None:
+            return
         line = json.dumps(row, separators=(",", ":"), default=str) + "\n"
         with self._lock:
             if self._spans is None:

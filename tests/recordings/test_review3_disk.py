@@ -22,6 +22,7 @@ from collectors.schema import session_columns
 from collectors.stream import Batch, PolledQueue
 from recordings import recorder as recorder_module
 from recordings import spans as spans_module
+from recordings.processes import read_processes
 from recordings.reader import read_samples
 from recordings.recorder import Recorder, RecorderOptions
 from recordings.repair import repair_session
@@ -31,6 +32,7 @@ from recordings.spans import read_spans
 from rigscope import cli
 from tests.conftest import REPO
 from tests.recordings.test_recorder import record
+from tests.recordings.test_session_writer import _process_row
 from tests.rigscope.test_writer_failures import FAST, _mount_tiny_tmpfs
 from tests.waiting import wait_sync
 
@@ -215,3 +217,23 @@ def test_a_disk_with_less_room_than_the_reserve_still_takes_the_final_meta_json(
     meta = read_meta(session)
     assert meta["status"] == "interrupted" and "disk full" in meta["error"]
     assert not (session / recorder_module.RESERVE).exists()
+
+
+def test_a_stopped_recording_writes_no_more_process_rows_nor_spans(tmp_path):
+    """Before: after the samples failed on a full disk the process tier and the span assembler went on writing
+    until the close, into the room given back for the final meta.json (which then did not fit)."""
+    session = create_session_dir(tmp_path, datetime.datetime(2027, 1, 1), "testhost")
+    frames = PolledQueue(100, 0.01)
+    writer = SessionWriter(session, {"format": "rigscope-session/1", "status": "recording"}, session_columns([]),
+                           frames, processes=True)
+    writer.start()
+    frames.offer(Batch({"ts": T0, "elapsed_s": 0.0}))
+    writer.take_processes([_process_row(T0, 1)])
+    writer.write_failed("samples", OSError(errno.ENOSPC, "No space left on device"))
+    writer.take_processes([_process_row(T0 + 2_000_000, 1)])
+    writer.take_span(SPAN)
+    frames.close()
+    writer.join(timeout=30)
+    assert read_meta(session)["status"] == "interrupted"
+    assert read_processes(session)["ts"].dt.epoch("us").to_list() == [T0]
+    assert not (session / "spans.journal").exists()
