@@ -227,6 +227,7 @@ class Recorder:
                 self._guard(closing)
         if self.error is not None:
             self._guard(self.flush)  # what was taken before the failure, as far as the disk still takes it
+            self._let_go()
         self._guard(self.events.close)
         self._guard(lambda: (self.session / RESERVE).unlink(missing_ok=True))  # a folder made read-only refuses
         self._guard(self._write_final_meta)
@@ -238,6 +239,14 @@ class Recorder:
         if self._csv_handle is not None:
             self._csv_handle.close()
         self._land_segment()
+
+    def _let_go(self) -> None:
+        """After a failure, close the open files: what the disk refused is dropped now, not written at exit into the
+        room given back for meta.json (and after meta.json counted the samples)."""
+        for handle in (self._journal, self._csv_handle):
+            if handle is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    handle.close()
 
     def _close_tables(self) -> None:
         """The session's other tables, after the samples are compacted and before meta.json is final."""
@@ -258,7 +267,16 @@ class Recorder:
             self.meta.setdefault("warnings", []).append(f"report.md not written: {error}")
             self._guard(lambda: write_json_atomic(self.session / META, self.meta))
 
+    def _count_flushed(self) -> None:
+        """After a failed write, the samples and last time that readers find (those the disk lost are not)."""
+        try:
+            self.samples, self.last_ts = segments.flushed_range(self.session, self.columns)
+        except InputError:
+            pass  # the samples taken, then; repair counts them again
+
     def _write_final_meta(self) -> None:
+        if self.error is not None and not (self.session / segments.SAMPLES_PARQUET).exists():
+            self._count_flushed()
         meta = self.meta
         meta["status"] = "complete" if self.error is None else "interrupted"
         if self.error:

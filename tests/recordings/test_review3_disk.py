@@ -20,6 +20,7 @@ import pytest
 
 from collectors.schema import session_columns
 from collectors.stream import Batch, PolledQueue
+from collectors.timeutil import iso_from_us
 from recordings import recorder as recorder_module
 from recordings import spans as spans_module
 from recordings.processes import read_processes
@@ -237,3 +238,18 @@ def test_a_stopped_recording_writes_no_more_process_rows_nor_spans(tmp_path):
     assert read_meta(session)["status"] == "interrupted"
     assert read_processes(session)["ts"].dt.epoch("us").to_list() == [T0]
     assert not (session / "spans.journal").exists()
+
+
+def test_after_a_full_disk_meta_json_counts_the_samples_readers_find(tiny_disk):
+    """Before: total_samples (and session_end) counted the samples taken, some of which the full disk lost from
+    the journal's buffer: `ls` said 42 samples where readers and repair found 39."""
+    _fill_leaving(tiny_disk, 400 * 1024)
+    root = tiny_disk / "runs"
+    result = subprocess.run([sys.executable, "-m", "rigscope", "record", "--source", "sim", "--speed", "max",
+                             "--hz", "20", "--segment-interval", "10", "--format", "both", "--duration", "600",
+                             "--dir", str(root)], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 1 and "disk full" in result.stderr
+    (session,) = list(root.iterdir())
+    meta, samples = read_meta(session), read_samples(session)
+    assert meta["status"] == "interrupted" and meta["total_samples"] == samples.height > 0
+    assert meta["session_end"] == iso_from_us(samples["ts"].dt.epoch("us").max())
