@@ -23,6 +23,7 @@ from collectors.stream import Batch, PolledQueue
 from collectors.timeutil import iso_from_us
 from recordings import recorder as recorder_module
 from recordings import spans as spans_module
+from recordings.events import append_event, read_events
 from recordings.processes import read_processes
 from recordings.reader import read_samples
 from recordings.recorder import Recorder, RecorderOptions
@@ -253,3 +254,12 @@ def test_after_a_full_disk_meta_json_counts_the_samples_readers_find(tiny_disk):
     meta, samples = read_meta(session), read_samples(session)
     assert meta["status"] == "interrupted" and meta["total_samples"] == samples.height > 0
     assert meta["session_end"] == iso_from_us(samples["ts"].dt.epoch("us").max())
+
+
+def test_a_note_added_after_a_cut_event_line_is_kept(tmp_path):
+    """Before: a recorder stopped by a full disk (or killed) mid-event left a cut last line; a note added to the
+    session later (`rigscope note`) was glued onto it and skipped as invalid with it."""
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"ts":"2027-01-15T08:00:00Z","kind":"note","text":"a"}\n{"ts":"2027-01-15T08:00:01Z","ki')
+    append_event(events, {"ts": "2027-01-15T08:00:02Z", "kind": "note", "text": "b"})
+    assert [event["text"] for event in read_events(events, warn=False)] == ["a", "b"]
