@@ -28,6 +28,7 @@ from recordings.processes import read_processes
 from recordings.reader import read_samples
 from recordings.recorder import Recorder, RecorderOptions
 from recordings.repair import repair_session
+from recordings.report import build_report
 from recordings.session import create_session_dir, read_meta
 from recordings.session_writer import SessionWriter
 from recordings.spans import read_spans
@@ -263,3 +264,55 @@ def test_a_note_added_after_a_cut_event_line_is_kept(tmp_path):
     events.write_text('{"ts":"2027-01-15T08:00:00Z","kind":"note","text":"a"}\n{"ts":"2027-01-15T08:00:01Z","ki')
     append_event(events, {"ts": "2027-01-15T08:00:02Z", "kind": "note", "text": "b"})
     assert [event["text"] for event in read_events(events, warn=False)] == ["a", "b"]
+
+
+# A recording (20 s at 2 Hz, 5 s segments: 40 samples in four parts and a journal) killed by os._exit at the
+# `nth` rename to, or removal of, the file called `name`, as a kill -9 there would leave it.
+KILLED_CHILD = """
+import os, pathlib, sys
+kind, name, nth, root = sys.argv[1], sys.argv[2], int(sys.argv[3]), pathlib.Path(sys.argv[4])
+seen = [0]
+
+def dies_at(real, target):
+    def call(*args, **kwargs):
+        if pathlib.Path(target(args)).name == name:
+            seen[0] += 1
+            if seen[0] == nth:
+                os._exit(9)
+        return real(*args, **kwargs)
+    return call
+
+if kind == "rename":
+    os.replace = dies_at(os.replace, lambda args: args[1])
+else:
+    pathlib.Path.unlink = dies_at(pathlib.Path.unlink, lambda args: args[0])
+from tests.recordings.test_recorder import record
+record(root, seconds=20, hz=2, gpus=1, formats=("parquet", "csv"), segment_s=5)
+"""
+
+
+@pytest.mark.parametrize("kind, name, nth, flushed", [
+    ("rename", "part-000002.parquet", 1, 20),  # a segment's rollover: its Parquet written, not yet renamed
+    ("unlink", "part-000002.journal", 1, 20),  # renamed, its journal not yet deleted: both there
+    ("rename", "samples.parquet", 1, 40),  # the close's compaction written, not yet renamed
+    ("unlink", "part-000003.parquet", 1, 40),  # compacted, while the segments are being removed
+    ("rename", "meta.json", 2, 40),  # the final meta.json written, not yet renamed (the first is the start's)
+    ("rename", "report.md", 1, 40),  # everything but report.md
+])
+def test_a_kill_at_each_step_of_a_rollover_and_of_the_close_loses_no_sample_and_doubles_none(
+        tmp_path, kind, name, nth, flushed):
+    done = subprocess.run([sys.executable, "-c", KILLED_CHILD, kind, name, str(nth), str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 9, done.stderr
+    (session,) = list(tmp_path.iterdir())
+    seen = read_samples(session)["elapsed_s"].to_list()  # what every reader finds before the repair
+    assert len(seen) >= flushed and seen == sorted(set(seen)) == [i / 2 for i in range(len(seen))]
+    repair_session(session, force=True)  # (its recorder wrote a host of its own: not taken for dead)
+    repair_session(session, force=True)
+    table = pl.read_parquet(session / "samples.parquet")
+    assert table["elapsed_s"].to_list() == seen  # every flushed sample, once
+    assert pl.read_csv(session / "samples.csv")["elapsed_s"].to_list() == seen
+    meta = read_meta(session)
+    assert meta["total_samples"] == len(seen) and (session / "report.md").is_file()
+    assert f"| samples | {len(seen)} |" in build_report(session, warn=False)
+    assert not list(session.rglob("*.tmp")) and not (session / "samples").exists()
