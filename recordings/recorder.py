@@ -31,7 +31,7 @@ from collectors.schema import ColumnTypes
 from collectors.stream import END, FrameQueue
 from collectors.timeutil import iso_from_us
 from recordings import segments
-from recordings.errors import InputError, write_failure
+from recordings.errors import ALMOST_FULL_BYTES, InputError, write_failure
 from recordings.events import EVENTS, EventLog
 from recordings.frames import csv_cells, csv_header
 from recordings.journal_row import RowEncoder
@@ -42,6 +42,15 @@ SAMPLES_CSV = "samples.csv"
 # still takes the final meta.json that says why the recording stopped.
 RESERVE = ".reserve"
 RESERVE_BYTES = 256 * 1024
+
+
+def _remove_unstarted(session: Path) -> None:
+    """What a recording that could not start made of its session: meta.json, the samples folder, the folder."""
+    with contextlib.suppress(OSError):
+        (session / META).unlink(missing_ok=True)
+    for folder in (session / segments.SAMPLES_DIR, session):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 @dataclass
@@ -84,15 +93,14 @@ class Recorder:
         self._last_flush = time.monotonic()
         self.meta["columns"] = self.columns
         try:
+            if shutil.disk_usage(session).free < ALMOST_FULL_BYTES:  # not even room for the final meta.json
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(session))
             (session / segments.SAMPLES_DIR).mkdir(exist_ok=True)
             write_json_atomic(session / META, self.meta)
             self.events = EventLog(session / EVENTS)
         except OSError as error:  # a full disk from the start: no session, and no empty folder left behind
-            with contextlib.suppress(OSError):
-                (session / META).unlink(missing_ok=True)
-                (session / segments.SAMPLES_DIR).rmdir()
-                session.rmdir()
-            raise InputError(f"cannot record in {session}: {write_failure(error, session)}") from None
+            _remove_unstarted(session)
+            raise InputError(f"cannot record in {session.parent}: {write_failure(error, session.parent)}") from None
         self._reserve_room()
         self._thread = threading.Thread(target=self._run, name="rigscope-recorder", daemon=True)
         self.closed = threading.Event()

@@ -316,3 +316,17 @@ def test_a_kill_at_each_step_of_a_rollover_and_of_the_close_loses_no_sample_and_
     assert meta["total_samples"] == len(seen) and (session / "report.md").is_file()
     assert f"| samples | {len(seen)} |" in build_report(session, warn=False)
     assert not list(session.rglob("*.tmp")) and not (session / "samples").exists()
+
+
+def test_record_on_a_disk_with_almost_no_room_is_refused_with_one_line(tiny_disk):
+    """Before: with 10 KiB free the recording started, took no sample, and could not write its final meta.json: a
+    session left `recording`, empty, with no word of why."""
+    _fill_leaving(tiny_disk, 10 * 1024)
+    root = tiny_disk / "runs"
+    result = subprocess.run([sys.executable, "-m", "rigscope", "record", "--source", "sim", "--speed", "max",
+                             "--duration", "600", "--dir", str(root)], capture_output=True, text=True, cwd=REPO,
+                            timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert "cannot record in" in line and "disk full" in line
+    assert list(root.iterdir()) == []
