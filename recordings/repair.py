@@ -5,8 +5,9 @@ into processes.parquet), writes samples.csv again from it (a session recording C
 the summary, marks the session `interrupted` with the time of the repair (`repaired_at`) and writes
 its report.md.  Journal lines it had to skip are said in its answer and in meta.json's `warnings`.
 Idempotent: a complete compacted file is kept (only leftover segments go), so a repair killed at
-any step is finished by the next one, and so is a close killed before report.md landed.  A session that looks live (`session_status`: its recorder
-runs here, or another host's files changed lately) is refused unless forced.
+any step is finished by the next one, and so is a close killed before report.md landed.  A session
+that looks live (`session_status`: its recorder runs here, or another host's files changed lately)
+is refused unless forced.
 """
 
 from __future__ import annotations

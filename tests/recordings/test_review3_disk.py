@@ -208,13 +208,18 @@ def _fill_leaving(disk: Path, free_bytes: int) -> None:
         handle.write(bytes(shutil.disk_usage(disk).free - free_bytes))
 
 
+def _record(root: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """`rigscope record` into `root` for up to 600 s (the full disk stops it long before)."""
+    return subprocess.run([sys.executable, "-m", "rigscope", "record", *flags, "--duration", "600", "--dir", str(root)],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+
+
 def test_a_disk_with_less_room_than_the_reserve_still_takes_the_final_meta_json(tiny_disk):
     """Before: with under 256 KiB free the recorder kept no room at all, and the full disk then refused the final
     meta.json: the session said `recording`, with no word of why it stopped."""
     _fill_leaving(tiny_disk, 200 * 1024)
     root = tiny_disk / "runs"
-    result = subprocess.run([sys.executable, "-m", "rigscope", "record", *FAST, "--duration", "600", "--dir", str(root)],
-                            capture_output=True, text=True, cwd=REPO, timeout=60)
+    result = _record(root, *FAST)
     assert result.returncode == 1 and "disk full" in result.stderr and "Traceback" not in result.stderr
     (session,) = list(root.iterdir())
     meta = read_meta(session)
@@ -247,9 +252,8 @@ def test_after_a_full_disk_meta_json_counts_the_samples_readers_find(tiny_disk):
     the journal's buffer: `ls` said 42 samples where readers and repair found 39."""
     _fill_leaving(tiny_disk, 400 * 1024)
     root = tiny_disk / "runs"
-    result = subprocess.run([sys.executable, "-m", "rigscope", "record", "--source", "sim", "--speed", "max",
-                             "--hz", "20", "--segment-interval", "10", "--format", "both", "--duration", "600",
-                             "--dir", str(root)], capture_output=True, text=True, cwd=REPO, timeout=60)
+    result = _record(root, "--source", "sim", "--speed", "max", "--hz", "20", "--segment-interval", "10",
+                     "--format", "both")
     assert result.returncode == 1 and "disk full" in result.stderr
     (session,) = list(root.iterdir())
     meta, samples = read_meta(session), read_samples(session)
@@ -323,9 +327,7 @@ def test_record_on_a_disk_with_almost_no_room_is_refused_with_one_line(tiny_disk
     session left `recording`, empty, with no word of why."""
     _fill_leaving(tiny_disk, 10 * 1024)
     root = tiny_disk / "runs"
-    result = subprocess.run([sys.executable, "-m", "rigscope", "record", "--source", "sim", "--speed", "max",
-                             "--duration", "600", "--dir", str(root)], capture_output=True, text=True, cwd=REPO,
-                            timeout=60)
+    result = _record(root, "--source", "sim", "--speed", "max")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     (line,) = [line for line in result.stderr.splitlines() if "error:" in line]
     assert "cannot record in" in line and "disk full" in line
