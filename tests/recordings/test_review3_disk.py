@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import errno
+import os
 import shutil
 import subprocess
 import sys
@@ -332,3 +333,24 @@ def test_record_on_a_disk_with_almost_no_room_is_refused_with_one_line(tiny_disk
     (line,) = [line for line in result.stderr.splitlines() if "error:" in line]
     assert "cannot record in" in line and "disk full" in line
     assert list(root.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, flushed", [("part-000002.parquet", 20), ("samples.parquet", 40)])
+def test_a_rename_the_full_disk_refuses_keeps_every_flushed_sample_readable(tmp_path, monkeypatch, name, flushed):
+    """A segment's rename at its rollover, and the compacted file's at the close: the old files stay, no temp file."""
+    real = os.replace
+
+    def replace(source, target):
+        if Path(target).name == name:
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    session, _ = record(tmp_path, seconds=20, hz=2, gpus=1, formats=("parquet",), segment_s=5)
+    monkeypatch.undo()
+    meta, seen = read_meta(session), read_samples(session)["elapsed_s"].to_list()
+    assert meta["status"] == "interrupted" and "disk full" in meta["error"]
+    assert meta["total_samples"] == len(seen) >= flushed and seen == [i / 2 for i in range(len(seen))]
+    assert not list(session.rglob("*.tmp"))
+    repair_session(session, force=True)
+    assert pl.read_parquet(session / "samples.parquet")["elapsed_s"].to_list() == seen
