@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import errno
+import json
 import os
 import shutil
 import subprocess
@@ -354,3 +355,24 @@ def test_a_rename_the_full_disk_refuses_keeps_every_flushed_sample_readable(tmp_
     assert not list(session.rglob("*.tmp"))
     repair_session(session, force=True)
     assert pl.read_parquet(session / "samples.parquet")["elapsed_s"].to_list() == seen
+
+
+def test_a_full_disk_under_the_final_meta_json_leaves_the_first_one_whole(tmp_path, monkeypatch):
+    real, calls = json.dump, [0]
+
+    def dump(data, handle, **kwargs):
+        if Path(handle.name).name == ".meta.json.tmp":
+            calls[0] += 1
+            if calls[0] == 2:  # the close's (the first is the start's)
+                handle.write('{"format": "rigscope-sess')
+                handle.flush()
+                raise OSError(errno.ENOSPC, "No space left on device", handle.name)
+        real(data, handle, **kwargs)
+
+    monkeypatch.setattr(json, "dump", dump)
+    session, recorder = record(tmp_path, seconds=3, hz=10, gpus=1, formats=("parquet",))
+    monkeypatch.undo()
+    assert recorder.error is not None and "disk full" in recorder.error
+    assert read_meta(session)["status"] == "recording"  # the start's, whole: a dead recorder's session to readers
+    assert not list(session.glob(".*.tmp"))
+    assert "repaired: 30 samples" in repair_session(session, force=True)
