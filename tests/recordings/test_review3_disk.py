@@ -376,3 +376,21 @@ def test_a_full_disk_under_the_final_meta_json_leaves_the_first_one_whole(tmp_pa
     assert read_meta(session)["status"] == "recording"  # the start's, whole: a dead recorder's session to readers
     assert not list(session.glob(".*.tmp"))
     assert "repaired: 30 samples" in repair_session(session, force=True)
+
+
+def test_the_dashboard_starting_a_recording_on_a_full_disk_says_so_and_goes_on(tmp_path, monkeypatch):
+    """Before: the `r` key's toggle raised in its worker thread, which ends the dashboard."""
+    from rigscope.live import LiveSource
+    from rigscope.monitor import MonitorConfig
+
+    source = LiveSource(MonitorConfig(source="sim", hz=10.0, record=False, directory=str(tmp_path)))
+    try:
+        monitor = source.monitor
+        monkeypatch.setattr(recorder_module, "write_json_atomic", _enospc)
+        message = source.toggle_recording()
+        assert message.startswith("recording not started: cannot record in") and "disk full" in message
+        assert source.monitor is monitor and monitor.session is None and not monitor.sampling_ended
+        assert monitor.receiver is not None and monitor.receiver.path is not None  # still takes notes and tags
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        source.close()
