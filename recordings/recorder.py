@@ -9,8 +9,9 @@ Any error while writing (a full disk, whether OSError or a polars error) stops
 the recording: `error` says why in one line, the thread stops taking frames
 (its queue drops them, so the sampler never waits on it), and the session
 closes `interrupted` with the reason in meta.json; what was flushed stays
-readable.  The session writer (recordings/session_writer.py) extends it with
-the session's other tables and the threads that hand it their records.
+readable, and meta.json's count and summary are of it.  The session writer
+(recordings/session_writer.py) extends it with the session's other tables and
+the threads that hand it their records.
 """
 
 from __future__ import annotations
@@ -27,15 +28,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import polars as pl
+
 from collectors.schema import ColumnTypes
 from collectors.stream import END, FrameQueue
 from collectors.timeutil import iso_from_us
 from recordings import segments
 from recordings.errors import ALMOST_FULL_BYTES, InputError, write_failure
-from recordings.events import EVENTS, EventLog
+from recordings.events import EVENTS, EventLog, read_events
 from recordings.frames import csv_cells, csv_header
 from recordings.journal_row import RowEncoder
 from recordings.session import META, row_group_rows, write_json_atomic
+from recordings.streamed_summary import session_summary
 
 SAMPLES_CSV = "samples.csv"
 # Room kept on the session's disk from the start, given back when a write fails, so that a full disk
@@ -275,16 +279,23 @@ class Recorder:
             self.meta.setdefault("warnings", []).append(f"report.md not written: {error}")
             self._guard(lambda: write_json_atomic(self.session / META, self.meta))
 
-    def _count_flushed(self) -> None:
-        """After a failed write, the samples and last time that readers find (those the disk lost are not)."""
+    def _summary_on_disk(self) -> dict[str, Any] | None:
+        """After a failed write, before the samples were compacted: the summary of the samples readers find (not of
+        those taken, some of which the disk lost), as repair would write it; their count and last time too.  None
+        when the segments cannot be read (the live summary stands; repair recomputes it)."""
         try:
-            self.samples, self.last_ts = segments.flushed_range(self.session, self.columns)
-        except InputError:
-            pass  # the samples taken, then; repair counts them again
+            table = segments.read_segments(self.session, self.columns)
+            summary = session_summary(self.session, table.lazy(), read_events(self.session / EVENTS, warn=False))
+        except (InputError, OSError, pl.exceptions.PolarsError):
+            return None
+        self.samples = table.height
+        self.last_ts = table.select(pl.col("ts").dt.epoch("us").max()).item()
+        return summary
 
     def _write_final_meta(self) -> None:
+        on_disk = None
         if self.error is not None and not (self.session / segments.SAMPLES_PARQUET).exists():
-            self._count_flushed()
+            on_disk = self._summary_on_disk()
         meta = self.meta
         meta["status"] = "complete" if self.error is None else "interrupted"
         if self.error:
@@ -294,4 +305,6 @@ class Recorder:
         meta["total_samples"] = self.samples
         if self._summary is not None:
             meta["summary"] = self._summary()
+        if on_disk is not None:  # the live summary's other keys (event receiver, stream drops) stand
+            meta["summary"] = {**(meta.get("summary") or {}), **on_disk}
         write_json_atomic(self.session / META, meta)

@@ -124,22 +124,6 @@ def _regular_entry(path: Path) -> bool:
         raise InputError(f"{error}; move it out of {path.parent}") from None
 
 
-def flushed_range(session: Path, columns: ColumnTypes) -> tuple[int, int | None]:
-    """(rows, last ts µs) of the samples readers find in the segments: what a recording stopped by a failed write
-    kept of the samples it took.  InputError when a part cannot be read."""
-    rows, last = 0, None
-    try:
-        for path in segment_files(session):
-            scan = pl.scan_parquet(path, glob=False) if path.suffix == ".parquet" else \
-                read_journal(path, columns, warnings=[]).lazy()
-            count, end = scan.select(pl.len(), pl.col("ts").dt.epoch("us").max()).collect().row(0)
-            rows += count
-            last = end if last is None or (end is not None and end > last) else last
-    except (OSError, pl.exceptions.PolarsError) as error:
-        raise InputError(f"{session}: unreadable segments ({first_line(error)})") from None
-    return rows, last
-
-
 def read_segment(path: Path, columns: ColumnTypes, warnings: list[str] | None = None) -> pl.DataFrame:
     """One part, a journal or a landed Parquet file, typed as the session schema (`warnings`: see `read_journal`)."""
     if path.suffix == ".journal":

@@ -357,6 +357,26 @@ def test_a_rename_the_full_disk_refuses_keeps_every_flushed_sample_readable(tmp_
     assert pl.read_parquet(session / "samples.parquet")["elapsed_s"].to_list() == seen
 
 
+def test_after_a_failed_write_the_summary_is_of_the_samples_on_disk(tmp_path, monkeypatch):
+    """Before: meta.json's summary was the live one, of every sample taken (here all 40, ls's rate and duration
+    from it), while the session held the 20 of its first two segments."""
+    real = os.replace
+
+    def replace(source, target):
+        if Path(target).name == "part-000003.parquet":
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    session, _ = record(tmp_path, seconds=20, hz=2, gpus=1, formats=("parquet",), segment_s=5)
+    monkeypatch.undo()
+    meta = read_meta(session)
+    assert meta["total_samples"] == meta["summary"]["samples"] == read_samples(session).height == 30
+    repair_session(session, force=True)  # what the summary of the samples on disk is
+    repaired = read_meta(session)["summary"]
+    assert {key: meta["summary"][key] for key in repaired} == repaired
+
+
 def test_a_full_disk_under_the_final_meta_json_leaves_the_first_one_whole(tmp_path, monkeypatch):
     real, calls = json.dump, [0]
 
