@@ -25,7 +25,7 @@ from collectors.stream import Batch, PolledQueue
 from collectors.timeutil import iso_from_us
 from recordings import recorder as recorder_module
 from recordings import spans as spans_module
-from recordings.events import append_event, read_events
+from recordings.events import EventLog, append_event, read_events
 from recordings.processes import read_processes
 from recordings.reader import read_samples
 from recordings.recorder import Recorder, RecorderOptions
@@ -414,3 +414,30 @@ def test_the_dashboard_starting_a_recording_on_a_full_disk_says_so_and_goes_on(t
         assert list(tmp_path.iterdir()) == []
     finally:
         source.close()
+
+
+def test_a_full_disk_under_events_jsonl_stops_the_recording_and_keeps_the_events_before(tmp_path, monkeypatch):
+    real, appended = EventLog.append, [0]
+
+    def append(self, event):
+        appended[0] += 1
+        if appended[0] == 3:  # half a line reaches the disk
+            self._handle.write(json.dumps(event)[:20])
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        real(self, event)
+
+    monkeypatch.setattr(EventLog, "append", append)
+    session = create_session_dir(tmp_path, datetime.datetime(2027, 1, 1), "testhost")
+    frames = PolledQueue(100, 0.01)
+    writer = SessionWriter(session, {"format": "rigscope-session/1", "status": "recording"}, session_columns([]),
+                           frames, RecorderOptions(frozenset({"parquet", "csv"})))
+    writer.start()
+    for i in range(6):
+        note = {"ts": f"2027-01-15T08:00:0{i}Z", "kind": "note", "text": str(i), "source": "cli"}
+        frames.offer(Batch({"ts": T0 + i * 100_000, "elapsed_s": i / 10}, events=[note]))
+    frames.close()
+    writer.join(timeout=30)
+    meta = read_meta(session)
+    assert meta["status"] == "interrupted" and meta["error"].startswith("recording stopped: disk full in ")
+    assert [event["text"] for event in read_events(session / "events.jsonl", warn=False)] == ["0", "1"]
+    assert meta["total_samples"] == read_samples(session).height == 2
