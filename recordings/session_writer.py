@@ -16,6 +16,7 @@ summary) and `report.md` is written from it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -56,17 +57,18 @@ class SessionWriter(Recorder):
     # -- records handed over by other threads ------------------------------
     def take_processes(self, rows: list[dict[str, Any]]) -> None:
         """One slow tick's process rows (the process tier's thread); none once the recording stopped."""
-        if self._processes is not None and self.error is None:
-            with self._lock:
-                self._processes.append(rows)
+        if self._processes is not None:
+            with self._lock:  # (the error is read under it: a close that let go of the files holds it)
+                if self.error is None:
+                    self._processes.append(rows)
 
     def take_span(self, row: dict[str, Any]) -> None:
         """One finished span (the span assembler's thread); none once the recording stopped: what a failed write
         leaves of the disk is for the final meta.json."""
-        if self.error is not None:
-            return
         line = json.dumps(row, separators=(",", ":"), default=str) + "\n"
         with self._lock:
+            if self.error is not None:
+                return
             if self._spans is None:
                 self._spans = open(self.session / SPANS_JOURNAL, "a", encoding="utf-8")  # noqa: SIM115 (the session's)
             self._spans.write(line)
@@ -87,6 +89,15 @@ class SessionWriter(Recorder):
         self.fail(f"recording stopped: {what} not written: {write_failure(error, self.session)}")
 
     # -- closing -----------------------------------------------------------
+    def _let_go(self) -> None:
+        super()._let_go()
+        with self._lock:
+            if self._processes is not None:
+                self._processes.let_go()
+            if self._spans is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    self._spans.close()
+
     def _await_feeds(self) -> None:
         """Until every feeding thread is done (what they hand over until then still goes in), once."""
         deadline = time.monotonic() + FEEDS_CLOSE_WAIT_S

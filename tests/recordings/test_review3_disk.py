@@ -7,8 +7,10 @@ checks use a real tiny tmpfs where this user may mount one (root), and are skipp
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
+import gc
 import json
 import os
 import shutil
@@ -441,3 +443,31 @@ def test_a_full_disk_under_events_jsonl_stops_the_recording_and_keeps_the_events
     assert meta["status"] == "interrupted" and meta["error"].startswith("recording stopped: disk full in ")
     assert [event["text"] for event in read_events(session / "events.jsonl", warn=False)] == ["0", "1"]
     assert meta["total_samples"] == read_samples(session).height == 2
+
+
+def test_after_a_failed_write_no_span_line_reaches_the_disk_later(tiny_disk):
+    """Before: the spans journal's handle stayed open with the refused rest of a line in its buffer; once room came
+    back (the close gives its reserve back) the process's exit wrote it, and repair then found a span meta.json did
+    not count."""
+    session = create_session_dir(tiny_disk, datetime.datetime(2027, 1, 1), "testhost")
+    frames = PolledQueue(100, 0.01)
+    writer = SessionWriter(session, {"format": "rigscope-session/1", "status": "recording"}, session_columns([]),
+                           frames)
+    writer.start()
+    writer.take_span(SPAN)
+    filler = tiny_disk / "filler"
+    with contextlib.suppress(OSError), open(filler, "wb") as handle:
+        while True:
+            handle.write(bytes(4096))
+            handle.flush()
+    try:
+        for number in range(100):  # until a line finds no room: what fits of it is written, the rest held
+            writer.take_span({**SPAN, "span_id": f"s{number}", "note": "x" * 1000})
+    except OSError as error:
+        writer.write_failed("spans journal", error)
+    frames.close()
+    writer.join(timeout=30)
+    filler.unlink()
+    del writer
+    gc.collect()  # where the held rest was written, on the room given back
+    assert read_meta(session)["summary"]["spans"]["total"] == read_spans(session).height
