@@ -16,6 +16,12 @@ def first_line(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
+def is_io_error(error: BaseException) -> bool:
+    """An error of the disk or file system (as opposed to one about the data): an OSError, or a library's error
+    wrapping one (polars reports a full disk or a refused file as `... (os error 28)`)."""
+    return isinstance(error, OSError) or "(os error " in str(error)
+
+
 def write_failure(error: BaseException, where: str | os.PathLike[str] | None = None) -> str:
     """What a failed write means, in a few words: `disk full` for ENOSPC however it is wrapped (polars
     reports it as a ComputeError, or as a broken file when the footer did not fit), else the first line.

@@ -5,6 +5,7 @@ A FIFO, device or directory in its place is an InputError (see `recordings.safe_
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -21,6 +22,8 @@ class EventLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._handle: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 (kept open for the session)
+        if _cut_at_end(path):  # a crash or a full disk cut the last line: the next event starts a line of its own
+            self._handle.write("\n")
         self.count = 0
 
     def append(self, event: dict[str, Any]) -> None:
@@ -30,6 +33,15 @@ class EventLog:
 
     def close(self) -> None:
         self._handle.close()
+
+
+def _cut_at_end(path: Path) -> bool:
+    """Whether the file ends inside a line (its last byte is not a newline)."""
+    with open(path, "rb") as handle:
+        if handle.seek(0, os.SEEK_END) == 0:
+            return False
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) != b"\n"
 
 
 def append_event(path: Path, event: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ and at close (or `rigscope repair`) the parts are compacted, as the samples are.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 from pathlib import Path
 from typing import IO
@@ -66,6 +67,12 @@ class ProcessJournal:
         journal = self._path()
         segments.write_parquet_atomic(segments.read_journal(journal, PROCESS_COLUMNS), journal.with_suffix(".parquet"))
         journal.unlink()
+
+    def let_go(self) -> None:
+        """Close the open journal as it is (a failed write stopped the recording): what its buffer holds is dropped."""
+        if self._handle is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._handle.close()
 
     def close(self) -> int:
         """Land the open segment and compact everything into processes.parquet; the row count."""

@@ -9,13 +9,18 @@ Any error while writing (a full disk, whether OSError or a polars error) stops
 the recording: `error` says why in one line, the thread stops taking frames
 (its queue drops them, so the sampler never waits on it), and the session
 closes `interrupted` with the reason in meta.json; what was flushed stays
-readable.  The session writer (recordings/session_writer.py) extends it with
-the session's other tables and the threads that hand it their records.
+readable, and meta.json's count and summary are of it.  The session writer
+(recordings/session_writer.py) extends it with the session's other tables and
+the threads that hand it their records.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
+import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -23,21 +28,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import polars as pl
+
 from collectors.schema import ColumnTypes
 from collectors.stream import END, FrameQueue
 from collectors.timeutil import iso_from_us
 from recordings import segments
-from recordings.errors import InputError, write_failure
-from recordings.events import EVENTS, EventLog
+from recordings.errors import ALMOST_FULL_BYTES, InputError, write_failure
+from recordings.events import EVENTS, EventLog, read_events
 from recordings.frames import csv_cells, csv_header
 from recordings.journal_row import RowEncoder
 from recordings.session import META, row_group_rows, write_json_atomic
+from recordings.streamed_summary import session_summary
 
 SAMPLES_CSV = "samples.csv"
 # Room kept on the session's disk from the start, given back when a write fails, so that a full disk
 # still takes the final meta.json that says why the recording stopped.
 RESERVE = ".reserve"
 RESERVE_BYTES = 256 * 1024
+
+
+def _remove_unstarted(session: Path) -> None:
+    """What a recording that could not start made of its session: meta.json, the samples folder, the folder."""
+    with contextlib.suppress(OSError):
+        (session / META).unlink(missing_ok=True)
+    for folder in (session / segments.SAMPLES_DIR, session):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 @dataclass
@@ -78,20 +95,28 @@ class Recorder:
         self._csv: Any = None
         self._list_lengths: dict[str, int] = {}
         self._last_flush = time.monotonic()
-        (session / segments.SAMPLES_DIR).mkdir(exist_ok=True)
         self.meta["columns"] = self.columns
-        write_json_atomic(session / META, self.meta)
+        try:
+            if shutil.disk_usage(session).free < ALMOST_FULL_BYTES:  # not even room for the final meta.json
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(session))
+            (session / segments.SAMPLES_DIR).mkdir(exist_ok=True)
+            write_json_atomic(session / META, self.meta)
+            self.events = EventLog(session / EVENTS)
+        except OSError as error:  # a full disk from the start: no session, and no empty folder left behind
+            _remove_unstarted(session)
+            raise InputError(f"cannot record in {session.parent}: {write_failure(error, session.parent)}") from None
         self._reserve_room()
-        self.events = EventLog(session / EVENTS)
         self._thread = threading.Thread(target=self._run, name="rigscope-recorder", daemon=True)
         self.closed = threading.Event()
 
     def _reserve_room(self) -> None:
-        """Take RESERVE_BYTES (written, not sparse: the blocks are really taken); a disk without them goes without."""
+        """Take RESERVE_BYTES, or half the room left when that is less (written, not sparse: the blocks are really
+        taken), so that even a disk nearly full from the start takes the final meta.json."""
         path = self.session / RESERVE
         try:
+            size = min(RESERVE_BYTES, shutil.disk_usage(self.session).free // 2)
             with open(path, "wb") as reserve:
-                reserve.write(bytes(RESERVE_BYTES))
+                reserve.write(bytes(size))
         except OSError:
             path.unlink(missing_ok=True)
 
@@ -202,6 +227,8 @@ class Recorder:
         for handle in (self._journal, self._csv_handle):
             if handle is not None:
                 handle.flush()
+                if os.fstat(handle.fileno()).st_nlink == 0:  # it, or the session folder, was deleted: rows go nowhere
+                    raise FileNotFoundError(errno.ENOENT, "removed while recording", handle.name)
         self._last_flush = time.monotonic()
         self.last_flush_wall = time.time()
 
@@ -212,8 +239,9 @@ class Recorder:
                 self._guard(closing)
         if self.error is not None:
             self._guard(self.flush)  # what was taken before the failure, as far as the disk still takes it
+            self._let_go()
         self._guard(self.events.close)
-        (self.session / RESERVE).unlink(missing_ok=True)
+        self._guard(lambda: (self.session / RESERVE).unlink(missing_ok=True))  # a folder made read-only refuses
         self._guard(self._write_final_meta)
         if self.error is None:
             self._write_report()
@@ -223,6 +251,14 @@ class Recorder:
         if self._csv_handle is not None:
             self._csv_handle.close()
         self._land_segment()
+
+    def _let_go(self) -> None:
+        """After a failure, close the open files: what the disk refused is dropped now, not written at exit into the
+        room given back for meta.json (and after meta.json counted the samples)."""
+        for handle in (self._journal, self._csv_handle):
+            if handle is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    handle.close()
 
     def _close_tables(self) -> None:
         """The session's other tables, after the samples are compacted and before meta.json is final."""
@@ -243,7 +279,23 @@ class Recorder:
             self.meta.setdefault("warnings", []).append(f"report.md not written: {error}")
             self._guard(lambda: write_json_atomic(self.session / META, self.meta))
 
+    def _summary_on_disk(self) -> dict[str, Any] | None:
+        """After a failed write, before the samples were compacted: the summary of the samples readers find (not of
+        those taken, some of which the disk lost), as repair would write it; their count and last time too.  None
+        when the segments cannot be read (the live summary stands; repair recomputes it)."""
+        try:
+            table = segments.read_segments(self.session, self.columns)
+            summary = session_summary(self.session, table.lazy(), read_events(self.session / EVENTS, warn=False))
+        except (InputError, OSError, pl.exceptions.PolarsError):
+            return None
+        self.samples = table.height
+        self.last_ts = table.select(pl.col("ts").dt.epoch("us").max()).item()
+        return summary
+
     def _write_final_meta(self) -> None:
+        on_disk = None
+        if self.error is not None and not (self.session / segments.SAMPLES_PARQUET).exists():
+            on_disk = self._summary_on_disk()
         meta = self.meta
         meta["status"] = "complete" if self.error is None else "interrupted"
         if self.error:
@@ -253,4 +305,6 @@ class Recorder:
         meta["total_samples"] = self.samples
         if self._summary is not None:
             meta["summary"] = self._summary()
+        if on_disk is not None:  # the live summary's other keys (event receiver, stream drops) stand
+            meta["summary"] = {**(meta.get("summary") or {}), **on_disk}
         write_json_atomic(self.session / META, meta)

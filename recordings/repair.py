@@ -5,13 +5,13 @@ into processes.parquet), writes samples.csv again from it (a session recording C
 the summary, marks the session `interrupted` with the time of the repair (`repaired_at`) and writes
 its report.md.  Journal lines it had to skip are said in its answer and in meta.json's `warnings`.
 Idempotent: a complete compacted file is kept (only leftover segments go), so a repair killed at
-any step is finished by the next one.  A session that looks live (`session_status`: its recorder
-runs here, or another host's files changed lately) is refused unless forced.
+any step is finished by the next one, and so is a close killed before report.md landed.  A session
+that looks live (`session_status`: its recorder runs here, or another host's files changed lately)
+is refused unless forced.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -26,7 +26,15 @@ from recordings.processes import PROCESSES_DIR, compact_processes
 from recordings.reader import parquet_chunks, session_columns_of
 from recordings.recorder import RESERVE, SAMPLES_CSV
 from recordings.report.sections_session import REPORT_FILE
-from recordings.session import META, is_running, read_meta, row_group_rows, session_status, write_json_atomic
+from recordings.session import (
+    META,
+    is_running,
+    read_meta,
+    replacing,
+    row_group_rows,
+    session_status,
+    write_json_atomic,
+)
 from recordings.spans import SPANS_JOURNAL, write_span_tables
 from recordings.streamed_summary import session_summary
 
@@ -43,6 +51,13 @@ def _unfinished(session: Path) -> bool:
     return any((session / name).exists() for name in (segments.SAMPLES_DIR, PROCESSES_DIR, SPANS_JOURNAL, RESERVE))
 
 
+def _lacks_report(session: Path, meta: dict) -> bool:
+    """A recorded session (not an imported one) that closed, or was repaired, without its report.md."""
+    monitoring = found if isinstance(found := meta.get("monitoring"), dict) else {}
+    return (meta.get("status") in ("complete", "interrupted") and monitoring.get("source") != "imported"
+            and not (session / REPORT_FILE).exists())
+
+
 def _records_csv(session: Path, meta: dict) -> bool:
     """Whether the session writes CSV: its `monitoring.formats` say so, or (a session that does not say) its samples.csv."""
     monitoring = found if isinstance(found := meta.get("monitoring"), dict) else {}
@@ -52,14 +67,8 @@ def _records_csv(session: Path, meta: dict) -> bool:
 
 def _rewrite_csv(session: Path) -> None:
     """samples.csv from samples.parquet: the dead recorder flushed it less often than the journal, maybe torn."""
-    target = session / SAMPLES_CSV
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
+    with replacing(session / SAMPLES_CSV) as tmp:
         write_csv_chunks(parquet_chunks(session / segments.SAMPLES_PARQUET, CSV_CHUNK_ROWS), tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
-        raise
 
 
 def _live_refusal(session: Path, meta: dict) -> str:
@@ -78,8 +87,10 @@ def repair_session(session: Path, force: bool = False) -> str:
         raise InputError(_live_refusal(session, meta))
     try:
         if meta.get("status") != "recording" and not _unfinished(session):
-            if meta.get("status") == "interrupted" and not (session / REPORT_FILE).exists():
-                _write_report(session)  # a repair killed at its last step
+            if _lacks_report(session, meta):
+                _write_report(session)  # a close, or a repair, killed at its last step
+                if not meta.get("repaired_at"):
+                    return f"report.md written (it was missing); nothing else to repair (status {meta.get('status')})"
             if meta.get("repaired_at"):
                 return f"already repaired at {meta['repaired_at'][:19].replace('T', ' ')} UTC: nothing left to do"
             return f"nothing to repair (status {meta.get('status')})"

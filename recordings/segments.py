@@ -26,6 +26,7 @@ from recordings.errors import InputError, first_line, write_failure
 from recordings.events import skipped_warning
 from recordings.frames import conform, journal_schema, polars_schema, to_session_types
 from recordings.safe_files import is_regular, loads, read_bytes
+from recordings.session import replacing
 
 SAMPLES_DIR = "samples"
 SAMPLES_PARQUET = "samples.parquet"
@@ -93,15 +94,10 @@ def _good_lines(data: bytes) -> tuple[bytes, list[int]]:
 
 
 def write_parquet_atomic(table: pl.DataFrame, path: Path, row_group_rows: int | None = None) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with replacing(path) as tmp:
         table.write_parquet(tmp, compression="zstd", statistics=True, row_group_size=row_group_rows)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
-        raise
 
 
 def segment_files(session: Path, directory: str = SAMPLES_DIR) -> list[Path]:

@@ -7,12 +7,14 @@ renamed over the old one), and finds sessions by id, unique id prefix,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,18 +65,25 @@ def sessions_dir(explicit: str | os.PathLike[str] | None = None, now: datetime |
     return Path(text).expanduser().absolute()
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temp name beside `path` for the block to write; renamed over `path` when the block ends, removed when it
+    fails (a full disk leaves no half file behind, and the old `path` as it was)."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, default=str)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    with replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1, default=str)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def read_meta(session: Path) -> dict[str, Any]:

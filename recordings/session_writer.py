@@ -16,6 +16,7 @@ summary) and `report.md` is written from it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -25,7 +26,7 @@ from typing import IO, Any
 
 from collectors.schema import ColumnTypes
 from collectors.stream import FrameQueue
-from recordings.errors import write_failure
+from recordings.errors import is_io_error, write_failure
 from recordings.processes import ProcessJournal
 from recordings.recorder import Recorder, RecorderOptions
 from recordings.spans import SPANS_JOURNAL, write_span_tables
@@ -55,15 +56,19 @@ class SessionWriter(Recorder):
 
     # -- records handed over by other threads ------------------------------
     def take_processes(self, rows: list[dict[str, Any]]) -> None:
-        """One slow tick's process rows (the process tier's thread)."""
+        """One slow tick's process rows (the process tier's thread); none once the recording stopped."""
         if self._processes is not None:
-            with self._lock:
-                self._processes.append(rows)
+            with self._lock:  # (the error is read under it: a close that let go of the files holds it)
+                if self.error is None:
+                    self._processes.append(rows)
 
     def take_span(self, row: dict[str, Any]) -> None:
-        """One finished span (the span assembler's thread)."""
+        """One finished span (the span assembler's thread); none once the recording stopped: what a failed write
+        leaves of the disk is for the final meta.json."""
         line = json.dumps(row, separators=(",", ":"), default=str) + "\n"
         with self._lock:
+            if self.error is not None:
+                return
             if self._spans is None:
                 self._spans = open(self.session / SPANS_JOURNAL, "a", encoding="utf-8")  # noqa: SIM115 (the session's)
             self._spans.write(line)
@@ -84,6 +89,15 @@ class SessionWriter(Recorder):
         self.fail(f"recording stopped: {what} not written: {write_failure(error, self.session)}")
 
     # -- closing -----------------------------------------------------------
+    def _let_go(self) -> None:
+        super()._let_go()
+        with self._lock:
+            if self._processes is not None:
+                self._processes.let_go()
+            if self._spans is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    self._spans.close()
+
     def _await_feeds(self) -> None:
         """Until every feeding thread is done (what they hand over until then still goes in), once."""
         deadline = time.monotonic() + FEEDS_CLOSE_WAIT_S
@@ -101,10 +115,11 @@ class SessionWriter(Recorder):
                 self._spans = None
         try:
             write_span_tables(self.session, csv="csv" in self.options.formats)
-        except OSError:
-            raise
-        except Exception as error:  # noqa: BLE001 (the journal stays; the session still closes)
-            self.warn(f"spans table not written ({error}); the rows are in {SPANS_JOURNAL}")
+        except Exception as error:  # noqa: BLE001 (the journal stays, for repair)
+            if is_io_error(error):  # a full disk, a folder made read-only: the session closes interrupted
+                self.write_failed("spans table", error)
+            else:  # something in the spans themselves: the session still closes
+                self.warn(f"spans table not written ({error}); the rows are in {SPANS_JOURNAL}")
 
     def _write_final_meta(self) -> None:
         self._await_feeds()  # a failed recording skips the tables; its summary still waits for the spans

@@ -9,7 +9,6 @@ string), and anything else (lists, objects, mixed types) is written as JSON text
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from collectors.values import finite
 from recordings.frames import conform, finite_or_null
 from recordings.safe_files import is_regular, loads, read_bytes
 from recordings.segments import read_parquet, write_parquet_atomic
+from recordings.session import replacing
 
 SPANS_JOURNAL = "spans.journal"
 SPANS_PARQUET = "spans.parquet"
@@ -108,10 +108,8 @@ def write_span_tables(session: Path, csv: bool = False) -> int:
     table = spans_table(read_journal_rows(journal))
     write_parquet_atomic(table, session / SPANS_PARQUET)
     if csv:
-        target = session / SPANS_CSV
-        tmp = target.with_name(f".{target.name}.tmp")
-        table.write_csv(tmp)
-        os.replace(tmp, target)
+        with replacing(session / SPANS_CSV) as tmp:
+            table.write_csv(tmp)
     if journal.exists():
         journal.unlink()
     return table.height

@@ -13,6 +13,7 @@ from collectors.process_rows import ProcessSnapshot
 from collectors.processes import ProcessControl
 from collectors.schema import gpu_prefix
 from collectors.stream import SCREEN, FrameQueue
+from recordings.errors import InputError
 from rigscope.monitor import Monitor, MonitorConfig
 from tui.bars import SessionLabel, host_words
 from tui.devices import Device, feed_columns
@@ -104,7 +105,14 @@ class LiveSource:
         was_recording = self.monitor.session is not None
         old_session = self.monitor.session
         self.monitor.close_receiver()  # the replacement takes the event port over
-        replacement = self._open(dataclasses.replace(self.config, record=not was_recording))
+        try:
+            replacement = self._open(dataclasses.replace(self.config, record=not was_recording))
+        except InputError as error:  # a full disk: this session goes on, and takes events again
+            try:
+                self.monitor.reopen_receiver()
+            except InputError as lost:
+                return f"recording not started: {error}; events are no longer taken: {lost}"
+            return f"recording not started: {error}"
         self.feed.attach(self._subscribe(replacement))
         self.feed.reset_events()  # the old session's notes, collapses, spans and processes are not the new one's
         self.monitor.stop()

@@ -278,7 +278,11 @@ class Monitor:
         self.session: Path | None = None
         self.attach: Any = None  # rigscope.serve.attach.AttachPublisher, when recording with config.attach
         if config.record:
-            self.open_recording()
+            try:
+                self.open_recording()
+            except InputError:
+                self.release()  # the event and attach sockets it opened
+                raise
         for message in sources.notices:
             self.notices.tell(message)
         udp = self.udp_address()
@@ -435,6 +439,18 @@ class Monitor:
         if udp is not None and self.config.shared_dir:
             udp["token"] = None
         return udp
+
+    def reopen_receiver(self) -> None:
+        """Take events again after `close_receiver` (the replacement it made way for could not start); InputError
+        when its socket or port cannot be had."""
+        with self._receiver_lock:
+            if self.receiver is not None or not self.config.receive_events or self.sampling_ended:
+                return
+            udp = None if self.config.probe_udp is None else (self.config.probe_udp, self.session_token)
+            receiver = _open_receiver(self.sampler.post_event, self.notices.tell, udp)
+            _listen_local(receiver, self.session.name if self.session is not None else LIVE)
+            receiver.start()
+            self.receiver = receiver
 
     def close_receiver(self) -> None:
         """Stop taking events and free the socket and port (a new session that replaces this one takes the port)."""

@@ -146,7 +146,8 @@ def run_record(args: argparse.Namespace) -> int:
     recording = monitor.recording_state()
     assert recording is not None
     if recording.error:
-        _say(f"error: {recording.error}; what was flushed is kept in {recording.session}")
+        kept = "is kept in" if recording.session.is_dir() else "was in the session folder, now gone:"
+        _say(f"error: {recording.error}; what was flushed {kept} {recording.session}")
         return 1
     _say(f"session complete: {recording.session} ({recording.samples} samples, status complete)")
     return 0

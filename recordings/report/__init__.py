@@ -8,7 +8,6 @@ as `report.md` (at close, and by `rigscope repair`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from recordings.report import sections_session as about
 from recordings.report import sections_signals as signals
 from recordings.report.data import SessionData, load_session
 from recordings.report.sections_session import REPORT_FILE
+from recordings.session import replacing
 
 Section = Callable[[SessionData], str | None]
 
@@ -55,7 +55,6 @@ def write_session_report(session_dir: Path) -> Path:
     """Write `report.md` into the session (a temp name renamed over the old one) and return its path."""
     text = build_report(session_dir, warn=False)
     target = session_dir / REPORT_FILE
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    with replacing(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return target
