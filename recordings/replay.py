@@ -134,7 +134,7 @@ class ReplayReader:
         end (then it is the last row); ValueError when `text` is not a time."""
         kind, value = parse_goto(text, self.elapsed[position] - self.elapsed[0], iso_from_us(self.ts_us[position]))
         if kind == "ts":
-            return self.index_at_ts(int(value)), False
+            return self.index_at_ts(int(value)), value > self.ts_us[-1]
         return self.index_at(self.elapsed[0] + min(value, self.duration_s)), value > self.duration_s
 
     def add_event(self, event: dict[str, Any]) -> None:
