@@ -83,10 +83,12 @@ class ReplayReader:
         self._set_axis(axis)
 
     def _set_axis(self, axis: pl.DataFrame) -> None:
-        # states and ts first: the UI reads them at indexes it takes from `elapsed`, which grows last
+        # states and ts first: the UI reads them at indexes it takes from `elapsed`, which grows last.
+        # Both times as running maxima: a wall clock stepped back (NTP) or a foreign file's disorder holds the
+        # axis still instead of breaking the bisections (an event would be found, and played, twice).
         self.states: list[str | None] = axis["workload_state"].to_list()
-        self.ts_us = array("q", axis["ts"].to_list())
-        self.elapsed = array("d", axis["elapsed_s"].to_list())
+        self.ts_us = array("q", axis["ts"].cum_max().to_list())
+        self.elapsed = array("d", axis["elapsed_s"].cum_max().to_list())
 
     def refresh(self) -> bool:
         """A session still recording: take in the segments that landed since; True when rows were added."""

@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+from pathlib import Path
+
+import polars as pl
 
 from collectors.timeutil import iso_from_us
 from recordings.replay import ReplayReader
 from rigscope.replay_command import replay_app
+from tests.replay.conftest import settled_at, wait_sync
+from tui.replay_source import ReplaySource
+
+
+def rewritten(recorded: Path, target: Path, frame: pl.DataFrame, events: list[dict] | None = None) -> Path:
+    """A copy of `recorded` whose samples are `frame` (and whose events, when given, are `events`)."""
+    shutil.copytree(recorded, target)
+    frame.write_parquet(target / "samples.parquet")
+    if events is not None:
+        (target / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    return target
 
 
 def test_goto_a_clock_time_past_the_end_says_so(recorded):
@@ -24,3 +40,38 @@ def test_at_a_clock_time_past_the_end_warns(recorded, tmp_path, capsys):
     _, source = replay_app(recorded, tmp_path, args)
     source.close()
     assert f"--at {after} is past the end" in capsys.readouterr().err
+
+
+def stepped_back(recorded: Path, tmp_path: Path) -> tuple[Path, pl.DataFrame]:
+    """The wall clock stepped back 60 s at row 400 (an NTP correction; `elapsed_s` goes on): a note recorded
+    at row 380's time, a time the clock shows again at row 500."""
+    df = pl.read_parquet(recorded / "samples.parquet")
+    row = pl.int_range(pl.len())
+    frame = df.with_columns(pl.when(row >= 400).then(pl.col("ts") - pl.duration(seconds=60)).otherwise(pl.col("ts")))
+    note = {"ts": iso_from_us(int(df["ts"].dt.epoch("us")[380])), "kind": "note", "text": "once", "source": "cli"}
+    return rewritten(recorded, tmp_path / "stepped", frame, [note]), frame
+
+
+def test_a_wall_clock_stepped_back_shows_each_event_once_and_jumps_to_where_it_was_recorded(recorded, tmp_path):
+    session, _ = stepped_back(recorded, tmp_path)
+    source = ReplaySource(session, speed=300.0)  # plays through the step (8 minutes at x300: under 2 s)
+    try:
+        wait_sync(lambda: not source.playing, 20, "the end of the session")
+        wait_sync(lambda: settled_at(source, len(source.reader) - 1), 5, "the last row shown")
+        assert [e.get("text") for e in source.feed.snapshot(0, ()).events] == ["once"]
+        source.seek_index(0)
+        wait_sync(lambda: settled_at(source, 0), 5, "the first row")
+        assert source.jump(("note",), True)
+        wait_sync(lambda: settled_at(source, 380), 5, "the note's row")
+        assert not source.jump(("note",), True)  # and no second copy further on
+    finally:
+        source.close()
+
+
+def test_rows_in_reverse_order_give_an_axis_that_never_goes_back(recorded, tmp_path):
+    """A foreign file with its rows backwards: the header never shows a negative length, seeks stay in range."""
+    df = pl.read_parquet(recorded / "samples.parquet")
+    reader = ReplayReader(rewritten(recorded, tmp_path / "reversed", df.reverse()))
+    assert reader.duration_s >= 0
+    assert list(reader.elapsed) == sorted(reader.elapsed) and list(reader.ts_us) == sorted(reader.ts_us)
+    assert reader.goto("+1m", 0) == (len(reader) - 1, True)
