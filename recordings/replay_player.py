@@ -43,6 +43,7 @@ TICK_S = 0.05
 MAX_ROWS_PER_TICK = 2000  # at high speed only the last rows of a step reach the sparklines
 POLL_S = 2.0  # how often a session still being recorded is looked at for new segments
 WINDOW_S = 120.0  # how much before the position a seek publishes
+_FOREVER_US = 2**63 - 1
 
 
 def check_at(at: str | None) -> None:
@@ -220,10 +221,10 @@ class ReplayPlayer:
         publish = self.stream.publish
         publish(RESET)
         ts = self.reader.ts_us[index]
-        self._publish_events(self.events_between(None, ts))
+        self._publish_events(self.events_between(None, self._until(index)))
         for row in rows:
             publish(Batch(row))
-        self._publish_spans(None, ts)  # after the frames: many spans take the screen a while to count
+        self._publish_spans(None, self._until(index))  # after the frames: many spans take the screen a while to count
         self._process_tick = None
         self._publish_processes(ts)
         self.position = index
@@ -240,14 +241,19 @@ class ReplayPlayer:
         if stop <= self.position + 1:
             return
         first = max(self.position + 1, stop - MAX_ROWS_PER_TICK)
-        high_us = self.reader.ts_us[stop - 1]
+        low_us, high_us = self.reader.ts_us[self.position], self._until(stop - 1)
         publish = self.stream.publish
-        self._publish_events(self.events_between(self.reader.ts_us[self.position], high_us))
+        self._publish_events(self.events_between(low_us, high_us))
         for row in self.reader.rows(first, stop):
             publish(Batch(row))
-        self._publish_spans(self.reader.ts_us[self.position], high_us)
-        self._publish_processes(high_us)
+        self._publish_spans(low_us, high_us)
+        self._publish_processes(self.reader.ts_us[stop - 1])
         self.position = stop - 1
+
+    def _until(self, index: int) -> int:
+        """Up to when events and spans show at row `index`: its time, or for the last row of a session no longer
+        growing, for ever (what was flushed after the last sample a crash kept is shown there, where jumps lead)."""
+        return _FOREVER_US if index == len(self.reader) - 1 and not self.reader.growing else self.reader.ts_us[index]
 
     def _publish_events(self, events: list[dict[str, Any]]) -> None:
         if events:

@@ -75,3 +75,21 @@ def test_rows_in_reverse_order_give_an_axis_that_never_goes_back(recorded, tmp_p
     assert reader.duration_s >= 0
     assert list(reader.elapsed) == sorted(reader.elapsed) and list(reader.ts_us) == sorted(reader.ts_us)
     assert reader.goto("+1m", 0) == (len(reader) - 1, True)
+
+
+def test_events_after_the_last_sample_show_at_the_last_row(recorded, tmp_path):
+    """A crash keeps the notes flushed after the last flushed sample: at the end, the events pane shows them."""
+    df = pl.read_parquet(recorded / "samples.parquet")
+    last_us = int(df["ts"].dt.epoch("us")[-1])
+    late = {"ts": iso_from_us(last_us + 5_000_000), "kind": "note", "text": "after the last sample", "source": "cli"}
+    session = rewritten(recorded, tmp_path / "late", df, [late])
+    source = ReplaySource(session)
+    try:
+        source.toggle_play()
+        wait_sync(lambda: settled_at(source, 0), 5, "the first row")
+        assert source.jump(("note",), True)  # the jump goes to the last row ...
+        last = len(source.reader) - 1
+        wait_sync(lambda: settled_at(source, last), 5, "the last row")
+        assert [e.get("text") for e in source.feed.snapshot(0, ()).events] == [late["text"]]  # ... and shows it
+    finally:
+        source.close()
