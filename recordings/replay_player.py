@@ -205,6 +205,7 @@ class ReplayPlayer:
                 if self.reader.growing and now - polled >= self._poll_s:
                     polled = now
                     self.reader.refresh()
+                    self._take_new_events()
                 if requested is not None:
                     self._seek(requested)
                 elif self.playing and self.position < len(self.reader) - 1:
@@ -214,6 +215,13 @@ class ReplayPlayer:
             except InputError as error:  # a damaged file: say so on screen, stay up, stop playing
                 self._errors.append(str(error))
                 self.playing = False
+
+    def _take_new_events(self) -> None:
+        """The events the recorder wrote since they were read: shown as the position passes them."""
+        events = self.reader.new_events()
+        if events is not None:
+            with self._lock:
+                self.reader.events, self.reader.event_us = events
 
     def _seek(self, index: int) -> None:
         window = int(self.hz * WINDOW_S)

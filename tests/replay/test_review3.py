@@ -13,6 +13,7 @@ from collectors.timeutil import iso_from_us
 from recordings.replay import ReplayReader
 from rigscope.replay_command import replay_app
 from tests.replay.conftest import settled_at, wait_sync
+from tests.replay.test_growing import FIRST, land_second_part, recording_session
 from tui.replay_source import ReplaySource
 
 
@@ -91,5 +92,30 @@ def test_events_after_the_last_sample_show_at_the_last_row(recorded, tmp_path):
         last = len(source.reader) - 1
         wait_sync(lambda: settled_at(source, last), 5, "the last row")
         assert [e.get("text") for e in source.feed.snapshot(0, ()).events] == [late["text"]]  # ... and shows it
+    finally:
+        source.close()
+
+
+def test_a_session_still_recording_takes_in_the_events_written_since_it_opened(recorded, tmp_path):
+    """A note sent to the running recorder after the replay opened: on the timeline, and shown when reached."""
+    session = recording_session(recorded, tmp_path)
+    source = ReplaySource(session, poll_s=0.05)
+    try:
+        source.toggle_play()
+        before = len(source.reader.events)
+        note = {"ts": iso_from_us(source.reader.ts_us[FIRST - 10]), "kind": "note", "text": "sent later", "source": "cli"}
+        line = json.dumps(note) + "\n"
+        with open(session / "events.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(line[:20])  # the recorder's write, cut where a reader may find it
+        land_second_part(recorded, session)
+        wait_sync(lambda: len(source.reader) > FIRST, 5, "the second part")
+        assert len(source.reader.events) == before and not source.notices()  # a cut line waits, unread
+        with open(session / "events.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(line[20:])
+        wait_sync(lambda: len(source.reader.events) == before + 1, 5, "the note written since")
+        assert note in source.reader.events
+        source.seek_index(FIRST)
+        wait_sync(lambda: settled_at(source, FIRST), 5, "a row after the note")
+        assert note in source.feed.snapshot(0, ()).events
     finally:
         source.close()
