@@ -33,6 +33,7 @@ from recordings.output_log import OutputLog
 GRACE_S = (5.0, 3.0)  # after SIGINT, after SIGTERM
 DAEMON_WAIT_S = 1.0  # how long the output may stay open once the command's group has ended
 _CHUNK = 65536
+_DRAIN_CHUNKS = 16  # at most this many chunks taken from a pipe once it is no longer waited for (a daemon writes on)
 _PR_SET_PDEATHSIG = 1
 # Reads one line from rigscope; end of file before "done" means rigscope died: the group goes too.
 _WATCHDOG = 'read -r line; [ "$line" = done ] || kill -s KILL -- "-$1" 2>/dev/null'
@@ -120,19 +121,33 @@ class Child:
     def _relay(self, pipe: IO[bytes] | None, out: IO[str], name: str) -> None:
         assert pipe is not None
         echo = True
-        poller = select.poll()
-        poller.register(pipe.fileno(), select.POLLIN)
-        poller.register(self._abandon_r, select.POLLIN)
-        while all(fd != self._abandon_r for fd, _ in poller.poll()):
-            chunk = os.read(pipe.fileno(), _CHUNK)
+
+        def pass_on(chunk: bytes) -> bool:
+            nonlocal echo
             if not chunk:
-                break
+                return False
             self.log.write(chunk, name)
             if echo:
                 try:
                     _echo(out, chunk)
                 except (OSError, ValueError):  # our own output went away (a closed pipe): keep logging
                     echo = False
+            return True
+
+        poller = select.poll()
+        poller.register(pipe.fileno(), select.POLLIN)
+        poller.register(self._abandon_r, select.POLLIN)
+        while all(fd != self._abandon_r for fd, _ in poller.poll()):
+            if not pass_on(os.read(pipe.fileno(), _CHUNK)):
+                break
+        else:  # no longer waited for: what the pipe already holds is still passed on (our output may be slow)
+            os.set_blocking(pipe.fileno(), False)
+            try:
+                for _ in range(_DRAIN_CHUNKS):
+                    if not pass_on(os.read(pipe.fileno(), _CHUNK)):
+                        break
+            except BlockingIOError:
+                pass
         pipe.close()
 
     def wait(self, stop: threading.Event, on_poll: Callable[[], None] | None = None) -> int:

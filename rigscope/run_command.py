@@ -258,8 +258,8 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
         monitor.annotate(error=f"{reason}: {plan.command[0]}")
         return "failed", NOT_EXECUTABLE if found else NOT_FOUND
     exit_code = child.wait(stopping)
-    if child.daemons is not None:
-        held_by = ", ".join(f"pid {pid} ({name})" for pid, name in child.daemons) or "a process"
+    if child.daemons:  # (none found: only our own output was slow to take it)
+        held_by = ", ".join(f"pid {pid} ({name})" for pid, name in child.daemons)
         _say(f"note: the command's output is still held by {held_by}, outside its process group "
              f"(a daemon?); not waiting for it")
     facts["wall_s"] = child.wall_s

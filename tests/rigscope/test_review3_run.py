@@ -1,0 +1,50 @@
+"""`rigscope run`'s command: what it wrote before it ended is kept whole, however slowly our own output is read."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+from recordings.output_log import OutputLog
+from rigscope import child as child_module
+from rigscope.child import Child
+from tests.waiting import wait_sync
+
+SIZE = 160_000  # our stdout's pipe (64 KiB) full, the relay's 64 KiB chunk waiting on it, the rest in the command's
+
+
+def test_output_still_in_the_pipe_when_our_stdout_is_slow_is_relayed_and_logged(tmp_path, monkeypatch):
+    monkeypatch.setattr(child_module, "DAEMON_WAIT_S", 0.05)  # the wait for the output after the command ends
+    read_end, write_end = os.pipe()
+    slow = os.fdopen(write_end, "w")  # our stdout: a terminal (or `| less`) that reads late
+    log = OutputLog(tmp_path, cap_bytes=1 << 20)
+    with monkeypatch.context() as patched:
+        patched.setattr(sys, "stdout", slow)
+        child = Child([sys.executable, "-c", f"import sys; sys.stdout.buffer.write(b'a' * {SIZE})"],
+                      dict(os.environ), log)
+    codes: list[int] = []
+    waiter = threading.Thread(target=lambda: codes.append(child.wait(threading.Event())))
+    waiter.start()
+    received = bytearray()
+    try:
+        # the command ended and rigscope stopped waiting for its output, none of it read yet
+        wait_sync(lambda: child.daemons is not None, 10, "the end of the wait for the output")
+        os.set_blocking(read_end, False)
+        while waiter.is_alive() or len(received) < SIZE:
+            try:
+                chunk = os.read(read_end, 65536)
+            except BlockingIOError:
+                if not waiter.is_alive():
+                    break
+                waiter.join(0.01)
+                continue
+            received += chunk
+    finally:
+        waiter.join(10)
+        slow.close()
+        os.close(read_end)
+    assert codes == [0]
+    assert child.daemons == []  # nobody held the output: no note about a daemon
+    assert len(received) == SIZE  # before: the 32 KB still in the command's pipe were dropped
+    assert (tmp_path / "output.log").read_bytes() == b"a" * SIZE
