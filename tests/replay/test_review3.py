@@ -8,13 +8,15 @@ import shutil
 from pathlib import Path
 
 import polars as pl
+from textual.widgets import DataTable
 
 from collectors.timeutil import iso_from_us
 from recordings.replay import ReplayReader
 from rigscope.replay_command import replay_app
-from tests.replay.conftest import settled_at, wait_sync
+from tests.replay.conftest import run, settled_at, wait_sync
 from tests.replay.test_growing import FIRST, land_second_part, recording_session
-from tui.replay_source import ReplaySource
+from tui.picker import COLUMNS, PickerApp
+from tui.replay_source import ReplaySource, SessionDirectory
 
 
 def rewritten(recorded: Path, target: Path, frame: pl.DataFrame, events: list[dict] | None = None) -> Path:
@@ -119,3 +121,24 @@ def test_a_session_still_recording_takes_in_the_events_written_since_it_opened(r
         assert note in source.feed.snapshot(0, ()).events
     finally:
         source.close()
+
+
+def test_on_an_80_column_terminal_the_picker_shows_each_sessions_status(recorded, tmp_path):
+    """Which session is still recording, interrupted or cannot open: on screen without scrolling sideways."""
+    root = tmp_path / "sessions"
+    df = pl.read_parquet(recorded / "samples.parquet")
+    rewritten(recorded, root / "20261201-100000-gpu-node-0042", df)
+    rewritten(recorded, root / "20261202-100000-gpu-node-0042", df.head(0))  # cannot open: no samples
+    app = PickerApp(SessionDirectory(root).list())
+
+    async def body():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            table = app.query_one(DataTable)
+            assert [str(table.get_row_at(i)[COLUMNS.index("status")]) for i in range(2)] == ["corrupt", "complete"]
+            assert str(table.get_row_at(0)[COLUMNS.index("why")]) == "the session has no samples"
+            shown = table.scrollable_content_region.width
+            widths = [column.get_render_width(table) for column in table.columns.values()]
+            assert sum(widths[:COLUMNS.index("status") + 1]) <= shown  # before: the last column, past x 100
+            await pilot.press("escape")
+    run(body)
