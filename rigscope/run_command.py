@@ -31,6 +31,7 @@ from collectors.clock import Clock
 from collectors.event_kinds import EventKind
 from collectors.phased_clock import PhasedClock
 from recordings.checks import Check, CheckError, checks_table, parse_check, validate_checks
+from recordings.inert import inert
 from recordings.output_log import OutputLog
 from recordings.report import write_session_report
 from recordings.session import read_meta, write_json_atomic
@@ -259,7 +260,7 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
         return "failed", NOT_EXECUTABLE if found else NOT_FOUND
     exit_code = child.wait(stopping)
     if child.daemons:  # (none found: only our own output was slow to take it)
-        held_by = ", ".join(f"pid {pid} ({name})" for pid, name in child.daemons)
+        held_by = ", ".join(f"pid {pid} ({inert(name)})" for pid, name in child.daemons)  # a name it chose
         _say(f"note: the command's output is still held by {held_by}, outside its process group "
              f"(a daemon?); not waiting for it")
     facts["wall_s"] = child.wall_s

@@ -1,14 +1,19 @@
-"""`rigscope run`'s command: what it wrote before it ended is kept whole, however slowly our own output is read."""
+"""`rigscope run`'s command: what it wrote before it ended is kept whole, however slowly our own output is read;
+what a daemon calls itself is printed inert."""
 
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
+import signal
 import sys
 import threading
 
 from recordings.output_log import OutputLog
 from rigscope import child as child_module
 from rigscope.child import Child
+from rigscope.cli import main
 from tests.waiting import wait_sync
 
 SIZE = 160_000  # our stdout's pipe (64 KiB) full, the relay's 64 KiB chunk waiting on it, the rest in the command's
@@ -48,3 +53,21 @@ def test_output_still_in_the_pipe_when_our_stdout_is_slow_is_relayed_and_logged(
     assert child.daemons == []  # nobody held the output: no note about a daemon
     assert len(received) == SIZE  # before: the 32 KB still in the command's pipe were dropped
     assert (tmp_path / "output.log").read_bytes() == b"a" * SIZE
+
+
+def test_the_note_about_a_daemon_prints_its_name_inert(tmp_path, capfd):
+    """A process names itself (its executable's file name): an escape sequence in it does nothing on our terminal."""
+    hostile = tmp_path / "\x1b[2Jx"  # "clear the screen", as /proc/PID/comm shows it
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", hostile)
+    pid_file = tmp_path / "daemon"
+    started = (f"setsid sh -c 'echo $$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; exec \"$0\" 30' "
+               f"{shlex.quote(str(hostile))} & while [ ! -s {pid_file} ]; do sleep 0.02; done")
+    try:
+        code = main(["run", "--source", "sim", "--speed", "max", "--hz", "10", "--dir", str(tmp_path / "s"),
+                     "--baseline", "0s", "--cooldown", "0s", "--", "sh", "-c", started])
+        _, err = capfd.readouterr()
+    finally:
+        if pid_file.is_file():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    (line,) = [line for line in err.splitlines() if "still held by" in line]
+    assert code == 0 and "\x1b" not in line and "\\x1b[2Jx" in line, line
