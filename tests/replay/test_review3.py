@@ -8,10 +8,12 @@ import shutil
 from pathlib import Path
 
 import polars as pl
+import pytest
 from textual.widgets import DataTable
 
 from collectors.timeutil import iso_from_us
 from recordings.replay import ReplayReader
+from rigscope.cli import main
 from rigscope.replay_command import replay_app
 from tests.replay.conftest import run, settled_at, wait_sync
 from tests.replay.test_growing import FIRST, land_second_part, recording_session
@@ -142,3 +144,11 @@ def test_on_an_80_column_terminal_the_picker_shows_each_sessions_status(recorded
             assert sum(widths[:COLUMNS.index("status") + 1]) <= shown  # before: the last column, past x 100
             await pilot.press("escape")
     run(body)
+
+
+@pytest.mark.parametrize("where", [["no-such-session"], []])  # a session named, or the picker
+def test_a_garbled_at_is_bad_usage_said_before_anything_else(session, capsys, where):
+    """`--at soon` is a wrong flag value like `--at -5m` (exit 2), found before the terminal or the session."""
+    assert main(["replay", *where, "--at", "soon", "--dir", str(session.parent)]) == 2  # (no terminal here: exit 1)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rigscope: error: --at soon: not a time"), err
