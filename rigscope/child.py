@@ -167,7 +167,13 @@ class Child:
         return code if code >= 0 else 128 - code  # killed by signal N: 128 + N, as a shell says
 
     def stop_group(self) -> int:
+        """Stop the command's group, saying each step on stderr (a command may ignore the first signals)."""
+        say(f"stopping the command: SIGINT to its process group (SIGTERM in {GRACE_S[0]:g} s, then SIGKILL)")
+        waited: float | None = None
         for sig, grace in ((signal.SIGINT, GRACE_S[0]), (signal.SIGTERM, GRACE_S[1]), (signal.SIGKILL, None)):
+            if waited is not None:
+                say(f"the command is still running after {waited:g} s: {sig.name}")
+            waited = grace
             self._signal_group(sig)
             try:
                 return self.process.wait(timeout=grace)
@@ -208,6 +214,11 @@ class Child:
             os.killpg(self.process.pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def say(message: str) -> None:
+    """One line of rigscope's own on stderr (the command's output goes to stdout and stderr as it is)."""
+    print(f"rigscope: {message}", file=sys.stderr, flush=True)
 
 
 def _echo(out: IO[str], chunk: bytes) -> None:

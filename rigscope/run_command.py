@@ -35,7 +35,7 @@ from recordings.inert import inert
 from recordings.output_log import OutputLog
 from recordings.report import write_session_report
 from recordings.session import read_meta, write_json_atomic
-from rigscope.child import Child
+from rigscope.child import Child, say
 from rigscope.local_channel import SESSION_ENV
 from rigscope.monitor import Monitor, MonitorConfig, make_clock
 from rigscope.probe import TOKEN_ENV, UDP_ENV
@@ -63,10 +63,6 @@ class Plan:
 class Outcome:
     session: Path
     exit_code: int
-
-
-def _say(message: str) -> None:
-    print(f"rigscope: {message}", file=sys.stderr, flush=True)
 
 
 def _phases_line(plan: Plan, command_line: str) -> str:
@@ -121,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if plan.repeats > 1:
-        _say(f"group {plan.group_id}: {len(outcomes)} of {plan.repeats} sessions "
+        say(f"group {plan.group_id}: {len(outcomes)} of {plan.repeats} sessions "
              f"(rigscope report --group {plan.group_id})")
     codes = [outcome.exit_code for outcome in outcomes]
     return next((code for code in codes if code not in (0, CHECK_FAILED)), CHECK_FAILED if CHECK_FAILED in codes else 0)
@@ -191,7 +187,7 @@ def _phases(plan: Plan) -> _Phases:
 
 def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome | None:
     phases = _phases(plan)
-    monitor = Monitor(plan.config, clock=phases.clock, on_notice=lambda message: _say(f"note: {message}"))
+    monitor = Monitor(plan.config, clock=phases.clock, on_notice=lambda message: say(f"note: {message}"))
     try:
         validate_checks(plan.checks, monitor.summary())
     except CheckError as error:
@@ -209,7 +205,7 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
         "output_log": log.meta(),
     }
     monitor.annotate(group_id=plan.group_id, run=facts)  # `facts` fills in as the run goes, until meta.json is final
-    _say(f"run {repeat}/{plan.repeats}: {session}: {_phases_line(plan, facts['command_line'])}")
+    say(f"run {repeat}/{plan.repeats}: {session}: {_phases_line(plan, facts['command_line'])}")
     status, code = "complete", 0
     monitor.post(EventKind.TAG, state="baseline", source="run")
     phases.begin_idle(plan.baseline_s)
@@ -225,14 +221,14 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
         facts["output_log"] = log.meta()
         monitor.stop()
     if monitor.recording_error:
-        _say(f"error: {monitor.recording_error}; what was flushed is kept in {session}")
+        say(f"error: {monitor.recording_error}; what was flushed is kept in {session}")
         failed_itself = code not in (0, CHECK_FAILED, INTERRUPTED)  # the command's own failure says more
         code = INTERRUPTED if stopping.is_set() else code if failed_itself else RECORDING_FAILED
         return Outcome(session, code)  # meta.json says why; the disk may take nothing more
     results = _finish(session, plan.checks, status)
     if results:
         print(checks_table(results), file=sys.stderr, flush=True)
-    _say(f"{status}: {session}" + (f", exit code {facts['exit_code']}" if facts["exit_code"] is not None else ""))
+    say(f"{status}: {session}" + (f", exit code {facts['exit_code']}" if facts["exit_code"] is not None else ""))
     if code == 0 and any(not result["passed"] for result in results):
         code = CHECK_FAILED
     return Outcome(session, code)
@@ -261,7 +257,7 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
     exit_code = child.wait(stopping)
     if child.daemons:  # (none found: only our own output was slow to take it)
         held_by = ", ".join(f"pid {pid} ({inert(name)})" for pid, name in child.daemons)  # a name it chose
-        _say(f"note: the command's output is still held by {held_by}, outside its process group "
+        say(f"note: the command's output is still held by {held_by}, outside its process group "
              f"(a daemon?); not waiting for it")
     facts["wall_s"] = child.wall_s
     facts["exit_code"] = exit_code

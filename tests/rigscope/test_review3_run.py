@@ -71,3 +71,18 @@ def test_the_note_about_a_daemon_prints_its_name_inert(tmp_path, capfd):
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
     (line,) = [line for line in err.splitlines() if "still held by" in line]
     assert code == 0 and "\x1b" not in line and "\\x1b[2Jx" in line, line
+
+
+def test_stopping_a_command_that_ignores_the_first_signals_says_what_it_does(tmp_path, monkeypatch, capfd):
+    """Ctrl-C on a command that ignores SIGINT and SIGTERM: each step is said at once, not 8 silent seconds."""
+    monkeypatch.setattr(child_module, "GRACE_S", (0.2, 0.2))
+    code = "import signal, sys, time; [signal.signal(s, signal.SIG_IGN) for s in (2, 15)]; print('up', flush=True); time.sleep(60)"
+    child = Child([sys.executable, "-c", code], dict(os.environ), OutputLog(tmp_path))
+    wait_sync(lambda: (tmp_path / "output.log").read_bytes() == b"up\n", 10, "the command's signals ignored")
+    stop = threading.Event()
+    stop.set()
+    assert child.wait(stop) == 128 + signal.SIGKILL
+    said = [line for line in capfd.readouterr().err.splitlines() if line.startswith("rigscope: ")]
+    assert said == ["rigscope: stopping the command: SIGINT to its process group (SIGTERM in 0.2 s, then SIGKILL)",
+                    "rigscope: the command is still running after 0.2 s: SIGTERM",
+                    "rigscope: the command is still running after 0.2 s: SIGKILL"], said
