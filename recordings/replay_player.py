@@ -102,11 +102,16 @@ class ReplayPlayer:
         return iso_from_us(self.reader.ts_us[self.position])
 
     def post(self, kind: str, ts: str, **fields: Any) -> None:
-        """A note written while replaying goes into the session's events.jsonl, at the replay time."""
+        """A note written while replaying goes into the session's events.jsonl, at the replay time; InputError
+        when it cannot be written there (a full disk, a read-only mount, another user's session)."""
         event = {"ts": ts, "kind": kind, **fields}
         if kind == EventKind.NOTE:
             event["source"] = "replay"
-        append_event(self.reader.session / EVENTS, event)
+        path = self.reader.session / EVENTS
+        try:
+            append_event(path, event)
+        except OSError as error:
+            raise InputError(f"{kind} not saved: {path}: {error.strerror or error}") from None
         with self._lock:  # from now on it is part of the session: seeks, jumps and the timeline see it
             self.reader.add_event(event)
         self.stream.publish(Batch(None, (event,)))

@@ -15,7 +15,7 @@ from collectors.timeutil import iso_from_us
 from recordings.replay import ReplayReader
 from rigscope.cli import main
 from rigscope.replay_command import replay_app
-from tests.replay.conftest import run, settled_at, wait_sync
+from tests.replay.conftest import ReplayHarness, notifications, run, settled_at, type_text, wait_sync
 from tests.replay.test_growing import FIRST, land_second_part, recording_session
 from tui.picker import COLUMNS, PickerApp
 from tui.replay_source import ReplaySource, SessionDirectory
@@ -152,3 +152,24 @@ def test_a_garbled_at_is_bad_usage_said_before_anything_else(session, capsys, wh
     assert main(["replay", *where, "--at", "soon", "--dir", str(session.parent)]) == 2  # (no terminal here: exit 1)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("rigscope: error: --at soon: not a time"), err
+
+
+def test_a_note_that_cannot_be_saved_is_said_and_the_replay_stays_up(session):
+    """A session on a full disk, a read-only mount or another user's folder: `n` says the note was not saved."""
+
+    async def body():
+        async with ReplayHarness(session, size=(80, 24)) as (pilot, app, source):
+            events = session / "events.jsonl"
+            events.unlink()
+            events.mkdir()  # the file cannot be opened for writing any more (root ignores permission bits)
+            before = len(source.reader.events)
+            await pilot.press("n")
+            await type_text(pilot, "lost?")
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+            assert app.is_running and len(source.reader.events) == before
+            seen = notifications(app)
+            assert any(severity == "error" and m.startswith("note not saved: ") for m, severity in seen), seen
+            assert not any(m.startswith("note saved") for m, _ in seen), seen
+            await pilot.press("q")
+    run(body)
