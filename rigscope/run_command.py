@@ -13,11 +13,13 @@ tags its probe sends are real (collectors/phased_clock.py).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -104,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         return code
     stopping = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stopping.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: _hung_up(stopping))
     outcomes: list[Outcome] = []
     try:
         for repeat in range(1, plan.repeats + 1):
@@ -121,6 +124,18 @@ def run(args: argparse.Namespace) -> int:
              f"(rigscope report --group {plan.group_id})")
     codes = [outcome.exit_code for outcome in outcomes]
     return next((code for code in codes if code not in (0, CHECK_FAILED)), CHECK_FAILED if CHECK_FAILED in codes else 0)
+
+
+def _hung_up(stopping: threading.Event) -> None:
+    """The terminal went away (ssh dropped): stop as at Ctrl-C, and what was written to it goes nowhere (a write to
+    a hung-up terminal fails, and the session must still close); a file or pipe the output was sent to stays."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (sys.stdout.fileno(), sys.stderr.fileno()):
+        with contextlib.suppress(OSError):
+            if stat.S_ISCHR(os.fstat(fd).st_mode):
+                os.dup2(devnull, fd)
+    os.close(devnull)
+    stopping.set()
 
 
 def _unrunnable(program: str) -> tuple[str, int] | None:

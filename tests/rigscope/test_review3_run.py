@@ -3,10 +3,13 @@ what a daemon calls itself is printed inert."""
 
 from __future__ import annotations
 
+import json
 import os
+import pty
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 
@@ -14,6 +17,7 @@ from recordings.output_log import OutputLog
 from rigscope import child as child_module
 from rigscope.child import Child
 from rigscope.cli import main
+from tests.conftest import REPO
 from tests.waiting import wait_sync
 
 SIZE = 160_000  # our stdout's pipe (64 KiB) full, the relay's 64 KiB chunk waiting on it, the rest in the command's
@@ -86,3 +90,25 @@ def test_stopping_a_command_that_ignores_the_first_signals_says_what_it_does(tmp
     assert said == ["rigscope: stopping the command: SIGINT to its process group (SIGTERM in 0.2 s, then SIGKILL)",
                     "rigscope: the command is still running after 0.2 s: SIGTERM",
                     "rigscope: the command is still running after 0.2 s: SIGKILL"], said
+
+
+def test_a_dropped_terminal_closes_the_session_as_interrupted_with_the_commands_exit(tmp_path):
+    """ssh drops during `rigscope run` (SIGHUP, and the terminal is gone): as at Ctrl-C, nothing left unclosed."""
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "RIGSCOPE_DIR"}
+    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "run", "--source", "sim", "--speed", "max", "--hz", "10",
+                                 "--dir", str(tmp_path), "--baseline", "0s", "--cooldown", "0s", "--",
+                                 sys.executable, "-c", "import time; print('U' + 'P', flush=True); time.sleep(60)"],
+                                stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env)
+    os.close(slave)
+    seen = b""
+    try:
+        while b"UP" not in seen:
+            seen += os.read(master, 4096)
+    finally:
+        os.close(master)  # the terminal is gone: writes to it fail from now on
+    rigscope.send_signal(signal.SIGHUP)
+    assert rigscope.wait(30) == 130
+    (session,) = [p for p in tmp_path.iterdir() if (p / "meta.json").is_file()]
+    meta = json.loads((session / "meta.json").read_text())
+    assert meta["status"] == "interrupted" and isinstance(meta["run"]["exit_code"], int), meta
