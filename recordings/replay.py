@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import time
 from array import array
 from pathlib import Path
 from typing import Any
@@ -47,11 +48,11 @@ class ReplayReader:
             self.growing = session_status(self.meta, session) == "recording"
         if len(self) == 0:
             raise InputError(f"{session.name}: the session has no samples")
+        self._events_size = _size(session / EVENTS)
+        self._events_next = 0.0  # time.monotonic() before which events.jsonl is not read again
         events, self.skipped_events = read_events_counted(session / EVENTS)
-        stamped = sorted(((_event_us(e), e) for e in events), key=lambda pair: pair[0])  # stable
         # In time order, with their times (µs): steps, seeks and the timeline bisect them.
-        self.events: list[dict[str, Any]] = [event for _, event in stamped]
-        self.event_us: list[int] = [us for us, _ in stamped]
+        self.events, self.event_us = _in_time_order(events)
 
     def _open_parquet(self) -> None:
         parquet = self.session / segments.SAMPLES_PARQUET
@@ -83,10 +84,12 @@ class ReplayReader:
         self._set_axis(axis)
 
     def _set_axis(self, axis: pl.DataFrame) -> None:
-        # states and ts first: the UI reads them at indexes it takes from `elapsed`, which grows last
+        # states and ts first: the UI reads them at indexes it takes from `elapsed`, which grows last.
+        # Both times as running maxima: a wall clock stepped back (NTP) or a foreign file's disorder holds the
+        # axis still instead of breaking the bisections (an event would be found, and played, twice).
         self.states: list[str | None] = axis["workload_state"].to_list()
-        self.ts_us = array("q", axis["ts"].to_list())
-        self.elapsed = array("d", axis["elapsed_s"].to_list())
+        self.ts_us = array("q", axis["ts"].cum_max().to_list())
+        self.elapsed = array("d", axis["elapsed_s"].cum_max().to_list())
 
     def refresh(self) -> bool:
         """A session still recording: take in the segments that landed since; True when rows were added."""
@@ -107,6 +110,19 @@ class ReplayReader:
         except FileNotFoundError:  # a journal became its Parquet part while being read: next time
             return False
         return len(self) != before
+
+    def new_events(self) -> tuple[list[dict[str, Any]], list[int]] | None:
+        """A session still recording: its events again, in time order with their times, when events.jsonl
+        changed since it was read (a cut last line is left for the next reading); None when it did not."""
+        size = _size(self.session / EVENTS)
+        if size == self._events_size or time.monotonic() < self._events_next:
+            return None
+        started = time.monotonic()
+        self._events_size = size
+        events = _in_time_order(read_events_counted(self.session / EVENTS)[0])
+        # read whole again (a day of metrics at 10 Hz: 0.3 s); at most a tenth of the time
+        self._events_next = time.monotonic() + 9 * (time.monotonic() - started)
+        return events
 
     def __len__(self) -> int:
         return len(self.elapsed)
@@ -134,7 +150,7 @@ class ReplayReader:
         end (then it is the last row); ValueError when `text` is not a time."""
         kind, value = parse_goto(text, self.elapsed[position] - self.elapsed[0], iso_from_us(self.ts_us[position]))
         if kind == "ts":
-            return self.index_at_ts(int(value)), False
+            return self.index_at_ts(int(value)), value > self.ts_us[-1]
         return self.index_at(self.elapsed[0] + min(value, self.duration_s)), value > self.duration_s
 
     def add_event(self, event: dict[str, Any]) -> None:
@@ -179,6 +195,18 @@ def parse_goto(text: str, current_s: float, now_iso: str) -> tuple[str, float]:
         return "offset", parse_duration(value)
     except ValueError:
         raise ValueError(f"'{text}' is not a time: {GOTO_FORMS}") from None
+
+
+def _in_time_order(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
+    stamped = sorted(((_event_us(e), e) for e in events), key=lambda pair: pair[0])  # stable
+    return [event for _, event in stamped], [us for us, _ in stamped]
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def _event_us(event: dict[str, Any]) -> int:

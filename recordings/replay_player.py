@@ -43,6 +43,7 @@ TICK_S = 0.05
 MAX_ROWS_PER_TICK = 2000  # at high speed only the last rows of a step reach the sparklines
 POLL_S = 2.0  # how often a session still being recorded is looked at for new segments
 WINDOW_S = 120.0  # how much before the position a seek publishes
+_FOREVER_US = 2**63 - 1
 
 
 def check_at(at: str | None) -> None:
@@ -101,11 +102,16 @@ class ReplayPlayer:
         return iso_from_us(self.reader.ts_us[self.position])
 
     def post(self, kind: str, ts: str, **fields: Any) -> None:
-        """A note written while replaying goes into the session's events.jsonl, at the replay time."""
+        """A note written while replaying goes into the session's events.jsonl, at the replay time; InputError
+        when it cannot be written there (a full disk, a read-only mount, another user's session)."""
         event = {"ts": ts, "kind": kind, **fields}
         if kind == EventKind.NOTE:
             event["source"] = "replay"
-        append_event(self.reader.session / EVENTS, event)
+        path = self.reader.session / EVENTS
+        try:
+            append_event(path, event)
+        except OSError as error:
+            raise InputError(f"{kind} not saved: {path}: {error.strerror or error}") from None
         with self._lock:  # from now on it is part of the session: seeks, jumps and the timeline see it
             self.reader.add_event(event)
         self.stream.publish(Batch(None, (event,)))
@@ -204,6 +210,7 @@ class ReplayPlayer:
                 if self.reader.growing and now - polled >= self._poll_s:
                     polled = now
                     self.reader.refresh()
+                    self._take_new_events()
                 if requested is not None:
                     self._seek(requested)
                 elif self.playing and self.position < len(self.reader) - 1:
@@ -214,16 +221,23 @@ class ReplayPlayer:
                 self._errors.append(str(error))
                 self.playing = False
 
+    def _take_new_events(self) -> None:
+        """The events the recorder wrote since they were read: shown as the position passes them."""
+        events = self.reader.new_events()
+        if events is not None:
+            with self._lock:
+                self.reader.events, self.reader.event_us = events
+
     def _seek(self, index: int) -> None:
         window = int(self.hz * WINDOW_S)
         rows = self.reader.rows(index - window + 1, index + 1)
         publish = self.stream.publish
         publish(RESET)
         ts = self.reader.ts_us[index]
-        self._publish_events(self.events_between(None, ts))
+        self._publish_events(self.events_between(None, self._until(index)))
         for row in rows:
             publish(Batch(row))
-        self._publish_spans(None, ts)  # after the frames: many spans take the screen a while to count
+        self._publish_spans(None, self._until(index))  # after the frames: many spans take the screen a while to count
         self._process_tick = None
         self._publish_processes(ts)
         self.position = index
@@ -240,14 +254,19 @@ class ReplayPlayer:
         if stop <= self.position + 1:
             return
         first = max(self.position + 1, stop - MAX_ROWS_PER_TICK)
-        high_us = self.reader.ts_us[stop - 1]
+        low_us, high_us = self.reader.ts_us[self.position], self._until(stop - 1)
         publish = self.stream.publish
-        self._publish_events(self.events_between(self.reader.ts_us[self.position], high_us))
+        self._publish_events(self.events_between(low_us, high_us))
         for row in self.reader.rows(first, stop):
             publish(Batch(row))
-        self._publish_spans(self.reader.ts_us[self.position], high_us)
-        self._publish_processes(high_us)
+        self._publish_spans(low_us, high_us)
+        self._publish_processes(self.reader.ts_us[stop - 1])
         self.position = stop - 1
+
+    def _until(self, index: int) -> int:
+        """Up to when events and spans show at row `index`: its time, or for the last row of a session no longer
+        growing, for ever (what was flushed after the last sample a crash kept is shown there, where jumps lead)."""
+        return _FOREVER_US if index == len(self.reader) - 1 and not self.reader.growing else self.reader.ts_us[index]
 
     def _publish_events(self, events: list[dict[str, Any]]) -> None:
         if events:

@@ -22,6 +22,7 @@ from collectors.event_parse import now_iso
 from collectors.process_rows import ProcessSnapshot
 from collectors.processes import ProcessControl
 from collectors.stream import SCREEN, Batch, LossyQueue
+from recordings.errors import InputError
 from recordings.inert import inert
 from recordings.spans import SPANS_JOURNAL, read_journal_rows
 from recordings.tail import recent_events, recent_frames
@@ -136,9 +137,10 @@ class AttachSource:
         return now_iso()  # the recorder runs on this machine: its clock is ours
 
     def post(self, kind: str, ts: str, **fields: Any) -> None:
-        """A note or tag into the recorder's session (its events.jsonl), through the socket."""
+        """A note or tag into the recorder's session (its events.jsonl), through the socket; InputError when
+        the recorder is gone."""
         if not self.client.send({"t": protocol.EVENT, "event": {"ts": ts, "kind": kind, **fields}}):
-            self._notices.append(f"{kind} not saved: the recorder is gone")
+            raise InputError(f"{kind} not saved: the recorder is gone")
 
     def recording(self) -> dict[str, Any] | None:
         recording = self._state.get("recording")

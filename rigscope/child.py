@@ -33,6 +33,7 @@ from recordings.output_log import OutputLog
 GRACE_S = (5.0, 3.0)  # after SIGINT, after SIGTERM
 DAEMON_WAIT_S = 1.0  # how long the output may stay open once the command's group has ended
 _CHUNK = 65536
+_DRAIN_CHUNKS = 16  # at most this many chunks taken from a pipe once it is no longer waited for (a daemon writes on)
 _PR_SET_PDEATHSIG = 1
 # Reads one line from rigscope; end of file before "done" means rigscope died: the group goes too.
 _WATCHDOG = 'read -r line; [ "$line" = done ] || kill -s KILL -- "-$1" 2>/dev/null'
@@ -120,19 +121,33 @@ class Child:
     def _relay(self, pipe: IO[bytes] | None, out: IO[str], name: str) -> None:
         assert pipe is not None
         echo = True
-        poller = select.poll()
-        poller.register(pipe.fileno(), select.POLLIN)
-        poller.register(self._abandon_r, select.POLLIN)
-        while all(fd != self._abandon_r for fd, _ in poller.poll()):
-            chunk = os.read(pipe.fileno(), _CHUNK)
+
+        def pass_on(chunk: bytes) -> bool:
+            nonlocal echo
             if not chunk:
-                break
+                return False
             self.log.write(chunk, name)
             if echo:
                 try:
                     _echo(out, chunk)
                 except (OSError, ValueError):  # our own output went away (a closed pipe): keep logging
                     echo = False
+            return True
+
+        poller = select.poll()
+        poller.register(pipe.fileno(), select.POLLIN)
+        poller.register(self._abandon_r, select.POLLIN)
+        while all(fd != self._abandon_r for fd, _ in poller.poll()):
+            if not pass_on(os.read(pipe.fileno(), _CHUNK)):
+                break
+        else:  # no longer waited for: what the pipe already holds is still passed on (our output may be slow)
+            os.set_blocking(pipe.fileno(), False)
+            try:
+                for _ in range(_DRAIN_CHUNKS):
+                    if not pass_on(os.read(pipe.fileno(), _CHUNK)):
+                        break
+            except BlockingIOError:
+                pass
         pipe.close()
 
     def wait(self, stop: threading.Event, on_poll: Callable[[], None] | None = None) -> int:
@@ -152,7 +167,13 @@ class Child:
         return code if code >= 0 else 128 - code  # killed by signal N: 128 + N, as a shell says
 
     def stop_group(self) -> int:
+        """Stop the command's group, saying each step on stderr (a command may ignore the first signals)."""
+        say(f"stopping the command: SIGINT to its process group (SIGTERM in {GRACE_S[0]:g} s, then SIGKILL)")
+        waited: float | None = None
         for sig, grace in ((signal.SIGINT, GRACE_S[0]), (signal.SIGTERM, GRACE_S[1]), (signal.SIGKILL, None)):
+            if waited is not None:
+                say(f"the command is still running after {waited:g} s: {sig.name}")
+            waited = grace
             self._signal_group(sig)
             try:
                 return self.process.wait(timeout=grace)
@@ -193,6 +214,11 @@ class Child:
             os.killpg(self.process.pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def say(message: str) -> None:
+    """One line of rigscope's own on stderr (the command's output goes to stdout and stderr as it is)."""
+    print(f"rigscope: {message}", file=sys.stderr, flush=True)
 
 
 def _echo(out: IO[str], chunk: bytes) -> None:

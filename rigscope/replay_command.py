@@ -39,6 +39,11 @@ def app_on(source: ReplaySource, root: Path, args: argparse.Namespace) -> tuple[
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    try:
+        check_at(args.at)  # a wrong flag, as argparse says one: before the terminal and the session
+    except InputError as error:
+        print(f"rigscope: error: {error}", file=sys.stderr)
+        return 2
     check_terminal()
     root = sessions_dir(args.dir)
     if args.session:
@@ -46,7 +51,6 @@ def run_replay(args: argparse.Namespace) -> int:
     else:
         from tui.picker import PickerApp
 
-        check_at(args.at)  # before the picker: a bad --at is no fault of the session chosen
         rows = SessionDirectory(root).list()
         if not rows:
             raise InputError(f"no sessions in {root}")

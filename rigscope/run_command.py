@@ -13,11 +13,13 @@ tags its probe sends are real (collectors/phased_clock.py).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -31,10 +33,11 @@ from collectors.clock import Clock
 from collectors.event_kinds import EventKind
 from collectors.phased_clock import PhasedClock
 from recordings.checks import Check, CheckError, checks_table, parse_check, validate_checks
+from recordings.inert import inert
 from recordings.output_log import OutputLog
 from recordings.report import write_session_report
 from recordings.session import read_meta, write_json_atomic
-from rigscope.child import Child
+from rigscope.child import Child, say
 from rigscope.local_channel import SESSION_ENV
 from rigscope.monitor import Monitor, MonitorConfig, make_clock
 from rigscope.probe import TOKEN_ENV, UDP_ENV
@@ -62,10 +65,6 @@ class Plan:
 class Outcome:
     session: Path
     exit_code: int
-
-
-def _say(message: str) -> None:
-    print(f"rigscope: {message}", file=sys.stderr, flush=True)
 
 
 def _phases_line(plan: Plan, command_line: str) -> str:
@@ -107,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         return code
     stopping = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stopping.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: _hung_up(stopping))
     outcomes: list[Outcome] = []
     try:
         for repeat in range(1, plan.repeats + 1):
@@ -120,10 +120,22 @@ def run(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if plan.repeats > 1:
-        _say(f"group {plan.group_id}: {len(outcomes)} of {plan.repeats} sessions "
+        say(f"group {plan.group_id}: {len(outcomes)} of {plan.repeats} sessions "
              f"(rigscope report --group {plan.group_id})")
     codes = [outcome.exit_code for outcome in outcomes]
     return next((code for code in codes if code not in (0, CHECK_FAILED)), CHECK_FAILED if CHECK_FAILED in codes else 0)
+
+
+def _hung_up(stopping: threading.Event) -> None:
+    """The terminal went away (ssh dropped): stop as at Ctrl-C, and what was written to it goes nowhere (a write to
+    a hung-up terminal fails, and the session must still close); a file or pipe the output was sent to stays."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (sys.stdout.fileno(), sys.stderr.fileno()):
+        with contextlib.suppress(OSError):
+            if stat.S_ISCHR(os.fstat(fd).st_mode):
+                os.dup2(devnull, fd)
+    os.close(devnull)
+    stopping.set()
 
 
 def _unrunnable(program: str) -> tuple[str, int] | None:
@@ -190,7 +202,7 @@ def _phases(plan: Plan) -> _Phases:
 
 def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome | None:
     phases = _phases(plan)
-    monitor = Monitor(plan.config, clock=phases.clock, on_notice=lambda message: _say(f"note: {message}"))
+    monitor = Monitor(plan.config, clock=phases.clock, on_notice=lambda message: say(f"note: {message}"))
     try:
         validate_checks(plan.checks, monitor.summary())
     except CheckError as error:
@@ -208,7 +220,7 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
         "output_log": log.meta(),
     }
     monitor.annotate(group_id=plan.group_id, run=facts)  # `facts` fills in as the run goes, until meta.json is final
-    _say(f"run {repeat}/{plan.repeats}: {session}: {_phases_line(plan, facts['command_line'])}")
+    say(f"run {repeat}/{plan.repeats}: {session}: {_phases_line(plan, facts['command_line'])}")
     status, code = "complete", 0
     monitor.post(EventKind.TAG, state="baseline", source="run")
     phases.begin_idle(plan.baseline_s)
@@ -224,14 +236,14 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
         facts["output_log"] = log.meta()
         monitor.stop()
     if monitor.recording_error:
-        _say(f"error: {monitor.recording_error}; what was flushed is kept in {session}")
+        say(f"error: {monitor.recording_error}; what was flushed is kept in {session}")
         failed_itself = code not in (0, CHECK_FAILED, INTERRUPTED)  # the command's own failure says more
         code = INTERRUPTED if stopping.is_set() else code if failed_itself else RECORDING_FAILED
         return Outcome(session, code)  # meta.json says why; the disk may take nothing more
     results = _finish(session, plan.checks, status)
     if results:
         print(checks_table(results), file=sys.stderr, flush=True)
-    _say(f"{status}: {session}" + (f", exit code {facts['exit_code']}" if facts["exit_code"] is not None else ""))
+    say(f"{status}: {session}" + (f", exit code {facts['exit_code']}" if facts["exit_code"] is not None else ""))
     if code == 0 and any(not result["passed"] for result in results):
         code = CHECK_FAILED
     return Outcome(session, code)
@@ -258,9 +270,9 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
         monitor.annotate(error=f"{reason}: {plan.command[0]}")
         return "failed", NOT_EXECUTABLE if found else NOT_FOUND
     exit_code = child.wait(stopping)
-    if child.daemons is not None:
-        held_by = ", ".join(f"pid {pid} ({name})" for pid, name in child.daemons) or "a process"
-        _say(f"note: the command's output is still held by {held_by}, outside its process group "
+    if child.daemons:  # (none found: only our own output was slow to take it)
+        held_by = ", ".join(f"pid {pid} ({inert(name)})" for pid, name in child.daemons)  # a name it chose
+        say(f"note: the command's output is still held by {held_by}, outside its process group "
              f"(a daemon?); not waiting for it")
     facts["wall_s"] = child.wall_s
     facts["exit_code"] = exit_code

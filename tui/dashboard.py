@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 from collectors.event_kinds import EventKind
+from recordings.errors import InputError
 from recordings.inert import inert
 from tui import format as fmt
 from tui import repaints
@@ -337,8 +338,7 @@ class DashboardScreen(Screen[None]):
         stamp = self.source.now_iso()  # the moment the key was pressed, not when the note is saved
 
         def save(text: str | None) -> None:
-            if text:
-                self.source.post(EventKind.NOTE, stamp, text=text, source="keyboard")
+            if text and self._posted(EventKind.NOTE, stamp, text=text, source="keyboard"):
                 self.notify(f"note saved at {stamp[11:19]}", timeout=2)  # the events pane shows it too
 
         self.app.push_screen(NoteScreen(stamp), save)
@@ -348,11 +348,19 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(TagScreen(self.recent_tags), lambda state: self._tag(stamp, state))
 
     def _tag(self, stamp: str, state: str | None) -> None:
-        if not state:
+        if not state or not self._posted(EventKind.TAG, stamp, state=state, source="keyboard"):
             return
-        self.source.post(EventKind.TAG, stamp, state=state, source="keyboard")
         self.recent_tags = [state, *(t for t in self.recent_tags if t != state)][:10]
         self.notify("back to the heuristic" if state == "auto" else f"tagged {state}", timeout=2)
+
+    def _posted(self, kind: str, stamp: str, **fields: Any) -> bool:
+        """Post an event to the source; False, said on screen, when the source could not keep it."""
+        try:
+            self.source.post(kind, stamp, **fields)
+        except InputError as error:
+            self.notify(str(error), severity="error", timeout=8, markup=False)
+            return False
+        return True
 
     def action_preset(self, key: str) -> None:
         preset = self.presets.get(key)
@@ -363,8 +371,7 @@ class DashboardScreen(Screen[None]):
         stamp = self.source.now_iso()
         if kind == EventKind.TAG:
             self._tag(stamp, value)
-        else:
-            self.source.post(EventKind.NOTE, stamp, text=value, source="keyboard")
+        elif self._posted(EventKind.NOTE, stamp, text=value, source="keyboard"):
             self.notify(f"note: {value}", timeout=2)
 
     def action_pause(self) -> None:

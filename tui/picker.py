@@ -21,24 +21,25 @@ from recordings.errors import InputError
 from recordings.inert import inert
 from tui import format as fmt
 
-COLUMNS = ("start", "id", "host", "tier", "duration", "samples", "collapses", "notes", "status")
+# The status next to the id: on an 80-column terminal the columns past `samples` are off the screen.
+COLUMNS = ("start", "id", "status", "host", "tier", "duration", "samples", "collapses", "notes", "why")
 
 
 def row_cells(row: dict[str, Any]) -> tuple[str, ...]:
     duration = row.get("duration_s")
-    status = str(row.get("status") or "")
-    if row.get("error"):  # a session that cannot open says why, in the table (paths inside it made relative)
-        status = f"{status}: {str(row['error']).replace(str(row.get('path')) + '/', '')}"
+    # a session that cannot open says why, in the table (paths inside it made relative)
+    why = str(row["error"]).replace(str(row.get("path")) + "/", "") if row.get("error") else ""
     return (
         str(row.get("start") or "")[:19].replace("T", " "),
         str(row.get("id") or ""),
+        str(row.get("status") or ""),
         str(row.get("host") or ""),
         str(row.get("tier") or ""),
         fmt.clock(duration) if isinstance(duration, (int, float)) else "—",
         str(row.get("samples") if row.get("samples") is not None else "—"),
         str(row.get("collapses") if row.get("collapses") is not None else "—"),
         str(row.get("notes") or "")[:30],
-        status,
+        why,
     )
 
 

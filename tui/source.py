@@ -40,7 +40,8 @@ class DashboardSource(Protocol):
         ...
 
     def post(self, kind: str, ts: str, **fields: Any) -> None:
-        """A note or tag into the session (events.jsonl; a tag also steers the workload state)."""
+        """A note or tag into the session (events.jsonl; a tag also steers the workload state); InputError
+        when it cannot be kept (said on screen)."""
         ...
 
     def recording(self) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ import shutil
 
 from tests.replay.conftest import type_text, wait_at, wait_until
 from tests.tui.conftest import LiveApp, bar_text, run, screen_text, wait_frames
-from tui.picker import PickerScreen
+from tui.picker import COLUMNS, PickerScreen
 from tui.replay_screen import EmbeddedReplayScreen
 
 
@@ -97,7 +97,8 @@ def test_the_picker_over_live_lists_a_damaged_session_with_its_reason_and_keeps_
             table = picker.query_one("#sessions")
             await type_text(pilot, "corrupt")
             assert table.row_count == 1
-            assert table.get_row_at(0)[-1].plain.startswith("corrupt: unreadable Parquet file (")
+            assert table.get_row_at(0)[COLUMNS.index("status")].plain == "corrupt"
+            assert table.get_row_at(0)[COLUMNS.index("why")].plain.startswith("unreadable Parquet file (")
             await pilot.press("enter")
             await pilot.pause()
             assert seen[-1][1] == "error" and "unreadable Parquet file" in seen[-1][0]

@@ -99,7 +99,8 @@ def test_no_match_and_a_corrupt_session_do_not_open(recorded, tmp_path):
             assert table.row_count == 4
             await type_text(pilot, "corrupt")
             assert table.row_count == 1 and app.picker.shown[0]["id"] == BROKEN
-            assert table.get_row_at(0)[-1].plain.startswith("corrupt: meta.json: unreadable (")
+            assert table.get_row_at(0)[COLUMNS.index("status")].plain == "corrupt"
+            assert table.get_row_at(0)[COLUMNS.index("why")].plain.startswith("meta.json: unreadable (")
             await pilot.press("enter")
             await pilot.pause()
             assert seen[-1][1] == "error" and "meta.json" in seen[-1][0] and app.is_running

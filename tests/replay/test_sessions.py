@@ -128,8 +128,6 @@ def test_a_missing_session_is_one_line_and_exit_1(session, tmp_path):
     one_error_line(done, "no sessions in")
     done = run_cli_tty("replay", "--dir", str(tmp_path / "empty"))  # the picker, with nothing to pick
     one_error_line(done, "no sessions in")
-    done = run_cli_tty("replay", "latest", "--dir", str(root), "--at", "soon")
-    one_error_line(done, "--at soon")
 
 
 def test_without_a_terminal_replay_says_so_in_one_line(session):

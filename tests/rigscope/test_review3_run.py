@@ -1,0 +1,114 @@
+"""`rigscope run`'s command: what it wrote before it ended is kept whole, however slowly our own output is read;
+what a daemon calls itself is printed inert."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+
+from recordings.output_log import OutputLog
+from rigscope import child as child_module
+from rigscope.child import Child
+from rigscope.cli import main
+from tests.conftest import REPO
+from tests.waiting import wait_sync
+
+SIZE = 160_000  # our stdout's pipe (64 KiB) full, the relay's 64 KiB chunk waiting on it, the rest in the command's
+
+
+def test_output_still_in_the_pipe_when_our_stdout_is_slow_is_relayed_and_logged(tmp_path, monkeypatch):
+    monkeypatch.setattr(child_module, "DAEMON_WAIT_S", 0.05)  # the wait for the output after the command ends
+    read_end, write_end = os.pipe()
+    slow = os.fdopen(write_end, "w")  # our stdout: a terminal (or `| less`) that reads late
+    log = OutputLog(tmp_path, cap_bytes=1 << 20)
+    with monkeypatch.context() as patched:
+        patched.setattr(sys, "stdout", slow)
+        child = Child([sys.executable, "-c", f"import sys; sys.stdout.buffer.write(b'a' * {SIZE})"],
+                      dict(os.environ), log)
+    codes: list[int] = []
+    waiter = threading.Thread(target=lambda: codes.append(child.wait(threading.Event())))
+    waiter.start()
+    received = bytearray()
+    try:
+        # the command ended and rigscope stopped waiting for its output, none of it read yet
+        wait_sync(lambda: child.daemons is not None, 10, "the end of the wait for the output")
+        os.set_blocking(read_end, False)
+        while waiter.is_alive() or len(received) < SIZE:
+            try:
+                chunk = os.read(read_end, 65536)
+            except BlockingIOError:
+                if not waiter.is_alive():
+                    break
+                waiter.join(0.01)
+                continue
+            received += chunk
+    finally:
+        waiter.join(10)
+        slow.close()
+        os.close(read_end)
+    assert codes == [0]
+    assert child.daemons == []  # nobody held the output: no note about a daemon
+    assert len(received) == SIZE  # before: the 32 KB still in the command's pipe were dropped
+    assert (tmp_path / "output.log").read_bytes() == b"a" * SIZE
+
+
+def test_the_note_about_a_daemon_prints_its_name_inert(tmp_path, capfd):
+    """A process names itself (its executable's file name): an escape sequence in it does nothing on our terminal."""
+    hostile = tmp_path / "\x1b[2Jx"  # "clear the screen", as /proc/PID/comm shows it
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", hostile)
+    pid_file = tmp_path / "daemon"
+    started = (f"setsid sh -c 'echo $$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; exec \"$0\" 30' "
+               f"{shlex.quote(str(hostile))} & while [ ! -s {pid_file} ]; do sleep 0.02; done")
+    try:
+        code = main(["run", "--source", "sim", "--speed", "max", "--hz", "10", "--dir", str(tmp_path / "s"),
+                     "--baseline", "0s", "--cooldown", "0s", "--", "sh", "-c", started])
+        _, err = capfd.readouterr()
+    finally:
+        if pid_file.is_file():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    (line,) = [line for line in err.splitlines() if "still held by" in line]
+    assert code == 0 and "\x1b" not in line and "\\x1b[2Jx" in line, line
+
+
+def test_stopping_a_command_that_ignores_the_first_signals_says_what_it_does(tmp_path, monkeypatch, capfd):
+    """Ctrl-C on a command that ignores SIGINT and SIGTERM: each step is said at once, not 8 silent seconds."""
+    monkeypatch.setattr(child_module, "GRACE_S", (0.2, 0.2))
+    code = "import signal, sys, time; [signal.signal(s, signal.SIG_IGN) for s in (2, 15)]; print('up', flush=True); time.sleep(60)"
+    child = Child([sys.executable, "-c", code], dict(os.environ), OutputLog(tmp_path))
+    wait_sync(lambda: (tmp_path / "output.log").read_bytes() == b"up\n", 10, "the command's signals ignored")
+    stop = threading.Event()
+    stop.set()
+    assert child.wait(stop) == 128 + signal.SIGKILL
+    said = [line for line in capfd.readouterr().err.splitlines() if line.startswith("rigscope: ")]
+    assert said == ["rigscope: stopping the command: SIGINT to its process group (SIGTERM in 0.2 s, then SIGKILL)",
+                    "rigscope: the command is still running after 0.2 s: SIGTERM",
+                    "rigscope: the command is still running after 0.2 s: SIGKILL"], said
+
+
+def test_a_dropped_terminal_closes_the_session_as_interrupted_with_the_commands_exit(tmp_path):
+    """ssh drops during `rigscope run` (SIGHUP, and the terminal is gone): as at Ctrl-C, nothing left unclosed."""
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "RIGSCOPE_DIR"}
+    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "run", "--source", "sim", "--speed", "max", "--hz", "10",
+                                 "--dir", str(tmp_path), "--baseline", "0s", "--cooldown", "0s", "--",
+                                 sys.executable, "-c", "import time; print('U' + 'P', flush=True); time.sleep(60)"],
+                                stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env)
+    os.close(slave)
+    seen = b""
+    try:
+        while b"UP" not in seen:
+            seen += os.read(master, 4096)
+    finally:
+        os.close(master)  # the terminal is gone: writes to it fail from now on
+    rigscope.send_signal(signal.SIGHUP)
+    assert rigscope.wait(30) == 130
+    (session,) = [p for p in tmp_path.iterdir() if (p / "meta.json").is_file()]
+    meta = json.loads((session / "meta.json").read_text())
+    assert meta["status"] == "interrupted" and isinstance(meta["run"]["exit_code"], int), meta
