@@ -14,6 +14,7 @@ from recordings.errors import InputError
 from recordings.inert import inert
 from recordings.report.markdown import size
 from rigscope.monitor import Monitor, MonitorConfig
+from rigscope.terminal import leave_terminal
 
 STATUS_EVERY_S = 10.0
 
@@ -120,7 +121,12 @@ def run_record(args: argparse.Namespace) -> int:
         stopping["signal"] = signum
         monitor.request_stop()
 
+    def hung_up(signum: int, frame: Any) -> None:  # ssh dropped: the session closes as at Ctrl-C
+        leave_terminal()
+        request_stop(signum, frame)
+
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, hung_up)
     _say(f"recording {monitor.session} at {config.hz:g} Hz"
          + (f" for {config.duration_s:g} s" if config.duration_s else " until Ctrl-C")
          + f" ({'simulated source' if config.source == 'sim' else 'this machine'}: "

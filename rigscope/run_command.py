@@ -13,13 +13,11 @@ tags its probe sends are real (collectors/phased_clock.py).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import secrets
 import shlex
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import threading
@@ -42,6 +40,7 @@ from rigscope.local_channel import SESSION_ENV
 from rigscope.monitor import Monitor, MonitorConfig, make_clock
 from rigscope.probe import TOKEN_ENV, UDP_ENV
 from rigscope.record_command import STATUS_EVERY_S, check_http, config_from_args, say_attach, status_line
+from rigscope.terminal import leave_terminal
 
 CHECK_FAILED, NOT_EXECUTABLE, NOT_FOUND, INTERRUPTED = 3, 126, 127, 130  # as a shell says
 WRITER_CHECK_S = 0.2  # how often a baseline or cooldown looks whether the recording failed
@@ -127,14 +126,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _hung_up(stopping: threading.Event) -> None:
-    """The terminal went away (ssh dropped): stop as at Ctrl-C, and what was written to it goes nowhere (a write to
-    a hung-up terminal fails, and the session must still close); a file or pipe the output was sent to stays."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for fd in (sys.stdout.fileno(), sys.stderr.fileno()):
-        with contextlib.suppress(OSError):
-            if stat.S_ISCHR(os.fstat(fd).st_mode):
-                os.dup2(devnull, fd)
-    os.close(devnull)
+    """The terminal went away (ssh dropped): stop as at Ctrl-C."""
+    leave_terminal()
     stopping.set()
 
 

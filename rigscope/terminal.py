@@ -1,8 +1,11 @@
-"""Whether this process can draw a dashboard: a capable terminal, or a browser (rigscope serve)."""
+"""This process and its terminal: whether it can draw a dashboard (a capable terminal, or a browser for
+rigscope serve), and what is written to it once it has gone."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import sys
 
 from recordings.errors import InputError
@@ -17,3 +20,15 @@ def check_terminal() -> None:
         raise InputError(f"the dashboard needs a capable terminal (TERM={term or 'unset'}, "
                          f"{'a terminal' if sys.stdout.isatty() else 'output is not a terminal'}); "
                          "use 'rigscope record' to record without one")
+
+
+def leave_terminal() -> None:
+    """The terminal went away (ssh dropped, SIGHUP): what is written to it from now on goes nowhere, since a
+    write to a hung-up terminal fails and the session must still close. A file or pipe the output was sent
+    to stays."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (sys.stdout.fileno(), sys.stderr.fileno()):
+        with contextlib.suppress(OSError):
+            if stat.S_ISCHR(os.fstat(fd).st_mode):
+                os.dup2(devnull, fd)
+    os.close(devnull)

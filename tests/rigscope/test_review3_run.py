@@ -92,23 +92,38 @@ def test_stopping_a_command_that_ignores_the_first_signals_says_what_it_does(tmp
                     "rigscope: the command is still running after 0.2 s: SIGKILL"], said
 
 
-def test_a_dropped_terminal_closes_the_session_as_interrupted_with_the_commands_exit(tmp_path):
-    """ssh drops during `rigscope run` (SIGHUP, and the terminal is gone): as at Ctrl-C, nothing left unclosed."""
+def _hang_up(argv: list[str], ready: bytes, tmp_path) -> tuple[int, dict]:
+    """Run rigscope `argv` on a terminal, drop the terminal once `ready` was written (SIGHUP, and writes to it fail
+    from then on, as when ssh drops); its exit code and its session's meta.json."""
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "RIGSCOPE_DIR"}
-    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "run", "--source", "sim", "--speed", "max", "--hz", "10",
-                                 "--dir", str(tmp_path), "--baseline", "0s", "--cooldown", "0s", "--",
-                                 sys.executable, "-c", "import time; print('U' + 'P', flush=True); time.sleep(60)"],
+    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", argv[0], "--dir", str(tmp_path), *argv[1:]],
                                 stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env)
     os.close(slave)
     seen = b""
     try:
-        while b"UP" not in seen:
+        while ready not in seen:
             seen += os.read(master, 4096)
     finally:
-        os.close(master)  # the terminal is gone: writes to it fail from now on
+        os.close(master)
     rigscope.send_signal(signal.SIGHUP)
-    assert rigscope.wait(30) == 130
+    code = rigscope.wait(30)
     (session,) = [p for p in tmp_path.iterdir() if (p / "meta.json").is_file()]
-    meta = json.loads((session / "meta.json").read_text())
+    return code, json.loads((session / "meta.json").read_text())
+
+
+def test_a_dropped_terminal_closes_the_session_as_interrupted_with_the_commands_exit(tmp_path):
+    """ssh drops during `rigscope run` (SIGHUP, and the terminal is gone): as at Ctrl-C, nothing left unclosed."""
+    code, meta = _hang_up(["run", "--source", "sim", "--speed", "max", "--hz", "10", "--baseline", "0s",
+                           "--cooldown", "0s", "--", sys.executable, "-c",
+                           "import time; print('U' + 'P', flush=True); time.sleep(60)"], b"UP", tmp_path)
+    assert code == 130
     assert meta["status"] == "interrupted" and isinstance(meta["run"]["exit_code"], int), meta
+
+
+def test_a_dropped_terminal_ends_a_recording_as_ctrl_c_does(tmp_path):
+    """`rigscope record` on a terminal that goes away: the session closes complete with what it sampled (it died of
+    the signal and was left recording), and the lines it says at the end go nowhere instead of failing."""
+    code, meta = _hang_up(["record", "--source", "sim", "--hz", "10"], b"recording ", tmp_path)
+    assert code == 0
+    assert meta["status"] == "complete" and not meta.get("error"), meta
