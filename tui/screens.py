@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -139,8 +140,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
-        for key, description in self.keys:
-            table.add_row(f"[bold]{key}[/]", description)
+        for key, description in self.keys:  # a preset's text comes from the settings file: shown as typed
+            table.add_row(Text(key, style="bold"), Text(description))
         with VerticalScroll():
             yield Static("[bold]rigscope keys[/] (Escape closes; ↑/↓ scroll; ctrl+p opens the command palette)")
             yield Static(table)
