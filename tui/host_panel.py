@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.text import Text
 
+from recordings.inert import inert
 from tui import format as fmt
 from tui.strips import StripText
 
@@ -65,8 +66,8 @@ def host_lines(frame: dict[str, Any], load: tuple[float, float, float] | None, p
         return lines
     lines.append(Text("busiest processes      PID USER        CPU%     RSS COMMAND", style="bold"))
     for row in sorted(rows, key=lambda r: (-r["cpu_pct"], r.get("pid") or 0))[:max(1, height - len(lines))]:
-        lines.append(Text(f"{'':<18}{row.get('pid')!s:>7} {str(row.get('user') or '—')[:10]:<10} "
-                          f"{row['cpu_pct']:>6.1f} {fmt.size(row.get('rss_bytes')):>7} {row.get('command') or '—'}"))
+        lines.append(Text(f"{'':<18}{row.get('pid')!s:>7} {inert(row.get('user') or '—')[:10]:<10} "
+                          f"{row['cpu_pct']:>6.1f} {fmt.size(row.get('rss_bytes')):>7} {inert(row.get('command') or '—')}"))
     return lines
 
 

@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label
 
+from recordings.inert import inert
 from tui.screens import MODAL_CSS
 from tui.source import ProcessControl
 
@@ -45,7 +46,7 @@ class KillScreen(ModalScreen[bool]):
         row = self.row
         with Vertical():
             yield Label(f"[bold]Send SIGTERM to pid {row.get('pid')}?[/]")
-            yield Label(Text(f"{row.get('user') or '?'}: {row.get('command') or '?'}"))
+            yield Label(Text(inert(f"{row.get('user') or '?'}: {row.get('command') or '?'}")))
             yield Label("y: send it    n / Escape: keep it running")
 
     def action_answer(self, answer: bool) -> None:

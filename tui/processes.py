@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input
 
+from recordings.inert import inert
 from tui import format as fmt
 from tui.filter_line import TABLE_BINDINGS, TABLE_HIDDEN_BINDINGS, FilterLine
 from tui.strips import StripText
@@ -48,9 +49,9 @@ NARROW_DROPS = ("CONTAINER", "RSS")
 
 def _cells(row: dict[str, Any]) -> list[str]:
     gpu = row.get("gpu")
-    command = row.get("command") or ("" if row.get("visible") else NOT_VISIBLE)
-    return ["host" if gpu is None else str(gpu), str(row.get("pid")), row.get("user") or "—",
-            row.get("container") or "—", fmt.size(row.get("gpu_mem_bytes")), fmt.num(row.get("sm_pct")),
+    command = inert(row.get("command") or ("" if row.get("visible") else NOT_VISIBLE))  # argv is anyone's text
+    return ["host" if gpu is None else str(gpu), str(row.get("pid")), inert(row.get("user") or "—"),
+            inert(row.get("container") or "—"), fmt.size(row.get("gpu_mem_bytes")), fmt.num(row.get("sm_pct")),
             fmt.num(row.get("cpu_pct"), "", 1), fmt.size(row.get("rss_bytes")), command]
 
 

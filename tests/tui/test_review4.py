@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from rigscope.app_factory import build_app
 from tests.tui.conftest import run, screen_text, sim_source, wait_until
+from tests.tui.test_processes import child_source
+from tui.kill import KillScreen
+from tui.processes import ProcessesPane
 from tui.screens import HelpScreen
+
+HOSTILE = "\x1b[2J\x1b]0;owned\x07[/][bold"
 
 
 def test_help_shows_presets_with_markup_as_typed(tmp_path: Path) -> None:
@@ -23,6 +33,41 @@ def test_help_shows_presets_with_markup_as_typed(tmp_path: Path) -> None:
                 assert app.is_running
                 text = " ".join(screen_text(app).split())
                 assert "note: 1 [/]" in text and "tag: 2 [/b]x" in text
+        finally:
+            source.close()
+
+    run(body)
+
+
+@pytest.fixture
+def hostile_child() -> Iterator[subprocess.Popen]:
+    """A process whose command line carries a terminal escape sequence and markup."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", HOSTILE])
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_a_command_line_with_escapes_and_markup_shows_inert(hostile_child: subprocess.Popen) -> None:
+
+    async def body() -> None:
+        source = child_source(hostile_child.pid)
+        app = build_app(source)
+        try:
+            async with app.run_test(size=(250, 50)) as pilot:
+                await pilot.press("p")
+                pane = app.query_one(ProcessesPane)
+                await wait_until(pilot, lambda: any(r["pid"] == hostile_child.pid for r in pane.rows))
+                await pilot.pause()
+                text = screen_text(app)
+                assert "\x1b" not in text and "\x07" not in text
+                assert "\\x1b[2J\\x1b]0;owned\\x07[/][bold" in text
+                await pilot.press("k")
+                await wait_until(pilot, lambda: isinstance(app.screen, KillScreen))
+                await pilot.pause()
+                text = screen_text(app)
+                assert "\x1b" not in text and "\\x1b[2J" in text
+                await pilot.press("n")
         finally:
             source.close()
 
