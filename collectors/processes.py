@@ -200,12 +200,16 @@ class ProcessControl:
     """The capability the live dashboard's kill key gets: acting on this machine's processes."""
 
     @staticmethod
-    def terminate(pid: int, user: str | None) -> str:
-        return terminate(pid, user)
+    def terminate(pid: int, user: str | None, started: float | None = None) -> str:
+        return terminate(pid, user, started)
 
 
-def terminate(pid: int, user: str | None) -> str:
-    """SIGTERM to `pid`, if it is still the process of `user` that was listed, and ours to end (or we are root).
+START_SLACK_S = 2.0  # a listed start (frame time less running time) is this close to the kernel's
+
+
+def terminate(pid: int, user: str | None, started: float | None = None) -> str:
+    """SIGTERM to `pid`, if it is still the process of `user` that was listed (started at `started`, epoch
+    seconds, when known), and ours to end (or we are root).
 
     Returns what happened, in words; raises nothing.
     """
@@ -214,6 +218,8 @@ def terminate(pid: int, user: str | None) -> str:
         owner = process.username()
         if user is not None and owner != user:
             return f"pid {pid} now belongs to {owner}, not {user}: a new process took the pid; not sent"
+        if started is not None and abs(process.create_time() - started) > START_SLACK_S:
+            return f"pid {pid} is a newer process than the one listed (the pid was reused); not sent"
         if os.geteuid() != 0 and process.uids().real != os.getuid():
             return f"pid {pid} belongs to {owner}: only your own processes can be ended (or run as root)"
         process.terminate()

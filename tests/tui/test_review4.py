@@ -7,8 +7,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
+from collectors import processes
 from rigscope.app_factory import build_app
 from tests.tui.conftest import run, screen_text, sim_source, wait_until
 from tests.tui.test_processes import child_source
@@ -72,3 +74,13 @@ def test_a_command_line_with_escapes_and_markup_shows_inert(hostile_child: subpr
             source.close()
 
     run(body)
+
+
+def test_a_pid_reused_since_the_list_was_read_is_not_signalled(hostile_child: subprocess.Popen) -> None:
+    """Same pid, same user, but the process listed started earlier: the one now on the pid is another."""
+    me = psutil.Process().username()
+    started = psutil.Process(hostile_child.pid).create_time()
+    assert "reused" in processes.terminate(hostile_child.pid, me, started - 60.0)
+    assert hostile_child.poll() is None
+    assert "SIGTERM sent" in processes.terminate(hostile_child.pid, me, started + 0.5)
+    assert hostile_child.wait(10) == -15
