@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from rich.text import Text
@@ -29,6 +30,10 @@ def why_not(row: dict[str, Any] | None, readonly: bool, control: ProcessControl 
         return "a simulated process (made-up pid): nothing to end"
     if not row.get("visible"):
         return f"pid {row.get('pid')} is not visible from this namespace: it cannot be signalled from here"
+    if row.get("pid") == 1:
+        return "pid 1 starts and stops the whole machine (or container): not ended from here"
+    if row.get("pid") == os.getpid():
+        return f"pid {row.get('pid')} is this rigscope: q quits it"
     return None
 
 
@@ -51,8 +56,11 @@ class KillScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         row = self.row
         with Vertical():
-            yield Label(f"[bold]Send SIGTERM to pid {row.get('pid')}?[/]")
-            yield Label(Text(inert(f"{row.get('user') or '?'}: {row.get('command') or '?'}")))
+            yield Label(Text(inert(f"Send SIGTERM to pid {row.get('pid')} of {row.get('user') or 'an unknown user'}?"),
+                             style="bold"))
+            yield Label(Text(inert(row.get("command") or "?")))
+            if os.geteuid() == 0:  # nothing stops root: the dialog is the only check left
+                yield Label(Text("You are root: this ends the process whoever owns it.", style="bold red"))
             yield Label("y: send it    n / Escape: keep it running")
 
     def action_answer(self, answer: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,10 +12,11 @@ import psutil
 import pytest
 
 from collectors import processes
+from collectors.processes import ProcessControl
 from rigscope.app_factory import build_app
 from tests.tui.conftest import run, screen_text, sim_source, wait_until
 from tests.tui.test_processes import child_source
-from tui.kill import KillScreen
+from tui.kill import KillScreen, why_not
 from tui.processes import ProcessesPane
 from tui.screens import HelpScreen
 
@@ -70,6 +72,63 @@ def test_a_command_line_with_escapes_and_markup_shows_inert(hostile_child: subpr
                 text = screen_text(app)
                 assert "\x1b" not in text and "\\x1b[2J" in text
                 await pilot.press("n")
+        finally:
+            source.close()
+
+    run(body)
+
+
+@pytest.fixture
+def others_child() -> Iterator[subprocess.Popen]:
+    """A process of another user (nobody), which root may end."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to start a process as another user")
+    process = subprocess.Popen(["sleep", "60"], user="nobody", cwd="/")
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_root_is_told_whose_process_k_ends_and_the_listed_one_is_ended(others_child: subprocess.Popen) -> None:
+
+    async def body() -> None:
+        source = child_source(others_child.pid)
+        app = build_app(source)
+        try:
+            async with app.run_test(size=(160, 50)) as pilot:
+                await pilot.press("p")
+                pane = app.query_one(ProcessesPane)
+                await wait_until(pilot, lambda: pane.selected and pane.selected["pid"] == others_child.pid)
+                await pilot.press("k")
+                await wait_until(pilot, lambda: isinstance(app.screen, KillScreen))
+                await pilot.pause()
+                text = screen_text(app)
+                assert f"Send SIGTERM to pid {others_child.pid} of nobody?" in text
+                assert "You are root: this ends the process whoever owns it." in text
+                await pilot.press("y")  # the listed start matches the kernel's: sent
+                await wait_until(pilot, lambda: others_child.poll() is not None, what="the process to end")
+        finally:
+            source.close()
+
+    run(body)
+
+
+def test_k_refuses_pid_1_and_rigscope_itself() -> None:
+    row = {"pid": 1, "visible": True, "user": "root", "command": "init"}
+    assert "pid 1" in (why_not(row, False, ProcessControl()) or "")
+    assert "this rigscope" in (why_not({**row, "pid": os.getpid()}, False, ProcessControl()) or "")
+
+    async def body() -> None:
+        source = child_source(1)
+        app = build_app(source)
+        try:
+            async with app.run_test(size=(160, 50)) as pilot:
+                await pilot.press("p")
+                pane = app.query_one(ProcessesPane)
+                await wait_until(pilot, lambda: pane.selected and pane.selected["pid"] == 1)
+                await pilot.press("k")
+                await pilot.pause()
+                assert not isinstance(app.screen, KillScreen)
         finally:
             source.close()
 
