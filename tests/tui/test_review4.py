@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +14,9 @@ import pytest
 
 from collectors import processes
 from collectors.processes import ProcessControl
+from recordings.errors import InputError
 from rigscope.app_factory import build_app
+from rigscope.config import MAX_BYTES, load_presets
 from tests.tui.conftest import run, screen_text, sim_source, wait_until
 from tests.tui.test_processes import child_source
 from tui.kill import KillScreen, why_not
@@ -143,3 +146,31 @@ def test_a_pid_reused_since_the_list_was_read_is_not_signalled(hostile_child: su
     assert hostile_child.poll() is None
     assert "SIGTERM sent" in processes.terminate(hostile_child.pid, me, started + 0.5)
     assert hostile_child.wait(10) == -15
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (b"presets = 5\n", "presets should be a table"),
+    (b"[presets]\n1 = \"note:\\u001b[2J\"\n", "one line of printable text"),
+    (b"[presets]\n1 = \"tag:   \"\n", "should be 1-9"),
+    (b"[presets]\n1 = \"note:\xff\"\n", "unreadable settings"),
+    (b"# " + b"x" * (MAX_BYTES + 10) + b"\n", "over 64 KiB"),
+])
+def test_a_damaged_settings_file_is_one_clear_error(tmp_path: Path, content: bytes, said: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=re.escape(said)):
+        load_presets(path)
+
+
+def test_a_settings_file_others_could_write_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[presets]\n1 = "note:from someone else"\n', encoding="utf-8")
+    path.chmod(0o646)
+    with pytest.raises(InputError, match="writable by every user"):
+        load_presets(path)
+    path.chmod(0o644)
+    assert load_presets(path) == {"1": ("note", "from someone else")}
+    if os.geteuid() == 0:
+        os.chown(path, 65534, 65534)
+        with pytest.raises(InputError, match="belongs to uid 65534"):
+            load_presets(path)
