@@ -63,11 +63,12 @@ def run_dashboard(args: argparse.Namespace) -> int:
         return attach(attach_to, args)
     config = config_from_args(args, record=not args.no_record, attach=False)
     check_http(config)
+    presets = load_presets()  # a bad settings file stops here, before a session is opened and left recording
     from rigscope.app_factory import build_app
     from rigscope.live import LiveSource
 
     source = LiveSource(config, fps=args.fps)
-    app = build_app(source, fps=args.fps, ascii_only=args.ascii, presets=load_presets(),
+    app = build_app(source, fps=args.fps, ascii_only=args.ascii, presets=presets,
                     sessions_dir=sessions_dir(args.dir), readonly=args.readonly)
     for hangup in (signal.SIGHUP, signal.SIGTERM):  # ssh dropped, or killed politely: close the session
         signal.signal(hangup, lambda *_: hang_up(app, source))

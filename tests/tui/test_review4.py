@@ -17,8 +17,10 @@ from collectors.processes import ProcessControl
 from recordings.errors import InputError
 from rigscope.app_factory import build_app
 from rigscope.config import MAX_BYTES, load_presets
+from tests.tmux import needs_tmux, tmux
 from tests.tui.conftest import run, screen_text, sim_source, wait_until
 from tests.tui.test_processes import child_source
+from tests.waiting import wait_sync
 from tui.kill import KillScreen, why_not
 from tui.processes import ProcessesPane
 from tui.screens import HelpScreen
@@ -174,3 +176,20 @@ def test_a_settings_file_others_could_write_is_not_read(tmp_path: Path) -> None:
         os.chown(path, 65534, 65534)
         with pytest.raises(InputError, match="belongs to uid 65534"):
             load_presets(path)
+
+
+@needs_tmux
+def test_a_bad_settings_file_stops_the_dashboard_before_it_records(tmp_path: Path) -> None:
+    """It once opened a session first, then ended with a traceback and left that session `recording`."""
+    config = tmp_path / "config.toml"
+    config.write_text("presets = 5\n", encoding="utf-8")
+    sessions, log = tmp_path / "sessions", tmp_path / "stderr.txt"
+    command = (f"RIGSCOPE_CONFIG={config} {sys.executable} -m rigscope demo --dir {sessions} 2>{log}; "
+               f"echo exit=$? >>{log}")
+    with tmux() as terminal:
+        terminal.start(f"sh -c '{command}'", width=80, height=24, cwd=Path.cwd())
+        wait_sync(lambda: "exit=" in (log.read_text() if log.exists() else ""), 30, "the dashboard to stop")
+    lines = log.read_text().splitlines()
+    assert lines == [f"rigscope: error: {config}: presets should be a table ([presets] with 1-9 = \"tag:NAME\" "
+                     "or \"note:TEXT\")", "exit=1"]
+    assert not sessions.exists() or not any(sessions.iterdir())
