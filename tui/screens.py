@@ -12,6 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 
+from recordings.inert import inert
 from tui import format as fmt
 
 # See-through: a dialog covers only its own area, so the spike being annotated stays in sight. One-line
@@ -84,7 +85,7 @@ class TagScreen(ModalScreen[str | None]):
         with Vertical():
             yield Static("Tag the workload phase: type one, or ↓/↑ and Enter to pick (auto returns to the heuristic)")
             yield Input(placeholder="type a tag, or ↓ to pick one below", id="tag-text")
-            yield OptionList(*self.recent, id="tag-recent")
+            yield OptionList(*(Text(inert(tag)) for tag in self.recent), id="tag-recent")  # typed text, not markup
 
     def action_move(self, step: int) -> None:
         options = self.query_one(OptionList)
@@ -100,12 +101,12 @@ class TagScreen(ModalScreen[str | None]):
         if typed:
             self.dismiss(typed)
         elif self.moved and options.highlighted is not None:
-            self.dismiss(str(options.get_option_at_index(options.highlighted).prompt))
+            self.dismiss(self.recent[options.highlighted])
         else:
             self.notify("type a tag, or pick one with ↓/↑ and Enter (Escape cancels)", severity="warning", timeout=4)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(str(event.option.prompt))
+        self.dismiss(self.recent[event.option_index])
 
     def action_cancel(self) -> None:
         self.dismiss(None)

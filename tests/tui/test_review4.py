@@ -18,12 +18,12 @@ from recordings.errors import InputError
 from rigscope.app_factory import build_app
 from rigscope.config import MAX_BYTES, load_presets
 from tests.tmux import needs_tmux, tmux
-from tests.tui.conftest import run, screen_text, sim_source, wait_until
+from tests.tui.conftest import LiveApp, read_events, run, screen_text, sim_source, type_text, wait_until
 from tests.tui.test_processes import child_source
 from tests.waiting import wait_sync
 from tui.kill import KillScreen, why_not
 from tui.processes import ProcessesPane
-from tui.screens import HelpScreen
+from tui.screens import HelpScreen, TagScreen
 
 HOSTILE = "\x1b[2J\x1b]0;owned\x07[/][bold"
 
@@ -193,3 +193,23 @@ def test_a_bad_settings_file_stops_the_dashboard_before_it_records(tmp_path: Pat
     assert lines == [f"rigscope: error: {config}: presets should be a table ([presets] with 1-9 = \"tag:NAME\" "
                      "or \"note:TEXT\")", "exit=1"]
     assert not sessions.exists() or not any(sessions.iterdir())
+
+
+def test_a_typed_tag_with_markup_is_offered_and_picked_as_typed(tmp_path: Path) -> None:
+    """A tag `[/]` once made the next `t` end the app: the recent tags were read as markup."""
+
+    async def body() -> None:
+        async with LiveApp(tmp_path, size=(100, 30)) as (pilot, app, source):
+            await pilot.press("t")
+            await type_text(pilot, "[/]")
+            await pilot.press("enter")
+            await pilot.press("t")
+            await wait_until(pilot, lambda: isinstance(app.screen, TagScreen))
+            await pilot.pause()
+            assert app.is_running and "[/]" in screen_text(app)
+            await pilot.press("down", "enter")  # the most recent: `[/]`
+            session = source.monitor.session
+            await wait_until(pilot, lambda: [e["state"] for e in read_events(session) if e["kind"] == "tag"]
+                             == ["[/]", "[/]"], what="both tags in the session")
+
+    run(body)
