@@ -11,19 +11,23 @@ from pathlib import Path
 
 import psutil
 import pytest
+from textual import events
+from textual.widgets import Input
 
 from collectors import processes
+from collectors.event_parse import CUT_MARK, NOTE_CAP
 from collectors.processes import ProcessControl
 from recordings.errors import InputError
 from rigscope.app_factory import build_app
 from rigscope.config import MAX_BYTES, load_presets
+from tests.replay.conftest import Notes
 from tests.tmux import needs_tmux, tmux
 from tests.tui.conftest import LiveApp, read_events, run, screen_text, sim_source, type_text, wait_until
 from tests.tui.test_processes import child_source
 from tests.waiting import wait_sync
 from tui.kill import KillScreen, why_not
 from tui.processes import ProcessesPane
-from tui.screens import HelpScreen, TagScreen
+from tui.screens import HelpScreen, NoteScreen, TagScreen
 
 HOSTILE = "\x1b[2J\x1b]0;owned\x07[/][bold"
 
@@ -211,5 +215,30 @@ def test_a_typed_tag_with_markup_is_offered_and_picked_as_typed(tmp_path: Path) 
             session = source.monitor.session
             await wait_until(pilot, lambda: [e["state"] for e in read_events(session) if e["kind"] == "tag"]
                              == ["[/]", "[/]"], what="both tags in the session")
+
+    run(body)
+
+
+def test_a_pasted_100_kb_note_is_cut_and_a_100_kb_tag_refused(tmp_path: Path) -> None:
+    """As any sender's: a note is cut at 4,096 characters, a tag over 256 is refused, said on screen."""
+
+    async def body() -> None:
+        async with LiveApp(tmp_path, size=(100, 30)) as (pilot, app, source):
+            notes = Notes(app)  # type: ignore[arg-type]
+            await pilot.press("n")
+            await wait_until(pilot, lambda: isinstance(app.screen, NoteScreen))
+            app.screen.query_one(Input).post_message(events.Paste("y" * 100_000 + "\nsecond line"))
+            await pilot.pause()
+            await pilot.press("enter")
+            await pilot.press("t")
+            await wait_until(pilot, lambda: isinstance(app.screen, TagScreen))
+            app.screen.query_one(Input).post_message(events.Paste("z" * 100_000))
+            await pilot.pause()
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: any("a tag is at most 256" in m for m, _ in notes.seen))
+            session = source.monitor.session
+            noted = await wait_until(pilot, lambda: [e for e in read_events(session) if e["kind"] == "note"])
+            assert len(noted[0]["text"]) == NOTE_CAP and noted[0]["text"].endswith(CUT_MARK)
+            assert not [e for e in read_events(session) if e["kind"] == "tag"]
 
     run(body)
