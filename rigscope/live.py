@@ -123,8 +123,8 @@ class LiveSource:
             return f"recording not started: {error}"
         self.feed.attach(self._subscribe(replacement))
         self.feed.reset_events()  # the old session's notes, collapses, spans and processes are not the new one's
-        self.monitor.stop()
-        self.monitor = replacement
+        old, self.monitor = self.monitor, replacement  # a key pressed while the old one closes goes to the new one
+        old.stop()  # before the new one starts: it frees the --http port the new one takes
         replacement.start()
         if was_recording:
             return f"recording stopped: {old_session} saved"

@@ -242,3 +242,26 @@ def test_a_pasted_100_kb_note_is_cut_and_a_100_kb_tag_refused(tmp_path: Path) ->
             assert not [e for e in read_events(session) if e["kind"] == "tag"]
 
     run(body)
+
+
+def test_a_preset_note_while_r_starts_a_recording_lands_in_the_new_session(tmp_path: Path) -> None:
+    """`r`, `y`, `6` in a row: the note came while the old monitor closed (its stop joins its threads) and
+    went to that stopped monitor, lost, while the screen said it was saved."""
+
+    async def body() -> None:
+        async with LiveApp(tmp_path, size=(100, 30), record=False) as (pilot, app, source):
+            old = source.monitor
+            stop = old.stop
+
+            def stop_then_key() -> None:  # the key's note arrives once the old monitor has stopped
+                stop()
+                app.call_from_thread(app.dashboard.action_preset, "6")
+
+            old.stop = stop_then_key  # type: ignore[method-assign]
+            await pilot.press("r", "y")
+            await wait_until(pilot, lambda: source.monitor is not old and source.monitor.session is not None)
+            session = source.monitor.session
+            await wait_until(pilot, lambda: [e["text"] for e in read_events(session) if e["kind"] == "note"]
+                             == ["lr changed"], what="the note in the new session")
+
+    run(body)
