@@ -9,11 +9,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Label
 
 from recordings.inert import inert
-from tui.screens import MODAL_CSS
+from tui.screens import MODAL_CSS, Dialog
 from tui.source import ProcessControl
 
 
@@ -43,7 +42,7 @@ def started_at(row: dict[str, Any]) -> float | None:
     return None if ts is None or running is None else ts / 1e6 - running
 
 
-class KillScreen(ModalScreen[bool]):
+class KillScreen(Dialog[bool]):
     """`y` sends SIGTERM, `n` or Escape keeps the process."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="KillScreen")
@@ -64,4 +63,4 @@ class KillScreen(ModalScreen[bool]):
             yield Label("y: send it    n / Escape: keep it running")
 
     def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
+        self.close_with(answer)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.table import Table
 from rich.text import Text
@@ -39,6 +39,18 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
 )
 
 
+ResultT = TypeVar("ResultT")
+
+
+class Dialog(ModalScreen[ResultT]):
+    """A modal screen that answers once.  Keys typed fast (Enter or Escape repeated, `y y`) can reach it after
+    its answer took it off the screen stack; a second dismiss then ended the whole app (ScreenStackError)."""
+
+    def close_with(self, result: ResultT) -> None:
+        if self.is_current:
+            self.dismiss(result)
+
+
 def glossary_table() -> Table:
     table = Table.grid(padding=(0, 2))
     for word, meaning in GLOSSARY:
@@ -47,7 +59,7 @@ def glossary_table() -> Table:
 
 
 
-class NoteScreen(ModalScreen[str | None]):
+class NoteScreen(Dialog[str | None]):
     """A one-line note; Enter saves, Escape cancels."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="NoteScreen") + BOTTOM_CSS.format(name="NoteScreen")
@@ -63,13 +75,13 @@ class NoteScreen(ModalScreen[str | None]):
             yield Input(placeholder="what happened?", id="note-text")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
+        self.close_with(event.value.strip() or None)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.close_with(None)
 
 
-class TagScreen(ModalScreen[str | None]):
+class TagScreen(Dialog[str | None]):
     """Type a tag, or pick a recent one with ↓/↑ and Enter; `auto` returns to the heuristic."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="TagScreen") + BOTTOM_CSS.format(name="TagScreen")
@@ -99,20 +111,20 @@ class TagScreen(ModalScreen[str | None]):
         typed = event.value.strip()
         options = self.query_one(OptionList)
         if typed:
-            self.dismiss(typed)
+            self.close_with(typed)
         elif self.moved and options.highlighted is not None:
-            self.dismiss(self.recent[options.highlighted])
+            self.close_with(self.recent[options.highlighted])
         else:
             self.notify("type a tag, or pick one with ↓/↑ and Enter (Escape cancels)", severity="warning", timeout=4)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.recent[event.option_index])
+        self.close_with(self.recent[event.option_index])
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.close_with(None)
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Dialog[bool]):
     """A yes/no question: `y` (or Enter) answers yes, `n` or Escape no."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="ConfirmScreen") + BOTTOM_CSS.format(name="ConfirmScreen")
@@ -128,10 +140,10 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(self.detail)
 
     def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
+        self.close_with(answer)
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     DEFAULT_CSS = MODAL_CSS.format(name="HelpScreen")
     BINDINGS = [Binding("escape,question_mark,q", "close", "Close")]
 
@@ -150,10 +162,10 @@ class HelpScreen(ModalScreen[None]):
             yield Static(glossary_table())
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        self.close_with(None)
 
 
-class DeviceScreen(ModalScreen[None]):
+class DeviceScreen(Dialog[None]):
     """Every current value of one device; left/right switch device."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="DeviceScreen")
@@ -192,10 +204,10 @@ class DeviceScreen(ModalScreen[None]):
         self._fill()
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        self.close_with(None)
 
 
-class GotoScreen(ModalScreen[str | None]):
+class GotoScreen(Dialog[str | None]):
     """Where to go in a replay: `HH:MM:SS`, `+15m` or `-30s` from the position, `15m` from the start."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="GotoScreen") + BOTTOM_CSS.format(name="GotoScreen")
@@ -208,7 +220,7 @@ class GotoScreen(ModalScreen[str | None]):
             yield Input(placeholder="+5m", id="goto-text")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
+        self.close_with(event.value.strip() or None)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.close_with(None)

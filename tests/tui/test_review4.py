@@ -25,6 +25,7 @@ from tests.tmux import needs_tmux, tmux
 from tests.tui.conftest import LiveApp, read_events, run, screen_text, sim_source, type_text, wait_until
 from tests.tui.test_processes import child_source
 from tests.waiting import wait_sync
+from tui.app import RigscopeApp
 from tui.kill import KillScreen, why_not
 from tui.processes import ProcessesPane
 from tui.screens import HelpScreen, NoteScreen, TagScreen
@@ -265,3 +266,34 @@ def test_a_preset_note_while_r_starts_a_recording_lands_in_the_new_session(tmp_p
                              == ["lr changed"], what="the note in the new session")
 
     run(body)
+
+
+def keys_at_once(app: RigscopeApp, key: str, character: str, times: int) -> None:
+    """`times` presses of `key` that arrive together, as a key held down or typed fast: none waits for the screen."""
+    for _ in range(times):
+        app.post_message(events.Key(key, character))
+
+
+def test_enter_escape_and_y_pressed_fast_answer_a_dialog_once(tmp_path: Path) -> None:
+    """The second Enter reached the note dialog after it had answered, and dismissing it again ended the app."""
+
+    async def body() -> None:
+        async with LiveApp(tmp_path, size=(100, 30)) as (pilot, app, source):
+            await pilot.press("n")
+            await type_text(pilot, "once")
+            keys_at_once(app, "enter", "\r", 5)
+            await pilot.pause()
+            await pilot.press("t")
+            keys_at_once(app, "escape", "\x1b", 5)
+            await pilot.pause()
+            await pilot.press("r")
+            keys_at_once(app, "n", "n", 1)
+            keys_at_once(app, "escape", "\x1b", 3)
+            await pilot.pause()
+            assert app.is_running and app.screen is app.dashboard
+            session = source.monitor.session
+            await wait_until(pilot, lambda: [e["text"] for e in read_events(session) if e["kind"] == "note"]
+                             == ["once"], what="one note")
+
+    run(body)
+
