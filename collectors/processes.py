@@ -220,6 +220,8 @@ def terminate(pid: int, user: str | None, started: float | None = None) -> str:
             return f"pid {pid} now belongs to {owner}, not {user}: a new process took the pid; not sent"
         if started is not None and abs(process.create_time() - started) > START_SLACK_S:
             return f"pid {pid} is a newer process than the one listed (the pid was reused); not sent"
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return f"pid {pid} has already ended (its parent has not collected its exit yet); not sent"
         if os.geteuid() != 0 and process.uids().real != os.getuid():
             return f"pid {pid} belongs to {owner}: only your own processes can be ended (or run as root)"
         process.terminate()

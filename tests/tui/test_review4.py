@@ -297,3 +297,14 @@ def test_enter_escape_and_y_pressed_fast_answer_a_dialog_once(tmp_path: Path) ->
 
     run(body)
 
+
+
+def test_k_on_a_process_that_became_a_zombie_says_it_has_ended() -> None:
+    """SIGTERM to a zombie does nothing, yet the dashboard said it was sent."""
+    zombie = subprocess.Popen(["true"])  # ends at once; not waited for until the end: a zombie meanwhile
+    try:
+        wait_sync(lambda: psutil.Process(zombie.pid).status() == psutil.STATUS_ZOMBIE, what="a zombie")
+        said = processes.terminate(zombie.pid, psutil.Process().username())
+        assert "has already ended" in said and "not sent" in said
+    finally:
+        zombie.wait()
