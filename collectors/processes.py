@@ -204,6 +204,7 @@ class ProcessControl:
         return terminate(pid, user, started)
 
 
+KTHREADD = 2  # Linux's kernel thread parent: it and its children ignore signals
 START_SLACK_S = 2.0  # a listed start (frame time less running time) is this close to the kernel's
 
 
@@ -220,6 +221,8 @@ def terminate(pid: int, user: str | None, started: float | None = None) -> str:
             return f"pid {pid} now belongs to {owner}, not {user}: a new process took the pid; not sent"
         if started is not None and abs(process.create_time() - started) > START_SLACK_S:
             return f"pid {pid} is a newer process than the one listed (the pid was reused); not sent"
+        if pid == KTHREADD or process.ppid() == KTHREADD:
+            return f"pid {pid} is a kernel thread: a signal does not end it; not sent"
         if process.status() == psutil.STATUS_ZOMBIE:
             return f"pid {pid} has already ended (its parent has not collected its exit yet); not sent"
         if os.geteuid() != 0 and process.uids().real != os.getuid():

@@ -308,3 +308,13 @@ def test_k_on_a_process_that_became_a_zombie_says_it_has_ended() -> None:
         assert "has already ended" in said and "not sent" in said
     finally:
         zombie.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/2/comm").is_file() or Path("/proc/2/comm").read_text().strip() != "kthreadd",
+                    reason="Linux's kernel threads")
+def test_k_on_a_kernel_thread_says_a_signal_does_not_end_it() -> None:
+    """A root dashboard lists kernel threads (kworker/...) among the busiest processes; SIGTERM does nothing to them,
+    yet the dashboard said it was sent."""
+    kernel_thread = next(p for p in psutil.process_iter(["ppid"]) if p.info["ppid"] == 2)
+    said = processes.terminate(kernel_thread.pid, kernel_thread.username())
+    assert "kernel thread" in said and "not sent" in said
