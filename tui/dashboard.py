@@ -351,7 +351,8 @@ class DashboardScreen(Screen[None]):
         if not state or not self._posted(EventKind.TAG, stamp, state=state, source="keyboard"):
             return
         self.recent_tags = [state, *(t for t in self.recent_tags if t != state)][:10]
-        self.notify("back to the heuristic" if state == "auto" else f"tagged {state}", timeout=2)
+        self.notify("back to the heuristic" if state == "auto" else f"tagged {inert(state)}", timeout=2,
+                    markup=False)  # typed text, shown as typed
 
     def _posted(self, kind: str, stamp: str, **fields: Any) -> bool:
         """Post an event to the source; False, said on screen, when the source could not keep it."""
@@ -372,7 +373,7 @@ class DashboardScreen(Screen[None]):
         if kind == EventKind.TAG:
             self._tag(stamp, value)
         elif self._posted(EventKind.NOTE, stamp, text=value, source="keyboard"):
-            self.notify(f"note: {value}", timeout=2)
+            self.notify(f"note: {value}", timeout=2, markup=False)
 
     def action_pause(self) -> None:
         self.paused = not self.paused

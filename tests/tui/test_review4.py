@@ -13,6 +13,7 @@ import psutil
 import pytest
 from textual import events
 from textual.widgets import Input
+from textual.widgets._toast import Toast
 
 from collectors import processes
 from collectors.event_parse import CUT_MARK, NOTE_CAP
@@ -318,3 +319,23 @@ def test_k_on_a_kernel_thread_says_a_signal_does_not_end_it() -> None:
     kernel_thread = next(p for p in psutil.process_iter(["ppid"]) if p.info["ppid"] == 2)
     said = processes.terminate(kernel_thread.pid, kernel_thread.username())
     assert "kernel thread" in said and "not sent" in said
+
+
+def test_the_toasts_of_a_typed_tag_and_a_preset_note_show_their_text_as_typed(tmp_path: Path) -> None:
+    """`[b]phase` was shown as a bold `phase`, and a preset `note:[red]lr[/red]` as a red `lr`."""
+
+    async def body() -> None:
+        source = sim_source(tmp_path)
+        app = build_app(source, presets={"1": ("note", "[red]lr[/red] x")})
+        try:
+            async with app.run_test(size=(100, 30)) as pilot:
+                await pilot.press("t")
+                await type_text(pilot, "[b]phase")
+                await pilot.press("enter", "1")
+                await wait_until(pilot, lambda: len(app._notifications) >= 2)
+                shown = [Toast(note).render().plain for note in app._notifications]
+                assert "tagged [b]phase" in shown and "note: [red]lr[/red] x" in shown
+        finally:
+            source.close()
+
+    run(body)
