@@ -339,3 +339,22 @@ def test_the_toasts_of_a_typed_tag_and_a_preset_note_show_their_text_as_typed(tm
             source.close()
 
     run(body)
+
+
+def test_a_resize_storm_down_to_tiny_terminals_keeps_the_dashboard_up_and_readable(tmp_path: Path) -> None:
+
+    async def body() -> None:
+        async with LiveApp(tmp_path, gpus=4, size=(160, 50)) as (pilot, app, source):
+            await pilot.press("p")
+            for size in [(20, 5), (200, 60), (1, 1), (40, 10), (3, 2), (80, 24), (20, 5)] * 3:
+                await pilot.resize_terminal(*size)
+            await pilot.press("k", "escape", "n", "escape")
+            await pilot.resize_terminal(40, 10)
+            await pilot.pause()
+            app.dashboard.redraw(force=True)
+            await pilot.pause()
+            lines = screen_text(app).splitlines()
+            assert app.is_running and len(lines) == 10
+            assert lines[0].startswith(" rigscope DEMO") and "Processes" in lines[2]
+
+    run(body)
