@@ -200,17 +200,19 @@ class ProcessControl:
     """The capability the live dashboard's kill key gets: acting on this machine's processes."""
 
     @staticmethod
-    def terminate(pid: int, user: str | None, started: float | None = None) -> str:
-        return terminate(pid, user, started)
+    def terminate(pid: int, user: str | None, listed_at: float | None = None) -> str:
+        return terminate(pid, user, listed_at)
 
 
 KTHREADD = 2  # Linux's kernel thread parent: it and its children ignore signals
-START_SLACK_S = 2.0  # a listed start (frame time less running time) is this close to the kernel's
+# A process's start time is known to about a second (the kernel's boot time is in whole seconds): one that
+# started later than this after the list was read took the pid since.
+LISTED_SLACK_S = 1.0
 
 
-def terminate(pid: int, user: str | None, started: float | None = None) -> str:
-    """SIGTERM to `pid`, if it is still the process of `user` that was listed (started at `started`, epoch
-    seconds, when known), and ours to end (or we are root).
+def terminate(pid: int, user: str | None, listed_at: float | None = None) -> str:
+    """SIGTERM to `pid`, if it is still the process of `user` that was listed (at `listed_at`, epoch seconds,
+    when known: a process that started after that took the pid since), and ours to end (or we are root).
 
     Returns what happened, in words; raises nothing.
     """
@@ -219,7 +221,7 @@ def terminate(pid: int, user: str | None, started: float | None = None) -> str:
         owner = process.username()
         if user is not None and owner != user:
             return f"pid {pid} now belongs to {owner}, not {user}: a new process took the pid; not sent"
-        if started is not None and abs(process.create_time() - started) > START_SLACK_S:
+        if listed_at is not None and process.create_time() > listed_at + LISTED_SLACK_S:
             return f"pid {pid} is a newer process than the one listed (the pid was reused); not sent"
         if pid == KTHREADD or process.ppid() == KTHREADD:
             return f"pid {pid} is a kernel thread: a signal does not end it; not sent"

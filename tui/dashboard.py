@@ -30,7 +30,7 @@ from tui.devices import DevicePanel, View, panel_lines
 from tui.feed import Snapshot
 from tui.footer import FittedFooter
 from tui.host_panel import HostPanel
-from tui.kill import KillScreen, started_at, why_not
+from tui.kill import KillScreen, listed_at, why_not
 from tui.lean_compositor import LeanCompositor
 from tui.overlay import overlay_names
 from tui.probe_data import MetricsView, SpansView
@@ -444,7 +444,7 @@ class DashboardScreen(Screen[None]):
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.notify(control.terminate(int(row["pid"]), row.get("user"), started_at(row)), markup=False)
+                self.notify(control.terminate(int(row["pid"]), row.get("user"), listed_at(row)), markup=False)
 
         self.app.push_screen(KillScreen(row), answer)
 

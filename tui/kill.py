@@ -36,10 +36,10 @@ def why_not(row: dict[str, Any] | None, readonly: bool, control: ProcessControl 
     return None
 
 
-def started_at(row: dict[str, Any]) -> float | None:
-    """When the listed process started (epoch seconds), so a pid reused since the list was read is not signalled."""
-    ts, running = row.get("ts"), row.get("running_s")
-    return None if ts is None or running is None else ts / 1e6 - running
+def listed_at(row: dict[str, Any]) -> float | None:
+    """When the row was read (epoch seconds), so a process that took its pid since is not signalled."""
+    ts = row.get("ts")
+    return None if ts is None else ts / 1e6
 
 
 class KillScreen(Dialog[bool]):

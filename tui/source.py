@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 class ProcessControl(Protocol):
     """What the kill key may do to this machine's processes (collectors.processes.ProcessControl)."""
 
-    def terminate(self, pid: int, user: str | None, started: float | None = None) -> str:
-        """SIGTERM to `pid` if it is still `user`'s process that started at `started` (epoch seconds, when
+    def terminate(self, pid: int, user: str | None, listed_at: float | None = None) -> str:
+        """SIGTERM to `pid` if it is still `user`'s process that was listed at `listed_at` (epoch seconds, when
         known); returns what happened, in words; raises nothing."""
         ...
 

@@ -131,7 +131,7 @@ def test_k_acts_through_the_sources_process_control_only(child: subprocess.Popen
     asked: list[tuple[int, str | None]] = []
 
     class Recording:
-        def terminate(self, pid: int, user: str | None, started: float | None = None) -> str:
+        def terminate(self, pid: int, user: str | None, listed_at: float | None = None) -> str:
             asked.append((pid, user))
             return f"pretended to end {pid}"
 
