@@ -448,6 +448,11 @@ class DashboardScreen(Screen[None]):
 
         self.app.push_screen(KillScreen(row), answer)
 
+    @property
+    def kill_is_off(self) -> bool:
+        """`k` can end nothing here: a replay, or --readonly."""
+        return self.source.process_control is None or self.options.readonly
+
     def action_help(self) -> None:
         keys: list[tuple[str, str]] = []
         for binding in self.BINDINGS:
@@ -459,7 +464,7 @@ class DashboardScreen(Screen[None]):
             elif not binding.key.startswith("ctrl+c"):
                 keys.append((key_names(binding.key), binding.tooltip or binding.description))
         keys += [(key_names(b.key), f"{b.description} (processes view)") for b in ProcessesPane.BINDINGS
-                 if isinstance(b, Binding) and b.show and not (self.source.process_control is None and b.action == "kill")]
+                 if isinstance(b, Binding) and b.show and not (b.action == "kill" and self.kill_is_off)]
         self.app.push_screen(HelpScreen(keys))
 
     async def action_quit(self) -> None:

@@ -359,3 +359,23 @@ def test_a_resize_storm_down_to_tiny_terminals_keeps_the_dashboard_up_and_readab
             assert lines[0].startswith(" rigscope DEMO") and "Processes" in lines[2]
 
     run(body)
+
+
+def test_help_under_readonly_does_not_offer_k(tmp_path: Path) -> None:
+    """`--readonly` turns k off, yet `?` listed `k Kill (processes view)`."""
+
+    async def body() -> None:
+        source = sim_source(tmp_path)
+        app = build_app(source, readonly=True)
+        try:
+            async with app.run_test(size=(160, 50)) as pilot:
+                await pilot.press("question_mark")
+                await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+                await pilot.pause()
+                lines = [" ".join(line.split()) for line in screen_text(app).splitlines()]
+                assert any("s Sort (processes view)" in line for line in lines)
+                assert not any("Kill (processes view)" in line for line in lines)
+        finally:
+            source.close()
+
+    run(body)
