@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recordings.inert import inert
 from recordings.report import textplots
 
 
@@ -27,7 +28,7 @@ def bar_specs(groups: list[dict[str, Any]]) -> list[BarSpec]:
     specs = []
     timed = [g for g in groups if g["spans"]]
     if timed:
-        names = [g["group"] for g in timed]
+        names = [inert(g["group"]) for g in timed]
         for stem, title, ylabel in (("peak_memory", "Peak memory per request", "peak memory (MB)"),
                                     ("rtf", "Real-time factor; below 1.0 is faster than real time",
                                      "RTF")):
@@ -38,7 +39,7 @@ def bar_specs(groups: list[dict[str, Any]]) -> list[BarSpec]:
         specs.append(BarSpec("success_rate", "Request success rate", "success (%)", names,
                              [100 * g["success_rate"] if g["success_rate"] is not None else None for g in timed],
                              counts=[g["spans"] for g in timed]))
-    pairs = [(f"{g['group']} {d['device']}", d) for g in groups for d in g["devices"]]
+    pairs = [(inert(f"{g['group']} {d['device']}"), d) for g in groups for d in g["devices"]]
     labels = [label for label, _ in pairs]
     specs += [BarSpec("max_temp", "Maximum temperature per device", "temperature (°C)", labels,
                       [d["max_temp_c"] for _, d in pairs], xlabel="group and device"),

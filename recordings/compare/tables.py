@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from recordings.compare.collect import CAUSES
-from recordings.report.markdown import NONE, duration, energy, num, pct, table
+from recordings.report.markdown import NONE, duration, energy, escape, num, pct, table
 
 Table = tuple[str, list[str], list[list[str]]]  # title, headers, rows of text
 
@@ -57,8 +57,10 @@ def text_tables(groups: list[dict[str, Any]], by: str) -> list[Table]:
 def markdown(groups: list[dict[str, Any]], by: str) -> str:
     parts = [f"# rigscope comparison ({sum(len(g['sessions']) for g in groups)} sessions, by {by})"]
     for title, headers, rows in text_tables(groups, by):
-        parts.append(f"## {title}\n\n" + table(headers, rows, right=range(1, len(headers))))
-    parts.append("## Sessions\n\n" + "\n".join(f"- {g['group']}: {', '.join(g['sessions'])}" for g in groups))
+        cells = ([escape(cell) for cell in row] for row in rows)  # host, CPU and GPU names come from the sessions
+        parts.append(f"## {title}\n\n" + table(headers, cells, right=range(1, len(headers))))
+    parts.append("## Sessions\n\n" + "\n".join(f"- {escape(g['group'])}: {escape(', '.join(g['sessions']))}"
+                                               for g in groups))
     return "\n\n".join(parts) + "\n"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -68,9 +69,14 @@ def size(count: int) -> str:
     return f"{count} B"
 
 
+_MARKUP = re.compile(r"[\\`|<\[]")  # a backslash, code, a cell's end, HTML and links
+
+
 def escape(text: str) -> str:
-    """Text safe inside a table cell: pipes escaped, line breaks as spaces, other control characters inert."""
-    return inert(text.replace("|", "\\|").replace("\r", " ").replace("\n", " "))
+    """Text safe inside a table cell and read as written: markdown's markup characters backslash-escaped
+    (the backslash first, so a sent `\\|` cannot end the cell), line breaks as spaces, other control
+    characters inert."""
+    return inert(_MARKUP.sub(r"\\\g<0>", text.replace("\r", " ").replace("\n", " ")))
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], right: Iterable[int] = ()) -> str:

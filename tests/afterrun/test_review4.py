@@ -1,0 +1,64 @@
+"""After the run, adversarially: report, compare, report --group and ls on sessions that differ
+(GPU counts, imported, all-null power, two samples) and on hostile text from another machine."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+
+from recordings.session import read_meta, write_json_atomic
+from rigscope.cli import main
+from tests.recordings.report_sessions import record
+
+# Text a session from elsewhere may carry: a table's pipe, code and HTML, a heading on a new line,
+# rich markup and a terminal escape sequence (clear the screen).
+HOSTILE = "box|one `x` <script>alert(1)</script> [/bold] \\| ok\n# Heading\x1b[2J"
+_CELL = re.compile(r"\\.|\|")  # GFM splits a row at each pipe that is not backslash-escaped
+
+
+def cells(line: str) -> int:
+    return sum(1 for match in _CELL.finditer(line.strip()[1:-1]) if match.group() == "|") + 1
+
+
+def assert_tables_hold(markdown: str) -> None:
+    """Every table keeps its shape (each row as many cells as its header, no row cut by a line break)
+    and no HTML or raw escape sequence gets into the document."""
+    assert "\x1b" not in markdown
+    lines = markdown.splitlines()
+    for number, line in enumerate(lines):
+        if line.startswith("|"):
+            header = number
+            while header > 0 and lines[header - 1].startswith("|"):
+                header -= 1
+            assert cells(line) == cells(lines[header]), line
+            following = lines[number + 1] if number + 1 < len(lines) else ""
+            assert following.startswith("|") or not following.strip(), (line, following)
+    tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
+    html = [t.content for t in tokens if t.type == "html_block"]
+    html += [c.content for t in tokens if t.type == "inline" for c in t.children or [] if c.type == "html_inline"]
+    assert not html, html
+
+
+@pytest.fixture(scope="module")
+def hostile_pair(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two short 1-GPU sessions; the first's host, CPU and GPU names are hostile."""
+    root = tmp_path_factory.mktemp("hostile")
+    first = record(root, seconds=20, hz=2, host="one", start=datetime(2027, 1, 15, 8))
+    record(root, seconds=20, hz=2, host="two", start=datetime(2027, 1, 15, 9))
+    meta = read_meta(first)
+    meta["host"].update(hostname=HOSTILE, cpu_model=HOSTILE)
+    meta["gpus"][0]["name"] = HOSTILE
+    write_json_atomic(first / "meta.json", meta)
+    return root
+
+
+def test_compare_of_hostile_names_keeps_tables_and_terminal_inert(hostile_pair, tmp_path, capsys):
+    assert main(["compare", "--all", "--demo", "--by", "host", "--dir", str(hostile_pair), "--out",
+                 str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "[/bold]" in out  # shown as text: not markup, not an escape sequence
+    assert_tables_hold((tmp_path / "comparison.md").read_text())
