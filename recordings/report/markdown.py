@@ -79,6 +79,14 @@ def escape(text: str) -> str:
     return inert(_MARKUP.sub(r"\\\g<0>", text.replace("\r", " ").replace("\n", " ")))
 
 
+def code(text: str) -> str:
+    """Text as inline code in a table cell: fenced by more backticks than it holds, pipes escaped (GFM
+    reads them first even in code), a backslash before a pipe spaced off it, control characters inert."""
+    text = inert(text.replace("\r", " ").replace("\n", " ")).replace("\\|", "\\ |").replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}" if text.startswith("`") or text.endswith("`") else f"{fence}{text}{fence}"
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], right: Iterable[int] = ()) -> str:
     """A GitHub markdown table; columns in `right` are right-aligned (numbers)."""
     aligned = set(right)

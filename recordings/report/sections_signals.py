@@ -105,7 +105,7 @@ def collapses(data: SessionData) -> str:
         end = event["end"]
         rows.append((f"{offset(event['start'])} {data.clock_of(event['start'])}".strip(),
                      f"{offset(end)} {data.clock_of(end)}".strip() if end is not None else "still active",
-                     duration(event["duration_s"]), event["device"], num(event.get("min_rle"), 3),
+                     duration(event["duration_s"]), escape(str(event["device"])), num(event.get("min_rle"), 3),
                      num(event["max_temp_c"], 1, " °C"), ", ".join(event["evidence"]) or NONE))
     total = sum(e["duration_s"] or 0 for e in events)
     lines = [f"{len(events)} events, {duration(total)} in all. Times are from the session start (and UTC)."]
@@ -165,7 +165,7 @@ def alerts(data: SessionData) -> str | None:
     rows = []
     for (device, alert), times in sorted(grouped.items()):
         first, last = min(times), max(times)
-        rows.append((device, alert, num(len(times), 0), f"{offset(data.elapsed_of(first))} {first[11:19]}",
+        rows.append((escape(device), escape(alert), num(len(times), 0), f"{offset(data.elapsed_of(first))} {first[11:19]}",
                      f"{offset(data.elapsed_of(last))} {last[11:19]}"))
     note = "Each row counts the times the alert began (it stays on while its condition holds)."
     return section("Alerts", table(("device", "alert", "onsets", "first", "last"), rows, right=(2,)), note)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
+from recordings.events import EVENTS, append_event
 from recordings.session import read_meta, write_json_atomic
 from rigscope.cli import main
 from tests.recordings.report_sessions import record
@@ -62,3 +63,27 @@ def test_compare_of_hostile_names_keeps_tables_and_terminal_inert(hostile_pair, 
     out = capsys.readouterr().out
     assert "\x1b" not in out and "[/bold]" in out  # shown as text: not markup, not an escape sequence
     assert_tables_hold((tmp_path / "comparison.md").read_text())
+
+
+def test_report_of_hostile_text_keeps_its_tables(hostile_pair, capsys):
+    """Every field a session's meta.json and events.jsonl bring in, hostile: the report's tables stay tables."""
+    session = sorted(hostile_pair.iterdir())[0]
+    meta = read_meta(session)
+    meta["host"].update(hardware_tier=HOSTILE, device_type=HOSTILE, os=HOSTILE)
+    meta["gpus"][0]["driver_version"] = HOSTILE
+    meta["monitoring"].update(source=HOSTILE, collectors=[HOSTILE, "`"])
+    meta["recorder"].update(version=HOSTILE, argv=["record", "--notes", HOSTILE, "a\\|b", "``x"])
+    meta.update(model_name=HOSTILE, notes=HOSTILE, training_mode=HOSTILE, session_start=meta["session_start"])
+    meta["checks"] = [{"expression": f"gpu0.max_temp_c < 85 {HOSTILE}", "value": 1.0, "passed": True}]
+    write_json_atomic(session / "meta.json", meta)
+    ts = meta["session_start"]
+    for event in ({"kind": "note", "text": HOSTILE, "source": HOSTILE, "tags": [HOSTILE]},
+                  {"kind": "tag", "state": HOSTILE, "source": HOSTILE},
+                  {"kind": "alert", "device": HOSTILE, "alert": HOSTILE},
+                  {"kind": "collapse_start", "device": HOSTILE, "start": 1.0, "end": None, "min_rle": 0.1}):
+        append_event(session / EVENTS, {"ts": ts, **event})
+    (session / "odd|name`.txt").write_text("x")
+    assert main(["report", str(session)]) == 0
+    report = capsys.readouterr().out
+    assert_tables_hold(report)
+    assert report.count("box\\|one \\`x\\` \\<script>") >= 10  # each field is there, escaped, not dropped
