@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
+from recordings.checks import CheckError, checks_table, parse_check
 from recordings.events import EVENTS, append_event
 from recordings.session import read_meta, write_json_atomic
 from rigscope.cli import main
@@ -87,3 +88,14 @@ def test_report_of_hostile_text_keeps_its_tables(hostile_pair, capsys):
     report = capsys.readouterr().out
     assert_tables_hold(report)
     assert report.count("box\\|one \\`x\\` \\<script>") >= 10  # each field is there, escaped, not dropped
+
+
+def test_a_check_expression_never_reaches_the_terminal_raw():
+    """An escape sequence in a --check is refused with the sequence made visible; a control character that
+    Python counts as a space (\\x1c) parses, and the pass/fail table shows it escaped."""
+    with pytest.raises(CheckError) as refused:
+        parse_check("gpu0.max_temp_c < 85 \x1b[2J")
+    assert "\x1b" not in str(refused.value) and "\\x1b" in str(refused.value)
+    check = parse_check("gpu0.max_temp_c\x1c< 85")
+    shown = checks_table([check.evaluate({"devices": {"gpu0": {"max_temp_c": 40.0}}})])
+    assert "\x1c" not in shown and "PASS" in shown
