@@ -46,7 +46,7 @@ def _device(prefix: str, sessions: list[dict[str, Any]]) -> dict[str, Any]:
     events = _sum_present([d["collapse_events"] for _, d in entries])
     counted_h = sum(s["duration_s"] for s, d in entries if d["collapse_events"] is not None) / 3600
     energy = _sum_present([d["energy_j"] for _, d in entries])
-    powered_s = sum(s["duration_s"] for s, d in entries if d["energy_j"] is not None)
+    powered_s = sum(d["powered_s"] for _, d in entries if d["energy_j"] is not None)
     throttle = [d["throttle_s"] for _, d in entries if d["throttle_s"]]
     sm = [(s["duration_s"], d["mean_sm_active_pct"]) for s, d in entries
           if isinstance(d.get("mean_sm_active_pct"), (int, float))]
@@ -54,7 +54,7 @@ def _device(prefix: str, sessions: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "device": prefix, "sessions": len(entries), "hours": hours,
         "max_temp_c": _max_present([d["max_temp_c"] for _, d in entries]),
-        # time-weighted over the sessions that measured power
+        # energy over the time with a power reading (a gap in power neither adds energy nor dilutes the mean)
         "mean_power_w": energy / powered_s if energy is not None and powered_s > 0 else None,
         "energy_j": energy, "collapse_events": events,
         "collapse_rate_per_h": events / counted_h if events is not None and counted_h > 0 else None,

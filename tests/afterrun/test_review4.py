@@ -7,11 +7,16 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
 from markdown_it import MarkdownIt
 
 from recordings.checks import CheckError, checks_table, parse_check
+from recordings.compare.collect import session_figures
+from recordings.compare.groups import compare
 from recordings.events import EVENTS, append_event
+from recordings.report.aggregates import device_energy
+from recordings.report.data import load_session
 from recordings.session import read_meta, write_json_atomic
 from rigscope.cli import main
 from tests.recordings.report_sessions import record
@@ -99,3 +104,21 @@ def test_a_check_expression_never_reaches_the_terminal_raw():
     check = parse_check("gpu0.max_temp_c\x1c< 85")
     shown = checks_table([check.evaluate({"devices": {"gpu0": {"max_temp_c": 40.0}}})])
     assert "\x1c" not in shown and "PASS" in shown
+
+
+def test_a_gap_in_power_does_not_dilute_compares_mean_power(tmp_path):
+    """Power read for the first half only: compare's mean power is the report's (power over the time it
+    was read), not the energy spread over the whole session."""
+    session = record(tmp_path, seconds=20, hz=1, host="gap")
+    samples = pl.read_parquet(session / "samples.parquet")
+    half = pl.int_range(pl.len()) >= samples.height // 2
+    samples.with_columns(pl.when(half).then(None).otherwise(pl.col("gpu0_power_w")).alias("gpu0_power_w")) \
+        .write_parquet(session / "samples.parquet")
+    meta = read_meta(session)
+    meta["summary"]["devices"]["gpu0"].pop("energy", None)  # a session from before energy methods were kept
+    write_json_atomic(session / "meta.json", meta)
+    reported = device_energy(load_session(session, warn=False), ["gpu0"])["gpu0"]
+    (group,) = compare([session_figures(session)], "session")
+    (gpu,) = [d for d in group["devices"] if d["device"] == "gpu0"]
+    assert gpu["mean_power_w"] == pytest.approx(reported["mean_power_w"], rel=0.05)
+    assert gpu["energy_j"] == pytest.approx(reported["energy_j"])
