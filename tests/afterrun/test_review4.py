@@ -122,3 +122,20 @@ def test_a_gap_in_power_does_not_dilute_compares_mean_power(tmp_path):
     (gpu,) = [d for d in group["devices"] if d["device"] == "gpu0"]
     assert gpu["mean_power_w"] == pytest.approx(reported["mean_power_w"], rel=0.05)
     assert gpu["energy_j"] == pytest.approx(reported["energy_j"])
+
+
+def test_group_report_of_hostile_names_is_inert(tmp_path, capsys):
+    """report --group: the command line, host, CPU and GPU names are escaped in markdown and in LaTeX."""
+    for repeat in (1, 2):
+        session = record(tmp_path, seconds=10, hz=2, host=f"h{repeat}", start=datetime(2027, 1, 15, 8, repeat),
+                         group_id="grp", run={"repeat": repeat, "command_line": HOSTILE, "exit_code": 0})
+        meta = read_meta(session)
+        meta["host"].update(hostname=HOSTILE, cpu_model=HOSTILE)
+        meta["gpus"][0].update(name=HOSTILE, driver_version=HOSTILE)
+        write_json_atomic(session / "meta.json", meta)
+    assert main(["report", "--group", "grp", "--dir", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert_tables_hold(text)
+    assert not [line for line in text.splitlines() if line.startswith("#") and "Heading" in line]
+    assert main(["report", "--group", "grp", "--latex", "--dir", str(tmp_path)]) == 0
+    assert "\x1b" not in capsys.readouterr().out
