@@ -9,6 +9,7 @@ exit 1 if one fails).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 import shutil
@@ -31,12 +32,14 @@ def _usage(message: str) -> int:
 
 
 def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except OSError as error:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # e.g. FILE is a directory: the report written beside it is not left there
         raise InputError(f"cannot write {path}: {error.strerror or error}") from None
 
 

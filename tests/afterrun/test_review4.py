@@ -139,3 +139,11 @@ def test_group_report_of_hostile_names_is_inert(tmp_path, capsys):
     assert not [line for line in text.splitlines() if line.startswith("#") and "Heading" in line]
     assert main(["report", "--group", "grp", "--latex", "--dir", str(tmp_path)]) == 0
     assert "\x1b" not in capsys.readouterr().out
+
+
+def test_report_out_onto_a_directory_leaves_nothing_beside_it(sim_session, tmp_path, capsys):
+    target = tmp_path / "reports"
+    target.mkdir()
+    assert main(["report", str(sim_session), "--out", str(target)]) == 1
+    assert "Is a directory" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports"] and not list(target.iterdir())
