@@ -9,6 +9,8 @@ from typing import Any
 from recordings.inert import inert
 from recordings.report import textplots
 
+COLUMNS_PER_BAR = 4  # a bar, its gap and a few characters of its label
+
 
 @dataclass
 class BarSpec:
@@ -51,9 +53,13 @@ def bar_specs(groups: list[dict[str, Any]]) -> list[BarSpec]:
 
 
 def text_charts(groups: list[dict[str, Any]], width: int = 100, colorless: bool = True) -> list[str]:
+    """One text chart per spec; a chart with more bars than `width` columns can show (COLUMNS_PER_BAR each)
+    is one line that says so, instead of bars nobody can read that take seconds per thousand to draw."""
     return [textplots.bars(textplots.Chart(spec.title, spec.xlabel, spec.ylabel, width, 14, colorless,
-                                           hline=spec.reference),
-                           spec.labels, spec.values) for spec in bar_specs(groups)]
+                                           hline=spec.reference), spec.labels, spec.values)
+            if len(spec.labels) * COLUMNS_PER_BAR <= width else
+            f"{spec.title}: {len(spec.labels)} bars do not fit {width} columns (the figures are in the tables; "
+            "--out writes them as CSV and PNG)" for spec in bar_specs(groups)]
 
 
 def png_charts(groups: list[dict[str, Any]], directory: Path) -> list[Path]:

@@ -12,6 +12,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from recordings.checks import CheckError, checks_table, parse_check
+from recordings.compare.charts import text_charts
 from recordings.compare.collect import session_figures
 from recordings.compare.groups import compare
 from recordings.events import EVENTS, append_event
@@ -147,3 +148,13 @@ def test_report_out_onto_a_directory_leaves_nothing_beside_it(sim_session, tmp_p
     assert main(["report", str(sim_session), "--out", str(target)]) == 1
     assert "Is a directory" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reports"] and not list(target.iterdir())
+
+
+def test_compare_charts_with_more_bars_than_the_terminal_holds_say_so(tmp_path):
+    """Hundreds of sessions side by side: each chart that cannot show its bars is one line, drawn at once."""
+    figures = session_figures(record(tmp_path, seconds=4, hz=1, host="many"))
+    groups = compare([{**figures, "session": f"s{i}"} for i in range(300)], "session")
+    charts = text_charts(groups, 100, colorless=True)
+    assert charts and all(len(chart.splitlines()) == 1 and "600 bars do not fit 100 columns" in chart
+                          for chart in charts)
+    assert "┤" in "".join(text_charts(groups[:10], 100))  # a few sessions still get their bars
