@@ -23,7 +23,8 @@ def configuration(data: SessionData) -> str:
     recorder = meta.get("recorder") or {}
     samples = data.total_samples
     seconds = data.summary.get("duration_s")
-    achieved = samples / seconds if isinstance(samples, (int, float)) and isinstance(seconds, (int, float)) \
+    # n samples span n - 1 intervals (as `ls` counts): 2 samples 0.1 s apart are 10 Hz, not 20
+    achieved = (samples - 1) / seconds if isinstance(samples, (int, float)) and isinstance(seconds, (int, float)) \
         and seconds > 0 and samples > 1 else None
     argv = recorder.get("argv")
     rows: list[tuple[str, Any]] = [

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from pathlib import Path
@@ -158,3 +159,14 @@ def test_compare_charts_with_more_bars_than_the_terminal_holds_say_so(tmp_path):
     assert charts and all(len(chart.splitlines()) == 1 and "600 bars do not fit 100 columns" in chart
                           for chart in charts)
     assert "┤" in "".join(text_charts(groups[:10], 100))  # a few sessions still get their bars
+
+
+def test_achieved_rate_of_a_two_sample_session(tmp_path, capsys):
+    """Two samples 0.1 s apart were taken at 10 Hz, as `ls` says; the report said 20 Hz (samples / duration)."""
+    session = record(tmp_path, seconds=0.15, hz=10, host="short")
+    meta = read_meta(session)
+    assert meta["total_samples"] == 2 and meta["summary"]["duration_s"] == pytest.approx(0.1)
+    assert main(["report", str(session)]) == 0
+    assert "| sample rate | 10.00 Hz requested, 10.00 Hz achieved |" in capsys.readouterr().out
+    assert main(["ls", "--json", "--dir", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["hz"] == pytest.approx(10.0)
