@@ -19,9 +19,11 @@ from recordings.compare.groups import compare
 from recordings.events import EVENTS, append_event
 from recordings.report.aggregates import device_energy
 from recordings.report.data import load_session
+from recordings.reproducibility import reproducibility
 from recordings.session import read_meta, write_json_atomic
 from rigscope.cli import main
 from tests.recordings.report_sessions import record
+from tests.recordings.test_reproducibility import GROUP, _session
 
 # Text a session from elsewhere may carry: a table's pipe, code and HTML, a heading on a new line,
 # rich markup and a terminal escape sequence (clear the screen).
@@ -170,3 +172,18 @@ def test_achieved_rate_of_a_two_sample_session(tmp_path, capsys):
     assert "| sample rate | 10.00 Hz requested, 10.00 Hz achieved |" in capsys.readouterr().out
     assert main(["ls", "--json", "--dir", str(tmp_path)]) == 0
     assert json.loads(capsys.readouterr().out)[0]["hz"] == pytest.approx(10.0)
+
+
+def test_energy_above_idle_with_a_gap_in_the_baselines_power(tmp_path):
+    """The baseline's power (50 W) unread for its second half: its mean power is still 50 W, so the energy
+    above idle stays 2000 J - 10 s x 50 W; divided over the whole baseline it was 25 W and 1750 J."""
+    for repeat in (1, 2, 3):
+        _session(tmp_path, repeat)
+    for samples in tmp_path.glob("*/samples.parquet"):
+        frame = pl.read_parquet(samples)
+        gap = (pl.col("workload_state") == "baseline") & (pl.col("elapsed_s") >= 5)
+        frame.with_columns(pl.when(gap).then(None).otherwise(pl.col("gpu0_power_w")).alias("gpu0_power_w")) \
+            .write_parquet(samples)
+    figures = {figure["name"]: figure for figure in reproducibility(GROUP, tmp_path)["figures"]}
+    assert figures["gpu0.energy_j"]["mean"] == pytest.approx(2000)
+    assert figures["gpu0.energy_j"]["delta_mean"] == pytest.approx(1500)
