@@ -8,6 +8,7 @@ figure is the one its spans give together, whatever the session sizes.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 from recordings.compare.collect import CAUSES, SPAN_MEASURES
@@ -77,8 +78,8 @@ def _hardware(sessions: list[dict[str, Any]]) -> dict[str, Any]:
             "cpu_cores": distinct([s["hardware"]["cpu_cores"] for s in sessions]),
             "memory_gb": distinct([f"{s['hardware']['memory_gb']:.0f}" for s in sessions
                                    if s["hardware"]["memory_gb"] is not None]),
-            "gpus": distinct([f"{len(s['hardware']['gpus'])}× {s['hardware']['gpus'][0]}" if s["hardware"]["gpus"]
-                              else "none" for s in sessions])}
+            "gpus": distinct([" + ".join(f"{count}× {name}" for name, count in Counter(s["hardware"]["gpus"]).items())
+                              or "none" for s in sessions])}  # a box with two models names both
 
 
 def summarize_group(name: str, sessions: list[dict[str, Any]]) -> dict[str, Any]:

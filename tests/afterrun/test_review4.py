@@ -187,3 +187,13 @@ def test_energy_above_idle_with_a_gap_in_the_baselines_power(tmp_path):
     figures = {figure["name"]: figure for figure in reproducibility(GROUP, tmp_path)["figures"]}
     assert figures["gpu0.energy_j"]["mean"] == pytest.approx(2000)
     assert figures["gpu0.energy_j"]["delta_mean"] == pytest.approx(1500)
+
+
+def test_compare_names_every_gpu_model_of_a_mixed_box(tmp_path):
+    session = record(tmp_path, seconds=4, hz=1, gpus=3, host="mixed")
+    meta = read_meta(session)
+    for gpu, name in zip(meta["gpus"], ("NVIDIA RTX 4090", "NVIDIA RTX 3060", "NVIDIA RTX 4090")):
+        gpu["name"] = name
+    write_json_atomic(session / "meta.json", meta)
+    (group,) = compare([session_figures(session)], "session")
+    assert group["hardware"]["gpus"] == "2× NVIDIA RTX 4090 + 1× NVIDIA RTX 3060"
