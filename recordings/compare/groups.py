@@ -21,13 +21,16 @@ def group_key(figures: dict[str, Any], by: str) -> str:
 
 
 def _pooled(moments: list[dict[str, float | int]]) -> dict[str, float | int | None]:
-    """Mean, sample standard deviation and count over all values behind the moments."""
+    """Mean, sample standard deviation and count over all values behind the moments; one value has no
+    standard deviation (null, not 0: nothing says how much it varies)."""
     n = sum(m["n"] for m in moments)
     if not n:
         return {"mean": None, "std": None, "n": 0}
     total = sum(m["sum"] for m in moments)
     mean = total / n
-    variance = (sum(m["sumsq"] for m in moments) - n * mean * mean) / (n - 1) if n > 1 else 0.0
+    if n == 1:
+        return {"mean": mean, "std": None, "n": 1}
+    variance = (sum(m["sumsq"] for m in moments) - n * mean * mean) / (n - 1)
     return {"mean": mean, "std": math.sqrt(max(variance, 0.0)), "n": n}
 
 

@@ -19,7 +19,8 @@ Table = tuple[str, list[str], list[list[str]]]  # title, headers, rows of text
 def _mean_std(stats: dict[str, Any], digits: int, unit: str = "") -> str:
     if stats["mean"] is None:
         return NONE
-    return f"{num(stats['mean'], digits)} ± {num(stats['std'], digits)}{unit} (n={stats['n']})"
+    spread = f" ± {num(stats['std'], digits)}" if stats["std"] is not None else ""
+    return f"{num(stats['mean'], digits)}{spread}{unit} (n={stats['n']})"
 
 
 def text_tables(groups: list[dict[str, Any]], by: str) -> list[Table]:

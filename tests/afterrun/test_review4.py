@@ -22,7 +22,7 @@ from recordings.report.data import load_session
 from recordings.reproducibility import reproducibility
 from recordings.session import read_meta, write_json_atomic
 from rigscope.cli import main
-from tests.recordings.report_sessions import record
+from tests.recordings.report_sessions import add_spans, record, span
 from tests.recordings.test_reproducibility import GROUP, _session
 
 # Text a session from elsewhere may carry: a table's pipe, code and HTML, a heading on a new line,
@@ -197,3 +197,14 @@ def test_compare_names_every_gpu_model_of_a_mixed_box(tmp_path):
     write_json_atomic(session / "meta.json", meta)
     (group,) = compare([session_figures(session)], "session")
     assert group["hardware"]["gpus"] == "2× NVIDIA RTX 4090 + 1× NVIDIA RTX 3060"
+
+
+def test_one_span_has_no_standard_deviation(tmp_path, capsys):
+    """A group with one span: its RTF is shown as that value with n=1, not '± 0' (a spread nothing measured)."""
+    session = record(tmp_path, seconds=4, hz=1, host="one-span")
+    add_spans(session, [span("tts", 2.0, rtf=0.5, peak_memory_mb=100.0)])
+    (group,) = compare([session_figures(session)], "session")
+    assert group["rtf"] == {"mean": 0.5, "std": None, "n": 1}
+    assert main(["compare", str(session)]) == 0
+    out = capsys.readouterr().out
+    assert "0.500 (n=1)" in out and "±" not in out
