@@ -208,3 +208,12 @@ def test_one_span_has_no_standard_deviation(tmp_path, capsys):
     assert main(["compare", str(session)]) == 0
     out = capsys.readouterr().out
     assert "0.500 (n=1)" in out and "±" not in out
+
+
+def test_a_collapse_time_past_any_calendar_does_not_crash_the_report(tmp_path, capsys):
+    """A damaged events.jsonl: a collapse at 1e308 s. The report lists it without a time of day."""
+    session = record(tmp_path, seconds=4, hz=1, host="far")
+    append_event(session / EVENTS, {"ts": read_meta(session)["session_start"], "kind": "collapse_end",
+                                    "device": "gpu0", "start": 1e308, "end": 1e308, "min_rle": 0.1})
+    assert main(["report", str(session)]) == 0
+    assert "| gpu0 | 0.100 |" in capsys.readouterr().out
