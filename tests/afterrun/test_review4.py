@@ -16,6 +16,7 @@ from recordings.checks import CheckError, checks_table, parse_check
 from recordings.compare.charts import text_charts
 from recordings.compare.collect import session_figures
 from recordings.compare.groups import compare
+from recordings.compare.targets import resolve_targets
 from recordings.events import EVENTS, append_event
 from recordings.report.aggregates import device_energy
 from recordings.report.data import load_session
@@ -217,3 +218,11 @@ def test_a_collapse_time_past_any_calendar_does_not_crash_the_report(tmp_path, c
                                     "device": "gpu0", "start": 1e308, "end": 1e308, "min_rle": 0.1})
     assert main(["report", str(session)]) == 0
     assert "| gpu0 | 0.100 |" in capsys.readouterr().out
+
+
+def test_a_session_named_twice_by_id_path_and_link_is_compared_once(tmp_path):
+    root = tmp_path / "sessions"
+    session = record(root, seconds=4, hz=1, host="once")
+    (tmp_path / "link").symlink_to(session)
+    paths, _ = resolve_targets([session.name, str(root / "." / session.name), str(tmp_path / "link")], root)
+    assert paths == [session]
