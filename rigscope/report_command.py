@@ -57,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
     if args.group:
         from rigscope.group_report_command import run as run_group
 
+        if args.check or args.plots or args.terminal_plots:  # never a check silently not made
+            return _usage("--check, --plots and --terminal-plots go with a SESSION, not --group")
+
         return run_group(args)
     if args.latex or args.json:
         return _usage("--latex and --json go with --group GROUP_ID")

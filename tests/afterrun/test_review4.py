@@ -226,3 +226,13 @@ def test_a_session_named_twice_by_id_path_and_link_is_compared_once(tmp_path):
     (tmp_path / "link").symlink_to(session)
     paths, _ = resolve_targets([session.name, str(root / "." / session.name), str(tmp_path / "link")], root)
     assert paths == [session]
+
+
+@pytest.mark.parametrize("flag", [["--check", "gpu0.max_temp_c < 0"], ["--plots", "plots"], ["--terminal-plots"]])
+def test_a_session_only_flag_with_group_is_refused(tmp_path, capsys, flag):
+    """report --group with --check: the check was silently not made and the command said 0 (passed)."""
+    for repeat in (1, 2):
+        _session(tmp_path, repeat)
+    assert main(["report", "--group", GROUP, "--dir", str(tmp_path), *flag]) == 2
+    assert capsys.readouterr().err.startswith("rigscope report: error: --check, --plots and --terminal-plots go")
+    assert not (tmp_path / "plots").exists()
