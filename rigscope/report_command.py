@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from recordings.checks import Check, checks_table, parse_check, validate_checks
+from recordings.checks import Check, CheckError, checks_table, parse_check, validate_checks
 from recordings.errors import InputError
 from recordings.report import render
 from recordings.report.data import load_session
@@ -63,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
         return run_group(args)
     if args.latex or args.json:
         return _usage("--latex and --json go with --group GROUP_ID")
-    checks = [parse_check(expression) for expression in args.check or []]
+    try:
+        checks = [parse_check(expression) for expression in args.check or []]
+    except CheckError as error:  # the command line is wrong (exit 2), not a check that failed (exit 1)
+        return _usage(str(error))
     session = resolve_session(args.session, sessions_dir(args.dir))
     data = load_session(session)
     _require_samples(checks, data.total_samples, session.name)

@@ -236,3 +236,10 @@ def test_a_session_only_flag_with_group_is_refused(tmp_path, capsys, flag):
     assert main(["report", "--group", GROUP, "--dir", str(tmp_path), *flag]) == 2
     assert capsys.readouterr().err.startswith("rigscope report: error: --check, --plots and --terminal-plots go")
     assert not (tmp_path / "plots").exists()
+
+
+def test_a_malformed_check_is_bad_usage_not_a_failed_check(sim_session, tmp_path, capsys):
+    """CI tells a typo in --check (exit 2, as `run --check`) from a check that failed (exit 1)."""
+    assert main(["report", str(sim_session), "--check", "gpu0.max_temp_c <"]) == 2
+    assert capsys.readouterr().err.startswith("rigscope report: error: --check 'gpu0.max_temp_c <': unexpected end")
+    assert main(["report", str(sim_session), "--check", "gpu0.max_temp_c < 0", "--out", str(tmp_path / "r.md")]) == 1
