@@ -32,8 +32,13 @@ def _usage(message: str) -> int:
 
 
 def _write_text(path: Path, text: str) -> None:
+    """FILE whole or not at all (a temp name renamed over it); a pipe or a device (`/dev/stdout`, `/dev/null`)
+    is written into, never replaced by a file."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            path.write_text(text, encoding="utf-8")
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)

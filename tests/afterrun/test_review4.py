@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -243,3 +246,22 @@ def test_a_malformed_check_is_bad_usage_not_a_failed_check(sim_session, tmp_path
     assert main(["report", str(sim_session), "--check", "gpu0.max_temp_c <"]) == 2
     assert capsys.readouterr().err.startswith("rigscope report: error: --check 'gpu0.max_temp_c <': unexpected end")
     assert main(["report", str(sim_session), "--check", "gpu0.max_temp_c < 0", "--out", str(tmp_path / "r.md")]) == 1
+
+
+def test_report_out_into_a_pipe_writes_into_it_and_leaves_it_a_pipe(sim_session, tmp_path):
+    """`--out /dev/stdout` or a named pipe: the report goes through it; it was renamed over the pipe (as root,
+    over a device such as /dev/null too), leaving a regular file in its place."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text(encoding="utf-8")), daemon=True)
+    reader.start()
+    try:
+        code = main(["report", str(sim_session), "--out", str(pipe)])
+    finally:
+        if reader.is_alive() and not received:  # unblock the reader whatever happened
+            with open(pipe, "w", encoding="utf-8"):
+                pass
+        reader.join(timeout=10)
+    assert code == 0 and stat.S_ISFIFO(pipe.stat().st_mode)
+    assert received and received[0].startswith("# rigscope report: ")
