@@ -95,7 +95,9 @@ def throttle(data: SessionData) -> str | None:
 
 def collapses(data: SessionData) -> str:
     events = collapse_rows(data)
-    if not events and data.devices and all(d.get("collapse_events") is None for d in data.devices.values()):
+    if not events and not data.devices:  # a log of requests alone: nothing could have collapsed in it
+        return section("Collapse events", "Not measured: the session has no device readings.")
+    if not events and all(d.get("collapse_events") is None for d in data.devices.values()):
         return section("Collapse events", "Not measured: the source lacks what the RLE needs "
                                           "(utilization, power, temperature).")
     if not events:

@@ -265,3 +265,13 @@ def test_report_out_into_a_pipe_writes_into_it_and_leaves_it_a_pipe(sim_session,
         reader.join(timeout=10)
     assert code == 0 and stat.S_ISFIFO(pipe.stat().st_mode)
     assert received and received[0].startswith("# rigscope report: ")
+
+
+def test_a_session_of_requests_alone_does_not_claim_no_collapse(realworld, tmp_path, capsys):
+    """The TTS system's request log has spans and no samples: collapses were never measured."""
+    assert main(["import", str(realworld / "synthesis_m1_air_20251113_013730.csv"), "--dir", str(tmp_path)]) == 0
+    (session,) = tmp_path.iterdir()
+    capsys.readouterr()
+    assert main(["report", str(session)]) == 0
+    report = capsys.readouterr().out
+    assert "Not measured: the session has no device readings." in report and "No collapse event" not in report
