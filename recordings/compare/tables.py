@@ -42,7 +42,7 @@ def text_tables(groups: list[dict[str, Any]], by: str) -> list[Table]:
     workload = [[g["group"], state, duration(seconds), pct(seconds / (sum(g["workload_s"].values()) or 1.0))]
                 for g in groups for state, seconds in sorted(g["workload_s"].items(), key=lambda item: -item[1])]
     out: list[Table] = [
-        (f"Hardware summary (by {by})", ["group", "sessions", "hours", "hosts", "CPU", "cores", "memory GB", "GPUs"],
+        (f"Hardware summary (by {by})", ["group", "sessions", "hours", "hosts", "CPU", "cores", "memory GiB", "GPUs"],
          hardware),
         ("Per device", ["group", "device", "max temp", "mean power", "collapses", "collapses/h",
                         *(f"{c.replace('_', ' ')} time" for c in CAUSES), "mean SM active", "energy",

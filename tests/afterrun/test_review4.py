@@ -19,6 +19,7 @@ from recordings.checks import CheckError, checks_table, parse_check
 from recordings.compare.charts import text_charts
 from recordings.compare.collect import session_figures
 from recordings.compare.groups import compare
+from recordings.compare.tables import text_tables
 from recordings.compare.targets import resolve_targets
 from recordings.events import EVENTS, append_event
 from recordings.report.aggregates import device_energy
@@ -275,3 +276,11 @@ def test_a_session_of_requests_alone_does_not_claim_no_collapse(realworld, tmp_p
     assert main(["report", str(session)]) == 0
     report = capsys.readouterr().out
     assert "Not measured: the session has no device readings." in report and "No collapse event" not in report
+
+
+def test_compare_says_memory_in_the_unit_it_computes(tmp_path):
+    """16 × 2**30 bytes is 16 GiB (17.2 GB): the column said GB over a figure in GiB."""
+    figures = session_figures(record(tmp_path, seconds=4, hz=1, host="mem"))
+    groups = compare([figures], "session")
+    title, headers, rows = text_tables(groups, "session")[0]
+    assert rows[0][headers.index("memory GiB")] == "16"
