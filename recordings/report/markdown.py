@@ -69,7 +69,7 @@ def size(count: int) -> str:
     return f"{count} B"
 
 
-_MARKUP = re.compile(r"[\\`|<\[]")  # a backslash, code, a cell's end, HTML and links
+_MARKUP = re.compile(r"[\\`|<]|\](?=\()")  # a backslash, code, a cell's end, HTML, and the `](` of a link
 
 
 def escape(text: str) -> str:

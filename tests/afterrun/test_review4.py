@@ -30,9 +30,9 @@ from rigscope.cli import main
 from tests.recordings.report_sessions import add_spans, record, span
 from tests.recordings.test_reproducibility import GROUP, _session
 
-# Text a session from elsewhere may carry: a table's pipe, code and HTML, a heading on a new line,
+# Text a session from elsewhere may carry: a table's pipe, code, HTML and a link, a heading on a new line,
 # rich markup and a terminal escape sequence (clear the screen).
-HOSTILE = "box|one `x` <script>alert(1)</script> [/bold] \\| ok\n# Heading\x1b[2J"
+HOSTILE = "box|one `x` <script>alert(1)</script> [/bold] \\| ok [site](http://example.com)\n# Heading\x1b[2J"
 _CELL = re.compile(r"\\.|\|")  # GFM splits a row at each pipe that is not backslash-escaped
 
 
@@ -57,6 +57,8 @@ def assert_tables_hold(markdown: str) -> None:
     html = [t.content for t in tokens if t.type == "html_block"]
     html += [c.content for t in tokens if t.type == "inline" for c in t.children or [] if c.type == "html_inline"]
     assert not html, html
+    links = [c for t in tokens if t.type == "inline" for c in t.children or [] if c.type == "link_open"]
+    assert not links, links
 
 
 @pytest.fixture(scope="module")
