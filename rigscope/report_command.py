@@ -73,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
     except CheckError as error:  # the command line is wrong (exit 2), not a check that failed (exit 1)
         return _usage(str(error))
     session = resolve_session(args.session, sessions_dir(args.dir))
+    if args.out and Path(args.out).resolve().is_relative_to(session.resolve()):  # e.g. onto its samples.parquet
+        return _usage(f"{args.out} is inside the session {session.name}: write the report elsewhere "
+                      "(the session keeps its own report.md)")
     data = load_session(session)
     _require_samples(checks, data.total_samples, session.name)
     validate_checks(checks, data.summary)  # an unknown name, or one the source never measured: an error

@@ -27,6 +27,7 @@ from recordings.report.data import load_session
 from recordings.reproducibility import reproducibility
 from recordings.session import read_meta, write_json_atomic
 from rigscope.cli import main
+from tests.afterrun.conftest import copy_session, snapshot
 from tests.recordings.report_sessions import add_spans, record, span
 from tests.recordings.test_reproducibility import GROUP, _session
 
@@ -286,3 +287,13 @@ def test_compare_says_memory_in_the_unit_it_computes(tmp_path):
     groups = compare([figures], "session")
     title, headers, rows = text_tables(groups, "session")[0]
     assert rows[0][headers.index("memory GiB")] == "16"
+
+
+@pytest.mark.parametrize("name", ["samples.parquet", "meta.json", "sub/report.md"])
+def test_report_out_into_its_own_session_is_refused(sim_session, tmp_path, capsys, name):
+    """`--out SESSION/samples.parquet` replaced the session's samples with markdown: the session was lost."""
+    session = copy_session(sim_session, tmp_path)
+    before = snapshot(session)
+    assert main(["report", str(session), "--out", str(session / name)]) == 2
+    assert f"is inside the session {session.name}" in capsys.readouterr().err
+    assert snapshot(session) == before
