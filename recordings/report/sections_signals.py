@@ -29,7 +29,7 @@ def devices(data: SessionData) -> str | None:
     rows = []
     for prefix, d in data.devices.items():
         joules, method, uncertain = methods[prefix]
-        rows.append((prefix, num(d.get("mean_util_pct"), 1, " %"), num(d.get("max_temp_c"), 1, " °C"),
+        rows.append((escape(prefix), num(d.get("mean_util_pct"), 1, " %"), num(d.get("max_temp_c"), 1, " °C"),
                      num(energy[prefix]["mean_power_w"], 1, " W"), num(d.get("max_power_w"), 1, " W"),
                      energy_text(joules) + (" (uncertain)" if uncertain else ""),
                      f"{num(d.get('rle_min'), 3)} – {num(d.get('rle_max'), 3)}",
@@ -64,7 +64,7 @@ def energy_of(prefix: str, device: dict[str, Any], integrated_j: float | None) -
 
 
 def self_check_line(prefix: str, check: dict[str, Any]) -> str:
-    return (f"- {prefix}: counter {energy_text(check.get('counter_j'))}, integrated power "
+    return (f"- {escape(prefix)}: counter {energy_text(check.get('counter_j'))}, integrated power "
             f"{energy_text(check.get('integrated_j'))} over {duration(check.get('window_s'))}: "
             f"{num(check.get('difference_pct'), 2, ' %')} difference")
 
@@ -87,7 +87,7 @@ def throttle(data: SessionData) -> str | None:
     for prefix, account in accounts.items():
         cells = [f"{duration(account.get(f'{key}_s'))} ({pct(account.get(f'{key}_fraction'))})"
                  for key in ("throttled", *(cause for cause, _ in THROTTLE_CAUSES))]
-        rows.append((prefix, *cells))
+        rows.append((escape(prefix), *cells))
     headers = ("device", "throttled (any)", *(label for _, label in THROTTLE_CAUSES))
     note = "From the NVML clocks-event bitmask; a sample with several causes counts toward each."
     return section("Throttle time per cause", table(headers, rows, right=range(1, 6)), note)

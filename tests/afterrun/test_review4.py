@@ -93,6 +93,10 @@ def test_report_of_hostile_text_keeps_its_tables(hostile_pair, capsys):
     meta["recorder"].update(version=HOSTILE, argv=["record", "--notes", HOSTILE, "a\\|b", "``x"])
     meta.update(model_name=HOSTILE, notes=HOSTILE, training_mode=HOSTILE, session_start=meta["session_start"])
     meta["checks"] = [{"expression": f"gpu0.max_temp_c < 85 {HOSTILE}", "value": 1.0, "passed": True}]
+    devices = meta["summary"]["devices"]
+    devices[HOSTILE] = {**devices["gpu0"], "throttle": {"throttled_s": 1.0, "throttled_fraction": 0.1},
+                        "energy": {"method": HOSTILE, "energy_j": 1.0,
+                                   "self_check": {"counter_j": 1.0, "integrated_j": 1.0, "window_s": 1.0}}}
     write_json_atomic(session / "meta.json", meta)
     ts = meta["session_start"]
     for event in ({"kind": "note", "text": HOSTILE, "source": HOSTILE, "tags": [HOSTILE]},
