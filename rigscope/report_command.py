@@ -48,6 +48,15 @@ def _write_text(path: Path, text: str) -> None:
         raise InputError(f"cannot write {path}: {error.strerror or error}") from None
 
 
+def inside_session(out: str | None, sessions: list[Path]) -> str | None:
+    """Why `--out` may not be written (it is inside one of the sessions reported, e.g. onto its
+    samples.parquet), or None."""
+    for session in sessions:
+        if out and Path(out).resolve().is_relative_to(session.resolve()):
+            return f"{out} is inside the session {session.name}: write the report elsewhere"
+    return None
+
+
 def _require_samples(checks: list[Check], samples: int, name: str) -> None:
     """A check of a session without samples would pass on nothing: an error, unless it reads spans alone
     (an imported span log has spans and no samples)."""
@@ -73,9 +82,9 @@ def run(args: argparse.Namespace) -> int:
     except CheckError as error:  # the command line is wrong (exit 2), not a check that failed (exit 1)
         return _usage(str(error))
     session = resolve_session(args.session, sessions_dir(args.dir))
-    if args.out and Path(args.out).resolve().is_relative_to(session.resolve()):  # e.g. onto its samples.parquet
-        return _usage(f"{args.out} is inside the session {session.name}: write the report elsewhere "
-                      "(the session keeps its own report.md)")
+    refused = inside_session(args.out, [session])
+    if refused:
+        return _usage(refused)
     data = load_session(session)
     _require_samples(checks, data.total_samples, session.name)
     validate_checks(checks, data.summary)  # an unknown name, or one the source never measured: an error

@@ -299,5 +299,15 @@ def test_report_out_into_its_own_session_is_refused(sim_session, tmp_path, capsy
     session = copy_session(sim_session, tmp_path)
     before = snapshot(session)
     assert main(["report", str(session), "--out", str(session / name)]) == 2
-    assert f"is inside the session {session.name}" in capsys.readouterr().err
+    assert f"is inside the session {session.name}: write the report elsewhere" in capsys.readouterr().err
     assert snapshot(session) == before
+
+
+def test_group_report_out_into_one_of_its_sessions_is_refused(tmp_path, capsys):
+    for repeat in (1, 2):
+        _session(tmp_path, repeat)
+    (first, *_) = sorted(p for p in tmp_path.iterdir() if p.is_dir())
+    before = snapshot(first)
+    assert main(["report", "--group", GROUP, "--dir", str(tmp_path), "--out", str(first / "samples.parquet")]) == 2
+    assert f"is inside the session {first.name}" in capsys.readouterr().err
+    assert snapshot(first) == before
