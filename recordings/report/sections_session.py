@@ -37,7 +37,7 @@ def configuration(data: SessionData) -> str:
         ("end (UTC)", escape(str(data.session_end or NONE))),
         ("duration", duration(seconds)),
         ("samples", num(samples, 0)),
-        ("sample rate", f"{num(monitoring.get('sample_hz'), 2)} Hz requested, {num(achieved, 2)} Hz achieved"),
+        ("sample rate", f"{num(monitoring.get('sample_hz'), 2)} Hz requested, {_rate(achieved)} Hz achieved"),
         ("source", escape(str(monitoring.get("source") or NONE))),
         ("collectors", escape(", ".join(map(str, monitoring.get("collectors") or []))) or NONE),
         ("flags", code(shlex.join(map(str, argv))) if argv else NONE),
@@ -50,6 +50,11 @@ def configuration(data: SessionData) -> str:
         rows.append(("wall clock", steps))
     warnings = [f"- {escape(str(w))}" for w in meta.get("warnings") or []]
     return section("Configuration", fields(rows), "Collector notices:\n\n" + "\n".join(warnings) if warnings else None)
+
+
+def _rate(hz: float | None) -> str:
+    """Two decimals, and two significant digits below 1 Hz: a log of one line a minute is 0.017, not 0.02."""
+    return num(hz, 2) if hz is None or hz >= 1 else f"{hz:.2g}"
 
 
 def clock_steps(data: SessionData) -> str | None:

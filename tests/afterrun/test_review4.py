@@ -311,3 +311,12 @@ def test_group_report_out_into_one_of_its_sessions_is_refused(tmp_path, capsys):
     assert main(["report", "--group", GROUP, "--dir", str(tmp_path), "--out", str(first / "samples.parquet")]) == 2
     assert f"is inside the session {first.name}" in capsys.readouterr().err
     assert snapshot(first) == before
+
+
+def test_a_slow_logs_achieved_rate_keeps_its_digits(realworld, tmp_path, capsys):
+    """A Jetson log of one line a minute: 0.017 Hz, as `ls` says; the report rounded it to 0.02 (18 % off)."""
+    assert main(["import", str(realworld / "zetascope__gpu_stats.csv"), "--dir", str(tmp_path)]) == 0
+    (session,) = tmp_path.iterdir()
+    capsys.readouterr()
+    assert main(["report", str(session)]) == 0
+    assert "0.017 Hz achieved" in capsys.readouterr().out
