@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from recordings.errors import InputError
+from recordings.inert import inert
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
@@ -59,11 +60,11 @@ def tokenize(text: str) -> list[Token]:
             return tokens
         match = _TOKEN.match(text, position)
         if match is None or match.lastgroup is None:
-            raise CheckError(f"unexpected '{text[position]}' at column {position + 1}")
+            raise CheckError(f"unexpected '{inert(text[position])}' at column {position + 1}")
         kind, word = match.lastgroup, match.group(match.lastgroup)
         start = match.start(kind)
         if kind == "number" and match.end() < len(text) and (text[match.end()].isalpha() or text[match.end()] == "_"):
-            raise CheckError(f"unexpected '{text[match.end()]}' at column {match.end() + 1}")
+            raise CheckError(f"unexpected '{inert(text[match.end()])}' at column {match.end() + 1}")
         tokens.append(Token("keyword" if word in KEYWORDS else kind, word, start + 1))
         position = match.end()
 
@@ -247,7 +248,7 @@ def parse_check(expression: str) -> Check:
     try:
         return Check(expression, _Parser(expression).parse())
     except CheckError as error:
-        raise CheckError(f"--check '{expression}': {error}") from None
+        raise CheckError(f"--check '{inert(expression)}': {error}") from None
 
 
 def validate_checks(checks: list[Check], schema: dict[str, Any]) -> None:
@@ -255,7 +256,7 @@ def validate_checks(checks: list[Check], schema: dict[str, Any]) -> None:
         try:
             check.validate(schema)
         except CheckError as error:
-            raise CheckError(f"--check '{check.expression}': {error}") from None
+            raise CheckError(f"--check '{inert(check.expression)}': {error}") from None
 
 
 def checks_table(results: list[dict[str, Any]]) -> str:
@@ -263,7 +264,7 @@ def checks_table(results: list[dict[str, Any]]) -> str:
     rows = [("result", "check", "value")]
     for result in results:
         shown = ", ".join(f"{name}={_fmt(value)}" for name, value in result.get("values", {}).items())
-        rows.append(("PASS" if result["passed"] else "FAIL", result["expression"], shown or _fmt(result["value"])))
+        rows.append(("PASS" if result["passed"] else "FAIL", inert(result["expression"]), shown or _fmt(result["value"])))
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
     return "\n".join(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip() for row in rows)
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from recordings.inert import inert
+from recordings.report.markdown import code, escape
+
 
 def _num(value: float | None, unit: str = "", percent: bool = False) -> str:
     if value is None:
@@ -29,18 +32,19 @@ HEADER = ("figure", "n", "mean", "std", "CV", "run − baseline", "reproducible"
 
 def markdown(report: dict[str, Any]) -> str:
     limit = f"{100 * report['cv_limit']:.0f}%"
-    lines = [f"# Reproducibility of group {report['group_id']}", ""]
+    lines = [f"# Reproducibility of group {escape(str(report['group_id']))}", ""]
     if report.get("command_line"):
-        lines += [f"Command: `{report['command_line']}`", ""]
+        lines += [f"Command: {code(str(report['command_line']))}", ""]
     lines.append(f"{len(report['sessions'])} sessions: "
-                 + ", ".join(f"{s['id']} (exit {s['exit_code']})" for s in report["sessions"]))
+                 + escape(", ".join(f"{s['id']} (exit {s['exit_code']})" for s in report["sessions"])))
     if report["left_out"]:
-        lines.append(f"Left out: {', '.join(report['left_out'])}")
+        lines.append(f"Left out: {escape(', '.join(report['left_out']))}")
     lines += ["", "## Hardware", ""]
-    for config in report["hardware"]:
-        gpus = ", ".join(name or "?" for name in config["gpus"]) or "no GPU"
-        lines.append(f"- {config['hostname']}: {config['cpu_model'] or 'CPU ?'} ({config['cpu_count']} threads), "
-                     f"{gpus}; {config['source']} source at {config['sample_hz']} Hz; {config['sessions']} session(s)")
+    for config in report["hardware"]:  # names from each machine, as it reported them
+        gpus = ", ".join(str(name or "?") for name in config["gpus"]) or "no GPU"
+        lines.append(escape(f"- {config['hostname']}: {config['cpu_model'] or 'CPU ?'} ({config['cpu_count']} "
+                            f"threads), {gpus}; {config['source']} source at {config['sample_hz']} Hz; "
+                            f"{config['sessions']} session(s)"))
     lines += ["", "## Figures", "", f"Mean over the repeats; CV = std / |mean|; over {limit}: not reproducible.", ""]
     lines.append("| " + " | ".join(HEADER) + " |")
     lines.append("|" + "|".join("---" for _ in HEADER) + "|")
@@ -61,7 +65,7 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
 
 
 def _tex(text: Any) -> str:
-    return "".join(_LATEX_SPECIAL.get(char, char) for char in str(text))
+    return "".join(_LATEX_SPECIAL.get(char, char) for char in inert(text))
 
 
 def latex(report: dict[str, Any]) -> str:
@@ -71,7 +75,7 @@ def latex(report: dict[str, Any]) -> str:
            r"\begin{table}[ht]", r"\centering", r"\begin{tabular}{llllr}", r"\toprule",
            r"Host & CPU & GPUs & Driver & Sessions \\", r"\midrule"]
     for config in report["hardware"]:
-        gpus = ", ".join(name or "?" for name in config["gpus"]) or "none"
+        gpus = ", ".join(str(name or "?") for name in config["gpus"]) or "none"
         out.append(" & ".join(_tex(v) for v in (config["hostname"], config["cpu_model"] or "?", gpus,
                                                 config["driver"] or "--", config["sessions"])) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}", rf"\caption{{Hardware of run group {group}.}}",

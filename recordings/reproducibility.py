@@ -8,7 +8,9 @@ throttle fractions (time-weighted, each sample weighing `t_{k+1} - t_k`); from t
 spans: p50 and p95 span durations and tokens/s. Across the sessions: mean, standard
 deviation (n - 1), coefficient of variation (std / |mean|), and the mean of each session's
 run minus its baseline. For energy that difference is the energy above idle: run energy
-minus the baseline's mean power times the run's duration. Energy carries its method: a GPU's
+minus the baseline's mean power times the run's duration (by power × time, both over the
+time with a power reading: a gap in the readings neither lowers the idle power nor adds to the
+energy above it). Energy carries its method: a GPU's
 NVML energy counter where it advances over every sample of the phase (each sample weighs its
 counter step to the next sample, as power weighs its `dt`), else power × time; the baseline's
 mean power comes from the same method. A figure whose CV is over 10% is not reproducible.
@@ -115,16 +117,20 @@ def _column_figures(rows: pl.DataFrame, prefix: str) -> dict[str, float | None]:
 
     duration = float(rows["dt"].sum()) if rows.height else 0.0
     counter_j = _counter_energy(rows, column(prefix, "energy_j") + STEP)
+    power = column(prefix, "power_w")
     out: dict[str, Any] = {
         "mean_util_pct": stat(column(prefix, "util_pct"), pl.Series.mean),
         "max_temp_c": stat(column(prefix, "temp_c"), pl.Series.max),
         "mean_power_w": stat(column(prefix, "power_w"), pl.Series.mean),
         "energy_j": counter_j if counter_j is not None else
-        float((rows[column(prefix, "power_w")] * rows["dt"]).sum()) if has(column(prefix, "power_w")) else None,
+        float((rows[power] * rows["dt"]).sum()) if has(power) else None,
         "energy_method": "counter" if counter_j is not None else
-        ("rapl" if prefix == "cpu" else "integrated_power") if has(column(prefix, "power_w")) else "none",
+        ("rapl" if prefix == "cpu" else "integrated_power") if has(power) else "none",
         "collapses": None,
         "duration_s": duration,
+        # the time the energy covers: power × time leaves out the gaps in the power readings
+        "energy_s": duration if counter_j is not None or not has(power) else
+        float(rows.filter(pl.col(power).is_not_null())["dt"].sum()),
     }
     if column(prefix, "collapse") in rows.columns:
         active = rows[column(prefix, "collapse")].fill_null(0) > 0
@@ -169,10 +175,10 @@ def session_figures(session: Path, meta: dict[str, Any]) -> dict[str, Any]:
             if key not in ran:
                 continue
             value, base = ran[key], idle[key]
-            if key == "energy_j":  # the baseline's mean power, by the run's method
-                idle_w = (idle["energy_j"] / idle["duration_s"] if idle["energy_method"] == ran["energy_method"]
-                          and idle["energy_j"] is not None and idle["duration_s"] else None)
-                base = None if idle_w is None else idle_w * (ran["duration_s"] or 0.0)
+            if key == "energy_j":  # the baseline's mean power, by the run's method, over the time the run's covers
+                idle_w = (idle["energy_j"] / idle["energy_s"] if idle["energy_method"] == ran["energy_method"]
+                          and idle["energy_j"] is not None and idle["energy_s"] else None)
+                base = None if idle_w is None else idle_w * (ran["energy_s"] or 0.0)
             out[f"{prefix}.{key}"] = (value, None if value is None or base is None else value - base)
     spans = (meta.get("summary") or {}).get("spans") or {}
     for key, name, _unit in SPAN_FIGURES:

@@ -13,6 +13,7 @@ from recordings.compare.collect import session_figures
 from recordings.compare.groups import compare
 from recordings.compare.tables import text_tables, write_outputs
 from recordings.errors import InputError
+from recordings.inert import inert
 from recordings.report.plots import PNG_EXTRA, png_available
 from recordings.session import sessions_dir
 from rigscope.terminal_progress import progress
@@ -42,6 +43,7 @@ def column_parts(headers: list[str], rows: list[list[str]], width: int) -> list[
 def _print_tables(groups: list[dict], by: str) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     terminal = sys.stdout.isatty()
     console = Console(width=None if terminal else 1000)  # piped: as wide as the tables, never wrapped or cut
@@ -53,7 +55,7 @@ def _print_tables(groups: list[dict], by: str) -> None:
                 view.add_column(headers[i], no_wrap=headers[i] in KEY_COLUMNS,
                                 justify="left" if i == 0 or headers[i] in LEFT_COLUMNS else "right")
             for row in rows:
-                view.add_row(*(row[i] for i in columns))
+                view.add_row(*(Text(inert(row[i])) for i in columns))  # no markup, no escape sequence
             console.print(view)
 
 

@@ -11,13 +11,19 @@ from recordings.errors import InputError
 from recordings.group_render import latex, markdown
 from recordings.reproducibility import reproducibility
 from recordings.session import sessions_dir
+from rigscope.report_command import inside_session
 
 
 def run(args: argparse.Namespace) -> int:
     if args.json and args.latex:
         print("rigscope: error: report: --json and --latex exclude each other", file=sys.stderr)
         return 2
-    report = reproducibility(args.group, sessions_dir(args.dir))
+    root = sessions_dir(args.dir)
+    report = reproducibility(args.group, root)
+    refused = inside_session(args.out, [root / entry["id"] for entry in report["sessions"]])
+    if refused:
+        print(f"rigscope report: error: {refused}", file=sys.stderr)
+        return 2
     text = (json.dumps(report, indent=1) + "\n" if args.json else latex(report) if args.latex else markdown(report))
     if args.out:
         try:

@@ -9,13 +9,14 @@ exit 1 if one fails).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 import shutil
 import sys
 from pathlib import Path
 
-from recordings.checks import Check, checks_table, parse_check, validate_checks
+from recordings.checks import Check, CheckError, checks_table, parse_check, validate_checks
 from recordings.errors import InputError
 from recordings.report import render
 from recordings.report.data import load_session
@@ -31,13 +32,29 @@ def _usage(message: str) -> int:
 
 
 def _write_text(path: Path, text: str) -> None:
+    """FILE whole or not at all (a temp name renamed over it); a pipe or a device (`/dev/stdout`, `/dev/null`)
+    is written into, never replaced by a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            path.write_text(text, encoding="utf-8")
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except OSError as error:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # e.g. FILE is a directory: the report written beside it is not left there
         raise InputError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def inside_session(out: str | None, sessions: list[Path]) -> str | None:
+    """Why `--out` may not be written (it is inside one of the sessions reported, e.g. onto its
+    samples.parquet), or None."""
+    for session in sessions:
+        if out and Path(out).resolve().is_relative_to(session.resolve()):
+            return f"{out} is inside the session {session.name}: write the report elsewhere"
+    return None
 
 
 def _require_samples(checks: list[Check], samples: int, name: str) -> None:
@@ -54,11 +71,20 @@ def run(args: argparse.Namespace) -> int:
     if args.group:
         from rigscope.group_report_command import run as run_group
 
+        if args.check or args.plots or args.terminal_plots:  # never a check silently not made
+            return _usage("--check, --plots and --terminal-plots go with a SESSION, not --group")
+
         return run_group(args)
     if args.latex or args.json:
         return _usage("--latex and --json go with --group GROUP_ID")
-    checks = [parse_check(expression) for expression in args.check or []]
+    try:
+        checks = [parse_check(expression) for expression in args.check or []]
+    except CheckError as error:  # the command line is wrong (exit 2), not a check that failed (exit 1)
+        return _usage(str(error))
     session = resolve_session(args.session, sessions_dir(args.dir))
+    refused = inside_session(args.out, [session])
+    if refused:
+        return _usage(refused)
     data = load_session(session)
     _require_samples(checks, data.total_samples, session.name)
     validate_checks(checks, data.summary)  # an unknown name, or one the source never measured: an error

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recordings.inert import inert
 from recordings.report import textplots
+
+COLUMNS_PER_BAR = 4  # a bar, its gap and a few characters of its label
 
 
 @dataclass
@@ -27,7 +30,7 @@ def bar_specs(groups: list[dict[str, Any]]) -> list[BarSpec]:
     specs = []
     timed = [g for g in groups if g["spans"]]
     if timed:
-        names = [g["group"] for g in timed]
+        names = [inert(g["group"]) for g in timed]
         for stem, title, ylabel in (("peak_memory", "Peak memory per request", "peak memory (MB)"),
                                     ("rtf", "Real-time factor; below 1.0 is faster than real time",
                                      "RTF")):
@@ -38,7 +41,7 @@ def bar_specs(groups: list[dict[str, Any]]) -> list[BarSpec]:
         specs.append(BarSpec("success_rate", "Request success rate", "success (%)", names,
                              [100 * g["success_rate"] if g["success_rate"] is not None else None for g in timed],
                              counts=[g["spans"] for g in timed]))
-    pairs = [(f"{g['group']} {d['device']}", d) for g in groups for d in g["devices"]]
+    pairs = [(inert(f"{g['group']} {d['device']}"), d) for g in groups for d in g["devices"]]
     labels = [label for label, _ in pairs]
     specs += [BarSpec("max_temp", "Maximum temperature per device", "temperature (°C)", labels,
                       [d["max_temp_c"] for _, d in pairs], xlabel="group and device"),
@@ -50,9 +53,13 @@ def bar_specs(groups: list[dict[str, Any]]) -> list[BarSpec]:
 
 
 def text_charts(groups: list[dict[str, Any]], width: int = 100, colorless: bool = True) -> list[str]:
+    """One text chart per spec; a chart with more bars than `width` columns can show (COLUMNS_PER_BAR each)
+    is one line that says so, instead of bars nobody can read that take seconds per thousand to draw."""
     return [textplots.bars(textplots.Chart(spec.title, spec.xlabel, spec.ylabel, width, 14, colorless,
-                                           hline=spec.reference),
-                           spec.labels, spec.values) for spec in bar_specs(groups)]
+                                           hline=spec.reference), spec.labels, spec.values)
+            if len(spec.labels) * COLUMNS_PER_BAR <= width else
+            f"{spec.title}: {len(spec.labels)} bars do not fit {width} columns (the figures are in the tables; "
+            "--out writes them as CSV and PNG)" for spec in bar_specs(groups)]
 
 
 def png_charts(groups: list[dict[str, Any]], directory: Path) -> list[Path]:

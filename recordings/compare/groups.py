@@ -8,6 +8,7 @@ figure is the one its spans give together, whatever the session sizes.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 from recordings.compare.collect import CAUSES, SPAN_MEASURES
@@ -20,13 +21,16 @@ def group_key(figures: dict[str, Any], by: str) -> str:
 
 
 def _pooled(moments: list[dict[str, float | int]]) -> dict[str, float | int | None]:
-    """Mean, sample standard deviation and count over all values behind the moments."""
+    """Mean, sample standard deviation and count over all values behind the moments; one value has no
+    standard deviation (null, not 0: nothing says how much it varies)."""
     n = sum(m["n"] for m in moments)
     if not n:
         return {"mean": None, "std": None, "n": 0}
     total = sum(m["sum"] for m in moments)
     mean = total / n
-    variance = (sum(m["sumsq"] for m in moments) - n * mean * mean) / (n - 1) if n > 1 else 0.0
+    if n == 1:
+        return {"mean": mean, "std": None, "n": 1}
+    variance = (sum(m["sumsq"] for m in moments) - n * mean * mean) / (n - 1)
     return {"mean": mean, "std": math.sqrt(max(variance, 0.0)), "n": n}
 
 
@@ -46,7 +50,7 @@ def _device(prefix: str, sessions: list[dict[str, Any]]) -> dict[str, Any]:
     events = _sum_present([d["collapse_events"] for _, d in entries])
     counted_h = sum(s["duration_s"] for s, d in entries if d["collapse_events"] is not None) / 3600
     energy = _sum_present([d["energy_j"] for _, d in entries])
-    powered_s = sum(s["duration_s"] for s, d in entries if d["energy_j"] is not None)
+    powered_s = sum(d["powered_s"] for _, d in entries if d["energy_j"] is not None)
     throttle = [d["throttle_s"] for _, d in entries if d["throttle_s"]]
     sm = [(s["duration_s"], d["mean_sm_active_pct"]) for s, d in entries
           if isinstance(d.get("mean_sm_active_pct"), (int, float))]
@@ -54,7 +58,7 @@ def _device(prefix: str, sessions: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "device": prefix, "sessions": len(entries), "hours": hours,
         "max_temp_c": _max_present([d["max_temp_c"] for _, d in entries]),
-        # time-weighted over the sessions that measured power
+        # energy over the time with a power reading (a gap in power neither adds energy nor dilutes the mean)
         "mean_power_w": energy / powered_s if energy is not None and powered_s > 0 else None,
         "energy_j": energy, "collapse_events": events,
         "collapse_rate_per_h": events / counted_h if events is not None and counted_h > 0 else None,
@@ -77,8 +81,8 @@ def _hardware(sessions: list[dict[str, Any]]) -> dict[str, Any]:
             "cpu_cores": distinct([s["hardware"]["cpu_cores"] for s in sessions]),
             "memory_gb": distinct([f"{s['hardware']['memory_gb']:.0f}" for s in sessions
                                    if s["hardware"]["memory_gb"] is not None]),
-            "gpus": distinct([f"{len(s['hardware']['gpus'])}× {s['hardware']['gpus'][0]}" if s["hardware"]["gpus"]
-                              else "none" for s in sessions])}
+            "gpus": distinct([" + ".join(f"{count}× {name}" for name, count in Counter(s["hardware"]["gpus"]).items())
+                              or "none" for s in sessions])}  # a box with two models names both
 
 
 def summarize_group(name: str, sessions: list[dict[str, Any]]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from recordings.compare.collect import CAUSES
-from recordings.report.markdown import NONE, duration, energy, num, pct, table
+from recordings.report.markdown import NONE, duration, energy, escape, num, pct, table
 
 Table = tuple[str, list[str], list[list[str]]]  # title, headers, rows of text
 
@@ -19,7 +19,8 @@ Table = tuple[str, list[str], list[list[str]]]  # title, headers, rows of text
 def _mean_std(stats: dict[str, Any], digits: int, unit: str = "") -> str:
     if stats["mean"] is None:
         return NONE
-    return f"{num(stats['mean'], digits)} ± {num(stats['std'], digits)}{unit} (n={stats['n']})"
+    spread = f" ± {num(stats['std'], digits)}" if stats["std"] is not None else ""
+    return f"{num(stats['mean'], digits)}{spread}{unit} (n={stats['n']})"
 
 
 def text_tables(groups: list[dict[str, Any]], by: str) -> list[Table]:
@@ -41,7 +42,7 @@ def text_tables(groups: list[dict[str, Any]], by: str) -> list[Table]:
     workload = [[g["group"], state, duration(seconds), pct(seconds / (sum(g["workload_s"].values()) or 1.0))]
                 for g in groups for state, seconds in sorted(g["workload_s"].items(), key=lambda item: -item[1])]
     out: list[Table] = [
-        (f"Hardware summary (by {by})", ["group", "sessions", "hours", "hosts", "CPU", "cores", "memory GB", "GPUs"],
+        (f"Hardware summary (by {by})", ["group", "sessions", "hours", "hosts", "CPU", "cores", "memory GiB", "GPUs"],
          hardware),
         ("Per device", ["group", "device", "max temp", "mean power", "collapses", "collapses/h",
                         *(f"{c.replace('_', ' ')} time" for c in CAUSES), "mean SM active", "energy",
@@ -57,8 +58,10 @@ def text_tables(groups: list[dict[str, Any]], by: str) -> list[Table]:
 def markdown(groups: list[dict[str, Any]], by: str) -> str:
     parts = [f"# rigscope comparison ({sum(len(g['sessions']) for g in groups)} sessions, by {by})"]
     for title, headers, rows in text_tables(groups, by):
-        parts.append(f"## {title}\n\n" + table(headers, rows, right=range(1, len(headers))))
-    parts.append("## Sessions\n\n" + "\n".join(f"- {g['group']}: {', '.join(g['sessions'])}" for g in groups))
+        cells = ([escape(cell) for cell in row] for row in rows)  # host, CPU and GPU names come from the sessions
+        parts.append(f"## {title}\n\n" + table(headers, cells, right=range(1, len(headers))))
+    parts.append("## Sessions\n\n" + "\n".join(f"- {escape(g['group'])}: {escape(', '.join(g['sessions']))}"
+                                               for g in groups))
     return "\n\n".join(parts) + "\n"
 
 

@@ -51,4 +51,7 @@ def resolve_targets(specs: list[str], root: Path, every: bool = False,
     paths = []
     for spec in specs:
         paths.extend(groups[spec] if spec in groups else [resolve_session(spec, root)])
-    return list(dict.fromkeys(paths)), warnings
+    once: dict[Path, Path] = {}  # a session named by id and again by a path or a link to it is compared once
+    for path in paths:
+        once.setdefault(path.resolve(), path)
+    return list(once.values()), warnings

@@ -16,6 +16,7 @@ from recordings.report import sections_processes
 from recordings.report import sections_session as about
 from recordings.report import sections_signals as signals
 from recordings.report.data import SessionData, load_session
+from recordings.report.markdown import escape
 from recordings.report.sections_session import REPORT_FILE
 from recordings.session import replacing
 
@@ -42,7 +43,7 @@ def render(data: SessionData, each: Callable[[list[Section]], Iterable[Section]]
     character of a sender's text (a note, a span name) reaches the file or the terminal.
 
     `each` wraps the list of sections, e.g. in a progress bar."""
-    title = f"# rigscope report: {data.meta.get('session_id') or data.path.name}"
+    title = f"# rigscope report: {escape(str(data.meta.get('session_id') or data.path.name))}"
     parts = [title] + [text for build in each(SECTIONS) if (text := build(data))]
     return inert_document("\n\n".join(parts) + "\n")
 

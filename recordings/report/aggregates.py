@@ -22,13 +22,14 @@ TEMP_MARGIN_C = 5.0
 
 
 def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str, float | None]]:
-    """Per device: `mean_power_w` and `energy_j` (∑ power × dt over the samples that have a power).
+    """Per device: `mean_power_w`, `energy_j` (∑ power × dt over the samples that have a power) and
+    `powered_s` (∑ dt over those samples: the time the energy covers, gaps in the power left out).
 
     Each sample's weight dt is t_{k+1} - t_k, the last sample's 0 (as `workload_seconds`); the samples go
     through a chunk at a time, each chunk's last sample waiting for the next chunk's first time."""
     present = [p for p in prefixes if column(p, "power_w") in data.columns]
     if not present or "elapsed_s" not in data.columns:
-        return {p: {"mean_power_w": None, "energy_j": None} for p in prefixes}
+        return {p: {"mean_power_w": None, "energy_j": None, "powered_s": None} for p in prefixes}
     powers = [column(p, "power_w") for p in present]
     query = data.samples.select(pl.col(name).cast(pl.Float64) for name in ("elapsed_s", *powers))
     dt = (pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")).fill_null(0.0)
@@ -39,6 +40,7 @@ def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str,
         row = frame.select(
             *(pl.col(c).tail(chunk.height).sum().alias(f"{c} sum") for c in powers),
             *((pl.col(c) * dt).sum().alias(f"{c} energy") for c in powers),
+            *((pl.col(c).is_not_null() * dt).sum().alias(f"{c} seconds") for c in powers),
             *(pl.col(c).tail(chunk.height).count().alias(f"{c} n") for c in powers),
         ).row(0, named=True)
         for key, value in row.items():
@@ -50,7 +52,8 @@ def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str,
         count = totals.get(f"{name} n", 0)
         measured = count > 0
         out[p] = {"mean_power_w": totals[f"{name} sum"] / count if measured else None,
-                  "energy_j": totals[f"{name} energy"] if measured else None}
+                  "energy_j": totals[f"{name} energy"] if measured else None,
+                  "powered_s": totals[f"{name} seconds"] if measured else None}
     return out
 
 

@@ -230,7 +230,10 @@ class SessionData:
         """`HH:MM:SS` UTC of a time in the session, or an empty string when unknown."""
         if elapsed_s is None or self.start_us is None:
             return ""
-        return datetime.fromtimestamp(self.start_us / 1e6 + elapsed_s, UTC).strftime("%H:%M:%S")
+        try:
+            return datetime.fromtimestamp(self.start_us / 1e6 + elapsed_s, UTC).strftime("%H:%M:%S")
+        except (OverflowError, ValueError, OSError):  # an event's time past any calendar (a damaged events.jsonl)
+            return ""
 
 
 def load_session(session: Path, warn: bool = True) -> SessionData:

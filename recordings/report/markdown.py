@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -68,9 +69,22 @@ def size(count: int) -> str:
     return f"{count} B"
 
 
+_MARKUP = re.compile(r"[\\`|<]|\](?=\()")  # a backslash, code, a cell's end, HTML, and the `](` of a link
+
+
 def escape(text: str) -> str:
-    """Text safe inside a table cell: pipes escaped, line breaks as spaces, other control characters inert."""
-    return inert(text.replace("|", "\\|").replace("\r", " ").replace("\n", " "))
+    """Text safe inside a table cell and read as written: markdown's markup characters backslash-escaped
+    (the backslash first, so a sent `\\|` cannot end the cell), line breaks as spaces, other control
+    characters inert."""
+    return inert(_MARKUP.sub(r"\\\g<0>", text.replace("\r", " ").replace("\n", " ")))
+
+
+def code(text: str) -> str:
+    """Text as inline code in a table cell: fenced by more backticks than it holds, pipes escaped (GFM
+    reads them first even in code), a backslash before a pipe spaced off it, control characters inert."""
+    text = inert(text.replace("\r", " ").replace("\n", " ")).replace("\\|", "\\ |").replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}" if text.startswith("`") or text.endswith("`") else f"{fence}{text}{fence}"
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], right: Iterable[int] = ()) -> str:

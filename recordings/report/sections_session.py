@@ -10,7 +10,7 @@ from typing import Any
 
 from collectors.event_kinds import EventKind
 from recordings.report.data import SessionData
-from recordings.report.markdown import NONE, duration, escape, fields, num, offset, section, size, table
+from recordings.report.markdown import NONE, code, duration, escape, fields, num, offset, section, size, table
 
 TIMELINE_ROWS = 200
 MAX_STEPS = 5  # clock steps listed in the configuration; the rest are counted
@@ -23,7 +23,8 @@ def configuration(data: SessionData) -> str:
     recorder = meta.get("recorder") or {}
     samples = data.total_samples
     seconds = data.summary.get("duration_s")
-    achieved = samples / seconds if isinstance(samples, (int, float)) and isinstance(seconds, (int, float)) \
+    # n samples span n - 1 intervals (as `ls` counts): 2 samples 0.1 s apart are 10 Hz, not 20
+    achieved = (samples - 1) / seconds if isinstance(samples, (int, float)) and isinstance(seconds, (int, float)) \
         and seconds > 0 and samples > 1 else None
     argv = recorder.get("argv")
     rows: list[tuple[str, Any]] = [
@@ -32,15 +33,15 @@ def configuration(data: SessionData) -> str:
         ("model name", escape(meta.get("model_name") or NONE)),
         ("training mode", escape(meta.get("training_mode") or NONE)),
         ("notes", escape(meta.get("notes") or NONE)),
-        ("start (UTC)", meta.get("session_start") or NONE),
-        ("end (UTC)", data.session_end or NONE),
+        ("start (UTC)", escape(str(meta.get("session_start") or NONE))),
+        ("end (UTC)", escape(str(data.session_end or NONE))),
         ("duration", duration(seconds)),
         ("samples", num(samples, 0)),
-        ("sample rate", f"{num(monitoring.get('sample_hz'), 2)} Hz requested, {num(achieved, 2)} Hz achieved"),
-        ("source", str(monitoring.get("source") or NONE)),
-        ("collectors", ", ".join(map(str, monitoring.get("collectors") or [])) or NONE),
-        ("flags", f"`{escape(shlex.join(map(str, argv)))}`" if argv else NONE),
-        ("rigscope version", str(recorder.get("version") or NONE)),
+        ("sample rate", f"{num(monitoring.get('sample_hz'), 2)} Hz requested, {_rate(achieved)} Hz achieved"),
+        ("source", escape(str(monitoring.get("source") or NONE))),
+        ("collectors", escape(", ".join(map(str, monitoring.get("collectors") or []))) or NONE),
+        ("flags", code(shlex.join(map(str, argv))) if argv else NONE),
+        ("rigscope version", escape(str(recorder.get("version") or NONE))),
     ]
     if meta.get("group_id"):
         rows.insert(2, ("group", escape(str(meta["group_id"]))))
@@ -49,6 +50,11 @@ def configuration(data: SessionData) -> str:
         rows.append(("wall clock", steps))
     warnings = [f"- {escape(str(w))}" for w in meta.get("warnings") or []]
     return section("Configuration", fields(rows), "Collector notices:\n\n" + "\n".join(warnings) if warnings else None)
+
+
+def _rate(hz: float | None) -> str:
+    """Two decimals, and two significant digits below 1 Hz: a log of one line a minute is 0.017, not 0.02."""
+    return num(hz, 2) if hz is None or hz >= 1 else f"{hz:.2g}"
 
 
 def clock_steps(data: SessionData) -> str | None:
@@ -70,8 +76,8 @@ def hardware(data: SessionData) -> str:
     host = data.meta.get("host") or {}
     rows = [
         ("host", escape(str(host.get("hostname") or NONE))),
-        ("hardware tier", str(host.get("hardware_tier") or NONE)),
-        ("device type", str(host.get("device_type") or NONE)),
+        ("hardware tier", escape(str(host.get("hardware_tier") or NONE))),
+        ("device type", escape(str(host.get("device_type") or NONE))),
         ("OS", escape(str(host.get("os") or NONE))),
         ("CPU", escape(str(host.get("cpu_model") or NONE))),
         ("CPU cores",
@@ -81,7 +87,7 @@ def hardware(data: SessionData) -> str:
     gpus = data.meta.get("gpus") or []
     gpu_table = table(("GPU", "name", "memory", "power limit", "temperature limit", "driver"), (
         (str(g.get("index", i)), escape(str(g.get("name") or NONE)), _gib(g.get("memory_total_bytes")),
-         num(g.get("power_limit_w"), 0, " W"), num(g.get("temp_limit_c"), 0, " °C"), str(g.get("driver_version") or NONE))
+         num(g.get("power_limit_w"), 0, " W"), num(g.get("temp_limit_c"), 0, " °C"), escape(str(g.get("driver_version") or NONE)))
         for i, g in enumerate(gpus)), right=(2, 3, 4)) if gpus else "No GPU in this session."
     return section("Hardware", fields(rows), gpu_table)
 
@@ -92,7 +98,7 @@ def checks(data: SessionData) -> str | None:
     if not results:
         return None
     passed = sum(1 for check in results if check.get("passed"))
-    rows = ((f"`{escape(str(c.get('expression')))}`", _check_value(c), "pass" if c.get("passed") else "**FAIL**")
+    rows = ((code(str(c.get("expression"))), _check_value(c), "pass" if c.get("passed") else "**FAIL**")
             for c in results)
     verdict = f"{passed} of {len(results)} checks passed."
     return section("Checks", verdict, table(("check", "value", "result"), rows, right=(1,)))
@@ -119,12 +125,12 @@ def timeline(data: SessionData) -> str | None:
         elapsed = data.elapsed_of(event["ts"])
         if event["kind"] == EventKind.NOTE:
             tags = event.get("tags")
-            labels = f" [{', '.join(map(str, tags))}]" if isinstance(tags, list) and tags else ""
-            text = str(event.get("text", "")) + labels
+            labels = f" [{escape(', '.join(map(str, tags)))}]" if isinstance(tags, list) and tags else ""
+            text = escape(str(event.get("text", ""))) + labels
         else:
-            text = f"state → {event.get('state')}"
-        rows.append((offset(elapsed), event["ts"][11:19] or NONE, event["kind"], escape(text),
-                     str(event.get("source") or NONE)))
+            text = f"state → {escape(str(event.get('state')))}"
+        rows.append((offset(elapsed), event["ts"][11:19] or NONE, event["kind"], text,
+                     escape(str(event.get("source") or NONE))))
     more = f"… and {len(entries) - TIMELINE_ROWS} more in events.jsonl." if len(entries) > TIMELINE_ROWS else None
     return section("Timeline of notes and tags", table(("at", "UTC", "kind", "text", "source"), rows), more)
 
@@ -134,6 +140,6 @@ def files(data: SessionData) -> str:
     paths = sorted(p for p in data.path.rglob("*") if p.is_file() and p.name != REPORT_FILE
                    and not p.name.startswith("."))
     sizes = [(p.relative_to(data.path).as_posix(), p.stat().st_size) for p in paths]
-    rows = [(f"`{name}`", size(count)) for name, count in sizes]
+    rows = [(code(name), size(count)) for name, count in sizes]
     rows.append(("**total**", f"**{size(sum(count for _, count in sizes))}**"))
     return section("Data files", table(("file", "size"), rows, right=(1,)))

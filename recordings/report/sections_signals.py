@@ -29,7 +29,7 @@ def devices(data: SessionData) -> str | None:
     rows = []
     for prefix, d in data.devices.items():
         joules, method, uncertain = methods[prefix]
-        rows.append((prefix, num(d.get("mean_util_pct"), 1, " %"), num(d.get("max_temp_c"), 1, " °C"),
+        rows.append((escape(prefix), num(d.get("mean_util_pct"), 1, " %"), num(d.get("max_temp_c"), 1, " °C"),
                      num(energy[prefix]["mean_power_w"], 1, " W"), num(d.get("max_power_w"), 1, " W"),
                      energy_text(joules) + (" (uncertain)" if uncertain else ""),
                      f"{num(d.get('rle_min'), 3)} – {num(d.get('rle_max'), 3)}",
@@ -64,7 +64,7 @@ def energy_of(prefix: str, device: dict[str, Any], integrated_j: float | None) -
 
 
 def self_check_line(prefix: str, check: dict[str, Any]) -> str:
-    return (f"- {prefix}: counter {energy_text(check.get('counter_j'))}, integrated power "
+    return (f"- {escape(prefix)}: counter {energy_text(check.get('counter_j'))}, integrated power "
             f"{energy_text(check.get('integrated_j'))} over {duration(check.get('window_s'))}: "
             f"{num(check.get('difference_pct'), 2, ' %')} difference")
 
@@ -87,7 +87,7 @@ def throttle(data: SessionData) -> str | None:
     for prefix, account in accounts.items():
         cells = [f"{duration(account.get(f'{key}_s'))} ({pct(account.get(f'{key}_fraction'))})"
                  for key in ("throttled", *(cause for cause, _ in THROTTLE_CAUSES))]
-        rows.append((prefix, *cells))
+        rows.append((escape(prefix), *cells))
     headers = ("device", "throttled (any)", *(label for _, label in THROTTLE_CAUSES))
     note = "From the NVML clocks-event bitmask; a sample with several causes counts toward each."
     return section("Throttle time per cause", table(headers, rows, right=range(1, 6)), note)
@@ -95,7 +95,9 @@ def throttle(data: SessionData) -> str | None:
 
 def collapses(data: SessionData) -> str:
     events = collapse_rows(data)
-    if not events and data.devices and all(d.get("collapse_events") is None for d in data.devices.values()):
+    if not events and not data.devices:  # a log of requests alone: nothing could have collapsed in it
+        return section("Collapse events", "Not measured: the session has no device readings.")
+    if not events and all(d.get("collapse_events") is None for d in data.devices.values()):
         return section("Collapse events", "Not measured: the source lacks what the RLE needs "
                                           "(utilization, power, temperature).")
     if not events:
@@ -105,7 +107,7 @@ def collapses(data: SessionData) -> str:
         end = event["end"]
         rows.append((f"{offset(event['start'])} {data.clock_of(event['start'])}".strip(),
                      f"{offset(end)} {data.clock_of(end)}".strip() if end is not None else "still active",
-                     duration(event["duration_s"]), event["device"], num(event.get("min_rle"), 3),
+                     duration(event["duration_s"]), escape(str(event["device"])), num(event.get("min_rle"), 3),
                      num(event["max_temp_c"], 1, " °C"), ", ".join(event["evidence"]) or NONE))
     total = sum(e["duration_s"] or 0 for e in events)
     lines = [f"{len(events)} events, {duration(total)} in all. Times are from the session start (and UTC)."]
@@ -165,7 +167,7 @@ def alerts(data: SessionData) -> str | None:
     rows = []
     for (device, alert), times in sorted(grouped.items()):
         first, last = min(times), max(times)
-        rows.append((device, alert, num(len(times), 0), f"{offset(data.elapsed_of(first))} {first[11:19]}",
+        rows.append((escape(device), escape(alert), num(len(times), 0), f"{offset(data.elapsed_of(first))} {first[11:19]}",
                      f"{offset(data.elapsed_of(last))} {last[11:19]}"))
     note = "Each row counts the times the alert began (it stays on while its condition holds)."
     return section("Alerts", table(("device", "alert", "onsets", "first", "last"), rows, right=(2,)), note)
