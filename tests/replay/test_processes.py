@@ -7,7 +7,8 @@ from pathlib import Path
 
 import polars as pl
 
-from recordings.process_attribution import TITLE, collapse_section, processes_during
+from recordings.process_attribution import processes_during
+from recordings.report.sections_processes import TITLE, collapse_section
 from tests.replay.conftest import ReplayHarness, run, wait_at, wait_until
 from tests.tui.conftest import screen_text as screen_text_of
 from tui.processes import ProcessesPane
@@ -71,10 +72,10 @@ def test_collapse_attribution_names_the_processes_that_held_each_gpu(recorded: P
 
 def test_collapse_times_are_found_a_chunk_of_samples_at_a_time(recorded: Path, monkeypatch) -> None:
     """The samples are read in chunks (memory flat in the session's length); the same section."""
-    from recordings import process_attribution
+    from recordings.report import sections_processes
 
     whole = collapse_section(recorded)
-    monkeypatch.setattr(process_attribution, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(sections_processes, "CHUNK_ROWS", 7)
     assert collapse_section(recorded) == whole
 
 
@@ -84,6 +85,32 @@ def test_the_report_names_the_processes_during_each_collapse(recorded: Path) -> 
     report = build_report(recorded, warn=False)
     assert collapse_section(recorded) in report
     assert report.index("## Collapse events") < report.index(TITLE)
+
+
+def test_a_foreign_collapse_event_and_hostile_process_text_keep_the_section_whole(recorded: Path,
+                                                                                    tmp_path: Path) -> None:
+    """An events.jsonl another tool wrote (min_rle "y", a device name with a line break) and a command line with
+    markup: the section is made (it raised TypeError), its heading stays one line, each table row one row."""
+    import json
+
+    session = tmp_path / recorded.name
+    shutil.copytree(recorded, session)
+    events = [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines()]
+    for event in events:
+        if event.get("kind") == "collapse_end":
+            event["min_rle"] = "y"
+    gpu0 = next(e for e in events if e.get("kind") == "collapse_end" and e.get("device") == "gpu0")
+    events.append({**gpu0, "device": "gpu0\n# owned <script>"})
+    (session / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    table = pl.read_parquet(session / "processes.parquet")
+    table = table.with_columns(pl.lit("evil\n| x | `y` <b>z</b>").alias("command"))
+    table.write_parquet(session / "processes.parquet")
+    section = collapse_section(session)
+    headings = [line for line in section.splitlines() if line.startswith("#")]
+    assert all("(min RLE —)" in line for line in headings[1:]) and len(headings) == 1 + 3
+    assert not any(line.startswith("# owned") for line in section.splitlines())
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "evil" in line]
+    assert rows and all(line.count(" | ") == 5 and line.count("<") == line.count("\\<") for line in rows)
 
 
 def test_compare_groups_by_the_user_who_held_the_most_gpu_memory(recorded: Path, tmp_path: Path) -> None:
