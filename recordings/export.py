@@ -59,29 +59,6 @@ def default_name(session: Path, kind: str) -> Path:
     return Path(f"{session.name}{FORMATS[kind]}")
 
 
-def overwrite_risk(session: Path, targets: list[Path]) -> str | None:
-    """Why writing `targets` would destroy the session being exported (one line), None when it would not: a
-    target inside its folder (real paths compared: symlinks and relative paths resolved), or the same file
-    as one of its files (a hard link, a symlink out of the folder)."""
-    folder = session.resolve()
-    inputs = {(st.st_dev, st.st_ino) for path in folder.rglob("*") if (st := _stat(path)) is not None}
-    for target in targets:
-        real = target.resolve()
-        if real.is_relative_to(folder):
-            return f"{target} is inside the session {session.name} being exported: write it elsewhere"
-        st = _stat(real)
-        if st is not None and (st.st_dev, st.st_ino) in inputs:
-            return f"{target} is one of the files of the session {session.name} being exported: write it elsewhere"
-    return None
-
-
-def _stat(path: Path) -> os.stat_result | None:
-    try:
-        return path.stat()
-    except OSError:
-        return None
-
-
 def export_session(session: Path, kind: str, out: Path | None = None) -> tuple[Path, int]:
     """Write the session's samples as `kind` to `out` (default: `<id><ext>` here); the path and row count."""
     target = out or default_name(session, kind)

@@ -97,8 +97,9 @@ def _fit(table: list[list[str]], width: int | None) -> list[str]:
 
 
 def export(args: argparse.Namespace) -> int:
-    from recordings.export import default_name, export_session, overwrite_risk
+    from recordings.export import default_name, export_session
     from recordings.longcsv import sidecar
+    from recordings.out_paths import overwrite_risk
     from recordings.timeline.write import KINDS, export_timeline, timeline_name
 
     timeline = args.to in KINDS
@@ -108,7 +109,7 @@ def export(args: argparse.Namespace) -> int:
         return 2
     session = resolve_session(args.session, sessions_dir(args.dir))
     out = Path(args.out) if args.out else (timeline_name if timeline else default_name)(session, args.to)
-    risk = overwrite_risk(session, [out, sidecar(out)] if args.to == "long-csv" else [out])
+    risk = overwrite_risk([session], [out, sidecar(out)] if args.to == "long-csv" else [out])
     if risk is not None:
         print(f"rigscope export: error: {risk}", file=sys.stderr)
         return 2

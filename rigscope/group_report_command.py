@@ -9,9 +9,9 @@ from pathlib import Path
 
 from recordings.errors import InputError
 from recordings.group_render import latex, markdown
+from recordings.out_paths import overwrite_risk
 from recordings.reproducibility import reproducibility
 from recordings.session import sessions_dir
-from rigscope.report_command import inside_session
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,7 +20,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     root = sessions_dir(args.dir)
     report = reproducibility(args.group, root)
-    refused = inside_session(args.out, [root / entry["id"] for entry in report["sessions"]])
+    members = [root / entry["id"] for entry in report["sessions"]]
+    refused = overwrite_risk(members, [Path(args.out)]) if args.out else None
     if refused:
         print(f"rigscope report: error: {refused}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from recordings.checks import Check, CheckError, checks_table, parse_check, validate_checks
 from recordings.errors import InputError
+from recordings.out_paths import overwrite_risk
 from recordings.report import render
 from recordings.report.data import load_session
 from recordings.report.plot_files import write_plots
@@ -48,15 +49,6 @@ def _write_text(path: Path, text: str) -> None:
         raise InputError(f"cannot write {path}: {error.strerror or error}") from None
 
 
-def inside_session(out: str | None, sessions: list[Path]) -> str | None:
-    """Why `--out` may not be written (it is inside one of the sessions reported, e.g. onto its
-    samples.parquet), or None."""
-    for session in sessions:
-        if out and Path(out).resolve().is_relative_to(session.resolve()):
-            return f"{out} is inside the session {session.name}: write the report elsewhere"
-    return None
-
-
 def _require_samples(checks: list[Check], samples: int, name: str) -> None:
     """A check of a session without samples would pass on nothing: an error, unless it reads spans alone
     (an imported span log has spans and no samples)."""
@@ -82,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     except CheckError as error:  # the command line is wrong (exit 2), not a check that failed (exit 1)
         return _usage(str(error))
     session = resolve_session(args.session, sessions_dir(args.dir))
-    refused = inside_session(args.out, [session])
+    refused = overwrite_risk([session], [Path(args.out)]) if args.out else None
     if refused:
         return _usage(refused)
     data = load_session(session)

@@ -299,7 +299,7 @@ def test_report_out_into_its_own_session_is_refused(sim_session, tmp_path, capsy
     session = copy_session(sim_session, tmp_path)
     before = snapshot(session)
     assert main(["report", str(session), "--out", str(session / name)]) == 2
-    assert f"is inside the session {session.name}: write the report elsewhere" in capsys.readouterr().err
+    assert f"is inside the session {session.name}: write it elsewhere" in capsys.readouterr().err
     assert snapshot(session) == before
 
 
