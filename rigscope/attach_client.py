@@ -48,6 +48,7 @@ class AttachClient:
         try:
             self._sock.settimeout(timeout_s)
             self._sock.connect(path)
+            self._sock.sendall(protocol.encode({"t": protocol.ATTACH, "version": protocol.VERSION}))
             self._reader = self._sock.makefile("rb")
             hello = protocol.decode(self._reader.readline(1 << 24))
         except OSError as error:
