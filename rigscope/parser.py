@@ -391,8 +391,8 @@ def _add_attach_commands(commands: Any) -> None:
     attach.add_argument("--ascii", action="store_true", help="ASCII sparklines")
     attach.add_argument("--readonly", action="store_true", help="k and r are off (rigscope serve's default)")
     serve = commands.add_parser("serve", help="rigscope attach in a browser (textual-serve)", epilog=EXAMPLES["serve"])
-    serve.add_argument("session", nargs="?", help="session id, prefix or path of a running recorder, or latest "
-                                                  "(default: your newest running recorder)")
+    serve.add_argument("session", nargs="?", help="session id, prefix or path of a running recorder (default: "
+                                                  "each new tab attaches to your newest running recorder)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; another "
                                                            "needs --token)")
     serve.add_argument("--port", type=options.port, default=8765, help="port (default 8765)")

@@ -4,13 +4,23 @@ viewers that go away mid-message, `rigscope serve` after its recorder ended."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from rigscope.attach_client import AttachClient
 from rigscope.local_channel import alive, live_attach_points
 from rigscope.monitor import Monitor, MonitorConfig
 from rigscope.record_command import status_line
 from rigscope.serve import attach as attach_module
+from tests.attach.test_serve_browser import free_port, status
+from tests.conftest import REPO
 from tests.waiting import wait_sync
 
 
@@ -53,3 +63,78 @@ def test_a_liveness_check_is_no_viewer_and_is_sent_nothing(tmp_path: Path, monke
         silent.close()
         monitor.request_stop()
         monitor.stop()
+
+
+def serve(tmp_path: Path, *session: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "rigscope", "serve", *session, "--port", str(port),
+                               "--dir", str(tmp_path)], cwd=REPO, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_sync(lambda: status(f"{url}/static/css/xterm.css") is not None, 20, "the server")
+    return server, url
+
+
+def page(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def tab_attaches(url: str, attached: Callable[[], bool]) -> bool:
+    """What a browser tab does after the page: open the websocket that starts its dashboard; whether
+    `attached` comes true within 30 s while it is open."""
+    import asyncio
+
+    import aiohttp
+
+    async def tab() -> bool:
+        async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}/ws?width=80&height=24") as ws:
+            deadline = time.monotonic() + 30
+            while not attached():
+                if time.monotonic() > deadline:
+                    return False
+                try:
+                    await asyncio.wait_for(ws.receive(), 0.2)  # read what the dashboard draws
+                except TimeoutError:
+                    pass
+            return True
+
+    return asyncio.run(tab())
+
+
+def test_serve_follows_the_newest_recorder_and_a_pinned_serve_says_its_recorder_ended(tmp_path: Path) -> None:
+    """Before, `serve` ran `rigscope attach ID` of the recorder it found at start for every tab: once that
+    recorder ended, a new tab got a blank terminal (the error went to serve's stderr)."""
+    pytest.importorskip("textual_serve", reason="rigscope serve needs textual-serve (the serve extra)")
+    first = recorder(tmp_path)
+    ended = first.attach._session.hello()["session"]
+    following, url = serve(tmp_path)
+    pinned, pinned_url = serve(tmp_path, ended)
+    second = None
+    try:
+        assert page(f"{url}/")[0] == 200 and page(f"{pinned_url}/")[0] == 200
+        first.request_stop()
+        first.stop()
+        code, text = page(f"{url}/")
+        assert code == 503 and text.startswith("rigscope serve: no recorder is running now"), text
+        code, text = page(f"{pinned_url}/")
+        assert code == 410 and text == f"rigscope serve: the recorder of {ended} has ended " \
+                                       f"(its session: rigscope replay {ended})\n", text
+        second = recorder(tmp_path)
+        assert page(f"{pinned_url}/")[0] == 410  # pinned: never another recorder
+        code, text = page(f"{url}/")
+        assert code == 200 and "data-session-websocket-url" in text
+        new = second
+        assert tab_attaches(url, lambda: new.attach.stats()["viewers"] == 1)  # a new tab: the new recorder
+    finally:
+        for server in (following, pinned):
+            server.terminate()
+            server.wait(10)
+        first.request_stop()
+        first.stop()
+        if second is not None:
+            second.request_stop()
+            second.stop()
