@@ -56,7 +56,9 @@ class AttachClient:
             raise InputError(f"cannot attach to {path}: {error.strerror or error}") from None
         if hello is None or hello.get("t") != protocol.HELLO:
             self._sock.close()
-            raise InputError(f"cannot attach to {path}: the recorder did not say hello (it may be ending)")
+            why = hello.get("reason") if hello is not None and hello.get("t") == protocol.BYE else None
+            raise InputError(f"cannot attach to {path}: "
+                             + (inert(str(why)) if why else "the recorder did not say hello (it may be ending)"))
         self._sock.settimeout(None)
         self.hello: dict[str, Any] = hello
         self.said_bye = False

@@ -252,6 +252,11 @@ class AttachPublisher:
             return
         if len(self.viewers) + len(self._callers) >= MAX_VIEWERS:
             self.refused_full += 1
+            try:  # a few bytes into a new socket's empty buffer: never waits
+                sock.setblocking(False)
+                sock.send(protocol.encode({"t": protocol.BYE, "reason": f"{MAX_VIEWERS} viewers are attached already"}))
+            except OSError:
+                pass
             sock.close()
             return
         sock.setblocking(False)

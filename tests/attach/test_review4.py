@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from recordings.errors import InputError
 from rigscope.attach_client import AttachClient
 from rigscope.local_channel import alive, live_attach_points
 from rigscope.monitor import Monitor, MonitorConfig
@@ -138,3 +139,20 @@ def test_serve_follows_the_newest_recorder_and_a_pinned_serve_says_its_recorder_
         if second is not None:
             second.request_stop()
             second.stop()
+
+
+def test_a_viewer_past_the_cap_is_told_why(tmp_path: Path, monkeypatch) -> None:
+    """The viewer after the 64th was closed without a word: `rigscope attach` said 'Connection reset by peer'
+    (or that the recorder may be ending)."""
+    monkeypatch.setattr(attach_module, "MAX_VIEWERS", 2)
+    monitor = recorder(tmp_path)
+    viewers = [AttachClient(monitor.attach.path) for _ in range(2)]
+    try:
+        with pytest.raises(InputError, match=r": 2 viewers are attached already$"):
+            AttachClient(monitor.attach.path)
+        assert monitor.attach.stats()["refused_full"] == 1 and monitor.attach.stats()["viewers"] == 2
+    finally:
+        for viewer in viewers:
+            viewer.close()
+        monitor.request_stop()
+        monitor.stop()
