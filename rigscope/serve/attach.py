@@ -44,6 +44,7 @@ STATE_EVERY_S = 1.0
 MAX_PENDING_BYTES = 4 << 20
 STALL_S = 10.0
 MAX_VIEWERS = 64
+IN_LINES_PER_S, IN_BYTES_PER_S = 100, 256 << 10  # far above a person's typing: more, and the viewer is dropped
 JOIN_WAIT_S = 5.0  # how long a connection may take to ask to attach (a liveness check never asks: it hangs up)
 BYE_FLUSH_S = 1.0  # how long a stopping recorder tries to hand its last bytes over
 PEER_CRED = struct.Struct("3i")  # pid, uid, gid of SO_PEERCRED
@@ -85,6 +86,15 @@ class Viewer:
         self.inbox = bytearray()
         self.stalled_since: float | None = None  # when bytes began to wait without progress
         self.connected_at = time.monotonic()
+        self._sent_in = (0.0, 0, 0)  # what it sent us: the start of the current second, lines and bytes since
+
+    def within_budget(self, lines: int, size: int, now: float) -> bool:
+        """Count what it sent; False once it sent more in a second than IN_LINES_PER_S or IN_BYTES_PER_S."""
+        start, seen_lines, seen_bytes = self._sent_in
+        if now - start >= 1.0:
+            start, seen_lines, seen_bytes = now, 0, 0
+        self._sent_in = (start, seen_lines + lines, seen_bytes + size)
+        return seen_lines + lines <= IN_LINES_PER_S and seen_bytes + size <= IN_BYTES_PER_S
 
     def name(self) -> str:
         return f"viewer {self.number} (pid {self.pid})"
@@ -294,6 +304,10 @@ class AttachPublisher:
             return
         viewer.inbox += data
         if viewer.sock in self._callers and not self._greeted(viewer):
+            return
+        if not viewer.within_budget(viewer.inbox.count(b"\n"), len(data), time.monotonic()):
+            self._drop(viewer, f"dropped: it sent over {IN_LINES_PER_S} lines or {IN_BYTES_PER_S:,} bytes in a "
+                               "second (its input is not read: it would slow the recorder)")
             return
         *lines, rest = viewer.inbox.split(b"\n")
         viewer.inbox = bytearray(rest)

@@ -156,3 +156,29 @@ def test_a_viewer_past_the_cap_is_told_why(tmp_path: Path, monkeypatch) -> None:
             viewer.close()
         monitor.request_stop()
         monitor.stop()
+
+
+def test_a_viewer_that_floods_its_input_is_dropped_before_it_is_read(tmp_path: Path) -> None:
+    """Each line a viewer sends is parsed in the publisher's thread, under the interpreter lock the sampler
+    needs: a viewer sending lines as fast as it could held a 100 Hz recorder's ticks up to 66 ms late."""
+    said: list[str] = []
+    monitor = Monitor(MonitorConfig(source="sim", hz=10.0, duration_s=600.0, directory=str(tmp_path), attach=True),
+                      on_notice=said.append)
+    monitor.start()
+    flood = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        flood.connect(monitor.attach.path)
+        flood.sendall(b'{"t": "attach"}\n')
+        try:
+            flood.sendall(b'{"t": "nope"}\n' * 5000)
+        except OSError:
+            pass  # dropped while it was still sending
+        wait_sync(lambda: monitor.attach.stats()["dropped"] == 1, what="the flooding viewer dropped")
+        assert monitor.attach.stats()["rejected"] <= attach_module.IN_LINES_PER_S  # not each line parsed
+        assert any("dropped: it sent over 100 lines" in line for line in said), said
+        viewer = AttachClient(monitor.attach.path)  # the others are served as before
+        viewer.close()
+    finally:
+        flood.close()
+        monitor.request_stop()
+        monitor.stop()
