@@ -137,7 +137,8 @@ class AttachPublisher:
         self.viewers: dict[socket.socket, Viewer] = {}
         self._callers: dict[socket.socket, Viewer] = {}  # connected, not yet asked to attach
         self.attached = self.dropped = self.refused_uid = self.refused_full = self.rejected = 0
-        self._recent: deque[Batch] = deque(maxlen=max(10, int(hz * RECENT_S)))
+        # The latest batches, each with its line once encoded (for a viewer, then kept for those who join later).
+        self._recent: deque[tuple[Batch, bytes | None]] = deque(maxlen=max(10, int(hz * RECENT_S)))
         self._state_line = b""
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -210,9 +211,10 @@ class AttachPublisher:
                 return True
             if batch is RESET:
                 continue
-            self._recent.append(batch)
-            if self.viewers:  # nobody attached: nothing to encode
-                self._send_all(protocol.encode_batch(batch))
+            line = protocol.encode_batch(batch) if self.viewers else None  # nobody attached: nothing to encode
+            self._recent.append((batch, line))
+            if line is not None:
+                self._send_all(line)
 
     def _send_state(self) -> None:
         try:
@@ -280,11 +282,18 @@ class AttachPublisher:
         self.viewers[viewer.sock] = viewer
         self.attached += 1
         viewer.queue(protocol.encode({"t": protocol.HELLO, "version": protocol.VERSION, **self._session.hello()}))
-        for batch in list(self._recent):  # encoded for this viewer alone: once per attach, not per batch
-            viewer.queue(protocol.encode_batch(batch))
+        for line in self._recent_lines():
+            viewer.queue(line)
         if self._state_line:
             viewer.queue(self._state_line)
         self._flush(viewer, time.monotonic())
+
+    def _recent_lines(self) -> list[bytes]:
+        """The recent batches' lines, each batch encoded once however many viewers join."""
+        recent = [(batch, line if line is not None else protocol.encode_batch(batch)) for batch, line in self._recent]
+        self._recent.clear()
+        self._recent.extend(recent)
+        return [line for _, line in recent]
 
     def _ready(self, viewer: Viewer, mask: int) -> None:
         if mask & selectors.EVENT_WRITE:

@@ -3,6 +3,7 @@ viewers that go away mid-message, `rigscope serve` after its recorder ended."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -182,3 +184,43 @@ def test_a_viewer_that_floods_its_input_is_dropped_before_it_is_read(tmp_path: P
         flood.close()
         monitor.request_stop()
         monitor.stop()
+
+
+def test_the_recent_batches_are_encoded_once_however_many_viewers_join(tmp_path: Path, monkeypatch) -> None:
+    """Each viewer that joined had the recent batches (5 s: 500 at 100 Hz) encoded for it alone: 60 viewers
+    joining at once held a 100 Hz recorder's ticks up to 11 ms late (5 ms now)."""
+    from collectors.stream import Batch, FrameStream, StreamPolicy
+    from tests.attach.test_publisher import FakeSession, connect
+
+    def frames(reader: Any, count: int) -> list[float]:
+        """The `elapsed_s` of the next `count` batches a viewer reads (hello and state lines skipped)."""
+        seen: list[float] = []
+        while len(seen) < count:
+            message = json.loads(reader.readline())
+            if message["t"] == "batch":
+                seen.append(message["frame"]["elapsed_s"])
+        return seen
+
+    encoded: list[int] = []
+    real = attach_module.protocol.encode_batch
+    monkeypatch.setattr(attach_module.protocol, "encode_batch", lambda *a: encoded.append(1) or real(*a))
+    stream = FrameStream(StreamPolicy(10.0))
+    publisher = attach_module.AttachPublisher(stream.subscribe(attach_module.ATTACH), FakeSession(),
+                                              str(tmp_path / "s.attach"), 10.0)
+    publisher.start()
+    try:
+        for i in range(5):
+            stream.publish(Batch({"elapsed_s": i / 10}))
+        wait_sync(lambda: len(publisher._recent) == 5, what="the batches taken")
+        viewers = [connect(publisher.path).makefile("rb") for _ in range(3)]
+        for viewer in viewers:
+            assert frames(viewer, 5) == [0.0, 0.1, 0.2, 0.3, 0.4]
+        assert len(encoded) == 5  # not 15
+        stream.publish(Batch({"elapsed_s": 0.5}))
+        assert all(frames(viewer, 1) == [0.5] for viewer in viewers)
+        late = connect(publisher.path).makefile("rb")  # the live one's line, sent to the others, kept for it
+        assert frames(late, 6) == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+        assert len(encoded) == 6
+    finally:
+        stream.close()
+        publisher.join(5.0)
