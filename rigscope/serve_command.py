@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hmac
+import logging
 import shlex
 import sys
 from typing import Any
@@ -93,6 +94,10 @@ def make_server(command: str, host: str, port: int, token: str | None, pinned: s
 
         async def on_startup(self, app: web.Application) -> None:  # textual-serve's banner: ours is printed
             return None
+
+        def initialize_logging(self) -> None:
+            # Errors only: textual-serve's access log wrote every URL, the token of `/?token=` included.
+            logging.basicConfig(level=logging.WARNING, format="rigscope serve: %(message)s")
 
     return RelativeServer(command, host=host, port=port, title="rigscope")
 

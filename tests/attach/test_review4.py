@@ -224,3 +224,25 @@ def test_the_recent_batches_are_encoded_once_however_many_viewers_join(tmp_path:
     finally:
         stream.close()
         publisher.join(5.0)
+
+
+def test_serve_writes_no_access_log_and_so_never_the_token(tmp_path: Path) -> None:
+    """textual-serve's access log wrote each request's URL on serve's output (a log file under nohup or
+    systemd), the `/?token=TOKEN` of every page load among them."""
+    pytest.importorskip("textual_serve", reason="rigscope serve needs textual-serve (the serve extra)")
+    monitor = recorder(tmp_path)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "rigscope", "serve", "--port", str(port), "--token", "tok3n-x",
+                               "--dir", str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_sync(lambda: status(f"{url}/?token=tok3n-x") == 200, 20, "the page")
+        assert status(f"{url}/?token=wrong") == 401
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=10)
+        monitor.request_stop()
+        monitor.stop()
+    assert err.count("tok3n-x") == 1 and err.startswith("rigscope: serving rigscope attach"), err  # the banner only
+    assert "GET /" not in err + out and "tok3n-x" not in out, out
