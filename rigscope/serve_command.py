@@ -1,8 +1,9 @@
 """`rigscope serve`: `rigscope attach` in a browser (textual-serve), each tab a viewer of the one recorder.
 
-Loopback by default.  Another host needs `--token`, checked on every request before
-anything runs (401 otherwise): the page is opened once as `/?token=TOKEN`, which
-sets a cookie for the page's own requests.  Read-only unless `--allow-actions`
+Loopback by default.  Every request needs the token, checked before anything runs
+(401 otherwise): `--token`'s (required for another host), else one made at start and
+printed, since any user of the box reaches a loopback port.  The page is opened once as
+`/?token=TOKEN`, which sets a cookie for the page's own requests.  Read-only unless `--allow-actions`
 (`k` and `r` are off; notes and tags still go to the recorder).  The page's URLs
 are relative to the address the browser used, so an `ssh -L` tunnel works.
 
@@ -17,6 +18,7 @@ import argparse
 import asyncio
 import hmac
 import logging
+import secrets
 import shlex
 import sys
 from typing import Any
@@ -46,10 +48,10 @@ def run(args: argparse.Namespace) -> int:
         command += ["--dir", args.dir]
     if not args.allow_actions:
         command.append("--readonly")
-    server = make_server(shlex.join(command), args.host, args.port, args.token, pinned)
+    token = args.token or secrets.token_urlsafe(16)
+    server = make_server(shlex.join(command), args.host, args.port, token, pinned)
     shown = pinned or f"(your newest running recorder, now {session})"
-    print(f"rigscope: serving rigscope attach {shown} on http://{_shown(args.host)}:{args.port}/"
-          + (f"?token={args.token}" if args.token else "")
+    print(f"rigscope: serving rigscope attach {shown} on http://{_shown(args.host)}:{args.port}/?token={token}"
           + ("" if args.allow_actions else " (read-only: k and r off)"), file=sys.stderr, flush=True)
     server.serve()
     return 0
@@ -72,7 +74,7 @@ def _shown(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def make_server(command: str, host: str, port: int, token: str | None, pinned: str | None = None) -> Any:
+def make_server(command: str, host: str, port: int, token: str, pinned: str | None = None) -> Any:
     """A textual-serve server of `command` whose page uses the browser's own address, behind the token; its
     page says so instead when no recorder runs to attach to (session `pinned`'s, else any)."""
     from aiohttp import web
@@ -81,8 +83,7 @@ def make_server(command: str, host: str, port: int, token: str | None, pinned: s
     class RelativeServer(Server):
         async def _make_app(self) -> web.Application:
             app = await super()._make_app()
-            if token:
-                app.middlewares.insert(0, _token_check(token))
+            app.middlewares.insert(0, _token_check(token))
             return app
 
         async def handle_index(self, request: web.Request) -> Any:

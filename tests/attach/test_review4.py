@@ -4,6 +4,9 @@ viewers that go away mid-message, `rigscope serve` after its recorder ended."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,7 +25,7 @@ from rigscope.local_channel import alive, live_attach_points
 from rigscope.monitor import Monitor, MonitorConfig
 from rigscope.record_command import status_line
 from rigscope.serve import attach as attach_module
-from tests.attach.test_serve_browser import free_port, status
+from tests.attach.test_serve_browser import TOKEN, free_port, status
 from tests.conftest import REPO
 from tests.waiting import wait_sync
 
@@ -71,7 +74,7 @@ def test_a_liveness_check_is_no_viewer_and_is_sent_nothing(tmp_path: Path, monke
 def serve(tmp_path: Path, *session: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "rigscope", "serve", *session, "--port", str(port),
-                               "--dir", str(tmp_path)], cwd=REPO, stdout=subprocess.DEVNULL,
+                               "--token", TOKEN, "--dir", str(tmp_path)], cwd=REPO, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_sync(lambda: status(f"{url}/static/css/xterm.css") is not None, 20, "the server")
@@ -79,8 +82,9 @@ def serve(tmp_path: Path, *session: str) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def page(url: str) -> tuple[int, str]:
+    """The page at `url` with the token."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(f"{url}?token={TOKEN}", timeout=5) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
@@ -94,7 +98,7 @@ def tab_attaches(url: str, attached: Callable[[], bool]) -> bool:
     import aiohttp
 
     async def tab() -> bool:
-        async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}/ws?width=80&height=24") as ws:
+        async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}/ws?width=80&height=24&token={TOKEN}") as ws:
             deadline = time.monotonic() + 30
             while not attached():
                 if time.monotonic() > deadline:
@@ -246,3 +250,32 @@ def test_serve_writes_no_access_log_and_so_never_the_token(tmp_path: Path) -> No
         monitor.stop()
     assert err.count("tok3n-x") == 1 and err.startswith("rigscope: serving rigscope attach"), err  # the banner only
     assert "GET /" not in err + out and "tok3n-x" not in out, out
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="another user needs root and setpriv")
+def test_serve_on_loopback_is_closed_to_the_other_users_of_the_box(tmp_path: Path) -> None:
+    """Any user of the box reaches a loopback port: without --token, `nobody` got the dashboard on your
+    recorder (your processes, your session to write notes in; with --allow-actions, k ended your processes)."""
+    pytest.importorskip("textual_serve", reason="rigscope serve needs textual-serve (the serve extra)")
+    monitor = recorder(tmp_path)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "rigscope", "serve", "--port", str(port), "--allow-actions",
+                               "--dir", str(tmp_path)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_sync(lambda: status(f"{url}/static/css/xterm.css") is not None, 20, "the server")
+        other = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-s", "-o", "/dev/null",
+                 "-w", "%{http_code}"]
+        assert subprocess.run([*other, f"{url}/"], capture_output=True, text=True, timeout=20).stdout == "401"
+        assert subprocess.run([*other, "-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H",
+                               "Sec-WebSocket-Version: 13", "-H", "Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==",
+                               f"{url}/ws"], capture_output=True, text=True, timeout=20).stdout == "401"
+        assert monitor.attach.stats()["attached"] == 0
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=10)
+        monitor.request_stop()
+        monitor.stop()
+    token = re.search(r"/\?token=([\w-]{16,})$", err, re.MULTILINE)  # made at start, in the banner: yours to open
+    assert token is not None, err
