@@ -87,11 +87,13 @@ def make_server(command: str, host: str, port: int, token: str, pinned: str | No
             return app
 
         async def handle_index(self, request: web.Request) -> Any:
-            missing = await asyncio.to_thread(_no_recorder, pinned)
-            if missing:
-                return web.Response(status=410 if pinned else 503, text=f"rigscope serve: {missing}\n")
+            if refusal := await _refusal(pinned):
+                return refusal
             self.public_url = f"{request.scheme}://{request.host}"  # the tunnel's end, as the browser sees it
             return await super().handle_index(request)
+
+        async def handle_websocket(self, request: web.Request) -> Any:  # a page left open reconnects here
+            return await _refusal(pinned) or await super().handle_websocket(request)
 
         async def on_startup(self, app: web.Application) -> None:  # textual-serve's banner: ours is printed
             return None
@@ -101,6 +103,14 @@ def make_server(command: str, host: str, port: int, token: str, pinned: str | No
             logging.basicConfig(level=logging.WARNING, format="rigscope serve: %(message)s")
 
     return RelativeServer(command, host=host, port=port, title="rigscope")
+
+
+async def _refusal(pinned: str | None) -> Any:
+    """The answer to a request for a dashboard while no recorder runs that it may attach to, else None."""
+    from aiohttp import web
+
+    missing = await asyncio.to_thread(_no_recorder, pinned)
+    return web.Response(status=410 if pinned else 503, text=f"rigscope serve: {missing}\n") if missing else None
 
 
 def _no_recorder(pinned: str | None) -> str | None:

@@ -127,6 +127,7 @@ def test_serve_follows_the_newest_recorder_and_a_pinned_serve_says_its_recorder_
         first.stop()
         code, text = page(f"{url}/")
         assert code == 503 and text.startswith("rigscope serve: no recorder is running now"), text
+        assert page(f"{url}/ws")[0] == 503  # a page left open, reconnecting: no dashboard started either
         code, text = page(f"{pinned_url}/")
         assert code == 410 and text == f"rigscope serve: the recorder of {ended} has ended " \
                                        f"(its session: rigscope replay {ended})\n", text
