@@ -30,6 +30,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Protocol
@@ -291,6 +292,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class names it so)
         pass
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server's own refusals (a request line that is not HTTP/1, HTTP/2's preface, a TLS hello, a
+        # header line too long) come before it knows the version: it then wrote a bare HTML page, no status line.
+        self.request_version = "HTTP/1.1"
+        self._error(code, message or HTTPStatus(code).phrase)
 
     def __getattr__(self, name: str) -> Any:
         # Every method (do_GET, do_DELETE, do_BREW, ...) goes through the router: 404 or 405, never 501.
