@@ -280,3 +280,19 @@ def test_serve_on_loopback_is_closed_to_the_other_users_of_the_box(tmp_path: Pat
         monitor.stop()
     token = re.search(r"/\?token=([\w-]{16,})$", err, re.MULTILINE)  # made at start, in the banner: yours to open
     assert token is not None, err
+
+
+def test_a_connection_that_never_asks_to_attach_is_closed_uncounted(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(attach_module, "JOIN_WAIT_S", 0.3)
+    monitor = recorder(tmp_path)
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        silent.connect(monitor.attach.path)
+        silent.settimeout(10.0)
+        assert silent.recv(100) == b""  # closed by the recorder, nothing sent
+        assert monitor.attach.stats() == {"viewers": 0, "attached": 0, "dropped": 0, "refused_uid": 0,
+                                          "refused_full": 0, "rejected": 0}
+    finally:
+        silent.close()
+        monitor.request_stop()
+        monitor.stop()
