@@ -48,12 +48,15 @@ class AttachClient:
         try:
             self._sock.settimeout(timeout_s)
             self._sock.connect(path)
-            self._sock.sendall(protocol.encode({"t": protocol.ATTACH, "version": protocol.VERSION}))
-            self._reader = self._sock.makefile("rb")
-            hello = protocol.decode(self._reader.readline(1 << 24))
         except OSError as error:
             self._sock.close()
             raise InputError(f"cannot attach to {path}: {error.strerror or error}") from None
+        try:
+            self._sock.sendall(protocol.encode({"t": protocol.ATTACH, "version": protocol.VERSION}))
+            self._reader = self._sock.makefile("rb")
+            hello = protocol.decode(self._reader.readline(1 << 24))
+        except (ConnectionError, TimeoutError):  # it hung up (ending) or never answered: said below
+            hello = None
         if hello is None or hello.get("t") != protocol.HELLO:
             self._sock.close()
             why = hello.get("reason") if hello is not None and hello.get("t") == protocol.BYE else None

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -296,3 +297,18 @@ def test_a_connection_that_never_asks_to_attach_is_closed_uncounted(tmp_path: Pa
         silent.close()
         monitor.request_stop()
         monitor.stop()
+
+
+def test_a_recorder_that_hangs_up_before_hello_is_said_to_be_ending(tmp_path: Path) -> None:
+    """A recorder between its last batch and its socket's close accepts no more: the viewer read
+    'Connection reset by peer'."""
+    path = str(tmp_path / "ending.attach")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as ending:
+        ending.bind(path)
+        ending.listen()
+        hung_up = threading.Thread(target=lambda: ending.accept()[0].close())  # unread: the kernel resets
+        hung_up.start()
+        with pytest.raises(InputError) as refused:
+            AttachClient(path)
+        hung_up.join(5)
+    assert str(refused.value) == f"cannot attach to {path}: the recorder did not say hello (it may be ending)"
