@@ -48,14 +48,20 @@ class AttachClient:
         try:
             self._sock.settimeout(timeout_s)
             self._sock.connect(path)
-            self._reader = self._sock.makefile("rb")
-            hello = protocol.decode(self._reader.readline(1 << 24))
         except OSError as error:
             self._sock.close()
             raise InputError(f"cannot attach to {path}: {error.strerror or error}") from None
+        try:
+            self._sock.sendall(protocol.encode({"t": protocol.ATTACH, "version": protocol.VERSION}))
+            self._reader = self._sock.makefile("rb")
+            hello = protocol.decode(self._reader.readline(1 << 24))
+        except (ConnectionError, TimeoutError):  # it hung up (ending) or never answered: said below
+            hello = None
         if hello is None or hello.get("t") != protocol.HELLO:
             self._sock.close()
-            raise InputError(f"cannot attach to {path}: the recorder did not say hello (it may be ending)")
+            why = hello.get("reason") if hello is not None and hello.get("t") == protocol.BYE else None
+            raise InputError(f"cannot attach to {path}: "
+                             + (inert(str(why)) if why else "the recorder did not say hello (it may be ending)"))
         self._sock.settimeout(None)
         self.hello: dict[str, Any] = hello
         self.said_bye = False

@@ -32,7 +32,7 @@ EXAMPLES = {
     "compare": "example: rigscope compare --all --by hardware_tier --out comparison/",
     "attach": "example: rigscope attach latest     (q detaches; the recorder goes on)",
     "serve": "example: rigscope serve --port 8765     (then ssh -L 8765:localhost:8765 gpu-box, open "
-             "http://localhost:8765/)",
+             "the printed http://localhost:8765/?token=...)",
     "fleet": "example: rigscope fleet --prometheus http://prometheus:9090 --job 'dcgm|node'     (--targets "
              "gpu01:9400,gpu02:9400 without Prometheus; --once --json for scripts)",
 }
@@ -391,13 +391,14 @@ def _add_attach_commands(commands: Any) -> None:
     attach.add_argument("--ascii", action="store_true", help="ASCII sparklines")
     attach.add_argument("--readonly", action="store_true", help="k and r are off (rigscope serve's default)")
     serve = commands.add_parser("serve", help="rigscope attach in a browser (textual-serve)", epilog=EXAMPLES["serve"])
-    serve.add_argument("session", nargs="?", help="session id, prefix or path of a running recorder, or latest "
-                                                  "(default: your newest running recorder)")
+    serve.add_argument("session", nargs="?", help="session id, prefix or path of a running recorder (default: "
+                                                  "each new tab attaches to your newest running recorder)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; another "
                                                            "needs --token)")
     serve.add_argument("--port", type=options.port, default=8765, help="port (default 8765)")
     serve.add_argument("--token", help="secret a browser must show: open http://HOST:PORT/?token=TOKEN once "
-                                       "(required for a --host other than loopback)")
+                                       "(default: one made at start and printed; required for a --host other "
+                                       "than loopback)")
     serve.add_argument("--allow-actions", action="store_true", help="let browsers use k (end a process) and r "
                                                                     "(stop the recording); default: off")
     serve.add_argument("--dir", help="sessions directory (default: $RIGSCOPE_DIR, else the per-user one)")

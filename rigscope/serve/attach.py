@@ -6,7 +6,9 @@ sampler wait).  One thread takes the stream's batches, encodes each ONCE
 bounded buffer, then writes what each socket takes without blocking.  A viewer
 that stops reading (its buffer over `max_pending` bytes, or no progress for
 `stall_s` with bytes waiting) is dropped and said so; the others and the
-sampler never wait for it.  A short ring of the latest batches (`RECENT_S`)
+sampler never wait for it.  A connection is a viewer once it asks to attach (its first line):
+until then it is sent nothing and counted nowhere, so a liveness check (connect, close) costs one
+accept, and one that says nothing for `JOIN_WAIT_S` is closed.  A short ring of the latest batches (`RECENT_S`)
 lets a new viewer join the session's files without a gap.
 
 The socket lives in the user's runtime directory (rigscope.local_channel), 0600;
@@ -42,6 +44,8 @@ STATE_EVERY_S = 1.0
 MAX_PENDING_BYTES = 4 << 20
 STALL_S = 10.0
 MAX_VIEWERS = 64
+IN_LINES_PER_S, IN_BYTES_PER_S = 100, 256 << 10  # far above a person's typing: more, and the viewer is dropped
+JOIN_WAIT_S = 5.0  # how long a connection may take to ask to attach (a liveness check never asks: it hangs up)
 BYE_FLUSH_S = 1.0  # how long a stopping recorder tries to hand its last bytes over
 PEER_CRED = struct.Struct("3i")  # pid, uid, gid of SO_PEERCRED
 
@@ -81,6 +85,16 @@ class Viewer:
         self.pending = 0
         self.inbox = bytearray()
         self.stalled_since: float | None = None  # when bytes began to wait without progress
+        self.connected_at = time.monotonic()
+        self._sent_in = (0.0, 0, 0)  # what it sent us: the start of the current second, lines and bytes since
+
+    def within_budget(self, lines: int, size: int, now: float) -> bool:
+        """Count what it sent; False once it sent more in a second than IN_LINES_PER_S or IN_BYTES_PER_S."""
+        start, seen_lines, seen_bytes = self._sent_in
+        if now - start >= 1.0:
+            start, seen_lines, seen_bytes = now, 0, 0
+        self._sent_in = (start, seen_lines + lines, seen_bytes + size)
+        return seen_lines + lines <= IN_LINES_PER_S and seen_bytes + size <= IN_BYTES_PER_S
 
     def name(self) -> str:
         return f"viewer {self.number} (pid {self.pid})"
@@ -121,8 +135,10 @@ class AttachPublisher:
         self.stall_s = stall_s
         self.path = path
         self.viewers: dict[socket.socket, Viewer] = {}
+        self._callers: dict[socket.socket, Viewer] = {}  # connected, not yet asked to attach
         self.attached = self.dropped = self.refused_uid = self.refused_full = self.rejected = 0
-        self._recent: deque[Batch] = deque(maxlen=max(10, int(hz * RECENT_S)))
+        # The latest batches, each with its line once encoded (for a viewer, then kept for those who join later).
+        self._recent: deque[tuple[Batch, bytes | None]] = deque(maxlen=max(10, int(hz * RECENT_S)))
         self._state_line = b""
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -174,6 +190,8 @@ class AttachPublisher:
                     self._accept()
                 elif key.fileobj in self.viewers:
                     self._ready(self.viewers[key.fileobj], mask)
+                elif key.fileobj in self._callers:
+                    self._read(self._callers[key.fileobj])
             if self._take_batches():
                 self._bye()
                 return
@@ -193,9 +211,10 @@ class AttachPublisher:
                 return True
             if batch is RESET:
                 continue
-            self._recent.append(batch)
-            if self.viewers:  # nobody attached: nothing to encode
-                self._send_all(protocol.encode_batch(batch))
+            line = protocol.encode_batch(batch) if self.viewers else None  # nobody attached: nothing to encode
+            self._recent.append((batch, line))
+            if line is not None:
+                self._send_all(line)
 
     def _send_state(self) -> None:
         try:
@@ -229,6 +248,9 @@ class AttachPublisher:
         for viewer in list(self.viewers.values()):
             if viewer.stalled_since is not None and now - viewer.stalled_since > self.stall_s:
                 self._drop(viewer, f"dropped: nothing read for {self.stall_s:g} s")
+        for caller in list(self._callers.values()):
+            if now - caller.connected_at > JOIN_WAIT_S:
+                self._forget(caller)
 
     def _accept(self) -> None:
         try:
@@ -240,21 +262,38 @@ class AttachPublisher:
             self.refused_uid += 1
             sock.close()
             return
-        if len(self.viewers) >= MAX_VIEWERS:
+        if len(self.viewers) + len(self._callers) >= MAX_VIEWERS:
             self.refused_full += 1
+            try:  # a few bytes into a new socket's empty buffer: never waits
+                sock.setblocking(False)
+                sock.send(protocol.encode({"t": protocol.BYE, "reason": f"{MAX_VIEWERS} viewers are attached already"}))
+            except OSError:
+                pass
             sock.close()
             return
         sock.setblocking(False)
-        viewer = Viewer(sock, next(self._numbers), pid)
-        self.viewers[sock] = viewer
-        self.attached += 1
+        self._callers[sock] = Viewer(sock, 0, pid)
         self._selector.register(sock, selectors.EVENT_READ)
+
+    def _join(self, viewer: Viewer) -> None:
+        """A connection that asked to attach: now a viewer, sent the session, the recent batches and the state."""
+        del self._callers[viewer.sock]
+        viewer.number = next(self._numbers)
+        self.viewers[viewer.sock] = viewer
+        self.attached += 1
         viewer.queue(protocol.encode({"t": protocol.HELLO, "version": protocol.VERSION, **self._session.hello()}))
-        for batch in list(self._recent):  # encoded for this viewer alone: once per attach, not per batch
-            viewer.queue(protocol.encode_batch(batch))
+        for line in self._recent_lines():
+            viewer.queue(line)
         if self._state_line:
             viewer.queue(self._state_line)
         self._flush(viewer, time.monotonic())
+
+    def _recent_lines(self) -> list[bytes]:
+        """The recent batches' lines, each batch encoded once however many viewers join."""
+        recent = [(batch, line if line is not None else protocol.encode_batch(batch)) for batch, line in self._recent]
+        self._recent.clear()
+        self._recent.extend(recent)
+        return [line for _, line in recent]
 
     def _ready(self, viewer: Viewer, mask: int) -> None:
         if mask & selectors.EVENT_WRITE:
@@ -269,10 +308,16 @@ class AttachPublisher:
             return
         except OSError:
             data = b""
-        if not data:  # detached (q) or killed
+        if not data:  # detached (q), killed, or a liveness check
             self._forget(viewer)
             return
         viewer.inbox += data
+        if viewer.sock in self._callers and not self._greeted(viewer):
+            return
+        if not viewer.within_budget(viewer.inbox.count(b"\n"), len(data), time.monotonic()):
+            self._drop(viewer, f"dropped: it sent over {IN_LINES_PER_S} lines or {IN_BYTES_PER_S:,} bytes in a "
+                               "second (its input is not read: it would slow the recorder)")
+            return
         *lines, rest = viewer.inbox.split(b"\n")
         viewer.inbox = bytearray(rest)
         for line in lines:
@@ -280,6 +325,21 @@ class AttachPublisher:
         if len(viewer.inbox) > protocol.MAX_LINE:
             self.rejected += 1
             self._drop(viewer, f"dropped: a line over {protocol.MAX_LINE:,} bytes")
+
+    def _greeted(self, caller: Viewer) -> bool:
+        """Whether `caller`'s first line asked to attach (it is then a viewer); one that asked anything else
+        is refused and closed."""
+        line, newline, rest = caller.inbox.partition(b"\n")
+        if not newline and len(caller.inbox) <= protocol.MAX_LINE:
+            return False  # the line is still coming
+        message = protocol.decode(bytes(line)) if newline else None
+        if message is None or message["t"] != protocol.ATTACH:
+            self.rejected += 1
+            self._forget(caller)
+            return False
+        caller.inbox = bytearray(rest)
+        self._join(caller)
+        return caller.sock in self.viewers
 
     def _take(self, viewer: Viewer, line: bytes) -> None:
         if not line.strip():
@@ -302,7 +362,7 @@ class AttachPublisher:
         self._forget(viewer)
 
     def _forget(self, viewer: Viewer) -> None:
-        if self.viewers.pop(viewer.sock, None) is None:
+        if self.viewers.pop(viewer.sock, None) is None and self._callers.pop(viewer.sock, None) is None:
             return
         try:
             self._selector.unregister(viewer.sock)
@@ -321,7 +381,7 @@ class AttachPublisher:
                 self._flush(viewer, time.monotonic())
 
     def _close_all(self) -> None:
-        for viewer in list(self.viewers.values()):
+        for viewer in [*self.viewers.values(), *self._callers.values()]:
             self._forget(viewer)
         try:
             self._selector.unregister(self._listener)

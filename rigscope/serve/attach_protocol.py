@@ -1,5 +1,8 @@
 """The attach protocol: what a recorder and its viewers say on the attach socket, one JSON object a line.
 
+A viewer speaks first: `attach` (with its `version`) makes a connection a viewer; a connection that says
+nothing (a check whether the recorder is alive) is sent nothing and counted nowhere.
+
 Recorder to viewer (`t` names the message):
 
 - `hello`: the session (id, folder, rate, host, GPUs), sent first;
@@ -21,9 +24,10 @@ from typing import Any
 from collectors.process_rows import ProcessSnapshot
 from collectors.stream import Batch
 
-VERSION = 1
+VERSION = 2  # 2: the viewer asks to attach first
 MAX_LINE = 64 * 1024  # a viewer's message: a note is at most 4,096 characters
 HELLO, BATCH, STATE, BYE, EVENT, STOP = "hello", "batch", "state", "bye", "event", "stop"
+ATTACH = "attach"
 
 
 def encode(message: dict[str, Any]) -> bytes:

@@ -6,6 +6,7 @@ Routes, matched exactly (a path is never mapped to a file):
     GET  /metrics/summary  JSON with the TTS monitoring system's keys, the session, collapses, workload state
     GET  /metrics/export   JSON with the session's files and the TTS `analysis` object
     GET  /healthz          200 while samples arrive; 503 when the sampler stalled or stopped
+    HEAD                   on each GET path: its status and headers, no body
     POST /events           one probe event (JSON, at most 64 KiB), with `Authorization: Bearer TOKEN`
                            (the session's token, or --http-token's), from loopback too: another
                            user of the box must not write into the session
@@ -29,6 +30,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,10 +54,10 @@ MAX_BODY = 64 * 1024
 # 2 * RENDER_EVERY_S old (its rigscope_last_sample_timestamp_seconds says which sample).
 RENDER_EVERY_S = 0.1
 ROUTES: dict[str, tuple[str, ...]] = {
-    "/metrics": ("GET",),
-    "/metrics/summary": ("GET",),
-    "/metrics/export": ("GET",),
-    "/healthz": ("GET",),
+    "/metrics": ("GET", "HEAD"),  # HEAD: the GET's status and headers, no body (`curl -I`, load balancers)
+    "/metrics/summary": ("GET", "HEAD"),
+    "/metrics/export": ("GET", "HEAD"),
+    "/healthz": ("GET", "HEAD"),
     "/events": ("POST",),
 }
 JSON_TYPE = "application/json; charset=utf-8"
@@ -290,6 +292,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class names it so)
         pass
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server's own refusals (a request line that is not HTTP/1, HTTP/2's preface, a TLS hello, a
+        # header line too long) come before it knows the version: it then wrote a bare HTML page, no status line.
+        self.request_version = "HTTP/1.1"
+        self._error(code, message or HTTPStatus(code).phrase)
 
     def __getattr__(self, name: str) -> Any:
         # Every method (do_GET, do_DELETE, do_BREW, ...) goes through the router: 404 or 405, never 501.

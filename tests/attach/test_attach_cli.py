@@ -50,6 +50,7 @@ def test_the_status_line_counts_viewers_and_says_a_stuck_one_was_dropped(tmp_pat
     try:
         stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         stuck.connect(monitor.attach.path)
+        stuck.sendall(b'{"t": "attach"}\n')
         wait_sync(lambda: "| viewers 1" in status_line(monitor), 10, "the viewer counted")
         monitor.attach.max_pending = 1  # as if it had not read for minutes
         wait_sync(lambda: "viewers 0 (dropped 1, stuck)" in status_line(monitor), 10, "the drop in the status line")

@@ -58,9 +58,11 @@ def served(tmp_path: Path):
 
 
 def connect(path: str) -> socket.socket:
+    """A viewer: connected, and asked to attach."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(path)
     sock.settimeout(10.0)
+    sock.sendall(b'{"t": "attach", "version": 2}\n')
     return sock
 
 

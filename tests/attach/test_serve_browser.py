@@ -64,7 +64,7 @@ def status(url: str) -> int | None:
 
 def test_a_wrong_token_gets_401_before_any_app_starts(served) -> None:
     monitor, url = served
-    attached = monitor.attach.stats()["attached"]  # (serve looked for the recorder: one connection)
+    attached = monitor.attach.stats()["attached"]
     assert status(f"{url}/") == 401
     assert status(f"{url}/?token=wrong") == 401
     assert status(f"{url}/ws") == 401
