@@ -22,6 +22,7 @@ import secrets
 import shlex
 import sys
 from typing import Any
+from urllib.parse import quote
 
 from recordings.errors import InputError
 from rigscope.attach_client import find_attach_point
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     token = args.token or secrets.token_urlsafe(16)
     server = make_server(shlex.join(command), args.host, args.port, token, pinned)
     shown = pinned or f"(your newest running recorder, now {session})"
-    print(f"rigscope: serving rigscope attach {shown} on http://{_shown(args.host)}:{args.port}/?token={token}"
+    print(f"rigscope: serving rigscope attach {shown} on http://{_shown(args.host)}:{args.port}/?token={quote(token, safe='')}"
           + ("" if args.allow_actions else " (read-only: k and r off)"), file=sys.stderr, flush=True)
     server.serve()
     return 0

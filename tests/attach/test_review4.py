@@ -312,3 +312,23 @@ def test_a_recorder_that_hangs_up_before_hello_is_said_to_be_ending(tmp_path: Pa
             AttachClient(path)
         hung_up.join(5)
     assert str(refused.value) == f"cannot attach to {path}: the recorder did not say hello (it may be ending)"
+
+
+def test_the_banners_url_opens_the_page_whatever_the_token_holds(tmp_path: Path) -> None:
+    """A --token with `&`, `#` or a space printed as it is made a URL that cut the token short (a 401)."""
+    pytest.importorskip("textual_serve", reason="rigscope serve needs textual-serve (the serve extra)")
+    monitor = recorder(tmp_path)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "rigscope", "serve", "--port", str(port), "--token", "a&b#c d",
+                               "--dir", str(tmp_path)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        banner = server.stderr.readline()
+        url = re.search(r"(http://\S+)", banner)
+        assert url is not None, banner
+        wait_sync(lambda: status(url.group(1)) == 200, 20, "the page at the banner's URL")
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+        monitor.request_stop()
+        monitor.stop()
