@@ -61,6 +61,10 @@ def _fmt(value: Any, unit: str, digits: int = 0) -> str:
     return "—" if value is None else f"{value:.{digits}f}{unit}"
 
 
+def _pct(fraction: float | None) -> float | None:
+    return None if fraction is None else 100 * fraction
+
+
 def status_line(monitor: Monitor) -> str:
     """Samples, achieved rate, max temperature and power, bytes, workload state, collapses, throttling."""
     stats = monitor.stats
@@ -70,7 +74,8 @@ def status_line(monitor: Monitor) -> str:
     powers = " ".join(f"{p} {_fmt(d.get('max_power_w'), 'W')}" for p, d in devices.items())
     collapses = " ".join(f"{p} {d.get('collapse_events', 0)}" for p, d in devices.items())
     throttle = " ".join(
-        f"{p} {100 * d['throttle'].get('throttled_fraction', 0):.0f}%" for p, d in devices.items() if d.get("throttle"))
+        f"{p} {_fmt(_pct(d['throttle'].get('throttled_fraction')), '%')}" for p, d in devices.items()
+        if d.get("throttle"))
     recording = monitor.recording_state()
     written = recording.bytes_written if recording is not None else 0
     state, source = monitor.workload_state()

@@ -54,8 +54,8 @@ class ThrottleAccount:
             seen[1] = value
 
     def summary(self, duration_s: float) -> dict[str, Any]:
-        def fraction(seconds: float) -> float:
-            return seconds / duration_s if duration_s > 0 else 0.0
+        def fraction(seconds: float) -> float | None:  # of no time at all (one sample): unknown
+            return seconds / duration_s if duration_s > 0 else None
 
         out: dict[str, Any] = {}
         for key, seconds in (

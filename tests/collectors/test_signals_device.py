@@ -136,10 +136,12 @@ def test_throttle_accounting_weighs_each_sample_until_the_next() -> None:
     assert "throttle" not in pipeline.summary()["devices"]["cpu"]
 
 
-def test_throttle_fractions_are_zero_for_zero_duration() -> None:
+def test_throttle_fractions_of_no_time_are_unknown() -> None:
+    """A one-sample session has no time to be throttled in: its fractions are null, not a measured 0 %."""
     account = ThrottleAccount()
     summary = account.summary(0.0)
-    assert summary["throttled_fraction"] == 0.0 and summary["thermal_s"] == 0.0
+    assert summary["throttled_fraction"] is None and summary["thermal_fraction"] is None
+    assert summary["thermal_s"] == 0.0
 
 
 def heuristic_frames(n: int, hz: float, cpu: float) -> list[dict[str, Any]]:
