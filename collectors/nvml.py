@@ -368,6 +368,8 @@ class PynvmlBackend:
                 raise
             except NvmlError:
                 return None
+            except UnicodeDecodeError as exc:  # pynvml decodes strictly: a name that is not UTF-8
+                return exc.object
 
         name, uuid = get(lambda nv, h: nv.nvmlDeviceGetName(h)), get(lambda nv, h: nv.nvmlDeviceGetUUID(h))
         memory = get(lambda nv, h: nv.nvmlDeviceGetMemoryInfo(h))

@@ -1,0 +1,34 @@
+"""The GPU path over the real pynvml and the NVML mock, where NVML misbehaves: a GPU name that is not
+UTF-8, a driver unloaded mid-run, an energy counter that goes back.  Nothing here depends on speed:
+the mock's clock is a tick file the test advances."""
+
+from __future__ import annotations
+
+import pytest
+
+from collectors.gpu import GpuCollector, open_gpu_collector
+from tests.nvml_mock.fixtures import mock_backend, nvml_mock_library  # noqa: F401  (fixtures)
+from tests.nvml_mock.scenario import h100
+
+pytestmark = pytest.mark.nvml_abi
+
+
+def read_ticks(scenario, collector: GpuCollector, ticks: int) -> list[dict]:
+    rows = []
+    for tick in range(ticks):
+        scenario.advance(tick)
+        rows.append(collector.read(tick / 10))
+    return rows
+
+
+def test_a_gpu_name_that_is_not_utf8_is_shown_with_a_replacement_character(mock_backend):
+    scenario, backend = mock_backend([h100(0), h100(1)])
+    # The driver hands the name over as bytes; one from a bad VBIOS string is not UTF-8 (the mock
+    # reads its scenario when NVML starts, so the file can still be changed here).
+    scenario.path.write_bytes(scenario.path.read_bytes().replace(b"gpu 1 name NVIDIA H100 80GB HBM3",
+                                                                 b"gpu 1 name NVIDIA H100 \xff\xfe 80GB"))
+    collector, reason = open_gpu_collector(backend, environ={})
+    assert reason is None and collector is not None
+    assert [g["name"] for g in collector.info()["gpus"]] == ["NVIDIA H100 80GB HBM3", "NVIDIA H100 \ufffd\ufffd 80GB"]
+    assert read_ticks(scenario, collector, 1)[0]["gpu1_util_pct"] == 91.0
+    collector.close()
