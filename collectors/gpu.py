@@ -40,6 +40,7 @@ from collectors.nvml import (
     GpuLost,
     NvmlBackend,
     NvmlError,
+    NvmlUnavailable,
     PynvmlBackend,
 )
 from collectors.schema import GPM_COLUMN_TEMPLATE, GPU_COLUMN_TEMPLATE, column, gpu_prefix
@@ -92,7 +93,7 @@ class GpuDevice(Collector):
     def static_info(self) -> DeviceInfo:
         try:
             return self._backend.device_info(self.index)
-        except GpuLost as exc:
+        except (GpuLost, NvmlUnavailable) as exc:
             self._lose(exc)
         except NvmlError as exc:
             self.notice(f"{self.prefix} static info unavailable: {exc}")
@@ -111,7 +112,7 @@ class GpuDevice(Collector):
             except FieldNotSupported as exc:
                 self._active = tuple(pair for pair in self._active if pair[1] != field)
                 self.notice(f"{self.prefix} {field} not supported ({exc}): null for this session")
-            except GpuLost as exc:
+            except (GpuLost, NvmlUnavailable) as exc:
                 self._lose(exc)
                 return self._nulls.copy()
             except Exception as exc:  # noqa: BLE001  one bad reading must not stop the others
@@ -158,7 +159,7 @@ class GpuDevice(Collector):
             self._gpm_held = dict.fromkeys(self._gpm_held)
             self.notice(f"{self.prefix} GPM not supported ({exc}): SM, tensor and DRAM activity null for this session")
             return
-        except GpuLost as exc:
+        except (GpuLost, NvmlUnavailable) as exc:
             self._lose(exc)
             return
         except Exception as exc:  # noqa: BLE001  unknown for this interval; the next one may work
@@ -170,8 +171,9 @@ class GpuDevice(Collector):
             self._gpm_held = {column: values.get(field) for column, field in self._gpm_columns}
 
     def _lose(self, exc: Exception) -> None:
+        """The GPU gives nulls from now on: it fell off the bus, or the driver went away under rigscope."""
         self.lost = True
-        self.notice(f"{self.prefix} lost: {exc}")
+        self.notice(f"{self.prefix} lost: {f'NVML unavailable ({exc})' if isinstance(exc, NvmlUnavailable) else exc}")
 
 
 class GpuCollector(Collector):

@@ -32,3 +32,20 @@ def test_a_gpu_name_that_is_not_utf8_is_shown_with_a_replacement_character(mock_
     assert [g["name"] for g in collector.info()["gpus"]] == ["NVIDIA H100 80GB HBM3", "NVIDIA H100 \ufffd\ufffd 80GB"]
     assert read_ticks(scenario, collector, 1)[0]["gpu1_util_pct"] == 91.0
     collector.close()
+
+
+@pytest.mark.parametrize(("code", "why"), [(9, "Driver Not Loaded"), (1, "Uninitialized")])
+def test_a_driver_unloaded_mid_run_makes_each_gpu_lost_told_once_per_gpu(mock_backend, code, why):
+    gpus = [h100(0), h100(1)]
+    for gpu in gpus:
+        gpu["faults"] = [{"function": "*", "code": code, "from": 3}]
+    scenario, backend = mock_backend(gpus)
+    collector = GpuCollector(backend, [0, 1])
+    for tick, row in enumerate(read_ticks(scenario, collector, 6)):
+        expected = {f"gpu{i}_{field}": value for i in (0, 1) for field, value in scenario.expected(i, tick).items()}
+        if tick >= 3:
+            expected = dict.fromkeys(expected)
+        assert row == expected, tick
+    # Not one "reading X failed ... null for that tick" per field, retried every tick for ever.
+    assert collector.drain_notices() == [f"nvml: gpu{i} lost: NVML unavailable ({why})" for i in (0, 1)]
+    collector.close()
