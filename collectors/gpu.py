@@ -88,6 +88,9 @@ class GpuDevice(Collector):
         self._nulls: Reading = {column: None for column, _ in (*self._columns, *self._gpm_columns)}
         self._gpm_held: Reading = {column: None for column, _ in self._gpm_columns}
         self._energy_watch: CounterWatch | None = CounterWatch()  # None once it is known to advance or not
+        self._energy_column = column(self.prefix, "energy_j")
+        self._energy_last: float | None = None  # the latest energy counter reading
+        self._energy_went_back = False
         self.lost = False
 
     def static_info(self) -> DeviceInfo:
@@ -120,6 +123,7 @@ class GpuDevice(Collector):
                     self.notice(f"reading {field} failed ({type(exc).__name__}: {exc}): null for that tick")
         if self._energy_watch is not None:
             self._watch_energy(elapsed_s, row)
+        self._check_energy_back(row[self._energy_column])
         if self._gpm_on:
             if self._gpm_due is None or elapsed_s >= self._gpm_due - _DUE_SLACK_S:
                 self._read_gpm(elapsed_s)
@@ -136,6 +140,17 @@ class GpuDevice(Collector):
             self._energy_watch = None
             if not advances:
                 self.notice(f"{p} energy counter does not advance under load: energy from integrated power")
+
+    def _check_energy_back(self, energy: Any) -> None:
+        """Tell once when the energy counter goes back (a driver reload resets it): the session's energy then
+        comes from integrated power (`collectors.energy`), and the user should know why."""
+        if energy is None or self._energy_went_back:
+            return
+        if self._energy_last is not None and energy < self._energy_last:
+            self._energy_went_back = True
+            self.notice(f"{self.prefix} energy counter went back ({self._energy_last:.0f} J to {energy:.0f} J, a reset): "
+                        "energy from integrated power")
+        self._energy_last = energy
 
     def start_gpm(self) -> bool | None:
         """Take the first GPM sample now (it finds out whether the GPU has GPM); the next one is due

@@ -49,3 +49,15 @@ def test_a_driver_unloaded_mid_run_makes_each_gpu_lost_told_once_per_gpu(mock_ba
     # Not one "reading X failed ... null for that tick" per field, retried every tick for ever.
     assert collector.drain_notices() == [f"nvml: gpu{i} lost: NVML unavailable ({why})" for i in (0, 1)]
     collector.close()
+
+
+def test_an_energy_counter_that_goes_back_is_recorded_as_read_and_told_once(mock_backend):
+    gpu = h100(0)
+    gpu["series"]["energy_mj"] = [5_000_000, 5_070_000, 140_000, 210_000, 100, 70_100]  # a reset, then another
+    scenario, backend = mock_backend([gpu])
+    collector = GpuCollector(backend, [0])
+    rows = read_ticks(scenario, collector, 6)
+    assert [row["gpu0_energy_j"] for row in rows] == [5000.0, 5070.0, 140.0, 210.0, 0.1, 70.1]  # the readings, as read
+    assert collector.drain_notices() == [
+        "nvml: gpu0 energy counter went back (5070 J to 140 J, a reset): energy from integrated power"]
+    collector.close()
