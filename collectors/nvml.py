@@ -110,7 +110,8 @@ class NvmlBackend(Protocol):
         """One reading of `field` (a name of `FIELDS`) of the GPU with NVML index `index`."""
 
     def processes(self, index: int) -> list[GpuProcess]:
-        """The compute and graphics processes on the GPU (a pid in both is listed once, as compute)."""
+        """The compute and graphics processes on the GPU (a pid in both is listed once, as compute); raises
+        FieldNotSupported where the driver gives neither list (too old, or no permission)."""
 
     def process_utilization(self, index: int) -> dict[int, tuple[float | None, float | None]]:
         """pid -> (SM %, memory %) over the samples since the last call; raises FieldNotSupported
@@ -408,16 +409,20 @@ class PynvmlBackend:
     def processes(self, index: int) -> list[GpuProcess]:
         handle = self._handles.get(index) or self._handle(index)
         found: dict[int, GpuProcess] = {}
+        unsupported: list[FieldNotSupported] = []
         for kind, name in (("compute", "nvmlDeviceGetComputeRunningProcesses"),
                            ("graphics", "nvmlDeviceGetGraphicsRunningProcesses")):
             try:
                 listed = self._call(lambda nv, h, name=name: getattr(nv, name)(h), handle)
-            except FieldNotSupported:
+            except FieldNotSupported as exc:
+                unsupported.append(exc)
                 continue
             for proc in listed:
                 pid, used = int(proc.pid), getattr(proc, "usedGpuMemory", None)
                 if pid not in found:
                     found[pid] = GpuProcess(pid, kind, None if used is None else int(used))
+        if len(unsupported) == 2:  # neither list: an empty one would say no process uses the GPU
+            raise unsupported[0]
         return list(found.values())
 
     def process_utilization(self, index: int) -> dict[int, tuple[float | None, float | None]]:

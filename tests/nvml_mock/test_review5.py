@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from collectors.gpu import GpuCollector, open_gpu_collector
+from collectors.processes import ProcessCollector
 from tests.nvml_mock.fixtures import mock_backend, nvml_mock_library  # noqa: F401  (fixtures)
-from tests.nvml_mock.scenario import h100
+from tests.nvml_mock.scenario import NO_PERMISSION, NOT_SUPPORTED, h100
 
 pytestmark = pytest.mark.nvml_abi
 
@@ -61,3 +62,30 @@ def test_an_energy_counter_that_goes_back_is_recorded_as_read_and_told_once(mock
     assert collector.drain_notices() == [
         "nvml: gpu0 energy counter went back (5070 J to 140 J, a reset): energy from integrated power"]
     collector.close()
+
+
+@pytest.mark.parametrize("why", ["Insufficient Permissions", "the NVML library lacks this call (older driver)"])
+def test_a_process_list_the_driver_cannot_give_is_said_not_shown_as_no_process(mock_backend, why):
+    gpu = h100(0)
+    gpu["processes"] = [{"kind": "compute", "pid": 4_000_001, "mem": 30 * 1024**3}]
+    calls = ("nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetGraphicsRunningProcesses_v3")
+    if why.startswith("the NVML library"):  # a driver older than the v3 calls pynvml makes
+        scenario, backend = mock_backend([gpu], omit=calls)
+    else:
+        gpu["faults"] = [{"function": call, "code": NO_PERMISSION} for call in calls]
+        scenario, backend = mock_backend([gpu])
+    backend.init()
+    procs = ProcessCollector(backend, [0])
+    assert procs.rows(1) == [] and procs.rows(2) == []
+    assert procs.drain_notices() == [f"processes: gpu0 process list failed ({why}); tried again next tick"]
+
+
+def test_a_gpu_without_graphics_processes_still_lists_its_compute_processes(mock_backend):
+    gpu = h100(0)
+    gpu["processes"] = [{"kind": "compute", "pid": 4_000_001, "mem": 30 * 1024**3}]
+    gpu["faults"] = [{"function": "nvmlDeviceGetGraphicsRunningProcesses_v3", "code": NOT_SUPPORTED}]
+    scenario, backend = mock_backend([gpu])
+    backend.init()
+    procs = ProcessCollector(backend, [0])
+    assert [(row["pid"], row["gpu_mem_bytes"]) for row in procs.rows(1)] == [(4_000_001, 30 * 1024**3)]
+    assert procs.drain_notices() == []
