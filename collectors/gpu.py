@@ -98,6 +98,9 @@ class GpuDevice(Collector):
             return self._backend.device_info(self.index)
         except (GpuLost, NvmlUnavailable) as exc:
             self._lose(exc)
+        except FieldNotSupported as exc:  # no handle at all: a GPU outside this job's cgroup (NO_PERMISSION)
+            self.lost = True
+            self.notice(f"{self.prefix} not readable ({exc}): null for this session")
         except NvmlError as exc:
             self.notice(f"{self.prefix} static info unavailable: {exc}")
         return DeviceInfo(self.index, None, None, None, None, None)
@@ -357,7 +360,9 @@ def open_gpu_collector(backend: NvmlBackend | None = None, gpus_flag: str | None
 def _uuid(backend: NvmlBackend, index: int) -> str:
     try:
         return backend.device_info(index).uuid or ""
-    except GpuLost:
+    except NvmlUnavailable:
+        raise
+    except NvmlError:  # lost, or not ours to read: it cannot be picked by UUID, and says why when read
         return ""
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from collectors.gpu import GpuCollector, open_gpu_collector
+from collectors.nvml import FIELDS
 from collectors.processes import ProcessCollector
 from tests.nvml_mock.fixtures import mock_backend, nvml_mock_library  # noqa: F401  (fixtures)
 from tests.nvml_mock.scenario import NO_PERMISSION, NOT_SUPPORTED, h100
@@ -89,3 +90,19 @@ def test_a_gpu_without_graphics_processes_still_lists_its_compute_processes(mock
     procs = ProcessCollector(backend, [0])
     assert [(row["pid"], row["gpu_mem_bytes"]) for row in procs.rows(1)] == [(4_000_001, 30 * 1024**3)]
     assert procs.drain_notices() == []
+
+
+def test_a_gpu_outside_the_jobs_cgroup_is_null_and_said_while_the_others_record(mock_backend):
+    """NVML counts every GPU of the box but gives no handle (NO_PERMISSION) to one a Slurm job's cgroup
+    leaves out: that GPU alone is null, said once; rigscope recorded CPU only for every GPU."""
+    gpus = [h100(0), h100(1), h100(2)]
+    gpus[1]["faults"] = [{"function": "nvmlDeviceGetHandleByIndex_v2", "code": NO_PERMISSION}]
+    scenario, backend = mock_backend(gpus)
+    collector, reason = open_gpu_collector(backend, environ={})
+    assert reason is None and collector is not None and collector.indices == (0, 1, 2)
+    assert [g["name"] for g in collector.info()["gpus"]] == ["NVIDIA H100 80GB HBM3", None, "NVIDIA H100 80GB HBM3"]
+    for tick, row in enumerate(read_ticks(scenario, collector, 3)):
+        expected = {f"gpu{i}_{field}": value for i in (0, 2) for field, value in scenario.expected(i, tick).items()}
+        assert row == {**expected, **{f"gpu1_{field}": None for field in FIELDS}}, tick
+    assert collector.drain_notices() == ["nvml: gpu1 not readable (Insufficient Permissions): null for this session"]
+    collector.close()
