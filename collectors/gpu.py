@@ -40,6 +40,7 @@ from collectors.nvml import (
     GpuLost,
     NvmlBackend,
     NvmlError,
+    NvmlUnavailable,
     PynvmlBackend,
 )
 from collectors.schema import GPM_COLUMN_TEMPLATE, GPU_COLUMN_TEMPLATE, column, gpu_prefix
@@ -87,13 +88,19 @@ class GpuDevice(Collector):
         self._nulls: Reading = {column: None for column, _ in (*self._columns, *self._gpm_columns)}
         self._gpm_held: Reading = {column: None for column, _ in self._gpm_columns}
         self._energy_watch: CounterWatch | None = CounterWatch()  # None once it is known to advance or not
+        self._energy_column = column(self.prefix, "energy_j")
+        self._energy_last: float | None = None  # the latest energy counter reading
+        self._energy_went_back = False
         self.lost = False
 
     def static_info(self) -> DeviceInfo:
         try:
             return self._backend.device_info(self.index)
-        except GpuLost as exc:
+        except (GpuLost, NvmlUnavailable) as exc:
             self._lose(exc)
+        except FieldNotSupported as exc:  # no handle at all: a GPU outside this job's cgroup (NO_PERMISSION)
+            self.lost = True
+            self.notice(f"{self.prefix} not readable ({exc}): null for this session")
         except NvmlError as exc:
             self.notice(f"{self.prefix} static info unavailable: {exc}")
         return DeviceInfo(self.index, None, None, None, None, None)
@@ -111,7 +118,7 @@ class GpuDevice(Collector):
             except FieldNotSupported as exc:
                 self._active = tuple(pair for pair in self._active if pair[1] != field)
                 self.notice(f"{self.prefix} {field} not supported ({exc}): null for this session")
-            except GpuLost as exc:
+            except (GpuLost, NvmlUnavailable) as exc:
                 self._lose(exc)
                 return self._nulls.copy()
             except Exception as exc:  # noqa: BLE001  one bad reading must not stop the others
@@ -119,6 +126,7 @@ class GpuDevice(Collector):
                     self.notice(f"reading {field} failed ({type(exc).__name__}: {exc}): null for that tick")
         if self._energy_watch is not None:
             self._watch_energy(elapsed_s, row)
+        self._check_energy_back(row[self._energy_column])
         if self._gpm_on:
             if self._gpm_due is None or elapsed_s >= self._gpm_due - _DUE_SLACK_S:
                 self._read_gpm(elapsed_s)
@@ -135,6 +143,17 @@ class GpuDevice(Collector):
             self._energy_watch = None
             if not advances:
                 self.notice(f"{p} energy counter does not advance under load: energy from integrated power")
+
+    def _check_energy_back(self, energy: Any) -> None:
+        """Tell once when the energy counter goes back (a driver reload resets it): the session's energy then
+        comes from integrated power (`collectors.energy`), and the user should know why."""
+        if energy is None or self._energy_went_back:
+            return
+        if self._energy_last is not None and energy < self._energy_last:
+            self._energy_went_back = True
+            self.notice(f"{self.prefix} energy counter went back ({self._energy_last:.0f} J to {energy:.0f} J, a reset): "
+                        "energy from integrated power")
+        self._energy_last = energy
 
     def start_gpm(self) -> bool | None:
         """Take the first GPM sample now (it finds out whether the GPU has GPM); the next one is due
@@ -158,7 +177,7 @@ class GpuDevice(Collector):
             self._gpm_held = dict.fromkeys(self._gpm_held)
             self.notice(f"{self.prefix} GPM not supported ({exc}): SM, tensor and DRAM activity null for this session")
             return
-        except GpuLost as exc:
+        except (GpuLost, NvmlUnavailable) as exc:
             self._lose(exc)
             return
         except Exception as exc:  # noqa: BLE001  unknown for this interval; the next one may work
@@ -170,8 +189,9 @@ class GpuDevice(Collector):
             self._gpm_held = {column: values.get(field) for column, field in self._gpm_columns}
 
     def _lose(self, exc: Exception) -> None:
+        """The GPU gives nulls from now on: it fell off the bus, or the driver went away under rigscope."""
         self.lost = True
-        self.notice(f"{self.prefix} lost: {exc}")
+        self.notice(f"{self.prefix} lost: {f'NVML unavailable ({exc})' if isinstance(exc, NvmlUnavailable) else exc}")
 
 
 class GpuCollector(Collector):
@@ -340,7 +360,9 @@ def open_gpu_collector(backend: NvmlBackend | None = None, gpus_flag: str | None
 def _uuid(backend: NvmlBackend, index: int) -> str:
     try:
         return backend.device_info(index).uuid or ""
-    except GpuLost:
+    except NvmlUnavailable:
+        raise
+    except NvmlError:  # lost, or not ours to read: it cannot be picked by UUID, and says why when read
         return ""
 
 

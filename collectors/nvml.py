@@ -110,7 +110,8 @@ class NvmlBackend(Protocol):
         """One reading of `field` (a name of `FIELDS`) of the GPU with NVML index `index`."""
 
     def processes(self, index: int) -> list[GpuProcess]:
-        """The compute and graphics processes on the GPU (a pid in both is listed once, as compute)."""
+        """The compute and graphics processes on the GPU (a pid in both is listed once, as compute); raises
+        FieldNotSupported where the driver gives neither list (too old, or no permission)."""
 
     def process_utilization(self, index: int) -> dict[int, tuple[float | None, float | None]]:
         """pid -> (SM %, memory %) over the samples since the last call; raises FieldNotSupported
@@ -127,7 +128,7 @@ _UNSUPPORTED = frozenset({3, 4, 13, 26})  # NOT_SUPPORTED, NO_PERMISSION, FUNCTI
 _NO_FUNCTION = frozenset({13, 25, 26})  # FUNCTION_NOT_FOUND, ARGUMENT_VERSION_MISMATCH, DEPRECATED
 _LOST = frozenset({15, 16, 28})  # GPU_IS_LOST, RESET_REQUIRED, GPU_NOT_FOUND
 _NO_DEVICE = _LOST | {2, 6}  # and, from a handle lookup, INVALID_ARGUMENT, NOT_FOUND
-_UNAVAILABLE = frozenset({9, 12, 18})  # DRIVER_NOT_LOADED, LIBRARY_NOT_FOUND, LIB_RM_VERSION_MISMATCH
+_UNAVAILABLE = frozenset({1, 9, 12, 18})  # UNINITIALIZED, DRIVER_NOT_LOADED, LIBRARY_NOT_FOUND, LIB_RM_VERSION_MISMATCH
 _PSTATE_UNKNOWN = 32
 _NOT_FOUND = 6  # nvmlDeviceGetProcessUtilization: no sample since the time asked for
 
@@ -368,6 +369,8 @@ class PynvmlBackend:
                 raise
             except NvmlError:
                 return None
+            except UnicodeDecodeError as exc:  # pynvml decodes strictly: a name that is not UTF-8
+                return exc.object
 
         name, uuid = get(lambda nv, h: nv.nvmlDeviceGetName(h)), get(lambda nv, h: nv.nvmlDeviceGetUUID(h))
         memory = get(lambda nv, h: nv.nvmlDeviceGetMemoryInfo(h))
@@ -406,16 +409,20 @@ class PynvmlBackend:
     def processes(self, index: int) -> list[GpuProcess]:
         handle = self._handles.get(index) or self._handle(index)
         found: dict[int, GpuProcess] = {}
+        unsupported: list[FieldNotSupported] = []
         for kind, name in (("compute", "nvmlDeviceGetComputeRunningProcesses"),
                            ("graphics", "nvmlDeviceGetGraphicsRunningProcesses")):
             try:
                 listed = self._call(lambda nv, h, name=name: getattr(nv, name)(h), handle)
-            except FieldNotSupported:
+            except FieldNotSupported as exc:
+                unsupported.append(exc)
                 continue
             for proc in listed:
                 pid, used = int(proc.pid), getattr(proc, "usedGpuMemory", None)
                 if pid not in found:
                     found[pid] = GpuProcess(pid, kind, None if used is None else int(used))
+        if len(unsupported) == 2:  # neither list: an empty one would say no process uses the GPU
+            raise unsupported[0]
         return list(found.values())
 
     def process_utilization(self, index: int) -> dict[int, tuple[float | None, float | None]]:

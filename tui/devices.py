@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from collectors.schema import column
+from recordings.inert import inert
 from tui import format as fmt
 from tui.feed import Snapshot
 from tui.overlay import TIME, collapse_column, overlay_line, overlay_names
@@ -150,6 +151,7 @@ class DevicePanel(StripText, can_focus=True):
     def __init__(self, device: Device, **kwargs: Any) -> None:
         super().__init__(Text(device.title), id=f"panel-{device.prefix}", **kwargs)
         self.device = device
+        self._name = inert(device.title)  # a GPU name comes from the driver (or a recording): no escape reaches the terminal
         self._key: tuple[Any, ...] | None = None
         self._rows: dict[int, tuple[Any, Row]] = {}  # row -> (what it was built from, the line)
 
@@ -226,9 +228,9 @@ class DevicePanel(StripText, can_focus=True):
         in red.  The runs are the title row's key: a clock that moved within the shown precision redraws nothing."""
         p = self.device.prefix
         if not self.device.is_gpu:
-            return (f"{self.device.title}  {fmt.num(_value(frame, 'cpu_freq_mhz'), ' MHz')}", "bold"),
+            return (f"{self._name}  {fmt.num(_value(frame, 'cpu_freq_mhz'), ' MHz')}", "bold"),
         pstate = frame.get(column(p, "pstate"))
-        title = (f"{self.device.title}{f'  P{pstate}' if isinstance(pstate, int) else '  P—'}"
+        title = (f"{self._name}{f'  P{pstate}' if isinstance(pstate, int) else '  P—'}"
                  f"  SM {fmt.num(_value(frame, column(p, 'clock_sm_mhz')), ' MHz')}"
                  f"  mem {fmt.num(_value(frame, column(p, 'clock_mem_mhz')), ' MHz')}"
                  f"  fan {fmt.num(_value(frame, column(p, 'fan_pct')), '%')}")

@@ -298,12 +298,12 @@ def test_backend_error_codes_match_the_installed_pynvml() -> None:
     code = {name: getattr(real, f"NVML_ERROR_{name}") for name in (
         "NOT_SUPPORTED", "NO_PERMISSION", "FUNCTION_NOT_FOUND", "DEPRECATED", "ARGUMENT_VERSION_MISMATCH",
         "GPU_IS_LOST", "RESET_REQUIRED", "GPU_NOT_FOUND", "INVALID_ARGUMENT", "NOT_FOUND",
-        "DRIVER_NOT_LOADED", "LIBRARY_NOT_FOUND", "LIB_RM_VERSION_MISMATCH")}
+        "UNINITIALIZED", "DRIVER_NOT_LOADED", "LIBRARY_NOT_FOUND", "LIB_RM_VERSION_MISMATCH")}
     assert nvml._UNSUPPORTED == {code[k] for k in ("NOT_SUPPORTED", "NO_PERMISSION", "FUNCTION_NOT_FOUND", "DEPRECATED")}
     assert nvml._NO_FUNCTION == {code[k] for k in ("FUNCTION_NOT_FOUND", "ARGUMENT_VERSION_MISMATCH", "DEPRECATED")}
     assert nvml._LOST == {code[k] for k in ("GPU_IS_LOST", "RESET_REQUIRED", "GPU_NOT_FOUND")}
     assert nvml._NO_DEVICE == nvml._LOST | {code["INVALID_ARGUMENT"], code["NOT_FOUND"]}
-    assert nvml._UNAVAILABLE == {code[k] for k in ("DRIVER_NOT_LOADED", "LIBRARY_NOT_FOUND", "LIB_RM_VERSION_MISMATCH")}
+    assert nvml._UNAVAILABLE == {code[k] for k in ("UNINITIALIZED", "DRIVER_NOT_LOADED", "LIBRARY_NOT_FOUND", "LIB_RM_VERSION_MISMATCH")}
     assert nvml._PSTATE_UNKNOWN == real.NVML_PSTATE_UNKNOWN
 
 

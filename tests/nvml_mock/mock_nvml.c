@@ -302,6 +302,10 @@ nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *deviceCount) {
 nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device) {
     if (__atomic_load_n(&refcount, __ATOMIC_ACQUIRE) <= 0) return NVML_ERROR_UNINITIALIZED;
     if (!device || index >= S.count) return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned int gpu;
+    long now;
+    nvmlReturn_t entered = enter(__func__, &devices[index], &gpu, &now);  /* NO_PERMISSION: a GPU outside the cgroup */
+    if (entered != NVML_SUCCESS) return entered;
     *device = &devices[index];
     return NVML_SUCCESS;
 }
