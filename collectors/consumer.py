@@ -46,3 +46,8 @@ class ConsumerThread:
     def join(self, timeout: float | None = None) -> None:
         if self._thread.is_alive():
             self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        """Whether its thread is still at work (after a join that timed out: held up in a call that hangs)."""
+        return self._thread.is_alive()

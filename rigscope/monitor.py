@@ -422,6 +422,8 @@ class Monitor:
         self.close_receiver()
         if self.attach is not None:
             self.attach.close()
+        if self.processes is not None and self.processes.running:
+            return  # its thread hangs in a call through the GPU's backend: never shut NVML down under it
         for collector in self.sources.collectors:
             collector.close()
 
