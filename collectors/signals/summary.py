@@ -27,7 +27,7 @@ def build_summary(
     for device in devices:
         entry = device.summary(t_last)
         if device.throttle is not None:
-            entry["throttle"] = device.throttle.summary(duration)
+            entry["throttle"] = device.throttle.summary()
             entry["mean_sm_active_pct"] = device.sm_sum / device.sm_n if device.sm_n else None
         per_device[device.prefix] = entry
     entries = list(per_device.values())
