@@ -1,6 +1,6 @@
 """Figures computed from a session's samples with lazy polars queries (a few columns, never every row in Python).
 
-- `device_energy`: mean power and energy (power × time) per device;
+- `device_energy`: energy (the trapezoid over power) and time-weighted mean power per device;
 - `collapse_rows`: the collapse events of events.jsonl with the evidence seen in their samples;
 - `timeseries`: utilization, temperature and power per device, averaged into at most N time bins (for plots).
 """
@@ -22,38 +22,46 @@ TEMP_MARGIN_C = 5.0
 
 
 def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str, float | None]]:
-    """Per device: `mean_power_w`, `energy_j` (∑ power × dt over the samples that have a power) and
-    `powered_s` (∑ dt over those samples: the time the energy covers, gaps in the power left out).
+    """Per device: `energy_j` (the trapezoid over the power readings, as the summary's `integrated_j`:
+    `collectors.energy`), `powered_s` (the time it covers: ∑ t_{k+1} - t_k over consecutive samples that
+    both have a power, a gap in the power not bridged) and `mean_power_w` (`energy_j / powered_s`; the
+    reading itself where only one sample, or none two in a row, had a power).
 
-    Each sample's weight dt is t_{k+1} - t_k, the last sample's 0 (as `workload_seconds`); the samples go
-    through a chunk at a time, each chunk's last sample waiting for the next chunk's first time."""
+    The samples go through a chunk at a time, each chunk's last sample waiting for the next chunk's first."""
     present = [p for p in prefixes if column(p, "power_w") in data.columns]
     if not present or "elapsed_s" not in data.columns:
         return {p: {"mean_power_w": None, "energy_j": None, "powered_s": None} for p in prefixes}
     powers = [column(p, "power_w") for p in present]
     query = data.samples.select(pl.col(name).cast(pl.Float64) for name in ("elapsed_s", *powers))
-    dt = (pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")).fill_null(0.0)
+    dt = pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")
+
+    def pair(c: str) -> pl.Expr:  # this sample and the next both have a power
+        return pl.col(c).is_not_null() & pl.col(c).shift(-1).is_not_null()
+
     totals: dict[str, float] = {}
     carry: pl.DataFrame | None = None  # the previous chunk's last sample
     for chunk in data.chunks(query):
         frame = chunk if carry is None else pl.concat([carry, chunk])
         row = frame.select(
             *(pl.col(c).tail(chunk.height).sum().alias(f"{c} sum") for c in powers),
-            *((pl.col(c) * dt).sum().alias(f"{c} energy") for c in powers),
-            *((pl.col(c).is_not_null() * dt).sum().alias(f"{c} seconds") for c in powers),
+            *(((pl.col(c) + pl.col(c).shift(-1)) * 0.5 * dt).sum().alias(f"{c} energy") for c in powers),
+            *(dt.filter(pair(c)).sum().alias(f"{c} seconds") for c in powers),
             *(pl.col(c).tail(chunk.height).count().alias(f"{c} n") for c in powers),
         ).row(0, named=True)
         for key, value in row.items():
-            totals[key] = totals.get(key, 0) + value
+            totals[key] = totals.get(key, 0) + (value or 0)
         carry = frame.tail(1)
     out: dict[str, dict[str, float | None]] = {}
     for p in prefixes:
         name = column(p, "power_w")
         count = totals.get(f"{name} n", 0)
-        measured = count > 0
-        out[p] = {"mean_power_w": totals[f"{name} sum"] / count if measured else None,
-                  "energy_j": totals[f"{name} energy"] if measured else None,
-                  "powered_s": totals[f"{name} seconds"] if measured else None}
+        seconds = totals.get(f"{name} seconds", 0.0)
+        if not count:
+            out[p] = {"mean_power_w": None, "energy_j": None, "powered_s": None}
+            continue
+        energy = totals[f"{name} energy"] if seconds > 0 else None
+        mean = energy / seconds if energy is not None else totals[f"{name} sum"] / count
+        out[p] = {"mean_power_w": mean, "energy_j": energy, "powered_s": seconds}
     return out
 
 

@@ -3,11 +3,14 @@ do not cover (nulls, stalls, devices lost), live path and offline path alike."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import polars as pl
 import pytest
 
 from collectors.signals import SignalPipeline
+from recordings.report.aggregates import device_energy
 
 T0_US = 1_773_480_413_000_000  # 2026-03-14T09:26:53Z
 
@@ -54,3 +57,52 @@ def test_throttle_fractions_are_of_the_time_the_bitmask_was_read() -> None:
         assert throttle["power_cap_s"] == pytest.approx(5.0)
         assert throttle["power_cap_fraction"] == pytest.approx(1.0)
         assert throttle["thermal_s"] == 0.0 and throttle["thermal_fraction"] == 0.0
+
+
+class _Samples:
+    """What `device_energy` reads of a session: its columns, its samples, and them in chunks (of 2 rows
+    here, so that pairs of samples straddle chunks)."""
+
+    def __init__(self, frames: list[dict[str, Any]]) -> None:
+        self.table = pl.DataFrame({"elapsed_s": [f["elapsed_s"] for f in frames],
+                                   "gpu0_power_w": [f["gpu0_power_w"] for f in frames]},
+                                  schema={"elapsed_s": pl.Float64, "gpu0_power_w": pl.Float64})
+        self.columns = self.table.columns
+        self.samples = self.table.lazy()
+
+    def chunks(self, query: pl.LazyFrame) -> Iterator[pl.DataFrame]:
+        frame = query.collect()
+        for offset in range(0, frame.height, 2):
+            yield frame.slice(offset, 2)
+
+
+@pytest.mark.parametrize(("times", "powers", "joules", "seconds"), [
+    # the sampler stalled 5 s between 4 s and 9 s: the trapezoid bridges the stall as the summary does
+    ([0, 1, 2, 3, 4, 9, 10], [100, 100, 100, 100, 100, 300, 300], 400 + 200 * 5 + 300, 10.0),
+    # a null power in the middle: the two seconds around it are not measured
+    ([0, 1, 2, 3, 4], [100, 100, None, 100, 100], 200, 2.0),
+])
+def test_report_energy_and_mean_power_are_the_summary_integral(times, powers, joules, seconds) -> None:
+    """Summary §6 energy (`integrated_power`, collectors/energy.py) and the report's energy and mean power:
+    one definition. The report used power_k × (t_{k+1} - t_k) and a per-sample mean power, which gave
+    another figure than the summary's trapezoid (1200 J instead of 1700 J over the stall) and a mean power
+    that depends on the sampling rate."""
+    frames = [gpu(float(t), gpu0_power_w=None if p is None else float(p)) for t, p in zip(times, powers)]
+    for summary in summaries(frames):
+        assert summary["devices"]["gpu0"]["energy"]["integrated_j"] == pytest.approx(joules)
+    reported = device_energy(_Samples(frames), ["gpu0"])["gpu0"]  # type: ignore[arg-type]
+    assert reported["energy_j"] == pytest.approx(joules)
+    assert reported["powered_s"] == pytest.approx(seconds)
+    assert reported["mean_power_w"] == pytest.approx(joules / seconds)
+
+
+def test_report_mean_power_is_the_same_at_1_hz_and_100_hz() -> None:
+    """Summary §6 energy: a power ramp 100 → 200 W over 10 s, sampled at 1 Hz and at 100 Hz, is 1500 J and
+    150 W mean at both rates (time-weighted figures do not depend on the sampling rate)."""
+    for hz in (1, 100):
+        frames = [gpu(k / hz, gpu0_power_w=100.0 + 10.0 * k / hz) for k in range(10 * hz + 1)]
+        reported = device_energy(_Samples(frames), ["gpu0"])["gpu0"]  # type: ignore[arg-type]
+        assert reported["energy_j"] == pytest.approx(1500.0)
+        assert reported["mean_power_w"] == pytest.approx(150.0)
+        for summary in summaries(frames):
+            assert summary["devices"]["gpu0"]["energy"]["integrated_j"] == pytest.approx(1500.0)
