@@ -171,13 +171,13 @@ class Analysis:
             if prefix != "cpu":
                 wanted += [column(prefix, suffix) for suffix in ("throttle_reasons", "violation_power_s",
                                                                 "violation_thermal_s", "sm_active_pct", "energy_j")]
-        self._wanted = list(dict.fromkeys(wanted))
+        self.inputs = list(dict.fromkeys(wanted))  # the raw columns the pipeline reads (besides `ts`)
 
     def add(self, chunk: pl.DataFrame) -> pl.DataFrame:
         """The chunk's columns (less any old derived ones) and its derived columns, in schema order."""
         base = chunk.drop([name for name in chunk.columns if name in self.derived])
         columns: dict[str, list[Any]] = {}
-        for name in self._wanted:
+        for name in self.inputs:
             if name in base.columns:
                 series = base[name]
                 if name.endswith("_throttle_reasons"):

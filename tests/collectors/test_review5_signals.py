@@ -9,8 +9,12 @@ from typing import Any
 import polars as pl
 import pytest
 
+from collectors.clock import ClockShifts
 from collectors.signals import SignalPipeline
+from collectors.timeutil import iso_from_us
+from recordings.analyze import Analysis, tags_of
 from recordings.report.aggregates import device_energy
+from recordings.streamed_summary import session_summary
 
 T0_US = 1_773_480_413_000_000  # 2026-03-14T09:26:53Z
 
@@ -106,3 +110,28 @@ def test_report_mean_power_is_the_same_at_1_hz_and_100_hz() -> None:
         assert reported["mean_power_w"] == pytest.approx(150.0)
         for summary in summaries(frames):
             assert summary["devices"]["gpu0"]["energy"]["integrated_j"] == pytest.approx(1500.0)
+
+
+def stepped_back(t: float) -> int:
+    """The wall time of a sample at `t`: the wall clock steps back 100 s at 10 s."""
+    return T0_US + round((t if t < 10 else t - 100) * 1e6)
+
+
+def test_repair_places_a_tag_after_a_clock_step_back_as_analyze_does(tmp_path) -> None:
+    """SIGNALS.md §5.1 and §7: a tag takes effect at the first sample at or after its time, on the session's
+    time, in every path. The wall clock steps back 100 s at 10 s; `eval` is tagged at 12.5 s. analyze takes
+    the step out of `ts` and tags samples 13..20 `eval`; repair's summary compared raw wall times and put
+    `eval` on the first two samples (2 s of a state that was never on) and `train` on the rest."""
+    times = [float(t) for t in range(21)]
+    samples = pl.DataFrame({"ts": [stepped_back(t) for t in times], "elapsed_s": times, "cpu_util_pct": [10.0] * 21},
+                           schema={"ts": pl.Int64, "elapsed_s": pl.Float64, "cpu_util_pct": pl.Float64},
+                           ).with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC")))
+    events = [{"ts": iso_from_us(stepped_back(2.0)), "kind": "tag", "state": "train"},
+              {"ts": iso_from_us(stepped_back(10.0)), "kind": "clock_step", "step_s": -100.0, "elapsed_s": 10.0},
+              {"ts": iso_from_us(stepped_back(12.5)), "kind": "tag", "state": "eval"}]
+    expected = {"idle": 2.0, "train": 11.0, "eval": 7.0}
+    analysis = Analysis([], tags_of(events), ClockShifts.of_events(events))
+    states = analysis.add(samples)["workload_state"].to_list()
+    assert states == ["idle"] * 2 + ["train"] * 11 + ["eval"] * 8
+    assert analysis.finish()[0]["workload_seconds"] == pytest.approx(expected)
+    assert session_summary(tmp_path, samples.lazy(), events)["workload_seconds"] == pytest.approx(expected)
