@@ -22,6 +22,7 @@ from collectors.clock import ClockShifts
 from collectors.event_kinds import EventKind
 from collectors.schema import column, derived_columns, gpu_indices_of, gpu_prefix, session_columns
 from collectors.signals import SignalPipeline
+from collectors.signals.session_time import tag_time
 from collectors.timeutil import us_from_iso
 from recordings.errors import InputError, first_line
 from recordings.frames import UTC_US, polars_schema, write_csv_chunks
@@ -207,8 +208,7 @@ class Analysis:
         if self._origin is None:
             self._origin = first_us, first_s = int(ts[0]), float(elapsed[0])
             for tag_us, state in self._tags:
-                moment = self.shifts.elapsed_of(first_s + (tag_us - first_us) / 1e6)
-                self.pipeline.add_tag(first_us + round((moment - first_s) * 1e6), state)
+                self.pipeline.add_tag(tag_time(self.shifts, first_us, first_s, tag_us), state)
         stretch = (pl.Series(self.shifts.starts).search_sorted(elapsed, side="right").cast(pl.Int64) - 1).clip(0)
         return ts - (pl.Series(self.shifts.shifts).gather(stretch) * 1e6).round().cast(pl.Int64)
 

@@ -135,3 +135,20 @@ def test_repair_places_a_tag_after_a_clock_step_back_as_analyze_does(tmp_path) -
     assert states == ["idle"] * 2 + ["train"] * 11 + ["eval"] * 8
     assert analysis.finish()[0]["workload_seconds"] == pytest.approx(expected)
     assert session_summary(tmp_path, samples.lazy(), events)["workload_seconds"] == pytest.approx(expected)
+
+
+def test_live_tag_after_a_clock_step_back_takes_effect_as_analyze_places_it() -> None:
+    """SIGNALS.md §5.1 and §7 (live and analyze give the same numbers): the wall clock steps back 100 s at
+    10 s, `train` was tagged at 2 s and `eval` is sent at 12.5 s. Live, `eval` sorted before `train` (its
+    wall time is earlier) and was taken for a tag of the past: never applied, 18 s of `train`."""
+    pipeline = SignalPipeline([])
+    pipeline.add_tag(stepped_back(2.0), "train")
+    states = []
+    for t in (float(t) for t in range(21)):
+        if t == 13.0:
+            pipeline.add_tag(stepped_back(12.5), "eval")
+        frame = {"ts": stepped_back(t), "elapsed_s": t, "cpu_util_pct": 10.0}
+        pipeline.process(frame)
+        states.append(frame["workload_state"])
+    assert states == ["idle"] * 2 + ["train"] * 11 + ["eval"] * 8
+    assert pipeline.summary()["workload_seconds"] == pytest.approx({"idle": 2.0, "train": 11.0, "eval": 7.0})
