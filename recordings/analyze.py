@@ -235,11 +235,16 @@ def analyze_frame(frame: pl.DataFrame, tags: Iterable[Tag], on_progress: Callabl
 
 def read_tags(path: str | Path) -> list[Tag]:
     """Tags (`kind` == "tag") of an events JSONL file; invalid lines are skipped with a warning."""
+    return tags_of(read_events_file(path))
+
+
+def read_events_file(path: str | Path) -> list[dict[str, Any]]:
+    """The events of an events JSONL file (`--events`); invalid lines are skipped with a warning."""
     from recordings.events import read_events
 
     path = Path(path)
     require_regular(path)
-    return tags_of(read_events(path))
+    return read_events(path)
 
 
 def tags_of(events: Iterable[dict[str, Any]]) -> list[Tag]:
@@ -319,9 +324,10 @@ def analyze(input_path: str | Path, out_path: str | Path, events_path: str | Pat
     if not source.exists():
         raise InputError(f"cannot read {source}: no such file or directory")
     chunks, events = _chunks(source)
-    tags = read_tags(events_path) if events_path is not None else tags_of(events)
+    if events_path is not None:  # its tags, and the clock steps that place them among the samples
+        events = read_events_file(events_path)
 
-    derived = _Derived(chunks, str(source), tags, ClockShifts.of_events(events))
+    derived = _Derived(chunks, str(source), tags_of(events), ClockShifts.of_events(events))
     try:
         (write_csv_chunks if kind == "csv" else _write_parquet)(derived, target)
     except (OSError, pl.exceptions.PolarsError) as error:

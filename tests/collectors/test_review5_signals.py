@@ -3,6 +3,7 @@ do not cover (nulls, stalls, devices lost), live path and offline path alike."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from collectors.clock import ClockShifts
 from collectors.signals import SignalPipeline
 from collectors.timeutil import iso_from_us
-from recordings.analyze import Analysis, tags_of
+from recordings.analyze import Analysis, analyze, tags_of
 from recordings.report.aggregates import device_energy
 from recordings.streamed_summary import session_summary
 
@@ -152,3 +153,23 @@ def test_live_tag_after_a_clock_step_back_takes_effect_as_analyze_places_it() ->
         states.append(frame["workload_state"])
     assert states == ["idle"] * 2 + ["train"] * 11 + ["eval"] * 8
     assert pipeline.summary()["workload_seconds"] == pytest.approx({"idle": 2.0, "train": 11.0, "eval": 7.0})
+
+
+def test_analyze_of_a_samples_file_takes_the_clock_steps_of_its_events_file(tmp_path) -> None:
+    """SIGNALS.md §7: with `--events FILE`, the tags come from FILE; the clock steps written beside them
+    place those tags as for the session itself. They were ignored: after a step back of 100 s, `eval`
+    (sent at 12.5 s) went on the first samples, as if sent before the session began."""
+    times = [float(t) for t in range(21)]
+    samples = tmp_path / "samples.parquet"
+    pl.DataFrame({"ts": [stepped_back(t) for t in times], "elapsed_s": times, "cpu_util_pct": [10.0] * 21},
+                 schema={"ts": pl.Int64, "elapsed_s": pl.Float64, "cpu_util_pct": pl.Float64},
+                 ).with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC"))).write_parquet(samples)
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in [
+        {"ts": iso_from_us(stepped_back(2.0)), "kind": "tag", "state": "train"},
+        {"ts": iso_from_us(stepped_back(10.0)), "kind": "clock_step", "step_s": -100.0, "elapsed_s": 10.0},
+        {"ts": iso_from_us(stepped_back(12.5)), "kind": "tag", "state": "eval"}]))
+    summary = analyze(samples, tmp_path / "out.parquet", events)
+    assert summary["workload_seconds"] == pytest.approx({"idle": 2.0, "train": 11.0, "eval": 7.0})
+    states = pl.read_parquet(tmp_path / "out.parquet")["workload_state"].to_list()
+    assert states == ["idle"] * 2 + ["train"] * 11 + ["eval"] * 8
