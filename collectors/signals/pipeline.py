@@ -243,7 +243,8 @@ class SignalPipeline:
 
     def summary(self) -> dict[str, Any]:
         """The session summary of SIGNALS.md §6, with throttle accounting per GPU."""
-        return build_summary(self.samples, self.t_first, self.t_last, self.devices, self.workload.seconds)
+        return build_summary(self.samples, self.t_first, self.t_last, self.devices, self.workload.seconds,
+                             self.workload.dropped_tags)
 
     @property
     def collapse_events(self) -> list[dict[str, Any]]:

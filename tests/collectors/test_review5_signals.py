@@ -173,3 +173,26 @@ def test_analyze_of_a_samples_file_takes_the_clock_steps_of_its_events_file(tmp_
     assert summary["workload_seconds"] == pytest.approx({"idle": 2.0, "train": 11.0, "eval": 7.0})
     states = pl.read_parquet(tmp_path / "out.parquet")["workload_state"].to_list()
     assert states == ["idle"] * 2 + ["train"] * 11 + ["eval"] * 8
+
+
+def test_tags_the_workload_state_drops_are_counted_in_the_summary() -> None:
+    """SIGNALS.md §5.1 and §6: a tag naming a state beyond the 64 a session keeps is not applied (bounded
+    memory); the time it should have had went on under the previous tag, silently. The summary now says
+    how many tags were dropped (`workload_dropped_tags`), live and offline alike."""
+    from collectors.signals.workload import MAX_STATES
+
+    frames = [gpu(float(t)) for t in range(MAX_STATES + 6)]
+    tags = [(f["ts"], f"s{k}") for k, f in enumerate(frames)]
+    live = SignalPipeline([0])
+    offline = SignalPipeline([0])
+    for pipeline in (live, offline):
+        for ts_us, state in tags:
+            pipeline.add_tag(ts_us, state)
+    for item in frames:
+        live.process(dict(item))
+    names = sorted(set(frames[0]) - {"ts"})
+    offline.process_columns([f["ts"] for f in frames], {n: [f[n] for f in frames] for n in names})
+    for pipeline in (live, offline):
+        summary = pipeline.summary()
+        assert summary["workload_dropped_tags"] == 6
+        assert set(summary["workload_seconds"]) == {f"s{k}" for k in range(MAX_STATES)}
