@@ -13,12 +13,15 @@ import polars as pl
 
 from collectors.event_kinds import EventKind
 from collectors.schema import column
+from collectors.signals.device import (
+    DEFAULT_TEMP_LIMIT_CPU,
+    DEFAULT_TEMP_LIMIT_GPU,
+    EVIDENCE_A_LOAD,
+    EVIDENCE_SUSTAIN_S,
+    EVIDENCE_TEMP_MARGIN_C,
+)
 from collectors.signals.throttle import ALERT_POWER, EVIDENCE, THERMAL
 from recordings.report.data import SessionData
-
-# Seconds of `t_sustain_s` under which a collapse's evidence is thermal (SIGNALS.md §3).
-SUSTAIN_EVIDENCE_S = 60.0
-TEMP_MARGIN_C = 5.0
 
 
 def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str, float | None]]:
@@ -89,11 +92,14 @@ def _flags(data: SessionData, p: str) -> list[pl.Expr]:
 
     sustain, temp, limit, a_load, mask = (col(n) for n in ("t_sustain_s", "temp_c", "temp_limit_c", "a_load",
                                                            "throttle_reasons"))
+    # A null limit is the default the signals used (SIGNALS.md §1), not an unknown one.
+    default = pl.lit(DEFAULT_TEMP_LIMIT_CPU if p == "cpu" else DEFAULT_TEMP_LIMIT_GPU)
+    limit = default if limit is None else limit.fill_null(default)
     bits = mask.cast(pl.Int64) if mask is not None else None
-    thermal = [e for e in (sustain < SUSTAIN_EVIDENCE_S if sustain is not None else None,
-                           temp >= limit - TEMP_MARGIN_C if temp is not None and limit is not None else None,
+    thermal = [e for e in (sustain < EVIDENCE_SUSTAIN_S if sustain is not None else None,
+                           temp >= limit - EVIDENCE_TEMP_MARGIN_C if temp is not None else None,
                            (bits & THERMAL) != 0 if bits is not None else None) if e is not None]
-    power = [e for e in (a_load > 0.95 if a_load is not None else None,
+    power = [e for e in (a_load > EVIDENCE_A_LOAD if a_load is not None else None,
                          (bits & ALERT_POWER) != 0 if bits is not None else None) if e is not None]
     return [
         pl.any_horizontal(thermal).fill_null(False).alias("thermal") if thermal else false.alias("thermal"),

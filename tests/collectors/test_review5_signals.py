@@ -14,7 +14,7 @@ from collectors.clock import ClockShifts
 from collectors.signals import SignalPipeline
 from collectors.timeutil import iso_from_us
 from recordings.analyze import Analysis, analyze, tags_of
-from recordings.report.aggregates import device_energy
+from recordings.report.aggregates import collapse_rows, device_energy
 from recordings.streamed_summary import session_summary
 
 T0_US = 1_773_480_413_000_000  # 2026-03-14T09:26:53Z
@@ -196,3 +196,29 @@ def test_tags_the_workload_state_drops_are_counted_in_the_summary() -> None:
         summary = pipeline.summary()
         assert summary["workload_dropped_tags"] == 6
         assert set(summary["workload_seconds"]) == {f"s{k}" for k in range(MAX_STATES)}
+
+
+class _Session(_Samples):
+    """What `collapse_rows` reads of a session besides its samples: the summary and the events."""
+
+    def __init__(self, table: pl.DataFrame, events: list[dict[str, Any]]) -> None:
+        self.table, self.columns, self.samples = table, table.columns, table.lazy()
+        self.summary: dict[str, Any] = {"duration_s": table["elapsed_s"].max()}
+        self.events = events
+
+    def events_of(self, *kinds: str) -> list[dict[str, Any]]:
+        return [event for event in self.events if event.get("kind") in kinds]
+
+
+def test_report_collapse_evidence_uses_the_default_temperature_limit() -> None:
+    """SIGNALS.md §1 and §3: a CPU without a psutil `high` has the limit 80 °C, so 76 °C is within 5 °C of
+    it: thermal evidence. The report's collapse table read the null limit column as no evidence."""
+    table = pl.DataFrame({"elapsed_s": [100.0, 101.0, 102.0], "cpu_temp_c": [76.0, 76.5, 77.0],
+                          "cpu_temp_limit_c": [None, None, None], "cpu_t_sustain_s": [600.0, 600.0, 600.0],
+                          "cpu_a_load": [0.5, 0.5, 0.5]},
+                         schema={"elapsed_s": pl.Float64, "cpu_temp_c": pl.Float64, "cpu_temp_limit_c": pl.Float64,
+                                 "cpu_t_sustain_s": pl.Float64, "cpu_a_load": pl.Float64})
+    events = [{"kind": "collapse_end", "device": "cpu", "start": 100.0, "end": 102.0, "min_rle": 0.2}]
+    (row,) = collapse_rows(_Session(table, events))  # type: ignore[arg-type]
+    assert row["evidence"] == ["thermal"]
+    assert row["max_temp_c"] == 77.0
