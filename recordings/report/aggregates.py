@@ -112,10 +112,12 @@ def _flags(data: SessionData, p: str) -> list[pl.Expr]:
 def collapse_rows(data: SessionData) -> list[dict[str, Any]]:
     """Each collapse event with `duration_s`, `evidence` (thermal/power/throttle seen inside it) and `max_temp_c`."""
     events = collapse_events(data)
-    last = data.summary.get("duration_s")
+    last = None  # an event still active ends at the last sample's time (SIGNALS.md §3), on the events' clock
+    if "elapsed_s" in data.columns and any(event["end"] is None for event in events):
+        last = data.collect(data.samples.select(pl.col("elapsed_s").cast(pl.Float64).max())).item()
     by_device: dict[str, list[dict[str, Any]]] = {}
     for event in events:
-        end = event["end"] if event["end"] is not None else last if isinstance(last, (int, float)) else None
+        end = event["end"] if event["end"] is not None else last
         event["duration_s"] = None if end is None else end - event["start"]
         event["evidence"], event["max_temp_c"] = [], None
         by_device.setdefault(event["device"], []).append(event)

@@ -203,8 +203,11 @@ class _Session(_Samples):
 
     def __init__(self, table: pl.DataFrame, events: list[dict[str, Any]]) -> None:
         self.table, self.columns, self.samples = table, table.columns, table.lazy()
-        self.summary: dict[str, Any] = {"duration_s": table["elapsed_s"].max()}
+        self.summary: dict[str, Any] = {"duration_s": table["elapsed_s"].max() - table["elapsed_s"].min()}
         self.events = events
+
+    def collect(self, query: pl.LazyFrame) -> pl.DataFrame:
+        return query.collect()
 
     def events_of(self, *kinds: str) -> list[dict[str, Any]]:
         return [event for event in self.events if event.get("kind") in kinds]
@@ -222,3 +225,13 @@ def test_report_collapse_evidence_uses_the_default_temperature_limit() -> None:
     (row,) = collapse_rows(_Session(table, events))  # type: ignore[arg-type]
     assert row["evidence"] == ["thermal"]
     assert row["max_temp_c"] == 77.0
+
+
+def test_report_duration_of_a_collapse_still_active_ends_at_the_last_sample() -> None:
+    """SIGNALS.md §3: an event still active at the last sample ends at the last sample's time. The report
+    took the summary's duration_s (t_last - t_0) for that time: with samples from 100 s to 102 s, an event
+    from 100.5 s lasted -98.5 s instead of 1.5 s."""
+    table = pl.DataFrame({"elapsed_s": [100.0, 101.0, 102.0], "cpu_temp_c": [50.0, 50.0, 50.0]})
+    events = [{"kind": "collapse_start", "device": "cpu", "start": 100.5, "end": None, "min_rle": 0.2}]
+    (row,) = collapse_rows(_Session(table, events))  # type: ignore[arg-type]
+    assert row["end"] is None and row["duration_s"] == pytest.approx(1.5)
