@@ -25,10 +25,10 @@ from recordings.report.data import SessionData
 
 
 def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str, float | None]]:
-    """Per device: `energy_j` (the trapezoid over the power readings, as the summary's `integrated_j`:
-    `collectors.energy`), `powered_s` (the time it covers: ∑ t_{k+1} - t_k over consecutive samples that
-    both have a power, a gap in the power not bridged) and `mean_power_w` (`energy_j / powered_s`; the
-    reading itself where only one sample, or none two in a row, had a power).
+    """Per device: `energy_j` as the summary's `integrated_j` (`collectors.energy`): a GPU's the trapezoid
+    over consecutive samples that both have a power (a gap not bridged), the CPU's RAPL power times the time
+    since the previous sample (its reading is the mean over that tick); `powered_s`, the time it covers; and
+    `mean_power_w` (`energy_j / powered_s`; the reading itself where no time is covered).
 
     The samples go through a chunk at a time, each chunk's last sample waiting for the next chunk's first."""
     present = [p for p in prefixes if column(p, "power_w") in data.columns]
@@ -37,9 +37,17 @@ def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str,
     powers = [column(p, "power_w") for p in present]
     query = data.samples.select(pl.col(name).cast(pl.Float64) for name in ("elapsed_s", *powers))
     dt = pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")
+    tick = pl.col("elapsed_s") - pl.col("elapsed_s").shift(1)  # the time since the previous sample
 
-    def pair(c: str) -> pl.Expr:  # this sample and the next both have a power
-        return pl.col(c).is_not_null() & pl.col(c).shift(-1).is_not_null()
+    def joules_of(c: str) -> pl.Expr:
+        if c == column("cpu", "power_w"):
+            return pl.col(c) * tick
+        return (pl.col(c) + pl.col(c).shift(-1)) * 0.5 * dt
+
+    def covered_of(c: str) -> pl.Expr:
+        if c == column("cpu", "power_w"):
+            return tick.filter(pl.col(c).is_not_null())
+        return dt.filter(pl.col(c).is_not_null() & pl.col(c).shift(-1).is_not_null())
 
     totals: dict[str, float] = {}
     carry: pl.DataFrame | None = None  # the previous chunk's last sample
@@ -47,8 +55,8 @@ def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str,
         frame = chunk if carry is None else pl.concat([carry, chunk])
         row = frame.select(
             *(pl.col(c).tail(chunk.height).sum().alias(f"{c} sum") for c in powers),
-            *(((pl.col(c) + pl.col(c).shift(-1)) * 0.5 * dt).sum().alias(f"{c} energy") for c in powers),
-            *(dt.filter(pair(c)).sum().alias(f"{c} seconds") for c in powers),
+            *(joules_of(c).sum().alias(f"{c} energy") for c in powers),
+            *(covered_of(c).sum().alias(f"{c} seconds") for c in powers),
             *(pl.col(c).tail(chunk.height).count().alias(f"{c} n") for c in powers),
         ).row(0, named=True)
         for key, value in row.items():

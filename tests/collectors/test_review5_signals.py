@@ -235,3 +235,22 @@ def test_report_duration_of_a_collapse_still_active_ends_at_the_last_sample() ->
     events = [{"kind": "collapse_start", "device": "cpu", "start": 100.5, "end": None, "min_rle": 0.2}]
     (row,) = collapse_rows(_Session(table, events))  # type: ignore[arg-type]
     assert row["end"] is None and row["duration_s"] == pytest.approx(1.5)
+
+
+def test_cpu_energy_is_rapl_power_times_its_tick_across_a_stall() -> None:
+    """Summary §6 energy (method `rapl`): the CPU's power is RAPL's energy over the tick that ends at the
+    sample, divided by it (collectors/rapl.py), so the energy is each reading times the time since the previous
+    sample. 20 W for 4 s, then the sampler stalls 5 s during which the CPU draws 100 W (the reading after the
+    stall is that mean), then 100 W for 1 s: 80 + 500 + 100 = 680 J. The trapezoid said 480 J (it spread the
+    20 W reading over the stall). The report's figure is the same; a span over the session already said 680 J."""
+    times = [0.0, 1.0, 2.0, 3.0, 4.0, 9.0, 10.0]
+    watts = [None, 20.0, 20.0, 20.0, 20.0, 100.0, 100.0]  # RAPL has no reading at the first sample
+    frames = [gpu(t, cpu_power_w=w) for t, w in zip(times, watts)]
+    for summary in summaries(frames):
+        energy = summary["devices"]["cpu"]["energy"]
+        assert energy["method"] == "rapl" and energy["energy_j"] == pytest.approx(680.0)
+    table = pl.DataFrame({"elapsed_s": times, "cpu_power_w": watts}, schema={"elapsed_s": pl.Float64,
+                                                                            "cpu_power_w": pl.Float64})
+    reported = device_energy(_Session(table, []), ["cpu"])["cpu"]  # type: ignore[arg-type]
+    assert reported["energy_j"] == pytest.approx(680.0) and reported["powered_s"] == pytest.approx(10.0)
+    assert reported["mean_power_w"] == pytest.approx(68.0)
