@@ -12,6 +12,7 @@ import pytest
 
 from collectors.clock import ClockShifts
 from collectors.signals import SignalPipeline
+from collectors.spans import SpanTracker
 from collectors.timeutil import iso_from_us
 from recordings.analyze import Analysis, analyze, tags_of
 from recordings.report.aggregates import collapse_rows, device_energy
@@ -254,3 +255,22 @@ def test_cpu_energy_is_rapl_power_times_its_tick_across_a_stall() -> None:
     reported = device_energy(_Session(table, []), ["cpu"])["cpu"]  # type: ignore[arg-type]
     assert reported["energy_j"] == pytest.approx(680.0) and reported["powered_s"] == pytest.approx(10.0)
     assert reported["mean_power_w"] == pytest.approx(68.0)
+
+
+def test_span_energy_does_not_bridge_a_gap_in_the_power_as_the_summary_does_not() -> None:
+    """Summary §6 energy and span figures (SESSION_FORMAT § Spans): 100 W at 1 Hz for 10 s with a null
+    reading at 5 s. The session's integrated energy leaves the two seconds around the null out (800 J); a
+    span over the same 10 s counted the reading at 6 s for the second before it (900 J)."""
+    tracker = SpanTracker([0])
+    rows = tracker.add_event({"kind": "span_start", "ts": iso_from_us(T0_US), "span_id": "a", "name": "req"})
+    frames = [gpu(float(k), gpu0_power_w=None if k == 5 else 100.0) for k in range(16)]
+    for item in frames:
+        rows += tracker.add_frame(item)
+        if item["elapsed_s"] == 10.0:
+            rows += tracker.add_event({"kind": "span_end", "ts": iso_from_us(item["ts"]), "span_id": "a",
+                                       "name": "req"})
+    tracker.close()
+    (row,) = rows
+    assert row["gpu_energy_method"] == "integrated_power" and row["gpu_energy_j"] == pytest.approx(800.0)
+    for summary in summaries(frames[:11]):
+        assert summary["devices"]["gpu0"]["energy"]["integrated_j"] == pytest.approx(800.0)
