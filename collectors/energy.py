@@ -5,7 +5,9 @@ Methods, in order of trust:
 - ``counter``: NVML's total-energy counter (mJ since the driver loaded), the difference between the
   first and the last reading; primary wherever it exists and advances;
 - ``integrated_power``: the trapezoid over the power readings (NVML's power, an average the driver
-  keeps; the CPU package's RAPL power is ``rapl``, itself computed from RAPL's energy counter);
+  keeps), a gap in the power not bridged;
+- ``rapl``: the CPU package's RAPL power, computed from RAPL's energy counter over the tick that ends
+  at the sample: each reading times the time since the previous sample (exact, a stalled tick included);
 - ``none``: nothing measured it (never 0 J).
 
 The counter's update period is measured from the times its value changed (an upper bound when the
@@ -100,8 +102,12 @@ class EnergyAccount:
     def add(self, t: float, power: float | None, counter: float | None) -> None:
         if self._t_first is None:
             self._t_first = t
-        self._t_last = t
-        if power is not None and self._p is not None and self._t is not None and t > self._t:
+        previous, self._t_last = self._t_last, t
+        if self.power_method == "rapl":
+            if power is not None and previous is not None and t > previous:
+                self.integrated_j += power * (t - previous)
+                self.integrated_s += t - previous
+        elif power is not None and self._p is not None and self._t is not None and t > self._t:
             dt = t - self._t
             self.integrated_j += (power + self._p) * 0.5 * dt
             self.integrated_s += dt

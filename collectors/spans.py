@@ -10,7 +10,8 @@ arrived, so its energy covers the whole span.  Per span:
   samples inside `[start, end]`, or from the closest sample when none is inside
   (a span shorter than one tick);
 - energy: over each sample's interval `(t_prev, t]` the GPU's average power is the
-  difference of its NVML energy counter, else the mean of its power readings; the
+  difference of its NVML energy counter, else the mean of the power readings at both
+  ends (an interval with a null end is not measured, as in the session's energy); the
   CPU package's is its RAPL power (already an average over the tick); each
   interval counts for the part of it the span covers.  `gpu_energy_method` says which
   (`counter`, `integrated_power`, `none`); a span shorter than five updates of the
@@ -124,11 +125,12 @@ class Sample:
         return None
 
     def _mean_power(self, index: int, power: float | None, previous: Sample | None) -> float | None:
-        """The mean power over the interval from the power readings (trapezoid)."""
+        """The mean power over the interval from the power readings (trapezoid); None where either end has
+        none (a gap in the power is not bridged, as in the session's energy: `collectors.energy`)."""
         earlier = previous.gpu_w[index] if previous is not None and self.t0 is not None else None
         if power is not None and earlier is not None:
             return (power + earlier) / 2
-        return power
+        return None
 
 
 class _Open:

@@ -22,6 +22,7 @@ from collectors.clock import ClockShifts
 from collectors.event_kinds import EventKind
 from collectors.schema import column, derived_columns, gpu_indices_of, gpu_prefix, session_columns
 from collectors.signals import SignalPipeline
+from collectors.signals.session_time import tag_time
 from collectors.timeutil import us_from_iso
 from recordings.errors import InputError, first_line
 from recordings.frames import UTC_US, polars_schema, write_csv_chunks
@@ -171,13 +172,13 @@ class Analysis:
             if prefix != "cpu":
                 wanted += [column(prefix, suffix) for suffix in ("throttle_reasons", "violation_power_s",
                                                                 "violation_thermal_s", "sm_active_pct", "energy_j")]
-        self._wanted = list(dict.fromkeys(wanted))
+        self.inputs = list(dict.fromkeys(wanted))  # the raw columns the pipeline reads (besides `ts`)
 
     def add(self, chunk: pl.DataFrame) -> pl.DataFrame:
         """The chunk's columns (less any old derived ones) and its derived columns, in schema order."""
         base = chunk.drop([name for name in chunk.columns if name in self.derived])
         columns: dict[str, list[Any]] = {}
-        for name in self._wanted:
+        for name in self.inputs:
             if name in base.columns:
                 series = base[name]
                 if name.endswith("_throttle_reasons"):
@@ -207,8 +208,7 @@ class Analysis:
         if self._origin is None:
             self._origin = first_us, first_s = int(ts[0]), float(elapsed[0])
             for tag_us, state in self._tags:
-                moment = self.shifts.elapsed_of(first_s + (tag_us - first_us) / 1e6)
-                self.pipeline.add_tag(first_us + round((moment - first_s) * 1e6), state)
+                self.pipeline.add_tag(tag_time(self.shifts, first_us, first_s, tag_us), state)
         stretch = (pl.Series(self.shifts.starts).search_sorted(elapsed, side="right").cast(pl.Int64) - 1).clip(0)
         return ts - (pl.Series(self.shifts.shifts).gather(stretch) * 1e6).round().cast(pl.Int64)
 
@@ -235,11 +235,16 @@ def analyze_frame(frame: pl.DataFrame, tags: Iterable[Tag], on_progress: Callabl
 
 def read_tags(path: str | Path) -> list[Tag]:
     """Tags (`kind` == "tag") of an events JSONL file; invalid lines are skipped with a warning."""
+    return tags_of(read_events_file(path))
+
+
+def read_events_file(path: str | Path) -> list[dict[str, Any]]:
+    """The events of an events JSONL file (`--events`); invalid lines are skipped with a warning."""
     from recordings.events import read_events
 
     path = Path(path)
     require_regular(path)
-    return tags_of(read_events(path))
+    return read_events(path)
 
 
 def tags_of(events: Iterable[dict[str, Any]]) -> list[Tag]:
@@ -319,9 +324,10 @@ def analyze(input_path: str | Path, out_path: str | Path, events_path: str | Pat
     if not source.exists():
         raise InputError(f"cannot read {source}: no such file or directory")
     chunks, events = _chunks(source)
-    tags = read_tags(events_path) if events_path is not None else tags_of(events)
+    if events_path is not None:  # its tags, and the clock steps that place them among the samples
+        events = read_events_file(events_path)
 
-    derived = _Derived(chunks, str(source), tags, ClockShifts.of_events(events))
+    derived = _Derived(chunks, str(source), tags_of(events), ClockShifts.of_events(events))
     try:
         (write_csv_chunks if kind == "csv" else _write_parquet)(derived, target)
     except (OSError, pl.exceptions.PolarsError) as error:

@@ -85,7 +85,7 @@ class DeviceSignals:
         self._warm = False
         self._peak = 0.0
         self._alert_bits = 0
-        self._throttle_mask = 0
+        self._throttle_mask: int | None = None  # the previous sample's bitmask, None: not read
         self.sm_sum = 0.0
         self.sm_n = 0
         self._misleading_since: float | None = None
@@ -178,12 +178,17 @@ class DeviceSignals:
         return bits
 
     def _weigh_throttle(self, t: float, throttle: int | None) -> None:
-        """A GPU's throttle seconds per cause: a sample weighs t_{k+1} - t_k, so the previous one is weighed now."""
+        """A GPU's throttle seconds per cause: a sample weighs t_{k+1} - t_k, so the previous one is weighed now
+        (a sample without a bitmask weighs nothing: unknown)."""
         account = self.throttle
         if account is not None:
-            if self._throttle_mask:
+            if self._throttle_mask is not None:
                 account.add(t - self._t_prev, self._throttle_mask)
-            self._throttle_mask = throttle & ~GPU_IDLE if throttle else 0
+            if throttle is None:
+                self._throttle_mask = None
+            else:
+                account.read()
+                self._throttle_mask = throttle & ~GPU_IDLE
 
     def _collapse(self, index: int, t: float, u: float | None, temp: float | None, limit: float,
                   a_load: float | None, t_sustain: float, throttle: int | None,

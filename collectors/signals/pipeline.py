@@ -14,6 +14,7 @@ from typing import Any
 
 from collectors.schema import DERIVED_COLUMN_TEMPLATE, column, derived_columns, device_prefixes
 from collectors.signals.device import DeviceSignals
+from collectors.signals.session_time import SessionTime
 from collectors.signals.summary import build_summary
 from collectors.signals.workload import WorkloadTracker
 from collectors.timeutil import iso_from_us
@@ -53,6 +54,8 @@ class SignalPipeline:
         self.prefixes = device_prefixes(self.gpu_indices)
         self.devices = [DeviceSignals(prefix) for prefix in self.prefixes]
         self.workload = WorkloadTracker()
+        self.time = SessionTime()
+        self._pending_tags: list[tuple[int, str]] = []  # (wall ts, state), placed at the next sample
         self.derived_names = list(derived_columns(self.gpu_indices))
         self._inputs = [tuple(name.format(p=p) for name in INPUT_TEMPLATE) for p in self.prefixes]
         self._throttle_cols = [None, *(column(p, "throttle_reasons") for p in self.prefixes[1:])]
@@ -70,8 +73,19 @@ class SignalPipeline:
         self._ts_last: int | None = None
 
     def add_tag(self, ts_us: int, state: str) -> None:
-        """Tag the workload state from `ts_us` on; `auto` returns to the heuristic."""
-        self.workload.add_tag(int(ts_us), str(state))
+        """Tag the workload state from `ts_us` on; `auto` returns to the heuristic.
+
+        The tag goes on the session's time at the next sample, once that sample's clock step (if any) is known."""
+        self._pending_tags.append((int(ts_us), str(state)))
+
+    def _session_us(self, ts_us: int, t: float) -> int:
+        """A sample's ts on the session's time; the tags that came before it are placed on that time too."""
+        session_us = self.time.sample(ts_us, t)
+        if self._pending_tags:
+            for tag_us, state in self._pending_tags:
+                self.workload.add_tag(self.time.tag(tag_us), state)
+            self._pending_tags.clear()
+        return session_us
 
     def _elapsed(self, ts_us: int, elapsed: Any) -> float:
         elapsed = clean(elapsed)
@@ -120,7 +134,7 @@ class SignalPipeline:
             if value is not None and value > g:  # NaN is not
                 g = value
         state, source = self.workload.update(
-            ts_us, t, g, clean(get("cpu_util_pct")) or 0.0, clean(get("disk_write_bps")) or 0.0
+            self._session_us(ts_us, t), t, g, clean(get("cpu_util_pct")) or 0.0, clean(get("disk_write_bps")) or 0.0
         )
         frame["workload_state"] = state
         frame["workload_source"] = source
@@ -203,7 +217,7 @@ class SignalPipeline:
             g = [v if v is not None and v > m else m for m, v in zip(g, values)]
         c = [v or 0.0 for v in values_of("cpu_util_pct")]
         w = [v or 0.0 for v in values_of("disk_write_bps")]
-        states = list(map(self.workload.update, ts_us, t, g, c, w))
+        states = list(map(self.workload.update, map(self._session_us, ts_us, t), t, g, c, w))
         out["workload_state"], out["workload_source"] = (list(v) for v in zip(*states))
 
         if self.t_first is None:
@@ -229,7 +243,8 @@ class SignalPipeline:
 
     def summary(self) -> dict[str, Any]:
         """The session summary of SIGNALS.md §6, with throttle accounting per GPU."""
-        return build_summary(self.samples, self.t_first, self.t_last, self.devices, self.workload.seconds)
+        return build_summary(self.samples, self.t_first, self.t_last, self.devices, self.workload.seconds,
+                             self.workload.dropped_tags)
 
     @property
     def collapse_events(self) -> list[dict[str, Any]]:

@@ -19,15 +19,17 @@ def build_summary(
     t_last: float | None,
     devices: Sequence[DeviceSignals],
     workload_seconds: dict[str, float],
+    dropped_tags: int = 0,
 ) -> dict[str, Any]:
     """Summary keys of §6 (nulls where nothing was measured), plus per-GPU `throttle` and
-    `mean_sm_active_pct` (GPM; null where the GPU has none)."""
+    `mean_sm_active_pct` (GPM; null where the GPU has none), and `workload_dropped_tags`: tags the
+    workload state did not take (over its bounds), so that its seconds are known to miss them."""
     duration = t_last - t_first if t_first is not None and t_last is not None else 0.0
     per_device: dict[str, dict[str, Any]] = {}
     for device in devices:
         entry = device.summary(t_last)
         if device.throttle is not None:
-            entry["throttle"] = device.throttle.summary(duration)
+            entry["throttle"] = device.throttle.summary()
             entry["mean_sm_active_pct"] = device.sm_sum / device.sm_n if device.sm_n else None
         per_device[device.prefix] = entry
     entries = list(per_device.values())
@@ -38,6 +40,7 @@ def build_summary(
         "duration_s": duration,
         "devices": per_device,
         "workload_seconds": dict(workload_seconds),
+        "workload_dropped_tags": dropped_tags,
         "cpu_collapses": per_device["cpu"]["collapse_events"] if "cpu" in per_device else 0,
         "gpu_collapses": sum(entry["collapse_events"] for prefix, entry in per_device.items() if prefix != "cpu"),
         "max_temp": _max([entry["max_temp_c"] for entry in entries]),

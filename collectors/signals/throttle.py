@@ -2,7 +2,10 @@
 
 Each sample weighs t_{k+1} - t_k (the last weighs 0), like `workload_seconds`.
 A sample with several causes counts toward each of them and once toward
-`throttled_s`.  Bit 0x1 (GPU idle) is not throttling.
+`throttled_s`.  Bit 0x1 (GPU idle) is not throttling.  A sample without a
+bitmask (the read failed, the GPU was lost) is unknown, not unthrottled: it
+weighs nothing, and the fractions are of `observed_s`, the time weighed by
+samples that had one.  A GPU whose bitmask was never read has null seconds.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ OTHER = ~(GPU_IDLE | POWER_CAP | THERMAL | POWER_BRAKE)
 class ThrottleAccount:
     """Seconds throttled per cause, plus the first/last NVML violation counters."""
 
-    __slots__ = ("throttled_s", "power_cap_s", "thermal_s", "power_brake_s", "other_s", "_violation")
+    __slots__ = ("observed_s", "throttled_s", "power_cap_s", "thermal_s", "power_brake_s", "other_s", "_violation")
 
     def __init__(self) -> None:
+        self.observed_s: float | None = None  # None until a bitmask was read
         self.throttled_s = 0.0
         self.power_cap_s = 0.0
         self.thermal_s = 0.0
@@ -33,8 +37,16 @@ class ThrottleAccount:
         # name -> [first, last] non-null value of the cumulative counter
         self._violation: dict[str, list[float]] = {}
 
+    def read(self) -> None:
+        """A sample had a bitmask: from now on the account measures something."""
+        if self.observed_s is None:
+            self.observed_s = 0.0
+
     def add(self, dt: float, mask: int) -> None:
-        """Weigh a sample whose bitmask (without the idle bit) is non-zero by `dt` seconds."""
+        """Weigh a sample that had a bitmask (`mask`, without the idle bit) by `dt` seconds."""
+        self.observed_s = (self.observed_s or 0.0) + dt
+        if not mask:
+            return
         self.throttled_s += dt
         if mask & POWER_CAP:
             self.power_cap_s += dt
@@ -53,11 +65,13 @@ class ThrottleAccount:
         else:
             seen[1] = value
 
-    def summary(self, duration_s: float) -> dict[str, Any]:
-        def fraction(seconds: float) -> float | None:  # of no time at all (one sample): unknown
-            return seconds / duration_s if duration_s > 0 else None
+    def summary(self) -> dict[str, Any]:
+        observed = self.observed_s
 
-        out: dict[str, Any] = {}
+        def fraction(seconds: float) -> float | None:  # of no time at all (one sample, or never read): unknown
+            return seconds / observed if observed else None
+
+        out: dict[str, Any] = {"observed_s": observed}
         for key, seconds in (
             ("throttled", self.throttled_s),
             ("power_cap", self.power_cap_s),
@@ -65,7 +79,7 @@ class ThrottleAccount:
             ("power_brake", self.power_brake_s),
             ("other", self.other_s),
         ):
-            out[f"{key}_s"] = seconds
+            out[f"{key}_s"] = None if observed is None else seconds
             out[f"{key}_fraction"] = fraction(seconds)
         for name in ("power", "thermal"):
             seen = self._violation.get(name)

@@ -1,6 +1,6 @@
 """Figures computed from a session's samples with lazy polars queries (a few columns, never every row in Python).
 
-- `device_energy`: mean power and energy (power × time) per device;
+- `device_energy`: energy (the trapezoid over power) and time-weighted mean power per device;
 - `collapse_rows`: the collapse events of events.jsonl with the evidence seen in their samples;
 - `timeseries`: utilization, temperature and power per device, averaged into at most N time bins (for plots).
 """
@@ -13,47 +13,66 @@ import polars as pl
 
 from collectors.event_kinds import EventKind
 from collectors.schema import column
+from collectors.signals.device import (
+    DEFAULT_TEMP_LIMIT_CPU,
+    DEFAULT_TEMP_LIMIT_GPU,
+    EVIDENCE_A_LOAD,
+    EVIDENCE_SUSTAIN_S,
+    EVIDENCE_TEMP_MARGIN_C,
+)
 from collectors.signals.throttle import ALERT_POWER, EVIDENCE, THERMAL
 from recordings.report.data import SessionData
 
-# Seconds of `t_sustain_s` under which a collapse's evidence is thermal (SIGNALS.md §3).
-SUSTAIN_EVIDENCE_S = 60.0
-TEMP_MARGIN_C = 5.0
-
 
 def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str, float | None]]:
-    """Per device: `mean_power_w`, `energy_j` (∑ power × dt over the samples that have a power) and
-    `powered_s` (∑ dt over those samples: the time the energy covers, gaps in the power left out).
+    """Per device: `energy_j` as the summary's `integrated_j` (`collectors.energy`): a GPU's the trapezoid
+    over consecutive samples that both have a power (a gap not bridged), the CPU's RAPL power times the time
+    since the previous sample (its reading is the mean over that tick); `powered_s`, the time it covers; and
+    `mean_power_w` (`energy_j / powered_s`; the reading itself where no time is covered).
 
-    Each sample's weight dt is t_{k+1} - t_k, the last sample's 0 (as `workload_seconds`); the samples go
-    through a chunk at a time, each chunk's last sample waiting for the next chunk's first time."""
+    The samples go through a chunk at a time, each chunk's last sample waiting for the next chunk's first."""
     present = [p for p in prefixes if column(p, "power_w") in data.columns]
     if not present or "elapsed_s" not in data.columns:
         return {p: {"mean_power_w": None, "energy_j": None, "powered_s": None} for p in prefixes}
     powers = [column(p, "power_w") for p in present]
     query = data.samples.select(pl.col(name).cast(pl.Float64) for name in ("elapsed_s", *powers))
-    dt = (pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")).fill_null(0.0)
+    dt = pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")
+    tick = pl.col("elapsed_s") - pl.col("elapsed_s").shift(1)  # the time since the previous sample
+
+    def joules_of(c: str) -> pl.Expr:
+        if c == column("cpu", "power_w"):
+            return pl.col(c) * tick
+        return (pl.col(c) + pl.col(c).shift(-1)) * 0.5 * dt
+
+    def covered_of(c: str) -> pl.Expr:
+        if c == column("cpu", "power_w"):
+            return tick.filter(pl.col(c).is_not_null())
+        return dt.filter(pl.col(c).is_not_null() & pl.col(c).shift(-1).is_not_null())
+
     totals: dict[str, float] = {}
     carry: pl.DataFrame | None = None  # the previous chunk's last sample
     for chunk in data.chunks(query):
         frame = chunk if carry is None else pl.concat([carry, chunk])
         row = frame.select(
             *(pl.col(c).tail(chunk.height).sum().alias(f"{c} sum") for c in powers),
-            *((pl.col(c) * dt).sum().alias(f"{c} energy") for c in powers),
-            *((pl.col(c).is_not_null() * dt).sum().alias(f"{c} seconds") for c in powers),
+            *(joules_of(c).sum().alias(f"{c} energy") for c in powers),
+            *(covered_of(c).sum().alias(f"{c} seconds") for c in powers),
             *(pl.col(c).tail(chunk.height).count().alias(f"{c} n") for c in powers),
         ).row(0, named=True)
         for key, value in row.items():
-            totals[key] = totals.get(key, 0) + value
+            totals[key] = totals.get(key, 0) + (value or 0)
         carry = frame.tail(1)
     out: dict[str, dict[str, float | None]] = {}
     for p in prefixes:
         name = column(p, "power_w")
         count = totals.get(f"{name} n", 0)
-        measured = count > 0
-        out[p] = {"mean_power_w": totals[f"{name} sum"] / count if measured else None,
-                  "energy_j": totals[f"{name} energy"] if measured else None,
-                  "powered_s": totals[f"{name} seconds"] if measured else None}
+        seconds = totals.get(f"{name} seconds", 0.0)
+        if not count:
+            out[p] = {"mean_power_w": None, "energy_j": None, "powered_s": None}
+            continue
+        energy = totals[f"{name} energy"] if seconds > 0 else None
+        mean = energy / seconds if energy is not None else totals[f"{name} sum"] / count
+        out[p] = {"mean_power_w": mean, "energy_j": energy, "powered_s": seconds}
     return out
 
 
@@ -81,11 +100,14 @@ def _flags(data: SessionData, p: str) -> list[pl.Expr]:
 
     sustain, temp, limit, a_load, mask = (col(n) for n in ("t_sustain_s", "temp_c", "temp_limit_c", "a_load",
                                                            "throttle_reasons"))
+    # A null limit is the default the signals used (SIGNALS.md §1), not an unknown one.
+    default = pl.lit(DEFAULT_TEMP_LIMIT_CPU if p == "cpu" else DEFAULT_TEMP_LIMIT_GPU)
+    limit = default if limit is None else limit.fill_null(default)
     bits = mask.cast(pl.Int64) if mask is not None else None
-    thermal = [e for e in (sustain < SUSTAIN_EVIDENCE_S if sustain is not None else None,
-                           temp >= limit - TEMP_MARGIN_C if temp is not None and limit is not None else None,
+    thermal = [e for e in (sustain < EVIDENCE_SUSTAIN_S if sustain is not None else None,
+                           temp >= limit - EVIDENCE_TEMP_MARGIN_C if temp is not None else None,
                            (bits & THERMAL) != 0 if bits is not None else None) if e is not None]
-    power = [e for e in (a_load > 0.95 if a_load is not None else None,
+    power = [e for e in (a_load > EVIDENCE_A_LOAD if a_load is not None else None,
                          (bits & ALERT_POWER) != 0 if bits is not None else None) if e is not None]
     return [
         pl.any_horizontal(thermal).fill_null(False).alias("thermal") if thermal else false.alias("thermal"),
@@ -98,10 +120,12 @@ def _flags(data: SessionData, p: str) -> list[pl.Expr]:
 def collapse_rows(data: SessionData) -> list[dict[str, Any]]:
     """Each collapse event with `duration_s`, `evidence` (thermal/power/throttle seen inside it) and `max_temp_c`."""
     events = collapse_events(data)
-    last = data.summary.get("duration_s")
+    last = None  # an event still active ends at the last sample's time (SIGNALS.md §3), on the events' clock
+    if "elapsed_s" in data.columns and any(event["end"] is None for event in events):
+        last = data.collect(data.samples.select(pl.col("elapsed_s").cast(pl.Float64).max())).item()
     by_device: dict[str, list[dict[str, Any]]] = {}
     for event in events:
-        end = event["end"] if event["end"] is not None else last if isinstance(last, (int, float)) else None
+        end = event["end"] if event["end"] is not None else last
         event["duration_s"] = None if end is None else end - event["start"]
         event["evidence"], event["max_temp_c"] = [], None
         by_device.setdefault(event["device"], []).append(event)

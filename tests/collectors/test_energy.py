@@ -101,9 +101,12 @@ def test_nothing_measured_is_none_and_a_power_gap_is_not_bridged():
     assert account([(0.0, None, None), (1.0, None, None)]) == {
         "method": "none", "energy_j": None, "counter_j": None, "integrated_j": None,
         "counter_update_period_s": None, "uncertain": False, "self_check": None}
-    gap = account([(0.0, 100.0, None), (1.0, 100.0, None), (2.0, None, None), (3.0, 100.0, None), (4.0, 100.0, None)],
-                  method="rapl")
-    assert gap["method"] == "rapl" and gap["energy_j"] == pytest.approx(200.0)
+    readings = [(0.0, 100.0, None), (1.0, 100.0, None), (2.0, None, None), (3.0, 100.0, None), (4.0, 100.0, None)]
+    gap = account(readings)
+    assert gap["method"] == "integrated_power" and gap["energy_j"] == pytest.approx(200.0)
+    # RAPL's power is the mean over the tick that ends at it: only the tick ending at the null is unknown
+    rapl = account(readings, method="rapl")
+    assert rapl["method"] == "rapl" and rapl["energy_j"] == pytest.approx(300.0)
 
 
 def test_a_counter_that_does_not_advance_under_load_is_told_once_at_start():

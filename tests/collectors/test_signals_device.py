@@ -129,8 +129,10 @@ def test_throttle_accounting_weighs_each_sample_until_the_next() -> None:
     assert throttle["power_brake_s"] == pytest.approx(1.5)
     assert throttle["other_s"] == pytest.approx(1.0 + 2.0)  # 0x2 at 5.0, 0x100 at 6.0; 0x1 alone is idle
     assert throttle["throttled_s"] == pytest.approx(2.0 + 0.5 + 1.5 + 1.0 + 2.0 + 1.0)
-    assert throttle["throttled_fraction"] == pytest.approx(8.0 / 10.0)
-    assert throttle["power_cap_fraction"] == pytest.approx(0.25)
+    # The null bitmask at 8.0 is unknown: its second is not part of the time observed.
+    assert throttle["observed_s"] == pytest.approx(9.0)
+    assert throttle["throttled_fraction"] == pytest.approx(8.0 / 9.0)
+    assert throttle["power_cap_fraction"] == pytest.approx(2.5 / 9.0)
     assert throttle["violation_power_s"] == pytest.approx(2.5)
     assert throttle["violation_thermal_s"] is None
     assert "throttle" not in pipeline.summary()["devices"]["cpu"]
@@ -139,7 +141,8 @@ def test_throttle_accounting_weighs_each_sample_until_the_next() -> None:
 def test_throttle_fractions_of_no_time_are_unknown() -> None:
     """A one-sample session has no time to be throttled in: its fractions are null, not a measured 0 %."""
     account = ThrottleAccount()
-    summary = account.summary(0.0)
+    account.read()
+    summary = account.summary()
     assert summary["throttled_fraction"] is None and summary["thermal_fraction"] is None
     assert summary["thermal_s"] == 0.0
 
