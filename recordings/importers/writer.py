@@ -133,11 +133,10 @@ def _write_samples(item: Imported, stage: Path, on_progress: Progress,
     part_path(stage, 0, "parquet").parent.mkdir()
     for number, raw in enumerate(item.frames()):
         raw = null_impossible(raw, item.out_of_range)
-        chunk_held = held_columns(raw)
-        held |= chunk_held
+        held |= held_columns(raw)  # so far: a device lost in a later piece keeps its derived values there, as live
         frame = prepare_samples(to_session_types(raw, columns), str(item.source))
         table = analysis.add_all(frame, on_progress if item.progress is None else None)
-        table = null_unmeasured(table, chunk_held, analysis.pipeline.prefixes)
+        table = null_unmeasured(table, held, analysis.pipeline.prefixes)
         if item.extra is not None:
             table = table.hstack(item.extra)
         write_parquet_atomic(table, part_path(stage, number, "parquet"))

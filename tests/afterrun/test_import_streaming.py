@@ -57,3 +57,24 @@ def test_dmon_output_is_read_in_pieces_too(tmp_path, monkeypatch):
     samples = pl.read_parquet(session / "samples.parquet")
     assert samples.height == 20 and samples["gpu2_util_pct"].to_list() == [float(20 + s) for s in range(20)]
     assert samples["gpu0_power_w"].to_list() == [float(70 + s) for s in range(20)]
+
+
+def test_a_gpu_lost_part_way_keeps_its_derived_values_whatever_the_pieces(tmp_path, monkeypatch):
+    """gpu1 stops being logged at minute 20 (lost): its derived values (t_sustain_s is 600 s without a temperature,
+    SIGNALS.md §2.5) are those of one read in every piece; a piece holding no gpu1 row nulled them for that piece."""
+    lines = []
+    for m in range(40):
+        stamp = f"2026-03-11 10:{m:02d}:00"
+        gpus = (0, 1) if m < 20 else (0,)
+        lines += [f"{stamp}, {gpu}, {(m * 7 + gpu) % 100} %, {50 + gpu}, {100 + m} W, 300 W\n" for gpu in gpus]
+    source = tmp_path / "lost.csv"
+    source.write_text(HEADER + "".join(lines))
+    derived = ["gpu1_t_sustain_s", "gpu1_a_load", "gpu1_rle_raw"]
+    tables = []
+    for chunk in (100_000, 9):
+        monkeypatch.setattr(nvidia_smi, "CHUNK_LINES", chunk)
+        session, _ = import_file(source, tmp_path / f"s{chunk}", times=TimeOptions(tz="UTC"))
+        tables.append(pl.read_parquet(session / "samples.parquet").select(derived))
+    whole, pieces = tables
+    assert whole["gpu1_t_sustain_s"].null_count() < 20  # derived after the loss too, as live
+    assert pieces.equals(whole)
