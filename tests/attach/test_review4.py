@@ -232,15 +232,21 @@ def test_the_recent_batches_are_encoded_once_however_many_viewers_join(tmp_path:
         publisher.join(5.0)
 
 
-def test_serve_writes_no_access_log_and_so_never_the_token(tmp_path: Path) -> None:
-    """textual-serve's access log wrote each request's URL on serve's output (a log file under nohup or
-    systemd), the `/?token=TOKEN` of every page load among them."""
+def _serving(tmp_path: Path, token: str) -> tuple[Any, int, subprocess.Popen]:
+    """A recorder, and `rigscope serve` on it behind `token` (its output piped): the recorder, port and server."""
     pytest.importorskip("textual_serve", reason="rigscope serve needs textual-serve (the serve extra)")
     monitor = recorder(tmp_path)
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "rigscope", "serve", "--port", str(port), "--token", "tok3n-x",
+    server = subprocess.Popen([sys.executable, "-m", "rigscope", "serve", "--port", str(port), "--token", token,
                                "--dir", str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
+    return monitor, port, server
+
+
+def test_serve_writes_no_access_log_and_so_never_the_token(tmp_path: Path) -> None:
+    """textual-serve's access log wrote each request's URL on serve's output (a log file under nohup or
+    systemd), the `/?token=TOKEN` of every page load among them."""
+    monitor, port, server = _serving(tmp_path, "tok3n-x")
     try:
         url = f"http://127.0.0.1:{port}"
         wait_sync(lambda: status(f"{url}/?token=tok3n-x") == 200, 20, "the page")
@@ -316,12 +322,7 @@ def test_a_recorder_that_hangs_up_before_hello_is_said_to_be_ending(tmp_path: Pa
 
 def test_the_banners_url_opens_the_page_whatever_the_token_holds(tmp_path: Path) -> None:
     """A --token with `&`, `#` or a space printed as it is made a URL that cut the token short (a 401)."""
-    pytest.importorskip("textual_serve", reason="rigscope serve needs textual-serve (the serve extra)")
-    monitor = recorder(tmp_path)
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "rigscope", "serve", "--port", str(port), "--token", "a&b#c d",
-                               "--dir", str(tmp_path)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True)
+    monitor, port, server = _serving(tmp_path, "a&b#c d")
     try:
         banner = server.stderr.readline()
         url = re.search(r"(http://\S+)", banner)

@@ -135,19 +135,24 @@ def test_a_spans_table_the_disk_refuses_closes_the_session_interrupted(tmp_path,
         raise failure
 
     monkeypatch.setattr(spans_module, "write_parquet_atomic", refused)
+    session, meta = _one_span_session(tmp_path)
+    assert meta["status"] == "interrupted"
+    assert meta["error"].startswith("recording stopped: spans table not written: ")
+    assert read_spans(session)["span_id"].to_list() == ["a"]  # still in its journal, for repair
+
+
+def _one_span_session(tmp_path: Path, options: RecorderOptions | None = None) -> tuple[Path, dict]:
+    """A session writer given one frame and one finished span, closed: its folder and final meta.json."""
     session = create_session_dir(tmp_path, datetime.datetime(2027, 1, 1), "testhost")
     frames = PolledQueue(100, 0.01)
     writer = SessionWriter(session, {"format": "rigscope-session/1", "status": "recording"}, session_columns([]),
-                           frames)
+                           frames, *(() if options is None else (options,)))
     writer.start()
     frames.offer(Batch({"ts": T0, "elapsed_s": 0.0}))
     writer.take_span(SPAN)
     frames.close()
     writer.join(timeout=30)
-    meta = read_meta(session)
-    assert meta["status"] == "interrupted"
-    assert meta["error"].startswith("recording stopped: spans table not written: ")
-    assert read_spans(session)["span_id"].to_list() == ["a"]  # still in its journal, for repair
+    return session, read_meta(session)
 
 
 def _half_then_full(real):
@@ -172,16 +177,7 @@ def test_a_full_disk_under_report_md_leaves_no_half_file(tmp_path, monkeypatch):
 def test_a_full_disk_under_spans_csv_leaves_no_half_file(tmp_path, monkeypatch):
     """Before: `.spans.csv.tmp`, half written, stayed in the session."""
     monkeypatch.setattr(pl.DataFrame, "write_csv", _half_then_full(pl.DataFrame.write_csv))
-    session = create_session_dir(tmp_path, datetime.datetime(2027, 1, 1), "testhost")
-    frames = PolledQueue(100, 0.01)
-    writer = SessionWriter(session, {"format": "rigscope-session/1", "status": "recording"}, session_columns([]),
-                           frames, RecorderOptions(frozenset({"parquet", "csv"})))
-    writer.start()
-    frames.offer(Batch({"ts": T0, "elapsed_s": 0.0}))
-    writer.take_span(SPAN)
-    frames.close()
-    writer.join(timeout=30)
-    meta = read_meta(session)
+    session, meta = _one_span_session(tmp_path, RecorderOptions(frozenset({"parquet", "csv"})))
     assert meta["status"] == "interrupted" and "spans table not written: disk full" in meta["error"]
     assert not list(session.glob(".*.tmp")) and (session / "spans.journal").is_file()
 
