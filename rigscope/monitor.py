@@ -260,7 +260,8 @@ class Monitor:
         self.receiver: EventReceiver | None = None
         self._receiver_stats: dict[str, Any] = {}
         self._receiver_lock = threading.Lock()  # closed by the sampler's thread at its end, or by stop()
-        self.sampler.on_end = self.close_receiver
+        self._receiving_ended = False  # the sampler ended: no receiver may open again (nothing would record)
+        self.sampler.on_end = self._end_receiving
         if config.receive_events:
             self.receiver = _open_receiver(self.sampler.post_event, self.notices.tell,
                                            None if config.probe_udp is None else (config.probe_udp, self.session_token))
@@ -422,10 +423,10 @@ class Monitor:
         self.close_receiver()
         if self.attach is not None:
             self.attach.close()
-        if self.processes is not None and self.processes.running:
-            return  # its thread hangs in a call through the GPU's backend: never shut NVML down under it
+        hung = self.processes is not None and self.processes.running  # inside a call through the GPU's backend
         for collector in self.sources.collectors:
-            collector.close()
+            if not (hung and collector.name == "nvml"):  # never shut NVML down under a call that still runs
+                collector.close()
 
     def udp_address(self) -> dict[str, Any] | None:
         """{port, token} of the UDP channel (`--probe-udp`); None when it is not open."""
@@ -446,13 +447,19 @@ class Monitor:
         """Take events again after `close_receiver` (the replacement it made way for could not start); InputError
         when its socket or port cannot be had."""
         with self._receiver_lock:
-            if self.receiver is not None or not self.config.receive_events or self.sampling_ended:
+            if self.receiver is not None or not self.config.receive_events or self._receiving_ended:
                 return
             udp = None if self.config.probe_udp is None else (self.config.probe_udp, self.session_token)
             receiver = _open_receiver(self.sampler.post_event, self.notices.tell, udp)
             _listen_local(receiver, self.session.name if self.session is not None else LIVE)
             receiver.start()
             self.receiver = receiver
+
+    def _end_receiving(self) -> None:
+        """The sampler's last act before its stream ends (its thread): events stop for good."""
+        with self._receiver_lock:
+            self._receiving_ended = True
+        self.close_receiver()
 
     def close_receiver(self) -> None:
         """Stop taking events and free the socket and port (a new session that replaces this one takes the port)."""

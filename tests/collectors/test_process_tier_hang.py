@@ -35,11 +35,15 @@ def test_a_hung_process_list_keeps_nvml_up_at_the_stop(tmp_path, monkeypatch):
     nvml = HangingProcesses()
     monitor = Monitor(MonitorConfig(source="system", hz=5.0, directory=str(tmp_path), receive_events=False,
                                     proc_interval_s=0.2), nvml_backend=nvml)
+    closed = []
+    for collector in monitor.sources.collectors:
+        collector.close = lambda close=collector.close, name=collector.name: (closed.append(name), close())
     monitor.start()
     try:
         wait_sync(nvml.listing.is_set, 20, "the process tier inside a list that hangs")
         monitor.stop()
         assert monitor.processes.running and nvml.initialised  # not shut down under the call
+        assert "nvml" not in closed and closed  # the other collectors are closed
     finally:
         nvml.release.set()
     wait_sync(lambda: not monitor.processes.running, 10, "the process tier to end once the call returns")

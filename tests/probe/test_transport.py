@@ -246,3 +246,22 @@ def test_events_sent_until_the_duration_ends_are_in_its_session_and_later_ones_r
         send(path, b'{"kind": "metric", "name": "after", "value": 1}')
     monitor.stop()
     _recorded_eight(monitor)
+
+
+def test_no_receiver_opens_again_between_the_samplers_end_and_its_stream_closing(tmp_path, runtime):
+    """`r` on a full disk reopens the receiver of the session it could not replace; asked in the moment after the
+    sampler closed the receiver and before it was done, that opened a socket whose events nothing recorded."""
+    monitor = Monitor(MonitorConfig(source="sim", hz=20, duration_s=0.5, directory=str(tmp_path)))
+    end = monitor.sampler.on_end
+    reopened = []
+
+    def end_then_reopen():
+        end()
+        monitor.reopen_receiver()  # in the window: the sampler has not finished yet
+        reopened.append(monitor.receiver)
+
+    monitor.sampler.on_end = end_then_reopen
+    monitor.start()
+    monitor.wait()
+    monitor.stop()
+    assert reopened == [None]
