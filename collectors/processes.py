@@ -133,6 +133,10 @@ class ProcessCollector(Collector):
                 self._lost.add(index)
                 self.notice(f"{gpu_prefix(index)} lost ({exc}): its processes are no longer listed")
                 continue
+            except FieldNotSupported as exc:  # the driver gives neither list (too old, no permission): for good
+                self._lost.add(index)
+                self.notice(f"{gpu_prefix(index)} processes not listed ({exc}): not for this session")
+                continue
             except NvmlError as exc:
                 self.notice(f"{gpu_prefix(index)} process list failed ({exc}); tried again next tick")
                 continue

@@ -77,8 +77,12 @@ def test_a_process_list_the_driver_cannot_give_is_said_not_shown_as_no_process(m
         scenario, backend = mock_backend([gpu])
     backend.init()
     procs = ProcessCollector(backend, [0])
-    assert procs.rows(1) == [] and procs.rows(2) == []
-    assert procs.drain_notices() == [f"processes: gpu0 process list failed ({why}); tried again next tick"]
+    listed = []
+    processes = backend.processes
+    backend.processes = lambda index: (listed.append(index), processes(index))[1]
+    assert procs.rows(1) == [] and procs.rows(2) == [] and procs.rows(3) == []
+    assert listed == [0]  # asked once: the driver will not give it later either
+    assert procs.drain_notices() == [f"processes: gpu0 processes not listed ({why}): not for this session"]
 
 
 def test_a_gpu_without_graphics_processes_still_lists_its_compute_processes(mock_backend):
