@@ -1,10 +1,14 @@
-"""Where a command may write what it makes: never over the sessions it reads (`report --out`,
-`report --group --out`, `export --out` onto a session's own samples.parquet destroyed it)."""
+"""Where and how a command writes what it makes: never over the sessions it reads (`report --out`,
+`report --group --out`, `export --out` onto a session's own samples.parquet destroyed it), and a file
+whole or not at all."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+
+from recordings.errors import InputError
 
 
 def overwrite_risk(sessions: list[Path], targets: list[Path]) -> str | None:
@@ -29,3 +33,20 @@ def _stat(path: Path) -> os.stat_result | None:
         return path.stat()
     except OSError:
         return None
+
+
+def write_output(path: Path, text: str) -> None:
+    """`path` whole or not at all (a temp name renamed over it); a pipe or a device (`/dev/stdout`, `/dev/null`)
+    is written into, never replaced by a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            path.write_text(text, encoding="utf-8")
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # e.g. `path` is a directory: what was written beside it is not left there
+        raise InputError(f"cannot write {path}: {error.strerror or error}") from None

@@ -7,9 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from recordings.errors import InputError
 from recordings.group_render import latex, markdown
-from recordings.out_paths import overwrite_risk
+from recordings.out_paths import overwrite_risk, write_output
 from recordings.reproducibility import reproducibility
 from recordings.session import sessions_dir
 
@@ -27,10 +26,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     text = (json.dumps(report, indent=1) + "\n" if args.json else latex(report) if args.latex else markdown(report))
     if args.out:
-        try:
-            Path(args.out).write_text(text, encoding="utf-8")
-        except OSError as error:
-            raise InputError(f"cannot write {args.out}: {error.strerror or error}") from None
+        write_output(Path(args.out), text)
         print(f"rigscope: wrote {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -9,16 +9,14 @@ exit 1 if one fails).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
-import os
 import shutil
 import sys
 from pathlib import Path
 
 from recordings.checks import Check, CheckError, checks_table, parse_check, validate_checks
 from recordings.errors import InputError
-from recordings.out_paths import overwrite_risk
+from recordings.out_paths import overwrite_risk, write_output
 from recordings.report import render
 from recordings.report.data import load_session
 from recordings.report.plot_files import write_plots
@@ -30,23 +28,6 @@ from rigscope.terminal_progress import progress
 def _usage(message: str) -> int:
     print(f"rigscope report: error: {message}", file=sys.stderr)
     return 2
-
-
-def _write_text(path: Path, text: str) -> None:
-    """FILE whole or not at all (a temp name renamed over it); a pipe or a device (`/dev/stdout`, `/dev/null`)
-    is written into, never replaced by a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        if path.exists() and not path.is_file() and not path.is_dir():
-            path.write_text(text, encoding="utf-8")
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)  # e.g. FILE is a directory: the report written beside it is not left there
-        raise InputError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def _require_samples(checks: list[Check], samples: int, name: str) -> None:
@@ -83,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     results = [check.evaluate(data.summary) for check in checks]
     text = render(data, functools.partial(progress, label=f"report {session.name}"))
     if args.out:
-        _write_text(Path(args.out), text)
+        write_output(Path(args.out), text)
         print(f"report written to {args.out}", file=sys.stderr)
     elif sys.stdout.isatty():  # a person reads it: tables drawn, headings set, as rich renders markdown
         from rich.console import Console

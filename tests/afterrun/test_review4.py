@@ -320,3 +320,25 @@ def test_a_slow_logs_achieved_rate_keeps_its_digits(realworld, tmp_path, capsys)
     capsys.readouterr()
     assert main(["report", str(session)]) == 0
     assert "0.017 Hz achieved" in capsys.readouterr().out
+
+
+def test_group_report_out_on_a_full_disk_keeps_the_old_file_whole(tmp_path, capsys, monkeypatch):
+    """`report --group --out` wrote the file in place: a full disk left it cut; now whole or not at all, as
+    `report --out`."""
+    import errno
+
+    for repeat in (1, 2):
+        _session(tmp_path, repeat)
+    out = tmp_path.parent / f"{tmp_path.name}-group.md"
+    out.write_text("the previous report\n")
+    real = Path.write_text
+
+    def half_then_full(self, text, *args, **kwargs):
+        real(self, text[: len(text) // 2], *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_text", half_then_full)
+    assert main(["report", "--group", GROUP, "--dir", str(tmp_path), "--out", str(out)]) != 0
+    monkeypatch.undo()
+    assert out.read_text() == "the previous report\n" and "No space left" in capsys.readouterr().err
+    assert not list(out.parent.glob(f".{out.name}.tmp"))
