@@ -75,6 +75,16 @@ def _checked(kind: str, event: dict[str, Any]) -> dict[str, Any] | None:
     return event
 
 
+def typed_event(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a note or tag typed on a screen (live or replay), held to any sender's limits: a note's text
+    cut at NOTE_CAP; ValueError (its message for the screen) for a tag over MAX_NAME characters."""
+    if kind == EventKind.TAG and len(fields["state"]) > MAX_NAME:
+        raise ValueError(f"a tag is at most {MAX_NAME} characters (this one has {len(fields['state'])}): not tagged")
+    if kind == EventKind.NOTE:
+        return {**fields, "text": cut(fields["text"], NOTE_CAP)}
+    return fields
+
+
 def cut(text: str, cap: int) -> str:
     """`text` up to `cap` characters, with a mark when it was longer."""
     return text if len(text) <= cap else text[: cap - len(CUT_MARK)] + CUT_MARK

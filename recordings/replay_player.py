@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.event_kinds import EventKind
+from collectors.event_parse import typed_event
 from collectors.process_rows import ProcessSnapshot
 from collectors.stream import RESET, Batch, FrameStream, StreamPolicy
 from collectors.timeutil import iso_from_us
@@ -103,8 +104,12 @@ class ReplayPlayer:
 
     def post(self, kind: str, ts: str, **fields: Any) -> None:
         """A note written while replaying goes into the session's events.jsonl, at the replay time; InputError
-        when it cannot be written there (a full disk, a read-only mount, another user's session)."""
-        event = {"ts": ts, "kind": kind, **fields}
+        when it cannot be written there (a full disk, a read-only mount, another user's session), or is over the
+        limits any sender's is held to."""
+        try:
+            event = {"ts": ts, "kind": kind, **typed_event(kind, fields)}
+        except ValueError as error:
+            raise InputError(str(error)) from None
         if kind == EventKind.NOTE:
             event["source"] = "replay"
         path = self.reader.session / EVENTS

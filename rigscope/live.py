@@ -9,13 +9,11 @@ import time
 from collections import deque
 from typing import Any
 
-from collectors.event_kinds import EventKind
-from collectors.event_parse import NOTE_CAP, cut
+from collectors.event_parse import typed_event
 from collectors.process_rows import ProcessSnapshot
 from collectors.processes import ProcessControl
 from collectors.schema import gpu_prefix
 from collectors.stream import SCREEN, FrameQueue
-from collectors.wire import MAX_NAME
 from recordings.errors import InputError
 from rigscope.monitor import Monitor, MonitorConfig
 from tui.bars import SessionLabel, host_words
@@ -68,10 +66,10 @@ class LiveSource:
 
     def post(self, kind: str, ts: str, **fields: Any) -> None:
         """A key's note or tag, held to the limits of any sender's: a note cut at NOTE_CAP, a tag of MAX_NAME at most."""
-        if kind == EventKind.TAG and len(fields["state"]) > MAX_NAME:
-            raise InputError(f"a tag is at most {MAX_NAME} characters (this one has {len(fields['state'])}): not tagged")
-        if kind == EventKind.NOTE:
-            fields["text"] = cut(fields["text"], NOTE_CAP)
+        try:
+            fields = typed_event(kind, fields)
+        except ValueError as error:
+            raise InputError(str(error)) from None
         self.monitor.post_event({"ts": ts, "kind": kind, **fields})
 
     def recording(self) -> dict[str, Any] | None:

@@ -173,3 +173,25 @@ def test_a_note_that_cannot_be_saved_is_said_and_the_replay_stays_up(session):
             assert not any(m.startswith("note saved") for m, _ in seen), seen
             await pilot.press("q")
     run(body)
+
+
+def test_a_note_or_tag_typed_in_replay_is_held_to_any_senders_limits(session):
+    """A 100 kB note typed in replay went into events.jsonl whole, and a 300-character tag was saved, where a
+    recorder cuts the note at 4,096 characters and refuses the tag."""
+    from collectors.event_parse import NOTE_CAP
+    from recordings.errors import InputError
+    from recordings.events import read_events
+    from recordings.replay_player import ReplayPlayer
+
+    player = ReplayPlayer(session)
+    try:
+        stamp = player.now_iso()
+        player.post("note", stamp, text="x" * 100_000)
+        with pytest.raises(InputError, match="a tag is at most 256 characters"):
+            player.post("tag", stamp, state="t" * 300)
+    finally:
+        player.close()
+    events = read_events(session / "events.jsonl")
+    notes = [e["text"] for e in events if e["kind"] == "note" and e.get("source") == "replay"]
+    assert len(notes) == 1 and NOTE_CAP <= len(notes[0]) < NOTE_CAP + 20
+    assert not any(e["kind"] == "tag" and len(e["state"]) == 300 for e in events)
