@@ -53,7 +53,10 @@ class AttachClient:
             raise InputError(f"cannot attach to {path}: {error.strerror or error}") from None
         try:
             self._sock.sendall(protocol.encode({"t": protocol.ATTACH, "version": protocol.VERSION}))
-            self._reader = self._sock.makefile("rb")
+        except ConnectionError:  # it answered (a bye: it is full) and hung up before the ask landed; still to read
+            pass
+        self._reader = self._sock.makefile("rb")
+        try:
             hello = protocol.decode(self._reader.readline(1 << 24))
         except (ConnectionError, TimeoutError):  # it hung up (ending) or never answered: said below
             hello = None

@@ -333,3 +333,34 @@ def test_the_banners_url_opens_the_page_whatever_the_token_holds(tmp_path: Path)
         server.communicate(timeout=10)
         monitor.request_stop()
         monitor.stop()
+
+
+def test_a_bye_sent_before_the_viewers_ask_landed_is_still_read(tmp_path: Path, monkeypatch) -> None:
+    """A full recorder says why and hangs up at once; when that came before the viewer's attach line was sent, the
+    send failed (a broken pipe) and the viewer said 'the recorder did not say hello' instead of the reason."""
+    from rigscope import attach_client
+    from rigscope.serve import attach_protocol as protocol
+
+    path = str(tmp_path / "full.attach")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    hung_up = threading.Event()
+    encode = protocol.encode
+
+    def full_recorder() -> None:
+        sock, _ = listener.accept()
+        sock.sendall(encode({"t": protocol.BYE, "reason": "64 viewers are attached already"}))
+        sock.close()
+        hung_up.set()
+
+    server = threading.Thread(target=full_recorder)
+    server.start()
+    monkeypatch.setattr(attach_client.protocol, "encode",
+                        lambda message: (hung_up.wait(10), encode(message))[1])  # the ask is sent after the bye
+    try:
+        with pytest.raises(InputError, match=r": 64 viewers are attached already$"):
+            AttachClient(path)
+    finally:
+        server.join(5)
+        listener.close()
