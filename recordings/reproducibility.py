@@ -4,7 +4,8 @@ Per session, from samples.parquet: the run phase (every sample tagged neither `b
 `cooldown`, so probe tags inside the command count as the run) and the baseline phase (the
 samples tagged `baseline`). Per device: mean utilization, max temperature, mean power,
 energy, collapses (rising edges of `{p}_collapse`), and for GPUs the thermal and power
-throttle fractions (time-weighted, each sample weighing `t_{k+1} - t_k`); from the summary's
+throttle fractions (time-weighted, each sample weighing `t_{k+1} - t_k`, of the time the bitmask
+was read); from the summary's
 spans: p50 and p95 span durations and tokens/s. Across the sessions: mean, standard
 deviation (n - 1), coefficient of variation (std / |mean|), and the mean of each session's
 run minus its baseline. For energy that difference is the energy above idle: run energy
@@ -137,10 +138,11 @@ def _column_figures(rows: pl.DataFrame, prefix: str) -> dict[str, float | None]:
         out["collapses"] = float((active & ~active.shift(1, fill_value=False)).sum())
     mask_name = column(prefix, "throttle_reasons")
     if prefix != "cpu":
+        # of the time the bitmask was read (a sample without one is unknown, not unthrottled), as the summary's
+        observed = float(rows.filter(pl.col(mask_name).is_not_null())["dt"].sum()) if has(mask_name) else 0.0
         for key, bits in (("thermal", THERMAL), ("power", ALERT_POWER)):
             out[f"throttle_{key}_fraction"] = (
-                float(rows.filter((pl.col(mask_name) & bits) > 0)["dt"].sum()) / duration
-                if has(mask_name) and duration > 0 else None)
+                float(rows.filter((pl.col(mask_name) & bits) > 0)["dt"].sum()) / observed if observed > 0 else None)
     return out
 
 

@@ -120,3 +120,16 @@ def test_energy_and_its_baseline_come_from_the_counter_where_it_advances(tmp_pat
 
 def test_energy_method_without_a_counter_is_integrated_power(group):
     assert reproducibility(GROUP, group)["energy_methods"] == {"cpu": "none", "gpu0": "integrated_power"}
+
+
+def test_throttle_fractions_are_of_the_time_the_bitmask_was_read(group):
+    """The run's bitmask unread for its last 5 s (a failed read, a lost GPU): those seconds are unknown, not
+    unthrottled, as in the session's own summary; divided over the whole run, thermal was 1 s of 10."""
+    for samples in group.glob("*/samples.parquet"):
+        frame = pl.read_parquet(samples)
+        unread = pl.col("elapsed_s") >= 15  # the run's last 5 s, and the cooldown
+        frame.with_columns(pl.when(unread).then(None).otherwise(pl.col("gpu0_throttle_reasons"))
+                           .alias("gpu0_throttle_reasons")).write_parquet(samples)
+    figures = _figures(group)
+    assert figures["gpu0.throttle_thermal_fraction"]["mean"] == pytest.approx(1 / 5)  # 0x20 at 11 s, of 10 to 14 s
+    assert figures["gpu0.throttle_power_fraction"]["mean"] == pytest.approx(0.0)  # 0x4 at 18 s was not read
