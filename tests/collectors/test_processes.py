@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+import psutil
 import pytest
 
 from collectors.fake_nvml import FakeGpu, FakeNvml
@@ -15,6 +16,7 @@ from collectors.nvml import GpuProcess
 from collectors.process_tier import ProcessTier
 from collectors.processes import ProcessCollector, short_command
 from collectors.stream import Batch, FrameQueue, LossyQueue
+from tests.waiting import wait_sync
 
 INVISIBLE = 99_999_999  # above any pid_max: no such process in this namespace
 
@@ -22,6 +24,8 @@ INVISIBLE = 99_999_999  # above any pid_max: no such process in this namespace
 @pytest.fixture
 def child() -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--rank", "0"])
+    # Until the exec is done its command line is the forking parent's: the tests read the child's own.
+    wait_sync(lambda: "--rank" in psutil.Process(process.pid).cmdline(), 10, "the child's command line")
     yield process
     process.kill()
     process.wait()
