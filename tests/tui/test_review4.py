@@ -58,6 +58,8 @@ def test_help_shows_presets_with_markup_as_typed(tmp_path: Path) -> None:
 def hostile_child() -> Iterator[subprocess.Popen]:
     """A process whose command line carries a terminal escape sequence and markup."""
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", HOSTILE])
+    # Until the exec is done its command line is the forking parent's: the test reads the child's own.
+    wait_sync(lambda: HOSTILE in psutil.Process(process.pid).cmdline(), 10, "the child's command line")
     yield process
     process.kill()
     process.wait()
