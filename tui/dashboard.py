@@ -30,7 +30,7 @@ from tui.devices import DevicePanel, View, panel_lines
 from tui.feed import Snapshot
 from tui.footer import FittedFooter
 from tui.host_panel import HostPanel
-from tui.kill import KillScreen, listed_at, why_not
+from tui.kill import KillScreen, listed_at, off_here, why_not
 from tui.lean_compositor import LeanCompositor
 from tui.overlay import overlay_names
 from tui.probe_data import MetricsView, SpansView
@@ -451,7 +451,7 @@ class DashboardScreen(Screen[None]):
     @property
     def kill_is_off(self) -> bool:
         """`k` can end nothing here: a replay, or --readonly."""
-        return self.source.process_control is None or self.options.readonly
+        return off_here(self.options.readonly, self.source.process_control) is not None
 
     def action_help(self) -> None:
         keys: list[tuple[str, str]] = []

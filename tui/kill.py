@@ -16,13 +16,21 @@ from tui.screens import MODAL_CSS, Dialog
 from tui.source import ProcessControl
 
 
-def why_not(row: dict[str, Any] | None, readonly: bool, control: ProcessControl | None) -> str | None:
-    """Why the row's process cannot be sent a signal from here; None when it can be asked for.
-    `control` is the source's process control: None in a replay, which shows recorded processes."""
+def off_here(readonly: bool, control: ProcessControl | None) -> str | None:
+    """Why `k` ends nothing on this screen whatever is selected (--readonly, or a replay: `control` None)."""
     if readonly:
         return "read-only (--readonly): k is off"
     if control is None:
         return "a replay shows recorded processes: nothing to end"
+    return None
+
+
+def why_not(row: dict[str, Any] | None, readonly: bool, control: ProcessControl | None) -> str | None:
+    """Why the row's process cannot be sent a signal from here; None when it can be asked for.
+    `control` is the source's process control: None in a replay, which shows recorded processes."""
+    off = off_here(readonly, control)
+    if off is not None:
+        return off
     if row is None:
         return "no process selected"
     if row.get("simulated"):
