@@ -7,12 +7,22 @@ its report.md.  Journal lines it had to skip are said in its answer and in meta.
 Idempotent: a complete compacted file is kept (only leftover segments go), so a repair killed at
 any step is finished by the next one, and so is a close killed before report.md landed.  A session
 that looks live (`session_status`: its recorder runs here, or another host's files changed lately)
-is refused unless forced.
+is refused unless forced.  One repair of a session runs at a time (a lock on its directory).
+
+`compact_if_abandoned` is what `ls` and `replay` run on each session they find (SESSION_FORMAT:
+the next `ls`/`replay` that finds an interrupted session compacts it): only a session whose recorder
+ran on this host and is gone.  A recorder on another host may only be slow to flush, so its session
+waits for an explicit `rigscope repair`.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import socket
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -80,9 +90,52 @@ def _live_refusal(session: Path, meta: dict) -> str:
             "(its files changed moments ago); stop it first, or repair --force")
 
 
+@contextmanager
+def _repair_lock(session: Path) -> Iterator[None]:
+    """The session to this repair alone (two `ls` at once, an `ls` beside a `repair`); InputError when another has it."""
+    try:
+        fd = os.open(session, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as error:
+        raise InputError(f"{session.name}: cannot open it to repair ({error.strerror or error})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(f"{session.name} is being repaired by another process; try again when it ends") from None
+        yield
+    finally:
+        os.close(fd)  # and the lock with it
+
+
+def compact_if_abandoned(session: Path, starting: Callable[[], None] | None = None) -> str | None:
+    """Repair `session` when its recorder ran on this host and is gone and something is left to finish; None when
+    there is nothing to do (or the session is not ours to write), else the repair's answer or why it failed.
+    `starting` is called before a repair begins (a day's session takes most of a minute).  Never raises: the
+    session is then read as it is."""
+    try:
+        meta = read_meta(session)
+    except InputError:
+        return None
+    recorder = found if isinstance(found := meta.get("recorder"), dict) else {}
+    if (recorder.get("hostname") != socket.gethostname() or is_running(meta) or not os.access(session, os.W_OK)
+            or not (meta.get("status") == "recording" or _unfinished(session))):
+        return None
+    if starting is not None:
+        starting()
+    try:
+        return repair_session(session)
+    except InputError as error:
+        return f"not compacted: {error}"
+
+
 def repair_session(session: Path, force: bool = False) -> str:
     """Finish the session; a full disk or another write error is one line (InputError), no temp file left."""
-    meta = read_meta(session)
+    with _repair_lock(session):
+        return _repair_locked(session, force)
+
+
+def _repair_locked(session: Path, force: bool) -> str:
+    meta = read_meta(session)  # under the lock: a repair that just ended is seen
     if not force and session_status(meta, session) == "recording":
         raise InputError(_live_refusal(session, meta))
     try:

@@ -21,11 +21,12 @@ def build_app(source: DashboardSource, *, replay: bool = False, fps: float = 2.0
               readonly: bool = False, window_s: float = 120.0) -> RigscopeApp:
     """The app on `source`; `presets` None keeps the default keys 1-9, `sessions_dir` None: `o` opens nothing;
     `window_s`: the seconds the sparklines span."""
+    from recordings.repair import compact_if_abandoned
     from tui.app import RigscopeApp
     from tui.replay_app import ReplayApp
     from tui.replay_source import SessionDirectory
 
-    sessions = SessionDirectory(sessions_dir) if sessions_dir is not None else None
+    sessions = SessionDirectory(sessions_dir, compact_if_abandoned) if sessions_dir is not None else None
     kind = ReplayApp if replay else RigscopeApp
     return kind(source, fps=fps, ascii_only=ascii_only, presets=presets, sessions=sessions, readonly=readonly,
                 window_s=window_s)

@@ -20,6 +20,7 @@ def run(args: argparse.Namespace) -> int:
 
 def attach(path: str, args: argparse.Namespace) -> int:
     """The dashboard on the recorder at `path` until `q` (the live dashboard's offer comes here too)."""
+    from recordings.repair import compact_if_abandoned
     from rigscope.attach_source import AttachSource
     from tui.attach_app import AttachApp
     from tui.replay_source import SessionDirectory
@@ -27,7 +28,8 @@ def attach(path: str, args: argparse.Namespace) -> int:
     source = AttachSource(path, readonly=args.readonly)
     root = Path(args.dir) if args.dir else (source.folder.parent if source.folder else sessions_dir(None))
     app = AttachApp(source, fps=args.fps, ascii_only=args.ascii, presets=load_presets(),
-                    sessions=SessionDirectory(root), readonly=args.readonly)
+                    sessions=SessionDirectory(root, None if args.readonly else compact_if_abandoned),  # read-only: writes nothing
+                    readonly=args.readonly)
     try:
         app.run()
     finally:

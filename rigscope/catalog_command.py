@@ -6,6 +6,7 @@ import argparse
 import json
 import shutil
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +50,29 @@ def _cells(row: dict[str, Any]) -> list[str]:
     return [inert(cell) for cell in cells]  # notes and labels may come from anyone (an imported file)
 
 
+def compact_abandoned(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The catalog with its interrupted sessions compacted (SESSION_FORMAT: the next `ls` that finds one does it),
+    each said on stderr; see `compact_if_abandoned` for which."""
+    from recordings.catalog import catalog_row
+    from recordings.repair import compact_if_abandoned
+
+    for index, row in enumerate(rows):
+        if row["status"] in ("interrupted", "repaired"):  # a repaired one may hold what a killed repair left
+            name = inert(row["id"])
+            said = compact_if_abandoned(Path(row["path"]), partial(
+                print, f"rigscope: {name}: its recorder is gone; compacting it", file=sys.stderr, flush=True))
+            if said:
+                print(f"rigscope: {name}: {said}", file=sys.stderr)
+                rows[index] = catalog_row(Path(row["path"]))
+    return rows
+
+
 def ls(args: argparse.Namespace) -> int:
     from recordings.catalog import catalog
     from recordings.importers.staging import leftovers
 
     root = sessions_dir(args.dir)
-    rows = catalog(root)  # first: it says what an unreadable folder on the way is
+    rows = compact_abandoned(catalog(root))  # first: it says what an unreadable folder on the way is
     if root.exists() and not root.is_dir():
         print(f"rigscope: error: {root} is a file, not a sessions directory", file=sys.stderr)
         return 2

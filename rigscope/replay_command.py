@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recordings.errors import InputError
+from recordings.inert import inert
+from recordings.repair import compact_if_abandoned
 from recordings.replay_player import check_at
 from recordings.session import resolve_session, sessions_dir
 from rigscope.terminal import check_terminal
@@ -20,12 +22,17 @@ if TYPE_CHECKING:
 def replay_app(session: Path, root: Path, args: argparse.Namespace) -> tuple[RigscopeApp, ReplaySource]:
     """The replay app on `session` as `rigscope replay` runs it (`args`: speed, at, fps, ascii); InputError if
     the session cannot be opened.  The caller closes the source when the app has ended."""
-    return app_on(open_replay(session, args), root, args)
+    return app_on(open_replay(session, args, say=True), root, args)  # said before the screen is taken
 
 
-def open_replay(session: Path, args: argparse.Namespace) -> ReplaySource:
-    """A replay source on `session` at `args.speed` and `args.at`; InputError if the session cannot be read."""
-    return ReplaySource(session, speed=args.speed, at=args.at)
+def open_replay(session: Path, args: argparse.Namespace, say: bool = False) -> ReplaySource:
+    """A replay source on `session` at `args.speed` and `args.at`, an interrupted one compacted first (`say`: that
+    is told on stderr; not while the picker holds the screen); InputError if the session cannot be read."""
+    said = compact_if_abandoned(session)
+    source = ReplaySource(session, speed=args.speed, at=args.at)  # a session that cannot open: its error alone
+    if said and say:
+        print(f"rigscope: {inert(session.name)}: {said}", file=sys.stderr)
+    return source
 
 
 def app_on(source: ReplaySource, root: Path, args: argparse.Namespace) -> tuple[RigscopeApp, ReplaySource]:

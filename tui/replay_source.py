@@ -7,6 +7,7 @@ a live dashboard's reads the sampler's, and lists the sessions `o` can open.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +70,12 @@ def _with_gpm(meta: dict[str, Any]) -> set[int]:
 
 
 class SessionDirectory:
-    """The sessions under one directory, for `o` in a dashboard (tui.source.SessionOpener)."""
+    """The sessions under one directory, for `o` in a dashboard (tui.source.SessionOpener).  `prepare` is run on a
+    session before it opens (off the UI thread): the command line compacts an interrupted one there."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, prepare: Callable[[Path], object] | None = None) -> None:
         self.root = root
+        self._prepare = prepare
 
     def list(self) -> list[dict[str, Any]]:
         """The catalog, with the sessions that cannot open marked corrupt and why (a footer read each)."""
@@ -85,4 +88,6 @@ class SessionDirectory:
         return rows
 
     def open(self, session: Path) -> ReplaySource:
+        if self._prepare is not None:
+            self._prepare(session)
         return ReplaySource(session)

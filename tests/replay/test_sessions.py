@@ -204,8 +204,9 @@ def test_a_session_without_samples_is_a_clear_error(session):
     before = tree_hashes(session)
     with pytest.raises(InputError, match="has no samples"):
         ReplaySource(session)
-    one_error_line(run_cli_tty("replay", str(session)), "has no samples")
     assert tree_hashes(session) == before
+    one_error_line(run_cli_tty("replay", str(session)), "has no samples")
+    assert json.loads((session / "meta.json").read_text())["status"] == "interrupted"  # the command finished it
 
 
 def test_invalid_event_lines_are_skipped_with_a_warning(session, capfd):
