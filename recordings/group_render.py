@@ -52,7 +52,7 @@ def markdown(report: dict[str, Any]) -> str:
     methods = report.get("energy_methods") or {}
     if methods:
         lines += ["", "Energy measured by: " + ", ".join(f"{device} {method}" for device, method in methods.items())
-                  + " (counter: NVML's energy counter; integrated_power: power × time)."]
+                  + " (counter: NVML's energy counter; integrated_power: power × time (trapezoid); rapl: RAPL power × its tick)."]
     flagged = [f["name"] for f in report["figures"] if f["reproducible"] is False]
     lines += ["", f"Not reproducible (CV over {limit}): {', '.join(flagged)}" if flagged
               else f"Every figure with a CV is within {limit}."]

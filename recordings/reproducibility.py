@@ -9,11 +9,14 @@ was read); from the summary's
 spans: p50 and p95 span durations and tokens/s. Across the sessions: mean, standard
 deviation (n - 1), coefficient of variation (std / |mean|), and the mean of each session's
 run minus its baseline. For energy that difference is the energy above idle: run energy
-minus the baseline's mean power times the run's duration (by power × time, both over the
-time with a power reading: a gap in the readings neither lowers the idle power nor adds to the
-energy above it). Energy carries its method: a GPU's
-NVML energy counter where it advances over every sample of the phase (each sample weighs its
-counter step to the next sample, as power weighs its `dt`), else power × time; the baseline's
+minus the baseline's mean power times the run's duration (both over the time with a power
+reading: a gap in the readings neither lowers the idle power nor adds to the energy above it).
+Energy carries its method: a GPU's NVML energy counter where it advances over every sample of the
+phase (each sample weighs its counter step to the next sample), else the integral of power the
+session's summary uses (`collectors.energy`, `recordings.report.aggregates.device_energy`): a GPU's
+trapezoid between consecutive samples that both have a power, the CPU's RAPL reading times the
+time since the previous sample (the tick it is the mean of); each interval between two samples
+goes to the phase of the first.  Mean power is that integral over the time it covers.  The baseline's
 mean power comes from the same method. A figure whose CV is over 10% is not reproducible.
 """
 
@@ -35,6 +38,8 @@ from recordings.session import list_sessions, read_meta
 
 CV_LIMIT = 0.10
 STEP = "_step"  # a counter's increase to the next sample
+JOULES = "_joules"  # a sample's share of a power integral
+COVERED = "_covered_s"  # the seconds that share covers
 IDLE_TAGS = ("baseline", "cooldown")
 
 
@@ -98,12 +103,33 @@ def group_sessions(group_id: str, root: Path) -> tuple[list[tuple[Path, dict[str
     return members, left_out
 
 
+def _power_shares(columns: list[str]) -> list[pl.Expr]:
+    """Each sample's share of every power integral and the seconds it covers, as the summary integrates, over the
+    time from it to the next sample: a GPU's trapezoid (both read), the CPU's next RAPL reading (the mean over
+    that time) times it.  The phases then split one session's integral: their sum is the summary's."""
+    dt = pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")
+    shares = []
+    for name in columns:
+        if not name.endswith("_power_w"):
+            continue
+        power = pl.col(name).cast(pl.Float64)
+        if name == column("cpu", "power_w"):  # the next reading is the mean over the time to it
+            joules, covered = power.shift(-1) * dt, pl.when(power.shift(-1).is_not_null()).then(dt)
+        else:
+            joules = (power + power.shift(-1)) * 0.5 * dt
+            covered = pl.when(power.is_not_null() & power.shift(-1).is_not_null()).then(dt)
+        shares += [joules.alias(f"{name}{JOULES}"), covered.alias(f"{name}{COVERED}")]
+    return shares
+
+
 def _phases(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(run rows, baseline rows), each with its `dt` weight (the time to the next sample)."""
+    """(run rows, baseline rows), each with its `dt` weight (the time to the next sample) and its shares of the
+    energy counters' steps and the power integrals, taken over the whole session before it is split."""
     steps = [(pl.col(name).shift(-1) - pl.col(name)).alias(f"{name}{STEP}") for name in frame.columns
              if name.endswith("_energy_j")]
     frame = frame.sort("elapsed_s").with_columns(
-        (pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")).fill_null(0.0).alias("dt"), *steps)
+        (pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")).fill_null(0.0).alias("dt"), *steps,
+        *_power_shares(frame.columns))
     state = pl.col("workload_state")
     return frame.filter(state.is_null() | ~state.is_in(IDLE_TAGS)), frame.filter(state == "baseline")
 
@@ -119,19 +145,19 @@ def _column_figures(rows: pl.DataFrame, prefix: str) -> dict[str, float | None]:
     duration = float(rows["dt"].sum()) if rows.height else 0.0
     counter_j = _counter_energy(rows, column(prefix, "energy_j") + STEP)
     power = column(prefix, "power_w")
+    # the integral of power over this phase's intervals, and the time it covers (a gap in the readings is left out)
+    powered_s = float(rows[power + COVERED].sum()) if has(power) else 0.0
+    integrated_j = float(rows[power + JOULES].sum()) if powered_s > 0 else None
     out: dict[str, Any] = {
         "mean_util_pct": stat(column(prefix, "util_pct"), pl.Series.mean),
         "max_temp_c": stat(column(prefix, "temp_c"), pl.Series.max),
-        "mean_power_w": stat(column(prefix, "power_w"), pl.Series.mean),
-        "energy_j": counter_j if counter_j is not None else
-        float((rows[power] * rows["dt"]).sum()) if has(power) else None,
+        "mean_power_w": integrated_j / powered_s if integrated_j is not None else stat(power, pl.Series.mean),
+        "energy_j": counter_j if counter_j is not None else integrated_j,
         "energy_method": "counter" if counter_j is not None else
-        ("rapl" if prefix == "cpu" else "integrated_power") if has(power) else "none",
+        ("rapl" if prefix == "cpu" else "integrated_power") if integrated_j is not None else "none",
         "collapses": None,
         "duration_s": duration,
-        # the time the energy covers: power × time leaves out the gaps in the power readings
-        "energy_s": duration if counter_j is not None or not has(power) else
-        float(rows.filter(pl.col(power).is_not_null())["dt"].sum()),
+        "energy_s": duration if counter_j is not None else powered_s,  # the time the energy covers
     }
     if column(prefix, "collapse") in rows.columns:
         active = rows[column(prefix, "collapse")].fill_null(0) > 0

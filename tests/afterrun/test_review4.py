@@ -187,8 +187,10 @@ def test_achieved_rate_of_a_two_sample_session(tmp_path, capsys):
 
 
 def test_energy_above_idle_with_a_gap_in_the_baselines_power(tmp_path):
-    """The baseline's power (50 W) unread for its second half: its mean power is still 50 W, so the energy
-    above idle stays 2000 J - 10 s x 50 W; divided over the whole baseline it was 25 W and 1750 J."""
+    """The baseline's power (50 W) unread for its second half: its mean power is still 50 W (the gap is not
+    bridged, so the step to the run's 200 W is not in it either), so the energy above idle is the run's 1925 J
+    (the trapezoid: its last second, to the cooldown's 50 W, counts 125 W) - 10 s x 50 W; divided over the whole
+    baseline it was 20 W and 1725 J."""
     for repeat in (1, 2, 3):
         _session(tmp_path, repeat)
     for samples in tmp_path.glob("*/samples.parquet"):
@@ -197,8 +199,8 @@ def test_energy_above_idle_with_a_gap_in_the_baselines_power(tmp_path):
         frame.with_columns(pl.when(gap).then(None).otherwise(pl.col("gpu0_power_w")).alias("gpu0_power_w")) \
             .write_parquet(samples)
     figures = {figure["name"]: figure for figure in reproducibility(GROUP, tmp_path)["figures"]}
-    assert figures["gpu0.energy_j"]["mean"] == pytest.approx(2000)
-    assert figures["gpu0.energy_j"]["delta_mean"] == pytest.approx(1500)
+    assert figures["gpu0.energy_j"]["mean"] == pytest.approx(1925)
+    assert figures["gpu0.energy_j"]["delta_mean"] == pytest.approx(1425)
 
 
 def test_compare_names_every_gpu_model_of_a_mixed_box(tmp_path):

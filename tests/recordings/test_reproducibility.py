@@ -71,10 +71,13 @@ def test_known_values(group):
     assert util["values"] == list(UTIL) and util["mean"] == pytest.approx(60) and util["std"] == pytest.approx(10)
     assert util["cv"] == pytest.approx(1 / 6) and util["reproducible"] is False
     assert util["baseline_mean"] == pytest.approx(10) and util["delta_mean"] == pytest.approx(50)
-    power = figures["gpu0.mean_power_w"]
-    assert power["mean"] == 200 and power["cv"] == 0 and power["reproducible"] is True and power["delta_mean"] == 150
-    energy = figures["gpu0.energy_j"]  # 200 W for 10 s; above idle: minus 50 W for those 10 s
-    assert energy["mean"] == pytest.approx(2000) and energy["delta_mean"] == pytest.approx(1500)
+    # The summary's integral (the trapezoid), each interval in the phase of the sample it starts at: the run's
+    # last one, to the cooldown's 50 W, is 125 W, and so is the baseline's last one, to the run's 200 W.
+    power = figures["gpu0.mean_power_w"]  # 1925 J over 10 s; the baseline's 575 J over 10 s
+    assert power["mean"] == pytest.approx(192.5) and power["cv"] == 0 and power["reproducible"] is True
+    assert power["baseline_mean"] == pytest.approx(57.5) and power["delta_mean"] == pytest.approx(135)
+    energy = figures["gpu0.energy_j"]  # above idle: minus 57.5 W for the run's 10 s
+    assert energy["mean"] == pytest.approx(1925) and energy["delta_mean"] == pytest.approx(1350)
     temp = figures["gpu0.max_temp_c"]
     assert temp["values"] == [71, 72, 73] and temp["std"] == pytest.approx(1) and temp["delta_mean"] == pytest.approx(32)
     assert figures["gpu0.collapses"]["values"] == [2, 2, 2] and figures["gpu0.collapses"]["reproducible"] is True
@@ -133,3 +136,45 @@ def test_throttle_fractions_are_of_the_time_the_bitmask_was_read(group):
     figures = _figures(group)
     assert figures["gpu0.throttle_thermal_fraction"]["mean"] == pytest.approx(1 / 5)  # 0x20 at 11 s, of 10 to 14 s
     assert figures["gpu0.throttle_power_fraction"]["mean"] == pytest.approx(0.0)  # 0x4 at 18 s was not read
+
+
+def test_rapl_energy_goes_to_the_phase_of_the_time_it_measures(tmp_path):
+    """A RAPL reading is the CPU's mean power over the tick that ends at it: the run's first sample still says
+    the baseline's 30 W, the cooldown's first says the run's 100 W.  The run drew 100 W for its 10 s."""
+    for repeat in (1, 2, 3):
+        _session(tmp_path, repeat)
+    for samples in tmp_path.glob("*/samples.parquet"):
+        watts = [None] + [30.0] * 10 + [100.0] * 10 + [20.0] * 4  # the reading at t measures (t - 1, t]
+        pl.read_parquet(samples).with_columns(cpu_power_w=pl.Series(watts, dtype=pl.Float64)).write_parquet(samples)
+    figures = _figures(tmp_path)
+    assert figures["cpu.energy_j"]["mean"] == pytest.approx(1000)
+    assert figures["cpu.mean_power_w"]["mean"] == pytest.approx(100)
+    assert figures["cpu.mean_power_w"]["baseline_mean"] == pytest.approx(30)
+    assert figures["cpu.energy_j"]["delta_mean"] == pytest.approx(700)
+
+
+def test_the_phases_split_the_summary_energy_of_the_session(tmp_path):
+    """Baseline, run and cooldown integrals add up to the one the session's summary and report give, with uneven
+    sampling and a gap in the power readings (the gap is bridged by neither)."""
+    from recordings.report.aggregates import device_energy
+    from recordings.report.data import load_session
+    from recordings.reproducibility import _column_figures, _phases
+
+    _session(tmp_path, 1)
+    (session,) = tmp_path.iterdir()
+    frame = pl.read_parquet(session / "samples.parquet")
+    times = [0.0, 0.7, 2.0, 2.1, 4.0, 5.5, 6.0, 6.2, 8.0, 9.0, 10.0, 10.4, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0, 18.0,
+             19.0, 20.5, 21.0, 22.0, 23.0, 24.0]
+    power = [float(50 + 7 * i) if i not in (5, 6, 15) else None for i in range(25)]
+    rapl = [None, *(float(20 + 3 * i) for i in range(1, 25))]
+    frame.with_columns(elapsed_s=pl.Series(times), gpu0_power_w=pl.Series(power, dtype=pl.Float64),
+                       cpu_power_w=pl.Series(rapl, dtype=pl.Float64)).write_parquet(session / "samples.parquet")
+    whole = device_energy(load_session(session), ["cpu", "gpu0"])
+    samples = pl.read_parquet(session / "samples.parquet")
+    run, baseline = _phases(samples)
+    cooldown = _phases(samples.with_columns(
+        workload_state=pl.when(pl.col("workload_state") == "cooldown").then(pl.lit("baseline")).otherwise(None)))[1]
+    for prefix in ("cpu", "gpu0"):
+        parts = [_column_figures(rows, prefix) for rows in (run, baseline, cooldown)]
+        assert sum(part["energy_j"] for part in parts) == pytest.approx(whole[prefix]["energy_j"])
+        assert sum(part["energy_s"] for part in parts) == pytest.approx(whole[prefix]["powered_s"])
