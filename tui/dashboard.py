@@ -121,6 +121,7 @@ class DashboardScreen(Screen[None]):
         Binding("p", "processes", "Processes"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
+        Binding("k", "kill_off", show=False),  # reached only when the processes view does not offer k
     ]
     CHROME_ROWS = 4  # header, workload bar, host bar, footer (replay adds its timeline)
     events_hint = "none yet: n adds a note, t tags the phase"
@@ -448,6 +449,12 @@ class DashboardScreen(Screen[None]):
 
         self.app.push_screen(KillScreen(row), answer)
 
+    def action_kill_off(self) -> None:
+        """`k` in the processes view where it can end nothing: say why (the footer does not offer it)."""
+        reason = off_here(self.options.readonly, self.source.process_control)
+        if self.showing_processes and reason is not None:
+            self.notify(reason, severity="warning")
+
     @property
     def kill_is_off(self) -> bool:
         """`k` can end nothing here: a replay, or --readonly."""
@@ -461,7 +468,7 @@ class DashboardScreen(Screen[None]):
             if binding.action.startswith("preset"):
                 if binding.key == "1":
                     keys.append(("1-9", f"presets, at once (no dialog): {preset_words(self.presets)}"))
-            elif not binding.key.startswith("ctrl+c"):
+            elif not binding.key.startswith("ctrl+c") and binding.action != "kill_off":
                 keys.append((key_names(binding.key), binding.tooltip or binding.description))
         keys += [(key_names(b.key), f"{b.description} (processes view)") for b in ProcessesPane.BINDINGS
                  if isinstance(b, Binding) and b.show and not (b.action == "kill" and self.kill_is_off)]

@@ -222,6 +222,11 @@ class ProcessesPane(StripText, can_focus=True):
     def action_kill(self) -> None:
         self.screen.kill_selected(self.selected)  # type: ignore[attr-defined]
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`k` is not offered where it can end nothing (--readonly, a replay): the footer leaves it out, and the
+        key goes on to the screen, which says why."""
+        return not (action == "kill" and getattr(self.screen, "kill_is_off", False))
+
     def set_filter(self, needle: str) -> None:
         self.needle = needle.strip()
         self.refresh_rows()

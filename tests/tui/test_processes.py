@@ -163,12 +163,17 @@ def test_readonly_never_opens_the_dialog(child: subprocess.Popen) -> None:
     async def body() -> None:
         source = child_source(child.pid)
         app = build_app(source, readonly=True)
+        notes = Notes(app)  # type: ignore[arg-type]
         try:
-            async with app.run_test(size=(80, 24)) as pilot:
+            async with app.run_test(size=(160, 50)) as pilot:
                 await pilot.press("p")
                 await wait_until(pilot, lambda: any(r["pid"] == child.pid for r in pane(app).rows))
+                await pilot.pause()
+                footer = screen_text(app).splitlines()[-1]
+                assert "Help" in footer and "Kill" not in footer  # not offered where it can end nothing
                 await pilot.press("k")
                 assert not isinstance(app.screen, KillScreen) and child.poll() is None
+                assert any("read-only (--readonly): k is off" in m for m, _ in notes.seen)  # and said why
         finally:
             if not source.closed:
                 source.close()
