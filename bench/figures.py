@@ -154,6 +154,19 @@ def redraw(r: Result) -> list[Figure]:
                    f"{_f(build / 1000)} ms, {_f(rows, 1)} rows of 50")]
 
 
+def floor(r: Result) -> list[Figure]:
+    """The least the design can cost (Textual, the wakes, the warm work), against the native tools in the same run."""
+    programs = r["programs"]
+    out = [Figure("the floor's parts: Textual at 2 fps (12 / 48 rows changed), a thread's wakes alone (10 / 100 Hz)",
+                  f"{_f(programs['textual-12'].get('cpu_pct'))} / {_f(programs['textual-48'].get('cpu_pct'))}, "
+                  f"{_f(programs['wake-10'].get('cpu_pct'))} / {_f(programs['wake-100'].get('cpu_pct'))} % of a core")]
+    for rate, f in r["floors"].items():
+        out.append(Figure(f"floor at {rate} (Textual 12 rows + wakes + warm sampler and recorder {_f(f['warm_work_pct'])} %)"
+                          " ÷ btop 100 ms, ÷ glances -t 1",
+                          f"{_f(f['floor_pct'])} % of a core: {_f(f['over_btop_100'])}×, {_f(f['over_glances_1s'])}×"))
+    return out
+
+
 def panes(r: Result) -> list[Figure]:
     shown = r["results"]
     base = shown["no workload"]["main_thread_pct"]

@@ -54,6 +54,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "dashboard": Benchmark("bench_dashboard.py", figures.dashboard),
     "panes": Benchmark("bench_panes.py", figures.panes),
     "redraw": Benchmark("bench_redraw.py", figures.redraw),
+    "floor": Benchmark("bench_floor.py", figures.floor),
     "replay": Benchmark("bench_replay.py", figures.replay),
     "probe": Benchmark("bench_probe.py", figures.probe),
     "http": Benchmark("bench_http.py", figures.http),
