@@ -157,13 +157,13 @@ class GpuDevice(Collector):
 
     def start_gpm(self) -> bool | None:
         """Take the first GPM sample now (it finds out whether the GPU has GPM); the next one is due
-        one interval after elapsed time 0.  None: GPM is off."""
+        one interval after elapsed time 0.  None: GPM is off, or the GPU was lost before it could tell."""
         if not self._gpm_columns:
             return None
         if not self.lost:
             self._gpm_due = 0.0
             self._read_gpm(0.0)
-        return self._gpm_on
+        return None if self.lost else self._gpm_on
 
     def _read_gpm(self, elapsed_s: float) -> None:
         """Take a GPM sample: the held GPM columns become the means since the previous one."""
@@ -213,6 +213,7 @@ class GpuCollector(Collector):
             self._driver_version = None
         self._infos = [d.static_info() for d in self.devices]
         self._gpm = [d.start_gpm() for d in self.devices]
+        self._gpm_asked = gpm_interval_s is not None
 
     @property
     def backend(self) -> NvmlBackend:
@@ -223,7 +224,7 @@ class GpuCollector(Collector):
         driver = self._driver_version
         gpus = [{"index": i.index, "name": i.name, "uuid": i.uuid, "memory_total_bytes": i.memory_total_bytes,
                  "power_limit_w": i.power_limit_w, "temp_limit_c": i.temp_limit_c, "driver_version": driver,
-                 **({} if gpm is None else {"gpm": gpm})}  # with GPM on: whether the GPU has it
+                 **({"gpm": gpm} if self._gpm_asked else {})}  # GPM on: whether the GPU has it (null: lost first)
                 for i, gpm in zip(self._infos, self._gpm)]
         return {"driver_version": driver, "gpus": gpus}
 

@@ -136,3 +136,11 @@ def test_a_pynvml_without_gpm_calls_is_unsupported_not_an_error(monkeypatch):
     backend = PynvmlBackend()
     with pytest.raises(FieldNotSupported, match="no GPM"):
         backend.gpm_sample(0)
+
+
+def test_a_gpu_lost_before_gpm_could_tell_is_not_said_to_have_it():
+    """A GPU that falls off the bus at start: whether it has GPM is unknown (null), not true (replay would show
+    an SM row of nulls for it)."""
+    fake = FakeNvml([FakeGpu(), FakeGpu(lost_at_tick=0)])
+    collector = GpuCollector(fake, [0, 1], gpm_interval_s=1.0)
+    assert [g["gpm"] for g in collector.info()["gpus"]] == [True, None]
