@@ -8,6 +8,7 @@ listeners (the session writer, the command line or the dashboard) outside its lo
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 
@@ -40,3 +41,28 @@ class NoticeSink:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.messages())
+
+
+_GPU = re.compile(r"\bgpu(\d+)\b")
+
+
+def fold_by_gpu(notices: list[str]) -> list[str]:
+    """Notices that differ only in the GPU they name, as one naming them all (`gpu0-gpu7`, `gpu1,gpu3`), in the
+    order they first came: an 8-GPU box without fans says so once, not eight times."""
+    groups: dict[str, list[int]] = {}
+    for notice in notices:
+        found = _GPU.search(notice)
+        key = notice if found is None else f"{notice[:found.start()]}\0{notice[found.end():]}"
+        groups.setdefault(key, []).extend(() if found is None else (int(found.group(1)),))
+    return [key.replace("\0", _gpu_list(indices)) for key, indices in groups.items()]
+
+
+def _gpu_list(indices: list[int]) -> str:
+    """`gpu0-gpu3,gpu6`: three or more consecutive indices as a range."""
+    runs: list[list[int]] = []
+    for index in sorted(set(indices)):
+        if runs and index == runs[-1][-1] + 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return ",".join(f"gpu{run[0]}-gpu{run[-1]}" if len(run) > 2 else ",".join(f"gpu{i}" for i in run) for run in runs)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from collectors.consumer import ConsumerThread
+from collectors.notices import fold_by_gpu
 from collectors.process_rows import ProcessSnapshot, Row
 from collectors.stream import END, Batch, FrameQueue
 
@@ -60,7 +61,7 @@ class ProcessTier(ConsumerThread):
         except Exception as error:  # noqa: BLE001 (no process list this tick; the samples go on)
             self._tell(f"process list failed ({type(error).__name__}: {error})")
             return
-        for message in self._notices():
+        for message in fold_by_gpu(self._notices()):  # a driver without per-process utilization: once for every GPU
             if self._on_notice is not None:
                 self._on_notice(message)
         self.ticks += 1

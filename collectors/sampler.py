@@ -24,6 +24,7 @@ from typing import Protocol
 from collectors.base import Collector
 from collectors.clock import Clock, RealClock, StepDetector
 from collectors.event_kinds import EventKind
+from collectors.notices import fold_by_gpu
 from collectors.stream import END, Batch, Event, Frame, FrameQueue, FrameStream, Sink, StreamPolicy
 from collectors.ticker import Ticker
 from collectors.timeutil import iso_from_us, us_from_iso
@@ -166,6 +167,7 @@ class Sampler:
             "elapsed_s": elapsed_s,
             "sample_lag_ms": lag_s * 1000.0,
         }
+        notices: list[str] = []
         for collector in self.collectors:
             try:
                 frame.update(collector.read(elapsed_s))
@@ -173,7 +175,9 @@ class Sampler:
                 # Out of file descriptors, a vanished /proc file: this tick's readings of that source are
                 # null (missing keys), the sampler goes on and says so once.
                 collector.notice(f"a read failed ({error.strerror or error}); its readings are null while it fails")
-            for message in collector.drain_notices():
+            notices += collector.drain_notices()
+        if notices:
+            for message in fold_by_gpu(notices):
                 self._notify(message)
         stats = self.stats
         stats.samples += 1
