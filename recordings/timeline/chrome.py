@@ -13,7 +13,7 @@ import json
 import math
 from typing import IO, Any
 
-from recordings.timeline.model import Instant, Slice, Timeline
+from recordings.timeline.model import Instant, Slice, Timeline, encodable
 from recordings.timeline.tracks import Layout
 
 
@@ -30,7 +30,7 @@ class ChromeWriter:
 
     def _write(self, event: dict[str, Any]) -> None:
         text = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
-        self.handle.write((b"" if self._first else b",\n") + text.encode("utf-8"))
+        self.handle.write((b"" if self._first else b",\n") + encodable(text).encode("utf-8"))
         self._first = False
 
     def header(self) -> None:
