@@ -1,17 +1,18 @@
 """`rigscope export SESSION --to perfetto|chrome-trace`: the session's timeline into one file.
 
-The file is written to a temporary name and renamed, so a failed export leaves nothing behind."""
+The file is written to a temporary name and renamed, so a failed export leaves nothing behind; a pipe or a
+device (`--out /dev/stdout`) is written into."""
 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Protocol
 
 import polars as pl
 
 from recordings.errors import InputError, first_line, write_failure
+from recordings.out_paths import whole_output
 from recordings.timeline.chrome import ChromeWriter
 from recordings.timeline.model import Instant, Slice, Timeline
 from recordings.timeline.perfetto import PerfettoWriter, check_available
@@ -69,9 +70,8 @@ def export_timeline(session: Path, kind: str, out: Path | None = None, start: st
         layout = layout_of(timeline, spans, instants, metric_names)
     except (OSError, pl.exceptions.PolarsError) as error:
         raise InputError(f"cannot read {session}: {first_line(error)}") from None
-    tmp = target.with_name(f".{target.name}.tmp")
     try:
-        with open(tmp, "wb") as handle:
+        with whole_output(target) as handle:
             writer: Writer = (PerfettoWriter if kind == "perfetto" else ChromeWriter)(handle, timeline, layout)
             writer.header()
             _counters(timeline, writer, list(layout.counters.items()))
@@ -84,11 +84,6 @@ def export_timeline(session: Path, kind: str, out: Path | None = None, start: st
             for point in timeline.metric_points():
                 writer.counter(layout.metrics[point.name], point.ts_us, point.value)
             writer.close()
-        os.replace(tmp, target)
     except (OSError, pl.exceptions.PolarsError) as error:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"cannot export {session.name} to {target}: {write_failure(error, target.parent)}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return target, writer.events

@@ -4,8 +4,14 @@ of Perfetto's JSON importer (`check_chrome`)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
+import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +19,7 @@ import polars as pl
 
 from tests.afterrun.conftest import copy_session
 from tests.afterrun.timeline_sessions import decode
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 ISO = "%Y-%m-%dT%H:%M:%S%.6fZ"
 PHASES = {"B", "E", "X", "i", "I", "C", "M", "s", "t", "f", "b", "e", "n"}
@@ -74,3 +80,60 @@ def test_text_no_file_can_hold_is_replaced_not_a_traceback(sim_session, tmp_path
     trace = decode(export(session, tmp_path / "t.pftrace", "--to", "perfetto"))
     assert {'note: bad \ufffd "q" \x00\x1b[2J', "tag: tr\ufffdain"} <= {e["name"] for e in trace.events}
     assert trace.counters["metric: lo\ufffdss"][0][1] == 1.5
+
+
+def test_a_pipe_or_device_as_out_is_written_into_never_replaced(sim_session, tmp_path):
+    """`--out /dev/stdout` or `/dev/null`: the export wrote a file beside it and renamed it over the device (as
+    root, /dev/null became a file).  A named pipe stands for them here."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+    child = subprocess.Popen([sys.executable, "-m", "rigscope", "export", str(sim_session), "--to", "chrome-trace",
+                              "--out", str(pipe)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    got = bytearray()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done = child.poll() is not None
+        try:
+            while chunk := os.read(reader, 1 << 16):
+                got += chunk
+        except BlockingIOError:
+            pass
+        if done:
+            break
+        time.sleep(0.01)
+    os.close(reader)
+    _, stderr = child.communicate(timeout=10)
+    assert child.returncode == 0, stderr
+    assert stat.S_ISFIFO(pipe.lstat().st_mode) and sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+    assert json.loads(got)["otherData"]["session_id"] == sim_session.name
+
+
+def test_a_full_disk_a_directory_or_a_file_as_folder_is_one_line_and_leaves_nothing(sim_session, tmp_path, capsys,
+                                                                                   monkeypatch):
+    from recordings.timeline.chrome import ChromeWriter
+    from rigscope.cli import main
+
+    out = tmp_path / "run.json"
+    out.write_text("the previous timeline\n")
+    real, written = ChromeWriter._write, []
+
+    def full_after_100(self, event):
+        written.append(event)
+        if len(written) > 100:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, event)
+
+    monkeypatch.setattr(ChromeWriter, "_write", full_after_100)
+    assert main(["export", str(sim_session), "--to", "chrome-trace", "--out", str(out)]) == 1
+    monkeypatch.undo()
+    assert capsys.readouterr().err.splitlines() == [
+        f"rigscope: error: cannot export {sim_session.name} to {out}: disk full"]
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("")
+    for target in (tmp_path / "folder", tmp_path / "file" / "run.json"):
+        assert main(["export", str(sim_session), "--to", "chrome-trace", "--out", str(target)]) == 1
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"rigscope: error: cannot export {sim_session.name} to {target}: ")
+    assert out.read_text() == "the previous timeline\n"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["file", "folder", "run.json"]
