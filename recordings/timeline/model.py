@@ -27,6 +27,7 @@ from recordings.events import EVENTS, read_events
 from recordings.reader import checked_samples, session_columns_of
 from recordings.safe_files import is_regular
 from recordings.session import read_meta
+from recordings.timeline.clock import SessionClock
 from recordings.timeline.window import Window
 
 SLICE_ROWS = 16_384
@@ -125,7 +126,9 @@ class Timeline:
         self.columns = self._column_names()
         self.devices = device_prefixes(gpu_indices_of(self.columns))
         self.counters = self._counters()
-        self._events: list[dict[str, Any]] | None = None
+        self._events = read_events(self.session / EVENTS)
+        steps = any(e["kind"] == EventKind.CLOCK_STEP for e in self._events)
+        self.clock = SessionClock(self._events, self._origin() if steps else None)
 
     # -- what the session is --------------------------------------------------------
     @property
@@ -145,7 +148,8 @@ class Timeline:
         found = self.meta.get("clocks")
         if not isinstance(found, dict) or not isinstance(found.get("realtime_ns"), int):
             return None
-        return {k: v for k, v in found.items() if isinstance(v, int) and not isinstance(v, bool)}
+        clocks = {k: v for k, v in found.items() if isinstance(v, int) and not isinstance(v, bool)}
+        return {**clocks, "realtime_ns": clocks["realtime_ns"] + self.clock.lead_us * 1000}  # the timeline's clock
 
     def device_label(self, group: str) -> str:
         if group.startswith("gpu") and isinstance(self.meta.get("gpus"), list):
@@ -180,9 +184,20 @@ class Timeline:
         for path in segments.segment_files(self.session):
             yield segments.read_segment(path, columns).lazy()
 
+    def _origin(self) -> tuple[int, float] | None:
+        """`ts` (µs) and `elapsed_s` of the first sample that has both, as recorded."""
+        if "elapsed_s" not in self.columns:
+            return None
+        for scan in self._scans():
+            first = scan.select(pl.col("ts").dt.epoch("us"), "elapsed_s").drop_nulls().head(1).collect()
+            if first.height:
+                return int(first[0, 0]), float(first[0, 1])
+        return None
+
     def samples(self, columns: list[str]) -> Iterator[pl.DataFrame]:
-        """`ts_us` (µs since the epoch) and `columns`, a slice of rows at a time, within the window."""
-        ts = pl.col("ts").dt.epoch("us").alias("ts_us")
+        """`ts_us` (µs since the epoch, on the timeline's clock) and `columns`, a slice of rows at a time,
+        within the window."""
+        ts = self.clock.samples(pl.col("ts").dt.epoch("us")).alias("ts_us")
         for scan in self._scans():
             rows = scan.select(pl.len()).collect().item()
             for offset in range(0, rows, SLICE_ROWS):
@@ -286,11 +301,9 @@ class Timeline:
         return (w.start_us is None or ts_us >= w.start_us) and (w.end_us is None or ts_us <= w.end_us)
 
     def events(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        if self._events is None:
-            self._events = read_events(self.session / EVENTS)
         for event in self._events:
             try:
-                ts_us = us_from_iso(event["ts"])
+                ts_us = self.clock.wall(us_from_iso(event["ts"]))
             except (ValueError, OverflowError):
                 continue
             if self._within(ts_us):

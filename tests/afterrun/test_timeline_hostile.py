@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from recordings.spans import spans_table
 from tests.afterrun.conftest import copy_session
 from tests.afterrun.timeline_sessions import decode
 from tests.conftest import REPO, run_cli
@@ -137,3 +138,50 @@ def test_a_full_disk_a_directory_or_a_file_as_folder_is_one_line_and_leaves_noth
         assert line.startswith(f"rigscope: error: cannot export {sim_session.name} to {target}: ")
     assert out.read_text() == "the previous timeline\n"
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["file", "folder", "run.json"]
+
+
+def balanced(trace) -> None:
+    """Every slice end of the .pftrace closes a begin of its track, in time order (as the importer sorts them)."""
+    depth: dict[str, int] = {}
+    for event in sorted(trace.events, key=lambda e: e["ts"]):
+        if event["type"] in (1, 2):
+            depth[event["track"]] = depth.get(event["track"], 0) + (1 if event["type"] == 1 else -1)
+            assert depth[event["track"]] >= 0, event
+    assert not any(depth.values())
+
+
+def test_a_wall_clock_stepped_back_keeps_time_running_forward(sim_session, tmp_path):
+    """NTP stepped the wall clock back 20 s mid-session (a `clock_step` event): the phase across the step came
+    out with a negative duration and the .pftrace ended slices before they began.  Every time is now on the
+    wall clock as it ran after the step: the samples before it 20 s earlier than their `ts`."""
+    session = copy_session(sim_session, tmp_path)
+    table = pl.read_parquet(session / "samples.parquet", glob=False)
+    tick, step = pl.int_range(pl.len()), 100
+    table = table.with_columns(
+        pl.when(tick >= step).then(pl.col("ts") - pl.duration(seconds=20)).otherwise(pl.col("ts")).alias("ts"),
+        pl.when(tick < 90).then(pl.lit("idle")).when(tick < 120).then(pl.lit("compute")).otherwise(pl.lit("io"))
+        .alias("workload_state"))
+    table.write_parquet(session / "samples.parquet")
+    ts = table["ts"].dt.strftime(ISO).to_list()
+    raw = table["ts"].dt.epoch("us").to_list()
+    add_events(session, {"ts": ts[step], "kind": "clock_step", "step_s": -20.0, "elapsed_s": table["elapsed_s"][step]},
+               {"ts": ts[50], "kind": "note", "text": "before", "source": "cli"},
+               {"ts": ts[150], "kind": "note", "text": "after", "source": "cli"})
+    spans_table([{"request_id": "r", "name": "across", "span_id": "a", "start_time": ts[80], "end_time": ts[150],
+                  "success": True}]).write_parquet(session / "spans.parquet")
+    expected = [t - 20_000_000 if i < step else t for i, t in enumerate(raw)]
+    events = check_chrome(export(session, tmp_path / "t.json", "--to", "chrome-trace"))
+    threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    power = [e["ts"] for e in events if e["ph"] == "C" and threads[(e["pid"], e["tid"])] == "gpu0 power"]
+    assert power == expected
+    phases = [(e["name"], e["ts"], e["ts"] + e["dur"]) for e in events
+              if e["ph"] == "X" and threads[(e["pid"], e["tid"])] == "phases"]
+    assert [p for p in phases if p[0] != "idle" or p[1] == expected[0]] == [
+        ("idle", expected[0], expected[90]), ("compute", expected[90], expected[120]),
+        ("io", expected[120], expected[-1])]
+    assert {e["name"]: e["ts"] for e in events if e["ph"] == "i"} == {"note: before": expected[50],
+                                                                      "note: after": expected[150]}
+    assert [(e["ts"], e["dur"]) for e in events if e["name"] == "across"] == [(expected[80], expected[150] - expected[80])]
+    trace = decode(export(session, tmp_path / "t.pftrace", "--to", "perfetto"))
+    balanced(trace)
+    assert [t for t, _ in trace.counters["gpu0 power"]] == [t * 1000 for t in expected]
