@@ -194,21 +194,50 @@ class Timeline:
                 return int(first[0, 0]), float(first[0, 1])
         return None
 
-    def samples(self, columns: list[str]) -> Iterator[pl.DataFrame]:
-        """`ts_us` (µs since the epoch, on the timeline's clock) and `columns`, a slice of rows at a time,
-        within the window."""
+    def _parts(self, columns: list[str]) -> Iterator[pl.LazyFrame]:
+        """`ts_us` (µs since the epoch, on the timeline's clock) and `columns`, a slice of rows at a time."""
         ts = self.clock.samples(pl.col("ts").dt.epoch("us")).alias("ts_us")
         for scan in self._scans():
             rows = scan.select(pl.len()).collect().item()
             for offset in range(0, rows, SLICE_ROWS):
-                part = scan.slice(offset, SLICE_ROWS).select(ts, *columns).filter(pl.col("ts_us").is_not_null())
-                if self.window.start_us is not None:
-                    part = part.filter(pl.col("ts_us") >= self.window.start_us)
-                if self.window.end_us is not None:
-                    part = part.filter(pl.col("ts_us") <= self.window.end_us)
-                table = part.collect()
-                if table.height:
-                    yield table
+                yield scan.slice(offset, SLICE_ROWS).select(ts, *columns).filter(pl.col("ts_us").is_not_null())
+
+    def samples(self, columns: list[str]) -> Iterator[pl.DataFrame]:
+        """`ts_us` and `columns` a slice of rows at a time, within the window."""
+        for part in self._parts(columns):
+            if self.window.start_us is not None:
+                part = part.filter(pl.col("ts_us") >= self.window.start_us)
+            if self.window.end_us is not None:
+                part = part.filter(pl.col("ts_us") <= self.window.end_us)
+            table = part.collect()
+            if table.height:
+                yield table
+
+    def _edged(self, columns: list[str]) -> Iterator[pl.DataFrame]:
+        """As `samples`, and the last sample before the window and the first after it: what held at its edges."""
+        start, end = self.window.start_us, self.window.end_us
+        before: pl.DataFrame | None = None
+        for part in self._parts(columns):
+            table = part.collect()
+            if start is not None:
+                early = table.filter(pl.col("ts_us") < start)
+                before = early.tail(1) if early.height else before
+                table = table.filter(pl.col("ts_us") >= start)
+            past = end is not None and table.filter(pl.col("ts_us") > end).height > 0
+            if past:
+                table = table.head(table.filter(pl.col("ts_us") <= end).height + 1)
+            if before is not None and table.height:
+                table, before = pl.concat([before, table]), None
+            if table.height:
+                yield table
+            if past:
+                return
+
+    def _cut(self, start: int, end: int) -> tuple[int, int] | None:
+        """A run cut to the window; None when nothing of it is left (it ended where the window starts)."""
+        w = self.window
+        cut = (start if w.start_us is None else max(start, w.start_us), end if w.end_us is None else min(end, w.end_us))
+        return None if cut[0] >= cut[1] and cut != (start, end) else cut
 
     def counter_slices(self) -> Iterator[pl.DataFrame]:
         """The counters' columns a slice at a time; with `--downsample`, the mean of each period (stamped
@@ -244,7 +273,7 @@ class Timeline:
         return tracks + [(f"{p} collapses", p) for p in self._collapsing()]
 
     def runs(self) -> Iterator[Slice]:
-        """Phases (workload state), throttle episodes per cause and collapses, as slices."""
+        """Phases (workload state), throttle episodes per cause and collapses, as slices cut to the window."""
         gpus, collapsing = self._throttled(), self._collapsing()
         wanted: list[str] = [c for c in ("workload_state", "workload_source") if c in self.columns]
         wanted += [column(p, "throttle_reasons") for p in gpus] + [column(p, "collapse") for p in collapsing]
@@ -254,14 +283,16 @@ class Timeline:
         throttles = {(p, cause): Runs() for p in gpus for cause, _ in THROTTLE_CAUSES}
         collapses = {p: Runs() for p in collapsing}
         makers = self._run_makers(phase, throttles, collapses)
-        for table in self.samples(wanted):
+        for table in self._edged(wanted):
             ts = table["ts_us"]
             for runs, keys, make in makers:
                 for key, start, end in runs.feed(ts, keys(table)):
-                    yield make(key, start, end)
+                    if cut := self._cut(start, end):
+                        yield make(key, *cut)
         for runs, _, make in makers:
             for key, start, end in runs.finish():
-                yield make(key, start, end)
+                if cut := self._cut(start, end):
+                    yield make(key, *cut)
 
     def _run_makers(self, phase: Runs, throttles: dict[tuple[str, str], Runs],
                     collapses: dict[str, Runs]) -> list[RunMaker]:

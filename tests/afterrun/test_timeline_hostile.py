@@ -185,3 +185,28 @@ def test_a_wall_clock_stepped_back_keeps_time_running_forward(sim_session, tmp_p
     trace = decode(export(session, tmp_path / "t.pftrace", "--to", "perfetto"))
     balanced(trace)
     assert [t for t, _ in trace.counters["gpu0 power"]] == [t * 1000 for t in expected]
+
+
+def test_a_narrow_window_cuts_phases_and_episodes_to_it_never_to_nothing(sim_session, tmp_path):
+    """A window around one sample gave each phase and episode a slice of no length at that sample (an instant
+    in the .pftrace): they are cut to the window, as counters are, and run from its start to its end."""
+    session = copy_session(sim_session, tmp_path)
+    table = pl.read_parquet(session / "samples.parquet", glob=False)
+    tick = pl.int_range(pl.len())
+    table = table.with_columns(
+        pl.when(tick < 50).then(pl.lit("idle")).otherwise(pl.lit("compute")).alias("workload_state"),
+        pl.when(tick.is_between(40, 80)).then(0x20).otherwise(0).cast(pl.UInt64).alias("gpu0_throttle_reasons"))
+    table.write_parquet(session / "samples.parquet")
+    ts = table["ts"].dt.epoch("us").to_list()
+    start, until = ts[60] - 100_000, ts[60] + 100_000  # ticks are 0.5 s apart: the window holds tick 60 alone
+    flags = ("--from", f"+{(start - ts[0]) / 1e6}s", "--until", f"+{(until - ts[0]) / 1e6}s")
+    events = check_chrome(export(session, tmp_path / "t.json", "--to", "chrome-trace", *flags))
+    got = {(e["name"], e["ts"], e["dur"]) for e in events if e["ph"] == "X"}
+    assert got == {("compute", start, until - start), ("throttle: thermal", start, until - start)}
+    # a window from the sample where the phase changes: the phase before it has no time in it and is left out
+    flags = ("--from", f"+{(ts[50] - ts[0]) / 1e6}s", "--until", f"+{(ts[52] - ts[0]) / 1e6}s")
+    events = check_chrome(export(session, tmp_path / "u.json", "--to", "chrome-trace", *flags))
+    assert {(e["name"], e["ts"], e["dur"]) for e in events if e["ph"] == "X" and e["cat"] == "phases"} == {
+        ("compute", ts[50], ts[52] - ts[50])}
+    trace = decode(export(session, tmp_path / "t.pftrace", "--to", "perfetto", *flags))
+    assert not [e for e in trace.events if e["type"] == 3]  # no slice of no length became an instant
