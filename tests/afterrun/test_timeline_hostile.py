@@ -210,3 +210,12 @@ def test_a_narrow_window_cuts_phases_and_episodes_to_it_never_to_nothing(sim_ses
         ("compute", ts[50], ts[52] - ts[50])}
     trace = decode(export(session, tmp_path / "t.pftrace", "--to", "perfetto", *flags))
     assert not [e for e in trace.events if e["type"] == 3]  # no slice of no length became an instant
+
+
+def test_process_and_thread_ids_never_meet_a_profilers_in_one_file(sim_session, tmp_path):
+    """Merged into one JSON with a torch.profiler trace (docs/timeline.md), our processes 1, 2, 3... were the
+    profiler's GPU devices 1, 2, 3 (Kineto's pid for a device's streams is its index) and, in a container,
+    its process 1: one process, two names.  Ours are above Linux's highest pid (2**22), as are our threads."""
+    events = check_chrome(export(sim_session, tmp_path / "t.json", "--to", "chrome-trace"))
+    ids = {e["pid"] for e in events} | {e["tid"] for e in events}
+    assert min(ids) > 2**22 and max(ids) < 2**31
