@@ -213,6 +213,13 @@ class Timeline:
             if table.height:
                 yield table
 
+    def extent(self) -> tuple[int, int] | None:
+        """The first and the last sample's times, whatever the window; None without samples."""
+        ends = [part.select(pl.col("ts_us").min(), pl.col("ts_us").max().alias("last")).collect().row(0)
+                for part in self._parts([])]
+        ends = [e for e in ends if e[0] is not None]
+        return (min(e[0] for e in ends), max(e[1] for e in ends)) if ends else None
+
     def _edged(self, columns: list[str]) -> Iterator[pl.DataFrame]:
         """As `samples`, and the last sample before the window and the first after it: what held at its edges."""
         start, end = self.window.start_us, self.window.end_us

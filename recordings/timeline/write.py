@@ -11,6 +11,7 @@ from typing import Protocol
 
 import polars as pl
 
+from collectors.timeutil import iso_from_us
 from recordings.errors import InputError, first_line, write_failure
 from recordings.out_paths import whole_output
 from recordings.timeline.chrome import ChromeWriter
@@ -54,6 +55,14 @@ def timeline_name(session: Path, kind: str) -> Path:
     return Path(f"{session.name}{KINDS[kind]}")
 
 
+def _missed(timeline: Timeline) -> str:
+    """Why a window that holds nothing of the session is refused: the times the session has."""
+    extent = timeline.extent()
+    has = "it has no samples" if extent is None else \
+        f"its samples run from {iso_from_us(extent[0])[:19]}Z to {iso_from_us(extent[1])[:19]}Z"
+    return f"{timeline.session.name} has nothing between --from and --until ({has})"
+
+
 def export_timeline(session: Path, kind: str, out: Path | None = None, start: str | None = None,
                     until: str | None = None, downsample_hz: float | None = None) -> tuple[Path, int]:
     """Write the session's timeline as `kind` to `out` (default `<id><ext>` here); the path and event count."""
@@ -68,6 +77,8 @@ def export_timeline(session: Path, kind: str, out: Path | None = None, start: st
         instants = list(timeline.instants())
         metric_names = sorted({m.name for m in timeline.metric_points()})
         layout = layout_of(timeline, spans, instants, metric_names)
+        if (start or until) and not (spans or instants or metric_names or next(timeline.samples([]), None) is not None):
+            raise InputError(_missed(timeline))
     except (OSError, pl.exceptions.PolarsError) as error:
         raise InputError(f"cannot read {session}: {first_line(error)}") from None
     try:

@@ -219,3 +219,15 @@ def test_process_and_thread_ids_never_meet_a_profilers_in_one_file(sim_session, 
     events = check_chrome(export(sim_session, tmp_path / "t.json", "--to", "chrome-trace"))
     ids = {e["pid"] for e in events} | {e["tid"] for e in events}
     assert min(ids) > 2**22 and max(ids) < 2**31
+
+
+def test_a_window_that_misses_the_session_is_refused_not_an_empty_file(sim_session, tmp_path):
+    """`--from 14:30` meant in local time, or a session of another day: the export wrote a timeline with
+    nothing in it and said it succeeded.  One line naming the session's times; no file."""
+    ts = sample_times(sim_session)
+    for flags in (("--from", "+1h"), ("--until", "2000-01-01T00:00:00Z"), ("--from", "+10h", "--until", "+11h")):
+        done = run_cli("export", str(sim_session), "--to", "chrome-trace", "--out", str(tmp_path / "t.json"), *flags)
+        assert done.returncode == 1 and done.stderr.splitlines() == [
+            f"rigscope: error: {sim_session.name} has nothing between --from and --until (its samples run from "
+            f"{ts[0][:19]}Z to {ts[-1][:19]}Z)"], done.stderr
+    assert not list(tmp_path.iterdir())
