@@ -18,10 +18,12 @@ from typing import Any
 import polars as pl
 
 from collectors.event_kinds import EventKind
+from collectors.event_parse import NOTE_CAP, cut
 from collectors.schema import column, device_prefixes, gpu_indices_of, gpu_prefix
 from collectors.signals.throttle import OTHER, POWER_BRAKE, POWER_CAP, THERMAL
 from collectors.timeutil import us_from_iso
 from collectors.values import finite
+from collectors.wire import MAX_NAME
 from recordings import segments
 from recordings.events import EVENTS, read_events
 from recordings.reader import checked_samples, session_columns_of
@@ -51,6 +53,11 @@ def encodable(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return text
+
+
+def _name(value: Any) -> str:
+    """A name from events.jsonl (a tag, a metric, an alert, a device) held to any sender's limit."""
+    return cut(str(value), MAX_NAME)
 
 
 @dataclass(frozen=True)
@@ -353,16 +360,16 @@ class Timeline:
             kind = e["kind"]
             if kind == EventKind.NOTE:
                 args = {k: e[k] for k in ("source", "tags") if e.get(k) is not None}
-                yield Instant(PHASES, "workload", f"note: {e.get('text')}", ts_us, args)
+                yield Instant(PHASES, "workload", f"note: {cut(str(e.get('text')), NOTE_CAP)}", ts_us, args)
             elif kind == EventKind.TAG:
-                yield Instant(PHASES, "workload", f"tag: {e.get('state')}", ts_us, {"source": e.get("source")})
+                yield Instant(PHASES, "workload", f"tag: {_name(e.get('state'))}", ts_us, {"source": e.get("source")})
             elif kind == EventKind.ALERT:
-                device = str(e.get("device"))
-                yield Instant(f"{device} alerts", device, f"alert: {e.get('alert')}", ts_us, {})
+                device = _name(e.get("device"))
+                yield Instant(f"{device} alerts", device, f"alert: {_name(e.get('alert'))}", ts_us, {})
 
     def metric_points(self) -> Iterator[MetricPoint]:
         """The workload's own metrics (`rigscope.metric`), a counter each."""
         for ts_us, e in self.events():
             value = finite(e.get("value"))
             if e["kind"] == EventKind.METRIC and value is not None:
-                yield MetricPoint(str(e.get("name")), ts_us, value)
+                yield MetricPoint(_name(e.get("name")), ts_us, value)

@@ -231,3 +231,25 @@ def test_a_window_that_misses_the_session_is_refused_not_an_empty_file(sim_sessi
             f"rigscope: error: {sim_session.name} has nothing between --from and --until (its samples run from "
             f"{ts[0][:19]}Z to {ts[-1][:19]}Z)"], done.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_huge_text_from_another_tool_is_cut_to_the_senders_limits(sim_session, tmp_path):
+    """An events.jsonl written by another tool may hold a note of near a megabyte (its lines are read up to
+    2**20 characters): it went whole into the name of an instant, each time it appeared.  Names are held to the
+    limits any sender's are (a note's text to 4,096 characters, a tag, metric or alert to 256)."""
+    from collectors.event_parse import CUT_MARK, NOTE_CAP
+    from collectors.wire import MAX_NAME
+
+    session = copy_session(sim_session, tmp_path)
+    ts = sample_times(session)
+    add_events(session, {"ts": ts[5], "kind": "note", "text": "n" * 500_000, "source": "cli"},
+               {"ts": ts[6], "kind": "tag", "state": "t" * 10_000, "source": "cli"},
+               {"ts": ts[7], "kind": "metric", "name": "m" * 10_000, "value": 1.0},
+               {"ts": ts[8], "kind": "alert", "device": "gpu0", "alert": "a" * 10_000})
+    events = check_chrome(export(session, tmp_path / "t.json", "--to", "chrome-trace"))
+    names = {e["name"].split(": ")[0]: e["name"].split(": ", 1)[1] for e in events if e["ph"] in ("i", "C")
+             and e["name"].startswith(("note: ", "tag: ", "metric: ", "alert: "))}
+    assert names == {"note": "n" * (NOTE_CAP - len(CUT_MARK)) + CUT_MARK,
+                     **{kind: letter * (MAX_NAME - len(CUT_MARK)) + CUT_MARK
+                        for kind, letter in (("tag", "t"), ("metric", "m"), ("alert", "a"))}}
+    assert (tmp_path / "t.json").stat().st_size < 1_000_000
