@@ -60,6 +60,15 @@ def _name(value: Any) -> str:
     return cut(str(value), MAX_NAME)
 
 
+def _cause_on(reasons: pl.Series, bits: int) -> pl.Series:
+    """Whether each sample's throttle bitmask has a cause's bits (null where unread; beyond 63 bits, unread)."""
+    return (reasons.cast(pl.Int64, strict=False) & (bits & 0x7FFFFFFFFFFFFFFF)) != 0
+
+
+def _throttle_track(device: str, cause: str) -> str:
+    return f"{device} throttle: {cause}"
+
+
 @dataclass(frozen=True)
 class Counter:
     column: str
@@ -136,6 +145,7 @@ class Timeline:
         self._events = read_events(self.session / EVENTS)
         steps = any(e["kind"] == EventKind.CLOCK_STEP for e in self._events)
         self.clock = SessionClock(self._events, self._origin() if steps else None)
+        self._causes: tuple[Window, list[tuple[str, str]]] | None = None
 
     # -- what the session is --------------------------------------------------------
     @property
@@ -280,10 +290,21 @@ class Timeline:
     def _collapsing(self) -> list[str]:
         return [p for p in self.devices if column(p, "collapse") in self.columns]
 
+    def _throttle_causes(self) -> list[tuple[str, str]]:
+        """(device, cause) of each throttle cause the samples show within the window (and at its edges)."""
+        if self._causes is None or self._causes[0] != self.window:
+            gpus, seen = self._throttled(), set()
+            for table in self._edged([column(p, "throttle_reasons") for p in gpus]) if gpus else ():
+                seen |= {(p, cause) for p in gpus for cause, bits in THROTTLE_CAUSES
+                         if _cause_on(table[column(p, "throttle_reasons")], bits).any()}
+            self._causes = (self.window, [(p, c) for p in gpus for c, _ in THROTTLE_CAUSES if (p, c) in seen])
+        return self._causes[1]
+
     def run_tracks(self) -> list[tuple[str, str]]:
-        """(track, group) of every track `runs` may put a slice on."""
+        """(track, group) of every track `runs` may put a slice on: a throttle cause has one of its own, since
+        causes overlap in part (a track's slices must nest)."""
         tracks = [(PHASES, "workload")] if "workload_state" in self.columns else []
-        tracks += [(f"{p} throttle", p) for p in self._throttled()]
+        tracks += [(_throttle_track(p, cause), p) for p, cause in self._throttle_causes()]
         return tracks + [(f"{p} collapses", p) for p in self._collapsing()]
 
     def runs(self) -> Iterator[Slice]:
@@ -294,7 +315,7 @@ class Timeline:
         if not wanted:
             return
         phase = Runs()
-        throttles = {(p, cause): Runs() for p in gpus for cause, _ in THROTTLE_CAUSES}
+        throttles = {(p, cause): Runs() for p, cause in self._throttle_causes()}
         collapses = {p: Runs() for p in collapsing}
         makers = self._run_makers(phase, throttles, collapses)
         for table in self._edged(wanted):
@@ -323,11 +344,11 @@ class Timeline:
             bits = dict(THROTTLE_CAUSES)[cause]
 
             def throttle_keys(t: pl.DataFrame, p: str = p, bits: int = bits) -> list[pl.Series]:
-                on = (t[column(p, "throttle_reasons")].cast(pl.Int64, strict=False) & (bits & 0x7FFFFFFFFFFFFFFF)) != 0
+                on = _cause_on(t[column(p, "throttle_reasons")], bits)
                 return [pl.select(pl.when(on).then(pl.lit(True))).to_series()]
 
             def throttle_slice(key: tuple[Any, ...], s: int, e: int, p: str = p, cause: str = cause) -> Slice:
-                return Slice(f"{p} throttle", p, f"throttle: {cause}", s, e, {"cause": cause})
+                return Slice(_throttle_track(p, cause), p, f"throttle: {cause}", s, e, {"cause": cause})
 
             makers.append((runs, throttle_keys, throttle_slice))
         for p, runs in collapses.items():

@@ -116,7 +116,7 @@ def test_phases_throttle_episodes_and_collapses_are_slices(trace, samples):
     ts = samples["ts_us"].to_list()
     thermal, power = _slices(trace, "throttle: thermal"), _slices(trace, "throttle: power cap")
     assert [(s["ts"], s["end"], s["track"]) for s in thermal] == [(ts[THERMAL_TICKS[0]] * NS, ts[THERMAL_TICKS[1]] * NS,
-                                                                  "gpu0 throttle")]
+                                                                  "gpu0 throttle: thermal")]
     assert [(s["ts"], s["end"]) for s in power] == [(ts[POWER_CAP_TICKS[0]] * NS, ts[POWER_CAP_TICKS[1]] * NS)]
     assert not _slices(trace, "throttle: other")  # the idle bit on every sample is no throttling
     assert [(s["ts"], s["end"], s["track"]) for s in _slices(trace, "collapse")] == [
