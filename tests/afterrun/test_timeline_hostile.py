@@ -5,6 +5,7 @@ of Perfetto's JSON importer (`check_chrome`)."""
 from __future__ import annotations
 
 import errno
+import gzip
 import json
 import math
 import os
@@ -288,3 +289,55 @@ def test_throttle_causes_that_overlap_in_part_each_keep_their_times(sim_session,
         ("gpu0 throttle: thermal", "throttle: thermal", ts[40] * 1000, ts[80] * 1000),
         ("gpu0 throttle: power cap", "throttle: power cap", ts[60] * 1000, ts[100] * 1000)}
     assert not [t for t in trace.tracks.values() if "throttle" in t and t.split(": ")[-1] in ("other", "power brake")]
+
+
+def recipe(marker: str, trace_name: str) -> str:
+    """The Python of docs/timeline.md's recipe after `marker`, for a profiler's trace named `trace_name`."""
+    text = (REPO / "docs" / "timeline.md").read_text(encoding="utf-8")
+    after = text[text.index(marker):]
+    code = after[after.index("<<'EOF'\n") + len("<<'EOF'\n"):after.index("\nEOF\n")]
+    return code.replace('"trace.json"', json.dumps(trace_name))
+
+
+def kineto(base_ns: int | None, first_us: int) -> dict[str, Any]:
+    """A torch.profiler trace as Kineto writes it: µs counted from baseTimeNanoseconds, as floats; metadata
+    without `ts`; a GPU's events under its index as pid, a stream as a string tid."""
+    events = [{"ph": "M", "name": "process_name", "pid": 0, "tid": 0, "args": {"name": "GPU 0"}},
+              {"ph": "X", "cat": "cpu_op", "name": "aten::mm", "pid": 1, "tid": 1, "ts": first_us + 0.5, "dur": 10.25},
+              {"ph": "X", "cat": "kernel", "name": "gemm", "pid": 0, "tid": "stream 7", "ts": first_us + 3.0,
+               "dur": 5.0},
+              {"ph": "i", "s": "t", "name": "step", "pid": 1, "tid": 1, "ts": first_us + 1},
+              {"ph": "s", "id": 1, "cat": "ac2g", "name": "launch", "pid": 1, "tid": 1, "ts": first_us + 2}]
+    return {"schemaVersion": 1, "displayTimeUnit": "ms", "traceEvents": events,
+            **({} if base_ns is None else {"baseTimeNanoseconds": base_ns})}
+
+
+def test_the_docs_json_merge_takes_the_profilers_traces_as_they_come(sim_session, tmp_path):
+    """The docs' recipe for one JSON read `trace.json` as plain text (a tensorboard_trace_handler file is
+    `*.pt.trace.json.gz`: UnicodeDecodeError) and only the object form (the array form, which Chrome's format
+    allows and other profilers write, stopped it with an AttributeError); a trace of another day or host
+    merged without a word."""
+    export(sim_session, tmp_path / "run.json", "--to", "chrome-trace")
+    first = pl.read_parquet(sim_session / "samples.parquet", glob=False)["ts"].dt.epoch("us")[10]
+    base_ns = (first - 7_000_000) * 1000  # Kineto's base is some time before the first event
+    trace = kineto(base_ns, 7_000_000)
+    with gzip.open(tmp_path / "w.pt.trace.json.gz", "wt", encoding="utf-8") as handle:
+        json.dump(trace, handle)
+    (tmp_path / "array.json").write_text(json.dumps(kineto(None, first)["traceEvents"]))
+    (tmp_path / "other.json").write_text(json.dumps(kineto(base_ns - 86_400 * 10**9, 7_000_000)))
+    for name in ("w.pt.trace.json.gz", "array.json", "other.json"):
+        done = subprocess.run([sys.executable, "-c", recipe("**For JSON-only tools**", name)], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        merged = json.loads((tmp_path / "merged.json").read_text(encoding="utf-8"))["traceEvents"]
+        torch = {e["name"]: e.get("ts") for e in merged if e.get("cat") in ("cpu_op", "kernel")}
+        if name == "other.json":
+            assert done.stdout.startswith("warning: ") and "other.json" in done.stdout
+        else:
+            assert torch == {"aten::mm": first + 0.5, "gemm": first + 3.0} and not done.stdout
+    done = subprocess.run([sys.executable, "-c", recipe("**Once, as an archive**", "w.pt.trace.json.gz")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    files = json.loads((tmp_path / "perfetto_manifest.json").read_text())["perfetto_manifest"]["files"]
+    assert files[1] == {"path": "w.pt.trace.json.gz", "clocks": {
+        "sync_to": {"file": "run.pftrace", "clock": "REALTIME"}, "offset_ns": base_ns}}
