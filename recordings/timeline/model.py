@@ -26,6 +26,7 @@ from collectors.values import finite
 from collectors.wire import MAX_NAME
 from recordings import segments
 from recordings.events import EVENTS, read_events
+from recordings.frames import finite_or_null
 from recordings.reader import checked_samples, session_columns_of
 from recordings.safe_files import is_regular
 from recordings.session import read_meta
@@ -272,8 +273,8 @@ class Timeline:
             yield from self.samples(columns)
             return
         carried: pl.DataFrame | None = None
-        for table in self.samples(columns):
-            table = table.with_columns((pl.col("ts_us") // period * period).alias("ts_us"))
+        for table in self.samples(columns):  # NaN and ±inf are no reading: out of the mean, as a null is
+            table = finite_or_null(table).with_columns((pl.col("ts_us") // period * period).alias("ts_us"))
             if carried is not None:
                 table = pl.concat([carried, table])
             last = table["ts_us"][-1]

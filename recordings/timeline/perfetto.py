@@ -10,6 +10,7 @@ counters, throttle episodes, collapses and alerts; the workload's group holds th
 
 from __future__ import annotations
 
+import math
 from typing import IO, Any
 
 from recordings.errors import InputError
@@ -104,6 +105,8 @@ class PerfettoWriter:
         if name is not None:
             event.name = encodable(name)
         for key, value in args.items():
+            if value is None or isinstance(value, float) and not math.isfinite(value):
+                continue  # no reading: no argument (null in the JSON), never the text "None" or "nan"
             annotation = event.debug_annotations.add()
             annotation.name = encodable(key)
             if isinstance(value, bool):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 
 from recordings.spans import spans_table
 from tests.afterrun.conftest import copy_session
@@ -341,3 +342,27 @@ def test_the_docs_json_merge_takes_the_profilers_traces_as_they_come(sim_session
     files = json.loads((tmp_path / "perfetto_manifest.json").read_text())["perfetto_manifest"]["files"]
     assert files[1] == {"path": "w.pt.trace.json.gz", "clocks": {
         "sync_to": {"file": "run.pftrace", "clock": "REALTIME"}, "offset_ns": base_ns}}
+
+
+def test_nan_and_inf_are_no_reading_in_a_downsampled_mean_and_in_args(sim_session, tmp_path):
+    """A NaN or an infinity in a file another tool wrote is no reading: a 1 Hz mean over a period with one made
+    the whole period's point vanish (NaN), as if nothing was measured.  A tag without a source or a span
+    attribute of NaN went into the .pftrace as the text "None" or "nan"; in the JSON they are null."""
+    session = copy_session(sim_session, tmp_path)
+    table = pl.read_parquet(session / "samples.parquet", glob=False)
+    tick = pl.int_range(pl.len())
+    bad = pl.when(tick == 0).then(float("nan")).when(tick == 2).then(float("inf")).otherwise(pl.col("gpu0_power_w"))
+    table = table.with_columns(bad.alias("gpu0_power_w"))
+    table.write_parquet(session / "samples.parquet")
+    ts = sample_times(session)
+    spans_table([{"request_id": "r", "name": "s", "span_id": "a", "start_time": ts[1], "end_time": ts[5],
+                  "success": True, "loss": float("nan")}]).write_parquet(session / "spans.parquet")
+    add_events(session, {"ts": ts[3], "kind": "tag", "state": "train"})
+    trace = decode(export(session, tmp_path / "t.pftrace", "--to", "perfetto", "--downsample", "1"))
+    power = table.filter(pl.col("gpu0_power_w").is_finite()).group_by(
+        (pl.col("ts").dt.epoch("us") // 1_000_000 * 1_000_000).alias("s"), maintain_order=True).agg(
+        pl.col("gpu0_power_w").mean())
+    assert trace.counters["gpu0 power"][:2] == [(s * 1000, pytest.approx(w)) for s, w in power.head(2).iter_rows()]
+    tag = next(e for e in trace.events if e["name"] == "tag: train")
+    span = next(e for e in trace.events if e["name"] == "s")
+    assert "source" not in tag["args"] and "loss" not in span["args"]
