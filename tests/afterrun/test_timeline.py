@@ -12,6 +12,7 @@ import pytest
 from recordings.report.aggregates import device_energy
 from recordings.report.data import load_session
 from tests.afterrun.conftest import copy_session
+from tests.afterrun.test_timeline_hostile import check_chrome
 from tests.afterrun.timeline_sessions import (
     COLLAPSE_TICKS,
     POWER_CAP_TICKS,
@@ -186,6 +187,11 @@ def test_chrome_trace_is_valid_and_equals_the_session(chrome, samples, session):
     assert chrome["otherData"]["host"] == json.loads((session / "meta.json").read_text())["host"]["hostname"]
     notes = [e for e in events if e["ph"] == "i" and e["name"] == "note: warm-up done"]
     assert [e["ts"] for e in notes] == [ts[3]]
+
+
+def test_chrome_trace_is_what_perfettos_json_importer_takes(session, tmp_path):
+    """Spans on their lanes, throttle causes that overlap, phases, counters: as `check_chrome` says."""
+    assert check_chrome(export(session, tmp_path / "run.json", "--to", "chrome-trace"))
 
 
 def test_window_and_downsampling(session, samples, tmp_path):
