@@ -96,5 +96,8 @@ def export_timeline(session: Path, kind: str, out: Path | None = None, start: st
                 writer.counter(layout.metrics[point.name], point.ts_us, point.value)
             writer.close()
     except (OSError, pl.exceptions.PolarsError) as error:
-        raise InputError(f"cannot export {session.name} to {target}: {write_failure(error, target.parent)}") from None
+        # our own writes fail with their errno (ENOSPC is a full disk); only a library's wrapped error needs the
+        # disk's free space to tell (/proc has none to report, and takes no file for another reason)
+        where = None if isinstance(error, OSError) and error.errno else target.parent
+        raise InputError(f"cannot export {session.name} to {target}: {write_failure(error, where)}") from None
     return target, writer.events

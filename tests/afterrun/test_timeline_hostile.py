@@ -366,3 +366,11 @@ def test_nan_and_inf_are_no_reading_in_a_downsampled_mean_and_in_args(sim_sessio
     tag = next(e for e in trace.events if e["name"] == "tag: train")
     span = next(e for e in trace.events if e["name"] == "s")
     assert "source" not in tag["args"] and "loss" not in span["args"]
+
+
+def test_a_folder_that_takes_no_file_is_not_called_a_full_disk(sim_session):
+    """/proc takes no new file and has no free space to report: the export said `disk full` there."""
+    done = run_cli("export", str(sim_session), "--to", "chrome-trace", "--out", "/proc/run.json")
+    assert done.returncode == 1 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith(f"rigscope: error: cannot export {sim_session.name} to /proc/run.json: ")
+    assert "disk full" not in done.stderr
