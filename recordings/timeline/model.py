@@ -19,7 +19,7 @@ import polars as pl
 
 from collectors.event_kinds import EventKind
 from collectors.event_parse import NOTE_CAP, cut
-from collectors.schema import column, device_prefixes, gpu_indices_of, gpu_prefix
+from collectors.schema import ColumnTypes, column, device_prefixes, gpu_indices_of, gpu_prefix
 from collectors.signals.throttle import OTHER, POWER_BRAKE, POWER_CAP, THERMAL
 from collectors.timeutil import us_from_iso
 from collectors.values import finite
@@ -200,7 +200,18 @@ class Timeline:
             return
         columns = session_columns_of(self.meta)
         for path in segments.segment_files(self.session):
-            yield segments.read_segment(path, columns).lazy()
+            yield self._segment(path, columns)
+
+    def _segment(self, path: Path, columns: ColumnTypes) -> pl.LazyFrame:
+        """One part; a journal that landed as its Parquet part since the listing (a session recording while it
+        is read) is read as that part."""
+        try:
+            return segments.read_segment(path, columns).lazy()
+        except FileNotFoundError:
+            landed = path.with_suffix(".parquet")
+            if path.suffix != ".journal" or not is_regular(landed):
+                raise
+            return segments.read_segment(landed, columns).lazy()
 
     def _origin(self) -> tuple[int, float] | None:
         """`ts` (µs) and `elapsed_s` of the first sample that has both, as recorded."""

@@ -374,3 +374,35 @@ def test_a_folder_that_takes_no_file_is_not_called_a_full_disk(sim_session):
     assert done.returncode == 1 and len(done.stderr.splitlines()) == 1, done.stderr
     assert done.stderr.startswith(f"rigscope: error: cannot export {sim_session.name} to /proc/run.json: ")
     assert "disk full" not in done.stderr
+
+
+def test_a_journal_that_lands_while_a_running_session_is_read_is_read_as_its_part(sim_session, tmp_path, capsys,
+                                                                                monkeypatch):
+    """Exported while it records: the open segment's journal is listed, then lands as its Parquet part and is
+    removed before it is read.  The export failed with `No such file or directory`, as if the output could
+    not be written; it reads the part the journal became."""
+    from recordings import segments
+    from rigscope.cli import main
+    from tests.recordings.hostile import interrupted
+
+    session = copy_session(sim_session, tmp_path)
+    interrupted(session)
+    listed = segments.segment_files(session)
+    journal = listed[-1]
+    segments.write_parquet_atomic(segments.read_segment(journal, session_columns(session)),
+                                  journal.with_suffix(".parquet"))  # as the recorder lands it
+    journal.unlink()
+    monkeypatch.setattr(segments, "segment_files", lambda *_: listed)  # the listing from before it landed
+    assert main(["export", str(session), "--to", "chrome-trace", "--out", str(tmp_path / "t.json")]) == 0, \
+        capsys.readouterr().err
+    monkeypatch.undo()
+    events = check_chrome(tmp_path / "t.json")
+    assert len([e for e in events if e["ph"] == "C" and e["name"] == "gpu0 power"]) == \
+        pl.read_parquet(sim_session / "samples.parquet", glob=False)["gpu0_power_w"].drop_nulls().len()
+
+
+def session_columns(session: Path) -> Any:
+    from recordings.reader import session_columns_of
+    from recordings.session import read_meta
+
+    return session_columns_of(read_meta(session))
