@@ -20,7 +20,6 @@ import polars as pl
 from collectors.event_kinds import EventKind
 from collectors.event_parse import NOTE_CAP, cut
 from collectors.schema import ColumnTypes, column, device_prefixes, gpu_indices_of, gpu_prefix
-from collectors.signals.throttle import OTHER, POWER_BRAKE, POWER_CAP, THERMAL
 from collectors.timeutil import us_from_iso
 from collectors.values import finite
 from collectors.wire import MAX_NAME
@@ -31,6 +30,7 @@ from recordings.reader import checked_samples, session_columns_of
 from recordings.safe_files import is_regular
 from recordings.session import read_meta
 from recordings.timeline.clock import SessionClock
+from recordings.timeline.runs import THROTTLE_CAUSES, Runs, cause_on, throttle_track
 from recordings.timeline.window import Window
 
 SLICE_ROWS = 16_384
@@ -41,7 +41,6 @@ DEVICE_COUNTERS = (("util_pct", "utilization", "%"), ("mem_used_bytes", "memory 
                    ("freq_mhz", "clock", "MHz"), ("rle_smoothed", "RLE (smoothed)", ""))
 HOST_COUNTERS = (("mem_used_bytes", "memory used", "bytes"),)
 SM_ACTIVITY = re.compile(r"(gpu\d+)_(sm_\w+_pct)")  # SM activity (GPM) where the session has it
-THROTTLE_CAUSES = (("power cap", POWER_CAP), ("thermal", THERMAL), ("power brake", POWER_BRAKE), ("other", OTHER))
 PHASES = "phases"
 # How a kind of run is followed: its state, the key columns of a slice of samples, and the slice a run makes.
 RunMaker = tuple["Runs", Callable[[pl.DataFrame], list[pl.Series]], Callable[[tuple[Any, ...], int, int], "Slice"]]
@@ -59,15 +58,6 @@ def encodable(text: str) -> str:
 def _name(value: Any) -> str:
     """A name from events.jsonl (a tag, a metric, an alert, a device) held to any sender's limit."""
     return cut(str(value), MAX_NAME)
-
-
-def _cause_on(reasons: pl.Series, bits: int) -> pl.Series:
-    """Whether each sample's throttle bitmask has a cause's bits (null where unread; beyond 63 bits, unread)."""
-    return (reasons.cast(pl.Int64, strict=False) & (bits & 0x7FFFFFFFFFFFFFFF)) != 0
-
-
-def _throttle_track(device: str, cause: str) -> str:
-    return f"{device} throttle: {cause}"
 
 
 @dataclass(frozen=True)
@@ -102,35 +92,6 @@ class MetricPoint:
     name: str
     ts_us: int
     value: float
-
-
-class Runs:
-    """Runs of equal non-null keys over samples read a slice at a time: (key, start µs, end µs).
-
-    A run ends at the first sample with another key; the run still open at the end ends at the last sample."""
-
-    def __init__(self) -> None:
-        self.key: tuple[Any, ...] | None = None
-        self.start = self.last = 0
-
-    def feed(self, ts: pl.Series, keys: list[pl.Series]) -> Iterator[tuple[tuple[Any, ...], int, int]]:
-        changed = pl.zeros(len(ts), dtype=pl.Boolean, eager=True)
-        for series in keys:
-            changed = changed | series.ne_missing(series.shift(1)).fill_null(True)
-        changed[0] = True
-        where = changed.arg_true()
-        for t, *key in zip(ts.gather(where).to_list(), *(s.gather(where).to_list() for s in keys)):
-            found = None if key[0] is None else tuple(key)
-            if found != self.key:
-                if self.key is not None:
-                    yield self.key, self.start, t
-                self.key, self.start = found, t
-        self.last = int(ts[-1])
-
-    def finish(self) -> Iterator[tuple[tuple[Any, ...], int, int]]:
-        if self.key is not None:
-            yield self.key, self.start, self.last
-        self.key = None
 
 
 class Timeline:
@@ -308,7 +269,7 @@ class Timeline:
             gpus, seen = self._throttled(), set()
             for table in self._edged([column(p, "throttle_reasons") for p in gpus]) if gpus else ():
                 seen |= {(p, cause) for p in gpus for cause, bits in THROTTLE_CAUSES
-                         if _cause_on(table[column(p, "throttle_reasons")], bits).any()}
+                         if cause_on(table[column(p, "throttle_reasons")], bits).any()}
             self._causes = (self.window, [(p, c) for p in gpus for c, _ in THROTTLE_CAUSES if (p, c) in seen])
         return self._causes[1]
 
@@ -316,7 +277,7 @@ class Timeline:
         """(track, group) of every track `runs` may put a slice on: a throttle cause has one of its own, since
         causes overlap in part (a track's slices must nest)."""
         tracks = [(PHASES, "workload")] if "workload_state" in self.columns else []
-        tracks += [(_throttle_track(p, cause), p) for p, cause in self._throttle_causes()]
+        tracks += [(throttle_track(p, cause), p) for p, cause in self._throttle_causes()]
         return tracks + [(f"{p} collapses", p) for p in self._collapsing()]
 
     def runs(self) -> Iterator[Slice]:
@@ -356,11 +317,11 @@ class Timeline:
             bits = dict(THROTTLE_CAUSES)[cause]
 
             def throttle_keys(t: pl.DataFrame, p: str = p, bits: int = bits) -> list[pl.Series]:
-                on = _cause_on(t[column(p, "throttle_reasons")], bits)
+                on = cause_on(t[column(p, "throttle_reasons")], bits)
                 return [pl.select(pl.when(on).then(pl.lit(True))).to_series()]
 
             def throttle_slice(key: tuple[Any, ...], s: int, e: int, p: str = p, cause: str = cause) -> Slice:
-                return Slice(_throttle_track(p, cause), p, f"throttle: {cause}", s, e, {"cause": cause})
+                return Slice(throttle_track(p, cause), p, f"throttle: {cause}", s, e, {"cause": cause})
 
             makers.append((runs, throttle_keys, throttle_slice))
         for p, runs in collapses.items():
