@@ -406,3 +406,20 @@ def session_columns(session: Path) -> Any:
     from recordings.session import read_meta
 
     return session_columns_of(read_meta(session))
+
+
+def test_a_counter_never_read_has_no_point_never_a_zero(sim_session, tmp_path):
+    """Ten seconds without a power reading: no point there, tick for tick or as 5 s means."""
+    session = copy_session(sim_session, tmp_path)
+    table = pl.read_parquet(session / "samples.parquet", glob=False)
+    tick = pl.int_range(pl.len())
+    table = table.with_columns(pl.when(tick.is_between(10, 29)).then(None).otherwise(pl.col("gpu0_power_w"))
+                               .alias("gpu0_power_w"))
+    table.write_parquet(session / "samples.parquet")
+    ts = table["ts"].dt.epoch("us").to_list()
+    for flags in ((), ("--downsample", "0.2")):  # a 5 s period of ticks 10 to 19 holds no reading at all
+        events = check_chrome(export(session, tmp_path / "t.json", "--to", "chrome-trace", *flags))
+        power = [(e["ts"], e["args"]["W"]) for e in events if e["ph"] == "C" and e["name"] == "gpu0 power"]
+        period = 5_000_000 if flags else 0
+        assert not [t for t, _ in power if ts[10] <= t and t + period <= ts[29]]  # nothing where nothing was read
+        assert all(v > 0 for _, v in power)
