@@ -423,3 +423,21 @@ def test_a_counter_never_read_has_no_point_never_a_zero(sim_session, tmp_path):
         period = 5_000_000 if flags else 0
         assert not [t for t, _ in power if ts[10] <= t and t + period <= ts[29]]  # nothing where nothing was read
         assert all(v > 0 for _, v in power)
+
+
+def test_a_wall_clock_stepped_forward_keeps_the_times_it_read(sim_session, tmp_path):
+    """A machine suspended for 10 minutes resumes: the wall clock leaps, the monotonic one did not count the
+    sleep (a `clock_step` of +600 s).  The wall clock was right on both sides: every sample stays at its `ts`,
+    with the gap where the machine slept."""
+    session = copy_session(sim_session, tmp_path)
+    table = pl.read_parquet(session / "samples.parquet", glob=False)
+    table = table.with_columns(pl.when(pl.int_range(pl.len()) >= 100).then(pl.col("ts") + pl.duration(seconds=600))
+                               .otherwise(pl.col("ts")).alias("ts"))
+    table.write_parquet(session / "samples.parquet")
+    ts = table["ts"].dt.strftime(ISO).to_list()
+    add_events(session, {"ts": ts[100], "kind": "clock_step", "step_s": 600.0, "elapsed_s": table["elapsed_s"][100]},
+               {"ts": ts[50], "kind": "note", "text": "before", "source": "cli"})
+    events = check_chrome(export(session, tmp_path / "t.json", "--to", "chrome-trace"))
+    raw = table["ts"].dt.epoch("us").to_list()
+    assert [e["ts"] for e in events if e["ph"] == "C" and e["name"] == "gpu0 power"] == raw
+    assert [e["ts"] for e in events if e["ph"] == "i"] == [raw[50]]
