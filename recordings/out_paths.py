@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -50,10 +51,10 @@ def whole_output(path: Path) -> Iterator[IO[bytes]]:
         with open(path, "wb") as handle:
             yield handle
         return
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")  # one per writer, so two
+    try:  # writers of one path at once each rename a whole file
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as handle:
+        with open(tmp, "xb") as handle:
             yield handle
         os.replace(tmp, path)
     except BaseException:

@@ -441,3 +441,19 @@ def test_a_wall_clock_stepped_forward_keeps_the_times_it_read(sim_session, tmp_p
     raw = table["ts"].dt.epoch("us").to_list()
     assert [e["ts"] for e in events if e["ph"] == "C" and e["name"] == "gpu0 power"] == raw
     assert [e["ts"] for e in events if e["ph"] == "i"] == [raw[50]]
+
+
+def test_two_exports_to_one_file_at_once_each_write_a_whole_file(tmp_path):
+    """Both wrote the same temporary name: the second truncated the first's file under it, and the first's
+    rename then failed (or renamed a file of two halves).  Each now has a temporary file of its own."""
+    from recordings.out_paths import whole_output
+
+    out = tmp_path / "run.json"
+    with whole_output(out) as first:
+        first.write(b'{"from": "first", ')
+        with whole_output(out) as second:
+            second.write(b'{"from": "second"}')
+        assert json.loads(out.read_bytes()) == {"from": "second"}
+        first.write(b'"whole": true}')
+    assert json.loads(out.read_bytes()) == {"from": "first", "whole": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
