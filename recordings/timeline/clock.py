@@ -29,7 +29,7 @@ class SessionClock:
         steps = zip(every.starts[1:], (b - a for a, b in zip(every.shifts, every.shifts[1:])))
         self.shifts = ClockShifts((at, step) for at, step in steps if step < 0) if first is not None else ClockShifts()
         self.first = first
-        self.lead_us = round(self.shifts.shifts[-1] * 1e6)  # all the steps: the clock's lead at the end
+        self.lead_us = round(self.shifts.shifts[-1] * 1e6)  # the steps back: the clock's lead at the end
 
     def samples(self, ts_us: pl.Expr) -> pl.Expr:
         """A sample's `ts_us` plus the steps still to come after it (by its `elapsed_s`)."""

@@ -233,8 +233,8 @@ class Timeline:
     def _cut(self, start: int, end: int) -> tuple[int, int] | None:
         """A run cut to the window; None when nothing of it is left (it ended where the window starts)."""
         w = self.window
-        cut = (start if w.start_us is None else max(start, w.start_us), end if w.end_us is None else min(end, w.end_us))
-        return None if cut[0] >= cut[1] and cut != (start, end) else cut
+        kept = (start if w.start_us is None else max(start, w.start_us), end if w.end_us is None else min(end, w.end_us))
+        return None if kept[0] >= kept[1] and kept != (start, end) else kept
 
     def counter_slices(self) -> Iterator[pl.DataFrame]:
         """The counters' columns a slice at a time; with `--downsample`, the mean of each period (stamped
@@ -295,12 +295,12 @@ class Timeline:
             ts = table["ts_us"]
             for runs, keys, make in makers:
                 for key, start, end in runs.feed(ts, keys(table)):
-                    if cut := self._cut(start, end):
-                        yield make(key, *cut)
+                    if kept := self._cut(start, end):
+                        yield make(key, *kept)
         for runs, _, make in makers:
             for key, start, end in runs.finish():
-                if cut := self._cut(start, end):
-                    yield make(key, *cut)
+                if kept := self._cut(start, end):
+                    yield make(key, *kept)
 
     def _run_makers(self, phase: Runs, throttles: dict[tuple[str, str], Runs],
                     collapses: dict[str, Runs]) -> list[RunMaker]:
