@@ -237,25 +237,31 @@ class Timeline:
         return None if kept[0] >= kept[1] and kept != (start, end) else kept
 
     def counter_slices(self) -> Iterator[pl.DataFrame]:
-        """The counters' columns a slice at a time; with `--downsample`, the mean of each period (stamped
-        at its start), a period never split between two slices."""
+        """The counters' columns a slice at a time; with `--downsample`, the mean of each period (periods
+        counted from the epoch), stamped at the first sample it averages, a period never split between two
+        slices."""
         columns = [c.column for c in self.counters]
         period = self.window.period_us()
         if period is None:
             yield from self.samples(columns)
             return
+
+        def means(table: pl.DataFrame) -> pl.DataFrame:
+            return table.group_by("_period", maintain_order=True).agg(
+                pl.col("ts_us").min(), pl.exclude("ts_us", "_period").mean()).drop("_period")
+
         carried: pl.DataFrame | None = None
         for table in self.samples(columns):  # NaN and ±inf are no reading: out of the mean, as a null is
-            table = finite_or_null(table).with_columns((pl.col("ts_us") // period * period).alias("ts_us"))
+            table = finite_or_null(table).with_columns((pl.col("ts_us") // period).alias("_period"))
             if carried is not None:
                 table = pl.concat([carried, table])
-            last = table["ts_us"][-1]
-            carried = table.filter(pl.col("ts_us") == last)
-            done = table.filter(pl.col("ts_us") < last)
+            last = table["_period"][-1]
+            carried = table.filter(pl.col("_period") == last)
+            done = table.filter(pl.col("_period") < last)
             if done.height:
-                yield done.group_by("ts_us", maintain_order=True).mean()
+                yield means(done)
         if carried is not None:
-            yield carried.group_by("ts_us", maintain_order=True).mean()
+            yield means(carried)
 
     def _throttled(self) -> list[str]:
         return [p for p in self.devices if p != "cpu" and column(p, "throttle_reasons") in self.columns]

@@ -199,10 +199,10 @@ def test_window_and_downsampling(session, samples, tmp_path):
                           "--downsample", "1"))
     start = samples["ts_us"][0] + 5_000_000
     inside = samples.filter(pl.col("ts_us").is_between(start, start + 10_000_000))
-    expected = (inside.group_by((pl.col("ts_us") // 1_000_000 * 1_000_000).alias("second"), maintain_order=True)
-                .agg(pl.col("gpu0_power_w").mean()))
+    expected = (inside.group_by((pl.col("ts_us") // 1_000_000).alias("second"), maintain_order=True)
+                .agg(pl.col("ts_us").first(), pl.col("gpu0_power_w").mean()))
     got = trace.counters["gpu0 power"]
-    assert [t for t, _ in got] == [s * NS for s in expected["second"]]
+    assert [t for t, _ in got] == [t * NS for t in expected["ts_us"]]  # each second's mean at its first sample
     assert [v for _, v in got] == pytest.approx(expected["gpu0_power_w"].to_list())
     spans = {s["args"]["span_id"] for s in _slices(trace) if "span_id" in s["args"]}
     assert spans == {"a", "d", "e", "f", "g"}  # the spans that overlap the window (ticks 50 to 150), whole

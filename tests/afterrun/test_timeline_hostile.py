@@ -359,10 +359,11 @@ def test_nan_and_inf_are_no_reading_in_a_downsampled_mean_and_in_args(sim_sessio
                   "success": True, "loss": float("nan")}]).write_parquet(session / "spans.parquet")
     add_events(session, {"ts": ts[3], "kind": "tag", "state": "train"})
     trace = decode(export(session, tmp_path / "t.pftrace", "--to", "perfetto", "--downsample", "1"))
-    power = table.filter(pl.col("gpu0_power_w").is_finite()).group_by(
-        (pl.col("ts").dt.epoch("us") // 1_000_000 * 1_000_000).alias("s"), maintain_order=True).agg(
-        pl.col("gpu0_power_w").mean())
-    assert trace.counters["gpu0 power"][:2] == [(s * 1000, pytest.approx(w)) for s, w in power.head(2).iter_rows()]
+    finite = pl.when(pl.col("gpu0_power_w").is_finite()).then(pl.col("gpu0_power_w"))
+    power = table.group_by(pl.col("ts").dt.epoch("us") // 1_000_000, maintain_order=True).agg(
+        pl.col("ts").dt.epoch("us").first().alias("first"), finite.mean())  # stamped at the period's first sample
+    assert trace.counters["gpu0 power"][:2] == [(t * 1000, pytest.approx(w)) for t, w in
+                                                power.select("first", "gpu0_power_w").head(2).iter_rows()]
     tag = next(e for e in trace.events if e["name"] == "tag: train")
     span = next(e for e in trace.events if e["name"] == "s")
     assert "source" not in tag["args"] and "loss" not in span["args"]
@@ -457,3 +458,19 @@ def test_two_exports_to_one_file_at_once_each_write_a_whole_file(tmp_path):
         first.write(b'"whole": true}')
     assert json.loads(out.read_bytes()) == {"from": "first", "whole": True}
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_a_downsampled_point_is_never_before_the_samples_it_averages(sim_session, tmp_path):
+    """Periods are counted from the epoch: with --downsample 0.01 (100 s), the first mean was stamped up to
+    100 s before the session's first sample, and before --from's time: a reading where none was taken.  Each
+    mean is stamped at the first sample it averages."""
+    table = pl.read_parquet(sim_session / "samples.parquet", glob=False).with_columns(
+        pl.col("ts").dt.epoch("us").alias("ts_us"))
+    start = table["ts_us"][0] + 7_000_000
+    events = check_chrome(export(sim_session, tmp_path / "t.json", "--to", "chrome-trace", "--downsample", "0.01",
+                                 "--from", "+7s"))
+    inside = table.filter(pl.col("ts_us") >= start)
+    expected = (inside.group_by(pl.col("ts_us") // 100_000_000, maintain_order=True)
+                .agg(pl.col("ts_us").first().alias("first"), pl.col("gpu0_power_w").mean()))
+    got = [(e["ts"], e["args"]["W"]) for e in events if e["ph"] == "C" and e["name"] == "gpu0 power"]
+    assert got == [(t, pytest.approx(w)) for t, w in expected.select("first", "gpu0_power_w").iter_rows()]
