@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from recordings.errors import InputError
 
@@ -35,12 +38,37 @@ def _stat(path: Path) -> os.stat_result | None:
         return None
 
 
+def _written_into(path: Path) -> bool:
+    """Whether `path` is a pipe or a device (`/dev/stdout`, `/dev/null`): written into, never replaced by a file."""
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
+@contextlib.contextmanager
+def whole_output(path: Path) -> Iterator[IO[bytes]]:
+    """`path` opened to be written whole or not at all, as `write_output`, for a writer that streams: renamed
+    into place once the block ends, the temp file removed when it raises.  OSError as the system raises it."""
+    if _written_into(path):
+        with open(path, "wb") as handle:
+            yield handle
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")  # one per writer, so two
+    try:  # writers of one path at once each rename a whole file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "xb") as handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_output(path: Path, text: str) -> None:
     """`path` whole or not at all (a temp name renamed over it); a pipe or a device (`/dev/stdout`, `/dev/null`)
     is written into, never replaced by a file."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        if path.exists() and not path.is_file() and not path.is_dir():
+        if _written_into(path):
             path.write_text(text, encoding="utf-8")
             return
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,8 +13,12 @@ import json
 import math
 from typing import IO, Any
 
-from recordings.timeline.model import Instant, Slice, Timeline
+from recordings.timeline.model import Instant, Slice, Timeline, encodable
 from recordings.timeline.tracks import Layout
+
+# Process and thread ids start above Linux's highest pid (PID_MAX_LIMIT): merged into one file with a profiler's
+# trace, none is one of its processes, threads or devices (Kineto numbers a GPU's process by its index).
+ID_BASE = 1 << 22
 
 
 def _finite(value: Any) -> Any:
@@ -25,34 +29,35 @@ class ChromeWriter:
     def __init__(self, handle: IO[bytes], timeline: Timeline, layout: Layout) -> None:
         self.handle, self.timeline, self.layout = handle, timeline, layout
         self.events = 0
-        self._track = {tid: (layout.groups[group], track) for (group, track), tid in layout.tracks.items()}
+        self._pid = {group: ID_BASE + pid for group, pid in layout.groups.items()}
+        self._track = {tid: (self._pid[group], track) for (group, track), tid in layout.tracks.items()}
         self._first = True
 
     def _write(self, event: dict[str, Any]) -> None:
         text = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
-        self.handle.write((b"" if self._first else b",\n") + text.encode("utf-8"))
+        self.handle.write((b"" if self._first else b",\n") + encodable(text).encode("utf-8"))
         self._first = False
 
     def header(self) -> None:
         self.handle.write(b'{"traceEvents":[\n')
         timeline = self.timeline
-        for group, pid in self.layout.groups.items():
-            self._write({"name": "process_name", "ph": "M", "pid": pid, "tid": 0,
+        for group, pid in self._pid.items():
+            self._write({"name": "process_name", "ph": "M", "pid": pid, "tid": pid,
                          "args": {"name": f"{timeline.host} · {timeline.device_label(group)}"}})
-            self._write({"name": "process_sort_index", "ph": "M", "pid": pid, "tid": 0, "args": {"sort_index": pid}})
-        for (group, track), tid in self.layout.tracks.items():
-            self._write({"name": "thread_name", "ph": "M", "pid": self.layout.groups[group], "tid": tid,
-                         "args": {"name": track}})
+            self._write({"name": "process_sort_index", "ph": "M", "pid": pid, "tid": pid,
+                         "args": {"sort_index": self.layout.groups[group]}})
+        for tid, (pid, track) in self._track.items():
+            self._write({"name": "thread_name", "ph": "M", "pid": pid, "tid": ID_BASE + tid, "args": {"name": track}})
 
     def counter(self, track: int, ts_us: int, value: float) -> None:
         pid, name = self._track[track]
         unit = self.layout.units.get(track) or "value"
-        self._write({"name": name, "ph": "C", "ts": ts_us, "pid": pid, "tid": track, "args": {unit: value}})
+        self._write({"name": name, "ph": "C", "ts": ts_us, "pid": pid, "tid": ID_BASE + track, "args": {unit: value}})
         self.events += 1
 
     def _where(self, item: Slice | Instant) -> tuple[int, int]:
         tid = self.layout.tracks[(item.group, item.track)]
-        return self._track[tid][0], tid
+        return self._track[tid][0], ID_BASE + tid
 
     def slice(self, item: Slice) -> None:
         pid, tid = self._where(item)

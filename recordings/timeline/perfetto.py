@@ -10,10 +10,11 @@ counters, throttle episodes, collapses and alerts; the workload's group holds th
 
 from __future__ import annotations
 
+import math
 from typing import IO, Any
 
 from recordings.errors import InputError
-from recordings.timeline.model import Instant, Slice, Timeline
+from recordings.timeline.model import Instant, Slice, Timeline, encodable
 from recordings.timeline.tracks import Layout
 
 INSTALL = "the perfetto export needs the perfetto package: pip install 'rigscope[trace]'"
@@ -67,7 +68,7 @@ class PerfettoWriter:
                 clock.clock_id, clock.timestamp = clock_id, clocks[key]
         self.builder.write_packet(packet)
         info = self._packet()
-        info.system_info.machine_name = timeline.host
+        info.system_info.machine_name = encodable(timeline.host)
         self.builder.write_packet(info)
         self._describe()
 
@@ -76,12 +77,12 @@ class PerfettoWriter:
         for group, uuid in layout.groups.items():
             packet = self._packet()
             packet.track_descriptor.uuid = uuid
-            packet.track_descriptor.name = f"{timeline.host} · {timeline.device_label(group)}"
+            packet.track_descriptor.name = encodable(f"{timeline.host} · {timeline.device_label(group)}")
             self.builder.write_packet(packet)
         for (group, name), uuid in layout.tracks.items():
             packet = self._packet()
             descriptor = packet.track_descriptor
-            descriptor.uuid, descriptor.parent_uuid, descriptor.name = uuid, layout.groups[group], name
+            descriptor.uuid, descriptor.parent_uuid, descriptor.name = uuid, layout.groups[group], encodable(name)
             if uuid in layout.units:
                 unit = layout.units[uuid]
                 if unit == "bytes":
@@ -102,10 +103,12 @@ class PerfettoWriter:
         event = packet.track_event
         event.type, event.track_uuid = kind, track
         if name is not None:
-            event.name = name
+            event.name = encodable(name)
         for key, value in args.items():
+            if value is None or isinstance(value, float) and not math.isfinite(value):
+                continue  # no reading: no argument (null in the JSON), never the text "None" or "nan"
             annotation = event.debug_annotations.add()
-            annotation.name = key
+            annotation.name = encodable(key)
             if isinstance(value, bool):
                 annotation.bool_value = value
             elif isinstance(value, int) and -2**63 <= value < 2**63:
@@ -113,7 +116,7 @@ class PerfettoWriter:
             elif isinstance(value, float):
                 annotation.double_value = value
             else:
-                annotation.string_value = str(value)
+                annotation.string_value = encodable(str(value))
         self.builder.write_packet(packet)
         self.events += 1
 

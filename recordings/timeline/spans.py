@@ -8,6 +8,7 @@ its start, else on a new one.  Every span keeps its `span_id` and `parent_id` am
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,13 +32,15 @@ def lane_name(lane: int) -> str:
     return TRACK if lane == 0 else f"{TRACK} {lane + 1}"
 
 
-def span_slices(session: Path, start_us: int | None = None, end_us: int | None = None) -> list[Slice]:
-    """Every finished span that overlaps [start_us, end_us], on its lane, attributes as args."""
+def span_slices(session: Path, start_us: int | None = None, end_us: int | None = None,
+                clock: Callable[[int], int] = int) -> list[Slice]:
+    """Every finished span that overlaps [start_us, end_us], on its lane, attributes as args; `clock` puts a
+    wall time (µs) on the timeline's clock."""
     table = read_spans(session)
     if table.height == 0 or not all(c in table.columns for c in TIMES):
         return []
-    table = (table.with_columns(pl.col("start_time").dt.epoch("us").alias("_start"),
-                                pl.col("end_time").dt.epoch("us").alias("_end"))
+    table = (table.with_columns(pl.col(c).dt.epoch("us").map_elements(clock, return_dtype=pl.Int64).alias(a)
+                                for c, a in zip(TIMES, ("_start", "_end")))
              .filter(pl.col("_start").is_not_null() & pl.col("_end").is_not_null() & (pl.col("_end") >= pl.col("_start"))))
     if start_us is not None:
         table = table.filter(pl.col("_end") >= start_us)

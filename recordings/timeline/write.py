@@ -1,17 +1,19 @@
 """`rigscope export SESSION --to perfetto|chrome-trace`: the session's timeline into one file.
 
-The file is written to a temporary name and renamed, so a failed export leaves nothing behind."""
+The file is written to a temporary name and renamed, so a failed export leaves nothing behind; a pipe or a
+device (`--out /dev/stdout`) is written into."""
 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Protocol
 
 import polars as pl
 
+from collectors.timeutil import iso_from_us
 from recordings.errors import InputError, first_line, write_failure
+from recordings.out_paths import whole_output
 from recordings.timeline.chrome import ChromeWriter
 from recordings.timeline.model import Instant, Slice, Timeline
 from recordings.timeline.perfetto import PerfettoWriter, check_available
@@ -53,6 +55,14 @@ def timeline_name(session: Path, kind: str) -> Path:
     return Path(f"{session.name}{KINDS[kind]}")
 
 
+def _missed(timeline: Timeline) -> str:
+    """Why a window that holds nothing of the session is refused: the times the session has."""
+    extent = timeline.extent()
+    has = "it has no samples" if extent is None else \
+        f"its samples run from {iso_from_us(extent[0])[:19]}Z to {iso_from_us(extent[1])[:19]}Z"
+    return f"{timeline.session.name} has nothing between --from and --until ({has})"
+
+
 def export_timeline(session: Path, kind: str, out: Path | None = None, start: str | None = None,
                     until: str | None = None, downsample_hz: float | None = None) -> tuple[Path, int]:
     """Write the session's timeline as `kind` to `out` (default `<id><ext>` here); the path and event count."""
@@ -63,15 +73,16 @@ def export_timeline(session: Path, kind: str, out: Path | None = None, start: st
         timeline = Timeline(session)
         first = next(timeline.samples([]), None)
         timeline.window = window_of(start, until, downsample_hz, None if first is None else int(first["ts_us"][0]))
-        spans = span_slices(session, timeline.window.start_us, timeline.window.end_us)
+        spans = span_slices(session, timeline.window.start_us, timeline.window.end_us, timeline.clock.wall)
         instants = list(timeline.instants())
         metric_names = sorted({m.name for m in timeline.metric_points()})
         layout = layout_of(timeline, spans, instants, metric_names)
+        if (start or until) and not (spans or instants or metric_names or next(timeline.samples([]), None) is not None):
+            raise InputError(_missed(timeline))
     except (OSError, pl.exceptions.PolarsError) as error:
         raise InputError(f"cannot read {session}: {first_line(error)}") from None
-    tmp = target.with_name(f".{target.name}.tmp")
     try:
-        with open(tmp, "wb") as handle:
+        with whole_output(target) as handle:
             writer: Writer = (PerfettoWriter if kind == "perfetto" else ChromeWriter)(handle, timeline, layout)
             writer.header()
             _counters(timeline, writer, list(layout.counters.items()))
@@ -84,11 +95,9 @@ def export_timeline(session: Path, kind: str, out: Path | None = None, start: st
             for point in timeline.metric_points():
                 writer.counter(layout.metrics[point.name], point.ts_us, point.value)
             writer.close()
-        os.replace(tmp, target)
     except (OSError, pl.exceptions.PolarsError) as error:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"cannot export {session.name} to {target}: {write_failure(error, target.parent)}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        # our own writes fail with their errno (ENOSPC is a full disk); only a library's wrapped error needs the
+        # disk's free space to tell (/proc has none to report, and takes no file for another reason)
+        where = None if isinstance(error, OSError) and error.errno else target.parent
+        raise InputError(f"cannot export {session.name} to {target}: {write_failure(error, where)}") from None
     return target, writer.events

@@ -12,6 +12,7 @@ import pytest
 from recordings.report.aggregates import device_energy
 from recordings.report.data import load_session
 from tests.afterrun.conftest import copy_session
+from tests.afterrun.test_timeline_hostile import check_chrome
 from tests.afterrun.timeline_sessions import (
     COLLAPSE_TICKS,
     POWER_CAP_TICKS,
@@ -116,7 +117,7 @@ def test_phases_throttle_episodes_and_collapses_are_slices(trace, samples):
     ts = samples["ts_us"].to_list()
     thermal, power = _slices(trace, "throttle: thermal"), _slices(trace, "throttle: power cap")
     assert [(s["ts"], s["end"], s["track"]) for s in thermal] == [(ts[THERMAL_TICKS[0]] * NS, ts[THERMAL_TICKS[1]] * NS,
-                                                                  "gpu0 throttle")]
+                                                                  "gpu0 throttle: thermal")]
     assert [(s["ts"], s["end"]) for s in power] == [(ts[POWER_CAP_TICKS[0]] * NS, ts[POWER_CAP_TICKS[1]] * NS)]
     assert not _slices(trace, "throttle: other")  # the idle bit on every sample is no throttling
     assert [(s["ts"], s["end"], s["track"]) for s in _slices(trace, "collapse")] == [
@@ -188,15 +189,20 @@ def test_chrome_trace_is_valid_and_equals_the_session(chrome, samples, session):
     assert [e["ts"] for e in notes] == [ts[3]]
 
 
+def test_chrome_trace_is_what_perfettos_json_importer_takes(session, tmp_path):
+    """Spans on their lanes, throttle causes that overlap, phases, counters: as `check_chrome` says."""
+    assert check_chrome(export(session, tmp_path / "run.json", "--to", "chrome-trace"))
+
+
 def test_window_and_downsampling(session, samples, tmp_path):
     trace = decode(export(session, tmp_path / "w.pftrace", "--to", "perfetto", "--from", "+5s", "--until", "+15s",
                           "--downsample", "1"))
     start = samples["ts_us"][0] + 5_000_000
     inside = samples.filter(pl.col("ts_us").is_between(start, start + 10_000_000))
-    expected = (inside.group_by((pl.col("ts_us") // 1_000_000 * 1_000_000).alias("second"), maintain_order=True)
-                .agg(pl.col("gpu0_power_w").mean()))
+    expected = (inside.group_by((pl.col("ts_us") // 1_000_000).alias("second"), maintain_order=True)
+                .agg(pl.col("ts_us").first(), pl.col("gpu0_power_w").mean()))
     got = trace.counters["gpu0 power"]
-    assert [t for t, _ in got] == [s * NS for s in expected["second"]]
+    assert [t for t, _ in got] == [t * NS for t in expected["ts_us"]]  # each second's mean at its first sample
     assert [v for _, v in got] == pytest.approx(expected["gpu0_power_w"].to_list())
     spans = {s["args"]["span_id"] for s in _slices(trace) if "span_id" in s["args"]}
     assert spans == {"a", "d", "e", "f", "g"}  # the spans that overlap the window (ticks 50 to 150), whole
