@@ -41,8 +41,10 @@ from tests.recordings.hostile import METRIC
 
 LIMIT_S = 10.0
 EXPORTS = {**FORMATS, **KINDS}  # the samples' formats and the timeline's
-COMMANDS = ("ls", "ls --json", "report", *(f"export {kind}" for kind in EXPORTS), "analyze", "correlate",
-            "compare", "replay", "picker", "repair")  # repair last: it may finish the session
+# replay, ls and repair last: they may finish an interrupted session (replay and ls one whose recorder ran here);
+# the others read it first, as it was left
+FINISHERS = ("replay", "ls", "ls --json", "repair")
+COMMANDS = ("report", *(f"export {kind}" for kind in EXPORTS), "analyze", "correlate", "compare", "picker", *FINISHERS)
 
 
 class Hung(BaseException):
@@ -172,7 +174,7 @@ def run_one(command: str, session: Path, out: Path, run: Callable[[], Any] | Non
     threading.excepthook = lambda hook: thread_errors.append(
         "".join(traceback.format_exception(hook.exc_type, hook.exc_value, hook.exc_traceback)))
     before = tree_state(session)
-    rows_before = sample_rows(session) if command == "repair" else None
+    rows_before = sample_rows(session) if command in FINISHERS else None
     stdout, stderr = io.StringIO(), io.StringIO()
     crash, hung, code = None, False, None
     started = time.monotonic()
@@ -201,7 +203,7 @@ def run_one(command: str, session: Path, out: Path, run: Callable[[], Any] | Non
             "hung": hung,
             "crash": crash or ("\n".join(thread_errors) or None), "seconds": round(time.monotonic() - started, 3),
             "changed": sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k)),
-            "rows_before": rows_before, "rows_after": sample_rows(session) if command == "repair" else None}
+            "rows_before": rows_before, "rows_after": sample_rows(session) if command in FINISHERS else None}
 
 
 def main_(corpus: Path, out: Path, cases: list[str]) -> None:

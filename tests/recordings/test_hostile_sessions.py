@@ -5,8 +5,8 @@ A 1-minute simulated session is recorded once, given spans and events, and damag
 correlate, compare, replay (the app, under Textual's pilot), the replay picker and repair on each
 case, in two subprocesses (a hang cannot stop the suite; an alarm in the runner names the run that
 hung).  Each run either works, warnings allowed, or says one line and exits non-zero; never a
-traceback or a hang; the session's files are as they were, except that repair may finish the
-session, without losing a sample row.
+traceback or a hang; the session's files are as they were, except that replay, ls and repair may finish
+the session, without losing a sample row.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.recordings.hostile import CASES, base_session, build_corpus
-from tests.recordings.hostile_run import COMMANDS
+from tests.recordings.hostile_run import COMMANDS, FINISHERS
 from tests.replay.conftest import record_sim
 
 WORKERS = 2  # the runs mostly wait on the replay app's frames: two processes halve the time, not the CPU
@@ -82,9 +82,9 @@ def problem(run: dict[str, Any]) -> str | None:
         return f"exit {run['code']} without one error line: {lines}"
     if run["code"] == 0 and any(line.startswith("rigscope: error") for line in lines):
         return f"an error, and exit 0: {lines}"
-    if run["command"] != "repair" and run["changed"]:
+    if run["command"] not in FINISHERS and run["changed"]:
         return f"changed {run['changed']}"
-    if run["command"] == "repair" and run["rows_after"] < run["rows_before"]:
+    if run["command"] in FINISHERS and run["rows_after"] < run["rows_before"]:
         return f"sample rows lost: {run['rows_before']} -> {run['rows_after']}"
     return None
 
