@@ -16,7 +16,7 @@ blocks and never raises into the workload:
 
 - the socket is non-blocking and connected, one per process; a forked child
   (e.g. a DataLoader worker) gets its own socket, queue and sender thread
-  (`os.register_at_fork`); what is queued is sent at exit, also when a
+  (`os.register_at_fork`), and a span it inherited open is its parent's to end; what is queued is sent at exit, also when a
   multiprocessing child ends;
 - values the recorder would refuse are cleaned first (rigscope.probe_clean);
   every error is swallowed and counted as a drop (`dropped()`): no recorder,
@@ -88,9 +88,10 @@ class Span:
     """One timed piece of work.  `end()` sends it; only the first `end()` counts."""
 
     __slots__ = ("span_id", "name", "attrs", "parent_id", "start_ts", "ended", "_t0", "_attrs_json", "_head",
-                 "_owner", "_outer")
+                 "_owner", "_outer", "_pid")
 
     def __init__(self, name: str, attrs: dict[str, Any], parent_id: str | None = None) -> None:
+        self._pid = _pid  # a forked child's copy of this span is its parent's to end, not the child's
         self.span_id = span_id = f"{_pid}-{next(_ids)}"
         self.name = name
         self.attrs = attrs  # may be shared (a decorator's): `set` copies before changing it
@@ -116,6 +117,8 @@ class Span:
         if self.ended:
             return
         self.ended = True
+        if self._pid != _pid:  # opened before a fork: the parent ends it (one span, not two)
+            return
         try:
             duration_s = (perf_counter_ns() - self._t0) / 1e9
             if attrs:
@@ -139,7 +142,7 @@ class _NullSpan(Span):
 
     def __init__(self, name: str) -> None:  # noqa: D107 (no datagram)
         self.span_id, self.name, self.attrs, self.parent_id = "", name, {}, None
-        self.ended, self._attrs_json, self._t0, self.start_ts, self._head = True, "{}", 0, "", ""
+        self.ended, self._attrs_json, self._t0, self.start_ts, self._head, self._pid = True, "{}", 0, "", "", _pid
         self._owner = self._outer = None
 
 

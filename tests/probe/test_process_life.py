@@ -1,0 +1,37 @@
+"""The probe through a workload's process life: fork inside a span, a signal handler that posts or
+flushes while the probe is busy, events posted from the workload's own exit handlers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import rigscope
+from rigscope import probe
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_forked_inside_a_span_does_not_end_its_parents_span(listener):
+    with rigscope.span("startup") as opened:
+        probe.flush()
+        pid = os.fork()  # a pre-fork server: its worker leaves the block too
+    if pid == 0:
+        try:
+            with rigscope.span("child_work"):
+                pass
+            probe.flush()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    events = listener.collect(4)
+    listener.collect(5, timeout_s=0.3)  # a duplicate end would come within this
+    ends = [e for e in listener.events if e["kind"] == "span_end"]
+    assert sorted(e["name"] for e in ends) == ["child_work", "startup"]
+    assert [e["span_id"] for e in ends if e["name"] == "startup"] == [opened.span_id]
+    assert len(events) == 4
