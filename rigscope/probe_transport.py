@@ -69,7 +69,9 @@ class Transport:
         self._queue: deque[str] = deque()
         self._sender: threading.Thread | None = None
         self._wake = threading.Event()
-        self._lock = threading.Lock()
+        # Re-entrant: a signal handler that posts or flushes may run while this thread holds it.
+        self._lock = threading.RLock()
+        self._flushing = False  # a flush inside a flush (that handler) leaves the sending to the outer one
 
     def send(self, text: str) -> None:
         """Queue one encoded event (the hot path: an append; the sender thread does the I/O)."""
@@ -158,14 +160,20 @@ class Transport:
         deadline: float | None = None
         try:
             with self._lock:
-                while self._queue:
-                    if self._send_batch(self._next_batch()):
-                        continue
-                    now = time.monotonic()
-                    deadline = now + timeout_s if deadline is None else deadline
-                    if now >= deadline:
-                        return
-                    time.sleep(0.001)
+                if self._flushing:
+                    return
+                self._flushing = True
+                try:
+                    while self._queue:
+                        if self._send_batch(self._next_batch()):
+                            continue
+                        now = time.monotonic()
+                        deadline = now + timeout_s if deadline is None else deadline
+                        if now >= deadline:
+                            return
+                        time.sleep(0.001)
+                finally:
+                    self._flushing = False
         except Exception:  # noqa: BLE001 (never raise into the workload, not even at exit)
             pass
 

@@ -35,3 +35,35 @@ def test_a_child_forked_inside_a_span_does_not_end_its_parents_span(listener):
     assert sorted(e["name"] for e in ends) == ["child_work", "startup"]
     assert [e["span_id"] for e in ends if e["name"] == "startup"] == [opened.span_id]
     assert len(events) == 4
+
+
+SIGNAL_INSIDE_FLUSH = """
+import signal, threading
+import rigscope
+from rigscope import probe, probe_transport
+
+def on_term(signum, frame):  # a training script's preemption handler
+    rigscope.note("preempted")
+    probe.flush(0.5)
+
+signal.signal(signal.SIGUSR1, on_term)
+opening = probe_transport.Transport._open
+
+def open_then_signal(self):  # the signal lands while the main thread's flush holds the probe's lock
+    if threading.current_thread() is threading.main_thread():
+        signal.raise_signal(signal.SIGUSR1)
+    return opening(self)
+
+probe_transport.Transport._open = open_then_signal
+rigscope.note("step 10")
+probe.flush()
+print("done", probe.stats()["queued"])
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs POSIX signals")
+def test_a_signal_handler_that_flushes_inside_the_probes_own_flush_does_not_deadlock(listener):
+    result = subprocess.run([sys.executable, "-c", SIGNAL_INSIDE_FLUSH], cwd=REPO, timeout=10,
+                            capture_output=True, text=True)
+    assert result.stdout.split() == ["done", "0"], result.stderr
+    assert sorted(e["text"] for e in listener.collect(2)) == ["preempted", "step 10"]
