@@ -68,6 +68,7 @@ class Transport:
         self._head = ""  # what starts each datagram: the token line over UDP
         self._queue: deque[str] = deque()
         self._sender: threading.Thread | None = None
+        self._exiting = False  # past the exit flush (or no thread can start): each event is sent at once
         self._wake = threading.Event()
         # Re-entrant: a signal handler that posts or flushes may run while this thread holds it.
         self._lock = threading.RLock()
@@ -84,6 +85,8 @@ class Transport:
             self.dropped += 1
             return
         queue.append(text)
+        if self._exiting:  # posted by an exit handler that runs after the exit flush: no one else sends it
+            self.flush(EXIT_FLUSH_S)
 
     def _start_sender(self) -> None:
         with self._lock:
@@ -95,14 +98,16 @@ class Transport:
             self._exit_hook = True
             try:  # runs at interpreter exit and when a multiprocessing child ends (before os._exit)
                 threading._register_atexit(self._flush_at_exit)  # type: ignore[attr-defined]  # not in typeshed
-            except (AttributeError, RuntimeError):
+            except AttributeError:
                 import atexit
 
                 atexit.register(self._flush_at_exit)
+            except RuntimeError:  # already exiting (a first event from an atexit handler): no flush to come
+                self._exiting = True
         try:
             thread.start()
-        except RuntimeError:  # interpreter shutting down: events stay queued for the exit flush
-            pass
+        except RuntimeError:  # interpreter shutting down: no sender, and maybe no exit flush to come
+            self._exiting = True
 
     def _run_sender(self) -> None:
         while True:
@@ -178,6 +183,7 @@ class Transport:
             pass
 
     def _flush_at_exit(self) -> None:
+        self._exiting = True  # the atexit handlers run after this one: what they post is sent as posted
         self.flush(EXIT_FLUSH_S)
 
     def _next_batch(self) -> list[str]:

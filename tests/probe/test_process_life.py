@@ -67,3 +67,24 @@ def test_a_signal_handler_that_flushes_inside_the_probes_own_flush_does_not_dead
                             capture_output=True, text=True)
     assert result.stdout.split() == ["done", "0"], result.stderr
     assert sorted(e["text"] for e in listener.collect(2)) == ["preempted", "step 10"]
+
+
+POST_AT_EXIT = """
+import atexit, threading  # threading: as any ML workload (torch, numpy) has imported it
+import rigscope
+
+atexit.register(lambda: rigscope.note("run ended"))  # the workload's own exit handler
+with rigscope.span("train"):
+    rigscope.note("step 10")
+"""
+
+
+@pytest.mark.parametrize("used_before_exit", [True, False])
+def test_events_posted_by_the_workloads_exit_handlers_are_sent(listener, used_before_exit):
+    code = POST_AT_EXIT if used_before_exit else POST_AT_EXIT.split("with")[0]
+    expected = ["step 10", "run ended"] if used_before_exit else ["run ended"]
+    for _ in range(3):  # the sender thread must not win a race by luck
+        listener.events.clear()
+        subprocess.run([sys.executable, "-c", code], cwd=REPO, timeout=10, check=True)
+        notes = [e["text"] for e in listener.collect(len(expected) + 2, timeout_s=1) if e["kind"] == "note"]
+        assert notes == expected
