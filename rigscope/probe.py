@@ -11,7 +11,7 @@ directory (rigscope.local_channel), the one of session `RIGSCOPE_SESSION` when
 set, else the newest running.  Only when `RIGSCOPE_PROBE_UDP` names a port
 (a recorder started with `--probe-udp`, reached from a container), the events go
 as UDP to that port on 127.0.0.1, each datagram headed by the session's token
-(`RIGSCOPE_TOKEN`).  `RIGSCOPE_PROBE=off` turns the probe off.  The probe never
+(`RIGSCOPE_TOKEN`).  `RIGSCOPE_PROBE=off` turns the probe off (a setting it cannot use is said once on stderr).  The probe never
 blocks and never raises into the workload:
 
 - the socket is non-blocking and connected, one per process; a forked child

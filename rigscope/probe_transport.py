@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -24,6 +25,8 @@ from collectors.wire import HOST, MAX_DATAGRAM, SEPARATOR, token_line
 from rigscope.local_channel import find_recorder
 
 OFF_ENV = "RIGSCOPE_PROBE"  # "off": send nothing
+OFF_VALUES = frozenset({"off", "0", "false", "no"})
+ON_VALUES = frozenset({"", "on", "1", "true", "yes"})  # anything else is said, and the probe stays on
 UDP_ENV = "RIGSCOPE_PROBE_UDP"  # a loopback UDP port: send there instead of the local socket
 TOKEN_ENV = "RIGSCOPE_TOKEN"  # the session's token, which every UDP datagram must carry
 BATCH_BYTES = 60_000  # events queued together go out in one datagram, one JSON object a line
@@ -58,6 +61,7 @@ class Transport:
 
     def __init__(self) -> None:
         self._exit_hook = False
+        self._said: set[str] = set()  # the settings' warnings, each said once a process (and its forks)
         self._fresh()
 
     def _fresh(self) -> None:
@@ -117,12 +121,34 @@ class Transport:
                 time.sleep(GATHER_S)  # let a batch gather: one datagram for many events
                 self.flush()
 
-    def _open(self) -> Any:
+    def _settings(self) -> tuple[bool, tuple[int, str] | None]:
+        """(off, the UDP port and token) from the environment; a bad value is said once on stderr."""
+        setting = os.environ.get(OFF_ENV, "")
+        if setting.strip().lower() in OFF_VALUES:
+            return True, None
+        if setting.strip().lower() not in ON_VALUES:
+            self._say(f"{OFF_ENV}={setting!r} is neither off nor on: the probe stays on")
         try:
             udp = udp_target()
-            off = os.environ.get(OFF_ENV, "").strip().lower() == "off"
-        except ValueError:  # a port that is none: off, as when asked
-            udp, off = None, True
+        except ValueError as error:  # a port that is none: off, as when asked
+            self._say(f"{error}: the probe is off")
+            return True, None
+        if udp is not None and not udp[1]:
+            self._say(f"{UDP_ENV} is set without {TOKEN_ENV}: the recorder refuses every event")
+        return False, udp
+
+    def _say(self, message: str) -> None:
+        if message in self._said:
+            return
+        self._said.add(message)
+        try:
+            sys.stderr.write(f"rigscope probe: {message}\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 (no stderr, a closed one: the workload goes on)
+            pass
+
+    def _open(self) -> Any:
+        off, udp = self._settings()
         if off:
             self._sock, self._target = _OFF, None
             return _OFF
@@ -234,6 +260,7 @@ class Transport:
         with self._lock:
             self._forget()
             self._queue.clear()
+            self._said.clear()
             self.sent = self.dropped = 0
 
     def after_fork(self) -> None:
