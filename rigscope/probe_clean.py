@@ -4,6 +4,8 @@ The receiver refuses a whole event for one value it cannot store (collectors.eve
 probe cleans before it encodes, and the span still arrives:
 
 - a name (a span's, a metric's, a tag's state, a note's tag) is cut at `MAX_NAME` characters;
+- a text in attributes is cut at `NOTE_CAP` characters with a mark (a long prompt would make the
+  event too big to send), and a `text` attribute cut so has its length in `text_length_chars`;
 - text with a lone surrogate (`"\\ud800"`, which no file can hold) has each one replaced by U+FFFD;
 - in attributes, NaN and the infinities become null, an integer beyond int64 its decimal text, a
   container nested deeper than the receiver takes its text, and what json cannot encode its stand-in
@@ -22,7 +24,7 @@ from __future__ import annotations
 from operator import index
 from typing import Any
 
-from collectors.wire import MAX_DEPTH, MAX_INT, MAX_NAME
+from collectors.wire import MAX_DEPTH, MAX_INT, MAX_NAME, NOTE_CAP, cut
 from rigscope.probe_encoding import plain
 
 NOT_NEGATIVE = frozenset({"tokens", "text_length_tokens", "text_length_chars", "audio_s", "gpu"})
@@ -61,7 +63,7 @@ def attributes(attrs: dict[str, Any]) -> dict[str, Any]:
     when nothing needs cleaning (the usual case, checked in a third of the time cleaning takes)."""
     for key, value in attrs.items():
         kind = type(value)
-        if key.isascii() and (kind is bool or (kind is str and value.isascii())
+        if key.isascii() and (kind is bool or (kind is str and value.isascii() and len(value) <= NOTE_CAP)
                               or ((kind is int or kind is float) and 0 <= value < MAX_INT)):  # not NaN, not inf
             continue
         return _cleaned(attrs)
@@ -77,13 +79,16 @@ def _cleaned(attrs: dict[str, Any]) -> dict[str, Any]:
         if key in NOT_NEGATIVE and type(value) in (int, float) and value < 0:
             value = None
         cleaned[text(key if type(key) is str else str(key))] = value
+    long_text = attrs.get("text")
+    if type(long_text) is str and len(long_text) > NOTE_CAP and "text_length_chars" not in attrs:
+        cleaned["text_length_chars"] = len(long_text)  # what the span table's column says, before the cut
     return cleaned
 
 
 def _value(value: Any, depth: int) -> Any:
     kind = type(value)
     if kind is str:
-        return text(value)
+        return text(cut(value, NOTE_CAP))
     if kind is float:
         return value if value - value == 0 else None  # NaN and the infinities: null
     if kind is int:

@@ -1,0 +1,26 @@
+"""A span whose attributes hold a long text (an LLM's prompt, a TTS request's text) still arrives: a
+long text is cut, and the length of a `text` attribute is kept for the span table."""
+
+from __future__ import annotations
+
+import rigscope
+from collectors.event_parse import CUT_MARK, NOTE_CAP
+from rigscope import probe
+
+
+def test_a_span_with_a_long_prompt_arrives_with_the_prompt_cut_and_its_length_kept(listener):
+    prompt = "翻译这句话。" * 2_000  # 12,000 characters, each six bytes of JSON: 72 kB, over a datagram
+    with rigscope.span("generate", text=prompt, tokens=900) as opened:
+        opened.set(reply="好" * 20_000)
+    events = listener.collect(2)
+    assert [e["kind"] for e in events] == ["span_start", "span_end"] and probe.dropped() == 0
+    attrs = events[1]["attrs"]
+    assert attrs["text"] == prompt[: NOTE_CAP - len(CUT_MARK)] + CUT_MARK
+    assert len(attrs["reply"]) == NOTE_CAP and attrs["reply"].endswith(CUT_MARK)
+    assert attrs["text_length_chars"] == 12_000 and attrs["tokens"] == 900
+
+
+def test_a_text_length_given_by_the_caller_is_kept(listener):
+    with rigscope.span("generate", text="x" * 70_000, text_length_chars=5):
+        pass
+    assert listener.collect(2)[1]["attrs"]["text_length_chars"] == 5
