@@ -25,7 +25,7 @@ from operator import index
 from typing import Any
 
 from collectors.wire import MAX_DEPTH, MAX_INT, MAX_NAME, NOTE_CAP, cut
-from rigscope.probe_encoding import plain
+from rigscope.probe_encoding import as_text, plain
 
 NOT_NEGATIVE = frozenset({"tokens", "text_length_tokens", "text_length_chars", "audio_s", "gpu"})
 _ATTRS_DEPTH = 2  # an event is level 0, its `attrs` level 1, their values level 2
@@ -78,7 +78,7 @@ def _cleaned(attrs: dict[str, Any]) -> dict[str, Any]:
         value = _value(value, _ATTRS_DEPTH)
         if key in NOT_NEGATIVE and type(value) in (int, float) and value < 0:
             value = None
-        cleaned[text(key if type(key) is str else str(key))] = value
+        cleaned[text(key if type(key) is str else as_text(key))] = value
     long_text = attrs.get("text")
     if type(long_text) is str and len(long_text) > NOTE_CAP and "text_length_chars" not in attrs:
         cleaned["text_length_chars"] = len(long_text)  # what the span table's column says, before the cut
@@ -97,14 +97,14 @@ def _value(value: Any, depth: int) -> Any:
         return value
     if isinstance(value, (dict, list, tuple, set, frozenset)):
         if depth >= MAX_DEPTH:
-            return text(str(value))
+            return _value(as_text(value), depth)
         if isinstance(value, dict):
-            return {text(str(key)): _value(item, depth + 1) for key, item in value.items()}
+            return {text(as_text(key)): _value(item, depth + 1) for key, item in value.items()}
         return [_value(item, depth + 1) for item in value]
     for basic in (str, float, int):  # a subclass (an enum's member, numpy.float64): its plain value
         if isinstance(value, basic):
             return _value(basic(value), depth)
     stand_in = plain(value)
     if stand_in is not None and type(stand_in) not in (str, float, int, bool, list):
-        stand_in = str(stand_in)
+        stand_in = as_text(stand_in)
     return _value(stand_in, depth)

@@ -32,7 +32,7 @@ def now() -> str:
 
 
 def plain(value: Any) -> Any:
-    """A JSON stand-in for what json cannot encode: numpy and torch scalars by `.item()`, else str."""
+    """A JSON stand-in for what json cannot encode: numpy and torch scalars by `.item()`, else its text."""
     item = getattr(value, "item", None)
     if callable(item):
         try:
@@ -41,7 +41,16 @@ def plain(value: Any) -> Any:
             pass
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
-    return str(value)
+    return as_text(value)
+
+
+def as_text(value: Any) -> str:
+    """`str(value)`, or `<TypeName>` when that raises (a tensor of a failed CUDA context): one value
+    whose text cannot be had does not cost its whole span."""
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001
+        return f"<{type(value).__name__}>"
 
 
 def compact_encoder() -> Callable[[Any], str]:

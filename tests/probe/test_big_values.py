@@ -24,3 +24,19 @@ def test_a_text_length_given_by_the_caller_is_kept(listener):
     with rigscope.span("generate", text="x" * 70_000, text_length_chars=5):
         pass
     assert listener.collect(2)[1]["attrs"]["text_length_chars"] == 5
+
+
+class Unprintable:
+    """A value whose text cannot be had (a tensor of a CUDA context that failed raises in `str()`)."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+
+def test_an_attribute_whose_text_fails_stands_in_and_the_span_still_arrives(listener):
+    with rigscope.span("step", batch=Unprintable()) as opened:
+        opened.set(loss=Unprintable(), shapes={Unprintable(): 1})
+    events = listener.collect(2)
+    assert [e["kind"] for e in events] == ["span_start", "span_end"] and probe.dropped() == 0
+    assert events[0]["attrs"]["batch"] == "<Unprintable>"
+    assert events[1]["attrs"] == {"batch": "<Unprintable>", "loss": "<Unprintable>", "shapes": {"<Unprintable>": 1}}
