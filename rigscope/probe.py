@@ -72,13 +72,19 @@ def _count_drop() -> None:
     transport.dropped += 1
 
 
+def _identity() -> str:
+    """`PID-R`: this process's pid, and a random part that tells apart two processes of one pid (two
+    containers' workloads, each pid 1 in its own namespace; a pid used again)."""
+    return f"{os.getpid()}-{os.urandom(3).hex()}"
+
+
 def _after_fork() -> None:
-    global _pid
-    _pid = os.getpid()
+    global _process
+    _process = _identity()
 
 
 # -- spans ------------------------------------------------------------------------------
-_pid = os.getpid()
+_process = _identity()
 _ids = itertools.count(1)
 _current: ContextVar[Span | None] = ContextVar("rigscope_span", default=None)
 os.register_at_fork(after_in_child=_after_fork)
@@ -88,11 +94,11 @@ class Span:
     """One timed piece of work.  `end()` sends it; only the first `end()` counts."""
 
     __slots__ = ("span_id", "name", "attrs", "parent_id", "start_ts", "ended", "_t0", "_attrs_json", "_head",
-                 "_owner", "_outer", "_pid")
+                 "_owner", "_outer", "_process")
 
     def __init__(self, name: str, attrs: dict[str, Any], parent_id: str | None = None) -> None:
-        self._pid = _pid  # a forked child's copy of this span is its parent's to end, not the child's
-        self.span_id = span_id = f"{_pid}-{next(_ids)}"
+        self._process = _process  # a forked child's copy of this span is its parent's to end, not the child's
+        self.span_id = span_id = f"{_process}-{next(_ids)}"
         self.name = name
         self.attrs = attrs  # may be shared (a decorator's): `set` copies before changing it
         self.parent_id = parent_id
@@ -117,7 +123,7 @@ class Span:
         if self.ended:
             return
         self.ended = True
-        if self._pid != _pid:  # opened before a fork: the parent ends it (one span, not two)
+        if self._process is not _process:  # opened before a fork: the parent ends it (one span, not two)
             return
         try:
             duration_s = (perf_counter_ns() - self._t0) / 1e9
@@ -142,7 +148,7 @@ class _NullSpan(Span):
 
     def __init__(self, name: str) -> None:  # noqa: D107 (no datagram)
         self.span_id, self.name, self.attrs, self.parent_id = "", name, {}, None
-        self.ended, self._attrs_json, self._t0, self.start_ts, self._head, self._pid = True, "{}", 0, "", "", _pid
+        self.ended, self._attrs_json, self._t0, self.start_ts, self._head, self._process = True, "{}", 0, "", "", _process
         self._owner = self._outer = None
 
 

@@ -4,6 +4,7 @@ flushes while the probe is busy, events posted from the workload's own exit hand
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,27 @@ def test_events_posted_by_the_workloads_exit_handlers_are_sent(listener, used_be
         subprocess.run([sys.executable, "-c", code], cwd=REPO, timeout=10, check=True)
         notes = [e["text"] for e in listener.collect(len(expected) + 2, timeout_s=1) if e["kind"] == "note"]
         assert notes == expected
+
+
+IN_A_CONTAINER = """
+import rigscope
+with rigscope.span("req"):
+    pass
+"""
+
+
+def unshared(code: str) -> list[str]:
+    """A command running `code` as pid 1 of a PID namespace of its own (a container's workload)."""
+    return ["unshare", "--pid", "--fork", sys.executable, "-c", code]
+
+
+def test_workloads_in_two_containers_both_pid_1_send_spans_with_distinct_ids(listener):
+    probe_run = shutil.which("unshare") and subprocess.run(unshared("import os; print(os.getpid())"),
+                                                           capture_output=True, text=True, check=False)
+    if not probe_run or probe_run.stdout.strip() != "1":
+        pytest.skip("no PID namespaces here (unshare needs privileges)")
+    for _ in range(2):
+        subprocess.run(unshared(IN_A_CONTAINER), cwd=REPO, timeout=10, check=True)
+    ends = [e for e in listener.collect(4) if e["kind"] == "span_end"]
+    assert len(ends) == 2 and ends[0]["span_id"] != ends[1]["span_id"], ends
+    assert all(e["span_id"].startswith("1-") for e in ends)
