@@ -167,10 +167,17 @@ def _start(name: Any, attrs: dict[str, Any]) -> Span:
         return _NullSpan("")
 
 
+def _no_failure(error: BaseException) -> bool:
+    """An exception that ends a block without its work failing: a generator closed by its consumer
+    (`break` out of the loop), `sys.exit(0)`."""
+    return isinstance(error, GeneratorExit) or (isinstance(error, SystemExit) and error.code in (0, None))
+
+
 class span:  # noqa: N801 (reads as a function: `with rigscope.span(...)`, `@rigscope.span(...)`)
     """A span as a context manager (`with rigscope.span("synthesis", tokens=150) as s:`) or a
     decorator (`@rigscope.span("load")`: one span per call).  An exception inside records
-    `success=False` and its message, then propagates unchanged.  One object may be entered by several
+    `success=False` and its message, then propagates unchanged (a generator closed early and
+    `sys.exit(0)` are no failures).  One object may be entered by several
     threads or tasks at once (or again inside its own block): each block ends the span it opened."""
 
     __slots__ = ("name", "attrs", "_opened")
@@ -203,7 +210,7 @@ class span:  # noqa: N801 (reads as a function: `with rigscope.span(...)`, `@rig
                 self._opened.remove(closing)
             except ValueError:  # closed already from another context
                 pass
-            if error is None:
+            if error is None or _no_failure(error):
                 closing.end()
             else:
                 closing.end(success=False, error=_describe(error))

@@ -113,3 +113,20 @@ def test_workloads_in_two_containers_both_pid_1_send_spans_with_distinct_ids(lis
     ends = [e for e in listener.collect(4) if e["kind"] == "span_end"]
     assert len(ends) == 2 and ends[0]["span_id"] != ends[1]["span_id"], ends
     assert all(e["span_id"].startswith("1-") for e in ends)
+
+
+def test_a_generator_left_early_and_a_clean_exit_end_their_spans_as_successes(listener):
+    def batches():
+        with rigscope.span("epoch"):
+            yield from range(10)
+
+    for batch in batches():
+        if batch == 2:
+            break  # the loop had what it needed: the generator is closed (GeneratorExit inside the span)
+    for code in (0, None, 3):
+        with pytest.raises(SystemExit), rigscope.span(f"main {code}"):
+            sys.exit(code)
+    ends = {e["name"]: e for e in listener.collect(8) if e["kind"] == "span_end"}
+    assert ends["epoch"]["success"] is True and ends["epoch"]["error"] is None
+    assert ends["main 0"]["success"] is True and ends["main None"]["success"] is True
+    assert ends["main 3"]["success"] is False and ends["main 3"]["error"] == "SystemExit: 3"
