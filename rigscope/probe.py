@@ -20,7 +20,7 @@ blocks and never raises into the workload:
   multiprocessing child ends;
 - values the recorder would refuse are cleaned first (rigscope.probe_clean);
   every error is swallowed and counted as a drop (`dropped()`): no recorder,
-  a full queue (100,000 events waiting), an event over 64 KiB, a name whose
+  a full queue (100,000 events or 32 MiB waiting), an event over 64 KiB, a name whose
   `str()` fails, a metric's step that is no integer, a blank tag or note;
   while the socket's buffer is full (a recorder reading slower than the
   workload sends), events wait in the queue;

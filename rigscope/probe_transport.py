@@ -31,6 +31,7 @@ UDP_ENV = "RIGSCOPE_PROBE_UDP"  # a loopback UDP port: send there instead of the
 TOKEN_ENV = "RIGSCOPE_TOKEN"  # the session's token, which every UDP datagram must carry
 BATCH_BYTES = 60_000  # events queued together go out in one datagram, one JSON object a line
 MAX_QUEUED = 100_000  # events waiting to be sent; beyond it new ones are dropped (and counted)
+MAX_QUEUED_BYTES = 32 << 20  # and their characters (bytes: the texts are ASCII), whatever their number
 GATHER_S = 0.002  # the sender, woken by an event, waits this long for more, then sends them together
 IDLE_DELAY_S = 0.1  # and looks at the queue at least this often
 SEND_BUFFER_BYTES = 1 << 20
@@ -71,6 +72,7 @@ class Transport:
         self._target: str | None = None  # the session id, or udp:PORT
         self._head = ""  # what starts each datagram: the token line over UDP
         self._queue: deque[str] = deque()
+        self._queued_bytes = 0  # about (threads may race on it); set right whenever the queue runs dry
         self._sender: threading.Thread | None = None
         self._exiting = False  # past the exit flush (or no thread can start): each event is sent at once
         self._wake = threading.Event()
@@ -85,10 +87,11 @@ class Transport:
         queue = self._queue
         if not queue:
             self._wake.set()  # the first event after the queue ran dry wakes the sender
-        elif len(queue) >= MAX_QUEUED:
+        elif len(queue) >= MAX_QUEUED or self._queued_bytes >= MAX_QUEUED_BYTES:
             self.dropped += 1
             return
         queue.append(text)
+        self._queued_bytes += len(text)
         if self._exiting:  # posted by an exit handler that runs after the exit flush: no one else sends it
             self.flush(EXIT_FLUSH_S)
 
@@ -215,17 +218,20 @@ class Transport:
     def _next_batch(self) -> list[str]:
         queue = self._queue
         batch: list[str] = []
-        size = 0
+        size = taken = 0
         while queue:
             text = queue.popleft()
+            taken += len(text)
             if len(text) > MAX_DATAGRAM:  # ASCII: characters are bytes
                 self.dropped += 1
                 continue
             if batch and size + len(text) + 1 > BATCH_BYTES:
                 queue.appendleft(text)
+                taken -= len(text)
                 break
             batch.append(text)
             size += len(text) + 1
+        self._queued_bytes = self._queued_bytes - taken if queue else 0
         return batch
 
     def _send_batch(self, batch: list[str]) -> bool:
@@ -243,6 +249,7 @@ class Transport:
                 refused = bool(head) and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNREFUSED
             except BlockingIOError:
                 self._queue.extendleft(reversed(batch))
+                self._queued_bytes += sum(map(len, batch))
                 return False
             except OSError:  # the recorder's socket is gone (ECONNREFUSED, ENOENT), or a refusal reported late
                 refused = True
@@ -260,6 +267,7 @@ class Transport:
         with self._lock:
             self._forget()
             self._queue.clear()
+            self._queued_bytes = 0
             self._said.clear()
             self.sent = self.dropped = 0
 

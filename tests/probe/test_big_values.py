@@ -40,3 +40,17 @@ def test_an_attribute_whose_text_fails_stands_in_and_the_span_still_arrives(list
     assert [e["kind"] for e in events] == ["span_start", "span_end"] and probe.dropped() == 0
     assert events[0]["attrs"]["batch"] == "<Unprintable>"
     assert events[1]["attrs"] == {"batch": "<Unprintable>", "loss": "<Unprintable>", "shapes": {"<Unprintable>": 1}}
+
+
+def test_a_stopped_recorder_does_not_grow_the_workloads_memory_beyond_the_queues_bytes(listener):
+    """A dashboard suspended with Ctrl-Z: its socket is there and reads nothing; the workload's spans
+    carry a 4,000-character text each.  What waits is bounded in bytes, not only in events."""
+    from rigscope.probe_transport import MAX_QUEUED_BYTES
+
+    text = "x" * 4_000
+    for _ in range(5_000):
+        with rigscope.span("generate", text=text):
+            pass
+    event_bytes = len('{"kind":"span_start"}') + len(text)
+    assert probe.stats()["queued"] * event_bytes <= MAX_QUEUED_BYTES
+    assert probe.dropped() > 0
