@@ -93,7 +93,7 @@ class Transport:
         queue.append(text)
         self._queued_bytes += len(text)
         if self._exiting:  # posted by an exit handler that runs after the exit flush: no one else sends it
-            self.flush(EXIT_FLUSH_S)
+            self.flush()  # without waiting for room: the exit flush waited for it once already
 
     def _start_sender(self) -> None:
         with self._lock:

@@ -130,3 +130,22 @@ def test_a_generator_left_early_and_a_clean_exit_end_their_spans_as_successes(li
     assert ends["epoch"]["success"] is True and ends["epoch"]["error"] is None
     assert ends["main 0"]["success"] is True and ends["main None"]["success"] is True
     assert ends["main 3"]["success"] is False and ends["main 3"]["error"] == "SystemExit: 3"
+
+
+STOPPED_RECORDER_AT_EXIT = """
+import atexit, threading
+import rigscope
+from rigscope import probe, probe_transport
+
+probe_transport.EXIT_FLUSH_S = 1.0
+for step in range(40):  # more datagrams than an unread socket holds: the rest wait in the queue
+    rigscope.metric("loss", 1.0, step=step)
+    probe.flush()
+atexit.register(lambda: [rigscope.note(f"closing {i}") for i in range(20)])
+"""
+
+
+def test_exit_handlers_posting_to_a_stopped_recorder_wait_once_not_once_per_event(listener):
+    """A dashboard suspended with Ctrl-Z reads nothing: the exit waits for room once (EXIT_FLUSH_S,
+    here 1 s), not once more for each event an exit handler posts (21 s)."""
+    subprocess.run([sys.executable, "-c", STOPPED_RECORDER_AT_EXIT], cwd=REPO, timeout=10, check=True)
