@@ -25,8 +25,8 @@ blocks and never raises into the workload:
   while the socket's buffer is full (a recorder reading slower than the
   workload sends), events wait in the queue;
 - with no recorder running, events are dropped and counted, not spooled; the
-  sender looks for a recorder again with the next datagram, so one that starts
-  later gets what is sent after it started (and one that ends is left for the
+  sender looks for a recorder again once the runtime folder changed (or a second
+  passed), so one that starts later gets what is sent after it started (and one that ends is left for the
   next newest).
 
 This module is the public API; the queue and sender are rigscope.probe_transport, the JSON texts

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from collectors.wire import HOST, MAX_DATAGRAM, SEPARATOR, token_line
-from rigscope.local_channel import find_recorder
+from rigscope.local_channel import channel_dir, find_recorder
 
 OFF_ENV = "RIGSCOPE_PROBE"  # "off": send nothing
 OFF_VALUES = frozenset({"off", "0", "false", "no"})
@@ -36,6 +36,7 @@ GATHER_S = 0.002  # the sender, woken by an event, waits this long for more, the
 IDLE_DELAY_S = 0.1  # and looks at the queue at least this often
 SEND_BUFFER_BYTES = 1 << 20
 EXIT_FLUSH_S = 0.25  # at exit, how long to wait for room in a full socket buffer
+LOOKUP_S = 1.0  # with no recorder, it is looked for again this often, or when the runtime folder changed
 
 
 def udp_target(environ: Mapping[str, str] | None = None) -> tuple[int, str] | None:
@@ -70,6 +71,7 @@ class Transport:
         self.dropped = 0
         self._sock: Any = None
         self._target: str | None = None  # the session id, or udp:PORT
+        self._no_recorder: tuple[float, int | None] | None = None  # when none was found, and the folder's mtime
         self._head = ""  # what starts each datagram: the token line over UDP
         self._queue: deque[str] = deque()
         self._queued_bytes = 0  # about (threads may race on it); set right whenever the queue runs dry
@@ -159,9 +161,9 @@ class Transport:
         if udp is not None:
             family, address, target, head = socket.AF_INET, (HOST, udp[0]), f"udp:{udp[0]}", token_line(udp[1])
         else:
-            found = find_recorder()
+            found = self._find()
             if found is None:
-                return None  # no recorder of this user now: dropped, and looked for again next time
+                return None  # no recorder of this user now: dropped, and looked for again later
             family, (target, address), head = socket.AF_UNIX, found, ""
         try:
             sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -179,6 +181,19 @@ class Transport:
             return None
         self._sock, self._target, self._head = sock, target, head
         return sock
+
+    def _find(self) -> tuple[str, str] | None:
+        """The recorder to send to.  After none was found, the runtime folder is searched again (a
+        listing, and a connect to each socket a dead recorder left) only once it changed (a recorder
+        made its socket) or LOOKUP_S passed: a stat per datagram, not a search."""
+        stamp = _folder_stamp()
+        if self._no_recorder is not None:
+            since, before = self._no_recorder
+            if stamp == before and time.monotonic() - since < LOOKUP_S:
+                return None
+        found = find_recorder()
+        self._no_recorder = None if found is not None else (time.monotonic(), stamp)
+        return found
 
     def _forget(self) -> None:
         """Drop the socket (its recorder ended): the next datagram looks for a recorder again."""
@@ -268,6 +283,7 @@ class Transport:
             self._forget()
             self._queue.clear()
             self._queued_bytes = 0
+            self._no_recorder = None
             self._said.clear()
             self.sent = self.dropped = 0
 
@@ -280,6 +296,14 @@ class Transport:
         """`sent` (handed to the kernel), `dropped`, `queued`, and the `recorder` sent to: its session id,
         or `udp:PORT` (None before the first datagram, with no recorder, or when the probe is off)."""
         return {"sent": self.sent, "dropped": self.dropped, "queued": len(self._queue), "recorder": self._target}
+
+
+def _folder_stamp() -> int | None:
+    """The runtime folder's mtime (a socket made or removed there changes it); None when there is none."""
+    try:
+        return os.stat(channel_dir()).st_mtime_ns
+    except OSError:
+        return None
 
 
 transport = Transport()  # this process's; a forked child resets it in place
