@@ -44,6 +44,7 @@ from contextvars import ContextVar
 from time import perf_counter_ns
 from typing import Any, Literal, TypeVar
 
+from collectors.wire import NOTE_CAP, cut
 from rigscope import probe_clean as clean
 from rigscope import probe_encoding as encoding
 from rigscope.probe_encoding import describe as _describe
@@ -268,7 +269,7 @@ def metric(name: str, value: float | None, step: int | None = None) -> None:
 def note(text: str, tags: list[str] | None = None) -> None:
     """Add a note to the running session.  A blank note says nothing: not sent, counted as dropped."""
     try:
-        text = clean.text(str(text))
+        text = clean.text(cut(str(text), NOTE_CAP))  # as the monitor cuts it: a long note still fits a datagram
         if text.strip():
             _send(encoding.note(_now(), text, None if not tags else [clean.name(t) for t in tags]))
             return

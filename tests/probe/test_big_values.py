@@ -54,3 +54,10 @@ def test_a_stopped_recorder_does_not_grow_the_workloads_memory_beyond_the_queues
     event_bytes = len('{"kind":"span_start"}') + len(text)
     assert probe.stats()["queued"] * event_bytes <= MAX_QUEUED_BYTES
     assert probe.dropped() > 0
+
+
+def test_a_note_longer_than_a_datagram_arrives_cut_as_the_monitor_cuts_it(listener):
+    config = "lr: 1e-4  # 学习率\n" * 8_000  # a whole config pasted into a note: 136,000 characters
+    rigscope.note(config)
+    notes = listener.collect(1)
+    assert probe.dropped() == 0 and notes[0]["text"] == config[: NOTE_CAP - len(CUT_MARK)] + CUT_MARK

@@ -11,7 +11,6 @@ import pytest
 import rigscope
 from collectors.event_parse import parse_event
 from collectors.timeutil import us_from_iso
-from collectors.wire import MAX_DATAGRAM
 from rigscope import probe
 from tests.conftest import REPO
 
@@ -129,7 +128,7 @@ def test_no_monitor_running_drops_and_counts(runtime):
 
 
 def test_an_oversized_event_is_dropped_by_the_probe(listener):
-    rigscope.note("x" * (MAX_DATAGRAM + 1))
+    rigscope.start_span("big", **{f"text{i}": "é" * 4_000 for i in range(3)})  # 3 x 24 kB of JSON escapes
     rigscope.note("small")
     (note,) = listener.collect(1)
     assert note["text"] == "small" and probe.dropped() == 1
