@@ -42,6 +42,7 @@ import os
 from collections.abc import Callable
 from contextvars import ContextVar
 from time import perf_counter_ns
+from types import CoroutineType
 from typing import Any, Literal, TypeVar
 
 from collectors.wire import NOTE_CAP, cut
@@ -168,10 +169,27 @@ def _start(name: Any, attrs: dict[str, Any]) -> Span:
         return _NullSpan("")
 
 
-def _no_failure(error: BaseException) -> bool:
-    """An exception that ends a block without its work failing: a generator closed by its consumer
-    (`break` out of the loop), `sys.exit(0)`."""
-    return isinstance(error, GeneratorExit) or (isinstance(error, SystemExit) and error.code in (0, None))
+def _end(opened: Span, error: BaseException | None) -> None:
+    """End a span that `error` (if any) left: failed, unless the exception ends the work without its
+    failing (a generator closed by its consumer's `break`, `sys.exit(0)`)."""
+    if error is None or isinstance(error, GeneratorExit) or (isinstance(error, SystemExit) and error.code in (0, None)):
+        opened.end()
+    else:
+        opened.end(success=False, error=_describe(error))
+
+
+async def _awaited(opened: Span, coroutine: CoroutineType[Any, Any, Any]) -> Any:
+    """Await the coroutine a decorated plain function returned, inside its span, which ends with it."""
+    token = _current.set(opened)
+    try:
+        result = await coroutine
+    except BaseException as error:
+        _end(opened, error)
+        raise
+    finally:
+        _current.reset(token)
+    opened.end()
+    return result
 
 
 class span:  # noqa: N801 (reads as a function: `with rigscope.span(...)`, `@rigscope.span(...)`)
@@ -211,10 +229,7 @@ class span:  # noqa: N801 (reads as a function: `with rigscope.span(...)`, `@rig
                 self._opened.remove(closing)
             except ValueError:  # closed already from another context
                 pass
-            if error is None or _no_failure(error):
-                closing.end()
-            else:
-                closing.end(success=False, error=_describe(error))
+            _end(closing, error)
         except Exception:  # noqa: BLE001
             _count_drop()
         return False
@@ -231,8 +246,19 @@ class span:  # noqa: N801 (reads as a function: `with rigscope.span(...)`, `@rig
         else:
 
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                with span(name, **attrs):
-                    return func(*args, **kwargs)
+                opened = _start(name, attrs)
+                token = _current.set(opened)
+                try:
+                    result = func(*args, **kwargs)
+                except BaseException as error:
+                    _end(opened, error)
+                    raise
+                finally:
+                    _current.reset(token)
+                if type(result) is CoroutineType:  # an async def behind a plain decorator (torch.inference_mode())
+                    return _awaited(opened, result)
+                opened.end()
+                return result
 
         for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
             try:
