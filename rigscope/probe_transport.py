@@ -122,9 +122,13 @@ class Transport:
         while True:
             self._wake.wait(IDLE_DELAY_S)
             self._wake.clear()
+            pause = GATHER_S  # let a batch gather: one datagram for many events
             while self._queue:
-                time.sleep(GATHER_S)  # let a batch gather: one datagram for many events
+                time.sleep(pause)
+                sent = self.sent
                 self.flush()
+                # No room in the socket (a recorder stopped with Ctrl-Z): try less often, up to IDLE_DELAY_S.
+                pause = GATHER_S if self.sent != sent or not self._queue else min(2 * pause, IDLE_DELAY_S)
 
     def _settings(self) -> tuple[bool, tuple[int, str] | None]:
         """(off, the UDP port and token) from the environment; a bad value is said once on stderr."""
