@@ -21,7 +21,7 @@ blocks and never raises into the workload:
 - values the recorder would refuse are cleaned first (rigscope.probe_clean);
   every error is swallowed and counted as a drop (`dropped()`): no recorder,
   a full queue (100,000 events or 32 MiB waiting), an event over 64 KiB, a name whose
-  `str()` fails, a metric's step that is no integer, a blank tag or note;
+  `str()` fails, a metric's step that is no whole number, a blank tag or note;
   while the socket's buffer is full (a recorder reading slower than the
   workload sends), events wait in the queue;
 - with no recorder running, events are dropped and counted, not spooled; the
@@ -285,7 +285,7 @@ def tag(state: str) -> None:
 
 def metric(name: str, value: float | None, step: int | None = None) -> None:
     """Log a custom metric (`grad_norm`, `loss`, ...) with an optional integer step; NaN and infinities
-    are kept, None is sent as null.  A step that is no integer is not sent, and counted as dropped."""
+    are kept, None is sent as null.  A step that is no whole number (1.7) is not sent, and counted as dropped."""
     try:
         _send(encoding.metric(_now(), clean.name(name), value, None if step is None else clean.step(step)))
     except Exception:  # noqa: BLE001

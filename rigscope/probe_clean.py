@@ -10,8 +10,8 @@ probe cleans before it encodes, and the span still arrives:
 - in attributes, NaN and the infinities become null, an integer beyond int64 its decimal text, a
   container nested deeper than the receiver takes its text, and what json cannot encode its stand-in
   (`probe_encoding.plain`: `.item()`, a list, else its text);
-- a metric's `step` must be an integer (an `int`, a numpy or torch integer) within int64: anything
-  else is refused (`step=1.7` is a caller's mistake, not step 1);
+- a metric's `step` must be a whole number (an `int`, a numpy or torch integer, or a float such as
+  `1200.0`) within int64: anything else is refused (`step=1.7` is a caller's mistake, not step 1);
 - the special attributes: `request_id=None` is left out (the span id stands in for it), and a
   negative count (`tokens`, `text_length_tokens`, `text_length_chars`), `audio_s` or `gpu` index is
   null (unknown, never a reading).
@@ -49,10 +49,17 @@ def name(value: Any) -> str:
 
 
 def step(value: Any) -> int:
-    """A metric's step as an int; ValueError or TypeError when it is no integer within int64."""
-    if isinstance(value, bool):
-        raise TypeError("a step is no bool")
-    result = index(value)
+    """A metric's step as an int (a float holding a whole number is that number: `global_step / 2`);
+    ValueError or TypeError when it is no integer within int64."""
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"a step is no {type(value).__name__}")
+    try:
+        result = index(value)
+    except TypeError:
+        number = float(value)  # a float, a numpy or torch float; TypeError for anything else
+        if not number.is_integer():  # 1.7, NaN, the infinities
+            raise ValueError(f"step {number!r} is no whole number") from None
+        result = int(number)
     if not -MAX_INT <= result < MAX_INT:
         raise ValueError(f"step {result} is beyond int64")
     return result
