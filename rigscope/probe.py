@@ -297,6 +297,8 @@ def note(text: str, tags: list[str] | None = None) -> None:
     try:
         text = clean.text(cut(str(text), NOTE_CAP))  # as the monitor cuts it: a long note still fits a datagram
         if text.strip():
+            if isinstance(tags, str):  # one tag given as text: that tag, not its letters
+                tags = [tags]
             _send(encoding.note(_now(), text, None if not tags else [clean.name(t) for t in tags]))
             return
     except Exception:  # noqa: BLE001

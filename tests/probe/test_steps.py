@@ -18,3 +18,9 @@ def test_a_whole_float_step_is_that_step_and_others_are_refused(listener):
     steps = [e["step"] for e in listener.collect(3)]
     assert steps == [1200, 7, -3] and all(type(s) is int for s in steps)
     assert probe.dropped() == 5
+
+
+def test_a_note_given_one_tag_as_text_has_that_tag_not_its_letters(listener):
+    rigscope.note("checkpoint saved", tags="ckpt")
+    rigscope.note("eval done", tags=("eval", 3))
+    assert [e["tags"] for e in listener.collect(2)] == [["ckpt"], ["eval", "3"]]
