@@ -19,6 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from collectors.wire import HOST, MAX_DATAGRAM, SEPARATOR, token_line
@@ -77,7 +78,9 @@ class Transport:
         self._queued_bytes = 0  # about (threads may race on it); set right whenever the queue runs dry
         self._sender: threading.Thread | None = None
         self._exiting = False  # past the exit flush (or no thread can start): each event is sent at once
-        self._wake = threading.Event()
+        # Re-entrant (SimpleQueue.put is, threading.Event.set is not): a signal handler that posts while
+        # the main thread's post is waking the sender must not wait on a lock that thread holds.
+        self._wake: SimpleQueue[None] = SimpleQueue()
         # Re-entrant: a signal handler that posts or flushes may run while this thread holds it.
         self._lock = threading.RLock()
         self._flushing = False  # a flush inside a flush (that handler) leaves the sending to the outer one
@@ -88,7 +91,7 @@ class Transport:
             self._start_sender()
         queue = self._queue
         if not queue:
-            self._wake.set()  # the first event after the queue ran dry wakes the sender
+            self._wake.put(None)  # the first event after the queue ran dry wakes the sender
         elif len(queue) >= MAX_QUEUED or self._queued_bytes >= MAX_QUEUED_BYTES:
             self.dropped += 1
             return
@@ -120,8 +123,10 @@ class Transport:
 
     def _run_sender(self) -> None:
         while True:
-            self._wake.wait(IDLE_DELAY_S)
-            self._wake.clear()
+            try:
+                self._wake.get(timeout=IDLE_DELAY_S)
+            except Empty:
+                pass
             pause = GATHER_S  # let a batch gather: one datagram for many events
             while self._queue:
                 time.sleep(pause)

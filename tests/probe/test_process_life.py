@@ -149,3 +149,37 @@ def test_exit_handlers_posting_to_a_stopped_recorder_wait_once_not_once_per_even
     """A dashboard suspended with Ctrl-Z reads nothing: the exit waits for room once (EXIT_FLUSH_S,
     here 1 s), not once more for each event an exit handler posts (21 s)."""
     subprocess.run([sys.executable, "-c", STOPPED_RECORDER_AT_EXIT], cwd=REPO, timeout=10, check=True)
+
+
+SIGNAL_INSIDE_WAKE = """
+import signal, sys, time
+import rigscope
+from rigscope import probe
+
+signal.signal(signal.SIGUSR1, lambda signum, frame: rigscope.note("preempted"))
+rigscope.tag("train")
+probe.flush()
+time.sleep(0.2)  # the sender waits for the next event: the next post wakes it
+fired = []
+
+def tracer(frame, event, arg):  # the signal lands while the post wakes the sender (a lock held there)
+    if frame.f_code.co_name in ("notify", "notify_all") and not fired:
+        fired.append(True)
+        signal.raise_signal(signal.SIGUSR1)
+
+sys.settrace(tracer)
+rigscope.note("step 10")
+sys.settrace(None)
+if not fired:
+    signal.raise_signal(signal.SIGUSR1)
+probe.flush(0.5)
+print("done")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs POSIX signals")
+def test_a_signal_handler_that_posts_while_a_post_wakes_the_sender_does_not_deadlock(listener):
+    result = subprocess.run([sys.executable, "-c", SIGNAL_INSIDE_WAKE], cwd=REPO, timeout=10,
+                            capture_output=True, text=True)
+    assert result.stdout.split() == ["done"], result.stderr
+    assert sorted(e.get("text", "") for e in listener.collect(3)) == ["", "preempted", "step 10"]
