@@ -51,15 +51,18 @@ def name(value: Any) -> str:
 def step(value: Any) -> int:
     """A metric's step as an int (a float holding a whole number is that number: `global_step / 2`);
     ValueError or TypeError when it is no integer within int64."""
-    if isinstance(value, (bool, str, bytes)):
+    if type(value) is int:  # the usual case, first
+        result = value
+    elif isinstance(value, (bool, str, bytes)):
         raise TypeError(f"a step is no {type(value).__name__}")
-    try:
-        result = index(value)
-    except TypeError:
-        number = float(value)  # a float, a numpy or torch float; TypeError for anything else
-        if not number.is_integer():  # 1.7, NaN, the infinities
-            raise ValueError(f"step {number!r} is no whole number") from None
-        result = int(number)
+    else:
+        try:
+            result = index(value)
+        except TypeError:
+            number = float(value)  # a float, a numpy or torch float; TypeError for anything else
+            if not number.is_integer():  # 1.7, NaN, the infinities
+                raise ValueError(f"step {number!r} is no whole number") from None
+            result = int(number)
     if not -MAX_INT <= result < MAX_INT:
         raise ValueError(f"step {result} is beyond int64")
     return result
