@@ -18,17 +18,21 @@ from typing import Any
 from collectors.event_kinds import EventKind
 from collectors.wire import ERROR_CAP
 
-_second: list[Any] = [-1, ""]  # the last second seen, and its text up to the decimal point
+# The last second seen and its text up to the decimal point, replaced whole (one assignment): a thread
+# or signal handler taking the clock between two halves of an update would pair a second with another's text.
+_second: tuple[int, str] = (-1, "")
 
 
 def now() -> str:
     """The wall clock as ISO 8601 UTC with µs and a Z; the part up to the second is cached."""
+    global _second
     us = time_ns() // 1000
-    cached = _second
-    if cached[0] != us // 1_000_000:
-        cached[0] = seconds = us // 1_000_000
-        cached[1] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(seconds))
-    return cached[1] + str(us % 1_000_000 + 1_000_000)[1:] + "Z"  # six digits, faster than a format spec
+    seconds, head = _second
+    if seconds != us // 1_000_000:
+        seconds = us // 1_000_000
+        head = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(seconds))
+        _second = (seconds, head)
+    return head + str(us % 1_000_000 + 1_000_000)[1:] + "Z"  # six digits, faster than a format spec
 
 
 def plain(value: Any) -> Any:
