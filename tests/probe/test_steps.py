@@ -1,5 +1,6 @@
-"""A metric's step computed as a float that holds a whole number (`global_step / accumulation`, 1200.0)
-is that step; one that is no whole number is still refused and counted."""
+"""What a probe call is given as a real workload gives it: a metric's step computed as a float that holds
+a whole number (`global_step / accumulation`, 1200.0) is that step, one that is no whole number is still
+refused and counted; a note's one tag as text; and the clock taken from several threads at once."""
 
 from __future__ import annotations
 
