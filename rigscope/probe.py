@@ -11,23 +11,26 @@ directory (rigscope.local_channel), the one of session `RIGSCOPE_SESSION` when
 set, else the newest running.  Only when `RIGSCOPE_PROBE_UDP` names a port
 (a recorder started with `--probe-udp`, reached from a container), the events go
 as UDP to that port on 127.0.0.1, each datagram headed by the session's token
-(`RIGSCOPE_TOKEN`).  `RIGSCOPE_PROBE=off` turns the probe off (a setting it cannot use is said once on stderr).  The probe never
-blocks and never raises into the workload:
+(`RIGSCOPE_TOKEN`).  `RIGSCOPE_PROBE=off` turns the probe off; a setting it
+cannot use is said once on stderr.  The probe never blocks and never raises into
+the workload:
 
 - the socket is non-blocking and connected, one per process; a forked child
   (e.g. a DataLoader worker) gets its own socket, queue and sender thread
-  (`os.register_at_fork`), and a span it inherited open is its parent's to end; what is queued is sent at exit, also when a
-  multiprocessing child ends;
+  (`os.register_at_fork`), and a span it inherited open is its parent's to end;
+  what is queued is sent at exit, also when a multiprocessing child ends, and
+  what the workload's own exit handlers post is sent as they post it;
+- a signal handler may post and flush, also while its thread is inside the probe;
 - values the recorder would refuse are cleaned first (rigscope.probe_clean);
   every error is swallowed and counted as a drop (`dropped()`): no recorder,
-  a full queue (100,000 events or 32 MiB waiting), an event over 64 KiB, a name whose
-  `str()` fails, a metric's step that is no whole number, a blank tag or note;
-  while the socket's buffer is full (a recorder reading slower than the
+  a full queue (100,000 events or 32 MiB waiting), an event over 64 KiB, a name
+  whose `str()` fails, a metric's step that is no whole number, a blank tag or
+  note; while the socket's buffer is full (a recorder reading slower than the
   workload sends), events wait in the queue;
 - with no recorder running, events are dropped and counted, not spooled; the
   sender looks for a recorder again once the runtime folder changed (or a second
-  passed), so one that starts later gets what is sent after it started (and one that ends is left for the
-  next newest).
+  passed), so one that starts later gets what is sent after it started (and one
+  that ends is left for the next newest).
 
 This module is the public API; the queue and sender are rigscope.probe_transport, the JSON texts
 rigscope.probe_encoding, the cleaning rigscope.probe_clean, and the datagram format and limits
