@@ -11,6 +11,7 @@ Only the standard library (and collectors.wire) is imported here.
 
 from __future__ import annotations
 
+import atexit
 import errno
 import os
 import socket
@@ -38,6 +39,7 @@ IDLE_DELAY_S = 0.1  # and looks at the queue at least this often
 SEND_BUFFER_BYTES = 1 << 20
 EXIT_FLUSH_S = 0.25  # at exit, how long to wait for room in a full socket buffer
 LOOKUP_S = 1.0  # with no recorder, it is looked for again this often, or when the runtime folder changed
+EVERY_THREAD = -1  # no thread ident: what every thread posts is sent as posted (no sender thread can start)
 
 
 def udp_target(environ: Mapping[str, str] | None = None) -> tuple[int, str] | None:
@@ -77,7 +79,9 @@ class Transport:
         self._queue: deque[str] = deque()
         self._queued_bytes = 0  # about (threads may race on it); set right whenever the queue runs dry
         self._sender: threading.Thread | None = None
-        self._exiting = False  # past the exit flush (or no thread can start): each event is sent at once
+        # Once the exit flush ran: the thread it ran on, where the atexit handlers run after it, whose posts
+        # no sender would send before the interpreter ends; they are sent as posted (other threads' queue).
+        self._exit_thread: int | None = None
         # Re-entrant (SimpleQueue.put is, threading.Event.set is not): a signal handler that posts while
         # the main thread's post is waking the sender must not wait on a lock that thread holds.
         self._wake: SimpleQueue[None] = SimpleQueue()
@@ -97,7 +101,8 @@ class Transport:
             return
         queue.append(text)
         self._queued_bytes += len(text)
-        if self._exiting:  # posted by an exit handler that runs after the exit flush: no one else sends it
+        exit_thread = self._exit_thread
+        if exit_thread is not None and exit_thread in (EVERY_THREAD, threading.get_ident()):
             self.flush()  # without waiting for room: the exit flush waited for it once already
 
     def _start_sender(self) -> None:
@@ -108,18 +113,16 @@ class Transport:
             self._sender = thread
         if not self._exit_hook:
             self._exit_hook = True
-            try:  # runs at interpreter exit and when a multiprocessing child ends (before os._exit)
+            # After the threads are joined: what threads that outlived the main thread queued last.
+            atexit.register(self._flush_at_exit)
+            try:  # before they are joined, also when a multiprocessing child ends (before os._exit)
                 threading._register_atexit(self._flush_at_exit)  # type: ignore[attr-defined]  # not in typeshed
-            except AttributeError:
-                import atexit
-
-                atexit.register(self._flush_at_exit)
-            except RuntimeError:  # already exiting (a first event from an atexit handler): no flush to come
-                self._exiting = True
+            except RuntimeError:  # already exiting (a first event from an atexit handler): that flush is past
+                self._exit_thread = threading.get_ident()
         try:
             thread.start()
-        except RuntimeError:  # interpreter shutting down: no sender, and maybe no exit flush to come
-            self._exiting = True
+        except RuntimeError:  # interpreter shutting down: no sender
+            self._exit_thread = EVERY_THREAD
 
     def _run_sender(self) -> None:
         while True:
@@ -236,7 +239,8 @@ class Transport:
             pass
 
     def _flush_at_exit(self) -> None:
-        self._exiting = True  # the atexit handlers run after this one: what they post is sent as posted
+        if self._exit_thread is None:
+            self._exit_thread = threading.get_ident()
         self.flush(EXIT_FLUSH_S)
 
     def _next_batch(self) -> list[str]:

@@ -184,3 +184,39 @@ def test_a_signal_handler_that_posts_while_a_post_wakes_the_sender_does_not_dead
                             capture_output=True, text=True)
     assert result.stdout.split() == ["done"], result.stderr
     assert sorted(e.get("text", "") for e in listener.collect(3)) == ["", "preempted", "step 10"]
+
+
+MAIN_ENDS_FIRST = """
+import threading, time
+import rigscope
+from rigscope import probe_transport
+
+flushed_by: list[str] = []
+flushing = probe_transport.transport.flush
+
+def flush(timeout_s=0.0):
+    flushed_by.append(threading.current_thread().name)
+    return flushing(timeout_s)
+
+probe_transport.transport.flush = flush
+
+def serve():  # a server thread that goes on after the main thread returned
+    while threading.main_thread().is_alive():
+        time.sleep(0.01)
+    for request in range(50):
+        rigscope.metric("latency", 0.1, step=request)
+    print("posts flushed by the server thread:", flushed_by.count("server"))
+
+rigscope.note("main done")
+threading.Thread(target=serve, name="server").start()
+"""
+
+
+def test_a_thread_that_goes_on_after_the_main_thread_ended_posts_at_the_usual_cost(listener):
+    """Its posts are queued for the sender thread as before the exit began, not each sent as posted
+    (a syscall each), and those it makes last are still sent."""
+    result = subprocess.run([sys.executable, "-c", MAIN_ENDS_FIRST], cwd=REPO, timeout=10, check=True,
+                            capture_output=True, text=True)
+    assert result.stdout.strip() == "posts flushed by the server thread: 0", result.stdout + result.stderr
+    steps = [e["step"] for e in listener.collect(51) if e["kind"] == "metric"]
+    assert steps == list(range(50))
