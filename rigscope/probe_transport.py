@@ -24,7 +24,7 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from collectors.wire import HOST, MAX_DATAGRAM, SEPARATOR, token_line
-from rigscope.local_channel import channel_dir, find_recorder
+from rigscope.local_channel import SESSION_ENV, channel_dir, find_recorder, is_session_id
 
 OFF_ENV = "RIGSCOPE_PROBE"  # "off": send nothing
 OFF_VALUES = frozenset({"off", "0", "false", "no"})
@@ -152,6 +152,9 @@ class Transport:
             return True, None
         if udp is not None and not udp[1]:
             self._say(f"{UDP_ENV} is set without {TOKEN_ENV}: the recorder refuses every event")
+        session = os.environ.get(SESSION_ENV, "")
+        if udp is None and session and not is_session_id(session):
+            self._say(f"{SESSION_ENV}={session!r} is no session id: no recorder will take the events")
         return False, udp
 
     def _say(self, message: str) -> None:

@@ -23,6 +23,7 @@ def post_three() -> None:
     ("RIGSCOPE_PROBE", "False", None, True),
     ("RIGSCOPE_PROBE", " OFF ", None, True),
     ("RIGSCOPE_PROBE", "on", None, False),
+    ("RIGSCOPE_SESSION", "run 12/a", "RIGSCOPE_SESSION", True),  # no session id: no recorder has it
 ])
 def test_a_setting_is_taken_or_said_once_in_one_line(listener, monkeypatch, capfd, name, value, said, off):
     monkeypatch.setenv(name, value)
