@@ -48,7 +48,7 @@ from time import perf_counter_ns
 from types import CoroutineType
 from typing import Any, Literal, TypeVar
 
-from collectors.wire import NOTE_CAP, cut
+from collectors.wire import ERROR_CAP, MAX_DATAGRAM, MAX_NAME, NOTE_CAP, cut
 from rigscope import probe_clean as clean
 from rigscope import probe_encoding as encoding
 from rigscope.probe_encoding import describe as _describe
@@ -57,6 +57,9 @@ from rigscope.probe_encoding import now as _now
 from rigscope.probe_transport import OFF_ENV, TOKEN_ENV, UDP_ENV, transport, udp_target
 
 F = TypeVar("F", bound=Callable[..., Any])
+# A span's attributes in JSON, what is left of a datagram after the rest of its end event at its largest
+# (an escaped name and error, six bytes a character); beyond it their texts are cut to MAX_NAME characters.
+ATTRS_BUDGET = MAX_DATAGRAM - 6 * (MAX_NAME + ERROR_CAP) - 1024
 _send = transport.send  # the hot path; the transport is reset in place in a forked child
 flush = transport.flush
 reset = transport.reset
@@ -71,6 +74,14 @@ def stats() -> dict[str, Any]:
     """`sent` (handed to the kernel), `dropped`, `queued`, and the `recorder` sent to: its session id,
     or `udp:PORT` (None before the first datagram, with no recorder, or when the probe is off)."""
     return transport.stats()
+
+
+def _attributes_json(attrs: dict[str, Any]) -> str:
+    """A span's attributes as JSON text, within ATTRS_BUDGET where cutting their texts can do it."""
+    encoded = _encode(clean.attributes(attrs))
+    if len(encoded) > ATTRS_BUDGET:  # several long texts (six bytes a character in escapes): each cut shorter
+        encoded = _encode(clean.attributes(attrs, MAX_NAME))
+    return encoded
 
 
 def _count_drop() -> None:
@@ -110,7 +121,7 @@ class Span:
         self.ended = False
         self._owner: span | None = None  # the `span` object whose `with` block opened it
         self._outer: Span | None = None  # the context's current span before that block
-        self._attrs_json: str | None = _encode(clean.attributes(attrs)) if attrs else "{}"
+        self._attrs_json: str | None = _attributes_json(attrs) if attrs else "{}"
         # What span_start and span_end share: id, name, parent.
         self._t0 = perf_counter_ns()
         self.start_ts = start = _now()
@@ -138,7 +149,7 @@ class Span:
                 error = _describe(error)
             if error is not None:
                 success = False
-            attrs_json = self._attrs_json if self._attrs_json is not None else _encode(clean.attributes(self.attrs))
+            attrs_json = self._attrs_json if self._attrs_json is not None else _attributes_json(self.attrs)
             _send(encoding.span_end(_now(), self._head, self.start_ts, duration_s, success,
                                     None if error is None else clean.text(str(error)), attrs_json))
         except Exception:  # noqa: BLE001 (never raise into the workload)

@@ -5,7 +5,8 @@ probe cleans before it encodes, and the span still arrives:
 
 - a name (a span's, a metric's, a tag's state, a note's tag) is cut at `MAX_NAME` characters;
 - a text in attributes is cut at `NOTE_CAP` characters with a mark (a long prompt would make the
-  event too big to send), and a `text` attribute cut so has its length in `text_length_chars`;
+  event too big to send; rigscope.probe cuts them at `MAX_NAME` where several would), and a `text`
+  attribute cut so has its length in `text_length_chars`;
 - text with a lone surrogate (`"\\ud800"`, which no file can hold) has each one replaced by U+FFFD;
 - in attributes, NaN and the infinities become null, an integer beyond int64 its decimal text, a
   container nested deeper than the receiver takes its text, and what json cannot encode its stand-in
@@ -68,37 +69,38 @@ def step(value: Any) -> int:
     return result
 
 
-def attributes(attrs: dict[str, Any]) -> dict[str, Any]:
-    """A span's attributes as the receiver takes them (see the module's docstring): `attrs` itself
-    when nothing needs cleaning (the usual case, checked in a third of the time cleaning takes)."""
+def attributes(attrs: dict[str, Any], cap: int = NOTE_CAP) -> dict[str, Any]:
+    """A span's attributes as the receiver takes them (see the module's docstring), each text cut at
+    `cap` characters: `attrs` itself when nothing needs cleaning (the usual case, checked in a third of
+    the time cleaning takes)."""
     for key, value in attrs.items():
         kind = type(value)
-        if key.isascii() and (kind is bool or (kind is str and value.isascii() and len(value) <= NOTE_CAP)
+        if key.isascii() and (kind is bool or (kind is str and value.isascii() and len(value) <= cap)
                               or ((kind is int or kind is float) and 0 <= value < MAX_INT)):  # not NaN, not inf
             continue
-        return _cleaned(attrs)
+        return _cleaned(attrs, cap)
     return attrs
 
 
-def _cleaned(attrs: dict[str, Any]) -> dict[str, Any]:
+def _cleaned(attrs: dict[str, Any], cap: int) -> dict[str, Any]:
     cleaned = {}
     for key, value in attrs.items():
         if value is None and key == "request_id":
             continue
-        value = _value(value, _ATTRS_DEPTH)
+        value = _value(value, _ATTRS_DEPTH, cap)
         if key in NOT_NEGATIVE and type(value) in (int, float) and value < 0:
             value = None
         cleaned[text(key if type(key) is str else as_text(key))] = value
     long_text = attrs.get("text")
-    if type(long_text) is str and len(long_text) > NOTE_CAP and "text_length_chars" not in attrs:
+    if type(long_text) is str and len(long_text) > cap and "text_length_chars" not in attrs:
         cleaned["text_length_chars"] = len(long_text)  # what the span table's column says, before the cut
     return cleaned
 
 
-def _value(value: Any, depth: int) -> Any:
+def _value(value: Any, depth: int, cap: int) -> Any:
     kind = type(value)
     if kind is str:
-        return text(cut(value, NOTE_CAP))
+        return text(cut(value, cap))
     if kind is float:
         return value if value - value == 0 else None  # NaN and the infinities: null
     if kind is int:
@@ -107,14 +109,14 @@ def _value(value: Any, depth: int) -> Any:
         return value
     if isinstance(value, (dict, list, tuple, set, frozenset)):
         if depth >= MAX_DEPTH:
-            return _value(as_text(value), depth)
+            return _value(as_text(value), depth, cap)
         if isinstance(value, dict):
-            return {text(as_text(key)): _value(item, depth + 1) for key, item in value.items()}
-        return [_value(item, depth + 1) for item in value]
+            return {text(as_text(key)): _value(item, depth + 1, cap) for key, item in value.items()}
+        return [_value(item, depth + 1, cap) for item in value]
     for basic in (str, float, int):  # a subclass (an enum's member, numpy.float64): its plain value
         if isinstance(value, basic):
-            return _value(basic(value), depth)
+            return _value(basic(value), depth, cap)
     stand_in = plain(value)
     if stand_in is not None and type(stand_in) not in (str, float, int, bool, list):
         stand_in = as_text(stand_in)
-    return _value(stand_in, depth)
+    return _value(stand_in, depth, cap)

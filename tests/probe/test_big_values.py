@@ -61,3 +61,17 @@ def test_a_note_longer_than_a_datagram_arrives_cut_as_the_monitor_cuts_it(listen
     rigscope.note(config)
     notes = listener.collect(1)
     assert probe.dropped() == 0 and notes[0]["text"] == config[: NOTE_CAP - len(CUT_MARK)] + CUT_MARK
+
+
+def test_a_span_with_several_long_texts_still_fits_a_datagram(listener):
+    """Each text alone is within the cap, but three of them in JSON escapes (six bytes a character)
+    would be 72 kB: the texts are cut shorter, so the span arrives."""
+    prompt, reply, system = "翻" * 6_000, "译" * 6_000, "系" * 6_000
+    with rigscope.span("generate", text=prompt, reply=reply, system=system, tokens=12):
+        pass
+    events = listener.collect(2)
+    assert [e["kind"] for e in events] == ["span_start", "span_end"] and probe.dropped() == 0
+    attrs = events[1]["attrs"]
+    assert attrs["tokens"] == 12 and attrs["text_length_chars"] == 6_000
+    for key, sent in (("text", prompt), ("reply", reply), ("system", system)):
+        assert attrs[key].endswith(CUT_MARK) and sent.startswith(attrs[key][: -len(CUT_MARK)])

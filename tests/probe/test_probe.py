@@ -128,7 +128,7 @@ def test_no_monitor_running_drops_and_counts(runtime):
 
 
 def test_an_oversized_event_is_dropped_by_the_probe(listener):
-    rigscope.start_span("big", **{f"text{i}": "é" * 4_000 for i in range(3)})  # 3 x 24 kB of JSON escapes
+    rigscope.start_span("big", **{f"text{i}": "é" * 300 for i in range(100)})  # 100 texts of 1.5 kB in escapes
     rigscope.note("small")
     (note,) = listener.collect(1)
     assert note["text"] == "small" and probe.dropped() == 1
