@@ -17,10 +17,9 @@ from typing import Any
 
 from collectors.event_kinds import SENT, EventKind
 from collectors.timeutil import iso_from_us, us_from_iso
-from collectors.wire import ERROR_CAP, MAX_DEPTH, MAX_INT, MAX_NAME, REQUIRED
+from collectors.wire import CUT_MARK, ERROR_CAP, MAX_DEPTH, MAX_INT, MAX_NAME, NOTE_CAP, REQUIRED, cut
 
-NOTE_CAP = 4096  # characters of a note's text; the rest is cut, with CUT_MARK
-CUT_MARK = " …[cut]"
+__all__ = ["CUT_MARK", "NOTE_CAP", "cut", "now_iso", "parse_event", "typed_event"]
 MAX_TS_S = 253_402_300_800.0  # 10000-01-01: a numeric ts must be seconds since 1970 before this
 NAMES = ("text", "state", "span_id", "name", "parent_id", "source")
 
@@ -83,11 +82,6 @@ def typed_event(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
     if kind == EventKind.NOTE:
         return {**fields, "text": cut(fields["text"], NOTE_CAP)}
     return fields
-
-
-def cut(text: str, cap: int) -> str:
-    """`text` up to `cap` characters, with a mark when it was longer."""
-    return text if len(text) <= cap else text[: cap - len(CUT_MARK)] + CUT_MARK
 
 
 def _sane(value: Any, depth: int) -> bool:

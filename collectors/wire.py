@@ -24,6 +24,8 @@ MAX_DEPTH = 16  # levels of nesting in an event
 MAX_NAME = 256  # characters of an id, a name, a state, a source, a note's tag
 MAX_INT = 2**63  # integers beyond int64 are refused (they fit no column)
 ERROR_CAP = 2000  # characters of a span's error message (the probe sends no more)
+NOTE_CAP = 4096  # characters of a note's text (the receiver cuts it), and of a text in a span's attributes (the probe)
+CUT_MARK = " …[cut]"
 # Fields an event of each kind must have, as strings (a span's id and name, a tag's state, ...).
 REQUIRED: dict[str, tuple[str, ...]] = {
     EventKind.NOTE: ("text",), EventKind.TAG: ("state",), EventKind.SPAN_START: ("span_id", "name"),
@@ -45,6 +47,11 @@ def split_token(payload: bytes) -> tuple[str | None, bytes]:
     except (ValueError, AttributeError, RecursionError):
         return None, rest
     return (given if isinstance(given, str) else None), rest
+
+
+def cut(text: str, cap: int) -> str:
+    """`text` up to `cap` characters, with a mark when it was longer."""
+    return text if len(text) <= cap else text[: cap - len(CUT_MARK)] + CUT_MARK
 
 
 def acked(event: dict[str, object]) -> dict[str, object]:

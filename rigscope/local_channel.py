@@ -82,10 +82,15 @@ def _checked(path: str, create: bool) -> str:
     return path
 
 
+def is_session_id(name: str) -> bool:
+    """Whether `name` can be a recorder's session id (what its socket is named after)."""
+    return _NAME.fullmatch(name) is not None
+
+
 def new_socket_path(name: str, suffix: str = SUFFIX) -> str:
     """A new socket path for a recorder of session `name` in this process (the runtime directory made
     when missing); ValueError for a name that is not a session id."""
-    if not _NAME.fullmatch(name):
+    if not is_session_id(name):
         raise ValueError(f"not a session id: {name!r}")
     return os.path.join(channel_dir(create=True), f"{name}.{os.getpid()}-{next(_numbers)}{suffix}")
 

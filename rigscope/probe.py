@@ -11,23 +11,26 @@ directory (rigscope.local_channel), the one of session `RIGSCOPE_SESSION` when
 set, else the newest running.  Only when `RIGSCOPE_PROBE_UDP` names a port
 (a recorder started with `--probe-udp`, reached from a container), the events go
 as UDP to that port on 127.0.0.1, each datagram headed by the session's token
-(`RIGSCOPE_TOKEN`).  `RIGSCOPE_PROBE=off` turns the probe off.  The probe never
-blocks and never raises into the workload:
+(`RIGSCOPE_TOKEN`).  `RIGSCOPE_PROBE=off` turns the probe off; a setting it
+cannot use is said once on stderr.  The probe never blocks and never raises into
+the workload:
 
 - the socket is non-blocking and connected, one per process; a forked child
   (e.g. a DataLoader worker) gets its own socket, queue and sender thread
-  (`os.register_at_fork`); what is queued is sent at exit, also when a
-  multiprocessing child ends;
+  (`os.register_at_fork`), and a span it inherited open is its parent's to end;
+  what is queued is sent at exit, also when a multiprocessing child ends, and
+  what the workload's own exit handlers post is sent as they post it;
+- a signal handler may post and flush, also while its thread is inside the probe;
 - values the recorder would refuse are cleaned first (rigscope.probe_clean);
   every error is swallowed and counted as a drop (`dropped()`): no recorder,
-  a full queue (100,000 events waiting), an event over 64 KiB, a name whose
-  `str()` fails, a metric's step that is no integer, a blank tag or note;
-  while the socket's buffer is full (a recorder reading slower than the
+  a full queue (100,000 events or 32 MiB waiting), an event over 64 KiB, a name
+  whose `str()` fails, a metric's step that is no whole number, a blank tag or
+  note; while the socket's buffer is full (a recorder reading slower than the
   workload sends), events wait in the queue;
 - with no recorder running, events are dropped and counted, not spooled; the
-  sender looks for a recorder again with the next datagram, so one that starts
-  later gets what is sent after it started (and one that ends is left for the
-  next newest).
+  sender looks for a recorder again once the runtime folder changed (or a second
+  passed), so one that starts later gets what is sent after it started (and one
+  that ends is left for the next newest).
 
 This module is the public API; the queue and sender are rigscope.probe_transport, the JSON texts
 rigscope.probe_encoding, the cleaning rigscope.probe_clean, and the datagram format and limits
@@ -42,8 +45,10 @@ import os
 from collections.abc import Callable
 from contextvars import ContextVar
 from time import perf_counter_ns
+from types import CoroutineType
 from typing import Any, Literal, TypeVar
 
+from collectors.wire import ERROR_CAP, MAX_DATAGRAM, MAX_NAME, NOTE_CAP, cut
 from rigscope import probe_clean as clean
 from rigscope import probe_encoding as encoding
 from rigscope.probe_encoding import describe as _describe
@@ -52,6 +57,9 @@ from rigscope.probe_encoding import now as _now
 from rigscope.probe_transport import OFF_ENV, TOKEN_ENV, UDP_ENV, transport, udp_target
 
 F = TypeVar("F", bound=Callable[..., Any])
+# A span's attributes in JSON, what is left of a datagram after the rest of its end event at its largest
+# (an escaped name and error, six bytes a character); beyond it their texts are cut to MAX_NAME characters.
+ATTRS_BUDGET = MAX_DATAGRAM - 6 * (MAX_NAME + ERROR_CAP) - 1024
 _send = transport.send  # the hot path; the transport is reset in place in a forked child
 flush = transport.flush
 reset = transport.reset
@@ -68,17 +76,31 @@ def stats() -> dict[str, Any]:
     return transport.stats()
 
 
+def _attributes_json(attrs: dict[str, Any]) -> str:
+    """A span's attributes as JSON text, within ATTRS_BUDGET where cutting their texts can do it."""
+    encoded = _encode(clean.attributes(attrs))
+    if len(encoded) > ATTRS_BUDGET:  # several long texts (six bytes a character in escapes): each cut shorter
+        encoded = _encode(clean.attributes(attrs, MAX_NAME))
+    return encoded
+
+
 def _count_drop() -> None:
     transport.dropped += 1
 
 
+def _identity() -> str:
+    """`PID-R`: this process's pid, and a random part that tells apart two processes of one pid (two
+    containers' workloads, each pid 1 in its own namespace; a pid used again)."""
+    return f"{os.getpid()}-{os.urandom(3).hex()}"
+
+
 def _after_fork() -> None:
-    global _pid
-    _pid = os.getpid()
+    global _process
+    _process = _identity()
 
 
 # -- spans ------------------------------------------------------------------------------
-_pid = os.getpid()
+_process = _identity()
 _ids = itertools.count(1)
 _current: ContextVar[Span | None] = ContextVar("rigscope_span", default=None)
 os.register_at_fork(after_in_child=_after_fork)
@@ -88,17 +110,18 @@ class Span:
     """One timed piece of work.  `end()` sends it; only the first `end()` counts."""
 
     __slots__ = ("span_id", "name", "attrs", "parent_id", "start_ts", "ended", "_t0", "_attrs_json", "_head",
-                 "_owner", "_outer")
+                 "_owner", "_outer", "_process")
 
     def __init__(self, name: str, attrs: dict[str, Any], parent_id: str | None = None) -> None:
-        self.span_id = span_id = f"{_pid}-{next(_ids)}"
+        self._process = _process  # a forked child's copy of this span is its parent's to end, not the child's
+        self.span_id = span_id = f"{_process}-{next(_ids)}"
         self.name = name
         self.attrs = attrs  # may be shared (a decorator's): `set` copies before changing it
         self.parent_id = parent_id
         self.ended = False
         self._owner: span | None = None  # the `span` object whose `with` block opened it
         self._outer: Span | None = None  # the context's current span before that block
-        self._attrs_json: str | None = _encode(clean.attributes(attrs)) if attrs else "{}"
+        self._attrs_json: str | None = _attributes_json(attrs) if attrs else "{}"
         # What span_start and span_end share: id, name, parent.
         self._t0 = perf_counter_ns()
         self.start_ts = start = _now()
@@ -116,6 +139,8 @@ class Span:
         if self.ended:
             return
         self.ended = True
+        if self._process is not _process:  # opened before a fork: the parent ends it (one span, not two)
+            return
         try:
             duration_s = (perf_counter_ns() - self._t0) / 1e9
             if attrs:
@@ -124,7 +149,7 @@ class Span:
                 error = _describe(error)
             if error is not None:
                 success = False
-            attrs_json = self._attrs_json if self._attrs_json is not None else _encode(clean.attributes(self.attrs))
+            attrs_json = self._attrs_json if self._attrs_json is not None else _attributes_json(self.attrs)
             _send(encoding.span_end(_now(), self._head, self.start_ts, duration_s, success,
                                     None if error is None else clean.text(str(error)), attrs_json))
         except Exception:  # noqa: BLE001 (never raise into the workload)
@@ -139,7 +164,7 @@ class _NullSpan(Span):
 
     def __init__(self, name: str) -> None:  # noqa: D107 (no datagram)
         self.span_id, self.name, self.attrs, self.parent_id = "", name, {}, None
-        self.ended, self._attrs_json, self._t0, self.start_ts, self._head = True, "{}", 0, "", ""
+        self.ended, self._attrs_json, self._t0, self.start_ts, self._head, self._process = True, "{}", 0, "", "", _process
         self._owner = self._outer = None
 
 
@@ -158,10 +183,34 @@ def _start(name: Any, attrs: dict[str, Any]) -> Span:
         return _NullSpan("")
 
 
+def _end(opened: Span, error: BaseException | None) -> None:
+    """End a span that `error` (if any) left: failed, unless the exception ends the work without its
+    failing (a generator closed by its consumer's `break`, `sys.exit(0)`)."""
+    if error is None or isinstance(error, GeneratorExit) or (isinstance(error, SystemExit) and error.code in (0, None)):
+        opened.end()
+    else:
+        opened.end(success=False, error=_describe(error))
+
+
+async def _awaited(opened: Span, coroutine: CoroutineType[Any, Any, Any]) -> Any:
+    """Await the coroutine a decorated plain function returned, inside its span, which ends with it."""
+    token = _current.set(opened)
+    try:
+        result = await coroutine
+    except BaseException as error:
+        _end(opened, error)
+        raise
+    finally:
+        _current.reset(token)
+    opened.end()
+    return result
+
+
 class span:  # noqa: N801 (reads as a function: `with rigscope.span(...)`, `@rigscope.span(...)`)
     """A span as a context manager (`with rigscope.span("synthesis", tokens=150) as s:`) or a
     decorator (`@rigscope.span("load")`: one span per call).  An exception inside records
-    `success=False` and its message, then propagates unchanged.  One object may be entered by several
+    `success=False` and its message, then propagates unchanged (a generator closed early and
+    `sys.exit(0)` are no failures).  One object may be entered by several
     threads or tasks at once (or again inside its own block): each block ends the span it opened."""
 
     __slots__ = ("name", "attrs", "_opened")
@@ -194,10 +243,7 @@ class span:  # noqa: N801 (reads as a function: `with rigscope.span(...)`, `@rig
                 self._opened.remove(closing)
             except ValueError:  # closed already from another context
                 pass
-            if error is None:
-                closing.end()
-            else:
-                closing.end(success=False, error=_describe(error))
+            _end(closing, error)
         except Exception:  # noqa: BLE001
             _count_drop()
         return False
@@ -214,8 +260,19 @@ class span:  # noqa: N801 (reads as a function: `with rigscope.span(...)`, `@rig
         else:
 
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                with span(name, **attrs):
-                    return func(*args, **kwargs)
+                opened = _start(name, attrs)
+                token = _current.set(opened)
+                try:
+                    result = func(*args, **kwargs)
+                except BaseException as error:
+                    _end(opened, error)
+                    raise
+                finally:
+                    _current.reset(token)
+                if type(result) is CoroutineType:  # an async def behind a plain decorator (torch.inference_mode())
+                    return _awaited(opened, result)
+                opened.end()
+                return result
 
         for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
             try:
@@ -242,7 +299,7 @@ def tag(state: str) -> None:
 
 def metric(name: str, value: float | None, step: int | None = None) -> None:
     """Log a custom metric (`grad_norm`, `loss`, ...) with an optional integer step; NaN and infinities
-    are kept, None is sent as null.  A step that is no integer is not sent, and counted as dropped."""
+    are kept, None is sent as null.  A step that is no whole number (1.7) is not sent, and counted as dropped."""
     try:
         _send(encoding.metric(_now(), clean.name(name), value, None if step is None else clean.step(step)))
     except Exception:  # noqa: BLE001
@@ -252,8 +309,10 @@ def metric(name: str, value: float | None, step: int | None = None) -> None:
 def note(text: str, tags: list[str] | None = None) -> None:
     """Add a note to the running session.  A blank note says nothing: not sent, counted as dropped."""
     try:
-        text = clean.text(str(text))
+        text = clean.text(cut(str(text), NOTE_CAP))  # as the monitor cuts it: a long note still fits a datagram
         if text.strip():
+            if isinstance(tags, str):  # one tag given as text: that tag, not its letters
+                tags = [tags]
             _send(encoding.note(_now(), text, None if not tags else [clean.name(t) for t in tags]))
             return
     except Exception:  # noqa: BLE001

@@ -18,21 +18,25 @@ from typing import Any
 from collectors.event_kinds import EventKind
 from collectors.wire import ERROR_CAP
 
-_second: list[Any] = [-1, ""]  # the last second seen, and its text up to the decimal point
+# The last second seen and its text up to the decimal point, replaced whole (one assignment): a thread
+# or signal handler taking the clock between two halves of an update would pair a second with another's text.
+_second: tuple[int, str] = (-1, "")
 
 
 def now() -> str:
     """The wall clock as ISO 8601 UTC with µs and a Z; the part up to the second is cached."""
+    global _second
     us = time_ns() // 1000
-    cached = _second
-    if cached[0] != us // 1_000_000:
-        cached[0] = seconds = us // 1_000_000
-        cached[1] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(seconds))
-    return cached[1] + str(us % 1_000_000 + 1_000_000)[1:] + "Z"  # six digits, faster than a format spec
+    seconds, head = _second
+    if seconds != us // 1_000_000:
+        seconds = us // 1_000_000
+        head = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(seconds))
+        _second = (seconds, head)
+    return head + str(us % 1_000_000 + 1_000_000)[1:] + "Z"  # six digits, faster than a format spec
 
 
 def plain(value: Any) -> Any:
-    """A JSON stand-in for what json cannot encode: numpy and torch scalars by `.item()`, else str."""
+    """A JSON stand-in for what json cannot encode: numpy and torch scalars by `.item()`, else its text."""
     item = getattr(value, "item", None)
     if callable(item):
         try:
@@ -41,7 +45,16 @@ def plain(value: Any) -> Any:
             pass
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
-    return str(value)
+    return as_text(value)
+
+
+def as_text(value: Any) -> str:
+    """`str(value)`, or `<TypeName>` when that raises (a tensor of a failed CUDA context): one value
+    whose text cannot be had does not cost its whole span."""
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001
+        return f"<{type(value).__name__}>"
 
 
 def compact_encoder() -> Callable[[Any], str]:

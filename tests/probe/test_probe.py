@@ -11,7 +11,6 @@ import pytest
 import rigscope
 from collectors.event_parse import parse_event
 from collectors.timeutil import us_from_iso
-from collectors.wire import MAX_DATAGRAM
 from rigscope import probe
 from tests.conftest import REPO
 
@@ -129,7 +128,7 @@ def test_no_monitor_running_drops_and_counts(runtime):
 
 
 def test_an_oversized_event_is_dropped_by_the_probe(listener):
-    rigscope.note("x" * (MAX_DATAGRAM + 1))
+    rigscope.start_span("big", **{f"text{i}": "é" * 300 for i in range(100)})  # 100 texts of 1.5 kB in escapes
     rigscope.note("small")
     (note,) = listener.collect(1)
     assert note["text"] == "small" and probe.dropped() == 1
