@@ -12,9 +12,9 @@ stripped. Rows that do not read are skipped and counted (`Imported.skip`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -24,6 +24,7 @@ from recordings.importers.table import text_lines
 from recordings.importers.times import TimeOptions, parse_times
 from recordings.importers.writer import Imported
 
+T = TypeVar("T")
 MIB = 2**20
 CHUNK_LINES = 10_000  # rows read at a time
 # --query-gpu field -> (session column suffix, scale)
@@ -73,8 +74,8 @@ def is_query_header(header: list[str]) -> bool:
     return "timestamp" in names and any(n in QUERY_FIELDS for n in names)
 
 
-def _number(text: str, field: str, item: Imported) -> float | None:
-    if text in ("", "-"):
+def _number(text: str | None, field: str, item: Imported) -> float | None:
+    if text is None or text in ("", "-"):
         return None
     if _PLACEHOLDER.match(text):
         item.placeholders[field] = item.placeholders.get(field, 0) + 1
@@ -110,14 +111,13 @@ class _Ticks:
         self.last: int | None = None  # time of the last tick handed out
         self.first: int | None = None
 
-    def add_row(self, ts: int | None, line: int, row: list[str], gpu_of: Callable[[list[str]], int],
+    def add_row(self, ts: int | None, line: int, row: Sequence[str | None], gpu: int,
                 wanted: dict[str, tuple[int, str, float]]) -> None:
-        """One log row's `wanted` cells (field: cell index, column suffix, scale) as its GPU's values; a row
+        """One log row's `wanted` cells (field: cell index, column suffix, scale) as values of GPU `gpu`; a row
         without a readable time or with a cell that is not a number is skipped and counted."""
         if ts is None:
             self.item.skip("an unreadable time", line)
             return
-        gpu = gpu_of(row)
         try:
             values = {gpu_column(gpu, suffix): None if (v := _number(row[i], name, self.item)) is None else v * scale
                       for name, (i, suffix, scale) in wanted.items()}
@@ -156,8 +156,8 @@ class _Ticks:
         return _frame(kept, self.columns, self.first)
 
 
-def _blocks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
-    block: list[tuple[int, list[str]]] = []
+def _blocks(rows: Iterator[T]) -> Iterator[list[T]]:
+    block: list[T] = []
     for row in rows:
         block.append(row)
         if len(block) == CHUNK_LINES:
@@ -174,15 +174,15 @@ class _Survey:
     def __init__(self, fields: list[str]) -> None:
         self.at = {key: fields.index(key) for key in KEYS if key in fields}
         self.unique = dict.fromkeys(self.at, True)  # no value twice at one time
-        self.first_rows: dict[str, dict[str, list[str]]] = {key: {} for key in self.at}  # value -> its first row
+        self.first_rows: dict[str, dict[str, list[str | None]]] = {key: {} for key in self.at}  # value -> its first row
         self.row_at_time: dict[str, set[str]] = {key: set() for key in self.at}
         self.stamp: str | None = None
         self.repeated_time = False
         self.rows = 0
-        self.first_row: list[str] | None = None
+        self.first_row: list[str | None] | None = None
         self.first_stamps: list[str] = []
 
-    def add(self, row: list[str], stamp: str) -> None:
+    def add(self, row: list[str | None], stamp: str | None) -> None:
         self.rows += 1
         self.first_row = self.first_row or row
         if stamp != self.stamp:
@@ -192,7 +192,8 @@ class _Survey:
         elif self.rows > 1:
             self.repeated_time = True
         for key, at in self.at.items():
-            value = row[at]
+            if (value := row[at]) is None:  # under a header without this key
+                continue
             if value in self.row_at_time[key]:
                 self.unique[key] = False
             self.row_at_time[key].add(value)
@@ -218,33 +219,50 @@ def _gpu_numbers(key: str | None, values: list[str]) -> dict[str, int]:
     return {v: i for i, v in enumerate(ordered)}
 
 
-def _info(fields: list[str], row: list[str]) -> dict[str, Any]:
+def _info(fields: list[str], row: list[str | None]) -> dict[str, Any]:
     """A GPU's metadata from one of its rows: name, bus id, uuid, driver version, memory total."""
     record = dict(zip(fields, row))
-    info: dict[str, Any] = {k: record[f] for f, k in INFO_FIELDS.items() if record.get(f) and not _PLACEHOLDER.match(record[f])}
+    info: dict[str, Any] = {k: v for f, k in INFO_FIELDS.items() if (v := record.get(f)) and not _PLACEHOLDER.match(v)}
     try:
-        info["memory_total_bytes"] = int(float(record.get("memory.total", "").split()[0]) * MIB)
+        info["memory_total_bytes"] = int(float((record.get("memory.total") or "").split()[0]) * MIB)
     except (ValueError, IndexError):
         pass
     return info
 
 
-def _rows(path: Path, fields: list[str], headed: bool, item: Imported | None) -> Iterator[tuple[int, list[str]]]:
-    """The rows of `len(fields)` cells with their line numbers; other lines are counted in `item`, when given."""
+def _rows(path: Path, fields: list[str], headed: bool, item: Imported | None,
+          ) -> Iterator[tuple[int, list[str | None]]]:
+    """The rows with their line numbers, their cells in the order of `fields` (None: a field the header above
+    the row lacks); other lines are counted in `item`, when given.
+
+    nvidia-smi started again appends its own header: the rows below a header with other fields (another
+    order, some added or left out) are read by that header's columns."""
     lines = ((n, line) for n, line in text_lines(path) if line.strip())
     if headed:
         next(lines, None)
-    first = fields[0]
+    place: list[int | None] = list(range(len(fields)))  # where each of `fields` is in the rows below
+    width = len(fields)
     for number, line in lines:
         row = [c.strip() for c in line.split(",")]
-        if field_name(row[0]) == first and [field_name(c) for c in row] == fields:
+        names = [field_name(c) for c in row]
+        if is_query_header(names):
+            place, width = [names.index(f) if f in names else None for f in fields], len(names)
             if item is not None:
-                item.skip("a repeated header line", number)
-        elif len(row) != len(fields):
+                _header_again(item, number, names, fields)
+        elif len(row) != width:
             if item is not None:
-                item.skip(f"not {len(fields)} fields (a torn or foreign line)", number)
+                item.skip(f"not {width} fields (a torn or foreign line)", number)
         else:
-            yield number, row
+            yield number, [None if at is None else row[at] for at in place]
+
+
+def _header_again(item: Imported, line: int, names: list[str], fields: list[str]) -> None:
+    """Account for a header line part way: the same one again is skipped; one with fields the first lacks is
+    named (nothing in the session takes them)."""
+    if names == fields:
+        item.skip("a repeated header line", line)
+    elif new := [name for name in names if name not in fields and name in READ_FIELDS]:
+        item.warnings.append(f"line {line}: a header with fields the first header lacks, ignored: {', '.join(new)}")
 
 
 def read_query(path: Path, fields: list[str] | None, times: TimeOptions) -> Imported:
@@ -291,7 +309,6 @@ def _samples(path: Path, fields: list[str], headed: bool, key: str | None, numbe
              item: Imported, times: TimeOptions, total: int) -> Iterator[pl.DataFrame]:
     """The second pass: the log's samples, a piece at a time; skipped rows counted in `item`."""
     at = fields.index(key) if key else None
-    gpu_of: Callable[[list[str]], int] = (lambda row: numbers[row[at]]) if at is not None else (lambda row: 0)
     stamp = fields.index("timestamp")
     wanted = {name: (fields.index(name), suffix, scale) for name, (suffix, scale) in QUERY_FIELDS.items()
               if name in fields}
@@ -303,7 +320,12 @@ def _samples(path: Path, fields: list[str], headed: bool, key: str | None, numbe
     for block in _blocks(_rows(path, fields, headed, item)):
         moments = parse_times(pl.Series("timestamp", [row[stamp] for _, row in block], pl.String), path, times)
         for (number, row), ts in zip(block, moments.dt.epoch("us").to_list()):
-            ticks.add_row(ts, number, row, gpu_of, wanted)
+            if at is None:
+                ticks.add_row(ts, number, row, 0, wanted)
+            elif (value := row[at]) is not None:
+                ticks.add_row(ts, number, row, numbers[value], wanted)
+            else:
+                item.skip(f"no {key} to tell its GPU (under a header without it)", number)
         done += len(block)
         if (frame := ticks.take(everything=False)) is not None:
             yield frame
@@ -362,7 +384,7 @@ def _dmon_samples(path: Path, header: list[str], indices: list[int], item: Impor
     for block in _blocks(_dmon_rows(path, header, item)):
         stamps = pl.Series("time", [f"{row[0]} {row[1]}" for _, row in block], pl.String)
         for (number, row), ts in zip(block, parse_times(stamps, path, times).dt.epoch("us").to_list()):
-            ticks.add_row(ts, number, row, lambda cells: int(cells[gpu_at]), wanted)
+            ticks.add_row(ts, number, row, int(row[gpu_at]), wanted)
         if (frame := ticks.take(everything=False)) is not None:
             yield frame
     yield from ticks.rest(path)
