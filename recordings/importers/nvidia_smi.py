@@ -200,10 +200,12 @@ class _Survey:
             self.first_rows[key].setdefault(value, row)
 
     def key(self, path: Path) -> str | None:
-        """The first of KEYS whose values differ between the rows of one time; None for a one-GPU log.
+        """The first of KEYS whose values differ between the rows of one time, else one with a single value in
+        the whole file (a one-GPU log with a time repeated); None for a one-GPU log without such columns.
 
         Several rows at one time without such a column are several GPUs that cannot be told apart."""
         key = next((key for key, unique in self.unique.items() if unique), None)
+        key = key or next((key for key, firsts in self.first_rows.items() if len(firsts) == 1), None)
         if key is None and self.repeated_time:
             raise InputError(f"{path}: several rows at one time and no column that tells the GPUs apart: "
                              "add index (or pci.bus_id) to the --query-gpu fields, e.g. --query-gpu=timestamp,index,...")

@@ -53,3 +53,13 @@ def test_rows_under_a_header_without_the_gpu_key_are_skipped_and_counted(tmp_pat
     assert samples.height == 2 and samples["gpu1_util_pct"].to_list() == [1.0, 2.0]
     assert meta["imported"]["skipped_rows"] == {
         "no index to tell its GPU (under a header without it)": {"rows": 2, "first_line": 7}}
+
+
+def test_one_gpu_logged_twice_in_one_second_is_one_gpu(tmp_path):
+    """A log of one GPU (its index always 3) with a repeated time (a loop faster than its whole-second
+    stamps, or a restart in the same second) is that GPU's, not several GPUs that cannot be told apart."""
+    text = FIRST + "".join(f"2024/01/02 03:04:0{t // 2}, 3, {t} %, {50 + t}\n" for t in range(6))
+    samples, meta = _import(tmp_path, text)
+    assert samples["gpu3_util_pct"].to_list() == [float(t) for t in range(6)]
+    assert samples["elapsed_s"].to_list() == [0.0, 0.0, 1.0, 1.0, 2.0, 2.0]
+    assert [gpu["index"] for gpu in meta["gpus"]] == [3]
