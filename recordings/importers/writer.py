@@ -24,7 +24,7 @@ from recordings.analyze import Analysis, prepare_samples
 from recordings.errors import InputError, write_failure
 from recordings.events import EVENTS, EventLog
 from recordings.frames import to_session_types
-from recordings.importers.measured import held_columns, null_unmeasured, summarize_measured
+from recordings.importers.measured import Unmeasured, summarize_measured
 from recordings.importers.plausible import null_impossible, said
 from recordings.importers.staging import publish, reserve, staging_dir
 from recordings.segments import compact, part_path, write_parquet_atomic
@@ -128,15 +128,14 @@ def _write_samples(item: Imported, stage: Path, on_progress: Progress,
     indices = item.gpu_indices()
     columns = session_columns(indices)
     analysis = Analysis(indices, [])
-    held: set[str] = set()
+    unmeasured = Unmeasured(analysis.pipeline.prefixes)
     rows, first, end = 0, 0, 0
     part_path(stage, 0, "parquet").parent.mkdir()
     for number, raw in enumerate(item.frames()):
         raw = null_impossible(raw, item.out_of_range)
-        held |= held_columns(raw)  # so far: a device lost in a later piece keeps its derived values there, as live
         frame = prepare_samples(to_session_types(raw, columns), str(item.source))
         table = analysis.add_all(frame, on_progress if item.progress is None else None)
-        table = null_unmeasured(table, held, analysis.pipeline.prefixes)
+        table = unmeasured.null(raw, table)
         if item.extra is not None:
             table = table.hstack(item.extra)
         write_parquet_atomic(table, part_path(stage, number, "parquet"))
@@ -145,7 +144,7 @@ def _write_samples(item: Imported, stage: Path, on_progress: Progress,
         rows, end = rows + table.height, int(stamps[-1])
         if item.progress is not None and on_progress is not None:
             on_progress(item.progress())
-    summary, events = summarize_measured(held, *analysis.finish())
+    summary, events = summarize_measured(unmeasured.held, *analysis.finish())
     if item.out_of_range:
         item.warnings.append(said(item.out_of_range))
     compact(stage, columns, row_group_rows=ROW_GROUP_ROWS)

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 
 import polars as pl
+import pytest
 
-from recordings.importers import import_file
+from recordings.importers import import_file, nvidia_smi
 from recordings.importers.times import TimeOptions
 
 FIRST = "timestamp, index, utilization.gpu [%], temperature.gpu\n"
@@ -63,3 +64,33 @@ def test_one_gpu_logged_twice_in_one_second_is_one_gpu(tmp_path):
     assert samples["gpu3_util_pct"].to_list() == [float(t) for t in range(6)]
     assert samples["elapsed_s"].to_list() == [0.0, 0.0, 1.0, 1.0, 2.0, 2.0]
     assert [gpu["index"] for gpu in meta["gpus"]] == [3]
+
+
+@pytest.mark.parametrize("logged", ["from minute 20", "until minute 20"])
+def test_a_gpu_logged_for_part_of_the_log_has_the_same_derived_values_whatever_the_pieces(tmp_path, monkeypatch,
+                                                                                         logged):
+    """gpu1 is logged from minute 20 on (hot-plugged, a second logger started late) or until it (lost): the
+    pieces a long log is read in change nothing. Before its first row its derived values are null (they were
+    in the pieces before it, 0 in the rows of its own piece); after its last, collapse flags and the rolling
+    peak go on as live (they were null in pieces without its RLE)."""
+    rows = []
+    for m in range(40):
+        gpus = (0, 1) if (m >= 20) == (logged == "from minute 20") else (0,)
+        rows += [f"2026-03-11 10:{m:02d}:00, {g}, {(m * 7 + g) % 100} %, {50 + g}, {100 + m} W, 300 W\n" for g in gpus]
+    source = tmp_path / "part.csv"
+    source.write_text("timestamp, index, utilization.gpu [%], temperature.gpu, power.draw [W], power.limit [W]\n"
+                      + "".join(rows))
+    derived = [f"gpu1_{name}" for name in ("t_sustain_s", "e_th", "a_load", "rle_raw", "collapse", "rolling_peak")]
+    tables = []
+    for chunk in (100_000, 9):
+        monkeypatch.setattr(nvidia_smi, "CHUNK_LINES", chunk)
+        session, _ = import_file(source, tmp_path / f"s{chunk}", times=TimeOptions(tz="UTC"))
+        tables.append(pl.read_parquet(session / "samples.parquet").select(derived))
+    whole, pieces = tables
+    logged_rows = whole[20:] if logged == "from minute 20" else whole[:20]
+    assert logged_rows.null_count().sum_horizontal().item() == 0
+    if logged == "from minute 20":
+        assert whole[:20].null_count().row(0) == (20,) * len(derived)  # nothing derived before it was logged
+    else:
+        assert whole["gpu1_collapse"][20:].to_list() == [0] * 20  # an RLE was seen: no collapse after, as live
+    assert pieces.equals(whole)
