@@ -156,6 +156,12 @@ class _Ticks:
         return _frame(kept, self.columns, self.first)
 
 
+def _last(moments: pl.Series, before: int | None) -> int | None:
+    """The instant (µs) of the last readable time in `moments`, else `before`."""
+    read = moments.drop_nulls()
+    return int(read.dt.epoch("us")[-1]) if read.len() else before
+
+
 def _blocks(rows: Iterator[T]) -> Iterator[list[T]]:
     block: list[T] = []
     for row in rows:
@@ -319,8 +325,10 @@ def _samples(path: Path, fields: list[str], headed: bool, key: str | None, numbe
     ticks = _Ticks(item, [gpu_column(i, suffix) for i in indices for suffix in suffixes])
     done = 0
     item.progress = lambda: done / total if total else 1.0
+    last = None  # the instant of the last row read, for a time the autumn clock change shows twice
     for block in _blocks(_rows(path, fields, headed, item)):
-        moments = parse_times(pl.Series("timestamp", [row[stamp] for _, row in block], pl.String), path, times)
+        moments = parse_times(pl.Series("timestamp", [row[stamp] for _, row in block], pl.String), path, times, last)
+        last = _last(moments, last)
         for (number, row), ts in zip(block, moments.dt.epoch("us").to_list()):
             if at is None:
                 ticks.add_row(ts, number, row, 0, wanted)
@@ -383,9 +391,12 @@ def _dmon_samples(path: Path, header: list[str], indices: list[int], item: Impor
               if name in header}
     ticks = _Ticks(item, [gpu_column(i, suffix) for i in indices for _, suffix, _ in wanted.values()])
     gpu_at = header.index("gpu")
+    last = None
     for block in _blocks(_dmon_rows(path, header, item)):
         stamps = pl.Series("time", [f"{row[0]} {row[1]}" for _, row in block], pl.String)
-        for (number, row), ts in zip(block, parse_times(stamps, path, times).dt.epoch("us").to_list()):
+        moments = parse_times(stamps, path, times, last)
+        last = _last(moments, last)
+        for (number, row), ts in zip(block, moments.dt.epoch("us").to_list()):
             ticks.add_row(ts, number, row, int(row[gpu_at]), wanted)
         if (frame := ticks.take(everything=False)) is not None:
             yield frame

@@ -94,3 +94,18 @@ def test_a_gpu_logged_for_part_of_the_log_has_the_same_derived_values_whatever_t
     else:
         assert whole["gpu1_collapse"][20:].to_list() == [0] * 20  # an RLE was seen: no collapse after, as live
     assert pieces.equals(whole)
+
+
+@pytest.mark.parametrize("chunk", [100_000, 5])
+def test_local_times_across_the_autumn_clock_change_keep_their_order(tmp_path, monkeypatch, chunk):
+    """A log in Berlin time across the night of 27 October 2024 writes 02:00-02:59 twice; the second time is
+    the hour after the first (it was read as the first again: an hour of rows skipped as going backwards, one
+    put an hour early), also where a piece the log is read in starts inside it."""
+    monkeypatch.setattr(nvidia_smi, "CHUNK_LINES", chunk)
+    walls = ["02:30", "02:40", "02:50", "02:00", "02:10", "02:20", "02:30", "02:40", "02:50", "03:00", "03:10"]
+    text = FIRST + "".join(f"2024/10/27 {wall}:00.000, 0, {n} %, 50\n" for n, wall in enumerate(walls))
+    samples, meta = _import(tmp_path, text, tz="Europe/Berlin")
+    assert samples["gpu0_util_pct"].to_list() == [float(n) for n in range(len(walls))]
+    assert samples["elapsed_s"].to_list() == [600.0 * n for n in range(len(walls))]  # 00:30 UTC on, 10 min apart
+    assert samples["ts"][0].isoformat() == "2024-10-27T00:30:00+00:00"
+    assert meta["imported"]["skipped_rows"] == {}
