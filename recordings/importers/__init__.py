@@ -31,7 +31,7 @@ def _first_line(path: Path) -> str:
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror or error}") from None
     encoding = encoding_of_head(head)  # the same bytes: the file is read once
-    if encoding != "utf-16" and b"\0" in head:
+    if encoding != "utf-16" and b"\0" in head.split(b"\n", 1)[0]:  # later on: a power loss's zero padding
         raise InputError(f"{path}: not a text file; expected {EXPECTED}")
     lines = head.decode(encoding, "replace").splitlines()
     return lines[0] if lines else ""

@@ -10,6 +10,7 @@ import json
 import polars as pl
 import pytest
 
+from recordings.errors import InputError
 from recordings.importers import import_file, nvidia_smi
 from recordings.importers.times import TimeOptions
 
@@ -109,3 +110,34 @@ def test_local_times_across_the_autumn_clock_change_keep_their_order(tmp_path, m
     assert samples["elapsed_s"].to_list() == [600.0 * n for n in range(len(walls))]  # 00:30 UTC on, 10 min apart
     assert samples["ts"][0].isoformat() == "2024-10-27T00:30:00+00:00"
     assert meta["imported"]["skipped_rows"] == {}
+
+
+def test_a_log_padded_with_zero_bytes_by_a_power_loss_keeps_its_rows(tmp_path):
+    """A power loss leaves a run of zero bytes where the last writes were (the file system's size was
+    updated, the data not); the logger started again appends after them. Such a short log was refused as
+    not a text file; its rows are read, the zero bytes left out."""
+    before = FIRST + "2024/01/02 03:04:05.000, 0, 10 %, 50\n2024/01/02 03:04:06.000, 0, 11 %, 51\n"
+    after = FIRST + "2024/01/02 03:10:00.000, 0, 12 %, 52\n"
+    source = tmp_path / "crashed.csv"
+    source.write_bytes(before.encode() + b"\0" * 2048 + after.encode())
+    session, item = import_file(source, tmp_path / "s", times=TimeOptions(tz="UTC"))
+    samples = pl.read_parquet(session / "samples.parquet")
+    assert samples["gpu0_util_pct"].to_list() == [10.0, 11.0, 12.0]
+    assert item.skipped_rows == {"a repeated header line": {"rows": 1, "first_line": 4}}
+
+
+def test_a_file_whose_first_line_holds_zero_bytes_is_still_not_text(tmp_path):
+    source = tmp_path / "gpu.csv.gz"
+    source.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + FIRST.encode())
+    with pytest.raises(InputError, match="not a text file"):
+        import_file(source, tmp_path / "s")
+
+
+def test_a_lab_csv_padded_with_zero_bytes_keeps_the_row_after_them(tmp_path):
+    rows = [f"2025-06-01T12:00:{n:02d}Z,gpu,{n + 10}.5,{n + 40}\n" for n in range(3)]
+    source = tmp_path / "lab.csv"
+    source.write_bytes(("timestamp,device,util_pct,temp_c\n" + "".join(rows[:2])).encode() + b"\0" * 700
+                       + rows[2].encode())
+    session, item = import_file(source, tmp_path / "s")
+    assert pl.read_parquet(session / "samples.parquet")["gpu0_util_pct"].to_list() == [10.5, 11.5, 12.5]
+    assert item.skipped_rows == {}
