@@ -5,6 +5,7 @@ same derived values whatever the pieces the log is read in."""
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import polars as pl
@@ -13,6 +14,7 @@ import pytest
 from recordings.errors import InputError
 from recordings.importers import import_file, nvidia_smi
 from recordings.importers.times import TimeOptions
+from tests.afterrun.conftest import one_clear_line
 
 FIRST = "timestamp, index, utilization.gpu [%], temperature.gpu\n"
 
@@ -127,10 +129,21 @@ def test_a_log_padded_with_zero_bytes_by_a_power_loss_keeps_its_rows(tmp_path):
 
 
 def test_a_file_whose_first_line_holds_zero_bytes_is_still_not_text(tmp_path):
-    source = tmp_path / "gpu.csv.gz"
-    source.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + FIRST.encode())
+    source = tmp_path / "gpu.bin"
+    source.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00" + FIRST.encode())
     with pytest.raises(InputError, match="not a text file"):
         import_file(source, tmp_path / "s")
+
+
+def test_a_rotated_gzip_log_is_named_as_such(tmp_path, rig):
+    """logrotate compresses old logs: the line says what the file is and what to do (it said 'not a text
+    file' and listed the layouts, as for a file of no known kind)."""
+    source = tmp_path / "nvidia-smi.log.1.gz"
+    source.write_bytes(gzip.compress((FIRST + "2024/01/02 03:04:05.000, 0, 10 %, 50\n").encode()))
+    done = rig("import", str(source), "--dir", str(tmp_path / "s"))
+    assert one_clear_line(done) == (f"rigscope: error: {source}: gzip-compressed, not text: decompress it first "
+                                    "and import what comes out")
+    assert not (tmp_path / "s").exists()
 
 
 def test_a_lab_csv_padded_with_zero_bytes_keeps_the_row_after_them(tmp_path):
