@@ -198,7 +198,7 @@ class _Survey:
         elif self.rows > 1:
             self.repeated_time = True
         for key, at in self.at.items():
-            if (value := row[at]) is None:  # under a header without this key
+            if not (value := row[at]) or _PLACEHOLDER.match(value):  # empty, [GPU is lost], a header without it
                 continue
             if value in self.row_at_time[key]:
                 self.unique[key] = False
@@ -332,10 +332,11 @@ def _samples(path: Path, fields: list[str], headed: bool, key: str | None, numbe
         for (number, row), ts in zip(block, moments.dt.epoch("us").to_list()):
             if at is None:
                 ticks.add_row(ts, number, row, 0, wanted)
-            elif (value := row[at]) is not None:
+            elif (value := row[at]) is not None and value in numbers:
                 ticks.add_row(ts, number, row, numbers[value], wanted)
-            else:
-                item.skip(f"no {key} to tell its GPU (under a header without it)", number)
+            else:  # empty, a placeholder (the survey took none as a GPU), or a header without the key above it
+                why = "under a header without it" if value is None else value or "an empty cell"
+                item.skip(f"no {key} to tell its GPU ({why})", number)
         done += len(block)
         if (frame := ticks.take(everything=False)) is not None:
             yield frame

@@ -154,3 +154,18 @@ def test_a_lab_csv_padded_with_zero_bytes_keeps_the_row_after_them(tmp_path):
     session, item = import_file(source, tmp_path / "s")
     assert pl.read_parquet(session / "samples.parquet")["gpu0_util_pct"].to_list() == [10.5, 11.5, 12.5]
     assert item.skipped_rows == {}
+
+
+def test_a_placeholder_where_the_gpu_index_belongs_is_no_gpu(tmp_path):
+    """A GPU that fell off the bus can print `[GPU is lost]` in every field, its index too, and a torn write
+    can leave the index empty: such a row tells no GPU (it was a third GPU, gpu2, that never existed; an
+    empty index renumbered the others); it is skipped and counted."""
+    text = (FIRST + "2024/01/02 03:04:05.000, 0, 10 %, 50\n2024/01/02 03:04:05.000, 1, 20 %, 60\n"
+            "2024/01/02 03:04:06.000, 0, 11 %, 51\n2024/01/02 03:04:06.000, [GPU is lost], [GPU is lost], [GPU is lost]\n"
+            "2024/01/02 03:04:07.000, , 12 %, 52\n")
+    samples, meta = _import(tmp_path, text)
+    assert [gpu["index"] for gpu in meta["gpus"]] == [0, 1]
+    assert not any(name.startswith("gpu2_") for name in samples.columns)
+    assert samples["gpu1_util_pct"].to_list() == [20.0, None]
+    assert meta["imported"]["skipped_rows"] == {"no index to tell its GPU ([GPU is lost])": {"rows": 1, "first_line": 5},
+                                                "no index to tell its GPU (an empty cell)": {"rows": 1, "first_line": 6}}
