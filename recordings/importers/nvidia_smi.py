@@ -12,7 +12,7 @@ stripped. Rows that do not read are skipped and counted (`Imported.skip`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -255,8 +255,10 @@ def _rows(path: Path, fields: list[str], headed: bool, item: Imported | None,
         names = [field_name(c) for c in row]
         if is_query_header(names):
             place, width = [names.index(f) if f in names else None for f in fields], len(names)
-            if item is not None:
-                _header_again(item, number, names, fields)
+            if item is not None and names == fields:
+                item.skip("a repeated header line", number)
+            elif item is not None:
+                _other_header(item, number, names, fields, READ_FIELDS)
         elif len(row) != width:
             if item is not None:
                 item.skip(f"not {width} fields (a torn or foreign line)", number)
@@ -264,12 +266,9 @@ def _rows(path: Path, fields: list[str], headed: bool, item: Imported | None,
             yield number, [None if at is None else row[at] for at in place]
 
 
-def _header_again(item: Imported, line: int, names: list[str], fields: list[str]) -> None:
-    """Account for a header line part way: the same one again is skipped; one with fields the first lacks is
-    named (nothing in the session takes them)."""
-    if names == fields:
-        item.skip("a repeated header line", line)
-    elif new := [name for name in names if name not in fields and name in READ_FIELDS]:
+def _other_header(item: Imported, line: int, names: list[str], fields: list[str], known: Iterable[str]) -> None:
+    """Name the `known` fields of a header part way that the first header (`fields`) lacks: nothing takes them."""
+    if new := [name for name in names if name not in fields and name in known]:
         item.warnings.append(f"line {line}: a header with fields the first header lacks, ignored: {', '.join(new)}")
 
 
@@ -344,20 +343,30 @@ def _samples(path: Path, fields: list[str], headed: bool, key: str | None, numbe
 
 
 def _dmon_rows(path: Path, header: list[str], item: Imported) -> Iterator[tuple[int, list[str]]]:
-    """dmon's rows of a GPU index and as many cells as the header; other lines are counted in `item`."""
+    """dmon's rows of a GPU index, their cells in the order of `header` (empty: a column the header above the
+    row lacks); other lines are counted in `item`. dmon started again with other columns (`-s`) prints its
+    own header: the rows below it are read by that header's columns."""
     lines = text_lines(path)
     next(lines, None)
-    gpu = header.index("gpu")
+    place: list[int | None] = list(range(len(header)))
+    width, gpu = len(header), header.index("gpu")
     for number, line in lines:
-        if not line.strip() or line.lstrip().startswith("#"):
+        if line.lstrip().startswith("#"):
+            names = line.lstrip().lstrip("#").split()
+            if names[:2] == ["Date", "Time"] and "gpu" in names:
+                place = [names.index(name) if name in names else None for name in header]
+                width, gpu = len(names), names.index("gpu")
+                _other_header(item, number, names, header, DMON_FIELDS)
+            continue
+        if not line.strip():
             continue
         row = line.split()
-        if len(row) != len(header):
-            item.skip(f"not {len(header)} fields (a torn or foreign line)", number)
+        if len(row) != width:
+            item.skip(f"not {width} fields (a torn or foreign line)", number)
         elif not row[gpu].isdigit():
             item.skip("no GPU index", number)
         else:
-            yield number, row
+            yield number, ["" if at is None else row[at] for at in place]
 
 
 def read_dmon(path: Path, times: TimeOptions) -> Imported:

@@ -169,3 +169,17 @@ def test_a_placeholder_where_the_gpu_index_belongs_is_no_gpu(tmp_path):
     assert samples["gpu1_util_pct"].to_list() == [20.0, None]
     assert meta["imported"]["skipped_rows"] == {"no index to tell its GPU ([GPU is lost])": {"rows": 1, "first_line": 5},
                                                 "no index to tell its GPU (an empty cell)": {"rows": 1, "first_line": 6}}
+
+
+def test_dmon_started_again_with_other_columns_reads_the_rows_below_by_its_header(tmp_path):
+    """`nvidia-smi dmon -o DT -s pu` and later `-s u` appended to one file: the second header's rows have sm
+    where the first header has pwr (they were read as 98 W, 97 W and a 40 °C sm)."""
+    text = ("#Date       Time        gpu    pwr  gtemp    sm   mem\n#YYYYMMDD   HH:MM:SS    Idx      W      C     %     %\n"
+            " 20250601   12:00:00      0    250     71    35    10\n"
+            "#Date       Time        gpu     sm   mem   enc   dec\n#YYYYMMDD   HH:MM:SS    Idx      %     %     %     %\n"
+            " 20250601   12:05:00      0     98    40     0     0\n 20250601   12:05:01      0     97    41     0     0\n")
+    samples, meta = _import(tmp_path, text, name="dmon.log")
+    assert samples["gpu0_util_pct"].to_list() == [35.0, 98.0, 97.0]
+    assert samples["gpu0_mem_util_pct"].to_list() == [10.0, 40.0, 41.0]
+    assert samples["gpu0_power_w"].to_list() == [250.0, None, None]
+    assert samples["gpu0_temp_c"].to_list() == [71.0, None, None]
