@@ -118,9 +118,12 @@ class _Ticks:
         if ts is None:
             self.item.skip("an unreadable time", line)
             return
+        values: dict[str, float | None] = {}
         try:
-            values = {gpu_column(gpu, suffix): None if (v := _number(row[i], name, self.item)) is None else v * scale
-                      for name, (i, suffix, scale) in wanted.items()}
+            for name, (i, suffix, scale) in wanted.items():
+                reading = _number(row[i], name, self.item)
+                if values.get(gpu_column(gpu, suffix)) is None:  # of two fields of one quantity, the first read
+                    values[gpu_column(gpu, suffix)] = None if reading is None else reading * scale
         except BadCell as bad:
             self.item.skip(f"{bad} not a number", line)
             return

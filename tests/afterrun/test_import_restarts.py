@@ -183,3 +183,14 @@ def test_dmon_started_again_with_other_columns_reads_the_rows_below_by_its_heade
     assert samples["gpu0_mem_util_pct"].to_list() == [10.0, 40.0, 41.0]
     assert samples["gpu0_power_w"].to_list() == [250.0, None, None]
     assert samples["gpu0_temp_c"].to_list() == [71.0, None, None]
+
+
+def test_two_fields_of_one_quantity_keep_the_reading_of_either(tmp_path):
+    """power.draw beside power.draw.instant (which older GPUs answer [N/A]), power.limit beside
+    enforced.power.limit: a placeholder in one never hides the other's reading (power was null throughout)."""
+    text = ("timestamp, index, power.draw [W], power.draw.instant [W], power.limit [W], enforced.power.limit [W]\n"
+            "2024/01/02 03:04:05.000, 0, 250.00 W, [N/A], 300.00 W, [N/A]\n"
+            "2024/01/02 03:04:06.000, 0, [N/A], 260.00 W, [N/A], 310.00 W\n")
+    samples, _ = _import(tmp_path, text)
+    assert samples["gpu0_power_w"].to_list() == [250.0, 260.0]
+    assert samples["gpu0_power_limit_w"].to_list() == [300.0, 310.0]
