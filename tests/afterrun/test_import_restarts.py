@@ -194,3 +194,19 @@ def test_two_fields_of_one_quantity_keep_the_reading_of_either(tmp_path):
     samples, _ = _import(tmp_path, text)
     assert samples["gpu0_power_w"].to_list() == [250.0, 260.0]
     assert samples["gpu0_power_limit_w"].to_list() == [300.0, 310.0]
+
+
+def test_a_round_missing_its_first_gpus_row_does_not_shift_that_gpu_for_the_rest_of_the_log(tmp_path):
+    """Two GPUs a second apart, each row stamped a few ms after the one above (as nvidia-smi stamps its
+    lines); gpu0's row of the third round is torn. gpu0's later rows stay at their own times (they were
+    each put a round early, beside gpu1's row of the round before, to the end of the log)."""
+    rows = []
+    for second in range(6):
+        for gpu in range(2):
+            cells = f"2024/01/02 03:04:{second:02d}.{gpu * 3:03d}, {gpu}, {second * 10 + gpu} %, 50"
+            rows.append(cells[:30] + "\n" if (second, gpu) == (2, 0) else cells + "\n")
+    samples, meta = _import(tmp_path, FIRST + "".join(rows))
+    assert samples["gpu0_util_pct"].to_list() == [0.0, 10.0, None, 30.0, 40.0, 50.0]
+    assert samples["gpu1_util_pct"].to_list() == [1.0, 11.0, 21.0, 31.0, 41.0, 51.0]
+    assert samples["elapsed_s"].to_list() == [0.0, 1.0, 2.003, 3.0, 4.0, 5.0]
+    assert meta["imported"]["skipped_rows"] == {"not 4 fields (a torn or foreign line)": {"rows": 1, "first_line": 6}}
