@@ -36,8 +36,7 @@ def _first_line(path: Path) -> str:
     encoding = encoding_of_head(head)  # the same bytes: the file is read once
     if encoding != "utf-16" and b"\0" in head.split(b"\n", 1)[0]:  # later on: a power loss's zero padding
         raise InputError(f"{path}: not a text file; expected {EXPECTED}")
-    lines = head.decode(encoding, "replace").splitlines()
-    return lines[0] if lines else ""
+    return next((line for line in head.decode(encoding, "replace").splitlines() if line.strip()), "")
 
 
 def read_file(path: Path, fields: list[str] | None = None, times: TimeOptions | None = None) -> Imported:

@@ -21,7 +21,7 @@ import polars as pl
 
 from collectors.schema import gpu_column
 from recordings.errors import InputError
-from recordings.importers.table import text_lines
+from recordings.importers.table import first_line, text_lines
 from recordings.importers.times import TimeOptions, parse_times
 from recordings.importers.writer import Imported
 
@@ -292,7 +292,7 @@ def read_query(path: Path, fields: list[str] | None, times: TimeOptions) -> Impo
     item = Imported(source=path, layout="nvidia-smi query")
     headed = fields is None
     if fields is None:
-        first = next((line for _, line in text_lines(path) if line.strip()), "")
+        first = first_line(path)
         if is_headerless_query(first):
             raise InputError(f"{path}: an nvidia-smi CSV without a header: give the fields it was queried with, "
                              "e.g. --fields timestamp,index,utilization.gpu,temperature.gpu,power.draw")
@@ -385,8 +385,7 @@ def read_dmon(path: Path, times: TimeOptions) -> Imported:
     """`nvidia-smi dmon` output with its Date and Time columns (`-o DT`), read a piece at a time like a
     query log: a first pass learns its GPUs (its `YYYYMMDD` dates need no day order)."""
     item = Imported(source=path, layout="nvidia-smi dmon")
-    _, first = next(text_lines(path), (1, ""))
-    header = first.lstrip("#").split()
+    header = first_line(path).lstrip("#").split()
     if header[:2] != ["Date", "Time"]:
         raise InputError(f"{path}: nvidia-smi dmon output without its Date and Time columns "
                          "(run it as nvidia-smi dmon -o DT); it needs Date, Time, gpu")

@@ -83,3 +83,8 @@ def text_lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield number, line.rstrip("\r\n").replace("\0", "")
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def first_line(path: Path) -> str:
+    """The file's first line that is not blank (a script may write an empty one before its logger starts)."""
+    return next((line for _, line in text_lines(path) if line.strip()), "")

@@ -210,3 +210,15 @@ def test_a_round_missing_its_first_gpus_row_does_not_shift_that_gpu_for_the_rest
     assert samples["gpu1_util_pct"].to_list() == [1.0, 11.0, 21.0, 31.0, 41.0, 51.0]
     assert samples["elapsed_s"].to_list() == [0.0, 1.0, 2.003, 3.0, 4.0, 5.0]
     assert meta["imported"]["skipped_rows"] == {"not 4 fields (a torn or foreign line)": {"rows": 1, "first_line": 6}}
+
+
+@pytest.mark.parametrize("text", [
+    "\n\n" + FIRST + "2024/01/02 03:04:05.000, 0, 10 %, 50\n",
+    "\r\n#Date       Time        gpu    pwr  gtemp    sm\n#YYYYMMDD   HH:MM:SS    Idx      W      C     %\n"
+    " 20240102   03:04:05      0    250     71    10\n",
+    "\ntimestamp,device,util_pct,temp_c\n2024-01-02T03:04:05Z,gpu,10,50\n",
+])
+def test_blank_lines_before_the_header_are_no_empty_file(tmp_path, text):
+    """A script that writes a blank line before starting its logger (it was refused as an empty file)."""
+    samples, _ = _import(tmp_path, text)
+    assert samples["gpu0_util_pct"].to_list() == [10.0]
