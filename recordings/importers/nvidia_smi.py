@@ -43,6 +43,12 @@ DMON_FIELDS: dict[str, tuple[str, float]] = {
     "pwr": ("power_w", 1), "gtemp": ("temp_c", 1), "sm": ("util_pct", 1), "mem": ("mem_util_pct", 1),
     "mclk": ("clock_mem_mhz", 1), "pclk": ("clock_sm_mhz", 1), "fb": ("mem_used_bytes", MIB),
 }
+# The unit nvidia-smi writes after a field's values (without `nounits`); another one is no reading of it.
+UNITS = {**dict.fromkeys(("utilization.gpu", "utilization.memory", "fan.speed"), "%"),
+         **dict.fromkeys(("memory.used", "memory.total"), "MiB"),
+         **dict.fromkeys(("power.draw", "power.draw.instant", "power.limit", "enforced.power.limit"), "W"),
+         **dict.fromkeys(("clocks.sm", "clocks.current.sm", "clocks.mem", "clocks.current.memory"), "MHz"),
+         "temperature.gpu": "C"}
 _UNIT = re.compile(r"\s*\[[^\]]*\]$")
 _PLACEHOLDER = re.compile(r"^\[[^\]]*\]$|^N/A$|^Not Supported$")  # [N/A], [GPU is lost], [Insufficient Permissions]
 _SMI_TIME = re.compile(r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}")
@@ -86,7 +92,10 @@ def _number(text: str | None, field: str, item: Imported) -> float | None:
     try:
         if text.lower().startswith("0x"):
             return float(int(text, 16))
-        return float(text.split()[0])
+        number, *unit = text.split()
+        if unit and unit != [UNITS.get(field)]:  # 1.5 GiB is no 1.5 MiB
+            raise ValueError(text)
+        return float(number)
     except ValueError:
         raise BadCell(field) from None
 

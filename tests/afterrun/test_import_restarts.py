@@ -222,3 +222,14 @@ def test_blank_lines_before_the_header_are_no_empty_file(tmp_path, text):
     """A script that writes a blank line before starting its logger (it was refused as an empty file)."""
     samples, _ = _import(tmp_path, text)
     assert samples["gpu0_util_pct"].to_list() == [10.0]
+
+
+def test_a_unit_nvidia_smi_never_writes_is_not_read_as_its_own(tmp_path):
+    """A hand-made logger's `1.5 GiB` or `0.25 kW` is no reading in MiB or W (it was read as 1.5 MiB and
+    0.25 W): the row is skipped and counted, as any cell that is not a number."""
+    text = ("timestamp, index, memory.used [MiB], power.draw [W]\n2024/01/02 03:04:05.000, 0, 1500 MiB, 250.00 W\n"
+            "2024/01/02 03:04:06.000, 0, 1.5 GiB, 250.00 W\n2024/01/02 03:04:07.000, 0, 1500 MiB, 0.25 kW\n")
+    samples, meta = _import(tmp_path, text)
+    assert samples["gpu0_mem_used_bytes"].to_list() == [1500 * 2**20]
+    assert meta["imported"]["skipped_rows"] == {"memory.used not a number": {"rows": 1, "first_line": 3},
+                                                "power.draw not a number": {"rows": 1, "first_line": 4}}
