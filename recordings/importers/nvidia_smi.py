@@ -354,6 +354,8 @@ def _samples(path: Path, fields: list[str], headed: bool, key: str | None, numbe
                 ticks.add_row(ts, number, row, 0, wanted)
             elif (value := row[at]) is not None and value in numbers:
                 ticks.add_row(ts, number, row, numbers[value], wanted)
+            elif value and not _PLACEHOLDER.match(value):  # a logger still writing: the file grew since the survey
+                item.skip(f"a GPU that was not in the file when it was first read ({key} {value})", number)
             else:  # empty, a placeholder (the survey took none as a GPU), or a header without the key above it
                 why = "under a header without it" if value is None else value or "an empty cell"
                 item.skip(f"no {key} to tell its GPU ({why})", number)

@@ -12,8 +12,9 @@ import polars as pl
 import pytest
 
 from recordings.errors import InputError
-from recordings.importers import import_file, nvidia_smi
+from recordings.importers import import_file, nvidia_smi, read_file
 from recordings.importers.times import TimeOptions
+from recordings.importers.writer import write_imported
 from tests.afterrun.conftest import one_clear_line
 
 FIRST = "timestamp, index, utilization.gpu [%], temperature.gpu\n"
@@ -233,3 +234,17 @@ def test_a_unit_nvidia_smi_never_writes_is_not_read_as_its_own(tmp_path):
     assert samples["gpu0_mem_used_bytes"].to_list() == [1500 * 2**20]
     assert meta["imported"]["skipped_rows"] == {"memory.used not a number": {"rows": 1, "first_line": 3},
                                                 "power.draw not a number": {"rows": 1, "first_line": 4}}
+
+
+def test_a_log_that_grows_while_it_is_imported_gives_no_traceback(tmp_path):
+    """The log of a logger still running is read twice (its GPUs first, then its samples): rows of a GPU it
+    did not hold at the first reading are skipped and counted (a KeyError came out of the import)."""
+    source = tmp_path / "live.csv"
+    source.write_text(FIRST + "2024/01/02 03:04:05.000, 0, 10 %, 50\n")
+    item = read_file(source, times=TimeOptions(tz="UTC"))
+    with source.open("a") as log:
+        log.write("2024/01/02 03:04:06.000, 0, 11 %, 51\n2024/01/02 03:04:06.000, 1, 20 %, 60\n")
+    session = write_imported(item, tmp_path / "s")
+    assert pl.read_parquet(session / "samples.parquet")["gpu0_util_pct"].to_list() == [10.0, 11.0]
+    assert item.skipped_rows == {"a GPU that was not in the file when it was first read (index 1)":
+                                 {"rows": 1, "first_line": 4}}
