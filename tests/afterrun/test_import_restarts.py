@@ -1,15 +1,18 @@
-"""nvidia-smi logs that were restarted, appended to or written across a clock change: a header with other
-fields part way reads the rows below it by its own columns, a one-GPU log with a repeated time is still one
-GPU, naive times across the autumn clock change keep their order, and a GPU first logged late gets the
-same derived values whatever the pieces the log is read in."""
+"""GPU logs as real loggers leave them: started again (a header with other fields part way, in query logs
+and dmon output), padded with zero bytes by a power loss, rotated and compressed, still growing, written
+across the autumn clock change, with a GPU logged for part of the file, lost (`[GPU is lost]` as its index),
+a torn row, a repeated time, two fields of one quantity, a unit nvidia-smi never writes, blank lines first."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import shutil
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recordings.errors import InputError
 from recordings.importers import import_file, nvidia_smi, read_file
@@ -248,3 +251,26 @@ def test_a_log_that_grows_while_it_is_imported_gives_no_traceback(tmp_path):
     assert pl.read_parquet(session / "samples.parquet")["gpu0_util_pct"].to_list() == [10.0, 11.0]
     assert item.skipped_rows == {"a GPU that was not in the file when it was first read (index 1)":
                                  {"rows": 1, "first_line": 4}}
+
+
+HEADERS = [FIRST.strip(), "timestamp, pci.bus_id, memory.used [MiB], utilization.gpu [%]", "index, timestamp, power.draw [W]"]
+CELLS = st.sampled_from(["", "0", "1", "[N/A]", "[GPU is lost]", "85 %", "1234 MiB", "1.5 GiB", "250.00 W", "P0", "nan",
+                         "2024/01/02 03:04:05.678", "2024/10/27 02:30:00", "00000000:01:00.0", "abc", "timestamp"])
+LINES = st.one_of(st.sampled_from(HEADERS), st.just(""), st.lists(CELLS, min_size=2, max_size=5).map(", ".join))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=st.sampled_from(HEADERS), lines=st.lists(LINES, max_size=12), chunk=st.sampled_from([2, 10_000]))
+def test_any_mix_of_headers_placeholders_and_torn_rows_is_a_session_or_one_line(tmp_path, monkeypatch, first, lines,
+                                                                               chunk):
+    monkeypatch.setattr(nvidia_smi, "CHUNK_LINES", chunk)
+    source = tmp_path / "mixed.csv"
+    source.write_text("\n".join([first, *lines]) + "\n")
+    root = tmp_path / "s"
+    try:
+        session, _ = import_file(source, root, times=TimeOptions(tz="Europe/Berlin"))
+    except InputError as error:
+        assert "\n" not in str(error) and (not root.exists() or not any(root.iterdir()))
+    else:
+        assert (session / "meta.json").is_file()
+        shutil.rmtree(root)
