@@ -29,7 +29,7 @@ def read_text_csv(path: Path) -> tuple[pl.DataFrame, int | None]:
     except (OSError, pl.exceptions.PolarsError) as error:
         raise InputError(f"cannot read {path}: {str(error).strip().splitlines()[0]}") from None
     frame = frame.rename({c: c.strip() for c in frame.columns})
-    frame = frame.with_columns(pl.all().str.replace_all("\0", "", literal=True).str.strip_chars()  # a power loss's padding
+    frame = frame.with_columns(pl.all().str.strip_chars(" \t\r\n\0")  # \0: a power loss's padding
                                ).with_row_index(LINE, offset=2)
     torn = None
     if frame.height and _torn_tail(path, encoding, len(frame.columns) - 1):

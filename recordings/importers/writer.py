@@ -34,6 +34,7 @@ from recordings.tier import hardware_tier
 
 _GPU_COLUMN = re.compile(r"^gpu(\d+)_")  # any column of a GPU: a GPU without utilization is still one
 Progress = Callable[[float], None] | None
+PIECE_ROWS = 50_000  # samples read in one piece are derived this many at a time
 ROW_GROUP_ROWS = 10_000  # of samples.parquet: smaller groups make compaction hold more (their metadata), larger more rows
 # Keys of meta.json that the imported data decides, whatever a metadata file says.
 OWN_KEYS = frozenset({"format", "session_id", "status", "session_start", "session_end", "total_samples",
@@ -73,8 +74,8 @@ class Imported:
         """The samples, in one piece or several."""
         if self.chunks is not None:
             yield from self.chunks()
-        elif self.samples is not None:
-            yield self.samples
+        elif self.samples is not None:  # in pieces too: the derived table of a long file is several times its size
+            yield from self.samples.iter_slices(PIECE_ROWS) if self.samples.height else [self.samples]
 
     def gpu_indices(self) -> list[int]:
         """The GPUs of the samples: any column of a GPU counts (one without utilization is still a GPU)."""
@@ -120,6 +121,15 @@ def start_us(item: Imported) -> int:
     raise InputError(f"{item.source}: no readable row ({'; '.join(item.accounting()) or 'no rows'})")
 
 
+def _piece_progress(item: Imported, on_progress: Progress, done: int, rows: int) -> Progress:
+    """For samples read in one piece (`item.samples`), the fraction done through the piece of `rows` rows that
+    starts after `done`; None where the reader tells its own (`item.progress`)."""
+    if on_progress is None or item.progress is not None or item.samples is None:
+        return None
+    total = item.samples.height
+    return lambda fraction: on_progress((done + fraction * rows) / total)
+
+
 def _write_samples(item: Imported, stage: Path, on_progress: Progress,
                    ) -> tuple[int, int, int, dict[str, Any], list[dict[str, Any]]]:
     """Raw samples, piece by piece, through the signal pipeline into `stage`'s samples.parquet (as parts,
@@ -134,10 +144,10 @@ def _write_samples(item: Imported, stage: Path, on_progress: Progress,
     for number, raw in enumerate(item.frames()):
         raw = null_impossible(raw, item.out_of_range)
         frame = prepare_samples(to_session_types(raw, columns), str(item.source))
-        table = analysis.add_all(frame, on_progress if item.progress is None else None)
+        table = analysis.add_all(frame, _piece_progress(item, on_progress, rows, frame.height))
         table = unmeasured.null(raw, table)
         if item.extra is not None:
-            table = table.hstack(item.extra)
+            table = table.hstack(item.extra.slice(rows, table.height))
         write_parquet_atomic(table, part_path(stage, number, "parquet"))
         stamps = table["ts"].dt.epoch("us")
         first = int(stamps[0]) if not rows else first

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recordings.errors import InputError
-from recordings.importers import import_file, nvidia_smi, read_file
+from recordings.importers import import_file, nvidia_smi, read_file, writer
 from recordings.importers.times import TimeOptions
 from recordings.importers.writer import write_imported
 from tests.afterrun.conftest import one_clear_line
@@ -274,3 +274,21 @@ def test_any_mix_of_headers_placeholders_and_torn_rows_is_a_session_or_one_line(
     else:
         assert (session / "meta.json").is_file()
         shutil.rmtree(root)
+
+
+def test_a_lab_file_derived_in_pieces_gives_the_session_of_one_piece(lab, tmp_path, monkeypatch):
+    """A long lab CSV is derived a piece at a time (memory: its derived table is several times the file);
+    the pieces change no value, the lab's own collapse column included."""
+    sessions, heights = [], []
+    prepare = writer.prepare_samples
+    monkeypatch.setattr(writer, "prepare_samples", lambda frame, *args: heights.append(frame.height) or prepare(frame, *args))
+    for rows in (1_000_000, 333):
+        monkeypatch.setattr(writer, "PIECE_ROWS", rows)
+        session, _ = import_file(lab / "pc__rle_20251027_09.csv", tmp_path / f"s{rows}")
+        sessions.append(session)
+    whole, pieces = (pl.read_parquet(session / "samples.parquet") for session in sessions)
+    assert heights[0] == whole.height and max(heights[1:]) == 333 and sum(heights[1:]) == whole.height
+    assert whole.height > 333 * 10 and "legacy_gpu0_collapse" in whole.columns
+    assert pieces.equals(whole)
+    summaries = [json.loads((session / "meta.json").read_text())["summary"] for session in sessions]
+    assert summaries[0] == summaries[1]
