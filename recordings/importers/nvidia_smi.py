@@ -273,8 +273,7 @@ def _rows(path: Path, fields: list[str], headed: bool, item: Imported | None,
     width = len(fields)
     for number, line in lines:
         row = [c.strip() for c in line.split(",")]
-        names = [field_name(c) for c in row]
-        if is_query_header(names):
+        if "timestamp" in line and is_query_header(names := [field_name(c) for c in row]):
             place, width = [names.index(f) if f in names else None for f in fields], len(names)
             if item is not None and names == fields:
                 item.skip("a repeated header line", number)
