@@ -292,3 +292,23 @@ def test_a_lab_file_derived_in_pieces_gives_the_session_of_one_piece(lab, tmp_pa
     assert pieces.equals(whole)
     summaries = [json.loads((session / "meta.json").read_text())["summary"] for session in sessions]
     assert summaries[0] == summaries[1]
+
+
+def test_gpu_figures_of_a_cpu_run_that_are_zero_on_every_request_are_null(realworld, tmp_path):
+    """The TTS monitor on an Apple M1 (`device_type` cpu: no CUDA device it can read) writes 0.0 for the
+    GPU's memory and utilization peaks: no reading, so null and said (they were kept as measured zeros)."""
+    session, item = import_file(realworld / "synthesis_m1_air_20251113_013730.csv", tmp_path / "s")
+    spans = pl.read_parquet(session / "spans.parquet")
+    for name in ("peak_gpu_memory_mb", "peak_gpu_util_pct", "fish_gpu_memory_gb"):
+        assert spans[name].to_list() == [None]
+        assert f"{name}: 0.0 in every row of a cpu run (no GPU was read), stored as null" in item.dropped
+    assert spans["peak_memory_mb"].to_list() == [4120.390625]  # the CPU side's readings stay
+
+
+def test_gpu_figures_of_a_cuda_run_are_kept_even_at_zero(realworld, tmp_path):
+    text = (realworld / "synthesis_m1_air_20251113_013730.csv").read_text().replace(",cpu,arm,", ",cuda,arm,")
+    source = tmp_path / "synthesis_cuda.csv"
+    source.write_text(text)
+    session, item = import_file(source, tmp_path / "s")
+    assert pl.read_parquet(session / "spans.parquet")["peak_gpu_memory_mb"].to_list() == [0.0]
+    assert not any("gpu" in line for line in item.dropped)
