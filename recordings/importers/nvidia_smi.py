@@ -2,8 +2,8 @@
 
 Each becomes a session with GPU columns only (the CPU's are null: nothing measured
 them). One tick is one round over the GPUs: a query row whose GPU was already seen
-starts the next tick, as does one half its GPU's step after the round began (the rows
-above it in its round were lost); dmon prints one block per interval. GPUs are told apart by
+starts the next tick, as does one half its GPU's step later into the round than before
+(the rows above it in its round were lost); dmon prints one block per interval. GPUs are told apart by
 `index`, `pci.bus_id`, `uuid` or `gpu` (see `_Survey.key`). Bracketed placeholders
 (`[N/A]`, `[Not Supported]`, `[GPU is lost]`, `[Insufficient Permissions]`, ...) and `-`
 are null, the placeholders counted per column; units (`%`, `MiB`, `W`, `MHz`) are
@@ -112,16 +112,17 @@ def _frame(ticks: list[tuple[int, int, dict[str, Any]]], columns: list[str], fir
 
 class _Ticks:
     """Rows (time, GPU, values) grouped into ticks, one round over the GPUs each, handed out in order:
-    a row whose GPU was seen in this round starts the next, and so does one at least half its GPU's last
-    step after the round's first row (its round lacks the rows above it: torn, or a GPU lost); a tick
-    before the last one is skipped."""
+    a row whose GPU was seen in this round starts the next, and so does one that comes half its GPU's last
+    step later into the round than that GPU's row of the round before (its round lacks the rows above it:
+    torn, or a GPU lost); a tick before the last one is skipped."""
 
     def __init__(self, item: Imported, columns: list[str]) -> None:
         self.item, self.columns = item, columns
         self.ticks: list[tuple[int, int, dict[str, Any]]] = []
         self.seen: set[int] = set()
         self.last_of: dict[int, int] = {}  # each GPU's time of its last row
-        self.step_of: dict[int, int] = {}  # and the step to it from its row before
+        self.step_of: dict[int, int] = {}  # the step to it from its row before
+        self.offset_of: dict[int, int] = {}  # and how far into its round it came
         self.last: int | None = None  # time of the last tick handed out
         self.first: int | None = None
 
@@ -152,14 +153,15 @@ class _Ticks:
 
     def add(self, ts: int, line: int, gpu: int, values: dict[str, Any]) -> None:
         step = self.step_of.get(gpu, 0)
-        if not self.ticks or gpu in self.seen or (step > 0 and 2 * (ts - self.ticks[-1][0]) >= step):
+        late = bool(self.ticks) and step > 0 and 2 * (ts - self.ticks[-1][0] - self.offset_of[gpu]) >= step
+        if not self.ticks or gpu in self.seen or late:
             self.ticks.append((ts, line, {}))
             self.seen = set()
         self.seen.add(gpu)
         self.ticks[-1][2].update(values)
         if gpu in self.last_of:
             self.step_of[gpu] = ts - self.last_of[gpu]
-        self.last_of[gpu] = ts
+        self.last_of[gpu], self.offset_of[gpu] = ts, ts - self.ticks[-1][0]
 
     def take(self, everything: bool) -> pl.DataFrame | None:
         """The finished ticks (all of them when `everything`: the last may go on in the next piece)."""

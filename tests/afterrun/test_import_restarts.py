@@ -312,3 +312,16 @@ def test_gpu_figures_of_a_cuda_run_are_kept_even_at_zero(realworld, tmp_path):
     session, item = import_file(source, tmp_path / "s")
     assert pl.read_parquet(session / "spans.parquet")["peak_gpu_memory_mb"].to_list() == [0.0]
     assert not any("gpu" in line for line in item.dropped)
+
+
+def test_eight_gpus_stamped_far_apart_in_a_fast_round_stay_one_tick(tmp_path):
+    """`-lms 100` over 8 GPUs, nvidia-smi stamping each line about 20 ms after the one above: the last
+    GPU's row comes 140 ms into a 100 ms round and is still of that round."""
+    rows = []
+    for tick in range(5):
+        for gpu in range(8):
+            ms = tick * 160 + gpu * 20
+            rows.append(f"2024/01/02 03:04:{ms // 1000:02d}.{ms % 1000:03d}, {gpu}, {tick * 10 + gpu} %, 50\n")
+    samples, meta = _import(tmp_path, FIRST + "".join(rows))
+    assert samples.height == 5
+    assert samples["gpu7_util_pct"].to_list() == [7.0, 17.0, 27.0, 37.0, 47.0]
