@@ -48,6 +48,9 @@ def read_file(path: Path, fields: list[str] | None = None, times: TimeOptions | 
     if fields:
         return nvidia_smi.read_query(path, fields, times)
     layout = detect(first)
+    if layout is None and detect(first.replace(";", ",")) is not None:
+        raise InputError(f"{path}: cells separated by ';' (a spreadsheet's export in a decimal-comma locale?): "
+                         "save it as CSV with ',' between cells and '.' in numbers")
     if layout is None:
         header = [name.strip() for name in first.split(",")]
         shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")

@@ -325,3 +325,13 @@ def test_eight_gpus_stamped_far_apart_in_a_fast_round_stay_one_tick(tmp_path):
     samples, meta = _import(tmp_path, FIRST + "".join(rows))
     assert samples.height == 5
     assert samples["gpu7_util_pct"].to_list() == [7.0, 17.0, 27.0, 37.0, 47.0]
+
+
+def test_a_semicolon_separated_export_is_told_as_such(tmp_path, rig):
+    """A log opened in a spreadsheet and saved in a decimal-comma locale: `;` between the cells, `250,00`.
+    The line says so and what to do (it named one column of the whole header and listed the layouts)."""
+    source = tmp_path / "gpu.csv"
+    source.write_text("timestamp;index;utilization.gpu [%];power.draw [W]\n2024/01/02 03:04:05.000;0;85 %;250,00 W\n")
+    done = rig("import", str(source), "--dir", str(tmp_path / "s"))
+    assert one_clear_line(done) == (f"rigscope: error: {source}: cells separated by ';' (a spreadsheet's export in a "
+                                    "decimal-comma locale?): save it as CSV with ',' between cells and '.' in numbers")
