@@ -335,3 +335,14 @@ def test_a_semicolon_separated_export_is_told_as_such(tmp_path, rig):
     done = rig("import", str(source), "--dir", str(tmp_path / "s"))
     assert one_clear_line(done) == (f"rigscope: error: {source}: cells separated by ';' (a spreadsheet's export in a "
                                     "decimal-comma locale?): save it as CSV with ',' between cells and '.' in numbers")
+
+
+def test_a_sessions_directory_that_cannot_be_made_is_named_as_given(tmp_path, rig):
+    """`--dir` under a file: the line names the directory the user gave, not the hidden staging directory
+    inside it that the user never asked for."""
+    (tmp_path / "afile").write_text("")
+    source = tmp_path / "gpu.csv"
+    source.write_text(FIRST + "2024/01/02 03:04:05.000, 0, 10 %, 50\n")
+    done = rig("import", str(source), "--dir", str(tmp_path / "afile" / "sessions"))
+    assert one_clear_line(done) == (f"rigscope: error: cannot write a session into {tmp_path / 'afile' / 'sessions'}: "
+                                    "Not a directory")
