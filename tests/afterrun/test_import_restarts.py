@@ -346,3 +346,25 @@ def test_a_sessions_directory_that_cannot_be_made_is_named_as_given(tmp_path, ri
     done = rig("import", str(source), "--dir", str(tmp_path / "afile" / "sessions"))
     assert one_clear_line(done) == (f"rigscope: error: cannot write a session into {tmp_path / 'afile' / 'sessions'}: "
                                     "Not a directory")
+
+
+def test_a_byte_order_mark_where_a_logger_started_again_is_no_part_of_the_header(tmp_path):
+    """A Python logger that opens its file with utf-8-sig to append writes a byte-order mark at each start:
+    the header after it is still a header (the rows below it were read by the first header's columns)."""
+    text = (FIRST + "2024/01/02 03:04:05.000, 0, 10 %, 50\n"
+            "\ufefftimestamp, index, temperature.gpu, utilization.gpu [%]\n2024/01/02 03:05:00.000, 0, 70, 99 %\n")
+    source = tmp_path / "bom.csv"
+    source.write_bytes(("\ufeff" + text).encode())
+    session, item = import_file(source, tmp_path / "s", times=TimeOptions(tz="UTC"))
+    samples = pl.read_parquet(session / "samples.parquet")
+    assert samples["gpu0_util_pct"].to_list() == [10.0, 99.0] and samples["gpu0_temp_c"].to_list() == [50.0, 70.0]
+    assert item.skipped_rows == {}
+
+
+def test_a_byte_order_mark_before_a_repeated_lab_header_is_a_repeated_header(tmp_path):
+    header = "timestamp,device,util_pct,temp_c\n"
+    source = tmp_path / "lab.csv"
+    source.write_text(header + "2025-06-01T12:00:00Z,gpu,10.5,40\n\ufeff" + header + "2025-06-01T12:00:01Z,gpu,11.5,41\n")
+    session, item = import_file(source, tmp_path / "s")
+    assert pl.read_parquet(session / "samples.parquet")["gpu0_util_pct"].to_list() == [10.5, 11.5]
+    assert item.skipped_rows == {"a repeated header line": {"rows": 1, "first_line": 3}}
