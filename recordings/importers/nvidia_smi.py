@@ -206,7 +206,7 @@ class _Survey:
         self.first_rows: dict[str, dict[str, list[str | None]]] = {key: {} for key in self.at}  # value -> its first row
         self.row_at_time: dict[str, set[str]] = {key: set() for key in self.at}
         self.stamp: str | None = None
-        self.repeated_time = False
+        self.repeats = 0  # rows at the time of the row above
         self.rows = 0
         self.first_row: list[str | None] | None = None
         self.first_stamps: list[str] = []
@@ -219,7 +219,7 @@ class _Survey:
             for seen in self.row_at_time.values():
                 seen.clear()
         elif self.rows > 1:
-            self.repeated_time = True
+            self.repeats += 1
         for key, at in self.at.items():
             if not (value := row[at]) or _PLACEHOLDER.match(value):  # empty, [GPU is lost], a header without it
                 continue
@@ -229,13 +229,18 @@ class _Survey:
             self.first_rows[key].setdefault(value, row)
 
     def key(self, path: Path) -> str | None:
-        """The first of KEYS whose values differ between the rows of one time, else one with a single value in
-        the whole file (a one-GPU log with a time repeated); None for a one-GPU log without such columns.
+        """The first of KEYS whose values differ between the rows of one time, else one with several values (a
+        log of more rounds than one in a second of its whole-second stamps), else one with a single value in the
+        whole file where most rows have a time of their own (one GPU, a time repeated by a restart in the same
+        second); None for a log of one row at a time without such columns.
 
-        Several rows at one time without such a column are several GPUs that cannot be told apart."""
+        Rows at one time that no column tells apart are refused: several GPUs, or one GPU logged faster than
+        its times are written (a mislabelled column of a hand-made header cannot be told from it)."""
         key = next((key for key, unique in self.unique.items() if unique), None)
-        key = key or next((key for key, firsts in self.first_rows.items() if len(firsts) == 1), None)
-        if key is None and self.repeated_time:
+        key = key or next((key for key, firsts in self.first_rows.items() if len(firsts) > 1), None)
+        if key is None and 2 * self.repeats < self.rows:
+            key = next((key for key, firsts in self.first_rows.items() if len(firsts) == 1), None)
+        if key is None and self.repeats:
             raise InputError(f"{path}: several rows at one time and no column that tells the GPUs apart: "
                              "add index (or pci.bus_id) to the --query-gpu fields, e.g. --query-gpu=timestamp,index,...")
         return key

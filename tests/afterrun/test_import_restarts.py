@@ -63,14 +63,23 @@ def test_rows_under_a_header_without_the_gpu_key_are_skipped_and_counted(tmp_pat
         "no index to tell its GPU (under a header without it)": {"rows": 2, "first_line": 7}}
 
 
-def test_one_gpu_logged_twice_in_one_second_is_one_gpu(tmp_path):
-    """A log of one GPU (its index always 3) with a repeated time (a loop faster than its whole-second
-    stamps, or a restart in the same second) is that GPU's, not several GPUs that cannot be told apart."""
-    text = FIRST + "".join(f"2024/01/02 03:04:0{t // 2}, 3, {t} %, {50 + t}\n" for t in range(6))
+def test_one_gpu_with_a_time_repeated_by_a_restart_is_one_gpu(tmp_path):
+    """A log of one GPU (its index always 3) with whole-second stamps, started again within the second of its
+    last row: that GPU's, not several GPUs that cannot be told apart (it was refused so)."""
+    seconds = [0, 1, 2, 2, 3, 4]
+    text = FIRST + "".join(f"2024/01/02 03:04:0{s}, 3, {n} %, {50 + n}\n" for n, s in enumerate(seconds))
     samples, meta = _import(tmp_path, text)
-    assert samples["gpu3_util_pct"].to_list() == [float(t) for t in range(6)]
-    assert samples["elapsed_s"].to_list() == [0.0, 0.0, 1.0, 1.0, 2.0, 2.0]
+    assert samples["gpu3_util_pct"].to_list() == [float(n) for n in range(6)]
+    assert samples["elapsed_s"].to_list() == [0.0, 1.0, 2.0, 2.0, 3.0, 4.0]
     assert [gpu["index"] for gpu in meta["gpus"]] == [3]
+
+
+def test_rows_at_every_time_with_one_index_are_still_refused(tmp_path):
+    """Two rows at every time and an index that never changes: two GPUs under a mislabelled column, or one
+    logged twice a second; nothing tells which, so the file is refused with the fix."""
+    text = FIRST + "".join(f"2024/01/02 03:04:0{t // 2}, 0, {t} %, 50\n" for t in range(6))
+    with pytest.raises(InputError, match="several rows at one time and no column that tells the GPUs apart"):
+        _import(tmp_path, text)
 
 
 @pytest.mark.parametrize("logged", ["from minute 20", "until minute 20"])
@@ -368,3 +377,12 @@ def test_a_byte_order_mark_before_a_repeated_lab_header_is_a_repeated_header(tmp
     session, item = import_file(source, tmp_path / "s")
     assert pl.read_parquet(session / "samples.parquet")["gpu0_util_pct"].to_list() == [10.5, 11.5]
     assert item.skipped_rows == {"a repeated header line": {"rows": 1, "first_line": 3}}
+
+
+def test_two_gpus_logged_twice_in_one_second_are_told_apart_by_their_index(tmp_path):
+    """A loop at 2 Hz with whole-second stamps over two GPUs: index tells them apart though each index shows
+    twice at one time (the log was refused as several GPUs that nothing tells apart)."""
+    text = FIRST + "".join(f"2024/01/02 03:04:0{t // 2}, {g}, {t * 10 + g} %, 50\n" for t in range(4) for g in range(2))
+    samples, _ = _import(tmp_path, text)
+    assert samples["gpu0_util_pct"].to_list() == [0.0, 10.0, 20.0, 30.0]
+    assert samples["gpu1_util_pct"].to_list() == [1.0, 11.0, 21.0, 31.0]
