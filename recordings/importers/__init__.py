@@ -21,6 +21,7 @@ from recordings.importers.writer import Imported, Progress, host_slug, start_us,
 from recordings.safe_files import require_regular
 from recordings.session import list_sessions, read_meta, sessions_dir
 
+COMPRESSED = {b"\x1f\x8b": "gzip", b"(\xb5/\xfd": "zstd", b"BZh": "bzip2", b"\xfd7zXZ": "xz", b"PK\x03\x04": "zip"}
 READ_SHARE = 0.2  # of the progress bar, for reading the file; the rest is the recompute
 
 
@@ -30,11 +31,12 @@ def _first_line(path: Path) -> str:
             head = handle.read(4096)
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+    if kind := next((name for magic, name in COMPRESSED.items() if head.startswith(magic)), None):
+        raise InputError(f"{path}: {kind}-compressed, not text: decompress it first and import what comes out")
     encoding = encoding_of_head(head)  # the same bytes: the file is read once
-    if encoding != "utf-16" and b"\0" in head:
+    if encoding != "utf-16" and b"\0" in head.split(b"\n", 1)[0]:  # later on: a power loss's zero padding
         raise InputError(f"{path}: not a text file; expected {EXPECTED}")
-    lines = head.decode(encoding, "replace").splitlines()
-    return lines[0] if lines else ""
+    return next((line for line in head.decode(encoding, "replace").splitlines() if line.strip()), "")
 
 
 def read_file(path: Path, fields: list[str] | None = None, times: TimeOptions | None = None) -> Imported:
@@ -46,6 +48,9 @@ def read_file(path: Path, fields: list[str] | None = None, times: TimeOptions | 
     if fields:
         return nvidia_smi.read_query(path, fields, times)
     layout = detect(first)
+    if layout is None and detect(first.replace(";", ",")) is not None:
+        raise InputError(f"{path}: cells separated by ';' (a spreadsheet's export in a decimal-comma locale?): "
+                         "save it as CSV with ',' between cells and '.' in numbers")
     if layout is None:
         header = [name.strip() for name in first.split(",")]
         shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")

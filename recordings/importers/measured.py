@@ -1,15 +1,18 @@
 """What an imported file never measured stays absent: no device it does not hold, no throttle it never read.
 
 The session schema has every column of the CPU and of each GPU, and the signal pipeline derives values
-(collapse counts, throttle seconds) even from nulls. For an import, the derived columns of a device with
-no reading are null (piece by piece: `null_unmeasured`), and the summary (`summarize_measured`) leaves out
-the entry of a device the file does not hold, a GPU's `throttle` account when the file had no throttle
-column, and collapse counts where no RLE could be derived; its `not_measured` says why, so that a check
-on such a name is an error that names it instead of a pass (recordings.checks).
+(collapse counts, throttle seconds) even from nulls. For an import, a device's derived columns are null in
+the rows before its first reading (all of them when it has none), its collapse flags and rolling peak
+before its first RLE, and the workload state before the first utilization (`Unmeasured`: piece by piece,
+with the same result as one read). The summary (`summarize_measured`) leaves out the entry of a device the
+file does not hold, a GPU's `throttle` account when the file had no throttle column, and collapse counts
+where no RLE could be derived; its `not_measured` says why, so that a check on such a name is an error that
+names it instead of a pass (recordings.checks).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import polars as pl
@@ -25,27 +28,60 @@ def held_columns(raw: pl.DataFrame) -> set[str]:
     return {name for name in raw.columns if raw[name].null_count() < raw.height}
 
 
-def _device_held(held: set[str], prefix: str) -> bool:
+def _device_columns(names: Iterable[str], prefix: str) -> list[str]:
     if prefix == "cpu":
-        return any(name in held for name in CPU_COLUMNS) or any(name.startswith("cpu_core") for name in held)
-    return any(name.startswith(f"{prefix}_") for name in held)
+        return [name for name in names if name in CPU_COLUMNS or name.startswith("cpu_core")]
+    return [name for name in names if name.startswith(f"{prefix}_")]
+
+
+def _device_held(held: set[str], prefix: str) -> bool:
+    return bool(_device_columns(held, prefix))
+
+
+def _is_utilization(name: str) -> bool:
+    return name.endswith("_util_pct") and not name.endswith("mem_util_pct")
 
 
 def _utilization_held(held: set[str]) -> bool:
-    return any(name.endswith("_util_pct") and not name.endswith("mem_util_pct") for name in held)
+    return any(_is_utilization(name) for name in held)
 
 
-def null_unmeasured(table: pl.DataFrame, held: set[str], prefixes: list[str]) -> pl.DataFrame:
-    """`table` (derived) with null derived values for a device without readings in its raw samples (`held`),
-    null collapse flags and peaks where its RLE could not be derived, and no workload state without
-    any utilization to tell it from."""
-    nulls = [] if _utilization_held(held) else ["workload_state", "workload_source"]
-    for prefix in prefixes:
-        if not _device_held(held, prefix):
-            nulls += [name.format(p=prefix) for name in DERIVED_COLUMN_TEMPLATE]
-        elif table[column(prefix, "rle_smoothed")].null_count() == table.height:
-            nulls += [column(prefix, "collapse"), column(prefix, "rolling_peak")]
-    return table.with_columns(pl.lit(None, table.schema[name]).alias(name) for name in nulls if name in table.columns)
+def _first_row(frame: pl.DataFrame, columns: list[str]) -> int:
+    """The first row of `frame` with a value in one of `columns`; `frame.height` when there is none."""
+    if not columns:
+        return frame.height
+    found = frame.select(pl.any_horizontal(pl.col(columns).is_not_null())).to_series().arg_true()
+    return int(found[0]) if found.len() else frame.height
+
+
+class Unmeasured:
+    """Nulls what an import could not have derived yet, piece by piece with the same result as one read: a
+    device's derived values before its first reading (all of them when it has none), its collapse flags and
+    rolling peak before its first RLE (no collapse could be seen: unknown, not none), and the workload state
+    before the first utilization. After that, a device that stops being read keeps them, as live."""
+
+    def __init__(self, prefixes: list[str]) -> None:
+        self.prefixes = prefixes
+        self.held: set[str] = set()  # raw columns with a reading so far
+        self.rle: set[str] = set()  # devices with an RLE so far
+
+    def null(self, raw: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
+        """`table`, the derived samples of raw samples `raw` (the next piece), with what is unknown null."""
+        utilization = [name for name in raw.columns if _is_utilization(name)]
+        tops = {"workload_state": 0 if _utilization_held(self.held) else _first_row(raw, utilization)}
+        tops["workload_source"] = tops["workload_state"]
+        for prefix in self.prefixes:
+            read = 0 if _device_held(self.held, prefix) else _first_row(raw, _device_columns(raw.columns, prefix))
+            tops.update((name.format(p=prefix), read) for name in DERIVED_COLUMN_TEMPLATE)
+            rle = 0 if prefix in self.rle else _first_row(table, [column(prefix, "rle_smoothed")])
+            if rle < table.height:
+                self.rle.add(prefix)
+            for name in (column(prefix, "collapse"), column(prefix, "rolling_peak")):
+                tops[name] = max(tops[name], rle)
+        self.held |= held_columns(raw)
+        row = pl.int_range(pl.len())
+        return table.with_columns(pl.when(row >= rows).then(pl.col(name)).alias(name)
+                                  for name, rows in tops.items() if rows and name in table.columns)
 
 
 def summarize_measured(held: set[str], summary: dict[str, Any], events: list[dict[str, Any]],

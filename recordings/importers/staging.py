@@ -28,7 +28,7 @@ def staging_dir(root: Path) -> Path:
     try:
         path.mkdir(parents=True)
     except OSError as error:
-        raise InputError(f"cannot create {path}: {error.strerror or error}") from None
+        raise InputError(f"cannot write a session into {root}: {error.strerror or error}") from None
     return path
 
 

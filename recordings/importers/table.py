@@ -29,7 +29,8 @@ def read_text_csv(path: Path) -> tuple[pl.DataFrame, int | None]:
     except (OSError, pl.exceptions.PolarsError) as error:
         raise InputError(f"cannot read {path}: {str(error).strip().splitlines()[0]}") from None
     frame = frame.rename({c: c.strip() for c in frame.columns})
-    frame = frame.with_columns(pl.all().str.strip_chars()).with_row_index(LINE, offset=2)
+    frame = frame.with_columns(pl.all().str.strip_chars(" \t\r\n\0\ufeff")  # \0: a power loss's padding; a BOM
+                               ).with_row_index(LINE, offset=2)
     torn = None
     if frame.height and _torn_tail(path, encoding, len(frame.columns) - 1):
         torn = int(frame[LINE][-1])
@@ -74,10 +75,17 @@ def encoding_of_head(head: bytes) -> str:
 
 
 def text_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """The file's lines with their own 1-based numbers, decoded (BOM, UTF-16, CRLF) and right-stripped."""
+    """The file's lines with their own 1-based numbers, decoded (BOM, UTF-16, CRLF) and right-stripped, without
+    zero bytes (a power loss pads a file with them where its last writes were) and without the byte-order
+    mark a logger that appends with utf-8-sig writes at each start."""
     try:
         with open(path, encoding=encoding_of(path), errors="replace", newline=None) as handle:
             for number, line in enumerate(handle, 1):
-                yield number, line.rstrip("\r\n")
+                yield number, line.rstrip("\r\n").replace("\0", "").lstrip("\ufeff")
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def first_line(path: Path) -> str:
+    """The file's first line that is not blank (a script may write an empty one before its logger starts)."""
+    return next((line for _, line in text_lines(path) if line.strip()), "")

@@ -168,8 +168,25 @@ def _undated(text: pl.Series) -> pl.Series:
     return bare.filter(_coalesce(bare, _YMD).is_null() & ~epoch)
 
 
-def parse_times(text: pl.Series, source: Path, options: TimeOptions) -> pl.Series:
-    """`text` as datetime[µs, UTC]; null where unreadable."""
+def _local_to_utc(naive: pl.Series, zone: str, after: int | None) -> pl.Series:
+    """Wall-clock times of `zone` as UTC. A time the autumn clock change shows twice is the first of the two
+    unless that is before the row above it (`after`: the instant, µs, of the row before the first), then the
+    second: a log written across the change keeps its order."""
+    first, second = (naive.dt.replace_time_zone(zone, ambiguous=which, non_existent="null").dt.convert_time_zone("UTC")
+                      for which in ("earliest", "latest"))
+    if not (first != second).any():
+        return first
+    chosen = []
+    for early, late in zip(first.dt.epoch("us").to_list(), second.dt.epoch("us").to_list()):
+        moment = late if early is not None and after is not None and early < after else early
+        chosen.append(moment)
+        after = moment if moment is not None else after
+    return pl.Series(first.name, chosen, pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def parse_times(text: pl.Series, source: Path, options: TimeOptions, after: int | None = None) -> pl.Series:
+    """`text` as datetime[µs, UTC]; null where unreadable. `after` is the instant (µs) of the row before
+    `text` in a file read in pieces."""
     name = text.name
     text, epoch, offset, bare = _split(text)
     naive = _coalesce(bare, _YMD)
@@ -188,7 +205,7 @@ def parse_times(text: pl.Series, source: Path, options: TimeOptions) -> pl.Serie
     zoned = pl.select(pl.lit(naive) - pl.duration(minutes=pl.lit(minutes))).to_series().dt.replace_time_zone("UTC")
     if (offset.is_null() & naive.is_not_null()).any():
         options.naive = True
-    local = naive.dt.replace_time_zone(options.zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+    local = _local_to_utc(naive, options.zone, after)
     from_epoch = _epoch_us(text).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     result = pl.select(pl.when(pl.lit(epoch)).then(pl.lit(from_epoch))
                        .when(pl.lit(offset.is_not_null())).then(pl.lit(zoned))

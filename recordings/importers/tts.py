@@ -48,18 +48,29 @@ def _value(text: str | None, name: str) -> Any:
     return low in _TRUE if low in ("true", "false") else text
 
 
+def _all_zero(spans: list[dict[str, Any]], name: str) -> bool:
+    values = [span[name] for span in spans if span[name] is not None]
+    return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0 for v in values)
+
+
 def _null_sensorless(spans: list[dict[str, Any]], item: Imported) -> None:
-    """A temperature column that is 0.0 on every row as null, said in `item.dropped`.
+    """Columns that are 0.0 on every row where nothing was read, as null, said in `item.dropped`.
 
     The TTS monitor writes 0.0 where it read no sensor (an Apple M1 has none that psutil reads), and
-    no running machine peaks at 0 °C on every request: that is no reading. Beside rows with real
-    temperatures a 0.0 is left as measured."""
-    for name in [name for name in spans[0] if name.endswith(TEMPERATURES)]:
-        values = [span[name] for span in spans if span[name] is not None]
-        if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0 for v in values):
-            for span in spans:
-                span[name] = None
-            item.dropped.append(f"{name}: 0.0 in every row (no temperature sensor was read), stored as null")
+    no running machine peaks at 0 °C on every request: that is no reading. On a run without a CUDA device
+    (`device_type` cpu on every row) it writes 0.0 for the GPU's figures (memory, utilization) too.
+    Beside rows with real values a 0.0 is left as measured."""
+    cpu_run = all(span.get("device_type") == "cpu" for span in spans)
+    for name in [name for name in spans[0] if _all_zero(spans, name)]:
+        if name.endswith(TEMPERATURES):
+            why = "(no temperature sensor was read)"
+        elif cpu_run and "gpu" in name and name not in _TEXT:
+            why = "of a cpu run (no GPU was read)"
+        else:
+            continue
+        for span in spans:
+            span[name] = None
+        item.dropped.append(f"{name}: 0.0 in every row {why}, stored as null")
 
 
 def read_requests(path: Path, raw: pl.DataFrame, torn: int | None, options: TimeOptions) -> Imported:

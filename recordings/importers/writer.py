@@ -24,7 +24,7 @@ from recordings.analyze import Analysis, prepare_samples
 from recordings.errors import InputError, write_failure
 from recordings.events import EVENTS, EventLog
 from recordings.frames import to_session_types
-from recordings.importers.measured import held_columns, null_unmeasured, summarize_measured
+from recordings.importers.measured import Unmeasured, summarize_measured
 from recordings.importers.plausible import null_impossible, said
 from recordings.importers.staging import publish, reserve, staging_dir
 from recordings.segments import compact, part_path, write_parquet_atomic
@@ -34,6 +34,7 @@ from recordings.tier import hardware_tier
 
 _GPU_COLUMN = re.compile(r"^gpu(\d+)_")  # any column of a GPU: a GPU without utilization is still one
 Progress = Callable[[float], None] | None
+PIECE_ROWS = 50_000  # samples read in one piece are derived this many at a time
 ROW_GROUP_ROWS = 10_000  # of samples.parquet: smaller groups make compaction hold more (their metadata), larger more rows
 # Keys of meta.json that the imported data decides, whatever a metadata file says.
 OWN_KEYS = frozenset({"format", "session_id", "status", "session_start", "session_end", "total_samples",
@@ -73,8 +74,8 @@ class Imported:
         """The samples, in one piece or several."""
         if self.chunks is not None:
             yield from self.chunks()
-        elif self.samples is not None:
-            yield self.samples
+        elif self.samples is not None:  # in pieces too: the derived table of a long file is several times its size
+            yield from self.samples.iter_slices(PIECE_ROWS) if self.samples.height else [self.samples]
 
     def gpu_indices(self) -> list[int]:
         """The GPUs of the samples: any column of a GPU counts (one without utilization is still a GPU)."""
@@ -120,6 +121,15 @@ def start_us(item: Imported) -> int:
     raise InputError(f"{item.source}: no readable row ({'; '.join(item.accounting()) or 'no rows'})")
 
 
+def _piece_progress(item: Imported, on_progress: Progress, done: int, rows: int) -> Progress:
+    """For samples read in one piece (`item.samples`), the fraction done through the piece of `rows` rows that
+    starts after `done`; None where the reader tells its own (`item.progress`)."""
+    if on_progress is None or item.progress is not None or item.samples is None:
+        return None
+    total = item.samples.height
+    return lambda fraction: on_progress((done + fraction * rows) / total)
+
+
 def _write_samples(item: Imported, stage: Path, on_progress: Progress,
                    ) -> tuple[int, int, int, dict[str, Any], list[dict[str, Any]]]:
     """Raw samples, piece by piece, through the signal pipeline into `stage`'s samples.parquet (as parts,
@@ -128,24 +138,23 @@ def _write_samples(item: Imported, stage: Path, on_progress: Progress,
     indices = item.gpu_indices()
     columns = session_columns(indices)
     analysis = Analysis(indices, [])
-    held: set[str] = set()
+    unmeasured = Unmeasured(analysis.pipeline.prefixes)
     rows, first, end = 0, 0, 0
     part_path(stage, 0, "parquet").parent.mkdir()
     for number, raw in enumerate(item.frames()):
         raw = null_impossible(raw, item.out_of_range)
-        held |= held_columns(raw)  # so far: a device lost in a later piece keeps its derived values there, as live
         frame = prepare_samples(to_session_types(raw, columns), str(item.source))
-        table = analysis.add_all(frame, on_progress if item.progress is None else None)
-        table = null_unmeasured(table, held, analysis.pipeline.prefixes)
+        table = analysis.add_all(frame, _piece_progress(item, on_progress, rows, frame.height))
+        table = unmeasured.null(raw, table)
         if item.extra is not None:
-            table = table.hstack(item.extra)
+            table = table.hstack(item.extra.slice(rows, table.height))
         write_parquet_atomic(table, part_path(stage, number, "parquet"))
         stamps = table["ts"].dt.epoch("us")
         first = int(stamps[0]) if not rows else first
         rows, end = rows + table.height, int(stamps[-1])
         if item.progress is not None and on_progress is not None:
             on_progress(item.progress())
-    summary, events = summarize_measured(held, *analysis.finish())
+    summary, events = summarize_measured(unmeasured.held, *analysis.finish())
     if item.out_of_range:
         item.warnings.append(said(item.out_of_range))
     compact(stage, columns, row_group_rows=ROW_GROUP_ROWS)
