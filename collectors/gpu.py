@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from collectors.background import BackgroundGroup
@@ -356,6 +356,40 @@ def open_gpu_collector(backend: NvmlBackend | None = None, gpus_flag: str | None
         why = f"--gpus {gpus_flag}" if gpus_flag is not None else f"CUDA_VISIBLE_DEVICES={cuda!r}"
         return None, f"no GPU selected ({why}): {CPU_ONLY}"
     return GpuCollector(backend, indices, gpm_interval_s), None
+
+
+NVML_ANSWER_S = 60.0  # an 8-GPU box without persistence mode can take tens of seconds to open
+NVML_PATIENCE_S = 3.0  # then the user is told what is being waited for
+
+
+def open_gpu_collector_within(waiting: Callable[[str], None], timeout_s: float | None = None,
+                              **kwargs: Any) -> tuple[GpuCollector | None, str | None]:
+    """`open_gpu_collector(**kwargs)` given up after `timeout_s` (default NVML_ANSWER_S): a wedged driver (an Xid
+    error, a GPU off the bus) hangs every NVML call, and rigscope would never start.  After NVML_PATIENCE_S
+    `waiting` is told what is awaited; at the end the GPUs are left out (CPU only), said why.  The opening goes on
+    in a daemon thread of its own, whatever it does later is not used."""
+    timeout_s = NVML_ANSWER_S if timeout_s is None else timeout_s
+    outcome: list[tuple[GpuCollector | None, str | None]] = []
+    failure: list[BaseException] = []
+
+    def open_it() -> None:
+        try:
+            outcome.append(open_gpu_collector(**kwargs))
+        except BaseException as error:  # noqa: BLE001 (a bad --gpus: raised again in the caller's thread)
+            failure.append(error)
+
+    thread = threading.Thread(target=open_it, name="rigscope-nvml-open", daemon=True)
+    thread.start()
+    thread.join(min(NVML_PATIENCE_S, timeout_s))
+    if thread.is_alive():
+        waiting(f"waiting for the NVIDIA driver to answer (NVML); CPU only after {timeout_s:.0f} s")
+        thread.join(max(0.0, timeout_s - NVML_PATIENCE_S))
+    if thread.is_alive():
+        return None, (f"NVML did not answer in {timeout_s:.0f} s (a hung driver: nvidia-smi would hang too): "
+                      f"{CPU_ONLY}")
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 def _uuid(backend: NvmlBackend, index: int) -> str:

@@ -91,9 +91,11 @@ class Sources:
     processes: Any = None  # rows(ts_us, frame) and drain_notices() of the process tier; None: no tier
 
 
-def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
+def _system_sources(config: MonitorConfig, nvml_backend: Any = None,
+                    waiting: Callable[[str], None] = lambda _: None) -> Sources:
+    """`waiting` is told when NVML is slow to answer (said, not kept: it may well answer)."""
     from collectors.cpu import CpuCollector
-    from collectors.gpu import open_gpu_collector
+    from collectors.gpu import open_gpu_collector_within
     from collectors.host import HostCollector
     from collectors.hostinfo import host_info
     from collectors.rapl import RaplCollector
@@ -107,8 +109,8 @@ def _system_sources(config: MonitorConfig, nvml_backend: Any = None) -> Sources:
     sources = Sources(collectors, [], host_info(), [])
     if config.mode != "cpu":
         try:
-            gpu, reason = open_gpu_collector(backend=nvml_backend, gpus_flag=config.gpus, environ=os.environ,
-                                             gpm_interval_s=config.gpm_interval_s)
+            gpu, reason = open_gpu_collector_within(waiting, backend=nvml_backend, gpus_flag=config.gpus,
+                                                    environ=os.environ, gpm_interval_s=config.gpm_interval_s)
         except ValueError as error:  # --gpus names a GPU this machine does not have
             raise InputError(str(error)) from None
         if gpu is None:
@@ -245,7 +247,8 @@ class Monitor:
         self.notices = NoticeSink(*(() if on_notice is None else (on_notice,)))  # told from every thread
         self._host_facts: dict[str, Any] | None = None  # worked out at the first ask: the sources never change them
         self._on_notice = on_notice  # the attach publisher's viewer news: said, not kept in meta.json
-        sources = _simulated_sources(config) if config.source == "sim" else _system_sources(config, nvml_backend)
+        sources = (_simulated_sources(config) if config.source == "sim"
+                   else _system_sources(config, nvml_backend, on_notice or (lambda _: None)))
         overrides = _overrides(config, sources.gpu_indices)
         if overrides:
             sources.collectors.append(FixedValues(overrides))
