@@ -115,6 +115,7 @@ class ReplayScreen(DashboardScreen, inherit_bindings=False):
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c,ctrl+q", "app.quit", "Quit", show=False),
+        Binding("k", "kill_off", show=False),  # the processes view does not offer k here: this says why
     ]
     CHROME_ROWS = DashboardScreen.CHROME_ROWS + 2  # and the timeline
     embedded = False
