@@ -12,6 +12,7 @@ import base64
 import http.client
 import io
 import os
+import re
 import socket
 import time
 import urllib.error
@@ -86,6 +87,27 @@ def get(url: str, timeout_s: float, auth: Auth | None = None, params: dict[str, 
     if length.isdigit() and len(body) < int(length):  # a read of a given size returns what came, short or not
         raise FetchError(url, f"failed (cut short: {len(body)} of {length} bytes)")
     return body
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be read as given, in a few words; None when it can."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (its check: a port that is no number, or out of range)
+    except ValueError as error:
+        return str(error)
+    if parts.scheme not in ("http", "https"):
+        return "not http:// or https://"
+    if not parts.hostname:
+        return "no host"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "a space or control character in it"
+    return None
+
+
+def without_credentials(url: str) -> str:
+    """The URL as it may be shown: its `user:password@` left out."""
+    return re.sub(r"//[^/@]*@", "//", url, count=1)
 
 
 def where(url: str) -> str:

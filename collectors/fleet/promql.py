@@ -33,7 +33,7 @@ def _by(entry: Entry) -> str:
 
 
 def up_query(job: str | None) -> str:
-    return f'max by (instance) (up{{job=~"{job}"}})' if job else "max by (instance) (up)"
+    return f"max by (instance) (up{{job=~{_quote(job)}}})" if job else "max by (instance) (up)"
 
 
 def gauges_query() -> str:
