@@ -1,0 +1,67 @@
+"""A Prometheus API that answers in shapes the client does not expect, or with warnings beside its data.
+
+JSON of another shape is one error line, never an exception out of the refresh (a traceback in
+`--once`); warnings (Thanos' partial answers: a store unreachable, nodes missing) are lines too,
+so a fleet missing part of itself is not shown as whole.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from collectors.fleet import promql
+from collectors.fleet.prom_client import PrometheusFleet
+from tests.fleet.test_cli import fleet
+from tests.fleet.test_hostile_http import _ok, raw  # noqa: F401 (the fixture)
+
+UP = {"metric": {"instance": "gpu01:9400"}, "value": [1.0, "1"]}
+POWER = {"metric": {"instance": "gpu01:9400", "field": "power", "exporter": "dcgm", "gpu": "0"}, "value": [1.0, "300"]}
+TARGETS = {"status": "success", "data": {"activeTargets": []}}
+
+
+def _vector(result: Any, **extra: Any) -> dict[str, Any]:
+    return {"status": "success", "data": {"resultType": "vector", "result": result}, **extra}
+
+
+def _api(answers: dict[str, dict[str, Any]]):
+    """An API whose answer to each grouped query (`up`, `gauges`, `window`) and to `targets` is given."""
+    def answer(path: str, headers: dict[str, str]) -> bytes:
+        parts = urlsplit(path)
+        query = parse_qs(parts.query).get("query", [""])[0]
+        key = {promql.up_query(None): "up", promql.gauges_query(): "gauges"}.get(query, "window")
+        body = ({"targets": TARGETS} | answers).get("targets" if parts.path.endswith("/targets") else key, _vector([]))
+        return _ok(json.dumps(body).encode())
+    return answer
+
+
+@pytest.mark.parametrize("answers", [
+    {"targets": {"status": "success", "data": ["not", "an", "object"]}},
+    {"targets": {"status": "success", "data": {"activeTargets": ["gpu01:9400"]}}},
+    {"targets": {"status": "success", "data": {"activeTargets": [{"labels": "gpu01"}]}}},
+    {"up": _vector([1, "x"])},
+    {"up": _vector([{"metric": "gpu01", "value": [1.0, "1"]}])},
+    {"up": _vector([{"metric": {"instance": "gpu01:9400"}, "value": {"t": 1}}])},
+    {"up": _vector([{"metric": {"instance": ["gpu01"]}, "value": [1.0, "1"]}])},
+    {"up": {"status": "success", "data": "vector"}},
+], ids=["targets data a list", "target a string", "target labels a string", "result items not objects",
+        "metric a string", "value an object", "instance a list", "data a string"])
+def test_an_answer_of_another_shape_is_one_line(raw, answers):  # noqa: F811 (the fixture)
+    server = raw(_api({"up": _vector([UP]), "gauges": _vector([POWER]), **answers}))
+    model = PrometheusFleet(f"http://{server.address}", timeout_s=3).refresh()
+    assert model.errors and all("answered" in e for e in model.errors), model.errors
+    done = fleet("--prometheus", f"http://{server.address}", "--once")
+    assert "Traceback" not in done.stderr and done.stderr.startswith("error: "), done.stderr
+
+
+def test_warnings_beside_the_data_are_lines(raw):  # noqa: F811 (the fixture)
+    partial = "No StoreAPIs matched for this query: store 10.0.0.7:10901 unreachable"
+    info = "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket"
+    server = raw(_api({"up": _vector([UP], warnings=[partial]), "gauges": _vector([POWER], warnings=[partial, info]),
+                       "window": _vector([], warnings=[info])}))
+    model = PrometheusFleet(f"http://{server.address}", timeout_s=3).refresh()
+    assert model.rows[0]["power"] == 300.0
+    assert model.errors == [f"{server.address}/api/v1/query warned: {partial}"]  # once; an info is no warning
