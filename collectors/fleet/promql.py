@@ -64,8 +64,8 @@ def window_query(window_s: float) -> str:
             first = _selector(activity[0])
             terms.append(_tag(f"max by (instance) (timestamp({first} offset {idle}))", "covered", exporter.name))
         for entry in exporter.entries:
-            if entry.kind == "counter":
-                expr = f"sum by ({_by(entry)}) (increase({_selector(entry)}[{w}]))"
+            if entry.kind == "counter":  # one exporter scraped by two jobs: its series once (max without job)
+                expr = f"sum by ({_by(entry)}) (max without (job) (increase({_selector(entry)}[{w}])))"
                 terms.append(_tag(_scaled(expr, entry.scale), entry.field, exporter.name))
             elif entry.kind == "idle":
                 terms.append(_tag(f"1 - avg by (instance) (rate({_selector(entry)}[{w}]))", entry.field,
