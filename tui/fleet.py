@@ -67,6 +67,8 @@ class FleetTable(Static, can_focus=True):
         if names and self.selected not in names:
             self.selected = names[0]
         fits = max(1, (self.content_region.height or 30) - 2)
+        width = self.content_region.width or None  # none before the first layout
+        shown = columns.fitting(width)
         here = names.index(self.selected) if self.selected in names else 0
         self._top = max(0, min(self._top, here, len(names) - fits))
         if here >= self._top + fits:
@@ -77,13 +79,19 @@ class FleetTable(Static, can_focus=True):
             head.append(f" · rows {self._top + 1}-{min(len(rows), self._top + fits)} (↑/↓)")
         if self.needle:
             head.append(f" · filter “{self.needle}”", style="bold cyan")
-        lines = [head, Text(columns.header(), style="bold reverse")]
+        lines = [head, Text(columns.header(shown), style="bold reverse")]
         for row in rows[self._top: self._top + fits]:
             style = "reverse" if row["node"] == self.selected else ("red" if row["stale"] else "")
-            lines.append(Text(columns.row_line(row), style=style))
+            lines.append(Text(columns.row_line(row, shown), style=style))
         if not rows:
             lines.append(Text("no node matches" if self.needle else "no node yet", style="dim"))
+        if width:
+            for text in lines:
+                text.truncate(width, overflow="ellipsis")  # one line a node, or the rows shown are not the rows counted
         self.update(Text("\n").join(lines))
+
+    def on_resize(self) -> None:
+        self.redraw()
 
     def action_sort(self) -> None:
         self.sort_index = (self.sort_index + 1) % len(columns.COLUMNS)
@@ -122,7 +130,7 @@ class FleetTable(Static, can_focus=True):
 class FleetScreen(FilterLine, Screen[None]):
     FILTER_ID = "fleet-filter"
     DEFAULT_CSS = """
-    FleetScreen #fleet-totals { height: 1; padding: 0 1; }
+    FleetScreen #fleet-totals { height: auto; padding: 0 1; }
     FleetScreen #fleet-errors { height: auto; max-height: 8; padding: 0 1; color: $error; }
     FleetScreen #fleet-filter { display: none; }
     FleetScreen FleetTable { padding: 0 1; }
