@@ -135,7 +135,8 @@ class FleetScreen(FilterLine, Screen[None]):
     FleetScreen #fleet-filter { display: none; }
     FleetScreen FleetTable { padding: 0 1; }
     """
-    BINDINGS = [Binding("q", "app.quit", "Quit"), Binding("r", "refresh_now", "Refresh")]
+    BINDINGS = [Binding("q", "app.quit", "Quit")]
+    GONE = "no longer in the source's answer"
 
     def __init__(self, source: Any, refresh_s: float = 5.0) -> None:
         super().__init__()
@@ -146,6 +147,7 @@ class FleetScreen(FilterLine, Screen[None]):
         self.errors: list[str] = []
         self._last_good: float | None = None
         self._timer: Any = None
+        self._fetching = False  # one refresh at a time: a slow source would pile them up, older answers last
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -160,20 +162,28 @@ class FleetScreen(FilterLine, Screen[None]):
         self.query_one(FleetTable).focus()
         self.fetch()
 
-    @work(thread=True, exclusive=True, group="fleet-refresh")
     def fetch(self) -> None:
+        self._fetching = True
+        self._read()
+
+    @work(thread=True, exclusive=True, group="fleet-refresh")
+    def _read(self) -> None:
         try:
             self.post_message(Refreshed(self.source.refresh()))
         except Exception as error:  # noqa: BLE001 (a bug in a client must not take the screen down: it is a line)
             self.post_message(Refreshed(None, f"refresh failed: {type(error).__name__}: {error}"))
 
     def action_refresh_now(self) -> None:
+        if self._fetching:
+            self.app.notify("a refresh is under way", timeout=2)
+            return
         if self._timer is not None:
             self._timer.stop()
         self.fetch()
 
     def on_refreshed(self, message: Refreshed) -> None:
         self.refreshes += 1
+        self._fetching = False
         model, table = message.model, self.query_one(FleetTable)
         errors = list(model.errors) if model else [message.error or "refresh failed"]
         if model is not None and (model.rows or not model.errors):
@@ -191,9 +201,18 @@ class FleetScreen(FilterLine, Screen[None]):
             errors.append(f"retrying in {delay:.0f} s")
         self.errors = errors
         self.query_one("#fleet-errors", Static).update(Text("\n".join(inert(e) for e in errors)))
-        if self._timer is not None:  # a refresh asked for with `r` while one was under way: one timer, not two
-            self._timer.stop()
         self._timer = self.set_timer(delay, self.fetch)
+        self._follow_open_node()
+
+    def _follow_open_node(self) -> None:
+        """An open node shows the latest refresh's row: stale when its node went down or the source failed."""
+        table = self.query_one(FleetTable)
+        for screen in self.app.screen_stack:
+            if isinstance(screen, NodeScreen):
+                name = screen.row["node"]
+                row = next((r for r in table.all_rows if r["node"] == name), None)
+                row = row or stale_rows([screen.row], self.GONE)[0]
+                screen.update_row(row, self.model.gpus.get(name, {}) if self.model and not row["stale"] else {})
 
     def open_node(self, row: dict[str, Any]) -> None:
         gpus = self.model.gpus.get(row["node"], {}) if self.model else {}
@@ -205,7 +224,8 @@ class FleetScreen(FilterLine, Screen[None]):
 
 class FleetApp(App[None]):
     TITLE = "rigscope fleet"
-    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
+    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+                Binding("r", "refresh_now", "Refresh")]  # on an open node too
 
     def __init__(self, source: Any, refresh_s: float = 5.0) -> None:
         super().__init__()
@@ -213,3 +233,6 @@ class FleetApp(App[None]):
 
     def get_default_screen(self) -> Screen:
         return self.fleet
+
+    def action_refresh_now(self) -> None:
+        self.fleet.action_refresh_now()

@@ -60,6 +60,13 @@ class NodeScreen(Screen[None]):
         except Exception as error:  # noqa: BLE001 (FetchError, or anything a server answered: a line, the screen stays)
             self.app.call_from_thread(self.loaded, None, str(error))
 
+    def update_row(self, row: dict[str, Any], gpus: dict[str, dict[str, float]]) -> None:
+        """The node as the latest refresh read it; its history read again, when it is live."""
+        self.row, self.gpus = row, gpus
+        self.draw()
+        if not row["stale"]:
+            self.load()
+
     def loaded(self, history: dict[str, list[float | None]] | None, error: str | None) -> None:
         self.history, self.error = history or {}, error
         self.draw()

@@ -3,11 +3,15 @@ the keys, a node that goes down while it is open."""
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 from collectors.fleet.prom_client import PrometheusFleet
 from tests.fleet.servers import FakeFleet, FakePrometheus
-from tests.fleet.test_screen import refreshed, text_of
-from tests.waiting import run
+from tests.fleet.test_screen import refresh_now, refreshed, text_of
+from tests.waiting import run, wait_until
 from tui.fleet import FleetApp
+from tui.fleet_node import NodeScreen
 
 
 def _rows(shown: str) -> list[str]:
@@ -37,6 +41,91 @@ def test_an_80_column_terminal_shows_one_line_a_node_its_state_and_the_selected_
             await pilot.resize_terminal(160, 50)
             await pilot.pause()
             assert "THROT" in text_of(app) and len(_rows(text_of(app))) == 40
+
+    try:
+        run(body)
+    finally:
+        prometheus.close()
+
+
+class Gated:
+    """A source whose refreshes wait for `gate`, counting how many run at once."""
+
+    def __init__(self, inner: PrometheusFleet) -> None:
+        self.inner, self.gate, self.lock = inner, threading.Event(), threading.Lock()
+        self.calls = self.running = self.most = 0
+
+    def refresh(self) -> Any:
+        with self.lock:
+            self.calls, self.running = self.calls + 1, self.running + 1
+            self.most = max(self.most, self.running)
+        try:
+            self.gate.wait(10)
+            return self.inner.refresh()
+        finally:
+            with self.lock:
+                self.running -= 1
+
+    def history(self, node: str, width: int) -> dict[str, list[float | None]]:
+        return self.inner.history(node, width)
+
+
+def test_r_while_a_slow_refresh_is_under_way_starts_no_second_one():
+    prometheus = FakePrometheus(FakeFleet(nodes=3))
+    source = Gated(PrometheusFleet(prometheus.url, timeout_s=5))
+
+    async def body() -> None:
+        app = FleetApp(source, refresh_s=30)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await wait_until(pilot, lambda: source.running == 1, 10, "the first refresh")
+            await pilot.press("r", "r", "r")
+            await pilot.pause()
+            assert source.calls == 1  # 4 before: each r a refresh in a thread of its own, all at once
+            assert [n.message for n in app._notifications] == ["a refresh is under way"] * 3
+            source.gate.set()
+            await refreshed(pilot, app)
+            assert app.fleet.refreshes == 1 and "nodes 3 up" in text_of(app)
+            await refresh_now(pilot, app)  # once it is done, r refreshes again
+            assert source.calls == 2 and source.most == 1
+
+    try:
+        run(body)
+    finally:
+        source.gate.set()
+        prometheus.close()
+
+
+def test_an_open_node_follows_the_refreshes_down_and_back():
+    fleet = FakeFleet(nodes=3)
+    prometheus = FakePrometheus(fleet)
+    source = PrometheusFleet(prometheus.url, timeout_s=5)
+
+    async def body() -> None:
+        app = FleetApp(source, refresh_s=30)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await refreshed(pilot, app)
+            await pilot.press("down", "enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, NodeScreen) and app.screen.history, 10, "the node")
+            assert "util   91%" in text_of(app)
+            fleet.down.add("gpu001")
+            await refresh_now(pilot, app)  # `r` on the node as on the table
+            await pilot.pause()
+            shown = text_of(app)
+            assert isinstance(app.screen, NodeScreen) and "STALE: gpu001:9400 down" in shown
+            assert "91%" not in shown  # its readings of before are not shown as live (they stayed before)
+            fleet.down.clear()
+            prometheus.status = 503  # the source fails: every row stale, the open node too
+            await refresh_now(pilot, app)
+            await pilot.pause()
+            assert "STALE: no answer since" in text_of(app) and "91%" not in text_of(app)
+            prometheus.status = 200
+            await refresh_now(pilot, app)
+            await pilot.pause()
+            assert "STALE" not in text_of(app) and "util   91%" in text_of(app)
+            fleet.nodes = 1  # the node is gone from Prometheus' answer
+            await refresh_now(pilot, app)
+            await pilot.pause()
+            assert "STALE: no longer in the source's answer" in text_of(app)
 
     try:
         run(body)
