@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-MAX_BODY = 32 * 1024 * 1024  # a /metrics page or an API answer larger than this is refused, not read
+MAX_BODY = 32 * 1024 * 1024  # a /metrics page larger than this is refused, not read
 
 
 class FetchError(Exception):
@@ -51,9 +51,11 @@ class Auth:
         return {}
 
 
-def get(url: str, timeout_s: float, auth: Auth | None = None, params: dict[str, str] | None = None) -> bytes:
-    """The body of `url`; credentials in the URL (`https://user:pass@host/`) are its basic auth, unless `auth`
-    gives some."""
+def get(url: str, timeout_s: float, auth: Auth | None = None, params: dict[str, str] | None = None,
+        max_bytes: int | None = None) -> bytes:
+    """The body of `url`, refused when over `max_bytes` (default `MAX_BODY`); credentials in the URL
+    (`https://user:pass@host/`) are its basic auth, unless `auth` gives some."""
+    limit = max_bytes or MAX_BODY
     url, from_url = _split_credentials(url)
     if params:
         url = f"{url}?{urllib.parse.urlencode(params)}"
@@ -63,7 +65,7 @@ def get(url: str, timeout_s: float, auth: Auth | None = None, params: dict[str, 
     try:
         request = urllib.request.Request(url, headers={"Accept": "*/*", **headers})
         with opener.open(request, timeout=timeout_s) as response:
-            body = response.read(MAX_BODY + 1)
+            body = response.read(limit + 1)
             length = response.headers.get("Content-Length", "")
     except urllib.error.HTTPError as error:
         words = {401: "refused the credentials", 403: "refused the credentials",
@@ -82,8 +84,8 @@ def get(url: str, timeout_s: float, auth: Auth | None = None, params: dict[str, 
         raise FetchError(url, f"failed ({type(error).__name__}: {str(error)[:120]})") from None
     except (OSError, ValueError) as error:  # reset mid-answer, a malformed URL
         raise FetchError(url, f"failed ({error})") from None
-    if len(body) > MAX_BODY:
-        raise FetchError(url, f"answered more than {MAX_BODY // 2**20} MiB")
+    if len(body) > limit:
+        raise FetchError(url, f"answered more than {limit / 2**20:g} MiB")
     if length.isdigit() and len(body) < int(length):  # a read of a given size returns what came, short or not
         raise FetchError(url, f"failed (cut short: {len(body)} of {length} bytes)")
     return body

@@ -20,6 +20,7 @@ from collectors.fleet.http import Auth, FetchError, get, where
 from collectors.fleet.model import FleetModel, NodeReading, build
 from collectors.fleet.table import TEXT_FIELDS
 
+MAX_ANSWER = 512 * 2**20  # an answer's size; the gauges of 1,000 nodes of 8 GPUs are some 10 MiB
 INFO = "PromQL info:"  # an annotation Prometheus 2.4x sent among its warnings: no doubt about the answer
 QUERY_ONLY = (400, 404, 422)  # statuses that concern one request; any other failure is the server's: stop there
 DEFAULT_INTERVAL_S = 15.0  # when the server has no targets list (Thanos, Mimir): a common scrape interval
@@ -62,7 +63,7 @@ class PrometheusFleet:
         """The answer's `data`; its warnings (a partial answer: a store unreachable) as lines into `warnings`."""
         self.queries += 1
         url = f"{self.url}/api/v1/{path}"
-        body = get(url, self.timeout_s, self.auth, params)
+        body = get(url, self.timeout_s, self.auth, params, MAX_ANSWER)
         try:
             answer = json.loads(body)
         except ValueError:

@@ -15,6 +15,7 @@ import pytest
 
 from collectors.fleet import promql
 from collectors.fleet.prom_client import PrometheusFleet
+from tests.fleet.servers import FakeFleet, FakePrometheus
 from tests.fleet.test_cli import fleet
 from tests.fleet.test_hostile_http import _ok, raw  # noqa: F401 (the fixture)
 
@@ -65,3 +66,22 @@ def test_warnings_beside_the_data_are_lines(raw):  # noqa: F811 (the fixture)
     model = PrometheusFleet(f"http://{server.address}", timeout_s=3).refresh()
     assert model.rows[0]["power"] == 300.0
     assert model.errors == [f"{server.address}/api/v1/query warned: {partial}"]  # once; an info is no warning
+
+
+def test_a_fleet_answer_larger_than_a_page_may_be_is_read(monkeypatch):
+    """The gauges of some 3,500 nodes of 8 GPUs pass 32 MiB, the most a node's /metrics page may be: the API's
+    answers have a limit of their own (the fleet failed as a whole there before)."""
+    monkeypatch.setattr("collectors.fleet.http.MAX_BODY", 64 * 1024)  # the page limit, scaled down
+    server = FakePrometheus(FakeFleet(nodes=20))  # some 190 kB of gauges
+    try:
+        model = PrometheusFleet(server.url, timeout_s=5).refresh()
+    finally:
+        server.close()
+    assert not model.errors and len(model.rows) == 20
+
+
+def test_an_answer_past_its_limit_is_refused_as_one_line(raw, monkeypatch):  # noqa: F811 (the fixture)
+    monkeypatch.setattr("collectors.fleet.prom_client.MAX_ANSWER", 2**20)
+    server = raw(_api({"up": _vector([UP] * 20_000)}))  # 1.2 MB
+    model = PrometheusFleet(f"http://{server.address}", timeout_s=3).refresh()
+    assert model.errors == [f"{server.address}/api/v1/query answered more than 1 MiB"] and not model.rows
