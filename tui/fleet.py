@@ -43,7 +43,9 @@ class Refreshed(Message):
 
 class FleetTable(Static, can_focus=True):
     DEFAULT_CSS = "FleetTable { height: 1fr; } FleetTable:focus { background: $boost 30%; }"
-    BINDINGS = [*TABLE_BINDINGS, Binding("enter", "open", "Open node"), *TABLE_HIDDEN_BINDINGS]
+    BINDINGS = [*TABLE_BINDINGS, Binding("enter", "open", "Open node"), *TABLE_HIDDEN_BINDINGS,
+                Binding("pageup", "page(-1)", show=False), Binding("pagedown", "page(1)", show=False),
+                Binding("home", "move(-1_000_000)", show=False), Binding("end", "move(1_000_000)", show=False)]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -52,6 +54,7 @@ class FleetTable(Static, can_focus=True):
         self.sort_index, self.descending, self.needle = columns.DEFAULT_SORT, False, ""
         self.selected: str | None = None
         self._top = 0
+        self._fits = 1  # rows on the screen at the latest redraw
 
     def set_rows(self, rows: list[dict[str, Any]]) -> None:
         self.all_rows = rows
@@ -66,7 +69,7 @@ class FleetTable(Static, can_focus=True):
         names = [r["node"] for r in rows]
         if names and self.selected not in names:
             self.selected = names[0]
-        fits = max(1, (self.content_region.height or 30) - 2)
+        fits = self._fits = max(1, (self.content_region.height or 30) - 2)
         width = self.content_region.width or None  # none before the first layout
         shown = columns.fitting(width)
         here = names.index(self.selected) if self.selected in names else 0
@@ -108,6 +111,9 @@ class FleetTable(Static, can_focus=True):
             here = names.index(self.selected) if self.selected in names else 0
             self.selected = names[max(0, min(len(names) - 1, here + step))]
             self.redraw()
+
+    def action_page(self, pages: int) -> None:
+        self.action_move(pages * self._fits)
 
     def action_filter(self) -> None:
         box = self.screen.query_one("#fleet-filter", Input)

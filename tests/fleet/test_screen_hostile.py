@@ -10,7 +10,7 @@ from collectors.fleet.prom_client import PrometheusFleet
 from tests.fleet.servers import FakeFleet, FakePrometheus
 from tests.fleet.test_screen import refresh_now, refreshed, text_of
 from tests.waiting import run, wait_until
-from tui.fleet import FleetApp
+from tui.fleet import FleetApp, FleetTable
 from tui.fleet_node import NodeScreen
 
 
@@ -126,6 +126,31 @@ def test_an_open_node_follows_the_refreshes_down_and_back():
             await refresh_now(pilot, app)
             await pilot.pause()
             assert "STALE: no longer in the source's answer" in text_of(app)
+
+    try:
+        run(body)
+    finally:
+        prometheus.close()
+
+
+def test_page_keys_home_and_end_cross_a_long_fleet():
+    prometheus = FakePrometheus(FakeFleet(nodes=300, gpus=1))
+    source = PrometheusFleet(prometheus.url, timeout_s=5)
+
+    async def body() -> None:
+        app = FleetApp(source, refresh_s=30)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await refreshed(pilot, app)
+            table = app.fleet.query_one(FleetTable)
+            shown = len(_rows(text_of(app)))
+            await pilot.press("end")
+            await pilot.pause()
+            assert table.selected == "gpu299" and "gpu299" in text_of(app)  # 299 presses of ↓ before
+            await pilot.press("home", "pagedown", "pagedown")
+            assert table.selected == f"gpu{2 * shown:03d}"
+            await pilot.press("pageup")
+            await pilot.pause()
+            assert table.selected == f"gpu{shown:03d}" and f"gpu{shown:03d}" in text_of(app)
 
     try:
         run(body)
