@@ -19,19 +19,26 @@ from recordings.inert import inert
 from tui import format as fmt
 from tui.sparkline import sparkline
 
-SPARK_WIDTH = 60
+SPARK_WIDTH = 60  # steps over the window
+MIN_SPARK = 8  # the fewest steps a narrow terminal shows
 
 
 def _pct(value: Any) -> str:
     return fmt.num(value * 100 if isinstance(value, (int, float)) else None, "%", width=5)
 
 
-def gpu_line(gpu: str, values: dict[str, float], history: list[float | None] | None) -> str:
+def gpu_line(gpu: str, values: dict[str, float], history: list[float | None] | None, width: int | None = None) -> Text:
+    """One GPU on one line of `width` cells: a narrow one shows the latest steps of the sparkline that fit."""
     line = (f"GPU {inert(gpu):>3}  util {_pct(values.get('util'))}  SM {_pct(values.get('sm_active'))}  "
             f"mem {fmt.size(values.get('mem_used')):>7}  {fmt.num(values.get('temp'), '°', width=4)}  "
             f"{fmt.num(values.get('power'), 'W', width=5)}  ")
-    line += "reading history…" if history is None else sparkline(history, SPARK_WIDTH, 0.0, 1.0)
-    return line + (f"  {inert(values['model'])}" if values.get("model") else "")
+    room = SPARK_WIDTH if width is None else max(MIN_SPARK, min(SPARK_WIDTH, width - len(line)))
+    line += "reading history…" if history is None else sparkline(history[-room:], room, 0.0, 1.0)
+    model = f"  {inert(values['model'])}" if values.get("model") else ""
+    text = Text(line + model if width is None or len(line + model) <= width else line)  # the model, where it fits
+    if width:
+        text.truncate(width, overflow="ellipsis")
+    return text
 
 
 class NodeScreen(Screen[None]):
@@ -71,6 +78,9 @@ class NodeScreen(Screen[None]):
         self.history, self.error = history or {}, error
         self.draw()
 
+    def on_resize(self) -> None:
+        self.draw()
+
     def draw(self) -> None:
         row = self.row
         head = Text(f"{inert(row['node'])}", style="bold")
@@ -79,9 +89,10 @@ class NodeScreen(Screen[None]):
             head.append(f"  STALE: {inert(row['reason'])}", style="bold red")
         lines = [head, Text("utilization over the window, the highest in each step (0-100 %)", style="dim")]
         gpus = sorted(set(self.gpus) | set(self.history or {}), key=lambda g: (len(g), g))
+        width = self.query_one("#node-body", Static).content_region.width or None  # none before the first layout
         for gpu in gpus:
             history = None if self.history is None else self.history.get(gpu, [])
-            lines.append(Text(gpu_line(gpu, self.gpus.get(gpu, {}), history)))
+            lines.append(gpu_line(gpu, self.gpus.get(gpu, {}), history, width))
         if not gpus:
             lines.append(Text("no GPU readings from this node", style="dim"))
         if self.error:

@@ -156,3 +156,28 @@ def test_page_keys_home_and_end_cross_a_long_fleet():
         run(body)
     finally:
         prometheus.close()
+
+
+def test_a_node_on_an_80_column_terminal_shows_one_line_a_gpu_ending_at_its_latest_step():
+    prometheus = FakePrometheus(FakeFleet(nodes=2))
+    source = PrometheusFleet(prometheus.url, timeout_s=5)
+
+    async def body() -> None:
+        app = FleetApp(source, refresh_s=30)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await refreshed(pilot, app)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, NodeScreen) and app.screen.history, 10, "the node")
+            await pilot.pause()
+            lines = [line for line in text_of(app).splitlines() if line.lstrip().startswith("GPU ")]
+            assert len(lines) == 8 and "util   91%" in lines[0]  # 16 before: each GPU wrapped onto two lines
+            assert lines[0].rstrip().endswith("▆▆▇▁▁▂▂▃▄▅▆▆▇")  # the latest steps (0 ... 0.9); no room for the model
+            await pilot.resize_terminal(170, 40)
+            await pilot.pause()
+            wide = [line for line in text_of(app).splitlines() if line.lstrip().startswith("GPU ")]
+            assert wide[0].rstrip().endswith("▆▆▇  NVIDIA H100 80GB HBM3")
+
+    try:
+        run(body)
+    finally:
+        prometheus.close()
