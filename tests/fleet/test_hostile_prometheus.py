@@ -85,3 +85,17 @@ def test_an_answer_past_its_limit_is_refused_as_one_line(raw, monkeypatch):  # n
     server = raw(_api({"up": _vector([UP] * 20_000)}))  # 1.2 MB
     model = PrometheusFleet(f"http://{server.address}", timeout_s=3).refresh()
     assert model.errors == [f"{server.address}/api/v1/query answered more than 1 MiB"] and not model.rows
+
+
+def test_a_huge_label_is_cut_where_it_is_read(raw):  # noqa: F811 (the fixture)
+    huge = "[bold]x" * 20_000
+    state = {"metric": {"instance": "gpu01:9400", "field": "workload", "exporter": "rigscope", "value": huge},
+             "value": [1.0, "1"]}
+    model_ = {"metric": {"instance": "gpu01:9400", "field": "model", "exporter": "dcgm", "gpu": "0", "value": huge},
+              "value": [1.0, "1"]}
+    server = raw(_api({"up": _vector([UP]), "gauges": _vector([POWER, state, model_])}))
+    model = PrometheusFleet(f"http://{server.address}", timeout_s=3).refresh()
+    (row,) = model.rows
+    assert row["workload"] == huge[:199] + "…" and model.gpus["gpu01"]["0"]["model"] == huge[:199] + "…"
+    done = fleet("--prometheus", f"http://{server.address}", "--once")
+    assert done.returncode == 0 and len(done.stdout) < 2000  # 140 kB a row before
