@@ -40,8 +40,10 @@ class Auth:
 
     @classmethod
     def from_env(cls, bearer: str | None, basic: str | None) -> Auth:
-        return cls(bearer or os.environ.get("RIGSCOPE_FLEET_TOKEN") or None,
-                   basic or os.environ.get("RIGSCOPE_FLEET_BASIC_AUTH") or None)
+        """The flags', else the environment's; without the line break a secret read from a file ends with."""
+        bearer = (bearer or os.environ.get("RIGSCOPE_FLEET_TOKEN") or "").strip()
+        basic = (basic or os.environ.get("RIGSCOPE_FLEET_BASIC_AUTH") or "").strip()
+        return cls(bearer or None, basic or None)
 
     def headers(self) -> dict[str, str]:
         if self.bearer:
@@ -82,8 +84,9 @@ def get(url: str, timeout_s: float, auth: Auth | None = None, params: dict[str, 
         raise FetchError(url, f"failed (cut short after {len(error.partial)} bytes)") from None
     except http.client.HTTPException as error:  # not HTTP, a bad status line, a malformed host or port
         raise FetchError(url, f"failed ({type(error).__name__}: {str(error)[:120]})") from None
-    except (OSError, ValueError) as error:  # reset mid-answer, a malformed URL
-        raise FetchError(url, f"failed ({error})") from None
+    except (OSError, ValueError) as error:  # reset mid-answer, a malformed URL, a header `http.client` refuses
+        what = "a credential holds a control character" if "header value" in str(error) else str(error)  # not it
+        raise FetchError(url, f"failed ({what})") from None
     if len(body) > limit:
         raise FetchError(url, f"answered more than {limit / 2**20:g} MiB")
     if length.isdigit() and len(body) < int(length):  # a read of a given size returns what came, short or not

@@ -130,3 +130,20 @@ def test_a_redirect_to_another_server_does_not_carry_the_credentials(raw):
 def test_a_malformed_url_is_one_line(url):
     with pytest.raises(FetchError):
         get(url, 1)
+
+
+def test_a_secret_s_trailing_line_break_is_not_part_of_it(raw, monkeypatch):
+    """A Kubernetes secret made from a file ends with a line break, and so does the variable it fills."""
+    server = raw(lambda path, headers: _ok(b"{}"))
+    monkeypatch.setenv("RIGSCOPE_FLEET_TOKEN", "t0k3n\n")
+    get(f"http://{server.address}/x", 3, Auth.from_env(None, None))
+    assert server.seen[0][1]["authorization"] == "Bearer t0k3n"
+    monkeypatch.delenv("RIGSCOPE_FLEET_TOKEN")
+    get(f"http://{server.address}/x", 3, Auth.from_env(None, " alice:pw\r\n"))
+    assert server.seen[1][1]["authorization"] == "Basic " + base64.b64encode(b"alice:pw").decode()
+
+
+def test_a_credential_with_a_control_character_is_refused_without_being_printed():
+    with pytest.raises(FetchError) as caught:
+        get("http://127.0.0.1:9/x", 3, Auth(bearer="s3cr\net"))
+    assert "s3cr" not in str(caught.value) and "a credential holds a control character" in str(caught.value)
