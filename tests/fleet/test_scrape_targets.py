@@ -1,0 +1,36 @@
+"""Direct scrapes of targets given as URLs, and of a node with more than one exporter: each node one row,
+named by its host, never by a password in its URL; its sparklines from the exporter that has them."""
+
+from __future__ import annotations
+
+import base64
+
+from collectors.fleet.scrape import ScrapeFleet
+from tests.fleet.servers import address, fixture
+from tests.fleet.test_cli import fleet
+from tests.fleet.test_hostile_http import _ok, raw  # noqa: F401 (the fixture)
+
+
+def test_a_url_target_with_credentials_is_named_by_its_host_and_they_are_sent(raw):  # noqa: F811 (the fixture)
+    server = raw(lambda path, headers: _ok(fixture("rigscope_8gpu.prom", "n").encode()))
+    port = server.address.rsplit(":", 1)[1]
+    done = fleet("--targets", f"http://alice:s3cret@127.0.0.1:{port}/metrics", "--once")
+    assert done.returncode == 0, done.stderr
+    assert "s3cret" not in done.stdout + done.stderr and "alice" not in done.stdout  # the node's name before
+    assert done.stdout.splitlines()[2].split()[:2] == ["127.0.0.1", "8"]
+    assert server.seen[0][1]["authorization"] == "Basic " + base64.b64encode(b"alice:s3cret").decode()
+
+
+def test_a_node_s_exporters_given_as_urls_or_host_port_are_one_node(nodes_factory):
+    server = nodes_factory(2, "dcgm_8gpu.prom", node_exporter=True)
+    node_exporter, dcgm = f"{address(0)}:{server.node_port}", f"http://{address(0)}:{server.port}/metrics"
+    fleet_ = ScrapeFleet([node_exporter, dcgm, f"https://{address(1)}:{server.port}/other/path"], timeout_s=3)
+    try:
+        model = fleet_.refresh()
+        history = fleet_.history(address(0), 60)
+    finally:
+        fleet_.close()
+    rows = {r["node"]: r for r in model.rows}
+    assert set(rows) == {address(0), f"{address(1)}:{server.port}/other/path"}  # a path of its own stays in the name
+    assert rows[address(0)]["exporters"] == ["dcgm", "node_exporter"] and rows[address(0)]["gpus"] == 8
+    assert len(history) == 8 and history["0"] == [0.9]  # from dcgm's target, not the first (node_exporter's)
