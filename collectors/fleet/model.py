@@ -106,14 +106,14 @@ def node_row(reading: NodeReading, now_s: float) -> dict[str, Any]:
     return row
 
 
-def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def totals(rows: list[dict[str, Any]], gpus: dict[str, dict[str, dict[str, float]]]) -> dict[str, Any]:
+    """The fleet's: live nodes' GPUs (`gpus`: node: GPU: fields); the mean utilization of those that have one."""
     live = [r for r in rows if not r["stale"]]
-    util = [r["util_mean"] * r["gpus"] for r in live if r["util_mean"] is not None and r["gpus"]]
-    util_gpus = sum(r["gpus"] for r in live if r["util_mean"] is not None and r["gpus"])
+    util = [u for node in gpus.values() for u in _known(node, "util")]
     power = [r["power"] for r in live if r["power"] is not None]
     idle = [r["idle_gpus"] for r in live if r["idle_gpus"] is not None]
     return {"nodes": len(rows), "nodes_up": len(live), "nodes_down": len(rows) - len(live),
-            "gpus": sum(r["gpus"] or 0 for r in live), "util_mean": sum(util) / util_gpus if util_gpus else None,
+            "gpus": sum(r["gpus"] or 0 for r in live), "util_mean": _mean(util),
             "power": sum(power) if power else None, "idle_gpus": sum(idle) if idle else None}
 
 
@@ -141,7 +141,7 @@ def build(readings: list[NodeReading], errors: list[str], queries: int, refresh_
     rows = sorted((node_row(r, now_s) for r in readings), key=lambda r: r["node"])
     live = {r["node"] for r in rows if not r["stale"]}
     gpus = {r.instance: r.gpus for r in readings if r.instance in live}
-    return FleetModel(rows, totals(rows), errors, queries, refresh_s, now_s, window_s, gpus)
+    return FleetModel(rows, totals(rows, gpus), errors, queries, refresh_s, now_s, window_s, gpus)
 
 
 def stale_rows(rows: list[dict[str, Any]], reason: str) -> list[dict[str, Any]]:

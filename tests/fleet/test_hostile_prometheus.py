@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from collectors.fleet import promql
+from collectors.fleet.model import NodeReading, build
 from collectors.fleet.prom_client import PrometheusFleet
 from tests.fleet.servers import FakeFleet, FakePrometheus
 from tests.fleet.test_cli import fleet
@@ -99,3 +100,12 @@ def test_a_huge_label_is_cut_where_it_is_read(raw):  # noqa: F811 (the fixture)
     assert row["workload"] == huge[:199] + "…" and model.gpus["gpu01"]["0"]["model"] == huge[:199] + "…"
     done = fleet("--prometheus", f"http://{server.address}", "--once")
     assert done.returncode == 0 and len(done.stdout) < 2000  # 140 kB a row before
+
+
+def test_the_fleet_s_mean_utilization_is_of_the_gpus_whose_utilization_is_known():
+    a, b = NodeReading("a", up=True, exporters=("dcgm",)), NodeReading("b", up=True, exporters=("dcgm",))
+    a.gpus = {"0": {"util": 0.9}, **{str(g): {"power": 300.0} for g in range(1, 8)}}  # 7 GPUs without a reading
+    b.gpus = {"0": {"util": 0.1}}
+    model = build([a, b], [], 0, 0.0, 0.0, 600.0)
+    assert model.totals["util_mean"] == pytest.approx(0.5)  # 0.81 before: a's 0.9 counted for its 8 GPUs
+    assert model.totals["gpus"] == 9
