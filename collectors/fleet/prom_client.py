@@ -23,7 +23,7 @@ from collectors.fleet.table import TEXT_FIELDS
 MAX_ANSWER = 512 * 2**20  # an answer's size; the gauges of 1,000 nodes of 8 GPUs are some 10 MiB
 INFO = "PromQL info:"  # an annotation Prometheus 2.4x sent among its warnings: no doubt about the answer
 QUERY_ONLY = (400, 404, 422)  # statuses that concern one request; any other failure is the server's: stop there
-DEFAULT_INTERVAL_S = 15.0  # when the server has no targets list (Thanos, Mimir): a common scrape interval
+DEFAULT_INTERVAL_S = 15.0  # when neither a targets list (none on Thanos, Mimir) nor the samples say it
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -92,6 +92,7 @@ class PrometheusFleet:
         errors: list[str] = []
         parts = Assembler()
         covered: set[str] = set()
+        samples: dict[str, float] = {}  # node: samples over the window of its least scraped exporter, as `seen`
         warnings: list[str] = []
         if not self._targets(parts, errors):
             return build([], errors, self.queries, time.perf_counter() - start, now, self.window_s)
@@ -104,13 +105,16 @@ class PrometheusFleet:
                     continue
                 break
             for labels, value in series:
-                self._series(parts, labels, value, covered)
+                self._series(parts, labels, value, covered, samples)
         errors.extend(warnings)
         readings = self._chosen(parts, errors)
         for reading in readings:
             if reading.instance not in covered:
                 reading.active_max.clear()  # less history than the idle window: "idle for 5 min" is unknown
-            reading.interval_s = reading.interval_s or DEFAULT_INTERVAL_S
+            count = samples.get(reading.instance)
+            # n samples span n - 1 intervals (Prometheus 2 counts both ends of the range, 3 one: longer, never stale)
+            reading.interval_s = reading.interval_s or (self.window_s / max(1.0, count - 1) if count else
+                                                        DEFAULT_INTERVAL_S)
         return build(readings, errors, self.queries, time.perf_counter() - start, now, self.window_s)
 
     def _chosen(self, parts: Assembler, errors: list[str]) -> list[NodeReading]:
@@ -154,7 +158,8 @@ class PrometheusFleet:
                 parts.node(instance).interval_s = max(parts.node(instance).interval_s or 0.0, interval)
         return True
 
-    def _series(self, parts: Assembler, labels: dict[str, str], value: Any, covered: set[str]) -> None:
+    def _series(self, parts: Assembler, labels: dict[str, str], value: Any, covered: set[str],
+                samples: dict[str, float]) -> None:
         instance = labels.get("instance")
         number = _number(value)
         if not instance or number is None:
@@ -166,6 +171,9 @@ class PrometheusFleet:
             parts.seen(instance, number)
         elif field == "covered":
             covered.add(parts.node(instance).instance)
+        elif field == "samples":
+            node = parts.node(instance).instance
+            samples[node] = min(samples.get(node, number), number)
         elif field.startswith("active_"):
             reading = parts.node(instance)
             gpu = labels.get("gpu", "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collectors.fleet.exporters import EXPORTERS
 from collectors.fleet.model import IDLE_WINDOW_S
-from collectors.fleet.table import Entry
+from collectors.fleet.table import Entry, Exporter
 
 ACTIVITY = ("sm_active", "util")  # what "idle" is judged on: SM activity where known, else utilization
 
@@ -49,16 +49,23 @@ def gauges_query() -> str:
                 expr = f'label_replace(max by ({by}, {entry.label}) ({selector}), ' \
                        f'"value", "$1", "{entry.label}", "(.*)")'
                 terms.append(_tag(expr, entry.field, exporter.name))
-        first = next(e for e in exporter.entries if e.kind != "name")  # its newest sample: how fresh the node is
-        terms.append(_tag(f"max by (instance) (timestamp({_selector(first)}))", "seen", exporter.name))
+        terms.append(_tag(f"max by (instance) (timestamp({_selector(_freshness(exporter))}))", "seen", exporter.name))
     return " or ".join(terms)
 
 
+def _freshness(exporter: Exporter) -> Entry:
+    """The metric whose newest sample says how fresh a node is (and how often it is scraped)."""
+    return next(e for e in exporter.entries if e.kind != "name")
+
+
 def window_query(window_s: float) -> str:
-    """Counters' increase and the CPU over the window; each GPU's highest activity over the idle window."""
+    """Counters' increase and the CPU over the window; each GPU's highest activity over the idle window; the
+    samples of the window (the scrape interval where the server has no targets list to say it)."""
     w, idle = f"{window_s:g}s", f"{IDLE_WINDOW_S:g}s"
     terms = []
     for exporter in EXPORTERS:
+        terms.append(_tag(f"max by (instance) (count_over_time({_selector(_freshness(exporter))}[{w}]))", "samples",
+                          exporter.name))
         activity = [e for e in exporter.entries if e.kind == "gauge" and e.field in ACTIVITY]
         if activity:  # a GPU sample as old as the idle window: the idle test can be made
             first = _selector(activity[0])

@@ -149,6 +149,9 @@ class FakeFleet:
     idle_gpu: int | None = 7  # this GPU of every node: memory in use, no activity for 5 min
     others: tuple[str, ...] = ()  # targets up without any metric the fleet knows (job "other")
     silent: set[str] = field(default_factory=set)  # nodes of job dcgm, up, serving nothing the fleet knows
+    interval_s: float = 15.0  # the scrape interval
+    age_s: float = 1.0  # how old the newest sample of a live node is
+    targets_list: bool = True  # False: no /api/v1/targets (Thanos, Mimir): 404
 
     def names(self) -> list[str]:
         return [f"gpu{k:03d}" for k in range(self.nodes)]
@@ -180,9 +183,10 @@ class FakeFleet:
                     add(name, 1.2e6, field="energy", exporter="dcgm", gpu=str(gpu))
                     add(name, 0.01 if idle else 0.95, field="active_sm_active", exporter="dcgm", gpu=str(gpu))
             if query == promql.gauges_query():
-                add(name, now - (600 if name in self.stale else 1), field="seen", exporter="dcgm")
+                add(name, now - (600 if name in self.stale else self.age_s), field="seen", exporter="dcgm")
             elif query == promql.window_query(window_s):
                 add(name, now - 400, field="covered", exporter="dcgm")
+                add(name, window_s // self.interval_s + 1, field="samples", exporter="dcgm")
         return out
 
 
@@ -219,8 +223,8 @@ class FakePrometheus:
         if self.token and handler.headers.get("Authorization") != f"Bearer {self.token}":
             return self._send(handler, 401, {"status": "error", "error": "unauthorized"})
         now = time.time()
-        if parts.path == "/api/v1/targets":
-            targets = [{"labels": {"instance": f"{n}:9400", "job": "dcgm"}, "scrapeInterval": "15s",
+        if parts.path == "/api/v1/targets" and self.fleet.targets_list:
+            targets = [{"labels": {"instance": f"{n}:9400", "job": "dcgm"}, "scrapeInterval": f"{self.fleet.interval_s:g}s",
                         "health": "down" if n in self.fleet.down else "up",
                         "lastError": "context deadline exceeded" if n in self.fleet.down else ""}
                        for n in self.fleet.names()]

@@ -117,3 +117,17 @@ def test_durations_and_stale_rule():
     fresh = NodeReading("n", up=True, seen_s=100.0, interval_s=15.0, exporters=("dcgm",), gpus={"0": {"util": 0.5}})
     assert not node_row(fresh, 100.0 + 44)["stale"]
     assert node_row(fresh, 100.0 + 46)["stale"]
+
+
+@pytest.mark.parametrize("age_s, stale", [(50.0, False), (200.0, True)])
+def test_without_a_targets_list_the_scrape_interval_is_read_from_the_samples(age_s, stale):
+    """Thanos and Mimir have no targets list: a 60 s scrape interval, guessed to be 15 s, turned every node
+    stale whenever its newest sample was over 45 s old (a quarter of the time)."""
+    server = FakePrometheus(FakeFleet(nodes=2, interval_s=60.0, age_s=age_s, targets_list=False))
+    try:
+        model = PrometheusFleet(server.url, timeout_s=5).refresh()
+    finally:
+        server.close()
+    assert not model.errors and [r["stale"] for r in model.rows] == [stale, stale]
+    if stale:
+        assert model.rows[0]["reason"] == "no sample for 200 s (over 3 scrape intervals)"

@@ -67,3 +67,12 @@ def test_a_job_regex_with_a_backslash_or_a_quote_is_matched_as_written(tmp_path)
     series = {'up{instance="a:1",job="gpu.a"}': "1x20", 'up{instance="b:1",job="gpuXa"}': "1x20",
               'up{instance="c:1",job="say\\"hi"}': "1x20"}
     _evaluate(tmp_path, series, promql.up_query(r"gpu\.a|say\"hi"), {'{instance="a:1"}': 1, '{instance="c:1"}': 1})
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) not installed")
+def test_the_samples_of_the_window_give_the_scrape_interval(tmp_path):
+    series = {'DCGM_FI_DEV_GPU_UTIL{instance="g:9400",job="dcgm",gpu="0"}': "50x20"}  # a sample a minute
+    _evaluate(tmp_path, series, promql.window_query(600),
+              {'{instance="g:9400",field="samples",exporter="dcgm"}': 11,  # 10 to 20 min, both ends (2.x)
+               '{instance="g:9400",field="covered",exporter="dcgm"}': 900,
+               '{instance="g:9400",gpu="0",field="active_util",exporter="dcgm"}': 0.5})
