@@ -27,6 +27,8 @@ class UsageError(Exception):
 
 def _check_url(flag: str, url: str, given: str) -> None:
     problem = url_problem(url)
+    if not problem and flag == "--prometheus" and ("?" in url or "#" in url):  # the API's paths go after it
+        problem = "a query or fragment has no place in the server's base URL"
     if problem:
         raise UsageError(f"{flag}: '{inert(without_credentials(given))}' is not a URL to read ({problem})")
 

@@ -19,6 +19,7 @@ from tests.fleet.test_cli import fleet
     (["--prometheus", "http://alice:s3cret@prom:99999"], "'http://prom:99999' is not a URL to read (Port out of"),
     (["--targets", "gpu01:9400,gpu02:abc"], "--targets: 'gpu02:abc' is not a URL to read (Port could not"),
     (["--prometheus", "http://prom:9090", "--job", "dcgm("], "--job: 'dcgm(' is not a regular expression ("),
+    (["--prometheus", "http://prom:9090/?org=1"], "'http://prom:9090/?org=1' is not a URL to read (a query or"),
 ])
 def test_a_bad_source_is_bad_usage(args, says):
     done = fleet(*args, "--once")
