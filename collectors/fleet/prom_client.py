@@ -188,8 +188,7 @@ class PrometheusFleet:
         """The node's GPUs over the window, `width` points each (step = window / width)."""
         step = max(1.0, self.window_s / max(1, width))
         end = time.time()
-        regex = re.escape(node) + "(:[0-9]+)?"
-        data = self._api("query_range", {"query": promql.history_query(regex, step, field),
+        data = self._api("query_range", {"query": promql.history_query(promql.instances_regex(node), step, field),
                                          "start": f"{end - self.window_s:.3f}", "end": f"{end:.3f}",
                                          "step": f"{step:g}"})
         out: dict[str, list[float | None]] = {}

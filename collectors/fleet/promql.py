@@ -8,6 +8,8 @@ plus the targets list), whatever the node or GPU count.
 
 from __future__ import annotations
 
+import re
+
 from collectors.fleet.exporters import EXPORTERS
 from collectors.fleet.model import IDLE_WINDOW_S
 from collectors.fleet.table import Entry, Exporter
@@ -81,6 +83,12 @@ def window_query(window_s: float) -> str:
                 expr = f"max by (instance, gpu) (max_over_time({_selector(entry)}[{idle}]))"
                 terms.append(_tag(_scaled(expr, entry.scale), "active_" + entry.field, exporter.name))
     return " or ".join(terms)
+
+
+def instances_regex(node: str) -> str:
+    """The `instance` labels of a node: `gpu07`, `gpu07:9400`; `[fd00::7]:9400` for an IPv6 one."""
+    name = re.escape(node)
+    return f"(\\[{name}\\]|{name})(:[0-9]+)?"
 
 
 def history_query(instances_regex: str, step_s: float, field: str = "util") -> str:

@@ -76,3 +76,11 @@ def test_the_samples_of_the_window_give_the_scrape_interval(tmp_path):
               {'{instance="g:9400",field="samples",exporter="dcgm"}': 11,  # 10 to 20 min, both ends (2.x)
                '{instance="g:9400",field="covered",exporter="dcgm"}': 900,
                '{instance="g:9400",gpu="0",field="active_util",exporter="dcgm"}': 0.5})
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) not installed")
+def test_an_ipv6_node_s_history_is_found(tmp_path):
+    series = {'DCGM_FI_DEV_GPU_UTIL{instance="[fd00::7]:9400",gpu="0"}': "50x20",
+              'DCGM_FI_DEV_GPU_UTIL{instance="[fd00::77]:9400",gpu="0"}': "90x20"}  # another node
+    _evaluate(tmp_path, series, promql.history_query(promql.instances_regex("fd00::7"), 60),
+              {'{gpu="0",field="util",exporter="dcgm"}': 0.5})  # no answer before: the regex wanted no brackets
