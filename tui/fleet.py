@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from collectors.fleet.model import FleetModel, stale_rows
+from collectors.fleet.model import FleetModel, counted, stale_rows
 from recordings.inert import inert
 from tui import fleet_columns as columns
 from tui.filter_line import TABLE_BINDINGS, TABLE_HIDDEN_BINDINGS, FilterLine
@@ -63,7 +63,7 @@ class FleetTable(Static, can_focus=True):
     def redraw(self) -> None:
         title, _, _, key = columns.COLUMNS[self.sort_index]
         rows = [r for r in self.all_rows if columns.matches(r, self.needle)]
-        rows.sort(key=lambda r: r["node"])
+        rows.sort(key=lambda r: counted(r["node"]))
         rows.sort(key=key, reverse=self.descending)
         self.rows = rows
         names = [r["node"] for r in rows]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from collectors.fleet.model import counted
 from recordings.inert import inert
 from tui import format as fmt
 
@@ -47,7 +48,7 @@ def _key(name: str) -> Callable[[Row], Any]:
 Column = tuple[str, int, Callable[[Row], str], Callable[[Row], Any]]  # title, width, cell, sort key
 # The last column takes what is left.
 COLUMNS: tuple[Column, ...] = (
-    ("NODE", 18, lambda r: inert(r["node"]), lambda r: r["node"]),
+    ("NODE", 18, lambda r: inert(r["node"]), lambda r: counted(r["node"])),
     ("GPUS", 4, lambda r: fmt.num(r["gpus"]), _key("gpus")),
     ("UTIL", 5, lambda r: _pct(r["util_mean"]), _key("util_mean")),
     ("MAX", 5, lambda r: _pct(r["util_max"]), _key("util_max")),
