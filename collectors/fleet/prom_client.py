@@ -23,6 +23,7 @@ from collectors.fleet.table import TEXT_FIELDS
 MAX_ANSWER = 512 * 2**20  # an answer's size; the gauges of 1,000 nodes of 8 GPUs are some 10 MiB
 INFO = "PromQL info:"  # an annotation Prometheus 2.4x sent among its warnings: no doubt about the answer
 QUERY_ONLY = (400, 404, 422)  # statuses that concern one request; any other failure is the server's: stop there
+SERVER_GONE = (401, 403, 502, 503, 504)  # statuses of a server no other request would get an answer from
 DEFAULT_INTERVAL_S = 15.0  # when neither a targets list (none on Thanos, Mimir) nor the samples say it
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -96,13 +97,17 @@ class PrometheusFleet:
         warnings: list[str] = []
         if not self._targets(parts, errors):
             return build([], errors, self.queries, time.perf_counter() - start, now, self.window_s)
+        targets_failed = bool(errors)
         for expr in (promql.up_query(self.job), promql.gauges_query(), promql.window_query(self.window_s)):
             try:
                 series = self.query(expr, now, warnings)
             except FetchError as error:
-                errors.append(str(error))
                 if error.status in QUERY_ONLY:
+                    errors.append(str(error))
                     continue
+                if targets_failed and not parts.nodes:
+                    errors.clear()  # the targets list failed as the first query did: the server's, one line
+                errors.append(str(error))
                 break
             for labels, value in series:
                 self._series(parts, labels, value, covered, samples)
@@ -131,14 +136,15 @@ class PrometheusFleet:
         return [r for r in readings if not (r.up and not r.exporters)]
 
     def _targets(self, parts: Assembler, errors: list[str]) -> bool:
-        """Scrape intervals and why targets are down; False when the server itself failed."""
+        """Scrape intervals and why targets are down; False when the server itself is gone (unreachable,
+        unavailable, refusing the credentials): the list is optional, and the slowest part of the API."""
         try:
             data = self._api("targets", {"state": "active"})
         except FetchError as error:
-            if error.status == 404:  # no targets list on Thanos or Mimir: intervals stay the default
+            if error.status == 404:  # no targets list on Thanos or Mimir: intervals come from the samples
                 return True
             errors.append(str(error))
-            return error.status in QUERY_ONLY
+            return error.status not in SERVER_GONE and not error.reason.startswith("cannot be reached")
         targets = data.get("activeTargets") if isinstance(data, dict) else None
         if not isinstance(targets, list) or not all(isinstance(t, dict) and isinstance(t.get("labels"), dict)
                                                     for t in targets):

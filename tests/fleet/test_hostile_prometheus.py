@@ -109,3 +109,25 @@ def test_the_fleet_s_mean_utilization_is_of_the_gpus_whose_utilization_is_known(
     model = build([a, b], [], 0, 0.0, 0.0, 600.0)
     assert model.totals["util_mean"] == pytest.approx(0.5)  # 0.81 before: a's 0.9 counted for its 8 GPUs
     assert model.totals["gpus"] == 9
+
+
+def test_a_targets_list_that_fails_leaves_the_queries_to_answer(raw):  # noqa: F811 (the fixture)
+    """The targets list is optional (intervals, why a target is down) and the slowest of the API on a big
+    server: its failure is a line, the fleet is read all the same (the refresh gave up there before)."""
+    def answer(path: str, headers: dict[str, str]) -> bytes:
+        if "/targets" in path:
+            return _ok(b"<html>upstream timed out</html>")
+        return _api({"up": _vector([UP]), "gauges": _vector([POWER])})(path, headers)
+
+    server = raw(answer)
+    model = PrometheusFleet(f"http://{server.address}", timeout_s=3).refresh()
+    assert model.rows[0]["power"] == 300.0 and not model.rows[0]["stale"]
+    assert model.errors == [f"{server.address}/api/v1/targets answered something that is not JSON"]
+
+
+@pytest.mark.parametrize("status", [401, 503])
+def test_a_server_that_refuses_or_is_unavailable_stops_at_the_targets_list(raw, status):  # noqa: F811
+    server = raw(lambda path, headers: f"HTTP/1.1 {status} No\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                 .encode())
+    model = PrometheusFleet(f"http://{server.address}", timeout_s=3).refresh()
+    assert len(server.seen) == 1 and len(model.errors) == 1 and not model.rows
