@@ -1,7 +1,7 @@
 """The fleet screen: totals at the top, one row per node, sortable and filterable; Enter opens a node.
 
-The source (a Prometheus client or direct scrapes) is read in a Textual worker thread,
-never on the event loop; the worker posts one message with the new model.  A refresh
+The source (a Prometheus client or direct scrapes) is read in a thread of its own, never on
+the event loop, one refresh at a time; the thread posts one message with the new model.  A refresh
 that gave nothing (Prometheus unreachable, 503, refused credentials) backs off,
 doubling the wait up to `MAX_BACKOFF_S`, and turns the rows it showed into stale ones:
 names kept, numbers gone, so nothing old looks live.  Error lines sit under the table.
@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -25,7 +24,7 @@ from collectors.fleet.model import FleetModel, counted, stale_rows
 from recordings.inert import inert
 from tui import fleet_columns as columns
 from tui.filter_line import TABLE_BINDINGS, TABLE_HIDDEN_BINDINGS, FilterLine
-from tui.fleet_node import NodeScreen
+from tui.fleet_node import NodeScreen, in_background
 
 MAX_BACKOFF_S = 60.0
 
@@ -170,9 +169,8 @@ class FleetScreen(FilterLine, Screen[None]):
 
     def fetch(self) -> None:
         self._fetching = True
-        self._read()
+        in_background(self._read, "rigscope-fleet-refresh")
 
-    @work(thread=True, exclusive=True, group="fleet-refresh")
     def _read(self) -> None:
         try:
             self.post_message(Refreshed(self.source.refresh()))

@@ -1,15 +1,17 @@
 """One node of the fleet: its GPUs, each with its latest readings and a utilization sparkline.
 
-The history is read in a worker thread: a `query_range` (step = window / width,
+The history is read in a thread of its own: a `query_range` (step = window / width,
 `max_over_time` so spikes survive) from Prometheus, or the scrapes kept in direct mode.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -21,6 +23,12 @@ from tui.sparkline import sparkline
 
 SPARK_WIDTH = 60  # steps over the window
 MIN_SPARK = 8  # the fewest steps a narrow terminal shows
+
+
+def in_background(read: Callable[[], None], name: str) -> None:
+    """`read` in a daemon thread: a request that hangs (up to --timeout each) never holds the quit back, as a
+    Textual thread worker would (asyncio.run waits for its executor's threads)."""
+    threading.Thread(target=read, name=name, daemon=True).start()
 
 
 def _pct(value: Any) -> str:
@@ -50,6 +58,7 @@ class NodeScreen(Screen[None]):
         self.source, self.row, self.gpus = source, row, gpus
         self.history: dict[str, list[float | None]] | None = None
         self.error: str | None = None
+        self._loading = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="node-body")
@@ -59,13 +68,19 @@ class NodeScreen(Screen[None]):
         self.draw()
         self.load()
 
-    @work(thread=True, exclusive=True, group="fleet-node")
     def load(self) -> None:
+        if not self._loading:  # one read at a time, as the refreshes: a slow one is not overtaken by an older one
+            self._loading = True
+            in_background(self._read, "rigscope-fleet-history")
+
+    def _read(self) -> None:
         try:
-            history = self.source.history(self.row["node"], SPARK_WIDTH)
-            self.app.call_from_thread(self.loaded, history, None)  # once per opening, not a hot path
+            answer: tuple[dict[str, list[float | None]] | None, str | None] = (
+                self.source.history(self.row["node"], SPARK_WIDTH), None)
         except Exception as error:  # noqa: BLE001 (FetchError, or anything a server answered: a line, the screen stays)
-            self.app.call_from_thread(self.loaded, None, str(error))
+            answer = None, str(error)
+        with contextlib.suppress(RuntimeError):  # the app ended while it was read: it has nowhere to go
+            self.app.call_from_thread(self.loaded, *answer)
 
     def update_row(self, row: dict[str, Any], gpus: dict[str, dict[str, float]]) -> None:
         """The node as the latest refresh read it; its history read again, when it is live."""
@@ -75,7 +90,7 @@ class NodeScreen(Screen[None]):
             self.load()
 
     def loaded(self, history: dict[str, list[float | None]] | None, error: str | None) -> None:
-        self.history, self.error = history or {}, error
+        self.history, self.error, self._loading = history or {}, error, False
         self.draw()
 
     def on_resize(self) -> None:

@@ -181,3 +181,37 @@ def test_a_node_on_an_80_column_terminal_shows_one_line_a_gpu_ending_at_its_late
         run(body)
     finally:
         prometheus.close()
+
+
+class _Never:
+    """A source whose refresh and history never answer until the test ends (a Prometheus that hangs)."""
+
+    def __init__(self) -> None:
+        self.gate, self.started = threading.Event(), threading.Event()
+
+    def refresh(self) -> Any:
+        self.started.set()
+        self.gate.wait(60)
+        raise RuntimeError("ended")
+
+    def history(self, node: str, width: int) -> dict[str, list[float | None]]:
+        self.gate.wait(60)
+        return {}
+
+
+def test_q_quits_at_once_while_a_request_hangs():
+    source = _Never()
+
+    async def body() -> None:
+        app = FleetApp(source, refresh_s=30)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_until(pilot, source.started.is_set, 10, "the refresh")
+            await pilot.press("q")
+
+    ended = threading.Thread(target=run, args=(body,), daemon=True)
+    ended.start()
+    ended.join(5)
+    try:
+        assert not ended.is_alive()  # the process waited for the hung refresh's thread (its whole --timeout, each)
+    finally:
+        source.gate.set()
