@@ -132,10 +132,9 @@ def _split_credentials(url: str) -> tuple[str, Auth | None]:
         return url, None  # malformed: `urlopen` says so, as one line
     if "@" not in parts.netloc:
         return url, None
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
+    user, _, password = parts.netloc.rpartition("@")[0].partition(":")
     basic = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=host)), Auth(basic=basic)
+    return without_credentials(url), Auth(basic=basic)
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:

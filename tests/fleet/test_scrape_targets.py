@@ -24,7 +24,7 @@ def test_a_url_target_with_credentials_is_named_by_its_host_and_they_are_sent(ra
 def test_a_node_s_exporters_given_as_urls_or_host_port_are_one_node(nodes_factory):
     server = nodes_factory(2, "dcgm_8gpu.prom", node_exporter=True)
     node_exporter, dcgm = f"{address(0)}:{server.node_port}", f"http://{address(0)}:{server.port}/metrics"
-    fleet_ = ScrapeFleet([node_exporter, dcgm, f"https://{address(1)}:{server.port}/other/path"], timeout_s=3)
+    fleet_ = ScrapeFleet([node_exporter, dcgm, f"http://{address(1)}:{server.port}/other/path"], timeout_s=3)
     try:
         model = fleet_.refresh()
         history = fleet_.history(address(0), 60)
