@@ -137,9 +137,15 @@ def _split_credentials(url: str) -> tuple[str, Auth | None]:
     return without_credentials(url), Auth(basic=basic)
 
 
-def _origin(url: str) -> tuple[str, str | None, int | None]:
-    parts = urllib.parse.urlsplit(url)
-    return parts.scheme, parts.hostname, parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+def _same_server(old: str, new: str) -> bool:
+    """Whether a redirect from `old` to `new` stays on the server the credentials were given for: the same host,
+    scheme and port, or the upgrade of http on its port 80 to https on 443 (as `requests` judges it)."""
+    def origin(url: str) -> tuple[str, str | None, int | None]:
+        parts = urllib.parse.urlsplit(url)
+        return parts.scheme, parts.hostname, parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+
+    was, goes = origin(old), origin(new)
+    return was == goes or (was == ("http", goes[1], 80) and goes == ("https", was[1], 443))
 
 
 class _RedirectHandler(urllib.request.HTTPRedirectHandler):
@@ -148,7 +154,7 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
                          newurl: str) -> urllib.request.Request | None:
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and _origin(new.full_url) != _origin(req.full_url):
+        if new is not None and not _same_server(req.full_url, new.full_url):
             new.remove_header("Authorization")
         return new
 

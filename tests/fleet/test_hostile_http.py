@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from collectors.fleet.http import Auth, FetchError, get, where
+from collectors.fleet.http import Auth, FetchError, _same_server, get, where
 from collectors.fleet.scrape import ScrapeFleet
 
 GOOD = b'rigscope_gpu_power_watts{gpu="0"} 300\n'
@@ -147,3 +147,12 @@ def test_a_credential_with_a_control_character_is_refused_without_being_printed(
     with pytest.raises(FetchError) as caught:
         get("http://127.0.0.1:9/x", 3, Auth(bearer="s3cr\net"))
     assert "s3cr" not in str(caught.value) and "a credential holds a control character" in str(caught.value)
+
+
+@pytest.mark.parametrize("new, keeps", [
+    ("http://prom.lab/x", True), ("http://prom.lab:80/x", True), ("https://prom.lab/x", True),  # an upgrade
+    ("https://prom.lab:8443/x", False), ("http://other.lab/x", False), ("http://prom.lab.evil/x", False),
+])
+def test_which_redirect_keeps_the_credentials(new, keeps):
+    assert _same_server("http://prom.lab/api/v1/query", new) is keeps
+    assert _same_server("https://prom.lab/api", "http://prom.lab/api") is False  # never down to plain http
