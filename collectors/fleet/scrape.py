@@ -15,7 +15,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -116,13 +115,36 @@ class ScrapeFleet:
         self.timeout_s, self.window_s, self.interval_s = timeout_s, window_s, interval_s
         self.clock = clock
         self._fetch = fetch or (lambda url, timeout: get(url, timeout))
-        self._pool = ThreadPoolExecutor(max(1, min(workers, len(self.targets))), thread_name_prefix="rigscope-fleet")
+        self.workers = max(1, min(workers, len(self.targets)))
+        self._closed = threading.Event()
         self._history: dict[str, deque[Point]] = {t: deque() for t in self.targets}
         self._lock = threading.Lock()  # the screen reads a node's history while a refresh appends
         self.queries = 0
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """A refresh under way starts no more scrapes (those in flight end with their timeout, unwaited for)."""
+        self._closed.set()
+
+    def _scrape_all(self) -> list[tuple[str, str | None, str | None]]:
+        """Every target's page, `workers` at a time, in daemon threads: a target that hangs never holds the
+        process's exit back (a ThreadPoolExecutor's threads are joined as the interpreter exits)."""
+        pages: list[tuple[str, str | None, str | None]] = [(t, None, "not scraped: closing") for t in self.targets]
+        jobs, lock = iter(enumerate(self.targets)), threading.Lock()
+
+        def work() -> None:
+            while not self._closed.is_set():
+                with lock:
+                    job = next(jobs, None)
+                if job is None:
+                    return
+                pages[job[0]] = self._scrape(job[1])
+
+        threads = [threading.Thread(target=work, name="rigscope-fleet", daemon=True) for _ in range(self.workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return pages
 
     def _scrape(self, target: str) -> tuple[str, str | None, str | None]:
         try:
@@ -132,7 +154,7 @@ class ScrapeFleet:
 
     def refresh(self) -> FleetModel:
         start = time.perf_counter()
-        pages = list(self._pool.map(self._scrape, self.targets))
+        pages = self._scrape_all()
         now = self.clock()
         self.queries = len(pages)
         parts = Assembler()

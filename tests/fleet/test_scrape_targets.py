@@ -4,8 +4,12 @@ named by its host, never by a password in its URL; its sparklines from the expor
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
+import time
 
 from collectors.fleet.scrape import ScrapeFleet
+from tests.conftest import REPO
 from tests.fleet.servers import address, fixture
 from tests.fleet.test_cli import fleet
 from tests.fleet.test_hostile_http import _ok, raw  # noqa: F401 (the fixture)
@@ -34,3 +38,29 @@ def test_a_node_s_exporters_given_as_urls_or_host_port_are_one_node(nodes_factor
     assert set(rows) == {address(0), f"{address(1)}:{server.port}/other/path"}  # a path of its own stays in the name
     assert rows[address(0)]["exporters"] == ["dcgm", "node_exporter"] and rows[address(0)]["gpus"] == 8
     assert len(history) == 8 and history["0"] == [0.9]  # from dcgm's target, not the first (node_exporter's)
+
+
+EXIT_WHILE_A_SCRAPE_HANGS = """
+import threading, time
+from collectors.fleet.scrape import ScrapeFleet
+started, never = threading.Event(), threading.Event()
+def fetch(url, timeout):
+    started.set()
+    never.wait(20)  # a target that holds the connection for its whole --timeout
+    return b""
+fleet = ScrapeFleet(["a:1", "b:1"], fetch=fetch)
+threading.Thread(target=fleet.refresh, daemon=True).start()  # as the screen's refresh thread
+started.wait(10)
+fleet.close()
+print("closed", flush=True)
+"""
+
+
+def test_the_process_ends_while_a_scrape_hangs():
+    """q on the screen ends the process at once: the scrapes' threads are not waited for (a thread pool's
+    are joined as the interpreter exits: up to --timeout after q)."""
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", EXIT_WHILE_A_SCRAPE_HANGS], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout == "closed\n", done.stderr
+    assert time.monotonic() - start < 10  # 20 s before: the hung scrape's whole wait
