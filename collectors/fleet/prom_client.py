@@ -59,6 +59,7 @@ class PrometheusFleet:
         self.window_s = window_s
         self.job = job
         self.queries = 0  # requests made by the latest refresh
+        self.intervals: dict[str, float] = {}  # node: scrape interval, as the latest refresh found it
 
     def _api(self, path: str, params: dict[str, str] | None = None, warnings: list[str] | None = None) -> Any:
         """The answer's `data`; its warnings (a partial answer: a store unreachable) as lines into `warnings`."""
@@ -120,6 +121,7 @@ class PrometheusFleet:
             # n samples span n - 1 intervals (Prometheus 2 counts both ends of the range, 3 one: longer, never stale)
             reading.interval_s = reading.interval_s or (self.window_s / max(1.0, count - 1) if count else
                                                         DEFAULT_INTERVAL_S)
+        self.intervals = {r.instance: r.interval_s for r in readings if r.interval_s}
         return build(readings, errors, self.queries, time.perf_counter() - start, now, self.window_s)
 
     def _chosen(self, parts: Assembler, errors: list[str]) -> list[NodeReading]:
@@ -193,8 +195,9 @@ class PrometheusFleet:
     def history(self, node: str, width: int, field: str = "util") -> dict[str, list[float | None]]:
         """The node's GPUs over the window, `width` points each (step = window / width)."""
         step = max(1.0, self.window_s / max(1, width))
+        span = max(step, 2 * self.intervals.get(node, DEFAULT_INTERVAL_S))
         end = time.time()
-        data = self._api("query_range", {"query": promql.history_query(promql.instances_regex(node), step, field),
+        data = self._api("query_range", {"query": promql.history_query(promql.instances_regex(node), span, field),
                                          "start": f"{end - self.window_s:.3f}", "end": f"{end:.3f}",
                                          "step": f"{step:g}"})
         out: dict[str, list[float | None]] = {}

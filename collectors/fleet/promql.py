@@ -91,14 +91,15 @@ def instances_regex(node: str) -> str:
     return f"(\\[{name}\\]|{name})(:[0-9]+)?"
 
 
-def history_query(instances_regex: str, step_s: float, field: str = "util") -> str:
-    """One node's GPUs over time for `query_range`: the highest value in each step, so spikes survive."""
+def history_query(instances_regex: str, range_s: float, field: str = "util") -> str:
+    """One node's GPUs over time for `query_range`: the highest value over the `range_s` up to each step, so
+    spikes survive (a range of at least a step and two scrape intervals, so no step falls between samples)."""
     terms = []
     for exporter in EXPORTERS:
         for entry in exporter.entries:
             if entry.field == field and entry.kind == "gauge":
                 expr = f"max by (gpu) (max_over_time({_selector(entry, f'instance=~{_quote(instances_regex)}')}" \
-                       f"[{step_s:g}s]))"
+                       f"[{range_s:g}s]))"
                 terms.append(_tag(_scaled(expr, entry.scale), field, exporter.name))
     return " or ".join(terms)
 

@@ -196,6 +196,7 @@ class FakePrometheus:
         self.status = 200  # set to 503 to make every answer a 503
         self.delay_s = 0.0  # answer this late (a Prometheus under load)
         self.requests: list[str] = []
+        self.queries: list[str] = []  # the `query` of each request that had one
         self.unknown: list[str] = []
         owner = self
 
@@ -216,6 +217,7 @@ class FakePrometheus:
         parts = urlsplit(handler.path)
         params = {k: v[0] for k, v in parse_qs(parts.query).items()}
         self.requests.append(parts.path)
+        self.queries.append(params.get("query", ""))
         if self.delay_s:
             time.sleep(self.delay_s)
         if self.status != 200:

@@ -131,3 +131,16 @@ def test_without_a_targets_list_the_scrape_interval_is_read_from_the_samples(age
     assert not model.errors and [r["stale"] for r in model.rows] == [stale, stale]
     if stale:
         assert model.rows[0]["reason"] == "no sample for 200 s (over 3 scrape intervals)"
+
+
+def test_a_node_s_history_steps_shorter_than_its_scrape_interval_leave_no_gaps():
+    """10 minutes in 60 steps is 10 s a step; a 15 s scrape left a third of the 10 s ranges without a sample,
+    blank columns in every sparkline. The range of each step spans two scrape intervals at least."""
+    server = FakePrometheus(FakeFleet(nodes=2, interval_s=15.0))
+    try:
+        source = PrometheusFleet(server.url, timeout_s=5)
+        source.refresh()
+        history = source.history("gpu000", 60)
+    finally:
+        server.close()
+    assert len(history) == 8 and "[30s]" in server.queries[-1] and "[10s]" not in server.queries[-1]

@@ -84,3 +84,17 @@ def test_an_ipv6_node_s_history_is_found(tmp_path):
               'DCGM_FI_DEV_GPU_UTIL{instance="[fd00::77]:9400",gpu="0"}': "90x20"}  # another node
     _evaluate(tmp_path, series, promql.history_query(promql.instances_regex("fd00::7"), 60),
               {'{gpu="0",field="util",exporter="dcgm"}': 0.5})  # no answer before: the regex wanted no brackets
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) not installed")
+@pytest.mark.parametrize("range_s, value", [(10, None), (30, 0.5)])
+def test_a_history_range_shorter_than_the_scrape_interval_misses_samples(tmp_path, range_s, value):
+    series = {'DCGM_FI_DEV_GPU_UTIL{instance="g:9400",gpu="0"}': "50x100"}
+    test = {"interval": "15s", "input_series": [{"series": s, "values": v} for s, v in series.items()],
+            "promql_expr_test": [{"expr": promql.history_query(promql.instances_regex("g"), range_s), "eval_time": "20m14s",
+                                  "exp_samples": [] if value is None else
+                                  [{"labels": '{gpu="0",field="util",exporter="dcgm"}', "value": value}]}]}
+    path = tmp_path / "test.yml"
+    path.write_text(json.dumps({"evaluation_interval": "15s", "tests": [test]}))
+    done = subprocess.run(["promtool", "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout[-600:] + done.stderr
