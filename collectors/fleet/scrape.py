@@ -32,19 +32,16 @@ _series: dict[str, tuple[str, dict[str, str]]] = {}  # `name{labels}` → (name,
 
 
 def target_url(target: str) -> str:
+    """`host:port` → `http://host:port/metrics`; a path or a scheme given is kept (`/metrics` where none)."""
     target = target.strip()
-    if "://" in target:
-        return target if target.rstrip("/").count("/") > 2 else target.rstrip("/") + "/metrics"
-    return f"http://{target}/metrics"
+    url = target if "://" in target else f"http://{target}"
+    return url if url.rstrip("/").count("/") > 2 else url.rstrip("/") + "/metrics"
 
 
 def instance_of(target: str) -> str:
     """The target as its row names it: `host:port`, a URL's path too where it is not `/metrics`, never the
     URL's credentials (`https://u:p@gpu01:9400/metrics` is `gpu01:9400`, so node `gpu01`)."""
-    if "://" not in target:
-        return target.strip()
-    shown = where(target.strip())
-    return shown.removesuffix("/metrics").rstrip("/")
+    return where(target_url(target)).removesuffix("/metrics").rstrip("/")
 
 
 def parse_targets(text: str) -> list[str]:

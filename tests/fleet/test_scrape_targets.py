@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from collectors.fleet.scrape import ScrapeFleet
+from collectors.fleet.scrape import ScrapeFleet, instance_of, target_url
 from tests.conftest import REPO
 from tests.fleet.servers import address, fixture
 from tests.fleet.test_cli import fleet
@@ -42,7 +42,7 @@ def test_a_node_s_exporters_given_as_urls_or_host_port_are_one_node(nodes_factor
 
 EXIT_WHILE_A_SCRAPE_HANGS = """
 import threading, time
-from collectors.fleet.scrape import ScrapeFleet
+from collectors.fleet.scrape import ScrapeFleet, instance_of, target_url
 started, never = threading.Event(), threading.Event()
 def fetch(url, timeout):
     started.set()
@@ -64,3 +64,9 @@ def test_the_process_ends_while_a_scrape_hangs():
                           timeout=60)
     assert done.returncode == 0 and done.stdout == "closed\n", done.stderr
     assert time.monotonic() - start < 10  # 20 s before: the hung scrape's whole wait
+
+
+def test_a_target_with_a_path_but_no_scheme_is_scraped_at_that_path():
+    assert target_url("gpu01:9400/metrics") == "http://gpu01:9400/metrics"  # /metrics/metrics before: a 404
+    assert target_url("gpu01:9100/node/metrics") == "http://gpu01:9100/node/metrics"
+    assert instance_of("gpu01:9400/metrics") == "gpu01:9400"  # one node with gpu01:9100
