@@ -216,11 +216,14 @@ class FleetScreen(FilterLine, Screen[None]):
                 name = screen.row["node"]
                 row = next((r for r in table.all_rows if r["node"] == name), None)
                 row = row or stale_rows([screen.row], self.GONE)[0]
-                screen.update_row(row, self.model.gpus.get(name, {}) if self.model and not row["stale"] else {})
+                screen.update_row(row, self._gpus(row))
 
     def open_node(self, row: dict[str, Any]) -> None:
-        gpus = self.model.gpus.get(row["node"], {}) if self.model else {}
-        self.app.push_screen(NodeScreen(self.source, row, gpus))
+        self.app.push_screen(NodeScreen(self.source, row, self._gpus(row)))
+
+    def _gpus(self, row: dict[str, Any]) -> dict[str, dict[str, float]]:
+        """The node's GPUs as the latest good refresh read them; none for a stale row (they would look live)."""
+        return {} if row["stale"] or self.model is None else self.model.gpus.get(row["node"], {})
 
     def filtered_table(self) -> FleetTable:
         return self.query_one(FleetTable)

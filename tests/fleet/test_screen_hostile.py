@@ -215,3 +215,25 @@ def test_q_quits_at_once_while_a_request_hangs():
         assert not ended.is_alive()  # the process waited for the hung refresh's thread (its whole --timeout, each)
     finally:
         source.gate.set()
+
+
+def test_a_node_opened_while_the_source_fails_shows_no_old_readings():
+    prometheus = FakePrometheus(FakeFleet(nodes=2))
+    source = PrometheusFleet(prometheus.url, timeout_s=5)
+
+    async def body() -> None:
+        app = FleetApp(source, refresh_s=30)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await refreshed(pilot, app)
+            prometheus.status = 503
+            await refresh_now(pilot, app)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, NodeScreen), 10, "the node")
+            await pilot.pause()
+            shown = text_of(app)
+            assert "STALE: no answer since" in shown and "91%" not in shown  # the last good refresh's, before
+
+    try:
+        run(body)
+    finally:
+        prometheus.close()
