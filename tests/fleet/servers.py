@@ -1,4 +1,4 @@
-"""Loopback servers for the fleet tests: many nodes' `/metrics` pages, and a fake Prometheus HTTP API.
+"""Loopback servers for the fleet tests: many nodes' `/metrics` pages, a fake Prometheus HTTP API, raw bytes.
 
 `NodeServer` serves N simulated nodes without N processes: node k listens on its own
 loopback address (127.0.x.y, all routed to `lo` on Linux) on the same ports, so nodes
@@ -15,6 +15,7 @@ import selectors
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -260,3 +261,49 @@ class FakePrometheus:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# -- a server that answers raw bytes ---------------------------------------------------------------
+
+Answer = Callable[[str, dict[str, str]], bytes]  # (path, headers) -> the raw bytes sent back
+
+
+def ok(body: bytes, extra: str = "") -> bytes:
+    """A whole 200 answer holding `body`, as `RawServer` sends it."""
+    return f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n".encode() + body
+
+
+class RawServer:
+    """A loopback server that sends, for each request, the bytes `answer(path, headers)` gives, then closes."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            first, *lines = data.split(b"\r\n\r\n")[0].decode().split("\r\n")
+            headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+            path = first.split()[1]
+            self.seen.append((path, headers))
+            conn.sendall(self.answer(path, headers))
+
+    def close(self) -> None:
+        self._sock.close()

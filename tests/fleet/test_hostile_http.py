@@ -8,71 +8,14 @@ never printed; a redirect to another server does not take the credentials with i
 from __future__ import annotations
 
 import base64
-import socket
-import threading
-from collections.abc import Callable, Iterator
 
 import pytest
 
 from collectors.fleet.http import Auth, FetchError, _same_server, get, where
 from collectors.fleet.scrape import ScrapeFleet
+from tests.fleet.servers import ok
 
 GOOD = b'rigscope_gpu_power_watts{gpu="0"} 300\n'
-Answer = Callable[[str, dict[str, str]], bytes]  # (path, headers) -> the raw bytes sent back
-
-
-def _ok(body: bytes, extra: str = "") -> bytes:
-    return f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n".encode() + body
-
-
-class RawServer:
-    """A loopback server that sends, for each request, the bytes `answer(path, headers)` gives, then closes."""
-
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
-        self.seen: list[tuple[str, dict[str, str]]] = []
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self._sock.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                data += chunk
-            first, *lines = data.split(b"\r\n\r\n")[0].decode().split("\r\n")
-            headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-            path = first.split()[1]
-            self.seen.append((path, headers))
-            conn.sendall(self.answer(path, headers))
-
-    def close(self) -> None:
-        self._sock.close()
-
-
-@pytest.fixture
-def raw() -> Iterator[Callable[[Answer], RawServer]]:
-    made: list[RawServer] = []
-
-    def make(answer: Answer) -> RawServer:
-        made.append(RawServer(answer))
-        return made[-1]
-
-    yield make
-    for server in made:
-        server.close()
-
 
 CUT = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n" + GOOD  # then the connection closes
 
@@ -87,7 +30,7 @@ def test_a_broken_answer_is_one_line(raw, sent):
 
 
 def test_a_page_cut_short_makes_that_node_stale_and_the_others_are_read(raw):
-    cut, good = raw(lambda path, headers: CUT), raw(lambda path, headers: _ok(GOOD))
+    cut, good = raw(lambda path, headers: CUT), raw(lambda path, headers: ok(GOOD))
     fleet = ScrapeFleet([cut.address, good.address], timeout_s=3)
     try:
         model = fleet.refresh()
@@ -108,14 +51,14 @@ def test_credentials_in_the_url_are_sent_as_basic_auth_and_never_shown(raw):
 
 
 def test_a_token_given_wins_over_credentials_in_the_url(raw):
-    server = raw(lambda path, headers: _ok(b"{}"))
+    server = raw(lambda path, headers: ok(b"{}"))
     get(f"http://alice:pw@{server.address}/x", 3, Auth(bearer="t0k"))
     assert server.seen[0][1]["authorization"] == "Bearer t0k"
 
 
 def test_a_redirect_to_another_server_does_not_carry_the_credentials(raw):
-    other = raw(lambda path, headers: _ok(b"elsewhere"))
-    home = raw(lambda path, headers: _ok(b"home") if path == "/moved" else
+    other = raw(lambda path, headers: ok(b"elsewhere"))
+    home = raw(lambda path, headers: ok(b"home") if path == "/moved" else
                f"HTTP/1.1 302 Found\r\nLocation: {'/moved' if path == '/here' else f'http://{other.address}/x'}"
                f"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
     assert get(f"http://{home.address}/here", 3, Auth(bearer="t0k")) == b"home"
@@ -134,7 +77,7 @@ def test_a_malformed_url_is_one_line(url):
 
 def test_a_secret_s_trailing_line_break_is_not_part_of_it(raw, monkeypatch):
     """A Kubernetes secret made from a file ends with a line break, and so does the variable it fills."""
-    server = raw(lambda path, headers: _ok(b"{}"))
+    server = raw(lambda path, headers: ok(b"{}"))
     monkeypatch.setenv("RIGSCOPE_FLEET_TOKEN", "t0k3n\n")
     get(f"http://{server.address}/x", 3, Auth.from_env(None, None))
     assert server.seen[0][1]["authorization"] == "Bearer t0k3n"

@@ -16,9 +16,8 @@ import pytest
 from collectors.fleet import promql
 from collectors.fleet.model import NodeReading, build
 from collectors.fleet.prom_client import PrometheusFleet
-from tests.fleet.servers import FakeFleet, FakePrometheus
+from tests.fleet.servers import FakeFleet, FakePrometheus, ok
 from tests.fleet.test_cli import fleet
-from tests.fleet.test_hostile_http import _ok, raw  # noqa: F401 (the fixture)
 
 UP = {"metric": {"instance": "gpu01:9400"}, "value": [1.0, "1"]}
 POWER = {"metric": {"instance": "gpu01:9400", "field": "power", "exporter": "dcgm", "gpu": "0"}, "value": [1.0, "300"]}
@@ -36,7 +35,7 @@ def _api(answers: dict[str, dict[str, Any]]):
         query = parse_qs(parts.query).get("query", [""])[0]
         key = {promql.up_query(None): "up", promql.gauges_query(): "gauges"}.get(query, "window")
         body = ({"targets": TARGETS} | answers).get("targets" if parts.path.endswith("/targets") else key, _vector([]))
-        return _ok(json.dumps(body).encode())
+        return ok(json.dumps(body).encode())
     return answer
 
 
@@ -51,7 +50,7 @@ def _api(answers: dict[str, dict[str, Any]]):
     {"up": {"status": "success", "data": "vector"}},
 ], ids=["targets data a list", "target a string", "target labels a string", "result items not objects",
         "metric a string", "value an object", "instance a list", "data a string"])
-def test_an_answer_of_another_shape_is_one_line(raw, answers):  # noqa: F811 (the fixture)
+def test_an_answer_of_another_shape_is_one_line(raw, answers):
     server = raw(_api({"up": _vector([UP]), "gauges": _vector([POWER]), **answers}))
     model = PrometheusFleet(f"http://{server.address}", timeout_s=3).refresh()
     assert model.errors and all("answered" in e for e in model.errors), model.errors
@@ -59,7 +58,7 @@ def test_an_answer_of_another_shape_is_one_line(raw, answers):  # noqa: F811 (th
     assert "Traceback" not in done.stderr and done.stderr.startswith("error: "), done.stderr
 
 
-def test_warnings_beside_the_data_are_lines(raw):  # noqa: F811 (the fixture)
+def test_warnings_beside_the_data_are_lines(raw):
     partial = "No StoreAPIs matched for this query: store 10.0.0.7:10901 unreachable"
     info = "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket"
     server = raw(_api({"up": _vector([UP], warnings=[partial]), "gauges": _vector([POWER], warnings=[partial, info]),
@@ -81,14 +80,14 @@ def test_a_fleet_answer_larger_than_a_page_may_be_is_read(monkeypatch):
     assert not model.errors and len(model.rows) == 20
 
 
-def test_an_answer_past_its_limit_is_refused_as_one_line(raw, monkeypatch):  # noqa: F811 (the fixture)
+def test_an_answer_past_its_limit_is_refused_as_one_line(raw, monkeypatch):
     monkeypatch.setattr("collectors.fleet.prom_client.MAX_ANSWER", 2**20)
     server = raw(_api({"up": _vector([UP] * 20_000)}))  # 1.2 MB
     model = PrometheusFleet(f"http://{server.address}", timeout_s=3).refresh()
     assert model.errors == [f"{server.address}/api/v1/query answered more than 1 MiB"] and not model.rows
 
 
-def test_a_huge_label_is_cut_where_it_is_read(raw):  # noqa: F811 (the fixture)
+def test_a_huge_label_is_cut_where_it_is_read(raw):
     huge = "[bold]x" * 20_000
     state = {"metric": {"instance": "gpu01:9400", "field": "workload", "exporter": "rigscope", "value": huge},
              "value": [1.0, "1"]}
@@ -111,12 +110,12 @@ def test_the_fleet_s_mean_utilization_is_of_the_gpus_whose_utilization_is_known(
     assert model.totals["gpus"] == 9
 
 
-def test_a_targets_list_that_fails_leaves_the_queries_to_answer(raw):  # noqa: F811 (the fixture)
+def test_a_targets_list_that_fails_leaves_the_queries_to_answer(raw):
     """The targets list is optional (intervals, why a target is down) and the slowest of the API on a big
     server: its failure is a line, the fleet is read all the same (the refresh gave up there before)."""
     def answer(path: str, headers: dict[str, str]) -> bytes:
         if "/targets" in path:
-            return _ok(b"<html>upstream timed out</html>")
+            return ok(b"<html>upstream timed out</html>")
         return _api({"up": _vector([UP]), "gauges": _vector([POWER])})(path, headers)
 
     server = raw(answer)
@@ -126,7 +125,7 @@ def test_a_targets_list_that_fails_leaves_the_queries_to_answer(raw):  # noqa: F
 
 
 @pytest.mark.parametrize("status", [401, 503])
-def test_a_server_that_refuses_or_is_unavailable_stops_at_the_targets_list(raw, status):  # noqa: F811
+def test_a_server_that_refuses_or_is_unavailable_stops_at_the_targets_list(raw, status):
     server = raw(lambda path, headers: f"HTTP/1.1 {status} No\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                  .encode())
     model = PrometheusFleet(f"http://{server.address}", timeout_s=3).refresh()

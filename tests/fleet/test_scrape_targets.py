@@ -10,13 +10,12 @@ import time
 
 from collectors.fleet.scrape import ScrapeFleet, instance_of, target_url
 from tests.conftest import REPO
-from tests.fleet.servers import address, fixture
+from tests.fleet.servers import address, fixture, ok
 from tests.fleet.test_cli import fleet
-from tests.fleet.test_hostile_http import _ok, raw  # noqa: F401 (the fixture)
 
 
-def test_a_url_target_with_credentials_is_named_by_its_host_and_they_are_sent(raw):  # noqa: F811 (the fixture)
-    server = raw(lambda path, headers: _ok(fixture("rigscope_8gpu.prom", "n").encode()))
+def test_a_url_target_with_credentials_is_named_by_its_host_and_they_are_sent(raw):
+    server = raw(lambda path, headers: ok(fixture("rigscope_8gpu.prom", "n").encode()))
     port = server.address.rsplit(":", 1)[1]
     done = fleet("--targets", f"http://alice:s3cret@127.0.0.1:{port}/metrics", "--once")
     assert done.returncode == 0, done.stderr
