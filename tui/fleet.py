@@ -1,7 +1,7 @@
 """The fleet screen: totals at the top, one row per node, sortable and filterable; Enter opens a node.
 
-The source (a Prometheus client or direct scrapes) is read in a Textual worker thread,
-never on the event loop; the worker posts one message with the new model.  A refresh
+The source (a Prometheus client or direct scrapes) is read in a thread of its own, never on
+the event loop, one refresh at a time; the thread posts one message with the new model.  A refresh
 that gave nothing (Prometheus unreachable, 503, refused credentials) backs off,
 doubling the wait up to `MAX_BACKOFF_S`, and turns the rows it showed into stale ones:
 names kept, numbers gone, so nothing old looks live.  Error lines sit under the table.
@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -21,11 +20,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from collectors.fleet.model import FleetModel, stale_rows
+from collectors.fleet.model import FleetModel, counted, stale_rows
 from recordings.inert import inert
 from tui import fleet_columns as columns
 from tui.filter_line import TABLE_BINDINGS, TABLE_HIDDEN_BINDINGS, FilterLine
-from tui.fleet_node import NodeScreen
+from tui.fleet_node import NodeScreen, in_background
 
 MAX_BACKOFF_S = 60.0
 
@@ -43,7 +42,9 @@ class Refreshed(Message):
 
 class FleetTable(Static, can_focus=True):
     DEFAULT_CSS = "FleetTable { height: 1fr; } FleetTable:focus { background: $boost 30%; }"
-    BINDINGS = [*TABLE_BINDINGS, Binding("enter", "open", "Open node"), *TABLE_HIDDEN_BINDINGS]
+    BINDINGS = [*TABLE_BINDINGS, Binding("enter", "open", "Open node"), *TABLE_HIDDEN_BINDINGS,
+                Binding("pageup", "page(-1)", show=False), Binding("pagedown", "page(1)", show=False),
+                Binding("home", "move(-1_000_000)", show=False), Binding("end", "move(1_000_000)", show=False)]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -52,6 +53,7 @@ class FleetTable(Static, can_focus=True):
         self.sort_index, self.descending, self.needle = columns.DEFAULT_SORT, False, ""
         self.selected: str | None = None
         self._top = 0
+        self._fits = 1  # rows on the screen at the latest redraw
 
     def set_rows(self, rows: list[dict[str, Any]]) -> None:
         self.all_rows = rows
@@ -60,13 +62,15 @@ class FleetTable(Static, can_focus=True):
     def redraw(self) -> None:
         title, _, _, key = columns.COLUMNS[self.sort_index]
         rows = [r for r in self.all_rows if columns.matches(r, self.needle)]
-        rows.sort(key=lambda r: r["node"])
+        rows.sort(key=lambda r: counted(r["node"]))
         rows.sort(key=key, reverse=self.descending)
         self.rows = rows
         names = [r["node"] for r in rows]
         if names and self.selected not in names:
             self.selected = names[0]
-        fits = max(1, (self.content_region.height or 30) - 2)
+        fits = self._fits = max(1, (self.content_region.height or 30) - 2)
+        width = self.content_region.width or None  # none before the first layout
+        shown = columns.fitting(width)
         here = names.index(self.selected) if self.selected in names else 0
         self._top = max(0, min(self._top, here, len(names) - fits))
         if here >= self._top + fits:
@@ -77,13 +81,19 @@ class FleetTable(Static, can_focus=True):
             head.append(f" · rows {self._top + 1}-{min(len(rows), self._top + fits)} (↑/↓)")
         if self.needle:
             head.append(f" · filter “{self.needle}”", style="bold cyan")
-        lines = [head, Text(columns.header(), style="bold reverse")]
+        lines = [head, Text(columns.header(shown), style="bold reverse")]
         for row in rows[self._top: self._top + fits]:
             style = "reverse" if row["node"] == self.selected else ("red" if row["stale"] else "")
-            lines.append(Text(columns.row_line(row), style=style))
+            lines.append(Text(columns.row_line(row, shown), style=style))
         if not rows:
             lines.append(Text("no node matches" if self.needle else "no node yet", style="dim"))
+        if width:
+            for text in lines:
+                text.truncate(width, overflow="ellipsis")  # one line a node, or the rows shown are not the rows counted
         self.update(Text("\n").join(lines))
+
+    def on_resize(self) -> None:
+        self.redraw()
 
     def action_sort(self) -> None:
         self.sort_index = (self.sort_index + 1) % len(columns.COLUMNS)
@@ -100,6 +110,9 @@ class FleetTable(Static, can_focus=True):
             here = names.index(self.selected) if self.selected in names else 0
             self.selected = names[max(0, min(len(names) - 1, here + step))]
             self.redraw()
+
+    def action_page(self, pages: int) -> None:
+        self.action_move(pages * self._fits)
 
     def action_filter(self) -> None:
         box = self.screen.query_one("#fleet-filter", Input)
@@ -122,12 +135,13 @@ class FleetTable(Static, can_focus=True):
 class FleetScreen(FilterLine, Screen[None]):
     FILTER_ID = "fleet-filter"
     DEFAULT_CSS = """
-    FleetScreen #fleet-totals { height: 1; padding: 0 1; }
+    FleetScreen #fleet-totals { height: auto; padding: 0 1; }
     FleetScreen #fleet-errors { height: auto; max-height: 8; padding: 0 1; color: $error; }
     FleetScreen #fleet-filter { display: none; }
     FleetScreen FleetTable { padding: 0 1; }
     """
-    BINDINGS = [Binding("q", "app.quit", "Quit"), Binding("r", "refresh_now", "Refresh")]
+    BINDINGS = [Binding("q", "app.quit", "Quit")]
+    GONE = "no longer in the source's answer"
 
     def __init__(self, source: Any, refresh_s: float = 5.0) -> None:
         super().__init__()
@@ -138,6 +152,7 @@ class FleetScreen(FilterLine, Screen[None]):
         self.errors: list[str] = []
         self._last_good: float | None = None
         self._timer: Any = None
+        self._fetching = False  # one refresh at a time: a slow source would pile them up, older answers last
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -152,20 +167,27 @@ class FleetScreen(FilterLine, Screen[None]):
         self.query_one(FleetTable).focus()
         self.fetch()
 
-    @work(thread=True, exclusive=True, group="fleet-refresh")
     def fetch(self) -> None:
+        self._fetching = True
+        in_background(self._read, "rigscope-fleet-refresh")
+
+    def _read(self) -> None:
         try:
             self.post_message(Refreshed(self.source.refresh()))
         except Exception as error:  # noqa: BLE001 (a bug in a client must not take the screen down: it is a line)
             self.post_message(Refreshed(None, f"refresh failed: {type(error).__name__}: {error}"))
 
     def action_refresh_now(self) -> None:
+        if self._fetching:
+            self.app.notify("a refresh is under way", timeout=2)
+            return
         if self._timer is not None:
             self._timer.stop()
         self.fetch()
 
     def on_refreshed(self, message: Refreshed) -> None:
         self.refreshes += 1
+        self._fetching = False
         model, table = message.model, self.query_one(FleetTable)
         errors = list(model.errors) if model else [message.error or "refresh failed"]
         if model is not None and (model.rows or not model.errors):
@@ -183,13 +205,25 @@ class FleetScreen(FilterLine, Screen[None]):
             errors.append(f"retrying in {delay:.0f} s")
         self.errors = errors
         self.query_one("#fleet-errors", Static).update(Text("\n".join(inert(e) for e in errors)))
-        if self._timer is not None:  # a refresh asked for with `r` while one was under way: one timer, not two
-            self._timer.stop()
         self._timer = self.set_timer(delay, self.fetch)
+        self._follow_open_node()
+
+    def _follow_open_node(self) -> None:
+        """An open node shows the latest refresh's row: stale when its node went down or the source failed."""
+        table = self.query_one(FleetTable)
+        for screen in self.app.screen_stack:
+            if isinstance(screen, NodeScreen):
+                name = screen.row["node"]
+                row = next((r for r in table.all_rows if r["node"] == name), None)
+                row = row or stale_rows([screen.row], self.GONE)[0]
+                screen.update_row(row, self._gpus(row))
 
     def open_node(self, row: dict[str, Any]) -> None:
-        gpus = self.model.gpus.get(row["node"], {}) if self.model else {}
-        self.app.push_screen(NodeScreen(self.source, row, gpus))
+        self.app.push_screen(NodeScreen(self.source, row, self._gpus(row)))
+
+    def _gpus(self, row: dict[str, Any]) -> dict[str, dict[str, float]]:
+        """The node's GPUs as the latest good refresh read them; none for a stale row (they would look live)."""
+        return {} if row["stale"] or self.model is None else self.model.gpus.get(row["node"], {})
 
     def filtered_table(self) -> FleetTable:
         return self.query_one(FleetTable)
@@ -197,7 +231,8 @@ class FleetScreen(FilterLine, Screen[None]):
 
 class FleetApp(App[None]):
     TITLE = "rigscope fleet"
-    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
+    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+                Binding("r", "refresh_now", "Refresh")]  # on an open node too
 
     def __init__(self, source: Any, refresh_s: float = 5.0) -> None:
         super().__init__()
@@ -205,3 +240,6 @@ class FleetApp(App[None]):
 
     def get_default_screen(self) -> Screen:
         return self.fleet
+
+    def action_refresh_now(self) -> None:
+        self.fleet.action_refresh_now()

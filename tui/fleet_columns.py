@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from collectors.fleet.model import counted
 from recordings.inert import inert
 from tui import format as fmt
 
@@ -44,9 +45,10 @@ def _key(name: str) -> Callable[[Row], Any]:
     return lambda r: -1.0 if r.get(name) is None else r[name]
 
 
-# (title, width, cell, sort key); the last column takes what is left.
-COLUMNS: tuple[tuple[str, int, Callable[[Row], str], Callable[[Row], Any]], ...] = (
-    ("NODE", 18, lambda r: inert(r["node"]), lambda r: r["node"]),
+Column = tuple[str, int, Callable[[Row], str], Callable[[Row], Any]]  # title, width, cell, sort key
+# The last column takes what is left.
+COLUMNS: tuple[Column, ...] = (
+    ("NODE", 18, lambda r: inert(r["node"]), lambda r: counted(r["node"])),
     ("GPUS", 4, lambda r: fmt.num(r["gpus"]), _key("gpus")),
     ("UTIL", 5, lambda r: _pct(r["util_mean"]), _key("util_mean")),
     ("MAX", 5, lambda r: _pct(r["util_max"]), _key("util_max")),
@@ -63,11 +65,24 @@ COLUMNS: tuple[tuple[str, int, Callable[[Row], str], Callable[[Row], Any]], ...]
 )
 LEFT = ("NODE", "STATE")
 DEFAULT_SORT = 0
+DROPPED_FIRST = ("THROT", "COLL", "MAX", "ENERGY", "IDLE", "CPU", "SM", "TEMP")  # what a narrow terminal loses
+STATE_MIN = 16  # the state (STALE and why) keeps at least this much of the line
 
 
-def line(cells: list[str]) -> str:
+def fitting(width: int | None) -> tuple[Column, ...]:
+    """The columns of a line `width` cells wide (all of them when None): the least needed go first, so the
+    state stays on the line."""
+    columns = COLUMNS
+    for title in DROPPED_FIRST:
+        if width is None or sum(c[1] + 1 for c in columns) + STATE_MIN <= width:
+            break
+        columns = tuple(c for c in columns if c[0] != title)
+    return columns
+
+
+def line(cells: list[str], columns: tuple[Column, ...] = COLUMNS) -> str:
     parts = []
-    for (title, width, _, _), cell in zip(COLUMNS, cells):
+    for (title, width, _, _), cell in zip(columns, cells):
         if width:
             cell = cell if len(cell) <= width else cell[: width - 1] + "…"
             cell = cell.ljust(width) if title in LEFT else cell.rjust(width)
@@ -75,12 +90,12 @@ def line(cells: list[str]) -> str:
     return " ".join(parts)
 
 
-def header() -> str:
-    return line([c[0] for c in COLUMNS])
+def header(columns: tuple[Column, ...] = COLUMNS) -> str:
+    return line([c[0] for c in columns], columns)
 
 
-def row_line(row: Row) -> str:
-    return line([cell(row) for _, _, cell, _ in COLUMNS])
+def row_line(row: Row, columns: tuple[Column, ...] = COLUMNS) -> str:
+    return line([cell(row) for _, _, cell, _ in columns], columns)
 
 
 def totals_line(totals: dict[str, Any]) -> str:

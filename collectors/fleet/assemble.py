@@ -18,6 +18,7 @@ from collectors.fleet.table import TEXT_FIELDS
 from collectors.values import finite
 
 RANK = {e.name: i for i, e in enumerate(EXPORTERS)}
+MAX_TEXT = 200  # characters of a text field (a workload state, a GPU model): a label may be any size
 
 
 def node_of(instance: str) -> str:
@@ -26,6 +27,10 @@ def node_of(instance: str) -> str:
         return instance[1:].split("]", 1)[0]
     host, sep, port = instance.rpartition(":")
     return host if sep and port.isdigit() and ":" not in host else instance
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
 class Assembler:
@@ -47,7 +52,9 @@ class Assembler:
         reading = self.node(instance)
         if exporter not in reading.exporters:
             reading.exporters = tuple(sorted((*reading.exporters, exporter), key=lambda e: RANK.get(e, 99)))
-        if field not in TEXT_FIELDS:
+        if field in TEXT_FIELDS:
+            value = _cut(str(value)) if value is not None else None
+        else:
             number = finite(value)
             if number is None or not possible(field, number):
                 if gpu is not None:

@@ -12,6 +12,7 @@ import base64
 import http.client
 import io
 import os
+import re
 import socket
 import time
 import urllib.error
@@ -20,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-MAX_BODY = 32 * 1024 * 1024  # a /metrics page or an API answer larger than this is refused, not read
+MAX_BODY = 32 * 1024 * 1024  # a /metrics page larger than this is refused, not read
 
 
 class FetchError(Exception):
@@ -28,7 +29,7 @@ class FetchError(Exception):
     alone, `status` the HTTP status if any."""
 
     def __init__(self, url: str, reason: str, status: int | None = None) -> None:
-        super().__init__(f"{_where(url)} {reason}")
+        super().__init__(f"{where(url)} {reason}")
         self.reason, self.status = reason, status
 
 
@@ -39,8 +40,10 @@ class Auth:
 
     @classmethod
     def from_env(cls, bearer: str | None, basic: str | None) -> Auth:
-        return cls(bearer or os.environ.get("RIGSCOPE_FLEET_TOKEN") or None,
-                   basic or os.environ.get("RIGSCOPE_FLEET_BASIC_AUTH") or None)
+        """The flags', else the environment's; without the line break a secret read from a file ends with."""
+        bearer = (bearer or os.environ.get("RIGSCOPE_FLEET_TOKEN") or "").strip()
+        basic = (basic or os.environ.get("RIGSCOPE_FLEET_BASIC_AUTH") or "").strip()
+        return cls(bearer or None, basic or None)
 
     def headers(self) -> dict[str, str]:
         if self.bearer:
@@ -50,15 +53,22 @@ class Auth:
         return {}
 
 
-def get(url: str, timeout_s: float, auth: Auth | None = None, params: dict[str, str] | None = None) -> bytes:
+def get(url: str, timeout_s: float, auth: Auth | None = None, params: dict[str, str] | None = None,
+        max_bytes: int | None = None) -> bytes:
+    """The body of `url`, refused when over `max_bytes` (default `MAX_BODY`); credentials in the URL
+    (`https://user:pass@host/`) are its basic auth, unless `auth` gives some."""
+    limit = max_bytes or MAX_BODY
+    url, from_url = _split_credentials(url)
     if params:
         url = f"{url}?{urllib.parse.urlencode(params)}"
-    request = urllib.request.Request(url, headers={"Accept": "*/*", **(auth.headers() if auth else {})})
+    headers = (auth.headers() if auth else {}) or (from_url.headers() if from_url else {})
     deadline = time.monotonic() + timeout_s
-    opener = urllib.request.build_opener(_HTTPHandler(deadline), _HTTPSHandler(deadline))
+    opener = urllib.request.build_opener(_DeadlineHandler(deadline), _RedirectHandler())
     try:
+        request = urllib.request.Request(url, headers={"Accept": "*/*", **headers})
         with opener.open(request, timeout=timeout_s) as response:
-            body = response.read(MAX_BODY + 1)
+            body = response.read(limit + 1)
+            length = response.headers.get("Content-Length", "")
     except urllib.error.HTTPError as error:
         words = {401: "refused the credentials", 403: "refused the credentials",
                  503: "is unavailable"}.get(error.code, "answered")
@@ -70,11 +80,83 @@ def get(url: str, timeout_s: float, auth: Auth | None = None, params: dict[str, 
         if isinstance(reason, (TimeoutError, socket.timeout)):
             raise FetchError(url, f"timed out after {timeout_s:g} s") from None
         raise FetchError(url, f"cannot be reached ({reason})") from None
-    except (OSError, ValueError) as error:  # reset mid-answer, a malformed URL
-        raise FetchError(url, f"failed ({error})") from None
-    if len(body) > MAX_BODY:
-        raise FetchError(url, f"answered more than {MAX_BODY // 2**20} MiB")
+    except http.client.IncompleteRead as error:
+        raise FetchError(url, f"failed (cut short after {len(error.partial)} bytes)") from None
+    except http.client.HTTPException as error:  # not HTTP, a bad status line, a malformed host or port
+        raise FetchError(url, f"failed ({type(error).__name__}: {str(error)[:120]})") from None
+    except (OSError, ValueError) as error:  # reset mid-answer, a malformed URL, a header `http.client` refuses
+        what = "a credential holds a control character" if "header value" in str(error) else str(error)  # not it
+        raise FetchError(url, f"failed ({what})") from None
+    if len(body) > limit:
+        raise FetchError(url, f"answered more than {limit / 2**20:g} MiB")
+    if length.isdigit() and len(body) < int(length):  # a read of a given size returns what came, short or not
+        raise FetchError(url, f"failed (cut short: {len(body)} of {length} bytes)")
     return body
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be read as given, in a few words; None when it can."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (its check: a port that is no number, or out of range)
+    except ValueError as error:
+        return str(error)
+    if parts.scheme not in ("http", "https"):
+        return "not http:// or https://"
+    if not parts.hostname:
+        return "no host"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "a space or control character in it"
+    return None
+
+
+def without_credentials(url: str) -> str:
+    """The URL as it may be shown: its `user:password@` left out."""
+    return re.sub(r"//[^/@]*@", "//", url, count=1)
+
+
+def where(url: str) -> str:
+    """`host:port/path` of a URL, as the lines name it: never its credentials or query."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url.rpartition("@")[2].split("?", 1)[0]
+    return f"{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+def _split_credentials(url: str) -> tuple[str, Auth | None]:
+    """The URL without its `user:password@`, and those as basic auth (percent-escapes decoded)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url, None  # malformed: `urlopen` says so, as one line
+    if "@" not in parts.netloc:
+        return url, None
+    user, _, password = parts.netloc.rpartition("@")[0].partition(":")
+    basic = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
+    return without_credentials(url), Auth(basic=basic)
+
+
+def _same_server(old: str, new: str) -> bool:
+    """Whether a redirect from `old` to `new` stays on the server the credentials were given for: the same host,
+    scheme and port, or the upgrade of http on its port 80 to https on 443 (as `requests` judges it)."""
+    def origin(url: str) -> tuple[str, str | None, int | None]:
+        parts = urllib.parse.urlsplit(url)
+        return parts.scheme, parts.hostname, parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+
+    was, goes = origin(old), origin(new)
+    return was == goes or (was == ("http", goes[1], 80) and goes == ("https", was[1], 443))
+
+
+class _RedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Redirects followed as `urllib` does, but the credentials go only to the server they were given for."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and not _same_server(req.full_url, new.full_url):
+            new.remove_header("Authorization")
+        return new
 
 
 class _DeadlineReader(io.RawIOBase):
@@ -129,7 +211,9 @@ class _DeadlineHTTPSConnection(_DeadlineConnection, http.client.HTTPSConnection)
     """The same over TLS: `HTTPSConnection.connect` wraps the socket first, the deadline then wraps that."""
 
 
-class _HTTPHandler(urllib.request.HTTPHandler):
+class _DeadlineHandler(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
+    """http and https both opened on deadline connections (a subclass of both: `build_opener` adds neither)."""
+
     def __init__(self, deadline: float) -> None:
         super().__init__()
         self.deadline = deadline
@@ -137,16 +221,6 @@ class _HTTPHandler(urllib.request.HTTPHandler):
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(_DeadlineConnection, req, deadline=self.deadline)  # type: ignore[arg-type]  # a keyword of its own
 
-
-class _HTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, deadline: float) -> None:
-        super().__init__()
-        self.deadline = deadline
-
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_DeadlineHTTPSConnection, req, deadline=self.deadline)  # type: ignore[arg-type]  # a keyword of its own
-
-
-def _where(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return f"{parts.netloc}{parts.path}"
+        return self.do_open(_DeadlineHTTPSConnection, req, context=self._context,  # type: ignore[arg-type,attr-defined]
+                            deadline=self.deadline)

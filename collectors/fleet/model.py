@@ -8,12 +8,14 @@ None everywhere, never 0.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from collectors.fleet.plausible import note
 
 STALE_INTERVALS = 3
+_DIGITS = re.compile(r"(\d+)")
 IDLE_RATIO = 0.05  # "allocated but idle": memory in use and activity under 5 % ...
 IDLE_WINDOW_S = 300.0  # ... for 5 minutes
 ROW_NUMBERS = ("gpus", "util_mean", "util_max", "sm_mean", "mem_used", "mem_total", "temp_max", "temp_limit",
@@ -50,6 +52,11 @@ def _known(gpus: dict[str, dict[str, float]], name: str) -> list[float]:
 
 def _sum(values: list[float]) -> float | None:
     return sum(values) if values else None
+
+
+def counted(name: str) -> tuple[str | int, ...]:
+    """A node's name as a sort key that counts its numbers: gpu2 before gpu10, 10.0.0.9 before 10.0.0.10."""
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(_DIGITS.split(name)))
 
 
 def stale_reason(reading: NodeReading, now_s: float) -> str | None:
@@ -106,14 +113,14 @@ def node_row(reading: NodeReading, now_s: float) -> dict[str, Any]:
     return row
 
 
-def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def totals(rows: list[dict[str, Any]], gpus: dict[str, dict[str, dict[str, float]]]) -> dict[str, Any]:
+    """The fleet's: live nodes' GPUs (`gpus`: node: GPU: fields); the mean utilization of those that have one."""
     live = [r for r in rows if not r["stale"]]
-    util = [r["util_mean"] * r["gpus"] for r in live if r["util_mean"] is not None and r["gpus"]]
-    util_gpus = sum(r["gpus"] for r in live if r["util_mean"] is not None and r["gpus"])
+    util = [u for node in gpus.values() for u in _known(node, "util")]
     power = [r["power"] for r in live if r["power"] is not None]
     idle = [r["idle_gpus"] for r in live if r["idle_gpus"] is not None]
     return {"nodes": len(rows), "nodes_up": len(live), "nodes_down": len(rows) - len(live),
-            "gpus": sum(r["gpus"] or 0 for r in live), "util_mean": sum(util) / util_gpus if util_gpus else None,
+            "gpus": sum(r["gpus"] or 0 for r in live), "util_mean": _mean(util),
             "power": sum(power) if power else None, "idle_gpus": sum(idle) if idle else None}
 
 
@@ -138,10 +145,10 @@ class FleetModel:
 
 def build(readings: list[NodeReading], errors: list[str], queries: int, refresh_s: float, now_s: float,
           window_s: float) -> FleetModel:
-    rows = sorted((node_row(r, now_s) for r in readings), key=lambda r: r["node"])
+    rows = sorted((node_row(r, now_s) for r in readings), key=lambda r: counted(r["node"]))
     live = {r["node"] for r in rows if not r["stale"]}
     gpus = {r.instance: r.gpus for r in readings if r.instance in live}
-    return FleetModel(rows, totals(rows), errors, queries, refresh_s, now_s, window_s, gpus)
+    return FleetModel(rows, totals(rows, gpus), errors, queries, refresh_s, now_s, window_s, gpus)
 
 
 def stale_rows(rows: list[dict[str, Any]], reason: str) -> list[dict[str, Any]]:

@@ -8,9 +8,11 @@ plus the targets list), whatever the node or GPU count.
 
 from __future__ import annotations
 
+import re
+
 from collectors.fleet.exporters import EXPORTERS
 from collectors.fleet.model import IDLE_WINDOW_S
-from collectors.fleet.table import Entry
+from collectors.fleet.table import Entry, Exporter
 
 ACTIVITY = ("sm_active", "util")  # what "idle" is judged on: SM activity where known, else utilization
 
@@ -33,7 +35,7 @@ def _by(entry: Entry) -> str:
 
 
 def up_query(job: str | None) -> str:
-    return f'max by (instance) (up{{job=~"{job}"}})' if job else "max by (instance) (up)"
+    return f"max by (instance) (up{{job=~{_quote(job)}}})" if job else "max by (instance) (up)"
 
 
 def gauges_query() -> str:
@@ -49,23 +51,30 @@ def gauges_query() -> str:
                 expr = f'label_replace(max by ({by}, {entry.label}) ({selector}), ' \
                        f'"value", "$1", "{entry.label}", "(.*)")'
                 terms.append(_tag(expr, entry.field, exporter.name))
-        first = next(e for e in exporter.entries if e.kind != "name")  # its newest sample: how fresh the node is
-        terms.append(_tag(f"max by (instance) (timestamp({_selector(first)}))", "seen", exporter.name))
+        terms.append(_tag(f"max by (instance) (timestamp({_selector(_freshness(exporter))}))", "seen", exporter.name))
     return " or ".join(terms)
 
 
+def _freshness(exporter: Exporter) -> Entry:
+    """The metric whose newest sample says how fresh a node is (and how often it is scraped)."""
+    return next(e for e in exporter.entries if e.kind != "name")
+
+
 def window_query(window_s: float) -> str:
-    """Counters' increase and the CPU over the window; each GPU's highest activity over the idle window."""
+    """Counters' increase and the CPU over the window; each GPU's highest activity over the idle window; the
+    samples of the window (the scrape interval where the server has no targets list to say it)."""
     w, idle = f"{window_s:g}s", f"{IDLE_WINDOW_S:g}s"
     terms = []
     for exporter in EXPORTERS:
+        terms.append(_tag(f"max by (instance) (count_over_time({_selector(_freshness(exporter))}[{w}]))", "samples",
+                          exporter.name))
         activity = [e for e in exporter.entries if e.kind == "gauge" and e.field in ACTIVITY]
         if activity:  # a GPU sample as old as the idle window: the idle test can be made
             first = _selector(activity[0])
             terms.append(_tag(f"max by (instance) (timestamp({first} offset {idle}))", "covered", exporter.name))
         for entry in exporter.entries:
-            if entry.kind == "counter":
-                expr = f"sum by ({_by(entry)}) (increase({_selector(entry)}[{w}]))"
+            if entry.kind == "counter":  # one exporter scraped by two jobs: its series once (max without job)
+                expr = f"sum by ({_by(entry)}) (max without (job) (increase({_selector(entry)}[{w}])))"
                 terms.append(_tag(_scaled(expr, entry.scale), entry.field, exporter.name))
             elif entry.kind == "idle":
                 terms.append(_tag(f"1 - avg by (instance) (rate({_selector(entry)}[{w}]))", entry.field,
@@ -76,14 +85,21 @@ def window_query(window_s: float) -> str:
     return " or ".join(terms)
 
 
-def history_query(instances_regex: str, step_s: float, field: str = "util") -> str:
-    """One node's GPUs over time for `query_range`: the highest value in each step, so spikes survive."""
+def instances_regex(node: str) -> str:
+    """The `instance` labels of a node: `gpu07`, `gpu07:9400`; `[fd00::7]:9400` for an IPv6 one."""
+    name = re.escape(node)
+    return f"(\\[{name}\\]|{name})(:[0-9]+)?"
+
+
+def history_query(instances_regex: str, range_s: float, field: str = "util") -> str:
+    """One node's GPUs over time for `query_range`: the highest value over the `range_s` up to each step, so
+    spikes survive (a range of at least a step and two scrape intervals, so no step falls between samples)."""
     terms = []
     for exporter in EXPORTERS:
         for entry in exporter.entries:
             if entry.field == field and entry.kind == "gauge":
                 expr = f"max by (gpu) (max_over_time({_selector(entry, f'instance=~{_quote(instances_regex)}')}" \
-                       f"[{step_s:g}s]))"
+                       f"[{range_s:g}s]))"
                 terms.append(_tag(_scaled(expr, entry.scale), field, exporter.name))
     return " or ".join(terms)
 

@@ -15,14 +15,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from collectors.fleet.assemble import Assembler
+from collectors.fleet.assemble import Assembler, node_of
 from collectors.fleet.exporters import BY_METRIC
-from collectors.fleet.http import FetchError, get
+from collectors.fleet.http import FetchError, get, where
 from collectors.fleet.model import IDLE_WINDOW_S, FleetModel, build
 from collectors.fleet.promql import ACTIVITY
 from collectors.values import finite
@@ -33,10 +32,16 @@ _series: dict[str, tuple[str, dict[str, str]]] = {}  # `name{labels}` → (name,
 
 
 def target_url(target: str) -> str:
+    """`host:port` → `http://host:port/metrics`; a path or a scheme given is kept (`/metrics` where none)."""
     target = target.strip()
-    if "://" in target:
-        return target if target.rstrip("/").count("/") > 2 else target.rstrip("/") + "/metrics"
-    return f"http://{target}/metrics"
+    url = target if "://" in target else f"http://{target}"
+    return url if url.rstrip("/").count("/") > 2 else url.rstrip("/") + "/metrics"
+
+
+def instance_of(target: str) -> str:
+    """The target as its row names it: `host:port`, a URL's path too where it is not `/metrics`, never the
+    URL's credentials (`https://u:p@gpu01:9400/metrics` is `gpu01:9400`, so node `gpu01`)."""
+    return where(target_url(target)).removesuffix("/metrics").rstrip("/")
 
 
 def parse_targets(text: str) -> list[str]:
@@ -107,13 +112,36 @@ class ScrapeFleet:
         self.timeout_s, self.window_s, self.interval_s = timeout_s, window_s, interval_s
         self.clock = clock
         self._fetch = fetch or (lambda url, timeout: get(url, timeout))
-        self._pool = ThreadPoolExecutor(max(1, min(workers, len(self.targets))), thread_name_prefix="rigscope-fleet")
+        self.workers = max(1, min(workers, len(self.targets)))
+        self._closed = threading.Event()
         self._history: dict[str, deque[Point]] = {t: deque() for t in self.targets}
         self._lock = threading.Lock()  # the screen reads a node's history while a refresh appends
         self.queries = 0
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """A refresh under way starts no more scrapes (those in flight end with their timeout, unwaited for)."""
+        self._closed.set()
+
+    def _scrape_all(self) -> list[tuple[str, str | None, str | None]]:
+        """Every target's page, `workers` at a time, in daemon threads: a target that hangs never holds the
+        process's exit back (a ThreadPoolExecutor's threads are joined as the interpreter exits)."""
+        pages: list[tuple[str, str | None, str | None]] = [(t, None, "not scraped: closing") for t in self.targets]
+        jobs, lock = iter(enumerate(self.targets)), threading.Lock()
+
+        def work() -> None:
+            while not self._closed.is_set():
+                with lock:
+                    job = next(jobs, None)
+                if job is None:
+                    return
+                pages[job[0]] = self._scrape(job[1])
+
+        threads = [threading.Thread(target=work, name="rigscope-fleet", daemon=True) for _ in range(self.workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return pages
 
     def _scrape(self, target: str) -> tuple[str, str | None, str | None]:
         try:
@@ -123,25 +151,26 @@ class ScrapeFleet:
 
     def refresh(self) -> FleetModel:
         start = time.perf_counter()
-        pages = list(self._pool.map(self._scrape, self.targets))
+        pages = self._scrape_all()
         now = self.clock()
         self.queries = len(pages)
         parts = Assembler()
         errors: list[str] = []
         for target, page, error in pages:
-            parts.node(target).interval_s = self.interval_s
+            instance = instance_of(target)
+            parts.node(instance).interval_s = self.interval_s
             if page is None:
                 with self._lock:
                     self._history[target].clear()  # a node back after a gap starts its increases afresh
-                parts.set_up(target, False, error)
+                parts.set_up(instance, False, error)
                 continue
             try:
-                self._read(parts, target, page, now)
+                self._read(parts, target, instance, page, now)
             except ValueError as bad:  # a page the parser refuses: that node only
-                parts.set_up(target, False, f"unreadable /metrics page ({str(bad)[:120]})")
+                parts.set_up(instance, False, f"unreadable /metrics page ({str(bad)[:120]})")
         return build(parts.readings(), errors, self.queries, time.perf_counter() - start, now, self.window_s)
 
-    def _read(self, parts: Assembler, target: str, page: str, now: float) -> None:
+    def _read(self, parts: Assembler, target: str, instance: str, page: str, now: float) -> None:
         lines, unknown = known_lines(page)
         point = Point(now, {}, {})
         for name, labels, value in map(parse_line, lines):
@@ -152,21 +181,21 @@ class ScrapeFleet:
                     continue
                 gpu = labels.get("gpu", "") if entry.per_gpu else None
                 if entry.kind == "gauge":
-                    parts.add(target, exporter.name, entry.field, gpu, value * entry.scale)
+                    parts.add(instance, exporter.name, entry.field, gpu, value * entry.scale)
                 elif entry.kind == "state":
                     if value == 1:
-                        parts.add(target, exporter.name, entry.field, None, labels.get(entry.label))
+                        parts.add(instance, exporter.name, entry.field, None, labels.get(entry.label))
                 elif entry.kind == "name":
-                    parts.add(target, exporter.name, entry.field, gpu, labels.get(entry.label))
+                    parts.add(instance, exporter.name, entry.field, gpu, labels.get(entry.label))
                 elif entry.kind == "counter":
                     key = (exporter.name, entry.field, gpu)
                     point.counters[key] = point.counters.get(key, 0.0) + value * entry.scale
                 else:  # idle seconds per CPU
                     total, cpus = point.idle.get(exporter.name, (0.0, 0))
                     point.idle[exporter.name] = (total + value, cpus + 1)
-        reading = parts.node(target)
-        parts.set_up(target, True)
-        parts.seen(target, now)
+        reading = parts.node(instance)
+        parts.set_up(instance, True)
+        parts.seen(instance, now)
         if not reading.exporters and unknown:
             reading.unknown = tuple(unknown)
         for gpu, values in reading.gpus.items():
@@ -180,33 +209,33 @@ class ScrapeFleet:
             history.append(point)
             while len(history) > 2 and history[1].t <= now - max(self.window_s, IDLE_WINDOW_S):
                 history.popleft()
-        self._derive(parts, target, history, now)
+        self._derive(parts, instance, history, now)
 
-    def _derive(self, parts: Assembler, target: str, history: deque[Point], now: float) -> None:
+    def _derive(self, parts: Assembler, instance: str, history: deque[Point], now: float) -> None:
         """Increases over the window, CPU from the last two scrapes, the highest activity over the idle window."""
         latest = history[-1]
         first = next((p for p in history if p.t >= now - self.window_s), latest)
         for (exporter, name, gpu), value in latest.counters.items():
             before = first.counters.get((exporter, name, gpu))
             if before is not None and first is not latest:
-                parts.add(target, exporter, name, gpu, value - before if value >= before else value)
+                parts.add(instance, exporter, name, gpu, value - before if value >= before else value)
         if len(history) > 1:
             previous = history[-2]
             for exporter, (idle, cpus) in latest.idle.items():
                 was = previous.idle.get(exporter)
                 elapsed = latest.t - previous.t
                 if was and cpus and elapsed > 0 and idle >= was[0]:
-                    parts.add(target, exporter, "cpu_util", None, max(0.0, 1.0 - (idle - was[0]) / elapsed / cpus))
+                    parts.add(instance, exporter, "cpu_util", None, max(0.0, 1.0 - (idle - was[0]) / elapsed / cpus))
         if history[0].t <= now - IDLE_WINDOW_S:  # the history covers the idle window: the test can be made
             recent = [p for p in history if p.t >= now - IDLE_WINDOW_S]
-            reading = parts.node(target)
+            reading = parts.node(instance)
             for gpu in latest.activity:
                 reading.active_max[gpu] = max(p.activity.get(gpu, 1.0) for p in recent)
 
     def history(self, node: str, width: int, field: str = "util") -> dict[str, list[float | None]]:
-        """The node's GPUs from the scrapes kept (`width` latest points)."""
-        target = next((t for t in self.targets if t == node or t.rsplit(":", 1)[0] == node), None)
+        """The node's GPUs from the scrapes kept (`width` latest points) of its target that has them."""
         with self._lock:
-            points = list(self._history.get(target or "", ()))[-width:]
+            kept = [list(self._history[t])[-width:] for t in self.targets if node_of(instance_of(t)) == node]
+        points = next((p for p in kept if any(point.util for point in p)), [])
         gpus = sorted({g for p in points for g in p.util}, key=lambda g: (len(g), g))
         return {g: [p.util.get(g) for p in points] for g in gpus}

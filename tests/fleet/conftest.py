@@ -1,12 +1,12 @@
-"""Fixtures of the fleet tests: loopback node servers and a fake Prometheus, closed after each test."""
+"""Fixtures of the fleet tests: loopback node servers, a fake Prometheus and raw-bytes servers, closed after each test."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.fleet.servers import FakeFleet, FakePrometheus, NodeServer
+from tests.fleet.servers import Answer, FakeFleet, FakePrometheus, NodeServer, RawServer
 
 
 @pytest.fixture
@@ -28,3 +28,16 @@ def prometheus() -> Iterator[FakePrometheus]:
     server = FakePrometheus(FakeFleet())
     yield server
     server.close()
+
+
+@pytest.fixture
+def raw() -> Iterator[Callable[[Answer], RawServer]]:
+    made: list[RawServer] = []
+
+    def make(answer: Answer) -> RawServer:
+        made.append(RawServer(answer))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()

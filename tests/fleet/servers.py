@@ -1,4 +1,4 @@
-"""Loopback servers for the fleet tests: many nodes' `/metrics` pages, and a fake Prometheus HTTP API.
+"""Loopback servers for the fleet tests: many nodes' `/metrics` pages, a fake Prometheus HTTP API, raw bytes.
 
 `NodeServer` serves N simulated nodes without N processes: node k listens on its own
 loopback address (127.0.x.y, all routed to `lo` on Linux) on the same ports, so nodes
@@ -15,6 +15,7 @@ import selectors
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -149,6 +150,9 @@ class FakeFleet:
     idle_gpu: int | None = 7  # this GPU of every node: memory in use, no activity for 5 min
     others: tuple[str, ...] = ()  # targets up without any metric the fleet knows (job "other")
     silent: set[str] = field(default_factory=set)  # nodes of job dcgm, up, serving nothing the fleet knows
+    interval_s: float = 15.0  # the scrape interval
+    age_s: float = 1.0  # how old the newest sample of a live node is
+    targets_list: bool = True  # False: no /api/v1/targets (Thanos, Mimir): 404
 
     def names(self) -> list[str]:
         return [f"gpu{k:03d}" for k in range(self.nodes)]
@@ -180,9 +184,10 @@ class FakeFleet:
                     add(name, 1.2e6, field="energy", exporter="dcgm", gpu=str(gpu))
                     add(name, 0.01 if idle else 0.95, field="active_sm_active", exporter="dcgm", gpu=str(gpu))
             if query == promql.gauges_query():
-                add(name, now - (600 if name in self.stale else 1), field="seen", exporter="dcgm")
+                add(name, now - (600 if name in self.stale else self.age_s), field="seen", exporter="dcgm")
             elif query == promql.window_query(window_s):
                 add(name, now - 400, field="covered", exporter="dcgm")
+                add(name, window_s // self.interval_s + 1, field="samples", exporter="dcgm")
         return out
 
 
@@ -192,6 +197,7 @@ class FakePrometheus:
         self.status = 200  # set to 503 to make every answer a 503
         self.delay_s = 0.0  # answer this late (a Prometheus under load)
         self.requests: list[str] = []
+        self.queries: list[str] = []  # the `query` of each request that had one
         self.unknown: list[str] = []
         owner = self
 
@@ -212,6 +218,7 @@ class FakePrometheus:
         parts = urlsplit(handler.path)
         params = {k: v[0] for k, v in parse_qs(parts.query).items()}
         self.requests.append(parts.path)
+        self.queries.append(params.get("query", ""))
         if self.delay_s:
             time.sleep(self.delay_s)
         if self.status != 200:
@@ -219,8 +226,8 @@ class FakePrometheus:
         if self.token and handler.headers.get("Authorization") != f"Bearer {self.token}":
             return self._send(handler, 401, {"status": "error", "error": "unauthorized"})
         now = time.time()
-        if parts.path == "/api/v1/targets":
-            targets = [{"labels": {"instance": f"{n}:9400", "job": "dcgm"}, "scrapeInterval": "15s",
+        if parts.path == "/api/v1/targets" and self.fleet.targets_list:
+            targets = [{"labels": {"instance": f"{n}:9400", "job": "dcgm"}, "scrapeInterval": f"{self.fleet.interval_s:g}s",
                         "health": "down" if n in self.fleet.down else "up",
                         "lastError": "context deadline exceeded" if n in self.fleet.down else ""}
                        for n in self.fleet.names()]
@@ -254,3 +261,49 @@ class FakePrometheus:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# -- a server that answers raw bytes ---------------------------------------------------------------
+
+Answer = Callable[[str, dict[str, str]], bytes]  # (path, headers) -> the raw bytes sent back
+
+
+def ok(body: bytes, extra: str = "") -> bytes:
+    """A whole 200 answer holding `body`, as `RawServer` sends it."""
+    return f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n".encode() + body
+
+
+class RawServer:
+    """A loopback server that sends, for each request, the bytes `answer(path, headers)` gives, then closes."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            first, *lines = data.split(b"\r\n\r\n")[0].decode().split("\r\n")
+            headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+            path = first.split()[1]
+            self.seen.append((path, headers))
+            conn.sendall(self.answer(path, headers))
+
+    def close(self) -> None:
+        self._sock.close()

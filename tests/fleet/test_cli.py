@@ -86,4 +86,4 @@ def test_bad_usage():
     missing = fleet("--targets-file", "/nonexistent/targets", "--once")
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "cannot read" in missing.stderr
     scheme = fleet("--prometheus", "prometheus:9090", "--once")
-    assert scheme.returncode == 1 and "http:// or https://" in scheme.stderr
+    assert scheme.returncode == 2 and "http:// or https://" in scheme.stderr

@@ -43,7 +43,7 @@ def test_rows_sort_filter_and_a_node_down_or_unknown(nodes_factory):
             shown = text_of(app)
             assert "nodes 4 up / 2 down · 32 GPUs" in shown
             assert [r["node"] for r in table.rows] == [address(k) for k in range(6)]
-            assert "STALE 127.0.0.3:" in shown and "refused" in shown  # node 1 down: a line of why
+            assert "STALE 127.0.0.3:" in shown and "cannot be reached" in shown  # node 1 down: a line of why
             assert "STALE unknown exporter: mysql_up" in shown
             down = next(line for line in shown.splitlines() if line.lstrip().startswith(address(1) + " "))
             assert "%" not in down and "W" not in down  # no numbers on a stale row
