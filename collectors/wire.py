@@ -54,6 +54,18 @@ def cut(text: str, cap: int) -> str:
     return text if len(text) <= cap else text[: cap - len(CUT_MARK)] + CUT_MARK
 
 
+def encodable(text: str) -> str:
+    """`text` with each lone surrogate (`"\\ud800"`, which JSON can carry and no UTF-8 can hold) as U+FFFD; a pair
+    is joined, as a JSON reader joins it."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
 def acked(event: dict[str, object]) -> dict[str, object]:
     """`event` with the request for an acknowledgement."""
     return {**event, ACK_FIELD: True}

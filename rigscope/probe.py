@@ -48,7 +48,7 @@ from time import perf_counter_ns
 from types import CoroutineType
 from typing import Any, Literal, TypeVar
 
-from collectors.wire import ERROR_CAP, MAX_DATAGRAM, MAX_NAME, NOTE_CAP, cut
+from collectors.wire import ERROR_CAP, MAX_DATAGRAM, MAX_NAME, NOTE_CAP, cut, encodable
 from rigscope import probe_clean as clean
 from rigscope import probe_encoding as encoding
 from rigscope.probe_encoding import describe as _describe
@@ -151,7 +151,7 @@ class Span:
                 success = False
             attrs_json = self._attrs_json if self._attrs_json is not None else _attributes_json(self.attrs)
             _send(encoding.span_end(_now(), self._head, self.start_ts, duration_s, success,
-                                    None if error is None else clean.text(str(error)), attrs_json))
+                                    None if error is None else encodable(str(error)), attrs_json))
         except Exception:  # noqa: BLE001 (never raise into the workload)
             _count_drop()
 
@@ -309,7 +309,7 @@ def metric(name: str, value: float | None, step: int | None = None) -> None:
 def note(text: str, tags: list[str] | None = None) -> None:
     """Add a note to the running session.  A blank note says nothing: not sent, counted as dropped."""
     try:
-        text = clean.text(cut(str(text), NOTE_CAP))  # as the monitor cuts it: a long note still fits a datagram
+        text = encodable(cut(str(text), NOTE_CAP))  # as the monitor cuts it: a long note still fits a datagram
         if text.strip():
             if isinstance(tags, str):  # one tag given as text: that tag, not its letters
                 tags = [tags]

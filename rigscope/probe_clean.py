@@ -25,28 +25,17 @@ from __future__ import annotations
 from operator import index
 from typing import Any
 
-from collectors.wire import MAX_DEPTH, MAX_INT, MAX_NAME, NOTE_CAP, cut
+from collectors.wire import MAX_DEPTH, MAX_INT, MAX_NAME, NOTE_CAP, cut, encodable
 from rigscope.probe_encoding import as_text, plain
 
 NOT_NEGATIVE = frozenset({"tokens", "text_length_tokens", "text_length_chars", "audio_s", "gpu"})
 _ATTRS_DEPTH = 2  # an event is level 0, its `attrs` level 1, their values level 2
 
 
-def text(value: str) -> str:
-    """`value` with each lone surrogate replaced by U+FFFD (a pair is joined, as a JSON reader joins it)."""
-    if value.isascii():
-        return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return value
-
-
 def name(value: Any) -> str:
     """A name as text the receiver takes: at most `MAX_NAME` characters.  Raises when `str(value)` does."""
     result = value if type(value) is str else str(value)
-    return text(result[:MAX_NAME])
+    return encodable(result[:MAX_NAME])
 
 
 def step(value: Any) -> int:
@@ -90,7 +79,7 @@ def _cleaned(attrs: dict[str, Any], cap: int) -> dict[str, Any]:
         value = _value(value, _ATTRS_DEPTH, cap)
         if key in NOT_NEGATIVE and type(value) in (int, float) and value < 0:
             value = None
-        cleaned[text(key if type(key) is str else as_text(key))] = value
+        cleaned[encodable(key if type(key) is str else as_text(key))] = value
     long_text = attrs.get("text")
     if type(long_text) is str and len(long_text) > cap and "text_length_chars" not in attrs:
         cleaned["text_length_chars"] = len(long_text)  # what the span table's column says, before the cut
@@ -100,7 +89,7 @@ def _cleaned(attrs: dict[str, Any], cap: int) -> dict[str, Any]:
 def _value(value: Any, depth: int, cap: int) -> Any:
     kind = type(value)
     if kind is str:
-        return text(cut(value, cap))
+        return encodable(cut(value, cap))
     if kind is float:
         return value if value - value == 0 else None  # NaN and the infinities: null
     if kind is int:
@@ -111,7 +100,7 @@ def _value(value: Any, depth: int, cap: int) -> Any:
         if depth >= MAX_DEPTH:
             return _value(as_text(value), depth, cap)
         if isinstance(value, dict):
-            return {text(as_text(key)): _value(item, depth + 1, cap) for key, item in value.items()}
+            return {encodable(as_text(key)): _value(item, depth + 1, cap) for key, item in value.items()}
         return [_value(item, depth + 1, cap) for item in value]
     for basic in (str, float, int):  # a subclass (an enum's member, numpy.float64): its plain value
         if isinstance(value, basic):

@@ -13,7 +13,8 @@ import json
 import math
 from typing import IO, Any
 
-from recordings.timeline.model import Instant, Slice, Timeline, encodable
+from collectors.wire import encodable
+from recordings.timeline.model import Instant, Slice, Timeline
 from recordings.timeline.tracks import Layout
 
 # Process and thread ids start above Linux's highest pid (PID_MAX_LIMIT): merged into one file with a profiler's

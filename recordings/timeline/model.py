@@ -46,15 +46,6 @@ PHASES = "phases"
 RunMaker = tuple["Runs", Callable[[pl.DataFrame], list[pl.Series]], Callable[[tuple[Any, ...], int, int], "Slice"]]
 
 
-def encodable(text: str) -> str:
-    """`text` with each lone surrogate (`"\\ud800"`, which JSON can carry and no UTF-8 file can hold) as U+FFFD."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return text
-
-
 def _name(value: Any) -> str:
     """A name from events.jsonl (a tag, a metric, an alert, a device) held to any sender's limit."""
     return cut(str(value), MAX_NAME)

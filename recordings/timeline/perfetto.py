@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 from typing import IO, Any
 
+from collectors.wire import encodable
 from recordings.errors import InputError
-from recordings.timeline.model import Instant, Slice, Timeline, encodable
+from recordings.timeline.model import Instant, Slice, Timeline
 from recordings.timeline.tracks import Layout
 
 INSTALL = "the perfetto export needs the perfetto package: pip install 'rigscope[trace]'"
