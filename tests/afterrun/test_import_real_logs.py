@@ -19,6 +19,7 @@ from recordings.importers import import_file, nvidia_smi, read_file, writer
 from recordings.importers.times import TimeOptions
 from recordings.importers.writer import write_imported
 from tests.afterrun.conftest import one_clear_line
+from tests.afterrun.import_pieces import whole_and_pieces
 
 FIRST = "timestamp, index, utilization.gpu [%], temperature.gpu\n"
 
@@ -97,12 +98,7 @@ def test_a_gpu_logged_for_part_of_the_log_has_the_same_derived_values_whatever_t
     source.write_text("timestamp, index, utilization.gpu [%], temperature.gpu, power.draw [W], power.limit [W]\n"
                       + "".join(rows))
     derived = [f"gpu1_{name}" for name in ("t_sustain_s", "e_th", "a_load", "rle_raw", "collapse", "rolling_peak")]
-    tables = []
-    for chunk in (100_000, 9):
-        monkeypatch.setattr(nvidia_smi, "CHUNK_LINES", chunk)
-        session, _ = import_file(source, tmp_path / f"s{chunk}", times=TimeOptions(tz="UTC"))
-        tables.append(pl.read_parquet(session / "samples.parquet").select(derived))
-    whole, pieces = tables
+    whole, pieces = whole_and_pieces(source, tmp_path, derived, monkeypatch)
     logged_rows = whole[20:] if logged == "from minute 20" else whole[:20]
     assert logged_rows.null_count().sum_horizontal().item() == 0
     if logged == "from minute 20":

@@ -11,6 +11,7 @@ import pytest
 
 from recordings.importers import import_file, nvidia_smi
 from recordings.importers.times import TimeOptions
+from tests.afterrun.import_pieces import whole_and_pieces
 
 HEADER = "timestamp, index, utilization.gpu [%], temperature.gpu, power.draw [W], power.limit [W]\n"
 
@@ -70,11 +71,6 @@ def test_a_gpu_lost_part_way_keeps_its_derived_values_whatever_the_pieces(tmp_pa
     source = tmp_path / "lost.csv"
     source.write_text(HEADER + "".join(lines))
     derived = ["gpu1_t_sustain_s", "gpu1_a_load", "gpu1_rle_raw"]
-    tables = []
-    for chunk in (100_000, 9):
-        monkeypatch.setattr(nvidia_smi, "CHUNK_LINES", chunk)
-        session, _ = import_file(source, tmp_path / f"s{chunk}", times=TimeOptions(tz="UTC"))
-        tables.append(pl.read_parquet(session / "samples.parquet").select(derived))
-    whole, pieces = tables
+    whole, pieces = whole_and_pieces(source, tmp_path, derived, monkeypatch)
     assert whole["gpu1_t_sustain_s"].null_count() < 20  # derived after the loss too, as live
     assert pieces.equals(whole)
