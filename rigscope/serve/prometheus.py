@@ -149,7 +149,7 @@ class SnapshotCollector:
             value = _value(frame, column(prefix, "energy_j"), 1.0)
             if value is not None:
                 energy.add_metric(values, value)
-            for cause, seconds in zip(THROTTLE_CAUSES, snap.throttle_s.get(prefix, (0.0,) * len(THROTTLE_CAUSES))):
+            for cause, seconds in zip(THROTTLE_CAUSES, snap.throttle_s.get(prefix, ())):  # none: never read
                 throttle.add_metric([*values, cause], seconds)
         yield energy
         yield throttle
@@ -201,7 +201,8 @@ class SnapshotCollector:
         yield cores
         for key, _ in IO_RATES:
             counter = CounterMetricFamily(PREFIX + f"{key}_bytes", IO_HELP[key], labels=names)
-            counter.add_metric(base, snap.io_bytes.get(key, 0.0))
+            if key in snap.io_bytes:  # not before the rate was first read
+                counter.add_metric(base, snap.io_bytes[key])
             yield counter
 
     def _derived(self, snap: ExportSnapshot, names: list[str], base: list[str]) -> Iterator[Metric]:
@@ -218,7 +219,8 @@ class SnapshotCollector:
                 rle.add_metric(values, value)
             events.add_metric(values, float(snap.collapse_events.get(device, 0)))
             flag = _value(frame, column(device, "collapse"), 1.0)
-            active.add_metric(values, 1.0 if flag else 0.0)
+            if flag is not None:
+                active.add_metric(values, 1.0 if flag else 0.0)
         yield rle
         yield events
         yield active

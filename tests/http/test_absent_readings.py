@@ -1,0 +1,87 @@
+"""GET /metrics leaves out what was never measured: no 0 stands in for an unknown reading.
+
+A series that is there says something was measured (a count of zero collapses is a count; zero
+seconds throttled on a GPU whose throttle reasons cannot be read is not).  The scrapes are parsed
+with prometheus_client's own parser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from collectors.fake_nvml import FakeGpu, FakeNvml
+from collectors.stream import Batch
+from rigscope.monitor import Monitor, MonitorConfig
+from rigscope.serve.exposition import TextEncoder
+from rigscope.serve.feed import THROTTLE_CAUSES, ExportFeed
+from rigscope.serve.prometheus import ExportLabels, GpuLabel, make_registry
+from tests.http.conftest import get_json, samples_of, scrape, wait_for
+
+LABELS = ExportLabels(host="box", session="s1", gpus=(GpuLabel(0, "GPU-0"),), devices=("cpu", "gpu0"))
+# What is known before any sample: the identity, counts that start at zero, the configured rate.
+KNOWN_WITHOUT_A_SAMPLE = {"rigscope_info", "rigscope_gpu_info", "rigscope_collapse_events_total",
+                          "rigscope_spans_active", "rigscope_samples_total",
+                          "rigscope_exporter_dropped_batches_total", "rigscope_sample_rate_hertz"}
+
+
+def rendered(feed: ExportFeed) -> dict[str, Any]:
+    """The feed's latest snapshot as /metrics renders it, parsed: {family name: family}."""
+    snap = feed.snapshot()
+    body = TextEncoder()(make_registry(lambda: snap, LABELS)).decode()
+    return {family.name: family for family in text_string_to_metric_families(body)}
+
+
+def series_names(families: dict[str, Any]) -> set[str]:
+    return {sample.name for family in families.values() for sample in family.samples}
+
+
+def frame(elapsed_s: float, **values: Any) -> Batch:
+    return Batch({"elapsed_s": elapsed_s, **values})
+
+
+def test_a_scrape_before_the_first_sample_holds_no_reading():
+    feed = ExportFeed(None, ["gpu0"], ["cpu", "gpu0"])
+    feed.publish()
+    assert series_names(rendered(feed)) <= KNOWN_WITHOUT_A_SAMPLE
+
+
+def test_io_byte_counters_appear_once_their_rate_was_read():
+    """A box without disk counters (psutil gives none in some containers) has no disk bytes, not 0 bytes."""
+    feed = ExportFeed(None, [], ["cpu"])
+    feed.take_all([frame(t, disk_read_bps=None, disk_write_bps=None, net_recv_bps=1000.0, net_sent_bps=0.0)
+                   for t in (0.0, 0.5, 1.0)])
+    names = series_names(rendered(feed))
+    assert {"rigscope_network_receive_bytes_total", "rigscope_network_transmit_bytes_total"} <= names
+    assert not {"rigscope_disk_read_bytes_total", "rigscope_disk_written_bytes_total"} & names
+    assert samples_of(rendered(feed), "rigscope_network_receive_bytes",
+                      "rigscope_network_receive_bytes_total") == {(("host", "box"), ("session", "s1")): 1000.0}
+
+
+def test_collapse_active_only_where_the_flag_is_known():
+    feed = ExportFeed(None, ["gpu0"], ["cpu", "gpu0"])
+    feed.take_all([frame(0.0, cpu_collapse=0, gpu0_collapse=None)])
+    active = samples_of(rendered(feed), "rigscope_collapse_active")
+    assert {dict(key)["device"]: value for key, value in active.items()} == {"cpu": 0.0}
+
+
+def test_throttle_seconds_only_for_gpus_whose_throttle_reasons_were_read(tmp_path):
+    """A GPU whose driver cannot say why its clocks are held down has no throttle series: 0 s would say
+    it never throttled (the fleet screen and the dashboard's "time throttled" would believe it)."""
+    nvml = FakeNvml([FakeGpu(readings={"throttle_reasons": 0x4}), FakeGpu(unsupported=("throttle_reasons",))])
+    monitor = Monitor(MonitorConfig(source="system", hz=20.0, duration_s=30.0, http=("127.0.0.1", 0),
+                                    directory=str(tmp_path)), nvml_backend=nvml)
+    monitor.start()
+    try:
+        wait_for(lambda: monitor.http.feed.snapshot().samples >= 4, what="four samples")
+        families = scrape(monitor.http.port)
+        devices = get_json(monitor.http.port, "/metrics/export")["analysis"]["thermal"]["devices"]
+    finally:
+        monitor.request_stop()
+        monitor.stop()
+    throttle = {(dict(key)["gpu"], dict(key)["cause"]): value for key, value in
+                samples_of(families, "rigscope_gpu_throttle_seconds", "rigscope_gpu_throttle_seconds_total").items()}
+    assert set(throttle) == {("0", cause) for cause in THROTTLE_CAUSES}
+    assert throttle["0", "power_cap"] > 0 and throttle["0", "thermal"] == 0
+    assert "throttle_seconds" in devices["gpu0"] and "throttle_seconds" not in devices["gpu1"]
