@@ -1,4 +1,5 @@
-"""The Grafana dashboard and docs/prometheus.md use only metric names the exporter serves, in valid PromQL."""
+"""The Grafana dashboard and docs/prometheus.md use only metric and label names that a real scrape serves,
+in valid PromQL, and the guide's table names every served family with its type and labels."""
 
 from __future__ import annotations
 
@@ -6,41 +7,119 @@ import json
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from rigscope.serve.prometheus import metric_names
 from tests.conftest import REPO
+from tests.http.conftest import request, scrape, serving, wait_for
 
 DASHBOARD = REPO / "docs" / "grafana-dashboard.json"
 GUIDE = REPO / "docs" / "prometheus.md"
 HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
+PROMETHEUS_LABELS = {"job", "instance"}  # added by Prometheus to every scraped series
+METRIC = re.compile(r"\brigscope_[a-z0-9_]+")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> dict[str, Any]:
+    """{sample name: label names} of a real scrape of the simulated box after a span ended, and the families."""
+    with serving(tmp_path_factory.mktemp("sessions"), gpus_sim=2, hz=10.0, duration_s=60.0) as monitor:
+        port, token = monitor.http.port, monitor.http.token
+        start = datetime.now(UTC)
+        for kind, moment in (("span_start", start), ("span_end", start + timedelta(seconds=0.2))):
+            event = {"kind": kind, "span_id": "s1", "name": "tts", "ts": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+            status, _, body = request(port, "POST", "/events", json.dumps(event).encode(),
+                                      {"Authorization": f"Bearer {token}"})
+            assert status == 202, body
+        wait_for(lambda: monitor.http.feed.snapshot().span_totals.count == 1, what="the span to reach the exporter")
+        families = scrape(port)
+    series: dict[str, set[str]] = {}
+    for family in families.values():
+        for sample in family.samples:
+            series.setdefault(sample.name, set()).update(sample.labels)
+    return {"series": series, "families": families}
 
 
 def expressions() -> list[str]:
+    """Every PromQL expression of the dashboard (panel targets and variable queries) and of the guide."""
     dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
     found = []
     for panel in dashboard["panels"]:
-        found += [target["expr"] for target in panel.get("targets", [])]
+        for inner in [panel, *panel.get("panels", [])]:
+            found += [target["expr"] for target in inner.get("targets", [])]
+    found += [variable["definition"] for variable in dashboard["templating"]["list"] if variable.get("definition")]
+    guide = GUIDE.read_text(encoding="utf-8")
+    for block in re.findall(r"```promql\n(.*?)```", guide, re.S):
+        found += [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
+    found += re.findall(r"^\s*expr: (.+)$", guide, re.M)
     return found
 
 
-def served(name: str) -> bool:
+def legend_labels() -> set[str]:
+    """Labels that the dashboard's legends and the guide's alert annotations print."""
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    legends = [target.get("legendFormat", "") for panel in dashboard["panels"] for target in panel.get("targets", [])]
+    found = {name for legend in legends for name in re.findall(r"\{\{\s*(\w+)\s*\}\}", legend)}
+    return found | set(re.findall(r"\$labels\.(\w+)", GUIDE.read_text(encoding="utf-8")))
+
+
+def labels_in(expr: str) -> set[str]:
+    """Label names an expression matches on, groups by, or reads with label_values."""
+    names = set()
+    for group in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr):
+        names |= {name.strip() for name in group.split(",") if name.strip()}
+    for matchers in re.findall(r"\{([^{}]*)\}", expr):
+        names |= set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", matchers))
+    names |= set(re.findall(r"label_values\([^,]+,\s*(\w+)\)", expr))
+    return names
+
+
+def test_every_query_names_served_metrics_and_labels(served):
+    series = served["series"]
+    queries = expressions()
+    assert len(queries) > 30 and any("histogram_quantile" in q for q in queries)
+    for expr in queries:
+        metrics = set(METRIC.findall(expr))
+        unknown = metrics - set(series)
+        assert not unknown, f"{expr}: {sorted(unknown)} not served"
+        available = set().union(*(series[m] for m in metrics)) | PROMETHEUS_LABELS if metrics else PROMETHEUS_LABELS
+        assert labels_in(expr) <= available, f"{expr}: {sorted(labels_in(expr) - available)} not on its series"
+    everything = set().union(*series.values()) | PROMETHEUS_LABELS
+    assert legend_labels() and legend_labels() <= everything
+
+
+def test_the_guide_names_every_served_family_with_its_type_and_labels(served):
+    families, series = served["families"], served["series"]
+    guide = GUIDE.read_text(encoding="utf-8")
+    rows = re.findall(r"^\| ((?:`rigscope_[a-z0-9_]+`(?:, )?)+) \| ([a-z]+)[^|]*\|([^|]*)\|", guide, re.M)
+    documented: dict[str, tuple[str, set[str]]] = {}
+    for names, kind, labels in rows:
+        for name in METRIC.findall(names):
+            documented[name] = (kind, set(re.findall(r"`(\w+)`", re.sub(r"\([^)]*\)", "", labels))))  # not examples
+    served_names = {family.name + ("_total" if family.type == "counter" else "") for family in families.values()}
+    assert set(documented) == served_names == set(metric_names())
+    for family in families.values():
+        name = family.name + ("_total" if family.type == "counter" else "")
+        kind, labels = documented[name]
+        assert kind == family.type, name
+        on_series = set().union(*(series.get(s.name, set()) for s in family.samples))
+        assert labels <= on_series, f"{name}: the guide lists {sorted(labels - on_series)}"
+
+
+def test_dashboard_and_guide_name_only_families_metric_names_lists():
     names = set(metric_names())
-    return name in names or any(name.endswith(s) and name.removesuffix(s) in names for s in HISTOGRAM_SERIES)
-
-
-def test_dashboard_and_guide_name_only_served_metrics():
-    used = {name for expr in expressions() for name in re.findall(r"\brigscope_[a-z0-9_]+", expr)}
-    used |= set(re.findall(r"\brigscope_[a-z0-9_]+", GUIDE.read_text(encoding="utf-8")))
-    assert used and not {name for name in used if not served(name)}
-    assert {"rigscope_gpu_utilization_ratio", "rigscope_collapse_events_total"} <= used
+    used = {name for expr in expressions() for name in METRIC.findall(expr)}
+    assert used and all(n in names or any(n.endswith(s) and n.removesuffix(s) in names for s in HISTOGRAM_SERIES)
+                        for n in used)
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) not installed")
 def test_dashboard_queries_parse(tmp_path):
     rules = []
-    for i, expr in enumerate(expressions()):
+    for i, expr in enumerate(e for e in expressions() if not e.startswith("label_values(")):
         concrete = expr.replace("$__range", "1h").replace("$host", ".*").replace("$gpu", ".*")
         rules.append({"record": f"rigscope:dashboard_{i}", "expr": concrete})
     path = tmp_path / "rules.json"  # YAML is a superset of JSON
