@@ -228,7 +228,9 @@ class SnapshotCollector:
         workload = GaugeMetricFamily(PREFIX + "workload_state", "1 for the current workload state, 0 for the others",
                                      labels=["state", *names])
         if state is not None:
-            for name in snap.states:
+            # Past MAX_STATES tag names the feed keeps no more; the current state is served all the same.
+            states = snap.states if state in snap.states else (*snap.states, state)
+            for name in states:
                 workload.add_metric([name, *base], 1.0 if name == state else 0.0)
         yield workload
 

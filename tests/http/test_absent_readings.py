@@ -1,4 +1,5 @@
-"""GET /metrics leaves out what was never measured: no 0 stands in for an unknown reading.
+"""GET /metrics serves what was read, and only that: no 0 stands in for an unknown reading, and no
+reading goes missing.
 
 A series that is there says something was measured (a count of zero collapses is a count; zero
 seconds throttled on a GPU whose throttle reasons cannot be read is not).  The scrapes are parsed
@@ -15,7 +16,7 @@ from collectors.fake_nvml import FakeGpu, FakeNvml
 from collectors.stream import Batch
 from rigscope.monitor import Monitor, MonitorConfig
 from rigscope.serve.exposition import TextEncoder
-from rigscope.serve.feed import THROTTLE_CAUSES, ExportFeed
+from rigscope.serve.feed import MAX_STATES, THROTTLE_CAUSES, ExportFeed
 from rigscope.serve.prometheus import ExportLabels, GpuLabel, make_registry
 from tests.http.conftest import get_json, samples_of, scrape, wait_for
 
@@ -85,3 +86,13 @@ def test_throttle_seconds_only_for_gpus_whose_throttle_reasons_were_read(tmp_pat
     assert set(throttle) == {("0", cause) for cause in THROTTLE_CAUSES}
     assert throttle["0", "power_cap"] > 0 and throttle["0", "thermal"] == 0
     assert "throttle_seconds" in devices["gpu0"] and "throttle_seconds" not in devices["gpu1"]
+
+
+def test_the_current_workload_state_is_served_past_the_cap_on_state_names():
+    """Tags are free text: past MAX_STATES names the label set stops growing, but the current state must still
+    be the one at 1 (it was served nowhere, and every state read 0)."""
+    feed = ExportFeed(None, [], ["cpu"])
+    feed.take_all([frame(float(i), workload_state=f"epoch-{i}") for i in range(MAX_STATES + 8)])
+    states = samples_of(rendered(feed), "rigscope_workload_state")
+    assert len(states) <= MAX_STATES + 1
+    assert [dict(key)["state"] for key, value in states.items() if value == 1.0] == [f"epoch-{MAX_STATES + 7}"]
