@@ -126,3 +126,17 @@ def test_dashboard_queries_parse(tmp_path):
     path.write_text(json.dumps({"groups": [{"name": "dashboard", "rules": rules}]}))
     result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# The exporters that run beside rigscope on the nodes a fleet watches (docs/fleet.md), on their default ports.
+EXPORTER_PORTS = {9100: "node_exporter", 9400: "dcgm-exporter"}
+
+
+def test_the_examples_serve_on_a_port_the_other_exporters_of_a_node_leave_free():
+    """Copying `--http 0.0.0.0:9100` onto a node that runs node_exporter ends in 'address already in use'."""
+    for doc in (GUIDE, REPO / "docs" / "probe.md"):
+        text = doc.read_text(encoding="utf-8")
+        ports = {int(port) for port in re.findall(r"--http \[?[\w.:]*?\]?:?(\d+)\b", text)}
+        ports |= {int(port) for port in re.findall(r"\b(?:localhost|127\.0\.0\.1|gpubox[\w-]*):(\d+)", text)}
+        assert ports, doc
+        assert not ports & set(EXPORTER_PORTS), f"{doc.name}: {sorted(ports & set(EXPORTER_PORTS))}"
