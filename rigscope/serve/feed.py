@@ -6,7 +6,8 @@ running totals: the latest frame, GPU throttle seconds per cause (weighted as
 bytes (each frame's rate times its tick), collapse events per device (counted
 from `collapse_start` events) and workload states seen.  A total whose reading
 was never taken (a GPU that cannot say why it throttles, a box without disk
-counters) is left out of the snapshot: unknown, not zero.  Spans are not counted
+counters) is left out of the snapshot: unknown, not zero; so is a GPU's energy
+counter once it is known not to advance under load (`energy.CounterWatch`).  Spans are not counted
 here: the snapshot takes the figures of the session's span statistics
 (`collectors.span_stats`, fed by the span assembler), so `/metrics`, the JSON
 bodies and `meta.json` agree.  After each drained run of batches it
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from collectors.energy import EnergyAccount
+from collectors.energy import CounterWatch, EnergyAccount
 from collectors.event_kinds import EventKind
 from collectors.sampler import END, Batch, FrameQueue
 from collectors.schema import column
@@ -57,6 +58,7 @@ class ExportSnapshot:
     span_totals: SpanStats = SpanStats("")
     open_spans: int = 0
     energy: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # device -> EnergyAccount.summary()
+    energy_stuck: frozenset[str] = frozenset()  # gpu prefixes whose energy counter does not advance under load
     last_frame_monotonic: float | None = None  # time.monotonic() when the latest frame arrived
     ended: bool = False
 
@@ -79,6 +81,9 @@ class ExportFeed:
         self._energy = {p: EnergyAccount("rapl" if p == "cpu" else "integrated_power") for p in self._devices}
         self._energy_cols = [(self._energy[p], column(p, "power_w"), None if p == "cpu" else column(p, "energy_j"))
                              for p in self._devices]
+        # Until it is known whether each GPU's energy counter advances: (watch, counter column, power column).
+        self._energy_watch = {p: (CounterWatch(), column(p, "energy_j"), column(p, "power_w")) for p in self._gpus}
+        self._energy_stuck: set[str] = set()
         self._io = {key: 0.0 for key, _ in IO_RATES}
         self._io_read: set[str] = set()  # IO_RATES keys whose rate some frame had
         self._states = list(HEURISTIC_STATES)
@@ -167,6 +172,8 @@ class ExportFeed:
             self._t_prev = t
             for account, power_col, counter_col in self._energy_cols:
                 account.add(t, _number(frame.get(power_col)), _number(frame.get(counter_col)) if counter_col else None)
+            if self._energy_watch:
+                self._watch_energy(t, frame)
         for peak, temp_col, power_col in self._peak_cols:
             for i, value in enumerate((_number(frame.get(temp_col)), _number(frame.get(power_col)))):
                 if value is not None and (peak[i] is None or value > peak[i]):  # type: ignore[operator]
@@ -177,6 +184,14 @@ class ExportFeed:
         self._frame = frame  # frames are not changed once the sampler has sent them
         self._samples += 1
         self._last_frame_at = time.monotonic()
+
+    def _watch_energy(self, t: float, frame: Mapping[str, Any]) -> None:
+        for prefix, (watch, counter_col, power_col) in list(self._energy_watch.items()):
+            advances = watch.add(t, _number(frame.get(counter_col)), _number(frame.get(power_col)))
+            if advances is not None:
+                del self._energy_watch[prefix]
+                if not advances:
+                    self._energy_stuck.add(prefix)
 
     def _take_event(self, event: Mapping[str, Any]) -> None:
         if event.get("kind") == EventKind.COLLAPSE_START:
@@ -200,6 +215,7 @@ class ExportFeed:
             span_totals=spans.totals,
             open_spans=spans.open,
             energy=MappingProxyType({p: account.summary() for p, account in self._energy.items()}),
+            energy_stuck=frozenset(self._energy_stuck),
             last_frame_monotonic=self._last_frame_at,
             ended=self._ended,
         )

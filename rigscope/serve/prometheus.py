@@ -147,7 +147,7 @@ class SnapshotCollector:
                                        labels=[*gpu_names, "cause"])
         for prefix, values in gpu_rows:
             value = _value(frame, column(prefix, "energy_j"), 1.0)
-            if value is not None:
+            if value is not None and prefix not in snap.energy_stuck:
                 energy.add_metric(values, value)
             for cause, seconds in zip(THROTTLE_CAUSES, snap.throttle_s.get(prefix, ())):  # none: never read
                 throttle.add_metric([*values, cause], seconds)

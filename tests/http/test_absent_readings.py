@@ -12,6 +12,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from collectors.energy import STUCK_AFTER_S
 from collectors.fake_nvml import FakeGpu, FakeNvml
 from collectors.stream import Batch
 from rigscope.monitor import Monitor, MonitorConfig
@@ -20,7 +21,8 @@ from rigscope.serve.feed import MAX_STATES, THROTTLE_CAUSES, ExportFeed
 from rigscope.serve.prometheus import ExportLabels, GpuLabel, make_registry
 from tests.http.conftest import get_json, samples_of, scrape, wait_for
 
-LABELS = ExportLabels(host="box", session="s1", gpus=(GpuLabel(0, "GPU-0"),), devices=("cpu", "gpu0"))
+LABELS = ExportLabels(host="box", session="s1", gpus=(GpuLabel(0, "GPU-0"), GpuLabel(1, "GPU-1")),
+                      devices=("cpu", "gpu0", "gpu1"))
 # What is known before any sample: the identity, counts that start at zero, the configured rate.
 KNOWN_WITHOUT_A_SAMPLE = {"rigscope_info", "rigscope_gpu_info", "rigscope_collapse_events_total",
                           "rigscope_spans_active", "rigscope_samples_total",
@@ -96,3 +98,17 @@ def test_the_current_workload_state_is_served_past_the_cap_on_state_names():
     states = samples_of(rendered(feed), "rigscope_workload_state")
     assert len(states) <= MAX_STATES + 1
     assert [dict(key)["state"] for key, value in states.items() if value == 1.0] == [f"epoch-{MAX_STATES + 7}"]
+
+
+def test_an_energy_counter_that_does_not_advance_under_load_is_left_out():
+    """Some GPUs report a total energy that never moves: served, it would read 0 W in `rate()` and 0 J in
+    the dashboard's "GPU energy in range" while the GPU draws 150 W."""
+    feed = ExportFeed(None, ["gpu0", "gpu1"], ["cpu", "gpu0", "gpu1"])
+    frames = [frame(t / 2, gpu0_power_w=150.0, gpu0_energy_j=5000.0, gpu1_power_w=150.0, gpu1_energy_j=75.0 * t)
+              for t in range(2 * (int(STUCK_AFTER_S) + 2))]
+    feed.take_all(frames[:4])
+    assert {dict(k)["gpu"] for k in samples_of(rendered(feed), "rigscope_gpu_energy_joules",
+                                               "rigscope_gpu_energy_joules_total")} == {"0", "1"}  # not known yet
+    feed.take_all(frames[4:])
+    energy = samples_of(rendered(feed), "rigscope_gpu_energy_joules", "rigscope_gpu_energy_joules_total")
+    assert {dict(k)["gpu"]: v for k, v in energy.items()} == {"1": 75.0 * (len(frames) - 1)}
