@@ -63,6 +63,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/events": ("POST",),
 }
 JSON_TYPE = "application/json; charset=utf-8"
+OPENMETRICS = "application/openmetrics-text"
+OPENMETRICS_1 = OPENMETRICS + "; version=1.0.0;"
 
 
 class ServedSession(Protocol):
@@ -187,6 +189,9 @@ class HttpExporter:
         # it renders in two thirds of the time and rigscope has no exemplars to carry.
         accept = accept or ""
         encoder, content_type = choose_encoder("" if "text/plain" in accept or "*/*" in accept else accept)
+        if content_type.startswith(OPENMETRICS) and not content_type.startswith(OPENMETRICS_1):
+            # prometheus_client writes OpenMetrics 1.0.0 whatever version it is asked for, and says the one asked.
+            encoder, content_type = choose_encoder(OPENMETRICS)
         if encoder is generate_latest:
             encoder = self.text_encoder
         now = time.monotonic()

@@ -288,6 +288,17 @@ def test_content_negotiation_prefers_the_classic_text_format(live):
     assert body.endswith(b"# EOF\n")
 
 
+def test_openmetrics_is_served_as_the_version_it_is(live):
+    """prometheus_client labels its OpenMetrics 1.0.0 text with whatever later version the scraper names."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+
+    for accept in ("application/openmetrics-text;version=2.0.0", "application/openmetrics-text;version=1.0.0",
+                   "application/openmetrics-text"):
+        status, headers, body = request(live.http.port, "GET", "/metrics", headers={"Accept": accept})
+        assert status == 200 and headers["content-type"].startswith("application/openmetrics-text; version=1.0.0;")
+        assert body.endswith(b"# EOF\n") and list(parse_openmetrics(body.decode()))
+
+
 def test_fast_scrapers_share_renderings_made_after_a_sample(tmp_path):
     """100 scrapes/s on a 50 Hz monitor: about 10 renders a second, each reporting the sample it shows."""
     from rigscope.serve.http_server import RENDER_EVERY_S
