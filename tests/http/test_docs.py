@@ -7,14 +7,14 @@ import json
 import re
 import shutil
 import subprocess
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from rigscope.serve.prometheus import metric_names
 from tests.conftest import REPO
-from tests.http.conftest import request, scrape, serving, wait_for
+from tests.http.conftest import page_with_a_span
 
 DASHBOARD = REPO / "docs" / "grafana-dashboard.json"
 GUIDE = REPO / "docs" / "prometheus.md"
@@ -26,16 +26,8 @@ METRIC = re.compile(r"\brigscope_[a-z0-9_]+")
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> dict[str, Any]:
     """{sample name: label names} of a real scrape of the simulated box after a span ended, and the families."""
-    with serving(tmp_path_factory.mktemp("sessions"), gpus_sim=2, hz=10.0, duration_s=60.0) as monitor:
-        port, token = monitor.http.port, monitor.http.token
-        start = datetime.now(UTC)
-        for kind, moment in (("span_start", start), ("span_end", start + timedelta(seconds=0.2))):
-            event = {"kind": kind, "span_id": "s1", "name": "tts", "ts": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
-            status, _, body = request(port, "POST", "/events", json.dumps(event).encode(),
-                                      {"Authorization": f"Bearer {token}"})
-            assert status == 202, body
-        wait_for(lambda: monitor.http.feed.snapshot().span_totals.count == 1, what="the span to reach the exporter")
-        families = scrape(port)
+    page = page_with_a_span(tmp_path_factory.mktemp("sessions"))
+    families = {family.name: family for family in text_string_to_metric_families(page)}
     series: dict[str, set[str]] = {}
     for family in families.values():
         for sample in family.samples:
