@@ -282,7 +282,6 @@ class HttpExporter:
 class Handler(BaseHTTPRequestHandler):
     server: _Server  # type: ignore[assignment]  # our bounded loop, not a socketserver.BaseServer
     server_version = f"rigscope/{__version__}"
-    sys_version = ""
     protocol_version = "HTTP/1.1"  # keep-alive for scrapers
 
     def __init__(self, sock: socket.socket, client_address: Any, server: _Server, request: bytes) -> None:
@@ -308,6 +307,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class names it so)
         pass
+
+    def version_string(self) -> str:
+        return self.server_version  # not the Python version, nor the space the base class puts before it
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # http.server's own refusals (a request line that is not HTTP/1, HTTP/2's preface, a TLS hello, a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -296,6 +297,7 @@ def test_openmetrics_is_served_as_the_version_it_is(live):
                    "application/openmetrics-text"):
         status, headers, body = request(live.http.port, "GET", "/metrics", headers={"Accept": accept})
         assert status == 200 and headers["content-type"].startswith("application/openmetrics-text; version=1.0.0;")
+        assert re.fullmatch(r"rigscope/[\w.+-]+", headers["server"])
         assert body.endswith(b"# EOF\n") and list(parse_openmetrics(body.decode()))
 
 
