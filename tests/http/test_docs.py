@@ -112,7 +112,9 @@ def test_dashboard_and_guide_name_only_families_metric_names_lists():
 def test_dashboard_queries_parse(tmp_path):
     rules = []
     for i, expr in enumerate(e for e in expressions() if not e.startswith("label_values(")):
-        concrete = expr.replace("$__range", "1h").replace("$host", ".*").replace("$gpu", ".*")
+        concrete = expr.replace("$__range", "1h")
+        for variable in ("$job", "$host", "$gpu"):
+            concrete = concrete.replace(variable, ".*")
         rules.append({"record": f"rigscope:dashboard_{i}", "expr": concrete})
     path = tmp_path / "rules.json"  # YAML is a superset of JSON
     path.write_text(json.dumps({"groups": [{"name": "dashboard", "rules": rules}]}))
@@ -132,3 +134,14 @@ def test_the_examples_serve_on_a_port_the_other_exporters_of_a_node_leave_free()
         ports |= {int(port) for port in re.findall(r"\b(?:localhost|127\.0\.0\.1|gpubox[\w-]*):(\d+)", text)}
         assert ports, doc
         assert not ports & set(EXPORTER_PORTS), f"{doc.name}: {sorted(ports & set(EXPORTER_PORTS))}"
+
+
+def test_the_dashboard_names_no_job():
+    """The scrape job is named in the operator's Prometheus config, not by rigscope: a fixed `job="rigscope"`
+    showed no target at all under any other name. The `job` variable takes it from the scraped series."""
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    assert not [expr for expr in expressions() if re.search(r"\bjob\s*=\s*\"", expr)]
+    (job,) = [v for v in dashboard["templating"]["list"] if v["name"] == "job"]
+    assert job["definition"] == "label_values(rigscope_info, job)"
+    assert "allValue" not in job  # All is the jobs listed, not `.*`: up{job=~".*"} is every target of the server
+    assert any('job=~"$job"' in expr for expr in expressions())
