@@ -9,7 +9,10 @@ machine's name.
 
 from __future__ import annotations
 
+import http.client
 import socket
+
+import pytest
 
 from tests.http.conftest import request, serving, wait_for
 
@@ -47,3 +50,28 @@ def test_an_address_open_to_the_network_takes_any_name(tmp_path):
         wait_for(lambda: monitor.http.feed.snapshot().samples > 0, what="a first sample")
         served = statuses(monitor.http.port, ("gpubox-01.lab:9700", *ELSEWHERE))
     assert set(served.values()) <= {200, 503}
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
+def test_an_ipv6_loopback_endpoint_is_scraped_by_its_address(tmp_path):
+    """`--http [::1]:PORT`: a scraper connects to ::1 and names it `[::1]:PORT` in Host."""
+    with serving(tmp_path, hz=10.0, duration_s=60.0, http=("::1", 0)) as monitor:
+        wait_for(lambda: monitor.http.feed.snapshot().samples > 0, what="a first sample")
+        assert monitor.http.url == f"http://[::1]:{monitor.http.port}"
+        connection = http.client.HTTPConnection("::1", monitor.http.port, timeout=10)
+        try:
+            connection.request("GET", "/metrics")
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+    assert response.status == 200 and b"rigscope_info{" in body
