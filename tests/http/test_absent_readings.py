@@ -19,6 +19,7 @@ from rigscope.monitor import Monitor, MonitorConfig
 from rigscope.serve.exposition import TextEncoder
 from rigscope.serve.feed import MAX_STATES, THROTTLE_CAUSES, ExportFeed
 from rigscope.serve.prometheus import ExportLabels, GpuLabel, make_registry
+from rigscope.serve.reports import analysis
 from tests.http.conftest import get_json, samples_of, scrape, wait_for
 
 LABELS = ExportLabels(host="box", session="s1", gpus=(GpuLabel(0, "GPU-0"), GpuLabel(1, "GPU-1")),
@@ -112,3 +113,12 @@ def test_an_energy_counter_that_does_not_advance_under_load_is_left_out():
     feed.take_all(frames[4:])
     energy = samples_of(rendered(feed), "rigscope_gpu_energy_joules", "rigscope_gpu_energy_joules_total")
     assert {dict(k)["gpu"]: v for k, v in energy.items()} == {"1": 75.0 * (len(frames) - 1)}
+
+
+def test_throttle_detected_is_null_where_no_gpu_could_say():
+    """`/metrics/export`'s `throttle_detected`: false only when a GPU said it was not throttled."""
+    unknown, unthrottled = ExportFeed(None, ["gpu0"], ["cpu", "gpu0"]), ExportFeed(None, ["gpu0"], ["cpu", "gpu0"])
+    unknown.take_all([frame(t, gpu0_throttle_reasons=None) for t in (0.0, 1.0)])
+    unthrottled.take_all([frame(t, gpu0_throttle_reasons=0x1) for t in (0.0, 1.0)])  # 0x1: idle, not throttled
+    assert analysis(unknown.snapshot(), LABELS)["thermal"]["throttle_detected"] is None
+    assert analysis(unthrottled.snapshot(), LABELS)["thermal"]["throttle_detected"] is False
