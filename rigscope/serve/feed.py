@@ -154,20 +154,20 @@ class ExportFeed:
             for prefix, mask in self._masks.items():
                 if mask:
                     self._throttle[prefix].add(dt, mask)
-        for key, column in IO_RATES:
-            rate = _number(frame.get(column))
+        for key, rate_col in IO_RATES:
+            rate = _number(frame.get(rate_col))
             if rate is not None:
                 self._io_read.add(key)
                 if dt > 0 and rate > 0:  # a rate covers the tick that ends at its frame
                     self._io[key] += rate * dt
-        for prefix, column in self._mask_cols:
-            read = frame.get(column)
-            mask = read if isinstance(read, int) else _number(read)  # or a float read back from a CSV
-            if mask is None:
+        for prefix, mask_col in self._mask_cols:
+            read = frame.get(mask_col)
+            bits = read if isinstance(read, int) else _number(read)  # or a float read back from a CSV
+            if bits is None:
                 self._masks[prefix] = 0  # unknown: the time to the next frame is not counted
                 continue
             self._throttle[prefix].read()
-            self._masks[prefix] = int(mask) & ~GPU_IDLE
+            self._masks[prefix] = int(bits) & ~GPU_IDLE
         if t is not None:
             self._t_prev = t
             for account, power_col, counter_col in self._energy_cols:
