@@ -7,8 +7,8 @@ bytes (each frame's rate times its tick), collapse events per device (counted
 from `collapse_start` events) and workload states seen.  A total whose reading
 was never taken (a GPU that cannot say why it throttles, a box without disk
 counters) is left out of the snapshot: unknown, not zero; so is a GPU's energy
-counter once it is known not to advance under load (`energy.CounterWatch`).  Spans are not counted
-here: the snapshot takes the figures of the session's span statistics
+counter once it is known not to advance under load (`energy.CounterWatch`).
+Spans are not counted here: the snapshot takes the figures of the session's span statistics
 (`collectors.span_stats`, fed by the span assembler), so `/metrics`, the JSON
 bodies and `meta.json` agree.  After each drained run of batches it
 publishes an `ExportSnapshot`; HTTP handler threads only read that reference,
