@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.http.conftest import page_with_a_span
+from tests.http.conftest import page_with_a_span, scrape, serving, wait_for
 
 NAME = re.compile(r"rigscope_[a-z][a-z0-9]*(_[a-z0-9]+)*")
 # Words that say a unit other than the base one (Prometheus: seconds, bytes, hertz, watts, joules, celsius, ratio).
@@ -83,3 +83,17 @@ def test_the_simulated_box_says_so(families):
 def test_promtool_finds_nothing_to_lint(page):
     result = subprocess.run(["promtool", "check", "metrics"], input=page, capture_output=True, text=True)
     assert result.returncode == 0 and not result.stdout.strip() and not result.stderr.strip(), result
+
+
+def test_counters_never_go_back_from_one_scrape_to_the_next(tmp_path):
+    """Prometheus reads a counter that goes back as a reset and counts its whole value again."""
+    pages = []
+    with serving(tmp_path, gpus_sim=2, hz=20.0, duration_s=60.0) as monitor:
+        for count in range(1, 6):
+            wait_for(lambda: monitor.http.feed.snapshot().samples >= 4 * count, what="more samples")
+            pages.append({(s.name, tuple(sorted(s.labels.items()))): s.value for f in scrape(monitor.http.port).values()
+                          if f.type in ("counter", "histogram") for s in f.samples})
+    assert len(pages[-1]) >= 19  # energy, throttle, collapses, disk and network bytes, samples, drops
+    for before, after in zip(pages, pages[1:]):
+        assert set(before) <= set(after)
+        assert [key for key, value in before.items() if after[key] < value] == []
