@@ -18,7 +18,7 @@ from collectors.stream import Batch
 from rigscope.monitor import Monitor, MonitorConfig
 from rigscope.serve.exposition import TextEncoder
 from rigscope.serve.feed import MAX_STATES, THROTTLE_CAUSES, ExportFeed
-from rigscope.serve.prometheus import ExportLabels, GpuLabel, make_registry
+from rigscope.serve.prometheus import GPU_GAUGES, PREFIX, ExportLabels, GpuLabel, make_registry
 from rigscope.serve.reports import analysis
 from tests.http.conftest import get_json, samples_of, scrape, wait_for
 
@@ -122,3 +122,24 @@ def test_throttle_detected_is_null_where_no_gpu_could_say():
     unthrottled.take_all([frame(t, gpu0_throttle_reasons=0x1) for t in (0.0, 1.0)])  # 0x1: idle, not throttled
     assert analysis(unknown.snapshot(), LABELS)["thermal"]["throttle_detected"] is None
     assert analysis(unthrottled.snapshot(), LABELS)["thermal"]["throttle_detected"] is False
+
+
+def test_a_lost_gpu_keeps_its_identity_and_its_counts_but_no_reading(tmp_path):
+    """NVML loses GPU 0 at its third read (fallen off the bus): its gauges and energy leave the page,
+    GPU 1's stay, and the page still parses."""
+    nvml = FakeNvml([FakeGpu(lost_at_tick=2), FakeGpu()])
+    monitor = Monitor(MonitorConfig(source="system", hz=20.0, duration_s=30.0, http=("127.0.0.1", 0), record=False,
+                                    directory=str(tmp_path)), nvml_backend=nvml)
+    monitor.start()
+    try:
+        wait_for(lambda: monitor.http.feed.snapshot().samples >= 6, what="six samples")
+        families = scrape(monitor.http.port)
+    finally:
+        monitor.request_stop()
+        monitor.stop()
+    for name, *_ in GPU_GAUGES:
+        assert {dict(key)["gpu"] for key in samples_of(families, PREFIX + name)} <= {"1"}, name
+    assert {dict(key)["gpu"] for key in samples_of(families, PREFIX + "gpu_utilization_ratio")} == {"1"}
+    assert {dict(key)["gpu"] for key in samples_of(families, "rigscope_gpu_energy_joules",
+                                                   "rigscope_gpu_energy_joules_total")} == {"1"}
+    assert {dict(key)["gpu"] for key in samples_of(families, "rigscope_gpu_info")} == {"0", "1"}
