@@ -227,7 +227,7 @@ class SnapshotCollector:
         state = frame.get("workload_state")
         workload = GaugeMetricFamily(PREFIX + "workload_state", "1 for the current workload state, 0 for the others",
                                      labels=["state", *names])
-        if state is not None:
+        if isinstance(state, str) and state:  # null or empty: not known yet
             # Past MAX_STATES tag names the feed keeps no more; the current state is served all the same.
             states = snap.states if state in snap.states else (*snap.states, state)
             for name in states:

@@ -143,3 +143,9 @@ def test_a_lost_gpu_keeps_its_identity_and_its_counts_but_no_reading(tmp_path):
     assert {dict(key)["gpu"] for key in samples_of(families, "rigscope_gpu_energy_joules",
                                                    "rigscope_gpu_energy_joules_total")} == {"1"}
     assert {dict(key)["gpu"] for key in samples_of(families, "rigscope_gpu_info")} == {"0", "1"}
+
+
+def test_no_workload_state_is_served_while_it_is_unknown():
+    feed = ExportFeed(None, [], ["cpu"])
+    feed.take_all([frame(0.0, workload_state="")])
+    assert samples_of(rendered(feed), "rigscope_workload_state") == {}
