@@ -37,7 +37,7 @@ GPU_GAUGES: tuple[tuple[str, str, float, str], ...] = (
     ("gpu_power_limit_watts", "power_limit_w", 1.0, "GPU power limit"),
     ("gpu_clock_sm_hertz", "clock_sm_mhz", MHZ, "GPU SM clock"),
     ("gpu_clock_memory_hertz", "clock_mem_mhz", MHZ, "GPU memory clock"),
-    ("gpu_fan_speed_ratio", "fan_pct", 0.01, "GPU fan speed, 0 to 1"),
+    ("gpu_fan_speed_ratio", "fan_pct", 0.01, "GPU fan speed, a share of its maximum (NVML: it may pass 1)"),
     ("gpu_performance_state", "pstate", 1.0, "GPU performance state (0 is P0, the fastest)"),
     # NVML GPM (Hopper and newer): means over the last GPM interval.
     ("gpu_sm_active_ratio", "sm_active_pct", 0.01, "share of SMs busy (GPM), 0 to 1"),
