@@ -1,4 +1,5 @@
-"""Listen and client addresses of the HTTP sink: what counts as loopback, and the warning for anything wider."""
+"""Listen and client addresses of the HTTP sink: what counts as loopback, the warning for anything wider, and
+which `Host` headers name this machine."""
 
 from __future__ import annotations
 
@@ -43,3 +44,20 @@ def exposure_warning(host: str, port: int) -> str | None:
 def show_host(host: str) -> str:
     """A host as it is written before `:PORT` (an IPv6 literal in brackets)."""
     return f"[{host}]" if ":" in host else host
+
+
+def names_this_machine(host_header: str | None, hostname: str) -> bool:
+    """Whether a request's `Host` is a loopback address, `localhost` (or a name under it) or `hostname`.
+
+    A page in a browser that points a name of its own at 127.0.0.1 (DNS rebinding) sends that name; a
+    request without `Host` (HTTP/1.0) comes from no browser."""
+    if not host_header:
+        return True
+    host = host_header.strip().lower()
+    if host.startswith("["):  # [::1]:9700
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    host = host.rstrip(".")
+    return (is_loopback(host) or host == "localhost" or host.endswith(".localhost")
+            or host in {hostname.lower(), hostname.lower().partition(".")[0]})

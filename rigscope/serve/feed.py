@@ -4,8 +4,11 @@
 running totals: the latest frame, GPU throttle seconds per cause (weighted as
 `signals.throttle` does, by the time to the next frame), disk and network
 bytes (each frame's rate times its tick), collapse events per device (counted
-from `collapse_start` events) and workload states seen.  Spans are not counted
-here: the snapshot takes the figures of the session's span statistics
+from `collapse_start` events) and workload states seen.  A total whose reading
+was never taken (a GPU that cannot say why it throttles, a box without disk
+counters) is left out of the snapshot: unknown, not zero; so is a GPU's energy
+counter once it is known not to advance under load (`energy.CounterWatch`).
+Spans are not counted here: the snapshot takes the figures of the session's span statistics
 (`collectors.span_stats`, fed by the span assembler), so `/metrics`, the JSON
 bodies and `meta.json` agree.  After each drained run of batches it
 publishes an `ExportSnapshot`; HTTP handler threads only read that reference,
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from collectors.energy import EnergyAccount
+from collectors.energy import CounterWatch, EnergyAccount
 from collectors.event_kinds import EventKind
 from collectors.sampler import END, Batch, FrameQueue
 from collectors.schema import column
@@ -45,15 +48,17 @@ class ExportSnapshot:
     frame: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     samples: int = 0
     dropped: int = 0
-    throttle_s: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # gpu prefix -> THROTTLE_CAUSES order
+    # gpu prefix -> THROTTLE_CAUSES order; only GPUs whose throttle reasons were read at least once
+    throttle_s: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     collapse_events: Mapping[str, int] = field(default_factory=dict)  # device prefix -> collapse_start count
     peaks: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)  # device -> max °C, max W
-    io_bytes: Mapping[str, float] = field(default_factory=dict)  # IO_RATES keys -> bytes since the first frame
+    io_bytes: Mapping[str, float] = field(default_factory=dict)  # IO_RATES keys -> bytes since the first frame (once read)
     states: tuple[str, ...] = HEURISTIC_STATES
     spans: tuple[SpanStats, ...] = ()  # finished spans per name (SpanStatistics.figures)
     span_totals: SpanStats = SpanStats("")
     open_spans: int = 0
     energy: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # device -> EnergyAccount.summary()
+    energy_stuck: frozenset[str] = frozenset()  # gpu prefixes whose energy counter does not advance under load
     last_frame_monotonic: float | None = None  # time.monotonic() when the latest frame arrived
     ended: bool = False
 
@@ -76,7 +81,11 @@ class ExportFeed:
         self._energy = {p: EnergyAccount("rapl" if p == "cpu" else "integrated_power") for p in self._devices}
         self._energy_cols = [(self._energy[p], column(p, "power_w"), None if p == "cpu" else column(p, "energy_j"))
                              for p in self._devices]
+        # Until it is known whether each GPU's energy counter advances: (watch, counter column, power column).
+        self._energy_watch = {p: (CounterWatch(), column(p, "energy_j"), column(p, "power_w")) for p in self._gpus}
+        self._energy_stuck: set[str] = set()
         self._io = {key: 0.0 for key, _ in IO_RATES}
+        self._io_read: set[str] = set()  # IO_RATES keys whose rate some frame had
         self._states = list(HEURISTIC_STATES)
         self._frame: Mapping[str, Any] = {}
         self._t_prev: float | None = None
@@ -145,23 +154,26 @@ class ExportFeed:
             for prefix, mask in self._masks.items():
                 if mask:
                     self._throttle[prefix].add(dt, mask)
-            # A rate covers the tick that ends at its frame.
-            for key, column in IO_RATES:
-                rate = _number(frame.get(column))
-                if rate is not None and rate > 0:
+        for key, rate_col in IO_RATES:
+            rate = _number(frame.get(rate_col))
+            if rate is not None:
+                self._io_read.add(key)
+                if dt > 0 and rate > 0:  # a rate covers the tick that ends at its frame
                     self._io[key] += rate * dt
-        for prefix, column in self._mask_cols:
-            read = frame.get(column)
-            if isinstance(read, int):
-                mask = read
-            else:  # null, or a float read back from a CSV
-                number = _number(read)
-                mask = 0 if number is None else int(number)
-            self._masks[prefix] = mask & ~GPU_IDLE
+        for prefix, mask_col in self._mask_cols:
+            read = frame.get(mask_col)
+            bits = read if isinstance(read, int) else _number(read)  # or a float read back from a CSV
+            if bits is None:
+                self._masks[prefix] = 0  # unknown: the time to the next frame is not counted
+                continue
+            self._throttle[prefix].read()
+            self._masks[prefix] = int(bits) & ~GPU_IDLE
         if t is not None:
             self._t_prev = t
             for account, power_col, counter_col in self._energy_cols:
                 account.add(t, _number(frame.get(power_col)), _number(frame.get(counter_col)) if counter_col else None)
+            if self._energy_watch:
+                self._watch_energy(t, frame)
         for peak, temp_col, power_col in self._peak_cols:
             for i, value in enumerate((_number(frame.get(temp_col)), _number(frame.get(power_col)))):
                 if value is not None and (peak[i] is None or value > peak[i]):  # type: ignore[operator]
@@ -172,6 +184,14 @@ class ExportFeed:
         self._frame = frame  # frames are not changed once the sampler has sent them
         self._samples += 1
         self._last_frame_at = time.monotonic()
+
+    def _watch_energy(self, t: float, frame: Mapping[str, Any]) -> None:
+        for prefix, (watch, counter_col, power_col) in list(self._energy_watch.items()):
+            advances = watch.add(t, _number(frame.get(counter_col)), _number(frame.get(power_col)))
+            if advances is not None:
+                del self._energy_watch[prefix]
+                if not advances:
+                    self._energy_stuck.add(prefix)
 
     def _take_event(self, event: Mapping[str, Any]) -> None:
         if event.get("kind") == EventKind.COLLAPSE_START:
@@ -186,15 +206,16 @@ class ExportFeed:
             samples=self._samples,
             dropped=self._frames.dropped if self._frames is not None else 0,
             throttle_s=MappingProxyType({p: (a.power_cap_s, a.thermal_s, a.power_brake_s, a.other_s)
-                                         for p, a in self._throttle.items()}),
+                                         for p, a in self._throttle.items() if a.observed_s is not None}),
             collapse_events=MappingProxyType(dict(self._collapses)),
             peaks=MappingProxyType({p: (v[0], v[1]) for p, v in self._peaks.items()}),
-            io_bytes=MappingProxyType(dict(self._io)),
+            io_bytes=MappingProxyType({key: self._io[key] for key in self._io_read}),
             states=tuple(self._states),
             spans=spans.names,
             span_totals=spans.totals,
             open_spans=spans.open,
             energy=MappingProxyType({p: account.summary() for p, account in self._energy.items()}),
+            energy_stuck=frozenset(self._energy_stuck),
             last_frame_monotonic=self._last_frame_at,
             ended=self._ended,
         )

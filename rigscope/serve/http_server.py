@@ -11,7 +11,9 @@ Routes, matched exactly (a path is never mapped to a file):
                            (the session's token, or --http-token's), from loopback too: another
                            user of the box must not write into the session
 
-Another path gets 404, another method 405.  The server runs in its own threads
+Another path gets 404, another method 405.  Bound to loopback, a request whose `Host` names no address
+or name of this machine gets 403: a web page that pointed a name of its own at 127.0.0.1 (DNS
+rebinding) must not read the session.  The server runs in its own threads
 (one loop holding the connections, a few workers answering; rigscope/serve/http_loop.py
 bounds connections and how long a client may take) and reads only the snapshot that
 `ExportFeed`'s thread publishes (frames, running totals and the span statistics' figures) and
@@ -42,7 +44,7 @@ from collectors.event_parse import parse_event
 from recordings.errors import InputError
 from rigscope import __version__
 from rigscope.serve import reports
-from rigscope.serve.addresses import show_host
+from rigscope.serve.addresses import binds_loopback_only, names_this_machine, show_host
 from rigscope.serve.exposition import TextEncoder
 from rigscope.serve.feed import ExportFeed, ExportSnapshot
 from rigscope.serve.http_loop import BoundedHTTPServer, SocketWriter
@@ -61,6 +63,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/events": ("POST",),
 }
 JSON_TYPE = "application/json; charset=utf-8"
+OPENMETRICS = "application/openmetrics-text"
+OPENMETRICS_1 = OPENMETRICS + "; version=1.0.0;"
 
 
 class ServedSession(Protocol):
@@ -134,6 +138,8 @@ class HttpExporter:
         self.stall_after_s = max(2.0, 5.0 / hz)
         self.prerender_delay_s = min(0.002, 0.2 / hz)
         self.labels = ExportLabels(host="", session="")
+        self.loopback_only = True  # set at start: then a request must name this machine in Host
+        self.hostname = ""
         self.registry: Any = None
         self.server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -160,6 +166,7 @@ class HttpExporter:
         """Bind (InputError when the port is taken), then serve in a background thread."""
         self.labels = self.session.labels()
         self.registry = make_registry(self.feed.snapshot, self.labels)
+        self.loopback_only, self.hostname = binds_loopback_only(self.host), socket.gethostname()
         self.server = open_server(self.host, self.requested_port)
         self.server.exporter = self
         self.feed.start()
@@ -182,6 +189,9 @@ class HttpExporter:
         # it renders in two thirds of the time and rigscope has no exemplars to carry.
         accept = accept or ""
         encoder, content_type = choose_encoder("" if "text/plain" in accept or "*/*" in accept else accept)
+        if content_type.startswith(OPENMETRICS) and not content_type.startswith(OPENMETRICS_1):
+            # prometheus_client writes OpenMetrics 1.0.0 whatever version it is asked for, and says the one asked.
+            encoder, content_type = choose_encoder(OPENMETRICS)
         if encoder is generate_latest:
             encoder = self.text_encoder
         now = time.monotonic()
@@ -244,6 +254,12 @@ class HttpExporter:
         return {"open": server.open_connections, "max": server.max_connections, "refused": server.refused,
                 "timed_out": server.timed_out}
 
+    def refuse_host(self, host_header: str | None) -> str | None:
+        """Why a request is refused (403) for its Host header; None when it may be answered."""
+        if not self.loopback_only or names_this_machine(host_header, self.hostname):
+            return None
+        return "this endpoint listens on loopback: the Host header must name this machine (127.0.0.1, localhost)"
+
     def refuse_post(self, authorization: str | None) -> str | None:
         """Why POST /events is refused (401) to a request with this Authorization header, counted as the
         event receiver counts datagrams without the token; None when it carries the token."""
@@ -266,7 +282,6 @@ class HttpExporter:
 class Handler(BaseHTTPRequestHandler):
     server: _Server  # type: ignore[assignment]  # our bounded loop, not a socketserver.BaseServer
     server_version = f"rigscope/{__version__}"
-    sys_version = ""
     protocol_version = "HTTP/1.1"  # keep-alive for scrapers
 
     def __init__(self, sock: socket.socket, client_address: Any, server: _Server, request: bytes) -> None:
@@ -293,6 +308,9 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class names it so)
         pass
 
+    def version_string(self) -> str:
+        return self.server_version  # not the Python version, nor the space the base class puts before it
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # http.server's own refusals (a request line that is not HTTP/1, HTTP/2's preface, a TLS hello, a
         # header line too long) come before it knows the version: it then wrote a bare HTML page, no status line.
@@ -306,6 +324,11 @@ class Handler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _route(self) -> None:
+        exporter = self.server.exporter
+        refusal = exporter.refuse_host(self.headers.get("Host"))
+        if refusal is not None:
+            self._error(403, refusal)
+            return
         path = urlsplit(self.path).path  # the query string is ignored
         methods = ROUTES.get(path)
         if methods is None:
@@ -314,7 +337,6 @@ class Handler(BaseHTTPRequestHandler):
         if self.command not in methods:
             self._error(405, f"{path} takes {', '.join(methods)}", [("Allow", ", ".join(methods))])
             return
-        exporter = self.server.exporter
         try:
             if path == "/metrics":
                 body, content_type = exporter.metrics(self.headers.get("Accept"))

@@ -37,7 +37,7 @@ GPU_GAUGES: tuple[tuple[str, str, float, str], ...] = (
     ("gpu_power_limit_watts", "power_limit_w", 1.0, "GPU power limit"),
     ("gpu_clock_sm_hertz", "clock_sm_mhz", MHZ, "GPU SM clock"),
     ("gpu_clock_memory_hertz", "clock_mem_mhz", MHZ, "GPU memory clock"),
-    ("gpu_fan_speed_ratio", "fan_pct", 0.01, "GPU fan speed, 0 to 1"),
+    ("gpu_fan_speed_ratio", "fan_pct", 0.01, "GPU fan speed, a share of its maximum (NVML: it may pass 1)"),
     ("gpu_performance_state", "pstate", 1.0, "GPU performance state (0 is P0, the fastest)"),
     # NVML GPM (Hopper and newer): means over the last GPM interval.
     ("gpu_sm_active_ratio", "sm_active_pct", 0.01, "share of SMs busy (GPM), 0 to 1"),
@@ -147,9 +147,9 @@ class SnapshotCollector:
                                        labels=[*gpu_names, "cause"])
         for prefix, values in gpu_rows:
             value = _value(frame, column(prefix, "energy_j"), 1.0)
-            if value is not None:
+            if value is not None and prefix not in snap.energy_stuck:
                 energy.add_metric(values, value)
-            for cause, seconds in zip(THROTTLE_CAUSES, snap.throttle_s.get(prefix, (0.0,) * len(THROTTLE_CAUSES))):
+            for cause, seconds in zip(THROTTLE_CAUSES, snap.throttle_s.get(prefix, ())):  # none: never read
                 throttle.add_metric([*values, cause], seconds)
         yield energy
         yield throttle
@@ -201,7 +201,8 @@ class SnapshotCollector:
         yield cores
         for key, _ in IO_RATES:
             counter = CounterMetricFamily(PREFIX + f"{key}_bytes", IO_HELP[key], labels=names)
-            counter.add_metric(base, snap.io_bytes.get(key, 0.0))
+            if key in snap.io_bytes:  # not before the rate was first read
+                counter.add_metric(base, snap.io_bytes[key])
             yield counter
 
     def _derived(self, snap: ExportSnapshot, names: list[str], base: list[str]) -> Iterator[Metric]:
@@ -218,15 +219,18 @@ class SnapshotCollector:
                 rle.add_metric(values, value)
             events.add_metric(values, float(snap.collapse_events.get(device, 0)))
             flag = _value(frame, column(device, "collapse"), 1.0)
-            active.add_metric(values, 1.0 if flag else 0.0)
+            if flag is not None:
+                active.add_metric(values, 1.0 if flag else 0.0)
         yield rle
         yield events
         yield active
         state = frame.get("workload_state")
         workload = GaugeMetricFamily(PREFIX + "workload_state", "1 for the current workload state, 0 for the others",
                                      labels=["state", *names])
-        if state is not None:
-            for name in snap.states:
+        if isinstance(state, str) and state:  # null or empty: not known yet
+            # Past MAX_STATES tag names the feed keeps no more; the current state is served all the same.
+            states = snap.states if state in snap.states else (*snap.states, state)
+            for name in states:
                 workload.add_metric([name, *base], 1.0 if name == state else 0.0)
         yield workload
 

@@ -145,7 +145,8 @@ def analysis(snap: ExportSnapshot, labels: ExportLabels) -> dict[str, Any]:
         },
         "thermal": {
             "max_temperature_c": max(temps) if temps else None,
-            "throttle_detected": any(sum(s) > 0 for s in snap.throttle_s.values()),
+            # null where no GPU reports throttle reasons (none, or a driver that cannot say)
+            "throttle_detected": any(sum(s) > 0 for s in snap.throttle_s.values()) if snap.throttle_s else None,
             "devices": devices,
         },
     })

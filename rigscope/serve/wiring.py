@@ -28,6 +28,7 @@ from collectors.span_stats import SpanStatistics
 from collectors.stream import EXPORTER, FrameQueue, Sink
 from rigscope import __version__
 from rigscope.local_channel import ATTACH_SUFFIX, new_socket_path
+from rigscope.probe_clean import text
 from rigscope.serve.attach import ATTACH, AttachPublisher
 from rigscope.serve.feed import ExportFeed
 from rigscope.serve.http_server import HttpExporter
@@ -84,17 +85,18 @@ class MonitorSession:
         self.hz: float = monitor.config.hz
 
     def labels(self) -> ExportLabels:
+        """Every text as UTF-8 can hold it: a host name that is not UTF-8 comes with lone surrogates."""
         monitor = self._monitor
         host, gpus = monitor.host_facts(), monitor.gpus
         recording = monitor.recording_state()
         return ExportLabels(
-            host=str(host.get("hostname") or socket.gethostname()),
-            session=recording.session.name if recording is not None else "",
-            gpus=tuple(GpuLabel(int(g["index"]), str(g.get("uuid") or ""), str(g.get("name") or ""),
-                                str(g.get("driver_version") or "")) for g in gpus),
+            host=_text(host.get("hostname") or socket.gethostname()),
+            session=_text(recording.session.name) if recording is not None else "",
+            gpus=tuple(GpuLabel(int(g["index"]), _text(g.get("uuid") or ""), _text(g.get("name") or ""),
+                                _text(g.get("driver_version") or "")) for g in gpus),
             devices=tuple(device_prefixes(monitor.gpu_indices)),
-            info={"version": __version__, "hardware_tier": str(host["hardware_tier"]),
-                  "device_type": str(host["device_type"]), "source": monitor.source_name},
+            info={"version": __version__, "hardware_tier": _text(host["hardware_tier"]),
+                  "device_type": _text(host["device_type"]), "source": _text(monitor.source_name)},
             sample_hz=self.hz,
         )
 
@@ -111,6 +113,10 @@ class MonitorSession:
 
     def refuse_event(self) -> None:
         self._monitor.refuse_event()
+
+
+def _text(value: Any) -> str:
+    return text(str(value))
 
 
 def serve_http(monitor: ServedMonitor, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> HttpExporter:

@@ -7,6 +7,7 @@ import json
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,22 @@ def scrape(port: int) -> dict[str, Any]:
     status, headers, body = request(port, "GET", "/metrics")
     assert status == 200 and headers["content-type"].startswith("text/plain")
     return {family.name: family for family in text_string_to_metric_families(body.decode())}
+
+
+def page_with_a_span(directory: Path) -> str:
+    """GET /metrics of the simulated box (2 GPUs) once a posted span has ended: every family has series."""
+    with serving(directory, gpus_sim=2, hz=10.0, duration_s=60.0) as monitor:
+        port, token = monitor.http.port, monitor.http.token
+        start = datetime.now(UTC)
+        for kind, moment in (("span_start", start), ("span_end", start + timedelta(seconds=0.2))):
+            event = {"kind": kind, "span_id": "s1", "name": "tts", "ts": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+            status, _, body = request(port, "POST", "/events", json.dumps(event).encode(),
+                                      {"Authorization": f"Bearer {token}"})
+            assert status == 202, body
+        wait_for(lambda: monitor.http.feed.snapshot().span_totals.count == 1, what="the span to reach the exporter")
+        status, _, body = request(port, "GET", "/metrics")
+    assert status == 200
+    return body.decode()
 
 
 def samples_of(families: dict[str, Any], name: str, sample: str | None = None) -> dict[tuple, float]:

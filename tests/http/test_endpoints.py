@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -119,7 +120,7 @@ def test_wrong_methods_are_405_with_allow(live, method, path):
                                   "/metrics/..%2f..%2fmeta.json", "/..\\..\\meta.json", "//etc/passwd",
                                   "/metrics/summary/../export"])
 def test_path_traversal_gets_404_and_no_file(live, path):
-    reply = raw_request(live.http.port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    reply = raw_request(live.http.port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
     assert reply.startswith(b"HTTP/1.1 404")
     assert b"root:" not in reply and b"session_id" not in reply
 
@@ -135,13 +136,13 @@ def test_bad_json_is_400(live):
 def test_oversized_post_is_413_and_not_read(live):
     status, body = post(live.http.port, live.http.token, None, raw=b"x" * (MAX_BODY + 1))
     assert status == 413
-    head = b"POST /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n" % live.http.token.encode()
+    head = b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n" % live.http.token.encode()
     reply = raw_request(live.http.port, head + b"Content-Length: 999999999\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 413")
 
 
 def test_a_body_without_length_is_411(live):
-    head = b"POST /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n" % live.http.token.encode()
+    head = b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n" % live.http.token.encode()
     reply = raw_request(live.http.port, head + b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 411")
 
@@ -286,6 +287,18 @@ def test_content_negotiation_prefers_the_classic_text_format(live):
                                     headers={"Accept": "application/openmetrics-text;version=1.0.0"})
     assert status == 200 and headers["content-type"].startswith("application/openmetrics-text")
     assert body.endswith(b"# EOF\n")
+
+
+def test_openmetrics_is_served_as_the_version_it_is(live):
+    """prometheus_client labels its OpenMetrics 1.0.0 text with whatever later version the scraper names."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+
+    for accept in ("application/openmetrics-text;version=2.0.0", "application/openmetrics-text;version=1.0.0",
+                   "application/openmetrics-text"):
+        status, headers, body = request(live.http.port, "GET", "/metrics", headers={"Accept": accept})
+        assert status == 200 and headers["content-type"].startswith("application/openmetrics-text; version=1.0.0;")
+        assert re.fullmatch(r"rigscope/[\w.+-]+", headers["server"])
+        assert body.endswith(b"# EOF\n") and list(parse_openmetrics(body.decode()))
 
 
 def test_fast_scrapers_share_renderings_made_after_a_sample(tmp_path):

@@ -16,7 +16,7 @@ from rigscope.serve import http_loop
 from tests.conftest import REPO
 from tests.http.conftest import request, serving, wait_for
 
-HALF_OPEN = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "  # a request head that never ends
+HALF_OPEN = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "  # a request head that never ends
 
 
 def _half_open(port: int, count: int) -> list[socket.socket]:
@@ -145,7 +145,7 @@ def _read_replies(client: socket.socket, count: int) -> list[bytes]:
 
 def test_pipelined_and_kept_alive_requests_are_answered_in_order(tmp_path: Path):
     with serving(tmp_path) as monitor, socket.create_connection(("127.0.0.1", monitor.http.port), timeout=10) as client:
-        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         first, second = _read_replies(client, 2)
         assert first.startswith(b"HTTP/1.1 200") or first.startswith(b"HTTP/1.1 503")
         assert second.startswith(b"HTTP/1.1 404")  # and then closed, as an error reply says
@@ -155,13 +155,13 @@ def test_pipelined_and_kept_alive_requests_are_answered_in_order(tmp_path: Path)
 def test_a_post_that_waits_for_100_continue_gets_it(tmp_path: Path):
     body = json.dumps({"kind": "note", "text": "hello"}).encode()
     with serving(tmp_path) as monitor, socket.create_connection(("127.0.0.1", monitor.http.port), timeout=10) as client:
-        client.sendall(b"POST /events HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nAuthorization: Bearer %s\r\n"
+        client.sendall(b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nAuthorization: Bearer %s\r\n"
                        b"Content-Length: %d\r\n\r\n" % (monitor.session_token.encode(), len(body)))
         assert client.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
         client.sendall(body)
         (reply,) = _read_replies(client, 1)
         assert reply.startswith(b"HTTP/1.1 202"), reply
-        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")  # the connection is kept
+        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # the connection is kept
         assert _read_replies(client, 1)[0].startswith(b"HTTP/1.1 200")
 
 
@@ -176,7 +176,7 @@ def test_a_client_that_never_reads_its_replies_is_cut_after_the_write_timeout(tm
     with serving(tmp_path) as monitor, socket.socket() as client:
         client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         client.connect(("127.0.0.1", monitor.http.port))
-        client.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 1000)  # replies pile up, never read
+        client.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 1000)  # replies pile up, never read
         wait_for(lambda: monitor.http.server.timed_out >= 1, timeout=20)
         status, _, body = request(monitor.http.port, "GET", "/healthz")  # no worker is left stuck
         assert status == 200 and json.loads(body)["http"]["timed_out"] >= 1
