@@ -26,9 +26,9 @@ from collectors.sampler import SamplerStats
 from collectors.schema import device_prefixes, gpu_prefix
 from collectors.span_stats import SpanStatistics
 from collectors.stream import EXPORTER, FrameQueue, Sink
+from collectors.wire import encodable
 from rigscope import __version__
 from rigscope.local_channel import ATTACH_SUFFIX, new_socket_path
-from rigscope.probe_clean import text
 from rigscope.serve.attach import ATTACH, AttachPublisher
 from rigscope.serve.feed import ExportFeed
 from rigscope.serve.http_server import HttpExporter
@@ -116,7 +116,7 @@ class MonitorSession:
 
 
 def _text(value: Any) -> str:
-    return text(str(value))
+    return encodable(str(value))
 
 
 def serve_http(monitor: ServedMonitor, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> HttpExporter:
