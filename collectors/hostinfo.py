@@ -9,6 +9,8 @@ from typing import Any
 
 import psutil
 
+from collectors.wire import encodable
+
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
     try:
@@ -23,7 +25,7 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
 
 def host_info() -> dict[str, Any]:
     return {
-        "hostname": socket.gethostname(),
+        "hostname": encodable(socket.gethostname()),  # Linux takes any bytes: recorded as text any reader takes
         "os": platform.platform(),
         "cpu_model": cpu_model(),
         "cpu_count_logical": psutil.cpu_count(logical=True),

@@ -276,8 +276,13 @@ class Recorder:
         try:
             write_session_report(self.session)
         except (InputError, OSError) as error:
-            self.meta.setdefault("warnings", []).append(f"report.md not written: {error}")
-            self._guard(lambda: write_json_atomic(self.session / META, self.meta))
+            self._note_no_report(str(error))
+        except Exception as error:  # noqa: BLE001 (the samples and meta.json are final: a report that fails is said, not fatal)
+            self._note_no_report(f"{type(error).__name__}: {error}; `rigscope repair` writes it once fixed")
+
+    def _note_no_report(self, why: str) -> None:
+        self.meta.setdefault("warnings", []).append(f"report.md not written: {why}")
+        self._guard(lambda: write_json_atomic(self.session / META, self.meta))
 
     def _summary_on_disk(self) -> dict[str, Any] | None:
         """After a failed write, before the samples were compacted: the summary of the samples readers find (not of
