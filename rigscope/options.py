@@ -129,8 +129,8 @@ def port(text: str) -> int:
 
 
 def http_address(text: str) -> tuple[str, int]:
-    """`--http [HOST:]PORT`: `9100`, `0.0.0.0:9100`, `[::1]:9100`; the host defaults to 127.0.0.1."""
-    invalid = f"invalid --http '{text}' (use PORT or HOST:PORT, e.g. 9100 or 0.0.0.0:9100; [::1]:9100 for IPv6)"
+    """`--http [HOST:]PORT`: `9700`, `0.0.0.0:9700`, `[::1]:9700`; the host defaults to 127.0.0.1."""
+    invalid = f"invalid --http '{text}' (use PORT or HOST:PORT, e.g. 9700 or 0.0.0.0:9700; [::1]:9700 for IPv6)"
     value = text.strip()
     bracketed = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d+)", value)
     if bracketed:
