@@ -293,7 +293,7 @@ class DashboardScreen(Screen[None]):
         drawn.metrics.show(snapshot.metrics, metrics_rows, self.overlay, self.options.ascii_only)
         drawn.events.show(snapshot.events, fmt.session_origin_us(snapshot.frame))
         if self.showing_processes:
-            self.query_one(ProcessesPane).show(self.source.processes())
+            self.query_one(ProcessesPane).show(self.source.processes(), now_us=snapshot.frame.get("ts"))
 
     def _draw_bars(self, snapshot: Snapshot, width: int, no_color: bool, force: bool) -> None:
         """The header and the state bar, laid out again when what they say changed, to the second (their clocks,

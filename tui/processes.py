@@ -91,6 +91,9 @@ def column_at(x: int, width: int) -> int | None:
     return None
 
 
+STALE_S = 10  # a process list this old (5 of the tier's default intervals) says its age
+
+
 class ProcessesPane(StripText, can_focus=True):
     DEFAULT_CSS = "ProcessesPane { height: 1fr; padding: 0 1; } ProcessesPane:focus { background: $boost 30%; }"
     BINDINGS = [*TABLE_BINDINGS, Binding("k", "kill", "Kill"), *TABLE_HIDDEN_BINDINGS]
@@ -107,13 +110,18 @@ class ProcessesPane(StripText, can_focus=True):
         self._snapshot: Any = None
         self._drawn: tuple[Any, ...] | None = None
         self._top = 0  # the first row shown (the list scrolls with the selection)
+        self._age_s: int | None = None  # seconds since the list shown was taken, by the frame on screen
 
     # -- data ----------------------------------------------------------------
-    def show(self, snapshot: Any, force: bool = False) -> None:
-        """Draw `snapshot` (a ProcessSnapshot, None without a process tier) if anything shown changed."""
+    def show(self, snapshot: Any, force: bool = False, now_us: int | None = None) -> None:
+        """Draw `snapshot` (a ProcessSnapshot, None without a process tier) if anything shown changed.  `now_us`: the
+        time of the frame on screen; a list older than STALE_S by it says how old (a process tier held up)."""
         self._snapshot = snapshot
+        listed_at = getattr(snapshot, "ts", None)
+        self._age_s = (now_us - listed_at) // 1_000_000 if isinstance(now_us, int) and isinstance(listed_at, int) \
+            else None
         key = (getattr(snapshot, "version", None), id(snapshot), self.sort_index, self.descending, self.needle,
-               self.selected_pid, self.content_region.width, self.content_region.height)
+               self.selected_pid, self.content_region.width, self.content_region.height, self._stale_s)
         if key == self._drawn and not force:
             return
         self._drawn = key
@@ -129,6 +137,11 @@ class ProcessesPane(StripText, can_focus=True):
         if rows and self.selected_pid not in {r.get("pid") for r in rows}:
             self.selected_pid = rows[0].get("pid")
         self.show_text(self._content(snapshot, len(all_rows), title), self.content_region.width or None)
+
+    @property
+    def _stale_s(self) -> int | None:
+        """Seconds since the list shown was taken, when that is STALE_S or more."""
+        return self._age_s if self._age_s is not None and self._age_s >= STALE_S else None
 
     @property
     def selected(self) -> dict[str, Any] | None:
@@ -147,6 +160,8 @@ class ProcessesPane(StripText, can_focus=True):
         head.append(f" · {len(gpus)} GPU{'s' * (len(gpus) != 1)} · sort {sort_title} {'↓' if self.descending else '↑'}")
         if self.needle:
             head.append(f" · filter “{self.needle}”", style="bold cyan")
+        if self._stale_s is not None:
+            head.append(f" · listed {self._stale_s} s ago", style="bold yellow")
         lines = [head, _line([c[0] for c in COLUMNS], width, "bold reverse")]
         if snapshot is None:
             lines.append(Text(f"no process list here (no GPU, or this session recorded none); {NO_GPU_HINT}",
