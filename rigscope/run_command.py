@@ -205,7 +205,7 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
     monitor.open_recording()
     assert monitor.session is not None
     session = monitor.session
-    log = OutputLog(session, plan.log_cap)
+    log = OutputLog(session, plan.log_cap, on_error=_log_failed)
     facts: dict[str, Any] = {
         "command": plan.command, "command_line": shlex.join(plan.command), "cwd": os.getcwd(),
         "exit_code": None, "wall_s": None, "git_commit": _git_commit(), "env": {k: os.environ.get(k) for k in plan.env_keys},
@@ -240,6 +240,10 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
     if code == 0 and any(not result["passed"] for result in results):
         code = CHECK_FAILED
     return Outcome(session, code)
+
+
+def _log_failed(reason: str) -> None:
+    say(f"note: output.log: {reason}; the command runs on, its output is no longer saved")
 
 
 def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, facts: dict[str, Any],

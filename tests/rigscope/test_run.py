@@ -139,7 +139,7 @@ def test_output_log_is_capped_and_says_so(tmp_path, capfd):
     assert log.startswith(b"x" * 1024) and log.count(b"x") == 1024
     assert b"output.log capped at 1024 bytes; 3976 more bytes were not saved" in log
     assert _meta(session)["run"]["output_log"] == {"path": "output.log", "bytes_written": 1024, "bytes_seen": 5000,
-                                                   "cap_bytes": 1024, "truncated": True}
+                                                   "cap_bytes": 1024, "truncated": True, "error": None}
 
 
 def test_command_not_found_marks_the_session_failed(tmp_path, capsys, monkeypatch):
