@@ -16,6 +16,7 @@ so in one line and waits at most DAEMON_WAIT_S for that output to end.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import select
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from recordings.output_log import OutputLog
+from rigscope.terminal import tell
 
 GRACE_S = (5.0, 3.0)  # after SIGINT, after SIGTERM
 DAEMON_WAIT_S = 1.0  # how long the output may stay open once the command's group has ended
@@ -96,8 +98,9 @@ class Child:
 
         PR_SET_PDEATHSIG follows the thread that started the child: create a Child in a thread
         that outlives it (rigscope run uses its main thread)."""
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()
+        for stream in (sys.stdout, sys.stderr):  # ours first, in order (one gone is no reason not to start)
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
         self.process = subprocess.Popen(list(command), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         start_new_session=True, preexec_fn=_dies_with(os.getpid()))
         self.started = time.monotonic()
@@ -218,7 +221,7 @@ class Child:
 
 def say(message: str) -> None:
     """One line of rigscope's own on stderr (the command's output goes to stdout and stderr as it is)."""
-    print(f"rigscope: {message}", file=sys.stderr, flush=True)
+    tell(f"rigscope: {message}")
 
 
 def _echo(out: IO[str], chunk: bytes) -> None:

@@ -40,7 +40,7 @@ from rigscope.local_channel import SESSION_ENV
 from rigscope.monitor import Monitor, MonitorConfig, make_clock
 from rigscope.probe import TOKEN_ENV, UDP_ENV
 from rigscope.record_command import STATUS_EVERY_S, check_http, config_from_args, say_attach, status_line
-from rigscope.terminal import leave_terminal
+from rigscope.terminal import leave_terminal, tell
 
 CHECK_FAILED, NOT_EXECUTABLE, NOT_FOUND, INTERRUPTED = 3, 126, 127, 130  # as a shell says
 WRITER_CHECK_S = 0.2  # how often a baseline or cooldown looks whether the recording failed
@@ -162,7 +162,7 @@ class _Phases:
                 return False
             if next_status <= time.monotonic() < deadline:  # a long baseline or cooldown shows how it goes, on stderr
                 next_status += STATUS_EVERY_S
-                print(status_line(monitor), file=sys.stderr, flush=True)
+                tell(status_line(monitor))
         return not stopping.is_set()
 
 
@@ -200,7 +200,7 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
         validate_checks(plan.checks, monitor.summary())
     except CheckError as error:
         monitor.release()
-        print(f"rigscope: error: {error}", file=sys.stderr)
+        say(f"error: {error}")
         return None
     monitor.open_recording()
     assert monitor.session is not None
@@ -235,7 +235,7 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
         return Outcome(session, code)  # meta.json says why; the disk may take nothing more
     results = _finish(session, plan.checks, status)
     if results:
-        print(checks_table(results), file=sys.stderr, flush=True)
+        tell(checks_table(results))
     say(f"{status}: {session}" + (f", exit code {facts['exit_code']}" if facts["exit_code"] is not None else ""))
     if code == 0 and any(not result["passed"] for result in results):
         code = CHECK_FAILED
@@ -263,7 +263,7 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
     except OSError as error:
         found = not isinstance(error, FileNotFoundError)
         reason = (error.strerror or str(error)).lower() if found else "command not found"
-        print(f"rigscope: error: {reason}: {plan.command[0]}", file=sys.stderr, flush=True)
+        say(f"error: {reason}: {plan.command[0]}")
         monitor.annotate(error=f"{reason}: {plan.command[0]}")
         return "failed", NOT_EXECUTABLE if found else NOT_FOUND
     exit_code = child.wait(stopping)
