@@ -2,9 +2,10 @@
 
 stdout and stderr go to rigscope's own stdout and stderr byte for byte, and into the
 session's output log. The child runs in a new session (its own process group), so a
-terminal's Ctrl-C reaches rigscope only; rigscope then stops the whole group: SIGINT,
-then SIGTERM, then SIGKILL, with a grace period between them, and no process of the group
-is left behind.
+terminal's Ctrl-C reaches rigscope only; rigscope then stops the whole group: the signal it
+got (SIGINT, a scheduler's SIGTERM, SIGHUP), then SIGTERM, then SIGKILL, with a grace period
+for the whole group (workers may outlive their launcher) between them. What the command
+leaves in its group when it ends is killed and named, so no process of the group is left behind.
 
 The command never outlives rigscope, even when rigscope is killed with SIGKILL: on Linux the
 kernel sends the child SIGKILL when rigscope dies (PR_SET_PDEATHSIG), and a small watchdog
@@ -29,10 +30,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
+from recordings.inert import inert
 from recordings.output_log import OutputLog
 from rigscope.terminal import tell
 
-GRACE_S = (5.0, 3.0)  # after SIGINT, after SIGTERM
+GRACE_S = (5.0, 3.0)  # after the first signal (SIGINT at Ctrl-C), after SIGTERM (a first SIGTERM gets both)
+_GROUP_POLL_S = 0.05  # how often a stopping group is looked at
 DAEMON_WAIT_S = 1.0  # how long the output may stay open once the command's group has ended
 _CHUNK = 65536
 _DRAIN_CHUNKS = 16  # at most this many chunks taken from a pipe once it is no longer waited for (a daemon writes on)
@@ -74,6 +77,43 @@ def _watchdog(group: int) -> subprocess.Popen[bytes] | None:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     except OSError:
         return None
+
+
+def group_members(group: int) -> list[tuple[int, str]]:
+    """(pid, name) of the live processes (zombies aside) of process group `group` (Linux /proc; else none)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            name, _, rest = (entry / "stat").read_text().partition("(")[2].rpartition(")")
+        except OSError:  # gone meanwhile
+            continue
+        state, _, pgrp = rest.split()[:3]
+        if int(pgrp) == group and state not in ("Z", "X"):
+            found.append((int(entry.name), name))
+    return sorted(found)
+
+
+class StopRequest(threading.Event):
+    """Set when rigscope is asked to stop; `signum` is the signal that asked (SIGINT at Ctrl-C, a scheduler's
+    SIGTERM, SIGHUP when the terminal went away), the first one the command's group gets."""
+
+    signum: int = signal.SIGINT
+
+    def request(self, signum: int) -> None:
+        if not self.is_set():
+            self.signum = signum
+            self.set()
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # as a shell says
+
+
+def _ladder(first: int) -> list[tuple[signal.Signals, float | None]]:
+    """The signals that stop the command's group, each with the seconds it is given to end."""
+    if first == signal.SIGTERM:
+        return [(signal.SIGTERM, sum(GRACE_S)), (signal.SIGKILL, None)]
+    return [(signal.Signals(first), GRACE_S[0]), (signal.SIGTERM, GRACE_S[1]), (signal.SIGKILL, None)]
 
 
 def pipe_holders(inode: int) -> list[tuple[int, str]]:
@@ -155,37 +195,51 @@ class Child:
 
     def wait(self, stop: threading.Event, on_poll: Callable[[], None] | None = None) -> int:
         """The exit code once it ends; when `stop` is set first, the group is stopped and its code returned."""
+        stopped = False
         while True:
             try:
                 code = self.process.wait(timeout=0.1)
                 break
             except subprocess.TimeoutExpired:
                 if stop.is_set():
-                    code = self.stop_group()
+                    code, stopped = self.stop_group(stop.signum if isinstance(stop, StopRequest) else signal.SIGINT), True
                     break
                 if on_poll is not None:
                     on_poll()
         self.wall_s = time.monotonic() - self.started
-        self._finish()
+        self._finish(stopped)
         return code if code >= 0 else 128 - code  # killed by signal N: 128 + N, as a shell says
 
-    def stop_group(self) -> int:
-        """Stop the command's group, saying each step on stderr (a command may ignore the first signals)."""
-        say(f"stopping the command: SIGINT to its process group (SIGTERM in {GRACE_S[0]:g} s, then SIGKILL)")
+    def stop_group(self, first: int = signal.SIGINT) -> int:
+        """Stop the command's group, beginning with the signal rigscope got, saying each step on stderr (a command
+        may ignore the first signals). Each step waits for the whole group: workers may outlive their launcher."""
+        ladder = _ladder(first)
+        steps = [f"{ladder[1][0].name} in {ladder[0][1]:g} s"] + [sig.name for sig, _ in ladder[2:]]
+        say(f"stopping the command: {ladder[0][0].name} to its process group ({', then '.join(steps)})")
         waited: float | None = None
-        for sig, grace in ((signal.SIGINT, GRACE_S[0]), (signal.SIGTERM, GRACE_S[1]), (signal.SIGKILL, None)):
+        for sig, grace in ladder:
             if waited is not None:
                 say(f"the command is still running after {waited:g} s: {sig.name}")
             waited = grace
             self._signal_group(sig)
-            try:
-                return self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                continue
-        raise AssertionError("unreachable: SIGKILL was waited for without a timeout")
+            if grace is None or self._group_ends_within(grace):
+                break
+        return self.process.wait()
 
-    def _finish(self) -> None:
-        self._signal_group(signal.SIGKILL)  # what the command left running in its group
+    def _group_ends_within(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while self.process.poll() is None or group_members(self.process.pid):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_GROUP_POLL_S)
+        return True
+
+    def _finish(self, stopped: bool) -> None:
+        left = [] if stopped else group_members(self.process.pid)  # (once stopped, the ladder said it all)
+        if left:
+            named = ", ".join(f"pid {pid} ({inert(name)})" for pid, name in left)  # names they chose
+            say(f"note: the command left {named} running in its process group: killed")
+        self._signal_group(signal.SIGKILL)  # so that the cooldown and the next baseline are idle
         self._release_watchdog()
         deadline = time.monotonic() + DAEMON_WAIT_S
         for relay in self._relays:

@@ -3,7 +3,7 @@
 Each repeat is one session: a baseline tagged `baseline`, the command tagged `run` (its probe
 may tag finer phases), a cooldown tagged `cooldown`; then the checks over the session's
 summary go into meta.json. The exit code is the command's, 3 when a check failed, 127 when
-the command was not found (126: not executable), 130 when interrupted.
+the command was not found (126: not executable), 128 + N when signal N stopped the run (130 at Ctrl-C).
 
 On the simulated source sped up (`--speed N|max`) the baseline and cooldown pass in the
 simulation's time but the command runs in real time, so its wall time, its samples and the
@@ -35,14 +35,14 @@ from recordings.inert import inert
 from recordings.output_log import OutputLog
 from recordings.report import write_session_report
 from recordings.session import read_meta, write_json_atomic
-from rigscope.child import Child, say
+from rigscope.child import Child, StopRequest, say
 from rigscope.local_channel import SESSION_ENV
 from rigscope.monitor import Monitor, MonitorConfig, make_clock
 from rigscope.probe import TOKEN_ENV, UDP_ENV
 from rigscope.record_command import STATUS_EVERY_S, check_http, config_from_args, say_attach, status_line
 from rigscope.terminal import leave_terminal, tell
 
-CHECK_FAILED, NOT_EXECUTABLE, NOT_FOUND, INTERRUPTED = 3, 126, 127, 130  # as a shell says
+CHECK_FAILED, NOT_EXECUTABLE, NOT_FOUND = 3, 126, 127  # as a shell says
 WRITER_CHECK_S = 0.2  # how often a baseline or cooldown looks whether the recording failed
 RECORDING_FAILED = 1  # the command went well but its recording stopped (a full disk): a runtime failure
 
@@ -103,9 +103,9 @@ def run(args: argparse.Namespace) -> int:
         reason, code = unrunnable
         print(f"rigscope: error: {reason}: {plan.command[0]}", file=sys.stderr)
         return code
-    stopping = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stopping.set()) for s in (signal.SIGINT, signal.SIGTERM)}
-    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: _hung_up(stopping))
+    stopping = StopRequest()
+    previous = {s: signal.signal(s, lambda signum, _: stopping.request(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda signum, _: _hung_up(stopping, signum))
     outcomes: list[Outcome] = []
     try:
         for repeat in range(1, plan.repeats + 1):
@@ -125,10 +125,10 @@ def run(args: argparse.Namespace) -> int:
     return next((code for code in codes if code not in (0, CHECK_FAILED)), CHECK_FAILED if CHECK_FAILED in codes else 0)
 
 
-def _hung_up(stopping: threading.Event) -> None:
+def _hung_up(stopping: StopRequest, signum: int) -> None:
     """The terminal went away (ssh dropped): stop as at Ctrl-C."""
     leave_terminal()
-    stopping.set()
+    stopping.request(signum)
 
 
 def _unrunnable(program: str) -> tuple[str, int] | None:
@@ -193,7 +193,7 @@ def _phases(plan: Plan) -> _Phases:
     return _Phases(make_clock(config))
 
 
-def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome | None:
+def _one_session(plan: Plan, repeat: int, stopping: StopRequest) -> Outcome | None:
     phases = _phases(plan)
     monitor = Monitor(plan.config, clock=phases.clock, on_notice=lambda message: say(f"note: {message}"))
     try:
@@ -221,7 +221,7 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
     say_attach(monitor)
     try:
         if not phases.wait(monitor, plan.baseline_s, stopping):
-            status, code = "interrupted", INTERRUPTED
+            status, code = "interrupted", stopping.exit_code
         else:
             status, code = _run_command(plan, monitor, phases, log, facts, stopping)
     finally:
@@ -230,8 +230,10 @@ def _one_session(plan: Plan, repeat: int, stopping: threading.Event) -> Outcome 
         monitor.stop()
     if monitor.recording_error:
         say(f"error: {monitor.recording_error}; what was flushed is kept in {session}")
-        failed_itself = code not in (0, CHECK_FAILED, INTERRUPTED)  # the command's own failure says more
-        code = INTERRUPTED if stopping.is_set() else code if failed_itself else RECORDING_FAILED
+        if stopping.is_set():
+            code = stopping.exit_code
+        elif code in (0, CHECK_FAILED):  # (the command's own failure says more)
+            code = RECORDING_FAILED
         return Outcome(session, code)  # meta.json says why; the disk may take nothing more
     results = _finish(session, plan.checks, status)
     if results:
@@ -247,7 +249,7 @@ def _log_failed(reason: str) -> None:
 
 
 def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, facts: dict[str, Any],
-                 stopping: threading.Event) -> tuple[str, int]:
+                 stopping: StopRequest) -> tuple[str, int]:
     """The command phase, then the cooldown: (status, exit code). A failed recording ends the
     baseline or cooldown (the sampler stops); the command itself runs to its end."""
     phases.begin_command()
@@ -275,10 +277,10 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
     facts["exit_code"] = exit_code
     monitor.post(EventKind.TAG, state="cooldown", source="run")
     if stopping.is_set():
-        return "interrupted", INTERRUPTED
+        return "interrupted", stopping.exit_code
     phases.begin_idle(plan.cooldown_s)
     if not phases.wait(monitor, plan.cooldown_s, stopping):
-        return "interrupted", INTERRUPTED
+        return "interrupted", stopping.exit_code
     return "complete", exit_code
 
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import psutil
+
 from recordings.output_log import OutputLog
 from rigscope.child import Child
 from rigscope.run_command import _log_failed
 from tests.conftest import REPO
+from tests.waiting import wait_sync
 
 SIM = ["--source", "sim", "--speed", "max", "--hz", "10"]
 
@@ -66,3 +70,69 @@ def test_rigscope_s_own_output_gone_never_stops_the_run(tmp_path):
     meta = json.loads((session / "meta.json").read_text())
     assert meta["status"] == "complete" and meta["run"]["exit_code"] == 7
     assert (session / "output.log").read_text() in ("out\nerr\n", "err\nout\n")
+
+
+def _wait_for(path: Path, text: str = "") -> None:
+    wait_sync(lambda: path.is_file() and text in path.read_text(), 30, f"{path.name} to say {text!r}")
+
+
+def test_a_scheduler_s_sigterm_reaches_the_command_as_sigterm_and_rigscope_exits_143(tmp_path):
+    """Slurm or Kubernetes stops a job with SIGTERM, which a training script catches to save a checkpoint. rigscope
+    passes on the signal it got, not SIGINT (a KeyboardInterrupt in the middle of a step), and exits 128 + 15 as a
+    shell does."""
+    seen = tmp_path / "seen"
+    code = (f"import signal, sys, time\n"
+            f"def got(signum, frame):\n"
+            f"    open({str(seen)!r}, 'a').write(signal.Signals(signum).name + ' ')\n"
+            f"    sys.exit(0)\n"
+            f"for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP): signal.signal(s, got)\n"
+            f"open({str(seen)!r}, 'w').write('ready ')\n"
+            f"time.sleep(60)")
+    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "run", *SIM, "--dir", str(tmp_path / "s"),
+                                 "--baseline", "0", "--cooldown", "0", "--", sys.executable, "-c", code],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(seen, "ready")
+        rigscope.send_signal(signal.SIGTERM)
+        _, err = rigscope.communicate(timeout=60)
+    finally:
+        rigscope.kill()
+    assert seen.read_text() == "ready SIGTERM ", err
+    assert rigscope.returncode == 128 + signal.SIGTERM, err
+    assert "stopping the command: SIGTERM to its process group (SIGKILL in 8 s)" in err
+    (session,) = (tmp_path / "s").iterdir()
+    meta = json.loads((session / "meta.json").read_text())
+    assert meta["status"] == "interrupted" and meta["run"]["exit_code"] == 0
+
+
+def test_workers_get_their_grace_when_the_launcher_exits_first(tmp_path, capfd):
+    """A launcher (torchrun, a shell script) that exits at Ctrl-C while its workers still save their state: the
+    workers have the grace period too. Before, rigscope saw the launcher gone and killed the group at once."""
+    saved, ready = tmp_path / "saved", tmp_path / "ready"
+    worker = (f"import signal, time\n"
+              f"def got(*_):\n"
+              f"    time.sleep(0.5); open({str(saved)!r}, 'w').write('saved'); raise SystemExit(0)\n"
+              f"signal.signal(signal.SIGINT, got)\n"
+              f"open({str(ready)!r}, 'w').write('up')\n"
+              f"time.sleep(60)")
+    launcher = (f"import os, signal, subprocess, sys\n"
+                f"signal.signal(signal.SIGINT, lambda *_: os._exit(1))\n"
+                f"subprocess.Popen([sys.executable, '-c', {worker!r}]).wait()")
+    child = Child([sys.executable, "-c", launcher], dict(os.environ), OutputLog(tmp_path))
+    _wait_for(ready, "up")
+    stop = threading.Event()
+    stop.set()
+    assert child.wait(stop) == 1
+    assert saved.is_file(), capfd.readouterr().err
+
+
+def test_processes_the_command_left_in_its_group_are_named_when_they_are_killed(tmp_path, capfd):
+    """The command ends and leaves a process running in its group: it is killed (the cooldown is idle), and said."""
+    pid_file = tmp_path / "pid"
+    child = Child(["sh", "-c", f"sleep 30 & echo $! > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}"],
+                  dict(os.environ), OutputLog(tmp_path))
+    assert child.wait(threading.Event()) == 0
+    left = int(pid_file.read_text())
+    said = [line for line in capfd.readouterr().err.splitlines() if line.startswith("rigscope: ")]
+    assert said == [f"rigscope: note: the command left pid {left} (sleep) running in its process group: killed"]
+    wait_sync(lambda: not psutil.pid_exists(left) or psutil.Process(left).status() == psutil.STATUS_ZOMBIE, 10)
