@@ -260,6 +260,9 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
     udp = monitor.udp_address()
     if udp is not None:  # --probe-udp: the child sends over UDP, with the token
         env.update({UDP_ENV: str(udp["port"]), TOKEN_ENV: udp["token"]})
+    else:  # not an outer `rigscope run --probe-udp`'s channel, which would take this session's events
+        env.pop(UDP_ENV, None)
+        env.pop(TOKEN_ENV, None)
     try:
         child = Child(plan.command, env, log)
     except OSError as error:

@@ -6,15 +6,19 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import psutil
+import pytest
 
+from recordings.events import read_events
 from recordings.output_log import OutputLog
 from rigscope.child import Child
+from rigscope.cli import main
 from rigscope.run_command import _log_failed
 from tests.conftest import REPO
 from tests.waiting import wait_sync
@@ -136,3 +140,25 @@ def test_processes_the_command_left_in_its_group_are_named_when_they_are_killed(
     said = [line for line in capfd.readouterr().err.splitlines() if line.startswith("rigscope: ")]
     assert said == [f"rigscope: note: the command left pid {left} (sleep) running in its process group: killed"]
     wait_sync(lambda: not psutil.pid_exists(left) or psutil.Process(left).status() == psutil.STATUS_ZOMBIE, 10)
+
+
+def test_a_run_inside_a_run_with_probe_udp_gets_its_own_command_s_events(tmp_path, monkeypatch):
+    """`rigscope run --probe-udp -- sh -c 'rigscope run -- python train.py'`: the inner run has no UDP channel,
+    so its command must not inherit the outer one's. Before, train.py's probe sent its events over UDP to the outer
+    recorder (the outer token let them in) and the inner session, the one RIGSCOPE_SESSION names, had none."""
+    outer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    outer.bind(("127.0.0.1", 0))
+    outer.setblocking(False)
+    monkeypatch.setenv("RIGSCOPE_PROBE_UDP", str(outer.getsockname()[1]))
+    monkeypatch.setenv("RIGSCOPE_TOKEN", "outer-token")
+    code = "import rigscope, time; rigscope.tag('eval'); time.sleep(0.5)"
+    try:
+        assert main(["run", *SIM, "--dir", str(tmp_path), "--baseline", "0", "--cooldown", "1s", "--",
+                     sys.executable, "-c", code]) == 0
+        with pytest.raises(BlockingIOError):
+            outer.recv(65536)
+    finally:
+        outer.close()
+    (session,) = tmp_path.iterdir()
+    tags = [e["state"] for e in read_events(session / "events.jsonl") if e["kind"] == "tag"]
+    assert "eval" in tags, tags
