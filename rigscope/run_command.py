@@ -207,7 +207,7 @@ def _one_session(plan: Plan, repeat: int, stopping: StopRequest) -> Outcome | No
     session = monitor.session
     log = OutputLog(session, plan.log_cap, on_error=_log_failed)
     facts: dict[str, Any] = {
-        "command": plan.command, "command_line": shlex.join(plan.command), "cwd": os.getcwd(),
+        "command": plan.command, "command_line": shlex.join(plan.command), "cwd": _cwd(),
         "exit_code": None, "wall_s": None, "git_commit": _git_commit(), "env": {k: os.environ.get(k) for k in plan.env_keys},
         "repeat": repeat, "repeats": plan.repeats, "baseline_s": plan.baseline_s, "cooldown_s": plan.cooldown_s,
         "output_log": log.meta(),
@@ -297,6 +297,14 @@ def _finish(session: Path, checks: list[Check], status: str) -> list[dict[str, A
     write_json_atomic(session / "meta.json", meta)
     write_session_report(session)  # again, now that meta.json holds the checks
     return results
+
+
+def _cwd() -> str | None:
+    """The working directory; None when it was deleted under us (the command still runs in it, as from a shell)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
 
 
 def _git_commit() -> str | None:

@@ -162,3 +162,17 @@ def test_a_run_inside_a_run_with_probe_udp_gets_its_own_command_s_events(tmp_pat
     (session,) = tmp_path.iterdir()
     tags = [e["state"] for e in read_events(session / "events.jsonl") if e["kind"] == "tag"]
     assert "eval" in tags, tags
+
+
+def test_a_working_directory_deleted_under_the_shell_is_no_traceback(tmp_path, monkeypatch, capsys):
+    """A shell whose directory was deleted (a cleaned-up job folder) still runs commands; so does rigscope run, and
+    meta.json says the directory is unknown. Before: a traceback, and the session it had opened stayed `recording`."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert main(["run", *SIM, "--dir", str(tmp_path / "s"), "--baseline", "0", "--cooldown", "0", "--",
+                 "sh", "-c", "exit 5"]) == 5
+    (session,) = (tmp_path / "s").iterdir()
+    meta = json.loads((session / "meta.json").read_text())
+    assert meta["status"] == "complete" and meta["run"]["cwd"] is None and meta["run"]["exit_code"] == 5
