@@ -109,6 +109,13 @@ class StopRequest(threading.Event):
         return 128 + self.signum  # as a shell says
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # a real-time signal, which has no name of its own
+        return f"signal {number}"
+
+
 def _ladder(first: int) -> list[tuple[signal.Signals, float | None]]:
     """The signals that stop the command's group, each with the seconds it is given to end."""
     if first == signal.SIGTERM:
@@ -145,6 +152,7 @@ class Child:
                                         start_new_session=True, preexec_fn=_dies_with(os.getpid()))
         self.started = time.monotonic()
         self.wall_s: float | None = None  # from start to exit, once it exited
+        self.signal: str | None = None  # the signal that killed it ("SIGSEGV"), once it was killed by one
         self.log = log
         # Once the output outlived the group: (pid, name) of the processes that held it, as far as /proc tells.
         self.daemons: list[tuple[int, str]] | None = None
@@ -208,7 +216,10 @@ class Child:
                     on_poll()
         self.wall_s = time.monotonic() - self.started
         self._finish(stopped)
-        return code if code >= 0 else 128 - code  # killed by signal N: 128 + N, as a shell says
+        if code >= 0:
+            return code
+        self.signal = _signal_name(-code)
+        return 128 - code  # killed by signal N: 128 + N, as a shell says
 
     def stop_group(self, first: int = signal.SIGINT) -> int:
         """Stop the command's group, beginning with the signal rigscope got, saying each step on stderr (a command

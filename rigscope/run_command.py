@@ -208,7 +208,7 @@ def _one_session(plan: Plan, repeat: int, stopping: StopRequest) -> Outcome | No
     log = OutputLog(session, plan.log_cap, on_error=_log_failed)
     facts: dict[str, Any] = {
         "command": plan.command, "command_line": shlex.join(plan.command), "cwd": _cwd(),
-        "exit_code": None, "wall_s": None, "git_commit": _git_commit(), "env": {k: os.environ.get(k) for k in plan.env_keys},
+        "exit_code": None, "signal": None, "wall_s": None, "git_commit": _git_commit(), "env": {k: os.environ.get(k) for k in plan.env_keys},
         "repeat": repeat, "repeats": plan.repeats, "baseline_s": plan.baseline_s, "cooldown_s": plan.cooldown_s,
         "output_log": log.meta(),
     }
@@ -238,7 +238,9 @@ def _one_session(plan: Plan, repeat: int, stopping: StopRequest) -> Outcome | No
     results = _finish(session, plan.checks, status)
     if results:
         tell(checks_table(results))
-    say(f"{status}: {session}" + (f", exit code {facts['exit_code']}" if facts["exit_code"] is not None else ""))
+    ended = "" if facts["exit_code"] is None else f", exit code {facts['exit_code']}" + (
+        f" (killed by {facts['signal']})" if facts["signal"] else "")
+    say(f"{status}: {session}{ended}")
     if code == 0 and any(not result["passed"] for result in results):
         code = CHECK_FAILED
     return Outcome(session, code)
@@ -278,6 +280,7 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
              f"(a daemon?); not waiting for it")
     facts["wall_s"] = child.wall_s
     facts["exit_code"] = exit_code
+    facts["signal"] = child.signal
     monitor.post(EventKind.TAG, state="cooldown", source="run")
     if stopping.is_set():
         return "interrupted", stopping.exit_code

@@ -176,3 +176,16 @@ def test_a_working_directory_deleted_under_the_shell_is_no_traceback(tmp_path, m
     (session,) = (tmp_path / "s").iterdir()
     meta = json.loads((session / "meta.json").read_text())
     assert meta["status"] == "complete" and meta["run"]["cwd"] is None and meta["run"]["exit_code"] == 5
+
+
+def test_a_command_killed_by_a_signal_is_told_from_one_that_exited_with_the_same_code(tmp_path, capsys):
+    """A CUDA crash (SIGSEGV) or the OOM killer (SIGKILL) ends the command: the exit code is 128 + N as a shell says,
+    and meta.json and the last line name the signal, which `exit 139` alone could not."""
+    flags = ["run", *SIM, "--dir", str(tmp_path), "--baseline", "0", "--cooldown", "0", "--"]
+    assert main([*flags, "sh", "-c", "kill -SEGV $$"]) == 128 + signal.SIGSEGV
+    assert capsys.readouterr().err.splitlines()[-1].endswith(", exit code 139 (killed by SIGSEGV)")
+    assert main([*flags, "sh", "-c", "exit 139"]) == 139
+    assert capsys.readouterr().err.splitlines()[-1].endswith(", exit code 139")
+    killed, exited = (json.loads((session / "meta.json").read_text())["run"] for session in sorted(tmp_path.iterdir()))
+    assert (killed["exit_code"], killed["signal"]) == (139, "SIGSEGV")
+    assert (exited["exit_code"], exited["signal"]) == (139, None)
