@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,6 +141,11 @@ def pipe_holders(inode: int) -> list[tuple[int, str]]:
     return found
 
 
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True, preexec_fn=_dies_with(os.getpid()))
+
+
 class Child:
     def __init__(self, command: Sequence[str], env: dict[str, str], log: OutputLog) -> None:
         """Start it; FileNotFoundError / PermissionError when the command cannot be run.
@@ -148,8 +155,14 @@ class Child:
         for stream in (sys.stdout, sys.stderr):  # ours first, in order (one gone is no reason not to start)
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
-        self.process = subprocess.Popen(list(command), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        start_new_session=True, preexec_fn=_dies_with(os.getpid()))
+        try:
+            self.process = _start(list(command), env)
+        except OSError as error:
+            if error.errno != errno.ENOEXEC:
+                raise
+            # An executable file with no #! line: execvp and a shell run it with sh.
+            program = shutil.which(command[0], path=env.get("PATH")) or command[0]
+            self.process = _start(["sh", program, *command[1:]], env)
         self.started = time.monotonic()
         self.wall_s: float | None = None  # from start to exit, once it exited
         self.signal: str | None = None  # the signal that killed it ("SIGSEGV"), once it was killed by one

@@ -189,3 +189,17 @@ def test_a_command_killed_by_a_signal_is_told_from_one_that_exited_with_the_same
     killed, exited = (json.loads((session / "meta.json").read_text())["run"] for session in sorted(tmp_path.iterdir()))
     assert (killed["exit_code"], killed["signal"]) == (139, "SIGSEGV")
     assert (exited["exit_code"], exited["signal"]) == (139, None)
+
+
+def test_an_executable_script_without_a_shebang_runs_under_sh_as_from_a_shell(tmp_path, capfd):
+    """`./train.sh` made executable but with no `#!` line: a shell (and execvp) runs it with sh. Before, it failed
+    after the whole baseline with 'exec format error', exit 126."""
+    script = tmp_path / "train.sh"
+    script.write_text('echo "args: $1|$2"; exit 4\n')
+    script.chmod(0o755)
+    assert main(["run", *SIM, "--dir", str(tmp_path / "s"), "--baseline", "0", "--cooldown", "0", "--",
+                 str(script), "a b", "c"]) == 4
+    assert capfd.readouterr().out == "args: a b|c\n"
+    (session,) = (tmp_path / "s").iterdir()
+    run = json.loads((session / "meta.json").read_text())["run"]
+    assert run["exit_code"] == 4 and run["command"] == [str(script), "a b", "c"]
