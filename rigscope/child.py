@@ -100,8 +100,10 @@ class StopRequest(threading.Event):
     SIGTERM, SIGHUP when the terminal went away), the first one the command's group gets."""
 
     signum: int = signal.SIGINT
+    requests = 0  # how many times it was asked: each after the first takes the next step at once
 
     def request(self, signum: int) -> None:
+        self.requests += 1
         if not self.is_set():
             self.signum = signum
             self.set()
@@ -214,7 +216,7 @@ class Child:
                 pass
         pipe.close()
 
-    def wait(self, stop: threading.Event, on_poll: Callable[[], None] | None = None) -> int:
+    def wait(self, stop: StopRequest, on_poll: Callable[[], None] | None = None) -> int:
         """The exit code once it ends; when `stop` is set first, the group is stopped and its code returned."""
         stopped = False
         while True:
@@ -223,7 +225,7 @@ class Child:
                 break
             except subprocess.TimeoutExpired:
                 if stop.is_set():
-                    code, stopped = self.stop_group(stop.signum if isinstance(stop, StopRequest) else signal.SIGINT), True
+                    code, stopped = self.stop_group(stop), True
                     break
                 if on_poll is not None:
                     on_poll()
@@ -234,26 +236,32 @@ class Child:
         self.signal = _signal_name(-code)
         return 128 - code  # killed by signal N: 128 + N, as a shell says
 
-    def stop_group(self, first: int = signal.SIGINT) -> int:
+    def stop_group(self, stop: StopRequest) -> int:
         """Stop the command's group, beginning with the signal rigscope got, saying each step on stderr (a command
-        may ignore the first signals). Each step waits for the whole group: workers may outlive their launcher."""
-        ladder = _ladder(first)
+        may ignore the first signals). Each step waits for the whole group (workers may outlive their launcher),
+        until its grace period ends or rigscope is asked again."""
+        ladder = _ladder(stop.signum)
         steps = [f"{ladder[1][0].name} in {ladder[0][1]:g} s"] + [sig.name for sig, _ in ladder[2:]]
         say(f"stopping the command: {ladder[0][0].name} to its process group ({', then '.join(steps)})")
         waited: float | None = None
+        hurried = False
         for sig, grace in ladder:
-            if waited is not None:
+            if hurried:
+                say(f"asked again: {sig.name} now")
+            elif waited is not None:
                 say(f"the command is still running after {waited:g} s: {sig.name}")
-            waited = grace
+            waited, asked = grace, stop.requests
             self._signal_group(sig)
-            if grace is None or self._group_ends_within(grace):
+            if grace is None or self._group_ends_within(grace, stop, asked):
                 break
+            hurried = stop.requests > asked
         return self.process.wait()
 
-    def _group_ends_within(self, seconds: float) -> bool:
+    def _group_ends_within(self, seconds: float, stop: StopRequest, asked: int) -> bool:
+        """True once the group has ended; False after `seconds`, or once asked more than `asked` times."""
         deadline = time.monotonic() + seconds
         while self.process.poll() is None or group_members(self.process.pid):
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or stop.requests > asked:
                 return False
             time.sleep(_GROUP_POLL_S)
         return True

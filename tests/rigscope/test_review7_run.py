@@ -17,7 +17,8 @@ import pytest
 
 from recordings.events import read_events
 from recordings.output_log import OutputLog
-from rigscope.child import Child
+from rigscope import child as child_module
+from rigscope.child import Child, StopRequest
 from rigscope.cli import main
 from rigscope.run_command import _log_failed
 from tests.conftest import REPO
@@ -40,7 +41,7 @@ def test_a_full_disk_under_the_output_log_never_stalls_the_command(tmp_path, cap
     code = "import sys\nfor i in range(20000): print('x' * 99)\nprint('done', file=sys.stderr)"
     child = Child([sys.executable, "-c", code], dict(os.environ), log)
     finished: list[int] = []
-    waiter = threading.Thread(target=lambda: finished.append(child.wait(threading.Event())), daemon=True)
+    waiter = threading.Thread(target=lambda: finished.append(child.wait(StopRequest())), daemon=True)
     waiter.start()
     waiter.join(30)
     if waiter.is_alive():
@@ -124,8 +125,8 @@ def test_workers_get_their_grace_when_the_launcher_exits_first(tmp_path, capfd):
                 f"subprocess.Popen([sys.executable, '-c', {worker!r}]).wait()")
     child = Child([sys.executable, "-c", launcher], dict(os.environ), OutputLog(tmp_path))
     _wait_for(ready, "up")
-    stop = threading.Event()
-    stop.set()
+    stop = StopRequest()
+    stop.request(signal.SIGINT)  # Ctrl-C
     assert child.wait(stop) == 1
     assert saved.is_file(), capfd.readouterr().err
 
@@ -135,7 +136,7 @@ def test_processes_the_command_left_in_its_group_are_named_when_they_are_killed(
     pid_file = tmp_path / "pid"
     child = Child(["sh", "-c", f"sleep 30 & echo $! > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}"],
                   dict(os.environ), OutputLog(tmp_path))
-    assert child.wait(threading.Event()) == 0
+    assert child.wait(StopRequest()) == 0
     left = int(pid_file.read_text())
     said = [line for line in capfd.readouterr().err.splitlines() if line.startswith("rigscope: ")]
     assert said == [f"rigscope: note: the command left pid {left} (sleep) running in its process group: killed"]
@@ -203,3 +204,31 @@ def test_an_executable_script_without_a_shebang_runs_under_sh_as_from_a_shell(tm
     (session,) = (tmp_path / "s").iterdir()
     run = json.loads((session / "meta.json").read_text())["run"]
     assert run["exit_code"] == 4 and run["command"] == [str(script), "a b", "c"]
+
+
+def test_ctrl_c_again_takes_the_next_step_at_once(tmp_path, monkeypatch, capfd):
+    """A command that ignores SIGINT: the second Ctrl-C sends SIGTERM now instead of after the grace period (here a
+    minute, which the test never waits out)."""
+    monkeypatch.setattr(child_module, "GRACE_S", (60.0, 60.0))
+    seen = tmp_path / "seen"
+    code = (f"import signal, sys, time\n"
+            f"signal.signal(signal.SIGINT, lambda *_: open({str(seen)!r}, 'a').write('INT '))\n"
+            f"open({str(seen)!r}, 'w').write('ready ')\n"
+            f"while True: time.sleep(1)")
+    child = Child([sys.executable, "-c", code], dict(os.environ), OutputLog(tmp_path))
+    _wait_for(seen, "ready")
+    stop = StopRequest()
+    stop.request(signal.SIGINT)
+    codes: list[int] = []
+    waiter = threading.Thread(target=lambda: codes.append(child.wait(stop)), daemon=True)
+    waiter.start()
+    try:
+        _wait_for(seen, "INT")
+        stop.request(signal.SIGINT)
+        waiter.join(30)
+    finally:
+        child.process.kill()
+        waiter.join(10)
+    assert codes == [128 + signal.SIGTERM]
+    said = [line for line in capfd.readouterr().err.splitlines() if line.startswith("rigscope: ")]
+    assert said[-1] == "rigscope: asked again: SIGTERM now", said
