@@ -220,8 +220,8 @@ def _one_session(plan: Plan, repeat: int, stopping: StopRequest) -> Outcome | No
     monitor.start()
     say_attach(monitor)
     try:
-        if not phases.wait(monitor, plan.baseline_s, stopping):
-            status, code = "interrupted", stopping.exit_code
+        if not phases.wait(monitor, plan.baseline_s, stopping):  # a stop signal, or the recording failed
+            status, code = "interrupted", stopping.exit_code if stopping.is_set() else RECORDING_FAILED
         else:
             status, code = _run_command(plan, monitor, phases, log, facts, stopping)
     finally:
@@ -285,8 +285,8 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
     if stopping.is_set():
         return "interrupted", stopping.exit_code
     phases.begin_idle(plan.cooldown_s)
-    if not phases.wait(monitor, plan.cooldown_s, stopping):
-        return "interrupted", stopping.exit_code
+    if not phases.wait(monitor, plan.cooldown_s, stopping):  # as the baseline; the command's code stands
+        return "interrupted", stopping.exit_code if stopping.is_set() else exit_code
     return "complete", exit_code
 
 

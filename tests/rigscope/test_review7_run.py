@@ -22,6 +22,7 @@ from rigscope.child import Child, StopRequest
 from rigscope.cli import main
 from rigscope.run_command import _log_failed
 from tests.conftest import REPO
+from tests.rigscope.test_writer_failures import FAST, _cli_with_full_disk
 from tests.waiting import wait_sync
 
 SIM = ["--source", "sim", "--speed", "max", "--hz", "10"]
@@ -232,3 +233,15 @@ def test_ctrl_c_again_takes_the_next_step_at_once(tmp_path, monkeypatch, capfd):
     assert codes == [128 + signal.SIGTERM]
     said = [line for line in capfd.readouterr().err.splitlines() if line.startswith("rigscope: ")]
     assert said[-1] == "rigscope: asked again: SIGTERM now", said
+
+
+def test_a_full_disk_in_the_cooldown_keeps_the_command_s_failure(tmp_path):
+    """The command failed (exit 7), then the disk filled during the cooldown: the exit code says the command
+    failed, as when the disk fills while it runs (it was 1, the recording's failure, hiding the command's)."""
+    result = _cli_with_full_disk("samples", "run", *FAST, "--baseline", "0", "--cooldown", "60s",
+                                 "--dir", str(tmp_path), "--", "sh", "-c", "exit 7")
+    assert result.returncode == 7, result.stderr
+    assert "recording stopped" in result.stderr and "Traceback" not in result.stderr
+    (session,) = tmp_path.iterdir()
+    meta = json.loads((session / "meta.json").read_text())
+    assert meta["status"] == "interrupted" and meta["run"]["exit_code"] == 7, meta
