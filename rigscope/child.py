@@ -6,6 +6,7 @@ terminal's Ctrl-C reaches rigscope only; rigscope then stops the whole group: th
 got (SIGINT, a scheduler's SIGTERM, SIGHUP), then SIGTERM, then SIGKILL, with a grace period
 for the whole group (workers may outlive their launcher) between them. What the command
 leaves in its group when it ends is killed and named, so no process of the group is left behind.
+Ctrl-Z stops the group with rigscope, and continuing rigscope continues it.
 
 The command never outlives rigscope, even when rigscope is killed with SIGKILL: on Linux the
 kernel sends the child SIGKILL when rigscope dies (PR_SET_PDEATHSIG), and a small watchdog
@@ -256,6 +257,14 @@ class Child:
                 break
             hurried = stop.requests > asked
         return self.process.wait()
+
+    def suspend(self) -> None:
+        """Ctrl-Z (a SIGTSTP handler): the command's group stops with rigscope and continues with it (fg, bg)."""
+        self._signal_group(signal.SIGSTOP)  # (its SIGTSTP would be discarded: the group is orphaned, in its own session)
+        handler = signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTSTP)  # rigscope stops here until continued
+        signal.signal(signal.SIGTSTP, handler)
+        self._signal_group(signal.SIGCONT)
 
     def _group_ends_within(self, seconds: float, stop: StopRequest, asked: int) -> bool:
         """True once the group has ended; False after `seconds`, or once asked more than `asked` times."""

@@ -273,7 +273,11 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
         say(f"error: {reason}: {plan.command[0]}")
         monitor.annotate(error=f"{reason}: {plan.command[0]}")
         return "failed", NOT_EXECUTABLE if found else NOT_FOUND
-    exit_code = child.wait(stopping)
+    suspended = signal.signal(signal.SIGTSTP, lambda *_: child.suspend())
+    try:
+        exit_code = child.wait(stopping)
+    finally:
+        signal.signal(signal.SIGTSTP, suspended)
     if child.daemons:  # (none found: only our own output was slow to take it)
         held_by = ", ".join(f"pid {pid} ({inert(name)})" for pid, name in child.daemons)  # a name it chose
         say(f"note: the command's output is still held by {held_by}, outside its process group "

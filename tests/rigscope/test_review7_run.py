@@ -245,3 +245,27 @@ def test_a_full_disk_in_the_cooldown_keeps_the_command_s_failure(tmp_path):
     (session,) = tmp_path.iterdir()
     meta = json.loads((session / "meta.json").read_text())
     assert meta["status"] == "interrupted" and meta["run"]["exit_code"] == 7, meta
+
+
+def test_ctrl_z_stops_the_command_with_rigscope_and_fg_continues_both(tmp_path):
+    """Ctrl-Z reaches rigscope only (the command has a session of its own): the command's group stops with it, as a
+    shell's job would, and continues with it. Before, the command ran on unrecorded until its output pipe filled."""
+    pid_file = tmp_path / "pid"
+    code = f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\nwhile True: time.sleep(0.05)"
+    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "run", *SIM, "--dir", str(tmp_path / "s"),
+                                 "--baseline", "0", "--cooldown", "0", "--", sys.executable, "-c", code],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(pid_file)
+        wait_sync(lambda: pid_file.read_text(), 10)
+        command = psutil.Process(int(pid_file.read_text()))
+        rigscope.send_signal(signal.SIGTSTP)  # what the terminal sends at Ctrl-Z
+        wait_sync(lambda: psutil.Process(rigscope.pid).status() == psutil.STATUS_STOPPED, 10, "rigscope to stop")
+        wait_sync(lambda: command.status() == psutil.STATUS_STOPPED, 10, "the command to stop")
+        rigscope.send_signal(signal.SIGCONT)  # fg
+        wait_sync(lambda: command.status() != psutil.STATUS_STOPPED, 10, "the command to go on")
+        rigscope.send_signal(signal.SIGINT)
+        _, err = rigscope.communicate(timeout=60)
+    finally:
+        rigscope.kill()
+    assert rigscope.returncode == 130, err
