@@ -30,11 +30,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import IO
 
 from recordings.inert import inert
 from recordings.output_log import OutputLog
+from rigscope.local_channel import SESSION_ENV
+from rigscope.process_table import group_members, inheritors, pipe_holders
 from rigscope.terminal import tell
 
 GRACE_S = (5.0, 3.0)  # after the first signal (SIGINT at Ctrl-C), after SIGTERM (a first SIGTERM gets both)
@@ -82,20 +83,6 @@ def _watchdog(group: int) -> subprocess.Popen[bytes] | None:
         return None
 
 
-def group_members(group: int) -> list[tuple[int, str]]:
-    """(pid, name) of the live processes (zombies aside) of process group `group` (Linux /proc; else none)."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            name, _, rest = (entry / "stat").read_text().partition("(")[2].rpartition(")")
-        except OSError:  # gone meanwhile
-            continue
-        state, _, pgrp = rest.split()[:3]
-        if int(pgrp) == group and state not in ("Z", "X"):
-            found.append((int(entry.name), name))
-    return sorted(found)
-
-
 class StopRequest(threading.Event):
     """Set when rigscope is asked to stop; `signum` is the signal that asked (SIGINT at Ctrl-C, a scheduler's
     SIGTERM, SIGHUP when the terminal went away), the first one the command's group gets."""
@@ -128,22 +115,6 @@ def _ladder(first: int) -> list[tuple[signal.Signals, float | None]]:
     return [(signal.Signals(first), GRACE_S[0]), (signal.SIGTERM, GRACE_S[1]), (signal.SIGKILL, None)]
 
 
-def pipe_holders(inode: int) -> list[tuple[int, str]]:
-    """(pid, name) of the other processes that hold an end of the pipe `inode` (Linux /proc; else none)."""
-    target = f"pipe:[{inode}]"
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        pid = int(entry.name)
-        if pid == os.getpid():
-            continue
-        try:
-            if any(os.readlink(link) == target for link in (entry / "fd").iterdir()):
-                found.append((pid, (entry / "comm").read_text().strip()))
-        except OSError:  # gone meanwhile, or not ours to look at
-            continue
-    return found
-
-
 def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True, preexec_fn=_dies_with(os.getpid()))
@@ -172,6 +143,9 @@ class Child:
         self.log = log
         # Once the output outlived the group: (pid, name) of the processes that held it, as far as /proc tells.
         self.daemons: list[tuple[int, str]] | None = None
+        # Once it ended: (pid, name) of the processes it started that run on outside its group (daemons).
+        self.strays: list[tuple[int, str]] = []
+        self._inherited = f"{SESSION_ENV}={env[SESSION_ENV]}" if SESSION_ENV in env else None
         self._watchdog = _watchdog(self.process.pid)
         self._pipes = [os.fstat(pipe.fileno()).st_ino for pipe in (self.process.stdout, self.process.stderr) if pipe]
         self._abandon_r, self._abandon_w = os.pipe()  # written once the output is no longer waited for
@@ -293,6 +267,8 @@ class Child:
         os.close(self._abandon_r)
         os.close(self._abandon_w)
         self.log.close()
+        if self._inherited is not None:
+            self.strays = inheritors(self._inherited, outside=self.process.pid)
 
     def _release_watchdog(self) -> None:
         """Tell the watchdog rigscope is done: it then leaves without killing anything."""

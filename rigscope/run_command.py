@@ -282,6 +282,10 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
         held_by = ", ".join(f"pid {pid} ({inert(name)})" for pid, name in child.daemons)  # a name it chose
         say(f"note: the command's output is still held by {held_by}, outside its process group "
              f"(a daemon?); not waiting for it")
+    unsaid = [stray for stray in child.strays if stray not in (child.daemons or [])]
+    if unsaid:
+        named = ", ".join(f"pid {pid} ({inert(name)})" for pid, name in unsaid)
+        say(f"note: {named}, started by the command, runs on outside its process group (a daemon?); not stopped")
     facts["wall_s"] = child.wall_s
     facts["exit_code"] = exit_code
     facts["signal"] = child.signal

@@ -269,3 +269,23 @@ def test_ctrl_z_stops_the_command_with_rigscope_and_fg_continues_both(tmp_path):
     finally:
         rigscope.kill()
     assert rigscope.returncode == 130, err
+
+
+def test_a_daemon_that_let_go_of_the_output_is_still_named(tmp_path, capfd):
+    """The command starts a daemon (`setsid`, output to /dev/null: a tensorboard, a data server) and ends. It is not
+    rigscope's to kill, but it would go on using the machine through the cooldown and the next baseline unseen:
+    one line names it. Before, only a daemon that held the command's output was said."""
+    pid_file = tmp_path / "daemon"
+    started = (f"setsid sh -c 'echo $$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; exec sleep 30' "
+               f"</dev/null >/dev/null 2>&1 & while [ ! -s {pid_file} ]; do sleep 0.02; done")
+    try:
+        assert main(["run", *SIM, "--dir", str(tmp_path / "s"), "--baseline", "0", "--cooldown", "0", "--",
+                     "sh", "-c", started]) == 0
+        daemon = int(pid_file.read_text())
+        said = [line for line in capfd.readouterr().err.splitlines() if "outside its process group" in line]
+        assert said == [f"rigscope: note: pid {daemon} (sleep), started by the command, runs on outside its "
+                        f"process group (a daemon?); not stopped"], said
+        assert psutil.pid_exists(daemon)
+    finally:
+        if pid_file.is_file():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
