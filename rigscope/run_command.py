@@ -246,6 +246,19 @@ def _one_session(plan: Plan, repeat: int, stopping: StopRequest) -> Outcome | No
     return Outcome(session, code)
 
 
+class _RecordingWatch:
+    """Says at once when the recording fails while the command runs (a full disk an hour into a long run)."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.monitor = monitor
+        self.said = False
+
+    def __call__(self) -> None:
+        if self.monitor.recording_error and not self.said:
+            self.said = True
+            say(f"error: {self.monitor.recording_error}; the command runs on, unrecorded")
+
+
 def _log_failed(reason: str) -> None:
     say(f"note: output.log: {reason}; the command runs on, its output is no longer saved")
 
@@ -275,7 +288,7 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
         return "failed", NOT_EXECUTABLE if found else NOT_FOUND
     suspended = signal.signal(signal.SIGTSTP, lambda *_: child.suspend())
     try:
-        exit_code = child.wait(stopping)
+        exit_code = child.wait(stopping, on_poll=_RecordingWatch(monitor))
     finally:
         signal.signal(signal.SIGTSTP, suspended)
     if child.daemons:  # (none found: only our own output was slow to take it)

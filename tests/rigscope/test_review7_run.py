@@ -22,7 +22,7 @@ from rigscope.child import Child, StopRequest
 from rigscope.cli import main
 from rigscope.run_command import _log_failed
 from tests.conftest import REPO
-from tests.rigscope.test_writer_failures import FAST, _cli_with_full_disk
+from tests.rigscope.test_writer_failures import ENOSPC_TEXT, FAST, INJECTED, _cli_with_full_disk
 from tests.waiting import wait_sync
 
 SIM = ["--source", "sim", "--speed", "max", "--hz", "10"]
@@ -289,3 +289,18 @@ def test_a_daemon_that_let_go_of_the_output_is_still_named(tmp_path, capfd):
     finally:
         if pid_file.is_file():
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_a_recording_that_fails_while_the_command_runs_is_said_at_once(tmp_path):
+    """The disk fills an hour into a ten-hour training: the user learns it then, not when the training ends. The
+    command here waits (10 s at most) for rigscope's line about it before it ends."""
+    err = tmp_path / "err"
+    waits = f"for i in $(seq 200); do grep -q 'recording stop[p]ed' {err} && echo seen && exit 0; sleep 0.05; done; exit 9"
+    with err.open("w") as stderr:
+        result = subprocess.run([sys.executable, "-c", INJECTED.format(table="samples", text=ENOSPC_TEXT), "run",
+                                 *FAST, "--baseline", "0", "--cooldown", "0", "--dir", str(tmp_path / "s"), "--",
+                                 "sh", "-c", waits], cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                timeout=60)
+    said = err.read_text()
+    assert result.stdout == "seen\n" and result.returncode == 1, said
+    assert "rigscope: error: recording stopped: disk full" in said and "the command runs on, unrecorded" in said
