@@ -304,3 +304,38 @@ def test_a_recording_that_fails_while_the_command_runs_is_said_at_once(tmp_path)
     said = err.read_text()
     assert result.stdout == "seen\n" and result.returncode == 1, said
     assert "rigscope: error: recording stopped: disk full" in said and "the command runs on, unrecorded" in said
+
+
+def test_two_runs_at_once_in_one_folder_keep_apart(tmp_path):
+    """Two `rigscope run` started in the same second into one sessions folder: two sessions, two groups, and each
+    command's probe tags reach its own session only."""
+    gate = tmp_path / "gate"  # both commands tag once both runs are up
+    runs = [subprocess.Popen([sys.executable, "-m", "rigscope", "run", *SIM, "--dir", str(tmp_path / "s"),
+                              "--baseline", "0", "--cooldown", "0", "--", sys.executable, "-c",
+                              f"import os, time, rigscope\n"
+                              f"open({str(gate)!r} + '{name}', 'w').close()\n"
+                              f"while not all(os.path.exists({str(gate)!r} + n) for n in 'ab'): time.sleep(0.02)\n"
+                              f"rigscope.tag('phase_{name}'); time.sleep(0.3)"],
+                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            for name in "ab"]
+    errors = [run.communicate(timeout=60)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], errors
+    sessions = sorted((tmp_path / "s").iterdir())
+    metas = [json.loads((session / "meta.json").read_text()) for session in sessions]
+    assert len(sessions) == 2 and metas[0]["group_id"] != metas[1]["group_id"]
+    tags = [sorted(e["state"] for e in read_events(session / "events.jsonl") if e.get("source") == "probe")
+            for session in sessions]
+    assert sorted(tags) == [["phase_a"], ["phase_b"]], tags
+
+
+def test_stdin_reaches_the_command_and_its_bytes_come_back_as_they_are(tmp_path):
+    """The command reads rigscope's stdin; what it writes (not UTF-8, an escape sequence, a last line without a
+    newline) reaches stdout and output.log byte for byte."""
+    written = b"line\n\xff\xfe\x1b[31m" + b"no newline"
+    code = "import sys; data = sys.stdin.buffer.read(); sys.stdout.buffer.write(data)"
+    result = subprocess.run([sys.executable, "-m", "rigscope", "run", *SIM, "--dir", str(tmp_path), "--baseline", "0",
+                             "--cooldown", "0", "--", sys.executable, "-c", code], input=written, cwd=REPO,
+                            capture_output=True, timeout=60)
+    assert result.returncode == 0 and result.stdout == written, result.stderr
+    (session,) = tmp_path.iterdir()
+    assert (session / "output.log").read_bytes() == written
