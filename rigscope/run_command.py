@@ -104,8 +104,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"rigscope: error: {reason}: {plan.command[0]}", file=sys.stderr)
         return code
     stopping = StopRequest()
-    previous = {s: signal.signal(s, lambda signum, _: stopping.request(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
-    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda signum, _: _hung_up(stopping, signum))
+    handlers = {signal.SIGINT: lambda signum, _: stopping.request(signum),
+                signal.SIGTERM: lambda signum, _: stopping.request(signum),
+                signal.SIGHUP: lambda signum, _: _hung_up(stopping, signum)}
+    # A signal ignored when rigscope started (SIGHUP under nohup, SIGINT in a script's `cmd &`) stays ignored,
+    # for the command too, as a shell leaves it.
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()
+                if signal.getsignal(sig) is not signal.SIG_IGN}
     outcomes: list[Outcome] = []
     try:
         for repeat in range(1, plan.repeats + 1):
@@ -286,11 +291,13 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
         say(f"error: {reason}: {plan.command[0]}")
         monitor.annotate(error=f"{reason}: {plan.command[0]}")
         return "failed", NOT_EXECUTABLE if found else NOT_FOUND
-    suspended = signal.signal(signal.SIGTSTP, lambda *_: child.suspend())
+    ignored = signal.getsignal(signal.SIGTSTP) is signal.SIG_IGN  # (as the stop signals above)
+    suspended = None if ignored else signal.signal(signal.SIGTSTP, lambda *_: child.suspend())
     try:
         exit_code = child.wait(stopping, on_poll=_RecordingWatch(monitor))
     finally:
-        signal.signal(signal.SIGTSTP, suspended)
+        if suspended is not None:
+            signal.signal(signal.SIGTSTP, suspended)
     if child.daemons:  # (none found: only our own output was slow to take it)
         held_by = ", ".join(f"pid {pid} ({inert(name)})" for pid, name in child.daemons)  # a name it chose
         say(f"note: the command's output is still held by {held_by}, outside its process group "

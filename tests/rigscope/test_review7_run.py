@@ -339,3 +339,30 @@ def test_stdin_reaches_the_command_and_its_bytes_come_back_as_they_are(tmp_path)
     assert result.returncode == 0 and result.stdout == written, result.stderr
     (session,) = tmp_path.iterdir()
     assert (session / "output.log").read_bytes() == written
+
+
+def test_under_nohup_a_dropped_terminal_leaves_the_run_going(tmp_path):
+    """`nohup rigscope run -- python train.py`: the ssh session drops (SIGHUP), and the training must go on, as nohup
+    asked. Before, rigscope put its own SIGHUP handler over nohup's and stopped the command. (A SIGTERM then ends
+    the test's run: it is the first signal the command gets.)"""
+    seen = tmp_path / "seen"
+    code = (f"import signal, sys, time\n"
+            f"def got(signum, frame):\n"
+            f"    open({str(seen)!r}, 'a').write(signal.Signals(signum).name + ' ')\n"
+            f"    sys.exit(0)\n"
+            f"for s in (signal.SIGINT, signal.SIGTERM): signal.signal(s, got)\n"
+            f"open({str(seen)!r}, 'w').write('ready ')\n"
+            f"time.sleep(60)")
+    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "run", *SIM, "--dir", str(tmp_path / "s"),
+                                 "--baseline", "0", "--cooldown", "0", "--", sys.executable, "-c", code],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # as nohup does
+    try:
+        _wait_for(seen, "ready")
+        rigscope.send_signal(signal.SIGHUP)
+        rigscope.send_signal(signal.SIGTERM)
+        _, err = rigscope.communicate(timeout=60)
+    finally:
+        rigscope.kill()
+    assert seen.read_text() == "ready SIGTERM ", err
+    assert rigscope.returncode == 128 + signal.SIGTERM, err
