@@ -100,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     unrunnable = _unrunnable(plan.command[0])
     if unrunnable is not None:  # said at once, not after the baseline
-        reason, code = unrunnable
-        print(f"rigscope: error: {reason}: {plan.command[0]}", file=sys.stderr)
+        message, code = unrunnable
+        print(f"rigscope: error: {message}", file=sys.stderr)
         return code
     stopping = StopRequest()
     handlers = {signal.SIGINT: lambda signum, _: stopping.request(signum),
@@ -138,12 +138,27 @@ def _hung_up(stopping: StopRequest, signum: int) -> None:
 
 def _unrunnable(program: str) -> tuple[str, int] | None:
     """Why `program` cannot be started, as a shell says it, with the shell's exit code; None when it can
-    (found on PATH, or a path to an executable file)."""
-    if shutil.which(program) is not None:
-        return None
+    (found on PATH, or a path to an executable file whose #! interpreter, if it names one, is there)."""
+    found = shutil.which(program)
+    if found is not None:
+        interpreter = _interpreter(found)
+        if interpreter is None or os.access(interpreter, os.X_OK):
+            return None
+        return f"{program}: its interpreter {interpreter} was not found", NOT_FOUND
     if os.sep in program and os.path.exists(program):
-        return "permission denied", NOT_EXECUTABLE
-    return "command not found", NOT_FOUND
+        return f"permission denied: {program}", NOT_EXECUTABLE
+    return f"command not found: {program}", NOT_FOUND
+
+
+def _interpreter(path: str) -> str | None:
+    """The program a script's #! line names (`/usr/bin/env` for `#!/usr/bin/env python`); None without one."""
+    try:
+        with open(path, "rb") as file:
+            first = file.readline(4096)
+    except OSError:  # not ours to read: the kernel may still run it
+        return None
+    words = first[2:].split() if first.startswith(b"#!") else []
+    return os.fsdecode(words[0]) if words else None
 
 
 class _Phases:

@@ -366,3 +366,15 @@ def test_under_nohup_a_dropped_terminal_leaves_the_run_going(tmp_path):
         rigscope.kill()
     assert seen.read_text() == "ready SIGTERM ", err
     assert rigscope.returncode == 128 + signal.SIGTERM, err
+
+
+def test_a_script_whose_interpreter_is_gone_is_127_before_the_baseline(tmp_path, capsys):
+    """`./train.py` starting `#!/home/me/venv/bin/python`, the venv deleted: a shell says so and exits 127; so does
+    rigscope, at once. Before, it waited out the whole baseline (2 minutes by default), then failed the session."""
+    script = tmp_path / "train.py"
+    script.write_text("#!/nonexistent/venv/bin/python -u\nprint('trained')\n")
+    script.chmod(0o755)
+    assert main(["run", *SIM, "--dir", str(tmp_path / "s"), "--baseline", "10m", "--", str(script)]) == 127
+    assert capsys.readouterr().err == (f"rigscope: error: {script}: its interpreter /nonexistent/venv/bin/python "
+                                       f"was not found\n")
+    assert not (tmp_path / "s").exists() or not list((tmp_path / "s").iterdir())
