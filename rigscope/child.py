@@ -296,10 +296,17 @@ def say(message: str) -> None:
 
 
 def _echo(out: IO[str], chunk: bytes) -> None:
-    target = getattr(out, "buffer", None)
-    if target is not None:
-        target.write(chunk)
-        target.flush()
-    else:  # a text stream without bytes underneath (e.g. a test's capture)
+    try:
+        fd = out.fileno()
+    except (OSError, ValueError):  # a text stream without a file underneath (e.g. a test's capture)
         out.write(chunk.decode(errors="replace"))
         out.flush()
+        return
+    view = memoryview(chunk)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:  # set non-blocking by a program sharing our terminal (node does): wait for room
+            room = select.poll()
+            room.register(fd, select.POLLOUT)
+            room.poll()

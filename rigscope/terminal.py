@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import stat
 import sys
 from typing import TextIO
@@ -40,8 +41,25 @@ def tell(line: str) -> None:
     those after it go nowhere: a recording or a command under way must not end for want of a reader."""
     try:
         print(line, file=sys.stderr, flush=True)
+    except BlockingIOError:  # a terminal set non-blocking by a program sharing it, full for now: not gone
+        _flush_when_room(sys.stderr)
     except (OSError, ValueError):
         _lose(sys.stderr)
+
+
+def _flush_when_room(stream: TextIO) -> None:
+    room = select.poll()
+    room.register(stream.fileno(), select.POLLOUT)
+    while True:
+        room.poll()
+        try:
+            stream.flush()
+            return
+        except BlockingIOError:
+            continue
+        except (OSError, ValueError):
+            _lose(stream)
+            return
 
 
 def _lose(stream: TextIO) -> None:

@@ -3,6 +3,7 @@ a scheduler's SIGTERM, a parent run's environment, a working directory that was 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import psutil
@@ -21,6 +23,7 @@ from rigscope import child as child_module
 from rigscope.child import Child, StopRequest
 from rigscope.cli import main
 from rigscope.run_command import _log_failed
+from rigscope.terminal import tell
 from tests.conftest import REPO
 from tests.rigscope.test_writer_failures import ENOSPC_TEXT, FAST, INJECTED, _cli_with_full_disk
 from tests.waiting import wait_sync
@@ -378,3 +381,60 @@ def test_a_script_whose_interpreter_is_gone_is_127_before_the_baseline(tmp_path,
     assert capsys.readouterr().err == (f"rigscope: error: {script}: its interpreter /nonexistent/venv/bin/python "
                                        f"was not found\n")
     assert not (tmp_path / "s").exists() or not list((tmp_path / "s").iterdir())
+
+
+def test_a_terminal_set_non_blocking_by_another_program_still_gets_all_the_output(tmp_path, monkeypatch):
+    """The command's stdin is rigscope's terminal; a program that sets it non-blocking (node does, so does asyncio on
+    a pipe) sets rigscope's stdout so too, when both are one open terminal. A full terminal then made a write fail
+    with EAGAIN, and rigscope silently stopped showing the command's output for the rest of the run."""
+    size = 300_000
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    slow = os.fdopen(write_end, "w")  # our stdout: a slow terminal (an ssh link), non-blocking
+    with monkeypatch.context() as patched:
+        patched.setattr(sys, "stdout", slow)
+        child = Child([sys.executable, "-c", f"import sys; sys.stdout.buffer.write(b'a' * {size})"],
+                      dict(os.environ), OutputLog(tmp_path, cap_bytes=1 << 20))
+    received = bytearray()
+
+    def read_slowly() -> None:
+        while chunk := os.read(read_end, 4096):
+            received.extend(chunk)
+            time.sleep(0.002)
+
+    reader = threading.Thread(target=read_slowly, daemon=True)
+    reader.start()
+    try:
+        assert child.wait(StopRequest()) == 0
+    finally:
+        slow.close()
+        reader.join(30)
+        os.close(read_end)
+    assert len(received) == size
+
+
+def test_rigscope_s_own_line_on_a_full_non_blocking_terminal_waits_for_room(monkeypatch):
+    """As above, for rigscope's own lines on stderr: a full terminal is no terminal gone (they went to /dev/null)."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    filled = 0
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            filled += os.write(write_end, b"x" * 4096)
+    err = os.fdopen(write_end, "w")
+    monkeypatch.setattr(sys, "stderr", err)
+    saying = threading.Thread(target=tell, args=("rigscope: a line",))
+    saying.start()
+    saying.join(0.5)  # with room to wait for, it waits; gone to /dev/null, it has returned
+    received = bytearray()
+    try:
+        while saying.is_alive() or len(received) < filled:
+            received.extend(os.read(read_end, 65536))
+    finally:
+        saying.join(30)
+        err.close()
+    os.set_blocking(read_end, False)
+    with contextlib.suppress(BlockingIOError):
+        received.extend(os.read(read_end, 65536))
+    os.close(read_end)
+    assert bytes(received[filled:]) == b"rigscope: a line\n"
