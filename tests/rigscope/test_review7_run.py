@@ -1,5 +1,7 @@
-"""`rigscope run` against hostile conditions: a full disk under output.log, rigscope's own stderr gone,
-a scheduler's SIGTERM, a parent run's environment, a working directory that was deleted."""
+"""`rigscope run` as real training jobs meet it: a full disk (under output.log, under the recording), rigscope's own
+output gone or non-blocking, a scheduler's SIGTERM, nohup, Ctrl-Z, Ctrl-C twice, a launcher and its workers,
+daemons, a parent run's environment, a deleted working directory, scripts without #! or without their interpreter,
+two runs at once."""
 
 from __future__ import annotations
 
