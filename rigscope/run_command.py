@@ -144,7 +144,7 @@ def _unrunnable(program: str) -> tuple[str, int] | None:
         interpreter = _interpreter(found)
         if interpreter is None or os.access(interpreter, os.X_OK):
             return None
-        return f"{program}: its interpreter {interpreter} was not found", NOT_FOUND
+        return f"{program}: its interpreter {inert(interpreter)} was not found", NOT_FOUND
     if os.sep in program and os.path.exists(program):
         return f"permission denied: {program}", NOT_EXECUTABLE
     return f"command not found: {program}", NOT_FOUND
@@ -157,7 +157,9 @@ def _interpreter(path: str) -> str | None:
             first = file.readline(4096)
     except OSError:  # not ours to read: the kernel may still run it
         return None
-    words = first[2:].split() if first.startswith(b"#!") else []
+    # As the kernel reads it: up to the first space or tab, a \r kept (a file saved with Windows line ends)
+    line = first[2:].rstrip(b"\n").replace(b"\t", b" ") if first.startswith(b"#!") else b""
+    words = [word for word in line.split(b" ") if word]
     return os.fsdecode(words[0]) if words else None
 
 

@@ -440,3 +440,14 @@ def test_rigscope_s_own_line_on_a_full_non_blocking_terminal_waits_for_room(monk
         received.extend(os.read(read_end, 65536))
     os.close(read_end)
     assert bytes(received[filled:]) == b"rigscope: a line\n"
+
+
+def test_a_script_saved_with_windows_line_ends_is_127_before_the_baseline(tmp_path, capsys):
+    """`#!/bin/sh\\r`: the kernel looks for '/bin/sh\\r', which is not there (a shell says 'bad interpreter'). The
+    line says so with the \\r made visible. Before, it passed the look-up and failed its session after the baseline."""
+    script = tmp_path / "train.sh"
+    script.write_bytes(b"#!/bin/sh\r\necho trained\r\n")
+    script.chmod(0o755)
+    assert main(["run", *SIM, "--dir", str(tmp_path / "s"), "--baseline", "10m", "--", str(script)]) == 127
+    assert capsys.readouterr().err == f"rigscope: error: {script}: its interpreter /bin/sh\\x0d was not found\n"
+    assert not (tmp_path / "s").exists() or not list((tmp_path / "s").iterdir())
