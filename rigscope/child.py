@@ -84,8 +84,8 @@ def _watchdog(group: int) -> subprocess.Popen[bytes] | None:
 
 
 class StopRequest(threading.Event):
-    """Set when rigscope is asked to stop; `signum` is the signal that asked (SIGINT at Ctrl-C, a scheduler's
-    SIGTERM, SIGHUP when the terminal went away), the first one the command's group gets."""
+    """Set when rigscope is asked to stop; `signum` is the signal that asked (SIGINT at Ctrl-C, SIGQUIT at Ctrl-\\,
+    a scheduler's SIGTERM, SIGHUP when the terminal went away), the first one the command's group gets."""
 
     signum: int = signal.SIGINT
     requests = 0  # how many times it was asked: each after the first takes the next step at once

@@ -104,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"rigscope: error: {message}", file=sys.stderr)
         return code
     stopping = StopRequest()
-    handlers = {signal.SIGINT: lambda signum, _: stopping.request(signum),
-                signal.SIGTERM: lambda signum, _: stopping.request(signum),
+    handlers = {**{sig: lambda signum, _: stopping.request(signum)
+                   for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)},  # SIGQUIT: Ctrl-\
                 signal.SIGHUP: lambda signum, _: _hung_up(stopping, signum)}
     # A signal ignored when rigscope started (SIGHUP under nohup, SIGINT in a script's `cmd &`) stays ignored,
     # for the command too, as a shell leaves it.

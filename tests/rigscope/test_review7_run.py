@@ -451,3 +451,30 @@ def test_a_script_saved_with_windows_line_ends_is_127_before_the_baseline(tmp_pa
     assert main(["run", *SIM, "--dir", str(tmp_path / "s"), "--baseline", "10m", "--", str(script)]) == 127
     assert capsys.readouterr().err == f"rigscope: error: {script}: its interpreter /bin/sh\\x0d was not found\n"
     assert not (tmp_path / "s").exists() or not list((tmp_path / "s").iterdir())
+
+
+def test_ctrl_backslash_quits_the_command_and_closes_the_session(tmp_path):
+    """Ctrl-\\ (SIGQUIT), what one presses when Ctrl-C does not work: passed on to the command as a shell's
+    foreground job gets it, and the session is closed, exit 131. Before, rigscope died of it on the spot: the
+    command was killed (SIGKILL, with rigscope) and the session stayed `recording`."""
+    seen = tmp_path / "seen"
+    code = (f"import signal, sys, time\n"
+            f"def got(signum, frame):\n"
+            f"    open({str(seen)!r}, 'a').write(signal.Signals(signum).name + ' ')\n"
+            f"    sys.exit(0)\n"
+            f"signal.signal(signal.SIGQUIT, got)\n"
+            f"open({str(seen)!r}, 'w').write('ready ')\n"
+            f"time.sleep(60)")
+    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "run", *SIM, "--dir", str(tmp_path / "s"),
+                                 "--baseline", "0", "--cooldown", "0", "--", sys.executable, "-c", code],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(seen, "ready")
+        rigscope.send_signal(signal.SIGQUIT)
+        _, err = rigscope.communicate(timeout=60)
+    finally:
+        rigscope.kill()
+    assert seen.read_text() == "ready SIGQUIT ", err
+    assert rigscope.returncode == 128 + signal.SIGQUIT, err
+    (session,) = (tmp_path / "s").iterdir()
+    assert json.loads((session / "meta.json").read_text())["status"] == "interrupted"
