@@ -232,6 +232,10 @@ class Child:
             hurried = stop.requests > asked
         return self.process.wait()
 
+    def pass_on(self, sig: int) -> None:
+        """A signal meant for the command (a signal handler's): to its whole process group."""
+        self._signal_group(sig)
+
     def suspend(self) -> None:
         """Ctrl-Z (a SIGTSTP handler): the command's group stops with rigscope and continues with it (fg, bg)."""
         self._signal_group(signal.SIGSTOP)  # (its SIGTSTP would be discarded: the group is orphaned, in its own session)

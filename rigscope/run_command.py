@@ -13,6 +13,7 @@ tags its probe sends are real (collectors/phased_clock.py).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import shlex
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +47,7 @@ from rigscope.terminal import leave_terminal, tell
 CHECK_FAILED, NOT_EXECUTABLE, NOT_FOUND = 3, 126, 127  # as a shell says
 WRITER_CHECK_S = 0.2  # how often a baseline or cooldown looks whether the recording failed
 RECORDING_FAILED = 1  # the command went well but its recording stopped (a full disk): a runtime failure
+_PASSED_ON = (signal.SIGUSR1, signal.SIGUSR2)  # signals for the command, not for rigscope
 
 
 @dataclass
@@ -104,13 +107,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"rigscope: error: {message}", file=sys.stderr)
         return code
     stopping = StopRequest()
-    handlers = {**{sig: lambda signum, _: stopping.request(signum)
-                   for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)},  # SIGQUIT: Ctrl-\
-                signal.SIGHUP: lambda signum, _: _hung_up(stopping, signum)}
-    # A signal ignored when rigscope started (SIGHUP under nohup, SIGINT in a script's `cmd &`) stays ignored,
-    # for the command too, as a shell leaves it.
-    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()
-                if signal.getsignal(sig) is not signal.SIG_IGN}
+    previous = _install({**{sig: lambda signum, _: stopping.request(signum)
+                            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)},  # SIGQUIT: Ctrl-\
+                         signal.SIGHUP: lambda signum, _: _hung_up(stopping, signum),
+                         **{sig: lambda *_: None for sig in _PASSED_ON}})  # for the command only (below)
     outcomes: list[Outcome] = []
     try:
         for repeat in range(1, plan.repeats + 1):
@@ -128,6 +128,26 @@ def run(args: argparse.Namespace) -> int:
              f"(rigscope report --group {plan.group_id})")
     codes = [outcome.exit_code for outcome in outcomes]
     return next((code for code in codes if code not in (0, CHECK_FAILED)), CHECK_FAILED if CHECK_FAILED in codes else 0)
+
+
+def _install(handlers: dict[signal.Signals, Callable[[int, Any], None]]) -> dict[signal.Signals, Any]:
+    """Install `handlers`; the handlers they replace. A signal ignored when rigscope started (SIGHUP under nohup,
+    SIGINT in a script's `cmd &`) stays ignored, for the command too, as a shell leaves it."""
+    return {sig: signal.signal(sig, handler) for sig, handler in handlers.items()
+            if signal.getsignal(sig) is not signal.SIG_IGN}
+
+
+@contextlib.contextmanager
+def _passed_on(child: Child) -> Iterator[None]:
+    """While the command runs: Ctrl-Z stops it with rigscope, and SIGUSR1, SIGUSR2 reach its process group (Slurm's
+    `--signal=USR1@90` warns the job step of its time limit so the training can save; their default ends rigscope)."""
+    previous = _install({signal.SIGTSTP: lambda *_: child.suspend(),
+                         **{sig: lambda signum, _: child.pass_on(signum) for sig in _PASSED_ON}})
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _hung_up(stopping: StopRequest, signum: int) -> None:
@@ -308,13 +328,8 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
         say(f"error: {reason}: {plan.command[0]}")
         monitor.annotate(error=f"{reason}: {plan.command[0]}")
         return "failed", NOT_EXECUTABLE if found else NOT_FOUND
-    ignored = signal.getsignal(signal.SIGTSTP) is signal.SIG_IGN  # (as the stop signals above)
-    suspended = None if ignored else signal.signal(signal.SIGTSTP, lambda *_: child.suspend())
-    try:
+    with _passed_on(child):
         exit_code = child.wait(stopping, on_poll=_RecordingWatch(monitor))
-    finally:
-        if suspended is not None:
-            signal.signal(signal.SIGTSTP, suspended)
     if child.daemons:  # (none found: only our own output was slow to take it)
         held_by = ", ".join(f"pid {pid} ({inert(name)})" for pid, name in child.daemons)  # a name it chose
         say(f"note: the command's output is still held by {held_by}, outside its process group "

@@ -478,3 +478,44 @@ def test_ctrl_backslash_quits_the_command_and_closes_the_session(tmp_path):
     assert rigscope.returncode == 128 + signal.SIGQUIT, err
     (session,) = (tmp_path / "s").iterdir()
     assert json.loads((session / "meta.json").read_text())["status"] == "interrupted"
+
+
+def test_slurm_s_sigusr1_before_the_time_limit_reaches_the_command(tmp_path):
+    """`#SBATCH --signal=USR1@90`: Slurm warns the job step (rigscope) with SIGUSR1 so the training can save and
+    requeue (PyTorch Lightning listens for it). It is passed on to the command, which runs on; in the baseline it
+    does nothing. Before, SIGUSR1's default action ended rigscope on the spot, and the command with it."""
+    seen = tmp_path / "seen"
+    code = (f"import signal, sys, time\n"
+            f"note = lambda signum, frame: open({str(seen)!r}, 'a').write(signal.Signals(signum).name + ' ')\n"
+            f"signal.signal(signal.SIGUSR1, note)\n"
+            f"signal.signal(signal.SIGINT, lambda *args: (note(*args), sys.exit(0)))\n"
+            f"open({str(seen)!r}, 'w').write('ready ')\n"
+            f"time.sleep(60)")
+    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "run", *SIM, "--dir", str(tmp_path / "s"),
+                                 "--baseline", "0", "--cooldown", "0", "--", sys.executable, "-c", code],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(seen, "ready")
+        rigscope.send_signal(signal.SIGUSR1)
+        _wait_for(seen, "SIGUSR1")
+        rigscope.send_signal(signal.SIGINT)
+        _, err = rigscope.communicate(timeout=60)
+    finally:
+        rigscope.kill()
+    assert seen.read_text() == "ready SIGUSR1 SIGINT ", err
+    assert rigscope.returncode == 130, err
+
+
+def test_sigusr1_in_the_baseline_does_not_end_the_run(tmp_path):
+    sessions = tmp_path / "s"
+    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "run", "--source", "sim", "--hz", "10",
+                                 "--baseline", "10m", "--dir", str(sessions), "--", "true"],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_sync(lambda: sessions.is_dir() and list(sessions.iterdir()), 60, "the session")
+        rigscope.send_signal(signal.SIGUSR1)
+        rigscope.send_signal(signal.SIGINT)
+        _, err = rigscope.communicate(timeout=60)
+    finally:
+        rigscope.kill()
+    assert rigscope.returncode == 130, err
