@@ -35,10 +35,11 @@ from typing import IO
 from recordings.inert import inert
 from recordings.output_log import OutputLog
 from rigscope.local_channel import SESSION_ENV
-from rigscope.process_table import group_members, inheritors, pipe_holders
+from rigscope.process_table import group_members, group_states, inheritors, pipe_holders
 from rigscope.terminal import tell
 
 GRACE_S = (5.0, 3.0)  # after the first signal (SIGINT at Ctrl-C), after SIGTERM (a first SIGTERM gets both)
+KILL_WAIT_S = 10.0  # after SIGKILL: a process still there is stuck in a kernel call (a hung GPU driver)
 _GROUP_POLL_S = 0.05  # how often a stopping group is looked at
 DAEMON_WAIT_S = 1.0  # how long the output may stay open once the command's group has ended
 _CHUNK = 65536
@@ -108,11 +109,11 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _ladder(first: int) -> list[tuple[signal.Signals, float | None]]:
+def _ladder(first: int) -> list[tuple[signal.Signals, float]]:
     """The signals that stop the command's group, each with the seconds it is given to end."""
     if first == signal.SIGTERM:
-        return [(signal.SIGTERM, sum(GRACE_S)), (signal.SIGKILL, None)]
-    return [(signal.Signals(first), GRACE_S[0]), (signal.SIGTERM, GRACE_S[1]), (signal.SIGKILL, None)]
+        return [(signal.SIGTERM, sum(GRACE_S)), (signal.SIGKILL, KILL_WAIT_S)]
+    return [(signal.Signals(first), GRACE_S[0]), (signal.SIGTERM, GRACE_S[1]), (signal.SIGKILL, KILL_WAIT_S)]
 
 
 def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -191,9 +192,11 @@ class Child:
                 pass
         pipe.close()
 
-    def wait(self, stop: StopRequest, on_poll: Callable[[], None] | None = None) -> int:
-        """The exit code once it ends; when `stop` is set first, the group is stopped and its code returned."""
+    def wait(self, stop: StopRequest, on_poll: Callable[[], None] | None = None) -> int | None:
+        """The exit code once it ends; when `stop` is set first, the group is stopped and its code returned (None
+        when it could not be: stuck in the kernel)."""
         stopped = False
+        code: int | None
         while True:
             try:
                 code = self.process.wait(timeout=0.1)
@@ -206,15 +209,16 @@ class Child:
                     on_poll()
         self.wall_s = time.monotonic() - self.started
         self._finish(stopped)
-        if code >= 0:
+        if code is None or code >= 0:
             return code
         self.signal = _signal_name(-code)
         return 128 - code  # killed by signal N: 128 + N, as a shell says
 
-    def stop_group(self, stop: StopRequest) -> int:
+    def stop_group(self, stop: StopRequest) -> int | None:
         """Stop the command's group, beginning with the signal rigscope got, saying each step on stderr (a command
         may ignore the first signals). Each step waits for the whole group (workers may outlive their launcher),
-        until its grace period ends or rigscope is asked again."""
+        until its grace period ends or rigscope is asked again. The exit code; None when even SIGKILL did not end
+        it (a process stuck in a kernel call)."""
         ladder = _ladder(stop.signum)
         steps = [f"{ladder[1][0].name} in {ladder[0][1]:g} s"] + [sig.name for sig, _ in ladder[2:]]
         say(f"stopping the command: {ladder[0][0].name} to its process group ({', then '.join(steps)})")
@@ -227,10 +231,13 @@ class Child:
                 say(f"the command is still running after {waited:g} s: {sig.name}")
             waited, asked = grace, stop.requests
             self._signal_group(sig)
-            if grace is None or self._group_ends_within(grace, stop, asked):
-                break
+            if self._group_ends_within(grace, stop, asked):
+                return self.process.wait()
             hurried = stop.requests > asked
-        return self.process.wait()
+        stuck = ", ".join(f"pid {pid} ({inert(name)}, state {state})" for pid, name, state in group_states(self.pid))
+        say(f"the command does not end after SIGKILL ({stuck}): stuck in the kernel (a hung driver call?); "
+            f"going on without it")
+        return None
 
     def pass_on(self, sig: int) -> None:
         """A signal meant for the command (a signal handler's): to its whole process group."""
@@ -264,7 +271,8 @@ class Child:
         for relay in self._relays:
             relay.join(max(0.0, deadline - time.monotonic()))
         if any(relay.is_alive() for relay in self._relays):  # a process outside the group holds the output
-            self.daemons = sorted({holder for inode in self._pipes for holder in pipe_holders(inode)})
+            inside = set(group_members(self.pid))  # (one stuck in the kernel, said as such)
+            self.daemons = sorted({holder for inode in self._pipes for holder in pipe_holders(inode)} - inside)
             os.write(self._abandon_w, b"x")
             for relay in self._relays:
                 relay.join()

@@ -24,7 +24,12 @@ def _processes() -> Iterator[tuple[Path, int, str, str, int]]:
 
 def group_members(group: int) -> list[tuple[int, str]]:
     """(pid, name) of the live processes (zombies aside) of process group `group`."""
-    return sorted((pid, name) for _, pid, name, state, pgrp in _processes()
+    return [(pid, name) for pid, name, _ in group_states(group)]
+
+
+def group_states(group: int) -> list[tuple[int, str, str]]:
+    """(pid, name, state: R running, S sleeping, D in an uninterruptible kernel call ...) of the same processes."""
+    return sorted((pid, name, state) for _, pid, name, state, pgrp in _processes()
                   if pgrp == group and state not in ("Z", "X"))
 
 

@@ -344,6 +344,7 @@ def _run_command(plan: Plan, monitor: Monitor, phases: _Phases, log: OutputLog, 
     monitor.post(EventKind.TAG, state="cooldown", source="run")
     if stopping.is_set():
         return "interrupted", stopping.exit_code
+    assert exit_code is not None  # (unknown only when a stop could not end the command)
     phases.begin_idle(plan.cooldown_s)
     if not phases.wait(monitor, plan.cooldown_s, stopping):  # as the baseline; the command's code stands
         return "interrupted", stopping.exit_code if stopping.is_set() else exit_code

@@ -519,3 +519,29 @@ def test_sigusr1_in_the_baseline_does_not_end_the_run(tmp_path):
     finally:
         rigscope.kill()
     assert rigscope.returncode == 130, err
+
+
+def test_a_command_stuck_in_the_kernel_does_not_hold_rigscope_for_ever(tmp_path, monkeypatch, capfd):
+    """A process in a hung GPU driver call (state D) does not die of SIGKILL until the call returns, which may be
+    never. Ctrl-C then ends rigscope's wait after a bound, with a line that says so, and the exit code is unknown.
+    Before, rigscope waited for it without a word, for ever. (SIGKILL is held back here to stand for the stuck
+    kernel call.)"""
+    monkeypatch.setattr(child_module, "GRACE_S", (0.1, 0.1))
+    monkeypatch.setattr(child_module, "KILL_WAIT_S", 0.3)
+    code = "import signal, time; [signal.signal(s, signal.SIG_IGN) for s in (2, 15)]; print('up', flush=True); time.sleep(60)"
+    child = Child([sys.executable, "-c", code], dict(os.environ), OutputLog(tmp_path))
+    real = child._signal_group
+    monkeypatch.setattr(child, "_signal_group", lambda sig: None if sig == signal.SIGKILL else real(sig))
+    wait_sync(lambda: (tmp_path / "output.log").read_bytes() == b"up\n", 10, "the command's signals ignored")
+    stop = StopRequest()
+    stop.request(signal.SIGINT)
+    codes: list[int | None] = []
+    waiter = threading.Thread(target=lambda: codes.append(child.wait(stop)), daemon=True)
+    waiter.start()
+    waiter.join(30)
+    child.process.kill()
+    waiter.join(10)
+    assert codes == [None] and child.signal is None
+    said = [line for line in capfd.readouterr().err.splitlines() if line.startswith("rigscope: ")]
+    assert said[-1] == (f"rigscope: the command does not end after SIGKILL (pid {child.pid} ({Path(sys.executable).name[:15]}, "
+                        f"state S)): stuck in the kernel (a hung driver call?); going on without it"), said
