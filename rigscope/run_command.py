@@ -124,8 +124,10 @@ def run(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if plan.repeats > 1:
-        say(f"group {plan.group_id}: {len(outcomes)} of {plan.repeats} sessions "
-             f"(rigscope report --group {plan.group_id})")
+        stopped = "" if len(outcomes) == plan.repeats else (
+            f"; stopped: repeat {len(outcomes)} ended with exit code {outcomes[-1].exit_code}")
+        say(f"group {plan.group_id}: {len(outcomes)} of {plan.repeats} sessions{stopped} "
+            f"(rigscope report --group {plan.group_id})")
     codes = [outcome.exit_code for outcome in outcomes]
     return next((code for code in codes if code not in (0, CHECK_FAILED)), CHECK_FAILED if CHECK_FAILED in codes else 0)
 

@@ -547,3 +547,12 @@ def test_a_command_stuck_in_the_kernel_does_not_hold_rigscope_for_ever(tmp_path,
     said = [line for line in capfd.readouterr().err.splitlines() if line.startswith("rigscope: ")]
     assert said[-1] == (f"rigscope: the command does not end after SIGKILL (pid {child.pid} ({Path(sys.executable).name[:15]}, "
                         f"state S)): stuck in the kernel (a hung driver call?); going on without it"), said
+
+
+def test_repeats_that_stop_early_say_why(tmp_path, capsys):
+    """--repeat 3 whose first command fails: the repeats stop there (docs/runs.md), and the group's line says why,
+    not only '1 of 3 sessions'."""
+    assert main(["run", *SIM, "--dir", str(tmp_path), "--baseline", "0", "--cooldown", "0", "--repeat", "3", "--",
+                 "sh", "-c", "exit 7"]) == 7
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("rigscope: group ") and ": 1 of 3 sessions; stopped: repeat 1 ended with exit code 7 (" in last
