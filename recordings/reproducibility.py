@@ -82,7 +82,8 @@ def _std(values: list[float]) -> float | None:
 
 
 def group_sessions(group_id: str, root: Path) -> tuple[list[tuple[Path, dict[str, Any]]], list[str]]:
-    """(complete sessions of the group in repeat order with their meta, ids of those left out and why)."""
+    """(complete sessions of the group whose command succeeded, in repeat order with their meta; ids of those
+    left out and why)."""
     members: list[tuple[Path, dict[str, Any]]] = []
     left_out: list[str] = []
     for session in list_sessions(root):
@@ -92,10 +93,13 @@ def group_sessions(group_id: str, root: Path) -> tuple[list[tuple[Path, dict[str
             continue
         if meta.get("group_id") != group_id:
             continue
-        if meta.get("status") == "complete":
-            members.append((session, meta))
-        else:
+        exit_code = (meta.get("run") or {}).get("exit_code")
+        if meta.get("status") != "complete":
             left_out.append(f"{session.name} ({meta.get('status')})")
+        elif exit_code not in (0, None):  # its figures are of a failure, not of the workload
+            left_out.append(f"{session.name} (exit {exit_code})")
+        else:
+            members.append((session, meta))
     if not members:
         raise InputError(f"no complete session of group '{group_id}' in {root}"
                          + (f" (left out: {', '.join(left_out)})" if left_out else ""))

@@ -2,9 +2,11 @@
 
 stdout and stderr go to rigscope's own stdout and stderr byte for byte, and into the
 session's output log. The child runs in a new session (its own process group), so a
-terminal's Ctrl-C reaches rigscope only; rigscope then stops the whole group: SIGINT,
-then SIGTERM, then SIGKILL, with a grace period between them, and no process of the group
-is left behind.
+terminal's Ctrl-C reaches rigscope only; rigscope then stops the whole group: the signal it
+got (SIGINT, a scheduler's SIGTERM, SIGHUP), then SIGTERM, then SIGKILL, with a grace period
+for the whole group (workers may outlive their launcher) between them. What the command
+leaves in its group when it ends is killed and named, so no process of the group is left behind.
+Ctrl-Z stops the group with rigscope, and continuing rigscope continues it.
 
 The command never outlives rigscope, even when rigscope is killed with SIGKILL: on Linux the
 kernel sends the child SIGKILL when rigscope dies (PR_SET_PDEATHSIG), and a small watchdog
@@ -16,21 +18,29 @@ so in one line and waits at most DAEMON_WAIT_S for that output to end.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import errno
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import IO
 
+from recordings.inert import inert
 from recordings.output_log import OutputLog
+from rigscope.local_channel import SESSION_ENV
+from rigscope.process_table import group_members, group_states, inheritors, pipe_holders
+from rigscope.terminal import tell
 
-GRACE_S = (5.0, 3.0)  # after SIGINT, after SIGTERM
+GRACE_S = (5.0, 3.0)  # after the first signal (SIGINT at Ctrl-C), after SIGTERM (a first SIGTERM gets both)
+KILL_WAIT_S = 10.0  # after SIGKILL: a process still there is stuck in a kernel call (a hung GPU driver)
+_GROUP_POLL_S = 0.05  # how often a stopping group is looked at
 DAEMON_WAIT_S = 1.0  # how long the output may stay open once the command's group has ended
 _CHUNK = 65536
 _DRAIN_CHUNKS = 16  # at most this many chunks taken from a pipe once it is no longer waited for (a daemon writes on)
@@ -74,20 +84,41 @@ def _watchdog(group: int) -> subprocess.Popen[bytes] | None:
         return None
 
 
-def pipe_holders(inode: int) -> list[tuple[int, str]]:
-    """(pid, name) of the other processes that hold an end of the pipe `inode` (Linux /proc; else none)."""
-    target = f"pipe:[{inode}]"
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        pid = int(entry.name)
-        if pid == os.getpid():
-            continue
-        try:
-            if any(os.readlink(link) == target for link in (entry / "fd").iterdir()):
-                found.append((pid, (entry / "comm").read_text().strip()))
-        except OSError:  # gone meanwhile, or not ours to look at
-            continue
-    return found
+class StopRequest(threading.Event):
+    """Set when rigscope is asked to stop; `signum` is the signal that asked (SIGINT at Ctrl-C, SIGQUIT at Ctrl-\\,
+    a scheduler's SIGTERM, SIGHUP when the terminal went away), the first one the command's group gets."""
+
+    signum: int = signal.SIGINT
+    requests = 0  # how many times it was asked: each after the first takes the next step at once
+
+    def request(self, signum: int) -> None:
+        self.requests += 1
+        if not self.is_set():
+            self.signum = signum
+            self.set()
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # as a shell says
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # a real-time signal, which has no name of its own
+        return f"signal {number}"
+
+
+def _ladder(first: int) -> list[tuple[signal.Signals, float]]:
+    """The signals that stop the command's group, each with the seconds it is given to end."""
+    if first == signal.SIGTERM:
+        return [(signal.SIGTERM, sum(GRACE_S)), (signal.SIGKILL, KILL_WAIT_S)]
+    return [(signal.Signals(first), GRACE_S[0]), (signal.SIGTERM, GRACE_S[1]), (signal.SIGKILL, KILL_WAIT_S)]
+
+
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True, preexec_fn=_dies_with(os.getpid()))
 
 
 class Child:
@@ -96,15 +127,26 @@ class Child:
 
         PR_SET_PDEATHSIG follows the thread that started the child: create a Child in a thread
         that outlives it (rigscope run uses its main thread)."""
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()
-        self.process = subprocess.Popen(list(command), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        start_new_session=True, preexec_fn=_dies_with(os.getpid()))
+        for stream in (sys.stdout, sys.stderr):  # ours first, in order (one gone is no reason not to start)
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        try:
+            self.process = _start(list(command), env)
+        except OSError as error:
+            if error.errno != errno.ENOEXEC:
+                raise
+            # An executable file with no #! line: execvp and a shell run it with sh.
+            program = shutil.which(command[0], path=env.get("PATH")) or command[0]
+            self.process = _start(["sh", program, *command[1:]], env)
         self.started = time.monotonic()
         self.wall_s: float | None = None  # from start to exit, once it exited
+        self.signal: str | None = None  # the signal that killed it ("SIGSEGV"), once it was killed by one
         self.log = log
         # Once the output outlived the group: (pid, name) of the processes that held it, as far as /proc tells.
         self.daemons: list[tuple[int, str]] | None = None
+        # Once it ended: (pid, name) of the processes it started that run on outside its group (daemons).
+        self.strays: list[tuple[int, str]] = []
+        self._inherited = f"{SESSION_ENV}={env[SESSION_ENV]}" if SESSION_ENV in env else None
         self._watchdog = _watchdog(self.process.pid)
         self._pipes = [os.fstat(pipe.fileno()).st_ino for pipe in (self.process.stdout, self.process.stderr) if pipe]
         self._abandon_r, self._abandon_w = os.pipe()  # written once the output is no longer waited for
@@ -150,51 +192,95 @@ class Child:
                 pass
         pipe.close()
 
-    def wait(self, stop: threading.Event, on_poll: Callable[[], None] | None = None) -> int:
-        """The exit code once it ends; when `stop` is set first, the group is stopped and its code returned."""
+    def wait(self, stop: StopRequest, on_poll: Callable[[], None] | None = None) -> int | None:
+        """The exit code once it ends; when `stop` is set first, the group is stopped and its code returned (None
+        when it could not be: stuck in the kernel)."""
+        stopped = False
+        code: int | None
         while True:
             try:
                 code = self.process.wait(timeout=0.1)
                 break
             except subprocess.TimeoutExpired:
                 if stop.is_set():
-                    code = self.stop_group()
+                    code, stopped = self.stop_group(stop), True
                     break
                 if on_poll is not None:
                     on_poll()
         self.wall_s = time.monotonic() - self.started
-        self._finish()
-        return code if code >= 0 else 128 - code  # killed by signal N: 128 + N, as a shell says
+        self._finish(stopped)
+        if code is None or code >= 0:
+            return code
+        self.signal = _signal_name(-code)
+        return 128 - code  # killed by signal N: 128 + N, as a shell says
 
-    def stop_group(self) -> int:
-        """Stop the command's group, saying each step on stderr (a command may ignore the first signals)."""
-        say(f"stopping the command: SIGINT to its process group (SIGTERM in {GRACE_S[0]:g} s, then SIGKILL)")
+    def stop_group(self, stop: StopRequest) -> int | None:
+        """Stop the command's group, beginning with the signal rigscope got, saying each step on stderr (a command
+        may ignore the first signals). Each step waits for the whole group (workers may outlive their launcher),
+        until its grace period ends or rigscope is asked again. The exit code; None when even SIGKILL did not end
+        it (a process stuck in a kernel call)."""
+        ladder = _ladder(stop.signum)
+        steps = [f"{ladder[1][0].name} in {ladder[0][1]:g} s"] + [sig.name for sig, _ in ladder[2:]]
+        say(f"stopping the command: {ladder[0][0].name} to its process group ({', then '.join(steps)})")
         waited: float | None = None
-        for sig, grace in ((signal.SIGINT, GRACE_S[0]), (signal.SIGTERM, GRACE_S[1]), (signal.SIGKILL, None)):
-            if waited is not None:
+        hurried = False
+        for sig, grace in ladder:
+            if hurried:
+                say(f"asked again: {sig.name} now")
+            elif waited is not None:
                 say(f"the command is still running after {waited:g} s: {sig.name}")
-            waited = grace
+            waited, asked = grace, stop.requests
             self._signal_group(sig)
-            try:
-                return self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                continue
-        raise AssertionError("unreachable: SIGKILL was waited for without a timeout")
+            if self._group_ends_within(grace, stop, asked):
+                return self.process.wait()
+            hurried = stop.requests > asked
+        stuck = ", ".join(f"pid {pid} ({inert(name)}, state {state})" for pid, name, state in group_states(self.pid))
+        say(f"the command does not end after SIGKILL ({stuck}): stuck in the kernel (a hung driver call?); "
+            f"going on without it")
+        return None
 
-    def _finish(self) -> None:
-        self._signal_group(signal.SIGKILL)  # what the command left running in its group
+    def pass_on(self, sig: int) -> None:
+        """A signal meant for the command (a signal handler's): to its whole process group."""
+        self._signal_group(sig)
+
+    def suspend(self) -> None:
+        """Ctrl-Z (a SIGTSTP handler): the command's group stops with rigscope and continues with it (fg, bg)."""
+        self._signal_group(signal.SIGSTOP)  # (its SIGTSTP would be discarded: the group is orphaned, in its own session)
+        handler = signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTSTP)  # rigscope stops here until continued
+        signal.signal(signal.SIGTSTP, handler)
+        self._signal_group(signal.SIGCONT)
+
+    def _group_ends_within(self, seconds: float, stop: StopRequest, asked: int) -> bool:
+        """True once the group has ended; False after `seconds`, or once asked more than `asked` times."""
+        deadline = time.monotonic() + seconds
+        while self.process.poll() is None or group_members(self.process.pid):
+            if time.monotonic() >= deadline or stop.requests > asked:
+                return False
+            time.sleep(_GROUP_POLL_S)
+        return True
+
+    def _finish(self, stopped: bool) -> None:
+        left = [] if stopped else group_members(self.process.pid)  # (once stopped, the ladder said it all)
+        if left:
+            named = ", ".join(f"pid {pid} ({inert(name)})" for pid, name in left)  # names they chose
+            say(f"note: the command left {named} running in its process group: killed")
+        self._signal_group(signal.SIGKILL)  # so that the cooldown and the next baseline are idle
         self._release_watchdog()
         deadline = time.monotonic() + DAEMON_WAIT_S
         for relay in self._relays:
             relay.join(max(0.0, deadline - time.monotonic()))
         if any(relay.is_alive() for relay in self._relays):  # a process outside the group holds the output
-            self.daemons = sorted({holder for inode in self._pipes for holder in pipe_holders(inode)})
+            inside = set(group_members(self.pid))  # (one stuck in the kernel, said as such)
+            self.daemons = sorted({holder for inode in self._pipes for holder in pipe_holders(inode)} - inside)
             os.write(self._abandon_w, b"x")
             for relay in self._relays:
                 relay.join()
         os.close(self._abandon_r)
         os.close(self._abandon_w)
         self.log.close()
+        if self._inherited is not None:
+            self.strays = inheritors(self._inherited, outside=self.process.pid)
 
     def _release_watchdog(self) -> None:
         """Tell the watchdog rigscope is done: it then leaves without killing anything."""
@@ -218,14 +304,21 @@ class Child:
 
 def say(message: str) -> None:
     """One line of rigscope's own on stderr (the command's output goes to stdout and stderr as it is)."""
-    print(f"rigscope: {message}", file=sys.stderr, flush=True)
+    tell(f"rigscope: {message}")
 
 
 def _echo(out: IO[str], chunk: bytes) -> None:
-    target = getattr(out, "buffer", None)
-    if target is not None:
-        target.write(chunk)
-        target.flush()
-    else:  # a text stream without bytes underneath (e.g. a test's capture)
+    try:
+        fd = out.fileno()
+    except (OSError, ValueError):  # a text stream without a file underneath (e.g. a test's capture)
         out.write(chunk.decode(errors="replace"))
         out.flush()
+        return
+    view = memoryview(chunk)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:  # set non-blocking by a program sharing our terminal (node does): wait for room
+            room = select.poll()
+            room.register(fd, select.POLLOUT)
+            room.poll()

@@ -14,7 +14,7 @@ from recordings.errors import InputError
 from recordings.inert import inert
 from recordings.report.markdown import size
 from rigscope.monitor import Monitor, MonitorConfig
-from rigscope.terminal import leave_terminal
+from rigscope.terminal import leave_terminal, tell
 
 STATUS_EVERY_S = 10.0
 
@@ -54,7 +54,7 @@ def check_http(config: MonitorConfig) -> None:
 
 
 def _say(message: str) -> None:
-    print(f"rigscope: {message}", file=sys.stderr, flush=True)
+    tell(f"rigscope: {message}")
 
 
 def _fmt(value: Any, unit: str, digits: int = 0) -> str:

@@ -1,12 +1,14 @@
 """This process and its terminal: whether it can draw a dashboard (a capable terminal, or a browser for
-rigscope serve), and what is written to it once it has gone."""
+rigscope serve), and what is written to it once it has gone (a hung-up terminal, a closed pipe)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import stat
 import sys
+from typing import TextIO
 
 from recordings.errors import InputError
 
@@ -32,3 +34,38 @@ def leave_terminal() -> None:
             if stat.S_ISCHR(os.fstat(fd).st_mode):
                 os.dup2(devnull, fd)
     os.close(devnull)
+
+
+def tell(line: str) -> None:
+    """One line of rigscope's own on stderr. When stderr has gone (`2>&1 | head` and head ended) the line and
+    those after it go nowhere: a recording or a command under way must not end for want of a reader."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except BlockingIOError:  # a terminal set non-blocking by a program sharing it, full for now: not gone
+        _flush_when_room(sys.stderr)
+    except (OSError, ValueError):
+        _lose(sys.stderr)
+
+
+def _flush_when_room(stream: TextIO) -> None:
+    room = select.poll()
+    room.register(stream.fileno(), select.POLLOUT)
+    while True:
+        room.poll()
+        try:
+            stream.flush()
+            return
+        except BlockingIOError:
+            continue
+        except (OSError, ValueError):
+            _lose(stream)
+            return
+
+
+def _lose(stream: TextIO) -> None:
+    """`stream` writes to /dev/null from now on (a closed stream is left as it is)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+        stream.flush()  # what failed to go out goes to /dev/null now

@@ -178,3 +178,16 @@ def test_the_phases_split_the_summary_energy_of_the_session(tmp_path):
         parts = [_column_figures(rows, prefix) for rows in (run, baseline, cooldown)]
         assert sum(part["energy_j"] for part in parts) == pytest.approx(whole[prefix]["energy_j"])
         assert sum(part["energy_s"] for part in parts) == pytest.approx(whole[prefix]["powered_s"])
+
+
+def test_a_repeat_whose_command_failed_is_left_out(group):
+    """A repeat that crashed a tenth of the way in (exit 1) closed `complete`, but its figures are of a crash, not of
+    the workload: they would make a reproducible group look irreproducible. It is listed as left out, with its code."""
+    _session(group, 3, name="20261201-120009-box")
+    crashed = group / "20261201-120009-box" / "meta.json"
+    meta = json.loads(crashed.read_text())
+    meta["run"]["exit_code"] = 1
+    crashed.write_text(json.dumps(meta))
+    report = reproducibility(GROUP, group)
+    assert _figures(group)["gpu0.max_temp_c"]["values"] == [71, 72, 73]
+    assert "20261201-120009-box (exit 1)" in report["left_out"]

@@ -15,7 +15,7 @@ import threading
 
 from recordings.output_log import OutputLog
 from rigscope import child as child_module
-from rigscope.child import Child
+from rigscope.child import Child, StopRequest
 from rigscope.cli import main
 from tests.conftest import REPO
 from tests.waiting import wait_sync
@@ -33,7 +33,7 @@ def test_output_still_in_the_pipe_when_our_stdout_is_slow_is_relayed_and_logged(
         child = Child([sys.executable, "-c", f"import sys; sys.stdout.buffer.write(b'a' * {SIZE})"],
                       dict(os.environ), log)
     codes: list[int] = []
-    waiter = threading.Thread(target=lambda: codes.append(child.wait(threading.Event())))
+    waiter = threading.Thread(target=lambda: codes.append(child.wait(StopRequest())))
     waiter.start()
     received = bytearray()
     try:
@@ -83,8 +83,8 @@ def test_stopping_a_command_that_ignores_the_first_signals_says_what_it_does(tmp
     code = "import signal, sys, time; [signal.signal(s, signal.SIG_IGN) for s in (2, 15)]; print('up', flush=True); time.sleep(60)"
     child = Child([sys.executable, "-c", code], dict(os.environ), OutputLog(tmp_path))
     wait_sync(lambda: (tmp_path / "output.log").read_bytes() == b"up\n", 10, "the command's signals ignored")
-    stop = threading.Event()
-    stop.set()
+    stop = StopRequest()
+    stop.request(signal.SIGINT)  # Ctrl-C
     assert child.wait(stop) == 128 + signal.SIGKILL
     said = [line for line in capfd.readouterr().err.splitlines() if line.startswith("rigscope: ")]
     assert said == ["rigscope: stopping the command: SIGINT to its process group (SIGTERM in 0.2 s, then SIGKILL)",
@@ -117,7 +117,7 @@ def test_a_dropped_terminal_closes_the_session_as_interrupted_with_the_commands_
     code, meta = _hang_up(["run", "--source", "sim", "--speed", "max", "--hz", "10", "--baseline", "0s",
                            "--cooldown", "0s", "--", sys.executable, "-c",
                            "import time; print('U' + 'P', flush=True); time.sleep(60)"], b"UP", tmp_path)
-    assert code == 130
+    assert code == 128 + signal.SIGHUP  # as a shell says
     assert meta["status"] == "interrupted" and isinstance(meta["run"]["exit_code"], int), meta
 
 

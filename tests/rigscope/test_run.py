@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 from recordings.events import read_events
 from recordings.output_log import OutputLog
 from rigscope import child as child_module
-from rigscope.child import Child
+from rigscope.child import Child, StopRequest
 from rigscope.cli import main
 from tests.conftest import REPO
 from tests.waiting import wait_sync
@@ -139,7 +138,7 @@ def test_output_log_is_capped_and_says_so(tmp_path, capfd):
     assert log.startswith(b"x" * 1024) and log.count(b"x") == 1024
     assert b"output.log capped at 1024 bytes; 3976 more bytes were not saved" in log
     assert _meta(session)["run"]["output_log"] == {"path": "output.log", "bytes_written": 1024, "bytes_seen": 5000,
-                                                   "cap_bytes": 1024, "truncated": True}
+                                                   "cap_bytes": 1024, "truncated": True, "error": None}
 
 
 def test_command_not_found_marks_the_session_failed(tmp_path, capsys, monkeypatch):
@@ -317,7 +316,7 @@ def test_without_prctl_the_watchdog_alone_ends_the_group_when_rigscope_goes(tmp_
         child._watchdog.stdin.close()  # what rigscope's death does to the watchdog's pipe  # type: ignore[union-attr]
         wait_sync(lambda: _gone(child.pid) and _gone(grandchild), timeout=10, what="the group to be killed")
     finally:
-        child.wait(threading.Event())
+        child.wait(StopRequest())
 
 
 def test_the_first_line_says_the_baseline_and_cooldown_and_how_to_skip_them(tmp_path, capsys):
