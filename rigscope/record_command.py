@@ -14,7 +14,7 @@ from recordings.errors import InputError
 from recordings.inert import inert
 from recordings.report.markdown import size
 from rigscope.monitor import Monitor, MonitorConfig
-from rigscope.terminal import leave_terminal, tell
+from rigscope.terminal import install_handlers, leave_terminal, tell
 
 STATUS_EVERY_S = 10.0
 
@@ -130,8 +130,7 @@ def run_record(args: argparse.Namespace) -> int:
         leave_terminal()
         request_stop(signum, frame)
 
-    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, hung_up)
+    previous = install_handlers({signal.SIGINT: request_stop, signal.SIGTERM: request_stop, signal.SIGHUP: hung_up})
     _say(f"recording {monitor.session} at {config.hz:g} Hz"
          + (f" for {config.duration_s:g} s" if config.duration_s else " until Ctrl-C")
          + f" ({'simulated source' if config.source == 'sim' else 'this machine'}: "

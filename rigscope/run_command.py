@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +42,7 @@ from rigscope.local_channel import SESSION_ENV
 from rigscope.monitor import Monitor, MonitorConfig, make_clock
 from rigscope.probe import TOKEN_ENV, UDP_ENV
 from rigscope.record_command import STATUS_EVERY_S, check_http, config_from_args, say_attach, status_line
-from rigscope.terminal import leave_terminal, tell
+from rigscope.terminal import install_handlers, leave_terminal, tell
 
 CHECK_FAILED, NOT_EXECUTABLE, NOT_FOUND = 3, 126, 127  # as a shell says
 WRITER_CHECK_S = 0.2  # how often a baseline or cooldown looks whether the recording failed
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"rigscope: error: {message}", file=sys.stderr)
         return code
     stopping = StopRequest()
-    previous = _install({**{sig: lambda signum, _: stopping.request(signum)
+    previous = install_handlers({**{sig: lambda signum, _: stopping.request(signum)
                             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)},  # SIGQUIT: Ctrl-\
                          signal.SIGHUP: lambda signum, _: _hung_up(stopping, signum),
                          **{sig: lambda *_: None for sig in _PASSED_ON}})  # for the command only (below)
@@ -132,18 +132,11 @@ def run(args: argparse.Namespace) -> int:
     return next((code for code in codes if code not in (0, CHECK_FAILED)), CHECK_FAILED if CHECK_FAILED in codes else 0)
 
 
-def _install(handlers: dict[signal.Signals, Callable[[int, Any], None]]) -> dict[signal.Signals, Any]:
-    """Install `handlers`; the handlers they replace. A signal ignored when rigscope started (SIGHUP under nohup,
-    SIGINT in a script's `cmd &`) stays ignored, for the command too, as a shell leaves it."""
-    return {sig: signal.signal(sig, handler) for sig, handler in handlers.items()
-            if signal.getsignal(sig) is not signal.SIG_IGN}
-
-
 @contextlib.contextmanager
 def _passed_on(child: Child) -> Iterator[None]:
     """While the command runs: Ctrl-Z stops it with rigscope, and SIGUSR1, SIGUSR2 reach its process group (Slurm's
     `--signal=USR1@90` warns the job step of its time limit so the training can save; their default ends rigscope)."""
-    previous = _install({signal.SIGTSTP: lambda *_: child.suspend(),
+    previous = install_handlers({signal.SIGTSTP: lambda *_: child.suspend(),
                          **{sig: lambda signum, _: child.pass_on(signum) for sig in _PASSED_ON}})
     try:
         yield

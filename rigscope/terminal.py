@@ -6,9 +6,11 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import signal
 import stat
 import sys
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from recordings.errors import InputError
 
@@ -69,3 +71,10 @@ def _lose(stream: TextIO) -> None:
         os.dup2(devnull, stream.fileno())
         os.close(devnull)
         stream.flush()  # what failed to go out goes to /dev/null now
+
+
+def install_handlers(handlers: dict[signal.Signals, Callable[[int, Any], None]]) -> dict[signal.Signals, Any]:
+    """Install `handlers`; the handlers they replace. A signal ignored when rigscope started (SIGHUP under nohup,
+    SIGINT in a script's `cmd &`) stays ignored (for a command `run` starts too), as a shell leaves it."""
+    return {sig: signal.signal(sig, handler) for sig, handler in handlers.items()
+            if signal.getsignal(sig) is not signal.SIG_IGN}

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 from recordings.output_log import OutputLog
 from rigscope import child as child_module
 from rigscope.child import Child, StopRequest
@@ -127,3 +129,25 @@ def test_a_dropped_terminal_ends_a_recording_as_ctrl_c_does(tmp_path):
     code, meta = _hang_up(["record", "--source", "sim", "--hz", "10"], b"recording ", tmp_path)
     assert code == 0
     assert meta["status"] == "complete" and not meta.get("error"), meta
+
+
+def test_under_nohup_a_dropped_terminal_leaves_the_recording_going(tmp_path):
+    """`nohup rigscope record &`, then ssh drops (SIGHUP): the recording goes on, as nohup asked (rigscope's own
+    SIGHUP handler replaced nohup's and closed it); a SIGTERM later ends it complete."""
+    env = {k: v for k, v in os.environ.items() if k != "RIGSCOPE_DIR"}
+    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "record", "--source", "sim", "--hz", "10", "--dir",
+                                 str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO, env=env,
+                                preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # as nohup does
+    try:
+        assert rigscope.stdout is not None
+        while b"recording " not in rigscope.stdout.readline():
+            pass
+        rigscope.send_signal(signal.SIGHUP)
+        with pytest.raises(subprocess.TimeoutExpired):
+            rigscope.wait(1.5)  # still recording
+        rigscope.send_signal(signal.SIGTERM)
+        assert rigscope.wait(30) == 0
+    finally:
+        rigscope.kill()
+    (session,) = [p for p in tmp_path.iterdir() if (p / "meta.json").is_file()]
+    assert json.loads((session / "meta.json").read_text())["status"] == "complete"
