@@ -55,6 +55,7 @@ class AttachedScreen(DashboardScreen):
             if yes:
                 self.app.replay_session(folder)  # type: ignore[attr-defined]
 
+        self.app.clear_notifications()  # the dialog says what the toast of the notice said, where the toast covered it
         self.app.push_screen(ConfirmScreen(f"The recorder {ended}.", f"Open {folder.name} in replay?"), answer)
 
     def action_record(self) -> None:
