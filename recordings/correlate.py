@@ -7,7 +7,7 @@ The metric's points come from the session's `metric` events (what
   a point is inside when the sample at or before its time has `{device}_collapse` set;
 - the correlation of the metric with `{device}_rle_smoothed` at lags from -10 s to
   +10 s: the metric is carried forward onto the sample times (its last value at or
-  before each), and at lag L the metric at `t - L` is set against the RLE at `t`.
+  before each, none after its last point), and at lag L the metric at `t - L` is set against the RLE at `t`.
   A positive lag means the metric leads: it moves L seconds before the RLE does.
 """
 
@@ -103,8 +103,11 @@ def correlate(session: Path, name: str, max_lag_s: int = MAX_LAG_S) -> dict[str,
         "lag_meaning": "lag_s > 0: the metric leads (its value lag_s seconds earlier against the RLE now)",
         "devices": [],
     }
+    last = points["ts_us"].max() if points.height else None
+    # Carried forward up to the metric's last point, not past it: after that its value is unknown.
     shifted = {lag: samples.select("ts_us", (pl.col("ts_us") - lag * 1_000_000).alias("at"))
-               .join_asof(points.rename({"ts_us": "at"}), on="at", strategy="backward")["value"]
+               .join_asof(points.rename({"ts_us": "at"}), on="at", strategy="backward")
+               .select(pl.when(pl.col("at") <= last).then(pl.col("value")).alias("value"))["value"]
                for lag in range(-max_lag_s, max_lag_s + 1)}
     for device in devices:
         collapse_col, rle_col = column(device, "collapse"), column(device, "rle_smoothed")

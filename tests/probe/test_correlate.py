@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from collectors.timeutil import us_from_iso
 from recordings.correlate import correlate
 from recordings.errors import InputError
 from tests.conftest import run_cli
@@ -106,3 +107,20 @@ def test_an_unknown_metric_lists_the_metrics_there_are(tmp_path):
 def test_a_missing_session_is_one_line(tmp_path):
     result = run_cli("correlate", "nope", "grad_norm", "--dir", str(tmp_path))
     assert result.returncode == 1 and result.stderr.count("\n") == 1
+
+
+def test_the_metric_is_not_carried_past_its_last_point(tmp_path):
+    """A metric that stopped at 100 s of a 300 s session is unknown after it, not its last value for 200 s."""
+    session = make_session(tmp_path)
+    events = session / "events.jsonl"
+    cut_us = T0_US + 100 * 1_000_000
+    kept = [line for line in events.read_text().splitlines()
+            if json.loads(line)["kind"] != "metric" or us_from_iso(json.loads(line)["ts"]) < cut_us]
+    events.write_text("".join(line + "\n" for line in kept))
+    result = correlate(session, "grad_norm")
+    assert result["points"] == 200 and result["last"] == iso(cut_us - 500_000 + 1000)
+    spanned = sum(1 for k in range(SECONDS * HZ) if T0_US + 1000 <= T0_US + k * 100_000 <= cut_us - 500_000 + 1000)
+    for device in result["devices"]:
+        by_lag = {lag["lag_s"]: lag["n"] for lag in device["lags"]}
+        assert by_lag[0] == by_lag[10] == spanned  # the samples between its first and last point (shifted)
+        assert max(by_lag.values()) == spanned
