@@ -4,7 +4,9 @@ The metric's points come from the session's `metric` events (what
 `rigscope.metric` sent).  For each device (cpu, gpu0, ...):
 
 - the metric's points inside collapses against outside them (mean, max, count);
-  a point is inside when the sample at or before its time has `{device}_collapse` set;
+  a point is inside when the sample at or before its time has `{device}_collapse` set, and
+  in neither where that sample has no `{device}_rle_smoothed` (collapses are unknown there;
+  `collapses` is null for a device whose RLE is never known);
 - the correlation of the metric with `{device}_rle_smoothed` at lags from -10 s to
   +10 s: the metric is carried forward onto the sample times (its last value at or
   before each, none after its last point), and at lag L the metric at `t - L` is set against the RLE at `t`.
@@ -111,10 +113,13 @@ def correlate(session: Path, name: str, max_lag_s: int = MAX_LAG_S) -> dict[str,
                for lag in range(-max_lag_s, max_lag_s + 1)}
     for device in devices:
         collapse_col, rle_col = column(device, "collapse"), column(device, "rle_smoothed")
-        inside = flagged.filter(pl.col(collapse_col).fill_null(0) > 0)["value"] if collapse_col in flagged.columns \
+        # Where the RLE is unknown (no power reading, or no sample yet) collapses are not looked for:
+        # a point there is neither inside nor outside one.
+        measured = flagged.filter(pl.col(rle_col).is_not_null())
+        inside = measured.filter(pl.col(collapse_col).fill_null(0) > 0)["value"] if collapse_col in measured.columns \
             else pl.Series("value", [], pl.Float64)
-        outside = flagged.filter(pl.col(collapse_col).fill_null(0) <= 0)["value"] if collapse_col in flagged.columns \
-            else flagged["value"]
+        outside = measured.filter(pl.col(collapse_col).fill_null(0) <= 0)["value"] if collapse_col in measured.columns \
+            else measured["value"]
         lags = []
         for lag, values in shifted.items():
             r, n = _pearson(values, samples[rle_col].cast(pl.Float64))
@@ -123,7 +128,8 @@ def correlate(session: Path, name: str, max_lag_s: int = MAX_LAG_S) -> dict[str,
         best = max(known, key=lambda pair: pair[0])[1] if known else None
         result["devices"].append({
             "device": device,
-            "collapses": _collapses(samples[collapse_col]) if collapse_col in samples.columns else 0,
+            "collapses": None if samples[rle_col].null_count() == samples.height
+            else _collapses(samples[collapse_col]) if collapse_col in samples.columns else 0,
             "inside": _stats(inside),
             "outside": _stats(outside),
             "lags": lags,

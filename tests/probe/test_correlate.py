@@ -124,3 +124,23 @@ def test_the_metric_is_not_carried_past_its_last_point(tmp_path):
         by_lag = {lag["lag_s"]: lag["n"] for lag in device["lags"]}
         assert by_lag[0] == by_lag[10] == spanned  # the samples between its first and last point (shifted)
         assert max(by_lag.values()) == spanned
+
+
+def test_where_the_rle_is_unknown_no_point_is_outside_a_collapse(tmp_path):
+    """A CPU without a power reading has no RLE, so no collapse is looked for: its collapses are unknown
+    (null, `—`), not 0, and no point is counted outside one; the GPU's first 100 s without RLE likewise."""
+    session = make_session(tmp_path / "sessions")
+    table = pl.read_parquet(session / "samples.parquet")
+    unknown = pl.col("elapsed_s") < 100
+    table.with_columns(pl.lit(None, pl.Float64).alias("cpu_rle_smoothed"),
+                       pl.when(unknown).then(None).otherwise(pl.col("gpu0_rle_smoothed")).alias("gpu0_rle_smoothed"),
+                       pl.when(unknown).then(0).otherwise(pl.col("gpu0_collapse")).cast(pl.Int8).alias("gpu0_collapse"),
+                       ).write_parquet(session / "samples.parquet")
+    devices = {d["device"]: d for d in correlate(session, "grad_norm")["devices"]}
+    cpu, gpu = devices["cpu"], devices["gpu0"]
+    assert cpu["collapses"] is None and cpu["inside"]["points"] == cpu["outside"]["points"] == 0
+    assert gpu["collapses"] > 0 and gpu["inside"]["points"] + gpu["outside"]["points"] == (SECONDS - 100) * 2
+    shown = run_cli("correlate", str(session), "grad_norm")
+    assert shown.returncode == 0, shown.stderr
+    (cpu_row,) = [line for line in shown.stdout.splitlines() if line.startswith("│ cpu")]
+    assert cpu_row.split("│")[2].strip() == "—"
