@@ -272,6 +272,15 @@ def _chunks(source: Path) -> tuple[Iterator[pl.DataFrame], list[dict[str, Any]]]
     return (frame.slice(offset, CHUNK_ROWS) for offset in range(0, max(frame.height, 1), CHUNK_ROWS)), []
 
 
+def _with_samples(chunks: Iterator[pl.DataFrame], source: Path) -> Iterator[pl.DataFrame]:
+    """The chunks that hold rows; InputError when none does (a summary of no samples would say 0 collapses)."""
+    full = (chunk for chunk in chunks if chunk.height)
+    first = next(full, None)
+    if first is None:
+        raise InputError(f"cannot read {source}: no samples")
+    return chain((first,), full)
+
+
 class _Derived:
     """The checked and derived chunks of a source, in order; `analysis` has the summary once all went through."""
 
@@ -327,11 +336,11 @@ def analyze(input_path: str | Path, out_path: str | Path, events_path: str | Pat
     if events_path is not None:  # its tags, and the clock steps that place them among the samples
         events = read_events_file(events_path)
 
-    derived = _Derived(chunks, str(source), tags_of(events), ClockShifts.of_events(events))
+    derived = _Derived(_with_samples(chunks, source), str(source), tags_of(events), ClockShifts.of_events(events))
     try:
         (write_csv_chunks if kind == "csv" else _write_parquet)(derived, target)
     except (OSError, pl.exceptions.PolarsError) as error:
         raise InputError(f"cannot write {target}: {first_line(error)}") from None
-    assert derived.analysis is not None  # every source gives at least one chunk, empty or not
+    assert derived.analysis is not None  # _with_samples gives at least one chunk
     summary, _events = derived.analysis.finish()
     return summary

@@ -26,6 +26,7 @@ from tests.collectors.test_signals_fixtures import (
     needs_fixtures,
     read_trace,
 )
+from tests.conftest import run_cli
 
 T0_US = 1_773_480_413_000_000
 
@@ -316,3 +317,21 @@ def test_an_unfinished_session_goes_through_segment_by_segment(tmp_path: Path, m
     names = list(derived_columns([0]))
     assert pl.read_parquet(tmp_path / "parts.parquet").select(names).equals(
         pl.read_parquet(tmp_path / "whole.parquet").select(names))
+
+
+def test_a_source_without_samples_is_refused(tmp_path: Path) -> None:
+    """No samples: one line and exit 1, no output file; not a summary that says 0 collapses of nothing."""
+    session = tmp_path / "20260314-092653-box"
+    session.mkdir()
+    pl.DataFrame({"ts": [], "elapsed_s": [], "cpu_util_pct": []},
+                 schema={"ts": pl.Datetime("us", "UTC"), "elapsed_s": pl.Float64, "cpu_util_pct": pl.Float64},
+                 ).write_parquet(session / "samples.parquet")
+    (session / "meta.json").write_text(json.dumps({"format": "rigscope-session/1", "status": "complete", "gpus": []}))
+    header_only = write_csv(tmp_path / "s.csv", "ts,elapsed_s,cpu_util_pct")
+    for source in (session, header_only, session / "samples.parquet"):
+        with pytest.raises(InputError, match=r"no samples$"):
+            analyze(source, tmp_path / "out.parquet")
+        assert not (tmp_path / "out.parquet").exists()
+    result = run_cli("analyze", str(session), "--out", str(tmp_path / "out.csv"))
+    assert (result.returncode, result.stdout) == (1, "") and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("rigscope: error: ") and not (tmp_path / "out.csv").exists()
