@@ -99,10 +99,11 @@ def repair(args: argparse.Namespace) -> int:
 
 
 def analyze(args: argparse.Namespace) -> int:
+    from recordings.analyze import OUTPUT_FORMATS
     from recordings.analyze import analyze as run_analyze
 
     source = Path(args.input)
-    if not source.is_file():
+    if not source.is_file() and source.suffix.lower() not in OUTPUT_FORMATS:  # a missing samples file: said as such
         source = resolve_session(args.input, sessions_dir(args.dir))
     summary = run_analyze(source, Path(args.out), Path(args.events) if args.events else None)
     json.dump(summary, sys.stdout, indent=1, default=str)

@@ -335,3 +335,10 @@ def test_a_source_without_samples_is_refused(tmp_path: Path) -> None:
     result = run_cli("analyze", str(session), "--out", str(tmp_path / "out.csv"))
     assert (result.returncode, result.stdout) == (1, "") and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("rigscope: error: ") and not (tmp_path / "out.csv").exists()
+
+
+def test_a_missing_samples_file_is_not_called_a_session(tmp_path: Path) -> None:
+    result = run_cli("analyze", str(tmp_path / "samples.csv"), "--out", str(tmp_path / "out.csv"),
+                     "--dir", str(tmp_path))
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.strip().endswith("samples.csv: no such file or directory"), result.stderr
