@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.tui.conftest import panel_text, run
+from tests.tui.conftest import panel_text, run, screen_text
 from tests.tui.fed_dashboard import drawn_steady, frame
 
 
@@ -20,4 +20,8 @@ def test_no_rle_shows_no_collapse_count():
                 else:
                     assert dashboard.compact
                     assert " C—" in panel_text(app, "gpu1") and " C0/0s" in panel_text(app, "gpu0")
+                    source.process_control = None  # type: ignore[attr-defined]  # the help asks whether k acts
+                    await pilot.press("question_mark", "end")  # the help says what the dash means
+                    await pilot.pause()
+                    assert "`C—`: no RLE, so none is looked for" in " ".join(screen_text(app).split())
     run(body)
