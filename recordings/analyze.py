@@ -85,7 +85,9 @@ def prepare_samples(frame: pl.DataFrame, source: str, first_row: int = 0,
     required = [*REQUIRED_COLUMNS, *(name.format(p=gpu_prefix(i)) for i in indices for name in REQUIRED_GPU_COLUMNS)]
     missing = [name for name in required if name not in frame.columns]
     if missing:
-        raise InputError(f"{source}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+        foreign = "ts" in missing and "elapsed_s" in missing  # another tool's trace, not rigscope's samples
+        hint = "; not rigscope samples: rigscope import reads nvidia-smi logs, RLE lab and TTS CSVs" if foreign else ""
+        raise InputError(f"{source}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}{hint}")
 
     floats = [name for name, dtype in frame.schema.items() if dtype in (pl.Float32, pl.Float64)]
     if floats:

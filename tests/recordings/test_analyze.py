@@ -342,3 +342,12 @@ def test_a_missing_samples_file_is_not_called_a_session(tmp_path: Path) -> None:
                      "--dir", str(tmp_path))
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert result.stderr.strip().endswith("samples.csv: no such file or directory"), result.stderr
+
+
+def test_another_tools_trace_points_to_import(tmp_path: Path) -> None:
+    """An nvidia-smi log handed to analyze: its missing columns, and the command that reads it."""
+    source = write_csv(tmp_path / "smi.csv", "timestamp, name, utilization.gpu [%], power.draw [W]",
+                       "2025/09/08 09:26:50.123, NVIDIA A100, 35 %, 60.00 W")
+    result = run_cli("analyze", str(source), "--out", str(tmp_path / "out.csv"))
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "missing columns ts, elapsed_s, cpu_util_pct; not rigscope samples: rigscope import reads" in result.stderr
