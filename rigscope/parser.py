@@ -269,7 +269,11 @@ def build_parser() -> CommandLine:
                         help="repair even when the session looks live (its files changed moments ago, on any host)")
     add_session_dir(repair)
 
-    analyze = commands.add_parser("analyze", help="recompute derived signals offline", epilog=EXAMPLES["analyze"])
+    analyze = commands.add_parser(
+        "analyze", help="recompute derived signals offline", epilog=EXAMPLES["analyze"],
+        description="Feeds recorded samples through the live signal pipeline and writes them with every derived "
+                    "column (workload state, RLE, collapses) to --out; prints the session summary as JSON on stdout. "
+                    "Another tool's trace goes through rigscope import first.")
     analyze.add_argument("input", help="session (id, path, latest) or a samples CSV/Parquet file")
     analyze.add_argument("--out", required=True, help="output file, .csv or .parquet")
     analyze.add_argument("--events", help="events JSONL file with tags (default: the session's events.jsonl)")
@@ -283,8 +287,11 @@ def build_parser() -> CommandLine:
                                      "as `g` reads it")
     replay.add_argument("--fps", type=options.fps, default=4.0, help="screen redraws per second (default 4)")
     replay.add_argument("--ascii", action="store_true", help="ASCII sparklines")
-    correlate = commands.add_parser("correlate", help="a custom metric (rigscope.metric) against collapse events",
-                                    epilog=EXAMPLES["correlate"])
+    correlate = commands.add_parser(
+        "correlate", help="a custom metric (rigscope.metric) against collapse events", epilog=EXAMPLES["correlate"],
+        description="Per device: the metric's points inside and outside collapses (count, mean, max, in the "
+                    "metric's own units), and its Pearson correlation r (-1 to 1) with the smoothed RLE at lags of "
+                    "-10 to +10 s (> 0: the metric leads). — where a figure is unknown (too few points, no RLE).")
     correlate.add_argument("session", help="session id, prefix, path or latest")
     correlate.add_argument("metric", help="metric name, as the workload sent it (e.g. grad_norm)")
     correlate.add_argument("--json", action="store_true", help="print the figures as JSON")

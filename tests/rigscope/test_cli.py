@@ -232,3 +232,12 @@ def test_a_mistyped_flag_is_named_with_a_suggestion(capsys, argv, said):
         main(argv)
     err = capsys.readouterr().err
     assert stopped.value.code == 2 and err.count("\n") == 1 and said in err, err
+
+
+def test_analyze_and_correlate_help_say_what_they_print(capsys):
+    for command, said in (("analyze", ("summary as JSON on stdout", "rigscope import")),
+                          ("correlate", ("Pearson correlation r (-1 to 1)", "-10 to +10 s", "> 0: the metric leads"))):
+        with pytest.raises(SystemExit) as stopped:
+            main([command, "--help"])
+        shown = " ".join(capsys.readouterr().out.split())
+        assert stopped.value.code == 0 and all(words in shown for words in said), shown
