@@ -61,6 +61,20 @@ def _samples(session: Path) -> pl.DataFrame:
     return table.with_columns(pl.col("ts").dt.epoch("us").cast(pl.Int64).alias("ts_us")).sort("ts_us")
 
 
+def _derived(session: Path, samples: pl.DataFrame) -> pl.DataFrame:
+    """The samples with their derived columns computed here, as `rigscope analyze` would, for a session
+    recorded without them (by another tool, or an older rigscope)."""
+    from recordings.analyze import analyze_frame, prepare_samples, tags_of
+
+    try:
+        frame = prepare_samples(samples.drop("ts_us"), session.name)
+    except InputError as error:
+        raise InputError(f"session {session.name} has no rle_smoothed columns, nor the samples to derive them "
+                         f"({error})") from None
+    derived, _summary, _events = analyze_frame(frame, tags_of(read_events(session / EVENTS, warn=False)))
+    return derived.with_columns(samples["ts_us"])
+
+
 def _devices(table: pl.DataFrame) -> list[str]:
     return [c.removesuffix("_rle_smoothed") for c in table.columns if c.endswith("_rle_smoothed")]
 
@@ -90,9 +104,7 @@ def correlate(session: Path, name: str, max_lag_s: int = MAX_LAG_S) -> dict[str,
     meta = read_meta(session)
     points = metric_points(session, name)
     samples = _samples(session)
-    devices = _devices(samples)
-    if not devices:
-        raise InputError(f"session {session.name} has no rle_smoothed columns (run rigscope analyze on it first)")
+    devices = _devices(samples) or _devices(samples := _derived(session, samples))
     keep = ["ts_us", *(c for d in devices for c in (column(d, "rle_smoothed"), column(d, "collapse")) if c in samples.columns)]
     samples = samples.select(keep)
     flagged = points.join_asof(samples, on="ts_us", strategy="backward")

@@ -144,3 +144,27 @@ def test_where_the_rle_is_unknown_no_point_is_outside_a_collapse(tmp_path):
     assert shown.returncode == 0, shown.stderr
     (cpu_row,) = [line for line in shown.stdout.splitlines() if line.startswith("│ cpu")]
     assert cpu_row.split("│")[2].strip() == "—"
+
+
+def test_a_session_without_derived_columns_is_derived_first(tmp_path):
+    """A session with only raw readings (another tool's, an older rigscope's): correlate derives the RLE
+    itself, as analyze would (it said to run analyze, whose output is a file correlate does not read)."""
+    session = make_session(tmp_path)
+    count = SECONDS * HZ
+    busy = [95.0 if (k // 200) % 2 else 40.0 for k in range(count)]  # 20 s busy, 20 s half idle
+    pl.DataFrame({
+        "ts": [T0_US + k * 100_000 for k in range(count)],
+        "elapsed_s": [k / HZ for k in range(count)],
+        "cpu_util_pct": [20.0] * count,
+        "gpu0_util_pct": busy, "gpu0_temp_c": [60.0] * count,
+        "gpu0_power_w": [100.0 + 2 * u for u in busy], "gpu0_power_limit_w": [400.0] * count,
+    }).with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC"))).write_parquet(session / "samples.parquet")
+    result = correlate(session, "grad_norm")
+    (gpu,) = [d for d in result["devices"] if d["device"] == "gpu0"]
+    assert gpu["collapses"] == 0 and gpu["outside"]["points"] > 0
+    assert sum(1 for lag in gpu["lags"] if lag["r"] is not None) == 21
+    (session / "samples.parquet").unlink()
+    pl.DataFrame({"ts": [T0_US], "elapsed_s": [0.0]}).with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC"))) \
+        .write_parquet(session / "samples.parquet")
+    with pytest.raises(InputError, match="no rle_smoothed columns, nor the samples to derive them"):
+        correlate(session, "grad_norm")
