@@ -26,6 +26,7 @@ from collectors.schema import column
 from collectors.timeutil import iso_from_us, us_from_iso
 from recordings.errors import InputError
 from recordings.events import EVENTS, read_events
+from recordings.inert import inert
 from recordings.reader import read_samples
 from recordings.session import read_meta
 
@@ -37,8 +38,9 @@ def metric_points(session: Path, name: str) -> pl.DataFrame:
     events = [e for e in read_events(session / EVENTS, warn=False) if e.get("kind") == EventKind.METRIC]
     names = sorted({str(e.get("name")) for e in events})
     if name not in names:
-        known = f"its metrics: {', '.join(names)}" if names else "it has no custom metrics (rigscope.metric sends them)"
-        raise InputError(f"no metric '{name}' in session {session.name}; {known}")
+        known = f"its metrics: {', '.join(map(inert, names))}" if names else \
+            "it has no custom metrics (rigscope.metric sends them)"
+        raise InputError(f"no metric '{inert(name)}' in session {inert(session.name)}; {known}")
     rows: list[tuple[int, float]] = []
     for event in events:
         value = event.get("value")

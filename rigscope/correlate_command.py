@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from recordings.correlate import correlate
+from recordings.inert import inert
 from recordings.session import resolve_session, sessions_dir
 
 
@@ -22,8 +23,11 @@ def _group(stats: dict[str, Any]) -> str:
 
 def _table(result: dict[str, Any]) -> Any:
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"{result['metric']} around collapses — {result['session']} ({result['points']} points)")
+    # Text, not markup: a metric is named by the workload (`acc[top1]`, `x[/]`)
+    table = Table(title=Text(f"{inert(result['metric'])} around collapses — {inert(result['session'])} "
+                             f"({result['points']} points)"))
     for header in ("device", "collapses", "inside: n · mean · max", "outside: n · mean · max", "r at 0 s",
                    "strongest r (lag)"):
         table.add_column(header, justify="left" if header == "device" else "right")
@@ -44,7 +48,7 @@ def _chart(result: dict[str, Any], width: int) -> str:
     lines = [(name, points) for name, points in lines if points]
     if not lines:
         return "no lag has a correlation (too few overlapping points, or a constant series)"
-    title = f"correlation of {result['metric']} with rle_smoothed by lag"
+    title = f"correlation of {inert(result['metric'])} with rle_smoothed by lag"
     xlabel = "lag (s); > 0: the metric leads"
     colorless = not sys.stdout.isatty()
     size = (min(width, 100), 18)

@@ -168,3 +168,22 @@ def test_a_session_without_derived_columns_is_derived_first(tmp_path):
         .write_parquet(session / "samples.parquet")
     with pytest.raises(InputError, match="no rle_smoothed columns, nor the samples to derive them"):
         correlate(session, "grad_norm")
+
+
+@pytest.mark.parametrize("name", ["acc[top1]", "x[/]", "loss\x1b[31m"])
+def test_a_metric_name_is_shown_as_sent_and_inert(tmp_path, name):
+    """A workload names its metrics: brackets are no rich markup (`[/]` raised a traceback, `[top1]` vanished),
+    and an escape is shown escaped, in the table and in the list of a mistyped name's alternatives."""
+    session = make_session(tmp_path)
+    lines = [json.dumps({"ts": iso(T0_US + k * 500_000 + 1000), "kind": "metric", "name": name, "value": float(k % 7)})
+             for k in range(100)]
+    with (session / "events.jsonl").open("a") as events:
+        events.write("".join(line + "\n" for line in lines))
+    shown = run_cli("correlate", str(session), name)
+    assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
+    visible = name.replace("\x1b", "\\x1b")
+    assert f"{visible} around collapses" in shown.stdout and "\x1b" not in shown.stdout
+    assert f"correlation of {visible} with rle_smoothed" in shown.stdout
+    wrong = run_cli("correlate", str(session), "nope")
+    assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1 and "\x1b" not in wrong.stderr
+    assert visible in wrong.stderr
