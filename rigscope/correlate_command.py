@@ -34,7 +34,8 @@ def _table(result: dict[str, Any]) -> Any:
     for device in result["devices"]:
         best = device["best"]
         zero = next((lag["r"] for lag in device["lags"] if lag["lag_s"] == 0), None)
-        table.add_row(device["device"], "—" if device["collapses"] is None else str(device["collapses"]), _group(device["inside"]), _group(device["outside"]),
+        collapses = "—" if device["collapses"] is None else str(device["collapses"])
+        table.add_row(Text(inert(device["device"])), collapses, _group(device["inside"]), _group(device["outside"]),
                       _number(zero, 2), "—" if best is None else f"{best['r']:.2f} ({best['lag_s']:+d} s)")
     return table
 

@@ -187,3 +187,12 @@ def test_a_metric_name_is_shown_as_sent_and_inert(tmp_path, name):
     wrong = run_cli("correlate", str(session), "nope")
     assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1 and "\x1b" not in wrong.stderr
     assert visible in wrong.stderr
+
+
+def test_a_foreign_column_name_is_no_markup(tmp_path):
+    """A device is named by its samples' columns, which another tool's file may name as it likes."""
+    session = make_session(tmp_path)
+    table = pl.read_parquet(session / "samples.parquet")
+    table.rename({"cpu_rle_smoothed": "x[/]_rle_smoothed"}).write_parquet(session / "samples.parquet")
+    shown = run_cli("correlate", str(session), "grad_norm")
+    assert shown.returncode == 0 and "│ x[/]" in shown.stdout, shown.stderr
