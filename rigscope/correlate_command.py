@@ -27,7 +27,7 @@ def _table(result: dict[str, Any]) -> Any:
 
     # Text, not markup: a metric is named by the workload (`acc[top1]`, `x[/]`)
     table = Table(title=Text(f"{inert(result['metric'])} around collapses — {inert(result['session'])} "
-                             f"({result['points']} points)"))
+                             f"({result['points']} points{'; still recording: so far' if result['recording'] else ''})"))
     for header in ("device", "collapses", "inside: n · mean · max", "outside: n · mean · max", "r at 0 s",
                    "strongest r (lag)"):
         table.add_column(header, justify="left" if header == "device" else "right")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 from pathlib import Path
 
 import polars as pl
@@ -196,3 +198,13 @@ def test_a_foreign_column_name_is_no_markup(tmp_path):
     table.rename({"cpu_rle_smoothed": "x[/]_rle_smoothed"}).write_parquet(session / "samples.parquet")
     shown = run_cli("correlate", str(session), "grad_norm")
     assert shown.returncode == 0 and "│ x[/]" in shown.stdout, shown.stderr
+
+
+def test_a_session_still_recording_says_so(tmp_path):
+    session = make_session(tmp_path)
+    meta = json.loads((session / "meta.json").read_text())
+    meta.update(status="recording", recorder={"hostname": socket.gethostname(), "pid": os.getpid()})
+    (session / "meta.json").write_text(json.dumps(meta))
+    assert correlate(session, "grad_norm")["recording"] is True
+    shown = run_cli("correlate", str(session), "grad_norm")
+    assert shown.returncode == 0 and "points; still recording: so far)" in shown.stdout, shown.stderr

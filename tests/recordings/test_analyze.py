@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -351,3 +353,16 @@ def test_another_tools_trace_points_to_import(tmp_path: Path) -> None:
     result = run_cli("analyze", str(source), "--out", str(tmp_path / "out.csv"))
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert "missing columns ts, elapsed_s, cpu_util_pct; not rigscope samples: rigscope import reads" in result.stderr
+
+
+def test_a_session_still_recording_is_said_on_stderr(tmp_path: Path) -> None:
+    session = tmp_path / "20260314-092653-box"
+    session.mkdir()
+    write_csv(tmp_path / "s.csv", "ts,elapsed_s,cpu_util_pct", "2026-03-14T09:26:53Z,0,1", "2026-03-14T09:26:54Z,1,1")
+    read_samples_file(tmp_path / "s.csv").write_parquet(session / "samples.parquet")
+    recorder = {"hostname": socket.gethostname(), "pid": os.getpid()}  # alive, on this host
+    (session / "meta.json").write_text(json.dumps({"format": "rigscope-session/1", "status": "recording",
+                                                   "recorder": recorder, "gpus": []}))
+    result = run_cli("analyze", str(session), "--out", str(tmp_path / "out.parquet"))
+    assert result.returncode == 0 and json.loads(result.stdout)["samples"] == 2
+    assert result.stderr == f"rigscope: {session.name} is still recording: derived from its samples so far\n"
