@@ -208,3 +208,10 @@ def test_a_session_still_recording_says_so(tmp_path):
     assert correlate(session, "grad_norm")["recording"] is True
     shown = run_cli("correlate", str(session), "grad_norm")
     assert shown.returncode == 0 and "points; still recording: so far)" in shown.stdout, shown.stderr
+
+
+def test_a_recorder_entry_of_the_wrong_type_is_no_running_recorder(tmp_path):
+    session = make_session(tmp_path)
+    meta = json.loads((session / "meta.json").read_text())
+    (session / "meta.json").write_text(json.dumps({**meta, "status": "recording", "recorder": ["not", "a", "dict"]}))
+    assert correlate(session, "grad_norm")["recording"] is False
