@@ -85,7 +85,9 @@ def prepare_samples(frame: pl.DataFrame, source: str, first_row: int = 0,
     required = [*REQUIRED_COLUMNS, *(name.format(p=gpu_prefix(i)) for i in indices for name in REQUIRED_GPU_COLUMNS)]
     missing = [name for name in required if name not in frame.columns]
     if missing:
-        raise InputError(f"{source}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+        foreign = "ts" in missing and "elapsed_s" in missing  # another tool's trace, not rigscope's samples
+        hint = "; not rigscope samples: rigscope import reads nvidia-smi logs, RLE lab and TTS CSVs" if foreign else ""
+        raise InputError(f"{source}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}{hint}")
 
     floats = [name for name, dtype in frame.schema.items() if dtype in (pl.Float32, pl.Float64)]
     if floats:
@@ -272,6 +274,15 @@ def _chunks(source: Path) -> tuple[Iterator[pl.DataFrame], list[dict[str, Any]]]
     return (frame.slice(offset, CHUNK_ROWS) for offset in range(0, max(frame.height, 1), CHUNK_ROWS)), []
 
 
+def _with_samples(chunks: Iterator[pl.DataFrame], source: Path) -> Iterator[pl.DataFrame]:
+    """The chunks that hold rows; InputError when none does (a summary of no samples would say 0 collapses)."""
+    full = (chunk for chunk in chunks if chunk.height)
+    first = next(full, None)
+    if first is None:
+        raise InputError(f"cannot read {source}: no samples")
+    return chain((first,), full)
+
+
 class _Derived:
     """The checked and derived chunks of a source, in order; `analysis` has the summary once all went through."""
 
@@ -327,11 +338,11 @@ def analyze(input_path: str | Path, out_path: str | Path, events_path: str | Pat
     if events_path is not None:  # its tags, and the clock steps that place them among the samples
         events = read_events_file(events_path)
 
-    derived = _Derived(chunks, str(source), tags_of(events), ClockShifts.of_events(events))
+    derived = _Derived(_with_samples(chunks, source), str(source), tags_of(events), ClockShifts.of_events(events))
     try:
         (write_csv_chunks if kind == "csv" else _write_parquet)(derived, target)
     except (OSError, pl.exceptions.PolarsError) as error:
         raise InputError(f"cannot write {target}: {first_line(error)}") from None
-    assert derived.analysis is not None  # every source gives at least one chunk, empty or not
+    assert derived.analysis is not None  # _with_samples gives at least one chunk
     summary, _events = derived.analysis.finish()
     return summary

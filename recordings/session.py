@@ -184,8 +184,8 @@ def pid_alive(pid: Any) -> bool:
 
 def is_running(meta: dict[str, Any]) -> bool:
     """A session whose recorder is still alive on this host."""
-    recorder = meta.get("recorder") or {}
-    return (meta.get("status") == "recording"
+    recorder = meta.get("recorder")
+    return (meta.get("status") == "recording" and isinstance(recorder, dict)
             and recorder.get("hostname") == socket.gethostname()
             and pid_alive(recorder.get("pid")))
 

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from recordings.correlate import correlate
+from recordings.inert import inert
 from recordings.session import resolve_session, sessions_dir
 
 
@@ -22,15 +23,19 @@ def _group(stats: dict[str, Any]) -> str:
 
 def _table(result: dict[str, Any]) -> Any:
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"{result['metric']} around collapses — {result['session']} ({result['points']} points)")
+    # Text, not markup: a metric is named by the workload (`acc[top1]`, `x[/]`)
+    table = Table(title=Text(f"{inert(result['metric'])} around collapses — {inert(result['session'])} "
+                             f"({result['points']} points{'; still recording: so far' if result['recording'] else ''})"))
     for header in ("device", "collapses", "inside: n · mean · max", "outside: n · mean · max", "r at 0 s",
                    "strongest r (lag)"):
         table.add_column(header, justify="left" if header == "device" else "right")
     for device in result["devices"]:
         best = device["best"]
         zero = next((lag["r"] for lag in device["lags"] if lag["lag_s"] == 0), None)
-        table.add_row(device["device"], str(device["collapses"]), _group(device["inside"]), _group(device["outside"]),
+        collapses = "—" if device["collapses"] is None else str(device["collapses"])
+        table.add_row(Text(inert(device["device"])), collapses, _group(device["inside"]), _group(device["outside"]),
                       _number(zero, 2), "—" if best is None else f"{best['r']:.2f} ({best['lag_s']:+d} s)")
     return table
 
@@ -44,7 +49,7 @@ def _chart(result: dict[str, Any], width: int) -> str:
     lines = [(name, points) for name, points in lines if points]
     if not lines:
         return "no lag has a correlation (too few overlapping points, or a constant series)"
-    title = f"correlation of {result['metric']} with rle_smoothed by lag"
+    title = f"correlation of {inert(result['metric'])} with rle_smoothed by lag"
     xlabel = "lag (s); > 0: the metric leads"
     colorless = not sys.stdout.isatty()
     size = (min(width, 100), 18)

@@ -49,7 +49,28 @@ class Parser(argparse.ArgumentParser):
         return super().parse_known_args(self.given, namespace)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {negative_value(message, self.given)}{did_you_mean(message)}\n")
+        message = self.unknown_flag_first(message)
+        self.exit(2, f"{self.prog}: error: {negative_value(message, self.given)}"
+                     f"{did_you_mean(message, self.flag_names())}\n")
+
+    def flag_names(self) -> list[str]:
+        """The flags a mistyped one is compared with."""
+        return [option for action in self._actions for option in action.option_strings]
+
+    def unknown_flag_first(self, message: str) -> str:
+        """argparse says `the following arguments are required: --out` for `--otu x.parquet` (or that one
+        of a group is, or that the flag's value is no command), never naming the flag mistyped: name it
+        instead (its suggestion follows)."""
+        if not message.startswith(("the following arguments are required", "one of the arguments",
+                                   "argument COMMAND: invalid choice")):
+            return message
+        known = self.flag_names()
+        for token in self.given[:self.given.index("--")] if "--" in self.given else self.given:
+            name = token.split("=", 1)[0]
+            if (name.startswith("-") and not re.match(r"-\.?\d", name) and name != "-"
+                    and not any(option.startswith(name) for option in known)):  # argparse takes a prefix too
+                return f"unrecognized arguments: {name}"
+        return message
 
 
 def negative_value(message: str, given: list[str]) -> str:
@@ -64,16 +85,21 @@ def negative_value(message: str, given: list[str]) -> str:
     return message
 
 
-def did_you_mean(message: str) -> str:
-    """` (did you mean replay?)` for argparse's `invalid choice: 'repaly' (choose from ...)`; else empty."""
+def did_you_mean(message: str, flags: list[str] | None = None) -> str:
+    """` (did you mean replay?)` for argparse's `invalid choice: 'repaly' (choose from ...)`, and
+    ` (did you mean --out?)` for `unrecognized arguments: --otu` among `flags`; else empty."""
     import difflib
-    import re
 
     found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
-    if not found:
-        return ""
-    choices = re.findall(r"'([^']*)'", found.group(2)) or [c.strip() for c in found.group(2).split(",")]
-    close = difflib.get_close_matches(found.group(1), choices, n=1, cutoff=0.6)
+    if found:
+        word = found.group(1)
+        choices = re.findall(r"'([^']*)'", found.group(2)) or [c.strip() for c in found.group(2).split(",")]
+    else:
+        found = re.match(r"unrecognized arguments: (-\S+)", message)
+        if not found or not flags:
+            return ""
+        word, choices = found.group(1).split("=", 1)[0], flags
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]}?)" if close else ""
 
 
@@ -85,13 +111,18 @@ class CommandLine(Parser):
 
     commands: argparse._SubParsersAction
 
+    def flag_names(self) -> list[str]:
+        return [*getattr(self, "command_flags", []), *super().flag_names()]
+
     def parse_known_args(  # type: ignore[override]  # (argparse types it with overloads)
             self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
         args = sys.argv[1:] if args is None else list(args)
+        self.command_flags: list[str] = []
         parsed, extras = super().parse_known_args(args, namespace)
         command = getattr(parsed, "command", None)
         if not command:
             return parsed, extras
+        self.command_flags = Parser.flag_names(self.commands.choices[command])  # what a leftover is compared with
         before, flags, after = split_at_command(args)
         if not before:
             return parsed, extras
@@ -238,7 +269,11 @@ def build_parser() -> CommandLine:
                         help="repair even when the session looks live (its files changed moments ago, on any host)")
     add_session_dir(repair)
 
-    analyze = commands.add_parser("analyze", help="recompute derived signals offline", epilog=EXAMPLES["analyze"])
+    analyze = commands.add_parser(
+        "analyze", help="recompute derived signals offline", epilog=EXAMPLES["analyze"],
+        description="Feeds recorded samples through the live signal pipeline and writes them with every derived "
+                    "column (workload state, RLE, collapses) to --out; prints the session summary as JSON on stdout. "
+                    "Another tool's trace goes through rigscope import first.")
     analyze.add_argument("input", help="session (id, path, latest) or a samples CSV/Parquet file")
     analyze.add_argument("--out", required=True, help="output file, .csv or .parquet")
     analyze.add_argument("--events", help="events JSONL file with tags (default: the session's events.jsonl)")
@@ -252,8 +287,11 @@ def build_parser() -> CommandLine:
                                      "as `g` reads it")
     replay.add_argument("--fps", type=options.fps, default=4.0, help="screen redraws per second (default 4)")
     replay.add_argument("--ascii", action="store_true", help="ASCII sparklines")
-    correlate = commands.add_parser("correlate", help="a custom metric (rigscope.metric) against collapse events",
-                                    epilog=EXAMPLES["correlate"])
+    correlate = commands.add_parser(
+        "correlate", help="a custom metric (rigscope.metric) against collapse events", epilog=EXAMPLES["correlate"],
+        description="Per device: the metric's points inside and outside collapses (count, mean, max, in the "
+                    "metric's own units), and its Pearson correlation r (-1 to 1) with the smoothed RLE at lags of "
+                    "-10 to +10 s (> 0: the metric leads). — where a figure is unknown (too few points, no RLE).")
     correlate.add_argument("session", help="session id, prefix, path or latest")
     correlate.add_argument("metric", help="metric name, as the workload sent it (e.g. grad_norm)")
     correlate.add_argument("--json", action="store_true", help="print the figures as JSON")

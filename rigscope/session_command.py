@@ -14,7 +14,7 @@ from collectors.receiver import send_event
 from recordings.errors import InputError
 from recordings.events import EVENTS, append_event
 from recordings.inert import inert
-from recordings.session import chosen_dir, read_meta, resolve_session, sessions_dir
+from recordings.session import chosen_dir, is_running, read_meta, resolve_session, sessions_dir
 from rigscope.local_channel import SESSION_ENV, find_recorder, live_recorders
 
 
@@ -58,6 +58,14 @@ def _newest_recorder(root: Path | None) -> tuple[tuple[str, str] | None, str]:
                         f"pick one with --session or {SESSION_ENV})")
 
 
+def _recording(session: Path) -> bool:
+    """Whether the session's recorder still runs here (False for a meta.json analyze can do without)."""
+    try:
+        return is_running(read_meta(session))
+    except InputError:
+        return False
+
+
 def note(args: argparse.Namespace) -> int:
     root = sessions_dir(args.dir)
     picked = _picked(args)
@@ -99,12 +107,15 @@ def repair(args: argparse.Namespace) -> int:
 
 
 def analyze(args: argparse.Namespace) -> int:
+    from recordings.analyze import OUTPUT_FORMATS
     from recordings.analyze import analyze as run_analyze
 
     source = Path(args.input)
-    if not source.is_file():
+    if not source.is_file() and source.suffix.lower() not in OUTPUT_FORMATS:  # a missing samples file: said as such
         source = resolve_session(args.input, sessions_dir(args.dir))
     summary = run_analyze(source, Path(args.out), Path(args.events) if args.events else None)
+    if source.is_dir() and _recording(source):
+        print(f"rigscope: {inert(source.name)} is still recording: derived from its samples so far", file=sys.stderr)
     json.dump(summary, sys.stdout, indent=1, default=str)
     print()
     return 0

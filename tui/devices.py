@@ -209,10 +209,10 @@ class DevicePanel(StripText, can_focus=True):
         return [(0, 100.0), *sm, (20.0, _value(frame, column(p, "temp_limit_c"))),
                 (0, _value(frame, column(p, "power_limit_w"))), (0, mem_high), (0, max(1.0, peak * 1.1))]
 
-    def _status(self, frame: dict[str, Any], summary_counts: tuple[int, float]) -> Text:
+    def _status(self, frame: dict[str, Any], summary_counts: tuple[int | None, float]) -> Text:
         p = self.device.prefix
         events, seconds = summary_counts
-        status = Text(f"collapses {events} ({seconds:.0f} s)")
+        status = Text("collapses — (no RLE)" if events is None else f"collapses {events} ({seconds:.0f} s)")
         if _value(frame, column(p, "collapse")) == 1:
             status.append("  ● COLLAPSE", style="bold red")
         alerts = frame.get(column(p, "alerts"))
@@ -295,11 +295,11 @@ class DevicePanel(StripText, can_focus=True):
         events, seconds = self._counts(snapshot)
         rle = f"RLE {values['RLE'].plain.split()[0]:>4}"
         if view.overlay:  # one row has room for one sparkline: the overlay's, with what it shows
-            tail = Text(f" {rle} {view.overlay[:9]} {metric_text(snapshot, view.overlay)} C{events}/{seconds:.0f}s")
+            tail = Text(f" {rle} {view.overlay[:9]} {metric_text(snapshot, view.overlay)} {_short_counts(events, seconds)}")
         else:
             tail = Text.assemble(rjust(values["util"].text(), 5), rjust(values["temp"].text(), 10),
                                  rjust(values["power"].text(), 12), rjust(values["mem"].text(), 14),
-                                 f" {rle} C{events}/{seconds:.0f}s")
+                                 f" {rle} {_short_counts(events, seconds)}")
         if _value(frame, column(prefix, "collapse")) == 1:
             tail.append(" ●", style="bold red")
         words = fmt.throttle_words(frame.get(column(prefix, "throttle_reasons")))
@@ -341,9 +341,21 @@ class DevicePanel(StripText, can_focus=True):
                             series.get(collapse_column(p), ()), snapshot.metrics, view.overlay or "", width, high,
                             view.ascii_only)
 
-    def _counts(self, snapshot: Snapshot) -> tuple[int, float]:
+    def _counts(self, snapshot: Snapshot) -> tuple[int | None, float]:
+        """Collapse events and seconds; the count is None (unknown, not 0) while the device has shown no RLE
+        (no power reading, or no power limit): no collapse is looked for without one."""
         count = snapshot.collapses.get(self.device.prefix)
-        return (count.events, count.seconds(snapshot.frame.get("elapsed_s") or 0.0)) if count else (0, 0.0)
+        if count:
+            return count.events, count.seconds(snapshot.frame.get("elapsed_s") or 0.0)
+        rle = column(self.device.prefix, "rle_smoothed")
+        if _value(snapshot.frame, rle) is None and all(value is None for value in snapshot.series.get(rle, ())):
+            return None, 0.0
+        return 0, 0.0
+
+
+def _short_counts(events: int | None, seconds: float) -> str:
+    """The collapse counts of a compact row: C2/14s, or C— where they are unknown."""
+    return "C—" if events is None else f"C{events}/{seconds:.0f}s"
 
 
 def metric_text(snapshot: Snapshot, name: str) -> str:

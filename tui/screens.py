@@ -33,7 +33,8 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
     ("peak", "the RLE's recent best (decays slowly); what a collapse is measured against"),
     ("warm-up", "the first 60 s: no peak yet, no collapse detection"),
     ("collapse", "RLE under 65 % of its peak for 7 s or more while loaded, under heat or power pressure; "
-                 "`collapses 2 (31 s)` and `C2/31s` on a one-row panel: 2 events, 31 s in all"),
+                 "`collapses 2 (31 s)` and `C2/31s` on a one-row panel: 2 events, 31 s in all; "
+                 "`—` and `C—`: no RLE, so none is looked for"),
     ("85/83°C", "a reading against the device's own limit: yellow near it, red at or over it "
                 "(NO_COLOR: `!` near, `!!` at or over)"),
 )

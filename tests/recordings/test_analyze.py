@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from tests.collectors.test_signals_fixtures import (
     needs_fixtures,
     read_trace,
 )
+from tests.conftest import run_cli
 
 T0_US = 1_773_480_413_000_000
 
@@ -316,3 +319,50 @@ def test_an_unfinished_session_goes_through_segment_by_segment(tmp_path: Path, m
     names = list(derived_columns([0]))
     assert pl.read_parquet(tmp_path / "parts.parquet").select(names).equals(
         pl.read_parquet(tmp_path / "whole.parquet").select(names))
+
+
+def test_a_source_without_samples_is_refused(tmp_path: Path) -> None:
+    """No samples: one line and exit 1, no output file; not a summary that says 0 collapses of nothing."""
+    session = tmp_path / "20260314-092653-box"
+    session.mkdir()
+    pl.DataFrame({"ts": [], "elapsed_s": [], "cpu_util_pct": []},
+                 schema={"ts": pl.Datetime("us", "UTC"), "elapsed_s": pl.Float64, "cpu_util_pct": pl.Float64},
+                 ).write_parquet(session / "samples.parquet")
+    (session / "meta.json").write_text(json.dumps({"format": "rigscope-session/1", "status": "complete", "gpus": []}))
+    header_only = write_csv(tmp_path / "s.csv", "ts,elapsed_s,cpu_util_pct")
+    for source in (session, header_only, session / "samples.parquet"):
+        with pytest.raises(InputError, match=r"no samples$"):
+            analyze(source, tmp_path / "out.parquet")
+        assert not (tmp_path / "out.parquet").exists()
+    result = run_cli("analyze", str(session), "--out", str(tmp_path / "out.csv"))
+    assert (result.returncode, result.stdout) == (1, "") and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("rigscope: error: ") and not (tmp_path / "out.csv").exists()
+
+
+def test_a_missing_samples_file_is_not_called_a_session(tmp_path: Path) -> None:
+    result = run_cli("analyze", str(tmp_path / "samples.csv"), "--out", str(tmp_path / "out.csv"),
+                     "--dir", str(tmp_path))
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.strip().endswith("samples.csv: no such file or directory"), result.stderr
+
+
+def test_another_tools_trace_points_to_import(tmp_path: Path) -> None:
+    """An nvidia-smi log handed to analyze: its missing columns, and the command that reads it."""
+    source = write_csv(tmp_path / "smi.csv", "timestamp, name, utilization.gpu [%], power.draw [W]",
+                       "2025/09/08 09:26:50.123, NVIDIA A100, 35 %, 60.00 W")
+    result = run_cli("analyze", str(source), "--out", str(tmp_path / "out.csv"))
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "missing columns ts, elapsed_s, cpu_util_pct; not rigscope samples: rigscope import reads" in result.stderr
+
+
+def test_a_session_still_recording_is_said_on_stderr(tmp_path: Path) -> None:
+    session = tmp_path / "20260314-092653-box"
+    session.mkdir()
+    write_csv(tmp_path / "s.csv", "ts,elapsed_s,cpu_util_pct", "2026-03-14T09:26:53Z,0,1", "2026-03-14T09:26:54Z,1,1")
+    read_samples_file(tmp_path / "s.csv").write_parquet(session / "samples.parquet")
+    recorder = {"hostname": socket.gethostname(), "pid": os.getpid()}  # alive, on this host
+    (session / "meta.json").write_text(json.dumps({"format": "rigscope-session/1", "status": "recording",
+                                                   "recorder": recorder, "gpus": []}))
+    result = run_cli("analyze", str(session), "--out", str(tmp_path / "out.parquet"))
+    assert result.returncode == 0 and json.loads(result.stdout)["samples"] == 2
+    assert result.stderr == f"rigscope: {session.name} is still recording: derived from its samples so far\n"

@@ -217,3 +217,27 @@ def test_help_command_and_did_you_mean(capsys):
     with pytest.raises(SystemExit) as stopped:
         main(["repaly"])
     assert stopped.value.code == 2 and "(did you mean replay?)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["analyze", "latest", "--otu", "x.parquet"], "unrecognized arguments: --otu (did you mean --out?)"),
+    (["correlate", "latest", "loss", "--jsno"], "unrecognized arguments: --jsno (did you mean --json?)"),
+    (["fleet", "--promethus", "http://prom:9090"], "unrecognized arguments: --promethus (did you mean --prometheus?)"),
+    (["--fsp", "3"], "unrecognized arguments: --fsp (did you mean --fps?)"),
+    (["note", "--bogus"], "unrecognized arguments: --bogus\n"),
+])
+def test_a_mistyped_flag_is_named_with_a_suggestion(capsys, argv, said):
+    """argparse said `the following arguments are required: --out` (or that `3` is no command) for a mistyped flag."""
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.count("\n") == 1 and said in err, err
+
+
+def test_analyze_and_correlate_help_say_what_they_print(capsys):
+    for command, said in (("analyze", ("summary as JSON on stdout", "rigscope import")),
+                          ("correlate", ("Pearson correlation r (-1 to 1)", "-10 to +10 s", "> 0: the metric leads"))):
+        with pytest.raises(SystemExit) as stopped:
+            main([command, "--help"])
+        shown = " ".join(capsys.readouterr().out.split())
+        assert stopped.value.code == 0 and all(words in shown for words in said), shown
