@@ -1,24 +1,26 @@
-"""The floor: the least rigscope's design can cost in Python, against btop and glances in the same run.
+"""The floor: what the design costs in Python before any drawing, against btop and glances in the same run.
 
 rigscope's design (ARCHITECTURE.md) is a sampling thread that never blocks the UI, a recorder
-thread, and a Textual dashboard.  This benchmark measures the least each of those can cost on this
-machine, with nothing of rigscope in it, and adds them up:
+thread, and a Textual dashboard.  This benchmark measures the least the first two can cost on this
+machine, with nothing of rigscope's threads around them, and what a plain Textual app costs to redraw:
 
   wake          a Python thread sleeping to a drift-free schedule at 10 or 100 Hz and doing nothing
                 (`floor_programs.py wake HZ`, in tmux): the cost of the wakes alone
-  textual       the cheapest Textual dashboard at 160x50, 2 redraws a second, ROWS rows changed per
-                redraw (`floor_programs.py textual ROWS 2`, in tmux; 12 rows: what rigscope's
-                dashboard repaints per redraw, `bench_redraw.py`; 48: the whole screen)
   warm work     the sampler's and the recorder's own work per tick and per row with their code and
                 data in cache (`bench_tick_cost.py`'s warm figures: the demo's 4 simulated GPUs, the
                 signals, the JSON-lines journal), times the rate
+  textual       a plain Textual app at 160x50, 2 redraws a second, ROWS one-line widgets changed per
+                redraw (`floor_programs.py textual ROWS 2`, in tmux; 12 rows: what rigscope's dashboard
+                repaints per redraw, `bench_redraw.py`; 48: the whole screen), for scale: rigscope's
+                own main thread, with its own strips and compositing, costs less than this
 
-floor(rate) = textual(12 rows) + wake(rate) + rate × (warm sampler µs + warm recorder µs); it leaves
-out what a live run adds to the warm work (cold caches at each wake: `bench_tick_cost.py` shows the
-live figures 3 to 4 times the warm ones), the screen feed, the span assembler and Python's own
-threads, so the real cost can only be higher.  Every tool runs at the same time in its own tmux
-(`bench_dashboard.py`'s machinery), with btop at 100 ms and `glances -t 1`; 3 rounds of 40 s, medians,
-ratios taken round by round.
+floor(rate) = wake(rate) + rate × (warm sampler µs + warm recorder µs): the sampling and recording
+with no screen and none of what a live run adds to the warm work (cold caches at each wake:
+`bench_tick_cost.py` shows the live figures 3 to 4 times the warm ones), the screen feed, the span
+assembler or Python's own threads; the real cost can only be higher.  What a target leaves for the
+screen is the target less the floor.  Every program runs at the same time in its own tmux
+(`bench_dashboard.py`'s machinery), with btop at 100 ms and `glances -t 1`; 3 rounds of 40 s,
+medians, ratios taken round by round.
 
 Run: python bench/bench_floor.py [--seconds S] [--rounds N]
 Prints a table and writes bench/results/floor.json.
@@ -71,12 +73,7 @@ def main() -> None:
     floors: dict[str, dict[str, Any]] = {}
     for hz in (10.0, 100.0):
         work_pct = hz * (warm[hz]["sampler_us_per_tick"] + warm[hz]["recorder_us_per_row"]) / 1e4
-        per_round: dict[int, float] = {}
-        for round_index in range(1, options.rounds + 1):
-            parts = [next((r["cpu_pct"] for r in runs[key] if r.get("ok") and r["round"] == round_index), None)
-                     for key in (f"textual-{SCREEN_ROWS}", f"wake-{hz:g}")]
-            if None not in parts:
-                per_round[round_index] = sum(parts) + work_pct  # type: ignore[arg-type]
+        per_round = {r["round"]: r["cpu_pct"] + work_pct for r in runs[f"wake-{hz:g}"] if r.get("ok")}
         floor_runs = [{"ok": True, "round": k, "cpu_pct": v} for k, v in per_round.items()]
         floors[f"{hz:g} Hz"] = {
             "warm_work_pct": work_pct, "floor_pct": median(list(per_round.values())) if per_round else None,
@@ -90,7 +87,7 @@ def main() -> None:
     print_table(["rate", "warm work %", "floor %", "floor ÷ btop 100 ms", "floor ÷ glances -t 1"],
                 [[name, f["warm_work_pct"], f["floor_pct"], f["over_btop_100"], f["over_glances_1s"]]
                  for name, f in floors.items()],
-                title="the floor: Textual (12 rows, 2 fps) + the wakes + the warm work, same rounds")
+                title="the floor before any drawing: the wakes + the warm work, same rounds")
     for name, why in skipped.items():
         print(f"  skipped {name}: {why}")
     write_result("floor", {"seconds": options.seconds, "rounds": options.rounds, "warm": warm,
