@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -87,29 +88,43 @@ def _wait_for(path: Path, text: str = "") -> None:
     wait_sync(lambda: path.is_file() and text in path.read_text(), 30, f"{path.name} to say {text!r}")
 
 
+def _catching(seen: Path, signals: str) -> str:
+    """A command that writes 'ready ' to `seen`, then the name of the first of `signals` it gets, and exits 0."""
+    return (f"import signal, sys, time\n"
+            f"def got(signum, frame):\n"
+            f"    open({str(seen)!r}, 'a').write(signal.Signals(signum).name + ' ')\n"
+            f"    sys.exit(0)\n"
+            f"for s in ({signals},): signal.signal(s, got)\n"
+            f"open({str(seen)!r}, 'w').write('ready ')\n"
+            f"time.sleep(60)")
+
+
+def _signalled(tmp_path: Path, seen: Path, code: str, *sent: signal.Signals,
+               preexec_fn: Callable[[], object] | None = None) -> tuple[int, str]:
+    """`rigscope run` of `code` until it wrote 'ready ' to `seen`, then `sent` to rigscope: its exit code, its stderr."""
+    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "run", *SIM, "--dir", str(tmp_path / "s"),
+                                 "--baseline", "0", "--cooldown", "0", "--", sys.executable, "-c", code],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=preexec_fn)
+    try:
+        _wait_for(seen, "ready")
+        for signum in sent:
+            rigscope.send_signal(signum)
+        _, err = rigscope.communicate(timeout=60)
+    finally:
+        rigscope.kill()
+    return rigscope.returncode, err
+
+
 def test_a_scheduler_s_sigterm_reaches_the_command_as_sigterm_and_rigscope_exits_143(tmp_path):
     """Slurm or Kubernetes stops a job with SIGTERM, which a training script catches to save a checkpoint. rigscope
     passes on the signal it got, not SIGINT (a KeyboardInterrupt in the middle of a step), and exits 128 + 15 as a
     shell does."""
     seen = tmp_path / "seen"
-    code = (f"import signal, sys, time\n"
-            f"def got(signum, frame):\n"
-            f"    open({str(seen)!r}, 'a').write(signal.Signals(signum).name + ' ')\n"
-            f"    sys.exit(0)\n"
-            f"for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP): signal.signal(s, got)\n"
-            f"open({str(seen)!r}, 'w').write('ready ')\n"
-            f"time.sleep(60)")
-    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "run", *SIM, "--dir", str(tmp_path / "s"),
-                                 "--baseline", "0", "--cooldown", "0", "--", sys.executable, "-c", code],
-                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_for(seen, "ready")
-        rigscope.send_signal(signal.SIGTERM)
-        _, err = rigscope.communicate(timeout=60)
-    finally:
-        rigscope.kill()
+    code = _catching(seen, "signal.SIGINT, signal.SIGTERM, signal.SIGHUP")
+    returncode, err = _signalled(tmp_path, seen, code, signal.SIGTERM)
     assert seen.read_text() == "ready SIGTERM ", err
-    assert rigscope.returncode == 128 + signal.SIGTERM, err
+    assert returncode == 128 + signal.SIGTERM, err
     assert "stopping the command: SIGTERM to its process group (SIGKILL in 8 s)" in err
     (session,) = (tmp_path / "s").iterdir()
     meta = json.loads((session / "meta.json").read_text())
@@ -352,26 +367,11 @@ def test_under_nohup_a_dropped_terminal_leaves_the_run_going(tmp_path):
     asked. Before, rigscope put its own SIGHUP handler over nohup's and stopped the command. (A SIGTERM then ends
     the test's run: it is the first signal the command gets.)"""
     seen = tmp_path / "seen"
-    code = (f"import signal, sys, time\n"
-            f"def got(signum, frame):\n"
-            f"    open({str(seen)!r}, 'a').write(signal.Signals(signum).name + ' ')\n"
-            f"    sys.exit(0)\n"
-            f"for s in (signal.SIGINT, signal.SIGTERM): signal.signal(s, got)\n"
-            f"open({str(seen)!r}, 'w').write('ready ')\n"
-            f"time.sleep(60)")
-    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "run", *SIM, "--dir", str(tmp_path / "s"),
-                                 "--baseline", "0", "--cooldown", "0", "--", sys.executable, "-c", code],
-                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # as nohup does
-    try:
-        _wait_for(seen, "ready")
-        rigscope.send_signal(signal.SIGHUP)
-        rigscope.send_signal(signal.SIGTERM)
-        _, err = rigscope.communicate(timeout=60)
-    finally:
-        rigscope.kill()
+    returncode, err = _signalled(tmp_path, seen, _catching(seen, "signal.SIGINT, signal.SIGTERM"),
+                                 signal.SIGHUP, signal.SIGTERM,
+                                 preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # as nohup does
     assert seen.read_text() == "ready SIGTERM ", err
-    assert rigscope.returncode == 128 + signal.SIGTERM, err
+    assert returncode == 128 + signal.SIGTERM, err
 
 
 def test_a_script_whose_interpreter_is_gone_is_127_before_the_baseline(tmp_path, capsys):
@@ -461,24 +461,9 @@ def test_ctrl_backslash_quits_the_command_and_closes_the_session(tmp_path):
     foreground job gets it, and the session is closed, exit 131. Before, rigscope died of it on the spot: the
     command was killed (SIGKILL, with rigscope) and the session stayed `recording`."""
     seen = tmp_path / "seen"
-    code = (f"import signal, sys, time\n"
-            f"def got(signum, frame):\n"
-            f"    open({str(seen)!r}, 'a').write(signal.Signals(signum).name + ' ')\n"
-            f"    sys.exit(0)\n"
-            f"signal.signal(signal.SIGQUIT, got)\n"
-            f"open({str(seen)!r}, 'w').write('ready ')\n"
-            f"time.sleep(60)")
-    rigscope = subprocess.Popen([sys.executable, "-m", "rigscope", "run", *SIM, "--dir", str(tmp_path / "s"),
-                                 "--baseline", "0", "--cooldown", "0", "--", sys.executable, "-c", code],
-                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_for(seen, "ready")
-        rigscope.send_signal(signal.SIGQUIT)
-        _, err = rigscope.communicate(timeout=60)
-    finally:
-        rigscope.kill()
+    returncode, err = _signalled(tmp_path, seen, _catching(seen, "signal.SIGQUIT"), signal.SIGQUIT)
     assert seen.read_text() == "ready SIGQUIT ", err
-    assert rigscope.returncode == 128 + signal.SIGQUIT, err
+    assert returncode == 128 + signal.SIGQUIT, err
     (session,) = (tmp_path / "s").iterdir()
     assert json.loads((session / "meta.json").read_text())["status"] == "interrupted"
 
