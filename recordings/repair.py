@@ -117,8 +117,11 @@ def compact_if_abandoned(session: Path, starting: Callable[[], None] | None = No
     except InputError:
         return None
     recorder = found if isinstance(found := meta.get("recorder"), dict) else {}
-    if (recorder.get("hostname") != socket.gethostname() or is_running(meta) or not os.access(session, os.W_OK)
-            or not (meta.get("status") == "recording" or _unfinished(session))):
+    # A session that never closed, or one a killed repair left unfinished; never one its recorder closed (a complete
+    # session may keep a spans journal its table could not be made from: not a session to mark interrupted).
+    left = meta.get("status") == "recording" or (bool(meta.get("repaired_at")) and _unfinished(session))
+    if not left or recorder.get("hostname") != socket.gethostname() or is_running(meta) \
+            or not os.access(session, os.W_OK):
         return None
     if starting is not None:
         starting()

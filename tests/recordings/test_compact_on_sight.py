@@ -138,3 +138,22 @@ def test_a_second_repair_of_one_session_is_refused_while_the_first_runs(tmp_path
     finally:
         os.close(holder)
     assert "repaired: 120 samples" in repair_session(session)
+
+
+def test_a_complete_session_with_a_leftover_spans_journal_is_left_complete(tmp_path):
+    """Its recorder closed it (the spans table could not be made, the journal kept for it): replay and ls read it,
+    they do not mark it interrupted."""
+    session = record(tmp_path, seconds=10, hz=2)
+    (session / "spans.journal").write_text("")
+    before = tree_hashes(session)
+    assert compact_if_abandoned(session) is None
+    assert tree_hashes(session) == before and read_meta(session)["status"] == "complete"
+
+
+def test_a_repair_killed_before_its_end_is_finished_by_ls(tmp_path):
+    session = _killed_here(tmp_path)
+    repair_session(session)
+    (session / "spans.journal").write_text("")  # what a repair killed between meta.json and the spans table leaves
+    said = compact_if_abandoned(session)
+    assert said is not None and said.startswith("repaired: ")
+    assert not (session / "spans.journal").exists()
