@@ -28,7 +28,7 @@ from recordings.errors import InputError
 from recordings.events import EVENTS, read_events
 from recordings.inert import inert
 from recordings.reader import read_samples
-from recordings.session import is_running, read_meta
+from recordings.session import read_meta, session_status
 
 MAX_LAG_S = 10
 
@@ -114,7 +114,7 @@ def correlate(session: Path, name: str, max_lag_s: int = MAX_LAG_S) -> dict[str,
         "session": meta.get("session_id") or session.name,
         "metric": name,
         "points": points.height,
-        "recording": is_running(meta),  # still being recorded: the figures are of the samples so far
+        "recording": session_status(meta, session) == "recording",  # still being recorded: the samples so far
         "first": iso_from_us(points["ts_us"][0]) if points.height else None,
         "last": iso_from_us(points["ts_us"][-1]) if points.height else None,
         "lag_meaning": "lag_s > 0: the metric leads (its value lag_s seconds earlier against the RLE now)",

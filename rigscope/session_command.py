@@ -14,7 +14,7 @@ from collectors.receiver import send_event
 from recordings.errors import InputError
 from recordings.events import EVENTS, append_event
 from recordings.inert import inert
-from recordings.session import chosen_dir, is_running, read_meta, resolve_session, sessions_dir
+from recordings.session import chosen_dir, read_meta, resolve_session, session_status, sessions_dir
 from rigscope.local_channel import SESSION_ENV, find_recorder, live_recorders
 
 
@@ -59,9 +59,10 @@ def _newest_recorder(root: Path | None) -> tuple[tuple[str, str] | None, str]:
 
 
 def _recording(session: Path) -> bool:
-    """Whether the session's recorder still runs here (False for a meta.json analyze can do without)."""
+    """Whether the session is still being recorded, here or by another host's recorder into a shared folder (as `ls`
+    says); False for a meta.json analyze can do without."""
     try:
-        return is_running(read_meta(session))
+        return session_status(read_meta(session), session) == "recording"
     except InputError:
         return False
 

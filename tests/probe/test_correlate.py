@@ -210,6 +210,16 @@ def test_a_session_still_recording_says_so(tmp_path):
     assert shown.returncode == 0 and "points; still recording: so far)" in shown.stdout, shown.stderr
 
 
+def test_a_session_another_host_records_into_a_shared_folder_is_still_recording(tmp_path):
+    """As `ls` says: the other host's recorder cannot be asked, its files changed a moment ago."""
+    session = make_session(tmp_path)
+    meta = json.loads((session / "meta.json").read_text())
+    meta.update(status="recording", recorder={"hostname": "other-node", "pid": 1})
+    (session / "meta.json").write_text(json.dumps(meta))
+    (session / "events.jsonl").touch()
+    assert correlate(session, "grad_norm")["recording"] is True
+
+
 def test_a_recorder_entry_of_the_wrong_type_is_no_running_recorder(tmp_path):
     session = make_session(tmp_path)
     meta = json.loads((session / "meta.json").read_text())
