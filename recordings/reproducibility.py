@@ -34,6 +34,7 @@ from collectors.schema import column, device_prefixes
 from collectors.signals.throttle import ALERT_POWER, THERMAL
 from recordings.errors import InputError
 from recordings.reader import read_samples
+from recordings.report.aggregates import interval_energy
 from recordings.session import list_sessions, read_meta
 
 CV_LIMIT = 0.10
@@ -108,22 +109,10 @@ def group_sessions(group_id: str, root: Path) -> tuple[list[tuple[Path, dict[str
 
 
 def _power_shares(columns: list[str]) -> list[pl.Expr]:
-    """Each sample's share of every power integral and the seconds it covers, as the summary integrates, over the
-    time from it to the next sample: a GPU's trapezoid (both read), the CPU's next RAPL reading (the mean over
-    that time) times it.  The phases then split one session's integral: their sum is the summary's."""
-    dt = pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")
-    shares = []
-    for name in columns:
-        if not name.endswith("_power_w"):
-            continue
-        power = pl.col(name).cast(pl.Float64)
-        if name == column("cpu", "power_w"):  # the next reading is the mean over the time to it
-            joules, covered = power.shift(-1) * dt, pl.when(power.shift(-1).is_not_null()).then(dt)
-        else:
-            joules = (power + power.shift(-1)) * 0.5 * dt
-            covered = pl.when(power.is_not_null() & power.shift(-1).is_not_null()).then(dt)
-        shares += [joules.alias(f"{name}{JOULES}"), covered.alias(f"{name}{COVERED}")]
-    return shares
+    """Each sample's share of every power integral and the seconds it covers, as the summary integrates: the phases
+    then split one session's integral, their sum is the summary's."""
+    return [expr.alias(f"{name}{suffix}") for name in columns if name.endswith("_power_w")
+            for expr, suffix in zip(interval_energy(name), (JOULES, COVERED))]
 
 
 def _phases(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -24,6 +24,19 @@ from collectors.signals.throttle import ALERT_POWER, EVIDENCE, THERMAL
 from recordings.report.data import SessionData
 
 
+def interval_energy(power_column: str) -> tuple[pl.Expr, pl.Expr]:
+    """A sample's share of the power integral, over the time from it to the next sample, and the seconds that share
+    covers: a GPU's trapezoid (both ends read: a gap is not bridged), the CPU's next RAPL reading (the mean over that
+    time) times it.  Summed over a session: the summary's `integrated_j` (`collectors.energy`); the phases of
+    `report --group` split it by sample."""
+    power = pl.col(power_column).cast(pl.Float64)
+    dt = pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")
+    if power_column == column("cpu", "power_w"):
+        return power.shift(-1) * dt, pl.when(power.shift(-1).is_not_null()).then(dt)
+    return ((power + power.shift(-1)) * 0.5 * dt,
+            pl.when(power.is_not_null() & power.shift(-1).is_not_null()).then(dt))
+
+
 def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str, float | None]]:
     """Per device: `energy_j` as the summary's `integrated_j` (`collectors.energy`): a GPU's the trapezoid
     over consecutive samples that both have a power (a gap not bridged), the CPU's RAPL power times the time
@@ -36,27 +49,14 @@ def device_energy(data: SessionData, prefixes: list[str]) -> dict[str, dict[str,
         return {p: {"mean_power_w": None, "energy_j": None, "powered_s": None} for p in prefixes}
     powers = [column(p, "power_w") for p in present]
     query = data.samples.select(pl.col(name).cast(pl.Float64) for name in ("elapsed_s", *powers))
-    dt = pl.col("elapsed_s").shift(-1) - pl.col("elapsed_s")
-    tick = pl.col("elapsed_s") - pl.col("elapsed_s").shift(1)  # the time since the previous sample
-
-    def joules_of(c: str) -> pl.Expr:
-        if c == column("cpu", "power_w"):
-            return pl.col(c) * tick
-        return (pl.col(c) + pl.col(c).shift(-1)) * 0.5 * dt
-
-    def covered_of(c: str) -> pl.Expr:
-        if c == column("cpu", "power_w"):
-            return tick.filter(pl.col(c).is_not_null())
-        return dt.filter(pl.col(c).is_not_null() & pl.col(c).shift(-1).is_not_null())
-
     totals: dict[str, float] = {}
     carry: pl.DataFrame | None = None  # the previous chunk's last sample
     for chunk in data.chunks(query):
         frame = chunk if carry is None else pl.concat([carry, chunk])
         row = frame.select(
             *(pl.col(c).tail(chunk.height).sum().alias(f"{c} sum") for c in powers),
-            *(joules_of(c).sum().alias(f"{c} energy") for c in powers),
-            *(covered_of(c).sum().alias(f"{c} seconds") for c in powers),
+            *(interval_energy(c)[0].sum().alias(f"{c} energy") for c in powers),
+            *(interval_energy(c)[1].sum().alias(f"{c} seconds") for c in powers),
             *(pl.col(c).tail(chunk.height).count().alias(f"{c} n") for c in powers),
         ).row(0, named=True)
         for key, value in row.items():
