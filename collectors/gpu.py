@@ -360,23 +360,36 @@ def open_gpu_collector(backend: NvmlBackend | None = None, gpus_flag: str | None
 
 NVML_ANSWER_S = 60.0  # an 8-GPU box without persistence mode can take tens of seconds to open
 NVML_PATIENCE_S = 3.0  # then the user is told what is being waited for
+_gave_up = threading.Event()  # NVML did not answer once in this process: later openings go on without it at once
 
 
 def open_gpu_collector_within(waiting: Callable[[str], None], timeout_s: float | None = None,
                               **kwargs: Any) -> tuple[GpuCollector | None, str | None]:
     """`open_gpu_collector(**kwargs)` given up after `timeout_s` (default NVML_ANSWER_S): a wedged driver (an Xid
     error, a GPU off the bus) hangs every NVML call, and rigscope would never start.  After NVML_PATIENCE_S
-    `waiting` is told what is awaited; at the end the GPUs are left out (CPU only), said why.  The opening goes on
-    in a daemon thread of its own, whatever it does later is not used."""
+    `waiting` is told what is awaited; at the end the GPUs are left out (CPU only), said why, and so they are at once
+    for every later opening in this process (a new recording, a repeat).  A collector the driver gives after that is
+    closed, never used."""
+    if _gave_up.is_set():
+        return None, f"NVML did not answer earlier in this process (a hung driver): {CPU_ONLY}"
     timeout_s = NVML_ANSWER_S if timeout_s is None else timeout_s
     outcome: list[tuple[GpuCollector | None, str | None]] = []
     failure: list[BaseException] = []
+    abandoned: list[bool] = []
+    lock = threading.Lock()
 
     def open_it() -> None:
         try:
-            outcome.append(open_gpu_collector(**kwargs))
+            opened = open_gpu_collector(**kwargs)
         except BaseException as error:  # noqa: BLE001 (a bad --gpus: raised again in the caller's thread)
             failure.append(error)
+            return
+        with lock:
+            if not abandoned:
+                outcome.append(opened)
+                return
+        if opened[0] is not None:
+            opened[0].close()  # too late: the session went on without it
 
     thread = threading.Thread(target=open_it, name="rigscope-nvml-open", daemon=True)
     thread.start()
@@ -384,9 +397,12 @@ def open_gpu_collector_within(waiting: Callable[[str], None], timeout_s: float |
     if thread.is_alive():
         waiting(f"waiting for the NVIDIA driver to answer (NVML); CPU only after {timeout_s:.0f} s")
         thread.join(max(0.0, timeout_s - NVML_PATIENCE_S))
-    if thread.is_alive():
-        return None, (f"NVML did not answer in {timeout_s:.0f} s (a hung driver: nvidia-smi would hang too): "
-                      f"{CPU_ONLY}")
+    with lock:
+        if not outcome and not failure:
+            abandoned.append(True)
+            _gave_up.set()
+            return None, (f"NVML did not answer in {timeout_s:.0f} s (a hung driver: nvidia-smi would hang too): "
+                          f"{CPU_ONLY}")
     if failure:
         raise failure[0]
     return outcome[0]

@@ -13,7 +13,7 @@ from typing import Any
 from recordings.session import sessions_dir
 from rigscope.config import load_presets
 from rigscope.record_command import check_http, config_from_args
-from rigscope.terminal import check_terminal
+from rigscope.terminal import check_terminal, tell
 
 HANGUP_GRACE_S = 10.0
 
@@ -67,7 +67,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
     from rigscope.app_factory import build_app
     from rigscope.live import LiveSource
 
-    source = LiveSource(config, fps=args.fps)
+    source = LiveSource(config, fps=args.fps, waiting=lambda message: tell(f"rigscope: {message}"))  # screen not taken yet
     app = build_app(source, fps=args.fps, ascii_only=args.ascii, presets=presets,
                     sessions_dir=sessions_dir(args.dir), readonly=args.readonly)
     for hangup in (signal.SIGHUP, signal.SIGTERM):  # ssh dropped, or killed politely: close the session

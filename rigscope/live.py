@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from collectors.event_parse import typed_event
@@ -32,7 +33,10 @@ def devices_of(monitor: Monitor) -> list[Device]:
 
 
 class LiveSource:
-    def __init__(self, config: MonitorConfig, clock: Any = None, nvml_backend: Any = None, fps: float = 2.0) -> None:
+    def __init__(self, config: MonitorConfig, clock: Any = None, nvml_backend: Any = None, fps: float = 2.0,
+                 waiting: Callable[[str], None] | None = None) -> None:
+        """`waiting`: told, before the dashboard takes the screen, when NVML is slow to open (later openings, under
+        the dashboard, keep it for the events pane)."""
         self.config = config
         self.process_control = ProcessControl()  # the kill key acts on this machine's processes
         self._feed_poll_s = min(MAX_FEED_POLL_S, 1.0 / fps)
@@ -42,14 +46,15 @@ class LiveSource:
         self.closed = False
         self._closing = threading.Lock()
         self._closed_message: str | None = None
-        self.monitor = self._open(config)
+        self.monitor = self._open(config, waiting)
         self.devices = devices_of(self.monitor)
         self.feed = DashboardFeed(self._subscribe(self.monitor), feed_columns(self.devices), config.hz)
         self.feed.start()
         self.monitor.start()
 
-    def _open(self, config: MonitorConfig) -> Monitor:
-        return Monitor(config, clock=self._clock, nvml_backend=self._backend, on_notice=self._notices.append)
+    def _open(self, config: MonitorConfig, waiting: Callable[[str], None] | None = None) -> Monitor:
+        return Monitor(config, clock=self._clock, nvml_backend=self._backend, on_notice=self._notices.append,
+                       on_wait=waiting)
 
     def _subscribe(self, monitor: Monitor) -> FrameQueue:
         return monitor.subscribe(dataclasses.replace(SCREEN, latency_s=self._feed_poll_s))

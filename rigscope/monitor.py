@@ -239,7 +239,9 @@ class Monitor:
         clock: Clock | None = None,
         nvml_backend: Any = None,
         on_notice: Callable[[str], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_wait`: told while the sources are slow to open (NVML), as it happens; `on_notice` by default."""
         from collectors.overrides import FixedValues
 
         self.config = config
@@ -248,7 +250,7 @@ class Monitor:
         self._host_facts: dict[str, Any] | None = None  # worked out at the first ask: the sources never change them
         self._on_notice = on_notice  # the attach publisher's viewer news: said, not kept in meta.json
         sources = (_simulated_sources(config) if config.source == "sim"
-                   else _system_sources(config, nvml_backend, on_notice or (lambda _: None)))
+                   else _system_sources(config, nvml_backend, on_wait or on_notice or (lambda _: None)))
         overrides = _overrides(config, sources.gpu_indices)
         if overrides:
             sources.collectors.append(FixedValues(overrides))
