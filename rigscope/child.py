@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import queue
 import select
 import shutil
 import signal
@@ -84,18 +85,36 @@ def _watchdog(group: int) -> subprocess.Popen[bytes] | None:
         return None
 
 
-class StopRequest(threading.Event):
+class StopRequest:
     """Set when rigscope is asked to stop; `signum` is the signal that asked (SIGINT at Ctrl-C, SIGQUIT at Ctrl-\\,
-    a scheduler's SIGTERM, SIGHUP when the terminal went away), the first one the command's group gets."""
+    a scheduler's SIGTERM, SIGHUP when the terminal went away), the first one the command's group gets.
 
-    signum: int = signal.SIGINT
-    requests = 0  # how many times it was asked: each after the first takes the next step at once
+    Asked from signal handlers, which run in the main thread between any two of its steps: `request` takes no lock
+    (a threading.Event's, held by the main thread inside its own `wait`, would never be let go), it sets plain
+    fields and wakes `wait` through a SimpleQueue, whose put is re-entrant."""
+
+    def __init__(self) -> None:
+        self.signum: int = signal.SIGINT
+        self.requests = 0  # how many times it was asked: each after the first takes the next step at once
+        self._asked = False
+        self._wake: queue.SimpleQueue[None] = queue.SimpleQueue()
 
     def request(self, signum: int) -> None:
         self.requests += 1
-        if not self.is_set():
+        if not self._asked:
             self.signum = signum
-            self.set()
+            self._asked = True
+        self._wake.put(None)
+
+    def is_set(self) -> bool:
+        return self._asked
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Whether it was asked, once it is or `timeout` seconds have passed."""
+        if not self._asked:
+            with contextlib.suppress(queue.Empty):
+                self._wake.get(timeout=timeout)
+        return self._asked
 
     @property
     def exit_code(self) -> int:

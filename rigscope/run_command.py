@@ -21,7 +21,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -190,7 +189,7 @@ class _Phases:
     def begin_command(self) -> None:
         """The command begins: it runs in real time."""
 
-    def wait(self, monitor: Monitor, seconds: float, stopping: threading.Event) -> bool:
+    def wait(self, monitor: Monitor, seconds: float, stopping: StopRequest) -> bool:
         """Wait out the idle phase begun; False when interrupted or the recording failed."""
         deadline = time.monotonic() + seconds
         next_status = time.monotonic() + STATUS_EVERY_S
@@ -216,7 +215,7 @@ class _FastPhases(_Phases):
     def begin_command(self) -> None:
         self.phased.go_real()
 
-    def wait(self, monitor: Monitor, seconds: float, stopping: threading.Event) -> bool:
+    def wait(self, monitor: Monitor, seconds: float, stopping: StopRequest) -> bool:
         while not self.phased.reached.wait(0.05):
             if stopping.is_set() or monitor.sampling_ended or monitor.recording_error:
                 return False

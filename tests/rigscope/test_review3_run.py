@@ -151,3 +151,35 @@ def test_under_nohup_a_dropped_terminal_leaves_the_recording_going(tmp_path):
         rigscope.kill()
     (session,) = [p for p in tmp_path.iterdir() if (p / "meta.json").is_file()]
     assert json.loads((session / "meta.json").read_text())["status"] == "complete"
+
+
+def test_a_stop_asked_from_a_signal_handler_in_the_middle_of_a_wait_never_deadlocks():
+    """The stop is asked from signal handlers, which run in the main thread between any two of its steps, also while
+    that thread is inside the request's own `wait`. A threading.Event there takes a lock its wait holds: the handler
+    never returned, and Ctrl-C stopped nothing. Here the handler runs at every step of a wait."""
+    stop = StopRequest()
+    asked = threading.Event()
+
+    lines = [0]
+
+    def trace(frame, event, arg):  # the "handler" at the wait's second line (an Event's: its lock held there)
+        if event == "line" and frame.f_code.co_name == "wait" and not asked.is_set():
+            lines[0] += 1
+            if lines[0] == 2:
+                asked.set()
+                stop.request(signal.SIGTERM)
+        return trace
+
+    done: list[bool] = []
+
+    def wait_traced() -> None:
+        sys.settrace(trace)
+        try:
+            done.append(stop.wait(5))
+        finally:
+            sys.settrace(None)
+
+    waiter = threading.Thread(target=wait_traced, daemon=True)
+    waiter.start()
+    waiter.join(10)
+    assert done == [True] and stop.signum == signal.SIGTERM and stop.exit_code == 143
