@@ -6,7 +6,6 @@ A long CSV gets the session's meta.json beside it (`longcsv.sidecar`), which imp
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import polars as pl
@@ -15,6 +14,7 @@ from collectors.schema import device_prefixes, gpu_indices_of
 from recordings.errors import InputError
 from recordings.frames import UTC_US, flatten_lists, write_csv
 from recordings.longcsv import CORE_PREFIX, DERIVED, EXTRA_COLUMNS, LAB_COLUMNS, TICK, device_name, fields_for, sidecar
+from recordings.out_paths import whole_output
 from recordings.reader import read_samples
 from recordings.session import read_meta, session_status, write_json_atomic
 
@@ -63,28 +63,27 @@ def export_session(session: Path, kind: str, out: Path | None = None) -> tuple[P
     """Write the session's samples as `kind` to `out` (default: `<id><ext>` here); the path and row count."""
     target = out or default_name(session, kind)
     samples = read_samples(session)
-    tmp = target.with_name(f".{target.name}.tmp")
     try:
-        if kind == "parquet":
-            samples.write_parquet(tmp, compression="zstd")
-            rows = samples.height
-        elif kind == "csv":
-            write_csv(samples, str(tmp))
-            rows = samples.height
-        elif kind == "json":
-            flat = samples.with_columns(pl.col("ts").dt.strftime(ISO)) if samples.schema.get("ts") == UTC_US else samples
-            flat.write_ndjson(tmp)
-            rows = samples.height
-        else:
-            table = long_table(samples)
-            table.write_csv(tmp)
-            rows = table.height
-            meta = read_meta(session)
-            if meta.get("status") == "recording":  # a dead recorder's session is "interrupted", as ls says
-                meta["status"] = session_status(meta, session)
-            write_json_atomic(sidecar(target), meta)
-        os.replace(tmp, target)
+        with whole_output(target) as handle:  # whole or not at all; a pipe or a device written into, never replaced
+            if kind == "parquet":
+                samples.write_parquet(handle, compression="zstd")
+                rows = samples.height
+            elif kind == "csv":
+                write_csv(samples, handle)
+                rows = samples.height
+            elif kind == "json":
+                flat = (samples.with_columns(pl.col("ts").dt.strftime(ISO)) if samples.schema.get("ts") == UTC_US
+                        else samples)
+                flat.write_ndjson(handle)
+                rows = samples.height
+            else:
+                table = long_table(samples)
+                table.write_csv(handle)
+                rows = table.height
+                meta = read_meta(session)
+                if meta.get("status") == "recording":  # a dead recorder's session is "interrupted", as ls says
+                    meta["status"] = session_status(meta, session)
+                write_json_atomic(sidecar(target), meta)
     except (OSError, pl.exceptions.PolarsError) as error:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"cannot write {target}: {getattr(error, 'strerror', None) or str(error).splitlines()[0]}") from None
     return target, rows

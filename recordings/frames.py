@@ -126,7 +126,7 @@ def flatten_lists(frame: pl.DataFrame, lengths: dict[str, int] | None = None) ->
     return frame
 
 
-def write_csv(frame: pl.DataFrame, target: str | IO[str], include_header: bool = True,
+def write_csv(frame: pl.DataFrame, target: str | IO[str] | IO[bytes], include_header: bool = True,
               lengths: dict[str, int] | None = None) -> None:
     """CSV with ISO `ts` ending in Z, list columns flattened (see `flatten_lists`); a chunk of a longer
     table goes to an open file, with the header only first and the first chunk's `lengths`."""

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from collectors.wire import encodable
 from recordings.errors import InputError
 
 
@@ -64,17 +65,10 @@ def whole_output(path: Path) -> Iterator[IO[bytes]]:
 
 
 def write_output(path: Path, text: str) -> None:
-    """`path` whole or not at all (a temp name renamed over it); a pipe or a device (`/dev/stdout`, `/dev/null`)
-    is written into, never replaced by a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """`text` to `path` through `whole_output` (a temp name of its own renamed over it; a pipe or a device written
+    into); a failure is one line (InputError), nothing left beside `path`."""
     try:
-        if _written_into(path):
-            path.write_text(text, encoding="utf-8")
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        with whole_output(path) as handle:
+            handle.write(encodable(text).encode("utf-8"))
     except OSError as error:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)  # e.g. `path` is a directory: what was written beside it is not left there
         raise InputError(f"cannot write {path}: {error.strerror or error}") from None

@@ -91,3 +91,47 @@ def test_a_long_csv_round_trip_keeps_the_metadata_and_no_legacy_flags(sim_sessio
     import pandas as pd  # the lab's scripts still read the CSV itself
 
     assert len(pd.read_csv(target)) == 240 * 3
+
+
+def test_export_onto_a_pipe_writes_into_it_and_leaves_it_a_pipe(sim_session, tmp_path):
+    """`--out /dev/stdout`, `/dev/null` or a FIFO: written into, never a file renamed over it (as root a renamed
+    /dev/null is the whole machine's)."""
+    import os
+    import stat
+    import threading
+
+    from recordings.export import export_session
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    _, rows = export_session(sim_session, "csv", fifo)
+    reader.join(10)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert got and got[0].count(b"\n") == rows + 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]  # no temp file beside it
+
+
+def test_two_writers_of_one_report_each_write_a_whole_file(tmp_path, monkeypatch):
+    """Two `report --out x.md` at once: each has a temp file of its own (a shared temp name was truncated by the
+    second writer and then renamed away, or removed, under the first)."""
+    import os
+
+    from recordings import out_paths
+
+    target = tmp_path / "x.md"
+    real_replace = os.replace
+    inner: list[str] = []
+
+    def replace_after_the_other(src, dst):
+        if not inner:  # the first writer, before its rename: the second writes all of its file
+            inner.append("second")
+            out_paths.write_output(target, "second\n")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(out_paths.os, "replace", replace_after_the_other)
+    out_paths.write_output(target, "first\n")
+    assert target.read_text() == "first\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.md"]
