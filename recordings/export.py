@@ -64,7 +64,7 @@ def export_session(session: Path, kind: str, out: Path | None = None) -> tuple[P
     target = out or default_name(session, kind)
     samples = read_samples(session)
     try:
-        with whole_output(target) as handle:  # whole or not at all; a pipe or a device written into, never replaced
+        with whole_output(target, parents=False) as handle:  # whole or not at all; a pipe or a device written into
             if kind == "parquet":
                 samples.write_parquet(handle, compression="zstd")
                 rows = samples.height

@@ -45,16 +45,18 @@ def _written_into(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def whole_output(path: Path) -> Iterator[IO[bytes]]:
+def whole_output(path: Path, parents: bool = True) -> Iterator[IO[bytes]]:
     """`path` opened to be written whole or not at all, as `write_output`, for a writer that streams: renamed
-    into place once the block ends, the temp file removed when it raises.  OSError as the system raises it."""
+    into place once the block ends, the temp file removed when it raises (`parents`: its folder made first when
+    missing).  OSError as the system raises it."""
     if _written_into(path):
         with open(path, "wb") as handle:
             yield handle
         return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")  # one per writer, so two
     try:  # writers of one path at once each rename a whole file
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "xb") as handle:
             yield handle
         os.replace(tmp, path)

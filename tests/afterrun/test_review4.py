@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -331,16 +332,19 @@ def test_group_report_out_on_a_full_disk_keeps_the_old_file_whole(tmp_path, caps
 
     for repeat in (1, 2):
         _session(tmp_path, repeat)
+    from recordings import out_paths
+
     out = tmp_path.parent / f"{tmp_path.name}-group.md"
     out.write_text("the previous report\n")
-    real = Path.write_text
 
-    def half_then_full(self, text, *args, **kwargs):
-        real(self, text[: len(text) // 2], *args, **kwargs)
-        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+    class HalfThenFull(io.FileIO):
+        def write(self, data):  # half of it lands, then the disk is full
+            super().write(bytes(data)[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device", self.name)
 
-    monkeypatch.setattr(Path, "write_text", half_then_full)
+    monkeypatch.setattr(out_paths, "open", lambda path, mode: HalfThenFull(path, mode.replace("b", "")),
+                        raising=False)
     assert main(["report", "--group", GROUP, "--dir", str(tmp_path), "--out", str(out)]) != 0
     monkeypatch.undo()
     assert out.read_text() == "the previous report\n" and "No space left" in capsys.readouterr().err
-    assert not list(out.parent.glob(f".{out.name}.tmp"))
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")]
