@@ -12,7 +12,7 @@ from recordings.inert import inert
 from recordings.repair import compact_if_abandoned
 from recordings.replay_player import check_at
 from recordings.session import resolve_session, sessions_dir
-from rigscope.terminal import check_terminal
+from rigscope.terminal import check_terminal, tell
 from tui.replay_source import ReplaySource, SessionDirectory
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def open_replay(session: Path, args: argparse.Namespace, say: bool = False) -> R
     said = compact_if_abandoned(session)
     source = ReplaySource(session, speed=args.speed, at=args.at)  # a session that cannot open: its error alone
     if said and say:
-        print(f"rigscope: {inert(session.name)}: {said}", file=sys.stderr)
+        tell(f"rigscope: {inert(session.name)}: {said}")
     return source
 
 
