@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
-import time
 
 from collectors.fleet.scrape import ScrapeFleet, instance_of, target_url
 from tests.conftest import REPO
@@ -45,7 +44,7 @@ from collectors.fleet.scrape import ScrapeFleet, instance_of, target_url
 started, never = threading.Event(), threading.Event()
 def fetch(url, timeout):
     started.set()
-    never.wait(20)  # a target that holds the connection for its whole --timeout
+    never.wait()  # a target that never answers (nor lets go)
     return b""
 fleet = ScrapeFleet(["a:1", "b:1"], fetch=fetch)
 threading.Thread(target=fleet.refresh, daemon=True).start()  # as the screen's refresh thread
@@ -56,13 +55,11 @@ print("closed", flush=True)
 
 
 def test_the_process_ends_while_a_scrape_hangs():
-    """q on the screen ends the process at once: the scrapes' threads are not waited for (a thread pool's
-    are joined as the interpreter exits: up to --timeout after q)."""
-    start = time.monotonic()
+    """q on the screen ends the process at once: the scrapes' threads are not waited for (a thread pool's are joined
+    as the interpreter exits: with a scrape that never ends, the process never ended)."""
     done = subprocess.run([sys.executable, "-c", EXIT_WHILE_A_SCRAPE_HANGS], cwd=REPO, capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60)  # the bound: a process that waits for the hung scrape never ends
     assert done.returncode == 0 and done.stdout == "closed\n", done.stderr
-    assert time.monotonic() - start < 10  # 20 s before: the hung scrape's whole wait
 
 
 def test_a_target_with_a_path_but_no_scheme_is_scraped_at_that_path():
