@@ -32,6 +32,8 @@ def open_replay(session: Path, args: argparse.Namespace, say: bool = False) -> R
     source = ReplaySource(session, speed=args.speed, at=args.at)  # a session that cannot open: its error alone
     if said and say:
         tell(f"rigscope: {inert(session.name)}: {said}")
+    else:
+        source.compacted = said  # the picker holds the screen: the replay says it
     return source
 
 

@@ -101,8 +101,16 @@ class RigscopeApp(App[str]):
         self.call_from_thread(self._show_replay, source)
 
     def _show_replay(self, source: Any) -> None:
+        self.say_compacted(source)
         self.replays.append(source)
         self.push_screen(EmbeddedReplayScreen(source, self.options), lambda _: self._replay_closed(source))
+
+    def say_compacted(self, source: Any) -> None:
+        """What opening `source` did to finish its interrupted session (ls and replay compact one), or why it could
+        not: the session's status changed under the user's eyes."""
+        compacted = getattr(source, "compacted", None)
+        if compacted:
+            self.notify(f"{source.label.session_id}: {compacted}", timeout=8, markup=False)
 
     def _replay_closed(self, source: Any) -> None:
         self.replays.remove(source)

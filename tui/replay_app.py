@@ -10,3 +10,7 @@ from tui.replay_screen import ReplayScreen
 class ReplayApp(RigscopeApp):
     def make_dashboard(self) -> DashboardScreen:
         return ReplayScreen(self.source, self.options)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.say_compacted(self.source)  # opened from `rigscope replay`'s picker

@@ -29,6 +29,7 @@ class ReplaySource(ReplayPlayer):
                  poll_s: float = POLL_S) -> None:
         super().__init__(session, speed, at, poll_s)
         self.process_control = None  # recorded processes: the kill key ends nothing
+        self.compacted: str | None = None  # what its opener did to finish an interrupted session: said on screen
         meta = self.reader.meta
         host = found if isinstance(found := meta.get("host"), dict) else {}
         self.label = SessionLabel(*host_words(host), session.name, "REPLAY")
@@ -73,7 +74,7 @@ class SessionDirectory:
     """The sessions under one directory, for `o` in a dashboard (tui.source.SessionOpener).  `prepare` is run on a
     session before it opens (off the UI thread): the command line compacts an interrupted one there."""
 
-    def __init__(self, root: Path, prepare: Callable[[Path], object] | None = None) -> None:
+    def __init__(self, root: Path, prepare: Callable[[Path], str | None] | None = None) -> None:
         self.root = root
         self._prepare = prepare
 
@@ -88,6 +89,7 @@ class SessionDirectory:
         return rows
 
     def open(self, session: Path) -> ReplaySource:
-        if self._prepare is not None:
-            self._prepare(session)
-        return ReplaySource(session)
+        said = self._prepare(session) if self._prepare is not None else None
+        source = ReplaySource(session)
+        source.compacted = said
+        return source

@@ -157,3 +157,49 @@ def test_a_repair_killed_before_its_end_is_finished_by_ls(tmp_path):
     said = compact_if_abandoned(session)
     assert said is not None and said.startswith("repaired: ")
     assert not (session / "spans.journal").exists()
+
+
+def test_o_says_on_screen_that_it_finished_the_session(tmp_path):
+    """The status of the session changed when it was opened: the replay says so (a notification)."""
+    from tests.waiting import run, wait_until
+    from tui.replay_screen import EmbeddedReplayScreen
+
+    session = _killed_here(tmp_path)
+    shown = ReplaySource(record(tmp_path / "other", seconds=10))
+    app = build_app(shown, replay=True, sessions_dir=tmp_path)
+
+    async def body() -> None:
+        async with app.run_test(size=(160, 50)) as pilot:
+            app.open_replay(session)
+            await wait_until(pilot, lambda: isinstance(app.screen, EmbeddedReplayScreen), 20, "the replay")
+            said = [n.message for n in app._notifications]
+            assert f"{session.name}: repaired: 120 samples, status interrupted" in said, said
+
+    try:
+        run(body)
+    finally:
+        shown.close()
+        for source in app.replays:
+            source.close()
+
+
+def test_replay_s_picker_says_on_screen_that_it_finished_the_session(tmp_path):
+    """`rigscope replay` without a session: the picker holds the screen while the session is opened, so the replay
+    app says what the opening did."""
+    from rigscope.replay_command import app_on, open_replay
+    from tests.waiting import run, wait_until
+
+    session = _killed_here(tmp_path)
+    args = argparse.Namespace(speed=1.0, at=None, fps=2.0, ascii=False)
+    app, source = app_on(open_replay(session, args), tmp_path, args)  # what the picker's Enter gives
+
+    async def body() -> None:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await wait_until(pilot, lambda: bool(app._notifications), 20, "the notification")
+            said = [n.message for n in app._notifications]
+            assert f"{session.name}: repaired: 120 samples, status interrupted" in said, said
+
+    try:
+        run(body)
+    finally:
+        source.close()
