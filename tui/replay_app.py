@@ -11,6 +11,5 @@ class ReplayApp(RigscopeApp):
     def make_dashboard(self) -> DashboardScreen:
         return ReplayScreen(self.source, self.options)
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    def on_mount(self) -> None:  # Textual runs RigscopeApp's on_mount too (each class's handler, base first)
         self.say_compacted(self.source)  # opened from `rigscope replay`'s picker

@@ -186,6 +186,7 @@ def test_o_says_on_screen_that_it_finished_the_session(tmp_path):
 def test_replay_s_picker_says_on_screen_that_it_finished_the_session(tmp_path):
     """`rigscope replay` without a session: the picker holds the screen while the session is opened, so the replay
     app says what the opening did."""
+    from collectors import gc_freeze
     from rigscope.replay_command import app_on, open_replay
     from tests.waiting import run, wait_until
 
@@ -198,8 +199,10 @@ def test_replay_s_picker_says_on_screen_that_it_finished_the_session(tmp_path):
             await wait_until(pilot, lambda: bool(app._notifications), 20, "the notification")
             said = [n.message for n in app._notifications]
             assert f"{session.name}: repaired: 120 samples, status interrupted" in said, said
+            await wait_until(pilot, lambda: gc_freeze._holders > 0, 20, "the app's start-up objects held")
 
     try:
         run(body)
     finally:
         source.close()
+    assert gc_freeze._holders == 0  # held once by the app, let go once (the base app's on_mount runs on its own)
