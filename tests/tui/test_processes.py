@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from collectors.fake_nvml import FakeGpu, FakeNvml
 from collectors.nvml import GpuProcess
@@ -88,6 +91,22 @@ def child_source(child_pid: int) -> LiveSource:
     return LiveSource(MonitorConfig(source="system", hz=5.0, record=False, receive_events=False,
                                     proc_interval_s=0.5), nvml_backend=backend)
 
+@contextlib.asynccontextmanager
+async def processes_view(child_pid: int, size: tuple[int, int] = (160, 50),
+                         **options: Any) -> AsyncIterator[tuple[Pilot[None], RigscopeApp, LiveSource]]:
+    """The dashboard (`build_app(source, **options)`) on `child_source(child_pid)`, its processes view shown (`p`);
+    the source closed after."""
+    source = child_source(child_pid)
+    app = build_app(source, **options)
+    try:
+        async with app.run_test(size=size) as pilot:
+            await pilot.press("p")
+            yield pilot, app, source
+    finally:
+        if not source.closed:
+            source.close()
+
+
 
 @pytest.fixture
 def child() -> Iterator[subprocess.Popen]:
@@ -101,27 +120,20 @@ def child() -> Iterator[subprocess.Popen]:
 def test_k_asks_then_sends_sigterm_to_the_selected_child(child: subprocess.Popen) -> None:
 
     async def body() -> None:
-        source = child_source(child.pid)
-        app = build_app(source)
-        try:
-            async with app.run_test(size=(160, 50)) as pilot:
-                await pilot.press("p")
-                await wait_until(pilot, lambda: {r["pid"] for r in pane(app).rows} == {child.pid, 99_999_999})
-                assert pane(app).selected["pid"] == child.pid  # the most GPU memory: first, selected
-                await pilot.press("k")
-                assert isinstance(app.screen, KillScreen)
-                assert f"SIGTERM to pid {child.pid}" in screen_text(app)
-                await pilot.press("n")  # keeps it
-                assert not isinstance(app.screen, KillScreen) and child.poll() is None
-                await pilot.press("down")  # the hidden pid: no dialog
-                await pilot.press("k")
-                assert not isinstance(app.screen, KillScreen)
-                await pilot.press("up", "k", "y")
-                await wait_until(pilot, lambda: child.poll() is not None, what="the child to end")
-                assert child.returncode == -15
-        finally:
-            if not source.closed:
-                source.close()
+        async with processes_view(child.pid) as (pilot, app, _):
+            await wait_until(pilot, lambda: {r["pid"] for r in pane(app).rows} == {child.pid, 99_999_999})
+            assert pane(app).selected["pid"] == child.pid  # the most GPU memory: first, selected
+            await pilot.press("k")
+            assert isinstance(app.screen, KillScreen)
+            assert f"SIGTERM to pid {child.pid}" in screen_text(app)
+            await pilot.press("n")  # keeps it
+            assert not isinstance(app.screen, KillScreen) and child.poll() is None
+            await pilot.press("down")  # the hidden pid: no dialog
+            await pilot.press("k")
+            assert not isinstance(app.screen, KillScreen)
+            await pilot.press("up", "k", "y")
+            await wait_until(pilot, lambda: child.poll() is not None, what="the child to end")
+            assert child.returncode == -15
 
     run(body)
 

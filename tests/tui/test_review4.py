@@ -24,7 +24,7 @@ from rigscope.config import MAX_BYTES, load_presets
 from tests.replay.conftest import Notes
 from tests.tmux import needs_tmux, tmux
 from tests.tui.conftest import LiveApp, read_events, run, screen_text, sim_source, type_text, wait_until
-from tests.tui.test_processes import child_source
+from tests.tui.test_processes import processes_view
 from tests.waiting import wait_sync
 from tui.app import RigscopeApp
 from tui.kill import KillScreen, why_not
@@ -68,25 +68,19 @@ def hostile_child() -> Iterator[subprocess.Popen]:
 def test_a_command_line_with_escapes_and_markup_shows_inert(hostile_child: subprocess.Popen) -> None:
 
     async def body() -> None:
-        source = child_source(hostile_child.pid)
-        app = build_app(source)
-        try:
-            async with app.run_test(size=(250, 50)) as pilot:
-                await pilot.press("p")
-                pane = app.query_one(ProcessesPane)
-                await wait_until(pilot, lambda: any(r["pid"] == hostile_child.pid for r in pane.rows))
-                await pilot.pause()
-                text = screen_text(app)
-                assert "\x1b" not in text and "\x07" not in text
-                assert "\\x1b[2J\\x1b]0;owned\\x07[/][bold" in text
-                await pilot.press("k")
-                await wait_until(pilot, lambda: isinstance(app.screen, KillScreen))
-                await pilot.pause()
-                text = screen_text(app)
-                assert "\x1b" not in text and "\\x1b[2J" in text
-                await pilot.press("n")
-        finally:
-            source.close()
+        async with processes_view(hostile_child.pid, (250, 50)) as (pilot, app, _):
+            pane = app.query_one(ProcessesPane)
+            await wait_until(pilot, lambda: any(r["pid"] == hostile_child.pid for r in pane.rows))
+            await pilot.pause()
+            text = screen_text(app)
+            assert "\x1b" not in text and "\x07" not in text
+            assert "\\x1b[2J\\x1b]0;owned\\x07[/][bold" in text
+            await pilot.press("k")
+            await wait_until(pilot, lambda: isinstance(app.screen, KillScreen))
+            await pilot.pause()
+            text = screen_text(app)
+            assert "\x1b" not in text and "\\x1b[2J" in text
+            await pilot.press("n")
 
     run(body)
 
@@ -105,23 +99,17 @@ def others_child() -> Iterator[subprocess.Popen]:
 def test_root_is_told_whose_process_k_ends_and_the_listed_one_is_ended(others_child: subprocess.Popen) -> None:
 
     async def body() -> None:
-        source = child_source(others_child.pid)
-        app = build_app(source)
-        try:
-            async with app.run_test(size=(160, 50)) as pilot:
-                await pilot.press("p")
-                pane = app.query_one(ProcessesPane)
-                await wait_until(pilot, lambda: pane.selected and pane.selected["pid"] == others_child.pid)
-                await pilot.press("k")
-                await wait_until(pilot, lambda: isinstance(app.screen, KillScreen))
-                await pilot.pause()
-                text = screen_text(app)
-                assert f"Send SIGTERM to pid {others_child.pid} of nobody?" in text
-                assert "You are root: this ends the process whoever owns it." in text
-                await pilot.press("y")  # the listed start matches the kernel's: sent
-                await wait_until(pilot, lambda: others_child.poll() is not None, what="the process to end")
-        finally:
-            source.close()
+        async with processes_view(others_child.pid) as (pilot, app, _):
+            pane = app.query_one(ProcessesPane)
+            await wait_until(pilot, lambda: pane.selected and pane.selected["pid"] == others_child.pid)
+            await pilot.press("k")
+            await wait_until(pilot, lambda: isinstance(app.screen, KillScreen))
+            await pilot.pause()
+            text = screen_text(app)
+            assert f"Send SIGTERM to pid {others_child.pid} of nobody?" in text
+            assert "You are root: this ends the process whoever owns it." in text
+            await pilot.press("y")  # the listed start matches the kernel's: sent
+            await wait_until(pilot, lambda: others_child.poll() is not None, what="the process to end")
 
     run(body)
 
@@ -132,18 +120,12 @@ def test_k_refuses_pid_1_and_rigscope_itself() -> None:
     assert "this rigscope" in (why_not({**row, "pid": os.getpid()}, False, ProcessControl()) or "")
 
     async def body() -> None:
-        source = child_source(1)
-        app = build_app(source)
-        try:
-            async with app.run_test(size=(160, 50)) as pilot:
-                await pilot.press("p")
-                pane = app.query_one(ProcessesPane)
-                await wait_until(pilot, lambda: pane.selected and pane.selected["pid"] == 1)
-                await pilot.press("k")
-                await pilot.pause()
-                assert not isinstance(app.screen, KillScreen)
-        finally:
-            source.close()
+        async with processes_view(1) as (pilot, app, _):
+            pane = app.query_one(ProcessesPane)
+            await wait_until(pilot, lambda: pane.selected and pane.selected["pid"] == 1)
+            await pilot.press("k")
+            await pilot.pause()
+            assert not isinstance(app.screen, KillScreen)
 
     run(body)
 
