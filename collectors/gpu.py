@@ -375,8 +375,8 @@ def open_gpu_collector_within(waiting: Callable[[str], None], timeout_s: float |
     timeout_s = NVML_ANSWER_S if timeout_s is None else timeout_s
     outcome: list[tuple[GpuCollector | None, str | None]] = []
     failure: list[BaseException] = []
-    abandoned: list[bool] = []
-    lock = threading.Lock()
+    abandoned = threading.Event()
+    lock = threading.Lock()  # the opening's outcome and the caller's giving up, one before the other
 
     def open_it() -> None:
         try:
@@ -385,7 +385,7 @@ def open_gpu_collector_within(waiting: Callable[[str], None], timeout_s: float |
             failure.append(error)
             return
         with lock:
-            if not abandoned:
+            if not abandoned.is_set():
                 outcome.append(opened)
                 return
         if opened[0] is not None:
@@ -399,7 +399,7 @@ def open_gpu_collector_within(waiting: Callable[[str], None], timeout_s: float |
         thread.join(max(0.0, timeout_s - NVML_PATIENCE_S))
     with lock:
         if not outcome and not failure:
-            abandoned.append(True)
+            abandoned.set()
             _gave_up.set()
             return None, (f"NVML did not answer in {timeout_s:.0f} s (a hung driver: nvidia-smi would hang too): "
                           f"{CPU_ONLY}")
